@@ -1,0 +1,153 @@
+import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from './errors.js'
+
+/** Options of an `AdmissionQueue`. */
+export interface AdmissionQueueOptions {
+  /** Pool name, for error messages. */
+  pool: string
+  /** How many holders at once (the pool's `maxSize`). */
+  limit: number
+  /** Waiters beyond this are rejected at once with `PoolExhaustedError` (default: unbounded). */
+  maxWaiting?: number
+  /** How long a waiter may wait before `PoolTimeoutError` (default: forever). */
+  timeoutMillis?: number
+  /** The last connect error, attached as the timeout's cause. */
+  lastError?: () => unknown
+}
+
+interface Waiter {
+  resolve: () => void
+  reject: (error: Error) => void
+  timer: NodeJS.Timeout | undefined
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+  settled: boolean
+}
+
+/**
+ * Bounded admission in front of a driver's pool: at most `limit` holders, a bounded FIFO of waiters with
+ * a timeout, and waiters that leave when their operation's signal aborts. The driver still owns the
+ * connections; this owns who may ask for one, which is what makes live resizing, typed exhaustion
+ * errors and abortable waits work the same for every driver.
+ */
+export class AdmissionQueue {
+  readonly #options: AdmissionQueueOptions
+  #limit: number
+  #active = 0
+  #waiters: Waiter[] = []
+  #head = 0
+  #waiting = 0
+  #closed = false
+
+  constructor(options: AdmissionQueueOptions) {
+    this.#options = options
+    this.#limit = options.limit
+  }
+
+  get active(): number {
+    return this.#active
+  }
+  get waiting(): number {
+    return this.#waiting
+  }
+  get limit(): number {
+    return this.#limit
+  }
+
+  /** Takes a slot without waiting if one is free and nobody is queued; true on success. */
+  tryAcquire(): boolean {
+    if (this.#closed) throw new PoolClosedError(this.#options.pool)
+    if (this.#active < this.#limit && this.#waiting === 0) {
+      this.#active++
+      return true
+    }
+    return false
+  }
+
+  /**
+   * Waits for a slot.
+   *
+   * @throws {PoolExhaustedError} at once when `maxWaiting` requests already wait
+   * @throws {PoolTimeoutError} after `timeoutMillis`
+   * @throws {OperationAbortedError} when `signal` aborts first
+   * @throws {PoolClosedError} when the queue closes
+   */
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (this.tryAcquire()) return Promise.resolve()
+    if (signal?.aborted) return Promise.reject(new OperationAbortedError(`acquire a connection from pool '${this.#options.pool}'`, { cause: signal.reason }))
+    const maxWaiting = this.#options.maxWaiting
+    if (maxWaiting !== undefined && this.#waiting >= maxWaiting) return Promise.reject(new PoolExhaustedError(this.#options.pool, maxWaiting))
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, settled: false }
+      const timeoutMillis = this.#options.timeoutMillis
+      if (timeoutMillis !== undefined && Number.isFinite(timeoutMillis)) {
+        waiter.timer = setTimeout(() => {
+          const others = this.#waiting - 1
+          this.#leave(waiter, new PoolTimeoutError(this.#options.pool, timeoutMillis, { cause: this.#options.lastError?.(), waiting: others }))
+        }, timeoutMillis)
+      }
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.#leave(waiter, new OperationAbortedError(`acquire a connection from pool '${this.#options.pool}'`, { cause: signal.reason }))
+        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      }
+      this.#waiters.push(waiter)
+      this.#waiting++
+    })
+  }
+
+  /** Gives a slot back; the oldest waiter gets it if the limit allows. */
+  release(): void {
+    this.#active--
+    this.#drain()
+  }
+
+  /** Changes the limit; growing admits waiters at once, shrinking takes effect as holders release. */
+  setLimit(limit: number): void {
+    this.#limit = limit
+    this.#drain()
+  }
+
+  /** Rejects every waiter with `PoolClosedError`; later acquires fail at once. */
+  close(): void {
+    this.#closed = true
+    while (this.#head < this.#waiters.length) {
+      const waiter = this.#waiters[this.#head++] as Waiter
+      if (!waiter.settled) this.#settle(waiter, new PoolClosedError(this.#options.pool))
+    }
+    this.#waiters = []
+    this.#head = 0
+  }
+
+  #drain(): void {
+    while (this.#active < this.#limit && this.#waiting > 0) {
+      const waiter = this.#waiters[this.#head] as Waiter
+      this.#waiters[this.#head] = undefined as unknown as Waiter
+      this.#head++
+      if (waiter.settled) continue
+      this.#active++
+      this.#settle(waiter, undefined)
+    }
+    // Compact now and then so the array does not grow forever under steady load.
+    if (this.#head > 1024 && this.#head * 2 > this.#waiters.length) {
+      this.#waiters = this.#waiters.slice(this.#head)
+      this.#head = 0
+    } else if (this.#head === this.#waiters.length) {
+      this.#waiters.length = 0
+      this.#head = 0
+    }
+  }
+
+  #leave(waiter: Waiter, error: Error): void {
+    if (waiter.settled) return
+    // Left in the array and skipped by #drain; the count drops now so metrics stay true.
+    this.#settle(waiter, error)
+  }
+
+  #settle(waiter: Waiter, error: Error | undefined): void {
+    waiter.settled = true
+    this.#waiting--
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer)
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
+    if (error === undefined) waiter.resolve()
+    else waiter.reject(error)
+  }
+}

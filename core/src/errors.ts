@@ -1,0 +1,141 @@
+/**
+ * Every error Lifeguard throws is a `LifeguardError` with a stable `code`. Callers branch on `code` or
+ * `instanceof`, never on the message.
+ */
+export class LifeguardError extends Error {
+  override readonly name: string = 'LifeguardError'
+  /** Stable machine-readable code, e.g. `'ERR_POOL_TIMEOUT'`. */
+  readonly code: string
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+  }
+}
+
+/** An option is missing, unknown, of the wrong type or out of its allowed range. */
+export class InvalidOptionError extends LifeguardError {
+  override readonly name = 'InvalidOptionError'
+  /** The option's name, e.g. `maxSize`. */
+  readonly option: string
+  /** What the option accepts, e.g. `an integer >= 1`. */
+  readonly expected: string
+
+  constructor(option: string, expected: string, message: string) {
+    super('ERR_INVALID_OPTION', message)
+    this.option = option
+    this.expected = expected
+  }
+}
+
+/** A name was registered twice, or a registration is malformed. */
+export class RegistrationError extends LifeguardError {
+  override readonly name = 'RegistrationError'
+  constructor(message: string) {
+    super('ERR_REGISTRATION', message)
+  }
+}
+
+/** Why a service could not be resolved. */
+export type ResolutionFailure = 'unknown' | 'cycle' | 'lifetime' | 'factory'
+
+/** A service could not be resolved: unknown name, cycle, lifetime mismatch, or a failing factory. */
+export class ResolutionError extends LifeguardError {
+  override readonly name = 'ResolutionError'
+  /** The chain of names being resolved, outermost first. */
+  readonly path: readonly string[]
+  readonly reason: ResolutionFailure
+
+  constructor(reason: ResolutionFailure, path: readonly string[], message: string, options?: { cause?: unknown }) {
+    super('ERR_RESOLUTION', `${message}\nResolution path: ${path.join(' -> ')}`, options)
+    this.reason = reason
+    this.path = path
+  }
+}
+
+/** A container, scope or context was used after `dispose()`. */
+export class DisposedError extends LifeguardError {
+  override readonly name = 'DisposedError'
+  readonly path: readonly string[]
+  constructor(message: string, path: readonly string[] = []) {
+    super('ERR_DISPOSED', path.length > 0 ? `${message}\nResolution path: ${path.join(' -> ')}` : message)
+    this.path = path
+  }
+}
+
+/** `OperationContext.current()` was called outside any operation. */
+export class ContextUnavailableError extends LifeguardError {
+  override readonly name = 'ContextUnavailableError'
+  constructor(message = 'Could not find the current operation context. Call this inside middleware, runOperation() or context.run().') {
+    super('ERR_CONTEXT_UNAVAILABLE', message)
+  }
+}
+
+/** No pool of that name is registered. */
+export class PoolNotFoundError extends LifeguardError {
+  override readonly name = 'PoolNotFoundError'
+  readonly pool: string
+  constructor(pool: string, known: readonly string[]) {
+    super(
+      'ERR_POOL_NOT_FOUND',
+      `Could not find pool '${pool}'. Known pools: ${known.length > 0 ? known.map((n) => `'${n}'`).join(', ') : '(none)'}.`,
+    )
+    this.pool = pool
+  }
+}
+
+/** Waiting for a connection took longer than `acquireTimeoutMillis`. The cause is the last connect error, if any. */
+export class PoolTimeoutError extends LifeguardError {
+  override readonly name = 'PoolTimeoutError'
+  readonly pool: string
+  readonly timeoutMillis: number
+  constructor(pool: string, timeoutMillis: number, options?: { cause?: unknown; waiting?: number }) {
+    const waiting = options?.waiting === undefined ? '' : ` ${options.waiting} other request(s) were waiting.`
+    super('ERR_POOL_TIMEOUT', `Could not acquire a connection from pool '${pool}'. Timed out after ${timeoutMillis}ms.${waiting}`, options)
+    this.pool = pool
+    this.timeoutMillis = timeoutMillis
+  }
+}
+
+/** More than `maxWaitingRequests` requests were already waiting: rejected at once rather than queued. */
+export class PoolExhaustedError extends LifeguardError {
+  override readonly name = 'PoolExhaustedError'
+  readonly pool: string
+  readonly maxWaitingRequests: number
+  constructor(pool: string, maxWaitingRequests: number) {
+    super(
+      'ERR_POOL_EXHAUSTED',
+      `Could not acquire a connection from pool '${pool}'. The pool is exhausted: ${maxWaitingRequests} request(s) are already waiting (maxWaitingRequests).`,
+    )
+    this.pool = pool
+    this.maxWaitingRequests = maxWaitingRequests
+  }
+}
+
+/** The pool is closing or closed. */
+export class PoolClosedError extends LifeguardError {
+  override readonly name = 'PoolClosedError'
+  readonly pool: string
+  constructor(pool: string, action = 'acquire a connection from') {
+    super('ERR_POOL_CLOSED', `Could not ${action} pool '${pool}'. The pool is closed.`)
+    this.pool = pool
+  }
+}
+
+/** Warm-up could not open a single connection. The cause is the driver's (redacted) error. */
+export class PoolWarmupError extends LifeguardError {
+  override readonly name = 'PoolWarmupError'
+  readonly pool: string
+  constructor(pool: string, target: string, reason: string, options?: { cause?: unknown }) {
+    super('ERR_POOL_WARMUP', `Could not warm up pool '${pool}' (${target}). ${reason}`, options)
+    this.pool = pool
+  }
+}
+
+/** The operation's signal aborted (client went away or deadline passed) while it waited. */
+export class OperationAbortedError extends LifeguardError {
+  override readonly name = 'OperationAbortedError'
+  constructor(action: string, options?: { cause?: unknown }) {
+    super('ERR_OPERATION_ABORTED', `Could not ${action}. The operation was aborted.`, options)
+  }
+}

@@ -1,0 +1,212 @@
+import { contextStorage } from './context-storage.js'
+import { ContextUnavailableError, DisposedError } from './errors.js'
+import { checkOption, validateOptions } from './options.js'
+import type { ServiceContainer, ServiceScope } from './service-container.js'
+
+/** Options of `OperationContext.create()`. */
+export interface OperationContextOptions {
+  /** A container (a scope is created and owned by the context) or a scope (owned by the context from now on). */
+  container: ServiceContainer<any> | ServiceScope<any>
+  /** The caller's signal: when it aborts, the context's `signal` aborts too. */
+  signal?: AbortSignal | undefined
+  /** Correlates logs and events; adapters take it from `x-request-id`. */
+  requestId?: string | undefined
+  /** Abort the context's `signal` this many ms after creation. */
+  deadlineMillis?: number | undefined
+}
+
+/** Name under which a context makes itself resolvable in its own scope. */
+export const CONTEXT_SERVICE = 'operationContext'
+
+const optionRules = {
+  container: { type: 'custom', expected: 'a ServiceContainer or ServiceScope', check: isScopeLike },
+  signal: { type: 'signal', optional: true },
+  requestId: { type: 'string', optional: true },
+  deadlineMillis: { type: 'integer', min: 1, optional: true },
+} as const
+
+/**
+ * One request or job: its handler and operation names, its own service scope, a signal that aborts when
+ * the caller goes away or the deadline passes, and `dispose()` that gives back everything it took.
+ * Carried through async code by `AsyncLocalStorage`.
+ *
+ * Adapters add typed accessors (`context.postgres`, `context.mongodb`) by declaration merging and
+ * `OperationContext.defineAccessor`.
+ */
+export class OperationContext {
+  /** Who runs it, e.g. the service or router name (`'orders-api'`). */
+  readonly handler: string
+  /** What it does, e.g. `'GET /orders/:id'` or `'charge'`. Low cardinality: a route pattern, never a raw path. */
+  readonly operation: string
+  readonly requestId: string | undefined
+  /** The scope this context resolves from and disposes. */
+  readonly scope: ServiceScope<any>
+  /** `Date.now()` at creation. */
+  readonly startedAt: number
+  readonly #parentSignal: AbortSignal | undefined
+  readonly #deadline: number | undefined
+  #controller: AbortController | undefined
+  #abortReason: unknown
+  #aborted = false
+  #timer: NodeJS.Timeout | undefined
+  #onParentAbort: (() => void) | undefined
+  #resources: Map<string, unknown> | undefined
+  #disposing: Promise<void> | undefined
+
+  private constructor(handler: string, operation: string, scope: ServiceScope<any>, options: OperationContextOptions) {
+    this.handler = handler
+    this.operation = operation
+    this.scope = scope
+    this.requestId = options.requestId
+    this.startedAt = Date.now()
+    this.#parentSignal = options.signal
+    this.#deadline = options.deadlineMillis === undefined ? undefined : this.startedAt + options.deadlineMillis
+  }
+
+  /**
+   * Creates a context. Given a container, it creates its own scope; given a scope, it takes ownership.
+   *
+   * @throws {InvalidOptionError} for a bad handler, operation or option
+   * @example
+   * const context = OperationContext.create('handler', 'operation', { container })
+   * try { await context.run(() => work()) } finally { await context.dispose() }
+   */
+  static create(handler: string, operation: string, options: OperationContextOptions): OperationContext {
+    checkOption('OperationContext.create', 'handler', handler, { type: 'string', nonEmpty: true })
+    checkOption('OperationContext.create', 'operation', operation, { type: 'string', nonEmpty: true })
+    validateOptions('OperationContext.create', options, optionRules)
+    const given = options.container
+    const scope = 'createScope' in given && typeof given.createScope === 'function' ? given.createScope() : given
+    const context = new OperationContext(handler, operation, scope, options)
+    scope.provide(CONTEXT_SERVICE, context)
+    return context
+  }
+
+  /**
+   * The context of the operation running now.
+   *
+   * @throws {ContextUnavailableError} outside any operation
+   */
+  static current(): OperationContext {
+    const context = contextStorage.getStore()
+    if (context === undefined) throw new ContextUnavailableError()
+    return context as OperationContext
+  }
+
+  /** The context of the operation running now, or `undefined`. */
+  static tryCurrent(): OperationContext | undefined {
+    return contextStorage.getStore() as OperationContext | undefined
+  }
+
+  /**
+   * Adds a lazily created, per-context property to every context (how adapters add `postgres` or
+   * `mongodb`). The value is created on first access and cached for the context's lifetime.
+   */
+  static defineAccessor<T>(name: string, create: (context: OperationContext) => T): void {
+    if (Object.hasOwn(OperationContext.prototype, name)) return
+    Object.defineProperty(OperationContext.prototype, name, {
+      configurable: true,
+      get(this: OperationContext) {
+        return this.resource(name, create)
+      },
+    })
+  }
+
+  /** Runs `fn` with this context as the current one, through every `await`, timer and callback below it. */
+  run<R>(fn: () => R): R {
+    return contextStorage.run(this, fn)
+  }
+
+  /**
+   * Resolves a service from this context's scope.
+   *
+   * @throws {ResolutionError}
+   * @throws {DisposedError} after `dispose()`
+   */
+  get<T = unknown>(name: string): T {
+    return this.scope.resolve(name) as T
+  }
+
+  /** A value created once per context by `create`, e.g. a database handle. */
+  resource<T>(key: string, create: (context: OperationContext) => T): T {
+    if (this.#disposing !== undefined) throw new DisposedError(`Could not use '${key}'. The operation context is disposed.`)
+    const resources = (this.#resources ??= new Map())
+    if (resources.has(key)) return resources.get(key) as T
+    const value = create(this)
+    resources.set(key, value)
+    return value
+  }
+
+  /** Aborts when the caller's signal aborts, `abort()` is called, or the deadline passes. Created on first use. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      this.#linkSignal(this.#controller)
+    }
+    return this.#controller.signal
+  }
+
+  /** True once aborted (without creating the signal). */
+  get aborted(): boolean {
+    return this.#aborted || this.#parentSignal?.aborted === true || (this.#deadline !== undefined && Date.now() >= this.#deadline)
+  }
+
+  /** Aborts the operation (adapters call this when the client goes away). */
+  abort(reason?: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#abortReason = reason ?? new DOMException('The operation was aborted.', 'AbortError')
+    this.#controller?.abort(this.#abortReason)
+  }
+
+  /** True once `dispose()` was called. */
+  get disposed(): boolean {
+    return this.#disposing !== undefined
+  }
+
+  /** Disposes the scope (every resource the operation took, newest first). Idempotent. */
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#dispose()
+    return this.#disposing
+  }
+
+  async #dispose(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    if (this.#onParentAbort !== undefined) this.#parentSignal?.removeEventListener('abort', this.#onParentAbort)
+    try {
+      await this.scope.dispose()
+    } finally {
+      this.#resources = undefined
+    }
+  }
+
+  // Wires the lazily created signal to what may abort it: an earlier abort(), the caller's signal, the deadline.
+  #linkSignal(controller: AbortController): void {
+    const parent = this.#parentSignal
+    if (this.#aborted) controller.abort(this.#abortReason)
+    else if (parent?.aborted) this.abort(parent.reason)
+    if (parent !== undefined && !controller.signal.aborted && !this.disposed) {
+      this.#onParentAbort = () => this.abort(parent.reason)
+      parent.addEventListener('abort', this.#onParentAbort, { once: true })
+    }
+    if (this.#deadline !== undefined && !controller.signal.aborted && !this.disposed) {
+      const remaining = this.#deadline - Date.now()
+      const expire = () => this.abort(new DOMException(`The operation exceeded its deadline.`, 'TimeoutError'))
+      if (remaining <= 0) {
+        expire()
+      } else {
+        this.#timer = setTimeout(expire, remaining)
+        this.#timer.unref()
+      }
+    }
+  }
+}
+
+function isScopeLike(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { resolve?: unknown }).resolve === 'function' &&
+    typeof (value as { dispose?: unknown }).dispose === 'function'
+  )
+}

@@ -1,0 +1,138 @@
+import { InvalidOptionError } from './errors.js'
+
+/** One option's rule. `optional` options may be absent or `undefined`. */
+export type OptionRule =
+  | { readonly type: 'integer' | 'number'; readonly min?: number; readonly max?: number; readonly optional?: boolean }
+  | { readonly type: 'string'; readonly nonEmpty?: boolean; readonly secret?: boolean; readonly optional?: boolean }
+  | { readonly type: 'boolean' | 'function' | 'object' | 'signal'; readonly optional?: boolean }
+  | { readonly type: 'oneOf'; readonly values: readonly (string | number)[]; readonly optional?: boolean }
+  | { readonly type: 'custom'; readonly expected: string; readonly check: (value: unknown) => boolean; readonly optional?: boolean }
+
+/** Rules for every accepted key of an option bag. */
+export type OptionRules<T> = { readonly [K in keyof T]-?: OptionRule }
+
+/**
+ * Checks an option bag against its rules: rejects unknown keys, wrong types and out-of-range numbers.
+ *
+ * @param where - who takes the options, for the message (e.g. `createPostgresPool`)
+ * @throws {InvalidOptionError} naming the option, the value and the allowed range
+ * @example
+ * validateOptions('createPool', options, { maxSize: { type: 'integer', min: 1 } })
+ */
+export function validateOptions<T extends object>(where: string, options: T | undefined, rules: OptionRules<T>): T {
+  if (options === undefined) options = {} as T
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError('options', 'an object', `Invalid options for ${where}: expected an object, got ${describe(options)}.`)
+  }
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(rules, key)) {
+      const known = Object.keys(rules).map((k) => `\`${k}\``).join(', ')
+      throw new InvalidOptionError(key, 'a known option', `Invalid options for ${where}: unknown option \`${key}\`. Known options: ${known}.`)
+    }
+  }
+  for (const [key, rule] of Object.entries(rules) as [string, OptionRule][]) {
+    checkOption(where, key, (options as Record<string, unknown>)[key], rule)
+  }
+  return options
+}
+
+/**
+ * Checks a single value against a rule.
+ *
+ * @throws {InvalidOptionError}
+ */
+export function checkOption(where: string, name: string, value: unknown, rule: OptionRule): void {
+  if (value === undefined) {
+    if (rule.optional) return
+    fail(where, name, expectation(rule), value, rule)
+  }
+  if (!matches(value, rule)) fail(where, name, expectation(rule), value, rule)
+}
+
+/**
+ * Throws an `InvalidOptionError` for a rule that spans several options (e.g. `minSize` <= `maxSize`).
+ *
+ * @throws {InvalidOptionError}
+ */
+export function rejectOption(where: string, name: string, expected: string, value: unknown): never {
+  fail(where, name, expected, value)
+}
+
+function matches(value: unknown, rule: OptionRule): boolean {
+  switch (rule.type) {
+    case 'integer':
+    case 'number': {
+      if (typeof value !== 'number' || Number.isNaN(value)) return false
+      if (rule.type === 'integer' && !Number.isInteger(value)) return false
+      if (rule.type === 'number' && !Number.isFinite(value) && value !== Infinity) return false
+      if (rule.min !== undefined && value < rule.min) return false
+      return rule.max === undefined || value <= rule.max
+    }
+    case 'string':
+      return typeof value === 'string' && (!rule.nonEmpty || value.length > 0)
+    case 'boolean':
+      return typeof value === 'boolean'
+    case 'function':
+      return typeof value === 'function'
+    case 'object':
+      return typeof value === 'object' && value !== null
+    case 'signal':
+      return typeof value === 'object' && value !== null && 'aborted' in value && 'addEventListener' in value
+    case 'oneOf':
+      return rule.values.includes(value as string | number)
+    case 'custom':
+      return rule.check(value)
+  }
+}
+
+function expectation(rule: OptionRule): string {
+  switch (rule.type) {
+    case 'integer':
+    case 'number': {
+      const noun = rule.type === 'integer' ? 'an integer' : 'a number'
+      if (rule.min !== undefined && rule.max !== undefined) return `${noun} between ${rule.min} and ${rule.max}`
+      if (rule.min !== undefined) return `${noun} >= ${rule.min}`
+      if (rule.max !== undefined) return `${noun} <= ${rule.max}`
+      return noun
+    }
+    case 'string':
+      return rule.nonEmpty ? 'a non-empty string' : 'a string'
+    case 'boolean':
+      return 'a boolean'
+    case 'function':
+      return 'a function'
+    case 'object':
+      return 'an object'
+    case 'signal':
+      return 'an AbortSignal'
+    case 'oneOf':
+      return `one of ${rule.values.map((v) => `\`${String(v)}\``).join(', ')}`
+    case 'custom':
+      return rule.expected
+  }
+}
+
+function fail(where: string, name: string, expected: string, value: unknown, rule?: OptionRule): never {
+  const secret = rule?.type === 'string' && rule.secret === true
+  const shown = secret && typeof value === 'string' ? '`<redacted>` (string)' : describe(value)
+  throw new InvalidOptionError(name, expected, `Invalid options for ${where}: expected \`${name}\` to be ${expected}, got ${shown}.`)
+}
+
+/** Shows a value in a message without dumping objects (which might hold secrets). */
+function describe(value: unknown): string {
+  if (value === null) return '`null`'
+  if (Array.isArray(value)) return 'an array'
+  switch (typeof value) {
+    case 'string':
+      return `\`${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}\` (string)`
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return `\`${String(value)}\` (${typeof value})`
+    case 'function':
+      return 'a function'
+    default:
+      return `an ${typeof value}`
+  }
+}

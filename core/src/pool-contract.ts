@@ -1,0 +1,97 @@
+import type { PoolEventListeners, PoolEventName, PoolEventMap } from './pool-events.js'
+
+/** Statistics of a duration in milliseconds. `count` and `sum` cover the pool's lifetime; the rest a recent window. */
+export interface TimeSummary {
+  /** Samples recorded since the pool was created. */
+  count: number
+  /** Sum of all samples since the pool was created (ms): with `count`, gives means over any interval. */
+  sum: number
+  mean: number
+  p50: number
+  p95: number
+  p99: number
+  max: number
+}
+
+/** A live snapshot of one pool. The first nine fields are the classic set; the rest are Lifeguard's. */
+export interface PoolMetrics {
+  totalConnections: number
+  activeConnections: number
+  idleConnections: number
+  waitingRequests: number
+  errors: number
+  /** Last error message, redacted. */
+  lastError?: string
+  /** Mean checkout-to-release time (ms) over the recent window. */
+  avgResponseTime: number
+  created: Date
+  lastUsed?: Date
+  minSize: number
+  maxSize: number
+  timeouts: number
+  leaks: number
+  waitTime: TimeSummary
+  useTime: TimeSummary
+  createTime: TimeSummary
+}
+
+/** What `warmup()` did. */
+export interface WarmupReport {
+  pool: string
+  /** Connections asked for. */
+  requested: number
+  /** Connections opened and validated. */
+  opened: number
+  failed: number
+  durationMillis: number
+}
+
+/** Options for `warmup()`. */
+export interface WarmupOptions {
+  /** Connections to open; defaults to the pool's `minSize` (at least 1). */
+  connections?: number
+  timeoutMillis?: number
+}
+
+/** A new size for `resize()`; either bound may be left out. */
+export interface PoolSize {
+  minSize?: number
+  maxSize?: number
+}
+
+/** Options for `resize()`. */
+export interface ResizeOptions {
+  /** Why the size changes; carried into the `resize` event (autoscalers say what they measured). */
+  reason?: string
+  details?: Readonly<Record<string, number>>
+}
+
+/** A pool's lifecycle state. */
+export type PoolState = 'created' | 'warming' | 'ready' | 'closing' | 'closed'
+
+/**
+ * The contract every database pool implements, whatever its driver.
+ */
+export interface ManagedPool {
+  /** Unique in its registry, e.g. `'orders'`. */
+  readonly name: string
+  /** `'postgres'`, `'mongodb'`, ... */
+  readonly kind: string
+  /** Where it connects, without credentials: `postgres://app@db:5432/orders`. */
+  readonly target: string
+  readonly state: PoolState
+  /** Opens and validates connections before serving. @throws {PoolWarmupError} when none can open */
+  warmup(options?: WarmupOptions): Promise<WarmupReport>
+  /** Changes the size while running. @throws {InvalidOptionError} */
+  resize(size: PoolSize, options?: ResizeOptions): void
+  getPoolMetrics(): PoolMetrics
+  /** Subscribes to a lifecycle event; returns the unsubscribe function. */
+  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void
+  /** Graceful: stops new checkouts, waits for checked-out work (up to `timeoutMillis`), then closes. */
+  close(options?: { timeoutMillis?: number }): Promise<void>
+}
+
+/** Options shared by every pool factory for its lifecycle listeners. */
+export interface PoolEventsOption {
+  events?: PoolEventListeners | readonly PoolEventListeners[]
+}

@@ -1,0 +1,178 @@
+/** Who held or asked for a connection: the operation running at the time, if any. */
+export interface OperationOwner {
+  handler: string
+  operation: string
+  requestId?: string
+}
+
+interface PoolEventBase {
+  /** The pool's name. */
+  pool: string
+  /** The pool's kind (`postgres`, `mongodb`, ...). */
+  kind: string
+}
+
+/** Why a connection went away. */
+export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'closed' | 'stale' | 'released'
+
+export interface ConnectEvent extends PoolEventBase {
+  connectionId: string | number
+  /** Time to open and validate the connection (ms). */
+  createMillis: number
+}
+export interface DisconnectEvent extends PoolEventBase {
+  connectionId?: string | number
+  reason: DisconnectReason
+}
+export interface PoolErrorEvent extends PoolEventBase {
+  /** The error, with credentials removed. */
+  error: Error
+  /** Where it came from: a connection's socket, the pool, or a listener or hook of the user's. */
+  source: 'connection' | 'idle-connection' | 'pool' | 'listener'
+}
+export interface PoolCreatedEvent extends PoolEventBase {
+  target: string
+  minSize: number
+  maxSize: number
+}
+export interface AcquireEvent extends PoolEventBase {
+  waitMillis: number
+  owner?: OperationOwner
+}
+export interface ReleaseEvent extends PoolEventBase {
+  useMillis: number
+  owner?: OperationOwner
+}
+export interface ResizeEvent extends PoolEventBase {
+  previous: { minSize: number; maxSize: number }
+  next: { minSize: number; maxSize: number }
+  reason: string
+  details?: Readonly<Record<string, number>>
+}
+export interface LeakEvent extends PoolEventBase {
+  /** `suspected` when the hold passes `leakDetectionMillis`; `resolved` when it is released later. */
+  state: 'suspected' | 'resolved'
+  heldMillis: number
+  owner?: OperationOwner
+  /** Where the connection was taken. */
+  stack?: string
+}
+export interface TimeoutEvent extends PoolEventBase {
+  waitMillis: number
+  waitingRequests: number
+  cause?: Error
+}
+
+/** Payload of each lifecycle event. */
+export interface PoolEventMap {
+  connect: ConnectEvent
+  disconnect: DisconnectEvent
+  error: PoolErrorEvent
+  poolCreated: PoolCreatedEvent
+  acquire: AcquireEvent
+  release: ReleaseEvent
+  resize: ResizeEvent
+  leak: LeakEvent
+  timeout: TimeoutEvent
+}
+export type PoolEventName = keyof PoolEventMap
+
+type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => void | Promise<void>
+
+/** The `events` option of a pool: `onConnect`, `onDisconnect`, ... each optional. */
+export interface PoolEventListeners {
+  onConnect?: Listener<'connect'>
+  onDisconnect?: Listener<'disconnect'>
+  onError?: Listener<'error'>
+  onPoolCreated?: Listener<'poolCreated'>
+  onAcquire?: Listener<'acquire'>
+  onRelease?: Listener<'release'>
+  onResize?: Listener<'resize'>
+  onLeak?: Listener<'leak'>
+  onTimeout?: Listener<'timeout'>
+}
+
+const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
+  onConnect: 'connect',
+  onDisconnect: 'disconnect',
+  onError: 'error',
+  onPoolCreated: 'poolCreated',
+  onAcquire: 'acquire',
+  onRelease: 'release',
+  onResize: 'resize',
+  onLeak: 'leak',
+  onTimeout: 'timeout',
+}
+
+/**
+ * Several listeners per event, isolated from each other and from the pool: a listener that throws or
+ * rejects is reported to the `error` listeners (or `process.emitWarning` if it was an `error` listener
+ * itself), never thrown into the pool or the request.
+ */
+export class PoolEventHub {
+  readonly #pool: string
+  readonly #kind: string
+  readonly #listeners: { [E in PoolEventName]: Listener<E>[] } = {
+    connect: [], disconnect: [], error: [], poolCreated: [], acquire: [], release: [], resize: [], leak: [], timeout: [],
+  }
+
+  constructor(pool: string, kind: string, listeners?: PoolEventListeners | readonly PoolEventListeners[]) {
+    this.#pool = pool
+    this.#kind = kind
+    const all: readonly PoolEventListeners[] = listeners === undefined ? [] : Array.isArray(listeners) ? listeners : [listeners as PoolEventListeners]
+    for (const set of all) {
+      for (const [key, event] of Object.entries(handlerKeys) as [keyof PoolEventListeners, PoolEventName][]) {
+        const listener = set[key]
+        if (listener !== undefined) this.on(event, listener as Listener<typeof event>)
+      }
+    }
+  }
+
+  /** Adds a listener; returns the function that removes it. */
+  on<E extends PoolEventName>(event: E, listener: Listener<E>): () => void {
+    const list = this.#listeners[event] as Listener<E>[]
+    list.push(listener)
+    return () => {
+      const index = list.indexOf(listener)
+      if (index >= 0) list.splice(index, 1)
+    }
+  }
+
+  /** True when the event has listeners: lets hot paths skip building a payload nobody reads. */
+  has(event: PoolEventName): boolean {
+    return this.#listeners[event].length > 0
+  }
+
+  /** Number of listeners over all events (tests use it to prove that unsubscribing leaves nothing behind). */
+  get listenerCount(): number {
+    let count = 0
+    for (const list of Object.values(this.#listeners)) count += list.length
+    return count
+  }
+
+  /** Calls every listener of `event` with the payload; `pool` and `kind` are filled in. */
+  emit<E extends PoolEventName>(event: E, payload: Omit<PoolEventMap[E], 'pool' | 'kind'>): void {
+    const list = this.#listeners[event] as Listener<E>[]
+    if (list.length === 0) return
+    const full = { pool: this.#pool, kind: this.#kind, ...payload } as PoolEventMap[E]
+    for (const listener of list.length === 1 ? list : list.slice()) {
+      try {
+        const result = listener(full)
+        if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+          ;(result as Promise<void>).then(undefined, (error: unknown) => this.#listenerFailed(event, error))
+        }
+      } catch (error) {
+        this.#listenerFailed(event, error)
+      }
+    }
+  }
+
+  #listenerFailed(event: PoolEventName, error: unknown): void {
+    const wrapped = error instanceof Error ? error : new Error(String(error))
+    if (event === 'error' || this.#listeners.error.length === 0) {
+      process.emitWarning(`A '${event}' listener of pool '${this.#pool}' failed: ${wrapped.message}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
+      return
+    }
+    this.emit('error', { error: wrapped, source: 'listener' })
+  }
+}

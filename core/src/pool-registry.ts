@@ -1,0 +1,171 @@
+import { PoolNotFoundError, RegistrationError } from './errors.js'
+import { checkOption } from './options.js'
+import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
+
+/** What `registry.warmup()` did for every pool. */
+export interface RegistryWarmupReport {
+  pools: WarmupReport[]
+  durationMillis: number
+}
+
+/** Registry-level notifications, for plugins that follow pools as they come and go. */
+export interface RegistryListener {
+  /** A pool was registered. */
+  added?(pool: ManagedPool): void
+  /** A pool was closed (and removed from the registry). */
+  removed?(pool: ManagedPool): void
+}
+
+/**
+ * The named pools of one service. No module-level state: two registries in one process are independent.
+ */
+export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string, ManagedPool>> {
+  readonly #pools = new Map<string, ManagedPool>()
+  readonly #listeners = new Set<RegistryListener>()
+  #ready: Promise<void> | undefined
+  #resolveReady: (() => void) | undefined
+  #rejectReady: ((error: unknown) => void) | undefined
+  #isReady = false
+
+  /**
+   * Adds a pool under its `name`.
+   *
+   * @throws {RegistrationError} when the name is taken
+   */
+  register<T extends ManagedPool>(pool: T): T {
+    checkOption('registry.register', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isManagedPool })
+    if (this.#pools.has(pool.name)) throw new RegistrationError(`Could not register pool '${pool.name}'. A pool with that name is already registered.`)
+    this.#pools.set(pool.name, pool)
+    for (const listener of this.#listeners) notify(listener, 'added', pool)
+    return pool
+  }
+
+  /**
+   * The pool registered under `name`.
+   *
+   * @throws {PoolNotFoundError} listing the known names
+   */
+  get<K extends keyof P & string>(name: K): P[K]
+  get<T extends ManagedPool = ManagedPool>(name: string): T
+  get(name: string): ManagedPool {
+    const pool = this.#pools.get(name)
+    if (pool === undefined) throw new PoolNotFoundError(name, this.names())
+    return pool
+  }
+
+  has(name: string): boolean {
+    return this.#pools.has(name)
+  }
+
+  /** Registered names, in registration order. */
+  names(): string[] {
+    return [...this.#pools.keys()]
+  }
+
+  /** Every registered pool. */
+  pools(): ManagedPool[] {
+    return [...this.#pools.values()]
+  }
+
+  /**
+   * Warms every pool up in parallel and reports them together; `ready` resolves when it is done.
+   *
+   * @throws {AggregateError} of every pool's `PoolWarmupError` when any pool fails
+   */
+  async warmup(options?: WarmupOptions): Promise<RegistryWarmupReport> {
+    const started = performance.now()
+    const ready = this.#readyPromise()
+    const results = await Promise.allSettled(this.pools().map((pool) => pool.warmup(options)))
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+    if (failures.length > 0) {
+      const error = new AggregateError(failures, `Could not warm up ${failures.length} of ${results.length} pool(s).`)
+      this.#rejectReady?.(error)
+      void ready.catch(() => undefined)
+      throw error
+    }
+    this.#isReady = true
+    this.#resolveReady?.()
+    return { pools: results.map((r) => (r as PromiseFulfilledResult<WarmupReport>).value), durationMillis: performance.now() - started }
+  }
+
+  /** Resolves once `warmup()` has finished for every pool (rejects if it failed). */
+  get ready(): Promise<void> {
+    return this.#readyPromise()
+  }
+
+  /** True once `warmup()` succeeded and no pool is closing. */
+  get isReady(): boolean {
+    return this.#isReady && this.pools().every((pool) => pool.state === 'ready')
+  }
+
+  /** Metrics of every pool, by name. */
+  getPoolMetrics(): Record<string, PoolMetrics> {
+    const all: Record<string, PoolMetrics> = {}
+    for (const [name, pool] of this.#pools) all[name] = pool.getPoolMetrics()
+    return all
+  }
+
+  /**
+   * Closes every pool gracefully, in parallel, and removes them.
+   *
+   * @throws {AggregateError} when any pool failed to close
+   */
+  async close(options?: { timeoutMillis?: number }): Promise<void> {
+    if (options?.timeoutMillis !== undefined) checkOption('registry.close', 'timeoutMillis', options.timeoutMillis, { type: 'integer', min: 0 })
+    const pools = this.pools()
+    this.#isReady = false
+    const results = await Promise.allSettled(pools.map((pool) => pool.close(options)))
+    for (const pool of pools) {
+      this.#pools.delete(pool.name)
+      for (const listener of this.#listeners) notify(listener, 'removed', pool)
+    }
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+    if (failures.length > 0) throw new AggregateError(failures, `Could not close ${failures.length} of ${pools.length} pool(s).`)
+  }
+
+  /**
+   * Follows pools as they are registered and closed; `added` is called at once for the pools already there.
+   * Returns the unsubscribe function.
+   */
+  subscribe(listener: RegistryListener): () => void {
+    this.#listeners.add(listener)
+    for (const pool of this.#pools.values()) notify(listener, 'added', pool)
+    return () => {
+      this.#listeners.delete(listener)
+    }
+  }
+
+  #readyPromise(): Promise<void> {
+    this.#ready ??= new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve
+      this.#rejectReady = reject
+    })
+    return this.#ready
+  }
+}
+
+/**
+ * Creates an empty registry.
+ *
+ * @example
+ * const registry = createPoolRegistry()
+ * registry.register(createPostgresPool({ name: 'orders', connectionString }))
+ * await registry.warmup()
+ */
+export function createPoolRegistry<P extends Record<string, ManagedPool> = Record<string, ManagedPool>>(): PoolRegistry<P> {
+  return new PoolRegistry<P>()
+}
+
+function isManagedPool(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const pool = value as Partial<Record<keyof ManagedPool, unknown>>
+  return typeof pool.name === 'string' && typeof pool.warmup === 'function' && typeof pool.getPoolMetrics === 'function' && typeof pool.close === 'function' && typeof pool.resize === 'function'
+}
+
+function notify(listener: RegistryListener, event: 'added' | 'removed', pool: ManagedPool): void {
+  try {
+    listener[event]?.(pool)
+  } catch (error) {
+    process.emitWarning(`A pool registry listener failed on '${event}' for pool '${pool.name}': ${error instanceof Error ? error.message : String(error)}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Shows a connection string without its password (and without query parameters, which may carry
+ * credentials such as `password=` or `sslkey=`): `postgres://app@db:5432/orders`.
+ *
+ * @example
+ * redactConnectionString('postgres://app:s3cret@db:5432/orders?sslmode=require') // 'postgres://app@db:5432/orders'
+ */
+export function redactConnectionString(connectionString: string): string {
+  try {
+    const url = new URL(connectionString)
+    const user = url.username ? `${url.username}@` : ''
+    return `${url.protocol}//${user}${url.host}${url.pathname === '/' ? '' : url.pathname}`
+  } catch {
+    // Not a URL (e.g. a libpq key=value string): keep only the keys that cannot be secret.
+    const safe = connectionString
+      .split(/\s+/)
+      .filter((pair) => /^(host|port|dbname|user)=/.test(pair))
+      .join(' ')
+    return safe || '<redacted>'
+  }
+}
+
+/** Connection-target fields from which `formatTarget` builds a safe display string. */
+export interface TargetParts {
+  protocol: string
+  user?: string | undefined
+  host?: string | undefined
+  port?: number | string | undefined
+  database?: string | undefined
+}
+
+/**
+ * Builds `protocol://user@host:port/database` with no password, from a driver config object.
+ *
+ * @example
+ * formatTarget({ protocol: 'postgres', user: 'app', host: 'db', port: 5432, database: 'orders' })
+ */
+export function formatTarget(parts: TargetParts): string {
+  const user = parts.user ? `${encodeURIComponent(parts.user)}@` : ''
+  const port = parts.port === undefined || parts.port === '' ? '' : `:${parts.port}`
+  const database = parts.database ? `/${parts.database}` : ''
+  return `${parts.protocol}://${user}${parts.host ?? 'localhost'}${port}${database}`
+}
+
+/**
+ * Removes every given secret (passwords, full connection strings) from a text, and any
+ * `scheme://user:password@` credentials it finds.
+ */
+export function redactText(text: string, secrets: readonly string[] = []): string {
+  let result = text
+  for (const secret of secrets) {
+    if (secret.length >= 3) result = result.split(secret).join('***')
+  }
+  return result.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
+}
+
+/**
+ * Returns an error safe to report: same class name, code and message with secrets removed, and the
+ * cause chain redacted the same way. Driver errors can quote the connection string.
+ */
+export function redactError(error: unknown, secrets: readonly string[] = []): Error {
+  if (!(error instanceof Error)) return new Error(redactText(String(error), secrets))
+  const message = redactText(error.message, secrets)
+  if (message === error.message && (error.cause === undefined || !(error.cause instanceof Error))) return error
+  const copy = new Error(message, error.cause === undefined ? undefined : { cause: redactError(error.cause, secrets) })
+  copy.name = error.name
+  const code = (error as { code?: unknown }).code
+  if (code !== undefined) Object.defineProperty(copy, 'code', { value: code, enumerable: true })
+  if (error.stack) copy.stack = redactText(error.stack, secrets)
+  return copy
+}

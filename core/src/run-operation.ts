@@ -1,0 +1,33 @@
+import { OperationContext, type OperationContextOptions } from './operation-context.js'
+
+/** Options of `runOperation()`: those of `OperationContext.create`. */
+export type RunOperationOptions = OperationContextOptions
+
+/**
+ * Runs a background job as an operation: its own scope and context, `fn` inside `run`, and `dispose()`
+ * in `finally`. Returns `fn`'s result, or rethrows its error after disposal. A disposal failure after a
+ * failed job is reported through the container's `onError` (the job's own error wins); after a
+ * successful job it is thrown.
+ *
+ * @example
+ * await runOperation('billing-worker', 'charge', async (context) => {
+ *   await context.postgres.query('UPDATE invoices SET paid = true WHERE id = $1', [id])
+ * }, { container })
+ */
+export async function runOperation<R>(
+  handler: string,
+  operation: string,
+  fn: (context: OperationContext) => R | Promise<R>,
+  options: RunOperationOptions,
+): Promise<R> {
+  const context = OperationContext.create(handler, operation, options)
+  let result: R
+  try {
+    result = await context.run(() => fn(context))
+  } catch (error) {
+    await context.dispose().catch((disposeError: unknown) => context.scope.container.reportError(disposeError))
+    throw error
+  }
+  await context.dispose()
+  return result
+}

@@ -1,0 +1,352 @@
+import { DisposedError, RegistrationError, ResolutionError } from './errors.js'
+import { checkOption } from './options.js'
+
+/** How long a service instance lives. */
+export type Lifetime = 'singleton' | 'scoped' | 'transient'
+
+/** What a factory receives: resolve its dependencies through it, so paths and lifetimes are checked. */
+export interface ServiceResolver<S extends object = Record<string, unknown>> {
+  resolve<K extends keyof S & string>(name: K): S[K]
+  /** The scope the instance is created in (the root container for singletons). */
+  readonly scope: ServiceScope<S>
+}
+
+/** Builds a service; may return a promise (an async factory). */
+export type ServiceFactory<S extends object, T> = (resolver: ServiceResolver<S>) => T
+
+/** Options of a factory registration. */
+export interface RegistrationOptions<T> {
+  /** Called when the owning scope is disposed; by default an instance's `Symbol.asyncDispose` / `Symbol.dispose` is used. */
+  dispose?: (instance: Awaited<T>) => void | Promise<void>
+}
+
+/** Options of `createServiceContainer()`. */
+export interface ServiceContainerOptions {
+  /** Receives failures that have no caller to go to (e.g. a scope disposed after the response was sent). Default: `process.emitWarning`. */
+  onError?: (error: unknown) => void
+}
+
+interface Registration {
+  readonly name: string
+  readonly lifetime: Lifetime | 'value'
+  readonly factory: ServiceFactory<object, unknown> | undefined
+  readonly value: unknown
+  readonly dispose: ((instance: unknown) => void | Promise<void>) | undefined
+}
+
+interface Created {
+  readonly name: string
+  readonly instance: unknown
+  readonly dispose: (instance: unknown) => void | Promise<void>
+}
+
+const noPath: readonly string[] = []
+
+/**
+ * A scope: holds the scoped (and transient) instances it created and disposes them in reverse creation
+ * order. The root container is itself a scope that also holds singletons.
+ */
+export class ServiceScope<S extends object = Record<string, unknown>> {
+  readonly #root: ServiceContainer<S>
+  #instances: Map<string, unknown> | undefined
+  #local: Map<string, unknown> | undefined
+  #created: Created[] | undefined
+  #pending: Set<Promise<unknown>> | undefined
+  #disposing: Promise<void> | undefined
+
+  /** @internal use `container.createScope()` */
+  constructor(root: ServiceContainer<S> | undefined) {
+    this.#root = root ?? (this as unknown as ServiceContainer<S>)
+  }
+
+  /** The root container. */
+  get container(): ServiceContainer<S> {
+    return this.#root
+  }
+
+  /** True once `dispose()` was called. */
+  get disposed(): boolean {
+    return this.#disposing !== undefined
+  }
+
+  /**
+   * Resolves a service: the cached instance for singletons and scoped services, a new one for transients.
+   * For an async factory this returns its promise (created once even under concurrent resolution).
+   *
+   * @throws {ResolutionError} unknown name, cycle, singleton depending on a scoped service, failing factory
+   * @throws {DisposedError} when this scope was disposed
+   */
+  resolve<K extends keyof S & string>(name: K): S[K] {
+    return this.resolveFrom(name, noPath, false) as S[K]
+  }
+
+  /** Makes a value resolvable in this scope only (e.g. the current request). It is not disposed. */
+  provide<K extends string, V>(name: K, value: V): ServiceScope<S & Record<K, V>> {
+    if (this.disposed) throw new DisposedError(`Could not provide '${name}'. The scope is disposed.`)
+    ;(this.#local ??= new Map()).set(name, value)
+    return this as unknown as ServiceScope<S & Record<K, V>>
+  }
+
+  /** Disposes everything this scope created, newest first; failures are collected into one `AggregateError`. Idempotent. */
+  dispose(): Promise<void> {
+    this.#disposing ??= this.disposeOwned()
+    return this.#disposing
+  }
+
+  /** @internal */
+  protected async disposeOwned(): Promise<void> {
+    const errors: unknown[] = []
+    await this.disposeChildren(errors)
+    if (this.#pending !== undefined) await Promise.allSettled([...this.#pending])
+    const created = this.#created ?? []
+    for (let i = created.length - 1; i >= 0; i--) {
+      const entry = created[i] as Created
+      try {
+        await entry.dispose(entry.instance)
+      } catch (error) {
+        errors.push(error)
+      }
+    }
+    this.#created = undefined
+    this.#instances = undefined
+    this.#local = undefined
+    this.#root.forgetScope(this)
+    if (errors.length > 0) {
+      throw new AggregateError(errors, `Could not dispose all services. ${errors.length} disposer(s) failed.`)
+    }
+  }
+
+  /** @internal the root disposes its open child scopes first */
+  protected async disposeChildren(_errors: unknown[]): Promise<void> {}
+
+  /** @internal */
+  resolveFrom(name: string, path: readonly string[], inSingleton: boolean): unknown {
+    if (this.#disposing !== undefined) throw new DisposedError(`Could not resolve '${name}'. The scope is disposed.`, [...path, name])
+    const local = this.#local?.get(name)
+    if (local !== undefined) return local
+    const registration = this.#root.registration(name)
+    if (registration === undefined) {
+      const known = this.#root.names().map((n) => `'${n}'`).join(', ') || '(none)'
+      throw new ResolutionError('unknown', [...path, name], `Could not resolve '${name}'. No service is registered under that name. Registered: ${known}.`)
+    }
+    switch (registration.lifetime) {
+      case 'value':
+        return registration.value
+      case 'singleton':
+        return this.#root === (this as unknown) ? this.#cachedOrCreate(registration, path, true) : this.#root.resolveFrom(name, path, true)
+      case 'scoped':
+        if (inSingleton) {
+          throw new ResolutionError('lifetime', [...path, name], `Could not resolve '${name}'. It is scoped, and a singleton cannot depend on a scoped service.`)
+        }
+        return this.#cachedOrCreate(registration, path, false)
+      case 'transient':
+        return this.#create(registration, path, inSingleton)
+    }
+  }
+
+  #cachedOrCreate(registration: Registration, path: readonly string[], inSingleton: boolean): unknown {
+    if (path.length > 0 && path.includes(registration.name)) this.#cycle(registration.name, path)
+    const cached = this.#instances?.get(registration.name)
+    if (cached !== undefined || this.#instances?.has(registration.name)) return cached
+    const instance = this.#create(registration, path, inSingleton)
+    ;(this.#instances ??= new Map()).set(registration.name, instance)
+    return instance
+  }
+
+  #create(registration: Registration, path: readonly string[], inSingleton: boolean): unknown {
+    if (path.length > 0 && path.includes(registration.name)) this.#cycle(registration.name, path)
+    const childPath = [...path, registration.name]
+    const childInSingleton = inSingleton || registration.lifetime === 'singleton'
+    const resolver: ServiceResolver<S> = {
+      resolve: (dependency) => this.resolveFrom(dependency, childPath, childInSingleton) as never,
+      scope: this,
+    }
+    let instance: unknown
+    try {
+      instance = (registration.factory as ServiceFactory<S, unknown>)(resolver)
+    } catch (error) {
+      throw wrapFactoryError(error, childPath)
+    }
+    if (isPromiseLike(instance)) {
+      const pending = Promise.resolve(instance).then(
+        (value) => {
+          this.#pending?.delete(pending)
+          this.#track(registration, value)
+          return value
+        },
+        (error: unknown) => {
+          this.#pending?.delete(pending)
+          // A failed async creation is not cached, so a later resolve can try again.
+          if (this.#instances?.get(registration.name) === pending) this.#instances.delete(registration.name)
+          throw wrapFactoryError(error, childPath)
+        },
+      )
+      ;(this.#pending ??= new Set()).add(pending)
+      return pending
+    }
+    this.#track(registration, instance)
+    return instance
+  }
+
+  #track(registration: Registration, instance: unknown): void {
+    const dispose = registration.dispose ?? defaultDisposer(instance)
+    if (dispose !== undefined) (this.#created ??= []).push({ name: registration.name, instance, dispose })
+  }
+
+  #cycle(name: string, path: readonly string[]): never {
+    throw new ResolutionError('cycle', [...path, name], `Could not resolve '${name}'. It depends on itself.`)
+  }
+}
+
+/**
+ * The root of a service graph: registrations, singletons, and the factory for request scopes.
+ */
+export class ServiceContainer<S extends object = Record<string, unknown>> extends ServiceScope<S> {
+  readonly #registrations = new Map<string, Registration>()
+  readonly #openScopes = new Set<ServiceScope<S>>()
+  readonly #onError: (error: unknown) => void
+
+  /** @internal use `createServiceContainer()` */
+  constructor(options: ServiceContainerOptions = {}) {
+    super(undefined)
+    this.#onError = options.onError ?? ((error) => process.emitWarning(error instanceof Error ? error : new Error(String(error))))
+  }
+
+  /** One instance for the container's lifetime. */
+  singleton<K extends string, T>(name: K, factory: ServiceFactory<S, T>, options?: RegistrationOptions<T>): ServiceContainer<S & Record<K, T>> {
+    return this.#register(name, 'singleton', factory, options)
+  }
+
+  /** One instance per scope (per request or job). */
+  scoped<K extends string, T>(name: K, factory: ServiceFactory<S, T>, options?: RegistrationOptions<T>): ServiceContainer<S & Record<K, T>> {
+    return this.#register(name, 'scoped', factory, options)
+  }
+
+  /** A new instance on every resolve; disposed with the scope that created it. */
+  transient<K extends string, T>(name: K, factory: ServiceFactory<S, T>, options?: RegistrationOptions<T>): ServiceContainer<S & Record<K, T>> {
+    return this.#register(name, 'transient', factory, options)
+  }
+
+  /** A ready-made value; never disposed by the container. */
+  value<K extends string, T>(name: K, value: T): ServiceContainer<S & Record<K, T>> {
+    this.#add({ name, lifetime: 'value', factory: undefined, value, dispose: undefined })
+    return this as unknown as ServiceContainer<S & Record<K, T>>
+  }
+
+  has(name: string): boolean {
+    return this.#registrations.has(name)
+  }
+
+  /** Registered names, in registration order. */
+  names(): string[] {
+    return [...this.#registrations.keys()]
+  }
+
+  /**
+   * A new scope for one request or job. Cheap: no allocation beyond the scope object until it creates something.
+   *
+   * @throws {DisposedError} when the container was disposed
+   */
+  createScope(): ServiceScope<S> {
+    if (this.disposed) throw new DisposedError('Could not create a scope. The container is disposed.')
+    const scope = new ServiceScope<S>(this)
+    this.#openScopes.add(scope)
+    return scope
+  }
+
+  /** Number of scopes created and not yet disposed. */
+  get openScopes(): number {
+    return this.#openScopes.size
+  }
+
+  /** Reports a failure that has no caller (see `ServiceContainerOptions.onError`). Never throws. */
+  reportError(error: unknown): void {
+    try {
+      this.#onError(error)
+    } catch (hookError) {
+      process.emitWarning(hookError instanceof Error ? hookError : new Error(String(hookError)))
+    }
+  }
+
+  /** @internal */
+  registration(name: string): Registration | undefined {
+    return this.#registrations.get(name)
+  }
+
+  /** @internal */
+  forgetScope(scope: ServiceScope<S>): void {
+    this.#openScopes.delete(scope)
+  }
+
+  /** @internal */
+  protected override async disposeChildren(errors: unknown[]): Promise<void> {
+    const open = [...this.#openScopes].reverse()
+    for (const scope of open) {
+      try {
+        await scope.dispose()
+      } catch (error) {
+        errors.push(error)
+      }
+    }
+  }
+
+  #register<K extends string, T>(name: K, lifetime: Lifetime, factory: ServiceFactory<S, T>, options: RegistrationOptions<T> | undefined): ServiceContainer<S & Record<K, T>> {
+    checkOption(`container.${lifetime}('${name}')`, 'factory', factory, { type: 'function' })
+    if (options?.dispose !== undefined) checkOption(`container.${lifetime}('${name}')`, 'dispose', options.dispose, { type: 'function' })
+    this.#add({ name, lifetime, factory: factory as ServiceFactory<object, unknown>, value: undefined, dispose: options?.dispose as Registration['dispose'] })
+    return this as unknown as ServiceContainer<S & Record<K, T>>
+  }
+
+  #add(registration: Registration): void {
+    if (typeof registration.name !== 'string' || registration.name.length === 0) {
+      throw new RegistrationError(`Could not register a service. Expected a non-empty string name, got ${typeof registration.name}.`)
+    }
+    if (this.disposed) throw new DisposedError(`Could not register '${registration.name}'. The container is disposed.`)
+    if (this.#registrations.has(registration.name)) {
+      throw new RegistrationError(`Could not register '${registration.name}'. A service with that name is already registered.`)
+    }
+    this.#registrations.set(registration.name, registration)
+  }
+}
+
+/**
+ * Creates an empty service container.
+ *
+ * @example
+ * const container = createServiceContainer()
+ *   .singleton('config', () => loadConfig())
+ *   .scoped('orders', (r) => new OrdersRepo(r.resolve('config')))
+ * const scope = container.createScope()
+ * const orders = scope.resolve('orders')
+ * await scope.dispose()
+ */
+export function createServiceContainer<S extends object = Record<string, unknown>>(options?: ServiceContainerOptions): ServiceContainer<S> {
+  if (options !== undefined) {
+    checkOption('createServiceContainer', 'options', options, { type: 'object' })
+    for (const key of Object.keys(options)) {
+      if (key !== 'onError') checkOption('createServiceContainer', key, undefined, { type: 'custom', expected: 'a known option (`onError`)', check: () => false })
+    }
+    if (options.onError !== undefined) checkOption('createServiceContainer', 'onError', options.onError, { type: 'function' })
+  }
+  return new ServiceContainer<S>(options)
+}
+
+function defaultDisposer(instance: unknown): ((instance: unknown) => void | Promise<void>) | undefined {
+  if (typeof instance !== 'object' && typeof instance !== 'function') return undefined
+  if (instance === null) return undefined
+  const disposable = instance as { [Symbol.asyncDispose]?: () => Promise<void>; [Symbol.dispose]?: () => void }
+  if (typeof disposable[Symbol.asyncDispose] === 'function') return (i) => (i as typeof disposable)[Symbol.asyncDispose]!()
+  if (typeof disposable[Symbol.dispose] === 'function') return (i) => (i as typeof disposable)[Symbol.dispose]!()
+  return undefined
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+function wrapFactoryError(error: unknown, path: readonly string[]): unknown {
+  if (error instanceof ResolutionError || error instanceof DisposedError) return error
+  const name = path[path.length - 1] ?? '?'
+  const reason = error instanceof Error ? error.message : String(error)
+  return new ResolutionError('factory', path, `Could not resolve '${name}'. Its factory failed: ${reason}`, { cause: error })
+}
