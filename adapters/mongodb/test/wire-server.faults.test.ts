@@ -81,7 +81,7 @@ Faults('times limits how many commands a fault hits', async (context) => {
 })
 
 Faults('a delay holds the reply, and a socket timeout shorter than the delay ends the command', async (context) => {
-  const { client } = openClient(context, { socketTimeoutMS: 100 })
+  const { client } = openClient(context, { socketTimeoutMS: 300 })
   const admin = client.db('admin')
   await admin.command({ ping: 1 })
 

@@ -37,6 +37,11 @@ declare module 'autocannon' {
 
   interface Instance {
     stop(): void
+    /** Every response, with its latency in (fractional) milliseconds. */
+    on(
+      event: 'response',
+      listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMillis: number) => void,
+    ): Instance
   }
 
   function autocannon(options: Options, callback: (error: Error | null, result: Result) => void): Instance

@@ -6,6 +6,7 @@ import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { processCpuMillis } from './cpu-time.js'
+import { LatencySample } from './latency-sample.js'
 import { LISTENING_PREFIX } from './listening.js'
 import { pinnedCommand } from './pinning.js'
 
@@ -77,9 +78,11 @@ export interface SpawnServerOptions {
 const TSX = import.meta.resolve('tsx')
 const AUTOCANNON_CHILD = fileURLToPath(new URL('./autocannon-child.ts', import.meta.url))
 
-function autocannonOnce(options: HttpLoadOptions, durationMillis: number): Promise<Result> {
+// autocannon's own histogram holds whole milliseconds, which reads 0 for most loopback requests:
+// latencies come from its per-response event instead, which carries fractional milliseconds.
+function autocannonOnce(options: HttpLoadOptions, durationMillis: number, latencies?: LatencySample): Promise<Result> {
   return new Promise((resolvePromise, reject) => {
-    autocannon(
+    const instance = autocannon(
       {
         url: options.url,
         connections: options.connections ?? 50,
@@ -91,12 +94,18 @@ function autocannonOnce(options: HttpLoadOptions, durationMillis: number): Promi
       },
       (error, result) => (error ? reject(error) : resolvePromise(result)),
     )
+    if (latencies) {
+      instance.on('response', (_client, statusCode, _bytes, responseTimeMillis) => {
+        if (statusCode >= 200 && statusCode < 300) latencies.record(responseTimeMillis)
+      })
+    }
   })
 }
 
 /**
  * Runs autocannon in this process: a discarded warm-up, then the measured run. Requests per
- * second are completed responses over the measured wall time.
+ * second are completed responses over the measured wall time; latencies are those of 2xx
+ * responses, in fractional milliseconds.
  *
  * @throws {Error} on connection errors or non-2xx responses unless `allowErrors`
  * @example
@@ -109,13 +118,15 @@ export async function runAutocannon(
   const warmupMillis = options.warmupMillis ?? 2000
   if (warmupMillis > 0) await autocannonOnce(options, warmupMillis)
   onMeasureStart?.()
-  const raw = await autocannonOnce(options, options.durationMillis ?? 10_000)
+  const latencies = new LatencySample()
+  const raw = await autocannonOnce(options, options.durationMillis ?? 10_000, latencies)
+  const { p50Millis, p99Millis, meanMillis } = latencies.summary()
   const result: HttpLoadResult = {
     requests: raw.requests.total,
     requestsPerSec: raw.requests.total / raw.duration,
-    latencyP50Millis: raw.latency.p50,
-    latencyP99Millis: raw.latency.p99,
-    latencyMeanMillis: raw.latency.mean,
+    latencyP50Millis: p50Millis,
+    latencyP99Millis: p99Millis,
+    latencyMeanMillis: meanMillis,
     errors: raw.errors,
     timeouts: raw.timeouts,
     non2xx: raw.non2xx,

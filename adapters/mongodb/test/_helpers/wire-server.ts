@@ -228,8 +228,11 @@ export class WireServer {
       try {
         const { messages, rest } = takeMessages(pending)
         pending = rest
-        // One at a time per connection, so a delayed command cannot be overtaken by the next one.
-        for (const message of messages) queue = queue.then(() => this.#handle(socket, message))
+        // One at a time per connection, so a delayed command cannot be overtaken by the next one. A reply
+        // that cannot be encoded drops the connection rather than leaving an unhandled rejection.
+        for (const message of messages) {
+          queue = queue.then(() => this.#handle(socket, message)).catch(() => void socket.destroy())
+        }
       } catch {
         socket.destroy()
       }

@@ -100,7 +100,7 @@ export function matches(doc: Document, filter: Document = {}): boolean {
 export function applyUpdate(doc: Document, update: Document, inserting: boolean): Document {
   if (Array.isArray(update)) throw badValue('pipeline updates are not supported by the wire test server')
   const keys = Object.keys(update)
-  if (!keys.some((k) => k.startsWith('$'))) return { _id: doc['_id'], ...update }
+  if (!keys.some((k) => k.startsWith('$'))) return doc['_id'] === undefined ? { ...update } : { _id: doc['_id'], ...update }
   const next = clone(doc)
   for (const [op, fields] of Object.entries(update as Record<string, Document>)) {
     for (const [path, value] of Object.entries(fields)) {
