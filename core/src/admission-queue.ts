@@ -72,8 +72,11 @@ export class AdmissionQueue {
    * @throws {PoolClosedError} when the queue closes
    */
   acquire(signal?: AbortSignal): Promise<void> {
-    if (this.tryAcquire()) return Promise.resolve()
+    // A closed queue rejects like every other failure, rather than throwing before a promise exists.
+    if (this.#closed) return Promise.reject(new PoolClosedError(this.#options.pool))
+    // An operation whose client already left gets no connection, even when one is free.
     if (signal?.aborted) return Promise.reject(new OperationAbortedError(`acquire a connection from pool '${this.#options.pool}'`, { cause: signal.reason }))
+    if (this.tryAcquire()) return Promise.resolve()
     const maxWaiting = this.#options.maxWaiting
     if (maxWaiting !== undefined && this.#waiting >= maxWaiting) return Promise.reject(new PoolExhaustedError(this.#options.pool, maxWaiting))
     return new Promise<void>((resolve, reject) => {
@@ -96,6 +99,7 @@ export class AdmissionQueue {
 
   /** Gives a slot back; the oldest waiter gets it if the limit allows. */
   release(): void {
+    if (this.#active === 0) return // a double release must not open an extra slot
     this.#active--
     this.#drain()
   }

@@ -114,7 +114,8 @@ function expectation(rule: OptionRule): string {
 
 function fail(where: string, name: string, expected: string, value: unknown, rule?: OptionRule): never {
   const secret = rule?.type === 'string' && rule.secret === true
-  const shown = secret && typeof value === 'string' ? '`<redacted>` (string)' : describe(value)
+  // A secret of the wrong type (a numeric password) is still a secret: show only its type.
+  const shown = secret && value !== undefined && value !== null ? `\`<redacted>\` (${typeof value})` : describe(value)
   throw new InvalidOptionError(name, expected, `Invalid options for ${where}: expected \`${name}\` to be ${expected}, got ${shown}.`)
 }
 

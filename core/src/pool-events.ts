@@ -170,7 +170,7 @@ export class PoolEventHub {
   #listenerFailed(event: PoolEventName, error: unknown): void {
     const wrapped = error instanceof Error ? error : new Error(String(error))
     if (event === 'error' || this.#listeners.error.length === 0) {
-      process.emitWarning(`A '${event}' listener of pool '${this.#pool}' failed: ${wrapped.message}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
+      process.emitWarning(`A listener for '${event}' of pool '${this.#pool}' failed: ${wrapped.message}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
       return
     }
     this.emit('error', { error: wrapped, source: 'listener' })

@@ -1,5 +1,5 @@
 import { PoolNotFoundError, RegistrationError } from './errors.js'
-import { checkOption } from './options.js'
+import { checkOption, validateOptions } from './options.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
 
 /** What `registry.warmup()` did for every pool. */
@@ -26,6 +26,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   #resolveReady: (() => void) | undefined
   #rejectReady: ((error: unknown) => void) | undefined
   #isReady = false
+  #readyFailed = false
 
   /**
    * Adds a pool under its `name`.
@@ -74,12 +75,18 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    */
   async warmup(options?: WarmupOptions): Promise<RegistryWarmupReport> {
     const started = performance.now()
+    if (this.#readyFailed) {
+      // A retry after a failed warm-up gets a fresh `ready`.
+      this.#ready = undefined
+      this.#readyFailed = false
+    }
     const ready = this.#readyPromise()
     const results = await Promise.allSettled(this.pools().map((pool) => pool.warmup(options)))
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
     if (failures.length > 0) {
       const error = new AggregateError(failures, `Could not warm up ${failures.length} of ${results.length} pool(s).`)
       this.#rejectReady?.(error)
+      this.#readyFailed = true
       void ready.catch(() => undefined)
       throw error
     }
@@ -111,7 +118,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * @throws {AggregateError} when any pool failed to close
    */
   async close(options?: { timeoutMillis?: number }): Promise<void> {
-    if (options?.timeoutMillis !== undefined) checkOption('registry.close', 'timeoutMillis', options.timeoutMillis, { type: 'integer', min: 0 })
+    validateOptions('registry.close', options, { timeoutMillis: { type: 'integer', min: 0, optional: true } })
     const pools = this.pools()
     this.#isReady = false
     const results = await Promise.allSettled(pools.map((pool) => pool.close(options)))

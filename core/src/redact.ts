@@ -51,7 +51,9 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   for (const secret of secrets) {
     if (secret.length >= 3) result = result.split(secret).join('***')
   }
-  return result.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
+  // The userinfo ends at the last `@` of the authority (a password may hold a raw `@`); failing that,
+  // at the first `@` (a password may hold a raw `/`).
+  return result.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):(?:[^\s/?#]*@|[^@\s]*@)/gi, '$1:***@')
 }
 
 /**
@@ -61,7 +63,8 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
 export function redactError(error: unknown, secrets: readonly string[] = []): Error {
   if (!(error instanceof Error)) return new Error(redactText(String(error), secrets))
   const message = redactText(error.message, secrets)
-  if (message === error.message && (error.cause === undefined || !(error.cause instanceof Error))) return error
+  // A non-Error cause (a string, an object) may quote a secret too: it is redacted into an Error.
+  if (message === error.message && error.cause === undefined) return error
   const copy = new Error(message, error.cause === undefined ? undefined : { cause: redactError(error.cause, secrets) })
   copy.name = error.name
   const code = (error as { code?: unknown }).code

@@ -1,5 +1,5 @@
 import { DisposedError, RegistrationError, ResolutionError } from './errors.js'
-import { checkOption } from './options.js'
+import { checkOption, validateOptions } from './options.js'
 
 /** How long a service instance lives. */
 export type Lifetime = 'singleton' | 'scoped' | 'transient'
@@ -292,7 +292,7 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
 
   #register<K extends string, T>(name: K, lifetime: Lifetime, factory: ServiceFactory<S, T>, options: RegistrationOptions<T> | undefined): ServiceContainer<S & Record<K, T>> {
     checkOption(`container.${lifetime}('${name}')`, 'factory', factory, { type: 'function' })
-    if (options?.dispose !== undefined) checkOption(`container.${lifetime}('${name}')`, 'dispose', options.dispose, { type: 'function' })
+    validateOptions(`container.${lifetime}('${name}')`, options, { dispose: { type: 'function', optional: true } })
     this.#add({ name, lifetime, factory: factory as ServiceFactory<object, unknown>, value: undefined, dispose: options?.dispose as Registration['dispose'] })
     return this as unknown as ServiceContainer<S & Record<K, T>>
   }
@@ -321,14 +321,7 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
  * await scope.dispose()
  */
 export function createServiceContainer<S extends object = Record<string, unknown>>(options?: ServiceContainerOptions): ServiceContainer<S> {
-  if (options !== undefined) {
-    checkOption('createServiceContainer', 'options', options, { type: 'object' })
-    for (const key of Object.keys(options)) {
-      if (key !== 'onError') checkOption('createServiceContainer', key, undefined, { type: 'custom', expected: 'a known option (`onError`)', check: () => false })
-    }
-    if (options.onError !== undefined) checkOption('createServiceContainer', 'onError', options.onError, { type: 'function' })
-  }
-  return new ServiceContainer<S>(options)
+  return new ServiceContainer<S>(validateOptions('createServiceContainer', options, { onError: { type: 'function', optional: true } }))
 }
 
 function defaultDisposer(instance: unknown): ((instance: unknown) => void | Promise<void>) | undefined {

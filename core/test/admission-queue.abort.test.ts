@@ -1,0 +1,61 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { AdmissionQueue, OperationAbortedError } from '../src/index.js'
+import { rejects } from './_helpers/rejects.js'
+
+const abort = suite('AdmissionQueue abortable waits')
+
+abort('an aborted waiter leaves the queue at once and its waiting count drops immediately', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1 })
+  await queue.acquire()
+  const controller = new AbortController()
+  const leaving = queue.acquire(controller.signal)
+  const staying = queue.acquire()
+  assert.is(queue.waiting, 2)
+  const reason = new Error('client went away')
+  controller.abort(reason)
+  assert.is(queue.waiting, 1)
+  const error = await rejects(leaving, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.is(error.cause, reason)
+  assert.is(error.message, "Could not acquire a connection from pool 'orders'. The operation was aborted.")
+  queue.release()
+  await staying
+  assert.is(queue.active, 1)
+  assert.is(queue.waiting, 0)
+})
+
+abort('an aborted waiter never gets a slot later, even when it was first in line', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1 })
+  await queue.acquire()
+  const controller = new AbortController()
+  const aborted = queue.acquire(controller.signal)
+  controller.abort()
+  await rejects(aborted, OperationAbortedError)
+  queue.release()
+  assert.is(queue.active, 0)
+  queue.setLimit(5)
+  assert.is(queue.active, 0)
+  assert.ok(queue.tryAcquire())
+})
+
+abort('an already aborted signal is rejected without queueing', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1 })
+  await queue.acquire()
+  const reason = new DOMException('deadline', 'TimeoutError')
+  await rejects(queue.acquire(AbortSignal.abort(reason)), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.is(queue.waiting, 0)
+})
+
+abort('an admitted waiter stops listening to its signal', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1 })
+  await queue.acquire()
+  const controller = new AbortController()
+  const waiter = queue.acquire(controller.signal)
+  queue.release()
+  await waiter
+  controller.abort()
+  assert.is(queue.active, 1)
+  assert.is(queue.waiting, 0)
+})
+
+abort.run()

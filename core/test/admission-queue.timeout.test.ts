@@ -1,0 +1,89 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { performance } from 'node:perf_hooks'
+import { AdmissionQueue, PoolExhaustedError, PoolTimeoutError } from '../src/index.js'
+import { isPending } from './_helpers/async.js'
+import { rejects } from './_helpers/rejects.js'
+
+const bounds = suite('AdmissionQueue bounded waiting')
+
+bounds('rejects at once with PoolExhaustedError when maxWaiting requests already wait', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1, maxWaiting: 2 })
+  await queue.acquire()
+  const first = queue.acquire()
+  const second = queue.acquire()
+  const error = await rejects(queue.acquire(), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  assert.is(error.pool, 'orders')
+  assert.is(error.maxWaitingRequests, 2)
+  assert.match(error.message, "Could not acquire a connection from pool 'orders'. The pool is exhausted")
+  assert.is(queue.waiting, 2)
+  assert.ok(await isPending(first))
+  queue.release()
+  await first
+  // A place in the queue is free again.
+  const third = queue.acquire()
+  assert.is(queue.waiting, 2)
+  queue.release()
+  queue.release()
+  await Promise.all([second, third])
+})
+
+bounds('maxWaiting 0 rejects every request that would wait', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1, maxWaiting: 0 })
+  await queue.acquire()
+  await rejects(queue.acquire(), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  assert.is(queue.waiting, 0)
+})
+
+bounds('a waiter gives up with PoolTimeoutError after timeoutMillis, caused by the last error', async () => {
+  const lastError = new Error('connect ECONNREFUSED 127.0.0.1:5432')
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1, timeoutMillis: 30, lastError: () => lastError })
+  await queue.acquire()
+  // Checked from the start: it times out while the test awaits the second waiter.
+  const other = rejects(queue.acquire(), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  const started = performance.now()
+  const error = await rejects(queue.acquire(), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  const waited = performance.now() - started
+  assert.ok(waited >= 25, `waited ${waited}ms`)
+  assert.is(error.cause, lastError)
+  assert.is(error.pool, 'orders')
+  assert.is(error.timeoutMillis, 30)
+  assert.match(error.message, "Could not acquire a connection from pool 'orders'. Timed out after 30ms.")
+  // The other waiter, queued first, timed out too.
+  await other
+  assert.is(queue.waiting, 0)
+  assert.is(queue.active, 1)
+})
+
+bounds('a timeout without any recorded error has no cause, and says how many others waited', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1, timeoutMillis: 20, lastError: () => undefined })
+  await queue.acquire()
+  const first = rejects(queue.acquire(), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  const second = rejects(queue.acquire(), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  const error = await first
+  assert.not.ok('cause' in error)
+  assert.match(error.message, '1 other request(s) were waiting')
+  assert.match((await second).message, '0 other request(s) were waiting')
+})
+
+bounds('a waiter admitted in time does not time out later', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1, timeoutMillis: 30 })
+  await queue.acquire()
+  const waiter = queue.acquire()
+  queue.release()
+  await waiter
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.is(queue.active, 1)
+  queue.release()
+})
+
+bounds('a timed-out waiter never gets a slot later', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1, timeoutMillis: 10 })
+  await queue.acquire()
+  await rejects(queue.acquire(), PoolTimeoutError)
+  queue.release()
+  assert.is(queue.active, 0)
+  assert.ok(queue.tryAcquire())
+})
+
+bounds.run()

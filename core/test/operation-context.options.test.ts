@@ -1,0 +1,70 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { DisposedError, InvalidOptionError, OperationContext, createServiceContainer } from '../src/index.js'
+import { throwsError } from './_helpers/rejects.js'
+
+const options = suite('OperationContext.create options')
+
+options('accepts every documented option', async () => {
+  const container = createServiceContainer()
+  const context = OperationContext.create('orders-api', 'GET /orders', {
+    container,
+    signal: new AbortController().signal,
+    requestId: 'req-1',
+    deadlineMillis: 1000,
+  })
+  const explicitUndefined = OperationContext.create('orders-api', 'GET /orders', { container, signal: undefined, requestId: undefined, deadlineMillis: undefined })
+  await context.dispose()
+  await explicitUndefined.dispose()
+  await container.dispose()
+})
+
+options('rejects a bad handler or operation with InvalidOptionError naming it', () => {
+  const container = createServiceContainer()
+  const cases: [unknown, unknown, string][] = [
+    ['', 'GET /orders', 'handler'],
+    [42, 'GET /orders', 'handler'],
+    ['orders-api', '', 'operation'],
+    ['orders-api', undefined, 'operation'],
+  ]
+  for (const [handler, operation, option] of cases) {
+    const error = throwsError(() => OperationContext.create(handler as string, operation as string, { container }), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, option)
+    assert.match(error.message, `Invalid options for OperationContext.create: expected \`${option}\` to be a non-empty string`)
+  }
+  assert.is(container.openScopes, 0)
+})
+
+options('rejects every bad option with InvalidOptionError naming option, value and range', () => {
+  const container = createServiceContainer()
+  const cases: [unknown, string, string][] = [
+    [undefined, 'container', 'expected `container` to be a ServiceContainer or ServiceScope, got `undefined` (undefined).'],
+    [{}, 'container', 'expected `container` to be a ServiceContainer or ServiceScope'],
+    [{ container: {} }, 'container', 'expected `container` to be a ServiceContainer or ServiceScope, got an object.'],
+    [{ container, signal: {} }, 'signal', 'expected `signal` to be an AbortSignal, got an object.'],
+    [{ container, requestId: 42 }, 'requestId', 'expected `requestId` to be a string, got `42` (number).'],
+    [{ container, deadlineMillis: 0 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer >= 1, got `0` (number).'],
+    [{ container, deadlineMillis: 2.5 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer >= 1, got `2.5` (number).'],
+    [{ container, deadlineMillis: '100' }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer >= 1, got `"100"` (string).'],
+    [{ container, deadline: 100 }, 'deadline', 'unknown option `deadline`. Known options: `container`, `signal`, `requestId`, `deadlineMillis`.'],
+    [null, 'options', 'expected an object, got `null`.'],
+  ]
+  for (const [bad, option, message] of cases) {
+    const error = throwsError(() => OperationContext.create('orders-api', 'GET /orders', bad as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, option)
+    assert.match(error.message, `Invalid options for OperationContext.create: ${message}`)
+  }
+  // No scope was created for a rejected call.
+  assert.is(container.openScopes, 0)
+})
+
+options('a disposed container or scope cannot start an operation', async () => {
+  const container = createServiceContainer()
+  const scope = container.createScope()
+  await scope.dispose()
+  throwsError(() => OperationContext.create('orders-api', 'GET /orders', { container: scope }), DisposedError, 'ERR_DISPOSED')
+  await container.dispose()
+  throwsError(() => OperationContext.create('orders-api', 'GET /orders', { container }), DisposedError, 'ERR_DISPOSED')
+})
+
+options.run()

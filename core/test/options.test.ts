@@ -1,0 +1,154 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { InvalidOptionError, checkOption, rejectOption, validateOptions, type OptionRules } from '../src/index.js'
+import { throwsError } from './_helpers/rejects.js'
+
+interface PoolOptions {
+  name: string
+  maxSize?: number
+  ratio?: number
+  password?: string
+  mode?: 'fast' | 'safe'
+  enabled?: boolean
+  onError?: () => void
+  signal?: AbortSignal
+  events?: object
+  port?: number | string
+}
+
+const rules: OptionRules<PoolOptions> = {
+  name: { type: 'string', nonEmpty: true },
+  maxSize: { type: 'integer', min: 1, max: 100, optional: true },
+  ratio: { type: 'number', min: 0, optional: true },
+  password: { type: 'string', secret: true, nonEmpty: true, optional: true },
+  mode: { type: 'oneOf', values: ['fast', 'safe'], optional: true },
+  enabled: { type: 'boolean', optional: true },
+  onError: { type: 'function', optional: true },
+  signal: { type: 'signal', optional: true },
+  events: { type: 'object', optional: true },
+  port: { type: 'custom', expected: 'a port number or a numeric string', check: (v) => typeof v === 'number' || /^\d+$/.test(String(v)), optional: true },
+}
+
+const validate = (options: unknown) => validateOptions('createPool', options as PoolOptions, rules)
+const invalid = (options: unknown) => throwsError(() => validate(options), InvalidOptionError, 'ERR_INVALID_OPTION')
+
+const validation = suite('validateOptions')
+
+validation('accepts a valid option bag and returns it unchanged', () => {
+  const options: PoolOptions = { name: 'orders', maxSize: 10, ratio: 0.5, mode: 'safe', enabled: true, onError: () => {}, signal: new AbortController().signal, events: {}, port: '5432' }
+  assert.is(validate(options), options)
+  assert.is(validate({ name: 'orders', ratio: Infinity }).ratio, Infinity)
+})
+
+validation('treats a missing option bag as empty, so required options are still reported', () => {
+  const error = invalid(undefined)
+  assert.is(error.option, 'name')
+})
+
+validation('rejects an option bag that is not an object', () => {
+  for (const bad of [null, 42, 'orders', [{ name: 'orders' }]]) {
+    const error = invalid(bad)
+    assert.is(error.option, 'options')
+    assert.match(error.message, 'Invalid options for createPool: expected an object')
+  }
+})
+
+validation('rejects unknown keys and lists the known ones', () => {
+  const error = invalid({ name: 'orders', maxSzie: 10 })
+  assert.is(error.option, 'maxSzie')
+  assert.match(error.message, 'Invalid options for createPool: unknown option `maxSzie`.')
+  assert.match(error.message, 'Known options: `name`, `maxSize`')
+})
+
+validation('does not echo the value of an unknown key, which might be a secret', () => {
+  const error = invalid({ name: 'orders', pasword: 'hunter2-secret' })
+  assert.is(error.option, 'pasword')
+  assert.not.match(error.message, 'hunter2-secret')
+})
+
+validation('rejects an out-of-range integer, naming option, value and allowed range', () => {
+  const low = invalid({ name: 'orders', maxSize: 0 })
+  assert.is(low.option, 'maxSize')
+  assert.is(low.expected, 'an integer between 1 and 100')
+  assert.is(low.message, 'Invalid options for createPool: expected `maxSize` to be an integer between 1 and 100, got `0` (number).')
+  assert.match(invalid({ name: 'orders', maxSize: 101 }).message, 'got `101` (number)')
+})
+
+validation('rejects a non-integer, NaN and a numeric string for an integer option', () => {
+  assert.match(invalid({ name: 'orders', maxSize: 1.5 }).message, 'got `1.5` (number)')
+  assert.match(invalid({ name: 'orders', maxSize: Number.NaN }).message, 'got `NaN` (number)')
+  assert.match(invalid({ name: 'orders', maxSize: '10' }).message, 'expected `maxSize` to be an integer between 1 and 100, got `"10"` (string)')
+  assert.match(invalid({ name: 'orders', maxSize: Infinity }).message, 'got `Infinity` (number)')
+})
+
+validation('checks minimums of plain numbers', () => {
+  const error = invalid({ name: 'orders', ratio: -0.1 })
+  assert.is(error.expected, 'a number >= 0')
+  assert.match(error.message, 'got `-0.1` (number)')
+})
+
+validation('rejects wrong types for every rule kind, saying what was expected', () => {
+  const expectations: [Partial<Record<keyof PoolOptions, unknown>>, string, string][] = [
+    [{ name: '' }, 'name', 'a non-empty string'],
+    [{ name: 42 }, 'name', 'a non-empty string'],
+    [{ mode: 'slow' }, 'mode', 'one of `fast`, `safe`'],
+    [{ enabled: 'yes' }, 'enabled', 'a boolean'],
+    [{ onError: 'log' }, 'onError', 'a function'],
+    [{ signal: {} }, 'signal', 'an AbortSignal'],
+    [{ events: null }, 'events', 'an object'],
+    [{ port: 'abc' }, 'port', 'a port number or a numeric string'],
+  ]
+  for (const [patch, option, expected] of expectations) {
+    const error = invalid({ name: 'orders', ...patch })
+    assert.is(error.option, option)
+    assert.is(error.expected, expected)
+    assert.match(error.message, `expected \`${option}\` to be ${expected}, got `)
+  }
+})
+
+validation('describes values without dumping objects or long strings', () => {
+  assert.match(invalid({ name: 'orders', enabled: { nested: 'secret-value' } }).message, 'got an object.')
+  assert.match(invalid({ name: 'orders', enabled: [1, 2] }).message, 'got an array.')
+  assert.match(invalid({ name: 'orders', enabled: () => 1 }).message, 'got a function.')
+  assert.match(invalid({ name: 'orders', enabled: null }).message, 'got `null`.')
+  assert.match(invalid({ name: 'orders', enabled: 10n }).message, 'got `10` (bigint).')
+  const long = invalid({ name: 'orders', mode: 'x'.repeat(200) })
+  assert.match(long.message, `${'x'.repeat(57)}...`)
+  assert.not.match(long.message, 'x'.repeat(58))
+})
+
+validation('never echoes a secret option, whatever its type', () => {
+  const empty = invalid({ name: 'orders', password: '' })
+  assert.is(empty.option, 'password')
+  assert.match(empty.message, 'expected `password` to be a non-empty string, got `<redacted>` (string).')
+  const numeric = invalid({ name: 'orders', password: 271828182 })
+  assert.match(numeric.message, 'got `<redacted>` (number)')
+  assert.not.match(numeric.message, '271828182')
+})
+
+validation('allows optional options to be undefined', () => {
+  assert.ok(validate({ name: 'orders', maxSize: undefined, password: undefined }))
+})
+
+const single = suite('checkOption and rejectOption')
+
+single('checkOption passes a matching value and throws for a missing required one', () => {
+  checkOption('resize', 'maxSize', 5, { type: 'integer', min: 1 })
+  checkOption('resize', 'minSize', undefined, { type: 'integer', min: 0, optional: true })
+  const error = throwsError(() => checkOption('resize', 'maxSize', undefined, { type: 'integer', min: 1 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.message, 'Invalid options for resize: expected `maxSize` to be an integer >= 1, got `undefined` (undefined).')
+})
+
+single('checkOption states an upper bound alone', () => {
+  const error = throwsError(() => checkOption('warmup', 'connections', 11, { type: 'integer', max: 10 }), InvalidOptionError)
+  assert.is(error.expected, 'an integer <= 10')
+})
+
+single('rejectOption reports a rule that spans several options', () => {
+  const error = throwsError(() => rejectOption('createPool', 'minSize', 'an integer <= `maxSize` (5)', 8), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'minSize')
+  assert.is(error.message, 'Invalid options for createPool: expected `minSize` to be an integer <= `maxSize` (5), got `8` (number).')
+})
+
+validation.run()
+single.run()

@@ -1,0 +1,146 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { PoolEventHub, type ConnectEvent, type PoolErrorEvent } from '../src/index.js'
+import { turn } from './_helpers/async.js'
+import { captureWarnings } from './_helpers/warnings.js'
+
+const hub = suite('PoolEventHub')
+
+hub('calls every listener of an event, in order, with pool and kind filled in', () => {
+  const events = new PoolEventHub('orders', 'postgres')
+  const seen: string[] = []
+  events.on('connect', (e) => void seen.push(`first ${e.pool} ${e.kind} ${e.connectionId}`))
+  events.on('connect', (e) => void seen.push(`second ${e.createMillis}`))
+  events.emit('connect', { connectionId: 7, createMillis: 12 })
+  assert.equal(seen, ['first orders postgres 7', 'second 12'])
+})
+
+hub('takes the on* listeners of the events option, one set or several', () => {
+  const seen: string[] = []
+  const events = new PoolEventHub('orders', 'postgres', [
+    { onConnect: () => void seen.push('a connect'), onResize: (e) => void seen.push(`a resize ${e.next.maxSize}`) },
+    { onConnect: () => void seen.push('b connect') },
+  ])
+  events.emit('connect', { connectionId: 1, createMillis: 1 })
+  events.emit('resize', { previous: { minSize: 0, maxSize: 5 }, next: { minSize: 0, maxSize: 8 }, reason: 'manual' })
+  assert.equal(seen, ['a connect', 'b connect', 'a resize 8'])
+  const single = new PoolEventHub('orders', 'postgres', { onLeak: () => {} })
+  assert.ok(single.has('leak'))
+  assert.is(single.listenerCount, 1)
+})
+
+hub('unsubscribing removes only that listener and leaves nothing behind', () => {
+  const events = new PoolEventHub('orders', 'postgres')
+  const seen: string[] = []
+  const offA = events.on('release', () => void seen.push('a'))
+  const offB = events.on('release', () => void seen.push('b'))
+  offA()
+  offA()
+  events.emit('release', { useMillis: 1 })
+  assert.equal(seen, ['b'])
+  offB()
+  assert.not.ok(events.has('release'))
+  assert.is(events.listenerCount, 0)
+})
+
+hub('a listener may unsubscribe itself while the event is being emitted', () => {
+  const events = new PoolEventHub('orders', 'postgres')
+  const seen: string[] = []
+  const off = events.on('acquire', () => {
+    seen.push('once')
+    off()
+  })
+  events.on('acquire', () => void seen.push('always'))
+  events.emit('acquire', { waitMillis: 0 })
+  events.emit('acquire', { waitMillis: 0 })
+  assert.equal(seen, ['once', 'always', 'always'])
+})
+
+hub('emitting an event nobody listens to does nothing', () => {
+  const events = new PoolEventHub('orders', 'postgres')
+  assert.not.ok(events.has('timeout'))
+  events.emit('timeout', { waitMillis: 1, waitingRequests: 0 })
+})
+
+hub('a listener that throws is reported to the error listeners; the others still run and the emitter is unharmed', () => {
+  const events = new PoolEventHub('orders', 'postgres')
+  const reported: PoolErrorEvent[] = []
+  const seen: ConnectEvent[] = []
+  events.on('error', (e) => void reported.push(e))
+  events.on('connect', () => {
+    throw new Error('listener bug')
+  })
+  events.on('connect', (e) => void seen.push(e))
+  events.emit('connect', { connectionId: 1, createMillis: 3 })
+  assert.is(seen.length, 1)
+  assert.is(reported.length, 1)
+  assert.is(reported[0]?.source, 'listener')
+  assert.is(reported[0]?.pool, 'orders')
+  assert.is(reported[0]?.error.message, 'listener bug')
+})
+
+hub('a listener that rejects is reported to the error listeners without an unhandled rejection', async () => {
+  const events = new PoolEventHub('orders', 'postgres')
+  const reported: PoolErrorEvent[] = []
+  events.on('error', (e) => void reported.push(e))
+  events.on('release', async () => {
+    await turn()
+    throw new Error('async listener bug')
+  })
+  events.emit('release', { useMillis: 2 })
+  assert.is(reported.length, 0)
+  await turn()
+  await turn()
+  assert.is(reported.length, 1)
+  assert.is(reported[0]?.error.message, 'async listener bug')
+  assert.is(reported[0]?.source, 'listener')
+})
+
+hub('a thrown non-Error is wrapped into an Error', () => {
+  const events = new PoolEventHub('orders', 'postgres')
+  const reported: PoolErrorEvent[] = []
+  events.on('error', (e) => void reported.push(e))
+  events.on('leak', () => {
+    throw 'a string'
+  })
+  events.emit('leak', { state: 'suspected', heldMillis: 1 })
+  assert.instance(reported[0]?.error, Error)
+  assert.is(reported[0]?.error.message, 'a string')
+})
+
+hub('without error listeners a failing listener becomes a process warning', async () => {
+  const warnings = await captureWarnings(async () => {
+    const events = new PoolEventHub('orders', 'postgres')
+    events.on('connect', () => {
+      throw new Error('sync bug')
+    })
+    events.on('disconnect', () => Promise.reject(new Error('async bug')))
+    events.emit('connect', { connectionId: 1, createMillis: 1 })
+    events.emit('disconnect', { reason: 'idle' })
+    await turn()
+  })
+  assert.is(warnings.length, 2)
+  assert.is(warnings[0]?.code, 'LIFEGUARD_LISTENER_FAILED')
+  assert.is(warnings[0]?.message, "A listener for 'connect' of pool 'orders' failed: sync bug")
+  assert.is(warnings[1]?.message, "A listener for 'disconnect' of pool 'orders' failed: async bug")
+})
+
+hub('a failing error listener becomes a process warning, never a loop or a throw', async () => {
+  const seen: string[] = []
+  const warnings = await captureWarnings(async () => {
+    const events = new PoolEventHub('orders', 'postgres')
+    events.on('error', () => {
+      throw new Error('error listener bug')
+    })
+    events.on('error', (e) => void seen.push(e.error.message))
+    events.on('connect', () => {
+      throw new Error('connect bug')
+    })
+    events.emit('connect', { connectionId: 1, createMillis: 1 })
+  })
+  assert.equal(seen, ['connect bug'])
+  assert.is(warnings.length, 1)
+  assert.is(warnings[0]?.message, "A listener for 'error' of pool 'orders' failed: error listener bug")
+})
+
+hub.run()

@@ -1,0 +1,120 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { InvalidOptionError, createPoolRegistry, type ManagedPool } from '../src/index.js'
+import { deferred, isPending, turn } from './_helpers/async.js'
+import { FakePool } from './_helpers/fake-pool.js'
+import { rejects } from './_helpers/rejects.js'
+import { captureWarnings } from './_helpers/warnings.js'
+
+const lifecycle = suite('PoolRegistry metrics, close and subscribe')
+
+lifecycle('getPoolMetrics returns every pool by name', async () => {
+  const registry = createPoolRegistry()
+  const orders = registry.register(new FakePool('orders', { minSize: 2, maxSize: 8 }))
+  registry.register(new FakePool('users', { maxSize: 4 }))
+  await registry.warmup()
+  orders.monitor.released(orders.monitor.acquired(5))
+  const metrics = registry.getPoolMetrics()
+  assert.equal(Object.keys(metrics), ['orders', 'users'])
+  assert.is(metrics['orders']?.totalConnections, 2)
+  assert.is(metrics['orders']?.maxSize, 8)
+  assert.is(metrics['orders']?.waitTime.count, 1)
+  assert.is(metrics['users']?.maxSize, 4)
+  assert.equal(createPoolRegistry().getPoolMetrics(), {})
+  await registry.close()
+})
+
+lifecycle('close closes every pool in parallel, passes the options and empties the registry', async () => {
+  const registry = createPoolRegistry()
+  const gateA = deferred()
+  const gateB = deferred()
+  const orders = registry.register(new FakePool('orders', { closeGate: gateA.promise }))
+  const users = registry.register(new FakePool('users', { closeGate: gateB.promise }))
+  const closing = registry.close({ timeoutMillis: 500 })
+  assert.equal(orders.calls.close, [{ timeoutMillis: 500 }])
+  assert.equal(users.calls.close, [{ timeoutMillis: 500 }])
+  assert.ok(await isPending(closing))
+  gateB.resolve()
+  gateA.resolve()
+  await closing
+  assert.is(orders.state, 'closed')
+  assert.is(users.state, 'closed')
+  assert.equal(registry.names(), [])
+})
+
+lifecycle('close reports every failing pool in one AggregateError and still closes the others', async () => {
+  const registry = createPoolRegistry()
+  const stuck = new Error('checked-out work did not finish')
+  registry.register(new FakePool('orders', { closeError: stuck }))
+  const users = registry.register(new FakePool('users'))
+  const error = await rejects(registry.close(), AggregateError)
+  assert.is(error.message, 'Could not close 1 of 2 pool(s).')
+  assert.equal(error.errors, [stuck])
+  assert.is(users.state, 'closed')
+  assert.equal(registry.names(), [])
+})
+
+lifecycle('close rejects bad options with InvalidOptionError naming the option', async () => {
+  const registry = createPoolRegistry()
+  const orders = registry.register(new FakePool('orders'))
+  for (const [options, option] of [
+    [{ timeoutMillis: -1 }, 'timeoutMillis'],
+    [{ timeoutMillis: 1.5 }, 'timeoutMillis'],
+    [{ timeoutMillis: '100' }, 'timeoutMillis'],
+    [{ timeoutMilis: 100 }, 'timeoutMilis'],
+    [5000, 'options'],
+  ] as const) {
+    const error = await rejects(registry.close(options as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, option)
+  }
+  const range = await rejects(registry.close({ timeoutMillis: -1 }), InvalidOptionError)
+  assert.is(range.message, 'Invalid options for registry.close: expected `timeoutMillis` to be an integer >= 0, got `-1` (number).')
+  // Nothing was closed by the rejected calls.
+  assert.is(orders.calls.close.length, 0)
+  assert.ok(registry.has('orders'))
+  await registry.close()
+})
+
+lifecycle('subscribe reports pools already there, pools added later and pools removed on close', async () => {
+  const registry = createPoolRegistry()
+  registry.register(new FakePool('orders'))
+  const seen: string[] = []
+  const unsubscribe = registry.subscribe({
+    added: (pool: ManagedPool) => void seen.push(`added ${pool.name}`),
+    removed: (pool: ManagedPool) => void seen.push(`removed ${pool.name} (${pool.state})`),
+  })
+  registry.register(new FakePool('users'))
+  await registry.close()
+  assert.equal(seen, ['added orders', 'added users', 'removed orders (closed)', 'removed users (closed)'])
+  unsubscribe()
+  registry.register(new FakePool('billing'))
+  assert.is(seen.length, 4)
+  await registry.close()
+})
+
+lifecycle('a listener may follow only additions', () => {
+  const registry = createPoolRegistry()
+  const added: string[] = []
+  registry.subscribe({ added: (pool) => void added.push(pool.name) })
+  registry.register(new FakePool('orders'))
+  assert.equal(added, ['orders'])
+})
+
+lifecycle('a failing listener becomes a process warning and never breaks registration', async () => {
+  const registry = createPoolRegistry()
+  const warnings = await captureWarnings(async () => {
+    registry.subscribe({
+      added: () => {
+        throw new Error('plugin bug')
+      },
+    })
+    registry.register(new FakePool('orders'))
+    await turn()
+  })
+  assert.ok(registry.has('orders'))
+  assert.is(warnings.length, 1)
+  assert.is(warnings[0]?.code, 'LIFEGUARD_LISTENER_FAILED')
+  assert.is(warnings[0]?.message, "A pool registry listener failed on 'added' for pool 'orders': plugin bug")
+})
+
+lifecycle.run()

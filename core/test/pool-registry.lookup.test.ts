@@ -1,0 +1,76 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { InvalidOptionError, PoolNotFoundError, PoolRegistry, RegistrationError, createPoolRegistry } from '../src/index.js'
+import { FakePool } from './_helpers/fake-pool.js'
+import { throwsError } from './_helpers/rejects.js'
+
+const lookup = suite('PoolRegistry register and lookup')
+
+lookup('registers pools and finds them by name, in registration order', () => {
+  const registry = createPoolRegistry()
+  assert.instance(registry, PoolRegistry)
+  const orders = new FakePool('orders')
+  const users = new FakePool('users', { kind: 'mongodb' })
+  assert.is(registry.register(orders), orders)
+  registry.register(users)
+  assert.is(registry.get('orders'), orders)
+  assert.is(registry.get('users'), users)
+  assert.ok(registry.has('orders'))
+  assert.not.ok(registry.has('billing'))
+  assert.equal(registry.names(), ['orders', 'users'])
+  assert.equal(registry.pools(), [orders, users])
+})
+
+lookup('gives typed access to the pools it was declared with', () => {
+  const registry = createPoolRegistry<{ orders: FakePool }>()
+  registry.register(new FakePool('orders'))
+  // Typed as FakePool without a cast: `calls` exists only on the fake.
+  assert.equal(registry.get('orders').calls.warmup, [])
+})
+
+lookup('rejects a second pool under a taken name with RegistrationError', () => {
+  const registry = createPoolRegistry()
+  const first = new FakePool('orders')
+  registry.register(first)
+  const error = throwsError(() => registry.register(new FakePool('orders')), RegistrationError, 'ERR_REGISTRATION')
+  assert.is(error.message, "Could not register pool 'orders'. A pool with that name is already registered.")
+  assert.is(registry.get('orders'), first)
+})
+
+lookup('rejects something that is not a pool with InvalidOptionError', () => {
+  const registry = createPoolRegistry()
+  for (const bad of [undefined, null, { name: 'orders' }, 'orders']) {
+    const error = throwsError(() => registry.register(bad as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'pool')
+    assert.match(error.message, 'expected `pool` to be a ManagedPool')
+  }
+  assert.equal(registry.names(), [])
+})
+
+lookup('an unknown name throws PoolNotFoundError listing the known names', () => {
+  const registry = createPoolRegistry()
+  assert.match(throwsError(() => registry.get('orders'), PoolNotFoundError, 'ERR_POOL_NOT_FOUND').message, 'Known pools: (none).')
+  registry.register(new FakePool('orders'))
+  registry.register(new FakePool('users'))
+  const error = throwsError(() => registry.get('ordres'), PoolNotFoundError, 'ERR_POOL_NOT_FOUND')
+  assert.is(error.pool, 'ordres')
+  assert.is(error.message, "Could not find pool 'ordres'. Known pools: 'orders', 'users'.")
+})
+
+lookup('two registries in one process are independent', async () => {
+  const a = createPoolRegistry()
+  const b = createPoolRegistry()
+  const ordersA = a.register(new FakePool('orders'))
+  const ordersB = b.register(new FakePool('orders'))
+  assert.is(a.get('orders'), ordersA)
+  assert.is(b.get('orders'), ordersB)
+  b.register(new FakePool('users'))
+  assert.not.ok(a.has('users'))
+  await a.close()
+  assert.equal(a.names(), [])
+  assert.equal(b.names(), ['orders', 'users'])
+  assert.is(ordersB.state, 'created')
+  await b.close()
+})
+
+lookup.run()

@@ -1,0 +1,112 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { PoolWarmupError, createPoolRegistry } from '../src/index.js'
+import { deferred, isPending } from './_helpers/async.js'
+import { FakePool } from './_helpers/fake-pool.js'
+import { rejects } from './_helpers/rejects.js'
+
+const warmup = suite('PoolRegistry warmup')
+
+warmup('warms every pool up in parallel and reports them together', async () => {
+  const registry = createPoolRegistry()
+  const gateA = deferred()
+  const gateB = deferred()
+  const orders = registry.register(new FakePool('orders', { minSize: 2, warmupGate: gateA.promise }))
+  const users = registry.register(new FakePool('users', { minSize: 3, warmupGate: gateB.promise }))
+  const report = registry.warmup()
+  // Both started before either finished.
+  assert.is(orders.calls.warmup.length, 1)
+  assert.is(users.calls.warmup.length, 1)
+  assert.ok(await isPending(report))
+  gateB.resolve()
+  assert.ok(await isPending(report))
+  gateA.resolve()
+  const { pools, durationMillis } = await report
+  assert.equal(
+    pools.map((p) => [p.pool, p.requested, p.opened, p.failed]),
+    [
+      ['orders', 2, 2, 0],
+      ['users', 3, 3, 0],
+    ],
+  )
+  assert.ok(durationMillis >= 0)
+  await registry.close()
+})
+
+warmup('passes the warmup options to every pool', async () => {
+  const registry = createPoolRegistry()
+  const orders = registry.register(new FakePool('orders'))
+  const report = await registry.warmup({ connections: 4, timeoutMillis: 1000 })
+  assert.equal(orders.calls.warmup, [{ connections: 4, timeoutMillis: 1000 }])
+  assert.is(report.pools[0]?.opened, 4)
+  await registry.close()
+})
+
+warmup('ready resolves once warmup has finished, and isReady follows', async () => {
+  const registry = createPoolRegistry()
+  const gate = deferred()
+  registry.register(new FakePool('orders', { warmupGate: gate.promise }))
+  const ready = registry.ready
+  assert.is(registry.ready, ready)
+  assert.not.ok(registry.isReady)
+  const report = registry.warmup()
+  assert.ok(await isPending(ready))
+  gate.resolve()
+  await report
+  await ready
+  assert.ok(registry.isReady)
+  await registry.close()
+  assert.not.ok(registry.isReady)
+})
+
+warmup('ready taken after warmup resolves at once', async () => {
+  const registry = createPoolRegistry()
+  registry.register(new FakePool('orders'))
+  await registry.warmup()
+  await registry.ready
+  assert.ok(registry.isReady)
+  await registry.close()
+})
+
+warmup('an empty registry is ready after warmup', async () => {
+  const registry = createPoolRegistry()
+  const report = await registry.warmup()
+  assert.equal(report.pools, [])
+  await registry.ready
+  assert.ok(registry.isReady)
+})
+
+warmup('a failing pool rejects warmup and ready with an AggregateError of every PoolWarmupError', async () => {
+  const registry = createPoolRegistry()
+  const refused = new Error('connect ECONNREFUSED 127.0.0.1:5432')
+  registry.register(new FakePool('orders', { warmupError: refused }))
+  registry.register(new FakePool('users'))
+  registry.register(new FakePool('billing', { warmupError: refused }))
+  const ready = registry.ready
+  const error = await rejects(registry.warmup(), AggregateError)
+  assert.is(error.message, 'Could not warm up 2 of 3 pool(s).')
+  assert.is(error.errors.length, 2)
+  for (const failure of error.errors) {
+    assert.instance(failure, PoolWarmupError)
+    assert.is((failure as PoolWarmupError).code, 'ERR_POOL_WARMUP')
+    assert.is((failure as PoolWarmupError).cause, refused)
+  }
+  assert.equal(
+    error.errors.map((e: PoolWarmupError) => e.pool),
+    ['orders', 'billing'],
+  )
+  assert.is(await rejects(ready, AggregateError), error)
+  assert.not.ok(registry.isReady)
+  await registry.close()
+})
+
+warmup('a failed warmup nobody awaits ready for causes no unhandled rejection', async () => {
+  const registry = createPoolRegistry()
+  registry.register(new FakePool('orders', { warmupError: new Error('refused') }))
+  await rejects(registry.warmup(), AggregateError)
+  // The setup fails the run on an unhandled rejection; reaching the end of the file is the assertion.
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.not.ok(registry.isReady)
+})
+
+warmup.run()

@@ -1,0 +1,129 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { inspect } from 'node:util'
+import { formatTarget, redactConnectionString, redactError, redactText } from '../src/index.js'
+
+const password = 'Tr0ub4dor-and-3'
+
+const connectionString = suite('redactConnectionString')
+
+connectionString('removes the password and keeps user, host, port and database', () => {
+  assert.is(redactConnectionString(`postgres://app:${password}@db:5432/orders`), 'postgres://app@db:5432/orders')
+  assert.is(redactConnectionString(`mongodb+srv://app:${password}@cluster0.example.net/shop`), 'mongodb+srv://app@cluster0.example.net/shop')
+})
+
+connectionString('drops query parameters, which may carry credentials', () => {
+  const redacted = redactConnectionString(`postgres://app@db:5432/orders?sslmode=require&password=${password}&sslkey=/keys/app.key`)
+  assert.is(redacted, 'postgres://app@db:5432/orders')
+})
+
+connectionString('never leaks a password that holds URL delimiters', () => {
+  for (const raw of [`postgres://app:p@ss-${password}@db:5432/orders`, `postgres://app:${password}#frag@db/orders`, `postgres://app:a/${password}@db/orders`]) {
+    const redacted = redactConnectionString(raw)
+    assert.not.match(redacted, password, raw)
+  }
+})
+
+connectionString('keeps only the harmless keys of a key=value string', () => {
+  const redacted = redactConnectionString(`host=db port=5432 user=app password=${password} dbname=orders sslpassword=${password}`)
+  assert.is(redacted, 'host=db port=5432 user=app dbname=orders')
+})
+
+connectionString('returns a placeholder when nothing harmless is left', () => {
+  assert.is(redactConnectionString(password), '<redacted>')
+  assert.is(redactConnectionString(''), '<redacted>')
+})
+
+connectionString('handles URLs without user or database', () => {
+  assert.is(redactConnectionString('postgres://db:5432'), 'postgres://db:5432')
+  assert.is(redactConnectionString('postgres://db:5432/'), 'postgres://db:5432')
+})
+
+const target = suite('formatTarget')
+
+target('builds protocol://user@host:port/database without any password', () => {
+  assert.is(formatTarget({ protocol: 'postgres', user: 'app', host: 'db', port: 5432, database: 'orders' }), 'postgres://app@db:5432/orders')
+})
+
+target('defaults the host, omits what is missing and encodes the user', () => {
+  assert.is(formatTarget({ protocol: 'postgres' }), 'postgres://localhost')
+  assert.is(formatTarget({ protocol: 'mongodb', host: 'mongo', port: '', database: 'shop' }), 'mongodb://mongo/shop')
+  assert.is(formatTarget({ protocol: 'postgres', user: 'app@corp', host: 'db', port: '6432' }), 'postgres://app%40corp@db:6432')
+})
+
+const text = suite('redactText')
+
+text('removes every given secret', () => {
+  const redacted = redactText(`auth failed for ${password}; retried with ${password}`, [password])
+  assert.is(redacted, 'auth failed for ***; retried with ***')
+})
+
+text('ignores secrets too short to remove safely', () => {
+  assert.is(redactText('a b c', ['a', '']), 'a b c')
+})
+
+text('removes credentials of any URL in the text, even without a secrets list', () => {
+  const redacted = redactText(`could not connect to postgres://app:${password}@db:5432/orders (timeout)`)
+  assert.is(redacted, 'could not connect to postgres://app:***@db:5432/orders (timeout)')
+  assert.is(redactText(`mongodb://root:${password}@a:27017,b:27017/admin`), 'mongodb://root:***@a:27017,b:27017/admin')
+})
+
+text('removes a password holding a raw @ or / completely', () => {
+  const withAt = redactText(`postgres://app:p@ss@${password}@db:5432/orders failed`)
+  assert.is(withAt, 'postgres://app:***@db:5432/orders failed')
+  const withSlash = redactText(`postgres://app:a/${password}@db/orders failed`)
+  assert.not.match(withSlash, password)
+  assert.match(withSlash, 'postgres://app:***@db/orders')
+})
+
+text('leaves text without secrets unchanged', () => {
+  assert.is(redactText('connect ECONNREFUSED 127.0.0.1:5432', [password]), 'connect ECONNREFUSED 127.0.0.1:5432')
+  assert.is(redactText('see https://example.com/docs and user@example.com'), 'see https://example.com/docs and user@example.com')
+})
+
+const error = suite('redactError')
+
+error('returns a copy without the secret, keeping name, code and the stack', () => {
+  const original = Object.assign(new Error(`password authentication failed for "${password}"`), { code: '28P01' })
+  original.name = 'DatabaseError'
+  const safe = redactError(original, [password])
+  assert.is.not(safe, original)
+  assert.is(safe.name, 'DatabaseError')
+  assert.is((safe as Error & { code?: string }).code, '28P01')
+  assert.is(safe.message, 'password authentication failed for "***"')
+  assert.ok(safe.stack)
+  assert.not.match(safe.stack ?? '', password)
+  assert.not.match(inspect(safe), password)
+})
+
+error('redacts the whole cause chain', () => {
+  const root = new Error(`connect to postgres://app:${password}@db/orders failed`)
+  const middle = new Error('pool error', { cause: root })
+  const safe = redactError(new Error('warmup failed', { cause: middle }))
+  assert.not.match(inspect(safe, { depth: 10 }), password)
+  assert.is((safe.cause as Error).message, 'pool error')
+  assert.is(((safe.cause as Error).cause as Error).message, 'connect to postgres://app:***@db/orders failed')
+})
+
+error('redacts a cause that is not an Error', () => {
+  const safe = redactError(new Error('connect failed', { cause: `postgres://app:${password}@db/orders` }), [password])
+  assert.not.match(inspect(safe, { depth: 10 }), password)
+  assert.instance(safe.cause, Error)
+})
+
+error('returns the same error when there is nothing to remove', () => {
+  const original = new Error('connect ECONNREFUSED 127.0.0.1:5432')
+  assert.is(redactError(original, [password]), original)
+})
+
+error('turns a thrown non-Error into a redacted Error', () => {
+  const safe = redactError(`fatal: postgres://app:${password}@db/orders`)
+  assert.instance(safe, Error)
+  assert.is(safe.message, 'fatal: postgres://app:***@db/orders')
+  assert.is(redactError(42).message, '42')
+})
+
+connectionString.run()
+target.run()
+text.run()
+error.run()

@@ -1,0 +1,180 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { InvalidOptionError, OperationContext, createServiceContainer, runOperation } from '../src/index.js'
+import { turn } from './_helpers/async.js'
+import { rejects } from './_helpers/rejects.js'
+
+const run = suite('runOperation')
+
+run('runs the job in its own context and returns its result', async () => {
+  const container = createServiceContainer()
+  const result = await runOperation(
+    'billing-worker',
+    'charge',
+    async (context) => {
+      assert.is(OperationContext.current(), context)
+      assert.is(context.handler, 'billing-worker')
+      assert.is(context.operation, 'charge')
+      assert.is(context.requestId, 'job-17')
+      await turn()
+      assert.is(OperationContext.current(), context)
+      return { charged: 3 }
+    },
+    { container, requestId: 'job-17' },
+  )
+  assert.equal(result, { charged: 3 })
+  assert.is(OperationContext.tryCurrent(), undefined)
+  await container.dispose()
+})
+
+run('accepts a synchronous job', async () => {
+  const container = createServiceContainer()
+  assert.is(await runOperation('billing-worker', 'count', () => 7, { container }), 7)
+  await container.dispose()
+})
+
+run('disposes the scope after a successful job, before returning', async () => {
+  const log: string[] = []
+  const container = createServiceContainer().scoped('session', () => 'session', { dispose: () => void log.push('disposed') })
+  let seen: OperationContext | undefined
+  await runOperation(
+    'billing-worker',
+    'charge',
+    (context) => {
+      seen = context
+      context.get('session')
+      log.push('job done')
+    },
+    { container },
+  )
+  assert.equal(log, ['job done', 'disposed'])
+  assert.ok(seen?.disposed)
+  assert.is(container.openScopes, 0)
+  await container.dispose()
+})
+
+run('rethrows the job error after disposing its scope', async () => {
+  const log: string[] = []
+  const container = createServiceContainer().scoped('session', () => 'session', { dispose: () => void log.push('disposed') })
+  const failure = new TypeError('card declined')
+  const error = await rejects(
+    runOperation(
+      'billing-worker',
+      'charge',
+      async (context) => {
+        context.get('session')
+        await turn()
+        throw failure
+      },
+      { container },
+    ),
+    TypeError,
+  )
+  assert.is(error, failure)
+  assert.equal(log, ['disposed'])
+  assert.is(container.openScopes, 0)
+  await container.dispose()
+})
+
+run('a job that throws synchronously still disposes its scope', async () => {
+  const log: string[] = []
+  const container = createServiceContainer().scoped('session', () => 'session', { dispose: () => void log.push('disposed') })
+  await rejects(
+    runOperation(
+      'billing-worker',
+      'charge',
+      (context) => {
+        context.get('session')
+        throw new RangeError('bad amount')
+      },
+      { container },
+    ),
+    RangeError,
+  )
+  assert.equal(log, ['disposed'])
+  await container.dispose()
+})
+
+run('after a failed job, a disposal failure goes to onError and the job error wins', async () => {
+  const reported: unknown[] = []
+  const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('tx', () => 'tx', {
+    dispose: () => {
+      throw new Error('rollback failed')
+    },
+  })
+  const failure = new Error('card declined')
+  const error = await rejects(
+    runOperation(
+      'billing-worker',
+      'charge',
+      (context) => {
+        context.get('tx')
+        throw failure
+      },
+      { container },
+    ),
+    Error,
+  )
+  assert.is(error, failure)
+  assert.is(reported.length, 1)
+  assert.instance(reported[0], AggregateError)
+  assert.is(((reported[0] as AggregateError).errors[0] as Error).message, 'rollback failed')
+  await container.dispose()
+})
+
+run('after a successful job, a disposal failure is thrown', async () => {
+  const reported: unknown[] = []
+  const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('tx', () => 'tx', {
+    dispose: () => Promise.reject(new Error('commit failed')),
+  })
+  const error = await rejects(
+    runOperation('billing-worker', 'charge', (context) => context.get('tx'), { container }),
+    AggregateError,
+  )
+  assert.is((error.errors[0] as Error).message, 'commit failed')
+  assert.equal(reported, [])
+  await container.dispose()
+})
+
+run('works with a scope the caller created', async () => {
+  const container = createServiceContainer()
+  const scope = container.createScope()
+  const seen = await runOperation('billing-worker', 'charge', (context) => context.scope, { container: scope })
+  assert.is(seen, scope)
+  assert.ok(scope.disposed)
+  await container.dispose()
+})
+
+run('the job sees its signal abort when the caller aborts', async () => {
+  const container = createServiceContainer()
+  const controller = new AbortController()
+  const reason = await runOperation(
+    'billing-worker',
+    'charge',
+    (context) =>
+      new Promise((resolve) => {
+        context.signal.addEventListener('abort', () => resolve(context.signal.reason))
+        controller.abort('shutdown')
+      }),
+    { container, signal: controller.signal },
+  )
+  assert.is(reason, 'shutdown')
+  await container.dispose()
+})
+
+run('rejects bad options with InvalidOptionError before running the job', async () => {
+  const container = createServiceContainer()
+  let ran = false
+  const job = () => {
+    ran = true
+  }
+  const error = await rejects(runOperation('billing-worker', 'charge', job, { container, deadlineMillis: -5 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'deadlineMillis')
+  await rejects(runOperation('', 'charge', job, { container }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  await rejects(runOperation('billing-worker', 'charge', job, { container, retries: 3 } as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.not.ok(ran)
+  assert.is(container.openScopes, 0)
+  await container.dispose()
+})
+
+run.run()

@@ -1,0 +1,111 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ResolutionError, createServiceContainer } from '../src/index.js'
+import { deferred, turn } from './_helpers/async.js'
+import { rejects, throwsError } from './_helpers/rejects.js'
+
+const asyncFactories = suite('ServiceContainer async factories')
+
+asyncFactories('an async factory resolves to a promise of its instance, cached like a sync one', async () => {
+  const container = createServiceContainer().scoped('client', async () => {
+    await turn()
+    return { connected: true }
+  })
+  const scope = container.createScope()
+  const pending = scope.resolve('client')
+  assert.instance(pending, Promise)
+  assert.is(scope.resolve('client'), pending)
+  assert.equal(await pending, { connected: true })
+  await container.dispose()
+})
+
+asyncFactories('concurrent resolutions of an async singleton create it once', async () => {
+  let created = 0
+  const gate = deferred()
+  const container = createServiceContainer().singleton('pool', async () => {
+    created++
+    await gate.promise
+    return { id: created }
+  })
+  const resolutions = Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? container.createScope() : container).resolve('pool'))
+  gate.resolve()
+  const pools = await Promise.all(resolutions)
+  assert.is(created, 1)
+  assert.ok(pools.every((pool) => pool === pools[0]))
+  await container.dispose()
+})
+
+asyncFactories('async factories can await async dependencies', async () => {
+  const container = createServiceContainer()
+    .singleton('db', async () => {
+      await turn()
+      return { name: 'orders-db' }
+    })
+    .scoped('repo', async (r) => ({ db: await r.resolve('db') }))
+  assert.equal(await container.createScope().resolve('repo'), { db: { name: 'orders-db' } })
+  await container.dispose()
+})
+
+asyncFactories('a failed async factory is not cached, so the next resolve tries again', async () => {
+  let attempts = 0
+  const container = createServiceContainer().singleton('client', async () => {
+    attempts++
+    await turn()
+    if (attempts === 1) throw new Error('server not up yet')
+    return { attempt: attempts }
+  })
+  const error = await rejects(container.resolve('client'), ResolutionError, 'ERR_RESOLUTION')
+  assert.is(error.reason, 'factory')
+  assert.equal(error.path, ['client'])
+  assert.is((error.cause as Error).message, 'server not up yet')
+  assert.match(error.message, "Could not resolve 'client'. Its factory failed: server not up yet")
+  assert.equal(await container.resolve('client'), { attempt: 2 })
+  assert.is(container.resolve('client'), container.resolve('client'))
+  await container.dispose()
+})
+
+asyncFactories('a failed sync factory is not cached either', async () => {
+  let attempts = 0
+  const container = createServiceContainer().scoped('flaky', () => {
+    if (++attempts === 1) throw new Error('first call fails')
+    return attempts
+  })
+  const scope = container.createScope()
+  throwsError(() => scope.resolve('flaky'), ResolutionError, 'ERR_RESOLUTION')
+  assert.is(scope.resolve('flaky'), 2)
+  await container.dispose()
+})
+
+asyncFactories('a cycle through async factories rejects with the resolution path', async () => {
+  const container = createServiceContainer()
+    .scoped('orders', async (r) => {
+      await turn()
+      return { payments: await r.resolve('payments') }
+    })
+    .scoped('payments', async (r) => {
+      await turn()
+      return { orders: await r.resolve('orders') }
+    })
+  const scope = container.createScope()
+  const error = await rejects(scope.resolve('orders'), ResolutionError, 'ERR_RESOLUTION')
+  assert.is(error.reason, 'cycle')
+  assert.equal(error.path, ['orders', 'payments', 'orders'])
+  assert.match(error.message, "Could not resolve 'orders'. It depends on itself.")
+  assert.match(error.message, 'Resolution path: orders -> payments -> orders')
+  await container.dispose()
+})
+
+asyncFactories('an async dependency failure keeps the innermost resolution path', async () => {
+  const container = createServiceContainer()
+    .scoped('service', async (r) => ({ repo: await r.resolve('repo') }))
+    .scoped('repo', async () => {
+      await turn()
+      throw new Error('no database')
+    })
+  const error = await rejects(container.createScope().resolve('service'), ResolutionError, 'ERR_RESOLUTION')
+  assert.equal(error.path, ['service', 'repo'])
+  assert.match(error.message, 'Resolution path: service -> repo')
+  await container.dispose()
+})
+
+asyncFactories.run()

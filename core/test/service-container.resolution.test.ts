@@ -1,0 +1,120 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { DisposedError, ResolutionError, createServiceContainer } from '../src/index.js'
+import { throwsError } from './_helpers/rejects.js'
+
+const resolution = suite('ServiceContainer resolution errors')
+
+resolution('an unknown name is a ResolutionError listing the registered names', () => {
+  const container = createServiceContainer().value('config', {}).singleton('db', () => ({}))
+  const error = throwsError(() => container.resolve('dbb'), ResolutionError, 'ERR_RESOLUTION')
+  assert.is(error.reason, 'unknown')
+  assert.equal(error.path, ['dbb'])
+  assert.is(error.message, "Could not resolve 'dbb'. No service is registered under that name. Registered: 'config', 'db'.\nResolution path: dbb")
+  assert.match(throwsError(() => createServiceContainer().resolve('x'), ResolutionError).message, 'Registered: (none).')
+})
+
+resolution('an unknown dependency shows the full path to it', () => {
+  const container = createServiceContainer()
+    .scoped('userService', (r) => ({ repo: r.resolve('userRepo') }))
+    .scoped('userRepo', (r) => ({ db: r.resolve('database') }))
+  const scope = container.createScope().provide('request', {})
+  const error = throwsError(() => scope.resolve('userService'), ResolutionError, 'ERR_RESOLUTION')
+  assert.is(error.reason, 'unknown')
+  assert.equal(error.path, ['userService', 'userRepo', 'database'])
+  assert.match(error.message, 'Resolution path: userService -> userRepo -> database')
+})
+
+resolution('a synchronous cycle is a ResolutionError with the path around the cycle', () => {
+  const container = createServiceContainer()
+    .scoped('a', (r) => ({ b: r.resolve('b') }))
+    .scoped('b', (r) => ({ c: r.resolve('c') }))
+    .scoped('c', (r) => ({ a: r.resolve('a') }))
+  const error = throwsError(() => container.createScope().resolve('a'), ResolutionError, 'ERR_RESOLUTION')
+  assert.is(error.reason, 'cycle')
+  assert.equal(error.path, ['a', 'b', 'c', 'a'])
+  assert.is(error.message, "Could not resolve 'a'. It depends on itself.\nResolution path: a -> b -> c -> a")
+})
+
+resolution('a transient that resolves itself is a cycle, not a stack overflow', () => {
+  const container = createServiceContainer().transient('self', (r) => ({ again: r.resolve('self') }))
+  const error = throwsError(() => container.resolve('self'), ResolutionError, 'ERR_RESOLUTION')
+  assert.is(error.reason, 'cycle')
+  assert.equal(error.path, ['self', 'self'])
+})
+
+resolution('a cycle through a singleton is found from a scope too', () => {
+  const container = createServiceContainer()
+    .singleton('cache', (r) => ({ loader: r.resolve('loader') }))
+    .singleton('loader', (r) => ({ cache: r.resolve('cache') }))
+  const error = throwsError(() => container.createScope().resolve('cache'), ResolutionError)
+  assert.is(error.reason, 'cycle')
+  assert.equal(error.path, ['cache', 'loader', 'cache'])
+})
+
+resolution('a singleton that depends on a scoped service is a lifetime ResolutionError', () => {
+  const container = createServiceContainer()
+    .singleton('cache', (r) => ({ user: r.resolve('currentUser') }))
+    .scoped('currentUser', () => ({ id: 1 }))
+  for (const from of [container, container.createScope()]) {
+    const error = throwsError(() => from.resolve('cache'), ResolutionError, 'ERR_RESOLUTION')
+    assert.is(error.reason, 'lifetime')
+    assert.equal(error.path, ['cache', 'currentUser'])
+    assert.is(error.message, "Could not resolve 'currentUser'. It is scoped, and a singleton cannot depend on a scoped service.\nResolution path: cache -> currentUser")
+  }
+})
+
+resolution('a singleton cannot reach a scoped service through a transient either', () => {
+  const container = createServiceContainer()
+    .singleton('cache', (r) => ({ helper: r.resolve('helper') }))
+    .transient('helper', (r) => ({ user: r.resolve('currentUser') }))
+    .scoped('currentUser', () => ({ id: 1 }))
+  const error = throwsError(() => container.createScope().resolve('cache'), ResolutionError)
+  assert.is(error.reason, 'lifetime')
+  assert.equal(error.path, ['cache', 'helper', 'currentUser'])
+})
+
+resolution('a scoped service may depend on singletons, scoped and transient services', () => {
+  const container = createServiceContainer()
+    .singleton('pool', () => 'pool')
+    .transient('clock', () => 'clock')
+    .scoped('uow', () => 'uow')
+    .scoped('repo', (r) => [r.resolve('pool'), r.resolve('clock'), r.resolve('uow')])
+  assert.equal(container.createScope().resolve('repo'), ['pool', 'clock', 'uow'])
+})
+
+resolution('a throwing factory is a ResolutionError with its error as the cause', () => {
+  const failure = new Error('missing DATABASE_URL')
+  const container = createServiceContainer()
+    .singleton('config', () => {
+      throw failure
+    })
+    .scoped('repo', (r) => ({ config: r.resolve('config') }))
+  const error = throwsError(() => container.createScope().resolve('repo'), ResolutionError, 'ERR_RESOLUTION')
+  assert.is(error.reason, 'factory')
+  assert.is(error.cause, failure)
+  assert.equal(error.path, ['repo', 'config'])
+  assert.is(error.message, "Could not resolve 'config'. Its factory failed: missing DATABASE_URL\nResolution path: repo -> config")
+})
+
+resolution('resolving inside a factory of a disposed scope is a DisposedError with the path', async () => {
+  const container = createServiceContainer()
+    .scoped('late', async (r) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      return r.resolve('dep')
+    })
+    .scoped('dep', () => 'dep')
+  const scope = container.createScope()
+  const pending = scope.resolve('late') as Promise<unknown>
+  const disposing = scope.dispose()
+  const error = await pending.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  assert.instance(error, DisposedError)
+  assert.equal((error as DisposedError).path, ['late', 'dep'])
+  await disposing
+  await container.dispose()
+})
+
+resolution.run()
