@@ -64,11 +64,16 @@ export function redactError(error: unknown, secrets: readonly string[] = []): Er
   if (!(error instanceof Error)) return new Error(redactText(String(error), secrets))
   const message = redactText(error.message, secrets)
   // A non-Error cause (a string, an object) may quote a secret too: it is redacted into an Error.
-  if (message === error.message && error.cause === undefined) return error
-  const copy = new Error(message, error.cause === undefined ? undefined : { cause: redactError(error.cause, secrets) })
-  copy.name = error.name
-  const code = (error as { code?: unknown }).code
-  if (code !== undefined) Object.defineProperty(copy, 'code', { value: code, enumerable: true })
-  if (error.stack) copy.stack = redactText(error.stack, secrets)
+  const cause = error.cause === undefined ? undefined : redactError(error.cause, secrets)
+  if (message === error.message && cause === error.cause) return error
+  // Same prototype, so `instanceof` and the class name survive; own string fields are scrubbed too.
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as Error
+  for (const [key, value] of Object.entries(error)) {
+    Object.defineProperty(copy, key, { value: typeof value === 'string' ? redactText(value, secrets) : value, enumerable: true, writable: true, configurable: true })
+  }
+  Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true })
+  if (cause !== undefined) Object.defineProperty(copy, 'cause', { value: cause, writable: true, configurable: true })
+  if (error.stack) Object.defineProperty(copy, 'stack', { value: redactText(error.stack, secrets), writable: true, configurable: true })
+  if (copy.name !== error.name) Object.defineProperty(copy, 'name', { value: error.name, writable: true, configurable: true })
   return copy
 }

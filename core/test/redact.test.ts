@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { inspect } from 'node:util'
-import { formatTarget, redactConnectionString, redactError, redactText } from '../src/index.js'
+import { formatTarget, PoolTimeoutError, redactConnectionString, redactError, redactText } from '../src/index.js'
 
 const password = 'Tr0ub4dor-and-3'
 
@@ -82,6 +82,16 @@ text('leaves text without secrets unchanged', () => {
 })
 
 const error = suite('redactError')
+
+error('keeps the class, name and code of an error it has to copy', () => {
+  const original = new PoolTimeoutError('orders', 50, { cause: new Error(`connect to postgres://app:${password}@db failed`) })
+  const safe = redactError(original, [password])
+  assert.instance(safe, PoolTimeoutError)
+  assert.is(safe.name, 'PoolTimeoutError')
+  assert.is((safe as PoolTimeoutError).code, 'ERR_POOL_TIMEOUT')
+  assert.is(safe.message, original.message)
+  assert.not.ok(inspect(safe, { depth: 5 }).includes(password))
+})
 
 error('returns a copy without the secret, keeping name, code and the stack', () => {
   const original = Object.assign(new Error(`password authentication failed for "${password}"`), { code: '28P01' })

@@ -1,0 +1,158 @@
+import type { DisconnectReason, PoolMonitor } from '@lifeguard/core'
+import type {
+  ConnectionCheckedInEvent,
+  ConnectionCheckedOutEvent,
+  ConnectionCheckOutFailedEvent,
+  ConnectionClosedEvent,
+  ConnectionCreatedEvent,
+  ConnectionReadyEvent,
+  MongoClient,
+  ServerDescriptionChangedEvent,
+  ServerHeartbeatFailedEvent,
+} from 'mongodb'
+import { PoolClearedError } from '../errors.js'
+
+/** What the tracker tells the pool besides the monitor. */
+export interface CmapHooks {
+  /** The driver's pool became ready (at start and after every clear). */
+  poolReady(): void
+  /** A connection went away for another reason than the pool closing. */
+  connectionLost(): void
+}
+
+/** `'<monitor>'` never occurs in pool events, but the driver's type allows it. */
+type ConnectionId = number | string
+
+const reasons: Record<string, DisconnectReason> = { idle: 'idle', stale: 'stale', error: 'error', poolClosed: 'closed' }
+
+/**
+ * Follows one client's CMAP events: the live connection counts the driver does not expose publicly, and the
+ * lifecycle events, create times and errors fed into core's `PoolMonitor`. One client per pool, so two pools
+ * never mix. The monitor's heartbeat connection raises no CMAP events and is never counted.
+ */
+export class CmapTracker {
+  readonly #monitor: PoolMonitor
+  readonly #pool: string
+  readonly #hooks: CmapHooks
+  readonly #client: MongoClient
+  readonly #listeners: Array<[string, (event: never) => void]> = []
+  /** Created, handshake not finished yet. */
+  readonly #pending = new Set<ConnectionId>()
+  /** Pending when the pool was cleared: the driver may drop them without a `connectionClosed` event. */
+  readonly #doubtful = new Set<ConnectionId>()
+  readonly #open = new Set<ConnectionId>()
+  readonly #busy = new Set<ConnectionId>()
+  #waiting = 0
+  #lastConnectError: unknown
+  #lastServerError: unknown
+
+  constructor(client: MongoClient, pool: string, monitor: PoolMonitor, hooks: CmapHooks) {
+    this.#client = client
+    this.#pool = pool
+    this.#monitor = monitor
+    this.#hooks = hooks
+    this.#listen('connectionCreated', (e: ConnectionCreatedEvent) => this.#pending.add(e.connectionId))
+    this.#listen('connectionReady', (e: ConnectionReadyEvent) => this.#ready(e))
+    this.#listen('connectionClosed', (e: ConnectionClosedEvent) => this.#closed(e))
+    this.#listen('connectionCheckOutStarted', () => this.#waiting++)
+    this.#listen('connectionCheckedOut', (e: ConnectionCheckedOutEvent) => {
+      this.#waiting = Math.max(0, this.#waiting - 1)
+      this.#busy.add(e.connectionId)
+    })
+    this.#listen('connectionCheckOutFailed', (e: ConnectionCheckOutFailedEvent) => this.#checkOutFailed(e))
+    this.#listen('connectionCheckedIn', (e: ConnectionCheckedInEvent) => this.#busy.delete(e.connectionId))
+    this.#listen('connectionPoolCleared', () => this.#cleared())
+    this.#listen('connectionPoolReady', () => this.#hooks.poolReady())
+    this.#listen('serverDescriptionChanged', (e: ServerDescriptionChangedEvent) => {
+      // Emitted just before the pool is cleared, with the error that made the server Unknown.
+      const error = e.newDescription.error
+      if (error != null) this.#lastServerError = this.#lastConnectError = error
+    })
+    this.#listen('serverHeartbeatFailed', (e: ServerHeartbeatFailedEvent) => {
+      this.#lastConnectError = e.failure
+    })
+  }
+
+  /** Connections open or opening (what the server counts). */
+  get total(): number {
+    return this.#pending.size + this.#open.size
+  }
+  /** Connections that finished their handshake. */
+  get open(): number {
+    return this.#open.size
+  }
+  /** Connections checked out by an operation. */
+  get busy(): number {
+    return this.#busy.size
+  }
+  get idle(): number {
+    return Math.max(0, this.#open.size - this.#busy.size)
+  }
+  /** Checkouts waiting inside the driver (for a new connection to finish its handshake). */
+  get waiting(): number {
+    return this.#waiting
+  }
+  /** The last connect or heartbeat failure since a connection was last made ready, if any. */
+  get lastConnectError(): unknown {
+    return this.#lastConnectError
+  }
+
+  /** Stops listening (after the client closed, so its last events are still counted). */
+  detach(): void {
+    for (const [event, listener] of this.#listeners) this.#client.off(event as 'connectionReady', listener as never)
+    this.#listeners.length = 0
+  }
+
+  #listen<E>(event: string, listener: (event: E) => void): void {
+    const safe = (payload: E) => {
+      try {
+        listener(payload)
+      } catch (error) {
+        // Bookkeeping must never break the driver's event loop; a bug here is still reported.
+        this.#monitor.error(error, 'pool')
+      }
+    }
+    this.#client.on(event as 'connectionReady', safe as never)
+    this.#listeners.push([event, safe as never])
+  }
+
+  #ready(event: ConnectionReadyEvent): void {
+    const id = event.connectionId
+    this.#pending.delete(id)
+    this.#doubtful.delete(id)
+    this.#open.add(id)
+    this.#lastConnectError = undefined
+    this.#monitor.connected(id, event.durationMS)
+  }
+
+  #closed(event: ConnectionClosedEvent): void {
+    const id = event.connectionId
+    const neverReady = this.#pending.delete(id) || this.#doubtful.delete(id)
+    if (!neverReady) this.#open.delete(id)
+    this.#busy.delete(id)
+    const reason = reasons[event.reason] ?? 'error'
+    this.#monitor.disconnected(id, reason)
+    // Only a failed handshake carries its error; a connection dropped mid-command is reported by the pool clear.
+    // `error` is set by the driver on handshake failures but left out of its public typings.
+    const error = (event as { error?: unknown }).error
+    if (event.reason === 'error' && error != null) {
+      this.#lastConnectError = error
+      this.#monitor.error(error, 'connection')
+    }
+    if (reason !== 'closed') this.#hooks.connectionLost()
+  }
+
+  #checkOutFailed(event: ConnectionCheckOutFailedEvent): void {
+    this.#waiting = Math.max(0, this.#waiting - 1)
+    const error = (event as { error?: unknown }).error
+    if (event.reason === 'connectionError' && error != null) this.#lastConnectError = error
+    // Only reachable with `clientOptions.waitQueueTimeoutMS`; admission timeouts are counted by the pool.
+    if (event.reason === 'timeout') this.#monitor.timedOut(event.durationMS, this.#waiting, this.#lastConnectError)
+  }
+
+  #cleared(): void {
+    for (const id of this.#pending) this.#doubtful.add(id)
+    this.#pending.clear()
+    this.#monitor.error(new PoolClearedError(this.#pool, { cause: this.#lastServerError }), 'pool')
+  }
+}

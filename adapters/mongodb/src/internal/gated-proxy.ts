@@ -1,0 +1,78 @@
+import { AbstractCursor, Admin, Collection, Db, OrderedBulkOperation, UnorderedBulkOperation } from 'mongodb'
+import type { Admit } from './gate.js'
+
+// Driver objects whose async methods talk to the server. Anything else a method returns (a ChangeStream, a
+// session, a plain result) is handed back as is.
+const gatedClasses: ReadonlyArray<abstract new (...args: never[]) => object> = [Db, Collection, Admin, AbstractCursor, OrderedBulkOperation, UnorderedBulkOperation]
+
+// Clean-up must never wait for a slot: a cursor closed in `finally` while the pool is full would stall.
+const ungated = new Set<PropertyKey>(['close', Symbol.asyncDispose])
+
+function isGateable(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && gatedClasses.some((type) => value instanceof type)
+}
+
+function wrapResult(value: unknown, admit: Admit): unknown {
+  if (isGateable(value)) return gated(value, admit)
+  if (Array.isArray(value) && value.some(isGateable)) return value.map((item) => wrapResult(item, admit))
+  return value
+}
+
+/**
+ * A proxy of a driver `Db`, `Collection`, `Admin`, cursor or bulk operation whose server calls go through
+ * `admit`. Methods run on the real object, so the driver's internals never see the proxy; builder methods
+ * that return the object (`sort`, `limit`, ...) return the proxy; `Db`, `Collection` and cursors they return
+ * are gated the same way. Cursors take a slot only for steps that may fetch a batch, not for buffered documents.
+ */
+export function gated<T extends object>(target: T, admit: Admit): T {
+  const cache = new Map<PropertyKey, { source: unknown; wrapped: unknown }>()
+  const proxy: T = new Proxy(target, {
+    get(object, property) {
+      const value: unknown = Reflect.get(object, property, object)
+      if (typeof value !== 'function' || property === 'constructor') return value
+      const cached = cache.get(property)
+      if (cached !== undefined && cached.source === value) return cached.wrapped
+      const wrapped = wrapMethod(object, proxy, property, value as (...args: unknown[]) => unknown, admit)
+      cache.set(property, { source: value, wrapped })
+      return wrapped
+    },
+  })
+  return proxy
+}
+
+function wrapMethod(object: object, proxy: object, property: PropertyKey, method: (...args: unknown[]) => unknown, admit: Admit): unknown {
+  const kind = (method as { constructor?: { name?: string } }).constructor?.name
+  if (kind === 'AsyncFunction' && !ungated.has(property)) {
+    const cursor = object instanceof AbstractCursor && (property === 'next' || property === 'tryNext' || property === 'hasNext') ? object : undefined
+    return function gatedCall(...args: unknown[]): Promise<unknown> {
+      // A document already in the cursor's buffer is served without a round trip, so without a slot.
+      if (cursor !== undefined && cursor.bufferedCount() > 0) return method.apply(object, args) as Promise<unknown>
+      return admit(() => method.apply(object, args) as Promise<unknown>).then((result) => wrapResult(result, admit))
+    }
+  }
+  if (kind === 'AsyncGeneratorFunction') {
+    return function gatedIterator(...args: unknown[]): AsyncGenerator<unknown> {
+      return gatedSteps(method.apply(object, args) as AsyncGenerator<unknown>, object, admit)
+    }
+  }
+  return function passThrough(...args: unknown[]): unknown {
+    const result = method.apply(object, args)
+    return result === object ? proxy : wrapResult(result, admit)
+  }
+}
+
+// `for await` over a cursor: each step that may fetch a batch takes a slot for that step only, so the loop
+// body runs outside it and may itself use the pool without deadlocking a full one.
+function gatedSteps(iterator: AsyncGenerator<unknown>, object: object, admit: Admit): AsyncGenerator<unknown> {
+  const buffered = () => object instanceof AbstractCursor && object.bufferedCount() > 0
+  const steps: AsyncGenerator<unknown> = {
+    next: (...args: [] | [unknown]) => (buffered() ? iterator.next(...args) : admit(() => iterator.next(...args))),
+    return: (value?: unknown) => iterator.return(value),
+    throw: (error?: unknown) => iterator.throw(error),
+    [Symbol.asyncIterator]() {
+      return steps
+    },
+    [Symbol.asyncDispose]: () => iterator.return(undefined).then(() => undefined),
+  }
+  return steps
+}

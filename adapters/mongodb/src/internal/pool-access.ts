@@ -1,0 +1,10 @@
+import type { MongoClient } from 'mongodb'
+import type { Gate } from './gate.js'
+
+/** What a lease or a handle needs from its pool (kept apart so they do not import the pool). */
+export interface PoolAccess {
+  readonly name: string
+  readonly dbName: string
+  readonly client: MongoClient
+  readonly gate: Gate
+}

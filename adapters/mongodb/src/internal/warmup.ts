@@ -1,0 +1,58 @@
+import { performance } from 'node:perf_hooks'
+import type { MongoClient } from 'mongodb'
+import type { CmapTracker } from './cmap-tracker.js'
+
+/** The outcome of one warm-up run, before the pool turns it into a report or an error. */
+export interface WarmupOutcome {
+  opened: number
+  durationMillis: number
+  timedOut: boolean
+  /** The last failure seen (a ping's or the driver's connect error). */
+  lastError: unknown
+}
+
+/** Sends one `ping` on a pool connection, outside admission. */
+export function ping(client: MongoClient): Promise<unknown> {
+  return client.db('admin').command({ ping: 1 })
+}
+
+/**
+ * Brings the driver's pool to `requested` ready connections. Concurrent pings make the driver open
+ * connections, but it opens at most `maxConnecting` (default 2) at a time and hands a freed connection to the
+ * next waiting ping, so one round may open fewer: rounds repeat until the CMAP count reaches `requested`.
+ * Stops early when a whole round fails (the server is unreachable) or at the deadline.
+ */
+export async function warmConnections(client: MongoClient, tracker: CmapTracker, requested: number, timeoutMillis: number): Promise<WarmupOutcome> {
+  const started = performance.now()
+  const deadline = started + timeoutMillis
+  let lastError: unknown
+  let timedOut = false
+  while (tracker.open < requested) {
+    const remaining = deadline - performance.now()
+    if (remaining <= 0) {
+      timedOut = true
+      break
+    }
+    const round = Promise.allSettled(Array.from({ length: requested }, () => ping(client)))
+    const results = await withDeadline(round, remaining)
+    if (results === undefined) {
+      timedOut = true
+      break
+    }
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+    if (failures.length > 0) lastError = failures[failures.length - 1]
+    if (failures.length === results.length) break
+  }
+  return { opened: Math.min(requested, tracker.open), durationMillis: performance.now() - started, timedOut, lastError: lastError ?? tracker.lastConnectError }
+}
+
+// Resolves with the value, or `undefined` at the deadline; the pending work is left to settle on its own.
+function withDeadline<T>(work: Promise<T>, millis: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), millis)
+    work.then((value) => {
+      clearTimeout(timer)
+      resolve(value)
+    })
+  })
+}

@@ -1,0 +1,152 @@
+import { DisposedError, type OperationContext } from '@lifeguard/core'
+import type { ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, TransactionOptions } from 'mongodb'
+import { currentSignal, LeaseSlot, type Admit } from './internal/gate.js'
+import { gated } from './internal/gated-proxy.js'
+import type { PoolAccess } from './internal/pool-access.js'
+import { poolAccess } from './internal/symbols.js'
+import type { MongoPool } from './mongo-pool.js'
+
+/**
+ * The request-scoped face of a MongoDB pool (`context.mongodb`): databases and collections whose operations
+ * go through the pool's admission, transactions, and sessions that are ended when the handle is disposed.
+ *
+ * @example
+ * const orders = context.mongodb.collection<Order>('orders')
+ * await orders.insertOne({ sku: 'a', qty: 1 })
+ */
+export class MongoHandle implements AsyncDisposable {
+  /** The pool it runs on. */
+  readonly pool: MongoPool
+  /** The operation it belongs to (its signal bounds every wait), if any. */
+  readonly context: OperationContext | undefined
+  readonly #access: PoolAccess
+  readonly #signal: () => AbortSignal | undefined
+  readonly #admit: Admit
+  readonly #sessions = new Set<ClientSession>()
+  #disposing: Promise<void> | undefined
+
+  /** @internal use `createMongoHandle()` or `registerMongo()` */
+  constructor(pool: MongoPool, context?: OperationContext) {
+    this.pool = pool
+    this.context = context
+    const access = pool[poolAccess]()
+    this.#access = access
+    // Without a context of its own, a wait follows whichever operation is current when it starts.
+    this.#signal = context === undefined ? currentSignal : () => context.signal
+    this.#admit = (operation) => {
+      if (this.#disposing !== undefined) return Promise.reject(this.#disposedError('run an operation'))
+      return access.gate.run(operation, this.#signal)
+    }
+  }
+
+  /** True once `dispose()` was called. */
+  get disposed(): boolean {
+    return this.#disposing !== undefined
+  }
+
+  /**
+   * A database whose operations go through the pool's admission.
+   *
+   * @param name - default: the pool's `dbName`
+   * @throws {DisposedError} after `dispose()`
+   */
+  db(name?: string, options?: DbOptions): Db {
+    this.#check('use a database')
+    return gated(this.#access.client.db(name ?? this.#access.dbName, options), this.#admit)
+  }
+
+  /**
+   * A collection of the pool's database (`dbName`) whose operations go through the pool's admission.
+   *
+   * @throws {DisposedError} after `dispose()`
+   * @example
+   * await context.mongodb.collection('orders').findOne({ _id: id })
+   */
+  collection<T extends Document = Document>(name: string, options?: CollectionOptions): Collection<T> {
+    return this.db().collection<T>(name, options)
+  }
+
+  /**
+   * Starts a session (for causal consistency or a hand-run transaction); it is ended with the handle.
+   *
+   * @throws {DisposedError} after `dispose()`
+   */
+  startSession(options?: ClientSessionOptions): ClientSession {
+    this.#check('start a session')
+    const session = this.#access.client.startSession(options)
+    this.#sessions.add(session)
+    session.once('ended', () => this.#sessions.delete(session))
+    return session
+  }
+
+  /**
+   * Runs `fn` in a transaction with the driver's retry rules (`session.withTransaction`) and returns its result.
+   * The transaction holds one admission slot from start to commit: the operations in `fn` run in it one at a
+   * time (pass `{ session }` to each, as the driver requires) and never queue behind other requests.
+   *
+   * @throws {PoolTimeoutError} @throws {PoolExhaustedError} @throws {OperationAbortedError} while waiting for the slot
+   * @throws {DisposedError} after `dispose()`
+   * @example
+   * await context.mongodb.withTransaction(async (session) => {
+   *   await context.mongodb.collection('accounts').updateOne({ _id: from }, { $inc: { balance: -10 } }, { session })
+   *   await context.mongodb.collection('accounts').updateOne({ _id: to }, { $inc: { balance: 10 } }, { session })
+   * })
+   */
+  async withTransaction<R>(fn: (session: ClientSession) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    this.#check('start a transaction')
+    const gate = this.#access.gate
+    const checkout = await gate.admit(this.#signal)
+    const slot = new LeaseSlot(gate)
+    let session: ClientSession | undefined
+    try {
+      const started = this.startSession()
+      session = started
+      return await slot.scope(() => started.withTransaction((s) => fn(s), options))
+    } finally {
+      slot.markReleased()
+      if (session !== undefined) await endQuietly(session)
+      gate.release(checkout)
+    }
+  }
+
+  /** Ends the sessions this handle started (aborting an open transaction). Idempotent. */
+  dispose(): Promise<void> {
+    this.#disposing ??= Promise.all([...this.#sessions].map(endQuietly)).then(() => undefined)
+    return this.#disposing
+  }
+
+  /** Same as `dispose()`; lets a `ServiceScope` or `await using` dispose the handle. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose()
+  }
+
+  #check(action: string): void {
+    if (this.#disposing !== undefined) throw this.#disposedError(action)
+  }
+
+  #disposedError(action: string): DisposedError {
+    return new DisposedError(`Could not ${action} with the MongoDB handle of pool '${this.#access.name}'. The handle is disposed.`)
+  }
+}
+
+/**
+ * A handle on `pool` for one operation (or for a block: `await using mongo = createMongoHandle(pool)`).
+ * `registerMongo()` creates one per operation scope for you.
+ *
+ * @example
+ * await using mongo = createMongoHandle(pool)
+ * await mongo.collection('orders').insertOne({ sku: 'a' })
+ */
+export function createMongoHandle(pool: MongoPool, context?: OperationContext): MongoHandle {
+  return new MongoHandle(pool, context)
+}
+
+// Ending a session only returns it to the driver's session pool (aborting an open transaction first); a
+// failure there must not hide the operation's own outcome.
+async function endQuietly(session: ClientSession): Promise<void> {
+  try {
+    await session.endSession()
+  } catch {
+    // The driver already squashes abort errors here; nothing left to report.
+  }
+}

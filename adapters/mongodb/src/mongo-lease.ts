@@ -1,0 +1,83 @@
+import { DisposedError, type Checkout } from '@lifeguard/core'
+import type { Collection, CollectionOptions, Db, DbOptions, Document } from 'mongodb'
+import { LeaseSlot, type Admit } from './internal/gate.js'
+import { gated } from './internal/gated-proxy.js'
+import type { PoolAccess } from './internal/pool-access.js'
+
+/**
+ * One admission slot of a pool, held until `release()`: the MongoDB counterpart of a checked-out connection.
+ * Its operations run one at a time and never wait for admission; leak detection watches how long it is held.
+ * Take one to reserve capacity for a batch, or to run a sequence that must not queue between its steps.
+ *
+ * @example
+ * await using lease = await pool.acquire()
+ * await lease.collection('orders').insertOne({ sku: 'a' })
+ */
+export class MongoLease implements AsyncDisposable {
+  readonly #pool: PoolAccess
+  readonly #checkout: Checkout
+  readonly #slot: LeaseSlot
+  readonly #admit: Admit
+
+  /** @internal use `pool.acquire()` */
+  constructor(pool: PoolAccess, checkout: Checkout) {
+    this.#pool = pool
+    this.#checkout = checkout
+    this.#slot = new LeaseSlot(pool.gate)
+    this.#admit = (operation) => {
+      if (this.#slot.released) return Promise.reject(this.#releasedError())
+      return this.#slot.run(operation)
+    }
+  }
+
+  /** True once released. */
+  get released(): boolean {
+    return this.#slot.released
+  }
+
+  /**
+   * A database whose operations run in this lease.
+   *
+   * @param name - default: the pool's `dbName`
+   * @throws {DisposedError} after `release()`
+   */
+  db(name?: string, options?: DbOptions): Db {
+    if (this.#slot.released) throw this.#releasedError()
+    return gated(this.#pool.client.db(name ?? this.#pool.dbName, options), this.#admit)
+  }
+
+  /**
+   * A collection of the pool's database whose operations run in this lease.
+   *
+   * @throws {DisposedError} after `release()`
+   */
+  collection<T extends Document = Document>(name: string, options?: CollectionOptions): Collection<T> {
+    return this.db().collection<T>(name, options)
+  }
+
+  /**
+   * Runs `body` so that every operation of this pool it makes, through any handle, runs in this lease.
+   *
+   * @throws {DisposedError} after `release()`
+   */
+  run<R>(body: () => Promise<R>): Promise<R> {
+    if (this.#slot.released) return Promise.reject(this.#releasedError())
+    return this.#slot.scope(body)
+  }
+
+  /** Gives the slot back. Idempotent. Operations still running finish; new ones are refused. */
+  release(): void {
+    if (this.#slot.released) return
+    this.#slot.markReleased()
+    this.#pool.gate.release(this.#checkout)
+  }
+
+  /** Same as `release()`, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.release()
+  }
+
+  #releasedError(): DisposedError {
+    return new DisposedError(`Could not use the lease of pool '${this.#pool.name}'. It was released.`)
+  }
+}

@@ -1,0 +1,326 @@
+import {
+  AdmissionQueue,
+  checkOption,
+  InvalidOptionError,
+  PoolClosedError,
+  PoolMonitor,
+  PoolWarmupError,
+  redactError,
+  rejectOption,
+  validateOptions,
+  type ManagedPool,
+  type PoolEventMap,
+  type PoolEventName,
+  type PoolMetrics,
+  type PoolSize,
+  type PoolState,
+  type ResizeOptions,
+  type WarmupOptions,
+  type WarmupReport,
+} from '@lifeguard/core'
+import { MongoClient, type Collection, type CollectionOptions, type Db, type DbOptions, type Document } from 'mongodb'
+import { CmapTracker } from './internal/cmap-tracker.js'
+import { currentSignal, Gate } from './internal/gate.js'
+import { gated } from './internal/gated-proxy.js'
+import type { PoolAccess } from './internal/pool-access.js'
+import { describeTarget, secretsOf } from './internal/target.js'
+import { poolAccess } from './internal/symbols.js'
+import { ping, warmConnections } from './internal/warmup.js'
+import { MongoLease } from './mongo-lease.js'
+import { driverOptions, resolveOptions, type MongoPoolOptions, type ResolvedMongoPoolOptions } from './options.js'
+
+/** Options of `pool.acquire()`. */
+export interface AcquireOptions {
+  /** Leave the queue with `OperationAbortedError` when this aborts. Default: the current context's signal. */
+  signal?: AbortSignal | undefined
+}
+
+/**
+ * A MongoDB pool: one `MongoClient` whose connection pool is measured through its CMAP events and whose
+ * operations pass an admission limit of `maxSize`, which `resize()` changes while running.
+ * Create it with `createMongoPool()`.
+ */
+export class MongoPool implements ManagedPool {
+  readonly name: string
+  readonly kind = 'mongodb'
+  /** Where it connects, without credentials or query string: `mongodb://app@db:27017/orders`. */
+  readonly target: string
+  /** The database of `db()` and `collection()` without a name. */
+  readonly dbName: string
+  /**
+   * The driver's client. Operations made on it directly bypass admission (and so `maxSize`, bounded waiting
+   * and per-operation metrics), though its connections are still counted: use it for what the handle does
+   * not cover, such as change streams.
+   */
+  readonly client: MongoClient
+  readonly #options: ResolvedMongoPoolOptions
+  readonly #monitor: PoolMonitor
+  readonly #queue: AdmissionQueue
+  readonly #gate: Gate
+  readonly #tracker: CmapTracker
+  readonly #access: PoolAccess
+  #minSize: number
+  #maxSize: number
+  #state: PoolState = 'created'
+  #closing: Promise<void> | undefined
+  #drained: (() => void) | undefined
+  #maintenance: Promise<void> | undefined
+
+  /**
+   * @internal use `createMongoPool()`
+   * @throws {InvalidOptionError}
+   */
+  constructor(input: MongoPoolOptions) {
+    const options = resolveOptions(input)
+    this.#options = options
+    this.name = options.name
+    this.#minSize = options.minSize
+    this.#maxSize = options.maxSize
+    let client: MongoClient
+    try {
+      client = new MongoClient(options.uri, driverOptions(options))
+    } catch (error) {
+      const safe = redactError(error, secretsOf(options.uri, undefined, options.clientOptions))
+      const expected = 'a valid MongoDB connection string'
+      throw new InvalidOptionError('uri', expected, `Invalid options for createMongoPool: expected \`uri\` to be ${expected}. The driver says: ${safe.message}`)
+    }
+    this.client = client
+    this.dbName = options.dbName ?? client.options.dbName
+    this.target = describeTarget(client, this.dbName)
+    this.#monitor = new PoolMonitor({
+      name: options.name,
+      kind: this.kind,
+      target: this.target,
+      events: options.events,
+      leakDetectionMillis: options.leakDetectionMillis,
+      secrets: secretsOf(options.uri, client, options.clientOptions),
+    })
+    this.#queue = new AdmissionQueue({
+      pool: options.name,
+      limit: options.maxSize,
+      timeoutMillis: options.acquireTimeoutMillis,
+      ...(options.maxWaitingRequests === undefined ? {} : { maxWaiting: options.maxWaitingRequests }),
+      lastError: () => {
+        const error = this.#tracker.lastConnectError
+        return error === undefined ? undefined : this.#monitor.stats.redact(error)
+      },
+    })
+    this.#gate = new Gate(this.#queue, this.#monitor, () => this.#drained?.())
+    // Deferred: these hooks run inside the driver's event emission, which must not be re-entered.
+    const maintainSoon = () => void setImmediate(() => this.#maintain())
+    this.#tracker = new CmapTracker(client, options.name, this.#monitor, { poolReady: maintainSoon, connectionLost: maintainSoon })
+    this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate }
+    this.#monitor.poolCreated(this.#minSize, this.#maxSize)
+  }
+
+  /** `created`, `warming`, `ready` (after `warmup()`), `closing` or `closed`. */
+  get state(): PoolState {
+    return this.#state
+  }
+  /** Connections open or opening, as the driver's CMAP events report them. */
+  get totalCount(): number {
+    return this.#tracker.total
+  }
+  /** Open connections not in use. */
+  get idleCount(): number {
+    return this.#tracker.idle
+  }
+  /** Connections checked out by a running command. */
+  get activeCount(): number {
+    return this.#tracker.busy
+  }
+  /** Operations waiting for admission or for a new connection. */
+  get waitingCount(): number {
+    return this.#queue.waiting + this.#tracker.waiting
+  }
+  /** Connections kept open and validated. */
+  get minSize(): number {
+    return this.#minSize
+  }
+  /** Operations admitted at once (connections in use at most). */
+  get maxSize(): number {
+    return this.#maxSize
+  }
+  /** The highest `maxSize` that `resize()` accepts (the driver's fixed `maxPoolSize`). */
+  get maxSizeLimit(): number {
+    return this.#options.maxSizeLimit
+  }
+
+  /**
+   * A database whose operations go through admission, outside any request scope (jobs, start-up code).
+   * Waiting operations leave the queue when the current operation context aborts.
+   */
+  db(name?: string, options?: DbOptions): Db {
+    return gated(this.client.db(name ?? this.dbName, options), (operation) => this.#gate.run(operation, currentSignal))
+  }
+
+  /** A collection of `dbName` whose operations go through admission. */
+  collection<T extends Document = Document>(name: string, options?: CollectionOptions): Collection<T> {
+    return this.db().collection<T>(name, options)
+  }
+
+  /**
+   * Takes one admission slot until `release()`. Reported like a checkout: `onAcquire`, `onRelease`, `onLeak`.
+   *
+   * @throws {PoolExhaustedError} at once when `maxWaitingRequests` operations already wait
+   * @throws {PoolTimeoutError} after `acquireTimeoutMillis` (cause: the last connect error, if any)
+   * @throws {OperationAbortedError} when the signal aborts while waiting
+   * @throws {PoolClosedError} once the pool is closing
+   * @example
+   * const lease = await pool.acquire()
+   * try { await lease.collection('orders').insertOne({ sku: 'a' }) } finally { lease.release() }
+   */
+  async acquire(options?: AcquireOptions): Promise<MongoLease> {
+    if (options !== undefined) validateOptions('acquire', options, { signal: { type: 'signal', optional: true } })
+    const checkout = await this.#gate.admit(options?.signal ?? currentSignal)
+    return new MongoLease(this.#access, checkout)
+  }
+
+  /**
+   * Opens and validates connections: `minSize` (at least 1) or `connections`, with parallel pings, until
+   * the driver reports them ready. Resolves with a partial count if some could not open in time.
+   *
+   * @throws {PoolWarmupError} when no connection could open (cause: the driver's error, redacted)
+   * @throws {InvalidOptionError} for `connections` outside 1..maxSize
+   * @throws {PoolClosedError} once the pool is closing
+   * @example
+   * const report = await pool.warmup() // { pool: 'orders', requested: 4, opened: 4, failed: 0, durationMillis: 12.3 }
+   */
+  async warmup(options?: WarmupOptions): Promise<WarmupReport> {
+    if (options !== undefined) {
+      validateOptions('warmup', options, {
+        connections: { type: 'integer', min: 1, max: this.#maxSize, optional: true },
+        timeoutMillis: { type: 'integer', min: 1, optional: true },
+      })
+    }
+    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'warm up')
+    const requested = options?.connections ?? Math.max(1, this.#minSize)
+    const timeoutMillis = options?.timeoutMillis ?? this.#options.acquireTimeoutMillis
+    const previous = this.#state
+    this.#state = 'warming'
+    // A refill already running would still hold connections when the report says they are idle.
+    await this.#maintenance
+    const outcome = await warmConnections(this.client, this.#tracker, requested, timeoutMillis)
+    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'warm up')
+    if (outcome.opened === 0) {
+      this.#state = previous === 'warming' ? 'created' : previous
+      const reason = outcome.timedOut ? `No connection could be opened within ${timeoutMillis}ms.` : 'No connection could be opened.'
+      const cause = outcome.lastError === undefined ? undefined : this.#monitor.error(outcome.lastError, 'pool')
+      throw new PoolWarmupError(this.name, this.target, reason, cause === undefined ? undefined : { cause })
+    }
+    this.#state = 'ready'
+    this.#maintain()
+    return { pool: this.name, requested, opened: outcome.opened, failed: requested - outcome.opened, durationMillis: outcome.durationMillis }
+  }
+
+  /**
+   * Changes the size while running. Growing admits waiting operations at once (the driver opens connections
+   * as they need them); shrinking admits no more than the new `maxSize` from now on, and the connections above
+   * it close once idle for `maxIdleTimeMillis`. Raising `minSize` opens connections at once.
+   *
+   * @throws {InvalidOptionError} outside 0 <= minSize <= maxSize <= maxSizeLimit (a `maxSize` alone below
+   *   `minSize` lowers `minSize` with it)
+   * @throws {PoolClosedError} once the pool is closing
+   * @example
+   * pool.resize({ maxSize: 20 }, { reason: 'load' })
+   */
+  resize(size: PoolSize, options?: ResizeOptions): void {
+    const where = 'resize'
+    const limit = this.#options.maxSizeLimit
+    validateOptions(where, size, { minSize: { type: 'integer', min: 0, max: limit, optional: true }, maxSize: { type: 'integer', min: 1, max: limit, optional: true } })
+    if (options !== undefined) validateOptions(where, options, { reason: { type: 'string', nonEmpty: true, optional: true }, details: { type: 'object', optional: true } })
+    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'resize')
+    const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
+    const maxSize = size.maxSize ?? previous.maxSize
+    // Lowering only maxSize below the current minSize lowers minSize with it (what an autoscaler expects).
+    const next = { minSize: size.minSize ?? Math.min(previous.minSize, maxSize), maxSize }
+    if (next.minSize > next.maxSize) rejectOption(where, 'minSize', `an integer <= \`maxSize\` (${next.maxSize})`, next.minSize)
+    if (next.minSize === previous.minSize && next.maxSize === previous.maxSize) return
+    this.#minSize = next.minSize
+    this.#maxSize = next.maxSize
+    this.#queue.setLimit(next.maxSize)
+    this.#monitor.resized(previous, next, options?.reason ?? 'manual', options?.details)
+    this.#maintain()
+  }
+
+  getPoolMetrics(): PoolMetrics {
+    return this.#monitor.snapshot({
+      totalConnections: this.totalCount,
+      activeConnections: this.activeCount,
+      idleConnections: this.idleCount,
+      waitingRequests: this.waitingCount,
+      minSize: this.#minSize,
+      maxSize: this.#maxSize,
+    })
+  }
+
+  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
+    return this.#monitor.events.on(event, listener)
+  }
+
+  /**
+   * Closes gracefully: refuses new operations (waiting ones get `PoolClosedError`), waits up to
+   * `timeoutMillis` (default 10000) for admitted ones and leases, then closes the client, which ends its
+   * sessions on the server and closes every connection. Idempotent.
+   */
+  close(options?: { timeoutMillis?: number }): Promise<void> {
+    if (options?.timeoutMillis !== undefined) checkOption('close', 'timeoutMillis', options.timeoutMillis, { type: 'integer', min: 0 })
+    this.#closing ??= this.#close(options?.timeoutMillis ?? 10_000)
+    return this.#closing
+  }
+
+  /** @internal what leases and handles use */
+  [poolAccess](): PoolAccess {
+    return this.#access
+  }
+
+  async #close(timeoutMillis: number): Promise<void> {
+    this.#state = 'closing'
+    this.#queue.close()
+    if (this.#queue.active > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMillis)
+        this.#drained = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+    try {
+      await this.client.close()
+    } finally {
+      this.#tracker.detach()
+      this.#state = 'closed'
+    }
+  }
+
+  // Keeps `minSize` connections open, since the driver's own minimum is fixed at construction. Runs after a
+  // resize, when the pool becomes ready (again), and when a connection goes away; one run at a time.
+  #maintain(): void {
+    // Warm-up does the same work and runs this when it is done.
+    if (this.#maintenance !== undefined || this.#closing !== undefined || this.#state === 'warming') return
+    const missing = this.#minSize - this.#tracker.total
+    if (missing <= 0) return
+    const before = this.#tracker.open
+    // Concurrent pings beside the connections in use make the driver open the missing ones.
+    const count = Math.max(1, this.#minSize - this.#tracker.busy)
+    this.#maintenance = Promise.allSettled(Array.from({ length: count }, () => ping(this.client))).then(() => {
+      this.#maintenance = undefined
+      // Go on while it makes progress; a failing server is retried when the pool becomes ready again.
+      if (this.#tracker.open > before) this.#maintain()
+    })
+  }
+}
+
+/**
+ * Creates a MongoDB pool on the official driver. Nothing connects until the first operation or `warmup()`.
+ *
+ * @throws {InvalidOptionError} for a missing, unknown or out-of-range option, or an unparsable `uri` (redacted)
+ * @example
+ * const orders = createMongoPool({ name: 'orders', uri: process.env.MONGODB_URI!, minSize: 2, maxSize: 20 })
+ * registry.register(orders)
+ * await registry.warmup()
+ */
+export function createMongoPool(options: MongoPoolOptions): MongoPool {
+  return new MongoPool(options)
+}

@@ -1,0 +1,130 @@
+import { rejectOption, validateOptions, type OptionRules, type PoolEventListeners } from '@lifeguard/core'
+import type { MongoClientOptions } from 'mongodb'
+
+/** Driver options that Lifeguard sets itself from the pool's own options. */
+export type OwnedClientOption = 'maxPoolSize' | 'minPoolSize' | 'maxIdleTimeMS' | 'appName'
+
+/** Options of `createMongoPool()`. */
+export interface MongoPoolOptions {
+  /** Unique in its registry, e.g. `'orders'`. */
+  name: string
+  /** A MongoDB connection string. Never shown: errors, events and `target` use a redacted form. */
+  uri: string
+  /** Database of `db()` and `collection()` without a name. Default: the one in `uri`, else `'test'` (the driver's default). */
+  dbName?: string | undefined
+  /** Connections kept open and validated, also after idle pruning and pool clears. Default `0`. */
+  minSize?: number | undefined
+  /** Operations admitted at once, and so connections in use at most. Changed at run time by `resize()`. Default `10`. */
+  maxSize?: number | undefined
+  /**
+   * The highest `maxSize` that `resize()` may set; it is the driver's `maxPoolSize`, fixed when the client is
+   * built. Default: `maxSize` or 100, whichever is larger.
+   */
+  maxSizeLimit?: number | undefined
+  /** How long an operation may wait for admission before `PoolTimeoutError`. Default `10000`. */
+  acquireTimeoutMillis?: number | undefined
+  /** Operations allowed to wait at once; one more is rejected at once with `PoolExhaustedError`. Default: unbounded. */
+  maxWaitingRequests?: number | undefined
+  /**
+   * Idle connections are closed after this long (the driver's `maxIdleTimeMS`, checked every 100ms). It is also
+   * how connections above a lowered `maxSize` go away. `0` keeps idle connections forever. Default `10000`.
+   */
+  maxIdleTimeMillis?: number | undefined
+  /** Report an admitted operation or lease held longer than this through `onLeak`. `0` (default) turns it off. */
+  leakDetectionMillis?: number | undefined
+  /** Sent to the server in the handshake (visible in `$currentOp` and server logs). Default: the URI's `appName`, else `name`. */
+  appName?: string | undefined
+  /** Lifecycle listeners (`onConnect`, `onDisconnect`, `onError`, ...); one set or several. */
+  events?: PoolEventListeners | readonly PoolEventListeners[] | undefined
+  /** Any other `MongoClient` option (`heartbeatFrequencyMS`, `retryWrites`, `tls`, ...), except the ones Lifeguard owns. */
+  clientOptions?: Omit<MongoClientOptions, OwnedClientOption> | undefined
+}
+
+/** The options with defaults applied. */
+export interface ResolvedMongoPoolOptions {
+  name: string
+  uri: string
+  dbName: string | undefined
+  minSize: number
+  maxSize: number
+  maxSizeLimit: number
+  acquireTimeoutMillis: number
+  maxWaitingRequests: number | undefined
+  maxIdleTimeMillis: number
+  leakDetectionMillis: number
+  appName: string | undefined
+  events: PoolEventListeners | readonly PoolEventListeners[] | undefined
+  clientOptions: MongoClientOptions
+}
+
+const WHERE = 'createMongoPool'
+
+const rules: OptionRules<MongoPoolOptions> = {
+  name: { type: 'string', nonEmpty: true },
+  uri: { type: 'string', nonEmpty: true, secret: true },
+  dbName: { type: 'string', nonEmpty: true, optional: true },
+  minSize: { type: 'integer', min: 0, optional: true },
+  maxSize: { type: 'integer', min: 1, optional: true },
+  maxSizeLimit: { type: 'integer', min: 1, optional: true },
+  acquireTimeoutMillis: { type: 'integer', min: 1, optional: true },
+  maxWaitingRequests: { type: 'integer', min: 0, optional: true },
+  maxIdleTimeMillis: { type: 'integer', min: 0, optional: true },
+  leakDetectionMillis: { type: 'integer', min: 0, optional: true },
+  appName: { type: 'string', nonEmpty: true, optional: true },
+  events: { type: 'object', optional: true },
+  clientOptions: { type: 'object', optional: true },
+}
+
+const owned: Record<OwnedClientOption, string> = {
+  maxPoolSize: '`maxSize` and `maxSizeLimit`',
+  minPoolSize: '`minSize`',
+  maxIdleTimeMS: '`maxIdleTimeMillis`',
+  appName: '`appName`',
+}
+
+/**
+ * Validates the options of `createMongoPool` and applies defaults.
+ *
+ * @throws {InvalidOptionError}
+ */
+export function resolveOptions(options: MongoPoolOptions): ResolvedMongoPoolOptions {
+  validateOptions(WHERE, options, rules)
+  const minSize = options.minSize ?? 0
+  const maxSize = options.maxSize ?? Math.max(10, minSize)
+  if (minSize > maxSize) rejectOption(WHERE, 'minSize', `an integer <= \`maxSize\` (${maxSize})`, minSize)
+  const maxSizeLimit = options.maxSizeLimit ?? Math.max(100, maxSize)
+  if (maxSizeLimit < maxSize) rejectOption(WHERE, 'maxSizeLimit', `an integer >= \`maxSize\` (${maxSize})`, maxSizeLimit)
+  const clientOptions: MongoClientOptions = { ...options.clientOptions }
+  for (const [key, use] of Object.entries(owned)) {
+    if (key in clientOptions) rejectOption(WHERE, `clientOptions.${key}`, `left out (Lifeguard sets it from ${use})`, (clientOptions as Record<string, unknown>)[key])
+  }
+  return {
+    name: options.name,
+    uri: options.uri,
+    dbName: options.dbName,
+    minSize,
+    maxSize,
+    maxSizeLimit,
+    acquireTimeoutMillis: options.acquireTimeoutMillis ?? 10_000,
+    maxWaitingRequests: options.maxWaitingRequests,
+    maxIdleTimeMillis: options.maxIdleTimeMillis ?? 10_000,
+    leakDetectionMillis: options.leakDetectionMillis ?? 0,
+    // An appName in the URI wins over the default, as it would with the bare driver.
+    appName: options.appName ?? (/[?&]appname=/i.test(options.uri) ? undefined : options.name),
+    events: options.events,
+    clientOptions,
+  }
+}
+
+/** The `MongoClient` options: the user's, plus the pool settings Lifeguard owns. */
+export function driverOptions(options: ResolvedMongoPoolOptions): MongoClientOptions {
+  return {
+    ...options.clientOptions,
+    // The driver's own cap; admission keeps connections in use at `maxSize` below it.
+    maxPoolSize: options.maxSizeLimit,
+    // `minSize` is kept by the pool itself, since the driver cannot change its minimum after construction.
+    minPoolSize: 0,
+    maxIdleTimeMS: options.maxIdleTimeMillis,
+    ...(options.appName === undefined ? {} : { appName: options.appName }),
+  }
+}

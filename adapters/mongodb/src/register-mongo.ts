@@ -1,0 +1,57 @@
+import { CONTEXT_SERVICE, checkOption, OperationContext, ResolutionError, type ServiceContainer, type ServiceScope } from '@lifeguard/core'
+import { MongoHandle } from './mongo-handle.js'
+import type { MongoPool } from './mongo-pool.js'
+
+declare module '@lifeguard/core' {
+  interface OperationContext {
+    /**
+     * The operation's handle on the pool registered as `'mongodb'` by `registerMongo()`; resolved on first
+     * use and disposed, with the sessions it started, when the context is disposed. Other pools:
+     * `context.get<MongoHandle>('analytics')`.
+     *
+     * @throws {ResolutionError} when no service named `'mongodb'` is registered
+     */
+    readonly mongodb: MongoHandle
+  }
+}
+
+/** Options of `registerMongo()`. */
+export interface RegisterMongoOptions<K extends string> {
+  /** The service name; `'mongodb'` (the default) is also `context.mongodb`. */
+  name?: K
+}
+
+/** The service name `context.mongodb` resolves. */
+export const DEFAULT_MONGO_SERVICE = 'mongodb'
+
+/**
+ * Registers a scoped `MongoHandle` on `pool`: each scope (each request or job) gets its own, bound to its
+ * operation context, and disposing the scope ends the sessions the handle started. Registered as
+ * `'mongodb'` it is also `context.mongodb`.
+ *
+ * @throws {RegistrationError} when the name is taken
+ * @example
+ * const container = createServiceContainer()
+ * registerMongo(container, ordersPool)                              // context.mongodb
+ * registerMongo(container, analyticsPool, { name: 'analytics' })   // context.get<MongoHandle>('analytics')
+ */
+export function registerMongo<S extends object, K extends string = 'mongodb'>(
+  container: ServiceContainer<S>,
+  pool: MongoPool,
+  options: RegisterMongoOptions<K> = {},
+): ServiceContainer<S & Record<K, MongoHandle>> {
+  checkOption('registerMongo', 'name', options.name, { type: 'string', nonEmpty: true, optional: true })
+  const name = (options.name ?? DEFAULT_MONGO_SERVICE) as K
+  OperationContext.defineAccessor(DEFAULT_MONGO_SERVICE, (context) => context.get<MongoHandle>(DEFAULT_MONGO_SERVICE))
+  return container.scoped(name, (resolver) => new MongoHandle(pool, contextOf(resolver.scope)))
+}
+
+// The operation context provides itself in its scope; a bare scope (no context) has none.
+function contextOf(scope: ServiceScope<any>): OperationContext | undefined {
+  try {
+    return scope.resolve(CONTEXT_SERVICE) as OperationContext
+  } catch (error) {
+    if (error instanceof ResolutionError && error.reason === 'unknown') return undefined
+    throw error
+  }
+}

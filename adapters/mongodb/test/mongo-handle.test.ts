@@ -1,0 +1,213 @@
+import { createServiceContainer, DisposedError, OperationAbortedError, OperationContext, ResolutionError, type ServiceContainer } from '@lifeguard/core'
+import { MongoServerError } from 'mongodb'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createMongoHandle, registerMongo, type MongoHandle, type MongoPool } from '../src/index.js'
+import { appNameOf, closeAll, openPool, recordEvents, sleep } from './_helpers/pools.js'
+import { rejects } from './_helpers/rejects.js'
+import { startTarget, type TestTarget } from './_helpers/target.js'
+
+const DB = 'lifeguard_handle'
+
+interface Context {
+  target: TestTarget
+  pools: MongoPool[]
+}
+
+const Handle = suite<Context>('request-scoped MongoDB handle', { target: undefined as never, pools: [] })
+
+Handle.before(async (context) => {
+  context.target = await startTarget([DB, `${DB}_other`])
+})
+
+Handle.after.each(async (context) => {
+  await closeAll(context.target, context.pools)
+})
+
+Handle.after(async (context) => {
+  await context.target.close()
+})
+
+// A standalone mongod refuses transactions (IllegalOperation, 20): there the transaction tests check that
+// refusal, and that the handle gives its slot back, instead of the commit.
+async function refusedOnStandalone(target: TestTarget, pool: MongoPool): Promise<boolean> {
+  if (target.transactions) return false
+  const handle = createMongoHandle(pool)
+  const error = await rejects(handle.withTransaction((session) => handle.collection('refused').insertOne({ x: 1 }, { session })), MongoServerError)
+  assert.is(error.code, 20)
+  assert.is(pool.getPoolMetrics().waitingRequests, 0)
+  await handle.dispose()
+  return true
+}
+
+function operationIn(container: ServiceContainer<any>, signal?: AbortSignal): OperationContext {
+  return OperationContext.create('orders-api', 'POST /orders', { container, requestId: 'req-1', ...(signal ? { signal } : {}) })
+}
+
+Handle('registerMongo makes context.mongodb a typed handle per operation, disposed with the operation', async (context) => {
+  const pool = openPool(context.target, { dbName: DB })
+  context.pools.push(pool)
+  const container = createServiceContainer()
+  registerMongo(container, pool)
+
+  const first = operationIn(container)
+  const second = operationIn(container)
+  let handle: MongoHandle | undefined
+  await first.run(async () => {
+    handle = OperationContext.current().mongodb
+    assert.is(first.mongodb, handle, 'one handle per operation')
+    assert.is(handle.pool, pool)
+    assert.is(handle.context, first)
+    await handle.collection('orders').insertOne({ sku: 'a', qty: 1 })
+  })
+  assert.is.not(second.mongodb, handle)
+  const [stored] = await context.target.documents(`${DB}.orders`)
+  assert.equal([stored?.['sku'], stored?.['qty']], ['a', 1])
+
+  const orders = handle!.collection('orders')
+  await first.dispose()
+  assert.ok(handle!.disposed)
+  assert.throws(() => handle!.collection('orders'), (error: unknown) => error instanceof DisposedError && /handle of pool .* is disposed/.test(error.message))
+  await rejects(orders.findOne({}), DisposedError, 'ERR_DISPOSED')
+  await second.dispose()
+})
+
+Handle('a second pool registered under its own name resolves with context.get(name); context.mongodb needs the default name', async (context) => {
+  const pool = openPool(context.target, { dbName: DB })
+  context.pools.push(pool)
+  const container = createServiceContainer()
+  registerMongo(container, pool, { name: 'analytics' })
+  const operation = operationIn(container)
+  const analytics = operation.get<MongoHandle>('analytics')
+  assert.is(analytics.pool, pool)
+  assert.is(analytics.context, operation)
+  assert.is(await analytics.db().collection('events').countDocuments({}), 0)
+  assert.throws(() => operation.mongodb, (error: unknown) => error instanceof ResolutionError && /Could not resolve 'mongodb'/.test(error.message))
+  await operation.dispose()
+})
+
+Handle('withTransaction commits, returns the result, holds one slot, and ends its session', async (context) => {
+  const recorder = recordEvents()
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1, events: recorder.listeners })
+  context.pools.push(pool)
+  if (await refusedOnStandalone(context.target, pool)) return
+  const handle = createMongoHandle(pool)
+  await handle.collection('ledger').insertOne({ _id: 'a', balance: 10 } as never)
+  const before = recorder.of('acquire').length
+
+  // maxSize 1, held by the transaction: its own operations must run in its slot, not queue for another.
+  const result = await handle.withTransaction(async (session) => {
+    const ledger = handle.collection<{ _id: string; balance: number }>('ledger')
+    await ledger.updateOne({ _id: 'a' }, { $inc: { balance: -3 } }, { session })
+    await ledger.insertOne({ _id: 'b', balance: 3 }, { session })
+    return 'moved'
+  })
+  assert.is(result, 'moved')
+  assert.is(recorder.of('acquire').length - before, 1, 'the transaction is one checkout')
+  const docs = await context.target.documents(`${DB}.ledger`)
+  assert.equal(docs.map((d) => [d['_id'], d['balance']]), [['a', 7], ['b', 3]])
+  if (context.target.wire) {
+    const names = context.target.wire.commands.map((c) => c.name)
+    assert.ok(names.includes('commitTransaction'), names.join(' '))
+  }
+  assert.is(pool.getPoolMetrics().activeConnections, 0)
+  await handle.dispose()
+})
+
+Handle('withTransaction aborts and rethrows when fn throws', async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  if (await refusedOnStandalone(context.target, pool)) return
+  const handle = createMongoHandle(pool)
+  const audit = handle.collection('audit')
+  await audit.insertOne({ _id: 1 } as never)
+  const failure = new Error('validation failed')
+  const error = await rejects(
+    handle.withTransaction(async (session) => {
+      await audit.insertOne({ _id: 2 } as never, { session })
+      throw failure
+    }),
+    Error,
+  )
+  assert.is(error, failure)
+  assert.equal((await context.target.documents(`${DB}.audit`)).map((d) => d['_id']), [1])
+  // The slot came back: maxSize is 1 and this does not wait.
+  assert.is(await audit.countDocuments({}), 1)
+  await handle.dispose()
+})
+
+Handle('dispose ends the sessions the handle started, aborting an open transaction', async (context) => {
+  const pool = openPool(context.target, { dbName: DB })
+  context.pools.push(pool)
+  if (await refusedOnStandalone(context.target, pool)) return
+  const handle = createMongoHandle(pool)
+  const drafts = handle.collection('drafts')
+  const session = handle.startSession()
+  session.startTransaction()
+  await drafts.insertOne({ draft: true }, { session })
+  const quiet = handle.startSession()
+  await handle.dispose()
+  assert.ok(session.hasEnded)
+  assert.ok(quiet.hasEnded)
+  assert.equal(await context.target.documents(`${DB}.drafts`), [])
+  assert.ok(context.target.wire?.commands.some((c) => c.name === 'abortTransaction') ?? true)
+})
+
+Handle('a waiting operation of the handle leaves the queue when its operation aborts', async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  const container = createServiceContainer()
+  registerMongo(container, pool)
+  const client = new AbortController()
+  const operation = operationIn(container, client.signal)
+  const lease = await pool.acquire()
+  try {
+    // Called outside run(): the handle still waits on its own operation's signal.
+    const waiting = operation.mongodb.collection('orders').findOne({})
+    await sleep(20)
+    client.abort()
+    await rejects(waiting, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  } finally {
+    lease.release()
+    await operation.dispose()
+  }
+})
+
+Handle('cursors take a slot per fetch, so a loop body may use the pool even when it is full', async (context) => {
+  const recorder = recordEvents()
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1, acquireTimeoutMillis: 1000, events: recorder.listeners })
+  context.pools.push(pool)
+  const handle = createMongoHandle(pool)
+  const source = handle.collection('source')
+  await source.insertMany([{ n: 1 }, { n: 2 }, { n: 3 }])
+  const copies = handle.collection('copies')
+  for await (const doc of source.find({}).sort({ n: 1 })) {
+    await copies.insertOne({ n: doc['n'] })
+  }
+  assert.equal((await copies.find({}).sort({ n: -1 }).limit(2).toArray()).map((d) => d['n']), [3, 2])
+  const next = source.find({}).sort({ n: 1 })
+  assert.equal(await next.next().then((d) => d?.['n']), 1)
+  const acquires = recorder.of('acquire').length
+  assert.equal(await next.next().then((d) => d?.['n']), 2, 'a buffered document')
+  assert.is(recorder.of('acquire').length, acquires, 'served from the buffer without a slot')
+  await next.close()
+  await handle.dispose()
+})
+
+Handle('db(name) reaches another database through the same pool and admission', async (context) => {
+  const recorder = recordEvents()
+  const pool = openPool(context.target, { dbName: DB, events: recorder.listeners })
+  context.pools.push(pool)
+  const handle = createMongoHandle(pool)
+  const other = handle.db(`${DB}_other`)
+  assert.is(other.databaseName, `${DB}_other`)
+  await other.collection('things').insertOne({ x: 1 })
+  assert.is((await context.target.documents(`${DB}_other.things`)).length, 1)
+  assert.is(recorder.of('acquire').length, 1)
+  await other.dropDatabase()
+  await handle.dispose()
+  await pool.close()
+  await context.target.waitForPoolConnections(appNameOf(pool), 0)
+})
+
+Handle.run()

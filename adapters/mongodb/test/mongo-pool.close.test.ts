@@ -1,0 +1,97 @@
+import { PoolClosedError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createMongoHandle, type MongoPool } from '../src/index.js'
+import { appNameOf, closeAll, openPool, recordEvents, sleep } from './_helpers/pools.js'
+import { rejects } from './_helpers/rejects.js'
+import { startTarget, type TestTarget } from './_helpers/target.js'
+
+const DB = 'lifeguard_close'
+
+interface Context {
+  target: TestTarget
+  pools: MongoPool[]
+}
+
+const Close = suite<Context>('graceful close', { target: undefined as never, pools: [] })
+
+Close.before(async (context) => {
+  context.target = await startTarget([DB])
+})
+
+Close.after.each(async (context) => {
+  await closeAll(context.target, context.pools)
+})
+
+Close.after(async (context) => {
+  await context.target.close()
+})
+
+Close('close waits for admitted work, refuses new work, and leaves no connection open', async (context) => {
+  const { target } = context
+  const pool = openPool(target, { dbName: DB, maxSize: 1, minSize: 1 })
+  context.pools.push(pool)
+  const app = appNameOf(pool)
+  await pool.warmup()
+  const lease = await pool.acquire()
+  const queued = pool.collection('orders').findOne({})
+
+  let closed = false
+  const closing = pool.close().then(() => {
+    closed = true
+  })
+  assert.is(pool.state, 'closing')
+  await rejects(queued, PoolClosedError, 'ERR_POOL_CLOSED')
+  await rejects(pool.collection('orders').findOne({}), PoolClosedError, 'ERR_POOL_CLOSED')
+  await rejects(pool.acquire(), PoolClosedError, 'ERR_POOL_CLOSED')
+  // The lease still works until it is released.
+  assert.is(await lease.collection('orders').findOne({}), null)
+  await sleep(30)
+  assert.not.ok(closed, 'close waits for the lease')
+
+  lease.release()
+  await closing
+  assert.is(pool.state, 'closed')
+  assert.is(pool.close(), pool.close(), 'idempotent')
+  await target.waitForPoolConnections(app, 0)
+  assert.is(pool.getPoolMetrics().totalConnections, 0)
+})
+
+Close('close gives up waiting after timeoutMillis and closes the client anyway', async (context) => {
+  const { target } = context
+  const recorder = recordEvents()
+  const pool = openPool(target, { dbName: DB, events: recorder.listeners })
+  context.pools.push(pool)
+  await pool.warmup({ connections: 2 })
+  const lease = await pool.acquire()
+  const started = Date.now()
+  await pool.close({ timeoutMillis: 50 })
+  assert.ok(Date.now() - started < 2000, `closed after ${Date.now() - started}ms`)
+  assert.is(pool.state, 'closed')
+  await target.waitForPoolConnections(appNameOf(pool), 0)
+  assert.equal(recorder.of('disconnect').map((d) => d.reason), ['closed', 'closed'])
+  lease.release()
+})
+
+Close('closing the pool ends the sessions the driver pooled on the server', async (context) => {
+  const { target } = context
+  const pool = openPool(target, { dbName: DB })
+  context.pools.push(pool)
+  const handle = createMongoHandle(pool)
+  const session = handle.startSession()
+  await handle.collection('orders').insertOne({ sku: 'a' }, { session })
+  await handle.dispose()
+  assert.ok(session.hasEnded)
+  target.wire?.clearLog()
+  await pool.close()
+  await target.waitForPoolConnections(appNameOf(pool), 0)
+  if (target.wire) {
+    const wire = target.wire
+    // endSessions is sent unacknowledged just before the sockets close.
+    await wire.waitFor(() => wire.commands.some((c) => c.name === 'endSessions'), 2000, 'endSessions')
+    const ended = wire.commands.find((c) => c.name === 'endSessions')?.body['endSessions'] as unknown[]
+    assert.ok(ended.length >= 1)
+  }
+})
+
+Close.run()

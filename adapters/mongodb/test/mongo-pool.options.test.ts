@@ -1,0 +1,82 @@
+import { inspect } from 'node:util'
+import { InvalidOptionError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createMongoPool, type MongoPool, type MongoPoolOptions } from '../src/index.js'
+
+const Options = suite<{ pools: MongoPool[] }>('createMongoPool options', { pools: [] })
+
+Options.after.each(async (context) => {
+  await Promise.all(context.pools.splice(0).map((pool) => pool.close()))
+})
+
+function invalid(options: unknown): InvalidOptionError {
+  try {
+    createMongoPool(options as MongoPoolOptions)
+  } catch (error) {
+    assert.instance(error, InvalidOptionError)
+    assert.is((error as InvalidOptionError).code, 'ERR_INVALID_OPTION')
+    return error as InvalidOptionError
+  }
+  assert.unreachable(`accepted ${JSON.stringify(options)}`)
+  throw new Error('unreachable')
+}
+
+const uri = 'mongodb://127.0.0.1:27017'
+
+Options('bad options throw InvalidOptionError naming the option, the value and the allowed range', () => {
+  assert.match(invalid({ uri }).message, 'Invalid options for createMongoPool: expected `name` to be a non-empty string, got `undefined` (undefined).')
+  assert.match(invalid({ name: 'orders', uri, maxSize: 0 }).message, 'expected `maxSize` to be an integer >= 1, got `0` (number)')
+  assert.match(invalid({ name: 'orders', uri, acquireTimeoutMillis: 1.5 }).message, '`acquireTimeoutMillis` to be an integer >= 1')
+  assert.match(invalid({ name: 'orders', uri, minSize: 5, maxSize: 4 }).message, 'expected `minSize` to be an integer <= `maxSize` (4), got `5`')
+  assert.match(invalid({ name: 'orders', uri, maxSize: 20, maxSizeLimit: 10 }).message, 'expected `maxSizeLimit` to be an integer >= `maxSize` (20), got `10`')
+  assert.match(invalid({ name: 'orders', uri, events: 'nope' }).message, '`events` to be an object')
+  const unknown = invalid({ name: 'orders', uri, maxPoolSize: 5 })
+  assert.is(unknown.option, 'maxPoolSize')
+  assert.match(unknown.message, 'unknown option `maxPoolSize`. Known options: `name`, `uri`')
+})
+
+Options('driver options Lifeguard owns are refused in clientOptions, with the option to use instead', () => {
+  const error = invalid({ name: 'orders', uri, clientOptions: { maxPoolSize: 50 } })
+  assert.is(error.option, 'clientOptions.maxPoolSize')
+  assert.match(error.message, 'expected `clientOptions.maxPoolSize` to be left out (Lifeguard sets it from `maxSize` and `maxSizeLimit`), got `50`')
+  assert.match(invalid({ name: 'orders', uri, clientOptions: { minPoolSize: 1 } }).message, 'from `minSize`')
+  assert.match(invalid({ name: 'orders', uri, clientOptions: { maxIdleTimeMS: 1 } }).message, 'from `maxIdleTimeMillis`')
+  assert.match(invalid({ name: 'orders', uri, clientOptions: { appName: 'x' } }).message, 'from `appName`')
+})
+
+Options('an unparsable uri is an InvalidOptionError that never shows the password', () => {
+  for (const bad of ['mongodb://app:pw-s3cret@db:notaport/orders', 'http://app:pw-s3cret@db/orders', 'mongodb://app:pw-s3cret@db/orders?bogusOption=1']) {
+    const error = invalid({ name: 'orders', uri: bad })
+    assert.is(error.option, 'uri')
+    assert.match(error.message, 'expected `uri` to be a valid MongoDB connection string. The driver says:')
+    assert.not.match(inspect(error), 'pw-s3cret')
+  }
+  assert.match(invalid({ name: 'orders', uri: '' }).message, 'expected `uri` to be a non-empty string, got `<redacted>` (string)')
+})
+
+Options('target shows user, hosts and database, never the password or the query string', (context) => {
+  const pool = createMongoPool({ name: 'orders', uri: 'mongodb://app:pw-s3cret@db1:27017,db2:27018/shop?replicaSet=rs0&authSource=admin' })
+  context.pools.push(pool)
+  assert.is(pool.target, 'mongodb://app@db1:27017,db2:27018/shop')
+  assert.is(pool.dbName, 'shop')
+  assert.equal([pool.kind, pool.state, pool.minSize, pool.maxSize, pool.maxSizeLimit], ['mongodb', 'created', 0, 10, 100])
+  assert.not.match(inspect(pool.getPoolMetrics()), 'pw-s3cret')
+
+  const plain = createMongoPool({ name: 'plain', uri, dbName: 'orders', maxSize: 150 })
+  context.pools.push(plain)
+  assert.is(plain.target, 'mongodb://127.0.0.1:27017/orders')
+  assert.is(plain.maxSizeLimit, 150)
+})
+
+Options('the driver gets maxSizeLimit as maxPoolSize, maxIdleTimeMillis, no minimum of its own, and the appName', (context) => {
+  const pool = createMongoPool({ name: 'orders', uri, minSize: 2, maxSize: 5, maxSizeLimit: 40, maxIdleTimeMillis: 2500, clientOptions: { heartbeatFrequencyMS: 700 } })
+  context.pools.push(pool)
+  const driver = pool.client.options
+  assert.equal([driver.maxPoolSize, driver.minPoolSize, driver.maxIdleTimeMS, driver.heartbeatFrequencyMS, driver.appName], [40, 0, 2500, 700, 'orders'])
+  const named = createMongoPool({ name: 'orders', uri: `${uri}/?appName=from-uri` })
+  context.pools.push(named)
+  assert.is(named.client.options.appName, 'from-uri')
+})
+
+Options.run()

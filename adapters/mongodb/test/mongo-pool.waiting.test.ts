@@ -1,0 +1,110 @@
+import { createServiceContainer, OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { MongoPool } from '../src/index.js'
+import { closeAll, faultTest, openPool, recordEvents, sleep } from './_helpers/pools.js'
+import { rejects } from './_helpers/rejects.js'
+import { startTarget, type TestTarget } from './_helpers/target.js'
+
+const DB = 'lifeguard_waiting'
+
+interface Context {
+  target: TestTarget
+  pools: MongoPool[]
+}
+
+const Waiting = suite<Context>('bounded waiting and abort', { target: undefined as never, pools: [] })
+
+Waiting.before(async (context) => {
+  context.target = await startTarget([DB])
+})
+
+Waiting.after.each(async (context) => {
+  await context.target.wire?.restart()
+  await closeAll(context.target, context.pools)
+})
+
+Waiting.after(async (context) => {
+  await context.target.close()
+})
+
+Waiting('one more waiter than maxWaitingRequests is rejected at once with PoolExhaustedError', async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1, maxWaitingRequests: 1 })
+  context.pools.push(pool)
+  const lease = await pool.acquire()
+  const orders = pool.collection('orders')
+  const queued = orders.findOne({})
+  const started = Date.now()
+  const error = await rejects(orders.findOne({}), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  assert.ok(Date.now() - started < 100, 'rejected without waiting')
+  assert.match(error.message, `Could not acquire a connection from pool '${pool.name}'. The pool is exhausted: 1 request(s) are already waiting`)
+  assert.is(pool.getPoolMetrics().waitingRequests, 1)
+  lease.release()
+  assert.is(await queued, null)
+})
+
+Waiting('a waiter gives up after acquireTimeoutMillis with PoolTimeoutError and an onTimeout event', async (context) => {
+  const recorder = recordEvents()
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1, acquireTimeoutMillis: 100, events: recorder.listeners })
+  context.pools.push(pool)
+  const lease = await pool.acquire()
+  try {
+    const error = await rejects(pool.collection('orders').findOne({}), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+    assert.match(error.message, `Could not acquire a connection from pool '${pool.name}'. Timed out after 100ms.`)
+    assert.is(error.cause, undefined, 'no connect error happened')
+    await rejects(pool.acquire(), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  } finally {
+    lease.release()
+  }
+  const timeouts = recorder.of('timeout')
+  assert.is(timeouts.length, 2)
+  assert.ok(timeouts.every((t) => t.waitMillis >= 90 && t.waitMillis < 1000), JSON.stringify(timeouts))
+  const metrics = pool.getPoolMetrics()
+  assert.equal([metrics.timeouts, metrics.waitingRequests], [2, 0])
+})
+
+faultTest(Waiting)('PoolTimeoutError carries the last connect error as its cause', async (context) => {
+  const wire = context.target.wire!
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1, acquireTimeoutMillis: 150, faults: true })
+  context.pools.push(pool)
+  await pool.warmup()
+  const failedHeartbeat = new Promise((resolve) => pool.client.once('serverHeartbeatFailed', resolve))
+  await wire.goAway()
+  await failedHeartbeat
+  const lease = await pool.acquire()
+  try {
+    const error = await rejects(pool.collection('orders').findOne({}), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+    assert.instance(error.cause, Error)
+    // The monitor's reconnect attempt, refused while the server is gone.
+    assert.is((error.cause as Error).name, 'MongoNetworkError')
+    assert.match((error.cause as Error).message, 'ECONNREFUSED')
+  } finally {
+    lease.release()
+  }
+})
+
+Waiting('a waiter whose operation aborts leaves the queue with OperationAbortedError', async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  const lease = await pool.acquire()
+  try {
+    const client = new AbortController()
+    const operation = OperationContext.create('orders-api', 'GET /orders', { container: createServiceContainer(), signal: client.signal })
+    const waiting = operation.run(() => pool.collection('orders').findOne({}))
+    const leasing = pool.acquire({ signal: client.signal })
+    await sleep(20)
+    assert.is(pool.getPoolMetrics().waitingRequests, 2)
+    client.abort()
+    const error = await rejects(waiting, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+    assert.match(error.message, `Could not acquire a connection from pool '${pool.name}'. The operation was aborted.`)
+    await rejects(leasing, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+    assert.is(pool.getPoolMetrics().waitingRequests, 0)
+    await operation.dispose()
+  } finally {
+    lease.release()
+  }
+  // The slot the aborted waiters would have taken is free.
+  assert.is(await pool.collection('orders').findOne({}), null)
+})
+
+Waiting.run()
