@@ -1,0 +1,51 @@
+/** The service's settings, all from the environment. */
+export interface Config {
+  /** Address to listen on; `PORT=0` picks a free port (the log line says which). */
+  readonly host: string
+  readonly port: number
+  /** Your own PostgreSQL; when unset, an embedded server is started for the run. */
+  readonly databaseUrl: string | undefined
+  /** Adds a MongoDB pool (`@lifeguard/mongodb`) when set. */
+  readonly mongodbUri: string | undefined
+  /** PostgreSQL schema of the service's tables (created at start-up when missing). */
+  readonly schema: string
+  /** Shown in `pg_stat_activity.application_name`, so the server can tell this service's connections apart. */
+  readonly applicationName: string
+  /** How long a shutdown may wait for in-flight requests and checked-out connections. */
+  readonly shutdownTimeoutMillis: number
+}
+
+/**
+ * Reads the configuration from environment variables.
+ *
+ * @throws {Error} naming the variable when a number is malformed
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    host: env.HOST ?? '127.0.0.1',
+    port: integer(env, 'PORT', 3000),
+    databaseUrl: nonEmpty(env.DATABASE_URL),
+    mongodbUri: nonEmpty(env.MONGODB_URI),
+    schema: identifier(env, 'DB_SCHEMA', 'orders_api'),
+    applicationName: nonEmpty(env.APP_NAME) ?? 'orders-api',
+    shutdownTimeoutMillis: integer(env, 'SHUTDOWN_TIMEOUT_MILLIS', 10_000),
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = nonEmpty(env[name])
+  if (raw === undefined) return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 0) throw new Error(`Expected ${name} to be an integer >= 0, got '${raw}'.`)
+  return value
+}
+
+function identifier(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = nonEmpty(env[name]) ?? fallback
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new Error(`Expected ${name} to be a lower-case SQL identifier, got '${value}'.`)
+  return value
+}

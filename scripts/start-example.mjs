@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// `npm start`: builds the packages the example service needs, then runs it.
+//
+//   npm start               the Express service (examples/orders-api)
+//   npm start -- koa        the Koa variant
+//   npm start -- hono       the Hono variant
+//
+// Without DATABASE_URL the service starts an embedded PostgreSQL for the run; with it, it uses that
+// server. PORT (default 3000), HOST and MONGODB_URI are passed through.
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+const example = join(root, 'examples', 'orders-api')
+const variants = {
+  express: { entry: 'src/main.ts', adapter: '@lifeguard/express' },
+  koa: { entry: 'src/koa.ts', adapter: '@lifeguard/koa' },
+  hono: { entry: 'src/hono.ts', adapter: '@lifeguard/hono' },
+}
+
+const name = process.argv[2] ?? 'express'
+const variant = variants[name]
+if (variant === undefined) {
+  console.error(`Unknown variant '${name}'. Use one of: ${Object.keys(variants).join(', ')}.`)
+  process.exit(2)
+}
+if (!existsSync(join(root, 'node_modules', '.bin', 'turbo'))) {
+  console.error('Dependencies are not installed. Run `npm ci` first.')
+  process.exit(1)
+}
+
+// Only what this run imports: core, the PostgreSQL adapter, the framework adapter, the metrics plugin
+// (turbo builds their dependencies first), and the MongoDB adapter when a MongoDB pool is wanted.
+const packages = ['@lifeguard/postgres', variant.adapter, '@lifeguard/otel']
+if (process.env.MONGODB_URI) packages.push('@lifeguard/mongodb')
+console.log(`Building ${packages.join(', ')} ...`)
+const build = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only', ...packages.map((p) => `--filter=${p}`)], {
+  cwd: root,
+  stdio: 'inherit',
+})
+if (build.status !== 0) {
+  console.error('The build failed; see the errors above.')
+  process.exit(build.status ?? 1)
+}
+
+// The service runs in its own process group: a terminal's Ctrl-C then reaches only this script, which
+// passes one signal on. Otherwise it would also reach the embedded PostgreSQL (a child of the service)
+// directly, and the database would stop before the service finished its in-flight requests.
+const child = spawn(process.execPath, ['--import', 'tsx', variant.entry], {
+  cwd: example,
+  stdio: ['ignore', 'inherit', 'inherit'],
+  detached: true,
+})
+let forwarded = false
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (forwarded) return
+    forwarded = true
+    child.kill(signal === 'SIGHUP' ? 'SIGTERM' : signal)
+  })
+}
+child.on('exit', (code, signal) => {
+  process.exit(code ?? (signal ? 1 : 0))
+})
