@@ -1,0 +1,157 @@
+import type { Attributes, BatchObservableResult, Histogram } from '@opentelemetry/api'
+import type { ManagedPool, OperationOwner } from '@lifeguard/core'
+import { attributeNames } from '../semantic-conventions.js'
+import type { PoolInstruments } from './pool-instruments.js'
+import { SampleBuffer } from './sample-buffer.js'
+
+// The conventions' `db.system.name` values for the kinds Lifeguard ships; other kinds pass through.
+const systemNames: Readonly<Record<string, string>> = { postgres: 'postgresql', postgresql: 'postgresql', mongodb: 'mongodb' }
+// Bounds the attribute cache if an application puts raw paths in operation names (the SDK bounds its own streams).
+const maxCachedOperations = 1000
+
+/**
+ * The instrumentation of one pool: its own attribute sets and event listeners, so two pools (of the
+ * same kind or not) never share state. Every attribute value comes from the pool's name and kind, the
+ * operation's handler and operation names, or a fixed set of words: never from its target or errors.
+ */
+export class PoolTracker {
+  readonly pool: ManagedPool
+  readonly #instruments: PoolInstruments
+  readonly #pool: Attributes
+  readonly #used: Attributes
+  readonly #idle: Attributes
+  readonly #operation: Attributes
+  // handler -> operation -> attributes: built once per pair, so recording allocates nothing.
+  readonly #byOperation = new Map<string, Map<string, Attributes>>()
+  #cachedOperations = 0
+  readonly #unsubscribe: (() => void)[] = []
+  readonly #buffers: SampleBuffer[] = []
+
+  constructor(pool: ManagedPool, instruments: PoolInstruments) {
+    this.pool = pool
+    this.#instruments = instruments
+    const name = pool.name
+    this.#pool = { [attributeNames.poolName]: name }
+    this.#used = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'used' }
+    this.#idle = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'idle' }
+    this.#operation = { [attributeNames.poolName]: name, [attributeNames.systemName]: systemNames[pool.kind] ?? pool.kind }
+    this.#listen()
+  }
+
+  /** Reports the pool's live numbers; false once the pool is closed (the caller then drops it). */
+  observe(result: BatchObservableResult): boolean {
+    this.flush()
+    if (this.pool.state === 'closed') {
+      this.observeClosed(result)
+      return false
+    }
+    const metrics = this.pool.getPoolMetrics()
+    const instruments = this.#instruments
+    result.observe(instruments.connectionCount, metrics.activeConnections, this.#used)
+    result.observe(instruments.connectionCount, metrics.idleConnections, this.#idle)
+    // Neither pg.Pool nor the MongoDB driver caps idle connections apart from the pool size.
+    result.observe(instruments.idleMax, metrics.maxSize, this.#pool)
+    result.observe(instruments.idleMin, metrics.minSize, this.#pool)
+    result.observe(instruments.limit, metrics.maxSize, this.#pool)
+    result.observe(instruments.pendingRequests, metrics.waitingRequests, this.#pool)
+    return true
+  }
+
+  /**
+   * Reports a closed pool one last time, as what it is now: no connections, none allowed, nobody waiting.
+   * The JS SDK keeps exporting an attribute set's last observed value under cumulative temporality after
+   * its callback stops observing it (opentelemetry-js#4096), so without this a closed pool would show its
+   * last live numbers forever.
+   */
+  observeClosed(result: BatchObservableResult): void {
+    const instruments = this.#instruments
+    result.observe(instruments.connectionCount, 0, this.#used)
+    result.observe(instruments.connectionCount, 0, this.#idle)
+    result.observe(instruments.idleMax, 0, this.#pool)
+    result.observe(instruments.idleMin, 0, this.#pool)
+    result.observe(instruments.limit, 0, this.#pool)
+    result.observe(instruments.pendingRequests, 0, this.#pool)
+  }
+
+  /** Records the samples held back so far. */
+  flush(): void {
+    for (const buffer of this.#buffers) buffer.flush()
+  }
+
+  /** Removes every listener this tracker added to the pool and records what it held back. Idempotent. */
+  detach(): void {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe()
+    this.flush()
+  }
+
+  #listen(): void {
+    const pool = this.pool
+    const instruments = this.#instruments
+    const attributes = this.#pool
+    const on = this.#unsubscribe
+    const buffer = (histogram: Histogram): SampleBuffer => {
+      const created = new SampleBuffer(histogram)
+      this.#buffers.push(created)
+      return created
+    }
+    const waitTime = buffer(instruments.waitTime)
+    const useTime = buffer(instruments.useTime)
+    const operationDuration = instruments.operationDuration === undefined ? undefined : buffer(instruments.operationDuration)
+    on.push(pool.on('connect', (event) => instruments.createTime.record(event.createMillis / 1000, attributes)))
+    on.push(pool.on('acquire', (event) => waitTime.add(event.waitMillis / 1000, attributes)))
+    on.push(
+      pool.on(
+        'release',
+        operationDuration === undefined
+          ? (event) => useTime.add(event.useMillis / 1000, attributes)
+          : (event) => {
+              const seconds = event.useMillis / 1000
+              useTime.add(seconds, attributes)
+              operationDuration.add(seconds, this.#operationAttributes(event.owner))
+            },
+      ),
+    )
+    on.push(pool.on('timeout', () => instruments.timeouts.add(1, attributes)))
+    const bySource = new Map<string, Attributes>()
+    on.push(
+      pool.on('error', (event) => {
+        let errorAttributes = bySource.get(event.source)
+        if (errorAttributes === undefined) {
+          errorAttributes = { ...attributes, [attributeNames.errorSource]: event.source }
+          bySource.set(event.source, errorAttributes)
+        }
+        instruments.errors.add(1, errorAttributes)
+      }),
+    )
+    on.push(
+      pool.on('leak', (event) => {
+        if (event.state === 'suspected') instruments.leaks.add(1, attributes)
+      }),
+    )
+    on.push(
+      pool.on('resize', (event) => {
+        const change = event.next.maxSize - event.previous.maxSize
+        const direction = change > 0 ? 'grow' : change < 0 ? 'shrink' : 'same'
+        instruments.resizes.add(1, { ...attributes, [attributeNames.resizeDirection]: direction })
+      }),
+    )
+  }
+
+  #operationAttributes(owner: OperationOwner | undefined): Attributes {
+    if (owner === undefined) return this.#operation
+    let byName = this.#byOperation.get(owner.handler)
+    let found = byName?.get(owner.operation)
+    if (found !== undefined) return found
+    // The request id is left out on purpose: it is unique per request.
+    found = { ...this.#operation, [attributeNames.operationHandler]: owner.handler, [attributeNames.operationName]: owner.operation }
+    if (this.#cachedOperations < maxCachedOperations) {
+      if (byName === undefined) {
+        byName = new Map()
+        this.#byOperation.set(owner.handler, byName)
+      }
+      byName.set(owner.operation, found)
+      this.#cachedOperations++
+    }
+    return found
+  }
+}

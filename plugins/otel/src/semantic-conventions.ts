@@ -1,0 +1,68 @@
+/**
+ * Names of every instrument and attribute this plugin emits. The `db.*` names follow the OpenTelemetry
+ * semantic conventions for database client metrics (connection pool metrics are experimental there,
+ * `db.client.operation.duration` is stable); Lifeguard's own additions live under `lifeguard.`.
+ *
+ * @example
+ * const view = { instrumentName: metricNames.waitTime, aggregation: { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [0.01, 0.1, 1] } } }
+ */
+export const metricNames = {
+  /** Observable UpDownCounter, `{connection}`, one point per `db.client.connection.state` (`idle`, `used`). */
+  connectionCount: 'db.client.connection.count',
+  /** Observable UpDownCounter, `{connection}`: idle connections the pool may keep (its `maxSize`). */
+  idleMax: 'db.client.connection.idle.max',
+  /** Observable UpDownCounter, `{connection}`: idle connections the pool keeps at least (its `minSize`). */
+  idleMin: 'db.client.connection.idle.min',
+  /** Observable UpDownCounter, `{connection}`: open connections allowed (its `maxSize`, following `resize`). Earlier versions of the conventions named it `db.client.connection.max`. */
+  limit: 'db.client.connection.limit',
+  /** Observable UpDownCounter, `{request}`: requests waiting for a connection. */
+  pendingRequests: 'db.client.connection.pending_requests',
+  /** Counter, `{timeout}`: waits for a connection that timed out. */
+  timeouts: 'db.client.connection.timeouts',
+  /** Histogram, `s`: time to open and validate a connection. */
+  createTime: 'db.client.connection.create_time',
+  /** Histogram, `s`: time from asking for a connection to getting it. */
+  waitTime: 'db.client.connection.wait_time',
+  /** Histogram, `s`: time from getting a connection to giving it back. */
+  useTime: 'db.client.connection.use_time',
+  /** Histogram, `s`: one sample per checkout, with the operation's handler and name. */
+  operationDuration: 'db.client.operation.duration',
+  /** Counter, `{error}`: pool and connection errors, by `lifeguard.error.source`. */
+  errors: 'lifeguard.pool.errors',
+  /** Counter, `{leak}`: checkouts held longer than `leakDetectionMillis`. */
+  leaks: 'lifeguard.pool.leaks',
+  /** Counter, `{resize}`: size changes, by `lifeguard.resize.direction`. */
+  resizes: 'lifeguard.pool.resizes',
+} as const
+
+/**
+ * Attribute keys. Values are always low-cardinality names chosen by the application, never connection details.
+ *
+ * @example
+ * const usedByPool = point.attributes[attributeNames.poolName]
+ */
+export const attributeNames = {
+  /** The pool's registry name, on every instrument. */
+  poolName: 'db.client.connection.pool.name',
+  /** `idle` or `used`, on `db.client.connection.count`. */
+  connectionState: 'db.client.connection.state',
+  /** `postgresql`, `mongodb`, ... (from the pool's `kind`), on `db.client.operation.duration`. */
+  systemName: 'db.system.name',
+  /** The `OperationContext` handler (service or router name), on `db.client.operation.duration`. */
+  operationHandler: 'lifeguard.operation.handler',
+  /** The `OperationContext` operation (route pattern or job name), on `db.client.operation.duration`. */
+  operationName: 'lifeguard.operation.name',
+  /** `connection`, `idle-connection`, `pool` or `listener`, on `lifeguard.pool.errors`. */
+  errorSource: 'lifeguard.error.source',
+  /** `grow`, `shrink` or `same` (the `maxSize` change), on `lifeguard.pool.resizes`. */
+  resizeDirection: 'lifeguard.resize.direction',
+} as const
+
+/** Bucket boundaries (seconds) advised for `db.client.operation.duration`, as the conventions give them: `0.001` to `10`. */
+export const operationDurationBuckets: readonly number[] = Object.freeze([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10])
+
+/**
+ * Bucket boundaries (seconds) advised for the pool's create, wait and use times. The conventions give
+ * none; the SDK's default boundaries are made for milliseconds and would put every sample in one bucket.
+ */
+export const poolTimeBuckets: readonly number[] = Object.freeze([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])

@@ -1,0 +1,159 @@
+import { createPoolRegistry } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { instrumentPools, metricNames } from '../src/index.js'
+import { MemoryPool } from './_helpers/memory-pool.js'
+import { AggregationTemporality, type MetricData } from '@opentelemetry/sdk-metrics'
+import { createMetricsHarness, histogramOf, metric, valueOf, type MetricsHarness } from './_helpers/metrics.js'
+
+const lifecycle = suite<{ harness: MetricsHarness }>('instrumentPools lifecycle', { harness: undefined as never })
+
+lifecycle.before.each((context) => {
+  context.harness = createMetricsHarness()
+})
+
+lifecycle.after.each(async (context) => {
+  await context.harness.shutdown()
+})
+
+const poolName = (name: string) => ({ 'db.client.connection.pool.name': name })
+
+lifecycle('reports pools registered before and after it started, each under its own name', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  const early = registry.register(new MemoryPool('early', { maxSize: 3 }))
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const late = registry.register(new MemoryPool('late', { maxSize: 7 }))
+  assert.equal(instrumentation.pools, ['early', 'late'])
+  const release = await late.acquire()
+  const metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.limit, poolName('early')), 3)
+  assert.is(valueOf(metrics, metricNames.limit, poolName('late')), 7)
+  assert.is(valueOf(metrics, metricNames.connectionCount, { ...poolName('late'), 'db.client.connection.state': 'used' }), 1)
+  assert.is(valueOf(metrics, metricNames.connectionCount, { ...poolName('early'), 'db.client.connection.state': 'used' }), 0)
+  release()
+  instrumentation.stop()
+  assert.is(early.listenerCount, 0)
+})
+
+const gauges = [metricNames.connectionCount, metricNames.idleMax, metricNames.idleMin, metricNames.limit, metricNames.pendingRequests]
+
+function pointsOf(metrics: MetricData[], pool: string): number[] {
+  return gauges.flatMap((name) => {
+    const data = metrics.find((m) => m.descriptor.name === name)
+    return (data?.dataPoints ?? []).filter((p) => p.attributes['db.client.connection.pool.name'] === pool).map((p) => p.value as number)
+  })
+}
+
+lifecycle('a pool closed on its own, or removed by registry.close(), reports zeros once and is never read again', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  const kept = registry.register(new MemoryPool('kept', { minSize: 1 }))
+  const closed = registry.register(new MemoryPool('closed', { minSize: 1 }))
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const release = await closed.acquire()
+  assert.equal(pointsOf(await harness.collect(), 'closed'), [1, 0, 2, 1, 2, 0], 'used, idle, idle.max, idle.min, limit, pending while open')
+  assert.ok(closed.listenerCount > 0, 'listeners attached to the pool')
+  release()
+  await closed.close()
+  const metrics = await harness.collect()
+  assert.equal(pointsOf(metrics, 'closed'), [0, 0, 0, 0, 0, 0], 'a closed pool has no connections and allows none')
+  assert.ok(valueOf(metrics, metricNames.limit, poolName('kept')) === 2, 'open pool still reports')
+  assert.is(closed.listenerCount, 0, 'listeners of the closed pool removed')
+  assert.equal(instrumentation.pools, ['kept'])
+
+  await registry.close()
+  assert.is(kept.listenerCount, 0, 'registry.close() detaches the remaining pool')
+  assert.equal(instrumentation.pools, [])
+  const callsBefore = kept.metricsCalls + closed.metricsCalls
+  assert.equal(pointsOf(await harness.collect(), 'kept'), [0, 0, 0, 0, 0, 0])
+  await harness.collect()
+  assert.is(kept.metricsCalls + closed.metricsCalls, callsBefore, 'closed pools are never read again')
+  instrumentation.stop()
+})
+
+lifecycle('with delta temporality, a closed pool disappears after its closing report', async () => {
+  const harness = createMetricsHarness(AggregationTemporality.DELTA)
+  const registry = createPoolRegistry()
+  const pool = registry.register(new MemoryPool('orders'))
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  assert.is(pointsOf(await harness.collect(), 'orders').length, 6)
+  await registry.close()
+  assert.is(pointsOf(await harness.collect(), 'orders').length, 6, 'the closing report')
+  assert.is(pointsOf(await harness.collect(), 'orders').length, 0, 'then nothing')
+  assert.is(pool.metricsCalls, 1)
+  instrumentation.stop()
+  await harness.shutdown()
+})
+
+lifecycle('stop() removes the pool listeners, the registry subscription and the metric callback', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  const pool = registry.register(new MemoryPool('orders'))
+  pool.on('acquire', () => undefined) // the application's own listener stays
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  assert.ok(pool.listenerCount > 1)
+  instrumentation.stop()
+  instrumentation.stop()
+  assert.is(instrumentation.active, false)
+  assert.is(pool.listenerCount, 1, 'only the application listener is left')
+  const calls = pool.metricsCalls
+  const metrics = await harness.collect()
+  assert.is(pool.metricsCalls, calls, 'the observable callback is gone')
+  assert.is(metrics.find((m) => m.descriptor.name === metricNames.limit)?.dataPoints.length ?? 0, 0)
+  const later = registry.register(new MemoryPool('later'))
+  assert.is(later.listenerCount, 0, 'the registry subscription is gone')
+  await registry.close()
+})
+
+lifecycle('every sample reaches the SDK: many checkouts between collections, and the ones just before stop()', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  const pool = registry.register(new MemoryPool('orders'))
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const checkouts = async (count: number) => {
+    for (let i = 0; i < count; i++) (await pool.acquire())()
+  }
+  await checkouts(1000)
+  let metrics = await harness.collect()
+  assert.is(histogramOf(metrics, metricNames.waitTime, poolName('orders')).count, 1000)
+  assert.is(histogramOf(metrics, metricNames.useTime, poolName('orders')).count, 1000)
+  assert.is(histogramOf(metrics, metricNames.operationDuration, poolName('orders')).count, 1000)
+  await checkouts(7)
+  instrumentation.stop()
+  metrics = await harness.collect()
+  assert.is(histogramOf(metrics, metricNames.waitTime, poolName('orders')).count, 1007)
+  assert.is(histogramOf(metrics, metricNames.operationDuration, poolName('orders')).count, 1007)
+  await registry.close()
+})
+
+lifecycle('1,000 start/stop cycles leave listener counts and callbacks at their baseline', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  const a = registry.register(new MemoryPool('a'))
+  const b = registry.register(new MemoryPool('b', { kind: 'postgres' }))
+  a.on('error', () => undefined)
+  const baseline = [a.listenerCount, b.listenerCount]
+  for (let i = 0; i < 1000; i++) {
+    const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+    if (i % 2 === 1) {
+      instrumentation.stop()
+    } else {
+      using _scoped = instrumentation
+    }
+  }
+  assert.equal([a.listenerCount, b.listenerCount], baseline)
+  await harness.collect()
+  assert.is(a.metricsCalls + b.metricsCalls, 0, 'no callback survived a stop')
+  const added = registry.register(new MemoryPool('added-after'))
+  assert.is(added.listenerCount, 0, 'no registry subscription survived a stop')
+
+  // One more instrumentation still works and reports each pool exactly once.
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const release = await b.acquire()
+  const metrics = await harness.collect()
+  assert.is(a.metricsCalls, 1)
+  assert.is(metric(metrics, metricNames.connectionCount).dataPoints.length, 6, 'idle + used for each of 3 pools')
+  assert.is(valueOf(metrics, metricNames.connectionCount, { ...poolName('b'), 'db.client.connection.state': 'used' }), 1)
+  release()
+  instrumentation.stop()
+  assert.equal([a.listenerCount, b.listenerCount, added.listenerCount], [...baseline, 0])
+  await registry.close()
+})
+
+lifecycle.run()

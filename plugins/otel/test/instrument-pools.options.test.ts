@@ -1,0 +1,66 @@
+import { createPoolRegistry, InvalidOptionError, type PoolRegistry } from '@lifeguard/core'
+import { metrics } from '@opentelemetry/api'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { instrumentPools, metricNames, type InstrumentPoolsOptions } from '../src/index.js'
+import { MemoryPool } from './_helpers/memory-pool.js'
+import { createMetricsHarness } from './_helpers/metrics.js'
+
+const options = suite('instrumentPools options')
+
+function invalid(fn: () => unknown, option: string, words: RegExp): void {
+  try {
+    fn()
+  } catch (error) {
+    assert.instance(error, InvalidOptionError)
+    assert.is((error as InvalidOptionError).code, 'ERR_INVALID_OPTION')
+    assert.is((error as InvalidOptionError).option, option)
+    assert.match((error as Error).message, words)
+    return
+  }
+  assert.unreachable(`Expected InvalidOptionError for \`${option}\``)
+}
+
+options('rejects a missing registry, naming it', () => {
+  invalid(() => instrumentPools(undefined as unknown as PoolRegistry), 'registry', /instrumentPools.*`registry`.*a PoolRegistry/)
+  invalid(() => instrumentPools({} as PoolRegistry), 'registry', /a PoolRegistry/)
+})
+
+options('rejects unknown options and bad values, naming option and value', () => {
+  const registry = createPoolRegistry()
+  invalid(() => instrumentPools(registry, { prefix: 'x' } as InstrumentPoolsOptions), 'prefix', /unknown option `prefix`.*`meterProvider`, `operationDuration`/)
+  invalid(() => instrumentPools(registry, { operationDuration: 'yes' } as unknown as InstrumentPoolsOptions), 'operationDuration', /a boolean.*yes/)
+  invalid(() => instrumentPools(registry, { meterProvider: {} } as unknown as InstrumentPoolsOptions), 'meterProvider', /a MeterProvider/)
+})
+
+options('with no SDK registered, the global no-op meter makes it subscribe to nothing', async () => {
+  assert.is(metrics.getMeterProvider().getMeter('probe').createCounter('probe').constructor.name, 'NoopCounterMetric', 'no global SDK in this process')
+  const registry = createPoolRegistry()
+  const pool = registry.register(new MemoryPool('orders'))
+  const instrumentation = instrumentPools(registry)
+  assert.is(instrumentation.active, false)
+  assert.equal(instrumentation.pools, [])
+  assert.is(pool.listenerCount, 0, 'no event listener on the pool')
+  const release = await pool.acquire()
+  release()
+  assert.is(pool.metricsCalls, 0)
+  instrumentation.stop()
+  await registry.close()
+})
+
+options('operationDuration: false leaves db.client.operation.duration out', async () => {
+  const harness = createMetricsHarness()
+  const registry = createPoolRegistry()
+  const pool = registry.register(new MemoryPool('orders'))
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider, operationDuration: false })
+  const release = await pool.acquire()
+  release()
+  const names = (await harness.collect()).map((m) => m.descriptor.name)
+  assert.ok(names.includes(metricNames.useTime))
+  assert.not.ok(names.includes(metricNames.operationDuration))
+  instrumentation.stop()
+  await registry.close()
+  await harness.shutdown()
+})
+
+options.run()

@@ -1,0 +1,217 @@
+import { createPoolRegistry, createServiceContainer, PoolTimeoutError, runOperation, type PoolRegistry, type ServiceContainer } from '@lifeguard/core'
+import { createPostgresPool, registerPostgres, type PostgresHandle, type PostgresPool, type PostgresPoolClient } from '@lifeguard/postgres'
+import { DataPointType, type HistogramMetricData, type MetricData, type SumMetricData } from '@opentelemetry/sdk-metrics'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { attributeNames, instrumentPools, metricNames, operationDurationBuckets, poolTimeBuckets, type PoolInstrumentation } from '../src/index.js'
+import { createMetricsHarness, histogramOf, metric, valueOf, type MetricsHarness } from './_helpers/metrics.js'
+import { pgConfig, serverConnections, uniqueAppName, waitForServerConnections } from './_helpers/pg.js'
+import { rejects } from './_helpers/rejects.js'
+
+interface Context {
+  harness: MetricsHarness
+  registry: PoolRegistry
+  orders: PostgresPool
+  billing: PostgresPool
+  container: ServiceContainer<any>
+  instrumentation: PoolInstrumentation
+  appNames: string[]
+}
+
+const pg = suite<Context>('PostgreSQL pool metrics', {} as Context)
+
+const ORDERS_MAX = 3
+const orders = { [attributeNames.poolName]: 'orders' }
+const billing = { [attributeNames.poolName]: 'billing' }
+const used = (pool: Record<string, string>) => ({ ...pool, [attributeNames.connectionState]: 'used' })
+const idle = (pool: Record<string, string>) => ({ ...pool, [attributeNames.connectionState]: 'idle' })
+
+pg.before(async (context) => {
+  context.harness = createMetricsHarness()
+  context.appNames = [uniqueAppName('otel-orders'), uniqueAppName('otel-billing')]
+  const registry = createPoolRegistry()
+  // Same kind, same server, same database: only the name tells them apart.
+  context.orders = registry.register(
+    createPostgresPool({ name: 'orders', ...pgConfig(), applicationName: context.appNames[0] as string, minSize: 1, maxSize: ORDERS_MAX, acquireTimeoutMillis: 500 }),
+  )
+  context.billing = registry.register(createPostgresPool({ name: 'billing', ...pgConfig(), applicationName: context.appNames[1] as string, minSize: 2, maxSize: 5 }))
+  context.registry = registry
+  context.instrumentation = instrumentPools(registry, { meterProvider: context.harness.meterProvider })
+  await registry.warmup()
+  const container = createServiceContainer()
+  registerPostgres(container, context.orders)
+  registerPostgres(container, context.billing, { name: 'billing' })
+  context.container = container
+})
+
+pg.after(async (context) => {
+  context.instrumentation.stop()
+  await context.registry.close()
+  await context.harness.shutdown()
+  for (const appName of context.appNames) await waitForServerConnections(appName, 0)
+})
+
+function histogramPointCount(metrics: MetricData[], name: string, attributes: Record<string, string>): number {
+  const data = metric(metrics, name)
+  const point = data.dataPoints.find((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v))
+  return point === undefined ? 0 : (point.value as { count: number }).count
+}
+
+async function hold(pool: PostgresPool, count: number): Promise<PostgresPoolClient[]> {
+  return Promise.all(Array.from({ length: count }, () => pool.connect()))
+}
+
+pg('emits the nine connection metrics and the operation duration with the conventions\' names, units and kinds', async ({ harness, orders: pool, container }) => {
+  // A timeout, so that every instrument has a point.
+  const clients = await hold(pool, ORDERS_MAX)
+  await rejects(pool.connect(), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  for (const client of clients) client.release()
+  await runOperation('orders-api', 'GET /orders/:id', (context) => context.postgres.query('SELECT 1'), { container })
+  const metrics = await harness.collect()
+  const expected: [string, string, 'updowncounter' | 'counter' | 'histogram'][] = [
+    [metricNames.connectionCount, '{connection}', 'updowncounter'],
+    [metricNames.idleMax, '{connection}', 'updowncounter'],
+    [metricNames.idleMin, '{connection}', 'updowncounter'],
+    [metricNames.limit, '{connection}', 'updowncounter'],
+    [metricNames.pendingRequests, '{request}', 'updowncounter'],
+    [metricNames.timeouts, '{timeout}', 'counter'],
+    [metricNames.createTime, 's', 'histogram'],
+    [metricNames.waitTime, 's', 'histogram'],
+    [metricNames.useTime, 's', 'histogram'],
+    [metricNames.operationDuration, 's', 'histogram'],
+  ]
+  assert.equal(
+    expected.map(([name]) => name),
+    [
+      'db.client.connection.count',
+      'db.client.connection.idle.max',
+      'db.client.connection.idle.min',
+      'db.client.connection.limit',
+      'db.client.connection.pending_requests',
+      'db.client.connection.timeouts',
+      'db.client.connection.create_time',
+      'db.client.connection.wait_time',
+      'db.client.connection.use_time',
+      'db.client.operation.duration',
+    ],
+  )
+  for (const [name, unit, kind] of expected) {
+    const data = metric(metrics, name)
+    assert.is(data.descriptor.unit, unit, `${name} unit`)
+    assert.ok(data.descriptor.description.length > 0, `${name} has a description`)
+    if (kind === 'histogram') {
+      assert.is(data.dataPointType, DataPointType.HISTOGRAM, `${name} is a Histogram`)
+      const boundaries = (data as HistogramMetricData).dataPoints[0]?.value.buckets.boundaries
+      assert.equal(boundaries, [...(name === metricNames.operationDuration ? operationDurationBuckets : poolTimeBuckets)], `${name} buckets`)
+    } else {
+      assert.is(data.dataPointType, DataPointType.SUM, `${name} is a sum`)
+      assert.is((data as SumMetricData).isMonotonic, kind === 'counter', `${name} is a${kind === 'counter' ? ' Counter' : 'n UpDownCounter'}`)
+    }
+    for (const point of data.dataPoints) {
+      assert.ok(['orders', 'billing'].includes(point.attributes[attributeNames.poolName] as string), `${name} point names its pool`)
+    }
+  }
+  assert.equal(
+    (metric(metrics, metricNames.operationDuration) as HistogramMetricData).dataPoints[0]?.value.buckets.boundaries,
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+  )
+})
+
+pg('count{state=used} equals the clients held, per pool, and used + idle matches the server', async ({ harness, orders: pool, billing: other, appNames }) => {
+  const ordersClients = await hold(pool, 2)
+  const billingClients = await hold(other, 1)
+  const metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.connectionCount, used(orders)), 2)
+  assert.is(valueOf(metrics, metricNames.connectionCount, used(billing)), 1)
+  const ordersOpen = valueOf(metrics, metricNames.connectionCount, used(orders)) + valueOf(metrics, metricNames.connectionCount, idle(orders))
+  const billingOpen = valueOf(metrics, metricNames.connectionCount, used(billing)) + valueOf(metrics, metricNames.connectionCount, idle(billing))
+  assert.is(ordersOpen, await serverConnections(appNames[0] as string), 'orders: used + idle = server backends')
+  assert.is(billingOpen, await serverConnections(appNames[1] as string), 'billing: used + idle = server backends')
+  for (const client of [...ordersClients, ...billingClients]) client.release()
+  const after = await harness.collect()
+  assert.is(valueOf(after, metricNames.connectionCount, used(orders)), 0)
+  assert.is(valueOf(after, metricNames.connectionCount, used(billing)), 0)
+  assert.is(valueOf(after, metricNames.connectionCount, idle(orders)), ordersOpen)
+})
+
+pg('wait_time and use_time have one sample per checkout, in the pool that served it', async ({ harness, orders: pool, container }) => {
+  const before = await harness.collect()
+  const waits = histogramPointCount(before, metricNames.waitTime, orders)
+  const uses = histogramPointCount(before, metricNames.useTime, orders)
+  const billingWaits = histogramPointCount(before, metricNames.waitTime, billing)
+  await runOperation('orders-api', 'GET /orders', async (context) => {
+    for (let i = 0; i < 4; i++) await context.postgres.query('SELECT $1::int', [i])
+  }, { container })
+  const client = await pool.connect()
+  client.release()
+  const after = await harness.collect()
+  assert.is(histogramPointCount(after, metricNames.waitTime, orders), waits + 5)
+  assert.is(histogramPointCount(after, metricNames.useTime, orders), uses + 5)
+  assert.is(histogramPointCount(after, metricNames.waitTime, billing), billingWaits, 'billing untouched')
+  const wait = histogramOf(after, metricNames.waitTime, orders)
+  assert.ok(wait.sum !== undefined && wait.sum >= 0 && wait.sum < 5, `wait sum in seconds, got ${wait.sum}`)
+})
+
+pg('pending_requests shows the waiters and timeouts counts the timeouts the test caused', async ({ harness, orders: pool }) => {
+  const before = await harness.collect()
+  const timeoutsBefore = valueOf(before, metricNames.timeouts, orders)
+  const clients = await hold(pool, ORDERS_MAX)
+  const waiters = [pool.connect(), pool.connect()]
+  const waiting = await harness.collect()
+  assert.is(valueOf(waiting, metricNames.pendingRequests, orders), 2)
+  assert.is(valueOf(waiting, metricNames.pendingRequests, billing), 0)
+  assert.is(valueOf(waiting, metricNames.connectionCount, used(orders)), ORDERS_MAX)
+  assert.is(valueOf(waiting, metricNames.limit, orders), ORDERS_MAX)
+  for (const waiter of waiters) await rejects(waiter, PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  for (const client of clients) client.release()
+  const after = await harness.collect()
+  assert.is(valueOf(after, metricNames.timeouts, orders), timeoutsBefore + 2)
+  assert.is(valueOf(after, metricNames.pendingRequests, orders), 0)
+  assert.not.ok(metric(after, metricNames.timeouts).dataPoints.some((p) => p.attributes[attributeNames.poolName] === 'billing'), 'billing has no timeouts')
+})
+
+pg('db.client.connection.limit and idle.max follow resize, idle.min follows minSize', async ({ harness, billing: pool }) => {
+  pool.resize({ maxSize: 8 })
+  let metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.limit, billing), 8)
+  assert.is(valueOf(metrics, metricNames.idleMax, billing), 8)
+  assert.is(valueOf(metrics, metricNames.limit, orders), ORDERS_MAX, 'orders keeps its own size')
+  pool.resize({ minSize: 1, maxSize: 4 })
+  metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.limit, billing), 4)
+  assert.is(valueOf(metrics, metricNames.idleMin, billing), 1)
+  assert.is(valueOf(metrics, metricNames.resizes, { ...billing, [attributeNames.resizeDirection]: 'grow' }), 1)
+  assert.is(valueOf(metrics, metricNames.resizes, { ...billing, [attributeNames.resizeDirection]: 'shrink' }), 1)
+  pool.resize({ minSize: 2, maxSize: 5 })
+})
+
+pg('db.client.operation.duration has one sample per query with the operation\'s handler and name', async ({ harness, container }) => {
+  await runOperation('orders-api', 'GET /orders/:id/items', async (context) => {
+    for (let i = 0; i < 3; i++) await context.postgres.query('SELECT pg_sleep(0.002)')
+    await context.get<PostgresHandle>('billing').query('SELECT 1')
+  }, { container, requestId: 'req-8f14e45f' })
+  await runOperation('billing-worker', 'charge', (context) => context.get<PostgresHandle>('billing').transaction((tx) => tx.query('SELECT 1')), { container })
+  const metrics = await harness.collect()
+  const route = (pool: Record<string, string>, handler: string, operation: string) => ({
+    ...pool,
+    [attributeNames.systemName]: 'postgresql',
+    [attributeNames.operationHandler]: handler,
+    [attributeNames.operationName]: operation,
+  })
+  const getOrder = histogramOf(metrics, metricNames.operationDuration, route(orders, 'orders-api', 'GET /orders/:id/items'))
+  assert.is(getOrder.count, 3)
+  assert.ok(getOrder.min !== undefined && getOrder.min >= 0.002, `each query took at least 2ms, got min ${getOrder.min}s`)
+  assert.is(histogramOf(metrics, metricNames.operationDuration, route(billing, 'orders-api', 'GET /orders/:id/items')).count, 1)
+  assert.is(histogramOf(metrics, metricNames.operationDuration, route(billing, 'billing-worker', 'charge')).count, 1, 'a transaction is one operation')
+  for (const point of metric(metrics, metricNames.operationDuration).dataPoints) {
+    assert.equal(
+      Object.keys(point.attributes).sort(),
+      point.attributes[attributeNames.operationHandler] === undefined
+        ? [attributeNames.poolName, attributeNames.systemName].sort()
+        : [attributeNames.poolName, attributeNames.systemName, attributeNames.operationHandler, attributeNames.operationName].sort(),
+      'no request id or query text among the attributes',
+    )
+  }
+})
+
+pg.run()
