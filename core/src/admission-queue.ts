@@ -17,9 +17,9 @@ export interface AdmissionQueueOptions {
 interface Waiter {
   resolve: () => void
   reject: (error: Error) => void
-  timer: NodeJS.Timeout | undefined
+  /** `performance.now()` after which it times out (Infinity: never). */
+  deadline: number
   signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
   settled: boolean
 }
 
@@ -37,6 +37,8 @@ export class AdmissionQueue {
   #head = 0
   #waiting = 0
   #closed = false
+  #timer: NodeJS.Timeout | undefined
+  readonly #bySignal = new WeakMap<AbortSignal, Set<Waiter>>()
 
   constructor(options: AdmissionQueueOptions) {
     this.#options = options
@@ -80,20 +82,13 @@ export class AdmissionQueue {
     const maxWaiting = this.#options.maxWaiting
     if (maxWaiting !== undefined && this.#waiting >= maxWaiting) return Promise.reject(new PoolExhaustedError(this.#options.pool, maxWaiting))
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, settled: false }
       const timeoutMillis = this.#options.timeoutMillis
-      if (timeoutMillis !== undefined && Number.isFinite(timeoutMillis)) {
-        waiter.timer = setTimeout(() => {
-          const others = this.#waiting - 1
-          this.#leave(waiter, new PoolTimeoutError(this.#options.pool, timeoutMillis, { cause: this.#options.lastError?.(), waiting: others }))
-        }, timeoutMillis)
-      }
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#leave(waiter, new OperationAbortedError(`acquire a connection from pool '${this.#options.pool}'`, { cause: signal.reason }))
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
-      }
+      const deadline = timeoutMillis !== undefined && Number.isFinite(timeoutMillis) ? performance.now() + timeoutMillis : Infinity
+      const waiter: Waiter = { resolve, reject, deadline, signal, settled: false }
+      if (signal !== undefined) this.#watchSignal(signal, waiter)
       this.#waiters.push(waiter)
       this.#waiting++
+      if (deadline !== Infinity && this.#timer === undefined) this.#armTimer(deadline)
     })
   }
 
@@ -140,6 +135,47 @@ export class AdmissionQueue {
     }
   }
 
+  // All waiters share one timeout and are served in order, so their deadlines are in queue order: one
+  // timer for the oldest is enough (a timer per waiter costs measurably under heavy contention).
+  #armTimer(deadline: number): void {
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, deadline - performance.now()))
+  }
+
+  #expire(): void {
+    this.#timer = undefined
+    const now = performance.now()
+    const timeoutMillis = this.#options.timeoutMillis as number
+    for (let i = this.#head; i < this.#waiters.length; i++) {
+      const waiter = this.#waiters[i] as Waiter
+      if (waiter.settled) continue
+      if (waiter.deadline > now) {
+        this.#armTimer(waiter.deadline)
+        return
+      }
+      const others = this.#waiting - 1
+      this.#leave(waiter, new PoolTimeoutError(this.#options.pool, timeoutMillis, { cause: this.#options.lastError?.(), waiting: others }))
+    }
+  }
+
+  // One abort listener per signal, however many times its operation waits: adding and removing
+  // EventTarget listeners per wait is the most expensive part of waiting.
+  #watchSignal(signal: AbortSignal, waiter: Waiter): void {
+    let waiters = this.#bySignal.get(signal)
+    if (waiters === undefined) {
+      const set = new Set<Waiter>()
+      waiters = set
+      this.#bySignal.set(signal, set)
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const each of set) this.#leave(each, new OperationAbortedError(`acquire a connection from pool '${this.#options.pool}'`, { cause: signal.reason }))
+        },
+        { once: true },
+      )
+    }
+    waiters.add(waiter)
+  }
+
   #leave(waiter: Waiter, error: Error): void {
     if (waiter.settled) return
     // Left in the array and skipped by #drain; the count drops now so metrics stay true.
@@ -149,8 +185,11 @@ export class AdmissionQueue {
   #settle(waiter: Waiter, error: Error | undefined): void {
     waiter.settled = true
     this.#waiting--
-    if (waiter.timer !== undefined) clearTimeout(waiter.timer)
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
+    if (waiter.signal !== undefined) this.#bySignal.get(waiter.signal)?.delete(waiter)
+    if (this.#waiting === 0 && this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
     if (error === undefined) waiter.resolve()
     else waiter.reject(error)
   }

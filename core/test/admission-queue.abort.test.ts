@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { AdmissionQueue, OperationAbortedError } from '../src/index.js'
@@ -55,6 +56,22 @@ abort('an admitted waiter stops listening to its signal', async () => {
   await waiter
   controller.abort()
   assert.is(queue.active, 1)
+  assert.is(queue.waiting, 0)
+})
+
+abort('adds one abort listener per signal however often its operation waits', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1, timeoutMillis: 1000 })
+  const controller = new AbortController()
+  assert.ok(queue.tryAcquire())
+  for (let i = 0; i < 50; i++) {
+    const waiting = queue.acquire(controller.signal)
+    queue.release()
+    await waiting
+  }
+  assert.is(getEventListeners(controller.signal, 'abort').length, 1)
+  const last = queue.acquire(controller.signal)
+  controller.abort()
+  await rejects(last, OperationAbortedError, 'ERR_OPERATION_ABORTED')
   assert.is(queue.waiting, 0)
 })
 

@@ -1,0 +1,18 @@
+/**
+ * `@lifeguard/postgres`: PostgreSQL pools on node-postgres's own `pg.Pool`, behind Lifeguard's pool
+ * contract (bounded and abortable waits, live resizing, metrics, lifecycle events, leak detection),
+ * and a request-scoped handle (`context.postgres`) that gives back what an operation took.
+ *
+ * @packageDocumentation
+ */
+
+export { PostgresPool, createPostgresPool } from './postgres-pool.js'
+export type { PostgresPoolClient, ConnectCallback } from './postgres-pool.js'
+export type { PostgresPoolOptions, PostgresDriverOptions, OwnedDriverOption } from './options.js'
+export { PostgresHandle, createPostgresHandle } from './postgres-handle.js'
+export { PostgresTransaction } from './postgres-transaction.js'
+export type { TransactionOptions } from './postgres-transaction.js'
+export { registerPostgres, DEFAULT_POSTGRES_SERVICE } from './register-postgres.js'
+export type { RegisterPostgresOptions } from './register-postgres.js'
+export { PostgresConnectError } from './errors.js'
+export type { QueryText, QueryValues } from './query-types.js'

@@ -1,0 +1,67 @@
+import type { PoolEventsOption } from '@lifeguard/core'
+import type pg from 'pg'
+
+/** Pool settings Lifeguard owns; set them through the Lifeguard option named in the comment instead. */
+export type OwnedDriverOption =
+  | 'max' // maxSize
+  | 'min' // minSize
+  | 'idleTimeoutMillis' // idleTimeoutMillis
+  | 'connectionTimeoutMillis' // connectTimeoutMillis
+  | 'maxLifetimeSeconds' // maxLifetimeMillis
+  | 'application_name' // applicationName
+  | 'Client'
+  | 'connectionString'
+  | 'host'
+  | 'port'
+  | 'user'
+  | 'password'
+  | 'database'
+  | 'ssl'
+
+/**
+ * Any other `pg.Pool` / `pg.Client` setting, passed through unchanged: `statement_timeout`,
+ * `query_timeout`, `keepAlive`, `types`, `options`, `allowExitOnIdle`, `onConnect`, ...
+ */
+export type PostgresDriverOptions = Omit<pg.PoolConfig, OwnedDriverOption>
+
+/** Options of `createPostgresPool()`. Durations are in milliseconds. */
+export interface PostgresPoolOptions extends PoolEventsOption {
+  /** Unique in its registry, e.g. `'orders'`. Shown in errors, events and metrics. */
+  name: string
+  /** `postgres://user:password@host:port/database?sslmode=...`. Its fields win over the fields below, as in `pg`. */
+  connectionString?: string
+  /** Default: `PGHOST`, then `localhost`. */
+  host?: string
+  /** Default: `PGPORT`, then 5432. */
+  port?: number
+  /** Default: `PGUSER`, then the OS user. */
+  user?: string
+  /** A string, or a function returning one (rotating credentials). Never shown in errors, events or metrics. */
+  password?: string | (() => string | Promise<string>)
+  /** Default: `PGDATABASE`, then the user name. */
+  database?: string
+  /** `true`, or Node's TLS options. */
+  ssl?: pg.PoolConfig['ssl']
+  /** Sent as `application_name`: how the server (`pg_stat_activity`) and PgBouncer see this service. */
+  applicationName?: string
+  /** Connections kept open when idle, and opened by `warmup()`. Default 0. */
+  minSize?: number
+  /** Most connections open at once. Default 10. */
+  maxSize?: number
+  /** Longest wait for a connection (queue plus connect) before `PoolTimeoutError`. Default 10000. */
+  acquireTimeoutMillis?: number
+  /** Longest time one connection attempt may take. Default: `acquireTimeoutMillis`. */
+  connectTimeoutMillis?: number
+  /** Waiters beyond this get `PoolExhaustedError` at once; 0 means never wait. Default: unbounded. */
+  maxWaitingRequests?: number
+  /** An idle connection above `minSize` closes after this long; 0 keeps it. Default 10000. */
+  idleTimeoutMillis?: number
+  /** A connection closes after this long (when idle, or when released); 0 means no limit. Default 0. */
+  maxLifetimeMillis?: number
+  /** Each connection's lifetime is shortened by a random amount up to this. Default: 10% of `maxLifetimeMillis`. */
+  maxLifetimeJitterMillis?: number
+  /** A checkout held longer than this fires a `leak` event; 0 turns detection off. Default 0. */
+  leakDetectionMillis?: number
+  /** Other `pg` settings, passed through. */
+  pg?: PostgresDriverOptions
+}

@@ -1,0 +1,182 @@
+import { DisposedError, type OperationContext } from '@lifeguard/core'
+import type pg from 'pg'
+import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
+import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
+import { releaseArgumentFor } from './internal/run-query.js'
+import type { QueryText, QueryValues } from './query-types.js'
+import { acquireClient, finishTransaction, runQuery } from './internal/symbols.js'
+import { clientState, type TrackedClient } from './internal/tracked-client.js'
+
+/**
+ * One operation's way into a `PostgresPool`: `query()` checks a client out per query, `transaction()`
+ * holds one for its callback, `connect()` holds one until released. Whatever it still holds when it is
+ * disposed (the operation's scope ends) is given back, after a `ROLLBACK` if a transaction is open, so
+ * a handler that forgets cannot leak. Waiting for a client honours the operation's `signal`.
+ */
+export class PostgresHandle implements AsyncDisposable {
+  /** The pool it checks out from. */
+  readonly pool: PostgresPool
+  /** The operation it belongs to (its signal bounds every wait), if any. */
+  readonly context: OperationContext | undefined
+  /** Clients held by `connect()` (value undefined) and `transaction()` (value: its transaction). */
+  #held: Map<TrackedClient, PostgresTransaction | undefined> | undefined
+  #disposing: Promise<void> | undefined
+
+  /** @internal use `createPostgresHandle()` or `registerPostgres()` */
+  constructor(pool: PostgresPool, context?: OperationContext) {
+    this.pool = pool
+    this.context = context
+  }
+
+  /** Clients this handle holds now (from `connect()` and open transactions). */
+  get heldCount(): number {
+    return this.#held?.size ?? 0
+  }
+
+  /** True once disposed. */
+  get disposed(): boolean {
+    return this.#disposing !== undefined
+  }
+
+  /**
+   * Runs one query on a client checked out for it.
+   *
+   * @throws {PoolTimeoutError | PoolExhaustedError | OperationAbortedError} while waiting for a client
+   * @throws {DisposedError} after the handle was disposed
+   * @example
+   * const { rows } = await context.postgres.query('SELECT * FROM orders WHERE id = $1', [id])
+   */
+  query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
+    if (this.#disposing !== undefined) return Promise.reject(this.#disposedError('run a query'))
+    return this.pool[runQuery]<R>(this.context, text, values)
+  }
+
+  /**
+   * Runs `fn` in a transaction on one client: `BEGIN`, then `COMMIT` when `fn` resolves, `ROLLBACK`
+   * when it throws (the error is rethrown). Returns what `fn` returns.
+   *
+   * @throws {InvalidOptionError} for bad options
+   * @throws {DisposedError} when the handle is disposed before the transaction commits (it is rolled back)
+   * @example
+   * const id = await context.postgres.transaction(async (tx) => {
+   *   const { rows } = await tx.query('INSERT INTO orders (total) VALUES ($1) RETURNING id', [total])
+   *   await tx.query('INSERT INTO order_events (order_id) VALUES ($1)', [rows[0].id])
+   *   return rows[0].id
+   * }, { isolationLevel: 'serializable' })
+   */
+  async transaction<T>(fn: (tx: PostgresTransaction) => T | Promise<T>, options?: TransactionOptions): Promise<T> {
+    const begin = beginStatement(options)
+    const client = await this.#checkout('start a transaction')
+    const tx = new PostgresTransaction(client)
+    this.#hold(client, tx)
+    let result: T
+    try {
+      await client.query(begin)
+      result = await fn(tx)
+      tx[finishTransaction]()
+      // Disposed meanwhile: the client went back (rolled back); committing now would touch someone else's.
+      if (this.#held?.get(client) !== tx) throw this.#disposedError('commit the transaction')
+      await client.query('COMMIT')
+    } catch (error) {
+      tx[finishTransaction]()
+      if (this.#take(client, tx)) await rollbackAndRelease(client)
+      throw error
+    }
+    if (this.#take(client, tx)) client.release()
+    return result
+  }
+
+  /**
+   * Checks out a client held until `client.release()` or until the handle is disposed.
+   *
+   * @throws {DisposedError} after the handle was disposed
+   * @example
+   * const client = await context.postgres.connect()
+   * await client.query('LISTEN orders') // (not through PgBouncer in transaction mode)
+   */
+  async connect(): Promise<PostgresPoolClient> {
+    const client = await this.#checkout('check out a client')
+    this.#hold(client, undefined)
+    return client
+  }
+
+  /** Gives back everything still held (rolling back open transactions). Idempotent; never throws. */
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#dispose()
+    return this.#disposing
+  }
+
+  /** `await using db = createPostgresHandle(pool)` disposes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose()
+  }
+
+  async #checkout(action: string): Promise<TrackedClient> {
+    if (this.#disposing !== undefined) throw this.#disposedError(action)
+    const client = await this.pool[acquireClient](this.context)
+    if (this.#disposing !== undefined) {
+      client.release()
+      throw this.#disposedError(action)
+    }
+    return client
+  }
+
+  #hold(client: TrackedClient, tx: PostgresTransaction | undefined): void {
+    const held = (this.#held ??= new Map())
+    held.set(client, tx)
+    // The pool removes it from here when the client is released, whoever releases it.
+    client[clientState].holder = held
+  }
+
+  // Whoever takes a client out of `#held` first is the one who gives it back.
+  #take(client: TrackedClient, tx: PostgresTransaction | undefined): boolean {
+    const held = this.#held
+    if (held === undefined || !held.has(client) || held.get(client) !== tx) return false
+    held.delete(client)
+    return true
+  }
+
+  async #dispose(): Promise<void> {
+    const held = this.#held
+    if (held === undefined || held.size === 0) return
+    const entries = [...held]
+    held.clear()
+    await Promise.all(
+      entries.map(([client, tx]) => {
+        tx?.[finishTransaction]()
+        // A transaction may still be sending BEGIN, so roll back whenever one was started.
+        const status = client.getTransactionStatus()
+        if (tx !== undefined || status === 'T' || status === 'E') return rollbackAndRelease(client)
+        client.release()
+        return undefined
+      }),
+    )
+  }
+
+  #disposedError(action: string): DisposedError {
+    return new DisposedError(`Could not ${action} on pool '${this.pool.name}'. The handle is disposed (its operation has ended).`)
+  }
+}
+
+async function rollbackAndRelease(client: TrackedClient): Promise<void> {
+  try {
+    await client.query('ROLLBACK')
+  } catch (error) {
+    // The connection cannot be trusted with an unknown transaction state: close it.
+    client.release(releaseArgumentFor(error) ?? (error as Error))
+    return
+  }
+  client.release()
+}
+
+/**
+ * A handle on `pool` for one operation (or for a block: `await using db = createPostgresHandle(pool)`).
+ * `registerPostgres()` creates one per operation scope for you.
+ *
+ * @example
+ * await using db = createPostgresHandle(pool)
+ * await db.query('SELECT 1')
+ */
+export function createPostgresHandle(pool: PostgresPool, context?: OperationContext): PostgresHandle {
+  return new PostgresHandle(pool, context)
+}

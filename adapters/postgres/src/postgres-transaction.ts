@@ -1,0 +1,68 @@
+import { DisposedError, validateOptions } from '@lifeguard/core'
+import type pg from 'pg'
+import type { QueryText, QueryValues } from './query-types.js'
+import { finishTransaction } from './internal/symbols.js'
+import type { TrackedClient } from './internal/tracked-client.js'
+
+/** How `transaction()` begins: `BEGIN ISOLATION LEVEL ... READ ONLY`. */
+export interface TransactionOptions {
+  /** Default: the server's (`read committed` unless configured otherwise). */
+  isolationLevel?: 'read committed' | 'repeatable read' | 'serializable'
+  readOnly?: boolean
+}
+
+/**
+ * The one connection of a `transaction()`, for the callback's queries. It stops working when the
+ * transaction ends (commit, rollback, or the operation being disposed), so a late query can never run
+ * on a connection that went back to the pool.
+ */
+export class PostgresTransaction {
+  readonly #client: TrackedClient
+  #finished = false
+
+  /** @internal created by `PostgresHandle#transaction()` */
+  constructor(client: TrackedClient) {
+    this.#client = client
+  }
+
+  /** True once committed, rolled back or disposed. */
+  get finished(): boolean {
+    return this.#finished
+  }
+
+  /**
+   * Runs a query inside the transaction.
+   *
+   * @throws {DisposedError} once the transaction has finished
+   * @example
+   * await tx.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [amount, from])
+   */
+  query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
+    if (this.#finished) return Promise.reject(new DisposedError('Could not run a query in the transaction. The transaction has already finished.'))
+    return this.#client.query<R>(text as string, values as unknown[] | undefined)
+  }
+
+  /** @internal */
+  [finishTransaction](): void {
+    this.#finished = true
+  }
+}
+
+const levels = ['read committed', 'repeatable read', 'serializable'] as const
+
+/**
+ * The `BEGIN` statement for these options.
+ *
+ * @throws {InvalidOptionError}
+ */
+export function beginStatement(options: TransactionOptions | undefined): string {
+  if (options === undefined) return 'BEGIN'
+  validateOptions('transaction', options, {
+    isolationLevel: { type: 'oneOf', values: levels, optional: true },
+    readOnly: { type: 'boolean', optional: true },
+  })
+  let statement = 'BEGIN'
+  if (options.isolationLevel !== undefined) statement += ` ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`
+  if (options.readOnly !== undefined) statement += options.readOnly ? ' READ ONLY' : ' READ WRITE'
+  return statement
+}

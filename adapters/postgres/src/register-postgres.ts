@@ -1,0 +1,55 @@
+import { CONTEXT_SERVICE, OperationContext, ResolutionError, checkOption, type ServiceContainer, type ServiceScope } from '@lifeguard/core'
+import { PostgresHandle } from './postgres-handle.js'
+import type { PostgresPool } from './postgres-pool.js'
+
+declare module '@lifeguard/core' {
+  interface OperationContext {
+    /**
+     * The operation's handle on the pool registered as `'postgres'` by `registerPostgres()`; resolved on
+     * first use. Other pools: `context.get<PostgresHandle>('orders')`.
+     */
+    readonly postgres: PostgresHandle
+  }
+}
+
+/** Options of `registerPostgres()`. */
+export interface RegisterPostgresOptions<K extends string> {
+  /** The service name; `'postgres'` (the default) is also `context.postgres`. */
+  name?: K
+}
+
+/** The service name `context.postgres` resolves. */
+export const DEFAULT_POSTGRES_SERVICE = 'postgres'
+
+/**
+ * Registers a scoped `PostgresHandle` on `pool`: each scope (each request or job) gets its own, bound
+ * to its operation context, and disposing the scope gives back whatever the handle still holds.
+ * Registered as `'postgres'` it is also `context.postgres`.
+ *
+ * @throws {RegistrationError} when the name is taken
+ * @throws {InvalidOptionError} for an empty name
+ * @example
+ * const container = createServiceContainer()
+ * registerPostgres(container, mainPool)                       // context.postgres
+ * registerPostgres(container, ordersPool, { name: 'orders' }) // context.get<PostgresHandle>('orders')
+ */
+export function registerPostgres<S extends object, K extends string = 'postgres'>(
+  container: ServiceContainer<S>,
+  pool: PostgresPool,
+  options: RegisterPostgresOptions<K> = {},
+): ServiceContainer<S & Record<K, PostgresHandle>> {
+  checkOption('registerPostgres', 'name', options.name, { type: 'string', nonEmpty: true, optional: true })
+  const name = (options.name ?? DEFAULT_POSTGRES_SERVICE) as K
+  OperationContext.defineAccessor(DEFAULT_POSTGRES_SERVICE, (context) => context.get<PostgresHandle>(DEFAULT_POSTGRES_SERVICE))
+  return container.scoped(name, (resolver) => new PostgresHandle(pool, contextOf(resolver.scope)))
+}
+
+// The operation context provides itself in its scope; a bare scope (no context) has none.
+function contextOf(scope: ServiceScope<any>): OperationContext | undefined {
+  try {
+    return scope.resolve(CONTEXT_SERVICE) as OperationContext
+  } catch (error) {
+    if (error instanceof ResolutionError && error.reason === 'unknown') return undefined
+    throw error
+  }
+}

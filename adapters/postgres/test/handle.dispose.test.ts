@@ -1,0 +1,115 @@
+import { DisposedError, OperationContext, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createPostgresHandle, registerPostgres, type PostgresPool } from '../src/index.js'
+import { rejects } from './_helpers/rejects.js'
+import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
+
+const table = `handle_dispose_${process.pid}`
+const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer }>('context.postgres dispose')
+
+test.before(async (context) => {
+  const { pool, appName } = testPool('handle-dispose', { maxSize: 3 })
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (id int)`)
+  Object.assign(context, { pool, appName, container: registerPostgres(createServiceContainer(), pool) })
+})
+
+test.after(async ({ pool, appName }) => {
+  await pool.query(`DROP TABLE IF EXISTS ${table}`)
+  await closeAndCheck(pool, appName)
+})
+
+async function count(pool: PostgresPool): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)
+  return rows[0]?.n ?? -1
+}
+
+test('gives back a client the handler forgot to release', async ({ pool, container }) => {
+  await runOperation('api', 'forgetful', async (context) => {
+    const client = await context.postgres.connect()
+    await client.query('SELECT 1')
+    assert.is(context.postgres.heldCount, 1)
+    assert.is(pool.activeCount, 1)
+  }, { container })
+  assert.is(pool.activeCount, 0)
+  assert.is(pool.idleCount, pool.totalCount)
+})
+
+test('a client released by the handler is no longer held', async ({ pool, container }) => {
+  const context = OperationContext.create('api', 'tidy', { container })
+  const client = await context.postgres.connect()
+  client.release()
+  assert.is(context.postgres.heldCount, 0)
+  await context.dispose()
+  assert.is(pool.activeCount, 0)
+})
+
+test('rolls back a transaction left open on a held client before giving it back', async ({ pool, container }) => {
+  const context = OperationContext.create('api', 'open-tx', { container })
+  const client = await context.postgres.connect()
+  await client.query('BEGIN')
+  await client.query(`INSERT INTO ${table} (id) VALUES (1)`)
+  await context.dispose()
+  assert.is(client.getTransactionStatus(), 'I')
+  assert.is(await count(pool), 0)
+  assert.is(pool.activeCount, 0)
+})
+
+test('rolls back a transaction() still running, and its late queries fail', async ({ pool, container }) => {
+  const context = OperationContext.create('api', 'aborted-tx', { container })
+  let resume: () => void = () => undefined
+  const gate = new Promise<void>((resolve) => (resume = resolve))
+  const running = context.postgres.transaction(async (tx) => {
+    await tx.query(`INSERT INTO ${table} (id) VALUES (2)`)
+    await gate
+    await tx.query(`INSERT INTO ${table} (id) VALUES (3)`)
+  })
+  const outcome = running.then(() => undefined, (error: unknown) => error)
+  await sleep(30)
+  await context.dispose()
+  assert.is(pool.activeCount, 0)
+  resume()
+  const error = await outcome
+  assert.instance(error, DisposedError)
+  assert.match((error as Error).message, 'The transaction has already finished')
+  assert.is(await count(pool), 0)
+})
+
+test('a client that arrives after the handle was disposed goes straight back', async ({ pool, container }) => {
+  const held = await Promise.all([pool.connect(), pool.connect(), pool.connect()])
+  const context = OperationContext.create('api', 'late', { container })
+  const waiting = context.postgres.connect()
+  const outcome = waiting.then(() => undefined, (error: unknown) => error)
+  await sleep(10)
+  const disposing = context.dispose()
+  held.pop()?.release()
+  assert.instance(await outcome, DisposedError)
+  await disposing
+  for (const client of held) client.release()
+  assert.is(pool.activeCount, 0)
+})
+
+test('await using disposes a standalone handle at the end of the block', async ({ pool }) => {
+  let handleRef: ReturnType<typeof createPostgresHandle> | undefined
+  {
+    await using handle = createPostgresHandle(pool)
+    handleRef = handle
+    await handle.connect()
+    assert.is(pool.activeCount, 1)
+  }
+  assert.ok(handleRef?.disposed)
+  assert.is(pool.activeCount, 0)
+  await rejects(handleRef.query('SELECT 1'), DisposedError, 'ERR_DISPOSED')
+})
+
+test('dispose is idempotent', async ({ container }) => {
+  const context = OperationContext.create('api', 'twice', { container })
+  const handle = context.postgres
+  await handle.connect()
+  await Promise.all([handle.dispose(), handle.dispose()])
+  await handle.dispose()
+  assert.is(handle.heldCount, 0)
+  await context.dispose()
+})
+
+test.run()

@@ -1,0 +1,123 @@
+import { DisposedError, OperationAbortedError, OperationContext, createServiceContainer, runOperation } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { PostgresHandle, registerPostgres, type PostgresPool } from '../src/index.js'
+import { rejects } from './_helpers/rejects.js'
+import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
+
+interface Context {
+  main: PostgresPool
+  mainApp: string
+  orders: PostgresPool
+  ordersApp: string
+}
+
+const test = suite<Context>('context.postgres query')
+
+test.before((context) => {
+  const main = testPool('handle-main', { maxSize: 2, acquireTimeoutMillis: 5000 })
+  const orders = testPool('handle-orders')
+  Object.assign(context, { main: main.pool, mainApp: main.appName, orders: orders.pool, ordersApp: orders.appName })
+})
+
+test.after(async ({ main, mainApp, orders, ordersApp }) => {
+  await closeAndCheck(main, mainApp)
+  await closeAndCheck(orders, ordersApp)
+})
+
+function containerFor({ main, orders }: Context) {
+  const container = createServiceContainer()
+  registerPostgres(container, main)
+  registerPostgres(container, orders, { name: 'orders' })
+  return container
+}
+
+test('context.postgres is one handle per operation, bound to that operation', async (pools) => {
+  const container = containerFor(pools)
+  const a = OperationContext.create('api', 'GET /a', { container })
+  const b = OperationContext.create('api', 'GET /b', { container })
+  assert.instance(a.postgres, PostgresHandle)
+  assert.is(a.postgres, a.postgres)
+  assert.is(a.postgres, a.get('postgres'))
+  assert.is.not(a.postgres, b.postgres)
+  assert.is(a.postgres.context, a)
+  assert.is(a.postgres.pool, pools.main)
+  await Promise.all([a.dispose(), b.dispose()])
+})
+
+test('query() runs on the default pool and context.get() reaches the others', async (pools) => {
+  await runOperation('worker', 'report', async (context) => {
+    const main = await context.postgres.query<{ app: string }>("SELECT current_setting('application_name') AS app")
+    const orders = await context.get<PostgresHandle>('orders').query<{ app: string; n: number }>("SELECT current_setting('application_name') AS app, $1::int AS n", [7])
+    assert.is(main.rows[0]?.app, pools.mainApp)
+    assert.equal(orders.rows[0], { app: pools.ordersApp, n: 7 })
+    assert.is(context.postgres.heldCount, 0, 'a query holds its client only while it runs')
+  }, { container: containerFor(pools) })
+  assert.is(pools.main.activeCount, 0)
+})
+
+test('concurrent operations stay isolated and share the pool', async (pools) => {
+  const container = containerFor(pools)
+  const results = await Promise.all(
+    [1, 2, 3, 4, 5].map((n) => runOperation('api', 'GET /n', (context) => context.postgres.query<{ n: number }>('SELECT $1::int AS n, pg_sleep(0.01)', [n]), { container })),
+  )
+  assert.equal(results.map((r) => r.rows[0]?.n), [1, 2, 3, 4, 5])
+  assert.ok(pools.main.totalCount <= 2)
+})
+
+test('a server error keeps the connection; the error reaches the caller', async (pools) => {
+  const reasons: string[] = []
+  const off = pools.main.on('disconnect', (e) => void reasons.push(e.reason))
+  const total = pools.main.totalCount
+  const error = await runOperation('api', 'bad', (context) => context.postgres.query('SELEC 1'), { container: containerFor(pools) }).catch((caught: unknown) => caught)
+  assert.is((error as { code?: string }).code, '42601')
+  await sleep(10)
+  assert.equal(reasons, [])
+  assert.is(pools.main.totalCount, total)
+  off()
+})
+
+test('a lone BEGIN never hands an open transaction to the next caller', async (pools) => {
+  const reasons: string[] = []
+  const off = pools.main.on('disconnect', (e) => void reasons.push(e.reason))
+  await runOperation('api', 'begin', async (context) => {
+    await context.postgres.query('BEGIN')
+    const { rows } = await context.postgres.query<{ status: string }>('SELECT now() = statement_timestamp() AS status')
+    assert.is(rows[0]?.status, true, 'the next query is not inside that transaction')
+  }, { container: containerFor(pools) })
+  await until('the connection to close', () => reasons.length === 1)
+  assert.equal(reasons, ['error'])
+  off()
+})
+
+test('waiting for a client honours the operation signal and its deadline', async (pools) => {
+  const held = [await pools.main.connect(), await pools.main.connect()]
+  const controller = new AbortController()
+  const aborted = OperationContext.create('api', 'GET /slow', { container: containerFor(pools), signal: controller.signal })
+  const waiting = aborted.postgres.query('SELECT 1')
+  await sleep(10)
+  controller.abort()
+  await rejects(waiting, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  const late = OperationContext.create('api', 'GET /late', { container: containerFor(pools), deadlineMillis: 50 })
+  const started = Date.now()
+  const error = await rejects(late.postgres.query('SELECT 1'), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.ok(Date.now() - started < 1000)
+  assert.is((error.cause as DOMException).name, 'TimeoutError')
+  assert.is(pools.main.waitingCount, 0)
+  for (const client of held) client.release()
+  await Promise.all([aborted.dispose(), late.dispose()])
+  assert.is(pools.main.activeCount, 0)
+})
+
+test('a disposed handle refuses new work with DisposedError', async (pools) => {
+  const context = OperationContext.create('api', 'GET /done', { container: containerFor(pools) })
+  const handle = context.postgres
+  await context.dispose()
+  assert.ok(handle.disposed)
+  const error = await rejects(handle.query('SELECT 1'), DisposedError, 'ERR_DISPOSED')
+  assert.match(error.message, "Could not run a query on pool 'handle-main'. The handle is disposed")
+  await rejects(handle.connect(), DisposedError, 'ERR_DISPOSED')
+  await rejects(handle.transaction(() => 1), DisposedError, 'ERR_DISPOSED')
+})
+
+test.run()

@@ -1,0 +1,90 @@
+import { DisposedError, InvalidOptionError, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
+import { rejects } from './_helpers/rejects.js'
+import { closeAndCheck, testPool } from './_helpers/pools.js'
+
+const table = `handle_tx_${process.pid}`
+const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer }>('context.postgres transaction')
+
+test.before(async (context) => {
+  const { pool, appName } = testPool('handle-tx')
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (id int PRIMARY KEY)`)
+  Object.assign(context, { pool, appName, container: registerPostgres(createServiceContainer(), pool) })
+})
+
+test.after(async ({ pool, appName }) => {
+  await pool.query(`DROP TABLE IF EXISTS ${table}`)
+  await closeAndCheck(pool, appName)
+})
+
+async function ids(pool: PostgresPool): Promise<number[]> {
+  const { rows } = await pool.query<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`)
+  return rows.map((row) => row.id)
+}
+
+test('commits when the callback resolves and returns its value', async ({ pool, container }) => {
+  const result = await runOperation('api', 'POST /ids', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table} (id) VALUES ($1), ($2)`, [1, 2])
+      assert.is(context.postgres.heldCount, 1)
+      const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      return rows[0]?.pid
+    }), { container })
+  assert.type(result, 'number')
+  assert.equal(await ids(pool), [1, 2])
+  assert.is(pool.activeCount, 0)
+})
+
+test('rolls back when the callback throws, and rethrows its error', async ({ pool, container }) => {
+  const error = await runOperation('api', 'POST /ids', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table} (id) VALUES (3)`)
+      throw new Error('business rule failed')
+    }), { container }).catch((caught: unknown) => caught)
+  assert.instance(error, Error)
+  assert.is((error as Error).message, 'business rule failed')
+  assert.equal(await ids(pool), [1, 2])
+  assert.is(pool.activeCount, 0)
+  assert.is(pool.idleCount, pool.totalCount, 'the connection went back to the pool after ROLLBACK')
+})
+
+test('rolls back on a failing statement, keeping the connection', async ({ pool, container }) => {
+  const before = pool.totalCount
+  const error = await runOperation('api', 'dup', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table} (id) VALUES (4)`)
+      await tx.query(`INSERT INTO ${table} (id) VALUES (1)`)
+    }), { container }).catch((caught: unknown) => caught)
+  assert.is((error as { code?: string }).code, '23505')
+  assert.equal(await ids(pool), [1, 2])
+  assert.is(pool.totalCount, before)
+})
+
+test('begins with the isolation level and access mode asked for', async ({ container }) => {
+  await runOperation('api', 'report', async (context) => {
+    const level = await context.postgres.transaction((tx) => tx.query<{ transaction_isolation: string }>('SHOW transaction_isolation'), { isolationLevel: 'serializable', readOnly: true })
+    assert.is(level.rows[0]?.transaction_isolation, 'serializable')
+    const error = await context.postgres.transaction((tx) => tx.query(`INSERT INTO ${table} (id) VALUES (9)`), { readOnly: true }).catch((caught: unknown) => caught)
+    assert.is((error as { code?: string }).code, '25006')
+  }, { container })
+})
+
+test('rejects bad options before taking a client', async ({ pool, container }) => {
+  await runOperation('api', 'bad', async (context) => {
+    const error = await rejects(context.postgres.transaction(() => 1, { isolationLevel: 'snapshot' as never }), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.match(error.message, "`isolationLevel` to be one of `read committed`, `repeatable read`, `serializable`")
+  }, { container })
+  assert.is(pool.activeCount, 0)
+})
+
+test('a transaction object stops working once the transaction is over', async ({ container }) => {
+  let kept: PostgresTransaction | undefined
+  await runOperation('api', 'keep', (context) => context.postgres.transaction((tx) => void (kept = tx)), { container })
+  assert.ok(kept?.finished)
+  const error = await rejects((kept as PostgresTransaction).query('SELECT 1'), DisposedError, 'ERR_DISPOSED')
+  assert.match(error.message, 'The transaction has already finished')
+})
+
+test.run()

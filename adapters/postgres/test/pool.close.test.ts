@@ -1,0 +1,71 @@
+import { InvalidOptionError, PoolClosedError, type LeakEvent } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { serverConnectionCount, waitForConnectionCount } from './_helpers/pg-server.js'
+import { rejects } from './_helpers/rejects.js'
+import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
+
+const test = suite('PostgresPool close')
+
+test('waits for checked-out clients, then closes every connection', async () => {
+  const reasons: string[] = []
+  const { pool, appName } = testPool('close-graceful', { events: { onDisconnect: (e) => void reasons.push(e.reason) } })
+  await pool.warmup({ connections: 2 })
+  const client = await pool.connect()
+  let closed = false
+  const closing = pool.close().then(() => void (closed = true))
+  assert.is(pool.state, 'closing')
+  await sleep(30)
+  assert.not.ok(closed, 'still waiting for the checked-out client')
+  const { rows } = await client.query<{ one: number }>('SELECT 1 AS one')
+  assert.equal(rows, [{ one: 1 }], 'work in progress can finish')
+  client.release()
+  await closing
+  assert.is(pool.state, 'closed')
+  assert.equal(reasons, ['closed', 'closed'])
+  assert.is(await serverConnectionCount(appName), 0)
+})
+
+test('rejects waiters and new checkouts with PoolClosedError', async () => {
+  const { pool, appName } = testPool('close-waiters', { maxSize: 1 })
+  const holder = await pool.connect()
+  const waiting = rejects(pool.connect(), PoolClosedError, 'ERR_POOL_CLOSED')
+  const closing = pool.close()
+  const error = await waiting
+  assert.match(error.message, "Could not acquire a connection from pool 'close-waiters'. The pool is closed.")
+  await rejects(pool.query('SELECT 1'), PoolClosedError, 'ERR_POOL_CLOSED')
+  holder.release()
+  await closing
+  await closeAndCheck(pool, appName)
+})
+
+test('after timeoutMillis takes back clients still out; their late release is harmless', async () => {
+  const leaks: LeakEvent[] = []
+  const reasons: string[] = []
+  const { pool, appName } = testPool('close-force', { leakDetectionMillis: 200, events: { onLeak: (e) => void leaks.push(e), onDisconnect: (e) => void reasons.push(e.reason) } })
+  const client = await pool.connect()
+  const started = Date.now()
+  await pool.close({ timeoutMillis: 50 })
+  assert.ok(Date.now() - started < 1000)
+  assert.is(pool.state, 'closed')
+  assert.equal(reasons, ['closed'])
+  assert.is(pool.activeCount, 0)
+  await waitForConnectionCount(appName, 0)
+  client.release()
+  await sleep(250)
+  assert.equal(leaks, [], 'the leak timer was cleared')
+})
+
+test('is idempotent, end() is the same, and a bad timeout is an InvalidOptionError', async () => {
+  const { pool, appName } = testPool('close-twice')
+  const invalid = await rejects(pool.close({ timeoutMillis: -1 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(invalid.option, 'timeoutMillis')
+  await pool.query('SELECT 1')
+  const first = pool.close()
+  assert.is(pool.close(), first)
+  assert.is(pool.end(), first)
+  await first
+  await closeAndCheck(pool, appName)
+})
+
+test.run()

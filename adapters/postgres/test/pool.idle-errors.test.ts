@@ -1,0 +1,70 @@
+import type { DisconnectEvent, PoolErrorEvent } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { terminateBackends, waitForConnectionCount } from './_helpers/pg-server.js'
+import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
+
+const test = suite('PostgresPool dropped connections')
+
+test('an idle connection terminated by the server is an error event, never a crash', async () => {
+  const errors: PoolErrorEvent[] = []
+  const disconnects: DisconnectEvent[] = []
+  const { pool, appName } = testPool('drop-idle', { events: { onError: (e) => void errors.push(e), onDisconnect: (e) => void disconnects.push(e) } })
+  await pool.warmup({ connections: 2 })
+  assert.is(await terminateBackends(appName, { state: 'idle' }), 2)
+  await until('two error events', () => errors.length === 2)
+  await until('two disconnect events', () => disconnects.length === 2)
+  assert.equal([...new Set(errors.map((e) => e.source))], ['idle-connection'])
+  assert.match(errors[0]?.error.message ?? '', /terminat/i)
+  assert.equal([...new Set(disconnects.map((e) => e.reason))], ['error'])
+  await waitForConnectionCount(appName, 0)
+  const metrics = pool.getPoolMetrics()
+  assert.is(metrics.totalConnections, 0)
+  assert.is(metrics.errors, 2)
+  assert.match(metrics.lastError ?? '', /terminat/i)
+  const { rows } = await pool.query<{ one: number }>('SELECT 1 AS one')
+  assert.equal(rows, [{ one: 1 }], 'the pool opens a new connection')
+  await closeAndCheck(pool, appName)
+})
+
+test('a busy connection terminated mid-query fails that query and is closed on release', async () => {
+  const errors: PoolErrorEvent[] = []
+  const reasons: string[] = []
+  const { pool, appName } = testPool('drop-busy', { events: { onError: (e) => void errors.push(e), onDisconnect: (e) => void reasons.push(e.reason) } })
+  // Settled into a value at once: the rejection comes while the test is still awaiting the termination.
+  const running = pool.query('SELECT pg_sleep(5)').then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  await sleep(50)
+  assert.is(await terminateBackends(appName, { state: 'active' }), 1)
+  const failure = await running
+  assert.instance(failure, Error)
+  assert.match((failure as Error).message, /terminat/i)
+  await until('the disconnect', () => reasons.length === 1)
+  assert.equal(reasons, ['error'])
+  assert.equal(errors.map((e) => e.source), ['connection'], 'one dropped connection is one error')
+  assert.match(errors[0]?.error.message ?? '', /terminat/i)
+  assert.is(pool.getPoolMetrics().activeConnections, 0)
+  await pool.query('SELECT 1')
+  await closeAndCheck(pool, appName)
+})
+
+test('a held client whose connection drops reports the error and can still be released', async () => {
+  const errors: PoolErrorEvent[] = []
+  const reasons: string[] = []
+  const { pool, appName } = testPool('drop-held', { events: { onError: (e) => void errors.push(e), onDisconnect: (e) => void reasons.push(e.reason) } })
+  const client = await pool.connect()
+  await terminateBackends(appName)
+  await until('the connection error', () => errors.length > 0)
+  await sleep(20)
+  assert.equal(errors.map((e) => e.source), ['connection'], 'one dropped connection is one error')
+  client.release()
+  await until('the disconnect', () => reasons.length === 1)
+  assert.equal(reasons, ['error'])
+  assert.is(pool.getPoolMetrics().totalConnections, 0)
+  await pool.query('SELECT 1')
+  await closeAndCheck(pool, appName)
+})
+
+test.run()

@@ -1,0 +1,84 @@
+import { InvalidOptionError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createPostgresPool, type PostgresPoolOptions } from '../src/index.js'
+import { closeAndCheck, testPool } from './_helpers/pools.js'
+
+const test = suite('createPostgresPool options')
+
+function invalid(options: unknown): InvalidOptionError {
+  try {
+    createPostgresPool(options as PostgresPoolOptions)
+  } catch (error) {
+    assert.instance(error, InvalidOptionError)
+    assert.is((error as InvalidOptionError).code, 'ERR_INVALID_OPTION')
+    return error as InvalidOptionError
+  }
+  throw new Error('Expected createPostgresPool to throw')
+}
+
+test('requires a name', () => {
+  assert.is(invalid({}).option, 'name')
+  assert.match(invalid({ name: '' }).message, 'Invalid options for createPostgresPool: expected `name` to be a non-empty string, got `""` (string).')
+  assert.is(invalid(undefined).option, 'options')
+})
+
+test('names the option, the value and the allowed range', () => {
+  const error = invalid({ name: 'a', maxSize: 0 })
+  assert.is(error.option, 'maxSize')
+  assert.is(error.expected, 'an integer >= 1')
+  assert.match(error.message, 'expected `maxSize` to be an integer >= 1, got `0` (number).')
+  assert.match(invalid({ name: 'a', port: 70000 }).message, '`port` to be an integer between 1 and 65535, got `70000`')
+  assert.match(invalid({ name: 'a', acquireTimeoutMillis: 1.5 }).message, '`acquireTimeoutMillis` to be an integer >= 1')
+  assert.match(invalid({ name: 'a', maxWaitingRequests: -1 }).message, '`maxWaitingRequests` to be an integer >= 0')
+  assert.match(invalid({ name: 'a', idleTimeoutMillis: '10s' }).message, '`idleTimeoutMillis` to be an integer >= 0, got `"10s"` (string)')
+  assert.match(invalid({ name: 'a', leakDetectionMillis: null }).message, '`leakDetectionMillis`')
+  assert.match(invalid({ name: 'a', events: 'loud' }).message, '`events` to be an object of listeners or an array of them')
+})
+
+test('rejects unknown options, listing the known ones', () => {
+  const error = invalid({ name: 'a', max: 5 })
+  assert.is(error.option, 'max')
+  assert.match(error.message, 'unknown option `max`. Known options: `name`, `connectionString`')
+  assert.match(error.message, '`maxSize`')
+})
+
+test('rejects minSize above maxSize and a jitter not below the lifetime', () => {
+  const sizes = invalid({ name: 'a', minSize: 5, maxSize: 2 })
+  assert.is(sizes.option, 'minSize')
+  assert.match(sizes.message, 'expected `minSize` to be an integer <= maxSize (2), got `5` (number).')
+  assert.is(invalid({ name: 'a', maxLifetimeMillis: 1000, maxLifetimeJitterMillis: 1000 }).option, 'maxLifetimeJitterMillis')
+  assert.is(invalid({ name: 'a', maxLifetimeJitterMillis: 10 }).option, 'maxLifetimeJitterMillis')
+})
+
+test('rejects pg settings that Lifeguard owns, naming the option to use', () => {
+  const error = invalid({ name: 'a', pg: { max: 50 } })
+  assert.is(error.option, 'pg.max')
+  assert.match(error.message, '`pg.max` is managed by Lifeguard. Use `maxSize` instead.')
+  assert.match(invalid({ name: 'a', pg: { connectionTimeoutMillis: 5 } }).message, 'Use `connectTimeoutMillis` instead.')
+  assert.match(invalid({ name: 'a', pg: { password: 'x' } }).message, 'Use `password` instead.')
+  assert.match(invalid({ name: 'a', pg: { Client: class {} } }).message, 'Lifeguard sets it.')
+})
+
+test('never echoes a password or connection string of the wrong shape', () => {
+  const password = invalid({ name: 'a', password: 123456789 })
+  assert.is(password.option, 'password')
+  assert.not.match(password.message, '123456789')
+  assert.match(password.message, 'expected `password` to be a string or a function, got a number.')
+  const connectionString = invalid({ name: 'a', connectionString: '' })
+  assert.match(connectionString.message, '`<redacted>` (string)')
+})
+
+test('applies the documented defaults and passes other pg settings through', async () => {
+  const { pool, appName } = testPool('options-defaults', { pg: { statement_timeout: 1234 } })
+  const metrics = pool.getPoolMetrics()
+  assert.is(metrics.minSize, 0)
+  assert.is(metrics.maxSize, 10)
+  assert.is(pool.kind, 'postgres')
+  assert.is(pool.state, 'created')
+  const { rows } = await pool.query<{ statement_timeout: string }>('SHOW statement_timeout')
+  assert.is(rows[0]?.statement_timeout, '1234ms')
+  await closeAndCheck(pool, appName)
+})
+
+test.run()

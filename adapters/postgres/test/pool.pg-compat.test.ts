@@ -1,0 +1,63 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { PostgresPool, PostgresPoolClient } from '../src/index.js'
+import { serverConnectionCount } from './_helpers/pg-server.js'
+import { closeAndCheck, testPool, until } from './_helpers/pools.js'
+
+const test = suite<{ pool: PostgresPool; appName: string }>('PostgresPool as a pg.Pool')
+
+test.before((context) => {
+  Object.assign(context, testPool('pg-compat', { maxSize: 2 }))
+})
+
+test.after(async ({ pool, appName }) => {
+  await closeAndCheck(pool, appName)
+})
+
+test('connect(callback) hands over the client and its release function', async ({ pool }) => {
+  const client = await new Promise<PostgresPoolClient>((resolve, reject) => {
+    pool.connect((error, client, done) => {
+      if (error !== undefined || client === undefined) return reject(error)
+      assert.is(done, client.release)
+      resolve(client)
+    })
+  })
+  assert.is(pool.activeCount, 1)
+  client.release()
+  assert.is(pool.activeCount, 0)
+})
+
+test('query() takes text, values, a config object and an optional callback', async ({ pool }) => {
+  const plain = await pool.query<{ n: number }>('SELECT $1::int + 1 AS n', [1])
+  assert.equal(plain.rows, [{ n: 2 }])
+  const config = await pool.query({ text: 'SELECT $1::text AS s', values: ['x'], rowMode: 'array' })
+  assert.equal(config.rows, [['x']])
+  const viaCallback = await new Promise<unknown>((resolve, reject) => pool.query('SELECT 3 AS n', (error, result) => (error ? reject(error) : resolve(result?.rows))))
+  assert.equal(viaCallback, [{ n: 3 }])
+  const withValues = await new Promise<unknown>((resolve, reject) => pool.query('SELECT $1::int AS n', [4], (error, result) => (error ? reject(error) : resolve(result?.rows))))
+  assert.equal(withValues, [{ n: 4 }])
+  const failed = await new Promise<Error | undefined>((resolve) => pool.query('SELEC', (error) => resolve(error)))
+  assert.is((failed as { code?: string } | undefined)?.code, '42601')
+  assert.is(pool.activeCount, 0)
+})
+
+test('release(true) closes the connection instead of returning it', async ({ pool, appName }) => {
+  await pool.query('SELECT 1')
+  const before = pool.totalCount
+  const client = await pool.connect()
+  client.release(true)
+  await until('the connection to close', () => pool.totalCount === before - 1)
+  assert.is(await serverConnectionCount(appName), before - 1)
+})
+
+test('a second release() throws like pg-pool does, and counts stay right', async ({ pool }) => {
+  const client = await pool.connect()
+  client.release()
+  assert.throws(() => client.release(), /already been released/)
+  assert.is(pool.activeCount, 0)
+  const again = await pool.connect()
+  assert.is(pool.activeCount, 1)
+  again.release()
+})
+
+test.run()

@@ -1,0 +1,64 @@
+import { PoolTimeoutError, type PoolErrorEvent, type TimeoutEvent } from '@lifeguard/core'
+import { inspect } from 'node:util'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { PostgresConnectError, createPostgresPool } from '../src/index.js'
+import { closedPort, pgConfig, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
+import { rejects } from './_helpers/rejects.js'
+
+const test = suite('PostgresPool secrets')
+
+// The password; one test also sends it as a setting's value, so the server's own error message quotes it.
+const secret = 'lifeguard_pw_s3cret'
+
+test('the target shows user, host, port and database, never the password', async () => {
+  const port = await closedPort()
+  const fromString = createPostgresPool({ name: 'a', connectionString: `postgresql://app:${secret}@127.0.0.1:${port}/orders?sslmode=disable` })
+  assert.is(fromString.target, `postgres://app@127.0.0.1:${port}/orders`)
+  const fromFields = createPostgresPool({ name: 'b', host: 'db.internal', port: 6432, user: 'svc', password: secret, database: 'billing' })
+  assert.is(fromFields.target, 'postgres://svc@db.internal:6432/billing')
+  for (const pool of [fromString, fromFields]) {
+    assert.not.match(inspect(pool, { depth: 5, showHidden: true }), secret)
+    assert.not.match(JSON.stringify(pool), secret)
+    await pool.close()
+  }
+})
+
+test('errors, events and metrics are scrubbed even when the server quotes the secret', async () => {
+  const appName = uniqueAppName('secrets-server')
+  const { host, port, user } = pgConfig()
+  const errors: PoolErrorEvent[] = []
+  const pool = createPostgresPool({
+    name: 'quoted',
+    connectionString: `postgres://${user}:${secret}@${host}:${port}/${pgConfig().database}`,
+    applicationName: appName,
+    pg: { options: `-c statement_timeout=${secret}` },
+    events: { onError: (e) => void errors.push(e) },
+  })
+  const error = await rejects(pool.query('SELECT 1'), PostgresConnectError, 'ERR_POSTGRES_CONNECT')
+  assert.match(error.message, 'invalid value for parameter "statement_timeout": "***"')
+  assert.not.match(error.message, secret)
+  assert.not.match(String((error.cause as Error).message), secret)
+  assert.not.match(inspect(error, { depth: 5 }), secret)
+  assert.is(errors.length, 1)
+  assert.not.match(errors[0]?.error.message ?? '', secret)
+  const metrics = pool.getPoolMetrics()
+  assert.match(metrics.lastError ?? '', '***')
+  assert.not.match(JSON.stringify(metrics), secret)
+  await pool.close()
+  await waitForConnectionCount(appName, 0)
+})
+
+test('a timeout cause and its event carry the redacted connect error', async () => {
+  const port = await closedPort()
+  const timeouts: TimeoutEvent[] = []
+  const pool = createPostgresPool({ name: 'refused', host: '127.0.0.1', port, user: 'app', password: secret, acquireTimeoutMillis: 100, events: { onTimeout: (e) => void timeouts.push(e) } })
+  const error = await rejects(pool.query('SELECT 1'), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  assert.not.match(inspect(error, { depth: 5 }), secret)
+  assert.is(timeouts.length, 1)
+  assert.match(timeouts[0]?.cause?.message ?? '', 'ECONNREFUSED')
+  assert.not.match(inspect(timeouts[0], { depth: 5 }), secret)
+  await pool.close()
+})
+
+test.run()
