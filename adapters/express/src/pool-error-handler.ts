@@ -1,0 +1,23 @@
+import type { ErrorRequestHandler } from 'express'
+import { poolPressureBody, poolPressureCode } from './internal/pool-errors.js'
+import { retryAfterFrom, type PoolErrorHandlerOptions } from './options.js'
+
+/**
+ * Express error middleware that answers pool pressure (`PoolExhaustedError`, `PoolTimeoutError`, also as
+ * the `cause` of another error) with `503 Service Unavailable` and `Retry-After`, and passes every other
+ * error on. Add it after your routes, before your own error handlers. The body names the error code only.
+ *
+ * @throws {InvalidOptionError} for a bad option
+ * @example
+ * app.use(lifeguard({ container }))
+ * app.get('/orders', listOrders)
+ * app.use(poolErrorHandler({ retryAfterSeconds: 2 }))
+ */
+export function poolErrorHandler(options?: PoolErrorHandlerOptions): ErrorRequestHandler {
+  const retryAfter = retryAfterFrom(options)
+  return function lifeguardPoolErrors(error, _req, res, next) {
+    const code = poolPressureCode(error)
+    if (code === undefined || res.headersSent) return next(error)
+    res.status(503).set('Retry-After', retryAfter).json(poolPressureBody(code))
+  }
+}

@@ -1,0 +1,51 @@
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ConformanceOptions, ConformanceRoute, FrameworkDriver, RunningServer } from '@lifeguard/http-conformance'
+import express, { type Express } from 'express'
+import { lifeguard } from '../../src/index.js'
+
+/** Listens on 127.0.0.1, port 0. */
+export async function listen(app: Express): Promise<RunningServer> {
+  const server = app.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections()
+        server.close((error) => (error ? reject(error) : resolve()))
+      }),
+  }
+}
+
+/** An app whose thrown errors get Express's default 500, without logging them. */
+export function quietApp(): Express {
+  const app = express()
+  app.set('env', 'test')
+  return app
+}
+
+/** Express behind the conformance suite. */
+export const expressDriver: FrameworkDriver = {
+  name: 'express',
+  start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
+    const app = quietApp()
+    app.use(lifeguard(options))
+    for (const route of routes) {
+      app.get(route.path, async (req, res) => {
+        const reply = await route.handle({ context: req.lifeguard, params: req.params as Record<string, string> })
+        if ('stream' in reply) {
+          res.type('text/plain')
+          await pipeline(Readable.from(reply.stream), res)
+        } else {
+          res.status(reply.status ?? 200).json(reply.json)
+        }
+      })
+    }
+    return listen(app)
+  },
+}

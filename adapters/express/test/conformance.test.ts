@@ -1,0 +1,4 @@
+import { runConformanceSuite } from '@lifeguard/http-conformance'
+import { expressDriver } from './_helpers/driver.js'
+
+runConformanceSuite(expressDriver)

@@ -1,0 +1,78 @@
+import { validateOptions, type ServiceContainer } from '@lifeguard/core'
+import type { Context } from 'hono'
+
+/** Options of the 503 answer to pool pressure. */
+export interface MapErrorsOptions {
+  /** The `Retry-After` header of the 503, in seconds. Default 1. */
+  retryAfterSeconds?: number | undefined
+}
+
+/** Options of `lifeguard()`. */
+export interface LifeguardOptions {
+  /** The service container; every request gets its own scope from it. */
+  container: ServiceContainer<any>
+  /** The context's `handler`, e.g. the service's name. Default `'http'`. */
+  handlerName?: string | undefined
+  /**
+   * Names the operation from the request; return `undefined` to keep the default `METHOD route-pattern`
+   * (`GET /orders/:id` from Hono's router, or `METHOD path` when no route matched). Keep names low-cardinality.
+   */
+  operationName?: ((c: Context) => string | undefined) | undefined
+  /** Header that carries the request id in and out. Default `'x-request-id'`. */
+  requestIdHeader?: string | undefined
+  /** Abort the context's `signal` this many ms after the request arrives. */
+  deadlineMillis?: number | undefined
+  /**
+   * Answer pool pressure (`PoolExhaustedError`, `PoolTimeoutError`, also as an error's `cause`) with
+   * `503 Service Unavailable` and `Retry-After`, in place of the response `onError` made. Default `false`.
+   */
+  mapErrors?: boolean | MapErrorsOptions | undefined
+}
+
+/** @internal validated options with their defaults */
+export interface Settings {
+  readonly container: ServiceContainer<any>
+  readonly handlerName: string
+  readonly operationName: ((c: Context) => string | undefined) | undefined
+  readonly header: string
+  readonly deadlineMillis: number | undefined
+  /** The `Retry-After` value, or `undefined` when errors are not mapped. */
+  readonly retryAfter: string | undefined
+}
+
+const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+const rules = {
+  container: { type: 'custom', expected: 'a ServiceContainer (from createServiceContainer())', check: isContainer },
+  handlerName: { type: 'string', nonEmpty: true, optional: true },
+  operationName: { type: 'function', optional: true },
+  requestIdHeader: { type: 'custom', expected: 'an HTTP header name', check: (v: unknown) => typeof v === 'string' && headerToken.test(v), optional: true },
+  deadlineMillis: { type: 'integer', min: 1, optional: true },
+  mapErrors: { type: 'custom', expected: 'a boolean or { retryAfterSeconds }', check: isMapErrors, optional: true },
+} as const
+
+/** @internal */
+export function settingsFrom(options: LifeguardOptions): Settings {
+  validateOptions('lifeguard', options, rules)
+  const { mapErrors } = options
+  return {
+    container: options.container,
+    handlerName: options.handlerName ?? 'http',
+    operationName: options.operationName,
+    header: (options.requestIdHeader ?? 'x-request-id').toLowerCase(),
+    deadlineMillis: options.deadlineMillis,
+    retryAfter: mapErrors === undefined || mapErrors === false ? undefined : String((mapErrors === true ? undefined : mapErrors.retryAfterSeconds) ?? 1),
+  }
+}
+
+function isContainer(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { createScope?: unknown }).createScope === 'function'
+}
+
+function isMapErrors(value: unknown): boolean {
+  if (typeof value === 'boolean') return true
+  if (typeof value !== 'object' || value === null) return false
+  const keys = Object.keys(value)
+  const seconds = (value as MapErrorsOptions).retryAfterSeconds
+  return keys.every((key) => key === 'retryAfterSeconds') && (seconds === undefined || (Number.isInteger(seconds) && seconds >= 0))
+}

@@ -1,0 +1,58 @@
+import { createServiceContainer, OperationContext, PoolExhaustedError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { setTimeout as delay } from 'node:timers/promises'
+import { lifeguard } from '../src/index.js'
+import { quietApp } from './_helpers/driver.js'
+
+const test = suite('without a Node server (app.request(), fetch-only runtimes) the middleware still scopes each request')
+
+test('the context is current, the id is echoed, and the scope is disposed once the handler settled', async () => {
+  let disposed = 0
+  const container = createServiceContainer().scoped('marker', () => ({}), { dispose: () => void disposed++ })
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  app.get('/items/:id', async (c) => {
+    c.var.lifeguard.get('marker')
+    await delay(1)
+    const current = OperationContext.current()
+    return c.json({ same: current === c.get('lifeguard'), operation: current.operation, requestId: current.requestId })
+  })
+  const response = await app.request('/items/3', { headers: { 'x-request-id': 'portable-1' } })
+  assert.equal(await response.json(), { same: true, operation: 'GET /items/:id', requestId: 'portable-1' })
+  assert.is(response.headers.get('x-request-id'), 'portable-1')
+  assert.is(disposed, 1)
+  assert.is(container.openScopes, 0)
+})
+
+test("the context's signal follows the request's signal", async () => {
+  const container = createServiceContainer()
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  app.get('/wait', async (c) => {
+    const signal = c.var.lifeguard.signal
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+    return c.json({ aborted: signal.aborted })
+  })
+  const controller = new AbortController()
+  const response = app.request('/wait', { signal: controller.signal })
+  await delay(5)
+  controller.abort()
+  assert.equal(await (await response).json(), { aborted: true })
+  assert.is(container.openScopes, 0)
+})
+
+test('mapErrors works there too', async () => {
+  const container = createServiceContainer()
+  const app = quietApp()
+  app.use(lifeguard({ container, mapErrors: true }))
+  app.get('/busy', () => {
+    throw new PoolExhaustedError('orders', 1)
+  })
+  const response = await app.request('/busy')
+  assert.is(response.status, 503)
+  assert.is(response.headers.get('retry-after'), '1')
+  assert.ok(response.headers.get('x-request-id'))
+})
+
+test.run()

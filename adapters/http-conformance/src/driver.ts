@@ -1,0 +1,46 @@
+import type { Server } from 'node:http'
+import type { OperationContext, ServiceContainer } from '@lifeguard/core'
+
+/** What the suite passes to the adapter's `lifeguard()` middleware. */
+export interface ConformanceOptions {
+  container: ServiceContainer<any>
+  requestIdHeader?: string
+  deadlineMillis?: number
+}
+
+/** What a route handler is given, in the same shape for every framework. */
+export interface RouteCall {
+  /** The context as the framework's own idiom hands it out (`req.lifeguard`, `ctx.state.lifeguard`, `c.var.lifeguard`). */
+  readonly context: OperationContext
+  /** Route parameters. */
+  readonly params: Readonly<Record<string, string>>
+}
+
+/** A JSON body, or a text body streamed chunk by chunk. */
+export type RouteReply = { readonly json: unknown; readonly status?: number } | { readonly stream: AsyncIterable<string> }
+
+/** A GET route, with a path pattern every framework understands (`/items/:id`). */
+export interface ConformanceRoute {
+  readonly path: string
+  /** May throw or reject: the framework's normal error handling must answer 500. */
+  handle(call: RouteCall): RouteReply | Promise<RouteReply>
+}
+
+/** A started server. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string
+  /** The Node server, to count its sockets' listeners. */
+  readonly server: Server
+  close(): Promise<void>
+}
+
+/**
+ * How the suite drives one framework: start a server on 127.0.0.1 port 0 with `lifeguard(options)`
+ * mounted first and then `routes`, each answering GET. A thrown error must reach the framework's normal
+ * error handling (answered 500, not logged to the console).
+ */
+export interface FrameworkDriver {
+  readonly name: string
+  start(options: ConformanceOptions, routes: readonly ConformanceRoute[]): Promise<RunningServer>
+}

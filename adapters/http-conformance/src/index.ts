@@ -1,0 +1,35 @@
+/**
+ * The behavioural suite every Lifeguard HTTP adapter runs against itself: a real server on 127.0.0.1,
+ * real `fetch`, and the same assertions for Express, Koa and Hono.
+ *
+ * @packageDocumentation
+ */
+
+import type { FrameworkDriver } from './driver.js'
+import { boundsSuite } from './suites/bounds.js'
+import { contextSuite, deadlineSuite } from './suites/context.js'
+import { disposalSuite } from './suites/disposal.js'
+import { isolationSuite } from './suites/isolation.js'
+import { postgresSuite } from './suites/postgres.js'
+import { requestIdSuite } from './suites/request-id.js'
+
+export type { ConformanceOptions, ConformanceRoute, FrameworkDriver, RouteCall, RouteReply, RunningServer } from './driver.js'
+export { Harness } from './harness.js'
+export { waitFor, delay, aborted, Deferred } from './wait.js'
+
+/**
+ * Registers and runs every conformance suite against one framework. The last one needs PostgreSQL
+ * (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`; default `postgres@127.0.0.1:5432/test`).
+ *
+ * @example
+ * runConformanceSuite({ name: 'express', start: startExpress })
+ */
+export function runConformanceSuite(driver: FrameworkDriver): void {
+  contextSuite(driver)
+  requestIdSuite(driver)
+  deadlineSuite(driver)
+  isolationSuite(driver)
+  disposalSuite(driver)
+  boundsSuite(driver)
+  postgresSuite(driver)
+}

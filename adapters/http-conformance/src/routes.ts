@@ -1,0 +1,156 @@
+import { OperationContext } from '@lifeguard/core'
+import '@lifeguard/postgres'
+import type { ConformanceRoute, RouteCall } from './driver.js'
+import type { Fixture, Probe } from './fixture.js'
+import { aborted, delay, Signals } from './wait.js'
+
+/** Server-side events the tests wait for, by request id. */
+export interface RouteSignals {
+  /** A handler started (so the client can abort mid-request). */
+  readonly entered: Signals
+  /** Lets a streamed response send its second chunk. */
+  readonly gates: Signals
+}
+
+const probeOf = (call: RouteCall): Probe => call.context.get<Probe>('probe')
+const isCurrent = (context: OperationContext): boolean => OperationContext.tryCurrent() === context
+
+/** The routes every framework serves for the suite. */
+export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): ConformanceRoute[] {
+  return [
+    {
+      path: '/context/:id',
+      async handle({ context, params }) {
+        const probe = probeOf({ context, params })
+        const checks: Record<string, boolean> = { start: isCurrent(context) }
+        await delay(2)
+        checks['after await'] = isCurrent(context)
+        checks['in setImmediate'] = await new Promise<boolean>((resolve) => setImmediate(() => resolve(isCurrent(context))))
+        checks['in setTimeout'] = await new Promise<boolean>((resolve) => setTimeout(() => resolve(isCurrent(context)), 1))
+        checks['in queueMicrotask'] = await new Promise<boolean>((resolve) => queueMicrotask(() => resolve(isCurrent(context))))
+        checks['same scoped instance'] = OperationContext.current().get('probe') === probe
+        checks['same singleton'] = OperationContext.current().get('clock') === fixture.container.resolve('clock')
+        return { json: { checks, id: params['id'], requestId: context.requestId, handler: context.handler, operation: context.operation } }
+      },
+    },
+    {
+      path: '/isolation/:n',
+      async handle(call) {
+        const { context } = call
+        const n = Number(call.params['n'])
+        const probe = probeOf(call)
+        let isolated = probe.context === context
+        for (let step = 0; step < 3; step++) {
+          await delay((n * 7 + step * 3) % 5)
+          const now = OperationContext.current()
+          isolated &&= now === context && now.requestId === `iso-${n}` && now.get('probe') === probe && now.scope === context.scope
+        }
+        return { json: { n, isolated, requestId: context.requestId } }
+      },
+    },
+    {
+      path: '/ok',
+      handle(call) {
+        probeOf(call)
+        return { json: { ok: true, at: call.context.get<{ now(): number }>('clock').now() } }
+      },
+    },
+    {
+      path: '/throw',
+      async handle(call) {
+        probeOf(call)
+        await delay(1)
+        throw new Error('Handler failed on purpose.')
+      },
+    },
+    {
+      path: '/stream',
+      handle(call) {
+        probeOf(call)
+        const gate = signals.gates.get(call.context.requestId ?? '')
+        async function* chunks(): AsyncGenerator<string> {
+          yield 'first\n'
+          await gate.promise
+          yield 'second\n'
+        }
+        return { stream: chunks() }
+      },
+    },
+    {
+      path: '/slow',
+      async handle(call) {
+        const { context } = call
+        const probe = probeOf(call)
+        signals.entered.get(context.requestId ?? '').resolve()
+        await aborted(context.signal)
+        probe.sawAbort = context.signal.aborted
+        // Still working after the client left: the scope must not be disposed under our feet.
+        await delay(20)
+        probe.disposedWhileRunning = probe.disposeCount > 0 || context.disposed
+        return { json: { late: true } }
+      },
+    },
+    {
+      path: '/faulty',
+      handle(call) {
+        call.context.get('faulty')
+        return { json: { ok: true, body: 'intact' } }
+      },
+    },
+    {
+      path: '/deadline',
+      async handle({ context }) {
+        await aborted(context.signal)
+        const reason = context.signal.reason as { name?: string } | undefined
+        return { json: { aborted: context.signal.aborted, reason: reason?.name } }
+      },
+    },
+    {
+      path: '/named/:id',
+      async handle(call) {
+        probeOf(call)
+        await delay(1)
+        return { json: { operation: call.context.operation } }
+      },
+    },
+    {
+      // Holds a client in an open transaction until the client goes away; the scope must give it back.
+      path: '/pg/hold',
+      async handle(call) {
+        const { context } = call
+        const probe = probeOf(call)
+        const client = await context.postgres.connect()
+        await client.query('BEGIN')
+        await client.query('SELECT 1')
+        signals.entered.get(context.requestId ?? '').resolve()
+        await aborted(context.signal)
+        probe.sawAbort = context.signal.aborted
+        return { json: { held: true } }
+      },
+    },
+    {
+      // One query on a client checked out for it; waits for one when the pool is busy.
+      path: '/pg/query',
+      async handle(call) {
+        const { context } = call
+        const probe = probeOf(call)
+        signals.entered.get(context.requestId ?? '').resolve()
+        try {
+          const { rows } = await context.postgres.query<{ open: boolean }>("SELECT now() <> statement_timestamp() AS open")
+          return { json: { inTransaction: rows[0]?.open } }
+        } catch (error) {
+          probe.sawAbort = context.signal.aborted
+          return { json: { error: (error as { code?: string }).code }, status: 503 }
+        }
+      },
+    },
+    {
+      path: '/bounded/:n',
+      handle({ context, params }) {
+        context.get('tracked')
+        context.get('clock')
+        return { json: { n: Number(params['n']) } }
+      },
+    },
+  ]
+}

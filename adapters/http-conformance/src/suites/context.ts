@@ -1,0 +1,57 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { FrameworkDriver } from '../driver.js'
+import { Harness } from '../harness.js'
+import { waitFor } from '../wait.js'
+
+/** The context reaches every part of the handler, through the framework's idiom and `OperationContext.current()`. */
+export function contextSuite(driver: FrameworkDriver): void {
+  const test = suite(`${driver.name}: the operation context follows the request`)
+  const harness = new Harness()
+  test.before(() => harness.start(driver))
+  test.after(() => harness.stop())
+
+  test('the context survives await, timers and microtasks, and is the one the framework idiom hands out', async () => {
+    const response = await harness.get('/context/7', { requestId: 'ctx-1' })
+    assert.is(response.status, 200)
+    const body = (await response.json()) as { checks: Record<string, boolean>; id: string; requestId: string }
+    for (const [check, held] of Object.entries(body.checks)) assert.ok(held, `context lost: ${check}`)
+    assert.equal(Object.keys(body.checks).length, 7)
+    assert.is(body.id, '7')
+    assert.is(body.requestId, 'ctx-1')
+  })
+
+  test('the handler defaults to "http" and the operation is METHOD route-pattern', async () => {
+    const response = await harness.get('/context/8')
+    const body = (await response.json()) as { handler: string; operation: string }
+    assert.is(body.handler, 'http')
+    assert.is(body.operation, 'GET /context/:id')
+  })
+
+  test('the operation keeps the route pattern until the scope is disposed', async () => {
+    const response = await harness.get('/named/abc', { requestId: 'named-1' })
+    assert.equal(await response.json(), { operation: 'GET /named/:id' })
+    const probe = harness.fixture.probes.get('named-1')
+    await waitFor('the scope of named-1 disposed', () => probe?.disposeCount === 1)
+    assert.is(probe?.operationAtDispose, 'GET /named/:id')
+  })
+
+  test.run()
+}
+
+/** `deadlineMillis` aborts the context's signal. */
+export function deadlineSuite(driver: FrameworkDriver): void {
+  const test = suite(`${driver.name}: deadlineMillis aborts the operation's signal`)
+  const harness = new Harness()
+  test.before(() => harness.start(driver, { deadlineMillis: 30 }))
+  test.after(() => harness.stop())
+
+  test('the signal aborts with a TimeoutError once the deadline passes', async () => {
+    const response = await harness.get('/deadline')
+    assert.is(response.status, 200)
+    assert.equal(await response.json(), { aborted: true, reason: 'TimeoutError' })
+    await waitFor('every scope disposed', () => harness.fixture.container.openScopes === 0)
+  })
+
+  test.run()
+}

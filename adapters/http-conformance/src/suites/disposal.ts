@@ -1,0 +1,118 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { FrameworkDriver } from '../driver.js'
+import type { Probe } from '../fixture.js'
+import { Harness } from '../harness.js'
+import { delay, waitFor } from '../wait.js'
+
+async function disposedOnce(harness: Harness, requestId: string): Promise<Probe> {
+  const probe = harness.fixture.probes.get(requestId)
+  assert.ok(probe, `the handler of ${requestId} resolved its probe`)
+  await waitFor(`the scope of ${requestId} disposed`, () => probe.disposeCount > 0)
+  // A second dispose() would come after the first: give it room to show up.
+  await delay(20)
+  assert.is(probe.disposeCount, 1, 'disposed once')
+  assert.is(probe.disposeCalls, 1, 'dispose() called once')
+  assert.ok(probe.context.disposed)
+  return probe
+}
+
+/** The scope is given back exactly once, however the request ends. */
+export function disposalSuite(driver: FrameworkDriver): void {
+  const test = suite(`${driver.name}: the scope is disposed exactly once, however the request ends`)
+  const harness = new Harness()
+  test.before(() => harness.start(driver))
+  test.after(() => harness.stop())
+
+  test('after a successful response', async () => {
+    const response = await harness.get('/ok', { requestId: 'ok-1' })
+    assert.is(response.status, 200)
+    assert.is(((await response.json()) as { ok: boolean }).ok, true)
+    await disposedOnce(harness, 'ok-1')
+  })
+
+  test('after the handler throws, with the framework answering 500', async () => {
+    const response = await harness.get('/throw', { requestId: 'throw-1' })
+    assert.is(response.status, 500)
+    await response.arrayBuffer()
+    await disposedOnce(harness, 'throw-1')
+  })
+
+  test('after a streamed response has ended, not before', async () => {
+    const response = await harness.get('/stream', { requestId: 'stream-1' })
+    assert.is(response.status, 200)
+    assert.ok(response.body)
+    const reader = response.body.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    while (!text.includes('first\n')) {
+      const { value, done } = await reader.read()
+      assert.not.ok(done, 'the stream ended before its first chunk')
+      text += decoder.decode(value, { stream: true })
+    }
+    const probe = harness.fixture.probes.get('stream-1')
+    assert.ok(probe)
+    assert.is(probe.disposeCount, 0, 'disposed while the body was still streaming')
+    assert.not.ok(probe.context.disposed)
+    harness.signals.gates.get('stream-1').resolve()
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value, { stream: true })
+    }
+    assert.is(text, 'first\nsecond\n')
+    await disposedOnce(harness, 'stream-1')
+  })
+
+  test('after the client aborts mid-request: the signal aborts, and disposal waits for the handler', async () => {
+    const controller = new AbortController()
+    const request = harness.get('/slow', { requestId: 'abort-1', signal: controller.signal }).then(
+      () => 'answered',
+      (error: unknown) => (error as Error).name,
+    )
+    await harness.signals.entered.get('abort-1').promise
+    controller.abort()
+    assert.is(await request, 'AbortError')
+    const probe = await disposedOnce(harness, 'abort-1')
+    assert.ok(probe.sawAbort, 'the context signal aborted when the client went away')
+    assert.ok(probe.context.aborted)
+    assert.not.ok(probe.disposedWhileRunning, 'the scope was disposed while the handler still ran')
+  })
+
+  test('after the client goes away in the middle of a streamed body', async () => {
+    const controller = new AbortController()
+    const response = await harness.get('/stream', { requestId: 'stream-abort-1', signal: controller.signal })
+    assert.ok(response.body)
+    const reader = response.body.getReader()
+    const { done } = await reader.read()
+    assert.not.ok(done)
+    controller.abort()
+    await reader.read().catch(() => undefined)
+    const probe = await disposedOnce(harness, 'stream-abort-1')
+    assert.ok(probe.context.aborted, 'the context was aborted')
+    harness.signals.gates.get('stream-abort-1').resolve()
+  })
+
+  test('a failing disposer is reported and the response is unaffected', async () => {
+    const before = harness.fixture.reported.length
+    const response = await harness.get('/faulty', { requestId: 'faulty-1' })
+    assert.is(response.status, 200)
+    assert.equal(await response.json(), { ok: true, body: 'intact' })
+    await waitFor('the disposal failure reported', () => harness.fixture.reported.length > before)
+    const reported = harness.fixture.reported[before]
+    assert.instance(reported, AggregateError)
+    assert.match((reported as AggregateError).errors.map((e: Error) => e.message).join(' '), 'Disposer failed on purpose.')
+    const again = await harness.get('/ok', { requestId: 'after-faulty' })
+    assert.is(again.status, 200, 'the server still answers')
+    await again.arrayBuffer()
+  })
+
+  test('a request no route matched still gets a scope, and gives it back', async () => {
+    const response = await harness.get('/no/such/route')
+    assert.is(response.status, 404)
+    await response.arrayBuffer()
+    await waitFor('every scope disposed', () => harness.fixture.container.openScopes === 0)
+  })
+
+  test.run()
+}

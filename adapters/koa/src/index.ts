@@ -1,0 +1,10 @@
+/**
+ * `@lifeguard/koa`: Koa 3 middleware that gives every request its own service scope and
+ * `OperationContext`, and gives back everything the request took, however the request ends.
+ *
+ * @packageDocumentation
+ */
+
+export { lifeguard } from './lifeguard.js'
+export type { LifeguardState } from './lifeguard.js'
+export type { LifeguardOptions, MapErrorsOptions } from './options.js'

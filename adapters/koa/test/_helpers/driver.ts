@@ -1,0 +1,54 @@
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import Router from '@koa/router'
+import type { ConformanceOptions, ConformanceRoute, FrameworkDriver, RunningServer } from '@lifeguard/http-conformance'
+import Koa from 'koa'
+import { lifeguard } from '../../src/index.js'
+
+/** Listens on 127.0.0.1, port 0. */
+export async function listen(app: Koa<any, any>): Promise<RunningServer> {
+  const server = app.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections()
+        server.close((error) => (error ? reject(error) : resolve()))
+      }),
+  }
+}
+
+/** An app that answers thrown errors with Koa's default 500, without logging them. */
+export function quietApp(): Koa {
+  const app = new Koa()
+  app.silent = true
+  return app
+}
+
+/** Koa with @koa/router behind the conformance suite. */
+export const koaDriver: FrameworkDriver = {
+  name: 'koa',
+  start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
+    const app = quietApp()
+    const router = new Router()
+    for (const route of routes) {
+      router.get(route.path, async (ctx) => {
+        const reply = await route.handle({ context: ctx.state.lifeguard, params: ctx.params as Record<string, string> })
+        if ('stream' in reply) {
+          ctx.type = 'text/plain'
+          ctx.body = Readable.from(reply.stream)
+        } else {
+          ctx.status = reply.status ?? 200
+          ctx.body = reply.json
+        }
+      })
+    }
+    app.use(lifeguard(options))
+    app.use(router.routes())
+    return listen(app)
+  },
+}

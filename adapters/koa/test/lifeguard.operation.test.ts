@@ -1,0 +1,98 @@
+import Router from '@koa/router'
+import { createServiceContainer, OperationContext } from '@lifeguard/core'
+import type Koa from 'koa'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { setTimeout as delay } from 'node:timers/promises'
+import { lifeguard } from '../src/index.js'
+import { listen, quietApp } from './_helpers/driver.js'
+
+const test = suite('the Koa operation is named METHOD route-pattern once @koa/router matched')
+
+function setup(): { container: ReturnType<typeof createServiceContainer>; disposed: string[] } {
+  const disposed: string[] = []
+  const container = createServiceContainer().scoped('marker', (r) => r.resolve('operationContext') as OperationContext, {
+    dispose: (context) => void disposed.push(context.operation),
+  })
+  return { container, disposed }
+}
+
+async function operations(app: Koa, path: string, disposed: string[]): Promise<{ inHandler: string; atDispose: string | undefined }> {
+  const running = await listen(app)
+  try {
+    const response = await fetch(`${running.url}${path}`)
+    const inHandler = ((await response.json()) as { operation: string }).operation
+    for (let i = 0; i < 200 && disposed.length === 0; i++) await delay(5)
+    return { inHandler, atDispose: disposed.pop() }
+  } finally {
+    await running.close()
+  }
+}
+
+const answer = async (ctx: Koa.ParameterizedContext): Promise<void> => {
+  ctx.state.lifeguard.get('marker')
+  await delay(1)
+  ctx.body = { operation: OperationContext.current().operation }
+}
+
+test('includes the prefix of nested routers', async () => {
+  const { container, disposed } = setup()
+  const app = quietApp()
+  const api = new Router({ prefix: '/api' })
+  const orders = new Router()
+  orders.get('/orders/:id', answer)
+  api.use('/v1', orders.routes())
+  app.use(lifeguard({ container }))
+  app.use(api.routes())
+  assert.equal(await operations(app, '/api/v1/orders/42?x=1', disposed), { inHandler: 'GET /api/v1/orders/:id', atDispose: 'GET /api/v1/orders/:id' })
+})
+
+test('is named by the time the scope is disposed when async middleware runs before the router', async () => {
+  const { container, disposed } = setup()
+  const app = quietApp()
+  const router = new Router()
+  router.get('/items/:id', answer)
+  app.use(lifeguard({ container }))
+  app.use(async (_ctx, next) => {
+    await delay(2)
+    await next()
+  })
+  app.use(router.routes())
+  const { atDispose } = await operations(app, '/items/9', disposed)
+  assert.is(atDispose, 'GET /items/:id')
+})
+
+test('falls back to METHOD path when no route matched', async () => {
+  const { container, disposed } = setup()
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  app.use((ctx) => {
+    ctx.state.lifeguard.get('marker')
+    ctx.status = 404
+    ctx.body = { operation: ctx.state.lifeguard.operation }
+  })
+  assert.equal(await operations(app, '/nowhere/7?q=2', disposed), { inHandler: 'GET /nowhere/7', atDispose: 'GET /nowhere/7' })
+})
+
+test('operationName and handlerName replace the defaults; a second lifeguard() reuses the context', async () => {
+  const { container, disposed } = setup()
+  const app = quietApp()
+  const router = new Router()
+  let outer: OperationContext | undefined
+  router.use(lifeguard({ container }))
+  router.get('/x/:id', async (ctx) => {
+    ctx.state.lifeguard.get('marker')
+    await delay(1)
+    ctx.body = { operation: `${ctx.state.lifeguard.handler} ${ctx.state.lifeguard.operation} ${ctx.state.lifeguard === outer}` }
+  })
+  app.use(lifeguard({ container, handlerName: 'orders-api', operationName: (ctx) => (ctx.path.startsWith('/x/') ? 'x-lookup' : undefined) }))
+  app.use(async (ctx, next) => {
+    outer = ctx.state.lifeguard
+    await next()
+  })
+  app.use(router.routes())
+  assert.equal(await operations(app, '/x/1', disposed), { inHandler: 'orders-api x-lookup true', atDispose: 'x-lookup' })
+  assert.is(container.openScopes, 0)
+})
+
+test.run()

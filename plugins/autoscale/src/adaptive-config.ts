@@ -1,0 +1,111 @@
+import { rejectOption, validateOptions } from '@lifeguard/core'
+import { SharedBudget } from './shared-budget.js'
+import { defaultSampleInterval } from './internal/sampling.js'
+
+/**
+ * The adaptive policy's configuration. Only the bounds are required; the defaults suit request/response
+ * services (queries of a few ms to a few hundred ms).
+ */
+export interface AdaptivePoolConfig {
+  policy: 'adaptive'
+  /** `false` leaves the pool alone (default `true`). */
+  enabled?: boolean | undefined
+  /** Lowest `maxSize` the policy sets. */
+  minSize: number
+  /** Highest `maxSize` the policy sets. */
+  maxSize: number
+  /** Milliseconds between evaluations: the length of a measurement window (default 100). */
+  evaluationIntervalMillis?: number | undefined
+  /** Milliseconds between samples of the pool's occupancy (default: a tenth of the evaluation interval, at least 25). */
+  sampleIntervalMillis?: number | undefined
+  /** Multiplier on the Little's law target, >= 1 (default 1.2: 20% spare connections). */
+  headroom?: number | undefined
+  /** Checkouts a window needs before its rates and times count (default 20). Emptier windows are ignored. */
+  minSamples?: number | undefined
+  /** Mean wait (ms) from which the pool counts as short of connections (default 1). */
+  waitThresholdMillis?: number | undefined
+  /** How much a growth step multiplies the size until a step has proven that more connections help (default 2). */
+  probeFactor?: number | undefined
+  /**
+   * A growth step's efficiency is the throughput it gained per connection added, relative to the
+   * throughput per connection before it: 1 means the new connections did as much work as the old ones,
+   * 0 that they added nothing (the database itself is the bottleneck). Below `kneeEfficiency`
+   * (default 0.15) the step is undone and the knee is found.
+   */
+  kneeEfficiency?: number | undefined
+  /** At or above this efficiency (default 0.5) the next step goes straight to the target; between the two it climbs by half a probe. */
+  leapEfficiency?: number | undefined
+  /** How long a knee found by a failed step caps growth before the policy probes again (default 10000). */
+  kneeHoldMillis?: number | undefined
+  /** No shrinking for this long after a growth step (default 2000). */
+  cooldownMillis?: number | undefined
+  /** Demand must stay low this long before the pool shrinks: the shrink uses its peak over the period (default 2000). */
+  scaleDownDelayMillis?: number | undefined
+  /** The pool shrinks only when its target is this fraction below its size, in [0, 1) (default 0.2). */
+  hysteresis?: number | undefined
+  /** A connection budget shared by every instance of the service (see `createSharedBudget`). */
+  budget?: SharedBudget | undefined
+}
+
+/** An adaptive config with every default filled in. */
+export type ResolvedAdaptiveConfig = { [K in Exclude<keyof AdaptivePoolConfig, 'budget'>]-?: NonNullable<AdaptivePoolConfig[K]> } & { budget: SharedBudget | undefined }
+
+const rules = {
+  policy: { type: 'oneOf', values: ['adaptive'] },
+  enabled: { type: 'boolean', optional: true },
+  minSize: { type: 'integer', min: 1 },
+  maxSize: { type: 'integer', min: 1 },
+  evaluationIntervalMillis: { type: 'integer', min: 1, optional: true },
+  sampleIntervalMillis: { type: 'integer', min: 1, optional: true },
+  headroom: { type: 'number', min: 1, max: 10, optional: true },
+  minSamples: { type: 'integer', min: 1, optional: true },
+  waitThresholdMillis: { type: 'number', min: 0, optional: true },
+  probeFactor: { type: 'number', min: 1.1, max: 10, optional: true },
+  kneeEfficiency: { type: 'number', min: 0, max: 1, optional: true },
+  leapEfficiency: { type: 'number', min: 0, max: 1, optional: true },
+  kneeHoldMillis: { type: 'integer', min: 0, optional: true },
+  cooldownMillis: { type: 'integer', min: 0, optional: true },
+  scaleDownDelayMillis: { type: 'integer', min: 0, optional: true },
+  hysteresis: { type: 'number', min: 0, max: 0.99, optional: true },
+  budget: { type: 'custom', expected: 'a SharedBudget (createSharedBudget)', check: (v: unknown) => v instanceof SharedBudget, optional: true },
+} as const
+
+/**
+ * Checks an adaptive config and fills in the defaults.
+ *
+ * @param where - who takes the config, for the message
+ * @throws {InvalidOptionError} naming the field, its value and what it accepts
+ * @example
+ * const config = resolveAdaptiveConfig({ policy: 'adaptive', minSize: 2, maxSize: 50 })
+ */
+export function resolveAdaptiveConfig(config: AdaptivePoolConfig, where = 'AdaptivePoolConfig'): ResolvedAdaptiveConfig {
+  validateOptions(where, config, rules)
+  if (config.minSize > config.maxSize) rejectOption(where, 'minSize', `an integer <= \`maxSize\` (${config.maxSize})`, config.minSize)
+  const kneeEfficiency = config.kneeEfficiency ?? 0.15
+  const leapEfficiency = config.leapEfficiency ?? 0.5
+  if (kneeEfficiency > leapEfficiency) rejectOption(where, 'kneeEfficiency', `a number <= \`leapEfficiency\` (${leapEfficiency})`, kneeEfficiency)
+  const evaluationIntervalMillis = config.evaluationIntervalMillis ?? 100
+  const sampleIntervalMillis = config.sampleIntervalMillis ?? defaultSampleInterval(evaluationIntervalMillis)
+  if (sampleIntervalMillis > evaluationIntervalMillis) {
+    rejectOption(where, 'sampleIntervalMillis', `an integer <= \`evaluationIntervalMillis\` (${evaluationIntervalMillis})`, sampleIntervalMillis)
+  }
+  return {
+    policy: 'adaptive',
+    enabled: config.enabled ?? true,
+    minSize: config.minSize,
+    maxSize: config.maxSize,
+    evaluationIntervalMillis,
+    sampleIntervalMillis,
+    headroom: config.headroom ?? 1.2,
+    minSamples: config.minSamples ?? 20,
+    waitThresholdMillis: config.waitThresholdMillis ?? 1,
+    probeFactor: config.probeFactor ?? 2,
+    kneeEfficiency,
+    leapEfficiency,
+    kneeHoldMillis: config.kneeHoldMillis ?? 10_000,
+    cooldownMillis: config.cooldownMillis ?? 2000,
+    scaleDownDelayMillis: config.scaleDownDelayMillis ?? 2000,
+    hysteresis: config.hysteresis ?? 0.2,
+    budget: config.budget,
+  }
+}

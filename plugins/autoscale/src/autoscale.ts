@@ -1,0 +1,107 @@
+import { checkOption, validateOptions, type ManagedPool, type PoolRegistry } from '@lifeguard/core'
+import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
+import { attachOptionRules } from './internal/attach-options.js'
+import { isEnabled } from './internal/config-info.js'
+import { attachAutoscaler, type AttachOptions, type PoolAutoscaler } from './pool-autoscaler.js'
+import type { ScalingPolicy } from './scaling-policy.js'
+
+/** Options of `autoscale()`. */
+export interface AutoscaleOptions extends AttachOptions {
+  /** Config (or a policy of your own) per pool name. Pools not named here are left alone. */
+  pools: Readonly<Record<string, AutoscalePoolConfig | ScalingPolicy>>
+}
+
+/** What `autoscale()` returns. */
+export interface Autoscaler {
+  /** Names of the pools being sized now. */
+  readonly pools: readonly string[]
+  /** The autoscaler of one pool, while it runs. */
+  get(name: string): PoolAutoscaler | undefined
+  /** Ends evaluation for every pool and stops following the registry; pools keep their current size. Idempotent. */
+  stop(): void
+  /** Same as `stop()`, for `using`. */
+  [Symbol.dispose](): void
+}
+
+/** The part of a `PoolRegistry` the plugin uses: following pools as they come and go. */
+export type AutoscaledRegistry = Pick<PoolRegistry, 'subscribe'>
+
+/**
+ * Sizes the named pools of a registry from their measured load. Follows the registry: a pool registered
+ * later is picked up when it arrives, a closed one is dropped. Configs are checked at once, so a bad one
+ * throws here rather than when its pool appears. A config with `enabled: false` is skipped.
+ *
+ * @throws {InvalidOptionError} naming the pool and the bad field
+ * @example
+ * const scaler = autoscale(registry, {
+ *   pools: {
+ *     orders: { policy: 'adaptive', minSize: 2, maxSize: 60 },
+ *     reports: { enabled: true, minSize: 1, maxSize: 10, scaleUpThreshold: 80, scaleDownThreshold: 30,
+ *       scaleUpIncrement: 2, scaleDownIncrement: 1, evaluationInterval: 5000 },
+ *   },
+ * })
+ * // on shutdown, before registry.close():
+ * scaler.stop()
+ */
+export function autoscale(registry: AutoscaledRegistry, options: AutoscaleOptions): Autoscaler {
+  checkOption('autoscale', 'registry', registry, { type: 'custom', expected: 'a PoolRegistry', check: (v) => typeof (v as AutoscaledRegistry | null)?.subscribe === 'function' })
+  validateOptions('autoscale', options, { ...attachOptionRules, pools: { type: 'object' } })
+  const { pools, ...attach } = options
+  for (const [name, config] of Object.entries(pools)) {
+    // Built once here only to check it; each pool that arrives gets a fresh policy (its own state).
+    if (!isScalingPolicy(config)) createPolicy(config, {}, `autoscale for pool '${name}'`)
+  }
+  return new RegistryAutoscaler(registry, pools, attach)
+}
+
+class RegistryAutoscaler implements Autoscaler {
+  readonly #configs: Readonly<Record<string, AutoscalePoolConfig | ScalingPolicy>>
+  readonly #options: AttachOptions
+  readonly #running = new Map<string, PoolAutoscaler>()
+  readonly #unsubscribe: () => void
+  #stopped = false
+
+  constructor(registry: AutoscaledRegistry, configs: Readonly<Record<string, AutoscalePoolConfig | ScalingPolicy>>, options: AttachOptions) {
+    this.#configs = configs
+    this.#options = options
+    this.#unsubscribe = registry.subscribe({
+      added: (pool) => this.#add(pool),
+      removed: (pool) => this.#remove(pool),
+    })
+  }
+
+  get pools(): readonly string[] {
+    return [...this.#running.keys()]
+  }
+
+  get(name: string): PoolAutoscaler | undefined {
+    return this.#running.get(name)
+  }
+
+  stop(): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#unsubscribe()
+    for (const scaler of this.#running.values()) scaler.stop()
+    this.#running.clear()
+  }
+
+  [Symbol.dispose](): void {
+    this.stop()
+  }
+
+  #add(pool: ManagedPool): void {
+    if (this.#stopped || !Object.hasOwn(this.#configs, pool.name)) return
+    const config = this.#configs[pool.name] as AutoscalePoolConfig | ScalingPolicy
+    if (!isEnabled(config)) return
+    this.#running.get(pool.name)?.stop()
+    this.#running.set(pool.name, attachAutoscaler(pool, config, this.#options))
+  }
+
+  #remove(pool: ManagedPool): void {
+    const scaler = this.#running.get(pool.name)
+    if (scaler === undefined || scaler.pool !== pool) return
+    scaler.stop()
+    this.#running.delete(pool.name)
+  }
+}

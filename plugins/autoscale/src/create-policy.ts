@@ -1,0 +1,38 @@
+import { rejectOption } from '@lifeguard/core'
+import { AdaptivePolicy } from './adaptive-policy.js'
+import type { AdaptivePoolConfig } from './adaptive-config.js'
+import type { ScalingPolicy } from './scaling-policy.js'
+import type { DynamicPoolConfig } from './threshold-config.js'
+import { ThresholdPolicy, type PolicyOptions } from './threshold-policy.js'
+
+/** A pool's autoscaling config: the threshold policy (the seed's `DynamicPoolConfig`) or the adaptive one. */
+export type AutoscalePoolConfig = DynamicPoolConfig | AdaptivePoolConfig
+
+/**
+ * Builds the policy a config describes: `policy: 'adaptive'` gives an `AdaptivePolicy`; no `policy`
+ * (or `'threshold'`) a `ThresholdPolicy`.
+ *
+ * @param where - who takes the config, for error messages
+ * @throws {InvalidOptionError} naming the bad field
+ * @example
+ * const policy = createPolicy({ policy: 'adaptive', minSize: 2, maxSize: 50 })
+ */
+export function createPolicy(config: AutoscalePoolConfig, options: PolicyOptions = {}, where?: string): ScalingPolicy {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    rejectOption(where ?? 'createPolicy', 'config', 'a DynamicPoolConfig or an AdaptivePoolConfig', config)
+  }
+  const policy = (config as { policy?: unknown }).policy
+  if (policy === 'adaptive') return new AdaptivePolicy(config as AdaptivePoolConfig, options, where)
+  if (policy === undefined || policy === 'threshold') return new ThresholdPolicy(config as DynamicPoolConfig, options, where)
+  return rejectOption(where ?? 'createPolicy', 'policy', 'one of `threshold`, `adaptive`', policy)
+}
+
+/**
+ * True for an object that implements `ScalingPolicy` (a custom policy given in place of a config).
+ *
+ * @example
+ * isScalingPolicy(new AdaptivePolicy({ policy: 'adaptive', minSize: 1, maxSize: 10 })) // true
+ */
+export function isScalingPolicy(value: unknown): value is ScalingPolicy {
+  return typeof value === 'object' && value !== null && typeof (value as ScalingPolicy).observe === 'function' && typeof (value as ScalingPolicy).evaluate === 'function'
+}

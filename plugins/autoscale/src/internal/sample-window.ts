@@ -1,0 +1,118 @@
+import type { PoolSample } from '../scaling-policy.js'
+
+/** What one window of samples says about a pool. Means are 0 when there is nothing to average. */
+export interface WindowStats {
+  /** Samples taken in the window. */
+  samples: number
+  /** Time covered by the lifetime counters' differences (ms). */
+  elapsedMillis: number
+  meanActive: number
+  meanWaiting: number
+  meanIdle: number
+  /** Mean of min(100, 100 x (active + waiting) / maxSize) over the samples. */
+  meanUtilization: number
+  /** Checkouts released in the window (the `useTime` count difference). */
+  checkouts: number
+  /** Checkouts released per second. */
+  checkoutsPerSecond: number
+  meanUseMillis: number
+  /** Mean wait of the checkouts granted in the window. */
+  meanWaitMillis: number
+  /** Open connections at the last sample (including those being opened). */
+  lastTotal: number
+  /** Connections checked out at the last sample. */
+  lastActive: number
+  /** Idle connections at the last sample. */
+  lastIdle: number
+  /** Requests waiting at the last sample. */
+  lastWaiting: number
+}
+
+interface Point {
+  at: number
+  useCount: number
+  useSum: number
+  waitCount: number
+  waitSum: number
+  total: number
+  active: number
+  idle: number
+  waiting: number
+}
+
+/**
+ * Accumulates samples between two evaluations. Keeps only numbers (never the metrics objects), and
+ * takes the lifetime count/sum differences from the last sample of the previous window, so consecutive
+ * windows cover time without gaps or overlaps.
+ */
+export class SampleWindow {
+  #start: Point | undefined
+  #last: Point | undefined
+  #samples = 0
+  #active = 0
+  #waiting = 0
+  #idle = 0
+  #utilization = 0
+
+  add(at: number, sample: PoolSample): void {
+    const point: Point = {
+      at,
+      useCount: sample.useTime.count,
+      useSum: sample.useTime.sum,
+      waitCount: sample.waitTime.count,
+      waitSum: sample.waitTime.sum,
+      total: sample.totalConnections,
+      active: sample.activeConnections,
+      idle: sample.idleConnections,
+      waiting: sample.waitingRequests,
+    }
+    // The first sample ever only opens the first window.
+    this.#start ??= point
+    this.#last = point
+    this.#samples++
+    this.#active += sample.activeConnections
+    this.#waiting += sample.waitingRequests
+    this.#idle += sample.idleConnections
+    const size = Math.max(1, sample.maxSize)
+    this.#utilization += Math.min(100, (100 * (sample.activeConnections + sample.waitingRequests)) / size)
+  }
+
+  /** Checkouts released since the window opened, as of the last sample. */
+  get checkouts(): number {
+    return this.#start === undefined || this.#last === undefined ? 0 : Math.max(0, this.#last.useCount - this.#start.useCount)
+  }
+
+  /** Ends the window and returns its statistics, or `undefined` when it holds no sample. */
+  close(): WindowStats | undefined {
+    const start = this.#start
+    const last = this.#last
+    const n = this.#samples
+    if (start === undefined || last === undefined || n === 0) return undefined
+    const elapsedMillis = last.at - start.at
+    const checkouts = Math.max(0, last.useCount - start.useCount)
+    const grants = Math.max(0, last.waitCount - start.waitCount)
+    const stats: WindowStats = {
+      samples: n,
+      elapsedMillis,
+      meanActive: this.#active / n,
+      meanWaiting: this.#waiting / n,
+      meanIdle: this.#idle / n,
+      meanUtilization: this.#utilization / n,
+      checkouts,
+      checkoutsPerSecond: elapsedMillis > 0 ? (checkouts * 1000) / elapsedMillis : 0,
+      meanUseMillis: checkouts > 0 ? (last.useSum - start.useSum) / checkouts : 0,
+      meanWaitMillis: grants > 0 ? (last.waitSum - start.waitSum) / grants : 0,
+      lastTotal: last.total,
+      lastActive: last.active,
+      lastIdle: last.idle,
+      lastWaiting: last.waiting,
+    }
+    this.#start = last
+    this.#samples = 0
+    this.#active = 0
+    this.#waiting = 0
+    this.#idle = 0
+    this.#utilization = 0
+    return stats
+  }
+}

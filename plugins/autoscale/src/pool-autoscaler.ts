@@ -1,0 +1,210 @@
+import { checkOption, validateOptions, type ManagedPool, type PoolMetrics, type PoolSize } from '@lifeguard/core'
+import { systemClock, type Clock } from './clock.js'
+import { attachOptionRules } from './internal/attach-options.js'
+import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
+import { budgetOf, isEnabled } from './internal/config-info.js'
+import { enforceBounds } from './internal/bounds.js'
+import type { ScalingDecision, ScalingPolicy } from './scaling-policy.js'
+import type { SharedBudget } from './shared-budget.js'
+
+/** Options of `attachAutoscaler()` (and of `autoscale()` and `withDynamicSizing()`). */
+export interface AttachOptions {
+  /** Time source for the policy and the budget (default `performance.now()`). */
+  clock?: Clock | undefined
+  /** Receives failures: a `resize` that throws, a budget query that fails. Default: `process.emitWarning`. */
+  onError?: ((error: unknown) => void) | undefined
+  /** Run the sampling, evaluation and budget timers (default `true`); `false` to call `sample()` and `evaluate()` yourself. */
+  timers?: boolean | undefined
+}
+
+/** One pool under an autoscaler. */
+export interface PoolAutoscaler {
+  readonly pool: ManagedPool
+  readonly policy: ScalingPolicy
+  /** The shared budget in use, if any. */
+  readonly budget: SharedBudget | undefined
+  /** False once `stop()` was called or the pool closed. */
+  readonly running: boolean
+  /** The last decision applied, if any. */
+  readonly lastDecision: ScalingDecision | undefined
+  /** Feeds the policy one sample of the pool's metrics now. */
+  sample(): void
+  /** Samples, asks the policy for a decision and applies it with `resize`; returns the decision applied. */
+  evaluate(): ScalingDecision | undefined
+  /** Reads the shared budget from the server now; failures go to `onError`. */
+  refreshBudget(): Promise<void>
+  /** Ends sampling and evaluation; the pool keeps its current size. Idempotent. */
+  stop(): void
+  /** Same as `stop()`, for `using`. */
+  [Symbol.dispose](): void
+}
+
+
+/**
+ * Starts sizing one pool: samples its metrics every `sampleIntervalMillis`, asks the policy every
+ * `evaluationIntervalMillis` (or sooner, when the policy's `dueInMillis()` says so), and applies each decision with `pool.resize(size, { reason, details })`,
+ * so every change is a `resize` event carrying the numbers behind it. Only core's metrics and events are
+ * read; the driver is never touched. Timers are unref'd: they never keep the process alive. A pool whose
+ * size is outside the policy's bounds is moved inside them at once.
+ *
+ * @param config - a `DynamicPoolConfig`, an `AdaptivePoolConfig`, or a `ScalingPolicy` of your own
+ * @throws {InvalidOptionError} naming the bad field
+ * @example
+ * const scaler = attachAutoscaler(pool, { policy: 'adaptive', minSize: 2, maxSize: 50 })
+ * // ...
+ * scaler.stop() // the pool keeps its current size
+ */
+export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig | ScalingPolicy, options: AttachOptions = {}): PoolAutoscaler {
+  validateOptions('attachAutoscaler', options, attachOptionRules)
+  checkOption('attachAutoscaler', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isPool })
+  const policy = isScalingPolicy(config) ? config : createPolicy(config, options.clock === undefined ? {} : { clock: options.clock }, `attachAutoscaler for pool '${pool.name}'`)
+  return new Runner(pool, policy, budgetOf(config), options, isEnabled(config))
+}
+
+class Runner implements PoolAutoscaler {
+  readonly pool: ManagedPool
+  readonly policy: ScalingPolicy
+  readonly budget: SharedBudget | undefined
+  readonly #onError: (error: unknown) => void
+  readonly #clock: Clock
+  readonly #timers: NodeJS.Timeout[] = []
+  // The pool's own minSize when attached: lowered with maxSize when the policy goes below it, restored after.
+  readonly #baseMinSize: number
+  #running = true
+  #lastEvaluationAt: number
+  #lastDecision: ScalingDecision | undefined
+  #budgetInFlight: Promise<void> | undefined
+
+  constructor(pool: ManagedPool, policy: ScalingPolicy, budget: SharedBudget | undefined, options: AttachOptions, enabled: boolean) {
+    this.pool = pool
+    this.policy = policy
+    this.budget = budget
+    this.#onError = options.onError ?? reportWarning
+    this.#clock = options.clock ?? systemClock
+    this.#lastEvaluationAt = this.#clock.now()
+    const metrics = pool.getPoolMetrics()
+    this.#baseMinSize = metrics.minSize
+    if (!enabled) {
+      this.#running = false
+      return
+    }
+    const outside = enforceBounds(metrics.maxSize, policy.minSize, policy.maxSize, undefined)
+    if (outside !== undefined) this.#apply(outside, metrics)
+    if (options.timers !== false) {
+      // One timer: every tick samples, or evaluates when the policy says it is due.
+      this.#every(policy.sampleIntervalMillis, () => this.#tick())
+      if (budget !== undefined) this.#every(budget.refreshMillis, () => void this.refreshBudget())
+    }
+    if (budget !== undefined && options.timers !== false) void this.refreshBudget()
+  }
+
+  get running(): boolean {
+    return this.#running
+  }
+
+  get lastDecision(): ScalingDecision | undefined {
+    return this.#lastDecision
+  }
+
+  sample(): void {
+    const metrics = this.#metrics()
+    if (metrics !== undefined) this.policy.observe(metrics)
+  }
+
+  evaluate(): ScalingDecision | undefined {
+    const metrics = this.#metrics()
+    if (metrics === undefined) return undefined
+    this.policy.observe(metrics)
+    this.#lastEvaluationAt = this.#clock.now()
+    let decision: ScalingDecision | undefined
+    try {
+      const budgetLimit = this.budget?.limit(metrics.maxSize)
+      decision = this.policy.evaluate(budgetLimit === undefined ? { size: metrics.maxSize } : { size: metrics.maxSize, budgetLimit })
+    } catch (error) {
+      this.#onError(error)
+      return undefined
+    }
+    if (decision === undefined || decision.size === metrics.maxSize) return undefined
+    return this.#apply(decision, metrics) ? decision : undefined
+  }
+
+  refreshBudget(): Promise<void> {
+    const budget = this.budget
+    if (budget === undefined || !this.#running) return Promise.resolve()
+    this.#budgetInFlight ??= budget
+      .refresh(() => this.pool.getPoolMetrics())
+      .then(
+        () => undefined,
+        (error: unknown) => this.#onError(error),
+      )
+      .finally(() => {
+        this.#budgetInFlight = undefined
+      })
+    return this.#budgetInFlight
+  }
+
+  stop(): void {
+    this.#running = false
+    for (const timer of this.#timers) clearInterval(timer)
+    this.#timers.length = 0
+  }
+
+  [Symbol.dispose](): void {
+    this.stop()
+  }
+
+  #tick(): void {
+    // Half a tick early counts as on time, so timer jitter does not push evaluations a whole tick late.
+    const due = this.#lastEvaluationAt + (this.policy.dueInMillis?.() ?? this.policy.evaluationIntervalMillis) - this.policy.sampleIntervalMillis / 2
+    if (this.#clock.now() >= due) {
+      this.evaluate()
+      return
+    }
+    this.sample()
+    if (this.policy.dueInMillis?.() === 0) this.evaluate()
+  }
+
+  #every(millis: number, fn: () => void): void {
+    const timer = setInterval(fn, millis)
+    timer.unref()
+    this.#timers.push(timer)
+  }
+
+  // The pool's metrics, or undefined (and the autoscaler stopped) once the pool is closing.
+  #metrics(): PoolMetrics | undefined {
+    if (!this.#running) return undefined
+    if (this.pool.state === 'closing' || this.pool.state === 'closed') {
+      this.stop()
+      return undefined
+    }
+    try {
+      return this.pool.getPoolMetrics()
+    } catch (error) {
+      this.#onError(error)
+      return undefined
+    }
+  }
+
+  #apply(decision: ScalingDecision, metrics: PoolMetrics): boolean {
+    const minSize = Math.min(this.#baseMinSize, decision.size)
+    const size: PoolSize = minSize === metrics.minSize ? { maxSize: decision.size } : { minSize, maxSize: decision.size }
+    try {
+      this.pool.resize(size, { reason: decision.reason, details: { ...decision.details } })
+    } catch (error) {
+      this.#onError(error)
+      return false
+    }
+    this.#lastDecision = decision
+    return true
+  }
+}
+
+function isPool(value: unknown): boolean {
+  const pool = value as Partial<ManagedPool> | null
+  return typeof pool === 'object' && pool !== null && typeof pool.getPoolMetrics === 'function' && typeof pool.resize === 'function' && typeof pool.name === 'string'
+}
+
+function reportWarning(error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error)
+  process.emitWarning(`Autoscaler failed: ${message}`, { code: 'LIFEGUARD_AUTOSCALE_FAILED' })
+}

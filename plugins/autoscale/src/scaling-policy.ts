@@ -1,0 +1,72 @@
+/**
+ * What a policy reads from a pool: a subset of core's `PoolMetrics`, so any `getPoolMetrics()` snapshot
+ * is a sample. `waitTime` and `useTime` need only their lifetime `count` and `sum` (ms): policies take
+ * differences between two samples to get exact means over any interval.
+ */
+export interface PoolSample {
+  activeConnections: number
+  idleConnections: number
+  totalConnections: number
+  waitingRequests: number
+  /** The pool's size limit when the sample was taken. */
+  maxSize: number
+  waitTime: { readonly count: number; readonly sum: number }
+  useTime: { readonly count: number; readonly sum: number }
+}
+
+/** What the autoscaler tells a policy at each evaluation. */
+export interface EvaluationInput {
+  /** The pool's current `maxSize`. */
+  size: number
+  /** The most this instance may use of a shared budget, when one is configured. */
+  budgetLimit?: number | undefined
+}
+
+/** A policy's answer: resize the pool to `size` (its `maxSize`), for `reason`, on these numbers. */
+export interface ScalingDecision {
+  /** The new `maxSize`, always within the policy's bounds (and the budget, if any). */
+  size: number
+  /** Stable, low-cardinality code: one of `ScalingReason` for the built-in policies, a code of your own for custom ones. */
+  reason: string
+  /** The measurements behind the decision (utilization, checkout rate, use time...), all numbers. */
+  details: Record<string, number>
+}
+
+/** Why a built-in policy resized a pool. These codes become the `reason` of core's `resize` event. */
+export type ScalingReason =
+  | 'autoscale:bounds'
+  | 'autoscale:budget'
+  | 'autoscale:threshold-up'
+  | 'autoscale:threshold-down'
+  | 'autoscale:adaptive-probe'
+  | 'autoscale:adaptive-grow'
+  | 'autoscale:adaptive-knee'
+  | 'autoscale:adaptive-shrink'
+
+/**
+ * A sizing policy: fed samples of a pool's metrics, asked now and then for a decision. Policies are pure
+ * (no timers, no I/O, time from an injected clock), so they can be tested with synthetic series; the
+ * autoscaler does the sampling, the scheduling and the `resize` calls.
+ */
+export interface ScalingPolicy {
+  /** `'threshold'`, `'adaptive'`, or a custom policy's name. */
+  readonly kind: string
+  /** Lower bound of the pool's `maxSize`. */
+  readonly minSize: number
+  /** Upper bound of the pool's `maxSize`. */
+  readonly maxSize: number
+  /** How often the autoscaler calls `evaluate()`. */
+  readonly evaluationIntervalMillis: number
+  /** How often the autoscaler calls `observe()` between evaluations. */
+  readonly sampleIntervalMillis: number
+  /** Records one sample of the pool's metrics. */
+  observe(sample: PoolSample): void
+  /** Closes the current window of samples; returns a decision, or `undefined` to leave the size alone. */
+  evaluate(input: EvaluationInput): ScalingDecision | undefined
+  /**
+   * Optional: when the next evaluation is due, in ms after the last one (default
+   * `evaluationIntervalMillis`). Asked after every sample, so a policy can ask for an early evaluation
+   * (0) when a sample shows something urgent, or for shorter windows while it judges a step.
+   */
+  dueInMillis?(): number
+}

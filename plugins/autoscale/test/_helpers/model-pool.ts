@@ -1,0 +1,132 @@
+import {
+  PoolMonitor,
+  type ManagedPool,
+  type PoolEventMap,
+  type PoolEventName,
+  type PoolMetrics,
+  type PoolSize,
+  type PoolState,
+  type ResizeOptions,
+  type WarmupReport,
+} from '@lifeguard/core'
+
+/** Use time (ms) of one checkout when `active` connections are in use at once. */
+export type UseTimeModel = (active: number) => number
+
+/** Queries that mostly wait (e.g. `pg_sleep`): use time does not depend on concurrency. */
+export function waitBound(useMillis = 5): UseTimeModel {
+  return () => useMillis
+}
+
+/**
+ * Queries that keep the server's CPU busy: beyond `cores` connections they share the cores, and each extra
+ * connection costs a little more (context switches, cache), so throughput peaks at `cores` and then falls.
+ */
+export function cpuBound(serviceMillis = 1, cores = 2, contention = 0.004): UseTimeModel {
+  return (active) => serviceMillis * Math.max(1, active / cores) * (1 + contention * active)
+}
+
+/**
+ * A pool that follows a queueing model instead of a database: `clients` closed-loop clients, at most
+ * `maxSize` of them holding a connection, use time from the model, everything else waiting. `advance(ms)`
+ * moves the model forward and accumulates exactly the lifetime counters core keeps (wait/use count and
+ * sum), so policies and autoscalers see what a real pool would report, deterministically. It implements
+ * the `ManagedPool` contract with core's `PoolMonitor`, so `resize` emits the real `resize` event.
+ */
+export class ModelPool implements ManagedPool {
+  readonly name: string
+  readonly kind = 'model'
+  readonly target: string
+  readonly monitor: PoolMonitor
+  readonly resizes: { size: PoolSize; options: ResizeOptions | undefined }[] = []
+  clients = 0
+  model: UseTimeModel
+  #state: PoolState = 'ready'
+  #minSize: number
+  #maxSize: number
+  #useCount = 0
+  #useSum = 0
+  #waitCount = 0
+  #waitSum = 0
+  #completedTotal = 0
+
+  constructor(name: string, options: { model: UseTimeModel; maxSize: number; minSize?: number; clients?: number }) {
+    this.name = name
+    this.target = `model://app@memory/${name}`
+    this.model = options.model
+    this.#maxSize = options.maxSize
+    this.#minSize = options.minSize ?? 0
+    this.clients = options.clients ?? 0
+    this.monitor = new PoolMonitor({ name, kind: this.kind, target: this.target })
+  }
+
+  get state(): PoolState {
+    return this.#state
+  }
+
+  get maxSize(): number {
+    return this.#maxSize
+  }
+
+  get active(): number {
+    return Math.min(this.clients, this.#maxSize)
+  }
+
+  /** Checkouts completed so far (the model's throughput integral). */
+  get completed(): number {
+    return this.#useCount
+  }
+
+  /** Moves the model forward by `millis`, with the current clients and size. */
+  advance(millis: number): void {
+    const active = this.active
+    if (active === 0) return
+    const useMillis = this.model(active)
+    const perMilli = active / useMillis
+    const waitMillis = (this.clients - active) / perMilli
+    // Whole checkouts only: fractions carry over, as a real pool completes one at a time.
+    const before = Math.floor(this.#completedTotal)
+    this.#completedTotal += perMilli * millis
+    const done = Math.floor(this.#completedTotal) - before
+    this.#useCount += done
+    this.#useSum += done * useMillis
+    this.#waitCount += done
+    this.#waitSum += done * waitMillis
+  }
+
+  async warmup(): Promise<WarmupReport> {
+    return { pool: this.name, requested: 0, opened: 0, failed: 0, durationMillis: 0 }
+  }
+
+  resize(size: PoolSize, options?: ResizeOptions): void {
+    this.resizes.push({ size, options })
+    const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
+    this.#minSize = size.minSize ?? this.#minSize
+    this.#maxSize = size.maxSize ?? this.#maxSize
+    this.monitor.resized(previous, { minSize: this.#minSize, maxSize: this.#maxSize }, options?.reason ?? 'manual', options?.details)
+  }
+
+  getPoolMetrics(): PoolMetrics {
+    const active = this.active
+    const waiting = this.clients - active
+    const metrics = this.monitor.snapshot({
+      totalConnections: active,
+      activeConnections: active,
+      idleConnections: 0,
+      waitingRequests: waiting,
+      minSize: this.#minSize,
+      maxSize: this.#maxSize,
+    })
+    metrics.useTime = { ...metrics.useTime, count: this.#useCount, sum: this.#useSum }
+    metrics.waitTime = { ...metrics.waitTime, count: this.#waitCount, sum: this.#waitSum }
+    return metrics
+  }
+
+  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
+    return this.monitor.events.on(event, listener)
+  }
+
+  async close(): Promise<void> {
+    this.#state = 'closed'
+  }
+}

@@ -1,0 +1,121 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { AdaptivePolicy, type AdaptivePoolConfig, type PoolSample } from '../src/index.js'
+import { drive, reversals } from './_helpers/drive.js'
+import { ManualClock } from './_helpers/manual-clock.js'
+import { ModelPool, waitBound } from './_helpers/model-pool.js'
+
+const base: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 95 }
+
+function setup(clients: number, overrides: Partial<AdaptivePoolConfig> = {}, size = 10) {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: size, clients })
+  const policy = new AdaptivePolicy({ ...base, ...overrides }, { clock })
+  return { clock, pool, policy }
+}
+
+const stability = suite('AdaptivePolicy stability')
+
+stability('does not flap under a load that swings faster than the scale-down delay', () => {
+  const { clock, pool, policy } = setup(5)
+  const steps = []
+  for (let i = 0; i < 20; i++) {
+    pool.clients = i % 2 === 0 ? 60 : 5
+    steps.push(...drive(policy, pool, clock, 500))
+  }
+  assert.is(reversals(steps), 0, steps.map((s) => `${s.from}->${s.decision.size}`).join(' '))
+  assert.ok(pool.maxSize >= 60, 'sized for the peaks')
+})
+
+stability('follows a load that swings slower than the delay, without extra moves', () => {
+  const { clock, pool, policy } = setup(5)
+  const steps = []
+  for (let i = 0; i < 6; i++) {
+    pool.clients = i % 2 === 0 ? 60 : 5
+    steps.push(...drive(policy, pool, clock, 5000))
+  }
+  // Per cycle at most a probe and a grow up, and a shrink down (in two steps when a window straddles the drop).
+  assert.ok(steps.length <= 12, `${steps.length} decisions`)
+  assert.ok(reversals(steps) <= 5)
+})
+
+stability('holds still under a steady load', () => {
+  const { clock, pool, policy } = setup(30)
+  drive(policy, pool, clock, 5000)
+  const steady = drive(policy, pool, clock, 20_000)
+  assert.equal(steady, [])
+  assert.ok(pool.maxSize >= 30 && pool.maxSize <= 40, `size ${pool.maxSize}`)
+})
+
+stability('does not grow on a near-empty window, even if its few checkouts waited', () => {
+  const { clock, policy } = setup(0)
+  const sample = (useCount: number, waitSum: number): PoolSample => ({
+    activeConnections: 1,
+    idleConnections: 9,
+    totalConnections: 10,
+    waitingRequests: 0,
+    maxSize: 10,
+    waitTime: { count: useCount, sum: waitSum },
+    useTime: { count: useCount, sum: useCount * 5 },
+  })
+  policy.observe(sample(0, 0))
+  clock.advance(250)
+  // 5 checkouts (< minSamples 20) that waited 50 ms each.
+  policy.observe(sample(5, 250))
+  assert.is(policy.evaluate({ size: 10 }), undefined)
+})
+
+stability('decides nothing on a window without samples', () => {
+  const { clock, policy } = setup(0)
+  clock.advance(10_000)
+  assert.is(policy.evaluate({ size: 10 }), undefined)
+  assert.is(policy.evaluate({ size: 10 }), undefined)
+})
+
+stability('shrinks an idle pool to minSize after the delay', () => {
+  const { clock, pool, policy } = setup(0, {}, 40)
+  const steps = drive(policy, pool, clock, 3000)
+  assert.is(steps.length, 1)
+  assert.is(steps[0]?.decision.reason, 'autoscale:adaptive-shrink')
+  assert.is(pool.maxSize, 2)
+})
+
+stability('never leaves its bounds, and brings a pool outside them back first', () => {
+  const { clock, pool, policy } = setup(500, { minSize: 4, maxSize: 30 }, 2)
+  const first = policy.evaluate({ size: 2 })
+  assert.equal([first?.size, first?.reason], [4, 'autoscale:bounds'])
+  pool.resize({ maxSize: 4 })
+  const steps = drive(policy, pool, clock, 5000)
+  assert.is(pool.maxSize, 30)
+  assert.ok(steps.every((s) => s.decision.size >= 4 && s.decision.size <= 30))
+  pool.clients = 0
+  drive(policy, pool, clock, 5000)
+  assert.is(pool.maxSize, 4)
+  assert.equal(policy.evaluate({ size: 31 })?.reason, 'autoscale:bounds')
+})
+
+stability('grows no further than the shared budget allows, and shrinks when it drops', () => {
+  const { clock, pool, policy } = setup(100)
+  const steps = []
+  for (let i = 0; i < 8; i++) {
+    clock.advance(250)
+    pool.advance(250)
+    policy.observe(pool.getPoolMetrics())
+    const decision = policy.evaluate({ size: pool.maxSize, budgetLimit: 25 })
+    if (decision !== undefined) {
+      pool.resize({ maxSize: decision.size })
+      steps.push(decision)
+    }
+  }
+  assert.is(pool.maxSize, 25)
+  assert.ok(steps.every((d) => d.size <= 25))
+  const cut = policy.evaluate({ size: 25, budgetLimit: 12 })
+  assert.equal([cut?.size, cut?.reason], [12, 'autoscale:budget'])
+})
+
+stability('does nothing when disabled', () => {
+  const { clock, pool, policy } = setup(100, { enabled: false })
+  assert.equal(drive(policy, pool, clock, 3000), [])
+})
+
+stability.run()

@@ -1,0 +1,116 @@
+import { createPoolRegistry, InvalidOptionError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { autoscale, type DynamicPoolConfig, type ScalingPolicy } from '../src/index.js'
+import { ManualClock } from './_helpers/manual-clock.js'
+import { ModelPool, waitBound } from './_helpers/model-pool.js'
+import { throwsError } from './_helpers/rejects.js'
+
+const threshold: DynamicPoolConfig = {
+  enabled: true,
+  minSize: 2,
+  maxSize: 20,
+  scaleUpThreshold: 80,
+  scaleDownThreshold: 30,
+  scaleUpIncrement: 4,
+  scaleDownIncrement: 2,
+  evaluationInterval: 1000,
+}
+
+function busyPool(name: string): ModelPool {
+  return new ModelPool(name, { model: waitBound(5), maxSize: 10, clients: 50 })
+}
+
+const registry = suite('autoscale(registry)')
+
+registry('sizes the named pools and leaves the others alone', () => {
+  const pools = createPoolRegistry()
+  const orders = pools.register(busyPool('orders'))
+  const reports = pools.register(busyPool('reports'))
+  const clock = new ManualClock()
+  const scaler = autoscale(pools, { pools: { orders: threshold }, clock, timers: false })
+  assert.equal(scaler.pools, ['orders'])
+  const running = scaler.get('orders')
+  assert.ok(running)
+  assert.is(scaler.get('reports'), undefined)
+  clock.advance(1000)
+  running.evaluate()
+  assert.is(orders.maxSize, 14)
+  assert.is(reports.maxSize, 10)
+  scaler.stop()
+})
+
+registry('picks up a pool registered later and drops one that closes', async () => {
+  const pools = createPoolRegistry()
+  const scaler = autoscale(pools, { pools: { orders: threshold }, timers: false })
+  assert.equal(scaler.pools, [])
+  const orders = pools.register(busyPool('orders'))
+  assert.equal(scaler.pools, ['orders'])
+  const running = scaler.get('orders')
+  assert.is(running?.pool, orders)
+  await pools.close()
+  assert.equal(scaler.pools, [])
+  assert.is(running?.running, false)
+  scaler.stop()
+})
+
+registry('gives each pool its own policy state, and accepts a policy object', () => {
+  const pools = createPoolRegistry()
+  const seen: number[] = []
+  const custom: ScalingPolicy = {
+    kind: 'fixed-step',
+    minSize: 1,
+    maxSize: 100,
+    evaluationIntervalMillis: 1000,
+    sampleIntervalMillis: 100,
+    observe: (sample) => void seen.push(sample.maxSize),
+    evaluate: ({ size }) => ({ size: size + 1, reason: 'custom:step', details: { step: 1 } }),
+  }
+  const a = pools.register(busyPool('a'))
+  const scaler = autoscale(pools, { pools: { a: custom }, timers: false })
+  scaler.get('a')?.evaluate()
+  assert.is(a.maxSize, 11)
+  assert.is(a.resizes[0]?.options?.reason, 'custom:step')
+  assert.equal(seen, [10])
+  scaler.stop()
+})
+
+registry('skips a disabled config', () => {
+  const pools = createPoolRegistry()
+  const orders = pools.register(new ModelPool('orders', { model: waitBound(5), maxSize: 50 }))
+  const scaler = autoscale(pools, { pools: { orders: { ...threshold, enabled: false } } })
+  assert.equal(scaler.pools, [])
+  assert.is(orders.maxSize, 50)
+  scaler.stop()
+})
+
+registry('stop() ends every pool`s evaluation, stops following the registry, and is idempotent', () => {
+  const pools = createPoolRegistry()
+  const orders = pools.register(busyPool('orders'))
+  const scaler = autoscale(pools, { pools: { orders: threshold, later: threshold }, timers: false })
+  const running = scaler.get('orders')
+  scaler.stop()
+  scaler.stop()
+  assert.is(running?.running, false)
+  pools.register(busyPool('later'))
+  assert.equal(scaler.pools, [])
+  running?.evaluate()
+  assert.is(orders.maxSize, 10)
+})
+
+registry('checks every config at once, naming the pool and the field', () => {
+  const pools = createPoolRegistry()
+  const error = throwsError(
+    () => autoscale(pools, { pools: { orders: threshold, reports: { ...threshold, scaleDownThreshold: 90 } } }),
+    InvalidOptionError,
+    'ERR_INVALID_OPTION',
+  )
+  assert.is(error.option, 'scaleDownThreshold')
+  assert.match(error.message, `pool 'reports'`)
+  const missing = throwsError(() => autoscale(pools, {} as never), InvalidOptionError)
+  assert.is(missing.option, 'pools')
+  const notRegistry = throwsError(() => autoscale({} as never, { pools: {} }), InvalidOptionError)
+  assert.is(notRegistry.option, 'registry')
+})
+
+registry.run()

@@ -1,0 +1,73 @@
+import { InvalidOptionError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { AdaptivePolicy, ThresholdPolicy, withDynamicSizing, type DynamicPoolConfig } from '../src/index.js'
+import { ManualClock } from './_helpers/manual-clock.js'
+import { ModelPool, waitBound } from './_helpers/model-pool.js'
+import { throwsError } from './_helpers/rejects.js'
+
+const config: DynamicPoolConfig = {
+  enabled: true,
+  minSize: 2,
+  maxSize: 20,
+  scaleUpThreshold: 80,
+  scaleDownThreshold: 30,
+  scaleUpIncrement: 4,
+  scaleDownIncrement: 2,
+  evaluationInterval: 1000,
+}
+
+const seed = suite('withDynamicSizing(pool).setDynamicPoolConfig')
+
+seed('adds the seed`s method to the same pool object and starts sizing it', () => {
+  const clock = new ManualClock()
+  const raw = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  const pool = withDynamicSizing(raw, { clock, timers: false })
+  assert.is(pool, raw)
+  assert.not.ok(Object.keys(pool).includes('setDynamicPoolConfig'), 'not enumerable')
+  assert.is(pool.dynamicSizing, undefined)
+  pool.setDynamicPoolConfig(config)
+  assert.equal(pool.getDynamicPoolConfig(), config)
+  assert.instance(pool.dynamicSizing?.policy, ThresholdPolicy)
+  clock.advance(1000)
+  pool.dynamicSizing?.evaluate()
+  assert.is(pool.maxSize, 14)
+  pool.setDynamicPoolConfig({ ...config, enabled: false })
+})
+
+seed('replaces the running config, and `enabled: false` stops it leaving the size as it is', () => {
+  const pool = withDynamicSizing(new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 }), { timers: false })
+  pool.setDynamicPoolConfig(config)
+  const first = pool.dynamicSizing
+  pool.setDynamicPoolConfig({ policy: 'adaptive', minSize: 2, maxSize: 40 })
+  assert.is(first?.running, false)
+  assert.instance(pool.dynamicSizing?.policy, AdaptivePolicy)
+  pool.setDynamicPoolConfig({ ...config, enabled: false })
+  assert.is(pool.dynamicSizing, undefined)
+  assert.is(pool.getDynamicPoolConfig()?.enabled, false)
+  assert.is(pool.maxSize, 10)
+})
+
+seed('rejects an invalid config naming the field, and keeps the running one', () => {
+  const pool = withDynamicSizing(new ModelPool('orders', { model: waitBound(5), maxSize: 10 }), { timers: false })
+  pool.setDynamicPoolConfig(config)
+  const running = pool.dynamicSizing
+  const error = throwsError(() => pool.setDynamicPoolConfig({ ...config, minSize: 30 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'minSize')
+  assert.match(error.message, /setDynamicPoolConfig for pool 'orders'/)
+  assert.is(pool.dynamicSizing, running)
+  assert.ok(running?.running)
+  assert.equal(pool.getDynamicPoolConfig(), config)
+  running?.stop()
+})
+
+seed('wraps a pool once: a second call returns it unchanged', () => {
+  const pool = withDynamicSizing(new ModelPool('orders', { model: waitBound(5), maxSize: 10 }), { timers: false })
+  pool.setDynamicPoolConfig(config)
+  const running = pool.dynamicSizing
+  assert.is(withDynamicSizing(pool), pool)
+  assert.is(pool.dynamicSizing, running)
+  running?.stop()
+})
+
+seed.run()

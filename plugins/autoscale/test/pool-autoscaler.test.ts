@@ -1,0 +1,213 @@
+import { InvalidOptionError, type ResizeEvent } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { attachAutoscaler, createSharedBudget, type AdaptivePoolConfig, type DynamicPoolConfig, type ScalingPolicy } from '../src/index.js'
+import { ManualClock } from './_helpers/manual-clock.js'
+import { ModelPool, waitBound } from './_helpers/model-pool.js'
+import { throwsError } from './_helpers/rejects.js'
+import { captureWarnings } from './_helpers/warnings.js'
+
+const threshold: DynamicPoolConfig = {
+  enabled: true,
+  minSize: 2,
+  maxSize: 20,
+  scaleUpThreshold: 80,
+  scaleDownThreshold: 30,
+  scaleUpIncrement: 4,
+  scaleDownIncrement: 2,
+  evaluationInterval: 1000,
+}
+const adaptive: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 95 }
+
+/** Runs `millis` of model time through a manually driven autoscaler. */
+function run(scaler: { sample(): void; evaluate(): unknown; policy: ScalingPolicy }, pool: ModelPool, clock: ManualClock, millis: number): void {
+  const every = scaler.policy.sampleIntervalMillis
+  for (let t = every; t <= millis; t += every) {
+    clock.advance(every)
+    pool.advance(every)
+    if (t % scaler.policy.evaluationIntervalMillis === 0) scaler.evaluate()
+    else scaler.sample()
+  }
+}
+
+const runtime = suite('attachAutoscaler')
+
+runtime('turns each decision into a resize event with the reason and the numbers behind it', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  const events: ResizeEvent[] = []
+  pool.on('resize', (event) => void events.push(event))
+  const scaler = attachAutoscaler(pool, threshold, { clock, timers: false })
+  run(scaler, pool, clock, 1000)
+  assert.is(events.length, 1)
+  const event = events[0]!
+  assert.equal([event.pool, event.previous.maxSize, event.next.maxSize, event.reason], ['orders', 10, 14, 'autoscale:threshold-up'])
+  assert.is(event.details?.['utilization'], 100)
+  assert.is(event.details?.['threshold'], 80)
+  assert.equal(scaler.lastDecision?.size, 14)
+  scaler.stop()
+})
+
+runtime('sizes a pool through a step load with the adaptive policy', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 5 })
+  const scaler = attachAutoscaler(pool, adaptive, { clock, timers: false })
+  run(scaler, pool, clock, 3000)
+  assert.is(pool.maxSize, 6)
+  pool.clients = 100
+  run(scaler, pool, clock, 1000)
+  assert.is(pool.maxSize, 95)
+  pool.clients = 5
+  run(scaler, pool, clock, 3000)
+  assert.is(pool.maxSize, 6)
+  assert.equal(
+    pool.resizes.map((r) => r.options?.reason),
+    ['autoscale:adaptive-shrink', 'autoscale:adaptive-probe', 'autoscale:adaptive-grow', 'autoscale:adaptive-shrink'],
+  )
+})
+
+runtime('moves a pool outside the bounds inside them at once', () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 50 })
+  const scaler = attachAutoscaler(pool, threshold, { timers: false })
+  assert.is(pool.maxSize, 20)
+  assert.is(pool.resizes[0]?.options?.reason, 'autoscale:bounds')
+  scaler.stop()
+})
+
+runtime('lowers the pool`s minSize with its maxSize, and restores it when the pool grows back', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, minSize: 5, clients: 0 })
+  const scaler = attachAutoscaler(pool, { ...threshold, scaleDownIncrement: 8 }, { clock, timers: false })
+  run(scaler, pool, clock, 1000)
+  assert.equal(pool.resizes[0]?.size, { minSize: 2, maxSize: 2 })
+  pool.clients = 10
+  run(scaler, pool, clock, 1000)
+  assert.equal(pool.resizes[1]?.size, { minSize: 5, maxSize: 6 })
+  scaler.stop()
+})
+
+runtime('stop() ends evaluation and leaves the pool at its current size', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  const scaler = attachAutoscaler(pool, threshold, { clock, timers: false })
+  run(scaler, pool, clock, 1000)
+  assert.is(pool.maxSize, 14)
+  scaler.stop()
+  assert.is(scaler.running, false)
+  run(scaler, pool, clock, 5000)
+  assert.is(pool.maxSize, 14)
+  assert.is(pool.resizes.length, 1)
+})
+
+runtime('stops by itself once the pool closes', async () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  const scaler = attachAutoscaler(pool, threshold, { clock, timers: false })
+  await pool.close()
+  run(scaler, pool, clock, 2000)
+  assert.is(scaler.running, false)
+  assert.is(pool.resizes.length, 0)
+})
+
+runtime('reports a failing resize to onError and keeps running', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  pool.resize = () => {
+    throw new Error('resize refused')
+  }
+  const errors: unknown[] = []
+  const scaler = attachAutoscaler(pool, threshold, { clock, timers: false, onError: (error) => errors.push(error) })
+  run(scaler, pool, clock, 2000)
+  assert.is(errors.length, 2)
+  assert.match((errors[0] as Error).message, 'resize refused')
+  assert.ok(scaler.running)
+  scaler.stop()
+})
+
+runtime('warns through process.emitWarning when no onError is given', async () => {
+  const warnings = await captureWarnings(() => {
+    const clock = new ManualClock()
+    const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+    pool.resize = () => {
+      throw new Error('resize refused')
+    }
+    const scaler = attachAutoscaler(pool, threshold, { clock, timers: false })
+    run(scaler, pool, clock, 1000)
+    scaler.stop()
+  })
+  assert.is(warnings.length, 1)
+  assert.is(warnings[0]?.code, 'LIFEGUARD_AUTOSCALE_FAILED')
+  assert.match(warnings[0]?.message ?? '', 'resize refused')
+})
+
+runtime('keeps the pool within a shared budget read from the server', async () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 100 })
+  // Other instances hold 70 of 90: this one may have its 10 plus half of the 10 free.
+  const budget = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 80 }] }), clock })
+  const scaler = attachAutoscaler(pool, { ...adaptive, budget }, { clock, timers: false })
+  await scaler.refreshBudget()
+  assert.is(budget.reading?.limit, 15)
+  run(scaler, pool, clock, 2000)
+  assert.is(pool.maxSize, 15)
+  assert.ok(pool.resizes.every((r) => (r.size.maxSize ?? 0) <= 15))
+  scaler.stop()
+})
+
+runtime('runs on unref`d timers that sample and evaluate by themselves', async () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  const timeouts = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
+  const before = timeouts()
+  const scaler = attachAutoscaler(pool, { ...threshold, evaluationInterval: 20 })
+  // getActiveResourcesInfo lists only timers that keep the process alive.
+  assert.is(timeouts(), before, 'no timer keeps the process alive')
+  const deadline = Date.now() + 2000
+  while (pool.resizes.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  scaler.stop()
+  assert.ok(pool.resizes.length >= 1, 'evaluated on its own')
+  assert.is(pool.resizes[0]?.options?.reason, 'autoscale:threshold-up')
+})
+
+runtime('evaluates early when the policy says it is due', async () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  let evaluations = 0
+  const eager: ScalingPolicy = {
+    kind: 'eager',
+    minSize: 1,
+    maxSize: 100,
+    // Left to the interval, the first evaluation would come after a minute.
+    evaluationIntervalMillis: 60_000,
+    sampleIntervalMillis: 5,
+    observe: () => undefined,
+    evaluate: () => {
+      evaluations++
+      return undefined
+    },
+    dueInMillis: () => 0,
+  }
+  const scaler = attachAutoscaler(pool, eager)
+  const deadline = Date.now() + 2000
+  while (evaluations < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  scaler.stop()
+  assert.ok(evaluations >= 3, `${evaluations} evaluations`)
+})
+
+runtime('does not start on a disabled config', () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 50, clients: 50 })
+  const scaler = attachAutoscaler(pool, { ...threshold, enabled: false })
+  assert.is(scaler.running, false)
+  assert.is(pool.maxSize, 50)
+})
+
+runtime('rejects bad configs and options naming the field', () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10 })
+  const config = throwsError(() => attachAutoscaler(pool, { ...threshold, scaleUpIncrement: 0 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(config.option, 'scaleUpIncrement')
+  assert.match(config.message, `pool 'orders'`)
+  const option = throwsError(() => attachAutoscaler(pool, threshold, { timers: 'yes' as unknown as boolean }), InvalidOptionError)
+  assert.is(option.option, 'timers')
+  const notPool = throwsError(() => attachAutoscaler({} as ModelPool, threshold), InvalidOptionError)
+  assert.is(notPool.option, 'pool')
+})
+
+runtime.run()

@@ -1,0 +1,74 @@
+import { createPostgresPool, type PostgresPool } from '@lifeguard/postgres'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { attachAutoscaler, createSharedBudget, type PoolAutoscaler } from '../src/index.js'
+import { closedLoop, ConnectionObserver, pgConfig, uniqueAppName } from './_helpers/pg-server.js'
+
+const observer = new ConnectionObserver()
+
+const budget = suite('a shared budget on a real PostgreSQL server')
+
+budget.after(async () => {
+  await observer.end()
+})
+
+budget('counts the service`s connections in pg_stat_activity through the pool`s own query()', async () => {
+  const appName = uniqueAppName('budget-count')
+  const pool = createPostgresPool({ name: 'count', ...pgConfig(), applicationName: appName, maxSize: 5 })
+  try {
+    await pool.warmup({ connections: 3 })
+    const shared = createSharedBudget({ total: 20, applicationName: appName, query: pool })
+    const reading = await shared.refresh(() => pool.getPoolMetrics())
+    assert.is(reading.held, 3)
+    assert.is(reading.own, 3)
+    assert.is(reading.limit, 3 + Math.floor(17 * 0.5))
+  } finally {
+    await pool.close()
+  }
+  await observer.waitFor(appName, (count) => count === 0, '0')
+})
+
+budget('two instances of one service under load settle within the total together, and use it', async () => {
+  const appName = uniqueAppName('budget-fleet')
+  const total = 12
+  const loadMillis = 2500
+  const pools: PostgresPool[] = []
+  const scalers: PoolAutoscaler[] = []
+  const tally = { ok: 0, failed: 0, errors: [] as unknown[] }
+  try {
+    for (const name of ['instance-a', 'instance-b']) {
+      const pool = createPostgresPool({ name, ...pgConfig(), applicationName: appName, maxSize: 2 })
+      pools.push(pool)
+      const shared = createSharedBudget({ total, applicationName: appName, query: pool, refreshMillis: 100 })
+      scalers.push(attachAutoscaler(pool, { policy: 'adaptive', minSize: 1, maxSize: 30, evaluationIntervalMillis: 100, budget: shared }))
+    }
+    const started = Date.now()
+    let peak = 0
+    let settledPeak = 0
+    let running = true
+    const load = Promise.all(pools.map((pool) => closedLoop(() => pool.query('SELECT pg_sleep(0.02)'), 25, loadMillis, tally))).finally(() => {
+      running = false
+    })
+    while (running) {
+      const count = await observer.count(appName)
+      peak = Math.max(peak, count)
+      // A claim another instance has not opened yet is invisible to the server for a moment; from the
+      // second half on, every instance has read the others' connections and the fleet holds the line.
+      if (Date.now() - started > loadMillis / 2) settledPeak = Math.max(settledPeak, count)
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    await load
+    const sizes = pools.map((pool) => pool.getPoolMetrics().maxSize)
+    assert.ok(settledPeak <= total, `the fleet held ${settledPeak} connections once settled, budget ${total}`)
+    assert.ok(peak <= total + 2, `the fleet held ${peak} connections at the peak, budget ${total}`)
+    assert.ok(sizes[0]! + sizes[1]! <= total, `sizes ${sizes.join(' + ')}`)
+    assert.ok(sizes[0]! + sizes[1]! >= total - 3, `the budget is used: ${sizes.join(' + ')}`)
+    assert.is(tally.failed, 0, `failures: ${tally.errors.map(String).join('; ')}`)
+  } finally {
+    for (const scaler of scalers) scaler.stop()
+    await Promise.all(pools.map((pool) => pool.close()))
+  }
+  await observer.waitFor(appName, (count) => count === 0, '0')
+})
+
+budget.run()

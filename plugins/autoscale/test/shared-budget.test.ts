@@ -1,0 +1,111 @@
+import { InvalidOptionError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { BUDGET_QUERY, budgetLimit, createSharedBudget, type BudgetQuery } from '../src/index.js'
+import { ManualClock } from './_helpers/manual-clock.js'
+import { rejects, throwsError } from './_helpers/rejects.js'
+
+/** A pool holding `open` connections, `opening` more on the way. */
+function holding(open: number, opening = 0) {
+  return { totalConnections: open + opening, activeConnections: open, idleConnections: 0 }
+}
+
+const limit = suite('budgetLimit')
+
+limit('lets an instance keep what it holds and take a share of what is free', () => {
+  assert.is(budgetLimit({ total: 90, held: 70, own: 30, claimFraction: 0.5 }), 40)
+  assert.is(budgetLimit({ total: 90, held: 70, own: 30, claimFraction: 1 }), 50)
+  assert.is(budgetLimit({ total: 100, held: 10, own: 10, claimFraction: 0.5 }), 55)
+})
+
+limit('two instances deciding at once with half the free budget each end at the total, not past it', () => {
+  // A and B hold 20 each out of 100: both see 60 free and each may take 30.
+  const a = budgetLimit({ total: 100, held: 40, own: 20, claimFraction: 0.5 })
+  const b = budgetLimit({ total: 100, held: 40, own: 20, claimFraction: 0.5 })
+  assert.is(a + b, 100)
+})
+
+limit('over the budget, every instance gives back in proportion to what it holds', () => {
+  assert.is(budgetLimit({ total: 90, held: 120, own: 60, claimFraction: 0.5 }), 45)
+  assert.is(budgetLimit({ total: 90, held: 120, own: 60, claimFraction: 0.5 }) + budgetLimit({ total: 90, held: 120, own: 60, claimFraction: 0.5 }), 90)
+})
+
+limit('counts the connections an instance is still opening, which the server does not list yet', () => {
+  // 30 open (in the 70 held) and 6 opening: as if 76 were held, 36 of them ours.
+  assert.is(budgetLimit({ total: 90, held: 70, own: 30, opening: 6, claimFraction: 0.5 }), 36 + 7)
+})
+
+limit('treats a count below its own connections (a stale count) as its own', () => {
+  assert.is(budgetLimit({ total: 50, held: 3, own: 10, claimFraction: 0.5 }), 30)
+})
+
+const budget = suite('SharedBudget')
+
+budget('counts the service`s connections with one parameterized query on pg_stat_activity', async () => {
+  const calls: { text: string; values: unknown[] }[] = []
+  const query: BudgetQuery = async (text, values) => {
+    calls.push({ text, values })
+    return { rows: [{ held: 70 }] }
+  }
+  const clock = new ManualClock()
+  const shared = createSharedBudget({ total: 90, applicationName: 'orders-api', query, clock })
+  const reading = await shared.refresh(() => holding(30))
+  assert.equal(calls, [{ text: BUDGET_QUERY, values: ['orders-api'] }])
+  assert.match(BUDGET_QUERY, /pg_stat_activity/)
+  assert.match(BUDGET_QUERY, /application_name = \$1/)
+  assert.equal({ held: reading.held, own: reading.own, opening: reading.opening, limit: reading.limit }, { held: 70, own: 30, opening: 0, limit: 40 })
+  assert.is(shared.limit(35), 40)
+  const busy = await shared.refresh(() => holding(30, 4))
+  assert.equal({ own: busy.own, opening: busy.opening, limit: busy.limit }, { own: 30, opening: 4, limit: 34 + 8 })
+})
+
+budget('takes a pg-like client, and a count given as a string', async () => {
+  const client = { query: async () => ({ rows: [{ held: '12' }] }) }
+  const shared = createSharedBudget({ total: 20, applicationName: 'svc', query: client, claimFraction: 1 })
+  const reading = await shared.refresh(() => holding(2))
+  assert.is(reading.held, 12)
+  assert.is(reading.limit, 10)
+})
+
+budget('allows no growth (and forces no shrink) without a fresh reading', async () => {
+  const clock = new ManualClock()
+  const shared = createSharedBudget({ total: 90, applicationName: 'svc', query: async () => ({ rows: [{ held: 10 }] }), refreshMillis: 100, clock })
+  assert.is(shared.limit(7), 7, 'before the first reading')
+  await shared.refresh(() => holding(10))
+  assert.is(shared.limit(7), 50)
+  clock.advance(501)
+  assert.is(shared.limit(7), 7, 'stale after 5 x refreshMillis')
+})
+
+budget('passes a failing query on to the caller and keeps the last reading', async () => {
+  let fail = false
+  const shared = createSharedBudget({
+    total: 90,
+    applicationName: 'svc',
+    query: async () => {
+      if (fail) throw new Error('connection refused')
+      return { rows: [{ held: 10 }] }
+    },
+  })
+  await shared.refresh(() => holding(10))
+  fail = true
+  const error = await rejects(shared.refresh(() => holding(10)), Error)
+  assert.match(error.message, 'connection refused')
+  assert.is(shared.reading?.limit, 50)
+})
+
+budget('rejects bad options naming the option', () => {
+  const query: BudgetQuery = async () => ({ rows: [] })
+  const total = throwsError(() => createSharedBudget({ total: 0, applicationName: 'svc', query }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(total.option, 'total')
+  const name = throwsError(() => createSharedBudget({ total: 10, applicationName: '', query }), InvalidOptionError)
+  assert.is(name.option, 'applicationName')
+  const claim = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, claimFraction: 2 }), InvalidOptionError)
+  assert.is(claim.option, 'claimFraction')
+  const noQuery = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query: 'SELECT 1' as unknown as BudgetQuery }), InvalidOptionError)
+  assert.is(noQuery.option, 'query')
+  assert.match(noQuery.message, /a query function or an object with a query\(\) method/)
+})
+
+limit.run()
+budget.run()
