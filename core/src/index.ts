@@ -76,3 +76,5 @@ export { OperationContext, CONTEXT_SERVICE } from './operation-context.js'
 export type { OperationContextOptions } from './operation-context.js'
 export { runOperation } from './run-operation.js'
 export type { RunOperationOptions } from './run-operation.js'
+
+export { requestIdFrom, poolPressureCode, poolPressureBody, middlewareOptionRules, mapErrorsRule, retryAfterFrom } from './http-support.js'

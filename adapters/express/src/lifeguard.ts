@@ -1,8 +1,7 @@
-import { OperationContext } from '@lifeguard/core'
+import { OperationContext, requestIdFrom } from '@lifeguard/core'
 import type { Request, RequestHandler, Response } from 'express'
 import { nameOperation, pathOf } from './internal/operation-name.js'
 import { attachContext, contextOf } from './internal/request-contexts.js'
-import { requestIdFrom } from './internal/request-id.js'
 import { settingsFrom, type LifeguardOptions } from './options.js'
 
 declare global {

@@ -1,4 +1,4 @@
-import { InvalidOptionError, validateOptions, type ServiceContainer } from '@lifeguard/core'
+import { InvalidOptionError, middlewareOptionRules, validateOptions, type ServiceContainer } from '@lifeguard/core'
 import type { Request } from 'express'
 
 /** Options of `lifeguard()`. */
@@ -40,16 +40,7 @@ export interface Settings {
   readonly abortGraceMillis: number
 }
 
-const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-
-const rules = {
-  container: { type: 'custom', expected: 'a ServiceContainer (from createServiceContainer())', check: isContainer },
-  handlerName: { type: 'string', nonEmpty: true, optional: true },
-  operationName: { type: 'function', optional: true },
-  requestIdHeader: { type: 'custom', expected: 'an HTTP header name', check: (v: unknown) => typeof v === 'string' && headerToken.test(v), optional: true },
-  deadlineMillis: { type: 'integer', min: 1, optional: true },
-  abortGraceMillis: { type: 'integer', min: 0, optional: true },
-} as const
+const rules = { ...middlewareOptionRules, abortGraceMillis: { type: 'integer', min: 0, optional: true } } as const
 
 /** @internal */
 export function settingsFrom(options: LifeguardOptions): Settings {
@@ -72,11 +63,7 @@ export function settingsFrom(options: LifeguardOptions): Settings {
 }
 
 /** @internal */
-export function retryAfterFrom(options: PoolErrorHandlerOptions | undefined): string {
+export function retryAfterSecondsFrom(options: PoolErrorHandlerOptions | undefined): string {
   validateOptions('poolErrorHandler', options, { retryAfterSeconds: { type: 'integer', min: 0, optional: true } })
   return String(options?.retryAfterSeconds ?? 1)
-}
-
-function isContainer(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as { createScope?: unknown }).createScope === 'function'
 }

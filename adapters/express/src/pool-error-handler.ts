@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express'
-import { poolPressureBody, poolPressureCode } from './internal/pool-errors.js'
-import { retryAfterFrom, type PoolErrorHandlerOptions } from './options.js'
+import { poolPressureBody, poolPressureCode } from '@lifeguard/core'
+import { retryAfterSecondsFrom, type PoolErrorHandlerOptions } from './options.js'
 
 /**
  * Express error middleware that answers pool pressure (`PoolExhaustedError`, `PoolTimeoutError`, also as
@@ -14,7 +14,7 @@ import { retryAfterFrom, type PoolErrorHandlerOptions } from './options.js'
  * app.use(poolErrorHandler({ retryAfterSeconds: 2 }))
  */
 export function poolErrorHandler(options?: PoolErrorHandlerOptions): ErrorRequestHandler {
-  const retryAfter = retryAfterFrom(options)
+  const retryAfter = retryAfterSecondsFrom(options)
   return function lifeguardPoolErrors(error, _req, res, next) {
     const code = poolPressureCode(error)
     if (code === undefined || res.headersSent) return next(error)

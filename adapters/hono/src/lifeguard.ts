@@ -1,9 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { OperationContext } from '@lifeguard/core'
+import { OperationContext, poolPressureBody, poolPressureCode, requestIdFrom } from '@lifeguard/core'
 import type { Context, MiddlewareHandler } from 'hono'
 import { defaultOperation } from './internal/operation-name.js'
-import { poolPressureBody, poolPressureCode } from './internal/pool-errors.js'
-import { requestIdFrom } from './internal/request-id.js'
 import { settingsFrom, type LifeguardOptions } from './options.js'
 
 /** The variables `lifeguard()` adds to every request: `c.get('lifeguard')`, `c.var.lifeguard`. */

@@ -1,8 +1,6 @@
-import { OperationContext } from '@lifeguard/core'
+import { OperationContext, poolPressureBody, poolPressureCode, requestIdFrom } from '@lifeguard/core'
 import type { Middleware, ParameterizedContext } from 'koa'
 import { nameOperation, pathOf } from './internal/operation-name.js'
-import { poolPressureBody, poolPressureCode } from './internal/pool-errors.js'
-import { requestIdFrom } from './internal/request-id.js'
 import { settingsFrom, type LifeguardOptions } from './options.js'
 
 /** The state `lifeguard()` adds to every request: `ctx.state.lifeguard`. */

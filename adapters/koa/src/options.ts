@@ -1,4 +1,4 @@
-import { validateOptions, type ServiceContainer } from '@lifeguard/core'
+import { mapErrorsRule, middlewareOptionRules, retryAfterFrom, validateOptions, type ServiceContainer } from '@lifeguard/core'
 import type { ParameterizedContext } from 'koa'
 
 /** Options of the 503 answer to pool pressure. */
@@ -40,16 +40,7 @@ export interface Settings {
   readonly retryAfter: string | undefined
 }
 
-const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-
-const rules = {
-  container: { type: 'custom', expected: 'a ServiceContainer (from createServiceContainer())', check: isContainer },
-  handlerName: { type: 'string', nonEmpty: true, optional: true },
-  operationName: { type: 'function', optional: true },
-  requestIdHeader: { type: 'custom', expected: 'an HTTP header name', check: (v: unknown) => typeof v === 'string' && headerToken.test(v), optional: true },
-  deadlineMillis: { type: 'integer', min: 1, optional: true },
-  mapErrors: { type: 'custom', expected: 'a boolean or { retryAfterSeconds }', check: isMapErrors, optional: true },
-} as const
+const rules = { ...middlewareOptionRules, mapErrors: mapErrorsRule } as const
 
 /** @internal */
 export function settingsFrom(options: LifeguardOptions): Settings {
@@ -61,18 +52,6 @@ export function settingsFrom(options: LifeguardOptions): Settings {
     operationName: options.operationName,
     header: (options.requestIdHeader ?? 'x-request-id').toLowerCase(),
     deadlineMillis: options.deadlineMillis,
-    retryAfter: mapErrors === undefined || mapErrors === false ? undefined : String((mapErrors === true ? undefined : mapErrors.retryAfterSeconds) ?? 1),
+    retryAfter: retryAfterFrom(mapErrors),
   }
-}
-
-function isContainer(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as { createScope?: unknown }).createScope === 'function'
-}
-
-function isMapErrors(value: unknown): boolean {
-  if (typeof value === 'boolean') return true
-  if (typeof value !== 'object' || value === null) return false
-  const keys = Object.keys(value)
-  const seconds = (value as MapErrorsOptions).retryAfterSeconds
-  return keys.every((key) => key === 'retryAfterSeconds') && (seconds === undefined || (Number.isInteger(seconds) && seconds >= 0))
 }

@@ -1,8 +1,11 @@
 import { IncomingMessage } from 'node:http'
 import type { OperationContext } from '@lifeguard/core'
 
-// The context of each request, by request object.
-const contexts = new WeakMap<object, OperationContext>()
+// The context of each request, by request object: one map per process, even when two copies of this
+// package are installed, since both install the same accessor.
+const key = Symbol.for('lifeguard.express.request-contexts')
+const holder = globalThis as typeof globalThis & { [key]?: WeakMap<object, OperationContext> }
+const contexts: WeakMap<object, OperationContext> = (holder[key] ??= new WeakMap())
 const patched = new WeakSet<object>()
 
 const descriptor: PropertyDescriptor = {
@@ -43,6 +46,7 @@ function install(proto: object): void {
   }
   if (Object.getPrototypeOf(target) !== IncomingMessage.prototype) target = proto
   const existing = Object.getOwnPropertyDescriptor(target, 'lifeguard')
+  // An accessor already there comes from another copy of this package, reading the same map.
   if (existing === undefined) Object.defineProperty(target, 'lifeguard', descriptor)
-  else if (existing.get !== descriptor.get) throw new TypeError("Could not install `req.lifeguard`. Express's request prototype already defines `lifeguard`.")
+  else if (existing.get === undefined) throw new TypeError("Could not install `req.lifeguard`. Express's request prototype already has a `lifeguard` value.")
 }
