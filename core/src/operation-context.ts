@@ -1,5 +1,5 @@
 import { contextStorage } from './context-storage.js'
-import { ContextUnavailableError, DisposedError } from './errors.js'
+import { ContextUnavailableError, DisposedError, ResolutionError } from './errors.js'
 import { checkOption, validateOptions } from './options.js'
 import type { ServiceContainer, ServiceScope } from './service-container.js'
 
@@ -96,6 +96,16 @@ export class OperationContext {
   /** The context of the operation running now, or `undefined`. */
   static tryCurrent(): OperationContext | undefined {
     return contextStorage.getStore() as OperationContext | undefined
+  }
+
+  /** The context that owns `scope` (it provides itself there), or `undefined` for a bare scope. */
+  static ofScope(scope: ServiceScope<any>): OperationContext | undefined {
+    try {
+      return scope.resolve(CONTEXT_SERVICE) as OperationContext
+    } catch (error) {
+      if (error instanceof ResolutionError && error.reason === 'unknown') return undefined
+      throw error
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-import { CONTEXT_SERVICE, checkOption, OperationContext, ResolutionError, type ServiceContainer, type ServiceScope } from '@lifeguard/core'
+import { checkOption, OperationContext, type ServiceContainer } from '@lifeguard/core'
 import { MongoHandle } from './mongo-handle.js'
 import type { MongoPool } from './mongo-pool.js'
 
@@ -43,15 +43,5 @@ export function registerMongo<S extends object, K extends string = 'mongodb'>(
   checkOption('registerMongo', 'name', options.name, { type: 'string', nonEmpty: true, optional: true })
   const name = (options.name ?? DEFAULT_MONGO_SERVICE) as K
   OperationContext.defineAccessor(DEFAULT_MONGO_SERVICE, (context) => context.get<MongoHandle>(DEFAULT_MONGO_SERVICE))
-  return container.scoped(name, (resolver) => new MongoHandle(pool, contextOf(resolver.scope)))
-}
-
-// The operation context provides itself in its scope; a bare scope (no context) has none.
-function contextOf(scope: ServiceScope<any>): OperationContext | undefined {
-  try {
-    return scope.resolve(CONTEXT_SERVICE) as OperationContext
-  } catch (error) {
-    if (error instanceof ResolutionError && error.reason === 'unknown') return undefined
-    throw error
-  }
+  return container.scoped(name, (resolver) => new MongoHandle(pool, OperationContext.ofScope(resolver.scope)))
 }

@@ -1,4 +1,4 @@
-import { CONTEXT_SERVICE, OperationContext, ResolutionError, checkOption, type ServiceContainer, type ServiceScope } from '@lifeguard/core'
+import { OperationContext, checkOption, type ServiceContainer } from '@lifeguard/core'
 import { PostgresHandle } from './postgres-handle.js'
 import type { PostgresPool } from './postgres-pool.js'
 
@@ -41,15 +41,5 @@ export function registerPostgres<S extends object, K extends string = 'postgres'
   checkOption('registerPostgres', 'name', options.name, { type: 'string', nonEmpty: true, optional: true })
   const name = (options.name ?? DEFAULT_POSTGRES_SERVICE) as K
   OperationContext.defineAccessor(DEFAULT_POSTGRES_SERVICE, (context) => context.get<PostgresHandle>(DEFAULT_POSTGRES_SERVICE))
-  return container.scoped(name, (resolver) => new PostgresHandle(pool, contextOf(resolver.scope)))
-}
-
-// The operation context provides itself in its scope; a bare scope (no context) has none.
-function contextOf(scope: ServiceScope<any>): OperationContext | undefined {
-  try {
-    return scope.resolve(CONTEXT_SERVICE) as OperationContext
-  } catch (error) {
-    if (error instanceof ResolutionError && error.reason === 'unknown') return undefined
-    throw error
-  }
+  return container.scoped(name, (resolver) => new PostgresHandle(pool, OperationContext.ofScope(resolver.scope)))
 }
