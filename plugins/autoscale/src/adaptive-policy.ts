@@ -1,5 +1,5 @@
 import { resolveAdaptiveConfig, type AdaptivePoolConfig, type ResolvedAdaptiveConfig } from './adaptive-config.js'
-import { systemClock } from './clock.js'
+import { systemClock, type Clock } from './clock.js'
 import { enforceBounds, rounded, upperBound } from './internal/bounds.js'
 import { SampleWindow, type WindowStats } from './internal/sample-window.js'
 import type { EvaluationInput, PoolSample, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
@@ -66,7 +66,7 @@ export class AdaptivePolicy implements ScalingPolicy {
   readonly maxSize: number
   readonly evaluationIntervalMillis: number
   readonly sampleIntervalMillis: number
-  readonly #clock
+  readonly #clock: Clock
   readonly #window = new SampleWindow()
   #pending: PendingStep | undefined
   // How the last growth step paid: 'leap' lets the next go straight to the target, 'climb' by half a probe.
@@ -226,6 +226,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     const factor = this.#momentum === 'climb' ? 1 + (this.config.probeFactor - 1) / 2 : this.config.probeFactor
     const probe = Math.max(size + 1, Math.ceil(size * factor - 1e-9))
     const next = this.#momentum === 'leap' ? desired : Math.min(desired, probe)
+    // Judged against this window: at a burst's start it mixes the calm before with the first moments of the
+    // queue; its rate and occupancy still belong together, and a step it misjudges is undone one window later.
     this.#pending = measure.enough && window.meanActive > 0
       ? { from: size, to: next, checkoutsPerSecond: measure.checkoutsPerSecond, meanUseMillis: measure.meanUseMillis, meanActive: window.meanActive, windows: 0, opened: false }
       : undefined

@@ -1,9 +1,9 @@
 import { checkOption, validateOptions, type ManagedPool, type PoolMetrics, type PoolSize } from '@lifeguard/core'
 import { systemClock, type Clock } from './clock.js'
-import { attachOptionRules } from './internal/attach-options.js'
 import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
-import { budgetOf, isEnabled } from './internal/config-info.js'
+import { attachOptionRules } from './internal/attach-options.js'
 import { enforceBounds } from './internal/bounds.js'
+import { budgetOf, isEnabled } from './internal/config-info.js'
 import type { ScalingDecision, ScalingPolicy } from './scaling-policy.js'
 import type { SharedBudget } from './shared-budget.js'
 
@@ -39,13 +39,12 @@ export interface PoolAutoscaler {
   [Symbol.dispose](): void
 }
 
-
 /**
  * Starts sizing one pool: samples its metrics every `sampleIntervalMillis`, asks the policy every
- * `evaluationIntervalMillis` (or sooner, when the policy's `dueInMillis()` says so), and applies each decision with `pool.resize(size, { reason, details })`,
- * so every change is a `resize` event carrying the numbers behind it. Only core's metrics and events are
- * read; the driver is never touched. Timers are unref'd: they never keep the process alive. A pool whose
- * size is outside the policy's bounds is moved inside them at once.
+ * `evaluationIntervalMillis` (or sooner, when the policy's `dueInMillis()` says so), and applies each
+ * decision with `pool.resize(size, { reason, details })`, so every change is a `resize` event carrying the
+ * numbers behind it. Only core's metrics are read; the driver is never touched. Timers are unref'd: they
+ * never keep the process alive. A pool whose size is outside the policy's bounds is moved inside them at once.
  *
  * @param config - a `DynamicPoolConfig`, an `AdaptivePoolConfig`, or a `ScalingPolicy` of your own
  * @throws {InvalidOptionError} naming the bad field

@@ -113,6 +113,26 @@ stability('grows no further than the shared budget allows, and shrinks when it d
   assert.equal([cut?.size, cut?.reason], [12, 'autoscale:budget'])
 })
 
+stability('asks for an early evaluation on a burst, but not again and again when a budget holds the size', () => {
+  const { clock, pool, policy } = setup(100, {}, 10)
+  const tick = () => {
+    clock.advance(policy.sampleIntervalMillis)
+    pool.advance(policy.sampleIntervalMillis)
+    policy.observe(pool.getPoolMetrics())
+  }
+  tick()
+  tick()
+  assert.is(policy.dueInMillis(), 0, 'a full pool with a queue as deep as the pool is urgent')
+  assert.is(policy.evaluate({ size: 10, budgetLimit: 10 }), undefined)
+  tick()
+  tick()
+  assert.is(policy.dueInMillis(), policy.evaluationIntervalMillis, 'calm until the next regular evaluation')
+  clock.advance(policy.evaluationIntervalMillis)
+  tick()
+  tick()
+  assert.is(policy.dueInMillis(), 0)
+})
+
 stability('does nothing when disabled', () => {
   const { clock, pool, policy } = setup(100, { enabled: false })
   assert.equal(drive(policy, pool, clock, 3000), [])

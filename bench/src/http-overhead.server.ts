@@ -1,0 +1,165 @@
+// One server of the http-overhead benchmark: `http-overhead.server.ts FRAMEWORK VARIANT`, listening on
+// 127.0.0.1 port 0 and announcing its URL. GET /orders/:id answers a small JSON document.
+//   bare       the framework alone
+//   als-only   plus a hand-written middleware doing only `als.run(store, next)`: the floor of any context library
+//   lifeguard  plus lifeguard(): scope + context + dispose; the handler resolves one scoped and one singleton service
+//   awilix     plus awilix: a scope per request (awilix-express / awilix-koa / by hand on Hono), ALS, and an
+//              explicit scope dispose when the response is done
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { Server } from 'node:http'
+import Router from '@koa/router'
+import { serve } from '@hono/node-server'
+import { createServiceContainer } from '@lifeguard/core'
+import { lifeguard as lifeguardExpress } from '@lifeguard/express'
+import { lifeguard as lifeguardHono } from '@lifeguard/hono'
+import { lifeguard as lifeguardKoa } from '@lifeguard/koa'
+import { asFunction, asValue, createContainer, type AwilixContainer } from 'awilix'
+import { scopePerRequest as awilixExpressScope } from 'awilix-express'
+import { scopePerRequest as awilixKoaScope } from 'awilix-koa'
+import express from 'express'
+import { Hono } from 'hono'
+import Koa from 'koa'
+import { announceListening } from './lib/listening.js'
+
+export const frameworks = ['express', 'koa', 'hono'] as const
+export const variants = ['bare', 'als-only', 'lifeguard', 'awilix'] as const
+export type Framework = (typeof frameworks)[number]
+export type Variant = (typeof variants)[number]
+
+interface Config {
+  readonly region: string
+}
+
+/** The scoped service: what a request-scoped repository looks like, minus the database. */
+class OrdersRepo {
+  readonly #config: Config
+  constructor(config: Config) {
+    this.#config = config
+  }
+  find(id: string): { id: string; status: string; region: string } {
+    return { id, status: 'paid', region: this.#config.region }
+  }
+}
+
+const config: Config = { region: 'eu-west-1' }
+const als = new AsyncLocalStorage<object>()
+const bare = (id: string) => ({ id, status: 'paid', region: config.region })
+
+function lifeguardContainer() {
+  return createServiceContainer()
+    .singleton('config', () => config)
+    .scoped('orders', (r) => new OrdersRepo(r.resolve('config') as Config))
+}
+
+function awilixContainer(): AwilixContainer {
+  const container = createContainer({ strict: true })
+  container.register({
+    config: asValue(config),
+    orders: asFunction(({ config }: { config: Config }) => new OrdersRepo(config)).scoped(),
+  })
+  return container
+}
+
+function expressServer(variant: Variant): Server {
+  const app = express()
+  app.set('etag', false)
+  if (variant === 'als-only') app.use((_req, _res, next) => als.run({}, next))
+  if (variant === 'lifeguard') {
+    app.use(lifeguardExpress({ container: lifeguardContainer() }))
+    app.get('/orders/:id', (req, res) => {
+      const context = req.lifeguard
+      context.get('config')
+      res.json(context.get<OrdersRepo>('orders').find(req.params.id))
+    })
+  } else if (variant === 'awilix') {
+    app.use(awilixExpressScope(awilixContainer()))
+    app.use((req, res, next) => {
+      const scope = (req as { container?: AwilixContainer }).container!
+      res.on('close', () => void scope.dispose())
+      als.run(scope, next)
+    })
+    app.get('/orders/:id', (req, res) => {
+      const scope = (req as { container?: AwilixContainer }).container!
+      scope.resolve('config')
+      res.json(scope.resolve<OrdersRepo>('orders').find(req.params.id))
+    })
+  }
+  if (variant === 'bare' || variant === 'als-only') app.get('/orders/:id', (req, res) => void res.json(bare(req.params.id)))
+  return app.listen(0, '127.0.0.1')
+}
+
+function koaServer(variant: Variant): Server {
+  const app = new Koa()
+  const router = new Router()
+  if (variant === 'als-only') app.use((_ctx, next) => als.run({}, next))
+  if (variant === 'lifeguard') {
+    app.use(lifeguardKoa({ container: lifeguardContainer() }))
+    router.get('/orders/:id', (ctx) => {
+      const context = ctx.state.lifeguard
+      context.get('config')
+      ctx.body = context.get<OrdersRepo>('orders').find(ctx.params['id']!)
+    })
+  } else if (variant === 'awilix') {
+    app.use(awilixKoaScope(awilixContainer()))
+    app.use(async (ctx, next) => {
+      const scope = ctx.state['container'] as AwilixContainer
+      try {
+        await als.run(scope, next)
+      } finally {
+        await scope.dispose()
+      }
+    })
+    router.get('/orders/:id', (ctx) => {
+      const scope = ctx.state['container'] as AwilixContainer
+      scope.resolve('config')
+      ctx.body = scope.resolve<OrdersRepo>('orders').find(ctx.params['id']!)
+    })
+  } else {
+    router.get('/orders/:id', (ctx) => void (ctx.body = bare(ctx.params['id']!)))
+  }
+  app.use(router.routes())
+  return app.listen(0, '127.0.0.1')
+}
+
+function honoServer(variant: Variant): Server {
+  const app = new Hono()
+  if (variant === 'als-only') app.use((_c, next) => als.run({}, next))
+  if (variant === 'lifeguard') {
+    app.use(lifeguardHono({ container: lifeguardContainer() }))
+    app.get('/orders/:id', (c) => {
+      const context = c.get('lifeguard')
+      context.get('config')
+      return c.json(context.get<OrdersRepo>('orders').find(c.req.param('id')))
+    })
+  } else if (variant === 'awilix') {
+    const container = awilixContainer()
+    app.use(async (c, next) => {
+      const scope = container.createScope()
+      c.set('container' as never, scope as never)
+      try {
+        await als.run(scope, next)
+      } finally {
+        await scope.dispose()
+      }
+    })
+    app.get('/orders/:id', (c) => {
+      const scope = c.get('container' as never) as AwilixContainer
+      scope.resolve('config')
+      return c.json(scope.resolve<OrdersRepo>('orders').find(c.req.param('id')))
+    })
+  } else {
+    app.get('/orders/:id', (c) => c.json(bare(c.req.param('id'))))
+  }
+  return serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server
+}
+
+const servers: Record<Framework, (variant: Variant) => Server> = { express: expressServer, koa: koaServer, hono: honoServer }
+
+const [framework, variant] = process.argv.slice(2) as [Framework, Variant]
+if (!frameworks.includes(framework) || !variants.includes(variant)) {
+  console.error(`Usage: http-overhead.server.ts (${frameworks.join('|')}) (${variants.join('|')})`)
+  process.exit(2)
+}
+const server = servers[framework](variant)
+server.once('listening', () => announceListening(server))
+process.once('SIGTERM', () => server.close(() => process.exit(0)))
