@@ -72,9 +72,12 @@ export class OperationContext {
    * try { await context.run(() => work()) } finally { await context.dispose() }
    */
   static create(handler: string, operation: string, options: OperationContextOptions): OperationContext {
-    checkOption('OperationContext.create', 'handler', handler, { type: 'string', nonEmpty: true })
-    checkOption('OperationContext.create', 'operation', operation, { type: 'string', nonEmpty: true })
-    validateOptions('OperationContext.create', options, optionRules)
+    // Created once per request: the full validation runs only when a cheap check finds something off.
+    if (!isWellFormed(handler, operation, options)) {
+      checkOption('OperationContext.create', 'handler', handler, { type: 'string', nonEmpty: true })
+      checkOption('OperationContext.create', 'operation', operation, { type: 'string', nonEmpty: true })
+      validateOptions('OperationContext.create', options, optionRules)
+    }
     const given = options.container
     const scope = 'createScope' in given && typeof given.createScope === 'function' ? given.createScope() : given
     const context = new OperationContext(handler, operation, scope, options)
@@ -210,6 +213,21 @@ export class OperationContext {
       }
     }
   }
+}
+
+function isWellFormed(handler: unknown, operation: unknown, options: OperationContextOptions | undefined): boolean {
+  if (typeof handler !== 'string' || handler === '' || typeof operation !== 'string' || operation === '') return false
+  if (typeof options !== 'object' || options === null || !isScopeLike(options.container)) return false
+  for (const key in options) {
+    const value = (options as unknown as Record<string, unknown>)[key]
+    if (key === 'container') continue
+    if (value === undefined) continue
+    if (key === 'requestId' && typeof value === 'string') continue
+    if (key === 'deadlineMillis' && Number.isInteger(value) && (value as number) >= 1) continue
+    if (key === 'signal' && typeof value === 'object' && value !== null && 'aborted' in value) continue
+    return false
+  }
+  return true
 }
 
 function isScopeLike(value: unknown): boolean {

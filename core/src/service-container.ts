@@ -49,6 +49,9 @@ const noPath: readonly string[] = []
 export class ServiceScope<S extends object = Record<string, unknown>> {
   readonly #root: ServiceContainer<S>
   #instances: Map<string, unknown> | undefined
+  // The first provided value lives in two fields (every request provides its context); a Map only for more.
+  #firstName: string | undefined
+  #firstValue: unknown
   #local: Map<string, unknown> | undefined
   #created: Created[] | undefined
   #pending: Set<Promise<unknown>> | undefined
@@ -83,7 +86,12 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   /** Makes a value resolvable in this scope only (e.g. the current request). It is not disposed. */
   provide<K extends string, V>(name: K, value: V): ServiceScope<S & Record<K, V>> {
     if (this.disposed) throw new DisposedError(`Could not provide '${name}'. The scope is disposed.`)
-    ;(this.#local ??= new Map()).set(name, value)
+    if (this.#firstName === undefined || this.#firstName === name) {
+      this.#firstName = name
+      this.#firstValue = value
+    } else {
+      ;(this.#local ??= new Map()).set(name, value)
+    }
     return this as unknown as ServiceScope<S & Record<K, V>>
   }
 
@@ -110,6 +118,8 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
     this.#created = undefined
     this.#instances = undefined
     this.#local = undefined
+    this.#firstName = undefined
+    this.#firstValue = undefined
     this.#root.forgetScope(this)
     if (errors.length > 0) {
       throw new AggregateError(errors, `Could not dispose all services. ${errors.length} disposer(s) failed.`)
@@ -122,6 +132,7 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   /** @internal */
   resolveFrom(name: string, path: readonly string[], inSingleton: boolean): unknown {
     if (this.#disposing !== undefined) throw new DisposedError(`Could not resolve '${name}'. The scope is disposed.`, [...path, name])
+    if (name === this.#firstName) return this.#firstValue
     const local = this.#local?.get(name)
     if (local !== undefined) return local
     const registration = this.#root.registration(name)
