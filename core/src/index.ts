@@ -1,7 +1,11 @@
 /**
- * `@lifeguard/core`: the pool registry and pool contract, lifecycle events and metrics bookkeeping shared
- * by every database adapter, the `ServiceContainer`, `OperationContext` and `runOperation`.
- * No runtime dependencies beyond `node:` built-ins.
+ * `@lifeguard/core`: what a service uses: the pool registry and the pool contract, lifecycle events,
+ * the `ServiceContainer`, `OperationContext`, `runOperation` and the typed errors. No runtime
+ * dependencies beyond `node:` built-ins.
+ *
+ * Two more entries serve other audiences: `@lifeguard/core/adapter` (for database adapter authors:
+ * pool bookkeeping, option rules, redaction, the clock) and `@lifeguard/core/http` (for framework
+ * adapters).
  *
  * @packageDocumentation
  */
@@ -22,12 +26,6 @@ export {
 } from './errors.js'
 export type { ResolutionFailure } from './errors.js'
 
-export { validateOptions, checkOption, rejectOption } from './options.js'
-export type { OptionRule, OptionRules } from './options.js'
-
-export { redactConnectionString, redactText, redactError, formatTarget } from './redact.js'
-export type { TargetParts } from './redact.js'
-
 export type {
   ManagedPool,
   PoolMetrics,
@@ -40,7 +38,6 @@ export type {
   PoolEventsOption,
 } from './pool-contract.js'
 
-export { PoolEventHub } from './pool-events.js'
 export type {
   PoolEventMap,
   PoolEventName,
@@ -58,14 +55,6 @@ export type {
   TimeoutEvent,
 } from './pool-events.js'
 
-export { TimeWindow } from './time-window.js'
-export { PoolStats } from './pool-stats.js'
-export type { LivePoolState } from './pool-stats.js'
-export { PoolMonitor, ownerOf } from './pool-monitor.js'
-export type { PoolMonitorOptions, Checkout } from './pool-monitor.js'
-export { AdmissionQueue } from './admission-queue.js'
-export type { AdmissionQueueOptions } from './admission-queue.js'
-
 export { PoolRegistry, createPoolRegistry } from './pool-registry.js'
 export type { RegistryWarmupReport, RegistryListener } from './pool-registry.js'
 
@@ -76,5 +65,3 @@ export { OperationContext, CONTEXT_SERVICE } from './operation-context.js'
 export type { OperationContextOptions } from './operation-context.js'
 export { runOperation } from './run-operation.js'
 export type { RunOperationOptions } from './run-operation.js'
-
-export { requestIdFrom, poolPressureCode, poolPressureBody, middlewareOptionRules, mapErrorsRule, retryAfterFrom } from './http-support.js'

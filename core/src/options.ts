@@ -1,8 +1,16 @@
 import { InvalidOptionError } from './errors.js'
 
+/**
+ * The longest delay a Node.js timer honours (2^31-1 ms, about 24.8 days). A larger one fires after
+ * ~1 ms, so every duration option is capped here.
+ */
+export const MAX_TIMER_MILLIS = 2_147_483_647
+
 /** One option's rule. `optional` options may be absent or `undefined`. */
 export type OptionRule =
   | { readonly type: 'integer' | 'number'; readonly min?: number; readonly max?: number; readonly optional?: boolean }
+  /** Milliseconds a timer will wait for: an integer from `min` (default 0) to `MAX_TIMER_MILLIS`. */
+  | { readonly type: 'duration'; readonly min?: number; readonly optional?: boolean }
   | { readonly type: 'string'; readonly nonEmpty?: boolean; readonly secret?: boolean; readonly optional?: boolean }
   | { readonly type: 'boolean' | 'function' | 'object' | 'signal'; readonly optional?: boolean }
   | { readonly type: 'oneOf'; readonly values: readonly (string | number)[]; readonly optional?: boolean }
@@ -68,6 +76,8 @@ function matches(value: unknown, rule: OptionRule): boolean {
       if (rule.min !== undefined && value < rule.min) return false
       return rule.max === undefined || value <= rule.max
     }
+    case 'duration':
+      return typeof value === 'number' && Number.isInteger(value) && value >= (rule.min ?? 0) && value <= MAX_TIMER_MILLIS
     case 'string':
       return typeof value === 'string' && (!rule.nonEmpty || value.length > 0)
     case 'boolean':
@@ -95,6 +105,8 @@ function expectation(rule: OptionRule): string {
       if (rule.max !== undefined) return `${noun} <= ${rule.max}`
       return noun
     }
+    case 'duration':
+      return `an integer number of milliseconds between ${rule.min ?? 0} and ${MAX_TIMER_MILLIS}`
     case 'string':
       return rule.nonEmpty ? 'a non-empty string' : 'a string'
     case 'boolean':

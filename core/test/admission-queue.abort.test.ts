@@ -1,7 +1,8 @@
 import { getEventListeners } from 'node:events'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { AdmissionQueue, OperationAbortedError } from '../src/index.js'
+import { OperationAbortedError } from '../src/index.js'
+import { AdmissionQueue } from '../src/adapter.js'
 import { rejects } from './_helpers/rejects.js'
 
 const abort = suite('AdmissionQueue abortable waits')

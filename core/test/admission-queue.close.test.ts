@@ -1,6 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { AdmissionQueue, PoolClosedError } from '../src/index.js'
+import { PoolClosedError } from '../src/index.js'
+import { AdmissionQueue } from '../src/adapter.js'
 import { rejects, throwsError } from './_helpers/rejects.js'
 
 const close = suite('AdmissionQueue close')

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { AdmissionQueue } from '../src/index.js'
+import { AdmissionQueue } from '../src/adapter.js'
 import { isPending } from './_helpers/async.js'
 
 const resize = suite('AdmissionQueue setLimit')

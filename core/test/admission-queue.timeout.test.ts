@@ -1,7 +1,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { performance } from 'node:perf_hooks'
-import { AdmissionQueue, PoolExhaustedError, PoolTimeoutError } from '../src/index.js'
+import { PoolExhaustedError, PoolTimeoutError } from '../src/index.js'
+import { AdmissionQueue } from '../src/adapter.js'
 import { isPending } from './_helpers/async.js'
 import { rejects } from './_helpers/rejects.js'
 

@@ -4,14 +4,18 @@ import {
   InvalidOptionError,
   PoolExhaustedError,
   PoolTimeoutError,
+} from '../src/index.js'
+import {
+  validateOptions,
+} from '../src/adapter.js'
+import {
   mapErrorsRule,
   middlewareOptionRules,
   poolPressureBody,
   poolPressureCode,
   requestIdFrom,
   retryAfterFrom,
-  validateOptions,
-} from '../src/index.js'
+} from '../src/http.js'
 
 const http = suite('HTTP adapter support')
 

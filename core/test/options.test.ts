@@ -1,6 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { InvalidOptionError, checkOption, rejectOption, validateOptions, type OptionRules } from '../src/index.js'
+import { InvalidOptionError } from '../src/index.js'
+import { MAX_TIMER_MILLIS, checkOption, rejectOption, validateOptions, type OptionRules } from '../src/adapter.js'
 import { throwsError } from './_helpers/rejects.js'
 
 interface PoolOptions {
@@ -148,6 +149,20 @@ single('rejectOption reports a rule that spans several options', () => {
   const error = throwsError(() => rejectOption('createPool', 'minSize', 'an integer <= `maxSize` (5)', 8), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'minSize')
   assert.is(error.message, 'Invalid options for createPool: expected `minSize` to be an integer <= `maxSize` (5), got `8` (number).')
+})
+
+single('a duration is an integer of milliseconds a timer can wait for, up to 2^31-1', () => {
+  const rule = { type: 'duration', min: 1 } as const
+  checkOption('createPool', 'acquireTimeoutMillis', 1, rule)
+  checkOption('createPool', 'acquireTimeoutMillis', MAX_TIMER_MILLIS, rule)
+  assert.is(MAX_TIMER_MILLIS, 2 ** 31 - 1)
+  for (const bad of [0, 2 ** 31, 2 ** 32, 1.5, Infinity, Number.NaN, '10']) {
+    const error = throwsError(() => checkOption('createPool', 'acquireTimeoutMillis', bad, rule), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'acquireTimeoutMillis')
+    assert.is(error.expected, 'an integer number of milliseconds between 1 and 2147483647')
+  }
+  const error = throwsError(() => checkOption('createPool', 'idleTimeoutMillis', 2 ** 32, { type: 'duration' }), InvalidOptionError)
+  assert.is(error.message, 'Invalid options for createPool: expected `idleTimeoutMillis` to be an integer number of milliseconds between 0 and 2147483647, got `4294967296` (number).')
 })
 
 validation.run()

@@ -1,6 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PoolEventHub, type ConnectEvent, type PoolErrorEvent } from '../src/index.js'
+import { type ConnectEvent, type PoolErrorEvent } from '../src/index.js'
+import { PoolEventHub } from '../src/adapter.js'
 import { turn } from './_helpers/async.js'
 import { captureWarnings } from './_helpers/warnings.js'
 

@@ -1,6 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { OperationContext, PoolMonitor, createServiceContainer, type Checkout, type LeakEvent } from '../src/index.js'
+import { OperationContext, createServiceContainer, type LeakEvent } from '../src/index.js'
+import { PoolMonitor, type Checkout } from '../src/adapter.js'
 import { deferred, sleep, within } from './_helpers/async.js'
 
 const leakDetectionMillis = 20

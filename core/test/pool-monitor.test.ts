@@ -3,9 +3,7 @@ import * as assert from 'uvu/assert'
 import { performance } from 'node:perf_hooks'
 import {
   OperationContext,
-  PoolMonitor,
   createServiceContainer,
-  ownerOf,
   type AcquireEvent,
   type ConnectEvent,
   type DisconnectEvent,
@@ -15,6 +13,10 @@ import {
   type ResizeEvent,
   type TimeoutEvent,
 } from '../src/index.js'
+import {
+  PoolMonitor,
+  ownerOf,
+} from '../src/adapter.js'
 import { sleep } from './_helpers/async.js'
 
 const password = 'Tr0ub4dor-and-3'

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PoolStats, type LivePoolState } from '../src/index.js'
+import { PoolStats, type LivePoolState } from '../src/adapter.js'
 
 const live: LivePoolState = { totalConnections: 4, activeConnections: 1, idleConnections: 3, waitingRequests: 2, minSize: 2, maxSize: 10 }
 const password = 'Tr0ub4dor-and-3'

@@ -1,7 +1,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { inspect } from 'node:util'
-import { formatTarget, PoolTimeoutError, redactConnectionString, redactError, redactText } from '../src/index.js'
+import { PoolTimeoutError } from '../src/index.js'
+import { formatTarget, redactConnectionString, redactError, redactText } from '../src/adapter.js'
 
 const password = 'Tr0ub4dor-and-3'
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { TimeWindow } from '../src/index.js'
+import { TimeWindow } from '../src/adapter.js'
 
 const window = suite('TimeWindow')
 

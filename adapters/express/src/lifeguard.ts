@@ -1,4 +1,5 @@
-import { OperationContext, requestIdFrom } from '@lifeguard/core'
+import { OperationContext } from '@lifeguard/core'
+import { requestIdFrom } from '@lifeguard/core/http'
 import type { Request, RequestHandler, Response } from 'express'
 import { nameOperation, pathOf } from './internal/operation-name.js'
 import { attachContext, contextOf } from './internal/request-contexts.js'

@@ -1,4 +1,6 @@
-import { InvalidOptionError, middlewareOptionRules, validateOptions, type ServiceContainer } from '@lifeguard/core'
+import { InvalidOptionError, type ServiceContainer } from '@lifeguard/core'
+import { validateOptions } from '@lifeguard/core/adapter'
+import { middlewareOptionRules } from '@lifeguard/core/http'
 import type { Request } from 'express'
 
 /** Options of `lifeguard()`. */

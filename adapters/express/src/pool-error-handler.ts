@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler } from 'express'
-import { poolPressureBody, poolPressureCode } from '@lifeguard/core'
+import { poolPressureBody, poolPressureCode } from '@lifeguard/core/http'
 import { retryAfterSecondsFrom, type PoolErrorHandlerOptions } from './options.js'
 
 /**

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { OperationContext, poolPressureBody, poolPressureCode, requestIdFrom } from '@lifeguard/core'
+import { OperationContext } from '@lifeguard/core'
+import { poolPressureBody, poolPressureCode, requestIdFrom } from '@lifeguard/core/http'
 import type { Context, MiddlewareHandler } from 'hono'
 import { defaultOperation } from './internal/operation-name.js'
 import { settingsFrom, type LifeguardOptions } from './options.js'

@@ -1,4 +1,6 @@
-import { mapErrorsRule, middlewareOptionRules, retryAfterFrom, validateOptions, type ServiceContainer } from '@lifeguard/core'
+import { type ServiceContainer } from '@lifeguard/core'
+import { validateOptions } from '@lifeguard/core/adapter'
+import { mapErrorsRule, middlewareOptionRules, retryAfterFrom } from '@lifeguard/core/http'
 import type { Context } from 'hono'
 
 /** Options of the 503 answer to pool pressure. */

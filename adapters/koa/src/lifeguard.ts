@@ -1,4 +1,5 @@
-import { OperationContext, poolPressureBody, poolPressureCode, requestIdFrom } from '@lifeguard/core'
+import { OperationContext } from '@lifeguard/core'
+import { poolPressureBody, poolPressureCode, requestIdFrom } from '@lifeguard/core/http'
 import type { Middleware, ParameterizedContext } from 'koa'
 import { nameOperation, pathOf } from './internal/operation-name.js'
 import { settingsFrom, type LifeguardOptions } from './options.js'

@@ -1,4 +1,5 @@
-import { DisposedError, type Checkout } from '@lifeguard/core'
+import { DisposedError } from '@lifeguard/core'
+import { type Checkout } from '@lifeguard/core/adapter'
 import type { Collection, CollectionOptions, Db, DbOptions, Document } from 'mongodb'
 import { LeaseSlot, type Admit } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'

@@ -1,13 +1,7 @@
 import {
-  AdmissionQueue,
-  checkOption,
   InvalidOptionError,
   PoolClosedError,
-  PoolMonitor,
   PoolWarmupError,
-  redactError,
-  rejectOption,
-  validateOptions,
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
@@ -18,6 +12,14 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
+import {
+  AdmissionQueue,
+  checkOption,
+  PoolMonitor,
+  redactError,
+  rejectOption,
+  validateOptions,
+} from '@lifeguard/core/adapter'
 import { MongoClient, type Collection, type CollectionOptions, type Db, type DbOptions, type Document } from 'mongodb'
 import { CmapTracker } from './internal/cmap-tracker.js'
 import { currentSignal, Gate } from './internal/gate.js'

@@ -1,4 +1,5 @@
-import { rejectOption, validateOptions, type OptionRules, type PoolEventListeners } from '@lifeguard/core'
+import { type PoolEventListeners } from '@lifeguard/core'
+import { rejectOption, validateOptions, type OptionRules } from '@lifeguard/core/adapter'
 import type { MongoClientOptions } from 'mongodb'
 
 /** Driver options that Lifeguard sets itself from the pool's own options. */

@@ -1,4 +1,5 @@
-import { checkOption, OperationContext, type ServiceContainer } from '@lifeguard/core'
+import { OperationContext, type ServiceContainer } from '@lifeguard/core'
+import { checkOption } from '@lifeguard/core/adapter'
 import { MongoHandle } from './mongo-handle.js'
 import type { MongoPool } from './mongo-pool.js'
 

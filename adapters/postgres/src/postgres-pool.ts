@@ -1,8 +1,5 @@
 import {
-  AdmissionQueue,
   PoolClosedError,
-  PoolMonitor,
-  checkOption,
   type ManagedPool,
   type OperationContext,
   type PoolEventMap,
@@ -14,6 +11,11 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
+import {
+  AdmissionQueue,
+  PoolMonitor,
+  checkOption,
+} from '@lifeguard/core/adapter'
 import pg from 'pg'
 import { Checkouts } from './internal/checkouts.js'
 import { closePool } from './internal/close-pool.js'

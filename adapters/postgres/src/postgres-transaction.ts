@@ -1,4 +1,5 @@
-import { DisposedError, validateOptions } from '@lifeguard/core'
+import { DisposedError } from '@lifeguard/core'
+import { validateOptions } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import type { QueryText, QueryValues } from './query-types.js'
 import { finishTransaction } from './internal/symbols.js'

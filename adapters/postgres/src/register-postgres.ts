@@ -1,4 +1,5 @@
-import { OperationContext, checkOption, type ServiceContainer } from '@lifeguard/core'
+import { OperationContext, type ServiceContainer } from '@lifeguard/core'
+import { checkOption } from '@lifeguard/core/adapter'
 import { PostgresHandle } from './postgres-handle.js'
 import type { PostgresPool } from './postgres-pool.js'
 

@@ -1,5 +1,4 @@
 import {
-  PoolMonitor,
   PoolWarmupError,
   type ManagedPool,
   type PoolEventMap,
@@ -11,6 +10,9 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '../../src/index.js'
+import {
+  PoolMonitor,
+} from '../../src/adapter.js'
 
 /** How a `FakePool` behaves. */
 export interface FakePoolOptions {

@@ -6,7 +6,8 @@
 //
 // REDIS_URL (default redis://127.0.0.1:6379), DATABASE_URL (default: the PG* variables, then
 // postgres://postgres@127.0.0.1:5432/test), QUEUE (default billing), CONCURRENCY (default 4).
-import { createPoolRegistry, createServiceContainer, redactConnectionString, runOperation } from '@lifeguard/core'
+import { createPoolRegistry, createServiceContainer, runOperation } from '@lifeguard/core'
+import { redactConnectionString } from '@lifeguard/core/adapter'
 import { createPostgresPool, registerPostgres } from '@lifeguard/postgres'
 import { Queue } from 'bullmq'
 import { billingJobs, migrateBilling, type ChargeJob } from './billing-jobs.js'

@@ -1,4 +1,4 @@
-import { redactConnectionString } from '@lifeguard/core'
+import { redactConnectionString } from '@lifeguard/core/adapter'
 
 /** The PostgreSQL server the service talks to. */
 export interface Database {

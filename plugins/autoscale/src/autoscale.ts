@@ -1,4 +1,5 @@
-import { checkOption, validateOptions, type ManagedPool, type PoolRegistry } from '@lifeguard/core'
+import { type ManagedPool, type PoolRegistry } from '@lifeguard/core'
+import { checkOption, validateOptions } from '@lifeguard/core/adapter'
 import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { isEnabled } from './internal/config-info.js'

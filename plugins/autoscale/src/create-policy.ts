@@ -1,4 +1,4 @@
-import { rejectOption } from '@lifeguard/core'
+import { rejectOption } from '@lifeguard/core/adapter'
 import { AdaptivePolicy } from './adaptive-policy.js'
 import type { AdaptivePoolConfig } from './adaptive-config.js'
 import type { ScalingPolicy } from './scaling-policy.js'

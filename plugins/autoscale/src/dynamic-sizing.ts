@@ -1,4 +1,5 @@
-import { validateOptions, type ManagedPool } from '@lifeguard/core'
+import { type ManagedPool } from '@lifeguard/core'
+import { validateOptions } from '@lifeguard/core/adapter'
 import { createPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { attachAutoscaler, type AttachOptions, type PoolAutoscaler } from './pool-autoscaler.js'

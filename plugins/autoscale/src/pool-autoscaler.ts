@@ -1,4 +1,5 @@
-import { checkOption, validateOptions, type ManagedPool, type PoolMetrics, type PoolSize } from '@lifeguard/core'
+import { type ManagedPool, type PoolMetrics, type PoolSize } from '@lifeguard/core'
+import { checkOption, validateOptions } from '@lifeguard/core/adapter'
 import { systemClock, type Clock } from './clock.js'
 import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'

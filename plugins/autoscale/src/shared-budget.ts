@@ -1,4 +1,4 @@
-import { validateOptions } from '@lifeguard/core'
+import { validateOptions } from '@lifeguard/core/adapter'
 import { systemClock, type Clock } from './clock.js'
 import type { PoolSample } from './scaling-policy.js'
 

@@ -1,4 +1,4 @@
-import { rejectOption, validateOptions } from '@lifeguard/core'
+import { rejectOption, validateOptions } from '@lifeguard/core/adapter'
 import { SharedBudget } from './shared-budget.js'
 
 /**

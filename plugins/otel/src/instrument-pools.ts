@@ -1,5 +1,6 @@
 import { createNoopMeter, metrics, type BatchObservableCallback, type MeterProvider } from '@opentelemetry/api'
-import { checkOption, validateOptions, type ManagedPool, type PoolRegistry } from '@lifeguard/core'
+import { type ManagedPool, type PoolRegistry } from '@lifeguard/core'
+import { checkOption, validateOptions } from '@lifeguard/core/adapter'
 import { createPoolInstruments, observables } from './internal/pool-instruments.js'
 import { PoolTracker } from './internal/pool-tracker.js'
 

@@ -1,4 +1,5 @@
-import type { DisconnectReason, PoolMonitor } from '@lifeguard/core'
+import type { DisconnectReason } from '@lifeguard/core'
+import type { PoolMonitor } from '@lifeguard/core/adapter'
 import type {
   ConnectionCheckedInEvent,
   ConnectionCheckedOutEvent,

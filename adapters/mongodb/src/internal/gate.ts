@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { performance } from 'node:perf_hooks'
-import { OperationContext, PoolTimeoutError, type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core'
+import { OperationContext, PoolTimeoutError } from '@lifeguard/core'
+import { type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
 
 /** Runs one operation under some admission rule. */
 export type Admit = <R>(operation: () => Promise<R>) => Promise<R>

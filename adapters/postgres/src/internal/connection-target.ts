@@ -1,4 +1,4 @@
-import { formatTarget, redactConnectionString } from '@lifeguard/core'
+import { formatTarget, redactConnectionString } from '@lifeguard/core/adapter'
 import pg from 'pg'
 
 /** Where a pool connects, safe to show, and the strings that must never be shown. */

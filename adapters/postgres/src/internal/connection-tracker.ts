@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
-import type { AdmissionQueue, PoolErrorEvent, PoolMonitor } from '@lifeguard/core'
+import type { PoolErrorEvent } from '@lifeguard/core'
+import type { AdmissionQueue, PoolMonitor } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { describeConnectFailure } from './connect-failure.js'
 import type { ResolvedOptions } from './resolve-options.js'

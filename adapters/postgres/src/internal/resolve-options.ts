@@ -1,4 +1,5 @@
-import { InvalidOptionError, validateOptions, rejectOption, type OptionRules, type PoolEventListeners } from '@lifeguard/core'
+import { InvalidOptionError, type PoolEventListeners } from '@lifeguard/core'
+import { validateOptions, rejectOption, type OptionRules } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 

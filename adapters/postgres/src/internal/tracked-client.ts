@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
-import type { Checkout, DisconnectReason } from '@lifeguard/core'
+import type { DisconnectReason } from '@lifeguard/core'
+import type { Checkout } from '@lifeguard/core/adapter'
 import pg from 'pg'
 
 /** What a client's `release()` accepts: pg's contract (a truthy value destroys the connection). */

@@ -1,4 +1,5 @@
-import { rejectOption, validateOptions, type PoolSize, type ResizeOptions } from '@lifeguard/core'
+import { type PoolSize, type ResizeOptions } from '@lifeguard/core'
+import { rejectOption, validateOptions } from '@lifeguard/core/adapter'
 
 /** Both bounds of a pool's size. */
 export interface Size {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
-import { PoolWarmupError, validateOptions, type WarmupOptions, type WarmupReport } from '@lifeguard/core'
+import { PoolWarmupError, type WarmupOptions, type WarmupReport } from '@lifeguard/core'
+import { validateOptions } from '@lifeguard/core/adapter'
 import { clientState, type TrackedClient } from './tracked-client.js'
 
 /** What `warmupPool` needs from its pool. */

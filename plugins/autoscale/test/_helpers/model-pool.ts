@@ -1,5 +1,4 @@
 import {
-  PoolMonitor,
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
@@ -9,6 +8,9 @@ import {
   type ResizeOptions,
   type WarmupReport,
 } from '@lifeguard/core'
+import {
+  PoolMonitor,
+} from '@lifeguard/core/adapter'
 
 /** Use time (ms) of one checkout when `active` connections are in use at once. */
 export type UseTimeModel = (active: number) => number

@@ -3,9 +3,7 @@
 // the metric values themselves are tested against the real PostgreSQL pool.
 import { performance } from 'node:perf_hooks'
 import {
-  AdmissionQueue,
   OperationContext,
-  PoolMonitor,
   PoolTimeoutError,
   type ManagedPool,
   type PoolEventMap,
@@ -16,6 +14,10 @@ import {
   type ResizeOptions,
   type WarmupReport,
 } from '@lifeguard/core'
+import {
+  AdmissionQueue,
+  PoolMonitor,
+} from '@lifeguard/core/adapter'
 
 /** Options of a {@link MemoryPool}. */
 export interface MemoryPoolOptions {

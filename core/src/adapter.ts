@@ -1,0 +1,26 @@
+/**
+ * `@lifeguard/core/adapter`: the parts a database adapter is built from: the pool bookkeeping
+ * (`PoolMonitor`, `PoolStats`, `TimeWindow`, `PoolEventHub`), bounded admission (`AdmissionQueue`), option
+ * rules that throw `InvalidOptionError`, redaction of secrets, and the injectable `Clock`.
+ * Applications do not need this entry; they use `@lifeguard/core`.
+ *
+ * @packageDocumentation
+ */
+
+export { validateOptions, checkOption, rejectOption, MAX_TIMER_MILLIS } from './options.js'
+export type { OptionRule, OptionRules } from './options.js'
+
+export { redactConnectionString, redactText, redactError, formatTarget } from './redact.js'
+export type { TargetParts } from './redact.js'
+
+export { systemClock } from './clock.js'
+export type { Clock, ClockTimer } from './clock.js'
+
+export { PoolEventHub } from './pool-events.js'
+export { TimeWindow } from './time-window.js'
+export { PoolStats } from './pool-stats.js'
+export type { LivePoolState } from './pool-stats.js'
+export { PoolMonitor, ownerOf } from './pool-monitor.js'
+export type { PoolMonitorOptions, Checkout } from './pool-monitor.js'
+export { AdmissionQueue } from './admission-queue.js'
+export type { AdmissionQueueOptions } from './admission-queue.js'

@@ -1,0 +1,9 @@
+/**
+ * `@lifeguard/test-kit`: test support shared by Lifeguard's packages (private, never published).
+ *
+ * @packageDocumentation
+ */
+
+export { startPrivateCluster, postgresBinDir, freePort } from './private-cluster.js'
+export type { PrivateCluster, PrivateClusterOptions, PrivateClusterConnection } from './private-cluster.js'
+export { ManualClock, flushPromises } from './manual-clock.js'
