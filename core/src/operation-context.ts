@@ -1,7 +1,7 @@
 import { contextStorage } from './context-storage.js'
 import { ContextUnavailableError, DisposedError, ResolutionError } from './errors.js'
-import { checkOption, validateOptions } from './options.js'
-import type { ServiceContainer, ServiceScope } from './service-container.js'
+import { checkOption, satisfiesRule, validateOptions, type OptionRule, type OptionRules } from './options.js'
+import { disposedAtOnce, type ServiceContainer, type ServiceScope } from './service-container.js'
 
 /** Options of `OperationContext.create()`. */
 export interface OperationContextOptions {
@@ -18,12 +18,14 @@ export interface OperationContextOptions {
 /** Name under which a context makes itself resolvable in its own scope. */
 export const CONTEXT_SERVICE = 'operationContext'
 
-const optionRules = {
+const nameRule: OptionRule = { type: 'string', nonEmpty: true }
+
+const optionRules: OptionRules<OperationContextOptions> = {
   container: { type: 'custom', expected: 'a ServiceContainer or ServiceScope', check: isScopeLike },
   signal: { type: 'signal', optional: true },
   requestId: { type: 'string', optional: true },
-  deadlineMillis: { type: 'integer', min: 1, optional: true },
-} as const
+  deadlineMillis: { type: 'duration', min: 1, optional: true },
+}
 
 /**
  * One request or job: its handler and operation names, its own service scope, a signal that aborts when
@@ -36,8 +38,6 @@ const optionRules = {
 export class OperationContext {
   /** Who runs it, e.g. the service or router name (`'orders-api'`). */
   readonly handler: string
-  /** What it does, e.g. `'GET /orders/:id'` or `'charge'`. Low cardinality: a route pattern, never a raw path. */
-  readonly operation: string
   readonly requestId: string | undefined
   /** The scope this context resolves from and disposes. */
   readonly scope: ServiceScope<any>
@@ -45,6 +45,7 @@ export class OperationContext {
   readonly startedAt: number
   readonly #parentSignal: AbortSignal | undefined
   readonly #deadline: number | undefined
+  #operation: string
   #controller: AbortController | undefined
   #abortReason: unknown
   #aborted = false
@@ -55,7 +56,7 @@ export class OperationContext {
 
   private constructor(handler: string, operation: string, scope: ServiceScope<any>, options: OperationContextOptions) {
     this.handler = handler
-    this.operation = operation
+    this.#operation = operation
     this.scope = scope
     this.requestId = options.requestId
     this.startedAt = Date.now()
@@ -72,10 +73,11 @@ export class OperationContext {
    * try { await context.run(() => work()) } finally { await context.dispose() }
    */
   static create(handler: string, operation: string, options: OperationContextOptions): OperationContext {
-    // Created once per request: the full validation runs only when a cheap check finds something off.
+    // Created once per request: the full validation (which builds the error) runs only when the same rules,
+    // checked quietly, find something off.
     if (!isWellFormed(handler, operation, options)) {
-      checkOption('OperationContext.create', 'handler', handler, { type: 'string', nonEmpty: true })
-      checkOption('OperationContext.create', 'operation', operation, { type: 'string', nonEmpty: true })
+      checkOption('OperationContext.create', 'handler', handler, nameRule)
+      checkOption('OperationContext.create', 'operation', operation, nameRule)
       validateOptions('OperationContext.create', options, optionRules)
     }
     const given = options.container
@@ -123,6 +125,25 @@ export class OperationContext {
         return this.resource(name, create)
       },
     })
+  }
+
+  /** What it does, e.g. `'GET /orders/:id'` or `'charge'`. Low cardinality: a route pattern, never a raw path. */
+  get operation(): string {
+    return this.#operation
+  }
+
+  /**
+   * Names the operation once what it does is known: an HTTP middleware creates the context before the
+   * framework has routed the request (`GET /orders/42`) and names it here once it has (`GET /orders/:id`).
+   * Events and metrics read the name when they happen, so name it as early as you can.
+   *
+   * @throws {InvalidOptionError} for an empty or non-string name
+   * @example
+   * context.setOperation(`${req.method} ${req.route.path}`)
+   */
+  setOperation(operation: string): void {
+    if (typeof operation !== 'string' || operation === '') checkOption('OperationContext.setOperation', 'operation', operation, nameRule)
+    this.#operation = operation
   }
 
   /** Runs `fn` with this context as the current one, through every `await`, timer and callback below it. */
@@ -179,15 +200,24 @@ export class OperationContext {
 
   /** Disposes the scope (every resource the operation took, newest first). Idempotent. */
   dispose(): Promise<void> {
-    this.#disposing ??= this.#dispose()
+    if (this.#disposing === undefined) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer)
+      if (this.#onParentAbort !== undefined) this.#parentSignal?.removeEventListener('abort', this.#onParentAbort)
+      const scopeDisposal = this.scope.dispose()
+      // A scope that held nothing is disposed on the spot: no promise to wait for.
+      if (scopeDisposal === disposedAtOnce) {
+        this.#resources = undefined
+        this.#disposing = disposedAtOnce
+      } else {
+        this.#disposing = this.#afterScope(scopeDisposal)
+      }
+    }
     return this.#disposing
   }
 
-  async #dispose(): Promise<void> {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    if (this.#onParentAbort !== undefined) this.#parentSignal?.removeEventListener('abort', this.#onParentAbort)
+  async #afterScope(scopeDisposal: Promise<void>): Promise<void> {
     try {
-      await this.scope.dispose()
+      await scopeDisposal
     } finally {
       this.#resources = undefined
     }
@@ -215,18 +245,15 @@ export class OperationContext {
   }
 }
 
+const ruleEntries = Object.entries(optionRules) as [string, OptionRule][]
+
+// The same rules as the full validation, checked without building errors: true when it would pass.
 function isWellFormed(handler: unknown, operation: unknown, options: OperationContextOptions | undefined): boolean {
-  if (typeof handler !== 'string' || handler === '' || typeof operation !== 'string' || operation === '') return false
-  if (typeof options !== 'object' || options === null || !isScopeLike(options.container)) return false
-  for (const key in options) {
-    const value = (options as unknown as Record<string, unknown>)[key]
-    if (key === 'container') continue
-    if (value === undefined) continue
-    if (key === 'requestId' && typeof value === 'string') continue
-    if (key === 'deadlineMillis' && Number.isInteger(value) && (value as number) >= 1) continue
-    if (key === 'signal' && typeof value === 'object' && value !== null && 'aborted' in value) continue
-    return false
-  }
+  if (!satisfiesRule(handler, nameRule) || !satisfiesRule(operation, nameRule)) return false
+  if (typeof options !== 'object' || options === null) return false
+  const bag = options as unknown as Record<string, unknown>
+  for (const key in bag) if (!Object.hasOwn(optionRules, key)) return false
+  for (const [key, rule] of ruleEntries) if (!satisfiesRule(bag[key], rule)) return false
   return true
 }
 

@@ -50,11 +50,18 @@ export function validateOptions<T extends object>(where: string, options: T | un
  * @throws {InvalidOptionError}
  */
 export function checkOption(where: string, name: string, value: unknown, rule: OptionRule): void {
-  if (value === undefined) {
-    if (rule.optional) return
-    fail(where, name, expectation(rule), value, rule)
-  }
-  if (!matches(value, rule)) fail(where, name, expectation(rule), value, rule)
+  if (!satisfiesRule(value, rule)) fail(where, name, expectation(rule), value, rule)
+}
+
+/**
+ * Whether a value passes a rule (an absent `optional` value does), without building an error: for a
+ * quick check on a hot path that falls back to `checkOption` / `validateOptions` for the message.
+ *
+ * @example
+ * if (!satisfiesRule(options.deadlineMillis, { type: 'duration', min: 1, optional: true })) validateOptions(...)
+ */
+export function satisfiesRule(value: unknown, rule: OptionRule): boolean {
+  return value === undefined ? rule.optional === true : matches(value, rule)
 }
 
 /**
@@ -87,12 +94,19 @@ function matches(value: unknown, rule: OptionRule): boolean {
     case 'object':
       return typeof value === 'object' && value !== null
     case 'signal':
-      return typeof value === 'object' && value !== null && 'aborted' in value && 'addEventListener' in value
+      return isSignalLike(value)
     case 'oneOf':
       return rule.values.includes(value as string | number)
     case 'custom':
       return rule.check(value)
   }
+}
+
+// Duck-typed, so a signal from another realm or polyfill passes; what `OperationContext` calls must be there.
+function isSignalLike(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const signal = value as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown }
+  return typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function' && typeof signal.removeEventListener === 'function'
 }
 
 function expectation(rule: OptionRule): string {

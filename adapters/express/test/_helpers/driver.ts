@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ConformanceOptions, ConformanceRoute, FrameworkDriver, RunningServer } from '@lifeguard/http-conformance'
 import express, { type Express } from 'express'
-import { lifeguard } from '../../src/index.js'
+import { lifeguard, poolErrorHandler } from '../../src/index.js'
 
 /** Listens on 127.0.0.1, port 0. */
 export async function listen(app: Express): Promise<RunningServer> {
@@ -32,9 +32,11 @@ export function quietApp(): Express {
 /** Express behind the conformance suite. */
 export const expressDriver: FrameworkDriver = {
   name: 'express',
+  lifeguard,
   start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
+    const { mapErrors, ...middleware } = options
     const app = quietApp()
-    app.use(lifeguard(options))
+    app.use(lifeguard(middleware))
     for (const route of routes) {
       app.get(route.path, async (req, res) => {
         const reply = await route.handle({ context: req.lifeguard, params: req.params as Record<string, string> })
@@ -46,6 +48,8 @@ export const expressDriver: FrameworkDriver = {
         }
       })
     }
+    // Express maps errors in an error handler, after the routes.
+    if (mapErrors !== undefined && mapErrors !== false) app.use(poolErrorHandler(mapErrors === true ? {} : mapErrors))
     return listen(app)
   },
 }

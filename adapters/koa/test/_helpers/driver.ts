@@ -32,6 +32,7 @@ export function quietApp(): Koa {
 /** Koa with @koa/router behind the conformance suite. */
 export const koaDriver: FrameworkDriver = {
   name: 'koa',
+  lifeguard,
   start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
     const app = quietApp()
     const router = new Router()
