@@ -15,6 +15,12 @@ export interface OperationContextOptions {
   deadlineMillis?: number | undefined
 }
 
+/**
+ * @internal `OperationContext.create` for a caller that has checked its options already: the HTTP kit checks
+ * the middleware's options once, when the middleware is made, and creates a context per request.
+ */
+export let createCheckedContext!: (handler: string, operation: string, options: OperationContextOptions) => OperationContext
+
 /** Name under which a context makes itself resolvable in its own scope. */
 export const CONTEXT_SERVICE = 'operationContext'
 
@@ -80,11 +86,19 @@ export class OperationContext {
       checkOption('OperationContext.create', 'operation', operation, nameRule)
       validateOptions('OperationContext.create', options, optionRules)
     }
+    return OperationContext.#start(handler, operation, options)
+  }
+
+  static #start(handler: string, operation: string, options: OperationContextOptions): OperationContext {
     const given = options.container
     const scope = 'createScope' in given && typeof given.createScope === 'function' ? given.createScope() : given
     const context = new OperationContext(handler, operation, scope, options)
     scope.provide(CONTEXT_SERVICE, context)
     return context
+  }
+
+  static {
+    createCheckedContext = (handler, operation, options) => OperationContext.#start(handler, operation, options)
   }
 
   /**

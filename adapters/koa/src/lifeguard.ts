@@ -40,8 +40,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   const settings = httpMiddlewareSettings<ParameterizedContext>(options, { mapErrors: mapErrorsRule })
   const { operationName, requestIdHeader } = settings
   const retryAfter = retryAfterFrom(options.mapErrors)
-  const operationOf = (ctx: ParameterizedContext): string =>
-    operationName?.(ctx) ?? operationNameOf(ctx.method, (ctx as { _matchedRoute?: unknown })._matchedRoute, ctx.originalUrl)
+  const operationOf = (ctx: ParameterizedContext): string => operationName?.(ctx) ?? operationNameOf(ctx.method, matchedRoute(ctx), ctx.originalUrl)
 
   // Pool pressure becomes a 503 when asked; every other error goes on to Koa, carrying the request id.
   const failed = (ctx: ParameterizedContext, error: unknown, requestId: string): void => {
@@ -55,7 +54,15 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     ctx.body = poolPressureBody(code)
   }
 
-  // Not an async function: on Node 20 every promise pays AsyncLocalStorage's hooks, so the chain below gets one `then`.
+  // Koa's error response starts by removing every header, then sets `error.headers`: the request id goes
+  // there. This is the request's own `onerror` (Koa answers a failed chain with `ctx.onerror(error)`), so
+  // that the requests that succeed chain no promise on the one below.
+  function lifeguardOnError(this: ParameterizedContext, error: Error): void {
+    keepHeaderOnError(error, requestIdHeader, this.state.lifeguard.requestId as string)
+    return (Object.getPrototypeOf(this) as ParameterizedContext).onerror.call(this, error)
+  }
+
+  // Not an async function: on Node 20 every promise pays AsyncLocalStorage's hooks.
   return function lifeguardContext(ctx, next) {
     // Mounted twice (app and router): one request, one operation.
     if (ctx.state.lifeguard !== undefined) return next()
@@ -64,16 +71,24 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     ctx.state.lifeguard = context
     const res = ctx.res
     res.setHeader(requestIdHeader, operation.requestId)
+    let namedFor: unknown
     // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect) ends it.
     res.on('close', () => {
-      context.setOperation(operationOf(ctx))
+      if (matchedRoute(ctx) !== namedFor) context.setOperation(operationOf(ctx))
       operation.closed(res.writableFinished)
     })
+    const mapsHere = retryAfter !== undefined || Object.hasOwn(ctx, 'onerror')
+    if (!mapsHere) ctx.onerror = lifeguardOnError
     const downstream = operation.run(next)
     // @koa/router matches synchronously unless an async middleware sits in between: name the operation now if we can.
-    if ((ctx as { _matchedRoute?: unknown })._matchedRoute !== undefined) context.setOperation(operationOf(ctx))
-    return downstream.then(undefined, (error: unknown) => failed(ctx, error, operation.requestId))
+    namedFor = matchedRoute(ctx)
+    if (namedFor !== undefined) context.setOperation(operationOf(ctx))
+    return mapsHere ? downstream.then(undefined, (error: unknown) => failed(ctx, error, operation.requestId)) : downstream
   }
+}
+
+function matchedRoute(ctx: ParameterizedContext): unknown {
+  return (ctx as { _matchedRoute?: unknown })._matchedRoute
 }
 
 // Koa's error response starts by removing every header and then sets `error.headers` (its http-errors

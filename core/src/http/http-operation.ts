@@ -1,4 +1,4 @@
-import { OperationContext } from '../operation-context.js'
+import { createCheckedContext, OperationContext } from '../operation-context.js'
 import { disposedAtOnce } from '../service-container.js'
 import type { HttpMiddlewareSettings } from './middleware-options.js'
 import { requestIdFrom } from './request-id.js'
@@ -42,7 +42,10 @@ export class HttpOperation {
    */
   constructor(settings: HttpMiddlewareSettings<never>, operation: string, requestIdValue: string | string[] | undefined | null, signal?: AbortSignal) {
     this.#reportError = settings.reportError
-    this.context = OperationContext.create(settings.handlerName, operation, {
+    // The settings were checked when the middleware was made; only a name from the user's `operationName`
+    // can still be wrong, and the full check says how.
+    const create = typeof operation === 'string' && operation !== '' ? createCheckedContext : OperationContext.create
+    this.context = create(settings.handlerName, operation, {
       container: settings.container,
       requestId: requestIdFrom(requestIdValue),
       deadlineMillis: settings.deadlineMillis,
