@@ -5,6 +5,7 @@ import {
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
+  type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
   type PoolState,
@@ -258,6 +259,11 @@ export class MongoPool implements ManagedPool {
 
   on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
     return this.#monitor.events.on(event, listener)
+  }
+
+  /** Its lifecycle events (the pool contract's way in): `pool.events.on('leak', listener)`. */
+  get events(): PoolEventSource {
+    return this.#monitor.events
   }
 
   /**
