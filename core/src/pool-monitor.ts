@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { OperationContext } from './operation-context.js'
-import { PoolEventHub, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners } from './pool-events.js'
+import { validateOptions, type OptionRules } from './options.js'
+import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners } from './pool-events.js'
 import type { PoolMetrics } from './pool-contract.js'
 import { PoolStats, type LivePoolState } from './pool-stats.js'
 
@@ -17,6 +18,16 @@ export interface PoolMonitorOptions {
   secrets?: readonly string[]
   /** Samples kept per time window (default 1024). */
   windowSize?: number
+}
+
+const monitorRules: OptionRules<PoolMonitorOptions> = {
+  name: { type: 'string', nonEmpty: true },
+  kind: { type: 'string', nonEmpty: true },
+  target: { type: 'string' },
+  events: poolEventsRule,
+  leakDetectionMillis: { type: 'duration', optional: true },
+  secrets: { type: 'custom', expected: 'an array of strings', check: (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'), optional: true },
+  windowSize: { type: 'integer', min: 1, optional: true },
 }
 
 /** One checked-out connection, from `acquired()` to `released()`. */
@@ -40,7 +51,12 @@ export class PoolMonitor {
   readonly #target: string
   #leakDetectionMillis: number
 
+  /**
+   * @throws {InvalidOptionError} for bad options: a leak timer above `MAX_TIMER_MILLIS` would fire at once,
+   *   and a bad listener map would fail only when its event fires
+   */
   constructor(options: PoolMonitorOptions) {
+    validateOptions(`the monitor of pool '${String(options?.name)}'`, options, monitorRules)
     this.#target = options.target
     this.#leakDetectionMillis = options.leakDetectionMillis ?? 0
     this.events = new PoolEventHub(options.name, options.kind, options.events)
