@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import { poolPressureCode } from '@lifeguard/core/http'
 
 // Every error response of the service, whatever the framework, is one RFC 9457 problem details object
 // (`application/problem+json`), so a client handles errors one way. This file decides what each failure
@@ -64,7 +65,7 @@ export function problemFrom(error: unknown, requestId: string | undefined): Prob
   const parserError = bodyParserProblem(error)
   if (parserError !== undefined) return respond(...parserError)
   // Matched by code through the cause chain: a service factory may wrap the pool's error.
-  if (poolPressure(error)) return respond(503, 'service_busy', 'The service is busy. Retry later.', { 'Retry-After': '1' })
+  if (poolPressureCode(error) !== undefined) return respond(503, 'service_busy', 'The service is busy. Retry later.', { 'Retry-After': '1' })
   return respond(500, 'internal', 'Something went wrong; the log has the details.')
 }
 
@@ -84,16 +85,6 @@ function bodyParserProblem(error: unknown): [number, string, string] | undefined
     default:
       return typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500 ? [status, 'bad_request', (error as Error).message] : undefined
   }
-}
-
-const pressureCodes = new Set(['ERR_POOL_EXHAUSTED', 'ERR_POOL_TIMEOUT'])
-
-function poolPressure(error: unknown): boolean {
-  for (let current = error, depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    if (pressureCodes.has(String((current as { code?: unknown }).code))) return true
-    current = (current as { cause?: unknown }).cause
-  }
-  return false
 }
 
 /** Largest request body accepted (the same on every framework). */
