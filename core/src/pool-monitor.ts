@@ -1,7 +1,8 @@
 import { systemClock, type Clock, type ClockTimer } from './clock.js'
 import { contextStorage } from './context-storage.js'
 import { OperationContext } from './operation-context.js'
-import { PoolEventHub, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName } from './pool-events.js'
+import { validateOptions, type OptionRules } from './options.js'
+import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName } from './pool-events.js'
 import type { PoolMetrics } from './pool-contract.js'
 import { PoolStats, type LivePoolState } from './pool-stats.js'
 
@@ -20,6 +21,17 @@ export interface PoolMonitorOptions {
   windowSize?: number
   /** Where time is read and leak timers are set (default: the system clock). */
   clock?: Clock
+}
+
+const monitorRules: OptionRules<PoolMonitorOptions> = {
+  name: { type: 'string', nonEmpty: true },
+  kind: { type: 'string', nonEmpty: true },
+  target: { type: 'string' },
+  events: poolEventsRule,
+  leakDetectionMillis: { type: 'duration', optional: true },
+  secrets: { type: 'custom', expected: 'an array of strings', check: (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'), optional: true },
+  windowSize: { type: 'integer', min: 1, optional: true },
+  clock: { type: 'custom', expected: 'a Clock', check: (v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function', optional: true },
 }
 
 /** One checked-out connection, from `acquired()` to `released()`. */
@@ -48,7 +60,12 @@ export class PoolMonitor {
   readonly #target: string
   #leakDetectionMillis: number
 
+  /**
+   * @throws {InvalidOptionError} for bad options: a leak timer above `MAX_TIMER_MILLIS` would fire at once,
+   *   and a bad listener map would fail only when its event fires
+   */
   constructor(options: PoolMonitorOptions) {
+    validateOptions(`the monitor of pool '${String(options?.name)}'`, options, monitorRules)
     this.#target = options.target
     this.#leakDetectionMillis = options.leakDetectionMillis ?? 0
     this.clock = options.clock ?? systemClock

@@ -11,7 +11,7 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
-import type { Clock } from '@lifeguard/core/adapter'
+import { checkCloseOptions, type Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import type { PooledClient } from './internal/pooled-client.js'
@@ -226,8 +226,13 @@ export class Pool extends EventEmitter implements ManagedPool {
   }
 
   /** Graceful and idempotent: like `end()`, but checked-out clients are taken back after `timeoutMillis` (default 10000). */
-  close(options: { timeoutMillis?: number } = {}): Promise<void> {
-    return this.#core.engine.close(options.timeoutMillis)
+  close(options?: { timeoutMillis?: number }): Promise<void> {
+    try {
+      checkCloseOptions('close', options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#core.engine.close(options?.timeoutMillis)
   }
 
   // A submittable (cursor, stream) runs on a client held until it ends or fails.

@@ -1,6 +1,4 @@
-import { rejectOption, validateOptions } from '../options.js'
 import type { PoolMonitor } from '../pool-monitor.js'
-import type { PoolSize, ResizeOptions, WarmupOptions } from '../pool-contract.js'
 import type { ConnectionFactory } from './connection-factory.js'
 
 /** Settings of a `PoolEngine`. Durations are in milliseconds; adapters validate and default them. */
@@ -40,44 +38,4 @@ export interface PoolEngineOptions<C> {
   readonly retryCreate: boolean
   /** Random numbers in [0, 1) for lifetime jitter (tests pin it). */
   readonly random?: () => number
-}
-
-/** Both bounds of a pool's size. */
-export interface SizeBounds {
-  minSize: number
-  maxSize: number
-}
-
-/**
- * Checks a `resize()` call and returns the new size (a bound left out keeps its value; lowering only
- * `maxSize` below `minSize` lowers `minSize` with it).
- *
- * @throws {InvalidOptionError} for a missing or bad size, or `minSize` > `maxSize`
- */
-export function resolveResize(current: SizeBounds, size: PoolSize, options: ResizeOptions | undefined): SizeBounds {
-  if (typeof size !== 'object' || size === null) rejectOption('resize', 'size', 'an object with `minSize` and/or `maxSize`', size)
-  validateOptions('resize', size, {
-    minSize: { type: 'integer', min: 0, optional: true },
-    maxSize: { type: 'integer', min: 1, optional: true },
-  })
-  validateOptions('resize', options, {
-    reason: { type: 'string', nonEmpty: true, optional: true },
-    details: { type: 'object', optional: true },
-  })
-  const maxSize = size.maxSize ?? current.maxSize
-  const minSize = size.minSize ?? Math.min(current.minSize, maxSize)
-  if (minSize > maxSize) rejectOption('resize', 'minSize', `an integer <= maxSize (${maxSize})`, minSize)
-  return { minSize, maxSize }
-}
-
-/**
- * Checks `warmup()` options.
- *
- * @throws {InvalidOptionError} for `connections` outside 1..maxSize or a bad `timeoutMillis`
- */
-export function checkWarmupOptions(options: WarmupOptions | undefined, maxSize: number): WarmupOptions {
-  return validateOptions('warmup', options, {
-    connections: { type: 'integer', min: 1, max: maxSize, optional: true },
-    timeoutMillis: { type: 'duration', min: 1, optional: true },
-  })
 }

@@ -1,13 +1,13 @@
 import type { Clock, ClockTimer } from '../clock.js'
 import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError, PoolWarmupError } from '../errors.js'
-import { checkOption } from '../options.js'
+import { checkCloseOptions, checkWarmupOptions, resolveResize } from '../call-options.js'
 import { OperationContext } from '../operation-context.js'
 import type { LivePoolState } from '../pool-stats.js'
 import type { PoolSize, PoolState, ResizeOptions, WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { DisconnectReason } from '../pool-events.js'
 import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionFactory } from './connection-factory.js'
-import { checkWarmupOptions, resolveResize, type PoolEngineOptions } from './engine-options.js'
+import type { PoolEngineOptions } from './engine-options.js'
 import { PooledConnection } from './pooled-connection.js'
 import { WaitQueue, type Grant, type Waiter } from './wait-queue.js'
 
@@ -227,7 +227,7 @@ export class PoolEngine<C> {
   resize(size: PoolSize, options?: ResizeOptions): void {
     if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'resize')
     const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
-    const next = resolveResize(previous, size, options)
+    const next = resolveResize('resize', previous, size, options)
     if (next.minSize === previous.minSize && next.maxSize === previous.maxSize) return
     this.#minSize = next.minSize
     this.#maxSize = next.maxSize
@@ -247,9 +247,9 @@ export class PoolEngine<C> {
    */
   async warmup(options?: WarmupOptions): Promise<WarmupReport> {
     if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'warm up')
-    const checked = checkWarmupOptions(options, this.#maxSize)
-    const requested = checked.connections ?? Math.max(1, this.#minSize)
-    const timeoutMillis = checked.timeoutMillis ?? (this.#options.connectTimeoutMillis || 10_000)
+    checkWarmupOptions('warmup', options, this.#maxSize)
+    const requested = options?.connections ?? Math.max(1, this.#minSize)
+    const timeoutMillis = options?.timeoutMillis ?? (this.#options.connectTimeoutMillis || 10_000)
     const started = this.#clock.now()
     const previous = this.#state
     this.#state = 'warming'
@@ -291,7 +291,7 @@ export class PoolEngine<C> {
    */
   close(timeoutMillis = 10_000): Promise<void> {
     try {
-      checkOption('close', 'timeoutMillis', timeoutMillis, { type: 'duration' })
+      checkCloseOptions('close', { timeoutMillis })
     } catch (error) {
       return Promise.reject(error)
     }

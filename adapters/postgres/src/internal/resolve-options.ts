@@ -2,7 +2,7 @@ import { InvalidOptionError } from '@lifeguard/core'
 import { rejectOption, validateOptions, type Clock, type OptionRules } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
-import { eventsRule } from './events-rule.js'
+import { poolEventsRule } from '@lifeguard/core/adapter'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'createPostgresPool'
@@ -28,7 +28,7 @@ const rules: OptionRules<PostgresPoolOptions> = {
   maxLifetimeJitterMillis: { type: 'duration', optional: true },
   validateAfterIdleMillis: { type: 'duration', optional: true },
   leakDetectionMillis: { type: 'duration', optional: true },
-  events: eventsRule,
+  events: poolEventsRule,
   pg: { type: 'object', optional: true },
   clock: { type: 'custom', expected: 'a Clock', check: (v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function', optional: true },
 }

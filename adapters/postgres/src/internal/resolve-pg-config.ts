@@ -1,7 +1,7 @@
 import { MAX_TIMER_MILLIS, checkOption, rejectOption, type OptionRule } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { PoolConfig } from '../pool.js'
-import { eventsRule } from './events-rule.js'
+import { poolEventsRule } from '@lifeguard/core/adapter'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'new Pool'
@@ -27,7 +27,7 @@ const rules: Record<string, OptionRule> = {
   leakDetectionMillis: { type: 'duration', optional: true },
   maxLifetimeJitterMillis: { type: 'duration', optional: true },
   validateAfterIdleMillis: { type: 'duration', optional: true },
-  events: eventsRule,
+  events: poolEventsRule,
 }
 
 /**
