@@ -178,19 +178,15 @@ export class Pool extends EventEmitter implements ManagedPool {
   query<R extends pg.QueryResultRow = any>(text: QueryText, callback: QueryCallback<pg.QueryResult<R>>): void
   query<R extends pg.QueryResultRow = any>(text: QueryText, values: QueryValues, callback: QueryCallback<pg.QueryResult<R>>): void
   query(text: unknown, values?: unknown, callback?: unknown): unknown {
+    // pg's guard: a function first is taken for the callback, and answered with an error.
+    if (typeof text === 'function') return this.#callback(Promise.reject(notAQuery()), text)
     if (typeof values === 'function') {
       callback = values
       values = undefined
     }
     if (typeof text === 'object' && text !== null && typeof (text as pg.Submittable).submit === 'function') return this.#submit(text as pg.Submittable)
-    const result = typeof text === 'function' ? Promise.reject(notAQuery()) : this.#core.query(undefined, text as QueryText, values as QueryValues | undefined)
-    if (typeof callback !== 'function') return this.#promise(result)
-    const done = callback as (error: Error | undefined, result?: unknown) => void
-    result.then(
-      (value) => done(undefined, value),
-      (error: Error) => done(error),
-    )
-    return undefined
+    const result = this.#core.query(undefined, text as QueryText, values as QueryValues | undefined)
+    return typeof callback === 'function' ? this.#callback(result, callback) : this.#promise(result)
   }
 
   /**
@@ -254,6 +250,15 @@ export class Pool extends EventEmitter implements ManagedPool {
       (error: Error) => (emitter.handleError !== undefined ? emitter.handleError(error) : emitter.emit?.('error', error)),
     )
     return submittable
+  }
+
+  #callback(result: Promise<unknown>, callback: Function): undefined {
+    const done = callback as (error: Error | undefined, result?: unknown) => void
+    result.then(
+      (value) => done(undefined, value),
+      (error: Error) => done(error),
+    )
+    return undefined
   }
 
   #promise<T>(promise: Promise<T>): Promise<T> {

@@ -74,8 +74,8 @@ export class PoolEngine<C> {
     this.#maxSize = options.maxSize
     this.#queue = new WaitQueue<C>({
       clock: this.#clock,
-      timedOut: (waiter) => this.#timedOut(waiter),
-      aborted: (_waiter, reason) => new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason }),
+      timedOut: (waiter) => this.#left(this.#timedOut(waiter)),
+      aborted: (_waiter, reason) => this.#left(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason })),
     })
   }
 
@@ -302,8 +302,12 @@ export class PoolEngine<C> {
   async #close(timeoutMillis: number): Promise<void> {
     this.#state = 'closing'
     this.#stopTimers()
-    this.#queue.failAllBut(this.#creating, () => new PoolClosedError(this.name))
     while (this.#idle.length > 0) this.#retire(this.#idle.pop() as PooledConnection<C>, 'closed')
+    // Callers who asked before close() and would get a new connection still get one; the ones that would
+    // wait for a busy connection to come back are refused.
+    const servable = this.#creating + this.#validating + Math.max(0, this.#maxSize - this.totalCount)
+    this.#queue.failAllBut(servable, () => new PoolClosedError(this.name))
+    this.#fill()
     if (!this.#isDrained()) {
       const drained = await this.#within(timeoutMillis, (done) => (this.#drained = done))
       this.#drained = undefined
@@ -328,7 +332,7 @@ export class PoolEngine<C> {
   }
 
   #isDrained(): boolean {
-    return this.#active === 0 && this.#creating === 0 && this.#validating === 0
+    return this.#active === 0 && this.#creating === 0 && this.#validating === 0 && this.#queue.length === 0
   }
 
   #checkDrained(): void {
@@ -436,10 +440,11 @@ export class PoolEngine<C> {
 
   // Opens connections for waiters not already covered, and up to minSize once the pool is in use.
   #fill(): void {
-    if (this.#closing !== undefined || this.#retry !== undefined) return
+    if (this.#retry !== undefined || this.#state === 'closed') return
+    const closing = this.#closing !== undefined
     while (this.totalCount + this.#retiring < this.#maxSize) {
       const forWaiters = this.#queue.length > this.#creating + this.#validating + this.#idle.length
-      const forMinimum = this.#started && this.totalCount < this.#minSize
+      const forMinimum = !closing && this.#started && this.totalCount < this.#minSize
       if (!forWaiters && !forMinimum) return
       this.#open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
     }
@@ -517,8 +522,8 @@ export class PoolEngine<C> {
 
   #createFailed(error: Error): void {
     if (this.#closing !== undefined) {
-      // A waiter kept through close() was counting on this attempt.
-      if (this.#queue.length > this.#creating) this.#queue.failAllBut(this.#creating, () => new PoolClosedError(this.name))
+      // A waiter kept through close() was counting on this attempt: it gets the failure.
+      if (this.#queue.length > this.#creating) this.#queue.shift()?.grant(error, undefined)
       this.#checkDrained()
       return
     }
@@ -581,6 +586,12 @@ export class PoolEngine<C> {
       closing = undefined
     }
     Promise.resolve(closing).then(done, done)
+  }
+
+  // A waiter gave up: while closing, that may have been the last thing close() waited for.
+  #left(error: Error): Error {
+    if (this.#drained !== undefined) queueMicrotask(() => this.#checkDrained())
+    return error
   }
 
   #timedOut(waiter: Waiter<C>): Error {
