@@ -37,6 +37,7 @@ export type {
   ResizeOptions,
   PoolState,
   PoolEventsOption,
+  SoftEvictReport,
   PoolEventSource,
 } from './pool-contract.js'
 
@@ -55,6 +56,8 @@ export type {
   ResizeEvent,
   LeakEvent,
   TimeoutEvent,
+  SuspendEvent,
+  ResumeEvent,
 } from './pool-events.js'
 
 export { PoolRegistry, createPoolRegistry } from './pool-registry.js'

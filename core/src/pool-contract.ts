@@ -33,6 +33,16 @@ export interface PoolMetrics {
   waitTime: TimeSummary
   useTime: TimeSummary
   createTime: TimeSummary
+  /** True while the pool holds new checkouts (`suspend()`); absent for pools that cannot be suspended. */
+  suspended?: boolean
+}
+
+/** What `softEvict()` did. */
+export interface SoftEvictReport {
+  /** Idle connections closed at once. */
+  closed: number
+  /** Connections checked out, being validated or being opened: each is closed when it comes back. */
+  closingOnRelease: number
 }
 
 /** What `warmup()` did. */

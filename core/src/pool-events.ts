@@ -14,8 +14,8 @@ interface PoolEventBase {
   kind: string
 }
 
-/** Why a connection went away. */
-export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'closed' | 'stale' | 'released'
+/** Why a connection went away (`evicted`: by `softEvict()`, or because its server no longer fits the pool). */
+export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'closed' | 'stale' | 'released' | 'evicted'
 
 export interface ConnectEvent extends PoolEventBase {
   connectionId: string | number
@@ -64,6 +64,18 @@ export interface TimeoutEvent extends PoolEventBase {
   waitingRequests: number
   cause?: Error
 }
+/** `suspend()`: checkouts are held from now on (connections already checked out stay in use). */
+export interface SuspendEvent extends PoolEventBase {
+  activeConnections: number
+  waitingRequests: number
+}
+/** `resume()`: held checkouts are served again. */
+export interface ResumeEvent extends PoolEventBase {
+  /** How long the pool was suspended (ms). */
+  suspendedMillis: number
+  /** Callers that waited through the suspension and are served now. */
+  waitingRequests: number
+}
 
 /** Payload of each lifecycle event. */
 export interface PoolEventMap {
@@ -76,6 +88,8 @@ export interface PoolEventMap {
   resize: ResizeEvent
   leak: LeakEvent
   timeout: TimeoutEvent
+  suspend: SuspendEvent
+  resume: ResumeEvent
 }
 export type PoolEventName = keyof PoolEventMap
 
@@ -92,6 +106,8 @@ export interface PoolEventListeners {
   onResize?: Listener<'resize'>
   onLeak?: Listener<'leak'>
   onTimeout?: Listener<'timeout'>
+  onSuspend?: Listener<'suspend'>
+  onResume?: Listener<'resume'>
 }
 
 const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
@@ -104,6 +120,8 @@ const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
   onResize: 'resize',
   onLeak: 'leak',
   onTimeout: 'timeout',
+  onSuspend: 'suspend',
+  onResume: 'resume',
 }
 
 const eventNames = Object.values(handlerKeys)
@@ -127,6 +145,7 @@ export class PoolEventHub {
   readonly #kind: string
   readonly #listeners: { [E in PoolEventName]: Listener<E>[] } = {
     connect: [], disconnect: [], error: [], poolCreated: [], acquire: [], release: [], resize: [], leak: [], timeout: [],
+    suspend: [], resume: [],
   }
 
   /** @throws {InvalidOptionError} for a listener map with an unknown key or a non-function */

@@ -155,6 +155,16 @@ export class PoolMonitor {
     this.#emit(undefined, 'resize', details === undefined ? { previous, next, reason } : { previous, next, reason, details })
   }
 
+  /** Emits `suspend`. */
+  suspended(activeConnections: number, waitingRequests: number): void {
+    this.#emit(undefined, 'suspend', { activeConnections, waitingRequests })
+  }
+
+  /** Emits `resume`. */
+  resumed(suspendedMillis: number, waitingRequests: number): void {
+    this.#emit(undefined, 'resume', { suspendedMillis, waitingRequests })
+  }
+
   /** Full metrics from the driver's live numbers. */
   snapshot(live: LivePoolState): PoolMetrics {
     return this.stats.snapshot(live)

@@ -10,6 +10,8 @@ export interface LivePoolState {
   waitingRequests: number
   minSize: number
   maxSize: number
+  /** True while the pool holds new checkouts (`suspend()`); absent for pools that cannot be suspended. */
+  suspended?: boolean
 }
 
 /**

@@ -3,7 +3,7 @@ import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeout
 import { checkCloseOptions, checkWarmupOptions, resolveResize } from '../call-options.js'
 import { OperationContext } from '../operation-context.js'
 import type { LivePoolState } from '../pool-stats.js'
-import type { PoolSize, PoolState, ResizeOptions, WarmupOptions, WarmupReport } from '../pool-contract.js'
+import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { DisconnectReason } from '../pool-events.js'
 import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionFactory } from './connection-factory.js'
@@ -24,7 +24,8 @@ const socketsCloseMillis = 2000
  * Its counts are exact at every instant: `totalCount = activeCount + idleCount + pendingCount`, and
  * `waitingCount` is the queue's length. It keeps `minSize` open once in use, closes idle connections
  * after `idleTimeoutMillis` and every connection after its (jittered) lifetime, resizes in place,
- * validates connections that sat idle, and reports every step to its `PoolMonitor`.
+ * validates connections that sat idle, and reports every step to its `PoolMonitor`. For maintenance it
+ * can hold checkouts (`suspend()` / `resume()`) and retire its connections (`softEvict()`).
  */
 export class PoolEngine<C> {
   readonly name: string
@@ -56,6 +57,10 @@ export class PoolEngine<C> {
   #backoffMillis = firstBackoffMillis
   #lastCreateError: Error | undefined
   #closing: Promise<void> | undefined
+  #suspended = false
+  #suspendedAt = 0
+  /** Bumped by `softEvict()`: a connection that started opening in an older generation is evicted. */
+  #generation = 0
   #drained: (() => void) | undefined
   #allRetired: (() => void) | undefined
   readonly #dispatch = (): void => this.#dispatchIdle()
@@ -113,6 +118,10 @@ export class PoolEngine<C> {
     for (const lease of this.#connections) if (lease.state === 'busy' && (now >= lease.expiresAt || lease.uses + 1 >= this.#options.maxUses)) expired++
     return expired
   }
+  /** True between `suspend()` and `resume()`: checkouts wait, no connection is opened for them. */
+  get suspended(): boolean {
+    return this.#suspended
+  }
   /** The last failed connection attempt (redacted); cleared by the next success. */
   get lastCreateError(): Error | undefined {
     return this.#lastCreateError
@@ -127,6 +136,7 @@ export class PoolEngine<C> {
       waitingRequests: this.#queue.length,
       minSize: this.#minSize,
       maxSize: this.#maxSize,
+      suspended: this.#suspended,
     }
   }
 
@@ -135,7 +145,7 @@ export class PoolEngine<C> {
    * (then call `request`). The fast path of a busy pool: no promise, no timer.
    */
   tryAcquire(context: OperationContext | undefined): PooledConnection<C> | undefined {
-    if (this.#queue.length > 0 || this.#idle.length === 0 || this.#closing !== undefined) return undefined
+    if (this.#queue.length > 0 || this.#idle.length === 0 || this.#closing !== undefined || this.#suspended) return undefined
     if (context?.aborted) return undefined
     const lease = this.#takeIdle()
     if (lease !== undefined) this.#checkOut(lease, 0, context, undefined)
@@ -154,7 +164,7 @@ export class PoolEngine<C> {
     if (this.#closing !== undefined) return grant(new PoolClosedError(this.name), undefined)
     if (context?.aborted) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
     this.#started = true
-    if (this.#queue.length === 0) {
+    if (this.#queue.length === 0 && !this.#suspended) {
       const lease = this.#takeIdle()
       if (lease !== undefined) {
         this.#checkOut(lease, 0, context, undefined)
@@ -237,6 +247,60 @@ export class PoolEngine<C> {
   }
 
   /**
+   * Holds new checkouts (HikariCP's `suspendPool`): callers wait in the queue, bounded as always by
+   * `acquireTimeoutMillis` and their operation's signal; connections already checked out stay in use, and
+   * no connection is opened except by `warmup()`. For an operator switching servers: suspend, `softEvict()`,
+   * switch, optionally `warmup()`, then `resume()`. A second call does nothing.
+   *
+   * @throws {PoolClosedError} once the pool is closing
+   */
+  suspend(): void {
+    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'suspend')
+    if (this.#suspended) return
+    this.#suspended = true
+    this.#suspendedAt = this.#clock.now()
+    this.#monitor.suspended(this.#active, this.#queue.length)
+  }
+
+  /** Serves held checkouts again (oldest first) and lets the pool open connections. Does nothing unless suspended. */
+  resume(): void {
+    if (!this.#suspended) return
+    this.#suspended = false
+    this.#monitor.resumed(this.#clock.now() - this.#suspendedAt, this.#queue.length)
+    if (this.#closing === undefined) this.#scheduleDispatch()
+  }
+
+  /**
+   * Retires connections without failing anyone (HikariCP's `softEvictConnections`): idle ones close at once,
+   * checked-out ones (and ones being validated or opened) close when they come back; every one closes with
+   * disconnect reason `evicted`. With a `filter`, only the open connections it accepts. New connections
+   * are opened as usual. Does nothing once the pool is closing.
+   *
+   * @param filter - which open connections to evict (default: all, including the ones being opened)
+   */
+  softEvict(filter?: (connection: C) => boolean): SoftEvictReport {
+    const report: SoftEvictReport = { closed: 0, closingOnRelease: 0 }
+    if (this.#closing !== undefined) return report
+    if (filter === undefined) {
+      this.#generation++
+      report.closingOnRelease += this.#creating
+    }
+    for (const lease of this.#connections) {
+      if (lease.evicted || (filter !== undefined && !filter(lease.connection))) continue
+      if (lease.state === 'idle') {
+        this.#idle.splice(this.#idle.indexOf(lease), 1)
+        this.#retire(lease, 'evicted')
+        report.closed++
+      } else {
+        lease.evicted = true
+        report.closingOnRelease++
+      }
+    }
+    this.#fill()
+    return report
+  }
+
+  /**
    * Opens `minSize` connections (at least 1) or the number asked, validates each, and keeps them idle
    * (idle ones already open count, after validation).
    *
@@ -304,7 +368,8 @@ export class PoolEngine<C> {
     while (this.#idle.length > 0) this.#retire(this.#idle.pop() as PooledConnection<C>, 'closed')
     // Callers who asked before close() and would get a new connection still get one; the ones that would
     // wait for a busy connection to come back are refused.
-    const servable = this.#creating + this.#validating + Math.max(0, this.#maxSize - this.totalCount)
+    // A suspended pool serves none of them.
+    const servable = this.#suspended ? 0 : this.#creating + this.#validating + Math.max(0, this.#maxSize - this.totalCount)
     this.#queue.failAllBut(servable, () => new PoolClosedError(this.name))
     this.#fill()
     if (!this.#isDrained()) {
@@ -357,6 +422,7 @@ export class PoolEngine<C> {
     if (destroy === true) return 'released'
     if (lease.broken !== undefined || this.#factory.isBroken(lease.connection)) return 'error'
     if (this.#closing !== undefined) return 'closed'
+    if (lease.evicted) return 'evicted'
     if (lease.uses >= this.#options.maxUses || this.#clock.now() >= lease.expiresAt) return 'lifetime'
     if (this.totalCount + 1 > this.#maxSize) return 'resize'
     return undefined
@@ -411,7 +477,13 @@ export class PoolEngine<C> {
 
   // A connection that just opened or passed validation: to the oldest waiter, else idle.
   #offer(lease: PooledConnection<C>): void {
-    const waiter = this.#queue.shift()
+    if (lease.evicted) {
+      // Evicted while it was being opened or validated: the waiter it was for gets a new one.
+      this.#retire(lease, 'evicted')
+      this.#fill()
+      return this.#checkDrained()
+    }
+    const waiter = this.#suspended ? undefined : this.#queue.shift()
     if (waiter !== undefined) return this.#grant(lease, waiter)
     if (this.#closing !== undefined) this.#retire(lease, 'closed')
     else if (this.totalCount + 1 > this.#maxSize) this.#retire(lease, 'resize')
@@ -428,6 +500,7 @@ export class PoolEngine<C> {
   // Hands idle connections to waiters (validating the ones that sat idle too long), then opens more.
   #dispatchIdle(): void {
     this.#dispatchScheduled = false
+    if (this.#suspended) return
     while (this.#queue.length > this.#validating && this.#idle.length > 0) {
       const lease = this.#idle.pop() as PooledConnection<C>
       if (!this.#usable(lease)) this.#retire(lease, this.#unusableReason(lease))
@@ -439,7 +512,7 @@ export class PoolEngine<C> {
 
   // Opens connections for waiters not already covered, and up to minSize once the pool is in use.
   #fill(): void {
-    if (this.#retry !== undefined || this.#state === 'closed') return
+    if (this.#retry !== undefined || this.#state === 'closed' || this.#suspended) return
     const closing = this.#closing !== undefined
     while (this.totalCount + this.#retiring < this.#maxSize) {
       const forWaiters = this.#queue.length > this.#creating + this.#validating + this.#idle.length
@@ -455,6 +528,7 @@ export class PoolEngine<C> {
   #open(timeoutMillis: number, opened: (lease: PooledConnection<C>) => void, failed: (error: Error) => void): void {
     this.#creating++
     const lease = new PooledConnection<C>()
+    lease.generation = this.#generation
     const attempt = new AbortController()
     this.#attempts.add(attempt)
     const started = this.#clock.now()
@@ -482,6 +556,7 @@ export class PoolEngine<C> {
         const lifetime = this.#options.maxLifetimeMillis
         if (lifetime > 0) lease.expiresAt = now + lifetime - (this.#options.random ?? Math.random)() * this.#options.maxLifetimeJitterMillis
         this.#connections.add(lease)
+        if (lease.generation !== this.#generation) lease.evicted = true
         this.#lastCreateError = undefined
         this.#backoffMillis = firstBackoffMillis
         this.#monitor.connected(lease.id ?? 0, now - started)
