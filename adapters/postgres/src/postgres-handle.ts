@@ -74,6 +74,8 @@ export class PostgresHandle implements AsyncDisposable {
   async transaction<T>(fn: (tx: PostgresTransaction) => T | Promise<T>, options?: TransactionOptions): Promise<T> {
     const begin = beginStatement(options)
     const client = await this.#checkout('start a transaction')
+    // Its refused writes are the caller's doing, not a sign that the server was demoted.
+    if (options?.readOnly === true) client[clientState].readOnlyTransaction = true
     const core = this.pool[poolCore]
     const tx = new PostgresTransaction(client, core.name, core.redact)
     this.#hold(client, tx)

@@ -1,7 +1,9 @@
 import { ConnectionLostError } from '@lifeguard/core'
 import pg from 'pg'
+import { PostgresReadOnlyError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
 import { clientState, type PooledClient } from './pooled-client.js'
+import { readOnlyServerOf } from './read-only-server.js'
 
 type QueryCallback = (error: Error | undefined, result: pg.QueryResult<any>) => void
 
@@ -24,9 +26,12 @@ export function isConnectionLoss(client: PooledClient, error: unknown): boolean 
 /**
  * The error a caller gets for a failed statement: the server's own error when it answered (syntax,
  * constraint, ...), a `ConnectionLostError` when the connection failed, whose cause is the first
- * error the connection reported (the server's 57P01 rather than pg's later "not queryable").
+ * error the connection reported (the server's 57P01 rather than pg's later "not queryable"), a
+ * `PostgresReadOnlyError` when a pool that wants a writable server reached a read-only one.
  */
 export function statementError(pool: string, client: PooledClient, error: unknown, action: string, mayHaveCommitted: boolean, redact: (error: unknown) => Error): unknown {
+  const readOnly = readOnlyServerOf(client, error)
+  if (readOnly !== undefined) return new PostgresReadOnlyError(pool, action, readOnly, redact(error))
   if (!isConnectionLoss(client, error)) return error
   return new ConnectionLostError(pool, action, mayHaveCommitted, { cause: redact(client[clientState].failure ?? error) })
 }
