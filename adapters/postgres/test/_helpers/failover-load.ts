@@ -7,6 +7,8 @@ import type { PostgresHandle } from '../../src/index.js'
 /** One finished operation. */
 export interface Outcome {
   readonly kind: 'write' | 'read'
+  /** `performance.now()` when it started. */
+  readonly started: number
   /** `performance.now()` when it finished. */
   readonly at: number
   /** The port of the server that answered (successes only). */
@@ -35,13 +37,14 @@ export function startFailoverLoad(table: string, writes: Handles, writers: numbe
   let running = true
   const outcomes: Outcome[] = []
   const record = async (kind: Outcome['kind'], work: () => Promise<number>) => {
+    const started = performance.now()
     try {
       const port = await work()
-      outcomes.push({ kind, at: performance.now(), port })
+      outcomes.push({ kind, started, at: performance.now(), port })
     } catch (error) {
       const failure = error as Error
       const cause = failure.cause instanceof Error ? failure.cause.message : undefined
-      outcomes.push({ kind, at: performance.now(), error: failure.constructor.name, typed: error instanceof LifeguardError, ...(cause === undefined ? {} : { cause }) })
+      outcomes.push({ kind, started, at: performance.now(), error: failure.constructor.name, typed: error instanceof LifeguardError, ...(cause === undefined ? {} : { cause }) })
       // A failing server answers at once: do not spin.
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
