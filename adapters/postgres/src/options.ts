@@ -55,7 +55,7 @@ export interface PostgresPoolOptions extends PoolEventsOption {
   name: string
   /** `postgres://user:password@host:port/database?sslmode=...`. Its fields win over the fields below, as in `pg`. */
   connectionString?: string
-  /** Default: `PGHOST`, then `localhost`. */
+  /** Default: `PGHOST`, then `localhost`. libpq's list `'db1,db2'` means the same as `hosts`. */
   host?: string
   /** Default: `PGPORT`, then 5432. */
   port?: number

@@ -48,6 +48,12 @@ test("the pg.Pool face takes libpq's comma-separated host list, with one port or
   assert.is(pgStyle({ host: 'db1,,db2' }).option, 'host')
 })
 
+test("createPostgresPool takes libpq's comma-separated host too (one port for all)", () => {
+  const pool = createPostgresPool({ name: 'routing', host: 'db1,db2', port: 6432, user: 'app', database: 'orders' })
+  assert.is(pool.target, 'postgres://app@db1:6432,db2:6432/orders')
+  assert.is(lifeguard({ host: 'db1,db2', connectionString: 'postgres://app@db/orders' }).option, 'connectionString')
+})
+
 test('the target shows every host, as libpq writes a multi-host URI', () => {
   const pool = createPostgresPool({ name: 'routing', hosts: [{ host: 'db1', port: 5432 }, { host: 'db2', port: 5433 }], user: 'app', database: 'orders' })
   assert.is(pool.target, 'postgres://app@db1:5432,db2:5433/orders')

@@ -3,7 +3,7 @@ import { rejectOption, validateOptions, type Clock, type OptionRules } from '@li
 import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
-import { checkStartupParameters, resolveRouting, routingRules } from './resolve-routing.js'
+import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'createPostgresPool'
@@ -73,8 +73,13 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
     }
   }
   if (maxUses !== undefined && !(Number.isInteger(maxUses) && maxUses >= 1) && maxUses !== Infinity) rejectOption(where, 'pg.maxUses', 'an integer >= 1', maxUses)
-  const routing = resolveRouting(where, options)
-  if (routing.hosts !== undefined) {
+  // libpq's `host: 'db1,db2'` (one port for all) means the same as `hosts`.
+  const listed = options.hosts === undefined ? splitHostList(where, options.host, options.port) : undefined
+  const routing = resolveRouting(where, listed === undefined ? options : { ...options, hosts: listed })
+  if (listed !== undefined && options.connectionString !== undefined) {
+    throw new InvalidOptionError('connectionString', 'not set with several hosts', `Invalid options for ${where}: \`connectionString\` cannot be combined with several hosts; give user, password and database as options.`)
+  }
+  if (options.hosts !== undefined) {
     // pg lets a connection string's host win over any other, so the list could not take effect.
     for (const key of ['host', 'port', 'connectionString'] as const) {
       if (options[key] !== undefined) throw new InvalidOptionError(key, 'not set with `hosts`', `Invalid options for ${where}: \`${key}\` cannot be combined with \`hosts\`; give the servers in \`hosts\` and user, password and database as options.`)
@@ -92,8 +97,8 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
 
   const clientConfig: pg.ClientConfig = { ...driver }
   if (options.connectionString !== undefined) clientConfig.connectionString = options.connectionString
-  if (options.host !== undefined) clientConfig.host = options.host
-  if (options.port !== undefined) clientConfig.port = options.port
+  if (options.host !== undefined && listed === undefined) clientConfig.host = options.host
+  if (options.port !== undefined && listed === undefined) clientConfig.port = options.port
   if (options.user !== undefined) clientConfig.user = options.user
   if (password !== undefined) clientConfig.password = password
   if (options.database !== undefined) clientConfig.database = options.database
