@@ -1,8 +1,10 @@
 /**
  * `@lifeguard/postgres`: PostgreSQL pools on Lifeguard's own pool engine over `pg.Client`: bounded and
  * abortable waits, live resizing, metrics, lifecycle events, leak detection and typed connection-loss
- * errors; `Pool`, a drop-in replacement for `pg.Pool` with all of that; and a request-scoped handle
- * (`context.postgres`) that gives back what an operation took.
+ * errors; several hosts with libpq's `target_session_attrs` and the maintenance controls for a failover
+ * (`suspend`, `resume`, `softEvict`); a guard for PgBouncer's transaction pooling; `Pool`, a drop-in
+ * replacement for `pg.Pool` with all of that; and a request-scoped handle (`context.postgres`) that gives
+ * back what an operation took.
  *
  * @packageDocumentation
  */
