@@ -1,11 +1,12 @@
 import pg from 'pg'
+import { scratchName } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { eventually, isRefused, request, sampleOrder } from './_helpers/http.js'
-import { adminQuery, connectionCount, localDatabaseUrl, startService, uniqueName, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
+import { adminQuery, connectionCount, localDatabaseUrl, startService, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
 
 // The example exactly as `npm start` runs it, as a child process, on the machine's PostgreSQL (fast in CI).
-const schema = uniqueName('orders_smoke')
+const schema = scratchName('orders_smoke')
 const appName = schema.replaceAll('_', '-')
 let service: ServiceProcess | undefined
 

@@ -1,11 +1,12 @@
+import { scratchName } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { request, sampleOrder } from './_helpers/http.js'
-import { adminQuery, localDatabaseUrl, startService, uniqueName, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
+import { adminQuery, localDatabaseUrl, startService, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
 
 // The Koa and Hono variants share everything but the app: one pass over the same routes each.
 for (const framework of ['koa', 'hono']) {
-  const schema = uniqueName(`orders_${framework}`)
+  const schema = scratchName(`orders_${framework}`)
   const appName = schema.replaceAll('_', '-')
   let service: ServiceProcess | undefined
 
