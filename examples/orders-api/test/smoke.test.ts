@@ -94,6 +94,8 @@ Smoke('exposes the pools in Prometheus format on /metrics', async () => {
   assert.match(response.headers.get('content-type') ?? '', 'text/plain')
   assert.match(text, /db_client_connection_count\{db_client_connection_pool_name="orders",db_client_connection_state="idle"/)
   assert.match(text, /db_client_connection_wait_time_count\{db_client_connection_pool_name="orders"/)
+  assert.match(text, /^target_info\{.*service_name="orders-api"/m, 'the resource names the service')
+  assert.match(text, /^db_client_connection_timeouts_total\{db_client_connection_pool_name="orders",[^}]*\} 0$/m, 'counters start at 0')
 })
 
 Smoke('holds its connections under its own application_name', async () => {
