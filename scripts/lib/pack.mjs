@@ -8,7 +8,12 @@ import { dirname, join, relative, resolve } from 'node:path'
 /** The workspaces that are published (not `private`), in the root's workspace order. */
 export function publicWorkspaces(root) {
   const list = JSON.parse(execFileSync('npm', ['query', '.workspace', '--json'], { cwd: root, encoding: 'utf8' }))
-  return list.filter((w) => !w.private).map((w) => ({ name: w.name, dir: w.location, version: w.version }))
+  const order = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).workspaces.map((pattern) => pattern.replace(/\/\*$/, ''))
+  const rank = (dir) => order.findIndex((prefix) => dir === prefix || dir.startsWith(`${prefix}/`))
+  return list
+    .filter((w) => !w.private)
+    .map((w) => ({ name: w.name, dir: w.location, version: w.version }))
+    .sort((a, b) => rank(a.dir) - rank(b.dir) || a.dir.localeCompare(b.dir))
 }
 
 /** `npm pack` of each workspace into `destination`; resolves `{ name -> tarball path }`. */
