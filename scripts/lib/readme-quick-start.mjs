@@ -55,44 +55,41 @@ export function packageName(spec) {
   return name.replace(/(?<=.)@.*$/, '')
 }
 
+/** The words of each line of the `sh` blocks of `text` that runs `command`. */
+function shellCommands(text, command) {
+  return codeBlocks(text)
+    .filter(({ lang }) => lang === 'sh' || lang === 'bash' || lang === 'shell')
+    .flatMap(({ code }) => code.split('\n').map(shellWords))
+    .filter((words) => words[0] === command)
+}
+
 /** `npm install` lines: `[{ dev, packages }]`. */
 export function installLines(text) {
-  const found = []
-  for (const { lang, code } of codeBlocks(text)) {
-    if (lang !== 'sh' && lang !== 'bash' && lang !== 'shell') continue
-    for (const line of code.split('\n')) {
-      const words = shellWords(line)
-      if (words[0] !== 'npm' || !['install', 'i', 'add'].includes(words[1])) continue
+  return shellCommands(text, 'npm')
+    .filter((words) => ['install', 'i', 'add'].includes(words[1]))
+    .map((words) => {
       const flags = words.slice(2).filter((w) => w.startsWith('-'))
-      const packages = words.slice(2).filter((w) => !w.startsWith('-'))
-      found.push({ dev: flags.some((f) => f === '-D' || f === '--save-dev'), packages })
-    }
-  }
-  return found
+      return { dev: flags.some((f) => f === '-D' || f === '--save-dev'), packages: words.slice(2).filter((w) => !w.startsWith('-')) }
+    })
 }
 
 /** `curl` lines as requests: `[{ url, method, headers, body }]`. */
 export function curlRequests(text) {
   const requests = []
-  for (const { lang, code } of codeBlocks(text)) {
-    if (lang !== 'sh' && lang !== 'bash' && lang !== 'shell') continue
-    for (const line of code.split('\n')) {
-      const words = shellWords(line)
-      if (words[0] !== 'curl') continue
-      const request = { url: undefined, method: undefined, headers: {}, body: undefined }
-      for (let i = 1; i < words.length; i++) {
-        const word = words[i]
-        if (word === '-X' || word === '--request') request.method = words[++i]
-        else if (word === '-H' || word === '--header') {
-          const [name, ...value] = words[++i].split(':')
-          request.headers[name.trim().toLowerCase()] = value.join(':').trim()
-        } else if (word === '-d' || word === '--data' || word === '--data-raw') request.body = words[++i]
-        else if (/^https?:\/\//.test(word)) request.url = word
-      }
-      if (request.url === undefined) continue
-      request.method ??= request.body === undefined ? 'GET' : 'POST'
-      requests.push(request)
+  for (const words of shellCommands(text, 'curl')) {
+    const request = { url: undefined, method: undefined, headers: {}, body: undefined }
+    for (let i = 1; i < words.length; i++) {
+      const word = words[i]
+      if (word === '-X' || word === '--request') request.method = words[++i]
+      else if (word === '-H' || word === '--header') {
+        const [name, ...value] = words[++i].split(':')
+        request.headers[name.trim().toLowerCase()] = value.join(':').trim()
+      } else if (word === '-d' || word === '--data' || word === '--data-raw') request.body = words[++i]
+      else if (/^https?:\/\//.test(word)) request.url = word
     }
+    if (request.url === undefined) continue
+    request.method ??= request.body === undefined ? 'GET' : 'POST'
+    requests.push(request)
   }
   return requests
 }
