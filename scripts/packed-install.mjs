@@ -80,22 +80,27 @@ try {
     // 3. Imports against install lines, then the compiler.
     const programs = join(app, 'quick-start')
     mkdirSync(programs, { recursive: true })
+    const installedPackage = (name) => JSON.parse(readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8'))
     const typed = (name) => {
-      const pkg = JSON.parse(readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8'))
+      const pkg = installedPackage(name)
       return Boolean(pkg.types || pkg.typings || JSON.stringify(pkg.exports ?? {}).includes('"types"') || existsSync(join(app, 'node_modules', name, 'index.d.ts')))
     }
     const compiled = []
     for (const quickStart of quickStarts) {
       const { workspace, program, install } = quickStart
       const names = new Set(install.flatMap((line) => line.packages.map(packageName)))
-      await check(`${workspace.name}: the quick start imports only packages its install lines name, with their types`, () =>
-        importedPackages(program ?? '')
-          .flatMap((name) => {
-            if (!names.has(name)) return [`imports ${name}, which the install lines leave out`]
+      // What a package manager that does not install peers (or a TypeScript user) needs: every peer,
+      // optional `@types/*` ones included, of every Lifeguard package the lines install.
+      const peers = [...names].filter((name) => tarballs.has(name)).flatMap((name) => Object.keys(installedPackage(name).peerDependencies ?? {}).map((peer) => [name, peer]))
+      await check(`${workspace.name}: the install lines name every package the quick start imports, with its types, and every peer`, () =>
+        [
+          ...importedPackages(program ?? '').flatMap((name) => {
+            if (!names.has(name)) return [`the quick start imports ${name}, which the install lines leave out`]
             const types = `@types/${name.replace(/^@/, '').replace('/', '__')}`
-            return typed(name) || names.has(types) ? [] : [`imports ${name}, which has no types of its own, and the install lines leave out ${types}`]
-          })
-          .join('\n'),
+            return typed(name) || names.has(types) ? [] : [`the quick start imports ${name}, which has no types of its own, and the install lines leave out ${types}`]
+          }),
+          ...peers.filter(([, peer]) => !names.has(peer)).map(([name, peer]) => `${name} has the peer dependency ${peer}, which the install lines leave out`),
+        ].join('\n'),
       )
       if (program === undefined) continue
       writeFileSync(join(programs, `${short(workspace)}.ts`), program)
