@@ -169,7 +169,6 @@ export class PoolEngine<C> {
       grant,
       askedAt: now,
       deadline: timeout > 0 ? now + timeout : Infinity,
-      signal: context?.signal,
       context,
       origin: this.#monitor.captureOrigin(),
       settled: false,
