@@ -45,6 +45,7 @@ export type {
   PoolEventMap,
   PoolEventName,
   PoolEventListeners,
+  ConnectionEvents,
   OperationOwner,
   DisconnectReason,
   ConnectEvent,
