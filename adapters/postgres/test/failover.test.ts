@@ -83,13 +83,16 @@ test('a primary made read-only under writes: the write that reaches it fails typ
   const { pool, appName } = bothHosts(primary, standby, 'read-write', { maxSize: 4, acquireTimeoutMillis: 1500, events: { onDisconnect: (e) => void disconnects.push(e) } })
   await pool.warmup({ connections: 3 })
   const held = await pool.connect()
+  let attempt = -1000
   try {
     await primary.sql('ALTER SYSTEM SET default_transaction_read_only = on')
     await primary.sql('SELECT pg_reload_conf()')
     // The server applies the reload in each session before its next statement: write until it has.
+    // Each attempt writes its own value, so the refused one can be looked for afterwards.
     let refused: PostgresReadOnlyError | undefined
     await eventually('a write to be refused', async () => {
-      refused = await pool.query(`INSERT INTO ${table} (writer) VALUES (-1)`).then(() => undefined, (error: unknown) => (error instanceof PostgresReadOnlyError ? error : Promise.reject(error)))
+      attempt--
+      refused = await pool.query(`INSERT INTO ${table} (writer) VALUES ($1)`, [attempt]).then(() => undefined, (error: unknown) => (error instanceof PostgresReadOnlyError ? error : Promise.reject(error)))
       return refused !== undefined
     })
     assert.is(refused?.code, 'ERR_POSTGRES_READ_ONLY')
@@ -112,7 +115,7 @@ test('a primary made read-only under writes: the write that reaches it fails typ
     await primary.sql('SELECT pg_reload_conf()')
   }
   await eventually('writes to resume', () => pool.query(`INSERT INTO ${table} (writer) VALUES (-2)`).then(() => true, () => false))
-  assert.is((await primary.sql(`SELECT count(*) FROM ${table} WHERE writer = -1`)).trim(), '0', 'the refused write did not happen anywhere')
+  assert.is((await primary.sql(`SELECT count(*) FROM ${table} WHERE writer = ${attempt}`)).trim(), '0', 'the refused write did not happen')
   assert.is(pool.getPoolMetrics().errors > 0, true)
   await closeAndCheck(pool, appName, primary, standby)
 })
