@@ -35,5 +35,3 @@ export { SharedBudget, createSharedBudget, budgetLimit, BUDGET_QUERY } from './s
 export type { SharedBudgetOptions, BudgetQuery, QueryableClient, BudgetReading, BudgetLimitInput, OwnConnections } from './shared-budget.js'
 
 export type { ScalingPolicy, ScalingDecision, ScalingReason, PoolSample, EvaluationInput } from './scaling-policy.js'
-export { systemClock } from './clock.js'
-export type { Clock } from './clock.js'
