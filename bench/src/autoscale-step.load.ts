@@ -6,14 +6,9 @@ import { createPostgresPool, type PostgresPool } from '@lifeguard/postgres'
 import { performance } from 'node:perf_hooks'
 import type { TimePoint } from './autoscale-step.plot.js'
 import { LatencySample } from './lib/latency-sample.js'
+import { pgConnection } from './lib/pg-connection.js'
 
-const connection = {
-  host: process.env['PGHOST'] || '127.0.0.1',
-  port: Number(process.env['PGPORT'] || 5432),
-  user: process.env['PGUSER'] || 'postgres',
-  database: process.env['PGDATABASE'] || 'test',
-  ...(process.env['PGPASSWORD'] ? { password: process.env['PGPASSWORD'] } : {}),
-}
+const connection = pgConnection()
 
 /** The two queries: one that mostly waits on the server, one that keeps its CPU busy (~1 ms). */
 export const QUERIES = {

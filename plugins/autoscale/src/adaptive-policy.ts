@@ -93,7 +93,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   observe(sample: PoolSample): void {
     const now = this.#clock.now()
     this.#window.add(now, sample)
-    if (this.#urgent || this.#trial !== undefined || now < this.#calmUntil || !this.config.enabled) return
+    // Urgency is for the first moment of a burst; once requests wait, evaluations come half a window apart.
+    if (this.#urgent || this.#pressed || this.#trial !== undefined || now < this.#calmUntil || !this.config.enabled) return
     const size = sample.maxSize
     const knee = this.#knee.at(now)
     const capped = size >= this.maxSize || (knee !== undefined && size >= knee)
@@ -197,9 +198,14 @@ export class AdaptivePolicy implements ScalingPolicy {
         return undefined
       case 'leap':
       case 'climb':
-      case 'starved':
-        this.#momentum = verdict.kind === 'leap' ? 'leap' : 'climb'
+        this.#momentum = verdict.kind
         this.#knee.clear()
+        return undefined
+      case 'starved':
+        // This process could not use the connections: the step proves nothing. Keep it (no brake), and
+        // try again when the hold ends, as at a knee.
+        this.#momentum = 'climb'
+        this.#knee.set(trial.to, now)
         return undefined
       case 'keep':
         this.#descending = true

@@ -1,4 +1,5 @@
 import { InvalidOptionError, type ResizeEvent } from '@lifeguard/core'
+import { ManualClock as TimerClock } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { attachAutoscaler, createSharedBudget, type AdaptivePoolConfig, type DynamicPoolConfig, type EvaluationInput, type ScalingPolicy } from '../src/index.js'
@@ -154,19 +155,19 @@ runtime('keeps the pool within a shared budget read from the server', async () =
   scaler.stop()
 })
 
-runtime('runs on its clock`s timers: samples and evaluates by itself, and stop() clears them', () => {
-  const clock = new ManualClock()
+runtime('runs on its clock`s timers: samples and evaluates by itself, and stop() clears them', async () => {
+  const clock = new TimerClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
   const scaler = attachAutoscaler(pool, threshold, { clock })
   assert.is(clock.pendingTimers, 1, 'one timer: the next tick')
-  clock.advance(999)
+  await clock.advance(999)
   assert.is(pool.resizes.length, 0)
-  clock.advance(1)
+  await clock.advance(1)
   assert.is(pool.resizes.length, 1, 'evaluated after evaluationInterval')
   assert.is(pool.resizes[0]?.options?.reason, 'autoscale:threshold-up')
   scaler.stop()
   assert.is(clock.pendingTimers, 0)
-  clock.advance(5000)
+  await clock.advance(5000)
   assert.is(pool.resizes.length, 1)
 })
 
@@ -180,8 +181,8 @@ runtime('by default runs on unref`d timers: they never keep the process alive', 
   scaler.stop()
 })
 
-runtime('gives the policy this process`s event-loop delay with each evaluation', () => {
-  const clock = new ManualClock()
+runtime('gives the policy this process`s event-loop delay with each evaluation', async () => {
+  const clock = new TimerClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
   const inputs: EvaluationInput[] = []
   const recording: ScalingPolicy = {
@@ -190,7 +191,7 @@ runtime('gives the policy this process`s event-loop delay with each evaluation',
     evaluate: (input) => void inputs.push(input),
   }
   const scaler = attachAutoscaler(pool, recording, { clock })
-  clock.advance(200)
+  await clock.advance(200)
   scaler.stop()
   assert.is(inputs.length, 2)
   assert.ok(inputs.every((input) => typeof input.eventLoopDelayMillis === 'number' && input.eventLoopDelayMillis >= 0))
@@ -199,8 +200,8 @@ runtime('gives the policy this process`s event-loop delay with each evaluation',
   assert.is(inputs[2]?.eventLoopDelayMillis, undefined, 'not measured without timers')
 })
 
-runtime('evaluates early when the policy says it is due', () => {
-  const clock = new ManualClock()
+runtime('evaluates early when the policy says it is due', async () => {
+  const clock = new TimerClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
   let evaluations = 0
   const eager: ScalingPolicy = {
@@ -218,7 +219,7 @@ runtime('evaluates early when the policy says it is due', () => {
     dueInMillis: () => 0,
   }
   const scaler = attachAutoscaler(pool, eager, { clock })
-  clock.advance(15)
+  await clock.advance(15)
   scaler.stop()
   assert.is(evaluations, 3, 'one per tick')
 })

@@ -45,13 +45,16 @@ verdicts('drops the window in which the step`s connections opened', () => {
   assert.is(step.judge(rules).kind, 'wait')
 })
 
-verdicts('more connections that paid: a verdict on the first window', () => {
+verdicts('more connections that paid: a verdict on the first two windows, never on one', () => {
   const step = trial('up', 20, 40, 2000)
+  step.add(window(40, 3900))
+  assert.is(step.judge(rules).kind, 'wait')
   step.add(window(40, 3900))
   const verdict = step.judge(rules)
   assert.is(verdict.kind, 'leap')
   if (verdict.kind === 'leap') assert.ok(verdict.efficiency > 0.9)
   const partly = trial('up', 20, 40, 2000)
+  partly.add(window(40, 2400))
   partly.add(window(40, 2400))
   assert.is(partly.judge(rules).kind, 'climb')
 })
@@ -107,8 +110,9 @@ verdicts('a step down is kept only after kneeWindows windows show it cost nothin
   assert.is(step.judge(rules).kind, 'keep')
 })
 
-verdicts('a step down that clearly hurt is undone on the first window', () => {
+verdicts('a step down that clearly hurt is undone on the first two windows', () => {
   const step = trial('down', 60, 40, 3000)
+  step.add(window(40, 2000))
   step.add(window(40, 2000))
   const verdict = step.judge(rules)
   assert.is(verdict.kind, 'restore')

@@ -15,8 +15,9 @@ export interface Aggregate {
   meanUseMillis: number
   meanLoopDelayMillis: number
   /**
-   * The database's share of the use time: use time less the event-loop delay (a reply waits that long in
-   * the socket before this process reads it). Never below a tenth of the use time.
+   * The database's share of the use time: use time less the event-loop delay (a reply waits about that
+   * long in the socket before this process reads it). Never below a quarter of the use time: a delay that
+   * large is measured too coarsely to subtract in full.
    */
   serverUseMillis: number
   meanActive: number
@@ -54,7 +55,7 @@ export function aggregate(windows: readonly Observed[]): Aggregate | undefined {
     checkoutsPerSecond: (checkouts * 1000) / millis,
     meanUseMillis,
     meanLoopDelayMillis,
-    serverUseMillis: Math.max(meanUseMillis / 10, meanUseMillis - meanLoopDelayMillis),
+    serverUseMillis: Math.max(meanUseMillis / 4, meanUseMillis - meanLoopDelayMillis),
     meanActive: active / millis,
     meanIdle: idle / millis,
     meanWaiting: waiting / millis,

@@ -2,7 +2,7 @@ import { aggregate, type Aggregate, type Observed } from './aggregate.js'
 
 // Windows kept at the current size (the baseline of the next step, and the recent load).
 const keptWindows = 8
-// The database's share of the use time moving this much at one size means the load changed...
+// The use time moving this much at one size means the load changed...
 const shiftRatio = 2
 // ...when each of the last windows moved at least this much (a noisy window or two is not a change).
 const sustainedRatio = 1.5
@@ -10,9 +10,9 @@ const sustainedRatio = 1.5
 const shiftWindows = 4
 
 /**
- * The windows measured at the pool's current size, and whether the load changed under it: the
- * database's share of the use time (use time less the event-loop delay) compared with the first full
- * windows at this size. A new size starts afresh.
+ * The windows measured at the pool's current size, and whether the load changed under it: the use time
+ * compared with the first full windows at this size (the use time as measured: the event-loop delay is
+ * too coarse a measure to subtract from single windows). A new size starts afresh.
  */
 export class LoadLevel {
   #size: number | undefined
@@ -56,7 +56,7 @@ export class LoadLevel {
       return undefined
     }
     if (full.length < 2 * shiftWindows) return undefined
-    const ratio = (windows: readonly Observed[]) => (aggregate(windows)?.serverUseMillis ?? anchor.serverUseMillis) / anchor.serverUseMillis
+    const ratio = (windows: readonly Observed[]) => (aggregate(windows)?.meanUseMillis ?? anchor.meanUseMillis) / anchor.meanUseMillis
     const latest = full.slice(-shiftWindows)
     const overall = ratio(latest)
     const each = latest.map((w) => ratio([w]))

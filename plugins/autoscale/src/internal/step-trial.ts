@@ -27,6 +27,8 @@ export type Verdict =
 
 // Windows spent waiting for a step's connections to open (or close) before it is judged on what it has.
 const maxSettleWindows = 4
+// No verdict rests on a single window, whichever way it goes.
+const minVerdictWindows = 2
 // Below this change in connections actually used, a step proves nothing either way.
 const minJudgedChange = 0.1
 // Use time that rises at least half as fast as the connections (in log terms) is the database's doing.
@@ -34,10 +36,10 @@ const serverKneeElasticity = 0.5
 
 /**
  * One resize being judged: the numbers before it (`baseline`, several windows when there were) and the
- * windows after it, read together. A verdict for more connections (they paid, or this process is what is
- * slow) may come from the first clean window; a verdict for fewer (a knee, or connections that did
- * nothing) needs `kneeWindows` of them, so one noisy window can never shrink a pool. A step down is
- * undone on one window only when it clearly hurt (`leapEfficiency`).
+ * windows after it, read together. No verdict rests on one window. A verdict for more connections (they
+ * paid, or this process is what is slow) may come from the first two clean windows; a verdict for fewer
+ * (a knee, or connections that did nothing) needs `kneeWindows` of them, so a noisy window or two can
+ * delay growth but never undo it. A step down is undone early only when it clearly hurt (`leapEfficiency`).
  */
 export class StepTrial {
   readonly direction: 'up' | 'down'
@@ -74,7 +76,7 @@ export class StepTrial {
 
   judge(rules: TrialRules): Verdict {
     const measured = aggregate(this.windows)
-    if (measured === undefined) return { kind: 'wait' }
+    if (measured === undefined || this.windows.length < Math.min(minVerdictWindows, rules.kneeWindows)) return { kind: 'wait' }
     const before = this.baseline
     const enough = this.windows.length >= rules.kneeWindows
     const ratio = measured.meanActive / before.meanActive
