@@ -26,17 +26,17 @@ interface Demand {
  *
  * - **Grow** when checkouts wait and the pool is full: a first step multiplies the size by `probeFactor`,
  *   and each step is a trial judged against the windows before it. New connections that did as much
- *   work as the old ones (`leapEfficiency`) let the next step go straight to the target; a partial gain
- *   climbs by half a probe.
+ *   work as the old ones (`leapEfficiency`) let the next step go to the target (at most two probes at
+ *   once); a partial gain climbs by half a probe. No verdict rests on one window.
  * - **Brake at the knee** only on evidence: a step that did not pay over `kneeWindows` windows, while the
  *   database's share of the use time (use time less this process's event-loop delay) rose with the
- *   connections. When the use time rose only by the event-loop delay, or checkouts waited while
- *   connections sat idle, it is this process that cannot keep up: no knee. A knee caps growth for
- *   `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it again, so the policy keeps
- *   probing while requests wait.
- * - **Follow a load that changes**: at one size, a database use time that doubles (the queries got
- *   heavier) starts steps down, each kept only if the connections it took away did nothing; one that
- *   halves lifts the knee.
+ *   connections (at least a quarter as fast, in log terms). When it did not, or checkouts waited while
+ *   connections sat idle, it is this process that cannot keep up: the step is kept but growth holds.
+ *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
+ *   again, so the policy keeps probing while requests wait.
+ * - **Follow a load that changes**: at one size, a use time that doubles (the queries got heavier)
+ *   starts steps down, each kept only if the connections it took away did nothing; one that halves lifts
+ *   the knee.
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
@@ -125,7 +125,6 @@ export class AdaptivePolicy implements ScalingPolicy {
   }
 
   #decide(input: EvaluationInput, window: WindowStats | undefined, now: number, urgent: boolean): ScalingDecision | undefined {
-    this.#pressed = false
     if (!this.config.enabled) return undefined
     const { size, budgetLimit } = input
     const outside = enforceBounds(size, this.minSize, this.maxSize, budgetLimit)
@@ -153,11 +152,12 @@ export class AdaptivePolicy implements ScalingPolicy {
     const burst = urgent && window.lastActive >= 0.9 * size && window.lastWaiting >= size
     const saturated = burst || window.meanActive >= 0.9 * size
     const waiting = burst || (demand.enough ? window.meanWaitMillis >= this.config.waitThresholdMillis : window.meanWaiting >= 1)
-    if (!(waiting && saturated)) {
+    // While a trial runs, `#pressed` keeps what the last full evaluation saw.
+    this.#pressed = waiting && saturated
+    if (!this.#pressed) {
       this.#descending = false
       return this.#shrink(window, demand, size, now)
     }
-    this.#pressed = true
     const shift = this.#level.shift(size)
     // A knee found under another load says nothing about this one. Heavier queries usually saturate the
     // database sooner: try fewer connections first (a step that hurts is undone).

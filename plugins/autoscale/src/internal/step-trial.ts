@@ -31,8 +31,10 @@ const maxSettleWindows = 4
 const minVerdictWindows = 2
 // Below this change in connections actually used, a step proves nothing either way.
 const minJudgedChange = 0.1
-// Use time that rises at least half as fast as the connections (in log terms) is the database's doing.
-const serverKneeElasticity = 0.5
+// The database's use time rising at least a quarter as fast as the connections (in log terms) makes a
+// step that did not pay a knee. When the client shares the database's cores, a saturated server starves
+// it too, so the event-loop delay takes much of the rise: the bar is set low.
+const serverKneeElasticity = 0.25
 
 /**
  * One resize being judged: the numbers before it (`baseline`, several windows when there were) and the
