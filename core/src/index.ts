@@ -23,6 +23,7 @@ export {
   PoolClosedError,
   PoolWarmupError,
   OperationAbortedError,
+  ConnectionLostError,
 } from './errors.js'
 export type { ResolutionFailure } from './errors.js'
 
@@ -36,6 +37,7 @@ export type {
   ResizeOptions,
   PoolState,
   PoolEventsOption,
+  PoolEventSource,
 } from './pool-contract.js'
 
 export type {

@@ -177,7 +177,10 @@ export class OperationContext {
     return this.#disposing !== undefined
   }
 
-  /** Disposes the scope (every resource the operation took, newest first). Idempotent. */
+  /**
+   * Ends the operation: aborts its `signal` (if anything is still waiting on it) and disposes the scope
+   * (every resource the operation took, newest first). Idempotent.
+   */
   dispose(): Promise<void> {
     this.#disposing ??= this.#dispose()
     return this.#disposing
@@ -186,6 +189,8 @@ export class OperationContext {
   async #dispose(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     if (this.#onParentAbort !== undefined) this.#parentSignal?.removeEventListener('abort', this.#onParentAbort)
+    // The operation is over: whatever of it still waits (a pool checkout left running) stops waiting now.
+    if (this.#controller !== undefined && !this.#aborted) this.abort(new DisposedError('The operation has ended (its context was disposed).'))
     try {
       await this.scope.dispose()
     } finally {

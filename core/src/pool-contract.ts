@@ -69,6 +69,12 @@ export interface ResizeOptions {
 /** A pool's lifecycle state. */
 export type PoolState = 'created' | 'warming' | 'ready' | 'closing' | 'closed'
 
+/** Where a pool's lifecycle events are subscribed to. */
+export interface PoolEventSource {
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void
+}
+
 /**
  * The contract every database pool implements, whatever its driver.
  */
@@ -85,8 +91,11 @@ export interface ManagedPool {
   /** Changes the size while running. @throws {InvalidOptionError} */
   resize(size: PoolSize, options?: ResizeOptions): void
   getPoolMetrics(): PoolMetrics
-  /** Subscribes to a lifecycle event; returns the unsubscribe function. */
-  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void
+  /**
+   * Its lifecycle events: `pool.events.on('leak', listener)` returns the unsubscribe function. (A
+   * property rather than `pool.on()`, so a pool can also keep an `EventEmitter` face such as `pg.Pool`'s.)
+   */
+  readonly events: PoolEventSource
   /** Graceful: stops new checkouts, waits for checked-out work (up to `timeoutMillis`), then closes. */
   close(options?: { timeoutMillis?: number }): Promise<void>
 }

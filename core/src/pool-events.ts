@@ -1,3 +1,5 @@
+import { checkOption, type OptionRule } from './options.js'
+
 /** Who held or asked for a connection: the operation running at the time, if any. */
 export interface OperationOwner {
   handler: string
@@ -104,6 +106,17 @@ const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
   onTimeout: 'timeout',
 }
 
+const eventNames = Object.values(handlerKeys)
+
+/**
+ * The rule of a pool's `events` option: an object of known `on*` listeners (`onConnect`, `onError`, ...) or an
+ * array of them. Unknown keys (`onErorr`) and non-functions are `InvalidOptionError`s naming the entry.
+ *
+ * @example
+ * validateOptions('createMyPool', options, { ...otherRules, events: poolEventsRule })
+ */
+export const poolEventsRule: OptionRule = { type: 'listeners', keys: Object.keys(handlerKeys), optional: true }
+
 /**
  * Several listeners per event, isolated from each other and from the pool: a listener that throws or
  * rejects is reported to the `error` listeners (or `process.emitWarning` if it was an `error` listener
@@ -116,7 +129,10 @@ export class PoolEventHub {
     connect: [], disconnect: [], error: [], poolCreated: [], acquire: [], release: [], resize: [], leak: [], timeout: [],
   }
 
+  /** @throws {InvalidOptionError} for a listener map with an unknown key or a non-function */
   constructor(pool: string, kind: string, listeners?: PoolEventListeners | readonly PoolEventListeners[]) {
+    // Adapters check their `events` option with their own name first; this guards the ones that do not.
+    checkOption(`the events of pool '${pool}'`, 'events', listeners, poolEventsRule)
     this.#pool = pool
     this.#kind = kind
     const all: readonly PoolEventListeners[] = listeners === undefined ? [] : Array.isArray(listeners) ? listeners : [listeners as PoolEventListeners]
@@ -128,8 +144,14 @@ export class PoolEventHub {
     }
   }
 
-  /** Adds a listener; returns the function that removes it. */
+  /**
+   * Adds a listener; returns the function that removes it.
+   *
+   * @throws {InvalidOptionError} for an unknown event or a listener that is not a function
+   */
   on<E extends PoolEventName>(event: E, listener: Listener<E>): () => void {
+    checkOption(`pool '${this.#pool}'.on()`, 'event', event, { type: 'oneOf', values: eventNames })
+    checkOption(`pool '${this.#pool}'.on('${event}')`, 'listener', listener, { type: 'function' })
     const list = this.#listeners[event] as Listener<E>[]
     list.push(listener)
     return () => {

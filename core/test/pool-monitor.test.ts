@@ -2,6 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { performance } from 'node:perf_hooks'
 import {
+  InvalidOptionError,
   OperationContext,
   createServiceContainer,
   type AcquireEvent,
@@ -18,6 +19,7 @@ import {
   ownerOf,
 } from '../src/adapter.js'
 import { sleep } from './_helpers/async.js'
+import { throwsError } from './_helpers/rejects.js'
 
 const password = 'Tr0ub4dor-and-3'
 
@@ -148,6 +150,17 @@ owner('names handler, operation and request id of the current operation', async 
   assert.equal(withId.run(() => ownerOf()), { handler: 'orders-api', operation: 'POST /orders', requestId: 'r-1' })
   assert.equal(ownerOf(withoutId), { handler: 'billing-worker', operation: 'charge' })
   await container.dispose()
+})
+
+monitor('refuses a leak timer a Node.js timer cannot honour, and a bad listener map, when it is built', () => {
+  // A timer above 2^31-1 ms fires after ~1 ms: every checkout would be reported as a leak.
+  const tooLong = throwsError(() => createMonitor({ leakDetectionMillis: 2 ** 32 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(tooLong.option, 'leakDetectionMillis')
+  assert.match(tooLong.message, "Invalid options for the monitor of pool 'orders': expected `leakDetectionMillis` to be an integer number of milliseconds between 0 and 2147483647, got `4294967296` (number).")
+  assert.is(throwsError(() => createMonitor({ leakDetectionMillis: 1.5 }), InvalidOptionError).option, 'leakDetectionMillis')
+  const listener = throwsError(() => createMonitor({ events: { onLeak: 'log' } as never }), InvalidOptionError)
+  assert.is(listener.option, 'events.onLeak')
+  assert.is(throwsError(() => createMonitor({ windowSize: 0 }), InvalidOptionError).option, 'windowSize')
 })
 
 monitor.run()

@@ -177,4 +177,15 @@ run('rejects bad options with InvalidOptionError before running the job', async 
   await container.dispose()
 })
 
+run('refuses a job that is not a function with a typed error and leaves no scope open', async () => {
+  const container = createServiceContainer()
+  for (const notAFunction of [undefined, 'charge', { run() {} }]) {
+    const error = await rejects(runOperation('billing-worker', 'charge', notAFunction as never, { container }), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'fn')
+    assert.match(error.message, 'Invalid options for runOperation: expected `fn` to be a function, got')
+  }
+  assert.is(container.openScopes, 0)
+  await container.dispose()
+})
+
 run.run()

@@ -1,15 +1,19 @@
 /**
- * `@lifeguard/postgres`: PostgreSQL pools on node-postgres's own `pg.Pool`, behind Lifeguard's pool
- * contract (bounded and abortable waits, live resizing, metrics, lifecycle events, leak detection),
- * and a request-scoped handle (`context.postgres`) that gives back what an operation took.
+ * `@lifeguard/postgres`: PostgreSQL pools on Lifeguard's own pool engine over `pg.Client`: bounded and
+ * abortable waits, live resizing, metrics, lifecycle events, leak detection and typed connection-loss
+ * errors; `Pool`, a drop-in replacement for `pg.Pool` with all of that; and a request-scoped handle
+ * (`context.postgres`) that gives back what an operation took.
  *
  * @packageDocumentation
  */
 
 export { PostgresPool, createPostgresPool } from './postgres-pool.js'
 export type { PostgresPoolClient, ConnectCallback } from './postgres-pool.js'
+export { Pool } from './pool.js'
+export type { PoolConfig } from './pool.js'
 export type { PostgresPoolOptions, PostgresDriverOptions, OwnedDriverOption } from './options.js'
 export { PostgresHandle, createPostgresHandle } from './postgres-handle.js'
+export type { AnyPostgresPool } from './postgres-handle.js'
 export { PostgresTransaction } from './postgres-transaction.js'
 export type { TransactionOptions } from './postgres-transaction.js'
 export { registerPostgres, DEFAULT_POSTGRES_SERVICE } from './register-postgres.js'

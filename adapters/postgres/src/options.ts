@@ -1,4 +1,5 @@
 import type { PoolEventsOption } from '@lifeguard/core'
+import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 
 /** Pool settings Lifeguard owns; set them through the Lifeguard option named in the comment instead. */
@@ -9,7 +10,6 @@ export type OwnedDriverOption =
   | 'connectionTimeoutMillis' // connectTimeoutMillis
   | 'maxLifetimeSeconds' // maxLifetimeMillis
   | 'application_name' // applicationName
-  | 'Client'
   | 'connectionString'
   | 'host'
   | 'port'
@@ -19,8 +19,9 @@ export type OwnedDriverOption =
   | 'ssl'
 
 /**
- * Any other `pg.Pool` / `pg.Client` setting, passed through unchanged: `statement_timeout`,
- * `query_timeout`, `keepAlive`, `types`, `options`, `allowExitOnIdle`, `onConnect`, ...
+ * Any other `pg.Pool` / `pg.Client` setting: client settings (`statement_timeout`, `query_timeout`,
+ * `keepAlive`, `types`, `options`, ...) go to every client; `Client` (a pg.Client class), `onConnect`,
+ * `verify`, `maxUses` and `allowExitOnIdle` mean what they mean for `pg.Pool`.
  */
 export type PostgresDriverOptions = Omit<pg.PoolConfig, OwnedDriverOption>
 
@@ -62,6 +63,10 @@ export interface PostgresPoolOptions extends PoolEventsOption {
   maxLifetimeJitterMillis?: number
   /** A checkout held longer than this fires a `leak` event; 0 turns detection off. Default 0. */
   leakDetectionMillis?: number
+  /** A connection idle at least this long is checked with `SELECT 1` before it is handed out (0: always). Default 30000. */
+  validateAfterIdleMillis?: number
+  /** Where time is read and timers are set; tests pass a manual clock. Default: the system clock. */
+  clock?: Clock
   /** Other `pg` settings, passed through. */
   pg?: PostgresDriverOptions
 }

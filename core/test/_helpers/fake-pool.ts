@@ -3,6 +3,7 @@ import {
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
+  type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
   type PoolState,
@@ -99,6 +100,10 @@ export class FakePool implements ManagedPool {
 
   on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
     return this.monitor.events.on(event, listener)
+  }
+
+  get events(): PoolEventSource {
+    return this.monitor.events
   }
 
   async close(options?: { timeoutMillis?: number }): Promise<void> {

@@ -63,13 +63,13 @@ Smoke('creates an order with POST /orders and reads it back with GET /orders/:id
 Smoke('answers 400 for an invalid order and 404 for an unknown one', async () => {
   const invalid = await request(`${running().url}/orders`, { method: 'POST', body: { customer: 'ada', items: [] } })
   assert.is(invalid.status, 400)
-  assert.is(invalid.body.error, 'invalid_order')
-  assert.match(invalid.body.message, '`items`')
+  assert.is(invalid.body.code, 'invalid_order')
+  assert.match(invalid.body.detail, '`items`')
   const malformed = await request(`${running().url}/orders`, { method: 'POST', body: '{not json' })
   assert.is(malformed.status, 400)
   const missing = await request(`${running().url}/orders/999999999`)
   assert.is(missing.status, 404)
-  assert.is(missing.body.error, 'not_found')
+  assert.is(missing.body.code, 'not_found')
 })
 
 Smoke('reports getPoolMetrics() of every pool on /metrics/pools', async () => {

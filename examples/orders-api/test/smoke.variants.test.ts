@@ -31,7 +31,7 @@ for (const framework of ['koa', 'hono']) {
     const read = await request(`${service.url}/orders/${created.body.id}`)
     assert.is(read.status, 200)
     assert.is(read.body.customer, 'ada')
-    assert.is((await request(`${service.url}/orders/nope`)).status, 404)
+    assert.is((await request(`${service.url}/orders/999999999`)).status, 404)
     assert.is((await request(`${service.url}/orders`, { method: 'POST', body: { customer: '' } })).status, 400)
 
     const pools = await request(`${service.url}/metrics/pools`)

@@ -15,6 +15,8 @@ export interface WireServerOptions {
   commands?: Record<string, CommandHandler>
   /** Also log `hello`/`ismaster` (handshakes and heartbeats) in `commands`. Default `false`: they are noise. */
   logHeartbeats?: boolean
+  /** Port to listen on. Default: a free one. Lets a test point a client at a server that starts later. */
+  port?: number
 }
 
 /** One command as received, kind-1 document sequences merged into `body`. */
@@ -80,6 +82,7 @@ export class WireServer {
   constructor(options: WireServerOptions = {}) {
     this.#handlers = { ...createCommandHandlers(), ...options.commands }
     this.#logHeartbeats = options.logHeartbeats ?? false
+    this.#port = options.port ?? 0
     this.#listener = createServer((socket) => this.#accept(socket))
   }
 

@@ -2,6 +2,7 @@ import {
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
+  type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
   type PoolState,
@@ -176,6 +177,10 @@ export class ModelPool implements ManagedPool {
 
   on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
     return this.monitor.events.on(event, listener)
+  }
+
+  get events(): PoolEventSource {
+    return this.monitor.events
   }
 
   async close(): Promise<void> {

@@ -97,10 +97,10 @@ export class PoolTracker {
     const waitTime = buffer(instruments.waitTime)
     const useTime = buffer(instruments.useTime)
     const operationDuration = instruments.operationDuration === undefined ? undefined : buffer(instruments.operationDuration)
-    on.push(pool.on('connect', (event) => instruments.createTime.record(event.createMillis / 1000, attributes)))
-    on.push(pool.on('acquire', (event) => waitTime.add(event.waitMillis / 1000, attributes)))
+    on.push(pool.events.on('connect', (event) => instruments.createTime.record(event.createMillis / 1000, attributes)))
+    on.push(pool.events.on('acquire', (event) => waitTime.add(event.waitMillis / 1000, attributes)))
     on.push(
-      pool.on(
+      pool.events.on(
         'release',
         operationDuration === undefined
           ? (event) => useTime.add(event.useMillis / 1000, attributes)
@@ -111,10 +111,10 @@ export class PoolTracker {
             },
       ),
     )
-    on.push(pool.on('timeout', () => instruments.timeouts.add(1, attributes)))
+    on.push(pool.events.on('timeout', () => instruments.timeouts.add(1, attributes)))
     const bySource = new Map<string, Attributes>()
     on.push(
-      pool.on('error', (event) => {
+      pool.events.on('error', (event) => {
         let errorAttributes = bySource.get(event.source)
         if (errorAttributes === undefined) {
           errorAttributes = { ...attributes, [attributeNames.errorSource]: event.source }
@@ -124,12 +124,12 @@ export class PoolTracker {
       }),
     )
     on.push(
-      pool.on('leak', (event) => {
+      pool.events.on('leak', (event) => {
         if (event.state === 'suspected') instruments.leaks.add(1, attributes)
       }),
     )
     on.push(
-      pool.on('resize', (event) => {
+      pool.events.on('resize', (event) => {
         const change = event.next.maxSize - event.previous.maxSize
         const direction = change > 0 ? 'grow' : change < 0 ? 'shrink' : 'same'
         instruments.resizes.add(1, { ...attributes, [attributeNames.resizeDirection]: direction })

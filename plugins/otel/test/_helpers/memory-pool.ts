@@ -8,6 +8,7 @@ import {
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
+  type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
   type PoolState,
@@ -102,6 +103,10 @@ export class MemoryPool implements ManagedPool {
 
   on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
     return this.#monitor.events.on(event, listener)
+  }
+
+  get events(): PoolEventSource {
+    return this.#monitor.events
   }
 
   async warmup(): Promise<WarmupReport> {

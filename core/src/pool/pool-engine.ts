@@ -1,0 +1,661 @@
+import type { Clock, ClockTimer } from '../clock.js'
+import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError, PoolWarmupError } from '../errors.js'
+import { checkCloseOptions, checkWarmupOptions, resolveResize } from '../call-options.js'
+import { OperationContext } from '../operation-context.js'
+import type { LivePoolState } from '../pool-stats.js'
+import type { PoolSize, PoolState, ResizeOptions, WarmupOptions, WarmupReport } from '../pool-contract.js'
+import type { DisconnectReason } from '../pool-events.js'
+import type { PoolMonitor } from '../pool-monitor.js'
+import type { ConnectionFactory } from './connection-factory.js'
+import type { PoolEngineOptions } from './engine-options.js'
+import { PooledConnection } from './pooled-connection.js'
+import { WaitQueue, type Grant, type Waiter } from './wait-queue.js'
+
+const firstBackoffMillis = 25
+const maxBackoffMillis = 500
+// How long close() waits for the sockets of closed connections to finish closing.
+const socketsCloseMillis = 2000
+
+/**
+ * A connection pool that owns its checkout path, for any driver: idle connections (LIFO, so the warmest
+ * is reused and surplus ones age out), checked-out connections, connections being opened, and one FIFO
+ * queue of waiters with deadlines and abort signals. A driver supplies only a `ConnectionFactory`.
+ *
+ * Its counts are exact at every instant: `totalCount = activeCount + idleCount + pendingCount`, and
+ * `waitingCount` is the queue's length. It keeps `minSize` open once in use, closes idle connections
+ * after `idleTimeoutMillis` and every connection after its (jittered) lifetime, resizes in place,
+ * validates connections that sat idle, and reports every step to its `PoolMonitor`.
+ */
+export class PoolEngine<C> {
+  readonly name: string
+  readonly #options: PoolEngineOptions<C>
+  readonly #factory: ConnectionFactory<C>
+  readonly #monitor: PoolMonitor
+  readonly #clock: Clock
+  readonly #queue: WaitQueue<C>
+  /** Idle connections; the most recently released is last. */
+  readonly #idle: PooledConnection<C>[] = []
+  /** Every open connection (idle, validating, busy), so close() can reach each. */
+  readonly #connections = new Set<PooledConnection<C>>()
+  /** Connection attempts in flight, so close() can abandon them. */
+  readonly #attempts = new Set<AbortController>()
+  #active = 0
+  #creating = 0
+  #validating = 0
+  /** Connections being destroyed: they still hold a server connection, so they count against maxSize. */
+  #retiring = 0
+  #minSize: number
+  #maxSize: number
+  #state: PoolState = 'created'
+  /** Set by the first checkout or warm-up: from then on `minSize` connections are kept open. */
+  #started = false
+  #dispatchScheduled = false
+  #housekeeping: ClockTimer | undefined
+  #housekeepingAt = Infinity
+  #retry: ClockTimer | undefined
+  #backoffMillis = firstBackoffMillis
+  #lastCreateError: Error | undefined
+  #closing: Promise<void> | undefined
+  #drained: (() => void) | undefined
+  #allRetired: (() => void) | undefined
+  readonly #dispatch = (): void => this.#dispatchIdle()
+  readonly #offerBound = (lease: PooledConnection<C>): void => this.#offer(lease)
+  // After a failed validation the waiter it was for needs the next idle connection, or a new one.
+  readonly #redispatch = (): void => this.#scheduleDispatch()
+  readonly #createFailedBound = (error: Error): void => this.#createFailed(error)
+
+  constructor(options: PoolEngineOptions<C>) {
+    this.name = options.name
+    this.#options = options
+    this.#factory = options.factory
+    this.#monitor = options.monitor
+    this.#clock = options.monitor.clock
+    this.#minSize = options.minSize
+    this.#maxSize = options.maxSize
+    this.#queue = new WaitQueue<C>({
+      clock: this.#clock,
+      timedOut: (waiter) => this.#left(this.#timedOut(waiter)),
+      aborted: (_waiter, reason) => this.#left(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason })),
+    })
+  }
+
+  get state(): PoolState {
+    return this.#state
+  }
+  /** Open connections, plus the ones being opened or validated. */
+  get totalCount(): number {
+    return this.#idle.length + this.#active + this.#creating + this.#validating
+  }
+  get idleCount(): number {
+    return this.#idle.length
+  }
+  /** Connections checked out now. */
+  get activeCount(): number {
+    return this.#active
+  }
+  /** Connections being opened or validated. */
+  get pendingCount(): number {
+    return this.#creating + this.#validating
+  }
+  get waitingCount(): number {
+    return this.#queue.length
+  }
+  get minSize(): number {
+    return this.#minSize
+  }
+  get maxSize(): number {
+    return this.#maxSize
+  }
+  /** Checked-out connections past their lifetime or use count: closed when released. */
+  get expiredCount(): number {
+    const now = this.#clock.now()
+    let expired = 0
+    for (const lease of this.#connections) if (lease.state === 'busy' && (now >= lease.expiresAt || lease.uses + 1 >= this.#options.maxUses)) expired++
+    return expired
+  }
+  /** The last failed connection attempt (redacted); cleared by the next success. */
+  get lastCreateError(): Error | undefined {
+    return this.#lastCreateError
+  }
+
+  /** The live counts, for `PoolMonitor.snapshot()`. */
+  liveState(): LivePoolState {
+    return {
+      totalConnections: this.totalCount,
+      activeConnections: this.#active,
+      idleConnections: this.#idle.length,
+      waitingRequests: this.#queue.length,
+      minSize: this.#minSize,
+      maxSize: this.#maxSize,
+    }
+  }
+
+  /**
+   * Checks out an idle connection at once when one is free and nobody is waiting; undefined otherwise
+   * (then call `request`). The fast path of a busy pool: no promise, no timer.
+   */
+  tryAcquire(context: OperationContext | undefined): PooledConnection<C> | undefined {
+    if (this.#queue.length > 0 || this.#idle.length === 0 || this.#closing !== undefined) return undefined
+    if (context?.aborted) return undefined
+    const lease = this.#takeIdle()
+    if (lease !== undefined) this.#checkOut(lease, 0, context, undefined)
+    return lease
+  }
+
+  /**
+   * Asks for a connection; `grant` is called once, with the connection or with the error: the pool is
+   * closed (`PoolClosedError`), the operation aborted (`OperationAbortedError`), too many wait
+   * (`PoolExhaustedError`), the wait timed out (`PoolTimeoutError`, cause: the last connect error), or a
+   * connection attempt failed for good. It may be called before `request` returns.
+   *
+   * @param context - the operation asking (its signal bounds the wait); default: the current one
+   */
+  request(grant: Grant<C>, context: OperationContext | undefined = OperationContext.tryCurrent()): void {
+    if (this.#closing !== undefined) return grant(new PoolClosedError(this.name), undefined)
+    if (context?.aborted) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
+    this.#started = true
+    if (this.#queue.length === 0) {
+      const lease = this.#takeIdle()
+      if (lease !== undefined) {
+        this.#checkOut(lease, 0, context, undefined)
+        return grant(undefined, lease)
+      }
+    }
+    const maxWaiting = this.#options.maxWaitingRequests
+    if (maxWaiting !== undefined && this.#inLine() >= maxWaiting) return grant(new PoolExhaustedError(this.name, maxWaiting), undefined)
+    const now = this.#clock.now()
+    const timeout = this.#options.acquireTimeoutMillis
+    this.#queue.push({
+      grant,
+      askedAt: now,
+      deadline: timeout > 0 ? now + timeout : Infinity,
+      signal: context?.signal,
+      context,
+      origin: this.#monitor.captureOrigin(),
+      settled: false,
+    })
+    // An idle connection may be waiting for validation, or be about to be handed over.
+    if (this.#idle.length > 0) this.#scheduleDispatch()
+    else this.#fill()
+  }
+
+  // Waiters that no connection being opened, validated, idle or yet to be opened will serve: the ones
+  // really waiting in line for a busy connection to come back (what maxWaitingRequests bounds).
+  #inLine(): number {
+    const room = Math.max(0, this.#maxSize - this.totalCount - this.#retiring)
+    return this.#queue.length - this.#creating - this.#validating - this.#idle.length - room
+  }
+
+  /** `request` as a promise. */
+  acquire(context: OperationContext | undefined = OperationContext.tryCurrent()): Promise<PooledConnection<C>> {
+    return new Promise((resolve, reject) => this.request((error, lease) => (error === undefined ? resolve(lease as PooledConnection<C>) : reject(error)), context))
+  }
+
+  /**
+   * Gives a checked-out connection back. It is closed instead when `destroy` is set (an `Error` is also
+   * reported), when it broke, passed its lifetime or use count, or the pool shrank or is closing.
+   * A second release, or one after `close()` took the connection back, does nothing.
+   */
+  release(lease: PooledConnection<C>, destroy?: boolean | Error): void {
+    if (lease.state !== 'busy') return
+    this.#active--
+    const checkout = lease.checkout
+    lease.checkout = undefined
+    if (checkout !== undefined) this.#monitor.released(checkout)
+    lease.uses++
+    const reason = this.#releaseVerdict(lease, destroy)
+    if (reason !== undefined) {
+      this.#retire(lease, reason)
+      this.#fill()
+      this.#checkDrained()
+      return
+    }
+    this.#toIdle(lease)
+    // Handed to a waiter after the current I/O callback: a connection whose socket fails in the same
+    // read (a server restart sends the last result and the shutdown notice together) is seen as broken
+    // first and never handed over.
+    if (this.#queue.length > 0) this.#scheduleDispatch()
+  }
+
+  /**
+   * Changes the size while running: growing serves waiters at once; shrinking closes idle connections
+   * above the new `maxSize` at once and busy ones as they are released.
+   *
+   * @throws {InvalidOptionError} for a bad size
+   * @throws {PoolClosedError} once the pool is closing
+   */
+  resize(size: PoolSize, options?: ResizeOptions): void {
+    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'resize')
+    const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
+    const next = resolveResize('resize', previous, size, options)
+    if (next.minSize === previous.minSize && next.maxSize === previous.maxSize) return
+    this.#minSize = next.minSize
+    this.#maxSize = next.maxSize
+    this.#monitor.resized(previous, next, options?.reason ?? 'manual', options?.details)
+    // The oldest idle connections go first: the warmest stay.
+    while (this.totalCount > this.#maxSize && this.#idle.length > 0) this.#retire(this.#idle.shift() as PooledConnection<C>, 'resize')
+    this.#fill()
+  }
+
+  /**
+   * Opens `minSize` connections (at least 1) or the number asked, validates each, and keeps them idle
+   * (idle ones already open count, after validation).
+   *
+   * @throws {PoolWarmupError} when none could open (cause: the first failure, redacted)
+   * @throws {InvalidOptionError} for bad options
+   * @throws {PoolClosedError} once the pool is closing
+   */
+  async warmup(options?: WarmupOptions): Promise<WarmupReport> {
+    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'warm up')
+    checkWarmupOptions('warmup', options, this.#maxSize)
+    const requested = options?.connections ?? Math.max(1, this.#minSize)
+    const timeoutMillis = options?.timeoutMillis ?? (this.#options.connectTimeoutMillis || 10_000)
+    const started = this.#clock.now()
+    const previous = this.#state
+    this.#state = 'warming'
+    this.#started = true
+    const attempts: Promise<void>[] = []
+    const ready = (lease: PooledConnection<C>, resolve: () => void) => {
+      this.#offer(lease)
+      resolve()
+    }
+    while (attempts.length < requested && this.#idle.length > 0) {
+      const lease = this.#idle.pop() as PooledConnection<C>
+      attempts.push(new Promise((resolve, reject) => this.#validate(lease, timeoutMillis, (valid) => ready(valid, resolve), reject)))
+    }
+    const room = Math.max(0, this.#maxSize - this.totalCount - this.#retiring)
+    for (let i = Math.min(requested - attempts.length, room); i > 0; i--) {
+      attempts.push(new Promise((resolve, reject) => this.#open(timeoutMillis, (lease) => this.#validate(lease, timeoutMillis, (valid) => ready(valid, resolve), reject), reject)))
+    }
+    const outcomes = await Promise.allSettled(attempts)
+    // Whatever failed, a pool in use keeps trying to reach minSize in the background.
+    if (this.totalCount < this.#minSize) this.#scheduleRetry()
+    const opened = outcomes.filter((outcome) => outcome.status === 'fulfilled').length
+    const firstError = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')?.reason as unknown
+    const durationMillis = this.#clock.now() - started
+    if (opened === 0) {
+      if (this.#state === 'warming') this.#state = previous
+      const reason = firstError instanceof Error ? firstError.message.replace(/\.$/, '') : 'the pool had no room'
+      throw new PoolWarmupError(this.name, this.#options.target, `None of ${requested} connection(s) could be opened: ${reason}.`, { cause: firstError })
+    }
+    if (this.#state === 'warming') this.#state = 'ready'
+    return { pool: this.name, requested, opened, failed: requested - opened, durationMillis }
+  }
+
+  /**
+   * Graceful: refuses new checkouts; callers already waiting for a connection that is being opened
+   * get it, the other waiters get `PoolClosedError`; checked-out connections may finish for up to
+   * `timeoutMillis` (then they are taken back and closed); then every connection closes. Idempotent.
+   *
+   * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
+   */
+  close(timeoutMillis = 10_000): Promise<void> {
+    try {
+      checkCloseOptions('close', { timeoutMillis })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    this.#closing ??= this.#close(timeoutMillis)
+    return this.#closing
+  }
+
+  async #close(timeoutMillis: number): Promise<void> {
+    this.#state = 'closing'
+    this.#stopTimers()
+    while (this.#idle.length > 0) this.#retire(this.#idle.pop() as PooledConnection<C>, 'closed')
+    // Callers who asked before close() and would get a new connection still get one; the ones that would
+    // wait for a busy connection to come back are refused.
+    const servable = this.#creating + this.#validating + Math.max(0, this.#maxSize - this.totalCount)
+    this.#queue.failAllBut(servable, () => new PoolClosedError(this.name))
+    this.#fill()
+    if (!this.#isDrained()) {
+      const drained = await this.#within(timeoutMillis, (done) => (this.#drained = done))
+      this.#drained = undefined
+      if (!drained) this.#revoke()
+    }
+    if (this.#retiring > 0) await this.#within(socketsCloseMillis, (done) => (this.#allRetired = done))
+    this.#state = 'closed'
+  }
+
+  // Close timed out: abandon connection attempts, fail the waiters left, take busy connections back.
+  #revoke(): void {
+    for (const attempt of this.#attempts) attempt.abort(new PoolClosedError(this.name))
+    this.#queue.failAllBut(0, () => new PoolClosedError(this.name))
+    for (const lease of this.#connections) {
+      if (lease.state !== 'busy') continue
+      lease.revoked = true
+      this.#active--
+      if (lease.checkout !== undefined) this.#monitor.released(lease.checkout)
+      lease.checkout = undefined
+      this.#retire(lease, 'closed')
+    }
+  }
+
+  #isDrained(): boolean {
+    return this.#active === 0 && this.#creating === 0 && this.#validating === 0 && this.#queue.length === 0
+  }
+
+  #checkDrained(): void {
+    if (this.#drained !== undefined && this.#isDrained()) this.#drained()
+  }
+
+  #within(timeoutMillis: number, register: (done: () => void) => void): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = this.#clock.setTimeout(() => resolve(false), timeoutMillis)
+      register(() => {
+        this.#clock.clearTimeout(timer)
+        resolve(true)
+      })
+    })
+  }
+
+  // Why a released connection must close, or undefined to keep it.
+  #releaseVerdict(lease: PooledConnection<C>, destroy: boolean | Error | undefined): DisconnectReason | undefined {
+    if (destroy instanceof Error) {
+      if (lease.broken === undefined) this.#monitor.error(destroy, 'connection')
+      return 'error'
+    }
+    if (destroy === true) return 'released'
+    if (lease.broken !== undefined || this.#factory.isBroken(lease.connection)) return 'error'
+    if (this.#closing !== undefined) return 'closed'
+    if (lease.uses >= this.#options.maxUses || this.#clock.now() >= lease.expiresAt) return 'lifetime'
+    if (this.totalCount + 1 > this.#maxSize) return 'resize'
+    return undefined
+  }
+
+  #checkOut(lease: PooledConnection<C>, waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined): void {
+    lease.state = 'busy'
+    this.#active++
+    this.#factory.taken?.(lease.connection)
+    lease.checkout = origin === undefined ? this.#monitor.acquired(waitMillis, context) : this.#monitor.acquired(waitMillis, context, origin)
+  }
+
+  #grant(lease: PooledConnection<C>, waiter: Waiter<C>): void {
+    this.#checkOut(lease, this.#clock.now() - waiter.askedAt, waiter.context, waiter.origin)
+    waiter.grant(undefined, lease)
+  }
+
+  // The warmest idle connection that needs no validation, or undefined (broken ones are closed on the way).
+  #takeIdle(): PooledConnection<C> | undefined {
+    for (;;) {
+      const lease = this.#idle.at(-1)
+      if (lease === undefined) return undefined
+      if (this.#needsValidation(lease)) return undefined
+      this.#idle.pop()
+      if (this.#usable(lease)) return lease
+      this.#retire(lease, this.#unusableReason(lease))
+    }
+  }
+
+  #usable(lease: PooledConnection<C>): boolean {
+    return lease.broken === undefined && !this.#factory.isBroken(lease.connection) && this.#clock.now() < lease.expiresAt
+  }
+
+  #unusableReason(lease: PooledConnection<C>): DisconnectReason {
+    return lease.broken !== undefined || this.#factory.isBroken(lease.connection) ? 'error' : 'lifetime'
+  }
+
+  #needsValidation(lease: PooledConnection<C>): boolean {
+    return this.#factory.validate !== undefined && this.#clock.now() - lease.idleSince >= this.#options.validateAfterIdleMillis
+  }
+
+  #toIdle(lease: PooledConnection<C>): void {
+    const now = this.#clock.now()
+    lease.state = 'idle'
+    lease.idleSince = now
+    this.#idle.push(lease)
+    this.#factory.idle?.(lease.connection)
+    const idleTimeout = this.#options.idleTimeoutMillis
+    const due = Math.min(lease.expiresAt, idleTimeout > 0 ? now + idleTimeout : Infinity)
+    if (due < this.#housekeepingAt) this.#armHousekeeping(due)
+  }
+
+  // A connection that just opened or passed validation: to the oldest waiter, else idle.
+  #offer(lease: PooledConnection<C>): void {
+    const waiter = this.#queue.shift()
+    if (waiter !== undefined) return this.#grant(lease, waiter)
+    if (this.#closing !== undefined) this.#retire(lease, 'closed')
+    else if (this.totalCount + 1 > this.#maxSize) this.#retire(lease, 'resize')
+    else this.#toIdle(lease)
+    this.#checkDrained()
+  }
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled) return
+    this.#dispatchScheduled = true
+    queueMicrotask(this.#dispatch)
+  }
+
+  // Hands idle connections to waiters (validating the ones that sat idle too long), then opens more.
+  #dispatchIdle(): void {
+    this.#dispatchScheduled = false
+    while (this.#queue.length > this.#validating && this.#idle.length > 0) {
+      const lease = this.#idle.pop() as PooledConnection<C>
+      if (!this.#usable(lease)) this.#retire(lease, this.#unusableReason(lease))
+      else if (this.#needsValidation(lease)) this.#validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
+      else this.#grant(lease, this.#queue.shift() as Waiter<C>)
+    }
+    this.#fill()
+  }
+
+  // Opens connections for waiters not already covered, and up to minSize once the pool is in use.
+  #fill(): void {
+    if (this.#retry !== undefined || this.#state === 'closed') return
+    const closing = this.#closing !== undefined
+    while (this.totalCount + this.#retiring < this.#maxSize) {
+      const forWaiters = this.#queue.length > this.#creating + this.#validating + this.#idle.length
+      const forMinimum = !closing && this.#started && this.totalCount < this.#minSize
+      if (!forWaiters && !forMinimum) return
+      this.#open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
+    }
+  }
+
+  // One connection attempt, bounded by `timeoutMillis` (0: the driver's own limit). `opened` and
+  // `failed` are called in the same turn as the count changes, so totals never miss a connection;
+  // `failed` gets the failure already reported and redacted.
+  #open(timeoutMillis: number, opened: (lease: PooledConnection<C>) => void, failed: (error: Error) => void): void {
+    this.#creating++
+    const lease = new PooledConnection<C>()
+    const attempt = new AbortController()
+    this.#attempts.add(attempt)
+    const started = this.#clock.now()
+    const option = this.#options.connectTimeoutOption ?? 'connectTimeoutMillis'
+    const timer = timeoutMillis > 0 ? this.#clock.setTimeout(() => attempt.abort(new Error(`Connection attempt timed out after ${timeoutMillis}ms (${option}).`)), timeoutMillis) : undefined
+    const settle = () => {
+      this.#creating--
+      this.#attempts.delete(attempt)
+      if (timer !== undefined) this.#clock.clearTimeout(timer)
+    }
+    let creating: Promise<C>
+    try {
+      creating = this.#factory.create({ lease, signal: attempt.signal, broken: (error) => this.#broken(lease, error) })
+    } catch (error) {
+      creating = Promise.reject(error)
+    }
+    creating.then(
+      (connection) => {
+        settle()
+        const now = this.#clock.now()
+        lease.connection = connection
+        lease.id = this.#factory.idOf?.(connection)
+        lease.openedAt = now
+        lease.idleSince = now
+        const lifetime = this.#options.maxLifetimeMillis
+        if (lifetime > 0) lease.expiresAt = now + lifetime - (this.#options.random ?? Math.random)() * this.#options.maxLifetimeJitterMillis
+        this.#connections.add(lease)
+        this.#lastCreateError = undefined
+        this.#backoffMillis = firstBackoffMillis
+        this.#monitor.connected(lease.id ?? 0, now - started)
+        if (lease.broken === undefined && !this.#factory.isBroken(connection) && !attempt.signal.aborted) return opened(lease)
+        const error = lease.broken ?? (attempt.signal.aborted ? (attempt.signal.reason as Error) : new Error('The connection broke as it opened.'))
+        this.#retire(lease, attempt.signal.aborted ? 'closed' : 'error')
+        failed((this.#lastCreateError = this.#monitor.error(error, 'connection')))
+      },
+      (error: unknown) => {
+        settle()
+        failed((this.#lastCreateError = this.#monitor.error(attempt.signal.aborted ? attempt.signal.reason : error, 'connection')))
+      },
+    )
+  }
+
+  // Validates an idle (or, for warm-up, just opened) connection; `valid` gets it back, `invalid` gets the
+  // (redacted) reason after it was closed.
+  #validate(lease: PooledConnection<C>, timeoutMillis: number, valid: (lease: PooledConnection<C>) => void, invalid: (error: Error) => void): void {
+    lease.state = 'validating'
+    this.#validating++
+    const validate = this.#factory.validate
+    const check = validate === undefined ? Promise.resolve(true) : withTimeout(validate.call(this.#factory, lease.connection), timeoutMillis, this.#clock)
+    const fail = (error: unknown) => {
+      this.#validating--
+      const safe = lease.broken === undefined ? this.#monitor.error(error, 'connection') : this.#monitor.stats.redact(error)
+      this.#retire(lease, 'error')
+      this.#checkDrained()
+      invalid(safe)
+    }
+    check.then((result) => {
+      if (result === false || lease.broken !== undefined) return fail(lease.broken ?? new Error('The connection failed validation.'))
+      this.#validating--
+      lease.idleSince = this.#clock.now()
+      valid(lease)
+    }, fail)
+  }
+
+  #createFailed(error: Error): void {
+    if (this.#closing !== undefined) {
+      // A waiter kept through close() was counting on this attempt: it gets the failure.
+      if (this.#queue.length > this.#creating) this.#queue.shift()?.grant(error, undefined)
+      this.#checkDrained()
+      return
+    }
+    const permanent = this.#factory.permanentError?.(error)
+    if (permanent !== undefined || !this.#options.retryCreate) {
+      // The oldest waiter not covered by another attempt was counting on this one: it has no chance left.
+      if (this.#queue.length > this.#creating + this.#validating) {
+        const waiter = this.#queue.shift() as Waiter<C>
+        waiter.grant(permanent ?? error, undefined)
+      }
+      if (permanent !== undefined) return
+    }
+    this.#scheduleRetry()
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retry !== undefined || this.#closing !== undefined) return
+    const delay = this.#backoffMillis
+    this.#backoffMillis = Math.min(this.#backoffMillis * 2, maxBackoffMillis)
+    // Waiting callers keep the process alive; refilling minSize alone does not.
+    this.#retry = this.#clock.setTimeout(
+      () => {
+        this.#retry = undefined
+        this.#fill()
+      },
+      delay,
+      this.#queue.length === 0,
+    )
+  }
+
+  #broken(lease: PooledConnection<C>, error: Error): void {
+    if (lease.broken !== undefined) return
+    lease.broken = error
+    if (lease.state === 'idle') {
+      const index = this.#idle.indexOf(lease)
+      if (index >= 0) this.#idle.splice(index, 1)
+      this.#monitor.error(error, 'idle-connection')
+      this.#retire(lease, 'error')
+      this.#fill()
+    } else if (lease.state === 'busy' || lease.state === 'validating') {
+      // Closed when it comes back; reported now, once.
+      this.#monitor.error(error, 'connection')
+    }
+  }
+
+  #retire(lease: PooledConnection<C>, reason: DisconnectReason): void {
+    lease.state = 'closed'
+    this.#connections.delete(lease)
+    this.#retiring++
+    const done = () => {
+      this.#retiring--
+      this.#monitor.disconnected(lease.id, lease.retireReason ?? reason)
+      if (this.#retiring === 0) this.#allRetired?.()
+      this.#fill()
+    }
+    let closing: void | Promise<void>
+    try {
+      closing = this.#factory.destroy(lease.connection)
+    } catch {
+      closing = undefined
+    }
+    Promise.resolve(closing).then(done, done)
+  }
+
+  // A waiter gave up: while closing, that may have been the last thing close() waited for.
+  #left(error: Error): Error {
+    if (this.#drained !== undefined) queueMicrotask(() => this.#checkDrained())
+    return error
+  }
+
+  #timedOut(waiter: Waiter<C>): Error {
+    const waitMillis = this.#clock.now() - waiter.askedAt
+    const waiting = this.#queue.length - 1
+    const cause = this.#lastCreateError
+    this.#monitor.timedOut(waitMillis, waiting, cause, waiter.context)
+    return new PoolTimeoutError(this.name, this.#options.acquireTimeoutMillis, cause === undefined ? { waiting } : { cause, waiting })
+  }
+
+  #armHousekeeping(due: number): void {
+    if (this.#housekeeping !== undefined) this.#clock.clearTimeout(this.#housekeeping)
+    this.#housekeepingAt = due
+    this.#housekeeping = this.#clock.setTimeout(() => this.#housekeep(), Math.max(0, due - this.#clock.now()), true)
+  }
+
+  // Closes idle connections past their lifetime or idle timeout (oldest first, keeping minSize), then
+  // re-arms for the next one due.
+  #housekeep(): void {
+    this.#housekeeping = undefined
+    this.#housekeepingAt = Infinity
+    const now = this.#clock.now()
+    const idleTimeout = this.#options.idleTimeoutMillis
+    let next = Infinity
+    for (let i = 0; i < this.#idle.length; ) {
+      const lease = this.#idle[i] as PooledConnection<C>
+      const idleDue = idleTimeout > 0 ? lease.idleSince + idleTimeout : Infinity
+      if (now >= lease.expiresAt) {
+        this.#idle.splice(i, 1)
+        this.#retire(lease, 'lifetime')
+      } else if (now >= idleDue && this.totalCount > this.#minSize) {
+        this.#idle.splice(i, 1)
+        this.#retire(lease, 'idle')
+      } else {
+        next = Math.min(next, lease.expiresAt, this.totalCount > this.#minSize ? idleDue : Infinity)
+        i++
+      }
+    }
+    if (next !== Infinity) this.#armHousekeeping(next)
+    this.#fill()
+  }
+
+  #stopTimers(): void {
+    if (this.#housekeeping !== undefined) this.#clock.clearTimeout(this.#housekeeping)
+    if (this.#retry !== undefined) this.#clock.clearTimeout(this.#retry)
+    this.#housekeeping = undefined
+    this.#retry = undefined
+  }
+}
+
+// A validation that never answers must not hold a waiter forever.
+function withTimeout<T>(promise: Promise<T>, timeoutMillis: number, clock: Clock): Promise<T> {
+  if (timeoutMillis <= 0) return promise
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(new Error(`Validation timed out after ${timeoutMillis}ms.`)), timeoutMillis)
+    promise.then(
+      (value) => {
+        clock.clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}

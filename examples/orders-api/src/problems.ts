@@ -1,0 +1,96 @@
+import { STATUS_CODES } from 'node:http'
+import { poolPressureCode } from '@lifeguard/core/http'
+
+// Every error response of the service, whatever the framework, is one RFC 9457 problem details object
+// (`application/problem+json`), so a client handles errors one way. This file decides what each failure
+// becomes; the frameworks only write it.
+
+/** The body of every error response (RFC 9457), with two extension members: `code` and `requestId`. */
+export interface Problem {
+  /** `about:blank`: the status says what kind of problem it is, `code` says which. */
+  type: 'about:blank'
+  /** The HTTP status phrase, as RFC 9457 asks for `about:blank`. */
+  title: string
+  status: number
+  /** What went wrong, for a human; names the bad field or parameter and what is accepted. */
+  detail: string
+  /** Stable and machine-readable: `invalid_order`, `invalid_json`, `invalid_id`, ... */
+  code: string
+  /** The request's `x-request-id`, for reporting a problem. */
+  requestId?: string
+}
+
+/** The media type of error responses. */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+/** A request the service refuses: the status, the code and the detail to answer with. */
+export class RequestError extends Error {
+  override readonly name: string = 'RequestError'
+  readonly status: number
+  readonly code: string
+
+  constructor(status: number, code: string, detail: string) {
+    super(detail)
+    this.status = status
+    this.code = code
+  }
+}
+
+/** What an error becomes on the wire. */
+export interface ProblemResponse {
+  problem: Problem
+  headers: Record<string, string>
+  /** True for a failure the service did not expect (a 500): log it, the client only gets a generic detail. */
+  unexpected: boolean
+}
+
+/** The 404 for a path (or method) no route serves. */
+export function routeNotFound(method: string, path: string): RequestError {
+  const shown = path.length > 100 ? `${path.slice(0, 97)}...` : path
+  return new RequestError(404, 'route_not_found', `No route for ${method} ${shown}.`)
+}
+
+/**
+ * Turns any error into a problem response: a `RequestError` as it says; a body parser's error (Express)
+ * by its `type`; pool pressure into a 503 with `Retry-After`; anything else into a 500 whose detail says
+ * nothing about the internals.
+ */
+export function problemFrom(error: unknown, requestId: string | undefined): ProblemResponse {
+  const respond = (status: number, code: string, detail: string, headers: Record<string, string> = {}): ProblemResponse => ({
+    problem: { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, code, ...(requestId === undefined ? {} : { requestId }) },
+    headers,
+    unexpected: status >= 500 && status !== 503,
+  })
+  if (error instanceof RequestError) return respond(error.status, error.code, error.message)
+  const parserError = bodyParserProblem(error)
+  if (parserError !== undefined) return respond(...parserError)
+  // Matched by code through the cause chain: a service factory may wrap the pool's error.
+  if (poolPressureCode(error) !== undefined) return respond(503, 'service_busy', 'The service is busy. Retry later.', { 'Retry-After': '1' })
+  return respond(500, 'internal', 'Something went wrong; the log has the details.')
+}
+
+// The errors of Express's `express.json()` (body-parser) carry a `type`; the same cases are RequestErrors in
+// the Koa and Hono variants, with the same codes and details.
+function bodyParserProblem(error: unknown): [number, string, string] | undefined {
+  if (typeof error !== 'object' || error === null) return undefined
+  const { type, status } = error as { type?: unknown; status?: unknown }
+  switch (type) {
+    case 'entity.parse.failed':
+      return [400, 'invalid_json', INVALID_JSON]
+    case 'entity.too.large':
+      return [413, 'body_too_large', BODY_TOO_LARGE]
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return [415, 'unsupported_media_type', NOT_JSON]
+    default:
+      return typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500 ? [status, 'bad_request', (error as Error).message] : undefined
+  }
+}
+
+/** Largest request body accepted (the same on every framework). */
+export const MAX_BODY_BYTES = 100 * 1024
+
+/** Details shared by the three frameworks, so they answer alike. */
+export const INVALID_JSON = 'The request body is not valid JSON.'
+export const BODY_TOO_LARGE = `The request body is larger than ${MAX_BODY_BYTES / 1024} kB.`
+export const NOT_JSON = 'Send the request body as JSON, with `content-type: application/json` (UTF-8).'

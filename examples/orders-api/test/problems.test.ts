@@ -1,0 +1,32 @@
+import { PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { RequestError, problemFrom } from '../src/problems.js'
+
+const Problems = suite('problemFrom')
+
+Problems('pool pressure, also wrapped by a service factory, is a 503 with Retry-After', () => {
+  const timeout = new PoolTimeoutError('orders', 5000)
+  for (const error of [new PoolExhaustedError('orders', 10), timeout, new Error('Could not resolve', { cause: timeout })]) {
+    const { problem, headers, unexpected } = problemFrom(error, 'r-1')
+    assert.equal(problem, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'The service is busy. Retry later.', code: 'service_busy', requestId: 'r-1' })
+    assert.equal(headers, { 'Retry-After': '1' })
+    assert.not.ok(unexpected)
+  }
+})
+
+Problems('anything unexpected is a 500 that says nothing about the internals, flagged for the log', () => {
+  const { problem, unexpected } = problemFrom(new Error('relation "orders" does not exist at postgres://app:pw@db'), undefined)
+  assert.equal(problem, { type: 'about:blank', title: 'Internal Server Error', status: 500, detail: 'Something went wrong; the log has the details.', code: 'internal' })
+  assert.ok(unexpected)
+  assert.ok(problemFrom('a string', undefined).unexpected)
+})
+
+Problems('a RequestError and a body parser error answer as they say', () => {
+  assert.equal(problemFrom(new RequestError(404, 'not_found', 'No order 7.'), 'r').problem.title, 'Not Found')
+  const parserError = Object.assign(new Error('Unexpected token'), { type: 'entity.parse.failed', status: 400 })
+  assert.is(problemFrom(parserError, 'r').problem.code, 'invalid_json')
+  assert.is(problemFrom(parserError, 'r').problem.detail, 'The request body is not valid JSON.')
+})
+
+Problems.run()
