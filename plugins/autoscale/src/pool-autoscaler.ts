@@ -12,7 +12,7 @@ import type { SharedBudget } from './shared-budget.js'
 
 /** Options of `attachAutoscaler()` (and of `autoscale()` and `withDynamicSizing()`). */
 export interface AttachOptions {
-  /** Time for the policy and the budget, and the autoscaler's timers (default: core's `systemClock`, timers unref'd). */
+  /** Time for the policy and the budget, and the autoscaler's timers, set as background timers (default: core's `systemClock`). */
   clock?: Clock | undefined
   /** Receives failures: a `resize` that throws, a budget query that fails. Default: `process.emitWarning`. */
   onError?: ((error: unknown) => void) | undefined
@@ -179,14 +179,15 @@ class Runner implements PoolAutoscaler {
     if (this.policy.dueInMillis?.() === 0) this.evaluate()
   }
 
-  // A chain of one-shot timers through the clock (the system clock's are unref'd; a manual one is driven by hand).
+  // A chain of one-shot timers through the clock (a manual one is driven by hand).
   #every(name: string, millis: number, fn: () => void): void {
     const next = (): void => {
       if (!this.#running) return
+      // Background timers: an autoscaler never keeps the process alive.
       this.#timers.set(name, this.#clock.setTimeout(() => {
         fn()
         next()
-      }, millis))
+      }, millis, true))
     }
     next()
   }
