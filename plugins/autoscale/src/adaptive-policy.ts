@@ -4,6 +4,7 @@ import type { Observed } from './internal/aggregate.js'
 import { enforceBounds, rounded, upperBound } from './internal/bounds.js'
 import { KneeHold } from './internal/knee-hold.js'
 import { LoadLevel } from './internal/load-level.js'
+import { PeakTargets } from './internal/peak-targets.js'
 import { SampleWindow, type WindowStats } from './internal/sample-window.js'
 import { StepTrial, type Verdict } from './internal/step-trial.js'
 import type { EvaluationInput, PoolSample, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
@@ -64,7 +65,7 @@ export class AdaptivePolicy implements ScalingPolicy {
   // The last step down cost nothing: the next full evaluation tries another.
   #descending = false
   #pressed = false
-  #targets: { at: number; target: number }[] = []
+  readonly #targets: PeakTargets
   #firstAt: number | undefined
   #lastGrowAt = -Infinity
   // A sample showed a full pool with a queue as deep as the pool: evaluate now rather than at the window's end.
@@ -83,6 +84,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.sampleIntervalMillis = this.config.sampleIntervalMillis
     this.#clock = options.clock ?? systemClock
     this.#knee = new KneeHold(this.config.reprobeMillis, this.config.kneeHoldMillis)
+    this.#targets = new PeakTargets(this.config.scaleDownDelayMillis)
   }
 
   /** The size found as the knee, while it caps growth. */
@@ -145,7 +147,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       const decision = this.#conclude(trial, verdict, now)
       if (decision !== undefined) return decision
     }
-    this.#remember(now, demand.target)
+    this.#targets.remember(now, demand.target)
 
     // An early evaluation comes right after a burst began: the window is mostly the calm before it, so the
     // last sample (a full pool, a queue as deep as the pool) speaks for it.
@@ -216,7 +218,7 @@ export class AdaptivePolicy implements ScalingPolicy {
         this.#descending = false
         this.#momentum = 'climb'
         this.#knee.clear()
-        return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(this.#verdictDetails(trial, verdict)) }
+        return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
       case 'knee': {
         // The connections that carry today's throughput at the use time measured before the step (no
         // headroom: spare connections past the knee only lengthen every query).
@@ -224,25 +226,8 @@ export class AdaptivePolicy implements ScalingPolicy {
         const knee = Math.min(trial.to - 1, Math.max(trial.from, this.minSize, Math.ceil(carried - 1e-9)))
         const holdMillis = this.#knee.set(knee, now)
         this.#momentum = 'climb'
-        return { size: knee, reason: 'autoscale:adaptive-knee', details: rounded({ ...this.#verdictDetails(trial, verdict), kneeHoldMillis: holdMillis }) }
+        return { size: knee, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
       }
-    }
-  }
-
-  #verdictDetails(trial: StepTrial, verdict: Exclude<Verdict, { kind: 'wait' | 'unused' }>): Record<string, number> {
-    const { measured } = verdict
-    const before = trial.baseline
-    const { kind: _kind, measured: _measured, ...ratios } = verdict
-    return {
-      ...ratios,
-      windows: measured.windows,
-      checkoutsPerSecond: measured.checkoutsPerSecond,
-      previousCheckoutsPerSecond: before.checkoutsPerSecond,
-      meanUseMillis: measured.meanUseMillis,
-      previousMeanUseMillis: before.meanUseMillis,
-      serverUseMillis: measured.serverUseMillis,
-      previousServerUseMillis: before.serverUseMillis,
-      eventLoopDelayMillis: measured.meanLoopDelayMillis,
     }
   }
 
@@ -298,8 +283,7 @@ export class AdaptivePolicy implements ScalingPolicy {
   #shrink(window: WindowStats, demand: Demand, size: number, now: number): ScalingDecision | undefined {
     const delay = this.config.scaleDownDelayMillis
     if (now - (this.#firstAt ?? now) < delay || now - this.#lastGrowAt < this.config.cooldownMillis) return undefined
-    let peak = 0
-    for (const entry of this.#targets) peak = Math.max(peak, entry.target)
+    const peak = this.#targets.peak
     const next = Math.max(this.minSize, peak)
     if (next >= size || next > size * (1 - this.config.hysteresis)) return undefined
     this.#momentum = 'probe'
@@ -308,14 +292,5 @@ export class AdaptivePolicy implements ScalingPolicy {
       reason: 'autoscale:adaptive-shrink',
       details: rounded({ peakTarget: peak, demand: demand.demand, checkoutsPerSecond: window.checkoutsPerSecond, meanUseMillis: window.meanUseMillis, scaleDownDelayMillis: delay }),
     }
-  }
-
-  #remember(now: number, target: number): void {
-    // An entry is stamped with the end of its window: one stamped at the horizon saw nothing newer than it.
-    const horizon = now - this.config.scaleDownDelayMillis
-    let drop = 0
-    while (drop < this.#targets.length && (this.#targets[drop] as { at: number }).at <= horizon) drop++
-    if (drop > 0) this.#targets.splice(0, drop)
-    this.#targets.push({ at: now, target })
   }
 }

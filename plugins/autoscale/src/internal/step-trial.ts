@@ -104,4 +104,21 @@ export class StepTrial {
     if (efficiency >= rules.leapEfficiency || (enough && efficiency >= rules.kneeEfficiency)) return { kind: 'restore', measured, efficiency, loss, shrink }
     return enough ? { kind: 'keep', measured, efficiency, loss, shrink } : { kind: 'wait' }
   }
+
+  /** The numbers behind a verdict, for the decision's details. */
+  details(verdict: Exclude<Verdict, { kind: 'wait' | 'unused' }>): Record<string, number> {
+    const { kind: _kind, measured, ...ratios } = verdict
+    const before = this.baseline
+    return {
+      ...ratios,
+      windows: measured.windows,
+      checkoutsPerSecond: measured.checkoutsPerSecond,
+      previousCheckoutsPerSecond: before.checkoutsPerSecond,
+      meanUseMillis: measured.meanUseMillis,
+      previousMeanUseMillis: before.meanUseMillis,
+      serverUseMillis: measured.serverUseMillis,
+      previousServerUseMillis: before.serverUseMillis,
+      eventLoopDelayMillis: measured.meanLoopDelayMillis,
+    }
+  }
 }
