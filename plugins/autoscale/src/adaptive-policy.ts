@@ -72,10 +72,7 @@ export class AdaptivePolicy implements ScalingPolicy {
   #urgent = false
   #calmUntil = -Infinity
 
-  /**
-   * @param where - who takes the config, named in error messages
-   * @throws {InvalidOptionError} naming the bad field
-   */
+  /** @throws {InvalidOptionError} naming the bad field (`where` says who took the config) */
   constructor(config: AdaptivePoolConfig, options: PolicyOptions = {}, where = 'AdaptivePolicy') {
     this.config = Object.freeze(resolveAdaptiveConfig(config, where))
     this.minSize = this.config.minSize
@@ -201,7 +198,10 @@ export class AdaptivePolicy implements ScalingPolicy {
       case 'leap':
       case 'climb':
         this.#momentum = verdict.kind
-        this.#knee.clear()
+        // Above a knee found before, a partial gain moves the knee up one step only: on a flat curve noise
+        // reads as a gain now and then, and must not walk the pool up to its bound.
+        if (verdict.kind === 'climb' && trial.patient) this.#knee.set(trial.to, now)
+        else this.#knee.clear()
         return undefined
       case 'starved':
         // This process could not use the connections: the step proves nothing. Keep it (no brake), and
@@ -260,7 +260,9 @@ export class AdaptivePolicy implements ScalingPolicy {
     // At a burst's start the baseline mixes the calm before with the first moments of the queue; its rate
     // and occupancy still belong together, and a step it misjudges is undone one trial later.
     const baseline = this.#level.recent(this.config.kneeWindows)
-    this.#trial = baseline !== undefined && baseline.meanActive > 0 ? new StepTrial('up', size, next, baseline) : undefined
+    // A knee held before (its hold over, not forgotten): this step is a probe above it.
+    const reprobe = knee === undefined && this.#knee.holdMillis > 0
+    this.#trial = baseline !== undefined && baseline.meanActive > 0 ? new StepTrial('up', size, next, baseline, reprobe) : undefined
     const reason = this.#momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#momentum = 'probe'
     this.#descending = false

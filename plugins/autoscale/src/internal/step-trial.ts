@@ -48,15 +48,18 @@ export class StepTrial {
   readonly from: number
   readonly to: number
   readonly baseline: Aggregate
+  /** A probe above a knee found before: every verdict waits for `kneeWindows` windows. */
+  readonly patient: boolean
   readonly windows: Observed[] = []
   #settling = 0
   #settled = false
 
-  constructor(direction: 'up' | 'down', from: number, to: number, baseline: Aggregate) {
+  constructor(direction: 'up' | 'down', from: number, to: number, baseline: Aggregate, patient = false) {
     this.direction = direction
     this.from = from
     this.to = to
     this.baseline = baseline
+    this.patient = patient
   }
 
   /**
@@ -78,7 +81,7 @@ export class StepTrial {
 
   judge(rules: TrialRules): Verdict {
     const measured = aggregate(this.windows)
-    if (measured === undefined || this.windows.length < Math.min(minVerdictWindows, rules.kneeWindows)) return { kind: 'wait' }
+    if (measured === undefined || this.windows.length < (this.patient ? rules.kneeWindows : Math.min(minVerdictWindows, rules.kneeWindows))) return { kind: 'wait' }
     const before = this.baseline
     const enough = this.windows.length >= rules.kneeWindows
     const ratio = measured.meanActive / before.meanActive
