@@ -47,7 +47,7 @@ export interface AdaptivePoolConfig {
    * connections on a busy database, which is slow: the doubling keeps that cost low while the load holds.
    */
   reprobeMillis?: number | undefined
-  /** The longest a knee caps growth before the policy probes again (default 8000). */
+  /** The longest a knee caps growth before the policy probes again (default 4000). */
   kneeHoldMillis?: number | undefined
   /** No shrinking for this long after a growth step (default 2000). */
   cooldownMillis?: number | undefined
@@ -101,7 +101,7 @@ export function resolveAdaptiveConfig(config: AdaptivePoolConfig, where = 'Adapt
   const evaluationIntervalMillis = config.evaluationIntervalMillis ?? 100
   const sampleIntervalMillis = config.sampleIntervalMillis ?? defaultSampleInterval(evaluationIntervalMillis)
   const reprobeMillis = config.reprobeMillis ?? 2000
-  const kneeHoldMillis = config.kneeHoldMillis ?? Math.max(8000, reprobeMillis)
+  const kneeHoldMillis = config.kneeHoldMillis ?? Math.max(4000, reprobeMillis)
   if (reprobeMillis > kneeHoldMillis) rejectOption(where, 'reprobeMillis', `a duration <= \`kneeHoldMillis\` (${kneeHoldMillis})`, reprobeMillis)
   if (sampleIntervalMillis > evaluationIntervalMillis) {
     rejectOption(where, 'sampleIntervalMillis', `an integer <= \`evaluationIntervalMillis\` (${evaluationIntervalMillis})`, sampleIntervalMillis)

@@ -36,8 +36,8 @@ interface Demand {
  *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
  *   again, so the policy keeps probing while requests wait.
  * - **Follow a load that changes**: at one size, a use time that doubles (the queries got heavier)
- *   starts steps down, each kept only if the connections it took away did nothing; one that halves lifts
- *   the knee.
+ *   starts steps down, each kept only if the connections it took away did nothing; one that falls by a
+ *   third ends the knee's hold.
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
@@ -160,11 +160,12 @@ export class AdaptivePolicy implements ScalingPolicy {
     const shift = this.#level.shift(size)
     // A knee found under another load says nothing about this one. Heavier queries usually saturate the
     // database sooner: try fewer connections first (a step that hurts is undone).
-    if (shift !== undefined) {
+    if (shift === 'heavier') {
       this.#knee.clear()
-      this.#momentum = 'climb'
-      this.#descending = shift === 'heavier'
+      this.#descending = true
     }
+    if (shift === 'lighter') this.#knee.expire(now) // probe above the knee now, judged as such a probe
+    if (shift !== undefined) this.#momentum = 'climb'
     if (this.#descending) {
       const down = this.#stepDown(size)
       if (down !== undefined || this.#level.windows.length < 2) return down
@@ -213,12 +214,13 @@ export class AdaptivePolicy implements ScalingPolicy {
         this.#descending = true
         this.#knee.set(trial.to, now)
         return undefined
-      case 'restore':
-        // Fewer connections hurt, so more may help: probe upwards next rather than hold here.
+      case 'restore': {
+        // Fewer connections hurt: this size is the knee for now; a probe above it comes after the hold.
         this.#descending = false
         this.#momentum = 'climb'
-        this.#knee.clear()
-        return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
+        const holdMillis = this.#knee.set(trial.from, now)
+        return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
+      }
       case 'knee': {
         // The connections that carry today's throughput at the use time measured before the step (no
         // headroom: spare connections past the knee only lengthen every query).

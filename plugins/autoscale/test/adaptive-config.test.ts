@@ -34,7 +34,7 @@ config('fills in the defaults', () => {
       leapEfficiency: 0.5,
       kneeWindows: 4,
       reprobeMillis: 2000,
-      kneeHoldMillis: 8000,
+      kneeHoldMillis: 4000,
       cooldownMillis: 2000,
       scaleDownDelayMillis: 2000,
       hysteresis: 0.2,
@@ -58,7 +58,7 @@ config('rejects out-of-range tuning values naming the field', () => {
   rejected({ sampleIntervalMillis: 500 }, 'sampleIntervalMillis', /<= `evaluationIntervalMillis` \(100\)/)
   rejected({ kneeEfficiency: 0.6 }, 'kneeEfficiency', /<= `leapEfficiency` \(0.5\)/)
   rejected({ kneeWindows: 0 }, 'kneeWindows', /between 1 and 100/)
-  rejected({ reprobeMillis: 9000, kneeHoldMillis: 8000 }, 'reprobeMillis', /<= `kneeHoldMillis` \(8000\), got `9000`/)
+  rejected({ reprobeMillis: 5000, kneeHoldMillis: 4000 }, 'reprobeMillis', /<= `kneeHoldMillis` \(4000\), got `5000`/)
 })
 
 config('rejects unknown keys, such as a threshold field on an adaptive config', () => {

@@ -88,7 +88,19 @@ noise('keeps probing while requests wait: a knee is tried again when its hold en
   assert.ok(atBound.at <= probeDue + 500, `at the bound ${atBound.at - probeDue} ms after the knee's hold ended`)
 })
 
-noise('leaves a knee at once when the database`s use time shows the load changed', () => {
+noise('probes above a knee at once when the use time shows the queries got lighter', () => {
+  // At the knee the CPU-bound queries hold a connection ~20 ms; waiting on the server takes 5.
+  const { clock, pool, policy } = setup({ model: cpuBound(4, 2), clients: 100 })
+  drive(policy, pool, clock, 3000)
+  assert.ok(policy.knee !== undefined && policy.knee <= 10, `knee ${policy.knee}`)
+  pool.model = waitBound(5)
+  const changedAt = clock.now()
+  const steps = drive(policy, pool, clock, 3000)
+  const atBound = steps.find((s) => s.decision.size === 95)
+  assert.ok(atBound !== undefined && atBound.at - changedAt <= 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
+})
+
+noise('tries a heavier load with fewer connections first, and goes back up when that hurt', () => {
   const clock = new ManualClock()
   const pool = new ModelPool('orders', { model: cpuBound(1, 2), maxSize: 4, clients: 100 })
   const policy = new AdaptivePolicy(config, { clock })
@@ -97,9 +109,11 @@ noise('leaves a knee at once when the database`s use time shows the load changed
   // Waiting on the server takes 5 ms where the CPU-bound query took 2: the load is heavier at this size.
   pool.model = waitBound(5)
   const changedAt = clock.now()
-  const steps = drive(policy, pool, clock, 3000)
+  const steps = drive(policy, pool, clock, 5000)
+  assert.equal(reasons(steps).slice(0, 3), ['descend', 'restore', 'probe'])
   const atBound = steps.find((s) => s.decision.size === 95)
-  assert.ok(atBound !== undefined && atBound.at - changedAt <= 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
+  const probeDue = steps[1]!.at + (steps[1]!.decision.details['kneeHoldMillis'] as number)
+  assert.ok(atBound !== undefined && atBound.at <= probeDue + 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
 })
 
 noise('follows a load that shifts every 10 s: the bound while queries wait, down to the knee while they burn CPU', () => {

@@ -37,7 +37,12 @@ export class KneeHold {
     return this.#holdMillis
   }
 
-  /** Forgets the knee: more connections were found to pay, or the load got lighter. */
+  /** Ends the hold now but remembers the knee: the next probe above it is judged as a probe above a knee. */
+  expire(now: number): void {
+    this.#until = Math.min(this.#until, now)
+  }
+
+  /** Forgets the knee: more connections were found to pay, or the load changed. */
   clear(): void {
     this.#size = undefined
     this.#until = -Infinity

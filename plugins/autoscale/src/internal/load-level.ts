@@ -2,10 +2,13 @@ import { aggregate, type Aggregate, type Observed } from './aggregate.js'
 
 // Windows kept at the current size (the baseline of the next step, and the recent load).
 const keptWindows = 8
-// The use time moving this much at one size means the load changed...
-const shiftRatio = 2
-// ...when each of the last windows moved at least this much (a noisy window or two is not a change).
-const sustainedRatio = 1.5
+// The use time doubling at one size means the queries got heavier, when each of the last windows rose
+// by half at least (a noisy window or two is not a change).
+const heavierRatio = 2
+const heavierEach = 1.5
+// Falling by a third (each window by a fifth) is enough to try more connections: that costs one probe.
+const lighterRatio = 1.5
+const lighterEach = 1.25
 // Windows on each side of that comparison.
 const shiftWindows = 4
 
@@ -44,9 +47,10 @@ export class LoadLevel {
   }
 
   /**
-   * Whether the queries got heavier or lighter at this size: the last windows together moved by half
-   * (or doubled) against the first ones, each of them by a third at least. On a change the windows kept
-   * so far describe another load: they are dropped, and the next ones become the reference.
+   * Whether the queries got heavier or lighter at this size: the last windows' use time, against the
+   * first ones', doubled (each window up by half at least) or fell by a third (each by a fifth). On a
+   * change the windows kept so far describe another load: they are dropped, and the next ones become the
+   * reference.
    */
   shift(size: number): 'heavier' | 'lighter' | undefined {
     const anchor = this.#anchor
@@ -60,8 +64,8 @@ export class LoadLevel {
     const latest = full.slice(-shiftWindows)
     const overall = ratio(latest)
     const each = latest.map((w) => ratio([w]))
-    const heavier = overall >= shiftRatio && Math.min(...each) >= sustainedRatio
-    const lighter = overall <= 1 / shiftRatio && Math.max(...each) <= 1 / sustainedRatio
+    const heavier = overall >= heavierRatio && Math.min(...each) >= heavierEach
+    const lighter = overall <= 1 / lighterRatio && Math.max(...each) <= 1 / lighterEach
     if (!heavier && !lighter) return undefined
     // The windows so far (one may straddle the change) describe another load: start afresh.
     this.#windows = []

@@ -20,7 +20,7 @@ export type Verdict =
   | { kind: 'starved'; measured: Aggregate; efficiency: number; gain: number; growth: number; useTimeElasticity: number }
   /** Up: no gain and the database's use time rose with the connections: the database's knee. */
   | { kind: 'knee'; measured: Aggregate; efficiency: number; gain: number; growth: number; useTimeElasticity: number }
-  /** Down: the connections taken away were doing work: go back. */
+  /** Down: the connections taken away were doing real work: go back. */
   | { kind: 'restore'; measured: Aggregate; efficiency: number; loss: number; shrink: number }
   /** Down: the connections taken away did (almost) nothing: stay at the smaller size. */
   | { kind: 'keep'; measured: Aggregate; efficiency: number; loss: number; shrink: number }
@@ -104,7 +104,10 @@ export class StepTrial {
     const loss = 1 - gain
     // The share of their own throughput the removed connections were carrying.
     const efficiency = loss / shrink
-    if (efficiency >= rules.leapEfficiency || (enough && efficiency >= rules.kneeEfficiency)) return { kind: 'restore', measured, efficiency, loss, shrink }
+    // Undone on two windows when it clearly hurt; on `kneeWindows` when the removed connections carried at
+    // least halfway between a knee's share and a leap's (noise alone must not send a pool back up).
+    const restoreEfficiency = (rules.kneeEfficiency + rules.leapEfficiency) / 2
+    if (efficiency >= rules.leapEfficiency || (enough && efficiency >= restoreEfficiency)) return { kind: 'restore', measured, efficiency, loss, shrink }
     return enough ? { kind: 'keep', measured, efficiency, loss, shrink } : { kind: 'wait' }
   }
 
