@@ -198,3 +198,14 @@ export class PoolEventHub {
     this.emit('error', { error: wrapped, source: 'listener' })
   }
 }
+
+/**
+ * The seed document's name for a pool's listeners (`onConnect`, `onDisconnect`, `onError`, `onPoolCreated`),
+ * here with Lifeguard's others: each listener receives an event object naming the pool (`onError` gets
+ * `{ pool, error, source }`).
+ *
+ * @example
+ * const events: ConnectionEvents = { onError: (e) => logger.error('Pool error', { error: e.error }), onConnect: () => logger.info('Connected') }
+ * createPostgresPool({ name: 'orders', events })
+ */
+export type ConnectionEvents = PoolEventListeners
