@@ -9,9 +9,11 @@
  *
  * @packageDocumentation
  */
+import type { AttachOptions } from './pool-autoscaler.js'
 import { MongoPool } from '@lifeguard/mongodb'
 import { installDynamicSizing, type DynamicSizing } from './dynamic-sizing.js'
-import type { AttachOptions } from './pool-autoscaler.js'
+
+export type { AttachOptions }
 
 declare module '@lifeguard/mongodb' {
   /** With `install()` from `@lifeguard/autoscale/mongodb`: the seed's per-pool sizing methods. */

@@ -9,9 +9,11 @@
  *
  * @packageDocumentation
  */
+import type { AttachOptions } from './pool-autoscaler.js'
 import { PostgresPool } from '@lifeguard/postgres'
 import { installDynamicSizing, type DynamicSizing } from './dynamic-sizing.js'
-import type { AttachOptions } from './pool-autoscaler.js'
+
+export type { AttachOptions }
 
 declare module '@lifeguard/postgres' {
   /** With `install()` from `@lifeguard/autoscale/postgres`: the seed's per-pool sizing methods. */
