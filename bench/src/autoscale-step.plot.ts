@@ -71,7 +71,7 @@ function panel(p: PlotPanel, top: number): string {
   const series = p.series
   if (p.reference !== undefined) {
     parts.push(`<path d="${path(p.reference.series, (s) => x(s.seconds), (s) => yRight(s.throughput))}" fill="none" stroke="${COLORS.reference}" stroke-width="1" opacity="0.7"/>`)
-    parts.push(`<text x="${WIDTH - MARGIN.right}" y="${top + 20}" font-size="11" text-anchor="end" fill="${COLORS.reference}">grey: ${escape(p.reference.label)} throughput</text>`)
+    parts.push(`<text x="${MARGIN.left}" y="${top + MARGIN.top - 4}" font-size="11" fill="${COLORS.reference}">grey: ${escape(p.reference.label)} throughput</text>`)
   }
   parts.push(`<path d="${path(series, (s) => x(s.seconds), (s) => yRight(s.throughput))}" fill="none" stroke="${COLORS.throughput}" stroke-width="1.2" opacity="0.8"/>`)
   parts.push(`<path d="${path(series, (s) => x(s.seconds), (s) => yLeft(s.inFlight))}" fill="none" stroke="${COLORS.inFlight}" stroke-width="1.5"/>`)
