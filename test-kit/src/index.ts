@@ -11,3 +11,8 @@ export { scratchName, scratchOwner, sweepScratchObjects } from './scratch-names.
 export type { SqlQuery, SweepReport } from './scratch-names.js'
 export { watchProcess } from './watched-process.js'
 export type { WatchedProcess, WatchProcessOptions, ProcessExit } from './watched-process.js'
+export { startWireServer, WireServer, CommandError, SHUTDOWN_IN_PROGRESS } from './mongo-wire/wire-server.js'
+export type { WireServerOptions, LoggedCommand, WireConnection, WireFault, CommandContext, CommandHandler } from './mongo-wire/wire-server.js'
+export { rejects, throwsError } from './rejects.js'
+export { pgConfig, uniqueAppName, serverConnectionCount, waitForConnectionCount, terminateBackends, blackholeServer, closedPort } from './pg-server.js'
+export type { PgConfig, BlackholeServer, TerminateBackendsOptions } from './pg-server.js'

@@ -1,8 +1,8 @@
 import { InvalidOptionError, PoolClosedError, type LeakEvent } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { serverConnectionCount, waitForConnectionCount } from './_helpers/pg-server.js'
-import { rejects } from './_helpers/rejects.js'
+import { serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
+import { rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
 
 const test = suite('PostgresPool close')

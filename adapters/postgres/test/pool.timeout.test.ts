@@ -2,8 +2,8 @@ import { OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeou
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresConnectError, createPostgresPool } from '../src/index.js'
-import { blackholeServer, closedPort, pgConfig, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
-import { rejects } from './_helpers/rejects.js'
+import { blackholeServer, closedPort, pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+import { rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
 
 const test = suite('PostgresPool bounded waiting')
