@@ -16,3 +16,5 @@ export type { WireServerOptions, LoggedCommand, WireConnection, WireFault, Comma
 export { rejects, throwsError } from './rejects.js'
 export { pgConfig, uniqueAppName, serverConnectionCount, waitForConnectionCount, terminateBackends, blackholeServer, closedPort } from './pg-server.js'
 export type { PgConfig, BlackholeServer, TerminateBackendsOptions } from './pg-server.js'
+export { captureWarnings } from './warnings.js'
+export type { CapturedWarning } from './warnings.js'
