@@ -2,8 +2,7 @@ import { InvalidOptionError, PoolClosedError, type ResizeEvent } from '@lifeguar
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPoolClient } from '../src/index.js'
-import { serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
-import { rejects } from '@lifeguard/test-kit'
+import { serverConnectionCount, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool resize')

@@ -2,8 +2,7 @@ import { PoolClosedError, PoolWarmupError, createPoolRegistry, InvalidOptionErro
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresPool } from '../src/index.js'
-import { blackholeServer, closedPort, pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
-import { rejects } from '@lifeguard/test-kit'
+import { blackholeServer, closedPort, pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('PostgresPool warmup')
