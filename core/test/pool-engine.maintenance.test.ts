@@ -1,9 +1,9 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { rejects, throwsError } from '@lifeguard/test-kit'
 import { PoolClosedError, PoolTimeoutError } from '../src/index.js'
 import { isPending } from './_helpers/async.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
-import { rejects, throwsError } from './_helpers/rejects.js'
 
 const test = suite('PoolEngine maintenance: suspend, resume, softEvict')
 

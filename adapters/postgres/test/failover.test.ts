@@ -3,14 +3,13 @@
 // must reach whichever server is the primary, a write must never succeed on the wrong server, and every
 // failure must be typed.
 import { ConnectionLostError, PoolTimeoutError, createServiceContainer, type DisconnectEvent } from '@lifeguard/core'
-import { startPrivateCluster, startStandby, type PrivateCluster } from '@lifeguard/test-kit'
+import { startPrivateCluster, startStandby, type PrivateCluster, rejects } from '@lifeguard/test-kit'
 import { loadavg } from 'node:os'
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresReadOnlyError, createPostgresHandle, createPostgresPool, registerPostgres, type PostgresPool, type PostgresPoolOptions, type TargetSessionAttrs } from '../src/index.js'
 import { eventually, failuresByCause, startFailoverLoad } from './_helpers/failover-load.js'
-import { rejects } from './_helpers/rejects.js'
 
 const table = 'failover_writes'
 

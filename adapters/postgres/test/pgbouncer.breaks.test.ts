@@ -4,10 +4,9 @@
 import { PoolTimeoutError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { createPostgresPool, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
-import { uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
 import { startPgBouncer, type PgBouncer } from './_helpers/pgbouncer.js'
-import { rejects } from './_helpers/rejects.js'
 
 interface Context {
   bouncer: PgBouncer

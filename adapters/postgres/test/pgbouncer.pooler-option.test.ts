@@ -6,10 +6,9 @@ import { createServiceContainer, runOperation } from '@lifeguard/core'
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { Pool, SessionFeatureError, createPostgresPool, registerPostgres, type PostgresPool, type SessionFeature } from '../src/index.js'
-import { uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
 import { startPgBouncer, supportsMaxPreparedStatements, type PgBouncer } from './_helpers/pgbouncer.js'
-import { rejects } from './_helpers/rejects.js'
 
 interface Context {
   bouncer: PgBouncer

@@ -3,10 +3,9 @@
 import { PoolTimeoutError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { closedPort, pgConfig, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { Pool, PostgresConnectError, createPostgresPool, type PostgresPoolOptions } from '../src/index.js'
-import { closedPort, pgConfig, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
 import { closeAndCheck } from './_helpers/pools.js'
-import { rejects } from './_helpers/rejects.js'
 
 const test = suite<{ refused: number }>('several hosts and targetSessionAttrs (shared server)')
 

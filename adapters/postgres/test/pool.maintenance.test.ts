@@ -4,10 +4,9 @@
 import { PoolTimeoutError, type DisconnectEvent, type ResumeEvent, type SuspendEvent } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { Pool } from '../src/index.js'
-import { pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
-import { rejects } from './_helpers/rejects.js'
 
 const test = suite('suspend, resume and softEvict on a real server')
 
