@@ -52,7 +52,7 @@ export function routeNotFound(method: string, path: string): RequestError {
 
 /**
  * Turns any error into a problem response: a `RequestError` as it says; a body parser's error (Express)
- * by its `type`; pool pressure into a 503 with `Retry-After`; anything else into a 500 whose detail says
+ * by its `type`; pool pressure and a lost database connection into a 503 with `Retry-After`; anything else into a 500 whose detail says
  * nothing about the internals.
  */
 export function problemFrom(error: unknown, requestId: string | undefined): ProblemResponse {
@@ -66,7 +66,21 @@ export function problemFrom(error: unknown, requestId: string | undefined): Prob
   if (parserError !== undefined) return respond(...parserError)
   // Matched by code through the cause chain: a service factory may wrap the pool's error.
   if (poolPressureCode(error) !== undefined) return respond(503, 'service_busy', 'The service is busy. Retry later.', { 'Retry-After': '1' })
+  // The server restarted or ended the session under the request: nothing is wrong with the service, and the
+  // pool opens a new connection for the next one. Whether a write took effect is for the client to check.
+  if (hasErrorCode(error, 'ERR_CONNECTION_LOST')) return respond(503, 'connection_lost', 'The database connection was lost. Retry later.', { 'Retry-After': '1' })
   return respond(500, 'internal', 'Something went wrong; the log has the details.')
+}
+
+// Looked for through the cause chain and by `code`, as poolPressureCode does: two installed copies of core
+// still match.
+function hasErrorCode(error: unknown, code: string): boolean {
+  let current = error
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    if ((current as { code?: unknown }).code === code) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
 }
 
 // The errors of Express's `express.json()` (body-parser) carry a `type`; the same cases are RequestErrors in

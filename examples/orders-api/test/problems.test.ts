@@ -1,4 +1,4 @@
-import { PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
+import { ConnectionLostError, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RequestError, problemFrom } from '../src/problems.js'
@@ -10,6 +10,16 @@ Problems('pool pressure, also wrapped by a service factory, is a 503 with Retry-
   for (const error of [new PoolExhaustedError('orders', 10), timeout, new Error('Could not resolve', { cause: timeout })]) {
     const { problem, headers, unexpected } = problemFrom(error, 'r-1')
     assert.equal(problem, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'The service is busy. Retry later.', code: 'service_busy', requestId: 'r-1' })
+    assert.equal(headers, { 'Retry-After': '1' })
+    assert.not.ok(unexpected)
+  }
+})
+
+Problems('a lost database connection, also wrapped, is a 503 of its own with Retry-After, not an unexpected 500', () => {
+  const lost = new ConnectionLostError('orders', 'run a query', false, { cause: new Error('terminating connection due to administrator command') })
+  for (const error of [lost, new Error('Could not create the order', { cause: lost })]) {
+    const { problem, headers, unexpected } = problemFrom(error, 'r-2')
+    assert.equal(problem, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'The database connection was lost. Retry later.', code: 'connection_lost', requestId: 'r-2' })
     assert.equal(headers, { 'Retry-After': '1' })
     assert.not.ok(unexpected)
   }
