@@ -101,9 +101,9 @@ async function main(): Promise<void> {
     const service = await startSoakService({ framework: options.framework, databaseUrl: cluster.url, applicationName }, SERVICE_LOG_PATTERNS)
     let exitCode: number | null = null
     let measured: Omit<SoakResult, 'exitCode' | 'leftAfterExit' | 'serviceLog' | 'loadAverage'> | undefined
+    const load = new MixedLoad(service.url, { concurrency: options.concurrency, ratePerSec: options.ratePerSec, timeoutMillis: options.timeoutMillis })
     try {
       console.log(`soak: ${options.framework} service at ${service.url} (pid ${service.pid}), ${options.durationMillis / 60_000} min, ${options.ratePerSec || 'unpaced'} req/s over ${options.concurrency} workers`)
-      const load = new MixedLoad(service.url, { concurrency: options.concurrency, ratePerSec: options.ratePerSec, timeoutMillis: options.timeoutMillis })
       const startedAt = performance.now()
       load.start()
       const context: FaultContext = {
@@ -134,6 +134,8 @@ async function main(): Promise<void> {
         quiet,
       }
     } finally {
+      // Also when a step failed: the workers would otherwise keep the process alive.
+      await load.stop()
       exitCode = await service.stop()
       if (measured === undefined) console.error(`Service output (last lines):\n${service.lastLines().join('\n')}`)
     }

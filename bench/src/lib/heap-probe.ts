@@ -23,4 +23,7 @@ if (process.send !== undefined) {
     const answer: HeapAnswer = { type: HEAP_MESSAGE, id: message.id, heapUsed: process.memoryUsage().heapUsed }
     process.send?.(answer)
   })
+  // The bench closes the channel before it stops the service; if the bench dies instead, the service must
+  // not live on without it: shut it down the way the bench would have.
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'))
 }

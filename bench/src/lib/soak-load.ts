@@ -128,7 +128,7 @@ export class MixedLoad {
     for (let i = 0; i < this.#options.concurrency; i++) this.#workers.push(this.#work())
   }
 
-  /** Stops sending and waits for the requests in flight. */
+  /** Stops sending and waits for the requests in flight. Idempotent. */
   async stop(): Promise<void> {
     this.#stopping = true
     await Promise.all(this.#workers)

@@ -155,6 +155,11 @@ function askHeap(child: ChildProcess, id: number, timeoutMillis: number): Promis
       child.off('message', onMessage)
     }
     child.on('message', onMessage)
-    child.send({ type: HEAP_MESSAGE, id })
+    // With a callback, a closed channel (the service died) is a rejection here, not an 'error' event.
+    child.send({ type: HEAP_MESSAGE, id }, (error) => {
+      if (error === null) return
+      done()
+      reject(new Error(`Could not ask the service for its heap (exit code ${child.exitCode ?? child.signalCode ?? 'none yet'}). ${error.message}`))
+    })
   })
 }
