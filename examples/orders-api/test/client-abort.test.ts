@@ -1,8 +1,9 @@
 import { connect } from 'node:net'
+import { scratchName } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { request, sampleOrder } from './_helpers/http.js'
-import { adminQuery, localDatabaseUrl, startService, uniqueName, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
+import { adminQuery, localDatabaseUrl, startService, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
 
 // A client that closes the connection half-way through its body is not a failure of the service: no
 // "unexpected error" line, no stack trace, on any of the three frameworks; the service keeps serving.
@@ -21,7 +22,7 @@ function cutOffPost(url: string, body: string): Promise<void> {
 }
 
 for (const [framework, entry] of [['express', 'src/main.ts'], ['koa', 'src/koa.ts'], ['hono', 'src/hono.ts']] as const) {
-  const schema = uniqueName(`orders_abort_${framework}`)
+  const schema = scratchName(`orders_abort_${framework}`)
   const appName = schema.replaceAll('_', '-')
   let service: ServiceProcess | undefined
 
