@@ -30,6 +30,8 @@ export type { ResolutionFailure } from './errors.js'
 export type {
   ManagedPool,
   PoolMetrics,
+  PoolCounters,
+  DurationTotals,
   TimeSummary,
   WarmupReport,
   WarmupOptions,
@@ -55,6 +57,7 @@ export type {
   ResizeEvent,
   LeakEvent,
   TimeoutEvent,
+  QueryEvent,
 } from './pool-events.js'
 
 export { PoolRegistry, createPoolRegistry } from './pool-registry.js'

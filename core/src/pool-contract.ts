@@ -35,6 +35,34 @@ export interface PoolMetrics {
   createTime: TimeSummary
 }
 
+/** Lifetime totals of one duration: differences of two readings give exact means over any interval. */
+export interface DurationTotals {
+  /** Samples recorded since the pool was created. */
+  count: number
+  /** Their sum (ms). */
+  sum: number
+}
+
+/**
+ * The cheap part of `PoolMetrics`, for readers that poll (metric scrapes, autoscaler samples): the live
+ * connection numbers and the lifetime counters, without the recent window's percentiles (which sort it)
+ * or the dates. Every field means what it means in `PoolMetrics`.
+ */
+export interface PoolCounters {
+  totalConnections: number
+  activeConnections: number
+  idleConnections: number
+  waitingRequests: number
+  minSize: number
+  maxSize: number
+  errors: number
+  timeouts: number
+  leaks: number
+  waitTime: DurationTotals
+  useTime: DurationTotals
+  createTime: DurationTotals
+}
+
 /** What `warmup()` did. */
 export interface WarmupReport {
   pool: string
@@ -91,6 +119,12 @@ export interface ManagedPool {
   /** Changes the size while running. @throws {InvalidOptionError} */
   resize(size: PoolSize, options?: ResizeOptions): void
   getPoolMetrics(): PoolMetrics
+  /**
+   * The live numbers and lifetime counters alone: no sorting, for readers that poll often. Pools built on
+   * core's `PoolMonitor` have it; a reader falls back to `getPoolMetrics()`, which holds the same fields,
+   * for pools that do not: `pool.getPoolCounters?.() ?? pool.getPoolMetrics()`.
+   */
+  getPoolCounters?(): PoolCounters
   /**
    * Its lifecycle events: `pool.events.on('leak', listener)` returns the unsubscribe function. (A
    * property rather than `pool.on()`, so a pool can also keep an `EventEmitter` face such as `pg.Pool`'s.)

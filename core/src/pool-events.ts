@@ -64,6 +64,21 @@ export interface TimeoutEvent extends PoolEventBase {
   waitingRequests: number
   cause?: Error
 }
+/**
+ * `query` (`onQuery`): one statement or command finished on a pool connection, in `durationMillis` from
+ * sending it to its answer. Listeners run inside the operation that ran it (`OperationContext.tryCurrent()`
+ * names it). Never carries the statement's text or values.
+ */
+export interface QueryEvent extends PoolEventBase {
+  durationMillis: number
+  /**
+   * What kind of statement it was, when the adapter knows: the first SQL keyword (`SELECT`, `INSERT`,
+   * `BEGIN`, ...) or the MongoDB command name (`find`, `insert`, ...). Always one of a small set of words.
+   */
+  operation?: string
+  /** Why it failed (redacted), if it did. */
+  error?: Error
+}
 
 /** Payload of each lifecycle event. */
 export interface PoolEventMap {
@@ -76,6 +91,7 @@ export interface PoolEventMap {
   resize: ResizeEvent
   leak: LeakEvent
   timeout: TimeoutEvent
+  query: QueryEvent
 }
 export type PoolEventName = keyof PoolEventMap
 
@@ -92,6 +108,7 @@ export interface PoolEventListeners {
   onResize?: Listener<'resize'>
   onLeak?: Listener<'leak'>
   onTimeout?: Listener<'timeout'>
+  onQuery?: Listener<'query'>
 }
 
 const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
@@ -104,6 +121,7 @@ const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
   onResize: 'resize',
   onLeak: 'leak',
   onTimeout: 'timeout',
+  onQuery: 'query',
 }
 
 const eventNames = Object.values(handlerKeys)
@@ -126,7 +144,7 @@ export class PoolEventHub {
   readonly #pool: string
   readonly #kind: string
   readonly #listeners: { [E in PoolEventName]: Listener<E>[] } = {
-    connect: [], disconnect: [], error: [], poolCreated: [], acquire: [], release: [], resize: [], leak: [], timeout: [],
+    connect: [], disconnect: [], error: [], poolCreated: [], acquire: [], release: [], resize: [], leak: [], timeout: [], query: [],
   }
 
   /** @throws {InvalidOptionError} for a listener map with an unknown key or a non-function */
