@@ -1,4 +1,4 @@
-import { OperationContext, type PoolMetrics } from '@lifeguard/core'
+import { OperationContext, type PoolCounters, type PoolMetrics } from '@lifeguard/core'
 import { PoolEngine, PoolMonitor, type PooledConnection } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PostgresConnectError } from '../errors.js'
@@ -120,6 +120,11 @@ export class PgPoolCore {
     return this.monitor.snapshot(this.engine.liveState())
   }
 
+  /** The live numbers and lifetime counters, nothing sorted. */
+  counters(): PoolCounters {
+    return this.monitor.counters(this.engine.liveState())
+  }
+
   #handOut(lease: PooledConnection<PooledClient>): PooledClient {
     const client = lease.connection
     this.#hooks.acquired?.(client)
@@ -127,7 +132,7 @@ export class PgPoolCore {
   }
 
   #send<R extends pg.QueryResultRow>(lease: PooledConnection<PooledClient>, text: QueryText, values: QueryValues | undefined, resolve: (result: pg.QueryResult<R>) => void, reject: (error: unknown) => void): void {
-    sendQuery(this.name, this.#handOut(lease), text, values, resolve, reject, this.redact)
+    sendQuery(this.name, this.#handOut(lease), text, values, resolve, reject, this.redact, this.monitor)
   }
 }
 
