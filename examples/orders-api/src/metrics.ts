@@ -24,7 +24,8 @@ export interface PrometheusMetrics {
 export function createPrometheusMetrics(registry: PoolRegistry): PrometheusMetrics {
   const exporter = new PrometheusExporter({ preventServerStart: true })
   const meterProvider = new MeterProvider({ readers: [exporter] })
-  const instrumentation = instrumentPools(registry, { meterProvider })
+  // routeAttributes: database time per route, which the example dashboard shows.
+  const instrumentation = instrumentPools(registry, { meterProvider, routeAttributes: true })
   const serializer = new PrometheusSerializer()
   let closing: Promise<void> | undefined
   return {

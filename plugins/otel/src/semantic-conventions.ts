@@ -58,9 +58,9 @@ export const attributeNames = {
    * `23505`, a MongoDB server code such as `11000`, Lifeguard's `ERR_CONNECTION_LOST`), else its class name.
    */
   errorType: 'error.type',
-  /** The `OperationContext` handler (service or router name), on `db.client.operation.duration`. */
+  /** The `OperationContext` handler (service or router name), on `db.client.operation.duration` with `routeAttributes`. */
   operationHandler: 'lifeguard.operation.handler',
-  /** The `OperationContext` operation (route pattern or job name), on `db.client.operation.duration`. */
+  /** The `OperationContext` operation (route pattern or job name), on `db.client.operation.duration` with `routeAttributes`. */
   operationName: 'lifeguard.operation.name',
   /** `connection`, `idle-connection`, `pool` or `listener`, on `lifeguard.pool.errors`. */
   errorSource: 'lifeguard.error.source',

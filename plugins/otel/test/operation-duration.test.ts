@@ -18,10 +18,10 @@ duration.after.each(async (context) => {
 
 const base = { [attributeNames.poolName]: 'orders', [attributeNames.systemName]: 'postgresql' }
 
-duration('one sample per statement, in seconds, labelled with its kind, its route and its failure', async ({ harness }) => {
+duration('one sample per statement, in seconds, labelled with its kind, its failure and, with routeAttributes, its route', async ({ harness }) => {
   const registry = createPoolRegistry()
   const pool = registry.register(new MemoryPool('orders', { kind: 'postgres' }))
-  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider, routeAttributes: true })
   const container = createServiceContainer()
   await runOperation('orders-api', 'GET /orders/:id', async () => {
     pool.query(4, 'SELECT')
@@ -46,6 +46,22 @@ duration('one sample per statement, in seconds, labelled with its kind, its rout
   assert.not.ok(JSON.stringify(points.map((p) => p.attributes)).includes('duplicate'), 'no error message')
   const commit = points.find((p) => p.attributes[attributeNames.dbOperationName] === 'COMMIT')
   assert.equal(Object.keys(commit?.attributes ?? {}).sort(), [attributeNames.dbOperationName, attributeNames.poolName, attributeNames.systemName].sort(), 'outside an operation: no route')
+  instrumentation.stop()
+  await registry.close()
+})
+
+duration('by default the samples carry no route: one series per pool, statement kind and failure', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  const pool = registry.register(new MemoryPool('orders', { kind: 'postgres' }))
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const container = createServiceContainer()
+  await runOperation('orders-api', 'GET /orders/:id', async () => pool.query(4, 'SELECT'), { container })
+  await runOperation('billing-worker', 'charge', async () => pool.query(6, 'SELECT'), { container })
+  const metrics = await harness.collect()
+  const points = metric(metrics, metricNames.operationDuration).dataPoints
+  assert.is(points.length, 1)
+  assert.equal(points[0]?.attributes, { ...base, [attributeNames.dbOperationName]: 'SELECT' })
+  assert.is(histogramOf(metrics, metricNames.operationDuration, base).count, 2)
   instrumentation.stop()
   await registry.close()
 })

@@ -16,7 +16,7 @@ attributes('no credential, connection string, query text (beyond its first keywo
   // The server trusts loopback, so the password is never checked: it only has to stay out of the metrics.
   const connectionString = `postgres://${user}:${password}@${host}:${port}/${database}`
   const registry = createPoolRegistry()
-  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider, routeAttributes: true })
   // Registered after the instrumentation started: picked up through the registry.
   const pool = registry.register(createPostgresPool({ name: 'orders', connectionString, applicationName: appName, minSize: 2, maxSize: 4 }))
   assert.equal(instrumentation.pools, ['orders'])

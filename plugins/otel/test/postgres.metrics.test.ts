@@ -36,7 +36,7 @@ pg.before(async (context) => {
   )
   context.billing = registry.register(createPostgresPool({ name: 'billing', ...pgConfig(), applicationName: context.appNames[1] as string, minSize: 2, maxSize: 5 }))
   context.registry = registry
-  context.instrumentation = instrumentPools(registry, { meterProvider: context.harness.meterProvider })
+  context.instrumentation = instrumentPools(registry, { meterProvider: context.harness.meterProvider, routeAttributes: true })
   await registry.warmup()
   const container = createServiceContainer()
   registerPostgres(container, context.orders)

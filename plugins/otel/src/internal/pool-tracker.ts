@@ -26,7 +26,8 @@ export class PoolTracker {
   readonly #unsubscribe: (() => void)[] = []
   readonly #buffers: SampleBuffer[] = []
 
-  constructor(pool: ManagedPool, instruments: PoolInstruments) {
+  /** @param routeAttributes - label operation durations with the operation that ran them */
+  constructor(pool: ManagedPool, instruments: PoolInstruments, routeAttributes: boolean) {
     this.pool = pool
     this.#instruments = instruments
     const name = pool.name
@@ -35,7 +36,7 @@ export class PoolTracker {
     this.#idle = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'idle' }
     this.#queries = new QueryAttributes({ [attributeNames.poolName]: name, [attributeNames.systemName]: systemNames[pool.kind] ?? pool.kind })
     this.#read = typeof pool.getPoolCounters === 'function' ? () => (pool.getPoolCounters as () => PoolCounters).call(pool) : () => pool.getPoolMetrics()
-    this.#listen()
+    this.#listen(routeAttributes)
   }
 
   /** Reports the pool's live numbers; false once the pool is closed (the caller then drops it). */
@@ -84,7 +85,7 @@ export class PoolTracker {
     this.flush()
   }
 
-  #listen(): void {
+  #listen(routeAttributes: boolean): void {
     const pool = this.pool
     const instruments = this.#instruments
     const attributes = this.#pool
@@ -101,9 +102,16 @@ export class PoolTracker {
     on.push(pool.events.on('acquire', (event) => waitTime.add(event.waitMillis / 1000, attributes)))
     on.push(pool.events.on('release', (event) => useTime.add(event.useMillis / 1000, attributes)))
     if (operationDuration !== undefined) {
-      // Core runs `query` listeners inside the operation that ran the statement.
       const queries = this.#queries
-      on.push(pool.events.on('query', (event) => operationDuration.add(event.durationMillis / 1000, queries.of(OperationContext.tryCurrent(), event.operation, event.error))))
+      on.push(
+        pool.events.on(
+          'query',
+          routeAttributes
+            ? // Core runs `query` listeners inside the operation that ran the statement.
+              (event) => operationDuration.add(event.durationMillis / 1000, queries.of(OperationContext.tryCurrent(), event.operation, event.error))
+            : (event) => operationDuration.add(event.durationMillis / 1000, queries.of(undefined, event.operation, event.error)),
+        ),
+      )
     }
     on.push(pool.events.on('timeout', () => instruments.timeouts.add(1, attributes)))
     const bySource = new Map<string, Attributes>()

@@ -3,6 +3,12 @@ import type { ManagedPool, PoolRegistry } from '@lifeguard/core'
 import { createPoolInstruments, observables } from './pool-instruments.js'
 import { PoolTracker } from './pool-tracker.js'
 
+/** What `instrumentPools()` was asked to record. */
+export interface ReportOptions {
+  readonly operationDuration: boolean
+  readonly routeAttributes: boolean
+}
+
 /**
  * Everything that reports a registry's pools to one meter: the instruments, a tracker per pool, the
  * batch callback of the observable instruments and the registry subscription. Replaced as a whole when
@@ -18,8 +24,8 @@ export class RegistryReporter {
   readonly #unsubscribe: () => void
   #active = true
 
-  constructor(registry: Pick<PoolRegistry, 'subscribe'>, meter: Meter, withOperationDuration: boolean) {
-    const instruments = createPoolInstruments(meter, withOperationDuration)
+  constructor(registry: Pick<PoolRegistry, 'subscribe'>, meter: Meter, options: ReportOptions) {
+    const instruments = createPoolInstruments(meter, options.operationDuration)
     this.#meter = meter
     this.#observed = observables(instruments)
     this.#observe = (result) => {
@@ -36,7 +42,7 @@ export class RegistryReporter {
     meter.addBatchObservableCallback(this.#observe, this.#observed)
     this.#unsubscribe = registry.subscribe({
       added: (pool) => {
-        if (this.#active && !this.#trackers.has(pool) && pool.state !== 'closed') this.#trackers.set(pool, new PoolTracker(pool, instruments))
+        if (this.#active && !this.#trackers.has(pool) && pool.state !== 'closed') this.#trackers.set(pool, new PoolTracker(pool, instruments, options.routeAttributes))
       },
       removed: (pool) => this.#retire(pool),
     })
