@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { interleave, samplesOf } from './lib/interleave.js'
 import { runClosedLoop } from './lib/pg-load.js'
+import { pgConnection } from './lib/pg-connection.js'
 import { byMode } from './lib/quick.js'
 import { compare, report, type ReportRow } from './lib/report.js'
 import { median } from './lib/stats.js'
@@ -20,13 +21,7 @@ const QUERY = 'SELECT 1'
 const concurrencyArg = process.argv.find((arg) => arg.startsWith('--concurrency='))
 const CONCURRENCIES = concurrencyArg === undefined ? [1, 10, 100] : concurrencyArg.slice('--concurrency='.length).split(',').map(Number)
 
-const connection = {
-  host: process.env['PGHOST'] || '127.0.0.1',
-  port: Number(process.env['PGPORT'] || 5432),
-  user: process.env['PGUSER'] || 'postgres',
-  database: process.env['PGDATABASE'] || 'test',
-  ...(process.env['PGPASSWORD'] ? { password: process.env['PGPASSWORD'] } : {}),
-}
+const connection = pgConnection()
 
 // The same pg settings on both sides: size, idle timeout, application_name.
 function rawPool(): pg.Pool {

@@ -46,6 +46,7 @@ export type {
   PoolEventMap,
   PoolEventName,
   PoolEventListeners,
+  ConnectionEvents,
   OperationOwner,
   DisconnectReason,
   ConnectEvent,

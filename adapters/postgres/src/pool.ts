@@ -12,7 +12,7 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
-import { checkCloseOptions, type Clock } from '@lifeguard/core/adapter'
+import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import type { PooledClient } from './internal/pooled-client.js'
@@ -197,7 +197,7 @@ export class Pool extends EventEmitter implements ManagedPool {
   end(): Promise<void>
   end(callback: (error?: Error) => void): void
   end(callback?: (error?: Error) => void): Promise<void> | void {
-    const ending = this.#ending === undefined ? (this.#ending = this.#core.engine.close(2_147_483_647)) : Promise.reject(new Error('Called end on pool more than once'))
+    const ending = this.#ending === undefined ? (this.#ending = this.#core.engine.close({ timeoutMillis: 2_147_483_647 })) : Promise.reject(new Error('Called end on pool more than once'))
     if (callback === undefined) return this.#promise(ending)
     ending.then(() => callback(), callback)
   }
@@ -229,12 +229,7 @@ export class Pool extends EventEmitter implements ManagedPool {
 
   /** Graceful and idempotent: like `end()`, but checked-out clients are taken back after `timeoutMillis` (default 10000). */
   close(options?: { timeoutMillis?: number }): Promise<void> {
-    try {
-      checkCloseOptions('close', options)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    return this.#core.engine.close(options?.timeoutMillis)
+    return this.#core.engine.close(options)
   }
 
   // A submittable (cursor, stream) runs on a client held until it ends or fails.

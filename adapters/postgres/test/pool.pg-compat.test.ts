@@ -50,7 +50,7 @@ test('release(true) closes the connection instead of returning it', async ({ poo
   assert.is(await serverConnectionCount(appName), before - 1)
 })
 
-test('a second release() throws as pg.Pool's does, and counts stay right', async ({ pool }) => {
+test('a second release() throws as pg.Pool does, and counts stay right', async ({ pool }) => {
   const client = await pool.connect()
   client.release()
   assert.throws(() => client.release(), /already been released/)

@@ -47,8 +47,8 @@ config('rejects non-positive or fractional increments and intervals', () => {
   rejected({ scaleUpIncrement: 0 }, 'scaleUpIncrement', /an integer >= 1, got `0`/)
   rejected({ scaleDownIncrement: -2 }, 'scaleDownIncrement', /an integer >= 1/)
   rejected({ scaleUpIncrement: 1.5 }, 'scaleUpIncrement', /an integer >= 1/)
-  rejected({ evaluationInterval: 0 }, 'evaluationInterval', /an integer >= 1, got `0`/)
-  rejected({ evaluationInterval: -1000 }, 'evaluationInterval', /an integer >= 1/)
+  rejected({ evaluationInterval: 0 }, 'evaluationInterval', /milliseconds between 1 and 2147483647, got `0`/)
+  rejected({ evaluationInterval: -1000 }, 'evaluationInterval', /milliseconds between 1 and/)
 })
 
 config('rejects zero sizes, missing fields and unknown keys', () => {

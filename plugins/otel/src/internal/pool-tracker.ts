@@ -1,5 +1,5 @@
 import type { Attributes, BatchObservableResult, Histogram } from '@opentelemetry/api'
-import { OperationContext, type ManagedPool, type PoolCounters } from '@lifeguard/core'
+import { OperationContext, type ManagedPool, type PoolCounters, type PoolErrorEvent } from '@lifeguard/core'
 import { attributeNames } from '../semantic-conventions.js'
 import type { PoolInstruments } from './pool-instruments.js'
 import { QueryAttributes } from './query-attributes.js'
@@ -7,6 +7,9 @@ import { SampleBuffer } from './sample-buffer.js'
 
 // The conventions' `db.system.name` values for the kinds Lifeguard ships; other kinds pass through.
 const systemNames: Readonly<Record<string, string>> = { postgres: 'postgresql', postgresql: 'postgresql', mongodb: 'mongodb' }
+// Every value the counters' extra attributes take, so that each series exists (at 0) from the start.
+const errorSources: readonly PoolErrorEvent['source'][] = ['connection', 'idle-connection', 'pool', 'listener']
+const resizeDirections = ['grow', 'shrink', 'same'] as const
 
 /**
  * The instrumentation of one pool: its own attribute sets and event listeners, so two pools (of the
@@ -114,7 +117,7 @@ export class PoolTracker {
       )
     }
     on.push(pool.events.on('timeout', () => instruments.timeouts.add(1, attributes)))
-    const bySource = new Map<string, Attributes>()
+    const bySource = new Map<string, Attributes>(errorSources.map((source) => [source, { ...attributes, [attributeNames.errorSource]: source }]))
     on.push(
       pool.events.on('error', (event) => {
         let errorAttributes = bySource.get(event.source)
@@ -137,5 +140,12 @@ export class PoolTracker {
         instruments.resizes.add(1, { ...attributes, [attributeNames.resizeDirection]: direction })
       }),
     )
+
+    // A counter series appears with its first increment, so rate() and increase() (and alert rules built
+    // on them) would miss that first timeout or error: every counter of the pool starts at 0 instead.
+    instruments.timeouts.add(0, attributes)
+    instruments.leaks.add(0, attributes)
+    for (const errorAttributes of bySource.values()) instruments.errors.add(0, errorAttributes)
+    for (const direction of resizeDirections) instruments.resizes.add(0, { ...attributes, [attributeNames.resizeDirection]: direction })
   }
 }
