@@ -49,17 +49,29 @@ export interface DurationTotals {
  * or the dates. Every field means what it means in `PoolMetrics`.
  */
 export interface PoolCounters {
+  /** Connections open or being opened. */
   totalConnections: number
+  /** Connections checked out. */
   activeConnections: number
+  /** Open connections not checked out. */
   idleConnections: number
+  /** Requests waiting for a connection. */
   waitingRequests: number
+  /** The current lower size bound. */
   minSize: number
+  /** The current upper size bound. */
   maxSize: number
+  /** Errors since the pool was created. */
   errors: number
+  /** Acquire timeouts since the pool was created. */
   timeouts: number
+  /** Suspected leaks since the pool was created. */
   leaks: number
+  /** Waits for a connection (ms). */
   waitTime: DurationTotals
+  /** Checkouts, from getting a connection to giving it back (ms). */
   useTime: DurationTotals
+  /** Connections opened and validated (ms). */
   createTime: DurationTotals
 }
 
