@@ -223,7 +223,7 @@ async function runProgram(node, { workspace, sql, requests }, mongoUri) {
 /** MongoDB's wire-protocol test server (no mongod can run here); `uri` undefined with a reason when unavailable. */
 async function startMongoTestServer() {
   try {
-    const { startWireServer } = await import('../adapters/mongodb/test/_helpers/wire-server.ts')
+    const { startWireServer } = await import('../test-kit/src/mongo-wire/wire-server.ts')
     const server = await startWireServer()
     return { uri: server.uri, reason: undefined, close: () => server.close() }
   } catch (error) {

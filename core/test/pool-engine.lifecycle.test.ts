@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, PoolClosedError, PoolWarmupError } from '../src/index.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
-import { rejects, throwsError } from './_helpers/rejects.js'
+import { rejects, throwsError } from '@lifeguard/test-kit'
 
 const test = suite('PoolEngine lifecycle: warm-up, minSize, resize, close')
 

@@ -4,7 +4,7 @@ import { InvalidOptionError, type PoolEventName } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoPool, type MongoPool, type MongoPoolOptions } from '../src/index.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 
 const BadInput = suite<{ pools: MongoPool[] }>('MongoPool bad input', { pools: [] })
 

@@ -2,7 +2,7 @@ import { DisposedError, OperationAbortedError, OperationContext, createServiceCo
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { registerPostgres } from '../src/index.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite("An operation's end is honoured by the PostgreSQL pool")

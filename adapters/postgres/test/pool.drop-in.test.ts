@@ -7,8 +7,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { inspect } from 'node:util'
 import { Pool, type PoolConfig } from '../src/index.js'
-import { pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
-import { rejects } from './_helpers/rejects.js'
+import { pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { until } from './_helpers/pools.js'
 
 const test = suite('Pool: a drop-in pg.Pool')

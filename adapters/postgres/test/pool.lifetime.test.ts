@@ -1,8 +1,7 @@
 import type { DisconnectEvent } from '@lifeguard/core'
-import { ManualClock } from '@lifeguard/test-kit'
+import { ManualClock, serverConnectionCount } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { serverConnectionCount } from './_helpers/pg-server.js'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool maxLifetimeMillis')

@@ -2,7 +2,7 @@ import { InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { AdaptivePolicy, createPolicy, resolveAdaptiveConfig, ThresholdPolicy, type AdaptivePoolConfig } from '../src/index.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const valid: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 50 }
 

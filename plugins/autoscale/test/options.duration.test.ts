@@ -2,7 +2,7 @@ import { InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createSharedBudget, resolveAdaptiveConfig, validateDynamicPoolConfig, type AdaptivePoolConfig, type DynamicPoolConfig, type SharedBudgetOptions } from '../src/index.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const adaptive: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 50 }
 const threshold: DynamicPoolConfig = {

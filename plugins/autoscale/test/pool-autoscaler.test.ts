@@ -1,12 +1,10 @@
 import { InvalidOptionError, type ResizeEvent } from '@lifeguard/core'
-import { ManualClock as TimerClock } from '@lifeguard/test-kit'
+import { ManualClock as TimerClock, throwsError, captureWarnings } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { attachAutoscaler, createSharedBudget, type AdaptivePoolConfig, type DynamicPoolConfig, type EvaluationInput, type ScalingPolicy } from '../src/index.js'
 import { ManualClock } from './_helpers/manual-clock.js'
 import { ModelPool, waitBound } from './_helpers/model-pool.js'
-import { throwsError } from './_helpers/rejects.js'
-import { captureWarnings } from './_helpers/warnings.js'
 
 const threshold: DynamicPoolConfig = {
   enabled: true,

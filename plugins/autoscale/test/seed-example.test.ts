@@ -8,7 +8,7 @@ import { ThresholdPolicy, withDynamicSizing, type DynamicPoolConfig } from '../s
 import { install as installForMongo } from '../src/mongodb.js'
 import { install } from '../src/postgres.js'
 import { ConnectionObserver, pgConfig, uniqueAppName } from './_helpers/pg-server.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const observer = new ConnectionObserver()
 

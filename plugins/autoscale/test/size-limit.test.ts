@@ -4,7 +4,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { attachAutoscaler, autoscale, withDynamicSizing, type AdaptivePoolConfig, type DynamicPoolConfig } from '../src/index.js'
 import { ModelPool, waitBound } from './_helpers/model-pool.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 /** A pool that, like the MongoDB pool, cannot grow past a fixed limit. */
 class LimitedPool extends ModelPool {

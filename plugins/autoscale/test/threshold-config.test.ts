@@ -2,7 +2,7 @@ import { InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ThresholdPolicy, validateDynamicPoolConfig, type DynamicPoolConfig } from '../src/index.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const valid: DynamicPoolConfig = {
   enabled: true,

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert'
 import { attributeNames, instrumentPools, metricNames, operationDurationBuckets, poolTimeBuckets, type PoolInstrumentation } from '../src/index.js'
 import { createMetricsHarness, histogramOf, metric, valueOf, type MetricsHarness } from './_helpers/metrics.js'
 import { pgConfig, serverConnections, uniqueAppName, waitForServerConnections } from './_helpers/pg.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 
 interface Context {
   harness: MetricsHarness

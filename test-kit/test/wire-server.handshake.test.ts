@@ -4,8 +4,8 @@ import { deserialize, serialize, type Document } from 'bson'
 import { MongoClient, MongoServerError } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { rejects } from './_helpers/rejects.js'
-import { startWireServer, type WireServer } from './_helpers/wire-server.js'
+import { rejects } from '../src/index.js'
+import { startWireServer, type WireServer } from '../src/index.js'
 
 // The driver minor this server was checked against. Wire version bounds and backpressure rules move between
 // minor releases: when an upgrade fails here, re-check the hello reply before widening this.

@@ -7,7 +7,7 @@ type ErrorClass<E extends Error> = abstract new (...args: never[]) => E
  * Awaits `promise` (or calls `fn` and awaits its result), asserts that it rejects with an instance of
  * `ErrorClass` carrying `code` (when given), and returns the error for further assertions.
  */
-export async function rejects<E extends Error>(promise: PromiseLike<unknown> | (() => PromiseLike<unknown>), ErrorClass: ErrorClass<E>, code?: string): Promise<E> {
+export async function rejects<E extends Error>(promise: PromiseLike<unknown> | (() => PromiseLike<unknown>), ErrorClass: ErrorClass<E>, code?: string | number): Promise<E> {
   let caught: unknown
   let rejected = false
   try {
@@ -21,7 +21,7 @@ export async function rejects<E extends Error>(promise: PromiseLike<unknown> | (
 }
 
 /** Calls `fn`, asserts that it throws synchronously like `rejects` does, and returns the error. */
-export function throwsError<E extends Error>(fn: () => unknown, ErrorClass: ErrorClass<E>, code?: string): E {
+export function throwsError<E extends Error>(fn: () => unknown, ErrorClass: ErrorClass<E>, code?: string | number): E {
   let caught: unknown
   let threw = false
   try {
@@ -34,7 +34,7 @@ export function throwsError<E extends Error>(fn: () => unknown, ErrorClass: Erro
   return checkError(caught, ErrorClass, code)
 }
 
-function checkError<E extends Error>(error: unknown, ErrorClass: ErrorClass<E>, code: string | undefined): E {
+function checkError<E extends Error>(error: unknown, ErrorClass: ErrorClass<E>, code: string | number | undefined): E {
   if (!(error instanceof ErrorClass)) {
     const got = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     assert.unreachable(`Expected ${ErrorClass.name}, got ${got}`)

@@ -1,8 +1,8 @@
 import { MongoBulkWriteError, MongoClient, MongoServerError, ObjectId } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { rejects } from './_helpers/rejects.js'
-import { CommandError, startWireServer, type WireServer } from './_helpers/wire-server.js'
+import { rejects } from '../src/index.js'
+import { CommandError, startWireServer, type WireServer } from '../src/index.js'
 
 interface Context {
   server: WireServer

@@ -1,8 +1,8 @@
 import { MongoClient, MongoError, MongoNetworkError, MongoNetworkTimeoutError, MongoServerError, type MongoClientOptions } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { rejects } from './_helpers/rejects.js'
-import { SHUTDOWN_IN_PROGRESS, startWireServer, type WireServer } from './_helpers/wire-server.js'
+import { rejects } from '../src/index.js'
+import { SHUTDOWN_IN_PROGRESS, startWireServer, type WireServer } from '../src/index.js'
 
 interface Context {
   server: WireServer
