@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '@lifeguard/core/adapter'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresHandle, Pool, registerPostgres, type PostgresHandle } from '../src/index.js'
-import { pgConfig, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
+import { pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('PostgreSQL query events')
