@@ -30,6 +30,8 @@ export type { ResolutionFailure } from './errors.js'
 export type {
   ManagedPool,
   PoolMetrics,
+  PoolCounters,
+  DurationTotals,
   TimeSummary,
   WarmupReport,
   WarmupOptions,
@@ -59,6 +61,7 @@ export type {
   TimeoutEvent,
   SuspendEvent,
   ResumeEvent,
+  QueryEvent,
 } from './pool-events.js'
 
 export { PoolRegistry, createPoolRegistry } from './pool-registry.js'

@@ -85,6 +85,21 @@ export interface ResumeEvent extends PoolEventBase {
   /** Callers that waited through the suspension and are served now. */
   waitingRequests: number
 }
+/**
+ * `query` (`onQuery`): one statement or command finished on a pool connection, in `durationMillis` from
+ * sending it to its answer. Listeners run inside the operation that ran it (`OperationContext.tryCurrent()`
+ * names it). Never carries the statement's text or values.
+ */
+export interface QueryEvent extends PoolEventBase {
+  durationMillis: number
+  /**
+   * What kind of statement it was, when the adapter knows: the first SQL keyword (`SELECT`, `INSERT`,
+   * `BEGIN`, ...) or the MongoDB command name (`find`, `insert`, ...). Always one of a small set of words.
+   */
+  operation?: string
+  /** Why it failed (redacted), if it did. */
+  error?: Error
+}
 
 /** Payload of each lifecycle event. */
 export interface PoolEventMap {
@@ -99,6 +114,7 @@ export interface PoolEventMap {
   timeout: TimeoutEvent
   suspend: SuspendEvent
   resume: ResumeEvent
+  query: QueryEvent
 }
 /** The name of a lifecycle event, as `pool.on(name, listener)` takes it. */
 export type PoolEventName = keyof PoolEventMap
@@ -118,6 +134,7 @@ export interface PoolEventListeners {
   onTimeout?: Listener<'timeout'>
   onSuspend?: Listener<'suspend'>
   onResume?: Listener<'resume'>
+  onQuery?: Listener<'query'>
 }
 
 const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
@@ -132,6 +149,7 @@ const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
   onTimeout: 'timeout',
   onSuspend: 'suspend',
   onResume: 'resume',
+  onQuery: 'query',
 }
 
 const eventNames = Object.values(handlerKeys)
@@ -155,7 +173,7 @@ export class PoolEventHub {
   readonly #kind: string
   readonly #listeners: { [E in PoolEventName]: Listener<E>[] } = {
     connect: [], disconnect: [], error: [], poolCreated: [], acquire: [], release: [], resize: [], leak: [], timeout: [],
-    suspend: [], resume: [],
+    suspend: [], resume: [], query: [],
   }
 
   /** @throws {InvalidOptionError} for a listener map with an unknown key or a non-function */

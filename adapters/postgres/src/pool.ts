@@ -3,6 +3,7 @@ import {
   InvalidOptionError,
   type ManagedPool,
   type PoolEventListeners,
+  type PoolCounters,
   type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
@@ -270,6 +271,11 @@ export class Pool extends EventEmitter implements ManagedPool {
   /** A snapshot of every `PoolMetrics` field. */
   getPoolMetrics(): PoolMetrics {
     return this.#core.metrics()
+  }
+
+  /** The live numbers and lifetime counters of `getPoolMetrics()` alone (nothing sorted), for frequent readers. */
+  getPoolCounters(): PoolCounters {
+    return this.#core.counters()
   }
 
   /** Graceful and idempotent: like `end()`, but checked-out clients are taken back after `timeoutMillis` (default 10000). */

@@ -2,6 +2,7 @@ import type {
   ManagedPool,
   PoolEventMap,
   PoolEventName,
+  PoolCounters,
   PoolEventSource,
   PoolMetrics,
   PoolSize,
@@ -156,6 +157,11 @@ export class PostgresPool implements ManagedPool {
   /** A snapshot of every `PoolMetrics` field. */
   getPoolMetrics(): PoolMetrics {
     return this.#core.metrics()
+  }
+
+  /** The live numbers and lifetime counters of `getPoolMetrics()` alone (nothing sorted), for frequent readers. */
+  getPoolCounters(): PoolCounters {
+    return this.#core.counters()
   }
 
   /**

@@ -1,4 +1,4 @@
-import { OperationContext, type PoolMetrics } from '@lifeguard/core'
+import { OperationContext, type PoolCounters, type PoolMetrics } from '@lifeguard/core'
 import { PoolEngine, PoolMonitor, type PooledConnection } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PostgresConnectError } from '../errors.js'
@@ -150,6 +150,11 @@ export class PgPoolCore {
     this.engine.softEvict((other) => serverOf(other) === server)
   }
 
+  /** The live numbers and lifetime counters, nothing sorted. */
+  counters(): PoolCounters {
+    return this.monitor.counters(this.engine.liveState())
+  }
+
   #handOut(lease: PooledConnection<PooledClient>): PooledClient {
     const client = lease.connection
     this.#hooks.acquired?.(client)
@@ -157,7 +162,7 @@ export class PgPoolCore {
   }
 
   #send<R extends pg.QueryResultRow>(lease: PooledConnection<PooledClient>, text: QueryText, values: QueryValues | undefined, resolve: (result: pg.QueryResult<R>) => void, reject: (error: unknown) => void): void {
-    sendQuery(this.name, this.#handOut(lease), text, values, resolve, reject, this.redact)
+    sendQuery(this.name, this.#handOut(lease), text, values, resolve, reject, this.redact, this.monitor)
   }
 }
 
