@@ -1,7 +1,7 @@
 /**
  * `@lifeguard/core/adapter`: the parts a database adapter is built from: the pool bookkeeping
  * (`PoolMonitor`, `PoolStats`, `TimeWindow`, `PoolEventHub`), bounded admission (`AdmissionQueue`), option
- * rules that throw `InvalidOptionError`, redaction of secrets, and the injectable `Clock`.
+ * rules that throw `InvalidOptionError` (durations, listener maps, the arguments of `warmup`/`resize`/`close`), redaction of secrets, and the injectable `Clock`.
  * Applications do not need this entry; they use `@lifeguard/core`.
  *
  * @packageDocumentation
@@ -9,6 +9,8 @@
 
 export { validateOptions, checkOption, satisfiesRule, rejectOption, MAX_TIMER_MILLIS } from './options.js'
 export type { OptionRule, OptionRules } from './options.js'
+export { checkWarmupOptions, checkCloseOptions, resolveResize } from './call-options.js'
+export type { SizeBounds } from './call-options.js'
 
 export { redactConnectionString, redactText, redactError, formatTarget } from './redact.js'
 export type { TargetParts } from './redact.js'
@@ -16,7 +18,7 @@ export type { TargetParts } from './redact.js'
 export { systemClock } from './clock.js'
 export type { Clock, ClockTimer } from './clock.js'
 
-export { PoolEventHub } from './pool-events.js'
+export { PoolEventHub, poolEventsRule } from './pool-events.js'
 export { TimeWindow } from './time-window.js'
 export { PoolStats } from './pool-stats.js'
 export type { LivePoolState } from './pool-stats.js'
@@ -24,3 +26,12 @@ export { PoolMonitor, ownerOf } from './pool-monitor.js'
 export type { PoolMonitorOptions, Checkout } from './pool-monitor.js'
 export { AdmissionQueue } from './admission-queue.js'
 export type { AdmissionQueueOptions } from './admission-queue.js'
+
+export { PoolEngine } from './pool/pool-engine.js'
+export type { PoolEngineOptions } from './pool/engine-options.js'
+export { PooledConnection } from './pool/pooled-connection.js'
+export type { ConnectionState } from './pool/pooled-connection.js'
+export type { ConnectionFactory, CreateAttempt } from './pool/connection-factory.js'
+export type { Grant } from './pool/wait-queue.js'
+export { PoolLifecycle } from './pool/pool-lifecycle.js'
+export type { WarmupPlan } from './pool/pool-lifecycle.js'

@@ -9,20 +9,20 @@ export type ClockTimer = { readonly __clockTimer?: never } | NodeJS.Timeout
 export interface Clock {
   /** Milliseconds since an arbitrary origin; never goes backwards. */
   now(): number
-  /** Calls `callback` once, `millis` from now. Timers of the system clock do not keep the process alive. */
-  setTimeout(callback: () => void, millis: number): ClockTimer
+  /**
+   * Calls `callback` once, `millis` from now. `background` timers (housekeeping) do not keep the process
+   * alive; the others (a caller waiting for a retry) do.
+   */
+  setTimeout(callback: () => void, millis: number, background?: boolean): ClockTimer
   clearTimeout(timer: ClockTimer): void
 }
 
-/**
- * The process clock: `performance.now()` and Node's timers, unref'd (a pool's housekeeping must not
- * keep a finished process running).
- */
+/** The process clock: `performance.now()` and Node's timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout(callback, millis) {
+  setTimeout(callback, millis, background) {
     const timer = setTimeout(callback, millis)
-    timer.unref()
+    if (background === true) timer.unref()
     return timer
   },
   clearTimeout(timer) {

@@ -139,3 +139,28 @@ export class OperationAbortedError extends LifeguardError {
     super('ERR_OPERATION_ABORTED', `Could not ${action}. The operation was aborted.`, options)
   }
 }
+
+/**
+ * A database connection failed while a caller was using it (the server restarted or terminated the
+ * session, the network dropped). The connection is closed, never reused. The cause is the driver's or
+ * server's error (redacted), e.g. PostgreSQL's `57P01` "terminating connection due to administrator command".
+ *
+ * Whether a retry is safe depends on what was in flight: see `mayHaveCommitted`.
+ */
+export class ConnectionLostError extends LifeguardError {
+  override readonly name = 'ConnectionLostError'
+  readonly pool: string
+  /**
+   * False when the work cannot have taken effect, so a retry is safe: the connection failed before
+   * the statement was sent, or inside a transaction before `COMMIT` was sent (the server rolls it back).
+   * True when it may have (a statement outside a transaction, or a lost `COMMIT`): retry only what is
+   * idempotent.
+   */
+  readonly mayHaveCommitted: boolean
+  constructor(pool: string, action: string, mayHaveCommitted: boolean, options: { cause: unknown }) {
+    const reason = options.cause instanceof Error ? options.cause.message.replace(/\.$/, '') : String(options.cause)
+    super('ERR_CONNECTION_LOST', `Could not ${action} on pool '${pool}'. The connection was lost: ${reason}.`, options)
+    this.pool = pool
+    this.mayHaveCommitted = mayHaveCommitted
+  }
+}

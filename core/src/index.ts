@@ -23,12 +23,15 @@ export {
   PoolClosedError,
   PoolWarmupError,
   OperationAbortedError,
+  ConnectionLostError,
 } from './errors.js'
 export type { ResolutionFailure } from './errors.js'
 
 export type {
   ManagedPool,
   PoolMetrics,
+  PoolCounters,
+  DurationTotals,
   TimeSummary,
   WarmupReport,
   WarmupOptions,
@@ -36,12 +39,15 @@ export type {
   ResizeOptions,
   PoolState,
   PoolEventsOption,
+  SoftEvictReport,
+  PoolEventSource,
 } from './pool-contract.js'
 
 export type {
   PoolEventMap,
   PoolEventName,
   PoolEventListeners,
+  ConnectionEvents,
   OperationOwner,
   DisconnectReason,
   ConnectEvent,
@@ -53,6 +59,9 @@ export type {
   ResizeEvent,
   LeakEvent,
   TimeoutEvent,
+  SuspendEvent,
+  ResumeEvent,
+  QueryEvent,
 } from './pool-events.js'
 
 export { PoolRegistry, createPoolRegistry } from './pool-registry.js'

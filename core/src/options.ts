@@ -15,6 +15,11 @@ export type OptionRule =
   | { readonly type: 'boolean' | 'function' | 'object' | 'signal'; readonly optional?: boolean }
   | { readonly type: 'oneOf'; readonly values: readonly (string | number)[]; readonly optional?: boolean }
   | { readonly type: 'custom'; readonly expected: string; readonly check: (value: unknown) => boolean; readonly optional?: boolean }
+  /**
+   * A listener map (`{ onConnect, onError }`) or an array of them: every key one of `keys`, every value a
+   * function (or `undefined`). A bad entry is named in full: `events.onErorr`, `events[1].onError`.
+   */
+  | { readonly type: 'listeners'; readonly keys: readonly string[]; readonly optional?: boolean }
 
 /** Rules for every accepted key of an option bag. */
 export type OptionRules<T> = { readonly [K in keyof T]-?: OptionRule }
@@ -50,7 +55,12 @@ export function validateOptions<T extends object>(where: string, options: T | un
  * @throws {InvalidOptionError}
  */
 export function checkOption(where: string, name: string, value: unknown, rule: OptionRule): void {
-  if (!satisfiesRule(value, rule)) fail(where, name, expectation(rule), value, rule)
+  if (value === undefined) {
+    if (rule.optional) return
+    fail(where, name, expectation(rule), value, rule)
+  }
+  if (rule.type === 'listeners') return checkListeners(where, name, value, rule.keys)
+  if (!matches(value, rule)) fail(where, name, expectation(rule), value, rule)
 }
 
 /**
@@ -61,7 +71,31 @@ export function checkOption(where: string, name: string, value: unknown, rule: O
  * if (!satisfiesRule(options.deadlineMillis, { type: 'duration', min: 1, optional: true })) validateOptions(...)
  */
 export function satisfiesRule(value: unknown, rule: OptionRule): boolean {
-  return value === undefined ? rule.optional === true : matches(value, rule)
+  if (value === undefined) return rule.optional === true
+  // A listener map is checked entry by entry, by `checkOption` only.
+  return rule.type !== 'listeners' && matches(value, rule)
+}
+
+// Listener maps are checked entry by entry so that the error names the entry: a typo is otherwise never
+// called, and a non-function would fail only when the event fires.
+function checkListeners(where: string, name: string, value: unknown, keys: readonly string[]): void {
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+  if (!isMap(value) && !Array.isArray(value)) fail(where, name, listenersExpectation(keys), value)
+  const maps: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`${name}[${i}]`, v]) : [[name, value]]
+  for (const [path, map] of maps) {
+    if (!isMap(map)) fail(where, path, 'an object of listeners', map)
+    for (const [key, listener] of Object.entries(map)) {
+      if (!keys.includes(key)) {
+        const known = keys.map((k) => `\`${k}\``).join(', ')
+        throw new InvalidOptionError(`${path}.${key}`, 'a known listener', `Invalid options for ${where}: unknown listener \`${path}.${key}\`. Known listeners: ${known}.`)
+      }
+      if (listener !== undefined && typeof listener !== 'function') fail(where, `${path}.${key}`, 'a function', listener)
+    }
+  }
+}
+
+function listenersExpectation(keys: readonly string[]): string {
+  return `an object of listeners (${keys.map((k) => `\`${k}\``).join(', ')}) or an array of them`
 }
 
 /**
@@ -99,6 +133,9 @@ function matches(value: unknown, rule: OptionRule): boolean {
       return rule.values.includes(value as string | number)
     case 'custom':
       return rule.check(value)
+    case 'listeners':
+      // Checked by `checkListeners`, which names the bad entry.
+      return true
   }
 }
 
@@ -135,6 +172,8 @@ function expectation(rule: OptionRule): string {
       return `one of ${rule.values.map((v) => `\`${String(v)}\``).join(', ')}`
     case 'custom':
       return rule.expected
+    case 'listeners':
+      return listenersExpectation(rule.keys)
   }
 }
 

@@ -1,3 +1,5 @@
+import { checkOption, type OptionRule } from './options.js'
+
 /** Who held or asked for a connection: the operation running at the time, if any. */
 export interface OperationOwner {
   handler: string
@@ -12,43 +14,51 @@ interface PoolEventBase {
   kind: string
 }
 
-/** Why a connection went away. */
-export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'closed' | 'stale' | 'released'
+/** Why a connection went away (`evicted`: by `softEvict()`, or because its server no longer fits the pool). */
+export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'closed' | 'stale' | 'released' | 'evicted'
 
+/** `connect` (`onConnect`): a new connection is open and validated. */
 export interface ConnectEvent extends PoolEventBase {
   connectionId: string | number
   /** Time to open and validate the connection (ms). */
   createMillis: number
 }
+/** `disconnect` (`onDisconnect`): a connection closed, and why. */
 export interface DisconnectEvent extends PoolEventBase {
   connectionId?: string | number
   reason: DisconnectReason
 }
+/** `error` (`onError`): a pool, connection or listener error, redacted. */
 export interface PoolErrorEvent extends PoolEventBase {
   /** The error, with credentials removed. */
   error: Error
   /** Where it came from: a connection's socket, the pool, or a listener or hook of the user's. */
   source: 'connection' | 'idle-connection' | 'pool' | 'listener'
 }
+/** `poolCreated` (`onPoolCreated`): the pool was constructed; `target` has no password. */
 export interface PoolCreatedEvent extends PoolEventBase {
   target: string
   minSize: number
   maxSize: number
 }
+/** `acquire` (`onAcquire`): a checkout was granted after `waitMillis`, to `owner`. */
 export interface AcquireEvent extends PoolEventBase {
   waitMillis: number
   owner?: OperationOwner
 }
+/** `release` (`onRelease`): a checkout ended after `useMillis`. */
 export interface ReleaseEvent extends PoolEventBase {
   useMillis: number
   owner?: OperationOwner
 }
+/** `resize` (`onResize`): the size bounds changed from `previous` to `next`. */
 export interface ResizeEvent extends PoolEventBase {
   previous: { minSize: number; maxSize: number }
   next: { minSize: number; maxSize: number }
   reason: string
   details?: Readonly<Record<string, number>>
 }
+/** `leak` (`onLeak`): a checkout held past `leakDetectionMillis`, and its release later. */
 export interface LeakEvent extends PoolEventBase {
   /** `suspected` when the hold passes `leakDetectionMillis`; `resolved` when it is released later. */
   state: 'suspected' | 'resolved'
@@ -57,10 +67,38 @@ export interface LeakEvent extends PoolEventBase {
   /** Where the connection was taken. */
   stack?: string
 }
+/** `timeout` (`onTimeout`): a caller gave up waiting for a connection. */
 export interface TimeoutEvent extends PoolEventBase {
   waitMillis: number
   waitingRequests: number
   cause?: Error
+}
+/** `suspend()`: checkouts are held from now on (connections already checked out stay in use). */
+export interface SuspendEvent extends PoolEventBase {
+  activeConnections: number
+  waitingRequests: number
+}
+/** `resume()`: held checkouts are served again. */
+export interface ResumeEvent extends PoolEventBase {
+  /** How long the pool was suspended (ms). */
+  suspendedMillis: number
+  /** Callers that waited through the suspension and are served now. */
+  waitingRequests: number
+}
+/**
+ * `query` (`onQuery`): one statement or command finished on a pool connection, in `durationMillis` from
+ * sending it to its answer. Listeners run inside the operation that ran it (`OperationContext.tryCurrent()`
+ * names it). Never carries the statement's text or values.
+ */
+export interface QueryEvent extends PoolEventBase {
+  durationMillis: number
+  /**
+   * What kind of statement it was, when the adapter knows: the first SQL keyword (`SELECT`, `INSERT`,
+   * `BEGIN`, ...) or the MongoDB command name (`find`, `insert`, ...). Always one of a small set of words.
+   */
+  operation?: string
+  /** Why it failed (redacted), if it did. */
+  error?: Error
 }
 
 /** Payload of each lifecycle event. */
@@ -74,7 +112,11 @@ export interface PoolEventMap {
   resize: ResizeEvent
   leak: LeakEvent
   timeout: TimeoutEvent
+  suspend: SuspendEvent
+  resume: ResumeEvent
+  query: QueryEvent
 }
+/** The name of a lifecycle event, as `pool.on(name, listener)` takes it. */
 export type PoolEventName = keyof PoolEventMap
 
 type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => void | Promise<void>
@@ -90,6 +132,9 @@ export interface PoolEventListeners {
   onResize?: Listener<'resize'>
   onLeak?: Listener<'leak'>
   onTimeout?: Listener<'timeout'>
+  onSuspend?: Listener<'suspend'>
+  onResume?: Listener<'resume'>
+  onQuery?: Listener<'query'>
 }
 
 const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
@@ -102,7 +147,21 @@ const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
   onResize: 'resize',
   onLeak: 'leak',
   onTimeout: 'timeout',
+  onSuspend: 'suspend',
+  onResume: 'resume',
+  onQuery: 'query',
 }
+
+const eventNames = Object.values(handlerKeys)
+
+/**
+ * The rule of a pool's `events` option: an object of known `on*` listeners (`onConnect`, `onError`, ...) or an
+ * array of them. Unknown keys (`onErorr`) and non-functions are `InvalidOptionError`s naming the entry.
+ *
+ * @example
+ * validateOptions('createMyPool', options, { ...otherRules, events: poolEventsRule })
+ */
+export const poolEventsRule: OptionRule = { type: 'listeners', keys: Object.keys(handlerKeys), optional: true }
 
 /**
  * Several listeners per event, isolated from each other and from the pool: a listener that throws or
@@ -114,9 +173,13 @@ export class PoolEventHub {
   readonly #kind: string
   readonly #listeners: { [E in PoolEventName]: Listener<E>[] } = {
     connect: [], disconnect: [], error: [], poolCreated: [], acquire: [], release: [], resize: [], leak: [], timeout: [],
+    suspend: [], resume: [], query: [],
   }
 
+  /** @throws {InvalidOptionError} for a listener map with an unknown key or a non-function */
   constructor(pool: string, kind: string, listeners?: PoolEventListeners | readonly PoolEventListeners[]) {
+    // Adapters check their `events` option with their own name first; this guards the ones that do not.
+    checkOption(`the events of pool '${pool}'`, 'events', listeners, poolEventsRule)
     this.#pool = pool
     this.#kind = kind
     const all: readonly PoolEventListeners[] = listeners === undefined ? [] : Array.isArray(listeners) ? listeners : [listeners as PoolEventListeners]
@@ -128,8 +191,14 @@ export class PoolEventHub {
     }
   }
 
-  /** Adds a listener; returns the function that removes it. */
+  /**
+   * Adds a listener; returns the function that removes it.
+   *
+   * @throws {InvalidOptionError} for an unknown event or a listener that is not a function
+   */
   on<E extends PoolEventName>(event: E, listener: Listener<E>): () => void {
+    checkOption(`pool '${this.#pool}'.on()`, 'event', event, { type: 'oneOf', values: eventNames })
+    checkOption(`pool '${this.#pool}'.on('${event}')`, 'listener', listener, { type: 'function' })
     const list = this.#listeners[event] as Listener<E>[]
     list.push(listener)
     return () => {
@@ -176,3 +245,14 @@ export class PoolEventHub {
     this.emit('error', { error: wrapped, source: 'listener' })
   }
 }
+
+/**
+ * The seed document's name for a pool's listeners (`onConnect`, `onDisconnect`, `onError`, `onPoolCreated`),
+ * here with Lifeguard's others: each listener receives an event object naming the pool (`onError` gets
+ * `{ pool, error, source }`).
+ *
+ * @example
+ * const events: ConnectionEvents = { onError: (e) => logger.error('Pool error', { error: e.error }), onConnect: () => logger.info('Connected') }
+ * createPostgresPool({ name: 'orders', events })
+ */
+export type ConnectionEvents = PoolEventListeners

@@ -1,7 +1,9 @@
-import { performance } from 'node:perf_hooks'
+import { systemClock, type Clock, type ClockTimer } from './clock.js'
+import { contextStorage } from './context-storage.js'
 import { OperationContext } from './operation-context.js'
-import { PoolEventHub, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners } from './pool-events.js'
-import type { PoolMetrics } from './pool-contract.js'
+import { validateOptions, type OptionRules } from './options.js'
+import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName, type QueryEvent } from './pool-events.js'
+import type { PoolCounters, PoolMetrics } from './pool-contract.js'
 import { PoolStats, type LivePoolState } from './pool-stats.js'
 
 /** Options of a `PoolMonitor`. */
@@ -17,6 +19,19 @@ export interface PoolMonitorOptions {
   secrets?: readonly string[]
   /** Samples kept per time window (default 1024). */
   windowSize?: number
+  /** Where time is read and leak timers are set (default: the system clock). */
+  clock?: Clock
+}
+
+const monitorRules: OptionRules<PoolMonitorOptions> = {
+  name: { type: 'string', nonEmpty: true },
+  kind: { type: 'string', nonEmpty: true },
+  target: { type: 'string' },
+  events: poolEventsRule,
+  leakDetectionMillis: { type: 'duration', optional: true },
+  secrets: { type: 'custom', expected: 'an array of strings', check: (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'), optional: true },
+  windowSize: { type: 'integer', min: 1, optional: true },
+  clock: { type: 'custom', expected: 'a Clock', check: (v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function', optional: true },
 }
 
 /** One checked-out connection, from `acquired()` to `released()`. */
@@ -26,23 +41,34 @@ export interface Checkout {
   readonly context: OperationContext | undefined
   /** Holds the stack where it was taken, formatted only if a leak is reported. */
   readonly origin: { stack?: string } | undefined
-  leakTimer: NodeJS.Timeout | undefined
+  leakTimer: ClockTimer | undefined
   leaked: boolean
 }
 
 /**
  * The bookkeeping half of a pool, shared by every adapter: metrics, lifecycle events, leak detection.
- * Adapters call it from their driver's events; it never touches a driver.
+ * Adapters (or core's pool engine) call it; it never touches a driver.
+ *
+ * Listeners of `acquire`, `release`, `leak`, `timeout` and `query` run inside the operation that owns the
+ * checkout (so a logger reading `OperationContext.current()` sees the right request), whatever code
+ * path fired them; listeners of the other events run outside any operation.
  */
 export class PoolMonitor {
   readonly stats: PoolStats
   readonly events: PoolEventHub
+  readonly clock: Clock
   readonly #target: string
   #leakDetectionMillis: number
 
+  /**
+   * @throws {InvalidOptionError} for bad options: a leak timer above `MAX_TIMER_MILLIS` would fire at once,
+   *   and a bad listener map would fail only when its event fires
+   */
   constructor(options: PoolMonitorOptions) {
+    validateOptions(`the monitor of pool '${String(options?.name)}'`, options, monitorRules)
     this.#target = options.target
     this.#leakDetectionMillis = options.leakDetectionMillis ?? 0
+    this.clock = options.clock ?? systemClock
     this.events = new PoolEventHub(options.name, options.kind, options.events)
     this.stats = new PoolStats({ ...(options.windowSize === undefined ? {} : { windowSize: options.windowSize }), secrets: options.secrets ?? [] })
   }
@@ -53,75 +79,112 @@ export class PoolMonitor {
 
   /** Emits `poolCreated`. */
   poolCreated(minSize: number, maxSize: number): void {
-    this.events.emit('poolCreated', { target: this.#target, minSize, maxSize })
+    this.#emit(undefined, 'poolCreated', { target: this.#target, minSize, maxSize })
   }
 
   /** A connection is open and validated. */
   connected(connectionId: string | number, createMillis: number): void {
     this.stats.recordCreate(createMillis)
-    this.events.emit('connect', { connectionId, createMillis })
+    this.#emit(undefined, 'connect', { connectionId, createMillis })
   }
 
   disconnected(connectionId: string | number | undefined, reason: DisconnectReason): void {
-    if (!this.events.has('disconnect')) return
-    this.events.emit('disconnect', connectionId === undefined ? { reason } : { connectionId, reason })
+    this.#emit(undefined, 'disconnect', connectionId === undefined ? { reason } : { connectionId, reason })
   }
 
   /** Counts and reports an error; returns it redacted. */
   error(error: unknown, source: PoolErrorEvent['source']): Error {
     const safe = this.stats.recordError(error)
-    this.events.emit('error', { error: safe, source })
+    this.#emit(undefined, 'error', { error: safe, source })
     return safe
   }
 
-  /** A checkout was granted after `waitMillis`; starts its use clock and leak timer. */
-  acquired(waitMillis: number): Checkout {
+  /**
+   * Where a checkout is being asked for, when leak detection is on: the caller's frames, captured
+   * now and formatted only if a leak is reported. Undefined when detection is off.
+   */
+  captureOrigin(): { stack?: string } | undefined {
+    if (this.#leakDetectionMillis === 0) return undefined
+    const origin: { stack?: string } = {}
+    Error.captureStackTrace(origin, this.captureOrigin)
+    return origin
+  }
+
+  /**
+   * A checkout was granted after `waitMillis`; starts its use clock and leak timer.
+   *
+   * @param context - the operation that asked (default: the current one)
+   * @param origin - where it asked, from `captureOrigin()` (default: captured here)
+   */
+  acquired(waitMillis: number, context: OperationContext | undefined = OperationContext.tryCurrent(), origin = this.captureOrigin()): Checkout {
     this.stats.recordWait(waitMillis)
-    const context = OperationContext.tryCurrent()
-    let origin: { stack?: string } | undefined
-    if (this.#leakDetectionMillis > 0) {
-      origin = {}
-      // Captures the frames now; V8 formats them only if `stack` is read (on a leak).
-      Error.captureStackTrace(origin, this.acquired)
-    }
-    const checkout: Checkout = { startedAt: performance.now(), context, origin, leakTimer: undefined, leaked: false }
-    if (this.#leakDetectionMillis > 0) {
-      checkout.leakTimer = setTimeout(() => this.#suspectLeak(checkout), this.#leakDetectionMillis)
-      checkout.leakTimer.unref()
-    }
+    const checkout: Checkout = { startedAt: this.clock.now(), context, origin, leakTimer: undefined, leaked: false }
+    if (this.#leakDetectionMillis > 0) checkout.leakTimer = this.clock.setTimeout(() => this.#suspectLeak(checkout), this.#leakDetectionMillis, true)
     if (this.events.has('acquire')) {
       const owner = ownerOf(context)
-      this.events.emit('acquire', owner === undefined ? { waitMillis } : { waitMillis, owner })
+      this.#emit(context, 'acquire', owner === undefined ? { waitMillis } : { waitMillis, owner })
     }
     return checkout
   }
 
   /** The checkout ended; returns its use time in ms. */
   released(checkout: Checkout): number {
-    const useMillis = performance.now() - checkout.startedAt
+    const useMillis = this.clock.now() - checkout.startedAt
     this.stats.recordUse(useMillis)
-    if (checkout.leakTimer !== undefined) clearTimeout(checkout.leakTimer)
+    if (checkout.leakTimer !== undefined) this.clock.clearTimeout(checkout.leakTimer)
     if (checkout.leaked) {
       const owner = ownerOf(checkout.context)
-      this.events.emit('leak', { state: 'resolved', heldMillis: useMillis, ...(owner === undefined ? {} : { owner }) })
+      this.#emit(checkout.context, 'leak', { state: 'resolved', heldMillis: useMillis, ...(owner === undefined ? {} : { owner }) })
     }
     if (this.events.has('release')) {
       const owner = ownerOf(checkout.context)
-      this.events.emit('release', owner === undefined ? { useMillis } : { useMillis, owner })
+      this.#emit(checkout.context, 'release', owner === undefined ? { useMillis } : { useMillis, owner })
     }
     return useMillis
   }
 
   /** A waiter gave up after `waitMillis`. */
-  timedOut(waitMillis: number, waitingRequests: number, cause?: unknown): void {
+  timedOut(waitMillis: number, waitingRequests: number, cause?: unknown, context: OperationContext | undefined = OperationContext.tryCurrent()): void {
     this.stats.recordTimeout()
     if (!this.events.has('timeout')) return
-    this.events.emit('timeout', cause === undefined ? { waitMillis, waitingRequests } : { waitMillis, waitingRequests, cause: this.stats.redact(cause) })
+    this.#emit(context, 'timeout', cause === undefined ? { waitMillis, waitingRequests } : { waitMillis, waitingRequests, cause: this.stats.redact(cause) })
+  }
+
+  /**
+   * A statement or command finished after `durationMillis`: emits `query` inside the operation that ran
+   * it. Costs one check when nobody listens; adapters read the clock for a statement only when
+   * `events.has('query')`, so an unheard statement is not even timed.
+   *
+   * @param operation - the statement's kind (first SQL keyword, command name), never its text
+   * @param error - why it failed; reported redacted
+   * @param context - the operation that ran it, if any
+   */
+  queried(durationMillis: number, operation: string | undefined, error: unknown, context: OperationContext | undefined): void {
+    if (!this.events.has('query')) return
+    let payload: Omit<QueryEvent, 'pool' | 'kind'>
+    if (error === undefined) payload = operation === undefined ? { durationMillis } : { durationMillis, operation }
+    else payload = operation === undefined ? { durationMillis, error: this.stats.redact(error) } : { durationMillis, operation, error: this.stats.redact(error) }
+    this.#emit(context, 'query', payload)
   }
 
   /** Emits `resize`. */
   resized(previous: { minSize: number; maxSize: number }, next: { minSize: number; maxSize: number }, reason: string, details?: Readonly<Record<string, number>>): void {
-    this.events.emit('resize', details === undefined ? { previous, next, reason } : { previous, next, reason, details })
+    this.#emit(undefined, 'resize', details === undefined ? { previous, next, reason } : { previous, next, reason, details })
+  }
+
+  /** Emits `suspend`. */
+  suspended(activeConnections: number, waitingRequests: number): void {
+    this.#emit(undefined, 'suspend', { activeConnections, waitingRequests })
+  }
+
+  /** Emits `resume`. */
+  resumed(suspendedMillis: number, waitingRequests: number): void {
+    this.#emit(undefined, 'resume', { suspendedMillis, waitingRequests })
+  }
+
+  /** The live numbers and lifetime counters (`getPoolCounters()`): nothing sorted. */
+  counters(live: LivePoolState): PoolCounters {
+    return this.stats.counters(live)
   }
 
   /** Full metrics from the driver's live numbers. */
@@ -134,12 +197,21 @@ export class PoolMonitor {
     this.stats.recordLeak()
     const owner = ownerOf(checkout.context)
     const stack = checkout.origin?.stack
-    this.events.emit('leak', {
+    this.#emit(checkout.context, 'leak', {
       state: 'suspected',
-      heldMillis: performance.now() - checkout.startedAt,
+      heldMillis: this.clock.now() - checkout.startedAt,
       ...(owner === undefined ? {} : { owner }),
       ...(stack === undefined ? {} : { stack: stack.replace(/^Error\n/, '') }),
     })
+  }
+
+  // Events fire from wherever the pool happens to be (a socket callback of another request, a timer):
+  // run the listeners in the owning operation, or in none, never in a bystander's.
+  #emit<E extends PoolEventName>(context: OperationContext | undefined, event: E, payload: Omit<PoolEventMap[E], 'pool' | 'kind'>): void {
+    if (!this.events.has(event)) return
+    if (contextStorage.getStore() === context) this.events.emit(event, payload)
+    else if (context === undefined) contextStorage.exit(() => this.events.emit(event, payload))
+    else contextStorage.run(context, () => this.events.emit(event, payload))
   }
 }
 

@@ -1,5 +1,6 @@
 import { PoolNotFoundError, RegistrationError } from './errors.js'
-import { checkOption, validateOptions } from './options.js'
+import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
+import { checkOption } from './options.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
 
 /** What `registry.warmup()` did for every pool. */
@@ -71,9 +72,12 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   /**
    * Warms every pool up in parallel and reports them together; `ready` resolves when it is done.
    *
+   * @throws {InvalidOptionError} for bad options (checked before any pool starts; `ready` is left as it was)
    * @throws {AggregateError} of every pool's `PoolWarmupError` when any pool fails
    */
   async warmup(options?: WarmupOptions): Promise<RegistryWarmupReport> {
+    // A bad call is the caller's mistake, not a failed warm-up: it must not reject `ready` for everyone.
+    checkWarmupOptions('registry.warmup', options, this.#smallestMaxSize())
     const started = performance.now()
     if (this.#readyFailed) {
       // A retry after a failed warm-up gets a fresh `ready`.
@@ -115,10 +119,11 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   /**
    * Closes every pool gracefully, in parallel, and removes them.
    *
+   * @throws {InvalidOptionError} for a `timeoutMillis` that is not a duration (before any pool closes)
    * @throws {AggregateError} when any pool failed to close
    */
   async close(options?: { timeoutMillis?: number }): Promise<void> {
-    validateOptions('registry.close', options, { timeoutMillis: { type: 'integer', min: 0, optional: true } })
+    checkCloseOptions('registry.close', options)
     const pools = this.pools()
     this.#isReady = false
     const results = await Promise.allSettled(pools.map((pool) => pool.close(options)))
@@ -140,6 +145,13 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     return () => {
       this.#listeners.delete(listener)
     }
+  }
+
+  // `connections` may not exceed any pool's maxSize; read from metrics, which every pool has.
+  #smallestMaxSize(): number {
+    let smallest = Number.MAX_SAFE_INTEGER
+    for (const pool of this.#pools.values()) smallest = Math.min(smallest, pool.getPoolMetrics().maxSize)
+    return smallest
   }
 
   #readyPromise(): Promise<void> {

@@ -1,4 +1,5 @@
 import { OperationContext, type OperationContextOptions } from './operation-context.js'
+import { checkOption } from './options.js'
 
 /** Options of `runOperation()`: those of `OperationContext.create`. */
 export type RunOperationOptions = OperationContextOptions
@@ -9,6 +10,7 @@ export type RunOperationOptions = OperationContextOptions
  * failed job is reported through the container's `onError` (the job's own error wins); after a
  * successful job it is thrown.
  *
+ * @throws {InvalidOptionError} when `fn` is not a function (before any scope is created), or for bad options
  * @example
  * await runOperation('billing-worker', 'charge', async (context) => {
  *   await context.postgres.query('UPDATE invoices SET paid = true WHERE id = $1', [id])
@@ -20,6 +22,7 @@ export async function runOperation<R>(
   fn: (context: OperationContext) => R | Promise<R>,
   options: RunOperationOptions,
 ): Promise<R> {
+  checkOption('runOperation', 'fn', fn, { type: 'function' })
   const context = OperationContext.create(handler, operation, options)
   let result: R
   try {

@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError } from '../src/index.js'
 import { MAX_TIMER_MILLIS, checkOption, rejectOption, validateOptions, type OptionRules } from '../src/adapter.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 interface PoolOptions {
   name: string
@@ -165,5 +165,44 @@ single('a duration is an integer of milliseconds a timer can wait for, up to 2^3
   assert.is(error.message, 'Invalid options for createPool: expected `idleTimeoutMillis` to be an integer number of milliseconds between 0 and 2147483647, got `4294967296` (number).')
 })
 
+const listeners = suite('the listeners rule')
+const rule = { type: 'listeners', keys: ['onConnect', 'onError'], optional: true } as const
+const checkEvents = (value: unknown) => checkOption('createPool', 'events', value, rule)
+const badEvents = (value: unknown) => throwsError(() => checkEvents(value), InvalidOptionError, 'ERR_INVALID_OPTION')
+
+listeners('accepts a map of known listeners, an array of maps, undefined entries and no option', () => {
+  checkEvents(undefined)
+  checkEvents({})
+  checkEvents({ onConnect: () => {}, onError: undefined })
+  checkEvents([{ onConnect: () => {} }, { onError: async () => {} }])
+})
+
+listeners('rejects an unknown key, naming it in full and listing the known ones', () => {
+  const typo = badEvents({ onErorr: () => {} })
+  assert.is(typo.option, 'events.onErorr')
+  assert.is(typo.message, 'Invalid options for createPool: unknown listener `events.onErorr`. Known listeners: `onConnect`, `onError`.')
+  assert.is(badEvents([{ onConnect: () => {} }, { onconnect: () => {} }]).option, 'events[1].onconnect')
+})
+
+listeners('rejects a listener that is not a function, naming the entry', () => {
+  const error = badEvents({ onError: 5 })
+  assert.is(error.option, 'events.onError')
+  assert.is(error.message, 'Invalid options for createPool: expected `events.onError` to be a function, got `5` (number).')
+  assert.is(badEvents([{}, { onConnect: 'log' }]).option, 'events[1].onConnect')
+})
+
+listeners('rejects a value that is no listener map, and array entries that are not maps', () => {
+  for (const bad of [5, 'onError', null, () => {}]) {
+    const error = badEvents(bad)
+    assert.is(error.option, 'events')
+    assert.is(error.expected, 'an object of listeners (`onConnect`, `onError`) or an array of them')
+  }
+  const entry = badEvents(['x'])
+  assert.is(entry.option, 'events[0]')
+  assert.match(entry.message, 'expected `events[0]` to be an object of listeners, got `"x"` (string)')
+  assert.is(badEvents([{}, null]).option, 'events[1]')
+})
+
 validation.run()
 single.run()
+listeners.run()

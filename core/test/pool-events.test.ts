@@ -1,9 +1,9 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { type ConnectEvent, type PoolErrorEvent } from '../src/index.js'
-import { PoolEventHub } from '../src/adapter.js'
+import { InvalidOptionError, type ConnectEvent, type PoolErrorEvent, type PoolEventListeners, type PoolEventName } from '../src/index.js'
+import { PoolEventHub, poolEventsRule, validateOptions } from '../src/adapter.js'
+import { throwsError, captureWarnings } from '@lifeguard/test-kit'
 import { turn } from './_helpers/async.js'
-import { captureWarnings } from './_helpers/warnings.js'
 
 const hub = suite('PoolEventHub')
 
@@ -142,6 +142,33 @@ hub('a failing error listener becomes a process warning, never a loop or a throw
   assert.equal(seen, ['connect bug'])
   assert.is(warnings.length, 1)
   assert.is(warnings[0]?.message, "A listener for 'error' of pool 'orders' failed: error listener bug")
+})
+
+hub('refuses a listener map with an unknown key or a non-function when it is built, naming the entry', () => {
+  const typo = throwsError(() => new PoolEventHub('orders', 'postgres', { onErorr: () => {} } as PoolEventListeners), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(typo.option, 'events.onErorr')
+  assert.match(typo.message, "Invalid options for the events of pool 'orders': unknown listener `events.onErorr`.")
+  const notAFunction = throwsError(() => new PoolEventHub('orders', 'postgres', { onError: 5 } as unknown as PoolEventListeners), InvalidOptionError)
+  assert.is(notAFunction.option, 'events.onError')
+  const notAMap = throwsError(() => new PoolEventHub('orders', 'postgres', ['x'] as unknown as PoolEventListeners[]), InvalidOptionError)
+  assert.is(notAMap.option, 'events[0]')
+})
+
+hub('on() refuses an unknown event and a listener that is not a function', () => {
+  const events = new PoolEventHub('orders', 'postgres')
+  const unknown = throwsError(() => events.on('conect' as PoolEventName, () => {}), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(unknown.option, 'event')
+  assert.match(unknown.message, "Invalid options for pool 'orders'.on(): expected `event` to be one of `connect`, `disconnect`, `error`")
+  const notAFunction = throwsError(() => events.on('error', 5 as unknown as () => void), InvalidOptionError)
+  assert.is(notAFunction.option, 'listener')
+  assert.match(notAFunction.message, "pool 'orders'.on('error'): expected `listener` to be a function, got `5` (number)")
+  assert.is(events.listenerCount, 0)
+})
+
+hub('poolEventsRule lets an adapter check its events option with its own name', () => {
+  const error = throwsError(() => validateOptions('createMyPool', { events: { onConect: () => {} } }, { events: poolEventsRule }), InvalidOptionError)
+  assert.is(error.option, 'events.onConect')
+  assert.match(error.message, 'Invalid options for createMyPool: unknown listener `events.onConect`. Known listeners: `onConnect`, `onDisconnect`, `onError`, `onPoolCreated`, `onAcquire`, `onRelease`, `onResize`, `onLeak`, `onTimeout`, `onSuspend`, `onResume`, `onQuery`.')
 })
 
 hub.run()

@@ -2,6 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { performance } from 'node:perf_hooks'
 import {
+  InvalidOptionError,
   OperationContext,
   createServiceContainer,
   type AcquireEvent,
@@ -9,6 +10,7 @@ import {
   type DisconnectEvent,
   type PoolCreatedEvent,
   type PoolErrorEvent,
+  type QueryEvent,
   type ReleaseEvent,
   type ResizeEvent,
   type TimeoutEvent,
@@ -18,6 +20,7 @@ import {
   ownerOf,
 } from '../src/adapter.js'
 import { sleep } from './_helpers/async.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const password = 'Tr0ub4dor-and-3'
 
@@ -135,6 +138,67 @@ monitor('leak detection is off unless leakDetectionMillis is set', () => {
   pool.released(checkout)
 })
 
+monitor('query events carry duration, kind and redacted error, and run inside the operation that ran the statement', async () => {
+  const seen: { event: QueryEvent; handler: string | undefined }[] = []
+  const pool = createMonitor({ secrets: [password], events: { onQuery: (event) => void seen.push({ event, handler: OperationContext.tryCurrent()?.operation }) } })
+  const container = createServiceContainer()
+  const context = OperationContext.create('orders-api', 'GET /orders/:id', { container })
+  // Reported from outside the operation (a socket callback): the listener still runs inside it.
+  pool.queried(1.5, 'SELECT', undefined, context)
+  pool.queried(2, undefined, new Error(`password authentication failed: ${password}`), undefined)
+  context.run(() => pool.queried(0.5, 'COMMIT', undefined, undefined))
+  assert.equal(seen[0], { event: { pool: 'orders', kind: 'postgres', durationMillis: 1.5, operation: 'SELECT' }, handler: 'GET /orders/:id' })
+  assert.is(seen[1]?.event.error?.message, 'password authentication failed: ***')
+  assert.not.ok('operation' in (seen[1]?.event as object), 'no operation when the adapter does not know it')
+  assert.is(seen[1]?.handler, undefined)
+  assert.is(seen[2]?.handler, undefined, 'an undefined owner means none, not the bystander that reported it')
+  assert.is(pool.stats.errors, 0, 'a failed statement is the application\'s error, not the pool\'s')
+  await container.dispose()
+})
+
+monitor('query events cost one check when nobody listens', () => {
+  const pool = createMonitor()
+  let redactions = 0
+  const redact = pool.stats.redact.bind(pool.stats)
+  pool.stats.redact = (error: unknown) => {
+    redactions++
+    return redact(error)
+  }
+  pool.queried(1, 'SELECT', new Error('boom'), undefined)
+  assert.is(redactions, 0, 'nothing built for nobody')
+  const off = pool.events.on('query', () => undefined)
+  pool.queried(1, 'SELECT', new Error('boom'), undefined)
+  assert.is(redactions, 1)
+  off()
+  assert.not.ok(pool.events.has('query'))
+})
+
+monitor('counters() holds the live numbers and lifetime totals, without sorting the windows', () => {
+  const pool = createMonitor()
+  pool.released(pool.acquired(4))
+  pool.acquired(6)
+  pool.timedOut(10, 1)
+  pool.error(new Error('refused'), 'connection')
+  pool.connected(1, 12)
+  const live = { totalConnections: 2, activeConnections: 1, idleConnections: 1, waitingRequests: 0, minSize: 1, maxSize: 5 }
+  const counters = pool.counters(live)
+  assert.equal(counters, {
+    ...live,
+    errors: 1,
+    timeouts: 1,
+    leaks: 0,
+    waitTime: { count: 2, sum: 10 },
+    useTime: { count: 1, sum: counters.useTime.sum },
+    createTime: { count: 1, sum: 12 },
+  })
+  const metrics = pool.snapshot(live)
+  for (const key of Object.keys(counters) as (keyof typeof counters)[]) {
+    const value = counters[key]
+    if (typeof value === 'number') assert.is(metrics[key], value, key)
+    else assert.equal({ count: (metrics[key] as typeof value).count, sum: (metrics[key] as typeof value).sum }, value, key)
+  }
+})
+
 const owner = suite('ownerOf')
 
 owner('is undefined outside any operation', () => {
@@ -148,6 +212,17 @@ owner('names handler, operation and request id of the current operation', async 
   assert.equal(withId.run(() => ownerOf()), { handler: 'orders-api', operation: 'POST /orders', requestId: 'r-1' })
   assert.equal(ownerOf(withoutId), { handler: 'billing-worker', operation: 'charge' })
   await container.dispose()
+})
+
+monitor('refuses a leak timer a Node.js timer cannot honour, and a bad listener map, when it is built', () => {
+  // A timer above 2^31-1 ms fires after ~1 ms: every checkout would be reported as a leak.
+  const tooLong = throwsError(() => createMonitor({ leakDetectionMillis: 2 ** 32 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(tooLong.option, 'leakDetectionMillis')
+  assert.match(tooLong.message, "Invalid options for the monitor of pool 'orders': expected `leakDetectionMillis` to be an integer number of milliseconds between 0 and 2147483647, got `4294967296` (number).")
+  assert.is(throwsError(() => createMonitor({ leakDetectionMillis: 1.5 }), InvalidOptionError).option, 'leakDetectionMillis')
+  const listener = throwsError(() => createMonitor({ events: { onLeak: 'log' } as never }), InvalidOptionError)
+  assert.is(listener.option, 'events.onLeak')
+  assert.is(throwsError(() => createMonitor({ windowSize: 0 }), InvalidOptionError).option, 'windowSize')
 })
 
 monitor.run()

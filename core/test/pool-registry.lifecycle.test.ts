@@ -3,8 +3,7 @@ import * as assert from 'uvu/assert'
 import { InvalidOptionError, createPoolRegistry, type ManagedPool } from '../src/index.js'
 import { deferred, isPending, turn } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
-import { rejects } from './_helpers/rejects.js'
-import { captureWarnings } from './_helpers/warnings.js'
+import { rejects, captureWarnings } from '@lifeguard/test-kit'
 
 const lifecycle = suite('PoolRegistry metrics, close and subscribe')
 
@@ -68,7 +67,7 @@ lifecycle('close rejects bad options with InvalidOptionError naming the option',
     assert.is(error.option, option)
   }
   const range = await rejects(registry.close({ timeoutMillis: -1 }), InvalidOptionError)
-  assert.is(range.message, 'Invalid options for registry.close: expected `timeoutMillis` to be an integer >= 0, got `-1` (number).')
+  assert.is(range.message, 'Invalid options for registry.close: expected `timeoutMillis` to be an integer number of milliseconds between 0 and 2147483647, got `-1` (number).')
   // Nothing was closed by the rejected calls.
   assert.is(orders.calls.close.length, 0)
   assert.ok(registry.has('orders'))
@@ -115,6 +114,20 @@ lifecycle('a failing listener becomes a process warning and never breaks registr
   assert.is(warnings.length, 1)
   assert.is(warnings[0]?.code, 'LIFEGUARD_LISTENER_FAILED')
   assert.is(warnings[0]?.message, "A pool registry listener failed on 'added' for pool 'orders': plugin bug")
+})
+
+lifecycle('close refuses a timeout a Node.js timer cannot honour, before any pool closes', async () => {
+  const registry = createPoolRegistry()
+  const orders = registry.register(new FakePool('orders'))
+  for (const timeoutMillis of [2 ** 32, 2 ** 31, -1, 1.5]) {
+    const error = await rejects(registry.close({ timeoutMillis }), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'timeoutMillis')
+    assert.is(error.expected, 'an integer number of milliseconds between 0 and 2147483647')
+  }
+  assert.equal(orders.calls.close, [])
+  assert.ok(registry.has('orders'))
+  await registry.close({ timeoutMillis: 2 ** 31 - 1 })
+  assert.is(orders.state, 'closed')
 })
 
 lifecycle.run()

@@ -1,9 +1,9 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PoolWarmupError, createPoolRegistry } from '../src/index.js'
+import { InvalidOptionError, PoolWarmupError, createPoolRegistry } from '../src/index.js'
 import { deferred, isPending } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 
 const warmup = suite('PoolRegistry warmup')
 
@@ -107,6 +107,41 @@ warmup('a failed warmup nobody awaits ready for causes no unhandled rejection', 
   // The setup fails the run on an unhandled rejection; reaching the end of the file is the assertion.
   await new Promise((resolve) => setImmediate(resolve))
   assert.not.ok(registry.isReady)
+})
+
+warmup('bad options reject with the InvalidOptionError itself, before any pool starts, and leave ready untouched', async () => {
+  const registry = createPoolRegistry()
+  const orders = registry.register(new FakePool('orders', { maxSize: 5 }))
+  const ready = registry.ready
+  const cases: [object, string, string][] = [
+    [{ connections: 0 }, 'connections', 'an integer between 1 and 5'],
+    [{ connections: 6 }, 'connections', 'an integer between 1 and 5'],
+    [{ timeoutMillis: 2 ** 32 }, 'timeoutMillis', 'an integer number of milliseconds between 1 and 2147483647'],
+    [{ conections: 2 }, 'conections', 'a known option'],
+  ]
+  for (const [options, option, expected] of cases) {
+    const error = await rejects(registry.warmup(options), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, option)
+    assert.is(error.expected, expected)
+    assert.match(error.message, 'Invalid options for registry.warmup')
+  }
+  assert.is(orders.calls.warmup.length, 0)
+  assert.is(registry.ready, ready)
+  assert.ok(await isPending(ready), 'ready neither rejected nor resolved')
+  await registry.warmup({ connections: 5 })
+  await ready
+  assert.ok(registry.isReady)
+  await registry.close()
+})
+
+warmup('a bad call after a successful warm-up leaves the registry ready', async () => {
+  const registry = createPoolRegistry()
+  registry.register(new FakePool('orders'))
+  await registry.warmup()
+  await rejects(registry.warmup({ connections: 0 }), InvalidOptionError)
+  await registry.ready
+  assert.ok(registry.isReady)
+  await registry.close()
 })
 
 warmup.run()

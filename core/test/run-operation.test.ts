@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, OperationContext, createServiceContainer, runOperation } from '../src/index.js'
 import { turn } from './_helpers/async.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 
 const run = suite('runOperation')
 
@@ -173,6 +173,17 @@ run('rejects bad options with InvalidOptionError before running the job', async 
   await rejects(runOperation('', 'charge', job, { container }), InvalidOptionError, 'ERR_INVALID_OPTION')
   await rejects(runOperation('billing-worker', 'charge', job, { container, retries: 3 } as never), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.not.ok(ran)
+  assert.is(container.openScopes, 0)
+  await container.dispose()
+})
+
+run('refuses a job that is not a function with a typed error and leaves no scope open', async () => {
+  const container = createServiceContainer()
+  for (const notAFunction of [undefined, 'charge', { run() {} }]) {
+    const error = await rejects(runOperation('billing-worker', 'charge', notAFunction as never, { container }), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'fn')
+    assert.match(error.message, 'Invalid options for runOperation: expected `fn` to be a function, got')
+  }
   assert.is(container.openScopes, 0)
   await container.dispose()
 })

@@ -1,4 +1,10 @@
-import type { Clock, ClockTimer } from '@lifeguard/core/adapter'
+// The shape of core's `Clock` (structural, so this package needs no dependency on core).
+type ClockTimer = object
+interface Clock {
+  now(): number
+  setTimeout(callback: () => void, millis: number, background?: boolean): ClockTimer
+  clearTimeout(timer: ClockTimer): void
+}
 
 interface Pending {
   readonly at: number
@@ -29,10 +35,10 @@ export class ManualClock implements Clock {
     return this.#now
   }
 
-  setTimeout(callback: () => void, millis: number): ClockTimer {
+  setTimeout(callback: () => void, millis: number, _background?: boolean): ClockTimer {
     const timer: Pending = { at: this.#now + Math.max(0, millis), order: this.#order++, callback, cancelled: false }
     this.#pending.push(timer)
-    return timer as unknown as ClockTimer
+    return timer
   }
 
   clearTimeout(timer: ClockTimer): void {
@@ -51,6 +57,8 @@ export class ManualClock implements Clock {
   async advance(millis: number): Promise<void> {
     const until = this.#now + millis
     for (;;) {
+      // Work already queued (a rejection, a released connection) happens before time moves on.
+      await flushPromises()
       const next = this.#next(until)
       if (next === undefined) break
       this.#now = Math.max(this.#now, next.at)

@@ -2,7 +2,7 @@ import { createServiceContainer, InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { lifeguard, poolErrorHandler, type LifeguardOptions } from '../src/index.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 // The options every adapter shares are checked by the conformance suite; these are Express's own.
 const test = suite("Express's own options: abortGraceMillis, poolErrorHandler(), and no mapErrors")

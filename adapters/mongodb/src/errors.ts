@@ -22,3 +22,26 @@ export class PoolClearedError extends LifeguardError {
     this.pool = pool
   }
 }
+
+/**
+ * The driver closed the pool's client on its own: its first connection (or a warm-up) failed, and the driver
+ * then refuses every later operation (`Topology is closed`). Reported through `onError` (source `pool`), with
+ * the connect error as cause, redacted. The pool reconnects the same client on its next operation, warm-up
+ * or read of `pool.client`, so a service that starts before its database comes up when the database does.
+ *
+ * @example
+ * createMongoPool({ name: 'orders', uri, events: { onError: (e) => e.error.code === 'ERR_CLIENT_CLOSED' && log.warn(e.error.message) } })
+ */
+export class ClientClosedError extends LifeguardError {
+  override readonly name = 'ClientClosedError'
+  readonly pool: string
+
+  constructor(pool: string, options?: { cause?: unknown }) {
+    super(
+      'ERR_CLIENT_CLOSED',
+      `Could not keep the client of pool '${pool}' open. The driver closed it after a failed connection; the pool reconnects it on the next operation.`,
+      options,
+    )
+    this.pool = pool
+  }
+}

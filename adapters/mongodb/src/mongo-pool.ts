@@ -1,10 +1,11 @@
+import { inspect, type InspectOptions } from 'node:util'
 import {
-  InvalidOptionError,
-  PoolClosedError,
   PoolWarmupError,
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
+  type PoolCounters,
+  type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
   type PoolState,
@@ -14,22 +15,26 @@ import {
 } from '@lifeguard/core'
 import {
   AdmissionQueue,
-  checkOption,
+  PoolLifecycle,
   PoolMonitor,
-  redactError,
-  rejectOption,
+  type LivePoolState,
   validateOptions,
 } from '@lifeguard/core/adapter'
-import { MongoClient, type Collection, type CollectionOptions, type Db, type DbOptions, type Document } from 'mongodb'
+import type { Collection, CollectionOptions, Db, DbOptions, Document, MongoClient } from 'mongodb'
+import { ClientClosedError } from './errors.js'
+import { ClientRevival } from './internal/client-revival.js'
 import { CmapTracker } from './internal/cmap-tracker.js'
+import { CommandTimer } from './internal/command-timer.js'
+import { createClient } from './internal/create-client.js'
 import { currentSignal, Gate } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
+import { MinSizeKeeper } from './internal/min-size-keeper.js'
 import type { PoolAccess } from './internal/pool-access.js'
 import { describeTarget, secretsOf } from './internal/target.js'
 import { poolAccess } from './internal/symbols.js'
 import { ping, warmConnections } from './internal/warmup.js'
 import { MongoLease } from './mongo-lease.js'
-import { driverOptions, resolveOptions, type MongoPoolOptions, type ResolvedMongoPoolOptions } from './options.js'
+import { resolveOptions, type MongoPoolOptions, type ResolvedMongoPoolOptions } from './options.js'
 
 /** Options of `pool.acquire()`. */
 export interface AcquireOptions {
@@ -49,24 +54,20 @@ export class MongoPool implements ManagedPool {
   readonly target: string
   /** The database of `db()` and `collection()` without a name. */
   readonly dbName: string
-  /**
-   * The driver's client. Operations made on it directly bypass admission (and so `maxSize`, bounded waiting
-   * and per-operation metrics), though its connections are still counted: use it for what the handle does
-   * not cover, such as change streams.
-   */
-  readonly client: MongoClient
+  readonly #client: MongoClient
+  readonly #revival: ClientRevival
   readonly #options: ResolvedMongoPoolOptions
   readonly #monitor: PoolMonitor
   readonly #queue: AdmissionQueue
   readonly #gate: Gate
   readonly #tracker: CmapTracker
+  readonly #commands: CommandTimer
   readonly #access: PoolAccess
   #minSize: number
   #maxSize: number
-  #state: PoolState = 'created'
-  #closing: Promise<void> | undefined
+  readonly #lifecycle: PoolLifecycle
   #drained: (() => void) | undefined
-  #maintenance: Promise<void> | undefined
+  readonly #keeper: MinSizeKeeper
 
   /**
    * @internal use `createMongoPool()`
@@ -76,17 +77,12 @@ export class MongoPool implements ManagedPool {
     const options = resolveOptions(input)
     this.#options = options
     this.name = options.name
+    this.#lifecycle = new PoolLifecycle(options.name)
     this.#minSize = options.minSize
     this.#maxSize = options.maxSize
-    let client: MongoClient
-    try {
-      client = new MongoClient(options.uri, driverOptions(options))
-    } catch (error) {
-      const safe = redactError(error, secretsOf(options.uri, undefined, options.clientOptions))
-      const expected = 'a valid MongoDB connection string'
-      throw new InvalidOptionError('uri', expected, `Invalid options for createMongoPool: expected \`uri\` to be ${expected}. The driver says: ${safe.message}`)
-    }
-    this.client = client
+    const client = createClient(options)
+    this.#client = client
+    this.#revival = new ClientRevival(client)
     this.dbName = options.dbName ?? client.options.dbName
     this.target = describeTarget(client, this.dbName)
     this.#monitor = new PoolMonitor({
@@ -107,17 +103,35 @@ export class MongoPool implements ManagedPool {
         return error === undefined ? undefined : this.#monitor.stats.redact(error)
       },
     })
-    this.#gate = new Gate(this.#queue, this.#monitor, () => this.#drained?.())
+    this.#gate = new Gate(this.#queue, this.#monitor, { onIdle: () => this.#drained?.(), prepare: () => this.#revival.ensure() })
     // Deferred: these hooks run inside the driver's event emission, which must not be re-entered.
-    const maintainSoon = () => void setImmediate(() => this.#maintain())
-    this.#tracker = new CmapTracker(client, options.name, this.#monitor, { poolReady: maintainSoon, connectionLost: maintainSoon })
+    const maintainSoon = () => void setImmediate(() => this.#keeper.maintain())
+    this.#tracker = new CmapTracker(client, options.name, this.#monitor, {
+      poolReady: maintainSoon,
+      connectionLost: maintainSoon,
+      clientClosed: () => this.#clientClosed(),
+    })
+    this.#commands = new CommandTimer(client, this.#monitor)
+    // Warm-up does the same work and runs the keeper when it is done.
+    this.#keeper = new MinSizeKeeper(this.#tracker, () => this.#ping(), () => this.#minSize, () => this.#lifecycle.closing || this.#lifecycle.state === 'warming')
     this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate }
     this.#monitor.poolCreated(this.#minSize, this.#maxSize)
   }
 
+  /**
+   * The driver's client. Operations made on it directly bypass admission (and so `maxSize`, bounded waiting
+   * and per-operation metrics), though its connections are still counted: use it for what the handle does
+   * not cover, such as change streams. If the driver closed it after a failed first connection, reading it
+   * reconnects it (in the background), as the pool's own operations do.
+   */
+  get client(): MongoClient {
+    this.#revival.kick()
+    return this.#client
+  }
+
   /** `created`, `warming`, `ready` (after `warmup()`), `closing` or `closed`. */
   get state(): PoolState {
-    return this.#state
+    return this.#lifecycle.state
   }
   /** Connections open or opening, as the driver's CMAP events report them. */
   get totalCount(): number {
@@ -153,7 +167,7 @@ export class MongoPool implements ManagedPool {
    * Waiting operations leave the queue when the current operation context aborts.
    */
   db(name?: string, options?: DbOptions): Db {
-    return gated(this.client.db(name ?? this.dbName, options), (operation) => this.#gate.run(operation, currentSignal))
+    return gated(this.#client.db(name ?? this.dbName, options), (operation) => this.#gate.run(operation, currentSignal))
   }
 
   /** A collection of `dbName` whose operations go through admission. */
@@ -188,31 +202,25 @@ export class MongoPool implements ManagedPool {
    * @example
    * const report = await pool.warmup() // { pool: 'orders', requested: 4, opened: 4, failed: 0, durationMillis: 12.3 }
    */
-  async warmup(options?: WarmupOptions): Promise<WarmupReport> {
-    if (options !== undefined) {
-      validateOptions('warmup', options, {
-        connections: { type: 'integer', min: 1, max: this.#maxSize, optional: true },
-        timeoutMillis: { type: 'integer', min: 1, optional: true },
-      })
-    }
-    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'warm up')
-    const requested = options?.connections ?? Math.max(1, this.#minSize)
-    const timeoutMillis = options?.timeoutMillis ?? this.#options.acquireTimeoutMillis
-    const previous = this.#state
-    this.#state = 'warming'
-    // A refill already running would still hold connections when the report says they are idle.
-    await this.#maintenance
-    const outcome = await warmConnections(this.client, this.#tracker, requested, timeoutMillis)
-    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'warm up')
-    if (outcome.opened === 0) {
-      this.#state = previous === 'warming' ? 'created' : previous
-      const reason = outcome.timedOut ? `No connection could be opened within ${timeoutMillis}ms.` : 'No connection could be opened.'
-      const cause = outcome.lastError === undefined ? undefined : this.#monitor.error(outcome.lastError, 'pool')
-      throw new PoolWarmupError(this.name, this.target, reason, cause === undefined ? undefined : { cause })
-    }
-    this.#state = 'ready'
-    this.#maintain()
-    return { pool: this.name, requested, opened: outcome.opened, failed: requested - outcome.opened, durationMillis: outcome.durationMillis }
+  warmup(options?: WarmupOptions): Promise<WarmupReport> {
+    const bounds = { minSize: this.#minSize, maxSize: this.#maxSize, timeoutMillis: this.#options.acquireTimeoutMillis }
+    return this.#lifecycle.warmup(options, bounds, async ({ connections, timeoutMillis }) => {
+      // A refill already running would still hold connections when the report says they are idle.
+      await this.#keeper.settled
+      const outcome = await warmConnections(() => this.#ping(), this.#tracker, connections, timeoutMillis)
+      if (outcome.opened === 0) {
+        const reason = outcome.timedOut ? `No connection could be opened within ${timeoutMillis}ms.` : 'No connection could be opened.'
+        const cause = outcome.lastError === undefined ? undefined : this.#monitor.error(outcome.lastError, 'pool')
+        throw new PoolWarmupError(this.name, this.target, reason, cause === undefined ? undefined : { cause })
+      }
+      this.#keeper.maintain()
+      return { pool: this.name, requested: connections, opened: outcome.opened, failed: connections - outcome.opened, durationMillis: outcome.durationMillis }
+    })
+  }
+
+  /** The seed document's name for `warmup()`. */
+  warmupPool(options?: WarmupOptions): Promise<WarmupReport> {
+    return this.warmup(options)
   }
 
   /**
@@ -227,37 +235,32 @@ export class MongoPool implements ManagedPool {
    * pool.resize({ maxSize: 20 }, { reason: 'load' })
    */
   resize(size: PoolSize, options?: ResizeOptions): void {
-    const where = 'resize'
-    const limit = this.#options.maxSizeLimit
-    validateOptions(where, size, { minSize: { type: 'integer', min: 0, max: limit, optional: true }, maxSize: { type: 'integer', min: 1, max: limit, optional: true } })
-    if (options !== undefined) validateOptions(where, options, { reason: { type: 'string', nonEmpty: true, optional: true }, details: { type: 'object', optional: true } })
-    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'resize')
     const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
-    const maxSize = size.maxSize ?? previous.maxSize
-    // Lowering only maxSize below the current minSize lowers minSize with it (what an autoscaler expects).
-    const next = { minSize: size.minSize ?? Math.min(previous.minSize, maxSize), maxSize }
-    if (next.minSize > next.maxSize) rejectOption(where, 'minSize', `an integer <= \`maxSize\` (${next.maxSize})`, next.minSize)
-    if (next.minSize === previous.minSize && next.maxSize === previous.maxSize) return
+    const next = this.#lifecycle.resize(previous, size, options, this.#options.maxSizeLimit)
+    if (next === undefined) return
     this.#minSize = next.minSize
     this.#maxSize = next.maxSize
     this.#queue.setLimit(next.maxSize)
     this.#monitor.resized(previous, next, options?.reason ?? 'manual', options?.details)
-    this.#maintain()
+    this.#keeper.maintain()
   }
 
   getPoolMetrics(): PoolMetrics {
-    return this.#monitor.snapshot({
-      totalConnections: this.totalCount,
-      activeConnections: this.activeCount,
-      idleConnections: this.idleCount,
-      waitingRequests: this.waitingCount,
-      minSize: this.#minSize,
-      maxSize: this.#maxSize,
-    })
+    return this.#monitor.snapshot(this.#live())
+  }
+
+  /** The live numbers and lifetime counters of `getPoolMetrics()` alone (nothing sorted), for frequent readers. */
+  getPoolCounters(): PoolCounters {
+    return this.#monitor.counters(this.#live())
   }
 
   on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
     return this.#monitor.events.on(event, listener)
+  }
+
+  /** Its lifecycle events (the pool contract's way in): `pool.events.on('leak', listener)`. */
+  get events(): PoolEventSource {
+    return this.#monitor.events
   }
 
   /**
@@ -266,9 +269,7 @@ export class MongoPool implements ManagedPool {
    * sessions on the server and closes every connection. Idempotent.
    */
   close(options?: { timeoutMillis?: number }): Promise<void> {
-    if (options?.timeoutMillis !== undefined) checkOption('close', 'timeoutMillis', options.timeoutMillis, { type: 'integer', min: 0 })
-    this.#closing ??= this.#close(options?.timeoutMillis ?? 10_000)
-    return this.#closing
+    return this.#lifecycle.close(options, (timeoutMillis) => this.#close(timeoutMillis))
   }
 
   /** @internal what leases and handles use */
@@ -277,7 +278,6 @@ export class MongoPool implements ManagedPool {
   }
 
   async #close(timeoutMillis: number): Promise<void> {
-    this.#state = 'closing'
     this.#queue.close()
     if (this.#queue.active > 0) {
       await new Promise<void>((resolve) => {
@@ -288,29 +288,53 @@ export class MongoPool implements ManagedPool {
         }
       })
     }
+    // A reconnect still running would otherwise open a topology after the close.
+    await this.#revival.settled()
     try {
-      await this.client.close()
+      await this.#client.close()
     } finally {
       this.#tracker.detach()
-      this.#state = 'closed'
+      this.#commands.detach()
     }
   }
 
-  // Keeps `minSize` connections open, since the driver's own minimum is fixed at construction. Runs after a
-  // resize, when the pool becomes ready (again), and when a connection goes away; one run at a time.
-  #maintain(): void {
-    // Warm-up does the same work and runs this when it is done.
-    if (this.#maintenance !== undefined || this.#closing !== undefined || this.#state === 'warming') return
-    const missing = this.#minSize - this.#tracker.total
-    if (missing <= 0) return
-    const before = this.#tracker.open
-    // Concurrent pings beside the connections in use make the driver open the missing ones.
-    const count = Math.max(1, this.#minSize - this.#tracker.busy)
-    this.#maintenance = Promise.allSettled(Array.from({ length: count }, () => ping(this.client))).then(() => {
-      this.#maintenance = undefined
-      // Go on while it makes progress; a failing server is retried when the pool becomes ready again.
-      if (this.#tracker.open > before) this.#maintain()
-    })
+  /** A summary without the client (whose options hold the connection string), for logs and `console.log`. */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `MongoPool ${inspect(this.toJSON(), { ...options, depth: 1 })}`
+  }
+
+  /** What `JSON.stringify(pool)` shows: name, kind, redacted target, database, state and size. */
+  toJSON(): { name: string; kind: string; target: string; dbName: string; state: PoolState; minSize: number; maxSize: number } {
+    return { name: this.name, kind: this.kind, target: this.target, dbName: this.dbName, state: this.#lifecycle.state, minSize: this.#minSize, maxSize: this.#maxSize }
+  }
+
+  /** `MongoPool 'orders' (mongodb://app@db:27017/orders)`: never the password. */
+  toString(): string {
+    return `MongoPool '${this.name}' (${this.target})`
+  }
+
+  #live(): LivePoolState {
+    return {
+      totalConnections: this.totalCount,
+      activeConnections: this.activeCount,
+      idleConnections: this.idleCount,
+      waitingRequests: this.waitingCount,
+      minSize: this.#minSize,
+      maxSize: this.#maxSize,
+    }
+  }
+
+  // A ping outside admission (warm-up, refills) that first reconnects a client the driver closed.
+  async #ping(): Promise<unknown> {
+    await this.#revival.ensure()
+    return ping(this.#client)
+  }
+
+  #clientClosed(): void {
+    // Closing the pool closes the client too; only a close the driver made on its own is recovered from.
+    if (this.#lifecycle.closing) return
+    this.#revival.markClosed()
+    this.#monitor.error(new ClientClosedError(this.name, { cause: this.#tracker.lastConnectError }), 'pool')
   }
 }
 

@@ -1,6 +1,6 @@
 import { type PoolEventListeners } from '@lifeguard/core'
-import { rejectOption, validateOptions, type OptionRules } from '@lifeguard/core/adapter'
-import type { MongoClientOptions } from 'mongodb'
+import { checkOption, poolEventsRule, rejectOption, validateOptions, type OptionRules } from '@lifeguard/core/adapter'
+import type { MongoClient, MongoClientOptions } from 'mongodb'
 
 /** Driver options that Lifeguard sets itself from the pool's own options. */
 export type OwnedClientOption = 'maxPoolSize' | 'minPoolSize' | 'maxIdleTimeMS' | 'appName'
@@ -67,13 +67,13 @@ const rules: OptionRules<MongoPoolOptions> = {
   minSize: { type: 'integer', min: 0, optional: true },
   maxSize: { type: 'integer', min: 1, optional: true },
   maxSizeLimit: { type: 'integer', min: 1, optional: true },
-  acquireTimeoutMillis: { type: 'integer', min: 1, optional: true },
+  acquireTimeoutMillis: { type: 'duration', min: 1, optional: true },
   maxWaitingRequests: { type: 'integer', min: 0, optional: true },
-  maxIdleTimeMillis: { type: 'integer', min: 0, optional: true },
-  leakDetectionMillis: { type: 'integer', min: 0, optional: true },
+  maxIdleTimeMillis: { type: 'duration', optional: true },
+  leakDetectionMillis: { type: 'duration', optional: true },
   appName: { type: 'string', nonEmpty: true, optional: true },
-  events: { type: 'object', optional: true },
-  clientOptions: { type: 'object', optional: true },
+  events: poolEventsRule,
+  clientOptions: { type: 'custom', expected: 'an object of MongoClient options', check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), optional: true },
 }
 
 const owned: Record<OwnedClientOption, string> = {
@@ -99,6 +99,9 @@ export function resolveOptions(options: MongoPoolOptions): ResolvedMongoPoolOpti
   for (const [key, use] of Object.entries(owned)) {
     if (key in clientOptions) rejectOption(WHERE, `clientOptions.${key}`, `left out (Lifeguard sets it from ${use})`, (clientOptions as Record<string, unknown>)[key])
   }
+  for (const [key, value] of Object.entries(clientOptions)) {
+    if (isDriverDuration(key, value)) checkOption(WHERE, `clientOptions.${key}`, value, { type: 'duration' })
+  }
   return {
     name: options.name,
     uri: options.uri,
@@ -117,6 +120,24 @@ export function resolveOptions(options: MongoPoolOptions): ResolvedMongoPoolOpti
   }
 }
 
+// The driver's durations end in `MS`; it accepts any number and hands it to Node's timers, which fire at
+// once above 2^31-1 ms.
+function isDriverDuration(key: string, value: unknown): boolean {
+  return key.endsWith('MS') && typeof value === 'number'
+}
+
+/**
+ * Checks the durations the driver parsed, which may come from the connection string
+ * (`?serverSelectionTimeoutMS=...`) as well as from `clientOptions`.
+ *
+ * @throws {InvalidOptionError} naming the option, never showing the connection string
+ */
+export function checkDriverDurations(client: MongoClient): void {
+  for (const [key, value] of Object.entries(client.options)) {
+    if (isDriverDuration(key, value)) checkOption(`${WHERE} (connection string)`, key, value, { type: 'duration' })
+  }
+}
+
 /** The `MongoClient` options: the user's, plus the pool settings Lifeguard owns. */
 export function driverOptions(options: ResolvedMongoPoolOptions): MongoClientOptions {
   return {
@@ -126,6 +147,9 @@ export function driverOptions(options: ResolvedMongoPoolOptions): MongoClientOpt
     // `minSize` is kept by the pool itself, since the driver cannot change its minimum after construction.
     minPoolSize: 0,
     maxIdleTimeMS: options.maxIdleTimeMillis,
+    // The pool's `query` events come from command monitoring, which the driver cannot turn on later; the
+    // application's own choice (in `clientOptions` or the URI) wins.
+    ...('monitorCommands' in options.clientOptions || /[?&]monitorcommands=/i.test(options.uri) ? {} : { monitorCommands: true }),
     ...(options.appName === undefined ? {} : { appName: options.appName }),
   }
 }

@@ -1,11 +1,16 @@
 import { DisposedError, type OperationContext } from '@lifeguard/core'
 import type pg from 'pg'
+import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
-import { releaseArgumentFor } from './internal/run-query.js'
+import { clientState, type PooledClient } from './internal/pooled-client.js'
+import type { PoolMonitor } from '@lifeguard/core/adapter'
+import { releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
 import type { QueryText, QueryValues } from './query-types.js'
-import { acquireClient, finishTransaction, runQuery } from './internal/symbols.js'
-import { clientState, type TrackedClient } from './internal/tracked-client.js'
+import { finishTransaction, poolCore } from './internal/symbols.js'
+
+/** Either PostgreSQL pool: `createPostgresPool()`'s or the `pg.Pool`-compatible `Pool`. */
+export type AnyPostgresPool = PostgresPool | Pool
 
 /**
  * One operation's way into a `PostgresPool`: `query()` checks a client out per query, `transaction()`
@@ -15,15 +20,15 @@ import { clientState, type TrackedClient } from './internal/tracked-client.js'
  */
 export class PostgresHandle implements AsyncDisposable {
   /** The pool it checks out from. */
-  readonly pool: PostgresPool
+  readonly pool: AnyPostgresPool
   /** The operation it belongs to (its signal bounds every wait), if any. */
   readonly context: OperationContext | undefined
   /** Clients held by `connect()` (value undefined) and `transaction()` (value: its transaction). */
-  #held: Map<TrackedClient, PostgresTransaction | undefined> | undefined
+  #held: Map<PooledClient, PostgresTransaction | undefined> | undefined
   #disposing: Promise<void> | undefined
 
   /** @internal use `createPostgresHandle()` or `registerPostgres()` */
-  constructor(pool: PostgresPool, context?: OperationContext) {
+  constructor(pool: AnyPostgresPool, context?: OperationContext) {
     this.pool = pool
     this.context = context
   }
@@ -42,13 +47,14 @@ export class PostgresHandle implements AsyncDisposable {
    * Runs one query on a client checked out for it.
    *
    * @throws {PoolTimeoutError | PoolExhaustedError | OperationAbortedError} while waiting for a client
+   * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
    * @throws {DisposedError} after the handle was disposed
    * @example
    * const { rows } = await context.postgres.query('SELECT * FROM orders WHERE id = $1', [id])
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#disposing !== undefined) return Promise.reject(this.#disposedError('run a query'))
-    return this.pool[runQuery]<R>(this.context, text, values)
+    return this.pool[poolCore].query<R>(this.context, text, values)
   }
 
   /**
@@ -57,6 +63,8 @@ export class PostgresHandle implements AsyncDisposable {
    *
    * @throws {InvalidOptionError} for bad options
    * @throws {DisposedError} when the handle is disposed before the transaction commits (it is rolled back)
+   * @throws {ConnectionLostError} when the connection failed: `mayHaveCommitted` is false (safe to retry the
+   *   whole transaction) unless it failed during `COMMIT`
    * @example
    * const id = await context.postgres.transaction(async (tx) => {
    *   const { rows } = await tx.query('INSERT INTO orders (total) VALUES ($1) RETURNING id', [total])
@@ -67,19 +75,22 @@ export class PostgresHandle implements AsyncDisposable {
   async transaction<T>(fn: (tx: PostgresTransaction) => T | Promise<T>, options?: TransactionOptions): Promise<T> {
     const begin = beginStatement(options)
     const client = await this.#checkout('start a transaction')
-    const tx = new PostgresTransaction(client)
+    // Its refused writes are the caller's doing, not a sign that the server was demoted.
+    if (options?.readOnly === true) client[clientState].readOnlyTransaction = true
+    const core = this.pool[poolCore]
+    const tx = new PostgresTransaction(client, core.name, core.redact, core.monitor)
     this.#hold(client, tx)
     let result: T
     try {
-      await client.query(begin)
+      await runStatement(core.monitor, client, begin, undefined, (error) => statementError(core.name, client, error, 'start a transaction', false, core.redact))
       result = await fn(tx)
       tx[finishTransaction]()
       // Disposed meanwhile: the client went back (rolled back); committing now would touch someone else's.
       if (this.#held?.get(client) !== tx) throw this.#disposedError('commit the transaction')
-      await client.query('COMMIT')
+      await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact))
     } catch (error) {
       tx[finishTransaction]()
-      if (this.#take(client, tx)) await rollbackAndRelease(client)
+      if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor)
       throw error
     }
     if (this.#take(client, tx)) client.release()
@@ -111,9 +122,9 @@ export class PostgresHandle implements AsyncDisposable {
     return this.dispose()
   }
 
-  async #checkout(action: string): Promise<TrackedClient> {
+  async #checkout(action: string): Promise<PooledClient> {
     if (this.#disposing !== undefined) throw this.#disposedError(action)
-    const client = await this.pool[acquireClient](this.context)
+    const client = await this.pool[poolCore].checkout(this.context)
     if (this.#disposing !== undefined) {
       client.release()
       throw this.#disposedError(action)
@@ -121,7 +132,7 @@ export class PostgresHandle implements AsyncDisposable {
     return client
   }
 
-  #hold(client: TrackedClient, tx: PostgresTransaction | undefined): void {
+  #hold(client: PooledClient, tx: PostgresTransaction | undefined): void {
     const held = (this.#held ??= new Map())
     held.set(client, tx)
     // The pool removes it from here when the client is released, whoever releases it.
@@ -129,7 +140,7 @@ export class PostgresHandle implements AsyncDisposable {
   }
 
   // Whoever takes a client out of `#held` first is the one who gives it back.
-  #take(client: TrackedClient, tx: PostgresTransaction | undefined): boolean {
+  #take(client: PooledClient, tx: PostgresTransaction | undefined): boolean {
     const held = this.#held
     if (held === undefined || !held.has(client) || held.get(client) !== tx) return false
     held.delete(client)
@@ -146,7 +157,7 @@ export class PostgresHandle implements AsyncDisposable {
         tx?.[finishTransaction]()
         // A transaction may still be sending BEGIN, so roll back whenever one was started.
         const status = client.getTransactionStatus()
-        if (tx !== undefined || status === 'T' || status === 'E') return rollbackAndRelease(client)
+        if (tx !== undefined || status === 'T' || status === 'E') return rollbackAndRelease(client, this.pool[poolCore].monitor)
         client.release()
         return undefined
       }),
@@ -158,9 +169,11 @@ export class PostgresHandle implements AsyncDisposable {
   }
 }
 
-async function rollbackAndRelease(client: TrackedClient): Promise<void> {
+async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor): Promise<void> {
+  // A lost connection has nothing to roll back (the server already did): just close it.
+  if (client[clientState].broken) return client.release(client[clientState].failure ?? true)
   try {
-    await client.query('ROLLBACK')
+    await runStatement(monitor, client, 'ROLLBACK', undefined, (error) => error)
   } catch (error) {
     // The connection cannot be trusted with an unknown transaction state: close it.
     client.release(releaseArgumentFor(error) ?? (error as Error))
@@ -177,6 +190,6 @@ async function rollbackAndRelease(client: TrackedClient): Promise<void> {
  * await using db = createPostgresHandle(pool)
  * await db.query('SELECT 1')
  */
-export function createPostgresHandle(pool: PostgresPool, context?: OperationContext): PostgresHandle {
+export function createPostgresHandle(pool: AnyPostgresPool, context?: OperationContext): PostgresHandle {
   return new PostgresHandle(pool, context)
 }

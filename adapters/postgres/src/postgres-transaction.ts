@@ -1,9 +1,10 @@
 import { DisposedError } from '@lifeguard/core'
-import { validateOptions } from '@lifeguard/core/adapter'
+import { validateOptions, type PoolMonitor } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import type { QueryText, QueryValues } from './query-types.js'
+import type { PooledClient } from './internal/pooled-client.js'
+import { runStatement, statementError } from './internal/run-query.js'
 import { finishTransaction } from './internal/symbols.js'
-import type { TrackedClient } from './internal/tracked-client.js'
 
 /** How `transaction()` begins: `BEGIN ISOLATION LEVEL ... READ ONLY`. */
 export interface TransactionOptions {
@@ -18,12 +19,18 @@ export interface TransactionOptions {
  * on a connection that went back to the pool.
  */
 export class PostgresTransaction {
-  readonly #client: TrackedClient
+  readonly #client: PooledClient
+  readonly #pool: string
+  readonly #redact: (error: unknown) => Error
+  readonly #monitor: PoolMonitor
   #finished = false
 
   /** @internal created by `PostgresHandle#transaction()` */
-  constructor(client: TrackedClient) {
+  constructor(client: PooledClient, pool: string, redact: (error: unknown) => Error, monitor: PoolMonitor) {
     this.#client = client
+    this.#pool = pool
+    this.#redact = redact
+    this.#monitor = monitor
   }
 
   /** True once committed, rolled back or disposed. */
@@ -35,12 +42,13 @@ export class PostgresTransaction {
    * Runs a query inside the transaction.
    *
    * @throws {DisposedError} once the transaction has finished
+   * @throws {ConnectionLostError} when the connection failed (the server rolls the transaction back)
    * @example
    * await tx.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [amount, from])
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#finished) return Promise.reject(new DisposedError('Could not run a query in the transaction. The transaction has already finished.'))
-    return this.#client.query<R>(text as string, values as unknown[] | undefined)
+    return runStatement<R>(this.#monitor, this.#client, text, values, (error) => statementError(this.#pool, this.#client, error, 'run a query in the transaction', false, this.#redact))
   }
 
   /** @internal */

@@ -1,7 +1,6 @@
 import { OperationContext, type ServiceContainer } from '@lifeguard/core'
 import { checkOption } from '@lifeguard/core/adapter'
-import { PostgresHandle } from './postgres-handle.js'
-import type { PostgresPool } from './postgres-pool.js'
+import { PostgresHandle, type AnyPostgresPool } from './postgres-handle.js'
 
 declare module '@lifeguard/core' {
   interface OperationContext {
@@ -36,7 +35,7 @@ export const DEFAULT_POSTGRES_SERVICE = 'postgres'
  */
 export function registerPostgres<S extends object, K extends string = 'postgres'>(
   container: ServiceContainer<S>,
-  pool: PostgresPool,
+  pool: AnyPostgresPool,
   options: RegisterPostgresOptions<K> = {},
 ): ServiceContainer<S & Record<K, PostgresHandle>> {
   checkOption('registerPostgres', 'name', options.name, { type: 'string', nonEmpty: true, optional: true })

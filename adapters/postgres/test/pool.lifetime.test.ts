@@ -1,47 +1,50 @@
-import type { ConnectEvent, DisconnectEvent } from '@lifeguard/core'
-import { performance } from 'node:perf_hooks'
+import type { DisconnectEvent } from '@lifeguard/core'
+import { ManualClock, serverConnectionCount } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { serverConnectionCount } from './_helpers/pg-server.js'
-import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
+import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool maxLifetimeMillis')
 
 test('retires idle connections after their lifetime, spread by jitter, with reason lifetime', async () => {
-  const opened = new Map<ConnectEvent['connectionId'], number>()
-  const lifetimes: number[] = []
+  const clock = new ManualClock()
   const reasons: DisconnectEvent['reason'][] = []
   const { pool, appName } = testPool('lifetime-idle', {
+    clock,
     maxSize: 8,
+    idleTimeoutMillis: 0,
     maxLifetimeMillis: 600,
     maxLifetimeJitterMillis: 300,
-    events: {
-      onConnect: (e) => void opened.set(e.connectionId, performance.now()),
-      onDisconnect: (e) => {
-        reasons.push(e.reason)
-        const at = e.connectionId === undefined ? undefined : opened.get(e.connectionId)
-        if (at !== undefined) lifetimes.push(performance.now() - at)
-      },
-    },
+    events: { onDisconnect: (e) => void reasons.push(e.reason) },
   })
+  const openedAt = clock.now()
   await pool.warmup({ connections: 8 })
   assert.is(await serverConnectionCount(appName), 8)
-  await until('every connection to retire', () => reasons.length === 8, 3000)
-  assert.equal([...new Set(reasons)], ['lifetime'])
-  for (const lifetime of lifetimes) assert.ok(lifetime >= 290 && lifetime < 1000, `lifetime ${lifetime}ms outside 300..600 (+ tolerance)`)
+  // Step through time; the pool's own count drops the moment a connection is retired.
+  const lifetimes: number[] = []
+  let open = 8
+  for (let step = 0; step < 60; step++) {
+    await clock.advance(10)
+    for (; pool.totalCount < open; open--) lifetimes.push(clock.now() - openedAt)
+  }
+  assert.is(lifetimes.length, 8)
+  for (const lifetime of lifetimes) assert.ok(lifetime > 300 && lifetime <= 600, `lifetime ${lifetime}ms outside 300..600`)
   // Eight uniform draws over a 300ms window: they do not all land within a few milliseconds.
   const spread = Math.max(...lifetimes) - Math.min(...lifetimes)
-  assert.ok(spread > 20, `lifetimes spread over only ${spread.toFixed(1)}ms`)
+  assert.ok(spread > 20, `lifetimes spread over only ${spread}ms`)
+  await until('every disconnect event', () => reasons.length === 8)
+  assert.equal([...new Set(reasons)], ['lifetime'])
   assert.is(pool.getPoolMetrics().totalConnections, 0)
   await closeAndCheck(pool, appName)
 })
 
 test('retires a busy connection when it is released after its lifetime, and replaces it on demand', async () => {
+  const clock = new ManualClock()
   const reasons: string[] = []
   const pids = new Set<unknown>()
-  const { pool, appName } = testPool('lifetime-busy', { maxLifetimeMillis: 100, maxLifetimeJitterMillis: 0, events: { onDisconnect: (e) => void reasons.push(e.reason), onConnect: (e) => void pids.add(e.connectionId) } })
+  const { pool, appName } = testPool('lifetime-busy', { clock, maxLifetimeMillis: 100, maxLifetimeJitterMillis: 0, events: { onDisconnect: (e) => void reasons.push(e.reason), onConnect: (e) => void pids.add(e.connectionId) } })
   const client = await pool.connect()
-  await sleep(150)
+  await clock.advance(150)
   assert.is(reasons.length, 0, 'not closed under its holder')
   await client.query('SELECT 1')
   client.release()
@@ -53,12 +56,13 @@ test('retires a busy connection when it is released after its lifetime, and repl
 })
 
 test('an expired connection released while others wait is closed, not handed over', async () => {
+  const clock = new ManualClock()
   const reasons: string[] = []
-  const { pool, appName } = testPool('lifetime-waiter', { maxSize: 1, maxLifetimeMillis: 100, maxLifetimeJitterMillis: 0, events: { onDisconnect: (e) => void reasons.push(e.reason) } })
+  const { pool, appName } = testPool('lifetime-waiter', { clock, maxSize: 1, maxLifetimeMillis: 100, maxLifetimeJitterMillis: 0, events: { onDisconnect: (e) => void reasons.push(e.reason) } })
   const client = await pool.connect()
   const first = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid
   const waiting = pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
-  await sleep(150)
+  await clock.advance(150)
   client.release()
   const { rows } = await waiting
   assert.is.not(rows[0]?.pid, first)

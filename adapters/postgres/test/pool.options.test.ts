@@ -29,11 +29,11 @@ test('names the option, the value and the allowed range', () => {
   assert.is(error.expected, 'an integer >= 1')
   assert.match(error.message, 'expected `maxSize` to be an integer >= 1, got `0` (number).')
   assert.match(invalid({ name: 'a', port: 70000 }).message, '`port` to be an integer between 1 and 65535, got `70000`')
-  assert.match(invalid({ name: 'a', acquireTimeoutMillis: 1.5 }).message, '`acquireTimeoutMillis` to be an integer >= 1')
+  assert.match(invalid({ name: 'a', acquireTimeoutMillis: 1.5 }).message, '`acquireTimeoutMillis` to be an integer number of milliseconds between 1 and 2147483647')
   assert.match(invalid({ name: 'a', maxWaitingRequests: -1 }).message, '`maxWaitingRequests` to be an integer >= 0')
-  assert.match(invalid({ name: 'a', idleTimeoutMillis: '10s' }).message, '`idleTimeoutMillis` to be an integer >= 0, got `"10s"` (string)')
+  assert.match(invalid({ name: 'a', idleTimeoutMillis: '10s' }).message, '`idleTimeoutMillis` to be an integer number of milliseconds between 0 and 2147483647, got `"10s"` (string)')
   assert.match(invalid({ name: 'a', leakDetectionMillis: null }).message, '`leakDetectionMillis`')
-  assert.match(invalid({ name: 'a', events: 'loud' }).message, '`events` to be an object of listeners or an array of them')
+  assert.match(invalid({ name: 'a', events: 'loud' }).message, '`events` to be an object of listeners (`onConnect`')
 })
 
 test('rejects unknown options, listing the known ones', () => {
@@ -57,7 +57,26 @@ test('rejects pg settings that Lifeguard owns, naming the option to use', () => 
   assert.match(error.message, '`pg.max` is managed by Lifeguard. Use `maxSize` instead.')
   assert.match(invalid({ name: 'a', pg: { connectionTimeoutMillis: 5 } }).message, 'Use `connectTimeoutMillis` instead.')
   assert.match(invalid({ name: 'a', pg: { password: 'x' } }).message, 'Use `password` instead.')
-  assert.match(invalid({ name: 'a', pg: { Client: class {} } }).message, 'Lifeguard sets it.')
+})
+
+test('refuses every duration a timer cannot wait for (above 2^31-1 ms), naming it', () => {
+  for (const option of ['acquireTimeoutMillis', 'connectTimeoutMillis', 'idleTimeoutMillis', 'maxLifetimeMillis', 'leakDetectionMillis', 'validateAfterIdleMillis']) {
+    const error = invalid({ name: 'a', [option]: 2 ** 32 })
+    assert.is(error.option, option)
+    assert.match(error.message, 'between')
+    assert.match(error.message, '2147483647, got `4294967296` (number)')
+  }
+})
+
+test('refuses listener maps with unknown keys or values that are not functions, naming the key', () => {
+  const typo = invalid({ name: 'a', events: { onErorr: () => undefined } })
+  assert.is(typo.option, 'events.onErorr')
+  assert.match(typo.message, 'unknown listener `events.onErorr`. Known listeners: `onConnect`')
+  const notAFunction = invalid({ name: 'a', events: { onError: 5 } })
+  assert.is(notAFunction.option, 'events.onError')
+  assert.match(notAFunction.message, 'expected `events.onError` to be a function')
+  assert.is(invalid({ name: 'a', events: [{ onLeak: () => undefined }, { onLek: () => undefined }] }).option, 'events[1].onLek')
+  assert.is(invalid({ name: 'a', events: ['x'] }).option, 'events[0]')
 })
 
 test('never echoes a password or connection string of the wrong shape', () => {
@@ -67,6 +86,21 @@ test('never echoes a password or connection string of the wrong shape', () => {
   assert.match(password.message, 'expected `password` to be a string or a function, got a number.')
   const connectionString = invalid({ name: 'a', connectionString: '' })
   assert.match(connectionString.message, '`<redacted>` (string)')
+})
+
+test('uses the Client class given in pg options, as pg.Pool does', async () => {
+  let constructed = 0
+  const { default: pg } = await import('pg')
+  class CountingClient extends pg.Client {
+    constructor(config: object) {
+      super(config)
+      constructed++
+    }
+  }
+  const { pool, appName } = testPool('options-client', { pg: { Client: CountingClient as never } })
+  await pool.query('SELECT 1')
+  assert.is(constructed, 1)
+  await closeAndCheck(pool, appName)
 })
 
 test('applies the documented defaults and passes other pg settings through', async () => {

@@ -2,8 +2,7 @@ import { InvalidOptionError, PoolClosedError, type ResizeEvent } from '@lifeguar
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPoolClient } from '../src/index.js'
-import { serverConnectionCount, waitForConnectionCount } from './_helpers/pg-server.js'
-import { rejects } from './_helpers/rejects.js'
+import { serverConnectionCount, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool resize')
@@ -85,7 +84,7 @@ test('lowering maxSize below minSize lowers minSize too; a same-size call emits 
 test('rejects bad sizes with InvalidOptionError and keeps the old size', async () => {
   const { pool, appName } = testPool('resize-invalid', { maxSize: 3 })
   assert.throws(() => pool.resize({ maxSize: 0 }), (error: unknown) => error instanceof InvalidOptionError && /`maxSize` to be an integer >= 1, got `0`/.test(error.message))
-  assert.throws(() => pool.resize({ minSize: 4, maxSize: 3 }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'minSize' && /<= maxSize \(3\)/.test(error.message))
+  assert.throws(() => pool.resize({ minSize: 4, maxSize: 3 }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'minSize' && /<= `maxSize` \(3\)/.test(error.message))
   assert.throws(() => pool.resize({ maxSize: 2.5 }), (error: unknown) => error instanceof InvalidOptionError && error.code === 'ERR_INVALID_OPTION')
   assert.throws(() => pool.resize({ size: 2 } as never), (error: unknown) => error instanceof InvalidOptionError && /unknown option `size`/.test(error.message))
   assert.is(pool.maxSize, 3)

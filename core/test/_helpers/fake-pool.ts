@@ -3,6 +3,8 @@ import {
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
+  type PoolCounters,
+  type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
   type PoolState,
@@ -87,18 +89,23 @@ export class FakePool implements ManagedPool {
   }
 
   getPoolMetrics(): PoolMetrics {
-    return this.monitor.snapshot({
-      totalConnections: this.#open,
-      activeConnections: 0,
-      idleConnections: this.#open,
-      waitingRequests: 0,
-      minSize: this.#minSize,
-      maxSize: this.#maxSize,
-    })
+    return this.monitor.snapshot(this.#live())
+  }
+
+  getPoolCounters(): PoolCounters {
+    return this.monitor.counters(this.#live())
+  }
+
+  #live() {
+    return { totalConnections: this.#open, activeConnections: 0, idleConnections: this.#open, waitingRequests: 0, minSize: this.#minSize, maxSize: this.#maxSize }
   }
 
   on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
     return this.monitor.events.on(event, listener)
+  }
+
+  get events(): PoolEventSource {
+    return this.monitor.events
   }
 
   async close(options?: { timeoutMillis?: number }): Promise<void> {

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { InvalidOptionError, createServiceContainer } from '../../src/index.js'
 import { MAX_TIMER_MILLIS } from '../../src/adapter.js'
 import { httpMiddlewareSettings, type HttpMiddlewareOptions } from '../../src/http.js'
-import { throwsError } from '../_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const test = suite('the shared middleware options are checked once, with their defaults in one place')
 const container = createServiceContainer()

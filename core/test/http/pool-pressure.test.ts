@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { PoolExhaustedError, PoolTimeoutError } from '../../src/index.js'
 import { validateOptions } from '../../src/adapter.js'
 import { mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom } from '../../src/http.js'
-import { throwsError } from '../_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const test = suite('pool pressure maps to 503 by code, with a Retry-After the option asks for')
 

@@ -4,71 +4,73 @@ import { createServer } from 'node:http'
 import Router from '@koa/router'
 import { lifeguard } from '@lifeguard/koa'
 import Koa from 'koa'
-import { InvalidOrderError, parseLimit, parseNewOrder, parseOrderId } from './orders.js'
+import { parseLimit, parseNewOrder, parseOrderId } from './orders.js'
 import type { OrdersRepository } from './orders-repository.js'
+import { PROBLEM_CONTENT_TYPE, RequestError, problemFrom, routeNotFound } from './problems.js'
+import { parseJson, readBody, requireJson } from './request-body.js'
 import { runHttpService } from './run-http-service.js'
 import { log, type OrdersService } from './service.js'
 
 function createKoaApp(service: OrdersService): Koa {
   const app = new Koa()
-  const ops = new Router()
-  ops.get('/health', (ctx) => {
+  // What reaches Koa's own error event happens outside the middleware below: the socket failing under a
+  // request, typically a client that went away mid-body. Koa's default prints a stack trace for each; a client
+  // leaving is not worth a line, anything else gets one.
+  app.on('error', (error: Error, ctx?: Koa.Context) => {
+    if (ctx?.req.destroyed === true) return
+    log(`${ctx?.method ?? '-'} ${ctx?.path ?? '-'} connection error: ${error.message}`)
+  })
+  // Outermost: every error, and a path no route serves, becomes one problem+json shape (src/problems.ts).
+  app.use(async (ctx, next) => {
+    try {
+      await next()
+      if (ctx.status === 404 && ctx.body == null) throw routeNotFound(ctx.method, ctx.path)
+    } catch (error) {
+      const requestId = (ctx.state as { lifeguard?: { requestId?: string } }).lifeguard?.requestId
+      const { problem, headers, unexpected } = problemFrom(error, requestId)
+      if (unexpected) log(`${ctx.method} ${ctx.path} failed (request ${requestId ?? '-'}): ${error instanceof Error ? error.message : String(error)}`)
+      ctx.status = problem.status
+      ctx.set(headers)
+      ctx.type = PROBLEM_CONTENT_TYPE
+      ctx.body = JSON.stringify(problem)
+    }
+  })
+  // Next, so every response carries `x-request-id`; `ctx.state.lifeguard` in place of `req.lifeguard`.
+  app.use(lifeguard({ container: service.container, handlerName: 'orders-api' }))
+
+  const router = new Router()
+  router.get('/health', (ctx) => {
     const health = service.health()
     ctx.status = health.status === 'ok' ? 200 : 503
     ctx.body = health
   })
-  ops.get('/metrics/pools', (ctx) => {
+  router.get('/metrics/pools', (ctx) => {
     ctx.body = service.poolMetrics()
   })
-  ops.get('/metrics', async (ctx) => {
+  router.get('/metrics', async (ctx) => {
     ctx.type = service.metrics.contentType
     ctx.body = await service.metrics.scrape()
   })
-
-  // `ctx.state.lifeguard` in place of `req.lifeguard`; Koa maps pool pressure to 503 itself with `mapErrors`.
-  const orders = new Router()
-  orders.use(lifeguard({ container: service.container, handlerName: 'orders-api', mapErrors: { retryAfterSeconds: 1 } }))
-  orders.post('/orders', async (ctx) => {
-    const created = await ctx.state.lifeguard.get<OrdersRepository>('orders').create(parseNewOrder(await readJson(ctx.req)))
+  router.post('/orders', async (ctx) => {
+    // Koa has no body parser built in; src/request-body.ts applies the same rules as express.json().
+    requireJson(ctx.get('content-type') || undefined)
+    const order = parseNewOrder(parseJson(await readBody(ctx.req)))
+    const created = await ctx.state.lifeguard.get<OrdersRepository>('orders').create(order)
     ctx.status = 201
     ctx.set('Location', `/orders/${created.id}`)
     ctx.body = created
   })
-  orders.get('/orders/:id', async (ctx) => {
+  router.get('/orders/:id', async (ctx) => {
     const id = parseOrderId(ctx.params.id)
-    const order = id === undefined ? undefined : await ctx.state.lifeguard.get<OrdersRepository>('orders').find(id)
-    ctx.status = order === undefined ? 404 : 200
-    ctx.body = order ?? { error: 'not_found', message: `No order '${ctx.params.id}'.` }
+    const order = await ctx.state.lifeguard.get<OrdersRepository>('orders').find(id)
+    if (order === undefined) throw new RequestError(404, 'not_found', `No order ${id}.`)
+    ctx.body = order
   })
-  orders.get('/orders', async (ctx) => {
+  router.get('/orders', async (ctx) => {
     ctx.body = await ctx.state.lifeguard.get<OrdersRepository>('orders').list(parseLimit(ctx.query.limit))
   })
-
-  app.use(async (ctx, next) => {
-    try {
-      await next()
-    } catch (error) {
-      const invalid = error instanceof InvalidOrderError || error instanceof SyntaxError
-      if (!invalid) log(`${ctx.method} ${ctx.path} failed: ${error instanceof Error ? error.message : String(error)}`)
-      ctx.status = invalid ? 400 : 500
-      ctx.body = invalid ? { error: 'invalid_order', message: (error as Error).message } : { error: 'internal', message: 'Something went wrong; the log has the details.' }
-    }
-  })
-  app.use(ops.routes()).use(orders.routes())
+  app.use(router.routes())
   return app
-}
-
-// Koa has no body parser built in; a small one keeps the example free of another dependency.
-async function readJson(req: NodeJS.ReadableStream): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)
-    size += bytes.length
-    if (size > 100_000) throw new InvalidOrderError('The request body is larger than 100kB.')
-    chunks.push(bytes)
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8'))
 }
 
 runHttpService('koa', (service) => createServer(createKoaApp(service).callback()))

@@ -19,6 +19,8 @@ export interface CmapHooks {
   poolReady(): void
   /** A connection went away for another reason than the pool closing. */
   connectionLost(): void
+  /** The client's topology closed: by `client.close()`, or by the driver itself after a failed first connection. */
+  clientClosed(): void
 }
 
 /** `'<monitor>'` never occurs in pool events, but the driver's type allows it. */
@@ -64,6 +66,7 @@ export class CmapTracker {
     this.#listen('connectionCheckedIn', (e: ConnectionCheckedInEvent) => this.#busy.delete(e.connectionId))
     this.#listen('connectionPoolCleared', () => this.#cleared())
     this.#listen('connectionPoolReady', () => this.#hooks.poolReady())
+    this.#listen('topologyClosed', () => this.#topologyClosed())
     this.#listen('serverDescriptionChanged', (e: ServerDescriptionChangedEvent) => {
       // Emitted just before the pool is cleared, with the error that made the server Unknown.
       const error = e.newDescription.error
@@ -141,6 +144,17 @@ export class CmapTracker {
       this.#monitor.error(error, 'connection')
     }
     if (reason !== 'closed') this.#hooks.connectionLost()
+  }
+
+  // Every connection of a closed topology is gone, whether or not the driver said so for each one (a
+  // handshake cut short may never report): start from zero, so a reconnected client is not counted twice.
+  #topologyClosed(): void {
+    this.#pending.clear()
+    this.#doubtful.clear()
+    this.#open.clear()
+    this.#busy.clear()
+    this.#waiting = 0
+    this.#hooks.clientClosed()
   }
 
   #checkOutFailed(event: ConnectionCheckOutFailedEvent): void {

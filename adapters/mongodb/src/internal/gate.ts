@@ -32,6 +32,14 @@ function find(gate: Gate): Held | undefined {
 /** Where to take the abort signal of a waiting operation from: a fixed one, or the current context's. */
 export type SignalSource = AbortSignal | (() => AbortSignal | undefined) | undefined
 
+/** What the gate needs from its pool besides the queue and the monitor. */
+export interface GateHooks {
+  /** Every admitted slot became free. */
+  onIdle(): void
+  /** Work to finish before an admitted operation runs (reconnecting a closed client), or `undefined`. */
+  prepare(): Promise<void> | undefined
+}
+
 /**
  * Admission in front of the driver: every gated operation holds one of `maxSize` slots while it runs, so no
  * more than `maxSize` connections are ever in use, whatever the driver's fixed `maxPoolSize`. Records each
@@ -40,12 +48,12 @@ export type SignalSource = AbortSignal | (() => AbortSignal | undefined) | undef
 export class Gate {
   readonly #queue: AdmissionQueue
   readonly #monitor: PoolMonitor
-  readonly #onIdle: () => void
+  readonly #hooks: GateHooks
 
-  constructor(queue: AdmissionQueue, monitor: PoolMonitor, onIdle: () => void) {
+  constructor(queue: AdmissionQueue, monitor: PoolMonitor, hooks: GateHooks) {
     this.#queue = queue
     this.#monitor = monitor
-    this.#onIdle = onIdle
+    this.#hooks = hooks
   }
 
   /** Runs `operation` in a slot: the one held by the calling code, else a new one (waiting if needed). */
@@ -59,7 +67,7 @@ export class Gate {
       return Promise.reject(error)
     }
     if (checkout !== undefined) return this.#runAdmitted(checkout, operation)
-    return this.admit(signal).then((admitted) => this.#runAdmitted(admitted, operation))
+    return this.#wait(signal).then((admitted) => this.#runAdmitted(admitted, operation))
   }
 
   /**
@@ -68,23 +76,24 @@ export class Gate {
    * @throws {PoolExhaustedError} @throws {PoolTimeoutError} @throws {OperationAbortedError} @throws {PoolClosedError}
    */
   async admit(signal?: SignalSource): Promise<Checkout> {
-    const immediate = this.#tryAdmit()
-    if (immediate !== undefined) return immediate
-    const started = performance.now()
-    try {
-      await this.#queue.acquire(typeof signal === 'function' ? signal() : signal)
-    } catch (error) {
-      if (error instanceof PoolTimeoutError) this.#monitor.timedOut(performance.now() - started, this.#queue.waiting, error.cause)
-      throw error
+    const checkout = this.#tryAdmit() ?? (await this.#wait(signal))
+    const preparing = this.#hooks.prepare()
+    if (preparing !== undefined) {
+      try {
+        await preparing
+      } catch (error) {
+        this.release(checkout)
+        throw error
+      }
     }
-    return this.#monitor.acquired(performance.now() - started)
+    return checkout
   }
 
   /** Gives a slot back and ends its monitor checkout. */
   release(checkout: Checkout): void {
     this.#monitor.released(checkout)
     this.#queue.release()
-    if (this.#queue.active === 0) this.#onIdle()
+    if (this.#queue.active === 0) this.#hooks.onIdle()
   }
 
   /** Runs `operation` with `slot` marked as held by this code, so nested gated calls use it. */
@@ -108,8 +117,21 @@ export class Gate {
     return this.#queue.tryAcquire() ? this.#monitor.acquired(0) : undefined
   }
 
+  async #wait(signal: SignalSource): Promise<Checkout> {
+    const started = performance.now()
+    try {
+      await this.#queue.acquire(typeof signal === 'function' ? signal() : signal)
+    } catch (error) {
+      if (error instanceof PoolTimeoutError) this.#monitor.timedOut(performance.now() - started, this.#queue.waiting, error.cause)
+      throw error
+    }
+    return this.#monitor.acquired(performance.now() - started)
+  }
+
   async #runAdmitted<R>(checkout: Checkout, operation: () => Promise<R>): Promise<R> {
     try {
+      const preparing = this.#hooks.prepare()
+      if (preparing !== undefined) await preparing
       return await this.runHeld(undefined, operation)
     } finally {
       this.release(checkout)

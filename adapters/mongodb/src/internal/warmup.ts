@@ -17,12 +17,12 @@ export function ping(client: MongoClient): Promise<unknown> {
 }
 
 /**
- * Brings the driver's pool to `requested` ready connections. Concurrent pings make the driver open
+ * Brings the driver's pool to `requested` ready connections with `pingOnce` (a `ping` outside admission). Concurrent pings make the driver open
  * connections, but it opens at most `maxConnecting` (default 2) at a time and hands a freed connection to the
  * next waiting ping, so one round may open fewer: rounds repeat until the CMAP count reaches `requested`.
  * Stops early when a whole round fails (the server is unreachable) or at the deadline.
  */
-export async function warmConnections(client: MongoClient, tracker: CmapTracker, requested: number, timeoutMillis: number): Promise<WarmupOutcome> {
+export async function warmConnections(pingOnce: () => Promise<unknown>, tracker: CmapTracker, requested: number, timeoutMillis: number): Promise<WarmupOutcome> {
   const started = performance.now()
   const deadline = started + timeoutMillis
   let lastError: unknown
@@ -33,7 +33,7 @@ export async function warmConnections(client: MongoClient, tracker: CmapTracker,
       timedOut = true
       break
     }
-    const round = Promise.allSettled(Array.from({ length: requested }, () => ping(client)))
+    const round = Promise.allSettled(Array.from({ length: requested }, pingOnce))
     const results = await withDeadline(round, remaining)
     if (results === undefined) {
       timedOut = true

@@ -1,31 +1,12 @@
-import { InvalidOptionError, type PoolEventListeners } from '@lifeguard/core'
-import { validateOptions, rejectOption, type OptionRules } from '@lifeguard/core/adapter'
-import type pg from 'pg'
+import { InvalidOptionError } from '@lifeguard/core'
+import { rejectOption, validateOptions, type Clock, type OptionRules } from '@lifeguard/core/adapter'
+import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
+import { poolEventsRule } from '@lifeguard/core/adapter'
+import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
+import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'createPostgresPool'
-
-/** Options with every default filled in. */
-export interface ResolvedOptions {
-  name: string
-  minSize: number
-  maxSize: number
-  acquireTimeoutMillis: number
-  connectTimeoutMillis: number
-  maxWaitingRequests: number | undefined
-  idleTimeoutMillis: number
-  maxLifetimeMillis: number
-  maxLifetimeJitterMillis: number
-  leakDetectionMillis: number
-  events: PoolEventListeners | readonly PoolEventListeners[] | undefined
-  /** What pg's Pool and Client get (without the pool settings Lifeguard owns). */
-  connection: pg.PoolConfig
-}
-
-const isEvents = (value: unknown): boolean => {
-  const isSet = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v)
-  return isSet(value) || (Array.isArray(value) && value.every(isSet))
-}
 
 const rules: OptionRules<PostgresPoolOptions> = {
   name: { type: 'string', nonEmpty: true },
@@ -36,22 +17,25 @@ const rules: OptionRules<PostgresPoolOptions> = {
   // Checked by hand below: a rule would echo a wrongly typed value, and this one is a secret.
   password: { type: 'custom', expected: 'a string or a function', check: () => true, optional: true },
   database: { type: 'string', nonEmpty: true, optional: true },
+  ...routingRules,
   ssl: { type: 'custom', expected: 'a boolean or TLS options', check: (v) => typeof v === 'boolean' || (typeof v === 'object' && v !== null), optional: true },
   applicationName: { type: 'string', optional: true },
   minSize: { type: 'integer', min: 0, optional: true },
   maxSize: { type: 'integer', min: 1, optional: true },
-  acquireTimeoutMillis: { type: 'integer', min: 1, optional: true },
-  connectTimeoutMillis: { type: 'integer', min: 1, optional: true },
+  acquireTimeoutMillis: { type: 'duration', min: 1, optional: true },
+  connectTimeoutMillis: { type: 'duration', min: 1, optional: true },
   maxWaitingRequests: { type: 'integer', min: 0, optional: true },
-  idleTimeoutMillis: { type: 'integer', min: 0, optional: true },
-  maxLifetimeMillis: { type: 'integer', min: 0, optional: true },
-  maxLifetimeJitterMillis: { type: 'integer', min: 0, optional: true },
-  leakDetectionMillis: { type: 'integer', min: 0, optional: true },
-  events: { type: 'custom', expected: 'an object of listeners or an array of them', check: isEvents, optional: true },
+  idleTimeoutMillis: { type: 'duration', optional: true },
+  maxLifetimeMillis: { type: 'duration', optional: true },
+  maxLifetimeJitterMillis: { type: 'duration', optional: true },
+  validateAfterIdleMillis: { type: 'duration', optional: true },
+  leakDetectionMillis: { type: 'duration', optional: true },
+  events: poolEventsRule,
   pg: { type: 'object', optional: true },
+  clock: { type: 'custom', expected: 'a Clock', check: (v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function', optional: true },
 }
 
-// Which Lifeguard option replaces each pool setting of pg's.
+// Which Lifeguard option replaces each setting of pg's that Lifeguard owns.
 const owned: Record<OwnedDriverOption, string> = {
   max: 'maxSize',
   min: 'minSize',
@@ -59,7 +43,6 @@ const owned: Record<OwnedDriverOption, string> = {
   connectionTimeoutMillis: 'connectTimeoutMillis',
   maxLifetimeSeconds: 'maxLifetimeMillis',
   application_name: 'applicationName',
-  Client: '',
   connectionString: 'connectionString',
   host: 'host',
   port: 'port',
@@ -74,7 +57,7 @@ const owned: Record<OwnedDriverOption, string> = {
  *
  * @throws {InvalidOptionError} naming the option, the value and the allowed range
  */
-export function resolveOptions(options: PostgresPoolOptions): ResolvedOptions {
+export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
   if (options === undefined || options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options', 'an object', `Invalid options for ${where}: expected an object with at least \`name\`.`)
   }
@@ -83,12 +66,23 @@ export function resolveOptions(options: PostgresPoolOptions): ResolvedOptions {
   if (password !== undefined && typeof password !== 'string' && typeof password !== 'function') {
     throw new InvalidOptionError('password', 'a string or a function', `Invalid options for ${where}: expected \`password\` to be a string or a function, got a ${typeof password}.`)
   }
-  const driver = options.pg ?? {}
+  const { Client, onConnect, verify, allowExitOnIdle, maxUses, ...driver } = options.pg ?? {}
   for (const key of Object.keys(driver)) {
     if (Object.hasOwn(owned, key)) {
-      const instead = owned[key as OwnedDriverOption]
-      const hint = instead === '' ? 'Lifeguard sets it.' : `Use \`${instead}\` instead.`
-      throw new InvalidOptionError(`pg.${key}`, 'not set', `Invalid options for ${where}: \`pg.${key}\` is managed by Lifeguard. ${hint}`)
+      throw new InvalidOptionError(`pg.${key}`, 'not set', `Invalid options for ${where}: \`pg.${key}\` is managed by Lifeguard. Use \`${owned[key as OwnedDriverOption]}\` instead.`)
+    }
+  }
+  if (maxUses !== undefined && !(Number.isInteger(maxUses) && maxUses >= 1) && maxUses !== Infinity) rejectOption(where, 'pg.maxUses', 'an integer >= 1', maxUses)
+  // libpq's `host: 'db1,db2'` (one port for all) means the same as `hosts`.
+  const listed = options.hosts === undefined ? splitHostList(where, options.host, options.port) : undefined
+  const routing = resolveRouting(where, listed === undefined ? options : { ...options, hosts: listed })
+  if (listed !== undefined && options.connectionString !== undefined) {
+    throw new InvalidOptionError('connectionString', 'not set with several hosts', `Invalid options for ${where}: \`connectionString\` cannot be combined with several hosts; give user, password and database as options.`)
+  }
+  if (options.hosts !== undefined) {
+    // pg lets a connection string's host win over any other, so the list could not take effect.
+    for (const key of ['host', 'port', 'connectionString'] as const) {
+      if (options[key] !== undefined) throw new InvalidOptionError(key, 'not set with `hosts`', `Invalid options for ${where}: \`${key}\` cannot be combined with \`hosts\`; give the servers in \`hosts\` and user, password and database as options.`)
     }
   }
   const minSize = options.minSize ?? 0
@@ -101,18 +95,22 @@ export function resolveOptions(options: PostgresPoolOptions): ResolvedOptions {
     rejectOption(where, 'maxLifetimeJitterMillis', `an integer < maxLifetimeMillis (${maxLifetimeMillis})`, maxLifetimeJitterMillis)
   }
 
-  const connection: pg.PoolConfig = { ...driver }
-  if (options.connectionString !== undefined) connection.connectionString = options.connectionString
-  if (options.host !== undefined) connection.host = options.host
-  if (options.port !== undefined) connection.port = options.port
-  if (options.user !== undefined) connection.user = options.user
-  if (password !== undefined) connection.password = password
-  if (options.database !== undefined) connection.database = options.database
-  if (options.ssl !== undefined) connection.ssl = options.ssl
-  if (options.applicationName !== undefined) connection.application_name = options.applicationName
+  const clientConfig: pg.ClientConfig = { ...driver }
+  if (options.connectionString !== undefined) clientConfig.connectionString = options.connectionString
+  if (options.host !== undefined && listed === undefined) clientConfig.host = options.host
+  if (options.port !== undefined && listed === undefined) clientConfig.port = options.port
+  if (options.user !== undefined) clientConfig.user = options.user
+  if (password !== undefined) clientConfig.password = password
+  if (options.database !== undefined) clientConfig.database = options.database
+  if (options.ssl !== undefined) clientConfig.ssl = options.ssl
+  if (options.applicationName !== undefined) clientConfig.application_name = options.applicationName
+  if (routing.pooler !== undefined) checkStartupParameters(where, clientConfig, (key) => `pg.${key}`)
 
   return {
     name: options.name,
+    Client: (Client as ClientClass | undefined) ?? pg.Client,
+    clientConfig,
+    ...routing,
     minSize,
     maxSize,
     acquireTimeoutMillis,
@@ -121,8 +119,14 @@ export function resolveOptions(options: PostgresPoolOptions): ResolvedOptions {
     idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
     maxLifetimeMillis,
     maxLifetimeJitterMillis,
+    validateAfterIdleMillis: options.validateAfterIdleMillis ?? 30_000,
+    maxUses: maxUses ?? Infinity,
     leakDetectionMillis: options.leakDetectionMillis ?? 0,
+    retryCreate: true,
+    allowExitOnIdle: allowExitOnIdle === true,
+    onConnect: onConnect as PgPoolSettings['onConnect'],
+    verify,
     events: options.events,
-    connection,
+    clock: options.clock,
   }
 }

@@ -1,33 +1,127 @@
+import { ConnectionLostError } from '@lifeguard/core'
+import type { PoolMonitor } from '@lifeguard/core/adapter'
 import pg from 'pg'
+import { PostgresReadOnlyError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
-import type { TrackedClient } from './tracked-client.js'
+import { clientState, type PooledClient } from './pooled-client.js'
+import { readOnlyServerOf } from './read-only-server.js'
+import { sqlOperationName } from './sql-operation-name.js'
 
 type QueryCallback = (error: Error | undefined, result: pg.QueryResult<any>) => void
 
+// Errors of the socket itself (not the server's answer to a query).
+const socketErrorCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED'])
+
+/**
+ * True when a failed query means the connection itself is gone: the server ended the session (a
+ * FATAL or PANIC error such as 57P01 on a restart), the socket failed, or the client already knew its
+ * connection was broken.
+ */
+export function isConnectionLoss(client: PooledClient, error: unknown): boolean {
+  if (client[clientState].broken) return true
+  if (error instanceof pg.DatabaseError) return error.severity === 'FATAL' || error.severity === 'PANIC'
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && socketErrorCodes.has(code)) return true
+  return error instanceof Error && /^Connection terminated|is not queryable/.test(error.message)
+}
+
+/**
+ * The error a caller gets for a failed statement: the server's own error when it answered (syntax,
+ * constraint, ...), a `ConnectionLostError` when the connection failed, whose cause is the first
+ * error the connection reported (the server's 57P01 rather than pg's later "not queryable"), a
+ * `PostgresReadOnlyError` when a pool that wants a writable server reached a read-only one.
+ */
+export function statementError(pool: string, client: PooledClient, error: unknown, action: string, mayHaveCommitted: boolean, redact: (error: unknown) => Error): unknown {
+  const readOnly = readOnlyServerOf(client, error)
+  if (readOnly !== undefined) return new PostgresReadOnlyError(pool, action, readOnly, redact(error))
+  if (!isConnectionLoss(client, error)) return error
+  return new ConnectionLostError(pool, action, mayHaveCommitted, { cause: redact(client[clientState].failure ?? error) })
+}
+
+/**
+ * What to pass to `release()` after a failed query: nothing when the server answered with an ordinary
+ * error (the connection is fine), the error itself (closing the connection) when the session is over
+ * or the failure was not the server's answer at all (a read timeout leaves the protocol state unknown).
+ */
+export function releaseArgumentFor(error: unknown): Error | undefined {
+  if (error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC') return undefined
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+/**
+ * Reports a statement that ran on `client` since `startedAt` (a reading of the monitor's clock) as a
+ * `query` event, in the operation that holds the client. Call it before the client is released.
+ */
+export function reportQuery(monitor: PoolMonitor, client: PooledClient, text: QueryText, startedAt: number, error: unknown): void {
+  monitor.queried(monitor.clock.now() - startedAt, sqlOperationName(text), error, client[clientState].lease.checkout?.context)
+}
+
+/**
+ * `client.query(text, values)` on a client the caller holds (a transaction's statements, `BEGIN`,
+ * `COMMIT`, `ROLLBACK`), failing with `onError(error)`. Timed and reported as a `query` event only when
+ * someone listens.
+ */
+export function runStatement<R extends pg.QueryResultRow>(
+  monitor: PoolMonitor,
+  client: PooledClient,
+  text: QueryText,
+  values: QueryValues | undefined,
+  onError: (error: unknown) => unknown,
+): Promise<pg.QueryResult<R>> {
+  const startedAt = monitor.events.has('query') ? monitor.clock.now() : undefined
+  const running = client.query<R>(text as string, values as unknown[] | undefined)
+  if (startedAt === undefined) return running.catch((error: unknown) => Promise.reject(onError(error)))
+  return running.then(
+    (result) => {
+      reportQuery(monitor, client, text, startedAt, undefined)
+      return result
+    },
+    (error: unknown) => {
+      const failure = onError(error)
+      reportQuery(monitor, client, text, startedAt, failure)
+      return Promise.reject(failure)
+    },
+  )
+}
+
+const leftOpen = 'A single query left a transaction open, so its connection was closed. Use transaction() for multi-statement work.'
+
 /**
  * Runs one query on a checked-out client and releases it, settling through the given functions (one
- * promise per query, made by the caller). A server-side error (syntax, constraint, ...) leaves the
- * connection healthy, so it goes back to the pool; any other failure (a dropped connection, a read
- * timeout) may leave it unusable, so it is closed. So is a connection the query left inside a
- * transaction.
+ * promise per query, made by the caller). A connection the query left inside a transaction is closed,
+ * never handed to the next caller.
  */
 export function sendQuery<R extends pg.QueryResultRow>(
-  client: TrackedClient,
+  pool: string,
+  client: PooledClient,
   text: QueryText,
   values: QueryValues | undefined,
   resolve: (result: pg.QueryResult<R>) => void,
   reject: (error: unknown) => void,
+  redact: (error: unknown) => Error,
+  monitor: PoolMonitor,
 ): void {
+  // Read only when someone listens, so an unheard query costs one check.
+  const startedAt = monitor.events.has('query') ? monitor.clock.now() : undefined
   const done: QueryCallback = (error, result) => {
     if (error) {
+      const failure = statementError(pool, client, error, 'run a query', true, redact)
+      if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
       client.release(releaseArgumentFor(error))
-      reject(error)
+      reject(failure)
       return
     }
+    if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, undefined)
     // A lone `BEGIN` would otherwise hand an open transaction to the next caller of the pool.
     const status = client.getTransactionStatus()
     client.release(status === 'T' || status === 'E' ? new Error(leftOpen) : undefined)
     resolve(result)
+  }
+  if (client[clientState].broken) {
+    // It broke between being handed over and now: nothing was sent, so a retry is safe.
+    client.release(client[clientState].failure ?? new Error('The connection broke before the query was sent.'))
+    reject(new ConnectionLostError(pool, 'run a query', false, { cause: redact(client[clientState].failure ?? new Error('The connection broke.')) }))
+    return
   }
   try {
     ;(client.query as (text: unknown, values: unknown, callback: QueryCallback) => void)(text, values, done)
@@ -36,21 +130,4 @@ export function sendQuery<R extends pg.QueryResultRow>(
     client.release()
     reject(error)
   }
-}
-
-/** `sendQuery` as a promise. */
-export function queryAndRelease<R extends pg.QueryResultRow>(client: TrackedClient, text: QueryText, values: QueryValues | undefined): Promise<pg.QueryResult<R>> {
-  return new Promise<pg.QueryResult<R>>((resolve, reject) => sendQuery(client, text, values, resolve, reject))
-}
-
-const leftOpen = 'A single query left a transaction open, so its connection was closed. Use transaction() for multi-statement work.'
-
-/**
- * What to pass to `release()` after a failed query: nothing when the server answered with an ordinary
- * error, the error itself (closing the connection) when the session is over (FATAL: terminated,
- * shutting down) or the failure was not the server's answer at all.
- */
-export function releaseArgumentFor(error: unknown): Error | undefined {
-  if (error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC') return undefined
-  return error instanceof Error ? error : new Error(String(error))
 }

@@ -1,8 +1,5 @@
-/** The pool's internal checkout, for the request-scoped handle (takes the operation's context). */
-export const acquireClient: unique symbol = Symbol('lifeguard.postgres.acquire')
+/** Where either pool face (`PostgresPool`, `Pool`) keeps the pool core the request-scoped handle uses. */
+export const poolCore: unique symbol = Symbol('lifeguard.postgres.core')
 
 /** Ends a transaction object so late queries through it fail instead of touching a returned connection. */
 export const finishTransaction: unique symbol = Symbol('lifeguard.postgres.finish')
-
-/** The pool's internal one-query checkout (one promise for checkout, query and release). */
-export const runQuery: unique symbol = Symbol('lifeguard.postgres.query')

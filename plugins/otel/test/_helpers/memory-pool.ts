@@ -6,8 +6,10 @@ import {
   OperationContext,
   PoolTimeoutError,
   type ManagedPool,
+  type PoolCounters,
   type PoolEventMap,
   type PoolEventName,
+  type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
   type PoolState,
@@ -34,8 +36,10 @@ export class MemoryPool implements ManagedPool {
   readonly name: string
   readonly kind: string
   readonly target: string
-  /** How often `getPoolMetrics()` was called: proves whether a metric callback is still registered. */
+  /** How often `getPoolMetrics()` or `getPoolCounters()` was called: proves whether a metric callback is still registered. */
   metricsCalls = 0
+  /** How often `getPoolMetrics()` (which sorts the windows) was called. */
+  fullMetricsCalls = 0
   readonly #monitor: PoolMonitor
   readonly #queue: AdmissionQueue
   #state: PoolState = 'ready'
@@ -73,6 +77,11 @@ export class MemoryPool implements ManagedPool {
     return this.#monitor.events.listenerCount
   }
 
+  /** Whether anything listens to `event` (what an adapter checks before timing a statement). */
+  hasListeners(event: PoolEventName): boolean {
+    return this.#monitor.events.has(event)
+  }
+
   /** Takes a connection; resolves to the function that gives it back. */
   async acquire(): Promise<() => void> {
     const started = performance.now()
@@ -95,6 +104,14 @@ export class MemoryPool implements ManagedPool {
     }
   }
 
+  /**
+   * Runs one statement the way an adapter reports it: a `query` event of `durationMillis`, in the
+   * current operation.
+   */
+  query(durationMillis: number, operation?: string, error?: Error): void {
+    this.#monitor.queried(durationMillis, operation, error, OperationContext.tryCurrent())
+  }
+
   /** Reports an error the way an adapter does (redacted, counted, emitted). */
   fail(error: unknown): void {
     this.#monitor.error(error, 'connection')
@@ -102,6 +119,10 @@ export class MemoryPool implements ManagedPool {
 
   on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
     return this.#monitor.events.on(event, listener)
+  }
+
+  get events(): PoolEventSource {
+    return this.#monitor.events
   }
 
   async warmup(): Promise<WarmupReport> {
@@ -118,14 +139,24 @@ export class MemoryPool implements ManagedPool {
 
   getPoolMetrics(): PoolMetrics {
     this.metricsCalls++
-    return this.#monitor.snapshot({
+    this.fullMetricsCalls++
+    return this.#monitor.snapshot(this.#live())
+  }
+
+  getPoolCounters(): PoolCounters {
+    this.metricsCalls++
+    return this.#monitor.counters(this.#live())
+  }
+
+  #live() {
+    return {
       totalConnections: this.#queue.active + this.#idle,
       activeConnections: this.#queue.active,
       idleConnections: this.#idle,
       waitingRequests: this.#queue.waiting,
       minSize: this.#minSize,
       maxSize: this.#maxSize,
-    })
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,53 @@
+import type { MongoClient } from 'mongodb'
+
+/**
+ * Brings back a client the driver closed on its own. When a client's first connection fails, the driver
+ * closes its topology but keeps it, so every later operation fails with `Topology is closed`, also once the
+ * server is up. `client.connect()` builds a fresh topology on the same client, so every `Db`, `Collection` and
+ * CMAP listener made from it keeps working: nothing the application holds has to be replaced.
+ */
+export class ClientRevival {
+  readonly #client: MongoClient
+  #closed = false
+  #reconnecting: Promise<void> | undefined
+
+  constructor(client: MongoClient) {
+    this.#client = client
+  }
+
+  /** The client's topology closed while the pool is open: the next `ensure()` reconnects it. */
+  markClosed(): void {
+    this.#closed = true
+  }
+
+  /**
+   * `undefined` when the client is usable (the hot path costs one check); else the reconnect every caller
+   * shares, which rejects with the driver's connect error (and leaves the client marked closed again).
+   */
+  ensure(): Promise<void> | undefined {
+    if (this.#reconnecting !== undefined) return this.#reconnecting
+    if (!this.#closed) return undefined
+    this.#closed = false
+    const reconnecting = this.#client.connect().then(
+      () => {
+        this.#reconnecting = undefined
+      },
+      (error: unknown) => {
+        this.#reconnecting = undefined
+        throw error
+      },
+    )
+    this.#reconnecting = reconnecting
+    return reconnecting
+  }
+
+  /** Starts a reconnect if one is due, without waiting; its failure is reported by the next close event. */
+  kick(): void {
+    this.ensure()?.catch(() => undefined)
+  }
+
+  /** Resolves once no reconnect is running, so closing the pool cannot race one and leave a topology open. */
+  async settled(): Promise<void> {
+    await this.#reconnecting?.catch(() => undefined)
+  }
+}

@@ -1,0 +1,101 @@
+// Bad input to the pool's factory and methods: each is an InvalidOptionError naming the option, never a
+// TypeError and never a value a Node.js timer silently turns into ~1 ms.
+import { InvalidOptionError, type PoolEventName } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createMongoPool, type MongoPool, type MongoPoolOptions } from '../src/index.js'
+import { rejects } from '@lifeguard/test-kit'
+
+const BadInput = suite<{ pools: MongoPool[] }>('MongoPool bad input', { pools: [] })
+
+BadInput.after.each(async (context) => {
+  await Promise.all(context.pools.splice(0).map((pool) => pool.close()))
+})
+
+// Nothing listens here: these tests never connect.
+const uri = 'mongodb://127.0.0.1:9/?directConnection=true'
+const TIMER_RANGE = 'an integer number of milliseconds between'
+
+function thrown(fn: () => unknown): InvalidOptionError {
+  try {
+    fn()
+  } catch (error) {
+    assert.instance(error, InvalidOptionError, `got ${String(error)}`)
+    assert.is((error as InvalidOptionError).code, 'ERR_INVALID_OPTION')
+    return error as InvalidOptionError
+  }
+  assert.unreachable('accepted')
+  throw new Error('unreachable')
+}
+
+const create = (options: Record<string, unknown>) => thrown(() => createMongoPool({ name: 'orders', uri, ...options } as MongoPoolOptions))
+
+BadInput('every duration option is capped at the longest delay a Node.js timer honours (2^31-1 ms)', () => {
+  for (const [option, min] of [['acquireTimeoutMillis', 1], ['maxIdleTimeMillis', 0], ['leakDetectionMillis', 0]] as const) {
+    const error = create({ [option]: 2 ** 32 })
+    assert.is(error.option, option)
+    assert.is(error.message, `Invalid options for createMongoPool: expected \`${option}\` to be ${TIMER_RANGE} ${min} and 2147483647, got \`4294967296\` (number).`)
+    assert.is(create({ [option]: 2 ** 31 }).option, option)
+  }
+})
+
+BadInput("the driver's own durations are checked too, from clientOptions and from the connection string", () => {
+  const fromOptions = create({ clientOptions: { serverSelectionTimeoutMS: 2 ** 32 } })
+  assert.is(fromOptions.option, 'clientOptions.serverSelectionTimeoutMS')
+  assert.match(fromOptions.message, `${TIMER_RANGE} 0 and 2147483647, got \`4294967296\``)
+  assert.is(create({ clientOptions: { heartbeatFrequencyMS: 2 ** 32 } }).option, 'clientOptions.heartbeatFrequencyMS')
+  const secret = 'pw-s3cret'
+  const fromUri = thrown(() => createMongoPool({ name: 'orders', uri: `mongodb://app:${secret}@127.0.0.1:9/?socketTimeoutMS=4294967296` }))
+  assert.is(fromUri.option, 'socketTimeoutMS')
+  assert.match(fromUri.message, 'Invalid options for createMongoPool (connection string): expected `socketTimeoutMS`')
+  assert.not.match(fromUri.message, secret)
+})
+
+BadInput('a listener map with a typo, a non-function or a non-object entry is refused, naming the entry', () => {
+  const typo = create({ events: { onErorr: () => {} } })
+  assert.is(typo.option, 'events.onErorr')
+  assert.match(typo.message, 'unknown listener `events.onErorr`. Known listeners: `onConnect`')
+  const notAFunction = create({ events: { onError: 5 } })
+  assert.is(notAFunction.option, 'events.onError')
+  assert.match(notAFunction.message, 'expected `events.onError` to be a function, got `5` (number)')
+  assert.is(create({ events: ['x'] }).option, 'events[0]')
+  assert.is(create({ events: [{ onConnect: () => {} }, { onRelease: 'log' }] }).option, 'events[1].onRelease')
+})
+
+BadInput('warmup, close and resize check their arguments first; a missing size is not a TypeError', async (context) => {
+  const pool = createMongoPool({ name: 'orders', uri, maxSize: 4 })
+  context.pools.push(pool)
+  const warmupTimeout = await rejects(pool.warmup({ timeoutMillis: 2 ** 32 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(warmupTimeout.option, 'timeoutMillis')
+  assert.match(warmupTimeout.message, `Invalid options for warmup: expected \`timeoutMillis\` to be ${TIMER_RANGE} 1 and 2147483647`)
+  assert.is((await rejects(pool.warmup({ connections: 0 }), InvalidOptionError)).expected, 'an integer between 1 and 4')
+  // Rejected, like every other failure of close() (and as the PostgreSQL pool does).
+  const closeTimeout = await rejects(pool.close({ timeoutMillis: 2 ** 32 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(closeTimeout.option, 'timeoutMillis')
+  assert.match(closeTimeout.message, `Invalid options for close: expected \`timeoutMillis\` to be ${TIMER_RANGE} 0 and 2147483647`)
+  for (const size of [undefined, null, 5]) {
+    const error = thrown(() => pool.resize(size as never))
+    assert.is(error.option, 'size')
+    assert.match(error.message, 'Invalid options for resize: expected `size` to be an object')
+  }
+  assert.is(pool.state, 'created', 'no call changed the pool')
+  assert.equal([pool.minSize, pool.maxSize], [0, 4])
+})
+
+BadInput('on() refuses an unknown event and a listener that is not a function', (context) => {
+  const pool = createMongoPool({ name: 'orders', uri })
+  context.pools.push(pool)
+  assert.is(thrown(() => pool.on('conect' as PoolEventName, () => {})).option, 'event')
+  assert.is(thrown(() => pool.on('error', 'log' as unknown as () => void)).option, 'listener')
+  const off = pool.on('error', () => {})
+  off()
+})
+
+BadInput('acquire() refuses options that are not an object with a signal', async (context) => {
+  const pool = createMongoPool({ name: 'orders', uri })
+  context.pools.push(pool)
+  assert.is((await rejects(pool.acquire({ signal: 'now' } as never), InvalidOptionError)).option, 'signal')
+  assert.is((await rejects(pool.acquire({ sginal: undefined } as never), InvalidOptionError)).option, 'sginal')
+})
+
+BadInput.run()

@@ -1,0 +1,168 @@
+import { OperationContext, type PoolCounters, type PoolMetrics } from '@lifeguard/core'
+import { PoolEngine, PoolMonitor, type PooledConnection } from '@lifeguard/core/adapter'
+import type pg from 'pg'
+import { PostgresConnectError } from '../errors.js'
+import type { QueryText, QueryValues } from '../query-types.js'
+import { clientFactory, type ClientHooks } from './client-factory.js'
+import { describeConnectFailure } from './connect-failure.js'
+import { connectionTarget } from './connection-target.js'
+import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
+import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
+import { serverOf } from './read-only-server.js'
+import { sendQuery } from './run-query.js'
+import type { PgPoolSettings } from './settings.js'
+
+/** What the `pg.Pool` face listens to, beyond the engine's own events. */
+export interface CheckoutHooks extends ClientHooks {
+  acquired?(client: PooledClient): void
+  released?(error: Error | undefined, client: PooledClient): void
+}
+
+const alreadyReleased = 'Release called on client which has already been released to the pool.'
+
+/**
+ * One PostgreSQL pool, whichever face it wears (`PostgresPool` or the `pg.Pool`-compatible `Pool`):
+ * core's `PoolEngine` over `pg.Client`, its monitor, and the checkout paths both faces share.
+ */
+export class PgPoolCore {
+  readonly name: string
+  readonly target: string
+  readonly monitor: PoolMonitor
+  readonly engine: PoolEngine<PooledClient>
+  readonly #hooks: CheckoutHooks
+  /** Set behind PgBouncer in transaction mode: refuses statements that need a session of their own. */
+  readonly #guard: SessionGuard | undefined
+
+  constructor(settings: PgPoolSettings, hooks: CheckoutHooks = {}) {
+    const { target, secrets } = connectionTarget(settings.clientConfig, settings.hosts)
+    this.name = settings.name
+    this.target = target
+    this.#hooks = hooks
+    this.monitor = new PoolMonitor({
+      name: settings.name,
+      kind: 'postgres',
+      target,
+      events: settings.events,
+      leakDetectionMillis: settings.leakDetectionMillis,
+      secrets,
+      ...(settings.clock === undefined ? {} : { clock: settings.clock }),
+    })
+    this.#guard = settings.pooler === undefined ? undefined : sessionGuard(settings.name, settings.pooler)
+    const factory = clientFactory(settings, hooks, {
+      release: (client, argument) => this.releaseClient(client, argument),
+      makePermanent: (error) => new PostgresConnectError(settings.name, target, error),
+      guard: this.#guard,
+      readOnlyRefused: settings.targetSessionAttrs === 'read-write' ? (client) => this.#readOnlyRefused(client) : undefined,
+      clock: this.monitor.clock,
+    })
+    const create = factory.create
+    // Name what pg leaves vague ("timeout expired") before the engine reports it.
+    factory.create = (attempt) => create(attempt).catch((error: unknown) => Promise.reject(describeConnectFailure(error, settings.connectTimeoutMillis)))
+    this.engine = new PoolEngine<PooledClient>({
+      name: settings.name,
+      target,
+      factory,
+      monitor: this.monitor,
+      minSize: settings.minSize,
+      maxSize: settings.maxSize,
+      acquireTimeoutMillis: settings.acquireTimeoutMillis,
+      connectTimeoutMillis: settings.connectTimeoutMillis,
+      connectTimeoutOption: settings.retryCreate ? 'connectTimeoutMillis' : 'connectionTimeoutMillis',
+      maxWaitingRequests: settings.maxWaitingRequests,
+      idleTimeoutMillis: settings.idleTimeoutMillis,
+      maxLifetimeMillis: settings.maxLifetimeMillis,
+      maxLifetimeJitterMillis: settings.maxLifetimeJitterMillis,
+      validateAfterIdleMillis: settings.validateAfterIdleMillis,
+      maxUses: settings.maxUses,
+      retryCreate: settings.retryCreate,
+    })
+    this.monitor.poolCreated(settings.minSize, settings.maxSize)
+  }
+
+  /** Redacts an error with this pool's secrets (without counting it). */
+  readonly redact = (error: unknown): Error => this.monitor.stats.redact(error)
+
+  /**
+   * One query on a client checked out for it: the hot path. An idle client is used at once (one
+   * promise for checkout, query and release); otherwise the query waits in line, bounded by the
+   * operation's signal (the given one, else the current one) and the acquire timeout.
+   */
+  query<R extends pg.QueryResultRow>(context: OperationContext | undefined, text: QueryText, values: QueryValues | undefined): Promise<pg.QueryResult<R>> {
+    if (this.#guard !== undefined) {
+      // Refused before a connection is taken for it.
+      const refusal = this.#guard(text)
+      if (refusal !== undefined) return Promise.reject(refusal)
+    }
+    context ??= OperationContext.tryCurrent()
+    const lease = this.engine.tryAcquire(context)
+    if (lease !== undefined) return new Promise((resolve, reject) => this.#send(lease, text, values, resolve, reject))
+    return new Promise((resolve, reject) => {
+      this.engine.request((error, granted) => {
+        if (error !== undefined) reject(error)
+        else this.#send(granted as PooledConnection<PooledClient>, text, values, resolve, reject)
+      }, context)
+    })
+  }
+
+  /** Checks a client out for its caller (`connect()`, transactions); `client.release()` gives it back. */
+  checkout(context: OperationContext | undefined): Promise<PooledClient> {
+    context ??= OperationContext.tryCurrent()
+    const lease = this.engine.tryAcquire(context)
+    if (lease !== undefined) return Promise.resolve(this.#handOut(lease))
+    return new Promise((resolve, reject) => {
+      this.engine.request((error, granted) => (error !== undefined ? reject(error) : resolve(this.#handOut(granted as PooledConnection<PooledClient>))), context)
+    })
+  }
+
+  /** A client's `release()`: pg's contract (a second call throws; a truthy argument closes the connection). */
+  releaseClient(client: PooledClient, argument: ReleaseArgument): void {
+    const state = client[clientState]
+    const lease = state.lease
+    if (lease.state !== 'busy') {
+      // Taken back by a forced close(): the holder's late release is expected and harmless.
+      if (lease.revoked) return
+      throw new Error(alreadyReleased)
+    }
+    if (state.holder !== undefined) {
+      state.holder.delete(client)
+      state.holder = undefined
+    }
+    state.readOnlyTransaction = false
+    this.#hooks.released?.(argument instanceof Error ? argument : undefined, client)
+    this.engine.release(lease, argument === false ? undefined : argument)
+  }
+
+  /** The refusal for a statement that needs a session of its own behind PgBouncer; undefined when it may run (or no pooler is set). */
+  refusal(query: unknown): Error | undefined {
+    return this.#guard?.(query)
+  }
+
+  /** A snapshot of every `PoolMetrics` field. */
+  metrics(): PoolMetrics {
+    return this.monitor.snapshot(this.engine.liveState())
+  }
+
+  // The server no longer takes writes: every connection to it goes (idle ones now, busy ones on release),
+  // and new connections are checked against the target, so they reach the writable server.
+  #readOnlyRefused(client: PooledClient): void {
+    const server = serverOf(client)
+    this.monitor.error(new Error(`The server ${server} refused a write as read-only (25006); closing the pool's connections to it.`), 'connection')
+    this.engine.softEvict((other) => serverOf(other) === server)
+  }
+
+  /** The live numbers and lifetime counters, nothing sorted. */
+  counters(): PoolCounters {
+    return this.monitor.counters(this.engine.liveState())
+  }
+
+  #handOut(lease: PooledConnection<PooledClient>): PooledClient {
+    const client = lease.connection
+    this.#hooks.acquired?.(client)
+    return client
+  }
+
+  #send<R extends pg.QueryResultRow>(lease: PooledConnection<PooledClient>, text: QueryText, values: QueryValues | undefined, resolve: (result: pg.QueryResult<R>) => void, reject: (error: unknown) => void): void {
+    sendQuery(this.name, this.#handOut(lease), text, values, resolve, reject, this.redact, this.monitor)
+  }
+}
+

@@ -1,0 +1,27 @@
+import type { PooledConnection } from '@lifeguard/core/adapter'
+import type pg from 'pg'
+
+/** Where a pooled client keeps Lifeguard's state, out of the user's way. */
+export const clientState: unique symbol = Symbol('lifeguard.postgres.client')
+
+/** What a client's `release()` accepts, as in pg: a truthy value closes the connection. */
+export type ReleaseArgument = Error | boolean | undefined
+
+/** Lifeguard's state of one pooled client. */
+export interface ClientState {
+  /** The pool engine's record of this connection. */
+  readonly lease: PooledConnection<PooledClient>
+  /** The handle holding it (`connect()` or a transaction), so `release()` can tell the handle. */
+  holder: Map<PooledClient, unknown> | undefined
+  /** The first error the connection reported (e.g. the server's 57P01): the cause of what fails after. */
+  failure: Error | undefined
+  /** True once its socket failed or ended. */
+  broken: boolean
+  /** Set (`host:port`) once its server refused a write as read-only (25006) in a pool that wants a writable one. */
+  readOnlyServer: string | undefined
+  /** True while it runs a transaction begun `READ ONLY` (whose 25006 is the caller's, not the server's). */
+  readOnlyTransaction: boolean
+}
+
+/** A pg client owned by a Lifeguard pool: a `pg.PoolClient` with its state. */
+export type PooledClient = pg.PoolClient & { [clientState]: ClientState }

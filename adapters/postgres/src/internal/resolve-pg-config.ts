@@ -1,0 +1,106 @@
+import { InvalidOptionError } from '@lifeguard/core'
+import { MAX_TIMER_MILLIS, checkOption, rejectOption, type OptionRule } from '@lifeguard/core/adapter'
+import pg from 'pg'
+import type { PoolConfig } from '../pool.js'
+import { poolEventsRule } from '@lifeguard/core/adapter'
+import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
+import type { ClientClass, PgPoolSettings } from './settings.js'
+
+const where = 'new Pool'
+
+// pg.Pool's own settings and Lifeguard's extras; everything else in the config goes to pg.Client as is.
+const poolKeys = new Set(['name', 'max', 'poolSize', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxLifetimeSeconds', 'maxUses', 'allowExitOnIdle', 'onConnect', 'verify', 'log', 'Promise', 'Client', 'maxWaitingRequests', 'leakDetectionMillis', 'maxLifetimeJitterMillis', 'validateAfterIdleMillis', 'events', 'clock', 'hosts', 'targetSessionAttrs', 'pooler'])
+
+const rules: Record<string, OptionRule> = {
+  name: { type: 'string', nonEmpty: true, optional: true },
+  max: { type: 'integer', min: 1, optional: true },
+  poolSize: { type: 'integer', min: 1, optional: true },
+  min: { type: 'integer', min: 0, optional: true },
+  connectionTimeoutMillis: { type: 'duration', optional: true },
+  maxLifetimeSeconds: { type: 'number', min: 0, max: Math.floor(MAX_TIMER_MILLIS / 1000), optional: true },
+  maxUses: { type: 'custom', expected: 'an integer >= 1 or Infinity', check: (v) => v === Infinity || (Number.isInteger(v) && (v as number) >= 1), optional: true },
+  allowExitOnIdle: { type: 'boolean', optional: true },
+  onConnect: { type: 'function', optional: true },
+  verify: { type: 'function', optional: true },
+  log: { type: 'function', optional: true },
+  Promise: { type: 'function', optional: true },
+  Client: { type: 'function', optional: true },
+  maxWaitingRequests: { type: 'integer', min: 0, optional: true },
+  leakDetectionMillis: { type: 'duration', optional: true },
+  maxLifetimeJitterMillis: { type: 'duration', optional: true },
+  validateAfterIdleMillis: { type: 'duration', optional: true },
+  events: poolEventsRule,
+  ...routingRules,
+}
+
+/**
+ * Turns a `pg.Pool` config into the pool's settings, with pg's defaults and meanings: `max` 10,
+ * `idleTimeoutMillis` 10000 (0 or null keeps idle clients), `connectionTimeoutMillis` 0 (wait and
+ * connect without limit), connection errors reported at once rather than retried.
+ *
+ * @throws {InvalidOptionError} for a pool setting of the wrong type or out of range, naming it
+ */
+export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
+  if (config !== undefined && (typeof config !== 'object' || config === null)) rejectOption(where, 'config', 'a pg.Pool config object', config)
+  const given = (config ?? {}) as Record<string, unknown>
+  for (const [key, rule] of Object.entries(rules)) checkOption(where, key, given[key], rule)
+  const idleTimeout = given['idleTimeoutMillis']
+  if (idleTimeout !== undefined && idleTimeout !== null) checkOption(where, 'idleTimeoutMillis', idleTimeout, { type: 'duration' })
+
+  // `poolSize` is pg's old name for `max`.
+  const maxSize = config?.max || (given['poolSize'] as number | undefined) || 10
+  const minSize = config?.min ?? 0
+  if (minSize > maxSize) rejectOption(where, 'min', `an integer <= max (${maxSize})`, minSize)
+  const connectionTimeout = config?.connectionTimeoutMillis ?? 0
+  const maxLifetimeMillis = Math.round((config?.maxLifetimeSeconds ?? 0) * 1000)
+  const jitter = config?.maxLifetimeJitterMillis ?? Math.round(maxLifetimeMillis * 0.1)
+  if (jitter > 0 && jitter >= maxLifetimeMillis) rejectOption(where, 'maxLifetimeJitterMillis', `an integer < maxLifetimeSeconds * 1000 (${maxLifetimeMillis})`, jitter)
+
+  const listed = splitHostList(where, given['host'], given['port'])
+  const routing = resolveRouting(where, { ...(config as PoolConfig), ...(listed === undefined ? {} : { hosts: listed }) })
+  if (given['hosts'] !== undefined) {
+    for (const key of ['host', 'port', 'connectionString']) {
+      if (given[key] !== undefined) throw new InvalidOptionError(key, 'not set with `hosts`', `Invalid options for ${where}: \`${key}\` cannot be combined with \`hosts\`; list the servers in \`hosts\` (or in \`host\`, comma-separated).`)
+    }
+  }
+  if (routing.hosts !== undefined && given['connectionString'] !== undefined) {
+    throw new InvalidOptionError('connectionString', 'not set with several hosts', `Invalid options for ${where}: \`connectionString\` cannot be combined with several hosts; give user, password and database as options.`)
+  }
+
+  // Every client gets the connection and client settings; the password stays out of sight (not
+  // enumerable), as pg.Pool keeps it, so logging the config does not show it.
+  const clientConfig: pg.ClientConfig = {}
+  for (const [key, value] of Object.entries(given)) if (!poolKeys.has(key)) (clientConfig as Record<string, unknown>)[key] = value
+  // The servers are tried one by one, each with its own host and port.
+  if (listed !== undefined) {
+    delete clientConfig.host
+    delete clientConfig.port
+  }
+  if ('password' in given) Object.defineProperty(clientConfig, 'password', { value: given['password'], enumerable: false, writable: true, configurable: true })
+
+  if (routing.pooler !== undefined) checkStartupParameters(where, clientConfig, (key) => key)
+
+  return {
+    name: config?.name ?? (typeof config?.application_name === 'string' && config.application_name !== '' ? config.application_name : 'postgres'),
+    Client: (config?.Client as ClientClass | undefined) ?? pg.Client,
+    clientConfig,
+    ...routing,
+    minSize,
+    maxSize,
+    acquireTimeoutMillis: connectionTimeout,
+    connectTimeoutMillis: connectionTimeout,
+    maxWaitingRequests: config?.maxWaitingRequests,
+    idleTimeoutMillis: idleTimeout === undefined ? 10_000 : ((idleTimeout as number | null) ?? 0),
+    maxLifetimeMillis,
+    maxLifetimeJitterMillis: jitter,
+    validateAfterIdleMillis: config?.validateAfterIdleMillis ?? 30_000,
+    maxUses: config?.maxUses ?? Infinity,
+    leakDetectionMillis: config?.leakDetectionMillis ?? 0,
+    retryCreate: false,
+    allowExitOnIdle: config?.allowExitOnIdle === true,
+    onConnect: config?.onConnect as PgPoolSettings['onConnect'],
+    verify: config?.verify,
+    events: config?.events,
+    clock: config?.clock,
+  }
+}

@@ -1,0 +1,334 @@
+import { EventEmitter } from 'node:events'
+import {
+  InvalidOptionError,
+  type ManagedPool,
+  type PoolEventListeners,
+  type PoolCounters,
+  type PoolEventSource,
+  type PoolMetrics,
+  type PoolSize,
+  type PoolState,
+  type ResizeOptions,
+  type SoftEvictReport,
+  type WarmupOptions,
+  type WarmupReport,
+} from '@lifeguard/core'
+import type { Clock } from '@lifeguard/core/adapter'
+import type pg from 'pg'
+import { PgPoolCore } from './internal/pool-core.js'
+import type { PooledClient } from './internal/pooled-client.js'
+import { resolvePgConfig } from './internal/resolve-pg-config.js'
+import { poolCore } from './internal/symbols.js'
+import type { PoolerOption, PostgresHost, TargetSessionAttrs } from './options.js'
+import type { QueryText, QueryValues } from './query-types.js'
+
+/**
+ * A `pg.Pool` config (every field of pg's, with pg's defaults and meanings), plus Lifeguard's extras.
+ * Pool settings are checked: a bad one is an `InvalidOptionError` naming it.
+ */
+export interface PoolConfig extends pg.PoolConfig {
+  /** The pool's name in errors, events, metrics and a registry. Default: `application_name`, else `'postgres'`. */
+  name?: string
+  /** Callers beyond this many waiting get `PoolExhaustedError` at once. Default: unbounded. */
+  maxWaitingRequests?: number
+  /** A checkout held longer than this fires a `leak` event. Default 0 (off). */
+  leakDetectionMillis?: number
+  /** Each lifetime (`maxLifetimeSeconds`) is shortened by a random amount up to this. Default: 10% of it. */
+  maxLifetimeJitterMillis?: number
+  /** A client idle at least this long is checked with `SELECT 1` before it is handed out. Default 30000. */
+  validateAfterIdleMillis?: number
+  /** Lifeguard's lifecycle listeners (`onConnect`, `onLeak`, ...), as for `createPostgresPool`. */
+  events?: PoolEventListeners | readonly PoolEventListeners[]
+  /** Where time is read and timers are set; tests pass a manual clock. */
+  clock?: Clock
+  /**
+   * Several servers, tried in order, as for `createPostgresPool`. libpq's form works too:
+   * `host: 'db1,db2'` with one `port` or a comma-separated string of as many. Not with `connectionString`.
+   */
+  hosts?: readonly PostgresHost[]
+  /** Which server new connections must reach, as libpq's `target_session_attrs`. Default `'any'`. */
+  targetSessionAttrs?: TargetSessionAttrs
+  /** Set when the pool connects through PgBouncer in transaction mode (see `PoolerOption`). */
+  pooler?: PoolerOption
+}
+
+type QueryCallback<R> = (error: Error, result: R) => void
+const noop = (): void => {}
+
+/**
+ * A drop-in replacement for node-postgres's `pg.Pool`: the same constructor options, methods, callback
+ * and promise forms, properties and events (`connect`, `acquire`, `release`, `remove`, `error`, with
+ * pg's arguments), so migrating is a one-line change of the import. Underneath it is Lifeguard's pool
+ * engine, so the pool also has metrics, leak reports, live resizing, warm-up, typed errors and a place
+ * in a `PoolRegistry` (it implements `ManagedPool`; its Lifeguard events are on `pool.events`).
+ *
+ * Differences from pg, all on the safe side: a server error (syntax, constraint) does not close the
+ * connection; an idle client's error is emitted as `'error'` only when someone listens (pg would crash
+ * the process); `connectionTimeoutMillis` gives a `PoolTimeoutError`; clients that sat idle for
+ * `validateAfterIdleMillis` are checked before being handed out.
+ *
+ * @example
+ * import { Pool } from '@lifeguard/postgres' // was: import { Pool } from 'pg'
+ * const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 20 })
+ * const { rows } = await pool.query('SELECT now()')
+ */
+export class Pool extends EventEmitter implements ManagedPool {
+  readonly kind = 'postgres'
+  /** The config it was created with (the password is not enumerable). */
+  readonly options: PoolConfig
+  readonly #core: PgPoolCore
+  /** @internal the pool core, for the request-scoped handle (a getter, so `util.inspect` does not walk it). */
+  get [poolCore](): PgPoolCore {
+    return this.#core
+  }
+  #ending: Promise<void> | undefined
+  readonly #Promise: PromiseConstructorLike | undefined
+
+  /** @throws {InvalidOptionError} for a pool setting of the wrong type or out of range */
+  constructor(config?: PoolConfig) {
+    super()
+    const settings = resolvePgConfig(config as PoolConfig)
+    this.options = hidePassword(config ?? {})
+    this.#Promise = config?.Promise
+    const log = config?.log
+    this.#core = new PgPoolCore(settings, {
+      connected: (client) => this.emit('connect', client),
+      acquired: (client) => this.emit('acquire', client),
+      released: (error, client) => this.emit('release', error, client),
+      removed: (client) => this.emit('remove', client),
+      // pg.Pool would throw (and crash the process) with nobody listening; Lifeguard reports it either way.
+      idleError: (error, client) => {
+        if (this.listenerCount('error') > 0) this.emit('error', error, client)
+      },
+    })
+    if (log !== undefined) {
+      const events = this.#core.monitor.events
+      events.on('connect', (e) => log('new client connected', e.connectionId))
+      events.on('disconnect', (e) => log(`client removed (${e.reason})`, e.connectionId))
+      events.on('error', (e) => log(`client error (${e.source})`, e.error.message))
+    }
+  }
+
+  /** Its name in a registry, errors, events and metrics. */
+  get name(): string {
+    return this.#core.name
+  }
+  /** Where it connects, without the password. */
+  get target(): string {
+    return this.#core.target
+  }
+  /** `created`, `warming`, `ready`, `closing` or `closed`. */
+  get state(): PoolState {
+    return this.#core.engine.state
+  }
+  /** Clients open, checked out, or being opened. */
+  get totalCount(): number {
+    return this.#core.engine.totalCount
+  }
+  /** Clients open and not checked out. */
+  get idleCount(): number {
+    return this.#core.engine.idleCount
+  }
+  /** Callers waiting for a client. */
+  get waitingCount(): number {
+    return this.#core.engine.waitingCount
+  }
+  /** Clients checked out now. */
+  get activeCount(): number {
+    return this.#core.engine.activeCount
+  }
+  /** Checked-out clients past their lifetime, closed when released. */
+  get expiredCount(): number {
+    return this.#core.engine.expiredCount
+  }
+  /** True once `end()` was called. */
+  get ending(): boolean {
+    return this.#ending !== undefined || this.state === 'closing' || this.state === 'closed'
+  }
+  /** True once every client is closed after `end()`. */
+  get ended(): boolean {
+    return this.state === 'closed'
+  }
+  get minSize(): number {
+    return this.#core.engine.minSize
+  }
+  get maxSize(): number {
+    return this.#core.engine.maxSize
+  }
+  /** Lifeguard's lifecycle events (`pool.on` is pg's `EventEmitter`): `pool.events.on('leak', listener)`. */
+  get events(): PoolEventSource {
+    return this.#core.monitor.events
+  }
+
+  /**
+   * Checks a client out (`client.release()` gives it back; `release(true)` or `release(error)` closes it).
+   *
+   * @throws {PoolTimeoutError} after `connectionTimeoutMillis` (when set)
+   * @throws {PoolClosedError} after `end()`
+   * @throws the connection error when a new client could not connect
+   */
+  connect(): Promise<pg.PoolClient>
+  connect(callback: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void): void
+  connect(callback?: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void): Promise<pg.PoolClient> | void {
+    const checkout: Promise<PooledClient> = this.#core.checkout(undefined)
+    if (callback === undefined) return this.#promise(checkout)
+    checkout.then(
+      (client) => callback(undefined, client, client.release),
+      (error: Error) => callback(error, undefined, noop),
+    )
+  }
+
+  /**
+   * Runs one query on a client checked out for it (text and values, a query config, or a submittable
+   * such as a cursor or stream), as a promise or with a callback.
+   *
+   * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
+   * @throws the query's own error, or any error of `connect()`
+   */
+  query<T extends pg.Submittable>(submittable: T): T
+  query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>>
+  query<R extends pg.QueryResultRow = any>(text: QueryText, callback: QueryCallback<pg.QueryResult<R>>): void
+  query<R extends pg.QueryResultRow = any>(text: QueryText, values: QueryValues, callback: QueryCallback<pg.QueryResult<R>>): void
+  query(text: unknown, values?: unknown, callback?: unknown): unknown {
+    // pg's guard: a function first is taken for the callback, and answered with an error.
+    if (typeof text === 'function') return this.#callback(Promise.reject(notAQuery()), text)
+    if (typeof values === 'function') {
+      callback = values
+      values = undefined
+    }
+    if (typeof text === 'object' && text !== null && typeof (text as pg.Submittable).submit === 'function') return this.#submit(text as pg.Submittable)
+    const result = this.#core.query(undefined, text as QueryText, values as QueryValues | undefined)
+    return typeof callback === 'function' ? this.#callback(result, callback) : this.#promise(result)
+  }
+
+  /**
+   * Closes the pool as pg does: no new checkouts; clients already checked out may finish, and are closed
+   * when released. A second call fails, as in pg. (`close()` is the idempotent, time-bounded form.)
+   */
+  end(): Promise<void>
+  end(callback: (error?: Error) => void): void
+  end(callback?: (error?: Error) => void): Promise<void> | void {
+    const ending = this.#ending === undefined ? (this.#ending = this.#core.engine.close({ timeoutMillis: 2_147_483_647 })) : Promise.reject(new Error('Called end on pool more than once'))
+    if (callback === undefined) return this.#promise(ending)
+    ending.then(() => callback(), callback)
+  }
+
+  /** Opens `min` connections (at least 1), or the number asked, and validates each. @throws {PoolWarmupError} */
+  warmup(options?: WarmupOptions): Promise<WarmupReport> {
+    return this.#core.engine.warmup(options)
+  }
+
+  /** The seed document's name for `warmup()`. */
+  warmupPool(options?: WarmupOptions): Promise<WarmupReport> {
+    return this.warmup(options)
+  }
+
+  /** Changes `min`/`max` while running. @throws {InvalidOptionError} */
+  resize(size: PoolSize, options?: ResizeOptions): void {
+    this.#core.engine.resize(size, options)
+  }
+
+  /** True while `suspend()` holds new checkouts. */
+  get suspended(): boolean {
+    return this.#core.engine.suspended
+  }
+
+  /**
+   * Holds new checkouts while an operator switches servers (HikariCP's `suspendPool`): callers wait in
+   * line, still bounded by the acquire timeout and their operation's signal; clients already checked out
+   * stay in use; no connection is opened except by `warmup()`. Fires `suspend`; `getPoolMetrics().suspended`
+   * is true until `resume()`.
+   *
+   * @throws {PoolClosedError} once the pool is closing
+   * @example
+   * pool.suspend()
+   * pool.softEvict()        // idle connections close now, busy ones when released
+   * await promoteStandby()  // the operator's switchover
+   * await pool.warmup()     // optional: open connections to the new server before serving
+   * pool.resume()
+   */
+  suspend(): void {
+    this.#core.engine.suspend()
+  }
+
+  /** Serves the held checkouts again, oldest first, and fires `resume`. Does nothing unless suspended. */
+  resume(): void {
+    this.#core.engine.resume()
+  }
+
+  /**
+   * Retires every connection without failing anyone (HikariCP's `softEvictConnections`): idle ones close
+   * now, checked-out ones (and ones being opened) when they come back, each with disconnect reason
+   * `evicted`; new connections open as needed. Does nothing once the pool is closing.
+   *
+   * @example
+   * const { closed, closingOnRelease } = pool.softEvict()
+   */
+  softEvict(): SoftEvictReport {
+    return this.#core.engine.softEvict()
+  }
+
+  /** A snapshot of every `PoolMetrics` field. */
+  getPoolMetrics(): PoolMetrics {
+    return this.#core.metrics()
+  }
+
+  /** The live numbers and lifetime counters of `getPoolMetrics()` alone (nothing sorted), for frequent readers. */
+  getPoolCounters(): PoolCounters {
+    return this.#core.counters()
+  }
+
+  /** Graceful and idempotent: like `end()`, but checked-out clients are taken back after `timeoutMillis` (default 10000). */
+  close(options?: { timeoutMillis?: number }): Promise<void> {
+    return this.#core.engine.close(options)
+  }
+
+  // A submittable (cursor, stream) runs on a client held until it ends or fails.
+  #submit<T extends pg.Submittable>(submittable: T): T {
+    const emitter = submittable as unknown as Partial<EventEmitter> & { handleError?: (error: Error) => void }
+    const refusal = this.#core.refusal(submittable)
+    const checkout = refusal === undefined ? this.#core.checkout(undefined) : Promise.reject(refusal)
+    checkout.then(
+      (client) => {
+        let released = false
+        const release = (error?: Error) => {
+          if (released) return
+          released = true
+          client.release(error)
+        }
+        emitter.once?.('end', () => release())
+        emitter.once?.('close', () => release())
+        emitter.once?.('error', (error: Error) => release(error))
+        client.query(submittable)
+      },
+      (error: Error) => (emitter.handleError !== undefined ? emitter.handleError(error) : emitter.emit?.('error', error)),
+    )
+    return submittable
+  }
+
+  #callback(result: Promise<unknown>, callback: Function): undefined {
+    const done = callback as (error: Error | undefined, result?: unknown) => void
+    result.then(
+      (value) => done(undefined, value),
+      (error: Error) => done(error),
+    )
+    return undefined
+  }
+
+  #promise<T>(promise: Promise<T>): Promise<T> {
+    const Custom = this.#Promise
+    if (Custom === undefined) return promise
+    return new (Custom as PromiseConstructor)<T>((resolve, reject) => promise.then(resolve, reject))
+  }
+}
+
+function notAQuery(): InvalidOptionError {
+  return new InvalidOptionError('text', 'SQL text or a query config', 'Could not run the query. Passing a function as the first parameter to pool.query is not supported: pass SQL text or a query config.')
+}
+
+// pg.Pool keeps the password out of `util.inspect(pool.options)`; so does this.
+function hidePassword(config: PoolConfig): PoolConfig {
+  const copy = { ...config }
+  if ('password' in config) Object.defineProperty(copy, 'password', { value: config.password, enumerable: false, writable: true, configurable: true })
+  return copy
+}

@@ -1,0 +1,585 @@
+import type { Clock } from '../clock.js'
+import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '../errors.js'
+import { OperationContext } from '../operation-context.js'
+import type { LivePoolState } from '../pool-stats.js'
+import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
+import type { DisconnectReason } from '../pool-events.js'
+import type { PoolMonitor } from '../pool-monitor.js'
+import type { ConnectionFactory } from './connection-factory.js'
+import type { PoolEngineOptions } from './engine-options.js'
+import { PoolLifecycle, type WarmupPlan } from './pool-lifecycle.js'
+import { ConnectionOpener } from './connection-opener.js'
+import { IdleList } from './idle-list.js'
+import { warmConnections } from './warm-connections.js'
+import { PooledConnection } from './pooled-connection.js'
+import { WaitQueue, type Grant, type Waiter } from './wait-queue.js'
+
+// How long close() waits for the sockets of closed connections to finish closing.
+const socketsCloseMillis = 2000
+
+/**
+ * A connection pool that owns its checkout path, for any driver: idle connections (LIFO, so the warmest
+ * is reused and surplus ones age out), checked-out connections, connections being opened, and one FIFO
+ * queue of waiters with deadlines and abort signals. A driver supplies only a `ConnectionFactory`.
+ *
+ * Its counts are exact at every instant: `totalCount = activeCount + idleCount + pendingCount`, and
+ * `waitingCount` is the queue's length. It keeps `minSize` open once in use, closes idle connections
+ * after `idleTimeoutMillis` and every connection after its (jittered) lifetime, resizes in place,
+ * validates connections that sat idle, and reports every step to its `PoolMonitor`. For maintenance it
+ * can hold checkouts (`suspend()` / `resume()`) and retire its connections (`softEvict()`).
+ */
+export class PoolEngine<C> {
+  readonly name: string
+  readonly #options: PoolEngineOptions<C>
+  readonly #factory: ConnectionFactory<C>
+  readonly #monitor: PoolMonitor
+  readonly #clock: Clock
+  readonly #queue: WaitQueue<C>
+  /** Idle connections; the most recently released is last. */
+  readonly #idle: IdleList<C>
+  /** Every open connection (idle, validating, busy), so close() can reach each. */
+  readonly #connections = new Set<PooledConnection<C>>()
+  #active = 0
+  /** Connections being destroyed: they still hold a server connection, so they count against maxSize. */
+  #retiring = 0
+  #minSize: number
+  #maxSize: number
+  readonly #lifecycle: PoolLifecycle
+  /** Set by the first checkout or warm-up: from then on `minSize` connections are kept open. */
+  #started = false
+  #dispatchScheduled = false
+  readonly #opener: ConnectionOpener<C>
+  #suspended = false
+  #suspendedAt = 0
+  /** Bumped by `softEvict()`: a connection that started opening in an older generation is evicted. */
+  #generation = 0
+  #drained: (() => void) | undefined
+  #allRetired: (() => void) | undefined
+  readonly #dispatch = (): void => this.#dispatchIdle()
+  readonly #offerBound = (lease: PooledConnection<C>): void => this.#offer(lease)
+  // After a failed validation the waiter it was for needs the next idle connection, or a new one.
+  readonly #redispatch = (): void => this.#scheduleDispatch()
+  readonly #createFailedBound = (error: Error): void => this.#createFailed(error)
+
+  constructor(options: PoolEngineOptions<C>) {
+    this.name = options.name
+    this.#options = options
+    this.#factory = options.factory
+    this.#monitor = options.monitor
+    this.#clock = options.monitor.clock
+    this.#minSize = options.minSize
+    this.#maxSize = options.maxSize
+    this.#lifecycle = new PoolLifecycle(options.name)
+    this.#queue = new WaitQueue<C>({
+      clock: this.#clock,
+      timedOut: (waiter) => this.#left(this.#timedOut(waiter)),
+      aborted: (_waiter, reason) => this.#left(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason })),
+    })
+    this.#idle = new IdleList<C>({
+      clock: this.#clock,
+      idleTimeoutMillis: options.idleTimeoutMillis,
+      aboveMinimum: () => this.totalCount > this.#minSize,
+      retire: (lease, reason) => this.#retire(lease, reason),
+      swept: () => this.#fill(),
+    })
+    const engine = this
+    this.#opener = new ConnectionOpener<C>(options, {
+      get generation() {
+        return engine.#generation
+      },
+      get callersWaiting() {
+        return engine.#queue.length > 0
+      },
+      broken: (lease, error) => this.#broken(lease, error),
+      adopt: (lease) => {
+        this.#connections.add(lease)
+        if (lease.generation !== this.#generation) lease.evicted = true
+      },
+      retire: (lease, reason) => this.#retire(lease, reason),
+      settled: () => this.#checkDrained(),
+      retry: () => this.#fill(),
+    })
+  }
+
+  get state(): PoolState {
+    return this.#lifecycle.state
+  }
+  /** Open connections, plus the ones being opened or validated. */
+  get totalCount(): number {
+    return this.#idle.length + this.#active + this.#opener.creating + this.#opener.validating
+  }
+  get idleCount(): number {
+    return this.#idle.length
+  }
+  /** Connections checked out now. */
+  get activeCount(): number {
+    return this.#active
+  }
+  /** Connections being opened or validated. */
+  get pendingCount(): number {
+    return this.#opener.creating + this.#opener.validating
+  }
+  get waitingCount(): number {
+    return this.#queue.length
+  }
+  get minSize(): number {
+    return this.#minSize
+  }
+  get maxSize(): number {
+    return this.#maxSize
+  }
+  /** Checked-out connections past their lifetime or use count: closed when released. */
+  get expiredCount(): number {
+    const now = this.#clock.now()
+    let expired = 0
+    for (const lease of this.#connections) if (lease.state === 'busy' && (now >= lease.expiresAt || lease.uses + 1 >= this.#options.maxUses)) expired++
+    return expired
+  }
+  /** True between `suspend()` and `resume()`: checkouts wait, no connection is opened for them. */
+  get suspended(): boolean {
+    return this.#suspended
+  }
+  /** The last failed connection attempt (redacted); cleared by the next success. */
+  get lastCreateError(): Error | undefined {
+    return this.#opener.lastError
+  }
+
+  /** The live counts, for `PoolMonitor.snapshot()`. */
+  liveState(): LivePoolState {
+    return {
+      totalConnections: this.totalCount,
+      activeConnections: this.#active,
+      idleConnections: this.#idle.length,
+      waitingRequests: this.#queue.length,
+      minSize: this.#minSize,
+      maxSize: this.#maxSize,
+      suspended: this.#suspended,
+    }
+  }
+
+  /**
+   * Checks out an idle connection at once when one is free and nobody is waiting; undefined otherwise
+   * (then call `request`). The fast path of a busy pool: no promise, no timer.
+   */
+  tryAcquire(context: OperationContext | undefined): PooledConnection<C> | undefined {
+    if (this.#queue.length > 0 || this.#idle.length === 0 || this.#lifecycle.closing || this.#suspended) return undefined
+    if (context?.aborted) return undefined
+    const lease = this.#takeIdle()
+    if (lease !== undefined) this.#checkOut(lease, 0, context, undefined)
+    return lease
+  }
+
+  /**
+   * Asks for a connection; `grant` is called once, with the connection or with the error: the pool is
+   * closed (`PoolClosedError`), the operation aborted (`OperationAbortedError`), too many wait
+   * (`PoolExhaustedError`), the wait timed out (`PoolTimeoutError`, cause: the last connect error), or a
+   * connection attempt failed for good. It may be called before `request` returns.
+   *
+   * @param context - the operation asking (its signal bounds the wait); default: the current one
+   */
+  request(grant: Grant<C>, context: OperationContext | undefined = OperationContext.tryCurrent()): void {
+    if (this.#lifecycle.closing) return grant(new PoolClosedError(this.name), undefined)
+    if (context?.aborted) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
+    this.#started = true
+    if (this.#queue.length === 0 && !this.#suspended) {
+      const lease = this.#takeIdle()
+      if (lease !== undefined) {
+        this.#checkOut(lease, 0, context, undefined)
+        return grant(undefined, lease)
+      }
+    }
+    const maxWaiting = this.#options.maxWaitingRequests
+    if (maxWaiting !== undefined && this.#inLine() >= maxWaiting) return grant(new PoolExhaustedError(this.name, maxWaiting), undefined)
+    const now = this.#clock.now()
+    const timeout = this.#options.acquireTimeoutMillis
+    this.#queue.push({
+      grant,
+      askedAt: now,
+      deadline: timeout > 0 ? now + timeout : Infinity,
+      context,
+      origin: this.#monitor.captureOrigin(),
+      settled: false,
+    })
+    // An idle connection may be waiting for validation, or be about to be handed over.
+    if (this.#idle.length > 0) this.#scheduleDispatch()
+    else this.#fill()
+  }
+
+  // Waiters that no connection being opened, validated, idle or yet to be opened will serve: the ones
+  // really waiting in line for a busy connection to come back (what maxWaitingRequests bounds).
+  #inLine(): number {
+    const room = Math.max(0, this.#maxSize - this.totalCount - this.#retiring)
+    return this.#queue.length - this.#opener.creating - this.#opener.validating - this.#idle.length - room
+  }
+
+  /** `request` as a promise. */
+  acquire(context: OperationContext | undefined = OperationContext.tryCurrent()): Promise<PooledConnection<C>> {
+    return new Promise((resolve, reject) => this.request((error, lease) => (error === undefined ? resolve(lease as PooledConnection<C>) : reject(error)), context))
+  }
+
+  /**
+   * Gives a checked-out connection back. It is closed instead when `destroy` is set (an `Error` is also
+   * reported), when it broke, passed its lifetime or use count, or the pool shrank or is closing.
+   * A second release, or one after `close()` took the connection back, does nothing.
+   */
+  release(lease: PooledConnection<C>, destroy?: boolean | Error): void {
+    if (lease.state !== 'busy') return
+    this.#active--
+    const checkout = lease.checkout
+    lease.checkout = undefined
+    if (checkout !== undefined) this.#monitor.released(checkout)
+    lease.uses++
+    const reason = this.#releaseVerdict(lease, destroy)
+    if (reason !== undefined) {
+      this.#retire(lease, reason)
+      this.#fill()
+      this.#checkDrained()
+      return
+    }
+    this.#toIdle(lease)
+    // Handed to a waiter after the current I/O callback: a connection whose socket fails in the same
+    // read (a server restart sends the last result and the shutdown notice together) is seen as broken
+    // first and never handed over.
+    if (this.#queue.length > 0) this.#scheduleDispatch()
+  }
+
+  /**
+   * Changes the size while running: growing serves waiters at once; shrinking closes idle connections
+   * above the new `maxSize` at once and busy ones as they are released.
+   *
+   * @throws {InvalidOptionError} for a bad size
+   * @throws {PoolClosedError} once the pool is closing
+   */
+  resize(size: PoolSize, options?: ResizeOptions): void {
+    const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
+    const next = this.#lifecycle.resize(previous, size, options)
+    if (next === undefined) return
+    this.#minSize = next.minSize
+    this.#maxSize = next.maxSize
+    this.#monitor.resized(previous, next, options?.reason ?? 'manual', options?.details)
+    // The oldest idle connections go first: the warmest stay.
+    while (this.totalCount > this.#maxSize && this.#idle.length > 0) this.#retire(this.#idle.shift() as PooledConnection<C>, 'resize')
+    this.#fill()
+  }
+
+  /**
+   * Holds new checkouts (HikariCP's `suspendPool`): callers wait in the queue, bounded as always by
+   * `acquireTimeoutMillis` and their operation's signal; connections already checked out stay in use, and
+   * no connection is opened except by `warmup()`. For an operator switching servers: suspend, `softEvict()`,
+   * switch, optionally `warmup()`, then `resume()`. A second call does nothing.
+   *
+   * @throws {PoolClosedError} once the pool is closing
+   */
+  suspend(): void {
+    this.#lifecycle.assertOpen('suspend')
+    if (this.#suspended) return
+    this.#suspended = true
+    this.#suspendedAt = this.#clock.now()
+    this.#monitor.suspended(this.#active, this.#queue.length)
+  }
+
+  /** Serves held checkouts again (oldest first) and lets the pool open connections. Does nothing unless suspended. */
+  resume(): void {
+    if (!this.#suspended) return
+    this.#suspended = false
+    this.#monitor.resumed(this.#clock.now() - this.#suspendedAt, this.#queue.length)
+    if (!this.#lifecycle.closing) this.#scheduleDispatch()
+  }
+
+  /**
+   * Retires connections without failing anyone (HikariCP's `softEvictConnections`): idle ones close at once,
+   * checked-out ones (and ones being validated or opened) close when they come back; every one closes with
+   * disconnect reason `evicted`. With a `filter`, only the open connections it accepts. New connections
+   * are opened as usual. Does nothing once the pool is closing.
+   *
+   * @param filter - which open connections to evict (default: all, including the ones being opened)
+   */
+  softEvict(filter?: (connection: C) => boolean): SoftEvictReport {
+    const report: SoftEvictReport = { closed: 0, closingOnRelease: 0 }
+    if (this.#lifecycle.closing) return report
+    if (filter === undefined) {
+      this.#generation++
+      report.closingOnRelease += this.#opener.creating
+    }
+    for (const lease of this.#connections) {
+      if (lease.evicted || (filter !== undefined && !filter(lease.connection))) continue
+      if (lease.state === 'idle') {
+        this.#idle.remove(lease)
+        this.#retire(lease, 'evicted')
+        report.closed++
+      } else {
+        lease.evicted = true
+        report.closingOnRelease++
+      }
+    }
+    this.#fill()
+    return report
+  }
+
+  /**
+   * Opens `minSize` connections (at least 1) or the number asked, validates each, and keeps them idle
+   * (idle ones already open count, after validation).
+   *
+   * @throws {PoolWarmupError} when none could open (cause: the first failure, redacted)
+   * @throws {InvalidOptionError} for bad options
+   * @throws {PoolClosedError} once the pool is closing
+   */
+  warmup(options?: WarmupOptions): Promise<WarmupReport> {
+    const bounds = { minSize: this.#minSize, maxSize: this.#maxSize, timeoutMillis: this.#options.connectTimeoutMillis || 10_000 }
+    return this.#lifecycle.warmup(options, bounds, (plan) => this.#warmup(plan))
+  }
+
+  #warmup(plan: WarmupPlan): Promise<WarmupReport> {
+    this.#started = true
+    return warmConnections<C>(
+      {
+        name: this.name,
+        target: this.#options.target,
+        clock: this.#clock,
+        idle: this.#idle,
+        opener: this.#opener,
+        room: () => Math.max(0, this.#maxSize - this.totalCount - this.#retiring),
+        offer: this.#offerBound,
+        // Whatever failed, a pool in use keeps trying to reach minSize in the background.
+        settled: () => {
+          if (this.totalCount < this.#minSize && !this.#lifecycle.closing) this.#opener.scheduleRetry()
+        },
+      },
+      plan,
+    )
+  }
+
+  /**
+   * Graceful: refuses new checkouts; callers already waiting for a connection that is being opened
+   * get it, the other waiters get `PoolClosedError`; checked-out connections may finish for up to
+   * `timeoutMillis` (then they are taken back and closed); then every connection closes. Idempotent.
+   *
+   * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
+   */
+  close(options?: { timeoutMillis?: number }): Promise<void> {
+    return this.#lifecycle.close(options, (timeoutMillis) => this.#close(timeoutMillis))
+  }
+
+  async #close(timeoutMillis: number): Promise<void> {
+    this.#stopTimers()
+    while (this.#idle.length > 0) this.#retire(this.#idle.pop() as PooledConnection<C>, 'closed')
+    // Callers who asked before close() and would get a new connection still get one; the ones that would
+    // wait for a busy connection to come back are refused.
+    // A suspended pool serves none of them.
+    const servable = this.#suspended ? 0 : this.#opener.creating + this.#opener.validating + Math.max(0, this.#maxSize - this.totalCount)
+    this.#queue.failAllBut(servable, () => new PoolClosedError(this.name))
+    this.#fill()
+    if (!this.#isDrained()) {
+      const drained = await this.#within(timeoutMillis, (done) => (this.#drained = done))
+      this.#drained = undefined
+      if (!drained) this.#revoke()
+    }
+    if (this.#retiring > 0) await this.#within(socketsCloseMillis, (done) => (this.#allRetired = done))
+  }
+
+  // Close timed out: abandon connection attempts, fail the waiters left, take busy connections back.
+  #revoke(): void {
+    this.#opener.abandon(new PoolClosedError(this.name))
+    this.#queue.failAllBut(0, () => new PoolClosedError(this.name))
+    for (const lease of this.#connections) {
+      if (lease.state !== 'busy') continue
+      lease.revoked = true
+      this.#active--
+      if (lease.checkout !== undefined) this.#monitor.released(lease.checkout)
+      lease.checkout = undefined
+      this.#retire(lease, 'closed')
+    }
+  }
+
+  #isDrained(): boolean {
+    return this.#active === 0 && this.#opener.creating === 0 && this.#opener.validating === 0 && this.#queue.length === 0
+  }
+
+  #checkDrained(): void {
+    if (this.#drained !== undefined && this.#isDrained()) this.#drained()
+  }
+
+  #within(timeoutMillis: number, register: (done: () => void) => void): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = this.#clock.setTimeout(() => resolve(false), timeoutMillis)
+      register(() => {
+        this.#clock.clearTimeout(timer)
+        resolve(true)
+      })
+    })
+  }
+
+  // Why a released connection must close, or undefined to keep it.
+  #releaseVerdict(lease: PooledConnection<C>, destroy: boolean | Error | undefined): DisconnectReason | undefined {
+    if (destroy instanceof Error) {
+      if (lease.broken === undefined) this.#monitor.error(destroy, 'connection')
+      return 'error'
+    }
+    if (destroy === true) return 'released'
+    if (lease.broken !== undefined || this.#factory.isBroken(lease.connection)) return 'error'
+    if (this.#lifecycle.closing) return 'closed'
+    if (lease.evicted) return 'evicted'
+    if (lease.uses >= this.#options.maxUses || this.#clock.now() >= lease.expiresAt) return 'lifetime'
+    if (this.totalCount + 1 > this.#maxSize) return 'resize'
+    return undefined
+  }
+
+  #checkOut(lease: PooledConnection<C>, waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined): void {
+    lease.state = 'busy'
+    this.#active++
+    this.#factory.taken?.(lease.connection)
+    lease.checkout = origin === undefined ? this.#monitor.acquired(waitMillis, context) : this.#monitor.acquired(waitMillis, context, origin)
+  }
+
+  #grant(lease: PooledConnection<C>, waiter: Waiter<C>): void {
+    this.#checkOut(lease, this.#clock.now() - waiter.askedAt, waiter.context, waiter.origin)
+    waiter.grant(undefined, lease)
+  }
+
+  // The warmest idle connection that needs no validation, or undefined (broken ones are closed on the way).
+  #takeIdle(): PooledConnection<C> | undefined {
+    for (;;) {
+      const lease = this.#idle.peek()
+      if (lease === undefined) return undefined
+      if (this.#needsValidation(lease)) return undefined
+      this.#idle.pop()
+      if (this.#usable(lease)) return lease
+      this.#retire(lease, this.#unusableReason(lease))
+    }
+  }
+
+  #usable(lease: PooledConnection<C>): boolean {
+    return lease.broken === undefined && !this.#factory.isBroken(lease.connection) && this.#clock.now() < lease.expiresAt
+  }
+
+  #unusableReason(lease: PooledConnection<C>): DisconnectReason {
+    return lease.broken !== undefined || this.#factory.isBroken(lease.connection) ? 'error' : 'lifetime'
+  }
+
+  #needsValidation(lease: PooledConnection<C>): boolean {
+    return this.#factory.validate !== undefined && this.#clock.now() - lease.idleSince >= this.#options.validateAfterIdleMillis
+  }
+
+  #toIdle(lease: PooledConnection<C>): void {
+    this.#idle.push(lease)
+    this.#factory.idle?.(lease.connection)
+  }
+
+  // A connection that just opened or passed validation: to the oldest waiter, else idle.
+  #offer(lease: PooledConnection<C>): void {
+    if (lease.evicted) {
+      // Evicted while it was being opened or validated: the waiter it was for gets a new one.
+      this.#retire(lease, 'evicted')
+      this.#fill()
+      return this.#checkDrained()
+    }
+    const waiter = this.#suspended ? undefined : this.#queue.shift()
+    if (waiter !== undefined) return this.#grant(lease, waiter)
+    if (this.#lifecycle.closing) this.#retire(lease, 'closed')
+    else if (this.totalCount + 1 > this.#maxSize) this.#retire(lease, 'resize')
+    else this.#toIdle(lease)
+    this.#checkDrained()
+  }
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled) return
+    this.#dispatchScheduled = true
+    queueMicrotask(this.#dispatch)
+  }
+
+  // Hands idle connections to waiters (validating the ones that sat idle too long), then opens more.
+  #dispatchIdle(): void {
+    this.#dispatchScheduled = false
+    if (this.#suspended) return
+    while (this.#queue.length > this.#opener.validating && this.#idle.length > 0) {
+      const lease = this.#idle.pop() as PooledConnection<C>
+      if (!this.#usable(lease)) this.#retire(lease, this.#unusableReason(lease))
+      else if (this.#needsValidation(lease)) this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
+      else this.#grant(lease, this.#queue.shift() as Waiter<C>)
+    }
+    this.#fill()
+  }
+
+  // Opens connections for waiters not already covered, and up to minSize once the pool is in use.
+  #fill(): void {
+    if (this.#opener.backingOff || this.#lifecycle.state === 'closed' || this.#suspended) return
+    const closing = this.#lifecycle.closing
+    while (this.totalCount + this.#retiring < this.#maxSize) {
+      const forWaiters = this.#queue.length > this.#opener.creating + this.#opener.validating + this.#idle.length
+      const forMinimum = !closing && this.#started && this.totalCount < this.#minSize
+      if (!forWaiters && !forMinimum) return
+      this.#opener.open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
+    }
+  }
+
+  #createFailed(error: Error): void {
+    if (this.#lifecycle.closing) {
+      // A waiter kept through close() was counting on this attempt: it gets the failure.
+      if (this.#queue.length > this.#opener.creating) this.#queue.shift()?.grant(error, undefined)
+      this.#checkDrained()
+      return
+    }
+    const permanent = this.#factory.permanentError?.(error)
+    if (permanent !== undefined || !this.#options.retryCreate) {
+      // The oldest waiter not covered by another attempt was counting on this one: it has no chance left.
+      if (this.#queue.length > this.#opener.creating + this.#opener.validating) {
+        const waiter = this.#queue.shift() as Waiter<C>
+        waiter.grant(permanent ?? error, undefined)
+      }
+      if (permanent !== undefined) return
+    }
+    this.#opener.scheduleRetry()
+  }
+
+  #broken(lease: PooledConnection<C>, error: Error): void {
+    if (lease.broken !== undefined) return
+    lease.broken = error
+    if (lease.state === 'idle') {
+      this.#idle.remove(lease)
+      this.#monitor.error(error, 'idle-connection')
+      this.#retire(lease, 'error')
+      this.#fill()
+    } else if (lease.state === 'busy' || lease.state === 'validating') {
+      // Closed when it comes back; reported now, once.
+      this.#monitor.error(error, 'connection')
+    }
+  }
+
+  #retire(lease: PooledConnection<C>, reason: DisconnectReason): void {
+    lease.state = 'closed'
+    this.#connections.delete(lease)
+    this.#retiring++
+    const done = () => {
+      this.#retiring--
+      this.#monitor.disconnected(lease.id, lease.retireReason ?? reason)
+      if (this.#retiring === 0) this.#allRetired?.()
+      this.#fill()
+    }
+    let closing: void | Promise<void>
+    try {
+      closing = this.#factory.destroy(lease.connection)
+    } catch {
+      closing = undefined
+    }
+    Promise.resolve(closing).then(done, done)
+  }
+
+  // A waiter gave up: while closing, that may have been the last thing close() waited for.
+  #left(error: Error): Error {
+    if (this.#drained !== undefined) queueMicrotask(() => this.#checkDrained())
+    return error
+  }
+
+  #timedOut(waiter: Waiter<C>): Error {
+    const waitMillis = this.#clock.now() - waiter.askedAt
+    const waiting = this.#queue.length - 1
+    const cause = this.#opener.lastError
+    this.#monitor.timedOut(waitMillis, waiting, cause, waiter.context)
+    return new PoolTimeoutError(this.name, this.#options.acquireTimeoutMillis, cause === undefined ? { waiting } : { cause, waiting })
+  }
+
+  #stopTimers(): void {
+    this.#idle.stop()
+    this.#opener.stop()
+  }
+}

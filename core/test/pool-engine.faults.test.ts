@@ -1,0 +1,135 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { PoolTimeoutError } from '../src/index.js'
+import { fakeEngine } from './_helpers/fake-factory.js'
+import { rejects } from '@lifeguard/test-kit'
+
+const test = suite('PoolEngine faults: failed creates, broken connections, validation')
+
+test('a failed create with nobody waiting is reported and retried only to keep minSize', async () => {
+  const { engine, factory, clock, events, counts } = fakeEngine({ minSize: 1 })
+  factory.failures.push(new Error('connect ECONNREFUSED'))
+  await engine.warmup().catch(() => undefined)
+  assert.equal(events.error?.map((e) => [e.source, e.error.message]), [['connection', 'connect ECONNREFUSED']])
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+  assert.is(engine.lastCreateError?.message, 'connect ECONNREFUSED')
+  await clock.advance(25)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 }, 'refilled to minSize after the backoff')
+  assert.is(engine.lastCreateError, undefined)
+})
+
+test('transient create failures are retried with backoff while callers wait; they time out with the last failure as cause', async () => {
+  const { engine, factory, clock } = fakeEngine({ acquireTimeoutMillis: 100 })
+  factory.failures.push(...Array.from({ length: 10 }, (_, i) => new Error(`refused ${i + 1}`)))
+  const waiting = rejects(engine.acquire(undefined), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  await clock.advance(100)
+  const error = await waiting
+  // Attempts at 0, 25, 75 (backoff 25, 50, 100): the third failure is the last before the deadline.
+  assert.is((error.cause as Error).message, 'refused 3')
+})
+
+test('the pool recovers as soon as the server accepts again: backoff is capped at 500ms', async () => {
+  const { engine, factory, clock } = fakeEngine({ acquireTimeoutMillis: 0 })
+  factory.failures.push(...Array.from({ length: 6 }, () => new Error('refused')))
+  const waiting = engine.acquire(undefined)
+  // Backoffs 25, 50, 100, 200, 400, 500: the seventh attempt (at 1275ms) succeeds.
+  await clock.advance(1274)
+  assert.is(engine.activeCount, 0)
+  await clock.advance(1)
+  assert.is((await waiting).state, 'busy')
+})
+
+test('a permanent failure fails the waiter it was made for at once; the others are not failed by it', async () => {
+  const { engine, factory, counts } = fakeEngine({ maxSize: 2 })
+  factory.auto = false
+  const denied = new Error('password authentication failed')
+  factory.permanent.add(denied)
+  const first = engine.acquire(undefined)
+  const second = engine.acquire(undefined)
+  assert.is(factory.pending.length, 2)
+  factory.failNext(denied)
+  const error = await rejects(first, Error)
+  assert.is(error.message, 'password authentication failed')
+  assert.is(engine.waitingCount, 1)
+  factory.openNext()
+  engine.release(await second)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
+})
+
+test('without retries (pg.Pool style) each failed attempt fails one waiter with its error', async () => {
+  const { engine, factory } = fakeEngine({ retryCreate: false })
+  factory.failures.push(new Error('connect ECONNREFUSED'))
+  const error = await rejects(engine.acquire(undefined), Error)
+  assert.is(error.message, 'connect ECONNREFUSED')
+  assert.is(engine.waitingCount, 0)
+})
+
+test('an idle connection that breaks leaves the pool at once and is never handed out', async () => {
+  const { engine, factory, events, counts } = fakeEngine()
+  const [a, b] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined)])
+  engine.release(a!)
+  engine.release(b!)
+  factory.breakConnection(b!.connection)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
+  assert.equal(events.error?.map((e) => e.source), ['idle-connection'])
+  await Promise.resolve()
+  assert.equal(events.disconnect?.map((e) => [e.connectionId, e.reason]), [[b!.connection.id, 'error']])
+  assert.is(engine.tryAcquire(undefined), a)
+})
+
+test('a checked-out connection that breaks is reported once and closed on release', async () => {
+  const { engine, factory, events, counts } = fakeEngine()
+  const lease = await engine.acquire(undefined)
+  factory.breakConnection(lease.connection)
+  factory.breakConnection(lease.connection, new Error('and again'))
+  assert.is(events.error?.length, 1)
+  engine.release(lease)
+  await Promise.resolve()
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+  assert.equal(events.disconnect?.map((e) => e.reason), ['error'])
+})
+
+test('a connection released and broken in the same turn is not handed to the waiter', async () => {
+  const { engine, factory } = fakeEngine({ maxSize: 1 })
+  const lease = await engine.acquire(undefined)
+  const waiting = engine.acquire(undefined)
+  // A restart delivers the last result and the shutdown notice in one read: release, then break.
+  engine.release(lease)
+  factory.breakConnection(lease.connection)
+  const next = await waiting
+  assert.is.not(next.connection, lease.connection)
+  assert.ok(lease.connection.destroyed)
+  assert.not.ok(next.connection.broken)
+})
+
+test('isBroken is checked on release and before an idle connection is handed out', async () => {
+  const { engine, events } = fakeEngine()
+  const [a, b] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined)])
+  a!.connection.broken = true // the driver marked it without an event
+  engine.release(a!)
+  engine.release(b!)
+  b!.connection.broken = true
+  const next = await engine.acquire(undefined)
+  assert.not.ok(next.connection.broken)
+  assert.equal(events.disconnect?.map((e) => e.reason), ['error', 'error'])
+})
+
+test('a connection idle longer than validateAfterIdleMillis is validated first; a failing one is replaced', async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ validateAfterIdleMillis: 5000, idleTimeoutMillis: 0 })
+  const [a, b] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined)])
+  engine.release(a!)
+  engine.release(b!)
+  assert.is(engine.tryAcquire(undefined), b, 'fresh enough: no validation')
+  engine.release(b!)
+  await clock.advance(5000)
+  assert.is(engine.tryAcquire(undefined), undefined, 'the fast path does not validate')
+  factory.validations.push(false)
+  const next = await engine.acquire(undefined)
+  assert.is(b!.connection.validations, 1)
+  assert.ok(b!.connection.destroyed, 'failed validation: closed')
+  assert.is(next, a, 'the next idle one passed')
+  assert.is(a!.connection.validations, 1)
+  assert.equal(counts(), { total: 1, active: 1, idle: 0, pending: 0, waiting: 0 })
+})
+
+test.run()

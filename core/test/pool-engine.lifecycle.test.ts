@@ -1,0 +1,129 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { InvalidOptionError, PoolClosedError, PoolWarmupError } from '../src/index.js'
+import { fakeEngine } from './_helpers/fake-factory.js'
+import { rejects, throwsError } from '@lifeguard/test-kit'
+
+const test = suite('PoolEngine lifecycle: warm-up, minSize, resize, close')
+
+test('warmup opens minSize connections, validates each and keeps them idle', async () => {
+  const { engine, factory, counts } = fakeEngine({ minSize: 2 })
+  const report = await engine.warmup()
+  assert.equal({ ...report, durationMillis: 0 }, { pool: 'fake', requested: 2, opened: 2, failed: 0, durationMillis: 0 })
+  assert.equal(factory.created.map((c) => c.validations), [1, 1])
+  assert.equal(counts(), { total: 2, active: 0, idle: 2, pending: 0, waiting: 0 })
+  assert.is(engine.state, 'ready')
+  const again = await engine.warmup({ connections: 3 })
+  assert.is(again.opened, 3, 'the two idle ones are validated again and one more opens')
+  assert.is(factory.created.length, 3)
+})
+
+test('warmup reports partial failures and fails with PoolWarmupError when none opened', async () => {
+  const { engine, factory } = fakeEngine()
+  factory.failures.push(new Error('refused'))
+  const partial = await engine.warmup({ connections: 2 })
+  assert.equal([partial.opened, partial.failed], [1, 1])
+  const { engine: other, factory: otherFactory } = fakeEngine()
+  otherFactory.failures.push(new Error('refused'), new Error('refused'))
+  const error = await rejects(other.warmup({ connections: 2 }), PoolWarmupError, 'ERR_POOL_WARMUP')
+  assert.is(error.message, "Could not warm up pool 'fake' (fake://db). None of 2 connection(s) could be opened: refused.")
+  assert.is(other.state, 'created')
+})
+
+test('warmup and resize refuse bad input with InvalidOptionError naming the option', async () => {
+  const { engine } = fakeEngine()
+  const tooMany = await rejects(engine.warmup({ connections: 4 }), InvalidOptionError)
+  assert.is(tooMany.option, 'connections')
+  const huge = await rejects(engine.warmup({ timeoutMillis: 2 ** 32 }), InvalidOptionError)
+  assert.is(huge.option, 'timeoutMillis')
+  assert.is(throwsError(() => engine.resize(undefined as never), InvalidOptionError).option, 'size')
+  assert.is(throwsError(() => engine.resize({ maxSize: 0 }), InvalidOptionError).option, 'maxSize')
+  assert.is(throwsError(() => engine.resize({ minSize: 5 }), InvalidOptionError).option, 'minSize')
+})
+
+test('once in use, the pool refills to minSize after losing connections', async () => {
+  const { engine, factory, counts } = fakeEngine({ minSize: 2 })
+  await engine.warmup()
+  const [a] = factory.created
+  factory.breakConnection(a!)
+  await Promise.resolve()
+  assert.equal(counts(), { total: 2, active: 0, idle: 2, pending: 0, waiting: 0 })
+  assert.is(factory.created.length, 3)
+})
+
+test('growing serves waiters at once; shrinking closes idle ones at once and busy ones on release', async () => {
+  const { engine, events, counts } = fakeEngine({ maxSize: 2 })
+  const [a, b] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined)])
+  const waiting = engine.acquire(undefined)
+  engine.resize({ maxSize: 4 }, { reason: 'load', details: { utilization: 90 } })
+  const c = await waiting
+  const d = await engine.acquire(undefined)
+  assert.equal(counts(), { total: 4, active: 4, idle: 0, pending: 0, waiting: 0 })
+  engine.release(a)
+  engine.release(b)
+  engine.resize({ maxSize: 1 })
+  assert.equal(counts(), { total: 2, active: 2, idle: 0, pending: 0, waiting: 0 }, 'both idle ones closed')
+  engine.release(c)
+  assert.equal(counts(), { total: 1, active: 1, idle: 0, pending: 0, waiting: 0 }, 'c closed on release')
+  engine.release(d)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
+  await Promise.resolve()
+  assert.equal(events.disconnect?.map((e) => e.reason), ['resize', 'resize', 'resize'])
+  assert.equal(events.resize?.map((e) => [e.previous.maxSize, e.next.maxSize, e.reason]), [[2, 4, 'load'], [4, 1, 'manual']])
+  engine.resize({ maxSize: 1 })
+  assert.is(events.resize?.length, 2, 'no change, no event')
+})
+
+test('close: waiters served by connections being opened get them, the others PoolClosedError; busy ones may finish', async () => {
+  const { engine, factory, counts, events } = fakeEngine({ maxSize: 2 })
+  const holder = await engine.acquire(undefined)
+  factory.auto = false
+  const opening = engine.acquire(undefined)
+  const refused = rejects(engine.acquire(undefined), PoolClosedError, 'ERR_POOL_CLOSED')
+  const closing = engine.close()
+  assert.is(engine.state, 'closing')
+  await refused
+  await rejects(engine.acquire(undefined), PoolClosedError)
+  factory.openNext()
+  const served = await opening
+  engine.release(served)
+  engine.release(holder)
+  await closing
+  assert.is(engine.state, 'closed')
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+  assert.equal(events.disconnect?.map((e) => e.reason), ['closed', 'closed'])
+  assert.is(engine.close(), closing, 'idempotent')
+})
+
+test('close takes back what is still checked out after timeoutMillis; a late release is harmless', async () => {
+  const { engine, clock, counts, events } = fakeEngine({ leakDetectionMillis: 5000 })
+  const lease = await engine.acquire(undefined)
+  const closing = engine.close({ timeoutMillis: 100 })
+  await clock.advance(100)
+  await closing
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+  engine.release(lease)
+  await clock.advance(10_000)
+  assert.equal(events.leak, undefined, 'the leak timer was cleared')
+  assert.equal(events.disconnect?.map((e) => e.reason), ['closed'])
+})
+
+test('close refuses a bad timeout', async () => {
+  const { engine } = fakeEngine()
+  const error = await rejects(engine.close({ timeoutMillis: 2 ** 31 }), InvalidOptionError)
+  assert.is(error.option, 'timeoutMillis')
+  assert.is(engine.state, 'created')
+})
+
+test('leak detection reports a long checkout with its owner stack, then its release', async () => {
+  const { engine, clock, events } = fakeEngine({ leakDetectionMillis: 1000 })
+  const lease = await engine.acquire(undefined)
+  await clock.advance(1000)
+  assert.equal(events.leak?.map((e) => [e.state, e.heldMillis]), [['suspected', 1000]])
+  assert.match(events.leak?.[0]?.stack ?? '', 'pool-engine.lifecycle.test.ts')
+  await clock.advance(500)
+  engine.release(lease)
+  assert.equal(events.leak?.map((e) => [e.state, e.heldMillis]), [['suspected', 1000], ['resolved', 1500]])
+})
+
+test.run()

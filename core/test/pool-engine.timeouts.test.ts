@@ -1,0 +1,106 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { OperationAbortedError, OperationContext, PoolTimeoutError, createServiceContainer } from '../src/index.js'
+import { fakeEngine } from './_helpers/fake-factory.js'
+import { rejects } from '@lifeguard/test-kit'
+
+const test = suite('PoolEngine time: deadlines, aborts, idle timeout, lifetime')
+
+test('a waiter times out at its deadline with PoolTimeoutError, and the others keep waiting', async () => {
+  const { engine, clock, events, counts } = fakeEngine({ maxSize: 1, acquireTimeoutMillis: 100 })
+  const holder = await engine.acquire(undefined)
+  const first = rejects(engine.acquire(undefined), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  await clock.advance(60)
+  const second = engine.acquire(undefined)
+  await clock.advance(40)
+  const error = await first
+  assert.match(error.message, "Could not acquire a connection from pool 'fake'. Timed out after 100ms.")
+  assert.is(engine.waitingCount, 1)
+  assert.equal(events.timeout?.map((e) => e.waitMillis), [100])
+  engine.release(holder)
+  engine.release(await second)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
+})
+
+test('acquireTimeoutMillis 0 waits without a limit', async () => {
+  const { engine, clock } = fakeEngine({ maxSize: 1, acquireTimeoutMillis: 0 })
+  const holder = await engine.acquire(undefined)
+  const waiting = engine.acquire(undefined)
+  await clock.advance(3_600_000)
+  assert.is(engine.waitingCount, 1)
+  engine.release(holder)
+  assert.is(await waiting, holder)
+})
+
+test("a waiter leaves the queue when its operation aborts; an aborted operation gets nothing, even when a connection is idle", async () => {
+  const { engine, counts } = fakeEngine({ maxSize: 1 })
+  const container = createServiceContainer()
+  const context = OperationContext.create('test', 'abort', { container })
+  const holder = await engine.acquire(undefined)
+  const waiting = rejects(engine.acquire(context), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  context.abort(new Error('client went away'))
+  const error = await waiting
+  assert.match(error.message, "Could not acquire a connection from pool 'fake'. The operation was aborted.")
+  assert.is((error.cause as Error).message, 'client went away')
+  engine.release(holder)
+  assert.is(engine.tryAcquire(context), undefined, 'the fast path refuses it too')
+  await rejects(engine.acquire(context), OperationAbortedError)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
+  await context.dispose()
+})
+
+test('idle connections above minSize close after idleTimeoutMillis, oldest first; minSize stays', async () => {
+  const { engine, clock, events, counts } = fakeEngine({ minSize: 1, idleTimeoutMillis: 1000 })
+  const [a, b, c] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined), engine.acquire(undefined)])
+  engine.release(a!)
+  await clock.advance(300)
+  engine.release(b!)
+  await clock.advance(300)
+  engine.release(c!)
+  await clock.advance(400)
+  assert.equal(counts(), { total: 2, active: 0, idle: 2, pending: 0, waiting: 0 }, 'a idled 1000ms')
+  await clock.advance(300)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 }, 'b went too; c is the minimum')
+  await clock.advance(60_000)
+  assert.equal(engine.totalCount, 1)
+  assert.equal(events.disconnect?.map((e) => [e.connectionId, e.reason]), [[a!.connection.id, 'idle'], [b!.connection.id, 'idle']])
+})
+
+test('idleTimeoutMillis 0 keeps idle connections', async () => {
+  const { engine, clock } = fakeEngine({ idleTimeoutMillis: 0 })
+  engine.release(await engine.acquire(undefined))
+  await clock.advance(24 * 3_600_000)
+  assert.is(engine.idleCount, 1)
+})
+
+test('lifetimes are jittered within bounds; an expired idle connection closes, a busy one on release', async () => {
+  const randoms = [0, 0.5, 0.999]
+  const { engine, clock, events, counts } = fakeEngine({ maxLifetimeMillis: 10_000, maxLifetimeJitterMillis: 1000, idleTimeoutMillis: 0, random: () => randoms.shift() ?? 0 })
+  const [a, b, c] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined), engine.acquire(undefined)])
+  assert.equal([a!, b!, c!].map((lease) => lease.expiresAt - lease.openedAt), [10_000, 9500, 9001])
+  engine.release(c!)
+  engine.release(b!)
+  await clock.advance(9001)
+  assert.equal(events.disconnect?.map((e) => [e.connectionId, e.reason]), [[c!.connection.id, 'lifetime']])
+  await clock.advance(499)
+  assert.equal(events.disconnect?.length, 2, 'b expired while idle')
+  await clock.advance(1000)
+  assert.equal(counts(), { total: 1, active: 1, idle: 0, pending: 0, waiting: 0 }, 'a is busy: it stays until released')
+  engine.release(a!)
+  await Promise.resolve()
+  assert.equal(events.disconnect?.map((e) => e.reason), ['lifetime', 'lifetime', 'lifetime'])
+  assert.is(engine.totalCount, 0)
+})
+
+test('a connection attempt that takes longer than connectTimeoutMillis is abandoned', async () => {
+  const { engine, factory, clock, events } = fakeEngine({ connectTimeoutMillis: 200, acquireTimeoutMillis: 1000 })
+  factory.auto = false
+  const waiting = rejects(engine.acquire(undefined), PoolTimeoutError)
+  await clock.advance(200)
+  assert.match(events.error?.[0]?.error.message ?? '', 'Connection attempt timed out after 200ms (connectTimeoutMillis).')
+  await clock.advance(800)
+  const error = await waiting
+  assert.match((error.cause as Error).message, 'Connection attempt timed out after 200ms (connectTimeoutMillis).')
+})
+
+test.run()
