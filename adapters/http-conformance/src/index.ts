@@ -18,6 +18,7 @@ import { requestIdSuite } from './suites/request-id.js'
 export type { ConformanceOptions, ConformanceRoute, FrameworkDriver, RouteCall, RouteReply, RunningServer } from './driver.js'
 export { Harness } from './harness.js'
 export { waitFor, delay, aborted, Deferred } from './wait.js'
+export { runningServer, namingContainer, operationNames } from './naming.js'
 
 /**
  * Registers and runs every conformance suite against one framework. The last one needs PostgreSQL
