@@ -70,7 +70,7 @@ export class PoolMonitor {
     this.#leakDetectionMillis = options.leakDetectionMillis ?? 0
     this.clock = options.clock ?? systemClock
     this.events = new PoolEventHub(options.name, options.kind, options.events)
-    this.stats = new PoolStats({ ...(options.windowSize === undefined ? {} : { windowSize: options.windowSize }), secrets: options.secrets ?? [] })
+    this.stats = new PoolStats({ ...(options.windowSize === undefined ? {} : { windowSize: options.windowSize }), secrets: options.secrets ?? [], clock: this.clock })
   }
 
   get leakDetectionMillis(): number {
@@ -115,10 +115,11 @@ export class PoolMonitor {
    *
    * @param context - the operation that asked (default: the current one)
    * @param origin - where it asked, from `captureOrigin()` (default: captured here)
+   * @param now - the clock's time, when the caller has just read it (clock reads are a hot path's cost)
    */
-  acquired(waitMillis: number, context: OperationContext | undefined = OperationContext.tryCurrent(), origin = this.captureOrigin()): Checkout {
-    this.stats.recordWait(waitMillis)
-    const checkout: Checkout = { startedAt: this.clock.now(), context, origin, leakTimer: undefined, leaked: false }
+  acquired(waitMillis: number, context: OperationContext | undefined = OperationContext.tryCurrent(), origin = this.captureOrigin(), now = this.clock.now()): Checkout {
+    this.stats.recordWait(waitMillis, now)
+    const checkout: Checkout = { startedAt: now, context, origin, leakTimer: undefined, leaked: false }
     if (this.#leakDetectionMillis > 0) checkout.leakTimer = this.clock.setTimeout(() => this.#suspectLeak(checkout), this.#leakDetectionMillis, true)
     if (this.events.has('acquire')) {
       const owner = ownerOf(context)
@@ -127,10 +128,10 @@ export class PoolMonitor {
     return checkout
   }
 
-  /** The checkout ended; returns its use time in ms. */
-  released(checkout: Checkout): number {
-    const useMillis = this.clock.now() - checkout.startedAt
-    this.stats.recordUse(useMillis)
+  /** The checkout ended (at `now`, when the caller has just read the clock); returns its use time in ms. */
+  released(checkout: Checkout, now = this.clock.now()): number {
+    const useMillis = now - checkout.startedAt
+    this.stats.recordUse(useMillis, now)
     if (checkout.leakTimer !== undefined) this.clock.clearTimeout(checkout.leakTimer)
     if (checkout.leaked) {
       const owner = ownerOf(checkout.context)

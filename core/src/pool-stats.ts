@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from './clock.js'
 import type { PoolCounters, PoolMetrics } from './pool-contract.js'
 import { redactError } from './redact.js'
 import { TimeWindow } from './time-window.js'
@@ -27,27 +28,35 @@ export class PoolStats {
   timeouts = 0
   leaks = 0
   #lastError: string | undefined
-  #lastUsedMillis = 0
+  /** `clock.now()` of the last checkout or release (NaN: never): a wall-clock date only when read. */
+  #lastUsedAt = Number.NaN
+  readonly #createdAt: number
+  readonly #clock: Clock
   readonly #secrets: readonly string[]
 
-  /** @param secrets - strings to scrub from error messages (passwords, connection strings) */
-  constructor(options: { windowSize?: number; secrets?: readonly string[] } = {}) {
+  /**
+   * @param secrets - strings to scrub from error messages (passwords, connection strings)
+   * @param clock - where `lastUsed` times are read (the pool's clock)
+   */
+  constructor(options: { windowSize?: number; secrets?: readonly string[]; clock?: Clock } = {}) {
     this.waitTime = new TimeWindow(options.windowSize)
     this.useTime = new TimeWindow(options.windowSize)
     this.createTime = new TimeWindow(options.windowSize)
     this.#secrets = options.secrets ?? []
+    this.#clock = options.clock ?? systemClock
+    this.#createdAt = this.#clock.now()
   }
 
-  /** A checkout was granted after waiting `millis`. */
-  recordWait(millis: number): void {
+  /** A checkout was granted after waiting `millis`, at `now` on the pool's clock (a hot path: one clock read per checkout). */
+  recordWait(millis: number, now = this.#clock.now()): void {
     this.waitTime.record(millis)
-    this.#lastUsedMillis = Date.now()
+    this.#lastUsedAt = now
   }
 
-  /** A checkout was released after `millis` of use. */
-  recordUse(millis: number): void {
+  /** A checkout was released after `millis` of use, at `now` on the pool's clock. */
+  recordUse(millis: number, now = this.#clock.now()): void {
     this.useTime.record(millis)
-    this.#lastUsedMillis = Date.now()
+    this.#lastUsedAt = now
   }
 
   recordCreate(millis: number): void {
@@ -102,7 +111,7 @@ export class PoolStats {
       createTime: this.createTime.summary(),
     }
     if (this.#lastError !== undefined) metrics.lastError = this.#lastError
-    if (this.#lastUsedMillis > 0) metrics.lastUsed = new Date(this.#lastUsedMillis)
+    if (!Number.isNaN(this.#lastUsedAt)) metrics.lastUsed = new Date(this.created.getTime() + (this.#lastUsedAt - this.#createdAt))
     return metrics
   }
 }

@@ -57,9 +57,8 @@ export class IdleList<C> {
     return true
   }
 
-  /** A connection goes idle now; arms the housekeeping timer if it is due before the timer. */
-  push(lease: PooledConnection<C>): void {
-    const now = this.#host.clock.now()
+  /** A connection goes idle at `now`; arms the housekeeping timer if it is due before the timer. */
+  push(lease: PooledConnection<C>, now: number): void {
     lease.state = 'idle'
     lease.idleSince = now
     this.#leases.push(lease)

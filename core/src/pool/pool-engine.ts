@@ -164,8 +164,9 @@ export class PoolEngine<C> {
   tryAcquire(context: OperationContext | undefined): PooledConnection<C> | undefined {
     if (this.#queue.length > 0 || this.#idle.length === 0 || this.#lifecycle.closing || this.#suspended) return undefined
     if (context?.aborted) return undefined
-    const lease = this.#takeIdle()
-    if (lease !== undefined) this.#checkOut(lease, 0, context, undefined)
+    const now = this.#clock.now()
+    const lease = this.#takeIdle(now)
+    if (lease !== undefined) this.#checkOut(lease, 0, context, undefined, now)
     return lease
   }
 
@@ -182,9 +183,10 @@ export class PoolEngine<C> {
     if (context?.aborted) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
     this.#started = true
     if (this.#queue.length === 0 && !this.#suspended) {
-      const lease = this.#takeIdle()
+      const now = this.#clock.now()
+      const lease = this.#takeIdle(now)
       if (lease !== undefined) {
-        this.#checkOut(lease, 0, context, undefined)
+        this.#checkOut(lease, 0, context, undefined, now)
         return grant(undefined, lease)
       }
     }
@@ -225,18 +227,20 @@ export class PoolEngine<C> {
   release(lease: PooledConnection<C>, destroy?: boolean | Error): void {
     if (lease.state !== 'busy') return
     this.#active--
+    // One clock reading serves the whole release: clock reads were the largest cost of a busy pool.
+    const now = this.#clock.now()
     const checkout = lease.checkout
     lease.checkout = undefined
-    if (checkout !== undefined) this.#monitor.released(checkout)
+    if (checkout !== undefined) this.#monitor.released(checkout, now)
     lease.uses++
-    const reason = this.#releaseVerdict(lease, destroy)
+    const reason = this.#releaseVerdict(lease, destroy, now)
     if (reason !== undefined) {
       this.#retire(lease, reason)
       this.#fill()
       this.#checkDrained()
       return
     }
-    this.#toIdle(lease)
+    this.#toIdle(lease, now)
     // Handed to a waiter after the current I/O callback: a connection whose socket fails in the same
     // read (a server restart sends the last result and the shutdown notice together) is seen as broken
     // first and never handed over.
@@ -410,7 +414,7 @@ export class PoolEngine<C> {
   }
 
   // Why a released connection must close, or undefined to keep it.
-  #releaseVerdict(lease: PooledConnection<C>, destroy: boolean | Error | undefined): DisconnectReason | undefined {
+  #releaseVerdict(lease: PooledConnection<C>, destroy: boolean | Error | undefined, now: number): DisconnectReason | undefined {
     if (destroy instanceof Error) {
       if (lease.broken === undefined) this.#monitor.error(destroy, 'connection')
       return 'error'
@@ -419,49 +423,49 @@ export class PoolEngine<C> {
     if (lease.broken !== undefined || this.#factory.isBroken(lease.connection)) return 'error'
     if (this.#lifecycle.closing) return 'closed'
     if (lease.evicted) return 'evicted'
-    if (lease.uses >= this.#options.maxUses || this.#clock.now() >= lease.expiresAt) return 'lifetime'
+    if (lease.uses >= this.#options.maxUses || now >= lease.expiresAt) return 'lifetime'
     if (this.totalCount + 1 > this.#maxSize) return 'resize'
     return undefined
   }
 
-  #checkOut(lease: PooledConnection<C>, waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined): void {
+  #checkOut(lease: PooledConnection<C>, waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined, now: number): void {
     lease.state = 'busy'
     this.#active++
     this.#factory.taken?.(lease.connection)
-    lease.checkout = origin === undefined ? this.#monitor.acquired(waitMillis, context) : this.#monitor.acquired(waitMillis, context, origin)
+    lease.checkout = this.#monitor.acquired(waitMillis, context, origin ?? this.#monitor.captureOrigin(), now)
   }
 
-  #grant(lease: PooledConnection<C>, waiter: Waiter<C>): void {
-    this.#checkOut(lease, this.#clock.now() - waiter.askedAt, waiter.context, waiter.origin)
+  #grant(lease: PooledConnection<C>, waiter: Waiter<C>, now = this.#clock.now()): void {
+    this.#checkOut(lease, now - waiter.askedAt, waiter.context, waiter.origin, now)
     waiter.grant(undefined, lease)
   }
 
   // The warmest idle connection that needs no validation, or undefined (broken ones are closed on the way).
-  #takeIdle(): PooledConnection<C> | undefined {
+  #takeIdle(now: number): PooledConnection<C> | undefined {
     for (;;) {
       const lease = this.#idle.peek()
       if (lease === undefined) return undefined
-      if (this.#needsValidation(lease)) return undefined
+      if (this.#needsValidation(lease, now)) return undefined
       this.#idle.pop()
-      if (this.#usable(lease)) return lease
+      if (this.#usable(lease, now)) return lease
       this.#retire(lease, this.#unusableReason(lease))
     }
   }
 
-  #usable(lease: PooledConnection<C>): boolean {
-    return lease.broken === undefined && !this.#factory.isBroken(lease.connection) && this.#clock.now() < lease.expiresAt
+  #usable(lease: PooledConnection<C>, now: number): boolean {
+    return lease.broken === undefined && !this.#factory.isBroken(lease.connection) && now < lease.expiresAt
   }
 
   #unusableReason(lease: PooledConnection<C>): DisconnectReason {
     return lease.broken !== undefined || this.#factory.isBroken(lease.connection) ? 'error' : 'lifetime'
   }
 
-  #needsValidation(lease: PooledConnection<C>): boolean {
-    return this.#factory.validate !== undefined && this.#clock.now() - lease.idleSince >= this.#options.validateAfterIdleMillis
+  #needsValidation(lease: PooledConnection<C>, now: number): boolean {
+    return this.#factory.validate !== undefined && now - lease.idleSince >= this.#options.validateAfterIdleMillis
   }
 
-  #toIdle(lease: PooledConnection<C>): void {
-    this.#idle.push(lease)
+  #toIdle(lease: PooledConnection<C>, now = this.#clock.now()): void {
+    this.#idle.push(lease, now)
     this.#factory.idle?.(lease.connection)
   }
 
@@ -491,11 +495,12 @@ export class PoolEngine<C> {
   #dispatchIdle(): void {
     this.#dispatchScheduled = false
     if (this.#suspended) return
+    const now = this.#clock.now()
     while (this.#queue.length > this.#opener.validating && this.#idle.length > 0) {
       const lease = this.#idle.pop() as PooledConnection<C>
-      if (!this.#usable(lease)) this.#retire(lease, this.#unusableReason(lease))
-      else if (this.#needsValidation(lease)) this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
-      else this.#grant(lease, this.#queue.shift() as Waiter<C>)
+      if (!this.#usable(lease, now)) this.#retire(lease, this.#unusableReason(lease))
+      else if (this.#needsValidation(lease, now)) this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
+      else this.#grant(lease, this.#queue.shift() as Waiter<C>, now)
     }
     this.#fill()
   }
