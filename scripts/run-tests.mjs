@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Builds what the tests need, typechecks every package, runs each package's uvu suite one after
-// another (they share one PostgreSQL server, so running them in parallel would blur the
-// connection-count checks), and ends with one plain line: `N passed, N failed`.
+// Checks that the services the suites need are there (one line each when not), builds what the tests
+// need, typechecks every package, drops what killed runs left on the database server, runs each
+// package's uvu suite one after another (they share one PostgreSQL server, so running them in parallel
+// would blur the connection-count checks), and ends with one plain line: `N passed, N failed`.
 import { execFileSync, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { pgSettings, preflight, requirementsOf } from './lib/preflight.mjs'
 
 const root = new URL('..', import.meta.url).pathname
 const only = process.argv.slice(2) // optional package names or folders to restrict the run
@@ -35,6 +37,20 @@ function workspaces() {
     .sort((a, b) => order.findIndex((o) => a.dir.startsWith(o)) - order.findIndex((o) => b.dir.startsWith(o)) || a.dir.localeCompare(b.dir))
 }
 
+/** Drops the schemas, tables and databases that test runs killed before their clean-up left behind. */
+async function sweepLeftovers() {
+  const { sweepScratchObjects } = await import('../test-kit/dist/index.js')
+  const client = new pg.Client({ ...pgSettings(), application_name: 'lifeguard-preflight' })
+  await client.connect()
+  try {
+    const { schemas, tables, databases } = await sweepScratchObjects((text) => client.query(text))
+    const dropped = [...schemas, ...tables, ...databases]
+    if (dropped.length > 0) console.log(`[preflight] dropped ${dropped.length} object(s) left by killed test runs: ${dropped.join(', ')}`)
+  } finally {
+    await client.end()
+  }
+}
+
 const strip = (text) => text.replace(/\u001b\[[0-9;]*m/g, '')
 function totals(output) {
   const text = strip(output)
@@ -47,6 +63,20 @@ let failed = 0
 let skipped = 0
 let exitCode = 0
 
+if (!existsSync(join(root, 'node_modules', '.bin', 'turbo'))) {
+  console.error('Dependencies are not installed: run `npm ci` first.')
+  console.log('\n0 passed, 1 failed')
+  process.exit(1)
+}
+const { default: pg } = await import('pg')
+const selected = workspaces()
+const missing = await preflight(requirementsOf(root, selected.map((w) => w.dir)), pg)
+if (missing.length > 0) {
+  for (const line of missing) console.error(`Missing: ${line}`)
+  console.log(`\n0 passed, ${missing.length} failed`)
+  process.exit(1)
+}
+
 const build = await run('npx', ['turbo', 'run', 'build', 'typecheck', '--output-logs=errors-only'])
 if (build.code !== 0) {
   console.error('\nBuild or typecheck failed.')
@@ -55,7 +85,8 @@ if (build.code !== 0) {
 }
 
 if (exitCode === 0) {
-  for (const workspace of workspaces()) {
+  await sweepLeftovers()
+  for (const workspace of selected) {
     console.log(`\n=== ${workspace.name} (${workspace.dir})`)
     const result = await run('npm', ['run', 'test', '--silent'], { cwd: join(root, workspace.dir) })
     const t = totals(result.output)

@@ -1,39 +1,24 @@
-// autoscale-step: a step load (10 s at concurrency 5, 10 s at 100, 10 s at 5) on the real PostgreSQL,
-// for a wait-bound query and a CPU-bound one, through Lifeguard's PostgreSQL pool sized by the threshold
-// policy, by the adaptive policy, and fixed at 5, 20, 50 and 95. Prints per-phase throughput, p99 and
-// connection-seconds, names the best fixed pool per workload (highest burst throughput), reports the
-// policies against it, and draws the adaptive runs (pool size, in-flight load, throughput) as an SVG.
+// autoscale-step: step loads on the real PostgreSQL through Lifeguard's PostgreSQL pool, sized by the
+// threshold policy, by the adaptive policy, and fixed at 5, 20, 50 and 95. Three workloads: wait-bound
+// and CPU-bound (10 s at concurrency 5, 10 s at 100, 10 s at 5), and shifting (the two alternating every
+// 10 s for 40 s at concurrency 100). Each round runs every setup of every workload (in a rotated order),
+// quiet and then with a noisy neighbour (a sibling process burning half of one core for the whole run).
+// Per round, the best fixed pool of a workload is the one with the highest burst throughput, and the
+// policies are compared with it; the rows report each setup's worst round. The adaptive runs of the worst
+// round are drawn as an SVG.
 //
-//   npm run bench -- autoscale-step [--quick] [--workload wait|cpu] [--only adaptive,fixed-50] [--rounds N] [--trace]
-//
-// With --rounds N every setup runs N times, in a rotated order each round, and the figures are medians:
-// on a shared machine a single 30 s run can land in a busy moment.
-import { attachAutoscaler, type AutoscalePoolConfig } from '@lifeguard/autoscale'
-import { createPostgresPool, type PostgresPool } from '@lifeguard/postgres'
+//   npm run bench -- autoscale-step [--quick] [--rounds N] [--workload wait,cpu,shifting]
+//                                   [--modes quiet,neighbour] [--only adaptive,fixed-50] [--trace]
+import type { AutoscalePoolConfig } from '@lifeguard/autoscale'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { performance } from 'node:perf_hooks'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { renderStepPlot, type PlotPanel, type TimePoint } from './autoscale-step.plot.js'
-import { LatencySample } from './lib/latency-sample.js'
+import { WORKLOADS, runSetup, type Setup, type WorkloadName } from './autoscale-step.load.js'
+import { renderStepPlot, type PlotPanel } from './autoscale-step.plot.js'
+import { burstOf, phaseTable, roundRatios, roundTable, worstRows, type Mode, type RoundRatio, type RunRecord } from './autoscale-step.report.js'
+import { startNoisyNeighbour } from './lib/noisy-neighbour.js'
 import { byMode, isQuick } from './lib/quick.js'
-import { compare, report, type ReportRow } from './lib/report.js'
-import { median } from './lib/stats.js'
-
-const connection = {
-  host: process.env['PGHOST'] || '127.0.0.1',
-  port: Number(process.env['PGPORT'] || 5432),
-  user: process.env['PGUSER'] || 'postgres',
-  database: process.env['PGDATABASE'] || 'test',
-  ...(process.env['PGPASSWORD'] ? { password: process.env['PGPASSWORD'] } : {}),
-}
-
-const WORKLOADS = {
-  // Mostly waiting on the server: more connections keep paying off.
-  wait: { label: 'wait-bound', query: 'SELECT pg_sleep(0.005)' },
-  // ~1 ms of server CPU per query: on a small machine the server peaks at a few active connections.
-  cpu: { label: 'CPU-bound', query: `SELECT count(*) FROM generate_series(1, ${Number(process.env['AUTOSCALE_CPU_ROWS'] || 10_000)})` },
-} as const
-type WorkloadName = keyof typeof WORKLOADS
+import { report } from './lib/report.js'
 
 const FIXED_SIZES = [5, 20, 50, 95] as const
 const THRESHOLD: AutoscalePoolConfig = {
@@ -47,285 +32,129 @@ const THRESHOLD: AutoscalePoolConfig = {
   evaluationInterval: 1000,
 }
 const ADAPTIVE: AutoscalePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 95 }
-
-interface Setup {
-  name: string
-  /** Pool size at the start. */
-  initialSize: number
-  config?: AutoscalePoolConfig
-}
-
 const SETUPS: Setup[] = [
   ...FIXED_SIZES.map((size) => ({ name: `fixed-${size}`, initialSize: size })),
   { name: 'threshold', initialSize: 10, config: THRESHOLD },
   { name: 'adaptive', initialSize: 10, config: ADAPTIVE },
 ]
+const MODES: readonly Mode[] = ['quiet', 'neighbour']
+const NEIGHBOUR_SHARE = 0.5
 
-interface Phase {
-  name: 'calm' | 'burst' | 'after'
-  concurrency: number
-  millis: number
+interface Args {
+  workloads: WorkloadName[]
+  setups: Setup[]
+  modes: Mode[]
+  rounds: number
+  trace: boolean
 }
 
-interface PhaseResult {
-  name: Phase['name']
-  concurrency: number
-  operations: number
-  errors: number
-  throughput: number
-  p50Millis: number
-  p99Millis: number
-  connectionSeconds: number
+function listArg<T extends string>(args: readonly string[], flag: string, allowed: readonly T[]): T[] | undefined {
+  const index = args.indexOf(flag)
+  if (index < 0) return undefined
+  const values = (args[index + 1] ?? '').split(',')
+  const unknown = values.filter((v) => !allowed.includes(v as T))
+  if (unknown.length > 0) throw new RangeError(`Expected \`${flag}\` to list some of ${allowed.join(', ')}, got \`${unknown.join(',')}\``)
+  return values as T[]
 }
 
-interface RunResult {
-  setup: string
-  workload: WorkloadName
-  phases: PhaseResult[]
-  series: TimePoint[]
-  boundaries: number[]
-  firstError: unknown
-}
-
-const TICK_MILLIS = 100
-
-/** Runs the phases back to back as closed-loop load, ticking pool metrics every 100 ms. */
-async function runStep(pool: PostgresPool, query: string, phases: readonly Phase[]): Promise<Omit<RunResult, 'setup' | 'workload'>> {
-  const started = performance.now()
-  const series: TimePoint[] = []
-  const boundaries: number[] = []
-  let inFlight = 0
-  let completed = 0
-  let lastCompleted = 0
-  let lastTick = started
-  let connectionMillis = 0
-  let firstError: unknown
-  const tick = setInterval(() => {
-    const now = performance.now()
-    const metrics = pool.getPoolMetrics()
-    connectionMillis += metrics.totalConnections * (now - lastTick)
-    series.push({
-      seconds: (now - started) / 1000,
-      maxSize: metrics.maxSize,
-      open: metrics.totalConnections,
-      inFlight,
-      throughput: ((completed - lastCompleted) * 1000) / (now - lastTick),
-    })
-    lastCompleted = completed
-    lastTick = now
-  }, TICK_MILLIS)
-  const results: PhaseResult[] = []
-  try {
-    for (const phase of phases) {
-      const latencies = new LatencySample()
-      let errors = 0
-      const phaseStart = performance.now()
-      const end = phaseStart + phase.millis
-      connectionMillis = 0
-      const worker = async () => {
-        while (performance.now() < end) {
-          const start = performance.now()
-          inFlight++
-          try {
-            await pool.query(query)
-            latencies.record(performance.now() - start)
-            completed++
-          } catch (error) {
-            errors++
-            firstError ??= error
-          } finally {
-            inFlight--
-          }
-        }
-      }
-      await Promise.all(Array.from({ length: phase.concurrency }, worker))
-      const elapsed = performance.now() - phaseStart
-      const summary = latencies.summary()
-      boundaries.push((performance.now() - started) / 1000)
-      results.push({
-        name: phase.name,
-        concurrency: phase.concurrency,
-        operations: summary.count,
-        errors,
-        throughput: (summary.count * 1000) / elapsed,
-        p50Millis: summary.p50Millis,
-        p99Millis: summary.p99Millis,
-        connectionSeconds: connectionMillis / 1000,
-      })
-    }
-  } finally {
-    clearInterval(tick)
-  }
-  return { phases: results, series, boundaries: boundaries.slice(0, -1), firstError }
-}
-
-async function runSetup(setup: Setup, workload: WorkloadName, phases: readonly Phase[]): Promise<RunResult> {
-  const pool = createPostgresPool({
-    ...connection,
-    name: `step-${setup.name}`,
-    applicationName: `bench-autoscale-step-${setup.name}`,
-    maxSize: setup.initialSize,
-    idleTimeoutMillis: 10_000,
-    acquireTimeoutMillis: 30_000,
-  })
-  await pool.warmup({ connections: Math.min(5, setup.initialSize) })
-  if (process.argv.includes('--trace')) {
-    const started = performance.now()
-    pool.on('resize', (e) => {
-      const seconds = ((performance.now() - started) / 1000).toFixed(2)
-      process.stderr.write(`  ${seconds}s ${e.previous.maxSize} -> ${e.next.maxSize} ${e.reason} ${JSON.stringify(e.details ?? {})}\n`)
-    })
-  }
-  const scaler = setup.config === undefined ? undefined : attachAutoscaler(pool, setup.config)
-  try {
-    const run = await runStep(pool, WORKLOADS[workload].query, phases)
-    return { setup: setup.name, workload, ...run }
-  } finally {
-    scaler?.stop()
-    await pool.close()
-  }
-}
-
-function parseArgs(): { workloads: WorkloadName[]; setups: Setup[]; rounds: number } {
-  const args = process.argv.slice(2)
-  const value = (flag: string) => {
-    const index = args.indexOf(flag)
-    return index >= 0 ? args[index + 1] : undefined
-  }
-  const workload = value('--workload')
-  const only = value('--only')?.split(',')
-  const rounds = Number(value('--rounds') ?? 1)
-  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`Expected \`--rounds\` to be an integer >= 1, got \`${value('--rounds')}\``)
+function parseArgs(args: readonly string[]): Args {
+  const roundsIndex = args.indexOf('--rounds')
+  const rounds = roundsIndex < 0 ? 1 : Number(args[roundsIndex + 1])
+  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`Expected \`--rounds\` to be an integer >= 1, got \`${args[roundsIndex + 1]}\``)
+  const only = listArg(args, '--only', SETUPS.map((s) => s.name))
   return {
-    workloads: workload === undefined ? ['wait', 'cpu'] : [workload as WorkloadName],
+    workloads: listArg(args, '--workload', Object.keys(WORKLOADS) as WorkloadName[]) ?? (Object.keys(WORKLOADS) as WorkloadName[]),
     setups: only === undefined ? SETUPS : SETUPS.filter((s) => only.includes(s.name)),
+    modes: listArg(args, '--modes', MODES) ?? [...MODES],
     rounds,
+    trace: args.includes('--trace'),
   }
 }
 
-/** One result per workload and setup: the median of each phase figure over the rounds, the last round's series. */
-function mergeRounds(runs: readonly RunResult[]): RunResult[] {
-  const groups = new Map<string, RunResult[]>()
-  for (const run of runs) {
-    const key = `${run.workload}/${run.setup}`
-    groups.set(key, [...(groups.get(key) ?? []), run])
-  }
-  return [...groups.values()].map((group) => {
-    const last = group[group.length - 1] as RunResult
-    const phases = last.phases.map((phase, index) => {
-      const all = group.map((run) => run.phases[index] as PhaseResult)
-      const mid = (pick: (p: PhaseResult) => number) => median(all.map(pick))
-      return {
-        ...phase,
-        operations: mid((p) => p.operations),
-        errors: all.reduce((sum, p) => sum + p.errors, 0),
-        throughput: mid((p) => p.throughput),
-        p50Millis: mid((p) => p.p50Millis),
-        p99Millis: mid((p) => p.p99Millis),
-        connectionSeconds: mid((p) => p.connectionSeconds),
-      }
-    })
-    return { ...last, phases }
-  })
+function loadAverage(): string {
+  return loadavg().map((n) => n.toFixed(2)).join(' ')
 }
 
-function phaseTable(results: readonly RunResult[]): string {
-  const lines = ['workload    setup       phase  conc    q/s   p99 ms  conn-s  errors']
-  for (const run of results) {
-    for (const phase of run.phases) {
-      lines.push(
-        [
-          WORKLOADS[run.workload].label.padEnd(10),
-          run.setup.padEnd(10),
-          phase.name.padEnd(5),
-          String(phase.concurrency).padStart(5),
-          phase.throughput.toFixed(0).padStart(6),
-          phase.p99Millis.toFixed(1).padStart(8),
-          phase.connectionSeconds.toFixed(0).padStart(7),
-          String(phase.errors).padStart(7),
-        ].join('  '),
-      )
-    }
-  }
-  return lines.join('\n') + '\n'
-}
-
-function rowsFor(workload: WorkloadName, results: readonly RunResult[]): ReportRow[] {
-  const burst = (run: RunResult) => run.phases.find((p) => p.name === 'burst') as PhaseResult
-  const fixed = results.filter((r) => r.workload === workload && r.setup.startsWith('fixed-'))
-  if (fixed.length === 0) return []
-  const best = fixed.reduce((a, b) => (burst(b).throughput > burst(a).throughput ? b : a))
-  const label = WORKLOADS[workload].label
-  process.stdout.write(`Best fixed pool for the ${label} workload: ${best.setup} (${burst(best).throughput.toFixed(0)} q/s in the burst)\n`)
-  const rows: ReportRow[] = []
-  for (const run of results.filter((r) => r.workload === workload && r.setup !== best.setup)) {
-    const name = run.setup.replace('fixed-', 'fixed ')
-    rows.push(
-      compare({ case: `${name} ${label} burst throughput`, metric: 'queries/s', value: burst(run).throughput, baseline: 'best fixed', baselineValue: burst(best).throughput, better: 'higher' }),
-      compare({ case: `${name} ${label} burst p99`, metric: 'p99 latency (ms)', value: burst(run).p99Millis, baseline: 'best fixed', baselineValue: burst(best).p99Millis, better: 'lower' }),
-    )
-  }
-  // The policies first, as the issue lists them.
-  return rows.sort((a, b) => rank(a.case) - rank(b.case))
-}
-
-/** Each setup's worst ratio over both workloads and both burst metrics (the best fixed pool counts as 1). */
-function worstRatios(rows: readonly ReportRow[]): string {
-  const worst = new Map<string, number>()
-  for (const row of rows) {
-    const setup = row.case.split(' ').slice(0, row.case.startsWith('fixed') ? 2 : 1).join(' ')
-    worst.set(setup, Math.min(worst.get(setup) ?? 1, row.ratio))
-  }
-  const lines = [...worst].map(([setup, ratio]) => `  ${setup.padEnd(10)} ${ratio.toFixed(3)}x`)
-  return `Worst burst ratio against the best fixed pool, over both workloads:\n${lines.join('\n')}\n`
-}
-
-function rank(name: string): number {
-  return name.startsWith('adaptive') ? 0 : name.startsWith('threshold') ? 1 : 2
-}
-
-async function main(): Promise<void> {
-  const { workloads, setups, rounds } = parseArgs()
-  const phaseMillis = byMode({ full: 10_000, quick: 1000 })
-  const phases: Phase[] = [
-    { name: 'calm', concurrency: 5, millis: phaseMillis },
-    { name: 'burst', concurrency: 100, millis: phaseMillis },
-    { name: 'after', concurrency: 5, millis: phaseMillis },
-  ]
-  const runs: RunResult[] = []
-  for (let round = 0; round < rounds; round++) {
-    for (const workload of workloads) {
+async function runRound(round: number, mode: Mode, args: Args, records: RunRecord[]): Promise<number | undefined> {
+  const neighbour = mode === 'neighbour' ? await startNoisyNeighbour({ share: NEIGHBOUR_SHARE }) : undefined
+  let used: number | undefined
+  try {
+    for (const workload of args.workloads) {
+      const phases = WORKLOADS[workload].phases(byMode({ full: 10_000, quick: 1000 }))
       // Rotated each round, so a busy moment of the machine does not always land on the same setup.
-      const order = setups.map((_, i) => setups[(i + round) % setups.length] as Setup)
+      const order = args.setups.map((_, i) => args.setups[(i + round - 1) % args.setups.length] as Setup)
       for (const setup of order) {
-        process.stderr.write(`${rounds > 1 ? `round ${round + 1}/${rounds}, ` : ''}${WORKLOADS[workload].label}: ${setup.name}...\n`)
-        const run = await runSetup(setup, workload, phases)
-        runs.push(run)
+        const run = await runSetup(setup, phases, args.trace)
+        records.push({ round, mode, workload, setup: setup.name, run })
+        const burst = burstOf(run)
         const errors = run.phases.reduce((sum, p) => sum + p.errors, 0)
-        if (errors > 0) process.stderr.write(`  ${errors} request(s) failed, first: ${String(run.firstError)}\n`)
+        process.stderr.write(
+          `round ${round}/${args.rounds} ${mode} ${WORKLOADS[workload].label} ${setup.name}: burst ${burst.throughput.toFixed(0)} q/s, p99 ${burst.p99Millis.toFixed(1)} ms` +
+            `${errors > 0 ? `, ${errors} failed (first: ${String(run.firstError)})` : ''}; load ${loadAverage()}\n`,
+        )
         // Let the server finish closing the pool's backends before the next run.
         await new Promise((resolve) => setTimeout(resolve, byMode({ full: 1000, quick: 100 })))
       }
     }
+  } finally {
+    used = await neighbour?.stop()
   }
-  const results = mergeRounds(runs)
-  process.stdout.write(`\n${rounds > 1 ? `Medians over ${rounds} rounds.\n` : ''}${phaseTable(results)}\n`)
-  const rows = workloads.flatMap((w) => rowsFor(w, results))
-  await report('autoscale-step', rows)
-  process.stdout.write(`\n${worstRatios(rows)}`)
+  if (used !== undefined) process.stderr.write(`round ${round} noisy neighbour used ${(used * 100).toFixed(0)}% of one core\n`)
+  return used
+}
+
+/** The adaptive runs of the round where each did worst (mode, workload), with the best fixed pool's throughput behind. */
+function panels(records: readonly RunRecord[], ratios: readonly RoundRatio[]): PlotPanel[] {
+  const out: PlotPanel[] = []
+  for (const ratio of ratios) {
+    if (ratio.setup !== 'adaptive') continue
+    const worse = ratios.find((r) => r.setup === 'adaptive' && r.mode === ratio.mode && r.workload === ratio.workload && Math.min(r.throughputRatio, r.p99Ratio) < Math.min(ratio.throughputRatio, ratio.p99Ratio))
+    if (worse !== undefined) continue
+    const find = (setup: string) => records.find((r) => r.round === ratio.round && r.mode === ratio.mode && r.workload === ratio.workload && r.setup === setup)
+    const adaptive = find('adaptive')
+    const best = find(ratio.best)
+    if (adaptive === undefined) continue
+    const workload = WORKLOADS[ratio.workload]
+    out.push({
+      title: `adaptive, ${workload.label} (${workload.description}), ${ratio.mode}, round ${ratio.round}: ${ratio.throughputRatio.toFixed(2)}x q/s, ${ratio.p99Ratio.toFixed(2)}x p99`,
+      series: adaptive.run.series,
+      boundaries: adaptive.run.boundaries,
+      reference: best === undefined ? undefined : { label: `best fixed (${ratio.best})`, series: best.run.series },
+    })
+  }
+  return out
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2))
+  const loadBefore = loadAverage()
+  const records: RunRecord[] = []
+  const neighbourShares: number[] = []
+  for (let round = 1; round <= args.rounds; round++) {
+    for (const mode of args.modes) {
+      const used = await runRound(round, mode, args, records)
+      if (used !== undefined) neighbourShares.push(used)
+    }
+  }
+  const loadAfter = loadAverage()
+  const ratios = roundRatios(records)
+  process.stdout.write(`\nLoad average (1, 5, 15 min): ${loadBefore} before, ${loadAfter} after.\n`)
+  if (neighbourShares.length > 0) process.stdout.write(`Noisy neighbour: ${neighbourShares.map((s) => `${(s * 100).toFixed(0)}%`).join(', ')} of one core per round.\n`)
+  process.stdout.write(`\n${args.rounds > 1 ? `Medians over ${args.rounds} rounds.\n` : ''}${phaseTable(records)}\n${roundTable(ratios)}`)
+  await report('autoscale-step', worstRows(ratios, args.rounds))
 
   const resultsDir = fileURLToPath(new URL('../results/', import.meta.url))
   await mkdir(resultsDir, { recursive: true })
-  await writeFile(`${resultsDir}autoscale-step.phases.json`, JSON.stringify(results.map(({ series: _series, firstError: _e, ...run }) => run), null, 2) + '\n')
-  const panels: PlotPanel[] = results
-    .filter((r) => r.setup === 'adaptive')
-    .map((r) => ({ title: `adaptive policy, ${WORKLOADS[r.workload].label} (${WORKLOADS[r.workload].query})`, series: r.series, boundaries: r.boundaries }))
-  if (panels.length > 0) {
-    // Only a complete run replaces the recorded plot; --quick, --workload and --only runs write theirs to results/.
-    const complete = !isQuick() && workloads.length === Object.keys(WORKLOADS).length && setups.length === SETUPS.length
-    const file = fileURLToPath(new URL(complete ? '../autoscale-step.svg' : '../results/autoscale-step.svg', import.meta.url))
-    await writeFile(file, renderStepPlot(panels, `autoscale-step, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`))
-    process.stdout.write(`Wrote ${file.slice(file.indexOf('bench/'))}\n`)
+  const runs = records.map(({ run: { series: _series, firstError, ...run }, ...record }) => ({ ...record, ...run, firstError: firstError === undefined ? undefined : String(firstError) }))
+  await writeFile(`${resultsDir}autoscale-step.runs.json`, JSON.stringify({ node: process.version, loadBefore, loadAfter, neighbourShares, ratios, runs }, null, 2) + '\n')
+  const plot = panels(records, ratios)
+  if (plot.length > 0) {
+    const svg = renderStepPlot(plot, `autoscale-step, node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load ${loadBefore}`)
+    await writeFile(`${resultsDir}autoscale-step.svg`, svg)
+    // Only a complete run replaces the plot the README shows.
+    const complete = !isQuick() && args.workloads.length === Object.keys(WORKLOADS).length && args.setups.length === SETUPS.length && args.modes.length === MODES.length
+    if (complete) await writeFile(fileURLToPath(new URL('../autoscale-step.svg', import.meta.url)), svg)
+    process.stdout.write(`Wrote bench/results/autoscale-step.svg${complete ? ' and bench/autoscale-step.svg' : ''}, bench/results/autoscale-step.runs.json\n`)
   }
 }
 

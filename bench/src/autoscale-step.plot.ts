@@ -20,12 +20,14 @@ export interface PlotPanel {
   title: string
   series: readonly TimePoint[]
   boundaries: readonly number[]
+  /** Another run's throughput drawn behind, for comparison (e.g. the best fixed pool's). */
+  reference?: { label: string; series: readonly TimePoint[] } | undefined
 }
 
 const WIDTH = 900
 const PANEL_HEIGHT = 260
 const MARGIN = { left: 60, right: 70, top: 34, bottom: 36 }
-const COLORS = { size: '#1f77b4', open: '#9ecae1', inFlight: '#ff7f0e', throughput: '#2ca02c' }
+const COLORS = { size: '#1f77b4', open: '#9ecae1', inFlight: '#ff7f0e', throughput: '#2ca02c', reference: '#999999' }
 
 function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -47,7 +49,7 @@ function panel(p: PlotPanel, top: number): string {
   const plotHeight = PANEL_HEIGHT - MARGIN.top - MARGIN.bottom
   const duration = Math.max(1, ...p.series.map((s) => s.seconds))
   const leftMax = niceMax(Math.max(...p.series.map((s) => Math.max(s.maxSize, s.inFlight, s.open))))
-  const rightMax = niceMax(Math.max(...p.series.map((s) => s.throughput)))
+  const rightMax = niceMax(Math.max(...p.series.map((s) => s.throughput), ...(p.reference?.series ?? []).map((s) => s.throughput)))
   const x = (seconds: number) => MARGIN.left + (seconds / duration) * plotWidth
   const yLeft = (value: number) => top + MARGIN.top + plotHeight - (value / leftMax) * plotHeight
   const yRight = (value: number) => top + MARGIN.top + plotHeight - (value / rightMax) * plotHeight
@@ -67,6 +69,10 @@ function panel(p: PlotPanel, top: number): string {
     parts.push(`<text x="${x(s)}" y="${top + MARGIN.top + plotHeight + 16}" font-size="11" text-anchor="middle">${s}s</text>`)
   }
   const series = p.series
+  if (p.reference !== undefined) {
+    parts.push(`<path d="${path(p.reference.series, (s) => x(s.seconds), (s) => yRight(s.throughput))}" fill="none" stroke="${COLORS.reference}" stroke-width="1" opacity="0.7"/>`)
+    parts.push(`<text x="${MARGIN.left}" y="${top + MARGIN.top - 4}" font-size="11" fill="${COLORS.reference}">grey: ${escape(p.reference.label)} throughput</text>`)
+  }
   parts.push(`<path d="${path(series, (s) => x(s.seconds), (s) => yRight(s.throughput))}" fill="none" stroke="${COLORS.throughput}" stroke-width="1.2" opacity="0.8"/>`)
   parts.push(`<path d="${path(series, (s) => x(s.seconds), (s) => yLeft(s.inFlight))}" fill="none" stroke="${COLORS.inFlight}" stroke-width="1.5"/>`)
   parts.push(`<path d="${path(series, (s) => x(s.seconds), (s) => yLeft(s.open))}" fill="none" stroke="${COLORS.open}" stroke-width="1.5"/>`)

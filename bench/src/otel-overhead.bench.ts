@@ -18,6 +18,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics'
 import { runAutocannonPinned, spawnPinnedServer, type PinnedServer } from './lib/http-load.js'
 import { interleave } from './lib/interleave.js'
 import { announceListening } from './lib/listening.js'
+import { pgConnection } from './lib/pg-connection.js'
 import { byMode } from './lib/quick.js'
 import { compare, report } from './lib/report.js'
 import { median } from './lib/stats.js'
@@ -33,11 +34,7 @@ async function serve(mode: Mode): Promise<void> {
   const pool = registry.register(
     createPostgresPool({
       name: 'orders',
-      host: env['PGHOST'] || '127.0.0.1',
-      port: Number(env['PGPORT'] || 5432),
-      user: env['PGUSER'] || 'postgres',
-      database: env['PGDATABASE'] || 'test',
-      ...(env['PGPASSWORD'] ? { password: env['PGPASSWORD'] } : {}),
+      ...pgConnection(env),
       applicationName: `lifeguard-bench-otel-${mode}-${process.pid}`,
       minSize: POOL_SIZE,
       maxSize: POOL_SIZE,

@@ -1,7 +1,8 @@
-// What Lifeguard's PostgreSQL pool costs per query: `SELECT 1` through `context.postgres` (the
-// request-scoped handle, inside an OperationContext) against node-postgres's own pg.Pool of the same
-// size, at concurrency 1, 10 and 100, in interleaved rounds. Also prints p99 latency for both and the
-// first request's latency with and without warm-up.
+// What Lifeguard's PostgreSQL pool costs per query: `SELECT 1` against node-postgres's own pg.Pool of
+// the same size, at concurrency 1, 10 and 100, in interleaved rounds, two ways: through `context.postgres`
+// of a long-lived OperationContext per worker ("lifeguard"), and as a request would ("per request":
+// every query gets its own OperationContext and scope, queries through `context.postgres`, and disposes).
+// Also prints p99 latency and the first request's latency with and without warm-up.
 //
 //   npm run bench -- pg-overhead [--quick] [--concurrency=1,10,100]
 import { OperationContext, createServiceContainer } from '@lifeguard/core'
@@ -10,6 +11,7 @@ import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { interleave, samplesOf } from './lib/interleave.js'
 import { runClosedLoop } from './lib/pg-load.js'
+import { pgConnection } from './lib/pg-connection.js'
 import { byMode } from './lib/quick.js'
 import { compare, report, type ReportRow } from './lib/report.js'
 import { median } from './lib/stats.js'
@@ -19,13 +21,7 @@ const QUERY = 'SELECT 1'
 const concurrencyArg = process.argv.find((arg) => arg.startsWith('--concurrency='))
 const CONCURRENCIES = concurrencyArg === undefined ? [1, 10, 100] : concurrencyArg.slice('--concurrency='.length).split(',').map(Number)
 
-const connection = {
-  host: process.env['PGHOST'] || '127.0.0.1',
-  port: Number(process.env['PGPORT'] || 5432),
-  user: process.env['PGUSER'] || 'postgres',
-  database: process.env['PGDATABASE'] || 'test',
-  ...(process.env['PGPASSWORD'] ? { password: process.env['PGPASSWORD'] } : {}),
-}
+const connection = pgConnection()
 
 // The same pg settings on both sides: size, idle timeout, application_name.
 function rawPool(): pg.Pool {
@@ -35,6 +31,8 @@ function rawPool(): pg.Pool {
 function lifeguardPool(name: string): PostgresPool {
   return createPostgresPool({ ...connection, name, maxSize: POOL_SIZE, idleTimeoutMillis: 10_000, applicationName: 'bench-pg-overhead-lifeguard' })
 }
+
+type Case = 'lifeguard' | 'per request' | 'raw'
 
 interface Measured {
   rows: ReportRow[]
@@ -51,9 +49,17 @@ async function measureConcurrency(concurrency: number, raw: pg.Pool, lifeguard: 
     const context = contexts[next++ % concurrency] as OperationContext
     return context.run(() => OperationContext.current().postgres.query(QUERY))
   }
+  const perRequest = async () => {
+    const context = OperationContext.create('bench', 'SELECT 1', { container })
+    try {
+      await context.run(() => OperationContext.current().postgres.query(QUERY))
+    } finally {
+      await context.dispose()
+    }
+  }
   const viaRaw = () => raw.query(QUERY)
-  const p99s: Record<'lifeguard' | 'raw', number[]> = { lifeguard: [], raw: [] }
-  const sample = async (name: 'lifeguard' | 'raw', operation: () => Promise<unknown>) => {
+  const p99s: Record<Case, number[]> = { lifeguard: [], 'per request': [], raw: [] }
+  const sample = async (name: Case, operation: () => Promise<unknown>) => {
     const result = await runClosedLoop(operation, { concurrency, durationMillis, warmupMillis: byMode({ full: 300, quick: 50 }) })
     p99s[name].push(result.latencyP99Millis)
     return result.throughputPerSec
@@ -61,29 +67,29 @@ async function measureConcurrency(concurrency: number, raw: pg.Pool, lifeguard: 
   const results = await interleave(
     [
       { name: 'lifeguard', run: () => sample('lifeguard', viaLifeguard) },
+      { name: 'per request', run: () => sample('per request', perRequest) },
       { name: 'raw', run: () => sample('raw', viaRaw) },
     ],
     { rounds, onRound: (round, total) => process.stderr.write(`concurrency ${concurrency}: round ${round}/${total}\r`) },
   )
   process.stderr.write('\n')
   await Promise.all(contexts.map((context) => context.dispose()))
-  const lifeguardRate = samplesOf(results, 'lifeguard')
   const rawRate = samplesOf(results, 'raw')
-  // Each round runs both cases back to back: the median of per-round ratios shrugs off drift between rounds.
-  const paired = median(lifeguardRate.map((value, index) => value / (rawRate[index] as number)))
+  const row = (name: 'lifeguard' | 'per request') =>
+    compare({
+      case: `${name} c=${concurrency}`,
+      metric: 'queries/s (median)',
+      value: median(samplesOf(results, name)),
+      baseline: 'raw pg.Pool',
+      baselineValue: median(rawRate),
+      better: 'higher',
+    })
+  // Each round runs every case back to back: the median of per-round ratios shrugs off drift between rounds.
+  const paired = (name: Case) => median(samplesOf(results, name).map((value, index) => value / (rawRate[index] as number))).toFixed(3)
   return {
-    rows: [
-      compare({
-        case: `lifeguard c=${concurrency}`,
-        metric: 'queries/s (median)',
-        value: median(lifeguardRate),
-        baseline: 'raw pg.Pool',
-        baselineValue: median(rawRate),
-        better: 'higher',
-      }),
-    ],
+    rows: [row('lifeguard'), row('per request')],
     lines: [
-      `c=${String(concurrency).padEnd(3)}  p99 latency (median of ${rounds} rounds): lifeguard ${median(p99s.lifeguard).toFixed(3)}ms, raw pg.Pool ${median(p99s.raw).toFixed(3)}ms; median per-round ratio ${paired.toFixed(3)}`,
+      `c=${String(concurrency).padEnd(3)}  p99 latency (median of ${rounds} rounds): lifeguard ${median(p99s.lifeguard).toFixed(3)}ms, per request ${median(p99s['per request']).toFixed(3)}ms, raw pg.Pool ${median(p99s.raw).toFixed(3)}ms; median per-round ratios ${paired('lifeguard')} / ${paired('per request')}`,
     ],
   }
 }

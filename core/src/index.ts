@@ -44,6 +44,7 @@ export type {
   PoolEventMap,
   PoolEventName,
   PoolEventListeners,
+  ConnectionEvents,
   OperationOwner,
   DisconnectReason,
   ConnectEvent,

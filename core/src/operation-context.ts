@@ -15,6 +15,14 @@ export interface OperationContextOptions {
   deadlineMillis?: number | undefined
 }
 
+// Where core's pool engine counts an operation's queued checkouts (see `countWait`) and asks to be told
+// when it aborts (see `watchAbort`): internal, and cheaper than an AbortSignal per waiting request.
+const waitCounter = Symbol('lifeguard.operation-context.waits')
+const abortWatch = Symbol('lifeguard.operation-context.watch')
+
+/** @internal called with the operation and the reason when it aborts. */
+export type AbortWatcher = (context: OperationContext, reason: unknown) => void
+
 /** Name under which a context makes itself resolvable in its own scope. */
 export const CONTEXT_SERVICE = 'operationContext'
 
@@ -52,6 +60,10 @@ export class OperationContext {
   #onParentAbort: (() => void) | undefined
   #resources: Map<string, unknown> | undefined
   #disposing: Promise<void> | undefined
+  /** Checkouts of this operation waiting in a pool's queue (kept by core's pool engine). */
+  #waits = 0
+  /** Core's wait queues that hold checkouts of this operation: told when it aborts. */
+  #watchers: AbortWatcher[] | undefined
 
   private constructor(handler: string, operation: string, scope: ServiceScope<any>, options: OperationContextOptions) {
     this.handler = handler
@@ -170,6 +182,7 @@ export class OperationContext {
     this.#aborted = true
     this.#abortReason = reason ?? new DOMException('The operation was aborted.', 'AbortError')
     this.#controller?.abort(this.#abortReason)
+    if (this.#watchers !== undefined) for (const watcher of this.#watchers) watcher(this, this.#abortReason)
   }
 
   /** True once `dispose()` was called. */
@@ -177,15 +190,34 @@ export class OperationContext {
     return this.#disposing !== undefined
   }
 
-  /** Disposes the scope (every resource the operation took, newest first). Idempotent. */
+  /**
+   * Ends the operation: aborts its `signal` (if anything is still waiting on it) and disposes the scope
+   * (every resource the operation took, newest first). Idempotent.
+   */
   dispose(): Promise<void> {
     this.#disposing ??= this.#dispose()
     return this.#disposing
   }
 
+  /** @internal see `countWait` */
+  [waitCounter](delta: number): void {
+    this.#waits += delta
+  }
+
+  /** @internal see `watchAbort` */
+  [abortWatch](watcher: AbortWatcher): void {
+    const watchers = (this.#watchers ??= [])
+    if (watchers.includes(watcher)) return
+    watchers.push(watcher)
+    // A caller's signal or a deadline abort the operation only once they are linked to it.
+    if (this.#parentSignal !== undefined || this.#deadline !== undefined) void this.signal
+  }
+
   async #dispose(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     if (this.#onParentAbort !== undefined) this.#parentSignal?.removeEventListener('abort', this.#onParentAbort)
+    // The operation is over: a pool checkout of it still waiting stops waiting now.
+    if (this.#waits > 0 && !this.#aborted) this.abort(operationEnded)
     try {
       await this.scope.dispose()
     } finally {
@@ -214,6 +246,25 @@ export class OperationContext {
     }
   }
 }
+
+/**
+ * @internal core's pool engine counts an operation's queued checkouts (`+1` when one starts waiting,
+ * `-1` when it leaves the queue), so that disposing the operation aborts them, and only then.
+ */
+export function countWait(context: OperationContext, delta: 1 | -1): void {
+  ;(context as unknown as { [waitCounter]: (delta: number) => void })[waitCounter](delta)
+}
+
+/**
+ * @internal calls `watcher` (once per watcher, however often it is added) when the operation aborts,
+ * for whatever reason: `abort()`, the caller's signal, the deadline, or disposal while waiting.
+ */
+export function watchAbort(context: OperationContext, watcher: AbortWatcher): void {
+  ;(context as unknown as { [abortWatch]: (watcher: AbortWatcher) => void })[abortWatch](watcher)
+}
+
+// One reason for every operation that ended with checkouts still waiting (made once: errors are costly).
+const operationEnded = new DisposedError('The operation has ended (its context was disposed) while it waited.')
 
 function isWellFormed(handler: unknown, operation: unknown, options: OperationContextOptions | undefined): boolean {
   if (typeof handler !== 'string' || handler === '' || typeof operation !== 'string' || operation === '') return false

@@ -86,6 +86,8 @@ export interface ManagedPool {
   /** Where it connects, without credentials: `postgres://app@db:5432/orders`. */
   readonly target: string
   readonly state: PoolState
+  /** The highest `maxSize` the pool can be resized to, when its driver fixes one (MongoDB's `maxPoolSize`). */
+  readonly maxSizeLimit?: number
   /** Opens and validates connections before serving. @throws {PoolWarmupError} when none can open */
   warmup(options?: WarmupOptions): Promise<WarmupReport>
   /** Changes the size while running. @throws {InvalidOptionError} */

@@ -17,40 +17,48 @@ interface PoolEventBase {
 /** Why a connection went away. */
 export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'closed' | 'stale' | 'released'
 
+/** `connect` (`onConnect`): a new connection is open and validated. */
 export interface ConnectEvent extends PoolEventBase {
   connectionId: string | number
   /** Time to open and validate the connection (ms). */
   createMillis: number
 }
+/** `disconnect` (`onDisconnect`): a connection closed, and why. */
 export interface DisconnectEvent extends PoolEventBase {
   connectionId?: string | number
   reason: DisconnectReason
 }
+/** `error` (`onError`): a pool, connection or listener error, redacted. */
 export interface PoolErrorEvent extends PoolEventBase {
   /** The error, with credentials removed. */
   error: Error
   /** Where it came from: a connection's socket, the pool, or a listener or hook of the user's. */
   source: 'connection' | 'idle-connection' | 'pool' | 'listener'
 }
+/** `poolCreated` (`onPoolCreated`): the pool was constructed; `target` has no password. */
 export interface PoolCreatedEvent extends PoolEventBase {
   target: string
   minSize: number
   maxSize: number
 }
+/** `acquire` (`onAcquire`): a checkout was granted after `waitMillis`, to `owner`. */
 export interface AcquireEvent extends PoolEventBase {
   waitMillis: number
   owner?: OperationOwner
 }
+/** `release` (`onRelease`): a checkout ended after `useMillis`. */
 export interface ReleaseEvent extends PoolEventBase {
   useMillis: number
   owner?: OperationOwner
 }
+/** `resize` (`onResize`): the size bounds changed from `previous` to `next`. */
 export interface ResizeEvent extends PoolEventBase {
   previous: { minSize: number; maxSize: number }
   next: { minSize: number; maxSize: number }
   reason: string
   details?: Readonly<Record<string, number>>
 }
+/** `leak` (`onLeak`): a checkout held past `leakDetectionMillis`, and its release later. */
 export interface LeakEvent extends PoolEventBase {
   /** `suspected` when the hold passes `leakDetectionMillis`; `resolved` when it is released later. */
   state: 'suspected' | 'resolved'
@@ -59,6 +67,7 @@ export interface LeakEvent extends PoolEventBase {
   /** Where the connection was taken. */
   stack?: string
 }
+/** `timeout` (`onTimeout`): a caller gave up waiting for a connection. */
 export interface TimeoutEvent extends PoolEventBase {
   waitMillis: number
   waitingRequests: number
@@ -77,6 +86,7 @@ export interface PoolEventMap {
   leak: LeakEvent
   timeout: TimeoutEvent
 }
+/** The name of a lifecycle event, as `pool.on(name, listener)` takes it. */
 export type PoolEventName = keyof PoolEventMap
 
 type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => void | Promise<void>
@@ -198,3 +208,14 @@ export class PoolEventHub {
     this.emit('error', { error: wrapped, source: 'listener' })
   }
 }
+
+/**
+ * The seed document's name for a pool's listeners (`onConnect`, `onDisconnect`, `onError`, `onPoolCreated`),
+ * here with Lifeguard's others: each listener receives an event object naming the pool (`onError` gets
+ * `{ pool, error, source }`).
+ *
+ * @example
+ * const events: ConnectionEvents = { onError: (e) => logger.error('Pool error', { error: e.error }), onConnect: () => logger.info('Connected') }
+ * createPostgresPool({ name: 'orders', events })
+ */
+export type ConnectionEvents = PoolEventListeners

@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PoolClosedError } from '../src/index.js'
 import { AdmissionQueue } from '../src/adapter.js'
-import { rejects, throwsError } from './_helpers/rejects.js'
+import { rejects, throwsError } from '@lifeguard/test-kit'
 
 const close = suite('AdmissionQueue close')
 

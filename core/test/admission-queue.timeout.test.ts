@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { PoolExhaustedError, PoolTimeoutError } from '../src/index.js'
 import { AdmissionQueue } from '../src/adapter.js'
 import { isPending } from './_helpers/async.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 
 const bounds = suite('AdmissionQueue bounded waiting')
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, type PoolSize } from '../src/index.js'
 import { checkCloseOptions, checkWarmupOptions, resolveResize } from '../src/adapter.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const resize = suite('resolveResize')
 const current = { minSize: 2, maxSize: 10 }

@@ -7,7 +7,7 @@ import {
   OperationContext,
   createServiceContainer,
 } from '../src/index.js'
-import { rejects, throwsError } from './_helpers/rejects.js'
+import { rejects, throwsError } from '@lifeguard/test-kit'
 
 // How adapters add typed accessors (`context.postgres`): declaration merging plus defineAccessor.
 declare module '../src/operation-context.js' {

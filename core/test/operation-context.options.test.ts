@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { DisposedError, InvalidOptionError, OperationContext, createServiceContainer } from '../src/index.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const options = suite('OperationContext.create options')
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError } from '../src/index.js'
 import { MAX_TIMER_MILLIS, checkOption, rejectOption, validateOptions, type OptionRules } from '../src/adapter.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 interface PoolOptions {
   name: string

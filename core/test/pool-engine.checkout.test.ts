@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PoolExhaustedError } from '../src/index.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 
 const test = suite('PoolEngine checkout')
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, PoolClosedError, PoolWarmupError } from '../src/index.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
-import { rejects, throwsError } from './_helpers/rejects.js'
+import { rejects, throwsError } from '@lifeguard/test-kit'
 
 const test = suite('PoolEngine lifecycle: warm-up, minSize, resize, close')
 
@@ -98,7 +98,7 @@ test('close: waiters served by connections being opened get them, the others Poo
 test('close takes back what is still checked out after timeoutMillis; a late release is harmless', async () => {
   const { engine, clock, counts, events } = fakeEngine({ leakDetectionMillis: 5000 })
   const lease = await engine.acquire(undefined)
-  const closing = engine.close(100)
+  const closing = engine.close({ timeoutMillis: 100 })
   await clock.advance(100)
   await closing
   assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
@@ -110,7 +110,7 @@ test('close takes back what is still checked out after timeoutMillis; a late rel
 
 test('close refuses a bad timeout', async () => {
   const { engine } = fakeEngine()
-  const error = await rejects(engine.close(2 ** 31), InvalidOptionError)
+  const error = await rejects(engine.close({ timeoutMillis: 2 ** 31 }), InvalidOptionError)
   assert.is(error.option, 'timeoutMillis')
   assert.is(engine.state, 'created')
 })

@@ -2,9 +2,8 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, type ConnectEvent, type PoolErrorEvent, type PoolEventListeners, type PoolEventName } from '../src/index.js'
 import { PoolEventHub, poolEventsRule, validateOptions } from '../src/adapter.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError, captureWarnings } from '@lifeguard/test-kit'
 import { turn } from './_helpers/async.js'
-import { captureWarnings } from './_helpers/warnings.js'
 
 const hub = suite('PoolEventHub')
 

@@ -2,12 +2,15 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { OperationContext, createServiceContainer, type LeakEvent } from '../src/index.js'
 import { PoolMonitor, type Checkout } from '../src/adapter.js'
-import { deferred, sleep, within } from './_helpers/async.js'
+import { ManualClock } from '@lifeguard/test-kit'
 
 const leakDetectionMillis = 20
+let clock = new ManualClock()
 
+// Each test gets a fresh manual clock: leak timers fire when the test moves time, not after a sleep.
 function createMonitor(onLeak: (event: LeakEvent) => void): PoolMonitor {
-  return new PoolMonitor({ name: 'orders', kind: 'postgres', target: 'postgres://app@db/orders', leakDetectionMillis, events: { onLeak } })
+  clock = new ManualClock()
+  return new PoolMonitor({ name: 'orders', kind: 'postgres', target: 'postgres://app@db/orders', leakDetectionMillis, events: { onLeak }, clock })
 }
 
 // A named frame, so the test can find it in the reported stack.
@@ -18,15 +21,18 @@ function takeConnectionForReport(pool: PoolMonitor): Checkout {
 const leaks = suite('PoolMonitor leak detection')
 
 leaks('a checkout held past leakDetectionMillis is reported as suspected, with owner and stack', async () => {
-  const suspected = deferred<LeakEvent>()
-  const pool = createMonitor((e) => suspected.resolve(e))
+  const seen: LeakEvent[] = []
+  const pool = createMonitor((e) => void seen.push(e))
   const container = createServiceContainer()
   const context = OperationContext.create('orders-api', 'GET /orders/:id', { container, requestId: 'req-7' })
   const checkout = context.run(() => takeConnectionForReport(pool))
-  const event = await within(suspected.promise, 2000, 'the leak event')
+  await clock.advance(leakDetectionMillis - 1)
+  assert.is(seen.length, 0)
+  await clock.advance(1)
+  const event = seen[0] as LeakEvent
   assert.is(event.state, 'suspected')
   assert.is(event.pool, 'orders')
-  assert.ok(event.heldMillis >= leakDetectionMillis - 5, `heldMillis ${event.heldMillis}`)
+  assert.is(event.heldMillis, leakDetectionMillis)
   assert.equal(event.owner, { handler: 'orders-api', operation: 'GET /orders/:id', requestId: 'req-7' })
   assert.ok(event.stack)
   assert.match(event.stack ?? '', 'takeConnectionForReport')
@@ -39,21 +45,16 @@ leaks('a checkout held past leakDetectionMillis is reported as suspected, with o
 
 leaks('releasing a suspected leak later reports it as resolved with the full hold time', async () => {
   const events: LeakEvent[] = []
-  const suspected = deferred<void>()
-  const pool = createMonitor((e) => {
-    events.push(e)
-    if (e.state === 'suspected') suspected.resolve()
-  })
+  const pool = createMonitor((e) => void events.push(e))
   const context = OperationContext.create('billing-worker', 'charge', { container: createServiceContainer() })
   const checkout = context.run(() => pool.acquired(0))
-  await within(suspected.promise, 2000, 'the leak event')
-  await sleep(5)
+  await clock.advance(leakDetectionMillis + 5)
   const useMillis = pool.released(checkout)
   assert.is(events.length, 2)
   const resolved = events[1] as LeakEvent
   assert.is(resolved.state, 'resolved')
   assert.is(resolved.heldMillis, useMillis)
-  assert.ok(resolved.heldMillis >= (events[0] as LeakEvent).heldMillis)
+  assert.is(resolved.heldMillis, leakDetectionMillis + 5)
   assert.equal(resolved.owner, { handler: 'billing-worker', operation: 'charge' })
   assert.not.ok('stack' in resolved)
   assert.is(pool.stats.leaks, 1)
@@ -66,17 +67,18 @@ leaks('a checkout released in time is never reported', async () => {
   const checkout = pool.acquired(0)
   assert.ok(checkout.leakTimer)
   pool.released(checkout)
-  await sleep(leakDetectionMillis * 2)
+  await clock.advance(leakDetectionMillis * 2)
   assert.is(events.length, 0)
   assert.is(pool.stats.leaks, 0)
   assert.is(checkout.leaked, false)
 })
 
 leaks('a leak outside any operation has no owner but still a stack', async () => {
-  const suspected = deferred<LeakEvent>()
-  const pool = createMonitor((e) => suspected.resolve(e))
+  const seen: LeakEvent[] = []
+  const pool = createMonitor((e) => void seen.push(e))
   const checkout = takeConnectionForReport(pool)
-  const event = await within(suspected.promise, 2000, 'the leak event')
+  await clock.advance(leakDetectionMillis)
+  const event = seen[0] as LeakEvent
   assert.not.ok('owner' in event)
   assert.match(event.stack ?? '', 'takeConnectionForReport')
   pool.released(checkout)

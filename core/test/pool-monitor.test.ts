@@ -19,7 +19,7 @@ import {
   ownerOf,
 } from '../src/adapter.js'
 import { sleep } from './_helpers/async.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const password = 'Tr0ub4dor-and-3'
 

@@ -3,8 +3,7 @@ import * as assert from 'uvu/assert'
 import { InvalidOptionError, createPoolRegistry, type ManagedPool } from '../src/index.js'
 import { deferred, isPending, turn } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
-import { rejects } from './_helpers/rejects.js'
-import { captureWarnings } from './_helpers/warnings.js'
+import { rejects, captureWarnings } from '@lifeguard/test-kit'
 
 const lifecycle = suite('PoolRegistry metrics, close and subscribe')
 

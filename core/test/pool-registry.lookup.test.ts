@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, PoolNotFoundError, PoolRegistry, RegistrationError, createPoolRegistry } from '../src/index.js'
 import { FakePool } from './_helpers/fake-pool.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const lookup = suite('PoolRegistry register and lookup')
 

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { InvalidOptionError, PoolWarmupError, createPoolRegistry } from '../src/index.js'
 import { deferred, isPending } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 
 const warmup = suite('PoolRegistry warmup')
 

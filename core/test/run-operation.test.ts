@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, OperationContext, createServiceContainer, runOperation } from '../src/index.js'
 import { turn } from './_helpers/async.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 
 const run = suite('runOperation')
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ResolutionError, createServiceContainer } from '../src/index.js'
 import { deferred, turn } from './_helpers/async.js'
-import { rejects, throwsError } from './_helpers/rejects.js'
+import { rejects, throwsError } from '@lifeguard/test-kit'
 
 const asyncFactories = suite('ServiceContainer async factories')
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { DisposedError, createServiceContainer } from '../src/index.js'
 import { deferred, isPending, sleep, turn } from './_helpers/async.js'
-import { rejects, throwsError } from './_helpers/rejects.js'
+import { rejects, throwsError } from '@lifeguard/test-kit'
 
 const dispose = suite('ServiceContainer dispose')
 

@@ -1,8 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, RegistrationError, ServiceContainer, createServiceContainer } from '../src/index.js'
-import { throwsError } from './_helpers/rejects.js'
-import { captureWarnings } from './_helpers/warnings.js'
+import { throwsError, captureWarnings } from '@lifeguard/test-kit'
 
 const options = suite('ServiceContainer options and registrations')
 

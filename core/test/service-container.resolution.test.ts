@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { DisposedError, ResolutionError, createServiceContainer } from '../src/index.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const resolution = suite('ServiceContainer resolution errors')
 

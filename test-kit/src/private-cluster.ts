@@ -8,6 +8,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { isAlive } from './process-alive.js'
 
 const run = promisify(execFile)
 const FOLDER_PREFIX = 'lifeguard-pg-'
@@ -109,15 +110,6 @@ function hookExit(): void {
       for (const cluster of live) cluster.destroySync()
       process.kill(process.pid, signal)
     })
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

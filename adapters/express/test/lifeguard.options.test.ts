@@ -2,7 +2,7 @@ import { createServiceContainer, InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { lifeguard, poolErrorHandler, type LifeguardOptions } from '../src/index.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const test = suite('lifeguard() and poolErrorHandler() check their options at construction')
 const container = createServiceContainer()

@@ -1,5 +1,5 @@
-import { DisposedError, type OperationContext } from '@lifeguard/core'
-import type { ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, TransactionOptions } from 'mongodb'
+import { DisposedError, InvalidOptionError, type OperationContext } from '@lifeguard/core'
+import type { ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
 import { currentSignal, LeaseSlot, type Admit } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
 import type { PoolAccess } from './internal/pool-access.js'
@@ -23,12 +23,14 @@ export class MongoHandle implements AsyncDisposable {
   readonly #signal: () => AbortSignal | undefined
   readonly #admit: Admit
   readonly #sessions = new Set<ClientSession>()
+  readonly #defaultCollection: string | undefined
   #disposing: Promise<void> | undefined
 
   /** @internal use `createMongoHandle()` or `registerMongo()` */
-  constructor(pool: MongoPool, context?: OperationContext) {
+  constructor(pool: MongoPool, context?: OperationContext, defaultCollection?: string) {
     this.pool = pool
     this.context = context
+    this.#defaultCollection = defaultCollection
     const access = pool[poolAccess]()
     this.#access = access
     // Without a context of its own, a wait follows whichever operation is current when it starts.
@@ -109,6 +111,46 @@ export class MongoHandle implements AsyncDisposable {
     }
   }
 
+  // The seed document's calls on `context.mongodb` itself: operations on the default collection given to
+  // `registerMongo(container, pool, { collection })`, through the pool's admission like any other.
+
+  /** `insertOne` on the default collection. @throws {InvalidOptionError} without one */
+  insertOne(...args: Parameters<Collection['insertOne']>): ReturnType<Collection['insertOne']> {
+    return this.#default('insertOne').insertOne(...args)
+  }
+  /** `insertMany` on the default collection. @throws {InvalidOptionError} without one */
+  insertMany(...args: Parameters<Collection['insertMany']>): ReturnType<Collection['insertMany']> {
+    return this.#default('insertMany').insertMany(...args)
+  }
+  /** `findOne` on the default collection. @throws {InvalidOptionError} without one */
+  findOne(filter: Filter<Document> = {}, options?: FindOptions): Promise<WithId<Document> | null> {
+    return this.#default('findOne').findOne(filter, options)
+  }
+  /** `find` on the default collection. @throws {InvalidOptionError} without one */
+  find(filter: Filter<Document> = {}, options?: FindOptions): FindCursor<WithId<Document>> {
+    return this.#default('find').find(filter, options)
+  }
+  /** `updateOne` on the default collection. @throws {InvalidOptionError} without one */
+  updateOne(...args: Parameters<Collection['updateOne']>): ReturnType<Collection['updateOne']> {
+    return this.#default('updateOne').updateOne(...args)
+  }
+  /** `updateMany` on the default collection. @throws {InvalidOptionError} without one */
+  updateMany(...args: Parameters<Collection['updateMany']>): ReturnType<Collection['updateMany']> {
+    return this.#default('updateMany').updateMany(...args)
+  }
+  /** `deleteOne` on the default collection. @throws {InvalidOptionError} without one */
+  deleteOne(...args: Parameters<Collection['deleteOne']>): ReturnType<Collection['deleteOne']> {
+    return this.#default('deleteOne').deleteOne(...args)
+  }
+  /** `deleteMany` on the default collection. @throws {InvalidOptionError} without one */
+  deleteMany(...args: Parameters<Collection['deleteMany']>): ReturnType<Collection['deleteMany']> {
+    return this.#default('deleteMany').deleteMany(...args)
+  }
+  /** `countDocuments` on the default collection. @throws {InvalidOptionError} without one */
+  countDocuments(...args: Parameters<Collection['countDocuments']>): ReturnType<Collection['countDocuments']> {
+    return this.#default('countDocuments').countDocuments(...args)
+  }
+
   /** Ends the sessions this handle started (aborting an open transaction). Idempotent. */
   dispose(): Promise<void> {
     this.#disposing ??= Promise.all([...this.#sessions].map(endQuietly)).then(() => undefined)
@@ -118,6 +160,17 @@ export class MongoHandle implements AsyncDisposable {
   /** Same as `dispose()`; lets a `ServiceScope` or `await using` dispose the handle. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose()
+  }
+
+  #default(method: string): Collection {
+    if (this.#defaultCollection === undefined) {
+      throw new InvalidOptionError(
+        'collection',
+        'a default collection',
+        `Could not run ${method}() on the MongoDB handle of pool '${this.#access.name}'. It has no default collection: register one with registerMongo(container, pool, { collection: 'events' }), or name it: context.mongodb.collection('events').${method}(...).`,
+      )
+    }
+    return this.collection(this.#defaultCollection)
   }
 
   #check(action: string): void {
@@ -137,8 +190,8 @@ export class MongoHandle implements AsyncDisposable {
  * await using mongo = createMongoHandle(pool)
  * await mongo.collection('orders').insertOne({ sku: 'a' })
  */
-export function createMongoHandle(pool: MongoPool, context?: OperationContext): MongoHandle {
-  return new MongoHandle(pool, context)
+export function createMongoHandle(pool: MongoPool, context?: OperationContext, options: { collection?: string } = {}): MongoHandle {
+  return new MongoHandle(pool, context, options.collection)
 }
 
 // Ending a session only returns it to the driver's session pool (aborting an open transaction first); a

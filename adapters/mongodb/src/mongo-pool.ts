@@ -1,6 +1,5 @@
 import { inspect, type InspectOptions } from 'node:util'
 import {
-  PoolClosedError,
   PoolWarmupError,
   type ManagedPool,
   type PoolEventMap,
@@ -15,10 +14,8 @@ import {
 } from '@lifeguard/core'
 import {
   AdmissionQueue,
-  checkCloseOptions,
-  checkWarmupOptions,
+  PoolLifecycle,
   PoolMonitor,
-  resolveResize,
   validateOptions,
 } from '@lifeguard/core/adapter'
 import type { Collection, CollectionOptions, Db, DbOptions, Document, MongoClient } from 'mongodb'
@@ -64,8 +61,7 @@ export class MongoPool implements ManagedPool {
   readonly #access: PoolAccess
   #minSize: number
   #maxSize: number
-  #state: PoolState = 'created'
-  #closing: Promise<void> | undefined
+  readonly #lifecycle: PoolLifecycle
   #drained: (() => void) | undefined
   readonly #keeper: MinSizeKeeper
 
@@ -77,6 +73,7 @@ export class MongoPool implements ManagedPool {
     const options = resolveOptions(input)
     this.#options = options
     this.name = options.name
+    this.#lifecycle = new PoolLifecycle(options.name)
     this.#minSize = options.minSize
     this.#maxSize = options.maxSize
     const client = createClient(options)
@@ -111,7 +108,7 @@ export class MongoPool implements ManagedPool {
       clientClosed: () => this.#clientClosed(),
     })
     // Warm-up does the same work and runs the keeper when it is done.
-    this.#keeper = new MinSizeKeeper(this.#tracker, () => this.#ping(), () => this.#minSize, () => this.#closing !== undefined || this.#state === 'warming')
+    this.#keeper = new MinSizeKeeper(this.#tracker, () => this.#ping(), () => this.#minSize, () => this.#lifecycle.closing || this.#lifecycle.state === 'warming')
     this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate }
     this.#monitor.poolCreated(this.#minSize, this.#maxSize)
   }
@@ -129,7 +126,7 @@ export class MongoPool implements ManagedPool {
 
   /** `created`, `warming`, `ready` (after `warmup()`), `closing` or `closed`. */
   get state(): PoolState {
-    return this.#state
+    return this.#lifecycle.state
   }
   /** Connections open or opening, as the driver's CMAP events report them. */
   get totalCount(): number {
@@ -200,26 +197,25 @@ export class MongoPool implements ManagedPool {
    * @example
    * const report = await pool.warmup() // { pool: 'orders', requested: 4, opened: 4, failed: 0, durationMillis: 12.3 }
    */
-  async warmup(options?: WarmupOptions): Promise<WarmupReport> {
-    checkWarmupOptions('warmup', options, this.#maxSize)
-    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'warm up')
-    const requested = options?.connections ?? Math.max(1, this.#minSize)
-    const timeoutMillis = options?.timeoutMillis ?? this.#options.acquireTimeoutMillis
-    const previous = this.#state
-    this.#state = 'warming'
-    // A refill already running would still hold connections when the report says they are idle.
-    await this.#keeper.settled
-    const outcome = await warmConnections(() => this.#ping(), this.#tracker, requested, timeoutMillis)
-    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'warm up')
-    if (outcome.opened === 0) {
-      this.#state = previous === 'warming' ? 'created' : previous
-      const reason = outcome.timedOut ? `No connection could be opened within ${timeoutMillis}ms.` : 'No connection could be opened.'
-      const cause = outcome.lastError === undefined ? undefined : this.#monitor.error(outcome.lastError, 'pool')
-      throw new PoolWarmupError(this.name, this.target, reason, cause === undefined ? undefined : { cause })
-    }
-    this.#state = 'ready'
-    this.#keeper.maintain()
-    return { pool: this.name, requested, opened: outcome.opened, failed: requested - outcome.opened, durationMillis: outcome.durationMillis }
+  warmup(options?: WarmupOptions): Promise<WarmupReport> {
+    const bounds = { minSize: this.#minSize, maxSize: this.#maxSize, timeoutMillis: this.#options.acquireTimeoutMillis }
+    return this.#lifecycle.warmup(options, bounds, async ({ connections, timeoutMillis }) => {
+      // A refill already running would still hold connections when the report says they are idle.
+      await this.#keeper.settled
+      const outcome = await warmConnections(() => this.#ping(), this.#tracker, connections, timeoutMillis)
+      if (outcome.opened === 0) {
+        const reason = outcome.timedOut ? `No connection could be opened within ${timeoutMillis}ms.` : 'No connection could be opened.'
+        const cause = outcome.lastError === undefined ? undefined : this.#monitor.error(outcome.lastError, 'pool')
+        throw new PoolWarmupError(this.name, this.target, reason, cause === undefined ? undefined : { cause })
+      }
+      this.#keeper.maintain()
+      return { pool: this.name, requested: connections, opened: outcome.opened, failed: connections - outcome.opened, durationMillis: outcome.durationMillis }
+    })
+  }
+
+  /** The seed document's name for `warmup()`. */
+  warmupPool(options?: WarmupOptions): Promise<WarmupReport> {
+    return this.warmup(options)
   }
 
   /**
@@ -235,9 +231,8 @@ export class MongoPool implements ManagedPool {
    */
   resize(size: PoolSize, options?: ResizeOptions): void {
     const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
-    const next = resolveResize('resize', previous, size, options, this.#options.maxSizeLimit)
-    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'resize')
-    if (next.minSize === previous.minSize && next.maxSize === previous.maxSize) return
+    const next = this.#lifecycle.resize(previous, size, options, this.#options.maxSizeLimit)
+    if (next === undefined) return
     this.#minSize = next.minSize
     this.#maxSize = next.maxSize
     this.#queue.setLimit(next.maxSize)
@@ -271,9 +266,7 @@ export class MongoPool implements ManagedPool {
    * sessions on the server and closes every connection. Idempotent.
    */
   close(options?: { timeoutMillis?: number }): Promise<void> {
-    checkCloseOptions('close', options)
-    this.#closing ??= this.#close(options?.timeoutMillis ?? 10_000)
-    return this.#closing
+    return this.#lifecycle.close(options, (timeoutMillis) => this.#close(timeoutMillis))
   }
 
   /** @internal what leases and handles use */
@@ -282,7 +275,6 @@ export class MongoPool implements ManagedPool {
   }
 
   async #close(timeoutMillis: number): Promise<void> {
-    this.#state = 'closing'
     this.#queue.close()
     if (this.#queue.active > 0) {
       await new Promise<void>((resolve) => {
@@ -299,7 +291,6 @@ export class MongoPool implements ManagedPool {
       await this.#client.close()
     } finally {
       this.#tracker.detach()
-      this.#state = 'closed'
     }
   }
 
@@ -310,7 +301,7 @@ export class MongoPool implements ManagedPool {
 
   /** What `JSON.stringify(pool)` shows: name, kind, redacted target, database, state and size. */
   toJSON(): { name: string; kind: string; target: string; dbName: string; state: PoolState; minSize: number; maxSize: number } {
-    return { name: this.name, kind: this.kind, target: this.target, dbName: this.dbName, state: this.#state, minSize: this.#minSize, maxSize: this.#maxSize }
+    return { name: this.name, kind: this.kind, target: this.target, dbName: this.dbName, state: this.#lifecycle.state, minSize: this.#minSize, maxSize: this.#maxSize }
   }
 
   /** `MongoPool 'orders' (mongodb://app@db:27017/orders)`: never the password. */
@@ -326,7 +317,7 @@ export class MongoPool implements ManagedPool {
 
   #clientClosed(): void {
     // Closing the pool closes the client too; only a close the driver made on its own is recovered from.
-    if (this.#closing !== undefined) return
+    if (this.#lifecycle.closing) return
     this.#revival.markClosed()
     this.#monitor.error(new ClientClosedError(this.name, { cause: this.#tracker.lastConnectError }), 'pool')
   }

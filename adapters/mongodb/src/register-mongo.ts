@@ -20,6 +20,11 @@ declare module '@lifeguard/core' {
 export interface RegisterMongoOptions<K extends string> {
   /** The service name; `'mongodb'` (the default) is also `context.mongodb`. */
   name?: K
+  /**
+   * The collection that `insertOne`, `find`, ... on the handle itself act on, as in
+   * `context.mongodb.insertOne(data)`. Without it, name the collection: `context.mongodb.collection('x')`.
+   */
+  collection?: string
 }
 
 /** The service name `context.mongodb` resolves. */
@@ -35,6 +40,7 @@ export const DEFAULT_MONGO_SERVICE = 'mongodb'
  * const container = createServiceContainer()
  * registerMongo(container, ordersPool)                              // context.mongodb
  * registerMongo(container, analyticsPool, { name: 'analytics' })   // context.get<MongoHandle>('analytics')
+ * registerMongo(other, eventsPool, { collection: 'events' })        // context.mongodb.insertOne(event)
  */
 export function registerMongo<S extends object, K extends string = 'mongodb'>(
   container: ServiceContainer<S>,
@@ -42,7 +48,9 @@ export function registerMongo<S extends object, K extends string = 'mongodb'>(
   options: RegisterMongoOptions<K> = {},
 ): ServiceContainer<S & Record<K, MongoHandle>> {
   checkOption('registerMongo', 'name', options.name, { type: 'string', nonEmpty: true, optional: true })
+  checkOption('registerMongo', 'collection', options.collection, { type: 'string', nonEmpty: true, optional: true })
+  const collection = options.collection
   const name = (options.name ?? DEFAULT_MONGO_SERVICE) as K
   OperationContext.defineAccessor(DEFAULT_MONGO_SERVICE, (context) => context.get<MongoHandle>(DEFAULT_MONGO_SERVICE))
-  return container.scoped(name, (resolver) => new MongoHandle(pool, OperationContext.ofScope(resolver.scope)))
+  return container.scoped(name, (resolver) => new MongoHandle(pool, OperationContext.ofScope(resolver.scope), collection))
 }

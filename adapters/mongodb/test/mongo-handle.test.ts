@@ -1,10 +1,10 @@
-import { createServiceContainer, DisposedError, OperationAbortedError, OperationContext, ResolutionError, type ServiceContainer } from '@lifeguard/core'
+import { createServiceContainer, DisposedError, InvalidOptionError, OperationAbortedError, OperationContext, ResolutionError, type ServiceContainer } from '@lifeguard/core'
 import { MongoServerError } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, registerMongo, type MongoHandle, type MongoPool } from '../src/index.js'
 import { appNameOf, closeAll, openPool, recordEvents, sleep } from './_helpers/pools.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_handle'
@@ -43,6 +43,28 @@ async function refusedOnStandalone(target: TestTarget, pool: MongoPool): Promise
 function operationIn(container: ServiceContainer<any>, signal?: AbortSignal): OperationContext {
   return OperationContext.create('orders-api', 'POST /orders', { container, requestId: 'req-1', ...(signal ? { signal } : {}) })
 }
+
+Handle("the seed's calls on context.mongodb itself act on the default collection given to registerMongo", async (context) => {
+  const pool = openPool(context.target, { dbName: DB })
+  context.pools.push(pool)
+  const container = registerMongo(createServiceContainer(), pool, { collection: 'seed_events' })
+  const operation = operationIn(container)
+  const data = { kind: 'order-placed', sku: 'tea' }
+  await operation.mongodb.insertOne(data)
+  await operation.mongodb.insertMany([{ kind: 'a' }, { kind: 'b' }])
+  assert.is((await operation.mongodb.findOne({ kind: 'order-placed' }))?.['sku'], 'tea')
+  assert.is(await operation.mongodb.countDocuments({}), 3)
+  assert.is((await operation.mongodb.find({ kind: 'a' }).toArray()).length, 1)
+  await operation.mongodb.updateOne({ kind: 'a' }, { $set: { seen: true } })
+  await operation.mongodb.deleteMany({ kind: { $in: ['a', 'b'] } })
+  assert.is(await operation.mongodb.collection('seed_events').countDocuments({}), 1, 'the same collection, named')
+  await operation.dispose()
+  const plain = createMongoHandle(pool)
+  const error = await rejects((async () => plain.insertOne({ x: 1 }))(), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'collection')
+  assert.match(error.message, "registerMongo(container, pool, { collection: 'events' })")
+  await plain.dispose()
+})
 
 Handle('registerMongo makes context.mongodb a typed handle per operation, disposed with the operation', async (context) => {
   const pool = openPool(context.target, { dbName: DB })

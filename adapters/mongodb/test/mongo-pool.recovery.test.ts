@@ -6,11 +6,9 @@ import { MongoServerSelectionError } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MongoPool } from '../src/index.js'
-import { freePort } from './_helpers/free-port.js'
+import { freePort, rejects, startWireServer, type WireServer } from '@lifeguard/test-kit'
 import { appNameOf, faultTest, openPool, recordEvents } from './_helpers/pools.js'
-import { rejects } from './_helpers/rejects.js'
 import type { TestTarget } from './_helpers/target.js'
-import { startWireServer, type WireServer } from './_helpers/wire-server.js'
 
 const DB = 'lifeguard_recovery'
 

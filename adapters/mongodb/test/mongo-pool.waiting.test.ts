@@ -3,7 +3,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MongoPool } from '../src/index.js'
 import { closeAll, faultTest, openPool, recordEvents, sleep } from './_helpers/pools.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_waiting'

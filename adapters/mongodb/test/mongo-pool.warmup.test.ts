@@ -4,7 +4,7 @@ import { createPoolRegistry, PoolClosedError, PoolWarmupError } from '@lifeguard
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoPool, type MongoPool } from '../src/index.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 import { appNameOf, closeAll, openPool, recordEvents } from './_helpers/pools.js'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 

@@ -11,7 +11,7 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
-import { checkCloseOptions, type Clock } from '@lifeguard/core/adapter'
+import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import type { PooledClient } from './internal/pooled-client.js'
@@ -178,19 +178,15 @@ export class Pool extends EventEmitter implements ManagedPool {
   query<R extends pg.QueryResultRow = any>(text: QueryText, callback: QueryCallback<pg.QueryResult<R>>): void
   query<R extends pg.QueryResultRow = any>(text: QueryText, values: QueryValues, callback: QueryCallback<pg.QueryResult<R>>): void
   query(text: unknown, values?: unknown, callback?: unknown): unknown {
+    // pg's guard: a function first is taken for the callback, and answered with an error.
+    if (typeof text === 'function') return this.#callback(Promise.reject(notAQuery()), text)
     if (typeof values === 'function') {
       callback = values
       values = undefined
     }
     if (typeof text === 'object' && text !== null && typeof (text as pg.Submittable).submit === 'function') return this.#submit(text as pg.Submittable)
-    const result = typeof text === 'function' ? Promise.reject(notAQuery()) : this.#core.query(undefined, text as QueryText, values as QueryValues | undefined)
-    if (typeof callback !== 'function') return this.#promise(result)
-    const done = callback as (error: Error | undefined, result?: unknown) => void
-    result.then(
-      (value) => done(undefined, value),
-      (error: Error) => done(error),
-    )
-    return undefined
+    const result = this.#core.query(undefined, text as QueryText, values as QueryValues | undefined)
+    return typeof callback === 'function' ? this.#callback(result, callback) : this.#promise(result)
   }
 
   /**
@@ -200,7 +196,7 @@ export class Pool extends EventEmitter implements ManagedPool {
   end(): Promise<void>
   end(callback: (error?: Error) => void): void
   end(callback?: (error?: Error) => void): Promise<void> | void {
-    const ending = this.#ending === undefined ? (this.#ending = this.#core.engine.close(2_147_483_647)) : Promise.reject(new Error('Called end on pool more than once'))
+    const ending = this.#ending === undefined ? (this.#ending = this.#core.engine.close({ timeoutMillis: 2_147_483_647 })) : Promise.reject(new Error('Called end on pool more than once'))
     if (callback === undefined) return this.#promise(ending)
     ending.then(() => callback(), callback)
   }
@@ -227,12 +223,7 @@ export class Pool extends EventEmitter implements ManagedPool {
 
   /** Graceful and idempotent: like `end()`, but checked-out clients are taken back after `timeoutMillis` (default 10000). */
   close(options?: { timeoutMillis?: number }): Promise<void> {
-    try {
-      checkCloseOptions('close', options)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    return this.#core.engine.close(options?.timeoutMillis)
+    return this.#core.engine.close(options)
   }
 
   // A submittable (cursor, stream) runs on a client held until it ends or fails.
@@ -254,6 +245,15 @@ export class Pool extends EventEmitter implements ManagedPool {
       (error: Error) => (emitter.handleError !== undefined ? emitter.handleError(error) : emitter.emit?.('error', error)),
     )
     return submittable
+  }
+
+  #callback(result: Promise<unknown>, callback: Function): undefined {
+    const done = callback as (error: Error | undefined, result?: unknown) => void
+    result.then(
+      (value) => done(undefined, value),
+      (error: Error) => done(error),
+    )
+    return undefined
   }
 
   #promise<T>(promise: Promise<T>): Promise<T> {

@@ -10,7 +10,6 @@ import type {
   WarmupOptions,
   WarmupReport,
 } from '@lifeguard/core'
-import { checkCloseOptions } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import { resolveOptions } from './internal/resolve-options.js'
@@ -192,12 +191,7 @@ export class PostgresPool implements ManagedPool {
    * process.on('SIGTERM', () => pool.close({ timeoutMillis: 5000 }))
    */
   close(options?: { timeoutMillis?: number }): Promise<void> {
-    try {
-      checkCloseOptions('close', options)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    return this.#core.engine.close(options?.timeoutMillis)
+    return this.#core.engine.close(options)
   }
 
   /** `pg.Pool#end()`: the same as `close()`, for libraries that end the pool they were given. */

@@ -1,9 +1,9 @@
-import { DisposedError, OperationContext, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
+import { DisposedError, OperationAbortedError, OperationContext, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresHandle, registerPostgres, type PostgresPool } from '../src/index.js'
-import { rejects } from './_helpers/rejects.js'
-import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
+import { rejects } from '@lifeguard/test-kit'
+import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const table = `handle_dispose_${process.pid}`
 const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer }>('context.postgres dispose')
@@ -75,15 +75,18 @@ test('rolls back a transaction() still running, and its late queries fail', asyn
   assert.is(await count(pool), 0)
 })
 
-test('a client that arrives after the handle was disposed goes straight back', async ({ pool, container }) => {
+test('a checkout still waiting when the operation is disposed leaves the queue and gets nothing', async ({ pool, container }) => {
   const held = await Promise.all([pool.connect(), pool.connect(), pool.connect()])
   const context = OperationContext.create('api', 'late', { container })
   const waiting = context.postgres.connect()
   const outcome = waiting.then(() => undefined, (error: unknown) => error)
-  await sleep(10)
+  await until('the checkout to wait', () => pool.waitingCount === 1)
   const disposing = context.dispose()
+  assert.is(pool.waitingCount, 0)
   held.pop()?.release()
-  assert.instance(await outcome, DisposedError)
+  const error = await outcome
+  assert.instance(error, OperationAbortedError)
+  assert.instance((error as Error).cause, DisposedError)
   await disposing
   for (const client of held) client.release()
   assert.is(pool.activeCount, 0)

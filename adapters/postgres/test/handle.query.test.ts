@@ -2,7 +2,7 @@ import { DisposedError, OperationAbortedError, OperationContext, createServiceCo
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresHandle, registerPostgres, type PostgresPool } from '../src/index.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 interface Context {

@@ -2,7 +2,7 @@ import { DisposedError, InvalidOptionError, createServiceContainer, runOperation
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const table = `handle_tx_${process.pid}`

@@ -3,7 +3,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPool } from '../src/index.js'
-import { waitForConnectionCount } from './_helpers/pg-server.js'
+import { waitForConnectionCount } from '@lifeguard/test-kit'
 import { testPool } from './_helpers/pools.js'
 
 const table = `kysely_orders_${process.pid}`

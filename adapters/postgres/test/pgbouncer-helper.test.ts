@@ -10,7 +10,7 @@ import {
   terminateBackends,
   uniqueAppName,
   waitForConnectionCount,
-} from './_helpers/pg-server.js'
+} from '@lifeguard/test-kit'
 
 async function failure(promise: Promise<unknown>): Promise<Error & { code?: string }> {
   const error = await promise.then(

@@ -3,7 +3,7 @@ import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresPool, registerPostgres, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
-import { pgConfig, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
+import { pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 import { startPgBouncer, type PgBouncer } from './_helpers/pgbouncer.js'
 import { sleep, until } from './_helpers/pools.js'
 

@@ -1,21 +1,21 @@
 import { InvalidOptionError, PoolClosedError, type LeakEvent } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { serverConnectionCount, waitForConnectionCount } from './_helpers/pg-server.js'
-import { rejects } from './_helpers/rejects.js'
-import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
+import { ManualClock, rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
+import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('PostgresPool close')
 
 test('waits for checked-out clients, then closes every connection', async () => {
+  const clock = new ManualClock()
   const reasons: string[] = []
-  const { pool, appName } = testPool('close-graceful', { events: { onDisconnect: (e) => void reasons.push(e.reason) } })
+  const { pool, appName } = testPool('close-graceful', { clock, events: { onDisconnect: (e) => void reasons.push(e.reason) } })
   await pool.warmup({ connections: 2 })
   const client = await pool.connect()
   let closed = false
   const closing = pool.close().then(() => void (closed = true))
   assert.is(pool.state, 'closing')
-  await sleep(30)
+  await clock.advance(9_999)
   assert.not.ok(closed, 'still waiting for the checked-out client')
   const { rows } = await client.query<{ one: number }>('SELECT 1 AS one')
   assert.equal(rows, [{ one: 1 }], 'work in progress can finish')
@@ -40,19 +40,20 @@ test('rejects waiters and new checkouts with PoolClosedError', async () => {
 })
 
 test('after timeoutMillis takes back clients still out; their late release is harmless', async () => {
+  const clock = new ManualClock()
   const leaks: LeakEvent[] = []
   const reasons: string[] = []
-  const { pool, appName } = testPool('close-force', { leakDetectionMillis: 200, events: { onLeak: (e) => void leaks.push(e), onDisconnect: (e) => void reasons.push(e.reason) } })
+  const { pool, appName } = testPool('close-force', { clock, leakDetectionMillis: 200, events: { onLeak: (e) => void leaks.push(e), onDisconnect: (e) => void reasons.push(e.reason) } })
   const client = await pool.connect()
-  const started = Date.now()
-  await pool.close({ timeoutMillis: 50 })
-  assert.ok(Date.now() - started < 1000)
+  const closing = pool.close({ timeoutMillis: 50 })
+  await clock.advance(50)
+  await closing
   assert.is(pool.state, 'closed')
   assert.equal(reasons, ['closed'])
   assert.is(pool.activeCount, 0)
   await waitForConnectionCount(appName, 0)
   client.release()
-  await sleep(250)
+  await clock.advance(250)
   assert.equal(leaks, [], 'the leak timer was cleared')
 })
 

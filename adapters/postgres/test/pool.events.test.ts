@@ -2,7 +2,7 @@ import type { ConnectEvent, DisconnectEvent, PoolErrorEvent, PoolEventListeners 
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresPool } from '../src/index.js'
-import { pgConfig, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
+import { pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool lifecycle events')

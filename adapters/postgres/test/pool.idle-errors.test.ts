@@ -1,7 +1,7 @@
 import type { DisconnectEvent, PoolErrorEvent } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { terminateBackends, waitForConnectionCount } from './_helpers/pg-server.js'
+import { terminateBackends, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool dropped connections')

@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPool, PostgresPoolClient } from '../src/index.js'
-import { serverConnectionCount } from './_helpers/pg-server.js'
+import { serverConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite<{ pool: PostgresPool; appName: string }>('PostgresPool metrics')

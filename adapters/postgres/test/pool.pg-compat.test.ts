@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPool, PostgresPoolClient } from '../src/index.js'
-import { serverConnectionCount } from './_helpers/pg-server.js'
+import { serverConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 
 const test = suite<{ pool: PostgresPool; appName: string }>('PostgresPool as a pg.Pool')
@@ -50,7 +50,7 @@ test('release(true) closes the connection instead of returning it', async ({ poo
   assert.is(await serverConnectionCount(appName), before - 1)
 })
 
-test('a second release() throws like pg-pool does, and counts stay right', async ({ pool }) => {
+test('a second release() throws as pg.Pool does, and counts stay right', async ({ pool }) => {
   const client = await pool.connect()
   client.release()
   assert.throws(() => client.release(), /already been released/)

@@ -2,8 +2,7 @@ import { InvalidOptionError, PoolClosedError, type ResizeEvent } from '@lifeguar
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPoolClient } from '../src/index.js'
-import { serverConnectionCount, waitForConnectionCount } from './_helpers/pg-server.js'
-import { rejects } from './_helpers/rejects.js'
+import { serverConnectionCount, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool resize')

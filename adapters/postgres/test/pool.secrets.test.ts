@@ -3,8 +3,7 @@ import { inspect } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresConnectError, createPostgresPool } from '../src/index.js'
-import { closedPort, pgConfig, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
-import { rejects } from './_helpers/rejects.js'
+import { closedPort, pgConfig, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 
 const test = suite('PostgresPool secrets')
 

@@ -2,9 +2,8 @@ import { OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeou
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresConnectError, createPostgresPool } from '../src/index.js'
-import { blackholeServer, closedPort, pgConfig, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
-import { rejects } from './_helpers/rejects.js'
-import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
+import { blackholeServer, closedPort, pgConfig, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
+import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool bounded waiting')
 
@@ -99,14 +98,13 @@ test('a waiter whose operation aborts leaves the queue and never receives a clie
   const controller = new AbortController()
   const context = OperationContext.create('api', 'GET /slow', { container: createServiceContainer(), signal: controller.signal })
   const waiting = context.run(() => pool.connect())
-  await sleep(10)
   assert.is(pool.waitingCount, 1)
   controller.abort()
   const error = await rejects(waiting, OperationAbortedError, 'ERR_OPERATION_ABORTED')
   assert.match(error.message, "Could not acquire a connection from pool 'timeout-abort'. The operation was aborted.")
   assert.is(pool.waitingCount, 0)
   holder.release()
-  await sleep(10)
+  await until('the released connection to go idle', () => pool.idleCount === 1)
   const metrics = pool.getPoolMetrics()
   assert.is(metrics.activeConnections, 0)
   assert.is(metrics.idleConnections, 1)
@@ -122,7 +120,7 @@ test('an operation that aborts while a connection is being opened stops waiting 
   const context = OperationContext.create('api', 'GET /x', { container: createServiceContainer(), signal: controller.signal })
   try {
     const waiting = context.run(() => pool.connect())
-    await sleep(20)
+    await until('a connection attempt to start', () => hole.connections() === 1)
     const started = Date.now()
     controller.abort()
     await rejects(waiting, OperationAbortedError, 'ERR_OPERATION_ABORTED')

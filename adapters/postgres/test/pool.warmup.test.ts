@@ -2,8 +2,7 @@ import { PoolClosedError, PoolWarmupError, createPoolRegistry, InvalidOptionErro
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresPool } from '../src/index.js'
-import { blackholeServer, closedPort, pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount } from './_helpers/pg-server.js'
-import { rejects } from './_helpers/rejects.js'
+import { blackholeServer, closedPort, pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('PostgresPool warmup')

@@ -1,6 +1,5 @@
 import type { Clock, ClockTimer } from '../clock.js'
 import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError, PoolWarmupError } from '../errors.js'
-import { checkCloseOptions, checkWarmupOptions, resolveResize } from '../call-options.js'
 import { OperationContext } from '../operation-context.js'
 import type { LivePoolState } from '../pool-stats.js'
 import type { PoolSize, PoolState, ResizeOptions, WarmupOptions, WarmupReport } from '../pool-contract.js'
@@ -8,6 +7,7 @@ import type { DisconnectReason } from '../pool-events.js'
 import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionFactory } from './connection-factory.js'
 import type { PoolEngineOptions } from './engine-options.js'
+import { PoolLifecycle, type WarmupPlan } from './pool-lifecycle.js'
 import { PooledConnection } from './pooled-connection.js'
 import { WaitQueue, type Grant, type Waiter } from './wait-queue.js'
 
@@ -46,7 +46,7 @@ export class PoolEngine<C> {
   #retiring = 0
   #minSize: number
   #maxSize: number
-  #state: PoolState = 'created'
+  readonly #lifecycle: PoolLifecycle
   /** Set by the first checkout or warm-up: from then on `minSize` connections are kept open. */
   #started = false
   #dispatchScheduled = false
@@ -55,7 +55,6 @@ export class PoolEngine<C> {
   #retry: ClockTimer | undefined
   #backoffMillis = firstBackoffMillis
   #lastCreateError: Error | undefined
-  #closing: Promise<void> | undefined
   #drained: (() => void) | undefined
   #allRetired: (() => void) | undefined
   readonly #dispatch = (): void => this.#dispatchIdle()
@@ -72,15 +71,16 @@ export class PoolEngine<C> {
     this.#clock = options.monitor.clock
     this.#minSize = options.minSize
     this.#maxSize = options.maxSize
+    this.#lifecycle = new PoolLifecycle(options.name)
     this.#queue = new WaitQueue<C>({
       clock: this.#clock,
-      timedOut: (waiter) => this.#timedOut(waiter),
-      aborted: (_waiter, reason) => new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason }),
+      timedOut: (waiter) => this.#left(this.#timedOut(waiter)),
+      aborted: (_waiter, reason) => this.#left(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason })),
     })
   }
 
   get state(): PoolState {
-    return this.#state
+    return this.#lifecycle.state
   }
   /** Open connections, plus the ones being opened or validated. */
   get totalCount(): number {
@@ -135,7 +135,7 @@ export class PoolEngine<C> {
    * (then call `request`). The fast path of a busy pool: no promise, no timer.
    */
   tryAcquire(context: OperationContext | undefined): PooledConnection<C> | undefined {
-    if (this.#queue.length > 0 || this.#idle.length === 0 || this.#closing !== undefined) return undefined
+    if (this.#queue.length > 0 || this.#idle.length === 0 || this.#lifecycle.closing) return undefined
     if (context?.aborted) return undefined
     const lease = this.#takeIdle()
     if (lease !== undefined) this.#checkOut(lease, 0, context, undefined)
@@ -151,7 +151,7 @@ export class PoolEngine<C> {
    * @param context - the operation asking (its signal bounds the wait); default: the current one
    */
   request(grant: Grant<C>, context: OperationContext | undefined = OperationContext.tryCurrent()): void {
-    if (this.#closing !== undefined) return grant(new PoolClosedError(this.name), undefined)
+    if (this.#lifecycle.closing) return grant(new PoolClosedError(this.name), undefined)
     if (context?.aborted) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
     this.#started = true
     if (this.#queue.length === 0) {
@@ -169,7 +169,6 @@ export class PoolEngine<C> {
       grant,
       askedAt: now,
       deadline: timeout > 0 ? now + timeout : Infinity,
-      signal: context?.signal,
       context,
       origin: this.#monitor.captureOrigin(),
       settled: false,
@@ -225,10 +224,9 @@ export class PoolEngine<C> {
    * @throws {PoolClosedError} once the pool is closing
    */
   resize(size: PoolSize, options?: ResizeOptions): void {
-    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'resize')
     const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
-    const next = resolveResize('resize', previous, size, options)
-    if (next.minSize === previous.minSize && next.maxSize === previous.maxSize) return
+    const next = this.#lifecycle.resize(previous, size, options)
+    if (next === undefined) return
     this.#minSize = next.minSize
     this.#maxSize = next.maxSize
     this.#monitor.resized(previous, next, options?.reason ?? 'manual', options?.details)
@@ -245,14 +243,13 @@ export class PoolEngine<C> {
    * @throws {InvalidOptionError} for bad options
    * @throws {PoolClosedError} once the pool is closing
    */
-  async warmup(options?: WarmupOptions): Promise<WarmupReport> {
-    if (this.#closing !== undefined) throw new PoolClosedError(this.name, 'warm up')
-    checkWarmupOptions('warmup', options, this.#maxSize)
-    const requested = options?.connections ?? Math.max(1, this.#minSize)
-    const timeoutMillis = options?.timeoutMillis ?? (this.#options.connectTimeoutMillis || 10_000)
+  warmup(options?: WarmupOptions): Promise<WarmupReport> {
+    const bounds = { minSize: this.#minSize, maxSize: this.#maxSize, timeoutMillis: this.#options.connectTimeoutMillis || 10_000 }
+    return this.#lifecycle.warmup(options, bounds, (plan) => this.#warmup(plan))
+  }
+
+  async #warmup({ connections: requested, timeoutMillis }: WarmupPlan): Promise<WarmupReport> {
     const started = this.#clock.now()
-    const previous = this.#state
-    this.#state = 'warming'
     this.#started = true
     const attempts: Promise<void>[] = []
     const ready = (lease: PooledConnection<C>, resolve: () => void) => {
@@ -272,14 +269,11 @@ export class PoolEngine<C> {
     if (this.totalCount < this.#minSize) this.#scheduleRetry()
     const opened = outcomes.filter((outcome) => outcome.status === 'fulfilled').length
     const firstError = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')?.reason as unknown
-    const durationMillis = this.#clock.now() - started
     if (opened === 0) {
-      if (this.#state === 'warming') this.#state = previous
       const reason = firstError instanceof Error ? firstError.message.replace(/\.$/, '') : 'the pool had no room'
       throw new PoolWarmupError(this.name, this.#options.target, `None of ${requested} connection(s) could be opened: ${reason}.`, { cause: firstError })
     }
-    if (this.#state === 'warming') this.#state = 'ready'
-    return { pool: this.name, requested, opened, failed: requested - opened, durationMillis }
+    return { pool: this.name, requested, opened, failed: requested - opened, durationMillis: this.#clock.now() - started }
   }
 
   /**
@@ -289,28 +283,24 @@ export class PoolEngine<C> {
    *
    * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
    */
-  close(timeoutMillis = 10_000): Promise<void> {
-    try {
-      checkCloseOptions('close', { timeoutMillis })
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    this.#closing ??= this.#close(timeoutMillis)
-    return this.#closing
+  close(options?: { timeoutMillis?: number }): Promise<void> {
+    return this.#lifecycle.close(options, (timeoutMillis) => this.#close(timeoutMillis))
   }
 
   async #close(timeoutMillis: number): Promise<void> {
-    this.#state = 'closing'
     this.#stopTimers()
-    this.#queue.failAllBut(this.#creating, () => new PoolClosedError(this.name))
     while (this.#idle.length > 0) this.#retire(this.#idle.pop() as PooledConnection<C>, 'closed')
+    // Callers who asked before close() and would get a new connection still get one; the ones that would
+    // wait for a busy connection to come back are refused.
+    const servable = this.#creating + this.#validating + Math.max(0, this.#maxSize - this.totalCount)
+    this.#queue.failAllBut(servable, () => new PoolClosedError(this.name))
+    this.#fill()
     if (!this.#isDrained()) {
       const drained = await this.#within(timeoutMillis, (done) => (this.#drained = done))
       this.#drained = undefined
       if (!drained) this.#revoke()
     }
     if (this.#retiring > 0) await this.#within(socketsCloseMillis, (done) => (this.#allRetired = done))
-    this.#state = 'closed'
   }
 
   // Close timed out: abandon connection attempts, fail the waiters left, take busy connections back.
@@ -328,7 +318,7 @@ export class PoolEngine<C> {
   }
 
   #isDrained(): boolean {
-    return this.#active === 0 && this.#creating === 0 && this.#validating === 0
+    return this.#active === 0 && this.#creating === 0 && this.#validating === 0 && this.#queue.length === 0
   }
 
   #checkDrained(): void {
@@ -353,7 +343,7 @@ export class PoolEngine<C> {
     }
     if (destroy === true) return 'released'
     if (lease.broken !== undefined || this.#factory.isBroken(lease.connection)) return 'error'
-    if (this.#closing !== undefined) return 'closed'
+    if (this.#lifecycle.closing) return 'closed'
     if (lease.uses >= this.#options.maxUses || this.#clock.now() >= lease.expiresAt) return 'lifetime'
     if (this.totalCount + 1 > this.#maxSize) return 'resize'
     return undefined
@@ -410,7 +400,7 @@ export class PoolEngine<C> {
   #offer(lease: PooledConnection<C>): void {
     const waiter = this.#queue.shift()
     if (waiter !== undefined) return this.#grant(lease, waiter)
-    if (this.#closing !== undefined) this.#retire(lease, 'closed')
+    if (this.#lifecycle.closing) this.#retire(lease, 'closed')
     else if (this.totalCount + 1 > this.#maxSize) this.#retire(lease, 'resize')
     else this.#toIdle(lease)
     this.#checkDrained()
@@ -436,10 +426,11 @@ export class PoolEngine<C> {
 
   // Opens connections for waiters not already covered, and up to minSize once the pool is in use.
   #fill(): void {
-    if (this.#closing !== undefined || this.#retry !== undefined) return
+    if (this.#retry !== undefined || this.#lifecycle.state === 'closed') return
+    const closing = this.#lifecycle.closing
     while (this.totalCount + this.#retiring < this.#maxSize) {
       const forWaiters = this.#queue.length > this.#creating + this.#validating + this.#idle.length
-      const forMinimum = this.#started && this.totalCount < this.#minSize
+      const forMinimum = !closing && this.#started && this.totalCount < this.#minSize
       if (!forWaiters && !forMinimum) return
       this.#open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
     }
@@ -516,9 +507,9 @@ export class PoolEngine<C> {
   }
 
   #createFailed(error: Error): void {
-    if (this.#closing !== undefined) {
-      // A waiter kept through close() was counting on this attempt.
-      if (this.#queue.length > this.#creating) this.#queue.failAllBut(this.#creating, () => new PoolClosedError(this.name))
+    if (this.#lifecycle.closing) {
+      // A waiter kept through close() was counting on this attempt: it gets the failure.
+      if (this.#queue.length > this.#creating) this.#queue.shift()?.grant(error, undefined)
       this.#checkDrained()
       return
     }
@@ -535,7 +526,7 @@ export class PoolEngine<C> {
   }
 
   #scheduleRetry(): void {
-    if (this.#retry !== undefined || this.#closing !== undefined) return
+    if (this.#retry !== undefined || this.#lifecycle.closing) return
     const delay = this.#backoffMillis
     this.#backoffMillis = Math.min(this.#backoffMillis * 2, maxBackoffMillis)
     // Waiting callers keep the process alive; refilling minSize alone does not.
@@ -581,6 +572,12 @@ export class PoolEngine<C> {
       closing = undefined
     }
     Promise.resolve(closing).then(done, done)
+  }
+
+  // A waiter gave up: while closing, that may have been the last thing close() waited for.
+  #left(error: Error): Error {
+    if (this.#drained !== undefined) queueMicrotask(() => this.#checkDrained())
+    return error
   }
 
   #timedOut(waiter: Waiter<C>): Error {

@@ -1,5 +1,5 @@
 import type { Clock, ClockTimer } from '../clock.js'
-import type { OperationContext } from '../operation-context.js'
+import { countWait, watchAbort, type OperationContext } from '../operation-context.js'
 import type { PooledConnection } from './pooled-connection.js'
 
 /** How a waiter is answered: a connection, or the error it gets instead. */
@@ -12,8 +12,7 @@ export interface Waiter<C> {
   readonly askedAt: number
   /** `clock.now()` after which it times out (Infinity: never). */
   readonly deadline: number
-  readonly signal: AbortSignal | undefined
-  /** The operation that asked: events about this wait run in it. */
+  /** The operation that asked: it leaves the queue when that aborts, and events about it run in it. */
   readonly context: OperationContext | undefined
   /** Where it asked, when leak detection is on. */
   readonly origin: { stack?: string } | undefined
@@ -31,9 +30,10 @@ export interface WaitQueueHooks<C> {
 
 /**
  * The callers waiting for a connection, first come first served. Every waiter of a pool has the same
- * timeout, so deadlines are in queue order and one timer (for the oldest) serves them all; a signal
- * gets one abort listener however many of its operation's calls wait. Both matter under contention,
- * where a timer and a listener per wait were the most expensive part of waiting.
+ * timeout, so deadlines are in queue order and one timer (for the oldest) serves them all; an operation
+ * tells the queue when it aborts (one registration per operation, no AbortSignal), and the queue then
+ * looks its waiters up. Both matter under contention, where a timer and an abort listener per wait were
+ * the most expensive part of waiting.
  */
 export class WaitQueue<C> {
   readonly #hooks: WaitQueueHooks<C>
@@ -41,7 +41,13 @@ export class WaitQueue<C> {
   #head = 0
   #length = 0
   #timer: ClockTimer | undefined
-  readonly #bySignal = new WeakMap<AbortSignal, Set<Waiter<C>>>()
+  // Aborts are rare: a scan of the queue for the operation's waiters is cheaper than tracking them.
+  readonly #aborted = (context: OperationContext, reason: unknown): void => {
+    for (let i = this.#head; i < this.#waiters.length; i++) {
+      const waiter = this.#waiters[i]
+      if (waiter !== undefined && !waiter.settled && waiter.context === context) this.fail(waiter, this.#hooks.aborted(waiter, reason))
+    }
+  }
 
   constructor(hooks: WaitQueueHooks<C>) {
     this.#hooks = hooks
@@ -54,7 +60,10 @@ export class WaitQueue<C> {
 
   /** Adds a waiter at the back. */
   push(waiter: Waiter<C>): void {
-    if (waiter.signal !== undefined) this.#watch(waiter.signal, waiter)
+    if (waiter.context !== undefined) {
+      watchAbort(waiter.context, this.#aborted)
+      countWait(waiter.context, 1)
+    }
     this.#waiters.push(waiter)
     this.#length++
     if (waiter.deadline !== Infinity && this.#timer === undefined) this.#arm(waiter.deadline)
@@ -95,7 +104,7 @@ export class WaitQueue<C> {
   #settle(waiter: Waiter<C>): void {
     waiter.settled = true
     this.#length--
-    if (waiter.signal !== undefined) this.#bySignal.get(waiter.signal)?.delete(waiter)
+    if (waiter.context !== undefined) countWait(waiter.context, -1)
     if (this.#length === 0 && this.#timer !== undefined) {
       this.#hooks.clock.clearTimeout(this.#timer)
       this.#timer = undefined
@@ -129,22 +138,5 @@ export class WaitQueue<C> {
       }
       this.fail(waiter, this.#hooks.timedOut(waiter))
     }
-  }
-
-  #watch(signal: AbortSignal, waiter: Waiter<C>): void {
-    let waiters = this.#bySignal.get(signal)
-    if (waiters === undefined) {
-      const set = new Set<Waiter<C>>()
-      waiters = set
-      this.#bySignal.set(signal, set)
-      signal.addEventListener(
-        'abort',
-        () => {
-          for (const each of set) this.fail(each, this.#hooks.aborted(each, signal.reason))
-        },
-        { once: true },
-      )
-    }
-    waiters.add(waiter)
   }
 }

@@ -5,45 +5,52 @@
 //   npm start -w @lifeguard-examples/job-worker -- --demo 5  also enqueue 5 demo jobs
 //
 // REDIS_URL (default redis://127.0.0.1:6379), DATABASE_URL (default: the PG* variables, then
-// postgres://postgres@127.0.0.1:5432/test), QUEUE (default billing), CONCURRENCY (default 4).
-import { createPoolRegistry, createServiceContainer, runOperation } from '@lifeguard/core'
+// postgres://postgres@127.0.0.1:5432/test), QUEUE (default billing), CONCURRENCY (default 4), DB_SCHEMA
+// (default job_worker), APP_NAME (default job-worker), REDIS_CONNECT_ATTEMPTS (default 10).
+import { createPoolRegistry, createServiceContainer, runOperation, type PoolRegistry } from '@lifeguard/core'
 import { redactConnectionString } from '@lifeguard/core/adapter'
 import { createPostgresPool, registerPostgres } from '@lifeguard/postgres'
-import { Queue } from 'bullmq'
+import { Queue, type Worker } from 'bullmq'
+import type { Redis } from 'ioredis'
 import { billingJobs, migrateBilling, type ChargeJob } from './billing-jobs.js'
+import { loadConfig, type WorkerConfig } from './config.js'
 import { createJobWorker } from './job-worker.js'
-import { createRedisConnection } from './redis.js'
+import { createRedisConnection, waitForRedis } from './redis.js'
 
 const log = (line: string): void => void process.stdout.write(`[job-worker] ${line}\n`)
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const databaseUrl = process.env.DATABASE_URL ?? `postgres://${process.env.PGUSER ?? 'postgres'}@${process.env.PGHOST ?? '127.0.0.1'}:${process.env.PGPORT ?? '5432'}/${process.env.PGDATABASE ?? 'test'}`
-const queueName = process.env.QUEUE ?? 'billing'
-const concurrency = Number(process.env.CONCURRENCY ?? 4)
-const schema = 'job_worker'
 const demoIndex = process.argv.indexOf('--demo')
 const demoJobs = demoIndex === -1 ? 0 : Number(process.argv[demoIndex + 1] ?? 3)
+/** Longest wait for the jobs in progress, the Redis connection and the pool at shutdown. */
+const shutdownTimeoutMillis = 30_000
 
-const registry = createPoolRegistry()
-const pool = registry.register(
-  createPostgresPool({ name: 'billing', connectionString: databaseUrl, applicationName: 'job-worker', minSize: 1, maxSize: concurrency }),
-)
-const container = registerPostgres(createServiceContainer({ onError: (error) => log(`dispose failed: ${String(error)}`) }), pool)
+interface Running {
+  registry: PoolRegistry
+  worker?: Worker
+  connection?: Redis
+  close(): Promise<void>
+}
 
-async function main(): Promise<void> {
-  await registry.warmup()
-  await runOperation('job-worker', 'migrate', (context) => migrateBilling(context.postgres, schema), { container })
+async function start(config: WorkerConfig, running: Running): Promise<void> {
+  const pool = running.registry.register(
+    createPostgresPool({ name: 'billing', connectionString: config.databaseUrl, applicationName: config.applicationName, minSize: 1, maxSize: config.concurrency }),
+  )
+  const container = registerPostgres(createServiceContainer({ onError: (error) => log(`dispose failed: ${String(error)}`) }), pool)
+  await waitForRedis(config.redisUrl, { attempts: config.redisConnectAttempts, log })
+  await running.registry.warmup()
+  await runOperation('job-worker', 'migrate', (context) => migrateBilling(context.postgres, config.schema), { container })
 
-  const connection = createRedisConnection(redisUrl)
-  const worker = createJobWorker({ queueName, connection, container, concurrency, handlers: billingJobs(schema) })
+  running.connection = createRedisConnection(config.redisUrl)
+  const worker = createJobWorker({ queueName: config.queueName, connection: running.connection, container, concurrency: config.concurrency, handlers: billingJobs(config.schema) })
+  running.worker = worker
   worker.on('completed', (job, result) => log(`job ${job.id} (${job.name}) done: ${JSON.stringify(result)}`))
   worker.on('failed', (job, error) => log(`job ${job?.id ?? '?'} (${job?.name ?? '?'}) failed: ${error.message}`))
   worker.on('error', (error) => log(`worker error: ${error.message}`))
   await worker.waitUntilReady()
-  log(`taking '${queueName}' jobs from ${redactConnectionString(redisUrl)} (concurrency ${concurrency}); PostgreSQL at ${pool.target}`)
+  log(`taking '${config.queueName}' jobs from ${redactConnectionString(config.redisUrl)} (concurrency ${config.concurrency}); PostgreSQL at ${pool.target}`)
 
   if (demoJobs > 0) {
-    const producerConnection = createRedisConnection(redisUrl)
-    const queue = new Queue<ChargeJob>(queueName, { connection: producerConnection })
+    const producerConnection = createRedisConnection(config.redisUrl)
+    const queue = new Queue<ChargeJob>(config.queueName, { connection: producerConnection })
     for (let i = 1; i <= demoJobs; i++) {
       await queue.add('charge', { orderId: `demo-${i}`, amountCents: 100 * i }, { attempts: 3, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 100 })
     }
@@ -51,30 +58,62 @@ async function main(): Promise<void> {
     await producerConnection.quit()
     log(`enqueued ${demoJobs} demo job(s)`)
   }
+  log('stop with Ctrl-C (or SIGTERM)')
+}
 
+function main(): void {
+  let config: WorkerConfig
+  try {
+    config = loadConfig()
+  } catch (error) {
+    log(`could not start: ${error instanceof Error ? error.message : String(error)}`)
+    process.exit(1)
+  }
+  const running: Running = {
+    registry: createPoolRegistry(),
+    async close() {
+      await running.worker?.close() // waits for the jobs in progress
+      await running.connection?.quit()
+      await running.registry.close({ timeoutMillis: 10_000 })
+    },
+  }
+  const started = start(config, running)
+
+  // Registered before start-up finishes, so a signal during start-up still closes what was opened.
   let stopping = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (stopping) return
       stopping = true
       log(`${signal} received: finishing active jobs, then closing`)
-      void (async () => {
-        await worker.close() // waits for the jobs in progress
-        await connection.quit()
-        await registry.close({ timeoutMillis: 10_000 })
-        await container.dispose()
-        log('stopped cleanly')
-      })().catch((error: unknown) => {
-        log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
-        process.exitCode = 1
-      })
+      const deadline = setTimeout(() => {
+        log(`shutdown did not finish within ${shutdownTimeoutMillis}ms: exiting anyway`)
+        process.exit(1)
+      }, shutdownTimeoutMillis).unref()
+      void started
+        .catch(() => undefined)
+        .then(() => running.close())
+        .then(
+          () => {
+            clearTimeout(deadline)
+            log('stopped cleanly')
+            process.exitCode = 0
+          },
+          (error: unknown) => {
+            log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
+            process.exit(1)
+          },
+        )
     })
   }
+
+  started.catch(async (error: unknown) => {
+    if (stopping) return
+    log(`could not start: ${error instanceof Error ? error.message : String(error)}`)
+    if (error instanceof AggregateError) for (const cause of error.errors) log(`  ${cause instanceof Error ? cause.message : String(cause)}`)
+    await running.close().catch(() => undefined)
+    process.exit(1)
+  })
 }
 
-main().catch(async (error: unknown) => {
-  log(`could not start: ${error instanceof Error ? error.message : String(error)}`)
-  if (error instanceof AggregateError) for (const cause of error.errors) log(`  ${cause instanceof Error ? cause.message : String(cause)}`)
-  await registry.close().catch(() => undefined)
-  process.exit(1)
-})
+main()

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto'
 import { createPoolRegistry, createServiceContainer, OperationContext, type PoolRegistry, type ServiceContainer } from '@lifeguard/core'
 import { createPostgresPool, registerPostgres, type PostgresPool } from '@lifeguard/postgres'
 import type { Worker } from 'bullmq'
+import { scratchName } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createJobWorker, type JobHandler } from '../src/job-worker.js'
@@ -10,7 +10,7 @@ import { adminQuery, databaseUrl, waitForConnectionCount } from './_helpers/post
 import { createTestQueue, followOutcomes, redisKeys, redisUrl, type Outcomes } from './_helpers/queue.js'
 
 const applicationName = `job-worker-test-${process.pid}`
-const schema = `job_worker_test_${process.pid}_${randomBytes(3).toString('hex')}`
+const schema = scratchName('job_worker')
 
 /** A scoped service that notes when its scope disposes it. */
 class Probe {

@@ -16,16 +16,17 @@ export interface Config {
 }
 
 /**
- * Reads the configuration from environment variables.
+ * Reads the configuration from environment variables. A malformed URL is refused by name, never echoed:
+ * it may hold a password.
  *
- * @throws {Error} naming the variable when a number is malformed
+ * @throws {Error} naming the variable when a number, an identifier or a URL is malformed
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     host: env.HOST ?? '127.0.0.1',
     port: integer(env, 'PORT', 3000),
-    databaseUrl: nonEmpty(env.DATABASE_URL),
-    mongodbUri: nonEmpty(env.MONGODB_URI),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/database'),
+    mongodbUri: url(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:'], 'mongodb://user:password@host:27017/database'),
     schema: identifier(env, 'DB_SCHEMA', 'orders_api'),
     applicationName: nonEmpty(env.APP_NAME) ?? 'orders-api',
     shutdownTimeoutMillis: integer(env, 'SHUTDOWN_TIMEOUT_MILLIS', 10_000),
@@ -47,5 +48,18 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
 function identifier(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = nonEmpty(env[name]) ?? fallback
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new Error(`Expected ${name} to be a lower-case SQL identifier, got '${value}'.`)
+  return value
+}
+
+function url(env: NodeJS.ProcessEnv, name: string, protocols: readonly string[], shape: string): string | undefined {
+  const value = nonEmpty(env[name])
+  if (value === undefined) return undefined
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(value)
+  } catch {
+    parsed = undefined
+  }
+  if (parsed === undefined || !protocols.includes(parsed.protocol) || parsed.host === '') throw new Error(`${name} is not a valid URL: expected ${shape}.`)
   return value
 }

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http'
-import { loadConfig } from './config.js'
+import { loadConfig, type Config } from './config.js'
 import { drain, listen } from './http-server.js'
 import { log, startOrdersService, type OrdersService } from './service.js'
 import { onShutdownSignal } from './shutdown.js'
@@ -11,7 +11,13 @@ import { onShutdownSignal } from './shutdown.js'
  * framework-specific part.
  */
 export function runHttpService(framework: string, createServer: (service: OrdersService) => Server): void {
-  const config = loadConfig()
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (error) {
+    log(`could not start: ${error instanceof Error ? error.message : String(error)}`)
+    process.exit(1)
+  }
   // Registered before start-up begins, so a signal during start-up still closes what was opened.
   onShutdownSignal(
     async () => {

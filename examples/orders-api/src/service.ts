@@ -69,7 +69,7 @@ export async function startOrdersService(config: Config): Promise<OrdersService>
   const container = registerPostgres(createServiceContainer({ onError: (error) => log(`dispose failed: ${String(error)}`) }), orders)
     // One repository per request, on that request's handle.
     .scoped('orders', (r) => new OrdersRepository(r.resolve('postgres'), config.schema))
-  const metrics = createPrometheusMetrics(registry)
+  const metrics = createPrometheusMetrics(registry, 'orders-api')
   let draining = false
 
   const close = async (): Promise<void> => {

@@ -1,8 +1,9 @@
 import { STATUS_CODES } from 'node:http'
+import { scratchName } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { sampleOrder } from './_helpers/http.js'
-import { adminQuery, localDatabaseUrl, startService, uniqueName, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
+import { adminQuery, localDatabaseUrl, startService, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
 
 // One table of bad requests, run against the Express, Koa and Hono variants: each answers the same status,
 // the same RFC 9457 problem (`application/problem+json`) and `x-request-id`, whatever the framework.
@@ -83,7 +84,7 @@ async function send(url: string, request: { method?: string; body?: string; cont
 const answers = new Map<string, Map<string, unknown>>()
 
 for (const { framework, entry } of variants) {
-  const schema = uniqueName(`orders_errors_${framework}`)
+  const schema = scratchName(`orders_errors_${framework}`)
   const appName = schema.replaceAll('_', '-')
   let service: ServiceProcess | undefined
   const seen = new Map<string, unknown>()

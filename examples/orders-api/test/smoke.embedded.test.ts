@@ -1,25 +1,60 @@
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { eventually, isRefused, request, sampleOrder } from './_helpers/http.js'
 import { startService, type ServiceProcess } from './_helpers/service-process.js'
 
-// The default of `npm start` on a fresh machine: no DATABASE_URL, so the service runs its own PostgreSQL.
+// The root README's quick start on a fresh machine: `npm start` with no DATABASE_URL, so the service runs
+// its own PostgreSQL; then what `docker stop` or a process manager does: SIGTERM to the npm process.
 let service: ServiceProcess | undefined
+let tempDir: string | undefined
 
-const Embedded = suite('orders-api without DATABASE_URL (embedded PostgreSQL)')
+const Embedded = suite('npm start without DATABASE_URL (embedded PostgreSQL)')
 
 Embedded.after(async () => {
   await service?.stop('SIGKILL')
+  if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true })
 })
 
-Embedded('starts its own PostgreSQL, serves orders on it, and stops it on SIGTERM', async () => {
+/** Sends a POST's head and half its body; `finish()` sends the rest and resolves with the status line. */
+function startSlowPost(url: string, body: string): Promise<{ finish(): Promise<string> }> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => {
+      const half = Math.floor(body.length / 2)
+      socket.write(`POST /orders HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, half)}`)
+      let response = ''
+      const ended = new Promise<string>((done) => {
+        socket.on('data', (chunk) => (response += chunk.toString()))
+        socket.on('end', () => done(response.split('\r\n')[0] ?? ''))
+      })
+      resolve({
+        finish() {
+          socket.write(body.slice(half))
+          return ended
+        },
+      })
+    })
+    socket.once('error', reject)
+  })
+}
+
+Embedded('starts its own PostgreSQL; SIGTERM to npm finishes the request in flight, stops the database, removes its folder and exits 0', async () => {
+  // The data folder goes to the system temp dir: a private one here, to see that nothing is left in it.
+  // PostgreSQL runs as the `postgres` user when the tests run as root, so the folder must let it in.
+  tempDir = await mkdtemp(join(tmpdir(), 'orders-api-npm-start-'))
+  await chmod(tempDir, 0o755)
   // Generous: the first start on a machine reads the PostgreSQL binaries from a cold disk.
-  service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-test' }, { timeoutMillis: 90_000 })
+  service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-test', TMPDIR: tempDir }, { npmStart: true, timeoutMillis: 120_000 })
   const output = service.output()
   assert.match(output, 'DATABASE_URL is not set: starting an embedded PostgreSQL')
   const target = /embedded PostgreSQL ready at (postgres:\/\/postgres@127\.0\.0\.1:(\d+)\/orders)/.exec(output)
   assert.ok(target !== null, 'the log names where the embedded server listens')
   const databaseUrl = `http://127.0.0.1:${target[2]}`
+  assert.is((await readdir(tempDir)).filter((name) => name.startsWith('lifeguard-orders-pg-')).length, 1, 'one data folder in the temp dir')
 
   const health = await request(`${service.url}/health`)
   assert.is(health.status, 200)
@@ -30,10 +65,17 @@ Embedded('starts its own PostgreSQL, serves orders on it, and stops it on SIGTER
   assert.is(read.status, 200)
   assert.is(read.body.totalCents, 1200)
 
-  const exit = await service.stop('SIGTERM')
-  assert.equal(exit, { code: 0, signal: null })
+  // A request whose body is still arriving when the signal comes: in flight, and it must complete.
+  const inFlight = await startSlowPost(service.url, JSON.stringify(sampleOrder))
+  service.child.kill('SIGTERM') // the npm process, not the service
+  await service.waitFor(/SIGTERM received/, 10_000)
+  assert.is(await inFlight.finish(), 'HTTP/1.1 201 Created', 'the request in flight completed')
+
+  const exit = await service.exited
+  assert.equal(exit, { code: 0, signal: null }, 'npm start exits 0')
   assert.match(service.output(), 'stopped cleanly')
   assert.ok(await eventually(() => isRefused(databaseUrl)), 'the embedded PostgreSQL is stopped with the service')
+  assert.equal((await readdir(tempDir)).filter((name) => name.startsWith('lifeguard-orders-pg-')), [], 'its data folder is removed')
   assert.not.match(service.output(), /postgres:\/\/postgres:[^@\s]+@/, 'the generated password never appears in the log')
 })
 

@@ -1,11 +1,12 @@
 import pg from 'pg'
+import { scratchName } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { eventually, isRefused, request, sampleOrder } from './_helpers/http.js'
-import { adminQuery, connectionCount, localDatabaseUrl, startService, uniqueName, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
+import { adminQuery, connectionCount, localDatabaseUrl, startService, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
 
 // The example exactly as `npm start` runs it, as a child process, on the machine's PostgreSQL (fast in CI).
-const schema = uniqueName('orders_smoke')
+const schema = scratchName('orders_smoke')
 const appName = schema.replaceAll('_', '-')
 let service: ServiceProcess | undefined
 
@@ -93,6 +94,8 @@ Smoke('exposes the pools in Prometheus format on /metrics', async () => {
   assert.match(response.headers.get('content-type') ?? '', 'text/plain')
   assert.match(text, /db_client_connection_count\{db_client_connection_pool_name="orders",db_client_connection_state="idle"/)
   assert.match(text, /db_client_connection_wait_time_count\{db_client_connection_pool_name="orders"/)
+  assert.match(text, /^target_info\{.*service_name="orders-api"/m, 'the resource names the service')
+  assert.match(text, /^db_client_connection_timeouts_total\{db_client_connection_pool_name="orders",[^}]*\} 0$/m, 'counters start at 0')
 })
 
 Smoke('holds its connections under its own application_name', async () => {

@@ -1,11 +1,12 @@
+import { scratchName } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { request, sampleOrder } from './_helpers/http.js'
-import { adminQuery, localDatabaseUrl, startService, uniqueName, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
+import { adminQuery, localDatabaseUrl, startService, waitForConnectionCount, type ServiceProcess } from './_helpers/service-process.js'
 
 // The Koa and Hono variants share everything but the app: one pass over the same routes each.
 for (const framework of ['koa', 'hono']) {
-  const schema = uniqueName(`orders_${framework}`)
+  const schema = scratchName(`orders_${framework}`)
   const appName = schema.replaceAll('_', '-')
   let service: ServiceProcess | undefined
 
@@ -17,7 +18,7 @@ for (const framework of ['koa', 'hono']) {
   })
 
   Variant('serves the same routes and shuts down cleanly on SIGTERM', async () => {
-    service = await startService({ DATABASE_URL: localDatabaseUrl, DB_SCHEMA: schema, APP_NAME: appName, MONGODB_URI: undefined }, { entry: `src/${framework}.ts` })
+    service = await startService({ DATABASE_URL: localDatabaseUrl, DB_SCHEMA: schema, APP_NAME: appName, MONGODB_URI: undefined, OTEL_SERVICE_NAME: `orders-${framework}` }, { entry: `src/${framework}.ts` })
     assert.match(service.output(), `(${framework};`)
 
     const health = await request(`${service.url}/health`)
@@ -37,7 +38,9 @@ for (const framework of ['koa', 'hono']) {
     const pools = await request(`${service.url}/metrics/pools`)
     assert.equal(Object.keys(pools.body), ['orders'])
     assert.ok(pools.body.orders.useTime.count > 0)
-    assert.match(await (await fetch(`${service.url}/metrics`)).text(), 'db_client_connection_count{db_client_connection_pool_name="orders"')
+    const exposition = await (await fetch(`${service.url}/metrics`)).text()
+    assert.match(exposition, 'db_client_connection_count{db_client_connection_pool_name="orders"')
+    assert.match(exposition, new RegExp(`^target_info\\{.*service_name="orders-${framework}"`, 'm'), 'OTEL_SERVICE_NAME names the service')
 
     const exit = await service.stop('SIGTERM')
     assert.equal(exit, { code: 0, signal: null })

@@ -29,13 +29,25 @@ export interface AdaptivePoolConfig {
   /**
    * A growth step's efficiency is the throughput it gained per connection added, relative to the
    * throughput per connection before it: 1 means the new connections did as much work as the old ones,
-   * 0 that they added nothing (the database itself is the bottleneck). Below `kneeEfficiency`
-   * (default 0.15) the step is undone and the knee is found.
+   * 0 that they added nothing. Below `kneeEfficiency` (default 0.05), over `kneeWindows` windows, and with
+   * the database's share of the use time rising with the connections, the step is undone: the knee is
+   * found. A step down is kept when the connections it took away carried less than this share.
    */
   kneeEfficiency?: number | undefined
   /** At or above this efficiency (default 0.5) the next step goes straight to the target; between the two it climbs by half a probe. */
   leapEfficiency?: number | undefined
-  /** How long a knee found by a failed step caps growth before the policy probes again (default 10000). */
+  /**
+   * Windows a verdict for fewer connections needs (default 4): a knee, or a step down that cost nothing.
+   * Verdicts for more connections take one window, so a noisy window can delay growth but never undo it.
+   */
+  kneeWindows?: number | undefined
+  /**
+   * While requests keep waiting at a knee, how long before the policy probes above it again (default 2000);
+   * each probe that finds the same knee doubles the wait, up to `kneeHoldMillis`. A probe opens
+   * connections on a busy database, which is slow: the doubling keeps that cost low while the load holds.
+   */
+  reprobeMillis?: number | undefined
+  /** The longest a knee caps growth before the policy probes again (default 4000). */
   kneeHoldMillis?: number | undefined
   /** No shrinking for this long after a growth step (default 2000). */
   cooldownMillis?: number | undefined
@@ -55,17 +67,19 @@ const rules = {
   enabled: { type: 'boolean', optional: true },
   minSize: { type: 'integer', min: 1 },
   maxSize: { type: 'integer', min: 1 },
-  evaluationIntervalMillis: { type: 'integer', min: 1, optional: true },
-  sampleIntervalMillis: { type: 'integer', min: 1, optional: true },
+  evaluationIntervalMillis: { type: 'duration', min: 1, optional: true },
+  sampleIntervalMillis: { type: 'duration', min: 1, optional: true },
   headroom: { type: 'number', min: 1, max: 10, optional: true },
   minSamples: { type: 'integer', min: 1, optional: true },
   waitThresholdMillis: { type: 'number', min: 0, optional: true },
   probeFactor: { type: 'number', min: 1.1, max: 10, optional: true },
   kneeEfficiency: { type: 'number', min: 0, max: 1, optional: true },
   leapEfficiency: { type: 'number', min: 0, max: 1, optional: true },
-  kneeHoldMillis: { type: 'integer', min: 0, optional: true },
-  cooldownMillis: { type: 'integer', min: 0, optional: true },
-  scaleDownDelayMillis: { type: 'integer', min: 0, optional: true },
+  kneeWindows: { type: 'integer', min: 1, max: 100, optional: true },
+  reprobeMillis: { type: 'duration', optional: true },
+  kneeHoldMillis: { type: 'duration', optional: true },
+  cooldownMillis: { type: 'duration', optional: true },
+  scaleDownDelayMillis: { type: 'duration', optional: true },
   hysteresis: { type: 'number', min: 0, max: 0.99, optional: true },
   budget: { type: 'custom', expected: 'a SharedBudget (createSharedBudget)', check: (v: unknown) => v instanceof SharedBudget, optional: true },
 } as const
@@ -81,11 +95,14 @@ const rules = {
 export function resolveAdaptiveConfig(config: AdaptivePoolConfig, where = 'AdaptivePoolConfig'): ResolvedAdaptiveConfig {
   validateOptions(where, config, rules)
   if (config.minSize > config.maxSize) rejectOption(where, 'minSize', `an integer <= \`maxSize\` (${config.maxSize})`, config.minSize)
-  const kneeEfficiency = config.kneeEfficiency ?? 0.15
+  const kneeEfficiency = config.kneeEfficiency ?? 0.05
   const leapEfficiency = config.leapEfficiency ?? 0.5
   if (kneeEfficiency > leapEfficiency) rejectOption(where, 'kneeEfficiency', `a number <= \`leapEfficiency\` (${leapEfficiency})`, kneeEfficiency)
   const evaluationIntervalMillis = config.evaluationIntervalMillis ?? 100
   const sampleIntervalMillis = config.sampleIntervalMillis ?? defaultSampleInterval(evaluationIntervalMillis)
+  const reprobeMillis = config.reprobeMillis ?? 2000
+  const kneeHoldMillis = config.kneeHoldMillis ?? Math.max(4000, reprobeMillis)
+  if (reprobeMillis > kneeHoldMillis) rejectOption(where, 'reprobeMillis', `a duration <= \`kneeHoldMillis\` (${kneeHoldMillis})`, reprobeMillis)
   if (sampleIntervalMillis > evaluationIntervalMillis) {
     rejectOption(where, 'sampleIntervalMillis', `an integer <= \`evaluationIntervalMillis\` (${evaluationIntervalMillis})`, sampleIntervalMillis)
   }
@@ -102,7 +119,9 @@ export function resolveAdaptiveConfig(config: AdaptivePoolConfig, where = 'Adapt
     probeFactor: config.probeFactor ?? 2,
     kneeEfficiency,
     leapEfficiency,
-    kneeHoldMillis: config.kneeHoldMillis ?? 10_000,
+    kneeWindows: config.kneeWindows ?? 4,
+    reprobeMillis,
+    kneeHoldMillis,
     cooldownMillis: config.cooldownMillis ?? 2000,
     scaleDownDelayMillis: config.scaleDownDelayMillis ?? 2000,
     hysteresis: config.hysteresis ?? 0.2,

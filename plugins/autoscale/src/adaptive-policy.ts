@@ -1,58 +1,45 @@
+import { systemClock, type Clock } from '@lifeguard/core/adapter'
 import { resolveAdaptiveConfig, type AdaptivePoolConfig, type ResolvedAdaptiveConfig } from './adaptive-config.js'
-import { systemClock, type Clock } from './clock.js'
+import type { Observed } from './internal/aggregate.js'
 import { enforceBounds, rounded, upperBound } from './internal/bounds.js'
+import { KneeHold } from './internal/knee-hold.js'
+import { LoadLevel } from './internal/load-level.js'
+import { PeakTargets } from './internal/peak-targets.js'
 import { SampleWindow, type WindowStats } from './internal/sample-window.js'
+import { StepTrial, type Verdict } from './internal/step-trial.js'
 import type { EvaluationInput, PoolSample, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
 import type { PolicyOptions } from './threshold-policy.js'
 
-/** A growth step waiting for its verdict: the numbers measured before it. */
-interface PendingStep {
-  from: number
-  to: number
-  checkoutsPerSecond: number
-  meanUseMillis: number
-  meanActive: number
-  /** Windows spent waiting for the new connections to open. */
-  windows: number
-  /** The new connections are open: the next window is clean and judges the step. */
-  opened: boolean
-}
-
-/** What one window measured, reduced to what the policy decides on. */
-interface Measure {
+/** What one window measured for Little's law. */
+interface Demand {
   /** The window had `minSamples` checkouts: its rate and times count. */
   enough: boolean
-  checkoutsPerSecond: number
-  meanUseMillis: number
-  meanWaitMillis: number
   /** Connections the load asks for (Little's law, or the sampled occupancy in a near-empty window). */
   demand: number
   /** `demand` with headroom, rounded up. */
   target: number
 }
 
-// A step is judged on the first window after its connections are open (opening them costs the server
-// CPU, which would blur the verdict); it gives up waiting after this many windows.
-const maxSettleWindows = 4
-// Below this growth in connections actually used, a step proves nothing either way.
-const minJudgedGrowth = 1.1
-
 /**
  * Sizes a pool from what it measures. Each window (the samples between two evaluations) gives the
  * checkout rate and the mean use and wait times; Little's law turns them into the connections the load
  * asks for: `demand = rate x (use + wait)`, and `target = demand x headroom`.
  *
- * - **Grow** when checkouts wait and the pool is full. A first step multiplies the size by
- *   `probeFactor`; the next window judges it by its efficiency (throughput gained per connection added,
- *   relative to the throughput per connection before). At or above `leapEfficiency` the following step
- *   goes straight to the target; between `kneeEfficiency` and that, it climbs by half a probe.
- * - **Brake at the knee** when a step did not pay (below `kneeEfficiency`): more connections, same
- *   throughput, longer use time means the database itself is the bottleneck. The pool goes back to the
- *   connections that carry the new throughput at the old use time, and that size caps growth for
- *   `kneeHoldMillis` (then it probes again).
+ * - **Grow** when checkouts wait and the pool is full: a first step multiplies the size by `probeFactor`,
+ *   and each step is a trial judged against the windows before it. New connections that did as much
+ *   work as the old ones (`leapEfficiency`) let the next step go to the target (at most two probes at
+ *   once); a partial gain climbs by half a probe. No verdict rests on one window.
+ * - **Brake at the knee** only on evidence: a step that did not pay over `kneeWindows` windows, while the
+ *   database's share of the use time (use time less this process's event-loop delay) rose with the
+ *   connections (at least a quarter as fast, in log terms). When it did not, or checkouts waited while
+ *   connections sat idle, it is this process that cannot keep up: the step is kept but growth holds.
+ *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
+ *   again, so the policy keeps probing while requests wait.
+ * - **Follow a load that changes**: at one size, a use time that doubles (the queries got heavier)
+ *   starts steps down, each kept only if the connections it took away did nothing; one that falls by a
+ *   third ends the knee's hold.
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
- * - Windows with fewer than `minSamples` checkouts are ignored for rates and times.
  *
  * @example
  * const policy = new AdaptivePolicy({ policy: 'adaptive', minSize: 2, maxSize: 50 })
@@ -66,23 +53,26 @@ export class AdaptivePolicy implements ScalingPolicy {
   readonly maxSize: number
   readonly evaluationIntervalMillis: number
   readonly sampleIntervalMillis: number
-  readonly #clock: Clock
+  readonly #clock: Pick<Clock, 'now'>
   readonly #window = new SampleWindow()
-  #pending: PendingStep | undefined
+  readonly #knee: KneeHold
+  #trial: StepTrial | undefined
   // How the last growth step paid: 'leap' lets the next go straight to the target, 'climb' by half a probe.
   #momentum: 'probe' | 'climb' | 'leap' = 'probe'
-  #knee: { size: number; until: number } | undefined
-  #targets: { at: number; target: number }[] = []
+  // Windows measured at the current size after it settled.
+  readonly #level = new LoadLevel()
+  #skipNext = false
+  // The last step down cost nothing: the next full evaluation tries another.
+  #descending = false
+  #pressed = false
+  readonly #targets: PeakTargets
   #firstAt: number | undefined
   #lastGrowAt = -Infinity
   // A sample showed a full pool with a queue as deep as the pool: evaluate now rather than at the window's end.
   #urgent = false
   #calmUntil = -Infinity
 
-  /**
-   * @param where - who takes the config, named in error messages
-   * @throws {InvalidOptionError} naming the bad field
-   */
+  /** @throws {InvalidOptionError} naming the bad field (`where` says who took the config) */
   constructor(config: AdaptivePoolConfig, options: PolicyOptions = {}, where = 'AdaptivePolicy') {
     this.config = Object.freeze(resolveAdaptiveConfig(config, where))
     this.minSize = this.config.minSize
@@ -90,30 +80,34 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.evaluationIntervalMillis = this.config.evaluationIntervalMillis
     this.sampleIntervalMillis = this.config.sampleIntervalMillis
     this.#clock = options.clock ?? systemClock
+    this.#knee = new KneeHold(this.config.reprobeMillis, this.config.kneeHoldMillis)
+    this.#targets = new PeakTargets(this.config.scaleDownDelayMillis)
   }
 
   /** The size found as the knee, while it caps growth. */
   get knee(): number | undefined {
-    return this.#knee !== undefined && this.#clock.now() < this.#knee.until ? this.#knee.size : undefined
+    return this.#knee.at(this.#clock.now())
   }
 
   observe(sample: PoolSample): void {
     const now = this.#clock.now()
     this.#window.add(now, sample)
-    if (this.#urgent || this.#pending !== undefined || now < this.#calmUntil || !this.config.enabled) return
+    // Urgency is for the first moment of a burst; once requests wait, evaluations come half a window apart.
+    if (this.#urgent || this.#pressed || this.#trial !== undefined || now < this.#calmUntil || !this.config.enabled) return
     const size = sample.maxSize
-    const capped = size >= this.maxSize || (this.#knee !== undefined && now < this.#knee.until && size >= this.#knee.size)
+    const knee = this.#knee.at(now)
+    const capped = size >= this.maxSize || (knee !== undefined && size >= knee)
     this.#urgent = !capped && sample.waitingRequests >= size && sample.activeConnections >= 0.9 * size && this.#window.checkouts >= this.config.minSamples
   }
 
   /**
    * When the next evaluation is due: at once after a sample showed a burst (a full pool with a queue as
-   * deep as the pool), half a window apart while a growth step is being judged, else every
+   * deep as the pool), half a window apart while a step is judged or requests wait, else every
    * `evaluationIntervalMillis`.
    */
   dueInMillis(): number {
     if (this.#urgent) return 0
-    if (this.#pending !== undefined) return Math.max(this.sampleIntervalMillis, Math.round(this.evaluationIntervalMillis / 2))
+    if (this.#trial !== undefined || this.#pressed) return Math.max(this.sampleIntervalMillis, Math.round(this.evaluationIntervalMillis / 2))
     return this.evaluationIntervalMillis
   }
 
@@ -125,6 +119,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const decision = this.#decide(input, window, now, urgent)
     // An early evaluation that changed nothing (a budget or a knee holds the size) waits for the next regular one.
     if (urgent && decision === undefined) this.#calmUntil = now + this.evaluationIntervalMillis
+    if (decision !== undefined) this.#skipNext = true
     return decision
   }
 
@@ -133,149 +128,173 @@ export class AdaptivePolicy implements ScalingPolicy {
     const { size, budgetLimit } = input
     const outside = enforceBounds(size, this.minSize, this.maxSize, budgetLimit)
     if (outside !== undefined) {
-      this.#pending = undefined
+      this.#trial = undefined
       return outside
     }
     if (window === undefined) return undefined
     this.#firstAt ??= now
-    const measure = this.#measure(window, urgent)
+    this.#track(size, { stats: window, loopDelayMillis: input.eventLoopDelayMillis ?? 0 })
+    const demand = this.#demand(window, urgent)
 
-    if (this.#pending !== undefined) {
-      const verdict = this.#judge(this.#pending, window, measure, size, now)
-      if (verdict !== 'continue') return verdict === 'settling' ? undefined : verdict
+    const trial = this.#trial
+    if (trial !== undefined) {
+      const verdict = trial.judge(this.config)
+      if (verdict.kind === 'wait' && trial.windows.length < 2 * this.config.kneeWindows) return undefined
+      this.#trial = undefined
+      const decision = this.#conclude(trial, verdict, now)
+      if (decision !== undefined) return decision
     }
-    this.#remember(now, measure.target)
+    this.#targets.remember(now, demand.target)
 
     // An early evaluation comes right after a burst began: the window is mostly the calm before it, so the
     // last sample (a full pool, a queue as deep as the pool) speaks for it.
     const burst = urgent && window.lastActive >= 0.9 * size && window.lastWaiting >= size
     const saturated = burst || window.meanActive >= 0.9 * size
-    const waiting = burst || (measure.enough ? measure.meanWaitMillis >= this.config.waitThresholdMillis : window.meanWaiting >= 1)
-    if (waiting && saturated) return this.#grow(window, measure, size, now, upperBound(this.minSize, this.maxSize, budgetLimit))
-    return this.#shrink(measure, size, now)
+    const waiting = burst || (demand.enough ? window.meanWaitMillis >= this.config.waitThresholdMillis : window.meanWaiting >= 1)
+    // While a trial runs, `#pressed` keeps what the last full evaluation saw.
+    this.#pressed = waiting && saturated
+    if (!this.#pressed) {
+      this.#descending = false
+      return this.#shrink(window, demand, size, now)
+    }
+    const shift = this.#level.shift(size)
+    // A knee found under another load says nothing about this one. Heavier queries usually saturate the
+    // database sooner: try fewer connections first (a step that hurts is undone).
+    if (shift === 'heavier') {
+      this.#knee.clear()
+      this.#descending = true
+    }
+    if (shift === 'lighter') this.#knee.expire(now) // probe above the knee now, judged as such a probe
+    if (shift !== undefined) this.#momentum = 'climb'
+    if (this.#descending) {
+      const down = this.#stepDown(size)
+      if (down !== undefined || this.#level.windows.length < 2) return down
+    }
+    return this.#grow(window, demand, size, now, upperBound(this.minSize, this.maxSize, budgetLimit), burst)
   }
 
-  #measure(window: WindowStats, urgent: boolean): Measure {
+  // Keeps the windows measured at the current size; a new size starts afresh (its first window is blurred).
+  #track(size: number, observed: Observed): void {
+    if (this.#level.resize(size) && this.#trial !== undefined && this.#trial.to !== size) this.#trial = undefined
+    const counts = this.#trial !== undefined ? this.#trial.add(observed) : !this.#skipNext
+    this.#skipNext = false
+    if (counts) this.#level.add(observed)
+  }
+
+  #demand(window: WindowStats, urgent: boolean): Demand {
     const enough = window.checkoutsPerSecond > 0 && window.checkouts >= this.config.minSamples && window.elapsedMillis > 0
     let demand = enough
       ? (window.checkoutsPerSecond * (window.meanUseMillis + window.meanWaitMillis)) / 1000
       : window.meanActive + window.meanWaiting
     if (urgent) demand = Math.max(demand, window.lastActive + window.lastWaiting)
-    return {
-      enough,
-      checkoutsPerSecond: window.checkoutsPerSecond,
-      meanUseMillis: window.meanUseMillis,
-      meanWaitMillis: window.meanWaitMillis,
-      demand,
-      target: Math.ceil(demand * this.config.headroom - 1e-9),
+    return { enough, demand, target: Math.ceil(demand * this.config.headroom - 1e-9) }
+  }
+
+  /** Acts on a trial's verdict: a decision (brake, or back up), or `undefined` to go on. */
+  #conclude(trial: StepTrial, verdict: Verdict, now: number): ScalingDecision | undefined {
+    switch (verdict.kind) {
+      case 'wait':
+      case 'unused':
+        return undefined
+      case 'leap':
+      case 'climb':
+        this.#momentum = verdict.kind
+        // Above a knee found before, a partial gain moves the knee up one step only: on a flat curve noise
+        // reads as a gain now and then, and must not walk the pool up to its bound.
+        if (verdict.kind === 'climb' && trial.patient) this.#knee.set(trial.to, now)
+        else this.#knee.clear()
+        return undefined
+      case 'starved':
+        // This process could not use the connections: the step proves nothing. Keep it (no brake), and
+        // try again when the hold ends, as at a knee.
+        this.#momentum = 'climb'
+        this.#knee.set(trial.to, now)
+        return undefined
+      case 'keep':
+        this.#descending = true
+        this.#knee.set(trial.to, now)
+        return undefined
+      case 'restore': {
+        // Fewer connections hurt: this size is the knee for now; a probe above it comes after the hold.
+        this.#descending = false
+        this.#momentum = 'climb'
+        const holdMillis = this.#knee.set(trial.from, now)
+        return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
+      }
+      case 'knee': {
+        // The connections that carry today's throughput at the use time measured before the step (no
+        // headroom: spare connections past the knee only lengthen every query).
+        const carried = (verdict.measured.checkoutsPerSecond * trial.baseline.meanUseMillis) / 1000
+        const knee = Math.min(trial.to - 1, Math.max(trial.from, this.minSize, Math.ceil(carried - 1e-9)))
+        const holdMillis = this.#knee.set(knee, now)
+        this.#momentum = 'climb'
+        return { size: knee, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
+      }
     }
   }
 
-  /** Judges the last growth step: `continue` (it paid, or proved nothing), `settling`, or a knee decision. */
-  #judge(step: PendingStep, window: WindowStats, measure: Measure, size: number, now: number): ScalingDecision | 'settling' | 'continue' {
-    // Connections being opened are counted in the pool's total but serve nobody yet.
-    const opening = window.lastActive + window.lastIdle < step.to && window.lastWaiting > 0
-    if ((!step.opened || opening || !measure.enough) && step.windows < maxSettleWindows) {
-      step.windows++
-      if (!opening) step.opened = true
-      return 'settling'
-    }
-    this.#pending = undefined
-    if (!measure.enough || size !== step.to) return 'continue'
-    const growth = window.meanActive / step.meanActive
-    if (growth < minJudgedGrowth) return 'continue'
-    const gain = measure.checkoutsPerSecond / step.checkoutsPerSecond
-    const efficiency = (gain - 1) / (growth - 1)
-    if (efficiency >= this.config.leapEfficiency) {
-      this.#momentum = 'leap'
-      return 'continue'
-    }
-    if (efficiency >= this.config.kneeEfficiency) {
-      this.#momentum = 'climb'
-      return 'continue'
-    }
-    // The connections that carry today's throughput at the use time measured before the step.
-    const carried = (measure.checkoutsPerSecond * step.meanUseMillis) / 1000
-    const knee = Math.min(size - 1, Math.max(step.from, this.minSize, Math.ceil(carried * this.config.headroom - 1e-9)))
-    this.#knee = { size: knee, until: now + this.config.kneeHoldMillis }
-    this.#momentum = 'probe'
+  // A trial step down, once two windows measured the load: kept if the connections it takes away did nothing.
+  #stepDown(size: number): ScalingDecision | undefined {
+    const baseline = this.#level.windows.length >= 2 ? this.#level.recent(this.config.kneeWindows) : undefined
+    if (size <= this.minSize || baseline === undefined) return undefined
+    const factor = 1 + (this.config.probeFactor - 1) / 2
+    const next = Math.max(this.minSize, Math.min(size - 1, Math.floor(size / factor)))
+    this.#descending = false
+    this.#trial = new StepTrial('down', size, next, baseline)
     return {
-      size: knee,
-      reason: 'autoscale:adaptive-knee',
-      details: rounded({
-        efficiency,
-        throughputGain: gain,
-        connectionGrowth: growth,
-        useTimeRatio: step.meanUseMillis > 0 ? measure.meanUseMillis / step.meanUseMillis : 0,
-        checkoutsPerSecond: measure.checkoutsPerSecond,
-        meanUseMillis: measure.meanUseMillis,
-        previousMeanUseMillis: step.meanUseMillis,
-        kneeHoldMillis: this.config.kneeHoldMillis,
-      }),
+      size: next,
+      reason: 'autoscale:adaptive-descend',
+      details: rounded({ checkoutsPerSecond: baseline.checkoutsPerSecond, meanUseMillis: baseline.meanUseMillis, serverUseMillis: baseline.serverUseMillis, eventLoopDelayMillis: baseline.meanLoopDelayMillis }),
     }
   }
 
-  #grow(window: WindowStats, measure: Measure, size: number, now: number, upper: number): ScalingDecision | undefined {
-    let cap = upper
-    if (this.#knee !== undefined) {
-      if (now < this.#knee.until) cap = Math.min(cap, Math.max(this.#knee.size, size))
-      else this.#knee = undefined
-    }
-    const desired = Math.min(cap, Math.max(measure.target, size + 1))
+  #grow(window: WindowStats, demand: Demand, size: number, now: number, upper: number, burst: boolean): ScalingDecision | undefined {
+    const knee = this.#knee.at(now)
+    const cap = knee === undefined ? upper : Math.min(upper, Math.max(knee, size))
+    const desired = Math.min(cap, Math.max(demand.target, size + 1))
     if (desired <= size) return undefined
-    const factor = this.#momentum === 'climb' ? 1 + (this.config.probeFactor - 1) / 2 : this.config.probeFactor
-    const probe = Math.max(size + 1, Math.ceil(size * factor - 1e-9))
-    const next = this.#momentum === 'leap' ? desired : Math.min(desired, probe)
-    // Judged against this window: at a burst's start it mixes the calm before with the first moments of the
-    // queue; its rate and occupancy still belong together, and a step it misjudges is undone one window later.
-    this.#pending = measure.enough && window.meanActive > 0
-      ? { from: size, to: next, checkoutsPerSecond: measure.checkoutsPerSecond, meanUseMillis: measure.meanUseMillis, meanActive: window.meanActive, windows: 0, opened: false }
-      : undefined
+    // A step is judged against the windows before it: take it once there are two, unless it goes to the target.
+    if (this.#momentum !== 'leap' && !burst && this.#level.windows.length < Math.min(2, this.config.kneeWindows)) return undefined
+    // A leap goes to the target, but no further than two probes at once: connections opened on a busy
+    // database are slow, and a leap misjudged from a noisy window is undone by the next trial.
+    const factor = this.#momentum === 'climb' ? 1 + (this.config.probeFactor - 1) / 2 : this.#momentum === 'leap' ? this.config.probeFactor ** 2 : this.config.probeFactor
+    const next = Math.min(desired, Math.max(size + 1, Math.ceil(size * factor - 1e-9)))
+    // At a burst's start the baseline mixes the calm before with the first moments of the queue; its rate
+    // and occupancy still belong together, and a step it misjudges is undone one trial later.
+    const baseline = this.#level.recent(this.config.kneeWindows)
+    // A knee held before (its hold over, not forgotten): this step is a probe above it.
+    const reprobe = knee === undefined && this.#knee.holdMillis > 0
+    this.#trial = baseline !== undefined && baseline.meanActive > 0 ? new StepTrial('up', size, next, baseline, reprobe) : undefined
     const reason = this.#momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#momentum = 'probe'
+    this.#descending = false
     this.#lastGrowAt = now
     return {
       size: next,
       reason,
       details: rounded({
-        demand: measure.demand,
-        target: measure.target,
-        checkoutsPerSecond: measure.checkoutsPerSecond,
-        meanUseMillis: measure.meanUseMillis,
-        meanWaitMillis: measure.meanWaitMillis,
+        demand: demand.demand,
+        target: demand.target,
+        checkoutsPerSecond: window.checkoutsPerSecond,
+        meanUseMillis: window.meanUseMillis,
+        meanWaitMillis: window.meanWaitMillis,
         meanWaiting: window.meanWaiting,
         ...(next === upper && upper < this.maxSize ? { budgetLimit: upper } : {}),
       }),
     }
   }
 
-  #shrink(measure: Measure, size: number, now: number): ScalingDecision | undefined {
+  #shrink(window: WindowStats, demand: Demand, size: number, now: number): ScalingDecision | undefined {
     const delay = this.config.scaleDownDelayMillis
     if (now - (this.#firstAt ?? now) < delay || now - this.#lastGrowAt < this.config.cooldownMillis) return undefined
-    let peak = 0
-    for (const entry of this.#targets) peak = Math.max(peak, entry.target)
+    const peak = this.#targets.peak
     const next = Math.max(this.minSize, peak)
     if (next >= size || next > size * (1 - this.config.hysteresis)) return undefined
     this.#momentum = 'probe'
     return {
       size: next,
       reason: 'autoscale:adaptive-shrink',
-      details: rounded({
-        peakTarget: peak,
-        demand: measure.demand,
-        checkoutsPerSecond: measure.checkoutsPerSecond,
-        meanUseMillis: measure.meanUseMillis,
-        scaleDownDelayMillis: delay,
-      }),
+      details: rounded({ peakTarget: peak, demand: demand.demand, checkoutsPerSecond: window.checkoutsPerSecond, meanUseMillis: window.meanUseMillis, scaleDownDelayMillis: delay }),
     }
-  }
-
-  #remember(now: number, target: number): void {
-    // An entry is stamped with the end of its window: one stamped at the horizon saw nothing newer than it.
-    const horizon = now - this.config.scaleDownDelayMillis
-    let drop = 0
-    while (drop < this.#targets.length && (this.#targets[drop] as { at: number }).at <= horizon) drop++
-    if (drop > 0) this.#targets.splice(0, drop)
-    this.#targets.push({ at: now, target })
   }
 }

@@ -3,6 +3,7 @@ import { checkOption, validateOptions } from '@lifeguard/core/adapter'
 import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { isEnabled } from './internal/config-info.js'
+import { reportWarning } from './internal/report-warning.js'
 import { attachAutoscaler, type AttachOptions, type PoolAutoscaler } from './pool-autoscaler.js'
 import type { ScalingPolicy } from './scaling-policy.js'
 
@@ -30,7 +31,9 @@ export type AutoscaledRegistry = Pick<PoolRegistry, 'subscribe'>
 /**
  * Sizes the named pools of a registry from their measured load. Follows the registry: a pool registered
  * later is picked up when it arrives, a closed one is dropped. Configs are checked at once, so a bad one
- * throws here rather than when its pool appears. A config with `enabled: false` is skipped.
+ * throws here rather than when its pool appears. A config with `enabled: false` is skipped. A pool that
+ * cannot grow to its config's `maxSize` (its own `maxSizeLimit` is lower) is refused: here when it is
+ * registered already, through `onError` when it arrives later (and it is left alone).
  *
  * @throws {InvalidOptionError} naming the pool and the bad field
  * @example
@@ -61,6 +64,8 @@ class RegistryAutoscaler implements Autoscaler {
   readonly #running = new Map<string, PoolAutoscaler>()
   readonly #unsubscribe: () => void
   #stopped = false
+  // While subscribing, the registry replays the pools it has: a refusal then is thrown to the caller.
+  #refused: unknown[] | undefined = []
 
   constructor(registry: AutoscaledRegistry, configs: Readonly<Record<string, AutoscalePoolConfig | ScalingPolicy>>, options: AttachOptions) {
     this.#configs = configs
@@ -69,6 +74,12 @@ class RegistryAutoscaler implements Autoscaler {
       added: (pool) => this.#add(pool),
       removed: (pool) => this.#remove(pool),
     })
+    const refused = this.#refused ?? []
+    this.#refused = undefined
+    if (refused.length > 0) {
+      this.stop()
+      throw refused[0]
+    }
   }
 
   get pools(): readonly string[] {
@@ -96,7 +107,13 @@ class RegistryAutoscaler implements Autoscaler {
     const config = this.#configs[pool.name] as AutoscalePoolConfig | ScalingPolicy
     if (!isEnabled(config)) return
     this.#running.get(pool.name)?.stop()
-    this.#running.set(pool.name, attachAutoscaler(pool, config, this.#options))
+    this.#running.delete(pool.name)
+    try {
+      this.#running.set(pool.name, attachAutoscaler(pool, config, this.#options))
+    } catch (error) {
+      if (this.#refused !== undefined) this.#refused.push(error)
+      else (this.#options.onError ?? reportWarning)(error)
+    }
   }
 
   #remove(pool: ManagedPool): void {

@@ -1,16 +1,18 @@
 import { type ManagedPool } from '@lifeguard/core'
-import { validateOptions } from '@lifeguard/core/adapter'
+import { checkOption, validateOptions } from '@lifeguard/core/adapter'
 import { createPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
+import { checkSizeLimit } from './internal/size-limit.js'
 import { attachAutoscaler, type AttachOptions, type PoolAutoscaler } from './pool-autoscaler.js'
 
-/** The seed's per-pool methods, added to a pool by `withDynamicSizing()`. */
+/** The seed's per-pool methods, added to a pool by `withDynamicSizing()` or to a pool class by `installDynamicSizing()`. */
 export interface DynamicSizing {
   /**
    * Starts sizing this pool with `config`, replacing any config set before; `enabled: false` stops it
    * (the pool keeps its current size).
    *
-   * @throws {InvalidOptionError} naming the bad field (the running config, if any, stays in place)
+   * @throws {InvalidOptionError} naming the bad field, or a `maxSize` above the pool's own `maxSizeLimit`
+   *   (the running config, if any, stays in place)
    */
   setDynamicPoolConfig(config: AutoscalePoolConfig): void
   /** The config in force, or `undefined`. */
@@ -19,7 +21,57 @@ export interface DynamicSizing {
   readonly dynamicSizing: PoolAutoscaler | undefined
 }
 
+/** A class whose instances are Lifeguard pools (`PostgresPool`, `MongoPool`, one of your own). */
+export type PoolClass<P extends ManagedPool = ManagedPool> = abstract new (...args: never[]) => P
+
+interface SizingState {
+  readonly options: AttachOptions
+  config?: AutoscalePoolConfig
+  running?: PoolAutoscaler | undefined
+}
+
+// One state per pool, whichever way it got the methods.
+const states = new WeakMap<ManagedPool, SizingState>()
 const marker = Symbol.for('lifeguard.autoscale.dynamic-sizing')
+
+function setConfig(pool: ManagedPool, options: AttachOptions, next: AutoscalePoolConfig): void {
+  const where = `setDynamicPoolConfig for pool '${pool.name}'`
+  // Validate before touching the running autoscaler, so a bad config changes nothing.
+  checkSizeLimit(pool, createPolicy(next, {}, where).maxSize, where)
+  let state = states.get(pool)
+  if (state === undefined) states.set(pool, (state = { options }))
+  state.running?.stop()
+  state.running = undefined
+  const config = Object.freeze({ ...next })
+  state.config = config
+  if (next.enabled !== false) state.running = attachAutoscaler(pool, config, state.options)
+}
+
+// The methods, reading `this`: the same descriptors serve one pool or a whole class's prototype.
+function descriptors(options: AttachOptions): PropertyDescriptorMap {
+  return {
+    setDynamicPoolConfig: {
+      value: function setDynamicPoolConfig(this: ManagedPool, config: AutoscalePoolConfig): void {
+        setConfig(this, options, config)
+      },
+      configurable: true,
+    },
+    getDynamicPoolConfig: {
+      value: function getDynamicPoolConfig(this: ManagedPool): AutoscalePoolConfig | undefined {
+        return states.get(this)?.config
+      },
+      configurable: true,
+    },
+    dynamicSizing: {
+      get(this: ManagedPool): PoolAutoscaler | undefined {
+        const running = states.get(this)?.running
+        return running?.running === true ? running : undefined
+      },
+      configurable: true,
+    },
+    [marker]: { value: true, configurable: true },
+  }
+}
 
 /**
  * Gives any Lifeguard pool the seed's `setDynamicPoolConfig(config)`: the same pool object, with the
@@ -34,28 +86,33 @@ const marker = Symbol.for('lifeguard.autoscale.dynamic-sizing')
  */
 export function withDynamicSizing<P extends ManagedPool>(pool: P, options: AttachOptions = {}): P & DynamicSizing {
   validateOptions('withDynamicSizing', options, attachOptionRules)
-  const target = pool as P & DynamicSizing & { [marker]?: true }
-  if (target[marker] === true) return target
-  let config: AutoscalePoolConfig | undefined
-  let running: PoolAutoscaler | undefined
-  const methods: Pick<DynamicSizing, 'setDynamicPoolConfig' | 'getDynamicPoolConfig'> = {
-    setDynamicPoolConfig(next: AutoscalePoolConfig): void {
-      // Validate before touching the running autoscaler, so a bad config changes nothing.
-      createPolicy(next, {}, `setDynamicPoolConfig for pool '${pool.name}'`)
-      running?.stop()
-      running = undefined
-      config = Object.freeze({ ...next })
-      if (next.enabled !== false) running = attachAutoscaler(pool, config, options)
-    },
-    getDynamicPoolConfig(): AutoscalePoolConfig | undefined {
-      return config
-    },
-  }
-  Object.defineProperties(target, {
-    setDynamicPoolConfig: { value: methods.setDynamicPoolConfig, configurable: true },
-    getDynamicPoolConfig: { value: methods.getDynamicPoolConfig, configurable: true },
-    dynamicSizing: { get: () => (running?.running === true ? running : undefined), configurable: true },
-    [marker]: { value: true },
-  })
+  const target = pool as P & DynamicSizing
+  if (Object.hasOwn(target, marker)) return target
+  Object.defineProperties(target, descriptors(options))
   return target
+}
+
+/**
+ * Gives every instance of a pool class, existing and future, the seed's `setDynamicPoolConfig(config)`,
+ * `getDynamicPoolConfig()` and `dynamicSizing` (on its prototype, non-enumerable). For the types, the
+ * class's module is augmented: `@lifeguard/autoscale/postgres` and `@lifeguard/autoscale/mongodb` do both
+ * for the Lifeguard adapters. Calling it again for the same class changes nothing.
+ *
+ * @param options - for every pool of the class: clock, `onError`, timers
+ * @throws {InvalidOptionError} for bad options, or a class whose instances are not pools
+ * @example
+ * installDynamicSizing(MyPool)
+ * new MyPool(options).setDynamicPoolConfig({ policy: 'adaptive', minSize: 2, maxSize: 50 })
+ */
+export function installDynamicSizing(poolClass: PoolClass, options: AttachOptions = {}): void {
+  validateOptions('installDynamicSizing', options, attachOptionRules)
+  checkOption('installDynamicSizing', 'poolClass', poolClass, { type: 'custom', expected: 'a pool class (instances with getPoolMetrics() and resize())', check: isPoolClass })
+  const prototype = poolClass.prototype as object
+  if (Object.hasOwn(prototype, marker)) return
+  Object.defineProperties(prototype, descriptors(options))
+}
+
+function isPoolClass(value: unknown): boolean {
+  const prototype = typeof value === 'function' ? (value.prototype as Partial<ManagedPool> | undefined) : undefined
+  return typeof prototype?.getPoolMetrics === 'function' && typeof prototype.resize === 'function'
 }

@@ -3,7 +3,9 @@
  * `@lifeguard/core` exposes (metrics snapshots, events) and calls `resize`; never touches a driver.
  *
  * - `autoscale(registry, { pools })` sizes the named pools of a registry.
- * - `withDynamicSizing(pool).setDynamicPoolConfig(config)` is the seed's per-pool form.
+ * - `client.setDynamicPoolConfig(config)`, the seed's per-pool form: on every pool of a class after
+ *   `install()` from `@lifeguard/autoscale/postgres` or `/mongodb` (or `installDynamicSizing(PoolClass)`),
+ *   or on one pool with `withDynamicSizing(pool)`.
  * - `ThresholdPolicy` (the seed's `DynamicPoolConfig`) and `AdaptivePolicy` (Little's law with a knee
  *   finder) are pure and can be driven by hand; `createSharedBudget` keeps a fleet within its budget.
  *
@@ -16,8 +18,8 @@ export type { AutoscaleOptions, Autoscaler, AutoscaledRegistry } from './autosca
 export { attachAutoscaler } from './pool-autoscaler.js'
 export type { AttachOptions, PoolAutoscaler } from './pool-autoscaler.js'
 
-export { withDynamicSizing } from './dynamic-sizing.js'
-export type { DynamicSizing } from './dynamic-sizing.js'
+export { withDynamicSizing, installDynamicSizing } from './dynamic-sizing.js'
+export type { DynamicSizing, PoolClass } from './dynamic-sizing.js'
 
 export { createPolicy, isScalingPolicy } from './create-policy.js'
 export type { AutoscalePoolConfig } from './create-policy.js'
@@ -35,5 +37,3 @@ export { SharedBudget, createSharedBudget, budgetLimit, BUDGET_QUERY } from './s
 export type { SharedBudgetOptions, BudgetQuery, QueryableClient, BudgetReading, BudgetLimitInput, OwnConnections } from './shared-budget.js'
 
 export type { ScalingPolicy, ScalingDecision, ScalingReason, PoolSample, EvaluationInput } from './scaling-policy.js'
-export { systemClock } from './clock.js'
-export type { Clock } from './clock.js'

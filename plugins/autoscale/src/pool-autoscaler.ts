@@ -1,16 +1,18 @@
 import { type ManagedPool, type PoolMetrics, type PoolSize } from '@lifeguard/core'
-import { checkOption, validateOptions } from '@lifeguard/core/adapter'
-import { systemClock, type Clock } from './clock.js'
+import { checkOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { enforceBounds } from './internal/bounds.js'
 import { budgetOf, isEnabled } from './internal/config-info.js'
-import type { ScalingDecision, ScalingPolicy } from './scaling-policy.js'
+import { LoopDelay } from './internal/loop-delay.js'
+import { reportWarning } from './internal/report-warning.js'
+import { checkSizeLimit } from './internal/size-limit.js'
+import type { EvaluationInput, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
 import type { SharedBudget } from './shared-budget.js'
 
 /** Options of `attachAutoscaler()` (and of `autoscale()` and `withDynamicSizing()`). */
 export interface AttachOptions {
-  /** Time source for the policy and the budget (default `performance.now()`). */
+  /** Time for the policy and the budget, and the autoscaler's timers, set as background timers (default: core's `systemClock`). */
   clock?: Clock | undefined
   /** Receives failures: a `resize` that throws, a budget query that fails. Default: `process.emitWarning`. */
   onError?: ((error: unknown) => void) | undefined
@@ -46,9 +48,11 @@ export interface PoolAutoscaler {
  * decision with `pool.resize(size, { reason, details })`, so every change is a `resize` event carrying the
  * numbers behind it. Only core's metrics are read; the driver is never touched. Timers are unref'd: they
  * never keep the process alive. A pool whose size is outside the policy's bounds is moved inside them at once.
+ * While its timers run it also measures this process's event-loop delay and gives it to the policy with
+ * each evaluation (`eventLoopDelayMillis`).
  *
  * @param config - a `DynamicPoolConfig`, an `AdaptivePoolConfig`, or a `ScalingPolicy` of your own
- * @throws {InvalidOptionError} naming the bad field
+ * @throws {InvalidOptionError} naming the bad field, or a `maxSize` above the pool's own `maxSizeLimit`
  * @example
  * const scaler = attachAutoscaler(pool, { policy: 'adaptive', minSize: 2, maxSize: 50 })
  * // ...
@@ -57,7 +61,9 @@ export interface PoolAutoscaler {
 export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig | ScalingPolicy, options: AttachOptions = {}): PoolAutoscaler {
   validateOptions('attachAutoscaler', options, attachOptionRules)
   checkOption('attachAutoscaler', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isPool })
-  const policy = isScalingPolicy(config) ? config : createPolicy(config, options.clock === undefined ? {} : { clock: options.clock }, `attachAutoscaler for pool '${pool.name}'`)
+  const where = `attachAutoscaler for pool '${pool.name}'`
+  const policy = isScalingPolicy(config) ? config : createPolicy(config, options.clock === undefined ? {} : { clock: options.clock }, where)
+  checkSizeLimit(pool, policy.maxSize, where)
   return new Runner(pool, policy, budgetOf(config), options, isEnabled(config))
 }
 
@@ -67,7 +73,8 @@ class Runner implements PoolAutoscaler {
   readonly budget: SharedBudget | undefined
   readonly #onError: (error: unknown) => void
   readonly #clock: Clock
-  readonly #timers: NodeJS.Timeout[] = []
+  readonly #timers = new Map<string, ClockTimer>()
+  readonly #loopDelay: LoopDelay | undefined
   // The pool's own minSize when attached: lowered with maxSize when the policy goes below it, restored after.
   readonly #baseMinSize: number
   #running = true
@@ -84,18 +91,22 @@ class Runner implements PoolAutoscaler {
     this.#lastEvaluationAt = this.#clock.now()
     const metrics = pool.getPoolMetrics()
     this.#baseMinSize = metrics.minSize
+    const timers = enabled && options.timers !== false
+    this.#loopDelay = timers ? new LoopDelay() : undefined
     if (!enabled) {
       this.#running = false
       return
     }
     const outside = enforceBounds(metrics.maxSize, policy.minSize, policy.maxSize, undefined)
     if (outside !== undefined) this.#apply(outside, metrics)
-    if (options.timers !== false) {
+    if (timers) {
       // One timer: every tick samples, or evaluates when the policy says it is due.
-      this.#every(policy.sampleIntervalMillis, () => this.#tick())
-      if (budget !== undefined) this.#every(budget.refreshMillis, () => void this.refreshBudget())
+      this.#every('tick', policy.sampleIntervalMillis, () => this.#tick())
+      if (budget !== undefined) {
+        this.#every('budget', budget.refreshMillis, () => void this.refreshBudget())
+        void this.refreshBudget()
+      }
     }
-    if (budget !== undefined && options.timers !== false) void this.refreshBudget()
   }
 
   get running(): boolean {
@@ -118,8 +129,11 @@ class Runner implements PoolAutoscaler {
     this.#lastEvaluationAt = this.#clock.now()
     let decision: ScalingDecision | undefined
     try {
+      const input: EvaluationInput = { size: metrics.maxSize }
       const budgetLimit = this.budget?.limit(metrics.maxSize)
-      decision = this.policy.evaluate(budgetLimit === undefined ? { size: metrics.maxSize } : { size: metrics.maxSize, budgetLimit })
+      if (budgetLimit !== undefined) input.budgetLimit = budgetLimit
+      if (this.#loopDelay !== undefined) input.eventLoopDelayMillis = this.#loopDelay.read()
+      decision = this.policy.evaluate(input)
     } catch (error) {
       this.#onError(error)
       return undefined
@@ -145,8 +159,9 @@ class Runner implements PoolAutoscaler {
 
   stop(): void {
     this.#running = false
-    for (const timer of this.#timers) clearInterval(timer)
-    this.#timers.length = 0
+    for (const timer of this.#timers.values()) this.#clock.clearTimeout(timer)
+    this.#timers.clear()
+    this.#loopDelay?.stop()
   }
 
   [Symbol.dispose](): void {
@@ -164,10 +179,17 @@ class Runner implements PoolAutoscaler {
     if (this.policy.dueInMillis?.() === 0) this.evaluate()
   }
 
-  #every(millis: number, fn: () => void): void {
-    const timer = setInterval(fn, millis)
-    timer.unref()
-    this.#timers.push(timer)
+  // A chain of one-shot timers through the clock (a manual one is driven by hand).
+  #every(name: string, millis: number, fn: () => void): void {
+    const next = (): void => {
+      if (!this.#running) return
+      // Background timers: an autoscaler never keeps the process alive.
+      this.#timers.set(name, this.#clock.setTimeout(() => {
+        fn()
+        next()
+      }, millis, true))
+    }
+    next()
   }
 
   // The pool's metrics, or undefined (and the autoscaler stopped) once the pool is closing.
@@ -202,9 +224,4 @@ class Runner implements PoolAutoscaler {
 function isPool(value: unknown): boolean {
   const pool = value as Partial<ManagedPool> | null
   return typeof pool === 'object' && pool !== null && typeof pool.getPoolMetrics === 'function' && typeof pool.resize === 'function' && typeof pool.name === 'string'
-}
-
-function reportWarning(error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error)
-  process.emitWarning(`Autoscaler failed: ${message}`, { code: 'LIFEGUARD_AUTOSCALE_FAILED' })
 }

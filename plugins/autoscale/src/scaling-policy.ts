@@ -20,6 +20,12 @@ export interface EvaluationInput {
   size: number
   /** The most this instance may use of a shared budget, when one is configured. */
   budgetLimit?: number | undefined
+  /**
+   * Mean event-loop delay (ms) of this process since the last evaluation, when the autoscaler measures it
+   * (it does while its timers run). Checkout use times include it: a busy client holds its connections
+   * longer without the database doing more, which a policy must not read as the database's knee.
+   */
+  eventLoopDelayMillis?: number | undefined
 }
 
 /** A policy's answer: resize the pool to `size` (its `maxSize`), for `reason`, on these numbers. */
@@ -41,6 +47,8 @@ export type ScalingReason =
   | 'autoscale:adaptive-probe'
   | 'autoscale:adaptive-grow'
   | 'autoscale:adaptive-knee'
+  | 'autoscale:adaptive-descend'
+  | 'autoscale:adaptive-restore'
   | 'autoscale:adaptive-shrink'
 
 /**

@@ -1,5 +1,4 @@
-import { rejectOption, validateOptions } from '@lifeguard/core/adapter'
-import { systemClock, type Clock } from './clock.js'
+import { rejectOption, systemClock, validateOptions, type Clock } from '@lifeguard/core/adapter'
 import type { PoolSample } from './scaling-policy.js'
 
 /** Runs a parameterized SQL query, like `pg`'s `client.query(text, values)`. */
@@ -41,8 +40,8 @@ export interface SharedBudgetOptions {
   steadyRefreshMillis?: number | undefined
   /** A reading older than this stops growth until a fresh one arrives (default 5 x `steadyRefreshMillis`). */
   staleAfterMillis?: number | undefined
-  /** Clock for reading ages (default `performance.now()`). */
-  clock?: Clock | undefined
+  /** Clock for reading ages (default: core's `systemClock`); only `now()` is read. */
+  clock?: Pick<Clock, 'now'> | undefined
 }
 
 /** One reading of the server's count. */
@@ -125,9 +124,9 @@ const optionRules = {
   query: { type: 'custom', expected: 'a query function or an object with a query() method', check: isQuery },
   maxInstances: { type: 'integer', min: 1, optional: true },
   claimFraction: { type: 'number', min: 0.01, max: 1, optional: true },
-  refreshMillis: { type: 'integer', min: 10, optional: true },
-  steadyRefreshMillis: { type: 'integer', min: 10, optional: true },
-  staleAfterMillis: { type: 'integer', min: 10, optional: true },
+  refreshMillis: { type: 'duration', min: 10, optional: true },
+  steadyRefreshMillis: { type: 'duration', min: 10, optional: true },
+  staleAfterMillis: { type: 'duration', min: 10, optional: true },
   clock: { type: 'custom', expected: 'a clock with now()', check: (v: unknown) => typeof (v as Clock | null)?.now === 'function', optional: true },
 } as const
 
@@ -155,7 +154,7 @@ export class SharedBudget {
   readonly steadyRefreshMillis: number
   readonly staleAfterMillis: number
   readonly #query: BudgetQuery
-  readonly #clock: Clock
+  readonly #clock: Pick<Clock, 'now'>
   #reading: BudgetReading | undefined
 
   /** @throws {InvalidOptionError} naming the bad option */

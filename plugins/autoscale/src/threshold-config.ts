@@ -38,8 +38,8 @@ const rules = {
   scaleDownThreshold: { type: 'number', min: 0, max: 100 },
   scaleUpIncrement: { type: 'integer', min: 1 },
   scaleDownIncrement: { type: 'integer', min: 1 },
-  evaluationInterval: { type: 'integer', min: 1 },
-  sampleIntervalMillis: { type: 'integer', min: 1, optional: true },
+  evaluationInterval: { type: 'duration', min: 1 },
+  sampleIntervalMillis: { type: 'duration', min: 1, optional: true },
   budget: { type: 'custom', expected: 'a SharedBudget (createSharedBudget)', check: (v: unknown) => v instanceof SharedBudget, optional: true },
 } as const
 

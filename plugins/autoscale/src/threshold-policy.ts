@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from './clock.js'
+import { systemClock, type Clock } from '@lifeguard/core/adapter'
 import { enforceBounds, rounded, upperBound } from './internal/bounds.js'
 import { SampleWindow } from './internal/sample-window.js'
 import type { EvaluationInput, PoolSample, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
@@ -7,8 +7,8 @@ import { validateDynamicPoolConfig, type DynamicPoolConfig } from './threshold-c
 
 /** Options of a policy: where its time comes from. */
 export interface PolicyOptions {
-  /** Default: `performance.now()`. Tests pass a clock they advance by hand. */
-  clock?: Clock | undefined
+  /** Default: core's `systemClock` (`performance.now()`). Policies only read `now()`; tests pass a clock they advance by hand. */
+  clock?: Pick<Clock, 'now'> | undefined
 }
 
 /**
@@ -30,7 +30,7 @@ export class ThresholdPolicy implements ScalingPolicy {
   readonly maxSize: number
   readonly evaluationIntervalMillis: number
   readonly sampleIntervalMillis: number
-  readonly #clock: Clock
+  readonly #clock: Pick<Clock, 'now'>
   readonly #window = new SampleWindow()
 
   /**

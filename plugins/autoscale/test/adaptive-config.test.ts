@@ -2,7 +2,7 @@ import { InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { AdaptivePolicy, createPolicy, resolveAdaptiveConfig, ThresholdPolicy, type AdaptivePoolConfig } from '../src/index.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const valid: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 50 }
 
@@ -30,9 +30,11 @@ config('fills in the defaults', () => {
       minSamples: 20,
       waitThresholdMillis: 1,
       probeFactor: 2,
-      kneeEfficiency: 0.15,
+      kneeEfficiency: 0.05,
       leapEfficiency: 0.5,
-      kneeHoldMillis: 10_000,
+      kneeWindows: 4,
+      reprobeMillis: 2000,
+      kneeHoldMillis: 4000,
       cooldownMillis: 2000,
       scaleDownDelayMillis: 2000,
       hysteresis: 0.2,
@@ -51,10 +53,12 @@ config('rejects out-of-range tuning values naming the field', () => {
   rejected({ kneeEfficiency: 2 }, 'kneeEfficiency', /between 0 and 1/)
   rejected({ probeFactor: 1 }, 'probeFactor', /between 1.1 and 10/)
   rejected({ hysteresis: 1 }, 'hysteresis', /between 0 and 0.99/)
-  rejected({ evaluationIntervalMillis: 0 }, 'evaluationIntervalMillis', /an integer >= 1/)
+  rejected({ evaluationIntervalMillis: 0 }, 'evaluationIntervalMillis', /milliseconds between 1 and 2147483647/)
   rejected({ minSamples: 0 }, 'minSamples', /an integer >= 1/)
   rejected({ sampleIntervalMillis: 500 }, 'sampleIntervalMillis', /<= `evaluationIntervalMillis` \(100\)/)
   rejected({ kneeEfficiency: 0.6 }, 'kneeEfficiency', /<= `leapEfficiency` \(0.5\)/)
+  rejected({ kneeWindows: 0 }, 'kneeWindows', /between 1 and 100/)
+  rejected({ reprobeMillis: 5000, kneeHoldMillis: 4000 }, 'reprobeMillis', /<= `kneeHoldMillis` \(4000\), got `5000`/)
 })
 
 config('rejects unknown keys, such as a threshold field on an adaptive config', () => {

@@ -34,8 +34,9 @@ stability('follows a load that swings slower than the delay, without extra moves
     pool.clients = i % 2 === 0 ? 60 : 5
     steps.push(...drive(policy, pool, clock, 5000))
   }
-  // Per cycle at most a probe and a grow up, and a shrink down (in two steps when a window straddles the drop).
-  assert.ok(steps.length <= 12, `${steps.length} decisions`)
+  // Per cycle at most a probe and two leaps up, and a shrink down (in two steps when a window straddles the drop).
+  assert.ok(steps.length <= 15, `${steps.length} decisions`)
+  assert.not.ok(steps.some((s) => s.decision.reason === 'autoscale:adaptive-knee'), 'no knee in a wait-bound load')
   assert.ok(reversals(steps) <= 5)
 })
 
@@ -113,7 +114,7 @@ stability('grows no further than the shared budget allows, and shrinks when it d
   assert.equal([cut?.size, cut?.reason], [12, 'autoscale:budget'])
 })
 
-stability('asks for an early evaluation on a burst, but not again and again when a budget holds the size', () => {
+stability('asks for an early evaluation when a burst begins, not again and again while requests wait', () => {
   const { clock, pool, policy } = setup(100, {}, 10)
   const tick = () => {
     clock.advance(policy.sampleIntervalMillis)
@@ -126,7 +127,16 @@ stability('asks for an early evaluation on a burst, but not again and again when
   assert.is(policy.evaluate({ size: 10, budgetLimit: 10 }), undefined)
   tick()
   tick()
-  assert.is(policy.dueInMillis(), policy.evaluationIntervalMillis, 'calm until the next regular evaluation')
+  assert.ok(policy.dueInMillis() > 0, 'no second early evaluation')
+  clock.advance(policy.evaluationIntervalMillis)
+  tick()
+  tick()
+  assert.is(policy.dueInMillis(), policy.evaluationIntervalMillis / 2, 'under pressure, evaluations half a window apart')
+  // Once the burst is over, the next one is urgent again.
+  pool.clients = 2
+  tick()
+  assert.is(policy.evaluate({ size: 10, budgetLimit: 10 }), undefined)
+  pool.clients = 100
   clock.advance(policy.evaluationIntervalMillis)
   tick()
   tick()

@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { AdaptivePolicy, type AdaptivePoolConfig } from '../src/index.js'
-import { drive } from './_helpers/drive.js'
+import { drive, type Step } from './_helpers/drive.js'
 import { ManualClock } from './_helpers/manual-clock.js'
 import { ModelPool, cpuBound, waitBound, type UseTimeModel } from './_helpers/model-pool.js'
 
@@ -27,16 +27,17 @@ step('sizes a steady load by Little`s law with headroom: 5 clients x 5 ms at 100
   assert.is(shrink?.details['peakTarget'], 6)
 })
 
-step('steps up a wait-bound burst to the bound in two evaluations: a probe, then straight to the target', () => {
+step('steps up a wait-bound burst to the bound in three quick steps: a probe, then two leaps of at most two probes', () => {
   const { clock, pool, policy } = setup(waitBound(5), 5)
   drive(policy, pool, clock, 5000)
   pool.clients = 100
+  const burstAt = clock.now()
   const steps = drive(policy, pool, clock, 2000)
-  assert.equal(steps.map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-grow'])
-  assert.equal(steps.map((s) => s.decision.size), [12, 95])
-  assert.ok(steps[1] !== undefined && steps[1].at - steps[0]!.at <= 2 * policy.evaluationIntervalMillis)
-  // The grow decision carries Little's law: ~100 connections asked for, 20% headroom, capped at maxSize.
-  const grow = steps[1]!.decision.details
+  assert.equal(steps.map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-grow', 'autoscale:adaptive-grow'])
+  assert.equal(steps.map((s) => s.decision.size), [12, 48, 95])
+  assert.ok(steps[2]!.at - burstAt <= 4 * policy.evaluationIntervalMillis, `at the bound ${steps[2]!.at - burstAt} ms into the burst`)
+  // A leap carries Little's law: ~100 connections asked for, 20% headroom, capped at maxSize.
+  const grow = steps[2]!.decision.details
   assert.ok(grow['demand']! > 95 && grow['demand']! < 105, `demand ${grow['demand']}`)
   assert.ok(grow['target']! >= 115)
 })
@@ -49,7 +50,7 @@ step('reacts to a burst at the next sample, not at the end of the window, and ju
   const burstAt = clock.now()
   const steps = drive(policy, pool, clock, 1000)
   assert.ok(steps[0]!.at - burstAt <= 2 * policy.sampleIntervalMillis, `probe ${steps[0]!.at - burstAt} ms into the burst`)
-  assert.ok(steps[1]!.at - steps[0]!.at <= policy.evaluationIntervalMillis, `verdict ${steps[1]!.at - steps[0]!.at} ms after the probe`)
+  assert.ok(steps[1]!.at - steps[0]!.at <= 2 * policy.evaluationIntervalMillis, `verdict ${steps[1]!.at - steps[0]!.at} ms after the probe`)
   assert.is(pool.maxSize, 95)
 })
 
@@ -69,33 +70,33 @@ step('steps down after the burst, once demand stayed low for scaleDownDelayMilli
   assert.is(pool.maxSize, 6)
 })
 
-step('brakes at the knee of a CPU-bound load: the probe did not raise throughput, so it goes back', () => {
+step('brakes at the knee of a CPU-bound load, on kneeWindows windows: the probe did not raise throughput, so it goes back', () => {
   const { clock, pool, policy } = setup(cpuBound(1, 2), 5)
   drive(policy, pool, clock, 5000)
   const before = pool.maxSize
   pool.clients = 100
-  const steps = drive(policy, pool, clock, 2000)
+  const steps = drive(policy, pool, clock, 1000)
   assert.equal(steps.map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-knee'])
   const knee = steps[1]!.decision
-  assert.ok(knee.details['efficiency']! < 0.5, `efficiency ${knee.details['efficiency']}`)
-  assert.ok(knee.details['useTimeRatio']! > 1.8, 'use time rose with the connections')
+  assert.ok(knee.details['efficiency']! < 0.05, `efficiency ${knee.details['efficiency']}`)
+  assert.is(knee.details['windows'], policy.config.kneeWindows)
+  assert.ok(knee.details['useTimeElasticity']! > 0.9, 'the database`s use time rose with the connections')
   assert.ok(knee.size >= before && knee.size < steps[0]!.decision.size)
   assert.is(policy.knee, knee.size)
 })
 
-step('holds the knee for kneeHoldMillis, then probes again', () => {
-  const { clock, pool, policy } = setup(cpuBound(1, 2), 100, { kneeHoldMillis: 5000 })
+step('probes again while requests wait, after reprobeMillis, doubling the hold each time the knee holds', () => {
+  const { clock, pool, policy } = setup(cpuBound(1, 2), 100, { reprobeMillis: 1000, kneeHoldMillis: 4000 })
   const first = drive(policy, pool, clock, 1000)
   assert.equal(first.map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-knee'])
-  const kneeAt = first[1]!.at
-  const kneeSize = pool.maxSize
-  const held = drive(policy, pool, clock, kneeAt + 5000 - policy.evaluationIntervalMillis - clock.now())
-  assert.equal(held, [], 'no growth while the knee holds, though requests wait')
-  assert.is(pool.maxSize, kneeSize)
-  const after = drive(policy, pool, clock, 500)
-  assert.is(after[0]?.decision.reason, 'autoscale:adaptive-probe')
-  assert.is(after[0]?.at, kneeAt + 5000)
-  assert.is(after[1]?.decision.reason, 'autoscale:adaptive-knee')
+  const knees = [first[1]!]
+  const probes: Step[] = []
+  for (const step of drive(policy, pool, clock, 12_000)) (step.decision.reason === 'autoscale:adaptive-knee' ? knees : probes).push(step)
+  assert.ok(probes.length >= 3, `${probes.length} probes`)
+  assert.equal(knees.map((k) => k.decision.details['kneeHoldMillis']).slice(0, 4), [1000, 2000, 4000, 4000])
+  // Each probe comes when the previous knee's hold ends, and nothing grows while it holds.
+  for (let i = 0; i < 3; i++) assert.is(probes[i]!.at, knees[i]!.at + knees[i]!.decision.details['kneeHoldMillis']!)
+  assert.ok(knees.every((k) => k.decision.size <= 10), 'the same knee every time')
 })
 
 step('climbs by half a probe while a step pays only in part, and stops at the knee', () => {

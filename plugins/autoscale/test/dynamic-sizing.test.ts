@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import { AdaptivePolicy, ThresholdPolicy, withDynamicSizing, type DynamicPoolConfig } from '../src/index.js'
 import { ManualClock } from './_helpers/manual-clock.js'
 import { ModelPool, waitBound } from './_helpers/model-pool.js'
-import { throwsError } from './_helpers/rejects.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 const config: DynamicPoolConfig = {
   enabled: true,

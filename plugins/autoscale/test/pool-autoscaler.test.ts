@@ -1,11 +1,10 @@
 import { InvalidOptionError, type ResizeEvent } from '@lifeguard/core'
+import { ManualClock as TimerClock, throwsError, captureWarnings } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { attachAutoscaler, createSharedBudget, type AdaptivePoolConfig, type DynamicPoolConfig, type ScalingPolicy } from '../src/index.js'
+import { attachAutoscaler, createSharedBudget, type AdaptivePoolConfig, type DynamicPoolConfig, type EvaluationInput, type ScalingPolicy } from '../src/index.js'
 import { ManualClock } from './_helpers/manual-clock.js'
 import { ModelPool, waitBound } from './_helpers/model-pool.js'
-import { throwsError } from './_helpers/rejects.js'
-import { captureWarnings } from './_helpers/warnings.js'
 
 const threshold: DynamicPoolConfig = {
   enabled: true,
@@ -62,7 +61,7 @@ runtime('sizes a pool through a step load with the adaptive policy', () => {
   assert.is(pool.maxSize, 6)
   assert.equal(
     pool.resizes.map((r) => r.options?.reason),
-    ['autoscale:adaptive-shrink', 'autoscale:adaptive-probe', 'autoscale:adaptive-grow', 'autoscale:adaptive-shrink'],
+    ['autoscale:adaptive-shrink', 'autoscale:adaptive-probe', 'autoscale:adaptive-grow', 'autoscale:adaptive-grow', 'autoscale:adaptive-shrink'],
   )
 })
 
@@ -154,21 +153,53 @@ runtime('keeps the pool within a shared budget read from the server', async () =
   scaler.stop()
 })
 
-runtime('runs on unref`d timers that sample and evaluate by themselves', async () => {
+runtime('runs on its clock`s timers: samples and evaluates by itself, and stop() clears them', async () => {
+  const clock = new TimerClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  const scaler = attachAutoscaler(pool, threshold, { clock })
+  assert.is(clock.pendingTimers, 1, 'one timer: the next tick')
+  await clock.advance(999)
+  assert.is(pool.resizes.length, 0)
+  await clock.advance(1)
+  assert.is(pool.resizes.length, 1, 'evaluated after evaluationInterval')
+  assert.is(pool.resizes[0]?.options?.reason, 'autoscale:threshold-up')
+  scaler.stop()
+  assert.is(clock.pendingTimers, 0)
+  await clock.advance(5000)
+  assert.is(pool.resizes.length, 1)
+})
+
+runtime('by default runs on unref`d timers: they never keep the process alive', () => {
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
   const timeouts = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
   const before = timeouts()
   const scaler = attachAutoscaler(pool, { ...threshold, evaluationInterval: 20 })
   // getActiveResourcesInfo lists only timers that keep the process alive.
   assert.is(timeouts(), before, 'no timer keeps the process alive')
-  const deadline = Date.now() + 2000
-  while (pool.resizes.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
   scaler.stop()
-  assert.ok(pool.resizes.length >= 1, 'evaluated on its own')
-  assert.is(pool.resizes[0]?.options?.reason, 'autoscale:threshold-up')
+})
+
+runtime('gives the policy this process`s event-loop delay with each evaluation', async () => {
+  const clock = new TimerClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  const inputs: EvaluationInput[] = []
+  const recording: ScalingPolicy = {
+    kind: 'recording', minSize: 1, maxSize: 100, evaluationIntervalMillis: 100, sampleIntervalMillis: 50,
+    observe: () => undefined,
+    evaluate: (input) => void inputs.push(input),
+  }
+  const scaler = attachAutoscaler(pool, recording, { clock })
+  await clock.advance(200)
+  scaler.stop()
+  assert.is(inputs.length, 2)
+  assert.ok(inputs.every((input) => typeof input.eventLoopDelayMillis === 'number' && input.eventLoopDelayMillis >= 0))
+  const manual = attachAutoscaler(pool, recording, { clock, timers: false })
+  manual.evaluate()
+  assert.is(inputs[2]?.eventLoopDelayMillis, undefined, 'not measured without timers')
 })
 
 runtime('evaluates early when the policy says it is due', async () => {
+  const clock = new TimerClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
   let evaluations = 0
   const eager: ScalingPolicy = {
@@ -185,11 +216,10 @@ runtime('evaluates early when the policy says it is due', async () => {
     },
     dueInMillis: () => 0,
   }
-  const scaler = attachAutoscaler(pool, eager)
-  const deadline = Date.now() + 2000
-  while (evaluations < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  const scaler = attachAutoscaler(pool, eager, { clock })
+  await clock.advance(15)
   scaler.stop()
-  assert.ok(evaluations >= 3, `${evaluations} evaluations`)
+  assert.is(evaluations, 3, 'one per tick')
 })
 
 runtime('does not start on a disabled config', () => {

@@ -3,7 +3,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { BUDGET_QUERY, budgetLimit, createSharedBudget, type BudgetQuery } from '../src/index.js'
 import { ManualClock } from './_helpers/manual-clock.js'
-import { rejects, throwsError } from './_helpers/rejects.js'
+import { rejects, throwsError } from '@lifeguard/test-kit'
 
 /** A pool holding `open` connections, `opening` more on the way. */
 function holding(open: number, opening = 0) {

@@ -79,4 +79,21 @@ extras('lifeguard.pool.resizes counts changes by direction and db.client.connect
   await registry.close()
 })
 
+extras('every counter of a pool starts at 0 when it is instrumented, so rate() and increase() see the first event', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  registry.register(new MemoryPool('orders'))
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.timeouts, pool), 0)
+  assert.is(valueOf(metrics, metricNames.leaks, pool), 0)
+  for (const source of ['connection', 'idle-connection', 'pool', 'listener']) {
+    assert.is(valueOf(metrics, metricNames.errors, { ...pool, [attributeNames.errorSource]: source }), 0, `errors from ${source}`)
+  }
+  for (const direction of ['grow', 'shrink', 'same']) {
+    assert.is(valueOf(metrics, metricNames.resizes, { ...pool, [attributeNames.resizeDirection]: direction }), 0, `resizes to ${direction}`)
+  }
+  instrumentation.stop()
+  await registry.close()
+})
+
 extras.run()

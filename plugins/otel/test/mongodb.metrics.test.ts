@@ -4,7 +4,7 @@ import { createPoolRegistry, type PoolRegistry } from '@lifeguard/core'
 import { createMongoPool, type MongoLease, type MongoPool } from '@lifeguard/mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startWireServer, type WireServer } from '../../../adapters/mongodb/test/_helpers/wire-server.js'
+import { startWireServer, type WireServer } from '@lifeguard/test-kit'
 import { attributeNames, instrumentPools, metricNames, type PoolInstrumentation } from '../src/index.js'
 import { createMetricsHarness, findPoint, metric, valueOf, type MetricsHarness } from './_helpers/metrics.js'
 

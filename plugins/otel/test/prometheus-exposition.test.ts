@@ -9,7 +9,7 @@ import { createMetricsEndpoint } from './_helpers/metrics-endpoint.js'
 import { pgConfig, terminateBackends, uniqueAppName, waitForServerConnections } from './_helpers/pg.js'
 import { prometheusFamilies, prometheusLabels } from './_helpers/prometheus-names.js'
 import { promtool } from './_helpers/promtool.js'
-import { rejects } from './_helpers/rejects.js'
+import { rejects } from '@lifeguard/test-kit'
 
 const exposition = suite('Prometheus exposition of a real pool')
 

@@ -2,7 +2,7 @@
 // MONGODB_URI is set. The same test files run against both; tests that need the server's fault hooks
 // are skipped against a real server (see `faultTest`).
 import { MongoClient, type Document } from 'mongodb'
-import { startWireServer, type WireServer } from './wire-server.js'
+import { startWireServer, type WireServer } from '@lifeguard/test-kit'
 
 /** The real server's URI, when the suite runs against one. */
 export const REAL_URI: string | undefined = process.env['MONGODB_URI'] || undefined

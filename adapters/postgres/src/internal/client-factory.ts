@@ -49,12 +49,13 @@ export function clientFactory(
         state.broken = true
         attempt.broken(state.failure ?? new Error('The connection ended.'))
       })
+      // Set before the hooks run: pg hands `verify` a client that can already be released.
+      client.release = (argument?: Error | boolean) => release(client, argument)
       await abortable(attempt.signal, client, async () => {
         await client.connect()
         if (onConnect !== undefined) await onConnect(client)
         if (verify !== undefined) await new Promise<void>((resolve, reject) => verify(client, (error) => (error ? reject(error) : resolve())))
       })
-      client.release = (argument?: Error | boolean) => release(client, argument)
       hooks.connected?.(client)
       return client
     },

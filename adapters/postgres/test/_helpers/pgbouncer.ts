@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import { pgConfig, type PgConfig } from './pg-server.js'
+import { pgConfig, type PgConfig } from '@lifeguard/test-kit'
 
 const execFileAsync = promisify(execFile)
 

@@ -1,7 +1,7 @@
 // Test pools: each on its own application_name, so the server-side connection count of one test
 // file can be checked on its own.
 import { createPostgresPool, type PostgresPool, type PostgresPoolOptions } from '../../src/index.js'
-import { pgConfig, uniqueAppName, waitForConnectionCount } from './pg-server.js'
+import { pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 
 /** A pool on the test server with a fresh application_name. */
 export function testPool(topic: string, options: Partial<PostgresPoolOptions> = {}): { pool: PostgresPool; appName: string } {

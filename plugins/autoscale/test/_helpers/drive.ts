@@ -24,7 +24,7 @@ export function drive(policy: ScalingPolicy, pool: ModelPool, clock: ManualClock
     policy.observe(pool.getPoolMetrics())
     lastEvaluation.set(policy, clock.now())
     const from = pool.maxSize
-    const decision = policy.evaluate({ size: from })
+    const decision = policy.evaluate({ size: from, eventLoopDelayMillis: pool.takeLoopDelay() })
     if (decision !== undefined && decision.size !== from) {
       pool.resize({ maxSize: decision.size }, { reason: decision.reason, details: decision.details })
       steps.push({ at: clock.now(), from, decision })

@@ -1,6 +1,10 @@
-import type { Clock } from '../../src/index.js'
+import type { Clock, ClockTimer } from '@lifeguard/core/adapter'
 
-/** A clock that moves only when told to. */
+/**
+ * Time for policies, moved by hand and at once: `advance(ms)` is synchronous, so a policy and a model
+ * pool can be stepped together in a plain loop. It sets no timers: tests of the autoscaler's own timers
+ * use `ManualClock` from `@lifeguard/test-kit`.
+ */
 export class ManualClock implements Clock {
   #now: number
 
@@ -15,4 +19,10 @@ export class ManualClock implements Clock {
   advance(millis: number): void {
     this.#now += millis
   }
+
+  setTimeout(): ClockTimer {
+    throw new Error('This clock drives policies only; pass timers: false, or use ManualClock from @lifeguard/test-kit.')
+  }
+
+  clearTimeout(): void {}
 }

@@ -1,25 +1,9 @@
-// Test support for the real PostgreSQL server: connection settings from the PG* variables, a unique
-// application_name per test, and the server's own count of a test's connections.
-import { randomBytes } from 'node:crypto'
+// Test support for the real PostgreSQL server: an observer that counts a test's connections on the server
+// over one connection of its own, and a closed-loop load. (Connection settings and unique names: test-kit.)
+import { pgConfig } from '@lifeguard/test-kit'
 import pg from 'pg'
 
-/** Connection settings for the test server: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD. */
-export function pgConfig(): { host: string; port: number; user: string; database: string; password?: string } {
-  const env = process.env
-  const config: { host: string; port: number; user: string; database: string; password?: string } = {
-    host: env['PGHOST'] || '127.0.0.1',
-    port: Number(env['PGPORT'] || 5432),
-    user: env['PGUSER'] || 'postgres',
-    database: env['PGDATABASE'] || 'test',
-  }
-  if (env['PGPASSWORD']) config.password = env['PGPASSWORD']
-  return config
-}
-
-/** An application_name no other test uses (within PostgreSQL's 63 bytes). */
-export function uniqueAppName(prefix: string): string {
-  return `${prefix}-${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`.slice(0, 63)
-}
+export { pgConfig, uniqueAppName } from '@lifeguard/test-kit'
 
 /** Counts server backends by application_name over its own connection (named apart, so never counted). */
 export class ConnectionObserver {

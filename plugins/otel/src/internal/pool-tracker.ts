@@ -1,5 +1,5 @@
 import type { Attributes, BatchObservableResult, Histogram } from '@opentelemetry/api'
-import type { ManagedPool, OperationOwner } from '@lifeguard/core'
+import type { ManagedPool, OperationOwner, PoolErrorEvent } from '@lifeguard/core'
 import { attributeNames } from '../semantic-conventions.js'
 import type { PoolInstruments } from './pool-instruments.js'
 import { SampleBuffer } from './sample-buffer.js'
@@ -8,6 +8,9 @@ import { SampleBuffer } from './sample-buffer.js'
 const systemNames: Readonly<Record<string, string>> = { postgres: 'postgresql', postgresql: 'postgresql', mongodb: 'mongodb' }
 // Bounds the attribute cache if an application puts raw paths in operation names (the SDK bounds its own streams).
 const maxCachedOperations = 1000
+// Every value the counters' extra attributes take, so that each series exists (at 0) from the start.
+const errorSources: readonly PoolErrorEvent['source'][] = ['connection', 'idle-connection', 'pool', 'listener']
+const resizeDirections = ['grow', 'shrink', 'same'] as const
 
 /**
  * The instrumentation of one pool: its own attribute sets and event listeners, so two pools (of the
@@ -112,7 +115,7 @@ export class PoolTracker {
       ),
     )
     on.push(pool.events.on('timeout', () => instruments.timeouts.add(1, attributes)))
-    const bySource = new Map<string, Attributes>()
+    const bySource = new Map<string, Attributes>(errorSources.map((source) => [source, { ...attributes, [attributeNames.errorSource]: source }]))
     on.push(
       pool.events.on('error', (event) => {
         let errorAttributes = bySource.get(event.source)
@@ -135,6 +138,13 @@ export class PoolTracker {
         instruments.resizes.add(1, { ...attributes, [attributeNames.resizeDirection]: direction })
       }),
     )
+
+    // A counter series appears with its first increment, so rate() and increase() (and alert rules built
+    // on them) would miss that first timeout or error: every counter of the pool starts at 0 instead.
+    instruments.timeouts.add(0, attributes)
+    instruments.leaks.add(0, attributes)
+    for (const errorAttributes of bySource.values()) instruments.errors.add(0, errorAttributes)
+    for (const direction of resizeDirections) instruments.resizes.add(0, { ...attributes, [attributeNames.resizeDirection]: direction })
   }
 
   #operationAttributes(owner: OperationOwner | undefined): Attributes {

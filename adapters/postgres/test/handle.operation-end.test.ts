@@ -1,0 +1,73 @@
+import { DisposedError, OperationAbortedError, OperationContext, createServiceContainer, runOperation, type PoolEventMap } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { registerPostgres } from '../src/index.js'
+import { rejects } from '@lifeguard/test-kit'
+import { closeAndCheck, testPool } from './_helpers/pools.js'
+
+const test = suite("An operation's end is honoured by the PostgreSQL pool")
+
+test('an aborted operation gets no connection, even when one sits idle, on every path', async () => {
+  const { pool, appName } = testPool('end-aborted', { maxSize: 2 })
+  const container = registerPostgres(createServiceContainer(), pool)
+  await pool.warmup({ connections: 2 })
+  const context = OperationContext.create('api', 'GET /gone', { container })
+  context.abort(new Error('client went away'))
+  const db = context.postgres
+  await rejects(db.query('SELECT 1'), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  await rejects(db.connect(), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  await rejects(db.transaction(async () => undefined), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  await rejects(context.run(() => pool.query('SELECT 1')), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  await rejects(context.run(() => pool.connect()), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.equal([pool.activeCount, pool.idleCount], [0, 2])
+  await context.dispose()
+  await closeAndCheck(pool, appName)
+})
+
+test("disposing an operation takes its pending checkouts out of the queue at once, with a typed error", async () => {
+  const { pool, appName } = testPool('end-disposed', { maxSize: 1, acquireTimeoutMillis: 60_000 })
+  const container = registerPostgres(createServiceContainer(), pool)
+  const holder = await pool.connect()
+  let pending: Promise<unknown>[] = []
+  await runOperation('worker', 'fire-and-forget', (context) => {
+    // Started and not awaited: the job returns while they wait for the held connection.
+    pending = [context.postgres.connect(), context.postgres.query('SELECT 1')]
+  }, { container })
+  assert.is(pool.waitingCount, 0, 'no longer waiting once the operation ended')
+  for (const waiting of pending) {
+    const error = await rejects(waiting, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+    assert.instance(error.cause, DisposedError)
+  }
+  holder.release()
+  assert.equal([pool.activeCount, pool.idleCount], [0, 1], 'nobody took the released connection')
+  await closeAndCheck(pool, appName)
+})
+
+test("listeners run in the operation that owns the checkout, never in a bystander's", async () => {
+  const { pool, appName } = testPool('end-listeners', { maxSize: 2 })
+  const container = registerPostgres(createServiceContainer(), pool)
+  // A logger that takes the request id from the current context, as request-scoped loggers do.
+  const logged: { event: string; owner: string | undefined; current: string | undefined }[] = []
+  const log = (event: string) => (e: PoolEventMap['acquire'] | PoolEventMap['release']) => {
+    logged.push({ event, owner: e.owner?.requestId, current: OperationContext.tryCurrent()?.requestId })
+  }
+  pool.on('acquire', log('acquire'))
+  pool.on('release', log('release'))
+  const disconnects: (string | undefined)[] = []
+  pool.on('disconnect', () => void disconnects.push(OperationContext.tryCurrent()?.requestId))
+  await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      runOperation('api', 'GET /n', async (context) => {
+        await context.postgres.query('SELECT pg_sleep(0.001)')
+        await context.postgres.transaction((tx) => tx.query('SELECT 1'))
+      }, { container, requestId: `req-${i}` }),
+    ),
+  )
+  assert.is(logged.length, 160)
+  for (const entry of logged) assert.is(entry.current, entry.owner, `${entry.event} of ${entry.owner} ran in ${entry.current}`)
+  await closeAndCheck(pool, appName)
+  assert.ok(disconnects.length > 0)
+  assert.equal([...new Set(disconnects)], [undefined], 'pool-level events run outside any operation')
+})
+
+test.run()

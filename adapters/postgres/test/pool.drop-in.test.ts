@@ -1,0 +1,245 @@
+import { InvalidOptionError, PoolClosedError, PoolTimeoutError, createPoolRegistry } from '@lifeguard/core'
+import connectPgSimple from 'connect-pg-simple'
+import session from 'express-session'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import type pg from 'pg'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { inspect } from 'node:util'
+import { Pool, type PoolConfig } from '../src/index.js'
+import { pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
+import { until } from './_helpers/pools.js'
+
+const test = suite('Pool: a drop-in pg.Pool')
+
+/** A pool as a pg user writes one: pg's option names, a connection string. */
+function pgStylePool(topic: string, config: Partial<PoolConfig> = {}): { pool: Pool; appName: string } {
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName(topic)
+  const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 3, ...config })
+  return { pool, appName }
+}
+
+async function ended(pool: Pool, appName: string): Promise<void> {
+  if (!pool.ending) await pool.end()
+  await waitForConnectionCount(appName, 0)
+}
+
+test('takes a plain pg config, and answers connect/query/end in callback and promise forms', async () => {
+  const { pool, appName } = pgStylePool('drop-in-forms')
+  assert.is(pool.name, appName, 'named after application_name')
+  const { rows } = await pool.query<{ n: number }>('SELECT $1::int AS n', [1])
+  assert.equal(rows, [{ n: 1 }])
+  const viaCallback = await new Promise<unknown>((resolve, reject) => pool.query('SELECT 2 AS n', (error, result) => (error ? reject(error) : resolve(result.rows))))
+  assert.equal(viaCallback, [{ n: 2 }])
+  const client = await new Promise<pg.PoolClient>((resolve, reject) =>
+    pool.connect((error, client, done) => {
+      if (error !== undefined || client === undefined) return reject(error)
+      assert.is(done, client.release)
+      resolve(client)
+    }),
+  )
+  assert.equal((await client.query('SELECT 3 AS n')).rows, [{ n: 3 }])
+  client.release()
+  assert.equal([pool.totalCount, pool.idleCount, pool.waitingCount, pool.expiredCount], [1, 1, 0, 0])
+  await new Promise<void>((resolve) => pool.end(() => resolve()))
+  assert.ok(pool.ending)
+  assert.ok(pool.ended)
+  await waitForConnectionCount(appName, 0)
+})
+
+test("emits pg's connect, acquire, release and remove events with the client", async () => {
+  const { pool, appName } = pgStylePool('drop-in-events')
+  const seen: string[] = []
+  let connected: pg.PoolClient | undefined
+  pool
+    .on('connect', (client) => {
+      connected = client
+      seen.push('connect')
+    })
+    .on('acquire', (client) => seen.push(`acquire ${client === connected}`))
+    .on('release', (error, client) => seen.push(`release ${error?.message ?? 'ok'} ${client === connected}`))
+    .once('remove', (client) => seen.push(`remove ${client === connected}`))
+  await pool.query('SELECT 1')
+  const client = await pool.connect()
+  client.release(new Error('done with it'))
+  await until('the remove event', () => seen.length === 6)
+  assert.equal(seen, ['connect', 'acquire true', 'release ok true', 'acquire true', 'release done with it true', 'remove true'])
+  const onError = () => undefined
+  pool.on('error', onError).off('error', onError)
+  await ended(pool, appName)
+})
+
+test("an idle client's error is emitted as 'error' with the client, and never crashes without a listener", async () => {
+  const { pool, appName } = pgStylePool('drop-in-idle-error')
+  await pool.query('SELECT 1')
+  const errors: [string, boolean][] = []
+  pool.on('error', (error, client) => errors.push([(error as Error & { code?: string }).code ?? error.message, client !== undefined]))
+  await terminate(appName)
+  await until('the error event', () => errors.length === 1)
+  assert.equal(errors, [['57P01', true]])
+  pool.removeAllListeners('error')
+  await pool.query('SELECT 1')
+  await terminate(appName)
+  await until('the dead client to leave', () => pool.totalCount === 0)
+  await ended(pool, appName)
+})
+
+test('reports a failed new connection to its caller at once, as pg does', async () => {
+  const pool = new Pool({ host: '127.0.0.1', port: 9, user: 'nobody', max: 2 })
+  const started = Date.now()
+  const error = await rejects(pool.query('SELECT 1'), Error)
+  assert.match(error.message, 'ECONNREFUSED')
+  assert.ok(Date.now() - started < 2000)
+  assert.is(pool.getPoolMetrics().errors, 1)
+  await pool.end()
+})
+
+test('connectionTimeoutMillis bounds the wait with a typed error; 0 waits for as long as it takes', async () => {
+  const { pool, appName } = pgStylePool('drop-in-timeout', { max: 1, connectionTimeoutMillis: 50 })
+  const holder = await pool.connect()
+  const error = await rejects(pool.query('SELECT 1'), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  assert.match(error.message, 'Timed out after 50ms')
+  holder.release()
+  await ended(pool, appName)
+  const patient = pgStylePool('drop-in-patient', { max: 1, connectionTimeoutMillis: 0 })
+  const held = await patient.pool.connect()
+  const waiting = patient.pool.query('SELECT 1')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.is(patient.pool.waitingCount, 1)
+  held.release()
+  await waiting
+  await ended(patient.pool, patient.appName)
+})
+
+test('end() lets queries issued just before it finish, refuses new ones, and a second end() fails as in pg', async () => {
+  const { pool, appName } = pgStylePool('drop-in-end')
+  const inFlight = [pool.query('SELECT pg_sleep(0.05)'), pool.query('SELECT 1')]
+  const ending = pool.end()
+  await Promise.all(inFlight)
+  await rejects(pool.query('SELECT 1'), PoolClosedError, 'ERR_POOL_CLOSED')
+  await ending
+  const again = await rejects(pool.end(), Error)
+  assert.is(again.message, 'Called end on pool more than once')
+  await waitForConnectionCount(appName, 0)
+})
+
+test('pool.query(callback) calls back with a clear error instead of sending the function to the server', async () => {
+  const { pool, appName } = pgStylePool('drop-in-query-fn')
+  const error = await new Promise<Error>((resolve) => (pool.query as unknown as (cb: (error: Error) => void) => void)((error) => resolve(error)))
+  assert.instance(error, InvalidOptionError)
+  assert.match(error.message, 'Passing a function as the first parameter to pool.query is not supported')
+  await ended(pool, appName)
+})
+
+test('honours maxUses, onConnect, verify, a custom Client and a custom Promise', async () => {
+  const { default: pgModule } = await import('pg')
+  let constructed = 0
+  class OwnClient extends pgModule.Client {
+    constructor(config: pg.ClientConfig) {
+      super(config)
+      constructed++
+    }
+  }
+  const hooks: string[] = []
+  const { pool, appName } = pgStylePool('drop-in-hooks', {
+    max: 1,
+    maxUses: 2,
+    Client: OwnClient as never,
+    onConnect: async (client) => void hooks.push(`onConnect ${typeof client.query}`),
+    verify: (client, done) => {
+      hooks.push(`verify ${typeof client.release}`)
+      done()
+    },
+    Promise: class TaggedPromise<T> extends Promise<T> {} as unknown as PromiseConstructorLike,
+  })
+  const pids = new Set<number>()
+  for (let i = 0; i < 4; i++) pids.add((await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid)
+  assert.is(pids.size, 2, 'a new connection after every two uses')
+  assert.is(constructed, 2)
+  assert.equal(hooks, ['onConnect function', 'verify function', 'onConnect function', 'verify function'])
+  const tagged = pool.query('SELECT 1')
+  assert.is(tagged.constructor.name, 'TaggedPromise')
+  await tagged
+  await ended(pool, appName)
+})
+
+test('keeps the password out of inspect, errors and the pool options it shows', async () => {
+  const secret = 'hunter2-drop-in'
+  const pool = new Pool({ host: '127.0.0.1', port: 9, user: 'app', password: secret })
+  const error = await rejects(pool.query('SELECT 1'), Error)
+  for (const text of [inspect(pool, { depth: 6 }), inspect(pool.options), JSON.stringify(pool.options), error.message, String(error.stack), pool.target]) {
+    assert.not.match(text, secret)
+  }
+  assert.is(pool.options.password, secret, 'still readable on purpose')
+  await pool.end()
+})
+
+test('is a ManagedPool too: registry, warm-up, metrics, resize and Lifeguard events', async () => {
+  const { pool, appName } = pgStylePool('drop-in-managed', { name: 'legacy', min: 2, max: 4 })
+  const registry = createPoolRegistry()
+  registry.register(pool)
+  const resizes: number[] = []
+  pool.events.on('resize', (e) => void resizes.push(e.next.maxSize))
+  await registry.warmup()
+  assert.is(await serverConnectionCount(appName), 2)
+  pool.resize({ maxSize: 6 })
+  assert.equal(resizes, [6])
+  const metrics = registry.getPoolMetrics()['legacy']
+  assert.equal([metrics?.totalConnections, metrics?.idleConnections, metrics?.maxSize], [2, 2, 6])
+  await registry.close()
+  await waitForConnectionCount(appName, 0)
+})
+
+test('Kysely takes it as its pg pool', async () => {
+  const { pool, appName } = pgStylePool('drop-in-kysely')
+  const db = new Kysely<{ never: never }>({ dialect: new PostgresDialect({ pool }) })
+  const { rows } = await sql<{ n: number }>`SELECT 41 + 1 AS n`.execute(db)
+  assert.equal(rows, [{ n: 42 }])
+  await db.transaction().execute(async (trx) => sql`SELECT 1`.execute(trx))
+  await db.destroy()
+  assert.ok(pool.ended)
+  await waitForConnectionCount(appName, 0)
+})
+
+test('connect-pg-simple takes it as its pg pool', async () => {
+  const { pool, appName } = pgStylePool('drop-in-sessions')
+  // A schema of this run's own (the store's constraint name is fixed), dropped even when the test fails;
+  // ones left by runs that were killed are dropped first.
+  const schemaName = `lifeguard_test_sessions_${process.pid}`
+  const { rows: stale } = await pool.query<{ name: string }>("SELECT nspname AS name FROM pg_namespace WHERE nspname LIKE 'lifeguard_test_sessions_%'")
+  for (const { name } of stale) if (!isAlive(Number(name.split('_').pop()))) await pool.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`)
+  await pool.query(`CREATE SCHEMA ${schemaName}`)
+  const PgStore = connectPgSimple(session)
+  const store = new PgStore({ pool: pool as unknown as pg.Pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false })
+  const call = <T>(fn: (done: (error?: unknown, value?: T | null) => void) => void) => new Promise<T | null | undefined>((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))))
+  try {
+    const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) } as session.Cookie
+    await call((done) => store.set('sid-1', { cookie, user: 'ada' } as session.SessionData, done))
+    const loaded = await call<session.SessionData>((done) => store.get('sid-1', done))
+    assert.is((loaded as unknown as { user: string }).user, 'ada')
+    await call((done) => store.destroy('sid-1', done))
+    assert.not.ok(await call<session.SessionData>((done) => store.get('sid-1', done)))
+  } finally {
+    await pool.query(`DROP SCHEMA IF EXISTS ${schemaName} CASCADE`)
+    await store.close()
+    await ended(pool, appName)
+  }
+})
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function terminate(appName: string): Promise<void> {
+  const observer = new Pool({ ...pgConfig(), application_name: 'lifeguard-test-observer', max: 1 })
+  await observer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName])
+  await observer.end()
+}
+
+test.run()

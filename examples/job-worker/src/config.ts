@@ -1,0 +1,64 @@
+/** The worker's settings, all from the environment. */
+export interface WorkerConfig {
+  /** Redis of the queue; default `redis://127.0.0.1:6379`. */
+  readonly redisUrl: string
+  /** PostgreSQL of the `payments` table; default from the `PG*` variables, then `postgres://postgres@127.0.0.1:5432/test`. */
+  readonly databaseUrl: string
+  readonly queueName: string
+  /** Jobs run at once, and the pool's `maxSize`. */
+  readonly concurrency: number
+  /** Schema of the `payments` table, created at start-up when missing. */
+  readonly schema: string
+  /** `application_name` of the pool's connections. */
+  readonly applicationName: string
+  /** How many times to try Redis at start-up (half a second apart) before giving up. */
+  readonly redisConnectAttempts: number
+}
+
+/**
+ * Reads the configuration from environment variables. A malformed URL is refused by name, never echoed:
+ * it may hold a password.
+ *
+ * @throws {Error} naming the variable and what it should look like
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const databaseUrl = env.DATABASE_URL || `postgres://${env.PGUSER ?? 'postgres'}@${env.PGHOST ?? '127.0.0.1'}:${env.PGPORT ?? '5432'}/${env.PGDATABASE ?? 'test'}`
+  const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379'
+  checkUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/database')
+  checkUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:'], 'redis://[:password@]host:6379[/db]')
+  return {
+    redisUrl,
+    databaseUrl,
+    queueName: env.QUEUE || 'billing',
+    concurrency: integer(env, 'CONCURRENCY', 4, 1),
+    schema: identifier(env, 'DB_SCHEMA', 'job_worker'),
+    applicationName: env.APP_NAME || 'job-worker',
+    redisConnectAttempts: integer(env, 'REDIS_CONNECT_ATTEMPTS', 10, 1),
+  }
+}
+
+function checkUrl(name: string, value: string, protocols: readonly string[], shape: string): void {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || !protocols.includes(url.protocol) || url.hostname === '') {
+    throw new Error(`${name} is not a valid URL: expected ${shape}.`)
+  }
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min) throw new Error(`Expected ${name} to be an integer >= ${min}, got '${raw}'.`)
+  return value
+}
+
+function identifier(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = env[name] || fallback
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new Error(`Expected ${name} to be a lower-case SQL identifier, got '${value}'.`)
+  return value
+}

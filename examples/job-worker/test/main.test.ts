@@ -1,0 +1,95 @@
+import { fileURLToPath } from 'node:url'
+import { scratchName, watchProcess, type WatchedProcess } from '@lifeguard/test-kit'
+import pg from 'pg'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { adminQuery, databaseUrl, waitForConnectionCount } from './_helpers/postgres.js'
+import { createTestQueue, redisUrl } from './_helpers/queue.js'
+
+// The worker as its README runs it: `npm start -w @lifeguard-examples/job-worker`, and what `docker stop`
+// or a process manager then does: SIGTERM to that npm process.
+const root = fileURLToPath(new URL('../../..', import.meta.url))
+const exampleDir = fileURLToPath(new URL('..', import.meta.url))
+const schema = scratchName('job_worker_main')
+const applicationName = schema.replaceAll('_', '-')
+let worker: WatchedProcess | undefined
+
+const Main = suite('job-worker main')
+
+Main.after(async () => {
+  await worker?.stop('SIGKILL')
+  await adminQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+})
+
+/** Polls until `check` is true or `timeoutMillis` passes; returns its last answer. */
+async function eventually(check: () => Promise<boolean>, timeoutMillis = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMillis
+  while (!(await check())) {
+    if (Date.now() >= deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  return true
+}
+
+Main('SIGTERM to `npm start` lets the job in progress finish, closes Redis and the pool, and exits 0', async () => {
+  const test = createTestQueue<{ orderId: string; amountCents: number }>()
+  const blocker = new pg.Client({ connectionString: databaseUrl, application_name: `${applicationName}-blocker` })
+  try {
+    worker = watchProcess('npm', ['start', '-w', '@lifeguard-examples/job-worker'], {
+      cwd: root,
+      asFromShell: true,
+      env: { QUEUE: test.name, DB_SCHEMA: schema, APP_NAME: applicationName, REDIS_URL: redisUrl, DATABASE_URL: databaseUrl },
+    })
+    await worker.waitFor(/stop with Ctrl-C/, 60_000)
+
+    // Hold the payments table, so that the job is provably in progress (waiting in PostgreSQL) at the signal.
+    await blocker.connect()
+    await blocker.query('BEGIN')
+    await blocker.query(`LOCK TABLE "${schema}".payments IN ACCESS EXCLUSIVE MODE`)
+    const job = await test.queue.add('charge', { orderId: 'o-1', amountCents: 500 })
+    const waiting = await eventually(async () => {
+      const rows = await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [applicationName])
+      return rows.length > 0
+    })
+    assert.ok(waiting, 'the job reached PostgreSQL and waits on the lock')
+
+    worker.child.kill('SIGTERM') // the npm process
+    await worker.waitFor(/SIGTERM received/, 10_000)
+    assert.is(worker.child.exitCode, null, 'still running while a job is in progress')
+    await blocker.query('COMMIT')
+
+    assert.equal(await worker.exited, { code: 0, signal: null }, 'npm start exits 0')
+    assert.match(worker.output(), `job ${job.id} (charge) done`)
+    assert.match(worker.output(), 'stopped cleanly')
+    assert.is(await (await test.queue.getJob(String(job.id)))?.getState(), 'completed')
+    assert.equal(await adminQuery(`SELECT order_id FROM "${schema}".payments`), [{ order_id: 'o-1' }])
+    assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
+  } finally {
+    await blocker.end().catch(() => undefined)
+    await test.cleanup()
+  }
+})
+
+Main('without Redis it stops after a few attempts, naming Redis and how to start it, with exit code 1', async () => {
+  const started = Date.now()
+  // Port 1 on loopback: nothing listens there, so every connection is refused at once.
+  const run = watchProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: exampleDir,
+    env: { REDIS_URL: 'redis://127.0.0.1:1', REDIS_CONNECT_ATTEMPTS: '3', DB_SCHEMA: schema, APP_NAME: applicationName },
+  })
+  assert.equal(await run.exited, { code: 1, signal: null })
+  assert.match(run.output(), 'Could not reach Redis at redis://127.0.0.1:1 after 3 attempt(s) (ECONNREFUSED)')
+  assert.match(run.output(), 'set REDIS_URL')
+  assert.ok(Date.now() - started < 30_000, 'gave up instead of retrying forever')
+  assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
+})
+
+Main('an invalid DATABASE_URL is refused by name, without echoing it', async () => {
+  const run = watchProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: exampleDir, env: { DATABASE_URL: 'not-a-url:s3cret' } })
+  assert.equal(await run.exited, { code: 1, signal: null })
+  assert.match(run.output(), 'DATABASE_URL is not a valid URL: expected postgres://user:password@host:5432/database.')
+  assert.not.match(run.output(), 's3cret')
+  assert.not.match(run.output(), 'ENOTFOUND')
+})
+
+Main.run()

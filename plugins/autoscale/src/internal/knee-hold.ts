@@ -1,0 +1,51 @@
+/** A knee is confirmed when a later probe finds it within this share of the last one. */
+const sameKnee = 0.25
+
+/**
+ * The size found as the database's knee and how long it caps growth. The first hold is short, so a load
+ * that changed is found again soon; each probe that finds the same knee doubles it, up to the longest.
+ */
+export class KneeHold {
+  readonly #firstMillis: number
+  readonly #longestMillis: number
+  #size: number | undefined
+  #until = -Infinity
+  #holdMillis = 0
+
+  constructor(firstMillis: number, longestMillis: number) {
+    this.#firstMillis = firstMillis
+    this.#longestMillis = longestMillis
+  }
+
+  /** The knee while it caps growth at `now`. */
+  at(now: number): number | undefined {
+    return now < this.#until ? this.#size : undefined
+  }
+
+  /** How long the current (or last) knee holds, in ms. */
+  get holdMillis(): number {
+    return this.#holdMillis
+  }
+
+  /** Records a knee found at `now`; returns how long it holds. */
+  set(size: number, now: number): number {
+    const last = this.#size
+    const confirmed = last !== undefined && Math.abs(size - last) <= sameKnee * last
+    this.#holdMillis = confirmed ? Math.min(this.#longestMillis, Math.max(this.#firstMillis, this.#holdMillis * 2)) : this.#firstMillis
+    this.#size = size
+    this.#until = now + this.#holdMillis
+    return this.#holdMillis
+  }
+
+  /** Ends the hold now but remembers the knee: the next probe above it is judged as a probe above a knee. */
+  expire(now: number): void {
+    this.#until = Math.min(this.#until, now)
+  }
+
+  /** Forgets the knee: more connections were found to pay, or the load changed. */
+  clear(): void {
+    this.#size = undefined
+    this.#until = -Infinity
+    this.#holdMillis = 0
+  }
+}

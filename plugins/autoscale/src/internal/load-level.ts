@@ -1,0 +1,75 @@
+import { aggregate, type Aggregate, type Observed } from './aggregate.js'
+
+// Windows kept at the current size (the baseline of the next step, and the recent load).
+const keptWindows = 8
+// The use time doubling at one size means the queries got heavier, when each of the last windows rose
+// by half at least (a noisy window or two is not a change).
+const heavierRatio = 2
+const heavierEach = 1.5
+// Falling by a third (each window by a fifth) is enough to try more connections: that costs one probe.
+const lighterRatio = 1.5
+const lighterEach = 1.25
+// Windows on each side of that comparison.
+const shiftWindows = 4
+
+/**
+ * The windows measured at the pool's current size, and whether the load changed under it: the use time
+ * compared with the first full windows at this size (the use time as measured: the event-loop delay is
+ * too coarse a measure to subtract from single windows). A new size starts afresh.
+ */
+export class LoadLevel {
+  #size: number | undefined
+  #windows: Observed[] = []
+  #anchor: Aggregate | undefined
+
+  /** The windows kept, oldest first. */
+  get windows(): readonly Observed[] {
+    return this.#windows
+  }
+
+  /** Starts afresh when the size changed; returns whether it did. */
+  resize(size: number): boolean {
+    if (size === this.#size) return false
+    this.#size = size
+    this.#windows = []
+    this.#anchor = undefined
+    return true
+  }
+
+  add(window: Observed): void {
+    this.#windows.push(window)
+    if (this.#windows.length > keptWindows) this.#windows.shift()
+  }
+
+  /** The last `count` windows read as one. */
+  recent(count: number): Aggregate | undefined {
+    return aggregate(this.#windows.slice(-count))
+  }
+
+  /**
+   * Whether the queries got heavier or lighter at this size: the last windows' use time, against the
+   * first ones', doubled (each window up by half at least) or fell by a third (each by a fifth). On a
+   * change the windows kept so far describe another load: they are dropped, and the next ones become the
+   * reference.
+   */
+  shift(size: number): 'heavier' | 'lighter' | undefined {
+    const anchor = this.#anchor
+    const full = this.#windows.filter((w) => w.stats.meanActive >= 0.9 * size)
+    if (anchor === undefined) {
+      if (full.length >= shiftWindows) this.#anchor = aggregate(full.slice(0, shiftWindows))
+      return undefined
+    }
+    if (full.length < 2 * shiftWindows) return undefined
+    const ratio = (windows: readonly Observed[]) => (aggregate(windows)?.meanUseMillis ?? anchor.meanUseMillis) / anchor.meanUseMillis
+    const latest = full.slice(-shiftWindows)
+    const overall = ratio(latest)
+    const each = latest.map((w) => ratio([w]))
+    const heavier = overall >= heavierRatio && Math.min(...each) >= heavierEach
+    const lighter = overall <= 1 / lighterRatio && Math.max(...each) <= 1 / lighterEach
+    if (!heavier && !lighter) return undefined
+    // The windows so far (one may straddle the change) describe another load: start afresh.
+    this.#windows = []
+    this.#anchor = undefined
+    return heavier ? 'heavier' : 'lighter'
+  }
+}

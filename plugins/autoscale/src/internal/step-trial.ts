@@ -1,0 +1,130 @@
+import { aggregate, type Aggregate, type Observed } from './aggregate.js'
+
+/** The thresholds a verdict uses (from the adaptive config). */
+export interface TrialRules {
+  kneeEfficiency: number
+  leapEfficiency: number
+  kneeWindows: number
+}
+
+/** What a trial concluded, with the numbers behind it. `wait`: not enough evidence yet. */
+export type Verdict =
+  | { kind: 'wait' }
+  /** Up: the connections were not used (demand fell), so the step proves nothing. Down: the pool was not full. */
+  | { kind: 'unused'; measured: Aggregate }
+  /** Up: the new connections did nearly as much work as the old ones; the next step may go straight to the target. */
+  | { kind: 'leap'; measured: Aggregate; efficiency: number; gain: number; growth: number }
+  /** Up: the new connections paid in part; the next step is half a probe. */
+  | { kind: 'climb'; measured: Aggregate; efficiency: number; gain: number; growth: number }
+  /** Up: no gain, but the database's share of the use time did not rise: this process is too busy to use more connections. */
+  | { kind: 'starved'; measured: Aggregate; efficiency: number; gain: number; growth: number; useTimeElasticity: number }
+  /** Up: no gain and the database's use time rose with the connections: the database's knee. */
+  | { kind: 'knee'; measured: Aggregate; efficiency: number; gain: number; growth: number; useTimeElasticity: number }
+  /** Down: the connections taken away were doing real work: go back. */
+  | { kind: 'restore'; measured: Aggregate; efficiency: number; loss: number; shrink: number }
+  /** Down: the connections taken away did (almost) nothing: stay at the smaller size. */
+  | { kind: 'keep'; measured: Aggregate; efficiency: number; loss: number; shrink: number }
+
+// Windows spent waiting for a step's connections to open (or close) before it is judged on what it has.
+const maxSettleWindows = 4
+// No verdict rests on a single window, whichever way it goes.
+const minVerdictWindows = 2
+// Below this change in connections actually used, a step proves nothing either way.
+const minJudgedChange = 0.1
+// The database's use time rising at least a quarter as fast as the connections (in log terms) makes a
+// step that did not pay a knee. When the client shares the database's cores, a saturated server starves
+// it too, so the event-loop delay takes much of the rise: the bar is set low.
+const serverKneeElasticity = 0.25
+
+/**
+ * One resize being judged: the numbers before it (`baseline`, several windows when there were) and the
+ * windows after it, read together. No verdict rests on one window. A verdict for more connections (they
+ * paid, or this process is what is slow) may come from the first two clean windows; a verdict for fewer
+ * (a knee, or connections that did nothing) needs `kneeWindows` of them, so a noisy window or two can
+ * delay growth but never undo it. A step down is undone early only when it clearly hurt (`leapEfficiency`).
+ */
+export class StepTrial {
+  readonly direction: 'up' | 'down'
+  readonly from: number
+  readonly to: number
+  readonly baseline: Aggregate
+  /** A probe above a knee found before: every verdict waits for `kneeWindows` windows. */
+  readonly patient: boolean
+  readonly windows: Observed[] = []
+  #settling = 0
+  #settled = false
+
+  constructor(direction: 'up' | 'down', from: number, to: number, baseline: Aggregate, patient = false) {
+    this.direction = direction
+    this.from = from
+    this.to = to
+    this.baseline = baseline
+    this.patient = patient
+  }
+
+  /**
+   * Takes the next window; returns whether it counts. Windows until the step's connections have opened
+   * (or closed), and the one in which they did, are dropped: opening connections costs the database CPU
+   * and would blur the verdict.
+   */
+  add(window: Observed): boolean {
+    const { stats } = window
+    const opening = this.direction === 'up' && stats.lastActive + stats.lastIdle < this.to && stats.lastWaiting > 0
+    if (!this.#settled && this.#settling < maxSettleWindows) {
+      this.#settling++
+      if (!opening) this.#settled = true
+      return false
+    }
+    this.windows.push(window)
+    return true
+  }
+
+  judge(rules: TrialRules): Verdict {
+    const measured = aggregate(this.windows)
+    if (measured === undefined || this.windows.length < (this.patient ? rules.kneeWindows : Math.min(minVerdictWindows, rules.kneeWindows))) return { kind: 'wait' }
+    const before = this.baseline
+    const enough = this.windows.length >= rules.kneeWindows
+    const ratio = measured.meanActive / before.meanActive
+    const gain = measured.checkoutsPerSecond / before.checkoutsPerSecond
+    if (this.direction === 'up') {
+      if (ratio < 1 + minJudgedChange) return enough ? { kind: 'unused', measured } : { kind: 'wait' }
+      const growth = ratio
+      const efficiency = (gain - 1) / (growth - 1)
+      if (efficiency >= rules.leapEfficiency) return { kind: 'leap', measured, efficiency, gain, growth }
+      if (efficiency >= rules.kneeEfficiency) return { kind: 'climb', measured, efficiency, gain, growth }
+      if (!enough) return { kind: 'wait' }
+      const useTimeElasticity = Math.log(measured.serverUseMillis / before.serverUseMillis) / Math.log(growth)
+      // Checkouts waiting while connections sit idle: the pool has connections this process does not get to.
+      const handoffLag = measured.meanIdle >= 1 && measured.meanWaiting >= 1
+      const kind = useTimeElasticity >= serverKneeElasticity && !handoffLag ? 'knee' : 'starved'
+      return { kind, measured, efficiency, gain, growth, useTimeElasticity }
+    }
+    const shrink = 1 - ratio
+    if (shrink < minJudgedChange) return enough ? { kind: 'unused', measured } : { kind: 'wait' }
+    const loss = 1 - gain
+    // The share of their own throughput the removed connections were carrying.
+    const efficiency = loss / shrink
+    // Undone on two windows when it clearly hurt; on `kneeWindows` when the removed connections carried at
+    // least halfway between a knee's share and a leap's (noise alone must not send a pool back up).
+    const restoreEfficiency = (rules.kneeEfficiency + rules.leapEfficiency) / 2
+    if (efficiency >= rules.leapEfficiency || (enough && efficiency >= restoreEfficiency)) return { kind: 'restore', measured, efficiency, loss, shrink }
+    return enough ? { kind: 'keep', measured, efficiency, loss, shrink } : { kind: 'wait' }
+  }
+
+  /** The numbers behind a verdict, for the decision's details. */
+  details(verdict: Exclude<Verdict, { kind: 'wait' | 'unused' }>): Record<string, number> {
+    const { kind: _kind, measured, ...ratios } = verdict
+    const before = this.baseline
+    return {
+      ...ratios,
+      windows: measured.windows,
+      checkoutsPerSecond: measured.checkoutsPerSecond,
+      previousCheckoutsPerSecond: before.checkoutsPerSecond,
+      meanUseMillis: measured.meanUseMillis,
+      previousMeanUseMillis: before.meanUseMillis,
+      serverUseMillis: measured.serverUseMillis,
+      previousServerUseMillis: before.serverUseMillis,
+      eventLoopDelayMillis: measured.meanLoopDelayMillis,
+    }
+  }
+}

@@ -1,0 +1,145 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { AdaptivePolicy, type AdaptivePoolConfig } from '../src/index.js'
+import { drive, type Step } from './_helpers/drive.js'
+import { ManualClock } from './_helpers/manual-clock.js'
+import { ModelPool, cpuBound, measuredCpuBound, waitBound, type ModelPoolOptions, type UseTimeModel } from './_helpers/model-pool.js'
+import { seeded } from './_helpers/random.js'
+
+const config: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 95 }
+
+function setup(options: Omit<ModelPoolOptions, 'maxSize'>) {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { maxSize: 10, ...options })
+  const policy = new AdaptivePolicy(config, { clock })
+  return { clock, pool, policy }
+}
+
+const reasons = (steps: readonly Step[]) => steps.map((s) => s.decision.reason.replace('autoscale:adaptive-', ''))
+
+/** Queries/s a fixed pool of `size` serves over the same model time (and the same noise, when seeded alike). */
+function fixedThroughput(options: Omit<ModelPoolOptions, 'maxSize'>, size: number, millis: number): number {
+  const pool = new ModelPool('fixed', { ...options, maxSize: size })
+  for (let t = 0; t < millis; t += 25) pool.advance(25)
+  return (pool.completed * 1000) / millis
+}
+
+const noise = suite('AdaptivePolicy in a noisy world')
+
+noise('judges a probe on more than one window: a stall right after it does not stop a wait-bound burst', () => {
+  let stallFrom = Infinity
+  const clock = new ManualClock()
+  // Right after the first probe, for 150 ms, the database takes four times as long (nobody reports why):
+  // judged on that one window, the probe did not pay.
+  const stalled = () => clock.now() > stallFrom + 50 && clock.now() <= stallFrom + 200
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 5, noise: () => (stalled() ? 4 : 1) })
+  const policy = new AdaptivePolicy(config, { clock })
+  drive(policy, pool, clock, 3000)
+  pool.clients = 100
+  stallFrom = clock.now()
+  const steps = drive(policy, pool, clock, 2000)
+  assert.not.ok(reasons(steps).includes('knee'), reasons(steps).join(' '))
+  assert.is(pool.maxSize, 95)
+  const atBound = steps.find((s) => s.decision.size === 95)
+  assert.ok(atBound !== undefined && atBound.at - stallFrom <= 600, `at the bound ${(atBound?.at ?? NaN) - stallFrom} ms into the burst`)
+})
+
+for (const seed of [1, 2, 3, 4, 5]) {
+  noise(`a load that jitters by +-40% every sample (seed ${seed}) gets >= 0.9 of the best fixed pool, wait-bound and CPU-bound`, () => {
+    for (const model of [waitBound(5), measuredCpuBound] as UseTimeModel[]) {
+      const random = seeded(seed)
+      const jitter = () => 0.6 + 0.8 * random()
+      const { clock, pool, policy } = setup({ model, clients: 100, noise: jitter })
+      drive(policy, pool, clock, 10_000)
+      const adaptive = (pool.completed * 1000) / 10_000
+      const best = Math.max(...[5, 20, 50, 95].map((size) => fixedThroughput({ model, clients: 100, noise: (() => { const r = seeded(seed); return () => 0.6 + 0.8 * r() })() }, size, 10_000)))
+      assert.ok(adaptive >= 0.9 * best, `${adaptive.toFixed(0)} q/s against ${best.toFixed(0)}`)
+    }
+  })
+}
+
+noise('tells this process starving from the database`s knee: use time that grew by the event-loop delay is no knee', () => {
+  // A wait-bound query (5 ms on the server) and a client that can handle 8,000 checkouts/s: past 40
+  // connections throughput is flat and every use time grows by the delay its event loop adds.
+  const client = (active: number) => Math.max(0, active / 8 - 5)
+  const starved = setup({ model: waitBound(5), loopDelay: client, clients: 100 })
+  const starvedSteps = drive(starved.policy, starved.pool, starved.clock, 5000)
+  assert.not.ok(reasons(starvedSteps).includes('knee'), reasons(starvedSteps).join(' '))
+  assert.is(starved.pool.maxSize, 95)
+  // The same numbers with nobody reporting the delay: the use time rises on the database's side, a knee.
+  const saturated = setup({ model: (active) => 5 + client(active), clients: 100 })
+  const saturatedSteps = drive(saturated.policy, saturated.pool, saturated.clock, 5000)
+  assert.ok(reasons(saturatedSteps).includes('knee'), reasons(saturatedSteps).join(' '))
+  assert.ok(saturated.pool.maxSize < 95, `size ${saturated.pool.maxSize}`)
+})
+
+noise('keeps probing while requests wait: a knee is tried again when its hold ends, and left when the load changed', () => {
+  // At 10 connections the CPU-bound model's use time (5.2 ms) looks just like the wait-bound one's (5 ms):
+  // nothing shows the change but a probe.
+  const { clock, pool, policy } = setup({ model: cpuBound(1, 2), clients: 100 })
+  const before = drive(policy, pool, clock, 3000)
+  const knee = before.filter((s) => s.decision.reason === 'autoscale:adaptive-knee').at(-1)
+  assert.ok(knee !== undefined && pool.maxSize <= 10, reasons(before).join(' '))
+  pool.model = waitBound(5)
+  const steps = drive(policy, pool, clock, 10_000)
+  const atBound = steps.find((s) => s.decision.size === 95)
+  assert.ok(atBound !== undefined, reasons(steps).join(' '))
+  const probeDue = knee.at + (knee.decision.details['kneeHoldMillis'] as number)
+  assert.ok(atBound.at <= probeDue + 500, `at the bound ${atBound.at - probeDue} ms after the knee's hold ended`)
+})
+
+noise('probes above a knee at once when the use time shows the queries got lighter', () => {
+  // At the knee the CPU-bound queries hold a connection ~20 ms; waiting on the server takes 5.
+  const { clock, pool, policy } = setup({ model: cpuBound(4, 2), clients: 100 })
+  drive(policy, pool, clock, 3000)
+  assert.ok(policy.knee !== undefined && policy.knee <= 10, `knee ${policy.knee}`)
+  pool.model = waitBound(5)
+  const changedAt = clock.now()
+  const steps = drive(policy, pool, clock, 3000)
+  const atBound = steps.find((s) => s.decision.size === 95)
+  assert.ok(atBound !== undefined && atBound.at - changedAt <= 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
+})
+
+noise('tries a heavier load with fewer connections first, and goes back up when that hurt', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: cpuBound(1, 2), maxSize: 4, clients: 100 })
+  const policy = new AdaptivePolicy(config, { clock })
+  drive(policy, pool, clock, 3000)
+  assert.ok(policy.knee !== undefined && policy.knee <= 4, `knee ${policy.knee}`)
+  // Waiting on the server takes 5 ms where the CPU-bound query took 2: the load is heavier at this size.
+  pool.model = waitBound(5)
+  const changedAt = clock.now()
+  const steps = drive(policy, pool, clock, 5000)
+  assert.equal(reasons(steps).slice(0, 3), ['descend', 'restore', 'probe'])
+  const atBound = steps.find((s) => s.decision.size === 95)
+  const probeDue = steps[1]!.at + (steps[1]!.decision.details['kneeHoldMillis'] as number)
+  assert.ok(atBound !== undefined && atBound.at <= probeDue + 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
+})
+
+noise('follows a load that shifts every 10 s: the bound while queries wait, down to the knee while they burn CPU', () => {
+  const { clock, pool, policy } = setup({ model: waitBound(5), clients: 5 })
+  drive(policy, pool, clock, 3000)
+  pool.clients = 100
+  const models = [waitBound(5), cpuBound(1, 2)]
+  let served = 0
+  for (let phase = 0; phase < 4; phase++) {
+    pool.model = models[phase % 2] as UseTimeModel
+    const before = pool.completed
+    const steps = drive(policy, pool, clock, 10_000)
+    served += pool.completed - before
+    if (phase % 2 === 0) assert.is(pool.maxSize, 95, `wait-bound phase ${phase}: ${reasons(steps).join(' ')}`)
+    else assert.ok(pool.maxSize <= 10 && reasons(steps).includes('descend'), `CPU-bound phase ${phase}: size ${pool.maxSize}, ${reasons(steps).join(' ')}`)
+  }
+  const fixed = (size: number) => {
+    const model = new ModelPool('fixed', { model: waitBound(5), maxSize: size, clients: 100 })
+    for (let phase = 0; phase < 4; phase++) {
+      model.model = models[phase % 2] as UseTimeModel
+      for (let t = 0; t < 10_000; t += 25) model.advance(25)
+    }
+    return model.completed
+  }
+  const best = Math.max(...[5, 20, 50, 95].map(fixed))
+  assert.ok(served >= 0.9 * best, `${served} checkouts against ${best}`)
+})
+
+noise.run()

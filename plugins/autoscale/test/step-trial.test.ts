@@ -1,0 +1,122 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { aggregate, type Observed } from '../src/internal/aggregate.js'
+import type { WindowStats } from '../src/internal/sample-window.js'
+import { StepTrial } from '../src/internal/step-trial.js'
+
+const rules = { kneeEfficiency: 0.05, leapEfficiency: 0.5, kneeWindows: 4 }
+
+/** A 100 ms window of a full pool of `active` connections serving `perSecond` checkouts. */
+function window(active: number, perSecond: number, extra: { loopDelayMillis?: number; idle?: number; waiting?: number } = {}): Observed {
+  const checkouts = perSecond / 10
+  const stats: WindowStats = {
+    samples: 4,
+    elapsedMillis: 100,
+    meanActive: active,
+    meanWaiting: extra.waiting ?? 50,
+    meanIdle: extra.idle ?? 0,
+    meanUtilization: 100,
+    checkouts,
+    checkoutsPerSecond: perSecond,
+    // Little's law: every active connection is busy for the whole window.
+    meanUseMillis: (1000 * active) / perSecond,
+    meanWaitMillis: 20,
+    lastTotal: active + (extra.idle ?? 0),
+    lastActive: active,
+    lastIdle: extra.idle ?? 0,
+    lastWaiting: extra.waiting ?? 50,
+  }
+  return { stats, loopDelayMillis: extra.loopDelayMillis ?? 0 }
+}
+
+function trial(direction: 'up' | 'down', from: number, to: number, perSecond: number): StepTrial {
+  const baseline = aggregate([window(from, perSecond), window(from, perSecond)])
+  if (baseline === undefined) throw new Error('no baseline')
+  const step = new StepTrial(direction, from, to, baseline)
+  step.add(window(to, perSecond)) // the window in which the connections opened: dropped
+  return step
+}
+
+const verdicts = suite('StepTrial verdicts')
+
+verdicts('drops the window in which the step`s connections opened', () => {
+  const step = trial('up', 20, 40, 2000)
+  assert.is(step.windows.length, 0)
+  assert.is(step.judge(rules).kind, 'wait')
+})
+
+verdicts('more connections that paid: a verdict on the first two windows, never on one', () => {
+  const step = trial('up', 20, 40, 2000)
+  step.add(window(40, 3900))
+  assert.is(step.judge(rules).kind, 'wait')
+  step.add(window(40, 3900))
+  const verdict = step.judge(rules)
+  assert.is(verdict.kind, 'leap')
+  if (verdict.kind === 'leap') assert.ok(verdict.efficiency > 0.9)
+  const partly = trial('up', 20, 40, 2000)
+  partly.add(window(40, 2400))
+  partly.add(window(40, 2400))
+  assert.is(partly.judge(rules).kind, 'climb')
+})
+
+verdicts('a knee needs kneeWindows windows: one flat window proves nothing yet', () => {
+  const step = trial('up', 20, 40, 2000)
+  for (let i = 1; i < rules.kneeWindows; i++) {
+    step.add(window(40, 2000))
+    assert.is(step.judge(rules).kind, 'wait', `after ${i} window(s)`)
+  }
+  step.add(window(40, 2000))
+  const verdict = step.judge(rules)
+  assert.is(verdict.kind, 'knee')
+  if (verdict.kind === 'knee') assert.ok(verdict.useTimeElasticity > 0.9, `use time doubled with the connections: ${verdict.useTimeElasticity}`)
+})
+
+verdicts('a bad window among good ones is outweighed, not believed', () => {
+  const step = trial('up', 20, 40, 2000)
+  step.add(window(40, 1000)) // a stall: half the baseline's rate
+  assert.is(step.judge(rules).kind, 'wait')
+  step.add(window(40, 3900))
+  // Read together, the three windows still show the new connections paying: the climb goes on.
+  assert.is(step.judge(rules).kind, 'climb')
+})
+
+verdicts('no gain with the use time explained by the event-loop delay is this process starving, not a knee', () => {
+  const knee = trial('up', 20, 40, 2000)
+  const starved = trial('up', 20, 40, 2000)
+  for (let i = 0; i < rules.kneeWindows; i++) {
+    knee.add(window(40, 2000))
+    // Same throughput and use time (20 ms), but 9 of those ms were spent waiting for this process's event loop.
+    starved.add(window(40, 2000, { loopDelayMillis: 9 }))
+  }
+  assert.is(knee.judge(rules).kind, 'knee')
+  const verdict = starved.judge(rules)
+  assert.is(verdict.kind, 'starved')
+  if (verdict.kind === 'starved') assert.ok(verdict.useTimeElasticity < 0.5)
+})
+
+verdicts('checkouts waiting while connections sit idle are read as the client`s doing', () => {
+  const step = trial('up', 20, 40, 2000)
+  for (let i = 0; i < rules.kneeWindows; i++) step.add(window(40, 2000, { idle: 3, waiting: 20 }))
+  assert.is(step.judge(rules).kind, 'starved')
+})
+
+verdicts('a step down is kept only after kneeWindows windows show it cost nothing', () => {
+  const step = trial('down', 60, 40, 2000)
+  for (let i = 1; i < rules.kneeWindows; i++) {
+    step.add(window(40, 2000))
+    assert.is(step.judge(rules).kind, 'wait')
+  }
+  step.add(window(40, 2000))
+  assert.is(step.judge(rules).kind, 'keep')
+})
+
+verdicts('a step down that clearly hurt is undone on the first two windows', () => {
+  const step = trial('down', 60, 40, 3000)
+  step.add(window(40, 2000))
+  step.add(window(40, 2000))
+  const verdict = step.judge(rules)
+  assert.is(verdict.kind, 'restore')
+  if (verdict.kind === 'restore') assert.ok(Math.abs(verdict.efficiency - 1) < 0.01, `the removed connections carried their share: ${verdict.efficiency}`)
+})
+
+verdicts.run()
