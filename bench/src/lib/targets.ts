@@ -17,15 +17,15 @@ export interface Target {
 
 /** The targets, most specific first: the first that matches a row is its target. */
 export const TARGETS: readonly Target[] = [
-  { bench: 'pg-overhead', case: /c=100\b/, ratio: 1.1, source: 'issue 15: queueing path, 10% better than pg.Pool' },
-  { bench: 'pg-overhead', case: /c=(1|10)\b/, ratio: 1.0, source: 'issue 15: parity with pg.Pool' },
-  { bench: 'pool-acquire', ratio: 2.0, source: 'issue 15: acquire/release at twice the baseline' },
+  { bench: 'pg-overhead', case: /c=100\b/, ratio: 1.1, source: 'issue 10: 10% more queries per second than pg.Pool at c=100' },
+  { bench: 'pg-overhead', case: /c=(1|10)\b/, ratio: 1.0, source: 'issue 10: at least pg.Pool at c=1 and c=10' },
+  { bench: 'pool-acquire', ratio: 2.0, source: 'issue 10: twice the best of tarn, generic-pool and pg-pool' },
   { bench: 'http-overhead', baseline: /^als-only$/, metric: /CPU/, ratio: 0.95, source: 'issue 15: within 5% of the ALS-only floor' },
   { bench: 'http-overhead', case: /^express /, baseline: /^awilix$/, metric: /CPU/, ratio: 1.15, source: 'http-overhead: cheaper than awilix' },
   { bench: 'http-overhead', case: /^(koa|hono) /, baseline: /^awilix$/, metric: /CPU/, ratio: 1.3, source: 'http-overhead: cheaper than awilix' },
   { bench: 'otel-overhead', case: /^plugin on$/, metric: /CPU/, ratio: 0.98, source: 'issue 15: every instrument on costs at most 2%' },
   { bench: 'autoscale-step', case: /^adaptive /, ratio: 0.9, source: 'issue 15: adaptive vs the best fixed pool, every round, quiet and noisy' },
-  { bench: 'fleet', case: /budget/i, metric: /throughput|q\/s|queries/i, ratio: 1.3, source: 'issue 15: shared budget vs a fair split' },
+  { bench: 'fleet', case: /budget/i, metric: /throughput|q\/s|queries/i, ratio: 1.3, source: 'issue 14: shared budget vs a fair split' },
 ]
 
 /** The row's fields a target looks at. */

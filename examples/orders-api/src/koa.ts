@@ -13,6 +13,13 @@ import { log, type OrdersService } from './service.js'
 
 function createKoaApp(service: OrdersService): Koa {
   const app = new Koa()
+  // What reaches Koa's own error event happens outside the middleware below: the socket failing under a
+  // request, typically a client that went away mid-body. Koa's default prints a stack trace for each; a client
+  // leaving is not worth a line, anything else gets one.
+  app.on('error', (error: Error, ctx?: Koa.Context) => {
+    if (ctx?.req.destroyed === true) return
+    log(`${ctx?.method ?? '-'} ${ctx?.path ?? '-'} connection error: ${error.message}`)
+  })
   // Outermost: every error, and a path no route serves, becomes one problem+json shape (src/problems.ts).
   app.use(async (ctx, next) => {
     try {

@@ -52,8 +52,9 @@ export function routeNotFound(method: string, path: string): RequestError {
 
 /**
  * Turns any error into a problem response: a `RequestError` as it says; a body parser's error (Express)
- * by its `type`; pool pressure into a 503 with `Retry-After`; anything else into a 500 whose detail says
- * nothing about the internals.
+ * by its `type`; a body the client cut off into a 400; pool pressure and a lost database connection into a 503
+ * with `Retry-After`; an aborted operation into a 503; anything else into a 500 whose detail says nothing about
+ * the internals.
  */
 export function problemFrom(error: unknown, requestId: string | undefined): ProblemResponse {
   const respond = (status: number, code: string, detail: string, headers: Record<string, string> = {}): ProblemResponse => ({
@@ -62,12 +63,35 @@ export function problemFrom(error: unknown, requestId: string | undefined): Prob
     unexpected: status >= 500 && status !== 503,
   })
   if (error instanceof RequestError) return respond(error.status, error.code, error.message)
+  if (inCauseChain(error, isBodyCutOff)) return respond(400, 'request_aborted', REQUEST_ABORTED)
   const parserError = bodyParserProblem(error)
   if (parserError !== undefined) return respond(...parserError)
   // Matched by code through the cause chain: a service factory may wrap the pool's error.
   if (poolPressureCode(error) !== undefined) return respond(503, 'service_busy', 'The service is busy. Retry later.', { 'Retry-After': '1' })
+  // The server restarted or ended the session under the request: nothing is wrong with the service, and the
+  // pool opens a new connection for the next one. Whether a write took effect is for the client to check.
+  if (inCauseChain(error, (e) => e.code === 'ERR_CONNECTION_LOST')) return respond(503, 'connection_lost', 'The database connection was lost. Retry later.', { 'Retry-After': '1' })
+  // The client went away (or the operation's deadline passed) while the request waited: in the first case
+  // nobody reads the answer, and neither is a failure of the service.
+  if (inCauseChain(error, (e) => e.code === 'ERR_OPERATION_ABORTED')) return respond(503, 'operation_aborted', 'The request was cancelled before it completed.')
   return respond(500, 'internal', 'Something went wrong; the log has the details.')
 }
+
+// Looked for through the cause chain and by `code`, as poolPressureCode does: a service factory may wrap the
+// error, and two installed copies of core still match.
+function inCauseChain(error: unknown, test: (error: { code?: unknown; message?: unknown; type?: unknown }) => boolean): boolean {
+  let current = error
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    if (test(current)) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
+// The body stopped half-way because the client closed the connection: Node's request stream fails with
+// `aborted` (Koa and Hono read it themselves), body-parser says `request.aborted` (Express).
+const isBodyCutOff = (error: { code?: unknown; message?: unknown; type?: unknown }): boolean =>
+  error.type === 'request.aborted' || (error.code === 'ECONNRESET' && error.message === 'aborted')
 
 // The errors of Express's `express.json()` (body-parser) carry a `type`; the same cases are RequestErrors in
 // the Koa and Hono variants, with the same codes and details.
@@ -93,4 +117,5 @@ export const MAX_BODY_BYTES = 100 * 1024
 /** Details shared by the three frameworks, so they answer alike. */
 export const INVALID_JSON = 'The request body is not valid JSON.'
 export const BODY_TOO_LARGE = `The request body is larger than ${MAX_BODY_BYTES / 1024} kB.`
+export const REQUEST_ABORTED = 'The request was cut off before its body was complete.'
 export const NOT_JSON = 'Send the request body as JSON, with `content-type: application/json` (UTF-8).'

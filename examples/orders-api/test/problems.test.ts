@@ -1,4 +1,4 @@
-import { PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
+import { ConnectionLostError, OperationAbortedError, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RequestError, problemFrom } from '../src/problems.js'
@@ -13,6 +13,35 @@ Problems('pool pressure, also wrapped by a service factory, is a 503 with Retry-
     assert.equal(headers, { 'Retry-After': '1' })
     assert.not.ok(unexpected)
   }
+})
+
+Problems('a lost database connection, also wrapped, is a 503 of its own with Retry-After, not an unexpected 500', () => {
+  const lost = new ConnectionLostError('orders', 'run a query', false, { cause: new Error('terminating connection due to administrator command') })
+  for (const error of [lost, new Error('Could not create the order', { cause: lost })]) {
+    const { problem, headers, unexpected } = problemFrom(error, 'r-2')
+    assert.equal(problem, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'The database connection was lost. Retry later.', code: 'connection_lost', requestId: 'r-2' })
+    assert.equal(headers, { 'Retry-After': '1' })
+    assert.not.ok(unexpected)
+  }
+})
+
+Problems('an aborted operation is a 503 of its own, not an unexpected 500', () => {
+  const { problem, headers, unexpected } = problemFrom(new OperationAbortedError('acquire a connection from pool \'orders\''), 'r-3')
+  assert.equal(problem, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'The request was cancelled before it completed.', code: 'operation_aborted', requestId: 'r-3' })
+  assert.equal(headers, {})
+  assert.not.ok(unexpected)
+})
+
+Problems('a body the client cut off is a 400 request_aborted on every framework', () => {
+  const nodeAbort = Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
+  const bodyParserAbort = Object.assign(new Error('request aborted'), { type: 'request.aborted', status: 400 })
+  for (const error of [nodeAbort, new TypeError('terminated', { cause: nodeAbort }), bodyParserAbort]) {
+    const { problem, unexpected } = problemFrom(error, 'r-4')
+    assert.equal(problem, { type: 'about:blank', title: 'Bad Request', status: 400, detail: 'The request was cut off before its body was complete.', code: 'request_aborted', requestId: 'r-4' })
+    assert.not.ok(unexpected)
+  }
+  // Another reset (not a request body's) stays unexpected.
+  assert.ok(problemFrom(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'r').unexpected)
 })
 
 Problems('anything unexpected is a 500 that says nothing about the internals, flagged for the log', () => {
