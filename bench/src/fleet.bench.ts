@@ -7,7 +7,7 @@
 //   npm run bench -- fleet [--quick] [--instances 16] [--rounds 3] [--phase-seconds 15] [--phases N]
 //                          [--refresh-millis 250] [--calm-rate 20] [--sleep-millis 20] [--only shared,fair] [--trace]
 import { startPrivateCluster } from '@lifeguard/test-kit'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,7 +17,7 @@ import { renderFleetPlot, type FleetPanel } from './fleet.plot.js'
 import { budgetCostLine, budgetRows, mergeRounds, runLine, summaryTable, type BudgetFigures } from './fleet.report.js'
 import { runSetup, type LoadPlan, type RunResult, type Setup } from './fleet.run.js'
 import { cpuPerBudgetRead, ServerSampler } from './fleet.sampler.js'
-import { byMode } from './lib/quick.js'
+import { byMode, isQuick } from './lib/quick.js'
 import { report } from './lib/report.js'
 
 const MAX_CONNECTIONS = 60
@@ -93,12 +93,13 @@ async function main(): Promise<void> {
     const chosen = Object.entries(all).filter(([key]) => options.only === undefined || options.only.includes(key))
     const plan: LoadPlan = { warmupMillis: byMode({ full: 3000, quick: 2000 }), phaseMillis: options.phaseMillis, phases: options.phases, hotCount: options.hotCount }
     const connection = { ...cluster.connection, user: ROLE }
+    const loadBefore = loadavg().map((l) => Number(l.toFixed(2)))
     const base = { connection, applicationName: APPLICATION_NAME, query: `SELECT pg_sleep(${options.sleepMillis / 1000})`, hotConcurrency: 50, calmRate: options.calmRate, acquireTimeoutMillis: 10_000, trace: options.trace }
     process.stdout.write(
       `fleet: ${options.instances} instances, ${options.hotCount} hot at a time (concurrency ${base.hotConcurrency}, ${base.query}), the others calm (${options.calmRate} queries/s each), ` +
         `${plan.phases} phases of ${plan.phaseMillis / 1000} s, ${options.rounds} round(s)\n` +
         `server: max_connections ${MAX_CONNECTIONS}, superuser_reserved_connections ${reserved}, the fleet can open ${hardLimit}; budget ${budget} (+ ${options.instances} transient = ${budget + options.instances})\n` +
-        `load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n`,
+        `load average at start: ${loadBefore.join(' ')}\n\n`,
     )
     fleet = await Fleet.start(options.instances)
     const runs: RunResult[] = []
@@ -116,8 +117,13 @@ async function main(): Promise<void> {
     const figures: BudgetFigures = { budget, instances: options.instances, hardLimit, cpuPerReadMillis: cpuPerRead }
     process.stdout.write(budgetCostLine(merged, all, figures, availableParallelism()))
     const rows = budgetRows(merged, all, figures)
-    process.stdout.write(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`)
+    const loadAfter = loadavg().map((l) => Number(l.toFixed(2)))
+    process.stdout.write(`load average at end: ${loadAfter.join(' ')}\n`)
     await report('fleet', rows)
+    // Every run's figures (without the series), for a closer look than the medians.
+    const perRun = runs.map(({ instances: _instances, server: _server, boundaries: _boundaries, ...run }) => run)
+    await mkdir(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true })
+    await writeFile(fileURLToPath(new URL('../results/fleet.runs.json', import.meta.url)), JSON.stringify({ node: process.version, loadBefore, loadAfter, figures, runs: perRun }, null, 2) + '\n')
     await writePlot(runs, chosen, figures, options.rounds)
   } finally {
     await sampler?.end().catch(() => undefined)
@@ -146,9 +152,13 @@ async function writePlot(runs: readonly RunResult[], chosen: readonly [string, S
     })
   }
   const caption = `fleet: ${figures.instances} instances, max_connections ${MAX_CONNECTIONS}, round ${rounds} of ${rounds}`
-  const path = fileURLToPath(new URL('../fleet.svg', import.meta.url))
-  await writeFile(path, renderFleetPlot(panels, caption))
-  process.stdout.write(`Wrote bench/fleet.svg\n`)
+  const svg = renderFleetPlot(panels, caption)
+  await mkdir(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true })
+  await writeFile(fileURLToPath(new URL('../results/fleet.svg', import.meta.url)), svg)
+  // A complete run (every setup, full length) is the one the README shows.
+  const complete = !isQuick() && chosen.length === 3
+  if (complete) await writeFile(fileURLToPath(new URL('../fleet.svg', import.meta.url)), svg)
+  process.stdout.write(`Wrote bench/results/fleet.svg${complete ? ' and bench/fleet.svg' : ''}\n`)
 }
 
 await main()
