@@ -5,7 +5,7 @@
 // server has), fixed at a fair split of the budget, and the adaptive policy under a shared budget.
 //
 //   npm run bench -- fleet [--quick] [--instances 16] [--rounds 3] [--phase-seconds 15] [--phases N]
-//                          [--refresh-millis 250] [--calm-rate 20] [--sleep-millis 20] [--only shared,fair] [--trace]
+//                          [--refresh-millis 250] [--calm-rate 20] [--sleep-millis 20] [--min-size N] [--only shared,fair] [--trace]
 import { startPrivateCluster } from '@lifeguard/test-kit'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
@@ -50,20 +50,21 @@ function parseArgs() {
     refreshMillis: value('--refresh-millis') === undefined ? undefined : integer('--refresh-millis', 0, 10),
     calmRate: integer('--calm-rate', 20, 1),
     sleepMillis: integer('--sleep-millis', 20, 1),
+    // Default: the fair split, so no instance ever has fewer connections than it would with fixed pools.
+    minSize: value('--min-size') === undefined ? undefined : integer('--min-size', 0, 1),
     only: value('--only')?.split(','),
     trace: args.includes('--trace'),
   }
 }
 
 /** The three setups, keyed by a short name for `--only`. */
-function setups(budget: number, instances: number, refreshMillis: number | undefined): Record<string, Setup> {
+function setups(budget: number, instances: number, minSize: number, refreshMillis: number | undefined): Record<string, Setup> {
   const fair = Math.floor(budget / instances)
-  const minSize = 1
   return {
     unbounded: { name: 'fixed unbounded (maxSize 10)', spec: { maxSize: 10 } },
     fair: { name: `fixed fair split (maxSize ${fair})`, spec: { maxSize: fair } },
     shared: {
-      name: 'shared budget + adaptive',
+      name: `shared budget + adaptive (minSize ${minSize})`,
       // No instance can use more than the budget less the others' minimum.
       spec: { maxSize: fair, budget: { total: budget, instances, minSize, maxSize: budget - (instances - 1) * minSize, ...(refreshMillis === undefined ? {} : { refreshMillis }) } },
     },
@@ -89,7 +90,10 @@ async function main(): Promise<void> {
     const hardLimit = MAX_CONNECTIONS - reserved - OTHER_CONNECTIONS
     const budget = hardLimit - options.instances
     if (budget < 2 * options.instances) throw new RangeError(`Expected at most ${Math.floor(hardLimit / 3)} instances for max_connections ${MAX_CONNECTIONS}, got ${options.instances}`)
-    const all = setups(budget, options.instances, options.refreshMillis)
+    const fair = Math.floor(budget / options.instances)
+    const minSize = options.minSize ?? fair
+    if (minSize > fair) throw new RangeError(`Expected \`--min-size\` to be at most ${fair} (budget ${budget} / ${options.instances} instances), got \`${minSize}\``)
+    const all = setups(budget, options.instances, minSize, options.refreshMillis)
     const chosen = Object.entries(all).filter(([key]) => options.only === undefined || options.only.includes(key))
     const plan: LoadPlan = { warmupMillis: byMode({ full: 3000, quick: 2000 }), phaseMillis: options.phaseMillis, phases: options.phases, hotCount: options.hotCount }
     const connection = { ...cluster.connection, user: ROLE }
@@ -98,7 +102,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `fleet: ${options.instances} instances, ${options.hotCount} hot at a time (concurrency ${base.hotConcurrency}, ${base.query}), the others calm (${options.calmRate} queries/s each), ` +
         `${plan.phases} phases of ${plan.phaseMillis / 1000} s, ${options.rounds} round(s)\n` +
-        `server: max_connections ${MAX_CONNECTIONS}, superuser_reserved_connections ${reserved}, the fleet can open ${hardLimit}; budget ${budget} (+ ${options.instances} transient = ${budget + options.instances})\n` +
+        `server: max_connections ${MAX_CONNECTIONS}, superuser_reserved_connections ${reserved}, the fleet can open ${hardLimit}; budget ${budget} (+ ${options.instances} transient = ${budget + options.instances}); ` +
+        `shared budget: adaptive policy from minSize ${minSize} to maxSize ${budget - (options.instances - 1) * minSize}\n` +
         `load average at start: ${loadBefore.join(' ')}\n\n`,
     )
     fleet = await Fleet.start(options.instances)

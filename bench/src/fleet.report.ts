@@ -10,6 +10,7 @@ export interface MergedResult {
   rounds: number
   /** Medians over rounds. */
   throughput: number
+  p50Millis: number
   p99Millis: number
   hotP99Millis: number
   calmP99Millis: number
@@ -41,7 +42,7 @@ export function runLine(round: number, key: string, run: RunResult): string {
   const budget = run.budget.calls > 0 ? `, ${run.budget.calls} budget reads` : ''
   const error = run.firstError === undefined ? '' : `\n    first error: ${run.firstError}`
   return (
-    `round ${round} ${key.padEnd(9)} ${run.throughput.toFixed(0).padStart(6)} q/s  p99 ${run.p99Millis.toFixed(1).padStart(6)} ms ` +
+    `round ${round} ${key.padEnd(9)} ${run.throughput.toFixed(0).padStart(6)} q/s  p50 ${run.p50Millis.toFixed(1).padStart(6)} ms  p99 ${run.p99Millis.toFixed(1).padStart(6)} ms ` +
     `(hot ${run.hotP99Millis.toFixed(1)}, calm ${run.calmP99Millis.toFixed(1)})  server conns peak ${run.peakServer} mean ${run.meanServer.toFixed(1)}  ` +
     `refused ${run.refused}  failed ${run.failed}  resizes ${run.resizes}${budget}  ` +
     `CPU: instances ${((100 * run.clientCpuMillis) / run.runMillis).toFixed(0)}%, server ${((100 * run.serverCpuMillis) / run.runMillis).toFixed(0)}% of a core${error}\n`
@@ -58,6 +59,7 @@ export function mergeRounds(runs: readonly RunResult[]): MergedResult[] {
       setup,
       rounds: group.length,
       throughput: mid((r) => r.throughput),
+      p50Millis: mid((r) => r.p50Millis),
       p99Millis: mid((r) => r.p99Millis),
       hotP99Millis: mid((r) => r.hotP99Millis),
       calmP99Millis: mid((r) => r.calmP99Millis),
@@ -76,12 +78,13 @@ export function mergeRounds(runs: readonly RunResult[]): MergedResult[] {
 }
 
 export function summaryTable(merged: readonly MergedResult[]): string {
-  const lines = ['setup                           q/s   p99 ms  hot p99  calm p99  peak conns  mean conns  refused  failed']
+  const lines = ['setup                           q/s   p50 ms   p99 ms  hot p99  calm p99  peak conns  mean conns  refused  failed']
   for (const m of merged) {
     lines.push(
       [
         m.setup.padEnd(28),
         m.throughput.toFixed(0).padStart(6),
+        m.p50Millis.toFixed(1).padStart(7),
         m.p99Millis.toFixed(1).padStart(8),
         m.hotP99Millis.toFixed(1).padStart(7),
         m.calmP99Millis.toFixed(1).padStart(8),

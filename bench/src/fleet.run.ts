@@ -26,6 +26,7 @@ export interface LoadPlan {
 export interface RunResult {
   setup: string
   throughput: number
+  p50Millis: number
   p99Millis: number
   hotP99Millis: number
   calmP99Millis: number
@@ -98,6 +99,7 @@ export async function runSetup(fleet: Fleet, sampler: ServerSampler, setup: Setu
   return {
     setup: setup.name,
     throughput: (sum((r) => r.operations) * 1000) / measuredMillis,
+    p50Millis: all.getValueAtPercentile(50) / 1000,
     p99Millis: all.getValueAtPercentile(99) / 1000,
     hotP99Millis: hot.getValueAtPercentile(99) / 1000,
     calmP99Millis: calm.getValueAtPercentile(99) / 1000,
