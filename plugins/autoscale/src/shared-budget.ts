@@ -168,7 +168,10 @@ export class SharedBudget {
     this.maxInstances = options.maxInstances
     this.claimFraction = options.claimFraction ?? (options.maxInstances === undefined ? defaultClaimFraction : 1 / options.maxInstances)
     this.refreshMillis = options.refreshMillis ?? 250
-    this.steadyRefreshMillis = Math.max(this.refreshMillis, options.steadyRefreshMillis ?? 4 * this.refreshMillis)
+    if (options.steadyRefreshMillis !== undefined && options.steadyRefreshMillis < this.refreshMillis) {
+      rejectOption('createSharedBudget', 'steadyRefreshMillis', `a duration >= \`refreshMillis\` (${this.refreshMillis})`, options.steadyRefreshMillis)
+    }
+    this.steadyRefreshMillis = options.steadyRefreshMillis ?? 4 * this.refreshMillis
     this.staleAfterMillis = options.staleAfterMillis ?? 5 * this.steadyRefreshMillis
     this.#clock = options.clock ?? systemClock
     const query = options.query
