@@ -55,6 +55,8 @@ class Run {
         ...spec.connection,
         name: 'main',
         applicationName: spec.applicationName,
+        // Under a budget the pool keeps its floor open, so that the others' counts see it.
+        minSize: spec.setup.budget?.minSize ?? 0,
         maxSize: spec.setup.maxSize,
         acquireTimeoutMillis: spec.acquireTimeoutMillis,
       }),
