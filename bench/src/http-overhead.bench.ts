@@ -121,7 +121,6 @@ function printTargets(rows: readonly ReportRow[]): void {
 }
 
 async function main(): Promise<void> {
-  const major = process.versions.node.split('.')[0]
   const cores = cpus().length
   console.log(
     `http-overhead on node ${process.version}, ${cores} cores, load average ${loadavg()[0]?.toFixed(2)}: ` +
@@ -133,7 +132,8 @@ async function main(): Promise<void> {
   await interleave(cases, { rounds, warmupRounds: 0, onRound: (round, total) => console.error(`round ${round}/${total} done`) })
   printVariants()
   const rows = frameworks.flatMap(rowsFor)
-  await report(`http-overhead-node${major}`, rows)
+  // One file whatever the Node version: the report's `node` field says which one ran.
+  await report('http-overhead', rows)
   printTargets(rows)
   console.log(`load average at the end ${loadavg()[0]?.toFixed(2)} (figures from a busy machine are noisy)`)
 }

@@ -4,7 +4,11 @@
 // plugin. Rounds interleave the two; medians are reported with "plugin off" as the baseline.
 //
 // A third app runs the plugin with `operationDuration: false` (pool metrics only), to show what the
-// per-route operation histogram costs on its own.
+// per-query operation histogram costs on its own.
+//
+// Every instrument is exercised while the load runs: each app's /metrics is scraped once a second (a
+// collection runs the observable instruments' callback and hands every held-back sample to the SDK), so
+// the scrapes' CPU is in the server's CPU per request. The plugin-off app answers the scrape with a 404.
 //
 // This file is also the server: `--serve on|pool-only|off` starts one app instead of the benchmark.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -25,6 +29,8 @@ import { median } from './lib/stats.js'
 
 const POOL_SIZE = 10
 const CONNECTIONS = 32
+// Prometheus scrapes every 15 s by default; once a second makes a collection's cost visible.
+const SCRAPE_INTERVAL_MILLIS = 1000
 
 type Mode = 'on' | 'pool-only' | 'off'
 
@@ -99,14 +105,20 @@ async function main(): Promise<void> {
     const samples = new Map<Mode, Samples>(CASES.map(({ mode }) => [mode, { requestsPerSec: [], p99Millis: [], cpuMicros: [] }]))
     const load = async (mode: Mode): Promise<number> => {
       const server = servers.get(mode) as PinnedServer
-      const result = await runAutocannonPinned({
-        url: `${server.url}/orders/42`,
-        server,
-        core: 1,
-        connections: CONNECTIONS,
-        durationMillis: byMode({ full: 5000, quick: 500 }),
-        warmupMillis: byMode({ full: 1000, quick: 200 }),
-      })
+      const scraper = setInterval(() => void fetch(`${server.url}/metrics`).then((response) => response.text()).catch(() => undefined), SCRAPE_INTERVAL_MILLIS)
+      let result: Awaited<ReturnType<typeof runAutocannonPinned>>
+      try {
+        result = await runAutocannonPinned({
+          url: `${server.url}/orders/42`,
+          server,
+          core: 1,
+          connections: CONNECTIONS,
+          durationMillis: byMode({ full: 5000, quick: 500 }),
+          warmupMillis: byMode({ full: 1000, quick: 200 }),
+        })
+      } finally {
+        clearInterval(scraper)
+      }
       const into = samples.get(mode) as Samples
       into.requestsPerSec.push(result.requestsPerSec)
       into.p99Millis.push(result.latencyP99Millis)
@@ -119,8 +131,8 @@ async function main(): Promise<void> {
     )
     // The plugin was really on: the exposition holds the pool's metrics (and the plain app serves none).
     const exposition = await (await fetch(`${servers.get('on')?.url}/metrics`)).text()
-    if (!/db_client_operation_duration_bucket\{db_client_connection_pool_name="orders"/.test(exposition)) {
-      throw new Error('Could not find the operation metrics in the plugin-on exposition.')
+    if (!/db_client_operation_duration_bucket\{db_client_connection_pool_name="orders"[^}]*db_operation_name="SELECT"/.test(exposition)) {
+      throw new Error('Could not find the per-query operation metrics in the plugin-on exposition.')
     }
     if ((await fetch(`${servers.get('off')?.url}/metrics`)).status !== 404) throw new Error('The plugin-off app serves metrics.')
 

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 
-export { validateOptions, checkOption, rejectOption, MAX_TIMER_MILLIS } from './options.js'
+export { validateOptions, checkOption, satisfiesRule, rejectOption, MAX_TIMER_MILLIS } from './options.js'
 export type { OptionRule, OptionRules } from './options.js'
 export { checkWarmupOptions, checkCloseOptions, resolveResize } from './call-options.js'
 export type { SizeBounds } from './call-options.js'

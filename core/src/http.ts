@@ -1,9 +1,16 @@
 /**
- * `@lifeguard/core/http`: framework-agnostic pieces shared by the HTTP adapters (Express, Koa, Hono):
- * request ids, the mapping of pool pressure to `503`, and the middleware option rules.
- * Applications do not need this entry.
+ * `@lifeguard/core/http`: the kit the HTTP adapters (Express, Koa, Hono) are built from, so that they
+ * behave alike: the shared middleware options and their defaults, `HttpOperation` (one request's context,
+ * disposed exactly once when both the handler and the response are done), request ids, operation names,
+ * and the mapping of pool pressure to `503`. Applications do not need this entry.
  *
  * @packageDocumentation
  */
 
-export { requestIdFrom, poolPressureCode, poolPressureBody, middlewareOptionRules, mapErrorsRule, retryAfterFrom } from './http-support.js'
+export { HttpOperation } from './http/http-operation.js'
+export { httpMiddlewareSettings, httpMiddlewareRules } from './http/middleware-options.js'
+export type { HttpMiddlewareOptions, HttpMiddlewareSettings } from './http/middleware-options.js'
+export { requestIdFrom } from './http/request-id.js'
+export { operationNameOf, pathOf } from './http/operation-name.js'
+export { poolPressureCode, poolPressureBody, mapErrorsRule, retryAfterFrom } from './http/pool-pressure.js'
+export type { MapErrorsOptions } from './http/pool-pressure.js'

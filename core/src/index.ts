@@ -30,6 +30,8 @@ export type { ResolutionFailure } from './errors.js'
 export type {
   ManagedPool,
   PoolMetrics,
+  PoolCounters,
+  DurationTotals,
   TimeSummary,
   WarmupReport,
   WarmupOptions,
@@ -37,6 +39,7 @@ export type {
   ResizeOptions,
   PoolState,
   PoolEventsOption,
+  SoftEvictReport,
   PoolEventSource,
 } from './pool-contract.js'
 
@@ -56,6 +59,9 @@ export type {
   ResizeEvent,
   LeakEvent,
   TimeoutEvent,
+  SuspendEvent,
+  ResumeEvent,
+  QueryEvent,
 } from './pool-events.js'
 
 export { PoolRegistry, createPoolRegistry } from './pool-registry.js'

@@ -1,7 +1,7 @@
 import { contextStorage } from './context-storage.js'
 import { ContextUnavailableError, DisposedError, ResolutionError } from './errors.js'
-import { checkOption, validateOptions } from './options.js'
-import type { ServiceContainer, ServiceScope } from './service-container.js'
+import { checkOption, satisfiesRule, validateOptions, type OptionRule, type OptionRules } from './options.js'
+import { disposedAtOnce, type ServiceContainer, type ServiceScope } from './service-container.js'
 
 /** Options of `OperationContext.create()`. */
 export interface OperationContextOptions {
@@ -15,6 +15,12 @@ export interface OperationContextOptions {
   deadlineMillis?: number | undefined
 }
 
+/**
+ * @internal `OperationContext.create` for a caller that has checked its options already: the HTTP kit checks
+ * the middleware's options once, when the middleware is made, and creates a context per request.
+ */
+export let createCheckedContext!: (handler: string, operation: string, options: OperationContextOptions) => OperationContext
+
 // Where core's pool engine counts an operation's queued checkouts (see `countWait`) and asks to be told
 // when it aborts (see `watchAbort`): internal, and cheaper than an AbortSignal per waiting request.
 const waitCounter = Symbol('lifeguard.operation-context.waits')
@@ -26,12 +32,14 @@ export type AbortWatcher = (context: OperationContext, reason: unknown) => void
 /** Name under which a context makes itself resolvable in its own scope. */
 export const CONTEXT_SERVICE = 'operationContext'
 
-const optionRules = {
+const nameRule: OptionRule = { type: 'string', nonEmpty: true }
+
+const optionRules: OptionRules<OperationContextOptions> = {
   container: { type: 'custom', expected: 'a ServiceContainer or ServiceScope', check: isScopeLike },
   signal: { type: 'signal', optional: true },
   requestId: { type: 'string', optional: true },
-  deadlineMillis: { type: 'integer', min: 1, optional: true },
-} as const
+  deadlineMillis: { type: 'duration', min: 1, optional: true },
+}
 
 /**
  * One request or job: its handler and operation names, its own service scope, a signal that aborts when
@@ -44,8 +52,6 @@ const optionRules = {
 export class OperationContext {
   /** Who runs it, e.g. the service or router name (`'orders-api'`). */
   readonly handler: string
-  /** What it does, e.g. `'GET /orders/:id'` or `'charge'`. Low cardinality: a route pattern, never a raw path. */
-  readonly operation: string
   readonly requestId: string | undefined
   /** The scope this context resolves from and disposes. */
   readonly scope: ServiceScope<any>
@@ -53,6 +59,7 @@ export class OperationContext {
   readonly startedAt: number
   readonly #parentSignal: AbortSignal | undefined
   readonly #deadline: number | undefined
+  #operation: string
   #controller: AbortController | undefined
   #abortReason: unknown
   #aborted = false
@@ -67,7 +74,7 @@ export class OperationContext {
 
   private constructor(handler: string, operation: string, scope: ServiceScope<any>, options: OperationContextOptions) {
     this.handler = handler
-    this.operation = operation
+    this.#operation = operation
     this.scope = scope
     this.requestId = options.requestId
     this.startedAt = Date.now()
@@ -84,17 +91,26 @@ export class OperationContext {
    * try { await context.run(() => work()) } finally { await context.dispose() }
    */
   static create(handler: string, operation: string, options: OperationContextOptions): OperationContext {
-    // Created once per request: the full validation runs only when a cheap check finds something off.
+    // Created once per request: the full validation (which builds the error) runs only when the same rules,
+    // checked quietly, find something off.
     if (!isWellFormed(handler, operation, options)) {
-      checkOption('OperationContext.create', 'handler', handler, { type: 'string', nonEmpty: true })
-      checkOption('OperationContext.create', 'operation', operation, { type: 'string', nonEmpty: true })
+      checkOption('OperationContext.create', 'handler', handler, nameRule)
+      checkOption('OperationContext.create', 'operation', operation, nameRule)
       validateOptions('OperationContext.create', options, optionRules)
     }
+    return OperationContext.#start(handler, operation, options)
+  }
+
+  static #start(handler: string, operation: string, options: OperationContextOptions): OperationContext {
     const given = options.container
     const scope = 'createScope' in given && typeof given.createScope === 'function' ? given.createScope() : given
     const context = new OperationContext(handler, operation, scope, options)
     scope.provide(CONTEXT_SERVICE, context)
     return context
+  }
+
+  static {
+    createCheckedContext = (handler, operation, options) => OperationContext.#start(handler, operation, options)
   }
 
   /**
@@ -135,6 +151,25 @@ export class OperationContext {
         return this.resource(name, create)
       },
     })
+  }
+
+  /** What it does, e.g. `'GET /orders/:id'` or `'charge'`. Low cardinality: a route pattern, never a raw path. */
+  get operation(): string {
+    return this.#operation
+  }
+
+  /**
+   * Names the operation once what it does is known: an HTTP middleware creates the context before the
+   * framework has routed the request (`GET /orders/42`) and names it here once it has (`GET /orders/:id`).
+   * Events and metrics read the name when they happen, so name it as early as you can.
+   *
+   * @throws {InvalidOptionError} for an empty or non-string name
+   * @example
+   * context.setOperation(`${req.method} ${req.route.path}`)
+   */
+  setOperation(operation: string): void {
+    if (typeof operation !== 'string' || operation === '') checkOption('OperationContext.setOperation', 'operation', operation, nameRule)
+    this.#operation = operation
   }
 
   /** Runs `fn` with this context as the current one, through every `await`, timer and callback below it. */
@@ -195,7 +230,20 @@ export class OperationContext {
    * (every resource the operation took, newest first). Idempotent.
    */
   dispose(): Promise<void> {
-    this.#disposing ??= this.#dispose()
+    if (this.#disposing === undefined) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer)
+      if (this.#onParentAbort !== undefined) this.#parentSignal?.removeEventListener('abort', this.#onParentAbort)
+      // The operation is over: a pool checkout of it still waiting stops waiting now.
+      if (this.#waits > 0 && !this.#aborted) this.abort(operationEnded)
+      const scopeDisposal = this.scope.dispose()
+      // A scope that held nothing is disposed on the spot: no promise to wait for.
+      if (scopeDisposal === disposedAtOnce) {
+        this.#resources = undefined
+        this.#disposing = disposedAtOnce
+      } else {
+        this.#disposing = this.#afterScope(scopeDisposal)
+      }
+    }
     return this.#disposing
   }
 
@@ -213,13 +261,9 @@ export class OperationContext {
     if (this.#parentSignal !== undefined || this.#deadline !== undefined) void this.signal
   }
 
-  async #dispose(): Promise<void> {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    if (this.#onParentAbort !== undefined) this.#parentSignal?.removeEventListener('abort', this.#onParentAbort)
-    // The operation is over: a pool checkout of it still waiting stops waiting now.
-    if (this.#waits > 0 && !this.#aborted) this.abort(operationEnded)
+  async #afterScope(scopeDisposal: Promise<void>): Promise<void> {
     try {
-      await this.scope.dispose()
+      await scopeDisposal
     } finally {
       this.#resources = undefined
     }
@@ -266,18 +310,15 @@ export function watchAbort(context: OperationContext, watcher: AbortWatcher): vo
 // One reason for every operation that ended with checkouts still waiting (made once: errors are costly).
 const operationEnded = new DisposedError('The operation has ended (its context was disposed) while it waited.')
 
+const ruleEntries = Object.entries(optionRules) as [string, OptionRule][]
+
+// The same rules as the full validation, checked without building errors: true when it would pass.
 function isWellFormed(handler: unknown, operation: unknown, options: OperationContextOptions | undefined): boolean {
-  if (typeof handler !== 'string' || handler === '' || typeof operation !== 'string' || operation === '') return false
-  if (typeof options !== 'object' || options === null || !isScopeLike(options.container)) return false
-  for (const key in options) {
-    const value = (options as unknown as Record<string, unknown>)[key]
-    if (key === 'container') continue
-    if (value === undefined) continue
-    if (key === 'requestId' && typeof value === 'string') continue
-    if (key === 'deadlineMillis' && Number.isInteger(value) && (value as number) >= 1) continue
-    if (key === 'signal' && typeof value === 'object' && value !== null && 'aborted' in value) continue
-    return false
-  }
+  if (!satisfiesRule(handler, nameRule) || !satisfiesRule(operation, nameRule)) return false
+  if (typeof options !== 'object' || options === null) return false
+  const bag = options as unknown as Record<string, unknown>
+  for (const key in bag) if (!Object.hasOwn(optionRules, key)) return false
+  for (const [key, rule] of ruleEntries) if (!satisfiesRule(bag[key], rule)) return false
   return true
 }
 

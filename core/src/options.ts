@@ -63,6 +63,19 @@ export function checkOption(where: string, name: string, value: unknown, rule: O
   if (!matches(value, rule)) fail(where, name, expectation(rule), value, rule)
 }
 
+/**
+ * Whether a value passes a rule (an absent `optional` value does), without building an error: for a
+ * quick check on a hot path that falls back to `checkOption` / `validateOptions` for the message.
+ *
+ * @example
+ * if (!satisfiesRule(options.deadlineMillis, { type: 'duration', min: 1, optional: true })) validateOptions(...)
+ */
+export function satisfiesRule(value: unknown, rule: OptionRule): boolean {
+  if (value === undefined) return rule.optional === true
+  // A listener map is checked entry by entry, by `checkOption` only.
+  return rule.type !== 'listeners' && matches(value, rule)
+}
+
 // Listener maps are checked entry by entry so that the error names the entry: a typo is otherwise never
 // called, and a non-function would fail only when the event fires.
 function checkListeners(where: string, name: string, value: unknown, keys: readonly string[]): void {
@@ -115,7 +128,7 @@ function matches(value: unknown, rule: OptionRule): boolean {
     case 'object':
       return typeof value === 'object' && value !== null
     case 'signal':
-      return typeof value === 'object' && value !== null && 'aborted' in value && 'addEventListener' in value
+      return isSignalLike(value)
     case 'oneOf':
       return rule.values.includes(value as string | number)
     case 'custom':
@@ -124,6 +137,13 @@ function matches(value: unknown, rule: OptionRule): boolean {
       // Checked by `checkListeners`, which names the bad entry.
       return true
   }
+}
+
+// Duck-typed, so a signal from another realm or polyfill passes; what `OperationContext` calls must be there.
+function isSignalLike(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const signal = value as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown }
+  return typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function' && typeof signal.removeEventListener === 'function'
 }
 
 function expectation(rule: OptionRule): string {

@@ -33,6 +33,56 @@ export interface PoolMetrics {
   waitTime: TimeSummary
   useTime: TimeSummary
   createTime: TimeSummary
+  /** True while the pool holds new checkouts (`suspend()`); absent for pools that cannot be suspended. */
+  suspended?: boolean
+}
+
+/** What `softEvict()` did. */
+export interface SoftEvictReport {
+  /** Idle connections closed at once. */
+  closed: number
+  /** Connections checked out, being validated or being opened: each is closed when it comes back. */
+  closingOnRelease: number
+}
+
+/** Lifetime totals of one duration: differences of two readings give exact means over any interval. */
+export interface DurationTotals {
+  /** Samples recorded since the pool was created. */
+  count: number
+  /** Their sum (ms). */
+  sum: number
+}
+
+/**
+ * The cheap part of `PoolMetrics`, for readers that poll (metric scrapes, autoscaler samples): the live
+ * connection numbers and the lifetime counters, without the recent window's percentiles (which sort it)
+ * or the dates. Every field means what it means in `PoolMetrics`.
+ */
+export interface PoolCounters {
+  /** Connections open or being opened. */
+  totalConnections: number
+  /** Connections checked out. */
+  activeConnections: number
+  /** Open connections not checked out. */
+  idleConnections: number
+  /** Requests waiting for a connection. */
+  waitingRequests: number
+  /** The current lower size bound. */
+  minSize: number
+  /** The current upper size bound. */
+  maxSize: number
+  /** Errors since the pool was created. */
+  errors: number
+  /** Acquire timeouts since the pool was created. */
+  timeouts: number
+  /** Suspected leaks since the pool was created. */
+  leaks: number
+  /** Waits for a connection (ms). */
+  waitTime: DurationTotals
+  /** Checkouts, from getting a connection to giving it back (ms). */
+  useTime: DurationTotals
+  /** Connections opened and validated (ms). */
+  createTime: DurationTotals
 }
 
 /** What `warmup()` did. */
@@ -93,6 +143,12 @@ export interface ManagedPool {
   /** Changes the size while running. @throws {InvalidOptionError} */
   resize(size: PoolSize, options?: ResizeOptions): void
   getPoolMetrics(): PoolMetrics
+  /**
+   * The live numbers and lifetime counters alone: no sorting, for readers that poll often. Pools built on
+   * core's `PoolMonitor` have it; a reader falls back to `getPoolMetrics()`, which holds the same fields,
+   * for pools that do not: `pool.getPoolCounters?.() ?? pool.getPoolMetrics()`.
+   */
+  getPoolCounters?(): PoolCounters
   /**
    * Its lifecycle events: `pool.events.on('leak', listener)` returns the unsubscribe function. (A
    * property rather than `pool.on()`, so a pool can also keep an `EventEmitter` face such as `pg.Pool`'s.)

@@ -14,8 +14,8 @@ interface PoolEventBase {
   kind: string
 }
 
-/** Why a connection went away. */
-export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'closed' | 'stale' | 'released'
+/** Why a connection went away (`evicted`: by `softEvict()`, or because its server no longer fits the pool). */
+export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'closed' | 'stale' | 'released' | 'evicted'
 
 /** `connect` (`onConnect`): a new connection is open and validated. */
 export interface ConnectEvent extends PoolEventBase {
@@ -73,6 +73,33 @@ export interface TimeoutEvent extends PoolEventBase {
   waitingRequests: number
   cause?: Error
 }
+/** `suspend()`: checkouts are held from now on (connections already checked out stay in use). */
+export interface SuspendEvent extends PoolEventBase {
+  activeConnections: number
+  waitingRequests: number
+}
+/** `resume()`: held checkouts are served again. */
+export interface ResumeEvent extends PoolEventBase {
+  /** How long the pool was suspended (ms). */
+  suspendedMillis: number
+  /** Callers that waited through the suspension and are served now. */
+  waitingRequests: number
+}
+/**
+ * `query` (`onQuery`): one statement or command finished on a pool connection, in `durationMillis` from
+ * sending it to its answer. Listeners run inside the operation that ran it (`OperationContext.tryCurrent()`
+ * names it). Never carries the statement's text or values.
+ */
+export interface QueryEvent extends PoolEventBase {
+  durationMillis: number
+  /**
+   * What kind of statement it was, when the adapter knows: the first SQL keyword (`SELECT`, `INSERT`,
+   * `BEGIN`, ...) or the MongoDB command name (`find`, `insert`, ...). Always one of a small set of words.
+   */
+  operation?: string
+  /** Why it failed (redacted), if it did. */
+  error?: Error
+}
 
 /** Payload of each lifecycle event. */
 export interface PoolEventMap {
@@ -85,6 +112,9 @@ export interface PoolEventMap {
   resize: ResizeEvent
   leak: LeakEvent
   timeout: TimeoutEvent
+  suspend: SuspendEvent
+  resume: ResumeEvent
+  query: QueryEvent
 }
 /** The name of a lifecycle event, as `pool.on(name, listener)` takes it. */
 export type PoolEventName = keyof PoolEventMap
@@ -102,6 +132,9 @@ export interface PoolEventListeners {
   onResize?: Listener<'resize'>
   onLeak?: Listener<'leak'>
   onTimeout?: Listener<'timeout'>
+  onSuspend?: Listener<'suspend'>
+  onResume?: Listener<'resume'>
+  onQuery?: Listener<'query'>
 }
 
 const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
@@ -114,6 +147,9 @@ const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {
   onResize: 'resize',
   onLeak: 'leak',
   onTimeout: 'timeout',
+  onSuspend: 'suspend',
+  onResume: 'resume',
+  onQuery: 'query',
 }
 
 const eventNames = Object.values(handlerKeys)
@@ -137,6 +173,7 @@ export class PoolEventHub {
   readonly #kind: string
   readonly #listeners: { [E in PoolEventName]: Listener<E>[] } = {
     connect: [], disconnect: [], error: [], poolCreated: [], acquire: [], release: [], resize: [], leak: [], timeout: [],
+    suspend: [], resume: [], query: [],
   }
 
   /** @throws {InvalidOptionError} for a listener map with an unknown key or a non-function */

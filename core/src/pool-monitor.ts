@@ -2,8 +2,8 @@ import { systemClock, type Clock, type ClockTimer } from './clock.js'
 import { contextStorage } from './context-storage.js'
 import { OperationContext } from './operation-context.js'
 import { validateOptions, type OptionRules } from './options.js'
-import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName } from './pool-events.js'
-import type { PoolMetrics } from './pool-contract.js'
+import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName, type QueryEvent } from './pool-events.js'
+import type { PoolCounters, PoolMetrics } from './pool-contract.js'
 import { PoolStats, type LivePoolState } from './pool-stats.js'
 
 /** Options of a `PoolMonitor`. */
@@ -49,7 +49,7 @@ export interface Checkout {
  * The bookkeeping half of a pool, shared by every adapter: metrics, lifecycle events, leak detection.
  * Adapters (or core's pool engine) call it; it never touches a driver.
  *
- * Listeners of `acquire`, `release`, `leak` and `timeout` run inside the operation that owns the
+ * Listeners of `acquire`, `release`, `leak`, `timeout` and `query` run inside the operation that owns the
  * checkout (so a logger reading `OperationContext.current()` sees the right request), whatever code
  * path fired them; listeners of the other events run outside any operation.
  */
@@ -150,9 +150,41 @@ export class PoolMonitor {
     this.#emit(context, 'timeout', cause === undefined ? { waitMillis, waitingRequests } : { waitMillis, waitingRequests, cause: this.stats.redact(cause) })
   }
 
+  /**
+   * A statement or command finished after `durationMillis`: emits `query` inside the operation that ran
+   * it. Costs one check when nobody listens; adapters read the clock for a statement only when
+   * `events.has('query')`, so an unheard statement is not even timed.
+   *
+   * @param operation - the statement's kind (first SQL keyword, command name), never its text
+   * @param error - why it failed; reported redacted
+   * @param context - the operation that ran it, if any
+   */
+  queried(durationMillis: number, operation: string | undefined, error: unknown, context: OperationContext | undefined): void {
+    if (!this.events.has('query')) return
+    let payload: Omit<QueryEvent, 'pool' | 'kind'>
+    if (error === undefined) payload = operation === undefined ? { durationMillis } : { durationMillis, operation }
+    else payload = operation === undefined ? { durationMillis, error: this.stats.redact(error) } : { durationMillis, operation, error: this.stats.redact(error) }
+    this.#emit(context, 'query', payload)
+  }
+
   /** Emits `resize`. */
   resized(previous: { minSize: number; maxSize: number }, next: { minSize: number; maxSize: number }, reason: string, details?: Readonly<Record<string, number>>): void {
     this.#emit(undefined, 'resize', details === undefined ? { previous, next, reason } : { previous, next, reason, details })
+  }
+
+  /** Emits `suspend`. */
+  suspended(activeConnections: number, waitingRequests: number): void {
+    this.#emit(undefined, 'suspend', { activeConnections, waitingRequests })
+  }
+
+  /** Emits `resume`. */
+  resumed(suspendedMillis: number, waitingRequests: number): void {
+    this.#emit(undefined, 'resume', { suspendedMillis, waitingRequests })
+  }
+
+  /** The live numbers and lifetime counters (`getPoolCounters()`): nothing sorted. */
+  counters(live: LivePoolState): PoolCounters {
+    return this.stats.counters(live)
   }
 
   /** Full metrics from the driver's live numbers. */

@@ -1,4 +1,4 @@
-import type { PoolMetrics } from './pool-contract.js'
+import type { PoolCounters, PoolMetrics } from './pool-contract.js'
 import { redactError } from './redact.js'
 import { TimeWindow } from './time-window.js'
 
@@ -10,6 +10,8 @@ export interface LivePoolState {
   waitingRequests: number
   minSize: number
   maxSize: number
+  /** True while the pool holds new checkouts (`suspend()`); absent for pools that cannot be suspended. */
+  suspended?: boolean
 }
 
 /**
@@ -71,6 +73,19 @@ export class PoolStats {
   /** Redacts an error with this pool's secrets without counting it. */
   redact(error: unknown): Error {
     return redactError(error, this.#secrets)
+  }
+
+  /** The driver's live numbers plus the lifetime counters: what `getPoolCounters()` returns, without sorting anything. */
+  counters(live: LivePoolState): PoolCounters {
+    return {
+      ...live,
+      errors: this.errors,
+      timeouts: this.timeouts,
+      leaks: this.leaks,
+      waitTime: this.waitTime.totals(),
+      useTime: this.useTime.totals(),
+      createTime: this.createTime.totals(),
+    }
   }
 
   /** The full metrics: the driver's live numbers plus the bookkeeping. */

@@ -43,6 +43,12 @@ interface Created {
 const noPath: readonly string[] = []
 
 /**
+ * @internal What `dispose()` returns for a scope disposed on the spot (it created nothing to dispose), so
+ * that a caller inside core can tell it needs no `then`.
+ */
+export const disposedAtOnce: Promise<void> = Promise.resolve()
+
+/**
  * A scope: holds the scoped (and transient) instances it created and disposes them in reverse creation
  * order. The root container is itself a scope that also holds singletons.
  */
@@ -97,8 +103,22 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
 
   /** Disposes everything this scope created, newest first; failures are collected into one `AggregateError`. Idempotent. */
   dispose(): Promise<void> {
-    this.#disposing ??= this.disposeOwned()
+    if (this.#disposing === undefined) {
+      // Most request scopes create nothing with a disposer: those are disposed on the spot, without an
+      // async function and its promises (each one pays AsyncLocalStorage's hooks on Node 20).
+      const atOnce = this.#root !== (this as unknown) && this.#created === undefined && this.#pending === undefined
+      this.#disposing = atOnce ? this.#disposeAtOnce() : this.disposeOwned()
+    }
     return this.#disposing
+  }
+
+  #disposeAtOnce(): Promise<void> {
+    this.#instances = undefined
+    this.#local = undefined
+    this.#firstName = undefined
+    this.#firstValue = undefined
+    this.#root.forgetScope(this)
+    return disposedAtOnce
   }
 
   /** @internal */

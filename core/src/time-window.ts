@@ -1,4 +1,4 @@
-import type { TimeSummary } from './pool-contract.js'
+import type { DurationTotals, TimeSummary } from './pool-contract.js'
 
 /**
  * Durations over a sliding window of the most recent samples, in a fixed ring buffer: recording is
@@ -28,6 +28,16 @@ export class TimeWindow {
   /** Samples recorded since creation. */
   get count(): number {
     return this.#count
+  }
+
+  /** Sum of every sample recorded since creation (ms). */
+  get sum(): number {
+    return this.#sum
+  }
+
+  /** Lifetime count and sum, without touching the window. */
+  totals(): DurationTotals {
+    return { count: this.#count, sum: this.#sum }
   }
 
   /** Mean of the samples in the window (0 when empty). */

@@ -43,9 +43,12 @@ options('rejects every bad option with InvalidOptionError naming option, value a
     [{ container: {} }, 'container', 'expected `container` to be a ServiceContainer or ServiceScope, got an object.'],
     [{ container, signal: {} }, 'signal', 'expected `signal` to be an AbortSignal, got an object.'],
     [{ container, requestId: 42 }, 'requestId', 'expected `requestId` to be a string, got `42` (number).'],
-    [{ container, deadlineMillis: 0 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer >= 1, got `0` (number).'],
-    [{ container, deadlineMillis: 2.5 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer >= 1, got `2.5` (number).'],
-    [{ container, deadlineMillis: '100' }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer >= 1, got `"100"` (string).'],
+    [{ container, signal: { aborted: false } }, 'signal', 'expected `signal` to be an AbortSignal, got an object.'],
+    [{ container, signal: { aborted: false, addEventListener: 1, removeEventListener() {} } }, 'signal', 'expected `signal` to be an AbortSignal'],
+    [{ container, deadlineMillis: 0 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer number of milliseconds between 1 and 2147483647, got `0` (number).'],
+    [{ container, deadlineMillis: 2.5 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer number of milliseconds between 1 and 2147483647, got `2.5` (number).'],
+    [{ container, deadlineMillis: '100' }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer number of milliseconds between 1 and 2147483647, got `"100"` (string).'],
+    [{ container, deadlineMillis: 2 ** 32 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer number of milliseconds between 1 and 2147483647, got `4294967296` (number).'],
     [{ container, deadline: 100 }, 'deadline', 'unknown option `deadline`. Known options: `container`, `signal`, `requestId`, `deadlineMillis`.'],
     [null, 'options', 'expected an object, got `null`.'],
   ]
@@ -56,6 +59,30 @@ options('rejects every bad option with InvalidOptionError naming option, value a
   }
   // No scope was created for a rejected call.
   assert.is(container.openScopes, 0)
+})
+
+options('the quick check and the full validation agree: a duck-typed signal with what the context calls passes', async () => {
+  const container = createServiceContainer()
+  const target = new EventTarget()
+  const signalLike = Object.assign(target, { aborted: false, reason: undefined })
+  const context = OperationContext.create('orders-api', 'GET /orders', { container, signal: signalLike as unknown as AbortSignal, deadlineMillis: 2 ** 31 - 1 })
+  assert.ok(context.signal instanceof AbortSignal)
+  await context.dispose()
+})
+
+options('setOperation names the operation once it is known, and refuses an empty name', async () => {
+  const container = createServiceContainer()
+  const context = OperationContext.create('orders-api', 'GET /orders/42', { container })
+  context.setOperation('GET /orders/:id')
+  assert.is(context.operation, 'GET /orders/:id')
+  assert.is((context.scope.resolve('operationContext') as OperationContext).operation, 'GET /orders/:id')
+  for (const bad of ['', undefined, 42]) {
+    const error = throwsError(() => context.setOperation(bad as string), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'operation')
+    assert.match(error.message, 'Invalid options for OperationContext.setOperation: expected `operation` to be a non-empty string')
+  }
+  assert.is(context.operation, 'GET /orders/:id')
+  await context.dispose()
 })
 
 options('a disposed container or scope cannot start an operation', async () => {

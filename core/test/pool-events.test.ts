@@ -168,7 +168,7 @@ hub('on() refuses an unknown event and a listener that is not a function', () =>
 hub('poolEventsRule lets an adapter check its events option with its own name', () => {
   const error = throwsError(() => validateOptions('createMyPool', { events: { onConect: () => {} } }, { events: poolEventsRule }), InvalidOptionError)
   assert.is(error.option, 'events.onConect')
-  assert.match(error.message, 'Invalid options for createMyPool: unknown listener `events.onConect`. Known listeners: `onConnect`, `onDisconnect`, `onError`, `onPoolCreated`, `onAcquire`, `onRelease`, `onResize`, `onLeak`, `onTimeout`.')
+  assert.match(error.message, 'Invalid options for createMyPool: unknown listener `events.onConect`. Known listeners: `onConnect`, `onDisconnect`, `onError`, `onPoolCreated`, `onAcquire`, `onRelease`, `onResize`, `onLeak`, `onTimeout`, `onSuspend`, `onResume`, `onQuery`.')
 })
 
 hub.run()

@@ -10,6 +10,7 @@ import {
   type DisconnectEvent,
   type PoolCreatedEvent,
   type PoolErrorEvent,
+  type QueryEvent,
   type ReleaseEvent,
   type ResizeEvent,
   type TimeoutEvent,
@@ -135,6 +136,67 @@ monitor('leak detection is off unless leakDetectionMillis is set', () => {
   assert.is(checkout.leakTimer, undefined)
   assert.is(checkout.origin, undefined)
   pool.released(checkout)
+})
+
+monitor('query events carry duration, kind and redacted error, and run inside the operation that ran the statement', async () => {
+  const seen: { event: QueryEvent; handler: string | undefined }[] = []
+  const pool = createMonitor({ secrets: [password], events: { onQuery: (event) => void seen.push({ event, handler: OperationContext.tryCurrent()?.operation }) } })
+  const container = createServiceContainer()
+  const context = OperationContext.create('orders-api', 'GET /orders/:id', { container })
+  // Reported from outside the operation (a socket callback): the listener still runs inside it.
+  pool.queried(1.5, 'SELECT', undefined, context)
+  pool.queried(2, undefined, new Error(`password authentication failed: ${password}`), undefined)
+  context.run(() => pool.queried(0.5, 'COMMIT', undefined, undefined))
+  assert.equal(seen[0], { event: { pool: 'orders', kind: 'postgres', durationMillis: 1.5, operation: 'SELECT' }, handler: 'GET /orders/:id' })
+  assert.is(seen[1]?.event.error?.message, 'password authentication failed: ***')
+  assert.not.ok('operation' in (seen[1]?.event as object), 'no operation when the adapter does not know it')
+  assert.is(seen[1]?.handler, undefined)
+  assert.is(seen[2]?.handler, undefined, 'an undefined owner means none, not the bystander that reported it')
+  assert.is(pool.stats.errors, 0, 'a failed statement is the application\'s error, not the pool\'s')
+  await container.dispose()
+})
+
+monitor('query events cost one check when nobody listens', () => {
+  const pool = createMonitor()
+  let redactions = 0
+  const redact = pool.stats.redact.bind(pool.stats)
+  pool.stats.redact = (error: unknown) => {
+    redactions++
+    return redact(error)
+  }
+  pool.queried(1, 'SELECT', new Error('boom'), undefined)
+  assert.is(redactions, 0, 'nothing built for nobody')
+  const off = pool.events.on('query', () => undefined)
+  pool.queried(1, 'SELECT', new Error('boom'), undefined)
+  assert.is(redactions, 1)
+  off()
+  assert.not.ok(pool.events.has('query'))
+})
+
+monitor('counters() holds the live numbers and lifetime totals, without sorting the windows', () => {
+  const pool = createMonitor()
+  pool.released(pool.acquired(4))
+  pool.acquired(6)
+  pool.timedOut(10, 1)
+  pool.error(new Error('refused'), 'connection')
+  pool.connected(1, 12)
+  const live = { totalConnections: 2, activeConnections: 1, idleConnections: 1, waitingRequests: 0, minSize: 1, maxSize: 5 }
+  const counters = pool.counters(live)
+  assert.equal(counters, {
+    ...live,
+    errors: 1,
+    timeouts: 1,
+    leaks: 0,
+    waitTime: { count: 2, sum: 10 },
+    useTime: { count: 1, sum: counters.useTime.sum },
+    createTime: { count: 1, sum: 12 },
+  })
+  const metrics = pool.snapshot(live)
+  for (const key of Object.keys(counters) as (keyof typeof counters)[]) {
+    const value = counters[key]
+    if (typeof value === 'number') assert.is(metrics[key], value, key)
+    else assert.equal({ count: (metrics[key] as typeof value).count, sum: (metrics[key] as typeof value).sum }, value, key)
+  }
 })
 
 const owner = suite('ownerOf')

@@ -6,6 +6,7 @@
 
 export { startPrivateCluster, postgresBinDir, freePort } from './private-cluster.js'
 export type { PrivateCluster, PrivateClusterOptions, PrivateClusterConnection } from './private-cluster.js'
+export { startStandby } from './standby.js'
 export { ManualClock, flushPromises } from './manual-clock.js'
 export { scratchName, scratchOwner, sweepScratchObjects } from './scratch-names.js'
 export type { SqlQuery, SweepReport } from './scratch-names.js'

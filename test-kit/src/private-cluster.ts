@@ -52,6 +52,8 @@ export interface PrivateCluster {
   restart(mode?: 'smart' | 'fast' | 'immediate'): Promise<void>
   /** SIGKILLs the postmaster (a crash, not a shutdown). */
   kill(): Promise<void>
+  /** Promotes a standby to primary (`pg_ctl promote`), waiting until it accepts writes. */
+  promote(): Promise<void>
   /** True while the server accepts connections. */
   isReady(): Promise<boolean>
   /** Stops it and removes its folder. Idempotent. */
@@ -86,7 +88,8 @@ const asRoot = process.getuid?.() === 0
 function command(bin: string, args: readonly string[]): [string, string[]] {
   return asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, [...args]]
 }
-async function runAsOwner(bin: string, args: readonly string[]): Promise<string> {
+/** Runs a PostgreSQL program as the server's user (`postgres` when running as root); its stdout, or an error with its stderr. */
+export async function runAsOwner(bin: string, args: readonly string[]): Promise<string> {
   const [file, argv] = command(bin, args)
   try {
     const { stdout } = await run(file, argv, { encoding: 'utf8' })
@@ -157,36 +160,12 @@ function stopSync(binDir: string, folder: string): void {
  * }
  */
 export async function startPrivateCluster(options: PrivateClusterOptions = {}): Promise<PrivateCluster> {
-  const binDir = postgresBinDir()
-  sweepAbandoned(binDir)
-  hookExit()
-  const dataDir = mkdtempSync(join(tmpdir(), FOLDER_PREFIX))
-  writeFileSync(join(dataDir, OWNER_FILE), String(process.pid))
-  let destroyed = false
-  const handle = {
-    dataDir,
-    destroySync() {
-      if (destroyed) return
-      destroyed = true
-      live.delete(handle)
-      stopSync(binDir, dataDir)
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
-  live.add(handle)
-  try {
-    // initdb wants an empty folder owned by the user it runs as.
-    const pgdata = join(dataDir, 'data')
-    if (asRoot) {
-      execFileSync('install', ['-d', '-o', 'postgres', '-g', 'postgres', '-m', '700', pgdata])
-      chownSync(dataDir, uidOf('postgres'), gidOf('postgres'))
-    }
+  return createCluster(async ({ binDir, folder, pgdata, port }) => {
     await runAsOwner(join(binDir, 'initdb'), ['-D', pgdata, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions'])
-    const port = await freePort()
     const settings: Record<string, string | number> = {
       port,
       listen_addresses: '127.0.0.1',
-      unix_socket_directories: `'${dataDir}'`,
+      unix_socket_directories: `'${folder}'`,
       max_connections: options.maxConnections ?? 100,
       fsync: 'off',
       synchronous_commit: 'off',
@@ -196,9 +175,56 @@ export async function startPrivateCluster(options: PrivateClusterOptions = {}): 
     const conf = Object.entries(settings).map(([key, value]) => `${key} = ${typeof value === 'number' ? value : quoteSetting(value)}`)
     await appendAsOwner(join(pgdata, 'postgresql.conf'), conf)
     if (options.hba !== undefined && options.hba.length > 0) await appendAsOwner(join(pgdata, 'pg_hba.conf'), options.hba)
+  })
+}
+
+/** Where a new cluster lives, for the step that fills its data folder. */
+export interface ClusterFolder {
+  readonly binDir: string
+  /** The cluster's temporary folder (its socket and log live here). */
+  readonly folder: string
+  /** The data folder to fill (empty, owned by the server's user). */
+  readonly pgdata: string
+  /** The free port it will listen on. */
+  readonly port: number
+}
+
+/**
+ * Makes a temporary folder registered for cleanup, lets `prepare` fill its data folder (initdb, or
+ * pg_basebackup for a standby), starts the server and returns its handle. Everything is removed again
+ * if a step fails.
+ */
+export async function createCluster(prepare: (where: ClusterFolder) => Promise<void>): Promise<PrivateCluster> {
+  const binDir = postgresBinDir()
+  sweepAbandoned(binDir)
+  hookExit()
+  const folder = mkdtempSync(join(tmpdir(), FOLDER_PREFIX))
+  writeFileSync(join(folder, OWNER_FILE), String(process.pid))
+  let destroyed = false
+  const handle = {
+    dataDir: folder,
+    destroySync() {
+      if (destroyed) return
+      destroyed = true
+      live.delete(handle)
+      stopSync(binDir, folder)
+      rmSync(folder, { recursive: true, force: true })
+    },
+  }
+  live.add(handle)
+  try {
+    // initdb and pg_basebackup want an empty folder owned by the user they run as.
+    const pgdata = join(folder, 'data')
+    if (asRoot) {
+      execFileSync('install', ['-d', '-o', 'postgres', '-g', 'postgres', '-m', '700', pgdata])
+      chownSync(folder, uidOf('postgres'), gidOf('postgres'))
+    }
+    const port = await freePort()
+    await prepare({ binDir, folder, pgdata, port })
     const pgCtl = (args: string[]) => runAsOwner(join(binDir, 'pg_ctl'), ['-D', pgdata, ...args])
+    const log = join(folder, 'server.log')
     const start = async () => {
-      await pgCtl(['start', '-w', '-t', '30', '-l', join(dataDir, 'server.log')])
+      await pgCtl(['start', '-w', '-t', '30', '-l', log])
     }
     await start()
     const connection: PrivateClusterConnection = { host: '127.0.0.1', port, user: 'postgres', database: 'postgres' }
@@ -214,12 +240,15 @@ export async function startPrivateCluster(options: PrivateClusterOptions = {}): 
       },
       start,
       restart: async (mode = 'fast') => {
-        await pgCtl(['restart', '-m', mode, '-w', '-t', '30', '-l', join(dataDir, 'server.log')])
+        await pgCtl(['restart', '-m', mode, '-w', '-t', '30', '-l', log])
       },
       kill: async () => {
         const pid = Number(readFileSync(join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0])
         process.kill(pid, 'SIGKILL')
         while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 10))
+      },
+      promote: async () => {
+        await pgCtl(['promote', '-w', '-t', '30'])
       },
       isReady: async () => {
         try {
@@ -244,7 +273,8 @@ function quoteSetting(value: string): string {
   return value.startsWith("'") ? value : `'${value.replace(/'/g, "''")}'`
 }
 
-async function appendAsOwner(file: string, lines: readonly string[]): Promise<void> {
+/** Appends lines to a file of the server's user. */
+export async function appendAsOwner(file: string, lines: readonly string[]): Promise<void> {
   // The file belongs to the server's user; append through a shell running as that user.
   const text = `\n${lines.join('\n')}\n`
   const [bin, argv] = command('/bin/sh', ['-c', 'cat >> "$1"', 'sh', file])

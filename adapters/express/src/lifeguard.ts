@@ -1,9 +1,8 @@
-import { OperationContext } from '@lifeguard/core'
-import { requestIdFrom } from '@lifeguard/core/http'
+import type { OperationContext } from '@lifeguard/core'
+import { HttpOperation, httpMiddlewareSettings, operationNameOf } from '@lifeguard/core/http'
 import type { Request, RequestHandler, Response } from 'express'
-import { nameOperation, pathOf } from './internal/operation-name.js'
 import { attachContext, contextOf } from './internal/request-contexts.js'
-import { settingsFrom, type LifeguardOptions } from './options.js'
+import { expressRules, rejectMapErrors, type LifeguardOptions } from './options.js'
 
 declare global {
   // Express's own extension point for request properties.
@@ -35,67 +34,53 @@ declare global {
  * })
  */
 export function lifeguard(options: LifeguardOptions): RequestHandler {
-  const { container, handlerName, operationName, header, deadlineMillis, abortGraceMillis } = settingsFrom(options)
-
-  const operationOf = (req: Request): string => operationName?.(req) ?? defaultOperation(req)
-  const reportDisposeError = (error: unknown): void => container.reportError(error)
-  const dispose = (context: OperationContext): void => {
-    context.dispose().then(undefined, reportDisposeError)
-  }
+  rejectMapErrors(options)
+  const settings = httpMiddlewareSettings<Request>(options, expressRules)
+  const { operationName, requestIdHeader } = settings
+  const abortGraceMillis = options.abortGraceMillis ?? 1000
+  const operationOf = (req: Request): string => operationName?.(req) ?? operationNameOf(req.method, routePattern(req), req.originalUrl ?? req.url)
 
   // Express gives every request object a hidden class of its own (see request-contexts.ts), so each property
   // read on `req` or `res` is a slow lookup: this path reads as few as it can.
   return function lifeguardContext(req, res, next) {
     // Mounted twice (app and router): one request, one operation.
     if (contextOf(req) !== undefined) return next()
-    const method = req.method
-    const requestId = requestIdFrom(req.headers[header])
-    const provisional = operationName?.(req) ?? `${method} ${pathOf(req.originalUrl ?? req.url)}`
-    const context = OperationContext.create(handlerName, provisional, { container, requestId, deadlineMillis })
+    const operation = new HttpOperation(settings, operationOf(req), req.headers[requestIdHeader])
+    const { context } = operation
     attachContext(req, context)
-    res.setHeader(header, requestId)
+    res.setHeader(requestIdHeader, operation.requestId)
     let routed = false
     // 'close' follows 'finish', and also comes alone when the connection drops first.
     res.on('close', () => {
-      if (!routed) nameOperation(context, operationOf(req))
-      if (res.writableFinished) return dispose(context)
-      context.abort()
-      if (res.writableEnded) return dispose(context)
-      disposeWhenHandlerEnds(res, context, abortGraceMillis, dispose)
+      if (!routed) context.setOperation(operationOf(req))
+      const finished = res.writableFinished
+      operation.closed(finished)
+      if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)
     })
-    context.run(next)
+    operation.run(next)
     // Routing is synchronous unless an async middleware sits in between: name the operation now if we can.
-    const route = req.route as { path?: unknown } | undefined
-    if (route !== undefined) {
+    if (req.route !== undefined) {
       routed = true
-      nameOperation(context, operationName?.(req) ?? `${method} ${req.baseUrl}${routePath(route)}`)
+      context.setOperation(operationOf(req))
     }
   }
 }
 
-function defaultOperation(req: Request): string {
+function routePattern(req: Request): string | undefined {
   const route = req.route as { path?: unknown } | undefined
-  if (route === undefined) return `${req.method} ${pathOf(req.originalUrl ?? req.url)}`
-  return `${req.method} ${req.baseUrl}${routePath(route)}`
+  return route === undefined ? undefined : `${req.baseUrl}${String(route.path)}`
 }
 
-function routePath(route: { path?: unknown }): string {
-  return typeof route.path === 'string' ? route.path : String(route.path)
-}
-
-// After a disconnect, ending the response (the handler's own `res.json()` or the error handler's) emits
-// only 'prefinish': that marks the handler as done with its resources. A handler that never ends the
-// response gets `graceMillis` before its scope is disposed anyway.
-function disposeWhenHandlerEnds(
-  res: Response,
-  context: OperationContext,
-  graceMillis: number,
-  dispose: (context: OperationContext) => void,
-): void {
+// Express does not hand middleware the handler's promise. After a disconnect, ending the response (the
+// handler's own `res.json()` or the error handler's) emits only 'prefinish': that marks the handler as done
+// with its resources. A handler that never ends the response gets `graceMillis` before its scope is
+// disposed anyway.
+function settleWhenHandlerEnds(res: Response, operation: HttpOperation, graceMillis: number): void {
+  if (res.writableEnded) return operation.settled()
   const done = (): void => {
     clearTimeout(timer)
     res.off('prefinish', done)
-    dispose(context)
+    operation.settled()
   }
   const timer = setTimeout(done, graceMillis)
   timer.unref()

@@ -1,32 +1,15 @@
-import { createServiceContainer, OperationContext } from '@lifeguard/core'
+import { OperationContext } from '@lifeguard/core'
 import express from 'express'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { setTimeout as delay } from 'node:timers/promises'
 import { lifeguard } from '../src/index.js'
+import { namingContainer, operationNames } from '@lifeguard/http-conformance'
 import { listen, quietApp } from './_helpers/driver.js'
 
 const test = suite('the Express operation is named METHOD route-pattern once routed')
 
-async function operations(app: express.Express, path: string, disposed: string[]): Promise<{ inHandler: string; atDispose: string | undefined }> {
-  const running = await listen(app)
-  try {
-    const response = await fetch(`${running.url}${path}`)
-    const inHandler = ((await response.json()) as { operation: string }).operation
-    for (let i = 0; i < 200 && disposed.length === 0; i++) await delay(5)
-    return { inHandler, atDispose: disposed.pop() }
-  } finally {
-    await running.close()
-  }
-}
 
-function setup(): { container: ReturnType<typeof createServiceContainer>; disposed: string[] } {
-  const disposed: string[] = []
-  const container = createServiceContainer().scoped('marker', (r) => r.resolve('operationContext') as OperationContext, {
-    dispose: (context) => void disposed.push(context.operation),
-  })
-  return { container, disposed }
-}
 
 const answer = async (req: express.Request, res: express.Response): Promise<void> => {
   req.lifeguard.get('marker')
@@ -35,47 +18,47 @@ const answer = async (req: express.Request, res: express.Response): Promise<void
 }
 
 test('includes the mount path of a router', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   const router = express.Router()
   router.get('/orders/:id', answer)
   app.use(lifeguard({ container }))
   app.use('/api', router)
-  assert.equal(await operations(app, '/api/orders/42?x=1', disposed), { inHandler: 'GET /api/orders/:id', atDispose: 'GET /api/orders/:id' })
+  assert.equal(await operationNames(await listen(app), '/api/orders/42?x=1', disposed), { inHandler: 'GET /api/orders/:id', atDispose: 'GET /api/orders/:id' })
 })
 
 test('is named before the handler awaits when async middleware runs before lifeguard()', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   app.use((_req, _res, next) => void setTimeout(next, 2))
   app.use(lifeguard({ container }))
   app.get('/items/:id', answer)
-  assert.equal(await operations(app, '/items/9', disposed), { inHandler: 'GET /items/:id', atDispose: 'GET /items/:id' })
+  assert.equal(await operationNames(await listen(app), '/items/9', disposed), { inHandler: 'GET /items/:id', atDispose: 'GET /items/:id' })
 })
 
 test('is named by the time the scope is disposed when async middleware runs after lifeguard()', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   app.use(lifeguard({ container }))
   app.use((_req, _res, next) => void setTimeout(next, 2))
   app.get('/items/:id', answer)
-  const { atDispose } = await operations(app, '/items/9', disposed)
+  const { atDispose } = await operationNames(await listen(app), '/items/9', disposed)
   assert.is(atDispose, 'GET /items/:id')
 })
 
 test('falls back to METHOD path when no route matched', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   app.use(lifeguard({ container }))
   app.use((req, res) => {
     req.lifeguard.get('marker')
     res.status(404).json({ operation: req.lifeguard.operation })
   })
-  assert.equal(await operations(app, '/nowhere/7?q=2', disposed), { inHandler: 'GET /nowhere/7', atDispose: 'GET /nowhere/7' })
+  assert.equal(await operationNames(await listen(app), '/nowhere/7?q=2', disposed), { inHandler: 'GET /nowhere/7', atDispose: 'GET /nowhere/7' })
 })
 
 test('operationName and handlerName replace the defaults', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   app.use(lifeguard({ container, handlerName: 'orders-api', operationName: (req) => (req.route ? `route:${String(req.route.path)}` : undefined) }))
   app.get('/x/:id', async (req, res) => {
@@ -83,11 +66,11 @@ test('operationName and handlerName replace the defaults', async () => {
     await delay(1)
     res.json({ operation: `${req.lifeguard.handler} ${req.lifeguard.operation}` })
   })
-  assert.equal(await operations(app, '/x/1', disposed), { inHandler: 'orders-api route:/x/:id', atDispose: 'route:/x/:id' })
+  assert.equal(await operationNames(await listen(app), '/x/1', disposed), { inHandler: 'orders-api route:/x/:id', atDispose: 'route:/x/:id' })
 })
 
 test('a second lifeguard() on the same request reuses the first context', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   const router = express.Router()
   let outer: OperationContext | undefined
@@ -102,7 +85,7 @@ test('a second lifeguard() on the same request reuses the first context', async 
     res.json({ operation: req.lifeguard === outer ? 'same' : 'different' })
   })
   app.use('/r', router)
-  assert.equal(await operations(app, '/r/y', disposed), { inHandler: 'same', atDispose: 'GET /r/y' })
+  assert.equal(await operationNames(await listen(app), '/r/y', disposed), { inHandler: 'same', atDispose: 'GET /r/y' })
   assert.is(container.openScopes, 0)
 })
 

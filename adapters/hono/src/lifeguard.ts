@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { OperationContext } from '@lifeguard/core'
-import { poolPressureBody, poolPressureCode, requestIdFrom } from '@lifeguard/core/http'
-import type { Context, MiddlewareHandler } from 'hono'
+import type { OperationContext } from '@lifeguard/core'
+import { HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom } from '@lifeguard/core/http'
+import type { Context, MiddlewareHandler, Next } from 'hono'
+import { holdUntilSent } from './internal/hold-until-sent.js'
 import { defaultOperation } from './internal/operation-name.js'
-import { settingsFrom, type LifeguardOptions } from './options.js'
+import type { LifeguardOptions } from './options.js'
 
 /** The variables `lifeguard()` adds to every request: `c.get('lifeguard')`, `c.var.lifeguard`. */
 export interface LifeguardVariables {
@@ -34,11 +35,10 @@ interface NodeBindings {
  * `c.get('lifeguard')` / `c.var.lifeguard` and through `OperationContext.current()` in any code below it.
  * The operation is named `METHOD route-pattern` (e.g. `GET /orders/:id`, or `METHOD path` when no route
  * matched). The request id comes from `x-request-id` when sane (else a new UUID) and is echoed in the
- * response. On `@hono/node-server`, the context's `signal` aborts when the client goes away, and the scope is
- * disposed exactly once, when the middleware below has settled and the response has finished (streamed
- * bodies included) or the connection closed. On other runtimes the scope is disposed when the middleware
- * below has settled, and the signal follows the request's own signal. A disposal failure goes to the
- * container's `onError` and never touches the response.
+ * response. The context's `signal` aborts when the client goes away. The scope is disposed exactly once,
+ * when the response has been sent (streamed bodies included) or, after a disconnect, when the middleware
+ * below has settled. A disposal failure goes to the container's `onError` and never touches the response.
+ * Works with Hono's ESM and CommonJS builds, on `@hono/node-server` and on fetch-style runtimes.
  *
  * @throws {InvalidOptionError} for a missing container or a bad option
  * @example
@@ -48,80 +48,51 @@ interface NodeBindings {
  * serve({ fetch: app.fetch, port: 3000 })
  */
 export function lifeguard(options: LifeguardOptions): MiddlewareHandler<LifeguardEnv> {
-  const { container, handlerName, operationName, header, deadlineMillis, retryAfter } = settingsFrom(options)
+  const settings = httpMiddlewareSettings<Context>(options, { mapErrors: mapErrorsRule })
+  const { operationName, requestIdHeader } = settings
+  const retryAfter = retryAfterFrom(options.mapErrors)
 
-  const reportDisposeError = (error: unknown): void => container.reportError(error)
-  const dispose = (context: OperationContext): void => {
-    context.dispose().then(undefined, reportDisposeError)
-  }
+  // Hono answers a thrown error with its onError response: with mapErrors, pool pressure gets a 503 instead.
   const mapError = (c: Context): void => {
-    const code = retryAfter === undefined || c.error === undefined ? undefined : poolPressureCode(c.error)
+    const code = c.error === undefined ? undefined : poolPressureCode(c.error)
     if (code !== undefined) c.res = c.json(poolPressureBody(code), 503, { 'Retry-After': retryAfter! })
   }
 
-  // Not an async function: on Node 20 every promise pays AsyncLocalStorage's hooks, so the chain below gets one `then`.
+  // Not an async function: on Node 20 every promise pays AsyncLocalStorage's hooks, so the chain below gets at most one `then`.
   const middleware: MiddlewareHandler<LifeguardEnv> = function lifeguardContext(c, next) {
     // Mounted twice (app and sub-app): one request, one operation.
     if (c.get('lifeguard') !== undefined) return next()
-    const operation = operationName?.(c) ?? defaultOperation(c, middleware)
+    const name = operationName?.(c) ?? defaultOperation(c, middleware)
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings
-    if (incoming === undefined || outgoing === undefined || typeof outgoing.setHeader !== 'function') {
-      return runPortable(c, next, operation)
-    }
-    const requestId = requestIdFrom(incoming.headers[header])
-    const context = OperationContext.create(handlerName, operation, { container, requestId, deadlineMillis })
-    c.set('lifeguard', context)
-    // Straight onto the Node response: Hono's own header API would build a Headers object per request.
-    outgoing.setHeader(header, requestId)
-    // Disposed when both the middleware below has settled and the response is done, whichever comes last.
-    let settled = false
-    let closed = false
-    outgoing.on('close', () => {
-      closed = true
-      if (!outgoing.writableFinished) context.abort()
-      if (settled) dispose(context)
-    })
-    const settle = (): void => {
-      settled = true
-      if (closed) dispose(context)
-    }
-    return downstreamOf(context, next).then(
-      () => {
-        mapError(c)
-        settle()
-      },
-      (error: unknown) => {
-        settle()
-        throw error
-      },
-    )
+    if (incoming === undefined || typeof outgoing?.setHeader !== 'function') return runPortable(c, next, name)
+    // On @hono/node-server, the Node response is watched directly: its headers, its 'close' event. Hono's own
+    // header API and the request's signal would each build an object per request.
+    const operation = new HttpOperation(settings, name, incoming.headers[requestIdHeader])
+    c.set('lifeguard', operation.context)
+    outgoing.setHeader(requestIdHeader, operation.requestId)
+    // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect) ends it.
+    outgoing.on('close', () => operation.closed(outgoing.writableFinished))
+    const downstream = operation.run(next)
+    return retryAfter === undefined ? downstream : downstream.then(() => mapError(c))
   }
 
-  // Fetch-only runtimes (and `app.request()` in tests): no Node response to watch.
-  function runPortable(c: Context, next: () => Promise<void>, operation: string): Promise<void> {
-    const requestId = requestIdFrom(c.req.header(header))
-    const context = OperationContext.create(handlerName, operation, { container, requestId, deadlineMillis, signal: c.req.raw.signal })
-    c.set('lifeguard', context)
-    c.header(header, requestId)
-    return downstreamOf(context, next).then(
+  // Fetch-style runtimes (and `app.request()`): the request's own signal, Hono's header API, and the body.
+  function runPortable(c: Context, next: Next, name: string): Promise<void> {
+    const operation = new HttpOperation(settings, name, c.req.header(requestIdHeader), c.req.raw.signal)
+    c.set('lifeguard', operation.context)
+    c.header(requestIdHeader, operation.requestId)
+    return operation.run(next).then(
       () => {
-        mapError(c)
-        dispose(context)
+        if (retryAfter !== undefined) mapError(c)
+        operation.settled()
+        holdUntilSent(c, operation)
       },
       (error: unknown) => {
-        dispose(context)
+        operation.closed(true)
         throw error
       },
     )
   }
 
   return middleware
-}
-
-function downstreamOf(context: OperationContext, next: () => Promise<void>): Promise<void> {
-  try {
-    return context.run(next)
-  } catch (error) {
-    return Promise.reject(error)
-  }
 }

@@ -1,4 +1,4 @@
 import { runConformanceSuite } from '@lifeguard/http-conformance'
 import { honoDriver } from './_helpers/driver.js'
 
-runConformanceSuite(honoDriver)
+runConformanceSuite(honoDriver('hono', 'esm'))

@@ -6,6 +6,11 @@ export interface ConformanceOptions {
   container: ServiceContainer<any>
   requestIdHeader?: string
   deadlineMillis?: number
+  /**
+   * Answer pool pressure with 503 (`mapErrors` for Koa and Hono; for Express, `poolErrorHandler()` after
+   * the routes).
+   */
+  mapErrors?: boolean | { retryAfterSeconds?: number }
 }
 
 /** What a route handler is given, in the same shape for every framework. */
@@ -42,5 +47,7 @@ export interface RunningServer {
  */
 export interface FrameworkDriver {
   readonly name: string
+  /** The adapter's `lifeguard()`, for the checks of its options (called with bad ones too). */
+  readonly lifeguard: (options: ConformanceOptions) => (...args: never[]) => unknown
   start(options: ConformanceOptions, routes: readonly ConformanceRoute[]): Promise<RunningServer>
 }

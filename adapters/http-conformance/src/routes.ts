@@ -1,4 +1,4 @@
-import { OperationContext } from '@lifeguard/core'
+import { OperationContext, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
 import '@lifeguard/postgres'
 import type { ConformanceRoute, RouteCall } from './driver.js'
 import type { Fixture, Probe } from './fixture.js'
@@ -142,6 +142,16 @@ export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): Conf
           probe.sawAbort = context.signal.aborted
           return { json: { error: (error as { code?: string }).code }, status: 503 }
         }
+      },
+    },
+    {
+      // Pool pressure (also as an error's cause) and any other error, thrown by the handler.
+      path: '/pool/:kind',
+      async handle({ params }) {
+        await delay(1)
+        if (params['kind'] === 'exhausted') throw new PoolExhaustedError('orders', 10)
+        if (params['kind'] === 'timeout') throw new Error('Could not load the order.', { cause: new PoolTimeoutError('orders', 5000) })
+        throw new Error('Something else broke.')
       },
     },
     {

@@ -9,6 +9,18 @@ export class Deferred<T = void> {
       this.resolve = resolve
     })
   }
+
+  /**
+   * The promise, or a rejection naming `what` after `limitMillis`, so that a broken adapter fails the test
+   * instead of hanging it. The limit only bounds a failing test.
+   */
+  within(what: string, limitMillis = 5000): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const giveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Gave up waiting for: ${what}`)), limitMillis)
+    })
+    return Promise.race([this.promise, giveUp]).finally(() => clearTimeout(timer))
+  }
 }
 
 /** Deferreds created on first use, by key (a request id): either side may come first. */

@@ -7,4 +7,5 @@
 
 export { lifeguard } from './lifeguard.js'
 export type { LifeguardState } from './lifeguard.js'
-export type { LifeguardOptions, MapErrorsOptions } from './options.js'
+export type { LifeguardOptions } from './options.js'
+export type { MapErrorsOptions } from '@lifeguard/core/http'

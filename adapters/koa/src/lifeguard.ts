@@ -1,8 +1,7 @@
-import { OperationContext } from '@lifeguard/core'
-import { poolPressureBody, poolPressureCode, requestIdFrom } from '@lifeguard/core/http'
+import type { OperationContext } from '@lifeguard/core'
+import { HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom } from '@lifeguard/core/http'
 import type { Middleware, ParameterizedContext } from 'koa'
-import { nameOperation, pathOf } from './internal/operation-name.js'
-import { settingsFrom, type LifeguardOptions } from './options.js'
+import type { LifeguardOptions } from './options.js'
 
 /** The state `lifeguard()` adds to every request: `ctx.state.lifeguard`. */
 export interface LifeguardState {
@@ -22,8 +21,8 @@ declare module 'koa' {
  * `ctx.state.lifeguard` and through `OperationContext.current()` in any code below it. The request id comes
  * from `x-request-id` when sane (else a new UUID) and is echoed in the response, error responses included.
  * When the client goes away the context's `signal` aborts. The scope is disposed exactly once, when the
- * middleware below has settled and the response has finished (streamed bodies included) or the connection
- * closed; a disposal failure goes to the container's `onError` and never touches the response.
+ * response has finished (streamed bodies included) or, after a disconnect, when the middleware below has
+ * settled; a disposal failure goes to the container's `onError` and never touches the response.
  *
  * The operation is named `METHOD route-pattern` from `@koa/router` (e.g. `GET /orders/:id`) as soon as the
  * router has matched (`METHOD path` until then, and when no route matched).
@@ -38,20 +37,16 @@ declare module 'koa' {
  * app.use(router.routes())
  */
 export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState> {
-  const { container, handlerName, operationName, header, deadlineMillis, retryAfter } = settingsFrom(options)
-
-  const operationOf = (ctx: ParameterizedContext): string => operationName?.(ctx) ?? defaultOperation(ctx)
-  const reportDisposeError = (error: unknown): void => container.reportError(error)
-  const finish = (ctx: ParameterizedContext, context: OperationContext): void => {
-    nameOperation(context, operationOf(ctx))
-    context.dispose().then(undefined, reportDisposeError)
-  }
+  const settings = httpMiddlewareSettings<ParameterizedContext>(options, { mapErrors: mapErrorsRule })
+  const { operationName, requestIdHeader } = settings
+  const retryAfter = retryAfterFrom(options.mapErrors)
+  const operationOf = (ctx: ParameterizedContext): string => operationName?.(ctx) ?? operationNameOf(ctx.method, matchedRoute(ctx), ctx.originalUrl)
 
   // Pool pressure becomes a 503 when asked; every other error goes on to Koa, carrying the request id.
   const failed = (ctx: ParameterizedContext, error: unknown, requestId: string): void => {
     const code = retryAfter === undefined || ctx.headerSent ? undefined : poolPressureCode(error)
     if (code === undefined) {
-      keepHeaderOnError(error, header, requestId)
+      keepHeaderOnError(error, requestIdHeader, requestId)
       throw error
     }
     ctx.status = 503
@@ -59,46 +54,41 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     ctx.body = poolPressureBody(code)
   }
 
-  // Not an async function: on Node 20 every promise pays AsyncLocalStorage's hooks, so the chain below gets one `then`.
+  // Koa's error response starts by removing every header, then sets `error.headers`: the request id goes
+  // there. This is the request's own `onerror` (Koa answers a failed chain with `ctx.onerror(error)`), so
+  // that the requests that succeed chain no promise on the one below.
+  function lifeguardOnError(this: ParameterizedContext, error: Error): void {
+    keepHeaderOnError(error, requestIdHeader, this.state.lifeguard.requestId as string)
+    return (Object.getPrototypeOf(this) as ParameterizedContext).onerror.call(this, error)
+  }
+
+  // Not an async function: on Node 20 every promise pays AsyncLocalStorage's hooks.
   return function lifeguardContext(ctx, next) {
     // Mounted twice (app and router): one request, one operation.
     if (ctx.state.lifeguard !== undefined) return next()
-    const requestId = requestIdFrom(ctx.req.headers[header])
-    const context = OperationContext.create(handlerName, operationOf(ctx), { container, requestId, deadlineMillis })
+    const operation = new HttpOperation(settings, operationOf(ctx), ctx.req.headers[requestIdHeader])
+    const { context } = operation
     ctx.state.lifeguard = context
     const res = ctx.res
-    res.setHeader(header, requestId)
-    // Disposed when both the middleware below has settled and the response is done, whichever comes last.
-    let settled = false
-    let closed = false
+    res.setHeader(requestIdHeader, operation.requestId)
+    let namedFor: unknown
+    // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect) ends it.
     res.on('close', () => {
-      closed = true
-      if (!res.writableFinished) context.abort()
-      if (settled) finish(ctx, context)
+      if (matchedRoute(ctx) !== namedFor) context.setOperation(operationOf(ctx))
+      operation.closed(res.writableFinished)
     })
-    const settle = (): void => {
-      settled = true
-      if (closed) finish(ctx, context)
-    }
-    let downstream: Promise<void>
-    try {
-      downstream = context.run(next)
-    } catch (error) {
-      downstream = Promise.reject(error)
-    }
+    const mapsHere = retryAfter !== undefined || Object.hasOwn(ctx, 'onerror')
+    if (!mapsHere) ctx.onerror = lifeguardOnError
+    const downstream = operation.run(next)
     // @koa/router matches synchronously unless an async middleware sits in between: name the operation now if we can.
-    if ((ctx as { _matchedRoute?: unknown })._matchedRoute !== undefined) nameOperation(context, operationOf(ctx))
-    return downstream.then(settle, (error: unknown) => {
-      settle()
-      failed(ctx, error, requestId)
-    })
+    namedFor = matchedRoute(ctx)
+    if (namedFor !== undefined) context.setOperation(operationOf(ctx))
+    return mapsHere ? downstream.then(undefined, (error: unknown) => failed(ctx, error, operation.requestId)) : downstream
   }
 }
 
-function defaultOperation(ctx: ParameterizedContext): string {
-  const route = (ctx as { _matchedRoute?: unknown })._matchedRoute
-  if (route === undefined) return `${ctx.method} ${pathOf(ctx.originalUrl)}`
-  return `${ctx.method} ${typeof route === 'string' ? route : String(route)}`
+function matchedRoute(ctx: ParameterizedContext): unknown {
+  return (ctx as { _matchedRoute?: unknown })._matchedRoute
 }
 
 // Koa's error response starts by removing every header and then sets `error.headers` (its http-errors

@@ -1,33 +1,16 @@
 import Router from '@koa/router'
-import { createServiceContainer, OperationContext } from '@lifeguard/core'
+import { OperationContext } from '@lifeguard/core'
 import type Koa from 'koa'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { setTimeout as delay } from 'node:timers/promises'
 import { lifeguard } from '../src/index.js'
+import { namingContainer, operationNames } from '@lifeguard/http-conformance'
 import { listen, quietApp } from './_helpers/driver.js'
 
 const test = suite('the Koa operation is named METHOD route-pattern once @koa/router matched')
 
-function setup(): { container: ReturnType<typeof createServiceContainer>; disposed: string[] } {
-  const disposed: string[] = []
-  const container = createServiceContainer().scoped('marker', (r) => r.resolve('operationContext') as OperationContext, {
-    dispose: (context) => void disposed.push(context.operation),
-  })
-  return { container, disposed }
-}
 
-async function operations(app: Koa, path: string, disposed: string[]): Promise<{ inHandler: string; atDispose: string | undefined }> {
-  const running = await listen(app)
-  try {
-    const response = await fetch(`${running.url}${path}`)
-    const inHandler = ((await response.json()) as { operation: string }).operation
-    for (let i = 0; i < 200 && disposed.length === 0; i++) await delay(5)
-    return { inHandler, atDispose: disposed.pop() }
-  } finally {
-    await running.close()
-  }
-}
 
 const answer = async (ctx: Koa.ParameterizedContext): Promise<void> => {
   ctx.state.lifeguard.get('marker')
@@ -36,7 +19,7 @@ const answer = async (ctx: Koa.ParameterizedContext): Promise<void> => {
 }
 
 test('includes the prefix of nested routers', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   const api = new Router({ prefix: '/api' })
   const orders = new Router()
@@ -44,11 +27,11 @@ test('includes the prefix of nested routers', async () => {
   api.use('/v1', orders.routes())
   app.use(lifeguard({ container }))
   app.use(api.routes())
-  assert.equal(await operations(app, '/api/v1/orders/42?x=1', disposed), { inHandler: 'GET /api/v1/orders/:id', atDispose: 'GET /api/v1/orders/:id' })
+  assert.equal(await operationNames(await listen(app), '/api/v1/orders/42?x=1', disposed), { inHandler: 'GET /api/v1/orders/:id', atDispose: 'GET /api/v1/orders/:id' })
 })
 
 test('is named by the time the scope is disposed when async middleware runs before the router', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   const router = new Router()
   router.get('/items/:id', answer)
@@ -58,12 +41,12 @@ test('is named by the time the scope is disposed when async middleware runs befo
     await next()
   })
   app.use(router.routes())
-  const { atDispose } = await operations(app, '/items/9', disposed)
+  const { atDispose } = await operationNames(await listen(app), '/items/9', disposed)
   assert.is(atDispose, 'GET /items/:id')
 })
 
 test('falls back to METHOD path when no route matched', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   app.use(lifeguard({ container }))
   app.use((ctx) => {
@@ -71,11 +54,11 @@ test('falls back to METHOD path when no route matched', async () => {
     ctx.status = 404
     ctx.body = { operation: ctx.state.lifeguard.operation }
   })
-  assert.equal(await operations(app, '/nowhere/7?q=2', disposed), { inHandler: 'GET /nowhere/7', atDispose: 'GET /nowhere/7' })
+  assert.equal(await operationNames(await listen(app), '/nowhere/7?q=2', disposed), { inHandler: 'GET /nowhere/7', atDispose: 'GET /nowhere/7' })
 })
 
 test('operationName and handlerName replace the defaults; a second lifeguard() reuses the context', async () => {
-  const { container, disposed } = setup()
+  const { container, disposed } = namingContainer()
   const app = quietApp()
   const router = new Router()
   let outer: OperationContext | undefined
@@ -91,7 +74,7 @@ test('operationName and handlerName replace the defaults; a second lifeguard() r
     await next()
   })
   app.use(router.routes())
-  assert.equal(await operations(app, '/x/1', disposed), { inHandler: 'orders-api x-lookup true', atDispose: 'x-lookup' })
+  assert.equal(await operationNames(await listen(app), '/x/1', disposed), { inHandler: 'orders-api x-lookup true', atDispose: 'x-lookup' })
   assert.is(container.openScopes, 0)
 })
 

@@ -147,6 +147,9 @@ export function driverOptions(options: ResolvedMongoPoolOptions): MongoClientOpt
     // `minSize` is kept by the pool itself, since the driver cannot change its minimum after construction.
     minPoolSize: 0,
     maxIdleTimeMS: options.maxIdleTimeMillis,
+    // The pool's `query` events come from command monitoring, which the driver cannot turn on later; the
+    // application's own choice (in `clientOptions` or the URI) wins.
+    ...('monitorCommands' in options.clientOptions || /[?&]monitorcommands=/i.test(options.uri) ? {} : { monitorCommands: true }),
     ...(options.appName === undefined ? {} : { appName: options.appName }),
   }
 }

@@ -18,3 +18,68 @@ export class PostgresConnectError extends LifeguardError {
     this.sqlState = typeof sqlState === 'string' ? sqlState : undefined
   }
 }
+
+/**
+ * A statement reached a server that no longer accepts writes (SQLSTATE `25006`) in a pool that wants a
+ * writable one (`targetSessionAttrs: 'read-write'`): the server was demoted, or made read-only for a
+ * switchover. The statement did not take effect and is not retried elsewhere; the connection, and the
+ * pool's other connections to that server, are closed (idle ones at once, busy ones when released), so a
+ * retry reaches the writable server. The cause is the server's error.
+ */
+export class PostgresReadOnlyError extends LifeguardError {
+  override readonly name = 'PostgresReadOnlyError'
+  readonly pool: string
+  /** The server that refused, `host:port`. */
+  readonly server: string
+  readonly sqlState = '25006'
+  /** Always false: a refused write did not take effect (in a transaction, the server rolls it back). */
+  readonly mayHaveCommitted = false
+
+  constructor(pool: string, action: string, server: string, cause: Error) {
+    super(
+      'ERR_POSTGRES_READ_ONLY',
+      `Could not ${action} on pool '${pool}'. The server ${server} is read-only (25006): it is no longer the primary, or it was made read-only for a switchover. Its connections are being closed; a retry connects to a writable server.`,
+      { cause },
+    )
+    this.pool = pool
+    this.server = server
+  }
+}
+
+/** A feature that needs a server session of its own, which PgBouncer in transaction mode does not give. */
+export type SessionFeature = 'session-set' | 'listen' | 'advisory-lock' | 'sql-prepare' | 'named-statement' | 'hold-cursor' | 'temp-table'
+
+const sessionAdvice: Record<SessionFeature, readonly [what: string, instead: string]> = {
+  'session-set': ['A session `SET`, `RESET` or `set_config(..., false)`', 'use `SET LOCAL` inside transaction(), or set it on the role or database (`ALTER ROLE ... SET ...`)'],
+  listen: ['`LISTEN` / `UNLISTEN`', 'listen on a client connected to the server directly, not through PgBouncer'],
+  'advisory-lock': ['A session advisory lock (`pg_advisory_lock`, `pg_try_advisory_lock`, `pg_advisory_unlock`)', 'use `pg_advisory_xact_lock` or `pg_try_advisory_xact_lock` inside transaction()'],
+  'sql-prepare': ['SQL `PREPARE` / `EXECUTE` / `DEALLOCATE`', 'use parameterized queries (`query(text, values)`)'],
+  'named-statement': [
+    'A named prepared statement (`query({ name, text })`)',
+    "leave out `name` (unnamed parameterized queries are fine), or run PgBouncer 1.21+ with `max_prepared_statements` and set `pooler: { type: 'pgbouncer-transaction', namedPreparedStatements: true }`",
+  ],
+  'hold-cursor': ['A `WITH HOLD` cursor', 'use a cursor without `WITH HOLD` inside transaction()'],
+  'temp-table': ['A temporary table that outlives its transaction', 'create it with `ON COMMIT DROP` inside transaction()'],
+}
+
+/**
+ * A statement asked for a feature that keeps state in the server session, in a pool created with
+ * `pooler: 'pgbouncer-transaction'`: PgBouncer hands that session to other clients after each
+ * transaction, so the state would leak to them or be lost. Nothing was sent to the server. The message
+ * names the feature and what to use instead; `feature` is stable.
+ */
+export class SessionFeatureError extends LifeguardError {
+  override readonly name = 'SessionFeatureError'
+  readonly pool: string
+  readonly feature: SessionFeature
+
+  constructor(pool: string, feature: SessionFeature) {
+    const [what, instead] = sessionAdvice[feature]
+    super(
+      'ERR_POSTGRES_SESSION_FEATURE',
+      `Could not run the statement on pool '${pool}'. ${what} keeps state in the server session, which PgBouncer in transaction mode shares between clients (pooler: 'pgbouncer-transaction'): ${instead}.`,
+    )
+    this.pool = pool
+    this.feature = feature
+  }
+}

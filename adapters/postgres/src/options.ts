@@ -25,13 +25,37 @@ export type OwnedDriverOption =
  */
 export type PostgresDriverOptions = Omit<pg.PoolConfig, OwnedDriverOption>
 
+/** One server of a pool given several (`hosts`), e.g. a primary and its standby. */
+export interface PostgresHost {
+  host: string
+  /** Default: `PGPORT`, then 5432. */
+  port?: number
+}
+
+/**
+ * Which server a new connection must reach, as libpq's `target_session_attrs`: `any` (the first that
+ * answers), `read-write` (accepts writes: not a standby, `default_transaction_read_only` off), `read-only`
+ * (the opposite), `primary` (not in recovery), `standby` (in recovery), `prefer-standby` (a standby if any
+ * answers, else any server).
+ */
+export type TargetSessionAttrs = 'any' | 'read-write' | 'read-only' | 'primary' | 'standby' | 'prefer-standby'
+
+/**
+ * The pool sits behind PgBouncer in transaction mode: statements that need a session of their own
+ * (session `SET`, `LISTEN`, session advisory locks, SQL `PREPARE`, named prepared statements, `WITH HOLD`
+ * cursors, temporary tables that outlive a transaction) are refused with `SessionFeatureError`, and
+ * startup parameters PgBouncer rejects are refused at construction. `namedPreparedStatements: true`
+ * allows `query({ name, text })`: set it only for PgBouncer 1.21 or later with `max_prepared_statements` > 0.
+ */
+export type PoolerOption = 'pgbouncer-transaction' | { type: 'pgbouncer-transaction'; namedPreparedStatements?: boolean }
+
 /** Options of `createPostgresPool()`. Durations are in milliseconds. */
 export interface PostgresPoolOptions extends PoolEventsOption {
   /** Unique in its registry, e.g. `'orders'`. Shown in errors, events and metrics. */
   name: string
   /** `postgres://user:password@host:port/database?sslmode=...`. Its fields win over the fields below, as in `pg`. */
   connectionString?: string
-  /** Default: `PGHOST`, then `localhost`. */
+  /** Default: `PGHOST`, then `localhost`. libpq's list `'db1,db2'` means the same as `hosts`. */
   host?: string
   /** Default: `PGPORT`, then 5432. */
   port?: number
@@ -41,6 +65,16 @@ export interface PostgresPoolOptions extends PoolEventsOption {
   password?: string | (() => string | Promise<string>)
   /** Default: `PGDATABASE`, then the user name. */
   database?: string
+  /**
+   * Several servers, tried in order (a server that failed or did not match within the last 10 s is
+   * tried last), each new connection checked against `targetSessionAttrs`. Not with `host`, `port` or
+   * `connectionString`.
+   */
+  hosts?: readonly PostgresHost[]
+  /** Which server new connections must reach (see `TargetSessionAttrs`). Default `'any'`. */
+  targetSessionAttrs?: TargetSessionAttrs
+  /** Set when the pool connects through PgBouncer in transaction mode (see `PoolerOption`). */
+  pooler?: PoolerOption
   /** `true`, or Node's TLS options. */
   ssl?: pg.PoolConfig['ssl']
   /** Sent as `application_name`: how the server (`pg_stat_activity`) and PgBouncer see this service. */

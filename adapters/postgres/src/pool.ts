@@ -3,11 +3,13 @@ import {
   InvalidOptionError,
   type ManagedPool,
   type PoolEventListeners,
+  type PoolCounters,
   type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
   type PoolState,
   type ResizeOptions,
+  type SoftEvictReport,
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
@@ -17,6 +19,7 @@ import { PgPoolCore } from './internal/pool-core.js'
 import type { PooledClient } from './internal/pooled-client.js'
 import { resolvePgConfig } from './internal/resolve-pg-config.js'
 import { poolCore } from './internal/symbols.js'
+import type { PoolerOption, PostgresHost, TargetSessionAttrs } from './options.js'
 import type { QueryText, QueryValues } from './query-types.js'
 
 /**
@@ -38,6 +41,15 @@ export interface PoolConfig extends pg.PoolConfig {
   events?: PoolEventListeners | readonly PoolEventListeners[]
   /** Where time is read and timers are set; tests pass a manual clock. */
   clock?: Clock
+  /**
+   * Several servers, tried in order, as for `createPostgresPool`. libpq's form works too:
+   * `host: 'db1,db2'` with one `port` or a comma-separated string of as many. Not with `connectionString`.
+   */
+  hosts?: readonly PostgresHost[]
+  /** Which server new connections must reach, as libpq's `target_session_attrs`. Default `'any'`. */
+  targetSessionAttrs?: TargetSessionAttrs
+  /** Set when the pool connects through PgBouncer in transaction mode (see `PoolerOption`). */
+  pooler?: PoolerOption
 }
 
 type QueryCallback<R> = (error: Error, result: R) => void
@@ -216,9 +228,54 @@ export class Pool extends EventEmitter implements ManagedPool {
     this.#core.engine.resize(size, options)
   }
 
+  /** True while `suspend()` holds new checkouts. */
+  get suspended(): boolean {
+    return this.#core.engine.suspended
+  }
+
+  /**
+   * Holds new checkouts while an operator switches servers (HikariCP's `suspendPool`): callers wait in
+   * line, still bounded by the acquire timeout and their operation's signal; clients already checked out
+   * stay in use; no connection is opened except by `warmup()`. Fires `suspend`; `getPoolMetrics().suspended`
+   * is true until `resume()`.
+   *
+   * @throws {PoolClosedError} once the pool is closing
+   * @example
+   * pool.suspend()
+   * pool.softEvict()        // idle connections close now, busy ones when released
+   * await promoteStandby()  // the operator's switchover
+   * await pool.warmup()     // optional: open connections to the new server before serving
+   * pool.resume()
+   */
+  suspend(): void {
+    this.#core.engine.suspend()
+  }
+
+  /** Serves the held checkouts again, oldest first, and fires `resume`. Does nothing unless suspended. */
+  resume(): void {
+    this.#core.engine.resume()
+  }
+
+  /**
+   * Retires every connection without failing anyone (HikariCP's `softEvictConnections`): idle ones close
+   * now, checked-out ones (and ones being opened) when they come back, each with disconnect reason
+   * `evicted`; new connections open as needed. Does nothing once the pool is closing.
+   *
+   * @example
+   * const { closed, closingOnRelease } = pool.softEvict()
+   */
+  softEvict(): SoftEvictReport {
+    return this.#core.engine.softEvict()
+  }
+
   /** A snapshot of every `PoolMetrics` field. */
   getPoolMetrics(): PoolMetrics {
     return this.#core.metrics()
+  }
+
+  /** The live numbers and lifetime counters of `getPoolMetrics()` alone (nothing sorted), for frequent readers. */
+  getPoolCounters(): PoolCounters {
+    return this.#core.counters()
   }
 
   /** Graceful and idempotent: like `end()`, but checked-out clients are taken back after `timeoutMillis` (default 10000). */
@@ -229,7 +286,9 @@ export class Pool extends EventEmitter implements ManagedPool {
   // A submittable (cursor, stream) runs on a client held until it ends or fails.
   #submit<T extends pg.Submittable>(submittable: T): T {
     const emitter = submittable as unknown as Partial<EventEmitter> & { handleError?: (error: Error) => void }
-    this.#core.checkout(undefined).then(
+    const refusal = this.#core.refusal(submittable)
+    const checkout = refusal === undefined ? this.#core.checkout(undefined) : Promise.reject(refusal)
+    checkout.then(
       (client) => {
         let released = false
         const release = (error?: Error) => {

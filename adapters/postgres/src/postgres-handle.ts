@@ -4,7 +4,8 @@ import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
-import { releaseArgumentFor, statementError } from './internal/run-query.js'
+import type { PoolMonitor } from '@lifeguard/core/adapter'
+import { releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
 import type { QueryText, QueryValues } from './query-types.js'
 import { finishTransaction, poolCore } from './internal/symbols.js'
 
@@ -74,20 +75,22 @@ export class PostgresHandle implements AsyncDisposable {
   async transaction<T>(fn: (tx: PostgresTransaction) => T | Promise<T>, options?: TransactionOptions): Promise<T> {
     const begin = beginStatement(options)
     const client = await this.#checkout('start a transaction')
+    // Its refused writes are the caller's doing, not a sign that the server was demoted.
+    if (options?.readOnly === true) client[clientState].readOnlyTransaction = true
     const core = this.pool[poolCore]
-    const tx = new PostgresTransaction(client, core.name, core.redact)
+    const tx = new PostgresTransaction(client, core.name, core.redact, core.monitor)
     this.#hold(client, tx)
     let result: T
     try {
-      await client.query(begin).catch((error: unknown) => Promise.reject(statementError(core.name, client, error, 'start a transaction', false, core.redact)))
+      await runStatement(core.monitor, client, begin, undefined, (error) => statementError(core.name, client, error, 'start a transaction', false, core.redact))
       result = await fn(tx)
       tx[finishTransaction]()
       // Disposed meanwhile: the client went back (rolled back); committing now would touch someone else's.
       if (this.#held?.get(client) !== tx) throw this.#disposedError('commit the transaction')
-      await client.query('COMMIT').catch((error: unknown) => Promise.reject(statementError(core.name, client, error, 'commit the transaction', true, core.redact)))
+      await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact))
     } catch (error) {
       tx[finishTransaction]()
-      if (this.#take(client, tx)) await rollbackAndRelease(client)
+      if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor)
       throw error
     }
     if (this.#take(client, tx)) client.release()
@@ -154,7 +157,7 @@ export class PostgresHandle implements AsyncDisposable {
         tx?.[finishTransaction]()
         // A transaction may still be sending BEGIN, so roll back whenever one was started.
         const status = client.getTransactionStatus()
-        if (tx !== undefined || status === 'T' || status === 'E') return rollbackAndRelease(client)
+        if (tx !== undefined || status === 'T' || status === 'E') return rollbackAndRelease(client, this.pool[poolCore].monitor)
         client.release()
         return undefined
       }),
@@ -166,11 +169,11 @@ export class PostgresHandle implements AsyncDisposable {
   }
 }
 
-async function rollbackAndRelease(client: PooledClient): Promise<void> {
+async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor): Promise<void> {
   // A lost connection has nothing to roll back (the server already did): just close it.
   if (client[clientState].broken) return client.release(client[clientState].failure ?? true)
   try {
-    await client.query('ROLLBACK')
+    await runStatement(monitor, client, 'ROLLBACK', undefined, (error) => error)
   } catch (error) {
     // The connection cannot be trusted with an unknown transaction state: close it.
     client.release(releaseArgumentFor(error) ?? (error as Error))

@@ -2,11 +2,13 @@ import type {
   ManagedPool,
   PoolEventMap,
   PoolEventName,
+  PoolCounters,
   PoolEventSource,
   PoolMetrics,
   PoolSize,
   PoolState,
   ResizeOptions,
+  SoftEvictReport,
   WarmupOptions,
   WarmupReport,
 } from '@lifeguard/core'
@@ -112,9 +114,54 @@ export class PostgresPool implements ManagedPool {
     this.#core.engine.resize(size, options)
   }
 
+  /** True while `suspend()` holds new checkouts. */
+  get suspended(): boolean {
+    return this.#core.engine.suspended
+  }
+
+  /**
+   * Holds new checkouts while an operator switches servers (HikariCP's `suspendPool`): callers wait in
+   * line, still bounded by the acquire timeout and their operation's signal; clients already checked out
+   * stay in use; no connection is opened except by `warmup()`. Fires `suspend`; `getPoolMetrics().suspended`
+   * is true until `resume()`.
+   *
+   * @throws {PoolClosedError} once the pool is closing
+   * @example
+   * pool.suspend()
+   * pool.softEvict()        // idle connections close now, busy ones when released
+   * await promoteStandby()  // the operator's switchover
+   * await pool.warmup()     // optional: open connections to the new server before serving
+   * pool.resume()
+   */
+  suspend(): void {
+    this.#core.engine.suspend()
+  }
+
+  /** Serves the held checkouts again, oldest first, and fires `resume`. Does nothing unless suspended. */
+  resume(): void {
+    this.#core.engine.resume()
+  }
+
+  /**
+   * Retires every connection without failing anyone (HikariCP's `softEvictConnections`): idle ones close
+   * now, checked-out ones (and ones being opened) when they come back, each with disconnect reason
+   * `evicted`; new connections open as needed. Does nothing once the pool is closing.
+   *
+   * @example
+   * const { closed, closingOnRelease } = pool.softEvict()
+   */
+  softEvict(): SoftEvictReport {
+    return this.#core.engine.softEvict()
+  }
+
   /** A snapshot of every `PoolMetrics` field. */
   getPoolMetrics(): PoolMetrics {
     return this.#core.metrics()
+  }
+
+  /** The live numbers and lifetime counters of `getPoolMetrics()` alone (nothing sorted), for frequent readers. */
+  getPoolCounters(): PoolCounters {
+    return this.#core.counters()
   }
 
   /**

@@ -1,9 +1,9 @@
 import { DisposedError } from '@lifeguard/core'
-import { validateOptions } from '@lifeguard/core/adapter'
+import { validateOptions, type PoolMonitor } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import type { QueryText, QueryValues } from './query-types.js'
 import type { PooledClient } from './internal/pooled-client.js'
-import { statementError } from './internal/run-query.js'
+import { runStatement, statementError } from './internal/run-query.js'
 import { finishTransaction } from './internal/symbols.js'
 
 /** How `transaction()` begins: `BEGIN ISOLATION LEVEL ... READ ONLY`. */
@@ -22,13 +22,15 @@ export class PostgresTransaction {
   readonly #client: PooledClient
   readonly #pool: string
   readonly #redact: (error: unknown) => Error
+  readonly #monitor: PoolMonitor
   #finished = false
 
   /** @internal created by `PostgresHandle#transaction()` */
-  constructor(client: PooledClient, pool: string, redact: (error: unknown) => Error) {
+  constructor(client: PooledClient, pool: string, redact: (error: unknown) => Error, monitor: PoolMonitor) {
     this.#client = client
     this.#pool = pool
     this.#redact = redact
+    this.#monitor = monitor
   }
 
   /** True once committed, rolled back or disposed. */
@@ -46,7 +48,7 @@ export class PostgresTransaction {
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#finished) return Promise.reject(new DisposedError('Could not run a query in the transaction. The transaction has already finished.'))
-    return this.#client.query<R>(text as string, values as unknown[] | undefined).catch((error: unknown) => Promise.reject(statementError(this.#pool, this.#client, error, 'run a query in the transaction', false, this.#redact)))
+    return runStatement<R>(this.#monitor, this.#client, text, values, (error) => statementError(this.#pool, this.#client, error, 'run a query in the transaction', false, this.#redact))
   }
 
   /** @internal */

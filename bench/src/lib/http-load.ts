@@ -1,6 +1,6 @@
 // HTTP load with autocannon: in this process, or in a child pinned to its own core while the
 // server runs pinned to another, measuring the server's CPU time per request.
-import autocannon, { type Result } from 'autocannon'
+import autocannon, { type Options, type Result } from 'autocannon'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -21,7 +21,7 @@ export interface HttpLoadOptions {
   warmupMillis?: number
   /** Requests in flight per connection; default 1. */
   pipelining?: number
-  method?: string
+  method?: Options['method']
   headers?: Record<string, string>
   body?: string
   /** Accept connection errors and non-2xx responses instead of throwing; default false. */

@@ -1,18 +1,19 @@
-import type { Clock, ClockTimer } from '../clock.js'
-import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError, PoolWarmupError } from '../errors.js'
+import type { Clock } from '../clock.js'
+import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '../errors.js'
 import { OperationContext } from '../operation-context.js'
 import type { LivePoolState } from '../pool-stats.js'
-import type { PoolSize, PoolState, ResizeOptions, WarmupOptions, WarmupReport } from '../pool-contract.js'
+import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { DisconnectReason } from '../pool-events.js'
 import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionFactory } from './connection-factory.js'
 import type { PoolEngineOptions } from './engine-options.js'
 import { PoolLifecycle, type WarmupPlan } from './pool-lifecycle.js'
+import { ConnectionOpener } from './connection-opener.js'
+import { IdleList } from './idle-list.js'
+import { warmConnections } from './warm-connections.js'
 import { PooledConnection } from './pooled-connection.js'
 import { WaitQueue, type Grant, type Waiter } from './wait-queue.js'
 
-const firstBackoffMillis = 25
-const maxBackoffMillis = 500
 // How long close() waits for the sockets of closed connections to finish closing.
 const socketsCloseMillis = 2000
 
@@ -24,7 +25,8 @@ const socketsCloseMillis = 2000
  * Its counts are exact at every instant: `totalCount = activeCount + idleCount + pendingCount`, and
  * `waitingCount` is the queue's length. It keeps `minSize` open once in use, closes idle connections
  * after `idleTimeoutMillis` and every connection after its (jittered) lifetime, resizes in place,
- * validates connections that sat idle, and reports every step to its `PoolMonitor`.
+ * validates connections that sat idle, and reports every step to its `PoolMonitor`. For maintenance it
+ * can hold checkouts (`suspend()` / `resume()`) and retire its connections (`softEvict()`).
  */
 export class PoolEngine<C> {
   readonly name: string
@@ -34,14 +36,10 @@ export class PoolEngine<C> {
   readonly #clock: Clock
   readonly #queue: WaitQueue<C>
   /** Idle connections; the most recently released is last. */
-  readonly #idle: PooledConnection<C>[] = []
+  readonly #idle: IdleList<C>
   /** Every open connection (idle, validating, busy), so close() can reach each. */
   readonly #connections = new Set<PooledConnection<C>>()
-  /** Connection attempts in flight, so close() can abandon them. */
-  readonly #attempts = new Set<AbortController>()
   #active = 0
-  #creating = 0
-  #validating = 0
   /** Connections being destroyed: they still hold a server connection, so they count against maxSize. */
   #retiring = 0
   #minSize: number
@@ -50,11 +48,11 @@ export class PoolEngine<C> {
   /** Set by the first checkout or warm-up: from then on `minSize` connections are kept open. */
   #started = false
   #dispatchScheduled = false
-  #housekeeping: ClockTimer | undefined
-  #housekeepingAt = Infinity
-  #retry: ClockTimer | undefined
-  #backoffMillis = firstBackoffMillis
-  #lastCreateError: Error | undefined
+  readonly #opener: ConnectionOpener<C>
+  #suspended = false
+  #suspendedAt = 0
+  /** Bumped by `softEvict()`: a connection that started opening in an older generation is evicted. */
+  #generation = 0
   #drained: (() => void) | undefined
   #allRetired: (() => void) | undefined
   readonly #dispatch = (): void => this.#dispatchIdle()
@@ -77,6 +75,30 @@ export class PoolEngine<C> {
       timedOut: (waiter) => this.#left(this.#timedOut(waiter)),
       aborted: (_waiter, reason) => this.#left(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason })),
     })
+    this.#idle = new IdleList<C>({
+      clock: this.#clock,
+      idleTimeoutMillis: options.idleTimeoutMillis,
+      aboveMinimum: () => this.totalCount > this.#minSize,
+      retire: (lease, reason) => this.#retire(lease, reason),
+      swept: () => this.#fill(),
+    })
+    const engine = this
+    this.#opener = new ConnectionOpener<C>(options, {
+      get generation() {
+        return engine.#generation
+      },
+      get callersWaiting() {
+        return engine.#queue.length > 0
+      },
+      broken: (lease, error) => this.#broken(lease, error),
+      adopt: (lease) => {
+        this.#connections.add(lease)
+        if (lease.generation !== this.#generation) lease.evicted = true
+      },
+      retire: (lease, reason) => this.#retire(lease, reason),
+      settled: () => this.#checkDrained(),
+      retry: () => this.#fill(),
+    })
   }
 
   get state(): PoolState {
@@ -84,7 +106,7 @@ export class PoolEngine<C> {
   }
   /** Open connections, plus the ones being opened or validated. */
   get totalCount(): number {
-    return this.#idle.length + this.#active + this.#creating + this.#validating
+    return this.#idle.length + this.#active + this.#opener.creating + this.#opener.validating
   }
   get idleCount(): number {
     return this.#idle.length
@@ -95,7 +117,7 @@ export class PoolEngine<C> {
   }
   /** Connections being opened or validated. */
   get pendingCount(): number {
-    return this.#creating + this.#validating
+    return this.#opener.creating + this.#opener.validating
   }
   get waitingCount(): number {
     return this.#queue.length
@@ -113,9 +135,13 @@ export class PoolEngine<C> {
     for (const lease of this.#connections) if (lease.state === 'busy' && (now >= lease.expiresAt || lease.uses + 1 >= this.#options.maxUses)) expired++
     return expired
   }
+  /** True between `suspend()` and `resume()`: checkouts wait, no connection is opened for them. */
+  get suspended(): boolean {
+    return this.#suspended
+  }
   /** The last failed connection attempt (redacted); cleared by the next success. */
   get lastCreateError(): Error | undefined {
-    return this.#lastCreateError
+    return this.#opener.lastError
   }
 
   /** The live counts, for `PoolMonitor.snapshot()`. */
@@ -127,6 +153,7 @@ export class PoolEngine<C> {
       waitingRequests: this.#queue.length,
       minSize: this.#minSize,
       maxSize: this.#maxSize,
+      suspended: this.#suspended,
     }
   }
 
@@ -135,7 +162,7 @@ export class PoolEngine<C> {
    * (then call `request`). The fast path of a busy pool: no promise, no timer.
    */
   tryAcquire(context: OperationContext | undefined): PooledConnection<C> | undefined {
-    if (this.#queue.length > 0 || this.#idle.length === 0 || this.#lifecycle.closing) return undefined
+    if (this.#queue.length > 0 || this.#idle.length === 0 || this.#lifecycle.closing || this.#suspended) return undefined
     if (context?.aborted) return undefined
     const lease = this.#takeIdle()
     if (lease !== undefined) this.#checkOut(lease, 0, context, undefined)
@@ -154,7 +181,7 @@ export class PoolEngine<C> {
     if (this.#lifecycle.closing) return grant(new PoolClosedError(this.name), undefined)
     if (context?.aborted) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
     this.#started = true
-    if (this.#queue.length === 0) {
+    if (this.#queue.length === 0 && !this.#suspended) {
       const lease = this.#takeIdle()
       if (lease !== undefined) {
         this.#checkOut(lease, 0, context, undefined)
@@ -182,7 +209,7 @@ export class PoolEngine<C> {
   // really waiting in line for a busy connection to come back (what maxWaitingRequests bounds).
   #inLine(): number {
     const room = Math.max(0, this.#maxSize - this.totalCount - this.#retiring)
-    return this.#queue.length - this.#creating - this.#validating - this.#idle.length - room
+    return this.#queue.length - this.#opener.creating - this.#opener.validating - this.#idle.length - room
   }
 
   /** `request` as a promise. */
@@ -236,6 +263,60 @@ export class PoolEngine<C> {
   }
 
   /**
+   * Holds new checkouts (HikariCP's `suspendPool`): callers wait in the queue, bounded as always by
+   * `acquireTimeoutMillis` and their operation's signal; connections already checked out stay in use, and
+   * no connection is opened except by `warmup()`. For an operator switching servers: suspend, `softEvict()`,
+   * switch, optionally `warmup()`, then `resume()`. A second call does nothing.
+   *
+   * @throws {PoolClosedError} once the pool is closing
+   */
+  suspend(): void {
+    this.#lifecycle.assertOpen('suspend')
+    if (this.#suspended) return
+    this.#suspended = true
+    this.#suspendedAt = this.#clock.now()
+    this.#monitor.suspended(this.#active, this.#queue.length)
+  }
+
+  /** Serves held checkouts again (oldest first) and lets the pool open connections. Does nothing unless suspended. */
+  resume(): void {
+    if (!this.#suspended) return
+    this.#suspended = false
+    this.#monitor.resumed(this.#clock.now() - this.#suspendedAt, this.#queue.length)
+    if (!this.#lifecycle.closing) this.#scheduleDispatch()
+  }
+
+  /**
+   * Retires connections without failing anyone (HikariCP's `softEvictConnections`): idle ones close at once,
+   * checked-out ones (and ones being validated or opened) close when they come back; every one closes with
+   * disconnect reason `evicted`. With a `filter`, only the open connections it accepts. New connections
+   * are opened as usual. Does nothing once the pool is closing.
+   *
+   * @param filter - which open connections to evict (default: all, including the ones being opened)
+   */
+  softEvict(filter?: (connection: C) => boolean): SoftEvictReport {
+    const report: SoftEvictReport = { closed: 0, closingOnRelease: 0 }
+    if (this.#lifecycle.closing) return report
+    if (filter === undefined) {
+      this.#generation++
+      report.closingOnRelease += this.#opener.creating
+    }
+    for (const lease of this.#connections) {
+      if (lease.evicted || (filter !== undefined && !filter(lease.connection))) continue
+      if (lease.state === 'idle') {
+        this.#idle.remove(lease)
+        this.#retire(lease, 'evicted')
+        report.closed++
+      } else {
+        lease.evicted = true
+        report.closingOnRelease++
+      }
+    }
+    this.#fill()
+    return report
+  }
+
+  /**
    * Opens `minSize` connections (at least 1) or the number asked, validates each, and keeps them idle
    * (idle ones already open count, after validation).
    *
@@ -248,32 +329,24 @@ export class PoolEngine<C> {
     return this.#lifecycle.warmup(options, bounds, (plan) => this.#warmup(plan))
   }
 
-  async #warmup({ connections: requested, timeoutMillis }: WarmupPlan): Promise<WarmupReport> {
-    const started = this.#clock.now()
+  #warmup(plan: WarmupPlan): Promise<WarmupReport> {
     this.#started = true
-    const attempts: Promise<void>[] = []
-    const ready = (lease: PooledConnection<C>, resolve: () => void) => {
-      this.#offer(lease)
-      resolve()
-    }
-    while (attempts.length < requested && this.#idle.length > 0) {
-      const lease = this.#idle.pop() as PooledConnection<C>
-      attempts.push(new Promise((resolve, reject) => this.#validate(lease, timeoutMillis, (valid) => ready(valid, resolve), reject)))
-    }
-    const room = Math.max(0, this.#maxSize - this.totalCount - this.#retiring)
-    for (let i = Math.min(requested - attempts.length, room); i > 0; i--) {
-      attempts.push(new Promise((resolve, reject) => this.#open(timeoutMillis, (lease) => this.#validate(lease, timeoutMillis, (valid) => ready(valid, resolve), reject), reject)))
-    }
-    const outcomes = await Promise.allSettled(attempts)
-    // Whatever failed, a pool in use keeps trying to reach minSize in the background.
-    if (this.totalCount < this.#minSize) this.#scheduleRetry()
-    const opened = outcomes.filter((outcome) => outcome.status === 'fulfilled').length
-    const firstError = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')?.reason as unknown
-    if (opened === 0) {
-      const reason = firstError instanceof Error ? firstError.message.replace(/\.$/, '') : 'the pool had no room'
-      throw new PoolWarmupError(this.name, this.#options.target, `None of ${requested} connection(s) could be opened: ${reason}.`, { cause: firstError })
-    }
-    return { pool: this.name, requested, opened, failed: requested - opened, durationMillis: this.#clock.now() - started }
+    return warmConnections<C>(
+      {
+        name: this.name,
+        target: this.#options.target,
+        clock: this.#clock,
+        idle: this.#idle,
+        opener: this.#opener,
+        room: () => Math.max(0, this.#maxSize - this.totalCount - this.#retiring),
+        offer: this.#offerBound,
+        // Whatever failed, a pool in use keeps trying to reach minSize in the background.
+        settled: () => {
+          if (this.totalCount < this.#minSize && !this.#lifecycle.closing) this.#opener.scheduleRetry()
+        },
+      },
+      plan,
+    )
   }
 
   /**
@@ -292,7 +365,8 @@ export class PoolEngine<C> {
     while (this.#idle.length > 0) this.#retire(this.#idle.pop() as PooledConnection<C>, 'closed')
     // Callers who asked before close() and would get a new connection still get one; the ones that would
     // wait for a busy connection to come back are refused.
-    const servable = this.#creating + this.#validating + Math.max(0, this.#maxSize - this.totalCount)
+    // A suspended pool serves none of them.
+    const servable = this.#suspended ? 0 : this.#opener.creating + this.#opener.validating + Math.max(0, this.#maxSize - this.totalCount)
     this.#queue.failAllBut(servable, () => new PoolClosedError(this.name))
     this.#fill()
     if (!this.#isDrained()) {
@@ -305,7 +379,7 @@ export class PoolEngine<C> {
 
   // Close timed out: abandon connection attempts, fail the waiters left, take busy connections back.
   #revoke(): void {
-    for (const attempt of this.#attempts) attempt.abort(new PoolClosedError(this.name))
+    this.#opener.abandon(new PoolClosedError(this.name))
     this.#queue.failAllBut(0, () => new PoolClosedError(this.name))
     for (const lease of this.#connections) {
       if (lease.state !== 'busy') continue
@@ -318,7 +392,7 @@ export class PoolEngine<C> {
   }
 
   #isDrained(): boolean {
-    return this.#active === 0 && this.#creating === 0 && this.#validating === 0 && this.#queue.length === 0
+    return this.#active === 0 && this.#opener.creating === 0 && this.#opener.validating === 0 && this.#queue.length === 0
   }
 
   #checkDrained(): void {
@@ -344,6 +418,7 @@ export class PoolEngine<C> {
     if (destroy === true) return 'released'
     if (lease.broken !== undefined || this.#factory.isBroken(lease.connection)) return 'error'
     if (this.#lifecycle.closing) return 'closed'
+    if (lease.evicted) return 'evicted'
     if (lease.uses >= this.#options.maxUses || this.#clock.now() >= lease.expiresAt) return 'lifetime'
     if (this.totalCount + 1 > this.#maxSize) return 'resize'
     return undefined
@@ -364,7 +439,7 @@ export class PoolEngine<C> {
   // The warmest idle connection that needs no validation, or undefined (broken ones are closed on the way).
   #takeIdle(): PooledConnection<C> | undefined {
     for (;;) {
-      const lease = this.#idle.at(-1)
+      const lease = this.#idle.peek()
       if (lease === undefined) return undefined
       if (this.#needsValidation(lease)) return undefined
       this.#idle.pop()
@@ -386,19 +461,19 @@ export class PoolEngine<C> {
   }
 
   #toIdle(lease: PooledConnection<C>): void {
-    const now = this.#clock.now()
-    lease.state = 'idle'
-    lease.idleSince = now
     this.#idle.push(lease)
     this.#factory.idle?.(lease.connection)
-    const idleTimeout = this.#options.idleTimeoutMillis
-    const due = Math.min(lease.expiresAt, idleTimeout > 0 ? now + idleTimeout : Infinity)
-    if (due < this.#housekeepingAt) this.#armHousekeeping(due)
   }
 
   // A connection that just opened or passed validation: to the oldest waiter, else idle.
   #offer(lease: PooledConnection<C>): void {
-    const waiter = this.#queue.shift()
+    if (lease.evicted) {
+      // Evicted while it was being opened or validated: the waiter it was for gets a new one.
+      this.#retire(lease, 'evicted')
+      this.#fill()
+      return this.#checkDrained()
+    }
+    const waiter = this.#suspended ? undefined : this.#queue.shift()
     if (waiter !== undefined) return this.#grant(lease, waiter)
     if (this.#lifecycle.closing) this.#retire(lease, 'closed')
     else if (this.totalCount + 1 > this.#maxSize) this.#retire(lease, 'resize')
@@ -415,10 +490,11 @@ export class PoolEngine<C> {
   // Hands idle connections to waiters (validating the ones that sat idle too long), then opens more.
   #dispatchIdle(): void {
     this.#dispatchScheduled = false
-    while (this.#queue.length > this.#validating && this.#idle.length > 0) {
+    if (this.#suspended) return
+    while (this.#queue.length > this.#opener.validating && this.#idle.length > 0) {
       const lease = this.#idle.pop() as PooledConnection<C>
       if (!this.#usable(lease)) this.#retire(lease, this.#unusableReason(lease))
-      else if (this.#needsValidation(lease)) this.#validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
+      else if (this.#needsValidation(lease)) this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
       else this.#grant(lease, this.#queue.shift() as Waiter<C>)
     }
     this.#fill()
@@ -426,126 +502,40 @@ export class PoolEngine<C> {
 
   // Opens connections for waiters not already covered, and up to minSize once the pool is in use.
   #fill(): void {
-    if (this.#retry !== undefined || this.#lifecycle.state === 'closed') return
+    if (this.#opener.backingOff || this.#lifecycle.state === 'closed' || this.#suspended) return
     const closing = this.#lifecycle.closing
     while (this.totalCount + this.#retiring < this.#maxSize) {
-      const forWaiters = this.#queue.length > this.#creating + this.#validating + this.#idle.length
+      const forWaiters = this.#queue.length > this.#opener.creating + this.#opener.validating + this.#idle.length
       const forMinimum = !closing && this.#started && this.totalCount < this.#minSize
       if (!forWaiters && !forMinimum) return
-      this.#open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
+      this.#opener.open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
     }
-  }
-
-  // One connection attempt, bounded by `timeoutMillis` (0: the driver's own limit). `opened` and
-  // `failed` are called in the same turn as the count changes, so totals never miss a connection;
-  // `failed` gets the failure already reported and redacted.
-  #open(timeoutMillis: number, opened: (lease: PooledConnection<C>) => void, failed: (error: Error) => void): void {
-    this.#creating++
-    const lease = new PooledConnection<C>()
-    const attempt = new AbortController()
-    this.#attempts.add(attempt)
-    const started = this.#clock.now()
-    const option = this.#options.connectTimeoutOption ?? 'connectTimeoutMillis'
-    const timer = timeoutMillis > 0 ? this.#clock.setTimeout(() => attempt.abort(new Error(`Connection attempt timed out after ${timeoutMillis}ms (${option}).`)), timeoutMillis) : undefined
-    const settle = () => {
-      this.#creating--
-      this.#attempts.delete(attempt)
-      if (timer !== undefined) this.#clock.clearTimeout(timer)
-    }
-    let creating: Promise<C>
-    try {
-      creating = this.#factory.create({ lease, signal: attempt.signal, broken: (error) => this.#broken(lease, error) })
-    } catch (error) {
-      creating = Promise.reject(error)
-    }
-    creating.then(
-      (connection) => {
-        settle()
-        const now = this.#clock.now()
-        lease.connection = connection
-        lease.id = this.#factory.idOf?.(connection)
-        lease.openedAt = now
-        lease.idleSince = now
-        const lifetime = this.#options.maxLifetimeMillis
-        if (lifetime > 0) lease.expiresAt = now + lifetime - (this.#options.random ?? Math.random)() * this.#options.maxLifetimeJitterMillis
-        this.#connections.add(lease)
-        this.#lastCreateError = undefined
-        this.#backoffMillis = firstBackoffMillis
-        this.#monitor.connected(lease.id ?? 0, now - started)
-        if (lease.broken === undefined && !this.#factory.isBroken(connection) && !attempt.signal.aborted) return opened(lease)
-        const error = lease.broken ?? (attempt.signal.aborted ? (attempt.signal.reason as Error) : new Error('The connection broke as it opened.'))
-        this.#retire(lease, attempt.signal.aborted ? 'closed' : 'error')
-        failed((this.#lastCreateError = this.#monitor.error(error, 'connection')))
-      },
-      (error: unknown) => {
-        settle()
-        failed((this.#lastCreateError = this.#monitor.error(attempt.signal.aborted ? attempt.signal.reason : error, 'connection')))
-      },
-    )
-  }
-
-  // Validates an idle (or, for warm-up, just opened) connection; `valid` gets it back, `invalid` gets the
-  // (redacted) reason after it was closed.
-  #validate(lease: PooledConnection<C>, timeoutMillis: number, valid: (lease: PooledConnection<C>) => void, invalid: (error: Error) => void): void {
-    lease.state = 'validating'
-    this.#validating++
-    const validate = this.#factory.validate
-    const check = validate === undefined ? Promise.resolve(true) : withTimeout(validate.call(this.#factory, lease.connection), timeoutMillis, this.#clock)
-    const fail = (error: unknown) => {
-      this.#validating--
-      const safe = lease.broken === undefined ? this.#monitor.error(error, 'connection') : this.#monitor.stats.redact(error)
-      this.#retire(lease, 'error')
-      this.#checkDrained()
-      invalid(safe)
-    }
-    check.then((result) => {
-      if (result === false || lease.broken !== undefined) return fail(lease.broken ?? new Error('The connection failed validation.'))
-      this.#validating--
-      lease.idleSince = this.#clock.now()
-      valid(lease)
-    }, fail)
   }
 
   #createFailed(error: Error): void {
     if (this.#lifecycle.closing) {
       // A waiter kept through close() was counting on this attempt: it gets the failure.
-      if (this.#queue.length > this.#creating) this.#queue.shift()?.grant(error, undefined)
+      if (this.#queue.length > this.#opener.creating) this.#queue.shift()?.grant(error, undefined)
       this.#checkDrained()
       return
     }
     const permanent = this.#factory.permanentError?.(error)
     if (permanent !== undefined || !this.#options.retryCreate) {
       // The oldest waiter not covered by another attempt was counting on this one: it has no chance left.
-      if (this.#queue.length > this.#creating + this.#validating) {
+      if (this.#queue.length > this.#opener.creating + this.#opener.validating) {
         const waiter = this.#queue.shift() as Waiter<C>
         waiter.grant(permanent ?? error, undefined)
       }
       if (permanent !== undefined) return
     }
-    this.#scheduleRetry()
-  }
-
-  #scheduleRetry(): void {
-    if (this.#retry !== undefined || this.#lifecycle.closing) return
-    const delay = this.#backoffMillis
-    this.#backoffMillis = Math.min(this.#backoffMillis * 2, maxBackoffMillis)
-    // Waiting callers keep the process alive; refilling minSize alone does not.
-    this.#retry = this.#clock.setTimeout(
-      () => {
-        this.#retry = undefined
-        this.#fill()
-      },
-      delay,
-      this.#queue.length === 0,
-    )
+    this.#opener.scheduleRetry()
   }
 
   #broken(lease: PooledConnection<C>, error: Error): void {
     if (lease.broken !== undefined) return
     lease.broken = error
     if (lease.state === 'idle') {
-      const index = this.#idle.indexOf(lease)
-      if (index >= 0) this.#idle.splice(index, 1)
+      this.#idle.remove(lease)
       this.#monitor.error(error, 'idle-connection')
       this.#retire(lease, 'error')
       this.#fill()
@@ -583,65 +573,13 @@ export class PoolEngine<C> {
   #timedOut(waiter: Waiter<C>): Error {
     const waitMillis = this.#clock.now() - waiter.askedAt
     const waiting = this.#queue.length - 1
-    const cause = this.#lastCreateError
+    const cause = this.#opener.lastError
     this.#monitor.timedOut(waitMillis, waiting, cause, waiter.context)
     return new PoolTimeoutError(this.name, this.#options.acquireTimeoutMillis, cause === undefined ? { waiting } : { cause, waiting })
   }
 
-  #armHousekeeping(due: number): void {
-    if (this.#housekeeping !== undefined) this.#clock.clearTimeout(this.#housekeeping)
-    this.#housekeepingAt = due
-    this.#housekeeping = this.#clock.setTimeout(() => this.#housekeep(), Math.max(0, due - this.#clock.now()), true)
-  }
-
-  // Closes idle connections past their lifetime or idle timeout (oldest first, keeping minSize), then
-  // re-arms for the next one due.
-  #housekeep(): void {
-    this.#housekeeping = undefined
-    this.#housekeepingAt = Infinity
-    const now = this.#clock.now()
-    const idleTimeout = this.#options.idleTimeoutMillis
-    let next = Infinity
-    for (let i = 0; i < this.#idle.length; ) {
-      const lease = this.#idle[i] as PooledConnection<C>
-      const idleDue = idleTimeout > 0 ? lease.idleSince + idleTimeout : Infinity
-      if (now >= lease.expiresAt) {
-        this.#idle.splice(i, 1)
-        this.#retire(lease, 'lifetime')
-      } else if (now >= idleDue && this.totalCount > this.#minSize) {
-        this.#idle.splice(i, 1)
-        this.#retire(lease, 'idle')
-      } else {
-        next = Math.min(next, lease.expiresAt, this.totalCount > this.#minSize ? idleDue : Infinity)
-        i++
-      }
-    }
-    if (next !== Infinity) this.#armHousekeeping(next)
-    this.#fill()
-  }
-
   #stopTimers(): void {
-    if (this.#housekeeping !== undefined) this.#clock.clearTimeout(this.#housekeeping)
-    if (this.#retry !== undefined) this.#clock.clearTimeout(this.#retry)
-    this.#housekeeping = undefined
-    this.#retry = undefined
+    this.#idle.stop()
+    this.#opener.stop()
   }
-}
-
-// A validation that never answers must not hold a waiter forever.
-function withTimeout<T>(promise: Promise<T>, timeoutMillis: number, clock: Clock): Promise<T> {
-  if (timeoutMillis <= 0) return promise
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => reject(new Error(`Validation timed out after ${timeoutMillis}ms.`)), timeoutMillis)
-    promise.then(
-      (value) => {
-        clock.clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clock.clearTimeout(timer)
-        reject(error)
-      },
-    )
-  })
 }

@@ -30,4 +30,8 @@ export class PooledConnection<C> {
   retireReason: DisconnectReason | undefined
   /** True when `close()` took it back from its holder (a late release is then ignored). */
   revoked = false
+  /** True once `softEvict()` marked it: closed when it comes back instead of going idle. */
+  evicted = false
+  /** The pool's eviction generation when it started opening (a `softEvict()` since then evicts it). */
+  generation = 0
 }

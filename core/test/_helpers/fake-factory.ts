@@ -123,6 +123,8 @@ export function fakeEngine(options: Partial<Omit<PoolEngineOptions<FakeConnectio
       onResize: record('resize'),
       onLeak: record('leak'),
       onTimeout: record('timeout'),
+      onSuspend: record('suspend'),
+      onResume: record('resume'),
     },
   })
   const engine = new PoolEngine<FakeConnection>({

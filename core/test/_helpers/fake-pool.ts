@@ -3,6 +3,7 @@ import {
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
+  type PoolCounters,
   type PoolEventSource,
   type PoolMetrics,
   type PoolSize,
@@ -88,14 +89,15 @@ export class FakePool implements ManagedPool {
   }
 
   getPoolMetrics(): PoolMetrics {
-    return this.monitor.snapshot({
-      totalConnections: this.#open,
-      activeConnections: 0,
-      idleConnections: this.#open,
-      waitingRequests: 0,
-      minSize: this.#minSize,
-      maxSize: this.#maxSize,
-    })
+    return this.monitor.snapshot(this.#live())
+  }
+
+  getPoolCounters(): PoolCounters {
+    return this.monitor.counters(this.#live())
+  }
+
+  #live() {
+    return { totalConnections: this.#open, activeConnections: 0, idleConnections: this.#open, waitingRequests: 0, minSize: this.#minSize, maxSize: this.#maxSize }
   }
 
   on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {

@@ -1,4 +1,4 @@
-import { type ManagedPool, type PoolMetrics, type PoolSize } from '@lifeguard/core'
+import { type ManagedPool, type PoolCounters, type PoolSize } from '@lifeguard/core'
 import { checkOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
@@ -146,7 +146,7 @@ class Runner implements PoolAutoscaler {
     const budget = this.budget
     if (budget === undefined || !this.#running) return Promise.resolve()
     this.#budgetInFlight ??= budget
-      .refresh(() => this.pool.getPoolMetrics())
+      .refresh(() => readCounters(this.pool))
       .then(
         () => undefined,
         (error: unknown) => this.#onError(error),
@@ -193,21 +193,21 @@ class Runner implements PoolAutoscaler {
   }
 
   // The pool's metrics, or undefined (and the autoscaler stopped) once the pool is closing.
-  #metrics(): PoolMetrics | undefined {
+  #metrics(): PoolCounters | undefined {
     if (!this.#running) return undefined
     if (this.pool.state === 'closing' || this.pool.state === 'closed') {
       this.stop()
       return undefined
     }
     try {
-      return this.pool.getPoolMetrics()
+      return readCounters(this.pool)
     } catch (error) {
       this.#onError(error)
       return undefined
     }
   }
 
-  #apply(decision: ScalingDecision, metrics: PoolMetrics): boolean {
+  #apply(decision: ScalingDecision, metrics: PoolCounters): boolean {
     const minSize = Math.min(this.#baseMinSize, decision.size)
     const size: PoolSize = minSize === metrics.minSize ? { maxSize: decision.size } : { minSize, maxSize: decision.size }
     try {
@@ -224,4 +224,9 @@ class Runner implements PoolAutoscaler {
 function isPool(value: unknown): boolean {
   const pool = value as Partial<ManagedPool> | null
   return typeof pool === 'object' && pool !== null && typeof pool.getPoolMetrics === 'function' && typeof pool.resize === 'function' && typeof pool.name === 'string'
+}
+
+// Sampled often: the counters alone when the pool offers them (nothing sorted), else the full snapshot.
+function readCounters(pool: ManagedPool): PoolCounters {
+  return pool.getPoolCounters?.() ?? pool.getPoolMetrics()
 }

@@ -1,24 +1,42 @@
-import { createNoopMeter, metrics, type BatchObservableCallback, type MeterProvider } from '@opentelemetry/api'
-import { type ManagedPool, type PoolRegistry } from '@lifeguard/core'
-import { checkOption, validateOptions } from '@lifeguard/core/adapter'
-import { createPoolInstruments, observables } from './internal/pool-instruments.js'
-import { PoolTracker } from './internal/pool-tracker.js'
+import { createNoopMeter, metrics, type MeterProvider } from '@opentelemetry/api'
+import { type PoolRegistry } from '@lifeguard/core'
+import { checkOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
+import { RegistryReporter, type ReportOptions } from './internal/registry-reporter.js'
 
 /** Options of `instrumentPools()`. */
 export interface InstrumentPoolsOptions {
-  /** Where the instruments come from; default: the global provider (`metrics.getMeterProvider()`). */
+  /**
+   * Where the instruments come from. Default: the global provider (`metrics.getMeterProvider()`), followed
+   * as it is registered or replaced later.
+   */
   meterProvider?: MeterProvider | undefined
-  /** Record `db.client.operation.duration` per checkout with the operation's handler and name; default `true`. */
+  /** Record `db.client.operation.duration` per statement or command; default `true`. */
   operationDuration?: boolean | undefined
+  /**
+   * Label `db.client.operation.duration` with the `OperationContext` that ran each statement
+   * (`lifeguard.operation.handler`, `lifeguard.operation.name`): database time per route. Default `false`:
+   * two more attributes make each sample cost the SDK about half as much again, and multiply the series.
+   */
+  routeAttributes?: boolean | undefined
+  /** Where the check for a new global provider is scheduled (once a second); tests pass a manual clock. */
+  clock?: Clock | undefined
 }
 
 /** What `instrumentPools()` returns: the live instrumentation of a registry's pools. */
 export interface PoolInstrumentation {
   /** Names of the pools reported now, in the order they were picked up. */
   readonly pools: readonly string[]
-  /** False once `stop()` was called, or from the start when the meter is a no-op (no SDK registered). */
+  /** True while it reports to a real `MeterProvider`: false while none is registered yet, and after `stop()`. */
   readonly active: boolean
-  /** Removes every pool listener, the registry subscription and the metric callback. Idempotent. */
+  /**
+   * Reports to `meterProvider` from now on (the samples held back go to the previous one), and stops
+   * following the global provider. What OpenTelemetry's `registerInstrumentations()` calls on its
+   * instrumentations.
+   *
+   * @throws {InvalidOptionError} for something that is not a MeterProvider
+   */
+  setMeterProvider(meterProvider: MeterProvider): void
+  /** Removes every pool listener, the registry subscription, the metric callback and the provider check. Idempotent. */
   stop(): void
   /** Same as `stop()`, for `using`. */
   [Symbol.dispose](): void
@@ -30,17 +48,25 @@ export type InstrumentedRegistry = Pick<PoolRegistry, 'subscribe'>
 /** Name of the meter (instrumentation scope) every instrument belongs to. */
 export const meterName = '@lifeguard/otel'
 
+// How often the global provider is checked while following it: an application that registers its SDK
+// after instrumenting loses at most this much of the first events.
+const followIntervalMillis = 1000
+
+const meterProviderRule = { type: 'custom', expected: 'a MeterProvider', check: isMeterProvider } as const
 const optionRules = {
-  meterProvider: { type: 'custom', expected: 'a MeterProvider', check: isMeterProvider, optional: true },
+  meterProvider: { ...meterProviderRule, optional: true },
   operationDuration: { type: 'boolean', optional: true },
+  routeAttributes: { type: 'boolean', optional: true },
+  clock: { type: 'custom', expected: 'a Clock', check: isClock, optional: true },
 } as const
 
 /**
  * Reports every pool of a registry through OpenTelemetry: the connection pool metrics of the semantic
- * conventions (`db.client.connection.*`), `db.client.operation.duration` per checkout, and Lifeguard's
- * `lifeguard.pool.*` counters, each pool with its own `db.client.connection.pool.name`. Pools registered
- * later are picked up; closed pools stop reporting. Uses `@opentelemetry/api` only: with no SDK
- * registered the meter is a no-op and nothing is subscribed at all.
+ * conventions (`db.client.connection.*`), `db.client.operation.duration` per statement or command, and
+ * Lifeguard's `lifeguard.pool.*` counters, each pool with its own `db.client.connection.pool.name`. Pools
+ * registered later are picked up; closed pools stop reporting. Uses `@opentelemetry/api` only: while no
+ * SDK is registered the meter is a no-op and nothing is subscribed at all; without a `meterProvider`
+ * option it follows the global provider, so the SDK may be registered before or after this call.
  *
  * @param registry - the service's pool registry
  * @throws {InvalidOptionError} for a missing registry or a bad or unknown option
@@ -52,77 +78,83 @@ const optionRules = {
  */
 export function instrumentPools(registry: InstrumentedRegistry, options?: InstrumentPoolsOptions): PoolInstrumentation {
   checkOption('instrumentPools', 'registry', registry, { type: 'custom', expected: 'a PoolRegistry', check: isRegistry })
-  const { meterProvider = metrics.getMeterProvider(), operationDuration = true } = validateOptions('instrumentPools', options, optionRules)
-  const meter = meterProvider.getMeter(meterName)
-  if (meter === createNoopMeter()) return inert
+  const { meterProvider, operationDuration = true, routeAttributes = false, clock = systemClock } = validateOptions('instrumentPools', options, optionRules)
+  return new RegistryInstrumentation(registry, { operationDuration, routeAttributes }, meterProvider, clock)
+}
 
-  const instruments = createPoolInstruments(meter, operationDuration)
-  const observed = observables(instruments)
-  const trackers = new Map<ManagedPool, PoolTracker>()
-  // Pools removed from the registry, reported as closed by the next collection and then forgotten.
-  const retiring = new Set<PoolTracker>()
-  let active = true
+class RegistryInstrumentation implements PoolInstrumentation {
+  readonly #registry: InstrumentedRegistry
+  readonly #report: ReportOptions
+  readonly #clock: Clock
+  #reporter: RegistryReporter | undefined
+  // The provider reported to (or found a no-op) last.
+  #provider: MeterProvider | undefined
+  #followTimer: ClockTimer | undefined
+  #stopped = false
 
-  const observe: BatchObservableCallback = (result) => {
-    for (const tracker of retiring) tracker.observeClosed(result)
-    retiring.clear()
-    for (const tracker of trackers.values()) {
-      try {
-        if (!tracker.observe(result)) drop(tracker.pool)
-      } catch {
-        // One pool failing to report must not hide the others; its next collection tries again.
-      }
-    }
-  }
-  const drop = (pool: ManagedPool): void => {
-    trackers.get(pool)?.detach()
-    trackers.delete(pool)
-  }
-  const retire = (pool: ManagedPool): void => {
-    const tracker = trackers.get(pool)
-    if (tracker === undefined) return
-    drop(pool)
-    retiring.add(tracker)
+  constructor(registry: InstrumentedRegistry, report: ReportOptions, meterProvider: MeterProvider | undefined, clock: Clock) {
+    this.#registry = registry
+    this.#report = report
+    this.#clock = clock
+    if (meterProvider !== undefined) this.#bind(meterProvider)
+    else this.#follow()
   }
 
-  meter.addBatchObservableCallback(observe, observed)
-  const unsubscribe = registry.subscribe({
-    added(pool) {
-      if (active && !trackers.has(pool) && pool.state !== 'closed') trackers.set(pool, new PoolTracker(pool, instruments))
-    },
-    removed: retire,
-  })
-
-  const stop = (): void => {
-    if (!active) return
-    active = false
-    unsubscribe()
-    meter.removeBatchObservableCallback(observe, observed)
-    for (const pool of [...trackers.keys()]) drop(pool)
-    retiring.clear()
+  get pools(): readonly string[] {
+    return this.#reporter?.pools ?? []
   }
-  return {
-    get pools() {
-      return [...trackers.keys()].map((pool) => pool.name)
-    },
-    get active() {
-      return active
-    },
-    stop,
-    [Symbol.dispose]: stop,
+
+  get active(): boolean {
+    return this.#reporter !== undefined
+  }
+
+  setMeterProvider(meterProvider: MeterProvider): void {
+    checkOption('setMeterProvider', 'meterProvider', meterProvider, meterProviderRule)
+    if (this.#stopped) return
+    this.#unfollow()
+    this.#bind(meterProvider)
+  }
+
+  stop(): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#unfollow()
+    this.#reporter?.stop()
+    this.#reporter = undefined
+  }
+
+  [Symbol.dispose](): void {
+    this.stop()
+  }
+
+  // The global provider now, and again every interval: it may be registered, replaced or disabled later.
+  #follow(): void {
+    const global = metrics.getMeterProvider()
+    if (global !== this.#provider) this.#bind(global)
+    this.#followTimer = this.#clock.setTimeout(() => this.#follow(), followIntervalMillis, true)
+  }
+
+  #unfollow(): void {
+    if (this.#followTimer !== undefined) this.#clock.clearTimeout(this.#followTimer)
+    this.#followTimer = undefined
+  }
+
+  #bind(provider: MeterProvider): void {
+    this.#provider = provider
+    this.#reporter?.stop()
+    this.#reporter = undefined
+    const meter = provider.getMeter(meterName)
+    // The API's no-op meter records nothing: listening to the pools would be pure cost.
+    if (meter !== createNoopMeter()) this.#reporter = new RegistryReporter(this.#registry, meter, this.#report)
   }
 }
 
-// Returned when the meter is the API's no-op: there is nothing to record, so nothing is subscribed.
-const inert: PoolInstrumentation = Object.freeze({
-  pools: Object.freeze([]),
-  active: false,
-  stop() {},
-  [Symbol.dispose]() {},
-})
-
 function isMeterProvider(value: unknown): boolean {
   return typeof value === 'object' && value !== null && typeof (value as { getMeter?: unknown }).getMeter === 'function'
+}
+
+function isClock(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function' && typeof (value as Clock).setTimeout === 'function'
 }
 
 function isRegistry(value: unknown): boolean {

@@ -23,9 +23,9 @@ export const metricNames = {
   createTime: 'db.client.connection.create_time',
   /** Histogram, `s`: time from asking for a connection to getting it. */
   waitTime: 'db.client.connection.wait_time',
-  /** Histogram, `s`: time from getting a connection to giving it back. */
+  /** Histogram, `s`: time from getting a connection to giving it back (how long a checkout held it). */
   useTime: 'db.client.connection.use_time',
-  /** Histogram, `s`: one sample per checkout, with the operation's handler and name. */
+  /** Histogram, `s`: one sample per statement or command, from sending it to its answer. */
   operationDuration: 'db.client.operation.duration',
   /** Counter, `{error}`: pool and connection errors, by `lifeguard.error.source`. */
   errors: 'lifeguard.pool.errors',
@@ -48,9 +48,19 @@ export const attributeNames = {
   connectionState: 'db.client.connection.state',
   /** `postgresql`, `mongodb`, ... (from the pool's `kind`), on `db.client.operation.duration`. */
   systemName: 'db.system.name',
-  /** The `OperationContext` handler (service or router name), on `db.client.operation.duration`. */
+  /**
+   * The statement's kind, on `db.client.operation.duration` when the adapter knows it: the first SQL keyword
+   * (`SELECT`, `INSERT`, `BEGIN`, ...) or the MongoDB command name (`find`, `insert`, ...).
+   */
+  dbOperationName: 'db.operation.name',
+  /**
+   * Why a statement failed, on `db.client.operation.duration`: the error's `code` (a PostgreSQL SQLSTATE such as
+   * `23505`, a MongoDB server code such as `11000`, Lifeguard's `ERR_CONNECTION_LOST`), else its class name.
+   */
+  errorType: 'error.type',
+  /** The `OperationContext` handler (service or router name), on `db.client.operation.duration` with `routeAttributes`. */
   operationHandler: 'lifeguard.operation.handler',
-  /** The `OperationContext` operation (route pattern or job name), on `db.client.operation.duration`. */
+  /** The `OperationContext` operation (route pattern or job name), on `db.client.operation.duration` with `routeAttributes`. */
   operationName: 'lifeguard.operation.name',
   /** `connection`, `idle-connection`, `pool` or `listener`, on `lifeguard.pool.errors`. */
   errorSource: 'lifeguard.error.source',

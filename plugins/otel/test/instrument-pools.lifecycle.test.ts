@@ -108,7 +108,11 @@ lifecycle('every sample reaches the SDK: many checkouts between collections, and
   const pool = registry.register(new MemoryPool('orders'))
   const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
   const checkouts = async (count: number) => {
-    for (let i = 0; i < count; i++) (await pool.acquire())()
+    for (let i = 0; i < count; i++) {
+      const release = await pool.acquire()
+      pool.query(0.5, 'SELECT')
+      release()
+    }
   }
   await checkouts(1000)
   let metrics = await harness.collect()
@@ -153,6 +157,26 @@ lifecycle('1,000 start/stop cycles leave listener counts and callbacks at their 
   release()
   instrumentation.stop()
   assert.equal([a.listenerCount, b.listenerCount, added.listenerCount], [...baseline, 0])
+  await registry.close()
+})
+
+lifecycle('collections read each pool\'s counters only; a pool without getPoolCounters() is read through getPoolMetrics()', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  const pool = registry.register(new MemoryPool('orders', { maxSize: 3 }))
+  const legacy = registry.register(new MemoryPool('legacy', { maxSize: 5 }))
+  // A pool of another author's that predates the counters read.
+  Object.defineProperty(legacy, 'getPoolCounters', { value: undefined })
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const release = await pool.acquire()
+  for (let i = 0; i < 3; i++) await harness.collect()
+  const metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.connectionCount, { ...poolName('orders'), 'db.client.connection.state': 'used' }), 1)
+  assert.is(valueOf(metrics, metricNames.limit, poolName('legacy')), 5)
+  assert.is(pool.metricsCalls, 4, 'one read per collection')
+  assert.is(pool.fullMetricsCalls, 0, 'no window sorted for a scrape')
+  assert.is(legacy.fullMetricsCalls, 4)
+  release()
+  instrumentation.stop()
   await registry.close()
 })
 

@@ -76,13 +76,21 @@ mongo('reports used and idle connections, limits and wait/use samples per MongoD
   assert.ok((created?.count ?? 0) >= 1, 'create_time has a sample per opened connection')
 })
 
-mongo('labels operation durations with db.system.name mongodb', async ({ harness, events }) => {
+mongo('records one operation duration per command, named by the command, with db.system.name mongodb', async ({ harness, events, server }) => {
+  const countOf = (metrics: Awaited<ReturnType<MetricsHarness['collect']>>, command: string, extra: Record<string, string> = {}) =>
+    (findPoint(metric(metrics, metricNames.operationDuration), { ...pool('events'), [attributeNames.dbOperationName]: command, ...extra })?.value as { count: number } | undefined)?.count ?? 0
+  const before = await harness.collect()
   await events.collection('orders').find({}).toArray()
+  await events.collection('orders').insertOne({ sku: 'b' })
+  server.fault('find', { kind: 'error', error: { code: 2, codeName: 'BadValue', errmsg: 'bad value' }, times: 1 })
+  await events.collection('orders').findOne({}).catch(() => undefined)
   const metrics = await harness.collect()
-  const data = metric(metrics, metricNames.operationDuration)
-  const point = data.dataPoints.find((p) => p.attributes[attributeNames.poolName] === 'events')
-  assert.ok(point !== undefined, 'an operation duration point for the events pool')
-  assert.is(point?.attributes['db.system.name'], 'mongodb')
+  assert.is(countOf(metrics, 'find') - countOf(before, 'find'), 1)
+  assert.is(countOf(metrics, 'insert') - countOf(before, 'insert'), 1)
+  assert.is(countOf(metrics, 'find', { [attributeNames.errorType]: '2' }), 1, 'error.type is the server\'s code')
+  const point = findPoint(metric(metrics, metricNames.operationDuration), { ...pool('events'), [attributeNames.dbOperationName]: 'insert' })
+  assert.is(point?.attributes[attributeNames.systemName], 'mongodb')
+  assert.not.ok(metric(metrics, metricNames.operationDuration).dataPoints.some((p) => ['hello', 'ismaster', 'isMaster'].includes(p.attributes[attributeNames.dbOperationName] as string)), 'heartbeats and handshakes never count')
 })
 
 mongo('follows resize of a MongoDB pool in db.client.connection.limit', async ({ harness, audit }) => {

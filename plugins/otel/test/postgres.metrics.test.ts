@@ -36,7 +36,7 @@ pg.before(async (context) => {
   )
   context.billing = registry.register(createPostgresPool({ name: 'billing', ...pgConfig(), applicationName: context.appNames[1] as string, minSize: 2, maxSize: 5 }))
   context.registry = registry
-  context.instrumentation = instrumentPools(registry, { meterProvider: context.harness.meterProvider })
+  context.instrumentation = instrumentPools(registry, { meterProvider: context.harness.meterProvider, routeAttributes: true })
   await registry.warmup()
   const container = createServiceContainer()
   registerPostgres(container, context.orders)
@@ -185,33 +185,44 @@ pg('db.client.connection.limit and idle.max follow resize, idle.min follows minS
   pool.resize({ minSize: 2, maxSize: 5 })
 })
 
-pg('db.client.operation.duration has one sample per query with the operation\'s handler and name', async ({ harness, container }) => {
+pg('db.client.operation.duration has one sample per statement, with its kind and the operation that ran it', async ({ harness, container }) => {
   await runOperation('orders-api', 'GET /orders/:id/items', async (context) => {
     for (let i = 0; i < 3; i++) await context.postgres.query('SELECT pg_sleep(0.002)')
     await context.get<PostgresHandle>('billing').query('SELECT 1')
+    await context.postgres.query('SELECT * FROM no_such_table').catch(() => undefined)
   }, { container, requestId: 'req-8f14e45f' })
-  await runOperation('billing-worker', 'charge', (context) => context.get<PostgresHandle>('billing').transaction((tx) => tx.query('SELECT 1')), { container })
+  await runOperation('billing-worker', 'charge', (context) => context.get<PostgresHandle>('billing').transaction((tx) => tx.query('UPDATE pg_catalog.pg_am SET amname = amname WHERE false')), { container })
   const metrics = await harness.collect()
-  const route = (pool: Record<string, string>, handler: string, operation: string) => ({
+  const route = (pool: Record<string, string>, handler: string, operation: string, statement: string) => ({
     ...pool,
     [attributeNames.systemName]: 'postgresql',
     [attributeNames.operationHandler]: handler,
     [attributeNames.operationName]: operation,
+    [attributeNames.dbOperationName]: statement,
   })
-  const getOrder = histogramOf(metrics, metricNames.operationDuration, route(orders, 'orders-api', 'GET /orders/:id/items'))
-  assert.is(getOrder.count, 3)
-  assert.ok(getOrder.min !== undefined && getOrder.min >= 0.002, `each query took at least 2ms, got min ${getOrder.min}s`)
-  assert.is(histogramOf(metrics, metricNames.operationDuration, route(billing, 'orders-api', 'GET /orders/:id/items')).count, 1)
-  assert.is(histogramOf(metrics, metricNames.operationDuration, route(billing, 'billing-worker', 'charge')).count, 1, 'a transaction is one operation')
-  for (const point of metric(metrics, metricNames.operationDuration).dataPoints) {
-    assert.equal(
-      Object.keys(point.attributes).sort(),
-      point.attributes[attributeNames.operationHandler] === undefined
-        ? [attributeNames.poolName, attributeNames.systemName].sort()
-        : [attributeNames.poolName, attributeNames.systemName, attributeNames.operationHandler, attributeNames.operationName].sort(),
-      'no request id or query text among the attributes',
-    )
+  const selects = histogramOf(metrics, metricNames.operationDuration, route(orders, 'orders-api', 'GET /orders/:id/items', 'SELECT'))
+  assert.is(selects.count, 3, 'the failed SELECT has its own series')
+  assert.ok(selects.min !== undefined && selects.min >= 0.002, `each query took at least 2ms, got min ${selects.min}s`)
+  const failed = histogramOf(metrics, metricNames.operationDuration, { ...route(orders, 'orders-api', 'GET /orders/:id/items', 'SELECT'), [attributeNames.errorType]: '42P01' })
+  assert.is(failed.count, 1, 'error.type is the SQLSTATE (undefined table)')
+  assert.is(histogramOf(metrics, metricNames.operationDuration, route(billing, 'orders-api', 'GET /orders/:id/items', 'SELECT')).count, 1)
+  for (const statement of ['BEGIN', 'UPDATE', 'COMMIT']) {
+    assert.is(histogramOf(metrics, metricNames.operationDuration, route(billing, 'billing-worker', 'charge', statement)).count, 1, `a transaction's ${statement}`)
   }
+  const keys = [attributeNames.poolName, attributeNames.systemName, attributeNames.dbOperationName]
+  const routeKeys = [attributeNames.operationHandler, attributeNames.operationName]
+  for (const point of metric(metrics, metricNames.operationDuration).dataPoints) {
+    const expected = [...keys, ...(point.attributes[attributeNames.operationHandler] === undefined ? [] : routeKeys), ...(point.attributes[attributeNames.errorType] === undefined ? [] : [attributeNames.errorType])]
+    assert.equal(Object.keys(point.attributes).sort(), expected.sort(), 'no request id or query text among the attributes')
+  }
+})
+
+pg('use_time is the hold time of a checkout: a held client is one sample however many statements it ran', async ({ harness, orders: pool }) => {
+  const before = histogramOf(await harness.collect(), metricNames.useTime, orders).count
+  const client = await pool.connect()
+  for (let i = 0; i < 3; i++) await client.query('SELECT 1')
+  client.release()
+  assert.is(histogramOf(await harness.collect(), metricNames.useTime, orders).count, before + 1)
 })
 
 pg.run()

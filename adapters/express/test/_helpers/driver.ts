@@ -1,25 +1,12 @@
-import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { ConformanceOptions, ConformanceRoute, FrameworkDriver, RunningServer } from '@lifeguard/http-conformance'
+import { runningServer, type ConformanceOptions, type ConformanceRoute, type FrameworkDriver, type RunningServer } from '@lifeguard/http-conformance'
 import express, { type Express } from 'express'
-import { lifeguard } from '../../src/index.js'
+import { lifeguard, poolErrorHandler } from '../../src/index.js'
 
 /** Listens on 127.0.0.1, port 0. */
-export async function listen(app: Express): Promise<RunningServer> {
-  const server = app.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections()
-        server.close((error) => (error ? reject(error) : resolve()))
-      }),
-  }
+export function listen(app: Express): Promise<RunningServer> {
+  return runningServer(app.listen(0, '127.0.0.1'))
 }
 
 /** An app whose thrown errors get Express's default 500, without logging them. */
@@ -32,9 +19,11 @@ export function quietApp(): Express {
 /** Express behind the conformance suite. */
 export const expressDriver: FrameworkDriver = {
   name: 'express',
+  lifeguard,
   start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
+    const { mapErrors, ...middleware } = options
     const app = quietApp()
-    app.use(lifeguard(options))
+    app.use(lifeguard(middleware))
     for (const route of routes) {
       app.get(route.path, async (req, res) => {
         const reply = await route.handle({ context: req.lifeguard, params: req.params as Record<string, string> })
@@ -46,6 +35,8 @@ export const expressDriver: FrameworkDriver = {
         }
       })
     }
+    // Express maps errors in an error handler, after the routes.
+    if (mapErrors !== undefined && mapErrors !== false) app.use(poolErrorHandler(mapErrors === true ? {} : mapErrors))
     return listen(app)
   },
 }

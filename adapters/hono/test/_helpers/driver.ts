@@ -1,14 +1,31 @@
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import { createRequire } from 'node:module'
 import { serve } from '@hono/node-server'
 import type { ConformanceOptions, ConformanceRoute, FrameworkDriver, RunningServer } from '@lifeguard/http-conformance'
 import { Hono } from 'hono'
 import { lifeguard } from '../../src/index.js'
 
-/** Serves `app` with @hono/node-server on 127.0.0.1, port 0. */
-export function listen(app: Hono<any, any, any>): Promise<RunningServer> {
+/** Which of Hono's builds an application loads: `import` gets the ESM build, `require` the CommonJS one. */
+export type HonoBuild = 'esm' | 'cjs'
+
+/**
+ * The `Hono` class of one build, loaded the way an application would. (Test files run as CommonJS here, so a
+ * static `import` would give the CommonJS build too.)
+ */
+export async function honoOf(build: HonoBuild): Promise<typeof Hono> {
+  if (build === 'cjs') return (createRequire(import.meta.url)('hono') as { Hono: typeof Hono }).Hono
+  return (await import('hono')).Hono
+}
+
+/**
+ * Serves `app` with @hono/node-server on 127.0.0.1, port 0. `portable` hides the Node request and response
+ * from the app (`c.env`), as on fetch-style runtimes.
+ */
+export function listen(app: Hono<any, any, any>, portable = false): Promise<RunningServer> {
+  const fetch = portable ? (request: Request) => app.fetch(request) : app.fetch
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
+    const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
       resolve({
         url: `http://127.0.0.1:${info.port}`,
         server: server as Server,
@@ -23,8 +40,8 @@ export function listen(app: Hono<any, any, any>): Promise<RunningServer> {
 }
 
 /** An app that answers thrown errors with 500, without logging them. */
-export function quietApp(): Hono {
-  const app = new Hono()
+export function quietApp(HonoClass: typeof Hono = Hono): Hono {
+  const app = new HonoClass()
   app.onError((_error, c) => c.text('Internal Server Error', 500))
   return app
 }
@@ -42,19 +59,22 @@ export function byteStream(chunks: AsyncIterable<string>): ReadableStream<Uint8A
   })
 }
 
-/** Hono on @hono/node-server behind the conformance suite. */
-export const honoDriver: FrameworkDriver = {
-  name: 'hono',
-  start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
-    const app = quietApp()
-    app.use(lifeguard(options))
-    for (const route of routes) {
-      app.get(route.path, async (c) => {
-        const reply = await route.handle({ context: c.var.lifeguard, params: c.req.param() as Record<string, string> })
-        if ('stream' in reply) return c.body(byteStream(reply.stream), 200, { 'Content-Type': 'text/plain' })
-        return c.json(reply.json as object, (reply.status ?? 200) as 200)
-      })
-    }
-    return listen(app)
-  },
+/** Hono behind the conformance suite: its ESM or CommonJS build, on @hono/node-server, seen as Node or as a fetch-style runtime. */
+export function honoDriver(name: string, build: HonoBuild, portable = false): FrameworkDriver {
+  return {
+    name,
+    lifeguard,
+    async start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
+      const app = quietApp(await honoOf(build))
+      app.use(lifeguard(options))
+      for (const route of routes) {
+        app.get(route.path, async (c) => {
+          const reply = await route.handle({ context: c.var.lifeguard, params: c.req.param() as Record<string, string> })
+          if ('stream' in reply) return c.body(byteStream(reply.stream), 200, { 'Content-Type': 'text/plain' })
+          return c.json(reply.json as object, (reply.status ?? 200) as 200)
+        })
+      }
+      return listen(app, portable)
+    },
+  }
 }

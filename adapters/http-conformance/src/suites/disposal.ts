@@ -70,7 +70,7 @@ export function disposalSuite(driver: FrameworkDriver): void {
       () => 'answered',
       (error: unknown) => (error as Error).name,
     )
-    await harness.signals.entered.get('abort-1').promise
+    await harness.signals.entered.get('abort-1').within('the handler of abort-1 to start')
     controller.abort()
     assert.is(await request, 'AbortError')
     const probe = await disposedOnce(harness, 'abort-1')

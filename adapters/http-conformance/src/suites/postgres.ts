@@ -58,7 +58,7 @@ export function postgresSuite(driver: FrameworkDriver): void {
       () => 'answered',
       (error: unknown) => (error as Error).name,
     )
-    await harness.signals.entered.get(requestId).promise
+    await harness.signals.entered.get(requestId).within(`the handler of ${requestId} to start`)
     controller.abort()
     return request
   }
@@ -79,7 +79,7 @@ export function postgresSuite(driver: FrameworkDriver): void {
     const { harness, pool } = running()
     const holder = new AbortController()
     const holding = harness.get('/pg/hold', { requestId: 'pg-hold-2', signal: holder.signal }).catch((error: Error) => error.name)
-    await harness.signals.entered.get('pg-hold-2').promise
+    await harness.signals.entered.get('pg-hold-2').within('the handler of pg-hold-2 to start')
     assert.is(await abortMidRequest('/pg/query', 'pg-wait-2'), 'AbortError')
     const waiter = harness.fixture.probes.get('pg-wait-2')
     await waitFor('the waiting request disposed', () => waiter?.disposeCount === 1)

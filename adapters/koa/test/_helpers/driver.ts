@@ -1,25 +1,12 @@
-import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import Router from '@koa/router'
-import type { ConformanceOptions, ConformanceRoute, FrameworkDriver, RunningServer } from '@lifeguard/http-conformance'
+import { runningServer, type ConformanceOptions, type ConformanceRoute, type FrameworkDriver, type RunningServer } from '@lifeguard/http-conformance'
 import Koa from 'koa'
 import { lifeguard } from '../../src/index.js'
 
 /** Listens on 127.0.0.1, port 0. */
-export async function listen(app: Koa<any, any>): Promise<RunningServer> {
-  const server = app.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections()
-        server.close((error) => (error ? reject(error) : resolve()))
-      }),
-  }
+export function listen(app: Koa<any, any>): Promise<RunningServer> {
+  return runningServer(app.listen(0, '127.0.0.1'))
 }
 
 /** An app that answers thrown errors with Koa's default 500, without logging them. */
@@ -32,6 +19,7 @@ export function quietApp(): Koa {
 /** Koa with @koa/router behind the conformance suite. */
 export const koaDriver: FrameworkDriver = {
   name: 'koa',
+  lifeguard,
   start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
     const app = quietApp()
     const router = new Router()

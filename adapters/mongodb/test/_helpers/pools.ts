@@ -68,6 +68,7 @@ export function recordEvents(): { listeners: PoolEventListeners; events: Recorde
       onResize: push('resize'),
       onLeak: push('leak'),
       onTimeout: push('timeout'),
+      onQuery: push('query'),
     },
   }
 }

@@ -1,6 +1,10 @@
-import type { ConnectionFactory, CreateAttempt } from '@lifeguard/core/adapter'
+import type { Clock, ConnectionFactory, CreateAttempt } from '@lifeguard/core/adapter'
 import { isPermanentConnectError } from './connect-failure.js'
-import { clientState, type PooledClient } from './pooled-client.js'
+import { abortable, connectorFor } from './connect-server.js'
+import { guardClient, type SessionGuard } from './pgbouncer-guard.js'
+import { clientState, type ClientState, type PooledClient } from './pooled-client.js'
+import { watchReadOnly } from './read-only-server.js'
+import { readSessionRole, roleMatches } from './session-target.js'
 import type { PgPoolSettings } from './settings.js'
 
 // pg.Client's ref()/unref() (on its socket), missing from @types/pg.
@@ -19,24 +23,35 @@ export interface ClientHooks {
   removed?(client: PooledClient): void
 }
 
+/** What the pool core adds to every client it opens. */
+export interface ClientExtras {
+  /** The client's `release()` (bound once per client, not per checkout). */
+  release(client: PooledClient, argument?: Error | boolean): void
+  /** Wraps a connect error waiting will not fix (a wrong password) for the waiters. */
+  makePermanent(error: Error): Error
+  /** Behind PgBouncer in transaction mode: refuses session features on every statement. */
+  guard: SessionGuard | undefined
+  /** In a pool that wants a writable server: the client's server refused a write as read-only. */
+  readOnlyRefused: ((client: PooledClient) => void) | undefined
+  clock: Clock
+}
+
 /**
  * The pool engine's factory over `pg.Client` (the application's own `pg`, or the `Client` class it
- * gives): connect, run the `onConnect` and `verify` hooks, watch the socket, validate with `SELECT 1`,
- * close. Every error a client emits is caught here, so a dropped connection never crashes the process.
- *
- * @param release - the client's `release()` (bound once per client, not per checkout)
+ * gives): connect (to the server whose session fits `targetSessionAttrs`, when several are given), run
+ * the `onConnect` and `verify` hooks, watch the socket, validate (`SELECT 1`, or the session check when
+ * a target is set), close. Every error a client emits is caught here, so a dropped connection never
+ * crashes the process.
  */
-export function clientFactory(
-  settings: PgPoolSettings,
-  release: (client: PooledClient, argument?: Error | boolean) => void,
-  hooks: ClientHooks,
-  makePermanent: (error: Error) => Error,
-): ConnectionFactory<PooledClient> {
-  const { Client, clientConfig, onConnect, verify, allowExitOnIdle } = settings
+export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extras: ClientExtras): ConnectionFactory<PooledClient> {
+  const { onConnect, verify, allowExitOnIdle, targetSessionAttrs: target } = settings
+  const { release, guard, readOnlyRefused } = extras
+  const connect = connectorFor(settings, extras.clock)
   const factory: ConnectionFactory<PooledClient> = {
     async create(attempt: CreateAttempt<PooledClient>): Promise<PooledClient> {
-      const client = new Client(clientConfig) as unknown as PooledClient
-      const state = { lease: attempt.lease, holder: undefined, failure: undefined as Error | undefined, broken: false }
+      const opened = await connect(attempt.signal)
+      const client = opened.client as PooledClient
+      const state: ClientState = { lease: attempt.lease, holder: undefined, failure: undefined, broken: false, readOnlyServer: undefined, readOnlyTransaction: false }
       client[clientState] = state
       // Always listening: pg emits 'error' on a client whose socket fails, idle or not.
       client.on('error', (error: Error) => {
@@ -49,23 +64,32 @@ export function clientFactory(
         state.broken = true
         attempt.broken(state.failure ?? new Error('The connection ended.'))
       })
+      const early = opened.detach()
+      if (early !== undefined) {
+        void client.end().catch(() => undefined)
+        throw early
+      }
       // Set before the hooks run: pg hands `verify` a client that can already be released.
       client.release = (argument?: Error | boolean) => release(client, argument)
-      await abortable(attempt.signal, client, async () => {
-        await client.connect()
-        if (onConnect !== undefined) await onConnect(client)
-        if (verify !== undefined) await new Promise<void>((resolve, reject) => verify(client, (error) => (error ? reject(error) : resolve())))
-      })
+      if (guard !== undefined) guardClient(client, guard)
+      if (readOnlyRefused !== undefined) watchReadOnly(client, readOnlyRefused)
+      if (onConnect !== undefined || verify !== undefined) {
+        await abortable(attempt.signal, client, async () => {
+          if (onConnect !== undefined) await onConnect(client)
+          if (verify !== undefined) await new Promise<void>((resolve, reject) => verify(client, (error) => (error ? reject(error) : resolve())))
+        })
+      }
       hooks.connected?.(client)
       return client
     },
-    validate: (client) => client.query('SELECT 1').then(() => true),
+    // With a target, a connection that sat idle is asked again: its server may have changed role.
+    validate: target === 'any' ? (client) => client.query('SELECT 1').then(() => true) : (client) => readSessionRole(client).then((role) => roleMatches(target, role, true)),
     destroy: async (client) => {
       await client.end().catch(() => undefined)
       hooks.removed?.(client)
     },
     isBroken: (client) => client[clientState].broken,
-    permanentError: (error) => (isPermanentConnectError(error) ? makePermanent(error) : undefined),
+    permanentError: (error) => (isPermanentConnectError(error) ? extras.makePermanent(error) : undefined),
     idOf: (client) => (client as unknown as { processID?: number | null }).processID ?? undefined,
   }
   if (allowExitOnIdle) {
@@ -74,31 +98,4 @@ export function clientFactory(
     factory.taken = (client) => (client as unknown as Referable).ref()
   }
   return factory
-}
-
-/**
- * Runs the connection steps, giving up at once when the pool abandons the attempt (connect timeout,
- * close): the socket is closed through `client.end()` and the attempt rejects with the signal's reason.
- * (pg never settles a `connect()` whose client was ended meanwhile, so the race is ours to run.)
- */
-function abortable(signal: AbortSignal, client: PooledClient, steps: () => Promise<void>): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const abandon = () => {
-      reject(signal.reason)
-      void client.end().catch(() => undefined)
-    }
-    if (signal.aborted) return abandon()
-    signal.addEventListener('abort', abandon, { once: true })
-    steps().then(
-      () => {
-        signal.removeEventListener('abort', abandon)
-        resolve()
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', abandon)
-        void client.end().catch(() => undefined)
-        reject(error)
-      },
-    )
-  })
 }

@@ -1,5 +1,6 @@
 import { formatTarget, redactConnectionString } from '@lifeguard/core/adapter'
 import pg from 'pg'
+import type { PostgresHost } from '../options.js'
 
 /** Where a pool connects, safe to show, and the strings that must never be shown. */
 export interface ConnectionTarget {
@@ -11,9 +12,10 @@ export interface ConnectionTarget {
 
 /**
  * Resolves the target exactly as pg will (connection string over fields over `PG*` variables over
- * defaults) by letting pg parse the config into a client that never connects.
+ * defaults) by letting pg parse the config into a client that never connects. Several `hosts` show as
+ * libpq writes them: `postgres://user@db1:5432,db2:5432/database`.
  */
-export function connectionTarget(config: pg.ClientConfig): ConnectionTarget {
+export function connectionTarget(config: pg.ClientConfig, hosts?: readonly PostgresHost[]): ConnectionTarget {
   const secrets: string[] = []
   const { connectionString, password } = config
   if (typeof password === 'string') secrets.push(password)
@@ -25,7 +27,8 @@ export function connectionTarget(config: pg.ClientConfig): ConnectionTarget {
   try {
     const probe = new pg.Client(config)
     if (typeof probe.password === 'string' && probe.password !== '') secrets.push(probe.password)
-    target = formatTarget({ protocol: 'postgres', user: probe.user, host: probe.host, port: probe.port, database: probe.database })
+    const host = hosts === undefined ? probe.host : hosts.map((entry) => `${entry.host}:${entry.port ?? probe.port}`).join(',')
+    target = formatTarget({ protocol: 'postgres', user: probe.user, host, port: hosts === undefined ? probe.port : undefined, database: probe.database })
   } catch {
     // pg could not parse it; show what is safe of the string itself.
     target = connectionString === undefined ? 'postgres://<invalid>' : redactConnectionString(connectionString)

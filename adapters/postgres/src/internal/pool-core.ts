@@ -1,4 +1,4 @@
-import { OperationContext, type PoolMetrics } from '@lifeguard/core'
+import { OperationContext, type PoolCounters, type PoolMetrics } from '@lifeguard/core'
 import { PoolEngine, PoolMonitor, type PooledConnection } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PostgresConnectError } from '../errors.js'
@@ -6,7 +6,9 @@ import type { QueryText, QueryValues } from '../query-types.js'
 import { clientFactory, type ClientHooks } from './client-factory.js'
 import { describeConnectFailure } from './connect-failure.js'
 import { connectionTarget } from './connection-target.js'
+import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
+import { serverOf } from './read-only-server.js'
 import { sendQuery } from './run-query.js'
 import type { PgPoolSettings } from './settings.js'
 
@@ -28,9 +30,11 @@ export class PgPoolCore {
   readonly monitor: PoolMonitor
   readonly engine: PoolEngine<PooledClient>
   readonly #hooks: CheckoutHooks
+  /** Set behind PgBouncer in transaction mode: refuses statements that need a session of their own. */
+  readonly #guard: SessionGuard | undefined
 
   constructor(settings: PgPoolSettings, hooks: CheckoutHooks = {}) {
-    const { target, secrets } = connectionTarget(settings.clientConfig)
+    const { target, secrets } = connectionTarget(settings.clientConfig, settings.hosts)
     this.name = settings.name
     this.target = target
     this.#hooks = hooks
@@ -43,7 +47,14 @@ export class PgPoolCore {
       secrets,
       ...(settings.clock === undefined ? {} : { clock: settings.clock }),
     })
-    const factory = clientFactory(settings, (client, argument) => this.releaseClient(client, argument), hooks, (error) => new PostgresConnectError(settings.name, target, error))
+    this.#guard = settings.pooler === undefined ? undefined : sessionGuard(settings.name, settings.pooler)
+    const factory = clientFactory(settings, hooks, {
+      release: (client, argument) => this.releaseClient(client, argument),
+      makePermanent: (error) => new PostgresConnectError(settings.name, target, error),
+      guard: this.#guard,
+      readOnlyRefused: settings.targetSessionAttrs === 'read-write' ? (client) => this.#readOnlyRefused(client) : undefined,
+      clock: this.monitor.clock,
+    })
     const create = factory.create
     // Name what pg leaves vague ("timeout expired") before the engine reports it.
     factory.create = (attempt) => create(attempt).catch((error: unknown) => Promise.reject(describeConnectFailure(error, settings.connectTimeoutMillis)))
@@ -77,6 +88,11 @@ export class PgPoolCore {
    * operation's signal (the given one, else the current one) and the acquire timeout.
    */
   query<R extends pg.QueryResultRow>(context: OperationContext | undefined, text: QueryText, values: QueryValues | undefined): Promise<pg.QueryResult<R>> {
+    if (this.#guard !== undefined) {
+      // Refused before a connection is taken for it.
+      const refusal = this.#guard(text)
+      if (refusal !== undefined) return Promise.reject(refusal)
+    }
     context ??= OperationContext.tryCurrent()
     const lease = this.engine.tryAcquire(context)
     if (lease !== undefined) return new Promise((resolve, reject) => this.#send(lease, text, values, resolve, reject))
@@ -111,13 +127,32 @@ export class PgPoolCore {
       state.holder.delete(client)
       state.holder = undefined
     }
+    state.readOnlyTransaction = false
     this.#hooks.released?.(argument instanceof Error ? argument : undefined, client)
     this.engine.release(lease, argument === false ? undefined : argument)
+  }
+
+  /** The refusal for a statement that needs a session of its own behind PgBouncer; undefined when it may run (or no pooler is set). */
+  refusal(query: unknown): Error | undefined {
+    return this.#guard?.(query)
   }
 
   /** A snapshot of every `PoolMetrics` field. */
   metrics(): PoolMetrics {
     return this.monitor.snapshot(this.engine.liveState())
+  }
+
+  // The server no longer takes writes: every connection to it goes (idle ones now, busy ones on release),
+  // and new connections are checked against the target, so they reach the writable server.
+  #readOnlyRefused(client: PooledClient): void {
+    const server = serverOf(client)
+    this.monitor.error(new Error(`The server ${server} refused a write as read-only (25006); closing the pool's connections to it.`), 'connection')
+    this.engine.softEvict((other) => serverOf(other) === server)
+  }
+
+  /** The live numbers and lifetime counters, nothing sorted. */
+  counters(): PoolCounters {
+    return this.monitor.counters(this.engine.liveState())
   }
 
   #handOut(lease: PooledConnection<PooledClient>): PooledClient {
@@ -127,7 +162,7 @@ export class PgPoolCore {
   }
 
   #send<R extends pg.QueryResultRow>(lease: PooledConnection<PooledClient>, text: QueryText, values: QueryValues | undefined, resolve: (result: pg.QueryResult<R>) => void, reject: (error: unknown) => void): void {
-    sendQuery(this.name, this.#handOut(lease), text, values, resolve, reject, this.redact)
+    sendQuery(this.name, this.#handOut(lease), text, values, resolve, reject, this.redact, this.monitor)
   }
 }
 

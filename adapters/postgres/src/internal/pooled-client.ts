@@ -17,6 +17,10 @@ export interface ClientState {
   failure: Error | undefined
   /** True once its socket failed or ended. */
   broken: boolean
+  /** Set (`host:port`) once its server refused a write as read-only (25006) in a pool that wants a writable one. */
+  readOnlyServer: string | undefined
+  /** True while it runs a transaction begun `READ ONLY` (whose 25006 is the caller's, not the server's). */
+  readOnlyTransaction: boolean
 }
 
 /** A pg client owned by a Lifeguard pool: a `pg.PoolClient` with its state. */

@@ -3,6 +3,7 @@ import { rejectOption, validateOptions, type Clock, type OptionRules } from '@li
 import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
+import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'createPostgresPool'
@@ -16,6 +17,7 @@ const rules: OptionRules<PostgresPoolOptions> = {
   // Checked by hand below: a rule would echo a wrongly typed value, and this one is a secret.
   password: { type: 'custom', expected: 'a string or a function', check: () => true, optional: true },
   database: { type: 'string', nonEmpty: true, optional: true },
+  ...routingRules,
   ssl: { type: 'custom', expected: 'a boolean or TLS options', check: (v) => typeof v === 'boolean' || (typeof v === 'object' && v !== null), optional: true },
   applicationName: { type: 'string', optional: true },
   minSize: { type: 'integer', min: 0, optional: true },
@@ -71,6 +73,18 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
     }
   }
   if (maxUses !== undefined && !(Number.isInteger(maxUses) && maxUses >= 1) && maxUses !== Infinity) rejectOption(where, 'pg.maxUses', 'an integer >= 1', maxUses)
+  // libpq's `host: 'db1,db2'` (one port for all) means the same as `hosts`.
+  const listed = options.hosts === undefined ? splitHostList(where, options.host, options.port) : undefined
+  const routing = resolveRouting(where, listed === undefined ? options : { ...options, hosts: listed })
+  if (listed !== undefined && options.connectionString !== undefined) {
+    throw new InvalidOptionError('connectionString', 'not set with several hosts', `Invalid options for ${where}: \`connectionString\` cannot be combined with several hosts; give user, password and database as options.`)
+  }
+  if (options.hosts !== undefined) {
+    // pg lets a connection string's host win over any other, so the list could not take effect.
+    for (const key of ['host', 'port', 'connectionString'] as const) {
+      if (options[key] !== undefined) throw new InvalidOptionError(key, 'not set with `hosts`', `Invalid options for ${where}: \`${key}\` cannot be combined with \`hosts\`; give the servers in \`hosts\` and user, password and database as options.`)
+    }
+  }
   const minSize = options.minSize ?? 0
   const maxSize = options.maxSize ?? 10
   if (minSize > maxSize) rejectOption(where, 'minSize', `an integer <= maxSize (${maxSize})`, minSize)
@@ -83,18 +97,20 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
 
   const clientConfig: pg.ClientConfig = { ...driver }
   if (options.connectionString !== undefined) clientConfig.connectionString = options.connectionString
-  if (options.host !== undefined) clientConfig.host = options.host
-  if (options.port !== undefined) clientConfig.port = options.port
+  if (options.host !== undefined && listed === undefined) clientConfig.host = options.host
+  if (options.port !== undefined && listed === undefined) clientConfig.port = options.port
   if (options.user !== undefined) clientConfig.user = options.user
   if (password !== undefined) clientConfig.password = password
   if (options.database !== undefined) clientConfig.database = options.database
   if (options.ssl !== undefined) clientConfig.ssl = options.ssl
   if (options.applicationName !== undefined) clientConfig.application_name = options.applicationName
+  if (routing.pooler !== undefined) checkStartupParameters(where, clientConfig, (key) => `pg.${key}`)
 
   return {
     name: options.name,
     Client: (Client as ClientClass | undefined) ?? pg.Client,
     clientConfig,
+    ...routing,
     minSize,
     maxSize,
     acquireTimeoutMillis,

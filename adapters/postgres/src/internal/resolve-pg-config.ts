@@ -1,13 +1,15 @@
+import { InvalidOptionError } from '@lifeguard/core'
 import { MAX_TIMER_MILLIS, checkOption, rejectOption, type OptionRule } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { PoolConfig } from '../pool.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
+import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'new Pool'
 
 // pg.Pool's own settings and Lifeguard's extras; everything else in the config goes to pg.Client as is.
-const poolKeys = new Set(['name', 'max', 'poolSize', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxLifetimeSeconds', 'maxUses', 'allowExitOnIdle', 'onConnect', 'verify', 'log', 'Promise', 'Client', 'maxWaitingRequests', 'leakDetectionMillis', 'maxLifetimeJitterMillis', 'validateAfterIdleMillis', 'events', 'clock'])
+const poolKeys = new Set(['name', 'max', 'poolSize', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxLifetimeSeconds', 'maxUses', 'allowExitOnIdle', 'onConnect', 'verify', 'log', 'Promise', 'Client', 'maxWaitingRequests', 'leakDetectionMillis', 'maxLifetimeJitterMillis', 'validateAfterIdleMillis', 'events', 'clock', 'hosts', 'targetSessionAttrs', 'pooler'])
 
 const rules: Record<string, OptionRule> = {
   name: { type: 'string', nonEmpty: true, optional: true },
@@ -28,6 +30,7 @@ const rules: Record<string, OptionRule> = {
   maxLifetimeJitterMillis: { type: 'duration', optional: true },
   validateAfterIdleMillis: { type: 'duration', optional: true },
   events: poolEventsRule,
+  ...routingRules,
 }
 
 /**
@@ -53,16 +56,35 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   const jitter = config?.maxLifetimeJitterMillis ?? Math.round(maxLifetimeMillis * 0.1)
   if (jitter > 0 && jitter >= maxLifetimeMillis) rejectOption(where, 'maxLifetimeJitterMillis', `an integer < maxLifetimeSeconds * 1000 (${maxLifetimeMillis})`, jitter)
 
+  const listed = splitHostList(where, given['host'], given['port'])
+  const routing = resolveRouting(where, { ...(config as PoolConfig), ...(listed === undefined ? {} : { hosts: listed }) })
+  if (given['hosts'] !== undefined) {
+    for (const key of ['host', 'port', 'connectionString']) {
+      if (given[key] !== undefined) throw new InvalidOptionError(key, 'not set with `hosts`', `Invalid options for ${where}: \`${key}\` cannot be combined with \`hosts\`; list the servers in \`hosts\` (or in \`host\`, comma-separated).`)
+    }
+  }
+  if (routing.hosts !== undefined && given['connectionString'] !== undefined) {
+    throw new InvalidOptionError('connectionString', 'not set with several hosts', `Invalid options for ${where}: \`connectionString\` cannot be combined with several hosts; give user, password and database as options.`)
+  }
+
   // Every client gets the connection and client settings; the password stays out of sight (not
   // enumerable), as pg.Pool keeps it, so logging the config does not show it.
   const clientConfig: pg.ClientConfig = {}
   for (const [key, value] of Object.entries(given)) if (!poolKeys.has(key)) (clientConfig as Record<string, unknown>)[key] = value
+  // The servers are tried one by one, each with its own host and port.
+  if (listed !== undefined) {
+    delete clientConfig.host
+    delete clientConfig.port
+  }
   if ('password' in given) Object.defineProperty(clientConfig, 'password', { value: given['password'], enumerable: false, writable: true, configurable: true })
+
+  if (routing.pooler !== undefined) checkStartupParameters(where, clientConfig, (key) => key)
 
   return {
     name: config?.name ?? (typeof config?.application_name === 'string' && config.application_name !== '' ? config.application_name : 'postgres'),
     Client: (config?.Client as ClientClass | undefined) ?? pg.Client,
     clientConfig,
+    ...routing,
     minSize,
     maxSize,
     acquireTimeoutMillis: connectionTimeout,

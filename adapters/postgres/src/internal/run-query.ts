@@ -1,7 +1,11 @@
 import { ConnectionLostError } from '@lifeguard/core'
+import type { PoolMonitor } from '@lifeguard/core/adapter'
 import pg from 'pg'
+import { PostgresReadOnlyError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
 import { clientState, type PooledClient } from './pooled-client.js'
+import { readOnlyServerOf } from './read-only-server.js'
+import { sqlOperationName } from './sql-operation-name.js'
 
 type QueryCallback = (error: Error | undefined, result: pg.QueryResult<any>) => void
 
@@ -24,9 +28,12 @@ export function isConnectionLoss(client: PooledClient, error: unknown): boolean 
 /**
  * The error a caller gets for a failed statement: the server's own error when it answered (syntax,
  * constraint, ...), a `ConnectionLostError` when the connection failed, whose cause is the first
- * error the connection reported (the server's 57P01 rather than pg's later "not queryable").
+ * error the connection reported (the server's 57P01 rather than pg's later "not queryable"), a
+ * `PostgresReadOnlyError` when a pool that wants a writable server reached a read-only one.
  */
 export function statementError(pool: string, client: PooledClient, error: unknown, action: string, mayHaveCommitted: boolean, redact: (error: unknown) => Error): unknown {
+  const readOnly = readOnlyServerOf(client, error)
+  if (readOnly !== undefined) return new PostgresReadOnlyError(pool, action, readOnly, redact(error))
   if (!isConnectionLoss(client, error)) return error
   return new ConnectionLostError(pool, action, mayHaveCommitted, { cause: redact(client[clientState].failure ?? error) })
 }
@@ -39,6 +46,42 @@ export function statementError(pool: string, client: PooledClient, error: unknow
 export function releaseArgumentFor(error: unknown): Error | undefined {
   if (error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC') return undefined
   return error instanceof Error ? error : new Error(String(error))
+}
+
+/**
+ * Reports a statement that ran on `client` since `startedAt` (a reading of the monitor's clock) as a
+ * `query` event, in the operation that holds the client. Call it before the client is released.
+ */
+export function reportQuery(monitor: PoolMonitor, client: PooledClient, text: QueryText, startedAt: number, error: unknown): void {
+  monitor.queried(monitor.clock.now() - startedAt, sqlOperationName(text), error, client[clientState].lease.checkout?.context)
+}
+
+/**
+ * `client.query(text, values)` on a client the caller holds (a transaction's statements, `BEGIN`,
+ * `COMMIT`, `ROLLBACK`), failing with `onError(error)`. Timed and reported as a `query` event only when
+ * someone listens.
+ */
+export function runStatement<R extends pg.QueryResultRow>(
+  monitor: PoolMonitor,
+  client: PooledClient,
+  text: QueryText,
+  values: QueryValues | undefined,
+  onError: (error: unknown) => unknown,
+): Promise<pg.QueryResult<R>> {
+  const startedAt = monitor.events.has('query') ? monitor.clock.now() : undefined
+  const running = client.query<R>(text as string, values as unknown[] | undefined)
+  if (startedAt === undefined) return running.catch((error: unknown) => Promise.reject(onError(error)))
+  return running.then(
+    (result) => {
+      reportQuery(monitor, client, text, startedAt, undefined)
+      return result
+    },
+    (error: unknown) => {
+      const failure = onError(error)
+      reportQuery(monitor, client, text, startedAt, failure)
+      return Promise.reject(failure)
+    },
+  )
 }
 
 const leftOpen = 'A single query left a transaction open, so its connection was closed. Use transaction() for multi-statement work.'
@@ -56,14 +99,19 @@ export function sendQuery<R extends pg.QueryResultRow>(
   resolve: (result: pg.QueryResult<R>) => void,
   reject: (error: unknown) => void,
   redact: (error: unknown) => Error,
+  monitor: PoolMonitor,
 ): void {
+  // Read only when someone listens, so an unheard query costs one check.
+  const startedAt = monitor.events.has('query') ? monitor.clock.now() : undefined
   const done: QueryCallback = (error, result) => {
     if (error) {
       const failure = statementError(pool, client, error, 'run a query', true, redact)
+      if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
       client.release(releaseArgumentFor(error))
       reject(failure)
       return
     }
+    if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, undefined)
     // A lone `BEGIN` would otherwise hand an open transaction to the next caller of the pool.
     const status = client.getTransactionStatus()
     client.release(status === 'T' || status === 'E' ? new Error(leftOpen) : undefined)

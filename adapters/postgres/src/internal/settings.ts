@@ -1,9 +1,16 @@
 import type { PoolEventListeners } from '@lifeguard/core'
 import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
+import type { PostgresHost, TargetSessionAttrs } from '../options.js'
 
 /** A `pg.Client` class (pg's own, or the application's subclass). */
 export type ClientClass = new (config: pg.ClientConfig) => pg.Client
+
+/** What `pooler: 'pgbouncer-transaction'` resolves to. */
+export interface PoolerSettings {
+  /** PgBouncer 1.21+ with `max_prepared_statements` tracks protocol-level named statements. */
+  readonly namedPreparedStatements: boolean
+}
 
 /**
  * Everything a PostgreSQL pool runs on, whichever face created it (`createPostgresPool`'s options or a
@@ -14,6 +21,11 @@ export interface PgPoolSettings {
   readonly Client: ClientClass
   /** What every new client is constructed with (connection fields, `application_name`, pg client settings). */
   readonly clientConfig: pg.ClientConfig
+  /** Several servers to choose from (then `clientConfig` has no host or port); undefined: the one in `clientConfig`. */
+  readonly hosts: readonly PostgresHost[] | undefined
+  readonly targetSessionAttrs: TargetSessionAttrs
+  /** Set when the pool connects through PgBouncer in transaction mode. */
+  readonly pooler: PoolerSettings | undefined
   readonly minSize: number
   readonly maxSize: number
   /** 0: wait without limit. */

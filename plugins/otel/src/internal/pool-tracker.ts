@@ -1,13 +1,12 @@
 import type { Attributes, BatchObservableResult, Histogram } from '@opentelemetry/api'
-import type { ManagedPool, OperationOwner, PoolErrorEvent } from '@lifeguard/core'
+import { OperationContext, type ManagedPool, type PoolCounters, type PoolErrorEvent } from '@lifeguard/core'
 import { attributeNames } from '../semantic-conventions.js'
 import type { PoolInstruments } from './pool-instruments.js'
+import { QueryAttributes } from './query-attributes.js'
 import { SampleBuffer } from './sample-buffer.js'
 
 // The conventions' `db.system.name` values for the kinds Lifeguard ships; other kinds pass through.
 const systemNames: Readonly<Record<string, string>> = { postgres: 'postgresql', postgresql: 'postgresql', mongodb: 'mongodb' }
-// Bounds the attribute cache if an application puts raw paths in operation names (the SDK bounds its own streams).
-const maxCachedOperations = 1000
 // Every value the counters' extra attributes take, so that each series exists (at 0) from the start.
 const errorSources: readonly PoolErrorEvent['source'][] = ['connection', 'idle-connection', 'pool', 'listener']
 const resizeDirections = ['grow', 'shrink', 'same'] as const
@@ -15,7 +14,8 @@ const resizeDirections = ['grow', 'shrink', 'same'] as const
 /**
  * The instrumentation of one pool: its own attribute sets and event listeners, so two pools (of the
  * same kind or not) never share state. Every attribute value comes from the pool's name and kind, the
- * operation's handler and operation names, or a fixed set of words: never from its target or errors.
+ * operation's handler and operation names, the adapter's statement kinds, error codes or class names, or a
+ * fixed set of words: never from its target, statements or error messages.
  */
 export class PoolTracker {
   readonly pool: ManagedPool
@@ -23,22 +23,23 @@ export class PoolTracker {
   readonly #pool: Attributes
   readonly #used: Attributes
   readonly #idle: Attributes
-  readonly #operation: Attributes
-  // handler -> operation -> attributes: built once per pair, so recording allocates nothing.
-  readonly #byOperation = new Map<string, Map<string, Attributes>>()
-  #cachedOperations = 0
+  readonly #queries: QueryAttributes
+  // Scrapes read counters only: no window is sorted for a reading that uses none of its percentiles.
+  readonly #read: () => PoolCounters
   readonly #unsubscribe: (() => void)[] = []
   readonly #buffers: SampleBuffer[] = []
 
-  constructor(pool: ManagedPool, instruments: PoolInstruments) {
+  /** @param routeAttributes - label operation durations with the operation that ran them */
+  constructor(pool: ManagedPool, instruments: PoolInstruments, routeAttributes: boolean) {
     this.pool = pool
     this.#instruments = instruments
     const name = pool.name
     this.#pool = { [attributeNames.poolName]: name }
     this.#used = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'used' }
     this.#idle = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'idle' }
-    this.#operation = { [attributeNames.poolName]: name, [attributeNames.systemName]: systemNames[pool.kind] ?? pool.kind }
-    this.#listen()
+    this.#queries = new QueryAttributes({ [attributeNames.poolName]: name, [attributeNames.systemName]: systemNames[pool.kind] ?? pool.kind })
+    this.#read = typeof pool.getPoolCounters === 'function' ? () => (pool.getPoolCounters as () => PoolCounters).call(pool) : () => pool.getPoolMetrics()
+    this.#listen(routeAttributes)
   }
 
   /** Reports the pool's live numbers; false once the pool is closed (the caller then drops it). */
@@ -48,7 +49,7 @@ export class PoolTracker {
       this.observeClosed(result)
       return false
     }
-    const metrics = this.pool.getPoolMetrics()
+    const metrics = this.#read()
     const instruments = this.#instruments
     result.observe(instruments.connectionCount, metrics.activeConnections, this.#used)
     result.observe(instruments.connectionCount, metrics.idleConnections, this.#idle)
@@ -87,7 +88,7 @@ export class PoolTracker {
     this.flush()
   }
 
-  #listen(): void {
+  #listen(routeAttributes: boolean): void {
     const pool = this.pool
     const instruments = this.#instruments
     const attributes = this.#pool
@@ -102,18 +103,19 @@ export class PoolTracker {
     const operationDuration = instruments.operationDuration === undefined ? undefined : buffer(instruments.operationDuration)
     on.push(pool.events.on('connect', (event) => instruments.createTime.record(event.createMillis / 1000, attributes)))
     on.push(pool.events.on('acquire', (event) => waitTime.add(event.waitMillis / 1000, attributes)))
-    on.push(
-      pool.events.on(
-        'release',
-        operationDuration === undefined
-          ? (event) => useTime.add(event.useMillis / 1000, attributes)
-          : (event) => {
-              const seconds = event.useMillis / 1000
-              useTime.add(seconds, attributes)
-              operationDuration.add(seconds, this.#operationAttributes(event.owner))
-            },
-      ),
-    )
+    on.push(pool.events.on('release', (event) => useTime.add(event.useMillis / 1000, attributes)))
+    if (operationDuration !== undefined) {
+      const queries = this.#queries
+      on.push(
+        pool.events.on(
+          'query',
+          routeAttributes
+            ? // Core runs `query` listeners inside the operation that ran the statement.
+              (event) => operationDuration.add(event.durationMillis / 1000, queries.of(OperationContext.tryCurrent(), event.operation, event.error))
+            : (event) => operationDuration.add(event.durationMillis / 1000, queries.of(undefined, event.operation, event.error)),
+        ),
+      )
+    }
     on.push(pool.events.on('timeout', () => instruments.timeouts.add(1, attributes)))
     const bySource = new Map<string, Attributes>(errorSources.map((source) => [source, { ...attributes, [attributeNames.errorSource]: source }]))
     on.push(
@@ -145,23 +147,5 @@ export class PoolTracker {
     instruments.leaks.add(0, attributes)
     for (const errorAttributes of bySource.values()) instruments.errors.add(0, errorAttributes)
     for (const direction of resizeDirections) instruments.resizes.add(0, { ...attributes, [attributeNames.resizeDirection]: direction })
-  }
-
-  #operationAttributes(owner: OperationOwner | undefined): Attributes {
-    if (owner === undefined) return this.#operation
-    let byName = this.#byOperation.get(owner.handler)
-    let found = byName?.get(owner.operation)
-    if (found !== undefined) return found
-    // The request id is left out on purpose: it is unique per request.
-    found = { ...this.#operation, [attributeNames.operationHandler]: owner.handler, [attributeNames.operationName]: owner.operation }
-    if (this.#cachedOperations < maxCachedOperations) {
-      if (byName === undefined) {
-        byName = new Map()
-        this.#byOperation.set(owner.handler, byName)
-      }
-      byName.set(owner.operation, found)
-      this.#cachedOperations++
-    }
-    return found
   }
 }

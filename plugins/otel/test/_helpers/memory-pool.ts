@@ -6,6 +6,7 @@ import {
   OperationContext,
   PoolTimeoutError,
   type ManagedPool,
+  type PoolCounters,
   type PoolEventMap,
   type PoolEventName,
   type PoolEventSource,
@@ -35,8 +36,10 @@ export class MemoryPool implements ManagedPool {
   readonly name: string
   readonly kind: string
   readonly target: string
-  /** How often `getPoolMetrics()` was called: proves whether a metric callback is still registered. */
+  /** How often `getPoolMetrics()` or `getPoolCounters()` was called: proves whether a metric callback is still registered. */
   metricsCalls = 0
+  /** How often `getPoolMetrics()` (which sorts the windows) was called. */
+  fullMetricsCalls = 0
   readonly #monitor: PoolMonitor
   readonly #queue: AdmissionQueue
   #state: PoolState = 'ready'
@@ -74,6 +77,11 @@ export class MemoryPool implements ManagedPool {
     return this.#monitor.events.listenerCount
   }
 
+  /** Whether anything listens to `event` (what an adapter checks before timing a statement). */
+  hasListeners(event: PoolEventName): boolean {
+    return this.#monitor.events.has(event)
+  }
+
   /** Takes a connection; resolves to the function that gives it back. */
   async acquire(): Promise<() => void> {
     const started = performance.now()
@@ -94,6 +102,14 @@ export class MemoryPool implements ManagedPool {
       this.#idle++
       this.#queue.release()
     }
+  }
+
+  /**
+   * Runs one statement the way an adapter reports it: a `query` event of `durationMillis`, in the
+   * current operation.
+   */
+  query(durationMillis: number, operation?: string, error?: Error): void {
+    this.#monitor.queried(durationMillis, operation, error, OperationContext.tryCurrent())
   }
 
   /** Reports an error the way an adapter does (redacted, counted, emitted). */
@@ -123,14 +139,24 @@ export class MemoryPool implements ManagedPool {
 
   getPoolMetrics(): PoolMetrics {
     this.metricsCalls++
-    return this.#monitor.snapshot({
+    this.fullMetricsCalls++
+    return this.#monitor.snapshot(this.#live())
+  }
+
+  getPoolCounters(): PoolCounters {
+    this.metricsCalls++
+    return this.#monitor.counters(this.#live())
+  }
+
+  #live() {
+    return {
       totalConnections: this.#queue.active + this.#idle,
       activeConnections: this.#queue.active,
       idleConnections: this.#idle,
       waitingRequests: this.#queue.waiting,
       minSize: this.#minSize,
       maxSize: this.#maxSize,
-    })
+    }
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,8 @@ import { instrumentPools } from '../../src/index.js'
 export function createMetricsEndpoint(registry: PoolRegistry) {
   const exporter = new PrometheusExporter({ preventServerStart: true })
   const meterProvider = new MeterProvider({ readers: [exporter] })
-  const instrumentation = instrumentPools(registry, { meterProvider })
+  // routeAttributes: database time per route, as the example dashboard shows it.
+  const instrumentation = instrumentPools(registry, { meterProvider, routeAttributes: true })
   return {
     /** Writes the Prometheus exposition of every pool. */
     handle: (request: IncomingMessage, response: ServerResponse) => exporter.getMetricsRequestHandler(request, response),

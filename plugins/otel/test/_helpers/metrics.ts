@@ -9,6 +9,8 @@ import {
   type DataPoint,
   type Histogram,
   type MetricData,
+  type ScopeMetrics,
+  type ViewOptions,
 } from '@opentelemetry/sdk-metrics'
 import type { Attributes } from '@opentelemetry/api'
 import * as assert from 'uvu/assert'
@@ -18,20 +20,26 @@ export interface MetricsHarness {
   readonly meterProvider: MeterProvider
   /** Flushes the reader and returns every metric it exported now. */
   collect(): Promise<MetricData[]>
+  /** The same, by instrumentation scope (meter name). */
+  collectScopes(): Promise<ScopeMetrics[]>
   shutdown(): Promise<void>
 }
 
-export function createMetricsHarness(temporality: AggregationTemporality = AggregationTemporality.CUMULATIVE): MetricsHarness {
+export function createMetricsHarness(temporality: AggregationTemporality = AggregationTemporality.CUMULATIVE, views: ViewOptions[] = []): MetricsHarness {
   const exporter = new InMemoryMetricExporter(temporality)
   // Never exports on its own: tests flush when they want a reading.
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000, exportTimeoutMillis: 5_000 })
-  const meterProvider = new MeterProvider({ readers: [reader] })
+  const meterProvider = new MeterProvider({ readers: [reader], views })
+  const collectScopes = async () => {
+    exporter.reset()
+    await reader.forceFlush()
+    return exporter.getMetrics().flatMap((resource) => resource.scopeMetrics)
+  }
   return {
     meterProvider,
+    collectScopes,
     async collect() {
-      exporter.reset()
-      await reader.forceFlush()
-      return exporter.getMetrics().flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics))
+      return (await collectScopes()).flatMap((scope) => scope.metrics)
     },
     async shutdown() {
       await meterProvider.shutdown()

@@ -24,6 +24,7 @@ export const prometheusLabels = [
   'db_client_connection_pool_name',
   'db_client_connection_state',
   'db_system_name',
+  'db_operation_name',
   'lifeguard_operation_handler',
   'lifeguard_operation_name',
   'lifeguard_error_source',

@@ -1,0 +1,34 @@
+import type { HttpOperation } from '@lifeguard/core/http'
+import type { Context } from 'hono'
+
+/**
+ * Where the runtime gives no response to watch (fetch-style runtimes, `app.request()`): a body that is
+ * already complete means the response is done; a streamed body keeps the scope until its last chunk was
+ * read, or until the runtime cancels it (the client went away).
+ */
+export function holdUntilSent(c: Context, operation: HttpOperation): void {
+  const body = c.finalized ? c.res.body : null
+  if (!(body instanceof ReadableStream)) return operation.closed(true)
+  c.res = new Response(watched(body as ReadableStream<Uint8Array>, (finished) => operation.closed(finished)), c.res)
+}
+
+function watched(body: ReadableStream<Uint8Array>, done: (finished: boolean) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done: ended } = await reader.read()
+        if (!ended) return controller.enqueue(value)
+        controller.close()
+        done(true)
+      } catch (error) {
+        controller.error(error)
+        done(false)
+      }
+    },
+    cancel(reason) {
+      done(false)
+      return reader.cancel(reason)
+    },
+  })
+}

@@ -1,0 +1,172 @@
+// Opening a connection: to the one server configured, or to the first of several servers whose session
+// fits `targetSessionAttrs` (libpq's multi-host connect), checking the session when a target is set.
+import type { Clock } from '@lifeguard/core/adapter'
+import pg from 'pg'
+import type { TargetSessionAttrs } from '../options.js'
+import { isPermanentConnectError } from './connect-failure.js'
+import { HostOrder } from './host-order.js'
+import { describeRole, readSessionRole, roleMatches } from './session-target.js'
+import type { PgPoolSettings } from './settings.js'
+
+/** A connected client, watched for failures until the pool takes it over. */
+export interface OpenedClient {
+  readonly client: pg.Client
+  /** Stops watching; returns the first failure it reported meanwhile (it is then unusable). */
+  detach(): Error | undefined
+}
+
+/** Opens a connection as the settings say; rejects with the (last) reason when no server fits. */
+export type Connect = (signal: AbortSignal) => Promise<OpenedClient>
+
+interface Candidate {
+  /** `host:port`, for errors. */
+  readonly label: string
+  readonly config: pg.ClientConfig
+}
+
+/**
+ * How a pool opens connections. With one server and no target this is a plain `connect()`; otherwise
+ * the servers are tried in order (see `HostOrder`), each with an equal share of `connectTimeoutMillis`,
+ * and each connection is asked `pg_is_in_recovery()` and `transaction_read_only` before it is accepted.
+ */
+export function connectorFor(settings: PgPoolSettings, clock: Clock): Connect {
+  const { Client, clientConfig, hosts, targetSessionAttrs: target } = settings
+  if (hosts === undefined && target === 'any') return (signal) => openClient(Client, clientConfig, signal)
+  const share = hosts !== undefined && hosts.length > 1 && settings.connectTimeoutMillis > 0 ? Math.max(1, Math.floor(settings.connectTimeoutMillis / hosts.length)) : 0
+  const candidates: Candidate[] =
+    hosts === undefined
+      ? [{ label: labelOf(clientConfig), config: clientConfig }]
+      : hosts.map((entry) => {
+          const config: pg.ClientConfig = { ...clientConfig, host: entry.host }
+          if (entry.port !== undefined) config.port = entry.port
+          if (share > 0) config.connectionTimeoutMillis = share
+          return { label: labelOf(config), config }
+        })
+  const order = new HostOrder(candidates, clock)
+  return (signal) => firstFitting(order, target, signal, (config) => openClient(Client, config, signal), share)
+}
+
+async function firstFitting(order: HostOrder<Candidate>, target: TargetSessionAttrs, signal: AbortSignal, open: (config: pg.ClientConfig) => Promise<OpenedClient>, shareMillis: number): Promise<OpenedClient> {
+  const reasons: string[] = []
+  let permanent: Error | undefined
+  let transient = false
+  // prefer-standby: the first server that answered, kept in case no standby does.
+  let fallback: OpenedClient | undefined
+  for (const candidate of order.order()) {
+    if (signal.aborted) break
+    let opened: OpenedClient
+    try {
+      opened = await open(candidate.config)
+    } catch (error) {
+      if (signal.aborted) throw error
+      order.record(candidate, false)
+      if (isPermanentConnectError(error)) permanent ??= error
+      else transient = true
+      reasons.push(`${candidate.label} ${connectFailure(error, shareMillis)}`)
+      continue
+    }
+    if (target === 'any') {
+      order.record(candidate, true)
+      return opened
+    }
+    let matched: boolean
+    try {
+      const role = await abortable(signal, opened.client, () => readSessionRole(opened.client))
+      matched = roleMatches(target, role)
+      if (!matched) reasons.push(`${candidate.label} is ${describeRole(role)}`)
+    } catch (error) {
+      if (signal.aborted) throw error
+      matched = false
+      reasons.push(`${candidate.label} failed the session check (${error instanceof Error ? error.message : String(error)})`)
+    }
+    order.record(candidate, matched)
+    if (matched) {
+      if (fallback !== undefined) close(fallback)
+      return opened
+    }
+    transient = true
+    if (target === 'prefer-standby' && fallback === undefined) fallback = opened
+    else close(opened)
+  }
+  if (fallback !== undefined) return fallback
+  if (signal.aborted) throw signal.reason
+  if (permanent !== undefined && !transient) throw permanent
+  throw new Error(`No server fits targetSessionAttrs '${target}': ${reasons.join('; ')}.`)
+}
+
+/**
+ * Connects one client. Until the pool takes it over (`detach()`), errors and the end of the connection are
+ * recorded instead of crashing the process or reaching the pool.
+ */
+export async function openClient(Client: PgPoolSettings['Client'], config: pg.ClientConfig, signal: AbortSignal): Promise<OpenedClient> {
+  const client = new Client(config)
+  let failure: Error | undefined
+  const onError = (error: Error) => {
+    failure ??= error
+  }
+  const onEnd = () => {
+    failure ??= new Error('The connection ended.')
+  }
+  client.on('error', onError)
+  client.on('end', onEnd)
+  await abortable(signal, client, () => client.connect())
+  return {
+    client,
+    detach() {
+      client.off('error', onError)
+      client.off('end', onEnd)
+      return failure
+    },
+  }
+}
+
+/**
+ * Runs connection steps, giving up at once when the pool abandons the attempt (connect timeout,
+ * close): the socket is closed through `client.end()` and the attempt rejects with the signal's reason.
+ * (pg never settles a `connect()` whose client was ended meanwhile, so the race is ours to run.) A step
+ * that fails closes the client too.
+ */
+export function abortable<T>(signal: AbortSignal, client: pg.Client, steps: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abandon = () => {
+      reject(signal.reason)
+      void client.end().catch(() => undefined)
+    }
+    if (signal.aborted) return abandon()
+    signal.addEventListener('abort', abandon, { once: true })
+    steps().then(
+      (value) => {
+        signal.removeEventListener('abort', abandon)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', abandon)
+        void client.end().catch(() => undefined)
+        reject(error)
+      },
+    )
+  })
+}
+
+function close(opened: OpenedClient): void {
+  opened.detach()
+  opened.client.on('error', () => undefined)
+  void opened.client.end().catch(() => undefined)
+}
+
+function labelOf(config: pg.ClientConfig): string {
+  try {
+    const probe = new pg.Client(config)
+    return `${probe.host}:${probe.port}`
+  } catch {
+    return 'the server'
+  }
+}
+
+function connectFailure(error: unknown, shareMillis: number): string {
+  const code = (error as { code?: unknown } | null)?.code
+  if (code === 'ECONNREFUSED') return 'refused the connection (ECONNREFUSED)'
+  const message = error instanceof Error ? error.message : String(error)
+  if (shareMillis > 0 && /timeout expired|connection timeout/i.test(message)) return `did not answer within ${shareMillis}ms`
+  return `failed (${message.replace(/\.$/, '')})`
+}

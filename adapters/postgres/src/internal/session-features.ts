@@ -1,0 +1,251 @@
+// Recognises SQL that needs a server session of its own, which PgBouncer in transaction mode does not
+// give. A small lexer (comments, string literals, quoted identifiers and dollar quotes are skipped, so
+// `'SET'` or a column named "listen" never match) feeds per-statement rules. Bodies of functions and DO
+// blocks are strings to it, so what they do is not inspected: this is a guard against mistakes, not a
+// sandbox.
+import type { SessionFeature } from '../errors.js'
+
+interface Token {
+  readonly kind: 'word' | 'string' | 'quoted' | 'punct' | 'other'
+  /** Lower-cased for words; the literal's content for strings. */
+  readonly value: string
+}
+
+const advisorySession = new Set([
+  'pg_advisory_lock',
+  'pg_advisory_lock_shared',
+  'pg_try_advisory_lock',
+  'pg_try_advisory_lock_shared',
+  'pg_advisory_unlock',
+  'pg_advisory_unlock_shared',
+  'pg_advisory_unlock_all',
+])
+const transactionScopedSet = new Set(['local', 'transaction', 'constraints'])
+const falseLiterals = new Set(['f', 'false', 'off', 'n', 'no', '0'])
+// Cheap first look: most statements contain none of these and skip the lexer.
+const candidate = /set|listen|prepare|execute|deallocate|declare|temp|advisory/i
+
+/**
+ * The session feature a statement uses, or undefined when it is safe through PgBouncer in transaction
+ * mode. Covers every statement of a multi-statement string.
+ *
+ * @example
+ * sessionFeatureOf("SET search_path = app")      // 'session-set'
+ * sessionFeatureOf("SET LOCAL search_path = app") // undefined
+ */
+export function sessionFeatureOf(sql: string): SessionFeature | undefined {
+  if (!candidate.test(sql)) return undefined
+  for (const statement of statements(sql)) {
+    const feature = classify(statement)
+    if (feature !== undefined) return feature
+  }
+  return undefined
+}
+
+function classify(tokens: readonly Token[]): SessionFeature | undefined {
+  const first = word(tokens, 0)
+  switch (first) {
+    case 'set':
+      if (!transactionScopedSet.has(word(tokens, 1) ?? '')) return 'session-set'
+      break
+    case 'reset':
+      return 'session-set'
+    case 'listen':
+    case 'unlisten':
+      return 'listen'
+    case 'prepare':
+      // PREPARE TRANSACTION is two-phase commit, not a prepared statement.
+      if (word(tokens, 1) !== 'transaction') return 'sql-prepare'
+      break
+    case 'execute':
+    case 'deallocate':
+      return 'sql-prepare'
+    case 'declare':
+      if (hasSequence(tokens, ['with', 'hold'])) return 'hold-cursor'
+      break
+    case 'create':
+      if (createsTemporary(tokens) && !hasSequence(tokens, ['on', 'commit', 'drop'])) return 'temp-table'
+      break
+    case 'select':
+    case 'with':
+      if (selectsIntoTemporary(tokens)) return 'temp-table'
+      break
+  }
+  return functionCalls(tokens)
+}
+
+function functionCalls(tokens: readonly Token[]): SessionFeature | undefined {
+  for (let i = 0; i < tokens.length - 1; i++) {
+    const name = word(tokens, i)
+    if (name === undefined || tokens[i + 1]?.value !== '(') continue
+    if (advisorySession.has(name)) return 'advisory-lock'
+    if (name === 'set_config' && isFalse(argument(tokens, i + 1, 2))) return 'session-set'
+  }
+  return undefined
+}
+
+// CREATE [OR REPLACE] [GLOBAL | LOCAL] {TEMP | TEMPORARY} [UNLOGGED] {TABLE | VIEW | SEQUENCE} ...
+function createsTemporary(tokens: readonly Token[]): boolean {
+  for (let i = 1; i < Math.min(tokens.length, 6); i++) {
+    const value = word(tokens, i)
+    if (value === 'temp' || value === 'temporary') return true
+    if (value === 'table' || value === 'view' || value === 'sequence') return false
+  }
+  return false
+}
+
+// SELECT ... INTO [GLOBAL | LOCAL] {TEMP | TEMPORARY} [TABLE] name
+function selectsIntoTemporary(tokens: readonly Token[]): boolean {
+  for (let i = 1; i < tokens.length - 1; i++) {
+    if (word(tokens, i) !== 'into') continue
+    let next = word(tokens, i + 1)
+    if (next === 'global' || next === 'local') next = word(tokens, i + 2)
+    if (next === 'temp' || next === 'temporary') return true
+  }
+  return false
+}
+
+function hasSequence(tokens: readonly Token[], sequence: readonly string[]): boolean {
+  outer: for (let i = 0; i + sequence.length <= tokens.length; i++) {
+    for (let j = 0; j < sequence.length; j++) if (word(tokens, i + j) !== sequence[j]) continue outer
+    return true
+  }
+  return false
+}
+
+// The tokens of the argument at `index` (0-based) of the call whose `(` is at `open`.
+function argument(tokens: readonly Token[], open: number, index: number): Token[] {
+  const found: Token[] = []
+  let depth = 0
+  let current = 0
+  for (let i = open; i < tokens.length; i++) {
+    const token = tokens[i] as Token
+    if (token.kind === 'punct' && token.value === '(') {
+      if (depth++ === 0) continue
+    } else if (token.kind === 'punct' && token.value === ')') {
+      if (--depth === 0) break
+    } else if (depth === 1 && token.kind === 'punct' && token.value === ',') {
+      current++
+      continue
+    }
+    if (current === index) found.push(token)
+  }
+  return found
+}
+
+function isFalse(tokens: readonly Token[]): boolean {
+  if (tokens.length !== 1) return false
+  const [token] = tokens as [Token]
+  return (token.kind === 'word' && token.value === 'false') || (token.kind === 'string' && falseLiterals.has(token.value.toLowerCase()))
+}
+
+function word(tokens: readonly Token[], index: number): string | undefined {
+  const token = tokens[index]
+  return token?.kind === 'word' ? token.value : undefined
+}
+
+const identifierStart = /[A-Za-z_\u0080-\uffff]/
+const identifierPart = /[A-Za-z0-9_$\u0080-\uffff]/
+const dollarTag = /\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y
+
+/** The statements of a SQL string (split at top-level `;`), each as its tokens; empty ones left out. */
+export function statements(sql: string): Token[][] {
+  const all: Token[][] = []
+  let tokens: Token[] = []
+  let i = 0
+  const n = sql.length
+  while (i < n) {
+    const c = sql[i] as string
+    const next = sql[i + 1]
+    if (c === ';') {
+      if (tokens.length > 0) all.push(tokens)
+      tokens = []
+      i++
+    } else if (c <= ' ') {
+      i++
+    } else if (c === '-' && next === '-') {
+      const end = sql.indexOf('\n', i)
+      i = end < 0 ? n : end + 1
+    } else if (c === '/' && next === '*') {
+      i = skipBlockComment(sql, i)
+    } else if (c === "'") {
+      i = readString(sql, i, false, tokens)
+    } else if ((c === 'e' || c === 'E') && next === "'") {
+      i = readString(sql, i + 1, true, tokens)
+    } else if (c === '"') {
+      const end = closing(sql, i + 1, '"')
+      tokens.push({ kind: 'quoted', value: sql.slice(i + 1, end) })
+      i = end + 1
+    } else if (c === '$') {
+      i = readDollar(sql, i, tokens)
+    } else if (identifierStart.test(c)) {
+      let end = i + 1
+      while (end < n && identifierPart.test(sql[end] as string)) end++
+      tokens.push({ kind: 'word', value: sql.slice(i, end).toLowerCase() })
+      i = end
+    } else if (c >= '0' && c <= '9') {
+      let end = i + 1
+      while (end < n && /[0-9.]/.test(sql[end] as string)) end++
+      tokens.push({ kind: 'other', value: sql.slice(i, end) })
+      i = end
+    } else {
+      tokens.push({ kind: 'punct', value: c })
+      i++
+    }
+  }
+  if (tokens.length > 0) all.push(tokens)
+  return all
+}
+
+function skipBlockComment(sql: string, start: number): number {
+  let depth = 0
+  let i = start
+  while (i < sql.length) {
+    if (sql[i] === '/' && sql[i + 1] === '*') {
+      depth++
+      i += 2
+    } else if (sql[i] === '*' && sql[i + 1] === '/') {
+      i += 2
+      if (--depth === 0) return i
+    } else {
+      i++
+    }
+  }
+  return i
+}
+
+// A quoted run ending at an unescaped `quote` (doubled quotes stay inside); the index of that quote.
+function closing(sql: string, from: number, quote: string, backslashes = false): number {
+  let i = from
+  while (i < sql.length) {
+    const c = sql[i]
+    if (backslashes && c === '\\') i += 2
+    else if (c === quote && sql[i + 1] === quote) i += 2
+    else if (c === quote) return i
+    else i++
+  }
+  return sql.length
+}
+
+function readString(sql: string, quote: number, backslashes: boolean, tokens: Token[]): number {
+  const end = closing(sql, quote + 1, "'", backslashes)
+  tokens.push({ kind: 'string', value: sql.slice(quote + 1, end).replaceAll("''", "'") })
+  return end + 1
+}
+
+function readDollar(sql: string, start: number, tokens: Token[]): number {
+  dollarTag.lastIndex = start
+  const tag = dollarTag.exec(sql)
+  if (tag === null) {
+    // `$1` (a parameter) or a lone `$`.
+    let end = start + 1
+    while (end < sql.length && /[0-9]/.test(sql[end] as string)) end++
+    tokens.push({ kind: 'other', value: sql.slice(start, end) })
+    return end
+  }
+  const bodyStart = start + tag[0].length
+  const bodyEnd = sql.indexOf(tag[0], bodyStart)
+  const end = bodyEnd < 0 ? sql.length : bodyEnd
+  tokens.push({ kind: 'string', value: sql.slice(bodyStart, end) })
+  return bodyEnd < 0 ? sql.length : end + tag[0].length
+}

@@ -1,0 +1,65 @@
+// Several hosts and targetSessionAttrs against the shared test server (a primary): which host a pool
+// reaches, and what it says when none fits. Failover between real servers is in failover.test.ts.
+import { PoolTimeoutError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { closedPort, pgConfig, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
+import { Pool, PostgresConnectError, createPostgresPool, type PostgresPoolOptions } from '../src/index.js'
+import { closeAndCheck } from './_helpers/pools.js'
+
+const test = suite<{ refused: number }>('several hosts and targetSessionAttrs (shared server)')
+
+test.before(async (context) => {
+  context.refused = await closedPort()
+})
+
+const server = () => ({ host: pgConfig().host, port: pgConfig().port })
+
+/** A pool on the test server's user and database, with the hosts given. */
+function hostsPool(topic: string, options: Partial<PostgresPoolOptions>) {
+  const { user, database, password } = pgConfig()
+  const appName = uniqueAppName(topic)
+  const pool = createPostgresPool({ name: topic, user, database, ...(password === undefined ? {} : { password }), applicationName: appName, ...options })
+  return { pool, appName }
+}
+
+test('skips a host that refuses and connects to the next one', async ({ refused }) => {
+  const { pool, appName } = hostsPool('hosts-any', { hosts: [{ host: '127.0.0.1', port: refused }, server()] })
+  const { rows } = await pool.query<{ port: number }>('SELECT inet_server_port() AS port')
+  assert.is(rows[0]?.port, server().port)
+  assert.is(pool.target.includes(`127.0.0.1:${refused},`), true)
+  await closeAndCheck(pool, appName)
+})
+
+test("read-write and primary reach the primary; standby finds none and times out naming each host's answer", async ({ refused }) => {
+  for (const target of ['read-write', 'primary', 'prefer-standby'] as const) {
+    const { pool, appName } = hostsPool(`hosts-${target}`, { hosts: [server()], targetSessionAttrs: target })
+    const { rows } = await pool.query<{ ok: number }>('SELECT 1 AS ok')
+    assert.equal(rows, [{ ok: 1 }], target)
+    await closeAndCheck(pool, appName)
+  }
+  const { pool, appName } = hostsPool('hosts-standby', { hosts: [{ host: '127.0.0.1', port: refused }, server()], targetSessionAttrs: 'standby', acquireTimeoutMillis: 300 })
+  const error = await rejects(pool.query('SELECT 1'), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  const cause = error.cause as Error
+  assert.match(cause.message, `No server fits targetSessionAttrs 'standby': 127.0.0.1:${refused} refused the connection (ECONNREFUSED); ${server().host}:${server().port} is a primary (read-write).`)
+  await closeAndCheck(pool, appName)
+})
+
+test('a failure every host gives for good (no such database) fails at once with PostgresConnectError', async () => {
+  const { pool, appName } = hostsPool('hosts-permanent', { database: 'lifeguard_no_such_db', hosts: [server(), server()], targetSessionAttrs: 'read-write' })
+  const error = await rejects(pool.query('SELECT 1'), PostgresConnectError, 'ERR_POSTGRES_CONNECT')
+  assert.is(error.sqlState, '3D000')
+  await closeAndCheck(pool, appName)
+})
+
+test('the pg.Pool face with a comma-separated host list and targetSessionAttrs', async ({ refused }) => {
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName('hosts-pg-style')
+  const pool = new Pool({ host: `127.0.0.1,${host}`, port: `${refused},${port}` as unknown as number, user, database, application_name: appName, targetSessionAttrs: 'read-write', max: 2 })
+  const { rows } = await pool.query<{ port: number }>('SELECT inet_server_port() AS port')
+  assert.is(rows[0]?.port, port)
+  await pool.end()
+  await waitForConnectionCount(appName, 0)
+})
+
+test.run()

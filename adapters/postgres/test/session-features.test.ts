@@ -1,0 +1,89 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { SessionFeature } from '../src/index.js'
+import { sessionFeatureOf } from '../src/internal/session-features.js'
+
+const test = suite('sessionFeatureOf: SQL that needs a session of its own')
+
+const refused: [string, SessionFeature][] = [
+  ['SET search_path = app', 'session-set'],
+  ['set statement_timeout to 1000', 'session-set'],
+  ['SET SESSION statement_timeout = 1', 'session-set'],
+  ['SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY', 'session-set'],
+  ['SET ROLE admin', 'session-set'],
+  ['SET TIME ZONE UTC', 'session-set'],
+  ['RESET ALL', 'session-set'],
+  ['reset search_path', 'session-set'],
+  ['  -- a comment\n /* another */ SET x.y = 1', 'session-set'],
+  ['BEGIN; SET x.y = 1; COMMIT', 'session-set'],
+  ["SELECT set_config('app.user', '42', false)", 'session-set'],
+  ["SELECT set_config('app.user', $1, 'off')", 'session-set'],
+  ['LISTEN orders', 'listen'],
+  ['UNLISTEN *', 'listen'],
+  ['SELECT pg_advisory_lock(1)', 'advisory-lock'],
+  ['select pg_catalog.pg_try_advisory_lock(1, 2)', 'advisory-lock'],
+  ['SELECT pg_advisory_lock_shared($1)', 'advisory-lock'],
+  ['SELECT PG_ADVISORY_UNLOCK(7)', 'advisory-lock'],
+  ['SELECT pg_advisory_unlock_all()', 'advisory-lock'],
+  ['SELECT id FROM jobs WHERE pg_try_advisory_lock(id) LIMIT 1', 'advisory-lock'],
+  ['PREPARE q (int) AS SELECT $1', 'sql-prepare'],
+  ['EXECUTE q(1)', 'sql-prepare'],
+  ['DEALLOCATE ALL', 'sql-prepare'],
+  ['DECLARE c CURSOR WITH HOLD FOR SELECT 1', 'hold-cursor'],
+  ['DECLARE c NO SCROLL CURSOR WITH HOLD FOR SELECT 1', 'hold-cursor'],
+  ['CREATE TEMP TABLE t (x int)', 'temp-table'],
+  ['create temporary table t as select 1', 'temp-table'],
+  ['CREATE GLOBAL TEMPORARY TABLE t (x int) ON COMMIT DELETE ROWS', 'temp-table'],
+  ['CREATE TEMP VIEW v AS SELECT 1', 'temp-table'],
+  ['CREATE OR REPLACE TEMP VIEW v AS SELECT 1', 'temp-table'],
+  ['SELECT 1 AS x INTO TEMP t', 'temp-table'],
+  ['SELECT * INTO TEMPORARY TABLE t FROM jobs', 'temp-table'],
+  ['WITH a AS (SELECT 1) SELECT * INTO LOCAL TEMP t FROM a', 'temp-table'],
+]
+
+const allowed = [
+  'SELECT 1',
+  'SET LOCAL search_path = app',
+  'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE',
+  'SET CONSTRAINTS ALL DEFERRED',
+  'UPDATE settings SET value = $1 WHERE key = $2',
+  "INSERT INTO t (body) VALUES ('SET x = 1; LISTEN y')",
+  "SELECT E'it\\'s SET x = 1; LISTEN y'",
+  'SELECT "listen", "set" FROM t',
+  'SELECT $$SET x = 1$$',
+  'SELECT $tag$ LISTEN x; $$ $tag$',
+  '-- SET x = 1\nSELECT 1',
+  '/* LISTEN x */ SELECT 1',
+  '/* nested /* SET x = 1 */ still comment */ SELECT 1',
+  'SELECT pg_advisory_xact_lock(1)',
+  'SELECT pg_try_advisory_xact_lock_shared(1)',
+  "SELECT set_config('app.user', '42', true)",
+  "SELECT current_setting('statement_timeout')",
+  "PREPARE TRANSACTION 'tx-1'",
+  'DECLARE c CURSOR FOR SELECT 1',
+  'DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1',
+  'CREATE TEMP TABLE t (x int) ON COMMIT DROP',
+  'CREATE TABLE temp_orders (x int)',
+  'INSERT INTO temp (x) VALUES (1)',
+  'SELECT * FROM offsets OFFSET 5',
+  "ALTER ROLE app SET search_path = 'app'",
+  "NOTIFY orders, 'x'",
+  "SELECT pg_notify('orders', 'x')",
+  'SELECT advisory_note FROM t',
+  '',
+  ';;',
+]
+
+test('refuses each session feature, wherever it hides in the statement', () => {
+  for (const [sql, feature] of refused) assert.is(sessionFeatureOf(sql), feature, sql)
+})
+
+test('lets transaction-scoped statements, literals, identifiers and comments through', () => {
+  for (const sql of allowed) assert.is(sessionFeatureOf(sql), undefined, sql)
+})
+
+test('an unterminated literal or comment does not throw', () => {
+  for (const sql of ["SELECT 'SET x", 'SELECT $$ LISTEN', '/* SET', 'SELECT "set', "SELECT E'\\"]) assert.is(sessionFeatureOf(sql), undefined, sql)
+})
+
+test.run()

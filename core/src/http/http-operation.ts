@@ -1,0 +1,102 @@
+import { createCheckedContext, OperationContext } from '../operation-context.js'
+import { disposedAtOnce } from '../service-container.js'
+import type { HttpMiddlewareSettings } from './middleware-options.js'
+import { requestIdFrom } from './request-id.js'
+
+const SETTLED = 1
+const CLOSED = 2
+const DISPOSED = 4
+
+/**
+ * One HTTP request's operation, from the middleware's first line to the disposal of its scope, which
+ * happens exactly once, when both the handler and the response are done:
+ *
+ * - the response was sent in full (`closed(true)`; for a streamed body, after its last chunk): the handler
+ *   is done with it too, so the scope is disposed at once;
+ * - the connection closed first (`closed(false)`, the client went away): the context aborts, and the scope
+ *   waits until the handler chain has settled (the promise `run()` returned, or `settled()`).
+ *
+ * A disposal failure goes to the container's `onError`, never to the response. The adapter wires the
+ * framework's events to `closed()` and `settled()` and names the operation when its router has matched.
+ *
+ * @example
+ * const operation = new HttpOperation(settings, `${req.method} ${pathOf(req.url)}`, req.headers[settings.requestIdHeader])
+ * res.setHeader(settings.requestIdHeader, operation.requestId)
+ * res.on('close', () => operation.closed(res.writableFinished))
+ * return operation.run(next)
+ */
+export class HttpOperation {
+  /** The request's context. */
+  readonly context: OperationContext
+  readonly #reportError: (error: unknown) => void
+  #state = 0
+  #downstream: PromiseLike<unknown> | undefined
+
+  /**
+   * Starts a request's operation: the caller's request id when sane (else a new UUID) and a context in a
+   * scope of its own.
+   *
+   * @param operation - the name until the route is known, e.g. `GET /orders/42`
+   * @param requestIdValue - the incoming request id header's value
+   * @param signal - the runtime's own signal for the request, where it has one (fetch-style runtimes)
+   */
+  constructor(settings: HttpMiddlewareSettings<never>, operation: string, requestIdValue: string | string[] | undefined | null, signal?: AbortSignal) {
+    this.#reportError = settings.reportError
+    // The settings were checked when the middleware was made; only a name from the user's `operationName`
+    // can still be wrong, and the full check says how.
+    const create = typeof operation === 'string' && operation !== '' ? createCheckedContext : OperationContext.create
+    this.context = create(settings.handlerName, operation, {
+      container: settings.container,
+      requestId: requestIdFrom(requestIdValue),
+      deadlineMillis: settings.deadlineMillis,
+      signal,
+    })
+  }
+
+  /** The request id: the caller's, or the one generated for it. */
+  get requestId(): string {
+    return this.context.requestId as string
+  }
+
+  /**
+   * Runs the rest of the chain in the context and returns what it returns. A promise is kept: after a
+   * disconnect, the scope is disposed once it settles.
+   */
+  run<R>(next: () => R): R {
+    const result = this.context.run(next)
+    if (typeof (result as { then?: unknown } | undefined)?.then === 'function') this.#downstream = result as PromiseLike<unknown>
+    return result
+  }
+
+  /** The handler chain below the middleware has settled (resolved or rejected), or ended the response. */
+  settled(): void {
+    this.#state |= SETTLED
+    if ((this.#state & CLOSED) !== 0) this.#dispose()
+  }
+
+  /**
+   * The response is done: sent in full (`finished`), or cut short by the connection closing first, which
+   * aborts the context and leaves disposal to the end of the handler chain.
+   */
+  closed(finished: boolean): void {
+    if (finished) {
+      this.#state |= SETTLED | CLOSED
+      return this.#dispose()
+    }
+    this.#state |= CLOSED
+    this.context.abort()
+    if ((this.#state & SETTLED) !== 0) return this.#dispose()
+    // Only now, after a disconnect, does the chain's end matter: no promise per request otherwise.
+    if (this.#downstream !== undefined) {
+      const settle = (): void => this.settled()
+      this.#downstream.then(settle, settle)
+    }
+  }
+
+  #dispose(): void {
+    if ((this.#state & DISPOSED) !== 0) return
+    this.#state |= DISPOSED
+    const disposal = this.context.dispose()
+    if (disposal !== disposedAtOnce) disposal.then(undefined, this.#reportError)
+  }
+}

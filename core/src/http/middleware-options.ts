@@ -1,0 +1,75 @@
+import { validateOptions, type OptionRule, type OptionRules } from '../options.js'
+import type { ServiceContainer } from '../service-container.js'
+
+/**
+ * The options every Lifeguard HTTP middleware takes. `Input` is what the framework hands a handler
+ * (Express's `req`, Koa's `ctx`, Hono's `c`); an adapter adds its own options beside these.
+ */
+export interface HttpMiddlewareOptions<Input> {
+  /** The service container; every request gets its own scope from it. */
+  container: ServiceContainer<any>
+  /** The context's `handler`, e.g. the service's name. Default `'http'`. */
+  handlerName?: string | undefined
+  /**
+   * Names the operation from the request; return `undefined` to keep the default `METHOD route-pattern`
+   * (`METHOD path` when no route matched). Keep names low-cardinality: they become metric attributes.
+   */
+  operationName?: ((input: Input) => string | undefined) | undefined
+  /** Header that carries the request id in and out. Default `'x-request-id'`. */
+  requestIdHeader?: string | undefined
+  /** Abort the context's `signal` this many ms after the request arrives. */
+  deadlineMillis?: number | undefined
+}
+
+/** The shared options once checked, with their defaults. */
+export interface HttpMiddlewareSettings<Input> {
+  readonly container: ServiceContainer<any>
+  readonly handlerName: string
+  readonly operationName: ((input: Input) => string | undefined) | undefined
+  /** The request id header, lower-case (how Node.js keys incoming headers). */
+  readonly requestIdHeader: string
+  readonly deadlineMillis: number | undefined
+  /** Sends a failure that has no caller (a disposer that threw) to the container's `onError`. */
+  readonly reportError: (error: unknown) => void
+}
+
+const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** The rules of {@link HttpMiddlewareOptions}. */
+export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = {
+  container: {
+    type: 'custom',
+    expected: 'a ServiceContainer (from createServiceContainer())',
+    check: (value: unknown) => typeof value === 'object' && value !== null && typeof (value as { createScope?: unknown }).createScope === 'function',
+  },
+  handlerName: { type: 'string', nonEmpty: true, optional: true },
+  operationName: { type: 'function', optional: true },
+  requestIdHeader: { type: 'custom', expected: 'an HTTP header name', check: (value: unknown) => typeof value === 'string' && headerToken.test(value), optional: true },
+  deadlineMillis: { type: 'duration', min: 1, optional: true },
+}
+
+/**
+ * Checks a middleware's options (the shared ones and the adapter's own `extraRules`; unknown keys are
+ * refused) and gives the shared ones their defaults: handler `'http'`, header `'x-request-id'`.
+ *
+ * @throws {InvalidOptionError} naming the option, the value and the allowed range
+ * @example
+ * const settings = httpMiddlewareSettings<Request>(options, { abortGraceMillis: { type: 'duration', optional: true } })
+ */
+export function httpMiddlewareSettings<Input>(
+  options: HttpMiddlewareOptions<Input>,
+  extraRules: Readonly<Record<string, OptionRule>> = {},
+  where = 'lifeguard',
+): HttpMiddlewareSettings<Input> {
+  const rules = { ...httpMiddlewareRules, ...extraRules } as OptionRules<HttpMiddlewareOptions<Input>>
+  validateOptions(where, options, rules)
+  const { container } = options
+  return {
+    container,
+    handlerName: options.handlerName ?? 'http',
+    operationName: options.operationName,
+    requestIdHeader: (options.requestIdHeader ?? 'x-request-id').toLowerCase(),
+    deadlineMillis: options.deadlineMillis,
+    reportError: (error) => container.reportError(error),
+  }
+}

@@ -1,0 +1,61 @@
+import type { OptionRule } from '../options.js'
+
+const pressureCodes = new Set(['ERR_POOL_EXHAUSTED', 'ERR_POOL_TIMEOUT'])
+
+/**
+ * The code of a pool-pressure error (`PoolExhaustedError`, `PoolTimeoutError`), looked for in the error and
+ * its causes (a service factory may wrap it), or `undefined`. Compared by `code`, not `instanceof`, so two
+ * installed copies of core still match.
+ *
+ * @example
+ * const code = poolPressureCode(error) // 'ERR_POOL_TIMEOUT'
+ */
+export function poolPressureCode(error: unknown): string | undefined {
+  let current = error
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string' && pressureCodes.has(code)) return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/**
+ * The JSON body of a 503 caused by pool pressure: the code only, never the pool's name or target.
+ *
+ * @example
+ * res.status(503).json(poolPressureBody('ERR_POOL_EXHAUSTED'))
+ */
+export function poolPressureBody(code: string): { error: { code: string; message: string } } {
+  return { error: { code, message: 'The service is busy. Retry later.' } }
+}
+
+/** Options of the 503 answer to pool pressure (a middleware's `mapErrors`). */
+export interface MapErrorsOptions {
+  /** The `Retry-After` header of the 503, in seconds. Default 1. */
+  retryAfterSeconds?: number | undefined
+}
+
+/** The rule of a `mapErrors` option: `true`/`false` or `{ retryAfterSeconds }`. */
+export const mapErrorsRule: OptionRule = {
+  type: 'custom',
+  expected: 'a boolean or { retryAfterSeconds }',
+  optional: true,
+  check: (value: unknown) => {
+    if (typeof value === 'boolean') return true
+    if (typeof value !== 'object' || value === null) return false
+    const seconds = (value as { retryAfterSeconds?: unknown }).retryAfterSeconds
+    return Object.keys(value).every((key) => key === 'retryAfterSeconds') && (seconds === undefined || (Number.isInteger(seconds) && (seconds as number) >= 0))
+  },
+}
+
+/**
+ * The `Retry-After` value a `mapErrors` option asks for, or `undefined` when errors are not mapped.
+ *
+ * @example
+ * retryAfterFrom({ retryAfterSeconds: 7 }) // '7'
+ */
+export function retryAfterFrom(mapErrors: boolean | MapErrorsOptions | undefined): string | undefined {
+  if (mapErrors === undefined || mapErrors === false) return undefined
+  return String((mapErrors === true ? undefined : mapErrors.retryAfterSeconds) ?? 1)
+}

@@ -1,0 +1,191 @@
+import type { Clock, ClockTimer } from '../clock.js'
+import type { DisconnectReason } from '../pool-events.js'
+import type { PoolMonitor } from '../pool-monitor.js'
+import type { ConnectionFactory } from './connection-factory.js'
+import type { PoolEngineOptions } from './engine-options.js'
+import { PooledConnection } from './pooled-connection.js'
+
+const firstBackoffMillis = 25
+const maxBackoffMillis = 500
+
+/** What the opener asks of the pool it opens connections for. */
+export interface OpenerHost<C> {
+  /** The pool's eviction generation: a connection opened before a `softEvict()` is retired on release. */
+  readonly generation: number
+  /** The driver reported a connection broken (idle, checked out or still opening). */
+  broken(lease: PooledConnection<C>, error: Error): void
+  /** A connection opened: it belongs to the pool from now on. */
+  adopt(lease: PooledConnection<C>): void
+  retire(lease: PooledConnection<C>, reason: DisconnectReason): void
+  /** Something the pool's close() may be waiting for has finished. */
+  settled(): void
+  /** The backoff after a failed attempt is over: open what is still needed. */
+  retry(): void
+  /** True while callers wait: then a pending retry keeps the process alive. */
+  readonly callersWaiting: boolean
+}
+
+/**
+ * Opens and validates connections for a `PoolEngine`: connection attempts bounded by a timeout and
+ * abandoned on close, jittered lifetimes, validation with a timeout, and exponential backoff (25 ms
+ * doubling to 500 ms) after failures. It keeps the counts of connections being opened or validated, which
+ * the pool counts as pending.
+ */
+export class ConnectionOpener<C> {
+  readonly #options: PoolEngineOptions<C>
+  readonly #factory: ConnectionFactory<C>
+  readonly #monitor: PoolMonitor
+  readonly #clock: Clock
+  readonly #host: OpenerHost<C>
+  readonly #attempts = new Set<AbortController>()
+  #creating = 0
+  #validating = 0
+  #retry: ClockTimer | undefined
+  #backoffMillis = firstBackoffMillis
+  #lastError: Error | undefined
+
+  constructor(options: PoolEngineOptions<C>, host: OpenerHost<C>) {
+    this.#options = options
+    this.#factory = options.factory
+    this.#monitor = options.monitor
+    this.#clock = options.monitor.clock
+    this.#host = host
+  }
+
+  /** Connections being opened. */
+  get creating(): number {
+    return this.#creating
+  }
+  /** Connections being validated. */
+  get validating(): number {
+    return this.#validating
+  }
+  /** True while waiting out the backoff after a failed attempt. */
+  get backingOff(): boolean {
+    return this.#retry !== undefined
+  }
+  /** The last failed attempt (redacted); cleared by the next success. */
+  get lastError(): Error | undefined {
+    return this.#lastError
+  }
+
+  /**
+   * One connection attempt, bounded by `timeoutMillis` (0: the driver's own limit). `opened` and `failed`
+   * are called in the same turn as the count changes, so the pool's totals never miss a connection;
+   * `failed` gets the failure already reported and redacted.
+   */
+  open(timeoutMillis: number, opened: (lease: PooledConnection<C>) => void, failed: (error: Error) => void): void {
+    this.#creating++
+    const lease = new PooledConnection<C>()
+    lease.generation = this.#host.generation
+    const attempt = new AbortController()
+    this.#attempts.add(attempt)
+    const started = this.#clock.now()
+    const option = this.#options.connectTimeoutOption ?? 'connectTimeoutMillis'
+    const timer = timeoutMillis > 0 ? this.#clock.setTimeout(() => attempt.abort(new Error(`Connection attempt timed out after ${timeoutMillis}ms (${option}).`)), timeoutMillis) : undefined
+    const settle = () => {
+      this.#creating--
+      this.#attempts.delete(attempt)
+      if (timer !== undefined) this.#clock.clearTimeout(timer)
+    }
+    let creating: Promise<C>
+    try {
+      creating = this.#factory.create({ lease, signal: attempt.signal, broken: (error) => this.#host.broken(lease, error) })
+    } catch (error) {
+      creating = Promise.reject(error)
+    }
+    creating.then(
+      (connection) => {
+        settle()
+        const now = this.#clock.now()
+        lease.connection = connection
+        lease.id = this.#factory.idOf?.(connection)
+        lease.openedAt = now
+        lease.idleSince = now
+        const lifetime = this.#options.maxLifetimeMillis
+        if (lifetime > 0) lease.expiresAt = now + lifetime - (this.#options.random ?? Math.random)() * this.#options.maxLifetimeJitterMillis
+        this.#host.adopt(lease)
+        this.#lastError = undefined
+        this.#backoffMillis = firstBackoffMillis
+        this.#monitor.connected(lease.id ?? 0, now - started)
+        if (lease.broken === undefined && !this.#factory.isBroken(connection) && !attempt.signal.aborted) return opened(lease)
+        const error = lease.broken ?? (attempt.signal.aborted ? (attempt.signal.reason as Error) : new Error('The connection broke as it opened.'))
+        this.#host.retire(lease, attempt.signal.aborted ? 'closed' : 'error')
+        failed((this.#lastError = this.#monitor.error(error, 'connection')))
+      },
+      (error: unknown) => {
+        settle()
+        failed((this.#lastError = this.#monitor.error(attempt.signal.aborted ? attempt.signal.reason : error, 'connection')))
+      },
+    )
+  }
+
+  /**
+   * Validates an idle (or, for warm-up, just opened) connection; `valid` gets it back, `invalid` gets the
+   * (redacted) reason after it was closed.
+   */
+  validate(lease: PooledConnection<C>, timeoutMillis: number, valid: (lease: PooledConnection<C>) => void, invalid: (error: Error) => void): void {
+    lease.state = 'validating'
+    this.#validating++
+    const validate = this.#factory.validate
+    const check = validate === undefined ? Promise.resolve(true) : withTimeout(validate.call(this.#factory, lease.connection), timeoutMillis, this.#clock)
+    const fail = (error: unknown) => {
+      this.#validating--
+      const safe = lease.broken === undefined ? this.#monitor.error(error, 'connection') : this.#monitor.stats.redact(error)
+      this.#host.retire(lease, 'error')
+      this.#host.settled()
+      invalid(safe)
+    }
+    check.then((result) => {
+      if (result === false || lease.broken !== undefined) return fail(lease.broken ?? new Error('The connection failed validation.'))
+      this.#validating--
+      lease.idleSince = this.#clock.now()
+      valid(lease)
+    }, fail)
+  }
+
+  /** Waits out the backoff (doubling up to 500 ms), then asks the pool to open what it still needs. */
+  scheduleRetry(): void {
+    if (this.#retry !== undefined) return
+    const delay = this.#backoffMillis
+    this.#backoffMillis = Math.min(this.#backoffMillis * 2, maxBackoffMillis)
+    // Waiting callers keep the process alive; refilling minSize alone does not.
+    this.#retry = this.#clock.setTimeout(
+      () => {
+        this.#retry = undefined
+        this.#host.retry()
+      },
+      delay,
+      !this.#host.callersWaiting,
+    )
+  }
+
+  /** Stops retrying (the pool is closing). */
+  stop(): void {
+    if (this.#retry !== undefined) this.#clock.clearTimeout(this.#retry)
+    this.#retry = undefined
+  }
+
+  /** Abandons every attempt in flight (close timed out). */
+  abandon(reason: Error): void {
+    for (const attempt of this.#attempts) attempt.abort(reason)
+  }
+}
+
+// A validation that never answers must not hold a waiter forever.
+function withTimeout<T>(promise: Promise<T>, timeoutMillis: number, clock: Clock): Promise<T> {
+  if (timeoutMillis <= 0) return promise
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(new Error(`Validation timed out after ${timeoutMillis}ms.`)), timeoutMillis)
+    promise.then(
+      (value) => {
+        clock.clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}

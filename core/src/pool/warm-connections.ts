@@ -1,0 +1,54 @@
+import type { Clock } from '../clock.js'
+import { PoolWarmupError } from '../errors.js'
+import type { WarmupReport } from '../pool-contract.js'
+import type { ConnectionOpener } from './connection-opener.js'
+import type { IdleList } from './idle-list.js'
+import type { WarmupPlan } from './pool-lifecycle.js'
+import type { PooledConnection } from './pooled-connection.js'
+
+/** What a warm-up needs of its pool. */
+export interface WarmupHost<C> {
+  readonly name: string
+  readonly target: string
+  readonly clock: Clock
+  readonly idle: IdleList<C>
+  readonly opener: ConnectionOpener<C>
+  /** Connections the pool may still open without passing `maxSize`. */
+  room(): number
+  /** A validated connection: to a waiter, or idle. */
+  offer(lease: PooledConnection<C>): void
+  /** Called when every attempt has settled. */
+  settled(): void
+}
+
+/**
+ * Warms a pool up: validates the idle connections it already has (up to the number asked) and opens
+ * and validates the rest, all in parallel; each one is handed on as soon as it passed. Resolves with
+ * the counts once every attempt settled.
+ *
+ * @throws {PoolWarmupError} when none could open (cause: the first failure, redacted)
+ */
+export async function warmConnections<C>(host: WarmupHost<C>, { connections: requested, timeoutMillis }: WarmupPlan): Promise<WarmupReport> {
+  const started = host.clock.now()
+  const attempts: Promise<void>[] = []
+  const ready = (lease: PooledConnection<C>, resolve: () => void) => {
+    host.offer(lease)
+    resolve()
+  }
+  while (attempts.length < requested && host.idle.length > 0) {
+    const lease = host.idle.pop() as PooledConnection<C>
+    attempts.push(new Promise((resolve, reject) => host.opener.validate(lease, timeoutMillis, (valid) => ready(valid, resolve), reject)))
+  }
+  for (let i = Math.min(requested - attempts.length, host.room()); i > 0; i--) {
+    attempts.push(new Promise((resolve, reject) => host.opener.open(timeoutMillis, (lease) => host.opener.validate(lease, timeoutMillis, (valid) => ready(valid, resolve), reject), reject)))
+  }
+  const outcomes = await Promise.allSettled(attempts)
+  host.settled()
+  const opened = outcomes.filter((outcome) => outcome.status === 'fulfilled').length
+  const firstError = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')?.reason as unknown
+  if (opened === 0) {
+    const reason = firstError instanceof Error ? firstError.message.replace(/\.$/, '') : 'the pool had no room'
+    throw new PoolWarmupError(host.name, host.target, `None of ${requested} connection(s) could be opened: ${reason}.`, { cause: firstError })
+  }
+  return { pool: host.name, requested, opened, failed: requested - opened, durationMillis: host.clock.now() - started }
+}

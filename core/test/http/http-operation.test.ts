@@ -1,0 +1,122 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createServiceContainer, type OperationContext } from '../../src/index.js'
+import { HttpOperation, httpMiddlewareSettings } from '../../src/http.js'
+
+const test = suite('HttpOperation disposes exactly once, when both the handler and the response are done')
+
+interface Setup {
+  operation: HttpOperation
+  disposed: () => number
+  disposeCalls: () => number
+  reported: unknown[]
+}
+
+function start(options: { failing?: boolean; requestId?: string; signal?: AbortSignal } = {}): Setup {
+  const reported: unknown[] = []
+  let disposed = 0
+  const container = createServiceContainer({ onError: (error) => reported.push(error) }).scoped('held', () => ({}), {
+    dispose: () => {
+      disposed++
+      if (options.failing) throw new Error('Disposer failed on purpose.')
+    },
+  })
+  const settings = httpMiddlewareSettings({ container })
+  const operation = new HttpOperation(settings, 'GET /items/7', options.requestId, options.signal)
+  operation.context.get('held')
+  let calls = 0
+  const context = operation.context as OperationContext & { dispose: () => Promise<void> }
+  const dispose = context.dispose.bind(context)
+  context.dispose = () => {
+    calls++
+    return dispose()
+  }
+  return { operation, disposed: () => disposed, disposeCalls: () => calls, reported }
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+test('a response sent in full disposes at once, once', async () => {
+  const { operation, disposed, disposeCalls } = start()
+  operation.closed(true)
+  operation.closed(true)
+  operation.settled()
+  await tick()
+  assert.is(disposed(), 1)
+  assert.is(disposeCalls(), 1)
+  assert.not.ok(operation.context.aborted)
+})
+
+test('a disconnect aborts at once and disposes when the chain run() returned settles', async () => {
+  for (const outcome of ['resolve', 'reject'] as const) {
+    const { operation, disposed, disposeCalls } = start()
+    let finish!: () => void
+    const downstream = operation.run(() => new Promise<void>((resolve, reject) => (finish = outcome === 'resolve' ? resolve : () => reject(new Error('handler failed')))))
+    downstream.catch(() => undefined)
+    operation.closed(false)
+    assert.ok(operation.context.aborted)
+    assert.ok(operation.context.signal.aborted)
+    await tick()
+    assert.is(disposed(), 0, 'disposed while the handler still ran')
+    finish()
+    await tick()
+    assert.is(disposed(), 1)
+    assert.is(disposeCalls(), 1)
+  }
+})
+
+test('without a promise to wait for, a disconnect waits for settled()', async () => {
+  const { operation, disposed } = start()
+  operation.run(() => undefined)
+  operation.closed(false)
+  await tick()
+  assert.is(disposed(), 0)
+  operation.settled()
+  operation.settled()
+  await tick()
+  assert.is(disposed(), 1)
+})
+
+test('a chain that settled before the disconnect disposes at the disconnect', async () => {
+  const { operation, disposed } = start()
+  operation.settled()
+  await tick()
+  assert.is(disposed(), 0, 'disposed before the response was done')
+  operation.closed(false)
+  await tick()
+  assert.is(disposed(), 1)
+})
+
+test('a disposal failure goes to the container, not to the caller', async () => {
+  const { operation, reported } = start({ failing: true })
+  operation.closed(true)
+  await tick()
+  assert.is(reported.length, 1)
+  assert.instance(reported[0], AggregateError)
+})
+
+test('the context runs the chain, carries the request id, and follows the given signal', async () => {
+  const parent = new AbortController()
+  const { operation } = start({ requestId: 'req-9', signal: parent.signal })
+  assert.is(operation.requestId, 'req-9')
+  assert.is(operation.context.requestId, 'req-9')
+  assert.is(operation.context.handler, 'http')
+  assert.is(
+    operation.run(() => (operation.context.scope.resolve('operationContext') as OperationContext).operation),
+    'GET /items/7',
+  )
+  parent.abort('gone')
+  assert.ok(operation.context.aborted)
+  assert.match(start({ requestId: 'not sane' }).operation.requestId, /^[0-9a-f-]{36}$/)
+})
+
+test('a scope that took nothing to dispose is given back on the spot', () => {
+  const container = createServiceContainer()
+  const operation = new HttpOperation(httpMiddlewareSettings({ container }), 'GET /health', undefined)
+  assert.is(container.openScopes, 1)
+  operation.closed(true)
+  assert.is(container.openScopes, 0)
+  assert.ok(operation.context.disposed)
+})
+
+test.run()

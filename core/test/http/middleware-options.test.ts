@@ -1,0 +1,48 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { InvalidOptionError, createServiceContainer } from '../../src/index.js'
+import { MAX_TIMER_MILLIS } from '../../src/adapter.js'
+import { httpMiddlewareSettings, type HttpMiddlewareOptions } from '../../src/http.js'
+import { throwsError } from '@lifeguard/test-kit'
+
+const test = suite('the shared middleware options are checked once, with their defaults in one place')
+const container = createServiceContainer()
+
+test("defaults: handler 'http', header 'x-request-id'; a header is kept lower-case", () => {
+  const settings = httpMiddlewareSettings({ container })
+  assert.is(settings.container, container)
+  assert.is(settings.handlerName, 'http')
+  assert.is(settings.requestIdHeader, 'x-request-id')
+  assert.is(settings.deadlineMillis, undefined)
+  assert.is(settings.operationName, undefined)
+  const custom = httpMiddlewareSettings({ container, handlerName: 'orders-api', requestIdHeader: 'X-Correlation-Id', deadlineMillis: MAX_TIMER_MILLIS })
+  assert.equal([custom.handlerName, custom.requestIdHeader, custom.deadlineMillis], ['orders-api', 'x-correlation-id', MAX_TIMER_MILLIS])
+})
+
+test('refuses each bad option, naming it', () => {
+  const cases: [string, unknown, string][] = [
+    ['container', {}, 'a ServiceContainer'],
+    ['handlerName', '', 'a non-empty string'],
+    ['operationName', 'GET /', 'a function'],
+    ['requestIdHeader', 'x request id', 'an HTTP header name'],
+    ['deadlineMillis', 0, 'an integer number of milliseconds between 1 and 2147483647'],
+    ['deadlineMillis', 1.5, 'an integer number of milliseconds between 1 and 2147483647'],
+    ['deadlineMillis', 2 ** 32, 'an integer number of milliseconds between 1 and 2147483647, got `4294967296` (number)'],
+  ]
+  for (const [option, value, expected] of cases) {
+    const error = throwsError(() => httpMiddlewareSettings({ container, [option]: value } as HttpMiddlewareOptions<unknown>), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, option)
+    assert.match(error.message, `Invalid options for lifeguard: expected \`${option}\` to be ${expected}`)
+  }
+})
+
+test("refuses unknown keys, and takes an adapter's own rules beside the shared ones", () => {
+  const unknown = throwsError(() => httpMiddlewareSettings({ container, handlr: 'x' } as HttpMiddlewareOptions<unknown>), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.match(unknown.message, 'unknown option `handlr`')
+  const extra = { abortGraceMillis: { type: 'duration', optional: true } } as const
+  httpMiddlewareSettings({ container, abortGraceMillis: 0 } as HttpMiddlewareOptions<unknown>, extra)
+  const tooLong = throwsError(() => httpMiddlewareSettings({ container, abortGraceMillis: 2 ** 32 } as HttpMiddlewareOptions<unknown>, extra), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(tooLong.option, 'abortGraceMillis')
+})
+
+test.run()

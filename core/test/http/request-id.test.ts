@@ -1,0 +1,25 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { operationNameOf, pathOf, requestIdFrom } from '../../src/http.js'
+
+const test = suite('request ids and operation names')
+
+test('keeps a sane request id and replaces anything else with a UUID', () => {
+  assert.is(requestIdFrom('req-42.a:b_c'), 'req-42.a:b_c')
+  assert.is(requestIdFrom('b'.repeat(128)), 'b'.repeat(128))
+  for (const bad of ['', 'has space', 'x'.repeat(129), 'evil\r\nSet-Cookie: a=b', undefined, null, ['a', 'b']]) {
+    const id = requestIdFrom(bad as string | undefined)
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, `replaces ${JSON.stringify(bad)}`)
+  }
+  assert.is.not(requestIdFrom(undefined), requestIdFrom(undefined))
+})
+
+test('names an operation METHOD pattern, or METHOD path without the query string', () => {
+  assert.is(operationNameOf('GET', '/orders/:id', '/orders/42'), 'GET /orders/:id')
+  assert.is(operationNameOf('POST', undefined, '/orders?dry=1'), 'POST /orders')
+  assert.is(operationNameOf('GET', /^\/re$/, '/re'), 'GET /^\\/re$/')
+  assert.is(pathOf(undefined), '/')
+  assert.is(pathOf('/a/b?c=d?e'), '/a/b')
+})
+
+test.run()
