@@ -143,7 +143,9 @@ const optionRules = {
  * budget.limit(pool.getPoolMetrics().maxSize) // the highest maxSize allowed now
  */
 export class SharedBudget {
+  /** Connections the whole fleet may hold. */
   readonly total: number
+  /** The `application_name` whose connections are counted. */
   readonly applicationName: string
   /** The most instances at once, when given: each takes at most `ceil(free / maxInstances)` per reading. */
   readonly maxInstances: number | undefined
@@ -151,7 +153,9 @@ export class SharedBudget {
   readonly claimFraction: number
   /** How often the autoscaler offers a reading: the fastest this budget reads. */
   readonly refreshMillis: number
+  /** How often a short pool in a full fleet, or one above its fair share, reads. */
   readonly steadyRefreshMillis: number
+  /** A reading older than this allows no growth; pools a reading would not change read this often. */
   readonly staleAfterMillis: number
   readonly #query: BudgetQuery
   readonly #clock: Pick<Clock, 'now'>
