@@ -1,5 +1,4 @@
-import { validateOptions } from '@lifeguard/core/adapter'
-import { systemClock, type Clock } from '@lifeguard/core/adapter'
+import { rejectOption, systemClock, validateOptions, type Clock } from '@lifeguard/core/adapter'
 import type { PoolSample } from './scaling-policy.js'
 
 /** Runs a parameterized SQL query, like `pg`'s `client.query(text, values)`. */
@@ -18,11 +17,28 @@ export interface SharedBudgetOptions {
   applicationName: string
   /** How to count: a query function, or a client or pool with a `pg`-compatible `query()`. */
   query: BudgetQuery | QueryableClient
-  /** Share of the free budget one instance may take per reading, in (0, 1] (default 0.5). */
+  /**
+   * The most instances of the service that run at once (e.g. the deployment's maximum replica count).
+   * Each instance then takes at most `ceil(free / maxInstances)` per reading, so instances that read at
+   * the same moment pass `total` by at most one connection each: keep `maxInstances` connections between
+   * `total` and what the server allows. Recommended for any fleet; not with `claimFraction`.
+   */
+  maxInstances?: number | undefined
+  /** Share of the free budget one instance may take per reading, in (0, 1] (default 0.5; safe for two instances). Not with `maxInstances`. */
   claimFraction?: number | undefined
-  /** How often an autoscaler re-reads the count (default 1000 ms). */
+  /**
+   * How often the autoscaler offers to read the count (default 250 ms). A pool that is short of
+   * connections (requests waiting, pool at its size) reads at every offer while its last reading left
+   * room, so that the small shares a fleet claims add up quickly.
+   */
   refreshMillis?: number | undefined
-  /** A reading older than this stops growth until a fresh one arrives (default 5 x `refreshMillis`). */
+  /**
+   * How often a pool reads when it is short but the budget was full, or when it holds more than its
+   * fair share (`total / maxInstances`) and may have to give back (default 4 x `refreshMillis`). Other
+   * pools, which a reading would not change, read every `staleAfterMillis`.
+   */
+  steadyRefreshMillis?: number | undefined
+  /** A reading older than this stops growth until a fresh one arrives (default 5 x `steadyRefreshMillis`). */
   staleAfterMillis?: number | undefined
   /** Clock for reading ages (default: core's `systemClock`); only `now()` is read. */
   clock?: Pick<Clock, 'now'> | undefined
@@ -36,6 +52,8 @@ export interface BudgetReading {
   own: number
   /** This pool's connections still being opened then (the server may not count them yet). */
   opening: number
+  /** Connections left in the budget: `total` less `held` and `opening` (negative when over). */
+  free: number
   /** When the count arrived (clock time). */
   atMillis: number
   /** The highest `maxSize` this instance may use until the next reading. */
@@ -52,43 +70,62 @@ export interface BudgetLimitInput {
   own: number
   /** This instance's connections being opened (not yet in `held`); default 0. */
   opening?: number | undefined
-  /** Share of the free budget this instance may take, in (0, 1]. */
-  claimFraction: number
+  /** Share of the free budget this instance may take, in (0, 1]; ignored when `maxInstances` is given. */
+  claimFraction?: number | undefined
+  /** The most instances at once: this instance takes at most `ceil(free / maxInstances)`. */
+  maxInstances?: number | undefined
 }
 
-/** This pool's connections as the budget needs them: `totalConnections` includes those being opened. */
-export type OwnConnections = Pick<PoolSample, 'totalConnections' | 'activeConnections' | 'idleConnections'>
+/**
+ * This pool's connections as the budget needs them: `totalConnections` includes those being opened.
+ * With `waitingRequests` and `maxSize` too (a `getPoolMetrics()` snapshot has them), the budget reads
+ * the count only when a reading could change the pool's size; without them, at every `refresh()`.
+ */
+export type OwnConnections = Pick<PoolSample, 'totalConnections' | 'activeConnections' | 'idleConnections'> & Partial<Pick<PoolSample, 'waitingRequests' | 'maxSize'>>
 
-/** The SQL a budget runs: one count over `pg_stat_activity`, by `application_name`. */
-export const BUDGET_QUERY = 'SELECT count(*)::int AS held FROM pg_stat_activity WHERE application_name = $1'
+/**
+ * The SQL a budget runs: one count of the server's backends, by `application_name`. It reads
+ * `pg_stat_get_activity(NULL)`, the function behind the `pg_stat_activity` view, because planning the
+ * view's joins (to `pg_database` and `pg_authid`) made each count cost about four times the server CPU.
+ */
+export const BUDGET_QUERY = 'SELECT count(*)::int AS held FROM pg_stat_get_activity(NULL) WHERE application_name = $1'
 
 /**
  * The most connections one instance may have, given what the server reports for the whole fleet.
- * Within the budget an instance keeps what it holds and may take `claimFraction` of what is free
- * (so instances deciding at the same moment do not all take the same free connections); over it
- * (after a race, or when `total` was lowered) every instance gives back in proportion to what it holds,
- * which brings the fleet back to `total` in one round without starving anyone. Connections this
- * instance is still opening count as held, though the server may not list them yet.
+ * Within the budget an instance keeps what it holds and may take a share of what is free: with
+ * `maxInstances`, `ceil(free / maxInstances)`, so that instances deciding at the same moment take the
+ * free connections once (plus at most one each, from rounding up); else `claimFraction` of it (the
+ * default half suits two instances). Over the budget (after a race, or when `total` was lowered) every
+ * instance gives back in proportion to what it holds, which brings the fleet back to `total` in one
+ * round without starving anyone. Connections this instance is still opening count as held, though the
+ * server may not list them yet.
  *
  * @example
  * budgetLimit({ total: 90, held: 70, own: 30, claimFraction: 0.5 }) // 40: 30 held + half of the 20 free
+ * budgetLimit({ total: 90, held: 70, own: 30, maxInstances: 8 }) // 33: 30 held + ceil(20 / 8)
  * budgetLimit({ total: 90, held: 120, own: 60, claimFraction: 0.5 }) // 45: 60 x 90 / 120
  */
 export function budgetLimit(input: BudgetLimitInput): number {
-  const { total, claimFraction } = input
+  const { total, maxInstances } = input
   const opening = Math.max(0, input.opening ?? 0)
   const own = Math.max(0, input.own) + opening
   const held = Math.max(own, input.held + opening)
   if (held > total) return Math.floor((own * total) / held)
-  return own + Math.floor((total - held) * claimFraction)
+  const free = total - held
+  const share = maxInstances === undefined ? Math.floor(free * (input.claimFraction ?? defaultClaimFraction)) : Math.ceil(free / maxInstances)
+  return own + share
 }
+
+const defaultClaimFraction = 0.5
 
 const optionRules = {
   total: { type: 'integer', min: 1 },
   applicationName: { type: 'string', nonEmpty: true },
   query: { type: 'custom', expected: 'a query function or an object with a query() method', check: isQuery },
+  maxInstances: { type: 'integer', min: 1, optional: true },
   claimFraction: { type: 'number', min: 0.01, max: 1, optional: true },
   refreshMillis: { type: 'duration', min: 10, optional: true },
+  steadyRefreshMillis: { type: 'duration', min: 10, optional: true },
   staleAfterMillis: { type: 'duration', min: 10, optional: true },
   clock: { type: 'custom', expected: 'a clock with now()', check: (v: unknown) => typeof (v as Clock | null)?.now === 'function', optional: true },
 } as const
@@ -97,7 +134,8 @@ const optionRules = {
  * A connection budget shared by every instance of a service, read from PostgreSQL itself: each
  * instance counts the connections its `application_name` holds in `pg_stat_activity` and never grows
  * past its share of `total`. No coordinator, no extra infrastructure. Give it to a policy config as
- * `budget`; the autoscaler refreshes it every `refreshMillis`.
+ * `budget`; the autoscaler offers it a reading every `refreshMillis`, and it reads when that could change
+ * the pool's size: often while the pool is short and the budget has room, now and then otherwise.
  *
  * @example
  * const budget = new SharedBudget({ total: 90, applicationName: 'orders-api', query: pool })
@@ -105,10 +143,19 @@ const optionRules = {
  * budget.limit(pool.getPoolMetrics().maxSize) // the highest maxSize allowed now
  */
 export class SharedBudget {
+  /** Connections the whole fleet may hold. */
   readonly total: number
+  /** The `application_name` whose connections are counted. */
   readonly applicationName: string
+  /** The most instances at once, when given: each takes at most `ceil(free / maxInstances)` per reading. */
+  readonly maxInstances: number | undefined
+  /** Share of the free budget taken per reading when `maxInstances` is not given. */
   readonly claimFraction: number
+  /** How often the autoscaler offers a reading: the fastest this budget reads. */
   readonly refreshMillis: number
+  /** How often a short pool in a full fleet, or one above its fair share, reads. */
+  readonly steadyRefreshMillis: number
+  /** A reading older than this allows no growth; pools a reading would not change read this often. */
   readonly staleAfterMillis: number
   readonly #query: BudgetQuery
   readonly #clock: Pick<Clock, 'now'>
@@ -117,11 +164,19 @@ export class SharedBudget {
   /** @throws {InvalidOptionError} naming the bad option */
   constructor(options: SharedBudgetOptions) {
     validateOptions('createSharedBudget', options, optionRules)
+    if (options.maxInstances !== undefined && options.claimFraction !== undefined) {
+      rejectOption('createSharedBudget', 'claimFraction', 'left out when `maxInstances` is given (that sets the share)', options.claimFraction)
+    }
     this.total = options.total
     this.applicationName = options.applicationName
-    this.claimFraction = options.claimFraction ?? 0.5
-    this.refreshMillis = options.refreshMillis ?? 1000
-    this.staleAfterMillis = options.staleAfterMillis ?? 5 * this.refreshMillis
+    this.maxInstances = options.maxInstances
+    this.claimFraction = options.claimFraction ?? (options.maxInstances === undefined ? defaultClaimFraction : 1 / options.maxInstances)
+    this.refreshMillis = options.refreshMillis ?? 250
+    if (options.steadyRefreshMillis !== undefined && options.steadyRefreshMillis < this.refreshMillis) {
+      rejectOption('createSharedBudget', 'steadyRefreshMillis', `a duration >= \`refreshMillis\` (${this.refreshMillis})`, options.steadyRefreshMillis)
+    }
+    this.steadyRefreshMillis = options.steadyRefreshMillis ?? 4 * this.refreshMillis
+    this.staleAfterMillis = options.staleAfterMillis ?? 5 * this.steadyRefreshMillis
     this.#clock = options.clock ?? systemClock
     const query = options.query
     this.#query = typeof query === 'function' ? query : (text, values) => query.query(text, values)
@@ -133,12 +188,17 @@ export class SharedBudget {
   }
 
   /**
-   * Counts the fleet's connections on the server and stores the reading.
+   * Counts the fleet's connections on the server and stores the reading, when one is due: at once for
+   * the first, then at intervals that depend on what a reading could change (see `refreshMillis` and
+   * `steadyRefreshMillis`). A snapshot without `waitingRequests` and `maxSize` always reads.
    *
-   * @param own - this pool's connections, read when the count arrives (a `getPoolMetrics()` snapshot will do)
+   * @param own - this pool's connections, read before and when the count arrives (a `getPoolMetrics()` snapshot will do)
+   * @returns the new reading, or the last one when none was due
    * @throws whatever the query throws (the autoscaler reports it and keeps the last reading)
    */
   async refresh(own: () => OwnConnections): Promise<BudgetReading> {
+    const last = this.#reading
+    if (last !== undefined && !this.#due(own(), last)) return last
     const result = await this.#query(BUDGET_QUERY, [this.applicationName])
     const held = Number(result.rows[0]?.['held'] ?? 0)
     if (!Number.isFinite(held)) throw new TypeError(`Could not read the connection budget of '${this.applicationName}'. The count was not a number.`)
@@ -149,8 +209,9 @@ export class SharedBudget {
       held,
       own: open,
       opening,
+      free: this.total - Math.max(open + opening, held + opening),
       atMillis: this.#clock.now(),
-      limit: budgetLimit({ total: this.total, held, own: open, opening, claimFraction: this.claimFraction }),
+      limit: budgetLimit({ total: this.total, held, own: open, opening, claimFraction: this.claimFraction, maxInstances: this.maxInstances }),
     }
     this.#reading = reading
     return reading
@@ -164,6 +225,22 @@ export class SharedBudget {
     const reading = this.#reading
     if (reading === undefined || this.#clock.now() - reading.atMillis > this.staleAfterMillis) return size
     return reading.limit
+  }
+
+  // Whether a reading could change this pool's size now. Each pool takes only a small share per reading,
+  // so one that is short reads often while there is room; one holding more than its fair share reads
+  // regularly in case the fleet went over and it must give back. The rest read only now and then: when
+  // one becomes short, its next offer is due at once.
+  #due(connections: OwnConnections, last: BudgetReading): boolean {
+    const { waitingRequests, maxSize } = connections
+    if (waitingRequests === undefined || maxSize === undefined) return true
+    const short = waitingRequests > 0 && connections.totalConnections >= maxSize
+    const fairShare = this.maxInstances === undefined ? this.total * this.claimFraction : this.total / this.maxInstances
+    let interval = this.staleAfterMillis
+    if (short && last.free > 0) interval = this.refreshMillis
+    else if (short || connections.totalConnections > fairShare) interval = this.steadyRefreshMillis
+    // Offers come every refreshMillis, a little early or late: half an offer early counts as due.
+    return this.#clock.now() - last.atMillis >= interval - this.refreshMillis / 2
   }
 }
 

@@ -2,6 +2,7 @@ import { createPostgresPool, type PostgresPool } from '@lifeguard/postgres'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { attachAutoscaler, createSharedBudget, type PoolAutoscaler } from '../src/index.js'
+import { ManualClock } from './_helpers/manual-clock.js'
 import { closedLoop, ConnectionObserver, pgConfig, uniqueAppName } from './_helpers/pg-server.js'
 
 const observer = new ConnectionObserver()
@@ -24,6 +25,42 @@ budget('counts the service`s connections in pg_stat_activity through the pool`s 
     assert.is(reading.limit, 3 + Math.floor(17 * 0.5))
   } finally {
     await pool.close()
+  }
+  await observer.waitFor(appName, (count) => count === 0, '0')
+})
+
+budget('instances reading the count at the same moment pass the total by at most one connection each', async () => {
+  const appName = uniqueAppName('budget-race')
+  const total = 14
+  const instances = 4
+  const pools: PostgresPool[] = []
+  try {
+    for (let i = 0; i < instances; i++) {
+      const pool = createPostgresPool({ name: `race-${i}`, ...pgConfig(), applicationName: appName, maxSize: 1 })
+      pools.push(pool)
+      await pool.warmup({ connections: 1 })
+    }
+    const clock = new ManualClock()
+    const budgets = pools.map((pool) => createSharedBudget({ total, maxInstances: instances, applicationName: appName, query: pool, clock }))
+    // All read the same count (4 held, 10 free) before any of them grows: the worst case of a race.
+    const readings = await Promise.all(budgets.map((shared, i) => shared.refresh(() => (pools[i] as PostgresPool).getPoolMetrics())))
+    for (const reading of readings) assert.equal({ held: reading.held, free: reading.free, limit: reading.limit }, { held: 4, free: 10, limit: 1 + 3 })
+    // Every instance takes what it was given, at once.
+    await Promise.all(pools.map((pool, i) => {
+      const limit = (readings[i] as { limit: number }).limit
+      pool.resize({ maxSize: limit })
+      return pool.warmup({ connections: limit })
+    }))
+    const held = await observer.count(appName)
+    assert.is(held, 16)
+    assert.ok(held <= total + instances, `${held} connections for a total of ${total} and ${instances} instances`)
+    // The next readings (due a steadyRefreshMillis later for pools above their fair share) see the
+    // fleet over its total, and every instance gives back in proportion to what it holds.
+    clock.advance(budgets[0]!.steadyRefreshMillis)
+    const next = await Promise.all(budgets.map((shared, i) => shared.refresh(() => (pools[i] as PostgresPool).getPoolMetrics())))
+    assert.equal(next.map((reading) => reading.limit), [3, 3, 3, 3], 'floor(4 x 14 / 16) each')
+  } finally {
+    await Promise.all(pools.map((pool) => pool.close()))
   }
   await observer.waitFor(appName, (count) => count === 0, '0')
 })

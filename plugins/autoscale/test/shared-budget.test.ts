@@ -35,6 +35,27 @@ limit('counts the connections an instance is still opening, which the server doe
   assert.is(budgetLimit({ total: 90, held: 70, own: 30, opening: 6, claimFraction: 0.5 }), 36 + 7)
 })
 
+limit('with maxInstances, takes ceil(free / maxInstances) of what is free', () => {
+  assert.is(budgetLimit({ total: 90, held: 70, own: 30, maxInstances: 8 }), 30 + 3)
+  assert.is(budgetLimit({ total: 40, held: 16, own: 1, maxInstances: 16 }), 1 + 2)
+  assert.is(budgetLimit({ total: 40, held: 40, own: 5, maxInstances: 16 }), 5, 'nothing free, nothing taken')
+  assert.is(budgetLimit({ total: 40, held: 39, own: 5, maxInstances: 16 }), 6, 'one free: rounded up to one')
+})
+
+limit('with maxInstances, instances reading the same count at once pass the total by at most one each', () => {
+  for (const instances of [2, 5, 16]) {
+    for (const total of [instances, 40, 97]) {
+      for (let held = instances; held <= total; held += 3) {
+        // Every instance holds a part of `held` and reads the same count at the same moment.
+        const owns = Array.from({ length: instances }, (_, i) => Math.floor(held / instances) + (i < held % instances ? 1 : 0))
+        const sum = owns.reduce((all, own) => all + budgetLimit({ total, held, own, maxInstances: instances }), 0)
+        assert.ok(sum <= total + instances, `${instances} instances, total ${total}, held ${held}: together ${sum}`)
+        assert.ok(sum >= total, `the free budget is handed out: ${sum} of ${total}`)
+      }
+    }
+  }
+})
+
 limit('treats a count below its own connections (a stale count) as its own', () => {
   assert.is(budgetLimit({ total: 50, held: 3, own: 10, claimFraction: 0.5 }), 30)
 })
@@ -51,7 +72,7 @@ budget('counts the service`s connections with one parameterized query on pg_stat
   const shared = createSharedBudget({ total: 90, applicationName: 'orders-api', query, clock })
   const reading = await shared.refresh(() => holding(30))
   assert.equal(calls, [{ text: BUDGET_QUERY, values: ['orders-api'] }])
-  assert.match(BUDGET_QUERY, /pg_stat_activity/)
+  assert.match(BUDGET_QUERY, /pg_stat_get_activity\(NULL\)/)
   assert.match(BUDGET_QUERY, /application_name = \$1/)
   assert.equal({ held: reading.held, own: reading.own, opening: reading.opening, limit: reading.limit }, { held: 70, own: 30, opening: 0, limit: 40 })
   assert.is(shared.limit(35), 40)
@@ -70,11 +91,15 @@ budget('takes a pg-like client, and a count given as a string', async () => {
 budget('allows no growth (and forces no shrink) without a fresh reading', async () => {
   const clock = new ManualClock()
   const shared = createSharedBudget({ total: 90, applicationName: 'svc', query: async () => ({ rows: [{ held: 10 }] }), refreshMillis: 100, clock })
+  assert.is(shared.steadyRefreshMillis, 400, '4 x refreshMillis')
+  assert.is(shared.staleAfterMillis, 2000, '5 x steadyRefreshMillis')
   assert.is(shared.limit(7), 7, 'before the first reading')
   await shared.refresh(() => holding(10))
   assert.is(shared.limit(7), 50)
-  clock.advance(501)
-  assert.is(shared.limit(7), 7, 'stale after 5 x refreshMillis')
+  clock.advance(2000)
+  assert.is(shared.limit(7), 50)
+  clock.advance(1)
+  assert.is(shared.limit(7), 7, 'stale after staleAfterMillis')
 })
 
 budget('passes a failing query on to the caller and keeps the last reading', async () => {
@@ -102,6 +127,16 @@ budget('rejects bad options naming the option', () => {
   assert.is(name.option, 'applicationName')
   const claim = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, claimFraction: 2 }), InvalidOptionError)
   assert.is(claim.option, 'claimFraction')
+  const instances = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, maxInstances: 0 }), InvalidOptionError)
+  assert.is(instances.option, 'maxInstances')
+  const both = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, maxInstances: 4, claimFraction: 0.5 }), InvalidOptionError)
+  assert.is(both.option, 'claimFraction')
+  assert.match(both.message, /left out when `maxInstances` is given/)
+  const steady = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, steadyRefreshMillis: 5 }), InvalidOptionError)
+  assert.is(steady.option, 'steadyRefreshMillis')
+  const faster = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, refreshMillis: 500, steadyRefreshMillis: 400 }), InvalidOptionError)
+  assert.is(faster.option, 'steadyRefreshMillis')
+  assert.match(faster.message, /a duration >= `refreshMillis` \(500\)/)
   const noQuery = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query: 'SELECT 1' as unknown as BudgetQuery }), InvalidOptionError)
   assert.is(noQuery.option, 'query')
   assert.match(noQuery.message, /a query function or an object with a query\(\) method/)
