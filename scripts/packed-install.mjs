@@ -89,9 +89,11 @@ try {
     for (const quickStart of quickStarts) {
       const { workspace, program, install } = quickStart
       const names = new Set(install.flatMap((line) => line.packages.map(packageName)))
-      // What a package manager that does not install peers (or a TypeScript user) needs: every peer,
-      // optional `@types/*` ones included, of every Lifeguard package the lines install.
-      const peers = [...names].filter((name) => tarballs.has(name)).flatMap((name) => Object.keys(installedPackage(name).peerDependencies ?? {}).map((peer) => [name, peer]))
+      // What a package manager that does not install peers (or a TypeScript user) needs: every required
+      // peer and every optional `@types/*` one, of every Lifeguard package the lines install. Other optional
+      // peers serve one subpath (autoscale's `/mongodb`): the import check above catches a quick start using one.
+      const requiredPeers = (pkg) => Object.keys(pkg.peerDependencies ?? {}).filter((peer) => peer.startsWith('@types/') || !pkg.peerDependenciesMeta?.[peer]?.optional)
+      const peers = [...names].filter((name) => tarballs.has(name)).flatMap((name) => requiredPeers(installedPackage(name)).map((peer) => [name, peer]))
       await check(`${workspace.name}: the install lines name every package the quick start imports, with its types, and every peer`, () =>
         [
           ...importedPackages(program ?? '').flatMap((name) => {

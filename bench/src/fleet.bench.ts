@@ -5,8 +5,11 @@
 // server has), fixed at a fair split of the budget, and the adaptive policy under a shared budget.
 //
 //   npm run bench -- fleet [--quick] [--instances 16] [--rounds 3] [--phase-seconds 15] [--phases N]
-//                          [--refresh-millis 250] [--calm-rate 20] [--sleep-millis 20] [--min-size N] [--only shared,fair] [--trace]
-import { startPrivateCluster } from '@lifeguard/test-kit'
+//                          [--refresh-millis 250] [--calm-rate 20] [--sleep-millis 20] [--min-size N] [--only shared,fair,pgbouncer] [--trace]
+//
+// A fourth setup puts one PgBouncer (transaction mode, its pool size = the budget) in front of the server,
+// when Debian's pgbouncer is installed.
+import { startPgBouncer, startPrivateCluster, type PgBouncer } from '@lifeguard/test-kit'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -57,10 +60,12 @@ function parseArgs() {
   }
 }
 
-/** The three setups, keyed by a short name for `--only`. */
-function setups(budget: number, instances: number, minSize: number, refreshMillis: number | undefined): Record<string, Setup> {
+/** The setups, keyed by a short name for `--only`. */
+function setups(budget: number, instances: number, minSize: number, refreshMillis: number | undefined, pgbouncer: { host: string; port: number } | undefined): Record<string, Setup> {
   const fair = Math.floor(budget / instances)
   return {
+    // PgBouncer in transaction mode enforces the budget with its pool size; every instance may ask for 10.
+    ...(pgbouncer === undefined ? {} : { pgbouncer: { name: `PgBouncer (default_pool_size ${budget}, maxSize 10)`, spec: { maxSize: 10, pgbouncer } } }),
     unbounded: { name: 'fixed unbounded (maxSize 10)', spec: { maxSize: 10 } },
     fair: { name: `fixed fair split (maxSize ${fair})`, spec: { maxSize: fair } },
     shared: {
@@ -79,6 +84,7 @@ async function main(): Promise<void> {
   })
   let fleet: Fleet | undefined
   let sampler: ServerSampler | undefined
+  let bouncer: PgBouncer | undefined
   try {
     await cluster.sql(`CREATE ROLE ${ROLE} LOGIN; CREATE EXTENSION pg_stat_statements`)
     const postmasterPid = Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
@@ -93,7 +99,16 @@ async function main(): Promise<void> {
     const fair = Math.floor(budget / options.instances)
     const minSize = options.minSize ?? fair
     if (minSize > fair) throw new RangeError(`Expected \`--min-size\` to be at most ${fair} (budget ${budget} / ${options.instances} instances), got \`${minSize}\``)
-    const all = setups(budget, options.instances, minSize, options.refreshMillis)
+    bouncer = await startPgBouncer({
+      upstream: { ...cluster.connection, user: ROLE },
+      poolMode: 'transaction',
+      defaultPoolSize: budget,
+      maxClientConn: options.instances * 10 + 50,
+    }).catch((error: unknown) => {
+      process.stdout.write(`PgBouncer setup skipped: ${error instanceof Error ? error.message : String(error)}\n`)
+      return undefined
+    })
+    const all = setups(budget, options.instances, minSize, options.refreshMillis, bouncer === undefined ? undefined : { host: bouncer.host, port: bouncer.port })
     const chosen = Object.entries(all).filter(([key]) => options.only === undefined || options.only.includes(key))
     const plan: LoadPlan = { warmupMillis: byMode({ full: 3000, quick: 2000 }), phaseMillis: options.phaseMillis, phases: options.phases, hotCount: options.hotCount }
     const connection = { ...cluster.connection, user: ROLE }
@@ -133,6 +148,7 @@ async function main(): Promise<void> {
   } finally {
     await sampler?.end().catch(() => undefined)
     await fleet?.close()
+    await bouncer?.stop()
     await cluster.destroy()
   }
 }
@@ -145,7 +161,7 @@ async function writePlot(runs: readonly RunResult[], chosen: readonly [string, S
     if (run === undefined) continue
     const seconds = (at: number) => (at - run.startedAt) / 1000
     const limits = [
-      ...(key === 'unbounded' ? [] : [{ label: 'budget', value: figures.budget }]),
+      ...(key === 'unbounded' ? [] : [{ label: key === 'pgbouncer' ? "budget (PgBouncer's pool size)" : 'budget', value: figures.budget }]),
       { label: 'server limit for the fleet', value: figures.hardLimit },
     ]
     panels.push({
@@ -161,7 +177,7 @@ async function writePlot(runs: readonly RunResult[], chosen: readonly [string, S
   await mkdir(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true })
   await writeFile(fileURLToPath(new URL('../results/fleet.svg', import.meta.url)), svg)
   // A complete run (every setup, full length) is the one the README shows.
-  const complete = !isQuick() && chosen.length === 3
+  const complete = !isQuick() && chosen.length >= 3
   if (complete) await writeFile(fileURLToPath(new URL('../fleet.svg', import.meta.url)), svg)
   process.stdout.write(`Wrote bench/results/fleet.svg${complete ? ' and bench/fleet.svg' : ''}\n`)
 }

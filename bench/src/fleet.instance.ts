@@ -53,6 +53,8 @@ class Run {
     this.#pool = this.#registry.register(
       createPostgresPool({
         ...spec.connection,
+        // Through PgBouncer: its address, and the pool's safeguards for transaction pooling.
+        ...(spec.setup.pgbouncer === undefined ? {} : { ...spec.setup.pgbouncer, pooler: 'pgbouncer-transaction' as const }),
         name: 'main',
         applicationName: spec.applicationName,
         // Under a budget the pool keeps its floor open, so that the others' counts see it.

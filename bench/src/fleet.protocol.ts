@@ -4,6 +4,8 @@
 export interface SetupSpec {
   /** The pool's `maxSize` (the starting size under a budget). */
   maxSize: number
+  /** Present when the fleet goes through PgBouncer (transaction mode): where it listens. */
+  pgbouncer?: { host: string; port: number }
   /** Present for the shared budget: the adaptive policy's bounds and the budget's settings. */
   budget?: {
     total: number

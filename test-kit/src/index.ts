@@ -19,3 +19,5 @@ export { pgConfig, uniqueAppName, serverConnectionCount, waitForConnectionCount,
 export type { PgConfig, BlackholeServer, TerminateBackendsOptions } from './pg-server.js'
 export { captureWarnings } from './warnings.js'
 export type { CapturedWarning } from './warnings.js'
+export { startPgBouncer, pgBouncerVersion, supportsMaxPreparedStatements } from './pgbouncer.js'
+export type { PgBouncer, PgBouncerOptions } from './pgbouncer.js'

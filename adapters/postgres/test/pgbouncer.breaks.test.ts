@@ -4,9 +4,8 @@
 import { PoolTimeoutError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
+import { uniqueAppName, waitForConnectionCount, rejects, startPgBouncer, type PgBouncer } from '@lifeguard/test-kit'
 import { createPostgresPool, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
-import { startPgBouncer, type PgBouncer } from './_helpers/pgbouncer.js'
 
 interface Context {
   bouncer: PgBouncer

@@ -6,9 +6,8 @@ import { createServiceContainer, runOperation } from '@lifeguard/core'
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
+import { uniqueAppName, waitForConnectionCount, rejects, startPgBouncer, supportsMaxPreparedStatements, type PgBouncer } from '@lifeguard/test-kit'
 import { Pool, SessionFeatureError, createPostgresPool, registerPostgres, type PostgresPool, type SessionFeature } from '../src/index.js'
-import { startPgBouncer, supportsMaxPreparedStatements, type PgBouncer } from './_helpers/pgbouncer.js'
 
 interface Context {
   bouncer: PgBouncer

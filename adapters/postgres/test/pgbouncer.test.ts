@@ -3,8 +3,7 @@ import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresPool, registerPostgres, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
-import { pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
-import { startPgBouncer, type PgBouncer } from './_helpers/pgbouncer.js'
+import { pgConfig, uniqueAppName, waitForConnectionCount, startPgBouncer, type PgBouncer } from '@lifeguard/test-kit'
 import { sleep, until } from './_helpers/pools.js'
 
 const table = `pgbouncer_orders_${process.pid}`

@@ -1,8 +1,10 @@
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startPgBouncer, supportsMaxPreparedStatements, type PgBouncer } from './_helpers/pgbouncer.js'
 import {
+  startPgBouncer,
+  supportsMaxPreparedStatements,
+  type PgBouncer,
   blackholeServer,
   closedPort,
   pgConfig,
@@ -10,7 +12,7 @@ import {
   terminateBackends,
   uniqueAppName,
   waitForConnectionCount,
-} from '@lifeguard/test-kit'
+} from '../src/index.js'
 
 async function failure(promise: Promise<unknown>): Promise<Error & { code?: string }> {
   const error = await promise.then(

@@ -3,12 +3,13 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { accessSync, constants, rmSync } from 'node:fs'
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import { pgConfig, type PgConfig } from '@lifeguard/test-kit'
+import { pgConfig, type PgConfig } from './pg-server.js'
+import { freePort } from './private-cluster.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -30,6 +31,11 @@ export interface PgBouncerOptions {
    * `['extra_float_digits']`. PgBouncer rejects any other unknown one, e.g. `statement_timeout`.
    */
   ignoreStartupParameters?: readonly string[]
+  /**
+   * The server PgBouncer pools for (default: the test server, from the PG* variables). Its `user` is the
+   * one PgBouncer logs in as, whatever the client's.
+   */
+  upstream?: PgConfig
   /** Milliseconds to wait for PgBouncer to accept connections; default 5000. */
   startTimeoutMillis?: number
 }
@@ -99,17 +105,6 @@ export function pgBouncerVersion(): Promise<string> {
 export async function supportsMaxPreparedStatements(): Promise<boolean> {
   const [major = 0, minor = 0] = (await pgBouncerVersion()).split('.').map(Number)
   return major > 1 || (major === 1 && minor >= 21)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 function quoted(value: string): string {
@@ -202,7 +197,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 async function startOnce(options: PgBouncerOptions, version: string): Promise<PgBouncer> {
-  const upstream = pgConfig()
+  const upstream = options.upstream ?? pgConfig()
   const dir = await mkdtemp(join(tmpdir(), 'lifeguard-pgbouncer-'))
   const lines: string[] = []
   const logs = () => lines.join('\n')
