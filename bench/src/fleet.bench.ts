@@ -127,6 +127,9 @@ async function main(): Promise<void> {
       for (let step = 0; step < chosen.length; step++) {
         const [key, setup] = chosen[(round + step) % chosen.length] as [string, Setup]
         const run = await runSetup(fleet, sampler, setup, base, plan)
+        // PgBouncer keeps its server connections after its clients leave; close them so the next run
+        // starts from a drained server.
+        if (key === 'pgbouncer') await bouncer?.closeServerConnections()
         runs.push(run)
         process.stdout.write(runLine(round + 1, key, run))
       }

@@ -124,9 +124,20 @@ export function budgetCostLine(merged: readonly MergedResult[], setups: Record<s
 /** Rows comparing the shared budget with the fixed setups and with its targets. */
 export function budgetRows(merged: readonly MergedResult[], setups: Record<string, Setup>, figures: BudgetFigures): ReportRow[] {
   const find = (key: string) => merged.find((m) => m.setup === setups[key]?.name)
+  const bouncerRows: ReportRow[] = []
+  // PgBouncer against the fair split: the same budget, enforced by PgBouncer's pool size instead.
+  const bouncer = find('pgbouncer')
+  const fair = find('fair')
+  if (bouncer !== undefined && fair !== undefined) {
+    const bouncerCase = `PgBouncer transaction pooling, ${figures.instances} instances`
+    const baseline = (setups['fair'] as Setup).name
+    bouncerRows.push(compare({ case: bouncerCase, metric: `fleet queries/s (median of ${bouncer.rounds} rounds)`, value: bouncer.throughput, baseline, baselineValue: fair.throughput, better: 'higher' }))
+    bouncerRows.push(compare({ case: bouncerCase, metric: `fleet p99 latency ms (median of ${bouncer.rounds} rounds)`, value: bouncer.p99Millis, baseline, baselineValue: fair.p99Millis, better: 'lower' }))
+    bouncerRows.push(compare({ case: bouncerCase, metric: 'peak server connections (worst round)', value: bouncer.peakServer, baseline: `target: budget ${figures.budget} (PgBouncer's default_pool_size)`, baselineValue: figures.budget, better: 'lower' }))
+  }
   const shared = find('shared')
-  if (shared === undefined) return []
-  const rows: ReportRow[] = []
+  if (shared === undefined) return bouncerRows
+  const rows: ReportRow[] = [...bouncerRows]
   const caseName = `shared budget, ${figures.instances} instances`
   const rounds = `median of ${shared.rounds} rounds`
   for (const key of ['fair', 'unbounded']) {
@@ -139,16 +150,6 @@ export function budgetRows(merged: readonly MergedResult[], setups: Record<strin
     // Against the fixed pools that ask for more than the server has: what the budget is for.
     rows.push(compare({ case: caseName, metric: 'peak server connections (worst round)', value: shared.peakServer, baseline, baselineValue: other.peakServer, better: 'lower' }))
     rows.push(compare({ case: caseName, metric: 'errors: refused connections (53300) + failed operations (all rounds)', value: shared.refused + shared.failed, baseline, baselineValue: other.refused + other.failed, better: 'lower' }))
-  }
-  // PgBouncer against the fair split: the same budget, enforced by PgBouncer's pool size instead.
-  const bouncer = find('pgbouncer')
-  const fair = find('fair')
-  if (bouncer !== undefined && fair !== undefined) {
-    const bouncerCase = `PgBouncer transaction pooling, ${figures.instances} instances`
-    const baseline = (setups['fair'] as Setup).name
-    rows.push(compare({ case: bouncerCase, metric: `fleet queries/s (median of ${bouncer.rounds} rounds)`, value: bouncer.throughput, baseline, baselineValue: fair.throughput, better: 'higher' }))
-    rows.push(compare({ case: bouncerCase, metric: `fleet p99 latency ms (median of ${bouncer.rounds} rounds)`, value: bouncer.p99Millis, baseline, baselineValue: fair.p99Millis, better: 'lower' }))
-    rows.push(compare({ case: bouncerCase, metric: 'peak server connections (worst round)', value: bouncer.peakServer, baseline: `target: budget ${figures.budget} + PgBouncer's own`, baselineValue: figures.budget + 2, better: 'lower' }))
   }
   const transient = figures.budget + figures.instances
   rows.push(compare({ case: caseName, metric: 'peak server connections (worst round)', value: shared.peakServer, baseline: `target: budget ${figures.budget} + ${figures.instances} instances`, baselineValue: transient, better: 'lower' }))
