@@ -8,6 +8,7 @@ export { startPrivateCluster, postgresBinDir, freePort } from './private-cluster
 export type { PrivateCluster, PrivateClusterOptions, PrivateClusterConnection } from './private-cluster.js'
 export { startStandby } from './standby.js'
 export { ManualClock, flushPromises } from './manual-clock.js'
+export { stopChildProcess } from './child-process.js'
 export { scratchName, scratchOwner, sweepScratchObjects } from './scratch-names.js'
 export type { SqlQuery, SweepReport } from './scratch-names.js'
 export { watchProcess } from './watched-process.js'

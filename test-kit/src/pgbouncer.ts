@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { stopChildProcess } from './child-process.js'
 import { pgConfig, type PgConfig } from './pg-server.js'
 import { freePort } from './private-cluster.js'
 
@@ -184,18 +185,6 @@ function waitForListening(child: ChildProcess, port: number, timeoutMillis: numb
   })
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 2000)
-    child.once('exit', () => {
-      clearTimeout(force)
-      resolve()
-    })
-    child.kill('SIGTERM') // PgBouncer's immediate shutdown
-  })
-}
-
 async function startOnce(options: PgBouncerOptions, version: string): Promise<PgBouncer> {
   const upstream = options.upstream ?? pgConfig()
   const dir = await mkdtemp(join(tmpdir(), 'lifeguard-pgbouncer-'))
@@ -258,7 +247,7 @@ async function startOnce(options: PgBouncerOptions, version: string): Promise<Pg
       logs,
       stop() {
         stopping ??= (async () => {
-          await stopChild(running)
+          await stopChildProcess(running, 2000) // SIGTERM is PgBouncer's immediate shutdown
           process.off('exit', killOnExit)
           await rm(dir, { recursive: true, force: true })
         })()
@@ -266,7 +255,7 @@ async function startOnce(options: PgBouncerOptions, version: string): Promise<Pg
       },
     }
   } catch (error) {
-    if (child) await stopChild(child)
+    if (child) await stopChildProcess(child, 2000)
     process.off('exit', killOnExit)
     await rm(dir, { recursive: true, force: true })
     throw error

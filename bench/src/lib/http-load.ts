@@ -1,7 +1,8 @@
 // HTTP load with autocannon: in this process, or in a child pinned to its own core while the
 // server runs pinned to another, measuring the server's CPU time per request.
 import autocannon, { type Options, type Result } from 'autocannon'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { stopChildProcess } from '@lifeguard/test-kit'
+import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -141,18 +142,6 @@ export async function runAutocannon(
   return result
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolvePromise) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 3000)
-    child.once('exit', () => {
-      clearTimeout(force)
-      resolvePromise()
-    })
-    child.kill('SIGTERM')
-  })
-}
-
 /**
  * Runs autocannon in a child process pinned to `core` (default 1), so the load generator does not
  * steal CPU from a server pinned elsewhere. With `server`, also measures the server's CPU time
@@ -237,7 +226,7 @@ export async function spawnPinnedServer(
     pid,
     cpuMillis: () => processCpuMillis(pid),
     close() {
-      closing ??= stopChild(child).then(() => {
+      closing ??= stopChildProcess(child, 3000).then(() => {
         process.off('exit', killOnExit)
       })
       return closing
