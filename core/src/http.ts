@@ -10,7 +10,7 @@
 export { HttpOperation } from './http/http-operation.js'
 export { httpMiddlewareSettings, httpMiddlewareRules } from './http/middleware-options.js'
 export type { HttpMiddlewareOptions, HttpMiddlewareSettings } from './http/middleware-options.js'
-export { requestIdFrom } from './http/request-id.js'
+export { requestIdFrom, requestIdGenerator } from './http/request-id.js'
 export { operationNameOf, pathOf } from './http/operation-name.js'
 export { poolPressureCode, poolPressureBody, mapErrorsRule, retryAfterFrom } from './http/pool-pressure.js'
 export type { MapErrorsOptions } from './http/pool-pressure.js'

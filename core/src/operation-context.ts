@@ -17,9 +17,17 @@ export interface OperationContextOptions {
 
 /**
  * @internal `OperationContext.create` for a caller that has checked its options already: the HTTP kit checks
- * the middleware's options once, when the middleware is made, and creates a context per request.
+ * the middleware's options once, when the middleware is made, and creates a context per request (with the
+ * options as arguments: no object per request).
  */
-export let createCheckedContext!: (handler: string, operation: string, options: OperationContextOptions) => OperationContext
+export let createCheckedContext!: (
+  handler: string,
+  operation: string,
+  container: OperationContextOptions['container'],
+  requestId: string | undefined,
+  deadlineMillis: number | undefined,
+  signal: AbortSignal | undefined,
+) => OperationContext
 
 // Where core's pool engine counts an operation's queued checkouts (see `countWait`) and asks to be told
 // when it aborts (see `watchAbort`): internal, and cheaper than an AbortSignal per waiting request.
@@ -72,14 +80,14 @@ export class OperationContext {
   /** Core's wait queues that hold checkouts of this operation: told when it aborts. */
   #watchers: AbortWatcher[] | undefined
 
-  private constructor(handler: string, operation: string, scope: ServiceScope<any>, options: OperationContextOptions) {
+  private constructor(handler: string, operation: string, scope: ServiceScope<any>, requestId: string | undefined, deadlineMillis: number | undefined, signal: AbortSignal | undefined) {
     this.handler = handler
     this.#operation = operation
     this.scope = scope
-    this.requestId = options.requestId
+    this.requestId = requestId
     this.startedAt = Date.now()
-    this.#parentSignal = options.signal
-    this.#deadline = options.deadlineMillis === undefined ? undefined : this.startedAt + options.deadlineMillis
+    this.#parentSignal = signal
+    this.#deadline = deadlineMillis === undefined ? undefined : this.startedAt + deadlineMillis
   }
 
   /**
@@ -98,19 +106,25 @@ export class OperationContext {
       checkOption('OperationContext.create', 'operation', operation, nameRule)
       validateOptions('OperationContext.create', options, optionRules)
     }
-    return OperationContext.#start(handler, operation, options)
+    return OperationContext.#start(handler, operation, options.container, options.requestId, options.deadlineMillis, options.signal)
   }
 
-  static #start(handler: string, operation: string, options: OperationContextOptions): OperationContext {
-    const given = options.container
+  static #start(
+    handler: string,
+    operation: string,
+    given: OperationContextOptions['container'],
+    requestId: string | undefined,
+    deadlineMillis: number | undefined,
+    signal: AbortSignal | undefined,
+  ): OperationContext {
     const scope = 'createScope' in given && typeof given.createScope === 'function' ? given.createScope() : given
-    const context = new OperationContext(handler, operation, scope, options)
+    const context = new OperationContext(handler, operation, scope, requestId, deadlineMillis, signal)
     scope.provide(CONTEXT_SERVICE, context)
     return context
   }
 
   static {
-    createCheckedContext = (handler, operation, options) => OperationContext.#start(handler, operation, options)
+    createCheckedContext = OperationContext.#start
   }
 
   /**

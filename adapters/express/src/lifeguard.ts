@@ -17,7 +17,7 @@ declare global {
 /**
  * Express middleware that gives every request its own service scope and `OperationContext`: reachable as
  * `req.lifeguard` and through `OperationContext.current()` in any code below it. The request id comes from
- * `x-request-id` when sane (else a new UUID) and is echoed in the response. When the client goes away the
+ * `x-request-id` when sane (else a new UUID-shaped one) and is echoed in the response. When the client goes away the
  * context's `signal` aborts. The scope is disposed exactly once, when the response has finished (streamed
  * bodies included) or, after a disconnect, when the handler has ended the response; a disposal failure goes
  * to the container's `onError` and never touches the response.

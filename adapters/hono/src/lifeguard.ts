@@ -34,7 +34,7 @@ interface NodeBindings {
  * Hono middleware that gives every request its own service scope and `OperationContext`: reachable as
  * `c.get('lifeguard')` / `c.var.lifeguard` and through `OperationContext.current()` in any code below it.
  * The operation is named `METHOD route-pattern` (e.g. `GET /orders/:id`, or `METHOD path` when no route
- * matched). The request id comes from `x-request-id` when sane (else a new UUID) and is echoed in the
+ * matched). The request id comes from `x-request-id` when sane (else a new UUID-shaped one) and is echoed in the
  * response. The context's `signal` aborts when the client goes away. The scope is disposed exactly once,
  * when the response has been sent (streamed bodies included) or, after a disconnect, when the middleware
  * below has settled. A disposal failure goes to the container's `onError` and never touches the response.

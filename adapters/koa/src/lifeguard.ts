@@ -19,7 +19,7 @@ declare module 'koa' {
 /**
  * Koa middleware that gives every request its own service scope and `OperationContext`: reachable as
  * `ctx.state.lifeguard` and through `OperationContext.current()` in any code below it. The request id comes
- * from `x-request-id` when sane (else a new UUID) and is echoed in the response, error responses included.
+ * from `x-request-id` when sane (else a new UUID-shaped one) and is echoed in the response, error responses included.
  * When the client goes away the context's `signal` aborts. The scope is disposed exactly once, when the
  * response has finished (streamed bodies included) or, after a disconnect, when the middleware below has
  * settled; a disposal failure goes to the container's `onError` and never touches the response.

@@ -33,7 +33,7 @@ export class HttpOperation {
   #downstream: PromiseLike<unknown> | undefined
 
   /**
-   * Starts a request's operation: the caller's request id when sane (else a new UUID) and a context in a
+   * Starts a request's operation: the caller's request id when sane (else a new one) and a context in a
    * scope of its own.
    *
    * @param operation - the name until the route is known, e.g. `GET /orders/42`
@@ -44,13 +44,11 @@ export class HttpOperation {
     this.#reportError = settings.reportError
     // The settings were checked when the middleware was made; only a name from the user's `operationName`
     // can still be wrong, and the full check says how.
-    const create = typeof operation === 'string' && operation !== '' ? createCheckedContext : OperationContext.create
-    this.context = create(settings.handlerName, operation, {
-      container: settings.container,
-      requestId: requestIdFrom(requestIdValue),
-      deadlineMillis: settings.deadlineMillis,
-      signal,
-    })
+    const requestId = requestIdFrom(requestIdValue, settings.newRequestId)
+    this.context =
+      typeof operation === 'string' && operation !== ''
+        ? createCheckedContext(settings.handlerName, operation, settings.container, requestId, settings.deadlineMillis, signal)
+        : OperationContext.create(settings.handlerName, operation, { container: settings.container, requestId, deadlineMillis: settings.deadlineMillis, signal })
   }
 
   /** The request id: the caller's, or the one generated for it. */

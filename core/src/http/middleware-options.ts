@@ -1,5 +1,6 @@
 import { validateOptions, type OptionRule, type OptionRules } from '../options.js'
 import type { ServiceContainer } from '../service-container.js'
+import { requestIdGenerator } from './request-id.js'
 
 /**
  * The options every Lifeguard HTTP middleware takes. `Input` is what the framework hands a handler
@@ -29,6 +30,8 @@ export interface HttpMiddlewareSettings<Input> {
   /** The request id header, lower-case (how Node.js keys incoming headers). */
   readonly requestIdHeader: string
   readonly deadlineMillis: number | undefined
+  /** Makes the id of a request that brought none (see `requestIdGenerator()`). */
+  readonly newRequestId: () => string
   /** Sends a failure that has no caller (a disposer that threw) to the container's `onError`. */
   readonly reportError: (error: unknown) => void
 }
@@ -70,6 +73,7 @@ export function httpMiddlewareSettings<Input>(
     operationName: options.operationName,
     requestIdHeader: (options.requestIdHeader ?? 'x-request-id').toLowerCase(),
     deadlineMillis: options.deadlineMillis,
+    newRequestId: requestIdGenerator(),
     reportError: (error) => container.reportError(error),
   }
 }
