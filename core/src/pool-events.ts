@@ -219,11 +219,28 @@ export class PoolEventHub {
     return count
   }
 
+  /** The pool's name and kind, for callers that build whole events (see `dispatch`). */
+  get pool(): string {
+    return this.#pool
+  }
+
+  get kind(): string {
+    return this.#kind
+  }
+
   /** Calls every listener of `event` with the payload; `pool` and `kind` are filled in. */
   emit<E extends PoolEventName>(event: E, payload: Omit<PoolEventMap[E], 'pool' | 'kind'>): void {
+    if (this.#listeners[event].length === 0) return
+    this.dispatch(event, { pool: this.#pool, kind: this.#kind, ...payload } as PoolEventMap[E])
+  }
+
+  /**
+   * Calls every listener of `event` with `full`, an event object made for this call (pool and kind
+   * included): the per-checkout and per-statement events are built whole, which spares a copy of each.
+   */
+  dispatch<E extends PoolEventName>(event: E, full: PoolEventMap[E]): void {
     const list = this.#listeners[event] as Listener<E>[]
     if (list.length === 0) return
-    const full = { pool: this.#pool, kind: this.#kind, ...payload } as PoolEventMap[E]
     for (const listener of list.length === 1 ? list : list.slice()) {
       try {
         const result = listener(full)

@@ -122,8 +122,9 @@ export class PoolMonitor {
     const checkout: Checkout = { startedAt: now, context, origin, leakTimer: undefined, leaked: false }
     if (this.#leakDetectionMillis > 0) checkout.leakTimer = this.clock.setTimeout(() => this.#suspectLeak(checkout), this.#leakDetectionMillis, true)
     if (this.events.has('acquire')) {
+      const { pool, kind } = this.events
       const owner = ownerOf(context)
-      this.#emit(context, 'acquire', owner === undefined ? { waitMillis } : { waitMillis, owner })
+      this.#dispatch(context, 'acquire', owner === undefined ? { pool, kind, waitMillis } : { pool, kind, waitMillis, owner })
     }
     return checkout
   }
@@ -138,8 +139,9 @@ export class PoolMonitor {
       this.#emit(checkout.context, 'leak', { state: 'resolved', heldMillis: useMillis, ...(owner === undefined ? {} : { owner }) })
     }
     if (this.events.has('release')) {
+      const { pool, kind } = this.events
       const owner = ownerOf(checkout.context)
-      this.#emit(checkout.context, 'release', owner === undefined ? { useMillis } : { useMillis, owner })
+      this.#dispatch(checkout.context, 'release', owner === undefined ? { pool, kind, useMillis } : { pool, kind, useMillis, owner })
     }
     return useMillis
   }
@@ -162,10 +164,11 @@ export class PoolMonitor {
    */
   queried(durationMillis: number, operation: string | undefined, error: unknown, context: OperationContext | undefined): void {
     if (!this.events.has('query')) return
-    let payload: Omit<QueryEvent, 'pool' | 'kind'>
-    if (error === undefined) payload = operation === undefined ? { durationMillis } : { durationMillis, operation }
-    else payload = operation === undefined ? { durationMillis, error: this.stats.redact(error) } : { durationMillis, operation, error: this.stats.redact(error) }
-    this.#emit(context, 'query', payload)
+    const { pool, kind } = this.events
+    let event: QueryEvent
+    if (error === undefined) event = operation === undefined ? { pool, kind, durationMillis } : { pool, kind, durationMillis, operation }
+    else event = operation === undefined ? { pool, kind, durationMillis, error: this.stats.redact(error) } : { pool, kind, durationMillis, operation, error: this.stats.redact(error) }
+    this.#dispatch(context, 'query', event)
   }
 
   /** Emits `resize`. */
@@ -210,9 +213,13 @@ export class PoolMonitor {
   // run the listeners in the owning operation, or in none, never in a bystander's.
   #emit<E extends PoolEventName>(context: OperationContext | undefined, event: E, payload: Omit<PoolEventMap[E], 'pool' | 'kind'>): void {
     if (!this.events.has(event)) return
-    if (contextStorage.getStore() === context) this.events.emit(event, payload)
-    else if (context === undefined) contextStorage.exit(() => this.events.emit(event, payload))
-    else contextStorage.run(context, () => this.events.emit(event, payload))
+    this.#dispatch(context, event, { pool: this.events.pool, kind: this.events.kind, ...payload } as PoolEventMap[E])
+  }
+
+  #dispatch<E extends PoolEventName>(context: OperationContext | undefined, event: E, full: PoolEventMap[E]): void {
+    if (contextStorage.getStore() === context) this.events.dispatch(event, full)
+    else if (context === undefined) contextStorage.exit(() => this.events.dispatch(event, full))
+    else contextStorage.run(context, () => this.events.dispatch(event, full))
   }
 }
 

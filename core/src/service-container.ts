@@ -42,6 +42,15 @@ interface Created {
 
 const noPath: readonly string[] = []
 
+// A container's list of open scopes, kept in fields of the scopes themselves (set up inside ServiceScope,
+// which owns those fields).
+let openScopes!: {
+  add(container: ServiceScope<any>, scope: ServiceScope<any>): void
+  remove(container: ServiceScope<any>, scope: ServiceScope<any>): void
+  newestFirst(container: ServiceScope<any>): ServiceScope<any>[]
+  count(container: ServiceScope<any>): number
+}
+
 /**
  * @internal What `dispose()` returns for a scope disposed on the spot (it created nothing to dispose), so
  * that a caller inside core can tell it needs no `then`.
@@ -54,6 +63,9 @@ export const disposedAtOnce: Promise<void> = Promise.resolve()
  */
 export class ServiceScope<S extends object = Record<string, unknown>> {
   readonly #root: ServiceContainer<S>
+  // The first instance cached here lives in two fields (a request scope often makes just one); a Map for more.
+  #onlyName: string | undefined
+  #onlyInstance: unknown
   #instances: Map<string, unknown> | undefined
   // The first provided value lives in two fields (every request provides its context); a Map only for more.
   #firstName: string | undefined
@@ -62,6 +74,40 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   #created: Created[] | undefined
   #pending: Set<Promise<unknown>> | undefined
   #disposing: Promise<void> | undefined
+  // A container's open scopes form a list, newest last (see `openScopes`): nothing hashed per request scope.
+  #older: ServiceScope<S> | undefined
+  #newer: ServiceScope<S> | undefined
+  #newest: ServiceScope<S> | undefined
+  #openCount = 0
+
+  static {
+    openScopes = {
+      add(container, scope) {
+        const newest = container.#newest
+        scope.#older = newest
+        if (newest !== undefined) newest.#newer = scope
+        container.#newest = scope
+        container.#openCount++
+      },
+      remove(container, scope) {
+        const older = scope.#older
+        const newer = scope.#newer
+        if (older === undefined && newer === undefined && container.#newest !== scope) return
+        if (older !== undefined) older.#newer = newer
+        if (newer !== undefined) newer.#older = older
+        else container.#newest = older
+        scope.#older = undefined
+        scope.#newer = undefined
+        container.#openCount--
+      },
+      newestFirst(container) {
+        const open: ServiceScope<any>[] = []
+        for (let scope = container.#newest; scope !== undefined; scope = scope.#older) open.push(scope)
+        return open
+      },
+      count: (container) => container.#openCount,
+    }
+  }
 
   /** @internal use `container.createScope()` */
   constructor(root: ServiceContainer<S> | undefined) {
@@ -113,6 +159,8 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   }
 
   #disposeAtOnce(): Promise<void> {
+    this.#onlyName = undefined
+    this.#onlyInstance = undefined
     this.#instances = undefined
     this.#local = undefined
     this.#firstName = undefined
@@ -136,6 +184,8 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
       }
     }
     this.#created = undefined
+    this.#onlyName = undefined
+    this.#onlyInstance = undefined
     this.#instances = undefined
     this.#local = undefined
     this.#firstName = undefined
@@ -176,12 +226,29 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   }
 
   #cachedOrCreate(registration: Registration, path: readonly string[], inSingleton: boolean): unknown {
-    if (path.length > 0 && path.includes(registration.name)) this.#cycle(registration.name, path)
-    const cached = this.#instances?.get(registration.name)
-    if (cached !== undefined || this.#instances?.has(registration.name)) return cached
+    const name = registration.name
+    if (path.length > 0 && path.includes(name)) this.#cycle(name, path)
+    if (name === this.#onlyName) return this.#onlyInstance
+    const cached = this.#instances?.get(name)
+    if (cached !== undefined || this.#instances?.has(name)) return cached
     const instance = this.#create(registration, path, inSingleton)
-    ;(this.#instances ??= new Map()).set(registration.name, instance)
+    if (this.#onlyName === undefined) {
+      this.#onlyName = name
+      this.#onlyInstance = instance
+    } else {
+      ;(this.#instances ??= new Map()).set(name, instance)
+    }
     return instance
+  }
+
+  // A failed async creation is not cached, so a later resolve can try again.
+  #uncache(name: string, instance: unknown): void {
+    if (this.#onlyName === name && this.#onlyInstance === instance) {
+      this.#onlyName = undefined
+      this.#onlyInstance = undefined
+    } else if (this.#instances !== undefined && this.#instances.get(name) === instance) {
+      this.#instances.delete(name)
+    }
   }
 
   #create(registration: Registration, path: readonly string[], inSingleton: boolean): unknown {
@@ -207,8 +274,7 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
         },
         (error: unknown) => {
           this.#pending?.delete(pending)
-          // A failed async creation is not cached, so a later resolve can try again.
-          if (this.#instances?.get(registration.name) === pending) this.#instances.delete(registration.name)
+          this.#uncache(registration.name, pending)
           throw wrapFactoryError(error, childPath)
         },
       )
@@ -234,7 +300,6 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
  */
 export class ServiceContainer<S extends object = Record<string, unknown>> extends ServiceScope<S> {
   readonly #registrations = new Map<string, Registration>()
-  readonly #openScopes = new Set<ServiceScope<S>>()
   readonly #onError: (error: unknown) => void
 
   /** @internal use `createServiceContainer()` */
@@ -281,13 +346,13 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
   createScope(): ServiceScope<S> {
     if (this.disposed) throw new DisposedError('Could not create a scope. The container is disposed.')
     const scope = new ServiceScope<S>(this)
-    this.#openScopes.add(scope)
+    openScopes.add(this, scope)
     return scope
   }
 
   /** Number of scopes created and not yet disposed. */
   get openScopes(): number {
-    return this.#openScopes.size
+    return openScopes.count(this)
   }
 
   /** Reports a failure that has no caller (see `ServiceContainerOptions.onError`). Never throws. */
@@ -306,12 +371,12 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
 
   /** @internal */
   forgetScope(scope: ServiceScope<S>): void {
-    this.#openScopes.delete(scope)
+    openScopes.remove(this, scope)
   }
 
   /** @internal */
   protected override async disposeChildren(errors: unknown[]): Promise<void> {
-    const open = [...this.#openScopes].reverse()
+    const open = openScopes.newestFirst(this)
     for (const scope of open) {
       try {
         await scope.dispose()

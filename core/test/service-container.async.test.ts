@@ -64,6 +64,25 @@ asyncFactories('a failed async factory is not cached, so the next resolve tries 
   await container.dispose()
 })
 
+asyncFactories('a failed async factory is not cached when the scope already holds other instances', async () => {
+  let attempts = 0
+  const container = createServiceContainer()
+    .scoped('first', () => ({ first: true }))
+    .scoped('second', async () => {
+      attempts++
+      await turn()
+      if (attempts === 1) throw new Error('not yet')
+      return { attempt: attempts }
+    })
+  const scope = container.createScope()
+  const first = scope.resolve('first')
+  await rejects(scope.resolve('second') as Promise<unknown>, ResolutionError, 'ERR_RESOLUTION')
+  assert.equal(await scope.resolve('second'), { attempt: 2 })
+  assert.is(scope.resolve('first'), first)
+  assert.is(scope.resolve('second'), scope.resolve('second'))
+  await container.dispose()
+})
+
 asyncFactories('a failed sync factory is not cached either', async () => {
   let attempts = 0
   const container = createServiceContainer().scoped('flaky', () => {

@@ -180,6 +180,23 @@ dispose('container.dispose disposes open child scopes first, then the singletons
   assert.is(container.openScopes, 0)
 })
 
+dispose('container.dispose disposes the scopes still open newest first, whichever closed before', async () => {
+  const log: string[] = []
+  const container = createServiceContainer().scoped('name', (r) => r.resolve('label'), { dispose: (name) => void log.push(String(name)) })
+  const scopes = ['a', 'b', 'c', 'd', 'e'].map((label) => container.createScope().provide('label', label))
+  for (const scope of scopes) scope.resolve('name')
+  // Closed out of order: the middle, the newest, the oldest.
+  await scopes[2]!.dispose()
+  await scopes[4]!.dispose()
+  await scopes[0]!.dispose()
+  assert.is(container.openScopes, 2)
+  await scopes[2]!.dispose() // twice: still counted once
+  assert.is(container.openScopes, 2)
+  await container.dispose()
+  assert.equal(log, ['c', 'e', 'a', 'd', 'b'])
+  assert.is(container.openScopes, 0)
+})
+
 dispose('a disposed scope is no longer counted as open', async () => {
   const container = createServiceContainer()
   const scope = container.createScope()
