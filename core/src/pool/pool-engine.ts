@@ -3,19 +3,18 @@ import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeout
 import { OperationContext } from '../operation-context.js'
 import type { LivePoolState } from '../pool-stats.js'
 import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
-import type { DisconnectReason } from '../pool-events.js'
 import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionFactory } from './connection-factory.js'
+import { needsValidation, releaseVerdict, unusableReason, usable } from './connection-health.js'
 import type { PoolEngineOptions } from './engine-options.js'
+import { GracefulClose } from './graceful-close.js'
 import { PoolLifecycle, type WarmupPlan } from './pool-lifecycle.js'
 import { ConnectionOpener } from './connection-opener.js'
 import { IdleList } from './idle-list.js'
+import { OpenConnections } from './open-connections.js'
 import { warmConnections } from './warm-connections.js'
 import { PooledConnection } from './pooled-connection.js'
 import { WaitQueue, type Grant, type Waiter } from './wait-queue.js'
-
-// How long close() waits for the sockets of closed connections to finish closing.
-const socketsCloseMillis = 2000
 
 /**
  * A connection pool that owns its checkout path, for any driver: idle connections (LIFO, so the warmest
@@ -37,11 +36,9 @@ export class PoolEngine<C> {
   readonly #queue: WaitQueue<C>
   /** Idle connections; the most recently released is last. */
   readonly #idle: IdleList<C>
-  /** Every open connection (idle, validating, busy), so close() can reach each. */
-  readonly #connections = new Set<PooledConnection<C>>()
+  /** Every open connection (idle, validating, busy), so close() can reach each; it counts the ones closing. */
+  readonly #connections: OpenConnections<C>
   #active = 0
-  /** Connections being destroyed: they still hold a server connection, so they count against maxSize. */
-  #retiring = 0
   #minSize: number
   #maxSize: number
   readonly #lifecycle: PoolLifecycle
@@ -51,10 +48,7 @@ export class PoolEngine<C> {
   readonly #opener: ConnectionOpener<C>
   #suspended = false
   #suspendedAt = 0
-  /** Bumped by `softEvict()`: a connection that started opening in an older generation is evicted. */
-  #generation = 0
-  #drained: (() => void) | undefined
-  #allRetired: (() => void) | undefined
+  readonly #closer: GracefulClose<C>
   readonly #dispatch = (): void => this.#dispatchIdle()
   readonly #offerBound = (lease: PooledConnection<C>): void => this.#offer(lease)
   // After a failed validation the waiter it was for needs the next idle connection, or a new one.
@@ -72,32 +66,41 @@ export class PoolEngine<C> {
     this.#lifecycle = new PoolLifecycle(options.name)
     this.#queue = new WaitQueue<C>({
       clock: this.#clock,
-      timedOut: (waiter) => this.#left(this.#timedOut(waiter)),
-      aborted: (_waiter, reason) => this.#left(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason })),
+      timedOut: (waiter) => this.#closer.waiterLeft(this.#timedOut(waiter)),
+      aborted: (_waiter, reason) => this.#closer.waiterLeft(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason })),
     })
     this.#idle = new IdleList<C>({
       clock: this.#clock,
       idleTimeoutMillis: options.idleTimeoutMillis,
       aboveMinimum: () => this.totalCount > this.#minSize,
-      retire: (lease, reason) => this.#retire(lease, reason),
+      retire: (lease, reason) => this.#connections.retire(lease, reason),
       swept: () => this.#fill(),
     })
+    this.#connections = new OpenConnections<C>(options, this.#idle, () => this.#fill())
     const engine = this
     this.#opener = new ConnectionOpener<C>(options, {
       get generation() {
-        return engine.#generation
+        return engine.#connections.generation
       },
       get callersWaiting() {
         return engine.#queue.length > 0
       },
-      broken: (lease, error) => this.#broken(lease, error),
-      adopt: (lease) => {
-        this.#connections.add(lease)
-        if (lease.generation !== this.#generation) lease.evicted = true
-      },
-      retire: (lease, reason) => this.#retire(lease, reason),
-      settled: () => this.#checkDrained(),
+      broken: (lease, error) => this.#connections.broken(lease, error),
+      adopt: (lease) => this.#connections.adopt(lease),
+      retire: (lease, reason) => this.#connections.retire(lease, reason),
+      settled: () => this.#closer.checkDrained(),
       retry: () => this.#fill(),
+    })
+    // The close reads the engine's own counts: activeCount, totalCount, maxSize, suspended.
+    this.#closer = new GracefulClose<C>(options, this, {
+      idle: this.#idle,
+      queue: this.#queue,
+      opener: this.#opener,
+      connections: this.#connections,
+      revoked: () => {
+        this.#active--
+      },
+      fill: () => this.#fill(),
     })
   }
 
@@ -210,7 +213,7 @@ export class PoolEngine<C> {
   // Waiters that no connection being opened, validated, idle or yet to be opened will serve: the ones
   // really waiting in line for a busy connection to come back (what maxWaitingRequests bounds).
   #inLine(): number {
-    const room = Math.max(0, this.#maxSize - this.totalCount - this.#retiring)
+    const room = Math.max(0, this.#maxSize - this.totalCount - this.#connections.retiring)
     return this.#queue.length - this.#opener.creating - this.#opener.validating - this.#idle.length - room
   }
 
@@ -233,11 +236,13 @@ export class PoolEngine<C> {
     lease.checkout = undefined
     if (checkout !== undefined) this.#monitor.released(checkout, now)
     lease.uses++
-    const reason = this.#releaseVerdict(lease, destroy, now)
+    // The caller's error is reported, unless the driver already reported this connection broken.
+    if (destroy instanceof Error && lease.broken === undefined) this.#monitor.error(destroy, 'connection')
+    const reason = releaseVerdict(lease, destroy, this.#options, this.#lifecycle.closing, this.totalCount + 1 > this.#maxSize, now)
     if (reason !== undefined) {
-      this.#retire(lease, reason)
+      this.#connections.retire(lease, reason)
       this.#fill()
-      this.#checkDrained()
+      this.#closer.checkDrained()
       return
     }
     this.#toIdle(lease, now)
@@ -262,7 +267,7 @@ export class PoolEngine<C> {
     this.#maxSize = next.maxSize
     this.#monitor.resized(previous, next, options?.reason ?? 'manual', options?.details)
     // The oldest idle connections go first: the warmest stay.
-    while (this.totalCount > this.#maxSize && this.#idle.length > 0) this.#retire(this.#idle.shift() as PooledConnection<C>, 'resize')
+    while (this.totalCount > this.#maxSize && this.#idle.length > 0) this.#connections.retire(this.#idle.shift() as PooledConnection<C>, 'resize')
     this.#fill()
   }
 
@@ -299,23 +304,8 @@ export class PoolEngine<C> {
    * @param filter - which open connections to evict (default: all, including the ones being opened)
    */
   softEvict(filter?: (connection: C) => boolean): SoftEvictReport {
-    const report: SoftEvictReport = { closed: 0, closingOnRelease: 0 }
-    if (this.#lifecycle.closing) return report
-    if (filter === undefined) {
-      this.#generation++
-      report.closingOnRelease += this.#opener.creating
-    }
-    for (const lease of this.#connections) {
-      if (lease.evicted || (filter !== undefined && !filter(lease.connection))) continue
-      if (lease.state === 'idle') {
-        this.#idle.remove(lease)
-        this.#retire(lease, 'evicted')
-        report.closed++
-      } else {
-        lease.evicted = true
-        report.closingOnRelease++
-      }
-    }
+    if (this.#lifecycle.closing) return { closed: 0, closingOnRelease: 0 }
+    const report = this.#connections.softEvict(filter, this.#opener.creating)
     this.#fill()
     return report
   }
@@ -342,7 +332,7 @@ export class PoolEngine<C> {
         clock: this.#clock,
         idle: this.#idle,
         opener: this.#opener,
-        room: () => Math.max(0, this.#maxSize - this.totalCount - this.#retiring),
+        room: () => Math.max(0, this.#maxSize - this.totalCount - this.#connections.retiring),
         offer: this.#offerBound,
         // Whatever failed, a pool in use keeps trying to reach minSize in the background.
         settled: () => {
@@ -361,71 +351,7 @@ export class PoolEngine<C> {
    * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
    */
   close(options?: { timeoutMillis?: number }): Promise<void> {
-    return this.#lifecycle.close(options, (timeoutMillis) => this.#close(timeoutMillis))
-  }
-
-  async #close(timeoutMillis: number): Promise<void> {
-    this.#stopTimers()
-    while (this.#idle.length > 0) this.#retire(this.#idle.pop() as PooledConnection<C>, 'closed')
-    // Callers who asked before close() and would get a new connection still get one; the ones that would
-    // wait for a busy connection to come back are refused.
-    // A suspended pool serves none of them.
-    const servable = this.#suspended ? 0 : this.#opener.creating + this.#opener.validating + Math.max(0, this.#maxSize - this.totalCount)
-    this.#queue.failAllBut(servable, () => new PoolClosedError(this.name))
-    this.#fill()
-    if (!this.#isDrained()) {
-      const drained = await this.#within(timeoutMillis, (done) => (this.#drained = done))
-      this.#drained = undefined
-      if (!drained) this.#revoke()
-    }
-    if (this.#retiring > 0) await this.#within(socketsCloseMillis, (done) => (this.#allRetired = done))
-  }
-
-  // Close timed out: abandon connection attempts, fail the waiters left, take busy connections back.
-  #revoke(): void {
-    this.#opener.abandon(new PoolClosedError(this.name))
-    this.#queue.failAllBut(0, () => new PoolClosedError(this.name))
-    for (const lease of this.#connections) {
-      if (lease.state !== 'busy') continue
-      lease.revoked = true
-      this.#active--
-      if (lease.checkout !== undefined) this.#monitor.released(lease.checkout)
-      lease.checkout = undefined
-      this.#retire(lease, 'closed')
-    }
-  }
-
-  #isDrained(): boolean {
-    return this.#active === 0 && this.#opener.creating === 0 && this.#opener.validating === 0 && this.#queue.length === 0
-  }
-
-  #checkDrained(): void {
-    if (this.#drained !== undefined && this.#isDrained()) this.#drained()
-  }
-
-  #within(timeoutMillis: number, register: (done: () => void) => void): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const timer = this.#clock.setTimeout(() => resolve(false), timeoutMillis)
-      register(() => {
-        this.#clock.clearTimeout(timer)
-        resolve(true)
-      })
-    })
-  }
-
-  // Why a released connection must close, or undefined to keep it.
-  #releaseVerdict(lease: PooledConnection<C>, destroy: boolean | Error | undefined, now: number): DisconnectReason | undefined {
-    if (destroy instanceof Error) {
-      if (lease.broken === undefined) this.#monitor.error(destroy, 'connection')
-      return 'error'
-    }
-    if (destroy === true) return 'released'
-    if (lease.broken !== undefined || this.#factory.isBroken(lease.connection)) return 'error'
-    if (this.#lifecycle.closing) return 'closed'
-    if (lease.evicted) return 'evicted'
-    if (lease.uses >= this.#options.maxUses || now >= lease.expiresAt) return 'lifetime'
-    if (this.totalCount + 1 > this.#maxSize) return 'resize'
-    return undefined
+    return this.#lifecycle.close(options, (timeoutMillis) => this.#closer.close(timeoutMillis))
   }
 
   #checkOut(lease: PooledConnection<C>, waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined, now: number): void {
@@ -445,23 +371,11 @@ export class PoolEngine<C> {
     for (;;) {
       const lease = this.#idle.peek()
       if (lease === undefined) return undefined
-      if (this.#needsValidation(lease, now)) return undefined
+      if (needsValidation(lease, this.#options, now)) return undefined
       this.#idle.pop()
-      if (this.#usable(lease, now)) return lease
-      this.#retire(lease, this.#unusableReason(lease))
+      if (usable(lease, this.#options, now)) return lease
+      this.#connections.retire(lease, unusableReason(lease, this.#options))
     }
-  }
-
-  #usable(lease: PooledConnection<C>, now: number): boolean {
-    return lease.broken === undefined && !this.#factory.isBroken(lease.connection) && now < lease.expiresAt
-  }
-
-  #unusableReason(lease: PooledConnection<C>): DisconnectReason {
-    return lease.broken !== undefined || this.#factory.isBroken(lease.connection) ? 'error' : 'lifetime'
-  }
-
-  #needsValidation(lease: PooledConnection<C>, now: number): boolean {
-    return this.#factory.validate !== undefined && now - lease.idleSince >= this.#options.validateAfterIdleMillis
   }
 
   #toIdle(lease: PooledConnection<C>, now = this.#clock.now()): void {
@@ -473,16 +387,16 @@ export class PoolEngine<C> {
   #offer(lease: PooledConnection<C>): void {
     if (lease.evicted) {
       // Evicted while it was being opened or validated: the waiter it was for gets a new one.
-      this.#retire(lease, 'evicted')
+      this.#connections.retire(lease, 'evicted')
       this.#fill()
-      return this.#checkDrained()
+      return this.#closer.checkDrained()
     }
     const waiter = this.#suspended ? undefined : this.#queue.shift()
     if (waiter !== undefined) return this.#grant(lease, waiter)
-    if (this.#lifecycle.closing) this.#retire(lease, 'closed')
-    else if (this.totalCount + 1 > this.#maxSize) this.#retire(lease, 'resize')
+    if (this.#lifecycle.closing) this.#connections.retire(lease, 'closed')
+    else if (this.totalCount + 1 > this.#maxSize) this.#connections.retire(lease, 'resize')
     else this.#toIdle(lease)
-    this.#checkDrained()
+    this.#closer.checkDrained()
   }
 
   #scheduleDispatch(): void {
@@ -498,8 +412,8 @@ export class PoolEngine<C> {
     const now = this.#clock.now()
     while (this.#queue.length > this.#opener.validating && this.#idle.length > 0) {
       const lease = this.#idle.pop() as PooledConnection<C>
-      if (!this.#usable(lease, now)) this.#retire(lease, this.#unusableReason(lease))
-      else if (this.#needsValidation(lease, now)) this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
+      if (!usable(lease, this.#options, now)) this.#connections.retire(lease, unusableReason(lease, this.#options))
+      else if (needsValidation(lease, this.#options, now)) this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
       else this.#grant(lease, this.#queue.shift() as Waiter<C>, now)
     }
     this.#fill()
@@ -509,7 +423,7 @@ export class PoolEngine<C> {
   #fill(): void {
     if (this.#opener.backingOff || this.#lifecycle.state === 'closed' || this.#suspended) return
     const closing = this.#lifecycle.closing
-    while (this.totalCount + this.#retiring < this.#maxSize) {
+    while (this.totalCount + this.#connections.retiring < this.#maxSize) {
       const forWaiters = this.#queue.length > this.#opener.creating + this.#opener.validating + this.#idle.length
       const forMinimum = !closing && this.#started && this.totalCount < this.#minSize
       if (!forWaiters && !forMinimum) return
@@ -518,12 +432,7 @@ export class PoolEngine<C> {
   }
 
   #createFailed(error: Error): void {
-    if (this.#lifecycle.closing) {
-      // A waiter kept through close() was counting on this attempt: it gets the failure.
-      if (this.#queue.length > this.#opener.creating) this.#queue.shift()?.grant(error, undefined)
-      this.#checkDrained()
-      return
-    }
+    if (this.#lifecycle.closing) return this.#closer.attemptFailed(error)
     const permanent = this.#factory.permanentError?.(error)
     if (permanent !== undefined || !this.#options.retryCreate) {
       // The oldest waiter not covered by another attempt was counting on this one: it has no chance left.
@@ -536,55 +445,11 @@ export class PoolEngine<C> {
     this.#opener.scheduleRetry()
   }
 
-  #broken(lease: PooledConnection<C>, error: Error): void {
-    if (lease.broken !== undefined) return
-    lease.broken = error
-    if (lease.state === 'idle') {
-      this.#idle.remove(lease)
-      this.#monitor.error(error, 'idle-connection')
-      this.#retire(lease, 'error')
-      this.#fill()
-    } else if (lease.state === 'busy' || lease.state === 'validating') {
-      // Closed when it comes back; reported now, once.
-      this.#monitor.error(error, 'connection')
-    }
-  }
-
-  #retire(lease: PooledConnection<C>, reason: DisconnectReason): void {
-    lease.state = 'closed'
-    this.#connections.delete(lease)
-    this.#retiring++
-    const done = () => {
-      this.#retiring--
-      this.#monitor.disconnected(lease.id, lease.retireReason ?? reason)
-      if (this.#retiring === 0) this.#allRetired?.()
-      this.#fill()
-    }
-    let closing: void | Promise<void>
-    try {
-      closing = this.#factory.destroy(lease.connection)
-    } catch {
-      closing = undefined
-    }
-    Promise.resolve(closing).then(done, done)
-  }
-
-  // A waiter gave up: while closing, that may have been the last thing close() waited for.
-  #left(error: Error): Error {
-    if (this.#drained !== undefined) queueMicrotask(() => this.#checkDrained())
-    return error
-  }
-
   #timedOut(waiter: Waiter<C>): Error {
     const waitMillis = this.#clock.now() - waiter.askedAt
     const waiting = this.#queue.length - 1
     const cause = this.#opener.lastError
     this.#monitor.timedOut(waitMillis, waiting, cause, waiter.context)
     return new PoolTimeoutError(this.name, this.#options.acquireTimeoutMillis, cause === undefined ? { waiting } : { cause, waiting })
-  }
-
-  #stopTimers(): void {
-    this.#idle.stop()
-    this.#opener.stop()
   }
 }

@@ -1,0 +1,131 @@
+// The close of a pool engine: refuse, let checkouts finish, take back what is left, wait for sockets.
+import type { Clock } from '../clock.js'
+import { PoolClosedError } from '../errors.js'
+import type { PoolMonitor } from '../pool-monitor.js'
+import type { ConnectionOpener } from './connection-opener.js'
+import type { PoolEngineOptions } from './engine-options.js'
+import type { IdleList } from './idle-list.js'
+import type { OpenConnections } from './open-connections.js'
+import type { PooledConnection } from './pooled-connection.js'
+import type { WaitQueue } from './wait-queue.js'
+
+// How long close() waits for the sockets of closed connections to finish closing.
+const socketsCloseMillis = 2000
+
+/** The counts of its pool a close reads (the `PoolEngine` itself). */
+export interface ClosingPool {
+  /** True while checkouts are held: a suspended pool serves none of its waiters. */
+  readonly suspended: boolean
+  readonly activeCount: number
+  readonly totalCount: number
+  readonly maxSize: number
+}
+
+/** The parts of its pool a close works on. */
+export interface CloseParts<C> {
+  readonly idle: IdleList<C>
+  readonly queue: WaitQueue<C>
+  readonly opener: ConnectionOpener<C>
+  readonly connections: OpenConnections<C>
+  /** A checked-out connection was taken back: it no longer counts as active. */
+  revoked(): void
+  /** Opens connections for the waiters that are still served. */
+  fill(): void
+}
+
+/**
+ * The graceful close of a `PoolEngine` (run once, by its `PoolLifecycle`): closes idle connections, fails
+ * the waiters no connection will serve, waits up to the timeout for checkouts, connection attempts and
+ * the remaining waiters to settle (the drain: the pool reports each step through `checkDrained()`,
+ * `waiterLeft()` and `attemptFailed()`), then takes back what is left, and waits a little for the
+ * sockets to close.
+ */
+export class GracefulClose<C> {
+  readonly #name: string
+  readonly #clock: Clock
+  readonly #monitor: PoolMonitor
+  readonly #pool: ClosingPool
+  readonly #parts: CloseParts<C>
+  #drained: (() => void) | undefined
+
+  constructor(options: PoolEngineOptions<C>, pool: ClosingPool, parts: CloseParts<C>) {
+    this.#name = options.name
+    this.#clock = options.monitor.clock
+    this.#monitor = options.monitor
+    this.#pool = pool
+    this.#parts = parts
+  }
+
+  /** Closes the pool, waiting up to `timeoutMillis` for checked-out connections to come back. */
+  async close(timeoutMillis: number): Promise<void> {
+    const { idle, queue, opener, connections } = this.#parts
+    idle.stop()
+    opener.stop()
+    while (idle.length > 0) connections.retire(idle.pop() as PooledConnection<C>, 'closed')
+    // Callers who asked before close() and would get a new connection still get one; the ones that would
+    // wait for a busy connection to come back are refused.
+    // A suspended pool serves none of them.
+    const pool = this.#pool
+    const servable = pool.suspended ? 0 : opener.creating + opener.validating + Math.max(0, pool.maxSize - pool.totalCount)
+    queue.failAllBut(servable, () => new PoolClosedError(this.#name))
+    this.#parts.fill()
+    if (!this.#isDrained()) {
+      const drained = await this.#within(timeoutMillis, (done) => (this.#drained = done))
+      this.#drained = undefined
+      if (!drained) this.#revoke()
+    }
+    if (connections.retiring > 0) await this.#within(socketsCloseMillis, (done) => connections.whenAllRetired(done))
+  }
+
+  /** Something the drain waits for has settled: ends the wait once nothing is left. */
+  checkDrained(): void {
+    if (this.#drained !== undefined && this.#isDrained()) this.#drained()
+  }
+
+  /** A connection attempt failed while closing. */
+  attemptFailed(error: Error): void {
+    const { queue, opener } = this.#parts
+    // A waiter kept through close() was counting on this attempt: it gets the failure.
+    if (queue.length > opener.creating) queue.shift()?.grant(error, undefined)
+    this.checkDrained()
+  }
+
+  /**
+   * A waiter gave up (its error passes through): while closing, that may have been the last thing
+   * close() waited for.
+   */
+  waiterLeft(error: Error): Error {
+    if (this.#drained !== undefined) queueMicrotask(() => this.checkDrained())
+    return error
+  }
+
+  // Close timed out: abandon connection attempts, fail the waiters left, take busy connections back.
+  #revoke(): void {
+    const { queue, opener, connections } = this.#parts
+    opener.abandon(new PoolClosedError(this.#name))
+    queue.failAllBut(0, () => new PoolClosedError(this.#name))
+    for (const lease of connections) {
+      if (lease.state !== 'busy') continue
+      lease.revoked = true
+      this.#parts.revoked()
+      if (lease.checkout !== undefined) this.#monitor.released(lease.checkout)
+      lease.checkout = undefined
+      connections.retire(lease, 'closed')
+    }
+  }
+
+  #isDrained(): boolean {
+    const { queue, opener } = this.#parts
+    return this.#pool.activeCount === 0 && opener.creating === 0 && opener.validating === 0 && queue.length === 0
+  }
+
+  #within(timeoutMillis: number, register: (done: () => void) => void): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = this.#clock.setTimeout(() => resolve(false), timeoutMillis)
+      register(() => {
+        this.#clock.clearTimeout(timer)
+        resolve(true)
+      })
+    })
+  }
+}
