@@ -108,6 +108,16 @@ test('close takes back what is still checked out after timeoutMillis; a late rel
   assert.equal(events.disconnect?.map((e) => e.reason), ['closed'])
 })
 
+test('close opens nothing to keep minSize: a warmed pool closes the connections it has and no more', async () => {
+  const { engine, factory, counts, events } = fakeEngine({ minSize: 2 })
+  await engine.warmup()
+  await engine.close()
+  assert.is(factory.created.length, 2, 'no connection opened during close')
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+  assert.equal(events.disconnect?.map((e) => e.reason), ['closed', 'closed'])
+  assert.is(engine.state, 'closed')
+})
+
 test('close refuses a bad timeout', async () => {
   const { engine } = fakeEngine()
   const error = await rejects(engine.close({ timeoutMillis: 2 ** 31 }), InvalidOptionError)

@@ -33,16 +33,16 @@ export class PoolLifecycle {
     return this.#state
   }
 
-  /** True once `close()` was called. */
+  /** True once `close()` was called, from its first synchronous step on. */
   get closing(): boolean {
-    return this.#closing !== undefined
+    return this.#state === 'closing' || this.#state === 'closed'
   }
 
   /**
    * @throws {PoolClosedError} once the pool is closing, naming what could not be done
    */
   assertOpen(action: string): void {
-    if (this.#closing !== undefined) throw new PoolClosedError(this.#pool, action)
+    if (this.closing) throw new PoolClosedError(this.#pool, action)
   }
 
   /**
@@ -95,6 +95,8 @@ export class PoolLifecycle {
     return this.#closing
   }
 
+  // The pool's work starts in this call's synchronous part, so `closing` must already be true by then
+  // (else a pool that closes its idle connections would open new ones to keep minSize).
   async #close(timeoutMillis: number, run: (timeoutMillis: number) => Promise<void>): Promise<void> {
     this.#state = 'closing'
     try {
