@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions per request of one benchmark server, counted by valgrind's callgrind: unlike CPU time, the
-# count does not move with the machine's load, so two variants can be compared to within about 1%.
+# count barely moves with the machine's load, so two variants can be compared to within about 1%.
 #
 #   bench/tools/instructions-per-request.sh NAME -- SERVER COMMAND...
 #   bench/tools/instructions-per-request.sh hono-lifeguard -- node --single-threaded --import tsx \
@@ -9,8 +9,10 @@
 # Needs valgrind (`apt-get install valgrind`). The server runs uninstrumented through WARM requests (default
 # 15000, so V8 has compiled the hot path), then COUNT requests (default 10000) are counted. Pass
 # `--single-threaded` to node: with V8's compiler threads, how soon code is optimized depends on the load,
-# and so does the count. PATHNAME (default /orders/42) is the path requested. The profile is kept in
-# bench/results/instructions/ for callgrind_annotate.
+# and so does the count. Count one server at a time, with nothing else busy: a server slowed by a
+# neighbour reads more requests per wake-up, and two counts taken side by side were up to 5% lower.
+# PATHNAME (default /orders/42) is the path requested. The profile is kept in bench/results/instructions/
+# for callgrind_annotate.
 set -euo pipefail
 name=$1
 shift

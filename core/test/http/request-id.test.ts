@@ -17,16 +17,17 @@ test('keeps a sane request id and replaces anything else with a UUID', () => {
 test('a generator makes UUID-shaped ids that count up from a random base, and never repeat', () => {
   const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
   const newRequestId = requestIdGenerator()
-  const ids = Array.from({ length: 300 }, () => newRequestId())
+  // Past 2^16 ids, so every digit of the counter has carried at least once.
+  const ids = Array.from({ length: 70_000 }, () => newRequestId())
   for (const id of ids) assert.match(id, uuidShape)
   assert.is(new Set(ids).size, ids.length)
   assert.ok(ids.every((id) => id.slice(0, 28) === ids[0]!.slice(0, 28)), 'one base')
   assert.equal(ids.slice(0, 3).map((id) => id.slice(28)), ['00000000', '00000001', '00000002'])
-  assert.is(ids[299]!.slice(28), (299).toString(16).padStart(8, '0'))
+  assert.ok(ids.every((id, count) => id.slice(28) === count.toString(16).padStart(8, '0')), 'the last 8 digits count in hex')
   // Two generators (two middlewares, two processes) draw their own bases.
   assert.is.not(requestIdGenerator()().slice(0, 28), ids[0]!.slice(0, 28))
   // A missing id gets the middleware's generator's next one.
-  assert.is(requestIdFrom(undefined, newRequestId), `${ids[0]!.slice(0, 28)}0000012c`)
+  assert.is(requestIdFrom(undefined, newRequestId), `${ids[0]!.slice(0, 28)}00011170`)
 })
 
 test('names an operation METHOD pattern, or METHOD path without the query string', () => {
