@@ -21,18 +21,17 @@ export function needsValidation<C>(lease: PooledConnection<C>, options: PoolEngi
 }
 
 /**
- * Why a released connection must close, or undefined to keep it (its `uses` already count this
- * checkout). The caller reports a `destroy` error; this only judges.
+ * Why a released connection must close for reasons of its own or of a closing pool, or undefined when
+ * none applies (its `uses` already count this checkout). The caller reports a `destroy` error, and judges
+ * last whether keeping it would pass `maxSize` (a count it need not take on most releases).
  *
  * @param closing - the pool is closing
- * @param aboveMaxSize - keeping it would pass `maxSize` (the pool shrank)
  */
 export function releaseVerdict<C>(
   lease: PooledConnection<C>,
   destroy: boolean | Error | undefined,
   options: PoolEngineOptions<C>,
   closing: boolean,
-  aboveMaxSize: boolean,
   now: number,
 ): DisconnectReason | undefined {
   if (destroy instanceof Error) return 'error'
@@ -41,6 +40,5 @@ export function releaseVerdict<C>(
   if (closing) return 'closed'
   if (lease.evicted) return 'evicted'
   if (lease.uses >= options.maxUses || now >= lease.expiresAt) return 'lifetime'
-  if (aboveMaxSize) return 'resize'
   return undefined
 }

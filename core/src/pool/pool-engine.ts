@@ -238,7 +238,7 @@ export class PoolEngine<C> {
     lease.uses++
     // The caller's error is reported, unless the driver already reported this connection broken.
     if (destroy instanceof Error && lease.broken === undefined) this.#monitor.error(destroy, 'connection')
-    const reason = releaseVerdict(lease, destroy, this.#options, this.#lifecycle.closing, this.totalCount + 1 > this.#maxSize, now)
+    const reason = releaseVerdict(lease, destroy, this.#options, this.#lifecycle.closing, now) ?? (this.totalCount + 1 > this.#maxSize ? 'resize' : undefined)
     if (reason !== undefined) {
       this.#connections.retire(lease, reason)
       this.#fill()
