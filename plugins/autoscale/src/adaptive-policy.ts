@@ -35,9 +35,10 @@ interface Demand {
  *   connections sat idle, it is this process that cannot keep up: the step is kept but growth holds.
  *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
  *   again, so the policy keeps probing while requests wait.
- * - **Follow a load that changes**: at one size, a use time that doubles (the queries got heavier)
- *   starts steps down, each kept only if the connections it took away did nothing; one that falls by a
- *   third ends the knee's hold.
+ * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
+ *   heavier) starts steps down, each kept only if the connections it took away did nothing; a step down
+ *   that cost the removed connections' full share (`leapEfficiency`) goes back and on to the target, as
+ *   after a leap (no knee is near). A use time that falls by a third ends the knee's hold.
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
@@ -215,8 +216,15 @@ export class AdaptivePolicy implements ScalingPolicy {
         this.#knee.set(trial.to, now)
         return undefined
       case 'restore': {
-        // Fewer connections hurt: this size is the knee for now; a probe above it comes after the hold.
         this.#descending = false
+        // The connections taken away carried their full share: the pool is on the straight part of the
+        // curve, far from any knee, and more connections will pay as these did (a wait-bound load).
+        if (verdict.efficiency >= this.config.leapEfficiency) {
+          this.#knee.clear()
+          this.#momentum = 'leap'
+          return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
+        }
+        // They carried part of it: this size is the knee for now; a probe above it comes after the hold.
         this.#momentum = 'climb'
         const holdMillis = this.#knee.set(trial.from, now)
         return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }

@@ -100,7 +100,7 @@ noise('probes above a knee at once when the use time shows the queries got light
   assert.ok(atBound !== undefined && atBound.at - changedAt <= 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
 })
 
-noise('tries a heavier load with fewer connections first, and goes back up when that hurt', () => {
+noise('tries a heavier load with fewer connections first, and goes straight back up when the step down cost its full share', () => {
   const clock = new ManualClock()
   const pool = new ModelPool('orders', { model: cpuBound(1, 2), maxSize: 4, clients: 100 })
   const policy = new AdaptivePolicy(config, { clock })
@@ -110,10 +110,30 @@ noise('tries a heavier load with fewer connections first, and goes back up when 
   pool.model = waitBound(5)
   const changedAt = clock.now()
   const steps = drive(policy, pool, clock, 5000)
-  assert.equal(reasons(steps).slice(0, 3), ['descend', 'restore', 'probe'])
+  // The connections taken away carried their whole share (a wait-bound load): no knee here, no hold.
+  assert.equal(reasons(steps).slice(0, 3), ['descend', 'restore', 'grow'])
+  assert.is(steps[1]!.decision.details['kneeHoldMillis'], undefined)
+  assert.is(policy.knee, undefined)
   const atBound = steps.find((s) => s.decision.size === 95)
-  const probeDue = steps[1]!.at + (steps[1]!.decision.details['kneeHoldMillis'] as number)
-  assert.ok(atBound !== undefined && atBound.at <= probeDue + 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
+  assert.ok(atBound !== undefined && atBound.at - changedAt <= 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
+})
+
+noise('reads a use time up by half at a knee as a heavier load: queries that now wait reach the bound before the knee`s hold ends', () => {
+  const cpu = cpuBound(1.5, 2)
+  const { clock, pool, policy } = setup({ model: cpu, clients: 100 })
+  const before = drive(policy, pool, clock, 3000)
+  const knee = before.filter((s) => s.decision.reason === 'autoscale:adaptive-knee').at(-1)
+  assert.ok(knee !== undefined && policy.knee !== undefined, reasons(before).join(' '))
+  // Waiting on the server now takes 1.7 times what the CPU-bound queries held a connection at the knee:
+  // less than double, as when a real database's knee was at a few connections.
+  pool.model = waitBound(1.7 * cpu(pool.maxSize))
+  const changedAt = clock.now()
+  const holdEnds = knee.at + (knee.decision.details['kneeHoldMillis'] as number)
+  assert.ok(holdEnds - changedAt >= 1500, `the hold ends ${holdEnds - changedAt} ms after the change`)
+  const steps = drive(policy, pool, clock, 3000)
+  assert.is(reasons(steps)[0], 'descend', reasons(steps).join(' '))
+  const atBound = steps.find((s) => s.decision.size === 95)
+  assert.ok(atBound !== undefined && atBound.at - changedAt <= 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
 })
 
 noise('follows a load that shifts every 10 s: the bound while queries wait, down to the knee while they burn CPU', () => {

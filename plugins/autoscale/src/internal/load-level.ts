@@ -2,10 +2,11 @@ import { aggregate, type Aggregate, type Observed } from './aggregate.js'
 
 // Windows kept at the current size (the baseline of the next step, and the recent load).
 const keptWindows = 8
-// The use time doubling at one size means the queries got heavier, when each of the last windows rose
-// by half at least (a noisy window or two is not a change).
-const heavierRatio = 2
-const heavierEach = 1.5
+// The use time rising by half at one size means the queries got heavier, when each of the last windows
+// rose by a quarter at least (a noisy window or two is not a change). Switching from CPU-bound queries
+// at the database's knee to ones that wait on it can raise it by less than double.
+const heavierRatio = 1.5
+const heavierEach = 1.25
 // Falling by a third (each window by a fifth) is enough to try more connections: that costs one probe.
 const lighterRatio = 1.5
 const lighterEach = 1.25
@@ -48,7 +49,7 @@ export class LoadLevel {
 
   /**
    * Whether the queries got heavier or lighter at this size: the last windows' use time, against the
-   * first ones', doubled (each window up by half at least) or fell by a third (each by a fifth). On a
+   * first ones', rose by half (each window by a quarter at least) or fell by a third (each by a fifth). On a
    * change the windows kept so far describe another load: they are dropped, and the next ones become the
    * reference.
    */
