@@ -59,6 +59,23 @@ verdicts('more connections that paid: a verdict on the first two windows, never 
   assert.is(partly.judge(rules).kind, 'climb')
 })
 
+verdicts('a leap needs no settled window: connections that paid in full while the rest still opened', () => {
+  const baseline = aggregate([window(20, 2000), window(20, 2000)])!
+  const step = new StepTrial('up', 20, 40, baseline)
+  // 30 of the 40 connections open so far, each as busy as before: the gain is already the leap's.
+  assert.is(step.add(window(30, 3000)), false)
+  assert.is(step.judge(rules).kind, 'wait', 'never on one window')
+  assert.is(step.add(window(30, 3000)), false)
+  assert.is(step.windows.length, 0)
+  const verdict = step.judge(rules)
+  assert.is(verdict.kind, 'leap')
+  // The same windows without the gain prove nothing against the step until it settled.
+  const flat = new StepTrial('up', 20, 40, baseline)
+  flat.add(window(30, 2000))
+  flat.add(window(30, 2000))
+  assert.is(flat.judge(rules).kind, 'wait')
+})
+
 verdicts('a knee needs kneeWindows windows: one flat window proves nothing yet', () => {
   const step = trial('up', 20, 40, 2000)
   for (let i = 1; i < rules.kneeWindows; i++) {

@@ -51,6 +51,8 @@ export class StepTrial {
   /** A probe above a knee found before: every verdict waits for `kneeWindows` windows. */
   readonly patient: boolean
   readonly windows: Observed[] = []
+  // Every window since the step, the settling ones included.
+  readonly #all: Observed[] = []
   #settling = 0
   #settled = false
 
@@ -64,10 +66,11 @@ export class StepTrial {
 
   /**
    * Takes the next window; returns whether it counts. Windows until the step's connections have opened
-   * (or closed), and the one in which they did, are dropped: opening connections costs the database CPU
-   * and would blur the verdict.
+   * (or closed), and the one in which they did, are left out of the verdicts against the step: opening
+   * connections costs the database CPU and would blur them. A leap may count them (see `#earlyLeap`).
    */
   add(window: Observed): boolean {
+    this.#all.push(window)
     const { stats } = window
     const opening = this.direction === 'up' && stats.lastActive + stats.lastIdle < this.to && stats.lastWaiting > 0
     if (!this.#settled && this.#settling < maxSettleWindows) {
@@ -80,6 +83,8 @@ export class StepTrial {
   }
 
   judge(rules: TrialRules): Verdict {
+    const early = this.#earlyLeap(rules)
+    if (early !== undefined) return early
     const measured = aggregate(this.windows)
     if (measured === undefined || this.windows.length < (this.patient ? rules.kneeWindows : Math.min(minVerdictWindows, rules.kneeWindows))) return { kind: 'wait' }
     const before = this.baseline
@@ -109,6 +114,20 @@ export class StepTrial {
     const restoreEfficiency = (rules.kneeEfficiency + rules.leapEfficiency) / 2
     if (efficiency >= rules.leapEfficiency || (enough && efficiency >= restoreEfficiency)) return { kind: 'restore', measured, efficiency, loss, shrink }
     return enough ? { kind: 'keep', measured, efficiency, loss, shrink } : { kind: 'wait' }
+  }
+
+  // More connections that paid in full while the step's connections were still opening: opening them
+  // costs the database CPU, which only makes the gain look smaller, so the leap need not wait for them.
+  // Verdicts against the step still wait for the settled windows.
+  #earlyLeap(rules: TrialRules): Verdict | undefined {
+    if (this.direction !== 'up' || this.patient || this.#all.length < minVerdictWindows || this.windows.length >= minVerdictWindows) return undefined
+    const measured = aggregate(this.#all)
+    if (measured === undefined) return undefined
+    const growth = measured.meanActive / this.baseline.meanActive
+    const gain = measured.checkoutsPerSecond / this.baseline.checkoutsPerSecond
+    if (growth < 1 + minJudgedChange) return undefined
+    const efficiency = (gain - 1) / (growth - 1)
+    return efficiency >= rules.leapEfficiency ? { kind: 'leap', measured, efficiency, gain, growth } : undefined
   }
 
   /** The numbers behind a verdict, for the decision's details. */
