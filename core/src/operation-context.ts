@@ -22,12 +22,25 @@ export interface OperationContextOptions {
  */
 export let createCheckedContext!: (
   handler: string,
-  operation: string,
+  operation: string | OperationNamer,
   container: OperationContextOptions['container'],
   requestId: string | undefined,
   deadlineMillis: number | undefined,
   signal: AbortSignal | undefined,
 ) => OperationContext
+
+/**
+ * @internal Builds an operation's name when something first reads it: an HTTP adapter's default name (the
+ * route pattern) costs string work on every request, and most requests are never asked their name (events
+ * and route-labelled metrics ask). Must return a non-empty string.
+ */
+export type OperationNamer = () => string
+
+/**
+ * @internal Names `context` with `name` now, or with `name()` when something first reads the name (see
+ * `OperationNamer`): how the HTTP kit names a request before and after its route is known.
+ */
+export let nameOperation!: (context: OperationContext, name: string | OperationNamer) => void
 
 // Where core's pool engine counts an operation's queued checkouts (see `countWait`) and asks to be told
 // when it aborts (see `watchAbort`): internal, and cheaper than an AbortSignal per waiting request.
@@ -67,7 +80,8 @@ export class OperationContext {
   readonly startedAt: number
   readonly #parentSignal: AbortSignal | undefined
   readonly #deadline: number | undefined
-  #operation: string
+  // A function until first read, for a name built lazily (see `OperationNamer`).
+  #operation: string | OperationNamer
   #controller: AbortController | undefined
   #abortReason: unknown
   #aborted = false
@@ -80,7 +94,7 @@ export class OperationContext {
   /** Core's wait queues that hold checkouts of this operation: told when it aborts. */
   #watchers: AbortWatcher[] | undefined
 
-  private constructor(handler: string, operation: string, scope: ServiceScope<any>, requestId: string | undefined, deadlineMillis: number | undefined, signal: AbortSignal | undefined) {
+  private constructor(handler: string, operation: string | OperationNamer, scope: ServiceScope<any>, requestId: string | undefined, deadlineMillis: number | undefined, signal: AbortSignal | undefined) {
     this.handler = handler
     this.#operation = operation
     this.scope = scope
@@ -111,7 +125,7 @@ export class OperationContext {
 
   static #start(
     handler: string,
-    operation: string,
+    operation: string | OperationNamer,
     given: OperationContextOptions['container'],
     requestId: string | undefined,
     deadlineMillis: number | undefined,
@@ -125,6 +139,9 @@ export class OperationContext {
 
   static {
     createCheckedContext = OperationContext.#start
+    nameOperation = (context, name) => {
+      context.#operation = name
+    }
   }
 
   /**
@@ -167,9 +184,20 @@ export class OperationContext {
     })
   }
 
-  /** What it does, e.g. `'GET /orders/:id'` or `'charge'`. Low cardinality: a route pattern, never a raw path. */
+  /**
+   * What it does, e.g. `'GET /orders/:id'` or `'charge'`. Low cardinality: a route pattern, never a raw path.
+   * An HTTP adapter's default name is built on the first read.
+   *
+   * @throws {InvalidOptionError} when an adapter's name builder returned an empty or non-string name
+   */
   get operation(): string {
-    return this.#operation
+    const operation = this.#operation
+    if (typeof operation === 'string') return operation
+    const built = operation()
+    // A fault of the adapter that named it; checked on the one read that builds it.
+    if (typeof built !== 'string' || built === '') checkOption('OperationContext.operation', 'operation', built, nameRule)
+    this.#operation = built
+    return built
   }
 
   /**

@@ -43,11 +43,12 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
   const settings = httpMiddlewareSettings<Request>(options, expressRules)
   const { operationName, requestIdHeader } = settings
   const abortGraceMillis = options.abortGraceMillis ?? 1000
-  // The user's name for the request, else METHOD route-pattern once routed, else METHOD path.
-  const nameOf = (req: Request, method: string, route: RouteLike | undefined): string => {
+  // The user's name for the request, else METHOD route-pattern once routed (with the base URL of the router
+  // it is in now), else METHOD path, built only if something reads it before routing (see HttpOperation).
+  const nameOf = (req: Request, method: string, route: RouteLike | undefined): string | (() => string) => {
     const named = operationName?.(req)
     if (named !== undefined) return named
-    return route === undefined ? `${method} ${pathOf(req.originalUrl ?? req.url)}` : `${method} ${req.baseUrl}${String(route.path)}`
+    return route === undefined ? () => `${method} ${pathOf(req.originalUrl ?? req.url)}` : `${method} ${req.baseUrl}${String(route.path)}`
   }
 
   // Express gives every request object a prototype chain of its own (see request-contexts.ts), so each
@@ -66,7 +67,7 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     let routed = route !== undefined
     // 'close' follows 'finish', and also comes alone when the connection drops first.
     addListener.call(res, 'close', () => {
-      if (!routed) context.setOperation(nameOf(req, method, req.route as RouteLike | undefined))
+      if (!routed) operation.rename(nameOf(req, method, req.route as RouteLike | undefined))
       const finished = res.writableFinished
       operation.closed(finished)
       if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)
@@ -77,7 +78,7 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
       route = req.route as RouteLike | undefined
       if (route !== undefined) {
         routed = true
-        context.setOperation(nameOf(req, method, route))
+        operation.rename(nameOf(req, method, route))
       }
     }
   }

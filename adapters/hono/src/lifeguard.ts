@@ -62,7 +62,8 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
   const middleware: MiddlewareHandler<LifeguardEnv> = function lifeguardContext(c, next) {
     // Mounted twice (app and sub-app): one request, one operation.
     if (c.get('lifeguard') !== undefined) return next()
-    const name = operationName?.(c) ?? defaultOperation(c, middleware)
+    // The default name (the matched route) is built only if something reads it: see HttpOperation.
+    const name = operationName?.(c) ?? (() => defaultOperation(c, middleware))
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings
     if (incoming === undefined || typeof outgoing?.setHeader !== 'function') return runPortable(c, next, name)
     // On @hono/node-server, the Node response is watched directly: its headers, its 'close' event. Hono's own
@@ -77,7 +78,7 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
   }
 
   // Fetch-style runtimes (and `app.request()`): the request's own signal, Hono's header API, and the body.
-  function runPortable(c: Context, next: Next, name: string): Promise<void> {
+  function runPortable(c: Context, next: Next, name: string | (() => string)): Promise<void> {
     const operation = new HttpOperation(settings, name, c.req.header(requestIdHeader), c.req.raw.signal)
     c.set('lifeguard', operation.context)
     c.header(requestIdHeader, operation.requestId)

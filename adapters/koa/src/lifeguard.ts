@@ -40,7 +40,9 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   const settings = httpMiddlewareSettings<ParameterizedContext>(options, { mapErrors: mapErrorsRule })
   const { operationName, requestIdHeader } = settings
   const retryAfter = retryAfterFrom(options.mapErrors)
-  const operationOf = (ctx: ParameterizedContext): string => operationName?.(ctx) ?? operationNameOf(ctx.method, matchedRoute(ctx), ctx.originalUrl)
+  // The user's name, else the default one (`METHOD route-pattern`, `METHOD path` until routed), built only if
+  // something reads it (see HttpOperation), from the route matched by then.
+  const nameOf = (ctx: ParameterizedContext, defaultName: () => string): string | (() => string) => operationName?.(ctx) ?? defaultName
 
   // Pool pressure becomes a 503 when asked; every other error goes on to Koa, carrying the request id.
   const failed = (ctx: ParameterizedContext, error: unknown, requestId: string): void => {
@@ -66,7 +68,8 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   return function lifeguardContext(ctx, next) {
     // Mounted twice (app and router): one request, one operation.
     if (ctx.state.lifeguard !== undefined) return next()
-    const operation = new HttpOperation(settings, operationOf(ctx), ctx.req.headers[requestIdHeader])
+    const defaultName = (): string => operationNameOf(ctx.method, matchedRoute(ctx), ctx.originalUrl)
+    const operation = new HttpOperation(settings, nameOf(ctx, defaultName), ctx.req.headers[requestIdHeader])
     const { context } = operation
     ctx.state.lifeguard = context
     const res = ctx.res
@@ -74,7 +77,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     let namedFor: unknown
     // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect) ends it.
     res.on('close', () => {
-      if (matchedRoute(ctx) !== namedFor) context.setOperation(operationOf(ctx))
+      if (matchedRoute(ctx) !== namedFor) operation.rename(nameOf(ctx, defaultName))
       operation.closed(res.writableFinished)
     })
     const mapsHere = retryAfter !== undefined || Object.hasOwn(ctx, 'onerror')
@@ -82,7 +85,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     const downstream = operation.run(next)
     // @koa/router matches synchronously unless an async middleware sits in between: name the operation now if we can.
     namedFor = matchedRoute(ctx)
-    if (namedFor !== undefined) context.setOperation(operationOf(ctx))
+    if (namedFor !== undefined) operation.rename(nameOf(ctx, defaultName))
     return mapsHere ? downstream.then(undefined, (error: unknown) => failed(ctx, error, operation.requestId)) : downstream
   }
 }

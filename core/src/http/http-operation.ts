@@ -1,4 +1,4 @@
-import { createCheckedContext, OperationContext } from '../operation-context.js'
+import { createCheckedContext, nameOperation, OperationContext, type OperationNamer } from '../operation-context.js'
 import { disposedAtOnce } from '../service-container.js'
 import type { HttpMiddlewareSettings } from './middleware-options.js'
 import { requestIdFrom } from './request-id.js'
@@ -19,8 +19,13 @@ const DISPOSED = 4
  * A disposal failure goes to the container's `onError`, never to the response. The adapter wires the
  * framework's events to `closed()` and `settled()` and names the operation when its router has matched.
  *
+ * A name can be given as a function, called when something first reads `context.operation`: building the
+ * default name (`METHOD route-pattern`) is string work on every request, and most are never asked it (events
+ * and route-labelled metrics ask). The function must return a non-empty string; a name from the user's
+ * `operationName` is taken as a string, when it is given, so that its errors surface in the middleware.
+ *
  * @example
- * const operation = new HttpOperation(settings, `${req.method} ${pathOf(req.url)}`, req.headers[settings.requestIdHeader])
+ * const operation = new HttpOperation(settings, () => `${req.method} ${pathOf(req.url)}`, req.headers[settings.requestIdHeader])
  * res.setHeader(settings.requestIdHeader, operation.requestId)
  * res.on('close', () => operation.closed(res.writableFinished))
  * return operation.run(next)
@@ -36,19 +41,30 @@ export class HttpOperation {
    * Starts a request's operation: the caller's request id when sane (else a new one) and a context in a
    * scope of its own.
    *
-   * @param operation - the name until the route is known, e.g. `GET /orders/42`
+   * @param operation - the name until the route is known, e.g. `GET /orders/42`, or a function that builds it
    * @param requestIdValue - the incoming request id header's value
    * @param signal - the runtime's own signal for the request, where it has one (fetch-style runtimes)
    */
-  constructor(settings: HttpMiddlewareSettings<never>, operation: string, requestIdValue: string | string[] | undefined | null, signal?: AbortSignal) {
+  constructor(settings: HttpMiddlewareSettings<never>, operation: string | (() => string), requestIdValue: string | string[] | undefined | null, signal?: AbortSignal) {
     this.#reportError = settings.reportError
     // The settings were checked when the middleware was made; only a name from the user's `operationName`
     // can still be wrong, and the full check says how.
     const requestId = requestIdFrom(requestIdValue, settings.newRequestId)
     this.context =
-      typeof operation === 'string' && operation !== ''
-        ? createCheckedContext(settings.handlerName, operation, settings.container, requestId, settings.deadlineMillis, signal)
+      typeof operation === 'function' || (typeof operation === 'string' && operation !== '')
+        ? createCheckedContext(settings.handlerName, operation as string | OperationNamer, settings.container, requestId, settings.deadlineMillis, signal)
         : OperationContext.create(settings.handlerName, operation, { container: settings.container, requestId, deadlineMillis: settings.deadlineMillis, signal })
+  }
+
+  /**
+   * Names the operation again, once the router has matched: a string now (checked, as `setOperation`
+   * does), a function when something first reads the name.
+   *
+   * @throws {InvalidOptionError} for an empty or non-string name
+   */
+  rename(operation: string | (() => string)): void {
+    if (typeof operation === 'function') nameOperation(this.context, operation)
+    else this.context.setOperation(operation)
   }
 
   /** The request id: the caller's, or the one generated for it. */

@@ -119,4 +119,42 @@ test('a scope that took nothing to dispose is given back on the spot', () => {
   assert.ok(operation.context.disposed)
 })
 
+test('a name given as a function is built on the first read only, and again after a rename', () => {
+  const container = createServiceContainer()
+  let route: string | undefined
+  let builds = 0
+  const name = (): string => {
+    builds++
+    return route === undefined ? 'GET /items/7' : `GET ${route}`
+  }
+  const operation = new HttpOperation(httpMiddlewareSettings({ container }), name, undefined)
+  assert.is(builds, 0, 'built before anything read it')
+  assert.is(operation.context.operation, 'GET /items/7')
+  assert.is(operation.context.operation, 'GET /items/7')
+  assert.is(builds, 1)
+  route = '/items/:id'
+  operation.rename(name)
+  assert.is(builds, 1, 'a rename builds nothing by itself')
+  assert.is(operation.context.operation, 'GET /items/:id')
+  assert.is(builds, 2)
+  operation.rename('GET /items/:id/v2')
+  assert.is(operation.context.operation, 'GET /items/:id/v2')
+  assert.is(builds, 2)
+  operation.closed(true)
+  assert.is(container.openScopes, 0)
+})
+
+test('a bad name is refused naming the option: as a string at once, from a function on the read that builds it', () => {
+  const container = createServiceContainer()
+  const settings = httpMiddlewareSettings({ container })
+  assert.throws(() => new HttpOperation(settings, '', undefined), (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))
+  const operation = new HttpOperation(settings, () => '', undefined)
+  assert.throws(() => operation.context.operation, (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))
+  assert.throws(() => operation.rename(''), (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))
+  operation.rename('GET /fine')
+  assert.is(operation.context.operation, 'GET /fine')
+  operation.closed(true)
+  assert.is(container.openScopes, 0)
+})
+
 test.run()
