@@ -38,7 +38,8 @@ interface Demand {
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each kept only if the connections it took away did nothing; a step down
  *   that cost the removed connections' full share (`leapEfficiency`) goes back and on to the target, as
- *   after a leap (no knee is near). A use time that falls by a third ends the knee's hold.
+ *   after a leap (no knee is near). A use time that falls by a third ends the knee's hold (back at a
+ *   size after an undone step: by a third below what it was there before that step).
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
@@ -222,11 +223,13 @@ export class AdaptivePolicy implements ScalingPolicy {
         if (verdict.efficiency >= this.config.leapEfficiency) {
           this.#knee.clear()
           this.#momentum = 'leap'
+          this.#level.returnTo(trial.from, trial.baseline)
           return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
         }
         // They carried part of it: this size is the knee for now; a probe above it comes after the hold.
         this.#momentum = 'climb'
         const holdMillis = this.#knee.set(trial.from, now)
+        this.#level.returnTo(trial.from, trial.baseline)
         return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
       }
       case 'knee': {
@@ -236,6 +239,8 @@ export class AdaptivePolicy implements ScalingPolicy {
         const knee = Math.min(trial.to - 1, Math.max(trial.from, this.minSize, Math.ceil(carried - 1e-9)))
         const holdMillis = this.#knee.set(knee, now)
         this.#momentum = 'climb'
+        // Back where the step started, the load is judged against what was measured there before it.
+        if (knee === trial.from) this.#level.returnTo(knee, trial.baseline)
         return { size: knee, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
       }
     }

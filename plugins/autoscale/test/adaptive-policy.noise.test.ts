@@ -73,6 +73,29 @@ noise('tells this process starving from the database`s knee: use time that grew 
   assert.ok(saturated.pool.maxSize < 95, `size ${saturated.pool.maxSize}`)
 })
 
+noise('a knee found by a probe that cost dearly holds: the windows still carrying its cost are no lighter load', () => {
+  const clock = new ManualClock()
+  let lastActive = 0
+  let recoveringUntil = -Infinity
+  // Wait-bound queries (5 ms) on a database that thrashes past 60 connections (every query takes 20 ms), and
+  // goes on thrashing for 500 ms after the connections above 60 have closed.
+  const model = (active: number): number => {
+    if (active < lastActive && lastActive > 60) recoveringUntil = clock.now() + 500
+    lastActive = active
+    return active > 60 || clock.now() < recoveringUntil ? 20 : 5
+  }
+  const pool = new ModelPool('orders', { model, maxSize: 10, clients: 100 })
+  const policy = new AdaptivePolicy(config, { clock })
+  const steps = drive(policy, pool, clock, 6000)
+  const knee = steps.find((s) => s.decision.reason === 'autoscale:adaptive-knee')
+  assert.ok(knee !== undefined && knee.decision.size <= 60, reasons(steps).join(' '))
+  // Back at the knee the use time falls from 20 ms to 5 ms as the database recovers: the load it had before
+  // the probe, not a lighter one. The next probe waits for the hold.
+  const holdMillis = knee.decision.details['kneeHoldMillis'] as number
+  const early = steps.find((s) => s.at > knee.at && s.at < knee.at + holdMillis && s.decision.size > knee.decision.size)
+  assert.is(early, undefined, `probed ${(early?.at ?? 0) - knee.at} ms after the knee: ${reasons(steps).join(' ')}`)
+})
+
 noise('keeps probing while requests wait: a knee is tried again when its hold ends, and left when the load changed', () => {
   // At 10 connections the CPU-bound model's use time (5.2 ms) looks just like the wait-bound one's (5 ms):
   // nothing shows the change but a probe.

@@ -22,6 +22,9 @@ export class LoadLevel {
   #size: number | undefined
   #windows: Observed[] = []
   #anchor: Aggregate | undefined
+  #returning: { size: number; useMillis: number } | undefined
+  // Back at a size after an undone step: what the use time there was before it.
+  #useBefore: number | undefined
 
   /** The windows kept, oldest first. */
   get windows(): readonly Observed[] {
@@ -31,10 +34,23 @@ export class LoadLevel {
   /** Starts afresh when the size changed; returns whether it did. */
   resize(size: number): boolean {
     if (size === this.#size) return false
+    const returning = this.#returning
+    this.#returning = undefined
     this.#size = size
     this.#windows = []
     this.#anchor = undefined
+    this.#useBefore = returning?.size === size ? returning.useMillis : undefined
     return true
+  }
+
+  /**
+   * The pool goes back to `size`, where the use time was `before` until a step that is being undone. The
+   * first windows back still carry that step's cost (connections opened and closed, a queue to drain):
+   * against them the load settling again would read as lighter queries, so lighter must also mean lighter
+   * than before the step.
+   */
+  returnTo(size: number, before: Aggregate): void {
+    this.#returning = { size, useMillis: before.meanUseMillis }
   }
 
   add(window: Observed): void {
@@ -66,11 +82,16 @@ export class LoadLevel {
     const overall = ratio(latest)
     const each = latest.map((w) => ratio([w]))
     const heavier = overall >= heavierRatio && Math.min(...each) >= heavierEach
-    const lighter = overall <= 1 / lighterRatio && Math.max(...each) <= 1 / lighterEach
+    const useBefore = this.#useBefore
+    const lighter =
+      overall <= 1 / lighterRatio &&
+      Math.max(...each) <= 1 / lighterEach &&
+      (useBefore === undefined || overall * anchor.meanUseMillis * lighterRatio <= useBefore)
     if (!heavier && !lighter) return undefined
     // The windows so far (one may straddle the change) describe another load: start afresh.
     this.#windows = []
     this.#anchor = undefined
+    this.#useBefore = undefined
     return heavier ? 'heavier' : 'lighter'
   }
 }
