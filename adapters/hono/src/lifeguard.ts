@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { OperationContext } from '@lifeguard/core'
-import { HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom } from '@lifeguard/core/http'
+import { echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom } from '@lifeguard/core/http'
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import { holdUntilSent } from './internal/hold-until-sent.js'
 import { defaultOperation } from './internal/operation-name.js'
@@ -70,7 +70,7 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     // header API and the request's signal would each build an object per request.
     const operation = new HttpOperation(settings, name, incoming.headers[requestIdHeader])
     c.set('lifeguard', operation.context)
-    outgoing.setHeader(requestIdHeader, operation.requestId)
+    echoHeaderOnWrite(outgoing, requestIdHeader, operation.requestId)
     // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect) ends it.
     outgoing.on('close', () => operation.closed(outgoing.writableFinished))
     const downstream = operation.run(next)

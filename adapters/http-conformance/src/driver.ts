@@ -21,8 +21,8 @@ export interface RouteCall {
   readonly params: Readonly<Record<string, string>>
 }
 
-/** A JSON body, or a text body streamed chunk by chunk. */
-export type RouteReply = { readonly json: unknown; readonly status?: number } | { readonly stream: AsyncIterable<string> }
+/** A JSON body (with headers set the framework's own way), or a text body streamed chunk by chunk. */
+export type RouteReply = { readonly json: unknown; readonly status?: number; readonly headers?: Readonly<Record<string, string>> } | { readonly stream: AsyncIterable<string> }
 
 /** A GET route, with a path pattern every framework understands (`/items/:id`). */
 export interface ConformanceRoute {

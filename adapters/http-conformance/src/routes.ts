@@ -49,6 +49,13 @@ export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): Conf
       },
     },
     {
+      // A handler that answers with its own request id header (a proxy passing an upstream id on, say).
+      path: '/own-request-id/:id',
+      handle({ params }) {
+        return { json: { ok: true }, headers: { 'X-Request-Id': params['id']! } }
+      },
+    },
+    {
       path: '/ok',
       handle(call) {
         probeOf(call)

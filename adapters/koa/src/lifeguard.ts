@@ -1,5 +1,5 @@
 import type { OperationContext } from '@lifeguard/core'
-import { HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom } from '@lifeguard/core/http'
+import { echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom } from '@lifeguard/core/http'
 import type { Middleware, ParameterizedContext } from 'koa'
 import type { LifeguardOptions } from './options.js'
 
@@ -44,24 +44,13 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   // something reads it (see HttpOperation), from the route matched by then.
   const nameOf = (ctx: ParameterizedContext, defaultName: () => string): string | (() => string) => operationName?.(ctx) ?? defaultName
 
-  // Pool pressure becomes a 503 when asked; every other error goes on to Koa, carrying the request id.
-  const failed = (ctx: ParameterizedContext, error: unknown, requestId: string): void => {
-    const code = retryAfter === undefined || ctx.headerSent ? undefined : poolPressureCode(error)
-    if (code === undefined) {
-      keepHeaderOnError(error, requestIdHeader, requestId)
-      throw error
-    }
+  // Pool pressure becomes a 503 when asked; every other error goes on to Koa.
+  const failed = (ctx: ParameterizedContext, error: unknown): void => {
+    const code = ctx.headerSent ? undefined : poolPressureCode(error)
+    if (code === undefined) throw error
     ctx.status = 503
     ctx.set('Retry-After', retryAfter!)
     ctx.body = poolPressureBody(code)
-  }
-
-  // Koa's error response starts by removing every header, then sets `error.headers`: the request id goes
-  // there. This is the request's own `onerror` (Koa answers a failed chain with `ctx.onerror(error)`), so
-  // that the requests that succeed chain no promise on the one below.
-  function lifeguardOnError(this: ParameterizedContext, error: Error): void {
-    keepHeaderOnError(error, requestIdHeader, this.state.lifeguard.requestId as string)
-    return (Object.getPrototypeOf(this) as ParameterizedContext).onerror.call(this, error)
   }
 
   // Not an async function: on Node 20 every promise pays AsyncLocalStorage's hooks.
@@ -73,36 +62,22 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     const { context } = operation
     ctx.state.lifeguard = context
     const res = ctx.res
-    res.setHeader(requestIdHeader, operation.requestId)
+    // Echoed as the headers are written, so also on Koa's error response, which first removes every header.
+    echoHeaderOnWrite(res, requestIdHeader, operation.requestId)
     let namedFor: unknown
     // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect) ends it.
     res.on('close', () => {
       if (matchedRoute(ctx) !== namedFor) operation.rename(nameOf(ctx, defaultName))
       operation.closed(res.writableFinished)
     })
-    const mapsHere = retryAfter !== undefined || Object.hasOwn(ctx, 'onerror')
-    if (!mapsHere) ctx.onerror = lifeguardOnError
     const downstream = operation.run(next)
     // @koa/router matches synchronously unless an async middleware sits in between: name the operation now if we can.
     namedFor = matchedRoute(ctx)
     if (namedFor !== undefined) operation.rename(nameOf(ctx, defaultName))
-    return mapsHere ? downstream.then(undefined, (error: unknown) => failed(ctx, error, operation.requestId)) : downstream
+    return retryAfter === undefined ? downstream : downstream.then(undefined, (error: unknown) => failed(ctx, error))
   }
 }
 
 function matchedRoute(ctx: ParameterizedContext): unknown {
   return (ctx as { _matchedRoute?: unknown })._matchedRoute
-}
-
-// Koa's error response starts by removing every header and then sets `error.headers` (its http-errors
-// convention, which Koa itself writes to): carry the request id there so the 500 is correlated too.
-function keepHeaderOnError(error: unknown, header: string, requestId: string): void {
-  if (typeof error !== 'object' || error === null) return
-  const carrier = error as { headers?: unknown }
-  try {
-    if (carrier.headers === undefined) carrier.headers = { [header]: requestId }
-    else if (typeof carrier.headers === 'object' && carrier.headers !== null) carrier.headers = { ...carrier.headers, [header]: requestId }
-  } catch {
-    // A frozen error keeps its headers; the response simply goes without the id.
-  }
 }

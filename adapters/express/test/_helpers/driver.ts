@@ -31,6 +31,7 @@ export const expressDriver: FrameworkDriver = {
           res.type('text/plain')
           await pipeline(Readable.from(reply.stream), res)
         } else {
+          if (reply.headers !== undefined) res.set(reply.headers)
           res.status(reply.status ?? 200).json(reply.json)
         }
       })

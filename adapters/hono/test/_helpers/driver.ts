@@ -71,7 +71,7 @@ export function honoDriver(name: string, build: HonoBuild, portable = false): Fr
         app.get(route.path, async (c) => {
           const reply = await route.handle({ context: c.var.lifeguard, params: c.req.param() as Record<string, string> })
           if ('stream' in reply) return c.body(byteStream(reply.stream), 200, { 'Content-Type': 'text/plain' })
-          return c.json(reply.json as object, (reply.status ?? 200) as 200)
+          return c.json(reply.json as object, (reply.status ?? 200) as 200, reply.headers)
         })
       }
       return listen(app, portable)

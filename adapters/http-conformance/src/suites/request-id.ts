@@ -55,6 +55,14 @@ export function requestIdSuite(driver: FrameworkDriver): void {
     assert.is(response.headers.get('x-request-id'), 'err-echo-1')
   })
 
+  test("a request id header the handler sets is the one sent, once", async () => {
+    const response = await harness.get('/own-request-id/upstream-7', { requestId: 'caller-7' })
+    assert.is(response.status, 200)
+    await response.arrayBuffer()
+    // fetch joins repeated headers with ', ': one value means one header line.
+    assert.is(response.headers.get('x-request-id'), 'upstream-7')
+  })
+
   test('requestIdHeader names the header read and echoed', async () => {
     const [seen, echoed] = await seenId(custom, { requestId: 'corr-42', header: 'x-correlation-id' }, 'x-correlation-id')
     assert.is(seen, 'corr-42')

@@ -31,6 +31,7 @@ export const koaDriver: FrameworkDriver = {
           ctx.body = Readable.from(reply.stream)
         } else {
           ctx.status = reply.status ?? 200
+          if (reply.headers !== undefined) ctx.set(reply.headers)
           ctx.body = reply.json
         }
       })

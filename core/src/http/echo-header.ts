@@ -1,0 +1,68 @@
+import type { ServerResponse } from 'node:http'
+import type { Http2ServerResponse } from 'node:http2'
+
+// The part of a Node response used here, alike on HTTP/1 and on HTTP/2's compatibility response.
+interface HeaderWritingResponse {
+  writeHead(statusCode: number, ...rest: never[]): unknown
+  hasHeader(name: string): boolean
+  setHeader(name: string, value: string): unknown
+  readonly headersSent: boolean
+}
+
+type WriteHead = (this: HeaderWritingResponse, statusCode: number, reason?: unknown, headers?: unknown) => unknown
+
+/**
+ * Adds `name: value` to a Node response as its headers are written, unless the response carries that header
+ * by then (set by the application, in any letter case, before or in `writeHead()`).
+ *
+ * Why at write time and not at once: a header set first is one more entry for every header call the framework
+ * makes before writing (Koa's `has`/`get`/`remove` on each response), and `@hono/node-server`, which passes its
+ * headers to `writeHead(status, headers)`, then goes down Node's merge path, where each of its headers is set
+ * again. Measured on Node 24: 2.6k instructions a request less on Koa, 3.7k less on Hono. Every way of writing
+ * goes through `writeHead()` (Node's `end()`, `write()` and `flushHeaders()` call it when nothing has), error
+ * responses included: Koa's error response, which removes every header first, still carries the id.
+ *
+ * The header is not on the response before it is written (`getHeader()` in a handler does not see it).
+ *
+ * @param name - the header name, lower-case
+ * @example
+ * echoHeaderOnWrite(res, settings.requestIdHeader, operation.requestId)
+ */
+export function echoHeaderOnWrite(response: ServerResponse | Http2ServerResponse, name: string, value: string): void {
+  echoOn(response as unknown as HeaderWritingResponse, name, value)
+}
+
+function echoOn(response: HeaderWritingResponse, name: string, value: string): void {
+  const writeHead = response.writeHead as WriteHead
+  // An own property: `end()` and `flushHeaders()` call `this.writeHead`, and wrappers installed later
+  // (compression, response timers) wrap this one in turn.
+  response.writeHead = function echoingWriteHead(this: HeaderWritingResponse, statusCode: number, reason?: unknown, headers?: unknown) {
+    // writeHead(status, headers) as well as writeHead(status, reason, headers)
+    if (typeof reason !== 'string') {
+      headers = reason
+      reason = undefined
+    }
+    if (!this.headersSent && !this.hasHeader(name)) headers = withHeader(this, headers, name, value)
+    return writeHead.call(this, statusCode, reason, headers)
+  } as HeaderWritingResponse['writeHead']
+}
+
+// Headers handed to writeHead() as an object go out as a flat [name, value, ...] list with ours at the end:
+// Node writes a list as it is, where a header set on the response beforehand would make it set each one of
+// them again. Anything else (none, or Node's list forms) gets ours set on the response; Node lets what is
+// passed override it.
+function withHeader(response: HeaderWritingResponse, headers: unknown, name: string, value: string): unknown {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    response.setHeader(name, value)
+    return headers
+  }
+  const given = headers as Record<string, unknown>
+  const keys = Object.keys(given)
+  const list: unknown[] = []
+  for (const key of keys) {
+    if (key.length === name.length && key.toLowerCase() === name) return headers
+    list.push(key, given[key])
+  }
+  list.push(name, value)
+  return list
+}
