@@ -29,11 +29,8 @@ type WriteHead = (this: HeaderWritingResponse, statusCode: number, reason?: unkn
  * @example
  * echoHeaderOnWrite(res, settings.requestIdHeader, operation.requestId)
  */
-export function echoHeaderOnWrite(response: ServerResponse | Http2ServerResponse, name: string, value: string): void {
-  echoOn(response as unknown as HeaderWritingResponse, name, value)
-}
-
-function echoOn(response: HeaderWritingResponse, name: string, value: string): void {
+export function echoHeaderOnWrite(nodeResponse: ServerResponse | Http2ServerResponse, name: string, value: string): void {
+  const response = nodeResponse as unknown as HeaderWritingResponse
   const writeHead = response.writeHead as WriteHead
   // An own property: `end()` and `flushHeaders()` call `this.writeHead`, and wrappers installed later
   // (compression, response timers) wrap this one in turn.

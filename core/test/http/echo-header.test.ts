@@ -1,4 +1,5 @@
 import { get, createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { connect, createServer as createHttp2Server, type IncomingHttpHeaders } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -136,6 +137,30 @@ test('a second writeHead() fails as Node fails it, without the echo in the way',
     res.end()
   })
   assert.is((second as { code?: string }).code, 'ERR_HTTP_HEADERS_SENT')
+})
+
+test('on the HTTP/2 compatibility response too (the flat list is a form it takes)', async () => {
+  const server = createHttp2Server((_req, res) => {
+    echoHeaderOnWrite(res, 'x-request-id', 'req-2')
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.end('ok')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  try {
+    const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+      const stream = client.request({ ':path': '/' })
+      stream.on('response', resolve)
+      stream.on('error', reject)
+      stream.resume()
+    })
+    assert.is(headers[':status'], 200)
+    assert.is(headers['x-request-id'], 'req-2')
+    assert.is(headers['content-type'], 'text/plain')
+  } finally {
+    await new Promise<void>((resolve) => client.close(() => resolve()))
+    await new Promise((resolve) => server.close(resolve))
+  }
 })
 
 test.run()
