@@ -7,20 +7,13 @@
 //              explicit scope dispose when the response is done
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Server } from 'node:http'
-import Router from '@koa/router'
-import { serve } from '@hono/node-server'
 import { createServiceContainer } from '@lifeguard/core'
-import { lifeguard as lifeguardExpress } from '@lifeguard/express'
-import { lifeguard as lifeguardHono } from '@lifeguard/hono'
-import { lifeguard as lifeguardKoa } from '@lifeguard/koa'
 import { asFunction, asValue, createContainer, type AwilixContainer } from 'awilix'
-import { scopePerRequest as awilixExpressScope } from 'awilix-express'
-import { scopePerRequest as awilixKoaScope } from 'awilix-koa'
-import express from 'express'
-import { Hono } from 'hono'
-import Koa from 'koa'
 import { announceListening } from './lib/listening.js'
 
+// Each server loads its own framework only, as an application would: what else a process has loaded
+// moves V8's heap and compiler heuristics, and with them the counts (in express-steps.server.ts the
+// adapter counted 143k instructions a request on Node 24 with Koa loaded beside it, 175k to 251k without).
 export const frameworks = ['express', 'koa', 'hono'] as const
 export const variants = ['bare', 'als-only', 'lifeguard', 'awilix'] as const
 export type Framework = (typeof frameworks)[number]
@@ -60,7 +53,9 @@ function awilixContainer(): AwilixContainer {
   return container
 }
 
-function expressServer(variant: Variant): Server {
+async function expressServer(variant: Variant): Promise<Server> {
+  const { default: express } = await import('express')
+  const { lifeguard: lifeguardExpress } = await import('@lifeguard/express')
   const app = express()
   app.set('etag', false)
   if (variant === 'als-only') app.use((_req, _res, next) => als.run({}, next))
@@ -72,7 +67,8 @@ function expressServer(variant: Variant): Server {
       res.json(context.get<OrdersRepo>('orders').find(req.params.id))
     })
   } else if (variant === 'awilix') {
-    app.use(awilixExpressScope(awilixContainer()))
+    const { scopePerRequest } = await import('awilix-express')
+    app.use(scopePerRequest(awilixContainer()))
     app.use((req, res, next) => {
       const scope = (req as { container?: AwilixContainer }).container!
       res.on('close', () => void scope.dispose())
@@ -88,7 +84,10 @@ function expressServer(variant: Variant): Server {
   return app.listen(0, '127.0.0.1')
 }
 
-function koaServer(variant: Variant): Server {
+async function koaServer(variant: Variant): Promise<Server> {
+  const { default: Koa } = await import('koa')
+  const { default: Router } = await import('@koa/router')
+  const { lifeguard: lifeguardKoa } = await import('@lifeguard/koa')
   const app = new Koa()
   const router = new Router()
   if (variant === 'als-only') app.use((_ctx, next) => als.run({}, next))
@@ -100,7 +99,8 @@ function koaServer(variant: Variant): Server {
       ctx.body = context.get<OrdersRepo>('orders').find(ctx.params['id']!)
     })
   } else if (variant === 'awilix') {
-    app.use(awilixKoaScope(awilixContainer()))
+    const { scopePerRequest } = await import('awilix-koa')
+    app.use(scopePerRequest(awilixContainer()))
     app.use(async (ctx, next) => {
       const scope = ctx.state['container'] as AwilixContainer
       try {
@@ -121,7 +121,10 @@ function koaServer(variant: Variant): Server {
   return app.listen(0, '127.0.0.1')
 }
 
-function honoServer(variant: Variant): Server {
+async function honoServer(variant: Variant): Promise<Server> {
+  const { Hono } = await import('hono')
+  const { serve } = await import('@hono/node-server')
+  const { lifeguard: lifeguardHono } = await import('@lifeguard/hono')
   const app = new Hono()
   if (variant === 'als-only') app.use((_c, next) => als.run({}, next))
   if (variant === 'lifeguard') {
@@ -153,13 +156,13 @@ function honoServer(variant: Variant): Server {
   return serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server
 }
 
-const servers: Record<Framework, (variant: Variant) => Server> = { express: expressServer, koa: koaServer, hono: honoServer }
+const servers: Record<Framework, (variant: Variant) => Promise<Server>> = { express: expressServer, koa: koaServer, hono: honoServer }
 
 const [framework, variant] = process.argv.slice(2) as [Framework, Variant]
 if (!frameworks.includes(framework) || !variants.includes(variant)) {
   console.error(`Usage: http-overhead.server.ts (${frameworks.join('|')}) (${variants.join('|')})`)
   process.exit(2)
 }
-const server = servers[framework](variant)
+const server = await servers[framework](variant)
 server.once('listening', () => announceListening(server))
 process.once('SIGTERM', () => server.close(() => process.exit(0)))
