@@ -11,6 +11,8 @@
 # `--single-threaded` to node: with V8's compiler threads, how soon code is optimized depends on the load,
 # and so does the count. Count one server at a time, with nothing else busy: a server slowed by a
 # neighbour reads more requests per wake-up, and two counts taken side by side were up to 5% lower.
+# A full garbage-collection cycle either lands among the COUNT requests or does not, and moves a count of
+# 10,000 by up to 10k instructions a request on small servers: COUNT=40000 spreads it (and takes 4x as long).
 # PATHNAME (default /orders/42) is the path requested. The profile is kept in bench/results/instructions/
 # for callgrind_annotate.
 set -euo pipefail
