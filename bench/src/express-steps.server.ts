@@ -11,7 +11,7 @@
 //   5  the request id echoed with `res.setHeader`
 //   6  reads of `req.method`, `req.route` and the rename after routing: the adapter as it is, by hand
 //   adapter  the adapter itself
-// EXTRA=module,module loads other modules first. Compare steps within one session only, and check the
+// EXTRA=module,module also loads other modules at start-up. Compare steps within one session only, and check the
 // `adapter` step against http-overhead's count: this server's counts depend on V8's heap and compiler
 // state more than http-overhead's do (see bench/README.md).
 import { AsyncLocalStorage } from 'node:async_hooks'
