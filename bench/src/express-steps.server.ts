@@ -16,29 +16,14 @@
 // state more than http-overhead's do (see bench/README.md).
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { EventEmitter } from 'node:events'
-import { createServiceContainer, OperationContext } from '@lifeguard/core'
+import { OperationContext } from '@lifeguard/core'
 import { HttpOperation, httpMiddlewareSettings } from '@lifeguard/core/http'
 import { lifeguard } from '@lifeguard/express'
 import express, { type Request, type RequestHandler } from 'express'
 import { announceListening } from './lib/listening.js'
+import { bareOrder, lifeguardContainer, type OrdersRepo } from './lib/orders-service.js'
 
-interface Config {
-  readonly region: string
-}
-class OrdersRepo {
-  readonly #config: Config
-  constructor(config: Config) {
-    this.#config = config
-  }
-  find(id: string): { id: string; status: string; region: string } {
-    return { id, status: 'paid', region: this.#config.region }
-  }
-}
-
-const config: Config = { region: 'eu-west-1' }
-const container = createServiceContainer()
-  .singleton('config', () => config)
-  .scoped('orders', (r) => new OrdersRepo(r.resolve('config') as Config))
+const container = lifeguardContainer()
 const settings = httpMiddlewareSettings<Request>({ container })
 const addListener = EventEmitter.prototype.on
 const contexts = new WeakMap<object, OperationContext>()
@@ -83,7 +68,7 @@ const app = express()
 app.set('etag', false)
 app.use(level === Infinity ? lifeguard({ container }) : byHand())
 app.get('/orders/:id', (req, res) => {
-  if (level === 0) return void res.json({ id: req.params['id'], status: 'paid', region: config.region })
+  if (level === 0) return void res.json(bareOrder(req.params['id']!))
   const context = level >= 3 ? (level === Infinity ? req.lifeguard : attached(req)!) : OperationContext.current()!
   context.get('config')
   res.json(context.get<OrdersRepo>('orders').find(req.params['id']!))

@@ -7,9 +7,9 @@
 //              explicit scope dispose when the response is done
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Server } from 'node:http'
-import { createServiceContainer } from '@lifeguard/core'
 import { asFunction, asValue, createContainer, type AwilixContainer } from 'awilix'
 import { announceListening } from './lib/listening.js'
+import { bareOrder, config, lifeguardContainer, OrdersRepo, type Config } from './lib/orders-service.js'
 
 // Each server loads its own framework only, as an application would: what else a process has loaded
 // moves V8's heap and compiler heuristics, and with them the counts (in express-steps.server.ts the
@@ -19,30 +19,7 @@ export const variants = ['bare', 'als-only', 'lifeguard', 'awilix'] as const
 export type Framework = (typeof frameworks)[number]
 export type Variant = (typeof variants)[number]
 
-interface Config {
-  readonly region: string
-}
-
-/** The scoped service: what a request-scoped repository looks like, minus the database. */
-class OrdersRepo {
-  readonly #config: Config
-  constructor(config: Config) {
-    this.#config = config
-  }
-  find(id: string): { id: string; status: string; region: string } {
-    return { id, status: 'paid', region: this.#config.region }
-  }
-}
-
-const config: Config = { region: 'eu-west-1' }
 const als = new AsyncLocalStorage<object>()
-const bare = (id: string) => ({ id, status: 'paid', region: config.region })
-
-function lifeguardContainer() {
-  return createServiceContainer()
-    .singleton('config', () => config)
-    .scoped('orders', (r) => new OrdersRepo(r.resolve('config') as Config))
-}
 
 function awilixContainer(): AwilixContainer {
   const container = createContainer({ strict: true })
@@ -80,7 +57,7 @@ async function expressServer(variant: Variant): Promise<Server> {
       res.json(scope.resolve<OrdersRepo>('orders').find(req.params.id))
     })
   }
-  if (variant === 'bare' || variant === 'als-only') app.get('/orders/:id', (req, res) => void res.json(bare(req.params.id)))
+  if (variant === 'bare' || variant === 'als-only') app.get('/orders/:id', (req, res) => void res.json(bareOrder(req.params.id)))
   return app.listen(0, '127.0.0.1')
 }
 
@@ -115,7 +92,7 @@ async function koaServer(variant: Variant): Promise<Server> {
       ctx.body = scope.resolve<OrdersRepo>('orders').find(ctx.params['id']!)
     })
   } else {
-    router.get('/orders/:id', (ctx) => void (ctx.body = bare(ctx.params['id']!)))
+    router.get('/orders/:id', (ctx) => void (ctx.body = bareOrder(ctx.params['id']!)))
   }
   app.use(router.routes())
   return app.listen(0, '127.0.0.1')
@@ -151,7 +128,7 @@ async function honoServer(variant: Variant): Promise<Server> {
       return c.json(scope.resolve<OrdersRepo>('orders').find(c.req.param('id')))
     })
   } else {
-    app.get('/orders/:id', (c) => c.json(bare(c.req.param('id'))))
+    app.get('/orders/:id', (c) => c.json(bareOrder(c.req.param('id'))))
   }
   return serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server
 }
