@@ -76,6 +76,25 @@ verdicts('a leap needs no settled window: connections that paid in full while th
   assert.is(flat.judge(rules).kind, 'wait')
 })
 
+verdicts('a step down is judged once its busy connections have closed, not on the windows in which they still ran', () => {
+  const baseline = aggregate([window(60, 3000), window(60, 3000)])!
+  const step = new StepTrial('down', 60, 40, baseline)
+  // 55, then 48 connections still open: busy ones close only as their queries end, and while they close
+  // fewer checkouts start (a dip that says nothing about 40 connections).
+  assert.is(step.add(window(55, 1500)), false)
+  assert.is(step.add(window(48, 1700)), false)
+  assert.is(step.windows.length, 0)
+  assert.is(step.judge(rules).kind, 'wait', 'no restore on the closing windows')
+  // Then the step itself: 40 connections serve what 60 did (after the window in which the last closed), and it is kept.
+  assert.is(step.add(window(40, 3000)), false)
+  for (let i = 0; i < rules.kneeWindows; i++) assert.is(step.add(window(40, 3000)), true)
+  assert.is(step.judge(rules).kind, 'keep')
+  // A step whose connections never finish closing is judged after four windows all the same.
+  const stuck = new StepTrial('down', 60, 40, baseline)
+  for (let i = 0; i < 4; i++) assert.is(stuck.add(window(50, 3000)), false)
+  assert.is(stuck.add(window(50, 3000)), true)
+})
+
 verdicts('a knee needs kneeWindows windows: one flat window proves nothing yet', () => {
   const step = trial('up', 20, 40, 2000)
   for (let i = 1; i < rules.kneeWindows; i++) {

@@ -72,10 +72,12 @@ export class StepTrial {
   add(window: Observed): boolean {
     this.#all.push(window)
     const { stats } = window
-    const opening = this.direction === 'up' && stats.lastActive + stats.lastIdle < this.to && stats.lastWaiting > 0
+    const open = stats.lastActive + stats.lastIdle
+    // A step down closes busy connections as their queries end: until then the pool is still the old size.
+    const moving = this.direction === 'up' ? open < this.to && stats.lastWaiting > 0 : open > this.to
     if (!this.#settled && this.#settling < maxSettleWindows) {
       this.#settling++
-      if (!opening) this.#settled = true
+      if (!moving) this.#settled = true
       return false
     }
     this.windows.push(window)
