@@ -10,9 +10,9 @@ import { pgConnection } from './lib/pg-connection.js'
 
 const connection = pgConnection()
 
-/** The two queries: one that mostly waits on the server, one that keeps its CPU busy (~1 ms). */
+/** The two queries: one that mostly waits on the server (5 ms), one that keeps its CPU busy (~1 ms). */
 export const QUERIES = {
-  wait: 'SELECT pg_sleep(0.005)',
+  wait: `SELECT pg_sleep(${Number(process.env['AUTOSCALE_WAIT_SECONDS'] || 0.005)})`,
   cpu: `SELECT count(*) FROM generate_series(1, ${Number(process.env['AUTOSCALE_CPU_ROWS'] || 10_000)})`,
 } as const
 export type QueryKind = keyof typeof QUERIES

@@ -141,7 +141,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const trial = this.#trial
     if (trial !== undefined) {
       const verdict = trial.judge(this.config)
-      if (verdict.kind === 'wait' && trial.windows.length < 2 * this.config.kneeWindows) return undefined
+      if (verdict.kind === 'wait' && trial.span < 2 * this.config.kneeWindows) return undefined
       this.#trial = undefined
       const decision = this.#conclude(trial, verdict, now)
       if (decision !== undefined) return decision

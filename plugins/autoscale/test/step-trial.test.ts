@@ -6,12 +6,13 @@ import { StepTrial } from '../src/internal/step-trial.js'
 
 const rules = { kneeEfficiency: 0.05, leapEfficiency: 0.5, kneeWindows: 4 }
 
-/** A 100 ms window of a full pool of `active` connections serving `perSecond` checkouts. */
-function window(active: number, perSecond: number, extra: { loopDelayMillis?: number; idle?: number; waiting?: number } = {}): Observed {
-  const checkouts = perSecond / 10
+/** A window (100 ms unless told) of a full pool of `active` connections serving `perSecond` checkouts. */
+function window(active: number, perSecond: number, extra: { loopDelayMillis?: number; idle?: number; waiting?: number; millis?: number } = {}): Observed {
+  const elapsedMillis = extra.millis ?? 100
+  const checkouts = (perSecond * elapsedMillis) / 1000
   const stats: WindowStats = {
     samples: 4,
-    elapsedMillis: 100,
+    elapsedMillis,
     meanActive: active,
     meanWaiting: extra.waiting ?? 50,
     meanIdle: extra.idle ?? 0,
@@ -93,6 +94,61 @@ verdicts('a step down is judged once its busy connections have closed, not on th
   const stuck = new StepTrial('down', 60, 40, baseline)
   for (let i = 0; i < 4; i++) assert.is(stuck.add(window(50, 3000)), false)
   assert.is(stuck.add(window(50, 3000)), true)
+})
+
+verdicts('with queries longer than a window, a step is judged after one use time and over a few of them', () => {
+  // 60 connections, 240 checkouts/s: each query holds its connection 250 ms, five of the trial's 50 ms windows.
+  const slow = (active: number, perSecond: number) => window(active, perSecond, { millis: 50 })
+  const baseline = aggregate([slow(60, 240), slow(60, 240), slow(60, 240), slow(60, 240)])!
+  const step = new StepTrial('down', 60, 40, baseline)
+  assert.is(step.add(slow(40, 200)), false, 'the window in which the connections closed')
+  // Queries begun at 60 connections still end at that pace: for one use time the rate falls with the
+  // connections (their full share lost), then the 40 left serve what 60 did. Only the latter is judged.
+  for (let i = 0; i < 4; i++) assert.is(step.add(slow(40, 160)), false, `window ${i + 1} of the first use time`)
+  assert.is(step.judge(rules).kind, 'wait')
+  const counted: number[] = []
+  let verdict = step.judge(rules)
+  for (let i = 0; verdict.kind === 'wait' && i < 40; i++) {
+    step.add(slow(40, 240))
+    counted.push(step.span)
+    verdict = step.judge(rules)
+  }
+  assert.is(verdict.kind, 'keep')
+  // `kneeWindows` use times of evidence: 1 s, twenty windows, before a step down is kept.
+  assert.is(step.windows.length, 20)
+  assert.is(counted[9], 2, 'ten windows cover two use times')
+  // The same trial with 5 ms queries is judged on windows alone.
+  const fast = aggregate([slow(60, 12000), slow(60, 12000)])!
+  const quick = new StepTrial('down', 60, 40, fast)
+  quick.add(slow(40, 12000))
+  for (let i = 0; i < rules.kneeWindows; i++) quick.add(slow(40, 12000))
+  assert.is(quick.judge(rules).kind, 'keep')
+})
+
+verdicts('a step up with queries longer than the window: no verdict against it before it covered kneeWindows use times', () => {
+  // 20 connections, 80 checkouts/s: each query holds its connection 250 ms, five 50 ms windows.
+  const slow = (active: number, perSecond: number) => window(active, perSecond, { millis: 50 })
+  const baseline = aggregate([slow(20, 80), slow(20, 80), slow(20, 80), slow(20, 80)])!
+  const step = new StepTrial('up', 20, 40, baseline)
+  step.add(slow(40, 80)) // the window in which the connections opened
+  // The 20 new connections are busy from the start, but none of their queries has ended yet: the rate is
+  // the old one. Judged on these `kneeWindows` windows the step did not pay, and growth would hold.
+  for (let i = 0; i < rules.kneeWindows; i++) step.add(slow(40, 80))
+  assert.is(step.judge(rules).kind, 'wait')
+  assert.ok(step.span < 1, `four windows cover less than one use time: ${step.span}`)
+  // Once their queries end, 40 connections serve twice as many: read with the flat windows, a partial
+  // gain at once. A verdict for more connections needs windows, not use times.
+  step.add(slow(40, 160))
+  step.add(slow(40, 160))
+  assert.is(step.judge(rules).kind, 'climb')
+  // Had they not paid (the use time doubling with the connections), the knee waits for kneeWindows use
+  // times: 1 s, twenty windows.
+  const flat = new StepTrial('up', 20, 40, baseline)
+  flat.add(slow(40, 80))
+  let windows = 0
+  for (; flat.judge(rules).kind === 'wait' && windows < 40; windows++) flat.add(slow(40, 80))
+  assert.is(windows, 20)
+  assert.is(flat.judge(rules).kind, 'knee')
 })
 
 verdicts('a knee needs kneeWindows windows: one flat window proves nothing yet', () => {

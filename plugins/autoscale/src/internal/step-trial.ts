@@ -27,6 +27,9 @@ export type Verdict =
 
 // Windows spent waiting for a step's connections to open (or close) before it is judged on what it has.
 const maxSettleWindows = 4
+// The longest use time a trial waits out and counts in (see `#unitMillis`): queries slower than this are
+// judged on windows of this length, so that a trial still ends within a few seconds.
+const maxUnitMillis = 500
 // No verdict rests on a single window, whichever way it goes.
 const minVerdictWindows = 2
 // Below this change in connections actually used, a step proves nothing either way.
@@ -42,6 +45,8 @@ const serverKneeElasticity = 0.25
  * paid, or this process is what is slow) may come from the first two clean windows; a verdict for fewer
  * (a knee, or connections that did nothing) needs `kneeWindows` of them, so a noisy window or two can
  * delay growth but never undo it. A step down is undone early only when it clearly hurt (`leapEfficiency`).
+ * With queries longer than a window, the windows for the verdicts they would push the wrong way are
+ * counted in use times (see `span`).
  */
 export class StepTrial {
   readonly direction: 'up' | 'down'
@@ -55,6 +60,16 @@ export class StepTrial {
   readonly #all: Observed[] = []
   #settling = 0
   #settled = false
+  // Time waited out since a step down settled, and time covered by the counted windows.
+  #drainedMillis = 0
+  #coveredMillis = 0
+  // With queries longer than a window, a window's rate says little: it counts few completions, and for a
+  // use time after a step it mixes both sizes. A new connection's first query has not ended yet (a step
+  // up looks as if it did not pay), and the queries left after a step down still end at the old pace
+  // (it looks as if it cost the removed connections' whole share). So the use time measured before the
+  // step, when longer than a window, is the trial's unit of time for the verdicts those windows would
+  // push the wrong way: against a step up, and any verdict on a step down.
+  readonly #unitMillis: number
 
   constructor(direction: 'up' | 'down', from: number, to: number, baseline: Aggregate, patient = false) {
     this.direction = direction
@@ -62,12 +77,22 @@ export class StepTrial {
     this.to = to
     this.baseline = baseline
     this.patient = patient
+    this.#unitMillis = Math.min(maxUnitMillis, baseline.meanUseMillis)
+  }
+
+  /**
+   * How much evidence the trial has, in windows: the counted windows, but no more than the number of
+   * use times (measured before the step) they cover. With short queries this is the window count.
+   */
+  get span(): number {
+    return this.#unitMillis > 0 ? Math.min(this.windows.length, this.#coveredMillis / this.#unitMillis) : this.windows.length
   }
 
   /**
    * Takes the next window; returns whether it counts. Windows until the step's connections have opened
    * (or closed), and the one in which they did, are left out of the verdicts against the step: opening
-   * connections costs the database CPU and would blur them. A leap may count them (see `#earlyLeap`).
+   * connections costs the database CPU and would blur them. After a step down, so are the windows of the
+   * first use time after that (see `#unitMillis`). A leap may count them (see `#earlyLeap`).
    */
   add(window: Observed): boolean {
     this.#all.push(window)
@@ -77,10 +102,18 @@ export class StepTrial {
     const moving = this.direction === 'up' ? open < this.to && stats.lastWaiting > 0 : open > this.to
     if (!this.#settled && this.#settling < maxSettleWindows) {
       this.#settling++
-      if (!moving) this.#settled = true
+      if (moving) return false
+      this.#settled = true
+      this.#drainedMillis = stats.elapsedMillis
+      return false
+    }
+    // (A step whose connections never finished moving has been waited for long enough: it counts from now.)
+    if (this.direction === 'down' && this.#settled && this.#drainedMillis < this.#unitMillis) {
+      this.#drainedMillis += stats.elapsedMillis
       return false
     }
     this.windows.push(window)
+    this.#coveredMillis += stats.elapsedMillis
     return true
   }
 
@@ -88,9 +121,11 @@ export class StepTrial {
     const early = this.#earlyLeap(rules)
     if (early !== undefined) return early
     const measured = aggregate(this.windows)
-    if (measured === undefined || this.windows.length < (this.patient ? rules.kneeWindows : Math.min(minVerdictWindows, rules.kneeWindows))) return { kind: 'wait' }
+    // More connections that paid show it as soon as their queries end: that verdict counts windows.
+    const counted = this.direction === 'up' ? this.windows.length : this.span
+    if (measured === undefined || counted < (this.patient ? rules.kneeWindows : Math.min(minVerdictWindows, rules.kneeWindows))) return { kind: 'wait' }
     const before = this.baseline
-    const enough = this.windows.length >= rules.kneeWindows
+    const enough = this.span >= rules.kneeWindows
     const ratio = measured.meanActive / before.meanActive
     const gain = measured.checkoutsPerSecond / before.checkoutsPerSecond
     if (this.direction === 'up') {
