@@ -10,10 +10,19 @@ import { pgConnection } from './lib/pg-connection.js'
 
 const connection = pgConnection()
 
+/** A number from the environment, `fallback` when unset; anything outside `min..max` is refused by name. */
+function envNumber(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < min || value > max) throw new RangeError(`Expected \`${name}\` to be a number from ${min} to ${max}, got \`${raw}\``)
+  return value
+}
+
 /** The two queries: one that mostly waits on the server (5 ms), one that keeps its CPU busy (~1 ms). */
 export const QUERIES = {
-  wait: `SELECT pg_sleep(${Number(process.env['AUTOSCALE_WAIT_SECONDS'] || 0.005)})`,
-  cpu: `SELECT count(*) FROM generate_series(1, ${Number(process.env['AUTOSCALE_CPU_ROWS'] || 10_000)})`,
+  wait: `SELECT pg_sleep(${envNumber('AUTOSCALE_WAIT_SECONDS', 0.005, 0, 10)})`,
+  cpu: `SELECT count(*) FROM generate_series(1, ${Math.round(envNumber('AUTOSCALE_CPU_ROWS', 10_000, 1, 1e9))})`,
 } as const
 export type QueryKind = keyof typeof QUERIES
 
