@@ -59,7 +59,9 @@ export function routeNotFound(method: string, path: string): RequestError {
 export function problemFrom(error: unknown, requestId: string | undefined): ProblemResponse {
   const respond = (status: number, code: string, detail: string, headers: Record<string, string> = {}): ProblemResponse => ({
     problem: { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, code, ...(requestId === undefined ? {} : { requestId }) },
-    headers,
+    // A body too large is not read to its end, so the connection cannot carry another request: say so
+    // (RFC 9112, 9.6), or a keep-alive client may send its next request on a socket the server then closes.
+    headers: status === 413 ? { ...headers, Connection: 'close' } : headers,
     unexpected: status >= 500 && status !== 503,
   })
   if (error instanceof RequestError) return respond(error.status, error.code, error.message)

@@ -65,6 +65,7 @@ const variants = [
 interface Answer {
   status: number
   contentType: string
+  connection: string | null
   requestId: string | null
   body: Record<string, unknown> | string
 }
@@ -77,7 +78,7 @@ async function send(url: string, request: { method?: string; body?: string; cont
   const response = await fetch(url, { method: request.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) })
   const text = await response.text()
   const contentType = response.headers.get('content-type') ?? ''
-  return { status: response.status, contentType, requestId: response.headers.get('x-request-id'), body: contentType.includes('json') ? JSON.parse(text) : text }
+  return { status: response.status, contentType, connection: response.headers.get('connection'), requestId: response.headers.get('x-request-id'), body: contentType.includes('json') ? JSON.parse(text) : text }
 }
 
 // What each framework answered, by case, compared across frameworks at the end.
@@ -111,6 +112,8 @@ for (const { framework, entry } of variants) {
       assert.is(answer.status, c.status, detail)
       assert.match(answer.contentType, /^application\/problem\+json(;|$)/, detail)
       assert.is(answer.requestId, requestId, 'the caller\'s request id is echoed')
+      // A body refused unread leaves the connection unusable: the answer says it closes it.
+      if (c.status === 413) assert.is(answer.connection, 'close', detail)
       const body = answer.body as Record<string, unknown>
       assert.equal(Object.keys(body).sort(), ['code', 'detail', 'requestId', 'status', 'title', 'type'], detail)
       assert.equal({ type: body.type, title: body.title, status: body.status, code: body.code, requestId: body.requestId }, { type: 'about:blank', title: STATUS_CODES[c.status], status: c.status, code: c.code, requestId }, detail)
