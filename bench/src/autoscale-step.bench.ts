@@ -1,21 +1,23 @@
 // autoscale-step: step loads on the real PostgreSQL through Lifeguard's PostgreSQL pool, sized by the
 // threshold policy, by the adaptive policy, and fixed at 5, 20, 50 and 95. Three workloads: wait-bound
 // and CPU-bound (10 s at concurrency 5, 10 s at 100, 10 s at 5), and shifting (the two alternating every
-// 10 s for 40 s at concurrency 100). Each round runs every setup of every workload (in a rotated order),
-// quiet and then with a noisy neighbour (a sibling process burning half of one core for the whole run).
-// Per round, the best fixed pool of a workload is the one with the highest burst throughput, and the
-// policies are compared with it; the rows report each setup's worst round. The adaptive runs of the worst
+// 10 s for 40 s at concurrency 100). Each round runs every setup of every workload `--repeats` times
+// (interleaved, in an order rotated every pass), quiet and then with a noisy neighbour (a sibling process
+// burning half of one core for the whole run). Per round, the best fixed pool of a workload is the one
+// with the highest median burst throughput, and the policies' medians are compared with it; the rows
+// report each setup's worst round. A control, fixed 50 run a second time as its own setup, is compared
+// with fixed 50: the A/A floor, how far two identical setups land apart. The adaptive runs of the worst
 // round are drawn as an SVG.
 //
-//   npm run bench -- autoscale-step [--quick] [--rounds N] [--workload wait,cpu,shifting]
-//                                   [--modes quiet,neighbour] [--only adaptive,fixed-50] [--trace]
+//   npm run bench -- autoscale-step [--quick] [--rounds N] [--repeats N] [--workload wait,cpu,shifting]
+//                                   [--modes quiet,neighbour] [--only adaptive,fixed-50,control] [--trace]
 import type { AutoscalePoolConfig } from '@lifeguard/autoscale'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { WORKLOADS, runSetup, type Setup, type WorkloadName } from './autoscale-step.load.js'
 import { renderStepPlot, type PlotPanel } from './autoscale-step.plot.js'
-import { burstOf, phaseTable, roundRatios, roundTable, worstRows, type Mode, type RoundRatio, type RunRecord } from './autoscale-step.report.js'
+import { burstOf, CONTROL, CONTROL_TWIN, phaseTable, roundRatios, roundTable, typicalRun, worstRows, type Mode, type RoundRatio, type RunRecord } from './autoscale-step.report.js'
 import { startNoisyNeighbour } from './lib/noisy-neighbour.js'
 import { byMode, isQuick } from './lib/quick.js'
 import { report } from './lib/report.js'
@@ -36,6 +38,7 @@ const SETUPS: Setup[] = [
   ...FIXED_SIZES.map((size) => ({ name: `fixed-${size}`, initialSize: size })),
   { name: 'threshold', initialSize: 10, config: THRESHOLD },
   { name: 'adaptive', initialSize: 10, config: ADAPTIVE },
+  { name: CONTROL, initialSize: Number(CONTROL_TWIN.slice('fixed-'.length)) },
 ]
 const MODES: readonly Mode[] = ['quiet', 'neighbour']
 const NEIGHBOUR_SHARE = 0.5
@@ -45,6 +48,7 @@ interface Args {
   setups: Setup[]
   modes: Mode[]
   rounds: number
+  repeats: number
   trace: boolean
 }
 
@@ -57,16 +61,25 @@ function listArg<T extends string>(args: readonly string[], flag: string, allowe
   return values as T[]
 }
 
+function countArg(args: readonly string[], flag: string, fallback: number, max: number): number {
+  const index = args.indexOf(flag)
+  if (index < 0) return fallback
+  const value = Number(args[index + 1])
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`Expected \`${flag}\` to be an integer from 1 to ${max}, got \`${args[index + 1]}\``)
+  return value
+}
+
 function parseArgs(args: readonly string[]): Args {
-  const roundsIndex = args.indexOf('--rounds')
-  const rounds = roundsIndex < 0 ? 1 : Number(args[roundsIndex + 1])
-  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`Expected \`--rounds\` to be an integer >= 1, got \`${args[roundsIndex + 1]}\``)
+  const rounds = countArg(args, '--rounds', 1, 100)
+  // Three runs per setup and round: one run of the same fixed pool moved by up to a fifth between runs.
+  const repeats = countArg(args, '--repeats', byMode({ full: 3, quick: 1 }), 20)
   const only = listArg(args, '--only', SETUPS.map((s) => s.name))
   return {
     workloads: listArg(args, '--workload', Object.keys(WORKLOADS) as WorkloadName[]) ?? (Object.keys(WORKLOADS) as WorkloadName[]),
     setups: only === undefined ? SETUPS : SETUPS.filter((s) => only.includes(s.name)),
     modes: listArg(args, '--modes', MODES) ?? [...MODES],
     rounds,
+    repeats,
     trace: args.includes('--trace'),
   }
 }
@@ -81,19 +94,22 @@ async function runRound(round: number, mode: Mode, args: Args, records: RunRecor
   try {
     for (const workload of args.workloads) {
       const phases = WORKLOADS[workload].phases(byMode({ full: 10_000, quick: 1000 }))
-      // Rotated each round, so a busy moment of the machine does not always land on the same setup.
-      const order = args.setups.map((_, i) => args.setups[(i + round - 1) % args.setups.length] as Setup)
-      for (const setup of order) {
-        const run = await runSetup(setup, phases, args.trace)
-        records.push({ round, mode, workload, setup: setup.name, run })
-        const burst = burstOf(run)
-        const errors = run.phases.reduce((sum, p) => sum + p.errors, 0)
-        process.stderr.write(
-          `round ${round}/${args.rounds} ${mode} ${WORKLOADS[workload].label} ${setup.name}: burst ${burst.throughput.toFixed(0)} q/s, p99 ${burst.p99Millis.toFixed(1)} ms` +
-            `${errors > 0 ? `, ${errors} failed (first: ${String(run.firstError)})` : ''}; load ${loadAverage()}\n`,
-        )
-        // Let the server finish closing the pool's backends before the next run.
-        await new Promise((resolve) => setTimeout(resolve, byMode({ full: 1000, quick: 100 })))
+      for (let repeat = 1; repeat <= args.repeats; repeat++) {
+        // Rotated every pass, so a busy moment of the machine does not always land on the same setup.
+        const shift = (round - 1) * args.repeats + repeat - 1
+        const order = args.setups.map((_, i) => args.setups[(i + shift) % args.setups.length] as Setup)
+        for (const setup of order) {
+          const run = await runSetup(setup, phases, args.trace)
+          records.push({ round, repeat, mode, workload, setup: setup.name, run })
+          const burst = burstOf(run)
+          const errors = run.phases.reduce((sum, p) => sum + p.errors, 0)
+          process.stderr.write(
+            `round ${round}/${args.rounds} run ${repeat}/${args.repeats} ${mode} ${WORKLOADS[workload].label} ${setup.name}: burst ${burst.throughput.toFixed(0)} q/s, p99 ${burst.p99Millis.toFixed(1)} ms` +
+              `${errors > 0 ? `, ${errors} failed (first: ${String(run.firstError)})` : ''}; load ${loadAverage()}\n`,
+          )
+          // Let the server finish closing the pool's backends before the next run.
+          await new Promise((resolve) => setTimeout(resolve, byMode({ full: 1000, quick: 100 })))
+        }
       }
     }
   } finally {
@@ -103,23 +119,26 @@ async function runRound(round: number, mode: Mode, args: Args, records: RunRecor
   return used
 }
 
-/** The adaptive runs of the round where each did worst (mode, workload), with the best fixed pool's throughput behind. */
+/**
+ * The adaptive runs of the round where each did worst (mode, workload), with the best fixed pool's
+ * throughput behind; of a round's repeats, the run nearest the median is drawn.
+ */
 function panels(records: readonly RunRecord[], ratios: readonly RoundRatio[]): PlotPanel[] {
   const out: PlotPanel[] = []
   for (const ratio of ratios) {
     if (ratio.setup !== 'adaptive') continue
     const worse = ratios.find((r) => r.setup === 'adaptive' && r.mode === ratio.mode && r.workload === ratio.workload && Math.min(r.throughputRatio, r.p99Ratio) < Math.min(ratio.throughputRatio, ratio.p99Ratio))
     if (worse !== undefined) continue
-    const find = (setup: string) => records.find((r) => r.round === ratio.round && r.mode === ratio.mode && r.workload === ratio.workload && r.setup === setup)
+    const find = (setup: string) => typicalRun(records, { round: ratio.round, mode: ratio.mode, workload: ratio.workload, setup })
     const adaptive = find('adaptive')
-    const best = find(ratio.best)
+    const best = find(ratio.against)
     if (adaptive === undefined) continue
     const workload = WORKLOADS[ratio.workload]
     out.push({
       title: `adaptive, ${workload.label} (${workload.description}), ${ratio.mode}, round ${ratio.round}: ${ratio.throughputRatio.toFixed(2)}x q/s, ${ratio.p99Ratio.toFixed(2)}x p99`,
       series: adaptive.run.series,
       boundaries: adaptive.run.boundaries,
-      reference: best === undefined ? undefined : { label: `best fixed (${ratio.best})`, series: best.run.series },
+      reference: best === undefined ? undefined : { label: `best fixed (${ratio.against})`, series: best.run.series },
     })
   }
   return out
@@ -140,13 +159,15 @@ async function main(): Promise<void> {
   const ratios = roundRatios(records)
   process.stdout.write(`\nLoad average (1, 5, 15 min): ${loadBefore} before, ${loadAfter} after.\n`)
   if (neighbourShares.length > 0) process.stdout.write(`Noisy neighbour: ${neighbourShares.map((s) => `${(s * 100).toFixed(0)}%`).join(', ')} of one core per round.\n`)
-  process.stdout.write(`\n${args.rounds > 1 ? `Medians over ${args.rounds} rounds.\n` : ''}${phaseTable(records)}\n${roundTable(ratios)}`)
+  const runs = args.rounds * args.repeats
+  process.stdout.write(`\n${runs > 1 ? `Phase figures: medians over ${runs} runs per setup (${args.rounds} rounds of ${args.repeats}).\n` : ''}${phaseTable(records)}\n`)
+  process.stdout.write(`${args.repeats > 1 ? `Ratios: medians of ${args.repeats} runs per setup and round.\n` : ''}${roundTable(ratios)}`)
   await report('autoscale-step', worstRows(ratios, args.rounds))
 
   const resultsDir = fileURLToPath(new URL('../results/', import.meta.url))
   await mkdir(resultsDir, { recursive: true })
-  const runs = records.map(({ run: { series: _series, firstError, ...run }, ...record }) => ({ ...record, ...run, firstError: firstError === undefined ? undefined : String(firstError) }))
-  await writeFile(`${resultsDir}autoscale-step.runs.json`, JSON.stringify({ node: process.version, loadBefore, loadAfter, neighbourShares, ratios, runs }, null, 2) + '\n')
+  const runRecords = records.map(({ run: { series: _series, firstError, ...run }, ...record }) => ({ ...record, ...run, firstError: firstError === undefined ? undefined : String(firstError) }))
+  await writeFile(`${resultsDir}autoscale-step.runs.json`, JSON.stringify({ node: process.version, loadBefore, loadAfter, neighbourShares, repeats: args.repeats, ratios, runs: runRecords }, null, 2) + '\n')
   const plot = panels(records, ratios)
   if (plot.length > 0) {
     const svg = renderStepPlot(plot, `autoscale-step, node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load ${loadBefore}`)

@@ -1,5 +1,7 @@
 // What autoscale-step reports: per round, per mode and per workload, each setup's burst throughput and
-// p99 against the best fixed pool of that round; over the rounds, the worst round of each.
+// p99 (medians over the round's repeats) against the best fixed pool of that round; over the rounds, the
+// worst round of each. The A/A control, a second fixed pool identical to its twin, is compared with that
+// twin instead: how far apart two identical setups land is the floor under every other ratio.
 import { WORKLOADS, type PhaseResult, type StepRun, type WorkloadName } from './autoscale-step.load.js'
 import { compare, type ReportRow } from './lib/report.js'
 import { median } from './lib/stats.js'
@@ -7,27 +9,37 @@ import { median } from './lib/stats.js'
 /** Quiet, or with a sibling process burning part of a core for the whole run. */
 export type Mode = 'quiet' | 'neighbour'
 
-/** One setup's run in one round. */
+/** The A/A control: a setup identical to {@link CONTROL_TWIN}, run as often and in the same rotation. */
+export const CONTROL = 'control'
+/** The fixed pool the control copies. */
+export const CONTROL_TWIN = 'fixed-50'
+
+/** One setup's run in one round (`repeat` counts from 1 within the round). */
 export interface RunRecord {
   round: number
+  repeat: number
   mode: Mode
   workload: WorkloadName
   setup: string
   run: StepRun
 }
 
-/** One setup against the best fixed pool of its round (ratios > 1: better than it). */
+/**
+ * One setup against the best fixed pool of its round (ratios > 1: better than it), each side the median
+ * of its repeats. The control is compared with its twin, so `against` names the twin there.
+ */
 export interface RoundRatio {
   round: number
   mode: Mode
   workload: WorkloadName
   setup: string
-  best: string
+  against: string
+  repeats: number
   throughput: number
-  bestThroughput: number
+  againstThroughput: number
   throughputRatio: number
   p99Millis: number
-  bestP99Millis: number
+  againstP99Millis: number
   p99Ratio: number
 }
 
@@ -41,79 +53,137 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
   return groups
 }
 
-/** Each setup's ratios per round, mode and workload; the best fixed pool is the one with the highest burst throughput. */
+/** A setup's burst figures in one round: the medians over its repeats. */
+interface SetupMedians {
+  setup: string
+  repeats: number
+  throughput: number
+  p99Millis: number
+}
+
+function mediansOf(records: readonly RunRecord[]): SetupMedians[] {
+  return [...groupBy(records, (r) => r.setup)].map(([setup, runs]) => ({
+    setup,
+    repeats: runs.length,
+    throughput: median(runs.map((r) => burstOf(r.run).throughput)),
+    p99Millis: median(runs.map((r) => burstOf(r.run).p99Millis)),
+  }))
+}
+
+function ratioOf(record: Pick<RunRecord, 'round' | 'mode' | 'workload'>, setup: SetupMedians, against: SetupMedians): RoundRatio {
+  return {
+    round: record.round,
+    mode: record.mode,
+    workload: record.workload,
+    setup: setup.setup,
+    against: against.setup,
+    repeats: setup.repeats,
+    throughput: setup.throughput,
+    againstThroughput: against.throughput,
+    throughputRatio: setup.throughput / against.throughput,
+    p99Millis: setup.p99Millis,
+    againstP99Millis: against.p99Millis,
+    p99Ratio: against.p99Millis / setup.p99Millis,
+  }
+}
+
+/**
+ * Each setup's ratios per round, mode and workload, on the medians of its repeats. The best fixed pool
+ * is the one with the highest median burst throughput; the control is compared with its twin.
+ */
 export function roundRatios(records: readonly RunRecord[]): RoundRatio[] {
   const ratios: RoundRatio[] = []
   for (const group of groupBy(records, (r) => `${r.round}/${r.mode}/${r.workload}`).values()) {
-    const fixed = group.filter((r) => r.setup.startsWith('fixed-'))
+    const first = group[0] as RunRecord
+    const setups = mediansOf(group)
+    const fixed = setups.filter((s) => s.setup.startsWith('fixed-'))
     if (fixed.length === 0) continue
-    const best = fixed.reduce((a, b) => (burstOf(b.run).throughput > burstOf(a.run).throughput ? b : a))
-    const top = burstOf(best.run)
-    for (const record of group) {
-      if (record === best) continue
-      const burst = burstOf(record.run)
-      ratios.push({
-        round: record.round,
-        mode: record.mode,
-        workload: record.workload,
-        setup: record.setup,
-        best: best.setup,
-        throughput: burst.throughput,
-        bestThroughput: top.throughput,
-        throughputRatio: burst.throughput / top.throughput,
-        p99Millis: burst.p99Millis,
-        bestP99Millis: top.p99Millis,
-        p99Ratio: top.p99Millis / burst.p99Millis,
-      })
+    const best = fixed.reduce((a, b) => (b.throughput > a.throughput ? b : a))
+    const twin = setups.find((s) => s.setup === CONTROL_TWIN)
+    for (const setup of setups) {
+      if (setup === best) continue
+      if (setup.setup === CONTROL) {
+        if (twin !== undefined) ratios.push(ratioOf(first, setup, twin))
+        continue
+      }
+      ratios.push(ratioOf(first, setup, best))
     }
   }
   return ratios
 }
 
+/** The record of a setup's run in a round whose burst throughput is nearest the median of its repeats. */
+export function typicalRun(records: readonly RunRecord[], where: Pick<RunRecord, 'round' | 'mode' | 'workload' | 'setup'>): RunRecord | undefined {
+  const runs = records.filter((r) => r.round === where.round && r.mode === where.mode && r.workload === where.workload && r.setup === where.setup)
+  if (runs.length === 0) return undefined
+  const middle = median(runs.map((r) => burstOf(r.run).throughput))
+  return runs.reduce((a, b) => (Math.abs(burstOf(b.run).throughput - middle) < Math.abs(burstOf(a.run).throughput - middle) ? b : a))
+}
+
 function caseName(ratio: Pick<RoundRatio, 'setup' | 'workload' | 'mode'>, metric: string): string {
-  const setup = ratio.setup.replace('fixed-', 'fixed ')
+  const setup = ratio.setup === CONTROL ? `control (A/A, ${CONTROL_TWIN.replace('fixed-', 'fixed ')} again)` : ratio.setup.replace('fixed-', 'fixed ')
   return `${setup} ${WORKLOADS[ratio.workload].label} burst ${metric}${ratio.mode === 'neighbour' ? ' (noisy neighbour)' : ''}`
 }
 
-/** One row per setup, workload, mode and metric: the worst round's figures. Policies first. */
+/** How far a ratio is from 1 either way, as a ratio <= 1: the control's figure, where neither side is the better. */
+export function gap(ratio: number): number {
+  return Math.min(ratio, 1 / ratio)
+}
+
+/** The lower of a round's two figures: the ones of the worst round, for a setup (the control: the farther from 1). */
+function severity(ratio: RoundRatio, pick: (r: RoundRatio) => number): number {
+  return ratio.setup === CONTROL ? gap(pick(ratio)) : pick(ratio)
+}
+
+/** The round with the lowest score. */
+function worstOf(group: readonly RoundRatio[], score: (r: RoundRatio) => number): RoundRatio {
+  return group.reduce((a, b) => (score(b) < score(a) ? b : a))
+}
+
+function againstName(ratio: RoundRatio): string {
+  return ratio.setup === CONTROL ? ratio.against : `best fixed (${ratio.against})`
+}
+
+/** One row per setup, workload, mode and metric: the worst round's figures. Policies first, then the control. */
 export function worstRows(ratios: readonly RoundRatio[], rounds: number): ReportRow[] {
   const rows: ReportRow[] = []
   for (const group of groupBy(ratios, (r) => `${r.mode}/${r.workload}/${r.setup}`).values()) {
     const first = group[0] as RoundRatio
-    const worstThroughput = group.reduce((a, b) => (b.throughputRatio < a.throughputRatio ? b : a))
-    const worstP99 = group.reduce((a, b) => (b.p99Ratio < a.p99Ratio ? b : a))
-    const of = rounds > 1 ? ` (worst of ${rounds} rounds)` : ''
+    const worstThroughput = worstOf(group, (r) => severity(r, (x) => x.throughputRatio))
+    const worstP99 = worstOf(group, (r) => severity(r, (x) => x.p99Ratio))
+    const of = [first.repeats > 1 ? `median of ${first.repeats} runs` : '', rounds > 1 ? `worst of ${rounds} rounds` : ''].filter(Boolean).join(', ')
+    const suffix = of === '' ? '' : ` (${of})`
     rows.push(
-      compare({ case: caseName(first, 'throughput'), metric: `queries/s${of}`, value: worstThroughput.throughput, baseline: `best fixed (${worstThroughput.best})`, baselineValue: worstThroughput.bestThroughput, better: 'higher' }),
-      compare({ case: caseName(first, 'p99'), metric: `p99 latency ms${of}`, value: worstP99.p99Millis, baseline: `best fixed (${worstP99.best})`, baselineValue: worstP99.bestP99Millis, better: 'lower' }),
+      compare({ case: caseName(first, 'throughput'), metric: `queries/s${suffix}`, value: worstThroughput.throughput, baseline: againstName(worstThroughput), baselineValue: worstThroughput.againstThroughput, better: 'higher' }),
+      compare({ case: caseName(first, 'p99'), metric: `p99 latency ms${suffix}`, value: worstP99.p99Millis, baseline: againstName(worstP99), baselineValue: worstP99.againstP99Millis, better: 'lower' }),
     )
   }
-  const rank = (name: string) => (name.startsWith('adaptive') ? 0 : name.startsWith('threshold') ? 1 : 2)
+  const rank = (name: string) => (name.startsWith('adaptive') ? 0 : name.startsWith('threshold') ? 1 : name.startsWith('control') ? 2 : 3)
   return rows.sort((a, b) => rank(a.case) - rank(b.case))
 }
 
-/** Every round's ratios for the policies, and the worst round per mode and workload. */
+/** Every round's ratios for the policies and the control, then the worst round per setup and the A/A floor. */
 export function roundTable(ratios: readonly RoundRatio[]): string {
-  const policies = ratios.filter((r) => !r.setup.startsWith('fixed-'))
-  const lines = ['round  mode       workload    setup      best fixed  throughput  p99     q/s (best)       p99 ms (best)']
-  for (const r of policies) {
+  const shown = ratios.filter((r) => !r.setup.startsWith('fixed-'))
+  const lines = ['round  mode       workload    setup      against     throughput  p99     q/s (against)    p99 ms (against)']
+  for (const r of shown) {
     lines.push(
       [
         String(r.round).padStart(5),
         r.mode.padEnd(9),
         WORKLOADS[r.workload].label.padEnd(10),
         r.setup.padEnd(9),
-        r.best.padEnd(10),
+        r.against.padEnd(10),
         `${r.throughputRatio.toFixed(3)}x`.padStart(10),
         `${r.p99Ratio.toFixed(3)}x`.padStart(7),
-        `${r.throughput.toFixed(0)} (${r.bestThroughput.toFixed(0)})`.padStart(15),
-        `${r.p99Millis.toFixed(1)} (${r.bestP99Millis.toFixed(1)})`.padStart(16),
+        `${r.throughput.toFixed(0)} (${r.againstThroughput.toFixed(0)})`.padStart(15),
+        `${r.p99Millis.toFixed(1)} (${r.againstP99Millis.toFixed(1)})`.padStart(16),
       ].join('  '),
     )
   }
-  lines.push('', 'Worst round per setup (the lower of its throughput and p99 ratios):')
-  for (const [key, group] of groupBy(policies, (r) => `${r.setup}/${r.mode}/${r.workload}`)) {
-    const worst = group.reduce((a, b) => (Math.min(b.throughputRatio, b.p99Ratio) < Math.min(a.throughputRatio, a.p99Ratio) ? b : a))
+  lines.push('', 'Worst round per setup (the lower of its throughput and p99 ratios; the control: the farther from 1):')
+  for (const [key, group] of groupBy(shown, (r) => `${r.setup}/${r.mode}/${r.workload}`)) {
+    const worst = worstOf(group, (r) => Math.min(severity(r, (x) => x.throughputRatio), severity(r, (x) => x.p99Ratio)))
     lines.push(`  ${key.padEnd(30)} round ${worst.round}: throughput ${worst.throughputRatio.toFixed(3)}x, p99 ${worst.p99Ratio.toFixed(3)}x`)
   }
   return lines.join('\n') + '\n'
