@@ -96,7 +96,7 @@ verdicts('a step down is judged once its busy connections have closed, not on th
   assert.is(stuck.add(window(50, 3000)), true)
 })
 
-verdicts('with queries longer than a window, a step is judged after one use time and over a few of them', () => {
+verdicts('with queries longer than a window, a step down is judged after one use time and over a few of them', () => {
   // 60 connections, 240 checkouts/s: each query holds its connection 250 ms, five of the trial's 50 ms windows.
   const slow = (active: number, perSecond: number) => window(active, perSecond, { millis: 50 })
   const baseline = aggregate([slow(60, 240), slow(60, 240), slow(60, 240), slow(60, 240)])!
@@ -149,6 +149,28 @@ verdicts('a step up with queries longer than the window: no verdict against it b
   for (; flat.judge(rules).kind === 'wait' && windows < 40; windows++) flat.add(slow(40, 80))
   assert.is(windows, 20)
   assert.is(flat.judge(rules).kind, 'knee')
+})
+
+verdicts('a step up whose connections open slowly is judged once they are open, not on the windows their opening slowed', () => {
+  // 14 connections serve 2,600 checkouts/s; the step asks for 56. Opening them on a busy machine takes most
+  // of a second: the connections open so far serve fewer checkouts than before, each use time tripled.
+  const baseline = aggregate([window(14, 2600, { millis: 50 }), window(14, 2600, { millis: 50 })])!
+  const step = new StepTrial('up', 14, 56, baseline)
+  const opening = [16, 18, 21, 25, 26, 31, 31, 36, 40, 44, 48, 52]
+  for (const open of opening) {
+    assert.is(step.add(window(open, 1800, { millis: 50, waiting: 100 - open })), false, `${open} of 56 open`)
+    assert.is(step.judge(rules).kind, 'wait', `no knee while ${open} of 56 are open`)
+  }
+  // All 56 open (the window in which they did is left out), and they serve four times the checkouts.
+  assert.is(step.add(window(56, 9000, { millis: 50, waiting: 44 })), false)
+  step.add(window(56, 9000, { millis: 50, waiting: 44 }))
+  step.add(window(56, 9000, { millis: 50, waiting: 44 }))
+  assert.is(step.judge(rules).kind, 'leap')
+  // Connections that never all open are waited for no longer than 1.5 s: then the step is judged as it stands.
+  const stuck = new StepTrial('up', 14, 56, baseline)
+  let waited = 0
+  while (!stuck.add(window(30, 1800, { millis: 50, waiting: 70 }))) waited += 50
+  assert.is(waited, 1500)
 })
 
 verdicts('a knee needs kneeWindows windows: one flat window proves nothing yet', () => {

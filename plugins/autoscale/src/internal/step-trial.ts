@@ -25,8 +25,12 @@ export type Verdict =
   /** Down: the connections taken away did (almost) nothing: stay at the smaller size. */
   | { kind: 'keep'; measured: Aggregate; efficiency: number; loss: number; shrink: number }
 
-// Windows spent waiting for a step's connections to open (or close) before it is judged on what it has.
+// Windows spent waiting for a step down's busy connections to close before it is judged on what it has.
 const maxSettleWindows = 4
+// Time a step up waits for its connections to open. Opening many at once is slow on a busy database (a
+// 2-core machine at its limit opened about fifty a second) and costs both sides CPU meanwhile: use times
+// rose threefold, and windows judged before the connections were open read as a knee.
+const maxOpenMillis = 1500
 // The longest use time a trial waits out and counts in (see `#unitMillis`): queries slower than this are
 // judged on windows of this length, so that a trial still ends within a few seconds.
 const maxUnitMillis = 500
@@ -59,6 +63,7 @@ export class StepTrial {
   // Every window since the step, the settling ones included.
   readonly #all: Observed[] = []
   #settling = 0
+  #settlingMillis = 0
   #settled = false
   // Time waited out since a step down settled, and time covered by the counted windows.
   #drainedMillis = 0
@@ -91,7 +96,8 @@ export class StepTrial {
   /**
    * Takes the next window; returns whether it counts. Windows until the step's connections have opened
    * (or closed), and the one in which they did, are left out of the verdicts against the step: opening
-   * connections costs the database CPU and would blur them. After a step down, so are the windows of the
+   * connections costs the database CPU and would blur them. A step up waits up to `maxOpenMillis` for
+   * them, a step down `maxSettleWindows` windows. After a step down, so are the windows of the
    * first use time after that (see `#unitMillis`). A leap may count them (see `#earlyLeap`).
    */
   add(window: Observed): boolean {
@@ -100,8 +106,10 @@ export class StepTrial {
     const open = stats.lastActive + stats.lastIdle
     // A step down closes busy connections as their queries end: until then the pool is still the old size.
     const moving = this.direction === 'up' ? open < this.to && stats.lastWaiting > 0 : open > this.to
-    if (!this.#settled && this.#settling < maxSettleWindows) {
+    const settling = this.direction === 'up' ? this.#settlingMillis < maxOpenMillis : this.#settling < maxSettleWindows
+    if (!this.#settled && settling) {
       this.#settling++
+      this.#settlingMillis += stats.elapsedMillis
       if (moving) return false
       this.#settled = true
       this.#drainedMillis = stats.elapsedMillis
