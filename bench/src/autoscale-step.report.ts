@@ -125,14 +125,13 @@ function caseName(ratio: Pick<RoundRatio, 'setup' | 'workload' | 'mode'>, metric
   return `${setup} ${WORKLOADS[ratio.workload].label} burst ${metric}${ratio.mode === 'neighbour' ? ' (noisy neighbour)' : ''}`
 }
 
-/** How far a ratio is from 1 either way, as a ratio <= 1: the control's figure, where neither side is the better. */
-export function gap(ratio: number): number {
-  return Math.min(ratio, 1 / ratio)
-}
-
-/** The lower of a round's two figures: the ones of the worst round, for a setup (the control: the farther from 1). */
+/**
+ * How bad one figure of a round is, lower being worse: the ratio itself, or for the control (where
+ * neither side is the better) its distance from 1 either way, as a ratio <= 1.
+ */
 function severity(ratio: RoundRatio, pick: (r: RoundRatio) => number): number {
-  return ratio.setup === CONTROL ? gap(pick(ratio)) : pick(ratio)
+  const value = pick(ratio)
+  return ratio.setup === CONTROL ? Math.min(value, 1 / value) : value
 }
 
 /** The round with the lowest score. */
@@ -162,7 +161,7 @@ export function worstRows(ratios: readonly RoundRatio[], rounds: number): Report
   return rows.sort((a, b) => rank(a.case) - rank(b.case))
 }
 
-/** Every round's ratios for the policies and the control, then the worst round per setup and the A/A floor. */
+/** Every round's ratios for the policies and the control, then the worst round of each. */
 export function roundTable(ratios: readonly RoundRatio[]): string {
   const shown = ratios.filter((r) => !r.setup.startsWith('fixed-'))
   const lines = ['round  mode       workload    setup      against     throughput  p99     q/s (against)    p99 ms (against)']
