@@ -35,6 +35,11 @@ export interface PoolMetrics {
   createTime: TimeSummary
   /** True while the pool holds new checkouts (`suspend()`); absent for pools that cannot be suspended. */
   suspended?: boolean
+  /**
+   * Connections being closed: they left the pool (it shrank, or they broke or aged out) and the driver
+   * has not finished closing them, so each still holds a server connection. Absent for pools that cannot tell.
+   */
+  closingConnections?: number
 }
 
 /** What `softEvict()` did. */
@@ -71,6 +76,8 @@ export interface PoolCounters {
   minSize: number
   /** The current upper size bound. */
   maxSize: number
+  /** Connections the driver is still closing (absent for pools that cannot tell). */
+  closingConnections?: number
   /** Errors since the pool was created. */
   errors: number
   /** Acquire timeouts since the pool was created. */

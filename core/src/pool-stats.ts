@@ -13,6 +13,11 @@ export interface LivePoolState {
   maxSize: number
   /** True while the pool holds new checkouts (`suspend()`); absent for pools that cannot be suspended. */
   suspended?: boolean
+  /**
+   * Connections being closed: they left the pool (it shrank, or they broke or aged out) and the driver
+   * has not finished closing them, so each still holds a server connection. Absent for pools that cannot tell.
+   */
+  closingConnections?: number
 }
 
 /**

@@ -74,6 +74,20 @@ test('growing serves waiters at once; shrinking closes idle ones at once and bus
   assert.is(events.resize?.length, 2, 'no change, no event')
 })
 
+test('connections closed by a shrink count as closing until the driver has closed them', async () => {
+  const { engine, factory } = fakeEngine({ maxSize: 3 })
+  const leases = await Promise.all([engine.acquire(undefined), engine.acquire(undefined), engine.acquire(undefined)])
+  factory.holdCloses = true
+  engine.resize({ maxSize: 1 })
+  for (const lease of leases) engine.release(lease)
+  const live = engine.liveState()
+  assert.equal([live.totalConnections, live.idleConnections, live.closingConnections], [1, 1, 2], 'two left the pool and are still closing')
+  factory.finishCloses()
+  await Promise.resolve()
+  await Promise.resolve()
+  assert.is(engine.liveState().closingConnections, 0)
+})
+
 test('close: waiters served by connections being opened get them, the others PoolClosedError; busy ones may finish', async () => {
   const { engine, factory, counts, events } = fakeEngine({ maxSize: 2 })
   const holder = await engine.acquire(undefined)

@@ -70,6 +70,22 @@ test('shrinking closes busy connections as they are released, and new callers wa
   await closeAndCheck(pool, appName)
 })
 
+test('a connection closed by a shrink counts as closing until the server has let it go', async () => {
+  const reasons: string[] = []
+  const { pool, appName } = testPool('resize-closing', { maxSize: 2, events: { onDisconnect: (e) => void reasons.push(e.reason) } })
+  const held = [await pool.connect(), await pool.connect()]
+  assert.is(pool.getPoolCounters().closingConnections, 0)
+  pool.resize({ maxSize: 1 })
+  held.pop()?.release()
+  const counters = pool.getPoolCounters()
+  assert.equal([counters.totalConnections, counters.closingConnections], [1, 1], 'left the pool, still closing')
+  await until('the disconnect event', () => reasons.length === 1)
+  assert.is(pool.getPoolCounters().closingConnections, 0)
+  assert.is(await serverConnectionCount(appName), 1)
+  held.pop()?.release()
+  await closeAndCheck(pool, appName)
+})
+
 test('lowering maxSize below minSize lowers minSize too; a same-size call emits nothing', async () => {
   const resizes: ResizeEvent[] = []
   const { pool, appName } = testPool('resize-min', { minSize: 3, maxSize: 5, events: { onResize: (e) => void resizes.push(e) } })

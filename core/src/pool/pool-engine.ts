@@ -157,6 +157,7 @@ export class PoolEngine<C> {
       minSize: this.#minSize,
       maxSize: this.#maxSize,
       suspended: this.#suspended,
+      closingConnections: this.#connections.retiring,
     }
   }
 

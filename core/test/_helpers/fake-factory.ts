@@ -33,6 +33,9 @@ export class FakeFactory implements ConnectionFactory<FakeConnection> {
   readonly pending: PendingCreate[] = []
   readonly created: FakeConnection[] = []
   readonly destroyed: FakeConnection[] = []
+  /** Hold every close until `finishCloses()` (default false: a close is done at once). */
+  holdCloses = false
+  readonly #closing: Deferred<void>[] = []
   readonly #attempts = new Map<FakeConnection, CreateAttempt<FakeConnection>>()
   #next = 1
 
@@ -68,9 +71,18 @@ export class FakeFactory implements ConnectionFactory<FakeConnection> {
     return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer)
   }
 
-  destroy(connection: FakeConnection): void {
+  destroy(connection: FakeConnection): Promise<void> | undefined {
     connection.destroyed = true
     this.destroyed.push(connection)
+    if (!this.holdCloses) return undefined
+    const closed = deferred<void>()
+    this.#closing.push(closed)
+    return closed.promise
+  }
+
+  /** Ends every close held so far, as a driver's socket would once the server let go. */
+  finishCloses(): void {
+    for (const closed of this.#closing.splice(0)) closed.resolve()
   }
 
   isBroken(connection: FakeConnection): boolean {

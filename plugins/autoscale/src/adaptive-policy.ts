@@ -38,8 +38,9 @@ interface Demand {
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each kept only if the connections it took away did nothing; a step down
  *   that cost the removed connections' full share (`leapEfficiency`) goes back and on to the target, as
- *   after a leap (no knee is near). A use time that falls by a third ends the knee's hold (back at a
- *   size after an undone step: by a third below what it was there before that step).
+ *   after a leap (no knee is near), unless steps down were kept before it (the knee is then between the
+ *   two sizes: it holds there). A use time that falls by a third ends the knee's hold (back at a size
+ *   after an undone step: by a third below what it was there before that step).
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
@@ -66,6 +67,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   #skipNext = false
   // The last step down cost nothing: the next full evaluation tries another.
   #descending = false
+  // Steps down kept since the pool last grew or the load got heavier: connections found idle down to here.
+  #keptDown = 0
   #pressed = false
   readonly #targets: PeakTargets
   #firstAt: number | undefined
@@ -139,6 +142,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     const demand = this.#demand(window, urgent)
 
     const trial = this.#trial
+    // Remembered while a step is judged too: a shrink right after a trial must see the demand during it.
+    this.#targets.remember(now, demand.target)
     if (trial !== undefined) {
       const verdict = trial.judge(this.config)
       if (verdict.kind === 'wait' && trial.span < 2 * this.config.kneeWindows) return undefined
@@ -146,7 +151,6 @@ export class AdaptivePolicy implements ScalingPolicy {
       const decision = this.#conclude(trial, verdict, now)
       if (decision !== undefined) return decision
     }
-    this.#targets.remember(now, demand.target)
 
     // An early evaluation comes right after a burst began: the window is mostly the calm before it, so the
     // last sample (a full pool, a queue as deep as the pool) speaks for it.
@@ -165,6 +169,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (shift === 'heavier') {
       this.#knee.clear()
       this.#descending = true
+      this.#keptDown = 0
     }
     if (shift === 'lighter') this.#knee.expire(now) // probe above the knee now, judged as such a probe
     if (shift !== undefined) this.#momentum = 'climb'
@@ -214,13 +219,16 @@ export class AdaptivePolicy implements ScalingPolicy {
         return undefined
       case 'keep':
         this.#descending = true
+        this.#keptDown++
         this.#knee.set(trial.to, now)
         return undefined
       case 'restore': {
         this.#descending = false
         // The connections taken away carried their full share: the pool is on the straight part of the
-        // curve, far from any knee, and more connections will pay as these did (a wait-bound load).
-        if (verdict.efficiency >= this.config.leapEfficiency) {
+        // curve, far from any knee, and more connections will pay as these did (a wait-bound load). Unless
+        // steps down were kept before this one: then connections above `from` were found idle, and the
+        // knee lies between the two sizes.
+        if (verdict.efficiency >= this.config.leapEfficiency && this.#keptDown === 0) {
           this.#knee.clear()
           this.#momentum = 'leap'
           this.#level.returnTo(trial.from, trial.baseline)
@@ -281,6 +289,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const reason = this.#momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#momentum = 'probe'
     this.#descending = false
+    this.#keptDown = 0
     this.#lastGrowAt = now
     return {
       size: next,

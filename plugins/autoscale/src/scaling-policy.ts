@@ -8,6 +8,8 @@ export interface PoolSample {
   idleConnections: number
   totalConnections: number
   waitingRequests: number
+  /** Connections the driver is still closing (absent when the pool cannot tell). */
+  closingConnections?: number | undefined
   /** The pool's size limit when the sample was taken. */
   maxSize: number
   waitTime: { readonly count: number; readonly sum: number }

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { AdaptivePolicy, type AdaptivePoolConfig } from '../src/index.js'
 import { drive, type Step } from './_helpers/drive.js'
 import { ManualClock } from './_helpers/manual-clock.js'
-import { ModelPool, cpuBound, measuredCpuBound, waitBound, type ModelPoolOptions, type UseTimeModel } from './_helpers/model-pool.js'
+import { ModelPool, cpuBound, measured, measuredCpuBound, waitBound, type ModelPoolOptions, type UseTimeModel } from './_helpers/model-pool.js'
 import { seeded } from './_helpers/random.js'
 
 const config: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 95 }
@@ -139,6 +139,23 @@ noise('tries a heavier load with fewer connections first, and goes straight back
   assert.is(policy.knee, undefined)
   const atBound = steps.find((s) => s.decision.size === 95)
   assert.ok(atBound !== undefined && atBound.at - changedAt <= 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
+})
+
+noise('a descent that kept its steps down and then lost holds between the two sizes: no leap up to the target', () => {
+  const { clock, pool, policy } = setup({ model: waitBound(5), clients: 100 })
+  drive(policy, pool, clock, 3000)
+  assert.is(pool.maxSize, 95)
+  // Heavier queries that 18 connections already serve in full (more only share the cores), and 12 serve
+  // at 70%: the steps down to 18 are kept, the one to 12 is undone.
+  pool.model = measured([[1, 60], [12, 560], [18, 800], [95, 800]])
+  const steps = drive(policy, pool, clock, 6000)
+  const names = reasons(steps)
+  const restore = names.indexOf('restore')
+  assert.ok(restore > 0 && names.slice(0, restore).every((name) => name === 'descend'), names.join(' '))
+  assert.is(steps[restore]!.decision.size, 18)
+  // Above 18 connections were found idle on the way down: the knee is between 12 and 18, held there.
+  assert.ok(steps[restore]!.decision.details['kneeHoldMillis'] !== undefined, 'held as a knee')
+  assert.ok(steps.slice(restore + 1).every((s) => s.decision.size <= 28), names.join(' '))
 })
 
 noise('reads a use time up by half at a knee as a heavier load: queries that now wait reach the bound before the knee`s hold ends', () => {

@@ -1,9 +1,9 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { AdaptivePolicy, type AdaptivePoolConfig, type PoolSample } from '../src/index.js'
-import { drive, reversals } from './_helpers/drive.js'
+import { drive, reversals, type Step } from './_helpers/drive.js'
 import { ManualClock } from './_helpers/manual-clock.js'
-import { ModelPool, waitBound } from './_helpers/model-pool.js'
+import { ModelPool, measured, waitBound } from './_helpers/model-pool.js'
 
 const base: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 95 }
 
@@ -25,6 +25,29 @@ stability('does not flap under a load that swings faster than the scale-down del
   }
   assert.is(reversals(steps), 0, steps.map((s) => `${s.from}->${s.decision.size}`).join(' '))
   assert.ok(pool.maxSize >= 60, 'sized for the peaks')
+})
+
+stability('does not shrink on one quiet window after a long trial: the demand measured during the trial counts', () => {
+  // Queries that hold a connection 500 ms at the knee (20 connections): a probe above it is judged over
+  // kneeWindows use times, so its knee verdict comes after the cooldown since that growth has run out.
+  const { clock, pool, policy } = setup(100, {}, 20)
+  pool.model = measured([[1, 2], [20, 40], [95, 40]])
+  const steps: Step[] = []
+  let knee: Step | undefined
+  for (let elapsed = 0; knee === undefined && elapsed < 20_000; elapsed += 50) {
+    const taken = drive(policy, pool, clock, 50)
+    steps.push(...taken)
+    const found = taken.find((s) => s.decision.reason === 'autoscale:adaptive-knee')
+    const grown = steps.filter((s) => s.decision.size > s.from).at(-1)
+    if (found !== undefined && grown !== undefined && found.at - grown.at >= 2000) knee = found
+  }
+  assert.ok(knee !== undefined, steps.map((s) => `${s.from}->${s.decision.size} ${s.decision.reason}`).join(' '))
+  // Right after it, one window in which most clients are away.
+  pool.clients = 3
+  const quiet = drive(policy, pool, clock, 100)
+  pool.clients = 100
+  const after = [...quiet, ...drive(policy, pool, clock, 500)]
+  assert.not.ok(after.some((s) => s.decision.reason === 'autoscale:adaptive-shrink'), after.map((s) => `${s.from}->${s.decision.size} ${s.decision.reason}`).join(' '))
 })
 
 stability('follows a load that swings slower than the delay, without extra moves', () => {

@@ -26,6 +26,8 @@ export interface WindowStats {
   lastIdle: number
   /** Requests waiting at the last sample. */
   lastWaiting: number
+  /** Connections still being closed at the last sample (0 when the pool cannot tell). */
+  lastClosing: number
 }
 
 interface Point {
@@ -38,6 +40,7 @@ interface Point {
   active: number
   idle: number
   waiting: number
+  closing: number
 }
 
 /**
@@ -65,6 +68,7 @@ export class SampleWindow {
       active: sample.activeConnections,
       idle: sample.idleConnections,
       waiting: sample.waitingRequests,
+      closing: sample.closingConnections ?? 0,
     }
     // The first sample ever only opens the first window.
     this.#start ??= point
@@ -106,6 +110,7 @@ export class SampleWindow {
       lastActive: last.active,
       lastIdle: last.idle,
       lastWaiting: last.waiting,
+      lastClosing: last.closing,
     }
     this.#start = last
     this.#samples = 0

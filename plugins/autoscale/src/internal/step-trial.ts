@@ -25,12 +25,11 @@ export type Verdict =
   /** Down: the connections taken away did (almost) nothing: stay at the smaller size. */
   | { kind: 'keep'; measured: Aggregate; efficiency: number; loss: number; shrink: number }
 
-// Windows spent waiting for a step down's busy connections to close before it is judged on what it has.
-const maxSettleWindows = 4
-// Time a step up waits for its connections to open. Opening many at once is slow on a busy database (a
-// 2-core machine at its limit opened about fifty a second) and costs both sides CPU meanwhile: use times
-// rose threefold, and windows judged before the connections were open read as a knee.
-const maxOpenMillis = 1500
+// Time a step waits for its connections to open, or to close. Both are slow on a busy database and cost
+// it CPU meanwhile (a 2-core machine at its limit opened about fifty a second; closing 32 took it half a
+// second, at about 18 ms of CPU each): windows judged before then read as a knee after a step up, and as
+// connections that carried more than their share after a step down.
+const maxMoveMillis = 1500
 // The longest use time a trial waits out and counts in (see `#unitMillis`): queries slower than this are
 // judged on windows of this length, so that a trial still ends within a few seconds.
 const maxUnitMillis = 500
@@ -62,7 +61,6 @@ export class StepTrial {
   readonly windows: Observed[] = []
   // Every window since the step, the settling ones included.
   readonly #all: Observed[] = []
-  #settling = 0
   #settlingMillis = 0
   #settled = false
   // Time waited out since a step down settled, and time covered by the counted windows.
@@ -96,19 +94,19 @@ export class StepTrial {
   /**
    * Takes the next window; returns whether it counts. Windows until the step's connections have opened
    * (or closed), and the one in which they did, are left out of the verdicts against the step: opening
-   * connections costs the database CPU and would blur them. A step up waits up to `maxOpenMillis` for
-   * them, a step down `maxSettleWindows` windows. After a step down, so are the windows of the
-   * first use time after that (see `#unitMillis`). A leap may count them (see `#earlyLeap`).
+   * and closing connections cost the database CPU and would blur them. A step waits up to
+   * `maxMoveMillis` for them (a step down until the driver has closed them, when the pool tells). After
+   * a step down, so are the windows of the first use time after that (see `#unitMillis`). A leap may
+   * count them (see `#earlyLeap`).
    */
   add(window: Observed): boolean {
     this.#all.push(window)
     const { stats } = window
     const open = stats.lastActive + stats.lastIdle
-    // A step down closes busy connections as their queries end: until then the pool is still the old size.
-    const moving = this.direction === 'up' ? open < this.to && stats.lastWaiting > 0 : open > this.to
-    const settling = this.direction === 'up' ? this.#settlingMillis < maxOpenMillis : this.#settling < maxSettleWindows
-    if (!this.#settled && settling) {
-      this.#settling++
+    // A step down closes busy connections as their queries end, and the server takes a while to let each
+    // go: until both are done, the database still carries the old size.
+    const moving = this.direction === 'up' ? open < this.to && stats.lastWaiting > 0 : open > this.to || stats.lastClosing > 0
+    if (!this.#settled && this.#settlingMillis < maxMoveMillis) {
       this.#settlingMillis += stats.elapsedMillis
       if (moving) return false
       this.#settled = true
