@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { WORKLOADS, runSetup, type Setup, type WorkloadName } from './autoscale-step.load.js'
 import { renderStepPlot, type PlotPanel } from './autoscale-step.plot.js'
 import { burstOf, CONTROL, CONTROL_TWIN, phaseTable, roundRatios, roundTable, typicalRun, worstRows, type Mode, type RoundRatio, type RunRecord } from './autoscale-step.report.js'
+import { countArg } from './lib/args.js'
 import { startNoisyNeighbour } from './lib/noisy-neighbour.js'
 import { byMode, isQuick } from './lib/quick.js'
 import { report } from './lib/report.js'
@@ -59,14 +60,6 @@ function listArg<T extends string>(args: readonly string[], flag: string, allowe
   const unknown = values.filter((v) => !allowed.includes(v as T))
   if (unknown.length > 0) throw new RangeError(`Expected \`${flag}\` to list some of ${allowed.join(', ')}, got \`${unknown.join(',')}\``)
   return values as T[]
-}
-
-function countArg(args: readonly string[], flag: string, fallback: number, max: number): number {
-  const index = args.indexOf(flag)
-  if (index < 0) return fallback
-  const value = Number(args[index + 1])
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`Expected \`${flag}\` to be an integer from 1 to ${max}, got \`${args[index + 1]}\``)
-  return value
 }
 
 function parseArgs(args: readonly string[]): Args {

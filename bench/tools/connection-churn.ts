@@ -2,23 +2,17 @@
 // server's backends and the kernel together, from /proc/stat: Linux only). A pool that resizes pays it
 // for every connection it adds or takes away, so it bounds how often resizing can pay.
 //
-//   node --import tsx bench/tools/connection-churn.ts [CONNECTIONS=32] [ROUNDS=5]
+//   node --import tsx bench/tools/connection-churn.ts [--connections 32] [--rounds 5]
 //
-// Run it with nothing else busy: the CPU of every process on the machine is counted.
+// Run it with nothing else busy: the CPU of every process on the machine is counted. It prints one line
+// per round and the medians (its output, as every benchmark's).
 import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
+import { countArg } from '../src/lib/args.js'
 import { median } from '../src/lib/stats.js'
 import { pgConnection } from '../src/lib/pg-connection.js'
-
-function countArg(index: number, name: string, fallback: number, max: number): number {
-  const raw = process.argv[index]
-  if (raw === undefined) return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`Expected ${name} to be an integer from 1 to ${max}, got \`${raw}\``)
-  return value
-}
 
 /** Busy CPU time of the whole machine so far (ms): user, nice and system. */
 function busyMillis(): number {
@@ -37,8 +31,9 @@ async function measure(work: () => Promise<void>, settleMillis: number): Promise
   return { wallMillis, cpuMillis: busyMillis() - cpu }
 }
 
-const connections = countArg(2, 'CONNECTIONS', 32, 500)
-const rounds = countArg(3, 'ROUNDS', 5, 100)
+const args = process.argv.slice(2)
+const connections = countArg(args, '--connections', 32, 500)
+const rounds = countArg(args, '--rounds', 5, 100)
 const settleMillis = 300
 const idle = await measure(async () => undefined, settleMillis)
 const opens: number[] = []
