@@ -11,6 +11,7 @@
 //
 //   npm run bench -- autoscale-step [--quick] [--rounds N] [--repeats N] [--workload wait,cpu,shifting]
 //                                   [--modes quiet,neighbour] [--only adaptive,fixed-50,control] [--trace]
+// (`--only` also takes `adaptive-close`, not run by default: the adaptive policy with `keepSurplusMillis: 0`.)
 import type { AutoscalePoolConfig } from '@lifeguard/autoscale'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
@@ -41,6 +42,9 @@ const SETUPS: Setup[] = [
   { name: 'adaptive', initialSize: 10, config: ADAPTIVE },
   { name: CONTROL, initialSize: Number(CONTROL_TWIN.slice('fixed-'.length)) },
 ]
+// Run only when named in --only: the adaptive policy closing what it sheds at once, as before
+// `keepSurplusMillis`, to weigh keeping it.
+const EXTRA_SETUPS: Setup[] = [{ name: 'adaptive-close', initialSize: 10, config: { ...ADAPTIVE, keepSurplusMillis: 0 } }]
 const MODES: readonly Mode[] = ['quiet', 'neighbour']
 const NEIGHBOUR_SHARE = 0.5
 
@@ -66,10 +70,11 @@ function parseArgs(args: readonly string[]): Args {
   const rounds = countArg(args, '--rounds', 1, 100)
   // Three runs per setup and round: one run of the same fixed pool moved by up to a fifth between runs.
   const repeats = countArg(args, '--repeats', byMode({ full: 3, quick: 1 }), 20)
-  const only = listArg(args, '--only', SETUPS.map((s) => s.name))
+  const known = [...SETUPS, ...EXTRA_SETUPS]
+  const only = listArg(args, '--only', known.map((s) => s.name))
   return {
     workloads: listArg(args, '--workload', Object.keys(WORKLOADS) as WorkloadName[]) ?? (Object.keys(WORKLOADS) as WorkloadName[]),
-    setups: only === undefined ? SETUPS : SETUPS.filter((s) => only.includes(s.name)),
+    setups: only === undefined ? SETUPS : known.filter((s) => only.includes(s.name)),
     modes: listArg(args, '--modes', MODES) ?? [...MODES],
     rounds,
     repeats,
@@ -97,7 +102,7 @@ async function runRound(round: number, mode: Mode, args: Args, records: RunRecor
           const burst = burstOf(run)
           const errors = run.phases.reduce((sum, p) => sum + p.errors, 0)
           process.stderr.write(
-            `round ${round}/${args.rounds} run ${repeat}/${args.repeats} ${mode} ${WORKLOADS[workload].label} ${setup.name}: burst ${burst.throughput.toFixed(0)} q/s, p99 ${burst.p99Millis.toFixed(1)} ms` +
+            `round ${round}/${args.rounds} run ${repeat}/${args.repeats} ${mode} ${WORKLOADS[workload].label} ${setup.name}: burst ${burst.throughput.toFixed(0)} q/s, p99 ${burst.p99Millis.toFixed(1)} ms, ${burst.opened} opened, ${burst.closed} closed` +
               `${errors > 0 ? `, ${errors} failed (first: ${String(run.firstError)})` : ''}; load ${loadAverage()}\n`,
           )
           // Let the server finish closing the pool's backends before the next run.

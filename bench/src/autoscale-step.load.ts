@@ -87,6 +87,9 @@ export interface PhaseResult extends Figures {
   concurrency: number
   errors: number
   connectionSeconds: number
+  /** Connections the pool opened and closed during the phase (each costs the server CPU). */
+  opened: number
+  closed: number
   /** Per stretch of one query, when the phase alternates. */
   segments?: (Figures & { query: QueryKind })[]
 }
@@ -126,6 +129,9 @@ async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: 
   let lastTick = started
   let connectionMillis = 0
   let firstError: unknown
+  const churn = { opened: 0, closed: 0 }
+  pool.on('connect', () => void churn.opened++)
+  pool.on('disconnect', () => void churn.closed++)
   const tick = setInterval(() => {
     const now = performance.now()
     const metrics = pool.getPoolMetrics()
@@ -143,6 +149,8 @@ async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: 
       const phaseStart = performance.now()
       const end = phaseStart + phase.millis
       connectionMillis = 0
+      churn.opened = 0
+      churn.closed = 0
       const worker = async () => {
         for (let now = performance.now(); now < end; now = performance.now()) {
           const segment = Math.floor((now - phaseStart) / phase.switchMillis)
@@ -171,6 +179,7 @@ async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: 
         concurrency: phase.concurrency,
         errors,
         connectionSeconds: connectionMillis / 1000,
+        ...churn,
         ...figures(all, elapsed),
         ...(segments.length > 0
           ? { segments: segments.map((latencies, s) => ({ query: phase.queries[s % phase.queries.length] as QueryKind, ...figures(latencies, Math.min(phase.switchMillis, elapsed - s * phase.switchMillis)) })) }

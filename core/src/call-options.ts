@@ -50,7 +50,11 @@ export function resolveResize(where: string, current: SizeBounds, size: PoolSize
     minSize: { type: 'integer', min: 0, ...(limit === undefined ? {} : { max: limit }), optional: true },
     maxSize: { type: 'integer', min: 1, ...(limit === undefined ? {} : { max: limit }), optional: true },
   })
-  validateOptions(where, options, { reason: { type: 'string', nonEmpty: true, optional: true }, details: { type: 'object', optional: true } })
+  validateOptions(where, options, {
+    reason: { type: 'string', nonEmpty: true, optional: true },
+    details: { type: 'object', optional: true },
+    keepSurplusMillis: { type: 'duration', optional: true },
+  })
   const maxSize = size.maxSize ?? current.maxSize
   const minSize = size.minSize ?? Math.min(current.minSize, maxSize)
   if (minSize > maxSize) rejectOption(where, 'minSize', `an integer <= \`maxSize\` (${maxSize})`, minSize)

@@ -40,6 +40,11 @@ export interface PoolMetrics {
    * has not finished closing them, so each still holds a server connection. Absent for pools that cannot tell.
    */
   closingConnections?: number
+  /**
+   * Connections a shrink kept open above `maxSize` (`ResizeOptions.keepSurplusMillis`) for a grow to
+   * reuse: each holds a server connection. Absent for pools that cannot keep them.
+   */
+  parkedConnections?: number
 }
 
 /** What `softEvict()` did. */
@@ -78,6 +83,8 @@ export interface PoolCounters {
   maxSize: number
   /** Connections the driver is still closing (absent for pools that cannot tell). */
   closingConnections?: number
+  /** Connections a shrink kept open above `maxSize` for reuse (absent for pools that cannot keep them). */
+  parkedConnections?: number
   /** Errors since the pool was created. */
   errors: number
   /** Acquire timeouts since the pool was created. */
@@ -121,6 +128,14 @@ export interface ResizeOptions {
   /** Why the size changes; carried into the `resize` event (autoscalers say what they measured). */
   reason?: string
   details?: Readonly<Record<string, number>>
+  /**
+   * After a shrink, keep the connections above the new `maxSize` open, unused, for this long (ms), so a
+   * grow within that time reuses them instead of opening new ones (each open and close costs the
+   * database server a process start and exit). They count in `parkedConnections`, not in the pool's
+   * other counts, and close with disconnect reason `resize` when the time is up. Default 0: closed at
+   * once. Pools that cannot keep connections apart (MongoDB's driver pool) ignore it.
+   */
+  keepSurplusMillis?: number
 }
 
 /** A pool's lifecycle state. */

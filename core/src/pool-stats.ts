@@ -18,6 +18,8 @@ export interface LivePoolState {
    * has not finished closing them, so each still holds a server connection. Absent for pools that cannot tell.
    */
   closingConnections?: number
+  /** Connections a shrink kept open above `maxSize` for reuse; absent for pools that cannot keep them. */
+  parkedConnections?: number
 }
 
 /**

@@ -15,7 +15,7 @@ test('opens a connection on demand, and the counts add up after every step', asy
   assert.equal(counts(), { total: 1, active: 1, idle: 0, pending: 0, waiting: 0 })
   engine.release(lease)
   assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
-  assert.equal(engine.liveState(), { totalConnections: 1, activeConnections: 0, idleConnections: 1, waitingRequests: 0, minSize: 0, maxSize: 3, suspended: false, closingConnections: 0 })
+  assert.equal(engine.liveState(), { totalConnections: 1, activeConnections: 0, idleConnections: 1, waitingRequests: 0, minSize: 0, maxSize: 3, suspended: false, closingConnections: 0, parkedConnections: 0 })
 })
 
 test('reuses the most recently released connection first (LIFO)', async () => {

@@ -2,7 +2,7 @@ import { InvalidOptionError, PoolClosedError, type ResizeEvent } from '@lifeguar
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPoolClient } from '../src/index.js'
-import { serverConnectionCount, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
+import { ManualClock, serverConnectionCount, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool resize')
@@ -82,6 +82,37 @@ test('a connection closed by a shrink counts as closing until the server has let
   await until('the disconnect event', () => reasons.length === 1)
   assert.is(pool.getPoolCounters().closingConnections, 0)
   assert.is(await serverConnectionCount(appName), 1)
+  held.pop()?.release()
+  await closeAndCheck(pool, appName)
+})
+
+test('a shrink with keepSurplusMillis keeps its connections open on the server until a grow reuses them or their time is up', async () => {
+  const clock = new ManualClock()
+  const connects: unknown[] = []
+  const reasons: string[] = []
+  const { pool, appName } = testPool('resize-keep', {
+    clock,
+    maxSize: 3,
+    events: { onConnect: (e) => void connects.push(e.connectionId), onDisconnect: (e) => void reasons.push(e.reason) },
+  })
+  const held = [await pool.connect(), await pool.connect(), await pool.connect()]
+  pool.resize({ maxSize: 1 }, { keepSurplusMillis: 1000 })
+  held.pop()?.release()
+  held.pop()?.release()
+  const counters = pool.getPoolCounters()
+  assert.equal([counters.totalConnections, counters.parkedConnections, counters.closingConnections], [1, 2, 0], 'two parked, none closing')
+  assert.is(await serverConnectionCount(appName), 3, 'still open on the server')
+  pool.resize({ maxSize: 2 }, { keepSurplusMillis: 1000 })
+  const again = await pool.connect()
+  const result = await again.query<{ one: number }>('SELECT 1 AS one')
+  assert.is(result.rows[0]?.one, 1, 'a parked connection works when it comes back')
+  assert.is(connects.length, 3, 'none opened')
+  assert.is(pool.getPoolCounters().parkedConnections, 1)
+  await clock.advance(1000)
+  await until('the parked connection closed', () => reasons.length === 1)
+  assert.equal(reasons, ['resize'])
+  await waitForConnectionCount(appName, 2)
+  again.release()
   held.pop()?.release()
   await closeAndCheck(pool, appName)
 })

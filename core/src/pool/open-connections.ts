@@ -5,6 +5,7 @@ import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionFactory } from './connection-factory.js'
 import type { PoolEngineOptions } from './engine-options.js'
 import type { IdleList } from './idle-list.js'
+import type { ParkedList } from './parked-list.js'
 import type { PooledConnection } from './pooled-connection.js'
 
 /**
@@ -18,6 +19,7 @@ export class OpenConnections<C> {
   readonly #factory: ConnectionFactory<C>
   readonly #monitor: PoolMonitor
   readonly #idle: IdleList<C>
+  readonly #parked: ParkedList<C>
   readonly #refill: () => void
   /** Connections being destroyed: they still hold a server connection, so they count against maxSize. */
   #retiring = 0
@@ -27,12 +29,14 @@ export class OpenConnections<C> {
 
   /**
    * @param idle - the pool's idle list (`softEvict()` closes idle connections at once)
+   * @param parked - connections kept above `maxSize` after a shrink (closed at once too)
    * @param refill - opens what the pool still needs (a connection closed or left the idle list)
    */
-  constructor(options: PoolEngineOptions<C>, idle: IdleList<C>, refill: () => void) {
+  constructor(options: PoolEngineOptions<C>, idle: IdleList<C>, parked: ParkedList<C>, refill: () => void) {
     this.#factory = options.factory
     this.#monitor = options.monitor
     this.#idle = idle
+    this.#parked = parked
     this.#refill = refill
   }
 
@@ -76,12 +80,13 @@ export class OpenConnections<C> {
     Promise.resolve(closing).then(done, done)
   }
 
-  /** The driver reported a connection failed: an idle one closes at once, any other when it comes back. */
+  /** The driver reported a connection failed: an idle or parked one closes at once, any other when it comes back. */
   broken(lease: PooledConnection<C>, error: Error): void {
     if (lease.broken !== undefined) return
     lease.broken = error
-    if (lease.state === 'idle') {
-      this.#idle.remove(lease)
+    if (lease.state === 'idle' || lease.state === 'parked') {
+      if (lease.state === 'idle') this.#idle.remove(lease)
+      else this.#parked.remove(lease)
       this.#monitor.error(error, 'idle-connection')
       this.retire(lease, 'error')
       this.#refill()
@@ -97,8 +102,8 @@ export class OpenConnections<C> {
   }
 
   /**
-   * The work of `PoolEngine.softEvict()` once the pool is known to be open: idle connections close at
-   * once, the others are marked to close when they come back (the caller then refills the pool).
+   * The work of `PoolEngine.softEvict()` once the pool is known to be open: idle and parked connections
+   * close at once, the others are marked to close when they come back (the caller then refills the pool).
    *
    * @param creating - connections being opened now (all of them are evicted when there is no `filter`)
    */
@@ -110,8 +115,9 @@ export class OpenConnections<C> {
     }
     for (const lease of this.#all) {
       if (lease.evicted || (filter !== undefined && !filter(lease.connection))) continue
-      if (lease.state === 'idle') {
-        this.#idle.remove(lease)
+      if (lease.state === 'idle' || lease.state === 'parked') {
+        if (lease.state === 'idle') this.#idle.remove(lease)
+        else this.#parked.remove(lease)
         this.retire(lease, 'evicted')
         report.closed++
       } else {

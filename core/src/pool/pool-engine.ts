@@ -3,6 +3,7 @@ import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeout
 import { OperationContext } from '../operation-context.js'
 import type { LivePoolState } from '../pool-stats.js'
 import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
+import type { DisconnectReason } from '../pool-events.js'
 import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionFactory } from './connection-factory.js'
 import { needsValidation, releaseVerdict, unusableReason, usable } from './connection-health.js'
@@ -11,6 +12,7 @@ import { GracefulClose } from './graceful-close.js'
 import { PoolLifecycle, type WarmupPlan } from './pool-lifecycle.js'
 import { ConnectionOpener } from './connection-opener.js'
 import { IdleList } from './idle-list.js'
+import { ParkedList } from './parked-list.js'
 import { OpenConnections } from './open-connections.js'
 import { warmConnections } from './warm-connections.js'
 import { PooledConnection } from './pooled-connection.js'
@@ -36,6 +38,10 @@ export class PoolEngine<C> {
   readonly #queue: WaitQueue<C>
   /** Idle connections; the most recently released is last. */
   readonly #idle: IdleList<C>
+  /** Connections a shrink kept open above `maxSize` for a while, for a grow to reuse. */
+  readonly #parked: ParkedList<C>
+  /** Until then, a connection over `maxSize` is parked rather than closed (set by `resize`). */
+  #keepSurplusUntil = 0
   /** Every open connection (idle, validating, busy), so close() can reach each; it counts the ones closing. */
   readonly #connections: OpenConnections<C>
   #active = 0
@@ -76,7 +82,8 @@ export class PoolEngine<C> {
       retire: (lease, reason) => this.#connections.retire(lease, reason),
       swept: () => this.#fill(),
     })
-    this.#connections = new OpenConnections<C>(options, this.#idle, () => this.#fill())
+    this.#parked = new ParkedList<C>({ clock: this.#clock, retire: (lease, reason) => this.#connections.retire(lease, reason) })
+    this.#connections = new OpenConnections<C>(options, this.#idle, this.#parked, () => this.#fill())
     const engine = this
     this.#opener = new ConnectionOpener<C>(options, {
       get generation() {
@@ -158,6 +165,7 @@ export class PoolEngine<C> {
       maxSize: this.#maxSize,
       suspended: this.#suspended,
       closingConnections: this.#connections.retiring,
+      parkedConnections: this.#parked.length,
     }
   }
 
@@ -214,8 +222,7 @@ export class PoolEngine<C> {
   // Waiters that no connection being opened, validated, idle or yet to be opened will serve: the ones
   // really waiting in line for a busy connection to come back (what maxWaitingRequests bounds).
   #inLine(): number {
-    const room = Math.max(0, this.#maxSize - this.totalCount - this.#connections.retiring)
-    return this.#queue.length - this.#opener.creating - this.#opener.validating - this.#idle.length - room
+    return this.#queue.length - this.#opener.creating - this.#opener.validating - this.#idle.length - this.#room()
   }
 
   /** `request` as a promise. */
@@ -241,7 +248,7 @@ export class PoolEngine<C> {
     if (destroy instanceof Error && lease.broken === undefined) this.#monitor.error(destroy, 'connection')
     const reason = releaseVerdict(lease, destroy, this.#options, this.#lifecycle.closing, now) ?? (this.totalCount + 1 > this.#maxSize ? 'resize' : undefined)
     if (reason !== undefined) {
-      this.#connections.retire(lease, reason)
+      this.#surplus(lease, reason, now)
       this.#fill()
       this.#closer.checkDrained()
       return
@@ -254,8 +261,10 @@ export class PoolEngine<C> {
   }
 
   /**
-   * Changes the size while running: growing serves waiters at once; shrinking closes idle connections
-   * above the new `maxSize` at once and busy ones as they are released.
+   * Changes the size while running: growing serves waiters at once (reusing parked connections first);
+   * shrinking closes idle connections above the new `maxSize` at once and busy ones as they are released,
+   * or, with `keepSurplusMillis`, parks them for that long. A resize without it closes the connections
+   * parked before, except the ones the new size has room for, which become idle.
    *
    * @throws {InvalidOptionError} for a bad size
    * @throws {PoolClosedError} once the pool is closing
@@ -267,8 +276,15 @@ export class PoolEngine<C> {
     this.#minSize = next.minSize
     this.#maxSize = next.maxSize
     this.#monitor.resized(previous, next, options?.reason ?? 'manual', options?.details)
+    const now = this.#clock.now()
+    const keepMillis = options?.keepSurplusMillis ?? 0
+    this.#keepSurplusUntil = keepMillis > 0 ? now + keepMillis : 0
     // The oldest idle connections go first: the warmest stay.
-    while (this.totalCount > this.#maxSize && this.#idle.length > 0) this.#connections.retire(this.#idle.shift() as PooledConnection<C>, 'resize')
+    while (this.totalCount > this.#maxSize && this.#idle.length > 0) this.#surplus(this.#idle.shift() as PooledConnection<C>, 'resize', now)
+    if (keepMillis === 0) {
+      while (this.#parked.length > 0 && this.#room() > 0) this.#unpark()
+      this.#parked.closeAll('resize')
+    }
     this.#fill()
   }
 
@@ -333,7 +349,7 @@ export class PoolEngine<C> {
         clock: this.#clock,
         idle: this.#idle,
         opener: this.#opener,
-        room: () => Math.max(0, this.#maxSize - this.totalCount - this.#connections.retiring),
+        room: () => this.#room(),
         offer: this.#offerBound,
         // Whatever failed, a pool in use keeps trying to reach minSize in the background.
         settled: () => {
@@ -352,7 +368,33 @@ export class PoolEngine<C> {
    * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
    */
   close(options?: { timeoutMillis?: number }): Promise<void> {
-    return this.#lifecycle.close(options, (timeoutMillis) => this.#closer.close(timeoutMillis))
+    return this.#lifecycle.close(options, (timeoutMillis) => {
+      this.#parked.closeAll('closed')
+      return this.#closer.close(timeoutMillis)
+    })
+  }
+
+  // Connections the pool may still open (or take back from the parked ones) within `maxSize`.
+  #room(): number {
+    return Math.max(0, this.#maxSize - this.totalCount - this.#connections.retiring)
+  }
+
+  // A connection above `maxSize` (or one that must close for a reason of its own): parked while a shrink
+  // asked to keep surplus connections, else closed.
+  #surplus(lease: PooledConnection<C>, reason: DisconnectReason, now: number): void {
+    if (reason !== 'resize' || now >= this.#keepSurplusUntil) return this.#connections.retire(lease, reason)
+    this.#parked.park(lease, this.#keepSurplusUntil, now)
+    this.#factory.idle?.(lease.connection)
+  }
+
+  // Takes the warmest parked connection back into the pool: to a waiter or idle, through validation when
+  // it sat unused long enough to need it.
+  #unpark(): void {
+    const lease = this.#parked.take() as PooledConnection<C>
+    const now = this.#clock.now()
+    if (!usable(lease, this.#options, now)) this.#connections.retire(lease, unusableReason(lease, this.#options))
+    else if (needsValidation(lease, this.#options, now)) this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
+    else this.#offer(lease)
   }
 
   #checkOut(lease: PooledConnection<C>, waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined, now: number): void {
@@ -395,7 +437,7 @@ export class PoolEngine<C> {
     const waiter = this.#suspended ? undefined : this.#queue.shift()
     if (waiter !== undefined) return this.#grant(lease, waiter)
     if (this.#lifecycle.closing) this.#connections.retire(lease, 'closed')
-    else if (this.totalCount + 1 > this.#maxSize) this.#connections.retire(lease, 'resize')
+    else if (this.totalCount + 1 > this.#maxSize) this.#surplus(lease, 'resize', this.#clock.now())
     else this.#toIdle(lease)
     this.#closer.checkDrained()
   }
@@ -428,7 +470,9 @@ export class PoolEngine<C> {
       const forWaiters = this.#queue.length > this.#opener.creating + this.#opener.validating + this.#idle.length
       const forMinimum = !closing && this.#started && this.totalCount < this.#minSize
       if (!forWaiters && !forMinimum) return
-      this.#opener.open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
+      // A connection kept open by a shrink costs the server nothing to reuse; a new one costs it a start.
+      if (this.#parked.length > 0) this.#unpark()
+      else this.#opener.open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
     }
   }
 

@@ -2,7 +2,7 @@ import type { DisconnectReason } from '../pool-events.js'
 import type { Checkout } from '../pool-monitor.js'
 
 /** Where a pooled connection is in its life. */
-export type ConnectionState = 'creating' | 'validating' | 'idle' | 'busy' | 'closed'
+export type ConnectionState = 'creating' | 'validating' | 'idle' | 'busy' | 'parked' | 'closed'
 
 /**
  * One connection of a `PoolEngine`, for its whole life: the engine hands this record out on every
@@ -18,8 +18,10 @@ export class PooledConnection<C> {
   openedAt = 0
   /** `clock.now()` after which it is retired (Infinity: never). */
   expiresAt = Infinity
-  /** `clock.now()` when it last went idle. */
+  /** `clock.now()` when it last went idle (or was parked). */
   idleSince = 0
+  /** While parked (above `maxSize` after a shrink): `clock.now()` when it closes unless taken back. */
+  parkedUntil = 0
   /** Checkouts so far. */
   uses = 0
   /** Set once the driver reported it failed. */

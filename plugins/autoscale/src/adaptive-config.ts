@@ -55,6 +55,13 @@ export interface AdaptivePoolConfig {
   scaleDownDelayMillis?: number | undefined
   /** The pool shrinks only when its target is this fraction below its size, in [0, 1) (default 0.2). */
   hysteresis?: number | undefined
+  /**
+   * How long the connections a step down or a shrink leaves over stay open, unused, for a later grow to
+   * reuse (default 30000; 0 closes them at once). Opening or closing a PostgreSQL connection costs the
+   * server about as much CPU as many short queries, which a load that turns every few seconds would
+   * otherwise pay at every turn. They still hold server connections: a shared budget's shrinks close them.
+   */
+  keepSurplusMillis?: number | undefined
   /** A connection budget shared by every instance of the service (see `createSharedBudget`). */
   budget?: SharedBudget | undefined
 }
@@ -81,6 +88,7 @@ const rules = {
   cooldownMillis: { type: 'duration', optional: true },
   scaleDownDelayMillis: { type: 'duration', optional: true },
   hysteresis: { type: 'number', min: 0, max: 0.99, optional: true },
+  keepSurplusMillis: { type: 'duration', optional: true },
   budget: { type: 'custom', expected: 'a SharedBudget (createSharedBudget)', check: (v: unknown) => v instanceof SharedBudget, optional: true },
 } as const
 
@@ -125,6 +133,7 @@ export function resolveAdaptiveConfig(config: AdaptivePoolConfig, where = 'Adapt
     cooldownMillis: config.cooldownMillis ?? 2000,
     scaleDownDelayMillis: config.scaleDownDelayMillis ?? 2000,
     hysteresis: config.hysteresis ?? 0.2,
+    keepSurplusMillis: config.keepSurplusMillis ?? 30_000,
     budget: config.budget,
   }
 }

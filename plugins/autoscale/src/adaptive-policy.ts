@@ -124,7 +124,12 @@ export class AdaptivePolicy implements ScalingPolicy {
     const decision = this.#decide(input, window, now, urgent)
     // An early evaluation that changed nothing (a budget or a knee holds the size) waits for the next regular one.
     if (urgent && decision === undefined) this.#calmUntil = now + this.evaluationIntervalMillis
-    if (decision !== undefined) this.#skipNext = true
+    if (decision === undefined) return undefined
+    this.#skipNext = true
+    // Connections a step down or a shrink leaves over stay open for the next grow, unless the budget or
+    // the bounds took them away: opening and closing them costs the database more than keeping them.
+    const forced = decision.reason === 'autoscale:budget' || decision.reason === 'autoscale:bounds'
+    if (!forced && this.config.keepSurplusMillis > 0) decision.keepSurplusMillis = this.config.keepSurplusMillis
     return decision
   }
 

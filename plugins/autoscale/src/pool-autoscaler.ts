@@ -1,4 +1,4 @@
-import { type ManagedPool, type PoolCounters, type PoolSize } from '@lifeguard/core'
+import { type ManagedPool, type PoolCounters, type PoolSize, type ResizeOptions } from '@lifeguard/core'
 import { checkOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
@@ -210,8 +210,10 @@ class Runner implements PoolAutoscaler {
   #apply(decision: ScalingDecision, metrics: PoolCounters): boolean {
     const minSize = Math.min(this.#baseMinSize, decision.size)
     const size: PoolSize = minSize === metrics.minSize ? { maxSize: decision.size } : { minSize, maxSize: decision.size }
+    const options: ResizeOptions = { reason: decision.reason, details: { ...decision.details } }
+    if (decision.keepSurplusMillis !== undefined) options.keepSurplusMillis = decision.keepSurplusMillis
     try {
-      this.pool.resize(size, { reason: decision.reason, details: { ...decision.details } })
+      this.pool.resize(size, options)
     } catch (error) {
       this.#onError(error)
       return false

@@ -10,6 +10,8 @@ export interface PoolSample {
   waitingRequests: number
   /** Connections the driver is still closing (absent when the pool cannot tell). */
   closingConnections?: number | undefined
+  /** Connections a shrink kept open above `maxSize` for reuse (absent when the pool cannot keep them). */
+  parkedConnections?: number | undefined
   /** The pool's size limit when the sample was taken. */
   maxSize: number
   waitTime: { readonly count: number; readonly sum: number }
@@ -38,6 +40,12 @@ export interface ScalingDecision {
   reason: string
   /** The measurements behind the decision (utilization, checkout rate, use time...), all numbers. */
   details: Record<string, number>
+  /**
+   * After a shrink, keep the connections above `size` open this long (ms) for a later grow to reuse
+   * (core's `ResizeOptions.keepSurplusMillis`); absent or 0: they close at once, and so do connections
+   * kept by an earlier decision, except those `size` has room for.
+   */
+  keepSurplusMillis?: number | undefined
 }
 
 /** Why a built-in policy resized a pool. These codes become the `reason` of core's `resize` event. */

@@ -77,11 +77,12 @@ export interface BudgetLimitInput {
 }
 
 /**
- * This pool's connections as the budget needs them: `totalConnections` includes those being opened.
+ * This pool's connections as the budget needs them: `totalConnections` includes those being opened, and
+ * `parkedConnections` (kept open by a shrink for reuse) are this pool's too.
  * With `waitingRequests` and `maxSize` too (a `getPoolMetrics()` snapshot has them), the budget reads
  * the count only when a reading could change the pool's size; without them, at every `refresh()`.
  */
-export type OwnConnections = Pick<PoolSample, 'totalConnections' | 'activeConnections' | 'idleConnections'> & Partial<Pick<PoolSample, 'waitingRequests' | 'maxSize'>>
+export type OwnConnections = Pick<PoolSample, 'totalConnections' | 'activeConnections' | 'idleConnections'> & Partial<Pick<PoolSample, 'waitingRequests' | 'maxSize' | 'parkedConnections'>>
 
 /**
  * The SQL a budget runs: one count of the server's backends, by `application_name`. It reads
@@ -203,8 +204,10 @@ export class SharedBudget {
     const held = Number(result.rows[0]?.['held'] ?? 0)
     if (!Number.isFinite(held)) throw new TypeError(`Could not read the connection budget of '${this.applicationName}'. The count was not a number.`)
     const connections = own()
-    const open = connections.activeConnections + connections.idleConnections
-    const opening = Math.max(0, connections.totalConnections - open)
+    const parked = connections.parkedConnections ?? 0
+    // Parked connections are this pool's: a grow within the limit takes them back before opening any.
+    const open = connections.activeConnections + connections.idleConnections + parked
+    const opening = Math.max(0, connections.totalConnections + parked - open)
     const reading: BudgetReading = {
       held,
       own: open,
@@ -238,7 +241,7 @@ export class SharedBudget {
     const fairShare = this.maxInstances === undefined ? this.total * this.claimFraction : this.total / this.maxInstances
     let interval = this.staleAfterMillis
     if (short && last.free > 0) interval = this.refreshMillis
-    else if (short || connections.totalConnections > fairShare) interval = this.steadyRefreshMillis
+    else if (short || connections.totalConnections + (connections.parkedConnections ?? 0) > fairShare) interval = this.steadyRefreshMillis
     // Offers come every refreshMillis, a little early or late: half an offer early counts as due.
     return this.#clock.now() - last.atMillis >= interval - this.refreshMillis / 2
   }

@@ -38,6 +38,7 @@ config('fills in the defaults', () => {
       cooldownMillis: 2000,
       scaleDownDelayMillis: 2000,
       hysteresis: 0.2,
+      keepSurplusMillis: 30_000,
       budget: undefined,
     },
   )
@@ -59,6 +60,7 @@ config('rejects out-of-range tuning values naming the field', () => {
   rejected({ kneeEfficiency: 0.6 }, 'kneeEfficiency', /<= `leapEfficiency` \(0.5\)/)
   rejected({ kneeWindows: 0 }, 'kneeWindows', /between 1 and 100/)
   rejected({ reprobeMillis: 5000, kneeHoldMillis: 4000 }, 'reprobeMillis', /<= `kneeHoldMillis` \(4000\), got `5000`/)
+  rejected({ keepSurplusMillis: -1 }, 'keepSurplusMillis', /milliseconds between 0 and 2147483647, got `-1`/)
 })
 
 config('rejects unknown keys, such as a threshold field on an adaptive config', () => {

@@ -65,6 +65,34 @@ runtime('sizes a pool through a step load with the adaptive policy', () => {
   )
 })
 
+runtime('the adaptive policy keeps the connections its shrinks leave over; shrinks for the bounds or the budget do not', async () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 5 })
+  const scaler = attachAutoscaler(pool, adaptive, { clock, timers: false })
+  run(scaler, pool, clock, 3000)
+  assert.equal(pool.resizes.map((r) => [r.options?.reason, r.options?.keepSurplusMillis]), [['autoscale:adaptive-shrink', 30_000]])
+  scaler.stop()
+  const bounded = new ModelPool('orders', { model: waitBound(5), maxSize: 200 })
+  attachAutoscaler(bounded, adaptive, { timers: false })
+  assert.equal(bounded.resizes.map((r) => [r.options?.reason, r.options?.keepSurplusMillis]), [['autoscale:bounds', undefined]])
+  const budgeted = new ModelPool('orders', { model: waitBound(5), maxSize: 30, clients: 5 })
+  const budget = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 100 }] }), clock })
+  const underBudget = attachAutoscaler(budgeted, { ...adaptive, budget }, { clock, timers: false })
+  await underBudget.refreshBudget()
+  underBudget.evaluate()
+  assert.equal(budgeted.resizes.map((r) => [r.options?.reason, r.options?.keepSurplusMillis]), [['autoscale:budget', undefined]])
+  underBudget.stop()
+})
+
+runtime('with keepSurplusMillis: 0 the adaptive policy closes what it sheds at once', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 5 })
+  const scaler = attachAutoscaler(pool, { ...adaptive, keepSurplusMillis: 0 }, { clock, timers: false })
+  run(scaler, pool, clock, 3000)
+  assert.equal(pool.resizes.map((r) => [r.options?.reason, r.options?.keepSurplusMillis]), [['autoscale:adaptive-shrink', undefined]])
+  scaler.stop()
+})
+
 runtime('moves a pool outside the bounds inside them at once', () => {
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 50 })
   const scaler = attachAutoscaler(pool, threshold, { timers: false })

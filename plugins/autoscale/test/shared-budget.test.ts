@@ -80,6 +80,13 @@ budget('counts the service`s connections with one parameterized query on pg_stat
   assert.equal({ own: busy.own, opening: busy.opening, limit: busy.limit }, { own: 30, opening: 4, limit: 34 + 8 })
 })
 
+budget('counts the connections a shrink kept open (parked) as its own, so a grow may take them back', async () => {
+  const shared = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 90 }] }), clock: new ManualClock() })
+  // 40 in the pool and 20 parked of the 90 the server counts: the budget is full, and all 60 are this pool's.
+  const reading = await shared.refresh(() => ({ ...holding(40), parkedConnections: 20 }))
+  assert.equal({ own: reading.own, opening: reading.opening, free: reading.free, limit: reading.limit }, { own: 60, opening: 0, free: 0, limit: 60 })
+})
+
 budget('takes a pg-like client, and a count given as a string', async () => {
   const client = { query: async () => ({ rows: [{ held: '12' }] }) }
   const shared = createSharedBudget({ total: 20, applicationName: 'svc', query: client, claimFraction: 1 })

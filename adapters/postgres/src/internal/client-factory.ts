@@ -57,7 +57,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       client.on('error', (error: Error) => {
         state.failure ??= error
         state.broken = true
-        if (attempt.lease.state === 'idle') hooks.idleError?.(error, client)
+        if (attempt.lease.state === 'idle' || attempt.lease.state === 'parked') hooks.idleError?.(error, client)
         attempt.broken(error)
       })
       client.on('end', () => {
