@@ -59,7 +59,8 @@ export interface AdaptivePoolConfig {
    * How long the connections a step down or a shrink leaves over stay open, unused, for a later grow to
    * reuse (default 30000; 0 closes them at once). Opening or closing a PostgreSQL connection costs the
    * server about as much CPU as many short queries, which a load that turns every few seconds would
-   * otherwise pay at every turn. They still hold server connections: a shared budget's shrinks close them.
+   * otherwise pay at every turn. They still hold server connections, so with a `budget` the default is 0:
+   * what one instance sheds goes back to the fleet at once (a shrink the budget forces always closes them).
    */
   keepSurplusMillis?: number | undefined
   /** A connection budget shared by every instance of the service (see `createSharedBudget`). */
@@ -133,7 +134,7 @@ export function resolveAdaptiveConfig(config: AdaptivePoolConfig, where = 'Adapt
     cooldownMillis: config.cooldownMillis ?? 2000,
     scaleDownDelayMillis: config.scaleDownDelayMillis ?? 2000,
     hysteresis: config.hysteresis ?? 0.2,
-    keepSurplusMillis: config.keepSurplusMillis ?? 30_000,
+    keepSurplusMillis: config.keepSurplusMillis ?? (config.budget === undefined ? 30_000 : 0),
     budget: config.budget,
   }
 }

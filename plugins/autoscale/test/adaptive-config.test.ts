@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { AdaptivePolicy, createPolicy, resolveAdaptiveConfig, ThresholdPolicy, type AdaptivePoolConfig } from '../src/index.js'
+import { AdaptivePolicy, createPolicy, createSharedBudget, resolveAdaptiveConfig, ThresholdPolicy, type AdaptivePoolConfig } from '../src/index.js'
 import { throwsError } from '@lifeguard/test-kit'
 
 const valid: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 50 }
@@ -42,6 +42,13 @@ config('fills in the defaults', () => {
       budget: undefined,
     },
   )
+})
+
+config('keeps what a shrink sheds for 30 s by default, and not at all with a shared budget unless told to', () => {
+  const budget = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 0 }] }) })
+  assert.is(resolveAdaptiveConfig(valid).keepSurplusMillis, 30_000)
+  assert.is(resolveAdaptiveConfig({ ...valid, budget }).keepSurplusMillis, 0)
+  assert.is(resolveAdaptiveConfig({ ...valid, budget, keepSurplusMillis: 5000 }).keepSurplusMillis, 5000)
 })
 
 config('rejects bad bounds naming the field', () => {

@@ -77,7 +77,8 @@ runtime('the adaptive policy keeps the connections its shrinks leave over; shrin
   assert.equal(bounded.resizes.map((r) => [r.options?.reason, r.options?.keepSurplusMillis]), [['autoscale:bounds', undefined]])
   const budgeted = new ModelPool('orders', { model: waitBound(5), maxSize: 30, clients: 5 })
   const budget = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 100 }] }), clock })
-  const underBudget = attachAutoscaler(budgeted, { ...adaptive, budget }, { clock, timers: false })
+  // Kept connections asked for explicitly (with a budget the default keeps none): the budget's shrink still closes.
+  const underBudget = attachAutoscaler(budgeted, { ...adaptive, budget, keepSurplusMillis: 5000 }, { clock, timers: false })
   await underBudget.refreshBudget()
   underBudget.evaluate()
   assert.equal(budgeted.resizes.map((r) => [r.options?.reason, r.options?.keepSurplusMillis]), [['autoscale:budget', undefined]])
