@@ -132,8 +132,10 @@ export interface ResizeOptions {
    * After a shrink, keep the connections above the new `maxSize` open, unused, for this long (ms), so a
    * grow within that time reuses them instead of opening new ones (each open and close costs the
    * database server a process start and exit). They count in `parkedConnections`, not in the pool's
-   * other counts, and close with disconnect reason `resize` when the time is up. Default 0: closed at
-   * once. Pools that cannot keep connections apart (MongoDB's driver pool) ignore it.
+   * other counts, and close with disconnect reason `resize` when the time is up (`lifetime` at their
+   * lifetime). Default 0: closed at once; and a resize without it takes back the connections kept by an
+   * earlier one that its new size has room for, and closes the rest. Pools that cannot keep connections
+   * apart (MongoDB's driver pool) ignore it.
    */
   keepSurplusMillis?: number
 }

@@ -55,14 +55,35 @@ test('a parked connection closes with reason resize when its time is up', async 
   await assertAllClosed(engine, factory.created, held)
 })
 
+test('a parked connection closes at its lifetime when that comes first', async () => {
+  const { engine, factory, clock, events, held } = await shrunkWithTwoParked(5000, { maxLifetimeMillis: 3000 })
+  await clock.advance(2999)
+  assert.is(engine.liveState().parkedConnections, 2)
+  await clock.advance(1)
+  assert.is(engine.liveState().parkedConnections, 0)
+  assert.equal(events.disconnect?.map((e) => e.reason), ['lifetime', 'lifetime'])
+  await assertAllClosed(engine, factory.created, held)
+})
+
+test('warmup() takes parked connections back before it opens any', async () => {
+  const { engine, factory, held, parked } = await shrunkWithTwoParked(5000)
+  engine.resize({ maxSize: 4 }, { keepSurplusMillis: 5000 })
+  const report = await engine.warmup({ connections: 2 })
+  assert.equal([report.opened, report.failed], [2, 0])
+  assert.is(factory.created.length, 4, 'none opened')
+  assert.ok(parked.every((c) => c.validations === 1), 'validated as warm-up validates idle connections')
+  assert.is(engine.liveState().parkedConnections, 0)
+  await assertAllClosed(engine, factory.created, held)
+})
+
 test('a resize without keepSurplusMillis takes back the parked connections it has room for and closes the rest', async () => {
-  const { engine, factory, counts, events, held, parked } = await shrunkWithTwoParked(5000)
+  const { engine, factory, clock, counts, events, held, parked } = await shrunkWithTwoParked(5000)
   engine.resize({ maxSize: 3 })
   assert.equal(counts(), { total: 3, active: 2, idle: 1, pending: 0, waiting: 0 })
   assert.is(engine.liveState().parkedConnections, 0)
   assert.is(factory.destroyed.length, 1)
   assert.ok(parked.includes(factory.destroyed[0]!))
-  await Promise.resolve()
+  await clock.advance(0)
   assert.equal(events.disconnect?.map((e) => e.reason), ['resize'])
   assert.is(factory.created.length, 4)
   await assertAllClosed(engine, factory.created, held)

@@ -102,8 +102,10 @@ export class PostgresPool implements ManagedPool {
   }
 
   /**
-   * Changes the size while running. Growing lets the pool open more connections at once; shrinking
-   * closes idle connections above the new `maxSize` at once and busy ones as they are released.
+   * Changes the size while running. Growing lets the pool open more connections at once (taking back
+   * connections an earlier shrink kept open first); shrinking closes idle connections above the new
+   * `maxSize` at once and busy ones as they are released, or with `keepSurplusMillis` keeps them open,
+   * unused, for that long (`parkedConnections`).
    *
    * @throws {InvalidOptionError} for a bad size, or `minSize` > `maxSize`
    * @throws {PoolClosedError} once the pool is closing

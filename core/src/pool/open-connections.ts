@@ -9,7 +9,7 @@ import type { ParkedList } from './parked-list.js'
 import type { PooledConnection } from './pooled-connection.js'
 
 /**
- * Every open connection of a `PoolEngine` (idle, validating, busy), so close() and `softEvict()` can reach
+ * Every open connection of a `PoolEngine` (idle, parked, validating, busy), so close() and `softEvict()` can reach
  * each, and their closing: a retired connection is destroyed through the factory and counted as retiring
  * until the driver has closed it; a broken or evicted one is closed at once when idle, else when it comes
  * back. Connections that started opening before the last full `softEvict()` are marked evicted as they join.

@@ -13,7 +13,8 @@ export interface ParkedListHost<C> {
  * so that a grow soon after reuses them instead of opening new ones: opening or closing a connection costs
  * the database server tens of milliseconds of CPU, which a pool that follows a changing load would pay on
  * every turn. They are not part of the pool's counts (nothing can check them out) until it takes one back;
- * each closes, with disconnect reason `resize`, when its time is up. One timer, armed for the earliest.
+ * each closes when its time is up (disconnect reason `resize`), or at its lifetime if that comes first
+ * (`lifetime`). One timer, armed for the earliest.
  */
 export class ParkedList<C> {
   readonly #host: ParkedListHost<C>
@@ -32,11 +33,13 @@ export class ParkedList<C> {
 
   /** Keeps a connection open, unused, until `until` (clock time). */
   park(lease: PooledConnection<C>, until: number, now: number): void {
+    // An idle connection keeps the time it went idle, so that it is validated before reuse when due.
+    if (lease.state !== 'idle') lease.idleSince = now
     lease.state = 'parked'
-    lease.idleSince = now
     lease.parkedUntil = until
     this.#leases.push(lease)
-    if (until < this.#timerAt) this.#arm(until)
+    const due = Math.min(until, lease.expiresAt)
+    if (due < this.#timerAt) this.#arm(due)
   }
 
   /** Takes the most recently parked connection back, or undefined. */
@@ -72,7 +75,7 @@ export class ParkedList<C> {
     this.#timerAt = Infinity
   }
 
-  // Closes the connections whose time is up, then re-arms for the next one.
+  // Closes the connections whose time or lifetime is up, then re-arms for the next one.
   #sweep(): void {
     this.#timer = undefined
     this.#timerAt = Infinity
@@ -80,12 +83,11 @@ export class ParkedList<C> {
     let next = Infinity
     for (let i = 0; i < this.#leases.length; ) {
       const lease = this.#leases[i] as PooledConnection<C>
-      const until = lease.parkedUntil
-      if (now >= until) {
+      if (now >= lease.expiresAt || now >= lease.parkedUntil) {
         this.#leases.splice(i, 1)
-        this.#host.retire(lease, 'resize')
+        this.#host.retire(lease, now >= lease.expiresAt ? 'lifetime' : 'resize')
       } else {
-        next = Math.min(next, until)
+        next = Math.min(next, lease.parkedUntil, lease.expiresAt)
         i++
       }
     }

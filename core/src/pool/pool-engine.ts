@@ -42,7 +42,7 @@ export class PoolEngine<C> {
   readonly #parked: ParkedList<C>
   /** Until then, a connection over `maxSize` is parked rather than closed (set by `resize`). */
   #keepSurplusUntil = 0
-  /** Every open connection (idle, validating, busy), so close() can reach each; it counts the ones closing. */
+  /** Every open connection (idle, parked, validating, busy), so close() can reach each; it counts the ones closing. */
   readonly #connections: OpenConnections<C>
   #active = 0
   #minSize: number
@@ -342,6 +342,8 @@ export class PoolEngine<C> {
 
   #warmup(plan: WarmupPlan): Promise<WarmupReport> {
     this.#started = true
+    // Connections a shrink kept open serve before any new one is opened.
+    while (this.#parked.length > 0 && this.#room() > 0) this.#unpark()
     return warmConnections<C>(
       {
         name: this.name,
@@ -387,14 +389,15 @@ export class PoolEngine<C> {
     this.#factory.idle?.(lease.connection)
   }
 
-  // Takes the warmest parked connection back into the pool: to a waiter or idle, through validation when
-  // it sat unused long enough to need it.
+  // Takes the warmest parked connection back into the pool, validated first when it sat unused long enough
+  // to need it. It goes idle and waiters get it from the dispatch, never inside the caller's own call.
   #unpark(): void {
     const lease = this.#parked.take() as PooledConnection<C>
     const now = this.#clock.now()
-    if (!usable(lease, this.#options, now)) this.#connections.retire(lease, unusableReason(lease, this.#options))
-    else if (needsValidation(lease, this.#options, now)) this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
-    else this.#offer(lease)
+    if (!usable(lease, this.#options, now)) return this.#connections.retire(lease, unusableReason(lease, this.#options))
+    if (needsValidation(lease, this.#options, now)) return this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
+    this.#toIdle(lease, now)
+    if (this.#queue.length > 0) this.#scheduleDispatch()
   }
 
   #checkOut(lease: PooledConnection<C>, waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined, now: number): void {
@@ -464,14 +467,16 @@ export class PoolEngine<C> {
 
   // Opens connections for waiters not already covered, and up to minSize once the pool is in use.
   #fill(): void {
-    if (this.#opener.backingOff || this.#lifecycle.state === 'closed' || this.#suspended) return
+    if (this.#lifecycle.state === 'closed' || this.#suspended) return
     const closing = this.#lifecycle.closing
     while (this.totalCount + this.#connections.retiring < this.#maxSize) {
       const forWaiters = this.#queue.length > this.#opener.creating + this.#opener.validating + this.#idle.length
       const forMinimum = !closing && this.#started && this.totalCount < this.#minSize
       if (!forWaiters && !forMinimum) return
-      // A connection kept open by a shrink costs the server nothing to reuse; a new one costs it a start.
+      // A connection kept open by a shrink costs the server nothing to reuse; a new one costs it a start,
+      // and waits out the back-off after failed attempts.
       if (this.#parked.length > 0) this.#unpark()
+      else if (this.#opener.backingOff) return
       else this.#opener.open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
     }
   }

@@ -60,7 +60,8 @@ export interface AdaptivePoolConfig {
    * reuse (default 30000; 0 closes them at once). Opening or closing a PostgreSQL connection costs the
    * server about as much CPU as many short queries, which a load that turns every few seconds would
    * otherwise pay at every turn. They still hold server connections, so with a `budget` the default is 0:
-   * what one instance sheds goes back to the fleet at once (a shrink the budget forces always closes them).
+   * what one instance sheds goes back to the fleet at once. A resize for the bounds or the budget keeps
+   * nothing: it takes back the kept connections it has room for and closes the rest.
    */
   keepSurplusMillis?: number | undefined
   /** A connection budget shared by every instance of the service (see `createSharedBudget`). */

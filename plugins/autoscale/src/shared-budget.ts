@@ -204,10 +204,12 @@ export class SharedBudget {
     const held = Number(result.rows[0]?.['held'] ?? 0)
     if (!Number.isFinite(held)) throw new TypeError(`Could not read the connection budget of '${this.applicationName}'. The count was not a number.`)
     const connections = own()
-    const parked = connections.parkedConnections ?? 0
-    // Parked connections are this pool's: a grow within the limit takes them back before opening any.
-    const open = connections.activeConnections + connections.idleConnections + parked
-    const opening = Math.max(0, connections.totalConnections + parked - open)
+    const inPool = connections.activeConnections + connections.idleConnections
+    const opening = Math.max(0, connections.totalConnections - inPool)
+    // Parked connections are this pool's, and a grow within the limit takes them back before opening
+    // any; over the budget they are the first to go back, so the limit leaves them out.
+    const parked = held + opening > this.total ? 0 : (connections.parkedConnections ?? 0)
+    const open = inPool + parked
     const reading: BudgetReading = {
       held,
       own: open,

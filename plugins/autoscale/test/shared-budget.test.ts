@@ -85,6 +85,10 @@ budget('counts the connections a shrink kept open (parked) as its own, so a grow
   // 40 in the pool and 20 parked of the 90 the server counts: the budget is full, and all 60 are this pool's.
   const reading = await shared.refresh(() => ({ ...holding(40), parkedConnections: 20 }))
   assert.equal({ own: reading.own, opening: reading.opening, free: reading.free, limit: reading.limit }, { own: 60, opening: 0, free: 0, limit: 60 })
+  // Over the budget, parked connections are the first to go back: the pool's share leaves them out.
+  const over = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 100 }] }), clock: new ManualClock() })
+  const reduced = await over.refresh(() => ({ ...holding(40), parkedConnections: 20 }))
+  assert.equal({ own: reduced.own, limit: reduced.limit }, { own: 40, limit: 36 })
 })
 
 budget('takes a pg-like client, and a count given as a string', async () => {
