@@ -125,6 +125,26 @@ test('a connection parked past validateAfterIdleMillis is validated before it is
   await assertAllClosed(engine, factory.created, [lease, ...held])
 })
 
+test('a waiter gets a parked connection while the pool backs off after a failed connection attempt', async () => {
+  const { engine, factory, clock } = fakeEngine({ maxSize: 3 })
+  const [a, b, c] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined), engine.acquire(undefined)])
+  factory.failures.push(new Error('refused'))
+  engine.resize({ maxSize: 4 })
+  const waiting = engine.acquire(undefined)
+  await clock.advance(0)
+  assert.is(engine.waitingCount, 1, 'the attempt failed: the pool backs off before the next')
+  engine.resize({ maxSize: 2 }, { keepSurplusMillis: 5000 })
+  engine.release(a!)
+  assert.is(engine.liveState().parkedConnections, 1)
+  engine.resize({ maxSize: 3 }, { keepSurplusMillis: 5000 })
+  await clock.advance(0)
+  assert.is(engine.waitingCount, 0, 'served before the back-off ends')
+  const lease = await waiting
+  assert.is(lease.connection, a!.connection)
+  assert.is(factory.created.length, 3)
+  await assertAllClosed(engine, factory.created, [lease, b!, c!])
+})
+
 test('resize refuses a bad keepSurplusMillis with InvalidOptionError naming it', () => {
   const { engine } = fakeEngine()
   const error = throwsError(() => engine.resize({ maxSize: 1 }, { keepSurplusMillis: -1 }), InvalidOptionError)
