@@ -33,6 +33,12 @@ export const metricNames = {
   leaks: 'lifeguard.pool.leaks',
   /** Counter, `{resize}`: size changes, by `lifeguard.resize.direction`. */
   resizes: 'lifeguard.pool.resizes',
+  /**
+   * Observable UpDownCounter, `{connection}`: connections outside `db.client.connection.count` that still hold
+   * a server connection, by `lifeguard.connection.state` (`parked`, `closing`). Added to that count, it gives
+   * the pool's server connections. Only pools that can tell report it.
+   */
+  outsideConnections: 'lifeguard.pool.connections',
 } as const
 
 /**
@@ -66,6 +72,11 @@ export const attributeNames = {
   errorSource: 'lifeguard.error.source',
   /** `grow`, `shrink` or `same` (the `maxSize` change), on `lifeguard.pool.resizes`. */
   resizeDirection: 'lifeguard.resize.direction',
+  /**
+   * On `lifeguard.pool.connections`: `parked` (kept open after a shrink for a grow to reuse) or `closing`
+   * (out of the pool, the driver still closing them).
+   */
+  outsideConnectionState: 'lifeguard.connection.state',
 } as const
 
 /** Bucket boundaries (seconds) advised for `db.client.operation.duration`, as the conventions give them: `0.001` to `10`. */

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import { instrumentPools, metricNames } from '../src/index.js'
 import { MemoryPool } from './_helpers/memory-pool.js'
 import { AggregationTemporality, type MetricData } from '@opentelemetry/sdk-metrics'
-import { createMetricsHarness, histogramOf, metric, valueOf, type MetricsHarness } from './_helpers/metrics.js'
+import { createMetricsHarness, findPoint, histogramOf, metric, valueOf, type MetricsHarness } from './_helpers/metrics.js'
 
 const lifecycle = suite<{ harness: MetricsHarness }>('instrumentPools lifecycle', { harness: undefined as never })
 
@@ -68,6 +68,33 @@ lifecycle('a pool closed on its own, or removed by registry.close(), reports zer
   await harness.collect()
   assert.is(kept.metricsCalls + closed.metricsCalls, callsBefore, 'closed pools are never read again')
   instrumentation.stop()
+})
+
+lifecycle('parked and closing connections are reported on lifeguard.pool.connections, zeroed when the pool closes; a pool that cannot tell has no such series', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  const engine = registry.register(new MemoryPool('engine', { outside: { parkedConnections: 3, closingConnections: 1 } }))
+  registry.register(new MemoryPool('driver'))
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const outside = (pool: string, state: string) => ({ ...poolName(pool), 'lifeguard.connection.state': state })
+
+  let metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.outsideConnections, outside('engine', 'parked')), 3)
+  assert.is(valueOf(metrics, metricNames.outsideConnections, outside('engine', 'closing')), 1)
+  assert.is(findPoint(metric(metrics, metricNames.outsideConnections), poolName('driver')), undefined, 'no series for a pool without the numbers, rather than a false 0')
+
+  const counts = engine.outside as { parkedConnections: number; closingConnections: number }
+  counts.parkedConnections = 0
+  counts.closingConnections = 2
+  metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.outsideConnections, outside('engine', 'parked')), 0)
+  assert.is(valueOf(metrics, metricNames.outsideConnections, outside('engine', 'closing')), 2)
+
+  await engine.close()
+  metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.outsideConnections, outside('engine', 'parked')), 0)
+  assert.is(valueOf(metrics, metricNames.outsideConnections, outside('engine', 'closing')), 0, 'a closed pool holds no server connection')
+  instrumentation.stop()
+  await registry.close()
 })
 
 lifecycle('with delta temporality, a closed pool disappears after its closing report', async () => {

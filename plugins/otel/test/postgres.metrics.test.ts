@@ -185,6 +185,28 @@ pg('db.client.connection.limit and idle.max follow resize, idle.min follows minS
   pool.resize({ minSize: 2, maxSize: 5 })
 })
 
+pg('lifeguard.pool.connections counts what a shrink kept open, and used + idle + parked matches the server', async ({ harness, billing: pool, appNames }) => {
+  const outside = (state: string) => ({ ...billing, [attributeNames.outsideConnectionState]: state })
+  for (const client of await hold(pool, 4)) client.release()
+  const open = valueOf(await harness.collect(), metricNames.connectionCount, idle(billing))
+  assert.ok(open >= 4, `at least the four held connections are open, got ${open}`)
+
+  pool.resize({ minSize: 1, maxSize: 2 }, { keepSurplusMillis: 60_000 })
+  const shrunk = await harness.collect()
+  assert.is(valueOf(shrunk, metricNames.outsideConnections, outside('parked')), open - 2)
+  assert.is(valueOf(shrunk, metricNames.outsideConnections, outside('closing')), 0, 'nothing closed')
+  assert.is(valueOf(shrunk, metricNames.connectionCount, idle(billing)), 2)
+  assert.is(valueOf(shrunk, metricNames.outsideConnections, { ...orders, [attributeNames.outsideConnectionState]: 'parked' }), 0, 'orders parked nothing')
+  const held = valueOf(shrunk, metricNames.connectionCount, used(billing)) + valueOf(shrunk, metricNames.connectionCount, idle(billing)) + valueOf(shrunk, metricNames.outsideConnections, outside('parked'))
+  assert.is(held, await serverConnections(appNames[1] as string), 'used + idle + parked = server backends')
+
+  pool.resize({ minSize: 2, maxSize: 5 })
+  const grown = await harness.collect()
+  assert.is(valueOf(grown, metricNames.outsideConnections, outside('parked')), 0, 'the grow took them back')
+  assert.is(valueOf(grown, metricNames.connectionCount, idle(billing)), open)
+  assert.is(await serverConnections(appNames[1] as string), open, 'without opening new ones')
+})
+
 pg('db.client.operation.duration has one sample per statement, with its kind and the operation that ran it', async ({ harness, container }) => {
   await runOperation('orders-api', 'GET /orders/:id/items', async (context) => {
     for (let i = 0; i < 3; i++) await context.postgres.query('SELECT pg_sleep(0.002)')

@@ -16,6 +16,7 @@ export interface PoolInstruments {
   readonly errors: Counter
   readonly leaks: Counter
   readonly resizes: Counter
+  readonly outsideConnections: ObservableUpDownCounter
 }
 
 /** Creates the instruments with the units, descriptions and bucket advice of the conventions. */
@@ -40,10 +41,11 @@ export function createPoolInstruments(meter: Meter, withOperationDuration: boole
     errors: counter(metricNames.errors, '{error}', 'Pool and connection errors, by source.'),
     leaks: counter(metricNames.leaks, '{leak}', 'Connections held longer than the leak detection threshold.'),
     resizes: counter(metricNames.resizes, '{resize}', 'Changes of the pool size, by direction.'),
+    outsideConnections: gauge(metricNames.outsideConnections, '{connection}', 'Connections outside the pool\'s count that still hold a server connection, by state: parked after a shrink, or closing.'),
   }
 }
 
 /** The observable instruments, for `addBatchObservableCallback`. */
 export function observables(instruments: PoolInstruments): ObservableUpDownCounter[] {
-  return [instruments.connectionCount, instruments.idleMax, instruments.idleMin, instruments.limit, instruments.pendingRequests]
+  return [instruments.connectionCount, instruments.idleMax, instruments.idleMin, instruments.limit, instruments.pendingRequests, instruments.outsideConnections]
 }

@@ -23,6 +23,11 @@ export class PoolTracker {
   readonly #pool: Attributes
   readonly #used: Attributes
   readonly #idle: Attributes
+  readonly #parked: Attributes
+  readonly #closing: Attributes
+  // Set once the pool reported parked or closing connections, so that its closing report zeroes those series.
+  #reportsParked = false
+  #reportsClosing = false
   readonly #queries: QueryAttributes
   // Scrapes read counters only: no window is sorted for a reading that uses none of its percentiles.
   readonly #read: () => PoolCounters
@@ -37,6 +42,8 @@ export class PoolTracker {
     this.#pool = { [attributeNames.poolName]: name }
     this.#used = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'used' }
     this.#idle = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'idle' }
+    this.#parked = { [attributeNames.poolName]: name, [attributeNames.outsideConnectionState]: 'parked' }
+    this.#closing = { [attributeNames.poolName]: name, [attributeNames.outsideConnectionState]: 'closing' }
     this.#queries = new QueryAttributes({ [attributeNames.poolName]: name, [attributeNames.systemName]: systemNames[pool.kind] ?? pool.kind })
     this.#read = typeof pool.getPoolCounters === 'function' ? () => (pool.getPoolCounters as () => PoolCounters).call(pool) : () => pool.getPoolMetrics()
     this.#listen(routeAttributes)
@@ -58,6 +65,15 @@ export class PoolTracker {
     result.observe(instruments.idleMin, metrics.minSize, this.#pool)
     result.observe(instruments.limit, metrics.maxSize, this.#pool)
     result.observe(instruments.pendingRequests, metrics.waitingRequests, this.#pool)
+    // Absent means the pool cannot tell (the MongoDB driver owns its connections): no series rather than a false 0.
+    if (metrics.parkedConnections !== undefined) {
+      this.#reportsParked = true
+      result.observe(instruments.outsideConnections, metrics.parkedConnections, this.#parked)
+    }
+    if (metrics.closingConnections !== undefined) {
+      this.#reportsClosing = true
+      result.observe(instruments.outsideConnections, metrics.closingConnections, this.#closing)
+    }
     return true
   }
 
@@ -75,6 +91,8 @@ export class PoolTracker {
     result.observe(instruments.idleMin, 0, this.#pool)
     result.observe(instruments.limit, 0, this.#pool)
     result.observe(instruments.pendingRequests, 0, this.#pool)
+    if (this.#reportsParked) result.observe(instruments.outsideConnections, 0, this.#parked)
+    if (this.#reportsClosing) result.observe(instruments.outsideConnections, 0, this.#closing)
   }
 
   /** Records the samples held back so far. */

@@ -30,6 +30,8 @@ export interface MemoryPoolOptions {
   leakDetectionMillis?: number
   target?: string
   secrets?: readonly string[]
+  /** Report parked and closing connections (as core's engine does), starting from these numbers. */
+  outside?: { parkedConnections: number; closingConnections: number }
 }
 
 export class MemoryPool implements ManagedPool {
@@ -40,6 +42,8 @@ export class MemoryPool implements ManagedPool {
   metricsCalls = 0
   /** How often `getPoolMetrics()` (which sorts the windows) was called. */
   fullMetricsCalls = 0
+  /** Parked and closing connections the pool reports; set them to change the next reading. */
+  readonly outside: { parkedConnections: number; closingConnections: number } | undefined
   readonly #monitor: PoolMonitor
   readonly #queue: AdmissionQueue
   #state: PoolState = 'ready'
@@ -54,6 +58,7 @@ export class MemoryPool implements ManagedPool {
     this.target = options.target ?? `memory://${name}`
     this.#minSize = options.minSize ?? 0
     this.#maxSize = options.maxSize ?? 2
+    this.outside = options.outside === undefined ? undefined : { ...options.outside }
     this.#monitor = new PoolMonitor({
       name,
       kind: this.kind,
@@ -156,6 +161,7 @@ export class MemoryPool implements ManagedPool {
       waitingRequests: this.#queue.waiting,
       minSize: this.#minSize,
       maxSize: this.#maxSize,
+      ...this.outside,
     }
   }
 

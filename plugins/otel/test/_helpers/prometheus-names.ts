@@ -17,6 +17,7 @@ export const prometheusFamilies = {
   'lifeguard_pool_errors_total': 'counter',
   'lifeguard_pool_leaks_total': 'counter',
   'lifeguard_pool_resizes_total': 'counter',
+  'lifeguard_pool_connections': 'gauge',
 } as const
 
 /** Label names the plugin's attributes become. */
@@ -29,6 +30,7 @@ export const prometheusLabels = [
   'lifeguard_operation_name',
   'lifeguard_error_source',
   'lifeguard_resize_direction',
+  'lifeguard_connection_state',
 ] as const
 
 /** Every series name a query may use: gauges and counters as they are, histograms with their suffixes. */
