@@ -6,9 +6,12 @@ import { KneeHold } from './internal/knee-hold.js'
 import { LoadLevel } from './internal/load-level.js'
 import { PeakTargets } from './internal/peak-targets.js'
 import { SampleWindow, type WindowStats } from './internal/sample-window.js'
-import { StepTrial, type Verdict } from './internal/step-trial.js'
+import { settleMillis, StepTrial, type Verdict } from './internal/step-trial.js'
 import type { EvaluationInput, PoolSample, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
 import type { PolicyOptions } from './threshold-policy.js'
+
+// A use time up by this much at the size the last grow reached marks windows still carrying its cost.
+const unsettledUseRatio = 1.25
 
 /** What one window measured for Little's law. */
 interface Demand {
@@ -39,8 +42,15 @@ interface Demand {
  *   heavier) starts steps down, each kept only if the connections it took away did nothing; a step down
  *   that cost the removed connections' full share (`leapEfficiency`) goes back and on to the target, as
  *   after a leap (no knee is near), unless steps down were kept before it (the knee is then between the
- *   two sizes: it holds there). A use time that falls by a third ends the knee's hold (back at a size
- *   after an undone step: by a third below what it was there before that step).
+ *   two sizes: it holds there). A use time that falls by a third ends the knee's hold. Back at a size
+ *   after an undone step, the use time is also compared with what it was there before that step (the
+ *   first windows back still carry the step's cost).
+ * - **Check a hasty step from above**: a step up taken within 1.5 s of the grow before it, from windows
+ *   whose use time rose by a quarter since before the run of such quick steps began, was judged against a database still paying for that
+ *   grow's connections: it can read as a gain past the knee. When it is kept (it paid, or this process
+ *   was too busy to tell), one step down follows once the pool has settled at the new size (full,
+ *   requests waiting or not): undone if the connections it took away carried their share, the start of
+ *   a descent if they did nothing.
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
@@ -67,12 +77,16 @@ export class AdaptivePolicy implements ScalingPolicy {
   #skipNext = false
   // The last step down cost nothing: the next full evaluation tries another.
   #descending = false
+  // A hasty step up paid: check it with one step down once settled (see the class comment).
+  #checkFromAbove = false
   // Steps down kept since the pool last grew or the load got heavier: connections found idle down to here.
   #keptDown = 0
   #pressed = false
   readonly #targets: PeakTargets
   #firstAt: number | undefined
   #lastGrowAt = -Infinity
+  // The use time measured before the last run of quick grows (see `#grow`).
+  #useBeforeGrowMillis = Infinity
   // A sample showed a full pool with a queue as deep as the pool: evaluate now rather than at the window's end.
   #urgent = false
   #calmUntil = -Infinity
@@ -164,6 +178,11 @@ export class AdaptivePolicy implements ScalingPolicy {
     const waiting = burst || (demand.enough ? window.meanWaitMillis >= this.config.waitThresholdMillis : window.meanWaiting >= 1)
     // While a trial runs, `#pressed` keeps what the last full evaluation saw.
     this.#pressed = waiting && saturated
+    if (this.#checkFromAbove && saturated && this.#level.windows.length >= this.config.kneeWindows) {
+      this.#checkFromAbove = false
+      const down = this.#stepDown(size)
+      if (down !== undefined) return down
+    }
     if (!this.#pressed) {
       this.#descending = false
       return this.#shrink(window, demand, size, now)
@@ -173,6 +192,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     // database sooner: try fewer connections first (a step that hurts is undone).
     if (shift === 'heavier') {
       this.#knee.clear()
+      this.#checkFromAbove = false
       this.#descending = true
       this.#keptDown = 0
     }
@@ -211,6 +231,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       case 'leap':
       case 'climb':
         this.#momentum = verdict.kind
+        this.#checkFromAbove = trial.hasty
         // Above a knee found before, a partial gain moves the knee up one step only: on a flat curve noise
         // reads as a gain now and then, and must not walk the pool up to its bound.
         if (verdict.kind === 'climb' && trial.patient) this.#knee.set(trial.to, now)
@@ -220,6 +241,7 @@ export class AdaptivePolicy implements ScalingPolicy {
         // This process could not use the connections: the step proves nothing. Keep it (no brake), and
         // try again when the hold ends, as at a knee.
         this.#momentum = 'climb'
+        this.#checkFromAbove = trial.hasty
         this.#knee.set(trial.to, now)
         return undefined
       case 'keep':
@@ -290,7 +312,15 @@ export class AdaptivePolicy implements ScalingPolicy {
     const baseline = this.#level.recent(this.config.kneeWindows)
     // A knee held before (its hold over, not forgotten): this step is a probe above it.
     const reprobe = knee === undefined && this.#knee.holdMillis > 0
-    this.#trial = baseline !== undefined && baseline.meanActive > 0 ? new StepTrial('up', size, next, baseline, reprobe) : undefined
+    // Right after the last grow, a use time up by a quarter on the size before it: the database may still
+    // be paying for that grow's connections, and this step's gain is measured against that cost.
+    const quick = now - this.#lastGrowAt < settleMillis
+    const hasty = baseline !== undefined && quick && baseline.meanUseMillis >= unsettledUseRatio * this.#useBeforeGrowMillis
+    this.#trial = baseline !== undefined && baseline.meanActive > 0 ? new StepTrial('up', size, next, baseline, { patient: reprobe, hasty }) : undefined
+    // In a run of quick steps every size's windows may carry the cost of the step before: compare with the lowest.
+    const useMillis = baseline?.meanUseMillis ?? Infinity
+    this.#useBeforeGrowMillis = quick ? Math.min(this.#useBeforeGrowMillis, useMillis) : useMillis
+    this.#checkFromAbove = false
     const reason = this.#momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#momentum = 'probe'
     this.#descending = false
@@ -318,6 +348,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const next = Math.max(this.minSize, peak)
     if (next >= size || next > size * (1 - this.config.hysteresis)) return undefined
     this.#momentum = 'probe'
+    this.#checkFromAbove = false
     return {
       size: next,
       reason: 'autoscale:adaptive-shrink',

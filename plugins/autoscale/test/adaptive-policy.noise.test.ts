@@ -65,7 +65,9 @@ noise('tells this process starving from the database`s knee: use time that grew 
   const starved = setup({ model: waitBound(5), loopDelay: client, clients: 100 })
   const starvedSteps = drive(starved.policy, starved.pool, starved.clock, 5000)
   assert.not.ok(reasons(starvedSteps).includes('knee'), reasons(starvedSteps).join(' '))
-  assert.is(starved.pool.maxSize, 95)
+  // No brake below the 40 connections that carry the throughput (a check from above may find 95 more
+  // than needed, and keep fewer).
+  assert.ok(starved.pool.maxSize >= 40, `size ${starved.pool.maxSize}: ${reasons(starvedSteps).join(' ')}`)
   // The same numbers with nobody reporting the delay: the use time rises on the database's side, a knee.
   const saturated = setup({ model: (active) => 5 + client(active), clients: 100 })
   const saturatedSteps = drive(saturated.policy, saturated.pool, saturated.clock, 5000)
@@ -200,6 +202,23 @@ noise('follows a load that shifts every 10 s: the bound while queries wait, down
   }
   const best = Math.max(...[5, 20, 50, 95].map(fixed))
   assert.ok(served >= 0.9 * best, `${served} checkouts against ${best}`)
+})
+
+noise('checks a step taken while the database still paid for the last grow from above: it goes back to the knee', () => {
+  const clock = new ManualClock()
+  // Wait-bound queries on a database whose throughput peaks at 56 connections, and that takes twice as
+  // long for every query while it pays for the connections a grow opened (5 ms each, after they opened).
+  // Judged against windows at 56 that still carry that cost, the step to 84 reads as a gain.
+  const model = measured([[1, 180], [56, 9000], [95, 8000]])
+  const pool = new ModelPool('orders', { model, maxSize: 10, clients: 5, openCostMillis: 5, openingSlowdown: 2 })
+  const policy = new AdaptivePolicy(config, { clock })
+  drive(policy, pool, clock, 3000)
+  pool.clients = 100
+  const steps = drive(policy, pool, clock, 3000)
+  const names = reasons(steps)
+  const check = names.indexOf('descend')
+  assert.ok(check > 0 && steps[check]!.from > 56, names.join(' '))
+  assert.is(pool.maxSize, 56, names.join(' '))
 })
 
 noise.run()

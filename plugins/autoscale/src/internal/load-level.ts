@@ -47,7 +47,7 @@ export class LoadLevel {
    * The pool goes back to `size`, where the use time was `before` until a step that is being undone. The
    * first windows back still carry that step's cost (connections opened and closed, a queue to drain):
    * against them the load settling again would read as lighter queries, so lighter must also mean lighter
-   * than before the step.
+   * than before the step, and heavier heavier than before it.
    */
   returnTo(size: number, before: Aggregate): void {
     this.#returning = { size, useMillis: before.meanUseMillis }
@@ -81,8 +81,11 @@ export class LoadLevel {
     const latest = full.slice(-shiftWindows)
     const overall = ratio(latest)
     const each = latest.map((w) => ratio([w]))
-    const heavier = overall >= heavierRatio && Math.min(...each) >= heavierEach
     const useBefore = this.#useBefore
+    const heavier =
+      overall >= heavierRatio &&
+      Math.min(...each) >= heavierEach &&
+      (useBefore === undefined || overall * anchor.meanUseMillis >= heavierRatio * useBefore)
     const lighter =
       overall <= 1 / lighterRatio &&
       Math.max(...each) <= 1 / lighterEach &&

@@ -30,6 +30,11 @@ export type Verdict =
 // second, at about 18 ms of CPU each): windows judged before then read as a knee after a step up, and as
 // connections that carried more than their share after a step down.
 const maxMoveMillis = 1500
+/**
+ * How long after a grow the database is still paying for its connections (the forks, and the new
+ * backends' first queries): a step taken sooner is judged against windows that carry that cost.
+ */
+export const settleMillis = maxMoveMillis
 // The longest use time a trial waits out and counts in (see `#unitMillis`): queries slower than this are
 // judged on windows of this length, so that a trial still ends within a few seconds.
 const maxUnitMillis = 500
@@ -58,6 +63,8 @@ export class StepTrial {
   readonly baseline: Aggregate
   /** A probe above a knee found before: every verdict waits for `kneeWindows` windows. */
   readonly patient: boolean
+  /** Taken soon after the grow before it, with the use time up since: its baseline may carry that grow's cost. */
+  readonly hasty: boolean
   readonly windows: Observed[] = []
   // Every window since the step, the settling ones included.
   readonly #all: Observed[] = []
@@ -74,12 +81,13 @@ export class StepTrial {
   // push the wrong way: against a step up, and any verdict on a step down.
   readonly #unitMillis: number
 
-  constructor(direction: 'up' | 'down', from: number, to: number, baseline: Aggregate, patient = false) {
+  constructor(direction: 'up' | 'down', from: number, to: number, baseline: Aggregate, { patient = false, hasty = false } = {}) {
     this.direction = direction
     this.from = from
     this.to = to
     this.baseline = baseline
     this.patient = patient
+    this.hasty = hasty
     this.#unitMillis = Math.min(maxUnitMillis, baseline.meanUseMillis)
   }
 

@@ -60,6 +60,12 @@ export interface ModelPoolOptions {
   loopDelay?: UseTimeModel
   /** Multiplies the database's time per `advance` (noise nobody reports, e.g. a neighbour on the server). Default 1. */
   noise?: () => number
+  /**
+   * The database's time each connection a grow opens costs it (ms), paid after the pool sees it open:
+   * until it is paid, queries take `openingSlowdown` times as long. Default 0.
+   */
+  openCostMillis?: number
+  openingSlowdown?: number
 }
 
 /**
@@ -79,6 +85,10 @@ export class ModelPool implements ManagedPool {
   model: UseTimeModel
   loopDelay: UseTimeModel
   noise: () => number
+  readonly #openCostMillis: number
+  readonly #openingSlowdown: number
+  // Database time still owed for connections opened.
+  #openBacklogMillis = 0
   #state: PoolState = 'ready'
   #minSize: number
   #maxSize: number
@@ -96,6 +106,8 @@ export class ModelPool implements ManagedPool {
     this.model = options.model
     this.loopDelay = options.loopDelay ?? (() => 0)
     this.noise = options.noise ?? (() => 1)
+    this.#openCostMillis = options.openCostMillis ?? 0
+    this.#openingSlowdown = options.openingSlowdown ?? 1
     this.#maxSize = options.maxSize
     this.#minSize = options.minSize ?? 0
     this.clients = options.clients ?? 0
@@ -126,7 +138,9 @@ export class ModelPool implements ManagedPool {
     this.#loopDelaySum += loopDelay * millis
     this.#loopDelayMillis += millis
     if (active === 0) return
-    const useMillis = this.model(active) * this.noise() + loopDelay
+    const slowdown = this.#openBacklogMillis > 0 ? this.#openingSlowdown : 1
+    this.#openBacklogMillis = Math.max(0, this.#openBacklogMillis - millis)
+    const useMillis = this.model(active) * this.noise() * slowdown + loopDelay
     const perMilli = active / useMillis
     const waitMillis = (this.clients - active) / perMilli
     // Whole checkouts only: fractions carry over, as a real pool completes one at a time.
@@ -156,6 +170,8 @@ export class ModelPool implements ManagedPool {
     const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
     this.#minSize = size.minSize ?? this.#minSize
     this.#maxSize = size.maxSize ?? this.#maxSize
+    const opened = Math.min(this.clients, this.#maxSize) - Math.min(this.clients, previous.maxSize)
+    this.#openBacklogMillis += Math.max(0, opened) * this.#openCostMillis
     this.monitor.resized(previous, { minSize: this.#minSize, maxSize: this.#maxSize }, options?.reason ?? 'manual', options?.details)
   }
 

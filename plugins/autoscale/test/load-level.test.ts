@@ -1,0 +1,52 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { aggregate } from '../src/internal/aggregate.js'
+import { LoadLevel } from '../src/internal/load-level.js'
+import { window } from './_helpers/window.js'
+
+/** Windows of a full pool of 56 connections whose queries hold a connection `useMillis`. */
+const at56 = (useMillis: number, count: number) => Array.from({ length: count }, () => window(56, (1000 * 56) / useMillis))
+
+/** A level back at 56 after an undone step, where the use time was `beforeMillis` until that step. */
+function backAt56(beforeMillis: number): LoadLevel {
+  const level = new LoadLevel()
+  level.resize(56)
+  level.resize(84)
+  level.returnTo(56, aggregate(at56(beforeMillis, 2))!)
+  level.resize(56)
+  return level
+}
+
+/** Feeds the windows and returns the last reading of `shift`. */
+function read(level: LoadLevel, windows: ReturnType<typeof at56>) {
+  let shift: ReturnType<LoadLevel['shift']>
+  for (const w of windows) {
+    level.add(w)
+    shift = level.shift(56)
+    if (shift !== undefined) return shift
+  }
+  return shift
+}
+
+const level = suite('LoadLevel')
+
+level('reads a use time up by half at one size as heavier queries', () => {
+  const fresh = new LoadLevel()
+  fresh.resize(56)
+  assert.is(read(fresh, [...at56(4, 4), ...at56(6.5, 4)]), 'heavier')
+})
+
+level('back at a size after an undone step, heavier means heavier than before that step too', () => {
+  // The first windows back ran light (4 ms); the use time settles at 6.5 ms, where it was before the
+  // step (6 ms): no heavier load, so a knee found there is not forgotten.
+  assert.is(read(backAt56(6), [...at56(4, 4), ...at56(6.5, 4)]), undefined)
+  assert.is(read(backAt56(6), [...at56(4, 4), ...at56(9.5, 4)]), 'heavier')
+})
+
+level('back at a size after an undone step, lighter means lighter than before that step too', () => {
+  // The first windows back still carry the step's cost (20 ms); 5 ms is where the use time was before it.
+  assert.is(read(backAt56(5), [...at56(20, 4), ...at56(5, 4)]), undefined)
+  assert.is(read(backAt56(5), [...at56(20, 4), ...at56(3, 4)]), 'lighter')
+})
+
+level.run()
