@@ -97,8 +97,10 @@ test('reports opened and failed when only some connections open', async () => {
   const { pool, appName } = testPool('warmup-partial', { user: role, maxSize: 3 })
   try {
     const report = await pool.warmup({ connections: 3 })
-    assert.is(report.opened, 2)
-    assert.is(report.failed, 1)
+    // The server counts a role's connections as they start: three starting at once can each see the
+    // others, so the limit of 2 may admit only one of them on a busy machine.
+    assert.ok(report.opened >= 1 && report.opened <= 2, `opened ${report.opened}`)
+    assert.is(report.opened + report.failed, 3)
     assert.is(pool.state, 'ready')
     assert.match(pool.getPoolMetrics().lastError ?? '', 'too many connections')
   } finally {
