@@ -2,7 +2,7 @@ import { PoolClosedError, PoolWarmupError, createPoolRegistry, InvalidOptionErro
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresPool } from '../src/index.js'
-import { blackholeServer, closedPort, pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
+import { blackholeServer, closedPort, serverConnectionCount, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('PostgresPool warmup')
@@ -86,28 +86,6 @@ test('fails with PoolWarmupError when the server never answers, within timeoutMi
     await hole.close()
   }
   await waitForConnectionCount(appName, 0)
-})
-
-test('reports opened and failed when only some connections open', async () => {
-  // The server's own connection limit for a role makes the third connection fail.
-  const role = `lifeguard_warmup_${process.pid}`
-  const admin = createPostgresPool({ ...pgConfig(), name: 'warmup-admin', applicationName: uniqueAppName('warmup-admin') })
-  await admin.query(`DROP ROLE IF EXISTS ${role}`)
-  await admin.query(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 2`)
-  const { pool, appName } = testPool('warmup-partial', { user: role, maxSize: 3 })
-  try {
-    const report = await pool.warmup({ connections: 3 })
-    // The server counts a role's connections as they start: three starting at once can each see the
-    // others, so the limit of 2 may admit only one of them on a busy machine.
-    assert.ok(report.opened >= 1 && report.opened <= 2, `opened ${report.opened}`)
-    assert.is(report.opened + report.failed, 3)
-    assert.is(pool.state, 'ready')
-    assert.match(pool.getPoolMetrics().lastError ?? '', 'too many connections')
-  } finally {
-    await closeAndCheck(pool, appName)
-    await admin.query(`DROP ROLE IF EXISTS ${role}`)
-    await admin.close()
-  }
 })
 
 test('a registry warms every pool up and becomes ready', async () => {
