@@ -196,6 +196,19 @@ verdicts('no gain with the use time explained by the event-loop delay is this pr
   if (verdict.kind === 'starved') assert.ok(verdict.useTimeElasticity < 0.5)
 })
 
+verdicts('one stall of this process among settled windows does not hide a knee', () => {
+  // Traced on a busy 2-core machine: 56 -> 95 connections of 5 ms sleeps. The settled windows at 95 show
+  // the use time up with the connections (a knee); one window in four, the loop stalls for 40 ms and few
+  // checkouts end in it. Its delay belongs to its own few checkouts, not to the others'.
+  const baseline = aggregate([window(56, 9500, { loopDelayMillis: 0.3 }), window(56, 9500, { loopDelayMillis: 0.3 })])!
+  const step = new StepTrial('up', 56, 95, baseline)
+  step.add(window(95, 9000)) // the connections opened: dropped
+  for (let i = 0; i < rules.kneeWindows; i++) step.add(i === 2 ? window(95, 2300, { loopDelayMillis: 40, millis: 50 }) : window(95, 9300, { loopDelayMillis: 1.5 }))
+  const verdict = step.judge(rules)
+  assert.is(verdict.kind, 'knee')
+  if (verdict.kind === 'knee') assert.ok(verdict.useTimeElasticity > 0.5, `use time up 1.7x with 1.7x the connections: ${verdict.useTimeElasticity}`)
+})
+
 verdicts('checkouts waiting while connections sit idle are read as the client`s doing', () => {
   const step = trial('up', 20, 40, 2000)
   for (let i = 0; i < rules.kneeWindows; i++) step.add(window(40, 2000, { idle: 3, waiting: 20 }))

@@ -15,9 +15,10 @@ export interface Aggregate {
   meanUseMillis: number
   meanLoopDelayMillis: number
   /**
-   * The database's share of the use time: use time less the event-loop delay (a reply waits about that
-   * long in the socket before this process reads it). Never below a quarter of the use time: a delay that
-   * large is measured too coarsely to subtract in full.
+   * The database's share of the use time: each window's use time less that window's event-loop delay (a
+   * reply waits about that long in the socket before this process reads it), weighted by its checkouts
+   * like the use time. Never below a quarter of a window's use time: a delay that large is measured too
+   * coarsely to subtract in full.
    */
   serverUseMillis: number
   meanActive: number
@@ -30,6 +31,7 @@ export function aggregate(windows: readonly Observed[]): Aggregate | undefined {
   let millis = 0
   let checkouts = 0
   let useSum = 0
+  let serverUseSum = 0
   let loop = 0
   let active = 0
   let idle = 0
@@ -40,6 +42,9 @@ export function aggregate(windows: readonly Observed[]): Aggregate | undefined {
     millis += weight
     checkouts += stats.checkouts
     useSum += stats.meanUseMillis * stats.checkouts
+    // Per window: a stall of the loop delays the replies of the checkouts in that window, not the others'.
+    // A stall in a window with few checkouts, subtracted from the mean of all, would hide the database's share.
+    serverUseSum += Math.max(stats.meanUseMillis / 4, stats.meanUseMillis - loopDelayMillis) * stats.checkouts
     loop += loopDelayMillis * weight
     active += stats.meanActive * weight
     idle += stats.meanIdle * weight
@@ -55,7 +60,7 @@ export function aggregate(windows: readonly Observed[]): Aggregate | undefined {
     checkoutsPerSecond: (checkouts * 1000) / millis,
     meanUseMillis,
     meanLoopDelayMillis,
-    serverUseMillis: Math.max(meanUseMillis / 4, meanUseMillis - meanLoopDelayMillis),
+    serverUseMillis: serverUseSum / checkouts,
     meanActive: active / millis,
     meanIdle: idle / millis,
     meanWaiting: waiting / millis,
