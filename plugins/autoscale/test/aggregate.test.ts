@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { aggregate } from '../src/internal/aggregate.js'
+import { aggregate, withoutStalls } from '../src/internal/aggregate.js'
 import { window } from './_helpers/window.js'
 
 const test = suite('aggregate')
@@ -34,6 +34,24 @@ test('never takes more than three quarters of a window`s use time', () => {
   const stalled = aggregate([window(10, 1000, { loopDelayMillis: 50 })])!
   assert.is(stalled.meanUseMillis, 10)
   assert.is(stalled.serverUseMillis, 2.5)
+})
+
+test('leaves out the windows whose event-loop delay stands out from the others`', () => {
+  const calm = window(20, 2000, { loopDelayMillis: 0.4 })
+  const stall = window(20, 600, { loopDelayMillis: 25 })
+  assert.equal(withoutStalls([calm, stall, calm, calm]), [calm, calm, calm])
+  // Two windows have no median to stand out from.
+  assert.equal(withoutStalls([calm, stall]), [calm, stall])
+  // Sub-millisecond jitter on a quiet process is no stall, however many times the median it is.
+  const jitter = window(20, 2000, { loopDelayMillis: 1.5 })
+  const still = window(20, 2000, { loopDelayMillis: 0.1 })
+  assert.equal(withoutStalls([still, jitter, still, still]), [still, jitter, still, still])
+  // Slow throughout (a busy neighbour): nothing stands out, nothing is left out.
+  const busy = [5, 9, 14, 7].map((loopDelayMillis) => window(20, 1500, { loopDelayMillis }))
+  assert.equal(withoutStalls(busy), busy)
+  // A stall stands out from a busy process too, by the same ratio.
+  const busyStall = window(20, 400, { loopDelayMillis: 60 })
+  assert.equal(withoutStalls([...busy, busyStall]), busy)
 })
 
 test.run()

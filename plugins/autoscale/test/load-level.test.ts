@@ -49,4 +49,15 @@ level('back at a size after an undone step, lighter means lighter than before th
   assert.is(read(backAt56(5), [...at56(20, 4), ...at56(3, 4)]), 'lighter')
 })
 
+level('a baseline leaves out the windows in which this process stalled, and reaches back for steady ones', () => {
+  const level = new LoadLevel()
+  level.resize(42)
+  const steady = window(42, 7000, { loopDelayMillis: 0.5 })
+  const stall = window(42, 1500, { loopDelayMillis: 20 })
+  for (const w of [steady, steady, steady, stall, steady]) level.add(w)
+  const baseline = level.recent(4)!
+  assert.is(baseline.windows, 4)
+  assert.is(baseline.checkoutsPerSecond, 7000)
+})
+
 level.run()

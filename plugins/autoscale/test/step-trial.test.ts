@@ -199,14 +199,46 @@ verdicts('no gain with the use time explained by the event-loop delay is this pr
 verdicts('one stall of this process among settled windows does not hide a knee', () => {
   // Traced on a busy 2-core machine: 56 -> 95 connections of 5 ms sleeps. The settled windows at 95 show
   // the use time up with the connections (a knee); one window in four, the loop stalls for 40 ms and few
-  // checkouts end in it. Its delay belongs to its own few checkouts, not to the others'.
+  // checkouts end in it. That window is no evidence: the verdict waits for a fourth steady one.
   const baseline = aggregate([window(56, 9500, { loopDelayMillis: 0.3 }), window(56, 9500, { loopDelayMillis: 0.3 })])!
   const step = new StepTrial('up', 56, 95, baseline)
   step.add(window(95, 9000)) // the connections opened: dropped
   for (let i = 0; i < rules.kneeWindows; i++) step.add(i === 2 ? window(95, 2300, { loopDelayMillis: 40, millis: 50 }) : window(95, 9300, { loopDelayMillis: 1.5 }))
+  assert.is(step.judge(rules).kind, 'wait')
+  assert.is(step.span, rules.kneeWindows - 1)
+  step.add(window(95, 9300, { loopDelayMillis: 1.5 }))
   const verdict = step.judge(rules)
   assert.is(verdict.kind, 'knee')
   if (verdict.kind === 'knee') assert.ok(verdict.useTimeElasticity > 0.5, `use time up 1.7x with 1.7x the connections: ${verdict.useTimeElasticity}`)
+})
+
+verdicts('one stall of this process does not turn a step that paid into a knee', () => {
+  // Traced on a quiet 2-core machine: a probe from 42 to 63 connections of 5 ms sleeps. Three windows
+  // gained a seventh on the 7,000 q/s before; in the fourth the loop stalled and few checkouts ended.
+  const baseline = aggregate([window(42, 7000, { loopDelayMillis: 0.5 }), window(42, 7000, { loopDelayMillis: 0.5 })])!
+  const steady = (perSecond: number) => window(63, perSecond, { loopDelayMillis: 0.5, millis: 50 })
+  const stalled = () => {
+    const step = new StepTrial('up', 42, 63, baseline)
+    step.add(steady(8000)) // the connections opened: dropped
+    for (const perSecond of [8000, 8000, 8000]) step.add(steady(perSecond))
+    step.add(window(63, 2000, { loopDelayMillis: 20, millis: 50 }))
+    return step
+  }
+  const verdict = stalled().judge(rules)
+  assert.is(verdict.kind, 'climb')
+  if (verdict.kind === 'climb') assert.ok(Math.abs(verdict.gain - 8 / 7) < 1e-9, `the gain of the steady windows: ${verdict.gain}`)
+  // Read with the stall, the four windows served less than before the step, with the use time up: a knee.
+  const withStall = aggregate(stalled().windows)!
+  assert.ok(withStall.checkoutsPerSecond < baseline.checkoutsPerSecond, String(withStall.checkoutsPerSecond))
+})
+
+verdicts('a process slow in every window keeps every window: its slowness is part of the verdict', () => {
+  // A busy neighbour: every window's loop delay is high, none stands out. No window is left out, and a
+  // step that did not pay while the delay explains the use time reads as this process starving.
+  const step = trial('up', 20, 40, 2000)
+  for (const delay of [8, 12, 9, 11]) step.add(window(40, 2000, { loopDelayMillis: delay }))
+  assert.is(step.span, rules.kneeWindows)
+  assert.is(step.judge(rules).kind, 'starved')
 })
 
 verdicts('checkouts waiting while connections sit idle are read as the client`s doing', () => {

@@ -26,6 +26,30 @@ export interface Aggregate {
   meanWaiting: number
 }
 
+// A window's event-loop delay this many times the median of the windows read with it, and above the
+// floor, marks a stall of this process (a collection, a burst of its own work): for most of that window
+// it issued and read no query, so its rate says nothing about the pool's size. The floor keeps a quiet
+// process's sub-millisecond jitter from counting as a stall.
+const stallRatio = 4
+const stallFloorMillis = 2
+// Fewer windows have no median worth the name.
+const minWindowsForStalls = 3
+
+/**
+ * The windows less those in which this process stalled: a loop delay that stands out from the others'
+ * (`stallRatio` times their median, and over `stallFloorMillis`). A process that is slow throughout (a
+ * busy neighbour, a saturated core) has no window that stands out, and keeps them all: that slowness is
+ * part of what the pool's size is judged on.
+ */
+export function withoutStalls<T extends Observed>(windows: readonly T[]): T[] {
+  if (windows.length < minWindowsForStalls) return [...windows]
+  const delays = windows.map((w) => w.loopDelayMillis).sort((a, b) => a - b)
+  const middle = delays.length >> 1
+  const median = delays.length % 2 === 1 ? delays[middle]! : (delays[middle - 1]! + delays[middle]!) / 2
+  const limit = Math.max(stallFloorMillis, stallRatio * median)
+  return windows.filter((w) => w.loopDelayMillis <= limit)
+}
+
 /** The windows as one, or `undefined` when they cover no time or no checkout. */
 export function aggregate(windows: readonly Observed[]): Aggregate | undefined {
   let millis = 0

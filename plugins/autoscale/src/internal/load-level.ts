@@ -1,4 +1,4 @@
-import { aggregate, type Aggregate, type Observed } from './aggregate.js'
+import { aggregate, withoutStalls, type Aggregate, type Observed } from './aggregate.js'
 
 // Windows kept at the current size (the baseline of the next step, and the recent load).
 const keptWindows = 8
@@ -58,9 +58,9 @@ export class LoadLevel {
     if (this.#windows.length > keptWindows) this.#windows.shift()
   }
 
-  /** The last `count` windows read as one. */
+  /** The last `count` windows in which this process did not stall (see `withoutStalls`), read as one. */
   recent(count: number): Aggregate | undefined {
-    return aggregate(this.#windows.slice(-count))
+    return aggregate(withoutStalls(this.#windows).slice(-count))
   }
 
   /**

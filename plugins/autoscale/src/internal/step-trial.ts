@@ -1,4 +1,4 @@
-import { aggregate, type Aggregate, type Observed } from './aggregate.js'
+import { aggregate, withoutStalls, type Aggregate, type Observed } from './aggregate.js'
 
 /** The thresholds a verdict uses (from the adaptive config). */
 export interface TrialRules {
@@ -53,6 +53,7 @@ const serverKneeElasticity = 0.25
  * paid, or this process is what is slow) may come from the first two clean windows; a verdict for fewer
  * (a knee, or connections that did nothing) needs `kneeWindows` of them, so a noisy window or two can
  * delay growth but never undo it. A step down is undone early only when it clearly hurt (`leapEfficiency`).
+ * Windows in which this process stalled are not evidence either way (see `withoutStalls`).
  * With queries longer than a window, the windows for the verdicts they would push the wrong way are
  * counted in use times (see `span`).
  */
@@ -70,9 +71,8 @@ export class StepTrial {
   readonly #all: Observed[] = []
   #settlingMillis = 0
   #settled = false
-  // Time waited out since a step down settled, and time covered by the counted windows.
+  // Time waited out since a step down settled.
   #drainedMillis = 0
-  #coveredMillis = 0
   // With queries longer than a window, a window's rate says little: it counts few completions, and for a
   // use time after a step it mixes both sizes. A new connection's first query has not ended yet (a step
   // up looks as if it did not pay), and the queries left after a step down still end at the old pace
@@ -92,11 +92,19 @@ export class StepTrial {
   }
 
   /**
-   * How much evidence the trial has, in windows: the counted windows, but no more than the number of
-   * use times (measured before the step) they cover. With short queries this is the window count.
+   * How much evidence the trial has, in windows: the counted windows in which this process did not stall
+   * (see `withoutStalls`), but no more than the number of use times (measured before the step) they cover.
+   * With short queries and a steady process this is the window count.
    */
   get span(): number {
-    return this.#unitMillis > 0 ? Math.min(this.windows.length, this.#coveredMillis / this.#unitMillis) : this.windows.length
+    return this.#spanOf(withoutStalls(this.windows))
+  }
+
+  #spanOf(steady: readonly Observed[]): number {
+    if (!(this.#unitMillis > 0)) return steady.length
+    let coveredMillis = 0
+    for (const { stats } of steady) coveredMillis += stats.elapsedMillis
+    return Math.min(steady.length, coveredMillis / this.#unitMillis)
   }
 
   /**
@@ -127,19 +135,22 @@ export class StepTrial {
       return false
     }
     this.windows.push(window)
-    this.#coveredMillis += stats.elapsedMillis
     return true
   }
 
   judge(rules: TrialRules): Verdict {
     const early = this.#earlyLeap(rules)
     if (early !== undefined) return early
-    const measured = aggregate(this.windows)
+    // A window in which this process stalled shows a rate it did not ask the pool for: it is left out, and
+    // the verdict waits for a steady one in its place.
+    const steady = withoutStalls(this.windows)
+    const measured = aggregate(steady)
+    const span = this.#spanOf(steady)
     // More connections that paid show it as soon as their queries end: that verdict counts windows.
-    const counted = this.direction === 'up' ? this.windows.length : this.span
+    const counted = this.direction === 'up' ? steady.length : span
     if (measured === undefined || counted < (this.patient ? rules.kneeWindows : Math.min(minVerdictWindows, rules.kneeWindows))) return { kind: 'wait' }
     const before = this.baseline
-    const enough = this.span >= rules.kneeWindows
+    const enough = span >= rules.kneeWindows
     const ratio = measured.meanActive / before.meanActive
     const gain = measured.checkoutsPerSecond / before.checkoutsPerSecond
     if (this.direction === 'up') {
