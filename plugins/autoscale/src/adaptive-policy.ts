@@ -157,7 +157,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     }
     if (window === undefined) return undefined
     this.#firstAt ??= now
-    this.#track(size, { stats: window, loopDelayMillis: input.eventLoopDelayMillis ?? 0 })
+    this.#track(size, { stats: window, loopDelayMillis: input.eventLoopDelayMillis ?? 0, loopUtilization: input.eventLoopUtilization })
     const demand = this.#demand(window, urgent)
 
     const trial = this.#trial

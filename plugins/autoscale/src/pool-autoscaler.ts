@@ -48,8 +48,8 @@ export interface PoolAutoscaler {
  * decision with `pool.resize(size, { reason, details })`, so every change is a `resize` event carrying the
  * numbers behind it. Only core's metrics are read; the driver is never touched. Timers are unref'd: they
  * never keep the process alive. A pool whose size is outside the policy's bounds is moved inside them at once.
- * While its timers run it also measures this process's event-loop delay and gives it to the policy with
- * each evaluation (`eventLoopDelayMillis`).
+ * While its timers run it also measures this process's event-loop delay and utilization and gives them to
+ * the policy with each evaluation (`eventLoopDelayMillis`, `eventLoopUtilization`).
  *
  * @param config - a `DynamicPoolConfig`, an `AdaptivePoolConfig`, or a `ScalingPolicy` of your own
  * @throws {InvalidOptionError} naming the bad field, or a `maxSize` above the pool's own `maxSizeLimit`
@@ -132,7 +132,11 @@ class Runner implements PoolAutoscaler {
       const input: EvaluationInput = { size: metrics.maxSize }
       const budgetLimit = this.budget?.limit(metrics.maxSize)
       if (budgetLimit !== undefined) input.budgetLimit = budgetLimit
-      if (this.#loopDelay !== undefined) input.eventLoopDelayMillis = this.#loopDelay.read()
+      if (this.#loopDelay !== undefined) {
+        const loop = this.#loopDelay.read()
+        input.eventLoopDelayMillis = loop.delayMillis
+        input.eventLoopUtilization = loop.utilization
+      }
       decision = this.policy.evaluate(input)
     } catch (error) {
       this.#onError(error)

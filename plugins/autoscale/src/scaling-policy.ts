@@ -30,6 +30,13 @@ export interface EvaluationInput {
    * longer without the database doing more, which a policy must not read as the database's knee.
    */
   eventLoopDelayMillis?: number | undefined
+  /**
+   * Share of the time since the last evaluation this process's event loop was busy, 0 to 1, when the
+   * autoscaler measures it. Near 1 this process had no time to spare, and its replies may wait in the
+   * socket for longer than the event-loop delay shows; on cores it shares with the database, a saturated
+   * server keeps it near 1 as well, so it does not tell whose limit was reached.
+   */
+  eventLoopUtilization?: number | undefined
 }
 
 /** A policy's answer: resize the pool to `size` (its `maxSize`), for `reason`, on these numbers. */

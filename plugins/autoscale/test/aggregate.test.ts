@@ -30,6 +30,13 @@ test('takes each window`s event-loop delay off that window`s checkouts only', ()
   assert.ok(Math.abs(both.meanLoopDelayMillis - (1.2 * 200 + 30 * 50) / 250) < 1e-9, 'the mean delay itself stays time-weighted')
 })
 
+test('weighs each window`s event-loop utilization by its time; a window that did not measure it counts as idle', () => {
+  const busy = window(10, 1000, { loopUtilization: 0.95, millis: 300 })
+  const quiet = window(10, 1000, { loopUtilization: 0.15 })
+  assert.ok(Math.abs(aggregate([busy, quiet])!.meanLoopUtilization - (0.95 * 300 + 0.15 * 100) / 400) < 1e-9)
+  assert.is(aggregate([window(10, 1000)])!.meanLoopUtilization, 0)
+})
+
 test('never takes more than three quarters of a window`s use time', () => {
   const stalled = aggregate([window(10, 1000, { loopDelayMillis: 50 })])!
   assert.is(stalled.meanUseMillis, 10)

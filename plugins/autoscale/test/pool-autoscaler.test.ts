@@ -208,7 +208,7 @@ runtime('by default runs on unref`d timers: they never keep the process alive', 
   scaler.stop()
 })
 
-runtime('gives the policy this process`s event-loop delay with each evaluation', async () => {
+runtime('gives the policy this process`s event-loop delay and utilization with each evaluation', async () => {
   const clock = new TimerClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
   const inputs: EvaluationInput[] = []
@@ -222,9 +222,11 @@ runtime('gives the policy this process`s event-loop delay with each evaluation',
   scaler.stop()
   assert.is(inputs.length, 2)
   assert.ok(inputs.every((input) => typeof input.eventLoopDelayMillis === 'number' && input.eventLoopDelayMillis >= 0))
+  assert.ok(inputs.every((input) => typeof input.eventLoopUtilization === 'number' && input.eventLoopUtilization >= 0 && input.eventLoopUtilization <= 1))
   const manual = attachAutoscaler(pool, recording, { clock, timers: false })
   manual.evaluate()
   assert.is(inputs[2]?.eventLoopDelayMillis, undefined, 'not measured without timers')
+  assert.is(inputs[2]?.eventLoopUtilization, undefined, 'not measured without timers')
 })
 
 runtime('evaluates early when the policy says it is due', async () => {

@@ -196,6 +196,18 @@ verdicts('no gain with the use time explained by the event-loop delay is this pr
   if (verdict.kind === 'starved') assert.ok(verdict.useTimeElasticity < 0.5)
 })
 
+verdicts('a loop busy all the time is no evidence of starving by itself; its utilization is in the details', () => {
+  // Traced on a 2-core machine shared with the database: CPU-bound queries at 42 to 95 connections kept
+  // this process's loop busy in every window (utilization 1), with the client waiting on the server.
+  const baseline = aggregate([window(42, 1500, { loopDelayMillis: 1, loopUtilization: 1 }), window(42, 1500, { loopDelayMillis: 1, loopUtilization: 1 })])!
+  const step = new StepTrial('up', 42, 63, baseline)
+  step.add(window(63, 1500)) // the connections opened: dropped
+  for (let i = 0; i < rules.kneeWindows; i++) step.add(window(63, 1500, { loopDelayMillis: 1.5, loopUtilization: 1 }))
+  const verdict = step.judge(rules)
+  assert.is(verdict.kind, 'knee')
+  if (verdict.kind === 'knee') assert.is(step.details(verdict)['eventLoopUtilization'], 1)
+})
+
 verdicts('one stall of this process among settled windows does not hide a knee', () => {
   // Traced on a busy 2-core machine: 56 -> 95 connections of 5 ms sleeps. The settled windows at 95 show
   // the use time up with the connections (a knee); one window in four, the loop stalls for 40 ms and few

@@ -4,6 +4,8 @@ import type { WindowStats } from './sample-window.js'
 export interface Observed {
   stats: WindowStats
   loopDelayMillis: number
+  /** Share of the window this process's event loop was busy, 0 to 1 (absent: not measured). */
+  loopUtilization?: number | undefined
 }
 
 /** Several windows read as one: rates and means over their whole time, so one noisy window weighs what it lasted. */
@@ -14,6 +16,8 @@ export interface Aggregate {
   checkoutsPerSecond: number
   meanUseMillis: number
   meanLoopDelayMillis: number
+  /** Share of the time this process's event loop was busy (0 where it was not measured). */
+  meanLoopUtilization: number
   /**
    * The database's share of the use time: each window's use time less that window's event-loop delay (a
    * reply waits about that long in the socket before this process reads it), weighted by its checkouts
@@ -60,7 +64,8 @@ export function aggregate(windows: readonly Observed[]): Aggregate | undefined {
   let active = 0
   let idle = 0
   let waiting = 0
-  for (const { stats, loopDelayMillis } of windows) {
+  let utilization = 0
+  for (const { stats, loopDelayMillis, loopUtilization = 0 } of windows) {
     const weight = stats.elapsedMillis
     if (!(weight > 0)) continue
     millis += weight
@@ -70,6 +75,7 @@ export function aggregate(windows: readonly Observed[]): Aggregate | undefined {
     // A stall in a window with few checkouts, subtracted from the mean of all, would hide the database's share.
     serverUseSum += Math.max(stats.meanUseMillis / 4, stats.meanUseMillis - loopDelayMillis) * stats.checkouts
     loop += loopDelayMillis * weight
+    utilization += loopUtilization * weight
     active += stats.meanActive * weight
     idle += stats.meanIdle * weight
     waiting += stats.meanWaiting * weight
@@ -84,6 +90,7 @@ export function aggregate(windows: readonly Observed[]): Aggregate | undefined {
     checkoutsPerSecond: (checkouts * 1000) / millis,
     meanUseMillis,
     meanLoopDelayMillis,
+    meanLoopUtilization: utilization / millis,
     serverUseMillis: serverUseSum / checkouts,
     meanActive: active / millis,
     meanIdle: idle / millis,

@@ -163,6 +163,8 @@ export class StepTrial {
       const useTimeElasticity = Math.log(measured.serverUseMillis / before.serverUseMillis) / Math.log(growth)
       // Checkouts waiting while connections sit idle: the pool has connections this process does not get to.
       const handoffLag = measured.meanIdle >= 1 && measured.meanWaiting >= 1
+      // (A loop busy all the time is no sign of this process starving: on cores it shares with the database,
+      // a saturated server keeps it busy too. Its utilization is in the verdict's details, not in the verdict.)
       const kind = useTimeElasticity >= serverKneeElasticity && !handoffLag ? 'knee' : 'starved'
       return { kind, measured, efficiency, gain, growth, useTimeElasticity }
     }
@@ -206,6 +208,7 @@ export class StepTrial {
       serverUseMillis: measured.serverUseMillis,
       previousServerUseMillis: before.serverUseMillis,
       eventLoopDelayMillis: measured.meanLoopDelayMillis,
+      eventLoopUtilization: measured.meanLoopUtilization,
     }
   }
 }

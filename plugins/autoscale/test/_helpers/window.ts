@@ -2,7 +2,7 @@ import type { Observed } from '../../src/internal/aggregate.js'
 import type { WindowStats } from '../../src/internal/sample-window.js'
 
 /** A window (100 ms unless told) of a full pool of `active` connections serving `perSecond` checkouts. */
-export function window(active: number, perSecond: number, extra: { loopDelayMillis?: number; idle?: number; waiting?: number; millis?: number; closing?: number } = {}): Observed {
+export function window(active: number, perSecond: number, extra: { loopDelayMillis?: number; loopUtilization?: number; idle?: number; waiting?: number; millis?: number; closing?: number } = {}): Observed {
   const elapsedMillis = extra.millis ?? 100
   const checkouts = (perSecond * elapsedMillis) / 1000
   const stats: WindowStats = {
@@ -23,5 +23,5 @@ export function window(active: number, perSecond: number, extra: { loopDelayMill
     lastWaiting: extra.waiting ?? 50,
     lastClosing: extra.closing ?? 0,
   }
-  return { stats, loopDelayMillis: extra.loopDelayMillis ?? 0 }
+  return extra.loopUtilization === undefined ? { stats, loopDelayMillis: extra.loopDelayMillis ?? 0 } : { stats, loopDelayMillis: extra.loopDelayMillis ?? 0, loopUtilization: extra.loopUtilization }
 }
