@@ -4,7 +4,7 @@ import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './creat
 import { attachOptionRules } from './internal/attach-options.js'
 import { enforceBounds } from './internal/bounds.js'
 import { budgetOf, isEnabled } from './internal/config-info.js'
-import { LoopDelay } from './internal/loop-delay.js'
+import { EventLoopLoad } from './internal/event-loop-load.js'
 import { reportWarning } from './internal/report-warning.js'
 import { checkSizeLimit } from './internal/size-limit.js'
 import type { EvaluationInput, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
@@ -74,7 +74,7 @@ class Runner implements PoolAutoscaler {
   readonly #onError: (error: unknown) => void
   readonly #clock: Clock
   readonly #timers = new Map<string, ClockTimer>()
-  readonly #loopDelay: LoopDelay | undefined
+  readonly #loop: EventLoopLoad | undefined
   // The pool's own minSize when attached: lowered with maxSize when the policy goes below it, restored after.
   readonly #baseMinSize: number
   #running = true
@@ -92,7 +92,7 @@ class Runner implements PoolAutoscaler {
     const metrics = pool.getPoolMetrics()
     this.#baseMinSize = metrics.minSize
     const timers = enabled && options.timers !== false
-    this.#loopDelay = timers ? new LoopDelay() : undefined
+    this.#loop = timers ? new EventLoopLoad() : undefined
     if (!enabled) {
       this.#running = false
       return
@@ -132,8 +132,8 @@ class Runner implements PoolAutoscaler {
       const input: EvaluationInput = { size: metrics.maxSize }
       const budgetLimit = this.budget?.limit(metrics.maxSize)
       if (budgetLimit !== undefined) input.budgetLimit = budgetLimit
-      if (this.#loopDelay !== undefined) {
-        const loop = this.#loopDelay.read()
+      if (this.#loop !== undefined) {
+        const loop = this.#loop.read()
         input.eventLoopDelayMillis = loop.delayMillis
         input.eventLoopUtilization = loop.utilization
       }
@@ -165,7 +165,7 @@ class Runner implements PoolAutoscaler {
     this.#running = false
     for (const timer of this.#timers.values()) this.#clock.clearTimeout(timer)
     this.#timers.clear()
-    this.#loopDelay?.stop()
+    this.#loop?.stop()
   }
 
   [Symbol.dispose](): void {

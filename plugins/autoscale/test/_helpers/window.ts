@@ -23,5 +23,5 @@ export function window(active: number, perSecond: number, extra: { loopDelayMill
     lastWaiting: extra.waiting ?? 50,
     lastClosing: extra.closing ?? 0,
   }
-  return extra.loopUtilization === undefined ? { stats, loopDelayMillis: extra.loopDelayMillis ?? 0 } : { stats, loopDelayMillis: extra.loopDelayMillis ?? 0, loopUtilization: extra.loopUtilization }
+  return { stats, loopDelayMillis: extra.loopDelayMillis ?? 0, loopUtilization: extra.loopUtilization }
 }

@@ -18,7 +18,7 @@ export interface LoopReading {
  * whether this process had time to spare. One libuv timer every 10 ms while running; the utilization
  * is read from counters Node keeps anyway.
  */
-export class LoopDelay {
+export class EventLoopLoad {
   readonly #histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MILLIS })
   #utilization: EventLoopUtilization = performance.eventLoopUtilization()
 
