@@ -14,9 +14,8 @@
 # A full garbage-collection cycle either lands among the COUNT requests or does not, and moves a count of
 # 10,000 by up to 10k instructions a request on small servers: COUNT=40000 spreads it (and takes 4x as long).
 # PATHNAME (default /orders/42) is the path requested. The profile is kept in bench/results/instructions/
-# for callgrind_annotate. Besides the count, the line gives `rest`: the count without V8's optimizing
-# compilers, which still run now and then after the warm-up and add 3k to 4k a request to one count and not
-# the next; `rest` repeats to within a few hundred instructions. The garbage collector's share is given too.
+# for callgrind_annotate. Besides the count, the line gives the shares of V8's optimizing compilers and of
+# the garbage collector, and the `mutator`: the count without either, the figure to compare servers by.
 set -euo pipefail
 name=$1
 shift
@@ -47,9 +46,9 @@ callgrind_control -d "$server" >/dev/null
 sleep 1
 profile=$(ls "$out/$name".*.1 | head -1)
 total=$(grep -h '^summary:\|^totals:' "$profile" | head -1 | awk '{print $2}')
-# V8's optimizing compilers still run now and then after the warm-up (on the main thread with
-# `--single-threaded`): a recompile that lands among the counted requests adds 3k to 4k a request to one
-# count and not to the next. The split shows it: compare servers by `rest`, the count without the compilers.
+# The compilers still run now and then after the warm-up (on the main thread with `--single-threaded`), and
+# a recompile or a collection landing among the counted requests moves one count by 3k to 5k a request and
+# not the next; the mutator repeats to within about 1k.
 read -r jit gc < <(callgrind_annotate --threshold=100 "$profile" 2>/dev/null | awk -v n="$count" '
   /^ *[0-9,]+ +\( *[0-9.]+%\) / && !/PROGRAM TOTALS/ {
     v = $1; gsub(",", "", v)
@@ -57,4 +56,4 @@ read -r jit gc < <(callgrind_annotate --threshold=100 "$profile" 2>/dev/null | a
     else if ($0 ~ /Scaveng|IterateObjectCache|MarkCompact|v8::internal::Heap::|Sweeper|Marking|Evacuat/) gc += v
   }
   END { printf "%d %d\n", jit / n, gc / n }')
-echo "$name: $((total / count)) instructions per request, rest $((total / count - jit)) (compilers $jit, garbage collector $gc; $profile)"
+echo "$name: $((total / count)) instructions per request, mutator $((total / count - jit - gc)) (compilers $jit, garbage collector $gc; $profile)"
