@@ -31,7 +31,8 @@ export interface AdaptivePoolConfig {
    * throughput per connection before it: 1 means the new connections did as much work as the old ones,
    * 0 that they added nothing. Below `kneeEfficiency` (default 0.05), over `kneeWindows` windows, and with
    * the database's share of the use time rising with the connections, the step is undone: the knee is
-   * found. A step down is kept when the connections it took away carried less than this share.
+   * found. A step down whose connections carried less than this share is kept, and the next may follow; one
+   * whose connections carried more, but too little to go back for, is kept and ends the descent.
    */
   kneeEfficiency?: number | undefined
   /** At or above this efficiency (default 0.5) the next step goes straight to the target; between the two it climbs by half a probe. */

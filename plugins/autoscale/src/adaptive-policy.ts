@@ -39,8 +39,9 @@ interface Demand {
  *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
  *   again, so the policy keeps probing while requests wait.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
- *   heavier) starts steps down, each kept only if the connections it took away did nothing; a step down
- *   that cost the removed connections' full share (`leapEfficiency`) goes back and on to the target, as
+ *   heavier) starts steps down, each followed by another only if the connections it took away did
+ *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the descent
+ *   (small losses must not add up step by step); a step down that cost the removed connections' full share (`leapEfficiency`) goes back and on to the target, as
  *   after a leap (no knee is near), unless steps down were kept before it (the knee is then between the
  *   two sizes: it holds there). A use time that falls by a third ends the knee's hold. Back at a size
  *   after an undone step, the use time is also compared with what it was there before that step (the
@@ -245,7 +246,9 @@ export class AdaptivePolicy implements ScalingPolicy {
         this.#knee.set(trial.to, now)
         return undefined
       case 'keep':
-        this.#descending = true
+      case 'settle':
+        // Connections that did nothing: try fewer still. Ones that carried a little: the knee is near, stop.
+        this.#descending = verdict.kind === 'keep'
         this.#keptDown++
         this.#knee.set(trial.to, now)
         return undefined

@@ -269,6 +269,20 @@ verdicts('a step down is kept only after kneeWindows windows show it cost nothin
   assert.is(step.judge(rules).kind, 'keep')
 })
 
+verdicts('a step down that cost a little is kept but ends the descent; one that cost nothing lets it go on', () => {
+  // A third of 60 connections taken away; the 20 removed carried 0 to 40% of their share of 3,000 q/s.
+  const judged = (perSecond: number) => {
+    const step = trial('down', 60, 40, 3000)
+    for (let i = 0; i < rules.kneeWindows; i++) step.add(window(40, perSecond))
+    return step.judge(rules)
+  }
+  assert.is(judged(2990).kind, 'keep', 'a 1% share: nothing')
+  const settled = judged(2900)
+  assert.is(settled.kind, 'settle', 'a 10% share: a little')
+  if (settled.kind === 'settle') assert.ok(Math.abs(settled.efficiency - 0.1) < 0.01, `efficiency ${settled.efficiency}`)
+  assert.is(judged(2700).kind, 'restore', 'a 30% share: past halfway from a knee`s share to a leap`s')
+})
+
 verdicts('a step down that clearly hurt is undone on the first two windows', () => {
   const step = trial('down', 60, 40, 3000)
   step.add(window(40, 2000))

@@ -22,8 +22,10 @@ export type Verdict =
   | { kind: 'knee'; measured: Aggregate; efficiency: number; gain: number; growth: number; useTimeElasticity: number }
   /** Down: the connections taken away were doing real work: go back. */
   | { kind: 'restore'; measured: Aggregate; efficiency: number; loss: number; shrink: number }
-  /** Down: the connections taken away did (almost) nothing: stay at the smaller size. */
+  /** Down: the connections taken away did (almost) nothing: stay at the smaller size; the next step down may follow. */
   | { kind: 'keep'; measured: Aggregate; efficiency: number; loss: number; shrink: number }
+  /** Down: the connections taken away carried a small share, too little to go back for: stay, and step down no further. */
+  | { kind: 'settle'; measured: Aggregate; efficiency: number; loss: number; shrink: number }
 
 // Time a step waits for its connections to open, or to close. Both are slow on a busy database and cost
 // it CPU meanwhile (a 2-core machine at its limit opened about fifty a second; closing 32 took it half a
@@ -177,7 +179,11 @@ export class StepTrial {
     // least halfway between a knee's share and a leap's (noise alone must not send a pool back up).
     const restoreEfficiency = (rules.kneeEfficiency + rules.leapEfficiency) / 2
     if (efficiency >= rules.leapEfficiency || (enough && efficiency >= restoreEfficiency)) return { kind: 'restore', measured, efficiency, loss, shrink }
-    return enough ? { kind: 'keep', measured, efficiency, loss, shrink } : { kind: 'wait' }
+    if (!enough) return { kind: 'wait' }
+    // Between a knee's share and the bar to go back, each step down loses a little: on a curve that rises
+    // slowly, a descent of such steps would add them up (a tenth of the throughput, or more) one noisy
+    // verdict at a time. The knee is near: the descent ends here.
+    return efficiency >= rules.kneeEfficiency ? { kind: 'settle', measured, efficiency, loss, shrink } : { kind: 'keep', measured, efficiency, loss, shrink }
   }
 
   // More connections that paid in full while the step's connections were still opening: opening them
