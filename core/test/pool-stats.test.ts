@@ -1,5 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { ManualClock } from '@lifeguard/test-kit'
 import { PoolStats, type LivePoolState } from '../src/adapter.js'
 
 const live: LivePoolState = { totalConnections: 4, activeConnections: 1, idleConnections: 3, waitingRequests: 2, minSize: 2, maxSize: 10 }
@@ -59,15 +60,19 @@ stats('the window size option bounds the summaries but not the lifetime count', 
   assert.is(metrics.useTime.sum, 104)
 })
 
-stats('lastUsed follows the latest checkout or release', () => {
-  const pool = new PoolStats()
-  const before = Date.now()
+stats('lastUsed follows the latest checkout or release', async () => {
+  // The pool's clock, not the wall clock: the date is `created` plus the time its clock measured since.
+  const clock = new ManualClock()
+  const pool = new PoolStats({ clock })
+  assert.is(pool.snapshot(live).lastUsed, undefined)
+  await clock.advance(5)
   pool.recordWait(0)
   const first = pool.snapshot(live).lastUsed
   assert.instance(first, Date)
-  assert.ok((first as Date).getTime() >= before)
+  assert.is((first as Date).getTime(), pool.created.getTime() + 5)
+  await clock.advance(3)
   pool.recordUse(0)
-  assert.ok((pool.snapshot(live).lastUsed as Date).getTime() >= (first as Date).getTime())
+  assert.is((pool.snapshot(live).lastUsed as Date).getTime(), pool.created.getTime() + 8)
 })
 
 stats('counts errors and keeps the last message with the secrets removed', () => {
