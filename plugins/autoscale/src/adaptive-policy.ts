@@ -40,10 +40,10 @@ interface Demand {
  *   again, so the policy keeps probing while requests wait.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each followed by another only if the connections it took away did
- *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the descent
- *   (small losses must not add up step by step); a step down that cost the removed connections' full share (`leapEfficiency`) goes back and on to the target, as
- *   after a leap (no knee is near), unless steps down were kept before it (the knee is then between the
- *   two sizes: it holds there). A use time that falls by a third ends the knee's hold. Back at a size
+ *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
+ *   descent (small losses must not add up step by step); a step down that cost the removed connections'
+ *   full share (`leapEfficiency`) goes back and on to the target, as after a leap (no knee is near),
+ *   unless steps down were kept before it (the knee is then between the two sizes: it holds there). A use time that falls by a third ends the knee's hold. Back at a size
  *   after an undone step, the use time is also compared with what it was there before that step (the
  *   first windows back still carry the step's cost).
  * - **Check a hasty step from above**: a step up taken within 1.5 s of the grow before it, from windows

@@ -270,7 +270,7 @@ verdicts('a step down is kept only after kneeWindows windows show it cost nothin
 })
 
 verdicts('a step down that cost a little is kept but ends the descent; one that cost nothing lets it go on', () => {
-  // A third of 60 connections taken away; the 20 removed carried 0 to 40% of their share of 3,000 q/s.
+  // A third of 60 connections taken away; the 20 removed carried 1%, 10% or 30% of their share of 3,000 q/s.
   const judged = (perSecond: number) => {
     const step = trial('down', 60, 40, 3000)
     for (let i = 0; i < rules.kneeWindows; i++) step.add(window(40, perSecond))
