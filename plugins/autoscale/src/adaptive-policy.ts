@@ -31,7 +31,8 @@ interface Demand {
  * - **Grow** when checkouts wait and the pool is full: a first step multiplies the size by `probeFactor`,
  *   and each step is a trial judged against the windows before it. New connections that did as much
  *   work as the old ones (`leapEfficiency`) let the next step go to the target (at most two probes at
- *   once); a partial gain climbs by half a probe. No verdict rests on one window.
+ *   once); a partial gain climbs by half a probe. No verdict rests on one window. Into a queue as deep
+ *   as the pool, a leap is taken at the sample that shows it (the window still open is its second).
  * - **Brake at the knee** only on evidence: a step that did not pay over `kneeWindows` windows, while the
  *   database's share of the use time (use time less this process's event-loop delay) rose with the
  *   connections (at least a quarter as fast, in log terms). When it did not, or checkouts waited while
@@ -83,12 +84,15 @@ export class AdaptivePolicy implements ScalingPolicy {
   // Steps down kept since the pool last grew or the load got heavier: connections found idle down to here.
   #keptDown = 0
   #pressed = false
+  // The last step up was taken with a queue as deep as the pool.
+  #queued = false
   readonly #targets: PeakTargets
   #firstAt: number | undefined
   #lastGrowAt = -Infinity
   // The use time measured before the last run of quick grows (see `#grow`).
   #useBeforeGrowMillis = Infinity
-  // A sample showed a full pool with a queue as deep as the pool: evaluate now rather than at the window's end.
+  // A sample showed a full pool with a queue as deep as the pool, or a leap into such a queue: evaluate
+  // now rather than at the window's end.
   #urgent = false
   #calmUntil = -Infinity
 
@@ -112,6 +116,12 @@ export class AdaptivePolicy implements ScalingPolicy {
   observe(sample: PoolSample): void {
     const now = this.#clock.now()
     this.#window.add(now, sample)
+    // Into a queue as deep as the pool, every moment at the old size costs each waiting request: a step
+    // that already leaps on the samples so far is judged now, not at the window's end.
+    if (this.#queued && this.#trial !== undefined && !this.#urgent) {
+      const current = this.#window.peek()
+      this.#urgent = current !== undefined && this.#trial.leapsWith({ stats: current, loopDelayMillis: 0 }, this.config)
+    }
     // Urgency is for the first moment of a burst; once requests wait, evaluations come half a window apart.
     if (this.#urgent || this.#pressed || this.#trial !== undefined || now < this.#calmUntil || !this.config.enabled) return
     const size = sample.maxSize
@@ -122,8 +132,8 @@ export class AdaptivePolicy implements ScalingPolicy {
 
   /**
    * When the next evaluation is due: at once after a sample showed a burst (a full pool with a queue as
-   * deep as the pool), half a window apart while a step is judged or requests wait, else every
-   * `evaluationIntervalMillis`.
+   * deep as the pool) or that a step taken into such a queue leaps, half a window apart while a step is
+   * judged or requests wait, else every `evaluationIntervalMillis`.
    */
   dueInMillis(): number {
     if (this.#urgent) return 0
@@ -329,6 +339,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#descending = false
     this.#keptDown = 0
     this.#lastGrowAt = now
+    this.#queued = burst || window.meanWaiting >= size
     return {
       size: next,
       reason,

@@ -54,6 +54,18 @@ step('reacts to a burst at the next sample, not at the end of the window, and ju
   assert.is(pool.maxSize, 95)
 })
 
+step('into a queue as deep as the pool, a step that leaps is judged at the sample that shows it, not at the window`s end', () => {
+  const { clock, pool, policy } = setup(waitBound(5), 5)
+  drive(policy, pool, clock, 3000)
+  pool.clients = 100
+  const burstAt = clock.now()
+  const steps = drive(policy, pool, clock, 1000)
+  const gaps = steps.slice(1).map((s, i) => s.at - steps[i]!.at)
+  // Half a window and a sample: two windows' worth of evidence, the second one still open.
+  assert.equal(gaps, [75, 75], `steps ${steps.map((s) => `${s.at - burstAt}:${s.decision.size}`).join(' ')}`)
+  assert.is(pool.maxSize, 95)
+})
+
 step('steps down after the burst, once demand stayed low for scaleDownDelayMillis', () => {
   const { clock, pool, policy } = setup(waitBound(5), 100)
   drive(policy, pool, clock, 3000)

@@ -53,6 +53,24 @@ verdicts('a leap needs no settled window: connections that paid in full while th
   assert.is(flat.judge(rules).kind, 'wait')
 })
 
+verdicts('a leap is seen in the window still open: it leaps with it as the judge will once it closes, never on it alone', () => {
+  const baseline = aggregate([window(20, 2000), window(20, 2000)])!
+  const step = new StepTrial('up', 20, 40, baseline)
+  assert.not.ok(step.leapsWith(window(30, 3000), rules), 'never on one window')
+  step.add(window(30, 3000))
+  assert.ok(step.leapsWith(window(30, 3000), rules))
+  assert.not.ok(step.leapsWith(window(30, 1000), rules), 'an open window without the gain weighs as much as the closed one')
+  step.add(window(30, 3000))
+  assert.is(step.judge(rules).kind, 'leap')
+  // Nothing else is read early: a probe above a knee waits for its windows, and a step down never leaps.
+  const patient = new StepTrial('up', 20, 40, baseline, { patient: true })
+  patient.add(window(30, 3000))
+  assert.not.ok(patient.leapsWith(window(30, 3000), rules))
+  const down = new StepTrial('down', 40, 20, aggregate([window(40, 3000), window(40, 3000)])!)
+  down.add(window(20, 1500))
+  assert.not.ok(down.leapsWith(window(20, 1500), rules))
+})
+
 verdicts('a step down is judged once its busy connections have closed, not on the windows in which they still ran', () => {
   const baseline = aggregate([window(60, 3000), window(60, 3000)])!
   const step = new StepTrial('down', 60, 40, baseline)

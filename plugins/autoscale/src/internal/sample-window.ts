@@ -88,6 +88,19 @@ export class SampleWindow {
 
   /** Ends the window and returns its statistics, or `undefined` when it holds no sample. */
   close(): WindowStats | undefined {
+    const stats = this.peek()
+    if (stats === undefined) return undefined
+    this.#start = this.#last
+    this.#samples = 0
+    this.#active = 0
+    this.#waiting = 0
+    this.#idle = 0
+    this.#utilization = 0
+    return stats
+  }
+
+  /** The statistics of the window so far, leaving it open; `undefined` when it holds no sample. */
+  peek(): WindowStats | undefined {
     const start = this.#start
     const last = this.#last
     const n = this.#samples
@@ -95,7 +108,7 @@ export class SampleWindow {
     const elapsedMillis = last.at - start.at
     const checkouts = Math.max(0, last.useCount - start.useCount)
     const grants = Math.max(0, last.waitCount - start.waitCount)
-    const stats: WindowStats = {
+    return {
       samples: n,
       elapsedMillis,
       meanActive: this.#active / n,
@@ -112,12 +125,5 @@ export class SampleWindow {
       lastWaiting: last.waiting,
       lastClosing: last.closing,
     }
-    this.#start = last
-    this.#samples = 0
-    this.#active = 0
-    this.#waiting = 0
-    this.#idle = 0
-    this.#utilization = 0
-    return stats
   }
 }

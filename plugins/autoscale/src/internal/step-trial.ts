@@ -186,12 +186,22 @@ export class StepTrial {
     return efficiency >= rules.kneeEfficiency ? { kind: 'settle', measured, efficiency, loss, shrink } : { kind: 'keep', measured, efficiency, loss, shrink }
   }
 
+  /**
+   * Whether the windows so far and the one still open (`current`) already make a leap: the judge
+   * reaches the same verdict once that window closes, so it can be closed at once.
+   */
+  leapsWith(current: Observed, rules: TrialRules): boolean {
+    return this.#earlyLeap(rules, current) !== undefined
+  }
+
   // More connections that paid in full while the step's connections were still opening: opening them
   // costs the database CPU, which only makes the gain look smaller, so the leap need not wait for them.
   // Verdicts against the step still wait for the settled windows.
-  #earlyLeap(rules: TrialRules): Verdict | undefined {
-    if (this.direction !== 'up' || this.patient || this.#all.length < minVerdictWindows || this.windows.length >= minVerdictWindows) return undefined
-    const measured = aggregate(this.#all)
+  #earlyLeap(rules: TrialRules, current?: Observed): Verdict | undefined {
+    if (this.direction !== 'up' || this.patient || this.windows.length >= minVerdictWindows) return undefined
+    const all = current === undefined ? this.#all : [...this.#all, current]
+    if (all.length < minVerdictWindows) return undefined
+    const measured = aggregate(all)
     if (measured === undefined) return undefined
     const growth = measured.meanActive / this.baseline.meanActive
     const gain = measured.checkoutsPerSecond / this.baseline.checkoutsPerSecond
