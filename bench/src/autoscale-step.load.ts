@@ -90,6 +90,13 @@ export interface PhaseResult extends Figures {
   /** Connections the pool opened and closed during the phase (each costs the server CPU). */
   opened: number
   closed: number
+  /**
+   * Where the p99 comes from: the p99 of the queries started after the phase's first second (by then
+   * every setup has opened the connections the phase asks for), and how many of the queries slower than
+   * the phase's p99 (its slowest 1%) started within that first second.
+   */
+  afterFirstSecondP99Millis: number
+  slowInFirstSecond: number
   /** Per stretch of one query, when the phase alternates. */
   segments?: (Figures & { query: QueryKind })[]
 }
@@ -113,10 +120,17 @@ export interface StepRun {
 }
 
 const TICK_MILLIS = 100
+// A phase's first second: where a burst opens its connections (see `PhaseResult.slowInFirstSecond`).
+const FIRST_SECOND_MILLIS = 1000
 
 function figures(latencies: LatencySample, elapsedMillis: number): Figures {
   const summary = latencies.summary()
   return { operations: summary.count, throughput: (summary.count * 1000) / elapsedMillis, p50Millis: summary.p50Millis, p99Millis: summary.p99Millis }
+}
+
+function whereTheTailIs(all: LatencySample, firstSecond: LatencySample, afterFirstSecond: LatencySample) {
+  const p99Millis = all.summary().p99Millis
+  return { afterFirstSecondP99Millis: afterFirstSecond.summary().p99Millis, slowInFirstSecond: firstSecond.countAbove(p99Millis) }
 }
 
 /** Runs the phases back to back as closed-loop load, ticking pool metrics every 100 ms. */
@@ -144,6 +158,7 @@ async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: 
   try {
     for (const phase of phases) {
       const all = new LatencySample()
+      const [firstSecond, afterFirstSecond] = [new LatencySample(), new LatencySample()]
       const segments = phase.queries.length > 1 ? Array.from({ length: Math.ceil(phase.millis / phase.switchMillis) }, () => new LatencySample()) : []
       let errors = 0
       const phaseStart = performance.now()
@@ -160,6 +175,8 @@ async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: 
             await pool.query(query)
             const millis = performance.now() - now
             all.record(millis)
+            if (now - phaseStart < FIRST_SECOND_MILLIS) firstSecond.record(millis)
+            else afterFirstSecond.record(millis)
             segments[segment]?.record(millis)
             completed++
           } catch (error) {
@@ -181,6 +198,7 @@ async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: 
         connectionSeconds: connectionMillis / 1000,
         ...churn,
         ...figures(all, elapsed),
+        ...whereTheTailIs(all, firstSecond, afterFirstSecond),
         ...(segments.length > 0
           ? { segments: segments.map((latencies, s) => ({ query: phase.queries[s % phase.queries.length] as QueryKind, ...figures(latencies, Math.min(phase.switchMillis, elapsed - s * phase.switchMillis)) })) }
           : {}),

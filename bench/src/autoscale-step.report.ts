@@ -190,7 +190,9 @@ export function roundTable(ratios: readonly RoundRatio[]): string {
 
 /** Medians over the rounds of each phase's figures, per mode, workload and setup. */
 export function phaseTable(records: readonly RunRecord[]): string {
-  const lines = ['mode       workload    setup       phase  conc    q/s   p99 ms  conn-s  errors']
+  // 'p99 1s+': the queries started after the phase's first second; 'top 1% in 1st s': the share of the
+  // queries slower than the p99 that started within it (where a burst opens its connections).
+  const lines = ['mode       workload    setup       phase  conc    q/s   p99 ms  p99 1s+  top 1% in 1st s  conn-s  errors']
   for (const group of groupBy(records, (r) => `${r.mode}/${r.workload}/${r.setup}`).values()) {
     const first = group[0] as RunRecord
     first.run.phases.forEach((phase, index) => {
@@ -205,6 +207,8 @@ export function phaseTable(records: readonly RunRecord[]): string {
           String(phase.concurrency).padStart(5),
           mid((p) => p.throughput).toFixed(0).padStart(6),
           mid((p) => p.p99Millis).toFixed(1).padStart(8),
+          mid((p) => p.afterFirstSecondP99Millis).toFixed(1).padStart(7),
+          `${(100 * mid((p) => p.slowInFirstSecond / Math.max(1, p.operations / 100))).toFixed(0)}%`.padStart(15),
           mid((p) => p.connectionSeconds).toFixed(0).padStart(7),
           String(all.reduce((sum, p) => sum + p.errors, 0)).padStart(7),
         ].join('  '),

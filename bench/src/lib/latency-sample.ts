@@ -46,6 +46,13 @@ export class LatencySample {
     if (slot < this.#maxSamples) this.#samples[slot] = millis
   }
 
+  /** How many of the latencies kept are above `millis` (exact while no more than `maxSamples` were recorded). */
+  countAbove(millis: number): number {
+    let count = 0
+    for (const sample of this.#samples) if (sample > millis) count++
+    return count
+  }
+
   /** Count, p50, p99, mean and max of what was recorded. */
   summary(): LatencySummary {
     if (this.#count === 0) return { count: 0, p50Millis: 0, p99Millis: 0, meanMillis: 0, maxMillis: 0 }
