@@ -117,7 +117,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     const now = this.#clock.now()
     this.#window.add(now, sample)
     // Into a queue as deep as the pool, every moment at the old size costs each waiting request: a step
-    // that already leaps on the samples so far is judged now, not at the window's end.
+    // that already leaps on the samples so far is judged now, not at the window's end. (A leap does not
+    // read the event-loop delay, which is measured per evaluation.)
     if (this.#queued && this.#trial !== undefined && !this.#urgent) {
       const current = this.#window.peek()
       this.#urgent = current !== undefined && this.#trial.leapsWith({ stats: current, loopDelayMillis: 0 }, this.config)
