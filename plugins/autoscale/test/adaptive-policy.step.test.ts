@@ -14,6 +14,15 @@ function setup(model: UseTimeModel, clients: number, overrides: Partial<Adaptive
   return { clock, pool, policy }
 }
 
+/** 5 clients of 5 ms queries for `calmMillis`, then 100 for `burstMillis`: the steps of the burst. */
+function waitBoundBurst(calmMillis: number, burstMillis: number) {
+  const { clock, pool, policy } = setup(waitBound(5), 5)
+  drive(policy, pool, clock, calmMillis)
+  pool.clients = 100
+  const burstAt = clock.now()
+  return { pool, policy, burstAt, steps: drive(policy, pool, clock, burstMillis) }
+}
+
 const step = suite('AdaptivePolicy under a step load')
 
 step('sizes a steady load by Little`s law with headroom: 5 clients x 5 ms at 1000/s -> 6 connections', () => {
@@ -28,11 +37,7 @@ step('sizes a steady load by Little`s law with headroom: 5 clients x 5 ms at 100
 })
 
 step('steps up a wait-bound burst to the bound in three quick steps: a probe, then two leaps of at most two probes', () => {
-  const { clock, pool, policy } = setup(waitBound(5), 5)
-  drive(policy, pool, clock, 5000)
-  pool.clients = 100
-  const burstAt = clock.now()
-  const steps = drive(policy, pool, clock, 2000)
+  const { policy, burstAt, steps } = waitBoundBurst(5000, 2000)
   assert.equal(steps.map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-grow', 'autoscale:adaptive-grow'])
   assert.equal(steps.map((s) => s.decision.size), [12, 48, 95])
   assert.ok(steps[2]!.at - burstAt <= 4 * policy.evaluationIntervalMillis, `at the bound ${steps[2]!.at - burstAt} ms into the burst`)
@@ -55,11 +60,7 @@ step('reacts to a burst at the next sample, not at the end of the window, and ju
 })
 
 step('into a queue as deep as the pool, a step that leaps is judged at the sample that shows it, not at the window`s end', () => {
-  const { clock, pool, policy } = setup(waitBound(5), 5)
-  drive(policy, pool, clock, 3000)
-  pool.clients = 100
-  const burstAt = clock.now()
-  const steps = drive(policy, pool, clock, 1000)
+  const { pool, burstAt, steps } = waitBoundBurst(3000, 1000)
   const gaps = steps.slice(1).map((s, i) => s.at - steps[i]!.at)
   // Half a window and a sample: two windows' worth of evidence, the second one still open.
   assert.equal(gaps, [75, 75], `steps ${steps.map((s) => `${s.at - burstAt}:${s.decision.size}`).join(' ')}`)
