@@ -38,7 +38,9 @@ interface Demand {
  *   connections (at least a quarter as fast, in log terms). When it did not, or checkouts waited while
  *   connections sat idle, it is this process that cannot keep up: the step is kept but growth holds.
  *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
- *   again, so the policy keeps probing while requests wait.
+ *   again, so the policy keeps probing while requests wait. A knee found right above the size a burst's
+ *   first step reached (a step judged against the calm before the burst) is checked from below with one
+ *   step down, once per burst.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
@@ -81,8 +83,14 @@ export class AdaptivePolicy implements ScalingPolicy {
   #descending = false
   // A hasty step up paid: check it with one step down once settled (see the class comment).
   #checkFromAbove = false
-  // Steps down kept since the pool last grew or the load got heavier: connections found idle down to here.
-  #keptDown = 0
+  // Times connections above the current size were found idle since the pool last grew or the load got
+  // heavier: steps down kept, or a knee found right above it.
+  #idleAbove = 0
+  // The size a burst's first step reached: judged against the calm before the burst, that step may have
+  // read as paying on a curve that falls (see the 'knee' verdict). Forgotten once checked or the load ends.
+  #burstReached: number | undefined
+  // The knee whose size a step down is checking from below.
+  #checkedKnee: number | undefined
   #pressed = false
   // The last step up was taken with a queue as deep as the pool.
   #queued = false
@@ -197,6 +205,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     }
     if (!this.#pressed) {
       this.#descending = false
+      this.#burstReached = undefined
       return this.#shrink(window, demand, size, now)
     }
     const shift = this.#level.shift(size)
@@ -206,7 +215,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       this.#knee.clear()
       this.#checkFromAbove = false
       this.#descending = true
-      this.#keptDown = 0
+      this.#idleAbove = 0
     }
     if (shift === 'lighter') this.#knee.expire(now) // probe above the knee now, judged as such a probe
     if (shift !== undefined) this.#momentum = 'climb'
@@ -260,24 +269,26 @@ export class AdaptivePolicy implements ScalingPolicy {
       case 'settle':
         // Connections that did nothing: try fewer still. Ones that carried a little: the knee is near, stop.
         this.#descending = verdict.kind === 'keep'
-        this.#keptDown++
+        this.#idleAbove++
         this.#knee.set(trial.to, now)
         return undefined
       case 'restore': {
         this.#descending = false
         // The connections taken away carried their full share: the pool is on the straight part of the
         // curve, far from any knee, and more connections will pay as these did (a wait-bound load). Unless
-        // steps down were kept before this one: then connections above `from` were found idle, and the
-        // knee lies between the two sizes.
-        if (verdict.efficiency >= this.config.leapEfficiency && this.#keptDown === 0) {
+        // connections above `from` were found idle before (steps down kept, or a knee right above): the
+        // knee then lies between the two sizes.
+        if (verdict.efficiency >= this.config.leapEfficiency && this.#idleAbove === 0) {
           this.#knee.clear()
           this.#momentum = 'leap'
           this.#level.returnTo(trial.from, trial.baseline)
           return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
         }
-        // They carried part of it: this size is the knee for now; a probe above it comes after the hold.
+        // They carried part of it: this size is the knee for now; a probe above it comes after the hold
+        // (the hold of a knee this step checked from below stands: it was not found again).
         this.#momentum = 'climb'
-        const holdMillis = this.#knee.set(trial.from, now)
+        const checked = trial.from === this.#checkedKnee && this.#knee.at(now) === trial.from
+        const holdMillis = checked ? this.#knee.remainingMillis(now) : this.#knee.set(trial.from, now)
         this.#level.returnTo(trial.from, trial.baseline)
         return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
       }
@@ -288,8 +299,17 @@ export class AdaptivePolicy implements ScalingPolicy {
         const knee = Math.min(trial.to - 1, Math.max(trial.from, this.minSize, Math.ceil(carried - 1e-9)))
         const holdMillis = this.#knee.set(knee, now)
         this.#momentum = 'climb'
+        this.#idleAbove++
         // Back where the step started, the load is judged against what was measured there before it.
         if (knee === trial.from) this.#level.returnTo(knee, trial.baseline)
+        // The size a burst's first step reached may lie past the knee: on a database saturated by a few
+        // connections, the calm before the burst served about as much, and noise read as a gain. One step
+        // down checks it from below, as after a hasty step.
+        if (knee === trial.from && knee === this.#burstReached && knee > this.minSize) {
+          this.#checkFromAbove = true
+          this.#checkedKnee = knee
+          this.#burstReached = undefined
+        }
         return { size: knee, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
       }
     }
@@ -338,9 +358,11 @@ export class AdaptivePolicy implements ScalingPolicy {
     const reason = this.#momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#momentum = 'probe'
     this.#descending = false
-    this.#keptDown = 0
+    this.#idleAbove = 0
     this.#lastGrowAt = now
     this.#queued = burst || window.meanWaiting >= size
+    if (burst) this.#burstReached = next
+    this.#checkedKnee = undefined
     return {
       size: next,
       reason,

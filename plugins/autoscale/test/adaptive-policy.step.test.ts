@@ -117,8 +117,14 @@ step('climbs by half a probe while a step pays only in part, and stops at the kn
   const { clock, pool, policy } = setup((active) => 5 * Math.max(1, active / 10), 100)
   pool.resize({ maxSize: 7 })
   const steps = drive(policy, pool, clock, 1000)
-  assert.equal(steps.map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-probe', 'autoscale:adaptive-knee'])
-  assert.equal(steps.map((s) => s.decision.size).slice(0, 2), [14, 21])
+  // The knee is found right above the size the burst's first step reached: one step down checks that size
+  // from below, and goes back, as the connections it took away carried a share.
+  const names = ['probe', 'probe', 'knee', 'descend', 'restore'].map((name) => `autoscale:adaptive-${name}`)
+  assert.equal(steps.map((s) => s.decision.reason), names)
+  assert.equal(steps.map((s) => s.decision.size), [14, 21, 14, 9, 14])
+  // Undone, the check leaves the knee's hold as it was: it ends when it would have, not doubled.
+  const holdEnd = (s: Step) => s.at + (s.decision.details['kneeHoldMillis'] as number)
+  assert.is(holdEnd(steps[4]!), holdEnd(steps[2]!))
   assert.ok(pool.maxSize >= 10 && pool.maxSize < 21, `knee at ${pool.maxSize}`)
 })
 

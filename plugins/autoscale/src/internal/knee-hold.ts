@@ -27,6 +27,11 @@ export class KneeHold {
     return this.#holdMillis
   }
 
+  /** How much longer the knee caps growth at `now`, in ms (0 once it no longer does). */
+  remainingMillis(now: number): number {
+    return Math.max(0, this.#until - now)
+  }
+
   /** Records a knee found at `now`; returns how long it holds. */
   set(size: number, now: number): number {
     const last = this.#size
