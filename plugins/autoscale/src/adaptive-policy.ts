@@ -39,14 +39,14 @@ interface Demand {
  *   connections sat idle, it is this process that cannot keep up: the step is kept but growth holds.
  *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
  *   again, so the policy keeps probing while requests wait. A knee found right above the size a burst's
- *   first step reached (a step judged against the calm before the burst) is checked from below with one
- *   step down, once per burst.
+ *   first step reached (the one step judged against the calm before the burst) sends the pool one step
+ *   down from there, once per burst, to check that size from below.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
  *   descent (small losses must not add up step by step); a step down that cost the removed connections'
  *   full share (`leapEfficiency`) goes back and on to the target, as after a leap (no knee is near),
- *   unless steps down were kept before it (the knee is then between the two sizes: it holds there). A use time that falls by a third ends the knee's hold. Back at a size
+ *   unless steps down were kept before it, or a knee was found right above (the knee is then between the two sizes: it holds there). A use time that falls by a third ends the knee's hold. Back at a size
  *   after an undone step, the use time is also compared with what it was there before that step (the
  *   first windows back still carry the step's cost).
  * - **Check a hasty step from above**: a step up taken within 1.5 s of the grow before it, from windows
@@ -87,9 +87,11 @@ export class AdaptivePolicy implements ScalingPolicy {
   // heavier: steps down kept, or a knee found right above it.
   #idleAbove = 0
   // The size a burst's first step reached: judged against the calm before the burst, that step may have
-  // read as paying on a curve that falls (see the 'knee' verdict). Forgotten once checked or the load ends.
+  // read as paying on a curve that falls (see the 'knee' verdict). Forgotten when a window shows no
+  // pressure or a heavier load; `#burstChecked` once a step down checked it.
   #burstReached: number | undefined
-  // The knee whose size a step down is checking from below.
+  #burstChecked = false
+  // The knee whose size the step down under way checks from below (see the 'restore' verdict).
   #checkedKnee: number | undefined
   #pressed = false
   // The last step up was taken with a queue as deep as the pool.
@@ -205,7 +207,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     }
     if (!this.#pressed) {
       this.#descending = false
-      this.#burstReached = undefined
+      this.#forgetBurst()
       return this.#shrink(window, demand, size, now)
     }
     const shift = this.#level.shift(size)
@@ -216,6 +218,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       this.#checkFromAbove = false
       this.#descending = true
       this.#idleAbove = 0
+      this.#forgetBurst()
     }
     if (shift === 'lighter') this.#knee.expire(now) // probe above the knee now, judged as such a probe
     if (shift !== undefined) this.#momentum = 'climb'
@@ -287,7 +290,8 @@ export class AdaptivePolicy implements ScalingPolicy {
         // They carried part of it: this size is the knee for now; a probe above it comes after the hold
         // (the hold of a knee this step checked from below stands: it was not found again).
         this.#momentum = 'climb'
-        const checked = trial.from === this.#checkedKnee && this.#knee.at(now) === trial.from
+        const checked = trial.from === this.#checkedKnee
+        this.#checkedKnee = undefined
         const holdMillis = checked ? this.#knee.remainingMillis(now) : this.#knee.set(trial.from, now)
         this.#level.returnTo(trial.from, trial.baseline)
         return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
@@ -305,14 +309,19 @@ export class AdaptivePolicy implements ScalingPolicy {
         // The size a burst's first step reached may lie past the knee: on a database saturated by a few
         // connections, the calm before the burst served about as much, and noise read as a gain. One step
         // down checks it from below, as after a hasty step.
-        if (knee === trial.from && knee === this.#burstReached && knee > this.minSize) {
+        if (knee === trial.from && knee === this.#burstReached && !this.#burstChecked && knee > this.minSize) {
           this.#checkFromAbove = true
           this.#checkedKnee = knee
-          this.#burstReached = undefined
+          this.#burstChecked = true
         }
         return { size: knee, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
       }
     }
+  }
+
+  #forgetBurst(): void {
+    this.#burstReached = undefined
+    this.#burstChecked = false
   }
 
   // A trial step down, once two windows measured the load: kept if the connections it takes away did nothing.
@@ -361,7 +370,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#idleAbove = 0
     this.#lastGrowAt = now
     this.#queued = burst || window.meanWaiting >= size
-    if (burst) this.#burstReached = next
+    // (A leap into a deep queue is evaluated urgently too: only the first step of a burst is recorded.)
+    if (burst) this.#burstReached ??= next
     this.#checkedKnee = undefined
     return {
       size: next,
