@@ -38,9 +38,10 @@ interface Demand {
  *   connections (at least a quarter as fast, in log terms). When it did not, or checkouts waited while
  *   connections sat idle, it is this process that cannot keep up: the step is kept but growth holds.
  *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
- *   again, so the policy keeps probing while requests wait. A knee found right above the size a burst's
- *   first step reached (the one step judged against the calm before the burst) sends the pool one step
- *   down from there, once per burst, to check that size from below.
+ *   again, so the policy keeps probing while requests wait. A knee found by a burst's first step (the
+ *   one step judged against the calm before the burst, from a size set for the calm's few clients) or
+ *   by the step right after it sends the pool one step down from the knee, once per burst, to check
+ *   that size from below.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
@@ -86,10 +87,11 @@ export class AdaptivePolicy implements ScalingPolicy {
   // Times connections above the current size were found idle since the pool last grew or the load got
   // heavier: steps down kept, or a knee found right above it.
   #idleAbove = 0
-  // The size a burst's first step reached: judged against the calm before the burst, that step may have
-  // read as paying on a curve that falls (see the 'knee' verdict). Forgotten when a window shows no
-  // pressure or a heavier load; `#burstChecked` once a step down checked it.
-  #burstReached: number | undefined
+  // A burst's first step, the one judged against the calm before the burst (see the 'knee' verdict).
+  // Forgotten when a window shows no pressure or a heavier load; `#burstChecked` once a step down checked it.
+  #burstStep: { from: number; to: number; afterCalm: boolean } | undefined
+  // A window without pressure came since the pool was created: a burst starts from a size the calm set.
+  #calmSeen = false
   #burstChecked = false
   // The knee whose size the step down under way checks from below (see the 'restore' verdict).
   #checkedKnee: number | undefined
@@ -208,6 +210,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (!this.#pressed) {
       this.#descending = false
       this.#forgetBurst()
+      this.#calmSeen = true
       return this.#shrink(window, demand, size, now)
     }
     const shift = this.#level.shift(size)
@@ -306,10 +309,15 @@ export class AdaptivePolicy implements ScalingPolicy {
         this.#idleAbove++
         // Back where the step started, the load is judged against what was measured there before it.
         if (knee === trial.from) this.#level.returnTo(knee, trial.baseline)
-        // The size a burst's first step reached may lie past the knee: on a database saturated by a few
-        // connections, the calm before the burst served about as much, and noise read as a gain. One step
-        // down checks it from below, as after a hasty step.
-        if (knee === trial.from && knee === this.#burstReached && !this.#burstChecked && knee > this.minSize) {
+        // A burst's first step is judged against the calm before it, and on a database saturated by a few
+        // connections the calm served about as much as the burst can. So the size it reached may lie past
+        // the knee (noise read as a gain, and the next step found the knee), and the size it started from,
+        // set by Little's law for the calm's few clients, may too (the step found the knee; without a calm
+        // that size was not set for a lighter load). The knee is never set below the step's start, so one
+        // step down from it checks it from below, as after a hasty step.
+        const first = this.#burstStep
+        const afterFirst = first !== undefined && (trial.from === first.to || (first.afterCalm && trial.from === first.from && trial.to === first.to))
+        if (afterFirst && !this.#burstChecked && knee > this.minSize) {
           this.#checkFromAbove = true
           this.#checkedKnee = knee
           this.#burstChecked = true
@@ -320,7 +328,7 @@ export class AdaptivePolicy implements ScalingPolicy {
   }
 
   #forgetBurst(): void {
-    this.#burstReached = undefined
+    this.#burstStep = undefined
     this.#burstChecked = false
   }
 
@@ -371,7 +379,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#lastGrowAt = now
     this.#queued = burst || window.meanWaiting >= size
     // (A leap into a deep queue is evaluated urgently too: only the first step of a burst is recorded.)
-    if (burst) this.#burstReached ??= next
+    if (burst) this.#burstStep ??= { from: size, to: next, afterCalm: this.#calmSeen }
     this.#checkedKnee = undefined
     return {
       size: next,
