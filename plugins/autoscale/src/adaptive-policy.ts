@@ -39,9 +39,9 @@ interface Demand {
  *   connections sat idle, it is this process that cannot keep up: the step is kept but growth holds.
  *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
  *   again, so the policy keeps probing while requests wait. A knee found by a burst's first step (the
- *   one step judged against the calm before the burst, from a size set for the calm's few clients) or
- *   by the step right after it sends the pool one step down from the knee, once per burst, to check
- *   that size from below.
+ *   one step judged against the calm before the burst), when a shrink for the calm's few clients set
+ *   the size it started from, or by the step right after it sends the pool one step down from the knee,
+ *   once per burst, to check that size from below.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
@@ -90,8 +90,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   // A burst's first step, the one judged against the calm before the burst (see the 'knee' verdict).
   // Forgotten when a window shows no pressure or a heavier load; `#burstChecked` once a step down checked it.
   #burstStep: { from: number; to: number; afterCalm: boolean } | undefined
-  // A window without pressure came since the pool was created: a burst starts from a size the calm set.
-  #calmSeen = false
+  // The pool's size was set by a shrink (Little's law for a calm's load) and has not grown since.
+  #calmSized = false
   #burstChecked = false
   // The knee whose size the step down under way checks from below (see the 'restore' verdict).
   #checkedKnee: number | undefined
@@ -210,7 +210,6 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (!this.#pressed) {
       this.#descending = false
       this.#forgetBurst()
-      this.#calmSeen = true
       return this.#shrink(window, demand, size, now)
     }
     const shift = this.#level.shift(size)
@@ -219,6 +218,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (shift === 'heavier') {
       this.#knee.clear()
       this.#checkFromAbove = false
+      this.#checkedKnee = undefined
       this.#descending = true
       this.#idleAbove = 0
       this.#forgetBurst()
@@ -312,9 +312,10 @@ export class AdaptivePolicy implements ScalingPolicy {
         // A burst's first step is judged against the calm before it, and on a database saturated by a few
         // connections the calm served about as much as the burst can. So the size it reached may lie past
         // the knee (noise read as a gain, and the next step found the knee), and the size it started from,
-        // set by Little's law for the calm's few clients, may too (the step found the knee; without a calm
-        // that size was not set for a lighter load). The knee is never set below the step's start, so one
-        // step down from it checks it from below, as after a hasty step.
+        // set by Little's law for the calm's few clients, may too (the step found the knee; a size no
+        // shrink set, a knee kept from the burst before or a pool loaded from the start, was not sized for
+        // a lighter load). The knee is never set below the step's start: one step down checks it from
+        // below, as after a hasty step.
         const first = this.#burstStep
         const afterFirst = first !== undefined && (trial.from === first.to || (first.afterCalm && trial.from === first.from && trial.to === first.to))
         if (afterFirst && !this.#burstChecked && knee > this.minSize) {
@@ -379,7 +380,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#lastGrowAt = now
     this.#queued = burst || window.meanWaiting >= size
     // (A leap into a deep queue is evaluated urgently too: only the first step of a burst is recorded.)
-    if (burst) this.#burstStep ??= { from: size, to: next, afterCalm: this.#calmSeen }
+    if (burst) this.#burstStep ??= { from: size, to: next, afterCalm: this.#calmSized }
+    this.#calmSized = false
     this.#checkedKnee = undefined
     return {
       size: next,
@@ -404,6 +406,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (next >= size || next > size * (1 - this.config.hysteresis)) return undefined
     this.#momentum = 'probe'
     this.#checkFromAbove = false
+    this.#checkedKnee = undefined
+    this.#calmSized = true
     return {
       size: next,
       reason: 'autoscale:adaptive-shrink',
