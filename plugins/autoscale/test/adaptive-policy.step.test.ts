@@ -88,13 +88,15 @@ step('brakes at the knee of a CPU-bound load, on kneeWindows windows: the probe 
   drive(policy, pool, clock, 5000)
   const before = pool.maxSize
   pool.clients = 100
-  const steps = drive(policy, pool, clock, 1000)
-  assert.equal(steps.slice(0, 2).map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-knee'])
+  // Until the knee's verdict (a step down that checks it from below follows; see the next test).
+  const steps = drive(policy, pool, clock, 400)
+  assert.equal(steps.map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-knee'])
   const knee = steps[1]!.decision
   assert.ok(knee.details['efficiency']! < 0.05, `efficiency ${knee.details['efficiency']}`)
   assert.is(knee.details['windows'], policy.config.kneeWindows)
   assert.ok(knee.details['useTimeElasticity']! > 0.9, 'the database`s use time rose with the connections')
   assert.ok(knee.size >= before && knee.size < steps[0]!.decision.size)
+  assert.is(policy.knee, knee.size)
   assert.is(knee.details['kneeHoldMillis'], policy.config.reprobeMillis)
 })
 
@@ -105,11 +107,10 @@ step('checks the size the calm left from below when the burst`s first step finds
   pool.clients = 100
   const steps = drive(policy, pool, clock, 2000)
   const names = steps.map((s) => s.decision.reason.replace('autoscale:adaptive-', ''))
+  // A second step down follows only when the first was kept: the connections it took away did nothing.
   assert.equal(names.slice(0, 4), ['probe', 'knee', 'descend', 'descend'])
   assert.equal(steps.slice(0, 4).map((s) => s.decision.size), [14, 7, 4, 2])
-  // Each step down took away connections that did nothing.
-  for (const down of steps.slice(2, 4)) assert.ok(down.decision.details['checkoutsPerSecond']! > 0)
-  assert.is(pool.maxSize <= 3, true, `size ${pool.maxSize}: ${names.join(' ')}`)
+  assert.ok(pool.maxSize <= 3, `size ${pool.maxSize}: ${names.join(' ')}`)
 })
 
 step('probes again while requests wait, after reprobeMillis, doubling the hold each time the knee holds', () => {
