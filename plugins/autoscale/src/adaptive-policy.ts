@@ -12,6 +12,11 @@ import type { PolicyOptions } from './threshold-policy.js'
 
 // A use time up by this much at the size the last grow reached marks windows still carrying its cost.
 const unsettledUseRatio = 1.25
+// A calm that kept at most this share of the pool busy: a burst that fills the pool is a step of its own.
+const calmShare = 0.9
+// At a knee, filling idle connections leaves the throughput flat. Below this share of the calm's with none
+// opened, the database slowed for another reason: the burst's own step proves nothing, and a probe follows.
+const burstKneeGain = 0.8
 
 /** What one window measured for Little's law. */
 interface Demand {
@@ -33,15 +38,17 @@ interface Demand {
  *   work as the old ones (`leapEfficiency`) let the next step go to the target (at most two probes at
  *   once); a partial gain climbs by half a probe. No verdict rests on one window. Into a queue as deep
  *   as the pool, a leap is taken at the sample that shows it (the window still open is its second).
+ *   A burst into a pool the calm before it left partly idle (a tenth at least) is first judged at the
+ *   size it found: filling the idle connections is a step that opens none, and no gain sends the pool one
+ *   step down from it (see below).
  * - **Brake at the knee** only on evidence: a step that did not pay over `kneeWindows` windows, while the
  *   database's share of the use time (use time less this process's event-loop delay) rose with the
  *   connections (at least a quarter as fast, in log terms). When it did not, or checkouts waited while
  *   connections sat idle, it is this process that cannot keep up: the step is kept but growth holds.
  *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
- *   again, so the policy keeps probing while requests wait. A knee found by a burst's first step (the
- *   one step judged against the calm before the burst), when a shrink for the calm's few clients set
- *   the size it started from, or by the step right after it sends the pool one step down from the knee,
- *   once per burst, to check that size from below.
+ *   again, so the policy keeps probing while requests wait. A knee found by a burst's own step, or by
+ *   the step right after a burst's first step (the one judged against the calm before the burst), sends
+ *   the pool one step down from the knee, once per burst, to check that size from below.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
@@ -87,11 +94,9 @@ export class AdaptivePolicy implements ScalingPolicy {
   // Times connections above the current size were found idle since the pool last grew or the load got
   // heavier: steps down kept, or a knee found right above it.
   #idleAbove = 0
-  // A burst's first step, the one judged against the calm before the burst (see the 'knee' verdict).
+  // The size a burst's first step reached (its own step: the size the calm left; see the 'knee' verdict).
   // Forgotten when a window shows no pressure or a heavier load; `#burstChecked` once a step down checked it.
-  #burstStep: { from: number; to: number; afterCalm: boolean } | undefined
-  // The pool's size was set by a shrink (Little's law for a calm's load) and has not grown since.
-  #calmSized = false
+  #burstReached: number | undefined
   #burstChecked = false
   // The knee whose size the step down under way checks from below (see the 'restore' verdict).
   #checkedKnee: number | undefined
@@ -202,6 +207,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const waiting = burst || (demand.enough ? window.meanWaitMillis >= this.config.waitThresholdMillis : window.meanWaiting >= 1)
     // While a trial runs, `#pressed` keeps what the last full evaluation saw.
     this.#pressed = waiting && saturated
+    if (burst && this.#measureBurst(size, now, upperBound(this.minSize, this.maxSize, budgetLimit))) return undefined
     if (this.#checkFromAbove && saturated && this.#level.windows.length >= this.config.kneeWindows) {
       this.#checkFromAbove = false
       const down = this.#stepDown(size)
@@ -300,6 +306,7 @@ export class AdaptivePolicy implements ScalingPolicy {
         return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
       }
       case 'knee': {
+        if (trial.from === trial.to) return this.#burstKnee(trial, verdict, now)
         // The connections that carry today's throughput at the use time measured before the step (no
         // headroom: spare connections past the knee only lengthen every query).
         const carried = (verdict.measured.checkoutsPerSecond * trial.baseline.meanUseMillis) / 1000
@@ -311,14 +318,9 @@ export class AdaptivePolicy implements ScalingPolicy {
         if (knee === trial.from) this.#level.returnTo(knee, trial.baseline)
         // A burst's first step is judged against the calm before it, and on a database saturated by a few
         // connections the calm served about as much as the burst can. So the size it reached may lie past
-        // the knee (noise read as a gain, and the next step found the knee), and the size it started from,
-        // set by Little's law for the calm's few clients, may too (the step found the knee; a size no
-        // shrink set, a knee kept from the burst before or a pool loaded from the start, was not sized for
-        // a lighter load). The knee is never set below the step's start: one step down checks it from
-        // below, as after a hasty step.
-        const first = this.#burstStep
-        const afterFirst = first !== undefined && (trial.from === first.to || (first.afterCalm && trial.from === first.from && trial.to === first.to))
-        if (afterFirst && !this.#burstChecked && knee > this.minSize) {
+        // the knee (noise read as a gain, and the next step found the knee). The knee is never set below
+        // the step's start: one step down checks it from below, as after a hasty step.
+        if (trial.from === this.#burstReached && !this.#burstChecked && knee > this.minSize) {
           this.#checkFromAbove = true
           this.#checkedKnee = knee
           this.#burstChecked = true
@@ -328,8 +330,44 @@ export class AdaptivePolicy implements ScalingPolicy {
     }
   }
 
+  /**
+   * A burst into a pool the calm before it left partly idle fills the idle connections first: a step up
+   * that opens nothing, judged like any other against the calm's windows. Opening connections costs a
+   * database at its knee CPU it has no spare of (measured: a first step from 7 to 14 connections on 2
+   * cores cut the throughput by a third for half a second, and held the burst's slowest queries), so the
+   * pool grows only once the connections it has paid.
+   */
+  #measureBurst(size: number, now: number, upper: number): boolean {
+    const knee = this.#knee.at(now)
+    if (this.#burstReached !== undefined || size >= upper || (knee !== undefined && size >= knee)) return false
+    // (Too few windows or checkouts, or none busy when sampled, would make the growth noise or infinite.)
+    const calm = this.#level.before(this.config.kneeWindows)
+    const judged = calm !== undefined && calm.windows >= Math.min(2, this.config.kneeWindows) && calm.checkouts >= this.config.minSamples
+    if (!judged || !(calm.meanActive > 0) || calm.meanActive > calmShare * size) return false
+    // The windows from here measure the burst at this size (the latest one is mostly calm).
+    this.#level.restart()
+    this.#trial = new StepTrial('up', size, size, calm)
+    this.#burstReached = size
+    this.#queued = true
+    return true
+  }
+
+  // The burst filled the calm's idle connections and the throughput did not rise with them: the knee is at
+  // this size or below. It holds here, and one step down checks it from below (see the 'restore' verdict).
+  #burstKnee(trial: StepTrial, verdict: Extract<Verdict, { kind: 'knee' }>, now: number): ScalingDecision | undefined {
+    if (verdict.gain < burstKneeGain) return undefined
+    const holdMillis = this.#knee.set(trial.to, now)
+    this.#momentum = 'climb'
+    this.#idleAbove++
+    this.#burstChecked = true
+    const down = this.#stepDown(trial.to)
+    if (down === undefined) return undefined
+    this.#checkedKnee = trial.to
+    return { ...down, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
+  }
+
   #forgetBurst(): void {
-    this.#burstStep = undefined
+    this.#burstReached = undefined
     this.#burstChecked = false
   }
 
@@ -380,8 +418,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#lastGrowAt = now
     this.#queued = burst || window.meanWaiting >= size
     // (A leap into a deep queue is evaluated urgently too: only the first step of a burst is recorded.)
-    if (burst) this.#burstStep ??= { from: size, to: next, afterCalm: this.#calmSized }
-    this.#calmSized = false
+    if (burst) this.#burstReached ??= next
     this.#checkedKnee = undefined
     return {
       size: next,
@@ -407,7 +444,6 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#momentum = 'probe'
     this.#checkFromAbove = false
     this.#checkedKnee = undefined
-    this.#calmSized = true
     return {
       size: next,
       reason: 'autoscale:adaptive-shrink',

@@ -36,26 +36,30 @@ step('sizes a steady load by Little`s law with headroom: 5 clients x 5 ms at 100
   assert.is(shrink?.details['peakTarget'], 6)
 })
 
-step('steps up a wait-bound burst to the bound in three quick steps: a probe, then two leaps of at most two probes', () => {
+step('steps up a wait-bound burst to the bound in two quick leaps of at most two probes, once the connections the calm left idle paid', () => {
   const { policy, burstAt, steps } = waitBoundBurst(5000, 2000)
-  assert.equal(steps.map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-grow', 'autoscale:adaptive-grow'])
-  assert.equal(steps.map((s) => s.decision.size), [12, 48, 95])
-  assert.ok(steps[2]!.at - burstAt <= 4 * policy.evaluationIntervalMillis, `at the bound ${steps[2]!.at - burstAt} ms into the burst`)
+  // The calm's 5 clients kept 5 of 6 connections busy: the burst filling the sixth is the step judged first.
+  assert.equal(steps.map((s) => s.decision.reason), ['autoscale:adaptive-grow', 'autoscale:adaptive-grow'])
+  assert.equal(steps.map((s) => s.decision.size), [24, 95])
+  assert.ok(steps[1]!.at - burstAt <= 4 * policy.evaluationIntervalMillis, `at the bound ${steps[1]!.at - burstAt} ms into the burst`)
   // A leap carries Little's law: ~100 connections asked for, 20% headroom, capped at maxSize.
-  const grow = steps[2]!.decision.details
+  const grow = steps[1]!.decision.details
   assert.ok(grow['demand']! > 95 && grow['demand']! < 105, `demand ${grow['demand']}`)
   assert.ok(grow['target']! >= 115)
 })
 
-step('reacts to a burst at the next sample, not at the end of the window, and judges the probe on short windows', () => {
+step('reacts to a burst at the next sample, not at the end of the window, and judges its first step on short windows', () => {
   const { clock, pool, policy } = setup(waitBound(5), 5)
   drive(policy, pool, clock, 3000)
   assert.is(policy.dueInMillis(), policy.evaluationIntervalMillis)
   pool.clients = 100
   const burstAt = clock.now()
+  // The sample that shows the burst starts its step (the connections the calm left idle), judged half a window apart.
+  assert.equal(drive(policy, pool, clock, 2 * policy.sampleIntervalMillis), [])
+  assert.is(policy.dueInMillis(), policy.evaluationIntervalMillis / 2)
   const steps = drive(policy, pool, clock, 1000)
-  assert.ok(steps[0]!.at - burstAt <= 2 * policy.sampleIntervalMillis, `probe ${steps[0]!.at - burstAt} ms into the burst`)
-  assert.ok(steps[1]!.at - steps[0]!.at <= 2 * policy.evaluationIntervalMillis, `verdict ${steps[1]!.at - steps[0]!.at} ms after the probe`)
+  assert.ok(steps[0]!.at - burstAt <= policy.evaluationIntervalMillis, `first grow ${steps[0]!.at - burstAt} ms into the burst`)
+  assert.ok(steps[1]!.at - steps[0]!.at <= 2 * policy.evaluationIntervalMillis, `verdict ${steps[1]!.at - steps[0]!.at} ms after the grow`)
   assert.is(pool.maxSize, 95)
 })
 
@@ -63,7 +67,18 @@ step('into a queue as deep as the pool, a step that leaps is judged at the sampl
   const { pool, burstAt, steps } = waitBoundBurst(3000, 1000)
   const gaps = steps.slice(1).map((s, i) => s.at - steps[i]!.at)
   // Half a window and a sample: two windows' worth of evidence, the second one still open.
-  assert.equal(gaps, [75, 75], `steps ${steps.map((s) => `${s.at - burstAt}:${s.decision.size}`).join(' ')}`)
+  assert.equal(gaps, [75], `steps ${steps.map((s) => `${s.at - burstAt}:${s.decision.size}`).join(' ')}`)
+  assert.is(pool.maxSize, 95)
+})
+
+step('a calm with no checkouts is no baseline: a burst into an idle pool starts with a probe', () => {
+  const { clock, pool, policy } = setup(waitBound(5), 0)
+  drive(policy, pool, clock, 3000)
+  pool.clients = 100
+  const burstAt = clock.now()
+  const steps = drive(policy, pool, clock, 1000)
+  assert.is(steps[0]!.decision.reason, 'autoscale:adaptive-probe')
+  assert.ok(steps[0]!.at - burstAt <= 2 * policy.sampleIntervalMillis, `probe ${steps[0]!.at - burstAt} ms into the burst`)
   assert.is(pool.maxSize, 95)
 })
 
@@ -84,11 +99,10 @@ step('steps down after the burst, once demand stayed low for scaleDownDelayMilli
 })
 
 step('brakes at the knee of a CPU-bound load, on kneeWindows windows: the probe did not raise throughput, so it goes back', () => {
-  const { clock, pool, policy } = setup(cpuBound(1, 2), 5)
-  drive(policy, pool, clock, 5000)
+  // Loaded from the first window: no calm left connections idle, so the first step is a probe.
+  const { clock, pool, policy } = setup(cpuBound(1, 2), 100)
   const before = pool.maxSize
-  pool.clients = 100
-  // Until the knee's verdict (a step down that checks it from below follows; see the next test).
+  // Until the knee's verdict.
   const steps = drive(policy, pool, clock, 400)
   assert.equal(steps.map((s) => s.decision.reason), ['autoscale:adaptive-probe', 'autoscale:adaptive-knee'])
   const knee = steps[1]!.decision
@@ -100,16 +114,23 @@ step('brakes at the knee of a CPU-bound load, on kneeWindows windows: the probe 
   assert.is(knee.details['kneeHoldMillis'], policy.config.reprobeMillis)
 })
 
-step('checks the size the calm left from below when the burst`s first step finds the knee: down to the cores the queries burn', () => {
+step('judges a burst first at the size the calm left, and checks it from below when the connections it filled did not pay: down to the cores the queries burn', () => {
   // 1 ms of CPU per query on 2 cores: 5 clients before the burst left 7 connections, already past the knee.
   const { clock, pool, policy } = setup(cpuBound(1, 2), 5)
   drive(policy, pool, clock, 5000)
+  const before = pool.maxSize
   pool.clients = 100
   const steps = drive(policy, pool, clock, 2000)
   const names = steps.map((s) => s.decision.reason.replace('autoscale:adaptive-', ''))
-  // A second step down follows only when the first was kept: the connections it took away did nothing.
-  assert.equal(names.slice(0, 4), ['probe', 'knee', 'descend', 'descend'])
-  assert.equal(steps.slice(0, 4).map((s) => s.decision.size), [14, 7, 4, 2])
+  // The burst filling the 2 idle connections is the first step: a knee, held at 7, and one step down
+  // checks it. A second step down follows only when the first was kept: the connections it took away did nothing.
+  assert.equal(names.slice(0, 2), ['knee', 'descend'])
+  assert.equal(steps.slice(0, 2).map((s) => s.decision.size), [4, 2])
+  const knee = steps[0]!.decision.details
+  assert.ok(knee['efficiency']! < 0.05 && knee['useTimeElasticity']! > 0.9, JSON.stringify(knee))
+  assert.is(knee['windows'], policy.config.kneeWindows)
+  // No connection was opened for the burst (opening them costs a database at its knee CPU it has no spare of).
+  assert.ok(steps.every((s) => s.decision.size <= before), names.join(' '))
   assert.ok(pool.maxSize <= 3, `size ${pool.maxSize}: ${names.join(' ')}`)
 })
 

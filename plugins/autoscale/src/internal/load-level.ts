@@ -64,6 +64,21 @@ export class LoadLevel {
   }
 
   /**
+   * The `count` windows before the latest one (in which this process did not stall), read as one: the load
+   * before a change that the latest window caught the start of.
+   */
+  before(count: number): Aggregate | undefined {
+    return aggregate(withoutStalls(this.#windows.slice(0, -1)).slice(-count))
+  }
+
+  /** Drops the windows kept: the load changed at this size, and the next windows measure the new one. */
+  restart(): void {
+    this.#windows = []
+    this.#anchor = undefined
+    this.#useBefore = undefined
+  }
+
+  /**
    * Whether the queries got heavier or lighter at this size: the last windows' use time, against the
    * first ones', rose by half (each window by a quarter at least) or fell by a third (each by a fifth). On a
    * change the windows kept so far describe another load: they are dropped, and the next ones become the
