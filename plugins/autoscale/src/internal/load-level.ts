@@ -107,9 +107,7 @@ export class LoadLevel {
       (useBefore === undefined || overall * anchor.meanUseMillis * lighterRatio <= useBefore)
     if (!heavier && !lighter) return undefined
     // The windows so far (one may straddle the change) describe another load: start afresh.
-    this.#windows = []
-    this.#anchor = undefined
-    this.#useBefore = undefined
+    this.restart()
     return heavier ? 'heavier' : 'lighter'
   }
 }
