@@ -53,6 +53,28 @@ verdicts('a leap needs no settled window: connections that paid in full while th
   assert.is(flat.judge(rules).kind, 'wait')
 })
 
+verdicts('a step that opened nothing leaps on two windows, but climbs only on kneeWindows: its small growth magnifies the noise', () => {
+  // The calm kept 5 of 7 connections busy; the burst fills all 7 (growth 1.4x).
+  const calm = aggregate([window(5, 900, { idle: 2, waiting: 0 }), window(5, 900, { idle: 2, waiting: 0 })])!
+  const partly = new StepTrial('up', 7, 7, calm)
+  partly.add(window(7, 990)) // the first window after the burst's start: settling, left out
+  partly.add(window(7, 990))
+  partly.add(window(7, 990))
+  assert.is(partly.judge(rules).kind, 'wait', 'a 10% gain (efficiency 0.25) on two windows')
+  partly.add(window(7, 990))
+  partly.add(window(7, 990))
+  const verdict = partly.judge(rules)
+  assert.is(verdict.kind, 'climb')
+  if (verdict.kind === 'climb') assert.ok(Math.abs(verdict.efficiency - 0.25) < 1e-9, String(verdict.efficiency))
+  const paid = new StepTrial('up', 7, 7, calm)
+  for (let i = 0; i < 3; i++) paid.add(window(7, 1260))
+  assert.is(paid.judge(rules).kind, 'leap')
+  // A step that opened connections climbs on its first two windows, as before.
+  const opened = new StepTrial('up', 5, 7, calm)
+  for (let i = 0; i < 3; i++) opened.add(window(7, 990))
+  assert.is(opened.judge(rules).kind, 'climb')
+})
+
 verdicts('a leap is seen in the window still open: it leaps with it as the judge will once it closes, never on it alone', () => {
   const baseline = aggregate([window(20, 2000), window(20, 2000)])!
   const step = new StepTrial('up', 20, 40, baseline)
