@@ -280,11 +280,11 @@ export class AdaptivePolicy implements ScalingPolicy {
         return undefined
       case 'keep':
       case 'settle': {
-        // Connections that did nothing: try fewer still. Ones that carried a little: the knee is near, stop.
-        // A step that checked a knee from below answered what it asked (the knee is at this size or below)
-        // and ends there: past a knee the throughput is flat, so the next step's verdict would be noise, and
-        // one read as free (measured on 2 cores: 4 connections to 2) costs a fifth of the throughput until a
-        // probe finds the knee again.
+        // Connections that did nothing: try fewer still (in a descent). Ones that carried a little: the knee
+        // is near, stop. A step that checked a knee from below answered what it asked (the knee is at this
+        // size or below) and ends there: past a knee the throughput is flat, so the next step's verdict would
+        // be noise (measured on 2 cores beside a busy neighbour: one went on from 4 connections to 2, and the
+        // run served a fifth less than a fixed pool of 5).
         const checked = trial.from === this.#checkedKnee
         this.#checkedKnee = undefined
         this.#descending = verdict.kind === 'keep' && !checked
@@ -361,7 +361,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   }
 
   // The burst filled the calm's idle connections and the throughput did not rise with them: the knee is at
-  // this size or below. It holds here, and one step down checks it from below (see the 'restore' verdict).
+  // this size or below. It holds here, and one step down checks it from below (see the 'keep' and
+  // 'restore' verdicts).
   #burstKnee(trial: StepTrial, verdict: Extract<Verdict, { kind: 'knee' }>, now: number): ScalingDecision | undefined {
     if (verdict.gain < burstKneeGain) return undefined
     const holdMillis = this.#knee.set(trial.to, now)

@@ -276,4 +276,24 @@ noise('checks the size the calm left from below when noise made the burst`s own 
   assert.ok(served >= 0.95 * best, `${served.toFixed(0)} q/s against fixed 5's ${best.toFixed(0)}: ${names.join(' ')}`)
 })
 
+noise('a check from below that was kept ends there: a knee found right above the burst`s first step is checked once, not descended from', () => {
+  // 1 ms of CPU per query on 2 cores, 20% faster for the burst's first 300 ms: the burst's own step reads as a
+  // leap, the next step finds the knee at the size the calm left, and one step down checks it. Its
+  // connections did nothing (the knee is at 4 or below), and a further step down would be judged on noise.
+  const clock = new ManualClock()
+  let burstAt = Infinity
+  const faster = () => clock.now() >= burstAt && clock.now() < burstAt + 300
+  const pool = new ModelPool('orders', { model: cpuBound(1, 2), maxSize: 10, clients: 5, noise: () => (faster() ? 0.8 : 1) })
+  const policy = new AdaptivePolicy(config, { clock })
+  drive(policy, pool, clock, 5000)
+  pool.clients = 100
+  burstAt = clock.now()
+  const steps = drive(policy, pool, clock, 2000)
+  const names = reasons(steps)
+  assert.equal(names, ['grow', 'knee', 'descend'], names.join(' '))
+  assert.equal(steps.map((s) => s.decision.size), [28, 7, 4])
+  assert.is(pool.maxSize, 4)
+  assert.is(policy.knee, 4)
+})
+
 noise.run()
