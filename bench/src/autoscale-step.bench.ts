@@ -68,8 +68,9 @@ function listArg<T extends string>(args: readonly string[], flag: string, allowe
 
 function parseArgs(args: readonly string[]): Args {
   const rounds = countArg(args, '--rounds', 1, 100)
-  // Three runs per setup and round: one run of the same fixed pool moved by up to a fifth between runs.
-  const repeats = countArg(args, '--repeats', byMode({ full: 3, quick: 1 }), 20)
+  // Medians of five runs per setup and round: one run of the same fixed pool moved by up to a fifth between
+  // runs, and a median of three still let one busy pair of runs decide a round.
+  const repeats = countArg(args, '--repeats', byMode({ full: 5, quick: 1 }), 20)
   const known = [...SETUPS, ...EXTRA_SETUPS]
   const only = listArg(args, '--only', known.map((s) => s.name))
   return {

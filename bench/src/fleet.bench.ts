@@ -4,7 +4,7 @@
 // setups, interleaved over rounds: every instance fixed at maxSize 10 (the fleet asks for more than the
 // server has), fixed at a fair split of the budget, and the adaptive policy under a shared budget.
 //
-//   npm run bench -- fleet [--quick] [--instances 16] [--rounds 3] [--phase-seconds 15] [--phases N]
+//   npm run bench -- fleet [--quick] [--instances 16] [--rounds 5] [--phase-seconds 15] [--phases N]
 //                          [--refresh-millis 250] [--calm-rate 20] [--sleep-millis 20] [--min-size N] [--only shared,fair,pgbouncer] [--trace]
 //
 // A fourth setup puts one PgBouncer (transaction mode, its pool size = the budget) in front of the server,
@@ -47,7 +47,7 @@ function parseArgs() {
   return {
     instances,
     hotCount,
-    rounds: integer('--rounds', byMode({ full: 3, quick: 1 }), 1),
+    rounds: integer('--rounds', byMode({ full: 5, quick: 1 }), 1),
     phaseMillis: integer('--phase-seconds', byMode({ full: 15, quick: 5 }), 1) * 1000,
     phases: integer('--phases', byMode({ full: Math.ceil(instances / hotCount), quick: 2 }), 1),
     refreshMillis: value('--refresh-millis') === undefined ? undefined : integer('--refresh-millis', 0, 10),
