@@ -3,7 +3,7 @@ import { resolveAdaptiveConfig, type AdaptivePoolConfig, type ResolvedAdaptiveCo
 import type { Observed } from './internal/aggregate.js'
 import { enforceBounds, rounded, upperBound } from './internal/bounds.js'
 import { KneeHold } from './internal/knee-hold.js'
-import { LoadLevel } from './internal/load-level.js'
+import { LoadLevel, type LoadShift } from './internal/load-level.js'
 import { PeakTargets } from './internal/peak-targets.js'
 import { SampleWindow, type WindowStats } from './internal/sample-window.js'
 import { settleMillis, StepTrial, type Verdict } from './internal/step-trial.js'
@@ -90,6 +90,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   #skipNext = false
   // The last step down cost nothing: the next full evaluation tries another.
   #descending = false
+  // The heavier load that started the descent under way, until its first step is taken.
+  #heavier: LoadShift | undefined
   // A hasty step up paid: check it with one step down once settled (see the class comment).
   #checkFromAbove = false
   // Times connections above the current size were found idle since the pool last grew or the load got
@@ -216,13 +218,18 @@ export class AdaptivePolicy implements ScalingPolicy {
     }
     if (!this.#pressed) {
       this.#descending = false
+      this.#heavier = undefined
       this.#forgetBurst()
       return this.#shrink(window, demand, size, now)
     }
-    const shift = this.#level.shift(size)
+    // At a knee that holds, heavier must hold twice as long: a hiccup of the saturated database would
+    // otherwise undo what finding the knee cost (measured on 2 cores: a step from a checked knee of 4 down
+    // to 2 served a quarter less for 2.3 s).
+    const shift = this.#level.shift(size, { confirmHeavier: this.#knee.at(now) === size })
     // A knee found under another load says nothing about this one. Heavier queries usually saturate the
     // database sooner: try fewer connections first (a step that hurts is undone).
-    if (shift === 'heavier') {
+    if (shift?.direction === 'heavier') {
+      this.#heavier = shift
       this.#knee.clear()
       this.#checkFromAbove = false
       this.#checkedKnee = undefined
@@ -230,7 +237,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       this.#idleAbove = 0
       this.#forgetBurst()
     }
-    if (shift === 'lighter') this.#knee.expire(now) // probe above the knee now, judged as such a probe
+    if (shift?.direction === 'lighter') this.#knee.expire(now) // probe above the knee now, judged as such a probe
     if (shift !== undefined) this.#momentum = 'climb'
     if (this.#descending) {
       const down = this.#stepDown(size)
@@ -381,17 +388,26 @@ export class AdaptivePolicy implements ScalingPolicy {
   }
 
   // A trial step down, once two windows measured the load: kept if the connections it takes away did nothing.
+  // The first step of a descent that a heavier load started says so in its details.
   #stepDown(size: number): ScalingDecision | undefined {
     const baseline = this.#level.windows.length >= 2 ? this.#level.recent(this.config.kneeWindows) : undefined
     if (size <= this.minSize || baseline === undefined) return undefined
     const factor = 1 + (this.config.probeFactor - 1) / 2
     const next = Math.max(this.minSize, Math.min(size - 1, Math.floor(size / factor)))
     this.#descending = false
+    const shift = this.#heavier
+    this.#heavier = undefined
     this.#trial = new StepTrial('down', size, next, baseline)
     return {
       size: next,
       reason: 'autoscale:adaptive-descend',
-      details: rounded({ checkoutsPerSecond: baseline.checkoutsPerSecond, meanUseMillis: baseline.meanUseMillis, serverUseMillis: baseline.serverUseMillis, eventLoopDelayMillis: baseline.meanLoopDelayMillis }),
+      details: rounded({
+        checkoutsPerSecond: baseline.checkoutsPerSecond,
+        meanUseMillis: baseline.meanUseMillis,
+        serverUseMillis: baseline.serverUseMillis,
+        eventLoopDelayMillis: baseline.meanLoopDelayMillis,
+        ...(shift !== undefined ? { heavierUseRatio: shift.useRatio, previousMeanUseMillis: shift.fromUseMillis, shiftEventLoopDelayMillis: shift.loopDelayMillis } : {}),
+      }),
     }
   }
 
@@ -423,6 +439,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const reason = this.#momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#momentum = 'probe'
     this.#descending = false
+    this.#heavier = undefined
     this.#idleAbove = 0
     this.#lastGrowAt = now
     this.#queued = burst || window.meanWaiting >= size

@@ -296,4 +296,51 @@ noise('a check from below that was kept ends there: a knee found right above the
   assert.is(policy.knee, 4)
 })
 
+/**
+ * A burst on CPU-bound queries whose knee is at 4 connections (2 serve a quarter less), as measured on 2
+ * cores: its own step reads as a leap, the next finds the knee at 7, and one step down to 4 is kept. The
+ * database then runs `factor` times slower for `millis`, from 1.5 s after that check (nobody reports why).
+ */
+function slowdownAtCheckedKnee(factor: number, millis: number) {
+  const curve = measured([[1, 250], [2, 725], [4, 940], [7, 945], [14, 900], [50, 811], [95, 765]])
+  const clock = new ManualClock()
+  let burstAt = Infinity
+  let slowAt = Infinity
+  const noise = () => {
+    const now = clock.now()
+    if (now >= burstAt && now < burstAt + 300) return 0.8
+    return now >= slowAt && now < slowAt + millis ? factor : 1
+  }
+  const pool = new ModelPool('orders', { model: curve, maxSize: 10, clients: 5, noise })
+  const policy = new AdaptivePolicy(config, { clock })
+  drive(policy, pool, clock, 5000)
+  pool.clients = 100
+  burstAt = clock.now()
+  const check = drive(policy, pool, clock, 1000)
+  assert.equal(reasons(check), ['grow', 'knee', 'descend'])
+  assert.is(pool.maxSize, 4)
+  slowAt = clock.now() + 1000
+  return { steps: drive(policy, pool, clock, 2500), policy, pool }
+}
+
+noise('at a knee checked from below, a slowdown of a few hundred ms is no heavier load: the pool does not step down from the knee', () => {
+  for (const [factor, millis] of [[1.7, 200], [1.7, 300], [2, 300]] as const) {
+    const { steps } = slowdownAtCheckedKnee(factor, millis)
+    // Read as a heavier load after 200 ms, it sent the pool to 2 connections, judged against the slow
+    // windows: kept, and held there for 2 s, serving a quarter less.
+    assert.ok(!reasons(steps).includes('descend'), `x${factor} for ${millis} ms: ${reasons(steps).join(' ')}`)
+    assert.ok(steps.every((s) => s.decision.size >= 4), `x${factor} for ${millis} ms: sizes ${steps.map((s) => s.decision.size).join(' ')}`)
+  }
+})
+
+noise('at a knee, a load that stays heavier still starts a descent, which says why, and goes back when it cost', () => {
+  const { steps } = slowdownAtCheckedKnee(1.7, 2000)
+  const names = reasons(steps)
+  assert.equal(names.slice(0, 2), ['descend', 'restore'], names.join(' '))
+  const ratio = steps[0]!.decision.details['heavierUseRatio']
+  assert.ok(ratio !== undefined && ratio >= 1.5 && ratio <= 1.8, `heavierUseRatio ${ratio}`)
+  assert.ok(steps[0]!.decision.details['previousMeanUseMillis'] !== undefined, 'the use time it was compared with')
+  assert.is(steps[1]!.decision.size, 4)
+})
+
 noise.run()

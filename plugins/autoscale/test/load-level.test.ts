@@ -23,7 +23,7 @@ function read(level: LoadLevel, windows: ReturnType<typeof at56>) {
   for (const w of windows) {
     level.add(w)
     shift = level.shift(56)
-    if (shift !== undefined) return shift
+    if (shift !== undefined) return shift.direction
   }
   return shift
 }
@@ -34,6 +34,17 @@ level('reads a use time up by half at one size as heavier queries', () => {
   const fresh = new LoadLevel()
   fresh.resize(56)
   assert.is(read(fresh, [...at56(4, 4), ...at56(6.5, 4)]), 'heavier')
+})
+
+level('a shift carries the use times it compared, for the decision it leads to', () => {
+  const fresh = new LoadLevel()
+  fresh.resize(56)
+  let shift: ReturnType<LoadLevel['shift']>
+  for (const w of [...at56(4, 4), ...at56(6, 4)]) {
+    fresh.add(w)
+    shift ??= fresh.shift(56)
+  }
+  assert.equal(shift && { ...shift, useRatio: Math.round(shift.useRatio * 100) / 100 }, { direction: 'heavier', useRatio: 1.5, fromUseMillis: 4, toUseMillis: 6, loopDelayMillis: 0 })
 })
 
 level('back at a size after an undone step, heavier means heavier than before that step too', () => {

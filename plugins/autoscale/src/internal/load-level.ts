@@ -13,6 +13,19 @@ const lighterEach = 1.25
 // Windows on each side of that comparison.
 const shiftWindows = 4
 
+/** A change of load read at one size, with the use times it compared (a decision's details carry them). */
+export interface LoadShift {
+  direction: 'heavier' | 'lighter'
+  /** The last windows' use time over the reference windows'. */
+  useRatio: number
+  /** The reference windows' use time (ms). */
+  fromUseMillis: number
+  /** The last windows' use time (ms). */
+  toUseMillis: number
+  /** This process's mean event-loop delay over the last windows (ms): a stall of its own shows here. */
+  loopDelayMillis: number
+}
+
 /**
  * The windows measured at the pool's current size, and whether the load changed under it: the use time
  * compared with the first full windows at this size (the use time as measured: the event-loop delay is
@@ -22,6 +35,8 @@ export class LoadLevel {
   #size: number | undefined
   #windows: Observed[] = []
   #anchor: Aggregate | undefined
+  // The last window of the reference ones.
+  #anchorLast: Observed | undefined
   #returning: { size: number; useMillis: number } | undefined
   // Back at a size after an undone step: what the use time there was before it.
   #useBefore: number | undefined
@@ -39,6 +54,7 @@ export class LoadLevel {
     this.#size = size
     this.#windows = []
     this.#anchor = undefined
+    this.#anchorLast = undefined
     this.#useBefore = returning?.size === size ? returning.useMillis : undefined
     return true
   }
@@ -75,6 +91,7 @@ export class LoadLevel {
   restart(): void {
     this.#windows = []
     this.#anchor = undefined
+    this.#anchorLast = undefined
     this.#useBefore = undefined
   }
 
@@ -82,32 +99,44 @@ export class LoadLevel {
    * Whether the queries got heavier or lighter at this size: the last windows' use time, against the
    * first ones', rose by half (each window by a quarter at least) or fell by a third (each by a fifth). On a
    * change the windows kept so far describe another load: they are dropped, and the next ones become the
-   * reference.
+   * reference. With `confirmHeavier`, heavier must hold over twice as many windows: at a knee the
+   * database is saturated, so a hiccup of a few hundred ms shows in full in the use time, and a step down
+   * from a knee loses throughput unless the load really changed.
    */
-  shift(size: number): 'heavier' | 'lighter' | undefined {
+  shift(size: number, { confirmHeavier = false } = {}): LoadShift | undefined {
     const anchor = this.#anchor
     const full = this.#windows.filter((w) => w.stats.meanActive >= 0.9 * size)
     if (anchor === undefined) {
-      if (full.length >= shiftWindows) this.#anchor = aggregate(full.slice(0, shiftWindows))
+      if (full.length < shiftWindows) return undefined
+      const first = full.slice(0, shiftWindows)
+      this.#anchor = aggregate(first)
+      this.#anchorLast = first.at(-1)
       return undefined
     }
-    if (full.length < 2 * shiftWindows) return undefined
-    const ratio = (windows: readonly Observed[]) => (aggregate(windows)?.meanUseMillis ?? anchor.meanUseMillis) / anchor.meanUseMillis
-    const latest = full.slice(-shiftWindows)
-    const overall = ratio(latest)
-    const each = latest.map((w) => ratio([w]))
-    const useBefore = this.#useBefore
-    const heavier =
-      overall >= heavierRatio &&
-      Math.min(...each) >= heavierEach &&
-      (useBefore === undefined || overall * anchor.meanUseMillis >= heavierRatio * useBefore)
-    const lighter =
-      overall <= 1 / lighterRatio &&
-      Math.max(...each) <= 1 / lighterEach &&
-      (useBefore === undefined || overall * anchor.meanUseMillis * lighterRatio <= useBefore)
-    if (!heavier && !lighter) return undefined
+    // The full windows since the reference ones (all of them once those have rolled out).
+    const since = full.slice(full.indexOf(this.#anchorLast as Observed) + 1)
+    if (since.length < shiftWindows) return undefined
+    const heavierSpan = confirmHeavier ? 2 * shiftWindows : shiftWindows
+    const heavier = since.length >= heavierSpan ? this.#reading(since.slice(-heavierSpan), anchor, 'heavier') : undefined
+    const change = heavier ?? this.#reading(since.slice(-shiftWindows), anchor, 'lighter')
+    if (!change) return undefined
     // The windows so far (one may straddle the change) describe another load: start afresh.
     this.restart()
-    return heavier ? 'heavier' : 'lighter'
+    return change
+  }
+
+  // The windows read as one load against the reference windows: the shift they show in `direction`, if any.
+  #reading(windows: readonly Observed[], anchor: Aggregate, direction: LoadShift['direction']): LoadShift | undefined {
+    const measured = aggregate(windows)
+    if (measured === undefined) return undefined
+    const useRatio = measured.meanUseMillis / anchor.meanUseMillis
+    const each = windows.map((w) => (aggregate([w])?.meanUseMillis ?? anchor.meanUseMillis) / anchor.meanUseMillis)
+    const useBefore = this.#useBefore
+    const shifted =
+      direction === 'heavier'
+        ? useRatio >= heavierRatio && Math.min(...each) >= heavierEach && (useBefore === undefined || measured.meanUseMillis >= heavierRatio * useBefore)
+        : useRatio <= 1 / lighterRatio && Math.max(...each) <= 1 / lighterEach && (useBefore === undefined || measured.meanUseMillis * lighterRatio <= useBefore)
+    if (!shifted) return undefined
+    return { direction, useRatio, fromUseMillis: anchor.meanUseMillis, toUseMillis: measured.meanUseMillis, loopDelayMillis: measured.meanLoopDelayMillis }
   }
 }
