@@ -51,8 +51,7 @@ interface Demand {
  *   the pool one step down from the knee, once per burst, to check that size from below. A check whose
  *   connections did nothing is kept, and ends there: past a knee, a further step down would be judged on noise.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
- *   heavier; at a knee that holds, over twice as many windows, as a saturated database shows every
- *   hiccup in full) starts steps down, each followed by another only if the connections it took away did
+ *   heavier) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
  *   descent (small losses must not add up step by step); a step down that cost the removed connections'
  *   full share (`leapEfficiency`) goes back and on to the target, as after a leap (no knee is near),
@@ -64,8 +63,7 @@ interface Demand {
  *   grow's connections: it can read as a gain past the knee. When it is kept (it paid, or this process
  *   was too busy to tell), one step down follows once the pool has settled at the new size (full,
  *   requests waiting or not): undone if the connections it took away carried their share, the start of
- *   a descent if they did nothing. So is a step of more than one probe (a leap) that paid only in part:
- *   the knee may lie inside it.
+ *   a descent if they did nothing.
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
@@ -274,11 +272,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       case 'leap':
       case 'climb':
         this.#momentum = verdict.kind
-        // A step of more than one probe that paid only in part may have crossed the knee: the gain came
-        // from the connections below it. Checked from above as a hasty step is (measured on 2 cores: a
-        // wait-bound leap from 28 to 95 served 8.2k q/s where 28 served 5.2k, no more than a fixed 50, and
-        // at a p99 four tenths longer).
-        this.#checkFromAbove = trial.hasty || (verdict.kind === 'climb' && trial.to > trial.from * this.config.probeFactor)
+        this.#checkFromAbove = trial.hasty
         // Above a knee found before, a partial gain moves the knee up one step only: on a flat curve noise
         // reads as a gain now and then, and must not walk the pool up to its bound.
         if (verdict.kind === 'climb' && trial.patient) this.#knee.set(trial.to, now)
