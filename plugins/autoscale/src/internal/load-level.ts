@@ -20,8 +20,6 @@ export interface LoadShift {
   useRatio: number
   /** The reference windows' use time (ms). */
   fromUseMillis: number
-  /** The last windows' use time (ms). */
-  toUseMillis: number
   /** This process's mean event-loop delay over the last windows (ms): a stall of its own shows here. */
   loopDelayMillis: number
 }
@@ -137,6 +135,6 @@ export class LoadLevel {
         ? useRatio >= heavierRatio && Math.min(...each) >= heavierEach && (useBefore === undefined || measured.meanUseMillis >= heavierRatio * useBefore)
         : useRatio <= 1 / lighterRatio && Math.max(...each) <= 1 / lighterEach && (useBefore === undefined || measured.meanUseMillis * lighterRatio <= useBefore)
     if (!shifted) return undefined
-    return { direction, useRatio, fromUseMillis: anchor.meanUseMillis, toUseMillis: measured.meanUseMillis, loopDelayMillis: measured.meanLoopDelayMillis }
+    return { direction, useRatio, fromUseMillis: anchor.meanUseMillis, loopDelayMillis: measured.meanLoopDelayMillis }
   }
 }
