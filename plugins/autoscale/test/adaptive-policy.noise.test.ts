@@ -343,4 +343,35 @@ noise('at a knee, a load that stays heavier still starts a descent, which says w
   assert.is(steps[1]!.decision.size, 4)
 })
 
+noise('above a knee on a flat curve, noise does not walk the pool up one probe at a time', () => {
+  // CPU-bound queries whose knee is at 4 connections and whose throughput stays within 5% of it up to 14,
+  // on a database that runs up to 10% faster or slower for 200 ms at a time (nobody reports why). A probe
+  // above the knee read such a moment as a gain of 2.5% and climbed, and the knee never came back down:
+  // 4 -> 6 -> 9 -> 14 -> 21 -> 32 in 20 s for one seed.
+  const curve = measured([[1, 250], [2, 725], [4, 940], [7, 945], [14, 900], [50, 811], [95, 765]])
+  for (let seed = 1; seed <= 10; seed++) {
+    const clock = new ManualClock()
+    const random = seeded(seed)
+    let level = 1
+    let until = 0
+    const noise = () => {
+      if (clock.now() >= until) [level, until] = [0.9 + 0.2 * random(), clock.now() + 200]
+      return level
+    }
+    const pool = new ModelPool('orders', { model: curve, maxSize: 10, clients: 5, noise })
+    const policy = new AdaptivePolicy(config, { clock })
+    drive(policy, pool, clock, 3000)
+    pool.clients = 100
+    let sizeMillis = 0
+    const steps: Step[] = []
+    for (let t = 0; t < 20_000; t += 100) {
+      steps.push(...drive(policy, pool, clock, 100))
+      sizeMillis += pool.maxSize * 100
+    }
+    const sizes = steps.map((s) => s.decision.size)
+    assert.ok(Math.max(...sizes) <= 14, `seed ${seed}: ${reasons(steps).join(' ')} to ${sizes.join(' ')}`)
+    assert.ok(sizeMillis / 20_000 <= 8, `seed ${seed}: ${(sizeMillis / 20_000).toFixed(1)} connections on average`)
+  }
+})
+
 noise.run()

@@ -93,6 +93,21 @@ verdicts('a leap is seen in the window still open: it leaps with it as the judge
   assert.not.ok(down.leapsWith(window(20, 1500), rules))
 })
 
+verdicts('above a knee found before, a partial gain climbs only at three times the knee`s bar', () => {
+  // 4 -> 6 connections: growth 1.5. A 5% gain is twice the knee's bar (2.5%): a climb from below a knee,
+  // a knee found again above one. An 8% gain climbs either way.
+  const baseline = aggregate([window(4, 700), window(4, 700)])!
+  const judged = (perSecond: number, patient: boolean) => {
+    const step = new StepTrial('up', 4, 6, baseline, { patient })
+    step.add(window(6, perSecond)) // opening: dropped
+    for (let i = 0; i < rules.kneeWindows; i++) step.add(window(6, perSecond))
+    return step.judge(rules).kind
+  }
+  assert.is(judged(735, false), 'climb')
+  assert.is(judged(735, true), 'knee')
+  assert.is(judged(756, true), 'climb')
+})
+
 verdicts('a step down is judged once its busy connections have closed, not on the windows in which they still ran', () => {
   const baseline = aggregate([window(60, 3000), window(60, 3000)])!
   const step = new StepTrial('down', 60, 40, baseline)
