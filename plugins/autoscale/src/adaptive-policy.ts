@@ -47,9 +47,10 @@ interface Demand {
  *   connections sat idle, it is this process that cannot keep up: the step is kept but growth holds.
  *   A knee caps growth for `reprobeMillis`, doubling up to `kneeHoldMillis` each time a probe finds it
  *   again, so the policy keeps probing while requests wait. A probe above a knee climbs on a partial
- *   gain only at three times the knee's bar; one that does not pay finds the same knee again. A knee found by a burst's own step, or by
- *   the step right after a burst's first step (the one judged against the calm before the burst), sends
- *   the pool one step down from the knee, once per burst, to check that size from below. A check whose
+ *   gain only at three times the knee's bar; one that does not pay finds the same knee again. A knee
+ *   found by a burst's own step, or by the step right after a burst's first step (the one judged
+ *   against the calm before the burst), sends the pool one step down from the knee, once per burst, to
+ *   check that size from below. A check whose
  *   connections did nothing is kept, and ends there: past a knee, a further step down would be judged on noise.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each followed by another only if the connections it took away did
@@ -324,9 +325,9 @@ export class AdaptivePolicy implements ScalingPolicy {
       case 'knee': {
         if (trial.from === trial.to) return this.#burstKnee(trial, verdict, now)
         // The connections that carry today's throughput at the use time measured before the step (no
-        // headroom: spare connections past the knee only lengthen every query).
-        // A probe above a knee found before that did not pay found that knee again (on a flat curve, the
-        // connections it carried read above it by noise now and then, and would ratchet it up one at a time).
+        // headroom: spare connections past the knee only lengthen every query). A probe above a knee found
+        // before that did not pay found that knee again: on a flat curve the connections it carried read
+        // above it by noise now and then, and would ratchet the knee up one connection at a time.
         const carried = (verdict.measured.checkoutsPerSecond * trial.baseline.meanUseMillis) / 1000
         const knee = trial.patient ? trial.from : Math.min(trial.to - 1, Math.max(trial.from, this.minSize, Math.ceil(carried - 1e-9)))
         const holdMillis = this.#knee.set(knee, now)
