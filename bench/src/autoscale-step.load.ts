@@ -133,6 +133,11 @@ function whereTheTailIs(all: LatencySample, firstSecond: LatencySample, afterFir
   return { afterFirstSecondP99Millis: afterFirstSecond.summary().p99Millis, slowInFirstSecond: firstSecond.countAbove(p99Millis) }
 }
 
+/** Connections open and ready: checked out or idle (not those still opening). */
+function readyConnections(metrics: { activeConnections: number; idleConnections: number }): number {
+  return metrics.activeConnections + metrics.idleConnections
+}
+
 /** Runs the phases back to back as closed-loop load, ticking pool metrics every 100 ms. */
 async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: number): Promise<Omit<StepRun, 'resizes'>> {
   const series: TimePoint[] = []
@@ -150,7 +155,7 @@ async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: 
     const now = performance.now()
     const metrics = pool.getPoolMetrics()
     connectionMillis += metrics.totalConnections * (now - lastTick)
-    series.push({ seconds: (now - started) / 1000, maxSize: metrics.maxSize, open: metrics.totalConnections, inFlight, throughput: ((completed - lastCompleted) * 1000) / (now - lastTick) })
+    series.push({ seconds: (now - started) / 1000, maxSize: metrics.maxSize, open: metrics.totalConnections, ready: readyConnections(metrics), inFlight, throughput: ((completed - lastCompleted) * 1000) / (now - lastTick) })
     lastCompleted = completed
     lastTick = now
   }, TICK_MILLIS)
@@ -230,13 +235,23 @@ export async function runSetup(setup: Setup, phases: readonly Phase[], trace: bo
   pool.on('resize', (e) => {
     const resize: Resize = { seconds: (performance.now() - started) / 1000, from: e.previous.maxSize, to: e.next.maxSize, reason: e.reason, details: e.details ?? {} }
     resizes.push(resize)
-    if (trace) process.stderr.write(`  ${resize.seconds.toFixed(2)}s ${resize.from} -> ${resize.to} ${resize.reason} ${JSON.stringify(resize.details)}\n`)
+    // (The connections ready when the resize was decided: a verdict judged while some still opened shows here.)
+    if (trace) process.stderr.write(`  ${resize.seconds.toFixed(2)}s ${resize.from} -> ${resize.to} ready ${readyConnections(pool.getPoolMetrics())} ${resize.reason} ${JSON.stringify(resize.details)}\n`)
   })
   const scaler = setup.config === undefined ? undefined : attachAutoscaler(pool, setup.config)
   try {
-    return { ...(await runPhases(pool, phases, started)), resizes }
+    const run = await runPhases(pool, phases, started)
+    if (trace) traceBurstStart(run)
+    return { ...run, resizes }
   } finally {
     scaler?.stop()
     await pool.close()
   }
+}
+
+// The connections ready and the throughput of the burst's first seconds, a tick apart (with --trace).
+function traceBurstStart(run: Omit<StepRun, 'resizes'>): void {
+  const burstAt = run.boundaries[0] ?? 0
+  const ticks = run.series.filter((point) => point.seconds >= burstAt && point.seconds < burstAt + 3)
+  process.stderr.write(`  burst: ${ticks.map((p) => `${p.seconds.toFixed(1)}s ${p.ready}/${Math.round(p.throughput)}`).join(' ')}\n`)
 }

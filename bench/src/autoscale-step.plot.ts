@@ -7,8 +7,10 @@ export interface TimePoint {
   seconds: number
   /** The pool's `maxSize`. */
   maxSize: number
-  /** Connections open (client side). */
+  /** Connections open (client side), including those still opening. */
   open: number
+  /** Connections open and ready (checked out or idle). */
+  ready: number
   /** Requests in flight: holding a connection or waiting for one. */
   inFlight: number
   /** Queries completed per second over the last tick. */

@@ -58,9 +58,9 @@ const serverKneeElasticity = 0.25
  * step that opened nothing needs `kneeWindows` windows, see `judge`); a verdict for fewer
  * (a knee, or connections that did nothing) needs `kneeWindows` of them, so a noisy window or two can
  * delay growth but never undo it. A step down is undone early only when it clearly hurt (`leapEfficiency`).
- * Windows in which this process stalled are not evidence either way (see `withoutStalls`).
- * With queries longer than a window, the windows for the verdicts they would push the wrong way are
- * counted in use times (see `span`).
+ * Windows in which this process stalled are not evidence either way (see `withoutStalls`), and those in
+ * which a step's new connections warm up only for a leap (see `add`). With queries longer than a window,
+ * the windows for the verdicts they would push the wrong way are counted in use times (see `span`).
  */
 export class StepTrial {
   readonly direction: 'up' | 'down'
@@ -72,9 +72,14 @@ export class StepTrial {
   /** Taken soon after the grow before it, with the use time up since: its baseline may carry that grow's cost. */
   readonly hasty: boolean
   readonly windows: Observed[] = []
+  // How many of the first `windows` came while the step's new connections warmed up (see `add`).
+  #warming = 0
   // Every window since the step, the settling ones included.
   readonly #all: Observed[] = []
   #settlingMillis = 0
+  // Time the step's connections were seen opening, and time waited since they opened (see `add`).
+  #openingMillis = 0
+  #warmedMillis = 0
   #settled = false
   // Time waited out since a step down settled.
   #drainedMillis = 0
@@ -97,12 +102,18 @@ export class StepTrial {
   }
 
   /**
-   * How much evidence the trial has, in windows: the counted windows in which this process did not stall
-   * (see `withoutStalls`), but no more than the number of use times (measured before the step) they cover.
-   * With short queries and a steady process this is the window count.
+   * How much evidence the trial has, in windows: the counted windows (after a step up, those since its new
+   * connections warmed up) in which this process did not stall (see `withoutStalls`), but no more than the
+   * number of use times (measured before the step) they cover. With short queries and a steady process
+   * this is the window count.
    */
   get span(): number {
-    return this.#spanOf(withoutStalls(this.windows))
+    return this.#spanOf(withoutStalls(this.#warmed()))
+  }
+
+  // The windows a verdict against a step up rests on: those after its new connections warmed up.
+  #warmed(): Observed[] {
+    return this.#warming === 0 ? this.windows : this.windows.slice(this.#warming)
   }
 
   #spanOf(steady: readonly Observed[]): number {
@@ -117,8 +128,9 @@ export class StepTrial {
    * (or closed), and the one in which they did, are left out of the verdicts against the step: opening
    * and closing connections cost the database CPU and would blur them. A step waits up to
    * `maxMoveMillis` for them (a step down until the driver has closed them, when the pool tells). After
-   * a step down, so are the windows of the first use time after that (see `#unitMillis`). A leap may
-   * count them (see `#earlyLeap`).
+   * a step up, so are the windows while its new connections warm up, as long again as they took to open,
+   * except for a leap; after a step down, the windows of the first use time after that (see
+   * `#unitMillis`). A leap may count them all (see `#earlyLeap`).
    */
   add(window: Observed): boolean {
     this.#all.push(window)
@@ -129,12 +141,26 @@ export class StepTrial {
     const moving = this.direction === 'up' ? open < this.to && stats.lastWaiting > 0 : open > this.to || stats.lastClosing > 0
     if (!this.#settled && this.#settlingMillis < maxMoveMillis) {
       this.#settlingMillis += stats.elapsedMillis
-      if (moving) return false
+      if (moving) {
+        if (this.direction === 'up') this.#openingMillis += stats.elapsedMillis
+        return false
+      }
       this.#settled = true
       this.#drainedMillis = stats.elapsedMillis
       return false
     }
     // (A step whose connections never finished moving has been waited for long enough: it counts from now.)
+    // New connections' first queries cost the database about as long again as opening them did (measured on
+    // 2 cores: 67 opened in 0.3 s, and the throughput reached its level 0.3 to 0.4 s after; 90 in 0.4 s,
+    // and 0.6 s after). Judged on those windows, a step of many connections read as a knee (2 of 10 runs
+    // beside a busy neighbour). They only make a gain look smaller: they may show a leap, nothing else.
+    // (Nor do they count for the size's load level: they are blurred, as the ones before.)
+    if (this.#warmedMillis < this.#openingMillis) {
+      this.#warmedMillis += stats.elapsedMillis
+      this.#warming++
+      this.windows.push(window)
+      return false
+    }
     if (this.direction === 'down' && this.#settled && this.#drainedMillis < this.#unitMillis) {
       this.#drainedMillis += stats.elapsedMillis
       return false
@@ -146,46 +172,23 @@ export class StepTrial {
   judge(rules: TrialRules): Verdict {
     const early = this.#earlyLeap(rules)
     if (early !== undefined) return early
+    if (this.direction === 'up') {
+      // Windows in which the new connections warmed up make a gain look smaller: they may show a leap, but
+      // any other verdict rests on the windows after (counted in, a partial gain made the next step half a
+      // probe where the windows after would leap, in the model).
+      const verdict = this.#judgeUp(rules, this.windows)
+      return verdict.kind === 'leap' || this.#warming === 0 ? verdict : this.#judgeUp(rules, this.#warmed())
+    }
     // A window in which this process stalled shows a rate it did not ask the pool for: it is left out, and
     // the verdict waits for a steady one in its place.
     const steady = withoutStalls(this.windows)
     const measured = aggregate(steady)
     const span = this.#spanOf(steady)
-    // More connections that paid show it as soon as their queries end: that verdict counts windows.
-    const counted = this.direction === 'up' ? steady.length : span
-    if (measured === undefined || counted < (this.patient ? rules.kneeWindows : Math.min(minVerdictWindows, rules.kneeWindows))) return { kind: 'wait' }
+    if (measured === undefined || span < Math.min(minVerdictWindows, rules.kneeWindows)) return { kind: 'wait' }
     const before = this.baseline
     const enough = span >= rules.kneeWindows
     const ratio = measured.meanActive / before.meanActive
     const gain = measured.checkoutsPerSecond / before.checkoutsPerSecond
-    if (this.direction === 'up') {
-      if (ratio < 1 + minJudgedChange) return enough ? { kind: 'unused', measured } : { kind: 'wait' }
-      const growth = ratio
-      const efficiency = (gain - 1) / (growth - 1)
-      if (efficiency >= rules.leapEfficiency) return { kind: 'leap', measured, efficiency, gain, growth }
-      // A step that opened nothing (a burst filling the connections the calm left idle) grows the busy ones
-      // by as little as 1.1x (1.4x in the benchmark: 5 of 7 busy in the calm), so its efficiency carries up
-      // to ten times the throughput's noise, and a partial gain opens connections next (measured on 2 cores:
-      // CPU-bound bursts past the knee read 0.1 to 0.3 on their first two windows, and the probe that
-      // followed opened 4 connections at the burst's start). Only a leap is taken on two windows there; a
-      // partial gain needs `kneeWindows` of them (counted as windows, as any verdict for more connections).
-      // Above a knee found before, a partial gain must be three times the knee's bar: there the curve is
-      // flat or rises slowly, and a 200 ms trial reads noise as a 2.5% gain now and then. Each such climb
-      // moves the knee up a step for good (measured on 2 cores: CPU-bound bursts walked 4 -> 6 -> 9 -> 14
-      // connections, and had the longest tails). In the model, half a leap's bar stopped nearly every walk
-      // but also the climb up a curve that rises slowly (0.89 of the best fixed pool); three times the
-      // knee's keeps that climb.
-      const climbEfficiency = this.patient ? patientClimbFactor * rules.kneeEfficiency : rules.kneeEfficiency
-      if (efficiency >= climbEfficiency && (this.from !== this.to || steady.length >= rules.kneeWindows)) return { kind: 'climb', measured, efficiency, gain, growth }
-      if (!enough) return { kind: 'wait' }
-      const useTimeElasticity = Math.log(measured.serverUseMillis / before.serverUseMillis) / Math.log(growth)
-      // Checkouts waiting while connections sit idle: the pool has connections this process does not get to.
-      const handoffLag = measured.meanIdle >= 1 && measured.meanWaiting >= 1
-      // (A loop busy all the time is no sign of this process starving: on cores it shares with the database,
-      // a saturated server keeps it busy too. Its utilization is in the verdict's details, not in the verdict.)
-      const kind = useTimeElasticity >= serverKneeElasticity && !handoffLag ? 'knee' : 'starved'
-      return { kind, measured, efficiency, gain, growth, useTimeElasticity }
-    }
     const shrink = 1 - ratio
     if (shrink < minJudgedChange) return enough ? { kind: 'unused', measured } : { kind: 'wait' }
     const loss = 1 - gain
@@ -200,6 +203,44 @@ export class StepTrial {
     // slowly, a descent of such steps would add them up one noisy verdict at a time (measured: 32
     // connections down to 2, a fifth of the throughput lost). The knee is near: the descent ends here.
     return efficiency >= rules.kneeEfficiency ? { kind: 'settle', measured, efficiency, loss, shrink } : { kind: 'keep', measured, efficiency, loss, shrink }
+  }
+
+  // The verdict on a step up, from these windows (those in which this process stalled left out, as in `judge`).
+  #judgeUp(rules: TrialRules, windows: readonly Observed[]): Verdict {
+    const steady = withoutStalls(windows)
+    const measured = aggregate(steady)
+    // More connections that paid show it as soon as their queries end: that verdict counts windows.
+    if (measured === undefined || steady.length < (this.patient ? rules.kneeWindows : Math.min(minVerdictWindows, rules.kneeWindows))) return { kind: 'wait' }
+    const before = this.baseline
+    const enough = this.#spanOf(steady) >= rules.kneeWindows
+    const ratio = measured.meanActive / before.meanActive
+    const gain = measured.checkoutsPerSecond / before.checkoutsPerSecond
+    if (ratio < 1 + minJudgedChange) return enough ? { kind: 'unused', measured } : { kind: 'wait' }
+    const growth = ratio
+    const efficiency = (gain - 1) / (growth - 1)
+    if (efficiency >= rules.leapEfficiency) return { kind: 'leap', measured, efficiency, gain, growth }
+    // A step that opened nothing (a burst filling the connections the calm left idle) grows the busy ones
+    // by as little as 1.1x (1.4x in the benchmark: 5 of 7 busy in the calm), so its efficiency carries up
+    // to ten times the throughput's noise, and a partial gain opens connections next (measured on 2 cores:
+    // CPU-bound bursts past the knee read 0.1 to 0.3 on their first two windows, and the probe that
+    // followed opened 4 connections at the burst's start). Only a leap is taken on two windows there; a
+    // partial gain needs `kneeWindows` of them (counted as windows, as any verdict for more connections).
+    // Above a knee found before, a partial gain must be three times the knee's bar: there the curve is
+    // flat or rises slowly, and a 200 ms trial reads noise as a 2.5% gain now and then. Each such climb
+    // moves the knee up a step for good (measured on 2 cores: CPU-bound bursts walked 4 -> 6 -> 9 -> 14
+    // connections, and had the longest tails). In the model, half a leap's bar stopped nearly every walk
+    // but also the climb up a curve that rises slowly (0.89 of the best fixed pool); three times the
+    // knee's keeps that climb.
+    const climbEfficiency = this.patient ? patientClimbFactor * rules.kneeEfficiency : rules.kneeEfficiency
+    if (efficiency >= climbEfficiency && (this.from !== this.to || steady.length >= rules.kneeWindows)) return { kind: 'climb', measured, efficiency, gain, growth }
+    if (!enough) return { kind: 'wait' }
+    const useTimeElasticity = Math.log(measured.serverUseMillis / before.serverUseMillis) / Math.log(growth)
+    // Checkouts waiting while connections sit idle: the pool has connections this process does not get to.
+    const handoffLag = measured.meanIdle >= 1 && measured.meanWaiting >= 1
+    // (A loop busy all the time is no sign of this process starving: on cores it shares with the database,
+    // a saturated server keeps it busy too. Its utilization is in the verdict's details, not in the verdict.)
+    const kind = useTimeElasticity >= serverKneeElasticity && !handoffLag ? 'knee' : 'starved'
+    return { kind, measured, efficiency, gain, growth, useTimeElasticity }
   }
 
   /**

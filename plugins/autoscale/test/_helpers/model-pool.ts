@@ -66,6 +66,12 @@ export interface ModelPoolOptions {
    */
   openCostMillis?: number
   openingSlowdown?: number
+  /**
+   * How long each connection a grow opens takes to open (ms): they become usable one after another, and
+   * each starts paying its `openCostMillis` then. Until then the pool reports them open but not active.
+   * Default 0 (usable at once).
+   */
+  openTimeMillis?: number
 }
 
 /**
@@ -87,6 +93,10 @@ export class ModelPool implements ManagedPool {
   noise: () => number
   readonly #openCostMillis: number
   readonly #openingSlowdown: number
+  readonly #openTimeMillis: number
+  // Connections usable (open): `maxSize` but while a grow opens them, one per `openTimeMillis`.
+  #usable: number
+  #openingMillis = 0
   // Database time still owed for connections opened.
   #openBacklogMillis = 0
   #state: PoolState = 'ready'
@@ -108,8 +118,10 @@ export class ModelPool implements ManagedPool {
     this.noise = options.noise ?? (() => 1)
     this.#openCostMillis = options.openCostMillis ?? 0
     this.#openingSlowdown = options.openingSlowdown ?? 1
+    this.#openTimeMillis = options.openTimeMillis ?? 0
     this.#maxSize = options.maxSize
     this.#minSize = options.minSize ?? 0
+    this.#usable = options.maxSize
     this.clients = options.clients ?? 0
     this.monitor = new PoolMonitor({ name, kind: this.kind, target: this.target })
   }
@@ -123,7 +135,7 @@ export class ModelPool implements ManagedPool {
   }
 
   get active(): number {
-    return Math.min(this.clients, this.#maxSize)
+    return Math.min(this.clients, this.#usable)
   }
 
   /** Checkouts completed so far (the model's throughput integral). */
@@ -133,6 +145,13 @@ export class ModelPool implements ManagedPool {
 
   /** Moves the model forward by `millis`, with the current clients and size. */
   advance(millis: number): void {
+    if (this.#usable < this.#maxSize) {
+      this.#openingMillis += millis
+      const opened = Math.min(this.#maxSize - this.#usable, Math.floor(this.#openingMillis / this.#openTimeMillis))
+      this.#openingMillis -= opened * this.#openTimeMillis
+      this.#usable += opened
+      this.#openBacklogMillis += opened * this.#openCostMillis
+    }
     const active = this.active
     const loopDelay = this.loopDelay(active)
     this.#loopDelaySum += loopDelay * millis
@@ -170,8 +189,11 @@ export class ModelPool implements ManagedPool {
     const previous = { minSize: this.#minSize, maxSize: this.#maxSize }
     this.#minSize = size.minSize ?? this.#minSize
     this.#maxSize = size.maxSize ?? this.#maxSize
-    const opened = Math.min(this.clients, this.#maxSize) - Math.min(this.clients, previous.maxSize)
-    this.#openBacklogMillis += Math.max(0, opened) * this.#openCostMillis
+    if (this.#maxSize <= this.#usable || this.#openTimeMillis === 0) {
+      const opened = Math.max(0, Math.min(this.clients, this.#maxSize) - Math.min(this.clients, this.#usable))
+      this.#openBacklogMillis += opened * this.#openCostMillis
+      this.#usable = this.#maxSize
+    }
     this.monitor.resized(previous, { minSize: this.#minSize, maxSize: this.#maxSize }, options?.reason ?? 'manual', options?.details)
   }
 
@@ -179,7 +201,7 @@ export class ModelPool implements ManagedPool {
     const active = this.active
     const waiting = this.clients - active
     const metrics = this.monitor.snapshot({
-      totalConnections: active,
+      totalConnections: Math.min(this.clients, this.#maxSize),
       activeConnections: active,
       idleConnections: 0,
       waitingRequests: waiting,
