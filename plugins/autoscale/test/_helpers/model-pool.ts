@@ -145,9 +145,11 @@ export class ModelPool implements ManagedPool {
 
   /** Moves the model forward by `millis`, with the current clients and size. */
   advance(millis: number): void {
-    if (this.#usable < this.#maxSize) {
+    // (Only connections some client waits for are opened, as a real pool opens them on demand.)
+    const wanted = Math.min(this.#maxSize, Math.max(this.#usable, this.clients))
+    if (this.#usable < wanted) {
       this.#openingMillis += millis
-      const opened = Math.min(this.#maxSize - this.#usable, Math.floor(this.#openingMillis / this.#openTimeMillis))
+      const opened = Math.min(wanted - this.#usable, Math.floor(this.#openingMillis / this.#openTimeMillis))
       this.#openingMillis -= opened * this.#openTimeMillis
       this.#usable += opened
       this.#openBacklogMillis += opened * this.#openCostMillis
