@@ -17,6 +17,9 @@ const calmShare = 0.9
 // At a knee, filling idle connections leaves the throughput flat. Below this share of the calm's with none
 // opened, the database slowed for another reason: the burst's own step proves nothing, and a probe follows.
 const burstKneeGain = 0.8
+// A step down from a knee that a heavier reading started, whose last windows then served this much more
+// than the slow ones before them: the load changed back (see `#slowdownEnded`).
+const slowdownEndedGain = 1.1
 
 /** What one window measured for Little's law. */
 interface Demand {
@@ -57,7 +60,10 @@ interface Demand {
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
  *   descent (small losses must not add up step by step); a step down that cost the removed connections'
  *   full share (`leapEfficiency`) goes back and on to the target, as after a leap (no knee is near),
- *   unless steps down were kept before it, or a knee was found right above (the knee is then between the two sizes: it holds there). A use time that falls by a third ends the knee's hold. Back at a size
+ *   unless steps down were kept before it, or a knee was found right above (the knee is then between the two sizes: it holds there). At a knee
+ *   that holds, heavier must hold twice as long, and still show in every window up to the step down; a
+ *   step down from there that serves a tenth more than the slow windows measured a slowdown ending, and
+ *   goes back to the knee. A use time that falls by a third ends the knee's hold. Back at a size
  *   after an undone step, the use time is also compared with what it was there before that step (the
  *   first windows back still carry the step's cost).
  * - **Check a hasty step from above**: a step up taken within 1.5 s of the grow before it, from windows
@@ -92,8 +98,12 @@ export class AdaptivePolicy implements ScalingPolicy {
   #skipNext = false
   // The last step down cost nothing: the next full evaluation tries another.
   #descending = false
-  // The heavier load that started the descent under way, until its first step is taken.
+  // The heavier load that started the descent under way, until its first step is taken, and whether it
+  // was read at a knee that held.
   #heavier: LoadShift | undefined
+  #heavierAtKnee = false
+  // The step down such a reading at a knee started, and the use time before the reading (see `#slowdownEnded`).
+  #kneeSlowdown: { trial: StepTrial; useMillis: number } | undefined
   // A hasty step up paid: check it with one step down once settled (see the class comment).
   #checkFromAbove = false
   // Times connections above the current size were found idle since the pool last grew or the load got
@@ -226,13 +236,17 @@ export class AdaptivePolicy implements ScalingPolicy {
     }
     // At a knee that holds, heavier must hold twice as long: a hiccup of the saturated database would
     // otherwise undo what finding the knee cost (measured on 2 cores: a step from a checked knee of 4 down
-    // to 2 served a quarter less for 2.3 s).
-    const shift = this.#level.shift(size, { confirmHeavier: this.#knee.at(now) === size })
+    // to 2 served a quarter less for 2.3 s). A longer one is checked at the step down (see `#stepDown`
+    // and `#slowdownEnded`).
+    const atKnee = this.#knee.at(now) === size
+    const shift = this.#level.shift(size, { confirmHeavier: atKnee })
     // A knee found under another load says nothing about this one. Heavier queries usually saturate the
     // database sooner: try fewer connections first (a step that hurts is undone).
     if (shift?.direction === 'heavier') {
       this.#heavier = shift
-      this.#knee.clear()
+      this.#heavierAtKnee = atKnee
+      // (A knee holds until the step down from it: the windows before that may show a slowdown that ended.)
+      if (!atKnee || size <= this.minSize) this.#knee.clear()
       this.#checkFromAbove = false
       this.#checkedKnee = undefined
       this.#descending = true
@@ -267,6 +281,11 @@ export class AdaptivePolicy implements ScalingPolicy {
 
   /** Acts on a trial's verdict: a decision (brake, or back up), or `undefined` to go on. */
   #conclude(trial: StepTrial, verdict: Verdict, now: number): ScalingDecision | undefined {
+    const slowdown = this.#kneeSlowdown?.trial === trial ? this.#kneeSlowdown : undefined
+    this.#kneeSlowdown = undefined
+    if (slowdown !== undefined && (verdict.kind === 'keep' || verdict.kind === 'settle') && trial.lateGain >= slowdownEndedGain) {
+      return this.#slowdownEnded(trial, verdict, slowdown.useMillis, now)
+    }
     switch (verdict.kind) {
       case 'wait':
       case 'unused':
@@ -310,7 +329,7 @@ export class AdaptivePolicy implements ScalingPolicy {
         if (verdict.efficiency >= this.config.leapEfficiency && this.#idleAbove === 0) {
           this.#knee.clear()
           this.#momentum = 'leap'
-          this.#level.returnTo(trial.from, trial.baseline)
+          this.#level.returnTo(trial.from, trial.baseline.meanUseMillis)
           return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
         }
         // They carried part of it: this size is the knee for now; a probe above it comes after the hold
@@ -319,7 +338,7 @@ export class AdaptivePolicy implements ScalingPolicy {
         const checked = trial.from === this.#checkedKnee
         this.#checkedKnee = undefined
         const holdMillis = checked ? this.#knee.remainingMillis(now) : this.#knee.set(trial.from, now)
-        this.#level.returnTo(trial.from, trial.baseline)
+        this.#level.returnTo(trial.from, trial.baseline.meanUseMillis)
         return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
       }
       case 'knee': {
@@ -334,7 +353,7 @@ export class AdaptivePolicy implements ScalingPolicy {
         this.#momentum = 'climb'
         this.#idleAbove++
         // Back where the step started, the load is judged against what was measured there before it.
-        if (knee === trial.from) this.#level.returnTo(knee, trial.baseline)
+        if (knee === trial.from) this.#level.returnTo(knee, trial.baseline.meanUseMillis)
         // A burst's first step is judged against the calm before it, and on a database saturated by a few
         // connections the calm served about as much as the burst can. So the size it reached may lie past
         // the knee (noise read as a gain, and the next step found the knee). The knee is never set below
@@ -386,13 +405,31 @@ export class AdaptivePolicy implements ScalingPolicy {
     return { ...down, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
   }
 
+  // At a knee, fewer connections serve no more than the knee's under one load: a step down that a heavier
+  // reading started there, and whose last windows then served a tenth more than the slow ones before them,
+  // measured the load changing back. The database was slowed for a while (on 2 cores, a busy moment of the
+  // machine read as queries 1.7 times heavier), and judged against the slow windows the connections taken
+  // away seemed to carry nothing: the step was kept, and the burst served a seventh less than a fixed
+  // pool of 5 (the model: the pool held 2 until the knee's hold ended). Back to the knee, where the load is
+  // judged against the use time before the reading.
+  #slowdownEnded(trial: StepTrial, verdict: Extract<Verdict, { kind: 'keep' | 'settle' }>, useMillis: number, now: number): ScalingDecision {
+    const holdMillis = this.#knee.set(trial.from, now)
+    this.#momentum = 'climb'
+    this.#descending = false
+    this.#idleAbove++
+    this.#level.returnTo(trial.from, useMillis)
+    return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
+  }
+
   #forgetBurst(): void {
     this.#burstReached = undefined
     this.#burstChecked = false
   }
 
   // A trial step down, once two windows measured the load: kept if the connections it takes away did nothing.
-  // The first step of a descent that a heavier load started says so in its details.
+  // The first step of a descent that a heavier load started says so in its details. Read at a knee, the
+  // heavier load must still show in each window since (a slowdown that ended is no reason to leave the knee),
+  // and the knee holds until then.
   #stepDown(size: number): ScalingDecision | undefined {
     const baseline = this.#level.windows.length >= 2 ? this.#level.recent(this.config.kneeWindows) : undefined
     if (size <= this.minSize || baseline === undefined) return undefined
@@ -401,7 +438,12 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#descending = false
     const shift = this.#heavier
     this.#heavier = undefined
+    if (shift !== undefined && this.#heavierAtKnee) {
+      if (!this.#level.stillHeavier(shift, this.config.kneeWindows)) return undefined
+      this.#knee.clear()
+    }
     this.#trial = new StepTrial('down', size, next, baseline)
+    if (shift !== undefined && this.#heavierAtKnee) this.#kneeSlowdown = { trial: this.#trial, useMillis: shift.fromUseMillis }
     return {
       size: next,
       reason: 'autoscale:adaptive-descend',

@@ -12,7 +12,7 @@ function backAt56(beforeMillis: number): LoadLevel {
   const level = new LoadLevel()
   level.resize(56)
   level.resize(84)
-  level.returnTo(56, aggregate(at56(beforeMillis, 2))!)
+  level.returnTo(56, aggregate(at56(beforeMillis, 2))!.meanUseMillis)
   level.resize(56)
   return level
 }
@@ -45,6 +45,23 @@ level('a shift carries the use times it compared, for the decision it leads to',
     shift ??= fresh.shift(56)
   }
   assert.equal(shift && { ...shift, useRatio: Math.round(shift.useRatio * 100) / 100 }, { direction: 'heavier', useRatio: 1.5, fromUseMillis: 4, loopDelayMillis: 0 })
+})
+
+level('tells whether the windows since a heavier reading still show it, each a quarter above', () => {
+  const fresh = new LoadLevel()
+  fresh.resize(56)
+  for (const w of at56(4, 4)) fresh.add(w)
+  let shift: ReturnType<LoadLevel['shift']>
+  for (const w of at56(6.5, 4)) {
+    fresh.add(w)
+    shift ??= fresh.shift(56)
+  }
+  assert.ok(shift !== undefined)
+  for (const w of at56(6, 2)) fresh.add(w)
+  assert.ok(fresh.stillHeavier(shift, 4))
+  // One window back at 4.5 ms: the slowdown is ending.
+  fresh.add(at56(4.5, 1)[0]!)
+  assert.not.ok(fresh.stillHeavier(shift, 4))
 })
 
 level('back at a size after an undone step, heavier means heavier than before that step too', () => {

@@ -36,6 +36,20 @@ verdicts('more connections that paid: a verdict on the first two windows, never 
   assert.is(partly.judge(rules).kind, 'climb')
 })
 
+verdicts('tells how much more a step down served in its last windows than in the slower of its first ones and the baseline', () => {
+  // A slowdown that ended during the step: 2 connections served less than 4 slowed at first, then more.
+  const ending = trial('down', 4, 2, 560)
+  for (const perSecond of [480, 480, 620, 720]) ending.add(window(2, perSecond))
+  assert.ok(Math.abs(ending.lateGain - 670 / 480) < 1e-9, `${ending.lateGain}`)
+  // One that ended just before it: the baseline was slow, every window after is not.
+  const ended = trial('down', 4, 2, 560)
+  for (let i = 0; i < 4; i++) ended.add(window(2, 725))
+  assert.ok(Math.abs(ended.lateGain - 725 / 560) < 1e-9, `${ended.lateGain}`)
+  const steady = trial('down', 4, 2, 560)
+  for (let i = 0; i < 4; i++) steady.add(window(2, 550))
+  assert.ok(Math.abs(steady.lateGain - 1) < 1e-9, `${steady.lateGain}`)
+})
+
 verdicts('a leap needs no settled window: connections that paid in full while the rest still opened', () => {
   const baseline = aggregate([window(20, 2000), window(20, 2000)])!
   const step = new StepTrial('up', 20, 40, baseline)

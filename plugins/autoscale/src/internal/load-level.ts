@@ -58,13 +58,13 @@ export class LoadLevel {
   }
 
   /**
-   * The pool goes back to `size`, where the use time was `before` until a step that is being undone. The
+   * The pool goes back to `size`, where the use time was `useMillis` until a step that is being undone. The
    * first windows back still carry that step's cost (connections opened and closed, a queue to drain):
    * against them the load settling again would read as lighter queries, so lighter must also mean lighter
    * than before the step, and heavier heavier than before it.
    */
-  returnTo(size: number, before: Aggregate): void {
-    this.#returning = { size, useMillis: before.meanUseMillis }
+  returnTo(size: number, useMillis: number): void {
+    this.#returning = { size, useMillis }
   }
 
   add(window: Observed): void {
@@ -83,6 +83,17 @@ export class LoadLevel {
    */
   before(count: number): Aggregate | undefined {
     return aggregate(withoutStalls(this.#windows.slice(0, -1)).slice(-count))
+  }
+
+  /**
+   * Whether each of the last `count` windows (in which this process did not stall) still shows the
+   * heavier load `shift` read: a use time a quarter above the one it was read against, as each window of
+   * the reading had.
+   */
+  stillHeavier(shift: LoadShift, count: number): boolean {
+    return withoutStalls(this.#windows)
+      .slice(-count)
+      .every((w) => (aggregate([w])?.meanUseMillis ?? 0) >= heavierEach * shift.fromUseMillis)
   }
 
   /** Drops the windows kept: the load changed at this size, and the next windows measure the new one. */

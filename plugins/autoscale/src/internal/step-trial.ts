@@ -244,6 +244,19 @@ export class StepTrial {
   }
 
   /**
+   * What the last two counted windows served over the slower of the baseline and the first two (windows
+   * in which this process stalled left out): above 1, the load got lighter while the step was judged, or
+   * just before it was taken.
+   */
+  get lateGain(): number {
+    const steady = withoutStalls(this.windows)
+    const last = aggregate(steady.slice(-2))
+    const first = aggregate(steady.slice(0, 2))
+    if (last === undefined || first === undefined) return 1
+    return last.checkoutsPerSecond / Math.min(this.baseline.checkoutsPerSecond, first.checkoutsPerSecond)
+  }
+
+  /**
    * Whether the windows so far and the one still open (`current`) already make a leap: the judge
    * reaches the same verdict once that window closes, so it can be closed at once.
    */
