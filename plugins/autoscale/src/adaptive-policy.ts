@@ -438,12 +438,11 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#descending = false
     const shift = this.#heavier
     this.#heavier = undefined
-    if (shift !== undefined && this.#heavierAtKnee) {
-      if (!this.#level.stillHeavier(shift, this.config.kneeWindows)) return undefined
-      this.#knee.clear()
-    }
+    const fromKnee = shift !== undefined && this.#heavierAtKnee
+    if (fromKnee && !this.#level.stillHeavier(shift, this.config.kneeWindows)) return undefined
+    if (fromKnee) this.#knee.clear()
     this.#trial = new StepTrial('down', size, next, baseline)
-    if (shift !== undefined && this.#heavierAtKnee) this.#kneeSlowdown = { trial: this.#trial, useMillis: shift.fromUseMillis }
+    if (fromKnee) this.#kneeSlowdown = { trial: this.#trial, useMillis: shift.fromUseMillis }
     return {
       size: next,
       reason: 'autoscale:adaptive-descend',
