@@ -43,7 +43,8 @@ interface Demand {
  *   as the pool, a leap is taken at the sample that shows it (the window still open is its second).
  *   A burst into a pool the calm before it left partly idle (a tenth at least) is first judged at the
  *   size it found: filling the idle connections is a step that opens none, and no gain sends the pool one
- *   step down from it (see below).
+ *   step down from it (see below). Its small growth magnifies the noise: it climbs only at three times
+ *   the knee's bar, as a probe above a knee does.
  * - **Brake at the knee** only on evidence: a step that did not pay over `kneeWindows` windows, while the
  *   database's share of the use time (use time less this process's event-loop delay) rose with the
  *   connections (at least a quarter as fast, in log terms). When it did not, or checkouts waited while

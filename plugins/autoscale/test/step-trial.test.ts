@@ -89,6 +89,24 @@ verdicts('a step that opened nothing leaps on two windows, but climbs only on kn
   assert.is(opened.judge(rules).kind, 'climb')
 })
 
+verdicts('a step that opened nothing climbs only at three times the knee`s bar: a 4% gain on it is noise at a knee', () => {
+  // 5 of 7 connections busy in the calm, all 7 in the burst (growth 1.4x): a 4% gain is efficiency 0.1,
+  // twice the knee's bar, with the use time up by a third (the database's, rising with the connections).
+  const calm = aggregate([window(5, 900, { idle: 2, waiting: 0 }), window(5, 900, { idle: 2, waiting: 0 })])!
+  const judged = (perSecond: number, from: number) => {
+    const step = new StepTrial('up', from, 7, calm)
+    step.add(window(7, perSecond)) // settling, left out
+    for (let i = 0; i < rules.kneeWindows; i++) step.add(window(7, perSecond))
+    return step.judge(rules)
+  }
+  const noise = judged(936, 7)
+  assert.is(noise.kind, 'knee')
+  if (noise.kind === 'knee') assert.ok(Math.abs(noise.efficiency - 0.1) < 1e-9, String(noise.efficiency))
+  // Three times the knee's bar (a 6% gain) climbs; so does the same 4% gain on a step that opened connections.
+  assert.is(judged(954, 7).kind, 'climb')
+  assert.is(judged(936, 5).kind, 'climb')
+})
+
 verdicts('a leap is seen in the window still open: it leaps with it as the judge will once it closes, never on it alone', () => {
   const baseline = aggregate([window(20, 2000), window(20, 2000)])!
   const step = new StepTrial('up', 20, 40, baseline)

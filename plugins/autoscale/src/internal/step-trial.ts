@@ -224,15 +224,19 @@ export class StepTrial {
     // to ten times the throughput's noise, and a partial gain opens connections next (measured on 2 cores:
     // CPU-bound bursts past the knee read 0.1 to 0.3 on their first two windows, and the probe that
     // followed opened 4 connections at the burst's start). Only a leap is taken on two windows there; a
-    // partial gain needs `kneeWindows` of them (counted as windows, as any verdict for more connections).
+    // partial gain needs `kneeWindows` of them (counted as windows, as any verdict for more connections),
+    // and three times the knee's bar, as above a knee (below): over four windows, 3 of 10 CPU-bound bursts
+    // on a 2-core machine half as fast read gains of 3%, 4% and 10% (efficiency 0.07, 0.10 and 0.25) at a
+    // database past its knee, and each climb opened 4 connections on it.
     // Above a knee found before, a partial gain must be three times the knee's bar: there the curve is
     // flat or rises slowly, and a 200 ms trial reads noise as a 2.5% gain now and then. Each such climb
     // moves the knee up a step for good (measured on 2 cores: CPU-bound bursts walked 4 -> 6 -> 9 -> 14
     // connections, and had the longest tails). In the model, half a leap's bar stopped nearly every walk
     // but also the climb up a curve that rises slowly (0.89 of the best fixed pool); three times the
     // knee's keeps that climb.
-    const climbEfficiency = this.patient ? patientClimbFactor * rules.kneeEfficiency : rules.kneeEfficiency
-    if (efficiency >= climbEfficiency && (this.from !== this.to || steady.length >= rules.kneeWindows)) return { kind: 'climb', measured, efficiency, gain, growth }
+    const openedNothing = this.from === this.to
+    const climbEfficiency = this.patient || openedNothing ? patientClimbFactor * rules.kneeEfficiency : rules.kneeEfficiency
+    if (efficiency >= climbEfficiency && (!openedNothing || steady.length >= rules.kneeWindows)) return { kind: 'climb', measured, efficiency, gain, growth }
     if (!enough) return { kind: 'wait' }
     const useTimeElasticity = Math.log(measured.serverUseMillis / before.serverUseMillis) / Math.log(growth)
     // Checkouts waiting while connections sit idle: the pool has connections this process does not get to.
