@@ -56,6 +56,8 @@ interface Demand {
  *   against the calm before the burst), sends the pool one step down from the knee, once per burst, to
  *   check that size from below. A check whose
  *   connections did nothing is kept, and ends there: past a knee, a further step down would be judged on noise.
+ *   One whose connections carried their full share below a knee the own step found refutes that knee
+ *   (the own step's small growth magnifies noise more): half a probe follows at once.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
@@ -116,6 +118,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   #burstChecked = false
   // The knee whose size the step down under way checks from below (see the 'keep' and 'restore' verdicts).
   #checkedKnee: number | undefined
+  // That knee was found by a burst's own step (a check that refutes it, see 'restore').
+  #checkingOwnStep = false
   #pressed = false
   // The last step up was taken with a queue as deep as the pool.
   #queued = false
@@ -323,11 +327,27 @@ export class AdaptivePolicy implements ScalingPolicy {
       }
       case 'restore': {
         this.#descending = false
+        const checked = trial.from === this.#checkedKnee
+        const full = verdict.efficiency >= this.config.leapEfficiency
+        this.#checkedKnee = undefined
+        // A knee found by a burst's own step, and the check below it says the connections it took away
+        // carried their full share: one of the two readings is noise, and the own step's is the weaker (it
+        // grows the busy connections by as little as 1.4x, the check shrinks them by 1.75x). The knee is
+        // forgotten and half a probe follows at once. (In the model, a dip of the database on the own
+        // step's windows held a wait-bound burst at 7 connections for the knee's whole hold, 2 s; a dip
+        // on a CPU-bound check now costs half a probe, which finds the knee again.)
+        if (full && checked && this.#checkingOwnStep) {
+          this.#knee.clear()
+          this.#momentum = 'climb'
+          this.#idleAbove = 0
+          this.#level.returnTo(trial.from, trial.baseline.meanUseMillis)
+          return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
+        }
         // The connections taken away carried their full share: the pool is on the straight part of the
         // curve, far from any knee, and more connections will pay as these did (a wait-bound load). Unless
         // connections above `from` were found idle before (steps down kept, or a knee right above): the
         // knee then lies between the two sizes.
-        if (verdict.efficiency >= this.config.leapEfficiency && this.#idleAbove === 0) {
+        if (full && this.#idleAbove === 0) {
           this.#knee.clear()
           this.#momentum = 'leap'
           this.#level.returnTo(trial.from, trial.baseline.meanUseMillis)
@@ -336,8 +356,6 @@ export class AdaptivePolicy implements ScalingPolicy {
         // They carried part of it: this size is the knee for now; a probe above it comes after the hold
         // (the hold of a knee this step checked from below stands: it was not found again).
         this.#momentum = 'climb'
-        const checked = trial.from === this.#checkedKnee
-        this.#checkedKnee = undefined
         const holdMillis = checked ? this.#knee.remainingMillis(now) : this.#knee.set(trial.from, now)
         this.#level.returnTo(trial.from, trial.baseline.meanUseMillis)
         return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
@@ -362,6 +380,7 @@ export class AdaptivePolicy implements ScalingPolicy {
         if (trial.from === this.#burstReached && !this.#burstChecked && knee > this.minSize) {
           this.#checkFromAbove = true
           this.#checkedKnee = knee
+          this.#checkingOwnStep = false
           this.#burstChecked = true
         }
         return { size: knee, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
@@ -403,6 +422,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const down = this.#stepDown(trial.to)
     if (down === undefined) return undefined
     this.#checkedKnee = trial.to
+    this.#checkingOwnStep = true
     return { ...down, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
   }
 

@@ -4,7 +4,7 @@ import { AdaptivePolicy, type AdaptivePoolConfig } from '../src/index.js'
 import { drive, type Step } from './_helpers/drive.js'
 import { ManualClock } from './_helpers/manual-clock.js'
 import { ModelPool, cpuBound, measured, measuredCpuBound, waitBound, type ModelPoolOptions, type UseTimeModel } from './_helpers/model-pool.js'
-import { seeded } from './_helpers/random.js'
+import { seeded, withDips } from './_helpers/random.js'
 
 const config: AdaptivePoolConfig = { policy: 'adaptive', minSize: 2, maxSize: 95 }
 
@@ -439,6 +439,47 @@ noise('judges a step of many connections once they have warmed up: the new backe
   const names = reasons(steps)
   assert.not.ok(names.includes('knee'), names.join(' '))
   assert.is(pool.maxSize, 95, names.join(' '))
+})
+
+// New connections open 100 a second and cost the database 5 ms each after they open, at twice the time per query.
+const opening = { openCostMillis: 5, openingSlowdown: 2, openTimeMillis: 10 }
+
+noise('a dip that made a wait-bound burst`s own step read as a knee is refuted by the check from below: the pool climbs on at once', () => {
+  const clock = new ManualClock()
+  // Seeded so that a dip falls on the windows that judge the burst's own step: 7 connections read as serving
+  // no more than the calm's 5, a knee.
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 5, noise: withDips(seeded(5)), ...opening })
+  const policy = new AdaptivePolicy(config, { clock })
+  drive(policy, pool, clock, 3000)
+  pool.clients = 100
+  const burstAt = clock.now()
+  const steps = drive(policy, pool, clock, 1500)
+  const names = reasons(steps)
+  assert.equal(names.slice(0, 2), ['knee', 'restore'], names.join(' '))
+  // The connections the check took away carried their full share: no knee at 7 holds the burst there for
+  // `reprobeMillis` (it did, before: 7 connections for 2 s of a burst that fills 95).
+  assert.ok(steps[1]!.decision.details['efficiency']! >= policy.config.leapEfficiency)
+  assert.is(policy.knee, undefined)
+  assert.is(pool.maxSize, 95, steps.map((s) => `${s.at - burstAt}:${s.decision.size}`).join(' '))
+})
+
+noise('a dip that refutes a CPU-bound burst`s knee costs half a probe: the knee is found again and the burst still serves as a fixed pool at it', () => {
+  const clock = new ManualClock()
+  // Seeded so that a dip falls on the check from below: 4 connections read as serving a quarter less than 7.
+  const options = { model: cpuBound(1, 2), clients: 100, noise: withDips(seeded(2)), ...opening }
+  const pool = new ModelPool('orders', { ...options, maxSize: 10, clients: 5 })
+  const policy = new AdaptivePolicy(config, { clock })
+  drive(policy, pool, clock, 3000)
+  pool.clients = 100
+  const before = pool.completed
+  const steps = drive(policy, pool, clock, 10_000)
+  const names = reasons(steps)
+  assert.equal(names.slice(0, 3), ['knee', 'restore', 'probe'], names.join(' '))
+  assert.is(steps[2]!.decision.size, Math.ceil(steps[2]!.from * 1.5))
+  assert.ok(names.slice(3).includes('knee'), names.join(' '))
+  const served = ((pool.completed - before) * 1000) / 10_000
+  const best = Math.max(...[4, 5, 7, 10].map((size) => fixedThroughput({ ...options, noise: withDips(seeded(2)) }, size, 10_000)))
+  assert.ok(served >= 0.9 * best, `${served.toFixed(0)} q/s against ${best.toFixed(0)}: ${names.join(' ')}`)
 })
 
 noise.run()
