@@ -330,26 +330,20 @@ export class AdaptivePolicy implements ScalingPolicy {
         const checked = trial.from === this.#checkedKnee
         const full = verdict.efficiency >= this.config.leapEfficiency
         this.#checkedKnee = undefined
-        // A knee found by a burst's own step, and the check below it says the connections it took away
-        // carried their full share: one of the two readings is noise, and the own step's is the weaker (it
-        // grows the busy connections by as little as 1.4x, the check shrinks them by 1.75x). The knee is
-        // forgotten and half a probe follows at once. (In the model, a dip of the database on the own
-        // step's windows held a wait-bound burst at 7 connections for the knee's whole hold, 2 s; a dip
-        // on a CPU-bound check now costs half a probe, which finds the knee again.)
-        if (full && checked && this.#checkingOwnStep) {
-          this.#knee.clear()
-          this.#momentum = 'climb'
-          this.#idleAbove = 0
-          this.#level.returnTo(trial.from, trial.baseline.meanUseMillis)
-          return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
-        }
         // The connections taken away carried their full share: the pool is on the straight part of the
         // curve, far from any knee, and more connections will pay as these did (a wait-bound load). Unless
         // connections above `from` were found idle before (steps down kept, or a knee right above): the
-        // knee then lies between the two sizes.
-        if (full && this.#idleAbove === 0) {
+        // knee then lies between the two sizes. A knee found by a burst's own step is the exception: the
+        // check below it contradicts it, and the own step's reading is the weaker of the two (it grows the
+        // busy connections by as little as 1.4x, the check shrinks them by 1.75x). That knee is forgotten,
+        // but only half a probe follows, not a leap: in the model, a dip of the database on a CPU-bound
+        // check costs half a probe, which finds the knee again (a leap cost a fifth of the burst), and a
+        // dip on a wait-bound own step no longer holds the burst at 7 connections for the knee's hold.
+        const refuted = full && checked && this.#checkingOwnStep
+        if (refuted || (full && this.#idleAbove === 0)) {
           this.#knee.clear()
-          this.#momentum = 'leap'
+          this.#momentum = refuted ? 'climb' : 'leap'
+          this.#idleAbove = 0
           this.#level.returnTo(trial.from, trial.baseline.meanUseMillis)
           return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
         }
