@@ -88,4 +88,25 @@ level('a baseline leaves out the windows in which this process stalled, and reac
   assert.is(baseline.checkoutsPerSecond, 7000)
 })
 
+level('windows that carry the cost of new connections are no reference: heavier is read only from the windows after them', () => {
+  // The pool fills its new connections fast, then their backends start slowly (the use time doubles), then
+  // they have warmed up. Read against the first windows, that slow start would be heavier queries.
+  const fresh = new LoadLevel()
+  fresh.resize(56)
+  let shift: ReturnType<LoadLevel['shift']>
+  for (const w of [...at56(4, 4), ...at56(8, 4)]) {
+    fresh.add(w)
+    fresh.warming()
+    shift ??= fresh.shift(56)
+  }
+  for (const w of at56(4, 8)) {
+    fresh.add(w)
+    shift ??= fresh.shift(56)
+  }
+  assert.is(shift, undefined)
+  assert.is(fresh.afterWarming().length, 8)
+  // A load that does get heavier afterwards is read against the warmed-up windows.
+  assert.is(read(fresh, at56(6.5, 4)), 'heavier')
+})
+
 level.run()

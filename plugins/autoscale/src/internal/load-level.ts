@@ -38,6 +38,8 @@ export class LoadLevel {
   #returning: { size: number; useMillis: number } | undefined
   // Back at a size after an undone step: what the use time there was before it.
   #useBefore: number | undefined
+  // The last window that carried the cost of connections just opened (see `warming`).
+  #lastWarming: Observed | undefined
 
   /** The windows kept, oldest first. */
   get windows(): readonly Observed[] {
@@ -53,6 +55,7 @@ export class LoadLevel {
     this.#windows = []
     this.#anchor = undefined
     this.#anchorLast = undefined
+    this.#lastWarming = undefined
     this.#useBefore = returning?.size === size ? returning.useMillis : undefined
     return true
   }
@@ -70,6 +73,20 @@ export class LoadLevel {
   add(window: Observed): void {
     this.#windows.push(window)
     if (this.#windows.length > keptWindows) this.#windows.shift()
+  }
+
+  /**
+   * The windows kept so far carry the cost of connections just opened (the database forking backends that
+   * then start slowly): no reference for the load at this size. `afterWarming` and a load shift's
+   * reference windows start after them.
+   */
+  warming(): void {
+    this.#lastWarming = this.#windows.at(-1)
+  }
+
+  /** The windows kept since the last warming one (all of them once it has rolled out). */
+  afterWarming(): readonly Observed[] {
+    return this.#windows.slice(this.#windows.indexOf(this.#lastWarming as Observed) + 1)
   }
 
   /** The last `count` windows in which this process did not stall (see `withoutStalls`), read as one. */
@@ -102,6 +119,7 @@ export class LoadLevel {
     this.#anchor = undefined
     this.#anchorLast = undefined
     this.#useBefore = undefined
+    this.#lastWarming = undefined
   }
 
   /**
@@ -114,7 +132,7 @@ export class LoadLevel {
    */
   shift(size: number, { confirmHeavier = false } = {}): LoadShift | undefined {
     const anchor = this.#anchor
-    const full = this.#windows.filter((w) => w.stats.meanActive >= 0.9 * size)
+    const full = this.afterWarming().filter((w) => w.stats.meanActive >= 0.9 * size)
     if (anchor === undefined) {
       if (full.length < shiftWindows) return undefined
       const first = full.slice(0, shiftWindows)

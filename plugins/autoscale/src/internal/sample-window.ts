@@ -9,6 +9,8 @@ export interface WindowStats {
   meanActive: number
   meanWaiting: number
   meanIdle: number
+  /** Mean of connections being opened (open or opening, less those checked out or idle): a grow still under way. */
+  meanOpening: number
   /** Mean of min(100, 100 x (active + waiting) / maxSize) over the samples. */
   meanUtilization: number
   /** Checkouts released in the window (the `useTime` count difference). */
@@ -55,6 +57,7 @@ export class SampleWindow {
   #active = 0
   #waiting = 0
   #idle = 0
+  #opening = 0
   #utilization = 0
 
   add(at: number, sample: PoolSample): void {
@@ -77,6 +80,7 @@ export class SampleWindow {
     this.#active += sample.activeConnections
     this.#waiting += sample.waitingRequests
     this.#idle += sample.idleConnections
+    this.#opening += Math.max(0, sample.totalConnections - sample.activeConnections - sample.idleConnections)
     const size = Math.max(1, sample.maxSize)
     this.#utilization += Math.min(100, (100 * (sample.activeConnections + sample.waitingRequests)) / size)
   }
@@ -95,6 +99,7 @@ export class SampleWindow {
     this.#active = 0
     this.#waiting = 0
     this.#idle = 0
+    this.#opening = 0
     this.#utilization = 0
     return stats
   }
@@ -114,6 +119,7 @@ export class SampleWindow {
       meanActive: this.#active / n,
       meanWaiting: this.#waiting / n,
       meanIdle: this.#idle / n,
+      meanOpening: this.#opening / n,
       meanUtilization: this.#utilization / n,
       checkouts,
       checkoutsPerSecond: elapsedMillis > 0 ? (checkouts * 1000) / elapsedMillis : 0,

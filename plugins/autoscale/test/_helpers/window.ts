@@ -11,6 +11,7 @@ export function window(active: number, perSecond: number, extra: { loopDelayMill
     meanActive: active,
     meanWaiting: extra.waiting ?? 50,
     meanIdle: extra.idle ?? 0,
+    meanOpening: 0,
     meanUtilization: 100,
     checkouts,
     checkoutsPerSecond: perSecond,
