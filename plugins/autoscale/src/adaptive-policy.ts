@@ -77,8 +77,8 @@ interface Demand {
  *   whose use time rose by a quarter since before the run of such quick steps began, was judged against a database still paying for that
  *   grow's connections: it can read as a gain past the knee. When it is kept (it paid, or this process
  *   was too busy to tell), one step down follows once the pool has settled at the new size (full,
- *   requests waiting or not, `kneeWindows` windows after its new connections warmed up): undone if the connections it took away carried their share, the start of
- *   a descent if they did nothing.
+ *   requests waiting or not, `kneeWindows` windows after its new connections warmed up): undone if the
+ *   connections it took away carried their share, the start of a descent if they did nothing.
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
