@@ -306,14 +306,22 @@ export class AdaptivePolicy implements ScalingPolicy {
       case 'unused':
         return undefined
       case 'leap':
-      case 'climb':
+      case 'climb': {
         this.#momentum = verdict.kind
-        this.#checkFromAbove = trial.hasty
+        // A step of more than one probe that paid only in part may owe its whole gain to its first
+        // connections: one step down checks it from above, and that check ends there (see `#partialLeap`).
+        const partial = this.#partialLeap(trial, verdict)
+        this.#checkFromAbove = trial.hasty || partial
+        if (partial) {
+          this.#checkedKnee = trial.to
+          this.#checkingOwnStep = false
+        }
         // Above a knee found before, a partial gain moves the knee up one step only: on a flat curve noise
         // reads as a gain now and then, and must not walk the pool up to its bound.
         if (verdict.kind === 'climb' && trial.patient) this.#knee.set(trial.to, now)
         else this.#knee.clear()
         return undefined
+      }
       case 'starved':
         // This process could not use the connections: the step proves nothing. Keep it (no brake), and
         // try again when the hold ends, as at a knee.
@@ -446,6 +454,22 @@ export class AdaptivePolicy implements ScalingPolicy {
     return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
   }
 
+  // A step up of more than one probe (a leap to the target) whose connections carried only part of their
+  // share. On a database that saturates between the two sizes, the step's gain came from its first
+  // connections and the rest only lengthen every query (measured on a slower 2-core machine: 28 -> 95
+  // served 8.2k q/s where 28 served 5.2k, and a fixed pool of 50 served as much as 95 at two thirds of
+  // its p99). A step down checks it; past the knee, a second step would be judged on noise (the same
+  // machine: descents went on from 63 to 42, were undone, and probed back to 95, each move a dip), so
+  // the check ends after its one step, as a check from below does.
+  #partialLeap(trial: StepTrial, verdict: Extract<Verdict, { kind: 'leap' | 'climb' }>): boolean {
+    return verdict.kind === 'climb' && !trial.patient && this.#leaps(trial.from, trial.to)
+  }
+
+  // A step of more than one probe.
+  #leaps(from: number, to: number): boolean {
+    return to > Math.ceil(from * this.config.probeFactor - 1e-9)
+  }
+
   #forgetBurst(): void {
     this.#burstReached = undefined
     this.#burstChecked = false
@@ -505,7 +529,11 @@ export class AdaptivePolicy implements ScalingPolicy {
     // In a run of quick steps every size's windows may carry the cost of the step before: compare with the lowest.
     const useMillis = baseline?.meanUseMillis ?? Infinity
     this.#useBeforeGrowMillis = quick ? Math.min(this.#useBeforeGrowMillis, useMillis) : useMillis
-    this.#checkFromAbove = false
+    // A leap taken before any window measured this size (a step whose verdict came while its connections
+    // opened) has nothing to be judged against: once settled at the new size, it is checked from above
+    // as a leap that paid only in part is (see `#partialLeap`).
+    const unjudged = this.#trial === undefined && this.#leaps(size, next)
+    this.#checkFromAbove = unjudged
     const reason = this.#momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#momentum = 'probe'
     this.#descending = false
@@ -515,7 +543,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#queued = burst || window.meanWaiting >= size
     // (A leap into a deep queue is evaluated urgently too: only the first step of a burst is recorded.)
     if (burst) this.#burstReached ??= next
-    this.#checkedKnee = undefined
+    this.#checkedKnee = unjudged ? next : undefined
+    this.#checkingOwnStep = false
     return {
       size: next,
       reason,

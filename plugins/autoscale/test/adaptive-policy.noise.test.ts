@@ -502,4 +502,45 @@ noise('the check from above a wait-bound ramp waits until the new connections ha
   assert.ok(served >= 0.85 * fixed95, `${served.toFixed(0)} q/s against ${fixed95.toFixed(0)}: ${names.join(' ')}`)
 })
 
+// Wait-bound queries on a database that saturates between 28 and 95 connections, as measured on a slower
+// 2-core machine (5.2k q/s at 28 connections, 8.3k at 50, 8.0k at 95): the ramp's leap from 28 to 95 gains
+// half again, a partial gain, and all of it from its first connections.
+const saturatesNear50 = measured([[1, 180], [7, 1300], [28, 5200], [50, 8300], [95, 8000]])
+
+/** A calm of 5 clients, then a burst of 100 for `millis`: the decisions, the queries/s and the mean size. */
+function burstInto(options: Omit<ModelPoolOptions, 'maxSize' | 'clients'>, millis: number) {
+  const { clock, pool, policy } = setup({ ...options, clients: 5 })
+  drive(policy, pool, clock, 3000)
+  pool.clients = 100
+  const before = pool.completed
+  const steps: Step[] = []
+  let sizeMillis = 0
+  for (let t = 0; t < millis; t += 100) {
+    steps.push(...drive(policy, pool, clock, 100))
+    sizeMillis += 100 * pool.maxSize
+  }
+  return { steps, names: reasons(steps), served: ((pool.completed - before) * 1000) / millis, meanSize: sizeMillis / millis }
+}
+
+for (const { how, seed, extra } of [
+  { how: 'judged on settled windows, it paid in part', seed: 6, extra: {} },
+  { how: 'taken before any window at 28 could judge it', seed: 7, extra: opening },
+]) {
+  // (A fresh noise source for each pool, seeded alike.)
+  const options = () => ({ model: saturatesNear50, noise: withDips(seeded(seed)), ...extra })
+  noise(`a leap past the knee (${how}) is checked from above once: the pool holds the size below it, and no descent follows`, () => {
+    const { steps, names, served, meanSize } = burstInto(options(), 20_000)
+    const trail = steps.map((s) => `${s.decision.reason.replace('autoscale:adaptive-', '')} ${s.from}->${s.decision.size}`).join(', ')
+    assert.equal(names.slice(0, 3), ['grow', 'grow', 'descend'], trail)
+    assert.is(steps[2]!.from, 95)
+    // The check ends after its one step: no size below 63, and a probe back above it finds the knee at 63.
+    assert.ok(steps.every((s) => s.decision.size >= 63 || s.from <= 28), trail)
+    // Before, the pool held 95 for the whole burst.
+    assert.ok(meanSize <= 80, `mean size ${meanSize.toFixed(0)}: ${trail}`)
+    // (Each probe back to 95 opens its connections again here: the model keeps none for `keepSurplusMillis`.)
+    const fixed95 = fixedThroughput({ ...options(), clients: 100 }, 95, 20_000)
+    assert.ok(served >= 0.95 * fixed95, `${served.toFixed(0)} q/s against ${fixed95.toFixed(0)}: ${trail}`)
+  })
+}
+
 noise.run()
