@@ -79,6 +79,10 @@ interface Demand {
  *   was too busy to tell), one step down follows once the pool has settled at the new size (full,
  *   requests waiting or not, `kneeWindows` windows after its new connections warmed up): undone if the
  *   connections it took away carried their share, the start of a descent if they did nothing.
+ * - **Check a leap from above**: a step of more than one probe that paid only in part, or that no window
+ *   at the size it left could judge (its verdict came while its connections opened), may owe its gain to
+ *   its first connections alone. It gets the same one step down once settled, and that check ends there:
+ *   undone if the connections it took away carried their share, kept (a knee) if not, never a descent.
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
