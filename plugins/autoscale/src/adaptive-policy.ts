@@ -312,14 +312,9 @@ export class AdaptivePolicy implements ScalingPolicy {
       case 'leap':
       case 'climb': {
         this.#momentum = verdict.kind
-        // A step of more than one probe that paid only in part may owe its whole gain to its first
-        // connections: one step down checks it from above, and that check ends there (see `#partialLeap`).
-        const partial = this.#partialLeap(trial, verdict)
-        this.#checkFromAbove = trial.hasty || partial
-        if (partial) {
-          this.#checkedKnee = trial.to
-          this.#checkingOwnStep = false
-        }
+        this.#checkFromAbove = trial.hasty
+        // A step of more than one probe that paid only in part may owe its whole gain to its first connections.
+        if (this.#partialLeap(trial, verdict)) this.#checkOnceFromAbove(trial.to)
         // Above a knee found before, a partial gain moves the knee up one step only: on a flat curve noise
         // reads as a gain now and then, and must not walk the pool up to its bound.
         if (verdict.kind === 'climb' && trial.patient) this.#knee.set(trial.to, now)
@@ -469,6 +464,14 @@ export class AdaptivePolicy implements ScalingPolicy {
     return verdict.kind === 'climb' && !trial.patient && this.#leaps(trial.from, trial.to)
   }
 
+  // One step down from `size` once the pool has settled there, judged as any step down; kept, it ends there
+  // (the 'keep' verdict reads it as a checked knee), undone at once if its connections carried their share.
+  #checkOnceFromAbove(size: number): void {
+    this.#checkFromAbove = true
+    this.#checkedKnee = size
+    this.#checkingOwnStep = false
+  }
+
   // A step of more than one probe.
   #leaps(from: number, to: number): boolean {
     return to > Math.ceil(from * this.config.probeFactor - 1e-9)
@@ -533,11 +536,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     // In a run of quick steps every size's windows may carry the cost of the step before: compare with the lowest.
     const useMillis = baseline?.meanUseMillis ?? Infinity
     this.#useBeforeGrowMillis = quick ? Math.min(this.#useBeforeGrowMillis, useMillis) : useMillis
-    // A leap taken before any window measured this size (a step whose verdict came while its connections
-    // opened) has nothing to be judged against: once settled at the new size, it is checked from above
-    // as a leap that paid only in part is (see `#partialLeap`).
-    const unjudged = this.#trial === undefined && this.#leaps(size, next)
-    this.#checkFromAbove = unjudged
+    this.#checkFromAbove = false
     const reason = this.#momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#momentum = 'probe'
     this.#descending = false
@@ -547,8 +546,10 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#queued = burst || window.meanWaiting >= size
     // (A leap into a deep queue is evaluated urgently too: only the first step of a burst is recorded.)
     if (burst) this.#burstReached ??= next
-    this.#checkedKnee = unjudged ? next : undefined
-    this.#checkingOwnStep = false
+    this.#checkedKnee = undefined
+    // A leap taken before any window measured this size (a step whose verdict came while its connections
+    // opened) has nothing to be judged against: it is checked as a leap that paid only in part is.
+    if (this.#trial === undefined && this.#leaps(size, next)) this.#checkOnceFromAbove(next)
     return {
       size: next,
       reason,
