@@ -20,6 +20,12 @@ const burstKneeGain = 0.8
 // A step down from a knee that a heavier reading started, whose last windows then served this much more
 // than the slow ones before them: the load changed back (see `#slowdownEnded`).
 const slowdownEndedGain = 1.1
+// ... and served at least this share of what the knee served before the reading. Queries that stay several
+// times heavier (they burn CPU where they used to wait) can be served better by fewer connections, as the
+// database spends less on contention: the step down then gains too, but serves a fraction of what the knee
+// did (in the model, a sixth), and it is no slowdown ending. A slowdown that ends within the step's windows
+// leaves half of it or more.
+const slowdownEndedShare = 1 / 3
 // How long after the last window with connections being opened the database still pays for them:
 // measured on 2 cores, PostgreSQL's freshly forked backends served at 40% to 60% for 300 to 400 ms.
 const warmingMillis = 400
@@ -68,8 +74,8 @@ interface Demand {
  *   full share (`leapEfficiency`) goes back and on to the target, as after a leap (no knee is near),
  *   unless steps down were kept before it, or a knee was found right above (the knee is then between the two sizes: it holds there). At a knee
  *   that holds, heavier must hold twice as long, and still show in every window up to the step down; a
- *   step down from there that serves a tenth more than the slow windows measured a slowdown ending, and
- *   goes back to the knee. A use time that falls by a third ends the knee's hold. Back at a size
+ *   step down from there that serves a tenth more than the slow windows, and at least a third of what the
+ *   knee served before, measured a slowdown ending, and goes back to the knee. A use time that falls by a third ends the knee's hold. Back at a size
  *   after an undone step, the use time is also compared with what it was there before that step (the
  *   first windows back still carry the step's cost). No shift is read from windows in which connections
  *   were being opened, or from those of the next 400 ms (their backends start slowly).
@@ -113,8 +119,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   // was read at a knee that held.
   #heavier: LoadShift | undefined
   #heavierAtKnee = false
-  // The step down such a reading at a knee started, and the use time before the reading (see `#slowdownEnded`).
-  #kneeSlowdown: { trial: StepTrial; useMillis: number } | undefined
+  // The step down such a reading at a knee started, and the use time and rate before the reading (see `#slowdownEnded`).
+  #kneeSlowdown: { trial: StepTrial; useMillis: number; checkoutsPerSecond: number } | undefined
   // A hasty step up paid: check it with one step down once settled (see the class comment).
   #checkFromAbove = false
   // Times connections above the current size were found idle since the pool last grew or the load got
@@ -302,7 +308,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   #conclude(trial: StepTrial, verdict: Verdict, now: number): ScalingDecision | undefined {
     const slowdown = this.#kneeSlowdown?.trial === trial ? this.#kneeSlowdown : undefined
     this.#kneeSlowdown = undefined
-    if (slowdown !== undefined && (verdict.kind === 'keep' || verdict.kind === 'settle') && trial.lateGain >= slowdownEndedGain) {
+    const ended = slowdown !== undefined && trial.lateGain >= slowdownEndedGain && trial.lateCheckoutsPerSecond >= slowdownEndedShare * slowdown.checkoutsPerSecond
+    if (ended && (verdict.kind === 'keep' || verdict.kind === 'settle')) {
       return this.#slowdownEnded(trial, verdict, slowdown.useMillis, now)
     }
     switch (verdict.kind) {
@@ -443,7 +450,8 @@ export class AdaptivePolicy implements ScalingPolicy {
   // machine read as queries 1.7 times heavier), and judged against the slow windows the connections taken
   // away seemed to carry nothing: the step was kept, and the burst served a seventh less than a fixed
   // pool of 5 (the model: the pool held 2 until the knee's hold ended). Back to the knee, where the load is
-  // judged against the use time before the reading.
+  // judged against the use time before the reading. (Not when those windows served a fraction of what the
+  // knee did before: see `slowdownEndedShare`.)
   #slowdownEnded(trial: StepTrial, verdict: Extract<Verdict, { kind: 'keep' | 'settle' }>, useMillis: number, now: number): ScalingDecision {
     const holdMillis = this.#knee.set(trial.from, now)
     this.#momentum = 'climb'
@@ -498,7 +506,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (fromKnee && !this.#level.stillHeavier(shift, this.config.kneeWindows)) return undefined
     if (fromKnee) this.#knee.clear()
     this.#trial = new StepTrial('down', size, next, baseline)
-    if (fromKnee) this.#kneeSlowdown = { trial: this.#trial, useMillis: shift.fromUseMillis }
+    if (fromKnee) this.#kneeSlowdown = { trial: this.#trial, useMillis: shift.fromUseMillis, checkoutsPerSecond: shift.fromCheckoutsPerSecond }
     return {
       size: next,
       reason: 'autoscale:adaptive-descend',

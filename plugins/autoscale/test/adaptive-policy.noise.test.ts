@@ -373,6 +373,31 @@ noise('at a knee checked from below, a slowdown that ends about when the pool st
   }
 })
 
+noise('at a knee, a heavier load that fewer connections serve better is no slowdown that ended: the descent goes on', () => {
+  // A wait-bound burst that saturates near 50 connections holds a knee at 63; then the queries burn CPU on
+  // a database that loses throughput to contention as connections are added. The step down serves a
+  // seventh more than the slow windows before it, which read as the slowdown ending: the pool went back to
+  // the knee and held 63 to 95 connections for the whole CPU-bound phase.
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: measured([[1, 180], [7, 1300], [28, 5200], [50, 8300], [95, 8000]]), maxSize: 10, clients: 5 })
+  const policy = new AdaptivePolicy(config, { clock })
+  drive(policy, pool, clock, 3000)
+  pool.clients = 100
+  drive(policy, pool, clock, 10_000)
+  assert.is(policy.knee, pool.maxSize, `a knee holds at ${pool.maxSize}`)
+  const cpu = cpuBound(1, 2, 0.01)
+  pool.model = cpu
+  const before = pool.completed
+  const steps = drive(policy, pool, clock, 10_000)
+  const served = pool.completed - before
+  assert.is(reasons(steps)[0], 'descend')
+  assert.ok(!reasons(steps).includes('restore'), reasons(steps).join(' '))
+  assert.ok(pool.maxSize <= 5, `size ${pool.maxSize}`)
+  const atKnee = new ModelPool('fixed', { model: cpu, maxSize: 63, clients: 100 })
+  for (let t = 0; t < 10_000; t += 25) atKnee.advance(25)
+  assert.ok(served >= 1.2 * atKnee.completed, `${served} checkouts against ${atKnee.completed} at 63 connections`)
+})
+
 noise('at a knee, a heavier load whose knee lies lower keeps the step down it starts', () => {
   // After the check from below, the queries get twice as heavy, and 2 connections serve what 4 do.
   const { policy, pool, clock } = slowdownAtCheckedKnee(1, 0)

@@ -44,7 +44,13 @@ level('a shift carries the use times it compared, for the decision it leads to',
     fresh.add(w)
     shift ??= fresh.shift(56)
   }
-  assert.equal(shift && { ...shift, useRatio: Math.round(shift.useRatio * 100) / 100 }, { direction: 'heavier', useRatio: 1.5, fromUseMillis: 4, loopDelayMillis: 0 })
+  assert.equal(shift && { ...shift, useRatio: Math.round(shift.useRatio * 100) / 100, fromCheckoutsPerSecond: Math.round(shift.fromCheckoutsPerSecond) }, {
+    direction: 'heavier',
+    useRatio: 1.5,
+    fromUseMillis: 4,
+    fromCheckoutsPerSecond: 14_000,
+    loopDelayMillis: 0,
+  })
 })
 
 level('tells whether the windows since a heavier reading still show it, each a quarter above', () => {

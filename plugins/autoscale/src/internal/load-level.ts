@@ -20,6 +20,8 @@ export interface LoadShift {
   useRatio: number
   /** The reference windows' use time (ms). */
   fromUseMillis: number
+  /** The reference windows' checkouts per second. */
+  fromCheckoutsPerSecond: number
   /** This process's mean event-loop delay over the last windows (ms): a stall of its own shows here. */
   loopDelayMillis: number
 }
@@ -144,7 +146,8 @@ export class LoadLevel {
     const since = full.slice(full.indexOf(this.#anchorLast as Observed) + 1)
     if (since.length < shiftWindows) return undefined
     const heavierSpan = confirmHeavier ? 2 * shiftWindows : shiftWindows
-    const heavier = since.length >= heavierSpan ? this.#reading(since.slice(-heavierSpan), anchor, 'heavier') : undefined
+    const heavierWindows = since.slice(-heavierSpan)
+    const heavier = since.length >= heavierSpan ? this.#reading(heavierWindows, anchor, 'heavier') : undefined
     const change = heavier ?? this.#reading(since.slice(-shiftWindows), anchor, 'lighter')
     if (!change) return undefined
     // The windows so far (one may straddle the change) describe another load: start afresh.
@@ -164,6 +167,6 @@ export class LoadLevel {
         ? useRatio >= heavierRatio && Math.min(...each) >= heavierEach && (useBefore === undefined || measured.meanUseMillis >= heavierRatio * useBefore)
         : useRatio <= 1 / lighterRatio && Math.max(...each) <= 1 / lighterEach && (useBefore === undefined || measured.meanUseMillis * lighterRatio <= useBefore)
     if (!shifted) return undefined
-    return { direction, useRatio, fromUseMillis: anchor.meanUseMillis, loopDelayMillis: measured.meanLoopDelayMillis }
+    return { direction, useRatio, fromUseMillis: anchor.meanUseMillis, fromCheckoutsPerSecond: anchor.checkoutsPerSecond, loopDelayMillis: measured.meanLoopDelayMillis }
   }
 }

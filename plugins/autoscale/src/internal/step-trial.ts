@@ -260,6 +260,11 @@ export class StepTrial {
     return last.checkoutsPerSecond / Math.min(this.baseline.checkoutsPerSecond, first.checkoutsPerSecond)
   }
 
+  /** What the last two counted windows served (checkouts per second; windows in which this process stalled left out). */
+  get lateCheckoutsPerSecond(): number {
+    return aggregate(withoutStalls(this.windows).slice(-2))?.checkoutsPerSecond ?? 0
+  }
+
   /**
    * Whether the windows so far and the one still open (`current`) already make a leap: the judge
    * reaches the same verdict once that window closes, so it can be closed at once.
