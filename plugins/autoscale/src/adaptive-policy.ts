@@ -24,7 +24,7 @@ const slowdownEndedGain = 1.1
 // times heavier (they burn CPU where they used to wait) can be served better by fewer connections, as the
 // database spends less on contention: the step down then gains too, but serves a fraction of what the knee
 // did (in the model, a sixth), and it is no slowdown ending. A slowdown that ends within the step's windows
-// leaves half of it or more.
+// keeps half of the knee's rate or more.
 const slowdownEndedShare = 1 / 3
 // How long after the last window with connections being opened the database still pays for them:
 // measured on 2 cores, PostgreSQL's freshly forked backends served at 40% to 60% for 300 to 400 ms.
@@ -72,12 +72,13 @@ interface Demand {
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
  *   descent (small losses must not add up step by step); a step down that cost the removed connections'
  *   full share (`leapEfficiency`) goes back and on to the target, as after a leap (no knee is near),
- *   unless steps down were kept before it, or a knee was found right above (the knee is then between the two sizes: it holds there). At a knee
- *   that holds, heavier must hold twice as long, and still show in every window up to the step down; a
- *   step down from there that serves a tenth more than the slow windows, and at least a third of what the
- *   knee served before, measured a slowdown ending, and goes back to the knee. A use time that falls by a third ends the knee's hold. Back at a size
- *   after an undone step, the use time is also compared with what it was there before that step (the
- *   first windows back still carry the step's cost). No shift is read from windows in which connections
+ *   unless steps down were kept before it, or a knee was found right above (the knee is then between
+ *   the two sizes: it holds there). At a knee that holds, heavier must hold twice as long, and still show
+ *   in every window up to the step down; a step down from there that serves a tenth more than the slow
+ *   windows, and at least a third of what the knee served before, measured a slowdown ending, and goes
+ *   back to the knee. A use time that falls by a third ends the knee's hold. Back at a size after an
+ *   undone step, the use time is also compared with what it was there before that step (the first
+ *   windows back still carry the step's cost). No shift is read from windows in which connections
  *   were being opened, or from those of the next 400 ms (their backends start slowly).
  * - **Check a hasty step from above**: a step up taken within 1.5 s of the grow before it, from windows
  *   whose use time rose by a quarter since before the run of such quick steps began, was judged against a database still paying for that

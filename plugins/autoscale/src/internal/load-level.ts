@@ -146,8 +146,7 @@ export class LoadLevel {
     const since = full.slice(full.indexOf(this.#anchorLast as Observed) + 1)
     if (since.length < shiftWindows) return undefined
     const heavierSpan = confirmHeavier ? 2 * shiftWindows : shiftWindows
-    const heavierWindows = since.slice(-heavierSpan)
-    const heavier = since.length >= heavierSpan ? this.#reading(heavierWindows, anchor, 'heavier') : undefined
+    const heavier = since.length >= heavierSpan ? this.#reading(since.slice(-heavierSpan), anchor, 'heavier') : undefined
     const change = heavier ?? this.#reading(since.slice(-shiftWindows), anchor, 'lighter')
     if (!change) return undefined
     // The windows so far (one may straddle the change) describe another load: start afresh.
