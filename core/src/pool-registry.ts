@@ -138,8 +138,11 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   /**
    * Follows pools as they are registered and closed; `added` is called at once for the pools already there.
    * Returns the unsubscribe function.
+   *
+   * @throws {InvalidOptionError} for a listener that is not an object of `added` / `removed` functions
    */
   subscribe(listener: RegistryListener): () => void {
+    checkOption('registry.subscribe', 'listener', listener, { type: 'custom', expected: 'an object whose `added` and `removed`, where present, are functions', check: isRegistryListener })
     this.#listeners.add(listener)
     for (const pool of this.#pools.values()) notify(listener, 'added', pool)
     return () => {
@@ -179,6 +182,13 @@ function isManagedPool(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false
   const pool = value as Partial<Record<keyof ManagedPool, unknown>>
   return typeof pool.name === 'string' && typeof pool.warmup === 'function' && typeof pool.getPoolMetrics === 'function' && typeof pool.close === 'function' && typeof pool.resize === 'function'
+}
+
+// Read as `notify` reads it, so a class instance with its listeners on the prototype passes.
+function isRegistryListener(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const { added, removed } = value as Record<string, unknown>
+  return (added === undefined || typeof added === 'function') && (removed === undefined || typeof removed === 'function')
 }
 
 function notify(listener: RegistryListener, event: 'added' | 'removed', pool: ManagedPool): void {

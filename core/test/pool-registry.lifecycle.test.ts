@@ -99,6 +99,31 @@ lifecycle('a listener may follow only additions', () => {
   assert.equal(added, ['orders'])
 })
 
+lifecycle('subscribe refuses a listener that is not an object of functions, naming it', () => {
+  const registry = createPoolRegistry()
+  for (const listener of [null, 5, [], { added: 'yes' }, { removed: 1 }]) {
+    try {
+      registry.subscribe(listener as never)
+      assert.unreachable('subscribed')
+    } catch (error) {
+      assert.instance(error, InvalidOptionError)
+      assert.is((error as InvalidOptionError).option, 'listener')
+      assert.match((error as Error).message, 'Invalid options for registry.subscribe: expected `listener` to be an object whose `added` and `removed`, where present, are functions')
+    }
+  }
+  // Listeners on a class's prototype are read as `notify` reads them.
+  class Follower {
+    names: string[] = []
+    added(pool: ManagedPool): void {
+      this.names.push(pool.name)
+    }
+  }
+  const follower = new Follower()
+  registry.subscribe(follower)
+  registry.register(new FakePool('orders'))
+  assert.equal(follower.names, ['orders'])
+})
+
 lifecycle('a failing listener becomes a process warning and never breaks registration', async () => {
   const registry = createPoolRegistry()
   const warnings = await captureWarnings(async () => {

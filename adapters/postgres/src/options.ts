@@ -53,7 +53,11 @@ export type PoolerOption = 'pgbouncer-transaction' | { type: 'pgbouncer-transact
 export interface PostgresPoolOptions extends PoolEventsOption {
   /** Unique in its registry, e.g. `'orders'`. Shown in errors, events and metrics. */
   name: string
-  /** `postgres://user:password@host:port/database?sslmode=...`. Its fields win over the fields below, as in `pg`. */
+  /**
+   * `postgres://user:password@host:port/database?sslmode=...` (or `postgresql://`, `socket:/folder?db=name`, or
+   * `/socket/folder database`). Its fields win over the fields below, as in `pg`. Any other string (libpq's
+   * `host=… dbname=…`, which pg does not read), or one that does not parse, is refused when the pool is made.
+   */
   connectionString?: string
   /** Default: `PGHOST`, then `localhost`. libpq's list `'db1,db2'` means the same as `hosts`. */
   host?: string

@@ -13,6 +13,7 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
+import { checkOption } from '@lifeguard/core/adapter'
 import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
@@ -166,12 +167,14 @@ export class Pool extends EventEmitter implements ManagedPool {
    * @throws {PoolTimeoutError} after `connectionTimeoutMillis` (when set)
    * @throws {PoolClosedError} after `end()`
    * @throws the connection error when a new client could not connect
+   * @throws {InvalidOptionError} at once, for a callback that is not a function
    */
   connect(): Promise<pg.PoolClient>
   connect(callback: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void): void
   connect(callback?: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void): Promise<pg.PoolClient> | void {
+    checkCallback('Pool.connect', callback)
     const checkout: Promise<PooledClient> = this.#core.checkout(undefined)
-    if (callback === undefined) return this.#promise(checkout)
+    if (callback === undefined || callback === null) return this.#promise(checkout)
     checkout.then(
       (client) => callback(undefined, client, client.release),
       (error: Error) => callback(error, undefined, noop),
@@ -184,6 +187,7 @@ export class Pool extends EventEmitter implements ManagedPool {
    *
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
    * @throws the query's own error, or any error of `connect()`
+   * @throws {InvalidOptionError} at once, for a callback that is not a function
    */
   query<T extends pg.Submittable>(submittable: T): T
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>>
@@ -196,6 +200,7 @@ export class Pool extends EventEmitter implements ManagedPool {
       callback = values
       values = undefined
     }
+    checkCallback('Pool.query', callback)
     if (typeof text === 'object' && text !== null && typeof (text as pg.Submittable).submit === 'function') return this.#submit(text as pg.Submittable)
     const result = this.#core.query(undefined, text as QueryText, values as QueryValues | undefined)
     return typeof callback === 'function' ? this.#callback(result, callback) : this.#promise(result)
@@ -208,8 +213,9 @@ export class Pool extends EventEmitter implements ManagedPool {
   end(): Promise<void>
   end(callback: (error?: Error) => void): void
   end(callback?: (error?: Error) => void): Promise<void> | void {
+    checkCallback('Pool.end', callback)
     const ending = this.#ending === undefined ? (this.#ending = this.#core.engine.close({ timeoutMillis: 2_147_483_647 })) : Promise.reject(new Error('Called end on pool more than once'))
-    if (callback === undefined) return this.#promise(ending)
+    if (callback === undefined || callback === null) return this.#promise(ending)
     ending.then(() => callback(), callback)
   }
 
@@ -331,4 +337,10 @@ function hidePassword(config: PoolConfig): PoolConfig {
   const copy = { ...config }
   if ('password' in config) Object.defineProperty(copy, 'password', { value: config.password, enumerable: false, writable: true, configurable: true })
   return copy
+}
+
+// pg answers a missing callback (`undefined` or `null`) with a promise and calls anything else, so a
+// callback that is no function would throw later, out of reach of the caller: it is refused here.
+function checkCallback(where: string, callback: unknown): void {
+  if (callback !== undefined && callback !== null) checkOption(where, 'callback', callback, { type: 'function' })
 }

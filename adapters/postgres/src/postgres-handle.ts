@@ -4,7 +4,7 @@ import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
-import type { PoolMonitor } from '@lifeguard/core/adapter'
+import { checkOption, type PoolMonitor } from '@lifeguard/core/adapter'
 import { releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
 import type { QueryText, QueryValues } from './query-types.js'
 import { finishTransaction, poolCore } from './internal/symbols.js'
@@ -61,7 +61,7 @@ export class PostgresHandle implements AsyncDisposable {
    * Runs `fn` in a transaction on one client: `BEGIN`, then `COMMIT` when `fn` resolves, `ROLLBACK`
    * when it throws (the error is rethrown). Returns what `fn` returns.
    *
-   * @throws {InvalidOptionError} for bad options
+   * @throws {InvalidOptionError} for bad options, or an `fn` that is not a function (before any checkout)
    * @throws {DisposedError} when the handle is disposed before the transaction commits (it is rolled back)
    * @throws {ConnectionLostError} when the connection failed: `mayHaveCommitted` is false (safe to retry the
    *   whole transaction) unless it failed during `COMMIT`
@@ -73,6 +73,7 @@ export class PostgresHandle implements AsyncDisposable {
    * }, { isolationLevel: 'serializable' })
    */
   async transaction<T>(fn: (tx: PostgresTransaction) => T | Promise<T>, options?: TransactionOptions): Promise<T> {
+    checkOption('transaction', 'fn', fn, { type: 'function' })
     const begin = beginStatement(options)
     const client = await this.#checkout('start a transaction')
     // Its refused writes are the caller's doing, not a sign that the server was demoted.

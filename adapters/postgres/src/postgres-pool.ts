@@ -12,6 +12,7 @@ import type {
   WarmupOptions,
   WarmupReport,
 } from '@lifeguard/core'
+import { checkOption } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import { resolveOptions } from './internal/resolve-options.js'
@@ -186,6 +187,7 @@ export class PostgresPool implements ManagedPool {
    * @throws {OperationAbortedError} when the current operation aborts while waiting
    * @throws {PostgresConnectError} when the server refuses a new connection outright
    * @throws {PoolClosedError} once the pool is closing
+   * @throws {InvalidOptionError} at once, for a callback that is not a function
    * @example
    * const client = await pool.connect()
    * try { await client.query('SELECT 1') } finally { client.release() }
@@ -193,6 +195,7 @@ export class PostgresPool implements ManagedPool {
   connect(): Promise<PostgresPoolClient>
   connect(callback: ConnectCallback): void
   connect(callback?: ConnectCallback): Promise<PostgresPoolClient> | void {
+    if (callback !== undefined) checkOption('PostgresPool.connect', 'callback', callback, { type: 'function' })
     const checkout = this.#core.checkout(undefined)
     if (callback === undefined) return checkout
     checkout.then(
@@ -206,6 +209,7 @@ export class PostgresPool implements ManagedPool {
    *
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
    * @throws the query's own error, or any error of `connect()`
+   * @throws {InvalidOptionError} at once, for a callback that is not a function
    * @example
    * const { rows } = await pool.query('SELECT * FROM orders WHERE id = $1', [id])
    */
@@ -221,6 +225,7 @@ export class PostgresPool implements ManagedPool {
       callback = values
       values = undefined
     }
+    if (callback !== undefined) checkOption('PostgresPool.query', 'callback', callback, { type: 'function' })
     const result = this.#core.query<R>(undefined, text, values)
     if (callback === undefined) return result
     const done = callback

@@ -79,6 +79,16 @@ test('rejects bad options before taking a client', async ({ pool, container }) =
   assert.is(pool.activeCount, 0)
 })
 
+test('rejects a callback that is not a function before taking a client', async ({ pool, container }) => {
+  const connections = pool.getPoolCounters().totalConnections
+  await runOperation('api', 'bad', async (context) => {
+    const error = await rejects(context.postgres.transaction(5 as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.match(error.message, 'Invalid options for transaction: expected `fn` to be a function, got `5` (number).')
+  }, { container })
+  assert.is(pool.activeCount, 0)
+  assert.is(pool.getPoolCounters().totalConnections, connections, 'no connection opened for it')
+})
+
 test('a transaction object stops working once the transaction is over', async ({ container }) => {
   let kept: PostgresTransaction | undefined
   await runOperation('api', 'keep', (context) => context.postgres.transaction((tx) => void (kept = tx)), { container })

@@ -132,6 +132,24 @@ test('pool.query(callback) calls back with a clear error instead of sending the 
   await ended(pool, appName)
 })
 
+test('a callback that is not a function is refused at once, where pg would throw it later, out of reach', async () => {
+  const { pool, appName } = pgStylePool('drop-in-bad-callback')
+  const call = pool as unknown as { connect(cb: unknown): void; query(text: string, values: unknown, cb: unknown): void; end(cb: unknown): void }
+  for (const [where, attempt] of [['Pool.connect', () => call.connect({})], ['Pool.query', () => call.query('SELECT 1', [], 'done')], ['Pool.end', () => call.end(5)]] as const) {
+    try {
+      attempt()
+      assert.unreachable(`${where} took it`)
+    } catch (error) {
+      assert.instance(error, InvalidOptionError)
+      assert.match((error as Error).message, `Invalid options for ${where}: expected \`callback\` to be a function`)
+    }
+  }
+  assert.is(pool.totalCount, 0, 'nothing was checked out')
+  // As in pg, a null callback asks for the promise.
+  assert.equal((await (pool.query as unknown as (t: string, v: unknown[], cb: null) => Promise<pg.QueryResult>)('SELECT 1 AS n', [], null)).rows, [{ n: 1 }])
+  await ended(pool, appName)
+})
+
 test('honours maxUses, onConnect, verify, a custom Client and a custom Promise', async () => {
   const { default: pgModule } = await import('pg')
   let constructed = 0

@@ -88,6 +88,37 @@ test('never echoes a password or connection string of the wrong shape', () => {
   assert.match(connectionString.message, '`<redacted>` (string)')
 })
 
+test('refuses a connection string pg would misread or cannot parse, at once and without showing it', async () => {
+  // libpq's key=value form: pg would read the whole string as a database name on a host named `base`.
+  const keyValue = invalid({ name: 'a', connectionString: 'host=127.0.0.1 user=postgres password=S3cretPw dbname=test' })
+  assert.is(keyValue.option, 'connectionString')
+  assert.match(keyValue.message, 'expected `connectionString` to be a PostgreSQL URL (postgres://')
+  assert.match(keyValue.message, 'pg reads no key=value strings')
+  assert.is(invalid({ name: 'a', connectionString: 'localhost:5432/test' }).option, 'connectionString')
+  // A raw `/` in the password: every checkout would fail with "Invalid URL" until the acquire timeout.
+  const unparsed = invalid({ name: 'a', connectionString: 'postgres://postgres:pa/S3cretPw@127.0.0.1:5432/test' })
+  assert.match(unparsed.message, 'a URL that does not parse (in a password, `/`, `?` and `#` must be percent-encoded)')
+  for (const error of [keyValue, unparsed]) {
+    assert.not.match(error.message, 'S3cretPw')
+    assert.not.match(error.stack ?? '', 'S3cretPw')
+  }
+  // What pg does read is accepted: its URL schemes, a socket URL and a socket folder.
+  for (const connectionString of ['postgresql://u@db.internal/orders', 'POSTGRES://u@db/orders', 'socket:/var/run/postgresql?db=orders', '/var/run/postgresql orders']) {
+    const pool = createPostgresPool({ name: 'a', connectionString })
+    assert.match(pool.target, /orders$/)
+    await pool.close()
+  }
+})
+
+test('refuses pg.Pool hooks of the wrong type under `pg`, naming them', () => {
+  assert.match(invalid({ name: 'a', pg: { Client: 5 } }).message, 'expected `pg.Client` to be a function, got `5` (number).')
+  assert.is(invalid({ name: 'a', pg: { onConnect: 'x' } }).option, 'pg.onConnect')
+  assert.is(invalid({ name: 'a', pg: { verify: {} } }).option, 'pg.verify')
+  assert.match(invalid({ name: 'a', pg: { allowExitOnIdle: 'yes' } }).message, 'expected `pg.allowExitOnIdle` to be a boolean')
+  assert.match(invalid({ name: 'a', pg: { maxUses: 0 } }).message, 'expected `pg.maxUses` to be an integer >= 1 or Infinity')
+  assert.match(invalid({ name: 'a', pg: [] }).message, 'expected `pg` to be an object of pg.Client and pg.Pool settings, got an array.')
+})
+
 test('uses the Client class given in pg options, as pg.Pool does', async () => {
   let constructed = 0
   const { default: pg } = await import('pg')

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPool, PostgresPoolClient } from '../src/index.js'
@@ -38,6 +39,20 @@ test('query() takes text, values, a config object and an optional callback', asy
   assert.equal(withValues, [{ n: 4 }])
   const failed = await new Promise<Error | undefined>((resolve) => pool.query('SELEC', (error) => resolve(error)))
   assert.is((failed as { code?: string } | undefined)?.code, '42601')
+  assert.is(pool.activeCount, 0)
+})
+
+test('a callback that is not a function is refused at once, before any checkout', ({ pool }) => {
+  const call = pool as unknown as { connect(cb: unknown): void; query(text: string, values: unknown, cb: unknown): void }
+  for (const [where, attempt] of [['PostgresPool.connect', () => call.connect({})], ['PostgresPool.query', () => call.query('SELECT 1', [], {})]] as const) {
+    try {
+      attempt()
+      assert.unreachable(`${where} took it`)
+    } catch (error) {
+      assert.instance(error, InvalidOptionError)
+      assert.match((error as Error).message, `Invalid options for ${where}: expected \`callback\` to be a function, got an object.`)
+    }
+  }
   assert.is(pool.activeCount, 0)
 })
 

@@ -1,8 +1,10 @@
 import { InvalidOptionError } from '@lifeguard/core'
-import { rejectOption, validateOptions, type Clock, type OptionRules } from '@lifeguard/core/adapter'
+import { checkOption, rejectOption, validateOptions, type Clock, type OptionRules } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
+import { checkConnectionString } from './connection-string-rule.js'
+import { poolHookRules } from './pool-hook-rules.js'
 import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
@@ -31,7 +33,7 @@ const rules: OptionRules<PostgresPoolOptions> = {
   validateAfterIdleMillis: { type: 'duration', optional: true },
   leakDetectionMillis: { type: 'duration', optional: true },
   events: poolEventsRule,
-  pg: { type: 'object', optional: true },
+  pg: { type: 'custom', expected: 'an object of pg.Client and pg.Pool settings', check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), optional: true },
   clock: { type: 'custom', expected: 'a Clock', check: (v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function', optional: true },
 }
 
@@ -62,6 +64,7 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
     throw new InvalidOptionError('options', 'an object', `Invalid options for ${where}: expected an object with at least \`name\`.`)
   }
   validateOptions(where, options, rules)
+  checkConnectionString(where, options.connectionString)
   const password = options.password
   if (password !== undefined && typeof password !== 'string' && typeof password !== 'function') {
     throw new InvalidOptionError('password', 'a string or a function', `Invalid options for ${where}: expected \`password\` to be a string or a function, got a ${typeof password}.`)
@@ -72,7 +75,8 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
       throw new InvalidOptionError(`pg.${key}`, 'not set', `Invalid options for ${where}: \`pg.${key}\` is managed by Lifeguard. Use \`${owned[key as OwnedDriverOption]}\` instead.`)
     }
   }
-  if (maxUses !== undefined && !(Number.isInteger(maxUses) && maxUses >= 1) && maxUses !== Infinity) rejectOption(where, 'pg.maxUses', 'an integer >= 1', maxUses)
+  const pgSettings = (options.pg ?? {}) as Record<string, unknown>
+  for (const [key, rule] of Object.entries(poolHookRules)) checkOption(where, `pg.${key}`, pgSettings[key], rule)
   // libpq's `host: 'db1,db2'` (one port for all) means the same as `hosts`.
   const listed = options.hosts === undefined ? splitHostList(where, options.host, options.port) : undefined
   const routing = resolveRouting(where, listed === undefined ? options : { ...options, hosts: listed })

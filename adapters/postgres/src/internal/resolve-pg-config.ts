@@ -3,6 +3,8 @@ import { MAX_TIMER_MILLIS, checkOption, rejectOption, type OptionRule } from '@l
 import pg from 'pg'
 import type { PoolConfig } from '../pool.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
+import { checkConnectionString } from './connection-string-rule.js'
+import { poolHookRules } from './pool-hook-rules.js'
 import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
@@ -18,13 +20,9 @@ const rules: Record<string, OptionRule> = {
   min: { type: 'integer', min: 0, optional: true },
   connectionTimeoutMillis: { type: 'duration', optional: true },
   maxLifetimeSeconds: { type: 'number', min: 0, max: Math.floor(MAX_TIMER_MILLIS / 1000), optional: true },
-  maxUses: { type: 'custom', expected: 'an integer >= 1 or Infinity', check: (v) => v === Infinity || (Number.isInteger(v) && (v as number) >= 1), optional: true },
-  allowExitOnIdle: { type: 'boolean', optional: true },
-  onConnect: { type: 'function', optional: true },
-  verify: { type: 'function', optional: true },
+  ...poolHookRules,
   log: { type: 'function', optional: true },
   Promise: { type: 'function', optional: true },
-  Client: { type: 'function', optional: true },
   maxWaitingRequests: { type: 'integer', min: 0, optional: true },
   leakDetectionMillis: { type: 'duration', optional: true },
   maxLifetimeJitterMillis: { type: 'duration', optional: true },
@@ -44,6 +42,7 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (config !== undefined && (typeof config !== 'object' || config === null)) rejectOption(where, 'config', 'a pg.Pool config object', config)
   const given = (config ?? {}) as Record<string, unknown>
   for (const [key, rule] of Object.entries(rules)) checkOption(where, key, given[key], rule)
+  checkConnectionString(where, given['connectionString'])
   const idleTimeout = given['idleTimeoutMillis']
   if (idleTimeout !== undefined && idleTimeout !== null) checkOption(where, 'idleTimeoutMillis', idleTimeout, { type: 'duration' })
 
