@@ -99,7 +99,8 @@ export class PostgresHandle implements AsyncDisposable {
   }
 
   /**
-   * Checks out a client held until `client.release()` or until the handle is disposed.
+   * Checks out a client held until `client.release()`, or until the handle is disposed, which closes it
+   * rather than hand it to another operation (see `dispose()`).
    *
    * @throws {DisposedError} after the handle was disposed
    * @example
@@ -112,7 +113,10 @@ export class PostgresHandle implements AsyncDisposable {
     return client
   }
 
-  /** Gives back everything still held (rolling back open transactions). Idempotent; never throws. */
+  /**
+   * Gives back everything still held: a running `transaction()` after `ROLLBACK`, a client from `connect()` by
+   * closing it (its holder may still be using it). Idempotent; never throws.
+   */
   dispose(): Promise<void> {
     this.#disposing ??= this.#dispose()
     return this.#disposing
@@ -153,13 +157,18 @@ export class PostgresHandle implements AsyncDisposable {
     if (held === undefined || held.size === 0) return
     const entries = [...held]
     held.clear()
+    const core = this.pool[poolCore]
     await Promise.all(
       entries.map(([client, tx]) => {
-        tx?.[finishTransaction]()
-        // A transaction may still be sending BEGIN, so roll back whenever one was started.
-        const status = client.getTransactionStatus()
-        if (tx !== undefined || status === 'T' || status === 'E') return rollbackAndRelease(client, this.pool[poolCore].monitor)
-        client.release()
+        // A transaction() refuses its late statements once finished, so its client can be rolled back and
+        // reused (it may still be sending BEGIN: roll back whenever one was started).
+        if (tx !== undefined) {
+          tx[finishTransaction]()
+          return rollbackAndRelease(client, core.monitor)
+        }
+        // A client from connect() still held has no such guard: reused, its holder's late statements would
+        // run in another operation's session. It is closed instead (see `takeBack`).
+        core.takeBack(client)
         return undefined
       }),
     )

@@ -1,7 +1,7 @@
 import { DisposedError, OperationAbortedError, OperationContext, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createPostgresHandle, registerPostgres, type PostgresPool } from '../src/index.js'
+import { createPostgresHandle, registerPostgres, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
 import { rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
@@ -24,15 +24,36 @@ async function count(pool: PostgresPool): Promise<number> {
   return rows[0]?.n ?? -1
 }
 
-test('gives back a client the handler forgot to release', async ({ pool, container }) => {
+test('closes a client the handler never released: no one else gets it, and a late release() is ignored', async ({ pool, container }) => {
+  let forgotten: PostgresPoolClient | undefined
   await runOperation('api', 'forgetful', async (context) => {
-    const client = await context.postgres.connect()
-    await client.query('SELECT 1')
+    forgotten = await context.postgres.connect()
+    await forgotten.query('SELECT 1')
     assert.is(context.postgres.heldCount, 1)
     assert.is(pool.activeCount, 1)
   }, { container })
   assert.is(pool.activeCount, 0)
   assert.is(pool.idleCount, pool.totalCount)
+  const client = forgotten!
+  forgotten?.release()
+  await rejects(client.query('SELECT 1'), Error)
+  assert.is(pool.activeCount, 0)
+})
+
+test('a statement still running when its operation ends fails with its connection, never in the next holder', async ({ pool, container }) => {
+  const context = OperationContext.create('api', 'outlived', { container })
+  const client = await context.postgres.connect()
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  const slow = client.query('SELECT pg_sleep(1)').then(() => undefined, (error: unknown) => error)
+  await context.dispose()
+  assert.instance(await slow, Error, 'the running statement failed')
+  const next = await pool.connect()
+  try {
+    const other = await next.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    assert.is.not(other.rows[0]?.pid, rows[0]?.pid, 'the next holder has another session')
+  } finally {
+    next.release()
+  }
 })
 
 test('a client released by the handler is no longer held', async ({ pool, container }) => {
@@ -44,13 +65,12 @@ test('a client released by the handler is no longer held', async ({ pool, contai
   assert.is(pool.activeCount, 0)
 })
 
-test('rolls back a transaction left open on a held client before giving it back', async ({ pool, container }) => {
+test('a transaction left open on a held client ends with its connection', async ({ pool, container }) => {
   const context = OperationContext.create('api', 'open-tx', { container })
   const client = await context.postgres.connect()
   await client.query('BEGIN')
   await client.query(`INSERT INTO ${table} (id) VALUES (1)`)
   await context.dispose()
-  assert.is(client.getTransactionStatus(), 'I')
   assert.is(await count(pool), 0)
   assert.is(pool.activeCount, 0)
 })

@@ -30,7 +30,7 @@ export class PooledConnection<C> {
   checkout: Checkout | undefined
   /** Why it is being closed, when the reason is known before the driver says so. */
   retireReason: DisconnectReason | undefined
-  /** True when `close()` took it back from its holder (a late release is then ignored). */
+  /** True when it was taken back from its holder (by `close()`, or by the adapter when its operation ended): a late release is then ignored. */
   revoked = false
   /** True once `softEvict()` marked it: closed when it comes back instead of going idle. */
   evicted = false

@@ -132,6 +132,17 @@ export class PgPoolCore {
     this.engine.release(lease, argument === false ? undefined : argument)
   }
 
+  /**
+   * Closes a client whose holder never gave it back before its operation ended. The holder may still be
+   * using it (a handler that outlived its response, a stream's producer), so it is not handed to anyone
+   * else: the server ends its session, open transaction included, and the holder's late `release()` is
+   * ignored, as after a forced `close()`.
+   */
+  takeBack(client: PooledClient): void {
+    client[clientState].lease.revoked = true
+    this.releaseClient(client, true)
+  }
+
   /** The refusal for a statement that needs a session of its own behind PgBouncer; undefined when it may run (or no pooler is set). */
   refusal(query: unknown): Error | undefined {
     return this.#guard?.(query)
