@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { OperationContext } from '@lifeguard/core'
-import { echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom } from '@lifeguard/core/http'
+import { echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom, whileQueued } from '@lifeguard/core/http'
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import { holdUntilSent } from './internal/hold-until-sent.js'
 import { defaultOperation } from './internal/operation-name.js'
@@ -71,8 +71,11 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     const operation = new HttpOperation(settings, name, incoming.headers[requestIdHeader])
     c.set('lifeguard', operation.context)
     echoHeaderOnWrite(outgoing, requestIdHeader, operation.requestId)
-    // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect) ends it.
-    outgoing.on('close', () => operation.closed(outgoing.writableFinished))
+    // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect;
+    // the connection's own for a pipelined response still waiting in line) ends it.
+    const onClose = (): void => operation.closed(outgoing.writableFinished)
+    outgoing.on('close', onClose)
+    whileQueued(incoming, outgoing, onClose)
     const downstream = operation.run(next)
     return retryAfter === undefined ? downstream : downstream.then(() => mapError(c))
   }

@@ -1,5 +1,5 @@
 import type { OperationContext } from '@lifeguard/core'
-import { echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom } from '@lifeguard/core/http'
+import { echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom, whileQueued } from '@lifeguard/core/http'
 import type { Middleware, ParameterizedContext } from 'koa'
 import type { LifeguardOptions } from './options.js'
 
@@ -65,11 +65,14 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     // Echoed as the headers are written, so also on Koa's error response, which first removes every header.
     echoHeaderOnWrite(res, requestIdHeader, operation.requestId)
     let namedFor: unknown
-    // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect) ends it.
-    res.on('close', () => {
+    // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect; the
+    // connection's own for a pipelined response still waiting in line) ends it.
+    const onClose = (): void => {
       if (matchedRoute(ctx) !== namedFor) operation.rename(nameOf(ctx, defaultName))
       operation.closed(res.writableFinished)
-    })
+    }
+    res.on('close', onClose)
+    whileQueued(ctx.req, res, onClose)
     const downstream = operation.run(next)
     // @koa/router matches synchronously unless an async middleware sits in between: name the operation now if we can.
     namedFor = matchedRoute(ctx)

@@ -93,6 +93,8 @@ export class HttpOperation {
    * aborts the context and leaves disposal to the end of the handler chain.
    */
   closed(finished: boolean): void {
+    // The first word on the response stands (a queued response's connection may tell twice).
+    if ((this.#state & CLOSED) !== 0) return
     if (finished) {
       this.#state |= SETTLED | CLOSED
       return this.#dispose()

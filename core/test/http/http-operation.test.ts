@@ -77,6 +77,21 @@ test('without a promise to wait for, a disconnect waits for settled()', async ()
   assert.is(disposed(), 1)
 })
 
+test('the first word on the response stands: a disconnect told twice waits for the chain once', async () => {
+  const { operation, disposed, disposeCalls } = start()
+  let finish!: () => void
+  operation.run(() => new Promise<void>((resolve) => (finish = resolve)))
+  operation.closed(false)
+  operation.closed(false)
+  operation.closed(true)
+  await tick()
+  assert.is(disposed(), 0, 'a late closed(true) disposed while the handler still ran')
+  finish()
+  await tick()
+  assert.is(disposed(), 1)
+  assert.is(disposeCalls(), 1)
+})
+
 test('a chain that settled before the disconnect disposes at the disconnect', async () => {
   const { operation, disposed } = start()
   operation.settled()

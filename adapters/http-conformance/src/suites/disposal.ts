@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { FrameworkDriver } from '../driver.js'
@@ -91,6 +93,22 @@ export function disposalSuite(driver: FrameworkDriver): void {
     const probe = await disposedOnce(harness, 'stream-abort-1')
     assert.ok(probe.context.aborted, 'the context was aborted')
     harness.signals.gates.get('stream-abort-1').resolve()
+  })
+
+  test('after the client goes away with a pipelined request still waiting for its turn', async () => {
+    // Two requests on one connection: the second's response waits behind the first's, and Node emits
+    // nothing on a response that never got the connection.
+    const { hostname, port } = new URL(harness.url)
+    const socket = connect(Number(port), hostname)
+    await once(socket, 'connect')
+    socket.write(`GET /slow HTTP/1.1\r\nHost: ${hostname}\r\nX-Request-Id: pipelined-1\r\n\r\nGET /ok HTTP/1.1\r\nHost: ${hostname}\r\nX-Request-Id: pipelined-2\r\n\r\n`)
+    await harness.signals.entered.get('pipelined-1').within('the handler of pipelined-1 to start')
+    await waitFor('the handler of pipelined-2 to run', () => harness.fixture.probes.has('pipelined-2'))
+    socket.destroy()
+    const first = await disposedOnce(harness, 'pipelined-1')
+    assert.ok(first.sawAbort, 'the first request saw the client go away')
+    // Never sent, and yet given back (where the runtime does not report the send, at once, as complete).
+    await disposedOnce(harness, 'pipelined-2')
   })
 
   test('a failing disposer is reported and the response is unaffected', async () => {
