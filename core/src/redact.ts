@@ -65,15 +65,33 @@ export function redactError(error: unknown, secrets: readonly string[] = []): Er
   const message = redactText(error.message, secrets)
   // A non-Error cause (a string, an object) may quote a secret too: it is redacted into an Error.
   const cause = error.cause === undefined ? undefined : redactError(error.cause, secrets)
-  if (message === error.message && cause === error.cause) return error
-  // Same prototype, so `instanceof` and the class name survive; own string fields are scrubbed too.
+  // Own fields too, and what they hold: a driver keeps the server's reply (`errorResponse.errmsg`) there.
+  const fields = Object.entries(error).map(([key, value]) => [key, scrubbed(value, secrets, fieldDepth)] as const)
+  if (message === error.message && cause === error.cause && fields.every(([key, value]) => value === (error as unknown as Record<string, unknown>)[key])) return error
+  // Same prototype, so `instanceof` and the class name survive.
   const copy = Object.create(Object.getPrototypeOf(error) as object) as Error
-  for (const [key, value] of Object.entries(error)) {
-    Object.defineProperty(copy, key, { value: typeof value === 'string' ? redactText(value, secrets) : value, enumerable: true, writable: true, configurable: true })
-  }
+  for (const [key, value] of fields) Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true })
   Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true })
   if (cause !== undefined) Object.defineProperty(copy, 'cause', { value: cause, writable: true, configurable: true })
   if (error.stack) Object.defineProperty(copy, 'stack', { value: redactText(error.stack, secrets), writable: true, configurable: true })
   if (copy.name !== error.name) Object.defineProperty(copy, 'name', { value: error.name, writable: true, configurable: true })
   return copy
+}
+
+// How deep own fields are searched: a server's reply nests a level or two (`errorResponse.errInfo.details`).
+const fieldDepth = 3
+
+// The value with every string in it redacted: the same value when nothing changed, else a copy (plain
+// objects and arrays only; anything else, an Error included, is left as it is).
+function scrubbed(value: unknown, secrets: readonly string[], depth: number): unknown {
+  if (typeof value === 'string') return redactText(value, secrets)
+  if (depth === 0 || typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) {
+    const items = value.map((item) => scrubbed(item, secrets, depth - 1))
+    return items.every((item, i) => item === value[i]) ? value : items
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown
+  if (prototype !== Object.prototype && prototype !== null) return value
+  const entries = Object.entries(value).map(([key, item]) => [key, scrubbed(item, secrets, depth - 1)] as const)
+  return entries.every(([key, item]) => item === (value as Record<string, unknown>)[key]) ? value : Object.fromEntries(entries)
 }

@@ -1,5 +1,5 @@
 import { DisposedError, RegistrationError, ResolutionError } from './errors.js'
-import { checkOption, validateOptions } from './options.js'
+import { checkOption, validateOptions, type OptionRule } from './options.js'
 
 /** How long a service instance lives. */
 export type Lifetime = 'singleton' | 'scoped' | 'transient'
@@ -438,4 +438,14 @@ function wrapFactoryError(error: unknown, path: readonly string[]): unknown {
   const name = path[path.length - 1] ?? '?'
   const reason = error instanceof Error ? error.message : String(error)
   return new ResolutionError('factory', path, `Could not resolve '${name}'. Its factory failed: ${reason}`, { cause: error })
+}
+
+/**
+ * The rule for an argument that must be a `ServiceContainer`: for the adapters that register services on
+ * one or take scopes from it. Duck-typed, so a container from another copy of this package passes.
+ */
+export const containerRule: OptionRule = {
+  type: 'custom',
+  expected: 'a ServiceContainer (from createServiceContainer())',
+  check: (value: unknown) => typeof value === 'object' && value !== null && typeof (value as { createScope?: unknown }).createScope === 'function',
 }

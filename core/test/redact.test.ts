@@ -127,6 +127,19 @@ error('returns the same error when there is nothing to remove', () => {
   assert.is(redactError(original, [password]), original)
 })
 
+error("redacts what the error's own fields hold, a server's nested reply included", () => {
+  // A driver error whose message is clean, with the server's reply quoting the secret a level down.
+  const reply = { ok: 0, errmsg: `auth failed for app:${password}`, errInfo: { details: [`user app:${password}`] } }
+  const original = Object.assign(new Error('Authentication failed.'), { code: 18, errorResponse: reply })
+  const safe = redactError(original, [password])
+  assert.is.not(safe, original)
+  assert.not.match(inspect(safe, { depth: 10 }), password)
+  assert.is((safe as unknown as { errorResponse: typeof reply }).errorResponse.errmsg, 'auth failed for app:***')
+  assert.is(reply.errmsg, `auth failed for app:${password}`, 'the original is left as it was')
+  const clean = Object.assign(new Error('Authentication failed.'), { errorResponse: { ok: 0, errmsg: 'no such user' } })
+  assert.is(redactError(clean, [password]), clean)
+})
+
 error('turns a thrown non-Error into a redacted Error', () => {
   const safe = redactError(`fatal: postgres://app:${password}@db/orders`)
   assert.instance(safe, Error)

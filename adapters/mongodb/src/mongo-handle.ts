@@ -1,4 +1,5 @@
-import { DisposedError, InvalidOptionError, type OperationContext } from '@lifeguard/core'
+import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/core'
+import { checkOption, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
 import type { ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
 import { currentSignal, LeaseSlot, type Admit } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
@@ -88,6 +89,7 @@ export class MongoHandle implements AsyncDisposable {
    *
    * @throws {PoolTimeoutError} @throws {PoolExhaustedError} @throws {OperationAbortedError} while waiting for the slot
    * @throws {DisposedError} after `dispose()`
+   * @throws {InvalidOptionError} for an `fn` that is not a function
    * @example
    * await context.mongodb.withTransaction(async (session) => {
    *   await context.mongodb.collection('accounts').updateOne({ _id: from }, { $inc: { balance: -10 } }, { session })
@@ -95,6 +97,7 @@ export class MongoHandle implements AsyncDisposable {
    * })
    */
   async withTransaction<R>(fn: (session: ClientSession) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    checkOption('withTransaction', 'fn', fn, { type: 'function' })
     this.#check('start a transaction')
     const gate = this.#access.gate
     const checkout = await gate.admit(this.#signal)
@@ -186,12 +189,28 @@ export class MongoHandle implements AsyncDisposable {
  * A handle on `pool` for one operation (or for a block: `await using mongo = createMongoHandle(pool)`).
  * `registerMongo()` creates one per operation scope for you.
  *
+ * @throws {InvalidOptionError} for a pool of the wrong kind, or bad options
  * @example
  * await using mongo = createMongoHandle(pool)
  * await mongo.collection('orders').insertOne({ sku: 'a' })
  */
 export function createMongoHandle(pool: MongoPool, context?: OperationContext, options: { collection?: string } = {}): MongoHandle {
+  checkMongoPool('createMongoHandle', pool)
+  checkOption('createMongoHandle', 'context', context, { type: 'custom', expected: 'an OperationContext', check: (v) => v instanceof OperationContext, optional: true })
+  validateOptions('createMongoHandle', options, { collection: collectionRule })
   return new MongoHandle(pool, context, options.collection)
+}
+
+/** The rule for a default collection's name. */
+export const collectionRule: OptionRule = { type: 'string', nonEmpty: true, optional: true }
+
+/**
+ * Refuses anything but a pool from `createMongoPool()`, when it is given rather than on the handle's first use.
+ *
+ * @throws {InvalidOptionError} naming `pool`
+ */
+export function checkMongoPool(where: string, pool: unknown): void {
+  checkOption(where, 'pool', pool, { type: 'custom', expected: 'a pool from createMongoPool()', check: (v) => typeof (v as { [poolAccess]?: unknown } | null)?.[poolAccess] === 'function' })
 }
 
 // Ending a session only returns it to the driver's session pool (aborting an open transaction first); a

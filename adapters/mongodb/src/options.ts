@@ -1,5 +1,5 @@
 import { type PoolEventListeners } from '@lifeguard/core'
-import { checkOption, poolEventsRule, rejectOption, validateOptions, type OptionRules } from '@lifeguard/core/adapter'
+import { checkOption, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules } from '@lifeguard/core/adapter'
 import type { MongoClient, MongoClientOptions } from 'mongodb'
 
 /** Driver options that Lifeguard sets itself from the pool's own options. */
@@ -63,7 +63,7 @@ const WHERE = 'createMongoPool'
 const rules: OptionRules<MongoPoolOptions> = {
   name: { type: 'string', nonEmpty: true },
   uri: { type: 'string', nonEmpty: true, secret: true },
-  dbName: { type: 'string', nonEmpty: true, optional: true },
+  dbName: { type: 'custom', expected: 'a MongoDB database name (1 to 63 bytes, none of `/\\. "$`)', check: isDatabaseName, optional: true },
   minSize: { type: 'integer', min: 0, optional: true },
   maxSize: { type: 'integer', min: 1, optional: true },
   maxSizeLimit: { type: 'integer', min: 1, optional: true },
@@ -74,6 +74,11 @@ const rules: OptionRules<MongoPoolOptions> = {
   appName: { type: 'string', nonEmpty: true, optional: true },
   events: poolEventsRule,
   clientOptions: { type: 'custom', expected: 'an object of MongoClient options', check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), optional: true },
+}
+
+// The server refuses every operation on a database named otherwise.
+function isDatabaseName(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) < 64 && !/[/\\. "$\0]/.test(value)
 }
 
 const owned: Record<OwnedClientOption, string> = {
@@ -100,7 +105,8 @@ export function resolveOptions(options: MongoPoolOptions): ResolvedMongoPoolOpti
     if (key in clientOptions) rejectOption(WHERE, `clientOptions.${key}`, `left out (Lifeguard sets it from ${use})`, (clientOptions as Record<string, unknown>)[key])
   }
   for (const [key, value] of Object.entries(clientOptions)) {
-    if (isDriverDuration(key, value)) checkOption(WHERE, `clientOptions.${key}`, value, { type: 'duration' })
+    const rule = driverOptionRule(key, value)
+    if (rule !== undefined) checkOption(WHERE, `clientOptions.${key}`, value, rule)
   }
   return {
     name: options.name,
@@ -120,21 +126,31 @@ export function resolveOptions(options: MongoPoolOptions): ResolvedMongoPoolOpti
   }
 }
 
-// The driver's durations end in `MS`; it accepts any number and hands it to Node's timers, which fire at
-// once above 2^31-1 ms.
-function isDriverDuration(key: string, value: unknown): boolean {
-  return key.endsWith('MS') && typeof value === 'number'
+// The driver checks few of its numbers: it took `maxConnecting: NaN` (every operation, and close(), then
+// waited for good), a heartbeat every 0 ms (hundreds of hellos a second on an idle pool), and hands its
+// durations (names ending in `MS`) to Node's timers, which fire at once above 2^31-1 ms.
+function driverOptionRule(key: string, value: unknown): OptionRule | undefined {
+  if (typeof value !== 'number') return undefined
+  if (key === 'heartbeatFrequencyMS') return { type: 'duration', min: minHeartbeatFrequencyMillis }
+  if (key.endsWith('MS')) return { type: 'duration' }
+  if (key === 'maxConnecting') return { type: 'integer', min: 1 }
+  return finiteNumber
 }
 
+// The driver's own floor between two heartbeats (`minHeartbeatFrequencyMS`).
+const minHeartbeatFrequencyMillis = 500
+const finiteNumber: OptionRule = { type: 'custom', expected: 'a finite number', check: (v) => Number.isFinite(v) }
+
 /**
- * Checks the durations the driver parsed, which may come from the connection string
- * (`?serverSelectionTimeoutMS=...`) as well as from `clientOptions`.
+ * Checks the numbers the driver parsed (durations, `maxConnecting`, ...), which may come from the connection
+ * string (`?serverSelectionTimeoutMS=...`) as well as from `clientOptions`.
  *
  * @throws {InvalidOptionError} naming the option, never showing the connection string
  */
-export function checkDriverDurations(client: MongoClient): void {
+export function checkDriverNumbers(client: MongoClient): void {
   for (const [key, value] of Object.entries(client.options)) {
-    if (isDriverDuration(key, value)) checkOption(`${WHERE} (connection string)`, key, value, { type: 'duration' })
+    const rule = driverOptionRule(key, value)
+    if (rule !== undefined) checkOption(`${WHERE} (connection string)`, key, value, rule)
   }
 }
 

@@ -1,6 +1,6 @@
 import { OperationContext, type ServiceContainer } from '@lifeguard/core'
-import { checkOption } from '@lifeguard/core/adapter'
-import { MongoHandle } from './mongo-handle.js'
+import { checkOption, containerRule, validateOptions } from '@lifeguard/core/adapter'
+import { checkMongoPool, collectionRule, MongoHandle } from './mongo-handle.js'
 import type { MongoPool } from './mongo-pool.js'
 
 declare module '@lifeguard/core' {
@@ -36,6 +36,7 @@ export const DEFAULT_MONGO_SERVICE = 'mongodb'
  * `'mongodb'` it is also `context.mongodb`.
  *
  * @throws {RegistrationError} when the name is taken
+ * @throws {InvalidOptionError} for a container or pool of the wrong kind, or bad options
  * @example
  * const container = createServiceContainer()
  * registerMongo(container, ordersPool)                              // context.mongodb
@@ -47,8 +48,9 @@ export function registerMongo<S extends object, K extends string = 'mongodb'>(
   pool: MongoPool,
   options: RegisterMongoOptions<K> = {},
 ): ServiceContainer<S & Record<K, MongoHandle>> {
-  checkOption('registerMongo', 'name', options.name, { type: 'string', nonEmpty: true, optional: true })
-  checkOption('registerMongo', 'collection', options.collection, { type: 'string', nonEmpty: true, optional: true })
+  checkOption('registerMongo', 'container', container, containerRule)
+  checkMongoPool('registerMongo', pool)
+  validateOptions('registerMongo', options, { name: { type: 'string', nonEmpty: true, optional: true }, collection: collectionRule })
   const collection = options.collection
   const name = (options.name ?? DEFAULT_MONGO_SERVICE) as K
   OperationContext.defineAccessor(DEFAULT_MONGO_SERVICE, (context) => context.get<MongoHandle>(DEFAULT_MONGO_SERVICE))

@@ -1,9 +1,9 @@
 // Bad input to the pool's factory and methods: each is an InvalidOptionError naming the option, never a
 // TypeError and never a value a Node.js timer silently turns into ~1 ms.
-import { InvalidOptionError, type PoolEventName } from '@lifeguard/core'
+import { createServiceContainer, InvalidOptionError, type PoolEventName } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createMongoPool, type MongoPool, type MongoPoolOptions } from '../src/index.js'
+import { createMongoHandle, createMongoPool, registerMongo, type MongoPool, type MongoPoolOptions } from '../src/index.js'
 import { rejects } from '@lifeguard/test-kit'
 
 const BadInput = suite<{ pools: MongoPool[] }>('MongoPool bad input', { pools: [] })
@@ -96,6 +96,32 @@ BadInput('acquire() refuses options that are not an object with a signal', async
   context.pools.push(pool)
   assert.is((await rejects(pool.acquire({ signal: 'now' } as never), InvalidOptionError)).option, 'signal')
   assert.is((await rejects(pool.acquire({ sginal: undefined } as never), InvalidOptionError)).option, 'sginal')
+})
+
+BadInput('a database name the server would refuse every operation on is refused when the pool is made', () => {
+  for (const dbName of ['a b', 'a.b', 'a$b', 'a/b', 'x'.repeat(64)]) {
+    const error = create({ dbName })
+    assert.is(error.option, 'dbName')
+    assert.match(error.message, 'a MongoDB database name (1 to 63 bytes')
+  }
+})
+
+BadInput('registerMongo, createMongoHandle and withTransaction check their arguments when given', async (context) => {
+  const pool = createMongoPool({ name: 'orders', uri })
+  context.pools.push(pool)
+  const container = createServiceContainer()
+  assert.is(thrown(() => registerMongo(container, undefined as never)).option, 'pool')
+  assert.is(thrown(() => registerMongo(undefined as never, pool)).option, 'container')
+  assert.is(thrown(() => registerMongo(container, pool, null as never)).option, 'options')
+  assert.match(thrown(() => registerMongo(container, pool, { bogus: 1 } as never)).message, 'unknown option `bogus`')
+  assert.is(thrown(() => createMongoHandle(undefined as never)).option, 'pool')
+  assert.is(thrown(() => createMongoHandle(pool, {} as never)).option, 'context')
+  assert.is(thrown(() => createMongoHandle(pool, undefined, { collection: '' })).option, 'collection')
+  const handle = createMongoHandle(pool)
+  const error = await rejects(handle.withTransaction(5 as never), InvalidOptionError)
+  assert.match(error.message, 'Invalid options for withTransaction: expected `fn` to be a function')
+  assert.is(pool.getPoolCounters().waitingRequests, 0)
+  await handle.dispose()
 })
 
 BadInput.run()

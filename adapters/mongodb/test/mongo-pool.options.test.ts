@@ -55,6 +55,30 @@ Options('an unparsable uri is an InvalidOptionError that never shows the passwor
   assert.match(invalid({ name: 'orders', uri: '' }).message, 'expected `uri` to be a non-empty string, got `<redacted>` (string)')
 })
 
+Options('a password written raw (a `@` or `/` in it) shows no piece of itself in the error', () => {
+  for (const bad of ['mongodb://user:a@b:Sup3rS3cretPw/z@db.example.com:27017/orders', 'mongodb://user:pass@w:ordXYZ9@db/orders']) {
+    const error = invalid({ name: 'orders', uri: bad })
+    assert.is(error.option, 'uri')
+    assert.match(error.message, 'must be percent-encoded')
+    for (const piece of ['Sup3rS3cretPw', 'ordXYZ9']) assert.not.match(inspect(error), piece)
+  }
+})
+
+Options('driver options the driver takes but cannot live with are refused, named under clientOptions', () => {
+  const nan = invalid({ name: 'orders', uri, clientOptions: { maxConnecting: Number.NaN } })
+  assert.is(nan.option, 'clientOptions.maxConnecting')
+  assert.match(nan.message, 'expected `clientOptions.maxConnecting` to be an integer >= 1, got `NaN` (number)')
+  const heartbeat = invalid({ name: 'orders', uri, clientOptions: { heartbeatFrequencyMS: 0 } })
+  assert.is(heartbeat.option, 'clientOptions.heartbeatFrequencyMS')
+  assert.match(heartbeat.message, 'an integer number of milliseconds between 500 and 2147483647, got `0`')
+  assert.is(invalid({ name: 'orders', uri: `${uri}/?heartbeatFrequencyMS=10` }).option, 'heartbeatFrequencyMS')
+  assert.match(invalid({ name: 'orders', uri, clientOptions: { zlibCompressionLevel: Number.POSITIVE_INFINITY } }).message, 'expected `clientOptions.zlibCompressionLevel` to be a finite number')
+  // What the driver itself refuses is blamed on clientOptions, not on the connection string.
+  const refused = invalid({ name: 'orders', uri, clientOptions: { readPreference: 'bogus' } as never })
+  assert.is(refused.option, 'clientOptions')
+  assert.match(refused.message, 'expected `clientOptions` to be options the MongoDB driver accepts. The driver says:')
+})
+
 Options('target shows user, hosts and database, never the password or the query string', (context) => {
   const pool = createMongoPool({ name: 'orders', uri: 'mongodb://app:pw-s3cret@db1:27017,db2:27018/shop?replicaSet=rs0&authSource=admin' })
   context.pools.push(pool)

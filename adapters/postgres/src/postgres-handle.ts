@@ -1,4 +1,4 @@
-import { DisposedError, type OperationContext } from '@lifeguard/core'
+import { DisposedError, OperationContext } from '@lifeguard/core'
 import type pg from 'pg'
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
@@ -196,10 +196,23 @@ async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor): P
  * A handle on `pool` for one operation (or for a block: `await using db = createPostgresHandle(pool)`).
  * `registerPostgres()` creates one per operation scope for you.
  *
+ * @throws {InvalidOptionError} for a pool of the wrong kind, or a context that is not an `OperationContext`
  * @example
  * await using db = createPostgresHandle(pool)
  * await db.query('SELECT 1')
  */
 export function createPostgresHandle(pool: AnyPostgresPool, context?: OperationContext): PostgresHandle {
+  checkPostgresPool('createPostgresHandle', pool)
+  checkOption('createPostgresHandle', 'context', context, { type: 'custom', expected: 'an OperationContext', check: (v) => v instanceof OperationContext, optional: true })
   return new PostgresHandle(pool, context)
+}
+
+/**
+ * Refuses anything but a pool of this package (`createPostgresPool()` or `new Pool()`), when it is given
+ * rather than on the handle's first use.
+ *
+ * @throws {InvalidOptionError} naming `pool`
+ */
+export function checkPostgresPool(where: string, pool: unknown): void {
+  checkOption(where, 'pool', pool, { type: 'custom', expected: 'a pool from createPostgresPool() or new Pool()', check: (v) => typeof v === 'object' && v !== null && poolCore in v })
 }

@@ -1,6 +1,6 @@
 import { OperationContext, type ServiceContainer } from '@lifeguard/core'
-import { checkOption } from '@lifeguard/core/adapter'
-import { PostgresHandle, type AnyPostgresPool } from './postgres-handle.js'
+import { checkOption, containerRule, validateOptions } from '@lifeguard/core/adapter'
+import { checkPostgresPool, PostgresHandle, type AnyPostgresPool } from './postgres-handle.js'
 
 declare module '@lifeguard/core' {
   interface OperationContext {
@@ -27,7 +27,7 @@ export const DEFAULT_POSTGRES_SERVICE = 'postgres'
  * Registered as `'postgres'` it is also `context.postgres`.
  *
  * @throws {RegistrationError} when the name is taken
- * @throws {InvalidOptionError} for an empty name
+ * @throws {InvalidOptionError} for a container or pool of the wrong kind, or bad options
  * @example
  * const container = createServiceContainer()
  * registerPostgres(container, mainPool)                       // context.postgres
@@ -38,7 +38,9 @@ export function registerPostgres<S extends object, K extends string = 'postgres'
   pool: AnyPostgresPool,
   options: RegisterPostgresOptions<K> = {},
 ): ServiceContainer<S & Record<K, PostgresHandle>> {
-  checkOption('registerPostgres', 'name', options.name, { type: 'string', nonEmpty: true, optional: true })
+  checkOption('registerPostgres', 'container', container, containerRule)
+  checkPostgresPool('registerPostgres', pool)
+  validateOptions('registerPostgres', options, { name: { type: 'string', nonEmpty: true, optional: true } })
   const name = (options.name ?? DEFAULT_POSTGRES_SERVICE) as K
   OperationContext.defineAccessor(DEFAULT_POSTGRES_SERVICE, (context) => context.get<PostgresHandle>(DEFAULT_POSTGRES_SERVICE))
   return container.scoped(name, (resolver) => new PostgresHandle(pool, OperationContext.ofScope(resolver.scope)))

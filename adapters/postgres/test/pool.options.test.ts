@@ -1,7 +1,7 @@
-import { InvalidOptionError } from '@lifeguard/core'
+import { createServiceContainer, InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createPostgresPool, type PostgresPoolOptions } from '../src/index.js'
+import { createPostgresHandle, createPostgresPool, registerPostgres, type PostgresPoolOptions } from '../src/index.js'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('createPostgresPool options')
@@ -117,6 +117,27 @@ test('refuses pg.Pool hooks of the wrong type under `pg`, naming them', () => {
   assert.match(invalid({ name: 'a', pg: { allowExitOnIdle: 'yes' } }).message, 'expected `pg.allowExitOnIdle` to be a boolean')
   assert.match(invalid({ name: 'a', pg: { maxUses: 0 } }).message, 'expected `pg.maxUses` to be an integer >= 1 or Infinity')
   assert.match(invalid({ name: 'a', pg: [] }).message, 'expected `pg` to be an object of pg.Client and pg.Pool settings, got an array.')
+})
+
+test('registerPostgres and createPostgresHandle check their arguments when given, not on first use', async () => {
+  const pool = createPostgresPool({ name: 'a' })
+  const container = createServiceContainer()
+  const optionOf = (fn: () => unknown): string => {
+    try {
+      fn()
+    } catch (error) {
+      assert.instance(error, InvalidOptionError)
+      return (error as InvalidOptionError).option
+    }
+    throw new Error('accepted')
+  }
+  assert.is(optionOf(() => registerPostgres(container, undefined as never)), 'pool')
+  assert.is(optionOf(() => registerPostgres(container, {} as never)), 'pool')
+  assert.is(optionOf(() => registerPostgres(undefined as never, pool)), 'container')
+  assert.is(optionOf(() => registerPostgres(container, pool, { nmae: 'x' } as never)), 'nmae')
+  assert.is(optionOf(() => createPostgresHandle(null as never)), 'pool')
+  assert.is(optionOf(() => createPostgresHandle(pool, {} as never)), 'context')
+  await pool.close()
 })
 
 test('uses the Client class given in pg options, as pg.Pool does', async () => {

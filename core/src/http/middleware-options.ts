@@ -1,5 +1,5 @@
 import { validateOptions, type OptionRule, type OptionRules } from '../options.js'
-import type { ServiceContainer } from '../service-container.js'
+import { containerRule, type ServiceContainer } from '../service-container.js'
 import { requestIdGenerator } from './request-id.js'
 
 /**
@@ -40,11 +40,7 @@ const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 /** The rules of {@link HttpMiddlewareOptions}. */
 export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = {
-  container: {
-    type: 'custom',
-    expected: 'a ServiceContainer (from createServiceContainer())',
-    check: (value: unknown) => typeof value === 'object' && value !== null && typeof (value as { createScope?: unknown }).createScope === 'function',
-  },
+  container: containerRule,
   handlerName: { type: 'string', nonEmpty: true, optional: true },
   operationName: { type: 'function', optional: true },
   requestIdHeader: { type: 'custom', expected: 'an HTTP header name', check: (value: unknown) => typeof value === 'string' && headerToken.test(value), optional: true },
