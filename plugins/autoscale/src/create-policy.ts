@@ -1,4 +1,4 @@
-import { rejectOption } from '@lifeguard/core/adapter'
+import { checkOption, rejectOption, type OptionRule } from '@lifeguard/core/adapter'
 import { AdaptivePolicy } from './adaptive-policy.js'
 import type { AdaptivePoolConfig } from './adaptive-config.js'
 import type { ScalingPolicy } from './scaling-policy.js'
@@ -35,4 +35,24 @@ export function createPolicy(config: AutoscalePoolConfig, options: PolicyOptions
  */
 export function isScalingPolicy(value: unknown): value is ScalingPolicy {
   return typeof value === 'object' && value !== null && typeof (value as ScalingPolicy).observe === 'function' && typeof (value as ScalingPolicy).evaluate === 'function'
+}
+
+const customPolicyRules: Record<string, OptionRule> = {
+  kind: { type: 'string', nonEmpty: true },
+  minSize: { type: 'integer', min: 0 },
+  maxSize: { type: 'integer', min: 1 },
+  evaluationIntervalMillis: { type: 'duration', min: 1 },
+  sampleIntervalMillis: { type: 'duration', min: 1 },
+  dueInMillis: { type: 'function', optional: true },
+}
+
+/**
+ * Checks the fields the autoscaler reads from a policy of your own: without them its timer ran every
+ * millisecond (an interval of `undefined` or `NaN`) and it never evaluated (a due time of `NaN`).
+ *
+ * @throws {InvalidOptionError} naming the field, e.g. `policy.sampleIntervalMillis`
+ */
+export function checkCustomPolicy(policy: ScalingPolicy, where: string): void {
+  for (const [field, rule] of Object.entries(customPolicyRules)) checkOption(where, `policy.${field}`, (policy as unknown as Record<string, unknown>)[field], rule)
+  if (policy.minSize > policy.maxSize) rejectOption(where, 'policy.minSize', `an integer <= policy.maxSize (${policy.maxSize})`, policy.minSize)
 }

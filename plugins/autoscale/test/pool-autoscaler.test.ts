@@ -1,4 +1,4 @@
-import { InvalidOptionError, type ResizeEvent } from '@lifeguard/core'
+import { InvalidOptionError, RegistrationError, type ResizeEvent } from '@lifeguard/core'
 import { ManualClock as TimerClock, throwsError, captureWarnings } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -270,6 +270,34 @@ runtime('rejects bad configs and options naming the field', () => {
   assert.is(option.option, 'timers')
   const notPool = throwsError(() => attachAutoscaler({} as ModelPool, threshold), InvalidOptionError)
   assert.is(notPool.option, 'pool')
+})
+
+runtime('refuses a policy of your own that lacks what the autoscaler reads, naming the field', () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 50, clients: 50 })
+  const base: ScalingPolicy = { kind: 'mine', minSize: 1, maxSize: 10, evaluationIntervalMillis: 1000, sampleIntervalMillis: 100, observe: () => undefined, evaluate: () => undefined }
+  const field = (policy: object): string => throwsError(() => attachAutoscaler(pool, policy as ScalingPolicy, { timers: false }), InvalidOptionError).option
+  assert.is(field({ ...base, sampleIntervalMillis: undefined }), 'policy.sampleIntervalMillis')
+  assert.is(field({ ...base, sampleIntervalMillis: Number.NaN }), 'policy.sampleIntervalMillis')
+  assert.is(field({ ...base, evaluationIntervalMillis: -5 }), 'policy.evaluationIntervalMillis')
+  assert.is(field({ ...base, maxSize: Number.NaN }), 'policy.maxSize')
+  assert.is(field({ ...base, minSize: 11 }), 'policy.minSize')
+  assert.is(field({ ...base, kind: '' }), 'policy.kind')
+  assert.is(field({ ...base, dueInMillis: 5 }), 'policy.dueInMillis')
+  attachAutoscaler(pool, base, { timers: false }).stop()
+})
+
+runtime('one autoscaler sizes a pool at a time: a second is refused until the first stops', () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 50, clients: 50 })
+  const first = attachAutoscaler(pool, adaptive, { timers: false })
+  const error = throwsError(() => attachAutoscaler(pool, { ...adaptive, minSize: 6 }, { timers: false }), RegistrationError)
+  assert.match(error.message, "Pool 'orders' is sized by an autoscaler already. Stop it (`stop()`) before attaching another.")
+  first.stop()
+  const second = attachAutoscaler(pool, { ...adaptive, minSize: 6 }, { timers: false })
+  assert.ok(second.running)
+  second.stop()
+  // A disabled config sizes nothing, and takes no place.
+  assert.is(attachAutoscaler(pool, { ...threshold, enabled: false }).running, false)
+  attachAutoscaler(pool, adaptive, { timers: false }).stop()
 })
 
 runtime.run()

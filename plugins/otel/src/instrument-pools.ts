@@ -1,5 +1,5 @@
 import { createNoopMeter, metrics, type MeterProvider } from '@opentelemetry/api'
-import { type PoolRegistry } from '@lifeguard/core'
+import { RegistrationError, type PoolRegistry } from '@lifeguard/core'
 import { checkOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { RegistryReporter, type ReportOptions } from './internal/registry-reporter.js'
 
@@ -70,6 +70,7 @@ const optionRules = {
  *
  * @param registry - the service's pool registry
  * @throws {InvalidOptionError} for a missing registry or a bad or unknown option
+ * @throws {RegistrationError} when the registry is instrumented already (stop that first)
  * @example
  * const meterProvider = new MeterProvider({ readers: [new PrometheusExporter({ port: 9464 })] })
  * const instrumentation = instrumentPools(registry, { meterProvider })
@@ -79,8 +80,19 @@ const optionRules = {
 export function instrumentPools(registry: InstrumentedRegistry, options?: InstrumentPoolsOptions): PoolInstrumentation {
   checkOption('instrumentPools', 'registry', registry, { type: 'custom', expected: 'a PoolRegistry', check: isRegistry })
   const { meterProvider, operationDuration = true, routeAttributes = false, clock = systemClock } = validateOptions('instrumentPools', options, optionRules)
-  return new RegistryInstrumentation(registry, { operationDuration, routeAttributes }, meterProvider, clock)
+  // A second instrumentation of the same pools counted every event twice on a shared provider.
+  if ((registry as Instrumented)[instrumentedBy] !== undefined) {
+    throw new RegistrationError('The registry is instrumented already: stop() the instrumentation first. To export to several places, give its MeterProvider more readers.')
+  }
+  const instrumentation = new RegistryInstrumentation(registry, { operationDuration, routeAttributes }, meterProvider, clock)
+  Object.defineProperty(registry, instrumentedBy, { value: instrumentation, configurable: true, writable: true })
+  return instrumentation
 }
+
+// Where a registry keeps its instrumentation: on the registry itself, so that two copies of this package
+// see the same one, and nothing outlives the registry.
+const instrumentedBy = Symbol.for('lifeguard.otel.instrumentedBy')
+type Instrumented = InstrumentedRegistry & { [instrumentedBy]?: PoolInstrumentation }
 
 class RegistryInstrumentation implements PoolInstrumentation {
   readonly #registry: InstrumentedRegistry
@@ -118,6 +130,8 @@ class RegistryInstrumentation implements PoolInstrumentation {
   stop(): void {
     if (this.#stopped) return
     this.#stopped = true
+    const registry = this.#registry as Instrumented
+    if (registry[instrumentedBy] === this) delete registry[instrumentedBy]
     this.#unfollow()
     this.#reporter?.stop()
     this.#reporter = undefined
@@ -154,7 +168,7 @@ function isMeterProvider(value: unknown): boolean {
 }
 
 function isClock(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function' && typeof (value as Clock).setTimeout === 'function'
+  return typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function' && typeof (value as Clock).setTimeout === 'function' && typeof (value as Clock).clearTimeout === 'function'
 }
 
 function isRegistry(value: unknown): boolean {

@@ -1,4 +1,4 @@
-import { createPoolRegistry, InvalidOptionError, type PoolRegistry } from '@lifeguard/core'
+import { createPoolRegistry, InvalidOptionError, RegistrationError, type PoolRegistry } from '@lifeguard/core'
 import { metrics } from '@opentelemetry/api'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -61,6 +61,26 @@ options('operationDuration: false leaves db.client.operation.duration out', asyn
   instrumentation.stop()
   await registry.close()
   await harness.shutdown()
+})
+
+options('one instrumentation per registry at a time: a second is refused until the first stops', async () => {
+  const harness = createMetricsHarness()
+  const registry = createPoolRegistry()
+  const first = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  try {
+    instrumentPools(registry, { meterProvider: harness.meterProvider })
+    assert.unreachable('a second instrumentation counted every event twice')
+  } catch (error) {
+    assert.instance(error, RegistrationError)
+    assert.match((error as Error).message, 'The registry is instrumented already: stop() the instrumentation first.')
+  }
+  first.stop()
+  instrumentPools(registry, { meterProvider: harness.meterProvider }).stop()
+  await harness.shutdown()
+})
+
+options('refuses a clock without clearTimeout, which stop() calls', () => {
+  invalid(() => instrumentPools(createPoolRegistry(), { clock: { now: () => 0, setTimeout: () => 1 } } as unknown as InstrumentPoolsOptions), 'clock', /a Clock/)
 })
 
 options.run()
