@@ -238,7 +238,8 @@ export class PostgresPool implements ManagedPool {
   /**
    * Graceful: refuses new checkouts (callers already waiting for a connection being opened get it; other
    * waiters get `PoolClosedError`), waits up to `timeoutMillis` (default 10000) for checked-out clients
-   * to come back, closes those still out, then every connection. Idempotent.
+   * to come back, closes those still out (cancelling the statement each still runs on the server), then
+   * every connection. Idempotent.
    *
    * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
    * @example

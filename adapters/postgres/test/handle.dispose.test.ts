@@ -2,7 +2,7 @@ import { DisposedError, OperationAbortedError, OperationContext, createServiceCo
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresHandle, registerPostgres, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
-import { rejects } from '@lifeguard/test-kit'
+import { rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const table = `handle_dispose_${process.pid}`
@@ -40,13 +40,16 @@ test('closes a client the handler never released: no one else gets it, and a lat
   assert.is(pool.activeCount, 0)
 })
 
-test('a statement still running when its operation ends fails with its connection, never in the next holder', async ({ pool, container }) => {
+test('a statement still running when its operation ends is cancelled with its session, never run in the next holder', async ({ pool, appName, container }) => {
   const context = OperationContext.create('api', 'outlived', { container })
   const client = await context.postgres.connect()
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
-  const slow = client.query('SELECT pg_sleep(1)').then(() => undefined, (error: unknown) => error)
+  const before = await serverConnectionCount(appName)
+  const slow = client.query('SELECT pg_sleep(60)').then(() => undefined, (error: unknown) => error)
   await context.dispose()
   assert.instance(await slow, Error, 'the running statement failed')
+  // Cancelled on the server too: its session ends now, not when the statement would have.
+  await waitForConnectionCount(appName, before - 1)
   const next = await pool.connect()
   try {
     const other = await next.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')

@@ -57,6 +57,20 @@ test('after timeoutMillis takes back clients still out; their late release is ha
   assert.equal(leaks, [], 'the leak timer was cleared')
 })
 
+test('a statement still running when the close times out is cancelled: no session outlives the pool', async () => {
+  const clock = new ManualClock()
+  const { pool, appName } = testPool('close-cancel', { clock })
+  const client = await pool.connect()
+  const running = client.query('SELECT pg_sleep(60)').then(() => undefined, (error: unknown) => error)
+  const closing = pool.close({ timeoutMillis: 50 })
+  await clock.advance(50)
+  await closing
+  assert.instance(await running, Error)
+  // Without the cancel, the server would keep the session until the statement ended, a minute later.
+  await waitForConnectionCount(appName, 0)
+  client.release()
+})
+
 test('is idempotent, end() is the same, and a bad timeout is an InvalidOptionError', async () => {
   const { pool, appName } = testPool('close-twice')
   const invalid = await rejects(pool.close({ timeoutMillis: -1 }), InvalidOptionError, 'ERR_INVALID_OPTION')

@@ -1,4 +1,5 @@
 import type { Clock, ConnectionFactory, CreateAttempt } from '@lifeguard/core/adapter'
+import { requestCancel } from './cancel-request.js'
 import { isPermanentConnectError } from './connect-failure.js'
 import { abortable, connectorFor } from './connect-server.js'
 import { guardClient, type SessionGuard } from './pgbouncer-guard.js'
@@ -85,7 +86,10 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
     // With a target, a connection that sat idle is asked again: its server may have changed role.
     validate: target === 'any' ? (client) => client.query('SELECT 1').then(() => true) : (client) => readSessionRole(client).then((role) => roleMatches(target, role, true)),
     destroy: async (client) => {
-      await client.end().catch(() => undefined)
+      // Taken from a holder that never gave it back (a close that timed out, an operation that ended): its
+      // statement may still run on the server, which would keep the session, and its locks, until done.
+      const running = client[clientState]?.lease.revoked === true ? requestCancel(client) : undefined
+      await Promise.all([running, client.end().catch(() => undefined)])
       hooks.removed?.(client)
     },
     isBroken: (client) => client[clientState].broken,
