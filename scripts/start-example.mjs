@@ -47,19 +47,27 @@ if (build.status !== 0) {
 // The service runs in its own process group: a terminal's Ctrl-C then reaches only this script, which
 // passes one signal on. Otherwise it would also reach the embedded PostgreSQL (a child of the service)
 // directly, and the database would stop before the service finished its in-flight requests.
+// With this script's pid, the service sees when this script died without passing a signal on (SIGKILL),
+// and shuts down instead of living on unsupervised. (Not an IPC channel: tsx takes one for its own.)
 const child = spawn(process.execPath, ['--import', 'tsx', variant.entry], {
   cwd: example,
   stdio: ['ignore', 'inherit', 'inherit'],
+  env: { ...process.env, ORDERS_API_WRAPPER_PID: String(process.pid) },
   detached: true,
 })
 let forwarded = false
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    if (forwarded) return
-    forwarded = true
-    child.kill(signal === 'SIGHUP' ? 'SIGTERM' : signal)
-  })
+const forward = (signal) => {
+  if (forwarded) return
+  forwarded = true
+  child.kill(signal)
 }
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => forward(signal === 'SIGHUP' ? 'SIGTERM' : signal))
+// npm does not pass every signal on (SIGHUP ends it alone): when the process that started this one is gone,
+// this one is re-parented, and the service is stopped as on SIGTERM.
+const parent = process.ppid
+setInterval(() => {
+  if (process.ppid !== parent) forward('SIGTERM')
+}, 500).unref()
 child.on('exit', (code, signal) => {
   process.exit(code ?? (signal ? 1 : 0))
 })

@@ -70,6 +70,9 @@ export function problemFrom(error: unknown, requestId: string | undefined): Prob
   if (parserError !== undefined) return respond(...parserError)
   // Matched by code through the cause chain: a service factory may wrap the pool's error.
   if (poolPressureCode(error) !== undefined) return respond(503, 'service_busy', 'The service is busy. Retry later.', { 'Retry-After': '1' })
+  // The service is shutting down and has closed its pools: the request came in on a kept-alive connection
+  // while it drained. Not a failure of the service; the client retries elsewhere.
+  if (inCauseChain(error, (e) => e.code === 'ERR_POOL_CLOSED')) return respond(503, 'shutting_down', 'The service is shutting down. Retry later.', { 'Retry-After': '1', Connection: 'close' })
   // The server restarted or ended the session under the request: nothing is wrong with the service, and the
   // pool opens a new connection for the next one. Whether a write took effect is for the client to check.
   if (inCauseChain(error, (e) => e.code === 'ERR_CONNECTION_LOST')) return respond(503, 'connection_lost', 'The database connection was lost. Retry later.', { 'Retry-After': '1' })
@@ -109,7 +112,9 @@ function bodyParserProblem(error: unknown): [number, string, string] | undefined
     case 'charset.unsupported':
       return [415, 'unsupported_media_type', NOT_JSON]
     default:
-      return typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500 ? [status, 'bad_request', (error as Error).message] : undefined
+      // Other client errors of Express's stack carry a 4xx `status` (a body that does not decompress, a path
+      // with a bad `%` escape), some without a `type`.
+      return typeof status === 'number' && status >= 400 && status < 500 ? [status, 'bad_request', (error as Error).message] : undefined
   }
 }
 

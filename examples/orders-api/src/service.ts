@@ -81,7 +81,11 @@ export async function startOrdersService(config: Config): Promise<OrdersService>
         failures.push(error)
       }
     }
-    if (failures.length > 0) throw new AggregateError(failures, `Could not close the service cleanly. ${failures.length} step(s) failed.`)
+    if (failures.length > 0) {
+      // The log line is all an operator sees of it: each step's reason, not only their number.
+      const reasons = failures.map((error) => (error instanceof Error ? error.message : String(error))).join('; ')
+      throw new AggregateError(failures, `Could not close the service cleanly. ${failures.length} step(s) failed: ${reasons}`)
+    }
   }
 
   try {

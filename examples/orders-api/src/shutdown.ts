@@ -1,15 +1,18 @@
 /**
- * Runs `shutdown` once on the first SIGTERM or SIGINT, then lets the process exit with its result
+ * Runs `shutdown` once on the first SIGTERM or SIGINT (or when the `npm start` wrapper that started it is gone), then lets the process exit with its result
  * (0 when it resolved, 1 when it threw or took longer than `timeoutMillis`). Signals that arrive while it
  * runs are ignored: a terminal's Ctrl-C may be delivered twice (to the process directly and relayed by
  * a wrapper), and a second copy must not cut the drain short.
  */
 export function onShutdownSignal(shutdown: (signal: NodeJS.Signals) => Promise<void>, timeoutMillis: number, log: (line: string) => void): void {
   let started = false
-  const handle = (signal: NodeJS.Signals): void => {
+  const handle = (signal: NodeJS.Signals, why = `${signal} received`): void => {
     if (started) return
     started = true
-    log(`${signal} received: shutting down (stop accepting, finish in-flight requests, close pools)`)
+    log(`${why}: shutting down (stop accepting, finish in-flight requests, close pools)`)
+    // Until the shutdown says it finished: a process whose event loop empties first (a step that waits on
+    // something gone) exits 1, not 0.
+    process.exitCode = 1
     const deadline = setTimeout(() => {
       log(`shutdown did not finish within ${timeoutMillis}ms: exiting anyway`)
       process.exit(1)
@@ -30,6 +33,15 @@ export function onShutdownSignal(shutdown: (signal: NodeJS.Signals) => Promise<v
       },
     )
   }
-  process.on('SIGTERM', handle)
-  process.on('SIGINT', handle)
+  process.on('SIGTERM', () => handle('SIGTERM'))
+  process.on('SIGINT', () => handle('SIGINT'))
+  // Started by `npm start`, whose wrapper gives its pid: when the wrapper is killed outright (SIGKILL, a
+  // supervisor taking down its process), no signal comes, but this process is re-parented. The service must
+  // not live on unsupervised, holding its port and its database.
+  const wrapper = Number(process.env['ORDERS_API_WRAPPER_PID'])
+  if (Number.isInteger(wrapper) && wrapper > 0) {
+    setInterval(() => {
+      if (process.ppid !== wrapper) handle('SIGTERM', 'npm start is gone')
+    }, 500).unref()
+  }
 }

@@ -1,4 +1,4 @@
-import { ConnectionLostError, OperationAbortedError, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
+import { ConnectionLostError, OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RequestError, problemFrom } from '../src/problems.js'
@@ -42,6 +42,23 @@ Problems('a body the client cut off is a 400 request_aborted on every framework'
   }
   // Another reset (not a request body's) stays unexpected.
   assert.ok(problemFrom(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'r').unexpected)
+})
+
+Problems("a pool closed by the shutdown is a 503 that closes the connection, not an unexpected 500", () => {
+  const { problem, headers, unexpected } = problemFrom(new PoolClosedError('orders'), 'r-5')
+  assert.equal(problem, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'The service is shutting down. Retry later.', code: 'shutting_down', requestId: 'r-5' })
+  assert.equal(headers, { 'Retry-After': '1', Connection: 'close' })
+  assert.not.ok(unexpected)
+})
+
+Problems("Express's other client errors, with a 4xx status and no type, keep their status", () => {
+  // A body that does not decompress (body-parser), a path with a bad `%` escape (the router).
+  for (const error of [Object.assign(new Error('incorrect header check'), { status: 400 }), Object.assign(new URIError("Failed to decode param '%'"), { status: 400, statusCode: 400 })]) {
+    const { problem, unexpected } = problemFrom(error, 'r-6')
+    assert.is(problem.status, 400)
+    assert.is(problem.code, 'bad_request')
+    assert.not.ok(unexpected)
+  }
 })
 
 Problems('anything unexpected is a 500 that says nothing about the internals, flagged for the log', () => {

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,10 +14,31 @@ let tempDir: string | undefined
 
 const Embedded = suite('npm start without DATABASE_URL (embedded PostgreSQL)')
 
-Embedded.after(async () => {
+Embedded.after.each(async () => {
   await service?.stop('SIGKILL')
   if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true })
+  service = undefined
+  tempDir = undefined
 })
+
+// A private temp dir for the data folder, to see that nothing is left in it. PostgreSQL runs as the
+// `postgres` user when the tests run as root, so the folder must let it in.
+async function privateTempDir(): Promise<string> {
+  tempDir = await mkdtemp(join(tmpdir(), 'orders-api-npm-start-'))
+  await chmod(tempDir, 0o755)
+  return tempDir
+}
+
+function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch {
+    return true
+  }
+}
+
+const dataFolders = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((name) => name.startsWith('lifeguard-orders-pg-'))
 
 /** Sends a POST's head and half its body; `finish()` sends the rest and resolves with the status line. */
 function startSlowPost(url: string, body: string): Promise<{ finish(): Promise<string> }> {
@@ -43,10 +64,7 @@ function startSlowPost(url: string, body: string): Promise<{ finish(): Promise<s
 }
 
 Embedded('starts its own PostgreSQL; SIGTERM to npm finishes the request in flight, stops the database, removes its folder and exits 0', async () => {
-  // The data folder goes to the system temp dir: a private one here, to see that nothing is left in it.
-  // PostgreSQL runs as the `postgres` user when the tests run as root, so the folder must let it in.
-  tempDir = await mkdtemp(join(tmpdir(), 'orders-api-npm-start-'))
-  await chmod(tempDir, 0o755)
+  const tempDir = await privateTempDir()
   // Generous: the first start on a machine reads the PostgreSQL binaries from a cold disk.
   service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-test', TMPDIR: tempDir }, { npmStart: true, timeoutMillis: 120_000 })
   const output = service.output()
@@ -54,7 +72,7 @@ Embedded('starts its own PostgreSQL; SIGTERM to npm finishes the request in flig
   const target = /embedded PostgreSQL ready at (postgres:\/\/postgres@127\.0\.0\.1:(\d+)\/orders)/.exec(output)
   assert.ok(target !== null, 'the log names where the embedded server listens')
   const databaseUrl = `http://127.0.0.1:${target[2]}`
-  assert.is((await readdir(tempDir)).filter((name) => name.startsWith('lifeguard-orders-pg-')).length, 1, 'one data folder in the temp dir')
+  assert.is((await dataFolders(tempDir)).length, 1, 'one data folder in the temp dir')
 
   const health = await request(`${service.url}/health`)
   assert.is(health.status, 200)
@@ -75,8 +93,35 @@ Embedded('starts its own PostgreSQL; SIGTERM to npm finishes the request in flig
   assert.equal(exit, { code: 0, signal: null }, 'npm start exits 0')
   assert.match(service.output(), 'stopped cleanly')
   assert.ok(await eventually(() => isRefused(databaseUrl)), 'the embedded PostgreSQL is stopped with the service')
-  assert.equal((await readdir(tempDir)).filter((name) => name.startsWith('lifeguard-orders-pg-')), [], 'its data folder is removed')
+  assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
   assert.not.match(service.output(), /postgres:\/\/postgres:[^@\s]+@/, 'the generated password never appears in the log')
+})
+
+Embedded('when its PostgreSQL died under it, SIGTERM still removes the data folder, and says it failed: exit 1', async () => {
+  const tempDir = await privateTempDir()
+  service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-killed', TMPDIR: tempDir }, { npmStart: true, timeoutMillis: 120_000 })
+  const [folder] = await dataFolders(tempDir)
+  assert.ok(folder, 'one data folder in the temp dir')
+  // The postmaster's pid is the first line of its pid file: killed as an OOM killer would.
+  const postmaster = Number((await readFile(join(tempDir, folder, 'postmaster.pid'), 'utf8')).split('\n')[0])
+  process.kill(postmaster, 'SIGKILL')
+  assert.ok(await eventually(async () => isGone(postmaster)), 'the database is gone')
+
+  service.child.kill('SIGTERM')
+  const exit = await service.exited
+  assert.equal(exit, { code: 1, signal: null }, 'the shutdown says it did not finish cleanly')
+  assert.match(service.output(), /shutdown failed: Could not close the service cleanly\. 1 step\(s\) failed: PostgreSQL did not stop within \d+ms/)
+  assert.equal(await dataFolders(tempDir), [], 'its data folder is removed all the same')
+})
+
+Embedded('when npm start is killed outright (SIGKILL), the service still shuts down and removes the data folder', async () => {
+  const tempDir = await privateTempDir()
+  service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-orphan', TMPDIR: tempDir }, { npmStart: true, timeoutMillis: 120_000 })
+  const url = service.url
+  service.child.kill('SIGKILL') // npm alone: no signal reaches what it started
+  // Generous limits: they only bound a failing test (the service notices within half a second).
+  assert.ok(await eventually(() => isRefused(url), 30_000), 'the service no longer listens')
+  assert.ok(await eventually(async () => (await dataFolders(tempDir)).length === 0, 30_000), 'its data folder is removed')
 })
 
 Embedded.run()

@@ -1,0 +1,40 @@
+import { Agent, createServer, get } from 'node:http'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { drain, listen } from '../src/http-server.js'
+
+const Drain = suite('drain')
+
+// One request on a kept-alive connection: the response's Connection header, or the error's code.
+function fetchOnce(url: string, agent: Agent): Promise<string> {
+  return new Promise((resolve) => {
+    get(url, { agent }, (response) => {
+      response.resume()
+      response.on('end', () => resolve(response.headers.connection ?? ''))
+    }).on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'))
+  })
+}
+
+Drain('a busy keep-alive client is told to close and let go: the drain ends, not the cut', async () => {
+  let served = 0
+  let draining: Promise<boolean> | undefined
+  // The drain starts while the 20th request is in flight on the client's kept-alive connection.
+  const server = createServer((_request, response) => {
+    if (++served === 20) draining = drain(server, 10_000)
+    setTimeout(() => response.end('ok'), 2)
+  })
+  const url = (await listen(server, 0, '127.0.0.1')).toString()
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const seen: string[] = []
+  // The client sends its next request as soon as the last is answered, as a loaded service sees.
+  for (let i = 0; i < 500 && seen.at(-1) !== 'ECONNREFUSED'; i++) seen.push(await fetchOnce(url, agent))
+  agent.destroy()
+  assert.ok(draining, 'the drain started')
+  assert.is(await draining, true, 'every connection finished before the cut')
+  assert.ok(seen.slice(0, 20).every((connection) => connection === 'keep-alive'))
+  // After the one in flight, the connection is closed (answered with `Connection: close`, or closed idle).
+  assert.ok(seen.slice(20, -1).every((outcome) => outcome === 'close' || outcome === 'ECONNRESET'), seen.slice(20).join(' '))
+  assert.is(seen.at(-1), 'ECONNREFUSED', 'then the client found the server closed')
+})
+
+Drain.run()
