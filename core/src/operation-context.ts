@@ -326,8 +326,10 @@ export class OperationContext {
       if (remaining <= 0) {
         expire()
       } else {
+        // Not unref'd: a job that waits on nothing but its signal is held up by its deadline alone, and the
+        // process must not exit under it (unref'd, Node left with code 13 and the scope never disposed).
+        // `dispose()` clears it.
         this.#timer = setTimeout(expire, remaining)
-        this.#timer.unref()
       }
     }
   }

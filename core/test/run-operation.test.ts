@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, OperationContext, createServiceContainer, runOperation } from '../src/index.js'
@@ -160,6 +161,23 @@ run('the job sees its signal abort when the caller aborts', async () => {
   )
   assert.is(reason, 'shutdown')
   await container.dispose()
+})
+
+run('a job that waits on nothing but its signal is held up by its deadline, not cut off by the process exiting', () => {
+  // In a process of its own: with nothing else pending, an unref'd deadline let Node exit (code 13) under the job.
+  const index = new URL('../src/index.ts', import.meta.url).href
+  const script = `
+    import { once, EventEmitter } from 'node:events'
+    import { createServiceContainer, runOperation } from '${index}'
+    const container = createServiceContainer().scoped('held', () => ({}), { dispose: () => console.log('disposed') })
+    try {
+      await runOperation('worker', 'wait', (context) => (context.get('held'), once(new EventEmitter(), 'never', { signal: context.signal })), { container, deadlineMillis: 50 })
+    } catch (error) {
+      console.log('rejected', error.name, error.cause?.name)
+    }`
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 })
+  assert.is(child.status, 0, child.stderr)
+  assert.equal(child.stdout.trim().split('\n'), ['disposed', 'rejected AbortError TimeoutError'])
 })
 
 run('rejects bad options with InvalidOptionError before running the job', async () => {
