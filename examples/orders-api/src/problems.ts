@@ -68,6 +68,11 @@ export function problemFrom(error: unknown, requestId: string | undefined): Prob
   if (inCauseChain(error, isBodyCutOff)) return respond(400, 'request_aborted', REQUEST_ABORTED)
   const parserError = bodyParserProblem(error)
   if (parserError !== undefined) return respond(...parserError)
+  // A wait that ran out while every attempt to open a connection failed (its cause is the last one's error):
+  // the database is out of reach, the service is not busy.
+  if (inCauseChain(error, (e) => e.code === 'ERR_POOL_TIMEOUT' && isConnectFailure((e as { cause?: unknown }).cause))) {
+    return respond(503, 'database_unavailable', 'The database cannot be reached. Retry later.', { 'Retry-After': '1' })
+  }
   // Matched by code through the cause chain: a service factory may wrap the pool's error.
   if (poolPressureCode(error) !== undefined) return respond(503, 'service_busy', 'The service is busy. Retry later.', { 'Retry-After': '1' })
   // The service is shutting down and has closed its pools: the request came in on a kept-alive connection
@@ -91,6 +96,12 @@ function inCauseChain(error: unknown, test: (error: { code?: unknown; message?: 
     current = (current as { cause?: unknown }).cause
   }
   return false
+}
+
+// A connect that failed: refused, unreachable, or the server's own refusal (PostgreSQL's class 08, 57P0x).
+function isConnectFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && (/^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|ETIMEDOUT|EAI_AGAIN)$/.test(code) || /^(08|57P0)/.test(code) || code === 'ERR_POSTGRES_CONNECT')
 }
 
 // The body stopped half-way because the client closed the connection: Node's request stream fails with

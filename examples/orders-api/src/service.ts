@@ -49,6 +49,9 @@ export function log(line: string): void {
  */
 export async function startOrdersService(config: Config): Promise<OrdersService> {
   const database = await openDatabase(config.databaseUrl, log)
+  // Whether the pool's last attempt to reach the database failed (set by a connection error, cleared by the
+  // next connection that opens): a warmed-up pool with no connection left and the database gone is not ready.
+  let connectFailing = false
   const registry = createPoolRegistry()
   const orders = registry.register(
     createPostgresPool({
@@ -61,7 +64,11 @@ export async function startOrdersService(config: Config): Promise<OrdersService>
       maxWaitingRequests: 100,
       leakDetectionMillis: 30_000,
       events: {
-        onError: (event) => log(`pool '${event.pool}' ${event.source} error: ${event.error.message}`),
+        onConnect: () => void (connectFailing = false),
+        onError: (event) => {
+          if (event.source === 'connection') connectFailing = true
+          log(`pool '${event.pool}' ${event.source} error: ${event.error.message}`)
+        },
         onLeak: (event) => log(`pool '${event.pool}' leak ${event.state} after ${Math.round(event.heldMillis)}ms: ${event.owner?.operation ?? 'outside an operation'}`),
       },
     }),
@@ -111,7 +118,8 @@ export async function startOrdersService(config: Config): Promise<OrdersService>
         const m = pool.getPoolMetrics()
         pools[pool.name] = { kind: pool.kind, target: pool.target, state: pool.state, totalConnections: m.totalConnections, idleConnections: m.idleConnections, waitingRequests: m.waitingRequests }
       }
-      return { status: draining ? 'draining' : registry.isReady ? 'ok' : 'unavailable', pools }
+      const reachable = !connectFailing || orders.getPoolCounters().totalConnections > 0
+      return { status: draining ? 'draining' : registry.isReady && reachable ? 'ok' : 'unavailable', pools }
     },
     poolMetrics: () => registry.getPoolMetrics(),
     startDraining() {

@@ -44,6 +44,14 @@ Problems('a body the client cut off is a 400 request_aborted on every framework'
   assert.ok(problemFrom(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'r').unexpected)
 })
 
+Problems('a wait that ran out while every connect failed is a 503 database_unavailable, not service_busy', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
+  const { problem, headers, unexpected } = problemFrom(new PoolTimeoutError('orders', 5000, { cause: refused }), 'r-7')
+  assert.equal(problem, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'The database cannot be reached. Retry later.', code: 'database_unavailable', requestId: 'r-7' })
+  assert.equal(headers, { 'Retry-After': '1' })
+  assert.not.ok(unexpected)
+})
+
 Problems("a pool closed by the shutdown is a 503 that closes the connection, not an unexpected 500", () => {
   const { problem, headers, unexpected } = problemFrom(new PoolClosedError('orders'), 'r-5')
   assert.equal(problem, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'The service is shutting down. Retry later.', code: 'shutting_down', requestId: 'r-5' })

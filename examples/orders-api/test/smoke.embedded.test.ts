@@ -97,7 +97,7 @@ Embedded('starts its own PostgreSQL; SIGTERM to npm finishes the request in flig
   assert.not.match(service.output(), /postgres:\/\/postgres:[^@\s]+@/, 'the generated password never appears in the log')
 })
 
-Embedded('when its PostgreSQL died under it, SIGTERM still removes the data folder, and says it failed: exit 1', async () => {
+Embedded('when its PostgreSQL died under it, health turns 503, and SIGTERM still removes the data folder and says it failed: exit 1', async () => {
   const tempDir = await privateTempDir()
   service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-killed', TMPDIR: tempDir }, { npmStart: true, timeoutMillis: 120_000 })
   const [folder] = await dataFolders(tempDir)
@@ -106,6 +106,8 @@ Embedded('when its PostgreSQL died under it, SIGTERM still removes the data fold
   const postmaster = Number((await readFile(join(tempDir, folder, 'postmaster.pid'), 'utf8')).split('\n')[0])
   process.kill(postmaster, 'SIGKILL')
   assert.ok(await eventually(async () => isGone(postmaster)), 'the database is gone')
+  const url = service.url
+  assert.ok(await eventually(async () => (await request(`${url}/health`)).status === 503), 'the health check says the service cannot serve')
 
   service.child.kill('SIGTERM')
   const exit = await service.exited
