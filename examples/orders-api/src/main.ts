@@ -4,7 +4,7 @@ import { lifeguard } from '@lifeguard/express'
 import express, { type ErrorRequestHandler } from 'express'
 import { parseLimit, parseNewOrder, parseOrderId } from './orders.js'
 import type { OrdersRepository } from './orders-repository.js'
-import { MAX_BODY_BYTES, PROBLEM_CONTENT_TYPE, RequestError, problemFrom, routeNotFound } from './problems.js'
+import { INVALID_JSON, MAX_BODY_BYTES, PROBLEM_CONTENT_TYPE, RequestError, problemFrom, routeNotFound } from './problems.js'
 import { requireJson } from './request-body.js'
 import { runHttpService } from './run-http-service.js'
 import { log, type OrdersService } from './service.js'
@@ -28,11 +28,14 @@ function createExpressApp(service: OrdersService): express.Express {
     res.type(service.metrics.contentType).send(await service.metrics.scrape())
   })
 
-  app.use(express.json({ limit: MAX_BODY_BYTES }))
+  // Not strict: `null` or `"x"` is valid JSON, refused as not an order object, as on Koa and Hono.
+  app.use(express.json({ limit: MAX_BODY_BYTES, strict: false }))
 
   app.post('/orders', async (req, res) => {
     // express.json() leaves a body of another type unparsed: refuse it rather than read `undefined`.
     requireJson(req.headers['content-type'])
+    // express.json() reads an empty body as `{}`; it is no JSON at all, as on Koa and Hono.
+    if (req.headers['content-length'] === '0') throw new RequestError(400, 'invalid_json', INVALID_JSON)
     const order = parseNewOrder(req.body)
     const created = await req.lifeguard.get<OrdersRepository>('orders').create(order)
     res.status(201).location(`/orders/${created.id}`).json(created)

@@ -26,6 +26,9 @@ const LIMIT_RANGE = 'Expected `limit` to be an integer from 1 to 100'
 
 const cases: Case[] = [
   { name: 'malformed JSON', method: 'POST', path: '/orders', body: '{not json', contentType: json, status: 400, code: 'invalid_json', detail: 'The request body is not valid JSON.' },
+  { name: 'an empty JSON body', method: 'POST', path: '/orders', body: '', contentType: json, status: 400, code: 'invalid_json', detail: 'The request body is not valid JSON.' },
+  { name: 'a JSON null', method: 'POST', path: '/orders', body: 'null', contentType: json, status: 400, code: 'invalid_order', detail: /^Expected a JSON object like/ },
+  { name: 'a JSON string', method: 'POST', path: '/orders', body: '"x"', contentType: json, status: 400, code: 'invalid_order', detail: /^Expected a JSON object like/ },
   { name: 'a NUL byte in customer', method: 'POST', path: '/orders', body: order({ customer: 'a\u0000b' }), contentType: json, status: 400, code: 'invalid_order', detail: 'Expected `customer` without NUL characters (\\u0000).' },
   {
     name: 'a NUL byte in a sku',
