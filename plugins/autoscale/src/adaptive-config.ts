@@ -1,4 +1,4 @@
-import { rejectOption, validateOptions } from '@lifeguard/core/adapter'
+import { MAX_TIMER_MILLIS, rejectOption, validateOptions } from '@lifeguard/core/adapter'
 import { SharedBudget } from './shared-budget.js'
 import { defaultSampleInterval } from './internal/sampling.js'
 
@@ -81,7 +81,8 @@ const rules = {
   sampleIntervalMillis: { type: 'duration', min: 1, optional: true },
   headroom: { type: 'number', min: 1, max: 10, optional: true },
   minSamples: { type: 'integer', min: 1, optional: true },
-  waitThresholdMillis: { type: 'number', min: 0, optional: true },
+  // Finite: at Infinity no wait would ever count, and the pool would never grow.
+  waitThresholdMillis: { type: 'number', min: 0, max: MAX_TIMER_MILLIS, optional: true },
   probeFactor: { type: 'number', min: 1.1, max: 10, optional: true },
   kneeEfficiency: { type: 'number', min: 0, max: 1, optional: true },
   leapEfficiency: { type: 'number', min: 0, max: 1, optional: true },

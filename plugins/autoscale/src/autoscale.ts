@@ -83,7 +83,10 @@ class RegistryAutoscaler implements Autoscaler {
   }
 
   get pools(): readonly string[] {
-    return [...this.#running.keys()]
+    // A pool closed on its own (not through the registry) is not removed from it: its autoscaler stops at its
+    // next sample, and the pool is not listed from its close on.
+    const sized = (scaler: PoolAutoscaler): boolean => scaler.running && scaler.pool.state !== 'closing' && scaler.pool.state !== 'closed'
+    return [...this.#running].filter(([, scaler]) => sized(scaler)).map(([name]) => name)
   }
 
   get(name: string): PoolAutoscaler | undefined {

@@ -68,6 +68,7 @@ config('rejects out-of-range tuning values naming the field', () => {
   rejected({ kneeWindows: 0 }, 'kneeWindows', /between 1 and 100/)
   rejected({ reprobeMillis: 5000, kneeHoldMillis: 4000 }, 'reprobeMillis', /<= `kneeHoldMillis` \(4000\), got `5000`/)
   rejected({ keepSurplusMillis: -1 }, 'keepSurplusMillis', /milliseconds between 0 and 2147483647, got `-1`/)
+  rejected({ waitThresholdMillis: Number.POSITIVE_INFINITY }, 'waitThresholdMillis', /a number between 0 and 2147483647, got `Infinity`/)
 })
 
 config('rejects unknown keys, such as a threshold field on an adaptive config', () => {

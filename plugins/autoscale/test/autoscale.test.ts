@@ -54,6 +54,18 @@ registry('picks up a pool registered later and drops one that closes', async () 
   scaler.stop()
 })
 
+registry('a pool closed on its own, not through the registry, is no longer listed as sized', async () => {
+  const pools = createPoolRegistry()
+  const orders = pools.register(busyPool('orders'))
+  const scaler = autoscale(pools, { pools: { orders: threshold }, timers: false })
+  assert.equal(scaler.pools, ['orders'])
+  await orders.close()
+  assert.equal(scaler.pools, [])
+  scaler.get('orders')?.evaluate()
+  assert.is(scaler.get('orders')?.running, false, 'its autoscaler stopped at its next sample')
+  scaler.stop()
+})
+
 registry('gives each pool its own policy state, and accepts a policy object', () => {
   const pools = createPoolRegistry()
   const seen: number[] = []
