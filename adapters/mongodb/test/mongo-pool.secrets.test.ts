@@ -2,10 +2,11 @@
 // surface: util.inspect, JSON, toString, errors, events and metrics.
 import { inspect } from 'node:util'
 import { PoolWarmupError, type PoolErrorEvent } from '@lifeguard/core'
+import { Binary } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, createMongoPool, type MongoPool } from '../src/index.js'
-import { freePort, rejects } from '@lifeguard/test-kit'
+import { CommandError, freePort, rejects, startWireServer } from '@lifeguard/test-kit'
 
 const secret = 'mongo_pw_s3cret'
 const proxySecret = 'proxy_pw_s3cret'
@@ -67,6 +68,28 @@ Secrets('a failed warm-up and its events name the pool and the cause, never the 
   assertNoSecret(inspect(errors, { depth: 10 }), 'the error events')
   assertNoSecret(JSON.stringify(pool.getPoolMetrics()), 'the metrics')
   assertNoSecret(inspect(pool, { depth: 10, showHidden: true }), 'inspect after a failure')
+})
+
+Secrets("an operation's error reaches the caller without the password a server reply quotes", async (context) => {
+  // The server's reply quotes the password (as some auth and proxy errors do); the driver keeps it in the
+  // error's message and in its `errorResponse`.
+  // PLAIN authentication, accepted at once, so that the password is the pool's to keep secret.
+  const accepted = () => ({ conversationId: 1, done: true, payload: new Binary(Buffer.alloc(0)) })
+  const refused = () => {
+    throw new CommandError(2, 'BadValue', `cannot use app:${secret} here`)
+  }
+  const wire = await startWireServer({ commands: { saslStart: accepted, find: refused } })
+  try {
+    const pool = createMongoPool({ name: 'orders', uri: `mongodb://app:${secret}@127.0.0.1:${wire.port}/shop?directConnection=true&authMechanism=PLAIN` })
+    context.pools.push(pool)
+    const handle = createMongoHandle(pool)
+    const error = await rejects(handle.collection('orders').findOne({}), Error)
+    assert.is((error as { code?: number }).code, 2, 'the same class of error, with its code')
+    assertNoSecret(inspect(error, { depth: 10 }), 'the error')
+    await handle.dispose()
+  } finally {
+    await wire.close()
+  }
 })
 
 Secrets.run()

@@ -107,9 +107,24 @@ export class Gate {
       result = held.run(scope, operation)
     } catch (error) {
       done()
-      return Promise.reject(error)
+      return Promise.reject(this.#safe(error))
     }
-    return result.finally(done)
+    return result.then(
+      (value) => {
+        done()
+        return value
+      },
+      (error: unknown) => {
+        done()
+        throw this.#safe(error)
+      },
+    )
+  }
+
+  // The driver's errors reach the caller as the pool's events do: a server's reply may quote the connection
+  // string or a password. An error with nothing to remove is passed on as it is (the same object).
+  #safe(error: unknown): unknown {
+    return error instanceof Error ? this.#monitor.stats.redact(error) : error
   }
 
   #tryAdmit(): Checkout | undefined {
