@@ -239,7 +239,10 @@ export class OperationContext {
     return value
   }
 
-  /** Aborts when the caller's signal aborts, `abort()` is called, or the deadline passes. Created on first use. */
+  /**
+   * Aborts when the caller's signal aborts, `abort()` is called, or the deadline passes, while the operation
+   * runs: `dispose()` stops following the caller's signal and the deadline. Created on first use.
+   */
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
@@ -248,9 +251,10 @@ export class OperationContext {
     return this.#controller.signal
   }
 
-  /** True once aborted (without creating the signal). */
+  /** True once aborted (without creating the signal). After `dispose()` it says how the operation ended, as `signal` does. */
   get aborted(): boolean {
-    return this.#aborted || this.#parentSignal?.aborted === true || (this.#deadline !== undefined && Date.now() >= this.#deadline)
+    if (this.#aborted || this.#disposing !== undefined) return this.#aborted
+    return this.#parentSignal?.aborted === true || (this.#deadline !== undefined && Date.now() >= this.#deadline)
   }
 
   /** Aborts the operation (adapters call this when the client goes away). */
@@ -268,8 +272,10 @@ export class OperationContext {
   }
 
   /**
-   * Ends the operation: aborts its `signal` (if anything is still waiting on it) and disposes the scope
-   * (every resource the operation took, newest first). Idempotent.
+   * Ends the operation: disposes the scope (every resource the operation took, newest first). A pool
+   * checkout of the operation still waiting stops waiting (the signal aborts for it); otherwise `signal` is
+   * left as it is, so abort listeners do not run after an operation that completed, and no longer follows
+   * the caller's signal or the deadline. Idempotent.
    */
   dispose(): Promise<void> {
     if (this.#disposing === undefined) {

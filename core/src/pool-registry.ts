@@ -85,7 +85,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
       this.#readyFailed = false
     }
     const ready = this.#readyPromise()
-    const results = await Promise.allSettled(this.pools().map((pool) => pool.warmup(options)))
+    const results = await Promise.allSettled(this.pools().map((pool) => settled(() => pool.warmup(options))))
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
     if (failures.length > 0) {
       const error = new AggregateError(failures, `Could not warm up ${failures.length} of ${results.length} pool(s).`)
@@ -126,7 +126,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     checkCloseOptions('registry.close', options)
     const pools = this.pools()
     this.#isReady = false
-    const results = await Promise.allSettled(pools.map((pool) => pool.close(options)))
+    const results = await Promise.allSettled(pools.map((pool) => settled(() => pool.close(options))))
     for (const pool of pools) {
       this.#pools.delete(pool.name)
       for (const listener of this.#listeners) notify(listener, 'removed', pool)
@@ -182,6 +182,15 @@ function isManagedPool(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false
   const pool = value as Partial<Record<keyof ManagedPool, unknown>>
   return typeof pool.name === 'string' && typeof pool.warmup === 'function' && typeof pool.getPoolMetrics === 'function' && typeof pool.close === 'function' && typeof pool.resize === 'function'
+}
+
+// A pool of the user's own that throws instead of rejecting still counts as one failure among the others.
+function settled<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return call()
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }
 
 // Read as `notify` reads it, so a class instance with its listeners on the prototype passes.

@@ -73,6 +73,8 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   #local: Map<string, unknown> | undefined
   #created: Created[] | undefined
   #pending: Set<Promise<unknown>> | undefined
+  // While async factories are pending: which services each one waits on (see `#waitFor`).
+  #waits: Map<string, Set<string>> | undefined
   #disposing: Promise<void> | undefined
   // A container's open scopes form a list, newest last (see `openScopes`): nothing hashed per request scope.
   #older: ServiceScope<S> | undefined
@@ -204,7 +206,7 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
     if (this.#disposing !== undefined) throw new DisposedError(`Could not resolve '${name}'. The scope is disposed.`, [...path, name])
     if (name === this.#firstName) return this.#firstValue
     const local = this.#local?.get(name)
-    if (local !== undefined) return local
+    if (local !== undefined || this.#local?.has(name) === true) return local
     const registration = this.#root.registration(name)
     if (registration === undefined) {
       const known = this.#root.names().map((n) => `'${n}'`).join(', ') || '(none)'
@@ -228,9 +230,9 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   #cachedOrCreate(registration: Registration, path: readonly string[], inSingleton: boolean): unknown {
     const name = registration.name
     if (path.length > 0 && path.includes(name)) this.#cycle(name, path)
-    if (name === this.#onlyName) return this.#onlyInstance
+    if (name === this.#onlyName) return path.length === 0 ? this.#onlyInstance : this.#waitFor(name, this.#onlyInstance, path)
     const cached = this.#instances?.get(name)
-    if (cached !== undefined || this.#instances?.has(name)) return cached
+    if (cached !== undefined || this.#instances?.has(name)) return path.length === 0 ? cached : this.#waitFor(name, cached, path)
     const instance = this.#create(registration, path, inSingleton)
     if (this.#onlyName === undefined) {
       this.#onlyName = name
@@ -239,6 +241,42 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
       ;(this.#instances ??= new Map()).set(name, instance)
     }
     return instance
+  }
+
+  // `instance` of `name` is cached here, asked for by the factory of the last service on `path`. When both
+  // are async factories still pending, the asker now waits on it; if it waits, through others, on the
+  // asker, neither would ever settle (two branches of one request that each started one end of a cycle,
+  // which no path shows). That is the cycle error instead.
+  #waitFor(name: string, instance: unknown, path: readonly string[]): unknown {
+    const asker = path[path.length - 1] as string
+    if (!this.#isPending(instance) || !this.#isPending(this.#cachedInstance(asker))) return instance
+    const chain = this.#waitChain(name, asker, new Set())
+    if (chain !== undefined) this.#cycle(asker, [...path, ...chain.slice(0, -1)])
+    const waits = (this.#waits ??= new Map())
+    const waited = waits.get(asker)
+    if (waited === undefined) waits.set(asker, new Set([name]))
+    else waited.add(name)
+    return instance
+  }
+
+  // The services from `from` to `to` along what pending factories wait on, or undefined.
+  #waitChain(from: string, to: string, seen: Set<string>): string[] | undefined {
+    if (from === to) return [to]
+    if (seen.has(from)) return undefined
+    seen.add(from)
+    for (const next of this.#waits?.get(from) ?? []) {
+      const rest = this.#waitChain(next, to, seen)
+      if (rest !== undefined) return [from, ...rest]
+    }
+    return undefined
+  }
+
+  #cachedInstance(name: string): unknown {
+    return name === this.#onlyName ? this.#onlyInstance : this.#instances?.get(name)
+  }
+
+  #isPending(instance: unknown): boolean {
+    return this.#pending !== undefined && this.#pending.has(instance as Promise<unknown>)
   }
 
   // A failed async creation is not cached, so a later resolve can try again.
@@ -269,11 +307,13 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
       const pending = Promise.resolve(instance).then(
         (value) => {
           this.#pending?.delete(pending)
+          this.#waits?.delete(registration.name)
           this.#track(registration, value)
           return value
         },
         (error: unknown) => {
           this.#pending?.delete(pending)
+          this.#waits?.delete(registration.name)
           this.#uncache(registration.name, pending)
           throw wrapFactoryError(error, childPath)
         },

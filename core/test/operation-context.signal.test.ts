@@ -36,6 +36,17 @@ signal('aborts when the parent signal aborts, with the parent reason', async () 
   assert.ok(context.aborted)
 })
 
+signal('after dispose(), aborted says how the operation ended: a later deadline or parent abort leaves it false, as the signal', async () => {
+  const parent = new AbortController()
+  const context = OperationContext.create('api', 'done', { container, signal: parent.signal, deadlineMillis: 5 })
+  const seen = context.signal
+  await context.dispose()
+  parent.abort()
+  await sleep(20)
+  assert.is(context.aborted, false)
+  assert.is(seen.aborted, false, 'abort listeners do not run after an operation that completed')
+})
+
 signal('a parent that aborted before the signal was read is seen at once', () => {
   const parent = new AbortController()
   const context = OperationContext.create('orders-api', 'GET /orders', { container, signal: parent.signal })

@@ -33,6 +33,26 @@ warmup('warms every pool up in parallel and reports them together', async () => 
   await registry.close()
 })
 
+warmup("a pool of the user's own that throws instead of rejecting fails its warm-up and close like the others", async () => {
+  const registry = createPoolRegistry()
+  const orders = registry.register(new FakePool('orders'))
+  const broken = registry.register(new FakePool('broken'))
+  const users = registry.register(new FakePool('users'))
+  broken.warmup = () => {
+    throw new Error('threw at once')
+  }
+  const warmed = await rejects(registry.warmup(), AggregateError)
+  assert.match(warmed.message, 'Could not warm up 1 of 3 pool(s).')
+  await rejects(registry.ready, AggregateError)
+  broken.close = () => {
+    throw new Error('threw at once')
+  }
+  const closed = await rejects(registry.close(), AggregateError)
+  assert.match(closed.message, 'Could not close 1 of 3 pool(s).')
+  assert.equal([orders.state, users.state], ['closed', 'closed'], 'the others closed')
+  assert.equal(registry.names(), [], 'every pool removed')
+})
+
 warmup('passes the warmup options to every pool', async () => {
   const registry = createPoolRegistry()
   const orders = registry.register(new FakePool('orders'))

@@ -95,8 +95,9 @@ asyncFactories('a failed sync factory is not cached either', async () => {
   await container.dispose()
 })
 
-asyncFactories('a cycle through async factories rejects with the resolution path', async () => {
-  const container = createServiceContainer()
+// Orders and payments, each an async factory that needs the other.
+function cyclicContainer() {
+  return createServiceContainer()
     .scoped('orders', async (r) => {
       await turn()
       return { payments: await r.resolve('payments') }
@@ -105,12 +106,53 @@ asyncFactories('a cycle through async factories rejects with the resolution path
       await turn()
       return { orders: await r.resolve('orders') }
     })
+}
+
+asyncFactories('a cycle through async factories rejects with the resolution path', async () => {
+  const container = cyclicContainer()
   const scope = container.createScope()
   const error = await rejects(scope.resolve('orders'), ResolutionError, 'ERR_RESOLUTION')
   assert.is(error.reason, 'cycle')
   assert.equal(error.path, ['orders', 'payments', 'orders'])
   assert.match(error.message, "Could not resolve 'orders'. It depends on itself.")
   assert.match(error.message, 'Resolution path: orders -> payments -> orders')
+  await container.dispose()
+})
+
+asyncFactories('a cycle started from both ends by two branches of one request rejects both, and the scope disposes', async () => {
+  // Each branch starts one end, so each factory finds the other pending: no resolution path shows the
+  // cycle, and without the wait check neither promise (nor the scope's disposal) would ever settle.
+  const container = cyclicContainer()
+  const scope = container.createScope()
+  const [orders, payments] = await Promise.allSettled([scope.resolve('orders'), scope.resolve('payments')])
+  for (const outcome of [orders, payments]) {
+    assert.is(outcome.status, 'rejected')
+    const error = (outcome as PromiseRejectedResult).reason as ResolutionError
+    assert.instance(error, ResolutionError)
+    assert.is(error.reason, 'cycle')
+    assert.is(error.path.length, 3)
+    assert.is(error.path[0], error.path[2], 'the path goes around the cycle')
+  }
+  await scope.dispose()
+  await container.dispose()
+})
+
+asyncFactories('two branches waiting on the same pending service are no cycle', async () => {
+  const gate = deferred()
+  const container = createServiceContainer()
+    .scoped('db', async () => {
+      await gate.promise
+      return { ready: true }
+    })
+    .scoped('orders', async (r) => ({ db: await r.resolve('db') }))
+    .scoped('payments', async (r) => ({ db: await r.resolve('db'), orders: await r.resolve('orders') }))
+  const scope = container.createScope()
+  const both = Promise.all([scope.resolve('orders'), scope.resolve('payments')])
+  await turn()
+  gate.resolve()
+  const [orders, payments] = await both
+  assert.is(orders.db, payments.db)
+  assert.is(payments.orders, orders)
   await container.dispose()
 })
 

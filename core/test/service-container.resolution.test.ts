@@ -25,6 +25,12 @@ resolution('an unknown dependency shows the full path to it', () => {
   assert.match(error.message, 'Resolution path: userService -> userRepo -> database')
 })
 
+resolution('a value provided as undefined resolves to undefined, first provided or not', () => {
+  const container = createServiceContainer()
+  assert.is(container.createScope().provide('maybe', undefined).resolve('maybe'), undefined)
+  assert.is(container.createScope().provide('request', {}).provide('maybe', undefined).resolve('maybe'), undefined)
+})
+
 resolution('a synchronous cycle is a ResolutionError with the path around the cycle', () => {
   const container = createServiceContainer()
     .scoped('a', (r) => ({ b: r.resolve('b') }))
