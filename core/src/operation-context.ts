@@ -11,7 +11,10 @@ export interface OperationContextOptions {
   signal?: AbortSignal | undefined
   /** Correlates logs and events; adapters take it from `x-request-id`. */
   requestId?: string | undefined
-  /** Abort the context's `signal` this many ms after creation. */
+  /**
+   * Abort the context's `signal` this many ms after creation. Once the signal is in use, its timer holds the
+   * process until the deadline passes, the operation is aborted, or it is disposed.
+   */
   deadlineMillis?: number | undefined
 }
 
@@ -261,6 +264,8 @@ export class OperationContext {
   abort(reason?: unknown): void {
     if (this.#aborted) return
     this.#aborted = true
+    // Nothing is left for the deadline to do, and its timer would hold the process until it passed.
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#abortReason = reason ?? new DOMException('The operation was aborted.', 'AbortError')
     this.#controller?.abort(this.#abortReason)
     if (this.#watchers !== undefined) for (const watcher of this.#watchers) watcher(this, this.#abortReason)

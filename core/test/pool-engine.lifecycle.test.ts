@@ -122,6 +122,19 @@ test('close takes back what is still checked out after timeoutMillis; a late rel
   assert.equal(events.disconnect?.map((e) => e.reason), ['closed'])
 })
 
+test('a close that times out abandons attempts still connecting: settled before it resolves, and no connection error', async () => {
+  const { engine, factory, clock, counts, events, monitor } = fakeEngine({ maxSize: 1, acquireTimeoutMillis: 5000 })
+  factory.auto = false
+  const waiter = rejects(engine.acquire(undefined), PoolClosedError, 'ERR_POOL_CLOSED')
+  const closing = engine.close({ timeoutMillis: 100 })
+  await clock.advance(100)
+  await closing
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 }, 'the abandoned attempt is settled when close() resolves')
+  await waiter
+  assert.equal(events.error, undefined, "the pool's own close is no connection error")
+  assert.is(monitor.counters(engine.liveState()).errors, 0)
+})
+
 test('close opens nothing to keep minSize: a warmed pool closes the connections it has and no more', async () => {
   const { engine, factory, counts, events } = fakeEngine({ minSize: 2 })
   await engine.warmup()

@@ -73,10 +73,22 @@ test('a transaction left open on a held client ends with its connection', async 
   const client = await context.postgres.connect()
   await client.query('BEGIN')
   await client.query(`INSERT INTO ${table} (id) VALUES (1)`)
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
   await context.dispose()
+  // Its session is gone from the server (another session would not see the uncommitted row either way).
+  await waitForSessionGone(pool, rows[0]!.pid)
   assert.is(await count(pool), 0)
   assert.is(pool.activeCount, 0)
 })
+
+async function waitForSessionGone(pool: PostgresPool, pid: number): Promise<void> {
+  for (let tries = 0; tries < 500; tries++) {
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid])
+    if (rows[0]?.n === 0) return
+    await sleep(10)
+  }
+  assert.unreachable(`session ${pid} still open`)
+}
 
 test('rolls back a transaction() still running, and its late queries fail', async ({ pool, container }) => {
   const context = OperationContext.create('api', 'aborted-tx', { container })

@@ -132,6 +132,11 @@ test('pool.query(callback) calls back with a clear error instead of sending the 
   await ended(pool, appName)
 })
 
+test('an empty or null connection string is ignored, as pg does; one pg would misread is refused', async () => {
+  for (const connectionString of ['', null]) await new Pool({ connectionString: connectionString as never }).end()
+  assert.throws(() => new Pool({ connectionString: 'host=db password=S3cretPw' }), (error: Error) => error instanceof InvalidOptionError && !error.message.includes('S3cretPw'))
+})
+
 test('a callback that is not a function is refused at once, where pg would throw it later, out of reach', async () => {
   const { pool, appName } = pgStylePool('drop-in-bad-callback')
   const call = pool as unknown as { connect(cb: unknown): void; query(text: string, values: unknown, cb: unknown): void; end(cb: unknown): void }

@@ -95,15 +95,20 @@ test('refuses a connection string pg would misread or cannot parse, at once and 
   assert.match(keyValue.message, 'expected `connectionString` to be a PostgreSQL URL (postgres://')
   assert.match(keyValue.message, 'pg reads no key=value strings')
   assert.is(invalid({ name: 'a', connectionString: 'localhost:5432/test' }).option, 'connectionString')
-  // A raw `/` in the password: every checkout would fail with "Invalid URL" until the acquire timeout.
-  const unparsed = invalid({ name: 'a', connectionString: 'postgres://postgres:pa/S3cretPw@127.0.0.1:5432/test' })
+  // Every checkout would fail with "Invalid URL" until the acquire timeout.
+  const unparsed = invalid({ name: 'a', connectionString: 'postgres://app:S3cretPw@[::1:5432/test' })
   assert.match(unparsed.message, 'a URL that does not parse (in a password, `/`, `?` and `#` must be percent-encoded)')
-  for (const error of [keyValue, unparsed]) {
+  // A raw `/` or `?` that pg reads as a port and a path, or as a query: the password would be in the target.
+  const cut = [invalid({ name: 'a', connectionString: 'postgres://app:2024/S3cretPw@db/orders' }), invalid({ name: 'a', connectionString: 'postgres://app:99?x=S3cretPw@db/orders' })]
+  for (const error of cut) assert.match(error.message, 'a URL whose user part is cut short (in a password, `/`, `?` and `#` must be percent-encoded)')
+  for (const error of [keyValue, unparsed, ...cut]) {
     assert.not.match(error.message, 'S3cretPw')
     assert.not.match(error.stack ?? '', 'S3cretPw')
   }
-  // What pg does read is accepted: its URL schemes, a socket URL and a socket folder.
-  for (const connectionString of ['postgresql://u@db.internal/orders', 'POSTGRES://u@db/orders', 'socket:/var/run/postgresql?db=orders', '/var/run/postgresql orders']) {
+  // A file the URL names that cannot be read is named, with what went wrong.
+  assert.match(invalid({ name: 'a', connectionString: 'postgres://u@db/orders?sslrootcert=/nonexistent/ca.pem' }).message, 'a URL naming what pg could not use (ENOENT /nonexistent/ca.pem)')
+  // What pg does read is accepted: URLs of any scheme, a socket URL and a socket folder.
+  for (const connectionString of ['postgresql://u@db.internal/orders', 'POSTGRES://u@db/orders', 'redshift://u@db/orders', 'socket:/var/run/postgresql?db=orders', '/var/run/postgresql orders']) {
     const pool = createPostgresPool({ name: 'a', connectionString })
     assert.match(pool.target, /orders$/)
     await pool.close()

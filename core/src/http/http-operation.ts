@@ -27,7 +27,9 @@ const DISPOSED = 4
  * @example
  * const operation = new HttpOperation(settings, () => `${req.method} ${pathOf(req.url)}`, req.headers[settings.requestIdHeader])
  * res.setHeader(settings.requestIdHeader, operation.requestId)
- * res.on('close', () => operation.closed(res.writableFinished))
+ * const onClose = () => operation.closed(res.writableFinished)
+ * res.on('close', onClose)
+ * whileQueued(req, res, onClose) // a pipelined response waiting in line gets no 'close' of its own
  * return operation.run(next)
  */
 export class HttpOperation {

@@ -1,11 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+
+// The callbacks of a connection's responses still waiting in line, kept on the connection itself: one
+// 'close' listener per connection however many requests a client pipelines (one per response passed
+// Node's listener limit at 11, a warning any client could set off).
+const queuedOn = Symbol('lifeguard.http.queued')
+type QueuedSocket = Socket & { [queuedOn]?: Set<() => void> }
 
 /**
  * Calls `dropped` when the connection closes while `response` still waits in line for it. On a pipelined
  * connection a response gets the socket only when the one before it has been sent, and Node emits nothing
  * on a response that never got it: no `'close'`, no `'finish'`. Without this, such a request's operation
  * never ended (measured: two clients that went away with a pipelined request each held a pool of two for
- * good). Once the response has its socket, its own `'close'` tells, and this listener is gone.
+ * good). Once the response has its socket, its own `'close'` tells, and it is no longer watched here.
  *
  * Costs one property read on a request that is not queued (nearly all of them).
  *
@@ -16,10 +23,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 export function whileQueued(request: IncomingMessage, response: ServerResponse, dropped: () => void): void {
   // HTTP/2's compatibility response always has its stream's socket: nothing waits in line there.
   if (response.socket !== null) return
-  const socket = request.socket
-  const onSocketClose = (): void => {
-    if (response.socket === null) dropped()
+  const socket = request.socket as QueuedSocket
+  let queued = socket[queuedOn]
+  if (queued === undefined) {
+    const waiting = (queued = socket[queuedOn] = new Set())
+    socket.once('close', () => {
+      delete socket[queuedOn]
+      for (const callback of waiting) callback()
+    })
   }
-  socket.once('close', onSocketClose)
-  response.once('socket', () => socket.off('close', onSocketClose))
+  const waiting = queued
+  waiting.add(dropped)
+  response.once('socket', () => waiting.delete(dropped))
 }

@@ -38,6 +38,9 @@ export class ConnectionOpener<C> {
   readonly #clock: Clock
   readonly #host: OpenerHost<C>
   readonly #attempts = new Set<AbortController>()
+  // Set by `abandon()`: an attempt that fails from then on was cut short by the close, not by the server.
+  #abandoned: Error | undefined
+  #whenSettled: (() => void)[] = []
   #creating = 0
   #validating = 0
   #retry: ClockTimer | undefined
@@ -87,6 +90,12 @@ export class ConnectionOpener<C> {
       this.#creating--
       this.#attempts.delete(attempt)
       if (timer !== undefined) this.#clock.clearTimeout(timer)
+      if (this.#attempts.size === 0) for (const done of this.#whenSettled.splice(0)) done()
+    }
+    // The pool's own close is no connection error: not counted, not sent as an `error` event, not `lastError`.
+    const report = (error: unknown): Error => {
+      if (attempt.signal.aborted && attempt.signal.reason === this.#abandoned) return this.#abandoned as Error
+      return (this.#lastError = this.#monitor.error(error, 'connection'))
     }
     let creating: Promise<C>
     try {
@@ -111,11 +120,11 @@ export class ConnectionOpener<C> {
         if (lease.broken === undefined && !this.#factory.isBroken(connection) && !attempt.signal.aborted) return opened(lease)
         const error = lease.broken ?? (attempt.signal.aborted ? (attempt.signal.reason as Error) : new Error('The connection broke as it opened.'))
         this.#host.retire(lease, attempt.signal.aborted ? 'closed' : 'error')
-        failed((this.#lastError = this.#monitor.error(error, 'connection')))
+        failed(report(error))
       },
       (error: unknown) => {
         settle()
-        failed((this.#lastError = this.#monitor.error(attempt.signal.aborted ? attempt.signal.reason : error, 'connection')))
+        failed(report(attempt.signal.aborted ? attempt.signal.reason : error))
       },
     )
   }
@@ -168,7 +177,14 @@ export class ConnectionOpener<C> {
 
   /** Abandons every attempt in flight (close timed out). */
   abandon(reason: Error): void {
+    this.#abandoned = reason
     for (const attempt of this.#attempts) attempt.abort(reason)
+  }
+
+  /** Calls `done` once no connection attempt is left (at once when none is). */
+  whenSettled(done: () => void): void {
+    if (this.#attempts.size === 0) done()
+    else this.#whenSettled.push(done)
   }
 }
 

@@ -74,6 +74,8 @@ export class GracefulClose<C> {
       this.#drained = undefined
       if (!drained) this.#revoke()
     }
+    // Attempts abandoned above settle once their driver gives up: close() resolves with the counts final.
+    if (opener.creating > 0) await this.#within(socketsCloseMillis, (done) => opener.whenSettled(done))
     if (connections.retiring > 0) await this.#within(socketsCloseMillis, (done) => connections.whenAllRetired(done))
   }
 

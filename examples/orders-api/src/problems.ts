@@ -124,8 +124,9 @@ function bodyParserProblem(error: unknown): [number, string, string] | undefined
       return [415, 'unsupported_media_type', NOT_JSON]
     default:
       // Other client errors of Express's stack carry a 4xx `status` (a body that does not decompress, a path
-      // with a bad `%` escape), some without a `type`.
-      return typeof status === 'number' && status >= 400 && status < 500 ? [status, 'bad_request', (error as Error).message] : undefined
+      // with a bad `%` escape), some without a `type`. Their message is shown only when marked for clients.
+      if (typeof status !== 'number' || status < 400 || status >= 500) return undefined
+      return [status, 'bad_request', (error as { expose?: unknown }).expose === true ? (error as Error).message : `${STATUS_CODES[status] ?? 'Bad request'}.`]
   }
 }
 

@@ -13,6 +13,7 @@ export interface DynamicSizing {
    *
    * @throws {InvalidOptionError} naming the bad field, or a `maxSize` above the pool's own `maxSizeLimit`
    *   (the running config, if any, stays in place)
+   * @throws {RegistrationError} when another autoscaler sizes the pool (nothing is recorded then)
    */
   setDynamicPoolConfig(config: AutoscalePoolConfig): void
   /** The config in force, or `undefined`. */
@@ -43,8 +44,9 @@ function setConfig(pool: ManagedPool, options: AttachOptions, next: AutoscalePoo
   state.running?.stop()
   state.running = undefined
   const config = Object.freeze({ ...next })
-  state.config = config
+  // Attached first: another autoscaler sizing the pool refuses it, and then nothing is recorded.
   if (next.enabled !== false) state.running = attachAutoscaler(pool, config, state.options)
+  state.config = config
 }
 
 // The methods, reading `this`: the same descriptors serve one pool or a whole class's prototype.

@@ -7,15 +7,30 @@ const cancelRequestCode = 80877102
 // A server that does not take the request within this is left alone: closing the pool must not wait on it.
 const cancelTimeoutMillis = 2000
 
+// What is read of a pg.Client here: where it connected, its backend key, and (pg's own fields, so with a
+// fallback) whether a statement is running or queued.
 interface BackendKey {
   readonly host: string
   readonly port: number
   readonly processID: number | null
   readonly secretKey: number | null
+  readonly connection?: { readonly stream?: { readonly remoteAddress?: string; readonly remotePort?: number } }
+  readonly _activeQuery?: unknown
+  readonly _queryQueue?: readonly unknown[]
 }
 
 /**
- * Asks the server to stop whatever `client`'s session is running. Closing a connection alone does not:
+ * Whether `client` may be running a statement: pg's own record of it, or true where this pg version keeps
+ * none under those names (a cancel too many costs one short connection; one too few leaves the statement).
+ */
+export function mayBeRunning(client: pg.Client): boolean {
+  const key = client as unknown as BackendKey
+  if (!('_activeQuery' in key) || !Array.isArray(key._queryQueue)) return true
+  return key._activeQuery != null || key._queryQueue.length > 0
+}
+
+/**
+ * Asks the server to stop what `client`'s session is running (see `mayBeRunning`). Closing a connection alone does not:
  * a backend busy with a statement, or waiting for a lock, reads the goodbye only when it is done, so its
  * session (and its locks) outlived the pool that gave it up. Never rejects; settles once the request was
  * sent, refused, or after 2 s.
@@ -24,10 +39,17 @@ interface BackendKey {
  * await Promise.all([requestCancel(client), client.end()])
  */
 export function requestCancel(client: pg.Client): Promise<void> {
-  const { host, port, processID, secretKey } = client as unknown as BackendKey
+  const { host, port, processID, secretKey, connection } = client as unknown as BackendKey
   if (typeof processID !== 'number' || typeof secretKey !== 'number') return Promise.resolve()
+  // The address it reached, as libpq cancels: a host name may resolve to several servers (a balanced pooler).
+  const remote = connection?.stream
   return new Promise<void>((resolve) => {
-    const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host)
+    const socket =
+      typeof remote?.remoteAddress === 'string' && typeof remote.remotePort === 'number'
+        ? connect(remote.remotePort, remote.remoteAddress)
+        : host.startsWith('/')
+          ? connect(`${host}/.s.PGSQL.${port}`)
+          : connect(port, host)
     const done = (): void => {
       socket.destroy()
       resolve()

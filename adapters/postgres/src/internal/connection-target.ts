@@ -19,7 +19,7 @@ export function connectionTarget(config: pg.ClientConfig, hosts?: readonly Postg
   const secrets: string[] = []
   const { connectionString, password } = config
   if (typeof password === 'string') secrets.push(password)
-  if (connectionString !== undefined) {
+  if (typeof connectionString === 'string' && connectionString !== '') {
     secrets.push(connectionString)
     secrets.push(...urlPasswords(connectionString))
   }

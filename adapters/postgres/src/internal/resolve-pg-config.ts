@@ -42,7 +42,8 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (config !== undefined && (typeof config !== 'object' || config === null)) rejectOption(where, 'config', 'a pg.Pool config object', config)
   const given = (config ?? {}) as Record<string, unknown>
   for (const [key, rule] of Object.entries(rules)) checkOption(where, key, given[key], rule)
-  checkConnectionString(where, given['connectionString'])
+  // pg ignores an empty connection string, so a drop-in does too.
+  if (given['connectionString'] !== '' && given['connectionString'] !== null) checkConnectionString(where, given['connectionString'])
   const idleTimeout = given['idleTimeoutMillis']
   if (idleTimeout !== undefined && idleTimeout !== null) checkOption(where, 'idleTimeoutMillis', idleTimeout, { type: 'duration' })
 
