@@ -70,7 +70,13 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     // 'close' follows 'finish', and also comes alone when the connection drops first (or the connection's
     // own, for a pipelined response still waiting in line).
     const onClose = (): void => {
-      if (!routed) operation.rename(nameOf(req, method, req.route as RouteLike | undefined))
+      if (!routed) {
+        try {
+          operation.rename(nameOf(req, method, req.route as RouteLike | undefined))
+        } catch (error) {
+          operation.nameFailed(error)
+        }
+      }
       const finished = res.writableFinished
       operation.closed(finished)
       if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)
@@ -83,7 +89,12 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
       route = req.route as RouteLike | undefined
       if (route !== undefined) {
         routed = true
-        operation.rename(nameOf(req, method, route))
+        // The handler may be running already: a failing name is reported, not thrown (see nameFailed).
+        try {
+          operation.rename(nameOf(req, method, route))
+        } catch (error) {
+          operation.nameFailed(error)
+        }
       }
     }
   }

@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '@lifeguard/core'
 import { validateOptions, type OptionRule } from '@lifeguard/core/adapter'
-import type { HttpMiddlewareOptions } from '@lifeguard/core/http'
+import { retryAfterSecondsRule, type HttpMiddlewareOptions } from '@lifeguard/core/http'
 import type { Request } from 'express'
 
 /** Options of `lifeguard()`. */
@@ -40,6 +40,6 @@ export function rejectMapErrors(options: LifeguardOptions): void {
 
 /** @internal */
 export function retryAfterSecondsFrom(options: PoolErrorHandlerOptions | undefined): string {
-  validateOptions('poolErrorHandler', options, { retryAfterSeconds: { type: 'integer', min: 0, optional: true } })
+  validateOptions('poolErrorHandler', options, { retryAfterSeconds: retryAfterSecondsRule })
   return String(options?.retryAfterSeconds ?? 1)
 }

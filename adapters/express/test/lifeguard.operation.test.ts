@@ -1,4 +1,4 @@
-import { OperationContext } from '@lifeguard/core'
+import { createServiceContainer, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import express from 'express'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -67,6 +67,28 @@ test('operationName and handlerName replace the defaults', async () => {
     res.json({ operation: `${req.lifeguard.handler} ${req.lifeguard.operation}` })
   })
   assert.equal(await operationNames(await listen(app), '/x/1', disposed), { inHandler: 'orders-api route:/x/:id', atDispose: 'route:/x/:id' })
+})
+
+test('an operationName that fails once routed is reported to onError; the request is answered and its scope disposed', async () => {
+  const reported: unknown[] = []
+  const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('marker', () => ({}))
+  const app = quietApp()
+  app.use(lifeguard({ container, operationName: (req) => (req.route === undefined ? undefined : '') }))
+  app.get('/orders/:id', answer)
+  const running = await listen(app)
+  try {
+    const response = await fetch(`${running.url}/orders/42`)
+    assert.is(response.status, 200)
+    assert.equal(await response.json(), { operation: 'GET /orders/42' })
+    for (let i = 0; i < 100 && container.openScopes > 0; i++) await delay(2)
+    assert.is(container.openScopes, 0)
+    assert.is(reported.length, 1)
+    assert.instance(reported[0], InvalidOptionError)
+    assert.is((reported[0] as InvalidOptionError).option, 'operationName')
+    assert.match((reported[0] as Error).message, "`operationName` failed once the route was known, and the operation keeps its name 'GET /orders/42'.")
+  } finally {
+    await running.close()
+  }
 })
 
 test('a second lifeguard() on the same request reuses the first context', async () => {

@@ -73,7 +73,8 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     echoHeaderOnWrite(outgoing, requestIdHeader, operation.requestId)
     // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect;
     // the connection's own for a pipelined response still waiting in line) ends it.
-    const onClose = (): void => operation.closed(outgoing.writableFinished)
+    // On HTTP/2 a stream the client reset reads as finished, but was never ended: that is a client gone.
+    const onClose = (): void => operation.closed(outgoing.writableEnded && outgoing.writableFinished)
     outgoing.on('close', onClose)
     whileQueued(incoming, outgoing, onClose)
     const downstream = operation.run(next)

@@ -25,6 +25,21 @@ test('the context is current, the id is echoed, and the scope is disposed once t
   assert.is(container.openScopes, 0)
 })
 
+test('a HEAD request, answered from the GET route with its body dropped unread, gives its scope back', async () => {
+  let disposed = 0
+  const container = createServiceContainer().scoped('marker', () => ({}), { dispose: () => void disposed++ })
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  app.get('/orders', (c) => {
+    c.var.lifeguard.get('marker')
+    return c.json([])
+  })
+  for (let i = 0; i < 3; i++) await (await app.fetch(new Request('http://x/orders', { method: 'HEAD' }))).text()
+  for (let i = 0; i < 100 && disposed < 3; i++) await delay(2)
+  assert.is(disposed, 3)
+  assert.is(container.openScopes, 0)
+})
+
 test("the context's signal follows the request's signal", async () => {
   const container = createServiceContainer()
   const app = quietApp()

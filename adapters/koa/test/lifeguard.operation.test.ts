@@ -1,5 +1,5 @@
 import Router from '@koa/router'
-import { OperationContext } from '@lifeguard/core'
+import { createServiceContainer, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import type Koa from 'koa'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -76,6 +76,29 @@ test('operationName and handlerName replace the defaults; a second lifeguard() r
   app.use(router.routes())
   assert.equal(await operationNames(await listen(app), '/x/1', disposed), { inHandler: 'orders-api x-lookup true', atDispose: 'x-lookup' })
   assert.is(container.openScopes, 0)
+})
+
+test('an operationName that fails once routed is reported to onError; the request is answered and its scope disposed', async () => {
+  const reported: unknown[] = []
+  const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('marker', () => ({}))
+  const app = quietApp()
+  const router = new Router()
+  router.get('/orders/:id', answer)
+  app.use(lifeguard({ container, operationName: (ctx) => ((ctx as { _matchedRoute?: unknown })._matchedRoute === undefined ? undefined : '') }))
+  app.use(router.routes())
+  const running = await listen(app)
+  try {
+    const response = await fetch(`${running.url}/orders/42`)
+    assert.is(response.status, 200)
+    assert.equal(await response.json(), { operation: 'GET /orders/:id' }, 'the default name stays')
+    for (let i = 0; i < 100 && container.openScopes > 0; i++) await delay(2)
+    assert.is(container.openScopes, 0)
+    assert.is(reported.length, 1)
+    assert.instance(reported[0], InvalidOptionError)
+    assert.is((reported[0] as InvalidOptionError).option, 'operationName')
+  } finally {
+    await running.close()
+  }
 })
 
 test.run()

@@ -1,4 +1,4 @@
-import type { OptionRule } from '../options.js'
+import { checkOption, MAX_TIMER_MILLIS, type OptionRule } from '../options.js'
 
 const pressureCodes = new Set(['ERR_POOL_EXHAUSTED', 'ERR_POOL_TIMEOUT'])
 
@@ -36,6 +36,12 @@ export interface MapErrorsOptions {
   retryAfterSeconds?: number | undefined
 }
 
+/**
+ * The rule of a `Retry-After` in seconds: a whole number that prints as one (`1e+21` is no delay-seconds),
+ * capped where HTTP caches cap delta-seconds (2^31-1).
+ */
+export const retryAfterSecondsRule: OptionRule = { type: 'integer', min: 0, max: MAX_TIMER_MILLIS, optional: true }
+
 /** The rule of a `mapErrors` option: `true`/`false` or `{ retryAfterSeconds }`. */
 export const mapErrorsRule: OptionRule = {
   type: 'custom',
@@ -43,9 +49,10 @@ export const mapErrorsRule: OptionRule = {
   optional: true,
   check: (value: unknown) => {
     if (typeof value === 'boolean') return true
-    if (typeof value !== 'object' || value === null) return false
-    const seconds = (value as { retryAfterSeconds?: unknown }).retryAfterSeconds
-    return Object.keys(value).every((key) => key === 'retryAfterSeconds') && (seconds === undefined || (Number.isInteger(seconds) && (seconds as number) >= 0))
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.keys(value).every((key) => key === 'retryAfterSeconds')) return false
+    // A bad number is named with its range, not as a bad object.
+    checkOption('lifeguard', 'mapErrors.retryAfterSeconds', (value as { retryAfterSeconds?: unknown }).retryAfterSeconds, retryAfterSecondsRule)
+    return true
   },
 }
 

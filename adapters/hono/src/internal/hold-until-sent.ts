@@ -2,13 +2,15 @@ import type { HttpOperation } from '@lifeguard/core/http'
 import type { Context } from 'hono'
 
 /**
- * Where the runtime gives no response to watch (fetch-style runtimes, `app.request()`): a body that is
- * already complete means the response is done; a streamed body keeps the scope until its last chunk was
+ * Where the runtime gives no response to watch (fetch-style runtimes, `app.request()`): no body (or a HEAD
+ * request's) means the response is done; a streamed body keeps the scope until its last chunk was
  * read, or until the runtime cancels it (the client went away).
  */
 export function holdUntilSent(c: Context, operation: HttpOperation): void {
   const body = c.finalized ? c.res.body : null
-  if (!(body instanceof ReadableStream)) return operation.closed(true)
+  // A HEAD response sends no body: Hono answers it from the GET route and drops that body unread, so a
+  // watch on it would never end (one scope left open per HEAD request).
+  if (!(body instanceof ReadableStream) || c.req.method === 'HEAD') return operation.closed(true)
   c.res = new Response(watched(body as ReadableStream<Uint8Array>, (finished) => operation.closed(finished)), c.res)
 }
 
