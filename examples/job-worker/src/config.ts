@@ -13,6 +13,8 @@ export interface WorkerConfig {
   readonly applicationName: string
   /** How many times to try Redis at start-up (half a second apart) before giving up. */
   readonly redisConnectAttempts: number
+  /** At shutdown, how long the jobs in progress get to finish before they are cancelled. */
+  readonly drainMillis: number
 }
 
 /**
@@ -34,6 +36,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     schema: identifier(env, 'DB_SCHEMA', 'job_worker'),
     applicationName: env.APP_NAME || 'job-worker',
     redisConnectAttempts: integer(env, 'REDIS_CONNECT_ATTEMPTS', 10, 1),
+    // Within the 30 s the whole shutdown gets: room is left for Redis and the pool.
+    drainMillis: integer(env, 'DRAIN_MILLIS', 15_000, 0, 20_000),
   }
 }
 
@@ -49,11 +53,13 @@ function checkUrl(name: string, value: string, protocols: readonly string[], sha
   }
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isInteger(value) || value < min) throw new Error(`Expected ${name} to be an integer >= ${min}, got '${raw}'.`)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`Expected ${name} to be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got '${raw}'.`)
+  }
   return value
 }
 

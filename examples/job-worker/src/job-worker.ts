@@ -18,7 +18,10 @@ export interface JobWorkerOptions {
   handlerName?: string
   /** Jobs processed at once; default 4. Keep it at or below the pool's `maxSize`. */
   concurrency?: number
-  /** Abort a job's `context.signal` after this long (its pool waits and queries see it). */
+  /**
+   * Abort a job's `context.signal` after this long: its waits for a connection see it; a statement already
+   * running is not cancelled (the job's own code may pass the signal on, or set `statement_timeout`).
+   */
   deadlineMillis?: number
   /** BullMQ key prefix; default `'bull'`. */
   prefix?: string

@@ -6,7 +6,8 @@
 //
 // REDIS_URL (default redis://127.0.0.1:6379), DATABASE_URL (default: the PG* variables, then
 // postgres://postgres@127.0.0.1:5432/test), QUEUE (default billing), CONCURRENCY (default 4), DB_SCHEMA
-// (default job_worker), APP_NAME (default job-worker), REDIS_CONNECT_ATTEMPTS (default 10).
+// (default job_worker), APP_NAME (default job-worker), REDIS_CONNECT_ATTEMPTS (default 10), DRAIN_MILLIS
+// (default 15000: at shutdown, how long jobs in progress get before they are cancelled).
 import { createPoolRegistry, createServiceContainer, runOperation, type PoolRegistry } from '@lifeguard/core'
 import { redactConnectionString } from '@lifeguard/core/adapter'
 import { createPostgresPool, registerPostgres } from '@lifeguard/postgres'
@@ -61,6 +62,31 @@ async function start(config: WorkerConfig, running: Running): Promise<void> {
   log('stop with Ctrl-C (or SIGTERM)')
 }
 
+// The jobs in progress get `drainMillis` (DRAIN_MILLIS) to finish (BullMQ's `close()` waits for them); then they are
+// cancelled (their `context.signal` aborts) and the worker closes without them: BullMQ retries them later, as
+// stalled jobs. With Redis down there is nothing to drain for: `close()` would wait on it for good.
+async function closeWorker(worker: Worker | undefined, connection: Redis | undefined, drainMillis: number): Promise<void> {
+  if (worker === undefined) return
+  if (await settlesWithin(worker.close(), connection?.status === 'ready' ? drainMillis : 2_000)) return
+  log(`jobs still running after the drain: cancelling them`)
+  worker.cancelAllJobs('the worker is shutting down')
+  await settlesWithin(worker.close(true), 2_000)
+}
+
+// `quit()` waits for Redis to answer, which a Redis that is down never does.
+async function closeRedis(connection: Redis | undefined): Promise<void> {
+  if (connection === undefined) return
+  if (connection.status === 'ready' && (await settlesWithin(connection.quit(), 2_000))) return
+  connection.disconnect()
+}
+
+/** True when `promise` settled (either way) within `millis`. */
+function settlesWithin(promise: Promise<unknown>, millis: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), millis)))
+  return Promise.race([promise.then(() => true, () => true), late]).finally(() => clearTimeout(timer))
+}
+
 function main(): void {
   let config: WorkerConfig
   try {
@@ -72,9 +98,10 @@ function main(): void {
   const running: Running = {
     registry: createPoolRegistry(),
     async close() {
-      await running.worker?.close() // waits for the jobs in progress
-      await running.connection?.quit()
-      await running.registry.close({ timeoutMillis: 10_000 })
+      await closeWorker(running.worker, running.connection, config.drainMillis)
+      await closeRedis(running.connection)
+      // Cancels on the server a statement a cancelled job still runs (a job waiting on a lock, say).
+      await running.registry.close({ timeoutMillis: 5_000 })
     },
   }
   const started = start(config, running)

@@ -31,16 +31,27 @@ async function eventually(check: () => Promise<boolean>, timeoutMillis = 10_000)
   return true
 }
 
+/** `npm start` of the worker on `queue`, once it takes jobs. */
+async function startWorker(queue: string, env: Record<string, string> = {}): Promise<WatchedProcess> {
+  const started = watchProcess('npm', ['start', '-w', '@lifeguard-examples/job-worker'], {
+    cwd: root,
+    asFromShell: true,
+    env: { QUEUE: queue, DB_SCHEMA: schema, APP_NAME: applicationName, REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, ...env },
+  })
+  try {
+    await started.waitFor(/stop with Ctrl-C/, 60_000)
+  } catch (error) {
+    await started.stop('SIGKILL')
+    throw error
+  }
+  return started
+}
+
 Main('SIGTERM to `npm start` lets the job in progress finish, closes Redis and the pool, and exits 0', async () => {
   const test = createTestQueue<{ orderId: string; amountCents: number }>()
   const blocker = new pg.Client({ connectionString: databaseUrl, application_name: `${applicationName}-blocker` })
   try {
-    worker = watchProcess('npm', ['start', '-w', '@lifeguard-examples/job-worker'], {
-      cwd: root,
-      asFromShell: true,
-      env: { QUEUE: test.name, DB_SCHEMA: schema, APP_NAME: applicationName, REDIS_URL: redisUrl, DATABASE_URL: databaseUrl },
-    })
-    await worker.waitFor(/stop with Ctrl-C/, 60_000)
+    worker = await startWorker(test.name)
 
     // Hold the payments table, so that the job is provably in progress (waiting in PostgreSQL) at the signal.
     await blocker.connect()
@@ -68,6 +79,35 @@ Main('SIGTERM to `npm start` lets the job in progress finish, closes Redis and t
     await blocker.end().catch(() => undefined)
     await test.cleanup()
   }
+})
+
+Main('a job still running after the drain is cancelled: its statement ends on the server and the worker exits 0', async () => {
+  const test = createTestQueue<{ orderId: string; amountCents: number }>()
+  const blocker = new pg.Client({ connectionString: databaseUrl, application_name: `${applicationName}-blocker` })
+  try {
+    worker = await startWorker(test.name, { DRAIN_MILLIS: '300' })
+    // The lock is held through the whole shutdown: the job can only end by being cancelled.
+    await blocker.connect()
+    await blocker.query('BEGIN')
+    await blocker.query(`LOCK TABLE "${schema}".payments IN ACCESS EXCLUSIVE MODE`)
+    await test.queue.add('charge', { orderId: 'o-stuck', amountCents: 500 })
+    const waiting = await eventually(async () => {
+      const rows = await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [applicationName])
+      return rows.length > 0
+    })
+    assert.ok(waiting, 'the job reached PostgreSQL and waits on the lock')
+
+    worker.child.kill('SIGTERM')
+    assert.equal(await worker.exited, { code: 0, signal: null }, 'npm start exits 0')
+    assert.match(worker.output(), 'jobs still running after the drain: cancelling them')
+    assert.match(worker.output(), 'stopped cleanly')
+    assert.is(await waitForConnectionCount(applicationName, 0), 0, 'its statement was cancelled: no session of the worker is left, with the lock still held')
+  } finally {
+    await blocker.query('ROLLBACK').catch(() => undefined)
+    await blocker.end().catch(() => undefined)
+    await test.cleanup()
+  }
+  assert.equal(await adminQuery(`SELECT order_id FROM "${schema}".payments WHERE order_id = 'o-stuck'`), [], 'nothing was charged')
 })
 
 Main('without Redis it stops after a few attempts, naming Redis and how to start it, with exit code 1', async () => {

@@ -1,4 +1,4 @@
-import { rejectOption, systemClock, validateOptions, type Clock } from '@lifeguard/core/adapter'
+import { MAX_TIMER_MILLIS, rejectOption, systemClock, validateOptions, type Clock } from '@lifeguard/core/adapter'
 import type { PoolSample } from './scaling-policy.js'
 
 /** Runs a parameterized SQL query, like `pg`'s `client.query(text, values)`. */
@@ -176,8 +176,13 @@ export class SharedBudget {
     if (options.steadyRefreshMillis !== undefined && options.steadyRefreshMillis < this.refreshMillis) {
       rejectOption('createSharedBudget', 'steadyRefreshMillis', `a duration >= \`refreshMillis\` (${this.refreshMillis})`, options.steadyRefreshMillis)
     }
-    this.steadyRefreshMillis = options.steadyRefreshMillis ?? 4 * this.refreshMillis
-    this.staleAfterMillis = options.staleAfterMillis ?? 5 * this.steadyRefreshMillis
+    // Defaults derived from a long refreshMillis stay within what a timer can wait for.
+    this.steadyRefreshMillis = options.steadyRefreshMillis ?? Math.min(4 * this.refreshMillis, MAX_TIMER_MILLIS)
+    // A reading must outlive the wait for the next one, or every pool stops growing between two readings.
+    if (options.staleAfterMillis !== undefined && options.staleAfterMillis < this.refreshMillis) {
+      rejectOption('createSharedBudget', 'staleAfterMillis', `a duration >= \`refreshMillis\` (${this.refreshMillis})`, options.staleAfterMillis)
+    }
+    this.staleAfterMillis = options.staleAfterMillis ?? Math.min(5 * this.steadyRefreshMillis, MAX_TIMER_MILLIS)
     this.#clock = options.clock ?? systemClock
     const query = options.query
     this.#query = typeof query === 'function' ? query : (text, values) => query.query(text, values)
