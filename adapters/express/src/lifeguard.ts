@@ -89,11 +89,13 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
       route = req.route as RouteLike | undefined
       if (route !== undefined) {
         routed = true
-        // The handler may be running already: a failing name is reported, not thrown (see nameFailed).
+        // The handler may be running already: a failing name is reported, not thrown (see nameFailed), and
+        // the route's pattern is used (the name so far is the path, one per id).
         try {
           operation.rename(nameOf(req, method, route))
         } catch (error) {
           operation.nameFailed(error)
+          operation.rename(`${method} ${req.baseUrl}${String(route.path)}`)
         }
       }
     }

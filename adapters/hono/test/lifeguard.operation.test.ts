@@ -26,22 +26,35 @@ test('includes the base path of a mounted sub-app, and is right before any await
   assert.equal(await operationNames(await listen(app), '/api/orders/42?x=1', disposed), { inHandler: 'GET /api/orders/:id', atDispose: 'GET /api/orders/:id' })
 })
 
-test('names the route that answers, not a fallback matched after it; the fallback when it answers', async () => {
-  const { container, disposed } = namingContainer()
+// A route, and a fallback for its prefix registered after it, with or without a middleware that reads the
+// name before either ran.
+function withFallback(container: ReturnType<typeof namingContainer>['container'], readEarly: boolean): ReturnType<typeof quietApp> {
   const app = quietApp()
   app.use(lifeguard({ container }))
-  // Read from a middleware before any route ran: the route for the method that comes after it.
-  app.use('/api/*', async (c, next) => {
-    c.header('x-early', c.var.lifeguard.operation)
-    await next()
-  })
+  if (readEarly) {
+    app.use('/api/*', async (c, next) => {
+      c.header('x-early', c.var.lifeguard.operation)
+      await next()
+    })
+  }
   app.get('/api/orders/:id', answer)
   app.all('/api/*', (c) => {
     c.var.lifeguard.get('marker')
     return c.json({ operation: c.var.lifeguard.operation }, 404)
   })
-  assert.equal(await operationNames(await listen(app), '/api/orders/42', disposed), { inHandler: 'GET /api/orders/:id', atDispose: 'GET /api/orders/:id' })
-  assert.equal(await operationNames(await listen(app), '/api/unknown', disposed), { inHandler: 'GET /api/*', atDispose: 'GET /api/*' })
+  return app
+}
+
+test('names the route that answers, not a fallback matched after it', async () => {
+  for (const readEarly of [false, true]) {
+    const { container, disposed } = namingContainer()
+    assert.equal(await operationNames(await listen(withFallback(container, readEarly)), '/api/orders/42', disposed), { inHandler: 'GET /api/orders/:id', atDispose: 'GET /api/orders/:id' }, `read early: ${readEarly}`)
+  }
+})
+
+test('names the fallback when it is the route that answers', async () => {
+  const { container, disposed } = namingContainer()
+  assert.equal(await operationNames(await listen(withFallback(container, false)), '/api/unknown', disposed), { inHandler: 'GET /api/*', atDispose: 'GET /api/*' })
 })
 
 test('falls back to METHOD path when only middleware matched', async () => {

@@ -27,6 +27,7 @@ export function resetProbe(): ResetProbe & { started: Promise<void> } {
  */
 export async function resetDuringHandler(port: number, probe: ResetProbe & { started: Promise<void> }): Promise<void> {
   const client = connect(`http://127.0.0.1:${port}`)
+  client.on('error', () => undefined)
   try {
     const stream = client.request({ ':path': '/' })
     stream.on('error', () => undefined)

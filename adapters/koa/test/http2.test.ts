@@ -20,7 +20,9 @@ test('a stream the client resets aborts the signal, and the scope waits for the 
     context.get('held')
     context.signal.addEventListener('abort', () => void probe.seen.push('aborted'))
     probe.entered()
-    await delay(50)
+    // Still working once the client is gone: the scope must not be disposed under it.
+    await Promise.race([once(context.signal, 'abort'), delay(5_000)])
+    await delay(10)
     probe.seen.push(`handler done, disposed: ${context.disposed}`)
     ctx.body = 'late'
   })
@@ -30,7 +32,7 @@ test('a stream the client resets aborts the signal, and the scope waits for the 
     await resetDuringHandler((server.address() as AddressInfo).port, probe)
     assert.equal(probe.seen, ['aborted', 'handler done, disposed: false', 'disposed'])
   } finally {
-    server.close()
+    await new Promise((resolve) => server.close(resolve))
   }
 })
 

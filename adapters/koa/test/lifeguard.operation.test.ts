@@ -5,7 +5,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { setTimeout as delay } from 'node:timers/promises'
 import { lifeguard } from '../src/index.js'
-import { namingContainer, operationNames } from '@lifeguard/http-conformance'
+import { namingContainer, operationNames, waitFor } from '@lifeguard/http-conformance'
 import { listen, quietApp } from './_helpers/driver.js'
 
 const test = suite('the Koa operation is named METHOD route-pattern once @koa/router matched')
@@ -91,7 +91,7 @@ test('an operationName that fails once routed is reported to onError; the reques
     const response = await fetch(`${running.url}/orders/42`)
     assert.is(response.status, 200)
     assert.equal(await response.json(), { operation: 'GET /orders/:id' }, 'the default name stays')
-    for (let i = 0; i < 100 && container.openScopes > 0; i++) await delay(2)
+    await waitFor('the scope disposed', () => container.openScopes === 0)
     assert.is(container.openScopes, 0)
     assert.is(reported.length, 1)
     assert.instance(reported[0], InvalidOptionError)

@@ -28,7 +28,7 @@ const DISPOSED = 4
  * @example
  * const operation = new HttpOperation(settings, () => `${req.method} ${pathOf(req.url)}`, req.headers[settings.requestIdHeader])
  * res.setHeader(settings.requestIdHeader, operation.requestId)
- * const onClose = () => operation.closed(res.writableFinished)
+ * const onClose = () => operation.closed(res.writableEnded && res.writableFinished) // an HTTP/2 reset reads as finished, not ended
  * res.on('close', onClose)
  * whileQueued(req, res, onClose) // a pipelined response waiting in line gets no 'close' of its own
  * return operation.run(next)
@@ -78,7 +78,7 @@ export class HttpOperation {
    */
   nameFailed(error: unknown): void {
     const why = error instanceof Error ? error.message : String(error)
-    this.#reportError(new InvalidOptionError('operationName', 'a function returning a non-empty string or undefined', `Invalid options for the HTTP middleware: \`operationName\` failed once the route was known, and the operation keeps its name '${this.context.operation}'. ${why}`))
+    this.#reportError(new InvalidOptionError('operationName', 'a function returning a non-empty string or undefined', `\`operationName\` failed while the request ran, and the operation keeps the name it had. It said: ${why}`))
   }
 
   /** The request id: the caller's, or the one generated for it. */

@@ -1,4 +1,4 @@
-import { checkOption, MAX_TIMER_MILLIS, type OptionRule } from '../options.js'
+import { MAX_TIMER_MILLIS, satisfiesRule, type OptionRule } from '../options.js'
 
 const pressureCodes = new Set(['ERR_POOL_EXHAUSTED', 'ERR_POOL_TIMEOUT'])
 
@@ -42,17 +42,15 @@ export interface MapErrorsOptions {
  */
 export const retryAfterSecondsRule: OptionRule = { type: 'integer', min: 0, max: MAX_TIMER_MILLIS, optional: true }
 
-/** The rule of a `mapErrors` option: `true`/`false` or `{ retryAfterSeconds }`. */
+/** The rule of a `mapErrors` option: `true`/`false` or `{ retryAfterSeconds }`, the range in its message. */
 export const mapErrorsRule: OptionRule = {
   type: 'custom',
-  expected: 'a boolean or { retryAfterSeconds }',
+  expected: `a boolean or { retryAfterSeconds: an integer between 0 and ${MAX_TIMER_MILLIS} }`,
   optional: true,
   check: (value: unknown) => {
     if (typeof value === 'boolean') return true
     if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.keys(value).every((key) => key === 'retryAfterSeconds')) return false
-    // A bad number is named with its range, not as a bad object.
-    checkOption('lifeguard', 'mapErrors.retryAfterSeconds', (value as { retryAfterSeconds?: unknown }).retryAfterSeconds, retryAfterSecondsRule)
-    return true
+    return satisfiesRule((value as { retryAfterSeconds?: unknown }).retryAfterSeconds, retryAfterSecondsRule)
   },
 }
 

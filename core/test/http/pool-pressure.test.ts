@@ -17,15 +17,11 @@ test('finds pool pressure in an error or its causes, by code', () => {
 
 test('mapErrors is a boolean or { retryAfterSeconds } only', () => {
   for (const good of [true, false, {}, { retryAfterSeconds: 0 }, { retryAfterSeconds: 30 }]) validateOptions('lifeguard', { mapErrors: good }, { mapErrors: mapErrorsRule })
-  for (const bad of [1, 'yes', [], { retryAfter: 2 }]) {
+  // The range is in the message; a number that would print as `1e+21` is refused too.
+  for (const bad of [1, 'yes', [], { retryAfter: 2 }, { retryAfterSeconds: -1 }, { retryAfterSeconds: 1.5 }, { retryAfterSeconds: '2' }, { retryAfterSeconds: 1e21 }]) {
     const error = throwsError(() => validateOptions('lifeguard', { mapErrors: bad }, { mapErrors: mapErrorsRule }), Error, 'ERR_INVALID_OPTION')
-    assert.match(error.message, 'expected `mapErrors` to be a boolean or { retryAfterSeconds }')
-  }
-  // A bad number is named with the value and its range; one that would print as `1e+21` is refused too.
-  for (const [bad, shown] of [[-1, '-1'], [1.5, '1.5'], ['2', '"2"'], [1e21, '1e+21']] as const) {
-    const error = throwsError(() => validateOptions('lifeguard', { mapErrors: { retryAfterSeconds: bad } }, { mapErrors: mapErrorsRule }), Error, 'ERR_INVALID_OPTION')
-    assert.is((error as InvalidOptionError).option, 'mapErrors.retryAfterSeconds')
-    assert.match(error.message, `expected \`mapErrors.retryAfterSeconds\` to be an integer between 0 and 2147483647, got \`${shown}\``)
+    assert.is((error as InvalidOptionError).option, 'mapErrors')
+    assert.match(error.message, 'expected `mapErrors` to be a boolean or { retryAfterSeconds: an integer between 0 and 2147483647 }')
   }
 })
 

@@ -23,12 +23,15 @@ export async function migrateBilling(db: PostgresHandle, schema: string): Promis
 }
 
 /**
- * What identifies one job across its retries and nothing else: its queue, its id, and when it was added.
- * BullMQ's ids are counters that start again at 1 in another queue and after Redis lost its data; keyed by
- * the id alone, a new job that got an old id was taken for a retry, and its charge was dropped.
+ * What identifies one job across its retries and nothing else. BullMQ's own ids are counters that start again
+ * at 1 in another queue and after Redis lost its data (keyed by the id alone, a new job that got an old id was
+ * taken for a retry, and its charge was dropped), so they are keyed with the queue and the time the job was
+ * added. An id the producer chose (BullMQ refuses whole numbers there) is its own key: adding the same job
+ * again must not charge twice.
  */
 export function jobKey(job: Pick<Job, 'queueName' | 'id' | 'timestamp'>): string {
-  return `${job.queueName}:${job.id ?? '?'}:${job.timestamp}`
+  const id = job.id ?? '?'
+  return /^\d+$/.test(id) ? `${job.queueName}:${id}:${job.timestamp}` : `${job.queueName}:${id}`
 }
 
 /**

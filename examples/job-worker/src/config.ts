@@ -37,7 +37,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     applicationName: env.APP_NAME || 'job-worker',
     redisConnectAttempts: integer(env, 'REDIS_CONNECT_ATTEMPTS', 10, 1),
     // Within the 30 s the whole shutdown gets: room is left for Redis and the pool.
-    drainMillis: integer(env, 'DRAIN_MILLIS', 15_000, 0, 20_000),
+    drainMillis: integer(env, 'DRAIN_MILLIS', 15_000, 0, 18_000),
   }
 }
 

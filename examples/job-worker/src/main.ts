@@ -28,7 +28,8 @@ interface Running {
   registry: PoolRegistry
   worker?: Worker
   connection?: Redis
-  close(): Promise<void>
+  /** Resolves false when a job did not stop (see `closeWorker`). */
+  close(): Promise<boolean>
 }
 
 async function start(config: WorkerConfig, running: Running): Promise<void> {
@@ -62,17 +63,6 @@ async function start(config: WorkerConfig, running: Running): Promise<void> {
   log('stop with Ctrl-C (or SIGTERM)')
 }
 
-// The jobs in progress get `drainMillis` (DRAIN_MILLIS) to finish (BullMQ's `close()` waits for them); then they are
-// cancelled (their `context.signal` aborts) and the worker closes without them: BullMQ retries them later, as
-// stalled jobs. With Redis down there is nothing to drain for: `close()` would wait on it for good.
-async function closeWorker(worker: Worker | undefined, connection: Redis | undefined, drainMillis: number): Promise<void> {
-  if (worker === undefined) return
-  if (await settlesWithin(worker.close(), connection?.status === 'ready' ? drainMillis : 2_000)) return
-  log(`jobs still running after the drain: cancelling them`)
-  worker.cancelAllJobs('the worker is shutting down')
-  await settlesWithin(worker.close(true), 2_000)
-}
-
 // `quit()` waits for Redis to answer, which a Redis that is down never does.
 async function closeRedis(connection: Redis | undefined): Promise<void> {
   if (connection === undefined) return
@@ -98,10 +88,24 @@ function main(): void {
   const running: Running = {
     registry: createPoolRegistry(),
     async close() {
-      await closeWorker(running.worker, running.connection, config.drainMillis)
+      // The jobs in progress get DRAIN_MILLIS to finish: BullMQ's `close()` waits for them (one close: BullMQ
+      // answers a second call, forced or not, with the first one's promise). With Redis down there is nothing
+      // to drain for: `close()` would wait on it for good.
+      const closing = running.worker?.close()
+      const drained = closing === undefined || (await settlesWithin(closing, running.connection?.status === 'ready' ? config.drainMillis : 2_000))
+      if (!drained) {
+        // Their `context.signal` aborts; a cancelled job fails as one that threw, and BullMQ retries it while
+        // it has attempts left.
+        log('jobs still running after the drain: cancelling them')
+        running.worker?.cancelAllJobs('the worker is shutting down')
+      }
+      // Takes back what cancelled jobs hold, cancelling on the server a statement one still runs (a job
+      // waiting on a lock, say), so that they can end.
+      await running.registry.close({ timeoutMillis: drained ? 5_000 : 1_000 })
+      // False when a job ignores its cancellation: BullMQ's timers would then hold the process until it ends.
+      const closed = drained || (await settlesWithin(closing, 2_000))
       await closeRedis(running.connection)
-      // Cancels on the server a statement a cancelled job still runs (a job waiting on a lock, say).
-      await running.registry.close({ timeoutMillis: 5_000 })
+      return closed
     },
   }
   const started = start(config, running)
@@ -121,10 +125,12 @@ function main(): void {
         .catch(() => undefined)
         .then(() => running.close())
         .then(
-          () => {
+          (closed) => {
             clearTimeout(deadline)
-            log('stopped cleanly')
+            log(closed ? 'stopped cleanly' : 'stopped; a job that ignored its cancellation was left running')
             process.exitCode = 0
+            // A job still running (closed false) would hold the process through BullMQ's timers.
+            if (!closed) process.exit()
           },
           (error: unknown) => {
             log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)

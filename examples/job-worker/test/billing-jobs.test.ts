@@ -10,6 +10,9 @@ Billing('a job is keyed by its queue, id and creation time: an old id in a new j
   assert.is(jobKey(job), jobKey({ ...job }), 'a retry of the same job')
   assert.is.not(jobKey(job), jobKey({ ...job, timestamp: job.timestamp + 1 }), 'the counter started again (Redis lost its data)')
   assert.is.not(jobKey(job), jobKey({ ...job, queueName: 'billing-eu' }), 'another queue')
+  // An id the producer chose dedupes by itself: the same job added again is the same payment.
+  const chosen = { queueName: 'billing', id: 'order-42-charge', timestamp: 1 }
+  assert.is(jobKey(chosen), jobKey({ ...chosen, timestamp: 2 }))
 })
 
 Billing('data the payments table can never take fails at once, unretried', async () => {

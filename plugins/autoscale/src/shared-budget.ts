@@ -38,7 +38,10 @@ export interface SharedBudgetOptions {
    * pools, which a reading would not change, read every `staleAfterMillis`.
    */
   steadyRefreshMillis?: number | undefined
-  /** A reading older than this stops growth until a fresh one arrives (default 5 x `steadyRefreshMillis`). */
+  /**
+   * A reading older than this stops growth until a fresh one arrives: at least 2 x `refreshMillis` (default
+   * 5 x `steadyRefreshMillis`, capped at the longest timer).
+   */
   staleAfterMillis?: number | undefined
   /** Clock for reading ages (default: core's `systemClock`); only `now()` is read. */
   clock?: Pick<Clock, 'now'> | undefined
@@ -178,9 +181,10 @@ export class SharedBudget {
     }
     // Defaults derived from a long refreshMillis stay within what a timer can wait for.
     this.steadyRefreshMillis = options.steadyRefreshMillis ?? Math.min(4 * this.refreshMillis, MAX_TIMER_MILLIS)
-    // A reading must outlive the wait for the next one, or every pool stops growing between two readings.
-    if (options.staleAfterMillis !== undefined && options.staleAfterMillis < this.refreshMillis) {
-      rejectOption('createSharedBudget', 'staleAfterMillis', `a duration >= \`refreshMillis\` (${this.refreshMillis})`, options.staleAfterMillis)
+    // A reading must outlive the wait for the next one (the interval, the query, a late timer), or every pool
+    // stops growing between two readings.
+    if (options.staleAfterMillis !== undefined && options.staleAfterMillis < 2 * this.refreshMillis) {
+      rejectOption('createSharedBudget', 'staleAfterMillis', `a duration >= 2 x \`refreshMillis\` (${2 * this.refreshMillis})`, options.staleAfterMillis)
     }
     this.staleAfterMillis = options.staleAfterMillis ?? Math.min(5 * this.steadyRefreshMillis, MAX_TIMER_MILLIS)
     this.#clock = options.clock ?? systemClock

@@ -43,7 +43,10 @@ for (const [option, call] of durations) {
 rule('the longest timer itself is accepted', () => {
   resolveAdaptiveConfig({ ...adaptive, kneeHoldMillis: 2 ** 31 - 1, scaleDownDelayMillis: 2 ** 31 - 1 })
   validateDynamicPoolConfig({ ...threshold, evaluationInterval: 2 ** 31 - 1 })
-  createSharedBudget({ ...budget, refreshMillis: 2 ** 31 - 1, staleAfterMillis: 2 ** 31 - 1 })
+  createSharedBudget({ ...budget, refreshMillis: 2 ** 30 - 1, staleAfterMillis: 2 ** 31 - 1 })
+  // Defaults derived from the longest refresh stay within it too.
+  const longest = createSharedBudget({ ...budget, refreshMillis: 2 ** 31 - 1 })
+  assert.equal([longest.steadyRefreshMillis, longest.staleAfterMillis], [2 ** 31 - 1, 2 ** 31 - 1])
 })
 
 rule.run()

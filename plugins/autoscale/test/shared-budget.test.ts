@@ -145,7 +145,7 @@ budget('rejects bad options naming the option', () => {
   assert.match(both.message, /left out when `maxInstances` is given/)
   const stale = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, refreshMillis: 1000, staleAfterMillis: 100 }), InvalidOptionError)
   assert.is(stale.option, 'staleAfterMillis')
-  assert.match(stale.message, 'expected `staleAfterMillis` to be a duration >= `refreshMillis` (1000), got `100`')
+  assert.match(stale.message, 'expected `staleAfterMillis` to be a duration >= 2 x `refreshMillis` (2000), got `100`')
   const steady = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, steadyRefreshMillis: 5 }), InvalidOptionError)
   assert.is(steady.option, 'steadyRefreshMillis')
   const faster = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, refreshMillis: 500, steadyRefreshMillis: 400 }), InvalidOptionError)

@@ -8,9 +8,14 @@ import type { Context } from 'hono'
  */
 export function holdUntilSent(c: Context, operation: HttpOperation): void {
   const body = c.finalized ? c.res.body : null
+  if (!(body instanceof ReadableStream)) return operation.closed(true)
   // A HEAD response sends no body: Hono answers it from the GET route and drops that body unread, so a
-  // watch on it would never end (one scope left open per HEAD request).
-  if (!(body instanceof ReadableStream) || c.req.method === 'HEAD') return operation.closed(true)
+  // watch on it would never end (one scope left open per HEAD request). Cancelled here, a streamed body's
+  // producer stops (Hono's `onAbort`) instead of waiting for good on a write nobody reads.
+  if (c.req.raw.method === 'HEAD') {
+    void body.cancel().catch(() => undefined)
+    return operation.closed(true)
+  }
   c.res = new Response(watched(body as ReadableStream<Uint8Array>, (finished) => operation.closed(finished)), c.res)
 }
 
