@@ -89,6 +89,17 @@ async function withObserver<T>(work: (client: pg.Client) => Promise<T>): Promise
  * @example
  * assert.is(await serverConnectionCount(appName), 0)
  */
+/** Sessions of `appName` running a statement that contains `fragment` (e.g. `pg_sleep`) right now. */
+export async function runningStatementCount(appName: string, fragment: string): Promise<number> {
+  return withObserver(async (client) => {
+    const result = await client.query<{ count: number }>(
+      "SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND strpos(query, $2) > 0",
+      [appName, fragment],
+    )
+    return result.rows[0]?.count ?? 0
+  })
+}
+
 export async function serverConnectionCount(appName: string): Promise<number> {
   return withObserver(async (client) => {
     const result = await client.query<{ count: number }>(

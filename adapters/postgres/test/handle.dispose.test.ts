@@ -2,7 +2,7 @@ import { DisposedError, OperationAbortedError, OperationContext, createServiceCo
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresHandle, registerPostgres, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
-import { rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
+import { rejects, runningStatementCount, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const table = `handle_dispose_${process.pid}`
@@ -46,6 +46,8 @@ test('a statement still running when its operation ends is cancelled with its se
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
   const before = await serverConnectionCount(appName)
   const slow = client.query('SELECT pg_sleep(60)').then(() => undefined, (error: unknown) => error)
+  // Running on the server when the operation ends (one sent a moment before is cancelled too: sent again).
+  for (let i = 0; i < 500 && (await runningStatementCount(appName, 'pg_sleep')) === 0; i++) await sleep(10)
   await context.dispose()
   assert.instance(await slow, Error, 'the running statement failed')
   // Cancelled on the server too: its session ends now, not when the statement would have.

@@ -1,8 +1,8 @@
 import { InvalidOptionError, PoolClosedError, type LeakEvent } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ManualClock, rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
-import { closeAndCheck, testPool } from './_helpers/pools.js'
+import { ManualClock, rejects, runningStatementCount, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
+import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
 
 const test = suite('PostgresPool close')
 
@@ -62,6 +62,7 @@ test('a statement still running when the close times out is cancelled: no sessio
   const { pool, appName } = testPool('close-cancel', { clock })
   const client = await pool.connect()
   const running = client.query('SELECT pg_sleep(60)').then(() => undefined, (error: unknown) => error)
+  for (let i = 0; i < 500 && (await runningStatementCount(appName, 'pg_sleep')) === 0; i++) await sleep(10)
   const closing = pool.close({ timeoutMillis: 50 })
   await clock.advance(50)
   await closing

@@ -1,5 +1,5 @@
 import type { Clock, ConnectionFactory, CreateAttempt } from '@lifeguard/core/adapter'
-import { mayBeRunning, requestCancel } from './cancel-request.js'
+import { cancelRunning, mayBeRunning } from './cancel-request.js'
 import { isPermanentConnectError } from './connect-failure.js'
 import { abortable, connectorFor } from './connect-server.js'
 import { guardClient, type SessionGuard } from './pgbouncer-guard.js'
@@ -88,7 +88,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
     destroy: async (client) => {
       // Taken from a holder that never gave it back (a close that timed out, an operation that ended): its
       // statement may still run on the server, which would keep the session, and its locks, until done.
-      const running = client[clientState]?.lease.revoked === true && mayBeRunning(client) ? requestCancel(client) : undefined
+      const running = client[clientState]?.lease.revoked === true && mayBeRunning(client) ? cancelRunning(client) : undefined
       await Promise.all([running, client.end().catch(() => undefined)])
       hooks.removed?.(client)
     },
