@@ -169,11 +169,11 @@ run('a job that waits on nothing but its signal is held up by its deadline, not 
   const script = `
     import { once, EventEmitter } from 'node:events'
     import { createServiceContainer, runOperation } from '${index}'
-    const container = createServiceContainer().scoped('held', () => ({}), { dispose: () => console.log('disposed') })
+    const container = createServiceContainer().scoped('held', () => ({}), { dispose: () => process.stdout.write('disposed\\n') })
     try {
       await runOperation('worker', 'wait', (context) => (context.get('held'), once(new EventEmitter(), 'never', { signal: context.signal })), { container, deadlineMillis: 50 })
     } catch (error) {
-      console.log('rejected', error.name, error.cause?.name)
+      process.stdout.write('rejected ' + error.name + ' ' + error.cause?.name + '\\n')
     }`
   const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 })
   assert.is(child.status, 0, child.stderr)

@@ -45,11 +45,9 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
   const abortGraceMillis = options.abortGraceMillis ?? 1000
   // The user's name for the request, else METHOD route-pattern once routed (with the base URL of the router
   // it is in now), else METHOD path, built only if something reads it before routing (see HttpOperation).
-  const nameOf = (req: Request, method: string, route: RouteLike | undefined): string | (() => string) => {
-    const named = operationName?.(req)
-    if (named !== undefined) return named
-    return route === undefined ? () => `${method} ${pathOf(req.originalUrl ?? req.url)}` : `${method} ${req.baseUrl}${String(route.path)}`
-  }
+  const defaultName = (req: Request, method: string, route: RouteLike | undefined): string | (() => string) =>
+    route === undefined ? () => `${method} ${pathOf(req.originalUrl ?? req.url)}` : `${method} ${req.baseUrl}${String(route.path)}`
+  const nameOf = (req: Request, method: string, route: RouteLike | undefined): string | (() => string) => operationName?.(req) ?? defaultName(req, method, route)
 
   // Express gives every request object a prototype chain of its own (see request-contexts.ts), so each
   // property read on `req` or `res` misses V8's caches (2k to 5k instructions each, measured): this path
@@ -71,10 +69,12 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     // own, for a pipelined response still waiting in line).
     const onClose = (): void => {
       if (!routed) {
+        const route = req.route as RouteLike | undefined
         try {
-          operation.rename(nameOf(req, method, req.route as RouteLike | undefined))
+          operation.rename(nameOf(req, method, route))
         } catch (error) {
           operation.nameFailed(error)
+          operation.rename(defaultName(req, method, route))
         }
       }
       const finished = res.writableFinished
@@ -89,13 +89,12 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
       route = req.route as RouteLike | undefined
       if (route !== undefined) {
         routed = true
-        // The handler may be running already: a failing name is reported, not thrown (see nameFailed), and
-        // the route's pattern is used (the name so far is the path, one per id).
+        // The handler may be running already: a failing name is reported, not thrown (see nameFailed).
         try {
           operation.rename(nameOf(req, method, route))
         } catch (error) {
           operation.nameFailed(error)
-          operation.rename(`${method} ${req.baseUrl}${String(route.path)}`)
+          operation.rename(defaultName(req, method, route))
         }
       }
     }

@@ -59,6 +59,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
       operation.rename(nameOf(ctx, defaultName))
     } catch (error) {
       operation.nameFailed(error)
+      operation.rename(defaultName)
     }
   }
 
