@@ -33,7 +33,10 @@ export interface MongoPoolOptions {
   maxIdleTimeMillis?: number | undefined
   /** Report an admitted operation or lease held longer than this through `onLeak`. `0` (default) turns it off. */
   leakDetectionMillis?: number | undefined
-  /** Sent to the server in the handshake (visible in `$currentOp` and server logs). Default: the URI's `appName`, else `name`. */
+  /**
+   * Sent to the server in the handshake (visible in `$currentOp` and server logs), at most 128 bytes of UTF-8.
+   * Default: the URI's `appName`, else `name` (cut to 128 bytes at a character boundary).
+   */
   appName?: string | undefined
   /** Lifecycle listeners (`onConnect`, `onDisconnect`, `onError`, ...); one set or several. */
   events?: PoolEventListeners | readonly PoolEventListeners[] | undefined
@@ -60,6 +63,25 @@ export interface ResolvedMongoPoolOptions {
 
 const WHERE = 'createMongoPool'
 
+// The driver cuts a longer appName to this many bytes without a word, mid-character if it falls there.
+const maxAppNameBytes = 128
+
+function isAppName(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= maxAppNameBytes
+}
+
+// The pool's name may be longer; as the default appName it is cut where a character ends.
+function defaultAppName(name: string): string {
+  let appName = ''
+  let bytes = 0
+  for (const character of name) {
+    bytes += Buffer.byteLength(character)
+    if (bytes > maxAppNameBytes) break
+    appName += character
+  }
+  return appName
+}
+
 const rules: OptionRules<MongoPoolOptions> = {
   name: { type: 'string', nonEmpty: true },
   uri: { type: 'string', nonEmpty: true, secret: true },
@@ -71,7 +93,7 @@ const rules: OptionRules<MongoPoolOptions> = {
   maxWaitingRequests: { type: 'integer', min: 0, optional: true },
   maxIdleTimeMillis: { type: 'duration', optional: true },
   leakDetectionMillis: { type: 'duration', optional: true },
-  appName: { type: 'string', nonEmpty: true, optional: true },
+  appName: { type: 'custom', expected: `a non-empty string of at most ${maxAppNameBytes} bytes`, check: isAppName, optional: true },
   events: poolEventsRule,
   clientOptions: { type: 'custom', expected: 'an object of MongoClient options', check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), optional: true },
 }
@@ -120,7 +142,7 @@ export function resolveOptions(options: MongoPoolOptions): ResolvedMongoPoolOpti
     maxIdleTimeMillis: options.maxIdleTimeMillis ?? 10_000,
     leakDetectionMillis: options.leakDetectionMillis ?? 0,
     // An appName in the URI wins over the default, as it would with the bare driver.
-    appName: options.appName ?? (/[?&]appname=/i.test(options.uri) ? undefined : options.name),
+    appName: options.appName ?? (/[?&]appname=/i.test(options.uri) ? undefined : defaultAppName(options.name)),
     events: options.events,
     clientOptions,
   }

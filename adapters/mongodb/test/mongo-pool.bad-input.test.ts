@@ -106,6 +106,17 @@ BadInput('a database name the server would refuse every operation on is refused 
   }
 })
 
+BadInput('an appName longer than the 128 bytes the driver sends is refused, not cut short without a word', (context) => {
+  for (const appName of ['x'.repeat(129), 'é'.repeat(65), '']) {
+    const error = create({ appName })
+    assert.is(error.option, 'appName')
+    assert.match(error.message, 'a non-empty string of at most 128 bytes')
+  }
+  const longest = createMongoPool({ name: 'orders', uri, appName: 'é'.repeat(64) })
+  context.pools.push(longest)
+  assert.is(longest.client.options.appName, 'é'.repeat(64))
+})
+
 BadInput('registerMongo, createMongoHandle and withTransaction check their arguments when given', async (context) => {
   const pool = createMongoPool({ name: 'orders', uri })
   context.pools.push(pool)

@@ -103,4 +103,11 @@ Options('the driver gets maxSizeLimit as maxPoolSize, maxIdleTimeMillis, no mini
   assert.is(named.client.options.appName, 'from-uri')
 })
 
+Options('a pool name longer than an appName may be is cut where a character ends for the default appName', (context) => {
+  const pool = createMongoPool({ name: `${'x'.repeat(127)}é-and-more`, uri })
+  context.pools.push(pool)
+  assert.is(pool.client.options.appName, 'x'.repeat(127))
+  assert.is(pool.name, `${'x'.repeat(127)}é-and-more`)
+})
+
 Options.run()
