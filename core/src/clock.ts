@@ -1,3 +1,5 @@
+import type { OptionRule } from './options.js'
+
 /** A timer started through a `Clock`; pass it back to `clock.clearTimeout()`. */
 export type ClockTimer = { readonly __clockTimer?: never } | NodeJS.Timeout
 
@@ -28,4 +30,13 @@ export const systemClock: Clock = {
   clearTimeout(timer) {
     clearTimeout(timer as NodeJS.Timeout)
   },
+}
+
+/** @internal The rule for a `clock` option. */
+export const clockRule: OptionRule = {
+  type: 'custom',
+  expected: 'a Clock (an object with `now`, `setTimeout` and `clearTimeout` functions)',
+  check: (value: unknown) =>
+    typeof value === 'object' && value !== null && ['now', 'setTimeout', 'clearTimeout'].every((key) => typeof (value as Record<string, unknown>)[key] === 'function'),
+  optional: true,
 }

@@ -63,6 +63,23 @@ export class DisposedError extends LifeguardError {
   }
 }
 
+/**
+ * A disposer, or an async factory still pending when its scope was disposed, did not settle within the
+ * container's `disposeTimeoutMillis`. `dispose()` went on without it; the disposer keeps running.
+ */
+export class DisposeTimeoutError extends LifeguardError {
+  override readonly name = 'DisposeTimeoutError'
+  /** The service whose disposer hung, or `undefined` for async factories still pending. */
+  readonly service: string | undefined
+  readonly timeoutMillis: number
+  constructor(service: string | undefined, timeoutMillis: number) {
+    const what = service === undefined ? 'Async factories still pending' : `The disposer of '${service}'`
+    super('ERR_DISPOSE_TIMEOUT', `${what} did not settle within ${timeoutMillis}ms (disposeTimeoutMillis). The scope was disposed without waiting for it.`)
+    this.service = service
+    this.timeoutMillis = timeoutMillis
+  }
+}
+
 /** `OperationContext.current()` was called outside any operation. */
 export class ContextUnavailableError extends LifeguardError {
   override readonly name = 'ContextUnavailableError'

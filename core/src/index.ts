@@ -16,6 +16,7 @@ export {
   RegistrationError,
   ResolutionError,
   DisposedError,
+  DisposeTimeoutError,
   ContextUnavailableError,
   PoolNotFoundError,
   PoolTimeoutError,
@@ -69,6 +70,7 @@ export type { RegistryWarmupReport, RegistryListener } from './pool-registry.js'
 
 export { ServiceContainer, ServiceScope, createServiceContainer } from './service-container.js'
 export type { Lifetime, ServiceResolver, ServiceFactory, RegistrationOptions, ServiceContainerOptions } from './service-container.js'
+export type { Clock, ClockTimer } from './clock.js'
 
 export { OperationContext, CONTEXT_SERVICE } from './operation-context.js'
 export type { OperationContextOptions } from './operation-context.js'

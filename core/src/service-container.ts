@@ -1,4 +1,5 @@
-import { DisposedError, RegistrationError, ResolutionError } from './errors.js'
+import { clockRule, systemClock, type Clock } from './clock.js'
+import { DisposedError, DisposeTimeoutError, RegistrationError, ResolutionError } from './errors.js'
 import { checkOption, validateOptions, type OptionRule } from './options.js'
 
 /** How long a service instance lives. */
@@ -24,6 +25,16 @@ export interface RegistrationOptions<T> {
 export interface ServiceContainerOptions {
   /** Receives failures that have no caller to go to (e.g. a scope disposed after the response was sent). Default: `process.emitWarning`. */
   onError?: (error: unknown) => void
+  /**
+   * How long `dispose()` waits for one disposer, and for async factories still pending, before it goes on
+   * without them: a `DisposeTimeoutError` joins its `AggregateError`. The disposer keeps running (a failure
+   * it reports later goes to `onError`); an instance whose factory settles later is disposed then. `0` waits
+   * for good. Default `30000`: longer than a pool's own close timeout, so a singleton closing its pools is
+   * waited for.
+   */
+  disposeTimeoutMillis?: number
+  /** Where the dispose timeout reads time (a manual clock in tests). Default: the process clock. */
+  clock?: Clock
 }
 
 interface Registration {
@@ -76,6 +87,8 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   // While async factories are pending: which services each one waits on (see `#waitFor`).
   #waits: Map<string, Set<string>> | undefined
   #disposing: Promise<void> | undefined
+  // Set once `dispose()` stopped waiting for pending factories.
+  #finishing = false
   // A container's open scopes form a list, newest last (see `openScopes`): nothing hashed per request scope.
   #older: ServiceScope<S> | undefined
   #newer: ServiceScope<S> | undefined
@@ -175,12 +188,17 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   protected async disposeOwned(): Promise<void> {
     const errors: unknown[] = []
     await this.disposeChildren(errors)
-    if (this.#pending !== undefined) await Promise.allSettled([...this.#pending])
+    if (this.#pending !== undefined && this.#pending.size > 0) {
+      await this.#root.settleWithin(Promise.allSettled([...this.#pending]), undefined, errors)
+    }
+    // From here an async factory that settles late has its instance disposed at once (see `#track`).
+    this.#finishing = true
     const created = this.#created ?? []
     for (let i = created.length - 1; i >= 0; i--) {
       const entry = created[i] as Created
       try {
-        await entry.dispose(entry.instance)
+        const disposing = entry.dispose(entry.instance)
+        if (isPromiseLike(disposing)) await this.#root.settleWithin(disposing, entry.name, errors)
       } catch (error) {
         errors.push(error)
       }
@@ -327,7 +345,9 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
 
   #track(registration: Registration, instance: unknown): void {
     const dispose = registration.dispose ?? defaultDisposer(instance)
-    if (dispose !== undefined) (this.#created ??= []).push({ name: registration.name, instance, dispose })
+    if (dispose === undefined) return
+    if (this.#finishing) this.#root.disposeLate(instance, dispose)
+    else (this.#created ??= []).push({ name: registration.name, instance, dispose })
   }
 
   #cycle(name: string, path: readonly string[]): never {
@@ -341,11 +361,15 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
 export class ServiceContainer<S extends object = Record<string, unknown>> extends ServiceScope<S> {
   readonly #registrations = new Map<string, Registration>()
   readonly #onError: (error: unknown) => void
+  readonly #disposeTimeoutMillis: number
+  readonly #clock: Clock
 
   /** @internal use `createServiceContainer()` */
   constructor(options: ServiceContainerOptions = {}) {
     super(undefined)
     this.#onError = options.onError ?? ((error) => process.emitWarning(error instanceof Error ? error : new Error(String(error))))
+    this.#disposeTimeoutMillis = options.disposeTimeoutMillis ?? 30_000
+    this.#clock = options.clock ?? systemClock
   }
 
   /** One instance for the container's lifetime. */
@@ -404,6 +428,51 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
     }
   }
 
+  /**
+   * @internal Waits for `settling` up to `disposeTimeoutMillis`, collecting its failure, or the timeout,
+   * into `errors`. A failure after the timeout goes to `onError`.
+   */
+  async settleWithin(settling: PromiseLike<unknown>, service: string | undefined, errors: unknown[]): Promise<void> {
+    const millis = this.#disposeTimeoutMillis
+    if (millis === 0) {
+      try {
+        await settling
+      } catch (error) {
+        errors.push(error)
+      }
+      return
+    }
+    let timer: ReturnType<Clock['setTimeout']> | undefined
+    let timedOut = false
+    const late = new Promise<void>((resolve) => {
+      timer = this.#clock.setTimeout(() => {
+        timedOut = true
+        resolve()
+      }, millis)
+    })
+    const outcome = Promise.resolve(settling).then(
+      () => undefined,
+      (error: unknown) => {
+        if (timedOut) this.reportError(error)
+        else errors.push(error)
+      },
+    )
+    await Promise.race([outcome, late])
+    this.#clock.clearTimeout(timer as ReturnType<Clock['setTimeout']>)
+    if (timedOut) errors.push(new DisposeTimeoutError(service, millis))
+  }
+
+  /** @internal Disposes an instance whose async factory settled after its scope stopped waiting for it. */
+  disposeLate(instance: unknown, dispose: (instance: unknown) => void | Promise<void>): void {
+    const failed = (error: unknown): void => this.reportError(error)
+    try {
+      const disposing = dispose(instance)
+      if (isPromiseLike(disposing)) Promise.resolve(disposing).catch(failed)
+    } catch (error) {
+      failed(error)
+    }
+  }
+
   /** @internal */
   registration(name: string): Registration | undefined {
     return this.#registrations.get(name)
@@ -457,7 +526,13 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
  * await scope.dispose()
  */
 export function createServiceContainer<S extends object = Record<string, unknown>>(options?: ServiceContainerOptions): ServiceContainer<S> {
-  return new ServiceContainer<S>(validateOptions('createServiceContainer', options, { onError: { type: 'function', optional: true } }))
+  return new ServiceContainer<S>(
+    validateOptions('createServiceContainer', options, {
+      onError: { type: 'function', optional: true },
+      disposeTimeoutMillis: { type: 'duration', optional: true },
+      clock: clockRule,
+    }),
+  )
 }
 
 function defaultDisposer(instance: unknown): ((instance: unknown) => void | Promise<void>) | undefined {

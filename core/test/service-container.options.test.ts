@@ -14,7 +14,7 @@ options('createServiceContainer accepts no options, an empty bag or an onError h
 options('createServiceContainer rejects bad options with InvalidOptionError naming the option', () => {
   const cases: [unknown, string, string][] = [
     [{ onError: 'log' }, 'onError', 'expected `onError` to be a function, got `"log"` (string).'],
-    [{ onErorr: () => {} }, 'onErorr', 'unknown option `onErorr`. Known options: `onError`.'],
+    [{ onErorr: () => {} }, 'onErorr', 'unknown option `onErorr`. Known options: `onError`, `disposeTimeoutMillis`, `clock`.'],
     [null, 'options', 'expected an object, got `null`.'],
     ['strict', 'options', 'expected an object'],
   ]

@@ -1,0 +1,133 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { DisposeTimeoutError, InvalidOptionError, createServiceContainer } from '../src/index.js'
+import { deferred, isPending, turn } from './_helpers/async.js'
+import { ManualClock, rejects, throwsError } from '@lifeguard/test-kit'
+
+const disposeTimeout = suite('ServiceContainer dispose timeout')
+
+disposeTimeout('a disposer that never settles is given up on after disposeTimeoutMillis; the ones after it still run', async () => {
+  const clock = new ManualClock()
+  const reported: unknown[] = []
+  const log: string[] = []
+  const hung = deferred()
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 5_000, onError: (error) => reported.push(error) })
+    .scoped('first', () => 'first', { dispose: () => void log.push('first') })
+    .scoped('stuck', () => 'stuck', { dispose: () => hung.promise })
+  const scope = container.createScope()
+  scope.resolve('first')
+  scope.resolve('stuck')
+  const disposing = scope.dispose()
+  const failing = rejects(disposing, AggregateError)
+  await clock.advance(4_999)
+  assert.ok(await isPending(disposing), 'still waiting before the timeout')
+  assert.equal(log, [])
+  await clock.advance(1)
+  const error = await failing
+  assert.is(error.errors.length, 1)
+  const timeout = error.errors[0] as DisposeTimeoutError
+  assert.instance(timeout, DisposeTimeoutError)
+  assert.is(timeout.code, 'ERR_DISPOSE_TIMEOUT')
+  assert.is(timeout.service, 'stuck')
+  assert.is(timeout.timeoutMillis, 5_000)
+  assert.match(timeout.message, "The disposer of 'stuck' did not settle within 5000ms")
+  assert.equal(log, ['first'], 'the disposers after the hung one ran')
+  assert.is(container.openScopes, 0)
+  // The hung disposer fails later: nobody waits for it any more, so it is reported.
+  hung.reject(new Error('late failure'))
+  await turn()
+  assert.is(reported.length, 1)
+  assert.is((reported[0] as Error).message, 'late failure')
+  assert.is(clock.pendingTimers, 0)
+  await container.dispose()
+})
+
+disposeTimeout('a disposer that settles in time leaves no timer behind and is not reported', async () => {
+  const clock = new ManualClock()
+  const reported: unknown[] = []
+  const slow = deferred()
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 5_000, onError: (error) => reported.push(error) })
+    .scoped('slow', () => 'slow', { dispose: () => slow.promise })
+  const scope = container.createScope()
+  scope.resolve('slow')
+  const disposing = scope.dispose()
+  await clock.advance(4_000)
+  slow.resolve()
+  await disposing
+  assert.is(clock.pendingTimers, 0)
+  await clock.advance(10_000)
+  assert.equal(reported, [])
+  await container.dispose()
+})
+
+disposeTimeout('an async factory still pending is waited for up to the timeout; its instance is disposed when it arrives', async () => {
+  const clock = new ManualClock()
+  const reported: unknown[] = []
+  const disposed: string[] = []
+  const factory = deferred<{ id: string }>()
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 1_000, onError: (error) => reported.push(error) })
+    .scoped('connection', () => factory.promise, { dispose: (instance) => void disposed.push(instance.id) })
+  const scope = container.createScope()
+  const resolving = scope.resolve('connection')
+  const failing = rejects(scope.dispose(), AggregateError)
+  await clock.advance(1_000)
+  const error = await failing
+  const timeout = error.errors[0] as DisposeTimeoutError
+  assert.instance(timeout, DisposeTimeoutError)
+  assert.is(timeout.service, undefined)
+  assert.match(timeout.message, 'Async factories still pending did not settle within 1000ms')
+  // The factory gets its connection after all: nothing else would ever give it back.
+  factory.resolve({ id: 'late' })
+  assert.equal(await resolving, { id: 'late' })
+  await turn()
+  assert.equal(disposed, ['late'])
+  assert.equal(reported, [])
+  await container.dispose()
+})
+
+disposeTimeout('disposeTimeoutMillis: 0 waits for good, as before', async () => {
+  const clock = new ManualClock()
+  const slow = deferred()
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 0 }).scoped('slow', () => 'slow', { dispose: () => slow.promise })
+  const scope = container.createScope()
+  scope.resolve('slow')
+  const disposing = scope.dispose()
+  await clock.advance(3_600_000)
+  assert.ok(await isPending(disposing))
+  assert.is(clock.pendingTimers, 0)
+  slow.resolve()
+  await disposing
+  await container.dispose()
+})
+
+disposeTimeout('the root container bounds its singletons disposers and its open scopes the same way', async () => {
+  const clock = new ManualClock()
+  const hung = deferred()
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 2_000, onError: () => {} })
+    .singleton('client', () => 'client', { dispose: () => hung.promise })
+    .scoped('session', () => 'session', { dispose: () => hung.promise })
+  container.resolve('client')
+  container.createScope().resolve('session')
+  const disposing = container.dispose()
+  const failing = rejects(disposing, AggregateError)
+  await clock.advance(2_000)
+  assert.ok(await isPending(disposing), 'the open scope timed out; the singleton is next')
+  await clock.advance(2_000)
+  const error = await failing
+  // The open scope's own failure comes first, as its AggregateError; then the singleton's.
+  const [scopeFailure, singletonFailure] = error.errors as [AggregateError, DisposeTimeoutError]
+  assert.is((scopeFailure.errors[0] as DisposeTimeoutError).service, 'session')
+  assert.is(singletonFailure.service, 'client')
+})
+
+disposeTimeout('bad disposeTimeoutMillis and clock options are refused with their range', () => {
+  for (const disposeTimeoutMillis of [-1, 1.5, Number.NaN, 2 ** 31, '100']) {
+    const error = throwsError(() => createServiceContainer({ disposeTimeoutMillis } as never), InvalidOptionError)
+    assert.is(error.option, 'disposeTimeoutMillis')
+  }
+  const error = throwsError(() => createServiceContainer({ clock: { now: () => 0 } } as never), InvalidOptionError)
+  assert.is(error.option, 'clock')
+  assert.match(error.message, 'a Clock (an object with `now`, `setTimeout` and `clearTimeout` functions)')
+})
+
+disposeTimeout.run()
