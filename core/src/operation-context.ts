@@ -2,6 +2,7 @@ import { contextStorage } from './context-storage.js'
 import { ContextUnavailableError, DisposedError, ResolutionError } from './errors.js'
 import { checkOption, satisfiesRule, validateOptions, type OptionRule, type OptionRules } from './options.js'
 import { disposedAtOnce, type ServiceContainer, type ServiceScope } from './service-container.js'
+import { followSignal, unfollowSignal } from './signal-followers.js'
 
 /** Options of `OperationContext.create()`. */
 export interface OperationContextOptions {
@@ -47,8 +48,21 @@ export let nameOperation!: (context: OperationContext, name: string | OperationN
 
 // Where core's pool engine counts an operation's queued checkouts (see `countWait`) and asks to be told
 // when it aborts (see `watchAbort`): internal, and cheaper than an AbortSignal per waiting request.
-const waitCounter = Symbol('lifeguard.operation-context.waits')
-const abortWatch = Symbol('lifeguard.operation-context.watch')
+// Registered symbols: with two copies of this package installed, one copy's pool engine waits on
+// another copy's contexts.
+const waitCounter = Symbol.for('lifeguard.operation-context.waits')
+const abortWatch = Symbol.for('lifeguard.operation-context.watch')
+
+// The accessors adapters define (`context.postgres`), shared by every copy of this package in the process,
+// and the `OperationContext` prototypes of those copies: an adapter that found a copy of its own defines
+// its accessor on the application's contexts too.
+interface SharedAccessors {
+  readonly prototypes: Set<object>
+  readonly accessors: Map<string, PropertyDescriptor>
+}
+const accessorsKey = Symbol.for('lifeguard.operation-context.accessors')
+const processWide = globalThis as typeof globalThis & { [accessorsKey]?: SharedAccessors }
+const sharedAccessors: SharedAccessors = (processWide[accessorsKey] ??= { prototypes: new Set(), accessors: new Map() })
 
 /** @internal called with the operation and the reason when it aborts. */
 export type AbortWatcher = (context: OperationContext, reason: unknown) => void
@@ -141,6 +155,8 @@ export class OperationContext {
   }
 
   static {
+    sharedAccessors.prototypes.add(OperationContext.prototype)
+    for (const [name, accessor] of sharedAccessors.accessors) defineOnce(OperationContext.prototype, name, accessor)
     createCheckedContext = OperationContext.#start
     nameOperation = (context, name) => {
       context.#operation = name
@@ -178,13 +194,15 @@ export class OperationContext {
    * `mongodb`). The value is created on first access and cached for the context's lifetime.
    */
   static defineAccessor<T>(name: string, create: (context: OperationContext) => T): void {
-    if (Object.hasOwn(OperationContext.prototype, name)) return
-    Object.defineProperty(OperationContext.prototype, name, {
+    if (sharedAccessors.accessors.has(name)) return
+    const accessor: PropertyDescriptor = {
       configurable: true,
       get(this: OperationContext) {
         return this.resource(name, create)
       },
-    })
+    }
+    sharedAccessors.accessors.set(name, accessor)
+    for (const prototype of sharedAccessors.prototypes) defineOnce(prototype, name, accessor)
   }
 
   /**
@@ -262,7 +280,8 @@ export class OperationContext {
 
   /** Aborts the operation (adapters call this when the client goes away). */
   abort(reason?: unknown): void {
-    if (this.#aborted) return
+    // After dispose() the operation has ended as it ended: a late abort changes neither `aborted` nor `signal`.
+    if (this.#aborted || this.#disposing !== undefined) return
     this.#aborted = true
     // Nothing is left for the deadline to do, and its timer would hold the process until it passed.
     if (this.#timer !== undefined) clearTimeout(this.#timer)
@@ -285,7 +304,7 @@ export class OperationContext {
   dispose(): Promise<void> {
     if (this.#disposing === undefined) {
       if (this.#timer !== undefined) clearTimeout(this.#timer)
-      if (this.#onParentAbort !== undefined) this.#parentSignal?.removeEventListener('abort', this.#onParentAbort)
+      if (this.#onParentAbort !== undefined) unfollowSignal(this.#parentSignal as AbortSignal, this.#onParentAbort)
       // The operation is over: a pool checkout of it still waiting stops waiting now.
       if (this.#waits > 0 && !this.#aborted) this.abort(operationEnded)
       const scopeDisposal = this.scope.dispose()
@@ -326,10 +345,10 @@ export class OperationContext {
   #linkSignal(controller: AbortController): void {
     const parent = this.#parentSignal
     if (this.#aborted) controller.abort(this.#abortReason)
-    else if (parent?.aborted) this.abort(parent.reason)
+    else if (parent?.aborted && !this.disposed) this.abort(parent.reason)
     if (parent !== undefined && !controller.signal.aborted && !this.disposed) {
       this.#onParentAbort = () => this.abort(parent.reason)
-      parent.addEventListener('abort', this.#onParentAbort, { once: true })
+      followSignal(parent, this.#onParentAbort)
     }
     if (this.#deadline !== undefined && !controller.signal.aborted && !this.disposed) {
       const remaining = this.#deadline - Date.now()
@@ -366,6 +385,10 @@ export function watchAbort(context: OperationContext, watcher: AbortWatcher): vo
 const operationEnded = new DisposedError('The operation has ended (its context was disposed) while it waited.')
 
 const ruleEntries = Object.entries(optionRules) as [string, OptionRule][]
+
+function defineOnce(prototype: object, name: string, accessor: PropertyDescriptor): void {
+  if (!Object.hasOwn(prototype, name)) Object.defineProperty(prototype, name, accessor)
+}
 
 // The same rules as the full validation, checked without building errors: true when it would pass.
 function isWellFormed(handler: unknown, operation: unknown, options: OperationContextOptions | undefined): boolean {

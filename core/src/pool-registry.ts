@@ -112,7 +112,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   /** Metrics of every pool, by name. */
   getPoolMetrics(): Record<string, PoolMetrics> {
     const all: Record<string, PoolMetrics> = {}
-    for (const [name, pool] of this.#pools) all[name] = pool.getPoolMetrics()
+    // Defined, not assigned: a pool named `__proto__` would otherwise become the object's prototype.
+    for (const [name, pool] of this.#pools) Object.defineProperty(all, name, { value: pool.getPoolMetrics(), enumerable: true, writable: true, configurable: true })
     return all
   }
 
@@ -128,6 +129,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     this.#isReady = false
     const results = await Promise.allSettled(pools.map((pool) => settled(() => pool.close(options))))
     for (const pool of pools) {
+      // A close() that overlapped this one, or a pool registered anew under the name, is not removed twice.
+      if (this.#pools.get(pool.name) !== pool) continue
       this.#pools.delete(pool.name)
       for (const listener of this.#listeners) notify(listener, 'removed', pool)
     }

@@ -1,5 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { getEventListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { OperationContext, createServiceContainer, type ServiceContainer } from '../src/index.js'
 import { sleep, within } from './_helpers/async.js'
@@ -134,6 +135,38 @@ signal('whichever comes first wins: an earlier parent abort keeps its reason pas
   assert.is(await waiting, 'client gone')
   await sleep(30)
   assert.is(context.signal.reason, 'client gone')
+})
+
+signal('after dispose(), a signal first read then, or abort(), still says how the operation ended', async () => {
+  // The caller's signal aborted during the operation, which never read its own: it ended not aborted.
+  const during = new AbortController()
+  const unread = OperationContext.create('api', 'done', { container, signal: during.signal })
+  await unread.dispose()
+  during.abort('late')
+  assert.is(unread.aborted, false)
+  assert.is(unread.signal.aborted, false, 'the signal made after dispose() does not follow the caller')
+  assert.is(unread.aborted, false)
+  unread.abort('later still')
+  assert.is(unread.aborted, false, 'abort() after dispose() changes nothing')
+  assert.is(unread.signal.aborted, false)
+})
+
+signal('operations that share a caller signal put one listener on it, gone when the last is disposed', async () => {
+  const shutdown = new AbortController()
+  const contexts = Array.from({ length: 25 }, () => OperationContext.create('jobs', 'charge', { container, signal: shutdown.signal }))
+  for (const context of contexts) void context.signal
+  assert.is(getEventListeners(shutdown.signal, 'abort').length, 1, 'not one per operation: Node warns past 10')
+  await contexts[0]!.dispose()
+  assert.is(getEventListeners(shutdown.signal, 'abort').length, 1)
+  shutdown.abort('shutting down')
+  assert.is(contexts[0]!.aborted, false, 'the disposed one ended before the abort')
+  for (const context of contexts.slice(1)) assert.is(context.signal.reason, 'shutting down')
+  assert.is(getEventListeners(shutdown.signal, 'abort').length, 0)
+  const other = new AbortController()
+  const two = [1, 2].map(() => OperationContext.create('jobs', 'charge', { container, signal: other.signal }))
+  for (const context of two) void context.signal
+  for (const context of two) await context.dispose()
+  assert.is(getEventListeners(other.signal, 'abort').length, 0, 'the listener goes with the last follower')
 })
 
 signal.run()

@@ -23,6 +23,18 @@ lifecycle('getPoolMetrics returns every pool by name', async () => {
   await registry.close()
 })
 
+lifecycle('getPoolMetrics keeps a pool named __proto__ as an entry of its own', async () => {
+  const registry = createPoolRegistry()
+  registry.register(new FakePool('__proto__', { maxSize: 3 }))
+  registry.register(new FakePool('orders'))
+  const metrics = registry.getPoolMetrics()
+  assert.equal(Object.keys(metrics), ['__proto__', 'orders'])
+  assert.is(Object.getPrototypeOf(metrics), Object.prototype)
+  assert.is(metrics['__proto__']?.maxSize, 3)
+  assert.equal(Object.keys(JSON.parse(JSON.stringify(metrics)) as object), ['__proto__', 'orders'])
+  await registry.close()
+})
+
 lifecycle('close closes every pool in parallel, passes the options and empties the registry', async () => {
   const registry = createPoolRegistry()
   const gateA = deferred()
@@ -72,6 +84,21 @@ lifecycle('close rejects bad options with InvalidOptionError naming the option',
   assert.is(orders.calls.close.length, 0)
   assert.ok(registry.has('orders'))
   await registry.close()
+})
+
+lifecycle('two overlapping close() calls report each pool removed once', async () => {
+  const registry = createPoolRegistry()
+  const gate = deferred()
+  registry.register(new FakePool('orders', { closeGate: gate.promise }))
+  registry.register(new FakePool('users'))
+  const removed: string[] = []
+  registry.subscribe({ removed: (pool: ManagedPool) => void removed.push(pool.name) })
+  const first = registry.close()
+  const second = registry.close()
+  gate.resolve()
+  await Promise.all([first, second])
+  assert.equal(removed, ['orders', 'users'])
+  assert.equal(registry.names(), [])
 })
 
 lifecycle('subscribe reports pools already there, pools added later and pools removed on close', async () => {

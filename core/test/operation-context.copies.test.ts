@@ -1,0 +1,46 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { OperationContext, createServiceContainer } from '../src/index.js'
+
+// A second copy of the module, as an application gets with a nested node_modules or a bundled adapter:
+// its own class, its own prototype, the same process.
+type Module = typeof import('../src/operation-context.js')
+let secondCopy: Module
+
+const copies = suite('OperationContext with two copies of core installed')
+
+copies.before(async () => {
+  secondCopy = (await import(new URL('../src/operation-context.ts?second-copy', import.meta.url).href)) as Module
+})
+
+copies('the test really has a second copy', () => {
+  assert.is.not(secondCopy.OperationContext, OperationContext)
+})
+
+copies("an accessor one copy defines is on the other copy's contexts, whichever loaded first", async () => {
+  const container = createServiceContainer()
+  secondCopy.OperationContext.defineAccessor('copiesProbe', (context) => `probe for ${context.operation}`)
+  const context = OperationContext.create('api', 'GET /x', { container }) as OperationContext & { copiesProbe: string }
+  assert.is(context.copiesProbe, 'probe for GET /x')
+  OperationContext.defineAccessor('copiesProbeBack', () => 'back')
+  const other = secondCopy.OperationContext.create('api', 'GET /y', { container }) as unknown as { copiesProbeBack: string; dispose(): Promise<void> }
+  assert.is(other.copiesProbeBack, 'back')
+  await context.dispose()
+  await other.dispose()
+  await container.dispose()
+})
+
+copies("the other copy's pool engine can wait on a context and is told when it aborts", async () => {
+  const container = createServiceContainer()
+  const context = OperationContext.create('api', 'GET /x', { container })
+  const told: unknown[] = []
+  secondCopy.countWait(context as never, 1)
+  secondCopy.watchAbort(context as never, (_, reason) => told.push(reason))
+  await context.dispose()
+  // Disposed with a checkout still counted as waiting: the wait is ended, through the other copy's watcher.
+  assert.is(told.length, 1)
+  assert.match(String((told[0] as Error).message), 'The operation has ended')
+  await container.dispose()
+})
+
+copies.run()
