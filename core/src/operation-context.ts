@@ -36,7 +36,8 @@ export let createCheckedContext!: (
 /**
  * @internal Builds an operation's name when something first reads it: an HTTP adapter's default name (the
  * route pattern) costs string work on every request, and most requests are never asked their name (events
- * and route-labelled metrics ask). Must return a non-empty string.
+ * and route-labelled metrics ask). Must return a non-empty string. The name it returns is kept, unless it
+ * named the operation again (`nameOperation`) while it ran: then that is asked on the next read.
  */
 export type OperationNamer = () => string
 
@@ -99,6 +100,8 @@ export class OperationContext {
   readonly #deadline: number | undefined
   // A function until first read, for a name built lazily (see `OperationNamer`).
   #operation: string | OperationNamer
+  // Set when the operation is named while its name builder runs (see the `operation` getter).
+  #renamed = false
   #controller: AbortController | undefined
   #abortReason: unknown
   #aborted = false
@@ -160,6 +163,7 @@ export class OperationContext {
     createCheckedContext = OperationContext.#start
     nameOperation = (context, name) => {
       context.#operation = name
+      context.#renamed = true
     }
   }
 
@@ -214,10 +218,13 @@ export class OperationContext {
   get operation(): string {
     const operation = this.#operation
     if (typeof operation === 'string') return operation
+    this.#renamed = false
     const built = operation()
     // A fault of the adapter that named it; checked on the one read that builds it.
     if (typeof built !== 'string' || built === '') checkOption('OperationContext.operation', 'operation', built, nameRule)
-    this.#operation = built
+    // A builder that named the operation again while it ran (a name for now, until the route is known) is
+    // asked again on the next read.
+    if (!this.#renamed) this.#operation = built
     return built
   }
 

@@ -44,10 +44,11 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
   const { operationName, requestIdHeader } = settings
   const abortGraceMillis = options.abortGraceMillis ?? 1000
   // The user's name for the request, else METHOD route-pattern once routed (with the base URL of the router
-  // it is in now), else METHOD path, built only if something reads it before routing (see HttpOperation).
-  const defaultName = (req: Request, method: string, route: RouteLike | undefined): string | (() => string) =>
-    route === undefined ? () => `${method} ${pathOf(req.originalUrl ?? req.url)}` : `${method} ${req.baseUrl}${String(route.path)}`
-  const nameOf = (req: Request, method: string, route: RouteLike | undefined): string | (() => string) => operationName?.(req) ?? defaultName(req, method, route)
+  // it is in now), else a name built when something reads it (see HttpOperation and `untilRouted`).
+  const defaultName = (req: Request, method: string, route: RouteLike | undefined, operation: () => HttpOperation): string | (() => string) =>
+    route === undefined ? untilRouted(req, method, operation) : `${method} ${req.baseUrl}${String(route.path)}`
+  const nameOf = (req: Request, method: string, route: RouteLike | undefined, operation: () => HttpOperation): string | (() => string) =>
+    operationName?.(req) ?? defaultName(req, method, route, operation)
 
   // Express gives every request object a prototype chain of its own (see request-contexts.ts), so each
   // property read on `req` or `res` misses V8's caches (2k to 5k instructions each, measured): this path
@@ -58,7 +59,8 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     const method = req.method
     // Set already when the middleware is mounted on a route; otherwise once the router has matched.
     let route = req.route as RouteLike | undefined
-    const operation = new HttpOperation(settings, nameOf(req, method, route), req.headers[requestIdHeader])
+    const self = (): HttpOperation => operation
+    const operation: HttpOperation = new HttpOperation(settings, nameOf(req, method, route, self), req.headers[requestIdHeader])
     const { context } = operation
     attachContext(req, context)
     // Set at once, not as the headers are written (echoHeaderOnWrite, as on Koa and Hono): an own `writeHead`
@@ -71,10 +73,10 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
       if (!routed) {
         const route = req.route as RouteLike | undefined
         try {
-          operation.rename(nameOf(req, method, route))
+          operation.rename(nameOf(req, method, route, self))
         } catch (error) {
           operation.nameFailed(error)
-          operation.rename(defaultName(req, method, route))
+          operation.rename(defaultName(req, method, route, self))
         }
       }
       const finished = res.writableFinished
@@ -91,10 +93,10 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
         routed = true
         // The handler may be running already: a failing name is reported, not thrown (see nameFailed).
         try {
-          operation.rename(nameOf(req, method, route))
+          operation.rename(nameOf(req, method, route, self))
         } catch (error) {
           operation.nameFailed(error)
-          operation.rename(defaultName(req, method, route))
+          operation.rename(defaultName(req, method, route, self))
         }
       }
     }
@@ -103,6 +105,20 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
 
 interface RouteLike {
   path?: unknown
+}
+
+// The default name of a request not routed when the middleware ran: read when something asks for it. After
+// an async middleware Express routes later, with no hook to tell: a query in the handler then reads the
+// route pattern here, and one before routing gets `METHOD path` for now, not kept, so that a later read
+// (route-labelled metrics, pool events) gets the pattern instead of a path with ids in it.
+function untilRouted(req: Request, method: string, operation: () => HttpOperation): () => string {
+  const name = (): string => {
+    const route = req.route as RouteLike | undefined
+    if (route !== undefined) return `${method} ${req.baseUrl}${String(route.path)}`
+    operation().rename(name)
+    return `${method} ${pathOf(req.originalUrl ?? req.url)}`
+  }
+  return name
 }
 
 // Express does not hand middleware the handler's promise. After a disconnect, ending the response (the

@@ -46,6 +46,24 @@ test('is named by the time the scope is disposed when async middleware runs afte
   assert.is(atDispose, 'GET /items/:id')
 })
 
+test('after async middleware below lifeguard(), the handler already sees the route pattern, even when the name was read before routing', async () => {
+  // A body parser or an auth lookup sits between lifeguard() and the router: Express routes later, with no
+  // hook to tell. Route-labelled metrics read the name in the handler; a path there puts ids into labels.
+  for (const readEarly of [false, true]) {
+    const { container, disposed } = namingContainer()
+    const app = quietApp()
+    const early: string[] = []
+    app.use(lifeguard({ container }))
+    app.use((req, _res, next) => {
+      if (readEarly) early.push(req.lifeguard.operation)
+      setTimeout(next, 2)
+    })
+    app.get('/items/:id', answer)
+    assert.equal(await operationNames(await listen(app), '/items/9?x=1', disposed), { inHandler: 'GET /items/:id', atDispose: 'GET /items/:id' })
+    assert.equal(early, readEarly ? ['GET /items/9'] : [], 'before routing, the name is the path')
+  }
+})
+
 test('falls back to METHOD path when no route matched', async () => {
   const { container, disposed } = namingContainer()
   const app = quietApp()

@@ -67,8 +67,14 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   return function lifeguardContext(ctx, next) {
     // Mounted twice (app and router): one request, one operation.
     if (ctx.state.lifeguard !== undefined) return next()
-    const defaultName = (): string => operationNameOf(ctx.method, matchedRoute(ctx), ctx.originalUrl)
-    const operation = new HttpOperation(settings, nameOf(ctx, defaultName), ctx.req.headers[requestIdHeader])
+    const defaultName = (): string => {
+      const route = matchedRoute(ctx)
+      // Not routed yet (an async middleware sits before the router): the path for now, not kept, so that a
+      // read once routed (route-labelled metrics, pool events) gets the pattern, not a path with ids in it.
+      if (route === undefined) operation.rename(defaultName)
+      return operationNameOf(ctx.method, route, ctx.originalUrl)
+    }
+    const operation: HttpOperation = new HttpOperation(settings, nameOf(ctx, defaultName), ctx.req.headers[requestIdHeader])
     const { context } = operation
     ctx.state.lifeguard = context
     const res = ctx.res

@@ -45,6 +45,24 @@ test('is named by the time the scope is disposed when async middleware runs befo
   assert.is(atDispose, 'GET /items/:id')
 })
 
+test('a name read before an async middleware let the router match is not kept: the handler sees the route pattern', async () => {
+  const { container, disposed } = namingContainer()
+  const app = quietApp()
+  const router = new Router()
+  router.get('/items/:id', answer)
+  const early: string[] = []
+  app.use(lifeguard({ container }))
+  app.use(async (ctx, next) => {
+    // An auth lookup's query, labelled by route, reads the name here.
+    early.push(ctx.state.lifeguard.operation)
+    await delay(2)
+    await next()
+  })
+  app.use(router.routes())
+  assert.equal(await operationNames(await listen(app), '/items/9?x=1', disposed), { inHandler: 'GET /items/:id', atDispose: 'GET /items/:id' })
+  assert.equal(early, ['GET /items/9'])
+})
+
 test('falls back to METHOD path when no route matched', async () => {
   const { container, disposed } = namingContainer()
   const app = quietApp()
