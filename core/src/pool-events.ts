@@ -97,6 +97,8 @@ export interface QueryEvent extends PoolEventBase {
    * `BEGIN`, ...) or the MongoDB command name (`find`, `insert`, ...). Always one of a small set of words.
    */
   operation?: string
+  /** The database it ran in, when the adapter knows: PostgreSQL's database, the MongoDB command's database. */
+  namespace?: string
   /** Why it failed (redacted), if it did. */
   error?: Error
 }

@@ -161,13 +161,15 @@ export class PoolMonitor {
    * @param operation - the statement's kind (first SQL keyword, command name), never its text
    * @param error - why it failed; reported redacted
    * @param context - the operation that ran it, if any
+   * @param namespace - the database it ran in, if known
    */
-  queried(durationMillis: number, operation: string | undefined, error: unknown, context: OperationContext | undefined): void {
+  queried(durationMillis: number, operation: string | undefined, error: unknown, context: OperationContext | undefined, namespace?: string): void {
     if (!this.events.has('query')) return
     const { pool, kind } = this.events
-    let event: QueryEvent
-    if (error === undefined) event = operation === undefined ? { pool, kind, durationMillis } : { pool, kind, durationMillis, operation }
-    else event = operation === undefined ? { pool, kind, durationMillis, error: this.stats.redact(error) } : { pool, kind, durationMillis, operation, error: this.stats.redact(error) }
+    const event: QueryEvent = { pool, kind, durationMillis }
+    if (operation !== undefined) event.operation = operation
+    if (namespace !== undefined) event.namespace = namespace
+    if (error !== undefined) event.error = this.stats.redact(error)
     this.#dispatch(context, 'query', event)
   }
 

@@ -44,7 +44,8 @@ Queries('each command reports one event named by the command, in the operation t
     assert.is(query.pool, pool.name)
     assert.is(query.kind, 'mongodb')
     assert.ok(query.durationMillis >= 0 && query.durationMillis < 5000, `durationMillis ${query.durationMillis}`)
-    assert.equal(Object.keys(query).sort(), ['durationMillis', 'kind', 'operation', 'pool'])
+    assert.equal(Object.keys(query).sort(), ['durationMillis', 'kind', 'namespace', 'operation', 'pool'])
+    assert.is(query.namespace, DB, 'the database the command ran in')
   }
   assert.not.match(JSON.stringify(queries), '4242', 'no document or filter in the events')
   await container.dispose()

@@ -64,6 +64,13 @@ export const attributeNames = {
    * `23505`, a MongoDB server code such as `11000`, Lifeguard's `ERR_CONNECTION_LOST`), else its class name.
    */
   errorType: 'error.type',
+  /**
+   * The server's status code of a failed statement, on `db.client.operation.duration`: a PostgreSQL SQLSTATE
+   * (`23505`) or a MongoDB server error code (`11000`). Absent when the failure was not the server's answer.
+   */
+  responseStatusCode: 'db.response.status_code',
+  /** The database the statement ran in, on `db.client.operation.duration` when the adapter knows it. */
+  namespace: 'db.namespace',
   /** The `OperationContext` handler (service or router name), on `db.client.operation.duration` with `routeAttributes`. */
   operationHandler: 'lifeguard.operation.handler',
   /** The `OperationContext` operation (route pattern or job name), on `db.client.operation.duration` with `routeAttributes`. */

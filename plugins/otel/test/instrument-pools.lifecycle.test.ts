@@ -1,3 +1,4 @@
+import type { Meter, MeterProvider } from '@opentelemetry/api'
 import { createPoolRegistry } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -54,6 +55,7 @@ lifecycle('a pool closed on its own, or removed by registry.close(), reports zer
   assert.ok(closed.listenerCount > 0, 'listeners attached to the pool')
   release()
   await closed.close()
+  assert.equal(instrumentation.pools, ['kept'], 'a pool closed on its own is no longer listed, before any collection')
   const metrics = await harness.collect()
   assert.equal(pointsOf(metrics, 'closed'), [0, 0, 0, 0, 0, 0], 'a closed pool has no connections and allows none')
   assert.ok(valueOf(metrics, metricNames.limit, poolName('kept')) === 2, 'open pool still reports')
@@ -115,16 +117,34 @@ lifecycle('stop() removes the pool listeners, the registry subscription and the 
   const registry = createPoolRegistry()
   const pool = registry.register(new MemoryPool('orders'))
   pool.on('acquire', () => undefined) // the application's own listener stays
-  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  // Counts the callbacks the plugin removes from its meter.
+  let removed = 0
+  const meterProvider: MeterProvider = {
+    getMeter(...args: Parameters<MeterProvider['getMeter']>) {
+      const meter = harness.meterProvider.getMeter(...args)
+      return Object.assign(Object.create(meter) as Meter, {
+        removeBatchObservableCallback: (...removing: Parameters<Meter['removeBatchObservableCallback']>) => {
+          removed++
+          meter.removeBatchObservableCallback(...removing)
+        },
+      })
+    },
+  }
+  const instrumentation = instrumentPools(registry, { meterProvider })
   assert.ok(pool.listenerCount > 1)
   instrumentation.stop()
   instrumentation.stop()
   assert.is(instrumentation.active, false)
   assert.is(pool.listenerCount, 1, 'only the application listener is left')
   const calls = pool.metricsCalls
-  const metrics = await harness.collect()
-  assert.is(pool.metricsCalls, calls, 'the observable callback is gone')
-  assert.is(metrics.find((m) => m.descriptor.name === metricNames.limit)?.dataPoints.length ?? 0, 0)
+  // The pool's last report: zeros, or the SDK would export its last live numbers for good.
+  const last = await harness.collect()
+  assert.is(pool.metricsCalls, calls, 'the pool is no longer read')
+  assert.equal(pointsOf(last, 'orders').filter((value) => value !== 0), [], 'every gauge of the pool reads 0')
+  assert.ok(pointsOf(last, 'orders').length > 0)
+  assert.is(removed, 1, 'then the observable callback is gone')
+  await harness.collect()
+  assert.is(removed, 1)
   const later = registry.register(new MemoryPool('later'))
   assert.is(later.listenerCount, 0, 'the registry subscription is gone')
   await registry.close()

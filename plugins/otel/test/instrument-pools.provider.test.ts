@@ -107,7 +107,11 @@ provider('setMeterProvider() moves every pool to the given provider and stops fo
   assert.is(clock.pendingTimers, 0, 'an explicit provider is not followed')
   ;(await pool.acquire())()
   instrumentation.setMeterProvider(second.meterProvider)
-  assert.is(histogramOf(await first.collect(), metricNames.useTime, orders).count, 1, 'samples held back went to the first provider')
+  const left = await first.collect()
+  assert.is(histogramOf(left, metricNames.useTime, orders).count, 1, 'samples held back went to the first provider')
+  // The first provider still runs: its gauges of the pool read 0 from now on, not the last live numbers.
+  assert.is(valueOf(left, metricNames.limit, orders), 0)
+  assert.is(valueOf(await first.collect(), metricNames.limit, orders), 0)
   ;(await pool.acquire())()
   assert.is(histogramOf(await second.collect(), metricNames.useTime, orders).count, 1)
 

@@ -227,14 +227,17 @@ pg('db.client.operation.duration has one sample per statement, with its kind and
   assert.ok(selects.min !== undefined && selects.min >= 0.002, `each query took at least 2ms, got min ${selects.min}s`)
   const failed = histogramOf(metrics, metricNames.operationDuration, { ...route(orders, 'orders-api', 'GET /orders/:id/items', 'SELECT'), [attributeNames.errorType]: '42P01' })
   assert.is(failed.count, 1, 'error.type is the SQLSTATE (undefined table)')
+  const failedPoint = metric(metrics, metricNames.operationDuration).dataPoints.find((point) => point.attributes[attributeNames.errorType] === '42P01')
+  assert.is(failedPoint?.attributes[attributeNames.responseStatusCode], '42P01', 'db.response.status_code: the server answered with a code')
+  assert.is(failedPoint?.attributes[attributeNames.namespace], pgConfig().database, 'db.namespace: the database it ran in')
   assert.is(histogramOf(metrics, metricNames.operationDuration, route(billing, 'orders-api', 'GET /orders/:id/items', 'SELECT')).count, 1)
   for (const statement of ['BEGIN', 'UPDATE', 'COMMIT']) {
     assert.is(histogramOf(metrics, metricNames.operationDuration, route(billing, 'billing-worker', 'charge', statement)).count, 1, `a transaction's ${statement}`)
   }
-  const keys = [attributeNames.poolName, attributeNames.systemName, attributeNames.dbOperationName]
+  const keys = [attributeNames.poolName, attributeNames.systemName, attributeNames.dbOperationName, attributeNames.namespace]
   const routeKeys = [attributeNames.operationHandler, attributeNames.operationName]
   for (const point of metric(metrics, metricNames.operationDuration).dataPoints) {
-    const expected = [...keys, ...(point.attributes[attributeNames.operationHandler] === undefined ? [] : routeKeys), ...(point.attributes[attributeNames.errorType] === undefined ? [] : [attributeNames.errorType])]
+    const expected = [...keys, ...(point.attributes[attributeNames.operationHandler] === undefined ? [] : routeKeys), ...(point.attributes[attributeNames.errorType] === undefined ? [] : [attributeNames.errorType, attributeNames.responseStatusCode])]
     assert.equal(Object.keys(point.attributes).sort(), expected.sort(), 'no request id or query text among the attributes')
   }
 })

@@ -59,6 +59,6 @@ export class CommandTimer {
     // Started before anyone listened: the driver's whole-millisecond duration is all there is.
     const durationMillis = startedAt === undefined ? event.duration : this.#monitor.clock.now() - startedAt
     // The driver reports from inside the command's own async path: the current operation sent it.
-    this.#monitor.queried(durationMillis, event.commandName, failure, OperationContext.tryCurrent())
+    this.#monitor.queried(durationMillis, event.commandName, failure, OperationContext.tryCurrent(), event.databaseName)
   }
 }

@@ -53,7 +53,7 @@ export function releaseArgumentFor(error: unknown): Error | undefined {
  * `query` event, in the operation that holds the client. Call it before the client is released.
  */
 export function reportQuery(monitor: PoolMonitor, client: PooledClient, text: QueryText, startedAt: number, error: unknown): void {
-  monitor.queried(monitor.clock.now() - startedAt, sqlOperationName(text), error, client[clientState].lease.checkout?.context)
+  monitor.queried(monitor.clock.now() - startedAt, sqlOperationName(text), error, client[clientState].lease.checkout?.context, (client as { database?: string }).database)
 }
 
 /**

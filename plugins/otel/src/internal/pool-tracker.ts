@@ -10,6 +10,7 @@ const systemNames: Readonly<Record<string, string>> = { postgres: 'postgresql', 
 // Every value the counters' extra attributes take, so that each series exists (at 0) from the start.
 const errorSources: readonly PoolErrorEvent['source'][] = ['connection', 'idle-connection', 'pool', 'listener']
 const resizeDirections = ['grow', 'shrink', 'same'] as const
+const maxNamespaces = 100
 
 /**
  * The instrumentation of one pool: its own attribute sets and event listeners, so two pools (of the
@@ -28,7 +29,9 @@ export class PoolTracker {
   // Set once the pool reported parked or closing connections, so that its closing report zeroes those series.
   #reportsParked = false
   #reportsClosing = false
-  readonly #queries: QueryAttributes
+  // The attribute sets of statements, by the database they ran in (`db.namespace`), `undefined` when unknown.
+  readonly #queries = new Map<string | undefined, QueryAttributes>()
+  readonly #queryBase: Attributes
   // Scrapes read counters only: no window is sorted for a reading that uses none of its percentiles.
   readonly #read: () => PoolCounters
   readonly #unsubscribe: (() => void)[] = []
@@ -44,7 +47,7 @@ export class PoolTracker {
     this.#idle = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'idle' }
     this.#parked = { [attributeNames.poolName]: name, [attributeNames.outsideConnectionState]: 'parked' }
     this.#closing = { [attributeNames.poolName]: name, [attributeNames.outsideConnectionState]: 'closing' }
-    this.#queries = new QueryAttributes({ [attributeNames.poolName]: name, [attributeNames.systemName]: systemNames[pool.kind] ?? pool.kind })
+    this.#queryBase = { [attributeNames.poolName]: name, [attributeNames.systemName]: systemNames[pool.kind] ?? pool.kind }
     this.#read = typeof pool.getPoolCounters === 'function' ? () => (pool.getPoolCounters as () => PoolCounters).call(pool) : () => pool.getPoolMetrics()
     this.#listen(routeAttributes)
   }
@@ -106,6 +109,16 @@ export class PoolTracker {
     this.flush()
   }
 
+  #queriesIn(namespace: string | undefined): QueryAttributes {
+    let queries = this.#queries.get(namespace)
+    if (queries === undefined) {
+      queries = new QueryAttributes(namespace === undefined ? this.#queryBase : { ...this.#queryBase, [attributeNames.namespace]: namespace })
+      // Bounded like each set's own cache: a pool that runs in many databases still records every statement.
+      if (this.#queries.size < maxNamespaces) this.#queries.set(namespace, queries)
+    }
+    return queries
+  }
+
   #listen(routeAttributes: boolean): void {
     const pool = this.pool
     const instruments = this.#instruments
@@ -123,14 +136,14 @@ export class PoolTracker {
     on.push(pool.events.on('acquire', (event) => waitTime.add(event.waitMillis / 1000, attributes)))
     on.push(pool.events.on('release', (event) => useTime.add(event.useMillis / 1000, attributes)))
     if (operationDuration !== undefined) {
-      const queries = this.#queries
+      const queries = (namespace: string | undefined): QueryAttributes => this.#queriesIn(namespace)
       on.push(
         pool.events.on(
           'query',
           routeAttributes
             ? // Core runs `query` listeners inside the operation that ran the statement.
-              (event) => operationDuration.add(event.durationMillis / 1000, queries.of(OperationContext.tryCurrent(), event.operation, event.error))
-            : (event) => operationDuration.add(event.durationMillis / 1000, queries.of(undefined, event.operation, event.error)),
+              (event) => operationDuration.add(event.durationMillis / 1000, queries(event.namespace).of(OperationContext.tryCurrent(), event.operation, event.error))
+            : (event) => operationDuration.add(event.durationMillis / 1000, queries(event.namespace).of(undefined, event.operation, event.error)),
         ),
       )
     }

@@ -33,7 +33,7 @@ export class QueryAttributes {
   /** The attributes of a statement of kind `operation` run by `context`, failed with `error` if given. */
   of(context: OperationContext | undefined, operation: string | undefined, error: Error | undefined): Attributes {
     const success = this.#success(context, operation)
-    return error === undefined ? success : this.#failure(success, errorType(error))
+    return error === undefined ? success : this.#failure(success, errorType(error), responseStatusCode(error))
   }
 
   #success(context: OperationContext | undefined, operation: string | undefined): Attributes {
@@ -63,11 +63,13 @@ export class QueryAttributes {
     return built
   }
 
-  #failure(success: Attributes, type: string): Attributes {
+  // `status` is `type` or nothing (see responseStatusCode), so `type` alone keys the cache.
+  #failure(success: Attributes, type: string, status: string | undefined): Attributes {
     let byType = this.#failures.get(success)
     const found = byType?.get(type)
     if (found !== undefined) return found
     const built: Attributes = { ...success, [attributeNames.errorType]: type }
+    if (status !== undefined) built[attributeNames.responseStatusCode] = status
     if (this.#cached < maxCached) {
       if (byType === undefined) this.#failures.set(success, (byType = new Map()))
       byType.set(type, built)
@@ -87,4 +89,16 @@ export function errorType(error: Error): string {
   if (typeof code === 'string' && code.length > 0 && code.length <= 64) return code
   if (typeof code === 'number' && Number.isInteger(code)) return String(code)
   return error.name || '_OTHER'
+}
+
+/**
+ * The conventions' `db.response.status_code`: the code the server answered a failed statement with. A
+ * PostgreSQL error from the server (pg's `DatabaseError`, which has a `severity`) carries a five-character
+ * SQLSTATE; a MongoDB server error a numeric code. Lifeguard's, Node's and the drivers' own errors have none.
+ */
+export function responseStatusCode(error: Error): string | undefined {
+  const { code, severity } = error as { code?: unknown; severity?: unknown }
+  if (typeof code === 'number' && Number.isInteger(code)) return String(code)
+  if (typeof code === 'string' && typeof severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
+  return undefined
 }

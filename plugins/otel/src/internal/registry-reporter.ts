@@ -18,7 +18,6 @@ export class RegistryReporter {
   readonly #trackers = new Map<ManagedPool, PoolTracker>()
   // Pools removed from the registry, reported as closed by the next collection and then forgotten.
   readonly #retiring = new Set<PoolTracker>()
-  readonly #meter: Meter
   readonly #observe: BatchObservableCallback
   readonly #observed: ReturnType<typeof observables>
   readonly #unsubscribe: () => void
@@ -26,11 +25,16 @@ export class RegistryReporter {
 
   constructor(registry: Pick<PoolRegistry, 'subscribe'>, meter: Meter, options: ReportOptions) {
     const instruments = createPoolInstruments(meter, options.operationDuration)
-    this.#meter = meter
     this.#observed = observables(instruments)
     this.#observe = (result) => {
       for (const tracker of this.#retiring) tracker.observeClosed(result)
       this.#retiring.clear()
+      if (!this.#active) {
+        // Stopped: that was the pools' last report. Removed once this collection has called every callback
+        // (the SDK walks its list as it calls them; a removal now would skip the next one).
+        queueMicrotask(() => meter.removeBatchObservableCallback(this.#observe, this.#observed))
+        return
+      }
       for (const tracker of this.#trackers.values()) {
         try {
           if (!tracker.observe(result)) this.#drop(tracker.pool)
@@ -48,19 +52,21 @@ export class RegistryReporter {
     })
   }
 
-  /** Names of the pools reported now, in the order they were picked up. */
+  /** Names of the pools reported now, in the order they were picked up (a pool closed on its own is not). */
   get pools(): string[] {
-    return [...this.#trackers.keys()].map((pool) => pool.name)
+    return [...this.#trackers.keys()].filter((pool) => pool.state !== 'closed').map((pool) => pool.name)
   }
 
-  /** Removes every pool listener, the registry subscription and the callback; records what was held back. */
+  /**
+   * Removes every pool listener and the registry subscription, and records what was held back. The next
+   * collection reports every pool as closed (zeros), then the callback goes: the SDK would otherwise export
+   * each gauge's last value for as long as the provider runs (opentelemetry-js#4096).
+   */
   stop(): void {
     if (!this.#active) return
     this.#active = false
     this.#unsubscribe()
-    this.#meter.removeBatchObservableCallback(this.#observe, this.#observed)
-    for (const pool of [...this.#trackers.keys()]) this.#drop(pool)
-    this.#retiring.clear()
+    for (const pool of [...this.#trackers.keys()]) this.#retire(pool)
   }
 
   #drop(pool: ManagedPool): void {
