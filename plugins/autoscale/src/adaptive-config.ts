@@ -16,7 +16,7 @@ export interface AdaptivePoolConfig {
   maxSize: number
   /** Milliseconds between evaluations: the length of a measurement window (default 100). */
   evaluationIntervalMillis?: number | undefined
-  /** Milliseconds between samples of the pool's occupancy (default: a tenth of the evaluation interval, at least 25). */
+  /** Milliseconds between samples of the pool's occupancy (default: a tenth of the evaluation interval, 25 to 1000, never longer than the interval). */
   sampleIntervalMillis?: number | undefined
   /** Multiplier on the Little's law target, >= 1 (default 1.2: 20% spare connections). */
   headroom?: number | undefined

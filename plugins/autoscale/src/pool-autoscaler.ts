@@ -78,7 +78,16 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
 // Where a pool keeps the autoscaler sizing it: on the pool itself, so that two copies of this package (or two
 // registries) see the same one, and nothing outlives the pool.
 const sizingAutoscaler = Symbol.for('lifeguard.autoscale.sizedBy')
-type SizedPool = ManagedPool & { [sizingAutoscaler]?: PoolAutoscaler }
+// And the pool's own minSize while an autoscaler has lowered it with maxSize: a later autoscaler (after
+// `stop()`, or a config change) restores that, not the lowered one.
+const loweredMinSize = Symbol.for('lifeguard.autoscale.loweredMinSize')
+interface LoweredMinSize {
+  /** The pool's own minSize. */
+  readonly base: number
+  /** What the autoscaler lowered it to. */
+  readonly applied: number
+}
+type SizedPool = ManagedPool & { [sizingAutoscaler]?: PoolAutoscaler; [loweredMinSize]?: LoweredMinSize }
 
 class Runner implements PoolAutoscaler {
   readonly pool: ManagedPool
@@ -88,8 +97,9 @@ class Runner implements PoolAutoscaler {
   readonly #clock: Clock
   readonly #timers = new Map<string, ClockTimer>()
   readonly #loop: EventLoopLoad | undefined
-  // The pool's own minSize when attached: lowered with maxSize when the policy goes below it, restored after.
-  readonly #baseMinSize: number
+  // The pool's own minSize: lowered with maxSize when the policy goes below it, restored after. A minSize
+  // the user sets while the autoscaler runs becomes the pool's own.
+  #baseMinSize: number
   #running = true
   #lastEvaluationAt: number
   #lastDecision: ScalingDecision | undefined
@@ -103,10 +113,12 @@ class Runner implements PoolAutoscaler {
     this.#clock = options.clock ?? systemClock
     this.#lastEvaluationAt = this.#clock.now()
     const metrics = pool.getPoolMetrics()
-    this.#baseMinSize = metrics.minSize
-    const timers = enabled && options.timers !== false
+    const lowered = (pool as SizedPool)[loweredMinSize]
+    this.#baseMinSize = lowered !== undefined && lowered.applied === metrics.minSize ? lowered.base : metrics.minSize
+    const timers = enabled && options.timers !== false && !isClosing(pool)
     this.#loop = timers ? new EventLoopLoad() : undefined
-    if (!enabled) {
+    // A pool closed already has nothing to size.
+    if (!enabled || isClosing(pool)) {
       this.#running = false
       return
     }
@@ -123,6 +135,7 @@ class Runner implements PoolAutoscaler {
   }
 
   get running(): boolean {
+    if (this.#running && isClosing(this.pool)) this.stop()
     return this.#running
   }
 
@@ -161,7 +174,8 @@ class Runner implements PoolAutoscaler {
 
   refreshBudget(): Promise<void> {
     const budget = this.budget
-    if (budget === undefined || !this.#running) return Promise.resolve()
+    // Its own timer may be the first to see the pool closed (the budget is read more often than the pool).
+    if (budget === undefined || !this.running) return Promise.resolve()
     this.#budgetInFlight ??= budget
       .refresh(() => readCounters(this.pool))
       .then(
@@ -213,11 +227,7 @@ class Runner implements PoolAutoscaler {
 
   // The pool's metrics, or undefined (and the autoscaler stopped) once the pool is closing.
   #metrics(): PoolCounters | undefined {
-    if (!this.#running) return undefined
-    if (this.pool.state === 'closing' || this.pool.state === 'closed') {
-      this.stop()
-      return undefined
-    }
+    if (!this.running) return undefined
     try {
       return readCounters(this.pool)
     } catch (error) {
@@ -227,6 +237,10 @@ class Runner implements PoolAutoscaler {
   }
 
   #apply(decision: ScalingDecision, metrics: PoolCounters): boolean {
+    const pool = this.pool as SizedPool
+    const lowered = pool[loweredMinSize]
+    // A minSize other than the one this autoscaler left is the user's own (`resize({ minSize })`).
+    if (lowered === undefined || lowered.applied !== metrics.minSize) this.#baseMinSize = metrics.minSize
     const minSize = Math.min(this.#baseMinSize, decision.size)
     const size: PoolSize = minSize === metrics.minSize ? { maxSize: decision.size } : { minSize, maxSize: decision.size }
     const options: ResizeOptions = { reason: decision.reason, details: { ...decision.details } }
@@ -237,9 +251,15 @@ class Runner implements PoolAutoscaler {
       this.#onError(error)
       return false
     }
+    if (minSize < this.#baseMinSize) Object.defineProperty(pool, loweredMinSize, { value: { base: this.#baseMinSize, applied: minSize }, configurable: true, writable: true })
+    else delete pool[loweredMinSize]
     this.#lastDecision = decision
     return true
   }
+}
+
+function isClosing(pool: ManagedPool): boolean {
+  return pool.state === 'closing' || pool.state === 'closed'
 }
 
 function isPool(value: unknown): boolean {

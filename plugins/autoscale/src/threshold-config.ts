@@ -23,7 +23,7 @@ export interface DynamicPoolConfig {
   scaleDownIncrement: number
   /** Milliseconds between evaluations (the seed's name, kept). */
   evaluationInterval: number
-  /** Milliseconds between samples within an interval (default: a tenth of `evaluationInterval`, 5 to 1000). */
+  /** Milliseconds between samples within an interval (default: a tenth of `evaluationInterval`, 25 to 1000, never longer than the interval). */
   sampleIntervalMillis?: number | undefined
   /** A connection budget shared by every instance of the service (see `createSharedBudget`). */
   budget?: SharedBudget | undefined

@@ -115,6 +115,40 @@ runtime('lowers the pool`s minSize with its maxSize, and restores it when the po
   scaler.stop()
 })
 
+runtime('a minSize the user sets while the autoscaler runs is kept: not reset to the one it found, nor raised back', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, minSize: 0, clients: 0 })
+  const scaler = attachAutoscaler(pool, { ...threshold, scaleDownIncrement: 1 }, { clock, timers: false })
+  pool.resize({ minSize: 3 })
+  run(scaler, pool, clock, 1000)
+  assert.equal(pool.resizes.at(-1)?.size, { maxSize: 9 }, 'the shrink leaves the user`s minSize alone')
+  assert.is(pool.getPoolMetrics().minSize, 3)
+  // Lowered with maxSize below it, then the user lowers it further: growing back does not raise it again.
+  run(scaler, pool, clock, 7000)
+  assert.equal([pool.getPoolMetrics().minSize, pool.maxSize], [2, 2])
+  pool.resize({ minSize: 1 })
+  pool.clients = 10
+  run(scaler, pool, clock, 1000)
+  assert.equal(pool.resizes.at(-1)?.size, { maxSize: 6 })
+  assert.is(pool.getPoolMetrics().minSize, 1)
+  scaler.stop()
+})
+
+runtime('the pool`s own minSize survives a config change or a new autoscaler while it is lowered', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, minSize: 5, clients: 0 })
+  const config = { ...threshold, scaleDownIncrement: 8 }
+  const first = attachAutoscaler(pool, config, { clock, timers: false })
+  run(first, pool, clock, 1000)
+  assert.equal([pool.getPoolMetrics().minSize, pool.maxSize], [2, 2])
+  first.stop()
+  const second = attachAutoscaler(pool, { ...config, scaleUpThreshold: 75 }, { clock, timers: false })
+  pool.clients = 10
+  run(second, pool, clock, 1000)
+  assert.equal(pool.resizes.at(-1)?.size, { minSize: 5, maxSize: 6 }, 'restored to the pool`s own 5, not the 2 it found')
+  second.stop()
+})
+
 runtime('stop() ends evaluation and leaves the pool at its current size', () => {
   const clock = new ManualClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
@@ -136,6 +170,35 @@ runtime('stops by itself once the pool closes', async () => {
   run(scaler, pool, clock, 2000)
   assert.is(scaler.running, false)
   assert.is(pool.resizes.length, 0)
+})
+
+runtime('a pool closed on its own stops its autoscaler at once: running says so, the budget is no longer read', async () => {
+  const clock = new TimerClock()
+  // Short of connections with room in the budget: read every refreshMillis.
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  let reads = 0
+  const budget = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => (reads++, { rows: [{ held: 10 }] }), clock, refreshMillis: 250 })
+  const errors: unknown[] = []
+  const scaler = attachAutoscaler(pool, { ...threshold, evaluationInterval: 60_000, sampleIntervalMillis: 60_000, budget }, { clock, onError: (error) => errors.push(error) })
+  await clock.advance(500)
+  const readsOpen = reads
+  assert.ok(readsOpen >= 2, `read ${readsOpen} times`)
+  await pool.close()
+  assert.is(scaler.running, false, 'before any timer fires')
+  await clock.advance(5_000)
+  assert.is(reads, readsOpen, 'no budget query on a closed pool')
+  assert.equal(errors, [])
+  assert.is(clock.pendingTimers, 0)
+})
+
+runtime('attached to a pool closed already, it does not start and resizes nothing', async () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 50, clients: 0 })
+  await pool.close()
+  const errors: unknown[] = []
+  const scaler = attachAutoscaler(pool, threshold, { timers: false, onError: (error) => errors.push(error) })
+  assert.is(scaler.running, false)
+  assert.equal(pool.resizes, [])
+  assert.equal(errors, [])
 })
 
 runtime('reports a failing resize to onError and keeps running', () => {
