@@ -391,6 +391,17 @@ export function watchAbort(context: OperationContext, watcher: AbortWatcher): vo
 // One reason for every operation that ended with checkouts still waiting (made once: errors are costly).
 const operationEnded = new DisposedError('The operation has ended (its context was disposed) while it waited.')
 
+/**
+ * The rule for an argument that must be an `OperationContext`: for the adapters' handle factories. Known by
+ * the engine's registered hooks rather than `instanceof`, so a context from another copy of this package
+ * passes.
+ */
+export const contextRule: OptionRule = {
+  type: 'custom',
+  expected: 'an OperationContext',
+  check: (value: unknown) => typeof value === 'object' && value !== null && typeof (value as { [abortWatch]?: unknown })[abortWatch] === 'function',
+}
+
 const ruleEntries = Object.entries(optionRules) as [string, OptionRule][]
 
 function defineOnce(prototype: object, name: string, accessor: PropertyDescriptor): void {

@@ -1,6 +1,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { OperationContext, createServiceContainer } from '../src/index.js'
+import { contextRule } from '../src/adapter.js'
+import { satisfiesRule } from '../src/options.js'
 
 // A second copy of the module, as an application gets with a nested node_modules or a bundled adapter:
 // its own class, its own prototype, the same process.
@@ -40,6 +42,15 @@ copies("the other copy's pool engine can wait on a context and is told when it a
   // Disposed with a checkout still counted as waiting: the wait is ended, through the other copy's watcher.
   assert.is(told.length, 1)
   assert.match(String((told[0] as Error).message), 'The operation has ended')
+  await container.dispose()
+})
+
+copies("the adapters' context rule takes the other copy's contexts, and nothing else", async () => {
+  const container = createServiceContainer()
+  const theirs = secondCopy.OperationContext.create('api', 'GET /x', { container })
+  assert.ok(satisfiesRule(theirs, contextRule))
+  assert.ok(satisfiesRule(OperationContext.create('api', 'GET /y', { container }), contextRule))
+  for (const value of [{}, null, 'context', { scope: {}, resource: () => undefined }]) assert.not.ok(satisfiesRule(value, contextRule))
   await container.dispose()
 })
 

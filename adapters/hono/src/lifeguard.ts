@@ -6,14 +6,17 @@ import { holdUntilSent } from './internal/hold-until-sent.js'
 import { defaultOperation } from './internal/operation-name.js'
 import type { LifeguardOptions } from './options.js'
 
+// Type aliases, not interfaces: Hono before 4.5 requires its `Env` to have a string index signature, which
+// an object type alias satisfies and an interface does not.
+
 /** The variables `lifeguard()` adds to every request: `c.get('lifeguard')`, `c.var.lifeguard`. */
-export interface LifeguardVariables {
+export type LifeguardVariables = {
   /** The request's operation context. */
   lifeguard: OperationContext
 }
 
 /** A Hono `Env` with Lifeguard's variables, for `new Hono<LifeguardEnv>()` or a handler's type. */
-export interface LifeguardEnv {
+export type LifeguardEnv = {
   Variables: LifeguardVariables
 }
 

@@ -2,7 +2,8 @@ import { createServiceContainer, OperationContext, PoolExhaustedError } from '@l
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { setTimeout as delay } from 'node:timers/promises'
-import { lifeguard } from '../src/index.js'
+import { Hono } from 'hono'
+import { lifeguard, type LifeguardEnv, type LifeguardVariables } from '../src/index.js'
 import { quietApp } from './_helpers/driver.js'
 
 const test = suite('without a Node server (app.request(), fetch-only runtimes) the middleware still scopes each request')
@@ -23,6 +24,17 @@ test('the context is current, the id is echoed, and the scope is disposed once t
   assert.is(response.headers.get('x-request-id'), 'portable-1')
   assert.is(disposed, 1)
   assert.is(container.openScopes, 0)
+})
+
+test('new Hono<LifeguardEnv>() types c.var.lifeguard; its variables are a plain object type, as Hono 4.0 to 4.4 require', async () => {
+  // Typechecked with the tests: Hono before 4.5 constrains `Env['Variables']` to `Record<string, any>`,
+  // which an interface (no index signature) does not satisfy.
+  const variables: Record<string, unknown> = {} as LifeguardVariables
+  const app = new Hono<LifeguardEnv>()
+  app.use(lifeguard({ container: createServiceContainer() }))
+  app.get('/typed', (c) => c.text(c.var.lifeguard.operation))
+  assert.is(await (await app.request('/typed')).text(), 'GET /typed')
+  assert.type(variables, 'object')
 })
 
 test('a HEAD request, answered from the GET route with its body dropped unread, gives its scope back', async () => {

@@ -1,5 +1,5 @@
 import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/core'
-import { checkOption, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
+import { checkOption, contextRule, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
 import type { ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
 import { currentSignal, LeaseSlot, type Admit } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
@@ -196,7 +196,7 @@ export class MongoHandle implements AsyncDisposable {
  */
 export function createMongoHandle(pool: MongoPool, context?: OperationContext, options: { collection?: string } = {}): MongoHandle {
   checkMongoPool('createMongoHandle', pool)
-  checkOption('createMongoHandle', 'context', context, { type: 'custom', expected: 'an OperationContext', check: (v) => v instanceof OperationContext, optional: true })
+  checkOption('createMongoHandle', 'context', context, { ...contextRule, optional: true })
   validateOptions('createMongoHandle', options, { collection: collectionRule })
   return new MongoHandle(pool, context, options.collection)
 }

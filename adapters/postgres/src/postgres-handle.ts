@@ -4,7 +4,7 @@ import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
-import { checkOption, type PoolMonitor } from '@lifeguard/core/adapter'
+import { checkOption, contextRule, type PoolMonitor } from '@lifeguard/core/adapter'
 import { releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
 import type { QueryText, QueryValues } from './query-types.js'
 import { finishTransaction, poolCore } from './internal/symbols.js'
@@ -203,7 +203,7 @@ async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor): P
  */
 export function createPostgresHandle(pool: AnyPostgresPool, context?: OperationContext): PostgresHandle {
   checkPostgresPool('createPostgresHandle', pool)
-  checkOption('createPostgresHandle', 'context', context, { type: 'custom', expected: 'an OperationContext', check: (v) => v instanceof OperationContext, optional: true })
+  checkOption('createPostgresHandle', 'context', context, { ...contextRule, optional: true })
   return new PostgresHandle(pool, context)
 }
 
