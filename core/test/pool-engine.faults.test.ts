@@ -56,6 +56,25 @@ test('a permanent failure fails the waiter it was made for at once; the others a
   assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
 })
 
+test('after a permanent failure every other waiter gets an attempt of its own: each fails as fast, or is served once the cause is gone', async () => {
+  const { engine, factory, counts } = fakeEngine({ maxSize: 1, minSize: 1, acquireTimeoutMillis: 10_000 })
+  factory.auto = false
+  const denied = new Error('database "shop" does not exist')
+  factory.permanent.add(denied)
+  const waiting = [engine.acquire(undefined), engine.acquire(undefined), engine.acquire(undefined)].map((p) => p.then(() => 'served', (e: Error) => e.message))
+  assert.is(factory.pending.length, 1, 'one attempt at a time: maxSize 1')
+  factory.failNext(denied)
+  await Promise.resolve()
+  assert.is(factory.pending.length, 1, 'the next waiter has an attempt at once, not at its timeout')
+  factory.failNext(denied)
+  await Promise.resolve()
+  // The database exists now: the last waiter is served.
+  factory.openNext()
+  assert.equal(await Promise.all(waiting), ['database "shop" does not exist', 'database "shop" does not exist', 'served'])
+  assert.is(factory.pending.length, 0, 'nothing left to open')
+  assert.equal(counts().waiting, 0)
+})
+
 test('without retries (pg.Pool style) each failed attempt fails one waiter with its error', async () => {
   const { engine, factory } = fakeEngine({ retryCreate: false })
   factory.failures.push(new Error('connect ECONNREFUSED'))

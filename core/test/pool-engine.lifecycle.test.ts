@@ -30,6 +30,20 @@ test('warmup reports partial failures and fails with PoolWarmupError when none o
   assert.is(other.state, 'created')
 })
 
+test('a warm-up that close() cut short rejects with PoolClosedError, however far its attempts had got', async () => {
+  const { engine, factory, clock } = fakeEngine({ minSize: 2 })
+  factory.auto = false
+  // Both attempts still connecting (a server that accepts and never answers): close() abandons them.
+  const warming = rejects(engine.warmup(), PoolClosedError, 'ERR_POOL_CLOSED')
+  assert.is(factory.pending.length, 2)
+  const closing = engine.close({ timeoutMillis: 10 })
+  await clock.advance(10)
+  const error = await warming
+  assert.is(error.message, "Could not warm up pool 'fake'. The pool is closed.")
+  for (const attempt of factory.pending.splice(0)) attempt.result.reject(new Error('abandoned'))
+  await closing
+})
+
 test('warmup and resize refuse bad input with InvalidOptionError naming the option', async () => {
   const { engine } = fakeEngine()
   const tooMany = await rejects(engine.warmup({ connections: 4 }), InvalidOptionError)

@@ -1,4 +1,5 @@
 import { PoolTimeoutError, type PoolErrorEvent, type TimeoutEvent } from '@lifeguard/core'
+import { createServer, type AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -46,6 +47,52 @@ test('errors, events and metrics are scrubbed even when the server quotes the se
   assert.not.match(JSON.stringify(metrics), secret)
   await pool.close()
   await waitForConnectionCount(appName, 0)
+})
+
+// A server that asks for a cleartext password and refuses it, quoting what it got (as a proxy might).
+async function passwordQuotingServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const message = (type: string, body: Buffer): Buffer => {
+    const length = Buffer.alloc(4)
+    length.writeInt32BE(body.length + 4)
+    return Buffer.concat([Buffer.from(type), length, body])
+  }
+  const server = createServer((socket) => {
+    socket.on('error', () => undefined)
+    let startup = true
+    socket.on('data', (chunk) => {
+      if (startup) {
+        startup = false
+        // AuthenticationCleartextPassword
+        socket.write(message('R', Buffer.from([0, 0, 0, 3])))
+        return
+      }
+      if (chunk[0] !== 0x70) return
+      const sent = chunk.subarray(5, chunk.indexOf(0, 5)).toString()
+      const fields = [['S', 'FATAL'], ['V', 'FATAL'], ['C', '28P01'], ['M', `password authentication failed: you sent "${sent}"`]]
+      socket.end(message('E', Buffer.concat([...fields.map(([key, value]) => Buffer.from(`${key}${value}\0`)), Buffer.from([0])])))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) }
+}
+
+test('a password from a function (rotating credentials) is scrubbed as a string one is, sync or async', async () => {
+  const server = await passwordQuotingServer()
+  try {
+    for (const [label, password] of [['sync', () => 'rotated_pw_sync1'], ['async', async () => 'rotated_pw_async2']] as const) {
+      const errors: PoolErrorEvent[] = []
+      const pool = createPostgresPool({ name: `rotating-${label}`, host: '127.0.0.1', port: server.port, user: 'app', database: 'orders', password, events: { onError: (e) => void errors.push(e) } })
+      const error = await rejects(pool.query('SELECT 1'), PostgresConnectError, 'ERR_POSTGRES_CONNECT')
+      const quoted = label === 'sync' ? 'rotated_pw_sync1' : 'rotated_pw_async2'
+      assert.match(error.message, 'you sent "***"', 'the server did quote it')
+      const everything = [error.message, inspect(error, { depth: 5 }), ...errors.map((e) => inspect(e.error, { depth: 5 })), JSON.stringify(pool.getPoolMetrics())].join('\n')
+      assert.not.match(everything, quoted)
+      assert.ok(errors.length >= 1)
+      await pool.close()
+    }
+  } finally {
+    await server.close()
+  }
 })
 
 test('a timeout cause and its event carry the redacted connect error', async () => {

@@ -465,13 +465,14 @@ export class PoolEngine<C> {
     this.#fill()
   }
 
-  // Opens connections for waiters not already covered, and up to minSize once the pool is in use.
-  #fill(): void {
+  // Opens connections for waiters not already covered, and up to minSize once the pool is in use (unless
+  // `waitersOnly`).
+  #fill(waitersOnly = false): void {
     if (this.#lifecycle.state === 'closed' || this.#suspended) return
     const closing = this.#lifecycle.closing
     while (this.totalCount + this.#connections.retiring < this.#maxSize) {
       const forWaiters = this.#queue.length > this.#opener.creating + this.#opener.validating + this.#idle.length
-      const forMinimum = !closing && this.#started && this.totalCount < this.#minSize
+      const forMinimum = !waitersOnly && !closing && this.#started && this.totalCount < this.#minSize
       if (!forWaiters && !forMinimum) return
       // A connection kept open by a shrink costs the server nothing to reuse; a new one costs it a start,
       // and waits out the back-off after failed attempts.
@@ -490,7 +491,14 @@ export class PoolEngine<C> {
         const waiter = this.#queue.shift() as Waiter<C>
         waiter.grant(permanent ?? error, undefined)
       }
-      if (permanent !== undefined) return
+      if (permanent !== undefined) {
+        // Each waiter left gets an attempt of its own, as this one's waiter had: it fails as fast, or is
+        // served once the cause is gone (the database created, the password rotated). Before, with no
+        // attempt left for them, they sat out their acquire timeout. Not for minSize: an error that waiting
+        // will not fix is not retried for it.
+        this.#fill(true)
+        return
+      }
     }
     this.#opener.scheduleRetry()
   }

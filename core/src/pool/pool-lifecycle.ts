@@ -64,6 +64,8 @@ export class PoolLifecycle {
       return report
     } catch (error) {
       if (this.#state === 'warming') this.#state = previous === 'warming' ? 'created' : previous
+      // Closed while it warmed up: said so, however far the attempts had got (their failure is the close's).
+      this.assertOpen('warm up')
       throw error
     }
   }

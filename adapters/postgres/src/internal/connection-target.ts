@@ -55,3 +55,33 @@ function safeDecode(text: string): string {
     return text
   }
 }
+
+// How many passwords a `password` function returned are kept for redaction: a rotation makes one more now
+// and then; a function that made a new one per connection would otherwise grow the list for good.
+const maxRememberedPasswords = 16
+
+/**
+ * The config with its `password` function (rotating credentials) wrapped so that every password it returns
+ * joins `secrets` before pg sends it: a server or proxy that quotes it in an error is then redacted, as a
+ * password given as a string is.
+ */
+export function rememberingPasswords(config: pg.ClientConfig, secrets: string[]): pg.ClientConfig {
+  const password = config.password
+  if (typeof password !== 'function') return config
+  const remembered: string[] = []
+  const remember = (value: string): string => {
+    if (typeof value === 'string' && value !== '' && !secrets.includes(value)) {
+      secrets.push(value)
+      remembered.push(value)
+      if (remembered.length > maxRememberedPasswords) secrets.splice(secrets.indexOf(remembered.shift() as string), 1)
+    }
+    return value
+  }
+  return {
+    ...config,
+    password: () => {
+      const value = password()
+      return typeof value === 'string' ? remember(value) : Promise.resolve(value).then(remember)
+    },
+  }
+}

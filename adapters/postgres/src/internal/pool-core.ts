@@ -5,7 +5,7 @@ import { PostgresConnectError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
 import { clientFactory, type ClientHooks } from './client-factory.js'
 import { describeConnectFailure } from './connect-failure.js'
-import { connectionTarget } from './connection-target.js'
+import { connectionTarget, rememberingPasswords } from './connection-target.js'
 import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { serverOf } from './read-only-server.js'
@@ -33,8 +33,9 @@ export class PgPoolCore {
   /** Set behind PgBouncer in transaction mode: refuses statements that need a session of their own. */
   readonly #guard: SessionGuard | undefined
 
-  constructor(settings: PgPoolSettings, hooks: CheckoutHooks = {}) {
-    const { target, secrets } = connectionTarget(settings.clientConfig, settings.hosts)
+  constructor(given: PgPoolSettings, hooks: CheckoutHooks = {}) {
+    const { target, secrets } = connectionTarget(given.clientConfig, given.hosts)
+    const settings: PgPoolSettings = { ...given, clientConfig: rememberingPasswords(given.clientConfig, secrets) }
     this.name = settings.name
     this.target = target
     this.#hooks = hooks
