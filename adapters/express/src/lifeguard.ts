@@ -70,15 +70,7 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     // 'close' follows 'finish', and also comes alone when the connection drops first (or the connection's
     // own, for a pipelined response still waiting in line).
     const onClose = (): void => {
-      if (!routed) {
-        const route = req.route as RouteLike | undefined
-        try {
-          operation.rename(nameOf(req, method, route, self))
-        } catch (error) {
-          operation.nameFailed(error)
-          operation.rename(defaultName(req, method, route, self))
-        }
-      }
+      if (!routed) operation.rename(nameOf(req, method, req.route as RouteLike | undefined, self))
       const finished = res.writableFinished
       operation.closed(finished)
       if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)
@@ -91,13 +83,7 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
       route = req.route as RouteLike | undefined
       if (route !== undefined) {
         routed = true
-        // The handler may be running already: a failing name is reported, not thrown (see nameFailed).
-        try {
-          operation.rename(nameOf(req, method, route, self))
-        } catch (error) {
-          operation.nameFailed(error)
-          operation.rename(defaultName(req, method, route, self))
-        }
+        operation.rename(nameOf(req, method, route, self))
       }
     }
   }

@@ -103,7 +103,7 @@ test('an operationName that fails once routed is reported to onError; the reques
     assert.is(reported.length, 1)
     assert.instance(reported[0], InvalidOptionError)
     assert.is((reported[0] as InvalidOptionError).option, 'operationName')
-    assert.match((reported[0] as Error).message, '`operationName` failed while the request ran')
+    assert.match((reported[0] as Error).message, '`operationName` failed, and the operation gets its default name. It returned an empty string.')
   } finally {
     await running.close()
   }

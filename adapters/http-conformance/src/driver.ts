@@ -6,6 +6,8 @@ export interface ConformanceOptions {
   container: ServiceContainer<any>
   requestIdHeader?: string
   deadlineMillis?: number
+  /** The adapter's `operationName`; the suite's ones ignore what the framework hands them. */
+  operationName?: () => string | undefined
   /**
    * Answer pool pressure with 503 (`mapErrors` for Koa and Hono; for Express, `poolErrorHandler()` after
    * the routes).

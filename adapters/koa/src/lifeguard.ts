@@ -53,16 +53,6 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     ctx.body = poolPressureBody(code)
   }
 
-  // The chain has started: a failing name is reported, not thrown (see HttpOperation.nameFailed).
-  const renameOrReport = (operation: HttpOperation, ctx: ParameterizedContext, defaultName: () => string): void => {
-    try {
-      operation.rename(nameOf(ctx, defaultName))
-    } catch (error) {
-      operation.nameFailed(error)
-      operation.rename(defaultName)
-    }
-  }
-
   // Not an async function: on Node 20 every promise pays AsyncLocalStorage's hooks.
   return function lifeguardContext(ctx, next) {
     // Mounted twice (app and router): one request, one operation.
@@ -84,7 +74,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect; the
     // connection's own for a pipelined response still waiting in line) ends it.
     const onClose = (): void => {
-      if (matchedRoute(ctx) !== namedFor) renameOrReport(operation, ctx, defaultName)
+      if (matchedRoute(ctx) !== namedFor) operation.rename(nameOf(ctx, defaultName))
       // On HTTP/2 a stream the client reset reads as finished, but was never ended: that is a client gone.
       operation.closed(res.writableEnded && res.writableFinished)
     }
@@ -93,7 +83,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     const downstream = operation.run(next)
     // @koa/router matches synchronously unless an async middleware sits in between: name the operation now if we can.
     namedFor = matchedRoute(ctx)
-    if (namedFor !== undefined) renameOrReport(operation, ctx, defaultName)
+    if (namedFor !== undefined) operation.rename(nameOf(ctx, defaultName))
     return retryAfter === undefined ? downstream : downstream.then(undefined, (error: unknown) => failed(ctx, error))
   }
 }

@@ -1,4 +1,3 @@
-import { InvalidOptionError } from '../errors.js'
 import { createCheckedContext, nameOperation, OperationContext, type OperationNamer } from '../operation-context.js'
 import { disposedAtOnce } from '../service-container.js'
 import type { HttpMiddlewareSettings } from './middleware-options.js'
@@ -68,17 +67,6 @@ export class HttpOperation {
   rename(operation: string | (() => string)): void {
     if (typeof operation === 'function') nameOperation(this.context, operation)
     else this.context.setOperation(operation)
-  }
-
-  /**
-   * A name asked for once the chain had started failed: the user's `operationName` threw, or returned a
-   * name `rename()` refuses. Reported to the container's `onError`; the adapter then names the operation by
-   * its default. Thrown there, it answered 500 while the handler went on, or (from a `'close'` listener) left
-   * the scope undisposed.
-   */
-  nameFailed(error: unknown): void {
-    const why = error instanceof Error ? error.message : String(error)
-    this.#reportError(new InvalidOptionError('operationName', 'a function returning a non-empty string or undefined', `\`operationName\` failed while the request ran, and the operation gets its default name. It said: ${why}`))
   }
 
   /** The request id: the caller's, or the one generated for it. */

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '../errors.js'
 import { validateOptions, type OptionRule, type OptionRules } from '../options.js'
 import { containerRule, type ServiceContainer } from '../service-container.js'
 import { requestIdGenerator } from './request-id.js'
@@ -13,7 +14,9 @@ export interface HttpMiddlewareOptions<Input> {
   handlerName?: string | undefined
   /**
    * Names the operation from the request; return `undefined` to keep the default `METHOD route-pattern`
-   * (`METHOD path` when no route matched). Keep names low-cardinality: they become metric attributes.
+   * (`METHOD path` when no route matched). Keep names low-cardinality: they become metric attributes. One
+   * that throws or returns anything but a non-empty string or `undefined` is reported to the container's
+   * `onError` (an `InvalidOptionError` naming `operationName`), and the request keeps its default name.
    */
   operationName?: ((input: Input) => string | undefined) | undefined
   /** Header that carries the request id in and out. Default `'x-request-id'`. */
@@ -26,6 +29,7 @@ export interface HttpMiddlewareOptions<Input> {
 export interface HttpMiddlewareSettings<Input> {
   readonly container: ServiceContainer<any>
   readonly handlerName: string
+  /** The user's `operationName`, made safe: a failure is reported and gives `undefined` (the default name). */
   readonly operationName: ((input: Input) => string | undefined) | undefined
   /** The request id header, lower-case (how Node.js keys incoming headers). */
   readonly requestIdHeader: string
@@ -63,13 +67,36 @@ export function httpMiddlewareSettings<Input>(
   const rules = { ...httpMiddlewareRules, ...extraRules } as OptionRules<HttpMiddlewareOptions<Input>>
   validateOptions(where, options, rules)
   const { container } = options
+  const reportError = (error: unknown): void => container.reportError(error)
   return {
     container,
     handlerName: options.handlerName ?? 'http',
-    operationName: options.operationName,
+    operationName: options.operationName === undefined ? undefined : reportedNamer(options.operationName, reportError),
     requestIdHeader: (options.requestIdHeader ?? 'x-request-id').toLowerCase(),
     deadlineMillis: options.deadlineMillis,
     newRequestId: requestIdGenerator(),
-    reportError: (error) => container.reportError(error),
+    reportError,
   }
+}
+
+// A request is answered whatever the user's `operationName` does: thrown from the middleware it answered
+// 500 (or, once the chain had started, under a running handler), and from a `'close'` listener it ended
+// the process.
+function reportedNamer<Input>(operationName: (input: Input) => string | undefined, report: (error: unknown) => void): (input: Input) => string | undefined {
+  return (input) => {
+    let name: unknown
+    try {
+      name = operationName(input)
+    } catch (error) {
+      report(nameFailed(`It said: ${error instanceof Error ? error.message : String(error)}`))
+      return undefined
+    }
+    if (name === undefined || (typeof name === 'string' && name !== '')) return name
+    report(nameFailed(`It returned ${name === '' ? 'an empty string' : `\`${String(name)}\` (${name === null ? 'null' : typeof name})`}.`))
+    return undefined
+  }
+}
+
+function nameFailed(why: string): InvalidOptionError {
+  return new InvalidOptionError('operationName', 'a function returning a non-empty string or undefined', `\`operationName\` failed, and the operation gets its default name. ${why}`)
 }

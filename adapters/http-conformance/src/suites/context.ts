@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { FrameworkDriver } from '../driver.js'
@@ -53,5 +54,38 @@ export function deadlineSuite(driver: FrameworkDriver): void {
     await waitFor('every scope disposed', () => harness.fixture.container.openScopes === 0)
   })
 
+  test.run()
+}
+
+/** A failing `operationName` costs the request nothing but its custom name: reported, the default kept. */
+export function failingNameSuite(driver: FrameworkDriver): void {
+  const test = suite(`${driver.name}: an operationName that fails on arrival is reported, and the request answered`)
+  const namers: [string, () => string | undefined][] = [
+    ['throws', () => {
+      throw new Error('naming broke')
+    }],
+    ['returns an empty string', () => ''],
+  ]
+  for (const [label, operationName] of namers) {
+    test(`one that ${label}: 200 with the default name, an InvalidOptionError naming operationName to onError`, async () => {
+      const harness = new Harness()
+      await harness.start(driver, { operationName })
+      try {
+        const response = await harness.get('/context/9')
+        assert.is(response.status, 200)
+        assert.is(((await response.json()) as { operation: string }).operation, 'GET /context/:id')
+        await waitFor('every scope disposed', () => harness.fixture.container.openScopes === 0)
+        const reported = harness.fixture.reported
+        assert.ok(reported.length >= 1)
+        for (const error of reported) {
+          assert.instance(error, InvalidOptionError)
+          assert.is((error as InvalidOptionError).option, 'operationName')
+          assert.match((error as Error).message, '`operationName` failed, and the operation gets its default name.')
+        }
+      } finally {
+        await harness.stop()
+      }
+    })
+  }
   test.run()
 }
