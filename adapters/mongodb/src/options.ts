@@ -118,7 +118,8 @@ const owned: Record<OwnedClientOption, string> = {
 export function resolveOptions(options: MongoPoolOptions): ResolvedMongoPoolOptions {
   validateOptions(WHERE, options, rules)
   const minSize = options.minSize ?? 0
-  const maxSize = options.maxSize ?? Math.max(10, minSize)
+  // As on PostgreSQL: a minSize above the default maxSize asks for a maxSize, rather than moving it quietly.
+  const maxSize = options.maxSize ?? 10
   if (minSize > maxSize) rejectOption(WHERE, 'minSize', `an integer <= \`maxSize\` (${maxSize})`, minSize)
   const maxSizeLimit = options.maxSizeLimit ?? Math.max(100, maxSize)
   if (maxSizeLimit < maxSize) rejectOption(WHERE, 'maxSizeLimit', `an integer >= \`maxSize\` (${maxSize})`, maxSizeLimit)

@@ -117,6 +117,12 @@ BadInput('an appName longer than the 128 bytes the driver sends is refused, not 
   assert.is(longest.client.options.appName, 'é'.repeat(64))
 })
 
+BadInput('a minSize above the default maxSize asks for a maxSize, as on PostgreSQL', () => {
+  const error = create({ minSize: 20 })
+  assert.is(error.option, 'minSize')
+  assert.match(error.message, 'an integer <= `maxSize` (10)')
+})
+
 BadInput('registerMongo, createMongoHandle and withTransaction check their arguments when given', async (context) => {
   const pool = createMongoPool({ name: 'orders', uri })
   context.pools.push(pool)

@@ -18,6 +18,7 @@ import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import type { PooledClient } from './internal/pooled-client.js'
+import type { PgPoolSettings } from './internal/settings.js'
 import { resolvePgConfig } from './internal/resolve-pg-config.js'
 import { poolCore } from './internal/symbols.js'
 import type { PoolerOption, PostgresHost, TargetSessionAttrs } from './options.js'
@@ -75,7 +76,11 @@ const noop = (): void => {}
  */
 export class Pool extends EventEmitter implements ManagedPool {
   readonly kind = 'postgres'
-  /** The config it was created with (the password is not enumerable). */
+  /**
+   * The config it was created with (the password is not enumerable), with what pg.Pool fills in when it is
+   * left out (`max`, `min`, `idleTimeoutMillis`, `maxUses`, `allowExitOnIdle`, `maxLifetimeSeconds`), as
+   * this pool uses them. `max` and `min` are the sizes at creation: `resize()` changes `maxSize`/`minSize`.
+   */
   readonly options: PoolConfig
   readonly #core: PgPoolCore
   /** @internal the pool core, for the request-scoped handle (a getter, so `util.inspect` does not walk it). */
@@ -89,7 +94,7 @@ export class Pool extends EventEmitter implements ManagedPool {
   constructor(config?: PoolConfig) {
     super()
     const settings = resolvePgConfig(config as PoolConfig)
-    this.options = hidePassword(config ?? {})
+    this.options = withPgDefaults(hidePassword(config ?? {}), settings)
     this.#Promise = config?.Promise
     const log = config?.log
     this.#core = new PgPoolCore(settings, {
@@ -333,6 +338,17 @@ function notAQuery(): InvalidOptionError {
 }
 
 // pg.Pool keeps the password out of `util.inspect(pool.options)`; so does this.
+// pg.Pool fills these in, so code written for it reads `pool.options.max` as a number.
+function withPgDefaults(options: PoolConfig, settings: PgPoolSettings): PoolConfig {
+  options.max = settings.maxSize
+  options.min = settings.minSize
+  options.idleTimeoutMillis ??= settings.idleTimeoutMillis
+  options.maxUses = settings.maxUses
+  options.allowExitOnIdle = settings.allowExitOnIdle
+  options.maxLifetimeSeconds ??= settings.maxLifetimeMillis / 1000
+  return options
+}
+
 function hidePassword(config: PoolConfig): PoolConfig {
   const copy = { ...config }
   if ('password' in config) Object.defineProperty(copy, 'password', { value: config.password, enumerable: false, writable: true, configurable: true })

@@ -2,7 +2,7 @@ import { InvalidOptionError, PoolClosedError, PoolTimeoutError, createPoolRegist
 import connectPgSimple from 'connect-pg-simple'
 import session from 'express-session'
 import { Kysely, PostgresDialect, sql } from 'kysely'
-import type pg from 'pg'
+import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { inspect } from 'node:util'
@@ -196,6 +196,18 @@ test('keeps the password out of inspect, errors and the pool options it shows', 
   }
   assert.is(pool.options.password, secret, 'still readable on purpose')
   await pool.end()
+})
+
+test('options holds what pg.Pool fills in, so code written for pg reads pool.options.max', async () => {
+  const keys = ['max', 'min', 'idleTimeoutMillis', 'maxUses', 'allowExitOnIdle', 'maxLifetimeSeconds'] as const
+  for (const config of [{}, { max: 4, min: 1, idleTimeoutMillis: 500, maxLifetimeSeconds: 60, maxUses: 100, allowExitOnIdle: true }]) {
+    const theirs = new pg.Pool({ host: '127.0.0.1', port: 9, ...config })
+    const ours = new Pool({ host: '127.0.0.1', port: 9, ...config })
+    const read = (options: Record<string, unknown>) => keys.map((key) => [key, options[key]])
+    assert.equal(read(ours.options as unknown as Record<string, unknown>), read(theirs.options as unknown as Record<string, unknown>))
+    await theirs.end()
+    await ours.end()
+  }
 })
 
 test('is a ManagedPool too: registry, warm-up, metrics, resize and Lifeguard events', async () => {
