@@ -432,34 +432,35 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
    * @internal Waits for `settling` up to `disposeTimeoutMillis`, collecting its failure, or the timeout,
    * into `errors`. A failure after the timeout goes to `onError`.
    */
-  async settleWithin(settling: PromiseLike<unknown>, service: string | undefined, errors: unknown[]): Promise<void> {
+  settleWithin(settling: PromiseLike<unknown>, service: string | undefined, errors: unknown[]): Promise<void> {
     const millis = this.#disposeTimeoutMillis
-    if (millis === 0) {
-      try {
-        await settling
-      } catch (error) {
-        errors.push(error)
-      }
-      return
-    }
-    let timer: ReturnType<Clock['setTimeout']> | undefined
-    let timedOut = false
-    const late = new Promise<void>((resolve) => {
-      timer = this.#clock.setTimeout(() => {
-        timedOut = true
+    const clock = this.#clock
+    // One promise and one timer per disposer that returned a promise (a request's database handle): no race
+    // of promises, each of which pays AsyncLocalStorage's hooks on Node 20.
+    return new Promise<void>((resolve) => {
+      let timedOut = false
+      const timer =
+        millis === 0
+          ? undefined
+          : clock.setTimeout(() => {
+              timedOut = true
+              errors.push(new DisposeTimeoutError(service, millis))
+              resolve()
+            }, millis)
+      const done = (error?: unknown, failed = false): void => {
+        if (timedOut) {
+          if (failed) this.reportError(error)
+          return
+        }
+        if (timer !== undefined) clock.clearTimeout(timer)
+        if (failed) errors.push(error)
         resolve()
-      }, millis)
+      }
+      settling.then(
+        () => done(),
+        (error: unknown) => done(error, true),
+      )
     })
-    const outcome = Promise.resolve(settling).then(
-      () => undefined,
-      (error: unknown) => {
-        if (timedOut) this.reportError(error)
-        else errors.push(error)
-      },
-    )
-    await Promise.race([outcome, late])
-    this.#clock.clearTimeout(timer as ReturnType<Clock['setTimeout']>)
-    if (timedOut) errors.push(new DisposeTimeoutError(service, millis))
   }
 
   /** @internal Disposes an instance whose async factory settled after its scope stopped waiting for it. */
