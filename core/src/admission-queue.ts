@@ -45,12 +45,15 @@ export class AdmissionQueue {
     this.#limit = options.limit
   }
 
+  /** Slots held now (above `limit` after a shrink, until enough holders release). */
   get active(): number {
     return this.#active
   }
+  /** Callers waiting for a slot. */
   get waiting(): number {
     return this.#waiting
   }
+  /** Most holders at once (see `setLimit()`). */
   get limit(): number {
     return this.#limit
   }

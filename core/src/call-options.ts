@@ -6,7 +6,9 @@ import type { PoolSize, ResizeOptions, WarmupOptions } from './pool-contract.js'
 
 /** Both bounds of a pool's size. */
 export interface SizeBounds {
+  /** The lower size bound. */
   minSize: number
+  /** The upper size bound. */
   maxSize: number
 }
 

@@ -16,6 +16,7 @@ export interface Clock {
    * alive; the others (a caller waiting for a retry) do.
    */
   setTimeout(callback: () => void, millis: number, background?: boolean): ClockTimer
+  /** Cancels a timer that this clock's `setTimeout` returned. */
   clearTimeout(timer: ClockTimer): void
 }
 

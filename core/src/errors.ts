@@ -3,6 +3,7 @@
  * `instanceof`, never on the message.
  */
 export class LifeguardError extends Error {
+  /** The class's name; each subclass sets its own literal (`'PoolTimeoutError'`, ...). */
   override readonly name: string = 'LifeguardError'
   /** Stable machine-readable code, e.g. `'ERR_POOL_TIMEOUT'`. */
   readonly code: string
@@ -15,6 +16,7 @@ export class LifeguardError extends Error {
 
 /** An option is missing, unknown, of the wrong type or out of its allowed range. */
 export class InvalidOptionError extends LifeguardError {
+  /** Always `'InvalidOptionError'`. */
   override readonly name = 'InvalidOptionError'
   /** The option's name, e.g. `maxSize`. */
   readonly option: string
@@ -30,6 +32,7 @@ export class InvalidOptionError extends LifeguardError {
 
 /** A name was registered twice, or a registration is malformed. */
 export class RegistrationError extends LifeguardError {
+  /** Always `'RegistrationError'`. */
   override readonly name = 'RegistrationError'
   constructor(message: string) {
     super('ERR_REGISTRATION', message)
@@ -41,9 +44,11 @@ export type ResolutionFailure = 'unknown' | 'cycle' | 'lifetime' | 'factory'
 
 /** A service could not be resolved: unknown name, cycle, lifetime mismatch, or a failing factory. */
 export class ResolutionError extends LifeguardError {
+  /** Always `'ResolutionError'`. */
   override readonly name = 'ResolutionError'
   /** The chain of names being resolved, outermost first. */
   readonly path: readonly string[]
+  /** Why: `unknown` name, `cycle`, `lifetime` (a singleton needing a scoped service) or failing `factory` (see `cause`). */
   readonly reason: ResolutionFailure
 
   constructor(reason: ResolutionFailure, path: readonly string[], message: string, options?: { cause?: unknown }) {
@@ -55,7 +60,9 @@ export class ResolutionError extends LifeguardError {
 
 /** A container, scope or context was used after `dispose()`. */
 export class DisposedError extends LifeguardError {
+  /** Always `'DisposedError'`. */
   override readonly name = 'DisposedError'
+  /** The chain of names being resolved when the disposed scope was hit, outermost first; empty outside a resolve. */
   readonly path: readonly string[]
   constructor(message: string, path: readonly string[] = []) {
     super('ERR_DISPOSED', path.length > 0 ? `${message}\nResolution path: ${path.join(' -> ')}` : message)
@@ -68,9 +75,11 @@ export class DisposedError extends LifeguardError {
  * container's `disposeTimeoutMillis`. `dispose()` went on without it; the disposer keeps running.
  */
 export class DisposeTimeoutError extends LifeguardError {
+  /** Always `'DisposeTimeoutError'`. */
   override readonly name = 'DisposeTimeoutError'
   /** The service whose disposer hung, or `undefined` for async factories still pending. */
   readonly service: string | undefined
+  /** The container's `disposeTimeoutMillis` that ran out (ms). */
   readonly timeoutMillis: number
   constructor(service: string | undefined, timeoutMillis: number) {
     const what = service === undefined ? 'Async factories still pending' : `The disposer of '${service}'`
@@ -82,6 +91,7 @@ export class DisposeTimeoutError extends LifeguardError {
 
 /** `OperationContext.current()` was called outside any operation. */
 export class ContextUnavailableError extends LifeguardError {
+  /** Always `'ContextUnavailableError'`. */
   override readonly name = 'ContextUnavailableError'
   constructor(message = 'Could not find the current operation context. Call this inside middleware, runOperation() or context.run().') {
     super('ERR_CONTEXT_UNAVAILABLE', message)
@@ -90,7 +100,9 @@ export class ContextUnavailableError extends LifeguardError {
 
 /** No pool of that name is registered. */
 export class PoolNotFoundError extends LifeguardError {
+  /** Always `'PoolNotFoundError'`. */
   override readonly name = 'PoolNotFoundError'
+  /** The name asked for. */
   readonly pool: string
   constructor(pool: string, known: readonly string[]) {
     super(
@@ -103,8 +115,11 @@ export class PoolNotFoundError extends LifeguardError {
 
 /** Waiting for a connection took longer than `acquireTimeoutMillis`. The cause is the last connect error, if any. */
 export class PoolTimeoutError extends LifeguardError {
+  /** Always `'PoolTimeoutError'`. */
   override readonly name = 'PoolTimeoutError'
+  /** The pool's name. */
   readonly pool: string
+  /** How long the caller waited (ms): the pool's `acquireTimeoutMillis`. */
   readonly timeoutMillis: number
   constructor(pool: string, timeoutMillis: number, options?: { cause?: unknown; waiting?: number }) {
     const waiting = options?.waiting === undefined ? '' : ` ${options.waiting} other request(s) were waiting.`
@@ -114,10 +129,13 @@ export class PoolTimeoutError extends LifeguardError {
   }
 }
 
-/** More than `maxWaitingRequests` requests were already waiting: rejected at once rather than queued. */
+/** `maxWaitingRequests` requests were already waiting: rejected at once rather than queued. */
 export class PoolExhaustedError extends LifeguardError {
+  /** Always `'PoolExhaustedError'`. */
   override readonly name = 'PoolExhaustedError'
+  /** The pool's name. */
   readonly pool: string
+  /** The pool's `maxWaitingRequests`: how many callers may wait at once. */
   readonly maxWaitingRequests: number
   constructor(pool: string, maxWaitingRequests: number) {
     super(
@@ -131,7 +149,9 @@ export class PoolExhaustedError extends LifeguardError {
 
 /** The pool is closing or closed. */
 export class PoolClosedError extends LifeguardError {
+  /** Always `'PoolClosedError'`. */
   override readonly name = 'PoolClosedError'
+  /** The pool's name. */
   readonly pool: string
   constructor(pool: string, action = 'acquire a connection from') {
     super('ERR_POOL_CLOSED', `Could not ${action} pool '${pool}'. The pool is closed.`)
@@ -141,7 +161,9 @@ export class PoolClosedError extends LifeguardError {
 
 /** Warm-up could not open a single connection. The cause is the driver's (redacted) error. */
 export class PoolWarmupError extends LifeguardError {
+  /** Always `'PoolWarmupError'`. */
   override readonly name = 'PoolWarmupError'
+  /** The pool's name. */
   readonly pool: string
   constructor(pool: string, target: string, reason: string, options?: { cause?: unknown }) {
     super('ERR_POOL_WARMUP', `Could not warm up pool '${pool}' (${target}). ${reason}`, options)
@@ -151,6 +173,7 @@ export class PoolWarmupError extends LifeguardError {
 
 /** The operation's signal aborted (client went away or deadline passed) while it waited. */
 export class OperationAbortedError extends LifeguardError {
+  /** Always `'OperationAbortedError'`. */
   override readonly name = 'OperationAbortedError'
   constructor(action: string, options?: { cause?: unknown }) {
     super('ERR_OPERATION_ABORTED', `Could not ${action}. The operation was aborted.`, options)
@@ -165,7 +188,9 @@ export class OperationAbortedError extends LifeguardError {
  * Whether a retry is safe depends on what was in flight: see `mayHaveCommitted`.
  */
 export class ConnectionLostError extends LifeguardError {
+  /** Always `'ConnectionLostError'`. */
   override readonly name = 'ConnectionLostError'
+  /** The pool's name. */
   readonly pool: string
   /**
    * False when the work cannot have taken effect, so a retry is safe: the connection failed before

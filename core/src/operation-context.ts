@@ -91,6 +91,7 @@ const optionRules: OptionRules<OperationContextOptions> = {
 export class OperationContext {
   /** Who runs it, e.g. the service or router name (`'orders-api'`). */
   readonly handler: string
+  /** Correlates logs and events: the one given to `create()` (HTTP adapters always set one); undefined when none was. */
   readonly requestId: string | undefined
   /** The scope this context resolves from and disposes. */
   readonly scope: ServiceScope<any>

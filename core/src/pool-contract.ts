@@ -6,32 +6,51 @@ export interface TimeSummary {
   count: number
   /** Sum of all samples since the pool was created (ms): with `count`, gives means over any interval. */
   sum: number
+  /** Mean of the recent window (ms). */
   mean: number
+  /** Median of the recent window (ms). */
   p50: number
+  /** 95th percentile of the recent window (ms). */
   p95: number
+  /** 99th percentile of the recent window (ms). */
   p99: number
+  /** Longest sample in the recent window (ms). */
   max: number
 }
 
 /** A live snapshot of one pool. The first nine fields are the classic set; the rest are Lifeguard's. */
 export interface PoolMetrics {
+  /** Connections open or being opened. */
   totalConnections: number
+  /** Connections checked out. */
   activeConnections: number
+  /** Open connections not checked out. */
   idleConnections: number
+  /** Requests waiting for a connection. */
   waitingRequests: number
+  /** Errors since the pool was created (connection and pool errors; a failing listener is not counted). */
   errors: number
   /** Last error message, redacted. */
   lastError?: string
   /** Mean checkout-to-release time (ms) over the recent window. */
   avgResponseTime: number
+  /** When the pool was created. */
   created: Date
+  /** When a connection was last checked out or released; absent until the first checkout. */
   lastUsed?: Date
+  /** The current lower size bound (it follows `resize()`). */
   minSize: number
+  /** The current upper size bound (it follows `resize()`). */
   maxSize: number
+  /** Acquire timeouts since the pool was created. */
   timeouts: number
+  /** Suspected leaks since the pool was created. */
   leaks: number
+  /** Waits for a connection (ms). */
   waitTime: TimeSummary
+  /** Checkouts, from getting a connection to giving it back (ms). */
   useTime: TimeSummary
+  /** Connections opened and validated (ms). */
   createTime: TimeSummary
   /** True while the pool holds new checkouts (`suspend()`); absent for pools that cannot be suspended. */
   suspended?: boolean
@@ -101,12 +120,15 @@ export interface PoolCounters {
 
 /** What `warmup()` did. */
 export interface WarmupReport {
+  /** The pool's name. */
   pool: string
   /** Connections asked for. */
   requested: number
   /** Connections opened and validated. */
   opened: number
+  /** Connections asked for but not opened (`requested - opened`). */
   failed: number
+  /** How long the warm-up took (ms). */
   durationMillis: number
 }
 
@@ -114,12 +136,15 @@ export interface WarmupReport {
 export interface WarmupOptions {
   /** Connections to open; defaults to the pool's `minSize` (at least 1). */
   connections?: number
+  /** Time allowed to open and validate them (ms); defaults to the pool's own connect or acquire timeout. */
   timeoutMillis?: number
 }
 
 /** A new size for `resize()`; either bound may be left out. */
 export interface PoolSize {
+  /** The new lower bound; left out, it stays (lowered with `maxSize` when that drops below it). */
   minSize?: number
+  /** The new upper bound; left out, it stays. */
   maxSize?: number
 }
 
@@ -127,6 +152,7 @@ export interface PoolSize {
 export interface ResizeOptions {
   /** Why the size changes; carried into the `resize` event (autoscalers say what they measured). */
   reason?: string
+  /** Numbers behind the change (what an autoscaler measured), carried into the `resize` event. */
   details?: Readonly<Record<string, number>>
   /**
    * After a shrink, keep the connections above the new `maxSize` open, unused, for this long (ms), so a
@@ -159,6 +185,7 @@ export interface ManagedPool {
   readonly kind: string
   /** Where it connects, without credentials: `postgres://app@db:5432/orders`. */
   readonly target: string
+  /** `created`, `warming`, `ready` (after `warmup()`), `closing` or `closed`; it serves before `ready` too. */
   readonly state: PoolState
   /** The highest `maxSize` the pool can be resized to, when its driver fixes one (MongoDB's `maxPoolSize`). */
   readonly maxSizeLimit?: number
@@ -166,6 +193,7 @@ export interface ManagedPool {
   warmup(options?: WarmupOptions): Promise<WarmupReport>
   /** Changes the size while running. @throws {InvalidOptionError} */
   resize(size: PoolSize, options?: ResizeOptions): void
+  /** A full snapshot: live counts, lifetime counters and recent percentiles (which sorts the window). */
   getPoolMetrics(): PoolMetrics
   /**
    * The live numbers and lifetime counters alone: no sorting, for readers that poll often. Pools built on
@@ -184,5 +212,6 @@ export interface ManagedPool {
 
 /** Options shared by every pool factory for its lifecycle listeners. */
 export interface PoolEventsOption {
+  /** Lifecycle listeners (`onConnect`, `onError`, ...): one set, or an array of sets. */
   events?: PoolEventListeners | readonly PoolEventListeners[]
 }

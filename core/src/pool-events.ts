@@ -2,8 +2,11 @@ import { checkOption, type OptionRule } from './options.js'
 
 /** Who held or asked for a connection: the operation running at the time, if any. */
 export interface OperationOwner {
+  /** The operation's `handler`, e.g. `'orders-api'`. */
   handler: string
+  /** The operation's name, e.g. `'GET /orders/:id'`. */
   operation: string
+  /** The operation's request id; absent when it has none. */
   requestId?: string
 }
 
@@ -19,13 +22,16 @@ export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'close
 
 /** `connect` (`onConnect`): a new connection is open and validated. */
 export interface ConnectEvent extends PoolEventBase {
+  /** The driver's id for the connection (PostgreSQL: the server's process id). */
   connectionId: string | number
   /** Time to open and validate the connection (ms). */
   createMillis: number
 }
 /** `disconnect` (`onDisconnect`): a connection closed, and why. */
 export interface DisconnectEvent extends PoolEventBase {
+  /** The driver's id for the connection; absent when the driver gave it none. */
   connectionId?: string | number
+  /** Why it closed. */
   reason: DisconnectReason
 }
 /** `error` (`onError`): a pool, connection or listener error, redacted. */
@@ -37,45 +43,63 @@ export interface PoolErrorEvent extends PoolEventBase {
 }
 /** `poolCreated` (`onPoolCreated`): the pool was constructed; `target` has no password. */
 export interface PoolCreatedEvent extends PoolEventBase {
+  /** Where the pool connects, without credentials: `postgres://app@db:5432/orders`. */
   target: string
+  /** The lower size bound it was created with. */
   minSize: number
+  /** The upper size bound it was created with. */
   maxSize: number
 }
 /** `acquire` (`onAcquire`): a checkout was granted after `waitMillis`, to `owner`. */
 export interface AcquireEvent extends PoolEventBase {
+  /** How long the caller waited for the connection (ms); 0 when one was free at once. */
   waitMillis: number
+  /** The operation that took the connection; absent outside any operation. */
   owner?: OperationOwner
 }
 /** `release` (`onRelease`): a checkout ended after `useMillis`. */
 export interface ReleaseEvent extends PoolEventBase {
+  /** How long the connection was checked out (ms). */
   useMillis: number
+  /** The operation that held the connection; absent outside any operation. */
   owner?: OperationOwner
 }
 /** `resize` (`onResize`): the size bounds changed from `previous` to `next`. */
 export interface ResizeEvent extends PoolEventBase {
+  /** The bounds before the change. */
   previous: { minSize: number; maxSize: number }
+  /** The bounds after the change. */
   next: { minSize: number; maxSize: number }
+  /** `ResizeOptions.reason`, or `'manual'` when none was given. */
   reason: string
+  /** `ResizeOptions.details`, when given. */
   details?: Readonly<Record<string, number>>
 }
 /** `leak` (`onLeak`): a checkout held past `leakDetectionMillis`, and its release later. */
 export interface LeakEvent extends PoolEventBase {
   /** `suspected` when the hold passes `leakDetectionMillis`; `resolved` when it is released later. */
   state: 'suspected' | 'resolved'
+  /** How long the connection had been held (ms): when suspected, about `leakDetectionMillis`; when resolved, the whole hold. */
   heldMillis: number
+  /** The operation that took the connection; absent outside any operation. */
   owner?: OperationOwner
   /** Where the connection was taken. */
   stack?: string
 }
 /** `timeout` (`onTimeout`): a caller gave up waiting for a connection. */
 export interface TimeoutEvent extends PoolEventBase {
+  /** How long the caller waited before giving up (ms). */
   waitMillis: number
+  /** Other callers still waiting at that moment. */
   waitingRequests: number
+  /** The last failed connection attempt (redacted), if any. */
   cause?: Error
 }
 /** `suspend()`: checkouts are held from now on (connections already checked out stay in use). */
 export interface SuspendEvent extends PoolEventBase {
+  /** Connections checked out at that moment (they stay in use). */
   activeConnections: number
+  /** Callers already waiting for a connection at that moment. */
   waitingRequests: number
 }
 /** `resume()`: held checkouts are served again. */
@@ -91,6 +115,7 @@ export interface ResumeEvent extends PoolEventBase {
  * names it). Never carries the statement's text or values.
  */
 export interface QueryEvent extends PoolEventBase {
+  /** From sending the statement or command to its answer (ms). */
   durationMillis: number
   /**
    * What kind of statement it was, when the adapter knows: the first SQL keyword (`SELECT`, `INSERT`,
@@ -105,17 +130,29 @@ export interface QueryEvent extends PoolEventBase {
 
 /** Payload of each lifecycle event. */
 export interface PoolEventMap {
+  /** A new connection is open and validated. */
   connect: ConnectEvent
+  /** A connection closed, and why. */
   disconnect: DisconnectEvent
+  /** A pool, connection or listener error, redacted. */
   error: PoolErrorEvent
+  /** The pool was constructed. */
   poolCreated: PoolCreatedEvent
+  /** A checkout was granted. */
   acquire: AcquireEvent
+  /** A checkout ended. */
   release: ReleaseEvent
+  /** The size bounds changed. */
   resize: ResizeEvent
+  /** A checkout was held past `leakDetectionMillis`, or such a checkout was released. */
   leak: LeakEvent
+  /** A caller gave up waiting for a connection. */
   timeout: TimeoutEvent
+  /** `suspend()` holds checkouts from now on. */
   suspend: SuspendEvent
+  /** `resume()` serves held checkouts again. */
   resume: ResumeEvent
+  /** A statement or command finished. */
   query: QueryEvent
 }
 /** The name of a lifecycle event, as `pool.on(name, listener)` takes it. */
@@ -125,17 +162,29 @@ type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => void | Prom
 
 /** The `events` option of a pool: `onConnect`, `onDisconnect`, ... each optional. */
 export interface PoolEventListeners {
+  /** On `connect`: a new connection is open and validated. */
   onConnect?: Listener<'connect'>
+  /** On `disconnect`: a connection closed, and why. */
   onDisconnect?: Listener<'disconnect'>
+  /** On `error`: a pool, connection or listener error, redacted. */
   onError?: Listener<'error'>
+  /** On `poolCreated`: the pool was constructed. */
   onPoolCreated?: Listener<'poolCreated'>
+  /** On `acquire`: a checkout was granted. */
   onAcquire?: Listener<'acquire'>
+  /** On `release`: a checkout ended. */
   onRelease?: Listener<'release'>
+  /** On `resize`: the size bounds changed. */
   onResize?: Listener<'resize'>
+  /** On `leak`: a checkout was held past `leakDetectionMillis`, or such a checkout was released. */
   onLeak?: Listener<'leak'>
+  /** On `timeout`: a caller gave up waiting for a connection. */
   onTimeout?: Listener<'timeout'>
+  /** On `suspend`: `suspend()` holds checkouts from now on. */
   onSuspend?: Listener<'suspend'>
+  /** On `resume`: `resume()` serves held checkouts again. */
   onResume?: Listener<'resume'>
+  /** On `query`: a statement or command finished. */
   onQuery?: Listener<'query'>
 }
 
@@ -226,6 +275,7 @@ export class PoolEventHub {
     return this.#pool
   }
 
+  /** The pool's kind (`postgres`, `mongodb`, ...). */
   get kind(): string {
     return this.#kind
   }

@@ -8,10 +8,13 @@ import { PoolStats, type LivePoolState } from './pool-stats.js'
 
 /** Options of a `PoolMonitor`. */
 export interface PoolMonitorOptions {
+  /** The pool's name, in every event. */
   name: string
+  /** The pool's kind (`postgres`, `mongodb`, ...), in every event. */
   kind: string
   /** Redacted target, for the `poolCreated` event. */
   target: string
+  /** The pool's `events` option: one set of listeners, or an array of sets. */
   events?: PoolEventListeners | readonly PoolEventListeners[] | undefined
   /** Fire `leak` when a checkout is held longer than this (0 or undefined: off). */
   leakDetectionMillis?: number | undefined
@@ -36,12 +39,15 @@ const monitorRules: OptionRules<PoolMonitorOptions> = {
 
 /** One checked-out connection, from `acquired()` to `released()`. */
 export interface Checkout {
+  /** `clock.now()` when it was granted. */
   readonly startedAt: number
   /** The operation that took it (captured cheaply; turned into an owner record only when reported). */
   readonly context: OperationContext | undefined
   /** Holds the stack where it was taken, formatted only if a leak is reported. */
   readonly origin: { stack?: string } | undefined
+  /** The timer that suspects a leak; undefined when leak detection is off. */
   leakTimer: ClockTimer | undefined
+  /** True once a leak was suspected: its release then emits `leak` with state `resolved`. */
   leaked: boolean
 }
 
@@ -54,8 +60,11 @@ export interface Checkout {
  * path fired them; listeners of the other events run outside any operation.
  */
 export class PoolMonitor {
+  /** The pool's counters and time windows. */
   readonly stats: PoolStats
+  /** The pool's listeners: `events.has(name)` tells whether anyone will read a payload. */
   readonly events: PoolEventHub
+  /** Where the pool reads time and sets timers (the `clock` option, else the system clock). */
   readonly clock: Clock
   readonly #target: string
   #leakDetectionMillis: number
@@ -73,6 +82,7 @@ export class PoolMonitor {
     this.stats = new PoolStats({ ...(options.windowSize === undefined ? {} : { windowSize: options.windowSize }), secrets: options.secrets ?? [], clock: this.clock })
   }
 
+  /** How long a checkout may be held before `leak` fires (ms); 0: detection off. */
   get leakDetectionMillis(): number {
     return this.#leakDetectionMillis
   }
@@ -88,6 +98,7 @@ export class PoolMonitor {
     this.#emit(undefined, 'connect', { connectionId, createMillis })
   }
 
+  /** A connection closed: emits `disconnect` with `reason`. */
   disconnected(connectionId: string | number | undefined, reason: DisconnectReason): void {
     this.#emit(undefined, 'disconnect', connectionId === undefined ? { reason } : { connectionId, reason })
   }

@@ -5,7 +5,9 @@ import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './po
 
 /** What `registry.warmup()` did for every pool. */
 export interface RegistryWarmupReport {
+  /** One report per pool, in registration order. */
   pools: WarmupReport[]
+  /** How long warming every pool took (ms); they warm up in parallel. */
   durationMillis: number
 }
 
@@ -48,6 +50,11 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * @throws {PoolNotFoundError} listing the known names
    */
   get<K extends keyof P & string>(name: K): P[K]
+  /**
+   * The pool registered under `name`, as the pool type `T` the caller names (not checked).
+   *
+   * @throws {PoolNotFoundError} listing the known names
+   */
   get<T extends ManagedPool = ManagedPool>(name: string): T
   get(name: string): ManagedPool {
     const pool = this.#pools.get(name)
@@ -55,6 +62,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     return pool
   }
 
+  /** True when a pool is registered under `name`. */
   has(name: string): boolean {
     return this.#pools.has(name)
   }

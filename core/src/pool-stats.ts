@@ -5,11 +5,17 @@ import { TimeWindow } from './time-window.js'
 
 /** The live numbers only the driver knows; `PoolStats.snapshot` adds the bookkeeping. */
 export interface LivePoolState {
+  /** Connections open or being opened. */
   totalConnections: number
+  /** Connections checked out. */
   activeConnections: number
+  /** Open connections not checked out. */
   idleConnections: number
+  /** Requests waiting for a connection. */
   waitingRequests: number
+  /** The current lower size bound. */
   minSize: number
+  /** The current upper size bound. */
   maxSize: number
   /** True while the pool holds new checkouts (`suspend()`); absent for pools that cannot be suspended. */
   suspended?: boolean
@@ -27,12 +33,19 @@ export interface LivePoolState {
  * same way.
  */
 export class PoolStats {
+  /** When these stats, and so the pool, were created. */
   readonly created = new Date()
+  /** Waits for a connection (ms). */
   readonly waitTime: TimeWindow
+  /** Checkouts, from getting a connection to giving it back (ms). */
   readonly useTime: TimeWindow
+  /** Connections opened and validated (ms). */
   readonly createTime: TimeWindow
+  /** Errors counted by `recordError()`. */
   errors = 0
+  /** Acquire timeouts counted by `recordTimeout()`. */
   timeouts = 0
+  /** Suspected leaks counted by `recordLeak()`. */
   leaks = 0
   #lastError: string | undefined
   /** `clock.now()` of the last checkout or release (NaN: never): a wall-clock date only when read. */
@@ -66,6 +79,7 @@ export class PoolStats {
     this.#lastUsedAt = now
   }
 
+  /** A connection was opened and validated in `millis`. */
   recordCreate(millis: number): void {
     this.createTime.record(millis)
   }
@@ -78,10 +92,12 @@ export class PoolStats {
     return safe
   }
 
+  /** Counts one acquire timeout. */
   recordTimeout(): void {
     this.timeouts++
   }
 
+  /** Counts one suspected leak. */
   recordLeak(): void {
     this.leaks++
   }

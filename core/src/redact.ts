@@ -22,10 +22,15 @@ export function redactConnectionString(connectionString: string): string {
 
 /** Connection-target fields from which `formatTarget` builds a safe display string. */
 export interface TargetParts {
+  /** The scheme, e.g. `postgres` or `mongodb`. */
   protocol: string
+  /** The user name (URL-encoded in the result); left out when absent or empty. */
   user?: string | undefined
+  /** The host; `localhost` when absent. */
   host?: string | undefined
+  /** The port; left out when absent or empty. */
   port?: number | string | undefined
+  /** The database name; left out when absent or empty. */
   database?: string | undefined
 }
 

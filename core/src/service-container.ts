@@ -7,6 +7,12 @@ export type Lifetime = 'singleton' | 'scoped' | 'transient'
 
 /** What a factory receives: resolve its dependencies through it, so paths and lifetimes are checked. */
 export interface ServiceResolver<S extends object = Record<string, unknown>> {
+  /**
+   * Resolves a dependency of the service being built, on its resolution path (so cycles and lifetimes are checked).
+   *
+   * @throws {ResolutionError} unknown name, cycle, singleton depending on a scoped service, failing factory
+   * @throws {DisposedError} when the scope was disposed
+   */
   resolve<K extends keyof S & string>(name: K): S[K]
   /** The scope the instance is created in (the root container for singletons). */
   readonly scope: ServiceScope<S>
@@ -393,6 +399,7 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
     return this as unknown as ServiceContainer<S & Record<K, T>>
   }
 
+  /** True when a service is registered under `name` (values a scope `provide()`s are not registrations). */
   has(name: string): boolean {
     return this.#registrations.has(name)
   }

@@ -10,7 +10,9 @@ import { LifeguardError } from '@lifeguard/core'
  * createMongoPool({ name: 'orders', uri, events: { onError: (e) => e.error.name === 'PoolClearedError' && alert(e) } })
  */
 export class PoolClearedError extends LifeguardError {
+  /** Always `'PoolClearedError'`. */
   override readonly name = 'PoolClearedError'
+  /** The pool's name. */
   readonly pool: string
 
   constructor(pool: string, options?: { cause?: unknown }) {
@@ -33,7 +35,9 @@ export class PoolClearedError extends LifeguardError {
  * createMongoPool({ name: 'orders', uri, events: { onError: (e) => e.error.code === 'ERR_CLIENT_CLOSED' && log.warn(e.error.message) } })
  */
 export class ClientClosedError extends LifeguardError {
+  /** Always `'ClientClosedError'`. */
   override readonly name = 'ClientClosedError'
+  /** The pool's name. */
   readonly pool: string
 
   constructor(pool: string, options?: { cause?: unknown }) {

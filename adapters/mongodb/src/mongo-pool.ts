@@ -48,7 +48,9 @@ export interface AcquireOptions {
  * Create it with `createMongoPool()`.
  */
 export class MongoPool implements ManagedPool {
+  /** Unique in its registry, e.g. `'orders'`. */
   readonly name: string
+  /** Always `'mongodb'`. */
   readonly kind = 'mongodb'
   /** Where it connects, without credentials or query string: `mongodb://app@db:27017/orders`. */
   readonly target: string
@@ -245,6 +247,7 @@ export class MongoPool implements ManagedPool {
     this.#keeper.maintain()
   }
 
+  /** A snapshot from the driver's CMAP events and the admission queue; `waitTime` and `useTime` are per admitted operation. */
   getPoolMetrics(): PoolMetrics {
     return this.#monitor.snapshot(this.#live())
   }
@@ -254,6 +257,7 @@ export class MongoPool implements ManagedPool {
     return this.#monitor.counters(this.#live())
   }
 
+  /** Subscribes to a lifecycle event; returns the unsubscribe function (the same as `events.on`). */
   on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
     return this.#monitor.events.on(event, listener)
   }

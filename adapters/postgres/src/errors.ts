@@ -6,7 +6,9 @@ import { LifeguardError } from '@lifeguard/core'
  * `acquireTimeoutMillis`. The cause is the driver's error, redacted.
  */
 export class PostgresConnectError extends LifeguardError {
+  /** Always `'PostgresConnectError'`. */
   override readonly name = 'PostgresConnectError'
+  /** The pool's name. */
   readonly pool: string
   /** The server's SQLSTATE, e.g. `'28P01'` (invalid password) or `'3D000'` (no such database). */
   readonly sqlState: string | undefined
@@ -27,10 +29,13 @@ export class PostgresConnectError extends LifeguardError {
  * retry reaches the writable server. The cause is the server's error.
  */
 export class PostgresReadOnlyError extends LifeguardError {
+  /** Always `'PostgresReadOnlyError'`. */
   override readonly name = 'PostgresReadOnlyError'
+  /** The pool's name. */
   readonly pool: string
   /** The server that refused, `host:port`. */
   readonly server: string
+  /** Always `'25006'` (`read_only_sql_transaction`). */
   readonly sqlState = '25006'
   /** Always false: a refused write did not take effect (in a transaction, the server rolls it back). */
   readonly mayHaveCommitted = false
@@ -69,8 +74,11 @@ const sessionAdvice: Record<SessionFeature, readonly [what: string, instead: str
  * names the feature and what to use instead; `feature` is stable.
  */
 export class SessionFeatureError extends LifeguardError {
+  /** Always `'SessionFeatureError'`. */
   override readonly name = 'SessionFeatureError'
+  /** The pool's name. */
   readonly pool: string
+  /** The session feature the statement asked for. */
   readonly feature: SessionFeature
 
   constructor(pool: string, feature: SessionFeature) {

@@ -27,6 +27,7 @@ export type PostgresDriverOptions = Omit<pg.PoolConfig, OwnedDriverOption>
 
 /** One server of a pool given several (`hosts`), e.g. a primary and its standby. */
 export interface PostgresHost {
+  /** The server's host name or address. */
   host: string
   /** Default: `PGPORT`, then 5432. */
   port?: number

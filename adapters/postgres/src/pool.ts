@@ -75,6 +75,7 @@ const noop = (): void => {}
  * const { rows } = await pool.query('SELECT now()')
  */
 export class Pool extends EventEmitter implements ManagedPool {
+  /** Always `'postgres'`. */
   readonly kind = 'postgres'
   /**
    * The config it was created with (the password is not enumerable), with what pg.Pool fills in when it is
@@ -155,9 +156,11 @@ export class Pool extends EventEmitter implements ManagedPool {
   get ended(): boolean {
     return this.state === 'closed'
   }
+  /** Clients kept open when idle: `min` at creation, then what `resize()` sets. */
   get minSize(): number {
     return this.#core.engine.minSize
   }
+  /** Most clients open at once: `max` at creation, then what `resize()` sets. */
   get maxSize(): number {
     return this.#core.engine.maxSize
   }
@@ -175,6 +178,7 @@ export class Pool extends EventEmitter implements ManagedPool {
    * @throws {InvalidOptionError} at once, for a callback that is not a function
    */
   connect(): Promise<pg.PoolClient>
+  /** The callback form, as in pg: `callback(error, client, done)`; `done()` gives the client back. */
   connect(callback: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void): void
   connect(callback?: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void): Promise<pg.PoolClient> | void {
     checkCallback('Pool.connect', callback)
@@ -195,8 +199,11 @@ export class Pool extends EventEmitter implements ManagedPool {
    * @throws {InvalidOptionError} at once, for a callback that is not a function
    */
   query<T extends pg.Submittable>(submittable: T): T
+  /** SQL text or a query config, with its values: the promise form. */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>>
+  /** The callback form, as in pg: `callback(error, result)`. */
   query<R extends pg.QueryResultRow = any>(text: QueryText, callback: QueryCallback<pg.QueryResult<R>>): void
+  /** The callback form with values, as in pg: `callback(error, result)`. */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values: QueryValues, callback: QueryCallback<pg.QueryResult<R>>): void
   query(text: unknown, values?: unknown, callback?: unknown): unknown {
     // pg's guard: a function first is taken for the callback, and answered with an error.
@@ -216,6 +223,7 @@ export class Pool extends EventEmitter implements ManagedPool {
    * when released. A second call fails, as in pg. (`close()` is the idempotent, time-bounded form.)
    */
   end(): Promise<void>
+  /** The callback form, as in pg: `callback(error)` once every client is closed (an error on a second call). */
   end(callback: (error?: Error) => void): void
   end(callback?: (error?: Error) => void): Promise<void> | void {
     checkCallback('Pool.end', callback)

@@ -35,8 +35,11 @@ const noop = (): void => {}
  * directly. Create it with `createPostgresPool()`; for a drop-in `pg.Pool` replacement see `Pool`.
  */
 export class PostgresPool implements ManagedPool {
+  /** Unique in its registry, e.g. `'orders'`. */
   readonly name: string
+  /** Always `'postgres'`. */
   readonly kind = 'postgres'
+  /** Where it connects, without credentials: `postgres://app@db:5432/orders` (several hosts: `db1:5432,db2:5432`). */
   readonly target: string
   readonly #core: PgPoolCore
   /** @internal the pool core, for the request-scoped handle (a getter, so `util.inspect` does not walk it). */
@@ -193,6 +196,7 @@ export class PostgresPool implements ManagedPool {
    * try { await client.query('SELECT 1') } finally { client.release() }
    */
   connect(): Promise<PostgresPoolClient>
+  /** The callback form, like pg's: `callback(error, client, done)`; `done()` gives the client back. */
   connect(callback: ConnectCallback): void
   connect(callback?: ConnectCallback): Promise<PostgresPoolClient> | void {
     if (callback !== undefined) checkOption('PostgresPool.connect', 'callback', callback, { type: 'function' })
@@ -214,7 +218,9 @@ export class PostgresPool implements ManagedPool {
    * const { rows } = await pool.query('SELECT * FROM orders WHERE id = $1', [id])
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>>
+  /** The callback form, like pg's: `callback(error, result)`. */
   query<R extends pg.QueryResultRow = any>(text: QueryText, callback: (error: Error | undefined, result: pg.QueryResult<R> | undefined) => void): void
+  /** The callback form with values, like pg's: `callback(error, result)`. */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values: QueryValues, callback: (error: Error | undefined, result: pg.QueryResult<R> | undefined) => void): void
   query<R extends pg.QueryResultRow = any>(
     text: QueryText,

@@ -10,6 +10,7 @@ import { finishTransaction } from './internal/symbols.js'
 export interface TransactionOptions {
   /** Default: the server's (`read committed` unless configured otherwise). */
   isolationLevel?: 'read committed' | 'repeatable read' | 'serializable'
+  /** `true` begins `READ ONLY`, `false` `READ WRITE`. Default: the server's. */
   readOnly?: boolean
 }
 

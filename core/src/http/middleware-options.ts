@@ -27,12 +27,15 @@ export interface HttpMiddlewareOptions<Input> {
 
 /** The shared options once checked, with their defaults. */
 export interface HttpMiddlewareSettings<Input> {
+  /** The service container; every request gets its own scope from it. */
   readonly container: ServiceContainer<any>
+  /** The context's `handler`: the option given, else `'http'`. */
   readonly handlerName: string
   /** The user's `operationName`, made safe: a failure is reported and gives `undefined` (the default name). */
   readonly operationName: ((input: Input) => string | undefined) | undefined
   /** The request id header, lower-case (how Node.js keys incoming headers). */
   readonly requestIdHeader: string
+  /** Aborts the context's `signal` this many ms after the request arrives; undefined: no deadline. */
   readonly deadlineMillis: number | undefined
   /** Makes the id of a request that brought none (see `requestIdGenerator()`). */
   readonly newRequestId: () => string

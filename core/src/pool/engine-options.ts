@@ -7,10 +7,13 @@ export interface PoolEngineOptions<C> {
   readonly name: string
   /** Where it connects, without credentials, for errors. */
   readonly target: string
+  /** How the driver opens, checks and closes connections. */
   readonly factory: ConnectionFactory<C>
   /** Metrics, events and leak detection; its `clock` is the engine's clock. */
   readonly monitor: PoolMonitor
+  /** Connections to keep open once the pool is in use (its first checkout or warm-up). */
   readonly minSize: number
+  /** Most connections open or being opened at once. */
   readonly maxSize: number
   /** Longest wait for a connection before `PoolTimeoutError`; 0 waits without limit. */
   readonly acquireTimeoutMillis: number

@@ -30,6 +30,7 @@ import { WaitQueue, type Grant, type Waiter } from './wait-queue.js'
  * can hold checkouts (`suspend()` / `resume()`) and retire its connections (`softEvict()`).
  */
 export class PoolEngine<C> {
+  /** The pool's name, for errors. */
   readonly name: string
   readonly #options: PoolEngineOptions<C>
   readonly #factory: ConnectionFactory<C>
@@ -111,6 +112,7 @@ export class PoolEngine<C> {
     })
   }
 
+  /** `created`, `warming`, `ready` (after `warmup()`), `closing` or `closed`. */
   get state(): PoolState {
     return this.#lifecycle.state
   }
@@ -118,6 +120,7 @@ export class PoolEngine<C> {
   get totalCount(): number {
     return this.#idle.length + this.#active + this.#opener.creating + this.#opener.validating
   }
+  /** Open connections nobody holds (not counting parked ones). */
   get idleCount(): number {
     return this.#idle.length
   }
@@ -129,12 +132,15 @@ export class PoolEngine<C> {
   get pendingCount(): number {
     return this.#opener.creating + this.#opener.validating
   }
+  /** Callers waiting for a connection. */
   get waitingCount(): number {
     return this.#queue.length
   }
+  /** The current lower size bound: connections kept open once the pool is in use. */
   get minSize(): number {
     return this.#minSize
   }
+  /** The current upper size bound (it follows `resize()`). */
   get maxSize(): number {
     return this.#maxSize
   }

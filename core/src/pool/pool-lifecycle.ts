@@ -29,6 +29,7 @@ export class PoolLifecycle {
     this.#pool = pool
   }
 
+  /** `created`, `warming`, `ready` (after `warmup()`), `closing` or `closed`. */
   get state(): PoolState {
     return this.#state
   }

@@ -13,6 +13,7 @@ export class PooledConnection<C> {
   connection!: C
   /** The driver's id for it, for events. */
   id: string | number | undefined
+  /** Where it is in its life; `creating` until the driver's `create` resolves. */
   state: ConnectionState = 'creating'
   /** `clock.now()` when it opened. */
   openedAt = 0

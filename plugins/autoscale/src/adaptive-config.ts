@@ -7,6 +7,7 @@ import { defaultSampleInterval } from './internal/sampling.js'
  * services (queries of a few ms to a few hundred ms).
  */
 export interface AdaptivePoolConfig {
+  /** Selects this policy (a config without `policy` is a threshold config). */
   policy: 'adaptive'
   /** `false` leaves the pool alone (default `true`). */
   enabled?: boolean | undefined

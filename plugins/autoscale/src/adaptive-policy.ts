@@ -99,11 +99,17 @@ interface Demand {
  * const decision = policy.evaluate({ size: pool.getPoolMetrics().maxSize }) // every evaluationIntervalMillis
  */
 export class AdaptivePolicy implements ScalingPolicy {
+  /** Always `'adaptive'`. */
   readonly kind = 'adaptive'
+  /** The config it was built with, defaults filled in, frozen. */
   readonly config: Readonly<ResolvedAdaptiveConfig>
+  /** Lowest `maxSize` it sets (`config.minSize`). */
   readonly minSize: number
+  /** Highest `maxSize` it sets (`config.maxSize`). */
   readonly maxSize: number
+  /** Regular time between evaluations (ms), one measurement window; `dueInMillis()` may ask sooner. */
   readonly evaluationIntervalMillis: number
+  /** Time between samples (ms): `config.sampleIntervalMillis`. */
   readonly sampleIntervalMillis: number
   readonly #clock: Pick<Clock, 'now'>
   readonly #window = new SampleWindow()
@@ -167,6 +173,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     return this.#knee.at(this.#clock.now())
   }
 
+  /** Records one sample in the current window; one that shows a burst makes the next evaluation due at once. */
   observe(sample: PoolSample): void {
     const now = this.#clock.now()
     this.#window.add(now, sample)
@@ -196,6 +203,10 @@ export class AdaptivePolicy implements ScalingPolicy {
     return this.evaluationIntervalMillis
   }
 
+  /**
+   * Closes the window and decides as the class comment describes (a size outside the bounds or the budget
+   * is moved back first); `undefined` leaves the size alone, as does a disabled config.
+   */
   evaluate(input: EvaluationInput): ScalingDecision | undefined {
     const now = this.#clock.now()
     const window = this.#window.close()

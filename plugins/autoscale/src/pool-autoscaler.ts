@@ -22,7 +22,9 @@ export interface AttachOptions {
 
 /** One pool under an autoscaler. */
 export interface PoolAutoscaler {
+  /** The pool it sizes. */
   readonly pool: ManagedPool
+  /** What decides the size: built from the config, or the `ScalingPolicy` given. */
   readonly policy: ScalingPolicy
   /** The shared budget in use, if any. */
   readonly budget: SharedBudget | undefined

@@ -4,9 +4,13 @@
  * differences between two samples to get exact means over any interval.
  */
 export interface PoolSample {
+  /** Connections checked out. */
   activeConnections: number
+  /** Open connections not checked out. */
   idleConnections: number
+  /** Connections open or being opened. */
   totalConnections: number
+  /** Requests waiting for a connection. */
   waitingRequests: number
   /** Connections the driver is still closing (absent when the pool cannot tell). */
   closingConnections?: number | undefined
@@ -14,7 +18,9 @@ export interface PoolSample {
   parkedConnections?: number | undefined
   /** The pool's size limit when the sample was taken. */
   maxSize: number
+  /** Waits for a connection: lifetime `count` and `sum` (ms). */
   waitTime: { readonly count: number; readonly sum: number }
+  /** Checkouts, from getting a connection to giving it back: lifetime `count` and `sum` (ms). */
   useTime: { readonly count: number; readonly sum: number }
 }
 

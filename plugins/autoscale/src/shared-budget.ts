@@ -6,6 +6,7 @@ export type BudgetQuery = (text: string, values: unknown[]) => Promise<{ rows: r
 
 /** Anything with a `pg`-compatible `query(text, values)`: a `pg.Client`, a `pg.Pool`, a Lifeguard PostgreSQL pool. */
 export interface QueryableClient {
+  /** Runs `text` with `values` and resolves with the result's `rows` (the budget runs `BUDGET_QUERY`). */
   query(text: string, values: unknown[]): Promise<{ rows: readonly Record<string, unknown>[] }>
 }
 

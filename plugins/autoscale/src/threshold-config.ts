@@ -19,7 +19,9 @@ export interface DynamicPoolConfig {
   scaleUpThreshold: number
   /** Utilization (%) at or below which the pool shrinks by `scaleDownIncrement`. */
   scaleDownThreshold: number
+  /** Connections added to `maxSize` per grow (capped at `maxSize` and the budget). */
   scaleUpIncrement: number
+  /** Connections taken off `maxSize` per shrink (never below `minSize`). */
   scaleDownIncrement: number
   /** Milliseconds between evaluations (the seed's name, kept). */
   evaluationInterval: number

@@ -24,11 +24,17 @@ export interface PolicyOptions {
  * const decision = policy.evaluate({ size: pool.getPoolMetrics().maxSize })
  */
 export class ThresholdPolicy implements ScalingPolicy {
+  /** Always `'threshold'`. */
   readonly kind = 'threshold'
+  /** The config it was built with, checked and frozen. */
   readonly config: Readonly<DynamicPoolConfig>
+  /** Lowest `maxSize` it sets (`config.minSize`). */
   readonly minSize: number
+  /** Highest `maxSize` it sets (`config.maxSize`). */
   readonly maxSize: number
+  /** Time between evaluations (ms): `config.evaluationInterval`. */
   readonly evaluationIntervalMillis: number
+  /** Time between samples (ms): `config.sampleIntervalMillis`, else a tenth of the evaluation interval (25 to 1000, at most the interval). */
   readonly sampleIntervalMillis: number
   readonly #clock: Pick<Clock, 'now'>
   readonly #window = new SampleWindow()
@@ -46,10 +52,15 @@ export class ThresholdPolicy implements ScalingPolicy {
     this.#clock = options.clock ?? systemClock
   }
 
+  /** Records one sample of the pool's metrics in the current window. */
   observe(sample: PoolSample): void {
     this.#window.add(this.#clock.now(), sample)
   }
 
+  /**
+   * Closes the window and decides on its mean utilization (a size outside the bounds or the budget is moved
+   * back first); `undefined` leaves the size alone, as does a disabled config.
+   */
   evaluate(input: EvaluationInput): ScalingDecision | undefined {
     const window = this.#window.close()
     if (!this.config.enabled) return undefined
