@@ -1,4 +1,5 @@
 import { clockRule, systemClock, type Clock } from './clock.js'
+import { DisposeDeadlines } from './dispose-deadlines.js'
 import { DisposedError, DisposeTimeoutError, RegistrationError, ResolutionError } from './errors.js'
 import { checkOption, validateOptions, type OptionRule } from './options.js'
 
@@ -368,14 +369,14 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
   readonly #registrations = new Map<string, Registration>()
   readonly #onError: (error: unknown) => void
   readonly #disposeTimeoutMillis: number
-  readonly #clock: Clock
+  readonly #deadlines: DisposeDeadlines | undefined
 
   /** @internal use `createServiceContainer()` */
   constructor(options: ServiceContainerOptions = {}) {
     super(undefined)
     this.#onError = options.onError ?? ((error) => process.emitWarning(error instanceof Error ? error : new Error(String(error))))
     this.#disposeTimeoutMillis = options.disposeTimeoutMillis ?? 30_000
-    this.#clock = options.clock ?? systemClock
+    this.#deadlines = this.#disposeTimeoutMillis === 0 ? undefined : new DisposeDeadlines(options.clock ?? systemClock, this.#disposeTimeoutMillis)
   }
 
   /** One instance for the container's lifetime. */
@@ -440,26 +441,20 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
    * into `errors`. A failure after the timeout goes to `onError`.
    */
   settleWithin(settling: PromiseLike<unknown>, service: string | undefined, errors: unknown[]): Promise<void> {
-    const millis = this.#disposeTimeoutMillis
-    const clock = this.#clock
-    // One promise and one timer per disposer that returned a promise (a request's database handle): no race
-    // of promises, each of which pays AsyncLocalStorage's hooks on Node 20.
+    const deadlines = this.#deadlines
     return new Promise<void>((resolve) => {
       let timedOut = false
-      const timer =
-        millis === 0
-          ? undefined
-          : clock.setTimeout(() => {
-              timedOut = true
-              errors.push(new DisposeTimeoutError(service, millis))
-              resolve()
-            }, millis)
+      const unwatch = deadlines?.watch(() => {
+        timedOut = true
+        errors.push(new DisposeTimeoutError(service, this.#disposeTimeoutMillis))
+        resolve()
+      })
       const done = (error?: unknown, failed = false): void => {
         if (timedOut) {
           if (failed) this.reportError(error)
           return
         }
-        if (timer !== undefined) clock.clearTimeout(timer)
+        unwatch?.()
         if (failed) errors.push(error)
         resolve()
       }
@@ -493,14 +488,10 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
 
   /** @internal */
   protected override async disposeChildren(errors: unknown[]): Promise<void> {
-    const open = openScopes.newestFirst(this)
-    for (const scope of open) {
-      try {
-        await scope.dispose()
-      } catch (error) {
-        errors.push(error)
-      }
-    }
+    // Together: each is one request's, and one after another every hung disposer would add its whole
+    // timeout to the shutdown.
+    const outcomes = await Promise.allSettled(openScopes.newestFirst(this).map((scope) => scope.dispose()))
+    for (const outcome of outcomes) if (outcome.status === 'rejected') errors.push(outcome.reason)
   }
 
   #register<K extends string, T>(name: K, lifetime: Lifetime, factory: ServiceFactory<S, T>, options: RegistrationOptions<T> | undefined): ServiceContainer<S & Record<K, T>> {

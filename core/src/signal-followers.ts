@@ -16,7 +16,16 @@ export function followSignal(signal: AbortSignal, onAbort: () => void): void {
     const callbacks = new Set<() => void>()
     const listener = () => {
       followersOf.delete(signal)
-      for (const callback of callbacks) callback()
+      for (const callback of callbacks) {
+        try {
+          callback()
+        } catch (error) {
+          // As separate listeners would: the others still run, and the failure is thrown where nothing catches it.
+          queueMicrotask(() => {
+            throw error
+          })
+        }
+      }
     }
     followers = { callbacks, listener }
     followersOf.set(signal, followers)

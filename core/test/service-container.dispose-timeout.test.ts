@@ -38,11 +38,10 @@ disposeTimeout('a disposer that never settles is given up on after disposeTimeou
   await turn()
   assert.is(reported.length, 1)
   assert.is((reported[0] as Error).message, 'late failure')
-  assert.is(clock.pendingTimers, 0)
   await container.dispose()
 })
 
-disposeTimeout('a disposer that settles in time leaves no timer behind and is not reported', async () => {
+disposeTimeout('a disposer that settles in time is not reported, and leaves no timer once its deadline has passed', async () => {
   const clock = new ManualClock()
   const reported: unknown[] = []
   const slow = deferred()
@@ -54,10 +53,44 @@ disposeTimeout('a disposer that settles in time leaves no timer behind and is no
   await clock.advance(4_000)
   slow.resolve()
   await disposing
-  assert.is(clock.pendingTimers, 0)
   await clock.advance(10_000)
   assert.equal(reported, [])
+  assert.is(clock.pendingTimers, 0, 'the one timer fired, found nothing due, and was not set again')
   await container.dispose()
+})
+
+disposeTimeout('many disposers at once share one timer, each given up on at its own deadline', async () => {
+  const clock = new ManualClock()
+  const hung = deferred()
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 1_000, onError: () => {} }).scoped('stuck', () => 'stuck', { dispose: () => hung.promise })
+  const first = container.createScope()
+  first.resolve('stuck')
+  const firstFailing = rejects(first.dispose(), AggregateError)
+  await clock.advance(400)
+  const second = container.createScope()
+  second.resolve('stuck')
+  const secondDisposing = second.dispose()
+  const secondFailing = rejects(secondDisposing, AggregateError)
+  assert.is(clock.pendingTimers, 1)
+  await clock.advance(600)
+  await firstFailing
+  assert.ok(await isPending(secondDisposing), 'the second one has 400 ms left')
+  await clock.advance(400)
+  await secondFailing
+  assert.is(clock.pendingTimers, 0)
+  await container.dispose()
+})
+
+disposeTimeout('the scopes still open when the container is disposed are disposed together: hung ones cost one timeout, not one each', async () => {
+  const clock = new ManualClock()
+  const hung = deferred()
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 1_000, onError: () => {} }).scoped('stuck', () => 'stuck', { dispose: () => hung.promise })
+  for (let i = 0; i < 5; i++) container.createScope().resolve('stuck')
+  const failing = rejects(container.dispose(), AggregateError)
+  await clock.advance(1_000)
+  const error = await failing
+  assert.is(error.errors.length, 5)
+  assert.is(container.openScopes, 0)
 })
 
 disposeTimeout('an async factory still pending is waited for up to the timeout; its instance is disposed when it arrives', async () => {

@@ -70,7 +70,12 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     // 'close' follows 'finish', and also comes alone when the connection drops first (or the connection's
     // own, for a pipelined response still waiting in line).
     const onClose = (): void => {
-      if (!routed) operation.rename(nameOf(req, method, req.route as RouteLike | undefined, self))
+      if (!routed && operationName !== undefined) {
+        // The user's name, now that the route may be known. The default one reads the route by itself
+        // (`untilRouted`); rebuilt here it would lose the router's mount path, which Express has reset by now.
+        const name = operationName(req)
+        if (name !== undefined) operation.rename(name)
+      }
       const finished = res.writableFinished
       operation.closed(finished)
       if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)

@@ -64,6 +64,23 @@ test('after async middleware below lifeguard(), the handler already sees the rou
   }
 })
 
+test('a router mounted on a path keeps its mount in the name through an async middleware and an error handler, to disposal', async () => {
+  const { container, disposed } = namingContainer()
+  const app = quietApp()
+  const router = express.Router()
+  router.get('/orders/:id', async (req, _res, next) => {
+    req.lifeguard.get('marker')
+    await delay(1)
+    next(new Error(req.lifeguard.operation))
+  })
+  app.use(lifeguard({ container }))
+  app.use((_req, _res, next) => void setTimeout(next, 2))
+  app.use('/api', router)
+  app.use((error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).json({ operation: error.message }))
+  // By the time the response closes Express has reset the mount path: the name is not rebuilt there.
+  assert.equal(await operationNames(await listen(app), '/api/orders/7', disposed), { inHandler: 'GET /api/orders/:id', atDispose: 'GET /api/orders/:id' })
+})
+
 test('falls back to METHOD path when no route matched', async () => {
   const { container, disposed } = namingContainer()
   const app = quietApp()

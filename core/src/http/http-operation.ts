@@ -21,8 +21,8 @@ const DISPOSED = 4
  *
  * A name can be given as a function, called when something first reads `context.operation`: building the
  * default name (`METHOD route-pattern`) is string work on every request, and most are never asked it (events
- * and route-labelled metrics ask). The function must return a non-empty string; a name from the user's
- * `operationName` is taken as a string, when it is given, so that its errors surface in the middleware.
+ * and route-labelled metrics ask). The function must return a non-empty string. The user's `operationName` is
+ * asked at once, through the settings, which report its failures to `onError` (see `httpMiddlewareSettings`).
  *
  * @example
  * const operation = new HttpOperation(settings, () => `${req.method} ${pathOf(req.url)}`, req.headers[settings.requestIdHeader])

@@ -95,7 +95,9 @@ function reportedNamer<Input>(operationName: (input: Input) => string | undefine
       return undefined
     }
     if (name === undefined || (typeof name === 'string' && name !== '')) return name
-    report(nameFailed(`It returned ${name === '' ? 'an empty string' : `\`${String(name)}\` (${name === null ? 'null' : typeof name})`}.`))
+    // Described by its type only: a value without a working `toString` must not make this throw.
+    const type = typeof name
+    report(nameFailed(`It returned ${name === '' ? 'an empty string' : name === null ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`}.`))
     return undefined
   }
 }

@@ -19,6 +19,37 @@ test("defaults: handler 'http', header 'x-request-id'; a header is kept lower-ca
   assert.equal([custom.handlerName, custom.requestIdHeader, custom.deadlineMillis], ['orders-api', 'x-correlation-id', MAX_TIMER_MILLIS])
 })
 
+test('the settings\' operationName reports a failing one to onError and answers undefined: it never throws', () => {
+  const reported: unknown[] = []
+  const reporting = createServiceContainer({ onError: (error) => void reported.push(error) })
+  const unprintable = { toString: () => { throw new Error('no string for you') } }
+  const namers: [(input: unknown) => string | undefined, string][] = [
+    [() => 'GET /mine', ''],
+    [() => undefined, ''],
+    [() => { throw new Error('naming broke') }, 'It said: naming broke'],
+    [() => '', 'It returned an empty string.'],
+    [() => 42 as never, 'It returned a number.'],
+    [() => null as never, 'It returned null.'],
+    [() => Object.create(null) as never, 'It returned an object.'],
+    [() => unprintable as never, 'It returned an object.'],
+  ]
+  for (const [operationName, why] of namers) {
+    reported.length = 0
+    const settings = httpMiddlewareSettings({ container: reporting, operationName })
+    const name = settings.operationName?.({})
+    if (why === '') {
+      assert.equal(reported, [])
+      assert.is(name, operationName({}))
+      continue
+    }
+    assert.is(name, undefined, why)
+    assert.is(reported.length, 1)
+    assert.instance(reported[0], InvalidOptionError)
+    assert.is((reported[0] as InvalidOptionError).option, 'operationName')
+    assert.is((reported[0] as Error).message, `\`operationName\` failed, and the operation gets its default name. ${why}`)
+  }
+})
+
 test('refuses each bad option, naming it', () => {
   const cases: [string, unknown, string][] = [
     ['container', {}, 'a ServiceContainer'],

@@ -36,7 +36,10 @@ export interface PoolInstrumentation {
    * @throws {InvalidOptionError} for something that is not a MeterProvider
    */
   setMeterProvider(meterProvider: MeterProvider): void
-  /** Removes every pool listener, the registry subscription, the metric callback and the provider check. Idempotent. */
+  /**
+   * Removes every pool listener, the registry subscription and the provider check; the metric callback
+   * reports every pool's zeros at the provider's next collection and then goes. Idempotent.
+   */
   stop(): void
   /** Same as `stop()`, for `using`. */
   [Symbol.dispose](): void

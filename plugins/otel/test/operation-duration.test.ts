@@ -2,7 +2,7 @@ import { ConnectionLostError, createPoolRegistry, createServiceContainer, runOpe
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { attributeNames, instrumentPools, metricNames } from '../src/index.js'
-import { errorType, QueryAttributes } from '../src/internal/query-attributes.js'
+import { errorType, QueryAttributes, responseStatusCode } from '../src/internal/query-attributes.js'
 import { MemoryPool } from './_helpers/memory-pool.js'
 import { createMetricsHarness, histogramOf, metric, type MetricsHarness } from './_helpers/metrics.js'
 
@@ -109,6 +109,17 @@ attributes('error.type: a code when the error has one, else the class name', () 
   assert.is(errorType(new TypeError('x')), 'TypeError')
   assert.is(errorType(Object.assign(new Error('x'), { code: { nested: true } })), 'Error')
   assert.is(errorType(Object.assign(new Error('x'), { name: '' })), '_OTHER')
+})
+
+attributes('db.response.status_code: the code the server answered with, also inside an adapter\'s own error; nothing else', () => {
+  const serverError = (code: string) => Object.assign(new Error('x'), { code, severity: 'ERROR' })
+  assert.is(responseStatusCode(serverError('23505')), '23505')
+  assert.is(responseStatusCode(Object.assign(new Error('x'), { code: 11000 })), '11000')
+  // The adapter's read-only refusal wraps the server's 25006.
+  assert.is(responseStatusCode(Object.assign(new Error('x', { cause: serverError('25006') }), { code: 'ERR_POSTGRES_READ_ONLY' })), '25006')
+  for (const error of [Object.assign(new Error('x'), { code: 'EPIPE' }), Object.assign(new Error('x'), { code: 'ERR_CONNECTION_LOST' }), new TypeError('x')]) {
+    assert.is(responseStatusCode(error), undefined, error.message)
+  }
 })
 
 duration.run()

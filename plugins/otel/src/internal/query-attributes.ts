@@ -97,6 +97,12 @@ export function errorType(error: Error): string {
  * SQLSTATE; a MongoDB server error a numeric code. Lifeguard's, Node's and the drivers' own errors have none.
  */
 export function responseStatusCode(error: Error): string | undefined {
+  // An adapter's own error may wrap the server's answer (a read-only refusal wraps its 25006).
+  return serverCode(error) ?? serverCode((error as { cause?: unknown }).cause)
+}
+
+function serverCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined
   const { code, severity } = error as { code?: unknown; severity?: unknown }
   if (typeof code === 'number' && Number.isInteger(code)) return String(code)
   if (typeof code === 'string' && typeof severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
