@@ -51,6 +51,28 @@ export class PostgresReadOnlyError extends LifeguardError {
   }
 }
 
+/**
+ * `COMMIT` was answered with `ROLLBACK`: a statement of the transaction failed and `fn` went on (it caught
+ * that error), so the server had already aborted the transaction and none of it took effect. pg reports
+ * this `COMMIT` as a success; `transaction()` does not.
+ */
+export class PostgresRollbackError extends LifeguardError {
+  /** Always `'PostgresRollbackError'`. */
+  override readonly name = 'PostgresRollbackError'
+  /** The pool's name. */
+  readonly pool: string
+  /** Always false: the server rolled the whole transaction back. */
+  readonly mayHaveCommitted = false
+
+  constructor(pool: string) {
+    super(
+      'ERR_POSTGRES_ROLLED_BACK',
+      `Could not commit the transaction on pool '${pool}'. The server rolled it back: a statement in it had failed (and the error was caught inside the transaction), so none of it took effect.`,
+    )
+    this.pool = pool
+  }
+}
+
 /** A feature that needs a server session of its own, which PgBouncer in transaction mode does not give. */
 export type SessionFeature = 'session-set' | 'listen' | 'advisory-lock' | 'sql-prepare' | 'named-statement' | 'hold-cursor' | 'temp-table'
 

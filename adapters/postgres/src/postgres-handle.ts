@@ -1,5 +1,6 @@
 import { DisposedError, OperationContext } from '@lifeguard/core'
 import type pg from 'pg'
+import { PostgresRollbackError } from './errors.js'
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
@@ -65,6 +66,8 @@ export class PostgresHandle implements AsyncDisposable {
    * @throws {DisposedError} when the handle is disposed before the transaction commits (it is rolled back)
    * @throws {ConnectionLostError} when the connection failed: `mayHaveCommitted` is false (safe to retry the
    *   whole transaction) unless it failed during `COMMIT`
+   * @throws {PostgresRollbackError} when the server answered `COMMIT` with `ROLLBACK`: a statement in `fn` failed
+   *   and `fn` caught it, so the server had aborted the transaction
    * @example
    * const id = await context.postgres.transaction(async (tx) => {
    *   const { rows } = await tx.query('INSERT INTO orders (total) VALUES ($1) RETURNING id', [total])
@@ -88,7 +91,12 @@ export class PostgresHandle implements AsyncDisposable {
       tx[finishTransaction]()
       // Disposed meanwhile: the client went back (rolled back); committing now would touch someone else's.
       if (this.#held?.get(client) !== tx) throw this.#disposedError('commit the transaction')
-      await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact))
+      const commit = await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact))
+      // The server had aborted the transaction (a failed statement that `fn` caught): its COMMIT is a ROLLBACK.
+      if (commit.command === 'ROLLBACK') {
+        if (this.#take(client, tx)) client.release()
+        throw new PostgresRollbackError(core.name)
+      }
     } catch (error) {
       tx[finishTransaction]()
       if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor)

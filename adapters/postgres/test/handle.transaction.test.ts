@@ -1,7 +1,7 @@
 import { DisposedError, InvalidOptionError, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
+import { PostgresRollbackError, registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
 import { rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
@@ -60,6 +60,26 @@ test('rolls back on a failing statement, keeping the connection', async ({ pool,
   assert.is((error as { code?: string }).code, '23505')
   assert.equal(await ids(pool), [1, 2])
   assert.is(pool.totalCount, before)
+})
+
+test('a failed statement that the callback caught makes the transaction fail: the server answered COMMIT with ROLLBACK', async ({ pool, container }) => {
+  const before = pool.totalCount
+  const error = await rejects(
+    runOperation('api', 'caught', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (5)`)
+        // A duplicate key, caught: the server has aborted the transaction all the same.
+        await tx.query(`INSERT INTO ${table} (id) VALUES (1)`).catch(() => undefined)
+        return 'looks fine'
+      }), { container }),
+    PostgresRollbackError,
+    'ERR_POSTGRES_ROLLED_BACK',
+  )
+  assert.is(error.mayHaveCommitted, false)
+  assert.is(error.pool, pool.name)
+  assert.equal(await ids(pool), [1, 2], 'nothing of it took effect')
+  assert.is(pool.totalCount, before, 'the connection was fine and went back')
+  assert.is(pool.activeCount, 0)
 })
 
 test('begins with the isolation level and access mode asked for', async ({ container }) => {

@@ -3,6 +3,9 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ManualClock, rejects, runningStatementCount, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
+import { silentProxy } from './_helpers/silent-proxy.js'
+import { pgConfig } from '@lifeguard/test-kit'
+import pg from 'pg'
 
 const test = suite('PostgresPool close')
 
@@ -70,6 +73,38 @@ test('a statement still running when the close times out is cancelled: no sessio
   // Without the cancel, the server would keep the session until the statement ended, a minute later.
   await waitForConnectionCount(appName, 0)
   client.release()
+})
+
+test('a connection to a server gone silent is closed all the same: its socket destroyed, its disconnect reported', async () => {
+  const { host, port } = pgConfig()
+  const proxy = await silentProxy({ host, port })
+  const clients: pg.Client[] = []
+  class RecordingClient extends pg.Client {
+    constructor(config: pg.ClientConfig) {
+      super(config)
+      clients.push(this)
+    }
+  }
+  try {
+    const { pool, appName } = testPool('close-silent', { host: proxy.host, port: proxy.port, maxSize: 2, pg: { Client: RecordingClient as unknown as typeof pg.Client } })
+    const disconnects: string[] = []
+    pool.on('disconnect', (event) => void disconnects.push(event.reason))
+    await pool.query('SELECT 1')
+    assert.is(clients.length, 1)
+    // A partition: the server never answers the Terminate, nor closes its side.
+    proxy.silence()
+    await pool.close({ timeoutMillis: 100 })
+    const socket = (clients[0] as unknown as { connection: { stream: { destroyed: boolean } } }).connection.stream
+    for (let i = 0; i < 100 && !socket.destroyed; i++) await sleep(50)
+    assert.ok(socket.destroyed, 'the socket was destroyed, not left open (holding the process) for good')
+    for (let i = 0; i < 100 && disconnects.length === 0; i++) await sleep(50)
+    assert.equal(disconnects, ['closed'])
+    assert.is(pool.getPoolMetrics().totalConnections, 0)
+    await proxy.close()
+    await waitForConnectionCount(appName, 0)
+  } finally {
+    await proxy.close()
+  }
 })
 
 test('is idempotent, end() is the same, and a bad timeout is an InvalidOptionError', async () => {

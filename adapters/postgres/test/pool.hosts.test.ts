@@ -5,7 +5,9 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { closedPort, pgConfig, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { Pool, PostgresConnectError, createPostgresPool, type PostgresPoolOptions } from '../src/index.js'
+import pg from 'pg'
 import { closeAndCheck } from './_helpers/pools.js'
+import { silentProxy } from './_helpers/silent-proxy.js'
 
 const test = suite<{ refused: number }>('several hosts and targetSessionAttrs (shared server)')
 
@@ -58,6 +60,43 @@ test('the pg.Pool face with a comma-separated host list and targetSessionAttrs',
   const pool = new Pool({ host: `127.0.0.1,${host}`, port: `${refused},${port}` as unknown as number, user, database, application_name: appName, targetSessionAttrs: 'read-write', max: 2 })
   const { rows } = await pool.query<{ port: number }>('SELECT inet_server_port() AS port')
   assert.is(rows[0]?.port, port)
+  await pool.end()
+  await waitForConnectionCount(appName, 0)
+})
+
+test('a host that logs in and never answers the session check costs its share, then the next host serves', async () => {
+  const paused = await silentProxy(server())
+  paused.answerLoginsOnly()
+  try {
+    const { pool, appName } = hostsPool('hosts-hung-check', {
+      hosts: [{ host: paused.host, port: paused.port }, server()],
+      targetSessionAttrs: 'read-write',
+      connectTimeoutMillis: 2_000,
+      acquireTimeoutMillis: 10_000,
+    })
+    const { rows } = await pool.query<{ port: number }>('SELECT inet_server_port() AS port')
+    assert.is(rows[0]?.port, server().port, 'served by the second host, not timed out on the first')
+    await closeAndCheck(pool, appName)
+    assert.is(paused.open(), 0, 'the connection that hung in its check was closed')
+  } finally {
+    await paused.close()
+  }
+})
+
+test('the pg.Pool face hands the password to every host (it is kept out of sight, and a spread dropped it)', async ({ refused }) => {
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName('hosts-pg-password')
+  const seen: unknown[] = []
+  class RecordingClient extends pg.Client {
+    constructor(config: pg.ClientConfig) {
+      super(config)
+      seen.push(config.password)
+    }
+  }
+  const pool = new Pool({ host: `127.0.0.1,${host}`, port: `${refused},${port}` as unknown as number, user, database, password: 'per-host-secret', application_name: appName, Client: RecordingClient as unknown as new () => pg.ClientBase, max: 1 })
+  await pool.query('SELECT 1')
+  assert.ok(seen.length >= 2)
+  for (const password of seen) assert.is(password, 'per-host-secret')
   await pool.end()
   await waitForConnectionCount(appName, 0)
 })

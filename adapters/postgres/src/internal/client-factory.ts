@@ -2,6 +2,7 @@ import type { Clock, ConnectionFactory, CreateAttempt } from '@lifeguard/core/ad
 import { cancelRunning, mayBeRunning } from './cancel-request.js'
 import { isPermanentConnectError } from './connect-failure.js'
 import { abortable, connectorFor } from './connect-server.js'
+import { endClient } from './end-client.js'
 import { guardClient, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, type ClientState, type PooledClient } from './pooled-client.js'
 import { watchReadOnly } from './read-only-server.js'
@@ -67,7 +68,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       })
       const early = opened.detach()
       if (early !== undefined) {
-        void client.end().catch(() => undefined)
+        void endClient(client)
         throw early
       }
       // Set before the hooks run: pg hands `verify` a client that can already be released.
@@ -89,7 +90,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       // Taken from a holder that never gave it back (a close that timed out, an operation that ended): its
       // statement may still run on the server, which would keep the session, and its locks, until done.
       const running = client[clientState]?.lease.revoked === true && mayBeRunning(client) ? cancelRunning(client) : undefined
-      await Promise.all([running, client.end().catch(() => undefined)])
+      await Promise.all([running, endClient(client)])
       hooks.removed?.(client)
     },
     isBroken: (client) => client[clientState].broken,

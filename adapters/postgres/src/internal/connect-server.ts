@@ -5,6 +5,7 @@ import pg from 'pg'
 import type { TargetSessionAttrs } from '../options.js'
 import { isPermanentConnectError } from './connect-failure.js'
 import { HostOrder } from './host-order.js'
+import { endClient } from './end-client.js'
 import { describeRole, readSessionRole, roleMatches } from './session-target.js'
 import type { PgPoolSettings } from './settings.js'
 
@@ -38,27 +39,43 @@ export function connectorFor(settings: PgPoolSettings, clock: Clock): Connect {
       ? [{ label: labelOf(clientConfig), config: clientConfig }]
       : hosts.map((entry) => {
           const config: pg.ClientConfig = { ...clientConfig, host: entry.host }
+          // The password is kept out of sight (not enumerable), so a spread leaves it behind.
+          if (clientConfig.password !== undefined) Object.defineProperty(config, 'password', { value: clientConfig.password, enumerable: false, writable: true, configurable: true })
           if (entry.port !== undefined) config.port = entry.port
           if (share > 0) config.connectionTimeoutMillis = share
           return { label: labelOf(config), config }
         })
   const order = new HostOrder(candidates, clock)
-  return (signal) => firstFitting(order, target, signal, (config) => openClient(Client, config, signal), share)
+  return (signal) => firstFitting(order, target, signal, (config) => openClient(Client, config, signal), share, clock)
 }
 
-async function firstFitting(order: HostOrder<Candidate>, target: TargetSessionAttrs, signal: AbortSignal, open: (config: pg.ClientConfig) => Promise<OpenedClient>, shareMillis: number): Promise<OpenedClient> {
+async function firstFitting(
+  order: HostOrder<Candidate>,
+  target: TargetSessionAttrs,
+  signal: AbortSignal,
+  open: (config: pg.ClientConfig) => Promise<OpenedClient>,
+  shareMillis: number,
+  clock: Clock,
+): Promise<OpenedClient> {
   const reasons: string[] = []
   let permanent: Error | undefined
   let transient = false
   // prefer-standby: the first server that answered, kept in case no standby does.
   let fallback: OpenedClient | undefined
+  // Given up (the attempt timed out, or the pool closes): nothing opened here may outlive it, and the host
+  // that used up the time goes to the back of the line.
+  const abandoned = (candidate: Candidate, error: unknown): never => {
+    order.record(candidate, false)
+    if (fallback !== undefined) close(fallback)
+    throw error
+  }
   for (const candidate of order.order()) {
     if (signal.aborted) break
     let opened: OpenedClient
     try {
       opened = await open(candidate.config)
     } catch (error) {
-      if (signal.aborted) throw error
+      if (signal.aborted) abandoned(candidate, error)
       order.record(candidate, false)
       if (isPermanentConnectError(error)) permanent ??= error
       else transient = true
@@ -70,14 +87,27 @@ async function firstFitting(order: HostOrder<Candidate>, target: TargetSessionAt
       return opened
     }
     let matched: boolean
+    // True once the server said what it is: only such a connection may serve as the fallback (a failed or
+    // cut-short check has closed its client).
+    let answered = false
+    // The session check is held to the host's share too: a server that connects and never answers (a paused
+    // PgBouncer) would otherwise use up the whole attempt, and the next host would never be tried.
+    const check = new AbortController()
+    const followAttempt = () => check.abort(signal.reason)
+    signal.addEventListener('abort', followAttempt, { once: true })
+    const timer = shareMillis > 0 ? clock.setTimeout(() => check.abort(new Error(`did not answer the session check within ${shareMillis}ms`)), shareMillis) : undefined
     try {
-      const role = await abortable(signal, opened.client, () => readSessionRole(opened.client))
+      const role = await abortable(check.signal, opened.client, () => readSessionRole(opened.client))
+      answered = true
       matched = roleMatches(target, role)
       if (!matched) reasons.push(`${candidate.label} is ${describeRole(role)}`)
     } catch (error) {
-      if (signal.aborted) throw error
+      if (signal.aborted) abandoned(candidate, error)
       matched = false
-      reasons.push(`${candidate.label} failed the session check (${error instanceof Error ? error.message : String(error)})`)
+      reasons.push(`${candidate.label} ${check.signal.aborted ? (error as Error).message : `failed the session check (${error instanceof Error ? error.message : String(error)})`}`)
+    } finally {
+      signal.removeEventListener('abort', followAttempt)
+      if (timer !== undefined) clock.clearTimeout(timer)
     }
     order.record(candidate, matched)
     if (matched) {
@@ -85,11 +115,14 @@ async function firstFitting(order: HostOrder<Candidate>, target: TargetSessionAt
       return opened
     }
     transient = true
-    if (target === 'prefer-standby' && fallback === undefined) fallback = opened
+    if (target === 'prefer-standby' && fallback === undefined && answered) fallback = opened
     else close(opened)
   }
+  if (signal.aborted) {
+    if (fallback !== undefined) close(fallback)
+    throw signal.reason
+  }
   if (fallback !== undefined) return fallback
-  if (signal.aborted) throw signal.reason
   if (permanent !== undefined && !transient) throw permanent
   throw new Error(`No server fits targetSessionAttrs '${target}': ${reasons.join('; ')}.`)
 }
@@ -130,7 +163,7 @@ export function abortable<T>(signal: AbortSignal, client: pg.Client, steps: () =
   return new Promise<T>((resolve, reject) => {
     const abandon = () => {
       reject(signal.reason)
-      void client.end().catch(() => undefined)
+      void endClient(client)
     }
     if (signal.aborted) return abandon()
     signal.addEventListener('abort', abandon, { once: true })
@@ -141,7 +174,7 @@ export function abortable<T>(signal: AbortSignal, client: pg.Client, steps: () =
       },
       (error: unknown) => {
         signal.removeEventListener('abort', abandon)
-        void client.end().catch(() => undefined)
+        void endClient(client)
         reject(error)
       },
     )
@@ -151,7 +184,7 @@ export function abortable<T>(signal: AbortSignal, client: pg.Client, steps: () =
 function close(opened: OpenedClient): void {
   opened.detach()
   opened.client.on('error', () => undefined)
-  void opened.client.end().catch(() => undefined)
+  void endClient(opened.client)
 }
 
 function labelOf(config: pg.ClientConfig): string {
