@@ -1,4 +1,4 @@
-import { DisposedError, InvalidOptionError, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
+import { ConnectionLostError, DisposedError, InvalidOptionError, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresRollbackError, registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
@@ -80,6 +80,25 @@ test('a failed statement that the callback caught makes the transaction fail: th
   assert.equal(await ids(pool), [1, 2], 'nothing of it took effect')
   assert.is(pool.totalCount, before, 'the connection was fine and went back')
   assert.is(pool.activeCount, 0)
+})
+
+test('a transaction whose connection was lost sends no ROLLBACK, and reports no failed one', async () => {
+  const statements: string[] = []
+  const { pool: own, appName } = testPool('handle-tx-lost', { maxSize: 2, events: { onQuery: (event) => void statements.push(`${event.operation ?? '?'}${event.error === undefined ? '' : ' failed'}`) } })
+  const container = registerPostgres(createServiceContainer(), own)
+  const error = await rejects(
+    runOperation('api', 'lost', (context) =>
+      context.postgres.transaction(async (tx) => {
+        const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+        await own.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid])
+        await tx.query('SELECT 1')
+      }), { container }),
+    ConnectionLostError,
+    'ERR_CONNECTION_LOST',
+  )
+  assert.is(error.mayHaveCommitted, false)
+  assert.not.ok(statements.some((statement) => statement.startsWith('ROLLBACK')), statements.join(', '))
+  await closeAndCheck(own, appName)
 })
 
 test('begins with the isolation level and access mode asked for', async ({ container }) => {

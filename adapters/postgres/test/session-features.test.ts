@@ -39,6 +39,11 @@ const refused: [string, SessionFeature][] = [
   ['SELECT 1 AS x INTO TEMP t', 'temp-table'],
   ['SELECT * INTO TEMPORARY TABLE t FROM jobs', 'temp-table'],
   ['WITH a AS (SELECT 1) SELECT * INTO LOCAL TEMP t FROM a', 'temp-table'],
+  ['CREATE TABLE pg_temp.leak (x int)', 'temp-table'],
+  ['CREATE TABLE IF NOT EXISTS pg_temp_3.leak (x int)', 'temp-table'],
+  ['SELECT 1 AS x INTO pg_temp.t', 'temp-table'],
+  ['SELECT "pg_advisory_lock"(7)', 'advisory-lock'],
+  ['SELECT pg_catalog."pg_try_advisory_lock"(7)', 'advisory-lock'],
 ]
 
 const allowed = [
@@ -64,6 +69,9 @@ const allowed = [
   'DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1',
   'CREATE TEMP TABLE t (x int) ON COMMIT DROP',
   'CREATE TABLE temp_orders (x int)',
+  'CREATE TABLE pg_temp_orders.x (y int)',
+  'CREATE TEMP TABLE pg_temp.t (x int) ON COMMIT DROP',
+  'SELECT "PG_ADVISORY_LOCK"(7)',
   'INSERT INTO temp (x) VALUES (1)',
   'SELECT * FROM offsets OFFSET 5',
   "ALTER ROLE app SET search_path = 'app'",

@@ -76,7 +76,8 @@ function classify(tokens: readonly Token[]): SessionFeature | undefined {
 
 function functionCalls(tokens: readonly Token[]): SessionFeature | undefined {
   for (let i = 0; i < tokens.length - 1; i++) {
-    const name = word(tokens, i)
+    // A quoted name is the same function (`"pg_advisory_lock"(7)`).
+    const name = word(tokens, i) ?? quotedName(tokens, i)
     if (name === undefined || tokens[i + 1]?.value !== '(') continue
     if (advisorySession.has(name)) return 'advisory-lock'
     if (name === 'set_config' && isFalse(argument(tokens, i + 1, 2))) return 'session-set'
@@ -84,23 +85,41 @@ function functionCalls(tokens: readonly Token[]): SessionFeature | undefined {
   return undefined
 }
 
-// CREATE [OR REPLACE] [GLOBAL | LOCAL] {TEMP | TEMPORARY} [UNLOGGED] {TABLE | VIEW | SEQUENCE} ...
+// CREATE [OR REPLACE] [GLOBAL | LOCAL] {TEMP | TEMPORARY} [UNLOGGED] {TABLE | VIEW | SEQUENCE} ..., or one
+// created in the session's own schema: CREATE TABLE [IF NOT EXISTS] pg_temp.name
 function createsTemporary(tokens: readonly Token[]): boolean {
   for (let i = 1; i < Math.min(tokens.length, 6); i++) {
     const value = word(tokens, i)
     if (value === 'temp' || value === 'temporary') return true
-    if (value === 'table' || value === 'view' || value === 'sequence') return false
+    if (value === 'table' || value === 'view' || value === 'sequence') {
+      let name = i + 1
+      if (word(tokens, name) === 'if' && word(tokens, name + 1) === 'not' && word(tokens, name + 2) === 'exists') name += 3
+      return inTemporarySchema(tokens, name)
+    }
   }
   return false
+}
+
+// `pg_temp.name` (or `pg_temp_3.name`): the session's temporary schema.
+function inTemporarySchema(tokens: readonly Token[], index: number): boolean {
+  const schema = word(tokens, index) ?? quotedName(tokens, index)
+  return schema !== undefined && /^pg_temp(_\d+)?$/.test(schema) && tokens[index + 1]?.value === '.'
+}
+
+function quotedName(tokens: readonly Token[], index: number): string | undefined {
+  const token = tokens[index]
+  return token?.kind === 'quoted' ? token.value : undefined
 }
 
 // SELECT ... INTO [GLOBAL | LOCAL] {TEMP | TEMPORARY} [TABLE] name
 function selectsIntoTemporary(tokens: readonly Token[]): boolean {
   for (let i = 1; i < tokens.length - 1; i++) {
     if (word(tokens, i) !== 'into') continue
-    let next = word(tokens, i + 1)
-    if (next === 'global' || next === 'local') next = word(tokens, i + 2)
+    let at = i + 1
+    let next = word(tokens, at)
+    if (next === 'global' || next === 'local') next = word(tokens, ++at)
     if (next === 'temp' || next === 'temporary') return true
+    if (inTemporarySchema(tokens, at)) return true
   }
   return false
 }
