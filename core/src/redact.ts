@@ -63,40 +63,120 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
 
 /**
  * Returns an error safe to report: same class name, code and message with secrets removed, and the
- * cause chain redacted the same way. Driver errors can quote the connection string.
+ * cause chain redacted the same way. Driver errors can quote the connection string, also deep in the
+ * server's reply or in what they hold (a `Map` of server descriptions, each with its own error). The
+ * original is never changed; an error with nothing to remove is returned as it is.
  */
 export function redactError(error: unknown, secrets: readonly string[] = []): Error {
-  if (!(error instanceof Error)) return new Error(redactText(String(error), secrets))
-  const message = redactText(error.message, secrets)
+  return redactIn(error, { secrets, seen: new Map(), budget: objectBudget }, fieldDepth)
+}
+
+// How deep own fields are searched: a server's reply nests a dozen levels in a validation failure
+// (`errorResponse.errInfo.details.schemaRulesNotSatisfied[0].propertiesNotSatisfied[0].details[0]...`).
+// Deeper values are left as they are, so a huge or very deep object cannot make reporting an error slow.
+const fieldDepth = 16
+
+/**
+ * One redaction: its secrets, every object met so far (so shared and cyclic values are copied once), and how
+ * many more objects it may look into: an error holding a live object (a client, a socket) must not make
+ * reporting it walk the whole graph behind that.
+ */
+interface Walk {
+  readonly secrets: readonly string[]
+  readonly seen: Map<object, Visit>
+  budget: number
+}
+
+// Objects searched per redaction at most; past that, values are left as they are.
+const objectBudget = 2000
+
+/** An object being scrubbed (`done` false) or scrubbed; `copy` is made early when a cycle leads back to it. */
+interface Visit {
+  done: boolean
+  result: unknown
+  copy: object | undefined
+}
+
+function redactIn(error: unknown, walk: Walk, depth: number): Error {
+  if (!(error instanceof Error)) return new Error(redactText(String(error), walk.secrets))
+  const visit = walk.seen.get(error)
+  if (visit !== undefined) return (visit.done ? visit.result : (visit.copy ??= Object.create(Object.getPrototypeOf(error) as object))) as Error
+  const own: Visit = { done: false, result: error, copy: undefined }
+  walk.seen.set(error, own)
+  const message = redactText(error.message, walk.secrets)
   // A non-Error cause (a string, an object) may quote a secret too: it is redacted into an Error.
-  const cause = error.cause === undefined ? undefined : redactError(error.cause, secrets)
+  const cause = error.cause === undefined ? undefined : redactIn(error.cause, walk, depth)
   // Own fields too, and what they hold: a driver keeps the server's reply (`errorResponse.errmsg`) there.
-  const fields = Object.entries(error).map(([key, value]) => [key, scrubbed(value, secrets, fieldDepth)] as const)
-  if (message === error.message && cause === error.cause && fields.every(([key, value]) => value === (error as unknown as Record<string, unknown>)[key])) return error
+  const fields = Object.entries(error).map(([key, value]) => [key, scrubbed(value, walk, depth)] as const)
+  const same = message === error.message && cause === error.cause && fields.every(([key, value]) => value === (error as unknown as Record<string, unknown>)[key])
+  if (same && own.copy === undefined) return finish(own, error)
   // Same prototype, so `instanceof` and the class name survive.
-  const copy = Object.create(Object.getPrototypeOf(error) as object) as Error
+  const copy = (own.copy ?? Object.create(Object.getPrototypeOf(error) as object)) as Error
   for (const [key, value] of fields) Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true })
   Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true })
   if (cause !== undefined) Object.defineProperty(copy, 'cause', { value: cause, writable: true, configurable: true })
-  if (error.stack) Object.defineProperty(copy, 'stack', { value: redactText(error.stack, secrets), writable: true, configurable: true })
+  if (error.stack) Object.defineProperty(copy, 'stack', { value: redactText(error.stack, walk.secrets), writable: true, configurable: true })
   if (copy.name !== error.name) Object.defineProperty(copy, 'name', { value: error.name, writable: true, configurable: true })
-  return copy
+  return finish(own, copy)
 }
 
-// How deep own fields are searched: a server's reply nests a level or two (`errorResponse.errInfo.details`).
-const fieldDepth = 3
+function finish<T>(visit: Visit, result: T): T {
+  visit.done = true
+  visit.result = result
+  return result
+}
 
-// The value with every string in it redacted: the same value when nothing changed, else a copy (plain
-// objects and arrays only; anything else, an Error included, is left as it is).
-function scrubbed(value: unknown, secrets: readonly string[], depth: number): unknown {
-  if (typeof value === 'string') return redactText(value, secrets)
-  if (depth === 0 || typeof value !== 'object' || value === null) return value
+// The value with every string in it redacted: the same value when nothing changed, else a copy. Arrays,
+// Maps, Sets, plain objects and class instances (own enumerable fields, same prototype) are copied; errors
+// are redacted like the top one; values whose state is internal (dates, buffers, promises) are left alone.
+function scrubbed(value: unknown, walk: Walk, depth: number): unknown {
+  if (typeof value === 'string') return redactText(value, walk.secrets)
+  if (depth === 0 || typeof value !== 'object' || value === null || opaque(value)) return value
+  if (value instanceof Error) return redactIn(value, walk, depth - 1)
+  const visit = walk.seen.get(value)
+  if (visit !== undefined) return visit.done ? visit.result : (visit.copy ??= emptyLike(value))
+  if (walk.budget-- <= 0) return value
+  const own: Visit = { done: false, result: value, copy: undefined }
+  walk.seen.set(value, own)
+  const next = depth - 1
   if (Array.isArray(value)) {
-    const items = value.map((item) => scrubbed(item, secrets, depth - 1))
-    return items.every((item, i) => item === value[i]) ? value : items
+    const items = value.map((item) => scrubbed(item, walk, next))
+    if (own.copy === undefined && items.every((item, i) => item === value[i])) return finish(own, value)
+    const copy = (own.copy ?? emptyLike(value)) as unknown[]
+    copy.push(...items)
+    return finish(own, copy)
   }
-  const prototype = Object.getPrototypeOf(value) as unknown
-  if (prototype !== Object.prototype && prototype !== null) return value
-  const entries = Object.entries(value).map(([key, item]) => [key, scrubbed(item, secrets, depth - 1)] as const)
-  return entries.every(([key, item]) => item === (value as Record<string, unknown>)[key]) ? value : Object.fromEntries(entries)
+  if (value instanceof Map) {
+    const entries = [...value].map(([key, item]) => [scrubbed(key, walk, next), scrubbed(item, walk, next)] as const)
+    if (own.copy === undefined && entries.every(([key, item]) => value.has(key) && value.get(key) === item)) return finish(own, value)
+    const copy = (own.copy ?? emptyLike(value)) as Map<unknown, unknown>
+    for (const [key, item] of entries) copy.set(key, item)
+    return finish(own, copy)
+  }
+  if (value instanceof Set) {
+    const items = [...value].map((item) => scrubbed(item, walk, next))
+    if (own.copy === undefined && items.every((item) => value.has(item))) return finish(own, value)
+    const copy = (own.copy ?? emptyLike(value)) as Set<unknown>
+    for (const item of items) copy.add(item)
+    return finish(own, copy)
+  }
+  const entries = Object.entries(value).map(([key, item]) => [key, scrubbed(item, walk, next)] as const)
+  if (own.copy === undefined && entries.every(([key, item]) => item === (value as Record<string, unknown>)[key])) return finish(own, value)
+  const copy = own.copy ?? emptyLike(value)
+  for (const [key, item] of entries) Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true })
+  return finish(own, copy)
+}
+
+// Objects whose content lives in internal slots: a copy of their own fields would not work, and they hold no
+// text worth searching (a Buffer may be large).
+function opaque(value: object): boolean {
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp || value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet
+}
+
+// An empty object of the same kind and prototype, to fill with scrubbed content.
+function emptyLike(value: object): object {
+  const prototype = Object.getPrototypeOf(value) as object | null
+  const empty = Array.isArray(value) ? [] : value instanceof Map ? new Map() : value instanceof Set ? new Set() : Object.create(prototype)
+  if (Object.getPrototypeOf(empty) !== prototype) Object.setPrototypeOf(empty, prototype)
+  return empty
 }

@@ -140,6 +140,70 @@ error("redacts what the error's own fields hold, a server's nested reply include
   assert.is(redactError(clean, [password]), clean)
 })
 
+error('redacts what a Map and a class instance hold, keeping their prototype and leaving the original as it was', () => {
+  // The shape of the driver's MongoServerSelectionError: `reason` is a TopologyDescription whose `servers`
+  // Map holds ServerDescriptions, each with the error that quoted the server's message.
+  class ServerDescription {
+    constructor(
+      readonly address: string,
+      readonly error: Error | null,
+    ) {}
+    get isReadable(): boolean {
+      return this.error === null
+    }
+  }
+  class TopologyDescription {
+    readonly servers = new Map<string, ServerDescription>()
+  }
+  const reason = new TopologyDescription()
+  const serverError = Object.assign(new Error(`auth failed for mongodb://app:${password}@db:27017/shop`), { code: 18 })
+  reason.servers.set('db:27017', new ServerDescription('db:27017', serverError))
+  reason.servers.set('db2:27017', new ServerDescription('db2:27017', null))
+  const original = Object.assign(new Error('Server selection timed out after 30000 ms'), { reason })
+  const safe = redactError(original, [password]) as typeof original
+  assert.is.not(safe, original)
+  assert.not.match(inspect(safe, { depth: 20 }), password)
+  assert.instance(safe.reason, TopologyDescription)
+  assert.instance(safe.reason.servers, Map)
+  const described = safe.reason.servers.get('db:27017')
+  assert.instance(described, ServerDescription)
+  assert.is(described?.isReadable, false, 'getters of the prototype still work')
+  assert.is(described?.error?.message, 'auth failed for mongodb://app:***@db:27017/shop')
+  assert.is((described?.error as Error & { code?: number }).code, 18)
+  assert.is(safe.reason.servers.get('db2:27017'), reason.servers.get('db2:27017'), 'what holds no secret is shared, not copied')
+  assert.is(serverError.message, `auth failed for mongodb://app:${password}@db:27017/shop`, 'the original is left as it was')
+  assert.is(original.reason, reason)
+  const clean = Object.assign(new Error('Server selection timed out'), { reason: new TopologyDescription() })
+  assert.is(redactError(clean, [password]), clean)
+})
+
+error("redacts a server's reply quoting the secret a dozen levels deep", () => {
+  // A DocumentValidationFailure's errInfo nests the offending value this deep.
+  const errInfo = { details: { schemaRulesNotSatisfied: [{ propertiesNotSatisfied: [{ details: [{ consideredValue: `mongodb://app:${password}@db/shop` }] }] }] } }
+  const original = Object.assign(new Error('Document failed validation'), { code: 121, errInfo, errorResponse: { ok: 0, code: 121, errInfo } })
+  const safe = redactError(original, [password])
+  assert.is.not(safe, original)
+  assert.not.match(JSON.stringify(safe), password)
+  assert.match(JSON.stringify(safe), 'mongodb://app:***@db/shop')
+  assert.match(JSON.stringify(original), password, 'the original is left as it was')
+})
+
+error('stays bounded on cyclic and very deep values', () => {
+  const node: Record<string, unknown> = { note: `app:${password}` }
+  node['self'] = node
+  const original = Object.assign(new Error('failed'), { node })
+  original.cause = original
+  const safe = redactError(original, [password]) as typeof original
+  assert.not.match(inspect(safe, { depth: 6 }), password)
+  assert.is((safe.node as Record<string, unknown>)['self'], safe.node, 'a cycle stays a cycle, in the copy')
+  assert.is(safe.cause, safe)
+  // Beyond the depth bound a value is left as it is rather than walked forever.
+  let deep: Record<string, unknown> = { leaf: 'x' }
+  for (let i = 0; i < 10_000; i++) deep = { deep }
+  const unbounded = Object.assign(new Error('failed'), { deep })
+  assert.is(redactError(unbounded, [password]), unbounded)
+})
+
 error('turns a thrown non-Error into a redacted Error', () => {
   const safe = redactError(`fatal: postgres://app:${password}@db/orders`)
   assert.instance(safe, Error)
@@ -150,4 +214,13 @@ error('turns a thrown non-Error into a redacted Error', () => {
 connectionString.run()
 target.run()
 text.run()
+error('an error holding a large live object graph is reported quickly: the search is bounded', () => {
+  // A client with thousands of connection records, each one object: only so many are searched.
+  const client = { connections: Array.from({ length: 50_000 }, (_, id) => ({ id, note: 'postgres://app:s3cret@db' })) }
+  const error = Object.assign(new Error('failed: postgres://app:s3cret@db'), { client })
+  const safe = redactError(error, ['s3cret'])
+  assert.is(safe.message, 'failed: postgres://app:***@db')
+  assert.is(error.message, 'failed: postgres://app:s3cret@db', 'the original is untouched')
+})
+
 error.run()

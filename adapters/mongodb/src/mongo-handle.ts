@@ -1,7 +1,7 @@
 import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import { checkOption, contextRule, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
 import type { ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
-import { currentSignal, LeaseSlot, type Admit } from './internal/gate.js'
+import { currentContext, LeaseSlot, type Admit, type SignalSource } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
 import type { PoolAccess } from './internal/pool-access.js'
 import { poolAccess } from './internal/symbols.js'
@@ -21,7 +21,7 @@ export class MongoHandle implements AsyncDisposable {
   /** The operation it belongs to (its signal bounds every wait), if any. */
   readonly context: OperationContext | undefined
   readonly #access: PoolAccess
-  readonly #signal: () => AbortSignal | undefined
+  readonly #signal: SignalSource
   readonly #admit: Admit
   readonly #sessions = new Set<ClientSession>()
   readonly #defaultCollection: string | undefined
@@ -35,7 +35,7 @@ export class MongoHandle implements AsyncDisposable {
     const access = pool[poolAccess]()
     this.#access = access
     // Without a context of its own, a wait follows whichever operation is current when it starts.
-    this.#signal = context === undefined ? currentSignal : () => context.signal
+    this.#signal = context ?? currentContext
     this.#admit = (operation) => {
       if (this.#disposing !== undefined) return Promise.reject(this.#disposedError('run an operation'))
       return access.gate.run(operation, this.#signal)
@@ -85,7 +85,9 @@ export class MongoHandle implements AsyncDisposable {
   /**
    * Runs `fn` in a transaction with the driver's retry rules (`session.withTransaction`) and returns its result.
    * The transaction holds one admission slot from start to commit: the operations in `fn` run in it one at a
-   * time (pass `{ session }` to each, as the driver requires) and never queue behind other requests.
+   * time (pass `{ session }` to each, as the driver requires) and never queue behind other requests. Called
+   * where the code already holds a slot of this pool (in `lease.run()`, in another transaction), it runs in
+   * that slot.
    *
    * @throws {PoolTimeoutError} @throws {PoolExhaustedError} @throws {OperationAbortedError} while waiting for the slot
    * @throws {DisposedError} after `dispose()`
@@ -100,17 +102,28 @@ export class MongoHandle implements AsyncDisposable {
     checkOption('withTransaction', 'fn', fn, { type: 'function' })
     this.#check('start a transaction')
     const gate = this.#access.gate
+    // A second slot would wait for the one this code holds itself: on a full pool, until PoolTimeoutError.
+    if (gate.holds()) {
+      return this.#transaction(fn, options).catch((error: unknown) => {
+        throw gate.redact(error)
+      })
+    }
     const checkout = await gate.admit(this.#signal)
     const slot = new LeaseSlot(gate)
-    let session: ClientSession | undefined
     try {
-      const started = this.startSession()
-      session = started
-      return await slot.scope(() => started.withTransaction((s) => fn(s), options))
+      return await slot.scope(() => this.#transaction(fn, options))
     } finally {
       slot.markReleased()
-      if (session !== undefined) await endQuietly(session)
       gate.release(checkout)
+    }
+  }
+
+  async #transaction<R>(fn: (session: ClientSession) => Promise<R>, options: TransactionOptions | undefined): Promise<R> {
+    const session = this.startSession()
+    try {
+      return await session.withTransaction((s) => fn(s), options)
+    } finally {
+      await endQuietly(session)
     }
   }
 

@@ -26,7 +26,7 @@ import { ClientRevival } from './internal/client-revival.js'
 import { CmapTracker } from './internal/cmap-tracker.js'
 import { CommandTimer } from './internal/command-timer.js'
 import { createClient } from './internal/create-client.js'
-import { currentSignal, Gate } from './internal/gate.js'
+import { currentContext, Gate } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
 import { MinSizeKeeper } from './internal/min-size-keeper.js'
 import type { PoolAccess } from './internal/pool-access.js'
@@ -115,7 +115,7 @@ export class MongoPool implements ManagedPool {
     })
     this.#commands = new CommandTimer(client, this.#monitor)
     // Warm-up does the same work and runs the keeper when it is done.
-    this.#keeper = new MinSizeKeeper(this.#tracker, () => this.#ping(), () => this.#minSize, () => this.#lifecycle.closing || this.#lifecycle.state === 'warming')
+    this.#keeper = new MinSizeKeeper(this.#tracker, () => this.#ping(), () => this.#minSize, () => this.#lifecycle.closing || this.#lifecycle.state === 'warming', this.#monitor.clock)
     this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate }
     this.#monitor.poolCreated(this.#minSize, this.#maxSize)
   }
@@ -169,7 +169,7 @@ export class MongoPool implements ManagedPool {
    * Waiting operations leave the queue when the current operation context aborts.
    */
   db(name?: string, options?: DbOptions): Db {
-    return gated(this.#client.db(name ?? this.dbName, options), (operation) => this.#gate.run(operation, currentSignal))
+    return gated(this.#client.db(name ?? this.dbName, options), (operation) => this.#gate.run(operation, currentContext))
   }
 
   /** A collection of `dbName` whose operations go through admission. */
@@ -190,7 +190,7 @@ export class MongoPool implements ManagedPool {
    */
   async acquire(options?: AcquireOptions): Promise<MongoLease> {
     if (options !== undefined) validateOptions('acquire', options, { signal: { type: 'signal', optional: true } })
-    const checkout = await this.#gate.admit(options?.signal ?? currentSignal)
+    const checkout = await this.#gate.admit(options?.signal ?? currentContext)
     return new MongoLease(this.#access, checkout)
   }
 
@@ -283,6 +283,7 @@ export class MongoPool implements ManagedPool {
 
   async #close(timeoutMillis: number): Promise<void> {
     this.#queue.close()
+    this.#keeper.stop()
     if (this.#queue.active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMillis)

@@ -2,19 +2,20 @@
 // surface: util.inspect, JSON, toString, errors, events and metrics.
 import { inspect } from 'node:util'
 import { PoolWarmupError, type PoolErrorEvent } from '@lifeguard/core'
-import { Binary } from 'mongodb'
+import { Binary, MongoServerError, MongoServerSelectionError } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, createMongoPool, type MongoPool } from '../src/index.js'
-import { CommandError, freePort, rejects, startWireServer } from '@lifeguard/test-kit'
+import { CommandError, freePort, rejects, startWireServer, type WireServer } from '@lifeguard/test-kit'
 
 const secret = 'mongo_pw_s3cret'
 const proxySecret = 'proxy_pw_s3cret'
 
-const Secrets = suite<{ pools: MongoPool[] }>('MongoPool secrets', { pools: [] })
+const Secrets = suite<{ pools: MongoPool[]; wires: WireServer[] }>('MongoPool secrets', { pools: [], wires: [] })
 
 Secrets.after.each(async (context) => {
   await Promise.all(context.pools.splice(0).map((pool) => pool.close()))
+  await Promise.all(context.wires.splice(0).map((wire) => wire.close()))
 })
 
 function assertNoSecret(text: string, what: string): void {
@@ -90,6 +91,90 @@ Secrets("an operation's error reaches the caller without the password a server r
   } finally {
     await wire.close()
   }
+})
+
+// PLAIN authentication, accepted at once; the handshake itself is refused with a reply quoting the whole
+// connection string, as a proxy or a misconfigured server may do. The client closes after its first failed
+// connection, so later operations wait for the pool to reconnect it.
+async function refusingHandshake(wires: WireServer[]): Promise<{ wire: WireServer; uri: string }> {
+  const accepted = () => ({ conversationId: 1, done: true, payload: new Binary(Buffer.alloc(0)) })
+  const wire = await startWireServer({ commands: { saslStart: accepted } })
+  wires.push(wire)
+  const uri = `mongodb://app:${secret}@127.0.0.1:${wire.port}/shop?directConnection=true&authMechanism=PLAIN&authSource=$external`
+  wire.fault('hello', { kind: 'error', error: { code: 18, codeName: 'AuthenticationFailed', errmsg: `auth failed for ${uri}` }, times: 1_000_000 })
+  return { wire, uri }
+}
+
+// Closes the pool and checks that the server is left with none of its connections.
+async function closeOn(wire: WireServer, pool: MongoPool): Promise<void> {
+  await pool.close()
+  await wire.waitFor(() => wire.connectionCount === 0, 3000, 'no connection left')
+}
+
+Secrets('an error of the reconnect a later operation waits for reaches the caller without the password', async (context) => {
+  const { wire, uri } = await refusingHandshake(context.wires)
+  const pool = createMongoPool({ name: 'orders', uri, acquireTimeoutMillis: 2000, clientOptions: { serverSelectionTimeoutMS: 300, heartbeatFrequencyMS: 500 } })
+  context.pools.push(pool)
+  const first = await rejects(pool.collection('orders').findOne({}), Error)
+  assertNoSecret(`${first.message} ${first.stack}`, 'the first error')
+  // The driver closed the client: these wait for the pool to reconnect it, and get the reconnect's error.
+  const handle = createMongoHandle(pool)
+  const failures = [
+    await rejects(pool.collection('orders').findOne({}), Error),
+    await rejects(pool.acquire(), Error),
+    await rejects(handle.withTransaction(async () => 'never'), Error),
+  ]
+  for (const [i, error] of failures.entries()) {
+    assert.match(error.message, 'auth failed for', `the server's reason is kept (${i})`)
+    assertNoSecret(`${error.message} ${error.stack}`, `the error of the reconnect path (${i})`)
+  }
+  await handle.dispose()
+  await closeOn(wire, pool)
+})
+
+Secrets("a server selection error's reason (each server's error) is redacted for the caller, in warm-up and in events", async (context) => {
+  const { wire, uri } = await refusingHandshake(context.wires)
+  const errors: PoolErrorEvent[] = []
+  const pool = createMongoPool({ name: 'orders', uri, acquireTimeoutMillis: 2000, clientOptions: { serverSelectionTimeoutMS: 300, heartbeatFrequencyMS: 500 }, events: { onError: (e) => void errors.push(e) } })
+  context.pools.push(pool)
+  const failed = await rejects(pool.collection('orders').findOne({}), MongoServerSelectionError)
+  // The driver's TopologyDescription: a Map of server descriptions, each with the error quoting the server.
+  const [described] = failed.reason?.servers.values() ?? []
+  assert.instance(described?.error, Error, 'the reason holds the server error')
+  assert.match(String(described?.error?.message), 'auth failed for ***')
+  assertNoSecret(inspect(failed, { depth: Infinity }), 'the operation error')
+  const warmup = await rejects(pool.warmup({ timeoutMillis: 1000 }), PoolWarmupError, 'ERR_POOL_WARMUP')
+  assertNoSecret(inspect(warmup, { depth: Infinity }), 'the warm-up error')
+  assert.ok(errors.length > 0, 'the failures were reported')
+  assertNoSecret(inspect(errors, { depth: Infinity }), 'the error events')
+  await closeOn(wire, pool)
+})
+
+Secrets("a server reply quoting the password deep in its errInfo is redacted, for the caller and in onQuery", async (context) => {
+  let uri = ''
+  const accepted = () => ({ conversationId: 1, done: true, payload: new Binary(Buffer.alloc(0)) })
+  // Where a DocumentValidationFailure quotes the offending value.
+  const refused = () => ({
+    ok: 0,
+    code: 121,
+    codeName: 'DocumentValidationFailure',
+    errmsg: 'Document failed validation',
+    errInfo: { details: { schemaRulesNotSatisfied: [{ propertiesNotSatisfied: [{ details: [{ consideredValue: uri }] }] }] } },
+  })
+  const wire = await startWireServer({ commands: { saslStart: accepted, validate: refused } })
+  context.wires.push(wire)
+  uri = `mongodb://app:${secret}@127.0.0.1:${wire.port}/shop?directConnection=true&authMechanism=PLAIN`
+  const queries: unknown[] = []
+  const pool = createMongoPool({ name: 'orders', uri, events: { onQuery: (e) => void queries.push(e.error) } })
+  context.pools.push(pool)
+  const error = await rejects(pool.db().command({ validate: 1 }), MongoServerError)
+  assert.is(error.code, 121)
+  assert.match(JSON.stringify(error.errInfo), 'consideredValue')
+  assertNoSecret(JSON.stringify(error), 'the error')
+  assertNoSecret(inspect(error, { depth: Infinity }), 'the error')
+  assert.is(queries.length, 1)
+  assertNoSecret(inspect(queries, { depth: Infinity }), 'the onQuery error')
+  await closeOn(wire, pool)
 })
 
 Secrets.run()

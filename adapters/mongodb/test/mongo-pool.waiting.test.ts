@@ -1,7 +1,7 @@
-import { createServiceContainer, OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
+import { createServiceContainer, OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError, runOperation } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { MongoPool } from '../src/index.js'
+import { createMongoHandle, registerMongo, type MongoPool } from '../src/index.js'
 import { closeAll, faultTest, openPool, recordEvents, sleep } from './_helpers/pools.js'
 import { rejects } from '@lifeguard/test-kit'
 import { startTarget, type TestTarget } from './_helpers/target.js'
@@ -105,6 +105,29 @@ Waiting('a waiter whose operation aborts leaves the queue with OperationAbortedE
   }
   // The slot the aborted waiters would have taken is free.
   assert.is(await pool.collection('orders').findOne({}), null)
+})
+
+Waiting('an operation already aborted gets no slot, even a free one, and sends nothing', async (context) => {
+  const recorder = recordEvents()
+  const pool = openPool(context.target, { dbName: DB, maxSize: 2, events: recorder.listeners })
+  context.pools.push(pool)
+  const container = registerMongo(createServiceContainer(), pool)
+  const client = new AbortController()
+  client.abort(new Error('client disconnected'))
+  // The request's client left before its handler reached the database.
+  const inserting = runOperation('orders-api', 'POST /orders', (operation) => operation.mongodb.collection('orders').insertOne({ sku: 'a' }), { container, signal: client.signal })
+  const error = await rejects(inserting, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.match(error.message, `Could not acquire a connection from pool '${pool.name}'. The operation was aborted.`)
+  await rejects(pool.acquire({ signal: client.signal }), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  const handle = createMongoHandle(pool)
+  const outside = OperationContext.create('orders-api', 'POST /orders', { container: createServiceContainer(), signal: client.signal })
+  await rejects(outside.run(() => handle.collection('orders').findOne({})), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  await rejects(outside.run(() => handle.withTransaction(async () => 'never')), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  await Promise.all([handle.dispose(), outside.dispose()])
+  assert.equal(await context.target.documents(`${DB}.orders`), [], 'nothing reached the server')
+  assert.is(recorder.of('acquire').length, 0, 'no slot was taken')
+  const metrics = pool.getPoolMetrics()
+  assert.equal([metrics.activeConnections, metrics.waitingRequests], [0, 0])
 })
 
 Waiting.run()

@@ -17,7 +17,7 @@ import { PoolClearedError } from '../errors.js'
 export interface CmapHooks {
   /** The driver's pool became ready (at start and after every clear). */
   poolReady(): void
-  /** A connection went away for another reason than the pool closing. */
+  /** An open connection went away for another reason than the pool closing (not one whose handshake failed). */
   connectionLost(): void
   /** The client's topology closed: by `client.close()`, or by the driver itself after a failed first connection. */
   clientClosed(): void
@@ -143,7 +143,8 @@ export class CmapTracker {
       this.#lastConnectError = error
       this.#monitor.error(error, 'connection')
     }
-    if (reason !== 'closed') this.#hooks.connectionLost()
+    // A failed handshake took nothing away from `minSize`; the keeper retries its own failures with backoff.
+    if (reason !== 'closed' && !neverReady) this.#hooks.connectionLost()
   }
 
   // Every connection of a closed topology is gone, whether or not the driver said so for each one (a

@@ -15,6 +15,11 @@ interface Held {
   readonly gate: Gate
   /** Set on a lease: calls in its scope run one at a time under the lease's slot. */
   readonly lease: LeaseSlot | undefined
+  /**
+   * Made on the first nested call of an operation's own scope (a `cursor.forEach` callback): its nested
+   * calls run one at a time in it, as a lease's do, and the operation keeps its slot until they are done.
+   */
+  nested: LeaseSlot | undefined
   readonly parent: Held | undefined
   active: boolean
 }
@@ -29,8 +34,11 @@ function find(gate: Gate): Held | undefined {
   return undefined
 }
 
-/** Where to take the abort signal of a waiting operation from: a fixed one, or the current context's. */
-export type SignalSource = AbortSignal | (() => AbortSignal | undefined) | undefined
+/** What can abort an operation: a signal, or an operation context (whose signal is made only when needed). */
+export type Abortable = AbortSignal | OperationContext
+
+/** Where to take what aborts a waiting operation from: a fixed signal or context, or the current context. */
+export type SignalSource = Abortable | (() => Abortable | undefined) | undefined
 
 /** What the gate needs from its pool besides the queue and the monitor. */
 export interface GateHooks {
@@ -59,15 +67,24 @@ export class Gate {
   /** Runs `operation` in a slot: the one held by the calling code, else a new one (waiting if needed). */
   run<R>(operation: () => Promise<R>, signal?: SignalSource): Promise<R> {
     const scope = find(this)
-    if (scope !== undefined) return scope.lease === undefined ? operation() : scope.lease.run(operation)
+    // Nested calls run one at a time: the driver's `forEach` does not await its callback, so its calls
+    // would otherwise all run at once, each on a connection of its own.
+    if (scope !== undefined) return (scope.lease ?? (scope.nested ??= new LeaseSlot(this))).run(operation)
+    const source = typeof signal === 'function' ? signal() : signal
     let checkout: Checkout | undefined
     try {
-      checkout = this.#tryAdmit()
+      // An operation already aborted (its client left) gets no slot, even a free one: the queue refuses it.
+      checkout = source?.aborted === true ? undefined : this.#tryAdmit()
     } catch (error) {
       return Promise.reject(error)
     }
     if (checkout !== undefined) return this.#runAdmitted(checkout, operation)
-    return this.#wait(signal).then((admitted) => this.#runAdmitted(admitted, operation))
+    return this.#wait(source).then((admitted) => this.#runAdmitted(admitted, operation))
+  }
+
+  /** True when the calling code holds a slot of this pool (a lease, a transaction, an operation's callback). */
+  holds(): boolean {
+    return find(this) !== undefined
   }
 
   /**
@@ -76,14 +93,15 @@ export class Gate {
    * @throws {PoolExhaustedError} @throws {PoolTimeoutError} @throws {OperationAbortedError} @throws {PoolClosedError}
    */
   async admit(signal?: SignalSource): Promise<Checkout> {
-    const checkout = this.#tryAdmit() ?? (await this.#wait(signal))
+    const source = typeof signal === 'function' ? signal() : signal
+    const checkout = (source?.aborted === true ? undefined : this.#tryAdmit()) ?? (await this.#wait(source))
     const preparing = this.#hooks.prepare()
     if (preparing !== undefined) {
       try {
         await preparing
       } catch (error) {
         this.release(checkout)
-        throw error
+        throw this.redact(error)
       }
     }
     return checkout
@@ -98,32 +116,40 @@ export class Gate {
 
   /** Runs `operation` with `slot` marked as held by this code, so nested gated calls use it. */
   runHeld<R>(slot: LeaseSlot | undefined, operation: () => Promise<R>): Promise<R> {
-    const scope: Held = { gate: this, lease: slot, parent: held.getStore(), active: true }
-    const done = () => {
+    const scope: Held = { gate: this, lease: slot, nested: undefined, parent: held.getStore(), active: true }
+    // Later calls queue for a slot of their own; those already queued in this scope still run in it, so the
+    // slot is held until they are done.
+    const done = (): Promise<void> | undefined => {
       scope.active = false
+      return scope.nested?.idle()
     }
     let result: Promise<R>
     try {
       result = held.run(scope, operation)
     } catch (error) {
       done()
-      return Promise.reject(this.#safe(error))
+      return Promise.reject(this.redact(error))
     }
     return result.then(
       (value) => {
-        done()
-        return value
+        const draining = done()
+        return draining === undefined ? value : draining.then(() => value)
       },
       (error: unknown) => {
-        done()
-        throw this.#safe(error)
+        const draining = done()
+        if (draining === undefined) throw this.redact(error)
+        return draining.then(() => {
+          throw this.redact(error)
+        })
       },
     )
   }
 
-  // The driver's errors reach the caller as the pool's events do: a server's reply may quote the connection
-  // string or a password. An error with nothing to remove is passed on as it is (the same object).
-  #safe(error: unknown): unknown {
+  /**
+   * The driver's errors reach the caller as the pool's events do: a server's reply may quote the connection
+   * string or a password. An error with nothing to remove is passed on as it is (the same object).
+   */
+  redact(error: unknown): unknown {
     return error instanceof Error ? this.#monitor.stats.redact(error) : error
   }
 
@@ -132,10 +158,11 @@ export class Gate {
     return this.#queue.tryAcquire() ? this.#monitor.acquired(0) : undefined
   }
 
-  async #wait(signal: SignalSource): Promise<Checkout> {
+  async #wait(source: Abortable | undefined): Promise<Checkout> {
     const started = performance.now()
     try {
-      await this.#queue.acquire(typeof signal === 'function' ? signal() : signal)
+      // A context may come from another installed copy of core: tell it from a signal by the signal's class.
+      await this.#queue.acquire(source === undefined || source instanceof AbortSignal ? source : source.signal)
     } catch (error) {
       if (error instanceof PoolTimeoutError) this.#monitor.timedOut(performance.now() - started, this.#queue.waiting, error.cause)
       throw error
@@ -146,7 +173,12 @@ export class Gate {
   async #runAdmitted<R>(checkout: Checkout, operation: () => Promise<R>): Promise<R> {
     try {
       const preparing = this.#hooks.prepare()
-      if (preparing !== undefined) await preparing
+      if (preparing !== undefined) {
+        // Reconnecting runs outside runHeld, but its error (a server reply) may quote the URI all the same.
+        await preparing.catch((error: unknown) => {
+          throw this.redact(error)
+        })
+      }
       return await this.runHeld(undefined, operation)
     } finally {
       this.release(checkout)
@@ -175,6 +207,11 @@ export class LeaseSlot {
     this.#released = true
   }
 
+  /** Resolves once every call queued so far has finished (never rejects). */
+  idle(): Promise<void> {
+    return this.#tail as Promise<void>
+  }
+
   /** Queues `operation` behind the lease's earlier calls. */
   run<R>(operation: () => Promise<R>): Promise<R> {
     const next = this.#tail.then(() => this.#gate.runHeld(undefined, operation))
@@ -191,7 +228,7 @@ export class LeaseSlot {
   }
 }
 
-/** The signal of the current operation context, created only when a caller really has to wait. */
-export function currentSignal(): AbortSignal | undefined {
-  return OperationContext.tryCurrent()?.signal
+/** The current operation context, whose signal is created only when a caller really has to wait. */
+export function currentContext(): OperationContext | undefined {
+  return OperationContext.tryCurrent()
 }

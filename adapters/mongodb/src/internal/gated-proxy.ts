@@ -65,8 +65,20 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
 // body runs outside it and may itself use the pool without deadlocking a full one.
 function gatedSteps(iterator: AsyncGenerator<unknown>, object: object, admit: Admit): AsyncGenerator<unknown> {
   const buffered = () => object instanceof AbstractCursor && object.bufferedCount() > 0
+  const step = (args: [] | [unknown]): Promise<IteratorResult<unknown>> => {
+    let ran = false
+    return admit(() => {
+      ran = true
+      return iterator.next(...args)
+    }).catch(async (error: unknown) => {
+      // Refused before the driver's step ran (timeout, abort, exhaustion): `for await` calls no `return()`
+      // after a failed `next()`, so the server cursor and its session would stay open until the pool closes.
+      if (!ran) await closeQuietly(iterator, object)
+      throw error
+    })
+  }
   const steps: AsyncGenerator<unknown> = {
-    next: (...args: [] | [unknown]) => (buffered() ? iterator.next(...args) : admit(() => iterator.next(...args))),
+    next: (...args: [] | [unknown]) => (buffered() ? iterator.next(...args) : step(args)),
     return: (value?: unknown) => iterator.return(value),
     throw: (error?: unknown) => iterator.throw(error),
     [Symbol.asyncIterator]() {
@@ -75,4 +87,15 @@ function gatedSteps(iterator: AsyncGenerator<unknown>, object: object, admit: Ad
     [Symbol.asyncDispose]: () => iterator.return(undefined).then(() => undefined),
   }
   return steps
+}
+
+// Clean-up outside admission, like `cursor.close()`: the generator's `finally` closes a cursor it started, and
+// `close()` one it never did; a failure there must not hide the admission error.
+async function closeQuietly(iterator: AsyncGenerator<unknown>, object: object): Promise<void> {
+  try {
+    await iterator.return(undefined)
+    if (object instanceof AbstractCursor) await object.close()
+  } catch {
+    // The cursor is already gone or unreachable; the server times it out.
+  }
 }

@@ -1,0 +1,97 @@
+// Cursors whose next batch cannot get a slot: the loop fails, and the server cursor and its session are closed
+// then, not when the pool closes. Needs server cursors that span batches and the server's view of them, so it
+// runs on the wire server only.
+import { createServiceContainer, OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { MongoLease, MongoPool } from '../src/index.js'
+import { rejects, startWireServer, type WireServer } from '@lifeguard/test-kit'
+import { batchedCursors, type CursorLog } from './_helpers/cursors.js'
+import { faultTest, openPool } from './_helpers/pools.js'
+import type { TestTarget } from './_helpers/target.js'
+
+const DB = 'lifeguard_cursors'
+
+interface Context {
+  wire: WireServer
+  cursors: CursorLog
+  pools: MongoPool[]
+}
+
+const Cursors = suite<Context>('cursors whose next batch is refused a slot', { wire: undefined as never, cursors: undefined as never, pools: [] })
+
+Cursors.before.each(async (context) => {
+  const { commands, cursors } = batchedCursors(10)
+  context.cursors = cursors
+  context.wire = await startWireServer({ commands })
+})
+
+Cursors.after.each(async (context) => {
+  const { wire } = context
+  await Promise.all(context.pools.splice(0).map((pool) => pool.close()))
+  await wire.waitFor(() => wire.connectionCount === 0, 3000, 'no connection left')
+  await wire.close()
+})
+
+function poolOf(context: Context, options: Parameters<typeof openPool>[1]): MongoPool {
+  const pool = openPool({ uri: context.wire.uri } as TestTarget, { dbName: DB, maxSize: 1, ...options })
+  context.pools.push(pool)
+  return pool
+}
+
+// Loops over a cursor of two-document batches; after the first batch, `takeSlot` has the only slot taken.
+async function loopUntilRefused(pool: MongoPool, takeSlot: () => Promise<MongoLease>): Promise<{ seen: number; lease: MongoLease | undefined; loop: Promise<void> }> {
+  const state: { seen: number; lease: MongoLease | undefined } = { seen: 0, lease: undefined }
+  const loop = (async () => {
+    for await (const doc of pool.collection<{ _id: number }>('big').find({}, { batchSize: 2 })) {
+      state.seen++
+      if (doc['_id'] === 1) state.lease = await takeSlot()
+    }
+  })()
+  await loop.catch(() => undefined)
+  return { ...state, loop }
+}
+
+async function assertClosedAtOnce(context: Context, pool: MongoPool, seen: number, lease: MongoLease | undefined): Promise<void> {
+  assert.is(seen, 2, 'the first batch was read')
+  // Before the fix: still open here, and killed only by pool.close().
+  assert.is(context.cursors.open.size, 0, 'no server cursor left open')
+  assert.is(context.cursors.killed.length, 1, 'killCursors reached the server')
+  const ended = context.wire.commands.filter((c) => c.name === 'killCursors')
+  assert.is(ended.length, 1)
+  lease?.release()
+  const metrics = pool.getPoolMetrics()
+  assert.equal([metrics.activeConnections, metrics.waitingRequests], [0, 0])
+}
+
+faultTest(Cursors)('a getMore that times out waiting for a slot closes the cursor', async (context) => {
+  const pool = poolOf(context, { acquireTimeoutMillis: 100 })
+  const { seen, lease, loop } = await loopUntilRefused(pool, () => pool.acquire())
+  await rejects(loop, PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  await assertClosedAtOnce(context, pool, seen, lease)
+})
+
+faultTest(Cursors)('a getMore refused because the queue is full closes the cursor', async (context) => {
+  const pool = poolOf(context, { maxWaitingRequests: 0 })
+  const { seen, lease, loop } = await loopUntilRefused(pool, () => pool.acquire())
+  await rejects(loop, PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  await assertClosedAtOnce(context, pool, seen, lease)
+})
+
+faultTest(Cursors)('a getMore of an aborted operation closes the cursor', async (context) => {
+  const pool = poolOf(context, {})
+  const client = new AbortController()
+  const operation = OperationContext.create('reports', 'GET /export', { container: createServiceContainer(), signal: client.signal })
+  const { seen, lease, loop } = await operation.run(() =>
+    loopUntilRefused(pool, async () => {
+      const taken = await pool.acquire()
+      client.abort() // the client left while the loop was busy
+      return taken
+    }),
+  )
+  await rejects(loop, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  await assertClosedAtOnce(context, pool, seen, lease)
+  await operation.dispose()
+})
+
+Cursors.run()

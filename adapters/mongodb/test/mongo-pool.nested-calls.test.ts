@@ -1,0 +1,133 @@
+// Calls made while the calling code already holds a slot of the pool (a cursor.forEach callback, a lease's
+// run(), a transaction): they run in that slot, one at a time, and never wait for a second slot.
+import { MongoServerError, type CommandStartedEvent } from 'mongodb'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createMongoHandle, type MongoPool } from '../src/index.js'
+import { appNameOf, closeAll, openPool, recordEvents } from './_helpers/pools.js'
+import { rejects } from '@lifeguard/test-kit'
+import { startTarget, type TestTarget } from './_helpers/target.js'
+
+const DB = 'lifeguard_nested'
+
+interface Context {
+  target: TestTarget
+  pools: MongoPool[]
+}
+
+const Nested = suite<Context>('calls made while holding a slot', { target: undefined as never, pools: [] })
+
+Nested.before(async (context) => {
+  context.target = await startTarget([DB])
+})
+
+Nested.after.each(async (context) => {
+  context.target.wire?.clearFaults()
+  await closeAll(context.target, context.pools)
+})
+
+Nested.after(async (context) => {
+  await context.target.close()
+})
+
+// The most commands of `name` running at once, from the driver's command monitoring.
+function inFlight(pool: MongoPool, name: string): { readonly max: number } {
+  let running = 0
+  const seen = { max: 0 }
+  const ids = new Set<number>()
+  pool.client.on('commandStarted', (event: CommandStartedEvent) => {
+    if (event.commandName !== name) return
+    ids.add(event.requestId)
+    seen.max = Math.max(seen.max, ++running)
+  })
+  const done = (event: { requestId: number }) => {
+    if (ids.delete(event.requestId)) running--
+  }
+  pool.client.on('commandSucceeded', done)
+  pool.client.on('commandFailed', done)
+  return seen
+}
+
+Nested('the calls of cursor.forEach callbacks run one at a time in the slot of the forEach, which waits for them', async (context) => {
+  const { target } = context
+  const pool = openPool(target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  await pool.collection('items').insertMany(Array.from({ length: 10 }, (_, n) => ({ n })))
+  const inserts = inFlight(pool, 'insert')
+  // Slow inserts, so that calls made at once would overlap at the server.
+  target.wire?.fault('insert', { kind: 'delay', delayMillis: 20, times: 10 })
+  // The driver's forEach does not await its callback: all ten calls are made before the first one ends.
+  const calls: Array<Promise<unknown>> = []
+  let finished = 0
+  await pool.collection('items').find({}).forEach((doc) => {
+    calls.push(pool.collection('copies').insertOne({ n: doc['n'] }).finally(() => finished++))
+  })
+  const finishedAtResolve = finished
+  await Promise.all(calls)
+  assert.is(inserts.max, 1, `inserts running at once (maxSize 1): ${inserts.max}`)
+  assert.is(finishedAtResolve, 10, 'forEach kept its slot until the calls of its callbacks were done')
+  assert.is((await target.documents(`${DB}.copies`)).length, 10)
+  await target.waitForMonitor(appNameOf(pool))
+  assert.is(await target.poolConnections(appNameOf(pool)), 1, 'one connection at the server for a pool of size 1')
+  const metrics = pool.getPoolMetrics()
+  assert.equal([metrics.activeConnections, metrics.waitingRequests], [0, 0])
+})
+
+// A standalone mongod refuses transactions (IllegalOperation, 20); what matters here is that the refusal comes
+// from the server at once, not a PoolTimeoutError after waiting for a second slot.
+async function committedOrRefused(target: TestTarget, transaction: Promise<string>, expected: string): Promise<void> {
+  if (target.transactions) assert.is(await transaction, expected)
+  else assert.is((await rejects(transaction, MongoServerError)).code, 20)
+}
+
+Nested('withTransaction inside lease.run() runs in the lease, without waiting for a second slot', async (context) => {
+  const recorder = recordEvents()
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1, acquireTimeoutMillis: 1000, events: recorder.listeners })
+  context.pools.push(pool)
+  const mongo = createMongoHandle(pool)
+  const lease = await pool.acquire()
+  try {
+    const started = Date.now()
+    const transaction = lease.run(async () => {
+      await mongo.collection('ledger').insertOne({ plain: true })
+      return mongo.withTransaction(async (session) => {
+        await mongo.collection('ledger').insertOne({ tx: 1 }, { session })
+        return 'committed'
+      })
+    })
+    await committedOrRefused(context.target, transaction, 'committed')
+    assert.ok(Date.now() - started < 900, `done in ${Date.now() - started}ms, not after acquireTimeoutMillis`)
+    assert.is(recorder.of('acquire').length, 1, 'only the lease took a slot')
+    assert.is(recorder.of('timeout').length, 0)
+  } finally {
+    lease.release()
+    await mongo.dispose()
+  }
+  const metrics = pool.getPoolMetrics()
+  assert.equal([metrics.activeConnections, metrics.waitingRequests], [0, 0])
+})
+
+Nested('withTransaction inside another transaction runs in its slot', async (context) => {
+  const recorder = recordEvents()
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1, acquireTimeoutMillis: 1000, events: recorder.listeners })
+  context.pools.push(pool)
+  const orders = createMongoHandle(pool)
+  const audit = createMongoHandle(pool) // another service, with a handle of its own
+  const started = Date.now()
+  const outer = orders.withTransaction(async (session) => {
+    await orders.collection('orders').insertOne({ outer: 1 }, { session })
+    return audit.withTransaction(async (inner) => {
+      await audit.collection('audit').insertOne({ inner: 1 }, { session: inner })
+      return 'inner committed'
+    })
+  })
+  await committedOrRefused(context.target, outer, 'inner committed')
+  assert.ok(Date.now() - started < 900, `done in ${Date.now() - started}ms, not after acquireTimeoutMillis`)
+  assert.is(recorder.of('acquire').length, 1, 'only the outer transaction took a slot')
+  assert.is(recorder.of('timeout').length, 0)
+  await Promise.all([orders.dispose(), audit.dispose()])
+  const metrics = pool.getPoolMetrics()
+  assert.equal([metrics.activeConnections, metrics.waitingRequests], [0, 0])
+})
+
+Nested.run()
