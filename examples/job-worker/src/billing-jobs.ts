@@ -53,8 +53,11 @@ export function billingJobs(schema: string): Record<string, JobHandler> {
   return { charge }
 }
 
-// What the table takes: PostgreSQL text holds no NUL, and an amount above 2^53 is no exact number here.
+// What the table takes: PostgreSQL text holds no NUL and stores an unpaired surrogate as U+FFFD (so two
+// order ids would become one), and an amount above 2^53 is no exact number here.
+const unstorable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
 function isChargeJob(data: unknown): data is ChargeJob {
   const { orderId, amountCents } = (data ?? {}) as Partial<ChargeJob>
-  return typeof orderId === 'string' && orderId.length > 0 && orderId.length <= 200 && !orderId.includes('\0') && Number.isSafeInteger(amountCents) && (amountCents as number) > 0
+  return typeof orderId === 'string' && orderId.length > 0 && orderId.length <= 200 && !unstorable.test(orderId) && Number.isSafeInteger(amountCents) && (amountCents as number) > 0
 }

@@ -8,7 +8,7 @@
 // postgres://postgres@127.0.0.1:5432/test), QUEUE (default billing), CONCURRENCY (default 4), DB_SCHEMA
 // (default job_worker), APP_NAME (default job-worker), REDIS_CONNECT_ATTEMPTS (default 10), DRAIN_MILLIS
 // (default 15000: at shutdown, how long jobs in progress get before they are cancelled).
-import { createPoolRegistry, createServiceContainer, runOperation, type PoolRegistry } from '@lifeguard/core'
+import { createPoolRegistry, createServiceContainer, runOperation, type PoolRegistry, type ServiceContainer } from '@lifeguard/core'
 import { redactConnectionString } from '@lifeguard/core/adapter'
 import { createPostgresPool, registerPostgres } from '@lifeguard/postgres'
 import { Queue, type Worker } from 'bullmq'
@@ -28,8 +28,13 @@ interface Running {
   registry: PoolRegistry
   worker?: Worker
   connection?: Redis
-  /** Resolves false when a job did not stop (see `closeWorker`). */
-  close(): Promise<boolean>
+  /** Every job runs in a scope of it: its open scopes are the jobs still running. */
+  container?: ServiceContainer<any>
+  /**
+   * Resolves `'clean'`, or what keeps the process from ending by itself: a job that ignored its cancellation,
+   * or a queue connection that could not close (Redis unreachable).
+   */
+  close(): Promise<'clean' | 'job-left' | 'queue-unreachable'>
 }
 
 async function start(config: WorkerConfig, running: Running): Promise<void> {
@@ -37,6 +42,7 @@ async function start(config: WorkerConfig, running: Running): Promise<void> {
     createPostgresPool({ name: 'billing', connectionString: config.databaseUrl, applicationName: config.applicationName, minSize: 1, maxSize: config.concurrency }),
   )
   const container = registerPostgres(createServiceContainer({ onError: (error) => log(`dispose failed: ${String(error)}`) }), pool)
+  running.container = container
   await waitForRedis(config.redisUrl, { attempts: config.redisConnectAttempts, log })
   await running.registry.warmup()
   await runOperation('job-worker', 'migrate', (context) => migrateBilling(context.postgres, config.schema), { container })
@@ -93,7 +99,11 @@ function main(): void {
       // to drain for: `close()` would wait on it for good.
       const closing = running.worker?.close()
       const drained = closing === undefined || (await settlesWithin(closing, running.connection?.status === 'ready' ? config.drainMillis : 2_000))
-      if (!drained) {
+      // No job running (no open operation scope): what holds the close is the queue connection (Redis
+      // unreachable), not a job, and nothing is left to cancel.
+      const jobsRunning = (running.container?.openScopes ?? 0) > 0
+      if (!drained && !jobsRunning) log('the queue connection did not close (Redis unreachable?); no job was running')
+      if (!drained && jobsRunning) {
         // Their `context.signal` aborts; a cancelled job fails as one that threw, and BullMQ retries it while
         // it has attempts left.
         log('jobs still running after the drain: cancelling them')
@@ -102,10 +112,12 @@ function main(): void {
       // Takes back what cancelled jobs hold, cancelling on the server a statement one still runs (a job
       // waiting on a lock, say), so that they can end.
       await running.registry.close({ timeoutMillis: drained ? 5_000 : 1_000 })
-      // False when a job ignores its cancellation: BullMQ's timers would then hold the process until it ends.
+      // Not closed: a job ignores its cancellation, or the queue connection waits for Redis; either way
+      // BullMQ's and ioredis's timers would hold the process.
       const closed = drained || (await settlesWithin(closing, 2_000))
       await closeRedis(running.connection)
-      return closed
+      if (closed) return 'clean'
+      return (running.container?.openScopes ?? 0) > 0 ? 'job-left' : 'queue-unreachable'
     },
   }
   const started = start(config, running)
@@ -125,12 +137,12 @@ function main(): void {
         .catch(() => undefined)
         .then(() => running.close())
         .then(
-          (closed) => {
+          (outcome) => {
             clearTimeout(deadline)
-            log(closed ? 'stopped cleanly' : 'stopped; a job that ignored its cancellation was left running')
+            log(outcome === 'clean' ? 'stopped cleanly' : outcome === 'job-left' ? 'stopped; a job that ignored its cancellation was left running' : 'stopped; the queue connection could not close (Redis unreachable)')
             process.exitCode = 0
-            // A job still running (closed false) would hold the process through BullMQ's timers.
-            if (!closed) process.exit()
+            // What is left (a job, a connection retrying) would hold the process through BullMQ's timers.
+            if (outcome !== 'clean') process.exit()
           },
           (error: unknown) => {
             log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)

@@ -18,7 +18,7 @@ Billing('a job is keyed by its queue, id and creation time: an old id in a new j
 Billing('data the payments table can never take fails at once, unretried', async () => {
   const { charge } = billingJobs('job_worker')
   const job = { queueName: 'billing', id: '9', timestamp: 1 } as never
-  for (const data of [null, { orderId: '', amountCents: 5 }, { orderId: 'a\u0000b', amountCents: 5 }, { orderId: 'x'.repeat(201), amountCents: 5 }, { orderId: 'o', amountCents: 1e19 }, { orderId: 'o', amountCents: 0 }, { orderId: 'o', amountCents: 1.5 }]) {
+  for (const data of [null, { orderId: '', amountCents: 5 }, { orderId: 'a\u0000b', amountCents: 5 }, { orderId: 'x\ud800', amountCents: 5 }, { orderId: '\udc00x', amountCents: 5 }, { orderId: 'x'.repeat(201), amountCents: 5 }, { orderId: 'o', amountCents: 1e19 }, { orderId: 'o', amountCents: 0 }, { orderId: 'o', amountCents: 1.5 }]) {
     // The check comes before any query: no database is touched.
     const outcome = await Promise.resolve()
       .then(() => charge!(data, {} as never, job))

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { scratchName, watchProcess, type WatchedProcess } from '@lifeguard/test-kit'
+import { closedPort, scratchName, watchProcess, type WatchedProcess } from '@lifeguard/test-kit'
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -108,6 +108,30 @@ Main('a job still running after the drain is cancelled: its statement ends on th
     await test.cleanup()
   }
   assert.equal(await adminQuery(`SELECT order_id FROM "${schema}".payments WHERE order_id = 'o-stuck'`), [], 'nothing was charged')
+})
+
+Main('SIGTERM with Redis gone and no job running says so, blames no job, and exits 0', async () => {
+  // A Redis of the test's own (the shared one is never stopped), on a free port, keeping nothing on disk.
+  const port = await closedPort()
+  const redis = watchProcess('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { cwd: exampleDir })
+  try {
+    await redis.waitFor(/Ready to accept connections/, 10_000)
+    const queue = `${scratchName('jw_redis_gone')}`
+    const run = await startWorker(queue, { REDIS_URL: `redis://127.0.0.1:${port}` })
+    worker = run
+    await redis.stop('SIGKILL')
+    // Once the worker has noticed: its close then waits on a connection that will not come back.
+    await run.waitFor(/worker error/, 20_000)
+    const exit = await run.stop('SIGTERM')
+    assert.equal(exit, { code: 0, signal: null }, run.output())
+    assert.match(run.output(), 'no job was running', run.output())
+    assert.match(run.output(), 'stopped; the queue connection could not close (Redis unreachable)')
+    assert.not.match(run.output(), 'cancelling them')
+    assert.not.match(run.output(), 'a job that ignored its cancellation')
+    assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
+  } finally {
+    await redis.stop('SIGKILL')
+  }
 })
 
 Main('without Redis it stops after a few attempts, naming Redis and how to start it, with exit code 1', async () => {

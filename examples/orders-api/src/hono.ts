@@ -13,7 +13,8 @@ import { runHttpService } from './run-http-service.js'
 import { log, type OrdersService } from './service.js'
 
 function createHonoApp(service: OrdersService): Hono<LifeguardEnv> {
-  const app = new Hono<LifeguardEnv>()
+  // Not strict: `/orders/1/` is `/orders/1`, as on Express and Koa.
+  const app = new Hono<LifeguardEnv>({ strict: false })
   // First, so every response carries `x-request-id`; `c.var.lifeguard` in place of `req.lifeguard`.
   app.use(lifeguard({ container: service.container, handlerName: 'orders-api' }))
 
@@ -28,7 +29,7 @@ function createHonoApp(service: OrdersService): Hono<LifeguardEnv> {
     '/orders',
     // The same rules as express.json(): JSON only, at most MAX_BODY_BYTES (checked as the body streams in).
     async (c, next) => {
-      requireJson(c.req.header('content-type'))
+      requireJson(c.req.header('content-type'), c.req.header('content-encoding'))
       await next()
     },
     bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw bodyTooLarge() } }),

@@ -53,7 +53,7 @@ function createKoaApp(service: OrdersService): Koa {
   })
   router.post('/orders', async (ctx) => {
     // Koa has no body parser built in; src/request-body.ts applies the same rules as express.json().
-    requireJson(ctx.get('content-type') || undefined)
+    requireJson(ctx.get('content-type') || undefined, ctx.get('content-encoding') || undefined)
     const order = parseNewOrder(parseJson(await readBody(ctx.req)))
     const created = await ctx.state.lifeguard.get<OrdersRepository>('orders').create(order)
     ctx.status = 201

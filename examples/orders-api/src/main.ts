@@ -4,8 +4,8 @@ import { lifeguard } from '@lifeguard/express'
 import express, { type ErrorRequestHandler } from 'express'
 import { parseLimit, parseNewOrder, parseOrderId } from './orders.js'
 import type { OrdersRepository } from './orders-repository.js'
-import { INVALID_JSON, MAX_BODY_BYTES, PROBLEM_CONTENT_TYPE, RequestError, problemFrom, routeNotFound } from './problems.js'
-import { requireJson } from './request-body.js'
+import { PROBLEM_CONTENT_TYPE, RequestError, problemFrom, routeNotFound } from './problems.js'
+import { parseJson, readBody, requireJson } from './request-body.js'
 import { runHttpService } from './run-http-service.js'
 import { log, type OrdersService } from './service.js'
 
@@ -28,15 +28,10 @@ function createExpressApp(service: OrdersService): express.Express {
     res.type(service.metrics.contentType).send(await service.metrics.scrape())
   })
 
-  // Not strict: `null` or `"x"` is valid JSON, refused as not an order object, as on Koa and Hono.
-  app.use(express.json({ limit: MAX_BODY_BYTES, strict: false }))
-
   app.post('/orders', async (req, res) => {
-    // express.json() leaves a body of another type unparsed: refuse it rather than read `undefined`.
-    requireJson(req.headers['content-type'])
-    // express.json() reads an empty body as `{}`; it is no JSON at all, as on Koa and Hono.
-    if (req.headers['content-length'] === '0') throw new RequestError(400, 'invalid_json', INVALID_JSON)
-    const order = parseNewOrder(req.body)
+    // The body rules of src/request-body.ts, the same code as on Koa and Hono.
+    requireJson(req.headers['content-type'], req.headers['content-encoding'])
+    const order = parseNewOrder(parseJson(await readBody(req)))
     const created = await req.lifeguard.get<OrdersRepository>('orders').create(order)
     res.status(201).location(`/orders/${created.id}`).json(created)
   })
@@ -56,11 +51,22 @@ function createExpressApp(service: OrdersService): express.Express {
   return app
 }
 
-const errorHandler: ErrorRequestHandler = (error, req, res, next) => {
-  if (res.headersSent) return next(error)
+const errorHandler: ErrorRequestHandler = (caught, req, res, next) => {
+  if (res.headersSent) return next(caught)
+  // Express decodes `:id` before the route runs: a bad `%` escape is an id it cannot read, as on Koa and Hono.
+  const error = caught instanceof URIError && /^\/orders\/[^/]+\/?$/.test(req.path) ? idError(req.path.split('/')[2] as string) : caught
   const { problem, headers, unexpected } = problemFrom(error, req.lifeguard?.requestId)
   if (unexpected) log(`${req.method} ${req.originalUrl} failed (request ${req.lifeguard?.requestId ?? '-'}): ${error instanceof Error ? error.message : String(error)}`)
   res.status(problem.status).set(headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem))
+}
+
+function idError(raw: string): unknown {
+  try {
+    parseOrderId(raw)
+  } catch (error) {
+    return error
+  }
+  return new RequestError(400, 'invalid_id', `Could not read the order id ${JSON.stringify(raw)}.`)
 }
 
 runHttpService('express', (service) => createServer(createExpressApp(service)))

@@ -31,8 +31,12 @@ export class InvalidOrderError extends RequestError {
   }
 }
 
-// PostgreSQL text cannot hold U+0000: refused here with a clear message instead of a 500 from the database.
-const hasNul = (value: string) => value.includes('\u0000')
+// PostgreSQL text cannot hold U+0000, and stores an unpaired surrogate (`"\ud800"`, valid in JSON) as U+FFFD:
+// refused here with a clear message instead of a 500 from the database, or a value stored other than it was
+// answered (two skus that differ only there collided as one).
+const unstorable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+const hasUnstorable = (value: string) => unstorable.test(value)
+const unstorableRule = 'without NUL characters (\\u0000) or unpaired surrogates (\\ud800 to \\udfff)'
 
 /**
  * Checks a request body and returns it as a `NewOrder`.
@@ -43,13 +47,13 @@ export function parseNewOrder(body: unknown): NewOrder {
   if (typeof body !== 'object' || body === null) throw new InvalidOrderError('Expected a JSON object like {"customer":"ada","items":[{"sku":"tea","quantity":2,"priceCents":450}]}.')
   const { customer, items } = body as Record<string, unknown>
   if (typeof customer !== 'string' || customer.trim() === '' || customer.length > 200) throw new InvalidOrderError('Expected `customer` to be a non-empty string of at most 200 characters.')
-  if (hasNul(customer)) throw new InvalidOrderError('Expected `customer` without NUL characters (\\u0000).')
+  if (hasUnstorable(customer)) throw new InvalidOrderError(`Expected \`customer\` ${unstorableRule}.`)
   if (!Array.isArray(items) || items.length === 0 || items.length > 100) throw new InvalidOrderError('Expected `items` to be an array of 1 to 100 items.')
   const skus = new Set<string>()
   const parsed = items.map((item: unknown, index): OrderItem => {
     const { sku, quantity, priceCents } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>
     if (typeof sku !== 'string' || sku.trim() === '' || sku.length > 64) throw new InvalidOrderError(`Expected \`items[${index}].sku\` to be a non-empty string of at most 64 characters.`)
-    if (hasNul(sku)) throw new InvalidOrderError(`Expected \`items[${index}].sku\` without NUL characters (\\u0000).`)
+    if (hasUnstorable(sku)) throw new InvalidOrderError(`Expected \`items[${index}].sku\` ${unstorableRule}.`)
     if (skus.has(sku)) throw new InvalidOrderError(`Expected each sku once; \`items[${index}].sku\` repeats '${sku}'.`)
     skus.add(sku)
     if (!Number.isInteger(quantity) || (quantity as number) < 1 || (quantity as number) > 10_000) throw new InvalidOrderError(`Expected \`items[${index}].quantity\` to be an integer from 1 to 10000.`)

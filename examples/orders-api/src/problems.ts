@@ -137,4 +137,4 @@ export const MAX_BODY_BYTES = 100 * 1024
 export const INVALID_JSON = 'The request body is not valid JSON.'
 export const BODY_TOO_LARGE = `The request body is larger than ${MAX_BODY_BYTES / 1024} kB.`
 export const REQUEST_ABORTED = 'The request was cut off before its body was complete.'
-export const NOT_JSON = 'Send the request body as JSON, with `content-type: application/json` (UTF-8).'
+export const NOT_JSON = 'Send the request body as JSON, with `content-type: application/json` (UTF-8), without `content-encoding`.'

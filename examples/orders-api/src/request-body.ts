@@ -1,18 +1,20 @@
 import { BODY_TOO_LARGE, INVALID_JSON, MAX_BODY_BYTES, NOT_JSON, RequestError } from './problems.js'
 
-// The JSON body rules of `POST /orders`, the same on every framework: Express's `express.json()` applies
-// them there (its errors map to the same problems); Koa and Hono use these.
+// The JSON body rules of `POST /orders`, the same code on every framework, so that each answers a body alike
+// (Express's own `express.json()` differed from the others on compressed bodies, a byte-order mark and empty
+// chunked bodies).
 
 const jsonType = /^application\/json\s*(;|$)/i
 const otherCharset = /;\s*charset\s*=\s*"?(?!utf-8\b)[^";]+/i
 
 /**
- * Checks that a request body is declared as UTF-8 JSON.
+ * Checks that a request body is declared as UTF-8 JSON, sent as it is (no `content-encoding` but `identity`).
  *
- * @throws {RequestError} 415 `unsupported_media_type` for a missing or other content type or charset
+ * @throws {RequestError} 415 `unsupported_media_type` for a missing or other content type or charset, or an encoding
  */
-export function requireJson(contentType: string | undefined): void {
-  if (contentType === undefined || !jsonType.test(contentType) || otherCharset.test(contentType)) {
+export function requireJson(contentType: string | undefined, contentEncoding?: string): void {
+  const encoded = contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity' && contentEncoding.trim() !== ''
+  if (contentType === undefined || !jsonType.test(contentType) || otherCharset.test(contentType) || encoded) {
     throw new RequestError(415, 'unsupported_media_type', NOT_JSON)
   }
 }
@@ -24,7 +26,8 @@ export function requireJson(contentType: string | undefined): void {
  */
 export function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text)
+    // A byte-order mark is no part of the JSON text (RFC 8259 lets a parser ignore it).
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
   } catch {
     throw new RequestError(400, 'invalid_json', INVALID_JSON)
   }

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import { gzipSync } from 'node:zlib'
 import { scratchName } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -17,6 +18,9 @@ interface Case {
   status: number
   code: string
   detail: string | RegExp
+  headers?: Record<string, string>
+  /** The body as bytes, for what text cannot say (compressed, a byte-order mark). */
+  bytes?: Uint8Array
 }
 
 const json = 'application/json'
@@ -29,7 +33,7 @@ const cases: Case[] = [
   { name: 'an empty JSON body', method: 'POST', path: '/orders', body: '', contentType: json, status: 400, code: 'invalid_json', detail: 'The request body is not valid JSON.' },
   { name: 'a JSON null', method: 'POST', path: '/orders', body: 'null', contentType: json, status: 400, code: 'invalid_order', detail: /^Expected a JSON object like/ },
   { name: 'a JSON string', method: 'POST', path: '/orders', body: '"x"', contentType: json, status: 400, code: 'invalid_order', detail: /^Expected a JSON object like/ },
-  { name: 'a NUL byte in customer', method: 'POST', path: '/orders', body: order({ customer: 'a\u0000b' }), contentType: json, status: 400, code: 'invalid_order', detail: 'Expected `customer` without NUL characters (\\u0000).' },
+  { name: 'a NUL byte in customer', method: 'POST', path: '/orders', body: order({ customer: 'a\u0000b' }), contentType: json, status: 400, code: 'invalid_order', detail: 'Expected `customer` without NUL characters (\\u0000) or unpaired surrogates (\\ud800 to \\udfff).' },
   {
     name: 'a NUL byte in a sku',
     method: 'POST',
@@ -38,9 +42,26 @@ const cases: Case[] = [
     contentType: json,
     status: 400,
     code: 'invalid_order',
-    detail: 'Expected `items[0].sku` without NUL characters (\\u0000).',
+    detail: 'Expected `items[0].sku` without NUL characters (\\u0000) or unpaired surrogates (\\ud800 to \\udfff).',
   },
   { name: 'an invalid order', method: 'POST', path: '/orders', body: order({ customer: '' }), contentType: json, status: 400, code: 'invalid_order', detail: /^Expected `customer` to be a non-empty string/ },
+  // Valid JSON, but PostgreSQL would store U+FFFD: two skus differing only there collided as one (a 500).
+  { name: 'an unpaired surrogate in customer', method: 'POST', path: '/orders', body: order({ customer: 'x\ud800' }), contentType: json, status: 400, code: 'invalid_order', detail: /^Expected `customer` without NUL characters \(\\u0000\) or unpaired surrogates/ },
+  {
+    name: 'skus that differ only by unpaired surrogates',
+    method: 'POST',
+    path: '/orders',
+    body: order({ items: [{ sku: 'x\ud800', quantity: 1, priceCents: 1 }, { sku: 'x\udbff', quantity: 1, priceCents: 1 }] }),
+    contentType: json,
+    status: 400,
+    code: 'invalid_order',
+    detail: /^Expected `items\[0\]\.sku` without NUL characters/,
+  },
+  { name: 'a gzip-encoded body', method: 'POST', path: '/orders', bytes: gzipSync(order({})), contentType: json, headers: { 'content-encoding': 'gzip' }, status: 415, code: 'unsupported_media_type', detail: /^Send the request body as JSON/ },
+  { name: 'an unknown content-encoding', method: 'POST', path: '/orders', body: order({}), contentType: json, headers: { 'content-encoding': 'bogus' }, status: 415, code: 'unsupported_media_type', detail: /^Send the request body as JSON/ },
+  { name: 'a UTF-16 charset', method: 'POST', path: '/orders', body: order({}), contentType: 'application/json; charset=utf-16', status: 415, code: 'unsupported_media_type', detail: /^Send the request body as JSON/ },
+  { name: 'an empty chunked body', method: 'POST', path: '/orders', bytes: new Uint8Array(0), contentType: json, headers: { 'transfer-encoding': 'chunked' }, status: 400, code: 'invalid_json', detail: 'The request body is not valid JSON.' },
+  { name: 'a bad % escape in the id', path: '/orders/%', status: 400, code: 'invalid_id', detail: `${ID_RANGE}, got \`"%"\`.` },
   { name: 'no content-type', method: 'POST', path: '/orders', body: order({}), contentType: undefined, status: 415, code: 'unsupported_media_type', detail: /^Send the request body as JSON/ },
   { name: 'a text/plain body', method: 'POST', path: '/orders', body: order({}), contentType: 'text/plain', status: 415, code: 'unsupported_media_type', detail: /^Send the request body as JSON/ },
   { name: 'a body above 100 kB', method: 'POST', path: '/orders', body: order({ customer: 'a'.repeat(200_000) }), contentType: json, status: 413, code: 'body_too_large', detail: 'The request body is larger than 100 kB.' },
@@ -73,12 +94,16 @@ interface Answer {
   body: Record<string, unknown> | string
 }
 
-async function send(url: string, request: { method?: string; body?: string; contentType?: string | undefined }, requestId: string): Promise<Answer> {
-  const headers: Record<string, string> = { 'x-request-id': requestId }
+async function send(url: string, request: { method?: string; body?: string; bytes?: Uint8Array; contentType?: string | undefined; headers?: Record<string, string> }, requestId: string): Promise<Answer> {
+  const headers: Record<string, string> = { 'x-request-id': requestId, ...request.headers }
   if (request.contentType !== undefined) headers['content-type'] = request.contentType
   // A body sent as bytes, so fetch adds no content-type of its own.
-  const body = request.body === undefined ? undefined : new TextEncoder().encode(request.body)
-  const response = await fetch(url, { method: request.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) })
+  const bytes = request.bytes ?? (request.body === undefined ? undefined : new TextEncoder().encode(request.body))
+  // fetch sends a stream without a content-length, chunked.
+  const chunked = headers['transfer-encoding'] === 'chunked'
+  delete headers['transfer-encoding']
+  const body = chunked && bytes !== undefined ? new ReadableStream({ start: (controller) => (bytes.length > 0 && controller.enqueue(bytes), controller.close()) }) : bytes
+  const response = await fetch(url, { method: request.method ?? 'GET', headers, ...(body === undefined ? {} : { body, duplex: 'half' }) } as RequestInit)
   const text = await response.text()
   const contentType = response.headers.get('content-type') ?? ''
   return { status: response.status, contentType, connection: response.headers.get('connection'), requestId: response.headers.get('x-request-id'), body: contentType.includes('json') ? JSON.parse(text) : text }
@@ -140,6 +165,12 @@ for (const { framework, entry } of variants) {
     const read = await send(`${url}/orders/${id}`, {}, 'ok-3')
     assert.is(read.status, 200)
     assert.is((read.body as { id: string }).id, id)
+    // A trailing slash is the same resource on every framework.
+    const slashed = await send(`${url}/orders/${id}/`, {}, 'ok-4')
+    assert.is(slashed.status, 200, `${framework} /orders/${id}/`)
+    // A byte-order mark before the JSON is no part of it.
+    const marked = await send(`${url}/orders`, { method: 'POST', bytes: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(order({}))]), contentType: 'application/json' }, 'ok-5')
+    assert.is(marked.status, 201, `${framework} BOM`)
     // No id sent: the service makes one up and still answers with it.
     const generated = await fetch(`${url}/nope`)
     await generated.text()
