@@ -51,6 +51,24 @@ Queries('each command reports one event named by the command, in the operation t
   await container.dispose()
 })
 
+Queries('a write the server refuses in its reply (a duplicate key: ok 1 with writeErrors) is a failed query, named by its code', async (context) => {
+  const recorder = recordEvents()
+  const pool = openPool(context.target, { dbName: DB, events: recorder.listeners })
+  context.pools.push(pool)
+  const orders = pool.collection('duplicates')
+  await orders.insertOne({ _id: 'one' as never })
+  const refused = await orders.insertOne({ _id: 'one' as never }).then(() => undefined, (error: unknown) => error as { code?: unknown })
+  assert.is(refused?.code, 11000, 'the caller is told')
+  await orders.insertMany([{ _id: 'two' as never }, { _id: 'two' as never }]).catch(() => undefined)
+  const inserts = recorder.of('query').filter((query) => query.operation === 'insert')
+  assert.is(inserts.length, 3)
+  assert.is(inserts[0]?.error, undefined)
+  for (const failed of inserts.slice(1)) {
+    assert.is((failed.error as { code?: unknown } | undefined)?.code, 11000)
+    assert.is(failed.error?.name, 'MongoServerError')
+  }
+})
+
 Queries('handshakes and the heartbeat monitor\'s hello never count', async (context) => {
   const recorder = recordEvents()
   const pool = openPool(context.target, { dbName: DB, events: recorder.listeners })

@@ -22,7 +22,7 @@ export class CommandTimer {
     this.#client = client
     this.#monitor = monitor
     this.#listen('commandStarted', (event: CommandStartedEvent) => this.#started(event))
-    this.#listen('commandSucceeded', (event: CommandSucceededEvent) => this.#finished(event, undefined))
+    this.#listen('commandSucceeded', (event: CommandSucceededEvent) => this.#finished(event, writeFailure(event)))
     this.#listen('commandFailed', (event: CommandFailedEvent) => this.#finished(event, event.failure))
   }
 
@@ -61,4 +61,21 @@ export class CommandTimer {
     // The driver reports from inside the command's own async path: the current operation sent it.
     this.#monitor.queried(durationMillis, event.commandName, failure, OperationContext.tryCurrent(), event.databaseName)
   }
+}
+
+/**
+ * The failure of a write the server answered `ok: 1` with `writeErrors` (a duplicate key, a document that
+ * fails validation) or a `writeConcernError`: the driver reports the command as succeeded, and the caller
+ * gets a `MongoServerError` or `MongoBulkWriteError` all the same. Named by its server code, as a failed
+ * command is.
+ */
+function writeFailure(event: CommandSucceededEvent): Error | undefined {
+  const reply = event.reply as { writeErrors?: unknown; writeConcernError?: unknown } | undefined
+  if (reply === undefined || reply === null) return undefined
+  const first = (Array.isArray(reply.writeErrors) ? reply.writeErrors[0] : undefined) ?? reply.writeConcernError
+  if (typeof first !== 'object' || first === null) return undefined
+  const { code, errmsg } = first as { code?: unknown; errmsg?: unknown }
+  const failure = new Error(typeof errmsg === 'string' ? errmsg : 'The server refused the write.')
+  failure.name = 'MongoServerError'
+  return Object.assign(failure, { code })
 }
