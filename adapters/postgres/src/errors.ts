@@ -22,12 +22,11 @@ export class PostgresConnectError extends LifeguardError {
 }
 
 /**
- * A write was refused as read-only (SQLSTATE `25006`) in a pool that wants a writable server
- * (`targetSessionAttrs: 'read-write'`). The statement did not take effect and is not retried elsewhere. The
- * pool asks the server, on a session of its own, whether it still takes writes: if not (it was demoted, or
- * made read-only for a switchover), the connection and the pool's other connections to that server are
- * closed (idle ones at once, busy ones when released), so a retry reaches the writable server; if it does
- * (the caller made the transaction read-only itself), nothing is closed. The cause is the server's error.
+ * A statement reached a server that no longer accepts writes (SQLSTATE `25006`) in a pool that wants a
+ * writable one (`targetSessionAttrs: 'read-write'`): the server was demoted, or made read-only for a
+ * switchover. The statement did not take effect and is not retried elsewhere; the connection, and the
+ * pool's other connections to that server, are closed (idle ones at once, busy ones when released), so a
+ * retry reaches the writable server. The cause is the server's error.
  */
 export class PostgresReadOnlyError extends LifeguardError {
   /** Always `'PostgresReadOnlyError'`. */
@@ -44,7 +43,7 @@ export class PostgresReadOnlyError extends LifeguardError {
   constructor(pool: string, action: string, server: string, cause: Error) {
     super(
       'ERR_POSTGRES_READ_ONLY',
-      `Could not ${action} on pool '${pool}'. The server ${server} refused the write as read-only (25006). Unless the transaction was made read-only by its caller, the server is no longer the primary or was made read-only for a switchover: its connections are being closed, and a retry connects to a writable server.`,
+      `Could not ${action} on pool '${pool}'. The server ${server} is read-only (25006): it is no longer the primary, or it was made read-only for a switchover. Its connections are being closed; a retry connects to a writable server.`,
       { cause },
     )
     this.pool = pool

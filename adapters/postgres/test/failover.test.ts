@@ -97,7 +97,7 @@ test('a primary made read-only under writes: the write that reaches it fails typ
     assert.is(refused?.code, 'ERR_POSTGRES_READ_ONLY')
     assert.is(refused?.server, `${primary.host}:${primary.port}`)
     assert.is(refused?.mayHaveCommitted, false)
-    assert.match(refused?.message ?? '', `The server ${primary.host}:${primary.port} refused the write as read-only (25006)`)
+    assert.match(refused?.message ?? '', `The server ${primary.host}:${primary.port} is read-only (25006)`)
     assert.is((refused?.cause as { code?: string }).code, '25006')
     // The idle connections to it went at once; the one held is closed when it comes back.
     await eventually('idle connections to be evicted', () => pool.idleCount === 0 && pool.totalCount === 1)

@@ -4,7 +4,6 @@ import * as assert from 'uvu/assert'
 import { PostgresRollbackError, registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
 import { rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
-import { poolCore } from '../src/internal/symbols.js'
 
 const table = `handle_tx_${process.pid}`
 const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer }>('context.postgres transaction')
@@ -100,29 +99,6 @@ test('a transaction whose connection was lost sends no ROLLBACK, and reports no 
   assert.is(error.mayHaveCommitted, false)
   assert.not.ok(statements.some((statement) => statement.startsWith('ROLLBACK')), statements.join(', '))
   await closeAndCheck(own, appName)
-})
-
-test('a write refused in a transaction the caller made read-only itself evicts nothing: the server still takes writes', async () => {
-  const disconnects: string[] = []
-  const reported: string[] = []
-  const { pool: writable, appName } = testPool('handle-tx-caller-ro', {
-    targetSessionAttrs: 'read-write',
-    maxSize: 3,
-    events: { onDisconnect: (event) => void disconnects.push(event.reason), onError: (event) => void reported.push(event.error.message) },
-  })
-  await writable.warmup({ connections: 3 })
-  const container = registerPostgres(createServiceContainer(), writable)
-  const error = await runOperation('api', 'read-only', (context) =>
-    context.postgres.transaction(async (tx) => {
-      await tx.query('SET TRANSACTION READ ONLY')
-      await tx.query(`INSERT INTO ${table} (id) VALUES (9)`)
-    }), { container }).catch((caught: unknown) => caught)
-  assert.is((error as { code?: string }).code, 'ERR_POSTGRES_READ_ONLY')
-  await writable[poolCore].readOnlyCheck
-  assert.equal(disconnects, [], 'no connection evicted')
-  assert.equal(reported, [])
-  assert.is(writable.totalCount, 3)
-  await closeAndCheck(writable, appName)
 })
 
 test('begins with the isolation level and access mode asked for', async ({ container }) => {

@@ -10,7 +10,6 @@ import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { serverOf } from './read-only-server.js'
 import { sendQuery } from './run-query.js'
-import { serverStillWritable } from './server-still-writable.js'
 import type { PgPoolSettings } from './settings.js'
 
 /** What the `pg.Pool` face listens to, beyond the engine's own events. */
@@ -31,9 +30,6 @@ export class PgPoolCore {
   readonly monitor: PoolMonitor
   readonly engine: PoolEngine<PooledClient>
   readonly #hooks: CheckoutHooks
-  readonly #settings: PgPoolSettings
-  // Servers being asked whether they still take writes (see `#readOnlyRefused`).
-  readonly #checking = new Set<string>()
   /** Set behind PgBouncer in transaction mode: refuses statements that need a session of their own. */
   readonly #guard: SessionGuard | undefined
 
@@ -43,7 +39,6 @@ export class PgPoolCore {
     this.name = settings.name
     this.target = target
     this.#hooks = hooks
-    this.#settings = settings
     this.monitor = new PoolMonitor({
       name: settings.name,
       kind: 'postgres',
@@ -159,29 +154,12 @@ export class PgPoolCore {
     return this.monitor.snapshot(this.engine.liveState())
   }
 
-  /** @internal The check of a server that refused a write, while one runs (for tests). */
-  readOnlyCheck: Promise<void> | undefined
-
-  // A write was refused as read-only. If the server no longer takes writes, every connection to it goes
-  // (idle ones now, busy ones on release), and new connections are checked against the target, so they
-  // reach the writable server. A session of its own tells that apart from a transaction the caller made
-  // read-only (`SET TRANSACTION READ ONLY`), which must not cost the pool its healthy connections.
+  // The server no longer takes writes: every connection to it goes (idle ones now, busy ones on release),
+  // and new connections are checked against the target, so they reach the writable server.
   #readOnlyRefused(client: PooledClient): void {
     const server = serverOf(client)
-    if (this.#checking.has(server)) return
-    this.#checking.add(server)
-    const check = serverStillWritable(this.#settings, client.host, client.port).then((writable) => {
-      this.#checking.delete(server)
-      if (this.readOnlyCheck === check) this.readOnlyCheck = undefined
-      if (writable === true) {
-        // The caller's own read-only transaction: the next refusal on this connection is looked at again.
-        client[clientState].readOnlyServer = undefined
-        return
-      }
-      this.monitor.error(new Error(`The server ${server} refused a write as read-only (25006); closing the pool's connections to it.`), 'connection')
-      this.engine.softEvict((other) => serverOf(other) === server)
-    })
-    this.readOnlyCheck = check
+    this.monitor.error(new Error(`The server ${server} refused a write as read-only (25006); closing the pool's connections to it.`), 'connection')
+    this.engine.softEvict((other) => serverOf(other) === server)
   }
 
   /** The live numbers and lifetime counters, nothing sorted. */
