@@ -28,12 +28,18 @@ export class DisposeDeadlines {
     const deadline: Deadline = { at: this.#clock.now() + this.#millis, expired }
     this.#pending.add(deadline)
     if (this.#timer === undefined) this.#arm(this.#millis)
-    return () => void this.#pending.delete(deadline)
+    else if (this.#pending.size === 1) hold(this.#timer, true)
+    return () => {
+      this.#pending.delete(deadline)
+      // Nothing left to wait for: the timer, left to fire, must not keep the process alive.
+      if (this.#pending.size === 0 && this.#timer !== undefined) hold(this.#timer, false)
+    }
   }
 
+  // Held while a deadline is pending: a disposer waiting on something that holds nothing itself (a promise
+  // nobody will settle) would otherwise let the process end under the caller's `await`, no error reported.
   #arm(millis: number): void {
-    // A background timer: a disposer that hangs does not keep the process alive on its own.
-    this.#timer = this.#clock.setTimeout(() => this.#fire(), millis, true)
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), millis)
   }
 
   #fire(): void {
@@ -45,4 +51,11 @@ export class DisposeDeadlines {
       deadline.expired()
     }
   }
+}
+
+// Node's timers can be held or let go without being set again; a manual clock's timers hold nothing.
+function hold(timer: ClockTimer, held: boolean): void {
+  const node = timer as { ref?: () => void; unref?: () => void }
+  if (held) node.ref?.()
+  else node.unref?.()
 }

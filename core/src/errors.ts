@@ -77,14 +77,17 @@ export class DisposedError extends LifeguardError {
 export class DisposeTimeoutError extends LifeguardError {
   /** Always `'DisposeTimeoutError'`. */
   override readonly name = 'DisposeTimeoutError'
-  /** The service whose disposer hung, or `undefined` for async factories still pending. */
-  readonly service: string | undefined
+  /** The service whose disposer hung, or the services whose async factories were still pending (comma-separated). */
+  readonly service: string
+  /** `'disposer'`, or `'factory'` for async factories still pending when the scope was disposed. */
+  readonly waitedFor: 'disposer' | 'factory'
   /** The container's `disposeTimeoutMillis` that ran out (ms). */
   readonly timeoutMillis: number
-  constructor(service: string | undefined, timeoutMillis: number) {
-    const what = service === undefined ? 'Async factories still pending' : `The disposer of '${service}'`
+  constructor(service: string, timeoutMillis: number, waitedFor: 'disposer' | 'factory' = 'disposer') {
+    const what = waitedFor === 'factory' ? `The async factory of '${service}'` : `The disposer of '${service}'`
     super('ERR_DISPOSE_TIMEOUT', `${what} did not settle within ${timeoutMillis}ms (disposeTimeoutMillis). The scope was disposed without waiting for it.`)
     this.service = service
+    this.waitedFor = waitedFor
     this.timeoutMillis = timeoutMillis
   }
 }

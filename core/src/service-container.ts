@@ -67,6 +67,8 @@ let openScopes!: {
   remove(container: ServiceScope<any>, scope: ServiceScope<any>): void
   newestFirst(container: ServiceScope<any>): ServiceScope<any>[]
   count(container: ServiceScope<any>): number
+  /** The scope's failure went to the container's caller: later callers of its `dispose()` see it settled. */
+  handedOver(scope: ServiceScope<any>): void
 }
 
 /**
@@ -90,7 +92,8 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   #firstValue: unknown
   #local: Map<string, unknown> | undefined
   #created: Created[] | undefined
-  #pending: Set<Promise<unknown>> | undefined
+  // Async factories still running, with the service each one makes.
+  #pending: Map<Promise<unknown>, string> | undefined
   // While async factories are pending: which services each one waits on (see `#waitFor`).
   #waits: Map<string, Set<string>> | undefined
   #disposing: Promise<void> | undefined
@@ -128,6 +131,9 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
         return open
       },
       count: (container) => container.#openCount,
+      handedOver(scope) {
+        scope.#disposing = disposedAtOnce
+      },
     }
   }
 
@@ -196,7 +202,7 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
     const errors: unknown[] = []
     await this.disposeChildren(errors)
     if (this.#pending !== undefined && this.#pending.size > 0) {
-      await this.#root.settleWithin(Promise.allSettled([...this.#pending]), undefined, errors)
+      await this.#root.settleWithin(Promise.allSettled([...this.#pending.keys()]), [...new Set(this.#pending.values())].join(', '), errors, 'factory')
     }
     // From here an async factory that settles late has its instance disposed at once (see `#track`).
     this.#finishing = true
@@ -343,7 +349,7 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
           throw wrapFactoryError(error, childPath)
         },
       )
-      ;(this.#pending ??= new Set()).add(pending)
+      ;(this.#pending ??= new Map()).set(pending, registration.name)
       return pending
     }
     this.#track(registration, instance)
@@ -440,13 +446,13 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
    * @internal Waits for `settling` up to `disposeTimeoutMillis`, collecting its failure, or the timeout,
    * into `errors`. A failure after the timeout goes to `onError`.
    */
-  settleWithin(settling: PromiseLike<unknown>, service: string | undefined, errors: unknown[]): Promise<void> {
+  settleWithin(settling: PromiseLike<unknown>, service: string, errors: unknown[], what: 'disposer' | 'factory' = 'disposer'): Promise<void> {
     const deadlines = this.#deadlines
     return new Promise<void>((resolve) => {
       let timedOut = false
       const unwatch = deadlines?.watch(() => {
         timedOut = true
-        errors.push(new DisposeTimeoutError(service, this.#disposeTimeoutMillis))
+        errors.push(new DisposeTimeoutError(service, this.#disposeTimeoutMillis, what))
         resolve()
       })
       const done = (error?: unknown, failed = false): void => {
@@ -490,8 +496,15 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
   protected override async disposeChildren(errors: unknown[]): Promise<void> {
     // Together: each is one request's, and one after another every hung disposer would add its whole
     // timeout to the shutdown.
-    const outcomes = await Promise.allSettled(openScopes.newestFirst(this).map((scope) => scope.dispose()))
-    for (const outcome of outcomes) if (outcome.status === 'rejected') errors.push(outcome.reason)
+    const open = openScopes.newestFirst(this)
+    const outcomes = await Promise.allSettled(open.map((scope) => scope.dispose()))
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'fulfilled') return
+      errors.push(outcome.reason)
+      // Reported once, to this caller: the request that ends later (its adapter disposes the scope too) must
+      // not send the same failure to `onError` again.
+      openScopes.handedOver(open[i] as ServiceScope<S>)
+    })
   }
 
   #register<K extends string, T>(name: K, lifetime: Lifetime, factory: ServiceFactory<S, T>, options: RegistrationOptions<T> | undefined): ServiceContainer<S & Record<K, T>> {

@@ -93,6 +93,34 @@ disposeTimeout('the scopes still open when the container is disposed are dispose
   assert.is(container.openScopes, 0)
 })
 
+disposeTimeout('a scope whose failure the container already reported does not report it again when its request ends', async () => {
+  const clock = new ManualClock()
+  const hung = deferred()
+  const reported: unknown[] = []
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 1_000, onError: (error) => reported.push(error) }).scoped('stuck', () => 'stuck', { dispose: () => hung.promise })
+  const scope = container.createScope()
+  scope.resolve('stuck')
+  const failing = rejects(container.dispose(), AggregateError)
+  await clock.advance(1_000)
+  await failing
+  // The request ends after the shutdown: its adapter disposes the scope (again), and reports what fails.
+  await scope.dispose()
+  assert.equal(reported, [])
+})
+
+disposeTimeout('a pending disposer holds the process until its deadline: a hung one is reported, not cut short by the process ending', async () => {
+  const { spawnSync } = await import('node:child_process')
+  const program = `
+    const { createServiceContainer } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)})
+    const container = createServiceContainer({ disposeTimeoutMillis: 200 }).scoped('stuck', () => 'stuck', { dispose: () => new Promise(() => {}) })
+    container.createScope().resolve('stuck')
+    try { await container.dispose() } catch (error) { process.stdout.write(error.errors.flatMap((e) => e.errors ?? [e]).map((e) => e.code).join(',')) }
+  `
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8', timeout: 30_000 })
+  assert.is(child.status, 0, child.stderr)
+  assert.is(child.stdout, 'ERR_DISPOSE_TIMEOUT', 'the timeout fired before the process could end')
+})
+
 disposeTimeout('an async factory still pending is waited for up to the timeout; its instance is disposed when it arrives', async () => {
   const clock = new ManualClock()
   const reported: unknown[] = []
@@ -107,8 +135,9 @@ disposeTimeout('an async factory still pending is waited for up to the timeout; 
   const error = await failing
   const timeout = error.errors[0] as DisposeTimeoutError
   assert.instance(timeout, DisposeTimeoutError)
-  assert.is(timeout.service, undefined)
-  assert.match(timeout.message, 'Async factories still pending did not settle within 1000ms')
+  assert.is(timeout.service, 'connection')
+  assert.is(timeout.waitedFor, 'factory')
+  assert.match(timeout.message, "The async factory of 'connection' did not settle within 1000ms")
   // The factory gets its connection after all: nothing else would ever give it back.
   factory.resolve({ id: 'late' })
   assert.equal(await resolving, { id: 'late' })

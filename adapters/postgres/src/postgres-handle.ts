@@ -99,7 +99,7 @@ export class PostgresHandle implements AsyncDisposable {
       }
     } catch (error) {
       tx[finishTransaction]()
-      if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor, error)
+      if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor)
       throw error
     }
     if (this.#take(client, tx)) client.release()
@@ -187,11 +187,10 @@ export class PostgresHandle implements AsyncDisposable {
   }
 }
 
-async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, cause?: unknown): Promise<void> {
-  // A lost connection has nothing to roll back (the server already did): just close it. pg may not have
-  // marked it broken yet when the statement's own failure says so.
-  const lost = (cause as { code?: unknown } | null | undefined)?.code === 'ERR_CONNECTION_LOST'
-  if (client[clientState].broken || lost) return client.release(client[clientState].failure ?? (lost ? (cause as Error) : true))
+async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor): Promise<void> {
+  // A lost connection has nothing to roll back (the server already did): just close it. (A statement that
+  // found it lost marked it broken: see `statementError`.)
+  if (client[clientState].broken) return client.release(client[clientState].failure ?? true)
   try {
     await runStatement(monitor, client, 'ROLLBACK', undefined, (error) => error)
   } catch (error) {

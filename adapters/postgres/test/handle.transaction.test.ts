@@ -101,6 +101,24 @@ test('a transaction whose connection was lost sends no ROLLBACK, and reports no 
   await closeAndCheck(own, appName)
 })
 
+test('a ConnectionLostError that fn throws from elsewhere (another pool) rolls back and keeps this healthy connection', async ({ pool, container }) => {
+  const before = pool.totalCount
+  const statements: string[] = []
+  const off = pool.on('query', (event) => void statements.push(event.operation ?? '?'))
+  const error = await rejects(
+    runOperation('api', 'other-pool-lost', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query('SELECT 1')
+        throw new ConnectionLostError('another-pool', 'run a query', false, { cause: new Error('socket closed') })
+      }), { container }),
+    ConnectionLostError,
+  )
+  off()
+  assert.is(error.pool, 'another-pool')
+  assert.ok(statements.includes('ROLLBACK'), statements.join(', '))
+  assert.is(pool.totalCount, before, 'the connection was kept')
+})
+
 test('begins with the isolation level and access mode asked for', async ({ container }) => {
   await runOperation('api', 'report', async (context) => {
     const level = await context.postgres.transaction((tx) => tx.query<{ transaction_isolation: string }>('SHOW transaction_isolation'), { isolationLevel: 'serializable', readOnly: true })

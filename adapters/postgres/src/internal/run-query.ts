@@ -35,6 +35,9 @@ export function statementError(pool: string, client: PooledClient, error: unknow
   const readOnly = readOnlyServerOf(client, error)
   if (readOnly !== undefined) return new PostgresReadOnlyError(pool, action, readOnly, redact(error))
   if (!isConnectionLoss(client, error)) return error
+  // Marked now: pg may not have flagged the client yet, and what comes next (a transaction's ROLLBACK) must
+  // know this connection is gone.
+  client[clientState].broken = true
   return new ConnectionLostError(pool, action, mayHaveCommitted, { cause: redact(client[clientState].failure ?? error) })
 }
 
