@@ -17,7 +17,7 @@ export type { SizeBounds } from './call-options.js'
 export { redactConnectionString, redactText, redactError, formatTarget } from './redact.js'
 export type { TargetParts } from './redact.js'
 
-export { systemClock } from './clock.js'
+export { clockRule, systemClock } from './clock.js'
 export type { Clock, ClockTimer } from './clock.js'
 
 export { PoolEventHub, poolEventsRule } from './pool-events.js'

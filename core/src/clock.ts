@@ -33,7 +33,7 @@ export const systemClock: Clock = {
   },
 }
 
-/** @internal The rule for a `clock` option. */
+/** The rule for a `clock` option: an object with `now`, `setTimeout` and `clearTimeout` (optional). */
 export const clockRule: OptionRule = {
   type: 'custom',
   expected: 'a Clock (an object with `now`, `setTimeout` and `clearTimeout` functions)',

@@ -1,4 +1,4 @@
-import { systemClock, type Clock, type ClockTimer } from './clock.js'
+import { clockRule, systemClock, type Clock, type ClockTimer } from './clock.js'
 import { contextStorage } from './context-storage.js'
 import { OperationContext } from './operation-context.js'
 import { validateOptions, type OptionRules } from './options.js'
@@ -34,7 +34,7 @@ const monitorRules: OptionRules<PoolMonitorOptions> = {
   leakDetectionMillis: { type: 'duration', optional: true },
   secrets: { type: 'custom', expected: 'an array of strings', check: (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'), optional: true },
   windowSize: { type: 'integer', min: 1, optional: true },
-  clock: { type: 'custom', expected: 'a Clock', check: (v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function', optional: true },
+  clock: clockRule,
 }
 
 /** One checked-out connection, from `acquired()` to `released()`. */

@@ -1,10 +1,9 @@
 import { InvalidOptionError, PoolClosedError, type LeakEvent } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ManualClock, rejects, runningStatementCount, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
+import { ManualClock, pgConfig, rejects, runningStatementCount, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool } from './_helpers/pools.js'
 import { silentProxy } from './_helpers/silent-proxy.js'
-import { pgConfig } from '@lifeguard/test-kit'
 import pg from 'pg'
 
 const test = suite('PostgresPool close')
@@ -86,18 +85,21 @@ test('a connection to a server gone silent is closed all the same: its socket de
     }
   }
   try {
-    const { pool, appName } = testPool('close-silent', { host: proxy.host, port: proxy.port, maxSize: 2, pg: { Client: RecordingClient as unknown as typeof pg.Client } })
+    const clock = new ManualClock()
+    const { pool, appName } = testPool('close-silent', { host: proxy.host, port: proxy.port, maxSize: 2, clock, pg: { Client: RecordingClient as unknown as typeof pg.Client } })
     const disconnects: string[] = []
     pool.on('disconnect', (event) => void disconnects.push(event.reason))
     await pool.query('SELECT 1')
     assert.is(clients.length, 1)
     // A partition: the server never answers the Terminate, nor closes its side.
     proxy.silence()
-    await pool.close({ timeoutMillis: 100 })
+    const closing = pool.close({ timeoutMillis: 100 })
     const socket = (clients[0] as unknown as { connection: { stream: { destroyed: boolean } } }).connection.stream
-    for (let i = 0; i < 100 && !socket.destroyed; i++) await sleep(50)
+    await clock.advance(1_999)
+    assert.not.ok(socket.destroyed, 'given its chance to close first')
+    await clock.advance(1)
     assert.ok(socket.destroyed, 'the socket was destroyed, not left open (holding the process) for good')
-    for (let i = 0; i < 100 && disconnects.length === 0; i++) await sleep(50)
+    await closing
     assert.equal(disconnects, ['closed'])
     assert.is(pool.getPoolMetrics().totalConnections, 0)
     await proxy.close()

@@ -1,6 +1,6 @@
 import { createNoopMeter, metrics, type MeterProvider } from '@opentelemetry/api'
 import { RegistrationError, type PoolRegistry } from '@lifeguard/core'
-import { checkOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
+import { checkOption, clockRule, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { RegistryReporter, type ReportOptions } from './internal/registry-reporter.js'
 
 /** Options of `instrumentPools()`. */
@@ -60,7 +60,7 @@ const optionRules = {
   meterProvider: { ...meterProviderRule, optional: true },
   operationDuration: { type: 'boolean', optional: true },
   routeAttributes: { type: 'boolean', optional: true },
-  clock: { type: 'custom', expected: 'a Clock', check: isClock, optional: true },
+  clock: clockRule,
 } as const
 
 /**
@@ -168,10 +168,6 @@ class RegistryInstrumentation implements PoolInstrumentation {
 
 function isMeterProvider(value: unknown): boolean {
   return typeof value === 'object' && value !== null && typeof (value as { getMeter?: unknown }).getMeter === 'function'
-}
-
-function isClock(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function' && typeof (value as Clock).setTimeout === 'function' && typeof (value as Clock).clearTimeout === 'function'
 }
 
 function isRegistry(value: unknown): boolean {

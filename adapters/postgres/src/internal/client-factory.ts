@@ -68,7 +68,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       })
       const early = opened.detach()
       if (early !== undefined) {
-        void endClient(client)
+        void endClient(client, extras.clock)
         throw early
       }
       // Set before the hooks run: pg hands `verify` a client that can already be released.
@@ -90,7 +90,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       // Taken from a holder that never gave it back (a close that timed out, an operation that ended): its
       // statement may still run on the server, which would keep the session, and its locks, until done.
       const running = client[clientState]?.lease.revoked === true && mayBeRunning(client) ? cancelRunning(client) : undefined
-      await Promise.all([running, endClient(client)])
+      await Promise.all([running, endClient(client, extras.clock)])
       hooks.removed?.(client)
     },
     isBroken: (client) => client[clientState].broken,

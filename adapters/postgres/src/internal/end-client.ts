@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import { systemClock, type Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 
 /** How long a client's `end()` may wait for the server to close its side before the socket is destroyed. */
@@ -10,24 +11,22 @@ export const endGraceMillis = 2000
  * closes its side: the connection then counted as closing for good, against `maxSize`, and its socket kept
  * the process alive. After `graceMillis` the socket is destroyed. Never rejects.
  */
-export function endClient(client: pg.Client, graceMillis = endGraceMillis): Promise<void> {
+export function endClient(client: pg.Client, clock: Clock = systemClock, graceMillis = endGraceMillis): Promise<void> {
   return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream
-      stream?.destroy()
-      resolve()
-    }, graceMillis)
-    // The end itself keeps the process alive while it waits: this timer only cuts it short.
-    timer.unref()
-    client.end().then(
+    // A background timer: the end itself keeps the process alive while it waits; this only cuts it short.
+    const timer = clock.setTimeout(
       () => {
-        clearTimeout(timer)
+        const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream
+        stream?.destroy()
         resolve()
       },
-      () => {
-        clearTimeout(timer)
-        resolve()
-      },
+      graceMillis,
+      true,
     )
+    const ended = (): void => {
+      clock.clearTimeout(timer)
+      resolve()
+    }
+    client.end().then(ended, ended)
   })
 }

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '@lifeguard/core'
-import { checkOption, rejectOption, validateOptions, type Clock, type OptionRules } from '@lifeguard/core/adapter'
+import { checkOption, clockRule, rejectOption, validateOptions, type OptionRules } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
@@ -34,7 +34,7 @@ const rules: OptionRules<PostgresPoolOptions> = {
   leakDetectionMillis: { type: 'duration', optional: true },
   events: poolEventsRule,
   pg: { type: 'custom', expected: 'an object of pg.Client and pg.Pool settings', check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), optional: true },
-  clock: { type: 'custom', expected: 'a Clock', check: (v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function', optional: true },
+  clock: clockRule,
 }
 
 // Which Lifeguard option replaces each setting of pg's that Lifeguard owns.
