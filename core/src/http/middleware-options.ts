@@ -84,21 +84,29 @@ export function httpMiddlewareSettings<Input>(
 
 // A request is answered whatever the user's `operationName` does: thrown from the middleware it answered
 // 500 (or, once the chain had started, under a running handler), and from a `'close'` listener it ended
-// the process.
+// the process. An adapter may ask more than once a request (Express: on arrival and once routed); each
+// request's failure is reported once.
 function reportedNamer<Input>(operationName: (input: Input) => string | undefined, report: (error: unknown) => void): (input: Input) => string | undefined {
+  const reportedFor = new WeakSet<object>()
+  const reportOnce = (input: Input, why: string): undefined => {
+    const key = input as object
+    const known = typeof key === 'object' && key !== null
+    if (known && reportedFor.has(key)) return undefined
+    if (known) reportedFor.add(key)
+    report(nameFailed(why))
+    return undefined
+  }
   return (input) => {
     let name: unknown
     try {
       name = operationName(input)
     } catch (error) {
-      report(nameFailed(`It said: ${error instanceof Error ? error.message : String(error)}`))
-      return undefined
+      return reportOnce(input, `It said: ${error instanceof Error ? error.message : String(error)}`)
     }
     if (name === undefined || (typeof name === 'string' && name !== '')) return name
     // Described by its type only: a value without a working `toString` must not make this throw.
     const type = typeof name
-    report(nameFailed(`It returned ${name === '' ? 'an empty string' : name === null ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`}.`))
-    return undefined
+    return reportOnce(input, `It returned ${name === '' ? 'an empty string' : name === null ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`}.`)
   }
 }
 

@@ -16,6 +16,7 @@ import type { Redis } from 'ioredis'
 import { billingJobs, migrateBilling, type ChargeJob } from './billing-jobs.js'
 import { loadConfig, type WorkerConfig } from './config.js'
 import { createJobWorker } from './job-worker.js'
+import { outageLog } from './outage-log.js'
 import { createRedisConnection, waitForRedis } from './redis.js'
 
 const log = (line: string): void => void process.stdout.write(`[job-worker] ${line}\n`)
@@ -52,7 +53,9 @@ async function start(config: WorkerConfig, running: Running): Promise<void> {
   running.worker = worker
   worker.on('completed', (job, result) => log(`job ${job.id} (${job.name}) done: ${JSON.stringify(result)}`))
   worker.on('failed', (job, error) => log(`job ${job?.id ?? '?'} (${job?.name ?? '?'}) failed: ${error.message}`))
-  worker.on('error', (error) => log(`worker error: ${error.message}`))
+  const errors = outageLog(log)
+  worker.on('error', errors.failed)
+  running.connection.on('ready', errors.recovered)
   await worker.waitUntilReady()
   log(`taking '${config.queueName}' jobs from ${redactConnectionString(config.redisUrl)} (concurrency ${config.concurrency}); PostgreSQL at ${pool.target}`)
 

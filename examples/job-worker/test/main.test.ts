@@ -134,6 +134,30 @@ Main('SIGTERM with Redis gone and no job running says so, blames no job, and exi
   }
 })
 
+Main('Redis down for a while, then back: one line for the outage, one for the recovery, and a clean stop', async () => {
+  const port = await closedPort()
+  const args = ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1']
+  let redis = watchProcess('redis-server', args, { cwd: exampleDir })
+  try {
+    await redis.waitFor(/Ready to accept connections/, 10_000)
+    const run = await startWorker(`${scratchName('jw_redis_back')}`, { REDIS_URL: `redis://127.0.0.1:${port}` })
+    worker = run
+    await redis.stop('SIGKILL')
+    await run.waitFor(/worker error/, 20_000)
+    // Every failed reconnect is an error event (several a second); they are counted, not logged.
+    redis = watchProcess('redis-server', args, { cwd: exampleDir })
+    await redis.waitFor(/Ready to accept connections/, 10_000)
+    await run.waitFor(/worker connection back after \d+ error\(s\)/, 20_000)
+    const errorLines = run.output().split('\n').filter((line) => line.includes('worker error'))
+    assert.is(errorLines.length, 1, run.output())
+    assert.equal(await run.stop('SIGTERM'), { code: 0, signal: null }, run.output())
+    assert.match(run.output(), 'stopped cleanly')
+    assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
+  } finally {
+    await redis.stop('SIGKILL')
+  }
+})
+
 Main('without Redis it stops after a few attempts, naming Redis and how to start it, with exit code 1', async () => {
   const started = Date.now()
   // Port 1 on loopback: nothing listens there, so every connection is refused at once.

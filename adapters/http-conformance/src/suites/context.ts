@@ -67,7 +67,7 @@ export function failingNameSuite(driver: FrameworkDriver): void {
     ['returns an empty string', () => ''],
   ]
   for (const [label, operationName] of namers) {
-    test(`one that ${label}: 200 with the default name, an InvalidOptionError naming operationName to onError`, async () => {
+    test(`one that ${label}: 200 with the default name, one InvalidOptionError naming operationName to onError`, async () => {
       const harness = new Harness()
       await harness.start(driver, { operationName })
       try {
@@ -75,13 +75,12 @@ export function failingNameSuite(driver: FrameworkDriver): void {
         assert.is(response.status, 200)
         assert.is(((await response.json()) as { operation: string }).operation, 'GET /context/:id')
         await waitFor('every scope disposed', () => harness.fixture.container.openScopes === 0)
-        const reported = harness.fixture.reported
-        assert.ok(reported.length >= 1)
-        for (const error of reported) {
-          assert.instance(error, InvalidOptionError)
-          assert.is((error as InvalidOptionError).option, 'operationName')
-          assert.match((error as Error).message, '`operationName` failed, and the operation gets its default name.')
-        }
+        // Once a request, however often the adapter asks (Express asks on arrival and once routed).
+        const [error, ...more] = harness.fixture.reported
+        assert.equal(more, [])
+        assert.instance(error, InvalidOptionError)
+        assert.is((error as InvalidOptionError).option, 'operationName')
+        assert.match((error as Error).message, '`operationName` failed, and the operation gets its default name.')
       } finally {
         await harness.stop()
       }

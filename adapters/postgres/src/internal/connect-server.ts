@@ -82,6 +82,11 @@ async function firstFitting(
       reasons.push(`${candidate.label} ${connectFailure(error, shareMillis)}`)
       continue
     }
+    // Given up while the last step of the connect settled: the session check below would not be bounded.
+    if (signal.aborted) {
+      close(opened)
+      abandoned(candidate, signal.reason)
+    }
     if (target === 'any') {
       order.record(candidate, true)
       return opened
