@@ -107,12 +107,12 @@ function redactIn(error: unknown, walk: Walk, depth: number): Error {
   // A non-Error cause (a string, an object) may quote a secret too: it is redacted into an Error.
   const cause = error.cause === undefined ? undefined : redactIn(error.cause, walk, depth)
   // Own fields too, and what they hold: a driver keeps the server's reply (`errorResponse.errmsg`) there.
-  const fields = Object.entries(error).map(([key, value]) => [key, scrubbed(value, walk, depth)] as const)
-  const same = message === error.message && cause === error.cause && fields.every(([key, value]) => value === (error as unknown as Record<string, unknown>)[key])
+  const fields = scrubbedFields(error, walk, depth, errorOwnKeys)
+  const same = message === error.message && cause === error.cause && fields.every(unchanged)
   if (same && own.copy === undefined) return finish(own, error)
   // Same prototype, so `instanceof` and the class name survive.
   const copy = (own.copy ?? Object.create(Object.getPrototypeOf(error) as object)) as Error
-  for (const [key, value] of fields) Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true })
+  defineFields(copy, fields)
   Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true })
   if (cause !== undefined) Object.defineProperty(copy, 'cause', { value: cause, writable: true, configurable: true })
   if (error.stack) Object.defineProperty(copy, 'stack', { value: redactText(error.stack, walk.secrets), writable: true, configurable: true })
@@ -127,7 +127,7 @@ function finish<T>(visit: Visit, result: T): T {
 }
 
 // The value with every string in it redacted: the same value when nothing changed, else a copy. Arrays,
-// Maps, Sets, plain objects and class instances (own enumerable fields, same prototype) are copied; errors
+// Maps, Sets, plain objects and class instances (own fields, same prototype and property flags) are copied; errors
 // are redacted like the top one; values whose state is internal (dates, buffers, promises) are left alone.
 function scrubbed(value: unknown, walk: Walk, depth: number): unknown {
   if (typeof value === 'string') return redactText(value, walk.secrets)
@@ -160,11 +160,52 @@ function scrubbed(value: unknown, walk: Walk, depth: number): unknown {
     for (const item of items) copy.add(item)
     return finish(own, copy)
   }
-  const entries = Object.entries(value).map(([key, item]) => [key, scrubbed(item, walk, next)] as const)
-  if (own.copy === undefined && entries.every(([key, item]) => item === (value as Record<string, unknown>)[key])) return finish(own, value)
+  const fields = scrubbedFields(value, walk, next, undefined)
+  if (own.copy === undefined && fields.every(unchanged)) return finish(own, value)
   const copy = own.copy ?? emptyLike(value)
-  for (const [key, item] of entries) Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true })
+  defineFields(copy, fields)
   return finish(own, copy)
+}
+
+// What `redactIn` redacts and defines itself.
+const errorOwnKeys: ReadonlySet<PropertyKey> = new Set(['message', 'cause', 'stack'])
+
+/** An own property of a scrubbed object: its descriptor, and its value scrubbed (the same for an accessor). */
+interface Field {
+  readonly key: PropertyKey
+  readonly descriptor: PropertyDescriptor
+  readonly value: unknown
+}
+
+// Every own property, enumerable or not, symbols too: a driver keeps its raw reply on a non-enumerable one
+// (`BulkWriteResult.result`), which methods return and `util.inspect(x, { showHidden: true })` shows.
+// A hidden accessor is never called (a getter may be slow, throw or have effects): it is copied as it is.
+function scrubbedFields(value: object, walk: Walk, depth: number, skip: ReadonlySet<PropertyKey> | undefined): Field[] {
+  const fields: Field[] = []
+  for (const key of Reflect.ownKeys(value)) {
+    if (skip?.has(key) === true) continue
+    const descriptor = Object.getOwnPropertyDescriptor(value, key)
+    if (descriptor === undefined) continue
+    if ('value' in descriptor) {
+      fields.push({ key, descriptor, value: scrubbed(descriptor.value, walk, depth) })
+    } else if (descriptor.enumerable === true) {
+      // What `JSON.stringify` reads, such as Node's SystemError `path`, read once and copied as a plain field.
+      const current: unknown = (value as Record<PropertyKey, unknown>)[key]
+      fields.push({ key, descriptor: { value: current, enumerable: true, writable: true, configurable: true }, value: scrubbed(current, walk, depth) })
+    } else {
+      fields.push({ key, descriptor, value: undefined })
+    }
+  }
+  return fields
+}
+
+function unchanged(field: Field): boolean {
+  return !('value' in field.descriptor) || field.value === field.descriptor.value
+}
+
+// Each field with its own flags (enumerable, writable, configurable), so the copy looks and behaves as the original.
+function defineFields(copy: object, fields: readonly Field[]): void {
+  for (const { key, descriptor, value } of fields) Object.defineProperty(copy, key, 'value' in descriptor ? { ...descriptor, value } : descriptor)
 }
 
 // Objects whose content lives in internal slots: a copy of their own fields would not work, and they hold no

@@ -204,6 +204,52 @@ error('stays bounded on cyclic and very deep values', () => {
   assert.is(redactError(unbounded, [password]), unbounded)
 })
 
+error('redacts non-enumerable own fields too, keeping their flags, and never calls a hidden accessor', () => {
+  // The shape of the driver's MongoBulkWriteError: its `result` (a BulkWriteResult) keeps the raw bulk result
+  // on a non-enumerable `result`, which `getWriteErrors()` reads; `writeErrors` shares its WriteErrors.
+  class WriteError {
+    constructor(readonly err: { index: number; errmsg: string }) {}
+    get errmsg(): string {
+      return this.err.errmsg
+    }
+  }
+  class BulkWriteResult {
+    declare readonly result: { writeErrors: WriteError[] }
+    constructor(result: { writeErrors: WriteError[] }) {
+      Object.defineProperty(this, 'result', { value: result, enumerable: false, writable: true, configurable: true })
+    }
+    getWriteErrors(): WriteError[] {
+      return this.result.writeErrors
+    }
+  }
+  const writeError = new WriteError({ index: 0, errmsg: `E11000 duplicate key: { password: "${password}" }` })
+  const result = new BulkWriteResult({ writeErrors: [writeError] })
+  const hidden = Symbol('hidden')
+  let getterCalls = 0
+  const original = Object.assign(new Error('write failed'), { writeErrors: [writeError], result })
+  Object.defineProperty(original, hidden, { value: { note: `app:${password}` }, enumerable: false, writable: false, configurable: false })
+  Object.defineProperty(original, 'lazy', { get: () => ++getterCalls, enumerable: false, configurable: true })
+  // An enumerable accessor is what JSON.stringify reads (as Node's SystemError `path`): read, and redacted.
+  Object.defineProperty(original, 'path', { get: () => `/run/app:${password}`, enumerable: true, configurable: true })
+  const safe = redactError(original, [password]) as typeof original
+  assert.is.not(safe, original)
+  assert.not.match(inspect(safe, { depth: Infinity, showHidden: true }), password)
+  assert.instance(safe.result, BulkWriteResult)
+  assert.is(safe.result.getWriteErrors()[0]?.errmsg, 'E11000 duplicate key: { password: "***" }')
+  assert.is(safe.result.getWriteErrors()[0], safe.writeErrors[0], 'what the original shares, the copy shares')
+  assert.equal(Object.getOwnPropertyDescriptor(safe.result, 'result'), { ...Object.getOwnPropertyDescriptor(result, 'result'), value: safe.result.result }, 'same flags')
+  assert.equal(Object.keys(safe.result), [], 'still not enumerable')
+  const symbolField = Object.getOwnPropertyDescriptor(safe, hidden)
+  assert.equal(symbolField, { value: { note: 'app:***' }, enumerable: false, writable: false, configurable: false })
+  assert.is(getterCalls, 0, 'a hidden accessor is never called')
+  assert.is(Object.getOwnPropertyDescriptor(safe, 'lazy')?.get, Object.getOwnPropertyDescriptor(original, 'lazy')?.get, 'a hidden accessor is copied as it is')
+  assert.is((safe as unknown as { path: string }).path, '/run/app:***')
+  assert.not.match(JSON.stringify(safe), password)
+  assert.is(result.getWriteErrors()[0]?.errmsg, `E11000 duplicate key: { password: "${password}" }`, 'the original is left as it was')
+  const clean = Object.assign(new Error('write failed'), { result: new BulkWriteResult({ writeErrors: [] }) })
+  assert.is(redactError(clean, [password]), clean)
+})
+
 error('turns a thrown non-Error into a redacted Error', () => {
   const safe = redactError(`fatal: postgres://app:${password}@db/orders`)
   assert.instance(safe, Error)

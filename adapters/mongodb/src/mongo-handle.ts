@@ -55,7 +55,7 @@ export class MongoHandle implements AsyncDisposable {
    */
   db(name?: string, options?: DbOptions): Db {
     this.#check('use a database')
-    return gated(this.#access.client.db(name ?? this.#access.dbName, options), this.#admit)
+    return gated(this.#access.client.db(name ?? this.#access.dbName, options), this.#admit, this.#access.gate.redact)
   }
 
   /**

@@ -44,7 +44,7 @@ export class MongoLease implements AsyncDisposable {
    */
   db(name?: string, options?: DbOptions): Db {
     if (this.#slot.released) throw this.#releasedError()
-    return gated(this.#pool.client.db(name ?? this.#pool.dbName, options), this.#admit)
+    return gated(this.#pool.client.db(name ?? this.#pool.dbName, options), this.#admit, this.#pool.gate.redact)
   }
 
   /**

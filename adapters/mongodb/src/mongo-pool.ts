@@ -169,7 +169,7 @@ export class MongoPool implements ManagedPool {
    * Waiting operations leave the queue when the current operation context aborts.
    */
   db(name?: string, options?: DbOptions): Db {
-    return gated(this.#client.db(name ?? this.dbName, options), (operation) => this.#gate.run(operation, currentContext))
+    return gated(this.#client.db(name ?? this.dbName, options), (operation) => this.#gate.run(operation, currentContext), this.#gate.redact)
   }
 
   /** A collection of `dbName` whose operations go through admission. */

@@ -19,12 +19,12 @@ declare module '@lifeguard/core' {
 /** Options of `registerMongo()`. */
 export interface RegisterMongoOptions<K extends string> {
   /** The service name; `'mongodb'` (the default) is also `context.mongodb`. */
-  name?: K
+  name?: K | undefined
   /**
    * The collection that `insertOne`, `find`, ... on the handle itself act on, as in
    * `context.mongodb.insertOne(data)`. Without it, name the collection: `context.mongodb.collection('x')`.
    */
-  collection?: string
+  collection?: string | undefined
 }
 
 /** The service name `context.mongodb` resolves. */

@@ -1,8 +1,9 @@
-import { AbstractCursor, Collection, Db, MongoClient } from 'mongodb'
+import { AbstractCursor, ChangeStream, Collection, Db, MongoClient } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Admit } from '../src/internal/gate.js'
 import { gated } from '../src/internal/gated-proxy.js'
+import { changeStreamErrorHooks } from '../src/internal/redacting-streams.js'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_gated'
@@ -27,6 +28,9 @@ Gated.after(async (context) => {
 
 const kind = (fn: unknown) => (fn as { constructor: { name: string } }).constructor.name
 
+// No redaction: these tests are about admission.
+const keep = (error: unknown) => error
+
 // The proxy tells server calls apart by the driver's own `async` methods: if an upgrade changes that, this fails.
 Gated('the pinned driver declares its server calls async and its cursor factories sync', () => {
   for (const name of ['insertOne', 'insertMany', 'updateOne', 'deleteMany', 'findOne', 'countDocuments', 'bulkWrite', 'findOneAndUpdate'] as const) {
@@ -38,6 +42,11 @@ Gated('the pinned driver declares its server calls async and its cursor factorie
   for (const name of ['find', 'aggregate', 'listIndexes', 'watch'] as const) assert.is(kind(Collection.prototype[name]), 'Function', `Collection#${name}`)
 })
 
+// A change stream's errors are redacted where the driver hands them over: if an upgrade renames those methods, this fails.
+Gated('the pinned driver hands change stream errors to the methods the redaction wraps', () => {
+  for (const name of changeStreamErrorHooks) assert.type((ChangeStream.prototype as unknown as Record<string, unknown>)[name], 'function', `ChangeStream#${name}`)
+})
+
 Gated('every server call goes through admit once; builders return the proxy; db.collection() is gated too', async (context) => {
   const admitted: string[] = []
   let label = ''
@@ -45,7 +54,7 @@ Gated('every server call goes through admit once; builders return the proxy; db.
     admitted.push(label)
     return operation()
   }
-  const db = gated(context.client.db(DB), admit)
+  const db = gated(context.client.db(DB), admit, keep)
   const items = db.collection('items')
   assert.instance(items, Collection)
 
@@ -70,7 +79,7 @@ Gated('for await takes a slot only for steps that fetch a batch', async (context
     admits++
     return operation()
   }
-  const items = gated(context.client.db(DB).collection('batches'), admit)
+  const items = gated(context.client.db(DB).collection('batches'), admit, keep)
   await items.insertMany(Array.from({ length: 5 }, (_, n) => ({ n })))
   admits = 0
   const seen: number[] = []

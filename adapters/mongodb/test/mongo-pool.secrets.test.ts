@@ -2,11 +2,15 @@
 // surface: util.inspect, JSON, toString, errors, events and metrics.
 import { inspect } from 'node:util'
 import { PoolWarmupError, type PoolErrorEvent } from '@lifeguard/core'
-import { Binary, MongoServerError, MongoServerSelectionError } from 'mongodb'
+import { redactError } from '@lifeguard/core/adapter'
+import type { Readable } from 'node:stream'
+import { Binary, MongoBulkWriteError, MongoServerError, MongoServerSelectionError, type ChangeStream, type Document } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, createMongoPool, type MongoPool } from '../src/index.js'
-import { CommandError, freePort, rejects, startWireServer, type WireServer } from '@lifeguard/test-kit'
+import { CommandError, freePort, rejects, startWireServer, type CommandHandler, type WireServer } from '@lifeguard/test-kit'
+import { batchedCursors } from './_helpers/cursors.js'
+import { redactChangeStreamSurface } from '../src/internal/redacting-streams.js'
 
 const secret = 'mongo_pw_s3cret'
 const proxySecret = 'proxy_pw_s3cret'
@@ -174,6 +178,129 @@ Secrets("a server reply quoting the password deep in its errInfo is redacted, fo
   assertNoSecret(inspect(error, { depth: Infinity }), 'the error')
   assert.is(queries.length, 1)
   assertNoSecret(inspect(queries, { depth: Infinity }), 'the onQuery error')
+  await closeOn(wire, pool)
+})
+
+// A pool on a wire server whose `commands` may quote the password, with PLAIN authentication accepted at once
+// (so that the password is the pool's to keep secret).
+async function quotingServer(context: { pools: MongoPool[]; wires: WireServer[] }, commands: Record<string, CommandHandler>): Promise<{ wire: WireServer; pool: MongoPool }> {
+  const accepted = () => ({ conversationId: 1, done: true, payload: new Binary(Buffer.alloc(0)) })
+  const wire = await startWireServer({ commands: { saslStart: accepted, ...commands } })
+  context.wires.push(wire)
+  const pool = createMongoPool({ name: 'orders', uri: `mongodb://app:${secret}@127.0.0.1:${wire.port}/shop?directConnection=true&authMechanism=PLAIN`, clientOptions: { retryReads: false, retryWrites: false } })
+  context.pools.push(pool)
+  return { wire, pool }
+}
+
+const refusal = () => {
+  throw new CommandError(2, 'BadValue', `cannot use app:${secret} here`)
+}
+
+// The server's refusal, redacted: same class and code, the reason kept, no password anywhere in it.
+function assertRedactedRefusal(error: unknown, what: string): void {
+  assert.instance(error, MongoServerError, what)
+  assert.is((error as MongoServerError).code, 2, what)
+  assert.is((error as MongoServerError).message, 'cannot use app:*** here', what)
+  assertNoSecret(inspect(error, { depth: Infinity, showHidden: true }), what)
+}
+
+Secrets("a failed bulk write's result gives the server's write errors redacted, hidden fields included", async (context) => {
+  // The driver keeps its raw bulk result on a non-enumerable `result`, which getWriteErrors() reads.
+  const duplicate = `E11000 duplicate key error: { password: "${secret}" }`
+  const { wire, pool } = await quotingServer(context, { insert: () => ({ n: 0, writeErrors: [{ index: 0, code: 11000, errmsg: duplicate }] }) })
+  const orders = pool.collection('orders')
+  for (const [what, write] of [
+    ['insertMany', () => orders.insertMany([{ sku: 'a' }])],
+    ['bulkWrite', () => orders.bulkWrite([{ insertOne: { document: { sku: 'a' } } }])],
+  ] as const) {
+    const error = await rejects(write(), MongoBulkWriteError)
+    assert.is(error.code, 11000, what)
+    const redacted = 'E11000 duplicate key error: { password: "***" }'
+    assert.is(error.writeErrors instanceof Array ? error.writeErrors[0]?.errmsg : error.writeErrors.errmsg, redacted, what)
+    assert.is(error.result.getWriteErrors()[0]?.errmsg, redacted, `${what}: getWriteErrors()`)
+    assert.is(error.result.getWriteErrorAt(0)?.errmsg, redacted, `${what}: getWriteErrorAt()`)
+    assert.is(error.result.hasWriteErrors(), true, what)
+    assertNoSecret(inspect(error, { depth: Infinity, showHidden: true }), what)
+  }
+  await closeOn(wire, pool)
+})
+
+Secrets("a cursor's Node stream emits the error of a failed fetch redacted, after the documents it had", async (context) => {
+  const { commands } = batchedCursors(5)
+  const { wire, pool } = await quotingServer(context, { ...commands, getMore: refusal })
+  const items = pool.collection('items')
+  // A stream that does not fail is unchanged: every document, then its end.
+  const whole: unknown[] = []
+  for await (const doc of items.find({}, { batchSize: 10 }).stream()) whole.push((doc as Document)['_id'])
+  assert.equal(whole, [0, 1, 2, 3, 4])
+
+  const stream: Readable = items.find({}, { batchSize: 2 }).stream()
+  const seen: unknown[] = []
+  const error = await new Promise<unknown>((resolve) => stream.on('data', (doc: Document) => void seen.push(doc['_id'])).on('error', resolve))
+  assert.equal(seen, [0, 1], 'the first batch came through')
+  assertRedactedRefusal(error, "the 'error' event")
+  assert.is(stream.errored, error, 'what the stream keeps is the redacted error')
+  const iterated = await rejects(async () => {
+    for await (const doc of items.find({}, { batchSize: 2 }).stream()) void doc
+  }, MongoServerError)
+  assertRedactedRefusal(iterated, 'for await over the stream')
+  await closeOn(wire, pool)
+})
+
+Secrets('a change stream rejects and emits its errors redacted, in every way it reports one', async (context) => {
+  const { wire, pool } = await quotingServer(context, { aggregate: refusal })
+  const orders = pool.collection('orders')
+  const opened: ChangeStream[] = []
+  const watch = (): ChangeStream => {
+    const changeStream = orders.watch()
+    opened.push(changeStream)
+    return changeStream
+  }
+  for (const [what, call] of [
+    ['next()', (changes: ChangeStream) => changes.next()],
+    ['tryNext()', (changes: ChangeStream) => changes.tryNext()],
+    ['hasNext()', (changes: ChangeStream) => changes.hasNext()],
+    ['for await', async (changes: ChangeStream) => {
+      for await (const change of changes) void change
+    }],
+  ] as const) {
+    assertRedactedRefusal(await rejects(call(watch()), MongoServerError), what)
+  }
+  assertRedactedRefusal(await rejects(pool.db().watch().next(), MongoServerError), "a database's change stream")
+  const emitted = await new Promise<unknown>((resolve) => watch().on('change', () => undefined).on('error', resolve))
+  assertRedactedRefusal(emitted, "the 'error' event")
+  const streamed = await new Promise<unknown>((resolve) => watch().stream().on('error', resolve).resume())
+  assertRedactedRefusal(streamed, "the 'error' event of stream()")
+  await Promise.all(opened.map((changeStream) => changeStream.close()))
+  await closeOn(wire, pool)
+})
+
+Secrets("the fallback for a driver without the change stream's internal hand-overs redacts at its public surface alone", async (context) => {
+  const { wire, pool } = await quotingServer(context, { aggregate: refusal })
+  // The driver's own collection, ungated: only the fallback stands between its errors and the caller.
+  const orders = pool.client.db('shop').collection('orders')
+  const redact = (error: unknown): Error => redactError(error, [secret])
+  const opened: ChangeStream[] = []
+  const watch = (): ChangeStream => {
+    const changeStream = redactChangeStreamSurface(orders.watch(), redact)
+    opened.push(changeStream)
+    return changeStream
+  }
+  for (const [what, call] of [
+    ['next()', (changes: ChangeStream) => changes.next()],
+    ['tryNext()', (changes: ChangeStream) => changes.tryNext()],
+    ['hasNext()', (changes: ChangeStream) => changes.hasNext()],
+    ['for await', async (changes: ChangeStream) => {
+      for await (const change of changes) void change
+    }],
+  ] as const) {
+    assertRedactedRefusal(await rejects(call(watch()), MongoServerError), what)
+  }
+  const emitted = await new Promise<unknown>((resolve) => watch().on('change', () => undefined).on('error', resolve))
+  assertRedactedRefusal(emitted, "the 'error' event")
+  const streamed = await new Promise<unknown>((resolve) => watch().stream().on('error', resolve).resume())
+  assertRedactedRefusal(streamed, "the 'error' event of stream()")
+  await Promise.all(opened.map((changeStream) => changeStream.close()))
   await closeOn(wire, pool)
 })
 

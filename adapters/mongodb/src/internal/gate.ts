@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { performance } from 'node:perf_hooks'
 import { OperationContext, PoolTimeoutError } from '@lifeguard/core'
 import { type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
+import type { Redact } from './redacting-streams.js'
 
 /** Runs one operation under some admission rule. */
 export type Admit = <R>(operation: () => Promise<R>) => Promise<R>
@@ -147,11 +148,10 @@ export class Gate {
 
   /**
    * The driver's errors reach the caller as the pool's events do: a server's reply may quote the connection
-   * string or a password. An error with nothing to remove is passed on as it is (the same object).
+   * string or a password. An error with nothing to remove is passed on as it is (the same object). Bound, so
+   * that it can be handed on (to what a gated object returns ungated: change streams, Node streams).
    */
-  redact(error: unknown): unknown {
-    return error instanceof Error ? this.#monitor.stats.redact(error) : error
-  }
+  readonly redact: Redact = (error) => (error instanceof Error ? this.#monitor.stats.redact(error) : error)
 
   #tryAdmit(): Checkout | undefined {
     // Throws PoolClosedError once the pool is closing.

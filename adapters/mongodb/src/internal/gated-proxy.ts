@@ -1,8 +1,11 @@
-import { AbstractCursor, Admin, Collection, Db, OrderedBulkOperation, UnorderedBulkOperation } from 'mongodb'
+import { Readable } from 'node:stream'
+import { AbstractCursor, Admin, ChangeStream, Collection, Db, OrderedBulkOperation, UnorderedBulkOperation } from 'mongodb'
 import type { Admit } from './gate.js'
+import { redactChangeStreamErrors, redactStreamErrors, type Redact } from './redacting-streams.js'
 
-// Driver objects whose async methods talk to the server. Anything else a method returns (a ChangeStream, a
-// session, a plain result) is handed back as is.
+// Driver objects whose async methods talk to the server. A change stream and a cursor's Node stream are not
+// gated (a change stream holds a long-polling getMore) but their errors are redacted; anything else a method
+// returns (a session, a plain result) is handed back as is.
 const gatedClasses: ReadonlyArray<abstract new (...args: never[]) => object> = [Db, Collection, Admin, AbstractCursor, OrderedBulkOperation, UnorderedBulkOperation]
 
 // Clean-up must never wait for a slot: a cursor closed in `finally` while the pool is full would stall.
@@ -12,9 +15,11 @@ function isGateable(value: unknown): value is object {
   return typeof value === 'object' && value !== null && gatedClasses.some((type) => value instanceof type)
 }
 
-function wrapResult(value: unknown, admit: Admit): unknown {
-  if (isGateable(value)) return gated(value, admit)
-  if (Array.isArray(value) && value.some(isGateable)) return value.map((item) => wrapResult(item, admit))
+function wrapResult(value: unknown, admit: Admit, redact: Redact): unknown {
+  if (isGateable(value)) return gated(value, admit, redact)
+  if (value instanceof ChangeStream) return redactChangeStreamErrors(value, redact)
+  if (value instanceof Readable) return redactStreamErrors(value, redact)
+  if (Array.isArray(value) && value.some(isGateable)) return value.map((item) => wrapResult(item, admit, redact))
   return value
 }
 
@@ -23,8 +28,10 @@ function wrapResult(value: unknown, admit: Admit): unknown {
  * `admit`. Methods run on the real object, so the driver's internals never see the proxy; builder methods
  * that return the object (`sort`, `limit`, ...) return the proxy; `Db`, `Collection` and cursors they return
  * are gated the same way. Cursors take a slot only for steps that may fetch a batch, not for buffered documents.
+ * Errors of the change streams and Node streams they return are passed through `redact` (gated calls' errors
+ * are redacted by `admit`).
  */
-export function gated<T extends object>(target: T, admit: Admit): T {
+export function gated<T extends object>(target: T, admit: Admit, redact: Redact): T {
   const cache = new Map<PropertyKey, { source: unknown; wrapped: unknown }>()
   const proxy: T = new Proxy(target, {
     get(object, property) {
@@ -32,7 +39,7 @@ export function gated<T extends object>(target: T, admit: Admit): T {
       if (typeof value !== 'function' || property === 'constructor') return value
       const cached = cache.get(property)
       if (cached !== undefined && cached.source === value) return cached.wrapped
-      const wrapped = wrapMethod(object, proxy, property, value as (...args: unknown[]) => unknown, admit)
+      const wrapped = wrapMethod(object, proxy, property, value as (...args: unknown[]) => unknown, admit, redact)
       cache.set(property, { source: value, wrapped })
       return wrapped
     },
@@ -40,14 +47,14 @@ export function gated<T extends object>(target: T, admit: Admit): T {
   return proxy
 }
 
-function wrapMethod(object: object, proxy: object, property: PropertyKey, method: (...args: unknown[]) => unknown, admit: Admit): unknown {
+function wrapMethod(object: object, proxy: object, property: PropertyKey, method: (...args: unknown[]) => unknown, admit: Admit, redact: Redact): unknown {
   const kind = (method as { constructor?: { name?: string } }).constructor?.name
   if (kind === 'AsyncFunction' && !ungated.has(property)) {
     const cursor = object instanceof AbstractCursor && (property === 'next' || property === 'tryNext' || property === 'hasNext') ? object : undefined
     return function gatedCall(...args: unknown[]): Promise<unknown> {
       // A document already in the cursor's buffer is served without a round trip, so without a slot.
       if (cursor !== undefined && cursor.bufferedCount() > 0) return method.apply(object, args) as Promise<unknown>
-      return admit(() => method.apply(object, args) as Promise<unknown>).then((result) => wrapResult(result, admit))
+      return admit(() => method.apply(object, args) as Promise<unknown>).then((result) => wrapResult(result, admit, redact))
     }
   }
   if (kind === 'AsyncGeneratorFunction') {
@@ -57,7 +64,7 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
   }
   return function passThrough(...args: unknown[]): unknown {
     const result = method.apply(object, args)
-    return result === object ? proxy : wrapResult(result, admit)
+    return result === object ? proxy : wrapResult(result, admit, redact)
   }
 }
 
