@@ -7,11 +7,11 @@ export interface AdmissionQueueOptions {
   /** How many holders at once (the pool's `maxSize`). */
   limit: number
   /** Waiters beyond this are rejected at once with `PoolExhaustedError` (default: unbounded). */
-  maxWaiting?: number
+  maxWaiting?: number | undefined
   /** How long a waiter may wait before `PoolTimeoutError` (default: forever). */
-  timeoutMillis?: number
+  timeoutMillis?: number | undefined
   /** The last connect error, attached as the timeout's cause. */
-  lastError?: () => unknown
+  lastError?: (() => unknown) | undefined
 }
 
 interface Waiter {

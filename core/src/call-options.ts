@@ -33,7 +33,7 @@ export function checkWarmupOptions(where: string, options: WarmupOptions | undef
  *
  * @throws {InvalidOptionError}
  */
-export function checkCloseOptions(where: string, options: { timeoutMillis?: number } | undefined): void {
+export function checkCloseOptions(where: string, options: { timeoutMillis?: number | undefined } | undefined): void {
   validateOptions(where, options, { timeoutMillis: { type: 'duration', optional: true } })
 }
 

@@ -14,6 +14,14 @@ export class LifeguardError extends Error {
   }
 }
 
+/**
+ * @internal True for a Lifeguard error with this `code`, from this copy of core or from another one installed
+ * beside it (whose classes `instanceof` does not know).
+ */
+export function hasErrorCode(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === code
+}
+
 /** An option is missing, unknown, of the wrong type or out of its allowed range. */
 export class InvalidOptionError extends LifeguardError {
   /** Always `'InvalidOptionError'`. */
@@ -124,7 +132,7 @@ export class PoolTimeoutError extends LifeguardError {
   readonly pool: string
   /** How long the caller waited (ms): the pool's `acquireTimeoutMillis`. */
   readonly timeoutMillis: number
-  constructor(pool: string, timeoutMillis: number, options?: { cause?: unknown; waiting?: number }) {
+  constructor(pool: string, timeoutMillis: number, options?: { cause?: unknown; waiting?: number | undefined }) {
     const waiting = options?.waiting === undefined ? '' : ` ${options.waiting} other request(s) were waiting.`
     super('ERR_POOL_TIMEOUT', `Could not acquire a connection from pool '${pool}'. Timed out after ${timeoutMillis}ms.${waiting}`, options)
     this.pool = pool

@@ -1,6 +1,6 @@
 import { contextStorage } from './context-storage.js'
-import { ContextUnavailableError, DisposedError, ResolutionError } from './errors.js'
-import { checkOption, satisfiesRule, validateOptions, type OptionRule, type OptionRules } from './options.js'
+import { ContextUnavailableError, DisposedError, hasErrorCode } from './errors.js'
+import { checkOption, rejectOption, satisfiesRule, validateOptions, type OptionRule, type OptionRules } from './options.js'
 import { disposedAtOnce, type ServiceContainer, type ServiceScope } from './service-container.js'
 import { followSignal, unfollowSignal } from './signal-followers.js'
 
@@ -98,6 +98,7 @@ export class OperationContext {
   /** `Date.now()` at creation. */
   readonly startedAt: number
   readonly #parentSignal: AbortSignal | undefined
+  // On the monotonic clock (`performance.now()`), so a wall-clock step neither fires nor delays it.
   readonly #deadline: number | undefined
   // A function until first read, for a name built lazily (see `OperationNamer`).
   #operation: string | OperationNamer
@@ -122,7 +123,7 @@ export class OperationContext {
     this.requestId = requestId
     this.startedAt = Date.now()
     this.#parentSignal = signal
-    this.#deadline = deadlineMillis === undefined ? undefined : this.startedAt + deadlineMillis
+    this.#deadline = deadlineMillis === undefined ? undefined : performance.now() + deadlineMillis
   }
 
   /**
@@ -189,17 +190,30 @@ export class OperationContext {
     try {
       return scope.resolve(CONTEXT_SERVICE) as OperationContext
     } catch (error) {
-      if (error instanceof ResolutionError && error.reason === 'unknown') return undefined
+      // By code, not `instanceof`: the scope may come from another copy of this package (an adapter's own).
+      if (hasErrorCode(error, 'ERR_RESOLUTION') && (error as { reason?: unknown }).reason === 'unknown') return undefined
       throw error
     }
   }
 
   /**
    * Adds a lazily created, per-context property to every context (how adapters add `postgres` or
-   * `mongodb`). The value is created on first access and cached for the context's lifetime.
+   * `mongodb`). The value is created on first access and cached for the context's lifetime. Defining a
+   * name again (a second copy of the adapter) keeps the first definition.
+   *
+   * @throws {InvalidOptionError} for an empty or non-string `name`, a `name` every context has already
+   *   (`signal`, `dispose`, `handler`, ...) or `then`, or a `create` that is not a function
+   * @example
+   * OperationContext.defineAccessor('audit', (context) => new AuditLog(context.requestId))
    */
   static defineAccessor<T>(name: string, create: (context: OperationContext) => T): void {
+    checkOption('OperationContext.defineAccessor', 'name', name, nameRule)
+    checkOption('OperationContext.defineAccessor', 'create', create, { type: 'function' })
+    // Defined already, by this adapter or another copy of it: the first definition stands.
     if (sharedAccessors.accessors.has(name)) return
+    if (OperationContext.#isTaken(name)) {
+      rejectOption('OperationContext.defineAccessor', 'name', 'a name no OperationContext member has (such as `signal`, `dispose` or `handler`), and not `then`', name)
+    }
     const accessor: PropertyDescriptor = {
       configurable: true,
       get(this: OperationContext) {
@@ -208,6 +222,15 @@ export class OperationContext {
     }
     sharedAccessors.accessors.set(name, accessor)
     for (const prototype of sharedAccessors.prototypes) defineOnce(prototype, name, accessor)
+  }
+
+  // A name an accessor may not take: a member of every context (`signal`, `dispose`, `handler`, `toString`,
+  // ...), which the accessor would shadow or be shadowed by, or `then`, which would make every context a
+  // thenable (an async function returning one would resolve to something else).
+  static #isTaken(name: string): boolean {
+    if (name === 'then' || name in OperationContext.prototype) return true
+    // The public fields are each context's own (the constructor sets them): read off one made for the purpose.
+    return Object.hasOwn(new OperationContext('', '', undefined as never, undefined, undefined, undefined), name)
   }
 
   /**
@@ -243,8 +266,13 @@ export class OperationContext {
     this.#operation = operation
   }
 
-  /** Runs `fn` with this context as the current one, through every `await`, timer and callback below it. */
+  /**
+   * Runs `fn` with this context as the current one, through every `await`, timer and callback below it.
+   *
+   * @throws {InvalidOptionError} when `fn` is not a function
+   */
   run<R>(fn: () => R): R {
+    if (typeof fn !== 'function') checkOption('OperationContext.run', 'fn', fn, { type: 'function' })
     return contextStorage.run(this, fn)
   }
 
@@ -258,11 +286,17 @@ export class OperationContext {
     return this.scope.resolve(name) as T
   }
 
-  /** A value created once per context by `create`, e.g. a database handle. */
+  /**
+   * A value created once per context by `create`, e.g. a database handle.
+   *
+   * @throws {InvalidOptionError} when `create` is needed and is not a function
+   * @throws {DisposedError} after `dispose()`
+   */
   resource<T>(key: string, create: (context: OperationContext) => T): T {
     if (this.#disposing !== undefined) throw new DisposedError(`Could not use '${key}'. The operation context is disposed.`)
     const resources = (this.#resources ??= new Map())
     if (resources.has(key)) return resources.get(key) as T
+    if (typeof create !== 'function') checkOption('OperationContext.resource', 'create', create, { type: 'function' })
     const value = create(this)
     resources.set(key, value)
     return value
@@ -283,7 +317,7 @@ export class OperationContext {
   /** True once aborted (without creating the signal). After `dispose()` it says how the operation ended, as `signal` does. */
   get aborted(): boolean {
     if (this.#aborted || this.#disposing !== undefined) return this.#aborted
-    return this.#parentSignal?.aborted === true || (this.#deadline !== undefined && Date.now() >= this.#deadline)
+    return this.#parentSignal?.aborted === true || (this.#deadline !== undefined && performance.now() >= this.#deadline)
   }
 
   /** Aborts the operation (adapters call this when the client goes away). */
@@ -311,6 +345,9 @@ export class OperationContext {
    */
   dispose(): Promise<void> {
     if (this.#disposing === undefined) {
+      // How it ended must not depend on whether its signal was read: a caller's abort or a deadline that
+      // came while it ran (unseen, with no signal linked to them) is recorded before disposal stops following them.
+      if (!this.#aborted) this.#abortIfDue()
       if (this.#timer !== undefined) clearTimeout(this.#timer)
       if (this.#onParentAbort !== undefined) unfollowSignal(this.#parentSignal as AbortSignal, this.#onParentAbort)
       // The operation is over: a pool checkout of it still waiting stops waiting now.
@@ -349,6 +386,17 @@ export class OperationContext {
     }
   }
 
+  // Aborts now if the caller's signal aborted or the deadline passed (what nothing linked may have missed).
+  #abortIfDue(): void {
+    const parent = this.#parentSignal
+    if (parent?.aborted) this.abort(parent.reason)
+    else if (this.#deadline !== undefined && performance.now() >= this.#deadline) this.#expire()
+  }
+
+  #expire(): void {
+    this.abort(new DOMException(`The operation exceeded its deadline.`, 'TimeoutError'))
+  }
+
   // Wires the lazily created signal to what may abort it: an earlier abort(), the caller's signal, the deadline.
   #linkSignal(controller: AbortController): void {
     const parent = this.#parentSignal
@@ -359,15 +407,14 @@ export class OperationContext {
       followSignal(parent, this.#onParentAbort)
     }
     if (this.#deadline !== undefined && !controller.signal.aborted && !this.disposed) {
-      const remaining = this.#deadline - Date.now()
-      const expire = () => this.abort(new DOMException(`The operation exceeded its deadline.`, 'TimeoutError'))
+      const remaining = this.#deadline - performance.now()
       if (remaining <= 0) {
-        expire()
+        this.#expire()
       } else {
         // Not unref'd: a job that waits on nothing but its signal is held up by its deadline alone, and the
         // process must not exit under it (unref'd, Node left with code 13 and the scope never disposed).
         // `dispose()` clears it.
-        this.#timer = setTimeout(expire, remaining)
+        this.#timer = setTimeout(() => this.#expire(), remaining)
       }
     }
   }

@@ -35,7 +35,7 @@ export type OptionRules<T> = { readonly [K in keyof T]-?: OptionRule }
 export function validateOptions<T extends object>(where: string, options: T | undefined, rules: OptionRules<T>): T {
   if (options === undefined) options = {} as T
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError('options', 'an object', `Invalid options for ${where}: expected an object, got ${describe(options)}.`)
+    throw new InvalidOptionError('options', 'an object', `Invalid options for ${where}: expected an object, got ${describeValue(options)}.`)
   }
   for (const key of Object.keys(options)) {
     if (!Object.hasOwn(rules, key)) {
@@ -180,12 +180,15 @@ function expectation(rule: OptionRule): string {
 function fail(where: string, name: string, expected: string, value: unknown, rule?: OptionRule): never {
   const secret = rule?.type === 'string' && rule.secret === true
   // A secret of the wrong type (a numeric password) is still a secret: show only its type.
-  const shown = secret && value !== undefined && value !== null ? `\`<redacted>\` (${typeof value})` : describe(value)
+  const shown = secret && value !== undefined && value !== null ? `\`<redacted>\` (${typeof value})` : describeValue(value)
   throw new InvalidOptionError(name, expected, `Invalid options for ${where}: expected \`${name}\` to be ${expected}, got ${shown}.`)
 }
 
-/** Shows a value in a message without dumping objects (which might hold secrets). */
-function describe(value: unknown): string {
+/**
+ * @internal Shows a value in a message without dumping objects (which might hold secrets): `` `5` (number) ``,
+ * `` `"orders"` (string) ``, `` `Symbol(orders)` (symbol) ``, `an object`.
+ */
+export function describeValue(value: unknown): string {
   if (value === null) return '`null`'
   if (Array.isArray(value)) return 'an array'
   switch (typeof value) {
@@ -198,7 +201,11 @@ function describe(value: unknown): string {
       return `\`${String(value)}\` (${typeof value})`
     case 'function':
       return 'a function'
+    case 'symbol': {
+      const shown = value.toString()
+      return `\`${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}\` (symbol)`
+    }
     default:
-      return `an ${typeof value}`
+      return 'an object'
   }
 }

@@ -135,25 +135,25 @@ export interface WarmupReport {
 /** Options for `warmup()`. */
 export interface WarmupOptions {
   /** Connections to open; defaults to the pool's `minSize` (at least 1). */
-  connections?: number
+  connections?: number | undefined
   /** Time allowed to open and validate them (ms); defaults to the pool's own connect or acquire timeout. */
-  timeoutMillis?: number
+  timeoutMillis?: number | undefined
 }
 
 /** A new size for `resize()`; either bound may be left out. */
 export interface PoolSize {
   /** The new lower bound; left out, it stays (lowered with `maxSize` when that drops below it). */
-  minSize?: number
+  minSize?: number | undefined
   /** The new upper bound; left out, it stays. */
-  maxSize?: number
+  maxSize?: number | undefined
 }
 
 /** Options for `resize()`. */
 export interface ResizeOptions {
   /** Why the size changes; carried into the `resize` event (autoscalers say what they measured). */
-  reason?: string
+  reason?: string | undefined
   /** Numbers behind the change (what an autoscaler measured), carried into the `resize` event. */
-  details?: Readonly<Record<string, number>>
+  details?: Readonly<Record<string, number>> | undefined
   /**
    * After a shrink, keep the connections above the new `maxSize` open, unused, for this long (ms), so a
    * grow within that time reuses them instead of opening new ones (each open and close costs the
@@ -163,7 +163,7 @@ export interface ResizeOptions {
    * earlier one that its new size has room for, and closes the rest. Pools that cannot keep connections
    * apart (MongoDB's driver pool) ignore it.
    */
-  keepSurplusMillis?: number
+  keepSurplusMillis?: number | undefined
 }
 
 /** A pool's lifecycle state. */
@@ -207,11 +207,11 @@ export interface ManagedPool {
    */
   readonly events: PoolEventSource
   /** Graceful: stops new checkouts, waits for checked-out work (up to `timeoutMillis`), then closes. */
-  close(options?: { timeoutMillis?: number }): Promise<void>
+  close(options?: { timeoutMillis?: number | undefined }): Promise<void>
 }
 
 /** Options shared by every pool factory for its lifecycle listeners. */
 export interface PoolEventsOption {
   /** Lifecycle listeners (`onConnect`, `onError`, ...): one set, or an array of sets. */
-  events?: PoolEventListeners | readonly PoolEventListeners[]
+  events?: PoolEventListeners | readonly PoolEventListeners[] | undefined
 }

@@ -118,8 +118,9 @@ export interface QueryEvent extends PoolEventBase {
   /** From sending the statement or command to its answer (ms). */
   durationMillis: number
   /**
-   * What kind of statement it was, when the adapter knows: the first SQL keyword (`SELECT`, `INSERT`,
-   * `BEGIN`, ...) or the MongoDB command name (`find`, `insert`, ...). Always one of a small set of words.
+   * What kind of statement it was, when the adapter knows: the SQL keyword naming it (`SELECT`, `INSERT`,
+   * `BEGIN`, ...; a `WITH` query's main statement; none for several statements in one text) or the MongoDB
+   * command name (`find`, `insert`, ...). Always one of a small set of words.
    */
   operation?: string
   /** The database it ran in, when the adapter knows: PostgreSQL's database, the MongoDB command's database. */
@@ -163,29 +164,29 @@ type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => void | Prom
 /** The `events` option of a pool: `onConnect`, `onDisconnect`, ... each optional. */
 export interface PoolEventListeners {
   /** On `connect`: a new connection is open and validated. */
-  onConnect?: Listener<'connect'>
+  onConnect?: Listener<'connect'> | undefined
   /** On `disconnect`: a connection closed, and why. */
-  onDisconnect?: Listener<'disconnect'>
+  onDisconnect?: Listener<'disconnect'> | undefined
   /** On `error`: a pool, connection or listener error, redacted. */
-  onError?: Listener<'error'>
+  onError?: Listener<'error'> | undefined
   /** On `poolCreated`: the pool was constructed. */
-  onPoolCreated?: Listener<'poolCreated'>
+  onPoolCreated?: Listener<'poolCreated'> | undefined
   /** On `acquire`: a checkout was granted. */
-  onAcquire?: Listener<'acquire'>
+  onAcquire?: Listener<'acquire'> | undefined
   /** On `release`: a checkout ended. */
-  onRelease?: Listener<'release'>
+  onRelease?: Listener<'release'> | undefined
   /** On `resize`: the size bounds changed. */
-  onResize?: Listener<'resize'>
+  onResize?: Listener<'resize'> | undefined
   /** On `leak`: a checkout was held past `leakDetectionMillis`, or such a checkout was released. */
-  onLeak?: Listener<'leak'>
+  onLeak?: Listener<'leak'> | undefined
   /** On `timeout`: a caller gave up waiting for a connection. */
-  onTimeout?: Listener<'timeout'>
+  onTimeout?: Listener<'timeout'> | undefined
   /** On `suspend`: `suspend()` holds checkouts from now on. */
-  onSuspend?: Listener<'suspend'>
+  onSuspend?: Listener<'suspend'> | undefined
   /** On `resume`: `resume()` serves held checkouts again. */
-  onResume?: Listener<'resume'>
+  onResume?: Listener<'resume'> | undefined
   /** On `query`: a statement or command finished. */
-  onQuery?: Listener<'query'>
+  onQuery?: Listener<'query'> | undefined
 }
 
 const handlerKeys: Record<keyof PoolEventListeners, PoolEventName> = {

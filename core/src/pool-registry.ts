@@ -14,9 +14,9 @@ export interface RegistryWarmupReport {
 /** Registry-level notifications, for plugins that follow pools as they come and go. */
 export interface RegistryListener {
   /** A pool was registered. */
-  added?(pool: ManagedPool): void
+  added?: ((pool: ManagedPool) => void) | undefined
   /** A pool was closed (and removed from the registry). */
-  removed?(pool: ManagedPool): void
+  removed?: ((pool: ManagedPool) => void) | undefined
 }
 
 /**
@@ -34,13 +34,15 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   /**
    * Adds a pool under its `name`.
    *
+   * @throws {InvalidOptionError} for something that is not a `ManagedPool`, or a pool whose `name` is empty
    * @throws {RegistrationError} when the name is taken
    */
   register<T extends ManagedPool>(pool: T): T {
     checkOption('registry.register', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isManagedPool })
+    checkOption('registry.register', 'pool.name', pool.name, { type: 'string', nonEmpty: true })
     if (this.#pools.has(pool.name)) throw new RegistrationError(`Could not register pool '${pool.name}'. A pool with that name is already registered.`)
     this.#pools.set(pool.name, pool)
-    for (const listener of this.#listeners) notify(listener, 'added', pool)
+    this.#notify('added', pool)
     return pool
   }
 
@@ -48,17 +50,22 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * The pool registered under `name`.
    *
    * @throws {PoolNotFoundError} listing the known names
+   * @throws {InvalidOptionError} for a name that is not a string
    */
   get<K extends keyof P & string>(name: K): P[K]
   /**
    * The pool registered under `name`, as the pool type `T` the caller names (not checked).
    *
    * @throws {PoolNotFoundError} listing the known names
+   * @throws {InvalidOptionError} for a name that is not a string
    */
   get<T extends ManagedPool = ManagedPool>(name: string): T
   get(name: string): ManagedPool {
     const pool = this.#pools.get(name)
-    if (pool === undefined) throw new PoolNotFoundError(name, this.names())
+    if (pool === undefined) {
+      checkOption('registry.get', 'name', name, { type: 'string' })
+      throw new PoolNotFoundError(name, this.names())
+    }
     return pool
   }
 
@@ -131,7 +138,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * @throws {InvalidOptionError} for a `timeoutMillis` that is not a duration (before any pool closes)
    * @throws {AggregateError} when any pool failed to close
    */
-  async close(options?: { timeoutMillis?: number }): Promise<void> {
+  async close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
     checkCloseOptions('registry.close', options)
     const pools = this.pools()
     this.#isReady = false
@@ -140,7 +147,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
       // A close() that overlapped this one, or a pool registered anew under the name, is not removed twice.
       if (this.#pools.get(pool.name) !== pool) continue
       this.#pools.delete(pool.name)
-      for (const listener of this.#listeners) notify(listener, 'removed', pool)
+      this.#notify('removed', pool)
     }
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
     if (failures.length > 0) throw new AggregateError(failures, `Could not close ${failures.length} of ${pools.length} pool(s).`)
@@ -155,10 +162,19 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   subscribe(listener: RegistryListener): () => void {
     checkOption('registry.subscribe', 'listener', listener, { type: 'custom', expected: 'an object whose `added` and `removed`, where present, are functions', check: isRegistryListener })
     this.#listeners.add(listener)
-    for (const pool of this.#pools.values()) notify(listener, 'added', pool)
+    // Over a snapshot: a pool the listener registers from `added` is told to it once, by `register`.
+    for (const pool of this.pools()) {
+      if (this.#pools.get(pool.name) === pool && this.#listeners.has(listener)) notify(listener, 'added', pool)
+    }
     return () => {
       this.#listeners.delete(listener)
     }
+  }
+
+  // Over a snapshot of the listeners: one subscribed from a listener was told of the pool by `subscribe`,
+  // and one unsubscribed from a listener is told nothing more.
+  #notify(event: 'added' | 'removed', pool: ManagedPool): void {
+    for (const listener of [...this.#listeners]) if (this.#listeners.has(listener)) notify(listener, event, pool)
   }
 
   // `connections` may not exceed any pool's maxSize; read from metrics, which every pool has.

@@ -1,7 +1,7 @@
 import { clockRule, systemClock, type Clock } from './clock.js'
 import { DisposeDeadlines } from './dispose-deadlines.js'
-import { DisposedError, DisposeTimeoutError, RegistrationError, ResolutionError } from './errors.js'
-import { checkOption, validateOptions, type OptionRule } from './options.js'
+import { DisposedError, DisposeTimeoutError, hasErrorCode, RegistrationError, ResolutionError } from './errors.js'
+import { checkOption, describeValue, validateOptions, type OptionRule } from './options.js'
 
 /** How long a service instance lives. */
 export type Lifetime = 'singleton' | 'scoped' | 'transient'
@@ -10,6 +10,8 @@ export type Lifetime = 'singleton' | 'scoped' | 'transient'
 export interface ServiceResolver<S extends object = Record<string, unknown>> {
   /**
    * Resolves a dependency of the service being built, on its resolution path (so cycles and lifetimes are checked).
+   * Kept for a lazy lookup and used after the factory returned (or its promise settled), it resolves as from a
+   * fresh path: a cached service is found, and only a lookup that leads back to a service being built is a cycle.
    *
    * @throws {ResolutionError} unknown name, cycle, singleton depending on a scoped service, failing factory
    * @throws {DisposedError} when the scope was disposed
@@ -25,13 +27,13 @@ export type ServiceFactory<S extends object, T> = (resolver: ServiceResolver<S>)
 /** Options of a factory registration. */
 export interface RegistrationOptions<T> {
   /** Called when the owning scope is disposed; by default an instance's `Symbol.asyncDispose` / `Symbol.dispose` is used. */
-  dispose?: (instance: Awaited<T>) => void | Promise<void>
+  dispose?: ((instance: Awaited<T>) => void | Promise<void>) | undefined
 }
 
 /** Options of `createServiceContainer()`. */
 export interface ServiceContainerOptions {
   /** Receives failures that have no caller to go to (e.g. a scope disposed after the response was sent). Default: `process.emitWarning`. */
-  onError?: (error: unknown) => void
+  onError?: ((error: unknown) => void) | undefined
   /**
    * How long `dispose()` waits for one disposer, and for async factories still pending, before it goes on
    * without them: a `DisposeTimeoutError` joins its `AggregateError`. The disposer keeps running (a failure
@@ -39,9 +41,9 @@ export interface ServiceContainerOptions {
    * for good. Default `30000`: longer than a pool's own close timeout, so a singleton closing its pools is
    * waited for.
    */
-  disposeTimeoutMillis?: number
+  disposeTimeoutMillis?: number | undefined
   /** Where the dispose timeout reads time (a manual clock in tests). Default: the process clock. */
-  clock?: Clock
+  clock?: Clock | undefined
 }
 
 interface Registration {
@@ -104,6 +106,9 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   #newer: ServiceScope<S> | undefined
   #newest: ServiceScope<S> | undefined
   #openCount = 0
+  // The resolution path of the factory running here now (synchronously), for a resolver used after its own
+  // factory returned (see `#create`).
+  #activePath: readonly string[] = noPath
 
   static {
     openScopes = {
@@ -156,15 +161,22 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
    * Resolves a service: the cached instance for singletons and scoped services, a new one for transients.
    * For an async factory this returns its promise (created once even under concurrent resolution).
    *
-   * @throws {ResolutionError} unknown name, cycle, singleton depending on a scoped service, failing factory
+   * @throws {ResolutionError} unknown name (or one that is not a non-empty string), cycle, singleton depending
+   *   on a scoped service, failing factory
    * @throws {DisposedError} when this scope was disposed
    */
   resolve<K extends keyof S & string>(name: K): S[K] {
     return this.resolveFrom(name, noPath, false) as S[K]
   }
 
-  /** Makes a value resolvable in this scope only (e.g. the current request). It is not disposed. */
+  /**
+   * Makes a value resolvable in this scope only (e.g. the current request). It is not disposed.
+   *
+   * @throws {RegistrationError} for a name that is not a non-empty string
+   * @throws {DisposedError} when this scope was disposed
+   */
   provide<K extends string, V>(name: K, value: V): ServiceScope<S & Record<K, V>> {
+    if (typeof name !== 'string' || name === '') throw badName('provide a value', name)
     if (this.disposed) throw new DisposedError(`Could not provide '${name}'. The scope is disposed.`)
     if (this.#firstName === undefined || this.#firstName === name) {
       this.#firstName = name
@@ -234,12 +246,17 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
 
   /** @internal */
   resolveFrom(name: string, path: readonly string[], inSingleton: boolean): unknown {
-    if (this.#disposing !== undefined) throw new DisposedError(`Could not resolve '${name}'. The scope is disposed.`, [...path, name])
-    if (name === this.#firstName) return this.#firstValue
+    if (this.#disposing !== undefined) {
+      if (typeof name !== 'string') throw badResolve(name, path)
+      throw new DisposedError(`Could not resolve '${name}'. The scope is disposed.`, [...path, name])
+    }
+    // `#firstName` is undefined until something is provided: an undefined name must not match it.
+    if (name === this.#firstName && name !== undefined) return this.#firstValue
     const local = this.#local?.get(name)
     if (local !== undefined || this.#local?.has(name) === true) return local
     const registration = this.#root.registration(name)
     if (registration === undefined) {
+      if (typeof name !== 'string' || name === '') throw badResolve(name, path)
       const known = this.#root.names().map((n) => `'${n}'`).join(', ') || '(none)'
       throw new ResolutionError('unknown', [...path, name], `Could not resolve '${name}'. No service is registered under that name. Registered: ${known}.`)
     }
@@ -324,25 +341,37 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
     if (path.length > 0 && path.includes(registration.name)) this.#cycle(registration.name, path)
     const childPath = [...path, registration.name]
     const childInSingleton = inSingleton || registration.lifetime === 'singleton'
+    // While the factory runs, its resolver resolves on the factory's path, so cycles are found. A factory may
+    // keep its resolver for a lazy lookup (`() => r.resolve('b')`): used once the factory has returned (or its
+    // promise settled), that path is over, and the lookup starts from whatever factory is running here then
+    // (none: a fresh path), which finds a real cycle and no false one.
+    let settled = false
     const resolver: ServiceResolver<S> = {
-      resolve: (dependency) => this.resolveFrom(dependency, childPath, childInSingleton) as never,
+      resolve: (dependency) => this.resolveFrom(dependency, settled ? this.#activePath : childPath, childInSingleton) as never,
       scope: this,
     }
     let instance: unknown
+    const outerPath = this.#activePath
+    this.#activePath = childPath
     try {
       instance = (registration.factory as ServiceFactory<S, unknown>)(resolver)
     } catch (error) {
+      settled = true
       throw wrapFactoryError(error, childPath)
+    } finally {
+      this.#activePath = outerPath
     }
     if (isPromiseLike(instance)) {
       const pending = Promise.resolve(instance).then(
         (value) => {
+          settled = true
           this.#pending?.delete(pending)
           this.#waits?.delete(registration.name)
           this.#track(registration, value)
           return value
         },
         (error: unknown) => {
+          settled = true
           this.#pending?.delete(pending)
           this.#waits?.delete(registration.name)
           this.#uncache(registration.name, pending)
@@ -352,6 +381,7 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
       ;(this.#pending ??= new Map()).set(pending, registration.name)
       return pending
     }
+    settled = true
     this.#track(registration, instance)
     return instance
   }
@@ -497,7 +527,10 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
     // Together: each is one request's, and one after another every hung disposer would add its whole
     // timeout to the shutdown.
     const open = openScopes.newestFirst(this)
-    const outcomes = await Promise.allSettled(open.map((scope) => scope.dispose()))
+    // A scope its owner is disposing already is waited for, but its failure is the owner's: the owner holds
+    // that disposal and reports what fails (`runOperation` and the adapters to `onError`). Taken here too,
+    // it would reach this caller and `onError` both.
+    const outcomes = await Promise.allSettled(open.map((scope) => (scope.disposed ? scope.dispose().then(noop, noop) : scope.dispose())))
     outcomes.forEach((outcome, i) => {
       if (outcome.status === 'fulfilled') return
       errors.push(outcome.reason)
@@ -508,6 +541,8 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
   }
 
   #register<K extends string, T>(name: K, lifetime: Lifetime, factory: ServiceFactory<S, T>, options: RegistrationOptions<T> | undefined): ServiceContainer<S & Record<K, T>> {
+    // Checked before the name goes into the messages below.
+    if (typeof name !== 'string' || name === '') throw badName('register a service', name)
     checkOption(`container.${lifetime}('${name}')`, 'factory', factory, { type: 'function' })
     validateOptions(`container.${lifetime}('${name}')`, options, { dispose: { type: 'function', optional: true } })
     this.#add({ name, lifetime, factory: factory as ServiceFactory<object, unknown>, value: undefined, dispose: options?.dispose as Registration['dispose'] })
@@ -515,9 +550,7 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
   }
 
   #add(registration: Registration): void {
-    if (typeof registration.name !== 'string' || registration.name.length === 0) {
-      throw new RegistrationError(`Could not register a service. Expected a non-empty string name, got ${typeof registration.name}.`)
-    }
+    if (typeof registration.name !== 'string' || registration.name === '') throw badName('register a service', registration.name)
     if (this.disposed) throw new DisposedError(`Could not register '${registration.name}'. The container is disposed.`)
     if (this.#registrations.has(registration.name)) {
       throw new RegistrationError(`Could not register '${registration.name}'. A service with that name is already registered.`)
@@ -556,12 +589,29 @@ function defaultDisposer(instance: unknown): ((instance: unknown) => void | Prom
   return undefined
 }
 
+function noop(): void {}
+
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
 
+// A bad name given to a registration or `provide()`: said as it was, never converted (a symbol would throw).
+function badName(action: string, name: unknown): RegistrationError {
+  return new RegistrationError(`Could not ${action}. Expected a non-empty string name, got ${describeName(name)}.`)
+}
+
+// A bad name given to `resolve()`: `undefined` would otherwise match nothing provided and resolve to undefined.
+function badResolve(name: unknown, path: readonly string[]): ResolutionError {
+  return new ResolutionError('unknown', [...path, String(name)], `Could not resolve a service. Expected a non-empty string name, got ${describeName(name)}.`)
+}
+
+function describeName(name: unknown): string {
+  return name === '' ? 'an empty string' : describeValue(name)
+}
+
 function wrapFactoryError(error: unknown, path: readonly string[]): unknown {
-  if (error instanceof ResolutionError || error instanceof DisposedError) return error
+  // By code, not `instanceof`: a factory may resolve from a scope of another copy of this package.
+  if (hasErrorCode(error, 'ERR_RESOLUTION') || hasErrorCode(error, 'ERR_DISPOSED')) return error
   const name = path[path.length - 1] ?? '?'
   const reason = error instanceof Error ? error.message : String(error)
   return new ResolutionError('factory', path, `Could not resolve '${name}'. Its factory failed: ${reason}`, { cause: error })

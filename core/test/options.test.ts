@@ -118,6 +118,14 @@ validation('describes values without dumping objects or long strings', () => {
   assert.not.match(long.message, 'x'.repeat(58))
 })
 
+validation('describes a symbol by its description, with the right article', () => {
+  assert.match(invalid({ name: Symbol('orders') }).message, 'expected `name` to be a non-empty string, got `Symbol(orders)` (symbol).')
+  assert.match(invalid({ name: Symbol() }).message, 'got `Symbol()` (symbol).')
+  const long = invalid({ name: Symbol('y'.repeat(200)) }).message
+  assert.match(long, `\`Symbol(${'y'.repeat(50)}...\` (symbol)`)
+  assert.not.match(long, 'y'.repeat(51))
+})
+
 validation('never echoes a secret option, whatever its type', () => {
   const empty = invalid({ name: 'orders', password: '' })
   assert.is(empty.option, 'password')

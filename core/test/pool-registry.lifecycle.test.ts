@@ -118,6 +118,48 @@ lifecycle('subscribe reports pools already there, pools added later and pools re
   await registry.close()
 })
 
+lifecycle('a pool a listener registers while subscribe() replays the others is told to it once', async () => {
+  const registry = createPoolRegistry()
+  registry.register(new FakePool('orders'))
+  const seen: string[] = []
+  // A plugin that, on seeing 'orders', registers a companion pool.
+  registry.subscribe({
+    added: (pool) => {
+      seen.push(pool.name)
+      if (pool.name === 'orders') registry.register(new FakePool('orders-replica'))
+    },
+  })
+  assert.equal(seen, ['orders', 'orders-replica'])
+  await registry.close()
+})
+
+lifecycle('a listener subscribed from another listener is told of the pool being added once', async () => {
+  const registry = createPoolRegistry()
+  const late: string[] = []
+  const first = registry.subscribe({
+    added: () => {
+      first()
+      registry.subscribe({ added: (pool) => void late.push(pool.name) })
+    },
+  })
+  registry.register(new FakePool('orders'))
+  assert.equal(late, ['orders'])
+  registry.register(new FakePool('users'))
+  assert.equal(late, ['orders', 'users'])
+  await registry.close()
+})
+
+lifecycle('a listener unsubscribed by an earlier one is told nothing more', async () => {
+  const registry = createPoolRegistry()
+  const seen: string[] = []
+  let second = (): void => {}
+  registry.subscribe({ added: () => second() })
+  second = registry.subscribe({ added: (pool) => void seen.push(pool.name) })
+  registry.register(new FakePool('orders'))
+  assert.equal(seen, [])
+  await registry.close()
+})
+
 lifecycle('a listener may follow only additions', () => {
   const registry = createPoolRegistry()
   const added: string[] = []

@@ -57,6 +57,29 @@ lookup('an unknown name throws PoolNotFoundError listing the known names', () =>
   assert.is(error.message, "Could not find pool 'ordres'. Known pools: 'orders', 'users'.")
 })
 
+lookup('refuses a pool whose name is empty with InvalidOptionError naming pool.name', () => {
+  const registry = createPoolRegistry()
+  // A pool of the user's own (FakePool's monitor would refuse the name first).
+  const unnamed = { name: '', kind: 'toy', target: 'toy://', state: 'created', events: { on: () => () => {} }, warmup: async () => undefined, resize() {}, getPoolMetrics: () => undefined, close: async () => undefined }
+  const error = throwsError(() => registry.register(unnamed as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'pool.name')
+  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string, got `""` (string).')
+  assert.equal(registry.names(), [])
+})
+
+lookup('get() of a name that is not a string is an InvalidOptionError, not a TypeError', () => {
+  const registry = createPoolRegistry()
+  registry.register(new FakePool('orders'))
+  for (const [name, shown] of [
+    [Symbol('orders'), '`Symbol(orders)` (symbol)'],
+    [undefined, '`undefined` (undefined)'],
+  ] as const) {
+    const error = throwsError(() => registry.get(name as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'name')
+    assert.is(error.message, `Invalid options for registry.get: expected \`name\` to be a string, got ${shown}.`)
+  }
+})
+
 lookup('two registries in one process are independent', async () => {
   const a = createPoolRegistry()
   const b = createPoolRegistry()

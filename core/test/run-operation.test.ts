@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, OperationContext, createServiceContainer, runOperation } from '../src/index.js'
-import { turn } from './_helpers/async.js'
+import { deferred, isPending, turn } from './_helpers/async.js'
 import { rejects } from '@lifeguard/test-kit'
 
 const run = suite('runOperation')
@@ -121,6 +121,34 @@ run('after a failed job, a disposal failure goes to onError and the job error wi
   assert.instance(reported[0], AggregateError)
   assert.is(((reported[0] as AggregateError).errors[0] as Error).message, 'rollback failed')
   await container.dispose()
+})
+
+run('a disposal failure still in flight when container.dispose() starts is reported once, by the job, not to its caller too', async () => {
+  const reported: unknown[] = []
+  const releasing = deferred()
+  const released = deferred()
+  const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('conn', () => 'conn', {
+    dispose: () => {
+      releasing.resolve()
+      return released.promise
+    },
+  })
+  const job = rejects(
+    runOperation('worker', 'job', (context) => {
+      context.get('conn')
+      throw new Error('job failed')
+    }, { container }),
+    Error,
+  )
+  await releasing.promise
+  // Shutdown starts while the job's scope is still being disposed.
+  const shutdown = container.dispose()
+  assert.ok(await isPending(shutdown), 'shutdown waits for the disposal in flight')
+  released.reject(new Error('could not release connection'))
+  await shutdown
+  assert.is((await job).message, 'job failed')
+  assert.is(reported.length, 1)
+  assert.is(((reported[0] as AggregateError).errors[0] as Error).message, 'could not release connection')
 })
 
 run('after a successful job, a disposal failure is thrown', async () => {

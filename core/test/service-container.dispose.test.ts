@@ -221,6 +221,27 @@ dispose('child scope failures are part of the container AggregateError', async (
   assert.is((inner?.errors[0] as Error).message, 'child failed')
 })
 
+dispose('a scope its owner is disposing already is waited for; its failure goes to the owner alone', async () => {
+  const releasing = deferred()
+  const released = deferred()
+  const container = createServiceContainer().scoped('conn', () => 'conn', {
+    dispose: () => {
+      releasing.resolve()
+      return released.promise
+    },
+  })
+  const scope = container.createScope()
+  scope.resolve('conn')
+  const owners = rejects(scope.dispose(), AggregateError)
+  await releasing.promise
+  const shutdown = container.dispose()
+  assert.ok(await isPending(shutdown))
+  released.reject(new Error('could not release connection'))
+  await shutdown
+  assert.is(((await owners).errors[0] as Error).message, 'could not release connection')
+  assert.is(container.openScopes, 0)
+})
+
 dispose('an instance whose async factory finishes during dispose is still disposed', async () => {
   const log: string[] = []
   const gate = deferred()
