@@ -40,7 +40,7 @@ test('pool.query() reports one event per query: its duration, its first keyword,
   assert.is(seen[1]?.event.operation, 'INSERT')
   assert.is((seen[1]?.event.error as { code?: string } | undefined)?.code, '42P01', 'the server\'s SQLSTATE (undefined table)')
   assert.is(seen[1]?.operation, 'GET /orders/:id')
-  assert.is(seen[2]?.event.operation, 'WITH')
+  assert.is(seen[2]?.event.operation, 'SELECT', "a read-only WITH is named after its main statement")
   assert.is(seen[2]?.operation, undefined, 'outside any operation')
   assert.not.match(JSON.stringify(seen.map((s) => s.event)), secretValue)
   await container.dispose()

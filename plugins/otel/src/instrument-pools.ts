@@ -18,6 +18,19 @@ export interface InstrumentPoolsOptions {
    * two more attributes make each sample cost the SDK about half as much again, and multiply the series.
    */
   routeAttributes?: boolean | undefined
+  /**
+   * Put before every pool's registry name in `db.client.connection.pool.name`: `'billing.'` reports the pool
+   * `orders` as `billing.orders`. Pool names are unique within a registry only; give each registry that
+   * reports to a shared MeterProvider its own prefix. 1 to 100 characters, no control characters. Default:
+   * none (the registry name as it is).
+   */
+  poolNamePrefix?: string | undefined
+  /**
+   * Receives what the instrumentation cannot do without failing the pools: a pool left unreported because
+   * another instrumentation reports a pool of that name to the same MeterProvider (a `RegistrationError`).
+   * Default: `process.emitWarning` (code `LIFEGUARD_OTEL_POOL_NOT_REPORTED`).
+   */
+  onError?: ((error: unknown) => void) | undefined
   /** Where the check for a new global provider is scheduled (once a second); tests pass a manual clock. */
   clock?: Clock | undefined
 }
@@ -55,11 +68,17 @@ export const meterName = '@lifeguard/otel'
 // after instrumenting loses at most this much of the first events.
 const followIntervalMillis = 1000
 
+// A prefix is a label, like the pool names it goes before: this keeps a connection string or a request id
+// passed by mistake out of every series.
+const maxPrefixLength = 100
+
 const meterProviderRule = { type: 'custom', expected: 'a MeterProvider', check: isMeterProvider } as const
 const optionRules = {
   meterProvider: { ...meterProviderRule, optional: true },
   operationDuration: { type: 'boolean', optional: true },
   routeAttributes: { type: 'boolean', optional: true },
+  poolNamePrefix: { type: 'custom', expected: `a string of 1 to ${maxPrefixLength} characters without control characters`, check: isPoolNamePrefix, optional: true },
+  onError: { type: 'function', optional: true },
   clock: clockRule,
 } as const
 
@@ -67,7 +86,9 @@ const optionRules = {
  * Reports every pool of a registry through OpenTelemetry: the connection pool metrics of the semantic
  * conventions (`db.client.connection.*`), `db.client.operation.duration` per statement or command, and
  * Lifeguard's `lifeguard.pool.*` counters, each pool with its own `db.client.connection.pool.name`. Pools
- * registered later are picked up; closed pools stop reporting. Uses `@opentelemetry/api` only: while no
+ * registered later are picked up; closed pools stop reporting. A pool whose name another instrumentation
+ * reports to the same MeterProvider already is left out and reported to `onError` (their series would mix):
+ * give each registry its own `poolNamePrefix`. Uses `@opentelemetry/api` only: while no
  * SDK is registered the meter is a no-op and nothing is subscribed at all; without a `meterProvider`
  * option it follows the global provider, so the SDK may be registered before or after this call.
  *
@@ -77,17 +98,19 @@ const optionRules = {
  * @example
  * const meterProvider = new MeterProvider({ readers: [new PrometheusExporter({ port: 9464 })] })
  * const instrumentation = instrumentPools(registry, { meterProvider })
+ * // a second registry on the same provider, with pools of the same names
+ * instrumentPools(billingRegistry, { meterProvider, poolNamePrefix: 'billing.' })
  * // on shutdown
  * instrumentation.stop()
  */
 export function instrumentPools(registry: InstrumentedRegistry, options?: InstrumentPoolsOptions): PoolInstrumentation {
   checkOption('instrumentPools', 'registry', registry, { type: 'custom', expected: 'a PoolRegistry', check: isRegistry })
-  const { meterProvider, operationDuration = true, routeAttributes = false, clock = systemClock } = validateOptions('instrumentPools', options, optionRules)
+  const { meterProvider, operationDuration = true, routeAttributes = false, poolNamePrefix = '', onError = warnNotReported, clock = systemClock } = validateOptions('instrumentPools', options, optionRules)
   // A second instrumentation of the same pools counted every event twice on a shared provider.
   if ((registry as Instrumented)[instrumentedBy] !== undefined) {
     throw new RegistrationError('The registry is instrumented already: stop() the instrumentation first. To export to several places, give its MeterProvider more readers.')
   }
-  const instrumentation = new RegistryInstrumentation(registry, { operationDuration, routeAttributes }, meterProvider, clock)
+  const instrumentation = new RegistryInstrumentation(registry, { operationDuration, routeAttributes, poolNamePrefix, onError }, meterProvider, clock)
   Object.defineProperty(registry, instrumentedBy, { value: instrumentation, configurable: true, writable: true })
   return instrumentation
 }
@@ -162,12 +185,20 @@ class RegistryInstrumentation implements PoolInstrumentation {
     this.#reporter = undefined
     const meter = provider.getMeter(meterName)
     // The API's no-op meter records nothing: listening to the pools would be pure cost.
-    if (meter !== createNoopMeter()) this.#reporter = new RegistryReporter(this.#registry, meter, this.#report)
+    if (meter !== createNoopMeter()) this.#reporter = new RegistryReporter(this.#registry, provider, meter, this.#report)
   }
 }
 
 function isMeterProvider(value: unknown): boolean {
   return typeof value === 'object' && value !== null && typeof (value as { getMeter?: unknown }).getMeter === 'function'
+}
+
+function isPoolNamePrefix(value: unknown): boolean {
+  return typeof value === 'string' && value.length >= 1 && value.length <= maxPrefixLength && !/[\u0000-\u001f\u007f]/.test(value)
+}
+
+function warnNotReported(error: unknown): void {
+  process.emitWarning(error instanceof Error ? error.message : String(error), { code: 'LIFEGUARD_OTEL_POOL_NOT_REPORTED' })
 }
 
 function isRegistry(value: unknown): boolean {

@@ -48,15 +48,16 @@ export const metricNames = {
  * const usedByPool = point.attributes[attributeNames.poolName]
  */
 export const attributeNames = {
-  /** The pool's registry name, on every instrument. */
+  /** The pool's registry name (after `instrumentPools()`'s `poolNamePrefix`, if given), on every instrument. */
   poolName: 'db.client.connection.pool.name',
   /** `idle` or `used`, on `db.client.connection.count`. */
   connectionState: 'db.client.connection.state',
   /** `postgresql`, `mongodb`, ... (from the pool's `kind`), on `db.client.operation.duration`. */
   systemName: 'db.system.name',
   /**
-   * The statement's kind, on `db.client.operation.duration` when the adapter knows it: the first SQL keyword
-   * (`SELECT`, `INSERT`, `BEGIN`, ...) or the MongoDB command name (`find`, `insert`, ...).
+   * The statement's kind, on `db.client.operation.duration` when the adapter knows it: the SQL keyword that
+   * names the operation, upper-case (`SELECT`, `INSERT`, `BEGIN`, ...; a WITH query's main statement; none for
+   * a text of several operations or an EXPLAIN), or the MongoDB command name (`find`, `insert`, ...).
    */
   dbOperationName: 'db.operation.name',
   /**

@@ -8,7 +8,7 @@ import { pgConfig, terminateBackends, uniqueAppName, waitForServerConnections } 
 
 const attributes = suite('PostgreSQL pool attributes and errors')
 
-attributes('no credential, connection string, query text (beyond its first keyword) or request id becomes an attribute; a killed idle connection is an error', async () => {
+attributes('no credential, connection string, query text (beyond the keyword naming its operation) or request id becomes an attribute; a killed idle connection is an error', async () => {
   const harness = createMetricsHarness()
   const appName = uniqueAppName('otel-attrs')
   const { host, port, user, database } = pgConfig()
@@ -35,7 +35,7 @@ attributes('no credential, connection string, query text (beyond its first keywo
   assert.ok(valueOf(metrics, metricNames.errors, { [attributeNames.poolName]: 'orders', [attributeNames.errorSource]: 'idle-connection' }) >= 1)
   const values = allAttributeValues(metrics)
   assert.ok(values.includes('POST /orders'), 'the scan sees the operation attributes')
-  assert.ok(values.includes('SELECT'), 'the statement\'s kind, its first keyword')
+  assert.ok(values.includes('SELECT'), 'the statement\'s kind, the keyword naming it')
   for (const secret of [password, connectionString, `${host}:${port}`, 'postgres://', 'SELECT $1', 'note', '4111', 'req-3c59dc04', 'terminat']) {
     assert.not.ok(values.some((value) => value.includes(secret)), `'${secret}' appears in an attribute value`)
   }

@@ -242,6 +242,24 @@ pg('db.client.operation.duration has one sample per statement, with its kind and
   }
 })
 
+pg('db.operation.name is the one operation a text performs: a WITH query its main statement; none for several statements, a data-modifying WITH or an EXPLAIN', async ({ harness, container }) => {
+  await runOperation('orders-api', 'POST /orders/purge', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query('CREATE TEMP TABLE purged (a int) ON COMMIT DROP')
+      await tx.query('insert into purged values (1); insert into purged values (2)')
+      await tx.query('WITH d AS (DELETE FROM purged WHERE a = 1 RETURNING a) SELECT count(*) FROM d')
+      await tx.query('EXPLAIN ANALYZE DELETE FROM purged')
+      await tx.query('with kept as (select a from purged) select count(*) from kept')
+    }), { container })
+  const metrics = await harness.collect()
+  const route = { ...orders, [attributeNames.operationHandler]: 'orders-api', [attributeNames.operationName]: 'POST /orders/purge' }
+  const named = (statement: string) => histogramPointCount(metrics, metricNames.operationDuration, { ...route, [attributeNames.dbOperationName]: statement })
+  assert.equal(['BEGIN', 'CREATE', 'INSERT', 'DELETE', 'EXPLAIN', 'WITH', 'SELECT', 'COMMIT'].map(named), [1, 1, 0, 0, 0, 0, 1, 1])
+  const unnamed = metric(metrics, metricNames.operationDuration).dataPoints.filter((p) => p.attributes[attributeNames.operationName] === 'POST /orders/purge' && p.attributes[attributeNames.dbOperationName] === undefined)
+  assert.is(unnamed.length, 1, 'one series without db.operation.name')
+  assert.is((unnamed[0]?.value as { count: number } | undefined)?.count, 3, 'the two statements, the data-modifying WITH and the EXPLAIN')
+})
+
 pg('use_time is the hold time of a checkout: a held client is one sample however many statements it ran', async ({ harness, orders: pool }) => {
   const before = histogramOf(await harness.collect(), metricNames.useTime, orders).count
   const client = await pool.connect()

@@ -20,6 +20,8 @@ const maxNamespaces = 100
  */
 export class PoolTracker {
   readonly pool: ManagedPool
+  /** The pool's `db.client.connection.pool.name`: its registry name, after the instrumentation's prefix. */
+  readonly name: string
   readonly #instruments: PoolInstruments
   readonly #pool: Attributes
   readonly #used: Attributes
@@ -37,11 +39,14 @@ export class PoolTracker {
   readonly #unsubscribe: (() => void)[] = []
   readonly #buffers: SampleBuffer[] = []
 
-  /** @param routeAttributes - label operation durations with the operation that ran them */
-  constructor(pool: ManagedPool, instruments: PoolInstruments, routeAttributes: boolean) {
+  /**
+   * @param name - the pool's `db.client.connection.pool.name`
+   * @param routeAttributes - label operation durations with the operation that ran them
+   */
+  constructor(pool: ManagedPool, name: string, instruments: PoolInstruments, routeAttributes: boolean) {
     this.pool = pool
+    this.name = name
     this.#instruments = instruments
-    const name = pool.name
     this.#pool = { [attributeNames.poolName]: name }
     this.#used = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'used' }
     this.#idle = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'idle' }

@@ -1,12 +1,18 @@
-import type { BatchObservableCallback, Meter } from '@opentelemetry/api'
-import type { ManagedPool, PoolRegistry } from '@lifeguard/core'
+import type { BatchObservableCallback, Meter, MeterProvider } from '@opentelemetry/api'
+import { RegistrationError, type ManagedPool, type PoolRegistry } from '@lifeguard/core'
+import { attributeNames } from '../semantic-conventions.js'
 import { createPoolInstruments, observables } from './pool-instruments.js'
+import { PoolNameClaims } from './pool-name-claims.js'
 import { PoolTracker } from './pool-tracker.js'
 
 /** What `instrumentPools()` was asked to record. */
 export interface ReportOptions {
   readonly operationDuration: boolean
   readonly routeAttributes: boolean
+  /** Put before every pool's registry name in `db.client.connection.pool.name` (`''` for none). */
+  readonly poolNamePrefix: string
+  /** Receives a pool that is not reported because another instrumentation reports its name. */
+  readonly onError: (error: unknown) => void
 }
 
 /**
@@ -21,9 +27,11 @@ export class RegistryReporter {
   readonly #observe: BatchObservableCallback
   readonly #observed: ReturnType<typeof observables>
   readonly #unsubscribe: () => void
+  readonly #claims: PoolNameClaims
   #active = true
 
-  constructor(registry: Pick<PoolRegistry, 'subscribe'>, meter: Meter, options: ReportOptions) {
+  constructor(registry: Pick<PoolRegistry, 'subscribe'>, provider: MeterProvider, meter: Meter, options: ReportOptions) {
+    this.#claims = new PoolNameClaims(provider)
     const instruments = createPoolInstruments(meter, options.operationDuration)
     this.#observed = observables(instruments)
     this.#observe = (result) => {
@@ -46,7 +54,10 @@ export class RegistryReporter {
     meter.addBatchObservableCallback(this.#observe, this.#observed)
     this.#unsubscribe = registry.subscribe({
       added: (pool) => {
-        if (this.#active && !this.#trackers.has(pool) && pool.state !== 'closed') this.#trackers.set(pool, new PoolTracker(pool, instruments, options.routeAttributes))
+        if (!this.#active || this.#trackers.has(pool) || pool.state === 'closed') return
+        const name = options.poolNamePrefix + pool.name
+        if (this.#claims.claim(name, this)) this.#trackers.set(pool, new PoolTracker(pool, name, instruments, options.routeAttributes))
+        else report(options.onError, nameTaken(pool.name, name))
       },
       removed: (pool) => this.#retire(pool),
     })
@@ -70,8 +81,14 @@ export class RegistryReporter {
   }
 
   #drop(pool: ManagedPool): void {
-    this.#trackers.get(pool)?.detach()
+    const tracker = this.#trackers.get(pool)
+    if (tracker === undefined) return
+    tracker.detach()
     this.#trackers.delete(pool)
+    // At once, not after the closing report: an instrumentation started right after this one stopped (a
+    // registry replaced on reload) must get its names. Its live numbers still win the next collection over
+    // these zeros, its batch callback coming later.
+    this.#claims.release(tracker.name, this)
   }
 
   #retire(pool: ManagedPool): void {
@@ -79,5 +96,23 @@ export class RegistryReporter {
     if (tracker === undefined) return
     this.#drop(pool)
     this.#retiring.add(tracker)
+  }
+}
+
+function nameTaken(poolName: string, name: string): RegistrationError {
+  const as = name === poolName ? '' : ` as '${name}'`
+  return new RegistrationError(
+    `Could not report pool '${poolName}'${as}. Another instrumentation reports a pool under that ${attributeNames.poolName} to the same MeterProvider, ` +
+      'and the two would overwrite each other\'s gauges and add up their counters. Give each registry its own `poolNamePrefix` ' +
+      "(`instrumentPools(registry, { poolNamePrefix: 'billing.' })`), or stop() the other instrumentation first.",
+  )
+}
+
+// A failing onError must not break the registry's subscription or the caller of instrumentPools().
+function report(onError: (error: unknown) => void, error: Error): void {
+  try {
+    onError(error)
+  } catch (failure) {
+    process.emitWarning(`The onError of instrumentPools() failed: ${failure instanceof Error ? failure.message : String(failure)}. It was reporting: ${error.message}`, { code: 'LIFEGUARD_OTEL_ON_ERROR_FAILED' })
   }
 }

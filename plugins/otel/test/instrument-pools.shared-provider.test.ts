@@ -1,0 +1,203 @@
+import { createPoolRegistry, InvalidOptionError, RegistrationError, type PoolRegistry } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { attributeNames, instrumentPools, metricNames, type InstrumentPoolsOptions } from '../src/index.js'
+import { MemoryPool } from './_helpers/memory-pool.js'
+import { createMetricsHarness, histogramOf, metric, valueOf, type MetricsHarness } from './_helpers/metrics.js'
+
+interface Context {
+  harness: MetricsHarness
+  registries: PoolRegistry[]
+}
+
+const shared = suite<Context>('instrumentPools: two registries on one MeterProvider', {} as Context)
+
+shared.before.each((context) => {
+  context.harness = createMetricsHarness()
+  context.registries = []
+})
+
+shared.after.each(async (context) => {
+  for (const registry of context.registries) await registry.close()
+  await context.harness.shutdown()
+})
+
+function registryWith(context: Context, maxSize: number): { registry: PoolRegistry; pool: MemoryPool } {
+  const registry = createPoolRegistry()
+  context.registries.push(registry)
+  return { registry, pool: registry.register(new MemoryPool('orders', { maxSize })) }
+}
+
+const named = (name: string) => ({ [attributeNames.poolName]: name })
+
+function limitPoints(metrics: Awaited<ReturnType<MetricsHarness['collect']>>): Record<string, number> {
+  const points: Record<string, number> = {}
+  for (const point of metric(metrics, metricNames.limit).dataPoints) points[String(point.attributes[attributeNames.poolName])] = point.value as number
+  return points
+}
+
+shared('poolNamePrefix gives each registry its own series: live numbers, counters and a close stay apart', async (context) => {
+  const { harness } = context
+  const a = registryWith(context, 2)
+  const b = registryWith(context, 5)
+  const errors: unknown[] = []
+  const onError = (error: unknown) => void errors.push(error)
+  const ia = instrumentPools(a.registry, { meterProvider: harness.meterProvider, poolNamePrefix: 'a.', onError })
+  const ib = instrumentPools(b.registry, { meterProvider: harness.meterProvider, poolNamePrefix: 'b/', onError })
+  assert.equal(ia.pools, ['orders'], 'pools lists registry names')
+  assert.equal(ib.pools, ['orders'])
+  ;(await a.pool.acquire())()
+  ;(await b.pool.acquire())()
+  ;(await b.pool.acquire())()
+  let metrics = await harness.collect()
+  assert.equal(limitPoints(metrics), { 'a.orders': 2, 'b/orders': 5 })
+  assert.is(histogramOf(metrics, metricNames.useTime, named('a.orders')).count, 1)
+  assert.is(histogramOf(metrics, metricNames.useTime, named('b/orders')).count, 2)
+  await b.registry.close()
+  metrics = await harness.collect()
+  assert.equal(limitPoints(metrics), { 'a.orders': 2, 'b/orders': 0 }, 'closing b zeroes b only')
+  assert.equal(limitPoints(await harness.collect()), { 'a.orders': 2, 'b/orders': 0 })
+  assert.equal(errors, [])
+  ia.stop()
+  ib.stop()
+})
+
+shared('a pool name another instrumentation reports on the same provider is left out and reported, never mixed', async (context) => {
+  const { harness } = context
+  const a = registryWith(context, 2)
+  const b = registryWith(context, 5)
+  const errors: unknown[] = []
+  const ia = instrumentPools(a.registry, { meterProvider: harness.meterProvider })
+  const ib = instrumentPools(b.registry, { meterProvider: harness.meterProvider, onError: (error) => void errors.push(error) })
+  assert.is(errors.length, 1)
+  const error = errors[0] as RegistrationError
+  assert.instance(error, RegistrationError)
+  assert.is(error.code, 'ERR_REGISTRATION')
+  assert.match(error.message, /^Could not report pool 'orders'\. Another instrumentation reports a pool under that db\.client\.connection\.pool\.name to the same MeterProvider/)
+  assert.match(error.message, /`poolNamePrefix`/)
+  assert.equal(ib.pools, [], 'the refused pool is not listed')
+  assert.is(b.pool.listenerCount, 0, 'nothing listens to the refused pool')
+
+  ;(await a.pool.acquire())()
+  ;(await b.pool.acquire())()
+  let metrics = await harness.collect()
+  assert.equal(limitPoints(metrics), { orders: 2 }, 'the series is the first registry\'s alone')
+  assert.is(histogramOf(metrics, metricNames.useTime, named('orders')).count, 1, 'the other pool\'s checkouts are not added')
+  await b.registry.close()
+  metrics = await harness.collect()
+  assert.is(valueOf(metrics, metricNames.limit, named('orders')), 2, 'closing the refused pool zeroes nothing')
+
+  // Once the first instrumentation stops, the name is free for another one.
+  ia.stop()
+  ib.stop()
+  const c = registryWith(context, 7)
+  const ic = instrumentPools(c.registry, { meterProvider: harness.meterProvider, onError: (error) => void errors.push(error) })
+  assert.equal(ic.pools, ['orders'])
+  assert.is(errors.length, 1)
+  assert.is(valueOf(await harness.collect(), metricNames.limit, named('orders')), 7, 'the new instrumentation\'s live numbers win over the stopped one\'s zeros')
+  ic.stop()
+})
+
+shared('a prefix that makes two names equal is a collision too, named with the reported name; pools registered later are checked', async (context) => {
+  const { harness } = context
+  const a = registryWith(context, 2)
+  const errors: unknown[] = []
+  const ia = instrumentPools(a.registry, { meterProvider: harness.meterProvider, poolNamePrefix: 'x.' })
+  const other = createPoolRegistry()
+  context.registries.push(other)
+  const io = instrumentPools(other, { meterProvider: harness.meterProvider, onError: (error) => void errors.push(error) })
+  other.register(new MemoryPool('x.orders'))
+  assert.is(errors.length, 1)
+  assert.match((errors[0] as Error).message, /^Could not report pool 'x\.orders'\./)
+  const c = registryWith(context, 3)
+  const ic = instrumentPools(c.registry, { meterProvider: harness.meterProvider, poolNamePrefix: 'x', onError: (error) => void errors.push(error) })
+  c.registry.register(new MemoryPool('.orders'))
+  assert.is(errors.length, 2)
+  assert.match((errors[1] as Error).message, /^Could not report pool '\.orders' as 'x\.orders'\./)
+  assert.equal(ic.pools, ['orders'], 'its own xorders is reported')
+  ia.stop()
+  io.stop()
+  ic.stop()
+})
+
+shared('the same name on two different MeterProviders is no collision', async (context) => {
+  const { harness } = context
+  const second = createMetricsHarness()
+  const a = registryWith(context, 2)
+  const b = registryWith(context, 5)
+  const errors: unknown[] = []
+  const onError = (error: unknown) => void errors.push(error)
+  const ia = instrumentPools(a.registry, { meterProvider: harness.meterProvider, onError })
+  const ib = instrumentPools(b.registry, { meterProvider: second.meterProvider, onError })
+  assert.equal(errors, [])
+  assert.is(valueOf(await harness.collect(), metricNames.limit, named('orders')), 2)
+  assert.is(valueOf(await second.collect(), metricNames.limit, named('orders')), 5)
+  // Moving the second one onto the shared provider meets the first one's name.
+  ib.setMeterProvider(harness.meterProvider)
+  assert.is(errors.length, 1)
+  assert.equal(ib.pools, [])
+  ia.stop()
+  ib.stop()
+  await second.shutdown()
+})
+
+shared('without onError the collision is a process warning; an onError that throws falls back to one', async (context) => {
+  const { harness } = context
+  const a = registryWith(context, 2)
+  const b = registryWith(context, 5)
+  const c = registryWith(context, 6)
+  const warnings: Error[] = []
+  const onWarning = (warning: Error) => void warnings.push(warning)
+  process.on('warning', onWarning)
+  try {
+    const ia = instrumentPools(a.registry, { meterProvider: harness.meterProvider })
+    const ib = instrumentPools(b.registry, { meterProvider: harness.meterProvider })
+    const ic = instrumentPools(c.registry, {
+      meterProvider: harness.meterProvider,
+      onError: () => {
+        throw new Error('broken hook')
+      },
+    })
+    // process.emitWarning delivers on the next tick.
+    for (let tick = 0; tick < 10 && warnings.length < 2; tick++) await new Promise((resolve) => setImmediate(resolve))
+    assert.is(warnings.length, 2)
+    assert.is((warnings[0] as Error & { code?: string }).code, 'LIFEGUARD_OTEL_POOL_NOT_REPORTED')
+    assert.match(warnings[0]?.message ?? '', /^Could not report pool 'orders'\./)
+    assert.is((warnings[1] as Error & { code?: string }).code, 'LIFEGUARD_OTEL_ON_ERROR_FAILED')
+    assert.match(warnings[1]?.message ?? '', /broken hook.*Could not report pool 'orders'/)
+    ia.stop()
+    ib.stop()
+    ic.stop()
+  } finally {
+    process.off('warning', onWarning)
+  }
+})
+
+shared('rejects a bad poolNamePrefix or onError, naming option, value and range', () => {
+  const registry = createPoolRegistry()
+  const cases: [unknown, RegExp][] = [
+    ['', /`poolNamePrefix` to be a string of 1 to 100 characters without control characters, got `""` \(string\)/],
+    ['x'.repeat(101), /`poolNamePrefix` to be a string of 1 to 100 characters/],
+    ['billing\n', /`poolNamePrefix`.*got `"billing\\n"` \(string\)/],
+    [42, /`poolNamePrefix`.*got `42` \(number\)/],
+  ]
+  for (const [value, words] of cases) {
+    try {
+      instrumentPools(registry, { poolNamePrefix: value } as InstrumentPoolsOptions)
+      assert.unreachable(`accepted ${JSON.stringify(value)}`)
+    } catch (error) {
+      assert.instance(error, InvalidOptionError)
+      assert.is((error as InvalidOptionError).option, 'poolNamePrefix')
+      assert.match((error as Error).message, words)
+    }
+  }
+  try {
+    instrumentPools(registry, { onError: 'log' } as unknown as InstrumentPoolsOptions)
+    assert.unreachable('accepted a string onError')
+  } catch (error) {
+    assert.instance(error, InvalidOptionError)
+    assert.match((error as Error).message, /`onError` to be a function, got `"log"` \(string\)/)
+  }
+})
+
+shared.run()
