@@ -3,6 +3,7 @@ import type { OperationContext } from '@lifeguard/core'
 import { HttpOperation, httpMiddlewareSettings, pathOf, whileQueued } from '@lifeguard/core/http'
 import type { Request, RequestHandler, Response } from 'express'
 import { attachContext, contextOf } from './internal/request-contexts.js'
+import { routeName, type RouteLike } from './internal/route-name.js'
 import { expressRules, rejectMapErrors, type LifeguardOptions } from './options.js'
 
 // `res.on` found through the response's prototype chain is the costliest of those misses (measured: the
@@ -43,12 +44,6 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
   const settings = httpMiddlewareSettings<Request>(options, expressRules)
   const { operationName, requestIdHeader } = settings
   const abortGraceMillis = options.abortGraceMillis ?? 1000
-  // The user's name for the request, else METHOD route-pattern once routed (with the base URL of the router
-  // it is in now), else a name built when something reads it (see HttpOperation and `untilRouted`).
-  const defaultName = (req: Request, method: string, route: RouteLike | undefined, operation: () => HttpOperation): string | (() => string) =>
-    route === undefined ? untilRouted(req, method, operation) : `${method} ${req.baseUrl}${String(route.path)}`
-  const nameOf = (req: Request, method: string, route: RouteLike | undefined, operation: () => HttpOperation): string | (() => string) =>
-    operationName?.(req) ?? defaultName(req, method, route, operation)
 
   // Express gives every request object a prototype chain of its own (see request-contexts.ts), so each
   // property read on `req` or `res` misses V8's caches (2k to 5k instructions each, measured): this path
@@ -58,24 +53,21 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     if (contextOf(req) !== undefined) return next()
     const method = req.method
     // Set already when the middleware is mounted on a route; otherwise once the router has matched.
-    let route = req.route as RouteLike | undefined
+    const route = req.route as RouteLike | undefined
     const self = (): HttpOperation => operation
-    const operation: HttpOperation = new HttpOperation(settings, nameOf(req, method, route, self), req.headers[requestIdHeader])
+    const operation: HttpOperation = new HttpOperation(
+      settings,
+      route === undefined ? untilRouted(req, method, operationName, self) : (operationName?.(req) ?? `${method} ${req.baseUrl}${String(route.path)}`),
+      req.headers[requestIdHeader],
+    )
     const { context } = operation
     attachContext(req, context)
     // Set at once, not as the headers are written (echoHeaderOnWrite, as on Koa and Hono): an own `writeHead`
     // on Express's responses cost 40k+ instructions a request on Node 20 (measured), where it saves 3k elsewhere.
     res.setHeader(requestIdHeader, operation.requestId)
-    let routed = route !== undefined
     // 'close' follows 'finish', and also comes alone when the connection drops first (or the connection's
     // own, for a pipelined response still waiting in line).
     const onClose = (): void => {
-      if (!routed && operationName !== undefined) {
-        // The user's name, now that the route may be known. The default one reads the route by itself
-        // (`untilRouted`); rebuilt here it would lose the router's mount path, which Express has reset by now.
-        const name = operationName(req)
-        if (name !== undefined) operation.rename(name)
-      }
       const finished = res.writableFinished
       operation.closed(finished)
       if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)
@@ -83,31 +75,25 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     addListener.call(res, 'close', onClose)
     whileQueued(req, res, onClose)
     operation.run(next)
-    // Routing is synchronous unless an async middleware sits in between: name the operation now if we can.
-    if (!routed) {
-      route = req.route as RouteLike | undefined
-      if (route !== undefined) {
-        routed = true
-        operation.rename(nameOf(req, method, route, self))
-      }
-    }
+    // Routing is synchronous unless an async middleware sits in between. The user's name is taken now if the
+    // request is routed (a name read once routed is kept), while the router's state it may read (`req.baseUrl`)
+    // is most likely still the route's. The default name needs no such help (see `routeName`).
+    if (operationName !== undefined && route === undefined && req.route !== undefined) void context.operation
   }
 }
 
-interface RouteLike {
-  path?: unknown
-}
-
-// The default name of a request not routed when the middleware ran: read when something asks for it. After
-// an async middleware Express routes later, with no hook to tell: a query in the handler then reads the
-// route pattern here, and one before routing gets `METHOD path` for now, not kept, so that a later read
-// (route-labelled metrics, pool events) gets the pattern instead of a path with ids in it.
-function untilRouted(req: Request, method: string, operation: () => HttpOperation): () => string {
+// The name of a request not routed when the middleware ran, built when something reads it: the user's
+// `operationName`, else METHOD route-pattern. After an async middleware Express routes later, with no hook to
+// tell: a query in the handler then reads the route's name here, and one before routing gets a name for now
+// (the user's, else `METHOD path`), not kept, so that a later read (route-labelled metrics, pool events) gets
+// the route's name instead of a path with ids in it.
+function untilRouted(req: Request, method: string, operationName: ((req: Request) => string | undefined) | undefined, operation: () => HttpOperation): () => string {
   const name = (): string => {
     const route = req.route as RouteLike | undefined
-    if (route !== undefined) return `${method} ${req.baseUrl}${String(route.path)}`
+    const custom = operationName?.(req)
+    if (route !== undefined) return custom ?? routeName(req, method, route)
     operation().rename(name)
-    return `${method} ${pathOf(req.originalUrl ?? req.url)}`
+    return custom ?? `${method} ${pathOf(req.originalUrl ?? req.url)}`
   }
   return name
 }

@@ -7,8 +7,9 @@ import type { Request } from 'express'
 export interface LifeguardOptions extends HttpMiddlewareOptions<Request> {
   /**
    * Names the operation from the request; return `undefined` to keep the default `METHOD route-pattern`
-   * (`GET /orders/:id`, or `METHOD path` when no route matched). Called when the request arrives and again
-   * once it is routed. Keep names low-cardinality.
+   * (`GET /orders/:id`, or `METHOD path` when no route matched). Called when something reads the name (the
+   * handler, pool events, route-labelled metrics), and once the request is routed: a name given before routing
+   * is for now, and the function is asked again on the next read. Keep names low-cardinality.
    */
   operationName?: ((req: Request) => string | undefined) | undefined
   /**

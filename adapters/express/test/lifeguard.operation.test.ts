@@ -126,6 +126,117 @@ test('an operationName that fails once routed is reported to onError; the reques
   }
 })
 
+test('a custom operationName that names only routed requests applies while the handler runs, through an async middleware', async () => {
+  // The README's advice for a router mounted at '/t/:tenant' (one default name per tenant): name it yourself.
+  for (const asyncMiddleware of [false, true]) {
+    const { container, disposed } = namingContainer()
+    const app = quietApp()
+    const early: string[] = []
+    app.use(lifeguard({ container, operationName: (req) => (req.route === undefined ? undefined : `${req.method} /t/:tenant${String(req.route.path)}`) }))
+    app.use((req, _res, next) => {
+      // An auth lookup's query reads the name before routing: the path for now.
+      early.push(req.lifeguard.operation)
+      if (asyncMiddleware) setTimeout(next, 2)
+      else next()
+    })
+    const tenant = express.Router({ mergeParams: true })
+    tenant.get('/orders/:id', async (req, res) => {
+      req.lifeguard.get('marker')
+      const first = req.lifeguard.operation
+      await delay(1)
+      res.json({ operation: `${first} | ${req.lifeguard.operation}` })
+    })
+    app.use('/t/:tenant', tenant)
+    const names = await operationNames(await listen(app), '/t/acme/orders/1', disposed)
+    assert.equal(names, { inHandler: 'GET /t/:tenant/orders/:id | GET /t/:tenant/orders/:id', atDispose: 'GET /t/:tenant/orders/:id' }, `async middleware: ${asyncMiddleware}`)
+    assert.equal(early, ['GET /t/acme/orders/1'])
+  }
+})
+
+test('an operationName that works only once routed is never reported', async () => {
+  const reported: unknown[] = []
+  const disposed: string[] = []
+  const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('marker', (r) => r.resolve('operationContext') as OperationContext, {
+    dispose: (context) => void disposed.push(context.operation),
+  })
+  const app = quietApp()
+  app.use(lifeguard({ container, operationName: (req) => `route ${String(req.route.path)}` }))
+  app.get('/items/:id', answer)
+  const running = await listen(app)
+  try {
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${running.url}/items/${i}`)
+      assert.equal(await response.json(), { operation: 'route /items/:id' })
+    }
+    await waitFor('every scope disposed', () => disposed.length === 3)
+    assert.equal(disposed, ['route /items/:id', 'route /items/:id', 'route /items/:id'])
+    assert.equal(reported, [])
+  } finally {
+    await running.close()
+  }
+})
+
+test('a router mounted on a path keeps its mount in the default name on error paths, read only at disposal', async () => {
+  // Route-labelled metrics and pool release events read the name as the scope is disposed, after Express has
+  // left the router (and put its mount path back) on the way to the error handler.
+  const cases: [string, string][] = [
+    ['/api/sync/1', 'GET /api/sync/:id'],
+    ['/api/thrown/2', 'GET /api/thrown/:id'],
+    ['/api/after-await/3', 'GET /api/after-await/:id'],
+    ['/api/v1/things/4/', 'GET /api/v1/things/:id'],
+    ['/t/acme/orders/5?x=1', 'GET /t/acme/orders/:id'],
+    ['/api/ok/6', 'GET /api/ok/:id'],
+  ]
+  for (const asyncMiddleware of [false, true]) {
+    const { container, disposed } = namingContainer()
+    const app = quietApp()
+    app.use(lifeguard({ container }))
+    if (asyncMiddleware) app.use((_req, _res, next) => void setTimeout(next, 2))
+    const api = express.Router()
+    api.get('/sync/:id', (req, _res, next) => {
+      req.lifeguard.get('marker')
+      next(new Error('failed'))
+    })
+    api.get('/thrown/:id', (req) => {
+      req.lifeguard.get('marker')
+      throw new Error('failed')
+    })
+    api.get('/after-await/:id', async (req) => {
+      req.lifeguard.get('marker')
+      await delay(1)
+      throw new Error('failed')
+    })
+    api.get('/ok/:id', (req, res) => {
+      req.lifeguard.get('marker')
+      res.json({ operation: 'ok' })
+    })
+    const v1 = express.Router()
+    v1.get('/things/:id', (req, _res, next) => {
+      req.lifeguard.get('marker')
+      setTimeout(() => next(new Error('failed')), 1)
+    })
+    api.use('/v1', v1)
+    const tenant = express.Router({ mergeParams: true })
+    tenant.get('/orders/:id', (req, _res, next) => {
+      req.lifeguard.get('marker')
+      next(new Error('failed'))
+    })
+    app.use('/api', api)
+    app.use('/t/:tenant', tenant)
+    app.use((_error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).json({ operation: 'error handler' }))
+    const running = await listen(app)
+    try {
+      for (const [path, expected] of cases) {
+        await (await fetch(`${running.url}${path}`)).arrayBuffer()
+        await waitFor(`the scope of ${path} disposed`, () => disposed.length > 0)
+        assert.is(disposed.pop(), expected, `${path}, async middleware: ${asyncMiddleware}`)
+      }
+    } finally {
+      await running.close()
+    }
+  }
+})
+
 test('a second lifeguard() on the same request reuses the first context', async () => {
   const { container, disposed } = namingContainer()
   const app = quietApp()

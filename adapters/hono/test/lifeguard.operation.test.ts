@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { lifeguard } from '../src/index.js'
-import { namingContainer, operationNames } from '@lifeguard/http-conformance'
+import { namingContainer, operationNames, waitFor } from '@lifeguard/http-conformance'
 import { listen, quietApp } from './_helpers/driver.js'
 
 const test = suite('the Hono operation is named METHOD route-pattern from the start')
@@ -55,6 +55,33 @@ test('names the route that answers, not a fallback matched after it', async () =
 test('names the fallback when it is the route that answers', async () => {
   const { container, disposed } = namingContainer()
   assert.equal(await operationNames(await listen(withFallback(container, false)), '/api/unknown', disposed), { inHandler: 'GET /api/*', atDispose: 'GET /api/*' })
+})
+
+test('names a route for every method (app.all) that answers, not the fallback after it, read early or late', async () => {
+  for (const readEarly of [false, true]) {
+    for (const method of ['GET', 'POST']) {
+      const { container, disposed } = namingContainer()
+      const app = quietApp()
+      app.use(lifeguard({ container }))
+      app.use('/api/*', async (c, next) => {
+        if (readEarly) c.header('x-early', c.var.lifeguard.operation)
+        await next()
+      })
+      app.all('/api/webhooks/:id', answer)
+      app.get('/api/orders/:id', answer)
+      app.all('/api/*', (c) => c.json({ operation: c.var.lifeguard.operation }, 404))
+      const running = await listen(app)
+      try {
+        const response = await fetch(`${running.url}/api/webhooks/1`, { method })
+        assert.equal(await response.json(), { operation: `${method} /api/webhooks/:id` }, `${method}, read early: ${readEarly}`)
+        if (readEarly) assert.is(response.headers.get('x-early'), `${method} /api/webhooks/:id`)
+        await waitFor('the scope disposed', () => disposed.length > 0)
+        assert.equal(disposed, [`${method} /api/webhooks/:id`])
+      } finally {
+        await running.close()
+      }
+    }
+  }
 })
 
 test('falls back to METHOD path when only middleware matched', async () => {

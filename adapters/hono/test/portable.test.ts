@@ -26,6 +26,22 @@ test('the context is current, the id is echoed, and the scope is disposed once t
   assert.is(container.openScopes, 0)
 })
 
+test('names a route for every method (app.all) that answers, not the fallback after it', async () => {
+  const names: string[] = []
+  const container = createServiceContainer().scoped('marker', (r) => r.resolve('operationContext') as OperationContext, { dispose: (context) => void names.push(context.operation) })
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  app.all('/api/webhooks/:id', (c) => {
+    c.var.lifeguard.get('marker')
+    return c.json({ operation: c.var.lifeguard.operation })
+  })
+  app.all('/api/*', (c) => c.json({ operation: c.var.lifeguard.operation }, 404))
+  const response = await app.request('/api/webhooks/9', { method: 'POST' })
+  assert.equal(await response.json(), { operation: 'POST /api/webhooks/:id' })
+  assert.equal(names, ['POST /api/webhooks/:id'])
+  assert.equal(await (await app.request('/api/nothing')).json(), { operation: 'GET /api/*' })
+})
+
 test('new Hono<LifeguardEnv>() types c.var.lifeguard; its variables are a plain object type, as Hono 4.0 to 4.4 require', async () => {
   // Typechecked with the tests: Hono before 4.5 constrains `Env['Variables']` to `Record<string, any>`,
   // which an interface (no index signature) does not satisfy.

@@ -7,7 +7,7 @@
 
 import type { FrameworkDriver } from './driver.js'
 import { boundsSuite } from './suites/bounds.js'
-import { contextSuite, deadlineSuite, failingNameSuite } from './suites/context.js'
+import { contextSuite, customNameSuite, deadlineSuite, failingNameSuite } from './suites/context.js'
 import { disposalSuite } from './suites/disposal.js'
 import { isolationSuite } from './suites/isolation.js'
 import { optionsSuite } from './suites/options.js'
@@ -31,6 +31,7 @@ export { resetProbe, resetDuringHandler, type ResetProbe } from './http2-reset.j
 export function runConformanceSuite(driver: FrameworkDriver): void {
   optionsSuite(driver)
   contextSuite(driver)
+  customNameSuite(driver)
   failingNameSuite(driver)
   requestIdSuite(driver)
   deadlineSuite(driver)

@@ -121,6 +121,16 @@ export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): Conf
       },
     },
     {
+      // The name from the handler's first line and after an await.
+      path: '/names/:id',
+      async handle(call) {
+        probeOf(call)
+        const first = call.context.operation
+        await delay(1)
+        return { json: { first, afterAwait: call.context.operation } }
+      },
+    },
+    {
       // Holds a client in an open transaction until the client goes away; the scope must give it back.
       path: '/pg/hold',
       async handle(call) {

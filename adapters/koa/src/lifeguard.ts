@@ -40,9 +40,6 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   const settings = httpMiddlewareSettings<ParameterizedContext>(options, { mapErrors: mapErrorsRule })
   const { operationName, requestIdHeader } = settings
   const retryAfter = retryAfterFrom(options.mapErrors)
-  // The user's name, else the default one (`METHOD route-pattern`, `METHOD path` until routed), built only if
-  // something reads it (see HttpOperation), from the route matched by then.
-  const nameOf = (ctx: ParameterizedContext, defaultName: () => string): string | (() => string) => operationName?.(ctx) ?? defaultName
 
   // Pool pressure becomes a 503 when asked; every other error goes on to Koa.
   const failed = (ctx: ParameterizedContext, error: unknown): void => {
@@ -57,14 +54,16 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   return function lifeguardContext(ctx, next) {
     // Mounted twice (app and router): one request, one operation.
     if (ctx.state.lifeguard !== undefined) return next()
-    const defaultName = (): string => {
+    // The user's name, else `METHOD route-pattern`, built only if something reads it (see HttpOperation), from
+    // the route matched by then.
+    const name = (): string => {
       const route = matchedRoute(ctx)
-      // Not routed yet (an async middleware sits before the router): the path for now, not kept, so that a
-      // read once routed (route-labelled metrics, pool events) gets the pattern, not a path with ids in it.
-      if (route === undefined) operation.rename(defaultName)
-      return operationNameOf(ctx.method, route, ctx.originalUrl)
+      // Not routed yet (an async middleware sits before the router): a name for now, not kept, so that a read
+      // once routed (route-labelled metrics, pool events) gets the route's name, not a path with ids in it.
+      if (route === undefined) operation.rename(name)
+      return operationName?.(ctx) ?? operationNameOf(ctx.method, route, ctx.originalUrl)
     }
-    const operation: HttpOperation = new HttpOperation(settings, nameOf(ctx, defaultName), ctx.req.headers[requestIdHeader])
+    const operation: HttpOperation = new HttpOperation(settings, name, ctx.req.headers[requestIdHeader])
     const { context } = operation
     ctx.state.lifeguard = context
     const res = ctx.res
@@ -74,7 +73,8 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect; the
     // connection's own for a pipelined response still waiting in line) ends it.
     const onClose = (): void => {
-      if (matchedRoute(ctx) !== namedFor) operation.rename(nameOf(ctx, defaultName))
+      // A name read before a router further down matched (a nested one) is asked again.
+      if (matchedRoute(ctx) !== namedFor) operation.rename(name)
       // On HTTP/2 a stream the client reset reads as finished, but was never ended: that is a client gone.
       operation.closed(res.writableEnded && res.writableFinished)
     }
@@ -83,7 +83,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     const downstream = operation.run(next)
     // @koa/router matches synchronously unless an async middleware sits in between: name the operation now if we can.
     namedFor = matchedRoute(ctx)
-    if (namedFor !== undefined) operation.rename(nameOf(ctx, defaultName))
+    if (namedFor !== undefined) operation.rename(name)
     return retryAfter === undefined ? downstream : downstream.then(undefined, (error: unknown) => failed(ctx, error))
   }
 }

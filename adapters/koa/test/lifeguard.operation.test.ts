@@ -96,6 +96,58 @@ test('operationName and handlerName replace the defaults; a second lifeguard() r
   assert.is(container.openScopes, 0)
 })
 
+test('a custom operationName that names only routed requests applies while the handler runs, through an async middleware', async () => {
+  const matched = (ctx: Koa.ParameterizedContext): string | undefined => (ctx as { _matchedRoute?: string })._matchedRoute
+  for (const asyncMiddleware of [false, true]) {
+    const { container, disposed } = namingContainer()
+    const app = quietApp()
+    const router = new Router()
+    const early: string[] = []
+    router.get('/items/:id', async (ctx) => {
+      ctx.state.lifeguard.get('marker')
+      const first = ctx.state.lifeguard.operation
+      await delay(1)
+      ctx.body = { operation: `${first} | ${ctx.state.lifeguard.operation}` }
+    })
+    app.use(lifeguard({ container, operationName: (ctx) => (matched(ctx) === undefined ? undefined : `custom ${matched(ctx)}`) }))
+    app.use(async (ctx, next) => {
+      // An auth lookup's query reads the name before the router matched: the path for now.
+      early.push(ctx.state.lifeguard.operation)
+      if (asyncMiddleware) await delay(2)
+      await next()
+    })
+    app.use(router.routes())
+    const names = await operationNames(await listen(app), '/items/9', disposed)
+    assert.equal(names, { inHandler: 'custom /items/:id | custom /items/:id', atDispose: 'custom /items/:id' }, `async middleware: ${asyncMiddleware}`)
+    assert.equal(early, ['GET /items/9'])
+  }
+})
+
+test('an operationName that works only once routed is never reported', async () => {
+  const reported: unknown[] = []
+  const disposed: string[] = []
+  const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('marker', (r) => r.resolve('operationContext') as OperationContext, {
+    dispose: (context) => void disposed.push(context.operation),
+  })
+  const app = quietApp()
+  const router = new Router()
+  router.get('/items/:id', answer)
+  app.use(lifeguard({ container, operationName: (ctx) => `route ${(ctx as { _matchedRoute?: string })._matchedRoute!.toString()}` }))
+  app.use(router.routes())
+  const running = await listen(app)
+  try {
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${running.url}/items/${i}`)
+      assert.equal(await response.json(), { operation: 'route /items/:id' })
+    }
+    await waitFor('every scope disposed', () => disposed.length === 3)
+    assert.equal(disposed, ['route /items/:id', 'route /items/:id', 'route /items/:id'])
+    assert.equal(reported, [])
+  } finally {
+    await running.close()
+  }
+})
+
 test('an operationName that fails once routed is reported to onError; the request is answered and its scope disposed', async () => {
   const reported: unknown[] = []
   const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('marker', () => ({}))

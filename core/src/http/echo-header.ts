@@ -35,9 +35,10 @@ export function echoHeaderOnWrite(nodeResponse: ServerResponse | Http2ServerResp
   // An own property: `end()` and `flushHeaders()` call `this.writeHead`, and wrappers installed later
   // (compression, response timers) wrap this one in turn.
   response.writeHead = function echoingWriteHead(this: HeaderWritingResponse, statusCode: number, reason?: unknown, headers?: unknown) {
-    // writeHead(status, headers) as well as writeHead(status, reason, headers)
+    // writeHead(status, headers) as well as writeHead(status, reason, headers), where Node takes a reason that
+    // is not a string (`undefined`, `null`) for headers only when no headers follow it.
     if (typeof reason !== 'string') {
-      headers = reason
+      headers ??= reason
       reason = undefined
     }
     if (!this.headersSent && !this.hasHeader(name)) headers = withHeader(this, headers, name, value)
@@ -47,20 +48,36 @@ export function echoHeaderOnWrite(nodeResponse: ServerResponse | Http2ServerResp
 
 // Headers handed to writeHead() as an object go out as a flat [name, value, ...] list with ours at the end:
 // Node writes a list as it is, where a header set on the response beforehand would make it set each one of
-// them again. Anything else (none, or Node's list forms) gets ours set on the response; Node lets what is
-// passed override it.
+// them again. A list given (flat, or [name, value] pairs) gets ours added in its own form: a header set on the
+// response would send Node down its merge path, which takes the flat form only. No headers: ours is set on the
+// response.
 function withHeader(response: HeaderWritingResponse, headers: unknown, name: string, value: string): unknown {
-  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+  if (typeof headers !== 'object' || headers === null) {
     response.setHeader(name, value)
     return headers
   }
+  if (Array.isArray(headers)) return withListedHeader(headers as unknown[], name, value)
   const given = headers as Record<string, unknown>
   const keys = Object.keys(given)
   const list: unknown[] = []
   for (const key of keys) {
-    if (key.length === name.length && key.toLowerCase() === name) return headers
+    if (isNamed(key, name)) return headers
     list.push(key, given[key])
   }
   list.push(name, value)
   return list
+}
+
+// A copy of the caller's list with ours added, or the list itself when it carries the header already.
+function withListedHeader(headers: readonly unknown[], name: string, value: string): unknown[] {
+  if (Array.isArray(headers[0])) {
+    for (const pair of headers) if (Array.isArray(pair) && isNamed(pair[0], name)) return headers as unknown[]
+    return [...headers, [name, value]]
+  }
+  for (let i = 0; i < headers.length; i += 2) if (isNamed(headers[i], name)) return headers as unknown[]
+  return [...headers, name, value]
+}
+
+function isNamed(key: unknown, name: string): boolean {
+  return typeof key === 'string' && key.length === name.length && key.toLowerCase() === name
 }

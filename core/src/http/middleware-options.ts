@@ -84,8 +84,8 @@ export function httpMiddlewareSettings<Input>(
 
 // A request is answered whatever the user's `operationName` does: thrown from the middleware it answered
 // 500 (or, once the chain had started, under a running handler), and from a `'close'` listener it ended
-// the process. An adapter may ask more than once a request (Express: on arrival and once routed); each
-// request's failure is reported once.
+// the process. An adapter may ask more than once a request (Express and Koa: on every read of the name until
+// the request is routed, and again once it is); each request's failure is reported once.
 function reportedNamer<Input>(operationName: (input: Input) => string | undefined, report: (error: unknown) => void): (input: Input) => string | undefined {
   const reportedFor = new WeakSet<object>()
   const reportOnce = (input: Input, why: string): undefined => {

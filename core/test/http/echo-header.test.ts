@@ -91,6 +91,53 @@ test('writeHead(status, headers) as a flat list, and after headers set on the re
   assert.equal([values(merged, 'x-before'), values(merged, 'x-after'), values(merged, 'x-request-id')], [['b'], ['a'], ['req-1']])
 })
 
+test('writeHead(status, undefined or null, headers): the headers go out, as Node sends them', async () => {
+  for (const reason of [undefined, null]) {
+    const seen = await served((res) => {
+      ;(res.writeHead as (status: number, reason: unknown, headers: unknown) => unknown)(201, reason, { 'Content-Type': 'text/plain', 'X-Upstream': 'kept' })
+      res.end('hi')
+    })
+    assert.is(seen.status, 201, `reason ${reason}`)
+    assert.equal(values(seen, 'x-upstream'), ['kept'], `reason ${reason}`)
+    assert.equal(values(seen, 'content-type'), ['text/plain'], `reason ${reason}`)
+    assert.equal(values(seen, 'x-request-id'), ['req-1'], `reason ${reason}`)
+  }
+})
+
+test('writeHead(status, headers) as [name, value] pairs: answered as Node answers it, with the id added', async () => {
+  for (const pairs of [[['Content-Type', 'text/plain'], ['X-A', '1']], [['Content-Type', 'text/plain'], ['X-A', '1'], ['X-B', '2']]]) {
+    const seen = await served((res) => {
+      res.writeHead(200, pairs as unknown as string[])
+      res.end('hi')
+    })
+    assert.is(seen.status, 200)
+    assert.equal(values(seen, 'x-a'), ['1'])
+    assert.equal(values(seen, 'content-type'), ['text/plain'])
+    assert.equal(values(seen, 'x-request-id'), ['req-1'])
+    assert.is(seen.body, 'hi')
+  }
+  const own = await served((res) => {
+    res.writeHead(200, [['X-Request-Id', 'paired']] as unknown as string[])
+    res.end()
+  })
+  assert.equal(values(own, 'x-request-id'), ['paired'])
+})
+
+test("the caller's header list is left as it was given", async () => {
+  const flat = ['X-Other', '1']
+  const pairs = [['X-Other', '1']]
+  await served((res) => {
+    res.writeHead(200, flat)
+    res.end()
+  })
+  await served((res) => {
+    res.writeHead(200, pairs as unknown as string[])
+    res.end()
+  })
+  assert.equal(flat, ['X-Other', '1'])
+  assert.equal(pairs, [['X-Other', '1']])
+})
+
 test("the application's own header wins, in any letter case, set before or passed to writeHead", async () => {
   const setBefore = await served((res) => {
     res.setHeader('X-Request-ID', 'mine')

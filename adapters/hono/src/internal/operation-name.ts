@@ -10,10 +10,12 @@ interface MatchedRoute {
  * `METHOD route-pattern` of the route that answers, or `METHOD path` when only middleware matched.
  *
  * Hono sets `c.req.routeIndex` as it calls each matched handler, so the route running now (or, once the
- * response is out, the one that answered) is known. Read from a middleware before any route ran, the route
- * that will answer is the first one after it registered for a method (`app.get`, ...), else another route that
- * is not catch-all middleware. A route matched after the one that answered (a fallback such as
- * `app.all('/api/*', notFound)`) never names it.
+ * response is out, the one that answered) is known. Hono records middleware (`app.use`) and routes for every
+ * method (`app.all`) alike, as method `ALL`: a handler is told from a middleware by what it takes, a middleware
+ * being called with `next`. Read from a middleware before any route ran, the route that will answer is the first
+ * handler after it (`app.get`, ..., or an `app.all` handler), else another route that is not catch-all
+ * middleware. A route matched after the one that answered (a fallback such as `app.all('/api/*', notFound)`)
+ * never names it.
  *
  * The routes come from `c.req.matchedRoutes`, which Hono marks deprecated in favour of the `hono/route`
  * helper. The helper reads a symbol private to the build it comes from, so an ESM helper fails on a context
@@ -24,9 +26,11 @@ export function defaultOperation(c: Context, self: unknown): string {
   const routes = (c.req as unknown as { matchedRoutes: readonly MatchedRoute[] }).matchedRoutes
   const running = (c.req as unknown as { routeIndex?: number }).routeIndex ?? 0
   const current = routes[running]
-  const names = (route: MatchedRoute | undefined): route is MatchedRoute => route !== undefined && route.handler !== self && !isCatchAll(route)
-  if (names(current) && current.method !== 'ALL') return `${c.req.method} ${current.path}`
-  for (let i = running + 1; i < routes.length; i++) if (routes[i]!.method !== 'ALL' && names(routes[i])) return `${c.req.method} ${routes[i]!.path}`
+  const names = (route: MatchedRoute | undefined): route is MatchedRoute => route !== undefined && handlerOf(route) !== self && !isCatchAll(route)
+  // Not a type guard: a route that does not answer may still name the operation (below).
+  const answers = (route: MatchedRoute | undefined): boolean => names(route) && (route.method !== 'ALL' || !takesNext(route))
+  if (answers(current)) return `${c.req.method} ${current!.path}`
+  for (let i = running + 1; i < routes.length; i++) if (answers(routes[i])) return `${c.req.method} ${routes[i]!.path}`
   for (let i = routes.length - 1; i > running; i--) if (names(routes[i])) return `${c.req.method} ${routes[i]!.path}`
   if (names(current)) return `${c.req.method} ${current.path}`
   return `${c.req.method} ${c.req.path}`
@@ -35,4 +39,17 @@ export function defaultOperation(c: Context, self: unknown): string {
 // Catch-all middleware (`app.use(fn)`, `app.use('*', fn)`) says nothing about the operation.
 function isCatchAll(route: MatchedRoute): boolean {
   return route.method === 'ALL' && (route.path === '*' || route.path === '/*')
+}
+
+// A sub-app with its own `onError` has each of its routes wrapped (`app.route()`); Hono keeps the user's
+// function on the wrapper.
+function handlerOf(route: MatchedRoute): unknown {
+  const handler = route.handler as { __COMPOSED_HANDLER?: unknown } | undefined
+  return handler?.__COMPOSED_HANDLER ?? handler
+}
+
+// Middleware is `(c, next) => ...`; a handler answers and has no use for `next`.
+function takesNext(route: MatchedRoute): boolean {
+  const handler = handlerOf(route)
+  return typeof handler === 'function' && handler.length >= 2
 }
