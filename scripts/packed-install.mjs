@@ -9,7 +9,7 @@
 // 2. In a scratch project outside the workspace (no workspace links), `npm install` the tarballs and every
 //    package the READMEs' install lines name, from the registry, as a user would.
 // 3. For each README: its quick start imports only what its install lines install (types included), and
-//    typechecks (strict, `moduleResolution: nodenext`).
+//    typechecks (strict, `exactOptionalPropertyTypes`, `moduleResolution: nodenext`).
 // 4. Run each quick start against the real PostgreSQL (MongoDB's against the wire-protocol test server),
 //    with the README's `curl` commands and a SIGTERM for the programs that keep running; and `require()`
 //    every package from CommonJS. Ends with `N passed, N failed`.
@@ -115,9 +115,9 @@ try {
     phase('tsc')
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
     const compile = async (file, label, skipLibCheck) =>
-      check(`${label} typechecks (strict, moduleResolution nodenext)`, async () => {
+      check(`${label} typechecks (strict, exactOptionalPropertyTypes, moduleResolution nodenext)`, async () => {
         const config = join(app, `tsconfig.${file}.json`)
-        const compilerOptions = { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'], outDir: 'out', rootDir: 'quick-start', skipLibCheck }
+        const compilerOptions = { strict: true, exactOptionalPropertyTypes: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'], outDir: 'out', rootDir: 'quick-start', skipLibCheck }
         writeFileSync(config, JSON.stringify({ compilerOptions, files: [`quick-start/${file}`] }))
         const result = await run(process.execPath, [tsc, '-p', config, '--pretty', 'false'], { cwd: app }).catch((error) => error)
         const errors = (result.stdout ?? '').split('\n').filter((line) => /: error TS\d+/.test(line))

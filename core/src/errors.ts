@@ -132,9 +132,11 @@ export class PoolTimeoutError extends LifeguardError {
   readonly pool: string
   /** How long the caller waited (ms): the pool's `acquireTimeoutMillis`. */
   readonly timeoutMillis: number
-  constructor(pool: string, timeoutMillis: number, options?: { cause?: unknown; waiting?: number | undefined }) {
+  constructor(pool: string, timeoutMillis: number, options?: { cause?: unknown; waiting?: number | undefined; connecting?: number | undefined }) {
     const waiting = options?.waiting === undefined ? '' : ` ${options.waiting} other request(s) were waiting.`
-    super('ERR_POOL_TIMEOUT', `Could not acquire a connection from pool '${pool}'. Timed out after ${timeoutMillis}ms.${waiting}`, options)
+    // Said apart from the waiters: against a server that accepts and never answers, the pool is not busy.
+    const connecting = options?.connecting === undefined || options.connecting === 0 ? '' : ` ${options.connecting} connection attempt(s) were still pending.`
+    super('ERR_POOL_TIMEOUT', `Could not acquire a connection from pool '${pool}'. Timed out after ${timeoutMillis}ms.${waiting}${connecting}`, options)
     this.pool = pool
     this.timeoutMillis = timeoutMillis
   }

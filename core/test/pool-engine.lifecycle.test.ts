@@ -1,6 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, PoolClosedError, PoolWarmupError } from '../src/index.js'
+import { isPending } from './_helpers/async.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
 import { rejects, throwsError } from '@lifeguard/test-kit'
 
@@ -42,6 +43,34 @@ test('a warm-up that close() cut short rejects with PoolClosedError, however far
   assert.is(error.message, "Could not warm up pool 'fake'. The pool is closed.")
   for (const attempt of factory.pending.splice(0)) attempt.result.reject(new Error('abandoned'))
   await closing
+})
+
+test("warmup's timeoutMillis bounds connect and validation together, and its timeout names that option", async () => {
+  const { engine, factory, clock, events } = fakeEngine({ connectTimeoutMillis: 500 })
+  factory.auto = false
+  // A validation that never answers (a server that logs in and then goes silent).
+  factory.validate = () => new Promise<boolean>(() => undefined)
+  const warming = rejects(engine.warmup({ connections: 1, timeoutMillis: 450 }), PoolWarmupError, 'ERR_POOL_WARMUP')
+  await clock.advance(300)
+  factory.openNext()
+  await clock.advance(149)
+  assert.ok(await isPending(warming), 'the connect used 300 of the 450 ms')
+  await clock.advance(1)
+  assert.not.ok(await isPending(warming), 'the whole warm-up took 450 ms')
+  const error = await warming
+  assert.match(error.message, 'Connection attempt and validation took longer than 450ms (timeoutMillis of warmup()).')
+  assert.equal(engine.totalCount, 0)
+  assert.equal(events.disconnect?.map((e) => e.reason), ['error'])
+})
+
+test("a warm-up connect that outlasts warmup's timeoutMillis names that option, not connectTimeoutMillis", async () => {
+  const { engine, factory, clock } = fakeEngine({ connectTimeoutMillis: 500 })
+  factory.auto = false
+  const warming = rejects(engine.warmup({ connections: 1, timeoutMillis: 100 }), PoolWarmupError, 'ERR_POOL_WARMUP')
+  await clock.advance(100)
+  const error = await warming
+  assert.is(error.message, "Could not warm up pool 'fake' (fake://db). None of 1 connection(s) could be opened: Connection attempt timed out after 100ms (timeoutMillis of warmup()).")
+  assert.not.match(error.message, 'connectTimeoutMillis')
 })
 
 test('warmup and resize refuse bad input with InvalidOptionError naming the option', async () => {

@@ -22,6 +22,28 @@ test('a waiter times out at its deadline with PoolTimeoutError, and the others k
   assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
 })
 
+test('a waiter that times out while its connection attempt is still pending gets that as the cause', async () => {
+  // The defaults: connectTimeoutMillis equal to acquireTimeoutMillis, so the waiter's timer fires first.
+  const { engine, factory, clock, events } = fakeEngine({ acquireTimeoutMillis: 500, connectTimeoutMillis: 500 })
+  factory.auto = false
+  const waiting = rejects(engine.acquire(undefined), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  await clock.advance(500)
+  const error = await waiting
+  assert.instance(error.cause, Error)
+  assert.is((error.cause as Error).message, 'A connection attempt to the server has not completed within 500ms; 1 connection attempt(s) still pending.')
+  assert.match(events.timeout?.[0]?.cause?.message ?? '', 'has not completed within 500ms')
+  assert.is(events.error?.length, 1, 'the attempt itself then timed out, and only that is a connection error')
+})
+
+test('a waiter that times out only because every connection is busy has no cause', async () => {
+  const { engine, clock } = fakeEngine({ maxSize: 1, acquireTimeoutMillis: 100 })
+  const holder = await engine.acquire(undefined)
+  const waiting = rejects(engine.acquire(undefined), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  await clock.advance(100)
+  assert.is((await waiting).cause, undefined)
+  engine.release(holder)
+})
+
 test('acquireTimeoutMillis 0 waits without a limit', async () => {
   const { engine, clock } = fakeEngine({ maxSize: 1, acquireTimeoutMillis: 0 })
   const holder = await engine.acquire(undefined)
@@ -64,6 +86,28 @@ test('idle connections above minSize close after idleTimeoutMillis, oldest first
   await clock.advance(60_000)
   assert.equal(engine.totalCount, 1)
   assert.equal(events.disconnect?.map((e) => [e.connectionId, e.reason]), [[a!.connection.id, 'idle'], [b!.connection.id, 'idle']])
+})
+
+test('lowering minSize lets idle connections above it time out: the ones idle long enough at once, the others when due', async () => {
+  const { engine, clock, events, counts } = fakeEngine({ minSize: 3, maxSize: 5, idleTimeoutMillis: 300 })
+  await engine.warmup()
+  await clock.advance(100)
+  // Two connections used at 100 ms: the one left untouched has idled since 0.
+  const [a, b] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined)])
+  engine.release(a!)
+  engine.release(b!)
+  // At 300 ms the housekeeping found nothing above minSize, so no timer is left.
+  await clock.advance(250)
+  assert.equal(counts(), { total: 3, active: 0, idle: 3, pending: 0, waiting: 0 })
+  engine.resize({ minSize: 1 })
+  assert.equal(counts(), { total: 2, active: 0, idle: 2, pending: 0, waiting: 0 }, 'idle 350 ms: closed at once')
+  await clock.advance(49)
+  assert.is(engine.totalCount, 2)
+  await clock.advance(1)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 }, 'idle 300 ms since its release: closed when due')
+  await clock.advance(60_000)
+  assert.is(engine.totalCount, 1, 'the new minSize stays')
+  assert.equal(events.disconnect?.map((e) => e.reason), ['idle', 'idle'])
 })
 
 test('idleTimeoutMillis 0 keeps idle connections', async () => {

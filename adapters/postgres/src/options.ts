@@ -30,7 +30,7 @@ export interface PostgresHost {
   /** The server's host name or address. */
   host: string
   /** Default: `PGPORT`, then 5432. */
-  port?: number
+  port?: number | undefined
 }
 
 /**
@@ -48,7 +48,7 @@ export type TargetSessionAttrs = 'any' | 'read-write' | 'read-only' | 'primary' 
  * startup parameters PgBouncer rejects are refused at construction. `namedPreparedStatements: true`
  * allows `query({ name, text })`: set it only for PgBouncer 1.21 or later with `max_prepared_statements` > 0.
  */
-export type PoolerOption = 'pgbouncer-transaction' | { type: 'pgbouncer-transaction'; namedPreparedStatements?: boolean }
+export type PoolerOption = 'pgbouncer-transaction' | { type: 'pgbouncer-transaction'; namedPreparedStatements?: boolean | undefined }
 
 /** Options of `createPostgresPool()`. Durations are in milliseconds. */
 export interface PostgresPoolOptions extends PoolEventsOption {
@@ -59,53 +59,53 @@ export interface PostgresPoolOptions extends PoolEventsOption {
    * `/socket/folder database`). Its fields win over the fields below, as in `pg`. Any other string (libpq's
    * `host=… dbname=…`, which pg does not read), or one that does not parse, is refused when the pool is made.
    */
-  connectionString?: string
+  connectionString?: string | undefined
   /** Default: `PGHOST`, then `localhost`. libpq's list `'db1,db2'` means the same as `hosts`. */
-  host?: string
+  host?: string | undefined
   /** Default: `PGPORT`, then 5432. */
-  port?: number
+  port?: number | undefined
   /** Default: `PGUSER`, then the OS user. */
-  user?: string
+  user?: string | undefined
   /** A string, or a function returning one (rotating credentials). Never shown in errors, events or metrics. */
-  password?: string | (() => string | Promise<string>)
+  password?: string | (() => string | Promise<string>) | undefined
   /** Default: `PGDATABASE`, then the user name. */
-  database?: string
+  database?: string | undefined
   /**
    * Several servers, tried in order (a server that failed or did not match within the last 10 s is
    * tried last), each new connection checked against `targetSessionAttrs`. Not with `host`, `port` or
    * `connectionString`.
    */
-  hosts?: readonly PostgresHost[]
+  hosts?: readonly PostgresHost[] | undefined
   /** Which server new connections must reach (see `TargetSessionAttrs`). Default `'any'`. */
-  targetSessionAttrs?: TargetSessionAttrs
+  targetSessionAttrs?: TargetSessionAttrs | undefined
   /** Set when the pool connects through PgBouncer in transaction mode (see `PoolerOption`). */
-  pooler?: PoolerOption
+  pooler?: PoolerOption | undefined
   /** `true`, or Node's TLS options. */
-  ssl?: pg.PoolConfig['ssl']
+  ssl?: pg.PoolConfig['ssl'] | undefined
   /** Sent as `application_name`: how the server (`pg_stat_activity`) and PgBouncer see this service. */
-  applicationName?: string
+  applicationName?: string | undefined
   /** Connections kept open when idle, and opened by `warmup()`. Default 0. */
-  minSize?: number
+  minSize?: number | undefined
   /** Most connections open at once. Default 10. */
-  maxSize?: number
+  maxSize?: number | undefined
   /** Longest wait for a connection (queue plus connect) before `PoolTimeoutError`. Default 10000. */
-  acquireTimeoutMillis?: number
+  acquireTimeoutMillis?: number | undefined
   /** Longest time one connection attempt may take. Default: `acquireTimeoutMillis`. */
-  connectTimeoutMillis?: number
+  connectTimeoutMillis?: number | undefined
   /** Waiters beyond this get `PoolExhaustedError` at once; 0 means never wait. Default: unbounded. */
-  maxWaitingRequests?: number
+  maxWaitingRequests?: number | undefined
   /** An idle connection above `minSize` closes after this long; 0 keeps it. Default 10000. */
-  idleTimeoutMillis?: number
+  idleTimeoutMillis?: number | undefined
   /** A connection closes after this long (when idle, or when released); 0 means no limit. Default 0. */
-  maxLifetimeMillis?: number
+  maxLifetimeMillis?: number | undefined
   /** Each connection's lifetime is shortened by a random amount up to this. Default: 10% of `maxLifetimeMillis`. */
-  maxLifetimeJitterMillis?: number
+  maxLifetimeJitterMillis?: number | undefined
   /** A checkout held longer than this fires a `leak` event; 0 turns detection off. Default 0. */
-  leakDetectionMillis?: number
+  leakDetectionMillis?: number | undefined
   /** A connection idle at least this long is checked with `SELECT 1` before it is handed out (0: always). Default 30000. */
-  validateAfterIdleMillis?: number
+  validateAfterIdleMillis?: number | undefined
   /** Where time is read and timers are set; tests pass a manual clock. Default: the system clock. */
-  clock?: Clock
+  clock?: Clock | undefined
   /** Other `pg` settings, passed through. */
-  pg?: PostgresDriverOptions
+  pg?: PostgresDriverOptions | undefined
 }

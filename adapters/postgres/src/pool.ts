@@ -30,28 +30,28 @@ import type { QueryText, QueryValues } from './query-types.js'
  */
 export interface PoolConfig extends pg.PoolConfig {
   /** The pool's name in errors, events, metrics and a registry. Default: `application_name`, else `'postgres'`. */
-  name?: string
+  name?: string | undefined
   /** Callers beyond this many waiting get `PoolExhaustedError` at once. Default: unbounded. */
-  maxWaitingRequests?: number
+  maxWaitingRequests?: number | undefined
   /** A checkout held longer than this fires a `leak` event. Default 0 (off). */
-  leakDetectionMillis?: number
+  leakDetectionMillis?: number | undefined
   /** Each lifetime (`maxLifetimeSeconds`) is shortened by a random amount up to this. Default: 10% of it. */
-  maxLifetimeJitterMillis?: number
+  maxLifetimeJitterMillis?: number | undefined
   /** A client idle at least this long is checked with `SELECT 1` before it is handed out. Default 30000. */
-  validateAfterIdleMillis?: number
+  validateAfterIdleMillis?: number | undefined
   /** Lifeguard's lifecycle listeners (`onConnect`, `onLeak`, ...), as for `createPostgresPool`. */
-  events?: PoolEventListeners | readonly PoolEventListeners[]
+  events?: PoolEventListeners | readonly PoolEventListeners[] | undefined
   /** Where time is read and timers are set; tests pass a manual clock. */
-  clock?: Clock
+  clock?: Clock | undefined
   /**
    * Several servers, tried in order, as for `createPostgresPool`. libpq's form works too:
    * `host: 'db1,db2'` with one `port` or a comma-separated string of as many. Not with `connectionString`.
    */
-  hosts?: readonly PostgresHost[]
+  hosts?: readonly PostgresHost[] | undefined
   /** Which server new connections must reach, as libpq's `target_session_attrs`. Default `'any'`. */
-  targetSessionAttrs?: TargetSessionAttrs
+  targetSessionAttrs?: TargetSessionAttrs | undefined
   /** Set when the pool connects through PgBouncer in transaction mode (see `PoolerOption`). */
-  pooler?: PoolerOption
+  pooler?: PoolerOption | undefined
 }
 
 type QueryCallback<R> = (error: Error, result: R) => void
@@ -298,7 +298,7 @@ export class Pool extends EventEmitter implements ManagedPool {
   }
 
   /** Graceful and idempotent: like `end()`, but checked-out clients are taken back after `timeoutMillis` (default 10000). */
-  close(options?: { timeoutMillis?: number }): Promise<void> {
+  close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
     return this.#core.engine.close(options)
   }
 
@@ -345,7 +345,6 @@ function notAQuery(): InvalidOptionError {
   return new InvalidOptionError('text', 'SQL text or a query config', 'Could not run the query. Passing a function as the first parameter to pool.query is not supported: pass SQL text or a query config.')
 }
 
-// pg.Pool keeps the password out of `util.inspect(pool.options)`; so does this.
 // pg.Pool fills these in, so code written for it reads `pool.options.max` as a number.
 function withPgDefaults(options: PoolConfig, settings: PgPoolSettings): PoolConfig {
   options.max = settings.maxSize
@@ -357,9 +356,13 @@ function withPgDefaults(options: PoolConfig, settings: PgPoolSettings): PoolConf
   return options
 }
 
+// pg.Pool keeps the password out of `util.inspect(pool.options)` and `JSON.stringify`; this also keeps out the
+// connection string, which may carry it. Both stay readable (`pool.options.connectionString`).
 function hidePassword(config: PoolConfig): PoolConfig {
   const copy = { ...config }
-  if ('password' in config) Object.defineProperty(copy, 'password', { value: config.password, enumerable: false, writable: true, configurable: true })
+  for (const key of ['password', 'connectionString'] as const) {
+    if (key in config) Object.defineProperty(copy, key, { value: config[key], enumerable: false, writable: true, configurable: true })
+  }
   return copy
 }
 

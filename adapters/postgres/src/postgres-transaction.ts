@@ -9,9 +9,9 @@ import { finishTransaction } from './internal/symbols.js'
 /** How `transaction()` begins: `BEGIN ISOLATION LEVEL ... READ ONLY`. */
 export interface TransactionOptions {
   /** Default: the server's (`read committed` unless configured otherwise). */
-  isolationLevel?: 'read committed' | 'repeatable read' | 'serializable'
+  isolationLevel?: 'read committed' | 'repeatable read' | 'serializable' | undefined
   /** `true` begins `READ ONLY`, `false` `READ WRITE`. Default: the server's. */
-  readOnly?: boolean
+  readOnly?: boolean | undefined
 }
 
 /**

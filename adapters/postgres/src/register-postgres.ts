@@ -15,7 +15,7 @@ declare module '@lifeguard/core' {
 /** Options of `registerPostgres()`. */
 export interface RegisterPostgresOptions<K extends string> {
   /** The service name; `'postgres'` (the default) is also `context.postgres`. */
-  name?: K
+  name?: K | undefined
 }
 
 /** The service name `context.postgres` resolves. */

@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PostgresConnectError, createPostgresPool } from '../src/index.js'
+import { Pool, PostgresConnectError, createPostgresPool } from '../src/index.js'
 import { closedPort, pgConfig, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 
 const test = suite('PostgresPool secrets')
@@ -21,6 +21,18 @@ test('the target shows user, host, port and database, never the password', async
     assert.not.match(inspect(pool, { depth: 5, showHidden: true }), secret)
     assert.not.match(JSON.stringify(pool), secret)
     await pool.close()
+  }
+})
+
+test('the drop-in Pool: the options keep the password and the connection string out of sight, and readable', async () => {
+  const port = await closedPort()
+  const connectionString = `postgresql://app:${secret}@127.0.0.1:${port}/orders`
+  for (const pool of [new Pool({ connectionString }), new Pool({ host: '127.0.0.1', port, user: 'app', password: secret })]) {
+    assert.not.match(inspect(pool.options, { depth: 5 }), secret)
+    assert.not.match(inspect(pool, { depth: 5 }), secret)
+    assert.not.match(JSON.stringify(pool.options), secret)
+    assert.ok(pool.options.connectionString === connectionString || pool.options.password === secret, 'still readable')
+    await pool.end()
   }
 })
 

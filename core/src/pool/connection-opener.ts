@@ -37,7 +37,8 @@ export class ConnectionOpener<C> {
   readonly #monitor: PoolMonitor
   readonly #clock: Clock
   readonly #host: OpenerHost<C>
-  readonly #attempts = new Set<AbortController>()
+  /** Each attempt in flight, with when it started (oldest first). */
+  readonly #attempts = new Map<AbortController, number>()
   // Set by `abandon()`: an attempt that fails from then on was cut short by the close, not by the server.
   #abandoned: Error | undefined
   #whenSettled: (() => void)[] = []
@@ -71,21 +72,28 @@ export class ConnectionOpener<C> {
   get lastError(): Error | undefined {
     return this.#lastError
   }
+  /** When the oldest connection attempt still in flight started (`clock.now()`); undefined when none is. */
+  get oldestAttemptStartedAt(): number | undefined {
+    for (const started of this.#attempts.values()) return started
+    return undefined
+  }
 
   /**
    * One connection attempt, bounded by `timeoutMillis` (0: the driver's own limit). `opened` and `failed`
    * are called in the same turn as the count changes, so the pool's totals never miss a connection;
    * `failed` gets the failure already reported and redacted.
+   *
+   * @param timeoutMessage - what a timeout says, when a limit of the caller's (not `connectTimeoutMillis`) set it
    */
-  open(timeoutMillis: number, opened: (lease: PooledConnection<C>) => void, failed: (error: Error) => void): void {
+  open(timeoutMillis: number, opened: (lease: PooledConnection<C>) => void, failed: (error: Error) => void, timeoutMessage?: string): void {
     this.#creating++
     const lease = new PooledConnection<C>()
     lease.generation = this.#host.generation
     const attempt = new AbortController()
-    this.#attempts.add(attempt)
     const started = this.#clock.now()
+    this.#attempts.set(attempt, started)
     const option = this.#options.connectTimeoutOption ?? 'connectTimeoutMillis'
-    const timer = timeoutMillis > 0 ? this.#clock.setTimeout(() => attempt.abort(new Error(`Connection attempt timed out after ${timeoutMillis}ms (${option}).`)), timeoutMillis) : undefined
+    const timer = timeoutMillis > 0 ? this.#clock.setTimeout(() => attempt.abort(new Error(timeoutMessage ?? `Connection attempt timed out after ${timeoutMillis}ms (${option}).`)), timeoutMillis) : undefined
     const settle = () => {
       this.#creating--
       this.#attempts.delete(attempt)
@@ -132,12 +140,14 @@ export class ConnectionOpener<C> {
   /**
    * Validates an idle (or, for warm-up, just opened) connection; `valid` gets it back, `invalid` gets the
    * (redacted) reason after it was closed.
+   *
+   * @param timeoutMessage - what a timeout says, when a limit of the caller's (not `connectTimeoutMillis`) set it
    */
-  validate(lease: PooledConnection<C>, timeoutMillis: number, valid: (lease: PooledConnection<C>) => void, invalid: (error: Error) => void): void {
+  validate(lease: PooledConnection<C>, timeoutMillis: number, valid: (lease: PooledConnection<C>) => void, invalid: (error: Error) => void, timeoutMessage?: string): void {
     lease.state = 'validating'
     this.#validating++
     const validate = this.#factory.validate
-    const check = validate === undefined ? Promise.resolve(true) : withTimeout(validate.call(this.#factory, lease.connection), timeoutMillis, this.#clock)
+    const check = validate === undefined ? Promise.resolve(true) : withTimeout(validate.call(this.#factory, lease.connection), timeoutMillis, this.#clock, timeoutMessage)
     const fail = (error: unknown) => {
       this.#validating--
       const safe = lease.broken === undefined ? this.#monitor.error(error, 'connection') : this.#monitor.stats.redact(error)
@@ -178,7 +188,7 @@ export class ConnectionOpener<C> {
   /** Abandons every attempt in flight (close timed out). */
   abandon(reason: Error): void {
     this.#abandoned = reason
-    for (const attempt of this.#attempts) attempt.abort(reason)
+    for (const attempt of this.#attempts.keys()) attempt.abort(reason)
   }
 
   /** Calls `done` once no connection attempt is left (at once when none is). */
@@ -189,10 +199,10 @@ export class ConnectionOpener<C> {
 }
 
 // A validation that never answers must not hold a waiter forever.
-function withTimeout<T>(promise: Promise<T>, timeoutMillis: number, clock: Clock): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, timeoutMillis: number, clock: Clock, timeoutMessage: string | undefined): Promise<T> {
   if (timeoutMillis <= 0) return promise
   return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => reject(new Error(`Validation timed out after ${timeoutMillis}ms.`)), timeoutMillis)
+    const timer = clock.setTimeout(() => reject(new Error(timeoutMessage ?? `Validation timed out after ${timeoutMillis}ms.`)), timeoutMillis)
     promise.then(
       (value) => {
         clock.clearTimeout(timer)

@@ -67,6 +67,16 @@ export class IdleList<C> {
     if (due < this.#timerAt) this.#arm(due)
   }
 
+  /**
+   * Runs the housekeeping now (the pool's `minSize` dropped): the connections above the new minimum that
+   * already idled past their timeout close at once, and the timer is re-armed for the next one due. Without
+   * it a pool that sat at its old minimum had no timer, and kept them until some later release.
+   */
+  sweepNow(): void {
+    this.stop()
+    this.#sweep()
+  }
+
   /** Stops housekeeping (the pool is closing). */
   stop(): void {
     if (this.#timer !== undefined) this.#host.clock.clearTimeout(this.#timer)

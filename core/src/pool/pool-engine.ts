@@ -191,7 +191,8 @@ export class PoolEngine<C> {
   /**
    * Asks for a connection; `grant` is called once, with the connection or with the error: the pool is
    * closed (`PoolClosedError`), the operation aborted (`OperationAbortedError`), too many wait
-   * (`PoolExhaustedError`), the wait timed out (`PoolTimeoutError`, cause: the last connect error), or a
+   * (`PoolExhaustedError`), the wait timed out (`PoolTimeoutError`, cause: the last connect error, else
+   * the connection attempt still pending, if any), or a
    * connection attempt failed for good. It may be called before `request` returns.
    *
    * @param context - the operation asking (its signal bounds the wait); default: the current one
@@ -269,7 +270,8 @@ export class PoolEngine<C> {
   /**
    * Changes the size while running: growing serves waiters at once (reusing parked connections first);
    * shrinking closes idle connections above the new `maxSize` at once and busy ones as they are released,
-   * or, with `keepSurplusMillis`, parks them for that long. A resize without it closes the connections
+   * or, with `keepSurplusMillis`, parks them for that long. Lowering `minSize` lets idle connections above
+   * it time out again: the ones idle past `idleTimeoutMillis` close at once, the others when they are due. A resize without it closes the connections
    * parked before, except the ones the new size has room for, which become idle.
    *
    * @throws {InvalidOptionError} for a bad size
@@ -287,6 +289,7 @@ export class PoolEngine<C> {
     this.#keepSurplusUntil = keepMillis > 0 ? now + keepMillis : 0
     // The oldest idle connections go first: the warmest stay.
     while (this.totalCount > this.#maxSize && this.#idle.length > 0) this.#surplus(this.#idle.shift() as PooledConnection<C>, 'resize', now)
+    if (next.minSize < previous.minSize) this.#idle.sweepNow()
     if (keepMillis === 0) {
       while (this.#parked.length > 0 && this.#room() > 0) this.#unpark()
       this.#parked.closeAll('resize')
@@ -335,18 +338,23 @@ export class PoolEngine<C> {
 
   /**
    * Opens `minSize` connections (at least 1) or the number asked, validates each, and keeps them idle
-   * (idle ones already open count, after validation).
+   * (idle ones already open count, after validation). `timeoutMillis` bounds the whole call: a connection's
+   * connect and validation share it.
    *
    * @throws {PoolWarmupError} when none could open (cause: the first failure, redacted)
    * @throws {InvalidOptionError} for bad options
    * @throws {PoolClosedError} once the pool is closing
    */
   warmup(options?: WarmupOptions): Promise<WarmupReport> {
-    const bounds = { minSize: this.#minSize, maxSize: this.#maxSize, timeoutMillis: this.#options.connectTimeoutMillis || 10_000 }
-    return this.#lifecycle.warmup(options, bounds, (plan) => this.#warmup(plan))
+    const connectTimeout = this.#options.connectTimeoutMillis
+    const bounds = { minSize: this.#minSize, maxSize: this.#maxSize, timeoutMillis: connectTimeout || 10_000 }
+    // A timeout names the option that set the warm-up's time limit.
+    const timeoutOption =
+      options?.timeoutMillis !== undefined ? 'timeoutMillis of warmup()' : connectTimeout > 0 ? (this.#options.connectTimeoutOption ?? 'connectTimeoutMillis') : "warmup()'s default"
+    return this.#lifecycle.warmup(options, bounds, (plan) => this.#warmup(plan, timeoutOption))
   }
 
-  #warmup(plan: WarmupPlan): Promise<WarmupReport> {
+  #warmup(plan: WarmupPlan, timeoutOption: string): Promise<WarmupReport> {
     this.#started = true
     // Connections a shrink kept open serve before any new one is opened.
     while (this.#parked.length > 0 && this.#room() > 0) this.#unpark()
@@ -355,6 +363,7 @@ export class PoolEngine<C> {
         name: this.name,
         target: this.#options.target,
         clock: this.#clock,
+        timeoutOption,
         idle: this.#idle,
         opener: this.#opener,
         room: () => this.#room(),
@@ -375,7 +384,7 @@ export class PoolEngine<C> {
    *
    * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
    */
-  close(options?: { timeoutMillis?: number }): Promise<void> {
+  close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
     return this.#lifecycle.close(options, (timeoutMillis) => {
       this.#parked.closeAll('closed')
       return this.#closer.close(timeoutMillis)
@@ -510,10 +519,23 @@ export class PoolEngine<C> {
   }
 
   #timedOut(waiter: Waiter<C>): Error {
-    const waitMillis = this.#clock.now() - waiter.askedAt
+    const now = this.#clock.now()
+    const waitMillis = now - waiter.askedAt
     const waiting = this.#queue.length - 1
-    const cause = this.#opener.lastError
+    const cause = this.#opener.lastError ?? this.#attemptPending(now)
     this.#monitor.timedOut(waitMillis, waiting, cause, waiter.context)
-    return new PoolTimeoutError(this.name, this.#options.acquireTimeoutMillis, cause === undefined ? { waiting } : { cause, waiting })
+    const connecting = this.#opener.creating
+    return new PoolTimeoutError(this.name, this.#options.acquireTimeoutMillis, cause === undefined ? { waiting, connecting } : { cause, waiting, connecting })
+  }
+
+  // With no failure yet, a connection attempt still in flight is what the waiter waited for: against a
+  // server that accepts and never answers, the waiter's timer fires before the attempt's own timeout
+  // (with the defaults, both are the same length). Without this the timeout had no cause at all, as if
+  // the pool were merely busy. It carries no connection details, so nothing in it needs redacting.
+  #attemptPending(now: number): Error | undefined {
+    const startedAt = this.#opener.oldestAttemptStartedAt
+    if (startedAt === undefined) return undefined
+    const pending = this.#opener.creating
+    return new Error(`A connection attempt to the server has not completed within ${Math.round(now - startedAt)}ms; ${pending} connection attempt(s) still pending.`)
   }
 }

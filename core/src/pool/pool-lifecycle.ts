@@ -88,7 +88,7 @@ export class PoolLifecycle {
    * Checks the call and runs the pool's close once: later calls get the same promise. A bad option is a
    * rejection, as every failure of `close()` is.
    */
-  close(options: { timeoutMillis?: number } | undefined, run: (timeoutMillis: number) => Promise<void>): Promise<void> {
+  close(options: { timeoutMillis?: number | undefined } | undefined, run: (timeoutMillis: number) => Promise<void>): Promise<void> {
     try {
       checkCloseOptions('close', options)
     } catch (error) {

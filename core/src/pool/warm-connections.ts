@@ -11,6 +11,8 @@ export interface WarmupHost<C> {
   readonly name: string
   readonly target: string
   readonly clock: Clock
+  /** The option that set the warm-up's `timeoutMillis`, for its timeout messages. */
+  readonly timeoutOption: string
   readonly idle: IdleList<C>
   readonly opener: ConnectionOpener<C>
   /** Connections the pool may still open without passing `maxSize`. */
@@ -24,12 +26,20 @@ export interface WarmupHost<C> {
 /**
  * Warms a pool up: validates the idle connections it already has (up to the number asked) and opens
  * and validates the rest, all in parallel; each one is handed on as soon as it passed. Resolves with
- * the counts once every attempt settled.
+ * the counts once every attempt settled, within `timeoutMillis`: a connection's connect and validation
+ * share that one deadline.
  *
  * @throws {PoolWarmupError} when none could open (cause: the first failure, redacted)
  */
 export async function warmConnections<C>(host: WarmupHost<C>, { connections: requested, timeoutMillis }: WarmupPlan): Promise<WarmupReport> {
   const started = host.clock.now()
+  const deadline = started + timeoutMillis
+  // At least 1: a limit of 0 would mean none at all.
+  const timeLeft = () => Math.max(1, deadline - host.clock.now())
+  const option = host.timeoutOption
+  const connectTimedOut = `Connection attempt timed out after ${timeoutMillis}ms (${option}).`
+  const validateTimedOut = `Validation timed out after ${timeoutMillis}ms (${option}).`
+  const openAndValidateTimedOut = `Connection attempt and validation took longer than ${timeoutMillis}ms (${option}).`
   const attempts: Promise<void>[] = []
   const ready = (lease: PooledConnection<C>, resolve: () => void) => {
     host.offer(lease)
@@ -37,10 +47,13 @@ export async function warmConnections<C>(host: WarmupHost<C>, { connections: req
   }
   while (attempts.length < requested && host.idle.length > 0) {
     const lease = host.idle.pop() as PooledConnection<C>
-    attempts.push(new Promise((resolve, reject) => host.opener.validate(lease, timeoutMillis, (valid) => ready(valid, resolve), reject)))
+    attempts.push(new Promise((resolve, reject) => host.opener.validate(lease, timeLeft(), (valid) => ready(valid, resolve), reject, validateTimedOut)))
   }
+  // A connection that opened validates in what is left of the warm-up's time, not in a fresh timeoutMillis.
+  const validateOpened = (lease: PooledConnection<C>, resolve: () => void, reject: (error: Error) => void) =>
+    host.opener.validate(lease, timeLeft(), (valid) => ready(valid, resolve), reject, openAndValidateTimedOut)
   for (let i = Math.min(requested - attempts.length, host.room()); i > 0; i--) {
-    attempts.push(new Promise((resolve, reject) => host.opener.open(timeoutMillis, (lease) => host.opener.validate(lease, timeoutMillis, (valid) => ready(valid, resolve), reject), reject)))
+    attempts.push(new Promise((resolve, reject) => host.opener.open(timeLeft(), (lease) => validateOpened(lease, resolve, reject), reject, connectTimedOut)))
   }
   const outcomes = await Promise.allSettled(attempts)
   host.settled()
