@@ -271,6 +271,24 @@ function isSingleStatement(text: string, at: number): boolean {
 export function sqlOperationName(query: QueryText): string | undefined {
   const text = typeof query === 'string' ? query : (query as { text?: unknown } | null)?.text
   if (typeof text !== 'string') return undefined
+  // An application sends the same few statements over and over: a name read from the text once is looked up
+  // after that (measured: a scan cost 1.6k instructions for a short statement and 13.5k for a WITH, a lookup
+  // less than the old first-word check). Only short texts are kept, and at most `cachedNames` of them.
+  if (text.length > maxCachedLength) return nameOf(text)
+  const cached = namesByText.get(text)
+  if (cached !== undefined) return cached === noName ? undefined : cached
+  const name = nameOf(text)
+  if (namesByText.size >= cachedNames) namesByText.clear()
+  namesByText.set(text, name ?? noName)
+  return name
+}
+
+const cachedNames = 512
+const maxCachedLength = 2_048
+const noName = ''
+const namesByText = new Map<string, string>()
+
+function nameOf(text: string): string | undefined {
   let start = statementStart(text, 0)
   if (start < 0) return undefined
   let end = wordEnd(text, start)
