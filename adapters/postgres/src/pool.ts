@@ -136,9 +136,13 @@ export class Pool extends EventEmitter implements ManagedPool {
   get idleCount(): number {
     return this.#core.engine.idleCount
   }
-  /** Callers waiting for a client. */
+  /**
+   * Callers waiting for a client, as pg.Pool counts them: not those a client is being opened for (a cold start
+   * is no saturation). `PostgresPool.waitingCount` counts the whole queue.
+   */
   get waitingCount(): number {
-    return this.#core.engine.waitingCount
+    const engine = this.#core.engine
+    return Math.max(0, engine.waitingCount - engine.pendingCount)
   }
   /** Clients checked out now. */
   get activeCount(): number {
@@ -302,23 +306,40 @@ export class Pool extends EventEmitter implements ManagedPool {
     return this.#core.engine.close(options)
   }
 
-  // A submittable (cursor, stream) runs on a client held until it ends or fails.
+  // A submittable (cursor, stream) runs on a client held until it ends or fails. Listened to at once: a stream
+  // destroyed, or a cursor closed, while it still waits for its client gets none (its client was lost for good:
+  // a `pipeline()` to a response whose client left, on a saturated pool, cost a connection each time).
   #submit<T extends pg.Submittable>(submittable: T): T {
-    const emitter = submittable as unknown as Partial<EventEmitter> & { handleError?: (error: Error) => void }
+    const emitter = submittable as unknown as Partial<EventEmitter> & { handleError?: (error: Error) => void; close?: unknown }
+    let client: PooledClient | undefined
+    let done = false
+    const release = (error?: Error): void => {
+      if (done) return
+      done = true
+      client?.release(error)
+    }
+    emitter.once?.('end', () => release())
+    emitter.once?.('close', () => release())
+    emitter.once?.('error', (error: Error) => release(error))
+    // pg-cursor's close() before the cursor is submitted says nothing: taken as its end.
+    const close = emitter.close
+    if (typeof close === 'function') {
+      Object.defineProperty(submittable, 'close', {
+        configurable: true,
+        writable: true,
+        value: function closeBeforeSubmitted(this: T, ...args: unknown[]): unknown {
+          if (client === undefined) release()
+          return Reflect.apply(close, this, args)
+        },
+      })
+    }
     const refusal = this.#core.refusal(submittable)
     const checkout = refusal === undefined ? this.#core.checkout(undefined) : Promise.reject(refusal)
     checkout.then(
-      (client) => {
-        let released = false
-        const release = (error?: Error) => {
-          if (released) return
-          released = true
-          client.release(error)
-        }
-        emitter.once?.('end', () => release())
-        emitter.once?.('close', () => release())
-        emitter.once?.('error', (error: Error) => release(error))
-        client.query(submittable)
+      (held) => {
+        if (done) return held.release()
+        client = held
+        held.query(submittable)
       },
       (error: Error) => (emitter.handleError !== undefined ? emitter.handleError(error) : emitter.emit?.('error', error)),
     )

@@ -1,9 +1,10 @@
-import { DisposedError, OperationContext } from '@lifeguard/core'
+import { DisposedError, OperationAbortedError, OperationContext } from '@lifeguard/core'
 import type pg from 'pg'
 import { PostgresRollbackError } from './errors.js'
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
+import { cancelOnClient, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
 import { checkOption, contextRule, type PoolMonitor } from '@lifeguard/core/adapter'
 import { releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
@@ -17,7 +18,8 @@ export type AnyPostgresPool = PostgresPool | Pool
  * One operation's way into a `PostgresPool`: `query()` checks a client out per query, `transaction()`
  * holds one for its callback, `connect()` holds one until released. Whatever it still holds when it is
  * disposed (the operation's scope ends) is given back, after a `ROLLBACK` if a transaction is open, so
- * a handler that forgets cannot leak. Waiting for a client honours the operation's `signal`.
+ * a handler that forgets cannot leak. The operation aborting (client gone, deadline, the caller's signal,
+ * `abort()`) ends a wait for a client and cancels a running statement on the server.
  */
 export class PostgresHandle implements AsyncDisposable {
   /** The pool it checks out from. */
@@ -47,7 +49,9 @@ export class PostgresHandle implements AsyncDisposable {
   /**
    * Runs one query on a client checked out for it.
    *
-   * @throws {PoolTimeoutError | PoolExhaustedError | OperationAbortedError} while waiting for a client
+   * @throws {PoolTimeoutError | PoolExhaustedError} while waiting for a client
+   * @throws {OperationAbortedError} when the operation aborted while waiting, or while the query ran (it is
+   *   cancelled on the server; cause: the operation's abort reason)
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
    * @throws {DisposedError} after the handle was disposed
    * @example
@@ -55,7 +59,7 @@ export class PostgresHandle implements AsyncDisposable {
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#disposing !== undefined) return Promise.reject(this.#disposedError('run a query'))
-    return this.pool[poolCore].query<R>(this.context, text, values)
+    return this.pool[poolCore].query<R>(this.context, text, values, true)
   }
 
   /**
@@ -63,7 +67,10 @@ export class PostgresHandle implements AsyncDisposable {
    * when it throws (the error is rethrown). Returns what `fn` returns.
    *
    * @throws {InvalidOptionError} for bad options, or an `fn` that is not a function (before any checkout)
-   * @throws {DisposedError} when the handle is disposed before the transaction commits (it is rolled back)
+   * @throws {OperationAbortedError} when the operation aborts before the transaction commits: a running statement
+   *   is cancelled on the server and the transaction rolled back, never committed
+   * @throws {DisposedError} when the handle is disposed before the transaction commits (a running statement is
+   *   cancelled, the transaction rolled back)
    * @throws {ConnectionLostError} when the connection failed: `mayHaveCommitted` is false (safe to retry the
    *   whole transaction) unless it failed during `COMMIT`
    * @throws {PostgresRollbackError} when the server answered `COMMIT` with `ROLLBACK`: a statement in `fn` failed
@@ -78,11 +85,12 @@ export class PostgresHandle implements AsyncDisposable {
   async transaction<T>(fn: (tx: PostgresTransaction) => T | Promise<T>, options?: TransactionOptions): Promise<T> {
     checkOption('transaction', 'fn', fn, { type: 'function' })
     const begin = beginStatement(options)
+    const core = this.pool[poolCore]
     const client = await this.#checkout('start a transaction')
     // Its refused writes are the caller's doing, not a sign that the server was demoted.
     if (options?.readOnly === true) client[clientState].readOnlyTransaction = true
-    const core = this.pool[poolCore]
-    const tx = new PostgresTransaction(client, core.name, core.redact, core.monitor)
+    const context = this.context ?? OperationContext.tryCurrent()
+    const tx = new PostgresTransaction(client, core, context)
     this.#hold(client, tx)
     let result: T
     try {
@@ -91,10 +99,12 @@ export class PostgresHandle implements AsyncDisposable {
       tx[finishTransaction]()
       // Disposed meanwhile: the client went back (rolled back); committing now would touch someone else's.
       if (this.#held?.get(client) !== tx) throw this.#disposedError('commit the transaction')
+      // An operation that aborted (a deadline that passed, a client gone) wants none of it.
+      if (context?.aborted) throw new OperationAbortedError(`commit the transaction on pool '${core.name}'`, { cause: context.signal.reason })
       const commit = await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact))
       // The server had aborted the transaction (a failed statement that `fn` caught): its COMMIT is a ROLLBACK.
       if (commit.command === 'ROLLBACK') {
-        if (this.#take(client, tx)) client.release()
+        if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
         throw new PostgresRollbackError(core.name)
       }
     } catch (error) {
@@ -102,7 +112,7 @@ export class PostgresHandle implements AsyncDisposable {
       if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor)
       throw error
     }
-    if (this.#take(client, tx)) client.release()
+    if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
     return result
   }
 
@@ -171,7 +181,11 @@ export class PostgresHandle implements AsyncDisposable {
         // A transaction() refuses its late statements once finished, so its client can be rolled back and
         // reused (it may still be sending BEGIN: roll back whenever one was started).
         if (tx !== undefined) {
+          // Finished already: it is committing, which must not be cut short.
+          const committing = tx.finished
           tx[finishTransaction]()
+          // A running statement would hold the ROLLBACK (and its locks) until it ended: cancelled first.
+          if (!committing && !client[clientState].broken && mayBeRunning(client)) void cancelOnClient(client)
           return rollbackAndRelease(client, core.monitor)
         }
         // A client from connect() still held has no such guard: reused, its holder's late statements would
@@ -188,17 +202,26 @@ export class PostgresHandle implements AsyncDisposable {
 }
 
 async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor): Promise<void> {
+  const state = client[clientState]
   // A lost connection has nothing to roll back (the server already did): just close it. (A statement that
   // found it lost marked it broken: see `statementError`.)
-  if (client[clientState].broken) return client.release(client[clientState].failure ?? true)
+  if (state.broken) return client.release(state.failure ?? true)
+  let failure: Error | undefined
   try {
+    // Sent after whatever runs now (cancelled, when the operation aborted or ended: see `cancelOnClient`).
     await runStatement(monitor, client, 'ROLLBACK', undefined, (error) => error)
   } catch (error) {
     // The connection cannot be trusted with an unknown transaction state: close it.
-    client.release(releaseArgumentFor(error) ?? (error as Error))
-    return
+    failure = releaseArgumentFor(error) ?? (error as Error)
   }
-  client.release()
+  // Cancel requests still under way are delivered first: one must never reach the next holder's statement.
+  if (state.cancel !== undefined) {
+    state.statementEnded?.()
+    state.statementEnded = undefined
+    await state.cancel
+    state.cancel = undefined
+  }
+  client.release(failure)
 }
 
 /**

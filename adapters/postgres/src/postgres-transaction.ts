@@ -1,9 +1,10 @@
-import { DisposedError } from '@lifeguard/core'
+import { DisposedError, OperationAbortedError, type OperationContext } from '@lifeguard/core'
 import { validateOptions, type PoolMonitor } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import type { QueryText, QueryValues } from './query-types.js'
-import type { PooledClient } from './internal/pooled-client.js'
-import { runStatement, statementError } from './internal/run-query.js'
+import type { StatementCancels } from './internal/cancel-request.js'
+import { clientState, type PooledClient } from './internal/pooled-client.js'
+import { abortedStatementError, runStatement, statementError } from './internal/run-query.js'
 import { finishTransaction } from './internal/symbols.js'
 
 /** How `transaction()` begins: `BEGIN ISOLATION LEVEL ... READ ONLY`. */
@@ -17,21 +18,30 @@ export interface TransactionOptions {
 /**
  * The one connection of a `transaction()`, for the callback's queries. It stops working when the
  * transaction ends (commit, rollback, or the operation being disposed), so a late query can never run
- * on a connection that went back to the pool.
+ * on a connection that went back to the pool. A query running when its operation aborts is cancelled on
+ * the server and fails with `OperationAbortedError`; one running when the operation ends, with `DisposedError`.
  */
 export class PostgresTransaction {
   readonly #client: PooledClient
   readonly #pool: string
   readonly #redact: (error: unknown) => Error
   readonly #monitor: PoolMonitor
+  readonly #cancels: StatementCancels
+  readonly #context: OperationContext | undefined
   #finished = false
 
   /** @internal created by `PostgresHandle#transaction()` */
-  constructor(client: PooledClient, pool: string, redact: (error: unknown) => Error, monitor: PoolMonitor) {
+  constructor(
+    client: PooledClient,
+    core: { readonly name: string; readonly redact: (error: unknown) => Error; readonly monitor: PoolMonitor; readonly cancels: StatementCancels },
+    context: OperationContext | undefined,
+  ) {
     this.#client = client
-    this.#pool = pool
-    this.#redact = redact
-    this.#monitor = monitor
+    this.#pool = core.name
+    this.#redact = core.redact
+    this.#monitor = core.monitor
+    this.#cancels = core.cancels
+    this.#context = context
   }
 
   /** True once committed, rolled back or disposed. */
@@ -42,14 +52,27 @@ export class PostgresTransaction {
   /**
    * Runs a query inside the transaction.
    *
-   * @throws {DisposedError} once the transaction has finished
+   * @throws {DisposedError} once the transaction has finished, or when its operation ended while it ran
+   * @throws {OperationAbortedError} when its operation aborted before or while it ran (the transaction rolls back)
    * @throws {ConnectionLostError} when the connection failed (the server rolls the transaction back)
    * @example
    * await tx.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [amount, from])
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#finished) return Promise.reject(new DisposedError('Could not run a query in the transaction. The transaction has already finished.'))
-    return runStatement<R>(this.#monitor, this.#client, text, values, (error) => statementError(this.#pool, this.#client, error, 'run a query in the transaction', false, this.#redact))
+    const context = this.#context
+    if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
+    return runStatement<R>(this.#monitor, this.#client, text, values, (error) => this.#failure(error), this.#cancels, context)
+  }
+
+  #failure(error: unknown): unknown {
+    const aborted = abortedStatementError(this.#client, this.#context, `run a query in the transaction on pool '${this.#pool}'`)
+    if (aborted !== undefined) return aborted
+    // Cancelled because the operation ended under it (see `PostgresHandle#dispose`).
+    if (this.#finished && this.#client[clientState].cancel !== undefined) {
+      return new DisposedError(`Could not run a query in the transaction on pool '${this.#pool}'. Its operation ended while the query ran, so the query was cancelled and the transaction rolled back.`)
+    }
+    return statementError(this.#pool, this.#client, error, 'run a query in the transaction', false, this.#redact)
   }
 
   /** @internal */

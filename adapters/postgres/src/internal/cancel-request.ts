@@ -1,6 +1,8 @@
+import type { OperationContext } from '@lifeguard/core'
 import { connect } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
 import type pg from 'pg'
+import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 
 // PostgreSQL's CancelRequest: length 16, the cancel code, then the backend's process id and secret key,
 // sent on a connection of its own (the server answers nothing and closes it).
@@ -87,4 +89,92 @@ export function requestCancel(client: pg.Client): Promise<void> {
       socket.end(packet)
     })
   })
+}
+
+/**
+ * Cancels the statement `client` runs on a connection that stays in use (an operation aborted, or a
+ * transaction's operation ended): a request now, sent again as `cancelRunning` does but only while `ended`
+ * has not settled, so a late request cannot stop the session's next statement. Settles once every request
+ * sent was delivered (or given up); never rejects. `ended` must never reject.
+ */
+export async function cancelStatement(client: pg.Client, ended: Promise<void>): Promise<void> {
+  let over = false
+  void ended.then(() => (over = true))
+  await requestCancel(client)
+  for (const wait of resendAfterMillis) {
+    // Not ref'd: a timer left behind when the statement ended first must not hold the process.
+    await Promise.race([ended, delay(wait, undefined, { ref: false })])
+    if (over) return
+    await requestCancel(client)
+  }
+}
+
+/**
+ * Sends a cancel request for what `client` runs now, unless one is under way. Whoever gives the client back
+ * waits for it first (`releaseAfterCancel`): a request delivered while the session is idle is ignored by the
+ * server, one delivered during the next holder's statement would stop that one.
+ */
+export function cancelOnClient(client: PooledClient): Promise<void> {
+  const state = client[clientState]
+  if (state.cancel === undefined) {
+    const ended = new Promise<void>((resolve) => (state.statementEnded = resolve))
+    state.cancel = cancelStatement(client, ended)
+  }
+  return state.cancel
+}
+
+/**
+ * `client.release(argument)`, at once when no cancel request was sent for it (the usual case: no cost),
+ * otherwise once they were delivered (see `cancelOnClient`).
+ */
+export function releaseAfterCancel(client: PooledClient, argument: ReleaseArgument): void {
+  const state = client[clientState]
+  const cancel = state.cancel
+  if (cancel === undefined) return client.release(argument)
+  state.statementEnded?.()
+  state.statementEnded = undefined
+  void cancel.then(() => {
+    state.cancel = undefined
+    client.release(argument)
+  })
+}
+
+// Core's hook for being told when an operation aborts, by its registered symbol (core's `watchAbort`, which
+// its pool engine uses for waiting checkouts): one watcher per pool, kept by the context, not one per statement.
+const abortWatch = Symbol.for('lifeguard.operation-context.watch')
+type AbortWatcher = (context: OperationContext, reason: unknown) => void
+type Watchable = { [abortWatch]: (watcher: AbortWatcher) => void }
+
+/**
+ * A pool's statements that are cancelled on the server when their operation aborts (client gone, deadline,
+ * the caller's signal, `abort()`). Per statement it costs a set insertion and removal and a look through
+ * the operation's few abort watchers, no allocation; per operation, the first statement makes the context
+ * keep the watcher (an array) and, when it has a deadline or a caller's signal, link them (its signal and
+ * deadline timer, as a waiting checkout already does).
+ */
+export class StatementCancels {
+  readonly #running = new Set<PooledClient>()
+  // Aborts are rare: a look through the running statements is cheaper than tracking them per operation.
+  readonly #aborted: AbortWatcher = (context) => {
+    for (const client of this.#running) if (client[clientState].watchedBy === context) void cancelOnClient(client)
+  }
+
+  /** A statement of `context` is about to be sent on `client`. */
+  started(client: PooledClient, context: OperationContext): void {
+    const state = client[clientState]
+    state.watchedBy = context
+    state.watched++
+    this.#running.add(client)
+    ;(context as unknown as Watchable)[abortWatch](this.#aborted)
+  }
+
+  /** That statement ended (answered, failed or cancelled). */
+  ended(client: PooledClient): void {
+    const state = client[clientState]
+    state.statementEnded?.()
+    state.statementEnded = undefined
+    if (--state.watched > 0) return
+    state.watchedBy = undefined
+    this.#running.delete(client)
+  }
 }

@@ -2,7 +2,7 @@ import type { Clock, ConnectionFactory, CreateAttempt } from '@lifeguard/core/ad
 import { cancelRunning, mayBeRunning } from './cancel-request.js'
 import { isPermanentConnectError } from './connect-failure.js'
 import { abortable, connectorFor } from './connect-server.js'
-import { endClient } from './end-client.js'
+import { endClient, endGraceMillis, hasStatements } from './end-client.js'
 import { guardClient, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, type ClientState, type PooledClient } from './pooled-client.js'
 import { watchReadOnly } from './read-only-server.js'
@@ -53,7 +53,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
     async create(attempt: CreateAttempt<PooledClient>): Promise<PooledClient> {
       const opened = await connect(attempt.signal)
       const client = opened.client as PooledClient
-      const state: ClientState = { lease: attempt.lease, holder: undefined, failure: undefined, broken: false, readOnlyServer: undefined, readOnlyTransaction: false }
+      const state: ClientState = { lease: attempt.lease, holder: undefined, failure: undefined, broken: false, readOnlyServer: undefined, readOnlyTransaction: false, watchedBy: undefined, watched: 0, cancel: undefined, statementEnded: undefined, listenerStatements: false }
       client[clientState] = state
       // Always listening: pg emits 'error' on a client whose socket fails, idle or not.
       client.on('error', (error: Error) => {
@@ -82,6 +82,13 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
         })
       }
       hooks.connected?.(client)
+      // pg's documented `pool.on('connect', (client) => client.query('SET ...'))`: nobody waits for that
+      // statement, so a connection opened for a caller served meanwhile, and closed at once (pool end, resize),
+      // must let it finish, or it rejects unhandled.
+      if (hasStatements(client)) {
+        state.listenerStatements = true
+        client.once('drain', () => (state.listenerStatements = false))
+      }
       return client
     },
     // With a target, a connection that sat idle is asked again: its server may have changed role.
@@ -90,7 +97,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       // Taken from a holder that never gave it back (a close that timed out, an operation that ended): its
       // statement may still run on the server, which would keep the session, and its locks, until done.
       const running = client[clientState]?.lease.revoked === true && mayBeRunning(client) ? cancelRunning(client) : undefined
-      await Promise.all([running, endClient(client, extras.clock)])
+      await Promise.all([running, endClient(client, extras.clock, endGraceMillis, client[clientState]?.listenerStatements === true)])
       hooks.removed?.(client)
     },
     isBroken: (client) => client[clientState].broken,

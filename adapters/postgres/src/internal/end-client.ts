@@ -10,8 +10,11 @@ export const endGraceMillis = 2000
  * bounded. A server that went silent (a network partition, a host that accepts and never answers) never
  * closes its side: the connection then counted as closing for good, against `maxSize`, and its socket kept
  * the process alive. After `graceMillis` the socket is destroyed. Never rejects.
+ *
+ * @param letStatementsFinish - end once the statements queued on it have run (within the same grace): those
+ *   of a `'connect'` listener, which nobody else waits for
  */
-export function endClient(client: pg.Client, clock: Clock = systemClock, graceMillis = endGraceMillis): Promise<void> {
+export function endClient(client: pg.Client, clock: Clock = systemClock, graceMillis = endGraceMillis, letStatementsFinish = false): Promise<void> {
   return new Promise<void>((resolve) => {
     // A background timer: the end itself keeps the process alive while it waits; this only cuts it short.
     const timer = clock.setTimeout(
@@ -27,6 +30,17 @@ export function endClient(client: pg.Client, clock: Clock = systemClock, graceMi
       clock.clearTimeout(timer)
       resolve()
     }
-    client.end().then(ended, ended)
+    const end = (): void => void client.end().then(ended, ended)
+    if (letStatementsFinish && hasStatements(client)) client.once('drain', end)
+    else end()
   })
+}
+
+/**
+ * True while the client runs or queues a statement. pg's own fields (`activeQuery` and `queryQueue` are
+ * deprecated getters over them); a pg without them is taken as having nothing queued.
+ */
+export function hasStatements(client: pg.Client): boolean {
+  const state = client as unknown as { _activeQuery?: unknown; _queryQueue?: unknown[] }
+  return (state._activeQuery !== undefined && state._activeQuery !== null) || (state._queryQueue?.length ?? 0) > 0
 }

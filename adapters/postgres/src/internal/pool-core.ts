@@ -3,6 +3,7 @@ import { PoolEngine, PoolMonitor, type PooledConnection } from '@lifeguard/core/
 import type pg from 'pg'
 import { PostgresConnectError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
+import { StatementCancels } from './cancel-request.js'
 import { clientFactory, type ClientHooks } from './client-factory.js'
 import { describeConnectFailure } from './connect-failure.js'
 import { connectionTarget, rememberingPasswords } from './connection-target.js'
@@ -29,6 +30,8 @@ export class PgPoolCore {
   readonly target: string
   readonly monitor: PoolMonitor
   readonly engine: PoolEngine<PooledClient>
+  /** Statements of the request-scoped handle, cancelled on the server when their operation aborts. */
+  readonly cancels = new StatementCancels()
   readonly #hooks: CheckoutHooks
   /** Set behind PgBouncer in transaction mode: refuses statements that need a session of their own. */
   readonly #guard: SessionGuard | undefined
@@ -86,21 +89,23 @@ export class PgPoolCore {
   /**
    * One query on a client checked out for it: the hot path. An idle client is used at once (one
    * promise for checkout, query and release); otherwise the query waits in line, bounded by the
-   * operation's signal (the given one, else the current one) and the acquire timeout.
+   * operation's signal (the given one, else the current one) and the acquire timeout. With
+   * `cancelOnAbort` (the handle's queries), that operation aborting also cancels the running query.
    */
-  query<R extends pg.QueryResultRow>(context: OperationContext | undefined, text: QueryText, values: QueryValues | undefined): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow>(context: OperationContext | undefined, text: QueryText, values: QueryValues | undefined, cancelOnAbort = false): Promise<pg.QueryResult<R>> {
     if (this.#guard !== undefined) {
       // Refused before a connection is taken for it.
       const refusal = this.#guard(text)
       if (refusal !== undefined) return Promise.reject(refusal)
     }
     context ??= OperationContext.tryCurrent()
+    const watched = cancelOnAbort ? context : undefined
     const lease = this.engine.tryAcquire(context)
-    if (lease !== undefined) return new Promise((resolve, reject) => this.#send(lease, text, values, resolve, reject))
+    if (lease !== undefined) return new Promise((resolve, reject) => this.#send(lease, text, values, resolve, reject, watched))
     return new Promise((resolve, reject) => {
       this.engine.request((error, granted) => {
         if (error !== undefined) reject(error)
-        else this.#send(granted as PooledConnection<PooledClient>, text, values, resolve, reject)
+        else this.#send(granted as PooledConnection<PooledClient>, text, values, resolve, reject, watched)
       }, context)
     })
   }
@@ -173,8 +178,15 @@ export class PgPoolCore {
     return client
   }
 
-  #send<R extends pg.QueryResultRow>(lease: PooledConnection<PooledClient>, text: QueryText, values: QueryValues | undefined, resolve: (result: pg.QueryResult<R>) => void, reject: (error: unknown) => void): void {
-    sendQuery(this.name, this.#handOut(lease), text, values, resolve, reject, this.redact, this.monitor)
+  #send<R extends pg.QueryResultRow>(
+    lease: PooledConnection<PooledClient>,
+    text: QueryText,
+    values: QueryValues | undefined,
+    resolve: (result: pg.QueryResult<R>) => void,
+    reject: (error: unknown) => void,
+    watched: OperationContext | undefined,
+  ): void {
+    sendQuery(this.name, this.#handOut(lease), text, values, resolve, reject, this.redact, this.monitor, this.cancels, watched)
   }
 }
 

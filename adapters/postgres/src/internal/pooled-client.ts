@@ -1,3 +1,4 @@
+import type { OperationContext } from '@lifeguard/core'
 import type { PooledConnection } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 
@@ -21,6 +22,16 @@ export interface ClientState {
   readOnlyServer: string | undefined
   /** True while it runs a transaction begun `READ ONLY` (whose 25006 is the caller's, not the server's). */
   readOnlyTransaction: boolean
+  /** The operation whose statements run on it now, cancelled on the server if it aborts (see `StatementCancels`). */
+  watchedBy: OperationContext | undefined
+  /** How many of those statements have not ended (a transaction's may be queued behind each other). */
+  watched: number
+  /** Cancel requests sent for what it runs: delivered before it goes back to the pool (see `releaseAfterCancel`). */
+  cancel: Promise<void> | undefined
+  /** Tells `cancel` that the statement it targets has ended, so it sends no more requests. */
+  statementEnded: (() => void) | undefined
+  /** True while statements a `'connect'` listener queued have not run: a close lets them finish. */
+  listenerStatements: boolean
 }
 
 /** A pg client owned by a Lifeguard pool: a `pg.PoolClient` with its state. */

@@ -1,8 +1,9 @@
-import { ConnectionLostError } from '@lifeguard/core'
+import { ConnectionLostError, OperationAbortedError, type OperationContext } from '@lifeguard/core'
 import type { PoolMonitor } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import { PostgresReadOnlyError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
+import { releaseAfterCancel, type StatementCancels } from './cancel-request.js'
 import { clientState, type PooledClient } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
 import { sqlOperationName } from './sql-operation-name.js'
@@ -62,7 +63,8 @@ export function reportQuery(monitor: PoolMonitor, client: PooledClient, text: Qu
 /**
  * `client.query(text, values)` on a client the caller holds (a transaction's statements, `BEGIN`,
  * `COMMIT`, `ROLLBACK`), failing with `onError(error)`. Timed and reported as a `query` event only when
- * someone listens.
+ * someone listens. Given `watch` and its operation, the statement is cancelled on the server if that
+ * operation aborts while it runs (see `StatementCancels`).
  */
 export function runStatement<R extends pg.QueryResultRow>(
   monitor: PoolMonitor,
@@ -70,21 +72,37 @@ export function runStatement<R extends pg.QueryResultRow>(
   text: QueryText,
   values: QueryValues | undefined,
   onError: (error: unknown) => unknown,
+  watch?: StatementCancels,
+  context?: OperationContext,
 ): Promise<pg.QueryResult<R>> {
   const startedAt = monitor.events.has('query') ? monitor.clock.now() : undefined
+  const watched = watch !== undefined && context !== undefined
+  if (watched) watch.started(client, context)
   const running = client.query<R>(text as string, values as unknown[] | undefined)
-  if (startedAt === undefined) return running.catch((error: unknown) => Promise.reject(onError(error)))
+  if (startedAt === undefined && !watched) return running.catch((error: unknown) => Promise.reject(onError(error)))
   return running.then(
     (result) => {
-      reportQuery(monitor, client, text, startedAt, undefined)
+      if (watched) watch.ended(client)
+      if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, undefined)
       return result
     },
     (error: unknown) => {
+      if (watched) watch.ended(client)
       const failure = onError(error)
-      reportQuery(monitor, client, text, startedAt, failure)
+      if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
       return Promise.reject(failure)
     },
   )
+}
+
+/**
+ * The error for a statement that failed after a cancel request was sent for it because `context` aborted:
+ * the operation's reason, typed. Undefined when neither happened (the failure is the statement's own).
+ */
+export function abortedStatementError(client: PooledClient, context: OperationContext | undefined, action: string): OperationAbortedError | undefined {
+  if (context === undefined || client[clientState].cancel === undefined || !context.aborted) return undefined
+  // Read only here: the signal is created on first use, and an aborted context's holds its reason.
+  return new OperationAbortedError(action, { cause: context.signal.reason })
 }
 
 const leftOpen = 'A single query left a transaction open, so its connection was closed. Use transaction() for multi-statement work.'
@@ -92,7 +110,8 @@ const leftOpen = 'A single query left a transaction open, so its connection was 
 /**
  * Runs one query on a checked-out client and releases it, settling through the given functions (one
  * promise per query, made by the caller). A connection the query left inside a transaction is closed,
- * never handed to the next caller.
+ * never handed to the next caller. Given `watch` and its operation, the query is cancelled on the server
+ * if that operation aborts while it runs, and fails with `OperationAbortedError`.
  */
 export function sendQuery<R extends pg.QueryResultRow>(
   pool: string,
@@ -103,21 +122,25 @@ export function sendQuery<R extends pg.QueryResultRow>(
   reject: (error: unknown) => void,
   redact: (error: unknown) => Error,
   monitor: PoolMonitor,
+  watch?: StatementCancels,
+  context?: OperationContext,
 ): void {
   // Read only when someone listens, so an unheard query costs one check.
   const startedAt = monitor.events.has('query') ? monitor.clock.now() : undefined
+  const watched = watch !== undefined && context !== undefined
   const done: QueryCallback = (error, result) => {
+    if (watched) watch.ended(client)
     if (error) {
-      const failure = statementError(pool, client, error, 'run a query', true, redact)
+      const failure = abortedStatementError(client, context, `run a query on pool '${pool}'`) ?? statementError(pool, client, error, 'run a query', true, redact)
       if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
-      client.release(releaseArgumentFor(error))
+      releaseAfterCancel(client, releaseArgumentFor(error))
       reject(failure)
       return
     }
     if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, undefined)
     // A lone `BEGIN` would otherwise hand an open transaction to the next caller of the pool.
     const status = client.getTransactionStatus()
-    client.release(status === 'T' || status === 'E' ? new Error(leftOpen) : undefined)
+    releaseAfterCancel(client, status === 'T' || status === 'E' ? new Error(leftOpen) : undefined)
     resolve(result)
   }
   if (client[clientState].broken) {
@@ -127,9 +150,11 @@ export function sendQuery<R extends pg.QueryResultRow>(
     return
   }
   try {
+    if (watched) watch.started(client, context)
     ;(client.query as (text: unknown, values: unknown, callback: QueryCallback) => void)(text, values, done)
   } catch (error) {
     // pg throws synchronously for a null query or a bad callback.
+    if (watched) watch.ended(client)
     client.release()
     reject(error)
   }

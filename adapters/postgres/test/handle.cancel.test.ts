@@ -1,0 +1,169 @@
+import { DisposedError, OperationAbortedError, OperationContext, createServiceContainer, type ServiceContainer } from '@lifeguard/core'
+import pg from 'pg'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { registerPostgres, type PostgresPool } from '../src/index.js'
+import { pgConfig, rejects, runningStatementCount, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
+import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
+
+const table = `handle_cancel_${process.pid}`
+const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer; baseline: number }>('context.postgres cancels what its operation no longer wants')
+
+test.before(async (context) => {
+  const { pool, appName } = testPool('handle-cancel', { maxSize: 2 })
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (id int PRIMARY KEY, n int)`)
+  await pool.query(`INSERT INTO ${table} (id, n) VALUES (1, 0) ON CONFLICT DO NOTHING`)
+  Object.assign(context, { pool, appName, container: registerPostgres(createServiceContainer(), pool), baseline: await serverConnectionCount(appName) })
+})
+
+test.after(async ({ pool, appName }) => {
+  await pool.query(`DROP TABLE IF EXISTS ${table}`)
+  await closeAndCheck(pool, appName)
+})
+
+// Polls until the server runs a statement containing `fragment` for the pool (bounded).
+async function untilRunning(appName: string, fragment: string): Promise<void> {
+  for (let i = 0; i < 500 && (await runningStatementCount(appName, fragment)) === 0; i++) await sleep(10)
+  assert.ok((await runningStatementCount(appName, fragment)) > 0, `${fragment} runs on the server`)
+}
+
+async function untilStopped(appName: string, fragment: string): Promise<void> {
+  for (let i = 0; i < 500 && (await runningStatementCount(appName, fragment)) > 0; i++) await sleep(10)
+  assert.is(await runningStatementCount(appName, fragment), 0, `${fragment} no longer runs on the server`)
+}
+
+// Updates the row from a session of its own, failing instead of waiting when the row is still locked.
+async function updateFromElsewhere(): Promise<void> {
+  const { host, port, user, database, password } = pgConfig()
+  const other = new pg.Client({ host, port, user, database, ...(password === undefined ? {} : { password }) })
+  await other.connect()
+  try {
+    await other.query(`SET lock_timeout = '2s'`)
+    await other.query(`UPDATE ${table} SET n = n + 1 WHERE id = 1`)
+  } finally {
+    await other.end()
+  }
+}
+
+// Every client is back, and the server holds no session beyond the pool's own (none cancelled but left running).
+async function backToBaseline(pool: PostgresPool, appName: string, baseline: number): Promise<void> {
+  await until('every client back in the pool', () => pool.activeCount === 0)
+  await waitForConnectionCount(appName, pool.totalCount)
+  assert.ok(pool.totalCount <= Math.max(baseline, 2))
+}
+
+test('disposing the operation cancels the statement its transaction runs, rolls back and gives the client back at once', async ({ pool, appName, container, baseline }) => {
+  const context = OperationContext.create('api', 'tx-outlived', { container })
+  const running = context.postgres
+    .transaction(async (tx) => {
+      await tx.query(`UPDATE ${table} SET n = n + 1 WHERE id = 1`)
+      await tx.query('SELECT pg_sleep(30) /* tx-dispose */')
+    })
+    .then(() => undefined, (error: unknown) => error)
+  await untilRunning(appName, 'tx-dispose')
+  const startedAt = Date.now()
+  await context.dispose()
+  // Well under the statement's 30 s, however slow the machine: disposal no longer waits it out.
+  assert.ok(Date.now() - startedAt < 10_000, `dispose took ${Date.now() - startedAt} ms`)
+  const error = await running
+  assert.instance(error, DisposedError)
+  assert.is((error as DisposedError).code, 'ERR_DISPOSED')
+  assert.match((error as Error).message, 'cancelled and the transaction rolled back')
+  await untilStopped(appName, 'tx-dispose')
+  // The row lock went with the transaction.
+  await updateFromElsewhere()
+  await backToBaseline(pool, appName, baseline)
+})
+
+test('an aborted operation cancels its running query on the server and rejects with its reason', async ({ pool, appName, container, baseline }) => {
+  const context = OperationContext.create('api', 'query-aborted', { container })
+  const reason = new Error('client gone')
+  const running = context.postgres.query('SELECT pg_sleep(30) /* query-abort */')
+  await untilRunning(appName, 'query-abort')
+  context.abort(reason)
+  const error = await rejects(running, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.is(error.cause, reason)
+  assert.match(error.message, "run a query on pool 'handle-cancel'")
+  await untilStopped(appName, 'query-abort')
+  await context.dispose()
+  await backToBaseline(pool, appName, baseline)
+  // The connection it ran on is fine for the next caller: no late cancel request reaches its statement.
+  for (let i = 0; i < 3; i++) assert.is((await pool.query<{ n: number }>('SELECT 1 AS n, pg_sleep(0.2)')).rows[0]?.n, 1)
+})
+
+test('a deadline that passes cancels the running query', async ({ pool, appName, container }) => {
+  const context = OperationContext.create('api', 'query-deadline', { container, deadlineMillis: 200 })
+  const error = await rejects(context.postgres.query('SELECT pg_sleep(30) /* query-deadline */'), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.is((error.cause as DOMException).name, 'TimeoutError')
+  await untilStopped(appName, 'query-deadline')
+  await context.dispose()
+  await until('every client back in the pool', () => pool.activeCount === 0)
+})
+
+test('an aborted operation cancels its transaction statement, releases its locks and rolls back', async ({ pool, appName, container, baseline }) => {
+  const context = OperationContext.create('api', 'tx-aborted', { container })
+  const reason = new Error('deadline')
+  const running = context.postgres.transaction(async (tx) => {
+    await tx.query(`UPDATE ${table} SET n = n + 100 WHERE id = 1`)
+    await tx.query('SELECT pg_sleep(30) /* tx-abort */')
+  })
+  await untilRunning(appName, 'tx-abort')
+  context.abort(reason)
+  const error = await rejects(running, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.is(error.cause, reason)
+  await untilStopped(appName, 'tx-abort')
+  await updateFromElsewhere()
+  const { rows } = await pool.query<{ n: number }>(`SELECT n FROM ${table} WHERE id = 1`)
+  assert.ok((rows[0]?.n ?? 0) < 100, 'the update was rolled back')
+  await context.dispose()
+  await backToBaseline(pool, appName, baseline)
+})
+
+test('a transaction whose operation aborted is rolled back, never committed', async ({ pool, container }) => {
+  const context = OperationContext.create('api', 'tx-late', { container })
+  const reason = new Error('client gone')
+  const running = context.postgres.transaction(async (tx) => {
+    await tx.query(`INSERT INTO ${table} (id, n) VALUES (2, 0)`)
+    context.abort(reason)
+    return 'done'
+  })
+  const error = await rejects(running, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.is(error.cause, reason)
+  assert.match(error.message, 'commit the transaction')
+  const { rows } = await pool.query(`SELECT 1 FROM ${table} WHERE id = 2`)
+  assert.is(rows.length, 0)
+  await context.dispose()
+})
+
+test('a statement of an operation already aborted is refused in its transaction', async ({ container }) => {
+  const context = OperationContext.create('api', 'tx-refused', { container })
+  const running = context.postgres.transaction(async (tx) => {
+    context.abort()
+    await tx.query('SELECT 1')
+  })
+  await rejects(running, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  await context.dispose()
+})
+
+test('sibling transactions of one operation still run side by side, and one after another', async ({ container }) => {
+  const context = OperationContext.create('api', 'siblings', { container })
+  try {
+    const results = await context.run(() =>
+      Promise.all([
+        context.postgres.transaction(async (tx) => (await tx.query<{ n: number }>('SELECT 1 AS n, pg_sleep(0.05)')).rows[0]?.n),
+        Promise.resolve().then(() => context.postgres.transaction(async (tx) => (await tx.query<{ n: number }>('SELECT 2 AS n')).rows[0]?.n)),
+      ]),
+    )
+    assert.equal(results, [1, 2])
+    // After the first one has finished, from what its callback started.
+    let later: Promise<unknown> | undefined
+    await context.postgres.transaction(async () => {
+      later = new Promise((resolve) => setTimeout(resolve, 20)).then(() => context.postgres.transaction((tx) => tx.query('SELECT 1')))
+    })
+    await later
+  } finally {
+    await context.dispose()
+  }
+})
+
+test.run()

@@ -1,0 +1,53 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Pool } from '../src/index.js'
+import { pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+
+const test = suite('Pool: waitingCount as pg.Pool counts it')
+
+test('callers a connection is being opened for are not waiting; callers beyond max are', async () => {
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName('drop-in-waiting')
+  const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 2 })
+  try {
+    const connecting = [pool.connect(), pool.connect(), pool.connect()]
+    // Two connections being opened, for the first two callers; the third has none coming.
+    assert.is(pool.totalCount, 2)
+    assert.is(pool.waitingCount, 1)
+    const [first, second] = await Promise.all(connecting.slice(0, 2))
+    assert.is(pool.waitingCount, 1, 'still waiting for a client to come back')
+    first!.release()
+    const third = await connecting[2]!
+    assert.is(pool.waitingCount, 0)
+    second!.release()
+    third.release()
+  } finally {
+    await pool.end()
+  }
+  await waitForConnectionCount(appName, 0)
+})
+
+test("a 'connect' listener's statement on a connection closed at once by end() finishes, with nothing unhandled", async () => {
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName('drop-in-connect-set')
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    for (let round = 0; round < 10; round++) {
+      const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 4 })
+      // As node-postgres documents it: not awaited, nothing catches it.
+      pool.on('connect', (client) => void client.query("SET statement_timeout = '5s'"))
+      // Two callers, a connection opened for each; the first served may serve both, leaving one surplus.
+      await Promise.all([pool.query('SELECT 1'), pool.query('SELECT 1')])
+      await pool.end()
+    }
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(unhandled, [])
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+  await waitForConnectionCount(appName, 0)
+})
+
+test.run()
