@@ -7,7 +7,7 @@ import { LifeguardError } from '@lifeguard/core'
  * error that triggered it, redacted.
  *
  * @example
- * createMongoPool({ name: 'orders', uri, events: { onError: (e) => e.error.name === 'PoolClearedError' && alert(e) } })
+ * createMongoPool({ name: 'orders', uri, events: { onError: (e) => { if (e.error.name === 'PoolClearedError') alert(e) } } })
  */
 export class PoolClearedError extends LifeguardError {
   /** Always `'PoolClearedError'`. */
@@ -32,7 +32,7 @@ export class PoolClearedError extends LifeguardError {
  * or read of `pool.client`, so a service that starts before its database comes up when the database does.
  *
  * @example
- * createMongoPool({ name: 'orders', uri, events: { onError: (e) => e.error.code === 'ERR_CLIENT_CLOSED' && log.warn(e.error.message) } })
+ * createMongoPool({ name: 'orders', uri, events: { onError: (e) => { if (e.error.name === 'ClientClosedError') log.warn(e.error.message) } } })
  */
 export class ClientClosedError extends LifeguardError {
   /** Always `'ClientClosedError'`. */

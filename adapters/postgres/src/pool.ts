@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events'
 import {
-  InvalidOptionError,
   type ManagedPool,
   type PoolEventListeners,
   type PoolCounters,
@@ -20,6 +19,7 @@ import { PgPoolCore } from './internal/pool-core.js'
 import type { PooledClient } from './internal/pooled-client.js'
 import type { PgPoolSettings } from './internal/settings.js'
 import { resolvePgConfig } from './internal/resolve-pg-config.js'
+import { notAQuery } from './internal/query-text.js'
 import { poolCore } from './internal/symbols.js'
 import type { PoolerOption, PostgresHost, TargetSessionAttrs } from './options.js'
 import type { QueryText, QueryValues } from './query-types.js'
@@ -360,10 +360,6 @@ export class Pool extends EventEmitter implements ManagedPool {
     if (Custom === undefined) return promise
     return new (Custom as PromiseConstructor)<T>((resolve, reject) => promise.then(resolve, reject))
   }
-}
-
-function notAQuery(): InvalidOptionError {
-  return new InvalidOptionError('text', 'SQL text or a query config', 'Could not run the query. Passing a function as the first parameter to pool.query is not supported: pass SQL text or a query config.')
 }
 
 // pg.Pool fills these in, so code written for it reads `pool.options.max` as a number.

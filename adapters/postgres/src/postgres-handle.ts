@@ -1,6 +1,7 @@
 import { DisposedError, OperationAbortedError, OperationContext } from '@lifeguard/core'
 import type pg from 'pg'
 import { PostgresRollbackError } from './errors.js'
+import { isQueryText, notAQuery } from './internal/query-text.js'
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
@@ -59,6 +60,7 @@ export class PostgresHandle implements AsyncDisposable {
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#disposing !== undefined) return Promise.reject(this.#disposedError('run a query'))
+    if (!isQueryText(text)) return Promise.reject(notAQuery())
     return this.pool[poolCore].query<R>(this.context, text, values, true)
   }
 

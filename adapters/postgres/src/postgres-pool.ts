@@ -1,21 +1,22 @@
-import type {
-  ManagedPool,
-  PoolEventMap,
-  PoolEventName,
-  PoolCounters,
-  PoolEventSource,
-  PoolMetrics,
-  PoolSize,
-  PoolState,
-  ResizeOptions,
-  SoftEvictReport,
-  WarmupOptions,
-  WarmupReport,
+import {
+  type ManagedPool,
+  type PoolEventMap,
+  type PoolEventName,
+  type PoolCounters,
+  type PoolEventSource,
+  type PoolMetrics,
+  type PoolSize,
+  type PoolState,
+  type ResizeOptions,
+  type SoftEvictReport,
+  type WarmupOptions,
+  type WarmupReport,
 } from '@lifeguard/core'
 import { checkOption } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import { resolveOptions } from './internal/resolve-options.js'
+import { notAQuery } from './internal/query-text.js'
 import { poolCore } from './internal/symbols.js'
 import type { PostgresPoolOptions } from './options.js'
 import type { QueryText, QueryValues } from './query-types.js'
@@ -27,6 +28,11 @@ export type PostgresPoolClient = pg.PoolClient
 export type ConnectCallback = (error: Error | undefined, client: PostgresPoolClient | undefined, done: (release?: Error | boolean) => void) => void
 
 const noop = (): void => {}
+
+// Like pg.Pool, never calls back before the caller's own call returns.
+function callBackLater(callback: (error: Error) => void, error: Error): void {
+  queueMicrotask(() => callback(error))
+}
 
 /**
  * A PostgreSQL pool on core's pool engine over `pg.Client`: bounded and abortable waiting, live
@@ -213,7 +219,8 @@ export class PostgresPool implements ManagedPool {
    *
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
    * @throws the query's own error, or any error of `connect()`
-   * @throws {InvalidOptionError} at once, for a callback that is not a function
+   * @throws {InvalidOptionError} at once, for a callback that is not a function; a function as `text`
+   *   (`query(callback)`) is called back with one, as pg calls it back with an `Error`
    * @example
    * const { rows } = await pool.query('SELECT * FROM orders WHERE id = $1', [id])
    */
@@ -227,6 +234,8 @@ export class PostgresPool implements ManagedPool {
     values?: QueryValues | ((error: Error | undefined, result: pg.QueryResult<R> | undefined) => void),
     callback?: (error: Error | undefined, result: pg.QueryResult<R> | undefined) => void,
   ): Promise<pg.QueryResult<R>> | void {
+    // pg sends a function as an empty query (which "succeeds"); pg.Pool calls it back with an error instead.
+    if (typeof text === 'function') return callBackLater(text as (error: Error) => void, notAQuery())
     if (typeof values === 'function') {
       callback = values
       values = undefined

@@ -5,6 +5,7 @@ import type { QueryText, QueryValues } from './query-types.js'
 import type { StatementCancels } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
 import { abortedStatementError, runStatement, statementError } from './internal/run-query.js'
+import { isQueryText, notAQuery } from './internal/query-text.js'
 import { finishTransaction } from './internal/symbols.js'
 
 /** How `transaction()` begins: `BEGIN ISOLATION LEVEL ... READ ONLY`. */
@@ -60,6 +61,7 @@ export class PostgresTransaction {
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#finished) return Promise.reject(new DisposedError('Could not run a query in the transaction. The transaction has already finished.'))
+    if (!isQueryText(text)) return Promise.reject(notAQuery())
     const context = this.#context
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
     return runStatement<R>(this.#monitor, this.#client, text, values, (error) => this.#failure(error), this.#cancels, context)

@@ -120,7 +120,7 @@ test('refuses pg.Pool hooks of the wrong type under `pg`, naming them', () => {
   assert.is(invalid({ name: 'a', pg: { onConnect: 'x' } }).option, 'pg.onConnect')
   assert.is(invalid({ name: 'a', pg: { verify: {} } }).option, 'pg.verify')
   assert.match(invalid({ name: 'a', pg: { allowExitOnIdle: 'yes' } }).message, 'expected `pg.allowExitOnIdle` to be a boolean')
-  assert.match(invalid({ name: 'a', pg: { maxUses: 0 } }).message, 'expected `pg.maxUses` to be an integer >= 1 or Infinity')
+  assert.match(invalid({ name: 'a', pg: { maxUses: -1 } }).message, 'expected `pg.maxUses` to be an integer >= 0 or Infinity (0: no limit), got `-1` (number)')
   assert.match(invalid({ name: 'a', pg: [] }).message, 'expected `pg` to be an object of pg.Client and pg.Pool settings, got an array.')
 })
 

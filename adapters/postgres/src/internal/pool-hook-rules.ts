@@ -6,9 +6,15 @@ import type { OptionRule } from '@lifeguard/core/adapter'
  * `Client` that is no class) or be read as its default (`allowExitOnIdle: 'yes'`).
  */
 export const poolHookRules = {
-  maxUses: { type: 'custom', expected: 'an integer >= 1 or Infinity', check: (v) => v === Infinity || (Number.isInteger(v) && (v as number) >= 1), optional: true },
+  // 0 is pg-pool's "no limit" too (`maxUses || Infinity`): see `maxUsesSetting`.
+  maxUses: { type: 'custom', expected: 'an integer >= 0 or Infinity (0: no limit)', check: (v) => v === Infinity || (Number.isInteger(v) && (v as number) >= 0), optional: true },
   allowExitOnIdle: { type: 'boolean', optional: true },
   onConnect: { type: 'function', optional: true },
   verify: { type: 'function', optional: true },
   Client: { type: 'function', optional: true },
 } as const satisfies Record<string, OptionRule>
+
+/** The uses a connection serves before it is closed, from a checked `maxUses`: left out or 0 (pg's "no limit") is Infinity. */
+export function maxUsesSetting(maxUses: number | undefined): number {
+  return maxUses || Infinity
+}

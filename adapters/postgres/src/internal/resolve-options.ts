@@ -4,7 +4,7 @@ import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
-import { poolHookRules } from './pool-hook-rules.js'
+import { maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
 import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
@@ -124,7 +124,7 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
     maxLifetimeMillis,
     maxLifetimeJitterMillis,
     validateAfterIdleMillis: options.validateAfterIdleMillis ?? 30_000,
-    maxUses: maxUses ?? Infinity,
+    maxUses: maxUsesSetting(maxUses),
     leakDetectionMillis: options.leakDetectionMillis ?? 0,
     retryCreate: true,
     allowExitOnIdle: allowExitOnIdle === true,

@@ -4,7 +4,7 @@ import pg from 'pg'
 import type { PoolConfig } from '../pool.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
-import { poolHookRules } from './pool-hook-rules.js'
+import { maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
 import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
@@ -94,7 +94,7 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
     maxLifetimeMillis,
     maxLifetimeJitterMillis: jitter,
     validateAfterIdleMillis: config?.validateAfterIdleMillis ?? 30_000,
-    maxUses: config?.maxUses ?? Infinity,
+    maxUses: maxUsesSetting(config?.maxUses),
     leakDetectionMillis: config?.leakDetectionMillis ?? 0,
     retryCreate: false,
     allowExitOnIdle: config?.allowExitOnIdle === true,

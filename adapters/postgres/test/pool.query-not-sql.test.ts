@@ -1,0 +1,51 @@
+import { createServiceContainer, InvalidOptionError, OperationContext } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { registerPostgres } from '../src/index.js'
+import { closeAndCheck, testPool } from './_helpers/pools.js'
+
+const test = suite('PostgresPool.query(callback)')
+
+test('calls back with an InvalidOptionError, as the Pool face does, instead of sending the function as an empty query', async () => {
+  const { pool, appName } = testPool('query-fn')
+  let calledBack = false
+  const answer = new Promise<Error>((resolve) => {
+    const query = pool.query as unknown as (callback: (error: Error) => void) => unknown
+    const returned = query.call(pool, (error) => {
+      calledBack = true
+      resolve(error)
+    })
+    assert.is(returned, undefined)
+  })
+  assert.not.ok(calledBack, 'not called back before query() returned')
+  const error = await answer
+  assert.instance(error, InvalidOptionError)
+  assert.is((error as InvalidOptionError).code, 'ERR_INVALID_OPTION')
+  assert.is((error as InvalidOptionError).option, 'text')
+  assert.match(error.message, 'Passing a function as the first parameter to pool.query is not supported')
+  assert.is(pool.getPoolMetrics().totalConnections, 0, 'no connection was taken for it')
+  await closeAndCheck(pool, appName)
+})
+
+test('context.postgres.query() and tx.query() refuse anything but SQL text or a query config, sending nothing', async () => {
+  const { pool, appName } = testPool('query-not-sql-handle')
+  const context = OperationContext.create('api', 'not-sql', { container: registerPostgres(createServiceContainer(), pool) })
+  try {
+    const query = context.postgres.query as unknown as (text: unknown) => Promise<unknown>
+    for (const text of [() => 'SELECT 1', 42, undefined, null]) {
+      const error = await query.call(context.postgres, text).then(() => assert.unreachable(`${String(text)} was run`), (error: unknown) => error)
+      assert.instance(error, InvalidOptionError)
+      assert.is((error as InvalidOptionError).option, 'text')
+    }
+    await context.postgres.transaction(async (tx) => {
+      const refused = await (tx.query as unknown as (text: unknown) => Promise<unknown>).call(tx, () => 'SELECT 1').then(() => undefined, (error: unknown) => error)
+      assert.instance(refused, InvalidOptionError)
+      assert.equal((await tx.query<{ n: number }>('SELECT 1 AS n')).rows, [{ n: 1 }], 'the transaction goes on')
+    })
+  } finally {
+    await context.dispose()
+  }
+  await closeAndCheck(pool, appName)
+})
+
+test.run()
