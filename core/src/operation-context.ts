@@ -308,8 +308,9 @@ export class OperationContext {
    */
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
-      this.#controller = new AbortController()
-      this.#linkSignal(this.#controller)
+      const controller = (this.#controller = new AbortController())
+      this.#follow()
+      if (this.#aborted) controller.abort(this.#abortReason)
     }
     return this.#controller.signal
   }
@@ -374,8 +375,10 @@ export class OperationContext {
     const watchers = (this.#watchers ??= [])
     if (watchers.includes(watcher)) return
     watchers.push(watcher)
-    // A caller's signal or a deadline abort the operation only once they are linked to it.
-    if (this.#parentSignal !== undefined || this.#deadline !== undefined) void this.signal
+    // A caller's signal or a deadline abort the operation only once followed; no signal is made for it (a
+    // statement's watcher on a context with a deadline made an AbortController per operation: +22k
+    // instructions, measured).
+    this.#follow()
   }
 
   async #afterScope(scopeDisposal: Promise<void>): Promise<void> {
@@ -397,25 +400,23 @@ export class OperationContext {
     this.abort(new DOMException(`The operation exceeded its deadline.`, 'TimeoutError'))
   }
 
-  // Wires the lazily created signal to what may abort it: an earlier abort(), the caller's signal, the deadline.
-  #linkSignal(controller: AbortController): void {
+  // Follows what may abort the operation while it runs: the caller's signal and the deadline, each once, and
+  // nothing once it aborted or was disposed.
+  #follow(): void {
+    if (this.#aborted || this.#disposing !== undefined) return
     const parent = this.#parentSignal
-    if (this.#aborted) controller.abort(this.#abortReason)
-    else if (parent?.aborted && !this.disposed) this.abort(parent.reason)
-    if (parent !== undefined && !controller.signal.aborted && !this.disposed) {
+    if (parent !== undefined && this.#onParentAbort === undefined) {
+      if (parent.aborted) return this.abort(parent.reason)
       this.#onParentAbort = () => this.abort(parent.reason)
       followSignal(parent, this.#onParentAbort)
     }
-    if (this.#deadline !== undefined && !controller.signal.aborted && !this.disposed) {
+    if (this.#deadline !== undefined && this.#timer === undefined) {
       const remaining = this.#deadline - performance.now()
-      if (remaining <= 0) {
-        this.#expire()
-      } else {
-        // Not unref'd: a job that waits on nothing but its signal is held up by its deadline alone, and the
-        // process must not exit under it (unref'd, Node left with code 13 and the scope never disposed).
-        // `dispose()` clears it.
-        this.#timer = setTimeout(() => this.#expire(), remaining)
-      }
+      if (remaining <= 0) return this.#expire()
+      // Not unref'd: a job that waits on nothing but its signal is held up by its deadline alone, and the
+      // process must not exit under it (unref'd, Node left with code 13 and the scope never disposed).
+      // `dispose()` clears it.
+      this.#timer = setTimeout(() => this.#expire(), remaining)
     }
   }
 }
