@@ -36,7 +36,7 @@ function dropInRows(): OptionRow[] {
     { package: pkg, entry: 'new Pool', bad: 'connectionTimeoutMillis: 2 ** 32', option: 'connectionTimeoutMillis', message: TIMER_LIMIT, call: dropIn({ connectionTimeoutMillis: TOO_LONG }) },
     { package: pkg, entry: 'new Pool', bad: 'idleTimeoutMillis: 2 ** 32', option: 'idleTimeoutMillis', message: TIMER_LIMIT, call: dropIn({ idleTimeoutMillis: TOO_LONG }) },
     { package: pkg, entry: 'new Pool', bad: 'maxLifetimeSeconds: 2 ** 32', option: 'maxLifetimeSeconds', call: dropIn({ maxLifetimeSeconds: TOO_LONG }) },
-    { package: pkg, entry: 'new Pool', bad: 'maxUses: 0', option: 'maxUses', call: dropIn({ maxUses: 0 }) },
+    { package: pkg, entry: 'new Pool', bad: 'maxUses: -1', option: 'maxUses', call: dropIn({ maxUses: -1 }) },
     { package: pkg, entry: 'new Pool', bad: 'events: { onErorr }', option: 'events.onErorr', call: dropIn({ events: { onErorr: () => {} } }) },
     { package: pkg, entry: 'new Pool', bad: 'leakDetectionMillis: 2 ** 32', option: 'leakDetectionMillis', message: TIMER_LIMIT, call: dropIn({ leakDetectionMillis: TOO_LONG }) },
   ]
