@@ -101,7 +101,7 @@ export class Pool extends EventEmitter implements ManagedPool {
     this.#core = new PgPoolCore(settings, {
       connected: (client) => this.emit('connect', client),
       acquired: (client) => this.emit('acquire', client),
-      released: (error, client) => this.emit('release', error, client),
+      released: (argument, client) => this.emit('release', argument, client),
       removed: (client) => this.emit('remove', client),
       // pg.Pool would throw (and crash the process) with nobody listening; Lifeguard reports it either way.
       idleError: (error, client) => {

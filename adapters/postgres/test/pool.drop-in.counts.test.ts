@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { Pool } from '../src/index.js'
 import { pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 
-const test = suite('Pool: waitingCount as pg.Pool counts it')
+const test = suite('Pool: counts and events as pg.Pool gives them')
 
 test('callers a connection is being opened for are not waiting; callers beyond max are', async () => {
   const { host, port, user, database } = pgConfig()
@@ -46,6 +46,22 @@ test("a 'connect' listener's statement on a connection closed at once by end() f
     assert.equal(unhandled, [])
   } finally {
     process.off('unhandledRejection', onUnhandled)
+  }
+  await waitForConnectionCount(appName, 0)
+})
+
+test("'release' passes release()'s argument as given, as pg.Pool does", async () => {
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName('drop-in-release-arg')
+  const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 2 })
+  const seen: unknown[] = []
+  pool.on('release', (argument: unknown) => void seen.push(argument))
+  try {
+    const failure = new Error('broken')
+    for (const argument of [undefined, true, failure]) (await pool.connect()).release(argument as Error | boolean | undefined)
+    assert.equal(seen, [undefined, true, failure])
+  } finally {
+    await pool.end()
   }
   await waitForConnectionCount(appName, 0)
 })

@@ -16,7 +16,8 @@ import type { PgPoolSettings } from './settings.js'
 /** What the `pg.Pool` face listens to, beyond the engine's own events. */
 export interface CheckoutHooks extends ClientHooks {
   acquired?(client: PooledClient): void
-  released?(error: Error | undefined, client: PooledClient): void
+  /** A client's `release(argument)`: pg.Pool's `'release'` event passes the argument as given. */
+  released?(argument: ReleaseArgument, client: PooledClient): void
 }
 
 const alreadyReleased = 'Release called on client which has already been released to the pool.'
@@ -134,7 +135,7 @@ export class PgPoolCore {
       state.holder = undefined
     }
     state.readOnlyTransaction = false
-    this.#hooks.released?.(argument instanceof Error ? argument : undefined, client)
+    this.#hooks.released?.(argument, client)
     this.engine.release(lease, argument === false ? undefined : argument)
   }
 
