@@ -247,12 +247,11 @@ Secrets("a cursor's Node stream emits the error of a failed fetch redacted, afte
   await closeOn(wire, pool)
 })
 
-Secrets('a change stream rejects and emits its errors redacted, in every way it reports one', async (context) => {
-  const { wire, pool } = await quotingServer(context, { aggregate: refusal })
-  const orders = pool.collection('orders')
+// Every way a change stream reports an error, each on a stream of its own from `watch`: all redacted.
+async function assertChangeStreamsRedacted(watch: () => ChangeStream): Promise<void> {
   const opened: ChangeStream[] = []
-  const watch = (): ChangeStream => {
-    const changeStream = orders.watch()
+  const open = (): ChangeStream => {
+    const changeStream = watch()
     opened.push(changeStream)
     return changeStream
   }
@@ -264,14 +263,22 @@ Secrets('a change stream rejects and emits its errors redacted, in every way it 
       for await (const change of changes) void change
     }],
   ] as const) {
-    assertRedactedRefusal(await rejects(call(watch()), MongoServerError), what)
+    assertRedactedRefusal(await rejects(call(open()), MongoServerError), what)
   }
-  assertRedactedRefusal(await rejects(pool.db().watch().next(), MongoServerError), "a database's change stream")
-  const emitted = await new Promise<unknown>((resolve) => watch().on('change', () => undefined).on('error', resolve))
+  const emitted = await new Promise<unknown>((resolve) => open().on('change', () => undefined).on('error', resolve))
   assertRedactedRefusal(emitted, "the 'error' event")
-  const streamed = await new Promise<unknown>((resolve) => watch().stream().on('error', resolve).resume())
+  const streamed = await new Promise<unknown>((resolve) => open().stream().on('error', resolve).resume())
   assertRedactedRefusal(streamed, "the 'error' event of stream()")
   await Promise.all(opened.map((changeStream) => changeStream.close()))
+}
+
+Secrets('a change stream rejects and emits its errors redacted, in every way it reports one', async (context) => {
+  const { wire, pool } = await quotingServer(context, { aggregate: refusal })
+  const orders = pool.collection('orders')
+  await assertChangeStreamsRedacted(() => orders.watch())
+  const ofDatabase = pool.db().watch()
+  assertRedactedRefusal(await rejects(ofDatabase.next(), MongoServerError), "a database's change stream")
+  await ofDatabase.close()
   await closeOn(wire, pool)
 })
 
@@ -280,27 +287,7 @@ Secrets("the fallback for a driver without the change stream's internal hand-ove
   // The driver's own collection, ungated: only the fallback stands between its errors and the caller.
   const orders = pool.client.db('shop').collection('orders')
   const redact = (error: unknown): Error => redactError(error, [secret])
-  const opened: ChangeStream[] = []
-  const watch = (): ChangeStream => {
-    const changeStream = redactChangeStreamSurface(orders.watch(), redact)
-    opened.push(changeStream)
-    return changeStream
-  }
-  for (const [what, call] of [
-    ['next()', (changes: ChangeStream) => changes.next()],
-    ['tryNext()', (changes: ChangeStream) => changes.tryNext()],
-    ['hasNext()', (changes: ChangeStream) => changes.hasNext()],
-    ['for await', async (changes: ChangeStream) => {
-      for await (const change of changes) void change
-    }],
-  ] as const) {
-    assertRedactedRefusal(await rejects(call(watch()), MongoServerError), what)
-  }
-  const emitted = await new Promise<unknown>((resolve) => watch().on('change', () => undefined).on('error', resolve))
-  assertRedactedRefusal(emitted, "the 'error' event")
-  const streamed = await new Promise<unknown>((resolve) => watch().stream().on('error', resolve).resume())
-  assertRedactedRefusal(streamed, "the 'error' event of stream()")
-  await Promise.all(opened.map((changeStream) => changeStream.close()))
+  await assertChangeStreamsRedacted(() => redactChangeStreamSurface(orders.watch(), redact))
   await closeOn(wire, pool)
 })
 
