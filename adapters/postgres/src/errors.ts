@@ -73,6 +73,39 @@ export class PostgresRollbackError extends LifeguardError {
   }
 }
 
+/**
+ * A statement ran past pg's client-side `query_timeout` (the pool's `pg: { query_timeout }`, or the query
+ * config's own). pg only stops waiting; the server would run the statement to its end, holding its
+ * session and locks. So a cancel request is sent for it, and its connection goes back to the pool once
+ * the statement has ended there (closed instead if it has not within 2 s). The message keeps pg's words
+ * (`Query read timeout`); the cause is pg's error.
+ */
+export class PostgresQueryTimeoutError extends LifeguardError {
+  /** Always `'PostgresQueryTimeoutError'`. */
+  override readonly name = 'PostgresQueryTimeoutError'
+  /** The pool's name. */
+  readonly pool: string
+  /** The `query_timeout` that passed (ms); undefined when pg's setting could not be read. */
+  readonly timeoutMillis: number | undefined
+  /**
+   * False inside a transaction (it rolls back). True for a query on its own: it may have finished on the
+   * server before the cancel request reached it; retry only what is idempotent.
+   */
+  readonly mayHaveCommitted: boolean
+
+  constructor(pool: string, action: string, timeoutMillis: number | undefined, mayHaveCommitted: boolean, cause: Error) {
+    const limit = timeoutMillis === undefined ? 'query_timeout' : `query_timeout (${timeoutMillis} ms)`
+    super(
+      'ERR_POSTGRES_QUERY_TIMEOUT',
+      `Could not ${action} on pool '${pool}'. Query read timeout: no answer within ${limit}; the statement is cancelled on the server.`,
+      { cause },
+    )
+    this.pool = pool
+    this.timeoutMillis = timeoutMillis
+    this.mayHaveCommitted = mayHaveCommitted
+  }
+}
+
 /** A feature that needs a server session of its own, which PgBouncer in transaction mode does not give. */
 export type SessionFeature = 'session-set' | 'listen' | 'advisory-lock' | 'sql-prepare' | 'named-statement' | 'hold-cursor' | 'temp-table'
 

@@ -199,6 +199,7 @@ export class Pool extends EventEmitter implements ManagedPool {
    * such as a cursor or stream), as a promise or with a callback.
    *
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
+   * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled on the server)
    * @throws the query's own error, or any error of `connect()`
    * @throws {InvalidOptionError} at once, for a callback that is not a function
    */

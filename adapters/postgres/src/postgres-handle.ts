@@ -54,6 +54,7 @@ export class PostgresHandle implements AsyncDisposable {
    * @throws {OperationAbortedError} when the operation aborted while waiting, or while the query ran (it is
    *   cancelled on the server; cause: the operation's abort reason)
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
+   * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled on the server)
    * @throws {DisposedError} after the handle was disposed
    * @example
    * const { rows } = await context.postgres.query('SELECT * FROM orders WHERE id = $1', [id])

@@ -218,6 +218,7 @@ export class PostgresPool implements ManagedPool {
    * Runs one query on a client checked out for it, like `pg.Pool#query()`.
    *
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
+   * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled on the server)
    * @throws the query's own error, or any error of `connect()`
    * @throws {InvalidOptionError} at once, for a callback that is not a function; a function as `text`
    *   (`query(callback)`) is called back with one, as pg calls it back with an `Error`

@@ -56,6 +56,7 @@ export class PostgresTransaction {
    * @throws {DisposedError} once the transaction has finished, or when its operation ended while it ran
    * @throws {OperationAbortedError} when its operation aborted before or while it ran (the transaction rolls back)
    * @throws {ConnectionLostError} when the connection failed (the server rolls the transaction back)
+   * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled; the transaction rolls back)
    * @example
    * await tx.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [amount, from])
    */
@@ -64,17 +65,17 @@ export class PostgresTransaction {
     if (!isQueryText(text)) return Promise.reject(notAQuery())
     const context = this.#context
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
-    return runStatement<R>(this.#monitor, this.#client, text, values, (error) => this.#failure(error), this.#cancels, context)
+    return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent) => this.#failure(error, sent), this.#cancels, context)
   }
 
-  #failure(error: unknown): unknown {
+  #failure(error: unknown, text: QueryText): unknown {
     const aborted = abortedStatementError(this.#client, this.#context, `run a query in the transaction on pool '${this.#pool}'`)
     if (aborted !== undefined) return aborted
     // Cancelled because the operation ended under it (see `PostgresHandle#dispose`).
     if (this.#finished && this.#client[clientState].cancel !== undefined) {
       return new DisposedError(`Could not run a query in the transaction on pool '${this.#pool}'. Its operation ended while the query ran, so the query was cancelled and the transaction rolled back.`)
     }
-    return statementError(this.#pool, this.#client, error, 'run a query in the transaction', false, this.#redact)
+    return statementError(this.#pool, this.#client, error, 'run a query in the transaction', false, this.#redact, text)
   }
 
   /** @internal */

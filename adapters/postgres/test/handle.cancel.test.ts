@@ -3,8 +3,9 @@ import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { registerPostgres, type PostgresPool } from '../src/index.js'
-import { pgConfig, rejects, runningStatementCount, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
-import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
+import { pgConfig, rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
+import { closeAndCheck, testPool, until } from './_helpers/pools.js'
+import { untilRunning, untilStopped } from './_helpers/server-statements.js'
 
 const table = `handle_cancel_${process.pid}`
 const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer; baseline: number }>('context.postgres cancels what its operation no longer wants')
@@ -20,17 +21,6 @@ test.after(async ({ pool, appName }) => {
   await pool.query(`DROP TABLE IF EXISTS ${table}`)
   await closeAndCheck(pool, appName)
 })
-
-// Polls until the server runs a statement containing `fragment` for the pool (bounded).
-async function untilRunning(appName: string, fragment: string): Promise<void> {
-  for (let i = 0; i < 500 && (await runningStatementCount(appName, fragment)) === 0; i++) await sleep(10)
-  assert.ok((await runningStatementCount(appName, fragment)) > 0, `${fragment} runs on the server`)
-}
-
-async function untilStopped(appName: string, fragment: string): Promise<void> {
-  for (let i = 0; i < 500 && (await runningStatementCount(appName, fragment)) > 0; i++) await sleep(10)
-  assert.is(await runningStatementCount(appName, fragment), 0, `${fragment} no longer runs on the server`)
-}
 
 // Updates the row from a session of its own, failing instead of waiting when the row is still locked.
 async function updateFromElsewhere(): Promise<void> {

@@ -1,7 +1,9 @@
 import type { OperationContext } from '@lifeguard/core'
 import { connect } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
+import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
+import { endGraceMillis, hasStatements } from './end-client.js'
 import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 
 // PostgreSQL's CancelRequest: length 16, the cancel code, then the backend's process id and secret key,
@@ -137,6 +139,31 @@ export function releaseAfterCancel(client: PooledClient, argument: ReleaseArgume
     state.cancel = undefined
     client.release(argument)
   })
+}
+
+/**
+ * Gives back a client whose statement pg stopped waiting for (`query_timeout`) while the server still runs
+ * it: a cancel request is sent, and the client goes back to the pool once the statement has ended there
+ * (pg's `'drain'`), so the next holder's statement never queues behind it. A server that has not ended it
+ * within `graceMillis` (a partition, a backend that ignores the request) gets its connection closed instead.
+ */
+export function releaseOnceEnded(client: PooledClient, clock: Clock, graceMillis = endGraceMillis): void {
+  void cancelOnClient(client)
+  if (!hasStatements(client)) return releaseAfterCancel(client, undefined)
+  const ended = (): void => {
+    clock.clearTimeout(timer)
+    releaseAfterCancel(client, undefined)
+  }
+  // A background timer: the statement's own socket keeps the process alive while it runs.
+  const timer = clock.setTimeout(
+    () => {
+      client.removeListener('drain', ended)
+      releaseAfterCancel(client, new Error(`The statement did not end within ${graceMillis} ms of its cancel request, so its connection was closed.`))
+    },
+    graceMillis,
+    true,
+  )
+  client.once('drain', ended)
 }
 
 // Core's hook for being told when an operation aborts, by its registered symbol (core's `watchAbort`, which

@@ -94,10 +94,13 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
     // With a target, a connection that sat idle is asked again: its server may have changed role.
     validate: target === 'any' ? (client) => client.query('SELECT 1').then(() => true) : (client) => readSessionRole(client).then((role) => roleMatches(target, role, true)),
     destroy: async (client) => {
-      // Taken from a holder that never gave it back (a close that timed out, an operation that ended): its
-      // statement may still run on the server, which would keep the session, and its locks, until done.
-      const running = client[clientState]?.lease.revoked === true && mayBeRunning(client) ? cancelRunning(client) : undefined
-      await Promise.all([running, endClient(client, extras.clock, endGraceMillis, client[clientState]?.listenerStatements === true)])
+      // Taken from a holder that never gave it back (a close that timed out, an operation that ended), or
+      // given back with a statement pg stopped waiting for (`query_timeout`): that statement may still run
+      // on the server, which would keep the session, and its locks, until done. (A `'connect'` listener's
+      // statements are let finish instead.)
+      const state = client[clientState]
+      const running = state !== undefined && !state.broken && !state.listenerStatements && mayBeRunning(client) ? cancelRunning(client) : undefined
+      await Promise.all([running, endClient(client, extras.clock, endGraceMillis, state?.listenerStatements === true)])
       hooks.removed?.(client)
     },
     isBroken: (client) => client[clientState].broken,

@@ -4,7 +4,7 @@ import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
-import { maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
+import { clientTimerRules, maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
 import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
@@ -76,7 +76,7 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
     }
   }
   const pgSettings = (options.pg ?? {}) as Record<string, unknown>
-  for (const [key, rule] of Object.entries(poolHookRules)) checkOption(where, `pg.${key}`, pgSettings[key], rule)
+  for (const [key, rule] of Object.entries({ ...poolHookRules, ...clientTimerRules })) checkOption(where, `pg.${key}`, pgSettings[key], rule)
   // libpq's `host: 'db1,db2'` (one port for all) means the same as `hosts`.
   const listed = options.hosts === undefined ? splitHostList(where, options.host, options.port) : undefined
   const routing = resolveRouting(where, listed === undefined ? options : { ...options, hosts: listed })

@@ -4,7 +4,7 @@ import pg from 'pg'
 import type { PoolConfig } from '../pool.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
-import { maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
+import { clientTimerRules, maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
 import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
@@ -21,6 +21,7 @@ const rules: Record<string, OptionRule> = {
   connectionTimeoutMillis: { type: 'duration', optional: true },
   maxLifetimeSeconds: { type: 'number', min: 0, max: Math.floor(MAX_TIMER_MILLIS / 1000), optional: true },
   ...poolHookRules,
+  ...clientTimerRules,
   log: { type: 'function', optional: true },
   Promise: { type: 'function', optional: true },
   maxWaitingRequests: { type: 'integer', min: 0, optional: true },

@@ -1,9 +1,9 @@
 import { ConnectionLostError, OperationAbortedError, type OperationContext } from '@lifeguard/core'
 import type { PoolMonitor } from '@lifeguard/core/adapter'
 import pg from 'pg'
-import { PostgresReadOnlyError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
-import { releaseAfterCancel, type StatementCancels } from './cancel-request.js'
+import { PostgresQueryTimeoutError, PostgresReadOnlyError } from '../errors.js'
+import { cancelOnClient, releaseAfterCancel, releaseOnceEnded, type StatementCancels } from './cancel-request.js'
 import { clientState, type PooledClient } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
 import { sqlOperationName } from './sql-operation-name.js'
@@ -27,12 +27,29 @@ export function isConnectionLoss(client: PooledClient, error: unknown): boolean 
 }
 
 /**
+ * True for pg's own error when a statement ran past `query_timeout`: pg stopped waiting, but the server
+ * still runs the statement (pg sends nothing to stop it).
+ */
+export function isReadTimeout(error: unknown): boolean {
+  return error instanceof Error && !(error instanceof pg.DatabaseError) && error.message === 'Query read timeout'
+}
+
+// The `query_timeout` pg applied to `text`: the query config's own, else the client's (pg's own precedence).
+function readTimeoutOf(client: PooledClient, text: QueryText | undefined): number | undefined {
+  const own = typeof text === 'object' && text !== null ? (text as { query_timeout?: unknown }).query_timeout : undefined
+  const value = own || (client as { connectionParameters?: { query_timeout?: unknown } }).connectionParameters?.query_timeout
+  return typeof value === 'number' ? value : undefined
+}
+
+/**
  * The error a caller gets for a failed statement: the server's own error when it answered (syntax,
  * constraint, ...), a `ConnectionLostError` when the connection failed, whose cause is the first
  * error the connection reported (the server's 57P01 rather than pg's later "not queryable"), a
- * `PostgresReadOnlyError` when a pool that wants a writable server reached a read-only one.
+ * `PostgresReadOnlyError` when a pool that wants a writable server reached a read-only one, a
+ * `PostgresQueryTimeoutError` when it ran past `query_timeout` (`text`: the statement, for its own setting).
  */
-export function statementError(pool: string, client: PooledClient, error: unknown, action: string, mayHaveCommitted: boolean, redact: (error: unknown) => Error): unknown {
+export function statementError(pool: string, client: PooledClient, error: unknown, action: string, mayHaveCommitted: boolean, redact: (error: unknown) => Error, text?: QueryText): unknown {
+  if (isReadTimeout(error)) return new PostgresQueryTimeoutError(pool, action, readTimeoutOf(client, text), mayHaveCommitted, redact(error))
   const readOnly = readOnlyServerOf(client, error)
   if (readOnly !== undefined) return new PostgresReadOnlyError(pool, action, readOnly, redact(error))
   if (!isConnectionLoss(client, error)) return error
@@ -62,16 +79,17 @@ export function reportQuery(monitor: PoolMonitor, client: PooledClient, text: Qu
 
 /**
  * `client.query(text, values)` on a client the caller holds (a transaction's statements, `BEGIN`,
- * `COMMIT`, `ROLLBACK`), failing with `onError(error)`. Timed and reported as a `query` event only when
+ * `COMMIT`, `ROLLBACK`), failing with `onError(error, text)`. Timed and reported as a `query` event only when
  * someone listens. Given `watch` and its operation, the statement is cancelled on the server if that
- * operation aborts while it runs (see `StatementCancels`).
+ * operation aborts while it runs (see `StatementCancels`); one that ran past `query_timeout` is cancelled
+ * too, so what the holder sends next (a `ROLLBACK`) does not wait for it.
  */
 export function runStatement<R extends pg.QueryResultRow>(
   monitor: PoolMonitor,
   client: PooledClient,
   text: QueryText,
   values: QueryValues | undefined,
-  onError: (error: unknown) => unknown,
+  onError: (error: unknown, text: QueryText) => unknown,
   watch?: StatementCancels,
   context?: OperationContext,
 ): Promise<pg.QueryResult<R>> {
@@ -79,7 +97,11 @@ export function runStatement<R extends pg.QueryResultRow>(
   const watched = watch !== undefined && context !== undefined
   if (watched) watch.started(client, context)
   const running = client.query<R>(text as string, values as unknown[] | undefined)
-  if (startedAt === undefined && !watched) return running.catch((error: unknown) => Promise.reject(onError(error)))
+  const failed = (error: unknown): unknown => {
+    if (isReadTimeout(error)) void cancelOnClient(client)
+    return onError(error, text)
+  }
+  if (startedAt === undefined && !watched) return running.catch((error: unknown) => Promise.reject(failed(error)))
   return running.then(
     (result) => {
       if (watched) watch.ended(client)
@@ -88,7 +110,7 @@ export function runStatement<R extends pg.QueryResultRow>(
     },
     (error: unknown) => {
       if (watched) watch.ended(client)
-      const failure = onError(error)
+      const failure = failed(error)
       if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
       return Promise.reject(failure)
     },
@@ -111,7 +133,8 @@ const leftOpen = 'A single query left a transaction open, so its connection was 
  * Runs one query on a checked-out client and releases it, settling through the given functions (one
  * promise per query, made by the caller). A connection the query left inside a transaction is closed,
  * never handed to the next caller. Given `watch` and its operation, the query is cancelled on the server
- * if that operation aborts while it runs, and fails with `OperationAbortedError`.
+ * if that operation aborts while it runs, and fails with `OperationAbortedError`. One that runs past pg's
+ * `query_timeout` fails with `PostgresQueryTimeoutError` and is cancelled on the server (see `releaseOnceEnded`).
  */
 export function sendQuery<R extends pg.QueryResultRow>(
   pool: string,
@@ -131,9 +154,11 @@ export function sendQuery<R extends pg.QueryResultRow>(
   const done: QueryCallback = (error, result) => {
     if (watched) watch.ended(client)
     if (error) {
-      const failure = abortedStatementError(client, context, `run a query on pool '${pool}'`) ?? statementError(pool, client, error, 'run a query', true, redact)
+      const failure = abortedStatementError(client, context, `run a query on pool '${pool}'`) ?? statementError(pool, client, error, 'run a query', true, redact, text)
       if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
-      releaseAfterCancel(client, releaseArgumentFor(error))
+      // pg gave up waiting, the server did not: the statement is cancelled there, and the client kept.
+      if (isReadTimeout(error)) releaseOnceEnded(client, monitor.clock)
+      else releaseAfterCancel(client, releaseArgumentFor(error))
       reject(failure)
       return
     }

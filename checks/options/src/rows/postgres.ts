@@ -16,6 +16,9 @@ export const postgresRows: OptionRow[] = [
   ...durations,
   // Refused by core's PoolMonitor, which every pool builds on.
   { package: pkg, entry: 'createPostgresPool', bad: 'leakDetectionMillis: 2 ** 32', option: 'leakDetectionMillis', message: TIMER_LIMIT, call: create({ leakDetectionMillis: TOO_LONG }) },
+  // pg hands it to setTimeout, which fires after 1 ms: every query would time out.
+  { package: pkg, entry: 'createPostgresPool', bad: 'pg: { query_timeout: 2 ** 32 }', option: 'pg.query_timeout', message: TIMER_LIMIT, call: create({ pg: { query_timeout: TOO_LONG } }) },
+  { package: pkg, entry: 'createPostgresPool', bad: "pg: { query_timeout: '5s' }", option: 'pg.query_timeout', call: create({ pg: { query_timeout: '5s' } }) },
   { package: pkg, entry: 'createPostgresPool', bad: 'events: { onError: 5 }', option: 'events.onError', call: create({ events: { onError: 5 } }) },
   { package: pkg, entry: 'createPostgresPool', bad: 'events: { onErorr }', option: 'events.onErorr', call: create({ events: { onErorr: () => {} } }) },
   { package: pkg, entry: 'createPostgresPool', bad: "events: ['x']", option: 'events[0]', call: create({ events: ['x'] }) },
@@ -36,6 +39,7 @@ function dropInRows(): OptionRow[] {
     { package: pkg, entry: 'new Pool', bad: 'connectionTimeoutMillis: 2 ** 32', option: 'connectionTimeoutMillis', message: TIMER_LIMIT, call: dropIn({ connectionTimeoutMillis: TOO_LONG }) },
     { package: pkg, entry: 'new Pool', bad: 'idleTimeoutMillis: 2 ** 32', option: 'idleTimeoutMillis', message: TIMER_LIMIT, call: dropIn({ idleTimeoutMillis: TOO_LONG }) },
     { package: pkg, entry: 'new Pool', bad: 'maxLifetimeSeconds: 2 ** 32', option: 'maxLifetimeSeconds', call: dropIn({ maxLifetimeSeconds: TOO_LONG }) },
+    { package: pkg, entry: 'new Pool', bad: 'query_timeout: 2 ** 32', option: 'query_timeout', message: TIMER_LIMIT, call: dropIn({ query_timeout: TOO_LONG }) },
     { package: pkg, entry: 'new Pool', bad: 'maxUses: -1', option: 'maxUses', call: dropIn({ maxUses: -1 }) },
     { package: pkg, entry: 'new Pool', bad: 'events: { onErorr }', option: 'events.onErorr', call: dropIn({ events: { onErorr: () => {} } }) },
     { package: pkg, entry: 'new Pool', bad: 'leakDetectionMillis: 2 ** 32', option: 'leakDetectionMillis', message: TIMER_LIMIT, call: dropIn({ leakDetectionMillis: TOO_LONG }) },

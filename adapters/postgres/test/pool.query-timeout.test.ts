@@ -1,0 +1,173 @@
+import { InvalidOptionError, OperationContext, createServiceContainer } from '@lifeguard/core'
+import pg from 'pg'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Pool, PostgresQueryTimeoutError, registerPostgres, type PostgresPool } from '../src/index.js'
+import { ManualClock, pgConfig, rejects, throwsError, serverConnectionCount, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+import { closeAndCheck, testPool, until } from './_helpers/pools.js'
+import { untilRunning, untilStopped } from './_helpers/server-statements.js'
+import { silentProxy } from './_helpers/silent-proxy.js'
+
+// pg's `query_timeout` only stops pg waiting: the server ran the statement to its end, holding a session
+// (and its locks) that the pool no longer counted. These check that the statement is stopped there too.
+const test = suite('query_timeout: the statement stops on the server, the caller gets a typed error')
+
+const table = `query_timeout_${process.pid}`
+
+test.before(async () => {
+  const { pool, appName } = testPool('query-timeout-setup', { maxSize: 1 })
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (id int PRIMARY KEY, n int)`)
+  await pool.query(`INSERT INTO ${table} (id, n) VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET n = 0`)
+  await closeAndCheck(pool, appName)
+})
+
+test.after(async () => {
+  const { pool, appName } = testPool('query-timeout-teardown', { maxSize: 1 })
+  await pool.query(`DROP TABLE IF EXISTS ${table}`)
+  await closeAndCheck(pool, appName)
+})
+
+function assertTimeout(error: unknown, pool: string, timeoutMillis: number, mayHaveCommitted: boolean): void {
+  assert.instance(error, PostgresQueryTimeoutError)
+  const timeout = error as PostgresQueryTimeoutError
+  assert.is(timeout.code, 'ERR_POSTGRES_QUERY_TIMEOUT')
+  assert.is(timeout.name, 'PostgresQueryTimeoutError')
+  assert.is(timeout.pool, pool)
+  assert.is(timeout.timeoutMillis, timeoutMillis)
+  assert.is(timeout.mayHaveCommitted, mayHaveCommitted)
+  // pg's own words stay in the message, for code that looked for them.
+  assert.match(timeout.message, 'Query read timeout')
+  assert.match(timeout.message, `query_timeout (${timeoutMillis} ms)`)
+  assert.is((timeout.cause as Error).message, 'Query read timeout')
+}
+
+test('a query past the pool-wide query_timeout is cancelled on the server, and its connection serves the next query', async () => {
+  const { pool, appName } = testPool('query-timeout-pool', { maxSize: 1, pg: { query_timeout: 150 } })
+  const baseline = await serverConnectionCount(appName)
+  const { rows: before } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  const error = await rejects(pool.query('SELECT pg_sleep(30) /* qt-pool */'), PostgresQueryTimeoutError)
+  assertTimeout(error, 'query-timeout-pool', 150, true)
+  await untilStopped(appName, 'qt-pool')
+  // The one connection was kept, not closed: the next query runs on the same backend.
+  const { rows: after } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  assert.is(after[0]?.pid, before[0]?.pid)
+  assert.is(pool.totalCount, 1)
+  assert.is(pool.activeCount, 0)
+  await pool.close()
+  await waitForConnectionCount(appName, baseline)
+})
+
+test("pg's own 'off' values are taken, and a value pg's timer would misread is refused", async () => {
+  for (const off of [false, null, 0]) {
+    const { pool, appName } = testPool('query-timeout-off', { maxSize: 1, pg: { query_timeout: off as unknown as number } })
+    assert.equal((await pool.query('SELECT pg_sleep(0.2), 1 AS n')).rows[0]?.n, 1)
+    await closeAndCheck(pool, appName)
+  }
+  // Node's setTimeout fires at once for these: every query would time out.
+  for (const bad of ['5s', 2 ** 32, -1]) {
+    const error = throwsError(() => testPool('query-timeout-bad', { pg: { query_timeout: bad as number } }), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'pg.query_timeout')
+  }
+})
+
+test("a query config's own query_timeout is the one applied and named", async () => {
+  const { pool, appName } = testPool('query-timeout-config', { maxSize: 1 })
+  const baseline = await serverConnectionCount(appName)
+  const error = await rejects(pool.query({ text: 'SELECT pg_sleep(30) /* qt-config */', query_timeout: 120 } as pg.QueryConfig), PostgresQueryTimeoutError)
+  assertTimeout(error, 'query-timeout-config', 120, true)
+  await untilStopped(appName, 'qt-config')
+  assert.equal((await pool.query('SELECT 1 AS n')).rows, [{ n: 1 }])
+  await pool.close()
+  await waitForConnectionCount(appName, baseline)
+})
+
+test('the next caller of a one-connection pool is served once the cancelled statement has ended, not after it would have', async () => {
+  const { pool, appName } = testPool('query-timeout-next', { maxSize: 1, acquireTimeoutMillis: 20_000, pg: { query_timeout: 150 } })
+  const baseline = await serverConnectionCount(appName)
+  const first = rejects(pool.query('SELECT pg_sleep(30) /* qt-next */'), PostgresQueryTimeoutError)
+  await untilRunning(appName, 'qt-next')
+  // Queued for the one connection while the first statement runs; pg's 30 s would outlast its 20 s wait.
+  const second = pool.query<{ n: number }>('SELECT 2 AS n')
+  assert.instance(await first, PostgresQueryTimeoutError)
+  assert.equal((await second).rows, [{ n: 2 }])
+  await untilStopped(appName, 'qt-next')
+  await pool.close()
+  await waitForConnectionCount(appName, baseline)
+})
+
+test('a transaction statement past query_timeout is cancelled, and the transaction rolls back at once', async () => {
+  const { pool, appName } = testPool('query-timeout-tx', { maxSize: 1, pg: { query_timeout: 300 } })
+  const baseline = await serverConnectionCount(appName)
+  const container = registerPostgres(createServiceContainer(), pool)
+  const context = OperationContext.create('api', 'tx-timeout', { container })
+  const startedAt = Date.now()
+  const error = await rejects(
+    context.postgres.transaction(async (tx) => {
+      await tx.query(`UPDATE ${table} SET n = n + 1 WHERE id = 1`)
+      await tx.query('SELECT pg_sleep(30) /* qt-tx */')
+    }),
+    PostgresQueryTimeoutError,
+  )
+  // The ROLLBACK no longer queues behind the statement (it would itself time out, and the connection close).
+  assert.ok(Date.now() - startedAt < 10_000, `the transaction took ${Date.now() - startedAt} ms`)
+  assertTimeout(error, 'query-timeout-tx', 300, false)
+  await untilStopped(appName, 'qt-tx')
+  // Rolled back: the row is unchanged and unlocked, and the connection went back to the pool.
+  assert.equal((await pool.query(`SELECT n FROM ${table} WHERE id = 1`)).rows, [{ n: 0 }])
+  assert.is(pool.totalCount, 1)
+  await context.dispose()
+  await closeAndCheck(pool as PostgresPool, appName)
+  assert.is(await serverConnectionCount(appName), baseline)
+})
+
+test('the drop-in Pool gives the typed error too', async () => {
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName('query-timeout-drop-in')
+  const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 1, query_timeout: 150 })
+  const error = await new Promise<unknown>((resolve) => pool.query('SELECT pg_sleep(30) /* qt-drop-in */', (failure) => resolve(failure)))
+  assertTimeout(error, appName, 150, true)
+  await untilStopped(appName, 'qt-drop-in')
+  await pool.end()
+  await waitForConnectionCount(appName, 0)
+})
+
+test('a checked-out client given back with the error pg raised has its statement cancelled as its connection closes', async () => {
+  const { pool, appName } = testPool('query-timeout-client', { maxSize: 1, pg: { query_timeout: 150 } })
+  const baseline = await serverConnectionCount(appName)
+  const client = await pool.connect()
+  // pg's own error: on a client the caller holds, its queries are pg's.
+  const error = await rejects(client.query('SELECT pg_sleep(30) /* qt-client */'), Error)
+  assert.is(error.message, 'Query read timeout')
+  client.release(error)
+  await untilStopped(appName, 'qt-client')
+  await until('the connection closed', () => pool.totalCount === 0)
+  await waitForConnectionCount(appName, baseline)
+  await pool.close()
+})
+
+test('a server gone silent: the connection is held for 2 s after the cancel request, then closed', async () => {
+  const { host, port } = pgConfig()
+  const proxy = await silentProxy({ host, port })
+  try {
+    const clock = new ManualClock()
+    const { pool, appName } = testPool('query-timeout-silent', { host: proxy.host, port: proxy.port, maxSize: 1, clock, pg: { query_timeout: 150 } })
+    await pool.query('SELECT 1')
+    // A partition: nothing reaches the server any more, and nothing comes back.
+    proxy.silence()
+    await rejects(pool.query('SELECT 1 AS silent'), PostgresQueryTimeoutError, 'ERR_POSTGRES_QUERY_TIMEOUT')
+    // The statement may still run over there: the connection is not handed to anyone meanwhile.
+    await clock.advance(1_999)
+    assert.is(pool.activeCount, 1, 'held while its statement may still run')
+    await clock.advance(1)
+    // The proxy's end settles the cancel request it swallowed; the connection is then closed, not reused.
+    await proxy.close()
+    await until('the connection closed', () => pool.totalCount === 0)
+    assert.is(pool.getPoolMetrics().totalConnections, 0)
+    await pool.close()
+    await waitForConnectionCount(appName, 0)
+  } finally {
+    await proxy.close()
+  }
+})
+
+test.run()
