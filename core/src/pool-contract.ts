@@ -171,8 +171,11 @@ export type PoolState = 'created' | 'warming' | 'ready' | 'closing' | 'closed'
 
 /** Where a pool's lifecycle events are subscribed to. */
 export interface PoolEventSource {
-  /** Subscribes to an event; returns the unsubscribe function. */
-  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void
+  /**
+   * Subscribes to an event; returns the unsubscribe function. The listener's return value is ignored, but a
+   * promise's rejection is reported (to `error` listeners) as a throw would be.
+   */
+  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => unknown): () => void
 }
 
 /**

@@ -159,7 +159,9 @@ export interface PoolEventMap {
 /** The name of a lifecycle event, as `pool.on(name, listener)` takes it. */
 export type PoolEventName = keyof PoolEventMap
 
-type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => void | Promise<void>
+// Whatever a listener returns is ignored but a promise, whose rejection is reported as a throw would be: so
+// `(event) => verbose && log(event)` and async listeners both fit.
+type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => unknown
 
 /** The `events` option of a pool: `onConnect`, `onDisconnect`, ... each optional. */
 export interface PoolEventListeners {
@@ -297,8 +299,9 @@ export class PoolEventHub {
     for (const listener of list.length === 1 ? list : list.slice()) {
       try {
         const result = listener(full)
-        if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-          ;(result as Promise<void>).then(undefined, (error: unknown) => this.#listenerFailed(event, error))
+        // `null` too is a return value, not a failure (`null.then` would throw).
+        if (typeof result === 'object' && result !== null && typeof (result as Promise<unknown>).then === 'function') {
+          ;(result as Promise<unknown>).then(undefined, (error: unknown) => this.#listenerFailed(event, error))
         }
       } catch (error) {
         this.#listenerFailed(event, error)

@@ -26,8 +26,12 @@ export type ServiceFactory<S extends object, T> = (resolver: ServiceResolver<S>)
 
 /** Options of a factory registration. */
 export interface RegistrationOptions<T> {
-  /** Called when the owning scope is disposed; by default an instance's `Symbol.asyncDispose` / `Symbol.dispose` is used. */
-  dispose?: ((instance: Awaited<T>) => void | Promise<void>) | undefined
+  /**
+   * Called when the owning scope is disposed; by default an instance's `Symbol.asyncDispose` / `Symbol.dispose`
+   * is used. A promise it returns is awaited (bounded by `disposeTimeoutMillis`); any other value is ignored, so
+   * `(redis) => redis.quit()` fits as it is.
+   */
+  dispose?: ((instance: Awaited<T>) => unknown) | undefined
 }
 
 /** Options of `createServiceContainer()`. */
@@ -51,13 +55,13 @@ interface Registration {
   readonly lifetime: Lifetime | 'value'
   readonly factory: ServiceFactory<object, unknown> | undefined
   readonly value: unknown
-  readonly dispose: ((instance: unknown) => void | Promise<void>) | undefined
+  readonly dispose: ((instance: unknown) => unknown) | undefined
 }
 
 interface Created {
   readonly name: string
   readonly instance: unknown
-  readonly dispose: (instance: unknown) => void | Promise<void>
+  readonly dispose: (instance: unknown) => unknown
 }
 
 const noPath: readonly string[] = []
@@ -502,7 +506,7 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
   }
 
   /** @internal Disposes an instance whose async factory settled after its scope stopped waiting for it. */
-  disposeLate(instance: unknown, dispose: (instance: unknown) => void | Promise<void>): void {
+  disposeLate(instance: unknown, dispose: (instance: unknown) => unknown): void {
     const failed = (error: unknown): void => this.reportError(error)
     try {
       const disposing = dispose(instance)
@@ -580,7 +584,7 @@ export function createServiceContainer<S extends object = Record<string, unknown
   )
 }
 
-function defaultDisposer(instance: unknown): ((instance: unknown) => void | Promise<void>) | undefined {
+function defaultDisposer(instance: unknown): ((instance: unknown) => unknown) | undefined {
   if (typeof instance !== 'object' && typeof instance !== 'function') return undefined
   if (instance === null) return undefined
   const disposable = instance as { [Symbol.asyncDispose]?: () => Promise<void>; [Symbol.dispose]?: () => void }

@@ -97,6 +97,22 @@ hub('a listener that rejects is reported to the error listeners without an unhan
   assert.is(reported[0]?.source, 'listener')
 })
 
+hub('whatever a listener returns but a rejected promise is no failure: null, false, a value, an expression', async () => {
+  const verbose = false
+  const seen: string[] = []
+  const failures: PoolErrorEvent[] = []
+  // Written as users write them; each compiles against `on()` and the events option.
+  const events = new PoolEventHub('orders', 'postgres', { onConnect: (e) => verbose && seen.push(`never ${e.connectionId}`) })
+  events.on('error', (e) => void failures.push(e))
+  events.on('connect', () => null)
+  events.on('connect', (e) => seen.push(`connect ${e.connectionId}`))
+  events.on('connect', async () => 'done')
+  events.emit('connect', { connectionId: 3, createMillis: 1 })
+  await turn()
+  assert.equal(seen, ['connect 3'])
+  assert.equal(failures, [], 'none reported as a failing listener')
+})
+
 hub('a thrown non-Error is wrapped into an Error', () => {
   const events = new PoolEventHub('orders', 'postgres')
   const reported: PoolErrorEvent[] = []

@@ -77,6 +77,18 @@ dispose('instances with Symbol.asyncDispose or Symbol.dispose are disposed witho
   await container.dispose()
 })
 
+dispose("a disposer returning what its client's close returns is awaited: redis.quit() resolves 'OK'", async () => {
+  const closing = deferred<'OK'>()
+  const redisLike = { quit: () => closing.promise }
+  const container = createServiceContainer().singleton('redis', () => redisLike, { dispose: (redis) => redis.quit() })
+  container.resolve('redis')
+  const disposing = container.dispose()
+  await turn()
+  assert.ok(await isPending(disposing), 'waits for the promise it returned')
+  closing.resolve('OK')
+  await disposing
+})
+
 dispose('an explicit disposer replaces Symbol.asyncDispose', async () => {
   const log: string[] = []
   const container = createServiceContainer().scoped(

@@ -258,7 +258,7 @@ export class MongoPool implements ManagedPool {
   }
 
   /** Subscribes to a lifecycle event; returns the unsubscribe function (the same as `events.on`). */
-  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
+  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => unknown): () => void {
     return this.#monitor.events.on(event, listener)
   }
 

@@ -183,7 +183,7 @@ export class PostgresPool implements ManagedPool {
    * @example
    * const off = pool.on('disconnect', (e) => log.info({ pool: e.pool, reason: e.reason }))
    */
-  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => void | Promise<void>): () => void {
+  on<E extends PoolEventName>(event: E, listener: (event: PoolEventMap[E]) => unknown): () => void {
     return this.#core.monitor.events.on(event, listener)
   }
 
