@@ -129,12 +129,21 @@ export class PoolMonitor {
    * @param now - the clock's time, when the caller has just read it (clock reads are a hot path's cost)
    */
   acquired(waitMillis: number, context: OperationContext | undefined = OperationContext.tryCurrent(), origin = this.captureOrigin(), now = this.clock.now()): Checkout {
+    return this.acquiredBy(waitMillis, context, origin, now)
+  }
+
+  /**
+   * @internal `acquired()` for a pool engine that grants a checkout to a waiter, often while another
+   * operation releases a connection: `context` is the waiter's, and `undefined` means it had none (where
+   * `acquired()` would take the releasing operation, the current one, for its owner).
+   */
+  acquiredBy(waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined, now: number): Checkout {
     this.stats.recordWait(waitMillis, now)
     const checkout: Checkout = { startedAt: now, context, origin, leakTimer: undefined, leaked: false }
     if (this.#leakDetectionMillis > 0) checkout.leakTimer = this.clock.setTimeout(() => this.#suspectLeak(checkout), this.#leakDetectionMillis, true)
     if (this.events.has('acquire')) {
       const { pool, kind } = this.events
-      const owner = ownerOf(context)
+      const owner = ownerOfContext(context)
       this.#dispatch(context, 'acquire', owner === undefined ? { pool, kind, waitMillis } : { pool, kind, waitMillis, owner })
     }
     return checkout
@@ -146,12 +155,12 @@ export class PoolMonitor {
     this.stats.recordUse(useMillis, now)
     if (checkout.leakTimer !== undefined) this.clock.clearTimeout(checkout.leakTimer)
     if (checkout.leaked) {
-      const owner = ownerOf(checkout.context)
+      const owner = ownerOfContext(checkout.context)
       this.#emit(checkout.context, 'leak', { state: 'resolved', heldMillis: useMillis, ...(owner === undefined ? {} : { owner }) })
     }
     if (this.events.has('release')) {
       const { pool, kind } = this.events
-      const owner = ownerOf(checkout.context)
+      const owner = ownerOfContext(checkout.context)
       this.#dispatch(checkout.context, 'release', owner === undefined ? { pool, kind, useMillis } : { pool, kind, useMillis, owner })
     }
     return useMillis
@@ -212,7 +221,7 @@ export class PoolMonitor {
   #suspectLeak(checkout: Checkout): void {
     checkout.leaked = true
     this.stats.recordLeak()
-    const owner = ownerOf(checkout.context)
+    const owner = ownerOfContext(checkout.context)
     const stack = checkout.origin?.stack
     this.#emit(checkout.context, 'leak', {
       state: 'suspected',
@@ -238,6 +247,12 @@ export class PoolMonitor {
 
 /** The owner record of an operation (or undefined outside any). */
 export function ownerOf(context: OperationContext | undefined = OperationContext.tryCurrent()): OperationOwner | undefined {
+  return ownerOfContext(context)
+}
+
+// A checkout's owner: its own operation's, none when it had none (never the current operation's, which is
+// often the one that released a connection or fired a timer).
+function ownerOfContext(context: OperationContext | undefined): OperationOwner | undefined {
   if (context === undefined) return undefined
   return context.requestId === undefined
     ? { handler: context.handler, operation: context.operation }

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PoolExhaustedError } from '../src/index.js'
+import { OperationContext, PoolExhaustedError, createServiceContainer } from '../src/index.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
 import { rejects } from '@lifeguard/test-kit'
 
@@ -39,6 +39,21 @@ test('tryAcquire takes an idle connection without a promise, and never jumps the
   assert.is(engine.tryAcquire(undefined), undefined, 'a waiter is first in line')
   assert.is(await waiting, lease)
   assert.equal(counts(), { total: 1, active: 1, idle: 0, pending: 0, waiting: 0 })
+})
+
+test("a waiter outside any operation is its checkout's owner: not the operation that released the connection", async () => {
+  const { engine, events } = fakeEngine({ maxSize: 1 })
+  const operation = OperationContext.create('orders-api', 'GET /orders', { container: createServiceContainer() })
+  const held = await operation.run(() => engine.acquire(operation))
+  const waiting = engine.acquire(undefined)
+  // Released inside the operation: the grant to the waiter happens in its call.
+  operation.run(() => engine.release(held))
+  const lease = await waiting
+  assert.is(lease.checkout?.context, undefined)
+  assert.equal(events.acquire?.map((e) => e.owner?.operation), ['GET /orders', undefined])
+  engine.release(lease)
+  assert.equal(events.release?.map((e) => e.owner?.operation), ['GET /orders', undefined])
+  await operation.dispose()
 })
 
 test('serves waiters in the order they asked', async () => {

@@ -419,7 +419,7 @@ export class PoolEngine<C> {
     lease.state = 'busy'
     this.#active++
     this.#factory.taken?.(lease.connection)
-    lease.checkout = this.#monitor.acquired(waitMillis, context, origin ?? this.#monitor.captureOrigin(), now)
+    lease.checkout = this.#monitor.acquiredBy(waitMillis, context, origin ?? this.#monitor.captureOrigin(), now)
   }
 
   #grant(lease: PooledConnection<C>, waiter: Waiter<C>, now = this.#clock.now()): void {
