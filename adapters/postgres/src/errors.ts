@@ -76,9 +76,9 @@ export class PostgresRollbackError extends LifeguardError {
 /**
  * A statement ran past pg's client-side `query_timeout` (the pool's `pg: { query_timeout }`, or the query
  * config's own). pg only stops waiting; the server would run the statement to its end, holding its
- * session and locks. So a cancel request is sent for it, and its connection goes back to the pool once
- * the statement has ended there (closed instead if it has not within 2 s). The message keeps pg's words
- * (`Query read timeout`); the cause is pg's error.
+ * session and locks. So a cancel request is sent for it, and its connection is closed, never reused (a
+ * cancel request still on its way must not reach another caller's statement). The message keeps pg's
+ * words (`Query read timeout`); the cause is pg's error.
  */
 export class PostgresQueryTimeoutError extends LifeguardError {
   /** Always `'PostgresQueryTimeoutError'`. */
@@ -97,7 +97,7 @@ export class PostgresQueryTimeoutError extends LifeguardError {
     const limit = timeoutMillis === undefined ? 'query_timeout' : `query_timeout (${timeoutMillis} ms)`
     super(
       'ERR_POSTGRES_QUERY_TIMEOUT',
-      `Could not ${action} on pool '${pool}'. Query read timeout: no answer within ${limit}; the statement is cancelled on the server.`,
+      `Could not ${action} on pool '${pool}'. Query read timeout: no answer within ${limit}; the statement is cancelled on the server and its connection closed.`,
       { cause },
     )
     this.pool = pool

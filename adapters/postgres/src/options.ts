@@ -17,6 +17,9 @@ export type OwnedDriverOption =
   | 'password'
   | 'database'
   | 'ssl'
+  | 'poolSize' // maxSize (pg's old name for max)
+  | 'log' // events
+  | 'Promise' // none: the pool's promises are native ones
 
 /**
  * Any other `pg.Pool` / `pg.Client` setting: client settings (`statement_timeout`, `query_timeout`,

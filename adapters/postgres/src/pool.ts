@@ -16,7 +16,9 @@ import { checkOption } from '@lifeguard/core/adapter'
 import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
-import type { PooledClient } from './internal/pooled-client.js'
+import { clientState, type PooledClient } from './internal/pooled-client.js'
+import { cancelOnClient } from './internal/cancel-request.js'
+import { isReadTimeout, statementError } from './internal/run-query.js'
 import type { PgPoolSettings } from './internal/settings.js'
 import { resolvePgConfig } from './internal/resolve-pg-config.js'
 import { notAQuery } from './internal/query-text.js'
@@ -340,6 +342,7 @@ export class Pool extends EventEmitter implements ManagedPool {
       (held) => {
         if (done) return held.release()
         client = held
+        typedReadTimeouts(submittable, held, this.#core)
         held.query(submittable)
       },
       (error: Error) => (emitter.handleError !== undefined ? emitter.handleError(error) : emitter.emit?.('error', error)),
@@ -360,6 +363,25 @@ export class Pool extends EventEmitter implements ManagedPool {
     const Custom = this.#Promise
     if (Custom === undefined) return promise
     return new (Custom as PromiseConstructor)<T>((resolve, reject) => promise.then(resolve, reject))
+  }
+}
+
+/**
+ * pg's `query_timeout` for a cursor or stream: pg hands it a plain error and leaves the statement running, and
+ * the cursor waits for it to end by itself. The statement is cancelled at once instead (its client is closed
+ * when released), and the error is the typed one.
+ */
+function typedReadTimeouts(submittable: pg.Submittable, client: PooledClient, core: PgPoolCore): void {
+  const target = submittable as pg.Submittable & { handleError?: (error: unknown, connection: unknown) => void }
+  const handleError = target.handleError
+  if (typeof handleError !== 'function') return
+  target.handleError = function handleReadTimeout(this: unknown, error: unknown, connection: unknown): void {
+    if (isReadTimeout(error)) {
+      client[clientState].timedOut = true
+      void cancelOnClient(client)
+      error = statementError(core.name, client, error, 'run a query', true, core.redact, submittable as unknown as QueryText)
+    }
+    return Reflect.apply(handleError, this, [error, connection])
   }
 }
 

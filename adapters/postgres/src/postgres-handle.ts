@@ -1,11 +1,11 @@
-import { DisposedError, OperationAbortedError, OperationContext } from '@lifeguard/core'
+import { ConnectionLostError, DisposedError, OperationAbortedError, OperationContext } from '@lifeguard/core'
 import type pg from 'pg'
 import { PostgresRollbackError } from './errors.js'
 import { isQueryText, notAQuery } from './internal/query-text.js'
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
-import { cancelOnClient, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
+import { afterCancel, cancelOnClient, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
 import { checkOption, contextRule, type PoolMonitor } from '@lifeguard/core/adapter'
 import { releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
@@ -104,6 +104,10 @@ export class PostgresHandle implements AsyncDisposable {
       if (this.#held?.get(client) !== tx) throw this.#disposedError('commit the transaction')
       // An operation that aborted (a deadline that passed, a client gone) wants none of it.
       if (context?.aborted) throw new OperationAbortedError(`commit the transaction on pool '${core.name}'`, { cause: context.signal.reason })
+      // Lost meanwhile (a statement that `fn` caught met it): the server has rolled back, and a COMMIT sent now
+      // would fail as if it might have committed.
+      const state = client[clientState]
+      if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', false, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
       const commit = await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact))
       // The server had aborted the transaction (a failed statement that `fn` caught): its COMMIT is a ROLLBACK.
       if (commit.command === 'ROLLBACK') {
@@ -218,13 +222,7 @@ async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor): P
     failure = releaseArgumentFor(error) ?? (error as Error)
   }
   // Cancel requests still under way are delivered first: one must never reach the next holder's statement.
-  if (state.cancel !== undefined) {
-    state.statementEnded?.()
-    state.statementEnded = undefined
-    await state.cancel
-    state.cancel = undefined
-  }
-  client.release(failure)
+  client.release(await afterCancel(client, failure))
 }
 
 /**

@@ -6,6 +6,7 @@ import { registerPostgres, type PostgresPool } from '../src/index.js'
 import { pgConfig, rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 import { untilRunning, untilStopped } from './_helpers/server-statements.js'
+import { lateCancelProxy } from './_helpers/late-cancel-proxy.js'
 
 const table = `handle_cancel_${process.pid}`
 const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer; baseline: number }>('context.postgres cancels what its operation no longer wants')
@@ -148,6 +149,30 @@ test('transactions of one operation run side by side, and one after another', as
     assert.equal((await context.postgres.transaction((tx) => tx.query<{ n: number }>('SELECT 3 AS n'))).rows, [{ n: 3 }], 'and one after another')
   } finally {
     await context.dispose()
+  }
+})
+
+test("a cancel request that lands late never stops the next caller's statement: the connection it targets is closed", async () => {
+  const { host, port } = pgConfig()
+  const proxy = await lateCancelProxy({ host, port }, 1_000)
+  try {
+    const { pool, appName } = testPool('handle-cancel-late', { host: proxy.host, port: proxy.port, maxSize: 1, acquireTimeoutMillis: 20_000 })
+    const container = registerPostgres(createServiceContainer(), pool)
+    const context = OperationContext.create('api', 'late-cancel', { container })
+    // Ends by itself at 0.5 s: the cancel request sent at the abort reaches the server only after 1 s.
+    const first = context.postgres.query('SELECT pg_backend_pid() AS pid, pg_sleep(0.5) /* late-a */').then((result) => result.rows[0]?.pid as number, () => undefined)
+    await untilRunning(appName, 'late-a')
+    context.abort(new Error('client gone'))
+    // The next caller of the one connection, still running when the late request arrives.
+    const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(2) /* late-b */')
+    assert.ok(proxy.delivered() >= 1, 'the late request reached the server meanwhile')
+    const firstPid = await first
+    if (firstPid !== undefined) assert.is.not(rows[0]?.pid, firstPid, 'not the session the request was for')
+    await context.dispose()
+    await pool.close()
+    await waitForConnectionCount(appName, 0)
+  } finally {
+    await proxy.close()
   }
 })
 

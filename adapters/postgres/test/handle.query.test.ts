@@ -90,6 +90,21 @@ test('a lone BEGIN never hands an open transaction to the next caller', async (p
   off()
 })
 
+test('a query that begins a transaction and then fails never hands that failed transaction to the next caller', async (pools) => {
+  const reasons: string[] = []
+  const off = pools.main.on('disconnect', (e) => void reasons.push(e.reason))
+  await runOperation('api', 'begin-and-fail', async (context) => {
+    const error = await context.postgres.query('BEGIN; SELECT 1/0').catch((caught: unknown) => caught)
+    assert.is((error as { code?: string }).code, '22012')
+    // Before: 25P02 "current transaction is aborted" for every later caller of that connection.
+    const { rows } = await context.postgres.query<{ outside: boolean }>('SELECT now() = statement_timestamp() AS outside')
+    assert.is(rows[0]?.outside, true, 'the next query runs outside any transaction')
+  }, { container: containerFor(pools) })
+  await until('the connection to close', () => reasons.length === 1)
+  assert.equal(reasons, ['error'])
+  off()
+})
+
 test('waiting for a client honours the operation signal and its deadline', async (pools) => {
   const held = [await pools.main.connect(), await pools.main.connect()]
   const controller = new AbortController()

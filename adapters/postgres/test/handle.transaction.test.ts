@@ -82,6 +82,26 @@ test('a failed statement that the callback caught makes the transaction fail: th
   assert.is(pool.activeCount, 0)
 })
 
+test('a connection lost before COMMIT: the COMMIT was never sent, so mayHaveCommitted is false (a retry is safe)', async ({ pool }) => {
+  const { pool: own, appName } = testPool('handle-tx-lost-commit', { maxSize: 2 })
+  const container = registerPostgres(createServiceContainer(), own)
+  const error = await rejects(
+    runOperation('api', 'lost before commit', (context) =>
+      context.postgres.transaction(async (tx) => {
+        const { rows } = await tx.query<{ pid: number }>(`INSERT INTO ${table} (id) VALUES (41) RETURNING pg_backend_pid() AS pid`)
+        await own.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid])
+        // Until pg has read the server's goodbye: then it refuses to send the COMMIT at all.
+        await tx.query('SELECT 1').catch(() => undefined)
+      }), { container }),
+    ConnectionLostError,
+    'ERR_CONNECTION_LOST',
+  )
+  assert.is(error.mayHaveCommitted, false)
+  assert.match(error.message, 'commit the transaction')
+  assert.not.ok((await ids(pool)).includes(41), 'nothing of it took effect')
+  await closeAndCheck(own, appName)
+})
+
 test('a transaction whose connection was lost sends no ROLLBACK, and reports no failed one', async () => {
   const statements: string[] = []
   const { pool: own, appName } = testPool('handle-tx-lost', { maxSize: 2, events: { onQuery: (event) => void statements.push(`${event.operation ?? '?'}${event.error === undefined ? '' : ' failed'}`) } })

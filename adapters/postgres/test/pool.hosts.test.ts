@@ -47,10 +47,39 @@ test("read-write and primary reach the primary; standby finds none and times out
   await closeAndCheck(pool, appName)
 })
 
+test("the session check reads the server right whatever the client's own type parsers and format", async () => {
+  // Every value as its raw text (booleans then arrive as 't'), and results in binary format.
+  const rawText = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig
+  for (const [label, settings] of [['types', { types: rawText }], ['binary', { binary: true }]] as const) {
+    // A primary made read-only for these sessions only.
+    const pg = { ...settings, options: '-c default_transaction_read_only=on' }
+    const readOnly = hostsPool(`hosts-${label}-ro`, { hosts: [server()], targetSessionAttrs: 'read-only', pg })
+    assert.ok((await readOnly.pool.query('SELECT 1 AS ok')).rows[0]?.ok, `${label}: a read-only session fits read-only`)
+    await closeAndCheck(readOnly.pool, readOnly.appName)
+    const readWrite = hostsPool(`hosts-${label}-rw`, { hosts: [server()], targetSessionAttrs: 'read-write', acquireTimeoutMillis: 300, pg })
+    const error = await rejects(readWrite.pool.query('SELECT 1'), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+    assert.match((error.cause as Error).message, 'is a primary in read-only mode', `${label}: refused for read-write`)
+    await closeAndCheck(readWrite.pool, readWrite.appName)
+  }
+})
+
 test('a failure every host gives for good (no such database) fails at once with PostgresConnectError', async () => {
   const { pool, appName } = hostsPool('hosts-permanent', { database: 'lifeguard_no_such_db', hosts: [server(), server()], targetSessionAttrs: 'read-write' })
   const error = await rejects(pool.query('SELECT 1'), PostgresConnectError, 'ERR_POSTGRES_CONNECT')
   assert.is(error.sqlState, '3D000')
+  await closeAndCheck(pool, appName)
+})
+
+test('TLS settings the server cannot meet fail at once with PostgresConnectError, not after the acquire timeout', async () => {
+  const { pool: probe, appName: probeApp } = hostsPool('hosts-ssl-probe', { hosts: [server()] })
+  const { rows } = await probe.query<{ ssl: string }>('SHOW ssl')
+  await closeAndCheck(probe, probeApp)
+  // A server without TLS refuses it; one with a certificate this client cannot verify fails the check.
+  const serverHasTls = rows[0]?.ssl === 'on'
+  const { pool, appName } = hostsPool('hosts-ssl', { hosts: [server()], acquireTimeoutMillis: 20_000, ssl: serverHasTls ? { rejectUnauthorized: true, ca: [] } : true })
+  const error = await rejects(pool.query('SELECT 1'), PostgresConnectError, 'ERR_POSTGRES_CONNECT')
+  if (!serverHasTls) assert.match(error.message, 'The server does not support SSL connections')
+  assert.is(error.sqlState, undefined)
   await closeAndCheck(pool, appName)
 })
 

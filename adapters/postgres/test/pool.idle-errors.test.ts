@@ -1,4 +1,4 @@
-import type { DisconnectEvent, PoolErrorEvent } from '@lifeguard/core'
+import { ConnectionLostError, type DisconnectEvent, type PoolErrorEvent } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { terminateBackends, waitForConnectionCount } from '@lifeguard/test-kit'
@@ -65,6 +65,36 @@ test('a held client whose connection drops reports the error and can still be re
   assert.is(pool.getPoolMetrics().totalConnections, 0)
   await pool.query('SELECT 1')
   await closeAndCheck(pool, appName)
+})
+
+test("a statement that met the server's end of an idle session never ran: mayHaveCommitted is false", async () => {
+  // The server ends every session idle for 1 ms (57P05): a statement sent just then meets that end, and the
+  // server, which sends it only while waiting for a command, never read the statement.
+  const table = `idle_end_${process.pid}`
+  const { pool: setup, appName: setupApp } = testPool('idle-end-setup', { maxSize: 1 })
+  await setup.query(`CREATE TABLE ${table} (id int)`)
+  const { pool, appName } = testPool('idle-end', { maxSize: 1, pg: { options: '-c idle_session_timeout=1' } })
+  let succeeded = 0
+  let lost = 0
+  try {
+    for (let id = 0; id < 40; id++) {
+      try {
+        await pool.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id])
+        succeeded++
+      } catch (error) {
+        assert.instance(error, ConnectionLostError)
+        assert.is((error as ConnectionLostError).mayHaveCommitted, false, `insert ${id}: ${String((error as Error).cause)}`)
+        lost++
+      }
+    }
+    // Every statement reported as never run did not run.
+    const { rows } = await setup.query<{ count: number }>(`SELECT count(*)::int AS count FROM ${table}`)
+    assert.is(rows[0]?.count, succeeded, `${succeeded} inserted, ${lost} lost`)
+  } finally {
+    await setup.query(`DROP TABLE IF EXISTS ${table}`)
+    await closeAndCheck(pool, appName)
+    await closeAndCheck(setup, setupApp)
+  }
 })
 
 test.run()

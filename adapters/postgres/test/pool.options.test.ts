@@ -57,6 +57,10 @@ test('rejects pg settings that Lifeguard owns, naming the option to use', () => 
   assert.match(error.message, '`pg.max` is managed by Lifeguard. Use `maxSize` instead.')
   assert.match(invalid({ name: 'a', pg: { connectionTimeoutMillis: 5 } }).message, 'Use `connectTimeoutMillis` instead.')
   assert.match(invalid({ name: 'a', pg: { password: 'x' } }).message, 'Use `password` instead.')
+  // pg.Pool settings that would otherwise be taken and do nothing.
+  assert.match(invalid({ name: 'a', pg: { poolSize: 3 } as never }).message, '`pg.poolSize` is managed by Lifeguard. Use `maxSize` instead.')
+  assert.match(invalid({ name: 'a', pg: { log: () => {} } as never }).message, 'Use `events`')
+  assert.is(invalid({ name: 'a', pg: { Promise } as never }).option, 'pg.Promise')
 })
 
 test('refuses every duration a timer cannot wait for (above 2^31-1 ms), naming it', () => {

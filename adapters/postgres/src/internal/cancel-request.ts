@@ -1,9 +1,7 @@
 import type { OperationContext } from '@lifeguard/core'
 import { connect } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
-import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
-import { endGraceMillis, hasStatements } from './end-client.js'
 import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 
 // PostgreSQL's CancelRequest: length 16, the cancel code, then the backend's process id and secret key,
@@ -126,44 +124,41 @@ export function cancelOnClient(client: PooledClient): Promise<void> {
 }
 
 /**
- * `client.release(argument)`, at once when no cancel request was sent for it (the usual case: no cost),
- * otherwise once they were delivered (see `cancelOnClient`).
+ * Notes how a statement on `client` ended: one that failed with 57014 (cancelled) while cancel requests were
+ * out shows that they landed (see `afterCancel`).
  */
-export function releaseAfterCancel(client: PooledClient, argument: ReleaseArgument): void {
+export function noteStatementEnd(client: PooledClient, error: unknown): void {
   const state = client[clientState]
-  const cancel = state.cancel
-  if (cancel === undefined) return client.release(argument)
-  state.statementEnded?.()
-  state.statementEnded = undefined
-  void cancel.then(() => {
-    state.cancel = undefined
-    client.release(argument)
-  })
+  if (state.cancel !== undefined && (error as { code?: unknown } | null | undefined)?.code === '57014') state.cancelLanded = true
 }
 
 /**
- * Gives back a client whose statement pg stopped waiting for (`query_timeout`) while the server still runs
- * it: a cancel request is sent, and the client goes back to the pool once the statement has ended there
- * (pg's `'drain'`), so the next holder's statement never queues behind it. A server that has not ended it
- * within `graceMillis` (a partition, a backend that ignores the request) gets its connection closed instead.
+ * Waits until the cancel requests sent for `client` were delivered, then returns what to release it with:
+ * `argument`, or an error (the connection closes) when no statement was seen cancelled. A server closes the
+ * request's connection once it has acted, but a pooler or balancer may close it first and send the request
+ * on later, when it would stop the next holder's statement; the session it targets is closed instead.
  */
-export function releaseOnceEnded(client: PooledClient, clock: Clock, graceMillis = endGraceMillis): void {
-  void cancelOnClient(client)
-  if (!hasStatements(client)) return releaseAfterCancel(client, undefined)
-  const ended = (): void => {
-    clock.clearTimeout(timer)
-    releaseAfterCancel(client, undefined)
-  }
-  // A background timer: the statement's own socket keeps the process alive while it runs.
-  const timer = clock.setTimeout(
-    () => {
-      client.removeListener('drain', ended)
-      releaseAfterCancel(client, new Error(`The statement did not end within ${graceMillis} ms of its cancel request, so its connection was closed.`))
-    },
-    graceMillis,
-    true,
-  )
-  client.once('drain', ended)
+export async function afterCancel(client: PooledClient, argument: ReleaseArgument): Promise<ReleaseArgument> {
+  const state = client[clientState]
+  if (state.cancel === undefined) return argument
+  state.statementEnded?.()
+  state.statementEnded = undefined
+  await state.cancel
+  state.cancel = undefined
+  const landed = state.cancelLanded
+  state.cancelLanded = false
+  return argument || (landed ? argument : new Error(unconfirmedCancel))
+}
+
+const unconfirmedCancel = 'A cancel request was sent for a statement that ended before it was seen to land, so its connection was closed: the request could still reach the server.'
+
+/**
+ * `client.release(argument)`, at once when no cancel request was sent for it (the usual case: no cost),
+ * otherwise once they were delivered (see `afterCancel`).
+ */
+export function releaseAfterCancel(client: PooledClient, argument: ReleaseArgument): void {
+  if (client[clientState].cancel === undefined) return client.release(argument)
+  void afterCancel(client, argument).then((settled) => client.release(settled))
 }
 
 // Core's hook for being told when an operation aborts, by its registered symbol (core's `watchAbort`, which

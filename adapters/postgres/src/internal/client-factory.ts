@@ -53,7 +53,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
     async create(attempt: CreateAttempt<PooledClient>): Promise<PooledClient> {
       const opened = await connect(attempt.signal)
       const client = opened.client as PooledClient
-      const state: ClientState = { lease: attempt.lease, holder: undefined, failure: undefined, broken: false, readOnlyServer: undefined, readOnlyTransaction: false, watchedBy: undefined, watched: 0, cancel: undefined, statementEnded: undefined, listenerStatements: false }
+      const state: ClientState = { lease: attempt.lease, holder: undefined, failure: undefined, broken: false, readOnlyServer: undefined, readOnlyTransaction: false, watchedBy: undefined, watched: 0, cancel: undefined, statementEnded: undefined, cancelLanded: false, listenerStatements: false, timedOut: false }
       client[clientState] = state
       // Always listening: pg emits 'error' on a client whose socket fails, idle or not.
       client.on('error', (error: Error) => {
@@ -95,11 +95,11 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
     validate: target === 'any' ? (client) => client.query('SELECT 1').then(() => true) : (client) => readSessionRole(client).then((role) => roleMatches(target, role, true)),
     destroy: async (client) => {
       // Taken from a holder that never gave it back (a close that timed out, an operation that ended), or
-      // given back with a statement pg stopped waiting for (`query_timeout`): that statement may still run
-      // on the server, which would keep the session, and its locks, until done. (A `'connect'` listener's
-      // statements are let finish instead.)
+      // given back after a statement pg stopped waiting for (`query_timeout`): that statement may still run
+      // on the server, which would keep the session, and its locks, until done. (A statement a holder merely
+      // left running when it gave the client back runs to its end, as with pg.Pool.)
       const state = client[clientState]
-      const running = state !== undefined && !state.broken && !state.listenerStatements && mayBeRunning(client) ? cancelRunning(client) : undefined
+      const running = state !== undefined && (state.lease.revoked || state.timedOut) && mayBeRunning(client) ? cancelRunning(client) : undefined
       await Promise.all([running, endClient(client, extras.clock, endGraceMillis, state?.listenerStatements === true)])
       hooks.removed?.(client)
     },

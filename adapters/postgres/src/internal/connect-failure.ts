@@ -5,10 +5,27 @@
 const transientClasses = new Set(['08', '53'])
 const transientCodes = new Set(['57P01', '57P02', '57P03'])
 
-/** True when the server itself answered with an error that waiting will not fix (bad password, no such database). */
+// TLS settings that do not fit the server: its certificate fails the client's checks (Node's codes), or it
+// takes no TLS at all while the client requires it (pg's message). Retrying changes neither.
+const tlsMismatchCodes = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+])
+
+/**
+ * True when the server answered with an error that waiting will not fix (bad password, no such database),
+ * or the client's TLS settings do not fit the server.
+ */
 export function isPermanentConnectError(error: unknown): error is Error {
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && tlsMismatchCodes.has(code)) return true
+  if (error.message === 'The server does not support SSL connections') return true
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false
   return !transientClasses.has(code.slice(0, 2)) && !transientCodes.has(code)
 }

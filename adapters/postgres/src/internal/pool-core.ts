@@ -10,7 +10,7 @@ import { connectionTarget, rememberingPasswords } from './connection-target.js'
 import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { serverOf } from './read-only-server.js'
-import { sendQuery } from './run-query.js'
+import { isReadTimeout, sendQuery } from './run-query.js'
 import type { PgPoolSettings } from './settings.js'
 
 /** What the `pg.Pool` face listens to, beyond the engine's own events. */
@@ -21,6 +21,7 @@ export interface CheckoutHooks extends ClientHooks {
 }
 
 const alreadyReleased = 'Release called on client which has already been released to the pool.'
+const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
 
 /**
  * One PostgreSQL pool, whichever face it wears (`PostgresPool` or the `pg.Pool`-compatible `Pool`):
@@ -136,6 +137,10 @@ export class PgPoolCore {
     }
     state.readOnlyTransaction = false
     this.#hooks.released?.(argument, client)
+    // Given back with pg's query_timeout error (a client from connect()): its statement may still run.
+    if (argument instanceof Error && isReadTimeout(argument)) state.timedOut = true
+    // Never reused: a cancel request for its statement could reach the next holder's.
+    if (state.timedOut && !argument) argument = new Error(timedOutRelease)
     this.engine.release(lease, argument === false ? undefined : argument)
   }
 

@@ -30,8 +30,15 @@ export interface ClientState {
   cancel: Promise<void> | undefined
   /** Tells `cancel` that the statement it targets has ended, so it sends no more requests. */
   statementEnded: (() => void) | undefined
+  /** True once a statement failed with 57014 while `cancel` was out: the requests landed (see `afterCancel`). */
+  cancelLanded: boolean
   /** True while statements a `'connect'` listener queued have not run: a close lets them finish. */
   listenerStatements: boolean
+  /**
+   * True once a statement on it ran past `query_timeout`: pg stopped waiting, the server may not have. It is
+   * closed when released, its statement cancelled (a late cancel request must never reach another holder).
+   */
+  timedOut: boolean
 }
 
 /** A pg client owned by a Lifeguard pool: a `pg.PoolClient` with its state. */

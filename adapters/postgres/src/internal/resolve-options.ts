@@ -37,21 +37,24 @@ const rules: OptionRules<PostgresPoolOptions> = {
   clock: clockRule,
 }
 
-// Which Lifeguard option replaces each setting of pg's that Lifeguard owns.
+// What to do instead of each setting of pg's that Lifeguard owns: mostly, which Lifeguard option replaces it.
 const owned: Record<OwnedDriverOption, string> = {
-  max: 'maxSize',
-  min: 'minSize',
-  idleTimeoutMillis: 'idleTimeoutMillis',
-  connectionTimeoutMillis: 'connectTimeoutMillis',
-  maxLifetimeSeconds: 'maxLifetimeMillis',
-  application_name: 'applicationName',
-  connectionString: 'connectionString',
-  host: 'host',
-  port: 'port',
-  user: 'user',
-  password: 'password',
-  database: 'database',
-  ssl: 'ssl',
+  max: 'Use `maxSize` instead',
+  min: 'Use `minSize` instead',
+  idleTimeoutMillis: 'Use `idleTimeoutMillis` instead',
+  connectionTimeoutMillis: 'Use `connectTimeoutMillis` instead',
+  maxLifetimeSeconds: 'Use `maxLifetimeMillis` instead',
+  application_name: 'Use `applicationName` instead',
+  connectionString: 'Use `connectionString` instead',
+  host: 'Use `host` instead',
+  port: 'Use `port` instead',
+  user: 'Use `user` instead',
+  password: 'Use `password` instead',
+  database: 'Use `database` instead',
+  ssl: 'Use `ssl` instead',
+  poolSize: 'Use `maxSize` instead',
+  log: 'Use `events` (`onConnect`, `onDisconnect`, `onError`, ...) instead',
+  Promise: 'Its promises are native ones (the drop-in `Pool` takes a `Promise` class)',
 }
 
 /**
@@ -72,7 +75,7 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
   const { Client, onConnect, verify, allowExitOnIdle, maxUses, ...driver } = options.pg ?? {}
   for (const key of Object.keys(driver)) {
     if (Object.hasOwn(owned, key)) {
-      throw new InvalidOptionError(`pg.${key}`, 'not set', `Invalid options for ${where}: \`pg.${key}\` is managed by Lifeguard. Use \`${owned[key as OwnedDriverOption]}\` instead.`)
+      throw new InvalidOptionError(`pg.${key}`, 'not set', `Invalid options for ${where}: \`pg.${key}\` is managed by Lifeguard. ${owned[key as OwnedDriverOption]}.`)
     }
   }
   const pgSettings = (options.pg ?? {}) as Record<string, unknown>

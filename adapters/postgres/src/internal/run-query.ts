@@ -3,7 +3,7 @@ import type { PoolMonitor } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { QueryText, QueryValues } from '../query-types.js'
 import { PostgresQueryTimeoutError, PostgresReadOnlyError } from '../errors.js'
-import { cancelOnClient, releaseAfterCancel, releaseOnceEnded, type StatementCancels } from './cancel-request.js'
+import { cancelOnClient, noteStatementEnd, releaseAfterCancel, type StatementCancels } from './cancel-request.js'
 import { clientState, type PooledClient } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
 import { sqlOperationName } from './sql-operation-name.js'
@@ -56,7 +56,19 @@ export function statementError(pool: string, client: PooledClient, error: unknow
   // Marked now: pg may not have flagged the client yet, and what comes next (a transaction's ROLLBACK) must
   // know this connection is gone.
   client[clientState].broken = true
-  return new ConnectionLostError(pool, action, mayHaveCommitted, { cause: redact(client[clientState].failure ?? error) })
+  const failure = client[clientState].failure ?? error
+  return new ConnectionLostError(pool, action, mayHaveCommitted && !neverRan(error, failure), { cause: redact(failure) })
+}
+
+// Ends of an idle session: the server sends them only while it waits for the next command, so the
+// statement that met one was never read (idle_session_timeout, idle_in_transaction_session_timeout).
+const idleSessionEnds = new Set(['57P05', '25P03'])
+
+// True when a failed statement cannot have run: pg refused to send it (its connection was already gone,
+// "not queryable"), or the server had ended the idle session before it arrived.
+function neverRan(error: unknown, failure: unknown): boolean {
+  if (error instanceof Error && /is not queryable/.test(error.message)) return true
+  return failure instanceof pg.DatabaseError && idleSessionEnds.has(failure.code ?? '')
 }
 
 /**
@@ -98,7 +110,13 @@ export function runStatement<R extends pg.QueryResultRow>(
   if (watched) watch.started(client, context)
   const running = client.query<R>(text as string, values as unknown[] | undefined)
   const failed = (error: unknown): unknown => {
-    if (isReadTimeout(error)) void cancelOnClient(client)
+    noteStatementEnd(client, error)
+    if (isReadTimeout(error)) {
+      // Cancelled now, so the holder's next statement (a ROLLBACK) does not queue behind it; the client is
+      // closed when released.
+      client[clientState].timedOut = true
+      void cancelOnClient(client)
+    }
     return onError(error, text)
   }
   if (startedAt === undefined && !watched) return running.catch((error: unknown) => Promise.reject(failed(error)))
@@ -130,11 +148,46 @@ export function abortedStatementError(client: PooledClient, context: OperationCo
 const leftOpen = 'A single query left a transaction open, so its connection was closed. Use transaction() for multi-statement work.'
 
 /**
+ * Gives back a client whose query failed: closed when its session is over, when the failure was not the
+ * server's answer, or when the query ran past `query_timeout` (see `ClientState.timedOut`); after an
+ * ordinary server error, kept once the server is ready again, unless the query left a transaction open. pg
+ * reports the error before the server's next word (ReadyForQuery), which alone tells whether a query such
+ * as `BEGIN; SELECT 1/0` left its session inside a failed transaction.
+ */
+function releaseAfterFailure(client: PooledClient, error: unknown, then: () => void): void {
+  if (isReadTimeout(error)) client[clientState].timedOut = true
+  const argument = releaseArgumentFor(error)
+  if (argument !== undefined) {
+    releaseAfterCancel(client, argument)
+    return then()
+  }
+  whenReady(client, () => {
+    const status = client.getTransactionStatus()
+    releaseAfterCancel(client, status === 'T' || status === 'E' ? new Error(leftOpen) : undefined)
+    then()
+  })
+}
+
+// Calls `then` once the server is ready for the next statement (pg's 'drain': usually in the same read as
+// the error), or the connection has ended.
+function whenReady(client: PooledClient, then: () => void): void {
+  if ((client as { readyForQuery?: unknown }).readyForQuery === true || client[clientState].broken) return then()
+  const settle = (): void => {
+    client.removeListener('drain', settle)
+    client.removeListener('end', settle)
+    then()
+  }
+  client.once('drain', settle)
+  client.once('end', settle)
+}
+
+/**
  * Runs one query on a checked-out client and releases it, settling through the given functions (one
  * promise per query, made by the caller). A connection the query left inside a transaction is closed,
  * never handed to the next caller. Given `watch` and its operation, the query is cancelled on the server
  * if that operation aborts while it runs, and fails with `OperationAbortedError`. One that runs past pg's
- * `query_timeout` fails with `PostgresQueryTimeoutError` and is cancelled on the server (see `releaseOnceEnded`).
+ * `query_timeout` fails with `PostgresQueryTimeoutError`; its connection is closed and the statement
+ * cancelled on the server (see `ClientState.timedOut`).
  */
 export function sendQuery<R extends pg.QueryResultRow>(
   pool: string,
@@ -154,12 +207,11 @@ export function sendQuery<R extends pg.QueryResultRow>(
   const done: QueryCallback = (error, result) => {
     if (watched) watch.ended(client)
     if (error) {
+      noteStatementEnd(client, error)
       const failure = abortedStatementError(client, context, `run a query on pool '${pool}'`) ?? statementError(pool, client, error, 'run a query', true, redact, text)
       if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
-      // pg gave up waiting, the server did not: the statement is cancelled there, and the client kept.
-      if (isReadTimeout(error)) releaseOnceEnded(client, monitor.clock)
-      else releaseAfterCancel(client, releaseArgumentFor(error))
-      reject(failure)
+      // The caller hears of it once the client is back, as with pg.Pool.
+      releaseAfterFailure(client, error, () => reject(failure))
       return
     }
     if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, undefined)

@@ -11,14 +11,18 @@ export interface SessionRole {
 }
 
 // One round trip answers every target (libpq asks `SHOW transaction_read_only` and/or
-// `SELECT pg_is_in_recovery()` depending on the target).
-const roleQuery = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') = 'on' AS read_only"
+// `SELECT pg_is_in_recovery()` depending on the target). Read as text with parsers of its own: the client's
+// `types` may parse booleans as anything ('t'), and `binary: true` sends them as bytes.
+const roleQuery: pg.QueryConfig = {
+  text: "SELECT pg_is_in_recovery()::text AS in_recovery, (current_setting('transaction_read_only') = 'on')::text AS read_only",
+  types: { getTypeParser: () => (value: string | Buffer) => String(value) } as unknown as pg.CustomTypesConfig,
+}
 
 /** Asks the server what the session is. */
 export async function readSessionRole(client: pg.Client): Promise<SessionRole> {
-  const { rows } = await client.query<{ in_recovery: boolean; read_only: boolean }>(roleQuery)
+  const { rows } = await client.query<{ in_recovery: string; read_only: string }>(roleQuery)
   const row = rows[0]
-  return { inRecovery: row?.in_recovery === true, readOnly: row?.read_only === true }
+  return { inRecovery: row?.in_recovery === 'true', readOnly: row?.read_only === 'true' }
 }
 
 /**
