@@ -342,7 +342,7 @@ export class Pool extends EventEmitter implements ManagedPool {
       (held) => {
         if (done) return held.release()
         client = held
-        typedReadTimeouts(submittable, held, this.#core)
+        typedReadTimeouts(submittable, held, this.#core, () => !done)
         held.query(submittable)
       },
       (error: Error) => (emitter.handleError !== undefined ? emitter.handleError(error) : emitter.emit?.('error', error)),
@@ -369,14 +369,15 @@ export class Pool extends EventEmitter implements ManagedPool {
 /**
  * pg's `query_timeout` for a cursor or stream: pg hands it a plain error and leaves the statement running, and
  * the cursor waits for it to end by itself. The statement is cancelled at once instead (its client is closed
- * when released), and the error is the typed one.
+ * when released), and the error is the typed one. Only while the submittable still holds its client (`held`):
+ * pg-cursor never clears pg's timer, which then fires after the cursor has ended and the client moved on.
  */
-function typedReadTimeouts(submittable: pg.Submittable, client: PooledClient, core: PgPoolCore): void {
+function typedReadTimeouts(submittable: pg.Submittable, client: PooledClient, core: PgPoolCore, held: () => boolean): void {
   const target = submittable as pg.Submittable & { handleError?: (error: unknown, connection: unknown) => void }
   const handleError = target.handleError
   if (typeof handleError !== 'function') return
   target.handleError = function handleReadTimeout(this: unknown, error: unknown, connection: unknown): void {
-    if (isReadTimeout(error)) {
+    if (isReadTimeout(error) && held()) {
       client[clientState].timedOut = true
       void cancelOnClient(client)
       error = statementError(core.name, client, error, 'run a query', true, core.redact, submittable as unknown as QueryText)

@@ -108,6 +108,9 @@ export class PostgresHandle implements AsyncDisposable {
       // would fail as if it might have committed.
       const state = client[clientState]
       if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', false, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
+      // A statement ran past query_timeout and `fn` caught it: it may have finished before its cancel landed,
+      // but its error said the transaction rolls back, so it does.
+      if (state.timedOut) throw new PostgresRollbackError(core.name)
       const commit = await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact))
       // The server had aborted the transaction (a failed statement that `fn` caught): its COMMIT is a ROLLBACK.
       if (commit.command === 'ROLLBACK') {

@@ -176,4 +176,27 @@ test("a cancel request that lands late never stops the next caller's statement: 
   }
 })
 
+test("a statement that statement_timeout cancelled tells nothing of a cancel request still on its way: the connection is closed", async () => {
+  const { host, port } = pgConfig()
+  const proxy = await lateCancelProxy({ host, port }, 1_000)
+  try {
+    // statement_timeout ends the first statement with 57014 too, before the request sent at the abort lands.
+    const { pool, appName } = testPool('handle-cancel-late-57014', { host: proxy.host, port: proxy.port, maxSize: 1, acquireTimeoutMillis: 20_000, pg: { options: '-c statement_timeout=500' } })
+    const container = registerPostgres(createServiceContainer(), pool)
+    const context = OperationContext.create('api', 'late-cancel-57014', { container })
+    const first = context.postgres.query('SELECT pg_sleep(5) /* late-st */').then(() => undefined, (error: unknown) => error)
+    await untilRunning(appName, 'late-st')
+    context.abort(new Error('client gone'))
+    await first
+    const results = (await pool.query('SET statement_timeout = 0; SELECT pg_sleep(1.5), 1 AS n /* late-st-b */')) as unknown as { rows: { n: number }[] }[]
+    assert.is(results[1]?.rows[0]?.n, 1, 'the next caller ran to its end')
+    assert.ok(proxy.delivered() >= 1, 'the late request reached the server meanwhile')
+    await context.dispose()
+    await pool.close()
+    await waitForConnectionCount(appName, 0)
+  } finally {
+    await proxy.close()
+  }
+})
+
 test.run()

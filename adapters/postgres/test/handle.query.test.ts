@@ -2,7 +2,7 @@ import { DisposedError, OperationAbortedError, OperationContext, createServiceCo
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresHandle, registerPostgres, type PostgresPool } from '../src/index.js'
-import { rejects } from '@lifeguard/test-kit'
+import { ManualClock, rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 interface Context {
@@ -103,6 +103,18 @@ test('a query that begins a transaction and then fails never hands that failed t
   await until('the connection to close', () => reasons.length === 1)
   assert.equal(reasons, ['error'])
   off()
+})
+
+test('a failed query with a row limit settles without waiting, and gives its client back (pg sends no Sync after it)', async () => {
+  // A manual clock that never moves: nothing may wait for a timer of the pool's.
+  const { pool, appName } = testPool('handle-rows-fail', { maxSize: 1, clock: new ManualClock() })
+  const failing = pool.query({ text: 'SELECT 1/0', rows: 1 } as never).then(() => 'resolved', (error: { code?: string }) => error.code)
+  // Only bounds a failure: a wait for ReadyForQuery would never end.
+  const outcome = await Promise.race([failing, new Promise((resolve) => setTimeout(() => resolve('still pending'), 5_000).unref())])
+  assert.is(outcome, '22012')
+  assert.is(pool.activeCount, 0)
+  assert.equal((await pool.query('SELECT 1 AS n')).rows, [{ n: 1 }])
+  await closeAndCheck(pool, appName)
 })
 
 test('waiting for a client honours the operation signal and its deadline', async (pools) => {

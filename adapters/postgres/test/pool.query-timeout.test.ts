@@ -1,13 +1,15 @@
 import { InvalidOptionError, OperationContext, createServiceContainer } from '@lifeguard/core'
 import pg from 'pg'
 import QueryStream from 'pg-query-stream'
+import Cursor from 'pg-cursor'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Pool, PostgresQueryTimeoutError, registerPostgres, type PostgresPool } from '../src/index.js'
+import { Pool, PostgresQueryTimeoutError, PostgresRollbackError, registerPostgres, type PostgresPool } from '../src/index.js'
 import { ManualClock, pgConfig, rejects, throwsError, serverConnectionCount, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 import { untilRunning, untilStopped } from './_helpers/server-statements.js'
 import { silentProxy } from './_helpers/silent-proxy.js'
+import { lateCancelProxy } from './_helpers/late-cancel-proxy.js'
 
 // pg's `query_timeout` only stops pg waiting: the server ran the statement to its end, holding a session
 // (and its locks) that the pool no longer counted. These check that the statement is stopped there too.
@@ -213,6 +215,48 @@ test('the drop-in Pool: a stream past query_timeout fails at once with the typed
   await untilStopped(appName, 'qt-stream')
   await pool.end()
   await waitForConnectionCount(appName, 0)
+})
+
+test("the drop-in Pool: a cursor done before its query_timeout leaves the next caller's statement alone", async () => {
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName('query-timeout-cursor')
+  const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 1, query_timeout: 300 })
+  const cursor = pool.query(new Cursor('SELECT 1 AS n'))
+  assert.equal(await cursor.read(10), [{ n: 1 }])
+  await cursor.close()
+  // pg-cursor leaves pg's timer set: it fires while this statement runs on the same connection.
+  const { rows } = await pool.query<{ n: number }>({ text: 'SELECT pg_sleep(0.6), 2 AS n', query_timeout: 5_000 } as pg.QueryConfig)
+  assert.is(rows[0]?.n, 2)
+  await pool.end()
+  await waitForConnectionCount(appName, 0)
+})
+
+test('a transaction whose callback caught a query_timeout is rolled back, never committed, however late the cancel lands', async () => {
+  const { host, port } = pgConfig()
+  // The cancel request reaches the server after the statement has finished by itself.
+  const proxy = await lateCancelProxy({ host, port }, 1_000)
+  try {
+    const { pool, appName } = testPool('query-timeout-tx-caught', { host: proxy.host, port: proxy.port, maxSize: 1, pg: { query_timeout: 200 } })
+    const container = registerPostgres(createServiceContainer(), pool)
+    const context = OperationContext.create('api', 'tx-caught', { container })
+    const caught: unknown[] = []
+    await rejects(
+      context.postgres.transaction(async (tx) => {
+        await tx.query(`UPDATE ${table} SET n = 42 WHERE id = 1 RETURNING pg_sleep(0.4)`).catch((error: unknown) => void caught.push(error))
+      }),
+      PostgresRollbackError,
+      'ERR_POSTGRES_ROLLED_BACK',
+    )
+    assert.instance(caught[0], PostgresQueryTimeoutError)
+    assert.is((caught[0] as PostgresQueryTimeoutError).mayHaveCommitted, false)
+    const { rows } = await pool.query<{ n: number }>(`SELECT n FROM ${table} WHERE id = 1`)
+    assert.equal(rows, [{ n: 0 }], 'nothing of it took effect')
+    await context.dispose()
+    await pool.close()
+    await waitForConnectionCount(appName, 0)
+  } finally {
+    await proxy.close()
+  }
 })
 
 test.run()

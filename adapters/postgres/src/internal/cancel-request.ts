@@ -124,12 +124,20 @@ export function cancelOnClient(client: PooledClient): Promise<void> {
 }
 
 /**
- * Notes how a statement on `client` ended: one that failed with 57014 (cancelled) while cancel requests were
- * out shows that they landed (see `afterCancel`).
+ * Notes how a statement on `client` ended: one cancelled by a cancel request (57014) while requests were out
+ * shows that they landed (see `afterCancel`).
  */
 export function noteStatementEnd(client: PooledClient, error: unknown): void {
   const state = client[clientState]
-  if (state.cancel !== undefined && (error as { code?: unknown } | null | undefined)?.code === '57014') state.cancelLanded = true
+  if (state.cancel !== undefined && isCancelRequestError(error)) state.cancelLanded = true
+}
+
+// 57014 with the cancel request's own words: `statement_timeout` raises 57014 too ("due to statement
+// timeout"). A server answering in another language reads as not landed, which closes the connection: the
+// safe side.
+function isCancelRequestError(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
+  return code === '57014' && message === 'canceling statement due to user request'
 }
 
 /**

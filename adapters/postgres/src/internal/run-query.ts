@@ -1,10 +1,11 @@
 import { ConnectionLostError, OperationAbortedError, type OperationContext } from '@lifeguard/core'
-import type { PoolMonitor } from '@lifeguard/core/adapter'
+import type { Clock, PoolMonitor } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { QueryText, QueryValues } from '../query-types.js'
 import { PostgresQueryTimeoutError, PostgresReadOnlyError } from '../errors.js'
-import { cancelOnClient, noteStatementEnd, releaseAfterCancel, type StatementCancels } from './cancel-request.js'
-import { clientState, type PooledClient } from './pooled-client.js'
+import { afterCancel, cancelOnClient, noteStatementEnd, releaseAfterCancel, type StatementCancels } from './cancel-request.js'
+import { endGraceMillis } from './end-client.js'
+import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
 import { sqlOperationName } from './sql-operation-name.js'
 
@@ -148,37 +149,53 @@ export function abortedStatementError(client: PooledClient, context: OperationCo
 const leftOpen = 'A single query left a transaction open, so its connection was closed. Use transaction() for multi-statement work.'
 
 /**
- * Gives back a client whose query failed: closed when its session is over, when the failure was not the
- * server's answer, or when the query ran past `query_timeout` (see `ClientState.timedOut`); after an
- * ordinary server error, kept once the server is ready again, unless the query left a transaction open. pg
- * reports the error before the server's next word (ReadyForQuery), which alone tells whether a query such
- * as `BEGIN; SELECT 1/0` left its session inside a failed transaction.
+ * Gives back a client whose query failed, then calls `then` (the caller hears of it once the client is back,
+ * as with pg.Pool). Closed when its session is over, when the failure was not the server's answer, or when
+ * the query ran past `query_timeout` (see `ClientState.timedOut`); after an ordinary server error, kept once
+ * the server is ready again, unless the query left a transaction open. pg reports the error before the
+ * server's next word (ReadyForQuery), which alone tells whether a query such as `BEGIN; SELECT 1/0` left its
+ * session inside a failed transaction. A query config with `rows` gets no such word after an error (pg sends
+ * no Sync): its client is closed at once.
  */
-function releaseAfterFailure(client: PooledClient, error: unknown, then: () => void): void {
+function releaseAfterFailure(client: PooledClient, text: QueryText, error: unknown, clock: Clock, then: () => void): void {
   if (isReadTimeout(error)) client[clientState].timedOut = true
-  const argument = releaseArgumentFor(error)
-  if (argument !== undefined) {
-    releaseAfterCancel(client, argument)
-    return then()
-  }
-  whenReady(client, () => {
+  const argument = releaseArgumentFor(error) ?? (hasRowLimit(text) ? new Error(portalLeftOpen) : undefined)
+  if (argument !== undefined) return void afterCancel(client, argument).then((settled) => finish(client, settled, then))
+  whenReady(client, clock, (ready) => {
     const status = client.getTransactionStatus()
-    releaseAfterCancel(client, status === 'T' || status === 'E' ? new Error(leftOpen) : undefined)
-    then()
+    const left = !ready ? new Error(notReady) : status === 'T' || status === 'E' ? new Error(leftOpen) : undefined
+    void afterCancel(client, left).then((settled) => finish(client, settled, then))
   })
 }
 
-// Calls `then` once the server is ready for the next statement (pg's 'drain': usually in the same read as
-// the error), or the connection has ended.
-function whenReady(client: PooledClient, then: () => void): void {
-  if ((client as { readyForQuery?: unknown }).readyForQuery === true || client[clientState].broken) return then()
-  const settle = (): void => {
-    client.removeListener('drain', settle)
-    client.removeListener('end', settle)
-    then()
+function finish(client: PooledClient, argument: ReleaseArgument, then: () => void): void {
+  client.release(argument)
+  then()
+}
+
+const portalLeftOpen = 'A query with a row limit (`rows`) failed, which leaves its session without a ready state, so its connection was closed.'
+const notReady = 'The server did not say it was ready after an error (the connection stalled), so the connection was closed.'
+
+function hasRowLimit(text: QueryText): boolean {
+  return typeof text === 'object' && text !== null && (text as { rows?: unknown }).rows !== undefined
+}
+
+// Calls `then(true)` once the server is ready for the next statement (pg's 'drain': usually in the same read
+// as the error), `then(false)` when the connection ended first or stayed silent for the end grace.
+function whenReady(client: PooledClient, clock: Clock, then: (ready: boolean) => void): void {
+  if (client[clientState].broken) return then(false)
+  if ((client as { readyForQuery?: unknown }).readyForQuery === true) return then(true)
+  const settle = (ready: boolean): void => {
+    clock.clearTimeout(timer)
+    client.removeListener('drain', onDrain)
+    client.removeListener('end', onEnd)
+    then(ready)
   }
-  client.once('drain', settle)
-  client.once('end', settle)
+  const onDrain = (): void => settle(true)
+  const onEnd = (): void => settle(false)
+  const timer = clock.setTimeout(() => settle(false), endGraceMillis, true)
+  client.once('drain', onDrain)
+  client.once('end', onEnd)
 }
 
 /**
@@ -211,7 +228,7 @@ export function sendQuery<R extends pg.QueryResultRow>(
       const failure = abortedStatementError(client, context, `run a query on pool '${pool}'`) ?? statementError(pool, client, error, 'run a query', true, redact, text)
       if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
       // The caller hears of it once the client is back, as with pg.Pool.
-      releaseAfterFailure(client, error, () => reject(failure))
+      releaseAfterFailure(client, text, error, monitor.clock, () => reject(failure))
       return
     }
     if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, undefined)
