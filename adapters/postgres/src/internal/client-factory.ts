@@ -1,5 +1,5 @@
 import type { Clock, ConnectionFactory, CreateAttempt } from '@lifeguard/core/adapter'
-import { cancelRunning, mayBeRunning } from './cancel-request.js'
+import { cancelRunning, mayBeRunning, requestCancel } from './cancel-request.js'
 import { isPermanentConnectError } from './connect-failure.js'
 import { abortable, connectorFor } from './connect-server.js'
 import { endClient, endGraceMillis, hasStatements } from './end-client.js'
@@ -99,7 +99,9 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       // on the server, which would keep the session, and its locks, until done. (A statement a holder merely
       // left running when it gave the client back runs to its end, as with pg.Pool.)
       const state = client[clientState]
-      const running = state !== undefined && (state.lease.revoked || state.timedOut) && mayBeRunning(client) ? cancelRunning(client) : undefined
+      // A timed-out statement has run for query_timeout already: one request reaches it, and the slot (a
+      // closing connection counts against maxSize) is not held for the resends.
+      const running = state === undefined || !mayBeRunning(client) ? undefined : state.lease.revoked ? cancelRunning(client) : state.timedOut ? requestCancel(client) : undefined
       await Promise.all([running, endClient(client, extras.clock, endGraceMillis, state?.listenerStatements === true)])
       hooks.removed?.(client)
     },
