@@ -28,9 +28,14 @@ export async function runOperation<R>(
   try {
     result = await context.run(() => fn(context))
   } catch (error) {
-    await context.dispose().catch((disposeError: unknown) => context.scope.container.reportError(disposeError))
+    await disposeInside(context).catch((disposeError: unknown) => context.scope.container.reportError(disposeError))
     throw error
   }
-  await context.dispose()
+  await disposeInside(context)
   return result
+}
+
+// Disposers run in the job's own context, so what they log carries its request id (not an outer job's).
+function disposeInside(context: OperationContext): Promise<void> {
+  return context.run(() => context.dispose())
 }

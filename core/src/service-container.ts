@@ -1,4 +1,5 @@
 import { clockRule, systemClock, type Clock } from './clock.js'
+import { contextStorage } from './context-storage.js'
 import { DisposeDeadlines } from './dispose-deadlines.js'
 import { DisposedError, DisposeTimeoutError, hasErrorCode, RegistrationError, ResolutionError } from './errors.js'
 import { checkOption, describeValue, validateOptions, type OptionRule } from './options.js'
@@ -358,7 +359,10 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
     const outerPath = this.#activePath
     this.#activePath = childPath
     try {
-      instance = (registration.factory as ServiceFactory<S, unknown>)(resolver)
+      const factory = registration.factory as ServiceFactory<S, unknown>
+      // A singleton outlives the operation that first asked for it: its factory (and the timers or sockets it
+      // starts) must not keep that operation as its context.
+      instance = registration.lifetime === 'singleton' && contextStorage.getStore() !== undefined ? contextStorage.exit(() => factory(resolver)) : factory(resolver)
     } catch (error) {
       settled = true
       throw wrapFactoryError(error, childPath)
@@ -391,8 +395,14 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
   }
 
   #track(registration: Registration, instance: unknown): void {
+    const root = this.#root
+    const isRoot = (this as ServiceScope<S>) === (root as ServiceScope<S>)
+    // A scoped or transient factory that hands out what the container owns already (`(r) => r.resolve('pool')`:
+    // a registered value, a singleton) leaves its disposal to its owner: by default it is not this scope's.
+    if (registration.dispose === undefined && !isRoot && root.owns(instance)) return
     const dispose = registration.dispose ?? defaultDisposer(instance)
     if (dispose === undefined) return
+    if (isRoot) root.own(instance)
     if (this.#finishing) this.#root.disposeLate(instance, dispose)
     else (this.#created ??= []).push({ name: registration.name, instance, dispose })
   }
@@ -407,6 +417,8 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
  */
 export class ServiceContainer<S extends object = Record<string, unknown>> extends ServiceScope<S> {
   readonly #registrations = new Map<string, Registration>()
+  // Registered values and singletons with something to dispose: see `owns`.
+  #owned: WeakSet<object> | undefined
   readonly #onError: (error: unknown) => void
   readonly #disposeTimeoutMillis: number
   readonly #deadlines: DisposeDeadlines | undefined
@@ -437,6 +449,7 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
   /** A ready-made value; never disposed by the container. */
   value<K extends string, T>(name: K, value: T): ServiceContainer<S & Record<K, T>> {
     this.#add({ name, lifetime: 'value', factory: undefined, value, dispose: undefined })
+    this.own(value)
     return this as unknown as ServiceContainer<S & Record<K, T>>
   }
 
@@ -503,6 +516,16 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
         (error: unknown) => done(error, true),
       )
     })
+  }
+
+  /** @internal Marks an instance as the container's own (a registered value, a singleton), see `owns`. */
+  own(instance: unknown): void {
+    if ((typeof instance === 'object' && instance !== null) || typeof instance === 'function') (this.#owned ??= new WeakSet()).add(instance)
+  }
+
+  /** @internal True for an instance the container owns: a scope never disposes it by default. */
+  owns(instance: unknown): boolean {
+    return this.#owned !== undefined && ((typeof instance === 'object' && instance !== null) || typeof instance === 'function') && this.#owned.has(instance)
   }
 
   /** @internal Disposes an instance whose async factory settled after its scope stopped waiting for it. */

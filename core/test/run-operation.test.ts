@@ -28,6 +28,17 @@ run('runs the job in its own context and returns its result', async () => {
   await container.dispose()
 })
 
+run("disposers run in the job's own context, also a nested job's", async () => {
+  const seen: (string | undefined)[] = []
+  const container = createServiceContainer().scoped('audit', () => ({ [Symbol.dispose]: () => void seen.push(OperationContext.tryCurrent()?.requestId) }))
+  await runOperation('worker', 'outer', async (outer) => {
+    outer.get('audit')
+    await runOperation('worker', 'inner', (inner) => void inner.get('audit'), { container, requestId: 'inner-2' })
+  }, { container, requestId: 'outer-1' })
+  assert.equal(seen, ['inner-2', 'outer-1'])
+  await container.dispose()
+})
+
 run('accepts a synchronous job', async () => {
   const container = createServiceContainer()
   assert.is(await runOperation('billing-worker', 'count', () => 7, { container }), 7)

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { DisposedError, createServiceContainer } from '../src/index.js'
+import { DisposedError, OperationContext, createServiceContainer } from '../src/index.js'
 import { deferred, isPending, sleep, turn } from './_helpers/async.js'
 import { rejects, throwsError } from '@lifeguard/test-kit'
 
@@ -87,6 +87,43 @@ dispose("a disposer returning what its client's close returns is awaited: redis.
   assert.ok(await isPending(disposing), 'waits for the promise it returned')
   closing.resolve('OK')
   await disposing
+})
+
+dispose("a scoped or transient alias of a value or a singleton leaves it to its owner: it is not disposed per scope", async () => {
+  let closes = 0
+  const shared = () => ({ [Symbol.asyncDispose]: async () => void closes++ })
+  const pool = shared()
+  const container = createServiceContainer()
+    .value('pool', pool)
+    .singleton('cache', shared)
+    .scoped('db', (r) => r.resolve('pool'))
+    .transient('cacheAlias', (r) => r.resolve('cache'))
+  for (let request = 0; request < 3; request++) {
+    const scope = container.createScope()
+    assert.is(scope.resolve('db'), pool)
+    scope.resolve('cacheAlias')
+    scope.resolve('cacheAlias')
+    await scope.dispose()
+  }
+  assert.is(closes, 0, 'neither the value nor the singleton closed by a request')
+  await container.dispose()
+  assert.is(closes, 1, 'the singleton once, by its container; the value never')
+})
+
+dispose('a singleton first resolved inside an operation does not keep that operation as its context', async () => {
+  const seen: (OperationContext | undefined)[] = []
+  const container = createServiceContainer().singleton('flusher', () => {
+    seen.push(OperationContext.tryCurrent())
+    return { flushed: Promise.resolve().then(() => void seen.push(OperationContext.tryCurrent())) }
+  })
+  const operation = OperationContext.create('api', 'GET /', { container })
+  await operation.run(async () => {
+    await container.resolve('flusher').flushed
+    assert.ok(OperationContext.tryCurrent() === operation, 'the caller keeps its own')
+  })
+  assert.equal(seen, [undefined, undefined])
+  await operation.dispose()
+  await container.dispose()
 })
 
 dispose('an explicit disposer replaces Symbol.asyncDispose', async () => {
