@@ -92,6 +92,8 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     return operation.run(next).then(
       () => {
         if (retryAfter !== undefined) mapError(c)
+        // A handler's own `Response` (a redirect, a proxied or hand-built error) never took the header set above.
+        if (!c.res.headers.has(requestIdHeader)) c.header(requestIdHeader, operation.requestId)
         operation.settled()
         holdUntilSent(c, operation)
       },

@@ -3,6 +3,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { setTimeout as delay } from 'node:timers/promises'
 import { Hono } from 'hono'
+import { stream } from 'hono/streaming'
 import { lifeguard, type LifeguardEnv, type LifeguardVariables } from '../src/index.js'
 import { quietApp } from './_helpers/driver.js'
 
@@ -82,6 +83,46 @@ test("the context's signal follows the request's signal", async () => {
   await delay(5)
   controller.abort()
   assert.equal(await (await response).json(), { aborted: true })
+  assert.is(container.openScopes, 0)
+})
+
+test("the id is echoed on a handler's own Response too: raw, redirect, hand-built error", async () => {
+  const app = quietApp()
+  app.use(lifeguard({ container: createServiceContainer() }))
+  app.get('/raw', () => new Response('raw', { status: 201 }))
+  app.get('/redirect', () => Response.redirect('http://x/elsewhere', 302))
+  app.get('/error', () => new Response('bad', { status: 500 }))
+  for (const [path, status] of [['/raw', 201], ['/redirect', 302], ['/error', 500]] as const) {
+    const response = await app.request(path, { headers: { 'x-request-id': `own-${status}` } })
+    assert.is(response.status, status, path)
+    assert.is(response.headers.get('x-request-id'), `own-${status}`, path)
+  }
+})
+
+test("a streamed body's abort cleanup runs while its scope is still open", async () => {
+  const seen: string[] = []
+  const container = createServiceContainer().scoped('cursor', () => ({ close: () => void seen.push('cursor closed') }))
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  app.get('/stream', (c) =>
+    stream(c, async (s) => {
+      s.onAbort(() => {
+        try {
+          ;(c.var.lifeguard.get('cursor') as { close(): void }).close()
+        } catch (error) {
+          seen.push((error as Error).name)
+        }
+      })
+      await s.write('first')
+      await new Promise((resolve) => setTimeout(resolve, 60_000).unref())
+    }),
+  )
+  const response = await app.request('/stream')
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+  await reader.read()
+  await reader.cancel()
+  assert.equal(seen, ['cursor closed'])
+  for (let i = 0; i < 100 && container.openScopes > 0; i++) await delay(2)
   assert.is(container.openScopes, 0)
 })
 

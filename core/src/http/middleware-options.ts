@@ -44,13 +44,20 @@ export interface HttpMiddlewareSettings<Input> {
 }
 
 const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+// Headers that say how the message is framed or routed: an id written into one breaks the response.
+const framingHeaders = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'host', 'te', 'trailer', 'upgrade'])
 
 /** The rules of {@link HttpMiddlewareOptions}. */
 export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = {
   container: containerRule,
   handlerName: { type: 'string', nonEmpty: true, optional: true },
   operationName: { type: 'function', optional: true },
-  requestIdHeader: { type: 'custom', expected: 'an HTTP header name', check: (value: unknown) => typeof value === 'string' && headerToken.test(value), optional: true },
+  requestIdHeader: {
+    type: 'custom',
+    expected: 'an HTTP header name of up to 64 characters, not one that frames the message (content-length, transfer-encoding, connection, ...)',
+    check: (value: unknown) => typeof value === 'string' && value.length <= 64 && headerToken.test(value) && !framingHeaders.has(value.toLowerCase()),
+    optional: true,
+  },
   deadlineMillis: { type: 'duration', min: 1, optional: true },
 }
 

@@ -34,8 +34,8 @@ function watched(body: ReadableStream<Uint8Array>, done: (finished: boolean) => 
       }
     },
     cancel(reason) {
-      done(false)
-      return reader.cancel(reason)
+      // The body's own cleanup (Hono's `onAbort`) runs first, while the scope it may use is still open.
+      return reader.cancel(reason).finally(() => done(false))
     },
   })
 }

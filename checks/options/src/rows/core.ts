@@ -18,7 +18,6 @@ export const coreRows: OptionRow[] = [
     bad: 'deadlineMillis: 2 ** 32',
     option: 'deadlineMillis',
     message: TIMER_LIMIT,
-    pending: 'OperationContext durations are not capped at the timer limit yet',
     call: () => OperationContext.create('http', 'GET /', { container: container(), deadlineMillis: TOO_LONG }).dispose(),
   },
   { package: pkg, entry: 'new PoolEventHub', bad: 'events: { onError: 5 }', option: 'events.onError', call: () => new PoolEventHub('orders', 'test', { onError: 5 } as never) },
