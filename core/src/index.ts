@@ -69,7 +69,7 @@ export { PoolRegistry, createPoolRegistry } from './pool-registry.js'
 export type { RegistryWarmupReport, RegistryListener } from './pool-registry.js'
 
 export { ServiceContainer, ServiceScope, createServiceContainer } from './service-container.js'
-export type { Lifetime, ServiceResolver, ServiceFactory, RegistrationOptions, ServiceContainerOptions } from './service-container.js'
+export type { Lifetime, ServiceResolver, ServiceFactory, RegistrationOptions, ServiceContainerOptions, ScopeServices } from './service-container.js'
 export type { Clock, ClockTimer } from './clock.js'
 
 export { OperationContext, CONTEXT_SERVICE } from './operation-context.js'

@@ -1,5 +1,6 @@
 import { clockRule, systemClock, type Clock } from './clock.js'
 import { contextStorage } from './context-storage.js'
+import type { OperationContext } from './operation-context.js'
 import { DisposeDeadlines } from './dispose-deadlines.js'
 import { DisposedError, DisposeTimeoutError, hasErrorCode, RegistrationError, ResolutionError } from './errors.js'
 import { checkOption, describeValue, validateOptions, type OptionRule } from './options.js'
@@ -8,7 +9,7 @@ import { checkOption, describeValue, validateOptions, type OptionRule } from './
 export type Lifetime = 'singleton' | 'scoped' | 'transient'
 
 /** What a factory receives: resolve its dependencies through it, so paths and lifetimes are checked. */
-export interface ServiceResolver<S extends object = Record<string, unknown>> {
+export interface ServiceResolver<S extends object = Record<string, any>> {
   /**
    * Resolves a dependency of the service being built, on its resolution path (so cycles and lifetimes are checked).
    * Kept for a lazy lookup and used after the factory returned (or its promise settled), it resolves as from a
@@ -24,6 +25,15 @@ export interface ServiceResolver<S extends object = Record<string, unknown>> {
 
 /** Builds a service; may return a promise (an async factory). */
 export type ServiceFactory<S extends object, T> = (resolver: ServiceResolver<S>) => T
+
+/**
+ * What every operation's scope provides beside the registrations (`CONTEXT_SERVICE`): scoped and transient
+ * factories may resolve it by name in a typed container too.
+ */
+export interface ScopeServices {
+  /** The scope's operation. */
+  operationContext: OperationContext
+}
 
 /** Options of a factory registration. */
 export interface RegistrationOptions<T> {
@@ -88,7 +98,9 @@ export const disposedAtOnce: Promise<void> = Promise.resolve()
  * A scope: holds the scoped (and transient) instances it created and disposes them in reverse creation
  * order. The root container is itself a scope that also holds singletons.
  */
-export class ServiceScope<S extends object = Record<string, unknown>> {
+// The classes' default, `Record<string, any>`, takes a container typed with an interface as well (a bare
+// `ServiceContainer` parameter); `createServiceContainer()` keeps `unknown` for what it resolves.
+export class ServiceScope<S extends object = Record<string, any>> {
   readonly #root: ServiceContainer<S>
   // The first instance cached here lives in two fields (a request scope often makes just one); a Map for more.
   #onlyName: string | undefined
@@ -415,7 +427,7 @@ export class ServiceScope<S extends object = Record<string, unknown>> {
 /**
  * The root of a service graph: registrations, singletons, and the factory for request scopes.
  */
-export class ServiceContainer<S extends object = Record<string, unknown>> extends ServiceScope<S> {
+export class ServiceContainer<S extends object = Record<string, any>> extends ServiceScope<S> {
   readonly #registrations = new Map<string, Registration>()
   // Registered values and singletons with something to dispose: see `owns`.
   #owned: WeakSet<object> | undefined
@@ -436,14 +448,14 @@ export class ServiceContainer<S extends object = Record<string, unknown>> extend
     return this.#register(name, 'singleton', factory, options)
   }
 
-  /** One instance per scope (per request or job). */
-  scoped<K extends string, T>(name: K, factory: ServiceFactory<S, T>, options?: RegistrationOptions<T>): ServiceContainer<S & Record<K, T>> {
-    return this.#register(name, 'scoped', factory, options)
+  /** One instance per scope (per request or job). Its factory may resolve the scope's `operationContext`. */
+  scoped<K extends string, T>(name: K, factory: ServiceFactory<S & ScopeServices, T>, options?: RegistrationOptions<T>): ServiceContainer<S & Record<K, T>> {
+    return this.#register(name, 'scoped', factory as ServiceFactory<S, T>, options)
   }
 
-  /** A new instance on every resolve; disposed with the scope that created it. */
-  transient<K extends string, T>(name: K, factory: ServiceFactory<S, T>, options?: RegistrationOptions<T>): ServiceContainer<S & Record<K, T>> {
-    return this.#register(name, 'transient', factory, options)
+  /** A new instance on every resolve; disposed with the scope that created it. Its factory may resolve `operationContext`. */
+  transient<K extends string, T>(name: K, factory: ServiceFactory<S & ScopeServices, T>, options?: RegistrationOptions<T>): ServiceContainer<S & Record<K, T>> {
+    return this.#register(name, 'transient', factory as ServiceFactory<S, T>, options)
   }
 
   /** A ready-made value; never disposed by the container. */
