@@ -263,7 +263,9 @@ export class ServiceScope<S extends object = Record<string, any>> {
 
   /** @internal */
   resolveFrom(name: string, path: readonly string[], inSingleton: boolean): unknown {
-    if (this.#disposing !== undefined) {
+    // A factory still pending when `dispose()` began may resolve its dependencies until the scope stops
+    // waiting for it (what it opened before is then disposed with the rest); any other resolve is refused.
+    if (this.#disposing !== undefined && (path.length === 0 || this.#finishing)) {
       if (typeof name !== 'string') throw badResolve(name, path)
       throw new DisposedError(`Could not resolve '${name}'. The scope is disposed.`, [...path, name])
     }

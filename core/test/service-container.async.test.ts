@@ -6,6 +6,28 @@ import { rejects, throwsError } from '@lifeguard/test-kit'
 
 const asyncFactories = suite('ServiceContainer async factories')
 
+asyncFactories('a factory pending when its scope is disposed may still resolve its dependencies; what it opened is disposed', async () => {
+  const opened = deferred()
+  let open = 0
+  const container = createServiceContainer()
+    .singleton('logger', () => ({ name: 'logger' }))
+    .scoped('unitOfWork', async (r) => {
+      open++ // a checkout, a BEGIN
+      await opened.promise
+      const logger = r.resolve('logger') // looked up after its first await
+      return { logger, [Symbol.asyncDispose]: async () => void open-- }
+    })
+  const scope = container.createScope()
+  const resolving = scope.resolve('unitOfWork') as Promise<{ logger: { name: string } }>
+  await turn()
+  const disposing = scope.dispose()
+  opened.resolve()
+  assert.is((await resolving).logger.name, 'logger')
+  await disposing
+  assert.is(open, 0, 'disposed with the scope, not leaked')
+  await container.dispose()
+})
+
 asyncFactories('an async factory resolves to a promise of its instance, cached like a sync one', async () => {
   const container = createServiceContainer().scoped('client', async () => {
     await turn()
