@@ -204,6 +204,11 @@ export class ServiceScope<S extends object = Record<string, any>> {
     return this as unknown as ServiceScope<S & Record<K, V>>
   }
 
+  /** @internal The operation this scope was made for (`CONTEXT_SERVICE`, provided first), if any. */
+  providedContext(): OperationContext | undefined {
+    return this.#firstName === 'operationContext' ? (this.#firstValue as OperationContext) : undefined
+  }
+
   /** Disposes everything this scope created, newest first; failures are collected into one `AggregateError`. Idempotent. */
   dispose(): Promise<void> {
     if (this.#disposing === undefined) {
@@ -568,6 +573,9 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
     // Together: each is one request's, and one after another every hung disposer would add its whole
     // timeout to the shutdown.
     const open = openScopes.newestFirst(this)
+    // An operation still running on a scope about to go learns of it first (its signal aborts), rather than
+    // finding its services disposed under it, or not at all until its deadline.
+    for (const scope of open) if (!scope.disposed) scope.providedContext()?.abort(new DisposedError('The service container is being disposed.'))
     // A scope its owner is disposing already is waited for, but its failure is the owner's: the owner holds
     // that disposal and reports what fails (`runOperation` and the adapters to `onError`). Taken here too,
     // it would reach this caller and `onError` both.

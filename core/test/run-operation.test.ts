@@ -39,6 +39,25 @@ run("disposers run in the job's own context, also a nested job's", async () => {
   await container.dispose()
 })
 
+run("disposing the container aborts the jobs still running on it (their signal's reason is a DisposedError)", async () => {
+  const container = createServiceContainer().scoped('connection', () => ({ open: true, [Symbol.dispose]() { this.open = false } }))
+  const job = runOperation('worker', 'drain-queue', async (context) => {
+    const connection = context.get('connection') as { open: boolean }
+    // The timer only bounds a failure: without the abort the job would wait for good.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 10_000)
+      context.signal.addEventListener('abort', () => {
+        clearTimeout(timer)
+        resolve()
+      }, { once: true })
+    })
+    return { reason: (context.signal.reason as Error | undefined)?.name, openWhenAborted: connection.open }
+  }, { container })
+  await turn()
+  await container.dispose()
+  assert.equal(await job, { reason: 'DisposedError', openWhenAborted: true })
+})
+
 run('accepts a synchronous job', async () => {
   const container = createServiceContainer()
   assert.is(await runOperation('billing-worker', 'count', () => 7, { container }), 7)
