@@ -71,8 +71,9 @@ interface Registration {
 
 interface Created {
   readonly name: string
-  readonly instance: unknown
-  readonly dispose: (instance: unknown) => unknown
+  instance: unknown
+  // Undefined while its async factory runs: its place in the order is where it started (see `#create`).
+  dispose: ((instance: unknown) => unknown) | undefined
 }
 
 const noPath: readonly string[] = []
@@ -243,6 +244,7 @@ export class ServiceScope<S extends object = Record<string, any>> {
     const created = this.#created ?? []
     for (let i = created.length - 1; i >= 0; i--) {
       const entry = created[i] as Created
+      if (entry.dispose === undefined) continue
       try {
         const disposing = entry.dispose(entry.instance)
         if (isPromiseLike(disposing)) await this.#root.settleWithin(disposing, entry.name, errors)
@@ -389,18 +391,23 @@ export class ServiceScope<S extends object = Record<string, any>> {
       this.#activePath = outerPath
     }
     if (isPromiseLike(instance)) {
+      // Its place in the disposal order is taken now, where it started: a service created meanwhile that
+      // holds its promise (and uses it when disposed) goes first.
+      const slot: Created = { name: registration.name, instance: undefined, dispose: undefined }
+      ;(this.#created ??= []).push(slot)
       const pending = Promise.resolve(instance).then(
         (value) => {
           settled = true
           this.#pending?.delete(pending)
           this.#waits?.delete(registration.name)
-          this.#track(registration, value)
+          this.#track(registration, value, slot)
           return value
         },
         (error: unknown) => {
           settled = true
           this.#pending?.delete(pending)
           this.#waits?.delete(registration.name)
+          this.#forget(slot)
           this.#uncache(registration.name, pending)
           throw wrapFactoryError(error, childPath)
         },
@@ -413,17 +420,31 @@ export class ServiceScope<S extends object = Record<string, any>> {
     return instance
   }
 
-  #track(registration: Registration, instance: unknown): void {
+  #track(registration: Registration, instance: unknown, slot?: Created): void {
     const root = this.#root
     const isRoot = (this as ServiceScope<S>) === (root as ServiceScope<S>)
     // A scoped or transient factory that hands out what the container owns already (`(r) => r.resolve('pool')`:
     // a registered value, a singleton) leaves its disposal to its owner: by default it is not this scope's.
-    if (registration.dispose === undefined && !isRoot && root.owns(instance)) return
-    const dispose = registration.dispose ?? defaultDisposer(instance)
+    const dispose = registration.dispose === undefined && !isRoot && root.owns(instance) ? undefined : (registration.dispose ?? defaultDisposer(instance))
+    if (dispose === undefined || this.#finishing) this.#forget(slot)
     if (dispose === undefined) return
     if (isRoot) root.own(instance)
     if (this.#finishing) this.#root.disposeLate(instance, dispose)
-    else (this.#created ??= []).push({ name: registration.name, instance, dispose })
+    else if (slot !== undefined) {
+      slot.instance = instance
+      slot.dispose = dispose
+    } else (this.#created ??= []).push({ name: registration.name, instance, dispose })
+  }
+
+  // An async factory's place in the order, given up: it failed, or made nothing to dispose (a scope with
+  // nothing to dispose keeps its disposal on the spot).
+  #forget(slot: Created | undefined): void {
+    const created = this.#created
+    // Once disposal runs through the list, an empty slot is skipped there instead (no shifting under it).
+    if (slot === undefined || created === undefined || this.#finishing) return
+    const index = created.indexOf(slot)
+    if (index >= 0) created.splice(index, 1)
+    if (created.length === 0) this.#created = undefined
   }
 
   #cycle(name: string, path: readonly string[]): never {

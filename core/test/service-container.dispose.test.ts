@@ -126,6 +126,35 @@ dispose('a singleton first resolved inside an operation does not keep that opera
   await container.dispose()
 })
 
+dispose('an async service is disposed after a service created while it was pending that holds its promise', async () => {
+  const log: string[] = []
+  const container = createServiceContainer()
+    .scoped('connection', async () => {
+      await turn()
+      return { [Symbol.asyncDispose]: async () => void log.push('connection') }
+    })
+    // Created at once, holding the connection's promise; its disposer uses the connection.
+    .scoped('repository', (r) => {
+      const connection = r.resolve('connection')
+      return { [Symbol.asyncDispose]: async () => void log.push((await connection) ? 'repository' : '?') }
+    })
+  const scope = container.createScope()
+  scope.resolve('repository')
+  await scope.resolve('connection')
+  await scope.dispose()
+  assert.equal(log, ['repository', 'connection'], 'reverse creation order: the connection started first')
+  await container.dispose()
+})
+
+dispose('an async service with nothing to dispose leaves its scope disposed on the spot', async () => {
+  const container = createServiceContainer().scoped('settings', async () => ({ region: 'eu' }))
+  const scope = container.createScope()
+  await scope.resolve('settings')
+  const disposing = scope.dispose()
+  assert.not.ok(await isPending(disposing))
+  await container.dispose()
+})
+
 dispose('an explicit disposer replaces Symbol.asyncDispose', async () => {
   const log: string[] = []
   const container = createServiceContainer().scoped(
