@@ -135,12 +135,17 @@ export class OperationContext {
    * try { await context.run(() => work()) } finally { await context.dispose() }
    */
   static create(handler: string, operation: string, options: OperationContextOptions): OperationContext {
+    return OperationContext.createFor('OperationContext.create', handler, operation, options)
+  }
+
+  /** @internal `create()` for an entry point of core's own (`runOperation`), which its errors name. */
+  static createFor(where: string, handler: string, operation: string, options: OperationContextOptions): OperationContext {
     // Created once per request: the full validation (which builds the error) runs only when the same rules,
     // checked quietly, find something off.
     if (!isWellFormed(handler, operation, options)) {
-      checkOption('OperationContext.create', 'handler', handler, nameRule)
-      checkOption('OperationContext.create', 'operation', operation, nameRule)
-      validateOptions('OperationContext.create', options, optionRules)
+      checkOption(where, 'handler', handler, nameRule)
+      checkOption(where, 'operation', operation, nameRule)
+      validateOptions(where, options, optionRules)
     }
     return OperationContext.#start(handler, operation, options.container, options.requestId, options.deadlineMillis, options.signal)
   }

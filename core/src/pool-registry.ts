@@ -110,7 +110,11 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
       throw error
     }
     this.#isReady = true
-    this.#resolveReady?.()
+    if (this.#readyFailed) {
+      // An overlapping call failed first and rejected the `ready` they shared: this later success decides.
+      this.#ready = Promise.resolve()
+      this.#readyFailed = false
+    } else this.#resolveReady?.()
     return { pools: results.map((r) => (r as PromiseFulfilledResult<WarmupReport>).value), durationMillis: performance.now() - started }
   }
 

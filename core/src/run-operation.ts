@@ -23,7 +23,7 @@ export async function runOperation<R>(
   options: RunOperationOptions,
 ): Promise<R> {
   checkOption('runOperation', 'fn', fn, { type: 'function' })
-  const context = OperationContext.create(handler, operation, options)
+  const context = OperationContext.createFor('runOperation', handler, operation, options)
   let result: R
   try {
     result = await context.run(() => fn(context))

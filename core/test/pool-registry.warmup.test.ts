@@ -96,6 +96,28 @@ warmup('an empty registry is ready after warmup', async () => {
   assert.ok(registry.isReady)
 })
 
+warmup('of two overlapping warm-ups, a success that finishes last leaves ready resolved, as isReady says', async () => {
+  const secondAttempt = deferred()
+  class FlakyPool extends FakePool {
+    #attempts = 0
+    override async warmup(options?: Parameters<FakePool['warmup']>[0]) {
+      if (this.#attempts++ === 0) throw new PoolWarmupError(this.name, this.target, 'No connection could be opened.')
+      await secondAttempt.promise
+      return super.warmup(options)
+    }
+  }
+  const registry = createPoolRegistry()
+  registry.register(new FlakyPool('orders'))
+  const first = rejects(registry.warmup(), AggregateError)
+  const second = registry.warmup()
+  await first
+  secondAttempt.resolve()
+  await second
+  assert.ok(registry.isReady)
+  await registry.ready
+  await registry.close()
+})
+
 warmup('a failing pool rejects warmup and ready with an AggregateError of every PoolWarmupError', async () => {
   const registry = createPoolRegistry()
   const refused = new Error('connect ECONNREFUSED 127.0.0.1:5432')

@@ -58,6 +58,12 @@ run("disposing the container aborts the jobs still running on it (their signal's
   assert.equal(await job, { reason: 'DisposedError', openWhenAborted: true })
 })
 
+run('a bad option is refused in the name of runOperation, the function called', async () => {
+  const error = await rejects(runOperation('worker', 'nightly', () => undefined, { container: createServiceContainer(), deadlineMillis: -1 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'deadlineMillis')
+  assert.match(error.message, 'Invalid options for runOperation')
+})
+
 run('accepts a synchronous job', async () => {
   const container = createServiceContainer()
   assert.is(await runOperation('billing-worker', 'count', () => 7, { container }), 7)
