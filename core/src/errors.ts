@@ -219,3 +219,32 @@ export class ConnectionLostError extends LifeguardError {
     this.mayHaveCommitted = mayHaveCommitted
   }
 }
+
+/*
+ * Where several things fail at once, the failures travel together in an `AggregateError` (so `errors` holds
+ * each one and `instanceof AggregateError` holds), with a `code` and `name` like every other Lifeguard error.
+ */
+
+/** Disposers failed while a scope, container or operation was disposed; `errors` holds each failure (they all ran). */
+export class DisposeFailedError extends AggregateError {
+  /** Always `'DisposeFailedError'`. */
+  override readonly name = 'DisposeFailedError'
+  /** Always `'ERR_DISPOSE_FAILED'`. */
+  readonly code = 'ERR_DISPOSE_FAILED'
+}
+
+/** `registry.warmup()` failed for at least one pool; `errors` holds each pool's `PoolWarmupError`. */
+export class RegistryWarmupError extends AggregateError {
+  /** Always `'RegistryWarmupError'`. */
+  override readonly name = 'RegistryWarmupError'
+  /** Always `'ERR_REGISTRY_WARMUP'`. */
+  readonly code = 'ERR_REGISTRY_WARMUP'
+}
+
+/** `registry.close()` failed for at least one pool (the others were closed); `errors` holds each pool's failure. */
+export class RegistryCloseError extends AggregateError {
+  /** Always `'RegistryCloseError'`. */
+  override readonly name = 'RegistryCloseError'
+  /** Always `'ERR_REGISTRY_CLOSE'`. */
+  readonly code = 'ERR_REGISTRY_CLOSE'
+}

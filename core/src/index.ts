@@ -25,6 +25,9 @@ export {
   PoolWarmupError,
   OperationAbortedError,
   ConnectionLostError,
+  DisposeFailedError,
+  RegistryWarmupError,
+  RegistryCloseError,
 } from './errors.js'
 export type { ResolutionFailure } from './errors.js'
 

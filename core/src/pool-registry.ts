@@ -1,4 +1,4 @@
-import { PoolNotFoundError, RegistrationError } from './errors.js'
+import { PoolNotFoundError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
 import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
 import { checkOption } from './options.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
@@ -88,7 +88,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * Warms every pool up in parallel and reports them together; `ready` resolves when it is done.
    *
    * @throws {InvalidOptionError} for bad options (checked before any pool starts; `ready` is left as it was)
-   * @throws {AggregateError} of every pool's `PoolWarmupError` when any pool fails
+   * @throws {RegistryWarmupError} (an `AggregateError`) of every pool's `PoolWarmupError` when any pool fails
    */
   async warmup(options?: WarmupOptions): Promise<RegistryWarmupReport> {
     // A bad call is the caller's mistake, not a failed warm-up: it must not reject `ready` for everyone.
@@ -103,7 +103,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     const results = await Promise.allSettled(this.pools().map((pool) => settled(() => pool.warmup(options))))
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
     if (failures.length > 0) {
-      const error = new AggregateError(failures, `Could not warm up ${failures.length} of ${results.length} pool(s).`)
+      const error = new RegistryWarmupError(failures, `Could not warm up ${failures.length} of ${results.length} pool(s).`)
       this.#rejectReady?.(error)
       this.#readyFailed = true
       void ready.catch(() => undefined)
@@ -140,7 +140,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * Closes every pool gracefully, in parallel, and removes them.
    *
    * @throws {InvalidOptionError} for a `timeoutMillis` that is not a duration (before any pool closes)
-   * @throws {AggregateError} when any pool failed to close
+   * @throws {RegistryCloseError} (an `AggregateError`) when any pool failed to close
    */
   async close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
     checkCloseOptions('registry.close', options)
@@ -154,7 +154,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
       this.#notify('removed', pool)
     }
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
-    if (failures.length > 0) throw new AggregateError(failures, `Could not close ${failures.length} of ${pools.length} pool(s).`)
+    if (failures.length > 0) throw new RegistryCloseError(failures, `Could not close ${failures.length} of ${pools.length} pool(s).`)
   }
 
   /**

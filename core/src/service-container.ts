@@ -2,7 +2,7 @@ import { clockRule, systemClock, type Clock } from './clock.js'
 import { contextStorage } from './context-storage.js'
 import type { OperationContext } from './operation-context.js'
 import { DisposeDeadlines } from './dispose-deadlines.js'
-import { DisposedError, DisposeTimeoutError, hasErrorCode, RegistrationError, ResolutionError } from './errors.js'
+import { DisposedError, DisposeFailedError, DisposeTimeoutError, hasErrorCode, RegistrationError, ResolutionError } from './errors.js'
 import { checkOption, describeValue, validateOptions, type OptionRule } from './options.js'
 
 /** How long a service instance lives. */
@@ -51,7 +51,7 @@ export interface ServiceContainerOptions {
   onError?: ((error: unknown) => void) | undefined
   /**
    * How long `dispose()` waits for one disposer, and for async factories still pending, before it goes on
-   * without them: a `DisposeTimeoutError` joins its `AggregateError`. The disposer keeps running (a failure
+   * without them: a `DisposeTimeoutError` joins its `DisposeFailedError`. The disposer keeps running (a failure
    * it reports later goes to `onError`); an instance whose factory settles later is disposed then. `0` waits
    * for good. Default `30000`: longer than a pool's own close timeout, so a singleton closing its pools is
    * waited for.
@@ -210,7 +210,7 @@ export class ServiceScope<S extends object = Record<string, any>> {
     return this.#firstName === 'operationContext' ? (this.#firstValue as OperationContext) : undefined
   }
 
-  /** Disposes everything this scope created, newest first; failures are collected into one `AggregateError`. Idempotent. */
+  /** Disposes everything this scope created, newest first; failures are collected into one `DisposeFailedError` (an `AggregateError`). Idempotent. */
   dispose(): Promise<void> {
     if (this.#disposing === undefined) {
       // Most request scopes create nothing with a disposer: those are disposed on the spot, without an
@@ -261,7 +261,7 @@ export class ServiceScope<S extends object = Record<string, any>> {
     this.#firstValue = undefined
     this.#root.forgetScope(this)
     if (errors.length > 0) {
-      throw new AggregateError(errors, `Could not dispose all services. ${errors.length} disposer(s) failed.`)
+      throw new DisposeFailedError(errors, `Could not dispose all services. ${errors.length} disposer(s) failed.`)
     }
   }
 

@@ -6,6 +6,7 @@ import {
   DisposedError,
   OperationContext,
   createServiceContainer,
+  DisposeFailedError,
 } from '../src/index.js'
 import { rejects, throwsError } from '@lifeguard/test-kit'
 
@@ -76,7 +77,7 @@ lifecycle('dispose disposes everything the operation resolved, newest first, and
   assert.equal(log, ['repo', 'db'])
 })
 
-lifecycle('a disposer failure rejects dispose with the AggregateError', async () => {
+lifecycle('a disposer failure rejects dispose with a DisposeFailedError', async () => {
   const container = createServiceContainer().scoped('tx', () => 'tx', {
     dispose: () => {
       throw new Error('rollback failed')
@@ -84,7 +85,7 @@ lifecycle('a disposer failure rejects dispose with the AggregateError', async ()
   })
   const context = OperationContext.create('orders-api', 'POST /orders', { container })
   context.get('tx')
-  const error = await rejects(context.dispose(), AggregateError)
+  const error = await rejects(context.dispose(), DisposeFailedError, 'ERR_DISPOSE_FAILED')
   assert.is((error.errors[0] as Error).message, 'rollback failed')
   assert.ok(context.disposed)
 })

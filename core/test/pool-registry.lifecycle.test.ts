@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { InvalidOptionError, createPoolRegistry, type ManagedPool } from '../src/index.js'
+import { InvalidOptionError, createPoolRegistry, type ManagedPool, RegistryCloseError } from '../src/index.js'
 import { deferred, isPending, turn } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
 import { rejects, captureWarnings } from '@lifeguard/test-kit'
@@ -53,12 +53,14 @@ lifecycle('close closes every pool in parallel, passes the options and empties t
   assert.equal(registry.names(), [])
 })
 
-lifecycle('close reports every failing pool in one AggregateError and still closes the others', async () => {
+lifecycle('close reports every failing pool in one RegistryCloseError (an AggregateError with a code) and still closes the others', async () => {
   const registry = createPoolRegistry()
   const stuck = new Error('checked-out work did not finish')
   registry.register(new FakePool('orders', { closeError: stuck }))
   const users = registry.register(new FakePool('users'))
-  const error = await rejects(registry.close(), AggregateError)
+  const error = await rejects(registry.close(), RegistryCloseError, 'ERR_REGISTRY_CLOSE')
+  assert.instance(error, AggregateError)
+  assert.is(error.name, 'RegistryCloseError')
   assert.is(error.message, 'Could not close 1 of 2 pool(s).')
   assert.equal(error.errors, [stuck])
   assert.is(users.state, 'closed')

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { InvalidOptionError, PoolWarmupError, createPoolRegistry } from '../src/index.js'
+import { InvalidOptionError, PoolWarmupError, createPoolRegistry, RegistryWarmupError } from '../src/index.js'
 import { deferred, isPending } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
 import { rejects } from '@lifeguard/test-kit'
@@ -118,14 +118,16 @@ warmup('of two overlapping warm-ups, a success that finishes last leaves ready r
   await registry.close()
 })
 
-warmup('a failing pool rejects warmup and ready with an AggregateError of every PoolWarmupError', async () => {
+warmup('a failing pool rejects warmup and ready with a RegistryWarmupError (an AggregateError with a code) of every PoolWarmupError', async () => {
   const registry = createPoolRegistry()
   const refused = new Error('connect ECONNREFUSED 127.0.0.1:5432')
   registry.register(new FakePool('orders', { warmupError: refused }))
   registry.register(new FakePool('users'))
   registry.register(new FakePool('billing', { warmupError: refused }))
   const ready = registry.ready
-  const error = await rejects(registry.warmup(), AggregateError)
+  const error = await rejects(registry.warmup(), RegistryWarmupError, 'ERR_REGISTRY_WARMUP')
+  assert.instance(error, AggregateError)
+  assert.is(error.name, 'RegistryWarmupError')
   assert.is(error.message, 'Could not warm up 2 of 3 pool(s).')
   assert.is(error.errors.length, 2)
   for (const failure of error.errors) {

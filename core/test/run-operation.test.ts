@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { InvalidOptionError, OperationContext, createServiceContainer, runOperation } from '../src/index.js'
+import { InvalidOptionError, OperationContext, createServiceContainer, runOperation, DisposeFailedError } from '../src/index.js'
 import { deferred, isPending, turn } from './_helpers/async.js'
 import { rejects } from '@lifeguard/test-kit'
 
@@ -194,7 +194,8 @@ run('after a successful job, a disposal failure is thrown', async () => {
   })
   const error = await rejects(
     runOperation('billing-worker', 'charge', (context) => context.get('tx'), { container }),
-    AggregateError,
+    DisposeFailedError,
+    'ERR_DISPOSE_FAILED',
   )
   assert.is((error.errors[0] as Error).message, 'commit failed')
   assert.equal(reported, [])

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { DisposedError, OperationContext, createServiceContainer } from '../src/index.js'
+import { DisposedError, OperationContext, createServiceContainer, DisposeFailedError } from '../src/index.js'
 import { deferred, isPending, sleep, turn } from './_helpers/async.js'
 import { rejects, throwsError } from '@lifeguard/test-kit'
 
@@ -186,7 +186,7 @@ dispose('transients are disposed with the scope that created them; values never'
   assert.equal(log, ['command 2', 'command 1'])
 })
 
-dispose('disposer failures are collected into one AggregateError after every disposer ran', async () => {
+dispose('disposer failures are collected into one DisposeFailedError (an AggregateError with a code) after every disposer ran', async () => {
   const log: string[] = []
   const container = createServiceContainer()
     .scoped('a', () => 'a', { dispose: () => void log.push('a') })
@@ -198,7 +198,9 @@ dispose('disposer failures are collected into one AggregateError after every dis
     .scoped('c', () => 'c', { dispose: () => Promise.reject(new Error('c failed')) })
   const scope = container.createScope()
   for (const name of ['a', 'b', 'c']) scope.resolve(name)
-  const error = await rejects(scope.dispose(), AggregateError)
+  const error = await rejects(scope.dispose(), DisposeFailedError, 'ERR_DISPOSE_FAILED')
+  assert.instance(error, AggregateError)
+  assert.is(error.name, 'DisposeFailedError')
   assert.is(error.message, 'Could not dispose all services. 2 disposer(s) failed.')
   assert.equal(
     error.errors.map((e: Error) => e.message),

@@ -119,6 +119,7 @@ export function disposalSuite(driver: FrameworkDriver): void {
     await waitFor('the disposal failure reported', () => harness.fixture.reported.length > before)
     const reported = harness.fixture.reported[before]
     assert.instance(reported, AggregateError)
+    assert.is((reported as { code?: unknown }).code, 'ERR_DISPOSE_FAILED')
     assert.match((reported as AggregateError).errors.map((e: Error) => e.message).join(' '), 'Disposer failed on purpose.')
     const again = await harness.get('/ok', { requestId: 'after-faulty' })
     assert.is(again.status, 200, 'the server still answers')
