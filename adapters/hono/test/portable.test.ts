@@ -97,6 +97,11 @@ test("the id is echoed on a handler's own Response too: raw, redirect, hand-buil
     assert.is(response.status, status, path)
     assert.is(response.headers.get('x-request-id'), `own-${status}`, path)
   }
+  // Hono answers HEAD with the GET route's response, body dropped: the id is echoed there too.
+  const head = await app.request('/raw', { method: 'HEAD', headers: { 'x-request-id': 'own-head' } })
+  assert.is(head.status, 201)
+  assert.is(head.headers.get('x-request-id'), 'own-head')
+  assert.is(await head.text(), '')
 })
 
 test("a streamed body's abort cleanup runs while its scope is still open", async () => {
