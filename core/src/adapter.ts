@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 
-export { validateOptions, checkOption, satisfiesRule, rejectOption, MAX_TIMER_MILLIS } from './options.js'
+export { validateOptions, checkOption, satisfiesRule, rejectOption, poolNameRule, MAX_TIMER_MILLIS } from './options.js'
 export type { OptionRule, OptionRules } from './options.js'
 export { containerRule } from './service-container.js'
 export { contextRule } from './operation-context.js'
@@ -17,6 +17,8 @@ export type { SizeBounds } from './call-options.js'
 export { redactConnectionString, redactText, redactError, formatTarget } from './redact.js'
 export type { TargetParts } from './redact.js'
 
+export { controlQuery } from './control-query.js'
+export type { ControlQuery } from './control-query.js'
 export { clockRule, systemClock } from './clock.js'
 export type { Clock, ClockTimer } from './clock.js'
 

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js'
+import { redactText } from './redact.js'
 
 /**
  * The longest delay a Node.js timer honours (2^31-1 ms, about 24.8 days). A larger one fires after
@@ -20,6 +21,16 @@ export type OptionRule =
    * function (or `undefined`). A bad entry is named in full: `events.onErorr`, `events[1].onError`.
    */
   | { readonly type: 'listeners'; readonly keys: readonly string[]; readonly optional?: boolean }
+
+/**
+ * A pool's name: a label that goes into every event, metric and error of the pool, so never a connection
+ * string (a `DATABASE_URL` passed as the name by mistake would carry its password everywhere).
+ */
+export const poolNameRule = {
+  type: 'custom',
+  expected: 'a non-empty string that is not a connection string (no `://`)',
+  check: (value: unknown) => typeof value === 'string' && value !== '' && !value.includes('://'),
+} as const satisfies OptionRule
 
 /** Rules for every accepted key of an option bag. */
 export type OptionRules<T> = { readonly [K in keyof T]-?: OptionRule }
@@ -192,8 +203,11 @@ export function describeValue(value: unknown): string {
   if (value === null) return '`null`'
   if (Array.isArray(value)) return 'an array'
   switch (typeof value) {
-    case 'string':
-      return `\`${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}\` (string)`
+    case 'string': {
+      // A connection string given by mistake (for a name, a prefix) keeps its password out of the message.
+      const shown = redactText(value)
+      return `\`${JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown)}\` (string)`
+    }
     case 'number':
     case 'boolean':
     case 'bigint':

@@ -1,10 +1,11 @@
 import { clockRule, systemClock, type Clock, type ClockTimer } from './clock.js'
 import { contextStorage } from './context-storage.js'
 import { OperationContext } from './operation-context.js'
-import { validateOptions, type OptionRules } from './options.js'
+import { poolNameRule, validateOptions, type OptionRules } from './options.js'
 import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName, type QueryEvent } from './pool-events.js'
 import type { PoolCounters, PoolMetrics } from './pool-contract.js'
 import { PoolStats, type LivePoolState } from './pool-stats.js'
+import { redactText } from './redact.js'
 
 /** Options of a `PoolMonitor`. */
 export interface PoolMonitorOptions {
@@ -27,7 +28,7 @@ export interface PoolMonitorOptions {
 }
 
 const monitorRules: OptionRules<PoolMonitorOptions> = {
-  name: { type: 'string', nonEmpty: true },
+  name: poolNameRule,
   kind: { type: 'string', nonEmpty: true },
   target: { type: 'string' },
   events: poolEventsRule,
@@ -74,7 +75,8 @@ export class PoolMonitor {
    *   and a bad listener map would fail only when its event fires
    */
   constructor(options: PoolMonitorOptions) {
-    validateOptions(`the monitor of pool '${String(options?.name)}'`, options, monitorRules)
+    // A name that is a connection string is refused below; the message must not quote its password on the way.
+    validateOptions(`the monitor of pool '${redactText(String(options?.name))}'`, options, monitorRules)
     this.#target = options.target
     this.#leakDetectionMillis = options.leakDetectionMillis ?? 0
     this.clock = options.clock ?? systemClock

@@ -1,6 +1,6 @@
 import { PoolNotFoundError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
 import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
-import { checkOption } from './options.js'
+import { checkOption, poolNameRule } from './options.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
 
 /** What `registry.warmup()` did for every pool. */
@@ -34,12 +34,12 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   /**
    * Adds a pool under its `name`.
    *
-   * @throws {InvalidOptionError} for something that is not a `ManagedPool`, or a pool whose `name` is empty
+   * @throws {InvalidOptionError} for something that is not a `ManagedPool`, or a pool whose `name` is empty or a connection string
    * @throws {RegistrationError} when the name is taken
    */
   register<T extends ManagedPool>(pool: T): T {
     checkOption('registry.register', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isManagedPool })
-    checkOption('registry.register', 'pool.name', pool.name, { type: 'string', nonEmpty: true })
+    checkOption('registry.register', 'pool.name', pool.name, poolNameRule)
     if (this.#pools.has(pool.name)) throw new RegistrationError(`Could not register pool '${pool.name}'. A pool with that name is already registered.`)
     this.#pools.set(pool.name, pool)
     this.#notify('added', pool)

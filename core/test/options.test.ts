@@ -148,6 +148,14 @@ single('checkOption passes a matching value and throws for a missing required on
   assert.is(error.message, 'Invalid options for resize: expected `maxSize` to be an integer >= 1, got `undefined` (undefined).')
 })
 
+single('a string value is shown without the password of a connection string in it', () => {
+  const error = throwsError(() => checkOption('createPool', 'name', 'postgres://app:hunter2@db/orders', { type: 'oneOf', values: ['orders'] }), InvalidOptionError)
+  assert.is(error.message, 'Invalid options for createPool: expected `name` to be one of `orders`, got `"postgres://app:***@db/orders"` (string).')
+  // Redacted before it is shortened: a long one cannot leave part of the password in sight.
+  const long = throwsError(() => checkOption('createPool', 'name', `postgres://app:hunter2@${'db'.repeat(40)}/orders`, { type: 'oneOf', values: ['orders'] }), InvalidOptionError)
+  assert.not.match(long.message, 'hunter')
+})
+
 single('checkOption states an upper bound alone', () => {
   const error = throwsError(() => checkOption('warmup', 'connections', 11, { type: 'integer', max: 10 }), InvalidOptionError)
   assert.is(error.expected, 'an integer <= 10')

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { OperationContext, PoolExhaustedError, createServiceContainer } from '../src/index.js'
+import { OperationContext, PoolExhaustedError, PoolTimeoutError, createServiceContainer } from '../src/index.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
 import { rejects } from '@lifeguard/test-kit'
 
@@ -85,6 +85,40 @@ test('maxWaitingRequests refuses the next caller at once with PoolExhaustedError
   assert.match(error.message, "pool 'fake'")
   engine.release(holder)
   engine.release(await queued)
+})
+
+test("a control query's request is served first and is not refused by maxWaitingRequests", async () => {
+  const { engine } = fakeEngine({ maxSize: 1, maxWaitingRequests: 2 })
+  const holder = await engine.acquire(undefined)
+  const order: string[] = []
+  const ask = (name: string, first = false): Promise<void> =>
+    new Promise((resolve) => {
+      engine.request((error, lease) => {
+        order.push(error === undefined ? name : `${name}: ${error.name}`)
+        if (lease !== undefined) queueMicrotask(() => engine.release(lease))
+        resolve()
+      }, undefined, first)
+    })
+  const callers = [ask('a'), ask('b'), ask('c')]
+  const control = ask('control', true)
+  engine.release(holder)
+  await Promise.all([...callers, control])
+  assert.equal(order, ['c: PoolExhaustedError', 'control', 'a', 'b'])
+})
+
+test('a control query waits no longer than the first waiter, so deadlines stay in queue order', async () => {
+  const { engine, clock } = fakeEngine({ maxSize: 1, acquireTimeoutMillis: 100 })
+  const holder = await engine.acquire(undefined)
+  const waiter = rejects(engine.acquire(undefined), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  await clock.advance(60)
+  const control = new Promise<Error | undefined>((resolve) => engine.request((error) => resolve(error), undefined, true))
+  const later = engine.acquire(undefined)
+  await clock.advance(40)
+  assert.instance(await control, PoolTimeoutError, 'at the first waiter\'s deadline (100 ms), not its own (160 ms)')
+  await waiter
+  assert.is(engine.waitingCount, 1, 'the caller behind them still waits')
+  engine.release(holder)
+  engine.release(await later)
 })
 
 test('a second release, and a release of an idle connection, change nothing', async () => {

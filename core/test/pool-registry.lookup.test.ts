@@ -63,7 +63,20 @@ lookup('refuses a pool whose name is empty with InvalidOptionError naming pool.n
   const unnamed = { name: '', kind: 'toy', target: 'toy://', state: 'created', events: { on: () => () => {} }, warmup: async () => undefined, resize() {}, getPoolMetrics: () => undefined, close: async () => undefined }
   const error = throwsError(() => registry.register(unnamed as never), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'pool.name')
-  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string, got `""` (string).')
+  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string that is not a connection string (no `://`), got `""` (string).')
+  assert.equal(registry.names(), [])
+})
+
+lookup('refuses a connection string as a pool name (it would carry its password into every event and metric), without quoting the password', () => {
+  const registry = createPoolRegistry()
+  const named = { name: 'postgres://app:hunter2@db:5432/orders', kind: 'toy', target: 'toy://', state: 'created', events: { on: () => () => {} }, warmup: async () => undefined, resize() {}, getPoolMetrics: () => undefined, close: async () => undefined }
+  const error = throwsError(() => registry.register(named as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'pool.name')
+  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string that is not a connection string (no `://`), got `"postgres://app:***@db:5432/orders"` (string).')
+  // The monitor every Lifeguard pool is built on refuses it too.
+  const monitored = throwsError(() => new FakePool('postgres://app:hunter2@db:5432/orders'), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(monitored.option, 'name')
+  assert.not.match(monitored.message, 'hunter2')
   assert.equal(registry.names(), [])
 })
 

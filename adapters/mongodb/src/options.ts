@@ -1,5 +1,5 @@
 import { type PoolEventListeners } from '@lifeguard/core'
-import { checkOption, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules } from '@lifeguard/core/adapter'
+import { checkOption, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules, poolNameRule } from '@lifeguard/core/adapter'
 import type { MongoClient, MongoClientOptions } from 'mongodb'
 
 /** Driver options that Lifeguard sets itself from the pool's own options. */
@@ -83,7 +83,7 @@ function defaultAppName(name: string): string {
 }
 
 const rules: OptionRules<MongoPoolOptions> = {
-  name: { type: 'string', nonEmpty: true },
+  name: poolNameRule,
   uri: { type: 'string', nonEmpty: true, secret: true },
   dbName: { type: 'custom', expected: 'a MongoDB database name (1 to 63 bytes, none of `/\\. "$`)', check: isDatabaseName, optional: true },
   minSize: { type: 'integer', min: 0, optional: true },

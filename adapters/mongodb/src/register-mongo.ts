@@ -1,5 +1,5 @@
 import { OperationContext, type ServiceContainer } from '@lifeguard/core'
-import { checkOption, containerRule, validateOptions } from '@lifeguard/core/adapter'
+import { checkOption, containerRule, validateOptions, poolNameRule } from '@lifeguard/core/adapter'
 import { checkMongoPool, collectionRule, MongoHandle } from './mongo-handle.js'
 import type { MongoPool } from './mongo-pool.js'
 
@@ -50,7 +50,7 @@ export function registerMongo<S extends object, K extends string = 'mongodb'>(
 ): ServiceContainer<S & Record<K, MongoHandle>> {
   checkOption('registerMongo', 'container', container, containerRule)
   checkMongoPool('registerMongo', pool)
-  validateOptions('registerMongo', options, { name: { type: 'string', nonEmpty: true, optional: true }, collection: collectionRule })
+  validateOptions('registerMongo', options, { name: { ...poolNameRule, optional: true }, collection: collectionRule })
   const collection = options.collection
   const name = (options.name ?? DEFAULT_MONGO_SERVICE) as K
   OperationContext.defineAccessor(DEFAULT_MONGO_SERVICE, (context) => context.get<MongoHandle>(DEFAULT_MONGO_SERVICE))

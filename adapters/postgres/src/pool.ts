@@ -12,7 +12,7 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
-import { checkOption } from '@lifeguard/core/adapter'
+import { checkOption, controlQuery } from '@lifeguard/core/adapter'
 import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
@@ -223,6 +223,14 @@ export class Pool extends EventEmitter implements ManagedPool {
     if (typeof text === 'object' && text !== null && typeof (text as pg.Submittable).submit === 'function') return this.#submit(text as pg.Submittable)
     const result = this.#core.query(undefined, text as QueryText, values as QueryValues | undefined)
     return typeof callback === 'function' ? this.#callback(result, callback) : this.#promise(result)
+  }
+
+  /**
+   * @internal A control query (see core's `controlQuery`): served on the next connection to come free, ahead
+   * of every waiting caller. A connection budget counts through it.
+   */
+  [controlQuery](text: string, values: unknown[]): Promise<pg.QueryResult> {
+    return this.#core.query(undefined, text, values, false, true)
   }
 
   /**

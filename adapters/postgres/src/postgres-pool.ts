@@ -12,7 +12,7 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
-import { checkOption } from '@lifeguard/core/adapter'
+import { checkOption, controlQuery } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import { resolveOptions } from './internal/resolve-options.js'
@@ -249,6 +249,14 @@ export class PostgresPool implements ManagedPool {
       (value) => done(undefined, value),
       (error: Error) => done(error, undefined),
     )
+  }
+
+  /**
+   * @internal A control query (see core's `controlQuery`): served on the next connection to come free, ahead
+   * of every waiting caller. A connection budget counts through it.
+   */
+  [controlQuery](text: string, values: unknown[]): Promise<pg.QueryResult> {
+    return this.#core.query(undefined, text, values, false, true)
   }
 
   /**

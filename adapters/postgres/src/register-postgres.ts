@@ -1,5 +1,5 @@
 import { OperationContext, type ServiceContainer } from '@lifeguard/core'
-import { checkOption, containerRule, validateOptions } from '@lifeguard/core/adapter'
+import { checkOption, containerRule, validateOptions, poolNameRule } from '@lifeguard/core/adapter'
 import { checkPostgresPool, PostgresHandle, type AnyPostgresPool } from './postgres-handle.js'
 
 declare module '@lifeguard/core' {
@@ -40,7 +40,7 @@ export function registerPostgres<S extends object, K extends string = 'postgres'
 ): ServiceContainer<S & Record<K, PostgresHandle>> {
   checkOption('registerPostgres', 'container', container, containerRule)
   checkPostgresPool('registerPostgres', pool)
-  validateOptions('registerPostgres', options, { name: { type: 'string', nonEmpty: true, optional: true } })
+  validateOptions('registerPostgres', options, { name: { ...poolNameRule, optional: true } })
   const name = (options.name ?? DEFAULT_POSTGRES_SERVICE) as K
   OperationContext.defineAccessor(DEFAULT_POSTGRES_SERVICE, (context) => context.get<PostgresHandle>(DEFAULT_POSTGRES_SERVICE))
   return container.scoped(name, (resolver) => new PostgresHandle(pool, OperationContext.ofScope(resolver.scope)))

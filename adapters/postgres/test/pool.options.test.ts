@@ -19,8 +19,14 @@ function invalid(options: unknown): InvalidOptionError {
 
 test('requires a name', () => {
   assert.is(invalid({}).option, 'name')
-  assert.match(invalid({ name: '' }).message, 'Invalid options for createPostgresPool: expected `name` to be a non-empty string, got `""` (string).')
+  assert.match(invalid({ name: '' }).message, 'Invalid options for createPostgresPool: expected `name` to be a non-empty string that is not a connection string (no `://`), got `""` (string).')
   assert.is(invalid(undefined).option, 'options')
+})
+
+test('refuses a connection string as the name (a DATABASE_URL passed by mistake), without quoting its password', () => {
+  const error = invalid({ name: 'postgres://app:hunter2@db:5432/orders' })
+  assert.is(error.option, 'name')
+  assert.not.match(error.message, 'hunter2')
 })
 
 test('names the option, the value and the allowed range', () => {

@@ -196,8 +196,10 @@ export class PoolEngine<C> {
    * connection attempt failed for good. It may be called before `request` returns.
    *
    * @param context - the operation asking (its signal bounds the wait); default: the current one
+   * @param first - served before every waiter (not counted against `maxWaitingRequests`), within the first
+   *   waiter's deadline: for the pool's own control queries, such as a connection budget's count
    */
-  request(grant: Grant<C>, context: OperationContext | undefined = OperationContext.tryCurrent()): void {
+  request(grant: Grant<C>, context: OperationContext | undefined = OperationContext.tryCurrent(), first = false): void {
     if (this.#lifecycle.closing) return grant(new PoolClosedError(this.name), undefined)
     if (context?.aborted) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
     this.#started = true
@@ -210,17 +212,13 @@ export class PoolEngine<C> {
       }
     }
     const maxWaiting = this.#options.maxWaitingRequests
-    if (maxWaiting !== undefined && this.#inLine() >= maxWaiting) return grant(new PoolExhaustedError(this.name, maxWaiting), undefined)
+    if (!first && maxWaiting !== undefined && this.#inLine() >= maxWaiting) return grant(new PoolExhaustedError(this.name, maxWaiting), undefined)
     const now = this.#clock.now()
     const timeout = this.#options.acquireTimeoutMillis
-    this.#queue.push({
-      grant,
-      askedAt: now,
-      deadline: timeout > 0 ? now + timeout : Infinity,
-      context,
-      origin: this.#monitor.captureOrigin(),
-      settled: false,
-    })
+    const deadline = timeout > 0 ? now + timeout : Infinity
+    const waiter = { grant, askedAt: now, deadline, context, origin: this.#monitor.captureOrigin(), settled: false }
+    if (first) this.#queue.pushFront({ ...waiter, deadline: Math.min(deadline, this.#queue.firstDeadline()) })
+    else this.#queue.push(waiter)
     // An idle connection may be waiting for validation, or be about to be handed over.
     if (this.#idle.length > 0) this.#scheduleDispatch()
     else this.#fill()

@@ -69,6 +69,31 @@ export class WaitQueue<C> {
     if (waiter.deadline !== Infinity && this.#timer === undefined) this.#arm(waiter.deadline)
   }
 
+  /**
+   * Adds a waiter at the front, to be served next: a pool's own control queries (a budget's count), which
+   * must not wait behind the requests they are about to relieve. Its deadline must not be later than the
+   * first waiter's (see `firstDeadline`), so deadlines stay in queue order.
+   */
+  pushFront(waiter: Waiter<C>): void {
+    if (waiter.context !== undefined) {
+      watchAbort(waiter.context, this.#aborted)
+      countWait(waiter.context, 1)
+    }
+    if (this.#head > 0) this.#waiters[--this.#head] = waiter
+    else this.#waiters.unshift(waiter)
+    this.#length++
+    if (waiter.deadline !== Infinity && this.#timer === undefined) this.#arm(waiter.deadline)
+  }
+
+  /** The deadline of the first waiter not yet answered (Infinity when none waits). */
+  firstDeadline(): number {
+    for (let i = this.#head; i < this.#waiters.length; i++) {
+      const waiter = this.#waiters[i]
+      if (waiter !== undefined && !waiter.settled) return waiter.deadline
+    }
+    return Infinity
+  }
+
   /** Takes the oldest waiter out (it is settled: answer it through its `grant`). */
   shift(): Waiter<C> | undefined {
     while (this.#head < this.#waiters.length) {

@@ -1,5 +1,5 @@
 import { RegistrationError, type ManagedPool, type PoolCounters, type PoolSize, type ResizeOptions } from '@lifeguard/core'
-import { checkOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
+import { checkOption, rejectOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { checkCustomPolicy, createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { enforceBounds } from './internal/bounds.js'
@@ -12,7 +12,10 @@ import type { SharedBudget } from './shared-budget.js'
 
 /** Options of `attachAutoscaler()` (and of `autoscale()` and `withDynamicSizing()`). */
 export interface AttachOptions {
-  /** Time for the policy and the budget, and the autoscaler's timers, set as background timers (default: core's `systemClock`). */
+  /**
+   * Time for the policy and the autoscaler's timers, set as background timers (default: core's `systemClock`). A
+   * `SharedBudget` keeps the clock it was created with (`createSharedBudget({ clock })`): give it the same one.
+   */
   clock?: Clock | undefined
   /** Receives failures: a `resize` that throws, a budget query that fails. Default: `process.emitWarning`. */
   onError?: ((error: unknown) => void) | undefined
@@ -69,10 +72,16 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
   if (custom) checkCustomPolicy(config, where)
   const policy = custom ? config : createPolicy(config, options.clock === undefined ? {} : { clock: options.clock }, where)
   checkSizeLimit(pool, policy.maxSize, where)
+  const budget = budgetOf(config)
+  // The count is needed when the pool is short, which is when its queue is long: through a pool that cannot serve
+  // it first, it would wait in line behind the requests it is meant to relieve, and time out before the pool grew.
+  if (budget?.countsBehindCallersOf(pool) === true) {
+    rejectOption(where, 'budget', 'a SharedBudget whose `query` is not the pool it sizes, unless that is a Lifeguard pool (give the count a client of its own)', budget)
+  }
   // Two autoscalers on one pool undo each other's resizes (measured: 28 in 1.5 s on an idle pool).
   const sizedBy = (pool as SizedPool)[sizingAutoscaler]
   if (sizedBy?.running === true) throw new RegistrationError(`Pool '${pool.name}' is sized by an autoscaler already. Stop it (\`stop()\`) before attaching another.`)
-  const runner = new Runner(pool, policy, budgetOf(config), options, isEnabled(config))
+  const runner = new Runner(pool, policy, budget, options, isEnabled(config))
   if (runner.running) Object.defineProperty(pool, sizingAutoscaler, { value: runner, configurable: true, writable: true })
   return runner
 }
@@ -156,8 +165,8 @@ class Runner implements PoolAutoscaler {
     this.policy.observe(metrics)
     this.#lastEvaluationAt = this.#clock.now()
     let decision: ScalingDecision | undefined
+    const input: EvaluationInput = { size: metrics.maxSize }
     try {
-      const input: EvaluationInput = { size: metrics.maxSize }
       const budgetLimit = this.budget?.limit(metrics.maxSize)
       if (budgetLimit !== undefined) input.budgetLimit = budgetLimit
       if (this.#loop !== undefined) {
@@ -170,7 +179,14 @@ class Runner implements PoolAutoscaler {
       this.#onError(error)
       return undefined
     }
-    if (decision === undefined || decision.size === metrics.maxSize) return undefined
+    if (decision === undefined) return undefined
+    if (!Number.isInteger(decision.size) || decision.size < 1) {
+      this.#onError(new RangeError(`Could not resize pool '${this.pool.name}'. Its policy decided a size of ${String(decision.size)}; a size is an integer >= 1.`))
+      return undefined
+    }
+    // Bounds hold for a policy of the user's own too: a size outside them is brought back inside.
+    decision = enforceBounds(decision.size, this.policy.minSize, this.policy.maxSize, input.budgetLimit) ?? decision
+    if (decision.size === metrics.maxSize) return undefined
     return this.#apply(decision, metrics) ? decision : undefined
   }
 
@@ -182,7 +198,10 @@ class Runner implements PoolAutoscaler {
       .refresh(() => readCounters(this.pool))
       .then(
         () => undefined,
-        (error: unknown) => this.#onError(error),
+        // A count the pool's closing cut short (a shutdown) is no failure to report.
+        (error: unknown) => {
+          if (this.running) this.#onError(error)
+        },
       )
       .finally(() => {
         this.#budgetInFlight = undefined

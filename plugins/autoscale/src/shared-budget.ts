@@ -1,4 +1,4 @@
-import { MAX_TIMER_MILLIS, rejectOption, systemClock, validateOptions, type Clock } from '@lifeguard/core/adapter'
+import { controlQuery, MAX_TIMER_MILLIS, rejectOption, systemClock, validateOptions, type Clock, type ControlQuery } from '@lifeguard/core/adapter'
 import type { PoolSample } from './scaling-policy.js'
 
 /** Runs a parameterized SQL query, like `pg`'s `client.query(text, values)`. */
@@ -163,6 +163,9 @@ export class SharedBudget {
   /** A reading older than this allows no growth; pools a reading would not change read this often. */
   readonly staleAfterMillis: number
   readonly #query: BudgetQuery
+  // The client or pool given as `query`, if one was, unless it serves the count ahead of its waiting callers:
+  // an autoscaler refuses a budget that would wait in line in the very pool it sizes.
+  readonly #queuedBehind: object | undefined
   readonly #clock: Pick<Clock, 'now'>
   #reading: BudgetReading | undefined
 
@@ -190,7 +193,17 @@ export class SharedBudget {
     this.staleAfterMillis = options.staleAfterMillis ?? Math.min(5 * this.steadyRefreshMillis, MAX_TIMER_MILLIS)
     this.#clock = options.clock ?? systemClock
     const query = options.query
-    this.#query = typeof query === 'function' ? query : (text, values) => query.query(text, values)
+    const first = typeof query === 'function' ? undefined : (query as { [controlQuery]?: ControlQuery })[controlQuery]
+    if (typeof query === 'function') this.#query = query
+    // A Lifeguard pool runs the count on its next free connection, ahead of the requests waiting for one.
+    else if (typeof first === 'function') this.#query = (text, values) => first.call(query, text, values)
+    else this.#query = (text, values) => query.query(text, values)
+    this.#queuedBehind = typeof query === 'function' || typeof first === 'function' ? undefined : query
+  }
+
+  /** @internal Whether the count would wait in line behind the callers of this pool. */
+  countsBehindCallersOf(pool: object): boolean {
+    return this.#queuedBehind === pool
   }
 
   /** The last reading, if any. */

@@ -363,4 +363,62 @@ runtime('one autoscaler sizes a pool at a time: a second is refused until the fi
   attachAutoscaler(pool, adaptive, { timers: false }).stop()
 })
 
+
+runtime('refuses a budget that counts through the pool it sizes: the count would wait in line behind the requests it should relieve', () => {
+  const emptyCount = async (): Promise<{ rows: { held: number }[] }> => ({ rows: [{ held: 0 }] })
+  const pool = Object.assign(new ModelPool('orders', { model: waitBound(5), maxSize: 10 }), { query: emptyCount })
+  const throughItself = createSharedBudget({ total: 20, applicationName: 'orders-api', query: pool })
+  const error = throwsError(() => attachAutoscaler(pool, { ...adaptive, budget: throughItself }, { timers: false }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'budget')
+  assert.match(error.message, `pool 'orders'`)
+  assert.match(error.message, "a client of its own")
+  // A client (or pool) of its own is taken.
+  const ownClient = createSharedBudget({ total: 20, applicationName: 'orders-api', query: { query: emptyCount } })
+  attachAutoscaler(pool, { ...adaptive, budget: ownClient }, { timers: false }).stop()
+})
+
+runtime('holds a policy of your own to its bounds: a size outside them is brought inside, one that is no size is reported', () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 5, clients: 50 })
+  const errors: unknown[] = []
+  let next = 500
+  const mine: ScalingPolicy = {
+    kind: 'mine', minSize: 2, maxSize: 10, evaluationIntervalMillis: 1000, sampleIntervalMillis: 100,
+    observe: () => undefined,
+    evaluate: () => ({ size: next, reason: 'autoscale:adaptive-grow', details: {} }),
+  }
+  const scaler = attachAutoscaler(pool, mine, { timers: false, onError: (error) => void errors.push(error) })
+  assert.equal(scaler.evaluate(), { size: 10, reason: 'autoscale:bounds', details: { minSize: 2, maxSize: 10 } })
+  assert.is(pool.getPoolMetrics().maxSize, 10)
+  next = 1
+  assert.is(scaler.evaluate()?.size, 2)
+  assert.is(pool.getPoolMetrics().maxSize, 2)
+  for (const size of [Number.NaN, 0, 2.5, Infinity]) {
+    next = size
+    assert.is(scaler.evaluate(), undefined, String(size))
+  }
+  assert.is(pool.getPoolMetrics().maxSize, 2, 'unchanged by sizes that are no sizes')
+  assert.is(errors.length, 4)
+  for (const error of errors) assert.instance(error, RangeError)
+  assert.match((errors[0] as Error).message, "Could not resize pool 'orders'. Its policy decided a size of NaN")
+  scaler.stop()
+})
+
+runtime('a budget count that fails after the autoscaler stopped (a shutdown) is not reported; one before is', async () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10 })
+  const pending: ((error: Error) => void)[] = []
+  const count = (): Promise<{ rows: { held: number }[] }> => new Promise((_resolve, reject) => void pending.push(reject))
+  const budget = createSharedBudget({ total: 20, applicationName: 'orders-api', query: count })
+  const errors: unknown[] = []
+  const scaler = attachAutoscaler(pool, { ...adaptive, budget }, { timers: false, onError: (error) => void errors.push(error) })
+  const first = scaler.refreshBudget()
+  pending[0]?.(new Error('count failed'))
+  await first
+  assert.equal(errors.map((error) => (error as Error).message), ['count failed'])
+  const second = scaler.refreshBudget()
+  scaler.stop()
+  pending[1]?.(new Error('The pool is closed.'))
+  await second
+  assert.is(errors.length, 1)
+})
+
 runtime.run()

@@ -29,6 +29,26 @@ budget('counts the service`s connections in pg_stat_activity through the pool`s 
   await observer.waitFor(appName, (count) => count === 0, '0')
 })
 
+budget('through its own pool, the count is served ahead of every query waiting for a connection', async () => {
+  const appName = uniqueAppName('budget-first')
+  const pool = createPostgresPool({ name: 'first', ...pgConfig(), applicationName: appName, maxSize: 2 })
+  try {
+    await pool.warmup({ connections: 2 })
+    const shared = createSharedBudget({ total: 20, applicationName: appName, query: pool })
+    let finished = 0
+    const load = Array.from({ length: 40 }, () => pool.query('SELECT pg_sleep(0.02)').then(() => void finished++))
+    assert.is(pool.getPoolMetrics().waitingRequests, 38)
+    const reading = await shared.refresh(() => pool.getPoolMetrics())
+    // In line behind them, the count would come after all 40 (and, on a longer queue, after its acquire timeout).
+    assert.ok(finished <= 3, `${finished} queries finished before the count`)
+    assert.is(reading.held, 2)
+    await Promise.all(load)
+  } finally {
+    await pool.close()
+  }
+  await observer.waitFor(appName, (count) => count === 0, '0')
+})
+
 budget('instances reading the count at the same moment pass the total by at most one connection each', async () => {
   const appName = uniqueAppName('budget-race')
   const total = 14

@@ -77,7 +77,7 @@ const optionRules = {
   meterProvider: { ...meterProviderRule, optional: true },
   operationDuration: { type: 'boolean', optional: true },
   routeAttributes: { type: 'boolean', optional: true },
-  poolNamePrefix: { type: 'custom', expected: `a string of 1 to ${maxPrefixLength} characters without control characters`, check: isPoolNamePrefix, optional: true },
+  poolNamePrefix: { type: 'custom', expected: `a string of 1 to ${maxPrefixLength} characters without control characters or \`://\` (a label, never a connection string)`, check: isPoolNamePrefix, optional: true },
   onError: { type: 'function', optional: true },
   clock: clockRule,
 } as const
@@ -194,7 +194,7 @@ function isMeterProvider(value: unknown): boolean {
 }
 
 function isPoolNamePrefix(value: unknown): boolean {
-  return typeof value === 'string' && value.length >= 1 && value.length <= maxPrefixLength && !/[\u0000-\u001f\u007f]/.test(value)
+  return typeof value === 'string' && value.length >= 1 && value.length <= maxPrefixLength && !/[\u0000-\u001f\u007f]/.test(value) && !value.includes('://')
 }
 
 function warnNotReported(error: unknown): void {

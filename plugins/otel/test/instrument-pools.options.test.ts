@@ -33,6 +33,22 @@ options('rejects unknown options and bad values, naming option and value', () =>
   invalid(() => instrumentPools(registry, { meterProvider: {} } as unknown as InstrumentPoolsOptions), 'meterProvider', /a MeterProvider/)
 })
 
+options('refuses a connection string as poolNamePrefix, and keeps its password out of the message', () => {
+  const registry = createPoolRegistry()
+  for (const prefix of ['postgres://app:hunter2@db/orders#', `postgres://app:hunter2@db.internal.example.com:5432/orders?sslmode=require&x=${'y'.repeat(40)}`]) {
+    let message = ''
+    invalid(() => {
+      try {
+        instrumentPools(registry, { poolNamePrefix: prefix })
+      } catch (error) {
+        message = (error as Error).message
+        throw error
+      }
+    }, 'poolNamePrefix', /a label, never a connection string/)
+    assert.not.match(message, 'hunter2')
+  }
+})
+
 options('with no SDK registered, the global no-op meter makes it subscribe to nothing', async () => {
   assert.is(metrics.getMeterProvider().getMeter('probe').createCounter('probe').constructor.name, 'NoopCounterMetric', 'no global SDK in this process')
   const registry = createPoolRegistry()

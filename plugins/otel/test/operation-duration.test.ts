@@ -103,6 +103,17 @@ attributes('builds each attribute set once and hands the same object back, so re
   assert.is(cache.of(undefined, 'SELECT', undefined), cache.of(undefined, 'SELECT', undefined))
 })
 
+attributes("a failure's cached attributes carry its own status code: one error type may wrap several, or none", () => {
+  const cache = new QueryAttributes({ 'db.system.name': 'postgresql' })
+  const serverError = (code: string) => Object.assign(new Error('x'), { code, severity: 'ERROR' })
+  const wrapping = (cause?: Error) => Object.assign(new Error('refused', cause === undefined ? undefined : { cause }), { code: 'ERR_POSTGRES_READ_ONLY' })
+  const statusOf = (error: Error) => cache.of(undefined, 'INSERT', error)['db.response.status_code']
+  assert.is(statusOf(wrapping(serverError('25006'))), '25006')
+  assert.is(statusOf(wrapping()), undefined)
+  assert.is(statusOf(wrapping(serverError('57P01'))), '57P01')
+  assert.is(cache.of(undefined, 'INSERT', wrapping(serverError('25006'))), cache.of(undefined, 'INSERT', wrapping(serverError('25006'))), 'still cached')
+})
+
 attributes('error.type: a code when the error has one, else the class name', () => {
   assert.is(errorType(Object.assign(new Error('x'), { code: '23505' })), '23505')
   assert.is(errorType(Object.assign(new Error('x'), { code: 11000 })), '11000')

@@ -92,9 +92,10 @@ export class PgPoolCore {
    * One query on a client checked out for it: the hot path. An idle client is used at once (one
    * promise for checkout, query and release); otherwise the query waits in line, bounded by the
    * operation's signal (the given one, else the current one) and the acquire timeout. With
-   * `cancelOnAbort` (the handle's queries), that operation aborting also cancels the running query.
+   * `cancelOnAbort` (the handle's queries), that operation aborting also cancels the running query. With
+   * `first` (a control query), it waits ahead of every other caller.
    */
-  query<R extends pg.QueryResultRow>(context: OperationContext | undefined, text: QueryText, values: QueryValues | undefined, cancelOnAbort = false): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow>(context: OperationContext | undefined, text: QueryText, values: QueryValues | undefined, cancelOnAbort = false, first = false): Promise<pg.QueryResult<R>> {
     if (this.#guard !== undefined) {
       // Refused before a connection is taken for it.
       const refusal = this.#guard(text)
@@ -108,7 +109,7 @@ export class PgPoolCore {
       this.engine.request((error, granted) => {
         if (error !== undefined) reject(error)
         else this.#send(granted as PooledConnection<PooledClient>, text, values, resolve, reject, watched)
-      }, context)
+      }, context, first)
     })
   }
 

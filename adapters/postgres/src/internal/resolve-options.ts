@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '@lifeguard/core'
-import { checkOption, clockRule, rejectOption, validateOptions, type OptionRules } from '@lifeguard/core/adapter'
+import { checkOption, clockRule, rejectOption, validateOptions, type OptionRules, poolNameRule } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
@@ -11,7 +11,7 @@ import type { ClientClass, PgPoolSettings } from './settings.js'
 const where = 'createPostgresPool'
 
 const rules: OptionRules<PostgresPoolOptions> = {
-  name: { type: 'string', nonEmpty: true },
+  name: poolNameRule,
   connectionString: { type: 'string', nonEmpty: true, secret: true, optional: true },
   host: { type: 'string', nonEmpty: true, optional: true },
   port: { type: 'integer', min: 1, max: 65535, optional: true },

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '@lifeguard/core'
-import { MAX_TIMER_MILLIS, checkOption, rejectOption, type OptionRule } from '@lifeguard/core/adapter'
+import { MAX_TIMER_MILLIS, checkOption, rejectOption, type OptionRule, poolNameRule } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { PoolConfig } from '../pool.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
@@ -14,7 +14,7 @@ const where = 'new Pool'
 const poolKeys = new Set(['name', 'max', 'poolSize', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxLifetimeSeconds', 'maxUses', 'allowExitOnIdle', 'onConnect', 'verify', 'log', 'Promise', 'Client', 'maxWaitingRequests', 'leakDetectionMillis', 'maxLifetimeJitterMillis', 'validateAfterIdleMillis', 'events', 'clock', 'hosts', 'targetSessionAttrs', 'pooler'])
 
 const rules: Record<string, OptionRule> = {
-  name: { type: 'string', nonEmpty: true, optional: true },
+  name: { ...poolNameRule, optional: true },
   max: { type: 'integer', min: 1, optional: true },
   poolSize: { type: 'integer', min: 1, optional: true },
   min: { type: 'integer', min: 0, optional: true },

@@ -21,7 +21,7 @@ export class QueryAttributes {
   readonly #byRoute = new Map<string, Map<string, ByStatement>>()
   // Statements outside any operation: statement kind -> attributes.
   readonly #outside: ByStatement = new Map()
-  // A success's attributes -> error type -> the failure's attributes.
+  // A success's attributes -> error type and status code -> the failure's attributes.
   readonly #failures = new Map<Attributes, Map<string, Attributes>>()
   #cached = 0
 
@@ -63,16 +63,18 @@ export class QueryAttributes {
     return built
   }
 
-  // `status` is `type` or nothing (see responseStatusCode), so `type` alone keys the cache.
+  // An adapter's error may carry the server's code in its cause (a read-only refusal wraps 25006), so one
+  // `type` may come with several status codes, or none.
   #failure(success: Attributes, type: string, status: string | undefined): Attributes {
+    const key = status === undefined || status === type ? type : `${type} ${status}`
     let byType = this.#failures.get(success)
-    const found = byType?.get(type)
+    const found = byType?.get(key)
     if (found !== undefined) return found
     const built: Attributes = { ...success, [attributeNames.errorType]: type }
     if (status !== undefined) built[attributeNames.responseStatusCode] = status
     if (this.#cached < maxCached) {
       if (byType === undefined) this.#failures.set(success, (byType = new Map()))
-      byType.set(type, built)
+      byType.set(key, built)
       this.#cached++
     }
     return built
