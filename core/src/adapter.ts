@@ -18,6 +18,7 @@ export { redactConnectionString, redactText, redactError, formatTarget } from '.
 export type { TargetParts } from './redact.js'
 
 export { controlQuery } from './control-query.js'
+export { outsideOperations } from './context-storage.js'
 export type { ControlQuery } from './control-query.js'
 export { clockRule, systemClock } from './clock.js'
 export type { Clock, ClockTimer } from './clock.js'

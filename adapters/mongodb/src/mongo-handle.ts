@@ -1,6 +1,6 @@
 import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import { checkOption, contextRule, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
-import type { ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
+import type { AbstractCursor, ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
 import { currentContext, LeaseSlot, type Admit, type SignalSource } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
 import type { PoolAccess } from './internal/pool-access.js'
@@ -24,6 +24,14 @@ export class MongoHandle implements AsyncDisposable {
   readonly #signal: SignalSource
   readonly #admit: Admit
   readonly #sessions = new Set<ClientSession>()
+  // Cursors handed out and not yet closed: a handler that reads one batch and returns leaves its server
+  // cursor (and the driver's implicit session) open until the server times it out.
+  readonly #cursors = new Set<AbstractCursor>()
+  readonly #cursorOpened = (cursor: AbstractCursor): void => {
+    if (cursor.closed || this.#cursors.has(cursor)) return
+    this.#cursors.add(cursor)
+    cursor.once('close', () => this.#cursors.delete(cursor))
+  }
   readonly #defaultCollection: string | undefined
   #disposing: Promise<void> | undefined
 
@@ -55,7 +63,7 @@ export class MongoHandle implements AsyncDisposable {
    */
   db(name?: string, options?: DbOptions): Db {
     this.#check('use a database')
-    return gated(this.#access.client.db(name ?? this.#access.dbName, options), this.#admit, this.#access.gate.redact)
+    return gated(this.#access.client.db(name ?? this.#access.dbName, options), this.#admit, this.#access.gate.redact, this.#cursorOpened)
   }
 
   /**
@@ -167,9 +175,12 @@ export class MongoHandle implements AsyncDisposable {
     return this.#default('countDocuments').countDocuments(...args)
   }
 
-  /** Ends the sessions this handle started (aborting an open transaction). Idempotent. */
+  /** Closes the cursors it handed out that are still open, and ends the sessions it started (aborting an open transaction). Idempotent. */
   dispose(): Promise<void> {
-    this.#disposing ??= Promise.all([...this.#sessions].map(endQuietly)).then(() => undefined)
+    // Cursors first: one may run in a session of this handle.
+    this.#disposing ??= Promise.all([...this.#cursors].map(closeQuietly))
+      .then(() => Promise.all([...this.#sessions].map(endQuietly)))
+      .then(() => undefined)
     return this.#disposing
   }
 
@@ -228,6 +239,14 @@ export function checkMongoPool(where: string, pool: unknown): void {
 
 // Ending a session only returns it to the driver's session pool (aborting an open transaction first); a
 // failure there must not hide the operation's own outcome.
+async function closeQuietly(cursor: AbstractCursor): Promise<void> {
+  try {
+    await cursor.close()
+  } catch {
+    // The cursor is already gone or the server unreachable: the server times it out.
+  }
+}
+
 async function endQuietly(session: ClientSession): Promise<void> {
   try {
     await session.endSession()

@@ -124,7 +124,7 @@ export class MongoPool implements ManagedPool {
    * The driver's client. Operations made on it directly bypass admission (and so `maxSize`, bounded waiting
    * and per-operation metrics), though its connections are still counted: use it for what the handle does
    * not cover, such as change streams. If the driver closed it after a failed first connection, reading it
-   * reconnects it (in the background), as the pool's own operations do.
+   * reconnects it (in the background), as the pool's own operations do; never once the pool is closing.
    */
   get client(): MongoClient {
     this.#revival.kick()
@@ -293,7 +293,8 @@ export class MongoPool implements ManagedPool {
         }
       })
     }
-    // A reconnect still running would otherwise open a topology after the close.
+    // A reconnect still running would otherwise open a topology after the close, and a later one would reopen it.
+    this.#revival.stop()
     await this.#revival.settled()
     try {
       await this.#client.close()

@@ -97,6 +97,21 @@ Backoff('progress ends the backoff: refills go on at once, and the next failure 
   keeper.stop()
 })
 
+Backoff('a probe answered on a connection that outlived an outage asks for the missing connections at once', async () => {
+  const clock = new ManualClock(0)
+  // One connection survived the outage: a lone ping is served on it and opens nothing.
+  const tracker = { total: 1, open: 1, busy: 0 }
+  const { keeper, pings, serverUp } = keeperOn(tracker, clock, 3)
+  keeper.maintain()
+  await flushPromises()
+  assert.is(pings.length, 3, 'one ping per connection not in use')
+  serverUp(true)
+  await clock.advance(50)
+  assert.equal([tracker.open, tracker.total], [3, 3], 'the probe was answered, so the refill went on at once')
+  assert.is(clock.pendingTimers, 0)
+  keeper.stop()
+})
+
 Backoff.run()
 
 const DB = 'lifeguard_keeper'

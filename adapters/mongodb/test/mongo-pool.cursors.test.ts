@@ -1,10 +1,10 @@
 // Cursors whose next batch cannot get a slot: the loop fails, and the server cursor and its session are closed
 // then, not when the pool closes. Needs server cursors that span batches and the server's view of them, so it
 // runs on the wire server only.
-import { createServiceContainer, OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
+import { createServiceContainer, OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError, runOperation } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { MongoLease, MongoPool } from '../src/index.js'
+import { registerMongo, type MongoLease, type MongoPool } from '../src/index.js'
 import { rejects, startWireServer, type WireServer } from '@lifeguard/test-kit'
 import { batchedCursors, type CursorLog } from './_helpers/cursors.js'
 import { faultTest, openPool } from './_helpers/pools.js'
@@ -92,6 +92,23 @@ faultTest(Cursors)('a getMore of an aborted operation closes the cursor', async 
   await rejects(loop, OperationAbortedError, 'ERR_OPERATION_ABORTED')
   await assertClosedAtOnce(context, pool, seen, lease)
   await operation.dispose()
+})
+
+faultTest(Cursors)("a cursor a handler read in part and left is closed with the operation: server cursor and session", async (context) => {
+  const pool = poolOf(context, { maxSize: 2 })
+  const container = registerMongo(createServiceContainer(), pool)
+  const first = await runOperation('reports', 'GET /first-page', async (operation) => {
+    const cursor = operation.mongodb.collection<{ _id: number }>('big').find({}, { batchSize: 2 })
+    const doc = await cursor.next()
+    // Read in full: closed by the driver, nothing for dispose to do.
+    await operation.mongodb.collection('big').find({}, { batchSize: 20 }).toArray()
+    assert.is(context.cursors.open.size, 1, 'the first cursor is open on the server while the handler runs')
+    return doc?._id
+  }, { container })
+  assert.is(first, 0)
+  assert.is(context.cursors.open.size, 0, 'no server cursor left open')
+  assert.is(context.cursors.killed.length, 1, 'killCursors reached the server')
+  await container.dispose()
 })
 
 Cursors.run()

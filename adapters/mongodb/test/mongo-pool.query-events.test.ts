@@ -97,6 +97,29 @@ faultTest(Queries)('a failed command carries the server\'s error; durations are 
   assert.ok(finds.some((q) => !Number.isInteger(q.durationMillis)), 'sub-millisecond resolution')
 })
 
+faultTest(Queries)('a refill after a lost connection is reported outside any operation, though a request first connected the client', async (context) => {
+  const { target } = context
+  const pings: (string | undefined)[] = []
+  const onQuery = (event: { operation?: string | undefined }) => void (event.operation === 'ping' && pings.push(OperationContext.tryCurrent()?.requestId))
+  const pool = openPool(target, { dbName: DB, minSize: 2, maxSize: 4, faults: true, events: { onQuery } })
+  context.pools.push(pool)
+  const container = registerMongo(createServiceContainer(), pool)
+  const app = appNameOf(pool)
+  // No warm-up: the first request connects the client, and the driver's timers and sockets start in it.
+  await runOperation('orders-api', 'GET /orders', (operation) => operation.mongodb.collection('orders').findOne({}), { container, requestId: 'req-1' })
+  await target.waitForPoolConnections(app, 2)
+  // Later, outside any request, a connection drops: the pool is cleared and refilled to minSize.
+  const refillsBefore = pings.length
+  target.wire?.fault('find', { kind: 'closeSocket', times: 1 })
+  await pool.collection('orders').findOne({}).catch(() => undefined)
+  await target.waitForPoolConnections(app, 2)
+  const deadline = Date.now() + 3000
+  while (pings.length === refillsBefore && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  assert.ok(pings.length > refillsBefore, 'the refill pinged')
+  assert.equal(pings, pings.map(() => undefined), `the refill's pings ran in: ${pings.join(', ')}`)
+  await container.dispose()
+})
+
 Queries('monitorCommands: false in clientOptions turns the events off', async (context) => {
   const recorder = recordEvents()
   const pool = openPool(context.target, { dbName: DB, events: recorder.listeners, clientOptions: { monitorCommands: false } })

@@ -7,7 +7,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MongoPool } from '../src/index.js'
 import { freePort, rejects, startWireServer, type WireServer } from '@lifeguard/test-kit'
-import { appNameOf, faultTest, openPool, recordEvents } from './_helpers/pools.js'
+import { appNameOf, faultTest, openPool, recordEvents, sleep } from './_helpers/pools.js'
 import type { TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_recovery'
@@ -116,6 +116,18 @@ faultTest(Recovery)('closing the pool while it reconnects leaves no client open 
   await reconnecting.catch(() => undefined)
   await wire.waitFor(() => wire.connections.every((c) => c.handshake?.['client']?.application?.name !== appNameOf(pool)), 3000, 'no connection of the closed pool')
   assert.is(pool.state, 'closed')
+})
+
+faultTest(Recovery)('a closed pool is never reconnected: reading pool.client after close() opens nothing', async (context) => {
+  const pool = poolOnLatePort(context)
+  await rejects(pool.collection('orders').findOne({}), MongoServerSelectionError)
+  await pool.close()
+  // The database comes up after the service shut the pool down; a health check or a logger reads pool.client.
+  const wire = await startServer(context)
+  void pool.client
+  // The reconnect it used to start opened its monitor connection within milliseconds; wait well past that.
+  await sleep(500)
+  assert.is(wire.connections.filter((c) => c.handshake?.['client']?.application?.name === appNameOf(pool)).length, 0)
 })
 
 Recovery.run()

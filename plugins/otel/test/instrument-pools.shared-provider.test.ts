@@ -176,7 +176,7 @@ shared('without onError the collision is a process warning; an onError that thro
 shared('rejects a bad poolNamePrefix or onError, naming option, value and range', () => {
   const registry = createPoolRegistry()
   const cases: [unknown, RegExp][] = [
-    ['', /`poolNamePrefix` to be a string of 1 to 100 characters without control characters, got `""` \(string\)/],
+    ['', /`poolNamePrefix` to be a string of 1 to 100 characters without control characters or `:\/\/` \(a label, never a connection string\), got `""` \(string\)/],
     ['x'.repeat(101), /`poolNamePrefix` to be a string of 1 to 100 characters/],
     ['billing\n', /`poolNamePrefix`.*got `"billing\\n"` \(string\)/],
     [42, /`poolNamePrefix`.*got `42` \(number\)/],

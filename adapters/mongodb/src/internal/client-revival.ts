@@ -9,6 +9,7 @@ import type { MongoClient } from 'mongodb'
 export class ClientRevival {
   readonly #client: MongoClient
   #closed = false
+  #stopped = false
   #reconnecting: Promise<void> | undefined
 
   constructor(client: MongoClient) {
@@ -26,7 +27,7 @@ export class ClientRevival {
    */
   ensure(): Promise<void> | undefined {
     if (this.#reconnecting !== undefined) return this.#reconnecting
-    if (!this.#closed) return undefined
+    if (!this.#closed || this.#stopped) return undefined
     this.#closed = false
     const reconnecting = this.#client.connect().then(
       () => {
@@ -44,6 +45,11 @@ export class ClientRevival {
   /** Starts a reconnect if one is due, without waiting; its failure is reported by the next close event. */
   kick(): void {
     this.ensure()?.catch(() => undefined)
+  }
+
+  /** The pool is closing: nothing reconnects the client from now on (a read of `pool.client` would have). */
+  stop(): void {
+    this.#stopped = true
   }
 
   /** Resolves once no reconnect is running, so closing the pool cannot race one and leave a topology open. */

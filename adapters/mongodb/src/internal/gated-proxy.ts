@@ -15,11 +15,17 @@ function isGateable(value: unknown): value is object {
   return typeof value === 'object' && value !== null && gatedClasses.some((type) => value instanceof type)
 }
 
-function wrapResult(value: unknown, admit: Admit, redact: Redact): unknown {
-  if (isGateable(value)) return gated(value, admit, redact)
+/** Told of every cursor a gated object hands out (a handle closes the ones left open when it is disposed). */
+export type CursorOpened = (cursor: AbstractCursor) => void
+
+function wrapResult(value: unknown, admit: Admit, redact: Redact, opened: CursorOpened | undefined): unknown {
+  if (isGateable(value)) {
+    if (opened !== undefined && value instanceof AbstractCursor) opened(value)
+    return gated(value, admit, redact, opened)
+  }
   if (value instanceof ChangeStream) return redactChangeStreamErrors(value, redact)
   if (value instanceof Readable) return redactStreamErrors(value, redact)
-  if (Array.isArray(value) && value.some(isGateable)) return value.map((item) => wrapResult(item, admit, redact))
+  if (Array.isArray(value) && value.some(isGateable)) return value.map((item) => wrapResult(item, admit, redact, opened))
   return value
 }
 
@@ -29,9 +35,9 @@ function wrapResult(value: unknown, admit: Admit, redact: Redact): unknown {
  * that return the object (`sort`, `limit`, ...) return the proxy; `Db`, `Collection` and cursors they return
  * are gated the same way. Cursors take a slot only for steps that may fetch a batch, not for buffered documents.
  * Errors of the change streams and Node streams they return are passed through `redact` (gated calls' errors
- * are redacted by `admit`).
+ * are redacted by `admit`). `opened` is told of every cursor handed out, also by the objects returned.
  */
-export function gated<T extends object>(target: T, admit: Admit, redact: Redact): T {
+export function gated<T extends object>(target: T, admit: Admit, redact: Redact, opened?: CursorOpened): T {
   const cache = new Map<PropertyKey, { source: unknown; wrapped: unknown }>()
   const proxy: T = new Proxy(target, {
     get(object, property) {
@@ -39,7 +45,7 @@ export function gated<T extends object>(target: T, admit: Admit, redact: Redact)
       if (typeof value !== 'function' || property === 'constructor') return value
       const cached = cache.get(property)
       if (cached !== undefined && cached.source === value) return cached.wrapped
-      const wrapped = wrapMethod(object, proxy, property, value as (...args: unknown[]) => unknown, admit, redact)
+      const wrapped = wrapMethod(object, proxy, property, value as (...args: unknown[]) => unknown, admit, redact, opened)
       cache.set(property, { source: value, wrapped })
       return wrapped
     },
@@ -47,14 +53,14 @@ export function gated<T extends object>(target: T, admit: Admit, redact: Redact)
   return proxy
 }
 
-function wrapMethod(object: object, proxy: object, property: PropertyKey, method: (...args: unknown[]) => unknown, admit: Admit, redact: Redact): unknown {
+function wrapMethod(object: object, proxy: object, property: PropertyKey, method: (...args: unknown[]) => unknown, admit: Admit, redact: Redact, opened: CursorOpened | undefined): unknown {
   const kind = (method as { constructor?: { name?: string } }).constructor?.name
   if (kind === 'AsyncFunction' && !ungated.has(property)) {
     const cursor = object instanceof AbstractCursor && (property === 'next' || property === 'tryNext' || property === 'hasNext') ? object : undefined
     return function gatedCall(...args: unknown[]): Promise<unknown> {
       // A document already in the cursor's buffer is served without a round trip, so without a slot.
       if (cursor !== undefined && cursor.bufferedCount() > 0) return method.apply(object, args) as Promise<unknown>
-      return admit(() => method.apply(object, args) as Promise<unknown>).then((result) => wrapResult(result, admit, redact))
+      return admit(() => method.apply(object, args) as Promise<unknown>).then((result) => wrapResult(result, admit, redact, opened))
     }
   }
   if (kind === 'AsyncGeneratorFunction') {
@@ -64,7 +70,7 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
   }
   return function passThrough(...args: unknown[]): unknown {
     const result = method.apply(object, args)
-    return result === object ? proxy : wrapResult(result, admit, redact)
+    return result === object ? proxy : wrapResult(result, admit, redact, opened)
   }
 }
 

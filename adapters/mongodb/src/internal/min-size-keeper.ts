@@ -1,4 +1,5 @@
 import type { Clock, ClockTimer } from '@lifeguard/core'
+import { outsideOperations } from '@lifeguard/core/adapter'
 import type { CmapTracker } from './cmap-tracker.js'
 
 // Retries of a run that opened nothing wait 50ms, 100ms, ... up to 1s: a server refusing new connections
@@ -21,6 +22,8 @@ export class MinSizeKeeper {
   #running: Promise<void> | undefined
   #retry: ClockTimer | undefined
   #failures = 0
+  // A one-ping probe after failed runs found the server answering: the next run asks for every missing connection.
+  #answering = false
 
   /**
    * @param ping - a ping outside admission
@@ -40,8 +43,15 @@ export class MinSizeKeeper {
     return this.#running
   }
 
-  /** Opens the missing connections, unless a run is in progress or due, or the pool is paused. */
+  /**
+   * Opens the missing connections, unless a run is in progress or due, or the pool is paused. Outside any
+   * operation: it is asked from driver events, which fire in whichever request's I/O the driver was serving.
+   */
   maintain(): void {
+    outsideOperations(() => this.#maintain())
+  }
+
+  #maintain(): void {
     if (this.#running !== undefined || this.#retry !== undefined || this.#paused()) return
     const minSize = this.#minSize()
     if (minSize - this.#tracker.total <= 0) {
@@ -49,17 +59,29 @@ export class MinSizeKeeper {
       return
     }
     const before = this.#tracker.open
-    // Concurrent pings beside the connections in use make the driver open the missing ones; after a failed
-    // run, one ping finds out whether the server takes connections again.
-    const count = this.#failures > 0 ? 1 : Math.max(1, minSize - this.#tracker.busy)
-    this.#running = Promise.allSettled(Array.from({ length: count }, () => this.#ping())).then(() => {
+    // Concurrent pings beside the connections in use and those being opened make the driver open the missing
+    // ones (a ping takes an idle connection first); after a failed run, one ping finds out whether the server
+    // answers again.
+    const probing = this.#failures > 0 && !this.#answering
+    const opening = this.#tracker.total - this.#tracker.open
+    const count = probing ? 1 : Math.max(1, minSize - this.#tracker.busy - opening)
+    this.#running = Promise.allSettled(Array.from({ length: count }, () => this.#ping())).then((results) => {
       this.#running = undefined
       // Go on at once while it makes progress; else try again later, each time later.
       if (this.#tracker.open > before) {
         this.#failures = 0
+        this.#answering = false
         this.maintain()
         return
       }
+      // The probe was answered (on a connection that outlived the outage, say): ask for the missing ones now.
+      // Backoff goes on counting, so a server that answers but refuses new connections is not asked in a loop.
+      if (probing && results.some((result) => result.status === 'fulfilled')) {
+        this.#answering = true
+        this.maintain()
+        return
+      }
+      this.#answering = false
       const delay = Math.min(maxRetryMillis, firstRetryMillis * 2 ** this.#failures)
       this.#failures++
       this.#retry = this.#clock.setTimeout(
