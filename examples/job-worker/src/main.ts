@@ -38,13 +38,13 @@ interface Running {
   close(): Promise<'clean' | 'job-left' | 'queue-unreachable'>
 }
 
-async function start(config: WorkerConfig, running: Running): Promise<void> {
+async function start(config: WorkerConfig, running: Running, stopping: AbortSignal): Promise<void> {
   const pool = running.registry.register(
     createPostgresPool({ name: 'billing', connectionString: config.databaseUrl, applicationName: config.applicationName, minSize: 1, maxSize: config.concurrency }),
   )
   const container = registerPostgres(createServiceContainer({ onError: (error) => log(`dispose failed: ${String(error)}`) }), pool)
   running.container = container
-  await waitForRedis(config.redisUrl, { attempts: config.redisConnectAttempts, log })
+  await waitForRedis(config.redisUrl, { attempts: config.redisConnectAttempts, log, signal: stopping })
   await running.registry.warmup()
   await runOperation('job-worker', 'migrate', (context) => migrateBilling(context.postgres, config.schema), { container })
 
@@ -123,14 +123,18 @@ function main(): void {
       return (running.container?.openScopes ?? 0) > 0 ? 'job-left' : 'queue-unreachable'
     },
   }
-  const started = start(config, running)
+  // A signal during start-up ends the wait for Redis at once, rather than after every attempt.
+  const startup = new AbortController()
+  const started = start(config, running, startup.signal)
 
-  // Registered before start-up finishes, so a signal during start-up still closes what was opened.
+  // Registered before start-up finishes, so a signal during start-up still closes what was opened. SIGHUP (the
+  // terminal closed) too: by default it would end the process with its jobs stalled.
   let stopping = false
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (stopping) return
       stopping = true
+      startup.abort(new Error(`${signal} received`))
       log(`${signal} received: finishing active jobs, then closing`)
       const deadline = setTimeout(() => {
         log(`shutdown did not finish within ${shutdownTimeoutMillis}ms: exiting anyway`)

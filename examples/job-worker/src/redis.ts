@@ -18,31 +18,47 @@ export function createRedisConnection(url = 'redis://127.0.0.1:6379'): Redis {
 
 /**
  * Waits until Redis at `url` answers `PING`, trying `attempts` times `delayMillis` apart, so that a worker
- * started without Redis stops with a message instead of retrying forever.
+ * started without Redis stops with a message instead of retrying forever. Each attempt gives up after
+ * `attemptTimeoutMillis`: something that accepts the connection and never answers (a wrong port, a stuck
+ * proxy) would otherwise hold it for good. `signal` ends the wait early (a shutdown during start-up).
  *
  * @throws {Error} naming where Redis was expected and how to start it, after the last attempt
+ * @throws the signal's reason once it aborts
  */
-export async function waitForRedis(url: string, options: { attempts: number; delayMillis?: number; log?: (line: string) => void }): Promise<void> {
-  const { attempts, delayMillis = 500, log } = options
+export async function waitForRedis(url: string, options: { attempts: number; delayMillis?: number; attemptTimeoutMillis?: number; signal?: AbortSignal; log?: (line: string) => void }): Promise<void> {
+  const { attempts, delayMillis = 500, attemptTimeoutMillis = 2_000, signal, log } = options
   let lastError: unknown
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    signal?.throwIfAborted()
     // One attempt per connection: no reconnects, no offline queue, so a refused connection fails at once.
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 2_000 })
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: attemptTimeoutMillis })
     // The socket's own error (ECONNREFUSED, ENOTFOUND) says more than connect()'s 'Connection is closed'.
     let socketError: unknown
     probe.on('error', (error) => (socketError = error))
+    const gaveUp = new AbortController()
     try {
-      await probe.connect()
-      await probe.ping()
+      const answered = (async () => {
+        await probe.connect()
+        await probe.ping()
+      })()
+      const late = sleep(attemptTimeoutMillis, undefined, { signal: gaveUp.signal }).then(() => {
+        throw Object.assign(new Error(`no answer within ${attemptTimeoutMillis}ms`), { code: 'ETIMEDOUT' })
+      })
+      // The loser settles later (the probe disconnected, the timer cancelled): nothing waits for it.
+      answered.catch(() => undefined)
+      late.catch(() => undefined)
+      await Promise.race([answered, late])
       await probe.quit()
       return
     } catch (error) {
       lastError = socketError ?? error
       probe.disconnect()
+    } finally {
+      gaveUp.abort()
     }
     if (attempt < attempts) {
       if (attempt === 1) log?.(`Redis at ${redactConnectionString(url)} is not answering (${describe(lastError)}); trying ${attempts - 1} more time(s)`)
-      await sleep(delayMillis)
+      await sleep(delayMillis, undefined, signal === undefined ? undefined : { signal })
     }
   }
   throw new Error(

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { closedPort, scratchName, watchProcess, type WatchedProcess } from '@lifeguard/test-kit'
 import pg from 'pg'
@@ -169,6 +170,40 @@ Main('without Redis it stops after a few attempts, naming Redis and how to start
   assert.match(run.output(), 'Could not reach Redis at redis://127.0.0.1:1 after 3 attempt(s) (ECONNREFUSED)')
   assert.match(run.output(), 'set REDIS_URL')
   assert.ok(Date.now() - started < 30_000, 'gave up instead of retrying forever')
+  assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
+})
+
+Main('a Redis that accepts connections and never answers: each attempt gives up, and it stops naming Redis, exit 1', async () => {
+  // A listener that takes the connection and says nothing (a wrong port, a stuck proxy).
+  const silent = createServer(() => undefined)
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  const port = (silent.address() as AddressInfo).port
+  try {
+    const run = watchProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: exampleDir,
+      env: { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_CONNECT_ATTEMPTS: '2', DB_SCHEMA: schema, APP_NAME: applicationName },
+    })
+    // Before, the first attempt waited for good; the bound only ends a failing test.
+    const exit = await Promise.race([run.exited, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 60_000).unref())])
+    if (exit === 'still waiting') await run.stop('SIGKILL')
+    assert.equal(exit, { code: 1, signal: null })
+    assert.match(run.output(), `Could not reach Redis at redis://127.0.0.1:${port} after 2 attempt(s) (ETIMEDOUT)`)
+    assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
+  } finally {
+    silent.close()
+  }
+})
+
+Main('a signal while it waits for Redis ends the wait at once: no attempt after it, exit 0', async () => {
+  const run = watchProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: exampleDir,
+    env: { REDIS_URL: 'redis://127.0.0.1:1', REDIS_CONNECT_ATTEMPTS: '1000', DB_SCHEMA: schema, APP_NAME: applicationName },
+  })
+  await run.waitFor(/is not answering/, 30_000)
+  run.child.kill('SIGINT')
+  assert.equal(await run.exited, { code: 0, signal: null })
+  assert.match(run.output(), 'SIGINT received')
+  assert.not.match(run.output(), 'Could not reach Redis', 'the attempts left (500 s of them) were not made')
   assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
 })
 

@@ -19,8 +19,10 @@ export function runHttpService(framework: string, createServer: (service: Orders
     process.exit(1)
   }
   // Registered before start-up begins, so a signal during start-up still closes what was opened.
+  let stopping = false
   onShutdownSignal(
     async () => {
+      stopping = true
       const started = await ready.catch(() => undefined)
       if (started === undefined) return
       started.service.startDraining()
@@ -35,6 +37,11 @@ export function runHttpService(framework: string, createServer: (service: Orders
 
   const ready = (async () => {
     const service = await startOrdersService(config)
+    // A signal came while starting: close what was opened instead of starting to serve.
+    if (stopping) {
+      await service.close()
+      return undefined
+    }
     const server = createServer(service)
     try {
       return { service, server, url: await listen(server, config.port, config.host) }
@@ -45,7 +52,9 @@ export function runHttpService(framework: string, createServer: (service: Orders
   })()
 
   ready.then(
-    ({ url, service }) => {
+    (started) => {
+      if (started === undefined || stopping) return
+      const { url, service } = started
       const base = url.toString().replace(/\/$/, '')
       log(`listening on ${base} (${framework}; PostgreSQL ${service.database.embedded ? 'embedded, ' : ''}at ${service.database.target})`)
       log(`try it:`)

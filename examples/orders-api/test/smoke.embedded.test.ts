@@ -1,9 +1,11 @@
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { watchProcess } from '@lifeguard/test-kit'
 import { eventually, isRefused, request, sampleOrder } from './_helpers/http.js'
 import { startService, type ServiceProcess } from './_helpers/service-process.js'
 
@@ -114,6 +116,34 @@ Embedded('when its PostgreSQL died under it, health turns 503, and SIGTERM still
   assert.equal(exit, { code: 1, signal: null }, 'the shutdown says it did not finish cleanly')
   assert.match(service.output(), /shutdown failed: Could not close the service cleanly\. 1 step\(s\) failed: PostgreSQL did not stop within \d+ms/)
   assert.equal(await dataFolders(tempDir), [], 'its data folder is removed all the same')
+})
+
+Embedded('SIGHUP to the service itself (its terminal closed) shuts it down as SIGTERM does: database stopped, folder removed, exit 0', async () => {
+  const tempDir = await privateTempDir()
+  // Started without npm: the signal reaches the service alone, as when it runs under `exec node` in a terminal.
+  service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-hangup', TMPDIR: tempDir }, { timeoutMillis: 120_000 })
+  const target = /embedded PostgreSQL ready at postgres:\/\/postgres@127\.0\.0\.1:(\d+)\//.exec(service.output())
+  assert.ok(target !== null, 'the log names where the embedded server listens')
+  service.child.kill('SIGHUP')
+  const exit = await service.exited
+  assert.equal(exit, { code: 0, signal: null }, 'a clean exit, not death by the signal')
+  assert.match(service.output(), 'SIGHUP received')
+  assert.ok(await eventually(() => isRefused(`http://127.0.0.1:${target[1]}`)), 'the embedded PostgreSQL is stopped with the service')
+  assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
+})
+
+Embedded('a signal while it starts up ends the start-up: it never listens, the database is stopped, exit 0', async () => {
+  const tempDir = await privateTempDir()
+  const env = { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-early-stop', TMPDIR: tempDir }
+  const starting = watchProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: fileURLToPath(new URL('..', import.meta.url)), env })
+  service = Object.assign(starting, { url: '' })
+  await starting.waitFor(/starting an embedded PostgreSQL/, 60_000)
+  starting.child.kill('SIGINT')
+  const exit = await starting.exited
+  assert.equal(exit, { code: 0, signal: null })
+  assert.match(starting.output(), 'SIGINT received')
+  assert.not.match(starting.output(), 'listening on', 'it did not start serving what was about to stop')
+  assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
 })
 
 Embedded('when npm start is killed outright (SIGKILL), the service still shuts down and removes the data folder', async () => {
