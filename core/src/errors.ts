@@ -132,6 +132,8 @@ export class PoolTimeoutError extends LifeguardError {
   readonly pool: string
   /** How long the caller waited (ms): the pool's `acquireTimeoutMillis`. */
   readonly timeoutMillis: number
+  /** Other requests still waiting when it timed out, when the pool said. */
+  readonly waiting: number | undefined
   constructor(pool: string, timeoutMillis: number, options?: { cause?: unknown; waiting?: number | undefined; connecting?: number | undefined }) {
     const waiting = options?.waiting === undefined ? '' : ` ${options.waiting} other request(s) were waiting.`
     // Said apart from the waiters: against a server that accepts and never answers, the pool is not busy.
@@ -139,6 +141,7 @@ export class PoolTimeoutError extends LifeguardError {
     super('ERR_POOL_TIMEOUT', `Could not acquire a connection from pool '${pool}'. Timed out after ${timeoutMillis}ms.${waiting}${connecting}`, options)
     this.pool = pool
     this.timeoutMillis = timeoutMillis
+    this.waiting = options?.waiting
   }
 }
 

@@ -3,6 +3,7 @@ import { checkOption, contextRule, validateOptions, type OptionRule } from '@lif
 import type { AbstractCursor, ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
 import { currentContext, LeaseSlot, type Admit, type SignalSource } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
+import { collectionNameRule, databaseNameRule } from './internal/names.js'
 import type { PoolAccess } from './internal/pool-access.js'
 import { poolAccess } from './internal/symbols.js'
 import type { MongoPool } from './mongo-pool.js'
@@ -63,6 +64,7 @@ export class MongoHandle implements AsyncDisposable {
    */
   db(name?: string, options?: DbOptions): Db {
     this.#check('use a database')
+    if (name !== undefined) checkOption('MongoHandle.db', 'name', name, databaseNameRule)
     return gated(this.#access.client.db(name ?? this.#access.dbName, options), this.#admit, this.#access.gate.redact, this.#cursorOpened)
   }
 
@@ -74,6 +76,7 @@ export class MongoHandle implements AsyncDisposable {
    * await context.mongodb.collection('orders').findOne({ _id: id })
    */
   collection<T extends Document = Document>(name: string, options?: CollectionOptions): Collection<T> {
+    checkOption('MongoHandle.collection', 'name', name, collectionNameRule)
     return this.db().collection<T>(name, options)
   }
 
@@ -108,6 +111,7 @@ export class MongoHandle implements AsyncDisposable {
    */
   async withTransaction<R>(fn: (session: ClientSession) => Promise<R>, options?: TransactionOptions): Promise<R> {
     checkOption('withTransaction', 'fn', fn, { type: 'function' })
+    checkOption('withTransaction', 'options', options, { type: 'object', optional: true })
     this.#check('start a transaction')
     const gate = this.#access.gate
     // A second slot would wait for the one this code holds itself: on a full pool, until PoolTimeoutError.

@@ -15,6 +15,7 @@ import {
 } from '@lifeguard/core'
 import {
   AdmissionQueue,
+  checkOption,
   PoolLifecycle,
   PoolMonitor,
   type LivePoolState,
@@ -28,6 +29,7 @@ import { CommandTimer } from './internal/command-timer.js'
 import { createClient } from './internal/create-client.js'
 import { currentContext, Gate } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
+import { collectionNameRule, databaseNameRule } from './internal/names.js'
 import { MinSizeKeeper } from './internal/min-size-keeper.js'
 import type { PoolAccess } from './internal/pool-access.js'
 import { describeTarget, secretsOf } from './internal/target.js'
@@ -169,11 +171,13 @@ export class MongoPool implements ManagedPool {
    * Waiting operations leave the queue when the current operation context aborts.
    */
   db(name?: string, options?: DbOptions): Db {
+    if (name !== undefined) checkOption('MongoPool.db', 'name', name, databaseNameRule)
     return gated(this.#client.db(name ?? this.dbName, options), (operation) => this.#gate.run(operation, currentContext), this.#gate.redact)
   }
 
   /** A collection of `dbName` whose operations go through admission. */
   collection<T extends Document = Document>(name: string, options?: CollectionOptions): Collection<T> {
+    checkOption('MongoPool.collection', 'name', name, collectionNameRule)
     return this.db().collection<T>(name, options)
   }
 

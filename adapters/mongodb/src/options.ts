@@ -1,6 +1,7 @@
-import { type PoolEventListeners } from '@lifeguard/core'
+import { InvalidOptionError, type PoolEventListeners } from '@lifeguard/core'
 import { checkOption, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules, poolNameRule } from '@lifeguard/core/adapter'
 import type { MongoClient, MongoClientOptions } from 'mongodb'
+import { databaseNameRule } from './internal/names.js'
 
 /** Driver options that Lifeguard sets itself from the pool's own options. */
 export type OwnedClientOption = 'maxPoolSize' | 'minPoolSize' | 'maxIdleTimeMS' | 'appName'
@@ -85,7 +86,7 @@ function defaultAppName(name: string): string {
 const rules: OptionRules<MongoPoolOptions> = {
   name: poolNameRule,
   uri: { type: 'string', nonEmpty: true, secret: true },
-  dbName: { type: 'custom', expected: 'a MongoDB database name (1 to 63 bytes, none of `/\\. "$`)', check: isDatabaseName, optional: true },
+  dbName: { ...databaseNameRule, optional: true },
   minSize: { type: 'integer', min: 0, optional: true },
   maxSize: { type: 'integer', min: 1, optional: true },
   maxSizeLimit: { type: 'integer', min: 1, optional: true },
@@ -98,16 +99,34 @@ const rules: OptionRules<MongoPoolOptions> = {
   clientOptions: { type: 'custom', expected: 'an object of MongoClient options', check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), optional: true },
 }
 
-// The server refuses every operation on a database named otherwise.
-function isDatabaseName(value: unknown): boolean {
-  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) < 64 && !/[/\\. "$\0]/.test(value)
-}
-
+// What Lifeguard sets on the driver, and from which of its own options.
 const owned: Record<OwnedClientOption, string> = {
   maxPoolSize: '`maxSize` and `maxSizeLimit`',
   minPoolSize: '`minSize`',
   maxIdleTimeMS: '`maxIdleTimeMillis`',
   appName: '`appName`',
+}
+
+function ownedName(key: string): OwnedClientOption | undefined {
+  const lower = key.toLowerCase()
+  return (Object.keys(owned) as OwnedClientOption[]).find((name) => name.toLowerCase() === lower)
+}
+
+// The option names in a connection string's query (`mongodb://host/db?maxPoolSize=5&w=1`).
+function queryKeys(uri: string): string[] {
+  const query = uri.split('#')[0]?.split('?')[1]
+  if (query === undefined) return []
+  return query
+    .split('&')
+    .map((pair) => {
+      const key = pair.split('=')[0] ?? ''
+      try {
+        return decodeURIComponent(key)
+      } catch {
+        return key
+      }
+    })
+    .filter((key) => key !== '')
 }
 
 /**
@@ -124,8 +143,19 @@ export function resolveOptions(options: MongoPoolOptions): ResolvedMongoPoolOpti
   const maxSizeLimit = options.maxSizeLimit ?? Math.max(100, maxSize)
   if (maxSizeLimit < maxSize) rejectOption(WHERE, 'maxSizeLimit', `an integer >= \`maxSize\` (${maxSize})`, maxSizeLimit)
   const clientOptions: MongoClientOptions = { ...options.clientOptions }
-  for (const [key, use] of Object.entries(owned)) {
-    if (key in clientOptions) rejectOption(WHERE, `clientOptions.${key}`, `left out (Lifeguard sets it from ${use})`, (clientOptions as Record<string, unknown>)[key])
+  // The driver reads its option names regardless of case (`maxpoolsize` is `maxPoolSize`), in clientOptions
+  // and in the connection string: a pool setting there would be overridden without a word.
+  for (const key of Object.keys(clientOptions)) {
+    const name = ownedName(key)
+    if (name !== undefined) rejectOption(WHERE, `clientOptions.${key}`, `left out (Lifeguard sets it from ${owned[name]})`, (clientOptions as Record<string, unknown>)[key])
+  }
+  for (const key of queryKeys(options.uri)) {
+    const name = ownedName(key)
+    // The connection string's appName is taken (it names the application, as the driver would).
+    if (name === undefined || name === 'appName') continue
+    const expected = `a connection string without \`${key}\` (Lifeguard sets it from ${owned[name]})`
+    // Not the connection string itself: it may hold credentials.
+    throw new InvalidOptionError('uri', expected, `Invalid options for ${WHERE}: expected \`uri\` to be ${expected}, got one with \`${key}\`.`)
   }
   for (const [key, value] of Object.entries(clientOptions)) {
     const rule = driverOptionRule(key, value)
@@ -188,7 +218,7 @@ export function driverOptions(options: ResolvedMongoPoolOptions): MongoClientOpt
     maxIdleTimeMS: options.maxIdleTimeMillis,
     // The pool's `query` events come from command monitoring, which the driver cannot turn on later; the
     // application's own choice (in `clientOptions` or the URI) wins.
-    ...('monitorCommands' in options.clientOptions || /[?&]monitorcommands=/i.test(options.uri) ? {} : { monitorCommands: true }),
+    ...(Object.keys(options.clientOptions).some((key) => key.toLowerCase() === 'monitorcommands') || /[?&]monitorcommands=/i.test(options.uri) ? {} : { monitorCommands: true }),
     ...(options.appName === undefined ? {} : { appName: options.appName }),
   }
 }

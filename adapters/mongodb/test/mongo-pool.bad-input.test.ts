@@ -137,6 +137,16 @@ BadInput('registerMongo, createMongoHandle and withTransaction check their argum
   const handle = createMongoHandle(pool)
   const error = await rejects(handle.withTransaction(5 as never), InvalidOptionError)
   assert.match(error.message, 'Invalid options for withTransaction: expected `fn` to be a function')
+  assert.is((await rejects(handle.withTransaction(async () => 1, 'majority' as never), InvalidOptionError)).option, 'options')
+  // Names the driver would take (or throw its own error for), and the server refuse.
+  for (const name of ['', 5, 'a$b', 'a\0b']) {
+    assert.match(thrown(() => handle.collection(name as never)).message, 'Invalid options for MongoHandle.collection: expected `name` to be a MongoDB collection name')
+    assert.is(thrown(() => pool.collection(name as never)).option, 'name')
+  }
+  for (const name of ['', 'a.b', 'a b', 'x'.repeat(64)]) {
+    assert.match(thrown(() => handle.db(name)).message, 'Invalid options for MongoHandle.db: expected `name` to be a MongoDB database name')
+    assert.is(thrown(() => pool.db(name)).option, 'name')
+  }
   assert.is(pool.getPoolCounters().waitingRequests, 0)
   await handle.dispose()
 })

@@ -43,6 +43,21 @@ Options('driver options Lifeguard owns are refused in clientOptions, with the op
   assert.match(invalid({ name: 'orders', uri, clientOptions: { minPoolSize: 1 } }).message, 'from `minSize`')
   assert.match(invalid({ name: 'orders', uri, clientOptions: { maxIdleTimeMS: 1 } }).message, 'from `maxIdleTimeMillis`')
   assert.match(invalid({ name: 'orders', uri, clientOptions: { appName: 'x' } }).message, 'from `appName`')
+  // The driver reads option names regardless of case: so does the check.
+  assert.is(invalid({ name: 'orders', uri, clientOptions: { maxpoolsize: 2 } as never }).option, 'clientOptions.maxpoolsize')
+  assert.is(invalid({ name: 'orders', uri, clientOptions: { MAXIDLETIMEMS: 1 } as never }).option, 'clientOptions.MAXIDLETIMEMS')
+})
+
+Options('pool settings in the connection string are refused too, without showing it; its appName is taken', () => {
+  for (const [query, key] of [['maxPoolSize=2', 'maxPoolSize'], ['w=1&minpoolsize=3', 'minpoolsize'], ['maxIdleTimeMS=1', 'maxIdleTimeMS']]) {
+    const error = invalid({ name: 'orders', uri: `mongodb://app:pw-s3cret@db/orders?${query}` })
+    assert.is(error.option, 'uri')
+    assert.match(error.message, `expected \`uri\` to be a connection string without \`${key}\``)
+    assert.not.match(error.message, 's3cret')
+  }
+  const pool = createMongoPool({ name: 'orders', uri: 'mongodb://db/orders?appName=orders-api' })
+  assert.is(pool.client.options.appName, 'orders-api')
+  return pool.close()
 })
 
 Options('an unparsable uri is an InvalidOptionError that never shows the password', () => {

@@ -54,6 +54,19 @@ Secrets('util.inspect, JSON and toString show the pool without its connection st
   const lease = await pool.acquire()
   assertNoSecret(inspect(lease, { depth: 10, showHidden: true }), 'inspect of a lease')
   lease.release()
+  // And what it hands out: the driver's objects hold the client, whose options hold the connection string.
+  const orders = handle.collection('orders')
+  for (const [what, value] of [
+    ['a collection', orders],
+    ['a database', handle.db()],
+    ['a cursor', orders.find({})],
+    ['an aggregation cursor', orders.aggregate([])],
+    ["the pool's own collection", pool.collection('orders')],
+  ] as const) {
+    assertNoSecret(inspect(value, { depth: 10, showHidden: true }), `inspect of ${what}`)
+    assertNoSecret(inspect({ nested: value }, { depth: 10 }), `inspect of ${what}, nested`)
+  }
+  assert.is(inspect(orders), "Collection { namespace: 'shop.orders' }")
   await handle.dispose()
 })
 

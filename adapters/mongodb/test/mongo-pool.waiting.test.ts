@@ -63,6 +63,21 @@ Waiting('a waiter gives up after acquireTimeoutMillis with PoolTimeoutError and 
   assert.equal([metrics.timeouts, metrics.waitingRequests], [2, 0])
 })
 
+Waiting('waiters that time out together each report the others still waiting then, as their error says', async (context) => {
+  const recorder = recordEvents()
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1, acquireTimeoutMillis: 100, events: recorder.listeners })
+  context.pools.push(pool)
+  const lease = await pool.acquire()
+  try {
+    const errors = await Promise.all([1, 2, 3].map(() => rejects(pool.acquire(), PoolTimeoutError, 'ERR_POOL_TIMEOUT')))
+    assert.equal(errors.map((error) => error.waiting), [2, 1, 0])
+    assert.match(errors[0]?.message ?? '', '2 other request(s) were waiting.')
+  } finally {
+    lease.release()
+  }
+  assert.equal(recorder.of('timeout').map((t) => t.waitingRequests), [2, 1, 0])
+})
+
 faultTest(Waiting)('PoolTimeoutError carries the last connect error as its cause', async (context) => {
   const wire = context.target.wire!
   const pool = openPool(context.target, { dbName: DB, maxSize: 1, acquireTimeoutMillis: 150, faults: true })

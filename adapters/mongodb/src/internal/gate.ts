@@ -164,7 +164,8 @@ export class Gate {
       // A context may come from another installed copy of core: tell it from a signal by the signal's class.
       await this.#queue.acquire(source === undefined || source instanceof AbortSignal ? source : source.signal)
     } catch (error) {
-      if (error instanceof PoolTimeoutError) this.#monitor.timedOut(performance.now() - started, this.#queue.waiting, error.cause)
+      // Several waiters time out together: by the time each hears of it, the others have left the queue.
+      if (error instanceof PoolTimeoutError) this.#monitor.timedOut(performance.now() - started, error.waiting ?? this.#queue.waiting, error.cause)
       throw error
     }
     return this.#monitor.acquired(performance.now() - started)

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import { inspect } from 'node:util'
 import { AbstractCursor, Admin, ChangeStream, Collection, Db, OrderedBulkOperation, UnorderedBulkOperation } from 'mongodb'
 import type { Admit } from './gate.js'
 import { redactChangeStreamErrors, redactStreamErrors, type Redact } from './redacting-streams.js'
@@ -39,6 +40,10 @@ function wrapResult(value: unknown, admit: Admit, redact: Redact, opened: Cursor
  */
 export function gated<T extends object>(target: T, admit: Admit, redact: Redact, opened?: CursorOpened): T {
   const cache = new Map<PropertyKey, { source: unknown; wrapped: unknown }>()
+  // The driver's objects hold their client, whose options hold the connection string: `console.log` of a
+  // collection printed the password. `util.inspect` looks through a proxy at its target, so the target shows
+  // what it is and where, and nothing it holds.
+  if (!Object.hasOwn(target, inspect.custom)) Object.defineProperty(target, inspect.custom, { value: () => summary(target), configurable: true })
   const proxy: T = new Proxy(target, {
     get(object, property) {
       const value: unknown = Reflect.get(object, property, object)
@@ -111,4 +116,11 @@ async function closeQuietly(iterator: AsyncGenerator<unknown>, object: object): 
   } catch {
     // The cursor is already gone or unreachable; the server times it out.
   }
+}
+
+// `Collection { namespace: 'shop.orders' }`: the class and the namespace, nothing the client holds.
+function summary(object: object): string {
+  const namespace = (object as { namespace?: unknown }).namespace
+  const where = typeof namespace === 'string' ? namespace : namespace === undefined || namespace === null ? undefined : String(namespace)
+  return `${object.constructor.name} { ${where === undefined ? '' : `namespace: '${where}' `}}`.replace('{  }', '{}')
 }
