@@ -1,6 +1,7 @@
 /**
- * Every error Lifeguard throws is a `LifeguardError` with a stable `code`. Callers branch on `code` or
- * `instanceof`, never on the message.
+ * Every error Lifeguard throws is a `LifeguardError` with a stable `code` (or, for several failures at
+ * once, an `AggregateError` with one: see the end of this file). Callers branch on `code` or `instanceof`,
+ * never on the message.
  */
 export class LifeguardError extends Error {
   /** The class's name; each subclass sets its own literal (`'PoolTimeoutError'`, ...). */

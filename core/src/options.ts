@@ -204,8 +204,9 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'an array'
   switch (typeof value) {
     case 'string': {
-      // A connection string given by mistake (for a name, a prefix) keeps its password out of the message.
-      const shown = redactText(value)
+      // A connection string given by mistake (for a name, a prefix) keeps its password out of the message;
+      // cut first, so that a long string (a certificate given to the wrong option) costs nothing much.
+      const shown = redactText(value.length > 512 ? value.slice(0, 512) : value)
       return `\`${JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown)}\` (string)`
     }
     case 'number':

@@ -76,7 +76,7 @@ export class PoolMonitor {
    */
   constructor(options: PoolMonitorOptions) {
     // A name that is a connection string is refused below; the message must not quote its password on the way.
-    validateOptions(`the monitor of pool '${redactText(String(options?.name))}'`, options, monitorRules)
+    validateOptions(`the monitor of pool '${redactText(String(options?.name).slice(0, 512))}'`, options, monitorRules)
     this.#target = options.target
     this.#leakDetectionMillis = options.leakDetectionMillis ?? 0
     this.clock = options.clock ?? systemClock

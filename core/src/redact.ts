@@ -48,8 +48,9 @@ export function formatTarget(parts: TargetParts): string {
 }
 
 /**
- * Removes every given secret (passwords, full connection strings) from a text, and any
- * `scheme://user:password@` credentials it finds.
+ * Removes every given secret (passwords, full connection strings) from a text, any
+ * `scheme://user:password@` credentials it finds, and the value of any `...password=` parameter (a
+ * connection string's query, libpq's `key=value` form, `tlsCertificateKeyFilePassword=`).
  */
 export function redactText(text: string, secrets: readonly string[] = []): string {
   let result = text
@@ -57,8 +58,11 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
     if (secret.length >= 3) result = result.split(secret).join('***')
   }
   // The userinfo ends at the last `@` of the authority (a password may hold a raw `@`); failing that,
-  // at the first `@` (a password may hold a raw `/`).
-  return result.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):(?:[^\s/?#]*@|[^@\s]*@)/gi, '$1:***@')
+  // at the first `@` (a password may hold a raw `/`). The scheme is bounded: unbounded, a long run of
+  // letters made every position a new start, and a long text took seconds.
+  return result
+    .replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]*):(?:[^\s/?#]*@|[^@\s]*@)/gi, '$1:***@')
+    .replace(/\b([a-z_]*pass(?:word|wd)|pwd)=(?:'[^']*'|[^\s&;'"]*)/gi, '$1=***')
 }
 
 /**

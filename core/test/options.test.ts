@@ -154,6 +154,15 @@ single('a string value is shown without the password of a connection string in i
   // Redacted before it is shortened: a long one cannot leave part of the password in sight.
   const long = throwsError(() => checkOption('createPool', 'name', `postgres://app:hunter2@${'db'.repeat(40)}/orders`, { type: 'oneOf', values: ['orders'] }), InvalidOptionError)
   assert.not.match(long.message, 'hunter')
+  // The other places a password goes: a query parameter, libpq's key=value form.
+  for (const form of ['postgres://db/orders?sslmode=require&password=hunter2', 'host=db user=app password=hunter2']) {
+    const error = throwsError(() => checkOption('createPool', 'name', form, { type: 'oneOf', values: ['orders'] }), InvalidOptionError)
+    assert.not.match(error.message, 'hunter2', form)
+  }
+  // A long string (a certificate in the wrong option) is cut before it is searched: this took seconds.
+  const started = performance.now()
+  throwsError(() => checkOption('createPool', 'name', 'a'.repeat(200_000), { type: 'oneOf', values: ['orders'] }), InvalidOptionError)
+  assert.ok(performance.now() - started < 5000, 'bounded work (a 200,000-character string took about 30 s before)')
 })
 
 single('checkOption states an upper bound alone', () => {

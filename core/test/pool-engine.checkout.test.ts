@@ -106,17 +106,23 @@ test("a control query's request is served first and is not refused by maxWaiting
   assert.equal(order, ['c: PoolExhaustedError', 'control', 'a', 'b'])
 })
 
-test('a control query waits no longer than the first waiter, so deadlines stay in queue order', async () => {
+test('a control query keeps its own deadline; the waiters behind it time out on theirs', async () => {
   const { engine, clock } = fakeEngine({ maxSize: 1, acquireTimeoutMillis: 100 })
   const holder = await engine.acquire(undefined)
   const waiter = rejects(engine.acquire(undefined), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
   await clock.advance(60)
-  const control = new Promise<Error | undefined>((resolve) => engine.request((error) => resolve(error), undefined, true))
-  const later = engine.acquire(undefined)
+  let control: Error | undefined | 'waiting' = 'waiting'
+  engine.request((error, lease) => {
+    control = error
+    if (lease !== undefined) engine.release(lease)
+  }, undefined, true)
   await clock.advance(40)
-  assert.instance(await control, PoolTimeoutError, 'at the first waiter\'s deadline (100 ms), not its own (160 ms)')
   await waiter
-  assert.is(engine.waitingCount, 1, 'the caller behind them still waits')
+  const later = engine.acquire(undefined)
+  assert.is(control, 'waiting', 'at 100 ms the first waiter timed out; the control query asked at 60 waits until 160')
+  await clock.advance(60)
+  assert.instance(control, PoolTimeoutError)
+  assert.is(engine.waitingCount, 1, 'the caller behind them still waits (until 200)')
   engine.release(holder)
   engine.release(await later)
 })

@@ -69,6 +69,14 @@ text('removes credentials of any URL in the text, even without a secrets list', 
   assert.is(redactText(`mongodb://root:${password}@a:27017,b:27017/admin`), 'mongodb://root:***@a:27017,b:27017/admin')
 })
 
+text('removes the value of a password parameter: in a query, and in the key=value form', () => {
+  assert.is(redactText(`postgres://db/orders?sslmode=require&password=${password}&x=1`), 'postgres://db/orders?sslmode=require&password=***&x=1')
+  assert.is(redactText(`host=db user=app password=${password} dbname=orders`), 'host=db user=app password=*** dbname=orders')
+  assert.is(redactText(`host=db password='${password} x' port=5432`), 'host=db password=*** port=5432')
+  assert.is(redactText(`mongodb://db/?tlsCertificateKeyFilePassword=${password}`), 'mongodb://db/?tlsCertificateKeyFilePassword=***')
+  assert.is(redactText('passes=3 compass=north'), 'passes=3 compass=north')
+})
+
 text('removes a password holding a raw @ or / completely', () => {
   const withAt = redactText(`postgres://app:p@ss@${password}@db:5432/orders failed`)
   assert.is(withAt, 'postgres://app:***@db:5432/orders failed')

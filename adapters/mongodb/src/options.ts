@@ -114,9 +114,12 @@ function ownedName(key: string): OwnedClientOption | undefined {
 
 // The option names in a connection string's query (`mongodb://host/db?maxPoolSize=5&w=1`).
 function queryKeys(uri: string): string[] {
-  const query = uri.split('#')[0]?.split('?')[1]
-  if (query === undefined) return []
-  return query
+  const withoutFragment = uri.split('#')[0] ?? ''
+  const start = withoutFragment.indexOf('?')
+  if (start === -1) return []
+  // Everything after the first `?`: a value may hold one too (`authMechanismProperties=A:b?c`).
+  return withoutFragment
+    .slice(start + 1)
     .split('&')
     .map((pair) => {
       const key = pair.split('=')[0] ?? ''

@@ -49,7 +49,7 @@ Options('driver options Lifeguard owns are refused in clientOptions, with the op
 })
 
 Options('pool settings in the connection string are refused too, without showing it; its appName is taken', () => {
-  for (const [query, key] of [['maxPoolSize=2', 'maxPoolSize'], ['w=1&minpoolsize=3', 'minpoolsize'], ['maxIdleTimeMS=1', 'maxIdleTimeMS']]) {
+  for (const [query, key] of [['maxPoolSize=2', 'maxPoolSize'], ['w=1&minpoolsize=3', 'minpoolsize'], ['maxIdleTimeMS=1', 'maxIdleTimeMS'], ['authMechanismProperties=A:b?c&maxPoolSize=5', 'maxPoolSize']]) {
     const error = invalid({ name: 'orders', uri: `mongodb://app:pw-s3cret@db/orders?${query}` })
     assert.is(error.option, 'uri')
     assert.match(error.message, `expected \`uri\` to be a connection string without \`${key}\``)

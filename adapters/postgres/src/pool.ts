@@ -12,7 +12,7 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
-import { checkOption, controlQuery } from '@lifeguard/core/adapter'
+import { checkOption, controlQuery, outsideOperations } from '@lifeguard/core/adapter'
 import type { Clock } from '@lifeguard/core/adapter'
 import type pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
@@ -230,7 +230,8 @@ export class Pool extends EventEmitter implements ManagedPool {
    * of every waiting caller. A connection budget counts through it.
    */
   [controlQuery](text: string, values: unknown[]): Promise<pg.QueryResult> {
-    return this.#core.query(undefined, text, values, false, true)
+    // Not the current operation's: a budget's timers may have started inside one, which must not own the count.
+    return outsideOperations(() => this.#core.query(undefined, text, values, false, true))
   }
 
   /**

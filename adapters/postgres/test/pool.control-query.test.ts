@@ -1,3 +1,4 @@
+import { createServiceContainer, OperationContext } from '@lifeguard/core'
 import { controlQuery, type ControlQuery } from '@lifeguard/core/adapter'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -34,6 +35,22 @@ test('the drop-in Pool does the same', async () => {
   assert.ok(finished <= 3, `${finished} of 20 queries finished before it`)
   await pool.end()
   await waitForConnectionCount(appName, 0)
+})
+
+test("a control query started inside an operation is not that operation's: not attributed to it, not ended with it", async () => {
+  const operations: (string | undefined)[] = []
+  const { pool, appName } = testPool('control-query-owner', { maxSize: 1, events: { onQuery: () => void operations.push(OperationContext.tryCurrent()?.operation) } })
+  const client = new AbortController()
+  const operation = OperationContext.create('orders-api', 'GET /orders', { container: createServiceContainer(), signal: client.signal })
+  const holder = await pool.connect()
+  // Waiting for the only connection when the operation's caller goes away.
+  const count = operation.run(() => pool[controlQuery]('SELECT 1 AS one', []))
+  client.abort()
+  holder.release()
+  assert.equal((await count).rows, [{ one: 1 }])
+  assert.equal(operations, [undefined])
+  await operation.dispose()
+  await closeAndCheck(pool, appName)
 })
 
 test.run()

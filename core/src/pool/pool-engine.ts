@@ -196,8 +196,8 @@ export class PoolEngine<C> {
    * connection attempt failed for good. It may be called before `request` returns.
    *
    * @param context - the operation asking (its signal bounds the wait); default: the current one
-   * @param first - served before every waiter (not counted against `maxWaitingRequests`), within the first
-   *   waiter's deadline: for the pool's own control queries, such as a connection budget's count
+   * @param first - served before every other waiter (and not counted against `maxWaitingRequests`): for the
+   *   pool's own control queries, such as a connection budget's count
    */
   request(grant: Grant<C>, context: OperationContext | undefined = OperationContext.tryCurrent(), first = false): void {
     if (this.#lifecycle.closing) return grant(new PoolClosedError(this.name), undefined)
@@ -217,7 +217,7 @@ export class PoolEngine<C> {
     const timeout = this.#options.acquireTimeoutMillis
     const deadline = timeout > 0 ? now + timeout : Infinity
     const waiter = { grant, askedAt: now, deadline, context, origin: this.#monitor.captureOrigin(), settled: false }
-    if (first) this.#queue.pushFront({ ...waiter, deadline: Math.min(deadline, this.#queue.firstDeadline()) })
+    if (first) this.#queue.pushFront(waiter)
     else this.#queue.push(waiter)
     // An idle connection may be waiting for validation, or be about to be handed over.
     if (this.#idle.length > 0) this.#scheduleDispatch()

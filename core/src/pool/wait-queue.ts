@@ -41,8 +41,12 @@ export class WaitQueue<C> {
   #head = 0
   #length = 0
   #timer: ClockTimer | undefined
+  // Control waiters (see `pushFront`), served before the others, each with a timer of its own: few and rare,
+  // and their deadlines are not in line with the others'.
+  #first: { waiter: Waiter<C>; timer: ClockTimer | undefined }[] = []
   // Aborts are rare: a scan of the queue for the operation's waiters is cheaper than tracking them.
   readonly #aborted = (context: OperationContext, reason: unknown): void => {
+    for (const { waiter } of [...this.#first]) if (!waiter.settled && waiter.context === context) this.fail(waiter, this.#hooks.aborted(waiter, reason))
     for (let i = this.#head; i < this.#waiters.length; i++) {
       const waiter = this.#waiters[i]
       if (waiter !== undefined && !waiter.settled && waiter.context === context) this.fail(waiter, this.#hooks.aborted(waiter, reason))
@@ -70,32 +74,31 @@ export class WaitQueue<C> {
   }
 
   /**
-   * Adds a waiter at the front, to be served next: a pool's own control queries (a budget's count), which
-   * must not wait behind the requests they are about to relieve. Its deadline must not be later than the
-   * first waiter's (see `firstDeadline`), so deadlines stay in queue order.
+   * Adds a waiter served before every other: a pool's own control queries (a budget's count), which must
+   * not wait behind the requests they are about to relieve. It keeps its own deadline.
    */
   pushFront(waiter: Waiter<C>): void {
     if (waiter.context !== undefined) {
       watchAbort(waiter.context, this.#aborted)
       countWait(waiter.context, 1)
     }
-    if (this.#head > 0) this.#waiters[--this.#head] = waiter
-    else this.#waiters.unshift(waiter)
+    const clock = this.#hooks.clock
+    const timer = waiter.deadline === Infinity ? undefined : clock.setTimeout(() => this.fail(waiter, this.#hooks.timedOut(waiter)), Math.max(0, waiter.deadline - clock.now()))
+    this.#first.push({ waiter, timer })
     this.#length++
-    if (waiter.deadline !== Infinity && this.#timer === undefined) this.#arm(waiter.deadline)
-  }
-
-  /** The deadline of the first waiter not yet answered (Infinity when none waits). */
-  firstDeadline(): number {
-    for (let i = this.#head; i < this.#waiters.length; i++) {
-      const waiter = this.#waiters[i]
-      if (waiter !== undefined && !waiter.settled) return waiter.deadline
-    }
-    return Infinity
   }
 
   /** Takes the oldest waiter out (it is settled: answer it through its `grant`). */
   shift(): Waiter<C> | undefined {
+    while (this.#first.length > 0) {
+      const { waiter } = this.#first[0] as { waiter: Waiter<C> }
+      if (waiter.settled) {
+        this.#first.shift()
+        continue
+      }
+      this.#settle(waiter)
+      return waiter
+    }
     while (this.#head < this.#waiters.length) {
       const waiter = this.#waiters[this.#head] as Waiter<C>
       this.#waiters[this.#head++] = undefined
@@ -118,6 +121,11 @@ export class WaitQueue<C> {
   /** Answers every waiter after the first `keep` with the error made for it. */
   failAllBut(keep: number, error: (waiter: Waiter<C>) => Error): void {
     let kept = 0
+    for (const { waiter } of [...this.#first]) {
+      if (waiter.settled) continue
+      if (kept < keep) kept++
+      else this.fail(waiter, error(waiter))
+    }
     for (let i = this.#head; i < this.#waiters.length; i++) {
       const waiter = this.#waiters[i]
       if (waiter === undefined || waiter.settled) continue
@@ -129,11 +137,20 @@ export class WaitQueue<C> {
   #settle(waiter: Waiter<C>): void {
     waiter.settled = true
     this.#length--
+    if (this.#first.length > 0) this.#forgetFirst(waiter)
     if (waiter.context !== undefined) countWait(waiter.context, -1)
     if (this.#length === 0 && this.#timer !== undefined) {
       this.#hooks.clock.clearTimeout(this.#timer)
       this.#timer = undefined
     }
+  }
+
+  #forgetFirst(waiter: Waiter<C>): void {
+    const index = this.#first.findIndex((entry) => entry.waiter === waiter)
+    if (index === -1) return
+    const { timer } = this.#first[index] as { timer: ClockTimer | undefined }
+    if (timer !== undefined) this.#hooks.clock.clearTimeout(timer)
+    this.#first.splice(index, 1)
   }
 
   // Answered waiters stay in the array until the head passes them; drop that prefix now and then.

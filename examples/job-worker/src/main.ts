@@ -46,7 +46,10 @@ async function start(config: WorkerConfig, running: Running, stopping: AbortSign
   running.container = container
   await waitForRedis(config.redisUrl, { attempts: config.redisConnectAttempts, log, signal: stopping })
   await running.registry.warmup()
+  stopping.throwIfAborted()
   await runOperation('job-worker', 'migrate', (context) => migrateBilling(context.postgres, config.schema), { container })
+  // A signal meanwhile: take no job.
+  stopping.throwIfAborted()
 
   running.connection = createRedisConnection(config.redisUrl)
   const worker = createJobWorker({ queueName: config.queueName, connection: running.connection, container, concurrency: config.concurrency, handlers: billingJobs(config.schema) })

@@ -58,7 +58,11 @@ export async function waitForRedis(url: string, options: { attempts: number; del
     }
     if (attempt < attempts) {
       if (attempt === 1) log?.(`Redis at ${redactConnectionString(url)} is not answering (${describe(lastError)}); trying ${attempts - 1} more time(s)`)
-      await sleep(delayMillis, undefined, signal === undefined ? undefined : { signal })
+      // The signal's own reason, not the timer's AbortError.
+      await sleep(delayMillis, undefined, signal === undefined ? undefined : { signal }).catch((error: unknown) => {
+        signal?.throwIfAborted()
+        throw error
+      })
     }
   }
   throw new Error(

@@ -111,6 +111,9 @@ attributes("a failure's cached attributes carry its own status code: one error t
   assert.is(statusOf(wrapping(serverError('25006'))), '25006')
   assert.is(statusOf(wrapping()), undefined)
   assert.is(statusOf(wrapping(serverError('57P01'))), '57P01')
+  // A type that is its own status code (a server's error) and the same code without one (a client's) differ.
+  assert.is(statusOf(Object.assign(new Error('x'), { code: '40001' })), undefined)
+  assert.is(statusOf(serverError('40001')), '40001')
   assert.is(cache.of(undefined, 'INSERT', wrapping(serverError('25006'))), cache.of(undefined, 'INSERT', wrapping(serverError('25006'))), 'still cached')
 })
 

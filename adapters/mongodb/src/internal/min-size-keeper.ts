@@ -64,7 +64,10 @@ export class MinSizeKeeper {
     // answers again.
     const probing = this.#failures > 0 && !this.#answering
     const opening = this.#tracker.total - this.#tracker.open
-    const count = probing ? 1 : Math.max(1, minSize - this.#tracker.busy - opening)
+    // Once a probe was answered, one connection more than are idle: a server that answers but refuses new
+    // connections (at its limit) is asked for one a retry, not for every one missing.
+    const idle = this.#tracker.open - this.#tracker.busy
+    const count = probing ? 1 : this.#answering ? idle + 1 : Math.max(1, minSize - this.#tracker.busy - opening)
     this.#running = Promise.allSettled(Array.from({ length: count }, () => this.#ping())).then((results) => {
       this.#running = undefined
       // Go on at once while it makes progress; else try again later, each time later.
@@ -74,7 +77,7 @@ export class MinSizeKeeper {
         this.maintain()
         return
       }
-      // The probe was answered (on a connection that outlived the outage, say): ask for the missing ones now.
+      // The probe was answered (on a connection that outlived the outage, say): ask for a new connection now.
       // Backoff goes on counting, so a server that answers but refuses new connections is not asked in a loop.
       if (probing && results.some((result) => result.status === 'fulfilled')) {
         this.#answering = true

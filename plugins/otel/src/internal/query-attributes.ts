@@ -66,7 +66,7 @@ export class QueryAttributes {
   // An adapter's error may carry the server's code in its cause (a read-only refusal wraps 25006), so one
   // `type` may come with several status codes, or none.
   #failure(success: Attributes, type: string, status: string | undefined): Attributes {
-    const key = status === undefined || status === type ? type : `${type} ${status}`
+    const key = status === undefined ? type : `${type}\0${status}`
     let byType = this.#failures.get(success)
     const found = byType?.get(key)
     if (found !== undefined) return found
