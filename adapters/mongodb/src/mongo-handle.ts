@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import { checkOption, contextRule, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
 import type { AbstractCursor, ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
@@ -88,6 +89,8 @@ export class MongoHandle implements AsyncDisposable {
   startSession(options?: ClientSessionOptions): ClientSession {
     this.#check('start a session')
     const session = this.#access.client.startSession(options)
+    // A session holds its client, whose options hold the connection string: logged, it shows its id only.
+    Object.defineProperty(session, inspect.custom, { value: () => `ClientSession { id: ${inspect(session.id?.id)} }`, configurable: true })
     this.#sessions.add(session)
     session.once('ended', () => this.#sessions.delete(session))
     return session

@@ -1,8 +1,9 @@
 import { DisposedError } from '@lifeguard/core'
-import { type Checkout } from '@lifeguard/core/adapter'
+import { checkOption, type Checkout } from '@lifeguard/core/adapter'
 import type { Collection, CollectionOptions, Db, DbOptions, Document } from 'mongodb'
 import { LeaseSlot, type Admit } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
+import { collectionNameRule, databaseNameRule } from './internal/names.js'
 import type { PoolAccess } from './internal/pool-access.js'
 
 /**
@@ -44,6 +45,7 @@ export class MongoLease implements AsyncDisposable {
    */
   db(name?: string, options?: DbOptions): Db {
     if (this.#slot.released) throw this.#releasedError()
+    if (name !== undefined) checkOption('MongoLease.db', 'name', name, databaseNameRule)
     return gated(this.#pool.client.db(name ?? this.#pool.dbName, options), this.#admit, this.#pool.gate.redact)
   }
 
@@ -53,6 +55,7 @@ export class MongoLease implements AsyncDisposable {
    * @throws {DisposedError} after `release()`
    */
   collection<T extends Document = Document>(name: string, options?: CollectionOptions): Collection<T> {
+    checkOption('MongoLease.collection', 'name', name, collectionNameRule)
     return this.db().collection<T>(name, options)
   }
 

@@ -16,6 +16,8 @@ interface FakeTracker {
   total: number
   open: number
   busy: number
+  /** Checkouts waiting inside the driver. */
+  waiting: number
 }
 
 function keeperOn(tracker: FakeTracker, clock: ManualClock, minSize = 2): { keeper: MinSizeKeeper; pings: number[]; serverUp: (up: boolean) => void } {
@@ -51,7 +53,7 @@ const Backoff = suite('MinSizeKeeper backoff')
 
 Backoff('after a refill that opened nothing it retries with one ping, 50ms later, doubling up to 1s', async () => {
   const clock = new ManualClock(0)
-  const tracker = { total: 0, open: 0, busy: 0 }
+  const tracker = { total: 0, open: 0, busy: 0, waiting: 0 }
   const { keeper, pings } = keeperOn(tracker, clock)
   keeper.maintain()
   await flushPromises()
@@ -73,7 +75,7 @@ Backoff('after a refill that opened nothing it retries with one ping, 50ms later
 
 Backoff('progress ends the backoff: refills go on at once, and the next failure starts again at 50ms', async () => {
   const clock = new ManualClock(0)
-  const tracker = { total: 0, open: 0, busy: 0 }
+  const tracker = { total: 0, open: 0, busy: 0, waiting: 0 }
   const { keeper, pings, serverUp } = keeperOn(tracker, clock)
   keeper.maintain()
   await clock.advance(50 + 100 + 200) // three failed retries: the next one is due 400ms later
@@ -100,7 +102,7 @@ Backoff('progress ends the backoff: refills go on at once, and the next failure 
 Backoff('a probe answered on a connection that outlived an outage asks for the missing connections at once', async () => {
   const clock = new ManualClock(0)
   // One connection survived the outage: a lone ping is served on it and opens nothing.
-  const tracker = { total: 1, open: 1, busy: 0 }
+  const tracker = { total: 1, open: 1, busy: 0, waiting: 0 }
   const { keeper, pings, serverUp } = keeperOn(tracker, clock, 3)
   keeper.maintain()
   await flushPromises()
@@ -109,6 +111,18 @@ Backoff('a probe answered on a connection that outlived an outage asks for the m
   await clock.advance(50)
   assert.equal([tracker.open, tracker.total], [3, 3], 'the probe was answered, so the refill went on at once')
   assert.is(clock.pendingTimers, 0)
+  keeper.stop()
+})
+
+Backoff('checkouts already waiting inside the driver are counted: the refill asks only for what they leave missing', async () => {
+  const clock = new ManualClock(0)
+  // After a pool clear: nothing open, and a retried read waiting in the driver for a connection of its own.
+  const tracker = { total: 0, open: 0, busy: 0, waiting: 1 }
+  // The server refuses for now: the first run is all there is to count.
+  const { keeper, pings } = keeperOn(tracker, clock, 2)
+  keeper.maintain()
+  await flushPromises()
+  assert.is(pings.length, 1, 'one ping: the read asks for the other connection itself')
   keeper.stop()
 })
 

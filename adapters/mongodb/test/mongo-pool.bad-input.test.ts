@@ -143,6 +143,11 @@ BadInput('registerMongo, createMongoHandle and withTransaction check their argum
     assert.match(thrown(() => handle.collection(name as never)).message, 'Invalid options for MongoHandle.collection: expected `name` to be a MongoDB collection name')
     assert.is(thrown(() => pool.collection(name as never)).option, 'name')
   }
+  // A lease is an admission slot: no server is needed to take one.
+  const lease = await pool.acquire()
+  assert.is(thrown(() => lease.collection('a$b')).option, 'name')
+  assert.is(thrown(() => lease.db('a.b')).option, 'name')
+  lease.release()
   for (const name of ['', 'a.b', 'a b', 'x'.repeat(64)]) {
     assert.match(thrown(() => handle.db(name)).message, 'Invalid options for MongoHandle.db: expected `name` to be a MongoDB database name')
     assert.is(thrown(() => pool.db(name)).option, 'name')

@@ -69,6 +69,23 @@ faultTest(Faults)('a socket closed mid-command clears the pool, is reported with
   assert.is(await pool.collection('orders').findOne({}), null)
 })
 
+faultTest(Faults)('a read retried after a pool clear and the refill open minSize connections between them, not one more', async (context) => {
+  const { target } = context
+  const wire = target.wire!
+  const pool = openPool(target, { dbName: DB, minSize: 2, maxSize: 2, maxIdleTimeMillis: 0, faults: true, clientOptions: { retryReads: true } })
+  context.pools.push(pool)
+  const app = appNameOf(pool)
+  await pool.warmup()
+  await target.waitForMonitor(app)
+  // The driver retries the read once the server is selectable again; the refill asked for meanwhile waited too.
+  wire.fault('find', { kind: 'closeSocket', times: 1 })
+  assert.is(await pool.collection('orders').findOne({}), null)
+  await target.waitForPoolConnections(app, 2, 3000)
+  // Both waited for the same moment: an extra connection came within milliseconds of it. Wait well past that.
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.is(await target.poolConnections(app), 2, 'a third connection (it would stay: idle connections never close here)')
+})
+
 faultTest(Faults)('refused new connections fail the operation that needed one, without clearing the pool', async (context) => {
   const { target } = context
   const wire = target.wire!

@@ -67,6 +67,9 @@ Secrets('util.inspect, JSON and toString show the pool without its connection st
     assertNoSecret(inspect({ nested: value }, { depth: 10 }), `inspect of ${what}, nested`)
   }
   assert.is(inspect(orders), "Collection { namespace: 'shop.orders' }")
+  const session = handle.startSession()
+  assertNoSecret(inspect(session, { depth: 10, showHidden: true }), 'inspect of a session')
+  assertNoSecret(inspect({ session }, { depth: 10 }), 'inspect of a session, nested')
   await handle.dispose()
 })
 

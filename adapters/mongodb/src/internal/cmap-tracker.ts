@@ -6,6 +6,7 @@ import type {
   ConnectionCheckOutFailedEvent,
   ConnectionClosedEvent,
   ConnectionCreatedEvent,
+  ConnectionPoolClearedEvent,
   ConnectionReadyEvent,
   MongoClient,
   ServerDescriptionChangedEvent,
@@ -46,6 +47,8 @@ export class CmapTracker {
   readonly #open = new Set<ConnectionId>()
   readonly #busy = new Set<ConnectionId>()
   #waiting = 0
+  // Between a pool clear and the pool's next `ready`: checkouts wait for the server to be selectable again.
+  #paused = false
   #lastConnectError: unknown
   #lastServerError: unknown
 
@@ -64,8 +67,11 @@ export class CmapTracker {
     })
     this.#listen('connectionCheckOutFailed', (e: ConnectionCheckOutFailedEvent) => this.#checkOutFailed(e))
     this.#listen('connectionCheckedIn', (e: ConnectionCheckedInEvent) => this.#busy.delete(e.connectionId))
-    this.#listen('connectionPoolCleared', () => this.#cleared())
-    this.#listen('connectionPoolReady', () => this.#hooks.poolReady())
+    this.#listen('connectionPoolCleared', (e: ConnectionPoolClearedEvent) => this.#cleared(e))
+    this.#listen('connectionPoolReady', () => {
+      this.#paused = false
+      this.#hooks.poolReady()
+    })
     this.#listen('topologyClosed', () => this.#topologyClosed())
     this.#listen('serverDescriptionChanged', (e: ServerDescriptionChangedEvent) => {
       // Emitted just before the pool is cleared, with the error that made the server Unknown.
@@ -91,6 +97,13 @@ export class CmapTracker {
   }
   get idle(): number {
     return Math.max(0, this.#open.size - this.#busy.size)
+  }
+  /**
+   * True from a pool clear to the pool's next `ready`: a checkout asked for meanwhile waits and is served
+   * with the others when the server comes back, so a refill asked for then would come on top of them.
+   */
+  get paused(): boolean {
+    return this.#paused
   }
   /** Checkouts waiting inside the driver (for a new connection to finish its handshake). */
   get waiting(): number {
@@ -166,7 +179,9 @@ export class CmapTracker {
     if (event.reason === 'timeout') this.#monitor.timedOut(event.durationMS, this.#waiting, this.#lastConnectError)
   }
 
-  #cleared(): void {
+  #cleared(event: ConnectionPoolClearedEvent): void {
+    // A load balancer's pool clears one service's connections and is not paused.
+    if ((event as { serviceId?: unknown }).serviceId == null) this.#paused = true
     for (const id of this.#pending) this.#doubtful.add(id)
     this.#pending.clear()
     this.#monitor.error(new PoolClearedError(this.#pool, { cause: this.#lastServerError }), 'pool')

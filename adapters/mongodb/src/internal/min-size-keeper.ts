@@ -59,15 +59,15 @@ export class MinSizeKeeper {
       return
     }
     const before = this.#tracker.open
-    // Concurrent pings beside the connections in use and those being opened make the driver open the missing
-    // ones (a ping takes an idle connection first); after a failed run, one ping finds out whether the server
-    // answers again.
+    // Concurrent pings beside the connections in use make the driver open the missing ones: a ping takes an
+    // idle connection first, else one being opened. Checkouts already waiting inside the driver (a retried
+    // read after a pool clear) take their share first, so they are asked for too: counted out, the refill
+    // opened one connection too many. After a failed run, one ping finds out whether the server answers again.
     const probing = this.#failures > 0 && !this.#answering
-    const opening = this.#tracker.total - this.#tracker.open
     // Once a probe was answered, one connection more than are idle: a server that answers but refuses new
     // connections (at its limit) is asked for one a retry, not for every one missing.
     const idle = this.#tracker.open - this.#tracker.busy
-    const count = probing ? 1 : this.#answering ? idle + 1 : Math.max(1, minSize - this.#tracker.busy - opening)
+    const count = probing ? 1 : this.#answering ? idle + 1 : Math.max(1, minSize - this.#tracker.busy - this.#tracker.waiting)
     this.#running = Promise.allSettled(Array.from({ length: count }, () => this.#ping())).then((results) => {
       this.#running = undefined
       // Go on at once while it makes progress; else try again later, each time later.
