@@ -20,8 +20,7 @@ import { outageLog } from './outage-log.js'
 import { createRedisConnection, waitForRedis } from './redis.js'
 
 const log = (line: string): void => void process.stdout.write(`[job-worker] ${line}\n`)
-const demoIndex = process.argv.indexOf('--demo')
-const demoJobs = demoIndex === -1 ? 0 : Number(process.argv[demoIndex + 1] ?? 3)
+let demoJobs = 0
 /** Longest wait for the jobs in progress, the Redis connection and the pool at shutdown. */
 const shutdownTimeoutMillis = 30_000
 
@@ -75,6 +74,17 @@ async function start(config: WorkerConfig, running: Running, stopping: AbortSign
   log('stop with Ctrl-C (or SIGTERM)')
 }
 
+/** `--demo N` (1 to 1000; 3 when no number follows), or 0 without `--demo`. @throws {Error} naming a bad N */
+function demoJobCount(argv: readonly string[]): number {
+  const index = argv.indexOf('--demo')
+  if (index === -1) return 0
+  const value = argv[index + 1]
+  if (value === undefined || value.startsWith('--')) return 3
+  const count = Number(value)
+  if (!Number.isInteger(count) || count < 1 || count > 1000) throw new Error(`--demo takes a number of jobs from 1 to 1000, got ${JSON.stringify(value)}.`)
+  return count
+}
+
 // `quit()` waits for Redis to answer, which a Redis that is down never does.
 async function closeRedis(connection: Redis | undefined): Promise<void> {
   if (connection === undefined) return
@@ -93,6 +103,7 @@ function main(): void {
   let config: WorkerConfig
   try {
     config = loadConfig()
+    demoJobs = demoJobCount(process.argv)
   } catch (error) {
     log(`could not start: ${error instanceof Error ? error.message : String(error)}`)
     process.exit(1)

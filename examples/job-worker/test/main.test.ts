@@ -207,6 +207,12 @@ Main('a signal while it waits for Redis ends the wait at once: no attempt after 
   assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
 })
 
+Main('--demo with something other than a number of jobs is refused by name, before anything starts', async () => {
+  const run = watchProcess(process.execPath, ['--import', 'tsx', 'src/main.ts', '--demo', 'abc'], { cwd: exampleDir, env: { APP_NAME: applicationName } })
+  assert.equal(await run.exited, { code: 1, signal: null })
+  assert.match(run.output(), 'could not start: --demo takes a number of jobs from 1 to 1000, got "abc".')
+})
+
 Main('an invalid DATABASE_URL is refused by name, without echoing it', async () => {
   const run = watchProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: exampleDir, env: { DATABASE_URL: 'not-a-url:s3cret' } })
   assert.equal(await run.exited, { code: 1, signal: null })
