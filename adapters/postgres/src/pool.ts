@@ -191,7 +191,7 @@ export class Pool extends EventEmitter implements ManagedPool {
     const checkout: Promise<PooledClient> = this.#core.checkout(undefined)
     if (callback === undefined || callback === null) return this.#promise(checkout)
     checkout.then(
-      (client) => callback(undefined, client, client.release),
+      (client) => callback(undefined, client, this.#core.doneFor(client)),
       (error: Error) => callback(error, undefined, noop),
     )
   }

@@ -209,7 +209,7 @@ export class PostgresPool implements ManagedPool {
     const checkout = this.#core.checkout(undefined)
     if (callback === undefined) return checkout
     checkout.then(
-      (client) => callback(undefined, client, client.release),
+      (client) => callback(undefined, client, this.#core.doneFor(client)),
       (error: Error) => callback(error, undefined, noop),
     )
   }

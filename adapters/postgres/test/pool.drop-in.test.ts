@@ -35,7 +35,7 @@ test('takes a plain pg config, and answers connect/query/end in callback and pro
   const client = await new Promise<pg.PoolClient>((resolve, reject) =>
     pool.connect((error, client, done) => {
       if (error !== undefined || client === undefined) return reject(error)
-      assert.is(done, client.release)
+      assert.type(done, 'function')
       resolve(client)
     }),
   )

@@ -15,17 +15,18 @@ test.after(async ({ pool, appName }) => {
   await closeAndCheck(pool, appName)
 })
 
-test('connect(callback) hands over the client and its release function', async ({ pool }) => {
-  const client = await new Promise<PostgresPoolClient>((resolve, reject) => {
+test('connect(callback) hands over the client and a done() that gives back this checkout, once', async ({ pool }) => {
+  const { client, done } = await new Promise<{ client: PostgresPoolClient; done: (release?: unknown) => void }>((resolve, reject) => {
     pool.connect((error, client, done) => {
       if (error !== undefined || client === undefined) return reject(error)
-      assert.is(done, client.release)
-      resolve(client)
+      resolve({ client, done })
     })
   })
   assert.is(pool.activeCount, 1)
-  client.release()
+  assert.equal((await client.query('SELECT 1 AS one')).rows, [{ one: 1 }])
+  done()
   assert.is(pool.activeCount, 0)
+  assert.throws(() => done(), /already been released/)
 })
 
 test('query() takes text, values, a config object and an optional callback', async ({ pool }) => {

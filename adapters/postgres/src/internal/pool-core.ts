@@ -21,6 +21,13 @@ export interface CheckoutHooks extends ClientHooks {
 }
 
 const alreadyReleased = 'Release called on client which has already been released to the pool.'
+const releasedInTransaction = 'A client was released inside a transaction (no COMMIT or ROLLBACK), so its connection was closed: the server rolls the transaction back, and no other caller runs in it.'
+
+// 'T' in a transaction, 'E' in a failed one (pg reports the server's last ReadyForQuery).
+function inTransaction(client: PooledClient): boolean {
+  const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.()
+  return status === 'T' || status === 'E'
+}
 const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
 
 /**
@@ -142,7 +149,27 @@ export class PgPoolCore {
     if (argument instanceof Error && isReadTimeout(argument)) state.timedOut = true
     // Never reused: a cancel request for its statement could reach the next holder's.
     if (state.timedOut && !argument) argument = new Error(timedOutRelease)
+    // Given back inside a transaction (`BEGIN` without `COMMIT`, or after a failed statement in one): the next
+    // holder's work would run in it, and be rolled back with it. Closed instead; the server rolls it back.
+    if (!argument && !state.broken && inTransaction(client)) argument = new Error(releasedInTransaction)
     this.engine.release(lease, argument === false ? undefined : argument)
+  }
+
+  /**
+   * pg's `done` for the `connect(callback)` form: it gives back this checkout only. Called again after the
+   * client went to another holder, it throws as pg's does, where `client.release` (one per client) would
+   * give back the other holder's checkout and hand one session to two callers.
+   */
+  doneFor(client: PooledClient): (argument?: ReleaseArgument) => void {
+    const lease = client[clientState].lease
+    const checkout = lease.uses
+    return (argument) => {
+      if (lease.uses !== checkout) {
+        if (lease.revoked) return
+        throw new Error(alreadyReleased)
+      }
+      client.release(argument)
+    }
   }
 
   /**

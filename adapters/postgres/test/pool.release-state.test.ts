@@ -1,0 +1,64 @@
+import type { PoolErrorEvent } from '@lifeguard/core'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Pool } from '../src/index.js'
+import { pgConfig, rejects, scratchName, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+import { closeAndCheck, testPool } from './_helpers/pools.js'
+
+// What a holder leaves on a connection when it gives it back, and what the next holder gets.
+const test = suite('a client given back: what the next holder inherits')
+
+test('released inside a transaction, its connection is closed: the next caller runs in no transaction, and its write stays', async () => {
+  const errors: PoolErrorEvent[] = []
+  const { pool, appName } = testPool('release-in-transaction', { maxSize: 1, events: { onError: (e) => void errors.push(e) } })
+  const table = scratchName('release_tx')
+  await pool.query(`CREATE TABLE ${table} (n int)`)
+  try {
+    const careless = await pool.connect()
+    const before = (await careless.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid
+    await careless.query('BEGIN')
+    careless.release()
+    // The next caller's write: it ran inside the leftover transaction, reported success, and was rolled back.
+    await pool.query(`INSERT INTO ${table} VALUES (1)`)
+    const after = (await pool.query<{ pid: number; fresh: boolean }>('SELECT pg_backend_pid() AS pid, pg_current_xact_id_if_assigned() IS NULL AS fresh')).rows[0]
+    assert.is.not(after?.pid, before, 'a new connection')
+    assert.equal((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows, [{ n: 1 }], 'the write was kept')
+    assert.match(errors.map((e) => e.error.message).join('\n'), 'A client was released inside a transaction')
+
+    // Inside a failed transaction (status E): the next holder's first statement used to fail with 25P02.
+    const failing = await pool.connect()
+    await failing.query('BEGIN')
+    await rejects(failing.query('SELECT 1/0'), Error)
+    failing.release()
+    assert.equal((await pool.query('SELECT 1 AS one')).rows, [{ one: 1 }])
+  } finally {
+    await pool.query(`DROP TABLE IF EXISTS ${table}`)
+    await closeAndCheck(pool, appName)
+  }
+})
+
+test("the drop-in Pool: done() called again after the client went to another holder throws, as pg's does, and leaves that holder alone", async () => {
+  const appName = uniqueAppName('release-stale-done')
+  const { host, port, user, database } = pgConfig()
+  const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 1 })
+  const checkout = (): Promise<{ client: { query(text: string): Promise<{ rows: unknown[] }> }; done: (error?: unknown) => void }> =>
+    new Promise((resolve, reject) => pool.connect((error, client, done) => (error ? reject(error) : resolve({ client: client as never, done }))))
+  const first = await checkout()
+  first.done()
+  const second = await checkout()
+  await second.client.query('BEGIN')
+  // Before, this gave back the second holder's checkout, and the next connect() shared its session.
+  assert.throws(() => first.done(), /Release called on client which has already been released/)
+  let third: Awaited<ReturnType<typeof checkout>> | undefined
+  const waiting = checkout().then((taken) => (third = taken))
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.is(third, undefined, 'the one connection is still the second holder\'s')
+  await second.client.query('ROLLBACK')
+  second.done()
+  await waiting
+  third?.done()
+  await pool.end()
+  await waitForConnectionCount(appName, 0)
+})
+
+test.run()
