@@ -16,7 +16,7 @@ test.after(async ({ pool, appName }) => {
 })
 
 test('connect(callback) hands over the client and a done() that gives back this checkout, once', async ({ pool }) => {
-  const { client, done } = await new Promise<{ client: PostgresPoolClient; done: (release?: unknown) => void }>((resolve, reject) => {
+  const { client, done } = await new Promise<{ client: PostgresPoolClient; done: (release?: boolean | Error) => void }>((resolve, reject) => {
     pool.connect((error, client, done) => {
       if (error !== undefined || client === undefined) return reject(error)
       resolve({ client, done })
