@@ -4,7 +4,7 @@ import { PostgresRollbackError } from './errors.js'
 import { isQueryText, notAQuery } from './internal/query-text.js'
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
-import { beginStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
+import { beginStatement, endedByStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
 import { afterCancel, cancelOnClient, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
 import { checkOption, contextRule, type PoolMonitor } from '@lifeguard/core/adapter'
@@ -111,6 +111,13 @@ export class PostgresHandle implements AsyncDisposable {
       // A statement ran past query_timeout and `fn` caught it: it may have finished before its cancel landed,
       // but its error said the transaction rolls back, so it does.
       if (state.timedOut) throw new PostgresRollbackError(core.name)
+      // `fn` ended it with a statement of its own: its COMMIT stands (a COMMIT now would only draw the server's
+      // warning); after its ROLLBACK, or a statement refused for coming after it, nothing was committed.
+      if (endedByStatement(client)) {
+        if (tx.endedWith !== 'COMMIT') throw new PostgresRollbackError(core.name)
+        if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
+        return result
+      }
       const commit = await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact))
       // The server had aborted the transaction (a failed statement that `fn` caught): its COMMIT is a ROLLBACK.
       if (commit.command === 'ROLLBACK') {

@@ -30,6 +30,8 @@ export class PostgresTransaction {
   readonly #cancels: StatementCancels
   readonly #context: OperationContext | undefined
   #finished = false
+  // How a statement of the callback ended the transaction, if one did: the server's command tag.
+  #endedWith: 'COMMIT' | 'ROLLBACK' | undefined
 
   /** @internal created by `PostgresHandle#transaction()` */
   constructor(
@@ -62,10 +64,16 @@ export class PostgresTransaction {
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#finished) return Promise.reject(new DisposedError('Could not run a query in the transaction. The transaction has already finished.'))
+    // A statement of the callback ended the transaction (`ROLLBACK`, `COMMIT`): what follows would run outside
+    // it, each statement committed on its own, while `transaction()` reports the whole as failed.
+    if (endedByStatement(this.#client)) return Promise.reject(endedError(this.#pool))
     if (!isQueryText(text)) return Promise.reject(notAQuery())
     const context = this.#context
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
-    return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent) => this.#failure(error, sent), this.#cancels, context)
+    return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent) => this.#failure(error, sent), this.#cancels, context).then((result) => {
+      if ((result.command === 'COMMIT' || result.command === 'ROLLBACK') && endedByStatement(this.#client)) this.#endedWith = result.command
+      return result
+    })
   }
 
   #failure(error: unknown, text: QueryText): unknown {
@@ -81,6 +89,11 @@ export class PostgresTransaction {
   /** @internal */
   [finishTransaction](): void {
     this.#finished = true
+  }
+
+  /** @internal `COMMIT` or `ROLLBACK` when a statement of the callback ended the transaction (as the server answered it). */
+  get endedWith(): 'COMMIT' | 'ROLLBACK' | undefined {
+    return this.#endedWith
   }
 }
 
@@ -101,4 +114,16 @@ export function beginStatement(options: TransactionOptions | undefined): string 
   if (options.isolationLevel !== undefined) statement += ` ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`
   if (options.readOnly !== undefined) statement += options.readOnly ? ' READ ONLY' : ' READ WRITE'
   return statement
+}
+
+/** @internal True once a statement of the callback ended the transaction: the server reports no transaction. */
+export function endedByStatement(client: PooledClient): boolean {
+  return (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.() === 'I'
+}
+
+/** @internal What a query, or the commit, gets after a statement of the callback ended the transaction. */
+export function endedError(pool: string): DisposedError {
+  return new DisposedError(
+    `Could not run a query in the transaction on pool '${pool}'. A statement of the callback ended it (ROLLBACK or COMMIT), so nothing more runs in it. Throw from the callback to roll back; return to commit.`,
+  )
 }

@@ -82,6 +82,42 @@ test('a failed statement that the callback caught makes the transaction fail: th
   assert.is(pool.activeCount, 0)
 })
 
+test('a ROLLBACK the callback sends itself ends the transaction for good: what follows is refused, not committed on its own', async ({ pool, container }) => {
+  await pool.query(`DELETE FROM ${table}`)
+  const error = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (41)`)
+        await tx.query('ROLLBACK')
+        await tx.query(`INSERT INTO ${table} (id) VALUES (42)`)
+      }), { container }),
+    DisposedError,
+    'ERR_DISPOSED',
+  )
+  assert.match(error.message, 'A statement of the callback ended it (ROLLBACK or COMMIT)')
+  assert.equal(await ids(pool), [], 'neither row: the second used to be committed on its own')
+  // Ended by the callback's ROLLBACK and nothing after: rolled back, as transaction() says.
+  await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (44)`)
+        await tx.query('ROLLBACK')
+      }), { container }),
+    PostgresRollbackError,
+  )
+  // Ended by its COMMIT: that commit stands, and transaction() resolves with the callback's value.
+  const value = await runOperation('api', 'POST /ids', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table} (id) VALUES (43)`)
+      await tx.query('COMMIT')
+      return 'kept'
+    }), { container })
+  assert.is(value, 'kept')
+  assert.equal(await ids(pool), [43])
+  await pool.query(`DELETE FROM ${table}`)
+  assert.is(pool.activeCount, 0)
+})
+
 test('a connection lost before COMMIT: the COMMIT was never sent, so mayHaveCommitted is false (a retry is safe)', async ({ pool }) => {
   const { pool: own, appName } = testPool('handle-tx-lost-commit', { maxSize: 2 })
   const container = registerPostgres(createServiceContainer(), own)
