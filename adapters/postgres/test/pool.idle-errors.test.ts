@@ -82,7 +82,7 @@ test("a statement that met the server's end of an idle session never ran: mayHav
         await pool.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id])
         succeeded++
       } catch (error) {
-        assert.instance(error, ConnectionLostError)
+        assert.instance(error, ConnectionLostError, `insert ${id}: ${(error as Error).name}: ${(error as Error).message}`)
         assert.is((error as ConnectionLostError).mayHaveCommitted, false, `insert ${id}: ${String((error as Error).cause)}`)
         lost++
       }

@@ -3,7 +3,9 @@
 // SQLSTATE classes and codes that go away by themselves: connection exceptions (08), insufficient
 // resources (53: too many connections), and "the server is starting up / shutting down" (57P0x).
 const transientClasses = new Set(['08', '53'])
-const transientCodes = new Set(['57P01', '57P02', '57P03'])
+// 57P05 and 25P03: a server with idle_session_timeout (or the in-transaction one) ended a session the pool was
+// still setting up; a new attempt is no refusal (seen under load with a timeout of 1 ms).
+const transientCodes = new Set(['57P01', '57P02', '57P03', '57P05', '25P03'])
 
 // TLS settings that do not fit the server: its certificate fails the client's checks (Node's codes), or it
 // takes no TLS at all while the client requires it (pg's message). Retrying changes neither.

@@ -1,0 +1,21 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { isPermanentConnectError } from '../src/internal/connect-failure.js'
+
+// Which failed connection attempts are worth another try before the acquire deadline.
+const test = suite('connect failures: a refusal or worth retrying')
+
+const serverError = (code: string): Error => Object.assign(new Error(`server said ${code}`), { code, severity: 'FATAL' })
+
+test('refusals waiting will not fix: bad credentials, an unknown database, a role that may not log in', () => {
+  for (const code of ['28P01', '28000', '3D000']) assert.ok(isPermanentConnectError(serverError(code)), code)
+})
+
+test('what goes away by itself: a server starting or stopping, too many connections, a session ended by an idle timeout', () => {
+  // 57P05 and 25P03 end a session the pool may still be setting up (a server with idle_session_timeout):
+  // taken for refusals, they failed the waiting query with PostgresConnectError under load.
+  for (const code of ['57P01', '57P02', '57P03', '57P05', '25P03', '53300', '08006']) assert.not.ok(isPermanentConnectError(serverError(code)), code)
+  assert.not.ok(isPermanentConnectError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })))
+})
+
+test.run()
