@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import { poolPressureCode } from '@lifeguard/core/http'
+import { allowedMethods } from './routes.js'
 
 // Every error response of the service, whatever the framework, is one RFC 9457 problem details object
 // (`application/problem+json`), so a client handles errors one way. This file decides what each failure
@@ -28,11 +29,14 @@ export class RequestError extends Error {
   override readonly name: string = 'RequestError'
   readonly status: number
   readonly code: string
+  /** Headers the answer carries besides the problem's own (`Allow` on a 405). */
+  readonly headers: Record<string, string>
 
-  constructor(status: number, code: string, detail: string) {
+  constructor(status: number, code: string, detail: string, headers: Record<string, string> = {}) {
     super(detail)
     this.status = status
     this.code = code
+    this.headers = headers
   }
 }
 
@@ -44,9 +48,13 @@ export interface ProblemResponse {
   unexpected: boolean
 }
 
-/** The 404 for a path (or method) no route serves. */
+/** The 404 for a path no route serves, or the 405 (with `Allow`) for a method its route does not take. */
 export function routeNotFound(method: string, path: string): RequestError {
   const shown = path.length > 100 ? `${path.slice(0, 97)}...` : path
+  const allowed = allowedMethods(path)
+  if (allowed.length > 0 && !allowed.includes(method)) {
+    return new RequestError(405, 'method_not_allowed', `${shown} takes ${allowed.join(', ')}, not ${method}.`, { Allow: allowed.join(', ') })
+  }
   return new RequestError(404, 'route_not_found', `No route for ${method} ${shown}.`)
 }
 
@@ -64,7 +72,7 @@ export function problemFrom(error: unknown, requestId: string | undefined): Prob
     headers: status === 413 ? { ...headers, Connection: 'close' } : headers,
     unexpected: status >= 500 && status !== 503,
   })
-  if (error instanceof RequestError) return respond(error.status, error.code, error.message)
+  if (error instanceof RequestError) return respond(error.status, error.code, error.message, error.headers)
   if (inCauseChain(error, isBodyCutOff)) return respond(400, 'request_aborted', REQUEST_ABORTED)
   const parserError = bodyParserProblem(error)
   if (parserError !== undefined) return respond(...parserError)

@@ -19,6 +19,8 @@ interface Case {
   code: string
   detail: string | RegExp
   headers?: Record<string, string>
+  /** The `Allow` header a 405 carries. */
+  allow?: string
   /** The body as bytes, for what text cannot say (compressed, a byte-order mark). */
   bytes?: Uint8Array
 }
@@ -77,7 +79,10 @@ const cases: Case[] = [
   { name: 'an empty limit', path: '/orders?limit=', status: 400, code: 'invalid_limit', detail: `${LIMIT_RANGE}, got \`""\`.` },
   { name: 'limit given twice', path: '/orders?limit=5&limit=6', status: 400, code: 'invalid_limit', detail: `${LIMIT_RANGE}, got 2 values.` },
   { name: 'an unknown route', path: '/nope', status: 404, code: 'route_not_found', detail: 'No route for GET /nope.' },
-  { name: 'an unknown method', method: 'DELETE', path: '/orders/1', status: 404, code: 'route_not_found', detail: 'No route for DELETE /orders/1.' },
+  { name: 'a method the route does not take', method: 'DELETE', path: '/orders/1', status: 405, code: 'method_not_allowed', detail: '/orders/1 takes GET, HEAD, not DELETE.', allow: 'GET, HEAD' },
+  { name: 'a method the collection does not take', method: 'PUT', path: '/orders', status: 405, code: 'method_not_allowed', detail: '/orders takes GET, HEAD, POST, not PUT.', allow: 'GET, HEAD, POST' },
+  { name: 'a write to the health check', method: 'POST', path: '/health', body: '{}', contentType: json, status: 405, code: 'method_not_allowed', detail: '/health takes GET, HEAD, not POST.', allow: 'GET, HEAD' },
+  { name: 'an unknown method on an unknown route', method: 'DELETE', path: '/orders/1/items', status: 404, code: 'route_not_found', detail: 'No route for DELETE /orders/1/items.' },
 ]
 
 const variants = [
@@ -91,6 +96,7 @@ interface Answer {
   contentType: string
   connection: string | null
   requestId: string | null
+  allow: string | null
   body: Record<string, unknown> | string
 }
 
@@ -106,7 +112,7 @@ async function send(url: string, request: { method?: string; body?: string; byte
   const response = await fetch(url, { method: request.method ?? 'GET', headers, ...(body === undefined ? {} : { body, duplex: 'half' }) } as RequestInit)
   const text = await response.text()
   const contentType = response.headers.get('content-type') ?? ''
-  return { status: response.status, contentType, connection: response.headers.get('connection'), requestId: response.headers.get('x-request-id'), body: contentType.includes('json') ? JSON.parse(text) : text }
+  return { status: response.status, contentType, connection: response.headers.get('connection'), requestId: response.headers.get('x-request-id'), allow: response.headers.get('allow'), body: contentType.includes('json') ? JSON.parse(text) : text }
 }
 
 // What each framework answered, by case, compared across frameworks at the end.
@@ -142,6 +148,8 @@ for (const { framework, entry } of variants) {
       assert.is(answer.requestId, requestId, 'the caller\'s request id is echoed')
       // A body refused unread leaves the connection unusable: the answer says it closes it.
       if (c.status === 413) assert.is(answer.connection, 'close', detail)
+      // A 405 says which methods the resource takes (RFC 9110, 15.5.6); nothing else sends Allow.
+      assert.is(answer.allow, c.allow ?? null, detail)
       const body = answer.body as Record<string, unknown>
       assert.equal(Object.keys(body).sort(), ['code', 'detail', 'requestId', 'status', 'title', 'type'], detail)
       assert.equal({ type: body.type, title: body.title, status: body.status, code: body.code, requestId: body.requestId }, { type: 'about:blank', title: STATUS_CODES[c.status], status: c.status, code: c.code, requestId }, detail)
