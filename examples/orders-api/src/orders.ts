@@ -45,8 +45,10 @@ const unstorableRule = 'without NUL characters (\\u0000) or unpaired surrogates 
  */
 export function parseNewOrder(body: unknown): NewOrder {
   if (typeof body !== 'object' || body === null) throw new InvalidOrderError('Expected a JSON object like {"customer":"ada","items":[{"sku":"tea","quantity":2,"priceCents":450}]}.')
-  const { customer, items } = body as Record<string, unknown>
-  if (typeof customer !== 'string' || customer.trim() === '' || customer.length > 200) throw new InvalidOrderError('Expected `customer` to be a non-empty string of at most 200 characters.')
+  const { customer: given, items } = body as Record<string, unknown>
+  // Stored trimmed, so measured trimmed: padding does not count against the limit.
+  const customer = typeof given === 'string' ? given.trim() : undefined
+  if (customer === undefined || customer === '' || customer.length > 200) throw new InvalidOrderError('Expected `customer` to be a non-empty string of at most 200 characters.')
   if (hasUnstorable(customer)) throw new InvalidOrderError(`Expected \`customer\` ${unstorableRule}.`)
   if (!Array.isArray(items) || items.length === 0 || items.length > 100) throw new InvalidOrderError('Expected `items` to be an array of 1 to 100 items.')
   const skus = new Set<string>()
@@ -60,7 +62,7 @@ export function parseNewOrder(body: unknown): NewOrder {
     if (!Number.isInteger(priceCents) || (priceCents as number) < 0 || (priceCents as number) > 100_000_000) throw new InvalidOrderError(`Expected \`items[${index}].priceCents\` to be an integer from 0 to 100000000.`)
     return { sku, quantity: quantity as number, priceCents: priceCents as number }
   })
-  return { customer: customer.trim(), items: parsed }
+  return { customer, items: parsed }
 }
 
 const MAX_ORDER_ID = 9223372036854775807n // PostgreSQL bigint
