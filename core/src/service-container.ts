@@ -85,8 +85,11 @@ let openScopes!: {
   remove(container: ServiceScope<any>, scope: ServiceScope<any>): void
   newestFirst(container: ServiceScope<any>): ServiceScope<any>[]
   count(container: ServiceScope<any>): number
-  /** The scope's failure went to the container's caller: later callers of its `dispose()` see it settled. */
-  handedOver(scope: ServiceScope<any>): void
+  /**
+   * The container disposes the scope and reports its failure to its own caller: whoever else calls the scope's
+   * `dispose()` (its operation ending meanwhile or later) waits for the same disposal and sees it succeed.
+   */
+  handOver(scope: ServiceScope<any>, disposing: Promise<void>): void
 }
 
 /**
@@ -154,8 +157,8 @@ export class ServiceScope<S extends object = Record<string, any>> {
         return open
       },
       count: (container) => container.#openCount,
-      handedOver(scope) {
-        scope.#disposing = disposedAtOnce
+      handOver(scope, disposing) {
+        scope.#disposing = disposing === disposedAtOnce ? disposing : disposing.then(noop, noop)
       },
     }
   }
@@ -600,14 +603,17 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
     // A scope its owner is disposing already is waited for, but its failure is the owner's: the owner holds
     // that disposal and reports what fails (`runOperation` and the adapters to `onError`). Taken here too,
     // it would reach this caller and `onError` both.
-    const outcomes = await Promise.allSettled(open.map((scope) => (scope.disposed ? scope.dispose().then(noop, noop) : scope.dispose())))
-    outcomes.forEach((outcome, i) => {
-      if (outcome.status === 'fulfilled') return
-      errors.push(outcome.reason)
-      // Reported once, to this caller: the request that ends later (its adapter disposes the scope too) must
-      // not send the same failure to `onError` again.
-      openScopes.handedOver(open[i] as ServiceScope<S>)
-    })
+    const outcomes = await Promise.allSettled(
+      open.map((scope) => {
+        if (scope.disposed) return scope.dispose().then(noop, noop)
+        const disposing = scope.dispose()
+        // Reported once, to this caller: the operation that ends meanwhile or later (its adapter or
+        // `runOperation` disposes the scope too) must not send the same failure to `onError` or its caller.
+        openScopes.handOver(scope, disposing)
+        return disposing
+      }),
+    )
+    for (const outcome of outcomes) if (outcome.status === 'rejected') errors.push(outcome.reason)
   }
 
   #register<K extends string, T>(name: K, lifetime: Lifetime, factory: ServiceFactory<S, T>, options: RegistrationOptions<T> | undefined): ServiceContainer<S & Record<K, T>> {

@@ -187,6 +187,44 @@ run('a disposal failure still in flight when container.dispose() starts is repor
   assert.is(((reported[0] as AggregateError).errors[0] as Error).message, 'could not release connection')
 })
 
+run('a disposal container.dispose() starts while the job still runs fails once, to its caller: the job, ending meanwhile, does not report it again', async () => {
+  for (const jobEnds of ['by throwing', 'by returning'] as const) {
+    const reported: unknown[] = []
+    const released = deferred()
+    const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('conn', () => 'conn', { dispose: () => released.promise })
+    const job = runOperation(
+      'worker',
+      'job',
+      async (context) => {
+        context.get('conn')
+        // The container's dispose aborts the operation; the job ends on that, while its scope is still disposing.
+        await new Promise((resolve) => context.signal.addEventListener('abort', resolve))
+        if (jobEnds === 'by throwing') throw new Error('aborted')
+      },
+      { container },
+    ).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    await turn()
+    const shutdown = container.dispose().then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    await turn()
+    released.reject(new Error('could not release connection'))
+    const shutdownError = (await shutdown) as AggregateError
+    const jobOutcome = await job
+    assert.instance(shutdownError, DisposeFailedError, jobEnds)
+    const scopeFailure = shutdownError.errors[0] as AggregateError
+    assert.is((scopeFailure.errors[0] as Error).message, 'could not release connection', jobEnds)
+    // Neither the job's caller nor onError gets the same failure a second time.
+    if (jobEnds === 'by throwing') assert.is((jobOutcome as Error).message, 'aborted', jobEnds)
+    else assert.is(jobOutcome, undefined, jobEnds)
+    assert.equal(reported, [], jobEnds)
+  }
+})
+
 run('after a successful job, a disposal failure is thrown', async () => {
   const reported: unknown[] = []
   const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('tx', () => 'tx', {

@@ -3,7 +3,8 @@ import { createServer, type AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Pool, PostgresConnectError, createPostgresPool } from '../src/index.js'
+import { DatabaseError } from 'pg'
+import { Pool, PostgresConnectError, createPostgresHandle, createPostgresPool } from '../src/index.js'
 import { closedPort, pgConfig, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 
 const test = suite('PostgresPool secrets')
@@ -58,6 +59,37 @@ test('errors, events and metrics are scrubbed even when the server quotes the se
   assert.match(metrics.lastError ?? '', '***')
   assert.not.match(JSON.stringify(metrics), secret)
   await pool.close()
+  await waitForConnectionCount(appName, 0)
+})
+
+test("a failed statement's error is scrubbed when the server quotes the secret in it, on every query path; its class and fields stay", async () => {
+  const appName = uniqueAppName('secrets-statement')
+  const { host, port, user, database } = pgConfig()
+  const connectionString = `postgres://${user}:${secret}@${host}:${port}/${database}`
+  const pool = createPostgresPool({ name: 'quoting', connectionString, applicationName: appName })
+  const dropIn = new Pool({ connectionString, application_name: appName })
+  // The server quotes a value it cannot read: here the password, as an application might send it by mistake.
+  const quoting = 'SELECT $1::text::int'
+  const handle = createPostgresHandle(pool)
+  const failures = [
+    await pool.query(quoting, [secret]).catch((error: unknown) => error),
+    await handle.query(quoting, [secret]).catch((error: unknown) => error),
+    await handle.transaction((tx) => tx.query(quoting, [secret])).catch((error: unknown) => error),
+    await dropIn.query(quoting, [secret]).catch((error: unknown) => error),
+    await new Promise((resolve) => dropIn.query(quoting, [secret], (error) => resolve(error))),
+  ]
+  for (const [i, error] of failures.entries()) {
+    assert.instance(error, DatabaseError, `path ${i}`)
+    assert.is((error as DatabaseError).code, '22P02', `path ${i}`)
+    assert.match((error as Error).message, 'invalid input syntax for type integer: "***"', `path ${i}`)
+    assert.not.match(inspect(error, { depth: 5 }), secret, `path ${i}`)
+  }
+  // An error that quotes nothing secret is the driver's own object, untouched.
+  const plain = await pool.query('SELECT $1::text::int', ['twelve']).catch((error: unknown) => error)
+  assert.match((plain as Error).message, '"twelve"')
+  await handle.dispose()
+  await pool.close()
+  await dropIn.end()
   await waitForConnectionCount(appName, 0)
 })
 

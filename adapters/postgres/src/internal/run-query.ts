@@ -44,7 +44,7 @@ function readTimeoutOf(client: PooledClient, text: QueryText | undefined): numbe
 
 /**
  * The error a caller gets for a failed statement: the server's own error when it answered (syntax,
- * constraint, ...), a `ConnectionLostError` when the connection failed, whose cause is the first
+ * constraint, ...; redacted), a `ConnectionLostError` when the connection failed, whose cause is the first
  * error the connection reported (the server's 57P01 rather than pg's later "not queryable"), a
  * `PostgresReadOnlyError` when a pool that wants a writable server reached a read-only one, a
  * `PostgresQueryTimeoutError` when it ran past `query_timeout` (`text`: the statement, for its own setting).
@@ -53,7 +53,9 @@ export function statementError(pool: string, client: PooledClient, error: unknow
   if (isReadTimeout(error)) return new PostgresQueryTimeoutError(pool, action, readTimeoutOf(client, text), mayHaveCommitted, redact(error))
   const readOnly = readOnlyServerOf(client, error)
   if (readOnly !== undefined) return new PostgresReadOnlyError(pool, action, readOnly, redact(error))
-  if (!isConnectionLoss(client, error)) return error
+  // The server's own answer, scrubbed: it may quote a value that was the password. The same object when it
+  // quotes nothing secret; else a copy of its class with every field.
+  if (!isConnectionLoss(client, error)) return redact(error)
   // Marked now: pg may not have flagged the client yet, and what comes next (a transaction's ROLLBACK) must
   // know this connection is gone.
   client[clientState].broken = true
