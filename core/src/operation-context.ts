@@ -6,11 +6,14 @@ import { followSignal, unfollowSignal } from './signal-followers.js'
 
 /** Options of `OperationContext.create()`. */
 export interface OperationContextOptions {
-  /** A container (a scope is created and owned by the context) or a scope (owned by the context from now on). */
+  /**
+   * A container (a scope is created and owned by the context) or a scope (owned by the context from now on; a
+   * scope another context owns is refused).
+   */
   container: ServiceContainer<any> | ServiceScope<any>
   /** The caller's signal: when it aborts, the context's `signal` aborts too. */
   signal?: AbortSignal | undefined
-  /** Correlates logs and events; adapters take it from `x-request-id`. */
+  /** Correlates logs and events (1 to 256 characters, no control characters); adapters take it from `x-request-id`. */
   requestId?: string | undefined
   /**
    * Abort the context's `signal` this many ms after creation. Once the signal is in use, its timer holds the
@@ -74,9 +77,11 @@ export const CONTEXT_SERVICE = 'operationContext'
 const nameRule: OptionRule = { type: 'string', nonEmpty: true }
 
 const optionRules: OptionRules<OperationContextOptions> = {
-  container: { type: 'custom', expected: 'a ServiceContainer or ServiceScope', check: isScopeLike },
+  // A scope serves one operation: a second context on it would be disposed with the first's.
+  container: { type: 'custom', expected: 'a ServiceContainer, or a ServiceScope no other OperationContext has taken over', check: (value) => isScopeLike(value) && !isTakenOver(value) },
   signal: { type: 'signal', optional: true },
-  requestId: { type: 'string', optional: true },
+  // It goes into logs and events as it is: no line breaks or other control characters, and a bounded length.
+  requestId: { type: 'custom', expected: 'a string of 1 to 256 characters without control characters', check: isPrintableId, optional: true },
   deadlineMillis: { type: 'duration', min: 1, optional: true },
 }
 
@@ -470,6 +475,18 @@ function isWellFormed(handler: unknown, operation: unknown, options: OperationCo
   for (const key in bag) if (!Object.hasOwn(optionRules, key)) return false
   for (const [key, rule] of ruleEntries) if (!satisfiesRule(bag[key], rule)) return false
   return true
+}
+
+// A scope (not a container, which makes a new scope per context) already serving an operation.
+function isTakenOver(value: unknown): boolean {
+  const scope = value as { createScope?: unknown; providedContext?: () => unknown }
+  return typeof scope.createScope !== 'function' && typeof scope.providedContext === 'function' && scope.providedContext() !== undefined
+}
+
+const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/
+
+function isPrintableId(value: unknown): boolean {
+  return typeof value === 'string' && value.length >= 1 && value.length <= 256 && !controlCharacter.test(value)
 }
 
 function isScopeLike(value: unknown): boolean {

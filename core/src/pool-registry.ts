@@ -137,7 +137,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   }
 
   /**
-   * Closes every pool gracefully, in parallel, and removes them.
+   * Closes every pool gracefully, in parallel, and removes them. The registry stays usable: a pool registered
+   * afterwards is served, and closed by the next `close()`.
    *
    * @throws {InvalidOptionError} for a `timeoutMillis` that is not a duration (before any pool closes)
    * @throws {RegistryCloseError} (an `AggregateError`) when any pool failed to close

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { DisposedError, InvalidOptionError, OperationContext, createServiceContainer } from '../src/index.js'
+import { CONTEXT_SERVICE, DisposedError, InvalidOptionError, OperationContext, createServiceContainer } from '../src/index.js'
 import { throwsError } from '@lifeguard/test-kit'
 
 const options = suite('OperationContext.create options')
@@ -38,11 +38,15 @@ options('rejects a bad handler or operation with InvalidOptionError naming it', 
 options('rejects every bad option with InvalidOptionError naming option, value and range', () => {
   const container = createServiceContainer()
   const cases: [unknown, string, string][] = [
-    [undefined, 'container', 'expected `container` to be a ServiceContainer or ServiceScope, got `undefined` (undefined).'],
-    [{}, 'container', 'expected `container` to be a ServiceContainer or ServiceScope'],
-    [{ container: {} }, 'container', 'expected `container` to be a ServiceContainer or ServiceScope, got an object.'],
+    [undefined, 'container', 'expected `container` to be a ServiceContainer, or a ServiceScope no other OperationContext has taken over, got `undefined` (undefined).'],
+    [{}, 'container', 'expected `container` to be a ServiceContainer, or a ServiceScope no other OperationContext has taken over'],
+    [{ container: {} }, 'container', 'expected `container` to be a ServiceContainer, or a ServiceScope no other OperationContext has taken over, got an object.'],
     [{ container, signal: {} }, 'signal', 'expected `signal` to be an AbortSignal, got an object.'],
-    [{ container, requestId: 42 }, 'requestId', 'expected `requestId` to be a string, got `42` (number).'],
+    [{ container, requestId: 42 }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters, got `42` (number).'],
+    [{ container, requestId: '' }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters, got `""` (string).'],
+    // A line break would let an id forge log lines.
+    [{ container, requestId: 'job-1\nlevel=error msg=forged' }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters, got `"job-1\\nlevel=error msg=forged"` (string).'],
+    [{ container, requestId: 'x'.repeat(257) }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters'],
     [{ container, signal: { aborted: false } }, 'signal', 'expected `signal` to be an AbortSignal, got an object.'],
     [{ container, signal: { aborted: false, addEventListener: 1, removeEventListener() {} } }, 'signal', 'expected `signal` to be an AbortSignal'],
     [{ container, deadlineMillis: 0 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer number of milliseconds between 1 and 2147483647, got `0` (number).'],
@@ -59,6 +63,34 @@ options('rejects every bad option with InvalidOptionError naming option, value a
   }
   // No scope was created for a rejected call.
   assert.is(container.openScopes, 0)
+})
+
+options('a scope serves one context: a second one on it is refused, and the first goes on', async () => {
+  const container = createServiceContainer().scoped('conn', () => ({ open: true }), { dispose: (conn) => void (conn.open = false) })
+  const scope = container.createScope()
+  const first = OperationContext.create('orders-api', 'GET /orders', { container: scope })
+  const conn = first.get('conn')
+  const error = throwsError(() => OperationContext.create('orders-api', 'GET /other', { container: scope }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'container')
+  assert.match(error.message, 'expected `container` to be a ServiceContainer, or a ServiceScope no other OperationContext has taken over')
+  assert.is(scope.resolve(CONTEXT_SERVICE), first)
+  assert.ok(conn.open, 'the first operation keeps its services')
+  await first.dispose()
+  assert.not.ok(conn.open)
+  // A container makes a new scope per context, however many.
+  const a = OperationContext.create('orders-api', 'GET /a', { container })
+  const b = OperationContext.create('orders-api', 'GET /b', { container })
+  assert.is.not(a.scope, b.scope)
+  await Promise.all([a.dispose(), b.dispose(), container.dispose()])
+})
+
+options('an id of 256 printable characters, any script, is kept as given', async () => {
+  const container = createServiceContainer()
+  for (const requestId of ['x'.repeat(256), 'job:42/report 7', 'ジョブ-1']) {
+    const context = OperationContext.create('worker', 'job', { container, requestId })
+    assert.is(context.requestId, requestId)
+    await context.dispose()
+  }
 })
 
 options('the quick check and the full validation agree: a duck-typed signal with what the context calls passes', async () => {
