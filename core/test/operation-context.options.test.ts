@@ -69,7 +69,7 @@ options('a scope serves one context: a second one on it is refused, and the firs
   const container = createServiceContainer().scoped('conn', () => ({ open: true }), { dispose: (conn) => void (conn.open = false) })
   const scope = container.createScope()
   const first = OperationContext.create('orders-api', 'GET /orders', { container: scope })
-  const conn = first.get('conn')
+  const conn = first.get<{ open: boolean }>('conn')
   const error = throwsError(() => OperationContext.create('orders-api', 'GET /other', { container: scope }), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'container')
   assert.match(error.message, 'expected `container` to be a ServiceContainer, or a ServiceScope no other OperationContext has taken over')
