@@ -171,7 +171,7 @@ export class AdmissionQueue {
       signal.addEventListener(
         'abort',
         () => {
-          for (const each of set) this.#leave(each, new OperationAbortedError(`acquire a connection from pool '${this.#options.pool}'`, { cause: signal.reason }))
+          for (const each of set) this.#leave(each, new OperationAbortedError(`acquire a connection from pool '${this.#options.pool}'`, { cause: signal.reason, queued: true }))
         },
         { once: true },
       )

@@ -192,8 +192,14 @@ export class PoolWarmupError extends LifeguardError {
 export class OperationAbortedError extends LifeguardError {
   /** Always `'OperationAbortedError'`. */
   override readonly name = 'OperationAbortedError'
-  constructor(action: string, options?: { cause?: unknown }) {
+  /**
+   * True when it ended a wait for a connection: the pool had none to give (with a deadline as the cause, that
+   * is pool pressure, and the HTTP adapters' 503 mapping treats it so).
+   */
+  readonly queued: boolean
+  constructor(action: string, options?: { cause?: unknown; queued?: boolean }) {
     super('ERR_OPERATION_ABORTED', `Could not ${action}. The operation was aborted.`, options)
+    this.queued = options?.queued === true
   }
 }
 

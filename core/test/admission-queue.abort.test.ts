@@ -19,6 +19,7 @@ abort('an aborted waiter leaves the queue at once and its waiting count drops im
   assert.is(queue.waiting, 1)
   const error = await rejects(leaving, OperationAbortedError, 'ERR_OPERATION_ABORTED')
   assert.is(error.cause, reason)
+  assert.ok(error.queued, 'it ended a wait for a slot')
   assert.is(error.message, "Could not acquire a connection from pool 'orders'. The operation was aborted.")
   queue.release()
   await staying
@@ -44,7 +45,8 @@ abort('an already aborted signal is rejected without queueing', async () => {
   const queue = new AdmissionQueue({ pool: 'orders', limit: 1 })
   await queue.acquire()
   const reason = new DOMException('deadline', 'TimeoutError')
-  await rejects(queue.acquire(AbortSignal.abort(reason)), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  const error = await rejects(queue.acquire(AbortSignal.abort(reason)), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.not.ok(error.queued)
   assert.is(queue.waiting, 0)
 })
 

@@ -64,9 +64,11 @@ test("a waiter leaves the queue when its operation aborts; an aborted operation 
   const error = await waiting
   assert.match(error.message, "Could not acquire a connection from pool 'fake'. The operation was aborted.")
   assert.is((error.cause as Error).message, 'client went away')
+  assert.ok(error.queued, 'it ended a wait for a connection')
   engine.release(holder)
   assert.is(engine.tryAcquire(context), undefined, 'the fast path refuses it too')
-  await rejects(engine.acquire(context), OperationAbortedError)
+  const refused = await rejects(engine.acquire(context), OperationAbortedError)
+  assert.not.ok(refused.queued, 'aborted before it asked: it never waited')
   assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
   await context.dispose()
 })

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { OperationContext } from '@lifeguard/core'
-import { echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom, whileQueued } from '@lifeguard/core/http'
+import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom, whileQueued } from '@lifeguard/core/http'
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import { holdUntilSent } from './internal/hold-until-sent.js'
 import { defaultOperation } from './internal/operation-name.js'
@@ -58,7 +58,17 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
   // Hono answers a thrown error with its onError response: with mapErrors, pool pressure gets a 503 instead.
   const mapError = (c: Context): void => {
     const code = c.error === undefined ? undefined : poolPressureCode(c.error)
-    if (code !== undefined) c.res = c.json(poolPressureBody(code), 503, { 'Retry-After': retryAfter! })
+    if (code === undefined) return
+    const headers = new Headers()
+    // What described the body being replaced (its Content-Length, Content-Encoding, ETag, ...) goes; CORS and
+    // cookies stay.
+    for (const [name, value] of c.res.headers) if (!describesReplacedBody(name)) headers.append(name, value)
+    headers.set('content-type', 'application/json')
+    headers.set('retry-after', retryAfter!)
+    const answer = new Response(JSON.stringify(poolPressureBody(code)), { status: 503, headers })
+    // Assigned over a response, `c.res` takes every header of it: cleared first.
+    c.res = undefined
+    c.res = answer
   }
 
   // Not an async function: on Node 20 every promise pays AsyncLocalStorage's hooks, so the chain below gets at most one `then`.

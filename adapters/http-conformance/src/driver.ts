@@ -21,6 +21,8 @@ export interface RouteCall {
   readonly context: OperationContext
   /** Route parameters. */
   readonly params: Readonly<Record<string, string>>
+  /** Sets a response header the framework's own way (`res.setHeader`, `ctx.set`, `c.header`), before the reply. */
+  readonly setHeader: (name: string, value: string) => void
 }
 
 /** A JSON body (with headers set the framework's own way), or a text body streamed chunk by chunk. */

@@ -12,8 +12,20 @@ export interface RouteSignals {
   readonly gates: Signals
 }
 
-const probeOf = (call: RouteCall): Probe => call.context.get<Probe>('probe')
+const probeOf = (call: Pick<RouteCall, 'context'>): Probe => call.context.get<Probe>('probe')
 const isCurrent = (context: OperationContext): boolean => OperationContext.tryCurrent() === context
+
+/** Headers `/pool/after-headers` sets before it fails: the first six describe its body, the last two do not. */
+export const bodyHeaders: Readonly<Record<string, string>> = {
+  'Content-Encoding': 'gzip',
+  'Content-Length': '5',
+  'Content-Disposition': 'attachment; filename="orders.csv"',
+  'Cache-Control': 'public, max-age=3600',
+  ETag: '"v1"',
+  'Last-Modified': 'Sun, 06 Dec 2026 00:00:00 GMT',
+  'Access-Control-Allow-Origin': 'https://shop.example',
+  'Content-Security-Policy': "default-src 'none'",
+}
 
 /** The routes every framework serves for the suite. */
 export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): ConformanceRoute[] {
@@ -21,7 +33,7 @@ export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): Conf
     {
       path: '/context/:id',
       async handle({ context, params }) {
-        const probe = probeOf({ context, params })
+        const probe = probeOf({ context })
         const checks: Record<string, boolean> = { start: isCurrent(context) }
         await delay(2)
         checks['after await'] = isCurrent(context)
@@ -146,6 +158,14 @@ export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): Conf
       },
     },
     {
+      // One query, its errors left to the framework (and to the 503 mapping).
+      path: '/pg/query-unguarded',
+      async handle({ context }) {
+        await context.postgres.query('SELECT 1')
+        return { json: { ok: true } }
+      },
+    },
+    {
       // One query on a client checked out for it; waits for one when the pool is busy.
       path: '/pg/query',
       async handle(call) {
@@ -164,7 +184,12 @@ export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): Conf
     {
       // Pool pressure (also as an error's cause) and any other error, thrown by the handler.
       path: '/pool/:kind',
-      async handle({ params }) {
+      async handle({ params, setHeader }) {
+        // Headers a read endpoint sets before it queries: they describe a body the error replaces.
+        if (params['kind'] === 'after-headers') {
+          for (const [name, value] of Object.entries(bodyHeaders)) setHeader(name, value)
+          throw new PoolTimeoutError('orders', 5000)
+        }
         await delay(1)
         if (params['kind'] === 'exhausted') throw new PoolExhaustedError('orders', 10)
         if (params['kind'] === 'timeout') throw new Error('Could not load the order.', { cause: new PoolTimeoutError('orders', 5000) })

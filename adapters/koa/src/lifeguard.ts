@@ -1,5 +1,5 @@
 import type { OperationContext } from '@lifeguard/core'
-import { echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom, whileQueued } from '@lifeguard/core/http'
+import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom, whileQueued } from '@lifeguard/core/http'
 import type { Middleware, ParameterizedContext } from 'koa'
 import type { LifeguardOptions } from './options.js'
 
@@ -45,6 +45,8 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   const failed = (ctx: ParameterizedContext, error: unknown): void => {
     const code = ctx.headerSent ? undefined : poolPressureCode(error)
     if (code === undefined) throw error
+    // What the handler set for the body it was producing does not describe this one (CORS, cookies stay).
+    for (const name of ctx.res.getHeaderNames()) if (describesReplacedBody(name)) ctx.remove(name)
     ctx.status = 503
     ctx.set('Retry-After', retryAfter!)
     ctx.body = poolPressureBody(code)

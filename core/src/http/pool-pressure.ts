@@ -3,9 +3,10 @@ import { MAX_TIMER_MILLIS, satisfiesRule, type OptionRule } from '../options.js'
 const pressureCodes = new Set(['ERR_POOL_EXHAUSTED', 'ERR_POOL_TIMEOUT'])
 
 /**
- * The code of a pool-pressure error (`PoolExhaustedError`, `PoolTimeoutError`), looked for in the error and
- * its causes (a service factory may wrap it), or `undefined`. Compared by `code`, not `instanceof`, so two
- * installed copies of core still match.
+ * The code of a pool-pressure error (`PoolExhaustedError`, `PoolTimeoutError`, or an `OperationAbortedError`
+ * whose deadline passed while it waited for a connection), looked for in the error and its causes (a service
+ * factory may wrap it), or `undefined`. Compared by `code`, not `instanceof`, so two installed copies of core
+ * still match. A client that went away while waiting is no pool pressure: nobody reads that answer.
  *
  * @example
  * const code = poolPressureCode(error) // 'ERR_POOL_TIMEOUT'
@@ -15,9 +16,17 @@ export function poolPressureCode(error: unknown): string | undefined {
   for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
     const code = (current as { code?: unknown }).code
     if (typeof code === 'string' && pressureCodes.has(code)) return code
+    if (code === 'ERR_OPERATION_ABORTED' && isDeadlineInQueue(current)) return code
     current = (current as { cause?: unknown }).cause
   }
   return undefined
+}
+
+// With a deadline set under `acquireTimeoutMillis` (10 s by default), a busy pool's waiters end by their deadline
+// rather than by a PoolTimeoutError: the same overload.
+function isDeadlineInQueue(error: object): boolean {
+  const { queued, cause } = error as { queued?: unknown; cause?: unknown }
+  return queued === true && typeof cause === 'object' && cause !== null && (cause as { name?: unknown }).name === 'TimeoutError'
 }
 
 /**
@@ -28,6 +37,23 @@ export function poolPressureCode(error: unknown): string | undefined {
  */
 export function poolPressureBody(code: string): { error: { code: string; message: string } } {
   return { error: { code, message: 'The service is busy. Retry later.' } }
+}
+
+// What described the body the handler was producing: its encoding, length, range, validators and caching, and
+// where it lives. Kept on a 503 that replaces that body, they would make it undecodable (`Content-Encoding:
+// gzip` on plain JSON), misframed (a `Content-Length` of the old body) or cached for as long as the old one.
+const replacedBodyHeaders = new Set(['etag', 'last-modified', 'cache-control', 'expires', 'age', 'location', 'transfer-encoding', 'trailer'])
+
+/**
+ * True for a response header that describes the body a handler was producing (`Content-*` but
+ * `Content-Security-Policy`, `ETag`, `Last-Modified`, `Cache-Control`, `Expires`, `Location`, ...): the 503 that
+ * replaces that body drops it. Any other header (CORS, cookies, the request id) stays. `name` in lower case.
+ *
+ * @example
+ * for (const name of res.getHeaderNames()) if (describesReplacedBody(name)) res.removeHeader(name)
+ */
+export function describesReplacedBody(name: string): boolean {
+  return (name.startsWith('content-') && name !== 'content-security-policy') || replacedBodyHeaders.has(name)
 }
 
 /** Options of the 503 answer to pool pressure (a middleware's `mapErrors`). */

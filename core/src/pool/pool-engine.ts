@@ -74,7 +74,7 @@ export class PoolEngine<C> {
     this.#queue = new WaitQueue<C>({
       clock: this.#clock,
       timedOut: (waiter) => this.#closer.waiterLeft(this.#timedOut(waiter)),
-      aborted: (_waiter, reason) => this.#closer.waiterLeft(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason })),
+      aborted: (_waiter, reason) => this.#closer.waiterLeft(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason, queued: true })),
     })
     this.#idle = new IdleList<C>({
       clock: this.#clock,

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { InvalidOptionError, PoolExhaustedError, PoolTimeoutError } from '../../src/index.js'
+import { InvalidOptionError, OperationAbortedError, PoolExhaustedError, PoolTimeoutError } from '../../src/index.js'
 import { validateOptions } from '../../src/adapter.js'
 import { mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom } from '../../src/http.js'
 import { throwsError } from '@lifeguard/test-kit'
@@ -13,6 +13,17 @@ test('finds pool pressure in an error or its causes, by code', () => {
   assert.is(poolPressureCode(new Error('other')), undefined)
   assert.is(poolPressureCode('not an error'), undefined)
   assert.equal(poolPressureBody('ERR_POOL_TIMEOUT'), { error: { code: 'ERR_POOL_TIMEOUT', message: 'The service is busy. Retry later.' } })
+})
+
+test('a deadline that passed while the operation waited for a connection is pool pressure; a client gone, or a deadline elsewhere, is not', () => {
+  const deadline = new DOMException('The operation exceeded its deadline.', 'TimeoutError')
+  const inQueue = new OperationAbortedError("acquire a connection from pool 'orders'", { cause: deadline, queued: true })
+  assert.is(poolPressureCode(inQueue), 'ERR_OPERATION_ABORTED')
+  assert.is(poolPressureCode(new Error('Could not load the order.', { cause: inQueue })), 'ERR_OPERATION_ABORTED')
+  // The client went away while it waited: nobody reads the answer, and the service is not to blame.
+  assert.is(poolPressureCode(new OperationAbortedError("acquire a connection from pool 'orders'", { cause: new DOMException('gone', 'AbortError'), queued: true })), undefined)
+  // A statement that ran past the deadline: a slow query, not a busy pool.
+  assert.is(poolPressureCode(new OperationAbortedError('run a query', { cause: deadline })), undefined)
 })
 
 test('mapErrors is a boolean or { retryAfterSeconds } only', () => {

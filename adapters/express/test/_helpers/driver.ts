@@ -26,7 +26,7 @@ export const expressDriver: FrameworkDriver = {
     app.use(lifeguard(middleware))
     for (const route of routes) {
       app.get(route.path, async (req, res) => {
-        const reply = await route.handle({ context: req.lifeguard, params: req.params as Record<string, string> })
+        const reply = await route.handle({ context: req.lifeguard, params: req.params as Record<string, string>, setHeader: (name, value) => void res.setHeader(name, value) })
         if ('stream' in reply) {
           res.type('text/plain')
           await pipeline(Readable.from(reply.stream), res)

@@ -69,7 +69,7 @@ export function honoDriver(name: string, build: HonoBuild, portable = false): Fr
       app.use(lifeguard(options))
       for (const route of routes) {
         app.get(route.path, async (c) => {
-          const reply = await route.handle({ context: c.var.lifeguard, params: c.req.param() as Record<string, string> })
+          const reply = await route.handle({ context: c.var.lifeguard, params: c.req.param() as Record<string, string>, setHeader: (name, value) => c.header(name, value) })
           if ('stream' in reply) return c.body(byteStream(reply.stream), 200, { 'Content-Type': 'text/plain' })
           return c.json(reply.json as object, (reply.status ?? 200) as 200, reply.headers)
         })

@@ -49,6 +49,23 @@ export function poolPressureSuite(driver: FrameworkDriver): void {
     assert.is((JSON.parse(result.body) as { error: { code: string } }).error.code, 'ERR_POOL_TIMEOUT')
   })
 
+  test('the 503 drops the headers the handler set for the body it replaces, and keeps the others', async () => {
+    const response = await mapped.get('/pool/after-headers', { requestId: 'pool-3' })
+    // Read whole: a Content-Length of the replaced body, kept, would cut or misframe this one.
+    const body = await response.text()
+    assert.is(response.status, 503)
+    assert.equal(JSON.parse(body), { error: { code: 'ERR_POOL_TIMEOUT', message: 'The service is busy. Retry later.' } })
+    assert.is(response.headers.get('content-length'), String(Buffer.byteLength(body)))
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/)
+    for (const name of ['content-encoding', 'content-disposition', 'cache-control', 'last-modified']) assert.is(response.headers.get(name), null, name)
+    // Express tags every body it sends itself (a weak ETag of this one); the handler's is gone.
+    assert.is.not(response.headers.get('etag'), '"v1"')
+    assert.is(response.headers.get('access-control-allow-origin'), 'https://shop.example')
+    assert.is(response.headers.get('content-security-policy'), "default-src 'none'")
+    assert.is(response.headers.get('retry-after'), '1')
+    assert.is(response.headers.get('x-request-id'), 'pool-3')
+  })
+
   test("other errors, and pool errors when not asked, keep the framework's 500 and the request id", async () => {
     for (const [harness, kind] of [[mapped, 'other'], [unmapped, 'exhausted']] as const) {
       const result = await answer(harness, kind, `pool-500-${kind}`)

@@ -21,6 +21,8 @@ export function postgresSuite(driver: FrameworkDriver): void {
   const admin = new pg.Client({ ...server, application_name: `${applicationName}-admin` })
   let pool: PostgresPool | undefined
   let harness: Harness | undefined
+  // The same pool behind a server with a request deadline and the 503 mapping.
+  let deadlined: Harness | undefined
   let baseline = 0
 
   const sessions = async (): Promise<{ count: number; inTransaction: number }> => {
@@ -40,9 +42,12 @@ export function postgresSuite(driver: FrameworkDriver): void {
     pool = created
     harness = new Harness((container) => registerPostgres(container, created))
     await harness.start(driver)
+    deadlined = new Harness((container) => registerPostgres(container, created))
+    await deadlined.start(driver, { mapErrors: true, deadlineMillis: 300 })
   })
   test.after(async () => {
     await harness?.stop()
+    await deadlined?.stop()
     await pool?.close({ timeoutMillis: 1000 })
     await admin.end()
   })
@@ -96,6 +101,24 @@ export function postgresSuite(driver: FrameworkDriver): void {
     await waitFor('the client back in the pool', () => pool.getPoolMetrics().activeConnections === 0)
     const next = await harness.get('/pg/query', { requestId: 'pg-after-2' })
     assert.equal(await next.json(), { inTransaction: false })
+  })
+
+  test('a deadline that passes while the request waits for the only client is pool pressure: 503 with Retry-After', async () => {
+    const { harness, pool } = running()
+    const holder = new AbortController()
+    const holding = harness.get('/pg/hold', { requestId: 'pg-hold-3', signal: holder.signal }).catch((error: Error) => error.name)
+    await harness.signals.entered.get('pg-hold-3').within('the handler of pg-hold-3 to start')
+    // Waits in the pool's queue until its 300 ms deadline, well before the pool's own acquire timeout (5 s).
+    const response = await deadlined!.get('/pg/query-unguarded', { requestId: 'pg-deadline-3' })
+    assert.is(response.status, 503)
+    assert.is(response.headers.get('retry-after'), '1')
+    assert.is(response.headers.get('x-request-id'), 'pg-deadline-3')
+    assert.equal(await response.json(), { error: { code: 'ERR_OPERATION_ABORTED', message: 'The service is busy. Retry later.' } })
+    assert.is(pool.getPoolMetrics().waitingRequests, 0)
+    holder.abort()
+    assert.is(await holding, 'AbortError')
+    await waitFor('every scope disposed', () => harness.fixture.container.openScopes === 0 && deadlined!.fixture.container.openScopes === 0)
+    await waitFor('the client back in the pool', () => pool.getPoolMetrics().activeConnections === 0)
   })
 
   test("closing the pool brings the server's connection count for the application back to its baseline", async () => {

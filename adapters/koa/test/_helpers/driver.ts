@@ -25,7 +25,7 @@ export const koaDriver: FrameworkDriver = {
     const router = new Router()
     for (const route of routes) {
       router.get(route.path, async (ctx) => {
-        const reply = await route.handle({ context: ctx.state.lifeguard, params: ctx.params as Record<string, string> })
+        const reply = await route.handle({ context: ctx.state.lifeguard, params: ctx.params as Record<string, string>, setHeader: (name, value) => ctx.set(name, value) })
         if ('stream' in reply) {
           ctx.type = 'text/plain'
           ctx.body = Readable.from(reply.stream)
