@@ -114,10 +114,10 @@ try {
     writeFileSync(join(programs, 'require-all.cts'), requireAllProgram(workspaces))
     phase('tsc')
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-    const compile = async (file, label, skipLibCheck) =>
-      check(`${label} typechecks (strict, exactOptionalPropertyTypes, moduleResolution nodenext)`, async () => {
-        const config = join(app, `tsconfig.${file}.json`)
-        const compilerOptions = { strict: true, exactOptionalPropertyTypes: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'], outDir: 'out', rootDir: 'quick-start', skipLibCheck }
+    const compile = async (file, label, skipLibCheck, setting = { name: 'moduleResolution nodenext', options: {} }) =>
+      check(`${label} typechecks (strict, exactOptionalPropertyTypes, ${setting.name})`, async () => {
+        const config = join(app, `tsconfig.${file}${setting.suffix ?? ''}.json`)
+        const compilerOptions = { strict: true, exactOptionalPropertyTypes: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'], outDir: 'out', rootDir: 'quick-start', skipLibCheck, ...setting.options }
         writeFileSync(config, JSON.stringify({ compilerOptions, files: [`quick-start/${file}`] }))
         const result = await run(process.execPath, [tsc, '-p', config, '--pretty', 'false'], { cwd: app }).catch((error) => error)
         const errors = (result.stdout ?? '').split('\n').filter((line) => /: error TS\d+/.test(line))
@@ -127,8 +127,12 @@ try {
         for (const line of errors.filter((l) => !ours.includes(l))) console.log(`  (not ours, ignored) ${line}`)
         return ours.join('\n')
       })
+    // A project set up the old way: its `import pg from 'pg'` would not compile, so no declaration of ours may
+    // need `esModuleInterop` either (without it, skipLibCheck hid the error and pg's types went missing).
+    const oldStyle = { name: 'module commonjs, moduleResolution node10, no esModuleInterop', suffix: '.node10', options: { module: 'commonjs', moduleResolution: 'node10', esModuleInterop: false, noEmit: true } }
     const queue = [
       ['require-all.cts', "CommonJS code that requires every package, and every package's declarations,", false],
+      ['require-all.cts', "CommonJS code that requires every package, and every package's declarations,", false, oldStyle],
       ...compiled.map((q) => [`${short(q.workspace)}.ts`, `${q.workspace.name}: the quick start`, true]),
     ]
     await Promise.all([0, 1].map(async () => {

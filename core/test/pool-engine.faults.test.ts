@@ -75,6 +75,19 @@ test('after a permanent failure every other waiter gets an attempt of its own: e
   assert.equal(counts().waiting, 0)
 })
 
+test('a caller that starts waiting during the back-off of a minSize refill keeps the process alive until it is answered', async () => {
+  // pg.Pool style, no acquire timeout: nothing but the retry stands between the caller and its answer.
+  const { engine, factory, clock } = fakeEngine({ minSize: 2, retryCreate: false, acquireTimeoutMillis: 0 })
+  factory.failures.push(...Array.from({ length: 10 }, () => new Error('connect ECONNREFUSED')))
+  await engine.warmup().catch(() => undefined)
+  assert.is(clock.foregroundTimers, 0, 'refilling minSize alone does not hold the process')
+  const waiting = engine.acquire(undefined).then(() => undefined, (error: Error) => error.message)
+  await clock.advance(0)
+  assert.is(clock.foregroundTimers, 1, 'the retry the caller waits for holds it: a script exits only once answered')
+  await clock.advance(50)
+  assert.is(await waiting, 'connect ECONNREFUSED')
+})
+
 test('without retries (pg.Pool style) each failed attempt fails one waiter with its error', async () => {
   const { engine, factory } = fakeEngine({ retryCreate: false })
   factory.failures.push(new Error('connect ECONNREFUSED'))

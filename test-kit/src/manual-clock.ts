@@ -11,6 +11,8 @@ interface Pending {
   readonly order: number
   readonly callback: () => void
   cancelled: boolean
+  /** Set with `background`: would not keep a process alive. */
+  readonly background: boolean
 }
 
 /**
@@ -35,8 +37,8 @@ export class ManualClock implements Clock {
     return this.#now
   }
 
-  setTimeout(callback: () => void, millis: number, _background?: boolean): ClockTimer {
-    const timer: Pending = { at: this.#now + Math.max(0, millis), order: this.#order++, callback, cancelled: false }
+  setTimeout(callback: () => void, millis: number, background?: boolean): ClockTimer {
+    const timer: Pending = { at: this.#now + Math.max(0, millis), order: this.#order++, callback, cancelled: false, background: background === true }
     this.#pending.push(timer)
     return timer
   }
@@ -48,6 +50,11 @@ export class ManualClock implements Clock {
   /** Timers not yet fired or cleared. */
   get pendingTimers(): number {
     return this.#pending.filter((timer) => !timer.cancelled).length
+  }
+
+  /** Pending timers that would keep a process alive (set without `background`), as Node's ref'd timers do. */
+  get foregroundTimers(): number {
+    return this.#pending.filter((timer) => !timer.cancelled && !timer.background).length
   }
 
   /**

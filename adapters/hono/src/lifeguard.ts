@@ -3,7 +3,7 @@ import type { OperationContext } from '@lifeguard/core'
 import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom, whileQueued } from '@lifeguard/core/http'
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import { holdUntilSent } from './internal/hold-until-sent.js'
-import { defaultOperation } from './internal/operation-name.js'
+import { answeringRouteRuns, defaultOperation } from './internal/operation-name.js'
 import type { LifeguardOptions } from './options.js'
 
 // Type aliases, not interfaces: Hono before 4.5 requires its `Env` to have a string index signature, which
@@ -75,13 +75,26 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
   const middleware: MiddlewareHandler<LifeguardEnv> = function lifeguardContext(c, next) {
     // Mounted twice (app and sub-app): one request, one operation.
     if (c.get('lifeguard') !== undefined) return next()
-    // The default name (the matched route) is built only if something reads it: see HttpOperation.
-    const name = operationName?.(c) ?? (() => defaultOperation(c, middleware))
+    // The name is built only if something reads it (see HttpOperation); the user's too, as on Express and Koa:
+    // `c.req.routePath` and `c.req.param()` are the route's only once its handler runs. Read before that (a
+    // middleware's query), it is a name for now, asked again later.
+    const name =
+      operationName === undefined
+        ? () => defaultOperation(c, middleware)
+        : (): string => {
+            if (!answeringRouteRuns(c, middleware)) operation.rename(name)
+            return operationName(c) ?? defaultOperation(c, middleware)
+          }
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings
-    if (incoming === undefined || typeof outgoing?.setHeader !== 'function') return runPortable(c, next, name)
+    // Set before the name can be read (nothing reads it while the operation is made).
+    let operation: HttpOperation
+    if (incoming === undefined || typeof outgoing?.setHeader !== 'function') {
+      operation = new HttpOperation(settings, name, c.req.header(requestIdHeader), c.req.raw.signal)
+      return runPortable(c, next, operation)
+    }
     // On @hono/node-server, the Node response is watched directly: its headers, its 'close' event. Hono's own
     // header API and the request's signal would each build an object per request.
-    const operation = new HttpOperation(settings, name, incoming.headers[requestIdHeader])
+    operation = new HttpOperation(settings, name, incoming.headers[requestIdHeader])
     c.set('lifeguard', operation.context)
     echoHeaderOnWrite(outgoing, requestIdHeader, operation.requestId)
     // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect;
@@ -95,8 +108,7 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
   }
 
   // Fetch-style runtimes (and `app.request()`): the request's own signal, Hono's header API, and the body.
-  function runPortable(c: Context, next: Next, name: string | (() => string)): Promise<void> {
-    const operation = new HttpOperation(settings, name, c.req.header(requestIdHeader), c.req.raw.signal)
+  function runPortable(c: Context, next: Next, operation: HttpOperation): Promise<void> {
     c.set('lifeguard', operation.context)
     c.header(requestIdHeader, operation.requestId)
     return operation.run(next).then(

@@ -113,4 +113,21 @@ test('operationName and handlerName replace the defaults; a second lifeguard() r
   assert.is(container.openScopes, 0)
 })
 
+test("operationName is asked once the route's handler runs, as on Express and Koa: c.req.routePath and param() are the route's", async () => {
+  for (const [readEarly, portable] of [[false, false], [true, false], [true, true]] as const) {
+    const { container, disposed } = namingContainer()
+    const app = quietApp()
+    app.use(lifeguard({ container, operationName: (c) => `${c.req.method} ${c.req.routePath} id=${c.req.param('id') ?? '-'}` }))
+    // A middleware that reads the name before the route's handler runs gets a name for now, asked again later.
+    if (readEarly) {
+      app.use('/orders/*', async (c, next) => {
+        c.header('x-early', c.var.lifeguard.operation)
+        await next()
+      })
+    }
+    app.get('/orders/:id', answer)
+    assert.equal(await operationNames(await listen(app, portable), '/orders/7', disposed), { inHandler: 'GET /orders/:id id=7', atDispose: 'GET /orders/:id id=7' }, `read early: ${readEarly}, portable: ${portable}`)
+  }
+})
+
 test.run()

@@ -1,6 +1,6 @@
 import type { PoolEventsOption } from '@lifeguard/core'
 import type { Clock } from '@lifeguard/core/adapter'
-import type pg from 'pg'
+import type * as pg from 'pg'
 
 /** Pool settings Lifeguard owns; set them through the Lifeguard option named in the comment instead. */
 export type OwnedDriverOption =

@@ -14,7 +14,7 @@ import {
 } from '@lifeguard/core'
 import { checkOption, controlQuery, outsideOperations } from '@lifeguard/core/adapter'
 import type { Clock } from '@lifeguard/core/adapter'
-import type pg from 'pg'
+import type * as pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
 import { cancelOnClient } from './internal/cancel-request.js'

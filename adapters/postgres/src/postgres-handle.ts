@@ -1,5 +1,5 @@
 import { ConnectionLostError, DisposedError, OperationAbortedError, OperationContext } from '@lifeguard/core'
-import type pg from 'pg'
+import type * as pg from 'pg'
 import { PostgresRollbackError } from './errors.js'
 import { isQueryText, notAQuery } from './internal/query-text.js'
 import type { Pool } from './pool.js'
@@ -8,7 +8,7 @@ import { beginStatement, endedByStatement, PostgresTransaction, type Transaction
 import { afterCancel, cancelOnClient, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
 import { checkOption, contextRule, type PoolMonitor } from '@lifeguard/core/adapter'
-import { releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
+import { abortedStatementError, releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
 import type { QueryText, QueryValues } from './query-types.js'
 import { finishTransaction, poolCore } from './internal/symbols.js'
 
@@ -93,11 +93,19 @@ export class PostgresHandle implements AsyncDisposable {
     // Its refused writes are the caller's doing, not a sign that the server was demoted.
     if (options?.readOnly === true) client[clientState].readOnlyTransaction = true
     const context = this.context ?? OperationContext.tryCurrent()
+    // Aborted while its checkout was granted: nothing has begun, so nothing is rolled back.
+    if (context?.aborted) {
+      client.release()
+      throw new OperationAbortedError(`start a transaction on pool '${core.name}'`, { cause: context.signal.reason })
+    }
     const tx = new PostgresTransaction(client, core, context)
     this.#hold(client, tx)
     let result: T
     try {
-      await runStatement(core.monitor, client, begin, undefined, (error) => statementError(core.name, client, error, 'start a transaction', false, core.redact))
+      // Watched like the callback's statements: an operation that aborts while BEGIN waits (a server out of
+      // reach) cancels it, and gives it up if it stays unanswered.
+      const starting = (error: unknown): unknown => abortedStatementError(client, context, `start a transaction on pool '${core.name}'`) ?? statementError(core.name, client, error, 'start a transaction', false, core.redact)
+      await runStatement(core.monitor, client, begin, undefined, starting, core.cancels, context)
       result = await fn(tx)
       tx[finishTransaction]()
       // Disposed meanwhile: the client went back (rolled back); committing now would touch someone else's.

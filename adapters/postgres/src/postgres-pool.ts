@@ -13,7 +13,7 @@ import {
   type WarmupReport,
 } from '@lifeguard/core'
 import { checkOption, controlQuery, outsideOperations } from '@lifeguard/core/adapter'
-import type pg from 'pg'
+import type * as pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import { resolveOptions } from './internal/resolve-options.js'
 import { notAQuery } from './internal/query-text.js'

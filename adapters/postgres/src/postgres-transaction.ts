@@ -1,6 +1,6 @@
 import { DisposedError, OperationAbortedError, type OperationContext } from '@lifeguard/core'
 import { validateOptions, type PoolMonitor } from '@lifeguard/core/adapter'
-import type pg from 'pg'
+import type * as pg from 'pg'
 import type { QueryText, QueryValues } from './query-types.js'
 import type { StatementCancels } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'

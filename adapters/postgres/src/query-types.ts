@@ -1,4 +1,4 @@
-import type pg from 'pg'
+import type * as pg from 'pg'
 
 /** The values of a parameterized query (`$1`, `$2`, ...). */
 export type QueryValues = readonly unknown[]

@@ -3,10 +3,11 @@ import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { registerPostgres, type PostgresPool } from '../src/index.js'
-import { pgConfig, rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
+import { ManualClock, pgConfig, rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 import { untilRunning, untilStopped } from './_helpers/server-statements.js'
 import { lateCancelProxy } from './_helpers/late-cancel-proxy.js'
+import { silentProxy, type SilentProxy } from './_helpers/silent-proxy.js'
 
 const table = `handle_cancel_${process.pid}`
 const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer; baseline: number }>('context.postgres cancels what its operation no longer wants')
@@ -198,5 +199,62 @@ test("a statement that statement_timeout cancelled tells nothing of a cancel req
     await proxy.close()
   }
 })
+
+// Settled by now: the outcome, else `pending` (after a turn of the event loop, for what the last step started).
+async function outcomeNow(promise: Promise<unknown>): Promise<unknown> {
+  const pending = Symbol('pending')
+  return Promise.race([promise, new Promise((resolve) => setImmediate(() => resolve(pending)))]).then((value) => (value === pending ? 'pending' : value))
+}
+
+// What the server stops answering: a query, a transaction's statement, or its BEGIN.
+const silenced = {
+  query: (context: OperationContext, proxy: SilentProxy) => {
+    proxy.silence()
+    return context.postgres.query('SELECT 2')
+  },
+  statement: (context: OperationContext, proxy: SilentProxy) =>
+    context.postgres.transaction((tx) => {
+      proxy.silence()
+      return tx.query('SELECT 2')
+    }),
+  begin: (context: OperationContext, proxy: SilentProxy) => {
+    proxy.silence()
+    return context.postgres.transaction((tx) => tx.query('SELECT 2'))
+  },
+}
+
+for (const [kind, start] of Object.entries(silenced)) {
+  test(`a ${kind} whose server stops answering is given up 2 s after its operation aborted: OperationAbortedError, the connection closed`, async () => {
+    const { host, port } = pgConfig()
+    // Passes nothing once silenced, and keeps every connection open: a partition, or a middlebox that still
+    // acknowledges, which TCP keepalive does not notice. The cancel requests go nowhere either.
+    const proxy = await silentProxy({ host, port })
+    const clock = new ManualClock()
+    try {
+      const { pool, appName } = testPool(`handle-cancel-silent-${kind}`, { host: proxy.host, port: proxy.port, maxSize: 1, clock })
+      const container = registerPostgres(createServiceContainer(), pool)
+      const context = OperationContext.create('api', `silent-${kind}`, { container })
+      await context.postgres.query('SELECT 1')
+      const settled = start(context, proxy).then(() => 'resolved', (error: unknown) => error)
+      await until('the statement sent', () => proxy.swallowed() > 0)
+      context.abort(new Error('client gone'))
+      await clock.advance(1_999)
+      assert.is(await outcomeNow(settled), 'pending', 'a cancel request may still land')
+      await clock.advance(1)
+      // The clock has moved: what follows is I/O (the socket closed, the rollback skipped), bounded for a failure.
+      const error = await Promise.race([settled, new Promise((resolve) => setTimeout(() => resolve('pending'), 5_000).unref())])
+      assert.instance(error, OperationAbortedError, String(error))
+      assert.is(((error as Error).cause as Error).message, 'client gone')
+      await context.dispose()
+      await until('the connection closed', () => pool.totalCount === 0)
+      await pool.close()
+      // The server's session outlives the partition's far side until it notices; the proxy ending it ends it.
+      await proxy.close()
+      await waitForConnectionCount(appName, 0)
+    } finally {
+      await proxy.close()
+    }
+  })
+}
 
 test.run()

@@ -3,7 +3,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresRollbackError, registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
 import { rejects } from '@lifeguard/test-kit'
-import { closeAndCheck, testPool } from './_helpers/pools.js'
+import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 
 const table = `handle_tx_${process.pid}`
 const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer }>('context.postgres transaction')
@@ -138,9 +138,17 @@ test('a connection lost before COMMIT: the COMMIT was never sent, so mayHaveComm
   await closeAndCheck(own, appName)
 })
 
-test('a transaction whose connection was lost sends no ROLLBACK, and reports no failed one', async () => {
+test('a transaction whose connection was lost sends no ROLLBACK, reports no failed one, and reports the loss as a query does', async () => {
   const statements: string[] = []
-  const { pool: own, appName } = testPool('handle-tx-lost', { maxSize: 2, events: { onQuery: (event) => void statements.push(`${event.operation ?? '?'}${event.error === undefined ? '' : ' failed'}`) } })
+  const losses: string[] = []
+  const { pool: own, appName } = testPool('handle-tx-lost', {
+    maxSize: 2,
+    events: {
+      onQuery: (event) => void statements.push(`${event.operation ?? '?'}${event.error === undefined ? '' : ' failed'}`),
+      onError: (event) => void losses.push(`error ${event.source}: ${(event.error as { code?: string }).code ?? event.error.message}`),
+      onDisconnect: (event) => void losses.push(`disconnect ${event.reason}`),
+    },
+  })
   const container = registerPostgres(createServiceContainer(), own)
   const error = await rejects(
     runOperation('api', 'lost', (context) =>
@@ -154,6 +162,10 @@ test('a transaction whose connection was lost sends no ROLLBACK, and reports no 
   )
   assert.is(error.mayHaveCommitted, false)
   assert.not.ok(statements.some((statement) => statement.startsWith('ROLLBACK')), statements.join(', '))
+  // One error, the server's own, and a disconnect for it: the loss shows in events, metrics and their exports.
+  await until('the connection closed', () => losses.some((loss) => loss.startsWith('disconnect')))
+  assert.equal(losses, ['error connection: 57P01', 'disconnect error'])
+  assert.is(own.getPoolMetrics().errors, 1)
   await closeAndCheck(own, appName)
 })
 

@@ -21,10 +21,10 @@ const DISPOSED = 4
  *
  * A name can be given as a function, called when something first reads `context.operation`: building the
  * default name (`METHOD route-pattern`) is string work on every request, and most are never asked it (events
- * and route-labelled metrics ask). The function must return a non-empty string. An adapter whose router matches
- * after its middleware has run (Express, Koa) asks the user's `operationName` in that function too; one whose
- * route is known on arrival (Hono) may ask it at once. Either way through the settings, which report its failures
- * to `onError` (see `httpMiddlewareSettings`).
+ * and route-labelled metrics ask). The function must return a non-empty string. Adapters ask the user's
+ * `operationName` in that function too, through the settings, which report its failures to `onError` (see
+ * `httpMiddlewareSettings`): the route's parameters and pattern are known only once the router has matched
+ * (Express, Koa) or the route's handler runs (Hono).
  *
  * @example
  * const operation = new HttpOperation(settings, () => `${req.method} ${pathOf(req.url)}`, req.headers[settings.requestIdHeader])

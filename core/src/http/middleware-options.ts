@@ -44,8 +44,16 @@ export interface HttpMiddlewareSettings<Input> {
 }
 
 const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-// Headers that say how the message is framed or routed: an id written into one breaks the response.
-const framingHeaders = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'host', 'te', 'trailer', 'upgrade'])
+// Headers that say how the message is framed or routed, or what the response is (its body, its caching, where
+// it points, cookies, authentication): an id written into one breaks or changes the response (on Express, a
+// `content-type` of an id fails every `res.send`; `content-encoding` tells the client to decode it).
+const reservedHeaders = new Set([
+  'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'host', 'te', 'trailer', 'upgrade',
+  'content-type', 'content-encoding', 'content-language', 'content-location', 'content-range', 'content-disposition',
+  'content-security-policy', 'cache-control', 'expires', 'etag', 'last-modified', 'vary', 'age', 'date',
+  'location', 'set-cookie', 'www-authenticate', 'proxy-authenticate', 'retry-after', 'allow', 'server',
+  'cookie', 'authorization', 'proxy-authorization',
+])
 
 /** The rules of {@link HttpMiddlewareOptions}. */
 export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = {
@@ -54,8 +62,8 @@ export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = 
   operationName: { type: 'function', optional: true },
   requestIdHeader: {
     type: 'custom',
-    expected: 'an HTTP header name of up to 64 characters, not one that frames the message (content-length, transfer-encoding, connection, ...)',
-    check: (value: unknown) => typeof value === 'string' && value.length <= 64 && headerToken.test(value) && !framingHeaders.has(value.toLowerCase()),
+    expected: 'an HTTP header name of up to 64 characters, not one that frames or describes the message (content-type, content-length, cache-control, set-cookie, ...)',
+    check: (value: unknown) => typeof value === 'string' && value.length <= 64 && headerToken.test(value) && !reservedHeaders.has(value.toLowerCase()),
     optional: true,
   },
   deadlineMillis: { type: 'duration', min: 1, optional: true },

@@ -45,6 +45,9 @@ export class ConnectionOpener<C> {
   #creating = 0
   #validating = 0
   #retry: ClockTimer | undefined
+  // When the retry fires (`clock.now()`), and whether it lets the process exit (set for minSize alone).
+  #retryDue = 0
+  #retryInBackground = false
   #backoffMillis = firstBackoffMillis
   #lastError: Error | undefined
 
@@ -168,14 +171,30 @@ export class ConnectionOpener<C> {
     if (this.#retry !== undefined) return
     const delay = this.#backoffMillis
     this.#backoffMillis = Math.min(this.#backoffMillis * 2, maxBackoffMillis)
+    this.#retryDue = this.#clock.now() + delay
     // Waiting callers keep the process alive; refilling minSize alone does not.
+    this.#armRetry(delay, !this.#host.callersWaiting)
+  }
+
+  /**
+   * A caller started waiting: a retry under way for minSize alone now holds the process too, or a script
+   * whose query waits behind it would exit before it is answered.
+   */
+  callerWaiting(): void {
+    if (this.#retry === undefined || !this.#retryInBackground) return
+    this.#clock.clearTimeout(this.#retry)
+    this.#armRetry(Math.max(0, this.#retryDue - this.#clock.now()), false)
+  }
+
+  #armRetry(delay: number, background: boolean): void {
+    this.#retryInBackground = background
     this.#retry = this.#clock.setTimeout(
       () => {
         this.#retry = undefined
         this.#host.retry()
       },
       delay,
-      !this.#host.callersWaiting,
+      background,
     )
   }
 

@@ -219,6 +219,7 @@ export class PoolEngine<C> {
     const waiter = { grant, askedAt: now, deadline, context, origin: this.#monitor.captureOrigin(), settled: false }
     if (first) this.#queue.pushFront(waiter)
     else this.#queue.push(waiter)
+    if (this.#opener.backingOff) this.#opener.callerWaiting()
     // An idle connection may be waiting for validation, or be about to be handed over.
     if (this.#idle.length > 0) this.#scheduleDispatch()
     else this.#fill()

@@ -56,6 +56,12 @@ test('refuses each bad option, naming it', () => {
     ['handlerName', '', 'a non-empty string'],
     ['operationName', 'GET /', 'a function'],
     ['requestIdHeader', 'x request id', 'an HTTP header name'],
+    // A header that frames the message, or says what the response is: the echoed id would break or change it.
+    ['requestIdHeader', 'Transfer-Encoding', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
+    ['requestIdHeader', 'content-type', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
+    ['requestIdHeader', 'Content-Encoding', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
+    ['requestIdHeader', 'set-cookie', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
+    ['requestIdHeader', 'Location', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
     ['deadlineMillis', 0, 'an integer number of milliseconds between 1 and 2147483647'],
     ['deadlineMillis', 1.5, 'an integer number of milliseconds between 1 and 2147483647'],
     ['deadlineMillis', 2 ** 32, 'an integer number of milliseconds between 1 and 2147483647, got `4294967296` (number)'],

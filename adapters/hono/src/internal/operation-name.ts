@@ -23,17 +23,35 @@ interface MatchedRoute {
  * either build.
  */
 export function defaultOperation(c: Context, self: unknown): string {
-  const routes = (c.req as unknown as { matchedRoutes: readonly MatchedRoute[] }).matchedRoutes
-  const running = (c.req as unknown as { routeIndex?: number }).routeIndex ?? 0
+  const routes = matchedRoutesOf(c)
+  const running = routeIndexOf(c)
   const current = routes[running]
-  const names = (route: MatchedRoute | undefined): route is MatchedRoute => route !== undefined && handlerOf(route) !== self && !isCatchAll(route)
-  // Not a type guard: a route that does not answer may still name the operation (below).
-  const answers = (route: MatchedRoute | undefined): boolean => names(route) && (route.method !== 'ALL' || !takesNext(route))
-  if (answers(current)) return `${c.req.method} ${current!.path}`
-  for (let i = running + 1; i < routes.length; i++) if (answers(routes[i])) return `${c.req.method} ${routes[i]!.path}`
-  for (let i = routes.length - 1; i > running; i--) if (names(routes[i])) return `${c.req.method} ${routes[i]!.path}`
-  if (names(current)) return `${c.req.method} ${current.path}`
+  if (answers(current, self)) return `${c.req.method} ${current!.path}`
+  for (let i = running + 1; i < routes.length; i++) if (answers(routes[i], self)) return `${c.req.method} ${routes[i]!.path}`
+  for (let i = routes.length - 1; i > running; i--) if (names(routes[i], self)) return `${c.req.method} ${routes[i]!.path}`
+  if (names(current, self)) return `${c.req.method} ${current.path}`
   return `${c.req.method} ${c.req.path}`
+}
+
+/**
+ * True once the route that answers is running (or has run): what `c.req.routePath` and `c.req.param()` say now
+ * is that route's. Before, from a middleware, they are the middleware's.
+ */
+export function answeringRouteRuns(c: Context, self: unknown): boolean {
+  return answers(matchedRoutesOf(c)[routeIndexOf(c)], self)
+}
+
+const matchedRoutesOf = (c: Context): readonly MatchedRoute[] => (c.req as unknown as { matchedRoutes: readonly MatchedRoute[] }).matchedRoutes
+const routeIndexOf = (c: Context): number => (c.req as unknown as { routeIndex?: number }).routeIndex ?? 0
+
+// A route that can name the operation: not Lifeguard's middleware itself, not catch-all middleware.
+function names(route: MatchedRoute | undefined, self: unknown): route is MatchedRoute {
+  return route !== undefined && handlerOf(route) !== self && !isCatchAll(route)
+}
+
+// Not a type guard: a route that does not answer may still name the operation (see `defaultOperation`).
+function answers(route: MatchedRoute | undefined, self: unknown): boolean {
+  return names(route, self) && (route.method !== 'ALL' || !takesNext(route))
 }
 
 // Catch-all middleware (`app.use(fn)`, `app.use('*', fn)`) says nothing about the operation.

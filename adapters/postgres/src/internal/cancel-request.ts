@@ -1,7 +1,7 @@
 import type { OperationContext } from '@lifeguard/core'
 import { connect } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
-import type pg from 'pg'
+import type * as pg from 'pg'
 import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 
 // PostgreSQL's CancelRequest: length 16, the cancel code, then the backend's process id and secret key,
@@ -17,7 +17,7 @@ interface BackendKey {
   readonly port: number
   readonly processID: number | null
   readonly secretKey: number | null
-  readonly connection?: { readonly stream?: { readonly remoteAddress?: string; readonly remotePort?: number } }
+  readonly connection?: { readonly stream?: { readonly remoteAddress?: string; readonly remotePort?: number; destroy?(error?: Error): void } }
   readonly _activeQuery?: unknown
   readonly _queryQueue?: readonly unknown[]
 }
@@ -112,15 +112,37 @@ export async function cancelStatement(client: pg.Client, ended: Promise<void>): 
 /**
  * Sends a cancel request for what `client` runs now, unless one is under way. Whoever gives the client back
  * waits for it first (`releaseAfterCancel`): a request delivered while the session is idle is ignored by the
- * server, one delivered during the next holder's statement would stop that one.
+ * server, one delivered during the next holder's statement would stop that one. A statement still unanswered
+ * `unansweredCancelMillis` later is given up: its connection is closed, which fails it (and whatever was queued
+ * behind it, a `ROLLBACK` say), so an operation's deadline bounds it even when the server is out of reach.
  */
 export function cancelOnClient(client: PooledClient): Promise<void> {
   const state = client[clientState]
   if (state.cancel === undefined) {
-    const ended = new Promise<void>((resolve) => (state.statementEnded = resolve))
+    const giveUp = state.clock.setTimeout(() => abandonStatement(client), unansweredCancelMillis)
+    const ended = new Promise<void>((resolve) => {
+      state.statementEnded = () => {
+        state.clock.clearTimeout(giveUp)
+        resolve()
+      }
+    })
     state.cancel = cancelStatement(client, ended)
   }
   return state.cancel
+}
+
+// As long as a cancel request itself is given: a server that answers takes a few milliseconds.
+const unansweredCancelMillis = cancelTimeoutMillis
+
+// TCP keepalive does not see a server that is gone behind something still acknowledging (a stalled proxy, a
+// partition at a middlebox): without this, the statement would wait for good.
+function abandonStatement(client: PooledClient): void {
+  const state = client[clientState]
+  if (state.broken) return
+  const error = new Error(`The server did not answer a cancelled statement within ${unansweredCancelMillis} ms, so its connection was closed.`)
+  state.failure ??= error
+  state.broken = true
+  ;(client as unknown as BackendKey).connection?.stream?.destroy?.(error)
 }
 
 /**
@@ -151,6 +173,9 @@ export async function afterCancel(client: PooledClient, argument: ReleaseArgumen
   if (state.cancel === undefined) return argument
   state.statementEnded?.()
   state.statementEnded = undefined
+  // A connection that is gone takes no next statement a late request could stop: nothing to wait for (and a
+  // request to a server out of reach takes up to 2 s each).
+  if (state.broken) return argument || (state.failure ?? true)
   await state.cancel
   state.cancel = undefined
   const landed = state.cancelLanded
@@ -196,6 +221,8 @@ export class StatementCancels {
     state.watched++
     this.#running.add(client)
     ;(context as unknown as Watchable)[abortWatch](this.#aborted)
+    // Aborted between its checkout and now: no abort is left to come, so it is cancelled as it starts.
+    if (context.aborted) void cancelOnClient(client)
   }
 
   /** That statement ended (answered, failed or cancelled). */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { systemClock, type Clock } from '@lifeguard/core/adapter'
-import type pg from 'pg'
+import type * as pg from 'pg'
 
 /** How long a client's `end()` may wait for the server to close its side before the socket is destroyed. */
 export const endGraceMillis = 2000

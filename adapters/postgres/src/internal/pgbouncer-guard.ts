@@ -1,6 +1,6 @@
 // The `pooler: 'pgbouncer-transaction'` guard: refuses statements that need a server session of their
 // own before anything is sent. Installed only when the option is set, so pools without it pay nothing.
-import type pg from 'pg'
+import type * as pg from 'pg'
 import { SessionFeatureError, type SessionFeature } from '../errors.js'
 import { sessionFeatureOf } from './session-features.js'
 import type { PoolerSettings } from './settings.js'

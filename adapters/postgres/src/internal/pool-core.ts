@@ -1,6 +1,6 @@
 import { OperationContext, type PoolCounters, type PoolMetrics } from '@lifeguard/core'
 import { PoolEngine, PoolMonitor, type PooledConnection } from '@lifeguard/core/adapter'
-import type pg from 'pg'
+import type * as pg from 'pg'
 import { PostgresConnectError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
 import { StatementCancels } from './cancel-request.js'

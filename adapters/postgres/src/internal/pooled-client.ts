@@ -1,6 +1,6 @@
 import type { OperationContext } from '@lifeguard/core'
-import type { PooledConnection } from '@lifeguard/core/adapter'
-import type pg from 'pg'
+import type { Clock, PooledConnection } from '@lifeguard/core/adapter'
+import type * as pg from 'pg'
 
 /** Where a pooled client keeps Lifeguard's state, out of the user's way. */
 export const clientState: unique symbol = Symbol('lifeguard.postgres.client')
@@ -12,6 +12,8 @@ export type ReleaseArgument = Error | boolean | undefined
 export interface ClientState {
   /** The pool engine's record of this connection. */
   readonly lease: PooledConnection<PooledClient>
+  /** The pool's clock: bounds how long a cancelled statement may go unanswered (see `cancelOnClient`). */
+  readonly clock: Clock
   /** The handle holding it (`connect()` or a transaction), so `release()` can tell the handle. */
   holder: Map<PooledClient, unknown> | undefined
   /** The first error the connection reported (e.g. the server's 57P01): the cause of what fails after. */

@@ -58,8 +58,11 @@ export function statementError(pool: string, client: PooledClient, error: unknow
   if (!isConnectionLoss(client, error)) return redact(error)
   // Marked now: pg may not have flagged the client yet, and what comes next (a transaction's ROLLBACK) must
   // know this connection is gone.
-  client[clientState].broken = true
-  const failure = client[clientState].failure ?? error
+  const state = client[clientState]
+  state.broken = true
+  // Kept as what broke it: whoever releases the client (a transaction's rollback, a `connect()` holder)
+  // reports it as the pool's error, as a lone query's release does.
+  const failure = (state.failure ??= error instanceof Error ? error : new Error(String(error)))
   return new ConnectionLostError(pool, action, mayHaveCommitted && !neverRan(error, failure), { cause: redact(failure) })
 }
 

@@ -1,5 +1,5 @@
 // libpq's target_session_attrs: what a new connection's server must be, and how to ask it.
-import type pg from 'pg'
+import type * as pg from 'pg'
 import type { TargetSessionAttrs } from '../options.js'
 
 /** What a server says about a session. */

@@ -1,6 +1,6 @@
 import type { PoolEventListeners } from '@lifeguard/core'
 import type { Clock } from '@lifeguard/core/adapter'
-import type pg from 'pg'
+import type * as pg from 'pg'
 import type { PostgresHost, TargetSessionAttrs } from '../options.js'
 
 /** A `pg.Client` class (pg's own, or the application's subclass). */

@@ -7,6 +7,8 @@ export interface SilentProxy {
   readonly port: number
   /** Client connections open now. */
   open(): number
+  /** Chunks the clients sent that were not passed on (silenced, or after the login). */
+  swallowed(): number
   /** From now on, nothing the clients send reaches the server, and nothing is answered. */
   silence(): void
   /**
@@ -21,6 +23,7 @@ export async function silentProxy(target: { host: string; port: number }): Promi
   const sockets = new Set<Socket>()
   let silent = false
   let loginsOnly = false
+  let swallowed = 0
   // Half-open allowed: a client's FIN does not close the proxy's side by itself (a partitioned server never
   // answers one).
   const server = createServer({ allowHalfOpen: true }, (client) => {
@@ -28,7 +31,7 @@ export async function silentProxy(target: { host: string; port: number }): Promi
     const upstream = connect(target.port, target.host)
     let ready = false
     client.on('data', (chunk) => {
-      if (silent || (loginsOnly && ready)) return
+      if (silent || (loginsOnly && ready)) return void swallowed++
       upstream.write(chunk)
     })
     upstream.on('data', (chunk) => {
@@ -58,6 +61,7 @@ export async function silentProxy(target: { host: string; port: number }): Promi
     host: '127.0.0.1',
     port: (server.address() as AddressInfo).port,
     open: () => sockets.size,
+    swallowed: () => swallowed,
     silence() {
       silent = true
     },
