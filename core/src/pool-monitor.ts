@@ -119,7 +119,15 @@ export class PoolMonitor {
   captureOrigin(): { stack?: string } | undefined {
     if (this.#leakDetectionMillis === 0) return undefined
     const origin: { stack?: string } = {}
-    Error.captureStackTrace(origin, this.captureOrigin)
+    // The library's own frames (a handle, a transaction, the pool, its engine) take up to seven of V8's default
+    // ten, which left a report one or two frames of the application's: room for as many again.
+    const limit = Error.stackTraceLimit
+    if (Number.isFinite(limit)) Error.stackTraceLimit = limit + 10
+    try {
+      Error.captureStackTrace(origin, this.captureOrigin)
+    } finally {
+      Error.stackTraceLimit = limit
+    }
     return origin
   }
 

@@ -20,6 +20,24 @@ function takeConnectionForReport(pool: PoolMonitor): Checkout {
 
 const leaks = suite('PoolMonitor leak detection')
 
+// The caller's frame under `depth` frames of a library between it and the pool (a handle, a pool, an engine).
+function takeThroughLayers(pool: PoolMonitor, depth: number): Checkout {
+  return depth === 0 ? pool.acquired(0) : takeThroughLayers(pool, depth - 1)
+}
+function applicationCodeThatLeaks(pool: PoolMonitor): Checkout {
+  return takeThroughLayers(pool, 8)
+}
+
+leaks("the stack reaches the application's frames past the library's own, which take up V8's default ten", async () => {
+  const seen: LeakEvent[] = []
+  const pool = createMonitor((e) => void seen.push(e))
+  assert.is(Error.stackTraceLimit, 10, "the test runs under V8's default")
+  applicationCodeThatLeaks(pool)
+  await clock.advance(leakDetectionMillis)
+  assert.match(seen[0]?.stack ?? '', 'applicationCodeThatLeaks')
+  assert.is(Error.stackTraceLimit, 10, 'left as it was')
+})
+
 leaks('a checkout held past leakDetectionMillis is reported as suspected, with owner and stack', async () => {
   const seen: LeakEvent[] = []
   const pool = createMonitor((e) => void seen.push(e))
