@@ -44,6 +44,17 @@ export interface PoolMetrics {
   maxSize: number
   /** Acquire timeouts since the pool was created. */
   timeouts: number
+  /**
+   * Requests refused at once since the pool was created: `maxWaitingRequests` were already waiting
+   * (`PoolExhaustedError`). Absent for pools that do not count them.
+   */
+  rejectedRequests?: number
+  /**
+   * Waits for a connection since the pool was created that their operation ended by aborting (a deadline that
+   * passed, a client gone) before a connection came (`OperationAbortedError` with `queued`). Absent for pools
+   * that do not count them.
+   */
+  abandonedWaits?: number
   /** Suspected leaks since the pool was created. */
   leaks: number
   /** Waits for a connection (ms). */
@@ -108,6 +119,17 @@ export interface PoolCounters {
   errors: number
   /** Acquire timeouts since the pool was created. */
   timeouts: number
+  /**
+   * Requests refused at once since the pool was created: `maxWaitingRequests` were already waiting
+   * (`PoolExhaustedError`). Absent for pools that do not count them.
+   */
+  rejectedRequests?: number
+  /**
+   * Waits for a connection since the pool was created that their operation ended by aborting (a deadline that
+   * passed, a client gone) before a connection came (`OperationAbortedError` with `queued`). Absent for pools
+   * that do not count them.
+   */
+  abandonedWaits?: number
   /** Suspected leaks since the pool was created. */
   leaks: number
   /** Waits for a connection (ms). */

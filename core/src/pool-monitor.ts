@@ -176,6 +176,16 @@ export class PoolMonitor {
     return useMillis
   }
 
+  /** A request was refused at once: `maxWaitingRequests` were waiting (counted; no event). */
+  rejected(): void {
+    this.stats.recordRejection()
+  }
+
+  /** A wait for a connection ended because its operation aborted (counted; no event). */
+  abandoned(): void {
+    this.stats.recordAbandonedWait()
+  }
+
   /** A waiter gave up after `waitMillis`. */
   timedOut(waitMillis: number, waitingRequests: number, cause?: unknown, context: OperationContext | undefined = OperationContext.tryCurrent()): void {
     this.stats.recordTimeout()

@@ -45,6 +45,10 @@ export class PoolStats {
   errors = 0
   /** Acquire timeouts counted by `recordTimeout()`. */
   timeouts = 0
+  /** Requests refused at once (`maxWaitingRequests`), counted by `recordRejection()`. */
+  rejectedRequests = 0
+  /** Waits ended by their operation aborting, counted by `recordAbandonedWait()`. */
+  abandonedWaits = 0
   /** Suspected leaks counted by `recordLeak()`. */
   leaks = 0
   #lastError: string | undefined
@@ -97,6 +101,16 @@ export class PoolStats {
     this.timeouts++
   }
 
+  /** Counts one request refused at once: `maxWaitingRequests` were waiting. */
+  recordRejection(): void {
+    this.rejectedRequests++
+  }
+
+  /** Counts one wait for a connection that its operation ended by aborting. */
+  recordAbandonedWait(): void {
+    this.abandonedWaits++
+  }
+
   /** Counts one suspected leak. */
   recordLeak(): void {
     this.leaks++
@@ -113,6 +127,8 @@ export class PoolStats {
       ...live,
       errors: this.errors,
       timeouts: this.timeouts,
+      rejectedRequests: this.rejectedRequests,
+      abandonedWaits: this.abandonedWaits,
       leaks: this.leaks,
       waitTime: this.waitTime.totals(),
       useTime: this.useTime.totals(),
@@ -128,6 +144,8 @@ export class PoolStats {
       avgResponseTime: this.useTime.mean,
       created: this.created,
       timeouts: this.timeouts,
+      rejectedRequests: this.rejectedRequests,
+      abandonedWaits: this.abandonedWaits,
       leaks: this.leaks,
       waitTime: this.waitTime.summary(),
       useTime: this.useTime.summary(),

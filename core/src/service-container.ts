@@ -208,9 +208,11 @@ export class ServiceScope<S extends object = Record<string, any>> {
     return this as unknown as ServiceScope<S & Record<K, V>>
   }
 
-  /** @internal The operation this scope was made for (`CONTEXT_SERVICE`, provided first), if any. */
+  /** @internal The operation this scope was made for (`CONTEXT_SERVICE`), if any. */
   providedContext(): OperationContext | undefined {
-    return this.#firstName === 'operationContext' ? (this.#firstValue as OperationContext) : undefined
+    if (this.#firstName === 'operationContext') return this.#firstValue as OperationContext
+    // Provided after another value (the caller's own, before it made the context).
+    return this.#local?.get('operationContext') as OperationContext | undefined
   }
 
   /** Disposes everything this scope created, newest first; failures are collected into one `DisposeFailedError` (an `AggregateError`). Idempotent. */

@@ -77,6 +77,11 @@ options('a scope serves one context: a second one on it is refused, and the firs
   assert.ok(conn.open, 'the first operation keeps its services')
   await first.dispose()
   assert.not.ok(conn.open)
+  // Also when the scope held a value of the caller's before the context took it over.
+  const provided = container.createScope().provide('user', { id: 7 })
+  const taken = OperationContext.create('orders-api', 'GET /me', { container: provided })
+  throwsError(() => OperationContext.create('orders-api', 'GET /other', { container: provided }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  await taken.dispose()
   // A container makes a new scope per context, however many.
   const a = OperationContext.create('orders-api', 'GET /a', { container })
   const b = OperationContext.create('orders-api', 'GET /b', { container })

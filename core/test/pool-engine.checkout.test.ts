@@ -78,11 +78,13 @@ test('maxWaitingRequests 0 never waits for a busy connection, but may wait for a
 })
 
 test('maxWaitingRequests refuses the next caller at once with PoolExhaustedError', async () => {
-  const { engine } = fakeEngine({ maxSize: 1, maxWaitingRequests: 1 })
+  const { engine, monitor } = fakeEngine({ maxSize: 1, maxWaitingRequests: 1 })
   const holder = await engine.acquire(undefined)
   const queued = engine.acquire(undefined)
   const error = await rejects(engine.acquire(undefined), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
   assert.match(error.message, "pool 'fake'")
+  // Shed load shows in the metrics, where no timeout counts it.
+  assert.equal([monitor.stats.rejectedRequests, monitor.stats.timeouts], [1, 0])
   engine.release(holder)
   engine.release(await queued)
 })

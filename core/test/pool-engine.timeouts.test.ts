@@ -55,7 +55,7 @@ test('acquireTimeoutMillis 0 waits without a limit', async () => {
 })
 
 test("a waiter leaves the queue when its operation aborts; an aborted operation gets nothing, even when a connection is idle", async () => {
-  const { engine, counts } = fakeEngine({ maxSize: 1 })
+  const { engine, counts, monitor } = fakeEngine({ maxSize: 1 })
   const container = createServiceContainer()
   const context = OperationContext.create('test', 'abort', { container })
   const holder = await engine.acquire(undefined)
@@ -65,10 +65,12 @@ test("a waiter leaves the queue when its operation aborts; an aborted operation 
   assert.match(error.message, "Could not acquire a connection from pool 'fake'. The operation was aborted.")
   assert.is((error.cause as Error).message, 'client went away')
   assert.ok(error.queued, 'it ended a wait for a connection')
+  assert.equal([monitor.stats.abandonedWaits, monitor.stats.timeouts], [1, 0], 'counted as an abandoned wait, not a timeout')
   engine.release(holder)
   assert.is(engine.tryAcquire(context), undefined, 'the fast path refuses it too')
   const refused = await rejects(engine.acquire(context), OperationAbortedError)
   assert.not.ok(refused.queued, 'aborted before it asked: it never waited')
+  assert.is(monitor.stats.abandonedWaits, 1, 'nor counted')
   assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
   await context.dispose()
 })

@@ -188,6 +188,8 @@ monitor('counters() holds the live numbers and lifetime totals, without sorting 
     ...live,
     errors: 1,
     timeouts: 1,
+    rejectedRequests: 0,
+    abandonedWaits: 0,
     leaks: 0,
     waitTime: { count: 2, sum: 10 },
     useTime: { count: 1, sum: counters.useTime.sum },

@@ -3,8 +3,8 @@ import { describesReplacedBody, poolPressureBody, poolPressureCode } from '@life
 import { retryAfterSecondsFrom, type PoolErrorHandlerOptions } from './options.js'
 
 /**
- * Express error middleware that answers pool pressure (`PoolExhaustedError`, `PoolTimeoutError`, also as
- * the `cause` of another error) with `503 Service Unavailable` and `Retry-After`, and passes every other
+ * Express error middleware that answers pool pressure (`PoolExhaustedError`, `PoolTimeoutError`, a deadline
+ * that passed while the request waited for a connection, also as the `cause` of another error) with `503 Service Unavailable` and `Retry-After`, and passes every other
  * error on. Add it after your routes, before your own error handlers. The body names the error code only.
  * Headers the handler set for its own body (`Content-*`, `ETag`, `Cache-Control`, ...) are dropped; others stay.
  *

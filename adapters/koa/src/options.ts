@@ -11,8 +11,9 @@ export interface LifeguardOptions extends HttpMiddlewareOptions<ParameterizedCon
    */
   operationName?: ((ctx: ParameterizedContext) => string | undefined) | undefined
   /**
-   * Answer pool pressure (`PoolExhaustedError`, `PoolTimeoutError`, also as an error's `cause`) with
-   * `503 Service Unavailable` and `Retry-After` instead of passing the error to Koa. Default `false`.
+   * Answer pool pressure (`PoolExhaustedError`, `PoolTimeoutError`, a deadline that passed while the request
+   * waited for a connection, also as an error's `cause`) with `503 Service Unavailable` and `Retry-After` instead
+   * of passing the error to Koa. Default `false`.
    */
   mapErrors?: boolean | MapErrorsOptions | undefined
 }

@@ -210,7 +210,7 @@ export class PostgresHandle implements AsyncDisposable {
           const committing = tx.finished
           tx[finishTransaction]()
           // A running statement would hold the ROLLBACK (and its locks) until it ended: cancelled first.
-          if (!committing && !client[clientState].broken && mayBeRunning(client)) void cancelOnClient(client)
+          if (!committing && !client[clientState].broken && mayBeRunning(client)) void cancelOnClient(client, true)
           return rollbackAndRelease(client, core.monitor)
         }
         // A client from connect() still held has no such guard: reused, its holder's late statements would

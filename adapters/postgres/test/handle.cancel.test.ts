@@ -2,7 +2,7 @@ import { DisposedError, OperationAbortedError, OperationContext, createServiceCo
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { registerPostgres, type PostgresPool } from '../src/index.js'
+import { PostgresRollbackError, registerPostgres, type PostgresPool } from '../src/index.js'
 import { ManualClock, pgConfig, rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 import { untilRunning, untilStopped } from './_helpers/server-statements.js'
@@ -256,5 +256,44 @@ for (const [kind, start] of Object.entries(silenced)) {
     }
   })
 }
+
+test("a statement pg gave up on by query_timeout is not given up a second time: a transaction that caught it rolls back, its connection no error", async () => {
+  const clock = new ManualClock()
+  const errors: string[] = []
+  const { pool, appName } = testPool('handle-cancel-read-timeout', { maxSize: 1, clock, pg: { query_timeout: 200 }, events: { onError: (event) => void errors.push(event.error.message) } })
+  const container = registerPostgres(createServiceContainer(), pool)
+  const context = OperationContext.create('api', 'read-timeout', { container })
+  const outcome = context.postgres
+    .transaction(async (tx) => {
+      await tx.query('SELECT pg_sleep(1)').catch(() => undefined)
+      // Long past the 2 s an operation's cancelled statement gets: nothing of that applies here.
+      await clock.advance(5_000)
+    })
+    .then(() => 'committed', (error: unknown) => error)
+  const error = await outcome
+  assert.instance(error, PostgresRollbackError, String(error))
+  // Its connection is closed on release, as after any query_timeout; not given up under the transaction.
+  assert.not.ok(errors.some((message) => message.includes('did not answer')), errors.join('; '))
+  await context.dispose()
+  await closeAndCheck(pool, appName)
+})
+
+test('an operation that aborted while its checkout was granted begins no transaction: nothing is sent, the connection stays', async () => {
+  const statements: string[] = []
+  const { pool, appName } = testPool('handle-cancel-before-begin', { maxSize: 1, events: { onQuery: (event) => void statements.push(event.operation ?? '?') } })
+  const container = registerPostgres(createServiceContainer(), pool)
+  await pool.warmup({ connections: 1 })
+  const context = OperationContext.create('api', 'before-begin', { container })
+  // The checkout is granted, and the operation aborts before `transaction()` hears of it.
+  const off = pool.on('acquire', () => context.abort(new Error('client gone')))
+  const error = await context.postgres.transaction(() => 'never').then(() => undefined, (failure: unknown) => failure)
+  off()
+  assert.instance(error, OperationAbortedError)
+  assert.match((error as Error).message, 'start a transaction')
+  assert.equal(statements, [], 'no BEGIN, no ROLLBACK')
+  assert.equal([pool.totalCount, pool.idleCount], [1, 1], 'the connection went back as it was')
+  await context.dispose()
+  await closeAndCheck(pool, appName)
+})
 
 test.run()

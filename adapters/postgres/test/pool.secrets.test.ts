@@ -93,6 +93,28 @@ test("a failed statement's error is scrubbed when the server quotes the secret i
   await waitForConnectionCount(appName, 0)
 })
 
+test("a failed statement's naming fields stay as the server sent them, also when the password is a part of a name", async () => {
+  const appName = uniqueAppName('secrets-naming')
+  const { host, port, user, database } = pgConfig()
+  // A short password, as in development: a part of the table's and the constraint's names.
+  const password = 'ordrs'
+  const table = `ordrs_secrets_${process.pid}`
+  const pool = createPostgresPool({ name: 'naming', connectionString: `postgres://${user}:${password}@${host}:${port}/${database}`, applicationName: appName })
+  try {
+    await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (id int PRIMARY KEY)`)
+    await pool.query(`INSERT INTO ${table} VALUES (1) ON CONFLICT DO NOTHING`)
+    const error = (await pool.query(`INSERT INTO ${table} VALUES (1)`).catch((failure: unknown) => failure)) as DatabaseError
+    assert.instance(error, DatabaseError)
+    assert.equal([error.code, error.constraint, error.table], ['23505', `${table}_pkey`, table], 'code can branch on them')
+    // The text is scrubbed all the same: it might quote the password as a value.
+    assert.not.match(error.message, password)
+  } finally {
+    await pool.query(`DROP TABLE IF EXISTS ${table}`)
+    await pool.close()
+    await waitForConnectionCount(appName, 0)
+  }
+})
+
 // A server that asks for a cleartext password and refuses it, quoting what it got (as a proxy might).
 async function passwordQuotingServer(): Promise<{ port: number; close(): Promise<void> }> {
   const message = (type: string, body: Buffer): Buffer => {

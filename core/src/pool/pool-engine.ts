@@ -74,7 +74,10 @@ export class PoolEngine<C> {
     this.#queue = new WaitQueue<C>({
       clock: this.#clock,
       timedOut: (waiter) => this.#closer.waiterLeft(this.#timedOut(waiter)),
-      aborted: (_waiter, reason) => this.#closer.waiterLeft(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason, queued: true })),
+      aborted: (_waiter, reason) => {
+        this.#monitor.abandoned()
+        return this.#closer.waiterLeft(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason, queued: true }))
+      },
     })
     this.#idle = new IdleList<C>({
       clock: this.#clock,
@@ -212,7 +215,10 @@ export class PoolEngine<C> {
       }
     }
     const maxWaiting = this.#options.maxWaitingRequests
-    if (!first && maxWaiting !== undefined && this.#inLine() >= maxWaiting) return grant(new PoolExhaustedError(this.name, maxWaiting), undefined)
+    if (!first && maxWaiting !== undefined && this.#inLine() >= maxWaiting) {
+      this.#monitor.rejected()
+      return grant(new PoolExhaustedError(this.name, maxWaiting), undefined)
+    }
     const now = this.#clock.now()
     const timeout = this.#options.acquireTimeoutMillis
     const deadline = timeout > 0 ? now + timeout : Infinity

@@ -39,6 +39,12 @@ export const metricNames = {
    * the pool's server connections. Only pools that can tell report it.
    */
   outsideConnections: 'lifeguard.pool.connections',
+  /**
+   * Observable Counter, `{request}`: requests for a connection the pool did not serve, apart from timeouts, by
+   * `lifeguard.rejection.reason`: `exhausted` (refused at once, `maxWaitingRequests` were waiting) or `aborted`
+   * (their operation ended the wait: a deadline, a client gone). Only pools that count them report it.
+   */
+  rejections: 'lifeguard.pool.rejections',
 } as const
 
 /**
@@ -85,6 +91,8 @@ export const attributeNames = {
    * (out of the pool, the driver still closing them).
    */
   outsideConnectionState: 'lifeguard.connection.state',
+  /** `exhausted` or `aborted`, on `lifeguard.pool.rejections`. */
+  rejectionReason: 'lifeguard.rejection.reason',
 } as const
 
 /** Bucket boundaries (seconds) advised for `db.client.operation.duration`, as the conventions give them: `0.001` to `10`. */

@@ -28,7 +28,7 @@ async function ruleExpressions(): Promise<{ alert: string; expr: string }[]> {
 rules('promtool check rules accepts the alert rules', async () => {
   const result = await promtool(['check', 'rules', 'lifeguard-pools.rules.yml'])
   assert.is(result.code, 0, result.output)
-  assert.match(result.output, /SUCCESS: 3 rules found/)
+  assert.match(result.output, /SUCCESS: 4 rules found/)
 })
 
 rules('promtool test rules passes the unit tests of every alert', async () => {
@@ -36,7 +36,7 @@ rules('promtool test rules passes the unit tests of every alert', async () => {
   assert.is(result.code, 0, result.output)
   assert.match(result.output, /SUCCESS/)
   const tests = await readFile(join(observabilityDir, 'lifeguard-pools.rules.test.yml'), 'utf8')
-  for (const alert of ['LifeguardPoolExhausted', 'LifeguardPoolHighWaitTime', 'LifeguardPoolErrorRateRising']) {
+  for (const alert of ['LifeguardPoolExhausted', 'LifeguardPoolHighWaitTime', 'LifeguardPoolErrorRateRising', 'LifeguardPoolTurningRequestsAway']) {
     assert.match(tests, new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels`), `${alert} has a firing case`)
     assert.match(tests, new RegExp(`alertname: ${alert}\\n\\s+exp_alerts: \\[\\]`), `${alert} has a silent case`)
   }
@@ -45,7 +45,7 @@ rules('promtool test rules passes the unit tests of every alert', async () => {
 rules('alert rules use only the metric names the exporter produces', async () => {
   const known = seriesNames()
   const expressions = await ruleExpressions()
-  assert.is(expressions.length, 3)
+  assert.is(expressions.length, 4)
   for (const { alert, expr } of expressions) {
     const names = metricNamesIn(expr)
     assert.ok(names.length > 0, `${alert} reads some metric`)

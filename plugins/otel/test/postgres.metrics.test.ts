@@ -1,5 +1,5 @@
-import { createPoolRegistry, createServiceContainer, PoolTimeoutError, runOperation, type PoolRegistry, type ServiceContainer } from '@lifeguard/core'
-import { createPostgresPool, registerPostgres, type PostgresHandle, type PostgresPool, type PostgresPoolClient } from '@lifeguard/postgres'
+import { createPoolRegistry, createServiceContainer, OperationAbortedError, PoolExhaustedError, PoolTimeoutError, runOperation, type PoolRegistry, type ServiceContainer } from '@lifeguard/core'
+import { createPostgresHandle, createPostgresPool, registerPostgres, type PostgresHandle, type PostgresPool, type PostgresPoolClient } from '@lifeguard/postgres'
 import { DataPointType, type HistogramMetricData, type MetricData, type SumMetricData } from '@opentelemetry/sdk-metrics'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -168,6 +168,29 @@ pg('pending_requests shows the waiters and timeouts counts the timeouts the test
   assert.is(valueOf(after, metricNames.timeouts, orders), timeoutsBefore + 2)
   assert.is(valueOf(after, metricNames.pendingRequests, orders), 0)
   assert.is(valueOf(after, metricNames.timeouts, billing), 0, 'billing has no timeouts')
+})
+
+pg('lifeguard.pool.rejections counts requests refused at once and waits their operation ended, apart from timeouts', async ({ harness, registry, container, appNames }) => {
+  const appName = uniqueAppName('otel-shed')
+  appNames.push(appName)
+  const shed = registry.register(createPostgresPool({ name: 'shed', ...pgConfig(), applicationName: appName, maxSize: 1, maxWaitingRequests: 1, acquireTimeoutMillis: 5_000 }))
+  const holder = await shed.connect()
+  const caller = new AbortController()
+  // Waits behind the holder until its caller gives up (a deadline, a client gone)...
+  const abandoned = runOperation('api', 'GET /shed', (context) => createPostgresHandle(shed, context).query('SELECT 1'), { container, signal: caller.signal })
+  // ... and, with one already waiting, the next is refused at once.
+  await rejects(shed.query('SELECT 1'), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  caller.abort(new Error('client gone'))
+  await rejects(abandoned, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  holder.release()
+  const metrics = await harness.collect()
+  const pool = { [attributeNames.poolName]: 'shed' }
+  assert.is(valueOf(metrics, metricNames.rejections, { ...pool, [attributeNames.rejectionReason]: 'exhausted' }), 1)
+  assert.is(valueOf(metrics, metricNames.rejections, { ...pool, [attributeNames.rejectionReason]: 'aborted' }), 1)
+  assert.is(valueOf(metrics, metricNames.timeouts, pool), 0)
+  const data = metric(metrics, metricNames.rejections)
+  assert.equal([data.descriptor.unit, data.dataPointType, (data as SumMetricData).isMonotonic], ['{request}', DataPointType.SUM, true])
+  assert.equal([shed.getPoolMetrics().rejectedRequests, shed.getPoolMetrics().abandonedWaits], [1, 1])
 })
 
 pg('db.client.connection.limit and idle.max follow resize, idle.min follows minSize', async ({ harness, billing: pool }) => {

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { performance } from 'node:perf_hooks'
-import { OperationContext, PoolTimeoutError } from '@lifeguard/core'
+import { OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
 import { type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
 import type { Redact } from './redacting-streams.js'
 
@@ -166,6 +166,8 @@ export class Gate {
     } catch (error) {
       // Several waiters time out together: by the time each hears of it, the others have left the queue.
       if (error instanceof PoolTimeoutError) this.#monitor.timedOut(performance.now() - started, error.waiting ?? this.#queue.waiting, error.cause)
+      else if (error instanceof PoolExhaustedError) this.#monitor.rejected()
+      else if (error instanceof OperationAbortedError && error.queued) this.#monitor.abandoned()
       throw error
     }
     return this.#monitor.acquired(performance.now() - started)

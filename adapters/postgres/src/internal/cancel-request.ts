@@ -112,22 +112,27 @@ export async function cancelStatement(client: pg.Client, ended: Promise<void>): 
 /**
  * Sends a cancel request for what `client` runs now, unless one is under way. Whoever gives the client back
  * waits for it first (`releaseAfterCancel`): a request delivered while the session is idle is ignored by the
- * server, one delivered during the next holder's statement would stop that one. A statement still unanswered
+ * server, one delivered during the next holder's statement would stop that one.
+ *
+ * With `giveUp` (an operation that aborted or ended, which waits on the statement), a statement still unanswered
  * `unansweredCancelMillis` later is given up: its connection is closed, which fails it (and whatever was queued
- * behind it, a `ROLLBACK` say), so an operation's deadline bounds it even when the server is out of reach.
+ * behind it, a `ROLLBACK` say), so an operation's deadline bounds it even when the server is out of reach. Not
+ * for `query_timeout`: pg has failed that statement already, and nothing would tell the timer it ended.
  */
-export function cancelOnClient(client: PooledClient): Promise<void> {
+export function cancelOnClient(client: PooledClient, giveUp = false): Promise<void> {
   const state = client[clientState]
   if (state.cancel === undefined) {
-    const giveUp = state.clock.setTimeout(() => abandonStatement(client), unansweredCancelMillis)
     const ended = new Promise<void>((resolve) => {
       state.statementEnded = () => {
-        state.clock.clearTimeout(giveUp)
+        if (state.giveUp !== undefined) state.clock.clearTimeout(state.giveUp)
+        state.giveUp = undefined
         resolve()
       }
     })
     state.cancel = cancelStatement(client, ended)
   }
+  // In the background: the statement's own socket keeps the process alive while it waits.
+  if (giveUp && state.giveUp === undefined && state.statementEnded !== undefined) state.giveUp = state.clock.setTimeout(() => abandonStatement(client), unansweredCancelMillis, true)
   return state.cancel
 }
 
@@ -211,7 +216,7 @@ export class StatementCancels {
   readonly #running = new Set<PooledClient>()
   // Aborts are rare: a look through the running statements is cheaper than tracking them per operation.
   readonly #aborted: AbortWatcher = (context) => {
-    for (const client of this.#running) if (client[clientState].watchedBy === context) void cancelOnClient(client)
+    for (const client of this.#running) if (client[clientState].watchedBy === context) void cancelOnClient(client, true)
   }
 
   /** A statement of `context` is about to be sent on `client`. */
@@ -222,7 +227,7 @@ export class StatementCancels {
     this.#running.add(client)
     ;(context as unknown as Watchable)[abortWatch](this.#aborted)
     // Aborted between its checkout and now: no abort is left to come, so it is cancelled as it starts.
-    if (context.aborted) void cancelOnClient(client)
+    if (context.aborted) void cancelOnClient(client, true)
   }
 
   /** That statement ended (answered, failed or cancelled). */

@@ -1,5 +1,5 @@
 import type { OperationContext } from '@lifeguard/core'
-import type { Clock, PooledConnection } from '@lifeguard/core/adapter'
+import type { Clock, ClockTimer, PooledConnection } from '@lifeguard/core/adapter'
 import type * as pg from 'pg'
 
 /** Where a pooled client keeps Lifeguard's state, out of the user's way. */
@@ -32,6 +32,8 @@ export interface ClientState {
   cancel: Promise<void> | undefined
   /** Tells `cancel` that the statement it targets has ended, so it sends no more requests. */
   statementEnded: (() => void) | undefined
+  /** Gives the statement up if it stays unanswered (an operation that aborted or ended waits on it). */
+  giveUp: ClockTimer | undefined
   /** True once a statement failed with 57014 while `cancel` was out: the requests landed (see `afterCancel`). */
   cancelLanded: boolean
   /** True while statements a `'connect'` listener queued have not run: a close lets them finish. */

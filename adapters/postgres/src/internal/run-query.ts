@@ -53,9 +53,7 @@ export function statementError(pool: string, client: PooledClient, error: unknow
   if (isReadTimeout(error)) return new PostgresQueryTimeoutError(pool, action, readTimeoutOf(client, text), mayHaveCommitted, redact(error))
   const readOnly = readOnlyServerOf(client, error)
   if (readOnly !== undefined) return new PostgresReadOnlyError(pool, action, readOnly, redact(error))
-  // The server's own answer, scrubbed: it may quote a value that was the password. The same object when it
-  // quotes nothing secret; else a copy of its class with every field.
-  if (!isConnectionLoss(client, error)) return redact(error)
+  if (!isConnectionLoss(client, error)) return scrubbedAnswer(error, redact)
   // Marked now: pg may not have flagged the client yet, and what comes next (a transaction's ROLLBACK) must
   // know this connection is gone.
   const state = client[clientState]
@@ -64,6 +62,25 @@ export function statementError(pool: string, client: PooledClient, error: unknow
   // reports it as the pool's error, as a lone query's release does.
   const failure = (state.failure ??= error instanceof Error ? error : new Error(String(error)))
   return new ConnectionLostError(pool, action, mayHaveCommitted && !neverRan(error, failure), { cause: redact(failure) })
+}
+
+// Fields of the server's answer that name things (a constraint, a table) rather than quote values: kept as the
+// server sent them, so that code branching on `error.constraint` works whatever the password is (a short one,
+// `orders`, is a part of many names).
+const namingFields = ['code', 'severity', 'constraint', 'table', 'column', 'schema', 'dataType', 'routine', 'file', 'line', 'position', 'internalPosition']
+
+/**
+ * The server's answer to a statement, scrubbed of secrets: its text may quote a value that was the password.
+ * The same object when it quotes nothing secret; else a copy of its class, its text scrubbed, its naming fields
+ * as they were.
+ */
+function scrubbedAnswer(error: unknown, redact: (error: unknown) => Error): unknown {
+  const safe = redact(error)
+  if (safe === error || typeof error !== 'object' || error === null) return safe
+  for (const field of namingFields) {
+    if (Object.hasOwn(error, field)) Object.defineProperty(safe, field, { value: (error as Record<string, unknown>)[field], writable: true, enumerable: true, configurable: true })
+  }
+  return safe
 }
 
 // Ends of an idle session: the server sends them only while it waits for the next command, so the

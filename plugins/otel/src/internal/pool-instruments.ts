@@ -1,4 +1,4 @@
-import { ValueType, type Counter, type Histogram, type Meter, type ObservableUpDownCounter } from '@opentelemetry/api'
+import { ValueType, type Counter, type Histogram, type Meter, type ObservableCounter, type ObservableUpDownCounter } from '@opentelemetry/api'
 import { metricNames, operationDurationBuckets, poolTimeBuckets } from '../semantic-conventions.js'
 
 /** Every instrument the plugin records to, created once per `instrumentPools()` call. */
@@ -17,6 +17,7 @@ export interface PoolInstruments {
   readonly leaks: Counter
   readonly resizes: Counter
   readonly outsideConnections: ObservableUpDownCounter
+  readonly rejections: ObservableCounter
 }
 
 /** Creates the instruments with the units, descriptions and bucket advice of the conventions. */
@@ -42,10 +43,12 @@ export function createPoolInstruments(meter: Meter, withOperationDuration: boole
     leaks: counter(metricNames.leaks, '{leak}', 'Connections held longer than the leak detection threshold.'),
     resizes: counter(metricNames.resizes, '{resize}', 'Changes of the pool size, by direction.'),
     outsideConnections: gauge(metricNames.outsideConnections, '{connection}', 'Connections outside the pool\'s count that still hold a server connection, by state: parked after a shrink, or closing.'),
+    // Read from the pool's counters at each collection: no event tells of them.
+    rejections: meter.createObservableCounter(metricNames.rejections, { unit: '{request}', description: 'Requests for a connection refused at once (exhausted) or ended by their operation (aborted), by reason.', valueType: ValueType.INT }),
   }
 }
 
 /** The observable instruments, for `addBatchObservableCallback`. */
-export function observables(instruments: PoolInstruments): ObservableUpDownCounter[] {
-  return [instruments.connectionCount, instruments.idleMax, instruments.idleMin, instruments.limit, instruments.pendingRequests, instruments.outsideConnections]
+export function observables(instruments: PoolInstruments): (ObservableUpDownCounter | ObservableCounter)[] {
+  return [instruments.connectionCount, instruments.idleMax, instruments.idleMin, instruments.limit, instruments.pendingRequests, instruments.outsideConnections, instruments.rejections]
 }

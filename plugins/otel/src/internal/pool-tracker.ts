@@ -28,6 +28,8 @@ export class PoolTracker {
   readonly #idle: Attributes
   readonly #parked: Attributes
   readonly #closing: Attributes
+  readonly #exhausted: Attributes
+  readonly #aborted: Attributes
   // Set once the pool reported parked or closing connections, so that its closing report zeroes those series.
   #reportsParked = false
   #reportsClosing = false
@@ -52,6 +54,8 @@ export class PoolTracker {
     this.#idle = { [attributeNames.poolName]: name, [attributeNames.connectionState]: 'idle' }
     this.#parked = { [attributeNames.poolName]: name, [attributeNames.outsideConnectionState]: 'parked' }
     this.#closing = { [attributeNames.poolName]: name, [attributeNames.outsideConnectionState]: 'closing' }
+    this.#exhausted = { [attributeNames.poolName]: name, [attributeNames.rejectionReason]: 'exhausted' }
+    this.#aborted = { [attributeNames.poolName]: name, [attributeNames.rejectionReason]: 'aborted' }
     this.#queryBase = { [attributeNames.poolName]: name, [attributeNames.systemName]: systemNames[pool.kind] ?? pool.kind }
     this.#read = typeof pool.getPoolCounters === 'function' ? () => (pool.getPoolCounters as () => PoolCounters).call(pool) : () => pool.getPoolMetrics()
     this.#listen(routeAttributes)
@@ -82,6 +86,8 @@ export class PoolTracker {
       this.#reportsClosing = true
       result.observe(instruments.outsideConnections, metrics.closingConnections, this.#closing)
     }
+    if (metrics.rejectedRequests !== undefined) result.observe(instruments.rejections, metrics.rejectedRequests, this.#exhausted)
+    if (metrics.abandonedWaits !== undefined) result.observe(instruments.rejections, metrics.abandonedWaits, this.#aborted)
     return true
   }
 

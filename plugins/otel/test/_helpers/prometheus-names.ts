@@ -18,6 +18,7 @@ export const prometheusFamilies = {
   'lifeguard_pool_leaks_total': 'counter',
   'lifeguard_pool_resizes_total': 'counter',
   'lifeguard_pool_connections': 'gauge',
+  'lifeguard_pool_rejections_total': 'counter',
 } as const
 
 /** Label names the plugin's attributes become. */
@@ -31,6 +32,7 @@ export const prometheusLabels = [
   'lifeguard_error_source',
   'lifeguard_resize_direction',
   'lifeguard_connection_state',
+  'lifeguard_rejection_reason',
 ] as const
 
 /** Every series name a query may use: gauges and counters as they are, histograms with their suffixes. */
