@@ -126,7 +126,11 @@ export class PostgresHandle implements AsyncDisposable {
         if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
         return result
       }
-      const commit = await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact))
+      // Watched, not cancelled: an operation that aborts while it runs gives it up only if the server stays silent.
+      client[clientState].committing = true
+      const commit = await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact), core.cancels, context).finally(() => {
+        client[clientState].committing = false
+      })
       // The server had aborted the transaction (a failed statement that `fn` caught): its COMMIT is a ROLLBACK.
       if (commit.command === 'ROLLBACK') {
         if (this.#take(client, tx)) releaseAfterCancel(client, undefined)

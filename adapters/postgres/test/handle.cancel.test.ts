@@ -1,4 +1,4 @@
-import { DisposedError, OperationAbortedError, OperationContext, createServiceContainer, type ServiceContainer } from '@lifeguard/core'
+import { ConnectionLostError, DisposedError, OperationAbortedError, OperationContext, createServiceContainer, type ServiceContainer } from '@lifeguard/core'
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -256,6 +256,40 @@ for (const [kind, start] of Object.entries(silenced)) {
     }
   })
 }
+
+test('a COMMIT whose server stops answering is not cancelled but given up 2 s after its operation aborted: ConnectionLostError, it may have committed', async () => {
+  const { host, port } = pgConfig()
+  const proxy = await silentProxy({ host, port })
+  const clock = new ManualClock()
+  try {
+    const { pool, appName } = testPool('handle-cancel-silent-commit', { host: proxy.host, port: proxy.port, maxSize: 1, clock })
+    const container = registerPostgres(createServiceContainer(), pool)
+    const context = OperationContext.create('api', 'silent-commit', { container })
+    const settled = context.postgres
+      .transaction(async (tx) => {
+        await tx.query('SELECT 2')
+        // The COMMIT that follows goes into the silence.
+        proxy.silence()
+      })
+      .then(() => 'committed', (error: unknown) => error)
+    await until('the COMMIT sent', () => proxy.swallowed() > 0)
+    context.abort(new Error('client gone'))
+    await clock.advance(1_999)
+    assert.is(await outcomeNow(settled), 'pending', 'a server that answers a COMMIT late is waited for')
+    await clock.advance(1)
+    const error = await Promise.race([settled, new Promise((resolve) => setTimeout(() => resolve('pending'), 5_000).unref())])
+    assert.instance(error, ConnectionLostError, String(error))
+    assert.ok((error as ConnectionLostError).mayHaveCommitted, 'the COMMIT may have reached the server')
+    assert.is(proxy.cancelRequests(), 0, 'a COMMIT is never cancelled')
+    await context.dispose()
+    await until('the connection closed', () => pool.totalCount === 0)
+    await pool.close()
+    await proxy.close()
+    await waitForConnectionCount(appName, 0)
+  } finally {
+    await proxy.close()
+  }
+})
 
 test("a statement pg gave up on by query_timeout is not given up a second time: a transaction that caught it rolls back, its connection no error", async () => {
   const clock = new ManualClock()

@@ -131,9 +131,18 @@ export function cancelOnClient(client: PooledClient, giveUp = false): Promise<vo
     })
     state.cancel = cancelStatement(client, ended)
   }
-  // In the background: the statement's own socket keeps the process alive while it waits.
-  if (giveUp && state.giveUp === undefined && state.statementEnded !== undefined) state.giveUp = state.clock.setTimeout(() => abandonStatement(client), unansweredCancelMillis, true)
+  if (giveUp) giveUpUnanswered(client)
   return state.cancel
+}
+
+/**
+ * Closes `client`'s connection if its statement is still unanswered `unansweredCancelMillis` from now (once per
+ * statement): what an operation that aborted still waits on is bounded even when the server is out of reach.
+ */
+export function giveUpUnanswered(client: PooledClient): void {
+  const state = client[clientState]
+  // In the background: the statement's own socket keeps the process alive while it waits.
+  state.giveUp ??= state.clock.setTimeout(() => abandonStatement(client), unansweredCancelMillis, true)
 }
 
 // As long as a cancel request itself is given: a server that answers takes a few milliseconds.
@@ -205,6 +214,13 @@ const abortWatch = Symbol.for('lifeguard.operation-context.watch')
 type AbortWatcher = (context: OperationContext, reason: unknown) => void
 type Watchable = { [abortWatch]: (watcher: AbortWatcher) => void }
 
+// A statement whose operation aborted: cancelled on the server, and given up if it stays unanswered. A COMMIT
+// is not cancelled (it must not be cut short), only given up: the caller then hears it may have committed.
+function stop(client: PooledClient): void {
+  if (client[clientState].committing) giveUpUnanswered(client)
+  else void cancelOnClient(client, true)
+}
+
 /**
  * A pool's statements that are cancelled on the server when their operation aborts (client gone, deadline,
  * the caller's signal, `abort()`). Per statement it costs a set insertion and removal and a look through
@@ -216,7 +232,7 @@ export class StatementCancels {
   readonly #running = new Set<PooledClient>()
   // Aborts are rare: a look through the running statements is cheaper than tracking them per operation.
   readonly #aborted: AbortWatcher = (context) => {
-    for (const client of this.#running) if (client[clientState].watchedBy === context) void cancelOnClient(client, true)
+    for (const client of this.#running) if (client[clientState].watchedBy === context) stop(client)
   }
 
   /** A statement of `context` is about to be sent on `client`. */
@@ -227,7 +243,7 @@ export class StatementCancels {
     this.#running.add(client)
     ;(context as unknown as Watchable)[abortWatch](this.#aborted)
     // Aborted between its checkout and now: no abort is left to come, so it is cancelled as it starts.
-    if (context.aborted) void cancelOnClient(client, true)
+    if (context.aborted) stop(client)
   }
 
   /** That statement ended (answered, failed or cancelled). */
@@ -235,6 +251,8 @@ export class StatementCancels {
     const state = client[clientState]
     state.statementEnded?.()
     state.statementEnded = undefined
+    if (state.giveUp !== undefined) state.clock.clearTimeout(state.giveUp)
+    state.giveUp = undefined
     if (--state.watched > 0) return
     state.watchedBy = undefined
     this.#running.delete(client)

@@ -34,6 +34,8 @@ export interface ClientState {
   statementEnded: (() => void) | undefined
   /** Gives the statement up if it stays unanswered (an operation that aborted or ended waits on it). */
   giveUp: ClockTimer | undefined
+  /** True while a `transaction()`'s COMMIT runs: an abort gives it up when unanswered, never cancels it. */
+  committing: boolean
   /** True once a statement failed with 57014 while `cancel` was out: the requests landed (see `afterCancel`). */
   cancelLanded: boolean
   /** True while statements a `'connect'` listener queued have not run: a close lets them finish. */

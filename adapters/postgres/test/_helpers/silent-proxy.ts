@@ -9,6 +9,8 @@ export interface SilentProxy {
   open(): number
   /** Chunks the clients sent that were not passed on (silenced, or after the login). */
   swallowed(): number
+  /** PostgreSQL cancel requests that came through it, passed on or not. */
+  cancelRequests(): number
   /** From now on, nothing the clients send reaches the server, and nothing is answered. */
   silence(): void
   /**
@@ -24,6 +26,7 @@ export async function silentProxy(target: { host: string; port: number }): Promi
   let silent = false
   let loginsOnly = false
   let swallowed = 0
+  let cancels = 0
   // Half-open allowed: a client's FIN does not close the proxy's side by itself (a partitioned server never
   // answers one).
   const server = createServer({ allowHalfOpen: true }, (client) => {
@@ -31,6 +34,8 @@ export async function silentProxy(target: { host: string; port: number }): Promi
     const upstream = connect(target.port, target.host)
     let ready = false
     client.on('data', (chunk) => {
+      // A CancelRequest: length 16, then the code 80877102.
+      if (chunk.length === 16 && chunk.readInt32BE(4) === 80877102) cancels++
       if (silent || (loginsOnly && ready)) return void swallowed++
       upstream.write(chunk)
     })
@@ -62,6 +67,7 @@ export async function silentProxy(target: { host: string; port: number }): Promi
     port: (server.address() as AddressInfo).port,
     open: () => sockets.size,
     swallowed: () => swallowed,
+    cancelRequests: () => cancels,
     silence() {
       silent = true
     },
