@@ -77,7 +77,10 @@ export interface ResizeEvent extends PoolEventBase {
 }
 /** `leak` (`onLeak`): a checkout held past `leakDetectionMillis`, and its release later. */
 export interface LeakEvent extends PoolEventBase {
-  /** `suspected` when the hold passes `leakDetectionMillis`; `resolved` when it is released later. */
+  /**
+   * `suspected` when the hold passes `leakDetectionMillis`; `resolved` when it ends later: released, or taken back
+   * by a `close()` whose timeout ran out (then a `disconnect` with reason `closed` follows at once).
+   */
   state: 'suspected' | 'resolved'
   /** How long the connection had been held (ms): when suspected, about `leakDetectionMillis`; when resolved, the whole hold. */
   heldMillis: number
