@@ -483,11 +483,17 @@ function isTakenOver(value: unknown): boolean {
   return typeof scope.createScope !== 'function' && typeof scope.providedContext === 'function' && scope.providedContext() !== undefined
 }
 
-const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/
+// Control characters, and what a log viewer takes for a line break or a change of direction (a line or
+// paragraph separator, bidi overrides and isolates), or shows as nothing (zero-width characters).
+const unprintable = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
 
 function isPrintableId(value: unknown): boolean {
-  return typeof value === 'string' && value.length >= 1 && value.length <= 256 && !controlCharacter.test(value)
+  // Well formed: a lone surrogate is no character, and encoders turn it into U+FFFD or refuse it.
+  return typeof value === 'string' && value.length >= 1 && value.length <= 256 && !unprintable.test(value) && !loneSurrogate.test(value)
 }
+
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 
 function isScopeLike(value: unknown): boolean {
   return (

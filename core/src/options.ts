@@ -204,9 +204,14 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'an array'
   switch (typeof value) {
     case 'string': {
-      // A connection string given by mistake (for a name, a prefix) keeps its password out of the message;
-      // cut first, so that a long string (a certificate given to the wrong option) costs nothing much.
-      const shown = redactText(value.length > 512 ? value.slice(0, 512) : value)
+      // A connection string given by mistake (for a name, a prefix) keeps its password out of the message.
+      // Redacted before it is cut for display: cut first, a long password lost its `@` and showed. The cut at
+      // 64 kB only bounds the (linear) work for a huge value (a certificate given to the wrong option).
+      let shown = redactText(value.length > 65_536 ? value.slice(0, 65_536) : value)
+      // Credentials past what the search bounds (a token of hundreds of characters as the password) are not
+      // found: a long value with a scheme in it shows no more than the scheme.
+      const scheme = shown.indexOf('://')
+      if (scheme !== -1 && shown.length > 512) shown = shown.slice(0, scheme + 3)
       return `\`${JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown)}\` (string)`
     }
     case 'number':
@@ -217,7 +222,7 @@ export function describeValue(value: unknown): string {
     case 'function':
       return 'a function'
     case 'symbol': {
-      const shown = value.toString()
+      const shown = redactText(value.toString())
       return `\`${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}\` (symbol)`
     }
     default:

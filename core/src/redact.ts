@@ -58,10 +58,12 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
     if (secret.length >= 3) result = result.split(secret).join('***')
   }
   // The userinfo ends at the last `@` of the authority (a password may hold a raw `@`); failing that,
-  // at the first `@` (a password may hold a raw `/`). The scheme is bounded: unbounded, a long run of
-  // letters made every position a new start, and a long text took seconds.
+  // at the first `@` (a password may hold a raw `/`). Every part is bounded, so that each place a scheme
+  // starts costs at most a few hundred steps: unbounded, the search for an `@` ran to the end of the text from
+  // each of them, and a server's error quoting 50 kB of `x://y:` (a client's value) held the event loop for a
+  // second. Credentials longer than that are left to the exact secrets above.
   return result
-    .replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]*):(?:[^\s/?#]*@|[^@\s]*@)/gi, '$1:***@')
+    .replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]{0,256}):(?:[^\s/?#]{0,512}@|[^@\s]{0,512}@)/gi, '$1:***@')
     .replace(/\b([a-z_]*pass(?:word|wd)|pwd)=(?:'[^']*'|[^\s&;'"]*)/gi, '$1=***')
 }
 
@@ -72,7 +74,21 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
  * original is never changed; an error with nothing to remove is returned as it is.
  */
 export function redactError(error: unknown, secrets: readonly string[] = []): Error {
-  return redactIn(error, { secrets, seen: new Map(), budget: objectBudget }, fieldDepth)
+  try {
+    return redactIn(error, { secrets, seen: new Map(), budget: objectBudget }, fieldDepth)
+  } catch {
+    // Reading it threw (a getter, a revoked proxy, a message that is no string and cannot become one): what
+    // could not be read cannot be shown safely. Reporting an error must never throw in the pool's path.
+    return new Error(`${nameOf(error)} (its details could not be read, so they are left out)`)
+  }
+}
+
+function nameOf(error: unknown): string {
+  try {
+    return error instanceof Error && typeof error.name === 'string' ? redactText(error.name) : 'Error'
+  } catch {
+    return 'Error'
+  }
 }
 
 // How deep own fields are searched: a server's reply nests a dozen levels in a validation failure
@@ -102,14 +118,16 @@ interface Visit {
 }
 
 function redactIn(error: unknown, walk: Walk, depth: number): Error {
+  // A cause chain deeper than fields are searched is cut there: each step of it would be another frame.
+  if (depth < 0) return new Error('(a cause nested too deep to be read)')
   if (!(error instanceof Error)) return new Error(redactText(String(error), walk.secrets))
   const visit = walk.seen.get(error)
   if (visit !== undefined) return (visit.done ? visit.result : (visit.copy ??= Object.create(Object.getPrototypeOf(error) as object))) as Error
   const own: Visit = { done: false, result: error, copy: undefined }
   walk.seen.set(error, own)
-  const message = redactText(error.message, walk.secrets)
+  const message = redactText(String(error.message), walk.secrets)
   // A non-Error cause (a string, an object) may quote a secret too: it is redacted into an Error.
-  const cause = error.cause === undefined ? undefined : redactIn(error.cause, walk, depth)
+  const cause = error.cause === undefined ? undefined : redactIn(error.cause, walk, depth - 1)
   // Own fields too, and what they hold: a driver keeps the server's reply (`errorResponse.errmsg`) there.
   const fields = scrubbedFields(error, walk, depth, errorOwnKeys)
   const same = message === error.message && cause === error.cause && fields.every(unchanged)
@@ -119,7 +137,7 @@ function redactIn(error: unknown, walk: Walk, depth: number): Error {
   defineFields(copy, fields)
   Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true })
   if (cause !== undefined) Object.defineProperty(copy, 'cause', { value: cause, writable: true, configurable: true })
-  if (error.stack) Object.defineProperty(copy, 'stack', { value: redactText(error.stack, walk.secrets), writable: true, configurable: true })
+  if (error.stack) Object.defineProperty(copy, 'stack', { value: redactText(String(error.stack), walk.secrets), writable: true, configurable: true })
   if (copy.name !== error.name) Object.defineProperty(copy, 'name', { value: error.name, writable: true, configurable: true })
   return finish(own, copy)
 }

@@ -47,6 +47,8 @@ options('rejects every bad option with InvalidOptionError naming option, value a
     // A line break would let an id forge log lines.
     [{ container, requestId: 'job-1\nlevel=error msg=forged' }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters, got `"job-1\\nlevel=error msg=forged"` (string).'],
     [{ container, requestId: 'x'.repeat(257) }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters'],
+    // What a log viewer shows as a new line, a change of direction or nothing, and a lone surrogate.
+    ...['a\u2028b', 'a\u202eb', 'a\u200bb', 'a\ud800b'].map((requestId): [unknown, string, string] => [{ container, requestId }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters']),
     [{ container, signal: { aborted: false } }, 'signal', 'expected `signal` to be an AbortSignal, got an object.'],
     [{ container, signal: { aborted: false, addEventListener: 1, removeEventListener() {} } }, 'signal', 'expected `signal` to be an AbortSignal'],
     [{ container, deadlineMillis: 0 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer number of milliseconds between 1 and 2147483647, got `0` (number).'],

@@ -94,6 +94,9 @@ test('falls back to METHOD path when only middleware matched', async () => {
     c.res = c.json({ operation: c.var.lifeguard.operation }, 404)
   })
   assert.equal(await operationNames(await listen(app), '/nowhere/7?q=2', disposed), { inHandler: 'GET /nowhere/7', atDispose: 'GET /nowhere/7' })
+  // The path as the client sent it: decoded, `%0d%0a` would be a line break in every log line and event naming it.
+  const forged = '/a%0d%0a2026-12-06T00:00:00Z%20INFO%20admin%20logged%20in'
+  assert.equal(await operationNames(await listen(app), forged, disposed), { inHandler: `GET ${forged}`, atDispose: `GET ${forged}` })
 })
 
 test('operationName and handlerName replace the defaults; a second lifeguard() reuses the context', async () => {

@@ -94,4 +94,15 @@ test('an unterminated literal or comment does not throw', () => {
   for (const sql of ["SELECT 'SET x", 'SELECT $$ LISTEN', '/* SET', 'SELECT "set', "SELECT E'\\"]) assert.is(sessionFeatureOf(sql), undefined, sql)
 })
 
+test("nested calls are read once: set_config's third argument is found in a text of thousands of calls", () => {
+  assert.is(sessionFeatureOf("SELECT set_config('a', set_config('b', '1', true), false)"), 'session-set')
+  assert.is(sessionFeatureOf("SELECT set_config('a', set_config('b', '1', false), true)"), 'session-set', 'the inner call')
+  assert.is(sessionFeatureOf("SELECT set_config('a', 'b', true)"), undefined)
+  assert.is(sessionFeatureOf("SELECT set_config('a', 'b')"), undefined, 'two arguments')
+  // Each call's arguments were read to the end of the text again: 5 s for 250 kB of this; now milliseconds.
+  const started = performance.now()
+  assert.is(sessionFeatureOf(`SET LOCAL x = 1; SELECT ${'set_config(1,2,'.repeat(20_000)}${')'.repeat(20_000)}`), undefined)
+  assert.ok(performance.now() - started < 5_000, `took ${Math.round(performance.now() - started)} ms`)
+})
+
 test.run()

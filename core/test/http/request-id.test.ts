@@ -36,6 +36,10 @@ test('names an operation METHOD pattern, or METHOD path without the query string
   assert.is(operationNameOf('GET', /^\/re$/, '/re'), 'GET /^\\/re$/')
   assert.is(pathOf(undefined), '/')
   assert.is(pathOf('/a/b?c=d?e'), '/a/b')
+  // A request line in absolute form names its path only; a long path (a scanner's) is cut.
+  assert.is(pathOf('http://evil.example/x%0a?q=1'), '/x%0a')
+  assert.is(pathOf('http://evil.example'), '/')
+  assert.is(pathOf(`/${'a'.repeat(1000)}`), `/${'a'.repeat(199)}...`)
 })
 
 test.run()

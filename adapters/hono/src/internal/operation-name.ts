@@ -1,3 +1,4 @@
+import { pathOf } from '@lifeguard/core/http'
 import type { Context } from 'hono'
 
 interface MatchedRoute {
@@ -30,7 +31,8 @@ export function defaultOperation(c: Context, self: unknown): string {
   for (let i = running + 1; i < routes.length; i++) if (answers(routes[i], self)) return `${c.req.method} ${routes[i]!.path}`
   for (let i = routes.length - 1; i > running; i--) if (names(routes[i], self)) return `${c.req.method} ${routes[i]!.path}`
   if (names(current, self)) return `${c.req.method} ${current.path}`
-  return `${c.req.method} ${c.req.path}`
+  // The path as sent, not `c.req.path`: Hono decodes that, and `%0d%0a` would put a line break in the name.
+  return `${c.req.method} ${pathOf(c.req.url)}`
 }
 
 /**

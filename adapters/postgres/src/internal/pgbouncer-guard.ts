@@ -8,8 +8,10 @@ import type { PoolerSettings } from './settings.js'
 /** Checks one query (text, config or submittable); the error to refuse it with, or undefined. */
 export type SessionGuard = (query: unknown) => SessionFeatureError | undefined
 
-// Applications send the same few statements over and over: remember the verdicts, within reason.
+// Applications send the same few statements over and over: remember the verdicts, within reason. Only short
+// texts: a statement with its values inlined is seldom sent twice, and a thousand of a megabyte each were kept.
 const maxRemembered = 1000
+const maxRememberedLength = 2048
 
 /** The guard of a pool behind PgBouncer in transaction mode. */
 export function sessionGuard(pool: string, pooler: PoolerSettings): SessionGuard {
@@ -18,6 +20,7 @@ export function sessionGuard(pool: string, pooler: PoolerSettings): SessionGuard
     let verdict = verdicts.get(text)
     if (verdict === undefined) {
       verdict = sessionFeatureOf(text) ?? null
+      if (text.length > maxRememberedLength) return verdict ?? undefined
       if (verdicts.size >= maxRemembered) verdicts.clear()
       verdicts.set(text, verdict)
     }

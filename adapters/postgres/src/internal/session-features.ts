@@ -75,12 +75,13 @@ function classify(tokens: readonly Token[]): SessionFeature | undefined {
 }
 
 function functionCalls(tokens: readonly Token[]): SessionFeature | undefined {
+  let calls: CallShapes | undefined
   for (let i = 0; i < tokens.length - 1; i++) {
     // A quoted name is the same function (`"pg_advisory_lock"(7)`).
     const name = word(tokens, i) ?? quotedName(tokens, i)
     if (name === undefined || tokens[i + 1]?.value !== '(') continue
     if (advisorySession.has(name)) return 'advisory-lock'
-    if (name === 'set_config' && isFalse(argument(tokens, i + 1, 2))) return 'session-set'
+    if (name === 'set_config' && isFalse(loneToken(tokens, (calls ??= callShapes(tokens)), i + 1, 2))) return 'session-set'
   }
   return undefined
 }
@@ -132,29 +133,44 @@ function hasSequence(tokens: readonly Token[], sequence: readonly string[]): boo
   return false
 }
 
-// The tokens of the argument at `index` (0-based) of the call whose `(` is at `open`.
-function argument(tokens: readonly Token[], open: number, index: number): Token[] {
-  const found: Token[] = []
-  let depth = 0
-  let current = 0
-  for (let i = open; i < tokens.length; i++) {
-    const token = tokens[i] as Token
-    if (token.kind === 'punct' && token.value === '(') {
-      if (depth++ === 0) continue
-    } else if (token.kind === 'punct' && token.value === ')') {
-      if (--depth === 0) break
-    } else if (depth === 1 && token.kind === 'punct' && token.value === ',') {
-      current++
-      continue
-    }
-    if (current === index) found.push(token)
-  }
-  return found
+// For each `(`: where its `)` is, and the `,` between them at its own level. Found in one pass, so that the
+// arguments of nested calls are not each read to the end again (`set_config(set_config(...` was quadratic).
+interface CallShapes {
+  readonly close: Map<number, number>
+  readonly commas: Map<number, number[]>
 }
 
-function isFalse(tokens: readonly Token[]): boolean {
-  if (tokens.length !== 1) return false
-  const [token] = tokens as [Token]
+function callShapes(tokens: readonly Token[]): CallShapes {
+  const close = new Map<number, number>()
+  const commas = new Map<number, number[]>()
+  const open: number[] = []
+  tokens.forEach((token, i) => {
+    if (token.kind !== 'punct') return
+    if (token.value === '(') open.push(i)
+    else if (token.value === ')') {
+      const start = open.pop()
+      if (start !== undefined) close.set(start, i)
+    } else if (token.value === ',' && open.length > 0) {
+      const start = open[open.length - 1] as number
+      const list = commas.get(start)
+      if (list === undefined) commas.set(start, [i])
+      else list.push(i)
+    }
+  })
+  return { close, commas }
+}
+
+// The argument at `index` (0-based) of the call whose `(` is at `open`, when it is one token (a literal).
+function loneToken(tokens: readonly Token[], shapes: CallShapes, open: number, index: number): Token | undefined {
+  const commas = shapes.commas.get(open) ?? []
+  const end = shapes.close.get(open) ?? tokens.length
+  const from = index === 0 ? open + 1 : (commas[index - 1] ?? end) + 1
+  const to = Math.min(commas[index] ?? end, end)
+  return to - from === 1 ? tokens[from] : undefined
+}
+
+function isFalse(token: Token | undefined): boolean {
+  if (token === undefined) return false
   return (token.kind === 'word' && token.value === 'false') || (token.kind === 'string' && falseLiterals.has(token.value.toLowerCase()))
 }
 

@@ -101,12 +101,15 @@ function skipSpace(text: string, at: number): number {
   return at
 }
 
+// PostgreSQL's block comments nest. Each search resumes where the last one found something, so a text of many
+// nested openings is read once (searching anew for the close after each opening read it again: 5 s for 125 kB).
 function blockCommentEnd(text: string, at: number): number {
   let depth = 1
   let from = at + 2
   let open = text.indexOf('/*', from)
+  let close = text.indexOf('*/', from)
   while (depth > 0) {
-    const close = text.indexOf('*/', from)
+    if (close >= 0 && close < from) close = text.indexOf('*/', from)
     if (close < 0) return -1
     if (open >= 0 && open < from) open = text.indexOf('/*', from)
     if (open >= 0 && open < close) {
