@@ -165,6 +165,32 @@ test('close takes back what is still checked out after timeoutMillis; a late rel
   assert.equal(events.disconnect?.map((e) => e.reason), ['closed'])
 })
 
+test('a later close() with a shorter timeout shortens the wait of the one under way (pg.Pool end() waits for good)', async () => {
+  const { engine, clock, counts } = fakeEngine()
+  const lease = await engine.acquire(undefined)
+  // What the drop-in Pool's end() asks: no limit. A shutdown after it asks for one.
+  const ending = engine.close({ timeoutMillis: 2_147_483_647 })
+  const closing = engine.close({ timeoutMillis: 100 })
+  assert.is(closing, ending, 'one close, as before')
+  await clock.advance(99)
+  assert.is(counts().active, 1, 'not before the shorter timeout')
+  await clock.advance(1)
+  await closing
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+  // A longer one asked later changes nothing.
+  engine.release(lease)
+})
+
+test('a later close() with a longer timeout does not lengthen the wait', async () => {
+  const { engine, clock, counts } = fakeEngine()
+  await engine.acquire(undefined)
+  const closing = engine.close({ timeoutMillis: 100 })
+  void engine.close({ timeoutMillis: 10_000 })
+  await clock.advance(100)
+  await closing
+  assert.is(counts().total, 0)
+})
+
 test('a close that times out abandons attempts still connecting: settled before it resolves, and no connection error', async () => {
   const { engine, factory, clock, counts, events, monitor } = fakeEngine({ maxSize: 1, acquireTimeoutMillis: 5000 })
   factory.auto = false

@@ -5,10 +5,15 @@ import { pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test
 
 const test = suite('Pool: counts and events as pg.Pool gives them')
 
-test('callers a connection is being opened for are not waiting; callers beyond max are', async () => {
+// A drop-in pool on the test server under an application name of its own, to count its connections by.
+function dropInPool(topic: string, max: number): { pool: Pool; appName: string } {
   const { host, port, user, database } = pgConfig()
-  const appName = uniqueAppName('drop-in-waiting')
-  const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 2 })
+  const appName = uniqueAppName(topic)
+  return { pool: new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max }), appName }
+}
+
+test('callers a connection is being opened for are not waiting; callers beyond max are', async () => {
+  const { pool, appName } = dropInPool('drop-in-waiting', 2)
   try {
     const connecting = [pool.connect(), pool.connect(), pool.connect()]
     // Two connections being opened, for the first two callers; the third has none coming.
@@ -51,9 +56,7 @@ test("a 'connect' listener's statement on a connection closed at once by end() f
 })
 
 test("'release' passes release()'s argument as given, as pg.Pool does", async () => {
-  const { host, port, user, database } = pgConfig()
-  const appName = uniqueAppName('drop-in-release-arg')
-  const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 2 })
+  const { pool, appName } = dropInPool('drop-in-release-arg', 2)
   const seen: unknown[] = []
   pool.on('release', (argument: unknown) => void seen.push(argument))
   try {
@@ -63,6 +66,36 @@ test("'release' passes release()'s argument as given, as pg.Pool does", async ()
   } finally {
     await pool.end()
   }
+  await waitForConnectionCount(appName, 0)
+})
+
+test("'release' after a failed pool.query() carries its error, as pg.Pool's does, though the connection stays", async () => {
+  const { pool, appName } = dropInPool('drop-in-release-error', 1)
+  const seen: unknown[] = []
+  pool.on('release', (argument: unknown) => void seen.push(argument))
+  try {
+    const error = await pool.query('SELECT * FROM no_such_table_drop_in').catch((failure: unknown) => failure)
+    await pool.query('SELECT 1')
+    assert.is(seen.length, 2)
+    assert.is(seen[0], error, 'the error the caller got')
+    assert.is((seen[0] as { code?: string }).code, '42P01')
+    assert.is(seen[1], undefined)
+    assert.is(pool.totalCount, 1, 'the connection stayed (documented)')
+  } finally {
+    await pool.end()
+  }
+  await waitForConnectionCount(appName, 0)
+})
+
+test('close({ timeoutMillis }) after end() takes back what end() would wait for without limit', async () => {
+  const { pool, appName } = dropInPool('drop-in-end-then-close', 1)
+  const leaked = await pool.connect()
+  // Kysely's destroy(), connect-pg-simple's close: end() waits for every client, however long.
+  const ending = pool.end()
+  await pool.close({ timeoutMillis: 50 })
+  await ending
+  assert.is(pool.totalCount, 0)
+  leaked.release()
   await waitForConnectionCount(appName, 0)
 })
 

@@ -47,6 +47,8 @@ export class GracefulClose<C> {
   readonly #pool: ClosingPool
   readonly #parts: CloseParts<C>
   #drained: (() => void) | undefined
+  // Set while the drain waits: brings its deadline forward.
+  #shorten: ((timeoutMillis: number) => void) | undefined
 
   constructor(options: PoolEngineOptions<C>, pool: ClosingPool, parts: CloseParts<C>) {
     this.#name = options.name
@@ -70,13 +72,19 @@ export class GracefulClose<C> {
     queue.failAllBut(servable, () => new PoolClosedError(this.#name))
     this.#parts.fill()
     if (!this.#isDrained()) {
-      const drained = await this.#within(timeoutMillis, (done) => (this.#drained = done))
+      const drained = await this.#drainWithin(timeoutMillis)
       this.#drained = undefined
+      this.#shorten = undefined
       if (!drained) this.#revoke()
     }
     // Attempts abandoned above settle once their driver gives up: close() resolves with the counts final.
     if (opener.creating > 0) await this.#within(socketsCloseMillis, (done) => opener.whenSettled(done))
     if (connections.retiring > 0) await this.#within(socketsCloseMillis, (done) => connections.whenAllRetired(done))
+  }
+
+  /** A later `close()` asked for a shorter timeout: the drain under way gives up by then, not later. */
+  shorten(timeoutMillis: number): void {
+    this.#shorten?.(timeoutMillis)
   }
 
   /** Something the drain waits for has settled: ends the wait once nothing is left. */
@@ -119,6 +127,25 @@ export class GracefulClose<C> {
   #isDrained(): boolean {
     const { queue, opener } = this.#parts
     return this.#pool.activeCount === 0 && opener.creating === 0 && opener.validating === 0 && queue.length === 0
+  }
+
+  // Like `#within`, for the drain: its deadline can be brought forward (see `shorten`).
+  #drainWithin(timeoutMillis: number): Promise<boolean> {
+    const clock = this.#clock
+    return new Promise<boolean>((resolve) => {
+      let deadline = clock.now() + timeoutMillis
+      let timer = clock.setTimeout(() => resolve(false), timeoutMillis)
+      this.#drained = () => {
+        clock.clearTimeout(timer)
+        resolve(true)
+      }
+      this.#shorten = (millis) => {
+        if (clock.now() + millis >= deadline) return
+        deadline = clock.now() + millis
+        clock.clearTimeout(timer)
+        timer = clock.setTimeout(() => resolve(false), millis)
+      }
+    })
   }
 
   #within(timeoutMillis: number, register: (done: () => void) => void): Promise<boolean> {

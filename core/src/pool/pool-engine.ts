@@ -390,10 +390,14 @@ export class PoolEngine<C> {
    * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
    */
   close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
-    return this.#lifecycle.close(options, (timeoutMillis) => {
-      this.#parked.closeAll('closed')
-      return this.#closer.close(timeoutMillis)
-    })
+    return this.#lifecycle.close(
+      options,
+      (timeoutMillis) => {
+        this.#parked.closeAll('closed')
+        return this.#closer.close(timeoutMillis)
+      },
+      (timeoutMillis) => this.#closer.shorten(timeoutMillis),
+    )
   }
 
   // Connections the pool may still open (or take back from the parked ones) within `maxSize`.

@@ -85,16 +85,22 @@ export class PoolLifecycle {
   }
 
   /**
-   * Checks the call and runs the pool's close once: later calls get the same promise. A bad option is a
-   * rejection, as every failure of `close()` is.
+   * Checks the call and runs the pool's close once: later calls get the same promise, and one that asks for a
+   * shorter timeout than the close under way has it `shorten` the wait (a close without limit, pg.Pool's
+   * `end()`, then a shutdown's `close({ timeoutMillis })`). A bad option is a rejection, as every failure of
+   * `close()` is.
    */
-  close(options: { timeoutMillis?: number | undefined } | undefined, run: (timeoutMillis: number) => Promise<void>): Promise<void> {
+  close(options: { timeoutMillis?: number | undefined } | undefined, run: (timeoutMillis: number) => Promise<void>, shorten?: (timeoutMillis: number) => void): Promise<void> {
     try {
       checkCloseOptions('close', options)
     } catch (error) {
       return Promise.reject(error)
     }
-    this.#closing ??= this.#close(options?.timeoutMillis ?? 10_000, run)
+    if (this.#closing !== undefined) {
+      if (options?.timeoutMillis !== undefined) shorten?.(options.timeoutMillis)
+      return this.#closing
+    }
+    this.#closing = this.#close(options?.timeoutMillis ?? 10_000, run)
     return this.#closing
   }
 

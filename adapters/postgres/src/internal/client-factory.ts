@@ -53,7 +53,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
     async create(attempt: CreateAttempt<PooledClient>): Promise<PooledClient> {
       const opened = await connect(attempt.signal)
       const client = opened.client as PooledClient
-      const state: ClientState = { lease: attempt.lease, clock: extras.clock, holder: undefined, failure: undefined, broken: false, readOnlyServer: undefined, readOnlyTransaction: false, watchedBy: undefined, watched: 0, cancel: undefined, statementEnded: undefined, giveUp: undefined, committing: false, cancelLanded: false, listenerStatements: false, timedOut: false }
+      const state: ClientState = { lease: attempt.lease, clock: extras.clock, holder: undefined, failure: undefined, broken: false, readOnlyServer: undefined, readOnlyTransaction: false, watchedBy: undefined, watched: 0, cancel: undefined, statementEnded: undefined, giveUp: undefined, committing: false, queryError: undefined, cancelLanded: false, listenerStatements: false, timedOut: false }
       client[clientState] = state
       // Always listening: pg emits 'error' on a client whose socket fails, idle or not.
       client.on('error', (error: Error) => {

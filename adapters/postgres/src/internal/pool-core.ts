@@ -144,7 +144,9 @@ export class PgPoolCore {
       state.holder = undefined
     }
     state.readOnlyTransaction = false
-    this.#hooks.released?.(argument, client)
+    const queryError = state.queryError
+    state.queryError = undefined
+    this.#hooks.released?.(argument ?? queryError, client)
     // Given back with pg's query_timeout error (a client from connect()): its statement may still run.
     if (argument instanceof Error && isReadTimeout(argument)) state.timedOut = true
     // Never reused: a cancel request for its statement could reach the next holder's.

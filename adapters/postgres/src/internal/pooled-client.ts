@@ -36,6 +36,8 @@ export interface ClientState {
   giveUp: ClockTimer | undefined
   /** True while a `transaction()`'s COMMIT runs: an abort gives it up when unanswered, never cancels it. */
   committing: boolean
+  /** The error of the `pool.query()` that gives it back now, for pg's `release` event (the connection stays). */
+  queryError: Error | undefined
   /** True once a statement failed with 57014 while `cancel` was out: the requests landed (see `afterCancel`). */
   cancelLanded: boolean
   /** True while statements a `'connect'` listener queued have not run: a close lets them finish. */

@@ -250,6 +250,8 @@ export function sendQuery<R extends pg.QueryResultRow>(
       const failure = abortedStatementError(client, context, `run a query on pool '${pool}'`) ?? statementError(pool, client, error, 'run a query', true, redact, text)
       if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
       // The caller hears of it once the client is back, as with pg.Pool.
+      // pg.Pool's `release` event carries the query's error, also when the connection stays.
+      if (failure instanceof Error) client[clientState].queryError = failure
       releaseAfterFailure(client, text, error, monitor.clock, () => reject(failure))
       return
     }
