@@ -75,6 +75,9 @@ export type AbortWatcher = (context: OperationContext, reason: unknown) => void
 export const CONTEXT_SERVICE = 'operationContext'
 
 const nameRule: OptionRule = { type: 'string', nonEmpty: true }
+// The names an operation is created with go into logs, events and metric attributes as they are: printable and
+// bounded, as a request id is. (Names set later, by an adapter once routed, are not checked again: a route's.)
+const printableNameRule: OptionRule = { type: 'custom', expected: 'a non-empty string of up to 256 characters without control characters', check: (value) => isPrintableId(value) }
 
 const optionRules: OptionRules<OperationContextOptions> = {
   // A scope serves one operation: a second context on it would be disposed with the first's.
@@ -148,8 +151,8 @@ export class OperationContext {
     // Created once per request: the full validation (which builds the error) runs only when the same rules,
     // checked quietly, find something off.
     if (!isWellFormed(handler, operation, options)) {
-      checkOption(where, 'handler', handler, nameRule)
-      checkOption(where, 'operation', operation, nameRule)
+      checkOption(where, 'handler', handler, printableNameRule)
+      checkOption(where, 'operation', operation, printableNameRule)
       validateOptions(where, options, optionRules)
     }
     return OperationContext.#start(handler, operation, options.container, options.requestId, options.deadlineMillis, options.signal)
@@ -469,7 +472,7 @@ function defineOnce(prototype: object, name: string, accessor: PropertyDescripto
 
 // The same rules as the full validation, checked without building errors: true when it would pass.
 function isWellFormed(handler: unknown, operation: unknown, options: OperationContextOptions | undefined): boolean {
-  if (!satisfiesRule(handler, nameRule) || !satisfiesRule(operation, nameRule)) return false
+  if (!isPrintableId(handler) || !isPrintableId(operation)) return false
   if (typeof options !== 'object' || options === null) return false
   const bag = options as unknown as Record<string, unknown>
   for (const key in bag) if (!Object.hasOwn(optionRules, key)) return false

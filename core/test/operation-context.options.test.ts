@@ -26,6 +26,10 @@ options('rejects a bad handler or operation with InvalidOptionError naming it', 
     [42, 'GET /orders', 'handler'],
     ['orders-api', '', 'operation'],
     ['orders-api', undefined, 'operation'],
+    // They go into logs, events and metric attributes as they are: no forged lines, a bounded length.
+    ['orders-api\r\nInjected: 1', 'GET /orders', 'handler'],
+    ['orders-api', 'GET /x\n\u001b[31mFAKE LOG LINE', 'operation'],
+    ['orders-api', `GET /${'x'.repeat(300)}`, 'operation'],
   ]
   for (const [handler, operation, option] of cases) {
     const error = throwsError(() => OperationContext.create(handler as string, operation as string, { container }), InvalidOptionError, 'ERR_INVALID_OPTION')
