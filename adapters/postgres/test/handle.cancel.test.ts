@@ -223,72 +223,62 @@ const silenced = {
   },
 }
 
-for (const [kind, start] of Object.entries(silenced)) {
-  test(`a ${kind} whose server stops answering is given up 2 s after its operation aborted: OperationAbortedError, the connection closed`, async () => {
-    const { host, port } = pgConfig()
-    // Passes nothing once silenced, and keeps every connection open: a partition, or a middlebox that still
-    // acknowledges, which TCP keepalive does not notice. The cancel requests go nowhere either.
-    const proxy = await silentProxy({ host, port })
-    const clock = new ManualClock()
-    try {
-      const { pool, appName } = testPool(`handle-cancel-silent-${kind}`, { host: proxy.host, port: proxy.port, maxSize: 1, clock })
-      const container = registerPostgres(createServiceContainer(), pool)
-      const context = OperationContext.create('api', `silent-${kind}`, { container })
-      await context.postgres.query('SELECT 1')
-      const settled = start(context, proxy).then(() => 'resolved', (error: unknown) => error)
-      await until('the statement sent', () => proxy.swallowed() > 0)
-      context.abort(new Error('client gone'))
-      await clock.advance(1_999)
-      assert.is(await outcomeNow(settled), 'pending', 'a cancel request may still land')
-      await clock.advance(1)
-      // The clock has moved: what follows is I/O (the socket closed, the rollback skipped), bounded for a failure.
-      const error = await Promise.race([settled, new Promise((resolve) => setTimeout(() => resolve('pending'), 5_000).unref())])
-      assert.instance(error, OperationAbortedError, String(error))
-      assert.is(((error as Error).cause as Error).message, 'client gone')
-      await context.dispose()
-      await until('the connection closed', () => pool.totalCount === 0)
-      await pool.close()
-      // The server's session outlives the partition's far side until it notices; the proxy ending it ends it.
-      await proxy.close()
-      await waitForConnectionCount(appName, 0)
-    } finally {
-      await proxy.close()
-    }
-  })
-}
-
-test('a COMMIT whose server stops answering is not cancelled but given up 2 s after its operation aborted: ConnectionLostError, it may have committed', async () => {
+/**
+ * Runs `start` on a one-connection pool behind a silent proxy (it passes nothing once silenced and keeps every
+ * connection open: a partition, or a middlebox that still acknowledges, which TCP keepalive does not notice; the
+ * cancel requests go nowhere either). Aborts the operation once a statement went into the silence, checks the
+ * outcome is still pending at 1,999 ms of the pool's clock, and returns it at 2,000 ms, with the cancel requests
+ * sent. The connection closed, everything is given back and the server's count checked.
+ */
+async function abortIntoSilence(topic: string, start: (context: OperationContext, proxy: SilentProxy) => Promise<unknown>): Promise<{ outcome: unknown; cancelRequests: number }> {
   const { host, port } = pgConfig()
   const proxy = await silentProxy({ host, port })
   const clock = new ManualClock()
   try {
-    const { pool, appName } = testPool('handle-cancel-silent-commit', { host: proxy.host, port: proxy.port, maxSize: 1, clock })
+    const { pool, appName } = testPool(`handle-cancel-silent-${topic}`, { host: proxy.host, port: proxy.port, maxSize: 1, clock })
     const container = registerPostgres(createServiceContainer(), pool)
-    const context = OperationContext.create('api', 'silent-commit', { container })
-    const settled = context.postgres
-      .transaction(async (tx) => {
-        await tx.query('SELECT 2')
-        // The COMMIT that follows goes into the silence.
-        proxy.silence()
-      })
-      .then(() => 'committed', (error: unknown) => error)
-    await until('the COMMIT sent', () => proxy.swallowed() > 0)
+    const context = OperationContext.create('api', `silent-${topic}`, { container })
+    await context.postgres.query('SELECT 1')
+    const settled = start(context, proxy).then(() => 'resolved', (error: unknown) => error)
+    await until('the statement sent', () => proxy.swallowed() > 0)
     context.abort(new Error('client gone'))
     await clock.advance(1_999)
-    assert.is(await outcomeNow(settled), 'pending', 'a server that answers a COMMIT late is waited for')
+    assert.is(await outcomeNow(settled), 'pending', 'a server that answers late is waited for')
     await clock.advance(1)
-    const error = await Promise.race([settled, new Promise((resolve) => setTimeout(() => resolve('pending'), 5_000).unref())])
-    assert.instance(error, ConnectionLostError, String(error))
-    assert.ok((error as ConnectionLostError).mayHaveCommitted, 'the COMMIT may have reached the server')
-    assert.is(proxy.cancelRequests(), 0, 'a COMMIT is never cancelled')
+    // The clock has moved: what follows is I/O (the socket closed, the rollback skipped), bounded for a failure.
+    const outcome = await Promise.race([settled, new Promise((resolve) => setTimeout(() => resolve('pending'), 5_000).unref())])
+    const cancelRequests = proxy.cancelRequests()
     await context.dispose()
     await until('the connection closed', () => pool.totalCount === 0)
     await pool.close()
+    // The server's session outlives the partition's far side until it notices; the proxy ending it ends it.
     await proxy.close()
     await waitForConnectionCount(appName, 0)
+    return { outcome, cancelRequests }
   } finally {
     await proxy.close()
   }
+}
+
+for (const [kind, start] of Object.entries(silenced)) {
+  test(`a ${kind} whose server stops answering is given up 2 s after its operation aborted: OperationAbortedError, the connection closed`, async () => {
+    const { outcome } = await abortIntoSilence(kind, start)
+    assert.instance(outcome, OperationAbortedError, String(outcome))
+    assert.is(((outcome as Error).cause as Error).message, 'client gone')
+  })
+}
+
+test('a COMMIT whose server stops answering is not cancelled but given up 2 s after its operation aborted: ConnectionLostError, it may have committed', async () => {
+  const { outcome, cancelRequests } = await abortIntoSilence('commit', (context, proxy) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query('SELECT 2')
+      // The COMMIT that follows goes into the silence.
+      proxy.silence()
+    }),
+  )
+  assert.instance(outcome, ConnectionLostError, String(outcome))
+  assert.ok((outcome as ConnectionLostError).mayHaveCommitted, 'the COMMIT may have reached the server')
+  assert.is(cancelRequests, 0, 'a COMMIT is never cancelled')
 })
 
 test("a statement pg gave up on by query_timeout is not given up a second time: a transaction that caught it rolls back, its connection no error", async () => {
