@@ -1,15 +1,15 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Pool } from '../src/index.js'
-import { pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+import { ManualClock, pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 
 const test = suite('Pool: counts and events as pg.Pool gives them')
 
 // A drop-in pool on the test server under an application name of its own, to count its connections by.
-function dropInPool(topic: string, max: number): { pool: Pool; appName: string } {
+function dropInPool(topic: string, max: number, clock?: ManualClock): { pool: Pool; appName: string } {
   const { host, port, user, database } = pgConfig()
   const appName = uniqueAppName(topic)
-  return { pool: new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max }), appName }
+  return { pool: new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max, ...(clock === undefined ? {} : { clock }) }), appName }
 }
 
 test('callers a connection is being opened for are not waiting; callers beyond max are', async () => {
@@ -88,11 +88,16 @@ test("'release' after a failed pool.query() carries its error, as pg.Pool's does
 })
 
 test('close({ timeoutMillis }) after end() takes back what end() would wait for without limit', async () => {
-  const { pool, appName } = dropInPool('drop-in-end-then-close', 1)
+  const clock = new ManualClock()
+  const { pool, appName } = dropInPool('drop-in-end-then-close', 1, clock)
   const leaked = await pool.connect()
   // Kysely's destroy(), connect-pg-simple's close: end() waits for every client, however long.
   const ending = pool.end()
-  await pool.close({ timeoutMillis: 50 })
+  const closing = pool.close({ timeoutMillis: 50 })
+  await clock.advance(49)
+  assert.is(pool.totalCount, 1, 'not before the shorter timeout')
+  await clock.advance(1)
+  await closing
   await ending
   assert.is(pool.totalCount, 0)
   leaked.release()
