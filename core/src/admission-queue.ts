@@ -153,10 +153,23 @@ export class AdmissionQueue {
       if (waiter.settled) continue
       if (waiter.deadline > now) {
         this.#armTimer(waiter.deadline)
-        return
+        break
       }
       const others = this.#waiting - 1
       this.#leave(waiter, new PoolTimeoutError(this.#options.pool, timeoutMillis, { cause: this.#options.lastError?.(), waiting: others }))
+    }
+    this.#forgetAnsweredHead()
+  }
+
+  // Waiters that timed out or aborted at the front of the queue are dropped here, so a queue whose slots
+  // stay taken (a long outage, a leaked checkout) does not keep them, nor scan them at every timeout.
+  #forgetAnsweredHead(): void {
+    while (this.#head < this.#waiters.length && (this.#waiters[this.#head] as Waiter).settled) {
+      this.#waiters[this.#head++] = undefined as unknown as Waiter
+    }
+    if (this.#head === this.#waiters.length) {
+      this.#waiters.length = 0
+      this.#head = 0
     }
   }
 
@@ -172,6 +185,7 @@ export class AdmissionQueue {
         'abort',
         () => {
           for (const each of set) this.#leave(each, new OperationAbortedError(`acquire a connection from pool '${this.#options.pool}'`, { cause: signal.reason, queued: true }))
+          this.#forgetAnsweredHead()
         },
         { once: true },
       )
@@ -189,9 +203,15 @@ export class AdmissionQueue {
     waiter.settled = true
     this.#waiting--
     if (waiter.signal !== undefined) this.#bySignal.get(waiter.signal)?.delete(waiter)
-    if (this.#waiting === 0 && this.#timer !== undefined) {
-      clearTimeout(this.#timer)
-      this.#timer = undefined
+    if (this.#waiting === 0) {
+      // Nobody is left waiting: drop the answered ones now. Waiters that timed out or aborted would
+      // otherwise stay referenced (with their signals) until a later waiter is served.
+      this.#waiters.length = 0
+      this.#head = 0
+      if (this.#timer !== undefined) {
+        clearTimeout(this.#timer)
+        this.#timer = undefined
+      }
     }
     if (error === undefined) waiter.resolve()
     else waiter.reject(error)

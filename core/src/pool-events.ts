@@ -1,4 +1,5 @@
 import { checkOption, type OptionRule } from './options.js'
+import { redactError } from './redact.js'
 
 /** Who held or asked for a connection: the operation running at the time, if any. */
 export interface OperationOwner {
@@ -228,17 +229,19 @@ export const poolEventsRule: OptionRule = { type: 'listeners', keys: Object.keys
 export class PoolEventHub {
   readonly #pool: string
   readonly #kind: string
+  readonly #secrets: readonly string[]
   readonly #listeners: { [E in PoolEventName]: Listener<E>[] } = {
     connect: [], disconnect: [], error: [], poolCreated: [], acquire: [], release: [], resize: [], leak: [], timeout: [],
     suspend: [], resume: [], query: [],
   }
 
   /** @throws {InvalidOptionError} for a listener map with an unknown key or a non-function */
-  constructor(pool: string, kind: string, listeners?: PoolEventListeners | readonly PoolEventListeners[]) {
+  constructor(pool: string, kind: string, listeners?: PoolEventListeners | readonly PoolEventListeners[], secrets: readonly string[] = []) {
     // Adapters check their `events` option with their own name first; this guards the ones that do not.
     checkOption(`the events of pool '${pool}'`, 'events', listeners, poolEventsRule)
     this.#pool = pool
     this.#kind = kind
+    this.#secrets = secrets
     const all: readonly PoolEventListeners[] = listeners === undefined ? [] : Array.isArray(listeners) ? listeners : [listeners as PoolEventListeners]
     for (const set of all) {
       for (const [key, event] of Object.entries(handlerKeys) as [keyof PoolEventListeners, PoolEventName][]) {
@@ -258,7 +261,11 @@ export class PoolEventHub {
     checkOption(`pool '${this.#pool}'.on('${event}')`, 'listener', listener, { type: 'function' })
     const list = this.#listeners[event] as Listener<E>[]
     list.push(listener)
+    let removed = false
+    // Once only: a second call must not remove another subscription of the same function.
     return () => {
+      if (removed) return
+      removed = true
       const index = list.indexOf(listener)
       if (index >= 0) list.splice(index, 1)
     }
@@ -313,7 +320,8 @@ export class PoolEventHub {
   }
 
   #listenerFailed(event: PoolEventName, error: unknown): void {
-    const wrapped = error instanceof Error ? error : new Error(String(error))
+    // A listener's own error may quote what it was handling (a connection string, a password).
+    const wrapped = redactError(error, this.#secrets)
     if (event === 'error' || this.#listeners.error.length === 0) {
       process.emitWarning(`A listener for '${event}' of pool '${this.#pool}' failed: ${wrapped.message}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
       return

@@ -80,7 +80,7 @@ export class PoolMonitor {
     this.#target = options.target
     this.#leakDetectionMillis = options.leakDetectionMillis ?? 0
     this.clock = options.clock ?? systemClock
-    this.events = new PoolEventHub(options.name, options.kind, options.events)
+    this.events = new PoolEventHub(options.name, options.kind, options.events, options.secrets ?? [])
     this.stats = new PoolStats({ ...(options.windowSize === undefined ? {} : { windowSize: options.windowSize }), secrets: options.secrets ?? [], clock: this.clock })
   }
 
@@ -186,8 +186,16 @@ export class PoolMonitor {
     this.stats.recordAbandonedWait()
   }
 
-  /** A waiter gave up after `waitMillis`. */
-  timedOut(waitMillis: number, waitingRequests: number, cause?: unknown, context: OperationContext | undefined = OperationContext.tryCurrent()): void {
+  /** A waiter gave up after `waitMillis`: emits `timeout` in the current operation (call it where the waiter awaited). */
+  timedOut(waitMillis: number, waitingRequests: number, cause?: unknown): void {
+    this.timedOutIn(waitMillis, waitingRequests, cause, OperationContext.tryCurrent())
+  }
+
+  /**
+   * As `timedOut`, in the operation given (`undefined`: in none). For a queue's own timer, which runs in
+   * whichever operation armed it: a wait made outside any operation must not be reported in a bystander's.
+   */
+  timedOutIn(waitMillis: number, waitingRequests: number, cause: unknown, context: OperationContext | undefined): void {
     this.stats.recordTimeout()
     if (!this.events.has('timeout')) return
     this.#emit(context, 'timeout', cause === undefined ? { waitMillis, waitingRequests } : { waitMillis, waitingRequests, cause: this.stats.redact(cause) })

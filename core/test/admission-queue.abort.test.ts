@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert'
 import { OperationAbortedError } from '../src/index.js'
 import { AdmissionQueue } from '../src/adapter.js'
 import { rejects } from '@lifeguard/test-kit'
+import { collected } from './_helpers/collected.js'
 
 const abort = suite('AdmissionQueue abortable waits')
 
@@ -25,6 +26,27 @@ abort('an aborted waiter leaves the queue at once and its waiting count drops im
   await staying
   assert.is(queue.active, 1)
   assert.is(queue.waiting, 0)
+})
+
+abort('aborted waiters are not kept while the slot stays taken and a later waiter still waits', async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1 })
+  await queue.acquire()
+  const abortOne = async (): Promise<WeakRef<AbortSignal>> => {
+    const controller = new AbortController()
+    const leaving = rejects(queue.acquire(controller.signal), OperationAbortedError)
+    controller.abort()
+    await leaving
+    return new WeakRef(controller.signal)
+  }
+  const first = await abortOne()
+  const staying = queue.acquire()
+  const second = await abortOne()
+  assert.is(queue.waiting, 1)
+  assert.ok(await collected(first), 'the first aborted wait (at the head) is still referenced by the queue')
+  queue.release()
+  await staying
+  assert.ok(await collected(second), 'the aborted wait behind the one served is still referenced by the queue')
+  queue.release()
 })
 
 abort('an aborted waiter never gets a slot later, even when it was first in line', async () => {

@@ -117,6 +117,28 @@ test('growing serves waiters at once; shrinking closes idle ones at once and bus
   assert.is(events.resize?.length, 2, 'no change, no event')
 })
 
+test('a shrink holds for connections that were still opening: they serve no waiter above the new maxSize', async () => {
+  const { engine, factory, counts, events } = fakeEngine({ maxSize: 4 })
+  factory.auto = false
+  const settled: number[] = []
+  const waiters = [0, 1, 2, 3].map((i) => engine.acquire(undefined).then((lease) => (settled.push(i), lease)))
+  await Promise.resolve()
+  assert.is(factory.pending.length, 4, 'four connections opening for four waiters')
+  engine.resize({ maxSize: 2 })
+  for (let i = 0; i < 4; i++) factory.openNext()
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(settled, [0, 1], 'two served, two wait for a release')
+  assert.equal(counts(), { total: 2, active: 2, idle: 0, pending: 0, waiting: 2 })
+  assert.equal(events.disconnect?.map((e) => e.reason), ['resize', 'resize'])
+  const [first, second] = await Promise.all(waiters.slice(0, 2))
+  engine.release(first!)
+  engine.release(second!)
+  const [third, fourth] = await Promise.all(waiters.slice(2))
+  assert.equal(counts(), { total: 2, active: 2, idle: 0, pending: 0, waiting: 0 })
+  engine.release(third!)
+  engine.release(fourth!)
+})
+
 test('connections closed by a shrink count as closing until the driver has closed them', async () => {
   const { engine, factory } = fakeEngine({ maxSize: 3 })
   const leases = await Promise.all([engine.acquire(undefined), engine.acquire(undefined), engine.acquire(undefined)])

@@ -44,6 +44,19 @@ hub('unsubscribing removes only that listener and leaves nothing behind', () => 
   assert.is(events.listenerCount, 0)
 })
 
+hub('unsubscribing twice removes one subscription only, also when the same function is subscribed twice', () => {
+  const events = new PoolEventHub('orders', 'postgres')
+  let calls = 0
+  const log = (): void => void calls++
+  const offFirst = events.on('release', log)
+  events.on('release', log)
+  offFirst()
+  offFirst()
+  events.emit('release', { useMillis: 1 })
+  assert.is(calls, 1, "the second subscription's listener still runs")
+  assert.is(events.listenerCount, 1)
+})
+
 hub('a listener may unsubscribe itself while the event is being emitted', () => {
   const events = new PoolEventHub('orders', 'postgres')
   const seen: string[] = []
@@ -140,6 +153,29 @@ hub('without error listeners a failing listener becomes a process warning', asyn
   assert.is(warnings[0]?.code, 'LIFEGUARD_LISTENER_FAILED')
   assert.is(warnings[0]?.message, "A listener for 'connect' of pool 'orders' failed: sync bug")
   assert.is(warnings[1]?.message, "A listener for 'disconnect' of pool 'orders' failed: async bug")
+})
+
+hub("a failing listener's error is reported redacted, as an error event and as a warning", async () => {
+  const password = 'pw-listener-s3cret'
+  const reported: string[] = []
+  const warnings = await captureWarnings(async () => {
+    const events = new PoolEventHub('orders', 'postgres', undefined, [password])
+    const failing = (): never => {
+      throw new Error(`could not log to postgres://app:${password}@db/orders (password ${password})`)
+    }
+    events.on('connect', failing)
+    events.on('error', (e) => void reported.push(e.error.message))
+    events.emit('connect', { connectionId: 1, createMillis: 1 })
+    const unheard = new PoolEventHub('orders', 'postgres', undefined, [password])
+    unheard.on('connect', failing)
+    unheard.emit('connect', { connectionId: 1, createMillis: 1 })
+  })
+  assert.is(reported.length, 1)
+  assert.is(warnings.length, 1)
+  for (const text of [...reported, String(warnings[0]?.message)]) {
+    assert.not.match(text, password)
+    assert.match(text, 'could not log to postgres://app:***@db/orders (password ***)')
+  }
 })
 
 hub('a failing error listener becomes a process warning, never a loop or a throw', async () => {

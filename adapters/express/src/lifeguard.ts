@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { OperationContext } from '@lifeguard/core'
-import { HttpOperation, httpMiddlewareSettings, pathOf, whileQueued } from '@lifeguard/core/http'
+import { HttpOperation, httpMiddlewareSettings, pathOf, sentInFull, whileQueued } from '@lifeguard/core/http'
 import type { Request, RequestHandler, Response } from 'express'
 import { attachContext, contextOf } from './internal/request-contexts.js'
 import { routeName, type RouteLike } from './internal/route-name.js'
@@ -68,7 +68,7 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     // 'close' follows 'finish', and also comes alone when the connection drops first (or the connection's
     // own, for a pipelined response still waiting in line).
     const onClose = (): void => {
-      const finished = res.writableFinished
+      const finished = sentInFull(res)
       operation.closed(finished)
       if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)
     }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { OperationContext } from '@lifeguard/core'
-import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom, whileQueued } from '@lifeguard/core/http'
+import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom, sentInFull, whileQueued } from '@lifeguard/core/http'
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import { holdUntilSent } from './internal/hold-until-sent.js'
 import { answeringRouteRuns, defaultOperation } from './internal/operation-name.js'
@@ -99,8 +99,7 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     echoHeaderOnWrite(outgoing, requestIdHeader, operation.requestId)
     // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect;
     // the connection's own for a pipelined response still waiting in line) ends it.
-    // On HTTP/2 a stream the client reset reads as finished, but was never ended: that is a client gone.
-    const onClose = (): void => operation.closed(outgoing.writableEnded && outgoing.writableFinished)
+    const onClose = (): void => operation.closed(sentInFull(outgoing))
     outgoing.on('close', onClose)
     whileQueued(incoming, outgoing, onClose)
     const downstream = operation.run(next)

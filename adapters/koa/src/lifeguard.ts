@@ -1,5 +1,5 @@
 import type { OperationContext } from '@lifeguard/core'
-import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom, whileQueued } from '@lifeguard/core/http'
+import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom, sentInFull, whileQueued } from '@lifeguard/core/http'
 import type { Middleware, ParameterizedContext } from 'koa'
 import type { LifeguardOptions } from './options.js'
 
@@ -77,8 +77,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     const onClose = (): void => {
       // A name read before a router further down matched (a nested one) is asked again.
       if (matchedRoute(ctx) !== namedFor) operation.rename(name)
-      // On HTTP/2 a stream the client reset reads as finished, but was never ended: that is a client gone.
-      operation.closed(res.writableEnded && res.writableFinished)
+      operation.closed(sentInFull(res))
     }
     res.on('close', onClose)
     whileQueued(ctx.req, res, onClose)

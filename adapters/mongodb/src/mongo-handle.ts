@@ -135,8 +135,17 @@ export class MongoHandle implements AsyncDisposable {
 
   async #transaction<R>(fn: (session: ClientSession) => Promise<R>, options: TransactionOptions | undefined): Promise<R> {
     const session = this.startSession()
+    const signal = this.#signal
+    const gate = this.#access.gate
     try {
-      return await session.withTransaction((s) => fn(s), options)
+      return await session.withTransaction(async (s) => {
+        const result = await fn(s)
+        // An operation that aborted while `fn` ran (a deadline, a client gone) does not commit: the
+        // driver aborts the transaction on this error, as on any other from `fn`.
+        const source = typeof signal === 'function' ? signal() : signal
+        if (source?.aborted === true) throw gate.abortedError(source, 'commit a transaction on')
+        return result
+      }, options)
     } finally {
       await endQuietly(session)
     }

@@ -71,6 +71,8 @@ function isAppName(value: unknown): boolean {
   return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= maxAppNameBytes
 }
 
+const appNameRule: OptionRule = { type: 'custom', expected: `a non-empty string of at most ${maxAppNameBytes} bytes`, check: isAppName }
+
 // The pool's name may be longer; as the default appName it is cut where a character ends.
 function defaultAppName(name: string): string {
   let appName = ''
@@ -94,7 +96,7 @@ const rules: OptionRules<MongoPoolOptions> = {
   maxWaitingRequests: { type: 'integer', min: 0, optional: true },
   maxIdleTimeMillis: { type: 'duration', optional: true },
   leakDetectionMillis: { type: 'duration', optional: true },
-  appName: { type: 'custom', expected: `a non-empty string of at most ${maxAppNameBytes} bytes`, check: isAppName, optional: true },
+  appName: { ...appNameRule, optional: true },
   events: poolEventsRule,
   clientOptions: { type: 'custom', expected: 'an object of MongoClient options', check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), optional: true },
 }
@@ -198,16 +200,26 @@ const minHeartbeatFrequencyMillis = 500
 const finiteNumber: OptionRule = { type: 'custom', expected: 'a finite number', check: (v) => Number.isFinite(v) }
 
 /**
- * Checks the numbers the driver parsed (durations, `maxConnecting`, ...), which may come from the connection
- * string (`?serverSelectionTimeoutMS=...`) as well as from `clientOptions`.
+ * Checks what the driver parsed, from `clientOptions` and from the connection string
+ * (`?serverSelectionTimeoutMS=...`, `/orders`, `?appName=...`): its numbers (durations, `maxConnecting`, ...),
+ * and the database and appName the connection string names, by the rules the options follow. An error names
+ * the option where it was written.
  *
  * @throws {InvalidOptionError} naming the option, never showing the connection string
  */
-export function checkDriverNumbers(client: MongoClient): void {
+export function checkDriverOptions(client: MongoClient, options: ResolvedMongoPoolOptions): void {
+  const given = new Map(Object.keys(options.clientOptions).map((key) => [key.toLowerCase(), key]))
   for (const [key, value] of Object.entries(client.options)) {
     const rule = driverOptionRule(key, value)
-    if (rule !== undefined) checkOption(`${WHERE} (connection string)`, key, value, rule)
+    if (rule === undefined) continue
+    // The driver also takes a number written as a string in `clientOptions` ('100'): say where it was.
+    const written = given.get(key.toLowerCase())
+    if (written !== undefined) checkOption(WHERE, `clientOptions.${written}`, value, rule)
+    else checkOption(`${WHERE} (connection string)`, key, value, rule)
   }
+  // The path's database and the query's appName, held to the rules of the options of the same name.
+  if (options.dbName === undefined && client.options.dbName !== 'test') checkOption(`${WHERE} (connection string)`, 'database', client.options.dbName, databaseNameRule)
+  if (options.appName === undefined && client.options.appName !== undefined) checkOption(`${WHERE} (connection string)`, 'appName', client.options.appName, appNameRule)
 }
 
 /** The `MongoClient` options: the user's, plus the pool settings Lifeguard owns. */

@@ -158,6 +158,42 @@ Handle('withTransaction aborts and rethrows when fn throws', async (context) => 
   await handle.dispose()
 })
 
+Handle('an operation that aborts inside withTransaction sends nothing more, and the transaction is aborted, not committed', async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  if (await refusedOnStandalone(context.target, pool)) return
+  const container = createServiceContainer()
+  registerMongo(container, pool)
+  for (const abortAt of ['between two writes', 'after the last write'] as const) {
+    const client = new AbortController()
+    const operation = operationIn(container, client.signal)
+    const sentBefore = context.target.wire?.commands.length ?? 0
+    const error = await rejects(
+      operation.run(() =>
+        operation.mongodb.withTransaction(async (session) => {
+          const ledger = operation.mongodb.collection('aborted_ledger')
+          await ledger.insertOne({ step: 1, abortAt }, { session })
+          client.abort(new Error('client went away'))
+          if (abortAt === 'between two writes') await ledger.insertOne({ step: 2, abortAt }, { session })
+        }),
+      ),
+      OperationAbortedError,
+      'ERR_OPERATION_ABORTED',
+    )
+    const action = abortAt === 'between two writes' ? 'run a command on' : 'commit a transaction on'
+    assert.is(error.message, `Could not ${action} pool '${pool.name}'. The operation was aborted.`)
+    assert.is((error.cause as Error).message, 'client went away')
+    if (context.target.wire) {
+      const sent = context.target.wire.commands.slice(sentBefore).map((c) => c.name)
+      assert.equal(sent, ['insert', 'abortTransaction'], abortAt)
+    }
+    await operation.dispose()
+  }
+  assert.equal(await context.target.documents(`${DB}.aborted_ledger`), [])
+  assert.is(pool.getPoolMetrics().activeConnections, 0)
+  await container.dispose()
+})
+
 Handle('dispose ends the sessions the handle started, aborting an open transaction', async (context) => {
   const pool = openPool(context.target, { dbName: DB })
   context.pools.push(pool)

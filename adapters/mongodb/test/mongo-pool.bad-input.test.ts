@@ -51,6 +51,27 @@ BadInput("the driver's own durations are checked too, from clientOptions and fro
   assert.not.match(fromUri.message, secret)
 })
 
+BadInput('a number written as a string in clientOptions is checked, and named, as clientOptions', () => {
+  const error = create({ clientOptions: { heartbeatFrequencyMS: '100' } })
+  assert.is(error.option, 'clientOptions.heartbeatFrequencyMS')
+  assert.match(error.message, 'Invalid options for createMongoPool: expected `clientOptions.heartbeatFrequencyMS` to be')
+})
+
+BadInput("the connection string's database and appName follow the rules of the dbName and appName options", async () => {
+  const secret = 'pw-s3cret'
+  const database = thrown(() => createMongoPool({ name: 'orders', uri: `mongodb://app:${secret}@127.0.0.1:9/a$b` }))
+  assert.is(database.option, 'database')
+  assert.match(database.message, 'Invalid options for createMongoPool (connection string): expected `database` to be a MongoDB database name')
+  const appName = thrown(() => createMongoPool({ name: 'orders', uri: `mongodb://app:${secret}@127.0.0.1:9/orders?appName=${'x'.repeat(129)}` }))
+  assert.is(appName.option, 'appName')
+  assert.match(appName.message, 'expected `appName` to be a non-empty string of at most 128 bytes')
+  for (const error of [database, appName]) assert.not.match(error.message, secret)
+  // What the options would take is taken here too; the driver's default database is not checked.
+  const fine = createMongoPool({ name: 'orders', uri: `mongodb://127.0.0.1:9/orders?appName=${'x'.repeat(128)}` })
+  const fineToo = createMongoPool({ name: 'orders', uri: 'mongodb://127.0.0.1:9', dbName: 'orders' })
+  await Promise.all([fine.close(), fineToo.close()])
+})
+
 BadInput('a listener map with a typo, a non-function or a non-object entry is refused, naming the entry', () => {
   const typo = create({ events: { onErorr: () => {} } })
   assert.is(typo.option, 'events.onErorr')

@@ -79,6 +79,15 @@ Warmup('an unreachable server fails with PoolWarmupError: redacted target, the d
   assert.ok(recorder.of('error').length >= 1)
 })
 
+Warmup('with minSize 3 the cause is still the connect error, not the closed topology the other pings then met', async (context) => {
+  const port = await closedPort()
+  const pool = createMongoPool({ name: 'unreachable-3', uri: `mongodb://127.0.0.1:${port}/orders?directConnection=true`, minSize: 3, clientOptions: { serverSelectionTimeoutMS: 300, heartbeatFrequencyMS: 500 } })
+  context.pools.push(pool)
+  const error = await rejects(pool.warmup({ timeoutMillis: 5000 }), PoolWarmupError, 'ERR_POOL_WARMUP')
+  assert.match((error.cause as Error).message, 'ECONNREFUSED')
+  assert.is.not((error.cause as Error).name, 'MongoTopologyClosedError')
+})
+
 Warmup('a server that never answers fails within timeoutMillis', async (context) => {
   const silent = await silentServer()
   try {

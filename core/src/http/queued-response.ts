@@ -36,3 +36,12 @@ export function whileQueued(request: IncomingMessage, response: ServerResponse, 
   waiting.add(dropped)
   response.once('socket', () => waiting.delete(dropped))
 }
+
+/**
+ * True when the response was sent in full, for `HttpOperation.closed()` on its `'close'` event; false
+ * when the client went away first. Both flags are read: on HTTP/2 a stream the client reset reads as
+ * finished, but was never ended.
+ */
+export function sentInFull(response: { readonly writableEnded: boolean; readonly writableFinished: boolean }): boolean {
+  return response.writableEnded && response.writableFinished
+}

@@ -461,10 +461,13 @@ export class PoolEngine<C> {
       this.#fill()
       return this.#closer.checkDrained()
     }
-    const waiter = this.#suspended ? undefined : this.#queue.shift()
+    // Opened for a size since lowered: not handed out, or the new maxSize would not hold until the
+    // connections opening at the time of the shrink had all been released once.
+    const surplus = !this.#lifecycle.closing && this.totalCount + 1 > this.#maxSize
+    const waiter = this.#suspended || surplus ? undefined : this.#queue.shift()
     if (waiter !== undefined) return this.#grant(lease, waiter)
     if (this.#lifecycle.closing) this.#connections.retire(lease, 'closed')
-    else if (this.totalCount + 1 > this.#maxSize) this.#surplus(lease, 'resize', this.#clock.now())
+    else if (surplus) this.#surplus(lease, 'resize', this.#clock.now())
     else this.#toIdle(lease)
     this.#closer.checkDrained()
   }
@@ -532,7 +535,7 @@ export class PoolEngine<C> {
     const waitMillis = now - waiter.askedAt
     const waiting = this.#queue.length - 1
     const cause = this.#opener.lastError ?? this.#attemptPending(now)
-    this.#monitor.timedOut(waitMillis, waiting, cause, waiter.context)
+    this.#monitor.timedOutIn(waitMillis, waiting, cause, waiter.context)
     const connecting = this.#opener.creating
     return new PoolTimeoutError(this.name, this.#options.acquireTimeoutMillis, cause === undefined ? { waiting, connecting } : { cause, waiting, connecting })
   }

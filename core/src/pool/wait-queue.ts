@@ -51,6 +51,7 @@ export class WaitQueue<C> {
       const waiter = this.#waiters[i]
       if (waiter !== undefined && !waiter.settled && waiter.context === context) this.fail(waiter, this.#hooks.aborted(waiter, reason))
     }
+    this.#forgetAnsweredHead()
   }
 
   constructor(hooks: WaitQueueHooks<C>) {
@@ -139,9 +140,15 @@ export class WaitQueue<C> {
     this.#length--
     if (this.#first.length > 0) this.#forgetFirst(waiter)
     if (waiter.context !== undefined) countWait(waiter.context, -1)
-    if (this.#length === 0 && this.#timer !== undefined) {
-      this.#hooks.clock.clearTimeout(this.#timer)
-      this.#timer = undefined
+    if (this.#length === 0) {
+      // Nobody is left waiting: drop the answered ones now. Waiters that timed out or aborted would
+      // otherwise stay referenced (with their operations) until a later waiter is served.
+      this.#waiters.length = 0
+      this.#head = 0
+      if (this.#timer !== undefined) {
+        this.#hooks.clock.clearTimeout(this.#timer)
+        this.#timer = undefined
+      }
     }
   }
 
@@ -176,9 +183,19 @@ export class WaitQueue<C> {
       if (waiter === undefined || waiter.settled) continue
       if (waiter.deadline > now) {
         this.#arm(waiter.deadline)
-        return
+        break
       }
       this.fail(waiter, this.#hooks.timedOut(waiter))
     }
+    this.#forgetAnsweredHead()
+  }
+
+  // Waiters that timed out or aborted at the front are dropped here, so a queue whose connections stay
+  // taken (an outage, a leaked checkout) does not keep them, nor scan them again at every timeout.
+  #forgetAnsweredHead(): void {
+    while (this.#head < this.#waiters.length && (this.#waiters[this.#head] === undefined || this.#waiters[this.#head]?.settled === true)) {
+      this.#waiters[this.#head++] = undefined
+    }
+    this.#compact()
   }
 }

@@ -100,6 +100,9 @@ function settlesWithin(promise: Promise<unknown>, millis: number): Promise<boole
 }
 
 function main(): void {
+  // Output may have nowhere to go (Ctrl-C on `npm start | tee log` ends `tee` too; a closed terminal): an
+  // unheard write error would crash the shutdown at its first log line, its jobs left stalled in the queue.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined)
   let config: WorkerConfig
   try {
     config = loadConfig()
@@ -144,33 +147,41 @@ function main(): void {
   // Registered before start-up finishes, so a signal during start-up still closes what was opened. SIGHUP (the
   // terminal closed) too: by default it would end the process with its jobs stalled.
   let stopping = false
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(signal, () => {
-      if (stopping) return
-      stopping = true
-      startup.abort(new Error(`${signal} received`))
-      log(`${signal} received: finishing active jobs, then closing`)
-      const deadline = setTimeout(() => {
-        log(`shutdown did not finish within ${shutdownTimeoutMillis}ms: exiting anyway`)
-        process.exit(1)
-      }, shutdownTimeoutMillis).unref()
-      void started
-        .catch(() => undefined)
-        .then(() => running.close())
-        .then(
-          (outcome) => {
-            clearTimeout(deadline)
-            log(outcome === 'clean' ? 'stopped cleanly' : outcome === 'job-left' ? 'stopped; a job that ignored its cancellation was left running' : 'stopped; the queue connection could not close (Redis unreachable)')
-            process.exitCode = 0
-            // What is left (a job, a connection retrying) would hold the process through BullMQ's timers.
-            if (outcome !== 'clean') process.exit()
-          },
-          (error: unknown) => {
-            log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
-            process.exit(1)
-          },
-        )
-    })
+  const stop = (why: string): void => {
+    if (stopping) return
+    stopping = true
+    startup.abort(new Error(why))
+    log(`${why}: finishing active jobs, then closing`)
+    const deadline = setTimeout(() => {
+      log(`shutdown did not finish within ${shutdownTimeoutMillis}ms: exiting anyway`)
+      process.exit(1)
+    }, shutdownTimeoutMillis).unref()
+    void started
+      .catch(() => undefined)
+      .then(() => running.close())
+      .then(
+        (outcome) => {
+          clearTimeout(deadline)
+          log(outcome === 'clean' ? 'stopped cleanly' : outcome === 'job-left' ? 'stopped; a job that ignored its cancellation was left running' : 'stopped; the queue connection could not close (Redis unreachable)')
+          process.exitCode = 0
+          // What is left (a job, a connection retrying) would hold the process through BullMQ's timers.
+          if (outcome !== 'clean') process.exit()
+        },
+        (error: unknown) => {
+          log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
+          process.exit(1)
+        },
+      )
+  }
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(`${signal} received`))
+  // Started by this package's `npm start`, which gives npm's pid: when npm is killed outright (SIGKILL), no
+  // signal comes, but this process is re-parented. A worker must not live on unsupervised, taking jobs
+  // beside the one started in its place.
+  const parent = Number(process.env['JOB_WORKER_PARENT_PID'])
+  if (Number.isInteger(parent) && parent > 0) {
+    setInterval(() => {
+      if (process.ppid !== parent) stop('npm start is gone')
+    }, 500).unref()
   }
 
   started.catch(async (error: unknown) => {

@@ -111,6 +111,21 @@ Main('a job still running after the drain is cancelled: its statement ends on th
   assert.equal(await adminQuery(`SELECT order_id FROM "${schema}".payments WHERE order_id = 'o-stuck'`), [], 'nothing was charged')
 })
 
+Main('`npm start` killed outright (SIGKILL): the worker notices, stops as on SIGTERM, and leaves no connection', async () => {
+  const test = createTestQueue<{ orderId: string; amountCents: number }>()
+  try {
+    worker = await startWorker(test.name)
+    worker.child.kill('SIGKILL') // npm: no signal reaches the worker, which is re-parented
+    // Its output still comes through the pipe npm handed it (`waitFor` gives up once npm has exited).
+    const output = (worker as WatchedProcess).output
+    assert.ok(await eventually(async () => /stopped cleanly/.test(output())), output())
+    assert.match(output(), 'npm start is gone: finishing active jobs, then closing')
+    assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
+  } finally {
+    await test.cleanup()
+  }
+})
+
 Main('SIGTERM with Redis gone and no job running says so, blames no job, and exits 0', async () => {
   // A Redis of the test's own (the shared one is never stopped), on a free port, keeping nothing on disk.
   const port = await closedPort()

@@ -8,7 +8,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { parseLimit, parseNewOrder, parseOrderId } from './orders.js'
 import type { OrdersRepository } from './orders-repository.js'
 import { MAX_BODY_BYTES, PROBLEM_CONTENT_TYPE, RequestError, problemFrom, routeNotFound } from './problems.js'
-import { bodyTooLarge, parseJson, requireJson } from './request-body.js'
+import { bodyTooLarge, decodeBody, parseJson, requireJson } from './request-body.js'
 import { runHttpService } from './run-http-service.js'
 import { log, type OrdersService } from './service.js'
 
@@ -34,7 +34,7 @@ function createHonoApp(service: OrdersService): Hono<LifeguardEnv> {
     },
     bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw bodyTooLarge() } }),
     async (c) => {
-      const order = parseNewOrder(parseJson(await c.req.text()))
+      const order = parseNewOrder(parseJson(decodeBody(new Uint8Array(await c.req.arrayBuffer()))))
       const created = await c.var.lifeguard.get<OrdersRepository>('orders').create(order)
       return c.json(created, 201, { Location: `/orders/${created.id}` })
     },

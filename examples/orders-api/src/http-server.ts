@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { Server as NetServer } from 'node:net'
 
 /**
  * Starts listening and resolves with the address actually bound (`port: 0` picks a free one).
@@ -23,10 +24,17 @@ export function listen(server: Server, port: number, host: string): Promise<URL>
 }
 
 /**
- * Stops accepting connections and waits for the requests in flight to finish; keep-alive connections are
- * closed as soon as they are idle, and a request that still comes in on one is answered with
- * `Connection: close`. After `timeoutMillis` the remaining connections are cut. Resolves `true` when
- * everything finished in time.
+ * How long a keep-alive connection idle when the drain begins is left open: a busy client's next request
+ * may already be on its way on it, and is answered (with `Connection: close`) instead of reset. Measured
+ * before: closing idle connections at once reset 3 of 4 busy keep-alive clients 2 to 3 ms after SIGTERM.
+ */
+const IDLE_GRACE_MILLIS = 500
+
+/**
+ * Stops accepting connections and waits for the requests in flight to finish. A request that still comes
+ * in on a kept-alive connection is answered with `Connection: close`; a connection still idle after
+ * `IDLE_GRACE_MILLIS` is closed. After `timeoutMillis` the remaining connections are cut. Resolves `true`
+ * when everything finished in time.
  */
 export function drain(server: Server, timeoutMillis: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -39,20 +47,34 @@ export function drain(server: Server, timeoutMillis: number): Promise<boolean> {
     // And the responses still being worked on: answered keep-alive, their clients' next requests on the same
     // connections would be taken after shutdown began.
     for (const response of inFlight.get(server) ?? []) if (!response.headersSent) response.setHeader('Connection', 'close')
-    // A connection idle now, or once its response in flight is sent, would otherwise hold `close()`.
-    server.closeIdleConnections()
-    const sweep = setInterval(() => server.closeIdleConnections(), 50)
+    // A connection idle after the grace, or once its response in flight (sent keep-alive) is done, would
+    // otherwise hold `close()`.
+    let sweep: NodeJS.Timeout | undefined
+    const grace = setTimeout(() => {
+      server.closeIdleConnections()
+      sweep = setInterval(() => server.closeIdleConnections(), 50)
+    }, Math.min(IDLE_GRACE_MILLIS, timeoutMillis))
     const timer = setTimeout(() => {
       finished = false
       server.closeAllConnections()
     }, timeoutMillis)
-    server.close(() => {
+    // The listening socket only: `Server#close()` would also close the idle connections now, grace or not.
+    stopListening(server, () => {
+      clearTimeout(grace)
       clearTimeout(timer)
       clearInterval(sweep)
       server.off('request', closeAfterResponse)
       resolve(finished)
     })
   })
+}
+
+/**
+ * Stops accepting connections and calls `closed` once every connection has ended: `net.Server#close()`,
+ * without what `http.Server#close()` does first (close every idle keep-alive connection at once).
+ */
+function stopListening(server: Server, closed: () => void): void {
+  NetServer.prototype.close.call(server, () => closed())
 }
 
 // The responses of each server not yet finished, so that a drain can mark them `Connection: close`.

@@ -38,11 +38,14 @@ export function bodyTooLarge(): RequestError {
   return new RequestError(413, 'body_too_large', BODY_TOO_LARGE)
 }
 
+// Fatal: bytes that are not UTF-8 would otherwise become U+FFFD and be stored as if the client had sent that.
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
 /**
  * Reads a request body of at most `MAX_BODY_BYTES` as UTF-8: refused from its `content-length` before
  * reading, or as soon as more arrives.
  *
- * @throws {RequestError} 413 `body_too_large`
+ * @throws {RequestError} 413 `body_too_large`, 400 `invalid_json` for bytes that are not UTF-8 (JSON text is)
  */
 export async function readBody(request: NodeJS.ReadableStream & { headers: Record<string, string | string[] | undefined> }): Promise<string> {
   const declared = Number(request.headers['content-length'])
@@ -55,5 +58,18 @@ export async function readBody(request: NodeJS.ReadableStream & { headers: Recor
     if (size > MAX_BODY_BYTES) throw bodyTooLarge()
     chunks.push(bytes)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  return decodeBody(Buffer.concat(chunks))
+}
+
+/**
+ * A body's bytes as text: UTF-8, as JSON text is.
+ *
+ * @throws {RequestError} 400 `invalid_json` for bytes that are not UTF-8
+ */
+export function decodeBody(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    throw new RequestError(400, 'invalid_json', INVALID_JSON)
+  }
 }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import { loadConfig, type Config } from './config.js'
 import { drain, listen } from './http-server.js'
-import { log, startOrdersService, type OrdersService } from './service.js'
+import { keepRunningWithoutOutput, log, startOrdersService, type OrdersService } from './service.js'
 import { onShutdownSignal } from './shutdown.js'
 
 /**
@@ -11,6 +11,7 @@ import { onShutdownSignal } from './shutdown.js'
  * framework-specific part.
  */
 export function runHttpService(framework: string, createServer: (service: OrdersService) => Server): void {
+  keepRunningWithoutOutput()
   let config: Config
   try {
     config = loadConfig()

@@ -41,6 +41,15 @@ export function log(line: string): void {
 }
 
 /**
+ * Lets the service run on, and shut down cleanly, once its output has nowhere to go: Ctrl-C on
+ * `npm start | tee log` ends `tee` too, and a closed terminal fails every write. An unheard write error
+ * (EPIPE, EIO) would crash the shutdown at its first log line, leaving the embedded database's folder behind.
+ */
+export function keepRunningWithoutOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined)
+}
+
+/**
  * Opens the database (embedded unless `DATABASE_URL`), builds the pool registry and the service
  * container, warms every pool up and creates the tables. Call `close()` when done, also on failure
  * paths after it resolved.

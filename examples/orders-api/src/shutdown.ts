@@ -1,5 +1,5 @@
 /**
- * Runs `shutdown` once on the first SIGTERM, SIGINT or SIGHUP (or when the `npm start` wrapper that started it is gone), then lets the process exit with its result
+ * Runs `shutdown` once on the first SIGTERM, SIGINT or SIGHUP (or when the `npm start` that started it is gone), then lets the process exit with its result
  * (0 when it resolved, 1 when it threw or took longer than `timeoutMillis`). Signals that arrive while it
  * runs are ignored: a terminal's Ctrl-C may be delivered twice (to the process directly and relayed by
  * a wrapper), and a second copy must not cut the drain short.
@@ -38,9 +38,10 @@ export function onShutdownSignal(shutdown: (signal: NodeJS.Signals) => Promise<v
   // The terminal that started it closed: Node's default for SIGHUP is to die at once, which would leave an
   // embedded PostgreSQL running and its data folder behind.
   process.on('SIGHUP', () => handle('SIGHUP'))
-  // Started by `npm start`, whose wrapper gives its pid: when the wrapper is killed outright (SIGKILL, a
-  // supervisor taking down its process), no signal comes, but this process is re-parented. The service must
-  // not live on unsupervised, holding its port and its database.
+  // Started by `npm start`, which gives its pid (the root's wrapper, or npm itself through this package's
+  // script): when that is killed outright (SIGKILL, a supervisor taking down its process), no signal comes,
+  // but this process is re-parented. The service must not live on unsupervised, holding its port and its
+  // database.
   const wrapper = Number(process.env['ORDERS_API_WRAPPER_PID'])
   if (Number.isInteger(wrapper) && wrapper > 0) {
     setInterval(() => {

@@ -30,8 +30,21 @@ const order = (fields: object) => JSON.stringify({ ...sampleOrder, ...fields })
 const ID_RANGE = 'Expected the order id to be an integer from 1 to 9223372036854775807'
 const LIMIT_RANGE = 'Expected `limit` to be an integer from 1 to 100'
 
+const orderBytes = new TextEncoder().encode(order({ customer: 'a' }))
+
 const cases: Case[] = [
   { name: 'malformed JSON', method: 'POST', path: '/orders', body: '{not json', contentType: json, status: 400, code: 'invalid_json', detail: 'The request body is not valid JSON.' },
+  // Decoded leniently, the two bytes would be stored as U+FFFD, as if the client had sent that.
+  {
+    name: 'bytes that are not UTF-8 in a string',
+    method: 'POST',
+    path: '/orders',
+    bytes: Uint8Array.of(...orderBytes.subarray(0, '{"customer":"'.length), 0xff, 0xfe, ...orderBytes.subarray('{"customer":"'.length)),
+    contentType: json,
+    status: 400,
+    code: 'invalid_json',
+    detail: 'The request body is not valid JSON.',
+  },
   { name: 'an empty JSON body', method: 'POST', path: '/orders', body: '', contentType: json, status: 400, code: 'invalid_json', detail: 'The request body is not valid JSON.' },
   { name: 'a JSON null', method: 'POST', path: '/orders', body: 'null', contentType: json, status: 400, code: 'invalid_order', detail: /^Expected a JSON object like/ },
   { name: 'a JSON string', method: 'POST', path: '/orders', body: '"x"', contentType: json, status: 400, code: 'invalid_order', detail: /^Expected a JSON object like/ },

@@ -1,4 +1,4 @@
-import { Agent, createServer, get } from 'node:http'
+import { Agent, createServer, get, type Server } from 'node:http'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { drain, listen } from '../src/http-server.js'
@@ -15,6 +15,19 @@ function fetchOnce(url: string, agent: Agent): Promise<string> {
   })
 }
 
+/**
+ * Listens, and runs one client on one kept-alive connection that sends its next request as soon as the last is
+ * answered (as a loaded service sees) until the server refuses it; returns what each request got.
+ */
+async function busyClient(server: Server): Promise<string[]> {
+  const url = (await listen(server, 0, '127.0.0.1')).toString()
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const seen: string[] = []
+  for (let i = 0; i < 500 && seen.at(-1) !== 'ECONNREFUSED'; i++) seen.push(await fetchOnce(url, agent))
+  agent.destroy()
+  return seen
+}
+
 Drain('a busy keep-alive client is told to close and let go: the drain ends, not the cut', async () => {
   let served = 0
   let draining: Promise<boolean> | undefined
@@ -23,18 +36,29 @@ Drain('a busy keep-alive client is told to close and let go: the drain ends, not
     if (++served === 20) draining = drain(server, 10_000)
     setTimeout(() => response.end('ok'), 2)
   })
-  const url = (await listen(server, 0, '127.0.0.1')).toString()
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-  const seen: string[] = []
-  // The client sends its next request as soon as the last is answered, as a loaded service sees.
-  for (let i = 0; i < 500 && seen.at(-1) !== 'ECONNREFUSED'; i++) seen.push(await fetchOnce(url, agent))
-  agent.destroy()
+  const seen = await busyClient(server)
   assert.ok(draining, 'the drain started')
   assert.is(await draining, true, 'every connection finished before the cut')
   assert.ok(seen.slice(0, 19).every((connection) => connection === 'keep-alive'))
   // The one in flight when the drain began is answered with `Connection: close`: no next request on it.
   assert.is(seen[19], 'close', seen.slice(19).join(' '))
   assert.equal(seen.slice(20), ['ECONNREFUSED'], 'then the client found the server closed')
+})
+
+Drain('a busy keep-alive client between two requests when the drain begins gets its next answer, not a reset', async () => {
+  let served = 0
+  let draining: Promise<boolean> | undefined
+  // The drain starts once the 20th response has gone out: the connection is idle, the next request on its way.
+  const server = createServer((_request, response) => {
+    if (++served === 20) response.once('finish', () => void (draining = drain(server, 10_000)))
+    response.end('ok')
+  })
+  const seen = await busyClient(server)
+  assert.ok(draining, 'the drain started')
+  assert.is(await draining, true)
+  assert.ok(seen.slice(0, 20).every((connection) => connection === 'keep-alive'), seen.slice(0, 20).join(' '))
+  assert.is(seen[20], 'close', `the request after the drain began: ${seen.slice(20).join(' ')}`)
+  assert.equal(seen.slice(21), ['ECONNREFUSED'])
 })
 
 Drain.run()

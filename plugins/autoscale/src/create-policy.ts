@@ -55,4 +55,8 @@ const customPolicyRules: Record<string, OptionRule> = {
 export function checkCustomPolicy(policy: ScalingPolicy, where: string): void {
   for (const [field, rule] of Object.entries(customPolicyRules)) checkOption(where, `policy.${field}`, (policy as unknown as Record<string, unknown>)[field], rule)
   if (policy.minSize > policy.maxSize) rejectOption(where, 'policy.minSize', `an integer <= policy.maxSize (${policy.maxSize})`, policy.minSize)
+  // As the built-in configs: an evaluation between two samples would judge a window with nothing new in it.
+  if (policy.sampleIntervalMillis > policy.evaluationIntervalMillis) {
+    rejectOption(where, 'policy.sampleIntervalMillis', `an integer <= policy.evaluationIntervalMillis (${policy.evaluationIntervalMillis})`, policy.sampleIntervalMillis)
+  }
 }

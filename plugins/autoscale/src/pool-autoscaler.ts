@@ -81,10 +81,23 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
   // Two autoscalers on one pool undo each other's resizes (measured: 28 in 1.5 s on an idle pool).
   const sizedBy = (pool as SizedPool)[sizingAutoscaler]
   if (sizedBy?.running === true) throw new RegistrationError(`Pool '${pool.name}' is sized by an autoscaler already. Stop it (\`stop()\`) before attaching another.`)
+  // Each reading of a budget counts one pool's connections as its own: shared by two running autoscalers,
+  // that pool would flip between them at every reading.
+  const usedBy = (budget as UsedBudget | undefined)?.[budgetUsedBy]
+  if (budget !== undefined && usedBy?.running === true && usedBy.pool !== pool) {
+    rejectOption(where, 'budget', `a SharedBudget of its own (this one is in use by the autoscaler of pool '${usedBy.pool.name}': use one budget per pool)`, budget)
+  }
   const runner = new Runner(pool, policy, budget, options, isEnabled(config))
-  if (runner.running) Object.defineProperty(pool, sizingAutoscaler, { value: runner, configurable: true, writable: true })
+  if (runner.running) {
+    Object.defineProperty(pool, sizingAutoscaler, { value: runner, configurable: true, writable: true })
+    if (budget !== undefined) Object.defineProperty(budget, budgetUsedBy, { value: runner, configurable: true, writable: true })
+  }
   return runner
 }
+
+// The autoscaler reading a budget, kept on the budget as the sizing autoscaler is on its pool.
+const budgetUsedBy = Symbol.for('lifeguard.autoscale.budgetUsedBy')
+type UsedBudget = SharedBudget & { [budgetUsedBy]?: PoolAutoscaler }
 
 // Where a pool keeps the autoscaler sizing it: on the pool itself, so that two copies of this package (or two
 // registries) see the same one, and nothing outlives the pool.

@@ -346,6 +346,7 @@ runtime('refuses a policy of your own that lacks what the autoscaler reads, nami
   assert.is(field({ ...base, minSize: 11 }), 'policy.minSize')
   assert.is(field({ ...base, kind: '' }), 'policy.kind')
   assert.is(field({ ...base, dueInMillis: 5 }), 'policy.dueInMillis')
+  assert.is(field({ ...base, sampleIntervalMillis: base.evaluationIntervalMillis + 1 }), 'policy.sampleIntervalMillis')
   attachAutoscaler(pool, base, { timers: false }).stop()
 })
 
@@ -363,6 +364,20 @@ runtime('one autoscaler sizes a pool at a time: a second is refused until the fi
   attachAutoscaler(pool, adaptive, { timers: false }).stop()
 })
 
+runtime('one budget reads for one pool: a second running autoscaler on another pool is refused it, naming budget', () => {
+  const clock = new ManualClock()
+  const budget = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 0 }] }), clock })
+  const orders = new ModelPool('orders', { model: waitBound(5), maxSize: 50 })
+  const billing = new ModelPool('billing', { model: waitBound(5), maxSize: 50 })
+  const first = attachAutoscaler(orders, { ...adaptive, budget }, { timers: false, clock })
+  const error = throwsError(() => attachAutoscaler(billing, { ...adaptive, budget }, { timers: false, clock }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'budget')
+  assert.match(error.message, "in use by the autoscaler of pool 'orders': use one budget per pool")
+  first.stop()
+  const second = attachAutoscaler(billing, { ...adaptive, budget }, { timers: false, clock })
+  assert.ok(second.running, 'free again once the first stopped')
+  second.stop()
+})
 
 runtime('refuses a budget that counts through the pool it sizes: the count would wait in line behind the requests it should relieve', () => {
   const emptyCount = async (): Promise<{ rows: { held: number }[] }> => ({ rows: [{ held: 0 }] })

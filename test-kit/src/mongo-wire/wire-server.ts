@@ -17,6 +17,11 @@ export interface WireServerOptions {
   logHeartbeats?: boolean
   /** Port to listen on. Default: a free one. Lets a test point a client at a server that starts later. */
   port?: number
+  /**
+   * Answer `hello` as a sharded cluster's router (`msg: 'isdbgrid'`, as mongos does), so that one client
+   * given several of these keeps a connection pool per server. Default `false`: a standalone.
+   */
+  router?: boolean
 }
 
 /** One command as received, kind-1 document sequences merged into `body`. */
@@ -67,6 +72,7 @@ export async function startWireServer(options: WireServerOptions = {}): Promise<
 export class WireServer {
   readonly #handlers: Record<string, CommandHandler>
   readonly #logHeartbeats: boolean
+  readonly #router: boolean
   readonly #store = new WireStore()
   readonly #listener: Server
   readonly #sockets = new Map<Socket, { id: number; handshake: Document | undefined; heartbeats: number; commands: number }>()
@@ -82,6 +88,7 @@ export class WireServer {
   constructor(options: WireServerOptions = {}) {
     this.#handlers = { ...createCommandHandlers(), ...options.commands }
     this.#logHeartbeats = options.logHeartbeats ?? false
+    this.#router = options.router ?? false
     this.#port = options.port ?? 0
     this.#listener = createServer((socket) => this.#accept(socket))
   }
@@ -270,7 +277,9 @@ export class WireServer {
       fault?.kind === 'error'
         ? { ok: 0, ...(fault.error ?? SHUTDOWN_IN_PROGRESS) }
         : isHello
-          ? helloReply(connection.id)
+          ? this.#router
+            ? { ...helloReply(connection.id), msg: 'isdbgrid' }
+            : helloReply(connection.id)
           : await this.#run(name, request, connection.id)
     if (request.moreToCome || socket.destroyed) return
     socket.write(encodeReply(request, reply, ++this.#nextResponseId))

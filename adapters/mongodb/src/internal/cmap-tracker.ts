@@ -24,8 +24,15 @@ export interface CmapHooks {
   clientClosed(): void
 }
 
-/** `'<monitor>'` never occurs in pool events, but the driver's type allows it. */
-type ConnectionId = number | string
+/**
+ * A connection's key: the driver numbers connections per server from 1, so one client connected to several
+ * servers (a sharded cluster's routers, a replica set read from its secondaries) has several of each id.
+ */
+type ConnectionKey = string
+
+function keyOf(event: { readonly address: string; readonly connectionId: number | string }): ConnectionKey {
+  return `${event.address} ${event.connectionId}`
+}
 
 const reasons: Record<string, DisconnectReason> = { idle: 'idle', stale: 'stale', error: 'error', poolClosed: 'closed' }
 
@@ -41,11 +48,11 @@ export class CmapTracker {
   readonly #client: MongoClient
   readonly #listeners: Array<[string, (event: never) => void]> = []
   /** Created, handshake not finished yet. */
-  readonly #pending = new Set<ConnectionId>()
+  readonly #pending = new Set<ConnectionKey>()
   /** Pending when the pool was cleared: the driver may drop them without a `connectionClosed` event. */
-  readonly #doubtful = new Set<ConnectionId>()
-  readonly #open = new Set<ConnectionId>()
-  readonly #busy = new Set<ConnectionId>()
+  readonly #doubtful = new Set<ConnectionKey>()
+  readonly #open = new Set<ConnectionKey>()
+  readonly #busy = new Set<ConnectionKey>()
   #waiting = 0
   // Between a pool clear and the pool's next `ready`: checkouts wait for the server to be selectable again.
   #paused = false
@@ -57,16 +64,16 @@ export class CmapTracker {
     this.#pool = pool
     this.#monitor = monitor
     this.#hooks = hooks
-    this.#listen('connectionCreated', (e: ConnectionCreatedEvent) => this.#pending.add(e.connectionId))
+    this.#listen('connectionCreated', (e: ConnectionCreatedEvent) => this.#pending.add(keyOf(e)))
     this.#listen('connectionReady', (e: ConnectionReadyEvent) => this.#ready(e))
     this.#listen('connectionClosed', (e: ConnectionClosedEvent) => this.#closed(e))
     this.#listen('connectionCheckOutStarted', () => this.#waiting++)
     this.#listen('connectionCheckedOut', (e: ConnectionCheckedOutEvent) => {
       this.#waiting = Math.max(0, this.#waiting - 1)
-      this.#busy.add(e.connectionId)
+      this.#busy.add(keyOf(e))
     })
     this.#listen('connectionCheckOutFailed', (e: ConnectionCheckOutFailedEvent) => this.#checkOutFailed(e))
-    this.#listen('connectionCheckedIn', (e: ConnectionCheckedInEvent) => this.#busy.delete(e.connectionId))
+    this.#listen('connectionCheckedIn', (e: ConnectionCheckedInEvent) => this.#busy.delete(keyOf(e)))
     this.#listen('connectionPoolCleared', (e: ConnectionPoolClearedEvent) => this.#cleared(e))
     this.#listen('connectionPoolReady', () => {
       this.#paused = false
@@ -134,21 +141,21 @@ export class CmapTracker {
   }
 
   #ready(event: ConnectionReadyEvent): void {
-    const id = event.connectionId
-    this.#pending.delete(id)
-    this.#doubtful.delete(id)
-    this.#open.add(id)
+    const key = keyOf(event)
+    this.#pending.delete(key)
+    this.#doubtful.delete(key)
+    this.#open.add(key)
     this.#lastConnectError = undefined
-    this.#monitor.connected(id, event.durationMS)
+    this.#monitor.connected(event.connectionId, event.durationMS)
   }
 
   #closed(event: ConnectionClosedEvent): void {
-    const id = event.connectionId
-    const neverReady = this.#pending.delete(id) || this.#doubtful.delete(id)
-    if (!neverReady) this.#open.delete(id)
-    this.#busy.delete(id)
+    const key = keyOf(event)
+    const neverReady = this.#pending.delete(key) || this.#doubtful.delete(key)
+    if (!neverReady) this.#open.delete(key)
+    this.#busy.delete(key)
     const reason = reasons[event.reason] ?? 'error'
-    this.#monitor.disconnected(id, reason)
+    this.#monitor.disconnected(event.connectionId, reason)
     // Only a failed handshake carries its error; a connection dropped mid-command is reported by the pool clear.
     // `error` is set by the driver on handshake failures but left out of its public typings.
     const error = (event as { error?: unknown }).error
@@ -176,14 +183,20 @@ export class CmapTracker {
     const error = (event as { error?: unknown }).error
     if (event.reason === 'connectionError' && error != null) this.#lastConnectError = error
     // Only reachable with `clientOptions.waitQueueTimeoutMS`; admission timeouts are counted by the pool.
-    if (event.reason === 'timeout') this.#monitor.timedOut(event.durationMS, this.#waiting, this.#lastConnectError)
+    // The driver emits it from its own queue processing, in no particular operation: report it in none.
+    if (event.reason === 'timeout') this.#monitor.timedOutIn(event.durationMS, this.#waiting, this.#lastConnectError, undefined)
   }
 
   #cleared(event: ConnectionPoolClearedEvent): void {
     // A load balancer's pool clears one service's connections and is not paused.
     if ((event as { serviceId?: unknown }).serviceId == null) this.#paused = true
-    for (const id of this.#pending) this.#doubtful.add(id)
-    this.#pending.clear()
+    // Only the cleared server's connections: another server's pool goes on as it was.
+    const server = `${event.address} `
+    for (const key of this.#pending) {
+      if (!key.startsWith(server)) continue
+      this.#doubtful.add(key)
+      this.#pending.delete(key)
+    }
     this.#monitor.error(new PoolClearedError(this.#pool, { cause: this.#lastServerError }), 'pool')
   }
 }

@@ -1,14 +1,15 @@
 import { InvalidOptionError } from '@lifeguard/core'
 import { redactError } from '@lifeguard/core/adapter'
 import { MongoClient } from 'mongodb'
-import { checkDriverNumbers, driverOptions, type ResolvedMongoPoolOptions } from '../options.js'
+import { checkDriverOptions, driverOptions, type ResolvedMongoPoolOptions } from '../options.js'
 import { secretsOf } from './target.js'
 
 /**
  * The pool's `MongoClient`, built from checked options. Nothing connects yet.
  *
  * @throws {InvalidOptionError} for a connection string or `clientOptions` the driver refuses (its message
- *   redacted), or a driver number out of range (a duration beyond a timer's, `maxConnecting` below 1)
+ *   redacted), a driver number out of range (a duration beyond a timer's, `maxConnecting` below 1), or a
+ *   database or appName in the connection string that the options of the same name would refuse
  */
 export function createClient(options: ResolvedMongoPoolOptions): MongoClient {
   let client: MongoClient
@@ -28,7 +29,7 @@ export function createClient(options: ResolvedMongoPoolOptions): MongoClient {
     const said = delimitedCredentials(options.uri) ? `The driver says: ${safe.message}` : 'A `@`, `/`, `:` or `%` in the user name or password must be percent-encoded.'
     throw new InvalidOptionError('uri', expected, `Invalid options for createMongoPool: expected \`uri\` to be ${expected}. ${said}`)
   }
-  checkDriverNumbers(client)
+  checkDriverOptions(client, options)
   return client
 }
 

@@ -68,10 +68,15 @@ export class Gate {
   /** Runs `operation` in a slot: the one held by the calling code, else a new one (waiting if needed). */
   run<R>(operation: () => Promise<R>, signal?: SignalSource): Promise<R> {
     const scope = find(this)
-    // Nested calls run one at a time: the driver's `forEach` does not await its callback, so its calls
-    // would otherwise all run at once, each on a connection of its own.
-    if (scope !== undefined) return (scope.lease ?? (scope.nested ??= new LeaseSlot(this))).run(operation)
     const source = typeof signal === 'function' ? signal() : signal
+    if (scope !== undefined) {
+      // A slot already held (a transaction, a lease) sends nothing more once the operation has aborted:
+      // a transaction's next write would otherwise still go out, and then its commit.
+      if (source?.aborted === true) return Promise.reject(this.abortedError(source, 'run a command on'))
+      // Nested calls run one at a time: the driver's `forEach` does not await its callback, so its calls
+      // would otherwise all run at once, each on a connection of its own.
+      return (scope.lease ?? (scope.nested ??= new LeaseSlot(this))).run(operation)
+    }
     let checkout: Checkout | undefined
     try {
       // An operation already aborted (its client left) gets no slot, even a free one: the queue refuses it.
@@ -81,6 +86,13 @@ export class Gate {
     }
     if (checkout !== undefined) return this.#runAdmitted(checkout, operation)
     return this.#wait(source).then((admitted) => this.#runAdmitted(admitted, operation))
+  }
+
+  /** The error for work refused because `source` aborted: `action` is followed by the pool's name. */
+  abortedError(source: Abortable, action: string): OperationAbortedError {
+    // A context may come from another installed copy of core: tell it from a signal by the signal's class.
+    const reason: unknown = source instanceof AbortSignal ? source.reason : source.signal.reason
+    return new OperationAbortedError(`${action} pool '${this.#monitor.events.pool}'`, { cause: reason })
   }
 
   /** True when the calling code holds a slot of this pool (a lease, a transaction, an operation's callback). */

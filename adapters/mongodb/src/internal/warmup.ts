@@ -7,7 +7,7 @@ export interface WarmupOutcome {
   opened: number
   durationMillis: number
   timedOut: boolean
-  /** The last failure seen (a ping's or the driver's connect error). */
+  /** Why the last round failed (a ping's or the driver's connect error). */
   lastError: unknown
 }
 
@@ -40,7 +40,9 @@ export async function warmConnections(pingOnce: () => Promise<unknown>, tracker:
       break
     }
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
-    if (failures.length > 0) lastError = failures[failures.length - 1]
+    // After a failed first connection the driver closes the client, and the round's other pings fail only
+    // with "Topology is closed": keep the one that says why.
+    if (failures.length > 0) lastError = failures.find((failure) => (failure as Error | undefined)?.name !== 'MongoTopologyClosedError') ?? failures[0]
     if (failures.length === results.length) break
   }
   return { opened: Math.min(requested, tracker.open), durationMillis: performance.now() - started, timedOut, lastError: lastError ?? tracker.lastConnectError }

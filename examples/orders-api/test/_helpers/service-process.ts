@@ -24,16 +24,20 @@ export interface ServiceProcess extends WatchedProcess {
 /**
  * Starts `entry` (default `src/main.ts`) with `PORT=0` and `env`, and resolves once it printed its
  * `listening on` line. Variables set to `undefined` in `env` are removed. With `npmStart`, it runs the
- * root README's command instead (`npm start` in the repository root), and `child` is the npm process.
+ * root README's command instead (`npm start` in the repository root; `'package'`: this package's own,
+ * `npm start -w @lifeguard-examples/orders-api`), and `child` is the npm process.
  *
  * @throws {Error} with the process output when it exits or does not listen within `timeoutMillis`
  */
-export async function startService(env: Record<string, string | undefined>, options: { entry?: string; timeoutMillis?: number; npmStart?: boolean } = {}): Promise<ServiceProcess> {
+export async function startService(env: Record<string, string | undefined>, options: { entry?: string; timeoutMillis?: number; npmStart?: boolean | 'package' } = {}): Promise<ServiceProcess> {
   const { entry = 'src/main.ts', timeoutMillis = 30_000, npmStart = false } = options
   const settings = { env: { PORT: '0', HOST: '127.0.0.1', ...env } }
-  const service = npmStart
-    ? watchProcess('npm', ['start'], { cwd: repositoryRoot, asFromShell: true, ...settings })
-    : watchProcess(process.execPath, ['--import', 'tsx', entry], { cwd: exampleDir, ...settings })
+  const service =
+    npmStart === 'package'
+      ? watchProcess('npm', ['start', '-w', '@lifeguard-examples/orders-api'], { cwd: repositoryRoot, asFromShell: true, ...settings })
+      : npmStart
+        ? watchProcess('npm', ['start'], { cwd: repositoryRoot, asFromShell: true, ...settings })
+        : watchProcess(process.execPath, ['--import', 'tsx', entry], { cwd: exampleDir, ...settings })
   try {
     const url = await service.waitFor(/listening on (http:\/\/\S+)/, timeoutMillis)
     // The lines on how to try it follow; the banner ends with how to stop it.
