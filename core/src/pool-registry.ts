@@ -30,17 +30,25 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   #rejectReady: ((error: unknown) => void) | undefined
   #isReady = false
   #readyFailed = false
+  // True once `ready` has resolved or rejected: `close()` then starts it over.
+  #readySettled = false
 
   /**
-   * Adds a pool under its `name`.
+   * Adds a pool under its `name`. A pool closed directly (`pool.close()`, not through the registry) stays
+   * registered, and makes `isReady` false, until a new pool is registered under its name: that replaces it
+   * (`removed`, then `added`).
    *
    * @throws {InvalidOptionError} for something that is not a `ManagedPool`, or a pool whose `name` is empty or a connection string
-   * @throws {RegistrationError} when the name is taken
+   * @throws {RegistrationError} when the name is taken by a pool that is not closed
    */
   register<T extends ManagedPool>(pool: T): T {
     checkOption('registry.register', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isManagedPool })
     checkOption('registry.register', 'pool.name', pool.name, poolNameRule)
-    if (this.#pools.has(pool.name)) throw new RegistrationError(`Could not register pool '${pool.name}'. A pool with that name is already registered.`)
+    const taken = this.#pools.get(pool.name)
+    if (taken !== undefined) {
+      if (taken === pool || taken.state !== 'closed') throw new RegistrationError(`Could not register pool '${pool.name}'. A pool with that name is already registered.`)
+      this.#forget(taken)
+    }
     this.#pools.set(pool.name, pool)
     this.#notify('added', pool)
     return pool
@@ -88,7 +96,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * Warms every pool up in parallel and reports them together; `ready` resolves when it is done.
    *
    * @throws {InvalidOptionError} for bad options (checked before any pool starts; `ready` is left as it was)
-   * @throws {RegistryWarmupError} (an `AggregateError`) of every pool's `PoolWarmupError` when any pool fails
+   * @throws {RegistryWarmupError} (an `AggregateError`) of each failed pool's error when any pool fails: its
+   *   `PoolWarmupError`, or `PoolClosedError` for a pool closed meanwhile
    */
   async warmup(options?: WarmupOptions): Promise<RegistryWarmupReport> {
     // A bad call is the caller's mistake, not a failed warm-up: it must not reject `ready` for everyone.
@@ -106,10 +115,12 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
       const error = new RegistryWarmupError(failures, `Could not warm up ${failures.length} of ${results.length} pool(s).`)
       this.#rejectReady?.(error)
       this.#readyFailed = true
+      this.#readySettled = true
       void ready.catch(() => undefined)
       throw error
     }
     this.#isReady = true
+    this.#readySettled = true
     if (this.#readyFailed) {
       // An overlapping call failed first and rejected the `ready` they shared: this later success decides.
       this.#ready = Promise.resolve()
@@ -118,7 +129,10 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     return { pools: results.map((r) => (r as PromiseFulfilledResult<WarmupReport>).value), durationMillis: performance.now() - started }
   }
 
-  /** Resolves once `warmup()` has finished for every pool (rejects if it failed). */
+  /**
+   * Resolves once `warmup()` has finished for every pool (rejects if it failed); `close()` starts it over.
+   * A startup gate: it does not follow pools registered or closed later, which `isReady` does.
+   */
   get ready(): Promise<void> {
     return this.#readyPromise()
   }
@@ -147,13 +161,14 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     checkCloseOptions('registry.close', options)
     const pools = this.pools()
     this.#isReady = false
-    const results = await Promise.allSettled(pools.map((pool) => settled(() => pool.close(options))))
-    for (const pool of pools) {
-      // A close() that overlapped this one, or a pool registered anew under the name, is not removed twice.
-      if (this.#pools.get(pool.name) !== pool) continue
-      this.#pools.delete(pool.name)
-      this.#notify('removed', pool)
+    // A `ready` already settled says nothing about the pools registered next: the next warmup() decides.
+    // One still pending goes on waiting for that warmup().
+    if (this.#readySettled) {
+      this.#ready = undefined
+      this.#readyFailed = false
     }
+    // Each pool is removed as soon as it has closed, not when the slowest one has.
+    const results = await Promise.allSettled(pools.map((pool) => settled(() => pool.close(options)).finally(() => this.#forget(pool))))
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
     if (failures.length > 0) throw new RegistryCloseError(failures, `Could not close ${failures.length} of ${pools.length} pool(s).`)
   }
@@ -182,6 +197,13 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     for (const listener of [...this.#listeners]) if (this.#listeners.has(listener)) notify(listener, event, pool)
   }
 
+  // A close() that overlapped another, or a pool registered anew under the name, is not removed twice.
+  #forget(pool: ManagedPool): void {
+    if (this.#pools.get(pool.name) !== pool) return
+    this.#pools.delete(pool.name)
+    this.#notify('removed', pool)
+  }
+
   // `connections` may not exceed any pool's maxSize; read from metrics, which every pool has.
   #smallestMaxSize(): number {
     let smallest = Number.MAX_SAFE_INTEGER
@@ -190,6 +212,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   }
 
   #readyPromise(): Promise<void> {
+    if (this.#ready === undefined) this.#readySettled = false
     this.#ready ??= new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve
       this.#rejectReady = reject

@@ -1,9 +1,9 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { InvalidOptionError, createPoolRegistry, type ManagedPool, RegistryCloseError } from '../src/index.js'
+import { InvalidOptionError, RegistrationError, createPoolRegistry, type ManagedPool, RegistryCloseError } from '../src/index.js'
 import { deferred, isPending, turn } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
-import { rejects, captureWarnings } from '@lifeguard/test-kit'
+import { rejects, captureWarnings, throwsError } from '@lifeguard/test-kit'
 
 const lifecycle = suite('PoolRegistry metrics, close and subscribe')
 
@@ -99,8 +99,59 @@ lifecycle('two overlapping close() calls report each pool removed once', async (
   const second = registry.close()
   gate.resolve()
   await Promise.all([first, second])
-  assert.equal(removed, ['orders', 'users'])
+  assert.equal(removed, ['users', 'orders'], 'each as it closed')
   assert.equal(registry.names(), [])
+})
+
+lifecycle('close removes each pool as soon as it has closed, not when the slowest one has', async () => {
+  const registry = createPoolRegistry()
+  const gate = deferred()
+  registry.register(new FakePool('orders', { closeGate: gate.promise }))
+  registry.register(new FakePool('users'))
+  const removed: string[] = []
+  registry.subscribe({ removed: (pool: ManagedPool) => void removed.push(pool.name) })
+  const closing = registry.close()
+  await turn()
+  assert.equal(removed, ['users'])
+  assert.equal(registry.names(), ['orders'], 'the one still closing stays')
+  gate.resolve()
+  await closing
+  assert.equal(removed, ['users', 'orders'])
+})
+
+lifecycle('a pool closed directly stays registered until a pool registered under its name replaces it', async () => {
+  const registry = createPoolRegistry()
+  const old = registry.register(new FakePool('orders'))
+  await registry.warmup()
+  const events: string[] = []
+  registry.subscribe({ added: (pool: ManagedPool) => void events.push(`added ${pool === old ? 'old' : 'new'}`), removed: (pool: ManagedPool) => void events.push(`removed ${pool === old ? 'old' : 'new'}`) })
+  await old.close()
+  assert.ok(registry.has('orders'))
+  assert.is(registry.isReady, false, 'a closed pool cannot serve')
+  const replacement = registry.register(new FakePool('orders'))
+  assert.is(registry.get('orders'), replacement)
+  assert.equal(events, ['added old', 'removed old', 'added new'])
+  // A pool that is not closed keeps its name, and a pool cannot take its own place.
+  const taken = throwsError(() => registry.register(new FakePool('orders')), RegistrationError)
+  assert.match(taken.message, "Could not register pool 'orders'. A pool with that name is already registered.")
+  await registry.warmup()
+  assert.is(registry.isReady, true)
+  await registry.close()
+})
+
+lifecycle('after close(), ready starts over: a new pool is not ready until the next warmup() settles it', async () => {
+  const registry = createPoolRegistry()
+  registry.register(new FakePool('orders'))
+  await registry.warmup()
+  await registry.ready
+  await registry.close()
+  registry.register(new FakePool('orders'))
+  assert.ok(await isPending(registry.ready), 'no warmup of the new pool yet')
+  const waiting = registry.ready
+  await registry.warmup()
+  await waiting
+  assert.is(registry.isReady, true)
+  await registry.close()
 })
 
 lifecycle('subscribe reports pools already there, pools added later and pools removed on close', async () => {

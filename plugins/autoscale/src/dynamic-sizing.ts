@@ -1,4 +1,4 @@
-import { type ManagedPool } from '@lifeguard/core'
+import { PoolClosedError, type ManagedPool } from '@lifeguard/core'
 import { checkOption, validateOptions } from '@lifeguard/core/adapter'
 import { createPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
@@ -14,6 +14,7 @@ export interface DynamicSizing {
    * @throws {InvalidOptionError} naming the bad field, or a `maxSize` above the pool's own `maxSizeLimit`
    *   (the running config, if any, stays in place)
    * @throws {RegistrationError} when another autoscaler sizes the pool (nothing is recorded then)
+   * @throws {PoolClosedError} once the pool is closing or closed
    */
   setDynamicPoolConfig(config: AutoscalePoolConfig): void
   /** The config in force, or `undefined`. */
@@ -39,6 +40,8 @@ function setConfig(pool: ManagedPool, options: AttachOptions, next: AutoscalePoo
   const where = `setDynamicPoolConfig for pool '${pool.name}'`
   // Validate before touching the running autoscaler, so a bad config changes nothing.
   checkSizeLimit(pool, createPolicy(next, {}, where).maxSize, where)
+  // Accepted, the config would size nothing and say so nowhere.
+  if (pool.state === 'closing' || pool.state === 'closed') throw new PoolClosedError(pool.name, 'size')
   let state = states.get(pool)
   if (state === undefined) states.set(pool, (state = { options }))
   state.running?.stop()

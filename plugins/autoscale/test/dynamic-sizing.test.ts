@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@lifeguard/core'
+import { InvalidOptionError, PoolClosedError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { AdaptivePolicy, ThresholdPolicy, withDynamicSizing, type DynamicPoolConfig } from '../src/index.js'
@@ -59,6 +59,14 @@ seed('rejects an invalid config naming the field, and keeps the running one', ()
   assert.ok(running?.running)
   assert.equal(pool.getDynamicPoolConfig(), config)
   running?.stop()
+})
+
+seed('refuses a config for a closed pool with PoolClosedError: it would size nothing', async () => {
+  const pool = withDynamicSizing(new ModelPool('orders', { model: waitBound(5), maxSize: 10 }), { timers: false })
+  await pool.close()
+  const error = throwsError(() => pool.setDynamicPoolConfig(config), PoolClosedError, 'ERR_POOL_CLOSED')
+  assert.is(error.message, "Could not size pool 'orders'. The pool is closed.")
+  assert.is(pool.getDynamicPoolConfig(), undefined)
 })
 
 seed('wraps a pool once: a second call returns it unchanged', () => {
