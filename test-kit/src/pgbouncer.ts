@@ -27,6 +27,8 @@ export interface PgBouncerOptions {
   defaultPoolSize?: number
   /** `max_client_conn`; default 200. */
   maxClientConn?: number
+  /** `query_wait_timeout` in seconds: how long a client's query may wait for a server connection (PgBouncer's default: 120). */
+  queryWaitTimeoutSeconds?: number
   /**
    * Startup parameters PgBouncer accepts and drops (`ignore_startup_parameters`); default
    * `['extra_float_digits']`. PgBouncer rejects any other unknown one, e.g. `statement_timeout`.
@@ -137,6 +139,7 @@ function iniFile(options: PgBouncerOptions, upstream: PgConfig, port: number, au
     ...(options.maxPreparedStatements === undefined
       ? {}
       : { max_prepared_statements: options.maxPreparedStatements }),
+    ...(options.queryWaitTimeoutSeconds === undefined ? {} : { query_wait_timeout: options.queryWaitTimeoutSeconds }),
   }
   const lines = Object.entries(settings).map(([key, value]) => `${key} = ${value}`)
   return `[databases]\n${upstream.database} = ${target}\n\n[pgbouncer]\n${lines.join('\n')}\n`

@@ -110,7 +110,7 @@ export class PostgresQueryTimeoutError extends LifeguardError {
 export type SessionFeature = 'session-set' | 'listen' | 'advisory-lock' | 'sql-prepare' | 'named-statement' | 'hold-cursor' | 'temp-table'
 
 const sessionAdvice: Record<SessionFeature, readonly [what: string, instead: string]> = {
-  'session-set': ['A session `SET`, `RESET` or `set_config(..., false)`', 'use `SET LOCAL` inside transaction(), or set it on the role or database (`ALTER ROLE ... SET ...`)'],
+  'session-set': ['A session `SET`, `RESET` or `set_config()` (its `is_local` not written as `true`)', 'use `SET LOCAL` inside transaction(), or set it on the role or database (`ALTER ROLE ... SET ...`)'],
   listen: ['`LISTEN` / `UNLISTEN`', 'listen on a client connected to the server directly, not through PgBouncer'],
   'advisory-lock': ['A session advisory lock (`pg_advisory_lock`, `pg_try_advisory_lock`, `pg_advisory_unlock`)', 'use `pg_advisory_xact_lock` or `pg_try_advisory_xact_lock` inside transaction()'],
   'sql-prepare': ['SQL `PREPARE` / `EXECUTE` / `DEALLOCATE`', 'use parameterized queries (`query(text, values)`)'],

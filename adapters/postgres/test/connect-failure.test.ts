@@ -18,4 +18,14 @@ test('what goes away by itself: a server starting or stopping, too many connecti
   assert.not.ok(isPermanentConnectError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })))
 })
 
+test("PgBouncer's refusals, all 08P01: by its wording, the lasting ones from the ones that pass", () => {
+  const bouncer = (message: string): Error => Object.assign(new Error(message), { code: '08P01', severity: 'FATAL' })
+  for (const message of ['no such database: nodb', 'no such user: app', 'password authentication failed', 'SASL authentication failed', 'unsupported startup parameter: statement_timeout']) {
+    assert.ok(isPermanentConnectError(bouncer(message)), message)
+  }
+  for (const message of ['pgbouncer cannot connect to server', 'server login has been failing, try again later (server_login_retry)', 'no more connections allowed (max_client_conn)', 'query_wait_timeout']) {
+    assert.not.ok(isPermanentConnectError(bouncer(message)), message)
+  }
+})
+
 test.run()

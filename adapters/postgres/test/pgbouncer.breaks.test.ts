@@ -1,11 +1,10 @@
 // What PgBouncer's transaction pooling breaks when the pool does not know about it: two clients of the
 // pool, one server connection (default_pool_size 1), so whatever one leaves in the session the other
 // finds. Each case is what `pooler: 'pgbouncer-transaction'` refuses (pgbouncer.pooler-option.test.ts).
-import { PoolTimeoutError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { uniqueAppName, waitForConnectionCount, rejects, startPgBouncer, type PgBouncer } from '@lifeguard/test-kit'
-import { createPostgresPool, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
+import { PostgresConnectError, createPostgresPool, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
 
 interface Context {
   bouncer: PgBouncer
@@ -92,11 +91,12 @@ test("a temporary table created by one client is the other client's too", async 
   })
 })
 
-test('a startup parameter such as statement_timeout makes PgBouncer refuse every connection', async ({ bouncer }) => {
+test('a startup parameter such as statement_timeout makes PgBouncer refuse every connection: the caller fails at once', async ({ bouncer }) => {
   const appName = uniqueAppName('pgbouncer-startup')
-  const pool = createPostgresPool({ name: 'startup', connectionString: bouncer.connectionString, applicationName: appName, acquireTimeoutMillis: 500, pg: { statement_timeout: 1000 } })
-  const error = await rejects(pool.query('SELECT 1'), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
-  assert.match(String((error.cause as Error)?.message), 'unsupported startup parameter: statement_timeout')
+  const pool = createPostgresPool({ name: 'startup', connectionString: bouncer.connectionString, applicationName: appName, acquireTimeoutMillis: 5000, pg: { statement_timeout: 1000 } })
+  const error = await rejects(pool.query('SELECT 1'), PostgresConnectError, 'ERR_POSTGRES_CONNECT')
+  assert.is(error.sqlState, '08P01')
+  assert.match(error.message, 'unsupported startup parameter: statement_timeout')
   await pool.close()
 })
 

@@ -2,8 +2,8 @@ import { createServiceContainer, runOperation, type ServiceContainer } from '@li
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createPostgresPool, registerPostgres, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
-import { pgConfig, uniqueAppName, waitForConnectionCount, startPgBouncer, type PgBouncer } from '@lifeguard/test-kit'
+import { PostgresConnectError, createPostgresPool, registerPostgres, type PostgresPool, type PostgresPoolClient } from '../src/index.js'
+import { pgConfig, rejects, uniqueAppName, waitForConnectionCount, startPgBouncer, type PgBouncer } from '@lifeguard/test-kit'
 import { sleep, until } from './_helpers/pools.js'
 
 const table = `pgbouncer_orders_${process.pid}`
@@ -50,6 +50,20 @@ test('shows PgBouncer as its target and warms up through it', async ({ bouncer, 
   const report = await pool.warmup({ connections: 2 })
   assert.is(report.opened, 2)
   assert.is(await bouncerClients(bouncer, appName), 2)
+})
+
+test('a database PgBouncer does not know fails the caller at once with PostgresConnectError, not after acquireTimeoutMillis', async ({ bouncer }) => {
+  const url = new URL(bouncer.connectionString)
+  url.pathname = '/lifeguard_no_such_db'
+  const pool = createPostgresPool({ name: 'bounced-nodb', connectionString: url.toString(), acquireTimeoutMillis: 5000 })
+  try {
+    // PgBouncer says so with 08P01, as it says the passing refusals; a timeout would be a PoolTimeoutError.
+    const error = await rejects(pool.query('SELECT 1'), PostgresConnectError, 'ERR_POSTGRES_CONNECT')
+    assert.is(error.sqlState, '08P01')
+    assert.match(error.message, 'no such database')
+  } finally {
+    await pool.close()
+  }
 })
 
 test('runs parameterized queries with the application_name passed through', async ({ container, appName }) => {

@@ -29,8 +29,14 @@ export function isPermanentConnectError(error: unknown): error is Error {
   if (typeof code === 'string' && tlsMismatchCodes.has(code)) return true
   if (error.message === 'The server does not support SSL connections') return true
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false
+  if (code === '08P01' && poolerRefusal.test(error.message)) return true
   return !transientClasses.has(code.slice(0, 2)) && !transientCodes.has(code)
 }
+
+// PgBouncer answers every refusal with 08P01 (protocol violation), the ones that pass ("pgbouncer cannot connect
+// to server", "server login has been failing", "no more connections allowed") and the ones that do not: these,
+// by its wording, which it has kept across versions.
+const poolerRefusal = /^(no such database|no such user|password authentication failed|SASL authentication failed|unsupported startup parameter|not allowed)\b/
 
 /** pg's own connect-timeout message says neither what timed out nor after how long. */
 export function describeConnectFailure(error: unknown, connectTimeoutMillis: number): unknown {

@@ -87,11 +87,16 @@ function scrubbedAnswer(error: unknown, redact: (error: unknown) => Error): unkn
 // statement that met one was never read (idle_session_timeout, idle_in_transaction_session_timeout).
 const idleSessionEnds = new Set(['57P05', '25P03'])
 
+// PgBouncer's answers (08P01) to a client still waiting for a server connection: its statement was held by
+// PgBouncer and never reached a server.
+const heldByPooler = /^(query_wait_timeout|server login has been failing|pgbouncer cannot connect to server)/
+
 // True when a failed statement cannot have run: pg refused to send it (its connection was already gone,
-// "not queryable"), or the server had ended the idle session before it arrived.
+// "not queryable"), the server had ended the idle session before it arrived, or PgBouncer never passed it on.
 function neverRan(error: unknown, failure: unknown): boolean {
   if (error instanceof Error && /is not queryable/.test(error.message)) return true
-  return failure instanceof pg.DatabaseError && idleSessionEnds.has(failure.code ?? '')
+  if (!(failure instanceof pg.DatabaseError)) return false
+  return idleSessionEnds.has(failure.code ?? '') || (failure.code === '08P01' && heldByPooler.test(failure.message))
 }
 
 /**

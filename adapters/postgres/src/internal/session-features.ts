@@ -21,7 +21,8 @@ const advisorySession = new Set([
   'pg_advisory_unlock_all',
 ])
 const transactionScopedSet = new Set(['local', 'transaction', 'constraints'])
-const falseLiterals = new Set(['f', 'false', 'off', 'n', 'no', '0'])
+// `set_config`'s `is_local` as a string literal PostgreSQL reads as true (`boolin`).
+const trueLiterals = new Set(['t', 'tr', 'tru', 'true', 'on', 'y', 'ye', 'yes', '1'])
 // Cheap first look: most statements contain none of these and skip the lexer.
 const candidate = /set|listen|prepare|execute|deallocate|declare|temp|advisory/i
 
@@ -42,7 +43,9 @@ export function sessionFeatureOf(sql: string): SessionFeature | undefined {
   return undefined
 }
 
-function classify(tokens: readonly Token[]): SessionFeature | undefined {
+function classify(statement: readonly Token[]): SessionFeature | undefined {
+  // EXPLAIN ANALYZE runs the statement it explains: `EXPLAIN ANALYZE CREATE TEMP TABLE t AS ...` creates t.
+  const tokens = withoutExplain(statement)
   const first = word(tokens, 0)
   switch (first) {
     case 'set':
@@ -81,24 +84,46 @@ function functionCalls(tokens: readonly Token[]): SessionFeature | undefined {
     const name = word(tokens, i) ?? quotedName(tokens, i)
     if (name === undefined || tokens[i + 1]?.value !== '(') continue
     if (advisorySession.has(name)) return 'advisory-lock'
-    if (name === 'set_config' && isFalse(loneToken(tokens, (calls ??= callShapes(tokens)), i + 1, 2))) return 'session-set'
+    // Session-wide unless `is_local` is written as true: a parameter or an expression may be false.
+    if (name !== 'set_config') continue
+    calls ??= callShapes(tokens)
+    // (With fewer than three arguments it is no call PostgreSQL has.)
+    if ((calls.commas.get(i + 1)?.length ?? 0) >= 2 && !isTrue(loneToken(tokens, calls, i + 1, 2))) return 'session-set'
   }
   return undefined
 }
 
-// CREATE [OR REPLACE] [GLOBAL | LOCAL] {TEMP | TEMPORARY} [UNLOGGED] {TABLE | VIEW | SEQUENCE} ..., or one
-// created in the session's own schema: CREATE TABLE [IF NOT EXISTS] pg_temp.name
+// What may be created in the session's temporary schema (`CREATE FUNCTION pg_temp.f() ...`).
+const creatable = new Set(['table', 'view', 'sequence', 'function', 'procedure', 'type', 'domain', 'aggregate'])
+
+// CREATE [OR REPLACE] [GLOBAL | LOCAL] {TEMP | TEMPORARY} {TABLE | VIEW | SEQUENCE} ..., or something created in
+// the session's own schema: CREATE [UNLOGGED | RECURSIVE | ...] TABLE [IF NOT EXISTS] pg_temp.name. Read by
+// position, so that a table named `temp` (`CREATE INDEX ON temp (a)`) is not taken for the keyword.
 function createsTemporary(tokens: readonly Token[]): boolean {
-  for (let i = 1; i < Math.min(tokens.length, 6); i++) {
-    const value = word(tokens, i)
-    if (value === 'temp' || value === 'temporary') return true
-    if (value === 'table' || value === 'view' || value === 'sequence') {
-      let name = i + 1
-      if (word(tokens, name) === 'if' && word(tokens, name + 1) === 'not' && word(tokens, name + 2) === 'exists') name += 3
-      return inTemporarySchema(tokens, name)
-    }
+  let at = 1
+  if (word(tokens, at) === 'or' && word(tokens, at + 1) === 'replace') at += 2
+  if (word(tokens, at) === 'global' || word(tokens, at) === 'local') at++
+  if (word(tokens, at) === 'temp' || word(tokens, at) === 'temporary') return true
+  for (let kind = at; kind < Math.min(tokens.length, at + 3); kind++) {
+    if (!creatable.has(word(tokens, kind) ?? '')) continue
+    let name = kind + 1
+    if (word(tokens, name) === 'if' && word(tokens, name + 1) === 'not' && word(tokens, name + 2) === 'exists') name += 3
+    return inTemporarySchema(tokens, name)
   }
   return false
+}
+
+// EXPLAIN [ANALYZE] [VERBOSE] statement, or EXPLAIN (options) statement: the statement's tokens.
+function withoutExplain(tokens: readonly Token[]): readonly Token[] {
+  if (word(tokens, 0) !== 'explain') return tokens
+  let at = 1
+  if (tokens[at]?.value === '(') {
+    while (at < tokens.length && tokens[at]?.value !== ')') at++
+    at++
+  } else {
+    while (['analyze', 'analyse', 'verbose'].includes(word(tokens, at) ?? '')) at++
+  }
+  return tokens.slice(at)
 }
 
 // `pg_temp.name` (or `pg_temp_3.name`): the session's temporary schema.
@@ -112,10 +137,13 @@ function quotedName(tokens: readonly Token[], index: number): string | undefined
   return token?.kind === 'quoted' ? token.value : undefined
 }
 
-// SELECT ... INTO [GLOBAL | LOCAL] {TEMP | TEMPORARY} [TABLE] name
+// SELECT ... INTO [GLOBAL | LOCAL] {TEMP | TEMPORARY} [TABLE] name; not the table of an INSERT INTO or a
+// MERGE INTO (a data-modifying WITH), which may be named `temp`.
 function selectsIntoTemporary(tokens: readonly Token[]): boolean {
   for (let i = 1; i < tokens.length - 1; i++) {
     if (word(tokens, i) !== 'into') continue
+    const before = word(tokens, i - 1)
+    if (before === 'insert' || before === 'merge') continue
     let at = i + 1
     let next = word(tokens, at)
     if (next === 'global' || next === 'local') next = word(tokens, ++at)
@@ -169,9 +197,9 @@ function loneToken(tokens: readonly Token[], shapes: CallShapes, open: number, i
   return to - from === 1 ? tokens[from] : undefined
 }
 
-function isFalse(token: Token | undefined): boolean {
+function isTrue(token: Token | undefined): boolean {
   if (token === undefined) return false
-  return (token.kind === 'word' && token.value === 'false') || (token.kind === 'string' && falseLiterals.has(token.value.toLowerCase()))
+  return (token.kind === 'word' && token.value === 'true') || (token.kind === 'string' && trueLiterals.has(token.value.trim().toLowerCase()))
 }
 
 function word(tokens: readonly Token[], index: number): string | undefined {
