@@ -1,4 +1,5 @@
 import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from './errors.js'
+import { outsideOperations } from './context-storage.js'
 
 /** Options of an `AdmissionQueue`. */
 export interface AdmissionQueueOptions {
@@ -140,8 +141,9 @@ export class AdmissionQueue {
 
   // All waiters share one timeout and are served in order, so their deadlines are in queue order: one
   // timer for the oldest is enough (a timer per waiter costs measurably under heavy contention).
+  // Outside the waiter's operation: a Node timer keeps the store it was set in alive until it fires.
   #armTimer(deadline: number): void {
-    this.#timer = setTimeout(() => this.#expire(), Math.max(0, deadline - performance.now()))
+    this.#timer = outsideOperations(() => setTimeout(() => this.#expire(), Math.max(0, deadline - performance.now())))
   }
 
   #expire(): void {

@@ -1,4 +1,5 @@
 import type { Clock, ClockTimer } from './clock.js'
+import { outsideOperations } from './context-storage.js'
 
 interface Deadline {
   readonly at: number
@@ -38,8 +39,11 @@ export class DisposeDeadlines {
 
   // Held while a deadline is pending: a disposer waiting on something that holds nothing itself (a promise
   // nobody will settle) would otherwise let the process end under the caller's `await`, no error reported.
+  // Armed outside the operation whose disposal came first: a Node timer keeps the AsyncLocalStorage store it
+  // was set in, and this one, shared and left to fire, would keep that operation (its scope, its container)
+  // alive for as long as disposals go on.
   #arm(millis: number): void {
-    this.#timer = this.#clock.setTimeout(() => this.#fire(), millis)
+    this.#timer = outsideOperations(() => this.#clock.setTimeout(() => this.#fire(), millis))
   }
 
   #fire(): void {

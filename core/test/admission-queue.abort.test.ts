@@ -3,8 +3,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { OperationAbortedError } from '../src/index.js'
 import { AdmissionQueue } from '../src/adapter.js'
-import { rejects } from '@lifeguard/test-kit'
-import { collected } from './_helpers/collected.js'
+import { collected, rejects } from '@lifeguard/test-kit'
 
 const abort = suite('AdmissionQueue abortable waits')
 

@@ -1,10 +1,10 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { performance } from 'node:perf_hooks'
-import { PoolExhaustedError, PoolTimeoutError } from '../src/index.js'
+import { OperationContext, PoolExhaustedError, PoolTimeoutError, createServiceContainer } from '../src/index.js'
 import { AdmissionQueue } from '../src/adapter.js'
 import { isPending } from './_helpers/async.js'
-import { rejects } from '@lifeguard/test-kit'
+import { collected, rejects } from '@lifeguard/test-kit'
 
 const bounds = suite('AdmissionQueue bounded waiting')
 
@@ -85,6 +85,31 @@ bounds('a timed-out waiter never gets a slot later', async () => {
   queue.release()
   assert.is(queue.active, 0)
   assert.ok(queue.tryAcquire())
+})
+
+bounds("the queue's timer keeps no operation alive: not the one whose wait armed it, once that one was served", async () => {
+  const queue = new AdmissionQueue({ pool: 'orders', limit: 1, timeoutMillis: 60_000 })
+  await queue.acquire()
+  const container = createServiceContainer()
+  const later: Promise<void>[] = []
+  const armedBy = await (async () => {
+    const first = OperationContext.create('api', 'GET /first', { container })
+    // The first wait arms the timer, inside its operation; the waits after it keep it armed once it is served.
+    const served = first.run(() => queue.acquire(first.signal))
+    later.push(queue.acquire(), queue.acquire())
+    queue.release()
+    await served
+    queue.release()
+    await first.dispose()
+    return new WeakRef(first)
+  })()
+  await later[0]
+  assert.is(queue.waiting, 1)
+  assert.ok(await collected(armedBy), 'the operation whose wait armed the timer is held until it fires')
+  queue.release()
+  await later[1]
+  queue.release()
+  await container.dispose()
 })
 
 bounds.run()

@@ -1,9 +1,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { OperationAbortedError, OperationContext, PoolTimeoutError, createServiceContainer } from '../src/index.js'
-import { collected } from './_helpers/collected.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
-import { rejects } from '@lifeguard/test-kit'
+import { collected, rejects } from '@lifeguard/test-kit'
 
 const test = suite('PoolEngine queue: who a timeout is reported in, and what a queue keeps of waiters that left')
 

@@ -1,8 +1,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { DisposeTimeoutError, InvalidOptionError, createServiceContainer } from '../src/index.js'
+import { DisposeTimeoutError, InvalidOptionError, OperationContext, createServiceContainer } from '../src/index.js'
 import { deferred, isPending, turn } from './_helpers/async.js'
-import { ManualClock, rejects, throwsError } from '@lifeguard/test-kit'
+import { ManualClock, collected, rejects, throwsError } from '@lifeguard/test-kit'
 
 const disposeTimeout = suite('ServiceContainer dispose timeout')
 
@@ -190,6 +190,21 @@ disposeTimeout('bad disposeTimeoutMillis and clock options are refused with thei
   const error = throwsError(() => createServiceContainer({ clock: { now: () => 0 } } as never), InvalidOptionError)
   assert.is(error.option, 'clock')
   assert.match(error.message, 'a Clock (an object with `now`, `setTimeout` and `clearTimeout` functions)')
+})
+
+disposeTimeout('the deadline timer, left to fire, keeps no operation alive: not the one whose disposal armed it', async () => {
+  // The system clock: what a Node timer keeps (the AsyncLocalStorage store it was set in) is the point.
+  const container = createServiceContainer({ disposeTimeoutMillis: 60_000 }).scoped('held', () => ({}), { dispose: async () => undefined })
+  const armedBy = await (async () => {
+    const context = OperationContext.create('api', 'GET /first', { container })
+    await context.run(async () => {
+      context.get('held')
+      await context.dispose()
+    })
+    return new WeakRef(context)
+  })()
+  assert.ok(await collected(armedBy), 'the first operation to dispose is held by the timer for as long as it waits')
+  await container.dispose()
 })
 
 disposeTimeout.run()

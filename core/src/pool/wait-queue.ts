@@ -1,4 +1,5 @@
 import type { Clock, ClockTimer } from '../clock.js'
+import { outsideOperations } from '../context-storage.js'
 import { countWait, watchAbort, type OperationContext } from '../operation-context.js'
 import type { PooledConnection } from './pooled-connection.js'
 
@@ -171,8 +172,11 @@ export class WaitQueue<C> {
     }
   }
 
+  // Outside the waiter's operation: the timer serves every waiter, and a Node timer keeps the store it was
+  // set in (the first waiter's operation) alive until it fires.
   #arm(deadline: number): void {
-    this.#timer = this.#hooks.clock.setTimeout(() => this.#expire(), Math.max(0, deadline - this.#hooks.clock.now()))
+    const clock = this.#hooks.clock
+    this.#timer = outsideOperations(() => clock.setTimeout(() => this.#expire(), Math.max(0, deadline - clock.now())))
   }
 
   #expire(): void {

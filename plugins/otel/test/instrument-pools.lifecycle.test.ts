@@ -1,10 +1,11 @@
-import type { Meter, MeterProvider } from '@opentelemetry/api'
+import type { Meter, MeterProvider as ApiMeterProvider } from '@opentelemetry/api'
 import { createPoolRegistry } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { instrumentPools, metricNames } from '../src/index.js'
 import { MemoryPool } from './_helpers/memory-pool.js'
-import { AggregationTemporality, type MetricData } from '@opentelemetry/sdk-metrics'
+import { AggregationTemporality, MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics'
+import { collected } from '@lifeguard/test-kit'
 import { createMetricsHarness, findPoint, histogramOf, metric, valueOf, type MetricsHarness } from './_helpers/metrics.js'
 
 const lifecycle = suite<{ harness: MetricsHarness }>('instrumentPools lifecycle', { harness: undefined as never })
@@ -119,8 +120,8 @@ lifecycle('stop() removes the pool listeners, the registry subscription and the 
   pool.on('acquire', () => undefined) // the application's own listener stays
   // Counts the callbacks the plugin removes from its meter.
   let removed = 0
-  const meterProvider: MeterProvider = {
-    getMeter(...args: Parameters<MeterProvider['getMeter']>) {
+  const meterProvider: ApiMeterProvider = {
+    getMeter(...args: Parameters<ApiMeterProvider['getMeter']>) {
       const meter = harness.meterProvider.getMeter(...args)
       return Object.assign(Object.create(meter) as Meter, {
         removeBatchObservableCallback: (...removing: Parameters<Meter['removeBatchObservableCallback']>) => {
@@ -172,6 +173,20 @@ lifecycle('every sample reaches the SDK: many checkouts between collections, and
   assert.is(histogramOf(metrics, metricNames.waitTime, poolName('orders')).count, 1007)
   assert.is(histogramOf(metrics, metricNames.operationDuration, poolName('orders')).count, 1007)
   await registry.close()
+})
+
+lifecycle('with nothing collecting (a provider without a reader), a removed pool and a stopped instrumentation keep no pool alive', async () => {
+  const unread = new MeterProvider()
+  const registry = createPoolRegistry()
+  const instrumentation = instrumentPools(registry, { meterProvider: unread })
+  const removed = new WeakRef(registry.register(new MemoryPool('removed')))
+  await registry.close()
+  assert.ok(await collected(removed), 'the pool removed from the registry is held until a collection that never comes')
+  const stopped = new WeakRef(registry.register(new MemoryPool('stopped')))
+  instrumentation.stop()
+  await registry.close()
+  assert.ok(await collected(stopped), 'the pool of a stopped instrumentation is held until a collection that never comes')
+  await unread.shutdown()
 })
 
 lifecycle('1,000 start/stop cycles leave listener counts and callbacks at their baseline', async ({ harness }) => {

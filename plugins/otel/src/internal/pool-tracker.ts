@@ -98,15 +98,28 @@ export class PoolTracker {
    * last live numbers forever.
    */
   observeClosed(result: BatchObservableResult): void {
+    this.closedReport()(result)
+  }
+
+  /**
+   * `observeClosed` for later, holding the attribute sets only: kept until the next collection (which may
+   * never come: a provider without a reader), it must not keep the pool, and with it its driver, alive.
+   */
+  closedReport(): (result: BatchObservableResult) => void {
     const instruments = this.#instruments
-    result.observe(instruments.connectionCount, 0, this.#used)
-    result.observe(instruments.connectionCount, 0, this.#idle)
-    result.observe(instruments.idleMax, 0, this.#pool)
-    result.observe(instruments.idleMin, 0, this.#pool)
-    result.observe(instruments.limit, 0, this.#pool)
-    result.observe(instruments.pendingRequests, 0, this.#pool)
-    if (this.#reportsParked) result.observe(instruments.outsideConnections, 0, this.#parked)
-    if (this.#reportsClosing) result.observe(instruments.outsideConnections, 0, this.#closing)
+    const [used, idle, pool] = [this.#used, this.#idle, this.#pool]
+    const parked = this.#reportsParked ? this.#parked : undefined
+    const closing = this.#reportsClosing ? this.#closing : undefined
+    return (result) => {
+      result.observe(instruments.connectionCount, 0, used)
+      result.observe(instruments.connectionCount, 0, idle)
+      result.observe(instruments.idleMax, 0, pool)
+      result.observe(instruments.idleMin, 0, pool)
+      result.observe(instruments.limit, 0, pool)
+      result.observe(instruments.pendingRequests, 0, pool)
+      if (parked !== undefined) result.observe(instruments.outsideConnections, 0, parked)
+      if (closing !== undefined) result.observe(instruments.outsideConnections, 0, closing)
+    }
   }
 
   /** Records the samples held back so far. */

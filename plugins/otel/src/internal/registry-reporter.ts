@@ -1,4 +1,4 @@
-import type { BatchObservableCallback, Meter, MeterProvider } from '@opentelemetry/api'
+import type { BatchObservableCallback, BatchObservableResult, Meter, MeterProvider } from '@opentelemetry/api'
 import { RegistrationError, type ManagedPool, type PoolRegistry } from '@lifeguard/core'
 import { attributeNames } from '../semantic-conventions.js'
 import { createPoolInstruments, observables } from './pool-instruments.js'
@@ -22,8 +22,9 @@ export interface ReportOptions {
  */
 export class RegistryReporter {
   readonly #trackers = new Map<ManagedPool, PoolTracker>()
-  // Pools removed from the registry, reported as closed by the next collection and then forgotten.
-  readonly #retiring = new Set<PoolTracker>()
+  // Pools removed from the registry, reported as closed by the next collection and then forgotten: their
+  // reports only, which hold no pool.
+  readonly #retiring = new Set<(result: BatchObservableResult) => void>()
   readonly #observe: BatchObservableCallback
   readonly #observed: ReturnType<typeof observables>
   readonly #unsubscribe: () => void
@@ -35,7 +36,7 @@ export class RegistryReporter {
     const instruments = createPoolInstruments(meter, options.operationDuration)
     this.#observed = observables(instruments)
     this.#observe = (result) => {
-      for (const tracker of this.#retiring) tracker.observeClosed(result)
+      for (const closedReport of this.#retiring) closedReport(result)
       this.#retiring.clear()
       if (!this.#active) {
         // Stopped: that was the pools' last report. Removed once this collection has called every callback
@@ -95,7 +96,7 @@ export class RegistryReporter {
     const tracker = this.#trackers.get(pool)
     if (tracker === undefined) return
     this.#drop(pool)
-    this.#retiring.add(tracker)
+    this.#retiring.add(tracker.closedReport())
   }
 }
 
