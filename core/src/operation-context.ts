@@ -75,8 +75,9 @@ export type AbortWatcher = (context: OperationContext, reason: unknown) => void
 export const CONTEXT_SERVICE = 'operationContext'
 
 const nameRule: OptionRule = { type: 'string', nonEmpty: true }
-// The names an operation is created with go into logs, events and metric attributes as they are: printable and
-// bounded, as a request id is. (Names set later, by an adapter once routed, are not checked again: a route's.)
+// The names an operation is given go into logs, events and metric attributes as they are: printable and bounded,
+// as a request id is. (An adapter's own name once routed, method and route pattern, is not checked again; a
+// user's `operationName` is, by the HTTP settings.)
 const printableNameRule: OptionRule = { type: 'custom', expected: 'a non-empty string of up to 256 characters without control characters', check: (value) => isPrintableId(value) }
 
 const optionRules: OptionRules<OperationContextOptions> = {
@@ -270,12 +271,13 @@ export class OperationContext {
    * framework has routed the request (`GET /orders/42`) and names it here once it has (`GET /orders/:id`).
    * Events and metrics read the name when they happen, so name it as early as you can.
    *
-   * @throws {InvalidOptionError} for an empty or non-string name
+   * @throws {InvalidOptionError} for a name that is not a non-empty string of up to 256 characters without
+   *   control characters (as at creation)
    * @example
    * context.setOperation(`${req.method} ${req.route.path}`)
    */
   setOperation(operation: string): void {
-    if (typeof operation !== 'string' || operation === '') checkOption('OperationContext.setOperation', 'operation', operation, nameRule)
+    if (!isPrintableId(operation)) checkOption('OperationContext.setOperation', 'operation', operation, printableNameRule)
     this.#operation = operation
   }
 
@@ -490,7 +492,8 @@ function isTakenOver(value: unknown): boolean {
 // paragraph separator, bidi overrides and isolates), or shows as nothing (zero-width characters).
 const unprintable = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
 
-function isPrintableId(value: unknown): boolean {
+/** @internal A request id or an operation's name: 1 to 256 characters, none of them control, separator, bidi or zero-width, no lone surrogate. */
+export function isPrintableId(value: unknown): boolean {
   // Well formed: a lone surrogate is no character, and encoders turn it into U+FFFD or refuse it.
   return typeof value === 'string' && value.length >= 1 && value.length <= 256 && !unprintable.test(value) && !loneSurrogate.test(value)
 }

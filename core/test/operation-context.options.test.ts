@@ -113,18 +113,20 @@ options('the quick check and the full validation agree: a duck-typed signal with
   await context.dispose()
 })
 
-options('setOperation names the operation once it is known, and refuses an empty name', async () => {
+options('setOperation names the operation once it is known, and refuses a name that is empty, too long or unprintable', async () => {
   const container = createServiceContainer()
   const context = OperationContext.create('orders-api', 'GET /orders/42', { container })
   context.setOperation('GET /orders/:id')
   assert.is(context.operation, 'GET /orders/:id')
   assert.is((context.scope.resolve('operationContext') as OperationContext).operation, 'GET /orders/:id')
-  for (const bad of ['', undefined, 42]) {
+  for (const bad of ['', undefined, 42, 'GET /a\nFAKE LOG LINE', 'x'.repeat(257), 'a\u0000']) {
     const error = throwsError(() => context.setOperation(bad as string), InvalidOptionError, 'ERR_INVALID_OPTION')
     assert.is(error.option, 'operation')
-    assert.match(error.message, 'Invalid options for OperationContext.setOperation: expected `operation` to be a non-empty string')
+    assert.match(error.message, 'Invalid options for OperationContext.setOperation: expected `operation` to be a non-empty string of up to 256 characters without control characters')
   }
   assert.is(context.operation, 'GET /orders/:id')
+  context.setOperation('x'.repeat(256))
+  assert.is(context.operation.length, 256)
   await context.dispose()
 })
 

@@ -51,6 +51,12 @@ export class PostgresReadOnlyError extends LifeguardError {
   }
 }
 
+const rollbackReasons = {
+  'statement-failed': 'The server rolled it back: a statement in it had failed (and the error was caught inside the transaction)',
+  'query-timeout': 'It was rolled back: a statement in it ran past `query_timeout` (and the error was caught inside the transaction)',
+  'rolled-back-in-fn': 'It was rolled back by a statement of its own (a `ROLLBACK` in `fn`, or a statement sent after it)',
+}
+
 /**
  * `COMMIT` was answered with `ROLLBACK`: a statement of the transaction failed and `fn` went on (it caught
  * that error), so the server had already aborted the transaction and none of it took effect. pg reports
@@ -64,11 +70,9 @@ export class PostgresRollbackError extends LifeguardError {
   /** Always false: the server rolled the whole transaction back. */
   readonly mayHaveCommitted = false
 
-  constructor(pool: string) {
-    super(
-      'ERR_POSTGRES_ROLLED_BACK',
-      `Could not commit the transaction on pool '${pool}'. The server rolled it back: a statement in it had failed (and the error was caught inside the transaction), so none of it took effect.`,
-    )
+  /** @param why - what rolled it back: a statement that failed (the default), one past `query_timeout`, or `fn`'s own `ROLLBACK` */
+  constructor(pool: string, why: 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn' = 'statement-failed') {
+    super('ERR_POSTGRES_ROLLED_BACK', `Could not commit the transaction on pool '${pool}'. ${rollbackReasons[why]}, so none of it took effect.`)
     this.pool = pool
   }
 }

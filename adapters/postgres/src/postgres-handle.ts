@@ -118,11 +118,11 @@ export class PostgresHandle implements AsyncDisposable {
       if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', false, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
       // A statement ran past query_timeout and `fn` caught it: it may have finished before its cancel landed,
       // but its error said the transaction rolls back, so it does.
-      if (state.timedOut) throw new PostgresRollbackError(core.name)
+      if (state.timedOut) throw new PostgresRollbackError(core.name, 'query-timeout')
       // `fn` ended it with a statement of its own: its COMMIT stands (a COMMIT now would only draw the server's
       // warning); after its ROLLBACK, or a statement refused for coming after it, nothing was committed.
       if (endedByStatement(client)) {
-        if (tx.endedWith !== 'COMMIT') throw new PostgresRollbackError(core.name)
+        if (tx.endedWith !== 'COMMIT') throw new PostgresRollbackError(core.name, 'rolled-back-in-fn')
         if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
         return result
       }

@@ -275,8 +275,14 @@ export class PostgresPool implements ManagedPool {
   }
 
   /** `pg.Pool#end()`: the same as `close()`, for libraries that end the pool they were given. */
-  end(): Promise<void> {
-    return this.close()
+  end(): Promise<void>
+  /** The callback form, as in pg: `callback(error)` once the pool is closed. */
+  end(callback: (error?: Error) => void): void
+  end(callback?: (error?: Error) => void): Promise<void> | void {
+    if (callback !== undefined && callback !== null) checkOption('PostgresPool.end', 'callback', callback, { type: 'function' })
+    const closing = this.close()
+    if (callback === undefined || callback === null) return closing
+    closing.then(() => callback(), callback)
   }
 }
 

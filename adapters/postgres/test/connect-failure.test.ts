@@ -18,6 +18,14 @@ test('what goes away by itself: a server starting or stopping, too many connecti
   assert.not.ok(isPermanentConnectError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })))
 })
 
+test("pg's own refusals while authenticating, which carry no SQLSTATE: no password where the server asks for one", () => {
+  for (const message of ['SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string', 'SASL: SCRAM-SERVER-FINAL-MESSAGE: server signature does not match', 'client password must be a string']) {
+    assert.ok(isPermanentConnectError(new Error(message)), message)
+  }
+  // A password function that failed may succeed next time (a secrets store back up): not a refusal.
+  assert.not.ok(isPermanentConnectError(new Error('vault unreachable')))
+})
+
 test("PgBouncer's refusals, all 08P01: by its wording, the lasting ones from the ones that pass", () => {
   const bouncer = (message: string): Error => Object.assign(new Error(message), { code: '08P01', severity: 'FATAL' })
   for (const message of ['no such database: nodb', 'no such user: app', 'password authentication failed', 'SASL authentication failed', 'unsupported startup parameter: statement_timeout']) {

@@ -157,7 +157,8 @@ test("a cancel request that lands late never stops the next caller's statement: 
   const { host, port } = pgConfig()
   const proxy = await lateCancelProxy({ host, port }, 1_000)
   try {
-    const { pool, appName } = testPool('handle-cancel-late', { host: proxy.host, port: proxy.port, maxSize: 1, acquireTimeoutMillis: 20_000 })
+    const reasons: string[] = []
+    const { pool, appName } = testPool('handle-cancel-late', { host: proxy.host, port: proxy.port, maxSize: 1, acquireTimeoutMillis: 20_000, events: { onDisconnect: (e) => void reasons.push(e.reason) } })
     const container = registerPostgres(createServiceContainer(), pool)
     const context = OperationContext.create('api', 'late-cancel', { container })
     // Ends by itself at 0.5 s: the cancel request sent at the abort reaches the server only after 1 s.
@@ -169,6 +170,9 @@ test("a cancel request that lands late never stops the next caller's statement: 
     assert.ok(proxy.delivered() >= 1, 'the late request reached the server meanwhile')
     const firstPid = await first
     if (firstPid !== undefined) assert.is.not(rows[0]?.pid, firstPid, 'not the session the request was for')
+    // The pool's own choice after an abort, not a broken connection: no error counted.
+    assert.is(reasons[0], 'released')
+    assert.is(pool.getPoolMetrics().errors, 0)
     await context.dispose()
     await pool.close()
     await waitForConnectionCount(appName, 0)

@@ -2,7 +2,7 @@ import { InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPool, PostgresPoolClient } from '../src/index.js'
-import { serverConnectionCount } from '@lifeguard/test-kit'
+import { serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 
 const test = suite<{ pool: PostgresPool; appName: string }>('PostgresPool as a pg.Pool')
@@ -55,6 +55,16 @@ test('a callback that is not a function is refused at once, before any checkout'
     }
   }
   assert.is(pool.activeCount, 0)
+})
+
+test('end(callback) closes the pool and then calls back, as pg.Pool does', async () => {
+  const { pool, appName } = testPool('pg-compat-end', { maxSize: 1 })
+  await pool.query('SELECT 1')
+  const error = await new Promise<Error | undefined>((resolve) => pool.end(resolve))
+  assert.is(error, undefined)
+  assert.is(pool.state, 'closed')
+  await waitForConnectionCount(appName, 0)
+  assert.throws(() => (pool as unknown as { end(cb: unknown): void }).end('later'), (e: unknown) => e instanceof InvalidOptionError && /PostgresPool\.end/.test((e as Error).message))
 })
 
 test('release(true) closes the connection instead of returning it', async ({ pool, appName }) => {

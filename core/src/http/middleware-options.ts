@@ -2,6 +2,7 @@ import { InvalidOptionError } from '../errors.js'
 import { validateOptions, type OptionRule, type OptionRules } from '../options.js'
 import { containerRule, type ServiceContainer } from '../service-container.js'
 import { requestIdGenerator } from './request-id.js'
+import { isPrintableId } from '../operation-context.js'
 
 /**
  * The options every Lifeguard HTTP middleware takes. `Input` is what the framework hands a handler
@@ -118,7 +119,10 @@ function reportedNamer<Input>(operationName: (input: Input) => string | undefine
     } catch (error) {
       return reportOnce(input, `It said: ${error instanceof Error ? error.message : String(error)}`)
     }
-    if (name === undefined || (typeof name === 'string' && name !== '')) return name
+    if (name === undefined || isPrintableId(name)) return name as string | undefined
+    // It goes into logs, events and metric attributes as it is (a name built from a header or a path could
+    // carry a line break): bounded and printable, as the names given at creation.
+    if (typeof name === 'string' && name !== '') return reportOnce(input, `It returned ${name.length > 256 ? `a name of ${name.length} characters (at most 256)` : 'a name with control, separator, bidi or zero-width characters'}.`)
     // Described by its type only: a value without a working `toString` must not make this throw.
     const type = typeof name
     return reportOnce(input, `It returned ${name === '' ? 'an empty string' : name === null ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`}.`)
@@ -126,5 +130,5 @@ function reportedNamer<Input>(operationName: (input: Input) => string | undefine
 }
 
 function nameFailed(why: string): InvalidOptionError {
-  return new InvalidOptionError('operationName', 'a function returning a non-empty string or undefined', `\`operationName\` failed, and the operation gets its default name. ${why}`)
+  return new InvalidOptionError('operationName', 'a function returning undefined or a name of 1 to 256 characters without control characters', `\`operationName\` failed, and the operation gets its default name. ${why}`)
 }

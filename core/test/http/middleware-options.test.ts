@@ -32,6 +32,9 @@ test('the settings\' operationName reports a failing one to onError and answers 
     [() => null as never, 'It returned null.'],
     [() => Object.create(null) as never, 'It returned an object.'],
     [() => unprintable as never, 'It returned an object.'],
+    // From request data, it would go into every log line and metric attribute as it is.
+    [() => 'GET /a\nFAKE LOG LINE', 'It returned a name with control, separator, bidi or zero-width characters.'],
+    [() => `GET /${'x'.repeat(300)}`, 'It returned a name of 305 characters (at most 256).'],
   ]
   for (const [operationName, why] of namers) {
     reported.length = 0

@@ -59,6 +59,8 @@ export function drain(server: Server, timeoutMillis: number): Promise<boolean> {
       server.closeAllConnections()
     }, timeoutMillis)
     // The listening socket only: `Server#close()` would also close the idle connections now, grace or not.
+    // (It would also stop Node's unref'd check of request timeouts, which is left to run: the service is
+    // ending, and calling it after this one would emit 'close' twice.)
     stopListening(server, () => {
       clearTimeout(grace)
       clearTimeout(timer)

@@ -153,7 +153,7 @@ const unansweredCancelMillis = cancelTimeoutMillis
 function abandonStatement(client: PooledClient): void {
   const state = client[clientState]
   if (state.broken) return
-  const error = new Error(`The server did not answer a cancelled statement within ${unansweredCancelMillis} ms, so its connection was closed.`)
+  const error = new Error(`The server did not answer a statement within ${unansweredCancelMillis} ms of its operation's abort (a statement is cancelled then, a COMMIT only watched), so its connection was closed.`)
   state.failure ??= error
   state.broken = true
   ;(client as unknown as BackendKey).connection?.stream?.destroy?.(error)
@@ -178,7 +178,7 @@ function isCancelRequestError(error: unknown): boolean {
 
 /**
  * Waits until the cancel requests sent for `client` were delivered, then returns what to release it with:
- * `argument`, or an error (the connection closes) when no statement was seen cancelled. A server closes the
+ * `argument`, or `true` (the connection closes) when no statement was seen cancelled. A server closes the
  * request's connection once it has acted, but a pooler or balancer may close it first and send the request
  * on later, when it would stop the next holder's statement; the session it targets is closed instead.
  */
@@ -194,10 +194,11 @@ export async function afterCancel(client: PooledClient, argument: ReleaseArgumen
   state.cancel = undefined
   const landed = state.cancelLanded
   state.cancelLanded = false
-  return argument || (landed ? argument : new Error(unconfirmedCancel))
+  // Not seen to land: the request could still reach the server and stop the next holder's statement, so the
+  // connection is closed. The pool's choice, not a failure: no error is reported (an operation that aborts,
+  // a client gone, does this often), and it disconnects as `released`.
+  return argument || (landed ? argument : true)
 }
-
-const unconfirmedCancel = 'A cancel request was sent for a statement that ended before it was seen to land, so its connection was closed: the request could still reach the server.'
 
 /**
  * `client.release(argument)`, at once when no cancel request was sent for it (the usual case: no cost),

@@ -28,10 +28,15 @@ export function isPermanentConnectError(error: unknown): error is Error {
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string' && tlsMismatchCodes.has(code)) return true
   if (error.message === 'The server does not support SSL connections') return true
+  // pg's own refusals while authenticating carry no SQLSTATE: no password given where the server asks for
+  // one, a SCRAM exchange that fails. Settings, which another attempt does not change.
+  if (code === undefined && pgAuthRefusal.test(error.message)) return true
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false
   if (code === '08P01' && poolerRefusal.test(error.message)) return true
   return !transientClasses.has(code.slice(0, 2)) && !transientCodes.has(code)
 }
+
+const pgAuthRefusal = /^SASL: |client password must be a string/
 
 // PgBouncer answers every refusal with 08P01 (protocol violation), the ones that pass ("pgbouncer cannot connect
 // to server", "server login has been failing", "no more connections allowed") and the ones that do not: these,

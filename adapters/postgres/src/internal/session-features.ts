@@ -113,17 +113,25 @@ function createsTemporary(tokens: readonly Token[]): boolean {
   return false
 }
 
-// EXPLAIN [ANALYZE] [VERBOSE] statement, or EXPLAIN (options) statement: the statement's tokens.
+// EXPLAIN ANALYZE [VERBOSE] statement, or EXPLAIN (ANALYZE [true], ...) statement: the statement's tokens. An
+// EXPLAIN without ANALYZE only plans it: nothing (it runs nothing).
 function withoutExplain(tokens: readonly Token[]): readonly Token[] {
   if (word(tokens, 0) !== 'explain') return tokens
   let at = 1
+  let analyzing = false
   if (tokens[at]?.value === '(') {
-    while (at < tokens.length && tokens[at]?.value !== ')') at++
+    for (at++; at < tokens.length && tokens[at]?.value !== ')'; at++) {
+      const option = word(tokens, at)
+      if (option !== 'analyze' && option !== 'analyse') continue
+      const value = tokens[at + 1]
+      // ANALYZE, ANALYZE true/on/1, but not ANALYZE false/off/0.
+      analyzing = value === undefined || value.value === ',' || value.value === ')' || !['false', 'off', '0', 'f', 'no', 'n'].includes(value.value.toLowerCase())
+    }
     at++
   } else {
-    while (['analyze', 'analyse', 'verbose'].includes(word(tokens, at) ?? '')) at++
+    for (; ['analyze', 'analyse', 'verbose'].includes(word(tokens, at) ?? ''); at++) if (word(tokens, at) !== 'verbose') analyzing = true
   }
-  return tokens.slice(at)
+  return analyzing ? tokens.slice(at) : []
 }
 
 // `pg_temp.name` (or `pg_temp_3.name`): the session's temporary schema.
