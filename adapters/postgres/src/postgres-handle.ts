@@ -122,7 +122,7 @@ export class PostgresHandle implements AsyncDisposable {
       // `fn` ended it with a statement of its own: its COMMIT stands (a COMMIT now would only draw the server's
       // warning); after its ROLLBACK, or a statement refused for coming after it, nothing was committed.
       if (endedByStatement(client)) {
-        if (tx.endedWith !== 'COMMIT') throw new PostgresRollbackError(core.name, 'rolled-back-in-fn')
+        if (tx.endedWith !== 'COMMIT') throw new PostgresRollbackError(core.name, tx.commitRefused ? 'statement-failed' : 'rolled-back-in-fn')
         if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
         return result
       }

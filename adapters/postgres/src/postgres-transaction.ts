@@ -6,6 +6,7 @@ import type { StatementCancels } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
 import { abortedStatementError, runStatement, statementError } from './internal/run-query.js'
 import { isQueryText, notAQuery } from './internal/query-text.js'
+import { sqlOperationName } from './internal/sql-operation-name.js'
 import { finishTransaction } from './internal/symbols.js'
 
 /** How `transaction()` begins: `BEGIN ISOLATION LEVEL ... READ ONLY`. */
@@ -32,6 +33,7 @@ export class PostgresTransaction {
   #finished = false
   // How a statement of the callback ended the transaction, if one did: the server's command tag.
   #endedWith: 'COMMIT' | 'ROLLBACK' | undefined
+  #commitRefused = false
 
   /** @internal created by `PostgresHandle#transaction()` */
   constructor(
@@ -71,7 +73,11 @@ export class PostgresTransaction {
     const context = this.#context
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
     return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent) => this.#failure(error, sent), this.#cancels, context).then((result) => {
-      if ((result.command === 'COMMIT' || result.command === 'ROLLBACK') && endedByStatement(this.#client)) this.#endedWith = result.command
+      if ((result.command === 'COMMIT' || result.command === 'ROLLBACK') && endedByStatement(this.#client)) {
+        this.#endedWith = result.command
+        // A COMMIT the server answered with ROLLBACK: a statement had failed before it (and `fn` caught that).
+        this.#commitRefused = result.command === 'ROLLBACK' && sqlOperationName(text) === 'COMMIT'
+      }
       return result
     })
   }
@@ -94,6 +100,11 @@ export class PostgresTransaction {
   /** @internal `COMMIT` or `ROLLBACK` when a statement of the callback ended the transaction (as the server answered it). */
   get endedWith(): 'COMMIT' | 'ROLLBACK' | undefined {
     return this.#endedWith
+  }
+
+  /** @internal True when `fn` sent a `COMMIT` and the server rolled back instead (a statement had failed). */
+  get commitRefused(): boolean {
+    return this.#commitRefused
   }
 }
 

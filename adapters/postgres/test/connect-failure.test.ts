@@ -22,8 +22,13 @@ test("pg's own refusals while authenticating, which carry no SQLSTATE: no passwo
   for (const message of ['SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string', 'SASL: SCRAM-SERVER-FINAL-MESSAGE: server signature does not match', 'client password must be a string']) {
     assert.ok(isPermanentConnectError(new Error(message)), message)
   }
-  // A password function that failed may succeed next time (a secrets store back up): not a refusal.
+  assert.ok(isPermanentConnectError(new Error('Password must be a string')))
+  // A password function that failed, or gave nothing, may succeed next time (a secrets store back up, a cache
+  // filled meanwhile): it is asked again at every attempt, so that is no refusal.
   assert.not.ok(isPermanentConnectError(new Error('vault unreachable')))
+  assert.not.ok(isPermanentConnectError(new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string'), true))
+  assert.not.ok(isPermanentConnectError(new Error('Password must be a string'), true))
+  assert.ok(isPermanentConnectError(new Error('SASL: SCRAM-SERVER-FINAL-MESSAGE: server signature does not match'), true))
 })
 
 test("PgBouncer's refusals, all 08P01: by its wording, the lasting ones from the ones that pass", () => {

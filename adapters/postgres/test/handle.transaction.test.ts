@@ -96,8 +96,8 @@ test('a ROLLBACK the callback sends itself ends the transaction for good: what f
   )
   assert.match(error.message, 'A statement of the callback ended it (ROLLBACK or COMMIT)')
   assert.equal(await ids(pool), [], 'neither row: the second used to be committed on its own')
-  // Ended by the callback's ROLLBACK and nothing after: rolled back, as transaction() says.
-  await rejects(
+  // Ended by the callback's ROLLBACK and nothing after: rolled back, as transaction() says, and says why.
+  const ownRollback = await rejects(
     runOperation('api', 'POST /ids', (context) =>
       context.postgres.transaction(async (tx) => {
         await tx.query(`INSERT INTO ${table} (id) VALUES (44)`)
@@ -105,6 +105,18 @@ test('a ROLLBACK the callback sends itself ends the transaction for good: what f
       }), { container }),
     PostgresRollbackError,
   )
+  assert.match(ownRollback.message, 'It was rolled back by a statement of its own (a `ROLLBACK` in `fn`')
+  // The callback's own COMMIT after a failed statement it caught: the server answered ROLLBACK, for that failure.
+  const refusedCommit = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (45)`)
+        await tx.query('SELECT 1/0').catch(() => undefined)
+        await tx.query('COMMIT')
+      }), { container }),
+    PostgresRollbackError,
+  )
+  assert.match(refusedCommit.message, 'The server rolled it back: a statement in it had failed')
   // Ended by its COMMIT: that commit stands, and transaction() resolves with the callback's value.
   const value = await runOperation('api', 'POST /ids', (context) =>
     context.postgres.transaction(async (tx) => {

@@ -26,6 +26,7 @@ const refused: [string, SessionFeature][] = [
   ['EXPLAIN (ANALYZE, BUFFERS) SELECT 1 AS x INTO TEMP t', 'temp-table'],
   ['EXPLAIN (BUFFERS, ANALYZE on) SELECT set_config($1, $2, false)', 'session-set'],
   ['EXPLAIN VERBOSE ANALYZE CREATE TEMP TABLE t AS SELECT 1', 'temp-table'],
+  ['EXPLAIN EXECUTE q(1)', 'sql-prepare'],
   ['CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$', 'temp-table'],
   ['CREATE OR REPLACE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$', 'temp-table'],
   ['CREATE UNLOGGED TABLE pg_temp.t (x int)', 'temp-table'],

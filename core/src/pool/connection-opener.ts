@@ -4,6 +4,7 @@ import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionFactory } from './connection-factory.js'
 import type { PoolEngineOptions } from './engine-options.js'
 import { PooledConnection } from './pooled-connection.js'
+import { outsideOperations } from '../context-storage.js'
 
 const firstBackoffMillis = 25
 const maxBackoffMillis = 500
@@ -89,6 +90,13 @@ export class ConnectionOpener<C> {
    * @param timeoutMessage - what a timeout says, when a limit of the caller's (not `connectTimeoutMillis`) set it
    */
   open(timeoutMillis: number, opened: (lease: PooledConnection<C>) => void, failed: (error: Error) => void, timeoutMessage?: string): void {
+    // Outside the operation that asked for it: a connection outlives its request, and what is made for it
+    // (the driver's socket and callbacks, the attempt's timer, closures the connection keeps) would keep that
+    // request's context for the connection's life, and run the connection's own events in it.
+    outsideOperations(() => this.#open(timeoutMillis, opened, failed, timeoutMessage))
+  }
+
+  #open(timeoutMillis: number, opened: (lease: PooledConnection<C>) => void, failed: (error: Error) => void, timeoutMessage: string | undefined): void {
     this.#creating++
     const lease = new PooledConnection<C>()
     lease.generation = this.#host.generation
@@ -188,13 +196,15 @@ export class ConnectionOpener<C> {
 
   #armRetry(delay: number, background: boolean): void {
     this.#retryInBackground = background
-    this.#retry = this.#clock.setTimeout(
-      () => {
-        this.#retry = undefined
-        this.#host.retry()
-      },
-      delay,
-      background,
+    this.#retry = outsideOperations(() =>
+      this.#clock.setTimeout(
+        () => {
+          this.#retry = undefined
+          this.#host.retry()
+        },
+        delay,
+        background,
+      ),
     )
   }
 

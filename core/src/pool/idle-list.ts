@@ -1,6 +1,7 @@
 import type { Clock, ClockTimer } from '../clock.js'
 import type { DisconnectReason } from '../pool-events.js'
 import type { PooledConnection } from './pooled-connection.js'
+import { outsideOperations } from '../context-storage.js'
 
 /** What the idle list asks of its pool. */
 export interface IdleListHost<C> {
@@ -88,7 +89,9 @@ export class IdleList<C> {
     const clock = this.#host.clock
     if (this.#timer !== undefined) clock.clearTimeout(this.#timer)
     this.#timerAt = due
-    this.#timer = clock.setTimeout(() => this.#sweep(), Math.max(0, due - clock.now()), true)
+    // Outside the operation whose release armed it: a Node timer keeps the store it was set in, and this one
+    // re-arms itself for as long as the pool runs.
+    this.#timer = outsideOperations(() => clock.setTimeout(() => this.#sweep(), Math.max(0, due - clock.now()), true))
   }
 
   // Closes idle connections past their lifetime or idle timeout (oldest first, keeping minSize), then

@@ -1,6 +1,7 @@
 import type { Clock, ClockTimer } from '../clock.js'
 import type { DisconnectReason } from '../pool-events.js'
 import type { PooledConnection } from './pooled-connection.js'
+import { outsideOperations } from '../context-storage.js'
 
 /** What the parked list asks of its pool. */
 export interface ParkedListHost<C> {
@@ -66,7 +67,9 @@ export class ParkedList<C> {
     this.#stopTimer()
     this.#timerAt = due
     // A background timer: parked connections never keep the process alive.
-    this.#timer = clock.setTimeout(() => this.#sweep(), Math.max(0, due - clock.now()), true)
+    // Outside the operation whose release armed it: a Node timer keeps the store it was set in, and this one
+    // re-arms itself for as long as the pool runs.
+    this.#timer = outsideOperations(() => clock.setTimeout(() => this.#sweep(), Math.max(0, due - clock.now()), true))
   }
 
   #stopTimer(): void {

@@ -1,6 +1,6 @@
 import { type ManagedPool, type PoolRegistry } from '@lifeguard/core'
 import { checkOption, validateOptions } from '@lifeguard/core/adapter'
-import { createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
+import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { isEnabled } from './internal/config-info.js'
 import { reportWarning } from './internal/report-warning.js'
@@ -53,7 +53,9 @@ export function autoscale(registry: AutoscaledRegistry, options: AutoscaleOption
   const { pools, ...attach } = options
   for (const [name, config] of Object.entries(pools)) {
     // Built once here only to check it; each pool that arrives gets a fresh policy (its own state).
-    if (!isScalingPolicy(config)) createPolicy(config, {}, `autoscale for pool '${name}'`)
+    const where = `autoscale for pool '${name}'`
+    if (meantAsPolicy(config)) checkCustomPolicy(config as ScalingPolicy, where)
+    else createPolicy(config as AutoscalePoolConfig, {}, where)
   }
   return new RegistryAutoscaler(registry, pools, attach)
 }

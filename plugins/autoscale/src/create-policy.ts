@@ -37,7 +37,17 @@ export function isScalingPolicy(value: unknown): value is ScalingPolicy {
   return typeof value === 'object' && value !== null && typeof (value as ScalingPolicy).observe === 'function' && typeof (value as ScalingPolicy).evaluate === 'function'
 }
 
+/**
+ * @internal True for what is meant as a policy of your own (it has `observe` or `evaluate`), whole or not:
+ * one missing a method is then refused naming it, not read as a config with unknown options.
+ */
+export function meantAsPolicy(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && ('observe' in value || 'evaluate' in value)
+}
+
 const customPolicyRules: Record<string, OptionRule> = {
+  observe: { type: 'function' },
+  evaluate: { type: 'function' },
   kind: { type: 'string', nonEmpty: true },
   minSize: { type: 'integer', min: 0 },
   maxSize: { type: 'integer', min: 1 },

@@ -1,6 +1,6 @@
 import { RegistrationError, type ManagedPool, type PoolCounters, type PoolSize, type ResizeOptions } from '@lifeguard/core'
 import { checkOption, rejectOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
-import { checkCustomPolicy, createPolicy, isScalingPolicy, type AutoscalePoolConfig } from './create-policy.js'
+import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { enforceBounds } from './internal/bounds.js'
 import { budgetOf, isEnabled } from './internal/config-info.js'
@@ -68,9 +68,9 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
   validateOptions('attachAutoscaler', options, attachOptionRules)
   checkOption('attachAutoscaler', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isPool })
   const where = `attachAutoscaler for pool '${pool.name}'`
-  const custom = isScalingPolicy(config)
-  if (custom) checkCustomPolicy(config, where)
-  const policy = custom ? config : createPolicy(config, options.clock === undefined ? {} : { clock: options.clock }, where)
+  const custom = meantAsPolicy(config)
+  if (custom) checkCustomPolicy(config as ScalingPolicy, where)
+  const policy = custom ? (config as ScalingPolicy) : createPolicy(config as AutoscalePoolConfig, options.clock === undefined ? {} : { clock: options.clock }, where)
   checkSizeLimit(pool, policy.maxSize, where)
   const budget = budgetOf(config)
   // The count is needed when the pool is short, which is when its queue is long: through a pool that cannot serve
@@ -194,7 +194,7 @@ class Runner implements PoolAutoscaler {
     }
     if (decision === undefined) return undefined
     if (!Number.isInteger(decision.size) || decision.size < 1) {
-      this.#onError(new RangeError(`Could not resize pool '${this.pool.name}'. Its policy decided a size of ${String(decision.size)}; a size is an integer >= 1.`))
+      this.#onError(new RangeError(`Could not resize pool '${this.pool.name}'. Its policy decided a size of ${typeof decision.size === 'number' ? String(decision.size) : `${JSON.stringify(String(decision.size))} (${typeof decision.size})`}; a size is an integer >= 1.`))
       return undefined
     }
     // Bounds hold for a policy of the user's own too: a size outside them is brought back inside.

@@ -347,6 +347,9 @@ runtime('refuses a policy of your own that lacks what the autoscaler reads, nami
   assert.is(field({ ...base, kind: '' }), 'policy.kind')
   assert.is(field({ ...base, dueInMillis: 5 }), 'policy.dueInMillis')
   assert.is(field({ ...base, sampleIntervalMillis: base.evaluationIntervalMillis + 1 }), 'policy.sampleIntervalMillis')
+  // One method forgotten: named, not read as a config with unknown options.
+  assert.is(field({ ...base, evaluate: undefined }), 'policy.evaluate')
+  assert.is(field({ ...base, observe: 'yes' }), 'policy.observe')
   attachAutoscaler(pool, base, { timers: false }).stop()
 })
 

@@ -49,6 +49,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
   const { onConnect, verify, allowExitOnIdle, targetSessionAttrs: target } = settings
   const { release, guard, readOnlyRefused } = extras
   const connect = connectorFor(settings, extras.clock)
+  const passwordFromFunction = typeof settings.clientConfig.password === 'function'
   const factory: ConnectionFactory<PooledClient> = {
     async create(attempt: CreateAttempt<PooledClient>): Promise<PooledClient> {
       const opened = await connect(attempt.signal)
@@ -106,7 +107,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       hooks.removed?.(client)
     },
     isBroken: (client) => client[clientState].broken,
-    permanentError: (error) => (isPermanentConnectError(error) ? extras.makePermanent(error) : undefined),
+    permanentError: (error) => (isPermanentConnectError(error, passwordFromFunction) ? extras.makePermanent(error) : undefined),
     idOf: (client) => (client as unknown as { processID?: number | null }).processID ?? undefined,
   }
   if (allowExitOnIdle) {

@@ -23,20 +23,22 @@ const tlsMismatchCodes = new Set([
  * True when the server answered with an error that waiting will not fix (bad password, no such database),
  * or the client's TLS settings do not fit the server.
  */
-export function isPermanentConnectError(error: unknown): error is Error {
+export function isPermanentConnectError(error: unknown, passwordFromFunction = false): error is Error {
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string' && tlsMismatchCodes.has(code)) return true
   if (error.message === 'The server does not support SSL connections') return true
   // pg's own refusals while authenticating carry no SQLSTATE: no password given where the server asks for
-  // one, a SCRAM exchange that fails. Settings, which another attempt does not change.
-  if (code === undefined && pgAuthRefusal.test(error.message)) return true
+  // one, a SCRAM exchange that fails. Settings, which another attempt does not change; unless the password
+  // comes from a function, which is asked again at every attempt (a secrets cache filled meanwhile).
+  if (code === undefined && pgAuthRefusal.test(error.message)) return !(passwordFromFunction && missingPassword.test(error.message))
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false
   if (code === '08P01' && poolerRefusal.test(error.message)) return true
   return !transientClasses.has(code.slice(0, 2)) && !transientCodes.has(code)
 }
 
-const pgAuthRefusal = /^SASL: |client password must be a string/
+const pgAuthRefusal = /^SASL: |client password must be a string|^Password must be a string/
+const missingPassword = /password must be a string/i
 
 // PgBouncer answers every refusal with 08P01 (protocol violation), the ones that pass ("pgbouncer cannot connect
 // to server", "server login has been failing", "no more connections allowed") and the ones that do not: these,

@@ -77,7 +77,7 @@ async function firstFitting(
     } catch (error) {
       if (signal.aborted) abandoned(candidate, error)
       order.record(candidate, false)
-      if (isPermanentConnectError(error)) permanent ??= error
+      if (isPermanentConnectError(error, typeof candidate.config.password === 'function')) permanent ??= error
       else transient = true
       reasons.push(`${candidate.label} ${connectFailure(error, shareMillis)}`)
       continue

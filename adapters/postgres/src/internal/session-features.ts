@@ -114,7 +114,7 @@ function createsTemporary(tokens: readonly Token[]): boolean {
 }
 
 // EXPLAIN ANALYZE [VERBOSE] statement, or EXPLAIN (ANALYZE [true], ...) statement: the statement's tokens. An
-// EXPLAIN without ANALYZE only plans it: nothing (it runs nothing).
+// EXPLAIN without ANALYZE only plans it: nothing (it runs nothing), but for EXECUTE.
 function withoutExplain(tokens: readonly Token[]): readonly Token[] {
   if (word(tokens, 0) !== 'explain') return tokens
   let at = 1
@@ -131,7 +131,8 @@ function withoutExplain(tokens: readonly Token[]): readonly Token[] {
   } else {
     for (; ['analyze', 'analyse', 'verbose'].includes(word(tokens, at) ?? ''); at++) if (word(tokens, at) !== 'verbose') analyzing = true
   }
-  return analyzing ? tokens.slice(at) : []
+  // EXECUTE reads the session's prepared statement even to plan it.
+  return analyzing || word(tokens, at) === 'execute' ? tokens.slice(at) : []
 }
 
 // `pg_temp.name` (or `pg_temp_3.name`): the session's temporary schema.
