@@ -492,6 +492,17 @@ function isTakenOver(value: unknown): boolean {
 // paragraph separator, bidi overrides and isolates), or shows as nothing (zero-width characters).
 const unprintable = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
 
+/**
+ * @internal The operation running now, unless it has ended (its `dispose()` has begun): what a pool takes for
+ * the operation of a call that names none. Work that outlives its operation (a library's timer first set in a
+ * request keeps that request's context for good, and so do its later queries) is no part of it: it must be
+ * neither refused for that request's abort nor counted as that request's.
+ */
+export function liveOperation(): OperationContext | undefined {
+  const context = contextStorage.getStore() as OperationContext | undefined
+  return context === undefined || context.disposed ? undefined : context
+}
+
 /** @internal A request id or an operation's name: 1 to 256 characters, none of them control, separator, bidi or zero-width, no lone surrogate. */
 export function isPrintableId(value: unknown): boolean {
   // Well formed: a lone surrogate is no character, and encoders turn it into U+FFFD or refuse it.

@@ -1,6 +1,6 @@
 import { clockRule, systemClock, type Clock, type ClockTimer } from './clock.js'
 import { contextStorage } from './context-storage.js'
-import { OperationContext } from './operation-context.js'
+import { liveOperation, OperationContext } from './operation-context.js'
 import { poolNameRule, validateOptions, type OptionRules } from './options.js'
 import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName, type QueryEvent } from './pool-events.js'
 import type { PoolCounters, PoolMetrics } from './pool-contract.js'
@@ -138,7 +138,7 @@ export class PoolMonitor {
    * @param origin - where it asked, from `captureOrigin()` (default: captured here)
    * @param now - the clock's time, when the caller has just read it (clock reads are a hot path's cost)
    */
-  acquired(waitMillis: number, context: OperationContext | undefined = OperationContext.tryCurrent(), origin = this.captureOrigin(), now = this.clock.now()): Checkout {
+  acquired(waitMillis: number, context: OperationContext | undefined = liveOperation(), origin = this.captureOrigin(), now = this.clock.now()): Checkout {
     return this.acquiredBy(waitMillis, context, origin, now)
   }
 
@@ -188,7 +188,7 @@ export class PoolMonitor {
 
   /** A waiter gave up after `waitMillis`: emits `timeout` in the current operation (call it where the waiter awaited). */
   timedOut(waitMillis: number, waitingRequests: number, cause?: unknown): void {
-    this.timedOutIn(waitMillis, waitingRequests, cause, OperationContext.tryCurrent())
+    this.timedOutIn(waitMillis, waitingRequests, cause, liveOperation())
   }
 
   /**
@@ -274,7 +274,7 @@ export class PoolMonitor {
 }
 
 /** The owner record of an operation (or undefined outside any). */
-export function ownerOf(context: OperationContext | undefined = OperationContext.tryCurrent()): OperationOwner | undefined {
+export function ownerOf(context: OperationContext | undefined = liveOperation()): OperationOwner | undefined {
   return ownerOfContext(context)
 }
 

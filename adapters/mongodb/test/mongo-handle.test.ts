@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks'
 import { createServiceContainer, DisposedError, InvalidOptionError, OperationAbortedError, OperationContext, ResolutionError, type ServiceContainer } from '@lifeguard/core'
 import { MongoServerError } from 'mongodb'
 import { suite } from 'uvu'
@@ -209,6 +210,24 @@ Handle('dispose ends the sessions the handle started, aborting an open transacti
   assert.ok(quiet.hasEnded)
   assert.equal(await context.target.documents(`${DB}.drafts`), [])
   assert.ok(context.target.wire?.commands.some((c) => c.name === 'abortTransaction') ?? true)
+})
+
+Handle("work a library starts in a request and runs after it ended is no part of it: not refused for the request's abort", async (context) => {
+  const pool = openPool(context.target, { dbName: DB })
+  context.pools.push(pool)
+  const container = createServiceContainer()
+  const client = new AbortController()
+  const operation = operationIn(container, client.signal)
+  // A timer a library sets on first use keeps the request's async context for good.
+  let later: (() => Promise<unknown>) | undefined
+  await operation.run(async () => {
+    await pool.collection('outlived').findOne({})
+    later = AsyncResource.bind(() => pool.collection('outlived').countDocuments({}))
+  })
+  client.abort(new Error('client gone'))
+  await operation.dispose()
+  assert.is(await later?.(), 0)
+  await container.dispose()
 })
 
 Handle('a waiting operation of the handle leaves the queue when its operation aborts', async (context) => {

@@ -7,7 +7,7 @@ import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, endedByStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
 import { afterCancel, cancelOnClient, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
-import { checkOption, contextRule, type PoolMonitor } from '@lifeguard/core/adapter'
+import { checkOption, contextRule, liveOperation, type PoolMonitor } from '@lifeguard/core/adapter'
 import { abortedStatementError, releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
 import type { QueryText, QueryValues } from './query-types.js'
 import { finishTransaction, poolCore } from './internal/symbols.js'
@@ -92,7 +92,7 @@ export class PostgresHandle implements AsyncDisposable {
     const client = await this.#checkout('start a transaction')
     // Its refused writes are the caller's doing, not a sign that the server was demoted.
     if (options?.readOnly === true) client[clientState].readOnlyTransaction = true
-    const context = this.context ?? OperationContext.tryCurrent()
+    const context = this.context ?? liveOperation()
     // Aborted while its checkout was granted: nothing has begun, so nothing is rolled back.
     if (context?.aborted) {
       client.release()

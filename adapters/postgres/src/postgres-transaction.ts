@@ -76,7 +76,8 @@ export class PostgresTransaction {
       if ((result.command === 'COMMIT' || result.command === 'ROLLBACK') && endedByStatement(this.#client)) {
         this.#endedWith = result.command
         // A COMMIT the server answered with ROLLBACK: a statement had failed before it (and `fn` caught that).
-        this.#commitRefused = result.command === 'ROLLBACK' && sqlOperationName(text) === 'COMMIT'
+        const sent = sqlOperationName(text)
+        this.#commitRefused = result.command === 'ROLLBACK' && (sent === 'COMMIT' || sent === 'END')
       }
       return result
     })

@@ -27,7 +27,9 @@ test("pg's own refusals while authenticating, which carry no SQLSTATE: no passwo
   // filled meanwhile): it is asked again at every attempt, so that is no refusal.
   assert.not.ok(isPermanentConnectError(new Error('vault unreachable')))
   assert.not.ok(isPermanentConnectError(new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string'), true))
-  assert.not.ok(isPermanentConnectError(new Error('Password must be a string'), true))
+  assert.not.ok(isPermanentConnectError(new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a non-empty string'), true))
+  // A function that gave something other than a string (a number, an object): a mistake, refused at once.
+  assert.ok(isPermanentConnectError(new Error('Password must be a string'), true))
   assert.ok(isPermanentConnectError(new Error('SASL: SCRAM-SERVER-FINAL-MESSAGE: server signature does not match'), true))
 })
 

@@ -106,17 +106,19 @@ test('a ROLLBACK the callback sends itself ends the transaction for good: what f
     PostgresRollbackError,
   )
   assert.match(ownRollback.message, 'It was rolled back by a statement of its own (a `ROLLBACK` in `fn`')
-  // The callback's own COMMIT after a failed statement it caught: the server answered ROLLBACK, for that failure.
-  const refusedCommit = await rejects(
-    runOperation('api', 'POST /ids', (context) =>
-      context.postgres.transaction(async (tx) => {
-        await tx.query(`INSERT INTO ${table} (id) VALUES (45)`)
-        await tx.query('SELECT 1/0').catch(() => undefined)
-        await tx.query('COMMIT')
-      }), { container }),
-    PostgresRollbackError,
-  )
-  assert.match(refusedCommit.message, 'The server rolled it back: a statement in it had failed')
+  // The callback's own COMMIT (or END) after a failed statement it caught: the server answered ROLLBACK, for that failure.
+  for (const commit of ['COMMIT', 'END']) {
+    const refusedCommit = await rejects(
+      runOperation('api', 'POST /ids', (context) =>
+        context.postgres.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ${table} (id) VALUES (45)`)
+          await tx.query('SELECT 1/0').catch(() => undefined)
+          await tx.query(commit)
+        }), { container }),
+      PostgresRollbackError,
+    )
+    assert.match(refusedCommit.message, 'The server rolled it back: a statement in it had failed', commit)
+  }
   // Ended by its COMMIT: that commit stands, and transaction() resolves with the callback's value.
   const value = await runOperation('api', 'POST /ids', (context) =>
     context.postgres.transaction(async (tx) => {

@@ -1,4 +1,5 @@
-import { InvalidOptionError, PoolClosedError, PoolTimeoutError, createPoolRegistry } from '@lifeguard/core'
+import { InvalidOptionError, OperationContext, PoolClosedError, PoolTimeoutError, createPoolRegistry, createServiceContainer, runOperation } from '@lifeguard/core'
+import { AsyncResource } from 'node:async_hooks'
 import connectPgSimple from 'connect-pg-simple'
 import session from 'express-session'
 import { Kysely, PostgresDialect, sql } from 'kysely'
@@ -276,5 +277,36 @@ async function terminate(appName: string): Promise<void> {
   await observer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName])
   await observer.end()
 }
+
+test("'acquire' runs in the operation that asked, also for a connection opened for it, as pg.Pool's does", async () => {
+  const { pool, appName } = pgStylePool('drop-in-acquire-context', { max: 1 })
+  const container = createServiceContainer()
+  const seen: (string | undefined)[] = []
+  pool.on('acquire', () => void seen.push(OperationContext.tryCurrent()?.requestId))
+  // The first checkout opens the connection; the second finds it idle.
+  for (const requestId of ['opened-for-it', 'found-idle']) await runOperation('api', 'GET /', () => pool.query('SELECT 1'), { container, requestId })
+  assert.equal(seen, ['opened-for-it', 'found-idle'])
+  await container.dispose()
+  await ended(pool, appName)
+})
+
+test("work a library starts in a request and runs after it ended (a timer it set there) is no part of it: not refused for the request's abort", async () => {
+  const { pool, appName } = pgStylePool('drop-in-outlived')
+  const container = createServiceContainer()
+  const client = new AbortController()
+  // As connect-pg-simple's prune timer, set on first use: it keeps the request's async context for good.
+  let later: (() => Promise<unknown>) | undefined
+  const request = OperationContext.create('api', 'GET /session', { container, signal: client.signal })
+  await request.run(async () => {
+    await pool.query('SELECT 1')
+    later = AsyncResource.bind(() => pool.query('SELECT 2 AS n'))
+  })
+  client.abort(new Error('client gone'))
+  await request.dispose()
+  const { rows } = (await later?.()) as { rows: { n: number }[] }
+  assert.equal(rows, [{ n: 2 }])
+  await container.dispose()
+  await ended(pool, appName)
+})
 
 test.run()

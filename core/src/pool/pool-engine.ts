@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '../errors.js'
-import { OperationContext } from '../operation-context.js'
+import { liveOperation, OperationContext } from '../operation-context.js'
 import type { LivePoolState } from '../pool-stats.js'
 import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { DisconnectReason } from '../pool-events.js'
@@ -202,7 +202,7 @@ export class PoolEngine<C> {
    * @param first - served before every other waiter (and not counted against `maxWaitingRequests`): for the
    *   pool's own control queries, such as a connection budget's count
    */
-  request(grant: Grant<C>, context: OperationContext | undefined = OperationContext.tryCurrent(), first = false): void {
+  request(grant: Grant<C>, context: OperationContext | undefined = liveOperation(), first = false): void {
     if (this.#lifecycle.closing) return grant(new PoolClosedError(this.name), undefined)
     if (context?.aborted) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
     this.#started = true
@@ -238,7 +238,7 @@ export class PoolEngine<C> {
   }
 
   /** `request` as a promise. */
-  acquire(context: OperationContext | undefined = OperationContext.tryCurrent()): Promise<PooledConnection<C>> {
+  acquire(context: OperationContext | undefined = liveOperation()): Promise<PooledConnection<C>> {
     return new Promise((resolve, reject) => this.request((error, lease) => (error === undefined ? resolve(lease as PooledConnection<C>) : reject(error)), context))
   }
 

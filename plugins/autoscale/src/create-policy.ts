@@ -38,11 +38,13 @@ export function isScalingPolicy(value: unknown): value is ScalingPolicy {
 }
 
 /**
- * @internal True for what is meant as a policy of your own (it has `observe` or `evaluate`), whole or not:
+ * @internal True for what is meant as a policy of your own (it has an `observe` or `evaluate` method), whole or not:
  * one missing a method is then refused naming it, not read as a config with unknown options.
  */
 export function meantAsPolicy(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && ('observe' in value || 'evaluate' in value)
+  if (typeof value !== 'object' || value === null) return false
+  const { observe, evaluate } = value as { observe?: unknown; evaluate?: unknown }
+  return typeof observe === 'function' || typeof evaluate === 'function'
 }
 
 const customPolicyRules: Record<string, OptionRule> = {

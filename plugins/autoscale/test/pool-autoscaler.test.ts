@@ -350,6 +350,8 @@ runtime('refuses a policy of your own that lacks what the autoscaler reads, nami
   // One method forgotten: named, not read as a config with unknown options.
   assert.is(field({ ...base, evaluate: undefined }), 'policy.evaluate')
   assert.is(field({ ...base, observe: 'yes' }), 'policy.observe')
+  // A config with a slip of the pen (`evaluate` for `evaluationInterval`) is still a config.
+  assert.is(throwsError(() => attachAutoscaler(pool, { ...threshold, evaluate: 1000 } as never, { timers: false }), InvalidOptionError).option, 'evaluate')
   attachAutoscaler(pool, base, { timers: false }).stop()
 })
 

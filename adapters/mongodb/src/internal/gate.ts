@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { performance } from 'node:perf_hooks'
 import { OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
-import { type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
+import { liveOperation, type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
 import type { Redact } from './redacting-streams.js'
 
 /** Runs one operation under some admission rule. */
@@ -245,5 +245,5 @@ export class LeaseSlot {
 
 /** The current operation context, whose signal is created only when a caller really has to wait. */
 export function currentContext(): OperationContext | undefined {
-  return OperationContext.tryCurrent()
+  return liveOperation()
 }

@@ -37,8 +37,10 @@ export function isPermanentConnectError(error: unknown, passwordFromFunction = f
   return !transientClasses.has(code.slice(0, 2)) && !transientCodes.has(code)
 }
 
-const pgAuthRefusal = /^SASL: |client password must be a string|^Password must be a string/
-const missingPassword = /password must be a string/i
+const pgAuthRefusal = /^SASL: |client password must be a (non-empty )?string|^Password must be a string/
+// What pg says when the password it got is missing or empty (a function that gave nothing); a function that
+// gave something other than a string says "Password must be a string": a mistake, which fails at once.
+const missingPassword = /client password must be a (non-empty )?string/
 
 // PgBouncer answers every refusal with 08P01 (protocol violation), the ones that pass ("pgbouncer cannot connect
 // to server", "server login has been failing", "no more connections allowed") and the ones that do not: these,

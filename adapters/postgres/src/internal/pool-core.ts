@@ -1,5 +1,5 @@
 import { OperationContext, type PoolCounters, type PoolMetrics } from '@lifeguard/core'
-import { PoolEngine, PoolMonitor, type PooledConnection } from '@lifeguard/core/adapter'
+import { liveOperation, PoolEngine, PoolMonitor, type PooledConnection } from '@lifeguard/core/adapter'
 import type * as pg from 'pg'
 import { PostgresConnectError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
@@ -108,7 +108,7 @@ export class PgPoolCore {
       const refusal = this.#guard(text)
       if (refusal !== undefined) return Promise.reject(refusal)
     }
-    context ??= OperationContext.tryCurrent()
+    context ??= liveOperation()
     const watched = cancelOnAbort ? context : undefined
     const lease = this.engine.tryAcquire(context)
     if (lease !== undefined) return new Promise((resolve, reject) => this.#send(lease, text, values, resolve, reject, watched))
@@ -122,7 +122,7 @@ export class PgPoolCore {
 
   /** Checks a client out for its caller (`connect()`, transactions); `client.release()` gives it back. */
   checkout(context: OperationContext | undefined): Promise<PooledClient> {
-    context ??= OperationContext.tryCurrent()
+    context ??= liveOperation()
     const lease = this.engine.tryAcquire(context)
     if (lease !== undefined) return Promise.resolve(this.#handOut(lease))
     return new Promise((resolve, reject) => {
@@ -210,7 +210,13 @@ export class PgPoolCore {
 
   #handOut(lease: PooledConnection<PooledClient>): PooledClient {
     const client = lease.connection
-    this.#hooks.acquired?.(client)
+    const acquired = this.#hooks.acquired
+    if (acquired === undefined) return client
+    // In the operation that asked, as pg.Pool's 'acquire' is: a connection opened for a waiter is handed over
+    // from its attempt, which runs outside any operation.
+    const context = lease.checkout?.context
+    if (context === undefined || context.disposed || OperationContext.tryCurrent() === context) acquired(client)
+    else context.run(() => acquired(client))
     return client
   }
 
