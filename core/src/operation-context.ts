@@ -120,6 +120,8 @@ export class OperationContext {
   #onParentAbort: (() => void) | undefined
   #resources: Map<string, unknown> | undefined
   #disposing: Promise<void> | undefined
+  // Set once disposal has finished (see `liveOperation`).
+  #ended = false
   /** Checkouts of this operation waiting in a pool's queue (kept by core's pool engine). */
   #waits = 0
   /** Core's wait queues that hold checkouts of this operation: told when it aborts. */
@@ -353,6 +355,11 @@ export class OperationContext {
     return this.#disposing !== undefined
   }
 
+  /** @internal True once `dispose()` has finished: work that runs in this context afterwards is no part of it. */
+  get ended(): boolean {
+    return this.#ended
+  }
+
   /**
    * Ends the operation: disposes the scope (every resource the operation took, newest first). A pool
    * checkout of the operation still waiting stops waiting (the signal aborts for it); otherwise `signal` is
@@ -373,6 +380,7 @@ export class OperationContext {
       if (scopeDisposal === disposedAtOnce) {
         this.#resources = undefined
         this.#disposing = disposedAtOnce
+        this.#ended = true
       } else {
         this.#disposing = this.#afterScope(scopeDisposal)
       }
@@ -401,6 +409,7 @@ export class OperationContext {
       await scopeDisposal
     } finally {
       this.#resources = undefined
+      this.#ended = true
     }
   }
 
@@ -493,14 +502,16 @@ function isTakenOver(value: unknown): boolean {
 const unprintable = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
 
 /**
- * @internal The operation running now, unless it has ended (its `dispose()` has begun): what a pool takes for
+ * @internal The operation running now, unless it has ended (its `dispose()` has finished): what a pool takes for
  * the operation of a call that names none. Work that outlives its operation (a library's timer first set in a
  * request keeps that request's context for good, and so do its later queries) is no part of it: it must be
- * neither refused for that request's abort nor counted as that request's.
+ * neither refused for that request's abort nor counted as that request's. Its disposers, which run while it
+ * is being disposed, still are.
  */
 export function liveOperation(): OperationContext | undefined {
   const context = contextStorage.getStore() as OperationContext | undefined
-  return context === undefined || context.disposed ? undefined : context
+  // A context of another installed copy of core without `ended` reads as live.
+  return context === undefined || context.ended === true ? undefined : context
 }
 
 /** @internal A request id or an operation's name: 1 to 256 characters, none of them control, separator, bidi or zero-width, no lone surrogate. */

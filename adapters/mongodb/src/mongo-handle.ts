@@ -137,12 +137,15 @@ export class MongoHandle implements AsyncDisposable {
     const session = this.startSession()
     const signal = this.#signal
     const gate = this.#access.gate
+    // Taken as the transaction starts: its operation's abort counts even once that operation's disposal
+    // has begun (which makes it no operation for calls that start later).
+    const owner = typeof signal === 'function' ? signal() : signal
     try {
       return await session.withTransaction(async (s) => {
         const result = await fn(s)
         // An operation that aborted while `fn` ran (a deadline, a client gone) does not commit: the
         // driver aborts the transaction on this error, as on any other from `fn`.
-        const source = typeof signal === 'function' ? signal() : signal
+        const source = owner ?? (typeof signal === 'function' ? signal() : signal)
         if (source?.aborted === true) throw gate.abortedError(source, 'commit a transaction on')
         return result
       }, options)

@@ -195,6 +195,36 @@ Handle('an operation that aborts inside withTransaction sends nothing more, and 
   await container.dispose()
 })
 
+Handle("a transaction whose operation aborted sends nothing more and does not commit, also once that operation's disposal has begun", async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  if (await refusedOnStandalone(context.target, pool)) return
+  const container = createServiceContainer()
+  const client = new AbortController()
+  const operation = operationIn(container, client.signal)
+  // A handle of its own, which reads the current operation at each call (as `pool.db()` does).
+  const handle = createMongoHandle(pool)
+  const sentBefore = context.target.wire?.commands.length ?? 0
+  let disposing: Promise<void> | undefined
+  await rejects(
+    operation.run(() =>
+      handle.withTransaction(async (session) => {
+        await handle.collection('late_ledger').insertOne({ step: 1 }, { session })
+        // The client went away, and the request's disposal began (Express after its grace) while `fn` still runs.
+        client.abort(new Error('client gone'))
+        disposing = operation.dispose()
+        await handle.collection('late_ledger').insertOne({ step: 2 }, { session })
+      }),
+    ),
+    OperationAbortedError,
+  )
+  await disposing
+  if (context.target.wire) assert.equal(context.target.wire.commands.slice(sentBefore).map((c) => c.name), ['insert', 'abortTransaction'])
+  assert.equal(await context.target.documents(`${DB}.late_ledger`), [])
+  await handle.dispose()
+  await container.dispose()
+})
+
 Handle('dispose ends the sessions the handle started, aborting an open transaction', async (context) => {
   const pool = openPool(context.target, { dbName: DB })
   context.pools.push(pool)

@@ -23,6 +23,11 @@ interface Held {
   nested: LeaseSlot | undefined
   readonly parent: Held | undefined
   active: boolean
+  /**
+   * The operation the slot's work began in, while it was live: its abort refuses the rest of that work even
+   * once its disposal has begun (a handler still running after Express gave up on its client).
+   */
+  readonly owner: OperationContext | undefined
 }
 
 // One storage for every pool in the process (each entry names its gate), so N pools cost one async hook.
@@ -72,7 +77,8 @@ export class Gate {
     if (scope !== undefined) {
       // A slot already held (a transaction, a lease) sends nothing more once the operation has aborted:
       // a transaction's next write would otherwise still go out, and then its commit.
-      if (source?.aborted === true) return Promise.reject(this.abortedError(source, 'run a command on'))
+      const aborted = scope.owner?.aborted === true ? scope.owner : source?.aborted === true ? source : undefined
+      if (aborted !== undefined) return Promise.reject(this.abortedError(aborted, 'run a command on'))
       // Nested calls run one at a time: the driver's `forEach` does not await its callback, so its calls
       // would otherwise all run at once, each on a connection of its own.
       return (scope.lease ?? (scope.nested ??= new LeaseSlot(this))).run(operation)
@@ -129,7 +135,8 @@ export class Gate {
 
   /** Runs `operation` with `slot` marked as held by this code, so nested gated calls use it. */
   runHeld<R>(slot: LeaseSlot | undefined, operation: () => Promise<R>): Promise<R> {
-    const scope: Held = { gate: this, lease: slot, nested: undefined, parent: held.getStore(), active: true }
+    const parent = held.getStore()
+    const scope: Held = { gate: this, lease: slot, nested: undefined, parent, active: true, owner: parent?.owner ?? liveOperation() }
     // Later calls queue for a slot of their own; those already queued in this scope still run in it, so the
     // slot is held until they are done.
     const done = (): Promise<void> | undefined => {
