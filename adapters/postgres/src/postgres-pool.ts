@@ -1,4 +1,5 @@
 import {
+  InvalidOptionError,
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
@@ -23,6 +24,15 @@ import type { QueryText, QueryValues } from './query-types.js'
 
 /** A client checked out of a PostgreSQL pool: a `pg.PoolClient`; call `release()` exactly once. */
 export type PostgresPoolClient = pg.PoolClient
+
+function submittableRefused(pool: string): InvalidOptionError {
+  const expected = 'SQL text or a query config'
+  return new InvalidOptionError(
+    'text',
+    expected,
+    `Could not run the query on pool '${pool}'. A submittable (pg-cursor, pg-query-stream) runs on a client: take one with \`connect()\` and pass it to \`client.query()\`, or use the drop-in \`Pool\`, whose \`query()\` takes it.`,
+  )
+}
 
 /** pg's callback for `connect(callback)`. */
 export type ConnectCallback = (error: Error | undefined, client: PostgresPoolClient | undefined, done: (release?: Error | boolean) => void) => void
@@ -220,7 +230,8 @@ export class PostgresPool implements ManagedPool {
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
    * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled on the server)
    * @throws the query's own error, or any error of `connect()`
-   * @throws {InvalidOptionError} at once, for a callback that is not a function; a function as `text`
+   * @throws {InvalidOptionError} at once, for a callback that is not a function, or a submittable (a cursor, a
+   *   stream: `connect()` and `client.query()` take one, as the drop-in `Pool` does); a function as `text`
    *   (`query(callback)`) is called back with one, as pg calls it back with an `Error`
    * @example
    * const { rows } = await pool.query('SELECT * FROM orders WHERE id = $1', [id])
@@ -237,6 +248,8 @@ export class PostgresPool implements ManagedPool {
   ): Promise<pg.QueryResult<R>> | void {
     // pg sends a function as an empty query (which "succeeds"); pg.Pool calls it back with an error instead.
     if (typeof text === 'function') return callBackLater(text as (error: Error) => void, notAQuery())
+    // Sent as a config, a cursor or stream would never settle and keep its connection: refused at once.
+    if (typeof text === 'object' && text !== null && typeof (text as { submit?: unknown }).submit === 'function') throw submittableRefused(this.name)
     if (typeof values === 'function') {
       callback = values
       values = undefined

@@ -2,7 +2,8 @@ import { InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { PostgresPool, PostgresPoolClient } from '../src/index.js'
-import { serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
+import { serverConnectionCount, throwsError, waitForConnectionCount } from '@lifeguard/test-kit'
+import Cursor from 'pg-cursor'
 import { closeAndCheck, testPool, until } from './_helpers/pools.js'
 
 const test = suite<{ pool: PostgresPool; appName: string }>('PostgresPool as a pg.Pool')
@@ -65,6 +66,14 @@ test('end(callback) closes the pool and then calls back, as pg.Pool does', async
   assert.is(pool.state, 'closed')
   await waitForConnectionCount(appName, 0)
   assert.throws(() => (pool as unknown as { end(cb: unknown): void }).end('later'), (e: unknown) => e instanceof InvalidOptionError && /PostgresPool\.end/.test((e as Error).message))
+})
+
+test('query(submittable) is refused at once with InvalidOptionError: it would never settle, and keep its connection', ({ pool }) => {
+  const cursor = new Cursor('SELECT 1')
+  const error = throwsError(() => pool.query(cursor as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'text')
+  assert.match(error.message, "Could not run the query on pool 'pg-compat'. A submittable (pg-cursor, pg-query-stream) runs on a client")
+  assert.is(pool.activeCount, 0)
 })
 
 test('release(true) closes the connection instead of returning it', async ({ pool, appName }) => {
