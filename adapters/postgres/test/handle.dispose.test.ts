@@ -152,4 +152,27 @@ test('dispose is idempotent', async ({ container }) => {
   await context.dispose()
 })
 
+
+test("a disposer's cleanup query runs after its operation aborted, and counts as that operation's", async ({ pool }) => {
+  const owners: (string | undefined)[] = []
+  const off = pool.events.on('acquire', (event) => void owners.push(event.owner?.requestId))
+  let cleanup: number | undefined
+  // A job that ignores its deadline; its scoped service releases what it holds when the job's scope is disposed.
+  const container = createServiceContainer().scoped('lock', () => ({}), {
+    dispose: async () => {
+      const { rows } = await pool.query<{ n: number }>('SELECT 1 AS n')
+      cleanup = rows[0]?.n
+    },
+  })
+  const controller = new AbortController()
+  await runOperation('jobs', 'release-lock', (context) => {
+    context.get('lock')
+    controller.abort(new Error('deadline'))
+  }, { container, signal: controller.signal, requestId: 'job-1' })
+  assert.is(cleanup, 1, 'the cleanup ran: refusing it would leave what it releases held')
+  assert.equal(owners, ['job-1'])
+  off()
+  await container.dispose()
+})
+
 test.run()
