@@ -88,13 +88,19 @@ lifecycle('close rejects bad options with InvalidOptionError naming the option',
   await registry.close()
 })
 
-lifecycle('two overlapping close() calls report each pool removed once', async () => {
+/** A registry of `orders` (whose close waits for `gate`) and `users`, and the names of the pools removed from it, in order. */
+function slowToCloseRegistry() {
   const registry = createPoolRegistry()
   const gate = deferred()
   registry.register(new FakePool('orders', { closeGate: gate.promise }))
   registry.register(new FakePool('users'))
   const removed: string[] = []
   registry.subscribe({ removed: (pool: ManagedPool) => void removed.push(pool.name) })
+  return { registry, gate, removed }
+}
+
+lifecycle('two overlapping close() calls report each pool removed once', async () => {
+  const { registry, gate, removed } = slowToCloseRegistry()
   const first = registry.close()
   const second = registry.close()
   gate.resolve()
@@ -104,12 +110,7 @@ lifecycle('two overlapping close() calls report each pool removed once', async (
 })
 
 lifecycle('close removes each pool as soon as it has closed, not when the slowest one has', async () => {
-  const registry = createPoolRegistry()
-  const gate = deferred()
-  registry.register(new FakePool('orders', { closeGate: gate.promise }))
-  registry.register(new FakePool('users'))
-  const removed: string[] = []
-  registry.subscribe({ removed: (pool: ManagedPool) => void removed.push(pool.name) })
+  const { registry, gate, removed } = slowToCloseRegistry()
   const closing = registry.close()
   await turn()
   assert.equal(removed, ['users'])

@@ -12,7 +12,7 @@ import {
   type WarmupOptions,
   type WarmupReport,
 } from '@lifeguard/core'
-import { checkOption, controlQuery, outsideOperations } from '@lifeguard/core/adapter'
+import { controlQuery, outsideOperations } from '@lifeguard/core/adapter'
 import type { Clock } from '@lifeguard/core/adapter'
 import type * as pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
@@ -21,7 +21,7 @@ import { cancelOnClient } from './internal/cancel-request.js'
 import { isReadTimeout, statementError } from './internal/run-query.js'
 import type { PgPoolSettings } from './internal/settings.js'
 import { resolvePgConfig } from './internal/resolve-pg-config.js'
-import { notAQuery } from './internal/query-text.js'
+import { checkCallback, notAQuery } from './internal/query-text.js'
 import { poolCore } from './internal/symbols.js'
 import type { PoolerOption, PostgresHost, TargetSessionAttrs } from './options.js'
 import type { QueryText, QueryValues } from './query-types.js'
@@ -416,8 +416,4 @@ function hidePassword(config: PoolConfig): PoolConfig {
   return copy
 }
 
-// pg answers a missing callback (`undefined` or `null`) with a promise and calls anything else, so a
-// callback that is no function would throw later, out of reach of the caller: it is refused here.
-function checkCallback(where: string, callback: unknown): void {
-  if (callback !== undefined && callback !== null) checkOption(where, 'callback', callback, { type: 'function' })
-}
+

@@ -17,7 +17,7 @@ import { checkOption, controlQuery, outsideOperations } from '@lifeguard/core/ad
 import type * as pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import { resolveOptions } from './internal/resolve-options.js'
-import { notAQuery } from './internal/query-text.js'
+import { checkCallback, notAQuery } from './internal/query-text.js'
 import { poolCore } from './internal/symbols.js'
 import type { PostgresPoolOptions } from './options.js'
 import type { QueryText, QueryValues } from './query-types.js'
@@ -292,7 +292,7 @@ export class PostgresPool implements ManagedPool {
   /** The callback form, as in pg: `callback(error)` once the pool is closed. */
   end(callback: (error?: Error) => void): void
   end(callback?: (error?: Error) => void): Promise<void> | void {
-    if (callback !== undefined && callback !== null) checkOption('PostgresPool.end', 'callback', callback, { type: 'function' })
+    checkCallback('PostgresPool.end', callback)
     const closing = this.close()
     if (callback === undefined || callback === null) return closing
     closing.then(() => callback(), callback)
