@@ -1,5 +1,5 @@
 import { AsyncResource } from 'node:async_hooks'
-import { createServiceContainer, DisposedError, InvalidOptionError, OperationAbortedError, OperationContext, ResolutionError, type ServiceContainer } from '@lifeguard/core'
+import { createServiceContainer, DisposedError, InvalidOptionError, OperationAbortedError, OperationContext, ResolutionError, runOperation, type ServiceContainer } from '@lifeguard/core'
 import { MongoServerError } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -257,6 +257,65 @@ Handle("work a library starts in a request and runs after it ended is no part of
   client.abort(new Error('client gone'))
   await operation.dispose()
   assert.is(await later?.(), 0)
+  await container.dispose()
+})
+
+Handle("a disposer's cleanup runs after its operation aborted, and counts as that operation's, also when it waits for a slot", async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  const owners: (string | undefined)[] = []
+  const off = pool.events.on('acquire', (event) => void owners.push(event.owner?.requestId))
+  const cleanups: string[] = []
+  let lease: Awaited<ReturnType<MongoPool['acquire']>> | undefined
+  // A job that ignores its deadline; its scoped services release what they hold when its scope is disposed
+  // (inside the job's context): one through the pool, one through the job's own handle.
+  const container = registerMongo(createServiceContainer(), pool)
+    .scoped('lock', () => ({}), {
+      dispose: async () => {
+        const waiting = pool.collection('locks').deleteOne({ job: 'job-1' }).then(() => void cleanups.push('pool'))
+        // The slot is taken: the cleanup waits for it, and must not be refused for the operation's abort.
+        lease?.release()
+        await waiting
+      },
+    })
+    .scoped('audit', (scope) => scope.resolve('mongodb'), {
+      dispose: async (handle) => {
+        await handle.collection('audit').insertOne({ job: 'job-1', outcome: 'aborted' })
+        cleanups.push('handle')
+      },
+    })
+  const controller = new AbortController()
+  await runOperation('jobs', 'release-lock', async (operation) => {
+    // Disposed newest first: the lock's cleanup waits for the slot, then the audit line takes a free one.
+    operation.get('audit')
+    operation.get('lock')
+    lease = await pool.acquire()
+    owners.length = 0
+    controller.abort(new Error('deadline'))
+  }, { container, requestId: 'job-1', signal: controller.signal })
+  assert.equal(cleanups.sort(), ['handle', 'pool'], 'both cleanups ran: refusing them would leave what they release held')
+  assert.equal(owners, ['job-1', 'job-1'])
+  assert.is(pool.getPoolMetrics().activeConnections, 0)
+  off()
+  await container.dispose()
+})
+
+Handle("the calls of an operation's handle made outside its run() count as that operation's", async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  const owners: (string | undefined)[] = []
+  const off = pool.events.on('acquire', (event) => void owners.push(event.owner?.requestId))
+  const container = registerMongo(createServiceContainer(), pool)
+  const operation = operationIn(container)
+  // Koa and Hono run disposers outside the request's async context: a cleanup through the handle is still the request's.
+  await operation.mongodb.collection('outside_run').insertOne({ at: 'dispose' })
+  const lease = await pool.acquire()
+  const waiting = operation.mongodb.collection('outside_run').countDocuments({})
+  lease.release()
+  assert.is(await waiting, 1)
+  assert.equal(owners, ['req-1', undefined, 'req-1'])
+  off()
+  await operation.dispose()
   await container.dispose()
 })
 

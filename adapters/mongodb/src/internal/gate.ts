@@ -86,7 +86,7 @@ export class Gate {
     let checkout: Checkout | undefined
     try {
       // An operation already aborted (its client left) gets no slot, even a free one: the queue refuses it.
-      checkout = source?.aborted === true ? undefined : this.#tryAdmit()
+      checkout = refused(source) ? undefined : this.#tryAdmit(source)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -113,7 +113,7 @@ export class Gate {
    */
   async admit(signal?: SignalSource): Promise<Checkout> {
     const source = typeof signal === 'function' ? signal() : signal
-    const checkout = (source?.aborted === true ? undefined : this.#tryAdmit()) ?? (await this.#wait(source))
+    const checkout = (refused(source) ? undefined : this.#tryAdmit(source)) ?? (await this.#wait(source))
     const preparing = this.#hooks.prepare()
     if (preparing !== undefined) {
       try {
@@ -172,16 +172,15 @@ export class Gate {
    */
   readonly redact: Redact = (error) => (error instanceof Error ? this.#monitor.stats.redact(error) : error)
 
-  #tryAdmit(): Checkout | undefined {
+  #tryAdmit(source: Abortable | undefined): Checkout | undefined {
     // Throws PoolClosedError once the pool is closing.
-    return this.#queue.tryAcquire() ? this.#monitor.acquired(0) : undefined
+    return this.#queue.tryAcquire() ? this.#monitor.acquired(0, ownerOf(source)) : undefined
   }
 
   async #wait(source: Abortable | undefined): Promise<Checkout> {
     const started = performance.now()
     try {
-      // A context may come from another installed copy of core: tell it from a signal by the signal's class.
-      await this.#queue.acquire(source === undefined || source instanceof AbortSignal ? source : source.signal)
+      await this.#queue.acquire(waitSignal(source))
     } catch (error) {
       // Several waiters time out together: by the time each hears of it, the others have left the queue.
       if (error instanceof PoolTimeoutError) this.#monitor.timedOut(performance.now() - started, error.waiting ?? this.#queue.waiting, error.cause)
@@ -189,7 +188,7 @@ export class Gate {
       else if (error instanceof OperationAbortedError && error.queued) this.#monitor.abandoned()
       throw error
     }
-    return this.#monitor.acquired(performance.now() - started)
+    return this.#monitor.acquired(performance.now() - started, ownerOf(source))
   }
 
   async #runAdmitted<R>(checkout: Checkout, operation: () => Promise<R>): Promise<R> {
@@ -248,6 +247,27 @@ export class LeaseSlot {
   scope<R>(body: () => Promise<R>): Promise<R> {
     return this.#gate.runHeld(this, body)
   }
+}
+
+// An operation that aborted gets no slot, unless it is being disposed: its disposers' cleanup (a lock
+// released, an audit line written) must still run, and is what aborted operations need most. As in the
+// PostgreSQL pool. A context may come from another installed copy of core: tell it from a signal by its class.
+function refused(source: Abortable | undefined): boolean {
+  return source?.aborted === true && (source instanceof AbortSignal || !source.disposed)
+}
+
+// What ends a wait early: the caller's signal, or its operation's; an aborted operation's disposer waits
+// as work of no operation does, bounded by the acquire timeout.
+function waitSignal(source: Abortable | undefined): AbortSignal | undefined {
+  if (source === undefined || source instanceof AbortSignal) return source
+  return source.aborted ? undefined : source.signal
+}
+
+// Whose work a slot is: the operation a handle belongs to, also when it is called outside its `run()` (Koa
+// and Hono dispose outside the request's context), else the current one. An ended operation's is no one's.
+function ownerOf(source: Abortable | undefined): OperationContext | undefined {
+  if (source === undefined || source instanceof AbortSignal) return liveOperation()
+  return source.ended === true ? undefined : source
 }
 
 /** The current operation context, whose signal is created only when a caller really has to wait. */
