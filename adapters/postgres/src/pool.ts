@@ -69,7 +69,8 @@ const noop = (): void => {}
  * Differences from pg, all on the safe side: a server error (syntax, constraint) does not close the
  * connection; an idle client's error is emitted as `'error'` only when someone listens (pg would crash
  * the process); `connectionTimeoutMillis` gives a `PoolTimeoutError`; clients that sat idle for
- * `validateAfterIdleMillis` are checked before being handed out.
+ * `validateAfterIdleMillis` are checked before being handed out; a listener of `'connect'`, `'acquire'`,
+ * `'release'` or `'remove'` that throws is reported as Lifeguard's `error` event and the pool goes on.
  *
  * @example
  * import { Pool } from '@lifeguard/postgres' // was: import { Pool } from 'pg'

@@ -309,4 +309,24 @@ test("work a library starts in a request and runs after it ended (a timer it set
   await ended(pool, appName)
 })
 
+test("a 'connect', 'acquire', 'release' or 'remove' listener that throws is reported, and the pool goes on", async () => {
+  const { pool, appName } = pgStylePool('drop-in-throwing-listeners', { max: 1, connectionTimeoutMillis: 2000 })
+  const reported: string[] = []
+  pool.events.on('error', (event) => void reported.push(`${event.source}: ${event.error.message}`))
+  for (const name of ['connect', 'acquire', 'release', 'remove'] as const) {
+    pool.on(name, () => {
+      throw new Error(`${name} listener bug`)
+    })
+  }
+  // Each checkout runs through every listener: the query settles, and the connection comes back.
+  for (let i = 0; i < 3; i++) assert.equal((await pool.query<{ n: number }>('SELECT $1::int AS n', [i])).rows, [{ n: i }])
+  const client = await pool.connect()
+  assert.equal((await client.query('SELECT 1 AS n')).rows, [{ n: 1 }])
+  client.release()
+  assert.equal([pool.totalCount, pool.idleCount, pool.waitingCount], [1, 1, 0], 'one connection, idle: no checkout left to nobody')
+  assert.is(await serverConnectionCount(appName), 1, 'no connection left open beside it')
+  await ended(pool, appName)
+  assert.equal([...new Set(reported)].sort(), ['listener: acquire listener bug', 'listener: connect listener bug', 'listener: release listener bug', 'listener: remove listener bug'])
+})
+
 test.run()

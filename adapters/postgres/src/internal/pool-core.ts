@@ -22,13 +22,31 @@ export interface CheckoutHooks extends ClientHooks {
 
 const alreadyReleased = 'Release called on client which has already been released to the pool.'
 const releasedInTransaction = 'A client was released inside a transaction (no COMMIT or ROLLBACK), so its connection was closed: the server rolls the transaction back, and no other caller runs in it.'
+const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
 
 // 'T' in a transaction, 'E' in a failed one (pg reports the server's last ReadyForQuery).
 function inTransaction(client: PooledClient): boolean {
   const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.()
   return status === 'T' || status === 'E'
 }
-const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
+
+// The pg.Pool face's listeners are the application's code: one that throws is reported as a listener error
+// and the pool goes on. Unguarded, one left a new connection open on the server ('connect'), a checkout that
+// nobody held ('acquire'), or a query that never settled ('release').
+function isolated(hooks: CheckoutHooks, report: (error: unknown) => void): CheckoutHooks {
+  const safe: Record<string, (first: never, second: never) => void> = {}
+  for (const [key, hook] of Object.entries(hooks) as [string, ((first: never, second: never) => void) | undefined][]) {
+    if (hook === undefined) continue
+    safe[key] = (first, second) => {
+      try {
+        hook(first, second)
+      } catch (error) {
+        report(error)
+      }
+    }
+  }
+  return safe as CheckoutHooks
+}
 
 /**
  * One PostgreSQL pool, whichever face it wears (`PostgresPool` or the `pg.Pool`-compatible `Pool`):
@@ -50,6 +68,7 @@ export class PgPoolCore {
     const settings: PgPoolSettings = { ...given, clientConfig: rememberingPasswords(given.clientConfig, secrets) }
     this.name = settings.name
     this.target = target
+    hooks = isolated(hooks, (error) => this.monitor.error(error, 'listener'))
     this.#hooks = hooks
     this.monitor = new PoolMonitor({
       name: settings.name,
