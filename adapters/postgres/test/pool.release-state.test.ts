@@ -1,8 +1,9 @@
 import type { PoolErrorEvent } from '@lifeguard/core'
+import Cursor from 'pg-cursor'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Pool } from '../src/index.js'
-import { pgConfig, rejects, scratchName, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+import { pgConfig, rejects, runningStatementCount, scratchName, terminateBackends, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 // What a holder leaves on a connection when it gives it back, and what the next holder gets.
@@ -59,6 +60,61 @@ test("the drop-in Pool: done() called again after the client went to another hol
   third?.done()
   await pool.end()
   await waitForConnectionCount(appName, 0)
+})
+
+test("a session the server ended under a statement (57P01), released as soon as that statement rejects, is closed and never handed to the next holder", async () => {
+  const errors: PoolErrorEvent[] = []
+  const reasons: string[] = []
+  const { pool, appName } = testPool('release-after-fatal', { maxSize: 1, events: { onError: (e) => void errors.push(e), onDisconnect: (e) => void reasons.push(e.reason) } })
+  try {
+    for (const face of ['PostgresPool', 'drop-in Pool'] as const) {
+      const from = face === 'PostgresPool' ? pool : new Pool({ ...pgConfig(), application_name: appName, max: 1 })
+      const client = await from.connect()
+      const killed = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid
+      const running = client.query('SELECT pg_sleep(30)').then(
+        () => 'finished',
+        (error: { code?: string }) => error.code,
+      )
+      while ((await runningStatementCount(appName, 'pg_sleep')) === 0) await new Promise((resolve) => setImmediate(resolve))
+      await terminateBackends(appName, { state: 'active' })
+      // The usual try/finally: given back the moment its statement failed, before the socket's end is read.
+      assert.is(await running, '57P01', face)
+      client.release()
+      const next = await from.connect()
+      const after = await next.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      assert.is.not(after.rows[0]?.pid, killed, `${face}: a new session`)
+      next.release()
+      if (from !== pool) await (from as Pool).end()
+    }
+    assert.match(errors.map((e) => e.error.message).join('\n'), 'terminating connection due to administrator command')
+    assert.ok(reasons.includes('error'), 'the ended session left as an error')
+  } finally {
+    await closeAndCheck(pool, appName)
+  }
+})
+
+test('a client given back with a cursor still open on it is closed: the next holder would have waited behind the cursor for good', async () => {
+  const errors: PoolErrorEvent[] = []
+  const { pool, appName } = testPool('release-open-cursor', { maxSize: 1, events: { onError: (e) => void errors.push(e) } })
+  try {
+    const careless = await pool.connect()
+    const cursor = careless.query(new Cursor('SELECT g FROM generate_series(1, 1000) g'))
+    assert.equal(await cursor.read(2), [{ g: 1 }, { g: 2 }])
+    careless.release()
+    await waitForConnectionCount(appName, 0)
+    assert.match(errors.map((e) => e.error.message).join('\n'), 'released while a cursor or stream still ran on it')
+    assert.equal((await pool.query('SELECT 7 AS v')).rows, [{ v: 7 }])
+
+    // A statement left running (not awaited) still runs to its end on the same connection, as with pg.Pool.
+    const hasty = await pool.connect()
+    const pid = (await hasty.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid
+    const leftRunning = hasty.query('SELECT pg_sleep(0.05)')
+    hasty.release()
+    await leftRunning
+    assert.equal((await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid, pid)
+  } finally {
+    await closeAndCheck(pool, appName)
+  }
 })
 
 test.run()

@@ -6,6 +6,7 @@ import { endClient, endGraceMillis, hasStatements } from './end-client.js'
 import { guardClient, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, type ClientState, type PooledClient } from './pooled-client.js'
 import { watchReadOnly } from './read-only-server.js'
+import { watchSessionEnd } from './session-end.js'
 import { readSessionRole, roleMatches } from './session-target.js'
 import type { PgPoolSettings } from './settings.js'
 
@@ -66,6 +67,16 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       client.on('end', () => {
         state.broken = true
         attempt.broken(state.failure ?? new Error('The connection ended.'))
+      })
+      // A FATAL answer (57P01 when an administrator or a restart ends the session) comes a read before the
+      // socket's end: marked ahead of pg's own handler, so a holder that gives the client back as soon as its
+      // statement rejects does not hand the dead session to the next caller. (On an idle client, pg emits it
+      // as 'error' at once, handled above.)
+      watchSessionEnd(client, (error) => {
+        if (attempt.lease.state !== 'busy') return
+        state.failure ??= error
+        state.broken = true
+        attempt.broken(error)
       })
       const early = opened.detach()
       if (early !== undefined) {

@@ -23,11 +23,22 @@ export interface CheckoutHooks extends ClientHooks {
 const alreadyReleased = 'Release called on client which has already been released to the pool.'
 const releasedInTransaction = 'A client was released inside a transaction (no COMMIT or ROLLBACK), so its connection was closed: the server rolls the transaction back, and no other caller runs in it.'
 const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
+const releasedWithSubmittable = 'A client was released while a cursor or stream still ran on it (a pg-cursor not closed, a COPY whose other end gave up), so its connection was closed: the next holder would have waited behind it for good.'
 
 // 'T' in a transaction, 'E' in a failed one (pg reports the server's last ReadyForQuery).
 function inTransaction(client: PooledClient): boolean {
   const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.()
   return status === 'T' || status === 'E'
+}
+
+// A cursor or stream (pg-cursor, pg-query-stream, pg-copy-streams) still running on the client: it never ends
+// by itself once its reader is gone. pg's own Query, from the client's own pg (`Client.Query`), does: a
+// statement left running when the client is given back runs to its end, as with pg.Pool.
+function runsSubmittable(client: PooledClient): boolean {
+  const active = (client as unknown as { _activeQuery?: object | null })._activeQuery
+  if (active === undefined || active === null) return false
+  const Query = (client.constructor as { Query?: new (...args: never[]) => object }).Query
+  return Query !== undefined && !(active instanceof Query)
 }
 
 // The pg.Pool face's listeners are the application's code: one that throws is reported as a listener error
@@ -173,6 +184,7 @@ export class PgPoolCore {
     // Given back inside a transaction (`BEGIN` without `COMMIT`, or after a failed statement in one): the next
     // holder's work would run in it, and be rolled back with it. Closed instead; the server rolls it back.
     if (!argument && !state.broken && inTransaction(client)) argument = new Error(releasedInTransaction)
+    if (!argument && !state.broken && runsSubmittable(client)) argument = new Error(releasedWithSubmittable)
     this.engine.release(lease, argument === false ? undefined : argument)
   }
 
