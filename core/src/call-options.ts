@@ -1,4 +1,4 @@
-import { checkOption, rejectOption, validateOptions } from './options.js'
+import { checkOption, MAX_POOL_SIZE, rejectOption, validateOptions } from './options.js'
 import type { PoolSize, ResizeOptions, WarmupOptions } from './pool-contract.js'
 
 // The arguments of the pool contract's methods (`warmup`, `resize`, `close`), checked the same way by every
@@ -41,16 +41,16 @@ export function checkCloseOptions(where: string, options: { timeoutMillis?: numb
  * Checks a `resize()` call and returns the new bounds. A bound left out keeps its value, except that a
  * `maxSize` alone below the current `minSize` lowers `minSize` with it (what an autoscaler expects).
  *
- * @param limit - the highest `maxSize` the pool accepts, if it has one
+ * @param limit - the highest `maxSize` the pool accepts (`MAX_POOL_SIZE` unless it has a lower one)
  * @throws {InvalidOptionError} for a missing `size`, a bound out of range, or `minSize` > `maxSize`
  * @example
  * const next = resolveResize('resize', { minSize: 2, maxSize: 10 }, size, options)
  */
-export function resolveResize(where: string, current: SizeBounds, size: PoolSize, options?: ResizeOptions, limit?: number): SizeBounds {
+export function resolveResize(where: string, current: SizeBounds, size: PoolSize, options?: ResizeOptions, limit = MAX_POOL_SIZE): SizeBounds {
   checkOption(where, 'size', size, { type: 'custom', expected: 'an object like `{ maxSize: 20 }`', check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) })
   validateOptions(where, size, {
-    minSize: { type: 'integer', min: 0, ...(limit === undefined ? {} : { max: limit }), optional: true },
-    maxSize: { type: 'integer', min: 1, ...(limit === undefined ? {} : { max: limit }), optional: true },
+    minSize: { type: 'integer', min: 0, max: limit, optional: true },
+    maxSize: { type: 'integer', min: 1, max: limit, optional: true },
   })
   validateOptions(where, options, {
     reason: { type: 'string', nonEmpty: true, optional: true },

@@ -7,6 +7,13 @@ import { redactText } from './redact.js'
  */
 export const MAX_TIMER_MILLIS = 2_147_483_647
 
+/**
+ * The largest pool size any option or `resize()` takes: far above what a server serves (PostgreSQL's default
+ * `max_connections` and the MongoDB driver's default `maxPoolSize` are 100). A larger one is a mistake
+ * (`2 ** 31` meant as "no limit"), and a warm-up opens that many connections at once.
+ */
+export const MAX_POOL_SIZE = 10_000
+
 /** One option's rule. `optional` options may be absent or `undefined`. */
 export type OptionRule =
   | { readonly type: 'integer' | 'number'; readonly min?: number; readonly max?: number; readonly optional?: boolean }
@@ -51,7 +58,9 @@ export function validateOptions<T extends object>(where: string, options: T | un
   for (const key of Object.keys(options)) {
     if (!Object.hasOwn(rules, key)) {
       const known = Object.keys(rules).map((k) => `\`${k}\``).join(', ')
-      throw new InvalidOptionError(key, 'a known option', `Invalid options for ${where}: unknown option \`${key}\`. Known options: ${known}.`)
+      // A key is shown as a value is: a connection string spread into the options by mistake is one.
+      const shown = shownText(key)
+      throw new InvalidOptionError(shown, 'a known option', `Invalid options for ${where}: unknown option \`${shown}\`. Known options: ${known}.`)
     }
   }
   for (const [key, rule] of Object.entries(rules) as [string, OptionRule][]) {
@@ -98,7 +107,8 @@ function checkListeners(where: string, name: string, value: unknown, keys: reado
     for (const [key, listener] of Object.entries(map)) {
       if (!keys.includes(key)) {
         const known = keys.map((k) => `\`${k}\``).join(', ')
-        throw new InvalidOptionError(`${path}.${key}`, 'a known listener', `Invalid options for ${where}: unknown listener \`${path}.${key}\`. Known listeners: ${known}.`)
+        const shown = `${path}.${shownText(key)}`
+        throw new InvalidOptionError(shown, 'a known listener', `Invalid options for ${where}: unknown listener \`${shown}\`. Known listeners: ${known}.`)
       }
       if (listener !== undefined && typeof listener !== 'function') fail(where, `${path}.${key}`, 'a function', listener)
     }
@@ -195,6 +205,21 @@ function fail(where: string, name: string, expected: string, value: unknown, rul
   throw new InvalidOptionError(name, expected, `Invalid options for ${where}: expected \`${name}\` to be ${expected}, got ${shown}.`)
 }
 
+/** A string as a message shows it: without the credentials a connection string carries, and cut to 60 characters. */
+function shownText(value: string): string {
+  // A connection string given by mistake (for a name, a prefix) keeps its password out of the message.
+  // Redacted before it is cut for display: cut first, a long password lost its `@` and showed. The cut at
+  // 64 kB only bounds the (linear) work for a huge value (a certificate given to the wrong option).
+  let shown = redactText(value.length > 65_536 ? value.slice(0, 65_536) : value)
+  // Credentials without a scheme (`user:password@host`, given as a host).
+  if (!shown.includes('://')) shown = shown.replace(/^([^\s:@/]*):[^\s@]*@/, '$1:***@')
+  // Credentials past what the search bounds (a token of hundreds of characters as the password) are not
+  // found: a long value with a scheme in it shows no more than the scheme.
+  const scheme = shown.indexOf('://')
+  if (scheme !== -1 && shown.length > 512) shown = shown.slice(0, scheme + 3)
+  return shown.length > 60 ? `${shown.slice(0, 57)}...` : shown
+}
+
 /**
  * @internal Shows a value in a message without dumping objects (which might hold secrets): `` `5` (number) ``,
  * `` `"orders"` (string) ``, `` `Symbol(orders)` (symbol) ``, `an object`.
@@ -203,17 +228,8 @@ export function describeValue(value: unknown): string {
   if (value === null) return '`null`'
   if (Array.isArray(value)) return 'an array'
   switch (typeof value) {
-    case 'string': {
-      // A connection string given by mistake (for a name, a prefix) keeps its password out of the message.
-      // Redacted before it is cut for display: cut first, a long password lost its `@` and showed. The cut at
-      // 64 kB only bounds the (linear) work for a huge value (a certificate given to the wrong option).
-      let shown = redactText(value.length > 65_536 ? value.slice(0, 65_536) : value)
-      // Credentials past what the search bounds (a token of hundreds of characters as the password) are not
-      // found: a long value with a scheme in it shows no more than the scheme.
-      const scheme = shown.indexOf('://')
-      if (scheme !== -1 && shown.length > 512) shown = shown.slice(0, scheme + 3)
-      return `\`${JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown)}\` (string)`
-    }
+    case 'string':
+      return `\`${JSON.stringify(shownText(value))}\` (string)`
     case 'number':
     case 'boolean':
     case 'bigint':

@@ -24,6 +24,8 @@ resize('a missing or non-object size is an InvalidOptionError naming `size`, not
 resize('rejects bounds out of range, above the limit, minSize above maxSize, and bad options', () => {
   assert.is(throwsError(() => resolveResize('resize', current, { maxSize: 0 }), InvalidOptionError).option, 'maxSize')
   assert.is(throwsError(() => resolveResize('resize', current, { maxSize: 101 }, undefined, 100), InvalidOptionError).expected, 'an integer between 1 and 100')
+  // 2 ** 31 meant as "no limit": a warm-up would open that many connections at once.
+  assert.is(throwsError(() => resolveResize('resize', current, { maxSize: 2 ** 31 }), InvalidOptionError).expected, 'an integer between 1 and 10000')
   assert.is(throwsError(() => resolveResize('resize', current, { minSize: 11 }), InvalidOptionError).expected, 'an integer <= `maxSize` (10)')
   assert.is(throwsError(() => resolveResize('resize', current, { maxSize: 5 }, { reason: '' }), InvalidOptionError).option, 'reason')
   assert.is(throwsError(() => resolveResize('resize', current, { maxSze: 5 } as PoolSize), InvalidOptionError).option, 'maxSze')

@@ -67,6 +67,15 @@ validation('does not echo the value of an unknown key, which might be a secret',
   assert.not.match(error.message, 'hunter2-secret')
 })
 
+validation('shows an unknown key that is a connection string (a URL spread into the options) without its password', () => {
+  for (const key of ['postgres://app:hunter2@db:5432/orders', 'app:hunter2@db']) {
+    const error = invalid({ name: 'orders', [key]: 1 })
+    assert.not.match(error.message, 'hunter2')
+    assert.not.match(error.option, 'hunter2')
+    assert.match(error.message, ':***@db')
+  }
+})
+
 validation('rejects an out-of-range integer, naming option, value and allowed range', () => {
   const low = invalid({ name: 'orders', maxSize: 0 })
   assert.is(low.option, 'maxSize')

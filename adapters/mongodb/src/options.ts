@@ -1,5 +1,5 @@
 import { InvalidOptionError, type PoolEventListeners } from '@lifeguard/core'
-import { checkOption, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules, poolNameRule } from '@lifeguard/core/adapter'
+import { checkOption, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules, poolNameRule, MAX_POOL_SIZE } from '@lifeguard/core/adapter'
 import type { MongoClient, MongoClientOptions } from 'mongodb'
 import { databaseNameRule } from './internal/names.js'
 
@@ -89,9 +89,9 @@ const rules: OptionRules<MongoPoolOptions> = {
   name: poolNameRule,
   uri: { type: 'string', nonEmpty: true, secret: true },
   dbName: { ...databaseNameRule, optional: true },
-  minSize: { type: 'integer', min: 0, optional: true },
-  maxSize: { type: 'integer', min: 1, optional: true },
-  maxSizeLimit: { type: 'integer', min: 1, optional: true },
+  minSize: { type: 'integer', min: 0, max: MAX_POOL_SIZE, optional: true },
+  maxSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE, optional: true },
+  maxSizeLimit: { type: 'integer', min: 1, max: MAX_POOL_SIZE, optional: true },
   acquireTimeoutMillis: { type: 'duration', min: 1, optional: true },
   maxWaitingRequests: { type: 'integer', min: 0, optional: true },
   maxIdleTimeMillis: { type: 'duration', optional: true },

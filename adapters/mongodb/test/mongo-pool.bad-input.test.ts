@@ -4,7 +4,7 @@ import { createServiceContainer, InvalidOptionError, type PoolEventName } from '
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, createMongoPool, registerMongo, type MongoPool, type MongoPoolOptions } from '../src/index.js'
-import { rejects } from '@lifeguard/test-kit'
+import { rejects, throwsError } from '@lifeguard/test-kit'
 
 const BadInput = suite<{ pools: MongoPool[] }>('MongoPool bad input', { pools: [] })
 
@@ -136,6 +136,14 @@ BadInput('an appName longer than the 128 bytes the driver sends is refused, not 
   const longest = createMongoPool({ name: 'orders', uri, appName: 'é'.repeat(64) })
   context.pools.push(longest)
   assert.is(longest.client.options.appName, 'é'.repeat(64))
+})
+
+BadInput('a pool size no server serves (2 ** 31 meant as no limit) is refused, as on PostgreSQL', () => {
+  for (const option of ['maxSize', 'maxSizeLimit'] as const) {
+    const error = throwsError(() => createMongoPool({ name: 'orders', uri: 'mongodb://127.0.0.1:1', [option]: 2 ** 31 }), InvalidOptionError)
+    assert.is(error.option, option)
+    assert.match(error.message, '10000')
+  }
 })
 
 BadInput('a minSize above the default maxSize asks for a maxSize, as on PostgreSQL', () => {

@@ -1,7 +1,8 @@
 import { createServiceContainer, InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createPostgresHandle, createPostgresPool, registerPostgres, type PostgresPoolOptions } from '../src/index.js'
+import { createPostgresHandle, createPostgresPool, Pool, registerPostgres, type PoolConfig, type PostgresPoolOptions } from '../src/index.js'
+import { throwsError } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('createPostgresPool options')
@@ -29,17 +30,43 @@ test('refuses a connection string as the name (a DATABASE_URL passed by mistake)
   assert.not.match(error.message, 'hunter2')
 })
 
+test('refuses a connection string or user:password@host as the host, without quoting its password: it would be the pool target', () => {
+  for (const host of ['postgres://app:hunter2@db:5432/orders', 'app:hunter2@db']) {
+    const error = invalid({ name: 'a', host })
+    assert.is(error.option, 'host')
+    assert.match(error.message, 'not a connection string')
+    assert.not.match(error.message, 'hunter2')
+    const listed = invalid({ name: 'a', hosts: [{ host: 'db1' }, { host }] })
+    assert.is(listed.option, 'hosts[1].host')
+    assert.not.match(listed.message, 'hunter2')
+    const dropIn = throwsError(() => new Pool({ host }), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(dropIn.option, 'host')
+    assert.not.match(dropIn.message, 'hunter2')
+  }
+  assert.not.throws(() => new Pool({ host: '/var/run/postgresql' }).end())
+})
+
 test('names the option, the value and the allowed range', () => {
   const error = invalid({ name: 'a', maxSize: 0 })
   assert.is(error.option, 'maxSize')
-  assert.is(error.expected, 'an integer >= 1')
-  assert.match(error.message, 'expected `maxSize` to be an integer >= 1, got `0` (number).')
+  assert.is(error.expected, 'an integer between 1 and 10000')
+  assert.match(error.message, 'expected `maxSize` to be an integer between 1 and 10000, got `0` (number).')
   assert.match(invalid({ name: 'a', port: 70000 }).message, '`port` to be an integer between 1 and 65535, got `70000`')
   assert.match(invalid({ name: 'a', acquireTimeoutMillis: 1.5 }).message, '`acquireTimeoutMillis` to be an integer number of milliseconds between 1 and 2147483647')
   assert.match(invalid({ name: 'a', maxWaitingRequests: -1 }).message, '`maxWaitingRequests` to be an integer >= 0')
   assert.match(invalid({ name: 'a', idleTimeoutMillis: '10s' }).message, '`idleTimeoutMillis` to be an integer number of milliseconds between 0 and 2147483647, got `"10s"` (string)')
   assert.match(invalid({ name: 'a', leakDetectionMillis: null }).message, '`leakDetectionMillis`')
   assert.match(invalid({ name: 'a', events: 'loud' }).message, '`events` to be an object of listeners (`onConnect`')
+})
+
+test('refuses a pool size no server serves (2 ** 31 meant as no limit), where a warm-up would open that many at once', () => {
+  for (const [options, option] of [[{ maxSize: 2 ** 31 }, 'maxSize'], [{ minSize: 10_001, maxSize: 10_000 }, 'minSize']] as const) {
+    const error = invalid({ name: 'a', ...options })
+    assert.is(error.option, option)
+    assert.match(error.message, 'between')
+    assert.match(error.message, '10000')
+  }
+  assert.is(throwsError(() => new Pool({ max: 2 ** 31 }), InvalidOptionError).option, 'max')
 })
 
 test('rejects unknown options, listing the known ones', () => {
@@ -132,6 +159,19 @@ test('refuses pg.Pool hooks of the wrong type under `pg`, naming them', () => {
   assert.match(invalid({ name: 'a', pg: { allowExitOnIdle: 'yes' } }).message, 'expected `pg.allowExitOnIdle` to be a boolean')
   assert.match(invalid({ name: 'a', pg: { maxUses: -1 } }).message, 'expected `pg.maxUses` to be an integer >= 0 or Infinity (0: no limit), got `-1` (number)')
   assert.match(invalid({ name: 'a', pg: [] }).message, 'expected `pg` to be an object of pg.Client and pg.Pool settings, got an array.')
+})
+
+test('refuses server timeouts pg would misread when connecting (parseInt): every connection refused, 5s read as 5 ms', () => {
+  for (const key of ['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout']) {
+    for (const bad of ['5s', -1, Infinity, 1.5, 2 ** 31, {}, Symbol('x')]) {
+      const error = invalid({ name: 'a', pg: { [key]: bad } })
+      assert.is(error.option, `pg.${key}`)
+      assert.match(error.message, 'an integer number of milliseconds between 0 and 2147483647')
+      assert.is(throwsError(() => new Pool({ [key]: bad } as PoolConfig), InvalidOptionError, 'ERR_INVALID_OPTION').option, key)
+    }
+    for (const off of [0, false, null, 5000]) assert.not.throws(() => createPostgresPool({ name: 'a', pg: { [key]: off } }).close())
+  }
+  assert.is(invalid({ name: 'a', pg: { keepAliveInitialDelayMillis: Symbol('x') } }).option, 'pg.keepAliveInitialDelayMillis')
 })
 
 test('registerPostgres and createPostgresHandle check their arguments when given, not on first use', async () => {

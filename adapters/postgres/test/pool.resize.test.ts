@@ -130,7 +130,7 @@ test('lowering maxSize below minSize lowers minSize too; a same-size call emits 
 
 test('rejects bad sizes with InvalidOptionError and keeps the old size', async () => {
   const { pool, appName } = testPool('resize-invalid', { maxSize: 3 })
-  assert.throws(() => pool.resize({ maxSize: 0 }), (error: unknown) => error instanceof InvalidOptionError && /`maxSize` to be an integer >= 1, got `0`/.test(error.message))
+  assert.throws(() => pool.resize({ maxSize: 0 }), (error: unknown) => error instanceof InvalidOptionError && /`maxSize` to be an integer between 1 and 10000, got `0`/.test(error.message))
   assert.throws(() => pool.resize({ minSize: 4, maxSize: 3 }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'minSize' && /<= `maxSize` \(3\)/.test(error.message))
   assert.throws(() => pool.resize({ maxSize: 2.5 }), (error: unknown) => error instanceof InvalidOptionError && error.code === 'ERR_INVALID_OPTION')
   assert.throws(() => pool.resize({ size: 2 } as never), (error: unknown) => error instanceof InvalidOptionError && /unknown option `size`/.test(error.message))

@@ -1,4 +1,4 @@
-import { MAX_TIMER_MILLIS, rejectOption, validateOptions } from '@lifeguard/core/adapter'
+import { MAX_TIMER_MILLIS, rejectOption, validateOptions, MAX_POOL_SIZE } from '@lifeguard/core/adapter'
 import { SharedBudget } from './shared-budget.js'
 import { defaultSampleInterval } from './internal/sampling.js'
 
@@ -76,8 +76,8 @@ export type ResolvedAdaptiveConfig = { [K in Exclude<keyof AdaptivePoolConfig, '
 const rules = {
   policy: { type: 'oneOf', values: ['adaptive'] },
   enabled: { type: 'boolean', optional: true },
-  minSize: { type: 'integer', min: 1 },
-  maxSize: { type: 'integer', min: 1 },
+  minSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE },
+  maxSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE },
   evaluationIntervalMillis: { type: 'duration', min: 1, optional: true },
   sampleIntervalMillis: { type: 'duration', min: 1, optional: true },
   headroom: { type: 'number', min: 1, max: 10, optional: true },

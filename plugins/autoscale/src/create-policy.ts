@@ -1,4 +1,4 @@
-import { checkOption, rejectOption, type OptionRule } from '@lifeguard/core/adapter'
+import { checkOption, rejectOption, type OptionRule, MAX_POOL_SIZE } from '@lifeguard/core/adapter'
 import { AdaptivePolicy } from './adaptive-policy.js'
 import type { AdaptivePoolConfig } from './adaptive-config.js'
 import type { ScalingPolicy } from './scaling-policy.js'
@@ -51,8 +51,8 @@ const customPolicyRules: Record<string, OptionRule> = {
   observe: { type: 'function' },
   evaluate: { type: 'function' },
   kind: { type: 'string', nonEmpty: true },
-  minSize: { type: 'integer', min: 0 },
-  maxSize: { type: 'integer', min: 1 },
+  minSize: { type: 'integer', min: 0, max: MAX_POOL_SIZE },
+  maxSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE },
   evaluationIntervalMillis: { type: 'duration', min: 1 },
   sampleIntervalMillis: { type: 'duration', min: 1 },
   dueInMillis: { type: 'function', optional: true },

@@ -1,4 +1,4 @@
-import { controlQuery, MAX_TIMER_MILLIS, rejectOption, systemClock, validateOptions, type Clock, type ControlQuery } from '@lifeguard/core/adapter'
+import { checkOption, controlQuery, MAX_TIMER_MILLIS, rejectOption, systemClock, validateOptions, type Clock, type ControlQuery } from '@lifeguard/core/adapter'
 import type { PoolSample } from './scaling-policy.js'
 
 /** Runs a parameterized SQL query, like `pg`'s `client.query(text, values)`. */
@@ -109,11 +109,13 @@ export const BUDGET_QUERY = 'SELECT count(*)::int AS held FROM pg_stat_get_activ
  * budgetLimit({ total: 90, held: 70, own: 30, claimFraction: 0.5 }) // 40: 30 held + half of the 20 free
  * budgetLimit({ total: 90, held: 70, own: 30, maxInstances: 8 }) // 33: 30 held + ceil(20 / 8)
  * budgetLimit({ total: 90, held: 120, own: 60, claimFraction: 0.5 }) // 45: 60 x 90 / 120
+ * @throws {InvalidOptionError} naming an input that is missing, not an integer, or out of range
  */
 export function budgetLimit(input: BudgetLimitInput): number {
+  validateOptions('budgetLimit', input, limitInputRules)
   const { total, maxInstances } = input
-  const opening = Math.max(0, input.opening ?? 0)
-  const own = Math.max(0, input.own) + opening
+  const opening = input.opening ?? 0
+  const own = input.own + opening
   const held = Math.max(own, input.held + opening)
   if (held > total) return Math.floor((own * total) / held)
   const free = total - held
@@ -122,6 +124,15 @@ export function budgetLimit(input: BudgetLimitInput): number {
 }
 
 const defaultClaimFraction = 0.5
+
+const limitInputRules = {
+  total: { type: 'integer', min: 1 },
+  held: { type: 'integer', min: 0 },
+  own: { type: 'integer', min: 0 },
+  opening: { type: 'integer', min: 0, optional: true },
+  claimFraction: { type: 'number', min: 0.01, max: 1, optional: true },
+  maxInstances: { type: 'integer', min: 1, optional: true },
+} as const
 
 const optionRules = {
   total: { type: 'integer', min: 1 },
@@ -225,7 +236,7 @@ export class SharedBudget {
     if (last !== undefined && !this.#due(own(), last)) return last
     const result = await this.#query(BUDGET_QUERY, [this.applicationName])
     const held = Number(result.rows[0]?.['held'] ?? 0)
-    if (!Number.isFinite(held)) throw new TypeError(`Could not read the connection budget of '${this.applicationName}'. The count was not a number.`)
+    if (!Number.isInteger(held) || held < 0) throw new TypeError(`Could not read the connection budget of '${this.applicationName}'. The count was not a whole number >= 0.`)
     const connections = own()
     const inPool = connections.activeConnections + connections.idleConnections
     const opening = Math.max(0, connections.totalConnections - inPool)
@@ -248,8 +259,11 @@ export class SharedBudget {
   /**
    * The highest `maxSize` allowed now for a pool of `size`: the last reading's limit, or `size` itself
    * (no growth, no forced shrink) while there is no fresh reading.
+   *
+   * @throws {InvalidOptionError} for a `size` that is not an integer >= 0
    */
   limit(size: number): number {
+    checkOption('SharedBudget.limit', 'size', size, { type: 'integer', min: 0 })
     const reading = this.#reading
     if (reading === undefined || this.#clock.now() - reading.atMillis > this.staleAfterMillis) return size
     return reading.limit

@@ -1,4 +1,4 @@
-import { rejectOption, validateOptions } from '@lifeguard/core/adapter'
+import { rejectOption, validateOptions, MAX_POOL_SIZE } from '@lifeguard/core/adapter'
 import { SharedBudget } from './shared-budget.js'
 
 /**
@@ -34,8 +34,8 @@ export interface DynamicPoolConfig {
 const rules = {
   policy: { type: 'oneOf', values: ['threshold'], optional: true },
   enabled: { type: 'boolean' },
-  minSize: { type: 'integer', min: 1 },
-  maxSize: { type: 'integer', min: 1 },
+  minSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE },
+  maxSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE },
   scaleUpThreshold: { type: 'number', min: 0, max: 100 },
   scaleDownThreshold: { type: 'number', min: 0, max: 100 },
   scaleUpIncrement: { type: 'integer', min: 1 },

@@ -53,7 +53,7 @@ config('keeps what a shrink sheds for 30 s by default, and not at all with a sha
 
 config('rejects bad bounds naming the field', () => {
   rejected({ minSize: 60 }, 'minSize', /<= `maxSize` \(50\), got `60`/)
-  rejected({ maxSize: 0 }, 'maxSize', /an integer >= 1/)
+  rejected({ maxSize: 0 }, 'maxSize', /an integer between 1 and 10000/)
 })
 
 config('rejects out-of-range tuning values naming the field', () => {

@@ -60,6 +60,24 @@ limit('treats a count below its own connections (a stale count) as its own', () 
   assert.is(budgetLimit({ total: 50, held: 3, own: 10, claimFraction: 0.5 }), 30)
 })
 
+limit('refuses inputs that are missing, not integers or out of range, naming them', () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ total: 90, held: 70, own: 30, maxInstances: 0 }, 'maxInstances'],
+    [{ total: 90, held: 70, own: 30, maxInstances: null }, 'maxInstances'],
+    [{ total: 90, held: 70, own: 30, claimFraction: Number.NaN }, 'claimFraction'],
+    [{ total: '90', held: 70, own: 30 }, 'total'],
+    [{ total: 90, held: -1, own: 30 }, 'held'],
+    [{ total: 90, held: 70, own: 1.5 }, 'own'],
+    [{ total: 90, held: 70, own: 30, opening: Symbol('x') }, 'opening'],
+    [{ total: 90, own: 30 }, 'held'],
+  ]
+  for (const [input, option] of cases) {
+    const error = throwsError(() => budgetLimit(input as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, option)
+    assert.match(error.message, 'Invalid options for budgetLimit')
+  }
+})
+
 const budget = suite('SharedBudget')
 
 budget('counts the service`s connections with one parameterized query on pg_stat_activity', async () => {
@@ -105,6 +123,7 @@ budget('allows no growth (and forces no shrink) without a fresh reading', async 
   assert.is(shared.steadyRefreshMillis, 400, '4 x refreshMillis')
   assert.is(shared.staleAfterMillis, 2000, '5 x steadyRefreshMillis')
   assert.is(shared.limit(7), 7, 'before the first reading')
+  for (const bad of [Number.NaN, -1, 1.5, '7']) assert.is(throwsError(() => shared.limit(bad as number), InvalidOptionError).option, 'size')
   await shared.refresh(() => holding(10))
   assert.is(shared.limit(7), 50)
   clock.advance(2000)

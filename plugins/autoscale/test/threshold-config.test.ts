@@ -52,7 +52,7 @@ config('rejects non-positive or fractional increments and intervals', () => {
 })
 
 config('rejects zero sizes, missing fields and unknown keys', () => {
-  rejected({ minSize: 0 }, 'minSize', /an integer >= 1/)
+  rejected({ minSize: 0 }, 'minSize', /an integer between 1 and 10000/)
   rejected({ enabled: undefined }, 'enabled', /a boolean, got `undefined`/)
   rejected({ scaleUpTreshold: 80 }, 'scaleUpTreshold', /unknown option/)
 })

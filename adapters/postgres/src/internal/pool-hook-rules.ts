@@ -14,18 +14,28 @@ export const poolHookRules = {
   Client: { type: 'function', optional: true },
 } as const satisfies Record<string, OptionRule>
 
+// `false` and `null` are pg's own "off", as 0 is. PostgreSQL's own limit for a millisecond setting is the
+// same as Node's for a timer.
+const millisecondsOrOff: OptionRule = {
+  type: 'custom',
+  expected: `false, or an integer number of milliseconds between 0 and ${MAX_TIMER_MILLIS}`,
+  check: (v) => v === false || v === null || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_TIMER_MILLIS),
+  optional: true,
+}
+
 /**
- * pg.Client settings that pg turns into a timer, checked as the pool's own durations are: pg would pass
+ * pg.Client settings that are timers, checked as the pool's own durations are. pg would pass
  * `query_timeout: '5s'` or `2 ** 32` to `setTimeout`, which fires after 1 ms, so every query would time out.
+ * It sends `statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout` through `parseInt`
+ * when connecting: `'5s'` would become 5 ms, `-1` or `Infinity` a refusal of every connection, a Symbol an
+ * uncaught exception.
  */
 export const clientTimerRules = {
-  // `false` and `null` are pg's own "off", as 0 is.
-  query_timeout: {
-    type: 'custom',
-    expected: `false, or an integer number of milliseconds between 0 and ${MAX_TIMER_MILLIS}`,
-    check: (v) => v === false || v === null || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_TIMER_MILLIS),
-    optional: true,
-  },
+  query_timeout: millisecondsOrOff,
+  statement_timeout: millisecondsOrOff,
+  lock_timeout: millisecondsOrOff,
+  idle_in_transaction_session_timeout: millisecondsOrOff,
+  keepAliveInitialDelayMillis: { type: 'integer', min: 0, max: MAX_TIMER_MILLIS, optional: true },
 } as const satisfies Record<string, OptionRule>
 
 /** The uses a connection serves before it is closed, from a checked `maxUses`: left out or 0 (pg's "no limit") is Infinity. */

@@ -1,11 +1,11 @@
 import { InvalidOptionError } from '@lifeguard/core'
-import { checkOption, clockRule, rejectOption, validateOptions, type OptionRules, poolNameRule } from '@lifeguard/core/adapter'
+import { checkOption, clockRule, MAX_POOL_SIZE, rejectOption, validateOptions, type OptionRules, poolNameRule } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
 import { clientTimerRules, maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
-import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
+import { checkStartupParameters, hostRule, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'createPostgresPool'
@@ -13,7 +13,7 @@ const where = 'createPostgresPool'
 const rules: OptionRules<PostgresPoolOptions> = {
   name: poolNameRule,
   connectionString: { type: 'string', nonEmpty: true, secret: true, optional: true },
-  host: { type: 'string', nonEmpty: true, optional: true },
+  host: { ...hostRule, optional: true },
   port: { type: 'integer', min: 1, max: 65535, optional: true },
   user: { type: 'string', nonEmpty: true, optional: true },
   // Checked by hand below: a rule would echo a wrongly typed value, and this one is a secret.
@@ -22,8 +22,8 @@ const rules: OptionRules<PostgresPoolOptions> = {
   ...routingRules,
   ssl: { type: 'custom', expected: 'a boolean or TLS options', check: (v) => typeof v === 'boolean' || (typeof v === 'object' && v !== null), optional: true },
   applicationName: { type: 'string', optional: true },
-  minSize: { type: 'integer', min: 0, optional: true },
-  maxSize: { type: 'integer', min: 1, optional: true },
+  minSize: { type: 'integer', min: 0, max: MAX_POOL_SIZE, optional: true },
+  maxSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE, optional: true },
   acquireTimeoutMillis: { type: 'duration', min: 1, optional: true },
   connectTimeoutMillis: { type: 'duration', min: 1, optional: true },
   maxWaitingRequests: { type: 'integer', min: 0, optional: true },

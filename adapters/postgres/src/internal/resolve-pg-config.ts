@@ -1,11 +1,11 @@
 import { InvalidOptionError } from '@lifeguard/core'
-import { MAX_TIMER_MILLIS, checkOption, rejectOption, type OptionRule, poolNameRule } from '@lifeguard/core/adapter'
+import { MAX_POOL_SIZE, MAX_TIMER_MILLIS, checkOption, rejectOption, type OptionRule, poolNameRule } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { PoolConfig } from '../pool.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
 import { clientTimerRules, maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
-import { checkStartupParameters, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
+import { checkStartupParameters, hostRule, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'new Pool'
@@ -15,9 +15,9 @@ const poolKeys = new Set(['name', 'max', 'poolSize', 'min', 'idleTimeoutMillis',
 
 const rules: Record<string, OptionRule> = {
   name: { ...poolNameRule, optional: true },
-  max: { type: 'integer', min: 1, optional: true },
-  poolSize: { type: 'integer', min: 1, optional: true },
-  min: { type: 'integer', min: 0, optional: true },
+  max: { type: 'integer', min: 1, max: MAX_POOL_SIZE, optional: true },
+  poolSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE, optional: true },
+  min: { type: 'integer', min: 0, max: MAX_POOL_SIZE, optional: true },
   connectionTimeoutMillis: { type: 'duration', optional: true },
   maxLifetimeSeconds: { type: 'number', min: 0, max: Math.floor(MAX_TIMER_MILLIS / 1000), optional: true },
   ...poolHookRules,
@@ -43,6 +43,9 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (config !== undefined && (typeof config !== 'object' || config === null)) rejectOption(where, 'config', 'a pg.Pool config object', config)
   const given = (config ?? {}) as Record<string, unknown>
   for (const [key, rule] of Object.entries(rules)) checkOption(where, key, given[key], rule)
+  // pg takes any host and fails when connecting; a connection string given as the host would also put its
+  // password into the pool's target, events and metrics.
+  if (typeof given['host'] === 'string' && given['host'] !== '') checkOption(where, 'host', given['host'], hostRule)
   // pg ignores an empty connection string, so a drop-in does too.
   if (given['connectionString'] !== '' && given['connectionString'] !== null) checkConnectionString(where, given['connectionString'])
   const idleTimeout = given['idleTimeoutMillis']

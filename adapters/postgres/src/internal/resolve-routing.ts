@@ -8,6 +8,16 @@ import type { PoolerSettings } from './settings.js'
 
 const targets: readonly TargetSessionAttrs[] = ['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby']
 
+/**
+ * A host name, address or socket folder. Not a connection string or `user:password@host` (a DATABASE_URL
+ * passed as `host` by mistake): the host goes into the pool's `target`, its events and its metrics as it is.
+ */
+export const hostRule = {
+  type: 'custom',
+  expected: 'a host name, address or socket folder (not a connection string: no `://` or `@`)',
+  check: (value: unknown) => typeof value === 'string' && value !== '' && !value.includes('://') && !value.includes('@'),
+} as const satisfies OptionRule
+
 /** Rules of `hosts`, `targetSessionAttrs` and `pooler` (entries of `hosts` are checked by `resolveRouting`). */
 export const routingRules = {
   hosts: { type: 'custom', expected: 'a non-empty array of { host, port? }', check: (v) => Array.isArray(v) && v.length > 0, optional: true },
@@ -53,7 +63,7 @@ function checkHost(where: string, name: string, entry: unknown): PostgresHost {
   const { host, port, ...rest } = entry as Record<string, unknown>
   const unknown = Object.keys(rest)[0]
   if (unknown !== undefined) throw new InvalidOptionError(`${name}.${unknown}`, 'a known option', `Invalid options for ${where}: unknown option \`${name}.${unknown}\`. Known options: \`host\`, \`port\`.`)
-  checkOption(where, `${name}.host`, host, { type: 'string', nonEmpty: true })
+  checkOption(where, `${name}.host`, host, hostRule)
   checkOption(where, `${name}.port`, port, { type: 'integer', min: 1, max: 65535, optional: true })
   return port === undefined ? { host: host as string } : { host: host as string, port: port as number }
 }
