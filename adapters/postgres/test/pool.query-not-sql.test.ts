@@ -1,7 +1,8 @@
 import { createServiceContainer, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { registerPostgres } from '../src/index.js'
+import { Pool, registerPostgres } from '../src/index.js'
+import { pgConfig } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('PostgresPool.query(callback)')
@@ -46,6 +47,51 @@ test('context.postgres.query() and tx.query() refuse anything but SQL text or a 
     await context.dispose()
   }
   await closeAndCheck(pool, appName)
+})
+
+test('values pg cannot serialize fail that query alone: no crash from a second answer, no connection left waiting for good', async () => {
+  const { pool, appName } = testPool('query-bad-values', { maxSize: 1 })
+  const dropIn = new Pool({ ...pgConfig(), application_name: appName, max: 1 })
+  const uncaught: unknown[] = []
+  const onUncaught = (error: unknown): void => void uncaught.push(String(error))
+  process.on('uncaughtException', onUncaught)
+  try {
+    const circular: Record<string, unknown> = {}
+    circular['self'] = circular
+    const revoked = Proxy.revocable([], {})
+    revoked.revoke()
+    const cases: [string, () => unknown][] = [
+      ['a circular object', () => [circular]],
+      ['a throwing toPostgres', () => [{ toPostgres: () => { throw new Error('no postgres form') } }]],
+      ['values that cannot be read (a revoked proxy)', () => revoked.proxy],
+    ]
+    for (const [label, values] of cases) {
+      for (const [face, from] of [['PostgresPool', pool], ['drop-in Pool', dropIn]] as const) {
+        await from.query('SELECT $1::text AS t', values() as unknown[]).then(
+          () => assert.unreachable(`${face}, ${label}: refused`),
+          (error: unknown) => assert.instance(error, Error, `${face}, ${label}`),
+        )
+        assert.equal((await from.query('SELECT 1 AS n')).rows, [{ n: 1 }], `${face}, ${label}: the next query is answered`)
+      }
+      const container = registerPostgres(createServiceContainer(), pool)
+      const operation = OperationContext.create('api', 'POST /orders', { container })
+      const failed = await operation.run(() => operation.postgres.transaction((tx) => tx.query('SELECT $1::text', values() as unknown[]))).then(
+        () => false,
+        () => true,
+      )
+      assert.ok(failed, `transaction, ${label}: refused`)
+      await operation.dispose()
+      assert.equal((await pool.query('SELECT 2 AS n')).rows, [{ n: 2 }], `transaction, ${label}: the next query is answered`)
+    }
+    // A second answer pg gives would surface at the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(uncaught, [])
+    assert.is(pool.getPoolMetrics().activeConnections, 0)
+  } finally {
+    process.off('uncaughtException', onUncaught)
+    await dropIn.end()
+    await closeAndCheck(pool, appName)
+  }
 })
 
 test.run()

@@ -4,7 +4,7 @@ import pg from 'pg'
 import type { QueryText, QueryValues } from '../query-types.js'
 import { PostgresQueryTimeoutError, PostgresReadOnlyError } from '../errors.js'
 import { afterCancel, cancelOnClient, noteStatementEnd, releaseAfterCancel, type StatementCancels } from './cancel-request.js'
-import { endGraceMillis } from './end-client.js'
+import { endGraceMillis, hasStatements } from './end-client.js'
 import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
 import { sqlOperationName } from './sql-operation-name.js'
@@ -118,6 +118,16 @@ export function reportQuery(monitor: PoolMonitor, client: PooledClient, text: Qu
 }
 
 /**
+ * What to give a client back with after pg's `client.query()` threw: nothing when pg threw before taking the
+ * query (a null query, a bad callback); the error when it had taken it as running with nothing sent (values
+ * it cannot even read, such as a revoked proxy), which leaves the connection waiting for good: closed.
+ */
+function stuckAfterThrow(client: PooledClient, error: unknown): Error | undefined {
+  if (!hasStatements(client)) return undefined
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+/**
  * `client.query(text, values)` on a client the caller holds (a transaction's statements, `BEGIN`,
  * `COMMIT`, `ROLLBACK`), failing with `onError(error, text)`. Timed and reported as a `query` event only when
  * someone listens. Given `watch` and its operation, the statement is cancelled on the server if that
@@ -136,7 +146,17 @@ export function runStatement<R extends pg.QueryResultRow>(
   const startedAt = monitor.events.has('query') ? monitor.clock.now() : undefined
   const watched = watch !== undefined && context !== undefined
   if (watched) watch.started(client, context)
-  const running = client.query<R>(text as string, values as unknown[] | undefined)
+  // pg's callback form: a query pg took and then threw for, or calls back twice for, settles this promise once,
+  // and its later answers (the connection closed under it) reject no promise nobody listens to.
+  let stuck = false
+  const running = new Promise<pg.QueryResult<R>>((resolve, reject) => {
+    try {
+      ;(client.query as (text: unknown, values: unknown, callback: QueryCallback) => void)(text, values, (error, result) => (error ? reject(error) : resolve(result)))
+    } catch (error) {
+      stuck = stuckAfterThrow(client, error) !== undefined
+      reject(error)
+    }
+  })
   const failed = (error: unknown): unknown => {
     noteStatementEnd(client, error)
     if (isReadTimeout(error)) {
@@ -145,7 +165,11 @@ export function runStatement<R extends pg.QueryResultRow>(
       client[clientState].timedOut = true
       void cancelOnClient(client)
     }
-    return onError(error, text)
+    const failure = onError(error, text)
+    // Closed when given back, and sent nothing more (a ROLLBACK would wait behind the stuck query), as a lost
+    // connection; the caller still gets pg's own error.
+    if (stuck) client[clientState].broken = true
+    return failure
   }
   if (startedAt === undefined && !watched) return running.catch((error: unknown) => Promise.reject(failed(error)))
   return running.then(
@@ -248,7 +272,12 @@ export function sendQuery<R extends pg.QueryResultRow>(
   // Read only when someone listens, so an unheard query costs one check.
   const startedAt = monitor.events.has('query') ? monitor.clock.now() : undefined
   const watched = watch !== undefined && context !== undefined
+  let answered = false
   const done: QueryCallback = (error, result) => {
+    // pg calls back twice for values it cannot serialize (a circular object, a throwing toPostgres): with
+    // the error, then with a result once the server has answered the Sync it sent after it.
+    if (answered) return
+    answered = true
     if (watched) watch.ended(client)
     if (error) {
       noteStatementEnd(client, error)
@@ -276,9 +305,10 @@ export function sendQuery<R extends pg.QueryResultRow>(
     if (watched) watch.started(client, context)
     ;(client.query as (text: unknown, values: unknown, callback: QueryCallback) => void)(text, values, done)
   } catch (error) {
-    // pg throws synchronously for a null query or a bad callback.
+    // Answered here: a query pg took before throwing fails again when its connection is closed.
+    answered = true
     if (watched) watch.ended(client)
-    client.release()
+    client.release(stuckAfterThrow(client, error))
     reject(error)
   }
 }
