@@ -27,6 +27,49 @@ test('the context is current, the id is echoed, and the scope is disposed once t
   assert.is(container.openScopes, 0)
 })
 
+// Lets `turns` rounds of I/O callbacks and microtasks run.
+async function turns(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+test("a whole body (c.json, c.text) gives its scope back whether or not the response is read; a streamed one holds it to its end", async () => {
+  let disposed = 0
+  const container = createServiceContainer().scoped('marker', () => ({}), { dispose: () => void disposed++ })
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  let release: () => void = () => undefined
+  const released = new Promise<void>((resolve) => (release = resolve))
+  app.get('/json', (c) => {
+    c.var.lifeguard.get('marker')
+    return c.json({ ok: true })
+  })
+  app.get('/text', (c) => {
+    c.var.lifeguard.get('marker')
+    return c.text('x'.repeat(100_000))
+  })
+  app.get('/stream', (c) => {
+    c.var.lifeguard.get('marker')
+    return stream(c, async (body) => {
+      await body.write('a')
+      await body.write('b')
+      await released
+      await body.write('c')
+    })
+  })
+  // A test that checks only the status never reads the body.
+  assert.is((await app.request('/json')).status, 200)
+  assert.is((await app.request('/text')).status, 200)
+  await turns(5)
+  assert.is(disposed, 2, 'both scopes given back, their bodies unread')
+  const streamed = await app.request('/stream')
+  await turns(5)
+  assert.is(disposed, 2, 'the stream still holds its scope')
+  release()
+  assert.is(await streamed.text(), 'abc')
+  assert.is(disposed, 3)
+  assert.is(container.openScopes, 0)
+})
+
 test('names a route for every method (app.all) that answers, not the fallback after it', async () => {
   const names: string[] = []
   const container = createServiceContainer().scoped('marker', (r) => r.resolve('operationContext') as OperationContext, { dispose: (context) => void names.push(context.operation) })

@@ -19,23 +19,50 @@ export function holdUntilSent(c: Context, operation: HttpOperation): void {
   c.res = new Response(watched(body as ReadableStream<Uint8Array>, (finished) => operation.closed(finished)), c.res)
 }
 
+// A copy of `body` that calls `done` once: `true` when the body has been read to its end, `false` when it
+// failed or was cancelled. It reads ahead by up to two chunks: a body made whole (`c.json()`, `c.text()`: a
+// fetch `Response` exposes every body as a stream) ends within them, so its scope is done whether or not
+// anyone reads the response (a test of `app.request()` that checks only the status).
 function watched(body: ReadableStream<Uint8Array>, done: (finished: boolean) => void): ReadableStream<Uint8Array> {
   const reader = body.getReader()
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { value, done: ended } = await reader.read()
-        if (!ended) return controller.enqueue(value)
+  let over = false
+  let cancelling = false
+  const finish = (finished: boolean): void => {
+    if (over) return
+    over = true
+    done(finished)
+  }
+  // Moves one chunk across; false once there is nothing more to move.
+  const move = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> => {
+    try {
+      const { value, done: ended } = await reader.read()
+      // Cancelled meanwhile: `cancel` ends the watch once the body's own cleanup has run.
+      if (over || cancelling) return false
+      if (ended) {
         controller.close()
-        done(true)
-      } catch (error) {
-        controller.error(error)
-        done(false)
+        finish(true)
+        return false
       }
+      controller.enqueue(value)
+      return true
+    } catch (error) {
+      if (over || cancelling) return false
+      controller.error(error)
+      finish(false)
+      return false
+    }
+  }
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      if (await move(controller)) await move(controller)
+    },
+    async pull(controller) {
+      await move(controller)
     },
     cancel(reason) {
+      cancelling = true
       // The body's own cleanup (Hono's `onAbort`) runs first, while the scope it may use is still open.
-      return reader.cancel(reason).finally(() => done(false))
+      return reader.cancel(reason).finally(() => finish(false))
     },
   })
 }
