@@ -56,6 +56,19 @@ export interface PoolConfig extends pg.PoolConfig {
   pooler?: PoolerOption | undefined
 }
 
+/**
+ * `pool.options`: the config it was created with, with what pg.Pool fills in (as pg's own `PoolOptions`, so a
+ * `Pool` is a `pg.Pool` to TypeScript too).
+ */
+export interface PoolOptions extends PoolConfig {
+  max: number
+  min: number
+  maxUses: number
+  allowExitOnIdle: boolean
+  maxLifetimeSeconds: number
+  idleTimeoutMillis: number | null
+}
+
 type QueryCallback<R> = (error: Error, result: R) => void
 const noop = (): void => {}
 
@@ -85,7 +98,7 @@ export class Pool extends EventEmitter implements ManagedPool {
    * left out (`max`, `min`, `idleTimeoutMillis`, `maxUses`, `allowExitOnIdle`, `maxLifetimeSeconds`), as
    * this pool uses them. `max` and `min` are the sizes at creation: `resize()` changes `maxSize`/`minSize`.
    */
-  readonly options: PoolConfig
+  readonly options: PoolOptions
   readonly #core: PgPoolCore
   /** @internal the pool core, for the request-scoped handle (a getter, so `util.inspect` does not walk it). */
   get [poolCore](): PgPoolCore {
@@ -397,7 +410,8 @@ function typedReadTimeouts(submittable: pg.Submittable, client: PooledClient, co
 }
 
 // pg.Pool fills these in, so code written for it reads `pool.options.max` as a number.
-function withPgDefaults(options: PoolConfig, settings: PgPoolSettings): PoolConfig {
+function withPgDefaults(config: PoolConfig, settings: PgPoolSettings): PoolOptions {
+  const options = config as PoolOptions
   options.max = settings.maxSize
   options.min = settings.minSize
   options.idleTimeoutMillis ??= settings.idleTimeoutMillis

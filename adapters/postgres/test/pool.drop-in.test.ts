@@ -247,7 +247,7 @@ test('connect-pg-simple takes it as its pg pool', async () => {
   for (const { name } of stale) if (!isAlive(Number(name.split('_').pop()))) await pool.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`)
   await pool.query(`CREATE SCHEMA ${schemaName}`)
   const PgStore = connectPgSimple(session)
-  const store = new PgStore({ pool: pool as unknown as pg.Pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false })
+  const store = new PgStore({ pool, schemaName, createTableIfMissing: true, pruneSessionInterval: false })
   const call = <T>(fn: (done: (error?: unknown, value?: T | null) => void) => void) => new Promise<T | null | undefined>((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))))
   try {
     const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) } as session.Cookie
