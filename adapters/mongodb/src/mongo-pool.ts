@@ -16,6 +16,7 @@ import {
 import {
   AdmissionQueue,
   checkOption,
+  DrainWait,
   PoolLifecycle,
   PoolMonitor,
   type LivePoolState,
@@ -70,7 +71,8 @@ export class MongoPool implements ManagedPool {
   #minSize: number
   #maxSize: number
   readonly #lifecycle: PoolLifecycle
-  #drained: (() => void) | undefined
+  // close()'s wait for the operations it lets finish.
+  readonly #drain: DrainWait
   readonly #keeper: MinSizeKeeper
 
   /**
@@ -97,6 +99,7 @@ export class MongoPool implements ManagedPool {
       leakDetectionMillis: options.leakDetectionMillis,
       secrets: secretsOf(options.uri, client, options.clientOptions),
     })
+    this.#drain = new DrainWait(this.#monitor.clock)
     this.#queue = new AdmissionQueue({
       pool: options.name,
       limit: options.maxSize,
@@ -107,7 +110,7 @@ export class MongoPool implements ManagedPool {
         return error === undefined ? undefined : this.#monitor.stats.redact(error)
       },
     })
-    this.#gate = new Gate(this.#queue, this.#monitor, { onIdle: () => this.#drained?.(), prepare: () => this.#revival.ensure() })
+    this.#gate = new Gate(this.#queue, this.#monitor, { onIdle: () => this.#drain.drained(), prepare: () => this.#revival.ensure() })
     // Deferred: these hooks run inside the driver's event emission, which must not be re-entered.
     const maintainSoon = () => void setImmediate(() => this.#keeper.maintain())
     this.#tracker = new CmapTracker(client, options.name, this.#monitor, {
@@ -277,7 +280,11 @@ export class MongoPool implements ManagedPool {
    * sessions on the server and closes every connection. Idempotent.
    */
   close(options?: { timeoutMillis?: number }): Promise<void> {
-    return this.#lifecycle.close(options, (timeoutMillis) => this.#close(timeoutMillis))
+    return this.#lifecycle.close(
+      options,
+      (timeoutMillis) => this.#close(timeoutMillis),
+      (timeoutMillis) => this.#drain.shorten(timeoutMillis),
+    )
   }
 
   /** @internal what leases and handles use */
@@ -288,15 +295,7 @@ export class MongoPool implements ManagedPool {
   async #close(timeoutMillis: number): Promise<void> {
     this.#queue.close()
     this.#keeper.stop()
-    if (this.#queue.active > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMillis)
-        this.#drained = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-    }
+    if (this.#queue.active > 0) await this.#drain.wait(timeoutMillis)
     // A reconnect still running would otherwise open a topology after the close, and a later one would reopen it.
     this.#revival.stop()
     await this.#revival.settled()

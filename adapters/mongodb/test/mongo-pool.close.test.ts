@@ -73,6 +73,25 @@ Close('close gives up waiting after timeoutMillis and closes the client anyway',
   lease.release()
 })
 
+Close("a later close() with a shorter timeout brings the first one's deadline forward, as on PostgreSQL", async (context) => {
+  const { target } = context
+  const pool = openPool(target, { dbName: DB })
+  context.pools.push(pool)
+  const lease = await pool.acquire()
+  // A library closed the pool first with a long timeout; the shutdown then asks for a short one.
+  const first = pool.close({ timeoutMillis: 600_000 })
+  const second = pool.close({ timeoutMillis: 50 })
+  let guard: NodeJS.Timeout | undefined
+  // A hang guard, not a speed check: without the shortening, the close waits out its ten minutes.
+  const outcome = await Promise.race([second.then(() => 'closed'), new Promise<string>((resolve) => (guard = setTimeout(() => resolve('still waiting'), 30_000)))])
+  clearTimeout(guard)
+  assert.is(outcome, 'closed')
+  await first
+  assert.is(pool.state, 'closed')
+  await target.waitForPoolConnections(appNameOf(pool), 0)
+  lease.release()
+})
+
 Close('closing the pool ends the sessions the driver pooled on the server', async (context) => {
   const { target } = context
   const pool = openPool(target, { dbName: DB })

@@ -107,6 +107,25 @@ Nested('withTransaction inside lease.run() runs in the lease, without waiting fo
   assert.equal([metrics.activeConnections, metrics.waitingRequests], [0, 0])
 })
 
+Nested("a call in lease.run() after the lease was released waits for a slot of its own: the lease's may be another's", async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  const lease = await pool.acquire()
+  let other: Awaited<ReturnType<MongoPool['acquire']>> | undefined
+  await lease.run(async () => {
+    lease.release()
+    other = await pool.acquire()
+    // The only slot is the other lease's now: the call waits, and runs once that lease is given back.
+    const waiting = pool.collection('after_release').countDocuments({})
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.is(pool.getPoolMetrics().waitingRequests, 1, 'waiting, not run in the released slot')
+    other.release()
+    assert.is(await waiting, 0)
+  })
+  const metrics = pool.getPoolMetrics()
+  assert.equal([metrics.activeConnections, metrics.waitingRequests], [0, 0])
+})
+
 Nested('withTransaction inside another transaction runs in its slot', async (context) => {
   const recorder = recordEvents()
   const pool = openPool(context.target, { dbName: DB, maxSize: 1, acquireTimeoutMillis: 1000, events: recorder.listeners })

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js'
 import { PoolClosedError } from '../errors.js'
 import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionOpener } from './connection-opener.js'
+import { DrainWait } from './drain-wait.js'
 import type { PoolEngineOptions } from './engine-options.js'
 import type { IdleList } from './idle-list.js'
 import type { OpenConnections } from './open-connections.js'
@@ -46,9 +47,7 @@ export class GracefulClose<C> {
   readonly #monitor: PoolMonitor
   readonly #pool: ClosingPool
   readonly #parts: CloseParts<C>
-  #drained: (() => void) | undefined
-  // Set while the drain waits: brings its deadline forward.
-  #shorten: ((timeoutMillis: number) => void) | undefined
+  readonly #drain: DrainWait
 
   constructor(options: PoolEngineOptions<C>, pool: ClosingPool, parts: CloseParts<C>) {
     this.#name = options.name
@@ -56,6 +55,7 @@ export class GracefulClose<C> {
     this.#monitor = options.monitor
     this.#pool = pool
     this.#parts = parts
+    this.#drain = new DrainWait(this.#clock)
   }
 
   /** Closes the pool, waiting up to `timeoutMillis` for checked-out connections to come back. */
@@ -72,10 +72,7 @@ export class GracefulClose<C> {
     queue.failAllBut(servable, () => new PoolClosedError(this.#name))
     this.#parts.fill()
     if (!this.#isDrained()) {
-      const drained = await this.#drainWithin(timeoutMillis)
-      this.#drained = undefined
-      this.#shorten = undefined
-      if (!drained) this.#revoke()
+      if (!(await this.#drain.wait(timeoutMillis))) this.#revoke()
     }
     // Attempts abandoned above settle once their driver gives up: close() resolves with the counts final.
     if (opener.creating > 0) await this.#within(socketsCloseMillis, (done) => opener.whenSettled(done))
@@ -84,12 +81,12 @@ export class GracefulClose<C> {
 
   /** A later `close()` asked for a shorter timeout: the drain under way gives up by then, not later. */
   shorten(timeoutMillis: number): void {
-    this.#shorten?.(timeoutMillis)
+    this.#drain.shorten(timeoutMillis)
   }
 
   /** Something the drain waits for has settled: ends the wait once nothing is left. */
   checkDrained(): void {
-    if (this.#drained !== undefined && this.#isDrained()) this.#drained()
+    if (this.#drain.waiting && this.#isDrained()) this.#drain.drained()
   }
 
   /** A connection attempt failed while closing. */
@@ -105,7 +102,7 @@ export class GracefulClose<C> {
    * close() waited for.
    */
   waiterLeft(error: Error): Error {
-    if (this.#drained !== undefined) queueMicrotask(() => this.checkDrained())
+    if (this.#drain.waiting) queueMicrotask(() => this.checkDrained())
     return error
   }
 
@@ -127,25 +124,6 @@ export class GracefulClose<C> {
   #isDrained(): boolean {
     const { queue, opener } = this.#parts
     return this.#pool.activeCount === 0 && opener.creating === 0 && opener.validating === 0 && queue.length === 0
-  }
-
-  // Like `#within`, for the drain: its deadline can be brought forward (see `shorten`).
-  #drainWithin(timeoutMillis: number): Promise<boolean> {
-    const clock = this.#clock
-    return new Promise<boolean>((resolve) => {
-      let deadline = clock.now() + timeoutMillis
-      let timer = clock.setTimeout(() => resolve(false), timeoutMillis)
-      this.#drained = () => {
-        clock.clearTimeout(timer)
-        resolve(true)
-      }
-      this.#shorten = (millis) => {
-        if (clock.now() + millis >= deadline) return
-        deadline = clock.now() + millis
-        clock.clearTimeout(timer)
-        timer = clock.setTimeout(() => resolve(false), millis)
-      }
-    })
   }
 
   #within(timeoutMillis: number, register: (done: () => void) => void): Promise<boolean> {

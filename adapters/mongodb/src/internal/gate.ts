@@ -33,9 +33,11 @@ interface Held {
 // One storage for every pool in the process (each entry names its gate), so N pools cost one async hook.
 const held = new AsyncLocalStorage<Held>()
 
+// The slot the calling code holds in `gate`: not a lease's once it is released (its slot may be another's by
+// now), so a call that outlives the release waits for a slot of its own.
 function find(gate: Gate): Held | undefined {
   for (let scope = held.getStore(); scope !== undefined; scope = scope.parent) {
-    if (scope.gate === gate && scope.active) return scope
+    if (scope.gate === gate && scope.active && scope.lease?.released !== true) return scope
   }
   return undefined
 }
@@ -260,7 +262,7 @@ function refused(source: Abortable | undefined): boolean {
 // as work of no operation does, bounded by the acquire timeout.
 function waitSignal(source: Abortable | undefined): AbortSignal | undefined {
   if (source === undefined || source instanceof AbortSignal) return source
-  return source.aborted ? undefined : source.signal
+  return source.aborted && source.disposed ? undefined : source.signal
 }
 
 // Whose work a slot is: the operation a handle belongs to, also when it is called outside its `run()` (Koa
