@@ -514,6 +514,17 @@ export function liveOperation(): OperationContext | undefined {
   return context === undefined || context.ended === true ? undefined : context
 }
 
+/**
+ * @internal True when work for `source` is refused for its abort: it aborted, and, an operation, is not being
+ * disposed. An aborted operation's disposers still get connections: their cleanup (a lock row released, an
+ * audit line written) is what it needs most. A context may come from another installed copy of core: it is
+ * told from a signal by the signal's class.
+ */
+export function refusedForAbort<S extends AbortSignal | OperationContext>(source: S | undefined): source is S {
+  if (source === undefined || !source.aborted) return false
+  return source instanceof AbortSignal || !source.disposed
+}
+
 /** @internal A request id or an operation's name: 1 to 256 characters, none of them control, separator, bidi or zero-width, no lone surrogate. */
 export function isPrintableId(value: unknown): boolean {
   // Well formed: a lone surrogate is no character, and encoders turn it into U+FFFD or refuse it.

@@ -61,11 +61,17 @@ export interface PoolConfig extends pg.PoolConfig {
  * `Pool` is a `pg.Pool` to TypeScript too).
  */
 export interface PoolOptions extends PoolConfig {
+  /** The `maxSize` it was created with (default 10). */
   max: number
+  /** The `minSize` it was created with (default 0). */
   min: number
+  /** Uses before a connection is closed (`Infinity`: no limit). */
   maxUses: number
+  /** Whether the process may exit while every client is idle. */
   allowExitOnIdle: boolean
+  /** Lifetime of a connection, in seconds (0: no limit). */
   maxLifetimeSeconds: number
+  /** How long a client may sit idle (0 or null: no limit). */
   idleTimeoutMillis: number | null
 }
 

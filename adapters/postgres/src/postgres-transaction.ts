@@ -2,8 +2,8 @@ import { DisposedError, OperationAbortedError, type OperationContext } from '@li
 import { validateOptions, type PoolMonitor } from '@lifeguard/core/adapter'
 import type * as pg from 'pg'
 import type { QueryText, QueryValues } from './query-types.js'
-import type { StatementCancels } from './internal/cancel-request.js'
-import { clientState, type PooledClient } from './internal/pooled-client.js'
+import type { StatementCancels } from './internal/statement-cancels.js'
+import { clientState, transactionStatus, type PooledClient } from './internal/pooled-client.js'
 import { abortedStatementError, runStatement, statementError } from './internal/run-query.js'
 import { isQueryText, notAQuery } from './internal/query-text.js'
 import { sqlOperationName } from './internal/sql-operation-name.js'
@@ -130,7 +130,7 @@ export function beginStatement(options: TransactionOptions | undefined): string 
 
 /** @internal True once a statement of the callback ended the transaction: the server reports no transaction. */
 export function endedByStatement(client: PooledClient): boolean {
-  return (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.() === 'I'
+  return transactionStatus(client) === 'I'
 }
 
 /** @internal What a query, or the commit, gets after a statement of the callback ended the transaction. */

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '../errors.js'
-import { liveOperation, OperationContext } from '../operation-context.js'
+import { liveOperation, OperationContext, refusedForAbort } from '../operation-context.js'
 import type { LivePoolState } from '../pool-stats.js'
 import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { DisconnectReason } from '../pool-events.js'
@@ -184,7 +184,7 @@ export class PoolEngine<C> {
    */
   tryAcquire(context: OperationContext | undefined): PooledConnection<C> | undefined {
     if (this.#queue.length > 0 || this.#idle.length === 0 || this.#lifecycle.closing || this.#suspended) return undefined
-    if (refuses(context)) return undefined
+    if (refusedForAbort(context)) return undefined
     const now = this.#clock.now()
     const lease = this.#takeIdle(now)
     if (lease !== undefined) this.#checkOut(lease, 0, context, undefined, now)
@@ -204,7 +204,7 @@ export class PoolEngine<C> {
    */
   request(grant: Grant<C>, context: OperationContext | undefined = liveOperation(), first = false): void {
     if (this.#lifecycle.closing) return grant(new PoolClosedError(this.name), undefined)
-    if (refuses(context)) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
+    if (refusedForAbort(context)) return grant(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: context.signal.reason }), undefined)
     this.#started = true
     if (this.#queue.length === 0 && !this.#suspended) {
       const now = this.#clock.now()
@@ -550,10 +550,4 @@ export class PoolEngine<C> {
     const pending = this.#opener.creating
     return new Error(`A connection attempt to the server has not completed within ${Math.round(now - startedAt)}ms; ${pending} connection attempt(s) still pending.`)
   }
-}
-
-// An operation that aborted gets no connection, unless it is being disposed: its disposers' cleanup (a lock
-// row released, an audit line written) must still run, and is what aborted operations need most.
-function refuses(context: OperationContext | undefined): context is OperationContext {
-  return context !== undefined && context.aborted && !context.disposed
 }

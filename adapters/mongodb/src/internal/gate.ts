@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { performance } from 'node:perf_hooks'
 import { OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
-import { liveOperation, type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
+import { liveOperation, refusedForAbort, type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
 import type { Redact } from './redacting-streams.js'
 
 /** Runs one operation under some admission rule. */
@@ -87,8 +87,9 @@ export class Gate {
     }
     let checkout: Checkout | undefined
     try {
-      // An operation already aborted (its client left) gets no slot, even a free one: the queue refuses it.
-      checkout = refused(source) ? undefined : this.#tryAdmit(source)
+      // An operation already aborted (its client left) gets no slot, even a free one, unless it is being
+      // disposed (see `refusedForAbort`): the queue refuses it.
+      checkout = refusedForAbort(source) ? undefined : this.#tryAdmit(source)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -115,7 +116,7 @@ export class Gate {
    */
   async admit(signal?: SignalSource): Promise<Checkout> {
     const source = typeof signal === 'function' ? signal() : signal
-    const checkout = (refused(source) ? undefined : this.#tryAdmit(source)) ?? (await this.#wait(source))
+    const checkout = (refusedForAbort(source) ? undefined : this.#tryAdmit(source)) ?? (await this.#wait(source))
     const preparing = this.#hooks.prepare()
     if (preparing !== undefined) {
       try {
@@ -249,13 +250,6 @@ export class LeaseSlot {
   scope<R>(body: () => Promise<R>): Promise<R> {
     return this.#gate.runHeld(this, body)
   }
-}
-
-// An operation that aborted gets no slot, unless it is being disposed: its disposers' cleanup (a lock
-// released, an audit line written) must still run, and is what aborted operations need most. As in the
-// PostgreSQL pool. A context may come from another installed copy of core: tell it from a signal by its class.
-function refused(source: Abortable | undefined): boolean {
-  return source?.aborted === true && (source instanceof AbortSignal || !source.disposed)
 }
 
 // What ends a wait early: the caller's signal, or its operation's; an aborted operation's disposer waits

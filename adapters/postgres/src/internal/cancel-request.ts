@@ -1,4 +1,3 @@
-import type { OperationContext } from '@lifeguard/core'
 import { connect } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
 import type * as pg from 'pg'
@@ -207,55 +206,4 @@ export async function afterCancel(client: PooledClient, argument: ReleaseArgumen
 export function releaseAfterCancel(client: PooledClient, argument: ReleaseArgument): void {
   if (client[clientState].cancel === undefined) return client.release(argument)
   void afterCancel(client, argument).then((settled) => client.release(settled))
-}
-
-// Core's hook for being told when an operation aborts, by its registered symbol (core's `watchAbort`, which
-// its pool engine uses for waiting checkouts): one watcher per pool, kept by the context, not one per statement.
-const abortWatch = Symbol.for('lifeguard.operation-context.watch')
-type AbortWatcher = (context: OperationContext, reason: unknown) => void
-type Watchable = { [abortWatch]: (watcher: AbortWatcher) => void }
-
-// A statement whose operation aborted: cancelled on the server, and given up if it stays unanswered. A COMMIT
-// is not cancelled (it must not be cut short), only given up: the caller then hears it may have committed.
-function stop(client: PooledClient): void {
-  if (client[clientState].committing) giveUpUnanswered(client)
-  else void cancelOnClient(client, true)
-}
-
-/**
- * A pool's statements that are cancelled on the server when their operation aborts (client gone, deadline,
- * the caller's signal, `abort()`). Per statement it costs a set insertion and removal and a look through
- * the operation's few abort watchers, no allocation; per operation, the first statement makes the context
- * keep the watcher (an array) and, when it has a deadline or a caller's signal, link them (its signal and
- * deadline timer, as a waiting checkout already does).
- */
-export class StatementCancels {
-  readonly #running = new Set<PooledClient>()
-  // Aborts are rare: a look through the running statements is cheaper than tracking them per operation.
-  readonly #aborted: AbortWatcher = (context) => {
-    for (const client of this.#running) if (client[clientState].watchedBy === context) stop(client)
-  }
-
-  /** A statement of `context` is about to be sent on `client`. */
-  started(client: PooledClient, context: OperationContext): void {
-    const state = client[clientState]
-    state.watchedBy = context
-    state.watched++
-    this.#running.add(client)
-    ;(context as unknown as Watchable)[abortWatch](this.#aborted)
-    // Aborted between its checkout and now: no abort is left to come, so it is cancelled as it starts.
-    if (context.aborted) stop(client)
-  }
-
-  /** That statement ended (answered, failed or cancelled). */
-  ended(client: PooledClient): void {
-    const state = client[clientState]
-    state.statementEnded?.()
-    state.statementEnded = undefined
-    if (state.giveUp !== undefined) state.clock.clearTimeout(state.giveUp)
-    state.giveUp = undefined
-    if (--state.watched > 0) return
-    state.watchedBy = undefined
-    this.#running.delete(client)
-  }
 }

@@ -4,7 +4,7 @@ import { isPermanentConnectError } from './connect-failure.js'
 import { abortable, connectorFor } from './connect-server.js'
 import { endClient, endGraceMillis, hasStatements } from './end-client.js'
 import { guardClient, type SessionGuard } from './pgbouncer-guard.js'
-import { clientState, type ClientState, type PooledClient } from './pooled-client.js'
+import { clientState, newClientState, type PooledClient } from './pooled-client.js'
 import { watchReadOnly } from './read-only-server.js'
 import { watchSessionEnd } from './session-end.js'
 import { readSessionRole, roleMatches } from './session-target.js'
@@ -55,7 +55,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
     async create(attempt: CreateAttempt<PooledClient>): Promise<PooledClient> {
       const opened = await connect(attempt.signal)
       const client = opened.client as PooledClient
-      const state: ClientState = { lease: attempt.lease, clock: extras.clock, holder: undefined, failure: undefined, broken: false, readOnlyServer: undefined, readOnlyTransaction: false, watchedBy: undefined, watched: 0, cancel: undefined, statementEnded: undefined, giveUp: undefined, committing: false, queryError: undefined, cancelLanded: false, listenerStatements: false, timedOut: false }
+      const state = newClientState(attempt.lease, extras.clock)
       client[clientState] = state
       // Always listening: pg emits 'error' on a client whose socket fails, idle or not.
       client.on('error', (error: Error) => {

@@ -3,12 +3,12 @@ import { liveOperation, PoolEngine, PoolMonitor, type PooledConnection } from '@
 import type * as pg from 'pg'
 import { PostgresConnectError } from '../errors.js'
 import type { QueryText, QueryValues } from '../query-types.js'
-import { StatementCancels } from './cancel-request.js'
+import { StatementCancels } from './statement-cancels.js'
 import { clientFactory, type ClientHooks } from './client-factory.js'
 import { describeConnectFailure } from './connect-failure.js'
 import { connectionTarget, rememberingPasswords } from './connection-target.js'
 import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
-import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
+import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { serverOf } from './read-only-server.js'
 import { isReadTimeout, sendQuery } from './run-query.js'
 import type { PgPoolSettings } from './settings.js'
@@ -24,12 +24,6 @@ const alreadyReleased = 'Release called on client which has already been release
 const releasedInTransaction = 'A client was released inside a transaction (no COMMIT or ROLLBACK), so its connection was closed: the server rolls the transaction back, and no other caller runs in it.'
 const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
 const releasedWithSubmittable = 'A client was released while a cursor or stream still ran on it (a pg-cursor not closed, a COPY whose other end gave up), so its connection was closed: the next holder would have waited behind it for good.'
-
-// 'T' in a transaction, 'E' in a failed one (pg reports the server's last ReadyForQuery).
-function inTransaction(client: PooledClient): boolean {
-  const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.()
-  return status === 'T' || status === 'E'
-}
 
 // A cursor or stream (pg-cursor, pg-query-stream, pg-copy-streams) still running on the client: it never ends
 // by itself once its reader is gone. pg's own Query, from the client's own pg (`Client.Query`), does: a

@@ -51,3 +51,40 @@ export interface ClientState {
 
 /** A pg client owned by a Lifeguard pool: a `pg.PoolClient` with its state. */
 export type PooledClient = pg.PoolClient & { [clientState]: ClientState }
+
+/** The state of a client just connected for `lease`. */
+export function newClientState(lease: PooledConnection<PooledClient>, clock: Clock): ClientState {
+  return {
+    lease,
+    clock,
+    holder: undefined,
+    failure: undefined,
+    broken: false,
+    readOnlyServer: undefined,
+    readOnlyTransaction: false,
+    watchedBy: undefined,
+    watched: 0,
+    cancel: undefined,
+    statementEnded: undefined,
+    giveUp: undefined,
+    committing: false,
+    queryError: undefined,
+    cancelLanded: false,
+    listenerStatements: false,
+    timedOut: false,
+  }
+}
+
+/**
+ * Where the client's session stands, from the server's last ReadyForQuery: `'I'` idle, `'T'` in a
+ * transaction, `'E'` in a failed one; undefined from a pg without it, or before the first answer.
+ */
+export function transactionStatus(client: pg.ClientBase): string | undefined {
+  return (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.() ?? undefined
+}
+
+/** True while the session is inside a transaction, failed or not: what its next holder would run in. */
+export function inTransaction(client: pg.ClientBase): boolean {
+  const status = transactionStatus(client)
+  return status === 'T' || status === 'E'
+}

@@ -3,9 +3,10 @@ import type { Clock, PoolMonitor } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { QueryText, QueryValues } from '../query-types.js'
 import { PostgresQueryTimeoutError, PostgresReadOnlyError } from '../errors.js'
-import { afterCancel, cancelOnClient, noteStatementEnd, releaseAfterCancel, type StatementCancels } from './cancel-request.js'
+import { afterCancel, cancelOnClient, noteStatementEnd, releaseAfterCancel } from './cancel-request.js'
+import type { StatementCancels } from './statement-cancels.js'
 import { endGraceMillis, hasStatements } from './end-client.js'
-import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
+import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
 import { sqlOperationName } from './sql-operation-name.js'
 
@@ -213,8 +214,7 @@ function releaseAfterFailure(client: PooledClient, text: QueryText, error: unkno
   const argument = releaseArgumentFor(error) ?? (hasRowLimit(text) ? new Error(portalLeftOpen) : undefined)
   if (argument !== undefined) return void afterCancel(client, argument).then((settled) => finish(client, settled, then))
   whenReady(client, clock, (ready) => {
-    const status = client.getTransactionStatus()
-    const left = !ready ? new Error(notReady) : status === 'T' || status === 'E' ? new Error(leftOpen) : undefined
+    const left = !ready ? new Error(notReady) : inTransaction(client) ? new Error(leftOpen) : undefined
     void afterCancel(client, left).then((settled) => finish(client, settled, then))
   })
 }
@@ -291,8 +291,7 @@ export function sendQuery<R extends pg.QueryResultRow>(
     }
     if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, undefined)
     // A lone `BEGIN` would otherwise hand an open transaction to the next caller of the pool.
-    const status = client.getTransactionStatus()
-    releaseAfterCancel(client, status === 'T' || status === 'E' ? new Error(leftOpen) : undefined)
+    releaseAfterCancel(client, inTransaction(client) ? new Error(leftOpen) : undefined)
     resolve(result)
   }
   if (client[clientState].broken) {
