@@ -48,6 +48,8 @@ export type {
 } from './pool-contract.js'
 
 export type {
+  PoolEventBase,
+  Listener,
   PoolEventMap,
   PoolEventName,
   PoolEventListeners,

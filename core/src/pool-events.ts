@@ -11,7 +11,8 @@ export interface OperationOwner {
   requestId?: string
 }
 
-interface PoolEventBase {
+/** What every lifecycle event carries. */
+export interface PoolEventBase {
   /** The pool's name. */
   pool: string
   /** The pool's kind (`postgres`, `mongodb`, ...). */
@@ -165,7 +166,8 @@ export type PoolEventName = keyof PoolEventMap
 
 // Whatever a listener returns is ignored but a promise, whose rejection is reported as a throw would be: so
 // `(event) => verbose && log(event)` and async listeners both fit.
-type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => unknown
+/** A listener of event `E`: what it returns is ignored, but a rejected promise is reported as a throw. */
+export type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => unknown
 
 /** The `events` option of a pool: `onConnect`, `onDisconnect`, ... each optional. */
 export interface PoolEventListeners {

@@ -12,7 +12,7 @@
 export { PostgresPool, createPostgresPool } from './postgres-pool.js'
 export type { PostgresPoolClient, ConnectCallback } from './postgres-pool.js'
 export { Pool } from './pool.js'
-export type { PoolConfig, PoolOptions } from './pool.js'
+export type { PoolConfig, PoolOptions, QueryCallback } from './pool.js'
 export type { PostgresPoolOptions, PostgresDriverOptions, OwnedDriverOption, PostgresHost, TargetSessionAttrs, PoolerOption } from './options.js'
 export { PostgresHandle, createPostgresHandle } from './postgres-handle.js'
 export type { AnyPostgresPool } from './postgres-handle.js'

@@ -75,7 +75,8 @@ export interface PoolOptions extends PoolConfig {
   idleTimeoutMillis: number | null
 }
 
-type QueryCallback<R> = (error: Error, result: R) => void
+/** pg's query callback: `callback(error, result)`. */
+export type QueryCallback<R> = (error: Error, result: R) => void
 const noop = (): void => {}
 
 /**
