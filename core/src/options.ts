@@ -205,8 +205,11 @@ function fail(where: string, name: string, expected: string, value: unknown, rul
   throw new InvalidOptionError(name, expected, `Invalid options for ${where}: expected \`${name}\` to be ${expected}, got ${shown}.`)
 }
 
-/** A string as a message shows it: without the credentials a connection string carries, and cut to 60 characters. */
-function shownText(value: string): string {
+/**
+ * @internal A string as a message shows it (a value, or an unknown option's key): without the credentials a
+ * connection string carries, and cut to 60 characters.
+ */
+export function shownText(value: string): string {
   // A connection string given by mistake (for a name, a prefix) keeps its password out of the message.
   // Redacted before it is cut for display: cut first, a long password lost its `@` and showed. The cut at
   // 64 kB only bounds the (linear) work for a huge value (a certificate given to the wrong option).

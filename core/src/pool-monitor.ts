@@ -143,9 +143,9 @@ export class PoolMonitor {
   }
 
   /**
-   * @internal `acquired()` for a pool engine that grants a checkout to a waiter, often while another
-   * operation releases a connection: `context` is the waiter's, and `undefined` means it had none (where
-   * `acquired()` would take the releasing operation, the current one, for its owner).
+   * @internal `acquired()` for a pool that knows whose checkout it is: an engine granting one to a waiter,
+   * often while another operation releases a connection, or a handle of an operation called outside it.
+   * `undefined` means no one's (where `acquired()` would take the current operation for its owner).
    */
   acquiredBy(waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined, now: number): Checkout {
     this.stats.recordWait(waitMillis, now)

@@ -122,10 +122,10 @@ export class Pool extends EventEmitter implements ManagedPool {
     this.#Promise = config?.Promise
     const log = config?.log
     this.#core = new PgPoolCore(settings, {
-      connected: (client) => this.emit('connect', client),
-      acquired: (client) => this.emit('acquire', client),
-      released: (argument, client) => this.emit('release', argument, client),
-      removed: (client) => this.emit('remove', client),
+      connected: (client) => this.#emitSafely('connect', client),
+      acquired: (client) => this.#emitSafely('acquire', client),
+      released: (argument, client) => this.#emitSafely('release', argument, client),
+      removed: (client) => this.#emitSafely('remove', client),
       // pg.Pool would throw (and crash the process) with nobody listening; Lifeguard reports it either way.
       idleError: (error, client) => {
         if (this.listenerCount('error') > 0) this.emit('error', error, client)
@@ -136,6 +136,17 @@ export class Pool extends EventEmitter implements ManagedPool {
       events.on('connect', (e) => log('new client connected', e.connectionId))
       events.on('disconnect', (e) => log(`client removed (${e.reason})`, e.connectionId))
       events.on('error', (e) => log(`client error (${e.source})`, e.error.message))
+    }
+  }
+
+  // pg.Pool's events are the application's code: a listener that throws is reported as a listener error and
+  // the pool goes on. Unguarded, one left a new connection open on the server ('connect'), a checkout that
+  // nobody held ('acquire'), or a query that never settled ('release').
+  #emitSafely(event: 'connect' | 'acquire' | 'release' | 'remove', ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args)
+    } catch (error) {
+      this.#core.monitor.error(error, 'listener')
     }
   }
 

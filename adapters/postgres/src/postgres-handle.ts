@@ -201,12 +201,16 @@ export class PostgresHandle implements AsyncDisposable {
 
   async #dispose(): Promise<void> {
     const held = this.#held
-    if (held === undefined || held.size === 0) return
+    const core = this.pool[poolCore]
+    // Queries of the operation still running, unawaited (a handler that returned without waiting): they run to
+    // their end, as a statement left running by a pg.Pool client does, and the disposal waits for them, so
+    // their connections are back when it is done. (An aborted operation's were cancelled on its abort.)
+    const queries = this.context === undefined ? undefined : core.cancels.whenEnded(this.context, new Set(held?.keys()))
+    if (held === undefined || held.size === 0) return queries
     const entries = [...held]
     held.clear()
-    const core = this.pool[poolCore]
     await Promise.all(
-      entries.map(([client, tx]) => {
+      [queries, ...entries.map(([client, tx]) => {
         // A transaction() refuses its late statements once finished, so its client can be rolled back and
         // reused (it may still be sending BEGIN: roll back whenever one was started).
         if (tx !== undefined) {
@@ -221,7 +225,7 @@ export class PostgresHandle implements AsyncDisposable {
         // run in another operation's session. It is closed instead (see `takeBack`).
         core.takeBack(client)
         return undefined
-      }),
+      })],
     )
   }
 

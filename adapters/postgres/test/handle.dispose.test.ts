@@ -142,6 +142,19 @@ test('await using disposes a standalone handle at the end of the block', async (
   await rejects(handleRef.query('SELECT 1'), DisposedError, 'ERR_DISPOSED')
 })
 
+test("a query the job never awaited runs to its end, and the job's disposal waits for it: its connection is back when runOperation returns", async ({ pool, container }) => {
+  let unawaited: Promise<unknown> | undefined
+  await runOperation('jobs', 'fire-and-forget', (context) => {
+    // An audit line written without waiting for it.
+    unawaited = context.postgres.query(`INSERT INTO ${table} SELECT 42 FROM pg_sleep(0.05)`)
+  }, { container })
+  assert.is(pool.activeCount, 0, 'its connection is back')
+  await unawaited
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE id = 42`)
+  assert.equal(rows, [{ n: 1 }], 'the statement ran to its end')
+  await pool.query(`DELETE FROM ${table} WHERE id = 42`)
+})
+
 test('dispose is idempotent', async ({ container }) => {
   const context = OperationContext.create('api', 'twice', { container })
   const handle = context.postgres

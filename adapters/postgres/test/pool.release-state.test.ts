@@ -66,9 +66,10 @@ test("a session the server ended under a statement (57P01), released as soon as 
   const errors: PoolErrorEvent[] = []
   const reasons: string[] = []
   const { pool, appName } = testPool('release-after-fatal', { maxSize: 1, events: { onError: (e) => void errors.push(e), onDisconnect: (e) => void reasons.push(e.reason) } })
+  let dropIn: Pool | undefined
   try {
     for (const face of ['PostgresPool', 'drop-in Pool'] as const) {
-      const from = face === 'PostgresPool' ? pool : new Pool({ ...pgConfig(), application_name: appName, max: 1 })
+      const from = face === 'PostgresPool' ? pool : (dropIn = new Pool({ ...pgConfig(), application_name: appName, max: 1 }))
       const client = await from.connect()
       const killed = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid
       const running = client.query('SELECT pg_sleep(30)').then(
@@ -84,11 +85,11 @@ test("a session the server ended under a statement (57P01), released as soon as 
       const after = await next.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
       assert.is.not(after.rows[0]?.pid, killed, `${face}: a new session`)
       next.release()
-      if (from !== pool) await (from as Pool).end()
     }
     assert.match(errors.map((e) => e.error.message).join('\n'), 'terminating connection due to administrator command')
     assert.ok(reasons.includes('error'), 'the ended session left as an error')
   } finally {
+    await dropIn?.end()
     await closeAndCheck(pool, appName)
   }
 })
@@ -104,6 +105,16 @@ test('a client given back with a cursor still open on it is closed: the next hol
     await waitForConnectionCount(appName, 0)
     assert.match(errors.map((e) => e.error.message).join('\n'), 'released while a cursor or stream still ran on it')
     assert.equal((await pool.query('SELECT 7 AS v')).rows, [{ v: 7 }])
+
+    // A cursor still queued behind a statement when the client is given back is the same.
+    const hastier = await pool.connect()
+    // Both are cut when the connection closes: their errors are expected.
+    const cut = hastier.query('SELECT pg_sleep(0.05)').then(() => 'finished', (error: Error) => error.message)
+    hastier.query(new Cursor('SELECT 1 AS n')).on('error', () => undefined)
+    hastier.release()
+    assert.match(await cut, 'Connection terminated')
+    await waitForConnectionCount(appName, 0)
+    assert.equal((await pool.query('SELECT 8 AS v')).rows, [{ v: 8 }])
 
     // A statement left running (not awaited) still runs to its end on the same connection, as with pg.Pool.
     const hasty = await pool.connect()

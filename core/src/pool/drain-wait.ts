@@ -19,8 +19,13 @@ export class DrainWait {
     return this.#drained !== undefined
   }
 
-  /** Waits up to `timeoutMillis` for `drained()`: true if it came. */
+  /**
+   * Waits up to `timeoutMillis` for `drained()`: true if it came.
+   *
+   * @throws {Error} while another wait is under way (a close runs once)
+   */
   wait(timeoutMillis: number): Promise<boolean> {
+    if (this.waiting) throw new Error('A drain wait is already under way.')
     const clock = this.#clock
     return new Promise<boolean>((resolve) => {
       let deadline = clock.now() + timeoutMillis

@@ -19,8 +19,9 @@ export interface JobWorkerOptions {
   /** Jobs processed at once; default 4. Keep it at or below the pool's `maxSize`. */
   concurrency?: number
   /**
-   * Abort a job's `context.signal` after this long: its waits for a connection see it; a statement already
-   * running is not cancelled (the job's own code may pass the signal on, or set `statement_timeout`).
+   * Abort a job after this long: its waits for a connection end, and its statements through
+   * `context.postgres` are cancelled on the server (a transaction rolled back). Work that does not go through
+   * the context (a client of its own, a fetch) sees `context.signal` only if the job passes it on.
    */
   deadlineMillis?: number
   /** BullMQ key prefix; default `'bull'`. */

@@ -1,4 +1,4 @@
-import { checkOption, controlQuery, MAX_TIMER_MILLIS, rejectOption, systemClock, validateOptions, type Clock, type ControlQuery } from '@lifeguard/core/adapter'
+import { checkOption, controlQuery, MAX_TIMER_MILLIS, rejectOption, systemClock, validateOptions, type Clock, type ControlQuery, type OptionRule } from '@lifeguard/core/adapter'
 import type { PoolSample } from './scaling-policy.js'
 
 /** Runs a parameterized SQL query, like `pg`'s `client.query(text, values)`. */
@@ -112,7 +112,9 @@ export const BUDGET_QUERY = 'SELECT count(*)::int AS held FROM pg_stat_get_activ
  * @throws {InvalidOptionError} naming an input that is missing, not an integer, or out of range
  */
 export function budgetLimit(input: BudgetLimitInput): number {
-  validateOptions('budgetLimit', input, limitInputRules)
+  // Each input checked by itself, not the object: `budgetLimit({ ...reading, total })` carries other keys.
+  checkOption('budgetLimit', 'input', input, { type: 'object' })
+  for (const [key, rule] of Object.entries(limitInputRules)) checkOption('budgetLimit', key, (input as unknown as Record<string, unknown>)[key], rule)
   const { total, maxInstances } = input
   const opening = input.opening ?? 0
   const own = input.own + opening
@@ -132,7 +134,7 @@ const limitInputRules = {
   opening: { type: 'integer', min: 0, optional: true },
   claimFraction: { type: 'number', min: 0.01, max: 1, optional: true },
   maxInstances: { type: 'integer', min: 1, optional: true },
-} as const
+} as const satisfies Record<string, OptionRule>
 
 const optionRules = {
   total: { type: 'integer', min: 1 },

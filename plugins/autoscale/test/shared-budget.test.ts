@@ -76,6 +76,8 @@ limit('refuses inputs that are missing, not integers or out of range, naming the
     assert.is(error.option, option)
     assert.match(error.message, 'Invalid options for budgetLimit')
   }
+  // Other keys are left alone: a reading spread into the input is fine.
+  assert.is(budgetLimit({ ...{ free: 20, atMillis: 5, limit: 40 }, total: 90, held: 70, own: 30 } as never), 40)
 })
 
 const budget = suite('SharedBudget')

@@ -25,19 +25,18 @@ export function holdUntilSent(c: Context, operation: HttpOperation): void {
 // anyone reads the response (a test of `app.request()` that checks only the status).
 function watched(body: ReadableStream<Uint8Array>, done: (finished: boolean) => void): ReadableStream<Uint8Array> {
   const reader = body.getReader()
-  let over = false
-  let cancelling = false
+  // 'cancelling': `cancel` ends the watch once the body's own cleanup has run.
+  let state: 'reading' | 'cancelling' | 'over' = 'reading'
   const finish = (finished: boolean): void => {
-    if (over) return
-    over = true
+    if (state === 'over') return
+    state = 'over'
     done(finished)
   }
   // Moves one chunk across; false once there is nothing more to move.
   const move = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> => {
     try {
       const { value, done: ended } = await reader.read()
-      // Cancelled meanwhile: `cancel` ends the watch once the body's own cleanup has run.
-      if (over || cancelling) return false
+      if (state !== 'reading') return false
       if (ended) {
         controller.close()
         finish(true)
@@ -46,7 +45,7 @@ function watched(body: ReadableStream<Uint8Array>, done: (finished: boolean) => 
       controller.enqueue(value)
       return true
     } catch (error) {
-      if (over || cancelling) return false
+      if (state !== 'reading') return false
       controller.error(error)
       finish(false)
       return false
@@ -60,7 +59,7 @@ function watched(body: ReadableStream<Uint8Array>, done: (finished: boolean) => 
       await move(controller)
     },
     cancel(reason) {
-      cancelling = true
+      if (state === 'reading') state = 'cancelling'
       // The body's own cleanup (Hono's `onAbort`) runs first, while the scope it may use is still open.
       return reader.cancel(reason).finally(() => finish(false))
     },

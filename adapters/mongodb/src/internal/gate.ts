@@ -177,7 +177,7 @@ export class Gate {
 
   #tryAdmit(source: Abortable | undefined): Checkout | undefined {
     // Throws PoolClosedError once the pool is closing.
-    return this.#queue.tryAcquire() ? this.#monitor.acquired(0, ownerOf(source)) : undefined
+    return this.#queue.tryAcquire() ? this.#acquired(0, source) : undefined
   }
 
   async #wait(source: Abortable | undefined): Promise<Checkout> {
@@ -191,7 +191,13 @@ export class Gate {
       else if (error instanceof OperationAbortedError && error.queued) this.#monitor.abandoned()
       throw error
     }
-    return this.#monitor.acquired(performance.now() - started, ownerOf(source))
+    return this.#acquired(performance.now() - started, source)
+  }
+
+  // Starts the monitor's checkout, owned by `ownerOf(source)`: given explicitly, as `undefined` (no one's) too.
+  #acquired(waitMillis: number, source: Abortable | undefined): Checkout {
+    const monitor = this.#monitor
+    return monitor.acquiredBy(waitMillis, ownerOf(source), monitor.captureOrigin(), monitor.clock.now())
   }
 
   async #runAdmitted<R>(checkout: Checkout, operation: () => Promise<R>): Promise<R> {

@@ -36,6 +36,11 @@ export function endClient(client: pg.Client, clock: Clock = systemClock, graceMi
   })
 }
 
+/** The statement the client runs now (pg's own field), if any. */
+export function activeStatement(client: pg.Client): object | undefined {
+  return (client as unknown as { _activeQuery?: object | null })._activeQuery ?? undefined
+}
+
 /**
  * True while the client runs or queues a statement. pg's own fields (`activeQuery` and `queryQueue` are
  * deprecated getters over them); a pg without them is taken as having nothing queued.

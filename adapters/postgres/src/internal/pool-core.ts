@@ -25,32 +25,16 @@ const releasedInTransaction = 'A client was released inside a transaction (no CO
 const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
 const releasedWithSubmittable = 'A client was released while a cursor or stream still ran on it (a pg-cursor not closed, a COPY whose other end gave up), so its connection was closed: the next holder would have waited behind it for good.'
 
-// A cursor or stream (pg-cursor, pg-query-stream, pg-copy-streams) still running on the client: it never ends
-// by itself once its reader is gone. pg's own Query, from the client's own pg (`Client.Query`), does: a
+// A cursor or stream (pg-cursor, pg-query-stream, pg-copy-streams) running or queued on the client: it never
+// ends by itself once its reader is gone. pg's own Query, from the client's own pg (`Client.Query`), does: a
 // statement left running when the client is given back runs to its end, as with pg.Pool.
-function runsSubmittable(client: PooledClient): boolean {
-  const active = (client as unknown as { _activeQuery?: object | null })._activeQuery
-  if (active === undefined || active === null) return false
+function cursorOrStreamPending(client: PooledClient): boolean {
+  const { _activeQuery: active, _queryQueue: queued } = client as unknown as { _activeQuery?: object | null; _queryQueue?: object[] }
+  if ((active === undefined || active === null) && (queued === undefined || queued.length === 0)) return false
   const Query = (client.constructor as { Query?: new (...args: never[]) => object }).Query
-  return Query !== undefined && !(active instanceof Query)
-}
-
-// The pg.Pool face's listeners are the application's code: one that throws is reported as a listener error
-// and the pool goes on. Unguarded, one left a new connection open on the server ('connect'), a checkout that
-// nobody held ('acquire'), or a query that never settled ('release').
-function isolated(hooks: CheckoutHooks, report: (error: unknown) => void): CheckoutHooks {
-  const safe: Record<string, (first: never, second: never) => void> = {}
-  for (const [key, hook] of Object.entries(hooks) as [string, ((first: never, second: never) => void) | undefined][]) {
-    if (hook === undefined) continue
-    safe[key] = (first, second) => {
-      try {
-        hook(first, second)
-      } catch (error) {
-        report(error)
-      }
-    }
-  }
-  return safe as CheckoutHooks
+  if (Query === undefined) return false
+  if (active !== undefined && active !== null && !(active instanceof Query)) return true
+  return queued?.some((query) => !(query instanceof Query)) === true
 }
 
 /**
@@ -73,7 +57,6 @@ export class PgPoolCore {
     const settings: PgPoolSettings = { ...given, clientConfig: rememberingPasswords(given.clientConfig, secrets) }
     this.name = settings.name
     this.target = target
-    hooks = isolated(hooks, (error) => this.monitor.error(error, 'listener'))
     this.#hooks = hooks
     this.monitor = new PoolMonitor({
       name: settings.name,
@@ -178,7 +161,7 @@ export class PgPoolCore {
     // Given back inside a transaction (`BEGIN` without `COMMIT`, or after a failed statement in one): the next
     // holder's work would run in it, and be rolled back with it. Closed instead; the server rolls it back.
     if (!argument && !state.broken && inTransaction(client)) argument = new Error(releasedInTransaction)
-    if (!argument && !state.broken && runsSubmittable(client)) argument = new Error(releasedWithSubmittable)
+    if (!argument && !state.broken && cursorOrStreamPending(client)) argument = new Error(releasedWithSubmittable)
     this.engine.release(lease, argument === false ? undefined : argument)
   }
 

@@ -1,7 +1,7 @@
 // The options both pool faces share for where connections go: several hosts, the session a connection
 // must have, and PgBouncer in transaction mode.
 import { InvalidOptionError } from '@lifeguard/core'
-import { checkOption, rejectOption, type OptionRule } from '@lifeguard/core/adapter'
+import { checkOption, rejectOption, shownText, type OptionRule } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { PoolerOption, PostgresHost, TargetSessionAttrs } from '../options.js'
 import type { PoolerSettings } from './settings.js'
@@ -61,8 +61,12 @@ export function resolveRouting(where: string, options: { hosts?: readonly Postgr
 function checkHost(where: string, name: string, entry: unknown): PostgresHost {
   checkOption(where, name, entry, { type: 'object' })
   const { host, port, ...rest } = entry as Record<string, unknown>
-  const unknown = Object.keys(rest)[0]
-  if (unknown !== undefined) throw new InvalidOptionError(`${name}.${unknown}`, 'a known option', `Invalid options for ${where}: unknown option \`${name}.${unknown}\`. Known options: \`host\`, \`port\`.`)
+  const key = Object.keys(rest)[0]
+  if (key !== undefined) {
+    // Shown as a value is: a connection string spread into the entry by mistake is one.
+    const unknown = `${name}.${shownText(key)}`
+    throw new InvalidOptionError(unknown, 'a known option', `Invalid options for ${where}: unknown option \`${unknown}\`. Known options: \`host\`, \`port\`.`)
+  }
   checkOption(where, `${name}.host`, host, hostRule)
   checkOption(where, `${name}.port`, port, { type: 'integer', min: 1, max: 65535, optional: true })
   return port === undefined ? { host: host as string } : { host: host as string, port: port as number }

@@ -5,7 +5,7 @@ import type { QueryText, QueryValues } from '../query-types.js'
 import { PostgresQueryTimeoutError, PostgresReadOnlyError } from '../errors.js'
 import { afterCancel, cancelOnClient, noteStatementEnd, releaseAfterCancel } from './cancel-request.js'
 import type { StatementCancels } from './statement-cancels.js'
-import { endGraceMillis, hasStatements } from './end-client.js'
+import { activeStatement, endGraceMillis } from './end-client.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
 import { sqlOperationName } from './sql-operation-name.js'
@@ -119,13 +119,13 @@ export function reportQuery(monitor: PoolMonitor, client: PooledClient, text: Qu
 }
 
 /**
- * What to give a client back with after pg's `client.query()` threw: nothing when pg threw before taking the
- * query (a null query, a bad callback); the error when it had taken it as running with nothing sent (values
- * it cannot even read, such as a revoked proxy), which leaves the connection waiting for good: closed.
+ * After pg's `client.query()` threw: true when it had already taken the query as running, with nothing sent
+ * (values it cannot even read, such as a revoked proxy), which leaves the connection waiting for good; false
+ * when it threw before taking it (a null query, a bad callback). `activeBefore`: what ran before the call.
  */
-function stuckAfterThrow(client: PooledClient, error: unknown): Error | undefined {
-  if (!hasStatements(client)) return undefined
-  return error instanceof Error ? error : new Error(String(error))
+function stalledByThrow(client: PooledClient, activeBefore: object | undefined): boolean {
+  const active = activeStatement(client)
+  return active !== undefined && active !== activeBefore
 }
 
 /**
@@ -151,10 +151,11 @@ export function runStatement<R extends pg.QueryResultRow>(
   // and its later answers (the connection closed under it) reject no promise nobody listens to.
   let stuck = false
   const running = new Promise<pg.QueryResult<R>>((resolve, reject) => {
+    const activeBefore = activeStatement(client)
     try {
       ;(client.query as (text: unknown, values: unknown, callback: QueryCallback) => void)(text, values, (error, result) => (error ? reject(error) : resolve(result)))
     } catch (error) {
-      stuck = stuckAfterThrow(client, error) !== undefined
+      stuck = stalledByThrow(client, activeBefore)
       reject(error)
     }
   })
@@ -300,6 +301,7 @@ export function sendQuery<R extends pg.QueryResultRow>(
     reject(new ConnectionLostError(pool, 'run a query', false, { cause: redact(client[clientState].failure ?? new Error('The connection broke.')) }))
     return
   }
+  const activeBefore = activeStatement(client)
   try {
     if (watched) watch.started(client, context)
     ;(client.query as (text: unknown, values: unknown, callback: QueryCallback) => void)(text, values, done)
@@ -307,7 +309,8 @@ export function sendQuery<R extends pg.QueryResultRow>(
     // Answered here: a query pg took before throwing fails again when its connection is closed.
     answered = true
     if (watched) watch.ended(client)
-    client.release(stuckAfterThrow(client, error))
+    // Closed when pg had taken it: it would never answer again.
+    client.release(stalledByThrow(client, activeBefore) ? (error instanceof Error ? error : new Error(String(error))) : undefined)
     reject(error)
   }
 }

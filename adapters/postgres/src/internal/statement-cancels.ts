@@ -20,6 +20,8 @@ function stop(client: PooledClient): void {
  */
 export class StatementCancels {
   readonly #running = new Set<PooledClient>()
+  // Statements someone waits for (see `whenEnded`), and what to call once each has ended.
+  readonly #awaited = new Map<PooledClient, () => void>()
   // Aborts are rare: a look through the running statements is cheaper than tracking them per operation.
   readonly #aborted = (context: OperationContext): void => {
     for (const client of this.#running) if (client[clientState].watchedBy === context) stop(client)
@@ -47,5 +49,23 @@ export class StatementCancels {
     if (--state.watched > 0) return
     state.watchedBy = undefined
     this.#running.delete(client)
+    if (this.#awaited.size > 0) {
+      this.#awaited.get(client)?.()
+      this.#awaited.delete(client)
+    }
+  }
+
+  /**
+   * Resolves once every statement of `context` running now has ended, but those on the clients in `except`
+   * (a handle's transactions, which it ends itself).
+   */
+  whenEnded(context: OperationContext, except: ReadonlySet<PooledClient>): Promise<void> {
+    const ending: Promise<void>[] = []
+    for (const client of this.#running) {
+      if (client[clientState].watchedBy !== context || except.has(client)) continue
+      const earlier = this.#awaited.get(client)
+      ending.push(new Promise<void>((resolve) => this.#awaited.set(client, earlier === undefined ? resolve : () => (earlier(), resolve()))))
+    }
+    return ending.length === 0 ? Promise.resolve() : Promise.all(ending).then(() => undefined)
   }
 }
