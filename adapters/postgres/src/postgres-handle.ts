@@ -205,7 +205,7 @@ export class PostgresHandle implements AsyncDisposable {
     // Queries of the operation still running, unawaited (a handler that returned without waiting): they run to
     // their end, as a statement left running by a pg.Pool client does, and the disposal waits for them, so
     // their connections are back when it is done. (An aborted operation's were cancelled on its abort.)
-    const queries = this.context === undefined ? undefined : core.cancels.whenEnded(this.context, new Set(held?.keys()))
+    const queries = this.context === undefined ? undefined : core.cancels.whenEnded(this.context, held)
     if (held === undefined || held.size === 0) return queries
     const entries = [...held]
     held.clear()

@@ -57,15 +57,17 @@ export class StatementCancels {
 
   /**
    * Resolves once every statement of `context` running now has ended, but those on the clients in `except`
-   * (a handle's transactions, which it ends itself).
+   * (a handle's transactions, which it ends itself); undefined when none runs (every request's disposal asks).
    */
-  whenEnded(context: OperationContext, except: ReadonlySet<PooledClient>): Promise<void> {
-    const ending: Promise<void>[] = []
+  whenEnded(context: OperationContext, except: ReadonlyMap<PooledClient, unknown> | undefined): Promise<void> | undefined {
+    if (this.#running.size === 0) return undefined
+    let ending: Promise<void>[] | undefined
     for (const client of this.#running) {
-      if (client[clientState].watchedBy !== context || except.has(client)) continue
+      if (client[clientState].watchedBy !== context || except?.has(client) === true) continue
+      ending ??= []
       const earlier = this.#awaited.get(client)
       ending.push(new Promise<void>((resolve) => this.#awaited.set(client, earlier === undefined ? resolve : () => (earlier(), resolve()))))
     }
-    return ending.length === 0 ? Promise.resolve() : Promise.all(ending).then(() => undefined)
+    return ending === undefined ? undefined : Promise.all(ending).then(() => undefined)
   }
 }
