@@ -19,6 +19,7 @@ export type { TargetParts } from './redact.js'
 
 export { controlQuery } from './control-query.js'
 export { outsideOperations } from './context-storage.js'
+export { reportToUser } from './report-to-user.js'
 export type { ControlQuery } from './control-query.js'
 export { clockRule, systemClock } from './clock.js'
 export type { Clock, ClockTimer } from './clock.js'

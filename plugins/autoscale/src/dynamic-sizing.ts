@@ -44,12 +44,30 @@ function setConfig(pool: ManagedPool, options: AttachOptions, next: AutoscalePoo
   if (pool.state === 'closing' || pool.state === 'closed') throw new PoolClosedError(pool.name, 'size')
   let state = states.get(pool)
   if (state === undefined) states.set(pool, (state = { options }))
-  state.running?.stop()
+  const previous = state.running
+  previous?.stop()
   state.running = undefined
   const config = Object.freeze({ ...next })
   // Attached first: another autoscaler sizing the pool refuses it, and then nothing is recorded.
-  if (next.enabled !== false) state.running = attachAutoscaler(pool, config, state.options)
+  if (next.enabled !== false) {
+    try {
+      state.running = attachAutoscaler(pool, config, state.options)
+    } catch (error) {
+      // Refused (its budget sizes another pool): the running config stays in force, sizing the pool again.
+      if (previous !== undefined && state.config !== undefined) state.running = reattached(pool, state.config, state.options)
+      throw error
+    }
+  }
   state.config = config
+}
+
+// The previous config, attached again after a new one was refused; undefined if that fails too.
+function reattached(pool: ManagedPool, config: AutoscalePoolConfig, options: AttachOptions): PoolAutoscaler | undefined {
+  try {
+    return attachAutoscaler(pool, config, options)
+  } catch {
+    return undefined
+  }
 }
 
 // The methods, reading `this`: the same descriptors serve one pool or a whole class's prototype.

@@ -1,5 +1,5 @@
 import { RegistrationError, type ManagedPool, type PoolCounters, type PoolSize, type ResizeOptions } from '@lifeguard/core'
-import { checkOption, rejectOption, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
+import { checkOption, rejectOption, reportToUser, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { enforceBounds } from './internal/bounds.js'
@@ -133,7 +133,10 @@ class Runner implements PoolAutoscaler {
     this.pool = pool
     this.policy = policy
     this.budget = budget
-    this.#onError = options.onError ?? reportWarning
+    const onError = options.onError ?? reportWarning
+    // Errors of the user's code (a policy, the onError itself) never escape: they would crash the process from
+    // a timer, or end the timer chain for good.
+    this.#onError = (error) => reportToUser(onError, error, `the autoscaler of pool '${pool.name}'`, 'LIFEGUARD_AUTOSCALE_ON_ERROR_FAILED')
     this.#clock = options.clock ?? systemClock
     this.#lastEvaluationAt = this.#clock.now()
     const metrics = pool.getPoolMetrics()
@@ -169,17 +172,22 @@ class Runner implements PoolAutoscaler {
 
   sample(): void {
     const metrics = this.#metrics()
-    if (metrics !== undefined) this.policy.observe(metrics)
+    if (metrics === undefined) return
+    try {
+      this.policy.observe(metrics)
+    } catch (error) {
+      this.#onError(error)
+    }
   }
 
   evaluate(): ScalingDecision | undefined {
     const metrics = this.#metrics()
     if (metrics === undefined) return undefined
-    this.policy.observe(metrics)
     this.#lastEvaluationAt = this.#clock.now()
     let decision: ScalingDecision | undefined
     const input: EvaluationInput = { size: metrics.maxSize }
     try {
+      this.policy.observe(metrics)
       const budgetLimit = this.budget?.limit(metrics.maxSize)
       if (budgetLimit !== undefined) input.budgetLimit = budgetLimit
       if (this.#loop !== undefined) {
@@ -192,7 +200,8 @@ class Runner implements PoolAutoscaler {
       this.#onError(error)
       return undefined
     }
-    if (decision === undefined) return undefined
+    // A policy of the user's own may answer null for "no change" too.
+    if (decision === undefined || decision === null) return undefined
     if (!Number.isInteger(decision.size) || decision.size < 1) {
       this.#onError(new RangeError(`Could not resize pool '${this.pool.name}'. Its policy decided a size of ${typeof decision.size === 'number' ? String(decision.size) : `${JSON.stringify(String(decision.size))} (${typeof decision.size})`}; a size is an integer >= 1.`))
       return undefined
@@ -246,13 +255,18 @@ class Runner implements PoolAutoscaler {
     if (this.policy.dueInMillis?.() === 0) this.evaluate()
   }
 
-  // A chain of one-shot timers through the clock (a manual one is driven by hand).
+  // A chain of one-shot timers through the clock (a manual one is driven by hand). A throw from `fn` (a
+  // policy's `dueInMillis()`) is reported and the chain goes on: unguarded, it ended the chain for good.
   #every(name: string, millis: number, fn: () => void): void {
     const next = (): void => {
       if (!this.#running) return
       // Background timers: an autoscaler never keeps the process alive.
       this.#timers.set(name, this.#clock.setTimeout(() => {
-        fn()
+        try {
+          fn()
+        } catch (error) {
+          this.#onError(error)
+        }
         next()
       }, millis, true))
     }

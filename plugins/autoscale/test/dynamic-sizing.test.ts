@@ -1,7 +1,7 @@
 import { InvalidOptionError, PoolClosedError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { AdaptivePolicy, ThresholdPolicy, withDynamicSizing, type DynamicPoolConfig } from '../src/index.js'
+import { AdaptivePolicy, createSharedBudget, ThresholdPolicy, withDynamicSizing, type DynamicPoolConfig } from '../src/index.js'
 import { ManualClock } from './_helpers/manual-clock.js'
 import { ModelPool, waitBound } from './_helpers/model-pool.js'
 import { throwsError } from '@lifeguard/test-kit'
@@ -59,6 +59,20 @@ seed('rejects an invalid config naming the field, and keeps the running one', ()
   assert.ok(running?.running)
   assert.equal(pool.getDynamicPoolConfig(), config)
   running?.stop()
+})
+
+seed("a config refused when attached (its budget sizes another pool) keeps the running one in force", () => {
+  const budget = createSharedBudget({ total: 90, applicationName: 'svc', query: async () => ({ rows: [{ held: 0 }] }) })
+  const other = withDynamicSizing(new ModelPool('billing', { model: waitBound(5), maxSize: 10 }), { timers: false })
+  other.setDynamicPoolConfig({ policy: 'adaptive', minSize: 2, maxSize: 20, budget })
+  const pool = withDynamicSizing(new ModelPool('orders', { model: waitBound(5), maxSize: 10 }), { timers: false })
+  pool.setDynamicPoolConfig(config)
+  const error = throwsError(() => pool.setDynamicPoolConfig({ policy: 'adaptive', minSize: 2, maxSize: 20, budget }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'budget')
+  assert.equal(pool.getDynamicPoolConfig(), config)
+  assert.ok(pool.dynamicSizing?.running, 'the pool is still sized by the config in force')
+  pool.dynamicSizing?.stop()
+  other.dynamicSizing?.stop()
 })
 
 seed('refuses a config for a closed pool with PoolClosedError: it would size nothing', async () => {

@@ -232,6 +232,55 @@ runtime('warns through process.emitWarning when no onError is given', async () =
   assert.match(warnings[0]?.message ?? '', 'resize refused')
 })
 
+runtime("a policy, or an onError, that throws is reported and the autoscaler goes on: nothing escapes its timers", async () => {
+  const clock = new TimerClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  let observed = 0
+  let throwing = true
+  const policy: ScalingPolicy = {
+    kind: 'flaky',
+    minSize: 1,
+    maxSize: 20,
+    evaluationIntervalMillis: 1000,
+    sampleIntervalMillis: 100,
+    observe() {
+      observed++
+      if (throwing) throw new Error('policy bug')
+    },
+    evaluate: () => ({ size: 12, reason: 'autoscale:flaky', details: {} }),
+  }
+  const errors: unknown[] = []
+  const scaler = attachAutoscaler(pool, policy, { clock, onError: (error) => errors.push(error) })
+  await clock.advance(1000)
+  assert.ok(errors.length >= 2, `reported ${errors.length} times`)
+  assert.match((errors[0] as Error).message, 'policy bug')
+  throwing = false
+  const before = observed
+  await clock.advance(1000)
+  assert.ok(observed > before, 'still sampling')
+  assert.is(pool.maxSize, 12, 'and sizing')
+  scaler.stop()
+
+  // An onError that fails (a logger that is down) becomes a process warning; the autoscaler still goes on.
+  throwing = true
+  const warnings = await captureWarnings(async () => {
+    const other = attachAutoscaler(pool, policy, {
+      clock,
+      onError: () => {
+        throw new Error('logger down')
+      },
+    })
+    await clock.advance(300)
+    const sampled = observed
+    await clock.advance(300)
+    assert.ok(observed > sampled, 'still sampling')
+    other.stop()
+  })
+  assert.ok(warnings.length >= 2)
+  assert.is(warnings[0]?.code, 'LIFEGUARD_AUTOSCALE_ON_ERROR_FAILED')
+  assert.match(warnings[0]?.message ?? '', "The onError of the autoscaler of pool 'orders' failed: logger down. It was reporting: policy bug")
+})
+
 runtime('keeps the pool within a shared budget read from the server', async () => {
   const clock = new ManualClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 100 })

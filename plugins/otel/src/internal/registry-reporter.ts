@@ -1,5 +1,6 @@
 import type { BatchObservableCallback, BatchObservableResult, Meter, MeterProvider } from '@opentelemetry/api'
 import { RegistrationError, type ManagedPool, type PoolRegistry } from '@lifeguard/core'
+import { reportToUser } from '@lifeguard/core/adapter'
 import { attributeNames } from '../semantic-conventions.js'
 import { createPoolInstruments, observables } from './pool-instruments.js'
 import { PoolNameClaims } from './pool-name-claims.js'
@@ -111,9 +112,5 @@ function nameTaken(poolName: string, name: string): RegistrationError {
 
 // A failing onError must not break the registry's subscription or the caller of instrumentPools().
 function report(onError: (error: unknown) => void, error: Error): void {
-  try {
-    onError(error)
-  } catch (failure) {
-    process.emitWarning(`The onError of instrumentPools() failed: ${failure instanceof Error ? failure.message : String(failure)}. It was reporting: ${error.message}`, { code: 'LIFEGUARD_OTEL_ON_ERROR_FAILED' })
-  }
+  reportToUser(onError, error, 'instrumentPools()', 'LIFEGUARD_OTEL_ON_ERROR_FAILED')
 }
