@@ -44,7 +44,10 @@ export function formatTarget(parts: TargetParts): string {
   const user = parts.user ? `${encodeURIComponent(parts.user)}@` : ''
   const port = parts.port === undefined || parts.port === '' ? '' : `:${parts.port}`
   const database = parts.database ? `/${parts.database}` : ''
-  return `${parts.protocol}://${user}${parts.host ?? 'localhost'}${port}${database}`
+  // An IPv6 address in brackets, as in a URL: its port can then be told from it. A host list is left as is.
+  const host = parts.host ?? 'localhost'
+  const shown = host.includes(':') && !host.includes(',') && !host.startsWith('[') && !host.startsWith('/') ? `[${host}]` : host
+  return `${parts.protocol}://${user}${shown}${port}${database}`
 }
 
 /**

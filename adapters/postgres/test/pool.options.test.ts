@@ -24,6 +24,32 @@ test('requires a name', () => {
   assert.is(invalid(undefined).option, 'options')
 })
 
+test('takes a `@` in a query value or in the database name after a user part, as pg does', async () => {
+  for (const connectionString of ['postgres://postgres@127.0.0.1:5432/test?application_name=orders-api@prod', 'postgres://postgres@127.0.0.1:5432/orders@eu', 'postgres://127.0.0.1:5432/test?options=-c%20x.y%3Da@b']) {
+    const pool = createPostgresPool({ name: 'a', connectionString })
+    await pool.close()
+    await new Pool({ connectionString }).end()
+  }
+  // A raw `/` or `?` in a password still cuts the user part short: refused, never shown.
+  for (const connectionString of ['postgres://app:pa?ss@db/orders', 'postgres://app:pa/ss@db/orders']) {
+    const error = invalid({ name: 'a', connectionString })
+    assert.match(error.message, 'user part is cut short')
+    assert.not.match(error.message, 'pa?ss')
+  }
+  // A host list in the URL does not parse: the message says where it goes.
+  assert.match(invalid({ name: 'a', connectionString: 'postgres://app@db1:5432,db2:5432/orders' }).message, "several hosts go in `hosts` or `host: 'db1,db2'`")
+})
+
+test('shows an IPv6 host in brackets in the target, as a URL does', async () => {
+  const pools = [
+    createPostgresPool({ name: 'a', connectionString: 'postgres://app@[::1]:5432/orders' }),
+    createPostgresPool({ name: 'b', host: '::1', user: 'app', database: 'orders' }),
+    createPostgresPool({ name: 'c', hosts: [{ host: '2001:db8::5' }, { host: 'db2', port: 6432 }], user: 'app', database: 'orders' }),
+  ]
+  assert.equal(pools.map((pool) => pool.target), ['postgres://app@[::1]:5432/orders', 'postgres://app@[::1]:5432/orders', 'postgres://app@[2001:db8::5]:5432,db2:6432/orders'])
+  for (const pool of pools) await pool.close()
+})
+
 test('refuses a connection string as the name (a DATABASE_URL passed by mistake), without quoting its password', () => {
   const error = invalid({ name: 'postgres://app:hunter2@db:5432/orders' })
   assert.is(error.option, 'name')
@@ -137,9 +163,10 @@ test('refuses a connection string pg would misread or cannot parse, at once and 
   assert.is(invalid({ name: 'a', connectionString: 'localhost:5432/test' }).option, 'connectionString')
   // Every checkout would fail with "Invalid URL" until the acquire timeout.
   const unparsed = invalid({ name: 'a', connectionString: 'postgres://app:S3cretPw@[::1:5432/test' })
-  assert.match(unparsed.message, 'a URL that does not parse (in a password, `/`, `?` and `#` must be percent-encoded)')
+  assert.match(unparsed.message, 'a URL that does not parse (a port is 1 to 65535; several hosts go in')
   // A raw `/` or `?` that pg reads as a port and a path, or as a query: the password would be in the target.
-  const cut = [invalid({ name: 'a', connectionString: 'postgres://app:2024/S3cretPw@db/orders' }), invalid({ name: 'a', connectionString: 'postgres://app:99?x=S3cretPw@db/orders' })]
+  // (After a `?`, a `=` before the `@` reads as a query's value, which pg takes: `?application_name=api@eu`.)
+  const cut = [invalid({ name: 'a', connectionString: 'postgres://app:2024/S3cretPw@db/orders' }), invalid({ name: 'a', connectionString: 'postgres://app:99?S3cretPw@db/orders' })]
   for (const error of cut) assert.match(error.message, 'a URL whose user part is cut short (in a password, `/`, `?` and `#` must be percent-encoded)')
   for (const error of [keyValue, unparsed, ...cut]) {
     assert.not.match(error.message, 'S3cretPw')

@@ -134,7 +134,8 @@ async function passwordQuotingServer(): Promise<{ port: number; close(): Promise
       }
       if (chunk[0] !== 0x70) return
       const sent = chunk.subarray(5, chunk.indexOf(0, 5)).toString()
-      const fields = [['S', 'FATAL'], ['V', 'FATAL'], ['C', '28P01'], ['M', `password authentication failed: you sent "${sent}"`]]
+      // Quoted as sent and as a URL would carry it.
+      const fields = [['S', 'FATAL'], ['V', 'FATAL'], ['C', '28P01'], ['M', `password authentication failed: you sent "${sent}" (${encodeURIComponent(sent)})`]]
       socket.end(message('E', Buffer.concat([...fields.map(([key, value]) => Buffer.from(`${key}${value}\0`)), Buffer.from([0])])))
     })
   })
@@ -154,6 +155,31 @@ test('a password from a function (rotating credentials) is scrubbed as a string 
       const everything = [error.message, inspect(error, { depth: 5 }), ...errors.map((e) => inspect(e.error, { depth: 5 })), JSON.stringify(pool.getPoolMetrics())].join('\n')
       assert.not.match(everything, quoted)
       assert.ok(errors.length >= 1)
+      await pool.close()
+    }
+  } finally {
+    await server.close()
+  }
+})
+
+test('a password with characters a URL encodes is scrubbed in both forms, however it is given', async () => {
+  const server = await passwordQuotingServer()
+  const password = 'p@ss:w/rd#?%x'
+  const encoded = encodeURIComponent(password)
+  try {
+    const givens = [['option', password], ['function', () => password], ['connection string', undefined]] as const
+    for (const [label, given] of givens) {
+      const errors: PoolErrorEvent[] = []
+      const where = { host: '127.0.0.1', port: server.port, user: 'app', database: 'orders' }
+      const pool =
+        given === undefined
+          ? createPostgresPool({ name: `encoded-${label}`, connectionString: `postgres://app:${encoded}@127.0.0.1:${server.port}/orders`, events: { onError: (e) => void errors.push(e) } })
+          : createPostgresPool({ name: `encoded-${label}`, ...where, password: given, events: { onError: (e) => void errors.push(e) } })
+      const error = await rejects(pool.query('SELECT 1'), PostgresConnectError, 'ERR_POSTGRES_CONNECT')
+      assert.match(error.message, 'you sent "***" (***)', label)
+      const everything = [error.message, inspect(error, { depth: 5 }), ...errors.map((e) => inspect(e.error, { depth: 5 })), JSON.stringify(pool.getPoolMetrics())].join('\n')
+      assert.not.match(everything, encoded, label)
+      assert.not.match(everything, password, label)
       await pool.close()
     }
   } finally {

@@ -6,9 +6,19 @@ import pg from 'pg'
 // `postgres://base`: libpq's `host=db password=…` became a database named after the whole string, password
 // included, on a host named `base`.
 const readableByPg = /^(?:[a-z][a-z0-9+.-]*:\/\/|socket:|\/)/i
-// A `@` after the authority ended (at the first `/`, `?` or `#`): a user part with a raw `/`, `?` or `#` in
-// its password, which pg would read as port, database or query, the password shown with them.
-const userPartCut = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*[/?#].*@/i
+// Splits a URL where its authority ends (at the first `/`, `?` or `#`).
+const authorityEnd = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)[/?#](.*)$/is
+
+// A user part with a raw `/`, `?` or `#` in its password, which pg would read as port, database or query,
+// the password shown with them: an authority with no `@`, and a `@` after it that is not in a query's value
+// (`?application_name=api@prod`: a `=` or `&` comes first).
+function userPartCut(url: string): boolean {
+  const parts = authorityEnd.exec(url)
+  if (parts === null || (parts[1] as string).includes('@')) return false
+  const rest = parts[2] as string
+  const at = rest.indexOf('@')
+  return at !== -1 && !/[=&]/.test(rest.slice(0, at))
+}
 
 const expected = 'a PostgreSQL URL (postgres://user:password@host:5432/database, postgresql://…, socket:/folder?db=name, or "/socket/folder database")'
 
@@ -26,19 +36,20 @@ export function checkConnectionString(where: string, connectionString: unknown):
     const got = typeof connectionString === 'string' ? 'a string with no `scheme://` (pg reads no key=value strings)' : `a ${connectionString === null ? 'null' : typeof connectionString}`
     throw rejection(where, got)
   }
-  if (userPartCut.test(connectionString)) throw rejection(where, `a URL whose user part is cut short (${percentEncode})`)
+  if (userPartCut(connectionString)) throw rejection(where, `a URL whose user part is cut short (${percentEncode})`)
   try {
     // Parsed as the driver will parse it; a client that is never connected.
     new pg.Client({ connectionString })
   } catch (error) {
     // A URL error says nothing safe to show; a file the URL names (`sslrootcert=`) that cannot be read does.
     const { code, path } = error as { code?: unknown; path?: unknown }
-    if (code === 'ERR_INVALID_URL' || typeof code !== 'string') throw rejection(where, `a URL that does not parse (${percentEncode})`)
+    if (code === 'ERR_INVALID_URL' || typeof code !== 'string') throw rejection(where, `a URL that does not parse (${unparsedHints})`)
     throw rejection(where, `a URL naming what pg could not use (${code}${typeof path === 'string' ? ` ${path}` : ''})`)
   }
 }
 
 const percentEncode = 'in a password, `/`, `?` and `#` must be percent-encoded'
+const unparsedHints = `a port is 1 to 65535; several hosts go in \`hosts\` or \`host: 'db1,db2'\`, not in the URL; ${percentEncode}`
 
 function rejection(where: string, got: string): InvalidOptionError {
   return new InvalidOptionError('connectionString', expected, `Invalid options for ${where}: expected \`connectionString\` to be ${expected}, got \`<redacted>\`: ${got}.`)

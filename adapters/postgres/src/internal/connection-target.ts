@@ -18,7 +18,7 @@ export interface ConnectionTarget {
 export function connectionTarget(config: pg.ClientConfig, hosts?: readonly PostgresHost[]): ConnectionTarget {
   const secrets: string[] = []
   const { connectionString, password } = config
-  if (typeof password === 'string') secrets.push(password)
+  if (typeof password === 'string') secrets.push(...forms(password))
   if (typeof connectionString === 'string' && connectionString !== '') {
     secrets.push(connectionString)
     secrets.push(...urlPasswords(connectionString))
@@ -26,8 +26,8 @@ export function connectionTarget(config: pg.ClientConfig, hosts?: readonly Postg
   let target: string
   try {
     const probe = new pg.Client(config)
-    if (typeof probe.password === 'string' && probe.password !== '') secrets.push(probe.password)
-    const host = hosts === undefined ? probe.host : hosts.map((entry) => `${entry.host}:${entry.port ?? probe.port}`).join(',')
+    if (typeof probe.password === 'string' && probe.password !== '') secrets.push(...forms(probe.password))
+    const host = hosts === undefined ? probe.host : hosts.map((entry) => `${entry.host.includes(':') ? `[${entry.host}]` : entry.host}:${entry.port ?? probe.port}`).join(',')
     target = formatTarget({ protocol: 'postgres', user: probe.user, host, port: hosts === undefined ? probe.port : undefined, database: probe.database })
   } catch {
     // pg could not parse it; show what is safe of the string itself.
@@ -46,6 +46,12 @@ function urlPasswords(connectionString: string): string[] {
     const match = /(?:^|\s)password=(\S+)/.exec(connectionString)
     return match?.[1] === undefined ? [] : [match[1]]
   }
+}
+
+// A password as sent, and as a URL carries it: a server or proxy may quote either.
+function forms(password: string): string[] {
+  const encoded = encodeURIComponent(password)
+  return encoded === password ? [password] : [password, encoded]
 }
 
 function safeDecode(text: string): string {
@@ -68,12 +74,15 @@ const maxRememberedPasswords = 16
 export function rememberingPasswords(config: pg.ClientConfig, secrets: string[]): pg.ClientConfig {
   const password = config.password
   if (typeof password !== 'function') return config
-  const remembered: string[] = []
+  const remembered: string[][] = []
   const remember = (value: string): string => {
     if (typeof value === 'string' && value !== '' && !secrets.includes(value)) {
-      secrets.push(value)
-      remembered.push(value)
-      if (remembered.length > maxRememberedPasswords) secrets.splice(secrets.indexOf(remembered.shift() as string), 1)
+      const added = forms(value).filter((form) => !secrets.includes(form))
+      secrets.push(...added)
+      remembered.push(added)
+      if (remembered.length > maxRememberedPasswords) {
+        for (const form of remembered.shift() as string[]) secrets.splice(secrets.indexOf(form), 1)
+      }
     }
     return value
   }
