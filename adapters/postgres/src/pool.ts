@@ -158,6 +158,10 @@ export class Pool extends EventEmitter implements ManagedPool {
   get target(): string {
     return this.#core.target
   }
+  /** `Pool 'orders' (postgres://app@db:5432/orders)`: never the password. */
+  override toString(): string {
+    return `Pool '${this.name}' (${this.target})`
+  }
   /** `created`, `warming`, `ready`, `closing` or `closed`. */
   get state(): PoolState {
     return this.#core.engine.state

@@ -71,6 +71,11 @@ export class PostgresPool implements ManagedPool {
     this.target = core.target
   }
 
+  /** `PostgresPool 'orders' (postgres://app@db:5432/orders)`: never the password. */
+  toString(): string {
+    return `PostgresPool '${this.name}' (${this.target})`
+  }
+
   /** `created`, `warming`, `ready` (after `warmup()`), `closing` or `closed`. */
   get state(): PoolState {
     return this.#core.engine.state

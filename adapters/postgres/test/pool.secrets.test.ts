@@ -18,6 +18,10 @@ test('the target shows user, host, port and database, never the password', async
   assert.is(fromString.target, `postgres://app@127.0.0.1:${port}/orders`)
   const fromFields = createPostgresPool({ name: 'b', host: 'db.internal', port: 6432, user: 'svc', password: secret, database: 'billing' })
   assert.is(fromFields.target, 'postgres://svc@db.internal:6432/billing')
+  assert.is(String(fromFields), "PostgresPool 'b' (postgres://svc@db.internal:6432/billing)")
+  const dropIn = new Pool({ connectionString: `postgresql://app:${secret}@127.0.0.1:${port}/orders`, name: 'c' })
+  assert.is(`${dropIn}`, `Pool 'c' (postgres://app@127.0.0.1:${port}/orders)`)
+  await dropIn.end()
   for (const pool of [fromString, fromFields]) {
     assert.not.match(inspect(pool, { depth: 5, showHidden: true }), secret)
     assert.not.match(JSON.stringify(pool), secret)
