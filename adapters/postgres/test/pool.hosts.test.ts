@@ -83,6 +83,31 @@ test('TLS settings the server cannot meet fail at once with PostgresConnectError
   await closeAndCheck(pool, appName)
 })
 
+test('PGHOST and PGPORT lists are read as libpq reads them, by both faces', async ({ refused }) => {
+  const { host, port } = server()
+  const { user, database } = pgConfig()
+  const saved = { PGHOST: process.env['PGHOST'], PGPORT: process.env['PGPORT'] }
+  // Read when the pool is made (the test kit's own clients read these too: restored at once).
+  process.env['PGHOST'] = `127.0.0.1,${host}`
+  process.env['PGPORT'] = `${refused},${port}`
+  let made: { pool: ReturnType<typeof hostsPool>['pool']; appName: string; dropIn: Pool }
+  try {
+    const { pool, appName } = hostsPool('hosts-env', {})
+    made = { pool, appName, dropIn: new Pool({ user, database, application_name: appName, max: 1 }) }
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key]
+      else process.env[key] = value
+    }
+  }
+  const { pool, appName, dropIn } = made
+  assert.is(pool.target.split('@')[1]?.split('/')[0], `127.0.0.1:${refused},${host}:${port}`)
+  assert.equal((await pool.query<{ port: number }>('SELECT inet_server_port() AS port')).rows, [{ port }])
+  assert.equal((await dropIn.query<{ port: number }>('SELECT inet_server_port() AS port')).rows, [{ port }])
+  await dropIn.end()
+  await closeAndCheck(pool, appName)
+})
+
 test('the pg.Pool face with a comma-separated host list and targetSessionAttrs', async ({ refused }) => {
   const { host, port, user, database } = pgConfig()
   const appName = uniqueAppName('hosts-pg-style')

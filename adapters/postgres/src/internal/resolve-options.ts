@@ -5,7 +5,7 @@ import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
 import { clientTimerRules, maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
-import { checkStartupParameters, hostRule, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
+import { checkStartupParameters, environmentHostList, hostRule, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'createPostgresPool'
@@ -81,7 +81,7 @@ export function resolveOptions(options: PostgresPoolOptions): PgPoolSettings {
   const pgSettings = (options.pg ?? {}) as Record<string, unknown>
   for (const [key, rule] of Object.entries({ ...poolHookRules, ...clientTimerRules })) checkOption(where, `pg.${key}`, pgSettings[key], rule)
   // libpq's `host: 'db1,db2'` (one port for all) means the same as `hosts`.
-  const listed = options.hosts === undefined ? splitHostList(where, options.host, options.port) : undefined
+  const listed = options.hosts === undefined ? (splitHostList(where, options.host, options.port) ?? environmentHostList(where, options)) : undefined
   const routing = resolveRouting(where, listed === undefined ? options : { ...options, hosts: listed })
   if (listed !== undefined && options.connectionString !== undefined) {
     throw new InvalidOptionError('connectionString', 'not set with several hosts', `Invalid options for ${where}: \`connectionString\` cannot be combined with several hosts; give user, password and database as options.`)

@@ -5,7 +5,7 @@ import type { PoolConfig } from '../pool.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
 import { clientTimerRules, maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
-import { checkStartupParameters, hostRule, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
+import { checkStartupParameters, environmentHostList, hostRule, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'new Pool'
@@ -60,7 +60,7 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   const jitter = config?.maxLifetimeJitterMillis ?? Math.round(maxLifetimeMillis * 0.1)
   if (jitter > 0 && jitter >= maxLifetimeMillis) rejectOption(where, 'maxLifetimeJitterMillis', `an integer < maxLifetimeSeconds * 1000 (${maxLifetimeMillis})`, jitter)
 
-  const listed = splitHostList(where, given['host'], given['port'])
+  const listed = splitHostList(where, given['host'], given['port']) ?? environmentHostList(where, given)
   const routing = resolveRouting(where, { ...(config as PoolConfig), ...(listed === undefined ? {} : { hosts: listed }) })
   if (given['hosts'] !== undefined) {
     for (const key of ['host', 'port', 'connectionString']) {

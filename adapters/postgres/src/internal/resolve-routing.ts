@@ -92,6 +92,18 @@ export function splitHostList(where: string, host: unknown, port: unknown): Post
   })
 }
 
+/**
+ * The host list of `PGHOST` (and `PGPORT`), as libpq reads them (`PGHOST=db1,db2`), when the config names no
+ * host, no hosts and no connection string: pg would look `db1,db2` up as one name, and fail every attempt.
+ * Undefined for a single host.
+ *
+ * @throws {InvalidOptionError} as `splitHostList` does
+ */
+export function environmentHostList(where: string, config: { host?: unknown; hosts?: unknown; port?: unknown; connectionString?: unknown }): PostgresHost[] | undefined {
+  if (config.host !== undefined || config.hosts !== undefined || config.connectionString !== undefined) return undefined
+  return splitHostList(where, process.env['PGHOST'], config.port ?? process.env['PGPORT'])
+}
+
 // What pg sends in the startup packet beyond these is refused by PgBouncer (unless listed in its
 // `ignore_startup_parameters`, which drops it silently: worse, since the setting then never applies).
 const acceptedByPgBouncer = new Set(['user', 'database', 'application_name', 'client_encoding', 'datestyle', 'timezone', 'standard_conforming_strings'])
