@@ -1,6 +1,7 @@
 /**
  * `@lifeguard/autoscale/postgres`: the seed's `client.setDynamicPoolConfig(config)` on every
- * `PostgresPool`, typed. Importing it changes nothing; calling `install()` once does.
+ * `PostgresPool`, typed. Importing it changes nothing at run time; calling `install()` once does. Its types add the
+ * methods on import (TypeScript cannot tell when `install()` ran): call it at startup, before any pool is used.
  *
  * @example
  * import { install } from '@lifeguard/autoscale/postgres'
