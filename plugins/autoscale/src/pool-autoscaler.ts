@@ -1,12 +1,14 @@
-import { RegistrationError, type ManagedPool, type PoolCounters, type PoolSize, type ResizeOptions } from '@lifeguard/core'
+import { type ManagedPool, type PoolCounters, type PoolSize, type ResizeOptions } from '@lifeguard/core'
 import { checkOption, rejectOption, reportToUser, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { enforceBounds } from './internal/bounds.js'
 import { budgetOf, isEnabled } from './internal/config-info.js'
 import { EventLoopLoad } from './internal/event-loop-load.js'
+import { noteMinSize, ownMinSize } from './internal/lowered-min-size.js'
 import { reportWarning } from './internal/report-warning.js'
 import { checkSizeLimit } from './internal/size-limit.js'
+import { checkClaims, claim, unclaim } from './internal/sizing-claims.js'
 import type { EvaluationInput, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
 import type { SharedBudget } from './shared-budget.js'
 
@@ -78,40 +80,11 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
   if (budget?.countsBehindCallersOf(pool) === true) {
     rejectOption(where, 'budget', 'a SharedBudget whose `query` is not the pool it sizes, unless that is a Lifeguard pool (give the count a client of its own)', budget)
   }
-  // Two autoscalers on one pool undo each other's resizes (measured: 28 in 1.5 s on an idle pool).
-  const sizedBy = (pool as SizedPool)[sizingAutoscaler]
-  if (sizedBy?.running === true) throw new RegistrationError(`Pool '${pool.name}' is sized by an autoscaler already. Stop it (\`stop()\`) before attaching another.`)
-  // Each reading of a budget counts one pool's connections as its own: shared by two running autoscalers,
-  // that pool would flip between them at every reading.
-  const usedBy = (budget as UsedBudget | undefined)?.[budgetUsedBy]
-  if (budget !== undefined && usedBy?.running === true && usedBy.pool !== pool) {
-    rejectOption(where, 'budget', `a SharedBudget of its own (this one is in use by the autoscaler of pool '${usedBy.pool.name}': use one budget per pool)`, budget)
-  }
+  checkClaims(pool, budget, where)
   const runner = new Runner(pool, policy, budget, options, isEnabled(config))
-  if (runner.running) {
-    Object.defineProperty(pool, sizingAutoscaler, { value: runner, configurable: true, writable: true })
-    if (budget !== undefined) Object.defineProperty(budget, budgetUsedBy, { value: runner, configurable: true, writable: true })
-  }
+  if (runner.running) claim(runner, budget)
   return runner
 }
-
-// The autoscaler reading a budget, kept on the budget as the sizing autoscaler is on its pool.
-const budgetUsedBy = Symbol.for('lifeguard.autoscale.budgetUsedBy')
-type UsedBudget = SharedBudget & { [budgetUsedBy]?: PoolAutoscaler }
-
-// Where a pool keeps the autoscaler sizing it: on the pool itself, so that two copies of this package (or two
-// registries) see the same one, and nothing outlives the pool.
-const sizingAutoscaler = Symbol.for('lifeguard.autoscale.sizedBy')
-// And the pool's own minSize while an autoscaler has lowered it with maxSize: a later autoscaler (after
-// `stop()`, or a config change) restores that, not the lowered one.
-const loweredMinSize = Symbol.for('lifeguard.autoscale.loweredMinSize')
-interface LoweredMinSize {
-  /** The pool's own minSize. */
-  readonly base: number
-  /** What the autoscaler lowered it to. */
-  readonly applied: number
-}
-type SizedPool = ManagedPool & { [sizingAutoscaler]?: PoolAutoscaler; [loweredMinSize]?: LoweredMinSize }
 
 class Runner implements PoolAutoscaler {
   readonly pool: ManagedPool
@@ -140,8 +113,7 @@ class Runner implements PoolAutoscaler {
     this.#clock = options.clock ?? systemClock
     this.#lastEvaluationAt = this.#clock.now()
     const metrics = pool.getPoolMetrics()
-    const lowered = (pool as SizedPool)[loweredMinSize]
-    this.#baseMinSize = lowered !== undefined && lowered.applied === metrics.minSize ? lowered.base : metrics.minSize
+    this.#baseMinSize = ownMinSize(pool, metrics.minSize)
     const timers = enabled && options.timers !== false && !isClosing(pool)
     this.#loop = timers ? new EventLoopLoad() : undefined
     // A pool closed already has nothing to size.
@@ -233,8 +205,7 @@ class Runner implements PoolAutoscaler {
 
   stop(): void {
     this.#running = false
-    const pool = this.pool as SizedPool
-    if (pool[sizingAutoscaler] === this) delete pool[sizingAutoscaler]
+    unclaim(this)
     for (const timer of this.#timers.values()) this.#clock.clearTimeout(timer)
     this.#timers.clear()
     this.#loop?.stop()
@@ -285,10 +256,8 @@ class Runner implements PoolAutoscaler {
   }
 
   #apply(decision: ScalingDecision, metrics: PoolCounters): boolean {
-    const pool = this.pool as SizedPool
-    const lowered = pool[loweredMinSize]
     // A minSize other than the one this autoscaler left is the user's own (`resize({ minSize })`).
-    if (lowered === undefined || lowered.applied !== metrics.minSize) this.#baseMinSize = metrics.minSize
+    this.#baseMinSize = ownMinSize(this.pool, metrics.minSize)
     const minSize = Math.min(this.#baseMinSize, decision.size)
     const size: PoolSize = minSize === metrics.minSize ? { maxSize: decision.size } : { minSize, maxSize: decision.size }
     const options: ResizeOptions = { reason: decision.reason, details: { ...decision.details } }
@@ -299,8 +268,7 @@ class Runner implements PoolAutoscaler {
       this.#onError(error)
       return false
     }
-    if (minSize < this.#baseMinSize) Object.defineProperty(pool, loweredMinSize, { value: { base: this.#baseMinSize, applied: minSize }, configurable: true, writable: true })
-    else delete pool[loweredMinSize]
+    noteMinSize(this.pool, this.#baseMinSize, minSize)
     this.#lastDecision = decision
     return true
   }
