@@ -128,7 +128,7 @@ export class Pool extends EventEmitter implements ManagedPool {
       removed: (client) => this.#emitSafely('remove', client),
       // pg.Pool would throw (and crash the process) with nobody listening; Lifeguard reports it either way.
       idleError: (error, client) => {
-        if (this.listenerCount('error') > 0) this.emit('error', error, client)
+        if (this.listenerCount('error') > 0) this.#emitSafely('error', error, client)
       },
     })
     if (log !== undefined) {
@@ -141,8 +141,8 @@ export class Pool extends EventEmitter implements ManagedPool {
 
   // pg.Pool's events are the application's code: a listener that throws is reported as a listener error and
   // the pool goes on. Unguarded, one left a new connection open on the server ('connect'), a checkout that
-  // nobody held ('acquire'), or a query that never settled ('release').
-  #emitSafely(event: 'connect' | 'acquire' | 'release' | 'remove', ...args: unknown[]): void {
+  // nobody held ('acquire'), a query that never settled ('release'), or crashed the process ('error').
+  #emitSafely(event: 'connect' | 'acquire' | 'release' | 'remove' | 'error', ...args: unknown[]): void {
     try {
       this.emit(event, ...args)
     } catch (error) {

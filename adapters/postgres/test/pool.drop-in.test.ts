@@ -83,6 +83,16 @@ test("an idle client's error is emitted as 'error' with the client, and never cr
   await pool.query('SELECT 1')
   await terminate(appName)
   await until('the dead client to leave', () => pool.totalCount === 0)
+  // A listener that throws is reported, as any of this pool's listeners is, and the dead client still leaves.
+  const reported: string[] = []
+  pool.events.on('error', (event) => void reported.push(`${event.source}: ${event.error.message}`))
+  pool.on('error', () => {
+    throw new Error('error listener bug')
+  })
+  await pool.query('SELECT 1')
+  await terminate(appName)
+  await until('the dead client to leave', () => pool.totalCount === 0)
+  assert.ok(reported.includes('listener: error listener bug'), reported.join('\n'))
   await ended(pool, appName)
 })
 

@@ -165,8 +165,9 @@ test('refuses a connection string pg would misread or cannot parse, at once and 
   const unparsed = invalid({ name: 'a', connectionString: 'postgres://app:S3cretPw@[::1:5432/test' })
   assert.match(unparsed.message, 'a URL that does not parse (a port is 1 to 65535; several hosts go in')
   // A raw `/` or `?` that pg reads as a port and a path, or as a query: the password would be in the target.
-  // (After a `?`, a `=` before the `@` reads as a query's value, which pg takes: `?application_name=api@eu`.)
-  const cut = [invalid({ name: 'a', connectionString: 'postgres://app:2024/S3cretPw@db/orders' }), invalid({ name: 'a', connectionString: 'postgres://app:99?S3cretPw@db/orders' })]
+  // (After a `?`, a `=` before the `@` reads as a query's value, which pg takes, `?application_name=api@eu`,
+  // unless a host and a path follow the `@`.)
+  const cut = [invalid({ name: 'a', connectionString: 'postgres://app:2024/S3cretPw@db/orders' }), invalid({ name: 'a', connectionString: 'postgres://app:99?S3cretPw@db/orders' }), invalid({ name: 'a', connectionString: 'postgres://app:2024?x=S3cretPw@db/orders' }), invalid({ name: 'a', connectionString: 'postgres://app:2024#tok=S3cretPw@db/orders' })]
   for (const error of cut) assert.match(error.message, 'a URL whose user part is cut short (in a password, `/`, `?` and `#` must be percent-encoded)')
   for (const error of [keyValue, unparsed, ...cut]) {
     assert.not.match(error.message, 'S3cretPw')

@@ -279,6 +279,16 @@ runtime("a policy, or an onError, that throws is reported and the autoscaler goe
   assert.ok(warnings.length >= 2)
   assert.is(warnings[0]?.code, 'LIFEGUARD_AUTOSCALE_ON_ERROR_FAILED')
   assert.match(warnings[0]?.message ?? '', "The onError of the autoscaler of pool 'orders' failed: logger down. It was reporting: policy bug")
+
+  // An async onError that rejects: a warning too, not an unhandled rejection.
+  const rejected = await captureWarnings(async () => {
+    const other = attachAutoscaler(pool, policy, { clock, onError: async () => Promise.reject(new Error('async logger down')) })
+    await clock.advance(300)
+    other.stop()
+    await new Promise((resolve) => setImmediate(resolve))
+  })
+  assert.ok(rejected.length >= 1)
+  assert.match(rejected[0]?.message ?? '', 'failed: async logger down. It was reporting: policy bug')
 })
 
 runtime('keeps the pool within a shared budget read from the server', async () => {

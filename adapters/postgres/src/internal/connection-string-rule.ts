@@ -6,18 +6,21 @@ import pg from 'pg'
 // `postgres://base`: libpq's `host=db password=…` became a database named after the whole string, password
 // included, on a host named `base`.
 const readableByPg = /^(?:[a-z][a-z0-9+.-]*:\/\/|socket:|\/)/i
-// Splits a URL where its authority ends (at the first `/`, `?` or `#`).
-const authorityEnd = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)[/?#](.*)$/is
+// Splits a URL where its authority ends (at the first `/`, `?` or `#`), keeping the character that ends it.
+const authorityEnd = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([/?#])(.*)$/is
 
 // A user part with a raw `/`, `?` or `#` in its password, which pg would read as port, database or query,
-// the password shown with them: an authority with no `@`, and a `@` after it that is not in a query's value
-// (`?application_name=api@prod`: a `=` or `&` comes first).
+// the password shown with them: an authority with no `@`, and a `@` after it. Not a `@` in a query's value
+// (`?application_name=api@prod`: a `=` or `&` comes first), unless a host and a path follow it, as after a
+// password (`app:2024?x=pw@db/orders`); a fragment (`#`) holds nothing pg reads.
 function userPartCut(url: string): boolean {
   const parts = authorityEnd.exec(url)
   if (parts === null || (parts[1] as string).includes('@')) return false
-  const rest = parts[2] as string
+  const rest = parts[3] as string
   const at = rest.indexOf('@')
-  return at !== -1 && !/[=&]/.test(rest.slice(0, at))
+  if (at === -1) return false
+  if (parts[2] === '#') return true
+  return !/[=&]/.test(rest.slice(0, at)) || /^[^/?#&=\s]+\//.test(rest.slice(at + 1))
 }
 
 const expected = 'a PostgreSQL URL (postgres://user:password@host:5432/database, postgresql://…, socket:/folder?db=name, or "/socket/folder database")'

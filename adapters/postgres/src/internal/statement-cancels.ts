@@ -20,8 +20,8 @@ function stop(client: PooledClient): void {
  */
 export class StatementCancels {
   readonly #running = new Set<PooledClient>()
-  // Statements someone waits for (see `whenEnded`), and what to call once each has ended.
-  readonly #awaited = new Map<PooledClient, () => void>()
+  // Statements someone waits for (see `whenEnded`), and whom to tell once each has ended.
+  readonly #awaited = new Map<PooledClient, (() => void)[]>()
   // Aborts are rare: a look through the running statements is cheaper than tracking them per operation.
   readonly #aborted = (context: OperationContext): void => {
     for (const client of this.#running) if (client[clientState].watchedBy === context) stop(client)
@@ -50,7 +50,7 @@ export class StatementCancels {
     state.watchedBy = undefined
     this.#running.delete(client)
     if (this.#awaited.size > 0) {
-      this.#awaited.get(client)?.()
+      for (const tell of this.#awaited.get(client) ?? []) tell()
       this.#awaited.delete(client)
     }
   }
@@ -58,6 +58,8 @@ export class StatementCancels {
   /**
    * Resolves once every statement of `context` running now has ended, but those on the clients in `except`
    * (a handle's transactions, which it ends itself); undefined when none runs (every request's disposal asks).
+   * Not the queries still waiting for a connection: the operation's end stops their wait. A statement cancelled
+   * by the operation's abort ends before its connection comes back (once the cancel request was delivered).
    */
   whenEnded(context: OperationContext, except: ReadonlyMap<PooledClient, unknown> | undefined): Promise<void> | undefined {
     if (this.#running.size === 0) return undefined
@@ -65,8 +67,9 @@ export class StatementCancels {
     for (const client of this.#running) {
       if (client[clientState].watchedBy !== context || except?.has(client) === true) continue
       ending ??= []
-      const earlier = this.#awaited.get(client)
-      ending.push(new Promise<void>((resolve) => this.#awaited.set(client, earlier === undefined ? resolve : () => (earlier(), resolve()))))
+      const waiting = this.#awaited.get(client) ?? []
+      this.#awaited.set(client, waiting)
+      ending.push(new Promise<void>((resolve) => waiting.push(resolve)))
     }
     return ending === undefined ? undefined : Promise.all(ending).then(() => undefined)
   }
