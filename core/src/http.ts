@@ -12,7 +12,7 @@ export { httpMiddlewareSettings, httpMiddlewareRules } from './http/middleware-o
 export type { HttpMiddlewareOptions, HttpMiddlewareSettings } from './http/middleware-options.js'
 export { requestIdFrom, requestIdGenerator } from './http/request-id.js'
 export { echoHeaderOnWrite } from './http/echo-header.js'
-export { sentInFull, whileQueued } from './http/queued-response.js'
+export { onResponseClose, sentInFull, whileQueued } from './http/queued-response.js'
 export { operationNameOf, pathOf } from './http/operation-name.js'
 export { poolPressureCode, poolPressureBody, describesReplacedBody, mapErrorsRule, retryAfterFrom, retryAfterSecondsRule } from './http/pool-pressure.js'
 export type { MapErrorsOptions } from './http/pool-pressure.js'

@@ -1,14 +1,9 @@
-import { EventEmitter } from 'node:events'
 import type { OperationContext } from '@lifeguard/core'
-import { HttpOperation, httpMiddlewareSettings, pathOf, sentInFull, whileQueued } from '@lifeguard/core/http'
+import { HttpOperation, httpMiddlewareSettings, onResponseClose, pathOf, sentInFull } from '@lifeguard/core/http'
 import type { Request, RequestHandler, Response } from 'express'
 import { attachContext, contextOf } from './internal/request-contexts.js'
 import { routeName, type RouteLike } from './internal/route-name.js'
 import { expressRules, rejectMapErrors, type LifeguardOptions } from './options.js'
-
-// `res.on` found through the response's prototype chain is the costliest of those misses (measured: the
-// `'close'` listener was ~10k instructions a request); the emitter's own method adds the same listener.
-const addListener = EventEmitter.prototype.on
 
 declare global {
   // Express's own extension point for request properties.
@@ -72,8 +67,7 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
       operation.closed(finished)
       if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)
     }
-    addListener.call(res, 'close', onClose)
-    whileQueued(req, res, onClose)
+    onResponseClose(req, res, onClose)
     operation.run(next)
     // Routing is synchronous unless an async middleware sits in between: a routed request is named now (a name
     // read once routed is kept), while the router's state a user's name may read (`req.baseUrl`) is most likely

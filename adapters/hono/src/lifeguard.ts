@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { OperationContext } from '@lifeguard/core'
-import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, retryAfterFrom, sentInFull, whileQueued } from '@lifeguard/core/http'
+import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, onResponseClose, retryAfterFrom, sentInFull } from '@lifeguard/core/http'
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import { holdUntilSent } from './internal/hold-until-sent.js'
 import { answeringRouteRuns, defaultOperation } from './internal/operation-name.js'
@@ -100,8 +100,7 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect;
     // the connection's own for a pipelined response still waiting in line) ends it.
     const onClose = (): void => operation.closed(sentInFull(outgoing))
-    outgoing.on('close', onClose)
-    whileQueued(incoming, outgoing, onClose)
+    onResponseClose(incoming, outgoing, onClose)
     const downstream = operation.run(next)
     return retryAfter === undefined ? downstream : downstream.then(() => mapError(c))
   }

@@ -1,5 +1,5 @@
 import type { OperationContext } from '@lifeguard/core'
-import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, retryAfterFrom, sentInFull, whileQueued } from '@lifeguard/core/http'
+import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, onResponseClose, retryAfterFrom, sentInFull } from '@lifeguard/core/http'
 import type { Middleware, ParameterizedContext } from 'koa'
 import type { LifeguardOptions } from './options.js'
 
@@ -79,8 +79,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
       if (matchedRoute(ctx) !== namedFor) operation.rename(name)
       operation.closed(sentInFull(res))
     }
-    res.on('close', onClose)
-    whileQueued(ctx.req, res, onClose)
+    onResponseClose(ctx.req, res, onClose)
     const downstream = operation.run(next)
     // @koa/router matches synchronously unless an async middleware sits in between: name the operation now if we can.
     namedFor = matchedRoute(ctx)

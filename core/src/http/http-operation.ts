@@ -29,9 +29,7 @@ const DISPOSED = 4
  * @example
  * const operation = new HttpOperation(settings, () => `${req.method} ${pathOf(req.url)}`, req.headers[settings.requestIdHeader])
  * res.setHeader(settings.requestIdHeader, operation.requestId)
- * const onClose = () => operation.closed(sentInFull(res))
- * res.on('close', onClose)
- * whileQueued(req, res, onClose) // a pipelined response waiting in line gets no 'close' of its own
+ * onResponseClose(req, res, () => operation.closed(sentInFull(res)))
  * return operation.run(next)
  */
 export class HttpOperation {

@@ -27,7 +27,7 @@ export function connectionTarget(config: pg.ClientConfig, hosts?: readonly Postg
   try {
     const probe = new pg.Client(config)
     if (typeof probe.password === 'string' && probe.password !== '') secrets.push(...forms(probe.password))
-    const host = hosts === undefined ? probe.host : hosts.map((entry) => `${entry.host.includes(':') ? `[${entry.host}]` : entry.host}:${entry.port ?? probe.port}`).join(',')
+    const host = hosts === undefined ? probe.host : hosts.map((entry) => `${bracketed(entry.host)}:${entry.port ?? probe.port}`).join(',')
     target = formatTarget({ protocol: 'postgres', user: probe.user, host, port: hosts === undefined ? probe.port : undefined, database: probe.database })
   } catch {
     // pg could not parse it; show what is safe of the string itself.
@@ -46,6 +46,11 @@ function urlPasswords(connectionString: string): string[] {
     const match = /(?:^|\s)password=(\S+)/.exec(connectionString)
     return match?.[1] === undefined ? [] : [match[1]]
   }
+}
+
+// An IPv6 address in brackets, as in a URL, so its port can be told from it.
+function bracketed(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
 }
 
 // A password as sent, and as a URL carries it: a server or proxy may quote either.
