@@ -19,6 +19,11 @@ export function reportToUser(onError: (error: unknown) => unknown, error: unknow
   }
 }
 
+// What a warning can show of a thrown value, which may be anything: one without a string form is named by type.
 function messageOf(value: unknown): string {
-  return value instanceof Error ? value.message : String(value)
+  try {
+    return value instanceof Error ? String(value.message) : String(value)
+  } catch {
+    return `a value without a string form (${typeof value})`
+  }
 }

@@ -1,5 +1,5 @@
 import { type ManagedPool, type PoolRegistry } from '@lifeguard/core'
-import { checkOption, validateOptions } from '@lifeguard/core/adapter'
+import { checkOption, reportToUser, validateOptions } from '@lifeguard/core/adapter'
 import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { isEnabled } from './internal/config-info.js'
@@ -117,7 +117,7 @@ class RegistryAutoscaler implements Autoscaler {
       this.#running.set(pool.name, attachAutoscaler(pool, config, this.#options))
     } catch (error) {
       if (this.#refused !== undefined) this.#refused.push(error)
-      else (this.#options.onError ?? reportWarning)(error)
+      else reportToUser(this.#options.onError ?? reportWarning, error, 'autoscale()', 'LIFEGUARD_AUTOSCALE_ON_ERROR_FAILED')
     }
   }
 

@@ -8,19 +8,39 @@ import pg from 'pg'
 const readableByPg = /^(?:[a-z][a-z0-9+.-]*:\/\/|socket:|\/)/i
 // Splits a URL where its authority ends (at the first `/`, `?` or `#`), keeping the character that ends it.
 const authorityEnd = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([/?#])(.*)$/is
+// A `@` followed by a host and a path: what follows a password's own `@` (`...@db/orders`, `...@[::1]/orders`).
+const atHostAndPath = /@[^/?#@\s]+\//
+// The query parameters pg and libpq read: a `@` in one's value (`?application_name=api@prod`) is no password's.
+const queryParameters = new Set([
+  'application_name', 'fallback_application_name', 'options', 'host', 'hostaddr', 'port', 'user', 'password', 'dbname', 'database',
+  'sslmode', 'ssl', 'sslcert', 'sslkey', 'sslrootcert', 'sslpassword', 'sslcompression', 'uselibpqcompat', 'client_encoding',
+  'connect_timeout', 'keepalives', 'keepalives_idle', 'target_session_attrs', 'replication', 'statement_timeout', 'lock_timeout',
+  'idle_in_transaction_session_timeout', 'query_timeout',
+])
 
-// A user part with a raw `/`, `?` or `#` in its password, which pg would read as port, database or query,
-// the password shown with them: an authority with no `@`, and a `@` after it. Not a `@` in a query's value
-// (`?application_name=api@prod`: a `=` or `&` comes first), unless a host and a path follow it, as after a
-// password (`app:2024?x=pw@db/orders`); a fragment (`#`) holds nothing pg reads.
+/**
+ * True for a user part with a raw `/`, `?` or `#` in its password, which pg would read as port, database or
+ * query, the rest of the password shown with them in the pool's target. Told by a `@` after the authority ended:
+ * followed by a host and a path; or, when the authority has no `@` of its own, anywhere but in the value of a
+ * query parameter pg reads. (So a database name holding a `@` is taken only after a user part:
+ * `postgres://app@db/orders@eu`.)
+ */
 function userPartCut(url: string): boolean {
   const parts = authorityEnd.exec(url)
-  if (parts === null || (parts[1] as string).includes('@')) return false
-  const rest = parts[3] as string
+  if (parts === null) return false
+  const [, authority, cutBy, rest] = parts as unknown as [string, string, string, string]
   const at = rest.indexOf('@')
   if (at === -1) return false
-  if (parts[2] === '#') return true
-  return !/[=&]/.test(rest.slice(0, at)) || /^[^/?#&=\s]+\//.test(rest.slice(at + 1))
+  if (atHostAndPath.test(rest)) return true
+  if (authority.includes('@')) return false
+  if (cutBy === '#') return true
+  const query = cutBy === '?' ? 0 : rest.indexOf('?') + 1
+  if (query === 0 && cutBy !== '?') return true
+  if (query > at) return true
+  // The parameter whose value holds the `@`: the last one started before it.
+  const parameter = rest.slice(query, at).split('&').pop() as string
+  const equals = parameter.indexOf('=')
+  return equals === -1 || !queryParameters.has(parameter.slice(0, equals))
 }
 
 const expected = 'a PostgreSQL URL (postgres://user:password@host:5432/database, postgresql://…, socket:/folder?db=name, or "/socket/folder database")'
