@@ -149,6 +149,24 @@ runtime('the pool`s own minSize survives a config change or a new autoscaler whi
   second.stop()
 })
 
+runtime('a minSize the user set after an autoscaler stopped is the pool`s own, even when it equals the one that autoscaler left', () => {
+  const clock = new ManualClock()
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, minSize: 5, clients: 0 })
+  const first = attachAutoscaler(pool, { ...threshold, scaleDownIncrement: 8 }, { clock, timers: false })
+  run(first, pool, clock, 1000)
+  assert.equal([pool.getPoolMetrics().minSize, pool.maxSize], [2, 2], 'lowered from 5')
+  first.stop()
+  pool.resize({ minSize: 3, maxSize: 4 })
+  const second = attachAutoscaler(pool, { ...threshold, scaleUpIncrement: 4 }, { clock, timers: false })
+  // The user's 2, by chance the minSize the first autoscaler left: not taken for its lowering of 5.
+  pool.resize({ minSize: 2 })
+  pool.clients = 10
+  run(second, pool, clock, 1000)
+  assert.equal(pool.resizes.at(-1)?.size, { maxSize: 8 })
+  assert.is(pool.getPoolMetrics().minSize, 2)
+  second.stop()
+})
+
 runtime('stop() ends evaluation and leaves the pool at its current size', () => {
   const clock = new ManualClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })

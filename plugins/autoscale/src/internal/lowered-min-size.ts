@@ -11,10 +11,17 @@ interface LoweredMinSize {
 }
 type LoweredPool = ManagedPool & { [loweredMinSize]?: LoweredMinSize }
 
-/** The pool's own minSize: `current`, unless `current` is what an autoscaler lowered it to. */
+/**
+ * The pool's own minSize: `current`, unless `current` is what an autoscaler lowered it to. A record that
+ * `current` no longer matches is dropped: the user set minSize since, and a later value that equals the
+ * lowered one by chance must not bring the old one back.
+ */
 export function ownMinSize(pool: ManagedPool, current: number): number {
   const lowered = (pool as LoweredPool)[loweredMinSize]
-  return lowered !== undefined && lowered.applied === current ? lowered.base : current
+  if (lowered === undefined) return current
+  if (lowered.applied === current) return lowered.base
+  delete (pool as LoweredPool)[loweredMinSize]
+  return current
 }
 
 /** Notes the minSize an autoscaler applied: below the pool's own, it is remembered; else forgotten. */
