@@ -1,7 +1,8 @@
 import { PoolClosedError, type ManagedPool } from '@lifeguard/core'
-import { checkOption, validateOptions } from '@lifeguard/core/adapter'
+import { checkOption, reportToUser, validateOptions } from '@lifeguard/core/adapter'
 import { createPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
+import { reportWarning } from './internal/report-warning.js'
 import { checkSizeLimit } from './internal/size-limit.js'
 import { attachAutoscaler, type AttachOptions, type PoolAutoscaler } from './pool-autoscaler.js'
 
@@ -61,11 +62,13 @@ function setConfig(pool: ManagedPool, options: AttachOptions, next: AutoscalePoo
   state.config = config
 }
 
-// The previous config, attached again after a new one was refused; undefined if that fails too.
+// The previous config, attached again after a new one was refused; undefined if that fails too, which goes
+// to `onError` (the caller hears of the refusal only): the pool is then sized by nothing.
 function reattached(pool: ManagedPool, config: AutoscalePoolConfig, options: AttachOptions): PoolAutoscaler | undefined {
   try {
     return attachAutoscaler(pool, config, options)
-  } catch {
+  } catch (error) {
+    reportToUser(options.onError ?? reportWarning, error, `setDynamicPoolConfig for pool '${pool.name}'`, 'LIFEGUARD_AUTOSCALE_ON_ERROR_FAILED')
     return undefined
   }
 }
