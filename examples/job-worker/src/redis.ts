@@ -30,8 +30,10 @@ export async function waitForRedis(url: string, options: { attempts: number; del
   let lastError: unknown
   for (let attempt = 1; attempt <= attempts; attempt++) {
     signal?.throwIfAborted()
-    // One attempt per connection: no reconnects, no offline queue, so a refused connection fails at once.
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: attemptTimeoutMillis })
+    // One attempt per connection: no reconnects, no offline queue, so a refused connection fails at once. A
+    // probe given up on is destroyed at once (`disconnectTimeout: 0`), not ended politely: ioredis waits up
+    // to that long for the other side to close, holding the process after a shutdown.
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: attemptTimeoutMillis, disconnectTimeout: 0 })
     // The socket's own error (ECONNREFUSED, ENOTFOUND) says more than connect()'s 'Connection is closed'.
     let socketError: unknown
     probe.on('error', (error) => (socketError = error))
@@ -52,7 +54,8 @@ export async function waitForRedis(url: string, options: { attempts: number; del
       return
     } catch (error) {
       lastError = socketError ?? error
-      probe.disconnect()
+      // Not once it has ended (a refused connection): ioredis would then wait for a 'close' that came already.
+      if (probe.status !== 'end') probe.disconnect()
     } finally {
       gaveUp.abort()
     }
