@@ -98,6 +98,7 @@ export class MongoPool implements ManagedPool {
       events: options.events,
       leakDetectionMillis: options.leakDetectionMillis,
       secrets: secretsOf(options.uri, client, options.clientOptions),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
     })
     this.#drain = new DrainWait(this.#monitor.clock)
     this.#queue = new AdmissionQueue({

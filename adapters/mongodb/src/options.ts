@@ -1,5 +1,5 @@
-import { InvalidOptionError, type PoolEventListeners } from '@lifeguard/core'
-import { checkOption, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules, poolNameRule, MAX_POOL_SIZE } from '@lifeguard/core/adapter'
+import { InvalidOptionError, type Clock, type PoolEventListeners } from '@lifeguard/core'
+import { checkOption, clockRule, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules, poolNameRule, MAX_POOL_SIZE } from '@lifeguard/core/adapter'
 import type { MongoClient, MongoClientOptions } from 'mongodb'
 import { databaseNameRule } from './internal/names.js'
 
@@ -43,6 +43,13 @@ export interface MongoPoolOptions {
   events?: PoolEventListeners | readonly PoolEventListeners[] | undefined
   /** Any other `MongoClient` option (`heartbeatFrequencyMS`, `retryWrites`, `tls`, ...), except the ones Lifeguard owns. */
   clientOptions?: Omit<MongoClientOptions, OwnedClientOption> | undefined
+  /**
+   * Where the pool reads time and sets its own timers: `close()`'s wait, the `minSize` keeper's retries, leak
+   * detection, the metrics' times. Tests pass a manual clock. The driver's timers (heartbeats, idle pruning,
+   * its timeouts), the admission wait (`acquireTimeoutMillis`) and `warmup()`'s deadline stay on the system
+   * clock. Default: the system clock.
+   */
+  clock?: Clock | undefined
 }
 
 /** The options with defaults applied. */
@@ -60,6 +67,7 @@ export interface ResolvedMongoPoolOptions {
   appName: string | undefined
   events: PoolEventListeners | readonly PoolEventListeners[] | undefined
   clientOptions: MongoClientOptions
+  clock: Clock | undefined
 }
 
 const WHERE = 'createMongoPool'
@@ -98,6 +106,7 @@ const rules: OptionRules<MongoPoolOptions> = {
   leakDetectionMillis: { type: 'duration', optional: true },
   appName: { ...appNameRule, optional: true },
   events: poolEventsRule,
+  clock: clockRule,
   clientOptions: { type: 'custom', expected: 'an object of MongoClient options', check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v), optional: true },
 }
 
@@ -181,6 +190,7 @@ export function resolveOptions(options: MongoPoolOptions): ResolvedMongoPoolOpti
     appName: options.appName ?? (/[?&]appname=/i.test(options.uri) ? undefined : defaultAppName(options.name)),
     events: options.events,
     clientOptions,
+    clock: options.clock,
   }
 }
 

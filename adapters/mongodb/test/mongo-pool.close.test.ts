@@ -3,7 +3,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, type MongoPool } from '../src/index.js'
 import { appNameOf, closeAll, openPool, recordEvents, sleep } from './_helpers/pools.js'
-import { rejects } from '@lifeguard/test-kit'
+import { ManualClock, rejects } from '@lifeguard/test-kit'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_close'
@@ -14,6 +14,20 @@ interface Context {
 }
 
 const Close = suite<Context>('graceful close', { target: undefined as never, pools: [] })
+
+/**
+ * True once `promise` settles, false if it has not within 30 s of real time: a hang guard, not a speed check
+ * (the pool's own timers run on a manual clock; closing the driver's client is real I/O).
+ */
+async function settles(promise: Promise<unknown>): Promise<boolean> {
+  let guard: NodeJS.Timeout | undefined
+  const hung = new Promise<boolean>((resolve) => (guard = setTimeout(() => resolve(false), 30_000)))
+  try {
+    return await Promise.race([promise.then(() => true), hung])
+  } finally {
+    clearTimeout(guard)
+  }
+}
 
 Close.before(async (context) => {
   context.target = await startTarget([DB])
@@ -60,13 +74,17 @@ Close('close waits for admitted work, refuses new work, and leaves no connection
 Close('close gives up waiting after timeoutMillis and closes the client anyway', async (context) => {
   const { target } = context
   const recorder = recordEvents()
-  const pool = openPool(target, { dbName: DB, events: recorder.listeners })
+  const clock = new ManualClock()
+  const pool = openPool(target, { dbName: DB, events: recorder.listeners, clock })
   context.pools.push(pool)
   await pool.warmup({ connections: 2 })
   const lease = await pool.acquire()
-  const started = Date.now()
-  await pool.close({ timeoutMillis: 50 })
-  assert.ok(Date.now() - started < 2000, `closed after ${Date.now() - started}ms`)
+  let closed = false
+  const closing = pool.close({ timeoutMillis: 50 }).then(() => (closed = true))
+  await clock.advance(49)
+  assert.not.ok(closed, 'still waiting for the lease')
+  await clock.advance(1)
+  assert.ok(await settles(closing), 'closed once its 50 ms had passed on the clock')
   assert.is(pool.state, 'closed')
   await target.waitForPoolConnections(appNameOf(pool), 0)
   assert.equal(recorder.of('disconnect').map((d) => d.reason), ['closed', 'closed'])
@@ -75,18 +93,17 @@ Close('close gives up waiting after timeoutMillis and closes the client anyway',
 
 Close("a later close() with a shorter timeout brings the first one's deadline forward, as on PostgreSQL", async (context) => {
   const { target } = context
-  const pool = openPool(target, { dbName: DB })
+  const clock = new ManualClock()
+  const pool = openPool(target, { dbName: DB, clock })
   context.pools.push(pool)
   const lease = await pool.acquire()
   // A library closed the pool first with a long timeout; the shutdown then asks for a short one.
-  const first = pool.close({ timeoutMillis: 600_000 })
-  const second = pool.close({ timeoutMillis: 50 })
-  let guard: NodeJS.Timeout | undefined
-  // A hang guard, not a speed check: without the shortening, the close waits out its ten minutes.
-  const outcome = await Promise.race([second.then(() => 'closed'), new Promise<string>((resolve) => (guard = setTimeout(() => resolve('still waiting'), 30_000)))])
-  clearTimeout(guard)
-  assert.is(outcome, 'closed')
-  await first
+  let closed = 0
+  const first = pool.close({ timeoutMillis: 600_000 }).then(() => closed++)
+  const second = pool.close({ timeoutMillis: 50 }).then(() => closed++)
+  await clock.advance(50)
+  assert.ok(await settles(Promise.all([first, second])), 'without the shortening, both wait out the ten minutes')
+  assert.is(closed, 2)
   assert.is(pool.state, 'closed')
   await target.waitForPoolConnections(appNameOf(pool), 0)
   lease.release()

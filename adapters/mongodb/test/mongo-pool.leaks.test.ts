@@ -2,7 +2,8 @@ import { createServiceContainer, OperationContext } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MongoLease, MongoPool } from '../src/index.js'
-import { closeAll, faultTest, openPool, recordEvents, sleep } from './_helpers/pools.js'
+import { ManualClock } from '@lifeguard/test-kit'
+import { closeAll, faultTest, openPool, recordEvents } from './_helpers/pools.js'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_leaks'
@@ -32,33 +33,29 @@ function takeLeaseForReport(pool: MongoPool): Promise<MongoLease> {
   return pool.acquire()
 }
 
-async function until(predicate: () => boolean, timeoutMillis: number, description: string): Promise<void> {
-  const deadline = Date.now() + timeoutMillis
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMillis}ms waiting for ${description}`)
-    await sleep(10)
-  }
-}
-
 Leaks('a lease held past leakDetectionMillis is reported with its owner and origin, and resolved on release', async (context) => {
   const recorder = recordEvents()
-  const pool = openPool(context.target, { dbName: DB, leakDetectionMillis: 50, events: recorder.listeners })
+  const clock = new ManualClock()
+  const pool = openPool(context.target, { dbName: DB, leakDetectionMillis: 50, events: recorder.listeners, clock })
   context.pools.push(pool)
   const operation = OperationContext.create('report-worker', 'nightly', { container: createServiceContainer(), requestId: 'job-1' })
   const lease = await operation.run(() => takeLeaseForReport(pool))
-  await until(() => recorder.of('leak').length === 1, 1000, 'a suspected leak')
+  await clock.advance(49)
+  assert.equal(recorder.of('leak'), [], 'not yet')
+  await clock.advance(1)
 
   const [suspected] = recorder.of('leak')
   assert.is(suspected?.state, 'suspected')
-  assert.ok((suspected?.heldMillis ?? 0) >= 45, `held ${suspected?.heldMillis}ms`)
+  assert.is(suspected?.heldMillis, 50)
   assert.equal(suspected?.owner, { handler: 'report-worker', operation: 'nightly', requestId: 'job-1' })
   assert.match(suspected?.stack ?? '', 'takeLeaseForReport')
   assert.is(pool.getPoolMetrics().leaks, 1)
 
+  await clock.advance(25)
   lease.release()
   const resolved = recorder.of('leak')[1]
   assert.is(resolved?.state, 'resolved')
-  assert.ok((resolved?.heldMillis ?? 0) >= (suspected?.heldMillis ?? 0))
+  assert.is(resolved?.heldMillis, 75)
   assert.equal(resolved?.owner, suspected?.owner)
   await operation.dispose()
 })
@@ -81,10 +78,11 @@ faultTest(Leaks)('an operation that runs past leakDetectionMillis is reported; q
 
 Leaks('leak detection is off unless leakDetectionMillis is set', async (context) => {
   const recorder = recordEvents()
-  const pool = openPool(context.target, { dbName: DB, events: recorder.listeners })
+  const clock = new ManualClock()
+  const pool = openPool(context.target, { dbName: DB, events: recorder.listeners, clock })
   context.pools.push(pool)
   const lease = await pool.acquire()
-  await sleep(60)
+  await clock.advance(3_600_000)
   lease.release()
   assert.equal(recorder.of('leak'), [])
   assert.is(pool.getPoolMetrics().leaks, 0)

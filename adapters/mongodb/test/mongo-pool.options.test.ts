@@ -31,6 +31,7 @@ Options('bad options throw InvalidOptionError naming the option, the value and t
   assert.match(invalid({ name: 'orders', uri, minSize: 5, maxSize: 4 }).message, 'expected `minSize` to be an integer <= `maxSize` (4), got `5`')
   assert.match(invalid({ name: 'orders', uri, maxSize: 20, maxSizeLimit: 10 }).message, 'expected `maxSizeLimit` to be an integer >= `maxSize` (20), got `10`')
   assert.match(invalid({ name: 'orders', uri, events: 'nope' }).message, '`events` to be an object')
+  assert.match(invalid({ name: 'orders', uri, clock: { now: () => 0 } }).message, 'expected `clock` to be a Clock (an object with `now`, `setTimeout` and `clearTimeout` functions)')
   const unknown = invalid({ name: 'orders', uri, maxPoolSize: 5 })
   assert.is(unknown.option, 'maxPoolSize')
   assert.match(unknown.message, 'unknown option `maxPoolSize`. Known options: `name`, `uri`')
