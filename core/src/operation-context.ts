@@ -74,6 +74,13 @@ export type AbortWatcher = (context: OperationContext, reason: unknown) => void
 /** Name under which a context makes itself resolvable in its own scope. */
 export const CONTEXT_SERVICE = 'operationContext'
 
+// Duck-typed: the scope may come from another copy of this package (an adapter's own).
+const scopeRule: OptionRule = {
+  type: 'custom',
+  expected: 'a scope (`container.createScope()`)',
+  check: (value) => typeof value === 'object' && value !== null && typeof (value as { resolve?: unknown }).resolve === 'function',
+}
+
 const nameRule: OptionRule = { type: 'string', nonEmpty: true }
 // The names an operation is given go into logs, events and metric attributes as they are: printable and bounded,
 // as a request id is. (An adapter's own name once routed, method and route pattern, is not checked again; a
@@ -201,8 +208,13 @@ export class OperationContext {
     return contextStorage.getStore() as OperationContext | undefined
   }
 
-  /** The context that owns `scope` (it provides itself there), or `undefined` for a bare scope. */
+  /**
+   * The context that owns `scope` (it provides itself there), or `undefined` for a bare scope.
+   *
+   * @throws {InvalidOptionError} when `scope` is not a scope
+   */
   static ofScope(scope: ServiceScope<any>): OperationContext | undefined {
+    checkOption('OperationContext.ofScope', 'scope', scope, scopeRule)
     try {
       return scope.resolve(CONTEXT_SERVICE) as OperationContext
     } catch (error) {

@@ -288,6 +288,9 @@ export class ServiceScope<S extends object = Record<string, any>> {
     const registration = this.#root.registration(name)
     if (registration === undefined) {
       if (typeof name !== 'string' || name === '') throw badResolve(name, path)
+      if (name === 'operationContext') {
+        throw new ResolutionError('unknown', [...path, name], `Could not resolve '${name}'. It is provided in an operation's own scope only; ${inSingleton ? 'a singleton' : 'the root container'} has none.`)
+      }
       const known = this.#root.names().map((n) => `'${n}'`).join(', ') || '(none)'
       throw new ResolutionError('unknown', [...path, name], `Could not resolve '${name}'. No service is registered under that name. Registered: ${known}.`)
     }
@@ -299,6 +302,10 @@ export class ServiceScope<S extends object = Record<string, any>> {
       case 'scoped':
         if (inSingleton) {
           throw new ResolutionError('lifetime', [...path, name], `Could not resolve '${name}'. It is scoped, and a singleton cannot depend on a scoped service.`)
+        }
+        // Cached in the root, it would live as long as the container: a singleton in all but name.
+        if (this.#root === (this as unknown)) {
+          throw new ResolutionError('lifetime', [...path, name], `Could not resolve '${name}'. It is scoped: resolve it from a scope (\`container.createScope()\`), not from the root container.`)
         }
         return this.#cachedOrCreate(registration, path, false)
       case 'transient':
@@ -327,8 +334,9 @@ export class ServiceScope<S extends object = Record<string, any>> {
   // asker, neither would ever settle (two branches of one request that each started one end of a cycle,
   // which no path shows). That is the cycle error instead.
   #waitFor(name: string, instance: unknown, path: readonly string[]): unknown {
-    const asker = path[path.length - 1] as string
-    if (!this.#isPending(instance) || !this.#isPending(this.#cachedInstance(asker))) return instance
+    if (!this.#isPending(instance)) return instance
+    const asker = this.#pendingAsker(path)
+    if (asker === undefined) return instance
     const chain = this.#waitChain(name, asker, new Set())
     if (chain !== undefined) this.#cycle(asker, [...path, ...chain.slice(0, -1)])
     const waits = (this.#waits ??= new Map())
@@ -336,6 +344,16 @@ export class ServiceScope<S extends object = Record<string, any>> {
     if (waited === undefined) waits.set(asker, new Set([name]))
     else waited.add(name)
     return instance
+  }
+
+  // The nearest service on `path` whose async factory is pending here: the one that waits. Those after it on the
+  // path are links nothing caches (a transient, a sync factory still running) that it waits on in turn.
+  #pendingAsker(path: readonly string[]): string | undefined {
+    for (let i = path.length - 1; i >= 0; i--) {
+      const name = path[i] as string
+      if (this.#isPending(this.#cachedInstance(name))) return name
+    }
+    return undefined
   }
 
   // The services from `from` to `to` along what pending factories wait on, or undefined.
@@ -377,8 +395,14 @@ export class ServiceScope<S extends object = Record<string, any>> {
     // promise settled), that path is over, and the lookup starts from whatever factory is running here then
     // (none: a fresh path), which finds a real cycle and no false one.
     let settled = false
+    // An async factory's place in the disposal order, once it has returned its promise.
+    let slot: Created | undefined
     const resolver: ServiceResolver<S> = {
-      resolve: (dependency) => this.resolveFrom(dependency, settled ? this.#activePath : childPath, childInSingleton) as never,
+      resolve: (dependency) => {
+        if (settled) return this.resolveFrom(dependency, this.#activePath, childInSingleton) as never
+        if (slot === undefined) return this.resolveFrom(dependency, childPath, childInSingleton) as never
+        return this.#resolveAfterSlot(slot, dependency, childPath, childInSingleton) as never
+      },
       scope: this,
     }
     let instance: unknown
@@ -398,21 +422,22 @@ export class ServiceScope<S extends object = Record<string, any>> {
     if (isPromiseLike(instance)) {
       // Its place in the disposal order is taken now, where it started: a service created meanwhile that
       // holds its promise (and uses it when disposed) goes first.
-      const slot: Created = { name: registration.name, instance: undefined, dispose: undefined }
-      ;(this.#created ??= []).push(slot)
+      const taken: Created = { name: registration.name, instance: undefined, dispose: undefined }
+      slot = taken
+      ;(this.#created ??= []).push(taken)
       const pending = Promise.resolve(instance).then(
         (value) => {
           settled = true
           this.#pending?.delete(pending)
           this.#waits?.delete(registration.name)
-          this.#track(registration, value, slot)
+          this.#track(registration, value, taken)
           return value
         },
         (error: unknown) => {
           settled = true
           this.#pending?.delete(pending)
           this.#waits?.delete(registration.name)
-          this.#forget(slot)
+          this.#forget(taken)
           this.#uncache(registration.name, pending)
           throw wrapFactoryError(error, childPath)
         },
@@ -425,12 +450,24 @@ export class ServiceScope<S extends object = Record<string, any>> {
     return instance
   }
 
+  // A resolve by an async factory after it returned its promise (`await config; r.resolve('db')`): what that
+  // creates goes before the factory's own place, so that it is disposed after the service that uses it.
+  #resolveAfterSlot(slot: Created, dependency: string, path: readonly string[], inSingleton: boolean): unknown {
+    const before = this.#created?.length ?? 0
+    const resolved = this.resolveFrom(dependency, path, inSingleton)
+    const created = this.#created
+    if (created === undefined || created.length <= before || this.#finishing) return resolved
+    const at = created.indexOf(slot)
+    if (at >= 0 && at < before) created.splice(at, 0, ...created.splice(before))
+    return resolved
+  }
+
   #track(registration: Registration, instance: unknown, slot?: Created): void {
     const root = this.#root
     const isRoot = (this as ServiceScope<S>) === (root as ServiceScope<S>)
-    // A scoped or transient factory that hands out what the container owns already (`(r) => r.resolve('pool')`:
-    // a registered value, a singleton) leaves its disposal to its owner: by default it is not this scope's.
-    const dispose = registration.dispose === undefined && !isRoot && root.owns(instance) ? undefined : (registration.dispose ?? defaultDisposer(instance))
+    // A factory that hands out what has an owner already (`(r) => r.resolve('pool')`: a registered value, a
+    // singleton, or a service this scope created) leaves its disposal to that owner: it is disposed once.
+    const dispose = registration.dispose === undefined && (root.owns(instance) || (!isRoot && this.#tracks(instance))) ? undefined : (registration.dispose ?? defaultDisposer(instance))
     if (dispose === undefined || this.#finishing) this.#forget(slot)
     if (dispose === undefined) return
     if (isRoot) root.own(instance)
@@ -439,6 +476,14 @@ export class ServiceScope<S extends object = Record<string, any>> {
       slot.instance = instance
       slot.dispose = dispose
     } else (this.#created ??= []).push({ name: registration.name, instance, dispose })
+  }
+
+  // True when this scope disposes `instance` already (an alias resolved it from another registration).
+  #tracks(instance: unknown): boolean {
+    const created = this.#created
+    if (created === undefined || instance === null || (typeof instance !== 'object' && typeof instance !== 'function')) return false
+    for (const entry of created) if (entry.instance === instance) return true
+    return false
   }
 
   // An async factory's place in the order, given up: it failed, or made nothing to dispose (a scope with

@@ -71,6 +71,14 @@ options('rejects every bad option with InvalidOptionError naming option, value a
   assert.is(container.openScopes, 0)
 })
 
+options('ofScope() of something that is not a scope is an InvalidOptionError naming it', () => {
+  for (const bad of [undefined, null, {}, 'scope']) {
+    const error = throwsError(() => OperationContext.ofScope(bad as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'scope')
+    assert.match(error.message, 'Invalid options for OperationContext.ofScope: expected `scope` to be a scope (`container.createScope()`)')
+  }
+})
+
 options('a scope serves one context: a second one on it is refused, and the first goes on', async () => {
   const container = createServiceContainer().scoped('conn', () => ({ open: true }), { dispose: (conn) => void (conn.open = false) })
   const scope = container.createScope()

@@ -89,6 +89,55 @@ dispose("a disposer returning what its client's close returns is awaited: redis.
   await disposing
 })
 
+dispose('an alias of a scoped service leaves it to the registration that created it: disposed once', async () => {
+  const closed: string[] = []
+  const container = createServiceContainer()
+    .scoped('db', () => ({ [Symbol.dispose]: () => void closed.push('db') }))
+    .scoped('dbAlias', (r) => r.resolve('db'))
+    .transient('dbCommand', (r) => r.resolve('db'))
+    .scoped('dbLater', async (r) => r.resolve('db'))
+  const scope = container.createScope()
+  scope.resolve('dbAlias')
+  scope.resolve('dbCommand')
+  scope.resolve('dbCommand')
+  await scope.resolve('dbLater')
+  await scope.dispose()
+  assert.equal(closed, ['db'], 'a client released four times would throw')
+  await container.dispose()
+})
+
+dispose('a singleton that hands out a value or another singleton leaves it to its owner', async () => {
+  const closed: string[] = []
+  const disposable = (name: string) => ({ [Symbol.dispose]: () => void closed.push(name) })
+  const container = createServiceContainer()
+    .value('config', disposable('config'))
+    .singleton('cache', () => disposable('cache'))
+    .singleton('configAlias', (r) => r.resolve('config'))
+    .singleton('cacheAlias', (r) => r.resolve('cache'))
+  container.resolve('configAlias')
+  container.resolve('cacheAlias')
+  await container.dispose()
+  assert.equal(closed, ['cache'], 'the value never, the singleton once')
+})
+
+dispose('a dependency an async factory resolves after its first await is disposed after the service that uses it', async () => {
+  const events: string[] = []
+  const container = createServiceContainer()
+    .scoped('db', () => ({ open: true, [Symbol.dispose]() { this.open = false; events.push('close db') } }))
+    .scoped('repo', async (r) => {
+      await Promise.resolve() // config, a feature flag
+      const db = r.resolve('db')
+      return { [Symbol.dispose]: () => void events.push(`repo flushes, db open: ${db.open}`) }
+    })
+    .scoped('audit', (r) => ({ repo: r.resolve('repo'), [Symbol.dispose]: () => void events.push('audit') }))
+  const scope = container.createScope()
+  const audit = scope.resolve('audit') // holds repo's promise: goes first
+  await audit.repo
+  await scope.dispose()
+  assert.equal(events, ['audit', 'repo flushes, db open: true', 'close db'])
+  await container.dispose()
+})
+
 dispose("a scoped or transient alias of a value or a singleton leaves it to its owner: it is not disposed per scope", async () => {
   let closes = 0
   const shared = () => ({ [Symbol.asyncDispose]: async () => void closes++ })

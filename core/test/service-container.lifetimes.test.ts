@@ -1,6 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ServiceContainer, ServiceScope, createServiceContainer } from '../src/index.js'
+import { ResolutionError, ServiceContainer, ServiceScope, createServiceContainer } from '../src/index.js'
+import { throwsError } from '@lifeguard/test-kit'
 
 class Counter {
   static created = 0
@@ -93,6 +94,27 @@ lifetimes('a provided value is visible to the scoped factories of that scope', a
   const container = createServiceContainer().scoped('greeting', (r) => `hello ${String(r.resolve('user'))}`)
   const scope = container.createScope().provide('user', 'alice')
   assert.is(scope.resolve('greeting'), 'hello alice')
+  await container.dispose()
+})
+
+lifetimes('a scoped service is resolved from a scope only: from the root it would live as long as the container', async () => {
+  const container = createServiceContainer()
+    .scoped('unitOfWork', () => ({}))
+    .singleton('reports', (r) => ({ unitOfWork: r.scope.resolve('unitOfWork') }))
+  for (const resolve of [() => container.resolve('unitOfWork'), () => container.resolve('reports')]) {
+    const error = throwsError(resolve, ResolutionError, 'ERR_RESOLUTION')
+    assert.is(error.reason, 'lifetime')
+    assert.match(error.message, "Could not resolve 'unitOfWork'. It is scoped: resolve it from a scope (`container.createScope()`), not from the root container.")
+  }
+  const scope = container.createScope()
+  assert.ok(scope.resolve('unitOfWork'))
+  await container.dispose()
+})
+
+lifetimes("a singleton asking for 'operationContext' is told it exists in an operation's scope only", async () => {
+  const container = createServiceContainer().singleton('audit', (r) => ({ context: r.resolve('operationContext' as never) }))
+  const error = throwsError(() => container.createScope().resolve('audit'), ResolutionError, 'ERR_RESOLUTION')
+  assert.match(error.message, "Could not resolve 'operationContext'. It is provided in an operation's own scope only; a singleton has none.")
   await container.dispose()
 })
 
