@@ -100,7 +100,10 @@ function untilRouted(req: Request, method: string, operationName: ((req: Request
 // disposed anyway.
 function settleWhenHandlerEnds(res: Response, operation: HttpOperation, graceMillis: number): void {
   if (res.writableEnded) return operation.settled()
+  let waiting = true
   const done = (): void => {
+    if (!waiting) return
+    waiting = false
     clearTimeout(timer)
     res.off('prefinish', done)
     operation.settled()
@@ -108,4 +111,19 @@ function settleWhenHandlerEnds(res: Response, operation: HttpOperation, graceMil
   const timer = setTimeout(done, graceMillis)
   timer.unref()
   res.once('prefinish', done)
+  // A pipelined response that never got the connection emits nothing when it is ended, 'prefinish' included:
+  // its own `end()` tells instead. Only here, after a disconnect: an own property on every Express response
+  // costs far more than it would save.
+  if (res.socket === null) afterEnd(res, done)
+}
+
+function afterEnd(res: Response, ended: () => void): void {
+  const end = res.end
+  res.end = function endThenSettle(this: Response, ...args: Parameters<Response['end']>) {
+    try {
+      return end.apply(this, args)
+    } finally {
+      ended()
+    }
+  } as Response['end']
 }
