@@ -39,6 +39,25 @@ test('the pool recovers as soon as the server accepts again: backoff is capped a
   assert.is((await waiting).state, 'busy')
 })
 
+test('refilling minSize with nobody waiting backs off up to 30 s; a caller that comes brings the retry within 500 ms', async () => {
+  const { engine, factory, clock, events, counts } = fakeEngine({ minSize: 1, acquireTimeoutMillis: 0 })
+  // A server that is full: every attempt refused, for as long as the test runs.
+  factory.failures.push(...Array.from({ length: 100 }, () => new Error('sorry, too many clients already')))
+  await engine.warmup().catch(() => undefined)
+  // Backoffs 25, 50, ..., 12,800, then 25,600 and 30,000 from there: 12 attempts in the first minute, not 120.
+  await clock.advance(60_000)
+  assert.is(events.error?.length, 12)
+  await clock.advance(60_000)
+  assert.is(events.error?.length, 14, 'every 30 s from then on')
+  factory.failures.length = 0
+  const waiting = engine.acquire(undefined)
+  await clock.advance(499)
+  assert.is(engine.activeCount, 0, 'still backing off')
+  await clock.advance(1)
+  assert.is((await waiting).state, 'busy')
+  assert.equal(counts().total, 1)
+})
+
 test('a permanent failure fails the waiter it was made for at once; the others are not failed by it', async () => {
   const { engine, factory, counts } = fakeEngine({ maxSize: 2 })
   factory.auto = false

@@ -2,7 +2,8 @@ import { LifeguardError } from '@lifeguard/core'
 
 /**
  * The server refused a new connection for a reason waiting will not fix (authentication failed, the
- * database does not exist, ...), so the checkout fails at once instead of retrying until
+ * database does not exist, ...), or the driver could not set it up (no password for a server that asks for
+ * one), so the checkout fails at once instead of retrying until
  * `acquireTimeoutMillis`. The cause is the driver's error, redacted.
  */
 export class PostgresConnectError extends LifeguardError {
@@ -15,7 +16,10 @@ export class PostgresConnectError extends LifeguardError {
 
   constructor(pool: string, target: string, cause: Error) {
     const sqlState = (cause as { code?: unknown }).code
-    super('ERR_POSTGRES_CONNECT', `Could not connect pool '${pool}' to ${target}. The server refused: ${cause.message}.`, { cause })
+    // Without a SQLSTATE the server did not answer with a refusal: pg gave up on its side (no password for a
+    // server that asks for one, an unsupported authentication method).
+    const why = typeof sqlState === 'string' ? 'The server refused' : 'The connection could not be set up'
+    super('ERR_POSTGRES_CONNECT', `Could not connect pool '${pool}' to ${target}. ${why}: ${cause.message}.`, { cause })
     this.pool = pool
     this.sqlState = typeof sqlState === 'string' ? sqlState : undefined
   }

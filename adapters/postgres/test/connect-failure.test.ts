@@ -1,5 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { PostgresConnectError } from '../src/index.js'
 import { isPermanentConnectError } from '../src/internal/connect-failure.js'
 
 // Which failed connection attempts are worth another try before the acquire deadline.
@@ -31,6 +32,16 @@ test("pg's own refusals while authenticating, which carry no SQLSTATE: no passwo
   // A function that gave something other than a string (a number, an object): a mistake, refused at once.
   assert.ok(isPermanentConnectError(new Error('Password must be a string'), true))
   assert.ok(isPermanentConnectError(new Error('SASL: SCRAM-SERVER-FINAL-MESSAGE: server signature does not match'), true))
+})
+
+test('PostgresConnectError says the server refused only when the server answered with a refusal', () => {
+  const refused = new PostgresConnectError('orders', 'postgres://app@db:5432/orders', serverError('28P01'))
+  assert.is(refused.message, "Could not connect pool 'orders' to postgres://app@db:5432/orders. The server refused: server said 28P01.")
+  assert.is(refused.sqlState, '28P01')
+  // pg's own: the server asked for a password and the pool has none.
+  const unset = new PostgresConnectError('orders', 'postgres://app@db:5432/orders', new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string'))
+  assert.is(unset.message, "Could not connect pool 'orders' to postgres://app@db:5432/orders. The connection could not be set up: SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string.")
+  assert.is(unset.sqlState, undefined)
 })
 
 test("PgBouncer's refusals, all 08P01: by its wording, the lasting ones from the ones that pass", () => {

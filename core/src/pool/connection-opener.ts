@@ -7,7 +7,11 @@ import { PooledConnection } from './pooled-connection.js'
 import { outsideOperations } from '../context-storage.js'
 
 const firstBackoffMillis = 25
+// While callers wait: each retry may be the one that answers them.
 const maxBackoffMillis = 500
+// Refilling minSize with nobody waiting (a server that is full, or refuses this role): every attempt costs the
+// server a backend and the pool an error event, so these slow down further.
+const maxBackgroundBackoffMillis = 30_000
 
 /** What the opener asks of the pool it opens connections for. */
 export interface OpenerHost<C> {
@@ -28,8 +32,8 @@ export interface OpenerHost<C> {
 
 /**
  * Opens and validates connections for a `PoolEngine`: connection attempts bounded by a timeout and
- * abandoned on close, jittered lifetimes, validation with a timeout, and exponential backoff (25 ms
- * doubling to 500 ms) after failures. It keeps the counts of connections being opened or validated, which
+ * abandoned on close, jittered lifetimes, validation with a timeout, and exponential backoff after failures
+ * (25 ms doubling to 500 ms while callers wait, to 30 s while only `minSize` is being refilled). It keeps the counts of connections being opened or validated, which
  * the pool counts as pending.
  */
 export class ConnectionOpener<C> {
@@ -174,27 +178,31 @@ export class ConnectionOpener<C> {
     }, fail)
   }
 
-  /** Waits out the backoff (doubling up to 500 ms), then asks the pool to open what it still needs. */
+  /**
+   * Waits out the backoff (doubling up to 500 ms while callers wait, up to 30 s for `minSize` alone), then asks
+   * the pool to open what it still needs.
+   */
   scheduleRetry(): void {
     if (this.#retry !== undefined) return
-    const delay = this.#backoffMillis
-    this.#backoffMillis = Math.min(this.#backoffMillis * 2, maxBackoffMillis)
-    this.#retryDue = this.#clock.now() + delay
+    const background = !this.#host.callersWaiting
+    const delay = Math.min(this.#backoffMillis, background ? maxBackgroundBackoffMillis : maxBackoffMillis)
+    this.#backoffMillis = Math.min(this.#backoffMillis * 2, maxBackgroundBackoffMillis)
     // Waiting callers keep the process alive; refilling minSize alone does not.
-    this.#armRetry(delay, !this.#host.callersWaiting)
+    this.#armRetry(delay, background)
   }
 
   /**
-   * A caller started waiting: a retry under way for minSize alone now holds the process too, or a script
-   * whose query waits behind it would exit before it is answered.
+   * A caller started waiting: a retry under way for minSize alone now comes within the callers' backoff, and
+   * holds the process too, or a script whose query waits behind it would exit before it is answered.
    */
   callerWaiting(): void {
     if (this.#retry === undefined || !this.#retryInBackground) return
     this.#clock.clearTimeout(this.#retry)
-    this.#armRetry(Math.max(0, this.#retryDue - this.#clock.now()), false)
+    this.#armRetry(Math.min(maxBackoffMillis, Math.max(0, this.#retryDue - this.#clock.now())), false)
   }
 
   #armRetry(delay: number, background: boolean): void {
+    this.#retryDue = this.#clock.now() + delay
     this.#retryInBackground = background
     this.#retry = outsideOperations(() =>
       this.#clock.setTimeout(
