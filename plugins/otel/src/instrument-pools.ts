@@ -86,7 +86,8 @@ const optionRules = {
  * Reports every pool of a registry through OpenTelemetry: the connection pool metrics of the semantic
  * conventions (`db.client.connection.*`), `db.client.operation.duration` per statement or command, and
  * Lifeguard's `lifeguard.pool.*` counters, each pool with its own `db.client.connection.pool.name`. Pools
- * registered later are picked up; closed pools stop reporting. A pool whose name another instrumentation
+ * registered later are picked up; a closed pool reports zeros once and is no longer read (the SDK keeps
+ * exporting its series, as for any series, for the provider's life). A pool whose name another instrumentation
  * reports to the same MeterProvider already is left out and reported to `onError` (their series would mix):
  * give each registry its own `poolNamePrefix`. Uses `@opentelemetry/api` only: while no
  * SDK is registered the meter is a no-op and nothing is subscribed at all; without a `meterProvider`
