@@ -85,7 +85,10 @@ export function requestCancel(client: pg.Client): Promise<void> {
       packet.writeInt32BE(cancelRequestCode, 4)
       packet.writeInt32BE(processID, 8)
       packet.writeInt32BE(secretKey, 12)
-      socket.end(packet)
+      // Written, not ended: the server (or pooler) closes the connection once it has acted, as libpq waits for.
+      // Half-closed at once, PgBouncer 1.18 freed the request's slot before passing it on, then dropped another
+      // client's login that took the slot, or exited on a failed assertion.
+      socket.write(packet)
     })
   })
 }
