@@ -138,7 +138,8 @@ export class PostgresHandle implements AsyncDisposable {
       }
     } catch (error) {
       tx[finishTransaction]()
-      if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor)
+      // Aborted, the callback's own cleanup was refused (see `closeAfterRollback`).
+      if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor, context?.aborted === true)
       throw error
     }
     if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
@@ -219,7 +220,7 @@ export class PostgresHandle implements AsyncDisposable {
           tx[finishTransaction]()
           // A running statement would hold the ROLLBACK (and its locks) until it ended: cancelled first.
           if (!committing && !client[clientState].broken && mayBeRunning(client)) void cancelOnClient(client, true)
-          return rollbackAndRelease(client, core.monitor)
+          return rollbackAndRelease(client, core.monitor, !committing)
         }
         // A client from connect() still held has no such guard: reused, its holder's late statements would
         // run in another operation's session. It is closed instead (see `takeBack`).
@@ -234,11 +235,19 @@ export class PostgresHandle implements AsyncDisposable {
   }
 }
 
-async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor): Promise<void> {
+/**
+ * Rolls back `client`'s transaction and gives it back. With `close`, it is closed instead (the server rolls
+ * back): a transaction whose operation aborted or ended under it had its callback's cleanup refused
+ * (`finally { await tx.query('SELECT pg_advisory_unlock(...)') }`), and what a ROLLBACK leaves in the session
+ * (session advisory locks, SQL `PREPARE`) would reach the next holder.
+ */
+async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, close = false): Promise<void> {
   const state = client[clientState]
   // A lost connection has nothing to roll back (the server already did): just close it. (A statement that
   // found it lost marked it broken: see `statementError`.)
   if (state.broken) return client.release(state.failure ?? true)
+  // Cancel requests still under way are delivered first, as below.
+  if (close) return client.release(await afterCancel(client, true))
   let failure: Error | undefined
   try {
     // Sent after whatever runs now (cancelled, when the operation aborted or ended: see `cancelOnClient`).

@@ -73,11 +73,12 @@ export class PostgresTransaction {
     const context = this.#context
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
     return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent) => this.#failure(error, sent), this.#cancels, context).then((result) => {
-      if ((result.command === 'COMMIT' || result.command === 'ROLLBACK') && endedByStatement(this.#client)) {
-        this.#endedWith = result.command
+      const ending = endingCommand(result)
+      if (ending !== undefined && endedByStatement(this.#client)) {
+        this.#endedWith = ending
         // A COMMIT the server answered with ROLLBACK: a statement had failed before it (and `fn` caught that).
         const sent = sqlOperationName(text)
-        this.#commitRefused = result.command === 'ROLLBACK' && (sent === 'COMMIT' || sent === 'END')
+        this.#commitRefused = ending === 'ROLLBACK' && (sent === 'COMMIT' || sent === 'END')
       }
       return result
     })
@@ -138,4 +139,15 @@ export function endedError(pool: string): DisposedError {
   return new DisposedError(
     `Could not run a query in the transaction on pool '${pool}'. A statement of the callback ended it (ROLLBACK or COMMIT), so nothing more runs in it. Throw from the callback to roll back; return to commit.`,
   )
+}
+
+// The last COMMIT or ROLLBACK among a text's results: pg answers a text of several statements
+// (`INSERT ...; COMMIT`) with one result each, in an array.
+function endingCommand(result: pg.QueryResult | readonly pg.QueryResult[]): 'COMMIT' | 'ROLLBACK' | undefined {
+  const results: readonly pg.QueryResult[] = Array.isArray(result) ? result : [result as pg.QueryResult]
+  for (let i = results.length - 1; i >= 0; i--) {
+    const command = results[i]?.command
+    if (command === 'COMMIT' || command === 'ROLLBACK') return command
+  }
+  return undefined
 }

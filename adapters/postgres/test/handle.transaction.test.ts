@@ -3,7 +3,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresRollbackError, registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
 import { rejects } from '@lifeguard/test-kit'
-import { closeAndCheck, testPool, until } from './_helpers/pools.js'
+import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const table = `handle_tx_${process.pid}`
 const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer }>('context.postgres transaction')
@@ -128,8 +128,44 @@ test('a ROLLBACK the callback sends itself ends the transaction for good: what f
     }), { container })
   assert.is(value, 'kept')
   assert.equal(await ids(pool), [43])
+  // A text of several statements ending in COMMIT commits too (pg answers it with one result each).
+  const several = await runOperation('api', 'POST /ids', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table} (id) VALUES (46); COMMIT`)
+      return 'kept too'
+    }), { container })
+  assert.is(several, 'kept too', 'it was reported rolled back, mayHaveCommitted false, with the row committed')
+  assert.equal(await ids(pool), [43, 46])
   await pool.query(`DELETE FROM ${table}`)
   assert.is(pool.activeCount, 0)
+})
+
+test("a transaction whose operation aborted under it closes its connection: the callback's cleanup was refused, and a session advisory lock would outlive it", async ({ pool, container }) => {
+  const abort = new AbortController()
+  const error = await runOperation('api', 'POST /locked', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_lock(4243)')
+      try {
+        abort.abort(new Error('client gone'))
+        await tx.query('SELECT 1')
+      } finally {
+        // What the user writes, and what an aborted operation refuses.
+        await tx.query('SELECT pg_advisory_unlock(4243)').catch(() => undefined)
+      }
+    }), { container, signal: abort.signal }).catch((caught: unknown) => caught)
+  assert.is((error as { code?: string }).code, 'ERR_OPERATION_ABORTED')
+  assert.is(pool.activeCount, 0)
+  // Not back in the pool holding the lock: its session ends (the server lets go as its backend exits).
+  const held = async (): Promise<number> => {
+    const { rows } = await pool.query<{ held: number }>("SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243")
+    return rows[0]?.held ?? 0
+  }
+  let count = await held()
+  for (let i = 0; i < 200 && count > 0; i++) {
+    await sleep(10) // a hang guard: the backend exits a moment after the pool closed its connection
+    count = await held()
+  }
+  assert.is(count, 0, 'the lock stayed with a pooled session: the next holder had it, and no other session could take it')
 })
 
 test('a connection lost before COMMIT: the COMMIT was never sent, so mayHaveCommitted is false (a retry is safe)', async ({ pool }) => {
