@@ -73,11 +73,20 @@ export class PostgresRollbackError extends LifeguardError {
   readonly pool: string
   /** Always false: the server rolled the whole transaction back. */
   readonly mayHaveCommitted = false
+  /**
+   * What rolled it back: a statement that failed (its error is the `cause`: a retry loop reads
+   * `cause.code === '40001'`), one past `query_timeout`, or `fn`'s own `ROLLBACK`.
+   */
+  readonly reason: 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn'
 
-  /** @param why - what rolled it back: a statement that failed (the default), one past `query_timeout`, or `fn`'s own `ROLLBACK` */
-  constructor(pool: string, why: 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn' = 'statement-failed') {
-    super('ERR_POSTGRES_ROLLED_BACK', `Could not commit the transaction on pool '${pool}'. ${rollbackReasons[why]}, so none of it took effect.`)
+  /**
+   * @param why - what rolled it back (default: a statement that failed)
+   * @param cause - the error of the statement that failed, when one did
+   */
+  constructor(pool: string, why: 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn' = 'statement-failed', cause?: unknown) {
+    super('ERR_POSTGRES_ROLLED_BACK', `Could not commit the transaction on pool '${pool}'. ${rollbackReasons[why]}, so none of it took effect.`, cause === undefined ? undefined : { cause })
     this.pool = pool
+    this.reason = why
   }
 }
 

@@ -118,11 +118,11 @@ export class PostgresHandle implements AsyncDisposable {
       if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', false, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
       // A statement ran past query_timeout and `fn` caught it: it may have finished before its cancel landed,
       // but its error said the transaction rolls back, so it does.
-      if (state.timedOut) throw new PostgresRollbackError(core.name, 'query-timeout')
+      if (state.timedOut) throw new PostgresRollbackError(core.name, 'query-timeout', tx.firstFailure)
       // `fn` ended it with a statement of its own: its COMMIT stands (a COMMIT now would only draw the server's
       // warning); after its ROLLBACK, or a statement refused for coming after it, nothing was committed.
       if (endedByStatement(client)) {
-        if (tx.endedWith !== 'COMMIT') throw new PostgresRollbackError(core.name, tx.commitRefused ? 'statement-failed' : 'rolled-back-in-fn')
+        if (tx.endedWith !== 'COMMIT') throw tx.commitRefused ? new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure) : new PostgresRollbackError(core.name, 'rolled-back-in-fn')
         if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
         return result
       }
@@ -134,7 +134,7 @@ export class PostgresHandle implements AsyncDisposable {
       // The server had aborted the transaction (a failed statement that `fn` caught): its COMMIT is a ROLLBACK.
       if (commit.command === 'ROLLBACK') {
         if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
-        throw new PostgresRollbackError(core.name)
+        throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure)
       }
     } catch (error) {
       tx[finishTransaction]()

@@ -15,6 +15,11 @@ export interface TransactionOptions {
   isolationLevel?: 'read committed' | 'repeatable read' | 'serializable' | undefined
   /** `true` begins `READ ONLY`, `false` `READ WRITE`. Default: the server's. */
   readOnly?: boolean | undefined
+  /**
+   * `true` begins `DEFERRABLE`, `false` `NOT DEFERRABLE`. Only a `serializable`, read-only transaction uses it:
+   * it waits for a snapshot that cannot fail with a serialization error (long reports, backups). Default: the server's.
+   */
+  deferrable?: boolean | undefined
 }
 
 /**
@@ -34,6 +39,8 @@ export class PostgresTransaction {
   // How a statement of the callback ended the transaction, if one did: the server's command tag.
   #endedWith: 'COMMIT' | 'ROLLBACK' | undefined
   #commitRefused = false
+  // The first statement that failed in it (a `40001` the callback caught, say): why a COMMIT rolls back.
+  #firstFailure: unknown
 
   /** @internal created by `PostgresHandle#transaction()` */
   constructor(
@@ -85,6 +92,12 @@ export class PostgresTransaction {
   }
 
   #failure(error: unknown, text: QueryText): unknown {
+    const failure = this.#describeFailure(error, text)
+    this.#firstFailure ??= failure
+    return failure
+  }
+
+  #describeFailure(error: unknown, text: QueryText): unknown {
     const aborted = abortedStatementError(this.#client, this.#context, `run a query in the transaction on pool '${this.#pool}'`)
     if (aborted !== undefined) return aborted
     // Cancelled because the operation ended under it (see `PostgresHandle#dispose`).
@@ -108,6 +121,11 @@ export class PostgresTransaction {
   get commitRefused(): boolean {
     return this.#commitRefused
   }
+
+  /** @internal The error of the first statement that failed in it, if one did (redacted). */
+  get firstFailure(): unknown {
+    return this.#firstFailure
+  }
 }
 
 const levels = ['read committed', 'repeatable read', 'serializable'] as const
@@ -122,10 +140,12 @@ export function beginStatement(options: TransactionOptions | undefined): string 
   validateOptions('transaction', options, {
     isolationLevel: { type: 'oneOf', values: levels, optional: true },
     readOnly: { type: 'boolean', optional: true },
+    deferrable: { type: 'boolean', optional: true },
   })
   let statement = 'BEGIN'
   if (options.isolationLevel !== undefined) statement += ` ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`
   if (options.readOnly !== undefined) statement += options.readOnly ? ' READ ONLY' : ' READ WRITE'
+  if (options.deferrable !== undefined) statement += options.deferrable ? ' DEFERRABLE' : ' NOT DEFERRABLE'
   return statement
 }
 

@@ -77,6 +77,9 @@ test('a failed statement that the callback caught makes the transaction fail: th
   )
   assert.is(error.mayHaveCommitted, false)
   assert.is(error.pool, pool.name)
+  // What failed, for a retry loop (`40001`, `40P01`): the caught statement's own error.
+  assert.is(error.reason, 'statement-failed')
+  assert.is((error.cause as { code?: string }).code, '23505')
   assert.equal(await ids(pool), [1, 2], 'nothing of it took effect')
   assert.is(pool.totalCount, before, 'the connection was fine and went back')
   assert.is(pool.activeCount, 0)
@@ -106,6 +109,8 @@ test('a ROLLBACK the callback sends itself ends the transaction for good: what f
     PostgresRollbackError,
   )
   assert.match(ownRollback.message, 'It was rolled back by a statement of its own (a `ROLLBACK` in `fn`')
+  assert.is(ownRollback.reason, 'rolled-back-in-fn')
+  assert.is(ownRollback.cause, undefined)
   // The callback's own COMMIT (or END) after a failed statement it caught: the server answered ROLLBACK, for that failure.
   for (const commit of ['COMMIT', 'END']) {
     const refusedCommit = await rejects(
@@ -241,6 +246,8 @@ test('begins with the isolation level and access mode asked for', async ({ conta
   await runOperation('api', 'report', async (context) => {
     const level = await context.postgres.transaction((tx) => tx.query<{ transaction_isolation: string }>('SHOW transaction_isolation'), { isolationLevel: 'serializable', readOnly: true })
     assert.is(level.rows[0]?.transaction_isolation, 'serializable')
+    const deferrable = await context.postgres.transaction((tx) => tx.query<{ transaction_deferrable: string }>('SHOW transaction_deferrable'), { isolationLevel: 'serializable', readOnly: true, deferrable: true })
+    assert.is(deferrable.rows[0]?.transaction_deferrable, 'on')
     const error = await context.postgres.transaction((tx) => tx.query(`INSERT INTO ${table} (id) VALUES (9)`), { readOnly: true }).catch((caught: unknown) => caught)
     assert.is((error as { code?: string }).code, '25006')
   }, { container })
