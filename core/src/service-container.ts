@@ -289,7 +289,7 @@ export class ServiceScope<S extends object = Record<string, any>> {
     if (registration === undefined) {
       if (typeof name !== 'string' || name === '') throw badResolve(name, path)
       if (name === 'operationContext') {
-        throw new ResolutionError('unknown', [...path, name], `Could not resolve '${name}'. It is provided in an operation's own scope only; ${inSingleton ? 'a singleton' : 'the root container'} has none.`)
+        throw new ResolutionError('unknown', [...path, name], `Could not resolve '${name}'. It is provided in an operation's own scope only; ${inSingleton ? 'a singleton' : 'this scope'} has none.`)
       }
       const known = this.#root.names().map((n) => `'${n}'`).join(', ') || '(none)'
       throw new ResolutionError('unknown', [...path, name], `Could not resolve '${name}'. No service is registered under that name. Registered: ${known}.`)
@@ -334,9 +334,8 @@ export class ServiceScope<S extends object = Record<string, any>> {
   // asker, neither would ever settle (two branches of one request that each started one end of a cycle,
   // which no path shows). That is the cycle error instead.
   #waitFor(name: string, instance: unknown, path: readonly string[]): unknown {
-    if (!this.#isPending(instance)) return instance
-    const asker = this.#pendingAsker(path)
-    if (asker === undefined) return instance
+    const asker = path[path.length - 1] as string
+    if (!this.#isPending(instance) || !this.#isPending(this.#cachedInstance(asker))) return instance
     const chain = this.#waitChain(name, asker, new Set())
     if (chain !== undefined) this.#cycle(asker, [...path, ...chain.slice(0, -1)])
     const waits = (this.#waits ??= new Map())
@@ -344,16 +343,6 @@ export class ServiceScope<S extends object = Record<string, any>> {
     if (waited === undefined) waits.set(asker, new Set([name]))
     else waited.add(name)
     return instance
-  }
-
-  // The nearest service on `path` whose async factory is pending here: the one that waits. Those after it on the
-  // path are links nothing caches (a transient, a sync factory still running) that it waits on in turn.
-  #pendingAsker(path: readonly string[]): string | undefined {
-    for (let i = path.length - 1; i >= 0; i--) {
-      const name = path[i] as string
-      if (this.#isPending(this.#cachedInstance(name))) return name
-    }
-    return undefined
   }
 
   // The services from `from` to `to` along what pending factories wait on, or undefined.
@@ -395,14 +384,8 @@ export class ServiceScope<S extends object = Record<string, any>> {
     // promise settled), that path is over, and the lookup starts from whatever factory is running here then
     // (none: a fresh path), which finds a real cycle and no false one.
     let settled = false
-    // An async factory's place in the disposal order, once it has returned its promise.
-    let slot: Created | undefined
     const resolver: ServiceResolver<S> = {
-      resolve: (dependency) => {
-        if (settled) return this.resolveFrom(dependency, this.#activePath, childInSingleton) as never
-        if (slot === undefined) return this.resolveFrom(dependency, childPath, childInSingleton) as never
-        return this.#resolveAfterSlot(slot, dependency, childPath, childInSingleton) as never
-      },
+      resolve: (dependency) => this.resolveFrom(dependency, settled ? this.#activePath : childPath, childInSingleton) as never,
       scope: this,
     }
     let instance: unknown
@@ -423,7 +406,6 @@ export class ServiceScope<S extends object = Record<string, any>> {
       // Its place in the disposal order is taken now, where it started: a service created meanwhile that
       // holds its promise (and uses it when disposed) goes first.
       const taken: Created = { name: registration.name, instance: undefined, dispose: undefined }
-      slot = taken
       ;(this.#created ??= []).push(taken)
       const pending = Promise.resolve(instance).then(
         (value) => {
@@ -450,24 +432,13 @@ export class ServiceScope<S extends object = Record<string, any>> {
     return instance
   }
 
-  // A resolve by an async factory after it returned its promise (`await config; r.resolve('db')`): what that
-  // creates goes before the factory's own place, so that it is disposed after the service that uses it.
-  #resolveAfterSlot(slot: Created, dependency: string, path: readonly string[], inSingleton: boolean): unknown {
-    const before = this.#created?.length ?? 0
-    const resolved = this.resolveFrom(dependency, path, inSingleton)
-    const created = this.#created
-    if (created === undefined || created.length <= before || this.#finishing) return resolved
-    const at = created.indexOf(slot)
-    if (at >= 0 && at < before) created.splice(at, 0, ...created.splice(before))
-    return resolved
-  }
-
   #track(registration: Registration, instance: unknown, slot?: Created): void {
     const root = this.#root
     const isRoot = (this as ServiceScope<S>) === (root as ServiceScope<S>)
     // A factory that hands out what has an owner already (`(r) => r.resolve('pool')`: a registered value, a
     // singleton, or a service this scope created) leaves its disposal to that owner: it is disposed once.
-    const dispose = registration.dispose === undefined && (root.owns(instance) || (!isRoot && this.#tracks(instance))) ? undefined : (registration.dispose ?? defaultDisposer(instance))
+    const dispose = registration.dispose ?? (root.owns(instance) ? undefined : defaultDisposer(instance))
+    if (dispose !== undefined && registration.dispose === undefined && !isRoot && this.#tracks(instance)) return this.#forget(slot)
     if (dispose === undefined || this.#finishing) this.#forget(slot)
     if (dispose === undefined) return
     if (isRoot) root.own(instance)

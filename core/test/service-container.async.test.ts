@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ResolutionError, createServiceContainer } from '../src/index.js'
-import { deferred, isPending, turn } from './_helpers/async.js'
+import { deferred, turn } from './_helpers/async.js'
 import { rejects, throwsError } from '@lifeguard/test-kit'
 
 const asyncFactories = suite('ServiceContainer async factories')
@@ -157,44 +157,6 @@ asyncFactories('a cycle started from both ends by two branches of one request re
   }
   await scope.dispose()
   await container.dispose()
-})
-
-asyncFactories('a cycle through a transient or a sync alias, started from both ends by two branches, rejects both', async () => {
-  // The link in the middle is never cached (a transient; a sync factory still running), so what waits on
-  // what must be read from further up the path.
-  const viaTransient = createServiceContainer()
-    .scoped('orders', async (r) => ({ payments: await r.resolve('paymentsCommand') }))
-    .transient('paymentsCommand', async (r) => {
-      await null
-      return { payments: await r.resolve('payments') }
-    })
-    .scoped('payments', async (r) => {
-      await null
-      return { orders: await r.resolve('orders') }
-    })
-  const viaAlias = createServiceContainer()
-    .scoped('orders', async (r) => {
-      await null
-      return { payments: await r.resolve('paymentsAlias') }
-    })
-    .scoped('paymentsAlias', (r) => r.resolve('payments'))
-    .scoped('payments', async (r) => {
-      await null
-      return { orders: await r.resolve('orders') }
-    })
-  for (const container of [viaTransient, viaAlias]) {
-    const scope = container.createScope()
-    const both = [scope.resolve('orders'), scope.resolve('payments')] as Promise<unknown>[]
-    for (const resolving of both) resolving.catch(() => undefined) // checked below, one after the other
-    for (let i = 0; i < 3; i++) await turn()
-    for (const resolving of both) {
-      assert.not.ok(await isPending(resolving), 'settled, not waiting on each other for good')
-      const error = await rejects(resolving, ResolutionError, 'ERR_RESOLUTION')
-      assert.is(error.reason, 'cycle')
-    }
-    await scope.dispose()
-    await container.dispose()
-  }
 })
 
 asyncFactories('two branches waiting on the same pending service are no cycle', async () => {

@@ -120,24 +120,6 @@ dispose('a singleton that hands out a value or another singleton leaves it to it
   assert.equal(closed, ['cache'], 'the value never, the singleton once')
 })
 
-dispose('a dependency an async factory resolves after its first await is disposed after the service that uses it', async () => {
-  const events: string[] = []
-  const container = createServiceContainer()
-    .scoped('db', () => ({ open: true, [Symbol.dispose]() { this.open = false; events.push('close db') } }))
-    .scoped('repo', async (r) => {
-      await Promise.resolve() // config, a feature flag
-      const db = r.resolve('db')
-      return { [Symbol.dispose]: () => void events.push(`repo flushes, db open: ${db.open}`) }
-    })
-    .scoped('audit', (r) => ({ repo: r.resolve('repo'), [Symbol.dispose]: () => void events.push('audit') }))
-  const scope = container.createScope()
-  const audit = scope.resolve('audit') // holds repo's promise: goes first
-  await audit.repo
-  await scope.dispose()
-  assert.equal(events, ['audit', 'repo flushes, db open: true', 'close db'])
-  await container.dispose()
-})
-
 dispose("a scoped or transient alias of a value or a singleton leaves it to its owner: it is not disposed per scope", async () => {
   let closes = 0
   const shared = () => ({ [Symbol.asyncDispose]: async () => void closes++ })

@@ -138,7 +138,7 @@ export class PostgresHandle implements AsyncDisposable {
       }
     } catch (error) {
       tx[finishTransaction]()
-      // Aborted, the callback's own cleanup was refused (see `closeAfterRollback`).
+      // Aborted, the callback's own cleanup was refused: closed after its rollback (see `rollbackAndRelease`).
       if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor, context?.aborted === true)
       throw error
     }
@@ -236,18 +236,17 @@ export class PostgresHandle implements AsyncDisposable {
 }
 
 /**
- * Rolls back `client`'s transaction and gives it back. With `close`, it is closed instead (the server rolls
- * back): a transaction whose operation aborted or ended under it had its callback's cleanup refused
+ * Rolls back `client`'s transaction and gives it back. With `close`, it is closed after the rollback rather than
+ * reused: a transaction whose operation aborted or ended under it had its callback's cleanup refused
  * (`finally { await tx.query('SELECT pg_advisory_unlock(...)') }`), and what a ROLLBACK leaves in the session
- * (session advisory locks, SQL `PREPARE`) would reach the next holder.
+ * (session advisory locks, SQL `PREPARE`) would reach the next holder. The ROLLBACK is still sent: queued behind
+ * a statement being cancelled, it waits for it with the cancel's resends and give-up, which a close now would cut.
  */
 async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, close = false): Promise<void> {
   const state = client[clientState]
   // A lost connection has nothing to roll back (the server already did): just close it. (A statement that
   // found it lost marked it broken: see `statementError`.)
   if (state.broken) return client.release(state.failure ?? true)
-  // Cancel requests still under way are delivered first, as below.
-  if (close) return client.release(await afterCancel(client, true))
   let failure: Error | undefined
   try {
     // Sent after whatever runs now (cancelled, when the operation aborted or ended: see `cancelOnClient`).
@@ -257,7 +256,8 @@ async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, cl
     failure = releaseArgumentFor(error) ?? (error as Error)
   }
   // Cancel requests still under way are delivered first: one must never reach the next holder's statement.
-  client.release(await afterCancel(client, failure))
+  const argument = await afterCancel(client, failure)
+  client.release(close ? argument || true : argument)
 }
 
 /**
