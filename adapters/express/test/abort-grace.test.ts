@@ -43,7 +43,7 @@ test('a handler that returns without answering an aborted request has its scope 
 
 test('a pipelined request whose client went away before its turn is disposed when its handler ends the response', async () => {
   const disposed: string[] = []
-  const container = createServiceContainer().scoped('marker', (r) => r.resolve('operationContext').requestId, { dispose: (id) => void disposed.push(id) })
+  const container = createServiceContainer().scoped('marker', (r) => r.resolve('operationContext').requestId ?? '', { dispose: (id) => void disposed.push(id) })
   const firstEntered = new Deferred()
   const secondEntered = new Deferred()
   const firstAborted = new Deferred()

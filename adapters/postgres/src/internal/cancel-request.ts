@@ -88,6 +88,7 @@ export function requestCancel(client: pg.Client): Promise<void> {
       // Written, not ended: the server (or pooler) closes the connection once it has acted, as libpq waits for.
       // Half-closed at once, PgBouncer 1.18 freed the request's slot before passing it on, then dropped another
       // client's login that took the slot, or exited on a failed assertion.
+      // A proxy that never closes it holds each request to the 2 s timeout; servers and PgBouncer close at once.
       socket.write(packet)
     })
   })
