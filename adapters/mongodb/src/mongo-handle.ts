@@ -2,7 +2,7 @@ import { inspect } from 'node:util'
 import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import { checkOption, contextRule, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
 import type { AbstractCursor, ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
-import { currentContext, LeaseSlot, type Admit, type SignalSource } from './internal/gate.js'
+import { currentContext, LeaseSlot, type Abortable, type Admit, type SignalSource } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
 import { collectionNameRule, databaseNameRule } from './internal/names.js'
 import type { PoolAccess } from './internal/pool-access.js'
@@ -140,15 +140,23 @@ export class MongoHandle implements AsyncDisposable {
     // Taken as the transaction starts: its operation's abort counts even once that operation's disposal
     // has begun (which makes it no operation for calls that start later).
     const owner = typeof signal === 'function' ? signal() : signal
+    const ownerNow = (): Abortable | undefined => owner ?? (typeof signal === 'function' ? signal() : signal)
     try {
       return await session.withTransaction(async (s) => {
         const result = await fn(s)
         // An operation that aborted while `fn` ran (a deadline, a client gone) does not commit: the
         // driver aborts the transaction on this error, as on any other from `fn`.
-        const source = owner ?? (typeof signal === 'function' ? signal() : signal)
+        const source = ownerNow()
         if (source?.aborted === true) throw gate.abortedError(source, 'commit a transaction on')
         return result
       }, options)
+    } catch (error) {
+      // Ended under it (its operation aborted or ended: `dispose()` ends the session, which aborts the
+      // transaction): the driver's own abort then fails ("Cannot call abortTransaction twice"), hiding why.
+      if (this.#disposing === undefined) throw error
+      const source = ownerNow()
+      if (source?.aborted === true) throw gate.abortedError(source, 'run a transaction on')
+      throw new DisposedError(`Could not run a transaction on pool '${this.pool.name}'. Its handle was disposed (its operation ended) while it ran, so it was aborted.`)
     } finally {
       await endQuietly(session)
     }

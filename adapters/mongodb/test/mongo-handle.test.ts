@@ -225,6 +225,43 @@ Handle("a transaction whose operation aborted sends nothing more and does not co
   await container.dispose()
 })
 
+Handle("a transaction whose operation ends under it (the handle disposed mid-way) rejects with DisposedError, not the driver's second abort", async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  if (await refusedOnStandalone(context.target, pool)) return
+  const container = createServiceContainer()
+  registerMongo(container, pool)
+  for (const abortFirst of [false, true]) {
+    const client = new AbortController()
+    const operation = operationIn(container, client.signal)
+    let ended!: () => void
+    const operationEnded = new Promise<void>((resolve) => (ended = resolve))
+    const running = operation.run(() =>
+      operation.mongodb.withTransaction(async (session) => {
+        const ledger = operation.mongodb.collection('ended_ledger')
+        await ledger.insertOne({ step: 1 }, { session })
+        ended()
+        await new Promise((resolve) => setImmediate(resolve))
+        await ledger.insertOne({ step: 2 }, { session })
+      }),
+    )
+    await operationEnded
+    // Express after its grace: the client went away (or not), and the operation's scope is disposed.
+    if (abortFirst) client.abort(new Error('client went away'))
+    const disposing = operation.dispose()
+    const error = await running.then(() => undefined, (caught: unknown) => caught)
+    await disposing
+    if (abortFirst) assert.instance(error, OperationAbortedError)
+    else {
+      assert.instance(error, DisposedError)
+      assert.match((error as Error).message, 'Its handle was disposed (its operation ended) while it ran, so it was aborted.')
+    }
+  }
+  assert.equal(await context.target.documents(`${DB}.ended_ledger`), [])
+  assert.is(pool.getPoolMetrics().activeConnections, 0)
+  await container.dispose()
+})
+
 Handle('dispose ends the sessions the handle started, aborting an open transaction', async (context) => {
   const pool = openPool(context.target, { dbName: DB })
   context.pools.push(pool)
