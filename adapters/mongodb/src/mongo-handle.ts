@@ -128,8 +128,8 @@ export class MongoHandle implements AsyncDisposable {
     try {
       return await slot.scope(() => this.#transaction(fn, options))
     } finally {
-      slot.markReleased()
-      gate.release(checkout)
+      // After an operation `fn` started and did not wait for, if one is still running.
+      slot.release(() => gate.release(checkout))
     }
   }
 

@@ -1,4 +1,4 @@
-import { DisposedError } from '@lifeguard/core'
+import { DisposedError, PoolClosedError } from '@lifeguard/core'
 import { checkOption, type Checkout } from '@lifeguard/core/adapter'
 import type { Collection, CollectionOptions, Db, DbOptions, Document } from 'mongodb'
 import { LeaseSlot, type Admit } from './internal/gate.js'
@@ -28,6 +28,8 @@ export class MongoLease implements AsyncDisposable {
     this.#slot = new LeaseSlot(pool.gate)
     this.#admit = (operation) => {
       if (this.#slot.released) return Promise.reject(this.#releasedError())
+      // Held past close()'s timeout: the client is closed, and the driver would answer "not connected".
+      if (pool.closed()) return Promise.reject(new PoolClosedError(pool.name, 'run a command on'))
       return this.#slot.run(operation)
     }
   }
@@ -62,18 +64,22 @@ export class MongoLease implements AsyncDisposable {
   /**
    * Runs `body` so that every operation of this pool it makes, through any handle, runs in this lease.
    *
+   * @throws {InvalidOptionError} for a `body` that is not a function
    * @throws {DisposedError} after `release()`
    */
-  run<R>(body: () => Promise<R>): Promise<R> {
+  run<R>(body: () => Promise<R> | R): Promise<R> {
+    checkOption('MongoLease.run', 'body', body, { type: 'function' })
     if (this.#slot.released) return Promise.reject(this.#releasedError())
-    return this.#slot.scope(body)
+    return this.#slot.scope(body as () => Promise<R>)
   }
 
-  /** Gives the slot back. Idempotent. Operations still running finish; new ones are refused. */
+  /**
+   * Gives the slot back, once the operations still running in it have finished (new ones are refused at
+   * once). Idempotent.
+   */
   release(): void {
     if (this.#slot.released) return
-    this.#slot.markReleased()
-    this.#pool.gate.release(this.#checkout)
+    this.#slot.release(() => this.#pool.gate.release(this.#checkout))
   }
 
   /** Same as `release()`, for `await using`. */

@@ -122,7 +122,7 @@ export class MongoPool implements ManagedPool {
     this.#commands = new CommandTimer(client, this.#monitor)
     // Warm-up does the same work and runs the keeper when it is done.
     this.#keeper = new MinSizeKeeper(this.#tracker, () => this.#ping(), () => this.#minSize, () => this.#lifecycle.closing || this.#lifecycle.state === 'warming' || this.#tracker.paused, this.#monitor.clock)
-    this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate }
+    this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate, closed: () => this.#lifecycle.state === 'closed' }
     this.#monitor.poolCreated(this.#minSize, this.#maxSize)
   }
 

@@ -4,8 +4,9 @@ import { MongoServerError, type CommandStartedEvent } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, type MongoPool } from '../src/index.js'
-import { appNameOf, closeAll, openPool, recordEvents } from './_helpers/pools.js'
-import { rejects } from '@lifeguard/test-kit'
+import { InvalidOptionError, PoolClosedError } from '@lifeguard/core'
+import { appNameOf, closeAll, faultTest, openPool, recordEvents } from './_helpers/pools.js'
+import { ManualClock, rejects, throwsError } from '@lifeguard/test-kit'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_nested'
@@ -79,6 +80,44 @@ async function committedOrRefused(target: TestTarget, transaction: Promise<strin
   if (target.transactions) assert.is(await transaction, expected)
   else assert.is((await rejects(transaction, MongoServerError)).code, 20)
 }
+
+faultTest(Nested)('a lease released while one of its calls still runs gives its slot back once that call is done, not beside it', async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  const finds = inFlight(pool, 'find')
+  await pool.warmup()
+  const lease = await pool.acquire()
+  context.target.wire!.fault('find', { kind: 'delay', delayMillis: 200 })
+  const slow = lease.collection('orders').findOne({})
+  lease.release()
+  // The next caller waits for the slot: it would otherwise run on a second connection, over maxSize 1.
+  const next = pool.collection('orders').findOne({})
+  await Promise.all([slow, next])
+  assert.is(finds.max, 1, 'one find at a time, as maxSize says')
+  assert.is(pool.getPoolMetrics().activeConnections, 0)
+})
+
+Nested('lease.run() takes a body that returns a value, and refuses one that is not a function, by name', async (context) => {
+  const pool = openPool(context.target, { dbName: DB })
+  context.pools.push(pool)
+  const lease = await pool.acquire()
+  assert.is(await lease.run(() => 5), 5)
+  const error = throwsError(() => lease.run(123 as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'body')
+  lease.release()
+})
+
+Nested('a lease held past close() is refused with PoolClosedError, not the driver\'s "not connected"', async (context) => {
+  const clock = new ManualClock()
+  const pool = openPool(context.target, { dbName: DB, clock })
+  context.pools.push(pool)
+  const lease = await pool.acquire()
+  const closing = pool.close({ timeoutMillis: 50 })
+  await clock.advance(50)
+  await closing
+  await rejects(lease.collection('orders').findOne({}), PoolClosedError, 'ERR_POOL_CLOSED')
+  lease.release()
+})
 
 Nested('withTransaction inside lease.run() runs in the lease, without waiting for a second slot', async (context) => {
   const recorder = recordEvents()

@@ -148,7 +148,8 @@ export class Gate {
     }
     let result: Promise<R>
     try {
-      result = held.run(scope, operation)
+      // A body that returns a value rather than a promise (`lease.run(() => 5)`) is taken as resolved.
+      result = Promise.resolve(held.run(scope, operation))
     } catch (error) {
       done()
       return Promise.reject(this.redact(error))
@@ -224,6 +225,8 @@ export class LeaseSlot {
   readonly #gate: Gate
   #tail: Promise<unknown> = Promise.resolve()
   #released = false
+  // Calls queued or running in it: the slot is given back only once they are done.
+  #inFlight = 0
 
   constructor(gate: Gate) {
     this.#gate = gate
@@ -244,12 +247,24 @@ export class LeaseSlot {
 
   /** Queues `operation` behind the lease's earlier calls. */
   run<R>(operation: () => Promise<R>): Promise<R> {
+    this.#inFlight++
     const next = this.#tail.then(() => this.#gate.runHeld(undefined, operation))
     this.#tail = next.then(
-      () => undefined,
-      () => undefined,
+      () => void this.#inFlight--,
+      () => void this.#inFlight--,
     )
     return next
+  }
+
+  /**
+   * Marks the slot released and calls `giveBack` once the calls still queued or running in it are done (at
+   * once when none is): given back earlier, the next holder's connection would be opened beside theirs, over
+   * `maxSize`.
+   */
+  release(giveBack: () => void): void {
+    this.#released = true
+    if (this.#inFlight === 0) return giveBack()
+    void this.#tail.then(giveBack)
   }
 
   /** Runs `body` (user code) so that the gated calls it makes run in this lease. */

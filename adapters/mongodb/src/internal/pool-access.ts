@@ -7,4 +7,6 @@ export interface PoolAccess {
   readonly dbName: string
   readonly client: MongoClient
   readonly gate: Gate
+  /** True once the pool has closed (its client too): a lease still held is refused from then on. */
+  readonly closed: () => boolean
 }
