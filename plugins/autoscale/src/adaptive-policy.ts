@@ -588,8 +588,16 @@ export class AdaptivePolicy implements ScalingPolicy {
   #shrink(window: WindowStats, demand: Demand, size: number, now: number): ScalingDecision | undefined {
     const delay = this.config.scaleDownDelayMillis
     if (now - (this.#firstAt ?? now) < delay || now - this.#lastGrowAt < this.config.cooldownMillis) return undefined
+    // Requests queued at the last sample: no time to shrink, whatever the rates say.
+    if (window.lastWaiting > 0) return undefined
+    // No evidence for a shrink either in a window one of whose samples came seconds late (an event loop that
+    // stalled, a clock that jumped: a machine resumed): its checkouts are spread over time nobody used, and the
+    // demand read from it is near 0 while every connection is busy.
+    if (window.stalled) return undefined
     const peak = this.#targets.peak
-    const next = Math.max(this.minSize, peak)
+    // Nor below what the window saw in use.
+    const inUse = Math.max(Math.ceil(window.meanActive), window.lastActive)
+    const next = Math.max(this.minSize, peak, inUse)
     if (next >= size || next > size * (1 - this.config.hysteresis)) return undefined
     this.#momentum = 'probe'
     this.#checkFromAbove = false
@@ -601,3 +609,4 @@ export class AdaptivePolicy implements ScalingPolicy {
     }
   }
 }
+

@@ -86,6 +86,40 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
   return runner
 }
 
+// How long a shared budget's count may go unanswered before it is reported and asked again.
+const budgetCountTimeoutMillis = 10_000
+// The same failure again within this long is not reported again.
+const repeatReportMillis = 10_000
+
+/** Tells a failure from the one reported last: the same name and message within `millis` is a repeat. */
+class RepeatedFailures {
+  readonly #clock: Pick<Clock, 'now'>
+  readonly #millis: number
+  #last: string | undefined
+  #lastAt = 0
+
+  constructor(clock: Pick<Clock, 'now'>, millis: number) {
+    this.#clock = clock
+    this.#millis = millis
+  }
+
+  isNew(error: unknown): boolean {
+    let key: string
+    try {
+      key = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    } catch {
+      // A value whose message or conversion throws: never taken for a repeat.
+      this.#last = undefined
+      return true
+    }
+    const now = this.#clock.now()
+    if (key === this.#last && now - this.#lastAt < this.#millis) return false
+    this.#last = key
+    this.#lastAt = now
+    return true
+  }
+}
+
 class Runner implements PoolAutoscaler {
   readonly pool: ManagedPool
   readonly policy: ScalingPolicy
@@ -101,6 +135,8 @@ class Runner implements PoolAutoscaler {
   #lastEvaluationAt: number
   #lastDecision: ScalingDecision | undefined
   #budgetInFlight: Promise<void> | undefined
+  // When the count in flight was asked for (clock time).
+  #budgetAskedAt = 0
 
   constructor(pool: ManagedPool, policy: ScalingPolicy, budget: SharedBudget | undefined, options: AttachOptions, enabled: boolean) {
     this.pool = pool
@@ -109,8 +145,13 @@ class Runner implements PoolAutoscaler {
     const onError = options.onError ?? reportWarning
     // Errors of the user's code (a policy, the onError itself) never escape: they would crash the process from
     // a timer, or end the timer chain for good.
-    this.#onError = (error) => reportToUser(onError, error, `the autoscaler of pool '${pool.name}'`, 'LIFEGUARD_AUTOSCALE_ON_ERROR_FAILED')
     this.#clock = options.clock ?? systemClock
+    // A failure that persists (a policy that throws at every tick, a budget count while the database is down)
+    // comes every 25 ms to 250 ms: the same one is reported once every 10 s, not each time.
+    const repeats = new RepeatedFailures(this.#clock, repeatReportMillis)
+    this.#onError = (error) => {
+      if (repeats.isNew(error)) reportToUser(onError, error, `the autoscaler of pool '${pool.name}'`, 'LIFEGUARD_AUTOSCALE_ON_ERROR_FAILED')
+    }
     this.#lastEvaluationAt = this.#clock.now()
     const metrics = pool.getPoolMetrics()
     this.#baseMinSize = ownMinSize(pool, metrics.minSize)
@@ -188,7 +229,15 @@ class Runner implements PoolAutoscaler {
     const budget = this.budget
     // Its own timer may be the first to see the pool closed (the budget is read more often than the pool).
     if (budget === undefined || !this.running) return Promise.resolve()
-    this.#budgetInFlight ??= budget
+    const inFlight = this.#budgetInFlight
+    if (inFlight !== undefined) {
+      // A count that never answers (a client on a half-open connection) would refuse every later one: the
+      // pool would keep a stale limit for good, and nothing would say why. It is reported and left behind.
+      if (this.#clock.now() - this.#budgetAskedAt < budgetCountTimeoutMillis) return inFlight
+      this.#onError(new Error(`The connection count of the shared budget '${budget.applicationName}' has not answered within ${budgetCountTimeoutMillis} ms. It is asked again; the pool keeps the last reading until it goes stale.`))
+    }
+    this.#budgetAskedAt = this.#clock.now()
+    const counting: Promise<void> = budget
       .refresh(() => readCounters(this.pool))
       .then(
         () => undefined,
@@ -198,9 +247,10 @@ class Runner implements PoolAutoscaler {
         },
       )
       .finally(() => {
-        this.#budgetInFlight = undefined
+        if (this.#budgetInFlight === counting) this.#budgetInFlight = undefined
       })
-    return this.#budgetInFlight
+    this.#budgetInFlight = counting
+    return counting
   }
 
   stop(): void {
@@ -217,13 +267,23 @@ class Runner implements PoolAutoscaler {
 
   #tick(): void {
     // Half a tick early counts as on time, so timer jitter does not push evaluations a whole tick late.
-    const due = this.#lastEvaluationAt + (this.policy.dueInMillis?.() ?? this.policy.evaluationIntervalMillis) - this.policy.sampleIntervalMillis / 2
+    const due = this.#lastEvaluationAt + this.#dueIn() - this.policy.sampleIntervalMillis / 2
     if (this.#clock.now() >= due) {
       this.evaluate()
       return
     }
     this.sample()
     if (this.policy.dueInMillis?.() === 0) this.evaluate()
+  }
+
+  // The policy's `dueInMillis()`, or its interval. An answer that is not a number >= 0 (`NaN` would never come
+  // due: no evaluation ever again, and no word) is reported, and the interval stands in for it.
+  #dueIn(): number {
+    const interval = this.policy.evaluationIntervalMillis
+    const due = this.policy.dueInMillis?.() ?? interval
+    if (typeof due === 'number' && Number.isFinite(due) && due >= 0) return due
+    this.#onError(new TypeError(`The autoscaling policy's dueInMillis() returned ${String(due)}; expected a number >= 0. Its evaluationIntervalMillis (${interval}) is used instead.`))
+    return interval
   }
 
   // A chain of one-shot timers through the clock (a manual one is driven by hand). A throw from `fn` (a

@@ -96,6 +96,21 @@ stability('decides nothing on a window without samples', () => {
   assert.is(policy.evaluate({ size: 10 }), undefined)
 })
 
+stability('does not shrink a busy pool on a window that spans a stall or a clock jump (a machine resumed)', () => {
+  for (const gapMillis of [3_000, 600_000]) {
+    const { clock, pool, policy } = setup(16, {}, 20)
+    drive(policy, pool, clock, 20_000)
+    const before = pool.maxSize
+    assert.ok(before >= 16, `settled at ${before}`)
+    // Nothing ran meanwhile: no sample, no checkout, time moved on.
+    clock.advance(gapMillis)
+    const after = drive(policy, pool, clock, 1_000)
+    const shrinks = after.filter((step) => step.decision.reason === 'autoscale:adaptive-shrink')
+    assert.equal(shrinks.map((s) => `${s.from}->${s.decision.size}`), [], `a ${gapMillis} ms gap read as no demand`)
+    assert.ok(pool.maxSize >= 16)
+  }
+})
+
 stability('shrinks an idle pool to minSize after the delay', () => {
   const { clock, pool, policy } = setup(0, {}, 40)
   const steps = drive(policy, pool, clock, 3000)

@@ -22,4 +22,21 @@ test('counts the connections still being opened: open or opening, less those che
   assert.is(window.close()?.meanOpening, 0)
 })
 
+test('a window with a sample over a second late, and over four times the usual gap, is stalled; a slow even pace is not', () => {
+  const timed = new SampleWindow()
+  for (let at = 0; at <= 500; at += 25) timed.add(at, sample(10, 8, 2))
+  assert.is(timed.close()?.stalled, false)
+  timed.add(3_500, sample(10, 8, 2)) // the process stalled for 3 s
+  timed.add(3_525, sample(10, 8, 2))
+  assert.is(timed.close()?.stalled, true)
+  timed.add(3_550, sample(10, 8, 2))
+  assert.is(timed.close()?.stalled, false, 'the next window is judged on its own')
+  // Samples taken by hand every 5 s: that is the pace, not a stall.
+  const byHand = new SampleWindow()
+  for (let at = 0; at <= 30_000; at += 5_000) {
+    byHand.add(at, sample(10, 8, 2))
+    if (at > 0) assert.is(byHand.close()?.stalled, false, `at ${at}`)
+  }
+})
+
 test.run()

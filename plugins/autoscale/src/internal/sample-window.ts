@@ -30,6 +30,11 @@ export interface WindowStats {
   lastWaiting: number
   /** Connections still being closed at the last sample (0 when the pool cannot tell). */
   lastClosing: number
+  /**
+   * True when a sample of the window came over a second late, and over four times the usual time between
+   * samples: the process stalled, or the clock jumped (a machine resumed).
+   */
+  stalled: boolean
 }
 
 interface Point {
@@ -59,8 +64,13 @@ export class SampleWindow {
   #idle = 0
   #opening = 0
   #utilization = 0
+  #stalled = false
+  // The usual time between samples (a moving average of the gaps that were no stall): samples taken by hand
+  // at a slow, even pace are no stall.
+  #usualGap: number | undefined
 
   add(at: number, sample: PoolSample): void {
+    if (this.#last !== undefined) this.#noteGap(at - this.#last.at)
     const point: Point = {
       at,
       useCount: sample.useTime.count,
@@ -85,6 +95,12 @@ export class SampleWindow {
     this.#utilization += Math.min(100, (100 * (sample.activeConnections + sample.waitingRequests)) / size)
   }
 
+  #noteGap(gap: number): void {
+    const usual = this.#usualGap
+    if (usual !== undefined && gap > 1_000 && gap > 4 * usual) this.#stalled = true
+    else this.#usualGap = usual === undefined ? gap : 0.8 * usual + 0.2 * gap
+  }
+
   /** Checkouts released since the window opened, as of the last sample. */
   get checkouts(): number {
     return this.#start === undefined || this.#last === undefined ? 0 : Math.max(0, this.#last.useCount - this.#start.useCount)
@@ -101,6 +117,7 @@ export class SampleWindow {
     this.#idle = 0
     this.#opening = 0
     this.#utilization = 0
+    this.#stalled = false
     return stats
   }
 
@@ -130,6 +147,7 @@ export class SampleWindow {
       lastIdle: last.idle,
       lastWaiting: last.waiting,
       lastClosing: last.closing,
+      stalled: this.#stalled,
     }
   }
 }

@@ -23,6 +23,7 @@ export function window(active: number, perSecond: number, extra: { loopDelayMill
     lastIdle: extra.idle ?? 0,
     lastWaiting: extra.waiting ?? 50,
     lastClosing: extra.closing ?? 0,
+    stalled: false,
   }
   return { stats, loopDelayMillis: extra.loopDelayMillis ?? 0, loopUtilization: extra.loopUtilization }
 }
