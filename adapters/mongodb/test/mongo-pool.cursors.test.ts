@@ -71,6 +71,21 @@ faultTest(Cursors)('a getMore that times out waiting for a slot closes the curso
   await assertClosedAtOnce(context, pool, seen, lease)
 })
 
+faultTest(Cursors)('next() and toArray() refused a slot for their getMore close the cursor too, not only a for await', async (context) => {
+  for (const read of ['next', 'toArray'] as const) {
+    const pool = poolOf(context, { maxWaitingRequests: 0 })
+    const cursor = pool.collection<{ _id: number }>('big').find({}, { batchSize: 2 })
+    await cursor.next()
+    await cursor.next() // the first batch, read
+    const lease = await pool.acquire() // the only slot
+    const read_ = read === 'next' ? cursor.next() : cursor.toArray()
+    await rejects(read_, PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+    assert.is(context.cursors.open.size, 0, `${read}: no server cursor left open`)
+    lease.release()
+    await pool.close()
+  }
+})
+
 faultTest(Cursors)('a getMore refused because the queue is full closes the cursor', async (context) => {
   const pool = poolOf(context, { maxWaitingRequests: 0 })
   const { seen, lease, loop } = await loopUntilRefused(pool, () => pool.acquire())

@@ -4,13 +4,14 @@ import { inspect } from 'node:util'
 import { PoolWarmupError, type PoolErrorEvent } from '@lifeguard/core'
 import { redactError } from '@lifeguard/core/adapter'
 import type { Readable } from 'node:stream'
-import { Binary, MongoBulkWriteError, MongoServerError, MongoServerSelectionError, type ChangeStream, type Document } from 'mongodb'
+import { Binary, MongoBulkWriteError, MongoClient, MongoServerError, MongoServerSelectionError, type ChangeStream, type Document } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, createMongoPool, type MongoPool } from '../src/index.js'
 import { CommandError, freePort, rejects, startWireServer, type CommandHandler, type WireServer } from '@lifeguard/test-kit'
 import { batchedCursors } from './_helpers/cursors.js'
 import { redactChangeStreamSurface } from '../src/internal/redacting-streams.js'
+import { secretsOf } from '../src/internal/target.js'
 
 const secret = 'mongo_pw_s3cret'
 const proxySecret = 'proxy_pw_s3cret'
@@ -26,6 +27,14 @@ function assertNoSecret(text: string, what: string): void {
   assert.not.match(text, secret, `${what} shows the password`)
   assert.not.match(text, proxySecret, `${what} shows the proxy password`)
 }
+
+Secrets("a TLS key's passphrase written in the connection string is a secret too, as in clientOptions", async () => {
+  const uri = `mongodb://127.0.0.1:1/?tls=true&tlsCertificateKeyFile=/nonexistent.pem&tlsCertificateKeyFilePassword=${secret}`
+  const client = new MongoClient(uri)
+  // The driver keeps it as the TLS `passphrase`: a reply or an error that quotes it is redacted like a password.
+  assert.ok(secretsOf(uri, client, {}).includes(secret))
+  await client.close()
+})
 
 Secrets('util.inspect, JSON and toString show the pool without its connection string', async (context) => {
   const pool = createMongoPool({

@@ -62,10 +62,23 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
   const kind = (method as { constructor?: { name?: string } }).constructor?.name
   if (kind === 'AsyncFunction' && !ungated.has(property)) {
     const cursor = object instanceof AbstractCursor && (property === 'next' || property === 'tryNext' || property === 'hasNext') ? object : undefined
+    const refusedCursor = object instanceof AbstractCursor ? object : undefined
     return function gatedCall(...args: unknown[]): Promise<unknown> {
       // A document already in the cursor's buffer is served without a round trip, so without a slot.
       if (cursor !== undefined && cursor.bufferedCount() > 0) return method.apply(object, args) as Promise<unknown>
-      return admit(() => method.apply(object, args) as Promise<unknown>).then((result) => wrapResult(result, admit, redact, opened))
+      let ran = false
+      const admitted = admit(() => {
+        ran = true
+        return method.apply(object, args) as Promise<unknown>
+      }).then((result) => wrapResult(result, admit, redact, opened))
+      if (refusedCursor === undefined) return admitted
+      // A cursor step refused a slot (timeout, abort, a released lease) before the driver ran it: the cursor is
+      // closed, and its server cursor with it, as a refused `for await` step does; it would stay open until
+      // the server timed it out.
+      return admitted.catch(async (error: unknown) => {
+        if (!ran) await refusedCursor.close().catch(() => undefined)
+        throw error
+      })
     }
   }
   if (kind === 'AsyncGeneratorFunction') {

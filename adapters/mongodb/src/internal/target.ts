@@ -23,6 +23,8 @@ export function secretsOf(uri: string, client: MongoClient | undefined, clientOp
   add(clientOptions.auth?.password)
   add(clientOptions.proxyPassword)
   add(clientOptions.tlsCertificateKeyFilePassword)
+  // Parsed from the URI (`tlsCertificateKeyFilePassword=`), the driver keeps it as the TLS `passphrase`.
+  add((client?.options as { passphrase?: unknown } | undefined)?.passphrase)
   // A password may also be written percent-encoded in the URI; the parsed one above is decoded.
   const inline = /^[a-z+]+:\/\/[^:/@]*:([^@]*)@/i.exec(uri)?.[1]
   add(inline)
