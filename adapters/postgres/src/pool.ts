@@ -212,6 +212,14 @@ export class Pool extends EventEmitter implements ManagedPool {
   }
 
   /**
+   * pg.Pool's events, typed as pg's own types type them: `'error'` and `'release'` get `(error, client)`,
+   * `'connect'`, `'acquire'` and `'remove'` get `(client)`. Lifeguard's own events are on `events`.
+   */
+  override on<K extends 'error' | 'release' | 'connect' | 'acquire' | 'remove'>(event: K, listener: K extends 'error' | 'release' ? (error: Error, client: pg.PoolClient) => void : (client: pg.PoolClient) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void)
+  }
+
+  /**
    * Checks a client out (`client.release()` gives it back; `release(true)` or `release(error)` closes it).
    *
    * @throws {PoolTimeoutError} after `connectionTimeoutMillis` (when set)

@@ -71,6 +71,19 @@ test("emits pg's connect, acquire, release and remove events with the client", a
   await ended(pool, appName)
 })
 
+test("its pg events are typed as pg's types type pg.Pool's: a wrong listener or an unknown event does not compile", () => {
+  // Checked by the typecheck of this file; never run.
+  const typed = (pool: Pool): pg.Pool => {
+    // @ts-expect-error 'error' listeners get an Error
+    pool.on('error', (error: number) => error)
+    // @ts-expect-error no such event
+    pool.on('nonsense', () => undefined)
+    pool.on('release', (error, client) => void [error?.message, client.release])
+    return pool
+  }
+  assert.type(typed, 'function')
+})
+
 test("an idle client's error is emitted as 'error' with the client, and never crashes without a listener", async () => {
   const { pool, appName } = pgStylePool('drop-in-idle-error')
   await pool.query('SELECT 1')
