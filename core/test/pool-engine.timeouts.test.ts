@@ -146,6 +146,7 @@ test('a connection attempt that takes longer than connectTimeoutMillis is abando
   const waiting = rejects(engine.acquire(undefined), PoolTimeoutError)
   await clock.advance(200)
   assert.match(events.error?.[0]?.error.message ?? '', 'Connection attempt timed out after 200ms (connectTimeoutMillis).')
+  assert.is((events.error?.[0]?.error as { code?: string }).code, 'ERR_CONNECT_TIMEOUT', 'a code a listener can match, not only words')
   await clock.advance(800)
   const error = await waiting
   assert.match((error.cause as Error).message, 'Connection attempt timed out after 200ms (connectTimeoutMillis).')

@@ -59,6 +59,7 @@ test('bounds a connection attempt to a server that never answers by connectTimeo
     const error = await rejects(pool.query('SELECT 1'), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
     assert.match(error.message, 'Timed out after 400ms')
     assert.match((error.cause as Error).message, 'Connection attempt timed out after 100ms (connectTimeoutMillis)')
+    assert.is((error.cause as { code?: string }).code, 'ERR_CONNECT_TIMEOUT')
     assert.ok(hole.connections() >= 2, `attempts: ${hole.connections()}`)
   } finally {
     await pool.close()

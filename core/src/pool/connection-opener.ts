@@ -5,6 +5,7 @@ import type { ConnectionFactory } from './connection-factory.js'
 import type { PoolEngineOptions } from './engine-options.js'
 import { PooledConnection } from './pooled-connection.js'
 import { outsideOperations } from '../context-storage.js'
+import { LifeguardError } from '../errors.js'
 
 const firstBackoffMillis = 25
 // While callers wait: each retry may be the one that answers them.
@@ -108,7 +109,8 @@ export class ConnectionOpener<C> {
     const started = this.#clock.now()
     this.#attempts.set(attempt, started)
     const option = this.#options.connectTimeoutOption ?? 'connectTimeoutMillis'
-    const timer = timeoutMillis > 0 ? this.#clock.setTimeout(() => attempt.abort(new Error(timeoutMessage ?? `Connection attempt timed out after ${timeoutMillis}ms (${option}).`)), timeoutMillis) : undefined
+    const timedOut = (): Error => new LifeguardError('ERR_CONNECT_TIMEOUT', timeoutMessage ?? `Connection attempt timed out after ${timeoutMillis}ms (${option}).`)
+    const timer = timeoutMillis > 0 ? this.#clock.setTimeout(() => attempt.abort(timedOut()), timeoutMillis) : undefined
     const settle = () => {
       this.#creating--
       this.#attempts.delete(attempt)

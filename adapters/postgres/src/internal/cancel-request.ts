@@ -1,5 +1,6 @@
 import { connect } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
+import { LifeguardError } from '@lifeguard/core'
 import type * as pg from 'pg'
 import { clientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 
@@ -156,7 +157,7 @@ const unansweredCancelMillis = cancelTimeoutMillis
 function abandonStatement(client: PooledClient): void {
   const state = client[clientState]
   if (state.broken) return
-  const error = new Error(`The server did not answer a statement within ${unansweredCancelMillis} ms of its operation's abort (a statement is cancelled then, a COMMIT only watched), so its connection was closed.`)
+  const error = new LifeguardError('ERR_STATEMENT_UNANSWERED', `The server did not answer a statement within ${unansweredCancelMillis} ms of its operation's abort (a statement is cancelled then, a COMMIT only watched), so its connection was closed.`)
   state.failure ??= error
   state.broken = true
   ;(client as unknown as BackendKey).connection?.stream?.destroy?.(error)

@@ -1,4 +1,5 @@
 // Classifies a failed connection attempt: worth retrying until the acquire deadline, or not.
+import { LifeguardError } from '@lifeguard/core'
 
 // SQLSTATE classes and codes that go away by themselves: connection exceptions (08), insufficient
 // resources (53: too many connections), and "the server is starting up / shutting down" (57P0x).
@@ -50,7 +51,7 @@ const poolerRefusal = /^(no such database|no such user|password authentication f
 /** pg's own connect-timeout message says neither what timed out nor after how long. */
 export function describeConnectFailure(error: unknown, connectTimeoutMillis: number): unknown {
   if (error instanceof Error && /^timeout expired$|connection timeout/i.test(error.message)) {
-    return new Error(`Connection attempt timed out after ${connectTimeoutMillis}ms (connectTimeoutMillis).`, { cause: error })
+    return new LifeguardError('ERR_CONNECT_TIMEOUT', `Connection attempt timed out after ${connectTimeoutMillis}ms (connectTimeoutMillis).`, { cause: error })
   }
   return error
 }
