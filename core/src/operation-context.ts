@@ -477,6 +477,15 @@ export function watchAbort(context: OperationContext, watcher: AbortWatcher): vo
 const operationEnded = new DisposedError('The operation has ended (its context was disposed) while it waited.')
 
 /**
+ * @internal True when `context` aborted only because it ended with a checkout still waiting (see `dispose()`):
+ * that abort is for the waiting checkouts, not for work already running. A statement the operation left running
+ * (unawaited) runs to its end, as it does when nothing waits, and its disposal waits for it.
+ */
+export function abortedByItsEnd(context: OperationContext): boolean {
+  return context.aborted && context.signal.reason === operationEnded
+}
+
+/**
  * The rule for an argument that must be an `OperationContext`: for the adapters' handle factories. Known by
  * the engine's registered hooks rather than `instanceof`, so a context from another copy of this package
  * passes.

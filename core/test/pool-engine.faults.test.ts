@@ -2,6 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PoolTimeoutError } from '../src/index.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
+import { deferred } from './_helpers/async.js'
 import { rejects } from '@lifeguard/test-kit'
 
 const test = suite('PoolEngine faults: failed creates, broken connections, validation')
@@ -56,6 +57,55 @@ test('refilling minSize with nobody waiting backs off up to 30 s; a caller that 
   await clock.advance(1)
   assert.is((await waiting).state, 'busy')
   assert.equal(counts().total, 1)
+})
+
+test("a warm-up's failing check of an idle connection leaves no waiter beside another idle one: warm-up checks promise nobody", async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ maxSize: 2 })
+  const first = await engine.acquire(undefined)
+  const second = await engine.acquire(undefined)
+  engine.release(second)
+  const check = deferred<boolean>()
+  factory.validate = () => check.promise // the warm-up's check of the idle one, held
+  const warming = engine.warmup({ connections: 1 }).catch(() => 'failed')
+  const waiting = engine.acquire(undefined)
+  engine.release(first) // idle now: the waiter's
+  await clock.advance(0)
+  check.resolve(false)
+  await warming
+  const lease = await Promise.race([waiting, clock.advance(1000).then(() => undefined)])
+  assert.ok(lease !== undefined, 'served at once, not at its timeout')
+  assert.equal(counts(), { total: 1, active: 1, idle: 0, pending: 0, waiting: 0 })
+})
+
+test('a validation that throws rather than rejects fails that connection, and the counts stay right', async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ validateAfterIdleMillis: 0 })
+  engine.release(await engine.acquire(undefined))
+  await clock.advance(1)
+  factory.validate = () => {
+    throw new Error('validate threw')
+  }
+  const waiting = engine.acquire(undefined)
+  await clock.advance(0) // the dispatch checks the idle one
+  factory.validate = () => Promise.resolve(true)
+  const lease = await waiting // the broken one closed, a new one opened
+  assert.ok(lease.connection.destroyed === false)
+  engine.release(lease)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
+})
+
+test('close() that times out takes back a connection whose check never answers, and leaves nothing pending', async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ validateAfterIdleMillis: 0, connectTimeoutMillis: 0, acquireTimeoutMillis: 0 })
+  engine.release(await engine.acquire(undefined))
+  await clock.advance(1)
+  factory.validate = () => new Promise<boolean>(() => undefined) // a server that never answers SELECT 1
+  const waiting = engine.acquire(undefined).catch((error: { code?: string }) => error.code)
+  await clock.advance(0)
+  const closing = engine.close({ timeoutMillis: 100 })
+  await clock.advance(100)
+  await closing
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+  assert.is(factory.destroyed.length, 1, 'its connection was closed')
+  assert.is(await waiting, 'ERR_POOL_CLOSED')
 })
 
 test('a permanent failure fails the waiter it was made for at once; the others are not failed by it', async () => {

@@ -155,6 +155,24 @@ test("a query the job never awaited runs to its end, and the job's disposal wait
   await pool.query(`DELETE FROM ${table} WHERE id = 42`)
 })
 
+test('unawaited queries that run when the job ends still run to their end when a sibling is still waiting for a connection: only that one is refused', async () => {
+  const { pool, appName } = testPool('handle-dispose-siblings', { maxSize: 2 })
+  const siblings = registerPostgres(createServiceContainer(), pool)
+  await pool.warmup({ connections: 2 })
+  const outcomes: Promise<string>[] = []
+  const settle = (query: Promise<unknown>): Promise<string> => query.then(() => 'ran', (error: { code?: string }) => error.code ?? 'failed')
+  await runOperation('jobs', 'fan-out', (context) => {
+    // Two take the pool's two connections; the third waits for one of them.
+    outcomes.push(settle(context.postgres.query('SELECT pg_sleep(0.05)')), settle(context.postgres.query('SELECT pg_sleep(0.05)')))
+    outcomes.push(settle(context.postgres.query('SELECT 1')))
+  }, { container: siblings })
+  // Before: ending the job with the third one waiting aborted the whole operation, which cancelled the two.
+  assert.is(pool.activeCount, 0, 'the disposal waited for the two running ones')
+  assert.equal(await Promise.all(outcomes), ['ran', 'ran', 'ERR_OPERATION_ABORTED'])
+  await siblings.dispose()
+  await closeAndCheck(pool, appName)
+})
+
 test('dispose is idempotent', async ({ container }) => {
   const context = OperationContext.create('api', 'twice', { container })
   const handle = context.postgres

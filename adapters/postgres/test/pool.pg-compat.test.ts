@@ -85,6 +85,18 @@ test('release(true) closes the connection instead of returning it', async ({ poo
   assert.is(await serverConnectionCount(appName), before - 1)
 })
 
+test('release() with any truthy argument closes the connection, as pg.Pool does: a string, a number, an error of another realm', async ({ pool }) => {
+  for (const argument of ['done with it', 1, { message: 'an Error from a vm context' }]) {
+    const client = await pool.connect()
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    client.release(argument as never)
+    const next = await pool.connect()
+    const again = await next.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    next.release()
+    assert.is.not(again.rows[0]?.pid, rows[0]?.pid, `release(${JSON.stringify(argument)}) handed the same session on`)
+  }
+})
+
 test('a second release() throws as pg.Pool does, and counts stay right', async ({ pool }) => {
   const client = await pool.connect()
   client.release()

@@ -164,8 +164,17 @@ export class ConnectionOpener<C> {
     lease.state = 'validating'
     this.#validating++
     const validate = this.#factory.validate
-    const check = validate === undefined ? Promise.resolve(true) : withTimeout(validate.call(this.#factory, lease.connection), timeoutMillis, this.#clock, timeoutMessage)
+    let checking: Promise<boolean | void>
+    try {
+      checking = validate === undefined ? Promise.resolve(true) : Promise.resolve(validate.call(this.#factory, lease.connection))
+    } catch (error) {
+      // A factory's validate that throws rather than rejects fails that connection, as a rejection would.
+      checking = Promise.reject(error)
+    }
+    const check = validate === undefined ? checking : withTimeout(checking, timeoutMillis, this.#clock, timeoutMessage)
     const fail = (error: unknown) => {
+      // Taken back by close() meanwhile (see `abandonValidation`): counted and closed already.
+      if (lease.revoked) return
       this.#validating--
       const safe = lease.broken === undefined ? this.#monitor.error(error, 'connection') : this.#monitor.stats.redact(error)
       this.#host.retire(lease, 'error')
@@ -173,6 +182,7 @@ export class ConnectionOpener<C> {
       invalid(safe)
     }
     check.then((result) => {
+      if (lease.revoked) return
       if (result === false || lease.broken !== undefined) return fail(lease.broken ?? new Error('The connection failed validation.'))
       this.#validating--
       lease.idleSince = this.#clock.now()
@@ -216,6 +226,17 @@ export class ConnectionOpener<C> {
         background,
       ),
     )
+  }
+
+  /**
+   * Gives up on `lease`'s validation (close() timed out: a server that never answers `SELECT 1` would hold it
+   * for good, with no limit when `connectTimeoutMillis` is 0). It no longer counts as pending; the caller
+   * closes the connection, and the check's late answer is ignored.
+   */
+  abandonValidation(lease: PooledConnection<C>): void {
+    if (lease.state !== 'validating' || lease.revoked) return
+    lease.revoked = true
+    this.#validating--
   }
 
   /** Stops retrying (the pool is closing). */

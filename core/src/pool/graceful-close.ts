@@ -106,12 +106,17 @@ export class GracefulClose<C> {
     return error
   }
 
-  // Close timed out: abandon connection attempts, fail the waiters left, take busy connections back.
+  // Close timed out: abandon connection attempts and validations, fail the waiters left, take busy connections back.
   #revoke(): void {
     const { queue, opener, connections } = this.#parts
     opener.abandon(new PoolClosedError(this.#name))
     queue.failAllBut(0, () => new PoolClosedError(this.#name))
     for (const lease of connections) {
+      if (lease.state === 'validating') {
+        opener.abandonValidation(lease)
+        connections.retire(lease, 'closed')
+        continue
+      }
       if (lease.state !== 'busy') continue
       lease.revoked = true
       this.#parts.revoked()

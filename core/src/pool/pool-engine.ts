@@ -59,7 +59,18 @@ export class PoolEngine<C> {
   readonly #dispatch = (): void => this.#dispatchIdle()
   readonly #offerBound = (lease: PooledConnection<C>): void => this.#offer(lease)
   // After a failed validation the waiter it was for needs the next idle connection, or a new one.
-  readonly #redispatch = (): void => this.#scheduleDispatch()
+  // Validations started to serve a waiter (an idle or parked connection on its way to the oldest one): the
+  // waiters they cover. Others (warm-up's, a resize's) serve whoever is first when they pass, and promise nothing:
+  // counted as covering a waiter, they left it waiting beside an idle connection when they failed.
+  #validatingForWaiters = 0
+  readonly #validatedForWaiter = (lease: PooledConnection<C>): void => {
+    this.#validatingForWaiters--
+    this.#offer(lease)
+  }
+  readonly #failedForWaiter = (): void => {
+    this.#validatingForWaiters--
+    this.#scheduleDispatch()
+  }
   readonly #createFailedBound = (error: Error): void => this.#createFailed(error)
 
   constructor(options: PoolEngineOptions<C>) {
@@ -234,7 +245,7 @@ export class PoolEngine<C> {
   // Waiters that no connection being opened, validated, idle or yet to be opened will serve: the ones
   // really waiting in line for a busy connection to come back (what maxWaitingRequests bounds).
   #inLine(): number {
-    return this.#queue.length - this.#opener.creating - this.#opener.validating - this.#idle.length - this.#room()
+    return this.#queue.length - this.#opener.creating - this.#validatingForWaiters - this.#idle.length - this.#room()
   }
 
   /** `request` as a promise. */
@@ -419,7 +430,7 @@ export class PoolEngine<C> {
     const lease = this.#parked.take() as PooledConnection<C>
     const now = this.#clock.now()
     if (!usable(lease, this.#options, now)) return this.#connections.retire(lease, unusableReason(lease, this.#options))
-    if (needsValidation(lease, this.#options, now)) return this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
+    if (needsValidation(lease, this.#options, now)) return this.#validateForWaiter(lease)
     this.#toIdle(lease, now)
     if (this.#queue.length > 0) this.#scheduleDispatch()
   }
@@ -483,13 +494,18 @@ export class PoolEngine<C> {
     this.#dispatchScheduled = false
     if (this.#suspended) return
     const now = this.#clock.now()
-    while (this.#queue.length > this.#opener.validating && this.#idle.length > 0) {
+    while (this.#queue.length > this.#validatingForWaiters && this.#idle.length > 0) {
       const lease = this.#idle.pop() as PooledConnection<C>
       if (!usable(lease, this.#options, now)) this.#connections.retire(lease, unusableReason(lease, this.#options))
-      else if (needsValidation(lease, this.#options, now)) this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#offerBound, this.#redispatch)
+      else if (needsValidation(lease, this.#options, now)) this.#validateForWaiter(lease)
       else this.#grant(lease, this.#queue.shift() as Waiter<C>, now)
     }
     this.#fill()
+  }
+
+  #validateForWaiter(lease: PooledConnection<C>): void {
+    this.#validatingForWaiters++
+    this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#validatedForWaiter, this.#failedForWaiter)
   }
 
   // Opens connections for waiters not already covered, and up to minSize once the pool is in use (unless
@@ -498,7 +514,7 @@ export class PoolEngine<C> {
     if (this.#lifecycle.state === 'closed' || this.#suspended) return
     const closing = this.#lifecycle.closing
     while (this.totalCount + this.#connections.retiring < this.#maxSize) {
-      const forWaiters = this.#queue.length > this.#opener.creating + this.#opener.validating + this.#idle.length
+      const forWaiters = this.#queue.length > this.#opener.creating + this.#validatingForWaiters + this.#idle.length
       const forMinimum = !waitersOnly && !closing && this.#started && this.totalCount < this.#minSize
       if (!forWaiters && !forMinimum) return
       // A connection kept open by a shrink costs the server nothing to reuse; a new one costs it a start,
@@ -514,7 +530,7 @@ export class PoolEngine<C> {
     const permanent = this.#factory.permanentError?.(error)
     if (permanent !== undefined || !this.#options.retryCreate) {
       // The oldest waiter not covered by another attempt was counting on this one: it has no chance left.
-      if (this.#queue.length > this.#opener.creating + this.#opener.validating) {
+      if (this.#queue.length > this.#opener.creating + this.#validatingForWaiters) {
         const waiter = this.#queue.shift() as Waiter<C>
         waiter.grant(permanent ?? error, undefined)
       }

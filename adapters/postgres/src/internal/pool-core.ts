@@ -154,6 +154,9 @@ export class PgPoolCore {
     const queryError = state.queryError
     state.queryError = undefined
     this.#hooks.released?.(argument ?? queryError, client)
+    // As pg-pool: any truthy argument closes the connection (a string, an error of another realm), not an
+    // `Error` or `true` only.
+    if (argument && argument !== true && !(argument instanceof Error)) argument = true
     // Given back with pg's query_timeout error (a client from connect()): its statement may still run.
     if (argument instanceof Error && isReadTimeout(argument)) state.timedOut = true
     // Never reused: a cancel request for its statement could reach the next holder's.

@@ -1,6 +1,6 @@
 // The statements of operations, cancelled on the server when their operation aborts.
 import type { OperationContext } from '@lifeguard/core'
-import { watchAbort } from '@lifeguard/core/adapter'
+import { abortedByItsEnd, watchAbort } from '@lifeguard/core/adapter'
 import { cancelOnClient, giveUpUnanswered } from './cancel-request.js'
 import { clientState, type PooledClient } from './pooled-client.js'
 
@@ -24,6 +24,8 @@ export class StatementCancels {
   readonly #awaited = new Map<PooledClient, (() => void)[]>()
   // Aborts are rare: a look through the running statements is cheaper than tracking them per operation.
   readonly #aborted = (context: OperationContext): void => {
+    // Ended with a sibling checkout still waiting: that one is refused; what runs goes on (see `whenEnded`).
+    if (abortedByItsEnd(context)) return
     for (const client of this.#running) if (client[clientState].watchedBy === context) stop(client)
   }
 
@@ -36,7 +38,7 @@ export class StatementCancels {
     // One watcher per pool, kept by the context (as for the engine's waiting checkouts), not one per statement.
     watchAbort(context, this.#aborted)
     // Aborted between its checkout and now: no abort is left to come, so it is cancelled as it starts.
-    if (context.aborted) stop(client)
+    if (context.aborted && !abortedByItsEnd(context)) stop(client)
   }
 
   /** That statement ended (answered, failed or cancelled). */
