@@ -1,6 +1,7 @@
 import { inspect } from 'node:util'
 import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import { checkOption, contextRule, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
+import { MongoExpiredSessionError, MongoRuntimeError, MongoTransactionError, type MongoError } from 'mongodb'
 import type { AbstractCursor, ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
 import { currentContext, LeaseSlot, type Abortable, type Admit, type SignalSource } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
@@ -153,7 +154,8 @@ export class MongoHandle implements AsyncDisposable {
     } catch (error) {
       // Ended under it (its operation aborted or ended: `dispose()` ends the session, which aborts the
       // transaction): the driver's own abort then fails ("Cannot call abortTransaction twice"), hiding why.
-      if (this.#disposing === undefined) throw error
+      // Only those session errors: `fn`'s own error, and a commit whose outcome is unknown, pass as they are.
+      if (this.#disposing === undefined || !endedSessionError(error)) throw error
       const source = ownerNow()
       if (source?.aborted === true) throw gate.abortedError(source, 'run a transaction on')
       throw new DisposedError(`Could not run a transaction on pool '${this.pool.name}'. Its handle was disposed (its operation ended) while it ran, so it was aborted.`)
@@ -280,4 +282,10 @@ async function endQuietly(session: ClientSession): Promise<void> {
   } catch {
     // The driver already squashes abort errors here; nothing left to report.
   }
+}
+
+// What the driver throws for a transaction whose session was ended under it, never a commit of unknown outcome.
+function endedSessionError(error: unknown): boolean {
+  if (!(error instanceof MongoTransactionError || error instanceof MongoRuntimeError || error instanceof MongoExpiredSessionError)) return false
+  return !(error as MongoError).hasErrorLabel?.('UnknownTransactionCommitResult')
 }

@@ -1,4 +1,4 @@
-import { DisposedError, PoolClosedError } from '@lifeguard/core'
+import { DisposedError } from '@lifeguard/core'
 import { checkOption, type Checkout } from '@lifeguard/core/adapter'
 import type { Collection, CollectionOptions, Db, DbOptions, Document } from 'mongodb'
 import { LeaseSlot, type Admit } from './internal/gate.js'
@@ -28,8 +28,6 @@ export class MongoLease implements AsyncDisposable {
     this.#slot = new LeaseSlot(pool.gate)
     this.#admit = (operation) => {
       if (this.#slot.released) return Promise.reject(this.#releasedError())
-      // Held past close()'s timeout: the client is closed, and the driver would answer "not connected".
-      if (pool.closed()) return Promise.reject(new PoolClosedError(pool.name, 'run a command on'))
       return this.#slot.run(operation)
     }
   }
@@ -68,7 +66,7 @@ export class MongoLease implements AsyncDisposable {
    * @throws {DisposedError} after `release()`
    */
   run<R>(body: () => Promise<R> | R): Promise<R> {
-    checkOption('MongoLease.run', 'body', body, { type: 'function' })
+    if (typeof body !== 'function') return Promise.reject(notABody(body))
     if (this.#slot.released) return Promise.reject(this.#releasedError())
     return this.#slot.scope(body as () => Promise<R>)
   }
@@ -90,4 +88,14 @@ export class MongoLease implements AsyncDisposable {
   #releasedError(): DisposedError {
     return new DisposedError(`Could not use the lease of pool '${this.#pool.name}'. It was released.`)
   }
+}
+
+// The error `checkOption` throws, as a rejection: `run()` reports every failure the same way.
+function notABody(body: unknown): unknown {
+  try {
+    checkOption('MongoLease.run', 'body', body, { type: 'function' })
+  } catch (error) {
+    return error
+  }
+  return undefined
 }

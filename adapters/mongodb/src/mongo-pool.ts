@@ -111,7 +111,7 @@ export class MongoPool implements ManagedPool {
         return error === undefined ? undefined : this.#monitor.stats.redact(error)
       },
     })
-    this.#gate = new Gate(this.#queue, this.#monitor, { onIdle: () => this.#drain.drained(), prepare: () => this.#revival.ensure() })
+    this.#gate = new Gate(this.#queue, this.#monitor, { onIdle: () => this.#drain.drained(), prepare: () => this.#revival.ensure(), closed: () => this.#lifecycle.state === 'closed' })
     // Deferred: these hooks run inside the driver's event emission, which must not be re-entered.
     const maintainSoon = () => void setImmediate(() => this.#keeper.maintain())
     this.#tracker = new CmapTracker(client, options.name, this.#monitor, {
@@ -122,7 +122,7 @@ export class MongoPool implements ManagedPool {
     this.#commands = new CommandTimer(client, this.#monitor)
     // Warm-up does the same work and runs the keeper when it is done.
     this.#keeper = new MinSizeKeeper(this.#tracker, () => this.#ping(), () => this.#minSize, () => this.#lifecycle.closing || this.#lifecycle.state === 'warming' || this.#tracker.paused, this.#monitor.clock)
-    this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate, closed: () => this.#lifecycle.state === 'closed' }
+    this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate }
     this.#monitor.poolCreated(this.#minSize, this.#maxSize)
   }
 

@@ -86,6 +86,16 @@ faultTest(Cursors)('next() and toArray() refused a slot for their getMore close 
   }
 })
 
+faultTest(Cursors)('a first step refused a slot leaves the cursor as it was: retried, it reads every document', async (context) => {
+  const pool = poolOf(context, { maxWaitingRequests: 0 })
+  const cursor = pool.collection<{ _id: number }>('big').find({}, { batchSize: 2 })
+  const lease = await pool.acquire() // the only slot
+  await rejects(cursor.toArray(), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  lease.release()
+  // Nothing on the server to leak yet: closed now, the driver would answer with no documents.
+  assert.is((await cursor.toArray()).length, 10)
+})
+
 faultTest(Cursors)('a getMore refused because the queue is full closes the cursor', async (context) => {
   const pool = poolOf(context, { maxWaitingRequests: 0 })
   const { seen, lease, loop } = await loopUntilRefused(pool, () => pool.acquire())

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert'
 import { createMongoHandle, type MongoPool } from '../src/index.js'
 import { InvalidOptionError, PoolClosedError } from '@lifeguard/core'
 import { appNameOf, closeAll, faultTest, openPool, recordEvents } from './_helpers/pools.js'
-import { ManualClock, rejects, throwsError } from '@lifeguard/test-kit'
+import { ManualClock, rejects } from '@lifeguard/test-kit'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_nested'
@@ -102,7 +102,7 @@ Nested('lease.run() takes a body that returns a value, and refuses one that is n
   context.pools.push(pool)
   const lease = await pool.acquire()
   assert.is(await lease.run(() => 5), 5)
-  const error = throwsError(() => lease.run(123 as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+  const error = await rejects(lease.run(123 as never), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'body')
   lease.release()
 })

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { performance } from 'node:perf_hooks'
-import { OperationAbortedError, OperationContext, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
+import { OperationAbortedError, OperationContext, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
 import { liveOperation, refusedForAbort, type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
 import type { Redact } from './redacting-streams.js'
 
@@ -54,6 +54,8 @@ export interface GateHooks {
   onIdle(): void
   /** Work to finish before an admitted operation runs (reconnecting a closed client), or `undefined`. */
   prepare(): Promise<void> | undefined
+  /** True once the pool has closed: a slot still held (a lease kept past close()'s timeout) runs nothing more. */
+  closed(): boolean
 }
 
 /**
@@ -102,6 +104,11 @@ export class Gate {
     // A context may come from another installed copy of core: tell it from a signal by the signal's class.
     const reason: unknown = source instanceof AbortSignal ? source.reason : source.signal.reason
     return new OperationAbortedError(`${action} pool '${this.#monitor.events.pool}'`, { cause: reason })
+  }
+
+  /** Refused work of a slot held past the pool's close (the client is closed: the driver would say "not connected"). */
+  closedError(): PoolClosedError | undefined {
+    return this.#hooks.closed() ? new PoolClosedError(this.#monitor.events.pool, 'run a command on') : undefined
   }
 
   /** True when the calling code holds a slot of this pool (a lease, a transaction, an operation's callback). */
@@ -236,10 +243,6 @@ export class LeaseSlot {
     return this.#released
   }
 
-  markReleased(): void {
-    this.#released = true
-  }
-
   /** Resolves once every call queued so far has finished (never rejects). */
   idle(): Promise<void> {
     return this.#tail as Promise<void>
@@ -247,6 +250,8 @@ export class LeaseSlot {
 
   /** Queues `operation` behind the lease's earlier calls. */
   run<R>(operation: () => Promise<R>): Promise<R> {
+    const closed = this.#gate.closedError()
+    if (closed !== undefined) return Promise.reject(closed)
     this.#inFlight++
     const next = this.#tail.then(() => this.#gate.runHeld(undefined, operation))
     this.#tail = next.then(

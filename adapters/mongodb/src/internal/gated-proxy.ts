@@ -11,6 +11,14 @@ const gatedClasses: ReadonlyArray<abstract new (...args: never[]) => object> = [
 
 // Clean-up must never wait for a slot: a cursor closed in `finally` while the pool is full would stall.
 const ungated = new Set<PropertyKey>(['close', Symbol.asyncDispose])
+// A cursor's steps that read on from where it is: refused a slot, they close a cursor the server holds open.
+const readingSteps = new Set<PropertyKey>(['next', 'hasNext', 'toArray', 'forEach'])
+
+// A cursor that has fetched its first batch and is not exhausted: the server keeps it (and its session) open.
+function hasServerCursor(cursor: AbstractCursor): boolean {
+  const id = cursor.id
+  return !cursor.closed && id !== undefined && id !== null && !id.isZero()
+}
 
 function isGateable(value: unknown): value is object {
   return typeof value === 'object' && value !== null && gatedClasses.some((type) => value instanceof type)
@@ -62,7 +70,9 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
   const kind = (method as { constructor?: { name?: string } }).constructor?.name
   if (kind === 'AsyncFunction' && !ungated.has(property)) {
     const cursor = object instanceof AbstractCursor && (property === 'next' || property === 'tryNext' || property === 'hasNext') ? object : undefined
-    const refusedCursor = object instanceof AbstractCursor ? object : undefined
+    // Steps that read on (not `tryNext`, a tailable cursor's poll, whose tail a close would lose; not `explain` or
+    // `count`, commands of their own).
+    const refusedCursor = object instanceof AbstractCursor && readingSteps.has(property) ? object : undefined
     return function gatedCall(...args: unknown[]): Promise<unknown> {
       // A document already in the cursor's buffer is served without a round trip, so without a slot.
       if (cursor !== undefined && cursor.bufferedCount() > 0) return method.apply(object, args) as Promise<unknown>
@@ -76,7 +86,9 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
       // closed, and its server cursor with it, as a refused `for await` step does; it would stay open until
       // the server timed it out.
       return admitted.catch(async (error: unknown) => {
-        if (!ran) await refusedCursor.close().catch(() => undefined)
+        // Only one the server holds a cursor for: closed before its first batch, the driver would answer a retry
+        // with no documents at all.
+        if (!ran && hasServerCursor(refusedCursor)) await refusedCursor.close().catch(() => undefined)
         throw error
       })
     }

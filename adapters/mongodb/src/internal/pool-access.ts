@@ -7,6 +7,4 @@ export interface PoolAccess {
   readonly dbName: string
   readonly client: MongoClient
   readonly gate: Gate
-  /** True once the pool has closed (its client too): a lease still held is refused from then on. */
-  readonly closed: () => boolean
 }
