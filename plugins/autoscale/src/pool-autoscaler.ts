@@ -91,12 +91,12 @@ const budgetCountTimeoutMillis = 10_000
 // The same failure again within this long is not reported again.
 const repeatReportMillis = 10_000
 
-/** Tells a failure from the one reported last: the same name and message within `millis` is a repeat. */
+/** Tells a failure from those reported lately: the same name and message within `millis` is a repeat. */
 class RepeatedFailures {
   readonly #clock: Pick<Clock, 'now'>
   readonly #millis: number
-  #last: string | undefined
-  #lastAt = 0
+  // When each failure was last reported (a few kinds at most: a policy's, a budget's, a resize's).
+  readonly #reportedAt = new Map<string, number>()
 
   constructor(clock: Pick<Clock, 'now'>, millis: number) {
     this.#clock = clock
@@ -109,13 +109,13 @@ class RepeatedFailures {
       key = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     } catch {
       // A value whose message or conversion throws: never taken for a repeat.
-      this.#last = undefined
       return true
     }
     const now = this.#clock.now()
-    if (key === this.#last && now - this.#lastAt < this.#millis) return false
-    this.#last = key
-    this.#lastAt = now
+    const last = this.#reportedAt.get(key)
+    if (last !== undefined && now - last < this.#millis) return false
+    if (this.#reportedAt.size >= 32) this.#reportedAt.clear()
+    this.#reportedAt.set(key, now)
     return true
   }
 }
@@ -282,7 +282,7 @@ class Runner implements PoolAutoscaler {
     const interval = this.policy.evaluationIntervalMillis
     const due = this.policy.dueInMillis?.() ?? interval
     if (typeof due === 'number' && Number.isFinite(due) && due >= 0) return due
-    this.#onError(new TypeError(`The autoscaling policy's dueInMillis() returned ${String(due)}; expected a number >= 0. Its evaluationIntervalMillis (${interval}) is used instead.`))
+    this.#onError(new TypeError(`The autoscaling policy's dueInMillis() returned ${String(due)}; expected a finite number >= 0. Its evaluationIntervalMillis (${interval}) is used instead.`))
     return interval
   }
 

@@ -180,6 +180,9 @@ export class SharedBudget {
   // an autoscaler refuses a budget that would wait in line in the very pool it sizes.
   readonly #queuedBehind: object | undefined
   readonly #clock: Pick<Clock, 'now'>
+  // Counts asked for, and the newest of them whose answer is the reading kept.
+  #asked = 0
+  #answered = 0
   #reading: BudgetReading | undefined
 
   /** @throws {InvalidOptionError} naming the bad option */
@@ -236,7 +239,12 @@ export class SharedBudget {
   async refresh(own: () => OwnConnections): Promise<BudgetReading> {
     const last = this.#reading
     if (last !== undefined && !this.#due(own(), last)) return last
+    const asked = ++this.#asked
     const result = await this.#query(BUDGET_QUERY, [this.applicationName])
+    // A count that answers after a later one (it hung, and was asked again meanwhile) is older than the reading
+    // kept: it is dropped, not taken for fresh.
+    if (asked < this.#answered) return this.#reading as BudgetReading
+    this.#answered = asked
     const held = Number(result.rows[0]?.['held'] ?? 0)
     if (!Number.isInteger(held) || held < 0) throw new TypeError(`Could not read the connection budget of '${this.applicationName}'. The count was not a whole number >= 0.`)
     const connections = own()

@@ -542,6 +542,21 @@ runtime('a budget count that never answers is reported after 10 s and asked agai
   scaler.stop()
 })
 
+runtime('a budget count that answers after a later one is dropped: an old count is not taken for fresh', async () => {
+  const clock = new ManualClock()
+  const answers: ((held: number) => void)[] = []
+  const count = (): Promise<{ rows: { held: number }[] }> => new Promise((resolve) => void answers.push((held) => resolve({ rows: [{ held }] })))
+  const budget = createSharedBudget({ total: 20, applicationName: 'orders-api', query: count, clock })
+  const own = () => ({ totalConnections: 2, activeConnections: 2, idleConnections: 0 })
+  const first = budget.refresh(own)
+  const second = budget.refresh(own)
+  answers[1]?.(4) // the later count answers first
+  await second
+  answers[0]?.(18) // then the one asked before it
+  await first
+  assert.is(budget.reading?.held, 4, 'the newer count stands')
+})
+
 runtime("a policy's dueInMillis() that is not a number >= 0 is reported, and its interval stands in: evaluations go on", async () => {
   const clock = new TimerClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
@@ -561,7 +576,7 @@ runtime("a policy's dueInMillis() that is not a number >= 0 is reported, and its
   await clock.advance(3000)
   assert.ok(evaluations >= 2, `evaluated ${evaluations} times`)
   assert.is(errors.length, 1)
-  assert.match((errors[0] as Error).message, "The autoscaling policy's dueInMillis() returned NaN; expected a number >= 0.")
+  assert.match((errors[0] as Error).message, "The autoscaling policy's dueInMillis() returned NaN; expected a finite number >= 0.")
   scaler.stop()
 })
 

@@ -31,6 +31,12 @@ test('a window with a sample over a second late, and over four times the usual g
   assert.is(timed.close()?.stalled, true)
   timed.add(3_550, sample(10, 8, 2))
   assert.is(timed.close()?.stalled, false, 'the next window is judged on its own')
+  // A pace that turns slower for good (samples by hand, every 5 s from now on) is a stall twice, then the pace.
+  const slower = [5_550, 10_550, 15_550, 20_550].map((at) => {
+    timed.add(at, sample(10, 8, 2))
+    return timed.close()?.stalled
+  })
+  assert.equal(slower, [true, true, false, false])
   // Samples taken by hand every 5 s: that is the pace, not a stall.
   const byHand = new SampleWindow()
   for (let at = 0; at <= 30_000; at += 5_000) {

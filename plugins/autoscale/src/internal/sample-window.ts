@@ -68,6 +68,7 @@ export class SampleWindow {
   // The usual time between samples (a moving average of the gaps that were no stall): samples taken by hand
   // at a slow, even pace are no stall.
   #usualGap: number | undefined
+  #longGaps = 0
 
   add(at: number, sample: PoolSample): void {
     if (this.#last !== undefined) this.#noteGap(at - this.#last.at)
@@ -97,8 +98,13 @@ export class SampleWindow {
 
   #noteGap(gap: number): void {
     const usual = this.#usualGap
-    if (usual !== undefined && gap > 1_000 && gap > 4 * usual) this.#stalled = true
-    else this.#usualGap = usual === undefined ? gap : 0.8 * usual + 0.2 * gap
+    // Three long gaps in a row are the new pace (samples taken by hand, slower from now on), not a stall.
+    if (usual !== undefined && gap > 1_000 && gap > 4 * usual && ++this.#longGaps < 3) {
+      this.#stalled = true
+      return
+    }
+    this.#longGaps = 0
+    this.#usualGap = usual === undefined || gap > 4 * usual ? gap : 0.8 * usual + 0.2 * gap
   }
 
   /** Checkouts released since the window opened, as of the last sample. */
