@@ -85,7 +85,8 @@ const nameRule: OptionRule = { type: 'string', nonEmpty: true }
 // The names an operation is given go into logs, events and metric attributes as they are: printable and bounded,
 // as a request id is. (An adapter's own name once routed, method and route pattern, is not checked again; a
 // user's `operationName` is, by the HTTP settings.)
-const printableNameRule: OptionRule = { type: 'custom', expected: 'a non-empty string of up to 256 characters without control characters', check: (value) => isPrintableId(value) }
+/** @internal */
+export const printableNameRule: OptionRule = { type: 'custom', expected: 'a non-empty string of up to 256 characters without control characters', check: (value) => isPrintableId(value) }
 
 const optionRules: OptionRules<OperationContextOptions> = {
   // A scope serves one operation: a second context on it would be disposed with the first's.

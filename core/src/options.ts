@@ -22,7 +22,7 @@ export type OptionRule =
   | { readonly type: 'string'; readonly nonEmpty?: boolean; readonly secret?: boolean; readonly optional?: boolean }
   | { readonly type: 'boolean' | 'function' | 'object' | 'signal'; readonly optional?: boolean }
   | { readonly type: 'oneOf'; readonly values: readonly (string | number)[]; readonly optional?: boolean }
-  | { readonly type: 'custom'; readonly expected: string; readonly check: (value: unknown) => boolean; readonly optional?: boolean }
+  | { readonly type: 'custom'; readonly expected: string; readonly check: (value: unknown) => boolean; readonly secret?: boolean; readonly optional?: boolean }
   /**
    * A listener map (`{ onConnect, onError }`) or an array of them: every key one of `keys`, every value a
    * function (or `undefined`). A bad entry is named in full: `events.onErorr`, `events[1].onError`.
@@ -35,9 +35,31 @@ export type OptionRule =
  */
 export const poolNameRule = {
   type: 'custom',
-  expected: 'a non-empty string that is not a connection string (no `://`)',
-  check: (value: unknown) => typeof value === 'string' && value !== '' && !value.includes('://'),
+  expected: 'a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`)',
+  check: (value: unknown) => typeof value === 'string' && value !== '' && !looksLikeCredentials(value) && !hasControlCharacter(value),
 } as const satisfies OptionRule
+
+/**
+ * @internal True for text that holds credentials, or may: a connection string (`://`), libpq's keyword form
+ * (`password=`), or `user:password@host`. Such a value given for a name, a host or a user would put its
+ * password into targets, events and metrics as it is.
+ */
+export function looksLikeCredentials(value: string): boolean {
+  return value.includes('://') || holdsCredentials(value)
+}
+
+/**
+ * @internal True for text that holds credentials: a URL with a user part (`scheme://user:password@`), libpq's
+ * `password=`, or `user:password@host`. A URL without them (`https://api.example.com`) holds none.
+ */
+export function holdsCredentials(value: string): boolean {
+  return /:\/\/[^/?#\s]*@/.test(value) || /\bpassword\s*=/i.test(value) || /^[^\s:@/]*:[^\s@/]*@/.test(value)
+}
+
+/** @internal True for text with a control character (a NUL, a newline): never valid in a name, a host or a user. */
+export function hasControlCharacter(value: string): boolean {
+  return /[\u0000-\u001f\u007f]/.test(value)
+}
 
 /** Rules for every accepted key of an option bag. */
 export type OptionRules<T> = { readonly [K in keyof T]-?: OptionRule }
@@ -199,7 +221,7 @@ function expectation(rule: OptionRule): string {
 }
 
 function fail(where: string, name: string, expected: string, value: unknown, rule?: OptionRule): never {
-  const secret = rule?.type === 'string' && rule.secret === true
+  const secret = (rule?.type === 'string' || rule?.type === 'custom') && rule.secret === true
   // A secret of the wrong type (a numeric password) is still a secret: show only its type.
   const shown = secret && value !== undefined && value !== null ? `\`<redacted>\` (${typeof value})` : describeValue(value)
   throw new InvalidOptionError(name, expected, `Invalid options for ${where}: expected \`${name}\` to be ${expected}, got ${shown}.`)

@@ -1,6 +1,6 @@
 import { PoolNotFoundError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
 import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
-import { checkOption, poolNameRule } from './options.js'
+import { checkOption, poolNameRule, shownText } from './options.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
 
 /** What `registry.warmup()` did for every pool. */
@@ -72,7 +72,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     const pool = this.#pools.get(name)
     if (pool === undefined) {
       checkOption('registry.get', 'name', name, { type: 'string' })
-      throw new PoolNotFoundError(name, this.names())
+      // The name asked for is shown, not quoted: a connection string passed by mistake keeps its password.
+      throw new PoolNotFoundError(shownName(name), this.names())
     }
     return pool
   }
@@ -261,4 +262,10 @@ function notify(listener: RegistryListener, event: 'added' | 'removed', pool: Ma
   } catch (error) {
     process.emitWarning(`A pool registry listener failed on '${event}' for pool '${pool.name}': ${error instanceof Error ? error.message : String(error)}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
   }
+}
+
+// A name as an error shows it: redacted, and cut where it runs long.
+function shownName(name: string): string {
+  const shown = shownText(name)
+  return shown.length > 200 ? `${shown.slice(0, 200)}…` : shown
 }

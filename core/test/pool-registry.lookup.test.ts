@@ -47,6 +47,14 @@ lookup('rejects something that is not a pool with InvalidOptionError', () => {
   assert.equal(registry.names(), [])
 })
 
+lookup('a connection string asked for as a name is shown redacted, and a long name cut, by PoolNotFoundError', () => {
+  const registry = createPoolRegistry()
+  const error = throwsError(() => registry.get('postgres://app:S3cretPW@db/orders'), PoolNotFoundError, 'ERR_POOL_NOT_FOUND')
+  assert.not.match(error.message, 'S3cretPW')
+  assert.not.match(String(error.pool), 'S3cretPW')
+  assert.ok(throwsError(() => registry.get('x'.repeat(100_000)), PoolNotFoundError).message.length < 400)
+})
+
 lookup('an unknown name throws PoolNotFoundError listing the known names', () => {
   const registry = createPoolRegistry()
   assert.match(throwsError(() => registry.get('orders'), PoolNotFoundError, 'ERR_POOL_NOT_FOUND').message, 'Known pools: (none).')
@@ -63,7 +71,7 @@ lookup('refuses a pool whose name is empty with InvalidOptionError naming pool.n
   const unnamed = { name: '', kind: 'toy', target: 'toy://', state: 'created', events: { on: () => () => {} }, warmup: async () => undefined, resize() {}, getPoolMetrics: () => undefined, close: async () => undefined }
   const error = throwsError(() => registry.register(unnamed as never), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'pool.name')
-  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string that is not a connection string (no `://`), got `""` (string).')
+  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), got `""` (string).')
   assert.equal(registry.names(), [])
 })
 
@@ -72,7 +80,7 @@ lookup('refuses a connection string as a pool name (it would carry its password 
   const named = { name: 'postgres://app:hunter2@db:5432/orders', kind: 'toy', target: 'toy://', state: 'created', events: { on: () => () => {} }, warmup: async () => undefined, resize() {}, getPoolMetrics: () => undefined, close: async () => undefined }
   const error = throwsError(() => registry.register(named as never), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'pool.name')
-  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string that is not a connection string (no `://`), got `"postgres://app:***@db:5432/orders"` (string).')
+  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), got `"postgres://app:***@db:5432/orders"` (string).')
   // The monitor every Lifeguard pool is built on refuses it too.
   const monitored = throwsError(() => new FakePool('postgres://app:hunter2@db:5432/orders'), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(monitored.option, 'name')

@@ -20,8 +20,46 @@ function invalid(options: unknown): InvalidOptionError {
 
 test('requires a name', () => {
   assert.is(invalid({}).option, 'name')
-  assert.match(invalid({ name: '' }).message, 'Invalid options for createPostgresPool: expected `name` to be a non-empty string that is not a connection string (no `://`), got `""` (string).')
+  assert.match(invalid({ name: '' }).message, 'Invalid options for createPostgresPool: expected `name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), got `""` (string).')
   assert.is(invalid(undefined).option, 'options')
+})
+
+test('a user, database, application name or pool name that holds credentials or control characters is refused, never shown whole', async () => {
+  const secret = 'S3cretPW'
+  const cases: [string, Record<string, unknown>][] = [
+    ['user', { user: `app:${secret}` }],
+    ['user', { user: `postgres://app:${secret}@db/orders` }],
+    ['database', { database: `postgres://app:${secret}@db/orders` }],
+    ['database', { database: `x password=${secret}` }],
+    ['applicationName', { applicationName: `svc password=${secret}` }],
+    ['name', { name: `orders password=${secret}` }],
+    ['name', { name: `app:${secret}@db` }],
+    ['user', { user: 'post\u0000gres' }],
+    ['database', { database: 'te\nst' }],
+    ['applicationName', { applicationName: 'a\u0000b' }],
+    ['host', { host: `host=db password=${secret}` }],
+    ['host', { host: 'local\nhost' }],
+  ]
+  for (const [option, given] of cases) {
+    const error = invalid({ name: 'orders', host: '127.0.0.1', ...given })
+    assert.is(error.option, option, JSON.stringify(given))
+    assert.not.match(error.message, secret, `${option}: the message shows the password`)
+  }
+  // What stays taken: a user@server user (Azure), a database or application name with `@` or `:`.
+  await createPostgresPool({ name: 'orders', host: '127.0.0.1', user: 'app@myserver', database: 'orders@eu', applicationName: 'api@prod' }).close()
+})
+
+test('pg settings used as they are on the first query are checked when the pool is made: a stream and type parsers', () => {
+  assert.is(invalid({ name: 'orders', pg: { stream: 5 } }).option, 'pg.stream')
+  assert.is(invalid({ name: 'orders', pg: { types: 5 } }).option, 'pg.types')
+  assert.is(throwsError(() => new Pool({ types: 5 } as never), InvalidOptionError, 'ERR_INVALID_OPTION').option, 'types')
+})
+
+test("the drop-in Pool takes any application_name pg takes (a URL), and names itself 'postgres' when it is no pool name", async () => {
+  const pool = new Pool({ application_name: 'https://api.example.com' })
+  assert.is(pool.name, 'postgres')
+  await pool.end()
+  assert.is(throwsError(() => new Pool({ application_name: 'svc password=S3cret' }), InvalidOptionError, 'ERR_INVALID_OPTION').option, 'application_name')
 })
 
 test('tells a `@` pg reads (a query value, a database name after a user part) from a password a raw `/`, `?` or `#` cut short', async () => {

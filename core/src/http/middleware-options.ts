@@ -2,7 +2,7 @@ import { InvalidOptionError } from '../errors.js'
 import { validateOptions, type OptionRule, type OptionRules } from '../options.js'
 import { containerRule, type ServiceContainer } from '../service-container.js'
 import { requestIdGenerator } from './request-id.js'
-import { isPrintableId } from '../operation-context.js'
+import { isPrintableId, printableNameRule } from '../operation-context.js'
 
 /**
  * The options every Lifeguard HTTP middleware takes. `Input` is what the framework hands a handler
@@ -59,7 +59,8 @@ const reservedHeaders = new Set([
 /** The rules of {@link HttpMiddlewareOptions}. */
 export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = {
   container: containerRule,
-  handlerName: { type: 'string', nonEmpty: true, optional: true },
+  // As `OperationContext.create` checks it: it goes into logs, events and metric attributes as it is.
+  handlerName: { ...printableNameRule, optional: true },
   operationName: { type: 'function', optional: true },
   requestIdHeader: {
     type: 'custom',

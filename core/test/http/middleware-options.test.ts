@@ -53,6 +53,13 @@ test('the settings\' operationName reports a failing one to onError and answers 
   }
 })
 
+test('handlerName is checked as OperationContext.create checks it: printable and at most 256 characters', () => {
+  for (const handlerName of ['a\nb', 'x'.repeat(257), '']) {
+    const error = throwsError(() => httpMiddlewareSettings({ container, handlerName }), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'handlerName')
+  }
+})
+
 test('refuses each bad option, naming it', () => {
   const cases: [string, unknown, string][] = [
     ['container', {}, 'a ServiceContainer'],

@@ -1,5 +1,5 @@
 import { type ManagedPool, type PoolRegistry } from '@lifeguard/core'
-import { checkOption, reportToUser, validateOptions } from '@lifeguard/core/adapter'
+import { checkOption, reportToUser, shownText, validateOptions } from '@lifeguard/core/adapter'
 import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { isEnabled } from './internal/config-info.js'
@@ -53,7 +53,8 @@ export function autoscale(registry: AutoscaledRegistry, options: AutoscaleOption
   const { pools, ...attach } = options
   for (const [name, config] of Object.entries(pools)) {
     // Built once here only to check it; each pool that arrives gets a fresh policy (its own state).
-    const where = `autoscale for pool '${name}'`
+    // Shown, not quoted: a connection string given as the key keeps its password.
+    const where = `autoscale for pool '${shownText(name).slice(0, 200)}'`
     if (meantAsPolicy(config)) checkCustomPolicy(config as ScalingPolicy, where)
     else createPolicy(config as AutoscalePoolConfig, {}, where)
   }

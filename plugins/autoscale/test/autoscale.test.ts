@@ -23,6 +23,11 @@ function busyPool(name: string): ModelPool {
 
 const registry = suite('autoscale(registry)')
 
+registry('a pool key that is a connection string is shown redacted in the refusal of its config', () => {
+  const error = throwsError(() => autoscale(createPoolRegistry(), { pools: { 'postgres://app:S3cretPW@db/x': { policy: 'adaptive', minSize: 5, maxSize: 1 } } }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.not.match(error.message, 'S3cretPW')
+})
+
 registry('sizes the named pools and leaves the others alone', () => {
   const pools = createPoolRegistry()
   const orders = pools.register(busyPool('orders'))

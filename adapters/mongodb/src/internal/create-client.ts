@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '@lifeguard/core'
-import { redactError } from '@lifeguard/core/adapter'
+import { redactError, shownText } from '@lifeguard/core/adapter'
 import { MongoClient } from 'mongodb'
 import { checkDriverOptions, driverOptions, type ResolvedMongoPoolOptions } from '../options.js'
 import { secretsOf } from './target.js'
@@ -21,7 +21,9 @@ export function createClient(options: ResolvedMongoPoolOptions): MongoClient {
     const safe = redactError(error, secretsOf(options.uri, undefined, options.clientOptions))
     if (parses(options.uri)) {
       const expected = 'options the MongoDB driver accepts'
-      throw new InvalidOptionError('clientOptions', expected, `Invalid options for createMongoPool: expected \`clientOptions\` to be ${expected}. The driver says: ${safe.message}`)
+      // The driver quotes the value it refused: one that is itself a connection string or `user:password@host`
+      // (given to the wrong option) is shown as any such value is.
+      throw new InvalidOptionError('clientOptions', expected, `Invalid options for createMongoPool: expected \`clientOptions\` to be ${expected}. The driver says: ${shownText(safe.message)}`)
     }
     const expected = 'a valid MongoDB connection string'
     // The driver quotes pieces of a string it cannot parse: a password written raw (a `@` or `/` in it) is

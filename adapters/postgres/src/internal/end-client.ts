@@ -30,7 +30,14 @@ export function endClient(client: pg.Client, clock: Clock = systemClock, graceMi
       clock.clearTimeout(timer)
       resolve()
     }
-    const end = (): void => void client.end().then(ended, ended)
+    const end = (): void => {
+      // pg's end() throws, rather than rejects, on a stream it cannot end (a custom `stream` that is no socket).
+      try {
+        void client.end().then(ended, ended)
+      } catch {
+        ended()
+      }
+    }
     if (letStatementsFinish && hasStatements(client)) client.once('drain', end)
     else end()
   })

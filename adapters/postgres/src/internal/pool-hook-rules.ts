@@ -36,6 +36,20 @@ export const clientTimerRules = {
   lock_timeout: millisecondsOrOff,
   idle_in_transaction_session_timeout: millisecondsOrOff,
   keepAliveInitialDelayMillis: { type: 'integer', min: 0, max: MAX_TIMER_MILLIS, optional: true },
+  // Used as they are from the first query on: anything else was an uncaught exception that ended the process
+  // (pg's `this.stream.end is not a function`, `this._types.getTypeParser is not a function`).
+  stream: {
+    type: 'custom',
+    expected: 'a socket, or a function that returns one',
+    check: (v) => typeof v === 'function' || (typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function'),
+    optional: true,
+  },
+  types: {
+    type: 'custom',
+    expected: 'type parsers (an object with a `getTypeParser` function, such as `pg.types`)',
+    check: (v) => typeof v === 'object' && v !== null && typeof (v as { getTypeParser?: unknown }).getTypeParser === 'function',
+    optional: true,
+  },
 } as const satisfies Record<string, OptionRule>
 
 /** The uses a connection serves before it is closed, from a checked `maxUses`: left out or 0 (pg's "no limit") is Infinity. */

@@ -5,7 +5,7 @@ import type { OwnedDriverOption, PostgresPoolOptions } from '../options.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
 import { clientTimerRules, maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
-import { checkStartupParameters, environmentHostList, hostRule, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
+import { checkStartupParameters, environmentHostList, hostRule, resolveRouting, routingRules, splitHostList, startupTextRule } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'createPostgresPool'
@@ -15,13 +15,13 @@ const rules: OptionRules<PostgresPoolOptions> = {
   connectionString: { type: 'string', nonEmpty: true, secret: true, optional: true },
   host: { ...hostRule, optional: true },
   port: { type: 'integer', min: 1, max: 65535, optional: true },
-  user: { type: 'string', nonEmpty: true, optional: true },
+  user: { ...startupTextRule('user'), optional: true },
   // Checked by hand below: a rule would echo a wrongly typed value, and this one is a secret.
   password: { type: 'custom', expected: 'a string or a function', check: () => true, optional: true },
-  database: { type: 'string', nonEmpty: true, optional: true },
+  database: { ...startupTextRule('database'), optional: true },
   ...routingRules,
   ssl: { type: 'custom', expected: 'a boolean or TLS options', check: (v) => typeof v === 'boolean' || (typeof v === 'object' && v !== null), optional: true },
-  applicationName: { type: 'string', optional: true },
+  applicationName: { ...startupTextRule('application name'), optional: true },
   minSize: { type: 'integer', min: 0, max: MAX_POOL_SIZE, optional: true },
   maxSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE, optional: true },
   acquireTimeoutMillis: { type: 'duration', min: 1, optional: true },

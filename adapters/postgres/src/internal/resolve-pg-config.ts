@@ -1,11 +1,11 @@
 import { InvalidOptionError } from '@lifeguard/core'
-import { MAX_POOL_SIZE, MAX_TIMER_MILLIS, checkOption, rejectOption, type OptionRule, poolNameRule } from '@lifeguard/core/adapter'
+import { MAX_POOL_SIZE, MAX_TIMER_MILLIS, checkOption, rejectOption, satisfiesRule, type OptionRule, poolNameRule } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { PoolConfig } from '../pool.js'
 import { poolEventsRule } from '@lifeguard/core/adapter'
 import { checkConnectionString } from './connection-string-rule.js'
 import { clientTimerRules, maxUsesSetting, poolHookRules } from './pool-hook-rules.js'
-import { checkStartupParameters, environmentHostList, hostRule, resolveRouting, routingRules, splitHostList } from './resolve-routing.js'
+import { checkStartupParameters, environmentHostList, hostRule, resolveRouting, routingRules, splitHostList, startupTextRule } from './resolve-routing.js'
 import type { ClientClass, PgPoolSettings } from './settings.js'
 
 const where = 'new Pool'
@@ -46,6 +46,10 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   // pg takes any host and fails when connecting; a connection string given as the host would also put its
   // password into the pool's target, events and metrics.
   if (typeof given['host'] === 'string' && given['host'] !== '') checkOption(where, 'host', given['host'], hostRule)
+  // Given as strings, they go into the startup packet and the pool's target as they are (pg takes other types and fails later).
+  for (const [key, kind] of [['user', 'user'], ['database', 'database'], ['application_name', 'application name']] as const) {
+    if (typeof given[key] === 'string' && given[key] !== '') checkOption(where, key, given[key], startupTextRule(kind))
+  }
   // pg ignores an empty connection string, so a drop-in does too.
   if (given['connectionString'] !== '' && given['connectionString'] !== null) checkConnectionString(where, given['connectionString'])
   const idleTimeout = given['idleTimeoutMillis']
@@ -85,7 +89,8 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (routing.pooler !== undefined) checkStartupParameters(where, clientConfig, (key) => key)
 
   return {
-    name: config?.name ?? (typeof config?.application_name === 'string' && config.application_name !== '' ? config.application_name : 'postgres'),
+    // pg.Pool takes any application_name (a URL, say): one that is no valid pool name names nothing.
+    name: config?.name ?? (typeof config?.application_name === 'string' && satisfiesRule(config.application_name, poolNameRule) ? config.application_name : 'postgres'),
     Client: (config?.Client as ClientClass | undefined) ?? pg.Client,
     clientConfig,
     ...routing,

@@ -1,7 +1,7 @@
 // The options both pool faces share for where connections go: several hosts, the session a connection
 // must have, and PgBouncer in transaction mode.
 import { InvalidOptionError } from '@lifeguard/core'
-import { checkOption, rejectOption, shownText, type OptionRule } from '@lifeguard/core/adapter'
+import { checkOption, hasControlCharacter, holdsCredentials, looksLikeCredentials, rejectOption, shownText, type OptionRule } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { PoolerOption, PostgresHost, TargetSessionAttrs } from '../options.js'
 import type { PoolerSettings } from './settings.js'
@@ -14,9 +14,27 @@ const targets: readonly TargetSessionAttrs[] = ['any', 'read-write', 'read-only'
  */
 export const hostRule = {
   type: 'custom',
-  expected: 'a host name, address or socket folder (not a connection string: no `://` or `@`)',
-  check: (value: unknown) => typeof value === 'string' && value !== '' && !value.includes('://') && !value.includes('@'),
+  expected: 'a host name, address or socket folder (not a connection string: no `://`, `@` or `password=`; no control characters)',
+  check: (value: unknown) => typeof value === 'string' && value !== '' && !value.includes('@') && !looksLikeCredentials(value) && !hasControlCharacter(value),
 } as const satisfies OptionRule
+
+/**
+ * A role or database name, or an `application_name`: sent to the server in the startup packet (a NUL there
+ * made every connection attempt fail until the acquire timeout) and shown in the pool's `target`, events
+ * and metrics as it is, so never a connection string or `password=` (a `user` never holds `:`: `app:secret`
+ * would read as a password in the target).
+ */
+export function startupTextRule(kind: 'user' | 'database' | 'application name'): OptionRule {
+  const isUser = kind === 'user'
+  const nonEmpty = kind !== 'application name'
+  return {
+    type: 'custom',
+    expected: `${nonEmpty ? `a non-empty ${kind}` : `an ${kind}`} of printable characters without credentials (no \`user:password@\` or \`password=\`${isUser ? ', no `:`' : ''})`,
+    check: (value: unknown) => typeof value === 'string' && (!nonEmpty || value !== '') && !holdsCredentials(value) && !hasControlCharacter(value) && !(isUser && value.includes(':')),
+    // A user given as `name:password` would show its password in the message.
+    secret: isUser,
+  }
+}
 
 /** Rules of `hosts`, `targetSessionAttrs` and `pooler` (entries of `hosts` are checked by `resolveRouting`). */
 export const routingRules = {
