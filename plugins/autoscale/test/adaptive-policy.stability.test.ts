@@ -111,6 +111,41 @@ stability('does not shrink a busy pool on a window that spans a stall or a clock
   }
 })
 
+stability('a shrink stays at or above the connections in use at the last sample, and waits while requests wait', () => {
+  // A pool of 20 that served a trickle for 5 s (the demand reads low), then a last sample that says otherwise.
+  const shrinkAfter = (last: { active: number; waiting: number }) => {
+    const clock = new ManualClock()
+    const policy = new AdaptivePolicy({ ...base, minSize: 2, maxSize: 40 }, { clock })
+    let checkouts = 0
+    const sample = (active: number, waiting: number): PoolSample => ({
+      activeConnections: active,
+      idleConnections: 20 - active,
+      totalConnections: 20,
+      waitingRequests: waiting,
+      maxSize: 20,
+      waitTime: { count: checkouts, sum: 0 },
+      useTime: { count: checkouts, sum: checkouts * 5 },
+    })
+    // A first evaluation starts the policy's clock; the next, past scaleDownDelayMillis, has the whole trickle
+    // as its window, and the sample given as its last.
+    const tick = (active: number, waiting: number) => {
+      clock.advance(policy.sampleIntervalMillis)
+      checkouts += 1
+      policy.observe(sample(active, waiting))
+    }
+    for (let at = 0; at < 100; at += policy.sampleIntervalMillis) tick(1, 0)
+    policy.evaluate({ size: 20 })
+    for (let at = 100; at < 2_500; at += policy.sampleIntervalMillis) tick(1, 0)
+    tick(last.active, last.waiting)
+    return policy.evaluate({ size: 20 })
+  }
+  assert.is(shrinkAfter({ active: 1, waiting: 0 })?.reason, 'autoscale:adaptive-shrink', 'the control: a trickle shrinks the pool')
+  const busy = shrinkAfter({ active: 15, waiting: 0 })
+  assert.ok(busy === undefined || busy.size >= 15, `shrank to ${busy?.size} with 15 in use`)
+  const waiting = shrinkAfter({ active: 1, waiting: 3 })
+  assert.ok(waiting === undefined || waiting.size >= 20, `${waiting?.reason} to ${waiting?.size} while requests wait`)
+})
+
 stability('shrinks an idle pool to minSize after the delay', () => {
   const { clock, pool, policy } = setup(0, {}, 40)
   const steps = drive(policy, pool, clock, 3000)
