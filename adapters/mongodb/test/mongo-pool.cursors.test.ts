@@ -82,6 +82,9 @@ faultTest(Cursors)('next() and toArray() refused a slot for their getMore close 
     await rejects(read_, PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
     assert.is(context.cursors.open.size, 0, `${read}: no server cursor left open`)
     lease.release()
+    // Its unread documents are lost: a retry hears so, rather than taking the closed cursor for read in full.
+    await rejects(cursor.hasNext(), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+    await rejects(cursor.toArray(), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
     await pool.close()
   }
 })

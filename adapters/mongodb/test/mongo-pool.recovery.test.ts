@@ -100,6 +100,16 @@ faultTest(Recovery)('a failed warm-up is retried once the server is up: the regi
   assert.is(pool.getPoolMetrics().idleConnections, 2)
 })
 
+faultTest(Recovery)("a lease taken while the server was down reconnects the client for its own calls once the server is up", async (context) => {
+  const pool = poolOnLatePort(context, {})
+  const lease = await pool.acquire()
+  await rejects(lease.collection('orders').findOne({}), MongoServerSelectionError)
+  await startServer(context)
+  // Before the fix: MongoTopologyClosedError for every lease call, until a pool call reconnected the client.
+  assert.is(await lease.collection('orders').findOne({}), null)
+  lease.release()
+})
+
 faultTest(Recovery)('reading pool.client reconnects it, so direct driver calls recover too', async (context) => {
   const pool = poolOnLatePort(context)
   await rejects(pool.client.db(DB).command({ ping: 1 }), MongoServerSelectionError)

@@ -210,17 +210,25 @@ export class Gate {
 
   async #runAdmitted<R>(checkout: Checkout, operation: () => Promise<R>): Promise<R> {
     try {
-      const preparing = this.#hooks.prepare()
-      if (preparing !== undefined) {
-        // Reconnecting runs outside runHeld, but its error (a server reply) may quote the URI all the same.
-        await preparing.catch((error: unknown) => {
-          throw this.redact(error)
-        })
-      }
-      return await this.runHeld(undefined, operation)
+      return await this.runPrepared(operation)
     } finally {
       this.release(checkout)
     }
+  }
+
+  /**
+   * Runs `operation` in a slot already held, once the client is ready (a client the driver closed on its own
+   * is reconnected first, for a lease's call as for any other).
+   */
+  async runPrepared<R>(operation: () => Promise<R>): Promise<R> {
+    const preparing = this.#hooks.prepare()
+    if (preparing !== undefined) {
+      // Reconnecting runs outside runHeld, but its error (a server reply) may quote the URI all the same.
+      await preparing.catch((error: unknown) => {
+        throw this.redact(error)
+      })
+    }
+    return this.runHeld(undefined, operation)
   }
 }
 
@@ -253,7 +261,7 @@ export class LeaseSlot {
     const closed = this.#gate.closedError()
     if (closed !== undefined) return Promise.reject(closed)
     this.#inFlight++
-    const next = this.#tail.then(() => this.#gate.runHeld(undefined, operation))
+    const next = this.#tail.then(() => this.#gate.runPrepared(operation))
     this.#tail = next.then(
       () => void this.#inFlight--,
       () => void this.#inFlight--,

@@ -13,6 +13,8 @@ const gatedClasses: ReadonlyArray<abstract new (...args: never[]) => object> = [
 const ungated = new Set<PropertyKey>(['close', Symbol.asyncDispose])
 // A cursor's steps that read on from where it is: refused a slot, they close a cursor the server holds open.
 const readingSteps = new Set<PropertyKey>(['next', 'hasNext', 'toArray', 'forEach'])
+// Cursors closed that way, with the refusal their later steps get.
+const closedByRefusal = new WeakMap<AbstractCursor, unknown>()
 
 // A cursor that has fetched its first batch and is not exhausted: the server keeps it (and its session) open.
 function hasServerCursor(cursor: AbstractCursor): boolean {
@@ -69,13 +71,18 @@ export function gated<T extends object>(target: T, admit: Admit, redact: Redact,
 function wrapMethod(object: object, proxy: object, property: PropertyKey, method: (...args: unknown[]) => unknown, admit: Admit, redact: Redact, opened: CursorOpened | undefined): unknown {
   const kind = (method as { constructor?: { name?: string } }).constructor?.name
   if (kind === 'AsyncFunction' && !ungated.has(property)) {
-    const cursor = object instanceof AbstractCursor && (property === 'next' || property === 'tryNext' || property === 'hasNext') ? object : undefined
+    // Steps that may be served from the cursor's buffer.
+    const buffering = object instanceof AbstractCursor && (property === 'next' || property === 'tryNext' || property === 'hasNext') ? object : undefined
     // Steps that read on (not `tryNext`, a tailable cursor's poll, whose tail a close would lose; not `explain` or
     // `count`, commands of their own).
     const refusedCursor = object instanceof AbstractCursor && readingSteps.has(property) ? object : undefined
     return function gatedCall(...args: unknown[]): Promise<unknown> {
+      // Closed by a refused step: the documents it had not read are lost, and the driver would answer as if all
+      // were read (`hasNext()` false). Every later step gets that refusal instead.
+      const refusal = refusedCursor === undefined ? undefined : closedByRefusal.get(refusedCursor)
+      if (refusal !== undefined) return Promise.reject(refusal)
       // A document already in the cursor's buffer is served without a round trip, so without a slot.
-      if (cursor !== undefined && cursor.bufferedCount() > 0) return method.apply(object, args) as Promise<unknown>
+      if (buffering !== undefined && buffering.bufferedCount() > 0) return method.apply(object, args) as Promise<unknown>
       let ran = false
       const admitted = admit(() => {
         ran = true
@@ -88,7 +95,10 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
       return admitted.catch(async (error: unknown) => {
         // Only one the server holds a cursor for: closed before its first batch, the driver would answer a retry
         // with no documents at all.
-        if (!ran && hasServerCursor(refusedCursor)) await refusedCursor.close().catch(() => undefined)
+        if (!ran && hasServerCursor(refusedCursor)) {
+          closedByRefusal.set(refusedCursor, error)
+          await refusedCursor.close().catch(() => undefined)
+        }
         throw error
       })
     }
