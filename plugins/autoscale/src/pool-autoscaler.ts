@@ -7,6 +7,7 @@ import { budgetOf, isEnabled } from './internal/config-info.js'
 import { EventLoopLoad } from './internal/event-loop-load.js'
 import { noteMinSize, ownMinSize } from './internal/lowered-min-size.js'
 import { reportWarning } from './internal/report-warning.js'
+import { RepeatedFailures } from './internal/repeated-failures.js'
 import { checkSizeLimit } from './internal/size-limit.js'
 import { checkClaims, claim, unclaim } from './internal/sizing-claims.js'
 import type { EvaluationInput, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
@@ -90,36 +91,6 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
 const budgetCountTimeoutMillis = 10_000
 // The same failure again within this long is not reported again.
 const repeatReportMillis = 10_000
-
-/** Tells a failure from those reported lately: the same name and message within `millis` is a repeat. */
-class RepeatedFailures {
-  readonly #clock: Pick<Clock, 'now'>
-  readonly #millis: number
-  // When each failure was last reported (a few kinds at most: a policy's, a budget's, a resize's).
-  readonly #reportedAt = new Map<string, number>()
-
-  constructor(clock: Pick<Clock, 'now'>, millis: number) {
-    this.#clock = clock
-    this.#millis = millis
-  }
-
-  isNew(error: unknown): boolean {
-    let key: string
-    try {
-      key = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-    } catch {
-      // A value whose message or conversion throws: never taken for a repeat.
-      return true
-    }
-    const now = this.#clock.now()
-    const last = this.#reportedAt.get(key)
-    if (last !== undefined && now - last < this.#millis) return false
-    if (this.#reportedAt.size >= 32) this.#reportedAt.clear()
-    this.#reportedAt.set(key, now)
-    return true
-  }
-}
-
 class Runner implements PoolAutoscaler {
   readonly pool: ManagedPool
   readonly policy: ScalingPolicy
@@ -134,20 +105,19 @@ class Runner implements PoolAutoscaler {
   #running = true
   #lastEvaluationAt: number
   #lastDecision: ScalingDecision | undefined
-  #budgetInFlight: Promise<void> | undefined
-  // When the count in flight was asked for (clock time).
-  #budgetAskedAt = 0
+  // The budget count under way: when it was asked for, and its promise (with the means to let its waiters go).
+  #budgetInFlight: { readonly askedAt: number; readonly done: Promise<void>; readonly settle: () => void } | undefined
 
   constructor(pool: ManagedPool, policy: ScalingPolicy, budget: SharedBudget | undefined, options: AttachOptions, enabled: boolean) {
     this.pool = pool
     this.policy = policy
     this.budget = budget
     const onError = options.onError ?? reportWarning
-    // Errors of the user's code (a policy, the onError itself) never escape: they would crash the process from
-    // a timer, or end the timer chain for good.
     this.#clock = options.clock ?? systemClock
-    // A failure that persists (a policy that throws at every tick, a budget count while the database is down)
-    // comes every 25 ms to 250 ms: the same one is reported once every 10 s, not each time.
+    // Errors of the user's code (a policy, the onError itself) never escape: they would crash the process from
+    // a timer, or end the timer chain for good. A failure that persists (a policy that throws at every tick, a
+    // budget count while the database is down) comes every 25 ms to 250 ms: the same one is reported once
+    // every 10 s, not each time.
     const repeats = new RepeatedFailures(this.#clock, repeatReportMillis)
     this.#onError = (error) => {
       if (repeats.isNew(error)) reportToUser(onError, error, `the autoscaler of pool '${pool.name}'`, 'LIFEGUARD_AUTOSCALE_ON_ERROR_FAILED')
@@ -231,26 +201,28 @@ class Runner implements PoolAutoscaler {
     if (budget === undefined || !this.running) return Promise.resolve()
     const inFlight = this.#budgetInFlight
     if (inFlight !== undefined) {
-      // A count that never answers (a client on a half-open connection) would refuse every later one: the
-      // pool would keep a stale limit for good, and nothing would say why. It is reported and left behind.
-      if (this.#clock.now() - this.#budgetAskedAt < budgetCountTimeoutMillis) return inFlight
+      // A count that never answers (a client on a half-open connection) would refuse every later one: the pool
+      // would keep a stale limit for good, and nothing would say why. Once it is overdue (seen here: with
+      // `timers: false` there is no timer to see it), it is reported and left behind, whoever waited on it is
+      // let go, and a new count is asked for (an answer later than a newer one's is dropped by the budget).
+      if (this.#clock.now() - inFlight.askedAt < budgetCountTimeoutMillis) return inFlight.done
       this.#onError(new Error(`The connection count of the shared budget '${budget.applicationName}' has not answered within ${budgetCountTimeoutMillis} ms. It is asked again; the pool keeps the last reading until it goes stale.`))
+      inFlight.settle()
     }
-    this.#budgetAskedAt = this.#clock.now()
-    const counting: Promise<void> = budget
-      .refresh(() => readCounters(this.pool))
-      .then(
-        () => undefined,
-        // A count the pool's closing cut short (a shutdown) is no failure to report.
-        (error: unknown) => {
-          if (this.running) this.#onError(error)
-        },
-      )
-      .finally(() => {
-        if (this.#budgetInFlight === counting) this.#budgetInFlight = undefined
-      })
+    let settle!: () => void
+    const done = new Promise<void>((resolve) => (settle = resolve))
+    const counting = { askedAt: this.#clock.now(), done, settle }
+    const settled = (): void => {
+      if (this.#budgetInFlight === counting) this.#budgetInFlight = undefined
+      settle()
+    }
+    budget.refresh(() => readCounters(this.pool)).then(settled, (error: unknown) => {
+      // A count the pool's closing cut short (a shutdown) is no failure to report.
+      if (this.running) this.#onError(error)
+      settled()
+    })
     this.#budgetInFlight = counting
-    return counting
+    return done
   }
 
   stop(): void {
@@ -273,7 +245,7 @@ class Runner implements PoolAutoscaler {
       return
     }
     this.sample()
-    if (this.policy.dueInMillis?.() === 0) this.evaluate()
+    if (this.#dueIn() === 0) this.evaluate()
   }
 
   // The policy's `dueInMillis()`, or its interval. An answer that is not a number >= 0 (`NaN` would never come

@@ -180,7 +180,7 @@ export class SharedBudget {
   // an autoscaler refuses a budget that would wait in line in the very pool it sizes.
   readonly #queuedBehind: object | undefined
   readonly #clock: Pick<Clock, 'now'>
-  // Counts asked for, and the newest of them whose answer is the reading kept.
+  // Counts asked for, and which of them the reading kept answered.
   #asked = 0
   #answered = 0
   #reading: BudgetReading | undefined
@@ -243,8 +243,7 @@ export class SharedBudget {
     const result = await this.#query(BUDGET_QUERY, [this.applicationName])
     // A count that answers after a later one (it hung, and was asked again meanwhile) is older than the reading
     // kept: it is dropped, not taken for fresh.
-    if (asked < this.#answered) return this.#reading as BudgetReading
-    this.#answered = asked
+    if (asked < this.#answered && this.#reading !== undefined) return this.#reading
     const held = Number(result.rows[0]?.['held'] ?? 0)
     if (!Number.isInteger(held) || held < 0) throw new TypeError(`Could not read the connection budget of '${this.applicationName}'. The count was not a whole number >= 0.`)
     const connections = own()
@@ -263,6 +262,7 @@ export class SharedBudget {
       limit: budgetLimit({ total: this.total, held, own: open, opening, claimFraction: this.claimFraction, maxInstances: this.maxInstances }),
     }
     this.#reading = reading
+    this.#answered = asked
     return reading
   }
 

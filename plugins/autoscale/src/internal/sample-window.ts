@@ -98,13 +98,23 @@ export class SampleWindow {
 
   #noteGap(gap: number): void {
     const usual = this.#usualGap
-    // Three long gaps in a row are the new pace (samples taken by hand, slower from now on), not a stall.
-    if (usual !== undefined && gap > 1_000 && gap > 4 * usual && ++this.#longGaps < 3) {
-      this.#stalled = true
+    if (usual === undefined) {
+      this.#usualGap = gap
+      return
+    }
+    if (gap > 1_000 && gap > 4 * usual) {
+      this.#longGaps++
+      // Three long gaps in a row are the new pace (samples taken by hand, slower from now on), not a stall.
+      if (this.#longGaps < 3) {
+        this.#stalled = true
+        return
+      }
+      this.#longGaps = 0
+      this.#usualGap = gap
       return
     }
     this.#longGaps = 0
-    this.#usualGap = usual === undefined || gap > 4 * usual ? gap : 0.8 * usual + 0.2 * gap
+    this.#usualGap = 0.8 * usual + 0.2 * gap
   }
 
   /** Checkouts released since the window opened, as of the last sample. */
