@@ -85,7 +85,11 @@ const nameRule: OptionRule = { type: 'string', nonEmpty: true }
 // The names an operation is given go into logs, events and metric attributes as they are: printable and bounded,
 // as a request id is. (An adapter's own name once routed, method and route pattern, is not checked again; a
 // user's `operationName` is, by the HTTP settings.)
-/** @internal */
+/**
+ * The rule for an operation's handler or operation name, and the HTTP middlewares' `handlerName`.
+ *
+ * @internal
+ */
 export const printableNameRule: OptionRule = { type: 'custom', expected: 'a non-empty string of up to 256 characters without control characters', check: (value) => isPrintableId(value) }
 
 const optionRules: OptionRules<OperationContextOptions> = {
@@ -478,9 +482,11 @@ export function watchAbort(context: OperationContext, watcher: AbortWatcher): vo
 const operationEnded = new DisposedError('The operation has ended (its context was disposed) while it waited.')
 
 /**
- * @internal True when `context` aborted only because it ended with a checkout still waiting (see `dispose()`):
- * that abort is for the waiting checkouts, not for work already running. A statement the operation left running
+ * True when `context` aborted only because it ended with a checkout still waiting (see `dispose()`): that
+ * abort is for the waiting checkouts, not for work already running. A statement the operation left running
  * (unawaited) runs to its end, as it does when nothing waits, and its disposal waits for it.
+ *
+ * @internal
  */
 export function abortedByItsEnd(context: OperationContext): boolean {
   return context.aborted && context.signal.reason === operationEnded

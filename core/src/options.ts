@@ -40,23 +40,31 @@ export const poolNameRule = {
 } as const satisfies OptionRule
 
 /**
- * @internal True for text that holds credentials, or may: a connection string (`://`), libpq's keyword form
+ * True for text that holds credentials, or may: a connection string (`://`), libpq's keyword form
  * (`password=`), or `user:password@host`. Such a value given for a name, a host or a user would put its
  * password into targets, events and metrics as it is.
+ *
+ * @internal
  */
 export function looksLikeCredentials(value: string): boolean {
   return value.includes('://') || holdsCredentials(value)
 }
 
 /**
- * @internal True for text that holds credentials: a URL with a user part (`scheme://user:password@`), libpq's
+ * True for text that holds credentials: a URL with a user part (`scheme://user:password@`), libpq's
  * `password=`, or `user:password@host`. A URL without them (`https://api.example.com`) holds none.
+ *
+ * @internal
  */
 export function holdsCredentials(value: string): boolean {
   return /:\/\/[^/?#\s]*@/.test(value) || /\bpassword\s*=/i.test(value) || /^[^\s:@/]*:[^\s@/]*@/.test(value)
 }
 
-/** @internal True for text with a control character (a NUL, a newline): never valid in a name, a host or a user. */
+/**
+ * True for text with a control character (a NUL, a newline): never valid in a name, a host or a user.
+ *
+ * @internal
+ */
 export function hasControlCharacter(value: string): boolean {
   return /[\u0000-\u001f\u007f]/.test(value)
 }

@@ -75,7 +75,7 @@ export class PostgresRollbackError extends LifeguardError {
   readonly mayHaveCommitted = false
   /**
    * What rolled it back: a statement that failed (its error is the `cause`: a retry loop reads
-   * `cause.code === '40001'`), one past `query_timeout`, or `fn`'s own `ROLLBACK`.
+   * `error.cause instanceof pg.DatabaseError && error.cause.code === '40001'`), one past `query_timeout`, or `fn`'s own `ROLLBACK`.
    */
   readonly reason: 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn'
 

@@ -46,13 +46,26 @@ export async function waitForRedis(url: string, options: { attempts: number; del
       const late = sleep(attemptTimeoutMillis, undefined, { signal: gaveUp.signal }).then(() => {
         throw Object.assign(new Error(`no answer within ${attemptTimeoutMillis}ms`), { code: 'ETIMEDOUT' })
       })
-      // The loser settles later (the probe disconnected, the timer cancelled): nothing waits for it.
+      // A shutdown during an attempt that gets no answer ends it at once, not after its timeout.
+      const stopped = new Promise<never>((_resolve, reject) => {
+        if (signal === undefined) return
+        const stop = (): void => reject(signal.reason)
+        signal.addEventListener('abort', stop, { once: true })
+        gaveUp.signal.addEventListener('abort', () => signal.removeEventListener('abort', stop), { once: true })
+      })
+      // The losers settle later (the probe disconnected, the timer cancelled): nothing waits for them.
       answered.catch(() => undefined)
       late.catch(() => undefined)
-      await Promise.race([answered, late])
+      stopped.catch(() => undefined)
+      await Promise.race([answered, late, stopped])
       await probe.quit()
       return
     } catch (error) {
+      // Stopped: the signal's reason, and no word about the attempt it cut short.
+      if (signal?.aborted === true) {
+        if (probe.status !== 'end') probe.disconnect()
+        throw signal.reason
+      }
       lastError = socketError ?? error
       // Not once it has ended (a refused connection): ioredis would then wait for a 'close' that came already.
       if (probe.status !== 'end') probe.disconnect()

@@ -35,4 +35,26 @@ WaitForRedis('an attempt that gets no answer is dropped at once, leaving no time
   }
 })
 
+WaitForRedis('a shutdown during an attempt that gets no answer ends the wait at once, with the signal\'s reason', async () => {
+  const silent = createServer(() => undefined)
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  try {
+    const { port } = silent.address() as AddressInfo
+    const stopping = new AbortController()
+    const logged: string[] = []
+    // An attempt timeout far beyond the test's own hang guard: only the signal can end it in time.
+    const waiting = waitForRedis(`redis://127.0.0.1:${port}`, { attempts: 3, attemptTimeoutMillis: 600_000, signal: stopping.signal, log: (line) => void logged.push(line) })
+    const outcome = waiting.then(() => 'answered', (error: unknown) => error)
+    await new Promise((resolve) => setImmediate(resolve))
+    stopping.abort(new Error('SIGTERM received'))
+    let guard: NodeJS.Timeout | undefined
+    const result = await Promise.race([outcome, new Promise((resolve) => (guard = setTimeout(() => resolve('still waiting'), 30_000)))])
+    clearTimeout(guard)
+    assert.is((result as Error).message, 'SIGTERM received')
+    assert.equal(logged, [], 'no line about the attempt the shutdown cut short')
+  } finally {
+    silent.close()
+  }
+})
+
 WaitForRedis.run()

@@ -64,6 +64,8 @@ export function runHttpService(framework: string, createServer: (service: Orders
       log('stop with Ctrl-C (or SIGTERM)')
     },
     (error: unknown) => {
+      // Asked to stop meanwhile: the start-up that failed was being given up anyway; the shutdown ends it.
+      if (stopping) return log(`start-up ended early (${error instanceof Error ? error.message : String(error)})`)
       log(`could not start: ${error instanceof Error ? error.message : String(error)}`)
       if (error instanceof AggregateError) for (const cause of error.errors) log(`  ${cause instanceof Error ? cause.message : String(cause)}`)
       process.exit(1)
