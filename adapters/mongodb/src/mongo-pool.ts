@@ -219,8 +219,10 @@ export class MongoPool implements ManagedPool {
       await this.#keeper.settled
       const outcome = await warmConnections(() => this.#ping(), this.#tracker, connections, timeoutMillis)
       if (outcome.opened === 0) {
-        const reason = outcome.timedOut ? `No connection could be opened within ${timeoutMillis}ms.` : 'No connection could be opened.'
         const cause = outcome.lastError === undefined ? undefined : this.#monitor.error(outcome.lastError, 'pool')
+        // The last error's words in the message too (redacted), as the PostgreSQL pool's warm-up says why.
+        const why = cause === undefined ? '' : `: ${cause.message}`
+        const reason = outcome.timedOut ? `No connection could be opened within ${timeoutMillis}ms${why}.` : `No connection could be opened${why}.`
         throw new PoolWarmupError(this.name, this.target, reason, cause === undefined ? undefined : { cause })
       }
       this.#keeper.maintain()
