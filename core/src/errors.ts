@@ -27,6 +27,8 @@ export function hasErrorCode(error: unknown, code: string): boolean {
 export class InvalidOptionError extends LifeguardError {
   /** Always `'InvalidOptionError'`. */
   override readonly name = 'InvalidOptionError'
+  /** Always `'ERR_INVALID_OPTION'`. */
+  declare readonly code: 'ERR_INVALID_OPTION'
   /** The option's name, e.g. `maxSize`. */
   readonly option: string
   /** What the option accepts, e.g. `an integer >= 1`. */
@@ -43,6 +45,8 @@ export class InvalidOptionError extends LifeguardError {
 export class RegistrationError extends LifeguardError {
   /** Always `'RegistrationError'`. */
   override readonly name = 'RegistrationError'
+  /** Always `'ERR_REGISTRATION'`. */
+  declare readonly code: 'ERR_REGISTRATION'
   constructor(message: string) {
     super('ERR_REGISTRATION', message)
   }
@@ -55,6 +59,8 @@ export type ResolutionFailure = 'unknown' | 'cycle' | 'lifetime' | 'factory'
 export class ResolutionError extends LifeguardError {
   /** Always `'ResolutionError'`. */
   override readonly name = 'ResolutionError'
+  /** Always `'ERR_RESOLUTION'`. */
+  declare readonly code: 'ERR_RESOLUTION'
   /** The chain of names being resolved, outermost first. */
   readonly path: readonly string[]
   /** Why: `unknown` name, `cycle`, `lifetime` (a singleton needing a scoped service) or failing `factory` (see `cause`). */
@@ -71,6 +77,8 @@ export class ResolutionError extends LifeguardError {
 export class DisposedError extends LifeguardError {
   /** Always `'DisposedError'`. */
   override readonly name = 'DisposedError'
+  /** Always `'ERR_DISPOSED'`. */
+  declare readonly code: 'ERR_DISPOSED'
   /** The chain of names being resolved when the disposed scope was hit, outermost first; empty outside a resolve. */
   readonly path: readonly string[]
   constructor(message: string, path: readonly string[] = []) {
@@ -86,6 +94,8 @@ export class DisposedError extends LifeguardError {
 export class DisposeTimeoutError extends LifeguardError {
   /** Always `'DisposeTimeoutError'`. */
   override readonly name = 'DisposeTimeoutError'
+  /** Always `'ERR_DISPOSE_TIMEOUT'`. */
+  declare readonly code: 'ERR_DISPOSE_TIMEOUT'
   /** The service whose disposer hung, or the services whose async factories were still pending (comma-separated). */
   readonly service: string
   /** `'disposer'`, or `'factory'` for async factories still pending when the scope was disposed. */
@@ -105,6 +115,8 @@ export class DisposeTimeoutError extends LifeguardError {
 export class ContextUnavailableError extends LifeguardError {
   /** Always `'ContextUnavailableError'`. */
   override readonly name = 'ContextUnavailableError'
+  /** Always `'ERR_CONTEXT_UNAVAILABLE'`. */
+  declare readonly code: 'ERR_CONTEXT_UNAVAILABLE'
   constructor(message = 'Could not find the current operation context. Call this inside middleware, runOperation() or context.run().') {
     super('ERR_CONTEXT_UNAVAILABLE', message)
   }
@@ -114,6 +126,8 @@ export class ContextUnavailableError extends LifeguardError {
 export class PoolNotFoundError extends LifeguardError {
   /** Always `'PoolNotFoundError'`. */
   override readonly name = 'PoolNotFoundError'
+  /** Always `'ERR_POOL_NOT_FOUND'`. */
+  declare readonly code: 'ERR_POOL_NOT_FOUND'
   /** The name asked for. */
   readonly pool: string
   constructor(pool: string, known: readonly string[]) {
@@ -129,6 +143,8 @@ export class PoolNotFoundError extends LifeguardError {
 export class PoolTimeoutError extends LifeguardError {
   /** Always `'PoolTimeoutError'`. */
   override readonly name = 'PoolTimeoutError'
+  /** Always `'ERR_POOL_TIMEOUT'`. */
+  declare readonly code: 'ERR_POOL_TIMEOUT'
   /** The pool's name. */
   readonly pool: string
   /** How long the caller waited (ms): the pool's `acquireTimeoutMillis`. */
@@ -150,6 +166,8 @@ export class PoolTimeoutError extends LifeguardError {
 export class PoolExhaustedError extends LifeguardError {
   /** Always `'PoolExhaustedError'`. */
   override readonly name = 'PoolExhaustedError'
+  /** Always `'ERR_POOL_EXHAUSTED'`. */
+  declare readonly code: 'ERR_POOL_EXHAUSTED'
   /** The pool's name. */
   readonly pool: string
   /** The pool's `maxWaitingRequests`: how many callers may wait at once. */
@@ -168,6 +186,8 @@ export class PoolExhaustedError extends LifeguardError {
 export class PoolClosedError extends LifeguardError {
   /** Always `'PoolClosedError'`. */
   override readonly name = 'PoolClosedError'
+  /** Always `'ERR_POOL_CLOSED'`. */
+  declare readonly code: 'ERR_POOL_CLOSED'
   /** The pool's name. */
   readonly pool: string
   constructor(pool: string, action = 'acquire a connection from') {
@@ -180,6 +200,8 @@ export class PoolClosedError extends LifeguardError {
 export class PoolWarmupError extends LifeguardError {
   /** Always `'PoolWarmupError'`. */
   override readonly name = 'PoolWarmupError'
+  /** Always `'ERR_POOL_WARMUP'`. */
+  declare readonly code: 'ERR_POOL_WARMUP'
   /** The pool's name. */
   readonly pool: string
   constructor(pool: string, target: string, reason: string, options?: { cause?: unknown }) {
@@ -192,6 +214,8 @@ export class PoolWarmupError extends LifeguardError {
 export class OperationAbortedError extends LifeguardError {
   /** Always `'OperationAbortedError'`. */
   override readonly name = 'OperationAbortedError'
+  /** Always `'ERR_OPERATION_ABORTED'`. */
+  declare readonly code: 'ERR_OPERATION_ABORTED'
   /**
    * True when it ended a wait for a connection: the pool had none to give (with a deadline as the cause, that
    * is pool pressure, and the HTTP adapters' 503 mapping treats it so).
@@ -213,6 +237,8 @@ export class OperationAbortedError extends LifeguardError {
 export class ConnectionLostError extends LifeguardError {
   /** Always `'ConnectionLostError'`. */
   override readonly name = 'ConnectionLostError'
+  /** Always `'ERR_CONNECTION_LOST'`. */
+  declare readonly code: 'ERR_CONNECTION_LOST'
   /** The pool's name. */
   readonly pool: string
   /**

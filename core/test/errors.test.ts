@@ -42,6 +42,16 @@ errors('every error has its literal class name, a stable code and the LifeguardE
   }
 })
 
+errors("each class's code is typed as its literal, so a switch on it narrows and a typo does not compile", () => {
+  // Checked by the typecheck of this file.
+  const timeout: 'ERR_POOL_TIMEOUT' = new PoolTimeoutError('orders', 5000).code
+  const aborted: 'ERR_OPERATION_ABORTED' = new OperationAbortedError('run').code
+  const error: PoolTimeoutError | PoolClosedError = new PoolClosedError('orders')
+  // @ts-expect-error no such code on either class
+  const typo = error.code === 'ERR_POOL_TIMOUT'
+  assert.equal([timeout, aborted, typo], ['ERR_POOL_TIMEOUT', 'ERR_OPERATION_ABORTED', false])
+})
+
 errors('every message reads "Could not ..." (option errors name the option instead)', () => {
   for (const [name, error] of cases) {
     if (name === 'InvalidOptionError') assert.match(error.message, /expected `maxSize`/)

@@ -12,6 +12,8 @@ import { LifeguardError } from '@lifeguard/core'
 export class PoolClearedError extends LifeguardError {
   /** Always `'PoolClearedError'`. */
   override readonly name = 'PoolClearedError'
+  /** Always `'ERR_POOL_CLEARED'`. */
+  declare readonly code: 'ERR_POOL_CLEARED'
   /** The pool's name. */
   readonly pool: string
 
@@ -37,6 +39,8 @@ export class PoolClearedError extends LifeguardError {
 export class ClientClosedError extends LifeguardError {
   /** Always `'ClientClosedError'`. */
   override readonly name = 'ClientClosedError'
+  /** Always `'ERR_CLIENT_CLOSED'`. */
+  declare readonly code: 'ERR_CLIENT_CLOSED'
   /** The pool's name. */
   readonly pool: string
 

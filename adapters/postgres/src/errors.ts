@@ -9,6 +9,8 @@ import { LifeguardError } from '@lifeguard/core'
 export class PostgresConnectError extends LifeguardError {
   /** Always `'PostgresConnectError'`. */
   override readonly name = 'PostgresConnectError'
+  /** Always `'ERR_POSTGRES_CONNECT'`. */
+  declare readonly code: 'ERR_POSTGRES_CONNECT'
   /** The pool's name. */
   readonly pool: string
   /** The server's SQLSTATE, e.g. `'28P01'` (invalid password) or `'3D000'` (no such database). */
@@ -35,6 +37,8 @@ export class PostgresConnectError extends LifeguardError {
 export class PostgresReadOnlyError extends LifeguardError {
   /** Always `'PostgresReadOnlyError'`. */
   override readonly name = 'PostgresReadOnlyError'
+  /** Always `'ERR_POSTGRES_READ_ONLY'`. */
+  declare readonly code: 'ERR_POSTGRES_READ_ONLY'
   /** The pool's name. */
   readonly pool: string
   /** The server that refused, `host:port`. */
@@ -69,6 +73,8 @@ const rollbackReasons = {
 export class PostgresRollbackError extends LifeguardError {
   /** Always `'PostgresRollbackError'`. */
   override readonly name = 'PostgresRollbackError'
+  /** Always `'ERR_POSTGRES_ROLLED_BACK'`. */
+  declare readonly code: 'ERR_POSTGRES_ROLLED_BACK'
   /** The pool's name. */
   readonly pool: string
   /** Always false: the server rolled the whole transaction back. */
@@ -100,6 +106,8 @@ export class PostgresRollbackError extends LifeguardError {
 export class PostgresQueryTimeoutError extends LifeguardError {
   /** Always `'PostgresQueryTimeoutError'`. */
   override readonly name = 'PostgresQueryTimeoutError'
+  /** Always `'ERR_POSTGRES_QUERY_TIMEOUT'`. */
+  declare readonly code: 'ERR_POSTGRES_QUERY_TIMEOUT'
   /** The pool's name. */
   readonly pool: string
   /** The `query_timeout` that passed (ms); undefined when pg's setting could not be read. */
@@ -148,6 +156,8 @@ const sessionAdvice: Record<SessionFeature, readonly [what: string, instead: str
 export class SessionFeatureError extends LifeguardError {
   /** Always `'SessionFeatureError'`. */
   override readonly name = 'SessionFeatureError'
+  /** Always `'ERR_POSTGRES_SESSION_FEATURE'`. */
+  declare readonly code: 'ERR_POSTGRES_SESSION_FEATURE'
   /** The pool's name. */
   readonly pool: string
   /** The session feature the statement asked for. */
