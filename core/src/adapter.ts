@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 
-export { validateOptions, checkOption, satisfiesRule, rejectOption, poolNameRule, shownText, looksLikeCredentials, holdsCredentials, hasControlCharacter, MAX_TIMER_MILLIS, MAX_POOL_SIZE } from './options.js'
+export { validateOptions, checkOption, satisfiesRule, rejectOption, poolNameRule, shownText, shownName, looksLikeCredentials, holdsCredentials, hasControlCharacter, MAX_TIMER_MILLIS, MAX_POOL_SIZE } from './options.js'
 export type { OptionRule, OptionRules } from './options.js'
 export { containerRule } from './service-container.js'
 export { abortedByItsEnd, contextRule, liveOperation, refusedForAbort, watchAbort } from './operation-context.js'

@@ -254,6 +254,16 @@ export function shownText(value: string): string {
 }
 
 /**
+ * A name (a pool's, a key) as a message quotes it: shown as `shownText` shows it, and cut where it runs long.
+ *
+ * @internal
+ */
+export function shownName(name: string): string {
+  const shown = shownText(name)
+  return shown.length > 200 ? `${shown.slice(0, 200)}…` : shown
+}
+
+/**
  * @internal Shows a value in a message without dumping objects (which might hold secrets): `` `5` (number) ``,
  * `` `"orders"` (string) ``, `` `Symbol(orders)` (symbol) ``, `an object`.
  */

@@ -1,7 +1,7 @@
 import { clockRule, systemClock, type Clock, type ClockTimer } from './clock.js'
 import { contextStorage } from './context-storage.js'
 import { liveOperation, OperationContext } from './operation-context.js'
-import { poolNameRule, shownText, validateOptions, type OptionRules } from './options.js'
+import { poolNameRule, shownName, validateOptions, type OptionRules } from './options.js'
 import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName, type QueryEvent } from './pool-events.js'
 import type { PoolCounters, PoolMetrics } from './pool-contract.js'
 import { PoolStats, type LivePoolState } from './pool-stats.js'
@@ -75,7 +75,7 @@ export class PoolMonitor {
    */
   constructor(options: PoolMonitorOptions) {
     // A name that is a connection string is refused below; the message must not quote its password on the way.
-    validateOptions(`the monitor of pool '${shownText(String(options?.name)).slice(0, 200)}'`, options, monitorRules)
+    validateOptions(`the monitor of pool '${shownName(String(options?.name))}'`, options, monitorRules)
     this.#target = options.target
     this.#leakDetectionMillis = options.leakDetectionMillis ?? 0
     this.clock = options.clock ?? systemClock

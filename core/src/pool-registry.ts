@@ -1,6 +1,6 @@
 import { PoolNotFoundError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
 import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
-import { checkOption, poolNameRule, shownText } from './options.js'
+import { checkOption, poolNameRule, shownName } from './options.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
 
 /** What `registry.warmup()` did for every pool. */
@@ -262,10 +262,4 @@ function notify(listener: RegistryListener, event: 'added' | 'removed', pool: Ma
   } catch (error) {
     process.emitWarning(`A pool registry listener failed on '${event}' for pool '${pool.name}': ${error instanceof Error ? error.message : String(error)}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
   }
-}
-
-// A name as an error shows it: redacted, and cut where it runs long.
-function shownName(name: string): string {
-  const shown = shownText(name)
-  return shown.length > 200 ? `${shown.slice(0, 200)}…` : shown
 }

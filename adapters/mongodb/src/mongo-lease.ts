@@ -66,7 +66,12 @@ export class MongoLease implements AsyncDisposable {
    * @throws {DisposedError} after `release()`
    */
   run<R>(body: () => Promise<R> | R): Promise<R> {
-    if (typeof body !== 'function') return Promise.reject(notABody(body))
+    try {
+      checkOption('MongoLease.run', 'body', body, { type: 'function' })
+    } catch (error) {
+      // As a rejection: `run()` reports every failure the same way.
+      return Promise.reject(error)
+    }
     if (this.#slot.released) return Promise.reject(this.#releasedError())
     return this.#slot.scope(body as () => Promise<R>)
   }
@@ -88,14 +93,4 @@ export class MongoLease implements AsyncDisposable {
   #releasedError(): DisposedError {
     return new DisposedError(`Could not use the lease of pool '${this.#pool.name}'. It was released.`)
   }
-}
-
-// The error `checkOption` throws, as a rejection: `run()` reports every failure the same way.
-function notABody(body: unknown): unknown {
-  try {
-    checkOption('MongoLease.run', 'body', body, { type: 'function' })
-  } catch (error) {
-    return error
-  }
-  return undefined
 }

@@ -1,5 +1,5 @@
 import { type ManagedPool, type PoolRegistry } from '@lifeguard/core'
-import { checkOption, reportToUser, shownText, validateOptions } from '@lifeguard/core/adapter'
+import { checkOption, reportToUser, shownName, validateOptions } from '@lifeguard/core/adapter'
 import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { isEnabled } from './internal/config-info.js'
@@ -54,7 +54,7 @@ export function autoscale(registry: AutoscaledRegistry, options: AutoscaleOption
   for (const [name, config] of Object.entries(pools)) {
     // Built once here only to check it; each pool that arrives gets a fresh policy (its own state).
     // Shown, not quoted: a connection string given as the key keeps its password.
-    const where = `autoscale for pool '${shownText(name).slice(0, 200)}'`
+    const where = `autoscale for pool '${shownName(name)}'`
     if (meantAsPolicy(config)) checkCustomPolicy(config as ScalingPolicy, where)
     else createPolicy(config as AutoscalePoolConfig, {}, where)
   }
