@@ -24,6 +24,9 @@ const app = await Application.bootstrapWithPlugins({
   entryPoints: workspaces.map((w) => w.dir),
   out,
 })
+// Counted from before the conversion: TypeDoc warns of comments it cannot read (a relative path that is not a
+// file) while it converts.
+const before = app.logger.warningCount + app.logger.errorCount
 const project = await app.convert()
 if (project === undefined) {
   console.error('TypeDoc could not convert the packages (see above).')
@@ -36,7 +39,6 @@ const record = (name, problems) => {
   console.log(`${problems.length === 0 ? '✓' : '✘'} ${name}${problems.map((p) => `\n    ${p}`).join('')}`)
 }
 
-const before = app.logger.warningCount + app.logger.errorCount
 app.validate(project)
 const validationProblems = app.logger.warningCount + app.logger.errorCount - before
 record('TypeDoc validation: every {@link} resolves, every relative path is a file', validationProblems === 0 ? [] : [`${validationProblems} warning(s) above`])

@@ -104,6 +104,8 @@ try {
           ...peers.filter(([, peer]) => !names.has(peer)).map(([name, peer]) => `${name} has the peer dependency ${peer}, which the install lines leave out`),
         ].join('\n'),
       )
+      // A renamed heading or a fence of another language would drop the quick start from every check below.
+      await check(`${workspace.name}: the README has a quick start program (a ts or js block under "## Quick start")`, () => (program === undefined ? 'none found' : ''))
       if (program === undefined) continue
       writeFileSync(join(programs, `${short(workspace)}.ts`), program)
       compiled.push(quickStart)
@@ -150,8 +152,9 @@ try {
         })
         for (const quickStart of compiled) {
           const name = `${quickStart.workspace.name}: the quick start runs on Node.js ${version.trim()}`
+          // Not run is not passed: without its server, the quick start fails the run, saying why.
           if (usesMongo(quickStart) && mongo.uri === undefined) {
-            console.log(`- ${name}: skipped, ${mongo.reason}`)
+            record(name, false, `not run: ${mongo.reason}`)
             continue
           }
           await check(name, () => runProgram(node, quickStart, mongo.uri))

@@ -11,10 +11,24 @@ import { pgSettings, preflight, requirementsOf } from './lib/preflight.mjs'
 const root = new URL('..', import.meta.url).pathname
 const only = process.argv.slice(2) // optional package names or folders to restrict the run
 
-function run(command, args, options = {}) {
+// A package's suite that runs longer than this is stopped and counted as failed: a handle a test left open
+// (uvu never exits on its own) would otherwise hold the run, and CI, for good.
+const packageLimitMillis = Number(process.env.LIFEGUARD_TEST_PACKAGE_LIMIT_MINUTES ?? 20) * 60_000
+const running = new Set()
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const child of running) stopGroup(child)
+    process.exit(130)
+  })
+}
+
+// `limitMillis`: the child runs in a process group of its own, stopped whole when the limit passes.
+function run(command, args, options = {}, limitMillis = undefined) {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...options })
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: limitMillis !== undefined, ...options })
+    running.add(child)
     let output = ''
+    let timedOut = false
     const forward = (stream, sink) =>
       stream.on('data', (chunk) => {
         output += chunk
@@ -22,8 +36,28 @@ function run(command, args, options = {}) {
       })
     forward(child.stdout, process.stdout)
     forward(child.stderr, process.stderr)
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output }))
+    const timer =
+      limitMillis === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true
+            stopGroup(child)
+          }, limitMillis)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      running.delete(child)
+      resolve({ code: code ?? (signal ? 1 : 0), output, timedOut })
+    })
   })
+}
+
+// The child's whole process group (uvu under npm), or the child alone when it has no group of its own.
+function stopGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL')
+  } catch {
+    child.kill('SIGKILL')
+  }
 }
 
 function workspaces() {
@@ -88,15 +122,22 @@ if (exitCode === 0) {
   await sweepLeftovers()
   for (const workspace of selected) {
     console.log(`\n=== ${workspace.name} (${workspace.dir})`)
-    const result = await run('npm', ['run', 'test', '--silent'], { cwd: join(root, workspace.dir) })
+    const result = await run('npm', ['run', 'test', '--silent'], { cwd: join(root, workspace.dir) }, packageLimitMillis)
     const t = totals(result.output)
     passed += t.passed
     skipped += t.skipped
     // uvu's Total counts the tests that ran (skipped ones apart), so failed = Total - Passed.
     let packageFailed = Math.max(0, t.total - t.passed)
     if (result.code !== 0 && packageFailed === 0) packageFailed = 1 // crashed before or after its summary
-    if (!t.found && result.code === 0) {
+    if (result.timedOut) {
+      console.error(`${workspace.name} ran past ${packageLimitMillis / 60_000} minutes (a handle left open?): stopped, counted as a failure.`)
+      packageFailed = Math.max(packageFailed, 1)
+    } else if (!t.found && result.code === 0) {
       console.error(`No uvu summary from ${workspace.name}: counted as a failure.`)
+      packageFailed = 1
+    } else if (t.found && t.total === 0 && t.skipped === 0) {
+      // A pattern that matched no file, or suites that registered nothing: green would say nothing.
+      console.error(`${workspace.name} ran no test: counted as a failure.`)
       packageFailed = 1
     }
     failed += packageFailed
@@ -104,5 +145,7 @@ if (exitCode === 0) {
   }
 }
 
-console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+// The last line stays `N passed, N failed`; skipped tests (none are expected) are said on the line before.
+if (skipped > 0) console.log(`\n${skipped} skipped`)
+console.log(`\n${passed} passed, ${failed} failed`)
 process.exit(exitCode)

@@ -24,9 +24,12 @@ export interface WorkerConfig {
  * @throws {Error} naming the variable and what it should look like
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const databaseUrl = env.DATABASE_URL || `postgres://${env.PGUSER ?? 'postgres'}@${env.PGHOST ?? '127.0.0.1'}:${env.PGPORT ?? '5432'}/${env.PGDATABASE ?? 'test'}`
+  const databaseUrl = env.DATABASE_URL || urlFromPgSettings(env)
   const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379'
-  checkUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/database')
+  // Named after what the user set: DATABASE_URL, or the PG* settings the URL was built from.
+  const shape = 'postgres://user:password@host:5432/database'
+  if (env.DATABASE_URL) checkUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:'], shape)
+  else checkUrl('The URL built from PGUSER, PGHOST, PGPORT and PGDATABASE', databaseUrl, ['postgres:', 'postgresql:'], `${shape} (for a socket directory as PGHOST, set DATABASE_URL)`)
   checkUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:'], 'redis://[:password@]host:6379[/db]')
   return {
     redisUrl,
@@ -39,6 +42,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     // Within the 30 s the whole shutdown gets: room is left for Redis and the pool.
     drainMillis: integer(env, 'DRAIN_MILLIS', 15_000, 0, 18_000),
   }
+}
+
+// libpq's settings as a URL: names encoded, an IPv6 address in brackets.
+function urlFromPgSettings(env: NodeJS.ProcessEnv): string {
+  const host = env.PGHOST ?? '127.0.0.1'
+  const authority = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  return `postgres://${encodeURIComponent(env.PGUSER ?? 'postgres')}@${authority}:${env.PGPORT ?? '5432'}/${encodeURIComponent(env.PGDATABASE ?? 'test')}`
 }
 
 function checkUrl(name: string, value: string, protocols: readonly string[], shape: string): void {

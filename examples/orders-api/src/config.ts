@@ -24,12 +24,13 @@ export interface Config {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     host: env.HOST ?? '127.0.0.1',
-    port: integer(env, 'PORT', 3000),
+    port: integer(env, 'PORT', 3000, 65_535),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/database'),
     mongodbUri: url(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:'], 'mongodb://user:password@host:27017/database'),
     schema: identifier(env, 'DB_SCHEMA', 'orders_api'),
-    applicationName: nonEmpty(env.APP_NAME) ?? 'orders-api',
-    shutdownTimeoutMillis: integer(env, 'SHUTDOWN_TIMEOUT_MILLIS', 10_000),
+    applicationName: printable(env, 'APP_NAME', 'orders-api'),
+    // Twice it plus 5 s bounds the whole shutdown, within the longest timer Node.js sets (2^31 - 1 ms).
+    shutdownTimeoutMillis: integer(env, 'SHUTDOWN_TIMEOUT_MILLIS', 10_000, 1_000_000_000),
   }
 }
 
@@ -37,11 +38,20 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
   const raw = nonEmpty(env[name])
   if (raw === undefined) return fallback
   const value = Number(raw)
-  if (!Number.isInteger(value) || value < 0) throw new Error(`Expected ${name} to be an integer >= 0, got '${raw}'.`)
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new Error(`Expected ${name} to be an integer from 0 to ${max}, got '${raw}'.`)
+  return value
+}
+
+// The database shows it to every operator (`pg_stat_activity`): printable, short, and no credentials. A stray
+// carriage return from a `.env` file written on Windows is the usual offender.
+function printable(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = nonEmpty(env[name]) ?? fallback
+  // Not echoed: a value with ':' or '@' may be credentials.
+  if (!/^[\x20-\x7e]{1,63}$/.test(value) || /[:@]/.test(value)) throw new Error(`Expected ${name} to be up to 63 printable ASCII characters without ':' or '@'.`)
   return value
 }
 

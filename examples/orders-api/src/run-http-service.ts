@@ -21,11 +21,13 @@ export function runHttpService(framework: string, createServer: (service: Orders
   }
   // Registered before start-up begins, so a signal during start-up still closes what was opened.
   let stopping = false
+  // The close of a service whose start-up a signal cut short: its failure is the shutdown's.
+  let closedEarly: Promise<void> | undefined
   onShutdownSignal(
     async () => {
       stopping = true
       const started = await ready.catch(() => undefined)
-      if (started === undefined) return
+      if (started === undefined) return closedEarly
       started.service.startDraining()
       const drained = await drain(started.server, config.shutdownTimeoutMillis)
       if (!drained) log(`requests still running after ${config.shutdownTimeoutMillis}ms were cut off`)
@@ -40,11 +42,12 @@ export function runHttpService(framework: string, createServer: (service: Orders
     const service = await startOrdersService(config)
     // A signal came while starting: close what was opened instead of starting to serve.
     if (stopping) {
-      await service.close()
+      closedEarly = service.close()
+      await closedEarly.catch(() => undefined)
       return undefined
     }
-    const server = createServer(service)
     try {
+      const server = createServer(service)
       return { service, server, url: await listen(server, config.port, config.host) }
     } catch (error) {
       await service.close().catch(() => undefined)

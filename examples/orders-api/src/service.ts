@@ -58,6 +58,18 @@ export function keepRunningWithoutOutput(): void {
  */
 export async function startOrdersService(config: Config): Promise<OrdersService> {
   const database = await openDatabase(config.databaseUrl, log)
+  try {
+    return await startOn(database, config)
+  } catch (error) {
+    // Whatever failed after the database opened (a pool option refused, the warm-up), the embedded one and its
+    // data folder go: a failed start leaves nothing behind (`stop()` is idempotent: the close on a failed
+    // warm-up has stopped it already).
+    await database.stop().catch(() => undefined)
+    throw error
+  }
+}
+
+async function startOn(database: Database, config: Config): Promise<OrdersService> {
   // Whether the pool's last attempt to reach the database failed (set by a connection error, cleared by the
   // next connection that opens): a warmed-up pool with no connection left and the database gone is not ready.
   let connectFailing = false

@@ -31,7 +31,18 @@ Config('refuses a DATABASE_URL that is not a PostgreSQL URL, by name and without
 
 Config('refuses a malformed MONGODB_URI and PORT by name', () => {
   assert.throws(() => loadConfig({ MONGODB_URI: 'localhost:27017' }), /^MONGODB_URI is not a valid URL: expected mongodb:\/\//)
-  assert.throws(() => loadConfig({ PORT: '-1' }), /Expected PORT to be an integer >= 0, got '-1'/)
+  assert.throws(() => loadConfig({ PORT: '-1' }), /Expected PORT to be an integer from 0 to 65535, got '-1'/)
+  assert.throws(() => loadConfig({ PORT: '65536' }), /Expected PORT to be an integer from 0 to 65535, got '65536'/)
+})
+
+Config('refuses a shutdown timeout past what a timer can wait, and an APP_NAME the database would refuse or show', () => {
+  // Twice it overflowed Node's longest timer: the shutdown's deadline fired at once.
+  assert.throws(() => loadConfig({ SHUTDOWN_TIMEOUT_MILLIS: '1100000000' }), /Expected SHUTDOWN_TIMEOUT_MILLIS to be an integer from 0 to 1000000000/)
+  // A carriage return from a `.env` written on Windows; credentials, which are never echoed.
+  for (const name of ['orders-api\r', 'svc:s3cret@db', 'x'.repeat(64)]) {
+    assert.throws(() => loadConfig({ APP_NAME: name }), (error: Error) => error.message === "Expected APP_NAME to be up to 63 printable ASCII characters without ':' or '@'.", JSON.stringify(name))
+  }
+  assert.is(loadConfig({ APP_NAME: 'orders-api-blue' }).applicationName, 'orders-api-blue')
 })
 
 Config.run()
