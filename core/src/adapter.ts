@@ -10,7 +10,7 @@
 export { validateOptions, checkOption, satisfiesRule, rejectOption, poolNameRule, shownText, shownName, looksLikeCredentials, holdsCredentials, hasControlCharacter, MAX_TIMER_MILLIS, MAX_POOL_SIZE } from './options.js'
 export type { OptionRule, OptionRules } from './options.js'
 export { containerRule } from './service-container.js'
-export { abortedByItsEnd, contextRule, liveOperation, refusedForAbort, watchAbort } from './operation-context.js'
+export { abortedByItsEnd, contextRule, liveOperation, refusedForAbort, watchAbort } from './operation-hooks.js'
 export { checkWarmupOptions, checkCloseOptions, resolveResize } from './call-options.js'
 export type { SizeBounds } from './call-options.js'
 

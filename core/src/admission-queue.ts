@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type ClockTimer } from './clock.js'
 import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from './errors.js'
 import { outsideOperations } from './context-storage.js'
 
@@ -13,12 +14,14 @@ export interface AdmissionQueueOptions {
   timeoutMillis?: number | undefined
   /** The last connect error, attached as the timeout's cause. */
   lastError?: (() => unknown) | undefined
+  /** Where waits read time and set their timeout (a manual clock in tests). Default: the process clock. */
+  clock?: Clock | undefined
 }
 
 interface Waiter {
   resolve: () => void
   reject: (error: Error) => void
-  /** `performance.now()` after which it times out (Infinity: never). */
+  /** The clock's time after which it times out (Infinity: never). */
   deadline: number
   signal: AbortSignal | undefined
   settled: boolean
@@ -32,17 +35,19 @@ interface Waiter {
  */
 export class AdmissionQueue {
   readonly #options: AdmissionQueueOptions
+  readonly #clock: Clock
   #limit: number
   #active = 0
   #waiters: Waiter[] = []
   #head = 0
   #waiting = 0
   #closed = false
-  #timer: NodeJS.Timeout | undefined
+  #timer: ClockTimer | undefined
   readonly #bySignal = new WeakMap<AbortSignal, Set<Waiter>>()
 
   constructor(options: AdmissionQueueOptions) {
     this.#options = options
+    this.#clock = options.clock ?? systemClock
     this.#limit = options.limit
   }
 
@@ -87,7 +92,7 @@ export class AdmissionQueue {
     if (maxWaiting !== undefined && this.#waiting >= maxWaiting) return Promise.reject(new PoolExhaustedError(this.#options.pool, maxWaiting))
     return new Promise<void>((resolve, reject) => {
       const timeoutMillis = this.#options.timeoutMillis
-      const deadline = timeoutMillis !== undefined && Number.isFinite(timeoutMillis) ? performance.now() + timeoutMillis : Infinity
+      const deadline = timeoutMillis !== undefined && Number.isFinite(timeoutMillis) ? this.#clock.now() + timeoutMillis : Infinity
       const waiter: Waiter = { resolve, reject, deadline, signal, settled: false }
       if (signal !== undefined) this.#watchSignal(signal, waiter)
       this.#waiters.push(waiter)
@@ -141,14 +146,16 @@ export class AdmissionQueue {
 
   // All waiters share one timeout and are served in order, so their deadlines are in queue order: one
   // timer for the oldest is enough (a timer per waiter costs measurably under heavy contention).
-  // Outside the waiter's operation: a Node timer keeps the store it was set in alive until it fires.
+  // Outside the waiter's operation: a Node timer keeps the store it was set in alive until it fires. Not a
+  // background timer: a caller waits on it, as on any timer of its own.
   #armTimer(deadline: number): void {
-    this.#timer = outsideOperations(() => setTimeout(() => this.#expire(), Math.max(0, deadline - performance.now())))
+    const clock = this.#clock
+    this.#timer = outsideOperations(() => clock.setTimeout(() => this.#expire(), Math.max(0, deadline - clock.now())))
   }
 
   #expire(): void {
     this.#timer = undefined
-    const now = performance.now()
+    const now = this.#clock.now()
     const timeoutMillis = this.#options.timeoutMillis as number
     for (let i = this.#head; i < this.#waiters.length; i++) {
       const waiter = this.#waiters[i] as Waiter
@@ -211,7 +218,7 @@ export class AdmissionQueue {
       this.#waiters.length = 0
       this.#head = 0
       if (this.#timer !== undefined) {
-        clearTimeout(this.#timer)
+        this.#clock.clearTimeout(this.#timer)
         this.#timer = undefined
       }
     }

@@ -1,26 +1,12 @@
 import { contextStorage } from './context-storage.js'
 import { ContextUnavailableError, DisposedError, hasErrorCode } from './errors.js'
-import { checkOption, rejectOption, satisfiesRule, validateOptions, type OptionRule, type OptionRules } from './options.js'
-import { disposedAtOnce, type ServiceContainer, type ServiceScope } from './service-container.js'
+import { abortWatch, operationEnded, waitCounter, type AbortWatcher } from './operation-hooks.js'
+import { isPrintableId, isWellFormed, nameRule, optionRules, printableName, printableNameRule, scopeRule, type OperationContextOptions } from './operation-options.js'
+import { checkOption, rejectOption, validateOptions } from './options.js'
+import { disposedAtOnce, type ServiceScope } from './service-container.js'
 import { followSignal, unfollowSignal } from './signal-followers.js'
 
-/** Options of `OperationContext.create()`. */
-export interface OperationContextOptions {
-  /**
-   * A container (a scope is created and owned by the context) or a scope (owned by the context from now on; a
-   * scope another context owns is refused).
-   */
-  container: ServiceContainer<any> | ServiceScope<any>
-  /** The caller's signal: when it aborts, the context's `signal` aborts too. */
-  signal?: AbortSignal | undefined
-  /** Correlates logs and events (1 to 256 characters, no control characters); adapters take it from `x-request-id`. */
-  requestId?: string | undefined
-  /**
-   * Abort the context's `signal` this many ms after creation. Once the signal is in use, its timer holds the
-   * process until the deadline passes, the operation is aborted, or it is disposed.
-   */
-  deadlineMillis?: number | undefined
-}
+export type { OperationContextOptions } from './operation-options.js'
 
 /**
  * @internal `OperationContext.create` for a caller that has checked its options already: the HTTP kit checks
@@ -50,13 +36,6 @@ export type OperationNamer = () => string
  */
 export let nameOperation!: (context: OperationContext, name: string | OperationNamer) => void
 
-// Where core's pool engine counts an operation's queued checkouts (see `countWait`) and asks to be told
-// when it aborts (see `watchAbort`): internal, and cheaper than an AbortSignal per waiting request.
-// Registered symbols: with two copies of this package installed, one copy's pool engine waits on
-// another copy's contexts.
-const waitCounter = Symbol.for('lifeguard.operation-context.waits')
-const abortWatch = Symbol.for('lifeguard.operation-context.watch')
-
 // The accessors adapters define (`context.postgres`), shared by every copy of this package in the process,
 // and the `OperationContext` prototypes of those copies: an adapter that found a copy of its own defines
 // its accessor on the application's contexts too.
@@ -68,38 +47,8 @@ const accessorsKey = Symbol.for('lifeguard.operation-context.accessors')
 const processWide = globalThis as typeof globalThis & { [accessorsKey]?: SharedAccessors }
 const sharedAccessors: SharedAccessors = (processWide[accessorsKey] ??= { prototypes: new Set(), accessors: new Map() })
 
-/** @internal called with the operation and the reason when it aborts. */
-export type AbortWatcher = (context: OperationContext, reason: unknown) => void
-
 /** Name under which a context makes itself resolvable in its own scope. */
 export const CONTEXT_SERVICE = 'operationContext'
-
-// Duck-typed: the scope may come from another copy of this package (an adapter's own).
-const scopeRule: OptionRule = {
-  type: 'custom',
-  expected: 'a scope (`container.createScope()`)',
-  check: (value) => typeof value === 'object' && value !== null && typeof (value as { resolve?: unknown }).resolve === 'function',
-}
-
-const nameRule: OptionRule = { type: 'string', nonEmpty: true }
-// The names an operation is given go into logs, events and metric attributes as they are: printable and bounded,
-// as a request id is. (An adapter's own name once routed, method and route pattern, is not checked again; a
-// user's `operationName` is, by the HTTP settings.)
-/**
- * The rule for an operation's handler or operation name, and the HTTP middlewares' `handlerName`.
- *
- * @internal
- */
-export const printableNameRule: OptionRule = { type: 'custom', expected: 'a non-empty string of up to 256 characters without control characters', check: (value) => isPrintableId(value) }
-
-const optionRules: OptionRules<OperationContextOptions> = {
-  // A scope serves one operation: a second context on it would be disposed with the first's.
-  container: { type: 'custom', expected: 'a ServiceContainer, or a ServiceScope no other OperationContext has taken over', check: (value) => isScopeLike(value) && !isTakenOver(value) },
-  signal: { type: 'signal', optional: true },
-  // It goes into logs and events as it is: no line breaks or other control characters, and a bounded length.
-  requestId: { type: 'custom', expected: 'a string of 1 to 256 characters without control characters', check: isPrintableId, optional: true },
-  deadlineMillis: { type: 'duration', min: 1, optional: true },
-}
 
 /**
  * One request or job: its handler and operation names, its own service scope, a signal that aborts when
@@ -279,10 +228,12 @@ export class OperationContext {
     const built = operation()
     // A fault of the adapter that named it; checked on the one read that builds it.
     if (typeof built !== 'string' || built === '') checkOption('OperationContext.operation', 'operation', built, nameRule)
+    // An adapter's default name holds what the client sent (a path no route matched): kept printable and bounded.
+    const shown = printableName(built)
     // A builder that named the operation again while it ran (a name for now, until the route is known) is
     // asked again on the next read.
-    if (!this.#renamed) this.#operation = built
-    return built
+    if (!this.#renamed) this.#operation = shown
+    return shown
   }
 
   /**
@@ -462,111 +413,6 @@ export class OperationContext {
   }
 }
 
-/**
- * @internal core's pool engine counts an operation's queued checkouts (`+1` when one starts waiting,
- * `-1` when it leaves the queue), so that disposing the operation aborts them, and only then.
- */
-export function countWait(context: OperationContext, delta: 1 | -1): void {
-  ;(context as unknown as { [waitCounter]: (delta: number) => void })[waitCounter](delta)
-}
-
-/**
- * @internal calls `watcher` (once per watcher, however often it is added) when the operation aborts,
- * for whatever reason: `abort()`, the caller's signal, the deadline, or disposal while waiting.
- */
-export function watchAbort(context: OperationContext, watcher: AbortWatcher): void {
-  ;(context as unknown as { [abortWatch]: (watcher: AbortWatcher) => void })[abortWatch](watcher)
-}
-
-// One reason for every operation that ended with checkouts still waiting (made once: errors are costly).
-const operationEnded = new DisposedError('The operation has ended (its context was disposed) while it waited.')
-
-/**
- * True when `context` aborted only because it ended with a checkout still waiting (see `dispose()`): that
- * abort is for the waiting checkouts, not for work already running. A statement the operation left running
- * (unawaited) runs to its end, as it does when nothing waits, and its disposal waits for it.
- *
- * @internal
- */
-export function abortedByItsEnd(context: OperationContext): boolean {
-  return context.aborted && context.signal.reason === operationEnded
-}
-
-/**
- * The rule for an argument that must be an `OperationContext`: for the adapters' handle factories. Known by
- * the engine's registered hooks rather than `instanceof`, so a context from another copy of this package
- * passes.
- */
-export const contextRule: OptionRule = {
-  type: 'custom',
-  expected: 'an OperationContext',
-  check: (value: unknown) => typeof value === 'object' && value !== null && typeof (value as { [abortWatch]?: unknown })[abortWatch] === 'function',
-}
-
-const ruleEntries = Object.entries(optionRules) as [string, OptionRule][]
-
 function defineOnce(prototype: object, name: string, accessor: PropertyDescriptor): void {
   if (!Object.hasOwn(prototype, name)) Object.defineProperty(prototype, name, accessor)
-}
-
-// The same rules as the full validation, checked without building errors: true when it would pass.
-function isWellFormed(handler: unknown, operation: unknown, options: OperationContextOptions | undefined): boolean {
-  if (!isPrintableId(handler) || !isPrintableId(operation)) return false
-  if (typeof options !== 'object' || options === null) return false
-  const bag = options as unknown as Record<string, unknown>
-  for (const key in bag) if (!Object.hasOwn(optionRules, key)) return false
-  for (const [key, rule] of ruleEntries) if (!satisfiesRule(bag[key], rule)) return false
-  return true
-}
-
-// A scope (not a container, which makes a new scope per context) already serving an operation.
-function isTakenOver(value: unknown): boolean {
-  const scope = value as { createScope?: unknown; providedContext?: () => unknown }
-  return typeof scope.createScope !== 'function' && typeof scope.providedContext === 'function' && scope.providedContext() !== undefined
-}
-
-// Control characters, and what a log viewer takes for a line break or a change of direction (a line or
-// paragraph separator, bidi overrides and isolates), or shows as nothing (zero-width characters).
-const unprintable = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
-
-/**
- * @internal The operation running now, unless it has ended (its `dispose()` has finished): what a pool takes for
- * the operation of a call that names none. Work that outlives its operation (a library's timer first set in a
- * request keeps that request's context for good, and so do its later queries) is no part of it: it must be
- * neither refused for that request's abort nor counted as that request's. Its disposers, which run while it
- * is being disposed, still are.
- */
-export function liveOperation(): OperationContext | undefined {
-  const context = contextStorage.getStore() as OperationContext | undefined
-  // A context of another installed copy of core without `ended` reads as live.
-  return context === undefined || context.ended === true ? undefined : context
-}
-
-/**
- * @internal True when work for `source` is refused for its abort: it aborted, and, an operation, is not being
- * disposed. An aborted operation's disposers still get connections: their cleanup (a lock row released, an
- * audit line written) is what it needs most. A context may come from another installed copy of core: it is
- * told from a signal by the signal's class.
- */
-export function refusedForAbort<S extends AbortSignal | OperationContext>(source: S | undefined): source is S {
-  if (source === undefined || !source.aborted) return false
-  return source instanceof AbortSignal || !source.disposed
-}
-
-/** @internal A request id or an operation's name: 1 to 256 characters, none of them control, separator, bidi or zero-width, no lone surrogate. */
-export function isPrintableId(value: unknown): boolean {
-  // Well formed: a lone surrogate is no character, and encoders turn it into U+FFFD or refuse it.
-  return typeof value === 'string' && value.length >= 1 && value.length <= 256 && !unprintable.test(value) && !loneSurrogate.test(value)
-}
-
-const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-
-
-function isScopeLike(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { resolve?: unknown }).resolve === 'function' &&
-    typeof (value as { dispose?: unknown }).dispose === 'function'
-  )
 }

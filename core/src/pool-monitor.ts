@@ -1,6 +1,7 @@
 import { clockRule, systemClock, type Clock, type ClockTimer } from './clock.js'
 import { contextStorage } from './context-storage.js'
-import { liveOperation, OperationContext } from './operation-context.js'
+import { OperationContext } from './operation-context.js'
+import { liveOperation } from './operation-hooks.js'
 import { poolNameRule, shownName, validateOptions, type OptionRules } from './options.js'
 import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName, type QueryEvent } from './pool-events.js'
 import type { PoolCounters, PoolMetrics } from './pool-contract.js'

@@ -152,7 +152,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   }
 
   /**
-   * Closes every pool gracefully, in parallel, and removes them. The registry stays usable: a pool registered
+   * Closes every pool gracefully, in parallel, and removes each one once it has closed (one whose close failed
+   * and that is not closed stays, for the next `close()`). The registry stays usable: a pool registered
    * afterwards is served, and closed by the next `close()`.
    *
    * @throws {InvalidOptionError} for a `timeoutMillis` that is not a duration (before any pool closes)
@@ -168,8 +169,20 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
       this.#ready = undefined
       this.#readyFailed = false
     }
-    // Each pool is removed as soon as it has closed, not when the slowest one has.
-    const results = await Promise.allSettled(pools.map((pool) => settled(() => pool.close(options)).finally(() => this.#forget(pool))))
+    // Each pool is removed as soon as it has closed, not when the slowest one has. One whose close failed and
+    // that is not closed stays: a retry finds it, and its name is not free for a new pool while it may still
+    // hold connections.
+    const results = await Promise.allSettled(
+      pools.map((pool) =>
+        settled(() => pool.close(options)).then(
+          () => this.#forget(pool),
+          (error: unknown) => {
+            if (pool.state === 'closed') this.#forget(pool)
+            throw error
+          },
+        ),
+      ),
+    )
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
     if (failures.length > 0) throw new RegistryCloseError(failures, `Could not close ${failures.length} of ${pools.length} pool(s).`)
   }

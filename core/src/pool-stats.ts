@@ -59,8 +59,8 @@ export class PoolStats {
   readonly #secrets: readonly string[]
 
   /**
-   * @param secrets - strings to scrub from error messages (passwords, connection strings)
-   * @param clock - where `lastUsed` times are read (the pool's clock)
+   * @param options - `windowSize`: samples kept per time window; `secrets`: strings to scrub from error
+   *   messages (passwords, connection strings); `clock`: where `lastUsed` times are read (the pool's clock)
    */
   constructor(options: { windowSize?: number; secrets?: readonly string[]; clock?: Clock } = {}) {
     this.waitTime = new TimeWindow(options.windowSize)

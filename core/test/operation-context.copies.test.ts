@@ -7,16 +7,21 @@ import { satisfiesRule } from '../src/options.js'
 // A second copy of the module, as an application gets with a nested node_modules or a bundled adapter:
 // its own class, its own prototype, the same process.
 type Module = typeof import('../src/operation-context.js')
+type Hooks = typeof import('../src/operation-hooks.js')
 let secondCopy: Module
+// The other copy's hooks, as its pool engine uses them.
+let secondHooks: Hooks
 
 const copies = suite('OperationContext with two copies of core installed')
 
 copies.before(async () => {
   secondCopy = (await import(new URL('../src/operation-context.ts?second-copy', import.meta.url).href)) as Module
+  secondHooks = (await import(new URL('../src/operation-hooks.ts?second-copy', import.meta.url).href)) as Hooks
 })
 
-copies('the test really has a second copy', () => {
+copies('the test really has a second copy', async () => {
   assert.is.not(secondCopy.OperationContext, OperationContext)
+  assert.is.not(secondHooks.countWait, (await import('../src/operation-hooks.js')).countWait)
 })
 
 copies("an accessor one copy defines is on the other copy's contexts, whichever loaded first", async () => {
@@ -36,8 +41,8 @@ copies("the other copy's pool engine can wait on a context and is told when it a
   const container = createServiceContainer()
   const context = OperationContext.create('api', 'GET /x', { container })
   const told: unknown[] = []
-  secondCopy.countWait(context as never, 1)
-  secondCopy.watchAbort(context as never, (_, reason) => told.push(reason))
+  secondHooks.countWait(context as never, 1)
+  secondHooks.watchAbort(context as never, (_, reason) => told.push(reason))
   await context.dispose()
   // Disposed with a checkout still counted as waiting: the wait is ended, through the other copy's watcher.
   assert.is(told.length, 1)

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { InvalidOptionError, RegistrationError, createPoolRegistry, type ManagedPool, RegistryCloseError } from '../src/index.js'
+import { InvalidOptionError, RegistrationError, createPoolRegistry, type ManagedPool, type PoolState, RegistryCloseError } from '../src/index.js'
 import { deferred, isPending, turn } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
 import { rejects, captureWarnings, throwsError } from '@lifeguard/test-kit'
@@ -65,6 +65,39 @@ lifecycle('close reports every failing pool in one RegistryCloseError (an Aggreg
   assert.equal(error.errors, [stuck])
   assert.is(users.state, 'closed')
   assert.equal(registry.names(), [])
+})
+
+lifecycle('a pool whose close failed and that is not closed stays registered: a retry closes it, and its name is not free meanwhile', async () => {
+  const registry = createPoolRegistry()
+  const removed: string[] = []
+  registry.subscribe({ removed: (pool) => void removed.push(pool.name) })
+  // A pool of the application's own, whose driver refused the first close.
+  class StubbornPool extends FakePool {
+    failed = false
+    override get state(): PoolState {
+      return this.failed ? 'ready' : super.state
+    }
+    override async close(options?: { timeoutMillis?: number }): Promise<void> {
+      if (this.calls.close.length === 0) {
+        this.calls.close.push(options)
+        this.failed = true
+        throw new Error('the driver refused to close')
+      }
+      this.failed = false
+      return super.close(options)
+    }
+  }
+  const orders = registry.register(new StubbornPool('orders'))
+  registry.register(new FakePool('users'))
+  await rejects(registry.close(), RegistryCloseError, 'ERR_REGISTRY_CLOSE')
+  // Before the fix it was removed all the same, and its name taken by a new pool while it still ran.
+  assert.equal(registry.names(), ['orders'])
+  assert.equal(removed, ['users'])
+  throwsError(() => registry.register(new FakePool('orders')), RegistrationError, 'ERR_REGISTRATION')
+  await registry.close()
+  assert.is(orders.state, 'closed')
+  assert.equal(registry.names(), [])
+  assert.equal(removed, ['users', 'orders'])
 })
 
 lifecycle('close rejects bad options with InvalidOptionError naming the option', async () => {

@@ -58,6 +58,26 @@ run("disposing the container aborts the jobs still running on it (their signal's
   assert.equal(await job, { reason: 'DisposedError', openWhenAborted: true })
 })
 
+run("disposing the container disposes the running operations too: their disposers see them disposed, and they end", async () => {
+  const seen: string[] = []
+  let operation: OperationContext | undefined
+  const container = createServiceContainer().scoped('lock', (r) => ({ context: r.resolve('operationContext') }), {
+    // What a pool asks of an operation before it lets an aborted one's cleanup have a connection.
+    dispose: ({ context }) => void seen.push(`aborted ${context.aborted}, disposed ${context.disposed}`),
+  })
+  const job = runOperation('worker', 'hold-lock', async (context) => {
+    operation = context
+    context.get('lock')
+    await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }))
+  }, { container })
+  await turn()
+  await container.dispose()
+  await job
+  // Before the fix it read as aborted and not disposed, and its cleanup's queries were refused.
+  assert.equal(seen, ['aborted true, disposed true'])
+  assert.ok(operation?.ended, 'it ended with its scope')
+})
+
 run('a bad option is refused in the name of runOperation, the function called', async () => {
   const error = await rejects(runOperation('worker', 'nightly', () => undefined, { container: createServiceContainer(), deadlineMillis: -1 }), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'deadlineMillis')

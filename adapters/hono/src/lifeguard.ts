@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { OperationContext } from '@lifeguard/core'
 import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, poolPressureBody, poolPressureCode, onResponseClose, retryAfterFrom, sentInFull } from '@lifeguard/core/http'
 import type { Context, MiddlewareHandler, Next } from 'hono'
-import { holdUntilSent } from './internal/hold-until-sent.js'
+import { cancelBody, holdUntilSent } from './internal/hold-until-sent.js'
 import { answeringRouteRuns, defaultOperation } from './internal/operation-name.js'
 import type { LifeguardOptions } from './options.js'
 
@@ -102,7 +102,10 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     const onClose = (): void => operation.closed(sentInFull(outgoing))
     onResponseClose(incoming, outgoing, onClose)
     const downstream = operation.run(next)
-    return retryAfter === undefined ? downstream : downstream.then(() => mapError(c))
+    const answered = retryAfter === undefined ? downstream : downstream.then(() => mapError(c))
+    // A HEAD request is answered from the GET route, whose body Hono drops unread: cancelled here, a streamed
+    // body's producer stops (its `onAbort` runs) instead of waiting for good on a write nobody reads.
+    return incoming.method === 'HEAD' ? answered.then(() => cancelBody(c)) : answered
   }
 
   // Fetch-style runtimes (and `app.request()`): the request's own signal, Hono's header API, and the body.

@@ -45,6 +45,9 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   const failed = (ctx: ParameterizedContext, error: unknown): void => {
     const code = ctx.headerSent ? undefined : poolPressureCode(error)
     if (code === undefined) throw error
+    // A handler that meant to answer by itself (`ctx.respond = false`) failed before it did: Koa answers this
+    // one, or nothing would.
+    ctx.respond = true
     // What the handler set for the body it was producing does not describe this one (CORS, cookies stay).
     for (const name of ctx.res.getHeaderNames()) if (describesReplacedBody(name)) ctx.remove(name)
     ctx.status = 503
@@ -77,7 +80,11 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     const onClose = (): void => {
       // A name read before a router further down matched (a nested one) is asked again.
       if (matchedRoute(ctx) !== namedFor) operation.rename(name)
-      operation.closed(sentInFull(res))
+      const finished = sentInFull(res)
+      // A handler that answers by itself (`ctx.respond = false`) may go on working once it has: its scope
+      // waits for the chain to settle.
+      if (finished && ctx.respond === false) operation.finishedByHandler()
+      else operation.closed(finished)
     }
     onResponseClose(ctx.req, res, onClose)
     const downstream = operation.run(next)

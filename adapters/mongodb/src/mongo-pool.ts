@@ -105,6 +105,7 @@ export class MongoPool implements ManagedPool {
       pool: options.name,
       limit: options.maxSize,
       timeoutMillis: options.acquireTimeoutMillis,
+      clock: this.#monitor.clock,
       ...(options.maxWaitingRequests === undefined ? {} : { maxWaiting: options.maxWaitingRequests }),
       lastError: () => {
         const error = this.#tracker.lastConnectError

@@ -44,10 +44,10 @@ export interface MongoPoolOptions {
   /** Any other `MongoClient` option (`heartbeatFrequencyMS`, `retryWrites`, `tls`, ...), except the ones Lifeguard owns. */
   clientOptions?: Omit<MongoClientOptions, OwnedClientOption> | undefined
   /**
-   * Where the pool reads time and sets its own timers: `close()`'s wait, the `minSize` keeper's retries, leak
-   * detection, the metrics' times. Tests pass a manual clock. The driver's timers (heartbeats, idle pruning,
-   * its timeouts), the admission wait (`acquireTimeoutMillis`) and `warmup()`'s deadline stay on the system
-   * clock. Default: the system clock.
+   * Where the pool reads time and sets its own timers: the admission wait (`acquireTimeoutMillis`), `close()`'s
+   * wait, the `minSize` keeper's retries, leak detection, the metrics' times. Tests pass a manual clock. The
+   * driver's timers (heartbeats, idle pruning, its timeouts) and `warmup()`'s deadline stay on the system clock.
+   * Default: the system clock.
    */
   clock?: Clock | undefined
 }

@@ -1,4 +1,5 @@
 import { LifeguardError } from '@lifeguard/core'
+import { sqlStateOf } from './internal/sql-state.js'
 
 /**
  * The server refused a new connection for a reason waiting will not fix (authentication failed, the
@@ -17,13 +18,14 @@ export class PostgresConnectError extends LifeguardError {
   readonly sqlState: string | undefined
 
   constructor(pool: string, target: string, cause: Error) {
-    const sqlState = (cause as { code?: unknown }).code
     // Without a SQLSTATE the server did not answer with a refusal: pg gave up on its side (no password for a
-    // server that asks for one, an unsupported authentication method).
-    const why = typeof sqlState === 'string' ? 'The server refused' : 'The connection could not be set up'
+    // server that asks for one, an unsupported authentication method), or TLS did (Node's codes, such as
+    // `DEPTH_ZERO_SELF_SIGNED_CERT`, are no SQLSTATE).
+    const sqlState = sqlStateOf(cause)
+    const why = sqlState !== undefined ? 'The server refused' : 'The connection could not be set up'
     super('ERR_POSTGRES_CONNECT', `Could not connect pool '${pool}' to ${target}. ${why}: ${cause.message}.`, { cause })
     this.pool = pool
-    this.sqlState = typeof sqlState === 'string' ? sqlState : undefined
+    this.sqlState = sqlState
   }
 }
 

@@ -127,8 +127,9 @@ export class Pool extends EventEmitter implements ManagedPool {
       released: (argument, client) => this.#emitSafely('release', argument, client),
       removed: (client) => this.#emitSafely('remove', client),
       // pg.Pool would throw (and crash the process) with nobody listening; Lifeguard reports it either way.
+      // Redacted, as every error the pool reports: a server's or TLS message may quote the connection settings.
       idleError: (error, client) => {
-        if (this.listenerCount('error') > 0) this.#emitSafely('error', error, client)
+        if (this.listenerCount('error') > 0) this.#emitSafely('error', this.#core.redact(error), client)
       },
     })
     if (log !== undefined) {

@@ -1,7 +1,7 @@
 import { ConnectionLostError, DisposedError, OperationAbortedError, OperationContext } from '@lifeguard/core'
 import type * as pg from 'pg'
 import { PostgresRollbackError } from './errors.js'
-import { isQueryText, notAQuery } from './internal/query-text.js'
+import { isQueryText, isSubmittable, notAQuery, submittableRefused } from './internal/query-text.js'
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, endedByStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
@@ -50,6 +50,8 @@ export class PostgresHandle implements AsyncDisposable {
   /**
    * Runs one query on a client checked out for it.
    *
+   * @throws {InvalidOptionError} for anything but SQL text or a query config: a cursor or stream runs on a
+   *   client from `connect()`
    * @throws {PoolTimeoutError | PoolExhaustedError} while waiting for a client
    * @throws {OperationAbortedError} when the operation aborted while waiting, or while the query ran (it is
    *   cancelled on the server; cause: the operation's abort reason)
@@ -62,6 +64,8 @@ export class PostgresHandle implements AsyncDisposable {
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#disposing !== undefined) return Promise.reject(this.#disposedError('run a query'))
     if (!isQueryText(text)) return Promise.reject(notAQuery())
+    // It would hold its connection for good, and the handle's disposal would wait on it for good.
+    if (isSubmittable(text)) return Promise.reject(submittableRefused(`run the query on pool '${this.pool.name}'`, 'take one with `connect()` and pass it to `client.query()`'))
     return this.pool[poolCore].query<R>(this.context, text, values, true)
   }
 
@@ -92,7 +96,10 @@ export class PostgresHandle implements AsyncDisposable {
     const client = await this.#checkout('start a transaction')
     // Its refused writes are the caller's doing, not a sign that the server was demoted.
     if (options?.readOnly === true) client[clientState].readOnlyTransaction = true
-    const context = this.context ?? liveOperation()
+    const operation = this.context ?? liveOperation()
+    // Begun while its operation is being disposed, it is cleanup (a disposer releasing what the operation held):
+    // an abort that came before is not its to honour, and none can come after, so it is not watched for one.
+    const context = operation?.disposed === true ? undefined : operation
     // Aborted while its checkout was granted: nothing has begun, so nothing is rolled back.
     if (context?.aborted) {
       client.release()

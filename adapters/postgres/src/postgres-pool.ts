@@ -1,5 +1,4 @@
 import {
-  InvalidOptionError,
   type ManagedPool,
   type PoolEventMap,
   type PoolEventName,
@@ -17,22 +16,13 @@ import { checkOption, controlQuery, outsideOperations } from '@lifeguard/core/ad
 import type * as pg from 'pg'
 import { PgPoolCore } from './internal/pool-core.js'
 import { resolveOptions } from './internal/resolve-options.js'
-import { checkCallback, notAQuery } from './internal/query-text.js'
+import { checkCallback, isSubmittable, notAQuery, submittableRefused } from './internal/query-text.js'
 import { poolCore } from './internal/symbols.js'
 import type { PostgresPoolOptions } from './options.js'
 import type { QueryText, QueryValues } from './query-types.js'
 
 /** A client checked out of a PostgreSQL pool: a `pg.PoolClient`; call `release()` exactly once. */
 export type PostgresPoolClient = pg.PoolClient
-
-function submittableRefused(pool: string): InvalidOptionError {
-  const expected = 'SQL text or a query config'
-  return new InvalidOptionError(
-    'text',
-    expected,
-    `Could not run the query on pool '${pool}'. A submittable (pg-cursor, pg-query-stream) runs on a client: take one with \`connect()\` and pass it to \`client.query()\`, or use the drop-in \`Pool\`, whose \`query()\` takes it.`,
-  )
-}
 
 /** pg's callback for `connect(callback)`. */
 export type ConnectCallback = (error: Error | undefined, client: PostgresPoolClient | undefined, done: (release?: Error | boolean) => void) => void
@@ -254,7 +244,7 @@ export class PostgresPool implements ManagedPool {
     // pg sends a function as an empty query (which "succeeds"); pg.Pool calls it back with an error instead.
     if (typeof text === 'function') return callBackLater(text as (error: Error) => void, notAQuery())
     // Sent as a config, a cursor or stream would never settle and keep its connection: refused at once.
-    if (typeof text === 'object' && text !== null && typeof (text as { submit?: unknown }).submit === 'function') throw submittableRefused(this.name)
+    if (isSubmittable(text)) throw submittableRefused(`run the query on pool '${this.name}'`, 'take one with `connect()` and pass it to `client.query()`, or use the drop-in `Pool`, whose `query()` takes it')
     if (typeof values === 'function') {
       callback = values
       values = undefined

@@ -5,7 +5,7 @@ import type { QueryText, QueryValues } from './query-types.js'
 import type { StatementCancels } from './internal/statement-cancels.js'
 import { clientState, transactionStatus, type PooledClient } from './internal/pooled-client.js'
 import { abortedStatementError, runStatement, statementError } from './internal/run-query.js'
-import { isQueryText, notAQuery } from './internal/query-text.js'
+import { isQueryText, isSubmittable, notAQuery, submittableRefused } from './internal/query-text.js'
 import { sqlOperationName } from './internal/sql-operation-name.js'
 import { finishTransaction } from './internal/symbols.js'
 
@@ -64,6 +64,8 @@ export class PostgresTransaction {
   /**
    * Runs a query inside the transaction.
    *
+   * @throws {InvalidOptionError} for anything but SQL text or a query config: a cursor or stream runs on a
+   *   client from `connect()`, in a transaction begun on it
    * @throws {DisposedError} once the transaction has finished, or when its operation ended while it ran
    * @throws {OperationAbortedError} when its operation aborted before or while it ran (the transaction rolls back)
    * @throws {ConnectionLostError} when the connection failed (the server rolls the transaction back)
@@ -77,6 +79,10 @@ export class PostgresTransaction {
     // it, each statement committed on its own, while `transaction()` reports the whole as failed.
     if (endedByStatement(this.#client)) return Promise.reject(endedError(this.#pool))
     if (!isQueryText(text)) return Promise.reject(notAQuery())
+    // It would never settle: the transaction would neither commit nor give its connection back.
+    if (isSubmittable(text)) {
+      return Promise.reject(submittableRefused(`run a query in the transaction on pool '${this.#pool}'`, 'take one with `connect()` and run `BEGIN`, the cursor or stream, and `COMMIT` on it'))
+    }
     const context = this.#context
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
     return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent) => this.#failure(error, sent), this.#cancels, context).then((result) => {

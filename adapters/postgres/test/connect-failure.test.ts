@@ -17,6 +17,8 @@ test('what goes away by itself: a server starting or stopping, too many connecti
   // taken for refusals, they failed the waiting query with PostgresConnectError under load.
   for (const code of ['57P01', '57P02', '57P03', '57P05', '25P03', '53300', '08006']) assert.not.ok(isPermanentConnectError(serverError(code)), code)
   assert.not.ok(isPermanentConnectError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })))
+  // Five letters like a SQLSTATE, but a socket's: the server closing it while the session started.
+  for (const code of ['EPIPE', 'EPERM']) assert.not.ok(isPermanentConnectError(Object.assign(new Error(`write ${code}`), { code })), code)
 })
 
 test("pg's own refusals while authenticating, which carry no SQLSTATE: no password where the server asks for one", () => {
@@ -42,6 +44,12 @@ test('PostgresConnectError says the server refused only when the server answered
   const unset = new PostgresConnectError('orders', 'postgres://app@db:5432/orders', new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string'))
   assert.is(unset.message, "Could not connect pool 'orders' to postgres://app@db:5432/orders. The connection could not be set up: SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string.")
   assert.is(unset.sqlState, undefined)
+  // TLS that does not fit the server: Node's code is no SQLSTATE, and the server refused nothing.
+  const tls = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })
+  assert.ok(isPermanentConnectError(tls))
+  const mismatch = new PostgresConnectError('orders', 'postgres://app@db:5432/orders', tls)
+  assert.is(mismatch.sqlState, undefined)
+  assert.is(mismatch.message, "Could not connect pool 'orders' to postgres://app@db:5432/orders. The connection could not be set up: self-signed certificate.")
 })
 
 test("PgBouncer's refusals, all 08P01: by its wording, the lasting ones from the ones that pass", () => {

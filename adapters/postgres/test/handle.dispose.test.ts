@@ -206,4 +206,49 @@ test("a disposer's cleanup query runs after its operation aborted, and counts as
   await container.dispose()
 })
 
+test("an aborted operation's disposers run their cleanup through its handle: a statement and a transaction, neither cancelled nor refused", async ({ pool }) => {
+  const done: string[] = []
+  const container = createServiceContainer().scoped('lock', (r) => ({ handle: createPostgresHandle(pool, r.resolve('operationContext')) }), {
+    dispose: async ({ handle }) => {
+      // Long enough for a cancel request to land: before the fix one was sent as it started.
+      await handle.query('SELECT pg_sleep(0.2)')
+      done.push('statement')
+      await handle.transaction(async (tx) => {
+        await tx.query('SELECT 1')
+      })
+      done.push('transaction')
+      await handle.dispose()
+    },
+  })
+  const controller = new AbortController()
+  await runOperation('jobs', 'release-lock', (context) => {
+    context.get('lock')
+    controller.abort(new Error('deadline'))
+  }, { container, signal: controller.signal })
+  assert.equal(done, ['statement', 'transaction'])
+  await container.dispose()
+})
+
+test("container.dispose() under a running operation: the operation's disposers still get connections", async ({ pool }) => {
+  let cleanup: number | undefined
+  // The cleanup goes through a handle of the operation, taken in the factory.
+  const container = createServiceContainer().scoped('lock', (r) => ({ handle: createPostgresHandle(pool, r.resolve('operationContext')) }), {
+    dispose: async ({ handle }) => {
+      const { rows } = await handle.query<{ n: number }>('SELECT 1 AS n')
+      cleanup = rows[0]?.n
+      await handle.dispose()
+    },
+  })
+  const context = OperationContext.create('jobs', 'hold-lock', { container })
+  context.get('lock')
+  // A shutdown while the job still runs: the container aborts the operation and disposes its scope.
+  await container.dispose()
+  // Before the fix the operation read as aborted and not disposed, so the cleanup's query was refused.
+  assert.is(cleanup, 1, 'the cleanup ran')
+  assert.ok(context.aborted)
+  assert.ok(context.disposed, 'disposed with its scope')
+  await context.dispose()
+  assert.ok(context.ended)
+})
+
 test.run()

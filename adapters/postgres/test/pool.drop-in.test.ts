@@ -109,6 +109,19 @@ test("an idle client's error is emitted as 'error' with the client, and never cr
   await ended(pool, appName)
 })
 
+test("an idle client's 'error' is redacted, as every error the pool reports", async () => {
+  // Trust auth takes any password: one that the server's termination message happens to quote shows the
+  // redaction on a real error ("terminating connection due to administrator command").
+  const { pool, appName } = pgStylePool('drop-in-idle-error-redacted', { password: 'administrator' })
+  await pool.query('SELECT 1')
+  const messages: string[] = []
+  pool.on('error', (error) => void messages.push(error.message))
+  await terminate(appName)
+  await until('the error event', () => messages.length === 1)
+  assert.equal(messages, ['terminating connection due to *** command'])
+  await ended(pool, appName)
+})
+
 test('reports a failed new connection to its caller at once, as pg does', async () => {
   const pool = new Pool({ host: '127.0.0.1', port: 9, user: 'nobody', max: 2 })
   const started = Date.now()

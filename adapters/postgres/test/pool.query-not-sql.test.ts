@@ -2,6 +2,7 @@ import { createServiceContainer, InvalidOptionError, OperationContext } from '@l
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Pool, registerPostgres } from '../src/index.js'
+import Cursor from 'pg-cursor'
 import { pgConfig } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
@@ -43,6 +44,30 @@ test('context.postgres.query() and tx.query() refuse anything but SQL text or a 
       assert.instance(refused, InvalidOptionError)
       assert.equal((await tx.query<{ n: number }>('SELECT 1 AS n')).rows, [{ n: 1 }], 'the transaction goes on')
     })
+  } finally {
+    await context.dispose()
+  }
+  await closeAndCheck(pool, appName)
+})
+
+test('context.postgres.query() and tx.query() refuse a cursor: it never settles, and would hold its connection and the disposal for good', async () => {
+  const { pool, appName } = testPool('query-cursor-handle', { maxSize: 1 })
+  const context = OperationContext.create('api', 'cursor', { container: registerPostgres(createServiceContainer(), pool) })
+  try {
+    const query = context.postgres.query as unknown as (text: unknown) => Promise<unknown>
+    const error = await query.call(context.postgres, new Cursor('SELECT 1')).then(() => assert.unreachable('the cursor was run'), (error: unknown) => error)
+    assert.instance(error, InvalidOptionError)
+    assert.is((error as InvalidOptionError).option, 'text')
+    assert.match((error as Error).message, `Could not run the query on pool '${pool.name}'. A submittable (pg-cursor, pg-query-stream) runs on a client: take one with \`connect()\``)
+    assert.is(pool.getPoolMetrics().activeConnections, 0, 'no connection was taken for it')
+    await context.postgres.transaction(async (tx) => {
+      const refused = await (tx.query as unknown as (text: unknown) => Promise<unknown>).call(tx, new Cursor('SELECT 1')).then(() => undefined, (error: unknown) => error)
+      assert.instance(refused, InvalidOptionError)
+      assert.match((refused as Error).message, 'Could not run a query in the transaction')
+      assert.equal((await tx.query<{ n: number }>('SELECT 1 AS n')).rows, [{ n: 1 }], 'the transaction goes on')
+    })
+    // The one connection went back: a cursor run on it would have kept it.
+    assert.equal((await context.postgres.query<{ n: number }>('SELECT 2 AS n')).rows, [{ n: 2 }])
   } finally {
     await context.dispose()
   }

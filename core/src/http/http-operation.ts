@@ -111,6 +111,19 @@ export class HttpOperation {
     }
   }
 
+  /**
+   * The response was sent in full by a handler that may go on running (Koa's `ctx.respond = false`: the handler
+   * ends the response itself, then may still use its services). Unlike `closed(true)`, disposal waits for the
+   * handler chain to settle.
+   */
+  finishedByHandler(): void {
+    if ((this.#state & CLOSED) !== 0) return
+    this.#state |= CLOSED
+    if ((this.#state & SETTLED) !== 0 || this.#downstream === undefined) return this.#dispose()
+    const settle = (): void => this.settled()
+    this.#downstream.then(settle, settle)
+  }
+
   #dispose(): void {
     if ((this.#state & DISPOSED) !== 0) return
     this.#state |= DISPOSED

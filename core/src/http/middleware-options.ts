@@ -2,7 +2,7 @@ import { InvalidOptionError } from '../errors.js'
 import { validateOptions, type OptionRule, type OptionRules } from '../options.js'
 import { containerRule, type ServiceContainer } from '../service-container.js'
 import { requestIdGenerator } from './request-id.js'
-import { isPrintableId, printableNameRule } from '../operation-context.js'
+import { isPrintableId, printableNameRule } from '../operation-options.js'
 
 /**
  * The options every Lifeguard HTTP middleware takes. `Input` is what the framework hands a handler

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js'
 import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '../errors.js'
-import { liveOperation, OperationContext, refusedForAbort } from '../operation-context.js'
+import { OperationContext } from '../operation-context.js'
+import { liveOperation, refusedForAbort } from '../operation-hooks.js'
 import type { LivePoolState } from '../pool-stats.js'
 import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { DisconnectReason } from '../pool-events.js'

@@ -1,6 +1,7 @@
 import type { Clock, ClockTimer } from '../clock.js'
 import { outsideOperations } from '../context-storage.js'
-import { countWait, watchAbort, type OperationContext } from '../operation-context.js'
+import type { OperationContext } from '../operation-context.js'
+import { countWait, watchAbort } from '../operation-hooks.js'
 import type { PooledConnection } from './pooled-connection.js'
 
 /** How a waiter is answered: a connection, or the error it gets instead. */

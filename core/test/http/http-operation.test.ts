@@ -172,4 +172,40 @@ test('a bad name is refused naming the option: as a string at once, from a funct
   assert.is(container.openScopes, 0)
 })
 
+test('a response the handler ended by itself, while the chain runs on (Koa\'s respond = false), keeps the scope until the chain settles', async () => {
+  const { operation, disposed } = start()
+  let finish!: () => void
+  operation.run(() => new Promise<void>((resolve) => (finish = resolve)))
+  operation.finishedByHandler()
+  operation.closed(false)
+  await tick()
+  assert.is(disposed(), 0, 'the handler still runs')
+  assert.not.ok(operation.context.aborted, 'a response sent in full is no disconnect')
+  finish()
+  await tick()
+  assert.is(disposed(), 1)
+})
+
+test('a default name built from what the client sent is kept printable and bounded', () => {
+  const container = createServiceContainer()
+  const settings = httpMiddlewareSettings({ container })
+  // A byte 0x85 in a path no route matched reaches the name as U+0085 (NEL), which log viewers take for a line break.
+  const unmatched = new HttpOperation(settings, () => 'GET /x\u0085injected\u2028line', undefined)
+  assert.is(unmatched.context.operation, 'GET /x\\u0085injected\\u2028line')
+  // A parameterized mount path holds the client's value, of any length.
+  const long = new HttpOperation(settings, () => `GET /t/${'a'.repeat(400)}/orders/:id`, undefined)
+  assert.is(long.context.operation.length, 256)
+  assert.ok(long.context.operation.endsWith('...'))
+  // Cut between characters: an emoji across the cut is left out whole.
+  const emoji = new HttpOperation(settings, () => `GET /${'a'.repeat(247)}\u{1F600}\u{1F600}tail${'b'.repeat(300)}`, undefined)
+  assert.is(emoji.context.operation, `GET /${'a'.repeat(247)}...`)
+  emoji.closed(true)
+  const plain = new HttpOperation(settings, () => 'GET /orders/:id', undefined)
+  assert.is(plain.context.operation, 'GET /orders/:id')
+  unmatched.closed(true)
+  long.closed(true)
+  plain.closed(true)
+  assert.is(container.openScopes, 0)
+})
+
 test.run()

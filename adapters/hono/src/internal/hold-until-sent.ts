@@ -7,16 +7,24 @@ import type { Context } from 'hono'
  * read, or until the runtime cancels it (the client went away).
  */
 export function holdUntilSent(c: Context, operation: HttpOperation): void {
-  const body = c.finalized ? c.res.body : null
-  if (!(body instanceof ReadableStream)) return operation.closed(true)
   // A HEAD response sends no body: Hono answers it from the GET route and drops that body unread, so a
-  // watch on it would never end (one scope left open per HEAD request). Cancelled here, a streamed body's
-  // producer stops (Hono's `onAbort`) instead of waiting for good on a write nobody reads.
+  // watch on it would never end (one scope left open per HEAD request).
   if (c.req.raw.method === 'HEAD') {
-    void body.cancel().catch(() => undefined)
+    cancelBody(c)
     return operation.closed(true)
   }
+  const body = c.finalized ? c.res.body : null
+  if (!(body instanceof ReadableStream)) return operation.closed(true)
   c.res = new Response(watched(body as ReadableStream<Uint8Array>, (finished) => operation.closed(finished)), c.res)
+}
+
+/**
+ * Cancels the body of a response nobody will read (a HEAD request's, answered from the GET route): a streamed
+ * body's producer stops (Hono's `onAbort`) instead of waiting for good on a write nobody reads.
+ */
+export function cancelBody(c: Context): void {
+  const body = c.finalized ? c.res.body : null
+  if (body instanceof ReadableStream) void body.cancel().catch(() => undefined)
 }
 
 // A copy of `body` that calls `done` once: `true` when the body has been read to its end, `false` when it

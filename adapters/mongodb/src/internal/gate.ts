@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { performance } from 'node:perf_hooks'
 import { OperationAbortedError, OperationContext, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
 import { liveOperation, refusedForAbort, type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
 import type { Redact } from './redacting-streams.js'
@@ -189,17 +188,19 @@ export class Gate {
   }
 
   async #wait(source: Abortable | undefined): Promise<Checkout> {
-    const started = performance.now()
+    // On the pool's clock, as the admission's timeout is: a manual one in tests.
+    const clock = this.#monitor.clock
+    const started = clock.now()
     try {
       await this.#queue.acquire(waitSignal(source))
     } catch (error) {
       // Several waiters time out together: by the time each hears of it, the others have left the queue.
-      if (error instanceof PoolTimeoutError) this.#monitor.timedOut(performance.now() - started, error.waiting ?? this.#queue.waiting, error.cause)
+      if (error instanceof PoolTimeoutError) this.#monitor.timedOut(clock.now() - started, error.waiting ?? this.#queue.waiting, error.cause)
       else if (error instanceof PoolExhaustedError) this.#monitor.rejected()
       else if (error instanceof OperationAbortedError && error.queued) this.#monitor.abandoned()
       throw error
     }
-    return this.#acquired(performance.now() - started, source)
+    return this.#acquired(clock.now() - started, source)
   }
 
   // Starts the monitor's checkout, owned by `ownerOf(source)`: given explicitly, as `undefined` (no one's) too.

@@ -1,5 +1,6 @@
 // Classifies a failed connection attempt: worth retrying until the acquire deadline, or not.
 import { LifeguardError } from '@lifeguard/core'
+import { sqlStateOf } from './sql-state.js'
 
 // SQLSTATE classes and codes that go away by themselves: connection exceptions (08), insufficient
 // resources (53: too many connections), and "the server is starting up / shutting down" (57P0x).
@@ -33,9 +34,11 @@ export function isPermanentConnectError(error: unknown, passwordFromFunction = f
   // one, a SCRAM exchange that fails. Settings, which another attempt does not change; unless the password
   // comes from a function, which is asked again at every attempt (a secrets cache filled meanwhile).
   if (code === undefined && pgAuthRefusal.test(error.message)) return !(passwordFromFunction && missingPassword.test(error.message))
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false
-  if (code === '08P01' && poolerRefusal.test(error.message)) return true
-  return !transientClasses.has(code.slice(0, 2)) && !transientCodes.has(code)
+  // A socket error (`EPIPE`, five letters too) is no answer from the server: worth another attempt.
+  const sqlState = sqlStateOf(error)
+  if (sqlState === undefined) return false
+  if (sqlState === '08P01' && poolerRefusal.test(error.message)) return true
+  return !transientClasses.has(sqlState.slice(0, 2)) && !transientCodes.has(sqlState)
 }
 
 const pgAuthRefusal = /^SASL: |client password must be a (non-empty )?string|^Password must be a string/

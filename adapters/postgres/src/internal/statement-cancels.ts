@@ -37,8 +37,10 @@ export class StatementCancels {
     this.#running.add(client)
     // One watcher per pool, kept by the context (as for the engine's waiting checkouts), not one per statement.
     watchAbort(context, this.#aborted)
-    // Aborted between its checkout and now: no abort is left to come, so it is cancelled as it starts.
-    if (context.aborted && !abortedByItsEnd(context)) stop(client)
+    // Aborted between its checkout and now: no abort is left to come, so it is cancelled as it starts. Not a
+    // statement sent while the operation is being disposed: that is its disposers' cleanup, which gets its
+    // connection after an abort (see `refusedForAbort`) and must be let run.
+    if (context.aborted && !abortedByItsEnd(context) && !context.disposed) stop(client)
   }
 
   /** That statement ended (answered, failed or cancelled). */

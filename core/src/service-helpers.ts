@@ -1,0 +1,41 @@
+import { hasErrorCode, RegistrationError, ResolutionError } from './errors.js'
+import { describeValue } from './options.js'
+
+// Small helpers the container and its scopes share.
+
+export function defaultDisposer(instance: unknown): ((instance: unknown) => unknown) | undefined {
+  if (typeof instance !== 'object' && typeof instance !== 'function') return undefined
+  if (instance === null) return undefined
+  const disposable = instance as { [Symbol.asyncDispose]?: () => Promise<void>; [Symbol.dispose]?: () => void }
+  if (typeof disposable[Symbol.asyncDispose] === 'function') return (i) => (i as typeof disposable)[Symbol.asyncDispose]!()
+  if (typeof disposable[Symbol.dispose] === 'function') return (i) => (i as typeof disposable)[Symbol.dispose]!()
+  return undefined
+}
+
+export function noop(): void {}
+
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+// A bad name given to a registration or `provide()`: said as it was, never converted (a symbol would throw).
+export function badName(action: string, name: unknown): RegistrationError {
+  return new RegistrationError(`Could not ${action}. Expected a non-empty string name, got ${describeName(name)}.`)
+}
+
+// A bad name given to `resolve()`: `undefined` would otherwise match nothing provided and resolve to undefined.
+export function badResolve(name: unknown, path: readonly string[]): ResolutionError {
+  return new ResolutionError('unknown', [...path, String(name)], `Could not resolve a service. Expected a non-empty string name, got ${describeName(name)}.`)
+}
+
+function describeName(name: unknown): string {
+  return name === '' ? 'an empty string' : describeValue(name)
+}
+
+export function wrapFactoryError(error: unknown, path: readonly string[]): unknown {
+  // By code, not `instanceof`: a factory may resolve from a scope of another copy of this package.
+  if (hasErrorCode(error, 'ERR_RESOLUTION') || hasErrorCode(error, 'ERR_DISPOSED')) return error
+  const name = path[path.length - 1] ?? '?'
+  const reason = error instanceof Error ? error.message : String(error)
+  return new ResolutionError('factory', path, `Could not resolve '${name}'. Its factory failed: ${reason}`, { cause: error })
+}
