@@ -12,20 +12,24 @@ const root = new URL('..', import.meta.url).pathname
 const only = process.argv.slice(2) // optional package names or folders to restrict the run
 
 // A package's suite that runs longer than this is stopped and counted as failed: a handle a test left open
-// (uvu never exits on its own) would otherwise hold the run, and CI, for good.
-const packageLimitMillis = Number(process.env.LIFEGUARD_TEST_PACKAGE_LIMIT_MINUTES ?? 20) * 60_000
+// (uvu never exits on its own) would otherwise hold the run, and CI, for good. 0: no limit.
+const limitMinutes = Number(process.env.LIFEGUARD_TEST_PACKAGE_LIMIT_MINUTES ?? 20)
+const packageLimitMillis = Number.isFinite(limitMinutes) && limitMinutes > 0 ? limitMinutes * 60_000 : undefined
+// How long a stopped suite gets to clean up (its private clusters stop on SIGTERM) before it is killed.
+const stopGraceMillis = 10_000
 const running = new Set()
-for (const signal of ['SIGINT', 'SIGTERM']) {
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.on(signal, () => {
-    for (const child of running) stopGroup(child)
-    process.exit(130)
+    // The suites run in process groups of their own, which a terminal's Ctrl-C does not reach: passed on.
+    Promise.all([...running].map((child) => stop(child, signal))).then(() => process.exit(code))
   })
 }
 
 // `limitMillis`: the child runs in a process group of its own, stopped whole when the limit passes.
 function run(command, args, options = {}, limitMillis = undefined) {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: limitMillis !== undefined, ...options })
+    const detached = options.detached ?? true
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached, ...options })
     running.add(child)
     let output = ''
     let timedOut = false
@@ -41,23 +45,46 @@ function run(command, args, options = {}, limitMillis = undefined) {
         ? undefined
         : setTimeout(() => {
             timedOut = true
-            stopGroup(child)
+            // A process outside the group that still holds the pipes would keep 'close' from coming.
+            stop(child, 'SIGTERM').then(() => setTimeout(() => finish(null, 'SIGKILL'), 1_000))
           }, limitMillis)
-    child.on('close', (code, signal) => {
+    let settled = false
+    const finish = (code, signal) => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       running.delete(child)
+      child.stdout.destroy()
+      child.stderr.destroy()
       resolve({ code: code ?? (signal ? 1 : 0), output, timedOut })
-    })
+    }
+    child.on('close', finish)
   })
 }
 
-// The child's whole process group (uvu under npm), or the child alone when it has no group of its own.
-function stopGroup(child) {
-  try {
-    process.kill(-child.pid, 'SIGKILL')
-  } catch {
-    child.kill('SIGKILL')
+// Sends `signal` to the child's process group (uvu under npm), then SIGKILL if it has not exited within the
+// grace. Resolves once it has exited, or the grace after the SIGKILL has passed.
+function stop(child, signal) {
+  const send = (which) => {
+    try {
+      process.kill(-child.pid, which)
+    } catch {
+      child.kill(which)
+    }
   }
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const exited = () => {
+      clearTimeout(kill)
+      resolve()
+    }
+    child.once('exit', exited)
+    send(signal)
+    const kill = setTimeout(() => {
+      send('SIGKILL')
+      setTimeout(resolve, 1_000)
+    }, stopGraceMillis)
+  })
 }
 
 function workspaces() {
@@ -104,6 +131,11 @@ if (!existsSync(join(root, 'node_modules', '.bin', 'turbo'))) {
 }
 const { default: pg } = await import('pg')
 const selected = workspaces()
+if (selected.length === 0) {
+  console.error(`No package with tests matches ${only.map((o) => `'${o}'`).join(', ') || 'the workspaces'} (give a package name or its folder).`)
+  console.log('\n0 passed, 1 failed')
+  process.exit(1)
+}
 const missing = await preflight(requirementsOf(root, selected.map((w) => w.dir)), pg)
 if (missing.length > 0) {
   for (const line of missing) console.error(`Missing: ${line}`)
@@ -140,12 +172,18 @@ if (exitCode === 0) {
       console.error(`${workspace.name} ran no test: counted as a failure.`)
       packageFailed = 1
     }
+    // None are skipped in a normal run: a skip is a leftover `.only` or `.skip`, or a suite pointed elsewhere
+    // (MONGODB_URI runs the MongoDB suite against a real server, whose fault tests it skips).
+    if (t.skipped > 0 && process.env.LIFEGUARD_TEST_ALLOW_SKIPPED !== '1') {
+      console.error(`${workspace.name} skipped ${t.skipped} test(s): counted as failures (LIFEGUARD_TEST_ALLOW_SKIPPED=1 allows them; MONGODB_URI set makes the MongoDB suite skip its fault tests).`)
+      packageFailed += t.skipped
+    }
     failed += packageFailed
     if (packageFailed > 0) exitCode = 1
   }
 }
 
-// The last line stays `N passed, N failed`; skipped tests (none are expected) are said on the line before.
+// The last line stays `N passed, N failed`; skipped tests (failures unless allowed) are said on the line before.
 if (skipped > 0) console.log(`\n${skipped} skipped`)
 console.log(`\n${passed} passed, ${failed} failed`)
 process.exit(exitCode)

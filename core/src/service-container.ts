@@ -160,6 +160,8 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
     const outcomes = await Promise.allSettled(
       open.map((scope) => {
         if (scope.disposed) return scope.dispose().then(noop, noop)
+        // Read first: a scope that created nothing lets go of what it was provided as it is disposed.
+        const context = scope.providedContext()
         const disposing = scope.dispose()
         // Reported once, to this caller: the operation that ends meanwhile or later (its adapter or
         // `runOperation` disposes the scope too) must not send the same failure to `onError` or its caller.
@@ -167,7 +169,7 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
         // Its operation is disposed with it, as its owner would have: it reads as disposed from now on, so its
         // disposers' cleanup gets connections although it aborted (see `refusedForAbort`), and it ends when the
         // scope has gone. Its `dispose()` now waits on the handed-over disposal, which reports nothing.
-        void scope.providedContext()?.dispose()
+        void context?.dispose()
         return disposing
       }),
     )

@@ -78,6 +78,15 @@ run("disposing the container disposes the running operations too: their disposer
   assert.ok(operation?.ended, 'it ended with its scope')
 })
 
+run('disposing the container ends a running operation whose scope holds nothing to dispose too', async () => {
+  const container = createServiceContainer()
+  const context = OperationContext.create('worker', 'idle', { container })
+  await container.dispose()
+  assert.ok(context.aborted)
+  assert.ok(context.disposed)
+  assert.ok(context.ended)
+})
+
 run('a bad option is refused in the name of runOperation, the function called', async () => {
   const error = await rejects(runOperation('worker', 'nightly', () => undefined, { container: createServiceContainer(), deadlineMillis: -1 }), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'deadlineMillis')

@@ -44,11 +44,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   }
 }
 
-// libpq's settings as a URL: names encoded, an IPv6 address in brackets.
+// libpq's settings as a URL, encoded as pg reads it back (the user name with decodeURIComponent, the database
+// name with decodeURI, which leaves `?` and `#` encoded: such a name needs DATABASE_URL); an IPv6 address in brackets.
 function urlFromPgSettings(env: NodeJS.ProcessEnv): string {
   const host = env.PGHOST ?? '127.0.0.1'
   const authority = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
-  return `postgres://${encodeURIComponent(env.PGUSER ?? 'postgres')}@${authority}:${env.PGPORT ?? '5432'}/${encodeURIComponent(env.PGDATABASE ?? 'test')}`
+  const database = env.PGDATABASE ?? 'test'
+  if (/[?#%]/.test(database)) throw new Error("PGDATABASE holds '?', '#' or '%', which a URL cannot carry to pg: set DATABASE_URL instead.")
+  return `postgres://${encodeURIComponent(env.PGUSER ?? 'postgres')}@${authority}:${env.PGPORT ?? '5432'}/${encodeURI(database)}`
 }
 
 function checkUrl(name: string, value: string, protocols: readonly string[], shape: string): void {

@@ -1,12 +1,23 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import pg from 'pg'
 import { loadConfig } from '../src/config.js'
+
+// What pg reads from a connection string (nothing connects).
+const readBack = (connectionString: string): Record<string, unknown> => {
+  const { user, host, database } = new pg.Client({ connectionString })
+  return { user, host, database }
+}
 
 const Config = suite('job-worker config')
 
 Config("builds the database URL from libpq's settings when DATABASE_URL is unset: names encoded, IPv6 in brackets", () => {
   assert.is(loadConfig({}).databaseUrl, 'postgres://postgres@127.0.0.1:5432/test')
-  assert.is(loadConfig({ PGHOST: '::1', PGUSER: 'app user', PGDATABASE: 'orders/eu' }).databaseUrl, 'postgres://app%20user@[::1]:5432/orders%2Feu')
+  const url = loadConfig({ PGHOST: '::1', PGUSER: 'app@eu', PGDATABASE: 'orders eu/1' }).databaseUrl
+  assert.is(url, 'postgres://app%40eu@[::1]:5432/orders%20eu/1')
+  // What pg reads back from it.
+  assert.equal(readBack(url), { user: 'app@eu', host: '::1', database: 'orders eu/1' })
+  assert.throws(() => loadConfig({ PGDATABASE: 'orders#1' }), /PGDATABASE holds '\?', '#' or '%'/)
   assert.is(loadConfig({ DATABASE_URL: 'postgres://app@db:5432/billing', PGHOST: 'ignored' }).databaseUrl, 'postgres://app@db:5432/billing')
 })
 
