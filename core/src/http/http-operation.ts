@@ -105,10 +105,7 @@ export class HttpOperation {
     this.context.abort()
     if ((this.#state & SETTLED) !== 0) return this.#dispose()
     // Only now, after a disconnect, does the chain's end matter: no promise per request otherwise.
-    if (this.#downstream !== undefined) {
-      const settle = (): void => this.settled()
-      this.#downstream.then(settle, settle)
-    }
+    this.#settleWithChain()
   }
 
   /**
@@ -120,6 +117,12 @@ export class HttpOperation {
     if ((this.#state & CLOSED) !== 0) return
     this.#state |= CLOSED
     if ((this.#state & SETTLED) !== 0 || this.#downstream === undefined) return this.#dispose()
+    this.#settleWithChain()
+  }
+
+  // `settled()` once the chain `run()` returned settles, if it returned a promise.
+  #settleWithChain(): void {
+    if (this.#downstream === undefined) return
     const settle = (): void => this.settled()
     this.#downstream.then(settle, settle)
   }
