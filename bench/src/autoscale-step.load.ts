@@ -249,9 +249,13 @@ export async function runSetup(setup: Setup, phases: readonly Phase[], trace: bo
   }
 }
 
-// The connections ready and the throughput of the burst's first seconds, a tick apart (with --trace).
+// The connections ready and the throughput of the first seconds of the burst and of each switch of query
+// within it, a tick apart (with --trace). (The last boundary ends the burst: the calm after it is left out.)
 function traceBurstStart(run: Omit<StepRun, 'resizes'>): void {
-  const burstAt = run.boundaries[0] ?? 0
-  const ticks = run.series.filter((point) => point.seconds >= burstAt && point.seconds < burstAt + 3)
-  process.stderr.write(`  burst: ${ticks.map((p) => `${p.seconds.toFixed(1)}s ${p.ready}/${Math.round(p.throughput)}`).join(' ')}\n`)
+  const starts = run.boundaries.length > 1 ? run.boundaries.slice(0, -1) : [run.boundaries[0] ?? 0]
+  for (const [index, at] of starts.entries()) {
+    const ticks = run.series.filter((point) => point.seconds >= at && point.seconds < at + 3)
+    const label = index === 0 ? 'burst' : `switch at ${at.toFixed(1)}s`
+    process.stderr.write(`  ${label}: ${ticks.map((p) => `${p.seconds.toFixed(1)}s ${p.ready}/${Math.round(p.throughput)}`).join(' ')}\n`)
+  }
 }

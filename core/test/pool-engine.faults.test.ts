@@ -77,6 +77,36 @@ test("a warm-up's failing check of an idle connection leaves no waiter beside an
   assert.equal(counts(), { total: 1, active: 1, idle: 0, pending: 0, waiting: 0 })
 })
 
+test("a caller that came during a warm-up whose connection attempt failed gets the retry it would have had from its own attempt", async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ acquireTimeoutMillis: 0 })
+  factory.auto = false
+  const warming = engine.warmup({ connections: 1 }).catch((error: Error) => error.name)
+  const waiting = engine.acquire(undefined) // no attempt of its own: the warm-up's covers it
+  await clock.advance(0)
+  assert.is(factory.pending.length, 1)
+  factory.failNext(new Error('connect ECONNREFUSED')) // the server still starting
+  assert.is(await warming, 'PoolWarmupError')
+  factory.auto = true
+  await clock.advance(25) // the first backoff
+  const lease = await Promise.race([waiting, clock.advance(1000).then(() => undefined)])
+  assert.ok(lease !== undefined, 'served after the backoff, not left waiting with no attempt for it')
+  engine.release(lease)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
+})
+
+test("a caller that came during a warm-up whose connection attempt met a permanent error fails at once with it", async () => {
+  const { engine, factory, clock } = fakeEngine({ acquireTimeoutMillis: 0 })
+  const denied = new Error('password authentication failed')
+  factory.permanent.add(denied)
+  factory.auto = false
+  const warming = engine.warmup({ connections: 1 }).catch((error: Error) => error.name)
+  const waiting = engine.acquire(undefined).then(() => 'served', (error: Error) => error.message)
+  await clock.advance(0)
+  factory.failNext(denied)
+  assert.is(await warming, 'PoolWarmupError')
+  assert.is(await Promise.race([waiting, clock.advance(1000).then(() => 'still waiting')]), 'password authentication failed')
+})
+
 test('a validation that throws rather than rejects fails that connection, and the counts stay right', async () => {
   const { engine, factory, clock, counts } = fakeEngine({ validateAfterIdleMillis: 0 })
   engine.release(await engine.acquire(undefined))

@@ -27,6 +27,20 @@ test('includes the mount path of a router', async () => {
   assert.equal(await operationNames(await listen(app), '/api/orders/42?x=1', disposed), { inHandler: 'GET /api/orders/:id', atDispose: 'GET /api/orders/:id' })
 })
 
+test('mounted on a route under a parameterized mount path, the name is kept printable and bounded like every default name', async () => {
+  const { container, disposed } = namingContainer()
+  const app = quietApp()
+  const router = express.Router()
+  router.get('/orders/:id', lifeguard({ container }), answer)
+  app.use('/t/:tenant', router)
+  const tenant = 't'.repeat(1000) // what the client sent, in req.baseUrl
+  const { inHandler, atDispose } = await operationNames(await listen(app), `/t/${tenant}/orders/1`, disposed)
+  assert.is(inHandler.length, 256, 'cut at 256 characters')
+  assert.ok(inHandler.startsWith(`GET /t/ttt`), inHandler)
+  assert.is(atDispose, inHandler)
+  assert.equal(await operationNames(await listen(app), '/t/acme/orders/1', disposed), { inHandler: 'GET /t/acme/orders/:id', atDispose: 'GET /t/acme/orders/:id' })
+})
+
 test('is named before the handler awaits when async middleware runs before lifeguard()', async () => {
   const { container, disposed } = namingContainer()
   const app = quietApp()

@@ -114,11 +114,18 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     c.header(requestIdHeader, operation.requestId)
     return operation.run(next).then(
       () => {
-        if (retryAfter !== undefined) mapError(c)
-        // A handler's own `Response` (a redirect, a proxied or hand-built error) never took the header set above.
-        if (!c.res.headers.has(requestIdHeader)) c.header(requestIdHeader, operation.requestId)
-        operation.settled()
-        holdUntilSent(c, operation)
+        try {
+          if (retryAfter !== undefined) mapError(c)
+          // A handler's own `Response` (a redirect, a proxied or hand-built error) never took the header set
+          // above. Not a WebSocket upgrade's 101: Hono would rebuild it, which the runtimes refuse or which loses the socket.
+          if (c.res.status !== 101 && !c.res.headers.has(requestIdHeader)) c.header(requestIdHeader, operation.requestId)
+          operation.settled()
+          holdUntilSent(c, operation)
+        } catch (error) {
+          // Whatever failed after the chain, the operation ends with it.
+          operation.closed(true)
+          throw error
+        }
       },
       (error: unknown) => {
         operation.closed(true)

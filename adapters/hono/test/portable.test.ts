@@ -147,6 +147,51 @@ test("the id is echoed on a handler's own Response too: raw, redirect, hand-buil
   assert.is(await head.text(), '')
 })
 
+// What a fetch-style runtime's WebSocket helper returns: status 101, which Node's own Response refuses to build.
+function upgradeResponse(): Response {
+  return Object.defineProperty(new Response(null), 'status', { get: () => 101 })
+}
+
+test("a WebSocket upgrade's 101 is passed on as it is, and its scope is given back", async () => {
+  let disposed = 0
+  const container = createServiceContainer().scoped('marker', () => ({}), { dispose: () => void disposed++ })
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  app.get('/socket', (c) => {
+    c.var.lifeguard.get('marker')
+    return upgradeResponse()
+  })
+  const response = await app.request('/socket')
+  assert.is(response.status, 101, 'not rebuilt (a runtime refuses a rebuilt 101), so not a 500')
+  assert.is(disposed, 1)
+  assert.is(container.openScopes, 0)
+})
+
+test('an error after the chain still gives the scope back (here a response whose headers cannot be read)', async () => {
+  let disposed = 0
+  const container = createServiceContainer().scoped('marker', () => ({}), { dispose: () => void disposed++ })
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  let headerReads = 0
+  app.get('/odd', (c) => {
+    c.var.lifeguard.get('marker')
+    // Its headers fail on the first read, the middleware's (looking for the request id); Hono's own later reads work.
+    const response = new Response('x')
+    const { headers } = response
+    return Object.defineProperty(response, 'headers', {
+      get: () => {
+        if (headerReads++ === 0) throw new Error('headers unavailable')
+        return headers
+      },
+    })
+  })
+  const response = await app.request('/odd')
+  assert.is(response.status, 500, "Hono's own answer to the error")
+  for (let turn = 0; turn < 100 && disposed === 0; turn++) await turns(1)
+  assert.is(disposed, 1)
+  assert.is(container.openScopes, 0)
+})
+
 test("a streamed body's abort cleanup runs while its scope is still open", async () => {
   const seen: string[] = []
   const container = createServiceContainer().scoped('cursor', () => ({ close: () => void seen.push('cursor closed') }))

@@ -13,6 +13,11 @@ export interface ConformanceOptions {
    * the routes).
    */
   mapErrors?: boolean | { retryAfterSeconds?: number }
+  /**
+   * Mounts a middleware before `lifeguard()` that awaits what this returns for the request (given its
+   * `x-request-id`), as an auth or session lookup would: the client may leave meanwhile. `undefined`: no wait.
+   */
+  holdBefore?: (requestId: string | undefined) => Promise<void> | undefined
 }
 
 /** What a route handler is given, in the same shape for every framework. */

@@ -216,9 +216,14 @@ export class MongoPool implements ManagedPool {
   warmup(options?: WarmupOptions): Promise<WarmupReport> {
     const bounds = { minSize: this.#minSize, maxSize: this.#maxSize, timeoutMillis: this.#options.acquireTimeoutMillis }
     return this.#lifecycle.warmup(options, bounds, async ({ connections, timeoutMillis }) => {
-      // A refill already running would still hold connections when the report says they are idle.
-      await this.#keeper.settled
-      const outcome = await warmConnections(() => this.#ping(), this.#tracker, connections, timeoutMillis)
+      const outcome = await warmConnections({
+        ping: () => this.#ping(),
+        tracker: this.#tracker,
+        requested: connections,
+        timeoutMillis,
+        clock: this.#monitor.clock,
+        refilling: this.#keeper.settled,
+      })
       if (outcome.opened === 0) {
         const cause = outcome.lastError === undefined ? undefined : this.#monitor.error(outcome.lastError, 'pool')
         // The last error's words in the message too (redacted), as the PostgreSQL pool's warm-up says why.

@@ -4,8 +4,8 @@ import { createPoolRegistry, PoolClosedError, PoolWarmupError } from '@lifeguard
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoPool, type MongoPool } from '../src/index.js'
-import { rejects } from '@lifeguard/test-kit'
-import { appNameOf, closeAll, openPool, recordEvents } from './_helpers/pools.js'
+import { ManualClock, rejects } from '@lifeguard/test-kit'
+import { appNameOf, closeAll, faultTest, openPool, recordEvents } from './_helpers/pools.js'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_warmup'
@@ -100,6 +100,34 @@ Warmup('a server that never answers fails within timeoutMillis', async (context)
     assert.ok(Date.now() - started < 3000, `took ${Date.now() - started}ms`)
   } finally {
     await silent.close()
+  }
+})
+
+faultTest(Warmup)("a refill still running counts against warmup()'s timeoutMillis: its pings may wait out server selection", async (context) => {
+  const wire = context.target.wire!
+  const clock = new ManualClock()
+  const pool = openPool(context.target, { dbName: DB, minSize: 1, maxSize: 4, clock })
+  context.pools.push(pool)
+  await pool.warmup()
+  // The server stops answering pings: the refill that a higher minSize starts at once waits for its answers.
+  wire.fault('ping', { kind: 'delay', delayMillis: 60_000, times: 10 })
+  pool.resize({ minSize: 3 })
+  let guard: NodeJS.Timeout | undefined
+  const hung = new Promise<string>((resolve) => (guard = setTimeout(() => resolve('still warming'), 10_000)))
+  try {
+    let settled = false
+    const warming = pool.warmup({ timeoutMillis: 300 }).then(
+      (report) => `${report.opened} of ${report.requested}`,
+      (error: Error) => error.name,
+    ).finally(() => (settled = true))
+    await clock.advance(299)
+    assert.not.ok(settled, 'waits for the refill within its time')
+    await clock.advance(1)
+    const outcome = await Promise.race([warming, hung])
+    assert.is.not(outcome, 'still warming', 'settled once its 300 ms had passed on the clock')
+  } finally {
+    clearTimeout(guard)
+    wire.clearFaults()
   }
 })
 

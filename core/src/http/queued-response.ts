@@ -15,8 +15,19 @@ const addListener = EventEmitter.prototype.on
  * onResponseClose(req, res, () => operation.closed(sentInFull(res)))
  */
 export function onResponseClose(request: IncomingMessage, response: ServerResponse, closed: () => void): void {
+  // Node emits a response's 'close' once. It may be gone before the adapter runs: the client left while a
+  // middleware mounted before it awaited (an auth or session lookup), or one of them answered and called
+  // next() anyway. Nothing else would come, and the operation would never end (its scope never disposed).
+  // Told on a microtask, once the operation runs, as a disconnect during the handler is.
+  if (closedAlready(response)) return queueMicrotask(closed)
   addListener.call(response, 'close', closed)
   whileQueued(request, response, closed)
+}
+
+// HTTP/1's response says so itself; HTTP/2's compatibility response has no `closed`, its stream tells.
+function closedAlready(response: ServerResponse): boolean {
+  const closed = (response as { closed?: boolean }).closed
+  return closed ?? (response as unknown as { stream?: { destroyed: boolean } }).stream?.destroyed === true
 }
 
 // The callbacks of a connection's responses still waiting in line, kept on the connection itself: one

@@ -385,6 +385,10 @@ export class PoolEngine<C> {
         opener: this.#opener,
         room: () => this.#room(),
         offer: this.#offerBound,
+        // A caller waiting gets the retry (or the permanent error) it would have had from its own attempt.
+        openFailed: (error) => {
+          if (this.#queue.length > 0 || this.#lifecycle.closing) this.#createFailed(error)
+        },
         // Whatever failed, a pool in use keeps trying to reach minSize in the background.
         settled: () => {
           if (this.totalCount < this.#minSize && !this.#lifecycle.closing) this.#opener.scheduleRetry()

@@ -19,6 +19,11 @@ export interface WarmupHost<C> {
   room(): number
   /** A validated connection: to a waiter, or idle. */
   offer(lease: PooledConnection<C>): void
+  /**
+   * An attempt to open failed. Callers that came meanwhile waited for the warm-up's attempts as for any
+   * other (none was opened for them): the pool treats the failure as its own attempt's.
+   */
+  openFailed(error: Error): void
   /** Called when every attempt has settled. */
   settled(): void
 }
@@ -52,8 +57,12 @@ export async function warmConnections<C>(host: WarmupHost<C>, { connections: req
   // A connection that opened validates in what is left of the warm-up's time, not in a fresh timeoutMillis.
   const validateOpened = (lease: PooledConnection<C>, resolve: () => void, reject: (error: Error) => void) =>
     host.opener.validate(lease, timeLeft(), (valid) => ready(valid, resolve), reject, openAndValidateTimedOut)
+  const openFailed = (reject: (error: Error) => void) => (error: Error) => {
+    host.openFailed(error)
+    reject(error)
+  }
   for (let i = Math.min(requested - attempts.length, host.room()); i > 0; i--) {
-    attempts.push(new Promise((resolve, reject) => host.opener.open(timeLeft(), (lease) => validateOpened(lease, resolve, reject), reject, connectTimedOut)))
+    attempts.push(new Promise((resolve, reject) => host.opener.open(timeLeft(), (lease) => validateOpened(lease, resolve, reject), openFailed(reject), connectTimedOut)))
   }
   const outcomes = await Promise.allSettled(attempts)
   host.settled()

@@ -125,6 +125,32 @@ noise('probes above a knee at once when the use time shows the queries got light
   assert.ok(atBound !== undefined && atBound.at - changedAt <= 1000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
 })
 
+noise('a knee found right after the queries got lighter holds for the first hold only: the one before was another load\'s', () => {
+  // The CPU-bound knee is found twice, so its hold has doubled to 4 s. Then the queries wait on the server
+  // instead, and the probe that the lighter load starts meets a dip of the database (three times as slow
+  // for 300 ms): it reads as the same knee, found again.
+  let dipFrom = Infinity
+  const clock = new ManualClock()
+  const dipping = () => clock.now() > dipFrom && clock.now() <= dipFrom + 300
+  const pool = new ModelPool('orders', { model: cpuBound(4, 2), maxSize: 10, clients: 100, noise: () => (dipping() ? 3 : 1) })
+  const policy = new AdaptivePolicy(config, { clock })
+  const before = drive(policy, pool, clock, 8000)
+  assert.is(before.filter((s) => s.decision.reason === 'autoscale:adaptive-knee').at(-1)?.decision.details['kneeHoldMillis'], 4000, reasons(before).join(' '))
+  pool.model = waitBound(5)
+  const changedAt = clock.now()
+  const resize = pool.resize.bind(pool)
+  pool.resize = (size, options) => {
+    if (dipFrom === Infinity && (size.maxSize ?? 0) > pool.maxSize) dipFrom = clock.now()
+    resize(size, options)
+  }
+  const steps = drive(policy, pool, clock, 6000)
+  const knee = steps.find((s) => s.decision.reason === 'autoscale:adaptive-knee')
+  assert.ok(knee !== undefined, reasons(steps).join(' '))
+  assert.is(knee.decision.details['kneeHoldMillis'], 2000)
+  const atBound = steps.find((s) => s.decision.size === 95)
+  assert.ok(atBound !== undefined && atBound.at - changedAt <= 3000, `${reasons(steps).join(' ')}: at the bound ${(atBound?.at ?? NaN) - changedAt} ms after the change`)
+})
+
 noise('tries a heavier load with fewer connections first, and goes straight back up when the step down cost its full share', () => {
   const clock = new ManualClock()
   const pool = new ModelPool('orders', { model: cpuBound(1, 2), maxSize: 4, clients: 100 })

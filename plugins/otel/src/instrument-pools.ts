@@ -1,6 +1,6 @@
 import { createNoopMeter, metrics, type MeterProvider } from '@opentelemetry/api'
 import { RegistrationError, type PoolRegistry } from '@lifeguard/core'
-import { checkOption, clockRule, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
+import { checkOption, clockRule, reportToUser, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { RegistryReporter, type ReportOptions } from './internal/registry-reporter.js'
 
 /** Options of `instrumentPools()`. */
@@ -27,7 +27,10 @@ export interface InstrumentPoolsOptions {
   poolNamePrefix?: string | undefined
   /**
    * Receives what the instrumentation cannot do without failing the pools: a pool left unreported because
-   * another instrumentation reports a pool of that name to the same MeterProvider (a `RegistrationError`).
+   * another instrumentation reports a pool of that name to the same MeterProvider (a `RegistrationError`),
+   * a pool that refuses its listeners or fails to give its numbers (once, until it gives them again), and a
+   * global MeterProvider that fails to give a meter or its instruments (once; a provider registered later
+   * is followed as usual).
    * Default: `process.emitWarning` (code `LIFEGUARD_OTEL_POOL_NOT_REPORTED`).
    */
   onError?: ((error: unknown) => void) | undefined
@@ -171,7 +174,13 @@ class RegistryInstrumentation implements PoolInstrumentation {
   // The global provider now, and again every interval: it may be registered, replaced or disabled later.
   #follow(): void {
     const global = metrics.getMeterProvider()
-    if (global !== this.#provider) this.#bind(global)
+    try {
+      if (global !== this.#provider) this.#bind(global)
+    } catch (error) {
+      // A global provider that fails to give a meter or its instruments: reported once (it stays the one
+      // bound, with nothing reported to it), and the checks go on for the next one.
+      reportToUser(this.#report.onError, error, 'instrumentPools()', 'LIFEGUARD_OTEL_ON_ERROR_FAILED')
+    }
     this.#followTimer = this.#clock.setTimeout(() => this.#follow(), followIntervalMillis, true)
   }
 

@@ -144,4 +144,24 @@ provider('setMeterProvider() on an instrumentation still waiting for an SDK bind
   instrumentation.stop()
 })
 
+provider('a global provider that fails to give a meter is reported once, and the next one registered is followed', async (context) => {
+  const { clock, pool } = context
+  const broken = { getMeter: () => { throw new Error('no meter today') } } as unknown as MeterProvider
+  metrics.setGlobalMeterProvider(broken)
+  const errors: string[] = []
+  const instrumentation = instrumentPools(context.registry, { clock, onError: (error) => void errors.push((error as Error).message) })
+  assert.equal(errors, ['no meter today'])
+  assert.is(instrumentation.active, false)
+  await clock.advance(3000)
+  assert.equal(errors, ['no meter today'], 'once, not at every check')
+  metrics.disable()
+  const sdk = harness(context)
+  metrics.setGlobalMeterProvider(sdk.meterProvider)
+  await clock.advance(1000)
+  assert.is(instrumentation.active, true, 'the checks went on')
+  ;(await pool.acquire())()
+  assert.ok(reportsPool(await sdk.collect()))
+  instrumentation.stop()
+})
+
 provider.run()

@@ -1,4 +1,4 @@
-import { createPoolRegistry, InvalidOptionError, RegistrationError, type PoolRegistry } from '@lifeguard/core'
+import { createPoolRegistry, InvalidOptionError, RegistrationError, type PoolCounters, type PoolEventSource, type PoolRegistry } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { attributeNames, instrumentPools, metricNames, type InstrumentPoolsOptions } from '../src/index.js'
@@ -171,6 +171,67 @@ shared('without onError the collision is a process warning; an onError that thro
   } finally {
     process.off('warning', onWarning)
   }
+})
+
+// A pool built on another copy of core, whose event source refuses an event this one listens to.
+class RefusingPool extends MemoryPool {
+  override get events(): PoolEventSource {
+    const events = super.events
+    return {
+      on: (event, listener) => {
+        if (event === 'timeout') throw new Error(`Unknown pool event '${event}'.`)
+        return events.on(event, listener)
+      },
+    } as PoolEventSource
+  }
+}
+
+shared('a pool that refuses a listener is reported, keeps none of them, and leaves its name to another registry', async (context) => {
+  const { harness } = context
+  const refusing = createPoolRegistry()
+  context.registries.push(refusing)
+  const pool = refusing.register(new RefusingPool('orders', { maxSize: 2 }))
+  const errors: unknown[] = []
+  const first = instrumentPools(refusing, { meterProvider: harness.meterProvider, onError: (error) => void errors.push(error) })
+  assert.equal(errors.map((error) => (error as Error).message), ["Unknown pool event 'timeout'."])
+  assert.equal(first.pools, [])
+  assert.is(pool.listenerCount, 0, 'the listeners added before the refusal are gone')
+  const other = registryWith(context, 5)
+  const second = instrumentPools(other.registry, { meterProvider: harness.meterProvider, onError: (error) => void errors.push(error) })
+  assert.equal(second.pools, ['orders'], 'the name was not left claimed')
+  assert.is(errors.length, 1)
+  assert.equal(limitPoints(await harness.collect()), { orders: 5 })
+  first.stop()
+  second.stop()
+})
+
+// A pool whose numbers cannot be read for a while.
+class FailingPool extends MemoryPool {
+  failing = false
+  override getPoolCounters(): PoolCounters {
+    if (this.failing) throw new Error('counters unavailable')
+    return super.getPoolCounters()
+  }
+}
+
+shared('a pool that fails to give its numbers is reported once until it gives them again; the others are still reported', async (context) => {
+  const { harness } = context
+  const registry = createPoolRegistry()
+  context.registries.push(registry)
+  const failing = registry.register(new FailingPool('orders', { maxSize: 2 }))
+  registry.register(new MemoryPool('billing', { maxSize: 3 }))
+  const errors: string[] = []
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider, onError: (error) => void errors.push((error as Error).message) })
+  failing.failing = true
+  assert.equal(limitPoints(await harness.collect()), { billing: 3 })
+  await harness.collect()
+  assert.equal(errors, ['counters unavailable'], 'once, not at every collection')
+  failing.failing = false
+  assert.equal(limitPoints(await harness.collect()), { billing: 3, orders: 2 })
+  failing.failing = true
+  await harness.collect()
+  assert.equal(errors, ['counters unavailable', 'counters unavailable'], 'again after it had recovered')
+  instrumentation.stop()
 })
 
 shared('rejects a bad poolNamePrefix or onError, naming option, value and range', () => {

@@ -21,8 +21,15 @@ export const expressDriver: FrameworkDriver = {
   name: 'express',
   lifeguard,
   start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
-    const { mapErrors, ...middleware } = options
+    const { mapErrors, holdBefore, ...middleware } = options
     const app = quietApp()
+    if (holdBefore !== undefined) {
+      app.use((req, _res, next) => {
+        const held = holdBefore(req.headers['x-request-id'] as string | undefined)
+        if (held === undefined) next()
+        else held.then(() => next(), next)
+      })
+    }
     app.use(lifeguard(middleware))
     for (const route of routes) {
       app.get(route.path, async (req, res) => {

@@ -66,7 +66,14 @@ export function honoDriver(name: string, build: HonoBuild, portable = false): Fr
     lifeguard,
     async start(options: ConformanceOptions, routes: readonly ConformanceRoute[]) {
       const app = quietApp(await honoOf(build))
-      app.use(lifeguard(options))
+      const { holdBefore, ...middleware } = options
+      if (holdBefore !== undefined) {
+        app.use(async (c, next) => {
+          await holdBefore(c.req.header('x-request-id'))
+          await next()
+        })
+      }
+      app.use(lifeguard(middleware))
       for (const route of routes) {
         app.get(route.path, async (c) => {
           const reply = await route.handle({ context: c.var.lifeguard, params: c.req.param() as Record<string, string>, setHeader: (name, value) => c.header(name, value) })

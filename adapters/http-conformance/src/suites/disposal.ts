@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import type { FrameworkDriver } from '../driver.js'
 import type { Probe } from '../fixture.js'
 import { Harness } from '../harness.js'
-import { delay, waitFor } from '../wait.js'
+import { delay, Signals, waitFor } from '../wait.js'
 
 async function disposedOnce(harness: Harness, requestId: string): Promise<Probe> {
   const probe = harness.fixture.probes.get(requestId)
@@ -79,6 +79,39 @@ export function disposalSuite(driver: FrameworkDriver): void {
     assert.ok(probe.sawAbort, 'the context signal aborted when the client went away')
     assert.ok(probe.context.aborted)
     assert.not.ok(probe.disposedWhileRunning, 'the scope was disposed while the handler still ran')
+  })
+
+  test('after the client went away while a middleware mounted before lifeguard() awaited (an auth lookup)', async () => {
+    // Node emits a response's 'close' once: gone by the time lifeguard() runs, and nothing else comes.
+    const arrived = new Signals()
+    const lookups = new Signals()
+    const held = new Harness()
+    await held.start(driver, {
+      holdBefore: (requestId) => {
+        if (requestId !== 'before-1') return undefined
+        arrived.get(requestId).resolve()
+        return lookups.get(requestId).promise
+      },
+    })
+    try {
+      let socketsClosed = 0
+      held.running.server.on('connection', (socket) => void socket.once('close', () => socketsClosed++))
+      const controller = new AbortController()
+      const request = held.get('/ok', { requestId: 'before-1', signal: controller.signal }).then(
+        () => 'answered',
+        (error: unknown) => (error as Error).name,
+      )
+      await arrived.get('before-1').within('the request to reach the middleware before lifeguard()')
+      controller.abort()
+      assert.is(await request, 'AbortError')
+      await waitFor('the server to see the client go', () => socketsClosed > 0)
+      lookups.get('before-1').resolve()
+      await waitFor('the handler of before-1 to run', () => held.fixture.probes.has('before-1'))
+      const probe = await disposedOnce(held, 'before-1')
+      assert.ok(probe.context.aborted, 'the context reads as aborted: its client is gone')
+    } finally {
+      await held.stop()
+    }
   })
 
   test('after the client goes away in the middle of a streamed body', async () => {

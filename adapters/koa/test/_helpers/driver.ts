@@ -36,7 +36,14 @@ export const koaDriver: FrameworkDriver = {
         }
       })
     }
-    app.use(lifeguard(options))
+    const { holdBefore, ...middleware } = options
+    if (holdBefore !== undefined) {
+      app.use(async (ctx, next) => {
+        await holdBefore(ctx.get('x-request-id') || undefined)
+        await next()
+      })
+    }
+    app.use(lifeguard(middleware))
     app.use(router.routes())
     return listen(app)
   },

@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks'
+import type { Clock } from '@lifeguard/core'
 import type { MongoClient } from 'mongodb'
 import type { CmapTracker } from './cmap-tracker.js'
 
@@ -16,25 +16,40 @@ export function ping(client: MongoClient): Promise<unknown> {
   return client.db('admin').command({ ping: 1 })
 }
 
+/** What one warm-up run works with. */
+export interface WarmupRun {
+  /** A `ping` outside admission. */
+  ping: () => Promise<unknown>
+  tracker: CmapTracker
+  requested: number
+  timeoutMillis: number
+  /** The pool's clock: the deadline runs on it. */
+  clock: Clock
+  /** A refill still running (see below). */
+  refilling?: Promise<void> | undefined
+}
+
 /**
- * Brings the driver's pool to `requested` ready connections with `pingOnce` (a `ping` outside admission). Concurrent pings make the driver open
+ * Brings the driver's pool to `requested` ready connections with `ping`. Concurrent pings make the driver open
  * connections, but it opens at most `maxConnecting` (default 2) at a time and hands a freed connection to the
  * next waiting ping, so one round may open fewer: rounds repeat until the CMAP count reaches `requested`.
- * Stops early when a whole round fails (the server is unreachable) or at the deadline.
+ * Stops early when a whole round fails (the server is unreachable) or at the deadline. A refill already
+ * running would still hold connections when the report says they are idle: it is waited for first, within
+ * the same deadline (its pings wait out the driver's server selection, 30 s by default).
  */
-export async function warmConnections(pingOnce: () => Promise<unknown>, tracker: CmapTracker, requested: number, timeoutMillis: number): Promise<WarmupOutcome> {
-  const started = performance.now()
+export async function warmConnections({ ping: pingOnce, tracker, requested, timeoutMillis, clock, refilling }: WarmupRun): Promise<WarmupOutcome> {
+  const started = clock.now()
   const deadline = started + timeoutMillis
   let lastError: unknown
-  let timedOut = false
-  while (tracker.open < requested) {
-    const remaining = deadline - performance.now()
+  let timedOut = refilling !== undefined && (await withDeadline(refilling.then(() => true), timeoutMillis, clock)) === undefined
+  while (!timedOut && tracker.open < requested) {
+    const remaining = deadline - clock.now()
     if (remaining <= 0) {
       timedOut = true
       break
     }
     const round = Promise.allSettled(Array.from({ length: requested }, pingOnce))
-    const results = await withDeadline(round, remaining)
+    const results = await withDeadline(round, remaining, clock)
     if (results === undefined) {
       timedOut = true
       break
@@ -45,15 +60,15 @@ export async function warmConnections(pingOnce: () => Promise<unknown>, tracker:
     if (failures.length > 0) lastError = failures.find((failure) => (failure as Error | undefined)?.name !== 'MongoTopologyClosedError') ?? failures[0]
     if (failures.length === results.length) break
   }
-  return { opened: Math.min(requested, tracker.open), durationMillis: performance.now() - started, timedOut, lastError: lastError ?? tracker.lastConnectError }
+  return { opened: Math.min(requested, tracker.open), durationMillis: clock.now() - started, timedOut, lastError: lastError ?? tracker.lastConnectError }
 }
 
 // Resolves with the value, or `undefined` at the deadline; the pending work is left to settle on its own.
-function withDeadline<T>(work: Promise<T>, millis: number): Promise<T | undefined> {
+function withDeadline<T>(work: Promise<T>, millis: number, clock: Clock): Promise<T | undefined> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), millis)
+    const timer = clock.setTimeout(() => resolve(undefined), millis)
     work.then((value) => {
-      clearTimeout(timer)
+      clock.clearTimeout(timer)
       resolve(value)
     })
   })

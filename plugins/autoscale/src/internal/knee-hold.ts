@@ -42,9 +42,15 @@ export class KneeHold {
     return this.#holdMillis
   }
 
-  /** Ends the hold now but remembers the knee: the next probe above it is judged as a probe above a knee. */
-  expire(now: number): void {
+  /**
+   * The load got lighter: ends the hold now. The next probe is still judged as a probe above a knee (one was
+   * held), but a knee it finds is a first finding, held for the first hold only: the one before was found
+   * under another load, and finding the same size again confirms nothing (measured on 2 cores: a probe
+   * from a CPU-bound knee of 63 into waiting queries met a dip, and the doubled hold kept 63 for 4 s).
+   */
+  loadChanged(now: number): void {
     this.#until = Math.min(this.#until, now)
+    this.#size = undefined
   }
 
   /** Forgets the knee: more connections were found to pay, or the load changed. */

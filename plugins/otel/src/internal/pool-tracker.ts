@@ -58,7 +58,13 @@ export class PoolTracker {
     this.#aborted = { [attributeNames.poolName]: name, [attributeNames.rejectionReason]: 'aborted' }
     this.#queryBase = { [attributeNames.poolName]: name, [attributeNames.systemName]: systemNames[pool.kind] ?? pool.kind }
     this.#read = typeof pool.getPoolCounters === 'function' ? () => (pool.getPoolCounters as () => PoolCounters).call(pool) : () => pool.getPoolMetrics()
-    this.#listen(routeAttributes)
+    try {
+      this.#listen(routeAttributes)
+    } catch (error) {
+      // A pool that refuses a listener (one built on another copy of core, say): nothing stays attached.
+      this.detach()
+      throw error
+    }
   }
 
   /** Reports the pool's live numbers; false once the pool is closed (the caller then drops it). */

@@ -30,6 +30,8 @@ export class RegistryReporter {
   readonly #observed: ReturnType<typeof observables>
   readonly #unsubscribe: () => void
   readonly #claims: PoolNameClaims
+  // Trackers whose last collection failed (see the batch callback).
+  readonly #failing = new WeakSet<PoolTracker>()
   #active = true
 
   constructor(registry: Pick<PoolRegistry, 'subscribe'>, provider: MeterProvider, meter: Meter, options: ReportOptions) {
@@ -48,8 +50,12 @@ export class RegistryReporter {
       for (const tracker of this.#trackers.values()) {
         try {
           if (!tracker.observe(result)) this.#drop(tracker.pool)
-        } catch {
-          // One pool failing to report must not hide the others; its next collection tries again.
+          this.#failing.delete(tracker)
+        } catch (error) {
+          // One pool failing to report must not hide the others; its next collection tries again. Said once
+          // until it reports again, not at every collection.
+          if (!this.#failing.has(tracker)) report(options.onError, error)
+          this.#failing.add(tracker)
         }
       }
     }
@@ -58,8 +64,14 @@ export class RegistryReporter {
       added: (pool) => {
         if (!this.#active || this.#trackers.has(pool) || pool.state === 'closed') return
         const name = options.poolNamePrefix + pool.name
-        if (this.#claims.claim(name, this)) this.#trackers.set(pool, new PoolTracker(pool, name, instruments, options.routeAttributes))
-        else report(options.onError, nameTaken(pool.name, name))
+        if (!this.#claims.claim(name, this)) return report(options.onError, nameTaken(pool.name, name))
+        try {
+          this.#trackers.set(pool, new PoolTracker(pool, name, instruments, options.routeAttributes))
+        } catch (error) {
+          // Not reported: its name is free again for whoever can report it.
+          this.#claims.release(name, this)
+          report(options.onError, error)
+        }
       },
       removed: (pool) => this.#retire(pool),
     })
@@ -111,6 +123,6 @@ function nameTaken(poolName: string, name: string): RegistrationError {
 }
 
 // A failing onError must not break the registry's subscription or the caller of instrumentPools().
-function report(onError: (error: unknown) => void, error: Error): void {
+function report(onError: (error: unknown) => void, error: unknown): void {
   reportToUser(onError, error, 'instrumentPools()', 'LIFEGUARD_OTEL_ON_ERROR_FAILED')
 }
