@@ -29,6 +29,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   #resolveReady: (() => void) | undefined
   #rejectReady: ((error: unknown) => void) | undefined
   #isReady = false
+  // Counts close() calls: a warm-up that a close overtook does not make the registry read ready.
+  #closes = 0
   #readyFailed = false
   // True once `ready` has resolved or rejected: `close()` then starts it over.
   #readySettled = false
@@ -110,6 +112,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
       this.#readyFailed = false
     }
     const ready = this.#readyPromise()
+    const closes = this.#closes
     const results = await Promise.allSettled(this.pools().map((pool) => settled(() => pool.warmup(options))))
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
     if (failures.length > 0) {
@@ -120,7 +123,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
       void ready.catch(() => undefined)
       throw error
     }
-    this.#isReady = true
+    if (this.#closes === closes) this.#isReady = true
     this.#readySettled = true
     if (this.#readyFailed) {
       // An overlapping call failed first and rejected the `ready` they shared: this later success decides.
@@ -162,6 +165,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   async close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
     checkCloseOptions('registry.close', options)
     const pools = this.pools()
+    this.#closes++
     this.#isReady = false
     // A `ready` already settled says nothing about the pools registered next: the next warmup() decides.
     // One still pending goes on waiting for that warmup().

@@ -148,12 +148,16 @@ export class ServiceScope<S extends object = Record<string, any>> {
 
   /** Disposes everything this scope created, newest first; failures are collected into one `DisposeFailedError` (an `AggregateError`). Idempotent. */
   dispose(): Promise<void> {
-    if (this.#disposing === undefined) {
-      // Most request scopes create nothing with a disposer: those are disposed on the spot, without an
-      // async function and its promises (each one pays AsyncLocalStorage's hooks on Node 20).
-      const atOnce = this.#root !== (this as unknown) && this.#created === undefined && this.#pending === undefined
-      this.#disposing = atOnce ? this.#disposeAtOnce() : this.disposeOwned()
-    }
+    if (this.#disposing !== undefined) return this.#disposing
+    // Most request scopes create nothing with a disposer: those are disposed on the spot, without an
+    // async function and its promises (each one pays AsyncLocalStorage's hooks on Node 20).
+    const atOnce = this.#root !== (this as unknown) && this.#created === undefined && this.#pending === undefined
+    if (atOnce) return (this.#disposing = this.#disposeAtOnce())
+    // Marked disposing before any user code runs: the container's disposal aborts the operations still
+    // running, and an abort listener that calls dispose() again (or starts an operation) must find it so.
+    let started!: (disposal: Promise<void>) => void
+    this.#disposing = new Promise<void>((resolve) => (started = resolve))
+    started(this.disposeOwned())
     return this.#disposing
   }
 

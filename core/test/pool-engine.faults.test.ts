@@ -29,6 +29,29 @@ test('transient create failures are retried with backoff while callers wait; the
   assert.is((error.cause as Error).message, 'refused 3')
 })
 
+test('a failure whose retry finds nothing to open is forgotten: a later timeout of a busy pool does not carry it', async () => {
+  const { engine, factory, clock } = fakeEngine({ maxSize: 2, acquireTimeoutMillis: 100 })
+  const first = await engine.acquire(undefined)
+  const second = await engine.acquire(undefined)
+  factory.failures.push(new Error('sorry, too many clients already'))
+  const waiting = engine.acquire(undefined)
+  // A connection breaks: its replacement, opened for the waiter, is refused, and a retry is armed.
+  factory.breakConnection(second.connection)
+  engine.release(second)
+  await clock.advance(0)
+  assert.is(engine.lastCreateError?.message, 'sorry, too many clients already')
+  engine.release(first) // the waiter is served by the connection that came back
+  const served = await waiting
+  await clock.advance(25) // the retry: nobody needs a new connection
+  assert.is(engine.lastCreateError, undefined)
+  // Later, a checkout waits for an attempt that never answers: its timeout says so, not the old refusal.
+  factory.auto = false
+  const late = rejects(engine.acquire(undefined), PoolTimeoutError, 'ERR_POOL_TIMEOUT')
+  await clock.advance(100)
+  assert.match(((await late).cause as Error).message, 'A connection attempt to the server has not completed')
+  engine.release(served)
+})
+
 test('the pool recovers as soon as the server accepts again: backoff is capped at 500ms', async () => {
   const { engine, factory, clock } = fakeEngine({ acquireTimeoutMillis: 0 })
   factory.failures.push(...Array.from({ length: 6 }, () => new Error('refused')))

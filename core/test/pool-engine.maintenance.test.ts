@@ -126,4 +126,27 @@ test('softEvict with a filter retires only the connections it accepts', async ()
   assert.is(engine.tryAcquire(undefined)?.connection.id, 2)
 })
 
+test('a pool busy to its size warms up: its connections in use count as warm, and none is opened', async () => {
+  const { engine, factory } = fakeEngine({ maxSize: 2 })
+  const first = await engine.acquire(undefined)
+  const second = await engine.acquire(undefined)
+  const created = factory.created.length
+  const report = await engine.warmup({ connections: 2 })
+  assert.equal([report.requested, report.opened, report.failed], [2, 2, 0])
+  assert.is(factory.created.length, created)
+  engine.release(first)
+  engine.release(second)
+})
+
+test('after softEvict(), connections still in use are not warm: the warm-up opens new ones', async () => {
+  const { engine, factory } = fakeEngine({ maxSize: 3 })
+  const old = await engine.acquire(undefined)
+  engine.softEvict()
+  const created = factory.created.length
+  const report = await engine.warmup({ connections: 1 })
+  assert.equal([report.requested, report.opened, report.failed], [1, 1, 0])
+  assert.is(factory.created.length, created + 1, 'a connection to the new server')
+  engine.release(old)
+})
+
 test.run()

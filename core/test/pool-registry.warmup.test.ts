@@ -190,4 +190,20 @@ warmup('a bad call after a successful warm-up leaves the registry ready', async 
   await registry.close()
 })
 
+warmup('a warm-up that close() overtook does not leave the registry reading ready', async () => {
+  const registry = createPoolRegistry()
+  const gate = deferred()
+  registry.register(new FakePool('orders', { warmupGate: gate.promise }))
+  const warming = registry.warmup().then(() => 'warmed', (error: Error) => error.name)
+  await registry.close()
+  gate.resolve()
+  await warming
+  assert.is(registry.isReady, false, 'closed since: nothing is ready')
+  // A warm-up after the close decides again.
+  registry.register(new FakePool('orders'))
+  await registry.warmup()
+  assert.is(registry.isReady, true)
+  await registry.close()
+})
+
 warmup.run()

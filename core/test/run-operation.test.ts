@@ -87,6 +87,26 @@ run('disposing the container ends a running operation whose scope holds nothing 
   assert.ok(context.ended)
 })
 
+run("an abort listener that disposes the container again, or starts a job on it, finds it disposing", async () => {
+  let closed = 0
+  const container = createServiceContainer().singleton('pool', () => ({}), { dispose: async () => void closed++ })
+  container.resolve('pool')
+  const context = OperationContext.create('worker', 'long', { container })
+  let second: Promise<void> | undefined
+  let late: Promise<unknown> | undefined
+  context.signal.addEventListener('abort', () => {
+    second = container.dispose()
+    late = runOperation('worker', 'compensate', () => 'ran', { container }).catch((error: Error) => error.name)
+  })
+  const first = container.dispose()
+  assert.ok(second !== undefined, 'the listener ran within dispose()')
+  await Promise.all([first, second])
+  assert.is(closed, 1, "the singleton's disposer ran once")
+  assert.is(second, first, 'the same disposal')
+  assert.is(await late, 'DisposedError', 'no job starts on a container being disposed')
+  assert.is(container.openScopes, 0)
+})
+
 run('a bad option is refused in the name of runOperation, the function called', async () => {
   const error = await rejects(runOperation('worker', 'nightly', () => undefined, { container: createServiceContainer(), deadlineMillis: -1 }), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'deadlineMillis')

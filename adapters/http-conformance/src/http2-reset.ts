@@ -1,6 +1,8 @@
-import { connect, constants } from 'node:http2'
+import { once } from 'node:events'
+import { connect, constants, type Http2Server } from 'node:http2'
+import type { AddressInfo } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
-import { createServiceContainer, type ServiceContainer } from '@lifeguard/core'
+import { createServiceContainer, type OperationContext, type ServiceContainer } from '@lifeguard/core'
 
 /** A container whose scoped `held` service records its disposal in `seen`, and what a handler records there. */
 export interface ResetProbe {
@@ -36,5 +38,29 @@ export async function resetDuringHandler(port: number, probe: ResetProbe & { sta
     for (let i = 0; i < 1000 && !probe.seen.includes('disposed'); i++) await delay(5)
   } finally {
     client.close()
+  }
+}
+
+/**
+ * What a reset test's handler does: holds `held`, records the abort, works on 10 ms past it (the scope must
+ * not be disposed under it), and records whether its scope was still open. `entered` is called unless the
+ * test calls it earlier itself (`false`).
+ */
+export async function outliveTheReset(context: OperationContext, probe: ResetProbe, { entered = true } = {}): Promise<void> {
+  context.get('held')
+  context.signal.addEventListener('abort', () => void probe.seen.push('aborted'))
+  if (entered) probe.entered()
+  await Promise.race([once(context.signal, 'abort'), delay(5_000)])
+  await delay(10)
+  probe.seen.push(`handler done, disposed: ${context.disposed}`)
+}
+
+/** `resetDuringHandler` against `server` once it listens (on 127.0.0.1), which is closed after, whatever happened. */
+export async function resetOn(server: Http2Server, probe: ResetProbe & { started: Promise<void> }): Promise<void> {
+  if (!server.listening) await once(server, 'listening')
+  try {
+    await resetDuringHandler((server.address() as AddressInfo).port, probe)
+  } finally {
+    await new Promise((resolve) => server.close(resolve))
   }
 }

@@ -19,7 +19,7 @@ export type { ConformanceOptions, ConformanceRoute, FrameworkDriver, RouteCall, 
 export { Harness } from './harness.js'
 export { waitFor, delay, aborted, Deferred } from './wait.js'
 export { runningServer, namingContainer, operationNames } from './naming.js'
-export { resetProbe, resetDuringHandler, type ResetProbe } from './http2-reset.js'
+export { outliveTheReset, resetOn, resetProbe, resetDuringHandler, type ResetProbe } from './http2-reset.js'
 
 /**
  * Registers and runs every conformance suite against one framework. The last one needs PostgreSQL

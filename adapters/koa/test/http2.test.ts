@@ -1,9 +1,7 @@
 import { once } from 'node:events'
-import { createServer } from 'node:http2'
-import type { AddressInfo } from 'node:net'
-import { setTimeout as delay } from 'node:timers/promises'
+import { createServer, type Http2ServerResponse } from 'node:http2'
 import { OperationContext } from '@lifeguard/core'
-import { resetDuringHandler, resetProbe } from '@lifeguard/http-conformance'
+import { outliveTheReset, resetOn, resetProbe } from '@lifeguard/http-conformance'
 import Koa from 'koa'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -16,24 +14,30 @@ test('a stream the client resets aborts the signal, and the scope waits for the 
   const app = new Koa()
   app.use(lifeguard({ container: probe.container }))
   app.use(async (ctx) => {
-    const context = OperationContext.current()
-    context.get('held')
-    context.signal.addEventListener('abort', () => void probe.seen.push('aborted'))
-    probe.entered()
-    // Still working once the client is gone: the scope must not be disposed under it.
-    await Promise.race([once(context.signal, 'abort'), delay(5_000)])
-    await delay(10)
-    probe.seen.push(`handler done, disposed: ${context.disposed}`)
+    await outliveTheReset(OperationContext.current(), probe)
     ctx.body = 'late'
   })
-  const server = createServer(app.callback()).listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  try {
-    await resetDuringHandler((server.address() as AddressInfo).port, probe)
-    assert.equal(probe.seen, ['aborted', 'handler done, disposed: false', 'disposed'])
-  } finally {
-    await new Promise((resolve) => server.close(resolve))
-  }
+  await resetOn(createServer(app.callback()).listen(0, '127.0.0.1'), probe)
+  assert.equal(probe.seen, ['aborted', 'handler done, disposed: false', 'disposed'])
+})
+
+test('a stream the client reset while a middleware before lifeguard() awaited still ends its operation', async () => {
+  const probe = resetProbe()
+  const app = new Koa()
+  // An auth lookup that is still running when the client goes: lifeguard() runs after the stream closed.
+  app.use(async (ctx, next) => {
+    probe.entered()
+    const stream = (ctx.res as unknown as Http2ServerResponse).stream
+    if (!stream.closed) await once(stream, 'close')
+    await next()
+  })
+  app.use(lifeguard({ container: probe.container }))
+  app.use(async (ctx) => {
+    await outliveTheReset(OperationContext.current(), probe, { entered: false })
+    ctx.body = 'late'
+  })
+  await resetOn(createServer(app.callback()).listen(0, '127.0.0.1'), probe)
+  assert.equal(probe.seen, ['aborted', 'handler done, disposed: false', 'disposed'])
 })
 
 test.run()

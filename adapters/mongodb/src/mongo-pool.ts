@@ -55,7 +55,7 @@ export class MongoPool implements ManagedPool {
   readonly name: string
   /** Always `'mongodb'`. */
   readonly kind = 'mongodb'
-  /** Where it connects, without credentials or query string: `mongodb://app@db:27017/orders`. */
+  /** Where it connects, with the user name but without password or query string: `mongodb://app@db:27017/orders`. */
   readonly target: string
   /** The database of `db()` and `collection()` without a name. */
   readonly dbName: string

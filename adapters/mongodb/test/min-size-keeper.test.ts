@@ -73,6 +73,17 @@ Backoff('after a refill that opened nothing it retries with one ping, 50ms later
   assert.is(pings.length, 2 + retries.length, 'nothing after stop()')
 })
 
+Backoff('a run still in flight when the pool closes arms no retry as it ends', async () => {
+  const clock = new ManualClock(0)
+  const tracker = { total: 0, open: 0, busy: 0, waiting: 0 }
+  const { keeper, pings } = keeperOn(tracker, clock)
+  keeper.maintain() // its pings fail a moment later
+  keeper.stop()
+  await flushPromises()
+  assert.is(pings.length, 2)
+  assert.is(clock.pendingTimers, 0, 'no retry left on the clock of a closed pool')
+})
+
 Backoff('progress ends the backoff: refills go on at once, and the next failure starts again at 50ms', async () => {
   const clock = new ManualClock(0)
   const tracker = { total: 0, open: 0, busy: 0, waiting: 0 }

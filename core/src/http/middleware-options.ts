@@ -47,14 +47,20 @@ export interface HttpMiddlewareSettings<Input> {
 const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 // Headers that say how the message is framed or routed, or what the response is (its body, its caching, where
 // it points, cookies, authentication): an id written into one breaks or changes the response (on Express, a
-// `content-type` of an id fails every `res.send`; `content-encoding` tells the client to decode it).
+// `content-type` of an id fails every `res.send`; `content-encoding` tells the client to decode it). Every
+// `content-*` one too: they describe the body, and a 503 that replaces the body drops them. The hop-by-hop
+// ones: Node's HTTP/2 refuses a response that carries one.
 const reservedHeaders = new Set([
-  'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'host', 'te', 'trailer', 'upgrade',
-  'content-type', 'content-encoding', 'content-language', 'content-location', 'content-range', 'content-disposition',
-  'content-security-policy', 'cache-control', 'expires', 'etag', 'last-modified', 'vary', 'age', 'date',
+  'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'http2-settings', 'host', 'te', 'trailer', 'upgrade',
+  'cache-control', 'expires', 'etag', 'last-modified', 'vary', 'age', 'date',
   'location', 'set-cookie', 'www-authenticate', 'proxy-authenticate', 'retry-after', 'allow', 'server',
   'cookie', 'authorization', 'proxy-authorization',
 ])
+
+function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase()
+  return lower.startsWith('content-') || reservedHeaders.has(lower)
+}
 
 /** The rules of {@link HttpMiddlewareOptions}. */
 export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = {
@@ -64,8 +70,8 @@ export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = 
   operationName: { type: 'function', optional: true },
   requestIdHeader: {
     type: 'custom',
-    expected: 'an HTTP header name of up to 64 characters, not one that frames or describes the message (content-type, content-length, cache-control, set-cookie, ...)',
-    check: (value: unknown) => typeof value === 'string' && value.length <= 64 && headerToken.test(value) && !reservedHeaders.has(value.toLowerCase()),
+    expected: 'an HTTP header name of up to 64 characters, not one that frames or describes the message (content-*, connection, cache-control, set-cookie, ...)',
+    check: (value: unknown) => typeof value === 'string' && value.length <= 64 && headerToken.test(value) && !isReservedHeader(value),
     optional: true,
   },
   deadlineMillis: { type: 'duration', min: 1, optional: true },

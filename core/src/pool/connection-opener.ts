@@ -77,7 +77,7 @@ export class ConnectionOpener<C> {
   get backingOff(): boolean {
     return this.#retry !== undefined
   }
-  /** The last failed attempt (redacted); cleared by the next success. */
+  /** The last failed attempt (redacted); cleared by the next success, or by a retry that finds nothing to open. */
   get lastError(): Error | undefined {
     return this.#lastError
   }
@@ -220,7 +220,11 @@ export class ConnectionOpener<C> {
       this.#clock.setTimeout(
         () => {
           this.#retry = undefined
+          const attempts = this.#attempts.size
           this.#host.retry()
+          // Nothing left to open (a connection came back and served the waiters): the failure that armed this
+          // retry is history, not the cause of a later timeout of a pool that is merely busy.
+          if (this.#attempts.size === attempts) this.#lastError = undefined
         },
         delay,
         background,

@@ -54,6 +54,13 @@ export class OpenConnections<C> {
     return this.#all.values()
   }
 
+  /** Checked-out connections that will stay (not evicted by `softEvict()`, not broken): warm, for a warm-up. */
+  busyStaying(): number {
+    let count = 0
+    for (const lease of this.#all) if (lease.state === 'busy' && !lease.evicted && lease.broken === undefined) count++
+    return count
+  }
+
   /** A connection opened: it belongs to the pool from now on. */
   adopt(lease: PooledConnection<C>): void {
     this.#all.add(lease)

@@ -170,7 +170,7 @@ export class PoolEngine<C> {
   get suspended(): boolean {
     return this.#suspended
   }
-  /** The last failed connection attempt (redacted); cleared by the next success. */
+  /** The last failed connection attempt (redacted); cleared by the next success, or by a retry that finds nothing to open. */
   get lastCreateError(): Error | undefined {
     return this.#opener.lastError
   }
@@ -384,6 +384,7 @@ export class PoolEngine<C> {
         idle: this.#idle,
         opener: this.#opener,
         room: () => this.#room(),
+        busy: () => this.#connections.busyStaying(),
         offer: this.#offerBound,
         // A caller waiting gets the retry (or the permanent error) it would have had from its own attempt.
         openFailed: (error) => {

@@ -17,6 +17,8 @@ export interface WarmupHost<C> {
   readonly opener: ConnectionOpener<C>
   /** Connections the pool may still open without passing `maxSize`. */
   room(): number
+  /** Connections checked out now that will stay (not evicted, not broken). */
+  busy(): number
   /** A validated connection: to a waiter, or idle. */
   offer(lease: PooledConnection<C>): void
   /**
@@ -29,8 +31,8 @@ export interface WarmupHost<C> {
 }
 
 /**
- * Warms a pool up: validates the idle connections it already has (up to the number asked) and opens
- * and validates the rest, all in parallel; each one is handed on as soon as it passed. Resolves with
+ * Warms a pool up: validates the idle connections it already has (up to the number asked), counts the ones
+ * in use as warm, and opens and validates the rest, all in parallel; each one is handed on as soon as it passed. Resolves with
  * the counts once every attempt settled, within `timeoutMillis`: a connection's connect and validation
  * share that one deadline.
  *
@@ -61,12 +63,15 @@ export async function warmConnections<C>(host: WarmupHost<C>, { connections: req
     host.openFailed(error)
     reject(error)
   }
-  for (let i = Math.min(requested - attempts.length, host.room()); i > 0; i--) {
+  // Connections in use are warm already: a pool busy to its size (a readiness check under load) is no failed
+  // warm-up. (Not the ones `softEvict()` retires: a warm-up after it opens connections to the new server.)
+  const inUse = Math.min(requested - attempts.length, host.busy())
+  for (let i = Math.min(requested - attempts.length - inUse, host.room()); i > 0; i--) {
     attempts.push(new Promise((resolve, reject) => host.opener.open(timeLeft(), (lease) => validateOpened(lease, resolve, reject), openFailed(reject), connectTimedOut)))
   }
   const outcomes = await Promise.allSettled(attempts)
   host.settled()
-  const opened = outcomes.filter((outcome) => outcome.status === 'fulfilled').length
+  const opened = inUse + outcomes.filter((outcome) => outcome.status === 'fulfilled').length
   const firstError = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')?.reason as unknown
   if (opened === 0) {
     const reason = firstError instanceof Error ? firstError.message.replace(/\.$/, '') : 'the pool had no room'

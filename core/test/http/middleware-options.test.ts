@@ -72,6 +72,11 @@ test('refuses each bad option, naming it', () => {
     ['requestIdHeader', 'Content-Encoding', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
     ['requestIdHeader', 'set-cookie', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
     ['requestIdHeader', 'Location', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
+    // Any content-* header describes the body (a 503 that replaces it drops them), and HTTP/2 refuses hop-by-hop ones.
+    ['requestIdHeader', 'Content-ID', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
+    ['requestIdHeader', 'content-md5', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
+    ['requestIdHeader', 'Proxy-Connection', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
+    ['requestIdHeader', 'http2-settings', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
     ['deadlineMillis', 0, 'an integer number of milliseconds between 1 and 2147483647'],
     ['deadlineMillis', 1.5, 'an integer number of milliseconds between 1 and 2147483647'],
     ['deadlineMillis', 2 ** 32, 'an integer number of milliseconds between 1 and 2147483647, got `4294967296` (number)'],

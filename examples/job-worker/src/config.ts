@@ -35,7 +35,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     redisUrl,
     databaseUrl,
     queueName: env.QUEUE || 'billing',
-    concurrency: integer(env, 'CONCURRENCY', 4, 1),
+    // Also the pool's maxSize: bounded here, so a large value is refused in its own name.
+    concurrency: integer(env, 'CONCURRENCY', 4, 1, 1000),
     schema: identifier(env, 'DB_SCHEMA', 'job_worker'),
     applicationName: env.APP_NAME || 'job-worker',
     redisConnectAttempts: integer(env, 'REDIS_CONNECT_ATTEMPTS', 10, 1),
@@ -69,7 +70,8 @@ function checkUrl(name: string, value: string, protocols: readonly string[], sha
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
+  // Digits only: `Number()` also reads `0x10`, `1e3` and a blank as 0.
+  const value = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`Expected ${name} to be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got '${raw}'.`)
   }

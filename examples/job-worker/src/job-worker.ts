@@ -30,13 +30,16 @@ export interface JobWorkerOptions {
   autorun?: boolean
 }
 
+const printableId = /^[\x20-\x7e]{1,256}$/
+
 /**
  * A BullMQ `Worker` that runs every job as a Lifeguard operation: `runOperation(handlerName, job.name, ...)`
- * with its own scope, the job id as request id, and BullMQ's cancellation signal linked to
+ * with its own scope, the job id as request id (when it can be one), and BullMQ's cancellation signal linked to
  * `context.signal`. The scope is disposed when the job ends, successfully or not, so whatever the job
  * checked out (PostgreSQL clients, open transactions) is given back before BullMQ records the result.
  *
- * @throws {Error} synchronously for a missing queue name or no handlers
+ * @throws {Error} synchronously for a missing queue name, no handlers, a `handlerName` that is not 1 to 256
+ *   printable ASCII characters, or a `deadlineMillis` that is not a timer's duration
  * @example
  * const worker = createJobWorker({
  *   queueName: 'billing',
@@ -49,6 +52,11 @@ export function createJobWorker(options: JobWorkerOptions): Worker {
   const { queueName, connection, container, handlers, handlerName = 'job-worker', concurrency = 4, deadlineMillis, prefix, autorun = true } = options
   if (typeof queueName !== 'string' || queueName === '') throw new Error('Could not create the job worker. Expected `queueName` to be a non-empty string.')
   if (Object.keys(handlers).length === 0) throw new Error('Could not create the job worker. Expected at least one handler in `handlers`.')
+  // Checked here, not by every job's operation: a bad one would fail each job on every attempt.
+  if (typeof handlerName !== 'string' || !printableId.test(handlerName)) throw new Error('Could not create the job worker. Expected `handlerName` to be 1 to 256 printable ASCII characters.')
+  if (deadlineMillis !== undefined && !(Number.isInteger(deadlineMillis) && deadlineMillis >= 1 && deadlineMillis <= 2 ** 31 - 1)) {
+    throw new Error(`Could not create the job worker. Expected \`deadlineMillis\` to be an integer from 1 to ${2 ** 31 - 1}, got ${String(deadlineMillis)}.`)
+  }
 
   return new Worker(
     queueName,
@@ -57,7 +65,9 @@ export function createJobWorker(options: JobWorkerOptions): Worker {
       if (handler === undefined) throw new Error(`Could not run job '${job.name}' (${job.id ?? '?'}). No handler is registered for it; known: ${Object.keys(handlers).join(', ')}.`)
       return runOperation(handlerName, job.name, (context) => handler(job.data, context, job), {
         container,
-        requestId: job.id,
+        // A custom job id BullMQ takes but no request id can be (past 256 characters, control characters):
+        // the job runs without one rather than failing on every attempt.
+        requestId: job.id !== undefined && printableId.test(job.id) ? job.id : undefined,
         signal,
         deadlineMillis,
       })

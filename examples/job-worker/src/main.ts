@@ -46,7 +46,8 @@ async function start(config: WorkerConfig, running: Running, stopping: AbortSign
   await waitForRedis(config.redisUrl, { attempts: config.redisConnectAttempts, log, signal: stopping })
   await running.registry.warmup()
   stopping.throwIfAborted()
-  await runOperation('job-worker', 'migrate', (context) => migrateBilling(context.postgres, config.schema), { container })
+  // Under the stop signal: a migration waiting on another instance's lock ends with it.
+  await runOperation('job-worker', 'migrate', (context) => migrateBilling(context.postgres, config.schema), { container, signal: stopping })
   // A signal meanwhile: take no job.
   stopping.throwIfAborted()
 
@@ -61,15 +62,17 @@ async function start(config: WorkerConfig, running: Running, stopping: AbortSign
   await worker.waitUntilReady()
   log(`taking '${config.queueName}' jobs from ${redactConnectionString(config.redisUrl)} (concurrency ${config.concurrency}); PostgreSQL at ${pool.target}`)
 
+  // A signal while the worker got ready: no demo jobs left behind in the queue for the next run.
+  stopping.throwIfAborted()
   if (demoJobs > 0) {
     const producerConnection = createRedisConnection(config.redisUrl)
     const queue = new Queue<ChargeJob>(config.queueName, { connection: producerConnection })
-    for (let i = 1; i <= demoJobs; i++) {
+    for (let i = 1; i <= demoJobs && !stopping.aborted; i++) {
       await queue.add('charge', { orderId: `demo-${i}`, amountCents: 100 * i }, { attempts: 3, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 100 })
     }
     await queue.close()
     await producerConnection.quit()
-    log(`enqueued ${demoJobs} demo job(s)`)
+    log(stopping.aborted ? 'stopped enqueueing demo jobs: stopping' : `enqueued ${demoJobs} demo job(s)`)
   }
   log('stop with Ctrl-C (or SIGTERM)')
 }
@@ -136,8 +139,11 @@ function main(): void {
       // BullMQ's and ioredis's timers would hold the process.
       const closed = drained || (await settlesWithin(closing, 2_000))
       await closeRedis(running.connection)
-      if (closed) return 'clean'
-      return (running.container?.openScopes ?? 0) > 0 ? 'job-left' : 'queue-unreachable'
+      const outcome = closed ? 'clean' : (running.container?.openScopes ?? 0) > 0 ? 'job-left' : 'queue-unreachable'
+      // The container last: its singletons, and the scope of any job left, with their disposers run (a failure
+      // goes to its onError), bounded as everything else here.
+      if (running.container !== undefined) await settlesWithin(running.container.dispose(), 2_000)
+      return outcome
     },
   }
   // A signal during start-up ends the wait for Redis at once, rather than after every attempt.

@@ -27,4 +27,12 @@ Config('a URL that does not parse is refused by what the user set, never echoed'
   assert.throws(() => loadConfig({ DATABASE_URL: 'db:5432 s3cret' }), (error: Error) => error.message.startsWith('DATABASE_URL is not a valid URL') && !error.message.includes('s3cret'))
 })
 
+Config('numbers are digits within their range, refused by name otherwise', () => {
+  assert.throws(() => loadConfig({ CONCURRENCY: '0x10' }), /Expected CONCURRENCY to be an integer from 1 to 1000, got '0x10'/)
+  assert.throws(() => loadConfig({ CONCURRENCY: '1001' }), /Expected CONCURRENCY to be an integer from 1 to 1000/)
+  // Number(' ') is 0: a blank is no drain time.
+  assert.throws(() => loadConfig({ DRAIN_MILLIS: ' ' }), /Expected DRAIN_MILLIS to be an integer from 0 to 18000, got ' '/)
+  assert.is(loadConfig({ CONCURRENCY: '8' }).concurrency, 8)
+})
+
 Config.run()

@@ -97,6 +97,22 @@ Worker_('runs each job in its own operation, with its own scope and PostgreSQL h
   assert.is(pool.getPoolMetrics().activeConnections, 0)
 })
 
+Worker_('a custom job id that cannot be a request id still runs its job, without one', async () => {
+  const seen: (string | undefined)[] = []
+  await withWorker({ record: (_data, context) => void seen.push(context.requestId) }, async (queue, outcomes) => {
+    const jobId = `order-${'9'.repeat(300)}`
+    await queue.add('record', {}, { jobId })
+    assert.is((await outcomes.settled(jobId)).error, undefined, 'it ran')
+  })
+  assert.equal(seen, [undefined])
+})
+
+Worker_('refuses a handlerName or deadlineMillis every job would fail on, when it is created', () => {
+  const base = { queueName: 'never-used', connection: {}, container: createServiceContainer(), handlers: { record: () => undefined } }
+  assert.throws(() => createJobWorker({ ...base, handlerName: 'billing\n' }), /Expected `handlerName` to be 1 to 256 printable ASCII characters/)
+  assert.throws(() => createJobWorker({ ...base, deadlineMillis: 0 }), /Expected `deadlineMillis` to be an integer from 1 to 2147483647, got 0/)
+})
+
 Worker_('a failing job still disposes its scope and gives back its PostgreSQL client, rolled back', async () => {
   let probe: Probe | undefined
   let context: OperationContext | undefined

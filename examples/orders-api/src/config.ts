@@ -23,7 +23,8 @@ export interface Config {
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    host: env.HOST ?? '127.0.0.1',
+    // Blank is unset, as for every variable: `listen(port, '')` would bind every interface.
+    host: nonEmpty(env.HOST)?.trim() ?? '127.0.0.1',
     port: integer(env, 'PORT', 3000, 65_535),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/database'),
     mongodbUri: url(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:'], 'mongodb://user:password@host:27017/database'),
@@ -41,7 +42,8 @@ function nonEmpty(value: string | undefined): string | undefined {
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
   const raw = nonEmpty(env[name])
   if (raw === undefined) return fallback
-  const value = Number(raw)
+  // Digits only: `Number()` also reads `0x1F90`, `1e3` and ` 8080 `.
+  const value = /^\d{1,10}$/.test(raw) ? Number(raw) : Number.NaN
   if (!Number.isInteger(value) || value < 0 || value > max) throw new Error(`Expected ${name} to be an integer from 0 to ${max}, got '${raw}'.`)
   return value
 }

@@ -21,11 +21,14 @@ export function runHttpService(framework: string, createServer: (service: Orders
   }
   // Registered before start-up begins, so a signal during start-up still closes what was opened.
   let stopping = false
+  // Ends the start-up's database work (a migration waiting on a lock) when a signal comes during it.
+  const startup = new AbortController()
   // The close of a service whose start-up a signal cut short: its failure is the shutdown's.
   let closedEarly: Promise<void> | undefined
   onShutdownSignal(
     async () => {
       stopping = true
+      startup.abort()
       const started = await ready.catch(() => undefined)
       if (started === undefined) return closedEarly
       started.service.startDraining()
@@ -39,7 +42,7 @@ export function runHttpService(framework: string, createServer: (service: Orders
   )
 
   const ready = (async () => {
-    const service = await startOrdersService(config)
+    const service = await startOrdersService(config, { signal: startup.signal })
     // A signal came while starting: close what was opened instead of starting to serve.
     if (stopping) {
       closedEarly = service.close()

@@ -52,14 +52,14 @@ export function keepRunningWithoutOutput(): void {
 /**
  * Opens the database (embedded unless `DATABASE_URL`), builds the pool registry and the service
  * container, warms every pool up and creates the tables. Call `close()` when done, also on failure
- * paths after it resolved.
+ * paths after it resolved. `signal` (a shutdown that came during start-up) cancels the migration.
  *
  * @throws {AggregateError} of `PoolWarmupError` when a pool cannot open a connection (nothing is left open)
  */
-export async function startOrdersService(config: Config): Promise<OrdersService> {
+export async function startOrdersService(config: Config, { signal }: { signal?: AbortSignal } = {}): Promise<OrdersService> {
   const database = await openDatabase(config.databaseUrl, log)
   try {
-    return await startOn(database, config)
+    return await startOn(database, config, signal)
   } catch (error) {
     // Whatever failed after the database opened (a pool option refused, the warm-up), the embedded one and its
     // data folder go: a failed start leaves nothing behind (`stop()` is idempotent: the close on a failed
@@ -69,7 +69,7 @@ export async function startOrdersService(config: Config): Promise<OrdersService>
   }
 }
 
-async function startOn(database: Database, config: Config): Promise<OrdersService> {
+async function startOn(database: Database, config: Config, signal: AbortSignal | undefined): Promise<OrdersService> {
   // Whether the pool's last attempt to reach the database failed (set by a connection error, cleared by the
   // next connection that opens): a warmed-up pool with no connection left and the database gone is not ready.
   let connectFailing = false
@@ -121,7 +121,8 @@ async function startOn(database: Database, config: Config): Promise<OrdersServic
     const warm = await registry.warmup()
     for (const report of warm.pools) log(`pool '${report.pool}' warm: ${report.opened} connection(s) in ${Math.round(report.durationMillis)}ms`)
     // Start-up work is an operation too: it gets a scope, and its connection is given back when it ends.
-    await runOperation('orders-api', 'migrate', (context) => OrdersRepository.migrate(context.postgres, config.schema), { container })
+    // Under the caller's signal: a migration waiting on another instance's lock ends with a shutdown.
+    await runOperation('orders-api', 'migrate', (context) => OrdersRepository.migrate(context.postgres, config.schema), { container, signal })
   } catch (error) {
     await close().catch(() => undefined)
     throw error

@@ -33,6 +33,15 @@ Config('refuses a malformed MONGODB_URI and PORT by name', () => {
   assert.throws(() => loadConfig({ MONGODB_URI: 'localhost:27017' }), /^MONGODB_URI is not a valid URL: expected mongodb:\/\//)
   assert.throws(() => loadConfig({ PORT: '-1' }), /Expected PORT to be an integer from 0 to 65535, got '-1'/)
   assert.throws(() => loadConfig({ PORT: '65536' }), /Expected PORT to be an integer from 0 to 65535, got '65536'/)
+  // Digits only: Number() reads these as 8080 and 1000.
+  assert.throws(() => loadConfig({ PORT: '0x1F90' }), /Expected PORT to be an integer from 0 to 65535, got '0x1F90'/)
+  assert.throws(() => loadConfig({ SHUTDOWN_TIMEOUT_MILLIS: '1e3' }), /Expected SHUTDOWN_TIMEOUT_MILLIS to be an integer/)
+})
+
+Config('a blank HOST is unset, as every variable: the service keeps to the loopback interface', () => {
+  assert.is(loadConfig({ HOST: '' }).host, '127.0.0.1')
+  assert.is(loadConfig({ HOST: '  ' }).host, '127.0.0.1')
+  assert.is(loadConfig({ HOST: '0.0.0.0' }).host, '0.0.0.0')
 })
 
 Config('refuses a shutdown timeout past what a timer can wait, and an APP_NAME the database would refuse or show', () => {

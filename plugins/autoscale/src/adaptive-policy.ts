@@ -290,7 +290,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       this.#idleAbove = 0
       this.#forgetBurst()
     }
-    if (shift?.direction === 'lighter') this.#knee.loadChanged(now) // probe above the knee now, judged as such a probe
+    if (shift?.direction === 'lighter') this.#knee.loadLightened(now) // probe above the knee now, judged as such a probe
     if (shift !== undefined) this.#momentum = 'climb'
     if (this.#descending) {
       const down = this.#stepDown(size)

@@ -17,7 +17,7 @@ export interface AutoscaleOptions extends AttachOptions {
 export interface Autoscaler {
   /** Names of the pools being sized now. */
   readonly pools: readonly string[]
-  /** The autoscaler of one pool, while it runs. */
+  /** The autoscaler of one pool: the one running, or the last one, stopped, after its pool closed. */
   get(name: string): PoolAutoscaler | undefined
   /** Ends evaluation for every pool and stops following the registry; pools keep their current size. Idempotent. */
   stop(): void
@@ -36,6 +36,8 @@ export type AutoscaledRegistry = Pick<PoolRegistry, 'subscribe'>
  * registered already, through `onError` when it arrives later (and it is left alone).
  *
  * @throws {InvalidOptionError} naming the pool and the bad field
+ * @throws {RegistrationError} when a registered pool is sized already (by another `autoscale()`, or
+ *   `setDynamicPoolConfig`); the autoscalers this call started for the other pools are stopped, and nothing is sized
  * @example
  * const scaler = autoscale(registry, {
  *   pools: {

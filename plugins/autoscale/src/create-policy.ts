@@ -51,7 +51,8 @@ const customPolicyRules: Record<string, OptionRule> = {
   observe: { type: 'function' },
   evaluate: { type: 'function' },
   kind: { type: 'string', nonEmpty: true },
-  minSize: { type: 'integer', min: 0, max: MAX_POOL_SIZE },
+  // The lowest `maxSize` it sets: a pool of none is no size (a budget's limit would bring it there).
+  minSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE },
   maxSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE },
   evaluationIntervalMillis: { type: 'duration', min: 1 },
   sampleIntervalMillis: { type: 'duration', min: 1 },

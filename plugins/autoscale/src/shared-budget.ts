@@ -35,13 +35,13 @@ export interface SharedBudgetOptions {
   refreshMillis?: number | undefined
   /**
    * How often a pool reads when it is short but the budget was full, or when it holds more than its
-   * fair share (`total / maxInstances`) and may have to give back (default 4 x `refreshMillis`). Other
-   * pools, which a reading would not change, read every `staleAfterMillis`.
+   * fair share (`total / maxInstances`) and may have to give back (default 4 x `refreshMillis`, at most half
+   * a given `staleAfterMillis`). Other pools, which a reading would not change, read every `staleAfterMillis`.
    */
   steadyRefreshMillis?: number | undefined
   /**
-   * A reading older than this stops growth until a fresh one arrives: at least 2 x `refreshMillis` (default
-   * 5 x `steadyRefreshMillis`, capped at the longest timer).
+   * A reading older than this stops growth until a fresh one arrives: at least 2 x `steadyRefreshMillis` (and
+   * so 2 x `refreshMillis`; default 5 x `steadyRefreshMillis`, capped at the longest timer).
    */
   staleAfterMillis?: number | undefined
   /** Clock for reading ages (default: core's `systemClock`); only `now()` is read. */
@@ -199,14 +199,21 @@ export class SharedBudget {
     if (options.steadyRefreshMillis !== undefined && options.steadyRefreshMillis < this.refreshMillis) {
       rejectOption('createSharedBudget', 'steadyRefreshMillis', `a duration >= \`refreshMillis\` (${this.refreshMillis})`, options.steadyRefreshMillis)
     }
-    // Defaults derived from a long refreshMillis stay within what a timer can wait for.
-    this.steadyRefreshMillis = options.steadyRefreshMillis ?? Math.min(4 * this.refreshMillis, MAX_TIMER_MILLIS)
     // A reading must outlive the wait for the next one (the interval, the query, a late timer), or every pool
     // stops growing between two readings.
-    if (options.staleAfterMillis !== undefined && options.staleAfterMillis < 2 * this.refreshMillis) {
-      rejectOption('createSharedBudget', 'staleAfterMillis', `a duration >= 2 x \`refreshMillis\` (${2 * this.refreshMillis})`, options.staleAfterMillis)
+    const stale = options.staleAfterMillis
+    if (stale !== undefined && stale < 2 * this.refreshMillis) {
+      rejectOption('createSharedBudget', 'staleAfterMillis', `a duration >= 2 x \`refreshMillis\` (${2 * this.refreshMillis})`, stale)
     }
-    this.staleAfterMillis = options.staleAfterMillis ?? Math.min(5 * this.steadyRefreshMillis, MAX_TIMER_MILLIS)
+    // Defaults derived from a long refreshMillis stay within what a timer can wait for, and leave a given
+    // staleAfterMillis room for two steady refreshes.
+    this.steadyRefreshMillis = options.steadyRefreshMillis ?? Math.min(4 * this.refreshMillis, MAX_TIMER_MILLIS, stale === undefined ? Infinity : Math.floor(stale / 2))
+    // The same holds between steady refreshes: a pool that must give back would read a stale share, its own
+    // size, for part of every cycle.
+    if (stale !== undefined && stale < 2 * this.steadyRefreshMillis) {
+      rejectOption('createSharedBudget', 'staleAfterMillis', `a duration >= 2 x \`steadyRefreshMillis\` (${2 * this.steadyRefreshMillis})`, stale)
+    }
+    this.staleAfterMillis = stale ?? Math.min(5 * this.steadyRefreshMillis, MAX_TIMER_MILLIS)
     this.#clock = options.clock ?? systemClock
     const query = options.query
     const first = typeof query === 'function' ? undefined : (query as { [controlQuery]?: ControlQuery })[controlQuery]

@@ -424,6 +424,8 @@ runtime('refuses a policy of your own that lacks what the autoscaler reads, nami
   assert.is(field({ ...base, evaluationIntervalMillis: -5 }), 'policy.evaluationIntervalMillis')
   assert.is(field({ ...base, maxSize: Number.NaN }), 'policy.maxSize')
   assert.is(field({ ...base, minSize: 11 }), 'policy.minSize')
+  // A policy's minSize is the lowest maxSize it sets: 0 would let a shared budget bring the pool to none.
+  assert.is(field({ ...base, minSize: 0 }), 'policy.minSize')
   assert.is(field({ ...base, kind: '' }), 'policy.kind')
   assert.is(field({ ...base, dueInMillis: 5 }), 'policy.dueInMillis')
   assert.is(field({ ...base, sampleIntervalMillis: base.evaluationIntervalMillis + 1 }), 'policy.sampleIntervalMillis')

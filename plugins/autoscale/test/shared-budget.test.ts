@@ -167,6 +167,12 @@ budget('rejects bad options naming the option', () => {
   const stale = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, refreshMillis: 1000, staleAfterMillis: 100 }), InvalidOptionError)
   assert.is(stale.option, 'staleAfterMillis')
   assert.match(stale.message, 'expected `staleAfterMillis` to be a duration >= 2 x `refreshMillis` (2000), got `100`')
+  // Between steady refreshes too: a reading older than staleAfterMillis would read as the pool's own size.
+  const staleSteady = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, steadyRefreshMillis: 1000, staleAfterMillis: 600 }), InvalidOptionError)
+  assert.is(staleSteady.option, 'staleAfterMillis')
+  assert.match(staleSteady.message, 'expected `staleAfterMillis` to be a duration >= 2 x `steadyRefreshMillis` (2000), got `600`')
+  // Given alone, it sets the steady refresh's default instead: two refreshes fit in it.
+  assert.is(createSharedBudget({ total: 10, applicationName: 'svc', query, staleAfterMillis: 600 }).steadyRefreshMillis, 300)
   const steady = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, steadyRefreshMillis: 5 }), InvalidOptionError)
   assert.is(steady.option, 'steadyRefreshMillis')
   const faster = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, refreshMillis: 500, steadyRefreshMillis: 400 }), InvalidOptionError)

@@ -81,34 +81,62 @@ export function disposalSuite(driver: FrameworkDriver): void {
     assert.not.ok(probe.disposedWhileRunning, 'the scope was disposed while the handler still ran')
   })
 
-  test('after the client went away while a middleware mounted before lifeguard() awaited (an auth lookup)', async () => {
-    // Node emits a response's 'close' once: gone by the time lifeguard() runs, and nothing else comes.
+  // A server whose requests with an id starting `held-` wait in a middleware mounted before lifeguard() (an
+  // auth lookup) until the test lets them go; `socketsClosed` counts the connections the server saw close.
+  async function startHeld(): Promise<{ held: Harness; arrived: Signals; lookups: Signals; socketsClosed: () => number }> {
     const arrived = new Signals()
     const lookups = new Signals()
     const held = new Harness()
     await held.start(driver, {
       holdBefore: (requestId) => {
-        if (requestId !== 'before-1') return undefined
+        if (requestId?.startsWith('held-') !== true) return undefined
         arrived.get(requestId).resolve()
         return lookups.get(requestId).promise
       },
     })
+    let closed = 0
+    held.running.server.on('connection', (socket) => void socket.once('close', () => closed++))
+    return { held, arrived, lookups, socketsClosed: () => closed }
+  }
+
+  test('after the client went away while a middleware mounted before lifeguard() awaited (an auth lookup)', async () => {
+    // Node emits a response's 'close' once: gone by the time lifeguard() runs, and nothing else comes.
+    const { held, arrived, lookups, socketsClosed } = await startHeld()
     try {
-      let socketsClosed = 0
-      held.running.server.on('connection', (socket) => void socket.once('close', () => socketsClosed++))
       const controller = new AbortController()
-      const request = held.get('/ok', { requestId: 'before-1', signal: controller.signal }).then(
+      const request = held.get('/ok', { requestId: 'held-1', signal: controller.signal }).then(
         () => 'answered',
         (error: unknown) => (error as Error).name,
       )
-      await arrived.get('before-1').within('the request to reach the middleware before lifeguard()')
+      await arrived.get('held-1').within('the request to reach the middleware before lifeguard()')
       controller.abort()
       assert.is(await request, 'AbortError')
-      await waitFor('the server to see the client go', () => socketsClosed > 0)
-      lookups.get('before-1').resolve()
-      await waitFor('the handler of before-1 to run', () => held.fixture.probes.has('before-1'))
-      const probe = await disposedOnce(held, 'before-1')
+      await waitFor('the server to see the client go', () => socketsClosed() > 0)
+      lookups.get('held-1').resolve()
+      await waitFor('the handler of held-1 to run', () => held.fixture.probes.has('held-1'))
+      const probe = await disposedOnce(held, 'held-1')
       assert.ok(probe.context.aborted, 'the context reads as aborted: its client is gone')
+    } finally {
+      await held.stop()
+    }
+  })
+
+  test('after the client went away with a pipelined request held before lifeguard()', async () => {
+    const { held, arrived, lookups, socketsClosed } = await startHeld()
+    try {
+      const { hostname, port } = new URL(held.url)
+      const socket = connect(Number(port), hostname)
+      await once(socket, 'connect')
+      socket.write(`GET /slow HTTP/1.1\r\nHost: ${hostname}\r\nX-Request-Id: pipe-first\r\n\r\nGET /ok HTTP/1.1\r\nHost: ${hostname}\r\nX-Request-Id: held-2\r\n\r\n`)
+      await held.signals.entered.get('pipe-first').within('the handler of pipe-first to start')
+      await arrived.get('held-2').within('the pipelined request to reach the middleware before lifeguard()')
+      socket.destroy()
+      await waitFor('the server to see the client go', () => socketsClosed() > 0)
+      lookups.get('held-2').resolve()
+      await waitFor('the handler of held-2 to run', () => held.fixture.probes.has('held-2'))
+      await disposedOnce(held, 'pipe-first')
+      // (Whether it reads as aborted is the runtime's word on fetch-style runtimes: their request signal.)
+      await disposedOnce(held, 'held-2')
     } finally {
       await held.stop()
     }

@@ -24,6 +24,8 @@ export class MinSizeKeeper {
   #failures = 0
   // A one-ping probe after failed runs found the server answering: the next run asks for every missing connection.
   #answering = false
+  // The pool closed: a run still in flight arms no retry when it ends.
+  #stopped = false
 
   /**
    * @param ping - a ping outside admission
@@ -85,6 +87,7 @@ export class MinSizeKeeper {
         return
       }
       this.#answering = false
+      if (this.#stopped) return
       const delay = Math.min(maxRetryMillis, firstRetryMillis * 2 ** this.#failures)
       this.#failures++
       this.#retry = this.#clock.setTimeout(
@@ -98,8 +101,9 @@ export class MinSizeKeeper {
     })
   }
 
-  /** Cancels a pending retry (the pool closes). */
+  /** Cancels a pending retry, and any a run still in flight would arm (the pool closes). */
   stop(): void {
+    this.#stopped = true
     if (this.#retry !== undefined) this.#clock.clearTimeout(this.#retry)
     this.#retry = undefined
   }

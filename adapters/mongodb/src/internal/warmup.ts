@@ -63,13 +63,19 @@ export async function warmConnections({ ping: pingOnce, tracker, requested, time
   return { opened: Math.min(requested, tracker.open), durationMillis: clock.now() - started, timedOut, lastError: lastError ?? tracker.lastConnectError }
 }
 
-// Resolves with the value, or `undefined` at the deadline; the pending work is left to settle on its own.
+// Settles as the work does, or with `undefined` at the deadline; the pending work is left to settle on its own.
 function withDeadline<T>(work: Promise<T>, millis: number, clock: Clock): Promise<T | undefined> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const timer = clock.setTimeout(() => resolve(undefined), millis)
-    work.then((value) => {
-      clock.clearTimeout(timer)
-      resolve(value)
-    })
+    work.then(
+      (value) => {
+        clock.clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer)
+        reject(error)
+      },
+    )
   })
 }

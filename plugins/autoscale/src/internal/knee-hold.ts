@@ -48,7 +48,7 @@ export class KneeHold {
    * under another load, and finding the same size again confirms nothing (measured on 2 cores: a probe
    * from a CPU-bound knee of 63 into waiting queries met a dip, and the doubled hold kept 63 for 4 s).
    */
-  loadChanged(now: number): void {
+  loadLightened(now: number): void {
     this.#until = Math.min(this.#until, now)
     this.#size = undefined
   }
