@@ -146,7 +146,10 @@ export interface WarmupReport {
   pool: string
   /** Connections asked for. */
   requested: number
-  /** Connections opened and validated. */
+  /**
+   * Connections opened and validated. On Lifeguard's PostgreSQL pool, connections checked out at the time
+   * count too, unchecked: they are in use (not those `softEvict()` retires).
+   */
   opened: number
   /** Connections asked for but not opened (`requested - opened`). */
   failed: number

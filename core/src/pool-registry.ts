@@ -29,7 +29,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   #resolveReady: (() => void) | undefined
   #rejectReady: ((error: unknown) => void) | undefined
   #isReady = false
-  // Counts close() calls: a warm-up that a close overtook does not make the registry read ready.
+  // Counts close() calls: a warm-up that a close overtook settles neither `ready` nor `isReady`.
   #closes = 0
   #readyFailed = false
   // True once `ready` has resolved or rejected: `close()` then starts it over.
@@ -115,22 +115,27 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     const closes = this.#closes
     const results = await Promise.allSettled(this.pools().map((pool) => settled(() => pool.warmup(options))))
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+    // A close() overtook it: its pools are gone, and the next warmup() settles `ready` (see `close()`).
+    const overtaken = this.#closes !== closes
     if (failures.length > 0) {
       const error = new RegistryWarmupError(failures, `Could not warm up ${failures.length} of ${results.length} pool(s).`)
+      if (overtaken) throw error
       this.#rejectReady?.(error)
       this.#readyFailed = true
       this.#readySettled = true
       void ready.catch(() => undefined)
       throw error
     }
-    if (this.#closes === closes) this.#isReady = true
+    const report = { pools: results.map((r) => (r as PromiseFulfilledResult<WarmupReport>).value), durationMillis: performance.now() - started }
+    if (overtaken) return report
+    this.#isReady = true
     this.#readySettled = true
     if (this.#readyFailed) {
       // An overlapping call failed first and rejected the `ready` they shared: this later success decides.
       this.#ready = Promise.resolve()
       this.#readyFailed = false
     } else this.#resolveReady?.()
-    return { pools: results.map((r) => (r as PromiseFulfilledResult<WarmupReport>).value), durationMillis: performance.now() - started }
+    return report
   }
 
   /**

@@ -51,6 +51,8 @@ export class ServiceScope<S extends object = Record<string, any>> {
   // While async factories are pending: which services each one waits on (see `#waitFor`).
   #waits: Map<string, Set<string>> | undefined
   #disposing: Promise<void> | undefined
+  // The root's disposal from its first step, before `#disposing` is set (see `dispose()`).
+  #closing: Promise<void> | undefined
   // Set once `dispose()` stopped waiting for pending factories.
   #finishing = false
   // A container's open scopes form a list, newest last (see `openScopes`): nothing hashed per request scope.
@@ -106,7 +108,7 @@ export class ServiceScope<S extends object = Record<string, any>> {
 
   /** True once `dispose()` was called. */
   get disposed(): boolean {
-    return this.#disposing !== undefined
+    return this.#disposing !== undefined || this.#closing !== undefined
   }
 
   /**
@@ -148,17 +150,21 @@ export class ServiceScope<S extends object = Record<string, any>> {
 
   /** Disposes everything this scope created, newest first; failures are collected into one `DisposeFailedError` (an `AggregateError`). Idempotent. */
   dispose(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
     if (this.#disposing !== undefined) return this.#disposing
+    const root = this.#root === (this as unknown)
     // Most request scopes create nothing with a disposer: those are disposed on the spot, without an
     // async function and its promises (each one pays AsyncLocalStorage's hooks on Node 20).
-    const atOnce = this.#root !== (this as unknown) && this.#created === undefined && this.#pending === undefined
-    if (atOnce) return (this.#disposing = this.#disposeAtOnce())
-    // Marked disposing before any user code runs: the container's disposal aborts the operations still
-    // running, and an abort listener that calls dispose() again (or starts an operation) must find it so.
+    if (!root && this.#created === undefined && this.#pending === undefined) return (this.#disposing = this.#disposeAtOnce())
+    if (!root) return (this.#disposing = this.disposeOwned())
+    // The root's first step aborts the operations still running, and their abort listeners run within it: one
+    // that calls dispose() again gets this disposal, and one that starts an operation is refused. Singletons
+    // still resolve there, as before the step (`#disposing` is set once it returns).
     let started!: (disposal: Promise<void>) => void
-    this.#disposing = new Promise<void>((resolve) => (started = resolve))
-    started(this.disposeOwned())
-    return this.#disposing
+    this.#closing = new Promise<void>((resolve) => (started = resolve))
+    this.#disposing = this.disposeOwned()
+    started(this.#disposing)
+    return this.#closing
   }
 
   #disposeAtOnce(): Promise<void> {

@@ -190,7 +190,7 @@ warmup('a bad call after a successful warm-up leaves the registry ready', async 
   await registry.close()
 })
 
-warmup('a warm-up that close() overtook does not leave the registry reading ready', async () => {
+warmup('a warm-up that close() overtook settles neither isReady nor ready', async () => {
   const registry = createPoolRegistry()
   const gate = deferred()
   registry.register(new FakePool('orders', { warmupGate: gate.promise }))
@@ -199,10 +199,12 @@ warmup('a warm-up that close() overtook does not leave the registry reading read
   gate.resolve()
   await warming
   assert.is(registry.isReady, false, 'closed since: nothing is ready')
+  assert.ok(await isPending(registry.ready), '`ready` waits for the next warm-up')
   // A warm-up after the close decides again.
   registry.register(new FakePool('orders'))
   await registry.warmup()
   assert.is(registry.isReady, true)
+  await registry.ready
   await registry.close()
 })
 

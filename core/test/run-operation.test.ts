@@ -94,7 +94,10 @@ run("an abort listener that disposes the container again, or starts a job on it,
   const context = OperationContext.create('worker', 'long', { container })
   let second: Promise<void> | undefined
   let late: Promise<unknown> | undefined
+  let pool: unknown
   context.signal.addEventListener('abort', () => {
+    // A singleton still resolves there (a logger to say why the work stops).
+    pool = context.get('pool')
     second = container.dispose()
     late = runOperation('worker', 'compensate', () => 'ran', { container }).catch((error: Error) => error.name)
   })
@@ -102,6 +105,7 @@ run("an abort listener that disposes the container again, or starts a job on it,
   assert.ok(second !== undefined, 'the listener ran within dispose()')
   await Promise.all([first, second])
   assert.is(closed, 1, "the singleton's disposer ran once")
+  assert.ok(pool !== undefined, 'the singleton resolved in the listener')
   assert.is(second, first, 'the same disposal')
   assert.is(await late, 'DisposedError', 'no job starts on a container being disposed')
   assert.is(container.openScopes, 0)

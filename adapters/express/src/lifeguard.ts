@@ -61,7 +61,12 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     attachContext(req, context)
     // Set at once, not as the headers are written (echoHeaderOnWrite, as on Koa and Hono): an own `writeHead`
     // on Express's responses cost 40k+ instructions a request on Node 20 (measured), where it saves 3k elsewhere.
-    res.setHeader(requestIdHeader, operation.requestId)
+    try {
+      res.setHeader(requestIdHeader, operation.requestId)
+    } catch {
+      // A middleware mounted before this one sent the response, then called next(): nothing to echo, and the
+      // operation ends with that response (its 'close' is watched below).
+    }
     // 'close' follows 'finish', and also comes alone when the connection drops first (or the connection's
     // own, for a pipelined response still waiting in line).
     const onClose = (): void => {

@@ -41,6 +41,28 @@ test('mounted on a route under a parameterized mount path, the name is kept prin
   assert.equal(await operationNames(await listen(app), '/t/acme/orders/1', disposed), { inHandler: 'GET /t/acme/orders/:id', atDispose: 'GET /t/acme/orders/:id' })
 })
 
+test('a response a middleware before lifeguard() sent, calling next() after, still ends its operation', async () => {
+  let disposed = 0
+  const container = createServiceContainer().scoped('marker', () => ({}), { dispose: () => void disposed++ })
+  const app = quietApp()
+  // A cache answering, then passing on (for a logger, say).
+  app.use((_req, res, next) => {
+    res.end('cached')
+    next()
+  })
+  app.use(lifeguard({ container }))
+  app.use((req) => void req.lifeguard.get('marker'))
+  const running = await listen(app)
+  try {
+    const response = await fetch(`${running.url}/orders/1`)
+    assert.is(await response.text(), 'cached')
+    await waitFor('the scope disposed', () => disposed === 1)
+    assert.is(container.openScopes, 0)
+  } finally {
+    await running.close()
+  }
+})
+
 test('is named before the handler awaits when async middleware runs before lifeguard()', async () => {
   const { container, disposed } = namingContainer()
   const app = quietApp()

@@ -222,9 +222,10 @@ export class ConnectionOpener<C> {
           this.#retry = undefined
           const attempts = this.#attempts.size
           this.#host.retry()
-          // Nothing left to open (a connection came back and served the waiters): the failure that armed this
-          // retry is history, not the cause of a later timeout of a pool that is merely busy.
-          if (this.#attempts.size === attempts) this.#lastError = undefined
+          // Nothing left to open and nobody waiting (a connection came back and served the waiters): the failure
+          // that armed this retry is history, not the cause of a later timeout of a pool that is merely busy. (A
+          // suspended pool opens nothing for its waiters: their timeouts keep it.)
+          if (this.#attempts.size === attempts && !this.#host.callersWaiting) this.#lastError = undefined
         },
         delay,
         background,

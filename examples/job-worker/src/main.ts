@@ -83,7 +83,7 @@ function demoJobCount(argv: readonly string[]): number {
   if (index === -1) return 0
   const value = argv[index + 1]
   if (value === undefined || value.startsWith('--')) return 3
-  const count = Number(value)
+  const count = /^\d{1,4}$/.test(value) ? Number(value) : Number.NaN
   if (!Number.isInteger(count) || count < 1 || count > 1000) throw new Error(`--demo takes a number of jobs from 1 to 1000, got ${JSON.stringify(value)}.`)
   return count
 }
