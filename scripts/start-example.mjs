@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: builds the packages the example service needs, then runs it.
+// `npm start`: builds the packages the example service needs, then runs it. The root's `npm start` and the
+// example's own (`npm start -w @lifeguard-examples/orders-api`) both run this script.
 //
 //   npm start               the Express service (examples/orders-api)
 //   npm start -- koa        the Koa variant
@@ -30,6 +31,10 @@ if (!existsSync(join(root, 'node_modules', '.bin', 'turbo'))) {
   process.exit(1)
 }
 
+// Read before the build: npm killed while it runs re-parents this script, and a parent read after would be
+// the new one, never seen to change.
+const parent = process.ppid
+
 // Only what this run imports: core, the PostgreSQL adapter, the framework adapter, the metrics plugin
 // (turbo builds their dependencies first), and the MongoDB adapter when a MongoDB pool is wanted.
 const packages = ['@lifeguard/postgres', variant.adapter, '@lifeguard/otel']
@@ -43,6 +48,8 @@ if (build.status !== 0) {
   console.error('The build failed; see the errors above.')
   process.exit(build.status ?? 1)
 }
+// npm gone during the build: no service to start for nobody.
+if (process.ppid !== parent) process.exit(1)
 
 // The service runs in its own process group: a terminal's Ctrl-C then reaches only this script, which
 // passes one signal on. Otherwise it would also reach the embedded PostgreSQL (a child of the service)
@@ -62,11 +69,12 @@ const forward = (signal) => {
   child.kill(signal)
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => forward(signal === 'SIGHUP' ? 'SIGTERM' : signal))
-// npm does not pass every signal on (SIGHUP ends it alone): when the process that started this one is gone,
-// this one is re-parented, and the service is stopped as on SIGTERM.
-const parent = process.ppid
+// npm does not pass every signal on (SIGHUP ends it alone), and SIGKILL ends it with nothing passed on: when
+// the process that started this one is gone, this one is re-parented, and leaves. The service, which watches
+// this process (ORDERS_API_WRAPPER_PID), then stops as on SIGTERM and says why ('npm start is gone'); its
+// output still goes where npm's went.
 setInterval(() => {
-  if (process.ppid !== parent) forward('SIGTERM')
+  if (process.ppid !== parent) process.exit(1)
 }, 500).unref()
 child.on('exit', (code, signal) => {
   process.exit(code ?? (signal ? 1 : 0))

@@ -61,7 +61,7 @@ export interface PoolMetrics {
   waitTime: TimeSummary
   /** Checkouts, from getting a connection to giving it back (ms). */
   useTime: TimeSummary
-  /** Connections opened and validated (ms). */
+  /** Time to open each new connection (ms; a warm-up's validation comes after, not counted). */
   createTime: TimeSummary
   /** True while the pool holds new checkouts (`suspend()`); absent for pools that cannot be suspended. */
   suspended?: boolean
@@ -136,7 +136,7 @@ export interface PoolCounters {
   waitTime: DurationTotals
   /** Checkouts, from getting a connection to giving it back (ms). */
   useTime: DurationTotals
-  /** Connections opened and validated (ms). */
+  /** Time to open each new connection (ms; a warm-up's validation comes after, not counted). */
   createTime: DurationTotals
 }
 

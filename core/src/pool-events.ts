@@ -22,11 +22,14 @@ export interface PoolEventBase {
 /** Why a connection went away (`evicted`: by `softEvict()`, or because its server no longer fits the pool). */
 export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'closed' | 'stale' | 'released' | 'evicted'
 
-/** `connect` (`onConnect`): a new connection is open and validated. */
+/**
+ * `connect` (`onConnect`): a new connection opened (before any validation: a warm-up validates it next). One
+ * that broke as it opened is followed by its `disconnect`.
+ */
 export interface ConnectEvent extends PoolEventBase {
   /** The driver's id for the connection (PostgreSQL: the server's process id). */
   connectionId: string | number
-  /** Time to open and validate the connection (ms). */
+  /** Time to open the connection (ms). */
   createMillis: number
 }
 /** `disconnect` (`onDisconnect`): a connection closed, and why. */
@@ -136,7 +139,7 @@ export interface QueryEvent extends PoolEventBase {
 
 /** Payload of each lifecycle event. */
 export interface PoolEventMap {
-  /** A new connection is open and validated. */
+  /** A new connection opened. */
   connect: ConnectEvent
   /** A connection closed, and why. */
   disconnect: DisconnectEvent
@@ -171,7 +174,7 @@ export type Listener<E extends PoolEventName> = (event: PoolEventMap[E]) => unkn
 
 /** The `events` option of a pool: `onConnect`, `onDisconnect`, ... each optional. */
 export interface PoolEventListeners {
-  /** On `connect`: a new connection is open and validated. */
+  /** On `connect`: a new connection opened. */
   onConnect?: Listener<'connect'> | undefined
   /** On `disconnect`: a connection closed, and why. */
   onDisconnect?: Listener<'disconnect'> | undefined

@@ -94,7 +94,7 @@ export class PoolMonitor {
     this.#emit(undefined, 'poolCreated', { target: this.#target, minSize, maxSize })
   }
 
-  /** A connection is open and validated. */
+  /** A connection opened (before any validation). */
   connected(connectionId: string | number, createMillis: number): void {
     this.stats.recordCreate(createMillis)
     this.#emit(undefined, 'connect', { connectionId, createMillis })

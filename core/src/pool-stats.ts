@@ -39,7 +39,7 @@ export class PoolStats {
   readonly waitTime: TimeWindow
   /** Checkouts, from getting a connection to giving it back (ms). */
   readonly useTime: TimeWindow
-  /** Connections opened and validated (ms). */
+  /** Time to open each new connection (ms; a warm-up's validation comes after, not counted). */
   readonly createTime: TimeWindow
   /** Errors counted by `recordError()`. */
   errors = 0
@@ -83,7 +83,7 @@ export class PoolStats {
     this.#lastUsedAt = now
   }
 
-  /** A connection was opened and validated in `millis`. */
+  /** A connection was opened in `millis`. */
   recordCreate(millis: number): void {
     this.createTime.record(millis)
   }

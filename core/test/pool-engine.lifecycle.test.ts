@@ -45,6 +45,41 @@ test('a warm-up that close() cut short rejects with PoolClosedError, however far
   await closing
 })
 
+test('a warm-up whose validation close() gave up on rejects with PoolClosedError, and leaves no timer', async () => {
+  const { engine, factory, clock, events, counts } = fakeEngine({ minSize: 1 })
+  // Logged in, then silent (a proxy that queues the check, a stuck server): the check never answers.
+  factory.validate = () => new Promise<boolean>(() => undefined)
+  const warming = rejects(engine.warmup({ timeoutMillis: 60_000 }), PoolClosedError, 'ERR_POOL_CLOSED')
+  await clock.advance(0)
+  assert.is(engine.pendingCount, 1, 'validating')
+  const closing = engine.close({ timeoutMillis: 10 })
+  await clock.advance(10)
+  // Before, neither answer of the check ever came: the warm-up (and a registry's `ready`) never settled.
+  assert.not.ok(await isPending(warming), 'settled when close() gave up on it')
+  assert.is((await warming).message, "Could not warm up pool 'fake'. The pool is closed.")
+  await closing
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+  assert.equal(events.disconnect?.map((e) => e.reason), ['closed'])
+  assert.is(clock.pendingTimers, 0, "the check's 60 s timer went with it")
+})
+
+test('a validation close() gave up on that answers late changes nothing: one disconnect, no error, nothing pending', async () => {
+  const { engine, factory, clock, events, counts } = fakeEngine({ minSize: 1 })
+  let answer: (valid: boolean) => void = () => undefined
+  factory.validate = () => new Promise<boolean>((resolve) => (answer = resolve))
+  const warming = rejects(engine.warmup({ timeoutMillis: 60_000 }), PoolClosedError)
+  await clock.advance(0)
+  const closing = engine.close({ timeoutMillis: 10 })
+  await clock.advance(10)
+  await warming
+  await closing
+  answer(false)
+  await clock.advance(0)
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+  assert.equal(events.disconnect?.map((e) => e.reason), ['closed'])
+  assert.is(events.error, undefined)
+})
+
 test("warmup's timeoutMillis bounds connect and validation together, and its timeout names that option", async () => {
   const { engine, factory, clock, events } = fakeEngine({ connectTimeoutMillis: 500 })
   factory.auto = false
@@ -211,6 +246,37 @@ test('a later close() with a longer timeout does not lengthen the wait', async (
   await clock.advance(100)
   await closing
   assert.is(counts().total, 0)
+})
+
+test('close() right after a release hands that connection to the waiter it was for: none closed and opened again', async () => {
+  const { engine, factory, clock, events } = fakeEngine({ maxSize: 1 })
+  const holder = await engine.acquire()
+  const waiting = engine.acquire()
+  // The release hands the connection over on the next microtask; close() comes first.
+  engine.release(holder)
+  const closing = engine.close({ timeoutMillis: 1000 })
+  const served = await waiting
+  assert.is(served, holder, 'the same connection')
+  // Before, close() closed it as idle and opened a new one for the waiter.
+  assert.is(factory.created.length, 1)
+  engine.release(served)
+  await clock.advance(0)
+  await closing
+  assert.equal(events.disconnect?.map((e) => e.reason), ['closed'])
+})
+
+test('close() right after a request that waits for an idle connection to validate: the waiter gets it', async () => {
+  const { engine, factory, clock } = fakeEngine({ maxSize: 1, validateAfterIdleMillis: 100 })
+  engine.release(await engine.acquire())
+  await clock.advance(200)
+  const waiting = engine.acquire()
+  const closing = engine.close({ timeoutMillis: 1000 })
+  const served = await waiting
+  assert.is(factory.created.length, 1)
+  assert.equal(factory.created.map((c) => c.validations), [1], 'validated for the waiter')
+  engine.release(served)
+  await clock.advance(0)
+  await closing
 })
 
 test('a close that times out abandons attempts still connecting: settled before it resolves, and no connection error', async () => {

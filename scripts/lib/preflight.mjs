@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { connect } from 'node:net'
 import { delimiter, join } from 'node:path'
+import { findPostgresBinDir, hasServerPrograms } from './postgres-bin-dir.mjs'
 
 /** Markers in a package's test files, and the requirement each one means. */
 const markers = [
@@ -117,9 +118,11 @@ function checkPromtool() {
   return 'promtool is not installed: the OpenTelemetry plugin tests check the exposition and the alert rules with it; install it (`apt-get install prometheus`).'
 }
 
+// The folder the private clusters will use (test-kit's postgresBinDir() reads it with the same function).
 function checkServerPrograms() {
-  const dir = process.env.PG_BINDIR || (existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).map((v) => `/usr/lib/postgresql/${v}/bin`)[0] : undefined)
-  if (dir !== undefined && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return undefined
+  const dir = findPostgresBinDir()
+  if (dir !== undefined && hasServerPrograms(dir)) return undefined
+  if (process.env.PG_BINDIR) return `PG_BINDIR is ${process.env.PG_BINDIR}, which holds no initdb and pg_ctl: fault tests start private clusters with them; point it at the folder that does (\`pg_config --bindir\` of a server installation).`
   return 'The PostgreSQL server programs (initdb, pg_ctl) are not installed: fault tests start private clusters with them; install them (`apt-get install postgresql`) or set PG_BINDIR.'
 }
 

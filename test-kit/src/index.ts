@@ -16,7 +16,7 @@ export type { WatchedProcess, WatchProcessOptions, ProcessExit } from './watched
 export { startWireServer, WireServer, CommandError, SHUTDOWN_IN_PROGRESS } from './mongo-wire/wire-server.js'
 export type { WireServerOptions, LoggedCommand, WireConnection, WireFault, CommandContext, CommandHandler } from './mongo-wire/wire-server.js'
 export { rejects, throwsError } from './rejects.js'
-export { pgConfig, uniqueAppName, serverConnectionCount, runningStatementCount, waitForConnectionCount, terminateBackends, blackholeServer, closedPort } from './pg-server.js'
+export { pgConfig, pgConnectionString, uniqueAppName, serverConnectionCount, runningStatementCount, waitForConnectionCount, terminateBackends, blackholeServer, closedPort } from './pg-server.js'
 export type { PgConfig, BlackholeServer, TerminateBackendsOptions } from './pg-server.js'
 export { captureWarnings } from './warnings.js'
 export { collected } from './collected.js'

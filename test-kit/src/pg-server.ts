@@ -57,6 +57,24 @@ export function pgConfig(): PgConfig {
 }
 
 /**
+ * `pgConfig()` as a connection string, for code that takes a URL (a service's `DATABASE_URL`). A `PGHOST`
+ * that is a socket directory goes in the `host` query parameter, which pg reads in place of the URL's host
+ * (`localhost` there only fills the place a URL check wants filled).
+ */
+export function pgConnectionString(): string {
+  const config = pgConfig()
+  const url = new URL(`postgres://127.0.0.1:${config.port}/`)
+  if (config.host.startsWith('/')) {
+    url.hostname = 'localhost'
+    url.searchParams.set('host', config.host)
+  } else url.hostname = config.host
+  url.pathname = `/${config.database}`
+  url.username = config.user
+  if (config.password !== undefined) url.password = config.password
+  return url.toString()
+}
+
+/**
  * An application_name no other test or process uses, so server-side connection counts can be
  * filtered to one test. Kept within the 63 bytes PostgreSQL stores.
  *

@@ -8,6 +8,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { findPostgresBinDir } from '../../scripts/lib/postgres-bin-dir.mjs'
 import { isAlive } from './process-alive.js'
 
 const run = promisify(execFile)
@@ -60,14 +61,16 @@ export interface PrivateCluster {
   destroy(): Promise<void>
 }
 
-/** Where the PostgreSQL server programs are: `PG_BINDIR`, else the newest `/usr/lib/postgresql/N/bin`. */
+/**
+ * Where the PostgreSQL server programs are: `PG_BINDIR`, else the numerically newest
+ * `/usr/lib/postgresql/N/bin` that holds both `initdb` and `pg_ctl`. The rule is shared with `npm test`'s
+ * preflight (scripts/lib/postgres-bin-dir.mjs, plain JavaScript so that the preflight runs before any build),
+ * so the folder the preflight checked is the one used here.
+ */
 export function postgresBinDir(): string {
-  const fromEnv = process.env['PG_BINDIR']
-  if (fromEnv) return fromEnv
-  const root = '/usr/lib/postgresql'
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : []
-  if (versions[0] === undefined) throw new Error('Could not find the PostgreSQL server programs (initdb, pg_ctl). Install PostgreSQL or set PG_BINDIR.')
-  return join(root, versions[0], 'bin')
+  const dir = findPostgresBinDir()
+  if (dir === undefined) throw new Error('Could not find the PostgreSQL server programs (initdb, pg_ctl) in /usr/lib/postgresql/N/bin. Install PostgreSQL or set PG_BINDIR.')
+  return dir
 }
 
 /** A port nobody listens on right now. */

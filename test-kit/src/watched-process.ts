@@ -26,6 +26,11 @@ export interface WatchProcessOptions {
   env?: Readonly<Record<string, string | undefined>>
   /** Start from a clean shell's environment: drop the `npm_*` variables of the `npm test` that runs the tests. */
   asFromShell?: boolean
+  /**
+   * Lead a process group (and session) of its own, as a command a terminal runs in the foreground:
+   * `process.kill(-child.pid, 'SIGINT')` is then a Ctrl-C in that terminal.
+   */
+  ownProcessGroup?: boolean
 }
 
 /**
@@ -44,7 +49,7 @@ export function watchProcess(command: string, args: readonly string[], options: 
     if (value === undefined) delete env[key]
     else env[key] = value
   }
-  const child = spawn(command, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(command, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup === true })
   let output = ''
   const watchers = new Set<() => void>()
   const collect = (chunk: Buffer): void => {

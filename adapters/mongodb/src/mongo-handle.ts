@@ -3,8 +3,9 @@ import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/
 import { checkOption, contextRule, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
 import { MongoExpiredSessionError, MongoRuntimeError, MongoTransactionError, type MongoError } from 'mongodb'
 import type { AbstractCursor, ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
+import { settlesWithin } from './internal/deadline.js'
 import { currentContext, LeaseSlot, type Abortable, type Admit, type SignalSource } from './internal/gate.js'
-import { gated } from './internal/gated-proxy.js'
+import { gated, refusalClose } from './internal/gated-proxy.js'
 import { collectionNameRule, databaseNameRule } from './internal/names.js'
 import type { PoolAccess } from './internal/pool-access.js'
 import { poolAccess } from './internal/symbols.js'
@@ -204,18 +205,28 @@ export class MongoHandle implements AsyncDisposable {
     return this.#default('countDocuments').countDocuments(...args)
   }
 
-  /** Closes the cursors it handed out that are still open, and ends the sessions it started (aborting an open transaction). Idempotent. */
+  /**
+   * Closes the cursors it handed out that are still open, and ends the sessions it started (aborting an open
+   * transaction). Waits up to a second for the server's part (killCursors, abortTransaction): while the server
+   * is unreachable the driver goes on trying in the background, for up to its `serverSelectionTimeoutMS`. Idempotent.
+   */
   dispose(): Promise<void> {
-    // Cursors first: one may run in a session of this handle.
-    this.#disposing ??= Promise.all([...this.#cursors].map(closeQuietly))
-      .then(() => Promise.all([...this.#sessions].map(endQuietly)))
-      .then(() => undefined)
+    this.#disposing ??= this.#cleanUp()
     return this.#disposing
   }
 
   /** Same as `dispose()`; lets a `ServiceScope` or `await using` dispose the handle. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose()
+  }
+
+  async #cleanUp(): Promise<void> {
+    if (this.#cursors.size === 0 && this.#sessions.size === 0) return
+    // Cursors first: one may run in a session of this handle.
+    const cleanUp = Promise.all([...this.#cursors].map(closeQuietly)).then(() => Promise.all([...this.#sessions].map(endQuietly)))
+    // Awaited, but only briefly: a reachable server has killed the cursors and aborted the transactions by then,
+    // while an unreachable one would hold every disposal for the driver's server selection (30 s by default).
+    await settlesWithin(cleanUp, CLEAN_UP_WAIT_MILLIS, this.#access.clock)
   }
 
   #default(method: string): Collection {
@@ -266,9 +277,15 @@ export function checkMongoPool(where: string, pool: unknown): void {
   checkOption(where, 'pool', pool, { type: 'custom', expected: 'a pool from createMongoPool()', check: (v) => typeof (v as { [poolAccess]?: unknown } | null)?.[poolAccess] === 'function' })
 }
 
+// How long `dispose()` waits for its cursors' killCursors and its transactions' aborts: a round trip or
+// two on a reachable server; what is still running then goes on in the background.
+const CLEAN_UP_WAIT_MILLIS = 1000
+
 // Ending a session only returns it to the driver's session pool (aborting an open transaction first); a
 // failure there must not hide the operation's own outcome.
 async function closeQuietly(cursor: AbstractCursor): Promise<void> {
+  const started = refusalClose(cursor)
+  if (started !== undefined) return started
   try {
     await cursor.close()
   } catch {

@@ -28,6 +28,7 @@ import { ClientRevival } from './internal/client-revival.js'
 import { CmapTracker } from './internal/cmap-tracker.js'
 import { CommandTimer } from './internal/command-timer.js'
 import { createClient } from './internal/create-client.js'
+import { Deadline } from './internal/deadline.js'
 import { currentContext, Gate } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
 import { collectionNameRule, databaseNameRule } from './internal/names.js'
@@ -38,6 +39,9 @@ import { poolAccess } from './internal/symbols.js'
 import { ping, warmConnections } from './internal/warmup.js'
 import { MongoLease } from './mongo-lease.js'
 import { resolveOptions, type MongoPoolOptions, type ResolvedMongoPoolOptions } from './options.js'
+
+// See `#close`: after a drain that gave up, what the client's close may take beyond `timeoutMillis`.
+const clientCloseGraceMillis = 1000
 
 /** Options of `pool.acquire()`. */
 export interface AcquireOptions {
@@ -74,6 +78,8 @@ export class MongoPool implements ManagedPool {
   // close()'s wait for the operations it lets finish.
   readonly #drain: DrainWait
   readonly #keeper: MinSizeKeeper
+  // close()'s deadline, which a later close() with a shorter timeout brings forward.
+  #closeBy: Deadline | undefined
 
   /**
    * @internal use `createMongoPool()`
@@ -122,8 +128,8 @@ export class MongoPool implements ManagedPool {
     })
     this.#commands = new CommandTimer(client, this.#monitor)
     // Warm-up does the same work and runs the keeper when it is done.
-    this.#keeper = new MinSizeKeeper(this.#tracker, () => this.#ping(), () => this.#minSize, () => this.#lifecycle.closing || this.#lifecycle.state === 'warming' || this.#tracker.paused, this.#monitor.clock)
-    this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate }
+    this.#keeper = new MinSizeKeeper(() => this.#tracker.serving, () => this.#ping(), () => this.#minSize, () => this.#lifecycle.closing || this.#lifecycle.state === 'warming' || this.#tracker.paused, this.#monitor.clock)
+    this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate, clock: this.#monitor.clock }
     this.#monitor.poolCreated(this.#minSize, this.#maxSize)
   }
 
@@ -286,13 +292,18 @@ export class MongoPool implements ManagedPool {
   /**
    * Closes gracefully: refuses new operations (waiting ones get `PoolClosedError`), waits up to
    * `timeoutMillis` (default 10000) for admitted ones and leases, then closes the client, which ends its
-   * sessions on the server and closes every connection. Idempotent.
+   * sessions on the server and closes every connection. The whole close takes at most `timeoutMillis`: once
+   * it has passed, what the client's close still waits for (an unreachable server's cursors, transactions,
+   * reconnect) is given up. Idempotent.
    */
   close(options?: { timeoutMillis?: number }): Promise<void> {
     return this.#lifecycle.close(
       options,
       (timeoutMillis) => this.#close(timeoutMillis),
-      (timeoutMillis) => this.#drain.shorten(timeoutMillis),
+      (timeoutMillis) => {
+        this.#drain.shorten(timeoutMillis)
+        this.#closeBy?.shorten(timeoutMillis)
+      },
     )
   }
 
@@ -302,14 +313,21 @@ export class MongoPool implements ManagedPool {
   }
 
   async #close(timeoutMillis: number): Promise<void> {
+    const closeBy = new Deadline(this.#monitor.clock, timeoutMillis)
+    this.#closeBy = closeBy
     this.#queue.close()
     this.#keeper.stop()
-    if (this.#queue.active > 0) await this.#drain.wait(timeoutMillis)
+    // Operations still running when the drain gave up (a cursor or a transaction of theirs left open): the
+    // client's close still gets a second for the server's part (killCursors, abortTransaction, endSessions).
+    if (this.#queue.active > 0 && !(await this.#drain.wait(timeoutMillis))) closeBy.extend(clientCloseGraceMillis)
     // A reconnect still running would otherwise open a topology after the close, and a later one would reopen it.
     this.#revival.stop()
-    await this.#revival.settled()
+    const closing = this.#revival.settled().then(() => this.#client.close())
     try {
-      await this.#client.close()
+      // The driver's close first closes the cursors and sessions still open: their killCursors and
+      // abortTransaction (and a reconnect under way) wait out server selection while the server is unreachable.
+      if (!(await closeBy.race(closing))) abandonTopology(this.#client)
+      await closing
     } finally {
       this.#tracker.detach()
       this.#commands.detach()
@@ -354,6 +372,18 @@ export class MongoPool implements ManagedPool {
     this.#revival.markClosed()
     this.#monitor.error(new ClientClosedError(this.name, { cause: this.#tracker.lastConnectError }), 'pool')
   }
+}
+
+/**
+ * Makes the client give up what its close still waits for: closing its topology fails every server selection
+ * waiting in it (with `MongoTopologyClosedError`) and closes its pools, and closing the checked-out connections
+ * ends a reply still awaited. The driver's own `close()` under way then finishes at once. `topology` is the
+ * driver's (7.x) internal; without one there is nothing to wait for.
+ */
+function abandonTopology(client: MongoClient): void {
+  const topology = (client as unknown as { topology?: { closeCheckedOutConnections?(): void; close?(): void } }).topology
+  topology?.closeCheckedOutConnections?.()
+  topology?.close?.()
 }
 
 /**

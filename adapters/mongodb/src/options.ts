@@ -45,8 +45,8 @@ export interface MongoPoolOptions {
   clientOptions?: Omit<MongoClientOptions, OwnedClientOption> | undefined
   /**
    * Where the pool reads time and sets its own timers: the admission wait (`acquireTimeoutMillis`), `close()`'s
-   * wait, the `minSize` keeper's retries, leak detection, the metrics' times. Tests pass a manual clock. The
-   * driver's timers (heartbeats, idle pruning, its timeouts) and `warmup()`'s deadline stay on the system clock.
+   * wait, `warmup()`'s deadline, the `minSize` keeper's retries, leak detection, the metrics' times. Tests pass a
+   * manual clock. The driver's own timers (heartbeats, idle pruning, its timeouts) stay on the system clock.
    * Default: the system clock.
    */
   clock?: Clock | undefined

@@ -4,7 +4,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MongoNetworkError } from 'mongodb'
-import type { CmapTracker } from '../src/internal/cmap-tracker.js'
 import { MinSizeKeeper } from '../src/internal/min-size-keeper.js'
 import type { MongoPool } from '../src/index.js'
 import { ManualClock, flushPromises, rejects } from '@lifeguard/test-kit'
@@ -39,7 +38,7 @@ function keeperOn(tracker: FakeTracker, clock: ManualClock, minSize = 2): { keep
       running--
     }
   }
-  const keeper = new MinSizeKeeper(tracker as unknown as CmapTracker, ping, () => minSize, () => false, clock)
+  const keeper = new MinSizeKeeper(() => tracker, ping, () => minSize, () => false, clock)
   return {
     keeper,
     pings,

@@ -130,4 +130,28 @@ Close('closing the pool ends the sessions the driver pooled on the server', asyn
   }
 })
 
+Close('a close whose drain gave up on a lease still ends the pooled sessions on a server that answers', async (context) => {
+  const { target } = context
+  const clock = new ManualClock()
+  const pool = openPool(target, { dbName: DB, clock })
+  context.pools.push(pool)
+  const handle = createMongoHandle(pool)
+  await handle.collection('orders').insertOne({ sku: 'a' })
+  await handle.dispose()
+  const lease = await pool.acquire()
+  target.wire?.clearLog()
+  const closing = pool.close({ timeoutMillis: 50 })
+  // The drain gives up at 50 ms; the client's close then has a second to end them.
+  await clock.advance(50)
+  await clock.advance(0)
+  assert.ok(await settles(closing))
+  await target.waitForPoolConnections(appNameOf(pool), 0)
+  if (target.wire) {
+    const wire = target.wire
+    await wire.waitFor(() => wire.commands.some((c) => c.name === 'endSessions'), 2000, 'endSessions')
+    assert.ok((wire.commands.find((c) => c.name === 'endSessions')?.body['endSessions'] as unknown[]).length >= 1)
+  }
+  lease.release()
+})
+
 Close.run()

@@ -61,7 +61,7 @@ export interface PoolConfig extends pg.PoolConfig {
  * `Pool` is a `pg.Pool` to TypeScript too).
  */
 export interface PoolOptions extends PoolConfig {
-  /** The `maxSize` it was created with (default 10). */
+  /** The `maxSize` it was created with (default 10; 0 reads as unset, as in pg). */
   max: number
   /** The `minSize` it was created with (default 0). */
   min: number
@@ -90,7 +90,9 @@ const noop = (): void => {}
  * connection; an idle client's error is emitted as `'error'` only when someone listens (pg would crash
  * the process); `connectionTimeoutMillis` gives a `PoolTimeoutError`; clients that sat idle for
  * `validateAfterIdleMillis` are checked before being handed out; a listener of `'connect'`, `'acquire'`,
- * `'release'` or `'remove'` that throws is reported as Lifeguard's `error` event and the pool goes on.
+ * `'release'` or `'remove'` that throws is reported as Lifeguard's `error` event and the pool goes on; a
+ * client released while a statement still runs on it (`return client.query('COMMIT')` before a `finally`
+ * that releases) goes back once that statement has ended, and is closed if it then is inside a transaction.
  *
  * @example
  * import { Pool } from '@lifeguard/postgres' // was: import { Pool } from 'pg'
@@ -222,6 +224,7 @@ export class Pool extends EventEmitter implements ManagedPool {
 
   /**
    * Checks a client out (`client.release()` gives it back; `release(true)` or `release(error)` closes it).
+   * Released while statements still run on it, it stays checked out until they end (up to 2 s).
    *
    * @throws {PoolTimeoutError} after `connectionTimeoutMillis` (when set)
    * @throws {PoolClosedError} after `end()`

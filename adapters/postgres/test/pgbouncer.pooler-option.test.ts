@@ -4,6 +4,7 @@
 // state where the next client finds it, so each test also checks that nothing leaked.
 import { createServiceContainer, runOperation } from '@lifeguard/core'
 import pg from 'pg'
+import QueryStream from 'pg-query-stream'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { uniqueAppName, waitForConnectionCount, rejects, startPgBouncer, supportsMaxPreparedStatements, type PgBouncer } from '@lifeguard/test-kit'
@@ -60,6 +61,15 @@ function submitted(query: pg.Query): Promise<Error> {
   return new Promise((resolve, reject) => {
     query.on('error', resolve)
     query.on('end', () => reject(new Error('the statement ran')))
+  })
+}
+
+/** The error a pg-query-stream, read as it flows, is destroyed with. */
+function streamed(stream: QueryStream): Promise<Error> {
+  return new Promise((resolve, reject) => {
+    stream.on('error', resolve)
+    stream.on('data', () => undefined)
+    stream.on('end', () => reject(new Error('the statement ran')))
   })
 }
 
@@ -135,6 +145,24 @@ test('the pg.Pool face takes the option too, on query, connect and submittables'
   client.release()
   assert.is(pool.totalCount <= 1, true)
   await pool.end()
+})
+
+test('a pg-query-stream, whose SQL is on its cursor, is refused too: on the pg.Pool face and on a held client', async ({ pool, bouncer }) => {
+  const sessionSet = "SELECT set_config('statement_timeout', '4321ms', false)"
+  const appName = appNameFor('pgbouncer-pooler-stream')
+  const dropIn = new Pool({ connectionString: bouncer.connectionString, application_name: appName, max: 1, pooler: 'pgbouncer-transaction' })
+  try {
+    assert.instance(await streamed(dropIn.query(new QueryStream(sessionSet))), SessionFeatureError)
+    const client = await pool.connect()
+    try {
+      assert.instance(await streamed(client.query(new QueryStream(sessionSet))), SessionFeatureError)
+    } finally {
+      client.release()
+    }
+  } finally {
+    await dropIn.end()
+  }
+  await nothingLeaked(pool)
 })
 
 test('namedPreparedStatements: true lets named statements through (for PgBouncer 1.21+ with max_prepared_statements)', async ({ bouncer }) => {

@@ -1,4 +1,5 @@
 import { createServiceContainer, InvalidOptionError } from '@lifeguard/core'
+import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresHandle, createPostgresPool, Pool, registerPostgres, type PoolConfig, type PostgresPoolOptions } from '../src/index.js'
@@ -158,6 +159,18 @@ test('refuses a pool size no server serves (2 ** 31 meant as no limit), where a 
     assert.match(error.message, '10000')
   }
   assert.is(throwsError(() => new Pool({ max: 2 ** 31 }), InvalidOptionError).option, 'max')
+})
+
+test('the drop-in Pool reads max (or poolSize) 0 as unset, as pg.Pool does: 10; createPostgresPool still refuses maxSize 0', async () => {
+  for (const config of [{ max: 0 }, { poolSize: 0 }, { max: 0, poolSize: 4 }] as PoolConfig[]) {
+    const theirs = new pg.Pool({ host: '127.0.0.1', port: 9, ...config })
+    const ours = new Pool({ host: '127.0.0.1', port: 9, ...config })
+    assert.is(ours.maxSize, theirs.options.max, JSON.stringify(config))
+    assert.is(ours.options.max, theirs.options.max)
+    await Promise.all([theirs.end(), ours.end()])
+  }
+  assert.is(throwsError(() => new Pool({ max: -1 }), InvalidOptionError).option, 'max')
+  assert.is(invalid({ name: 'a', maxSize: 0 }).option, 'maxSize')
 })
 
 test('rejects unknown options, listing the known ones', () => {

@@ -1,5 +1,6 @@
 import type { PoolErrorEvent } from '@lifeguard/core'
 import Cursor from 'pg-cursor'
+import type { PoolClient } from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Pool } from '../src/index.js'
@@ -125,6 +126,35 @@ test('a client given back with a cursor still open on it is closed: the next hol
     assert.equal((await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid, pid)
   } finally {
     await closeAndCheck(pool, appName)
+  }
+})
+
+test("a client ended (client.end()) and then released is closed, as pg-pool does: the next holder gets a working client, not one pg refuses", async () => {
+  const appName = uniqueAppName('release-ended')
+  const pool = new Pool({ ...pgConfig(), application_name: appName, max: 1 })
+  try {
+    const pidOf = async (client: PoolClient): Promise<number | undefined> => (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid
+    // Taken at once after release(): it used to be the closing client ('Client was closed and is not
+    // queryable'), its socket's end being a round trip away.
+    const ended = await pool.connect()
+    const pid = await pidOf(ended)
+    const ending = ended.end()
+    ended.release()
+    const next = await pool.connect()
+    assert.is.not(await pidOf(next), pid, 'taken at once')
+    // Handed to a caller already waiting: the same.
+    const waiting = pool.connect()
+    const nextPid = await pidOf(next)
+    const endingToo = next.end()
+    next.release()
+    const served = await waiting
+    assert.is.not(await pidOf(served), nextPid, 'handed to a waiter')
+    served.release()
+    await Promise.all([ending, endingToo])
+  } finally {
+    // Bounded: a client that failed the test may still be checked out.
+    await pool.close({ timeoutMillis: 1000 })
+    await waitForConnectionCount(appName, 0)
   }
 })
 

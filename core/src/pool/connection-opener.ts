@@ -56,6 +56,8 @@ export class ConnectionOpener<C> {
   #retryInBackground = false
   #backoffMillis = firstBackoffMillis
   #lastError: Error | undefined
+  /** Each validation in flight, with how to give it up (see `abandonValidation`). */
+  readonly #checks = new Map<PooledConnection<C>, (reason: Error) => void>()
 
   constructor(options: PoolEngineOptions<C>, host: OpenerHost<C>) {
     this.#options = options
@@ -171,10 +173,25 @@ export class ConnectionOpener<C> {
       // A factory's validate that throws rather than rejects fails that connection, as a rejection would.
       checking = Promise.reject(error)
     }
-    const check = validate === undefined ? checking : withTimeout(checking, timeoutMillis, this.#clock, timeoutMessage)
+    // A validation that never answers must not hold its caller forever.
+    let timer: ClockTimer | undefined
+    const check =
+      validate === undefined || timeoutMillis <= 0
+        ? checking
+        : Promise.race([checking, new Promise<never>((_, reject) => (timer = this.#clock.setTimeout(() => reject(new Error(timeoutMessage ?? `Validation timed out after ${timeoutMillis}ms.`)), timeoutMillis)))])
+    const settle = (): void => {
+      this.#checks.delete(lease)
+      if (timer !== undefined) this.#clock.clearTimeout(timer)
+    }
+    // close() may give up on it (see `abandonValidation`): its caller then gets that reason.
+    this.#checks.set(lease, (reason) => {
+      settle()
+      invalid(reason)
+    })
     const fail = (error: unknown) => {
-      // Taken back by close() meanwhile (see `abandonValidation`): counted and closed already.
+      // Taken back by close() meanwhile: counted, closed and answered already.
       if (lease.revoked) return
+      settle()
       this.#validating--
       const safe = lease.broken === undefined ? this.#monitor.error(error, 'connection') : this.#monitor.stats.redact(error)
       this.#host.retire(lease, 'error')
@@ -184,6 +201,7 @@ export class ConnectionOpener<C> {
     check.then((result) => {
       if (lease.revoked) return
       if (result === false || lease.broken !== undefined) return fail(lease.broken ?? new Error('The connection failed validation.'))
+      settle()
       this.#validating--
       lease.idleSince = this.#clock.now()
       valid(lease)
@@ -235,13 +253,15 @@ export class ConnectionOpener<C> {
 
   /**
    * Gives up on `lease`'s validation (close() timed out: a server that never answers `SELECT 1` would hold it
-   * for good, with no limit when `connectTimeoutMillis` is 0). It no longer counts as pending; the caller
-   * closes the connection, and the check's late answer is ignored.
+   * for good, with no limit when `connectTimeoutMillis` is 0). It no longer counts as pending, it is closed,
+   * and whoever it was validated for (a warm-up, a waiter) gets `reason`; the check's late answer is ignored.
    */
-  abandonValidation(lease: PooledConnection<C>): void {
+  abandonValidation(lease: PooledConnection<C>, reason: Error): void {
     if (lease.state !== 'validating' || lease.revoked) return
     lease.revoked = true
     this.#validating--
+    this.#host.retire(lease, 'closed')
+    this.#checks.get(lease)?.(reason)
   }
 
   /** Stops retrying (the pool is closing). */
@@ -261,22 +281,4 @@ export class ConnectionOpener<C> {
     if (this.#attempts.size === 0) done()
     else this.#whenSettled.push(done)
   }
-}
-
-// A validation that never answers must not hold a waiter forever.
-function withTimeout<T>(promise: Promise<T>, timeoutMillis: number, clock: Clock, timeoutMessage: string | undefined): Promise<T> {
-  if (timeoutMillis <= 0) return promise
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => reject(new Error(timeoutMessage ?? `Validation timed out after ${timeoutMillis}ms.`)), timeoutMillis)
-    promise.then(
-      (value) => {
-        clock.clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clock.clearTimeout(timer)
-        reject(error)
-      },
-    )
-  })
 }

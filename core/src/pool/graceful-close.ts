@@ -30,13 +30,15 @@ export interface CloseParts<C> {
   readonly connections: OpenConnections<C>
   /** A checked-out connection was taken back: it no longer counts as active. */
   revoked(): void
+  /** Hands idle connections to the waiters (validating the ones that need it), unless checkouts are held. */
+  serveIdle(): void
   /** Opens connections for the waiters that are still served. */
   fill(): void
 }
 
 /**
- * The graceful close of a `PoolEngine` (run once, by its `PoolLifecycle`): closes idle connections, fails
- * the waiters no connection will serve, waits up to the timeout for checkouts, connection attempts and
+ * The graceful close of a `PoolEngine` (run once, by its `PoolLifecycle`): hands idle connections to the
+ * waiters they were about to serve and closes the rest, fails the waiters no connection will serve, waits up to the timeout for checkouts, connection attempts and
  * the remaining waiters to settle (the drain: the pool reports each step through `checkDrained()`,
  * `waiterLeft()` and `attemptFailed()`), then takes back what is left, and waits a little for the
  * sockets to close.
@@ -63,6 +65,9 @@ export class GracefulClose<C> {
     const { idle, queue, opener, connections } = this.#parts
     idle.stop()
     opener.stop()
+    // Waiters an idle connection was about to serve (handed over on the next microtask) get it: closed here,
+    // it would leave them room for a new one, opened only to be closed when they release it.
+    this.#parts.serveIdle()
     while (idle.length > 0) connections.retire(idle.pop() as PooledConnection<C>, 'closed')
     // Callers who asked before close() and would get a new connection still get one; the ones that would
     // wait for a busy connection to come back are refused.
@@ -113,8 +118,7 @@ export class GracefulClose<C> {
     queue.failAllBut(0, () => new PoolClosedError(this.#name))
     for (const lease of connections) {
       if (lease.state === 'validating') {
-        opener.abandonValidation(lease)
-        connections.retire(lease, 'closed')
+        opener.abandonValidation(lease, new PoolClosedError(this.#name))
         continue
       }
       if (lease.state !== 'busy') continue

@@ -1,11 +1,12 @@
 import type { Clock } from '../clock.js'
-import { OperationAbortedError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '../errors.js'
+import { OperationAbortedError, PoolClosedError, PoolExhaustedError } from '../errors.js'
 import { OperationContext } from '../operation-context.js'
 import { liveOperation, refusedForAbort } from '../operation-hooks.js'
 import type { LivePoolState } from '../pool-stats.js'
 import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { DisconnectReason } from '../pool-events.js'
 import type { PoolMonitor } from '../pool-monitor.js'
+import { acquireTimedOut } from './acquire-timeout.js'
 import type { ConnectionFactory } from './connection-factory.js'
 import { needsValidation, releaseVerdict, unusableReason, usable } from './connection-health.js'
 import type { PoolEngineOptions } from './engine-options.js'
@@ -18,6 +19,7 @@ import { OpenConnections } from './open-connections.js'
 import { warmConnections } from './warm-connections.js'
 import { PooledConnection } from './pooled-connection.js'
 import { WaitQueue, type Grant, type Waiter } from './wait-queue.js'
+import { WaiterDispatch } from './waiter-dispatch.js'
 
 /**
  * A connection pool that owns its checkout path, for any driver: idle connections (LIFO, so the warmest
@@ -52,26 +54,12 @@ export class PoolEngine<C> {
   readonly #lifecycle: PoolLifecycle
   /** Set by the first checkout or warm-up: from then on `minSize` connections are kept open. */
   #started = false
-  #dispatchScheduled = false
   readonly #opener: ConnectionOpener<C>
   #suspended = false
   #suspendedAt = 0
   readonly #closer: GracefulClose<C>
-  readonly #dispatch = (): void => this.#dispatchIdle()
+  readonly #dispatch: WaiterDispatch<C>
   readonly #offerBound = (lease: PooledConnection<C>): void => this.#offer(lease)
-  // After a failed validation the waiter it was for needs the next idle connection, or a new one.
-  // Validations started to serve a waiter (an idle or parked connection on its way to the oldest one): the
-  // waiters they cover. Others (warm-up's, a resize's) serve whoever is first when they pass, and promise nothing:
-  // counted as covering a waiter, they left it waiting beside an idle connection when they failed.
-  #validatingForWaiters = 0
-  readonly #validatedForWaiter = (lease: PooledConnection<C>): void => {
-    this.#validatingForWaiters--
-    this.#offer(lease)
-  }
-  readonly #failedForWaiter = (): void => {
-    this.#validatingForWaiters--
-    this.#scheduleDispatch()
-  }
   readonly #createFailedBound = (error: Error): void => this.#createFailed(error)
 
   constructor(options: PoolEngineOptions<C>) {
@@ -85,7 +73,11 @@ export class PoolEngine<C> {
     this.#lifecycle = new PoolLifecycle(options.name)
     this.#queue = new WaitQueue<C>({
       clock: this.#clock,
-      timedOut: (waiter) => this.#closer.waiterLeft(this.#timedOut(waiter)),
+      timedOut: (waiter) => {
+        const now = this.#clock.now()
+        const timing = { waitMillis: now - waiter.askedAt, waiting: this.#queue.length - 1, context: waiter.context }
+        return this.#closer.waiterLeft(acquireTimedOut(this.name, options.acquireTimeoutMillis, timing, this.#opener, this.#monitor, now))
+      },
       aborted: (_waiter, reason) => {
         this.#monitor.abandoned()
         return this.#closer.waiterLeft(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason, queued: true }))
@@ -114,6 +106,14 @@ export class PoolEngine<C> {
       settled: () => this.#closer.checkDrained(),
       retry: () => this.#fill(),
     })
+    this.#dispatch = new WaiterDispatch<C>(options, { queue: this.#queue, idle: this.#idle, opener: this.#opener, connections: this.#connections }, {
+      get suspended() {
+        return engine.#suspended
+      },
+      grant: (lease, waiter, now) => this.#grant(lease, waiter, now),
+      offer: this.#offerBound,
+      fill: () => this.#fill(),
+    })
     // The close reads the engine's own counts: activeCount, totalCount, maxSize, suspended.
     this.#closer = new GracefulClose<C>(options, this, {
       idle: this.#idle,
@@ -122,6 +122,10 @@ export class PoolEngine<C> {
       connections: this.#connections,
       revoked: () => {
         this.#active--
+      },
+      // An idle connection a release (or a request) was about to hand to a waiter goes to it, not closed.
+      serveIdle: () => {
+        if (!this.#suspended) this.#dispatch.serveIdle()
       },
       fill: () => this.#fill(),
     })
@@ -239,14 +243,14 @@ export class PoolEngine<C> {
     else this.#queue.push(waiter)
     if (this.#opener.backingOff) this.#opener.callerWaiting()
     // An idle connection may be waiting for validation, or be about to be handed over.
-    if (this.#idle.length > 0) this.#scheduleDispatch()
+    if (this.#idle.length > 0) this.#dispatch.schedule()
     else this.#fill()
   }
 
   // Waiters that no connection being opened, validated, idle or yet to be opened will serve: the ones
   // really waiting in line for a busy connection to come back (what maxWaitingRequests bounds).
   #inLine(): number {
-    return this.#queue.length - this.#opener.creating - this.#validatingForWaiters - this.#idle.length - this.#room()
+    return this.#queue.length - this.#opener.creating - this.#dispatch.validatingForWaiters - this.#idle.length - this.#room()
   }
 
   /** `request` as a promise. */
@@ -257,7 +261,9 @@ export class PoolEngine<C> {
   /**
    * Gives a checked-out connection back. It is closed instead when `destroy` is set (an `Error` is also
    * reported), when it broke, passed its lifetime or use count, or the pool shrank or is closing.
-   * A second release, or one after `close()` took the connection back, does nothing.
+   * A second release before the connection is checked out again, or one after `close()` took it back, does
+   * nothing. (The same `PooledConnection` serves every checkout of its connection: an adapter must not let a
+   * stale holder release it again, as `@lifeguard/postgres` does by the checkout's use count.)
    */
   release(lease: PooledConnection<C>, destroy?: boolean | Error): void {
     if (lease.state !== 'busy') return
@@ -281,7 +287,7 @@ export class PoolEngine<C> {
     // Handed to a waiter after the current I/O callback: a connection whose socket fails in the same
     // read (a server restart sends the last result and the shutdown notice together) is seen as broken
     // first and never handed over.
-    if (this.#queue.length > 0) this.#scheduleDispatch()
+    if (this.#queue.length > 0) this.#dispatch.schedule()
   }
 
   /**
@@ -335,7 +341,7 @@ export class PoolEngine<C> {
     if (!this.#suspended) return
     this.#suspended = false
     this.#monitor.resumed(this.#clock.now() - this.#suspendedAt, this.#queue.length)
-    if (!this.#lifecycle.closing) this.#scheduleDispatch()
+    if (!this.#lifecycle.closing) this.#dispatch.schedule()
   }
 
   /**
@@ -400,8 +406,8 @@ export class PoolEngine<C> {
   }
 
   /**
-   * Graceful: refuses new checkouts; callers already waiting for a connection that is being opened
-   * get it, the other waiters get `PoolClosedError`; checked-out connections may finish for up to
+   * Graceful: refuses new checkouts; callers already waiting for an idle connection or one that is being
+   * opened get it, the other waiters get `PoolClosedError`; checked-out connections may finish for up to
    * `timeoutMillis` (then they are taken back and closed); then every connection closes. Idempotent.
    *
    * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
@@ -436,9 +442,9 @@ export class PoolEngine<C> {
     const lease = this.#parked.take() as PooledConnection<C>
     const now = this.#clock.now()
     if (!usable(lease, this.#options, now)) return this.#connections.retire(lease, unusableReason(lease, this.#options))
-    if (needsValidation(lease, this.#options, now)) return this.#validateForWaiter(lease)
+    if (needsValidation(lease, this.#options, now)) return this.#dispatch.validateForWaiter(lease)
     this.#toIdle(lease, now)
-    if (this.#queue.length > 0) this.#scheduleDispatch()
+    if (this.#queue.length > 0) this.#dispatch.schedule()
   }
 
   #checkOut(lease: PooledConnection<C>, waitMillis: number, context: OperationContext | undefined, origin: { stack?: string } | undefined, now: number): void {
@@ -489,38 +495,13 @@ export class PoolEngine<C> {
     this.#closer.checkDrained()
   }
 
-  #scheduleDispatch(): void {
-    if (this.#dispatchScheduled) return
-    this.#dispatchScheduled = true
-    queueMicrotask(this.#dispatch)
-  }
-
-  // Hands idle connections to waiters (validating the ones that sat idle too long), then opens more.
-  #dispatchIdle(): void {
-    this.#dispatchScheduled = false
-    if (this.#suspended) return
-    const now = this.#clock.now()
-    while (this.#queue.length > this.#validatingForWaiters && this.#idle.length > 0) {
-      const lease = this.#idle.pop() as PooledConnection<C>
-      if (!usable(lease, this.#options, now)) this.#connections.retire(lease, unusableReason(lease, this.#options))
-      else if (needsValidation(lease, this.#options, now)) this.#validateForWaiter(lease)
-      else this.#grant(lease, this.#queue.shift() as Waiter<C>, now)
-    }
-    this.#fill()
-  }
-
-  #validateForWaiter(lease: PooledConnection<C>): void {
-    this.#validatingForWaiters++
-    this.#opener.validate(lease, this.#options.connectTimeoutMillis, this.#validatedForWaiter, this.#failedForWaiter)
-  }
-
   // Opens connections for waiters not already covered, and up to minSize once the pool is in use (unless
   // `waitersOnly`).
   #fill(waitersOnly = false): void {
     if (this.#lifecycle.state === 'closed' || this.#suspended) return
     const closing = this.#lifecycle.closing
     while (this.totalCount + this.#connections.retiring < this.#maxSize) {
-      const forWaiters = this.#queue.length > this.#opener.creating + this.#validatingForWaiters + this.#idle.length
+      const forWaiters = this.#queue.length > this.#opener.creating + this.#dispatch.validatingForWaiters + this.#idle.length
       const forMinimum = !waitersOnly && !closing && this.#started && this.totalCount < this.#minSize
       if (!forWaiters && !forMinimum) return
       // A connection kept open by a shrink costs the server nothing to reuse; a new one costs it a start,
@@ -536,7 +517,7 @@ export class PoolEngine<C> {
     const permanent = this.#factory.permanentError?.(error)
     if (permanent !== undefined || !this.#options.retryCreate) {
       // The oldest waiter not covered by another attempt was counting on this one: it has no chance left.
-      if (this.#queue.length > this.#opener.creating + this.#validatingForWaiters) {
+      if (this.#queue.length > this.#opener.creating + this.#dispatch.validatingForWaiters) {
         const waiter = this.#queue.shift() as Waiter<C>
         waiter.grant(permanent ?? error, undefined)
       }
@@ -550,26 +531,5 @@ export class PoolEngine<C> {
       }
     }
     this.#opener.scheduleRetry()
-  }
-
-  #timedOut(waiter: Waiter<C>): Error {
-    const now = this.#clock.now()
-    const waitMillis = now - waiter.askedAt
-    const waiting = this.#queue.length - 1
-    const cause = this.#opener.lastError ?? this.#attemptPending(now)
-    this.#monitor.timedOutIn(waitMillis, waiting, cause, waiter.context)
-    const connecting = this.#opener.creating
-    return new PoolTimeoutError(this.name, this.#options.acquireTimeoutMillis, cause === undefined ? { waiting, connecting } : { cause, waiting, connecting })
-  }
-
-  // With no failure yet, a connection attempt still in flight is what the waiter waited for: against a
-  // server that accepts and never answers, the waiter's timer fires before the attempt's own timeout
-  // (with the defaults, both are the same length). Without this the timeout had no cause at all, as if
-  // the pool were merely busy. It carries no connection details, so nothing in it needs redacting.
-  #attemptPending(now: number): Error | undefined {
-    const startedAt = this.#opener.oldestAttemptStartedAt
-    if (startedAt === undefined) return undefined
-    const pending = this.#opener.creating
-    return new Error(`A connection attempt to the server has not completed within ${Math.round(now - startedAt)}ms; ${pending} connection attempt(s) still pending.`)
   }
 }

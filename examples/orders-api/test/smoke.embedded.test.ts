@@ -114,8 +114,52 @@ Embedded('when its PostgreSQL died under it, health turns 503, and SIGTERM still
   service.child.kill('SIGTERM')
   const exit = await service.exited
   assert.equal(exit, { code: 1, signal: null }, 'the shutdown says it did not finish cleanly')
-  assert.match(service.output(), /shutdown failed: Could not close the service cleanly\. 1 step\(s\) failed: PostgreSQL did not stop within \d+ms/)
+  assert.match(service.output(), /shutdown failed: Could not close the service cleanly\. 1 step\(s\) failed: PostgreSQL had ended before it was stopped \(killed by SIGKILL\)/)
   assert.equal(await dataFolders(tempDir), [], 'its data folder is removed all the same')
+})
+
+Embedded("Ctrl-C on this package's `npm start` (SIGINT to its whole process group): the database is not hit, the request in flight completes, exit 0", async () => {
+  const tempDir = await privateTempDir()
+  const env = { DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-ctrl-c', TMPDIR: tempDir }
+  service = await startService(env, { npmStart: 'package', ownProcessGroup: true })
+  const group = service.child.pid as number
+  process.kill(-group, 0) // npm leads a process group, as in a terminal
+  const target = /embedded PostgreSQL ready at postgres:\/\/postgres@127\.0\.0\.1:(\d+)\//.exec(service.output())
+  assert.ok(target !== null, 'the log names where the embedded server listens')
+
+  // In flight when the signal comes: its INSERT runs after it, on a database that must still be there.
+  const inFlight = await startSlowPost(service.url, JSON.stringify(sampleOrder))
+  process.kill(-group, 'SIGINT') // what the terminal sends on Ctrl-C: every process of the foreground group
+  await service.waitFor(/SIGINT received/, 10_000)
+  // Before, the embedded PostgreSQL shared npm's group and did a fast shutdown at once, under the request.
+  assert.is(await inFlight.finish(), 'HTTP/1.1 201 Created', service.output())
+
+  const exit = await service.exited
+  assert.equal(exit, { code: 0, signal: null }, service.output())
+  assert.match(service.output(), 'stopped cleanly')
+  assert.not.match(service.output(), 'shutdown failed')
+  assert.is(service.output().split('SIGINT received').length - 1, 1, 'one shutdown, from one signal passed on')
+  assert.ok(await eventually(() => isRefused(`http://127.0.0.1:${target[1]}`)), 'the embedded PostgreSQL is stopped with the service')
+  assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
+})
+
+Embedded('when its PostgreSQL shut down by itself (SIGINT from a terminal reaches it too), SIGTERM still stops at once: folder removed, exit 0', async () => {
+  const tempDir = await privateTempDir()
+  // Started without npm, as under `exec node` in a terminal, where a Ctrl-C reaches the database directly.
+  service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-self-stop', TMPDIR: tempDir }, { timeoutMillis: 120_000 })
+  const [folder] = await dataFolders(tempDir)
+  assert.ok(folder, 'one data folder in the temp dir')
+  const postmaster = Number((await readFile(join(tempDir, folder, 'postmaster.pid'), 'utf8')).split('\n')[0])
+  process.kill(postmaster, 'SIGINT') // a fast shutdown, which the server ends cleanly
+  assert.ok(await eventually(async () => isGone(postmaster)), 'the database is gone')
+
+  service.child.kill('SIGTERM')
+  const exit = await service.exited
+  // Before, stopping the database waited for an exit that had already happened: 5 s, then a failure, exit 1.
+  assert.equal(exit, { code: 0, signal: null }, service.output())
+  assert.match(service.output(), 'stopped cleanly')
+  assert.not.match(service.output(), 'shutdown failed')
+  assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
 })
 
 Embedded('SIGHUP to the service itself (its terminal closed) shuts it down as SIGTERM does: database stopped, folder removed, exit 0', async () => {
@@ -151,7 +195,7 @@ Embedded('when npm start is killed outright (SIGKILL), the service still shuts d
   service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-orphan', TMPDIR: tempDir }, { npmStart: true, timeoutMillis: 120_000 })
   const url = service.url
   service.child.kill('SIGKILL') // npm alone: no signal reaches what it started
-  // Generous limits: they only bound a failing test (the service notices within half a second).
+  // Generous limits: they only bound a failing test (the service notices within about a second).
   assert.ok(await eventually(() => isRefused(url), 30_000), 'the service no longer listens')
   assert.ok(await eventually(async () => (await dataFolders(tempDir)).length === 0, 30_000), 'its data folder is removed')
 })

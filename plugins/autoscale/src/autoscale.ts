@@ -4,8 +4,10 @@ import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfi
 import { attachOptionRules } from './internal/attach-options.js'
 import { isEnabled } from './internal/config-info.js'
 import { reportWarning } from './internal/report-warning.js'
-import { attachAutoscaler, type AttachOptions, type PoolAutoscaler } from './pool-autoscaler.js'
+import { refuseSharedBudget } from './internal/sizing-claims.js'
+import { prepareAutoscaler, type AttachOptions, type PoolAutoscaler, type PreparedAutoscaler } from './pool-autoscaler.js'
 import type { ScalingPolicy } from './scaling-policy.js'
+import type { SharedBudget } from './shared-budget.js'
 
 /** Options of `autoscale()`. */
 export interface AutoscaleOptions extends AttachOptions {
@@ -17,7 +19,10 @@ export interface AutoscaleOptions extends AttachOptions {
 export interface Autoscaler {
   /** Names of the pools being sized now. */
   readonly pools: readonly string[]
-  /** The autoscaler of one pool: the one running, or the last one, stopped, after its pool closed. */
+  /**
+   * The autoscaler of one pool: the one running, or the last one (stopped) after its pool closed on its own;
+   * `undefined` once the registry removed or closed the pool, and for every pool after `stop()`.
+   */
   get(name: string): PoolAutoscaler | undefined
   /** Ends evaluation for every pool and stops following the registry; pools keep their current size. Idempotent. */
   stop(): void
@@ -35,9 +40,10 @@ export type AutoscaledRegistry = Pick<PoolRegistry, 'subscribe'>
  * cannot grow to its config's `maxSize` (its own `maxSizeLimit` is lower) is refused: here when it is
  * registered already, through `onError` when it arrives later (and it is left alone).
  *
- * @throws {InvalidOptionError} naming the pool and the bad field
+ * @throws {InvalidOptionError} naming the pool and the bad field (or a budget two pools share)
  * @throws {RegistrationError} when a registered pool is sized already (by another `autoscale()`, or
- *   `setDynamicPoolConfig`); the autoscalers this call started for the other pools are stopped, and nothing is sized
+ *   `setDynamicPoolConfig`). Every registered pool is checked before any autoscaler starts: after a refusal no
+ *   pool was resized
  * @example
  * const scaler = autoscale(registry, {
  *   pools: {
@@ -69,8 +75,9 @@ class RegistryAutoscaler implements Autoscaler {
   readonly #running = new Map<string, PoolAutoscaler>()
   readonly #unsubscribe: () => void
   #stopped = false
-  // While subscribing, the registry replays the pools it has: a refusal then is thrown to the caller.
-  #refused: unknown[] | undefined = []
+  // While subscribing, the registry replays the pools it has: each is checked, none started (an autoscaler
+  // resizes its pool as it starts), and a refusal is thrown to the caller with nothing changed.
+  #replay: { prepared: PreparedAutoscaler[]; refused: unknown[] } | undefined = { prepared: [], refused: [] }
 
   constructor(registry: AutoscaledRegistry, configs: Readonly<Record<string, AutoscalePoolConfig | ScalingPolicy>>, options: AttachOptions) {
     this.#configs = configs
@@ -79,11 +86,18 @@ class RegistryAutoscaler implements Autoscaler {
       added: (pool) => this.#add(pool),
       removed: (pool) => this.#remove(pool),
     })
-    const refused = this.#refused ?? []
-    this.#refused = undefined
+    const { prepared, refused } = this.#replay ?? { prepared: [], refused: [] }
+    this.#replay = undefined
     if (refused.length > 0) {
       this.stop()
       throw refused[0]
+    }
+    try {
+      for (const each of prepared) this.#start(each)
+    } catch (error) {
+      // (A pool of another library whose metrics throw.) No autoscaler is left running without a handle.
+      this.stop()
+      throw error
     }
   }
 
@@ -114,14 +128,24 @@ class RegistryAutoscaler implements Autoscaler {
     if (this.#stopped || !Object.hasOwn(this.#configs, pool.name)) return
     const config = this.#configs[pool.name] as AutoscalePoolConfig | ScalingPolicy
     if (!isEnabled(config)) return
-    this.#running.get(pool.name)?.stop()
-    this.#running.delete(pool.name)
+    const replay = this.#replay
     try {
-      this.#running.set(pool.name, attachAutoscaler(pool, config, this.#options))
+      const prepared = prepareAutoscaler(pool, config, this.#options)
+      if (replay === undefined) return this.#start(prepared)
+      // Not started yet, so not claimed: a budget two pools of this call share is found here.
+      const sharing = replay.prepared.find((other) => prepared.budget !== undefined && other.budget === prepared.budget)
+      if (sharing !== undefined) refuseSharedBudget(prepared.where, prepared.budget as SharedBudget, `is given to pool '${sharing.pool.name}' too`)
+      replay.prepared.push(prepared)
     } catch (error) {
-      if (this.#refused !== undefined) this.#refused.push(error)
+      if (replay !== undefined) replay.refused.push(error)
       else reportToUser(this.#options.onError ?? reportWarning, error, 'autoscale()', 'LIFEGUARD_AUTOSCALE_ON_ERROR_FAILED')
     }
+  }
+
+  #start(prepared: PreparedAutoscaler): void {
+    const name = prepared.pool.name
+    this.#running.get(name)?.stop()
+    this.#running.set(name, prepared.start())
   }
 
   #remove(pool: ManagedPool): void {

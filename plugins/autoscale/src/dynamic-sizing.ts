@@ -4,7 +4,7 @@ import { createPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
 import { reportWarning } from './internal/report-warning.js'
 import { checkSizeLimit } from './internal/size-limit.js'
-import { attachAutoscaler, type AttachOptions, type PoolAutoscaler } from './pool-autoscaler.js'
+import { attachAutoscaler, isPool, type AttachOptions, type PoolAutoscaler } from './pool-autoscaler.js'
 
 /** The seed's per-pool methods, added to a pool by `withDynamicSizing()` or to a pool class by `installDynamicSizing()`. */
 export interface DynamicSizing {
@@ -104,13 +104,14 @@ function descriptors(options: AttachOptions): PropertyDescriptorMap {
  * methods added (non-enumerable). Works for every adapter because it only uses the pool contract;
  * adapters need not know about this plugin. Calling it twice on a pool returns the pool as it is.
  *
- * @throws {InvalidOptionError} for bad options
+ * @throws {InvalidOptionError} for bad options, or a `pool` that is none
  * @example
  * const orders = withDynamicSizing(createPostgresPool({ name: 'orders', connectionString }))
  * orders.setDynamicPoolConfig({ enabled: true, minSize: 2, maxSize: 20, scaleUpThreshold: 80,
  *   scaleDownThreshold: 30, scaleUpIncrement: 2, scaleDownIncrement: 1, evaluationInterval: 5000 })
  */
 export function withDynamicSizing<P extends ManagedPool>(pool: P, options: AttachOptions = {}): P & DynamicSizing {
+  checkOption('withDynamicSizing', 'pool', pool, { type: 'custom', expected: 'a ManagedPool (getPoolMetrics(), resize() and a name)', check: isPool })
   validateOptions('withDynamicSizing', options, attachOptionRules)
   const target = pool as P & DynamicSizing
   if (Object.hasOwn(target, marker)) return target

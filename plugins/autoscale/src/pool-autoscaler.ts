@@ -69,6 +69,26 @@ export interface PoolAutoscaler {
  */
 export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig | ScalingPolicy, options: AttachOptions = {}): PoolAutoscaler {
   validateOptions('attachAutoscaler', options, attachOptionRules)
+  return prepareAutoscaler(pool, config, options).start()
+}
+
+/** An autoscaler whose pool, config and claims passed every check of `attachAutoscaler()`, not started yet. */
+export interface PreparedAutoscaler {
+  readonly pool: ManagedPool
+  readonly budget: SharedBudget | undefined
+  /** Where the checks were made, for a refusal found later (a budget another pool of the same call reads). */
+  readonly where: string
+  /** Starts it: from here on it may resize the pool. */
+  start(): PoolAutoscaler
+}
+
+/**
+ * The checks of `attachAutoscaler()` (options aside), with nothing started: `autoscale()` checks every pool
+ * before it starts any, so that a refused one leaves the others as they were.
+ *
+ * @throws {InvalidOptionError} / {RegistrationError} as `attachAutoscaler()`
+ */
+export function prepareAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig | ScalingPolicy, options: AttachOptions): PreparedAutoscaler {
   checkOption('attachAutoscaler', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isPool })
   const where = `attachAutoscaler for pool '${pool.name}'`
   const custom = meantAsPolicy(config)
@@ -82,9 +102,16 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
     rejectOption(where, 'budget', 'a SharedBudget whose `query` is not the pool it sizes, unless that is a Lifeguard pool (give the count a client of its own)', budget)
   }
   checkClaims(pool, budget, where)
-  const runner = new Runner(pool, policy, budget, options, isEnabled(config))
-  if (runner.running) claim(runner, budget)
-  return runner
+  return {
+    pool,
+    budget,
+    where,
+    start() {
+      const runner = new Runner(pool, policy, budget, options, isEnabled(config))
+      if (runner.running) claim(runner, budget)
+      return runner
+    },
+  }
 }
 
 // How long a shared budget's count may go unanswered before it is reported and asked again.
@@ -310,7 +337,8 @@ function isClosing(pool: ManagedPool): boolean {
   return pool.state === 'closing' || pool.state === 'closed'
 }
 
-function isPool(value: unknown): boolean {
+/** A `ManagedPool`: what `attachAutoscaler()` and `withDynamicSizing()` take. */
+export function isPool(value: unknown): boolean {
   const pool = value as Partial<ManagedPool> | null
   return typeof pool === 'object' && pool !== null && typeof pool.getPoolMetrics === 'function' && typeof pool.resize === 'function' && typeof pool.name === 'string'
 }

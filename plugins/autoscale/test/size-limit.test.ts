@@ -2,7 +2,7 @@ import { createPoolRegistry, InvalidOptionError } from '@lifeguard/core'
 import { createMongoPool } from '@lifeguard/mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { attachAutoscaler, autoscale, withDynamicSizing, type AdaptivePoolConfig, type DynamicPoolConfig } from '../src/index.js'
+import { attachAutoscaler, autoscale, createSharedBudget, withDynamicSizing, type AdaptivePoolConfig, type DynamicPoolConfig } from '../src/index.js'
 import { ModelPool, waitBound } from './_helpers/model-pool.js'
 import { throwsError } from '@lifeguard/test-kit'
 
@@ -63,6 +63,53 @@ limit('autoscale() throws for a pool already registered, and reports one that ar
   assert.equal(scaler.pools, [])
   assert.is(pool.resizes.length, 0)
   scaler.stop()
+})
+
+limit('autoscale() refusing one registered pool starts nothing for the others: none resized, none claimed', () => {
+  const pools = createPoolRegistry()
+  // Registered first, and outside its config's bounds: an autoscaler moves it inside them as it starts.
+  const billing = pools.register(new ModelPool('billing', { model: waitBound(5), maxSize: 10 }))
+  pools.register(new LimitedPool('orders', 40))
+  const configs = { billing: { ...adaptive, maxSize: 5 }, orders: adaptive }
+  refusesMaxSize(throwsError(() => autoscale(pools, { pools: configs, timers: false }), InvalidOptionError), 40)
+  // Before, billing had been resized to 5 by the time orders was refused.
+  assert.is(billing.resizes.length, 0)
+  assert.is(billing.getPoolMetrics().maxSize, 10)
+  const scaler = autoscale(pools, { pools: { billing: configs.billing }, timers: false })
+  assert.equal(scaler.pools, ['billing'], 'nothing left claimed')
+  scaler.stop()
+})
+
+limit('autoscale() refuses one budget for two registered pools, naming budget, with neither resized', () => {
+  const pools = createPoolRegistry()
+  const orders = pools.register(new ModelPool('orders', { model: waitBound(5), maxSize: 60 }))
+  const billing = pools.register(new ModelPool('billing', { model: waitBound(5), maxSize: 60 }))
+  const budget = createSharedBudget({ total: 90, applicationName: 'svc', query: async () => ({ rows: [{ held: 0 }] }) })
+  const error = throwsError(() => autoscale(pools, { pools: { orders: { ...adaptive, budget }, billing: { ...adaptive, budget } }, timers: false }), InvalidOptionError)
+  assert.is(error.option, 'budget')
+  assert.match(error.message, "this one is given to pool 'orders' too: use one budget per pool")
+  assert.equal([orders.resizes.length, billing.resizes.length], [0, 0])
+})
+
+limit('autoscale() whose start fails on one pool (its metrics throw) leaves no autoscaler running on the others', () => {
+  const pools = createPoolRegistry()
+  pools.register(new ModelPool('orders', { model: waitBound(5), maxSize: 10 }))
+  const broken = pools.register(new ModelPool('billing', { model: waitBound(5), maxSize: 10 }))
+  broken.getPoolMetrics = () => {
+    throw new Error('no metrics today')
+  }
+  throwsError(() => autoscale(pools, { pools: { orders: adaptive, billing: adaptive }, timers: false }), Error)
+  // Before, the autoscaler started for orders kept running with no handle to stop it: orders could take no other.
+  const scaler = autoscale(pools, { pools: { orders: adaptive }, timers: false })
+  assert.equal(scaler.pools, ['orders'])
+  scaler.stop()
+})
+
+limit('withDynamicSizing() refuses what is no pool, naming pool', () => {
+  for (const bad of [null, 'orders', {}]) {
+    const error = throwsError(() => withDynamicSizing(bad as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'pool')
+  }
 })
 
 limit('setDynamicPoolConfig refuses it and keeps the running config', () => {

@@ -181,6 +181,8 @@ class RegistryInstrumentation implements PoolInstrumentation {
       // bound, with nothing reported to it), and the checks go on for the next one.
       reportToUser(this.#report.onError, error, 'instrumentPools()', 'LIFEGUARD_OTEL_ON_ERROR_FAILED')
     }
+    // `onError` may have stopped the instrumentation, or bound a provider of its own (which ends the following).
+    if (this.#stopped || this.#provider !== global) return
     this.#followTimer = this.#clock.setTimeout(() => this.#follow(), followIntervalMillis, true)
   }
 
@@ -195,7 +197,12 @@ class RegistryInstrumentation implements PoolInstrumentation {
     this.#reporter = undefined
     const meter = provider.getMeter(meterName)
     // The API's no-op meter records nothing: listening to the pools would be pure cost.
-    if (meter !== createNoopMeter()) this.#reporter = new RegistryReporter(this.#registry, provider, meter, this.#report)
+    if (meter === createNoopMeter()) return
+    const reporter = new RegistryReporter(this.#registry, provider, meter, this.#report)
+    // Its replay of the pools reports a refused one to `onError`, which may have stopped the instrumentation
+    // or bound another provider meanwhile.
+    if (this.#stopped || this.#provider !== provider) reporter.stop()
+    else this.#reporter = reporter
   }
 }
 

@@ -164,4 +164,27 @@ provider('a global provider that fails to give a meter is reported once, and the
   instrumentation.stop()
 })
 
+provider('stop() from onError, while a broken global provider is reported, ends the checks: no provider registered later is followed', async (context) => {
+  const { clock, pool } = context
+  const errors: string[] = []
+  let instrumentation: ReturnType<typeof instrumentPools> | undefined
+  instrumentation = instrumentPools(context.registry, {
+    clock,
+    onError: (error) => {
+      errors.push((error as Error).message)
+      instrumentation?.stop()
+    },
+  })
+  metrics.setGlobalMeterProvider({ getMeter: () => { throw new Error('no meter today') } } as unknown as MeterProvider)
+  await clock.advance(1000)
+  assert.equal(errors, ['no meter today'])
+  // Before, the check went on after stop(), and bound the next provider: listeners back, `active` true.
+  assert.is(clock.pendingTimers, 0, 'no check after stop()')
+  metrics.disable()
+  metrics.setGlobalMeterProvider(harness(context).meterProvider)
+  await clock.advance(3000)
+  assert.is(instrumentation.active, false, 'a stopped instrumentation stays stopped')
+  assert.is(pool.listenerCount, 0)
+})
+
 provider.run()

@@ -186,6 +186,59 @@ class RefusingPool extends MemoryPool {
   }
 }
 
+shared('stop() from onError, while setMeterProvider() reports a refused pool, leaves nothing bound', async (context) => {
+  const { harness } = context
+  const a = registryWith(context, 2)
+  const b = registryWith(context, 5)
+  const ia = instrumentPools(a.registry, { meterProvider: harness.meterProvider })
+  const errors: unknown[] = []
+  let ib: ReturnType<typeof instrumentPools> | undefined
+  ib = instrumentPools(b.registry, {
+    onError: (error) => {
+      errors.push(error)
+      ib?.stop()
+    },
+  })
+  // The same name on the same provider: refused while the new provider's reporter replays the pools.
+  ib.setMeterProvider(harness.meterProvider)
+  assert.is(errors.length, 1)
+  assert.instance(errors[0], RegistrationError)
+  // Before, the reporter was kept after stop(): `active` true, its claims held.
+  assert.is(ib.active, false)
+  assert.is(b.pool.listenerCount, 0)
+  ia.stop()
+  // Nothing of it follows the registry: a pool registered later is not reported by it.
+  const later = b.registry.register(new MemoryPool('later', { maxSize: 1 }))
+  assert.is(later.listenerCount, 0)
+  // No claim is left on the provider: another instrumentation of b reports its pool.
+  const again = instrumentPools(b.registry, { meterProvider: harness.meterProvider, onError: (error) => void errors.push(error) })
+  assert.equal([...again.pools].sort(), ['later', 'orders'])
+  assert.is(errors.length, 1)
+  again.stop()
+})
+
+shared('setMeterProvider() from onError, while a replay reports a refused pool, binds that provider alone', async (context) => {
+  const { harness } = context
+  const a = registryWith(context, 2)
+  const b = registryWith(context, 5)
+  const ia = instrumentPools(a.registry, { meterProvider: harness.meterProvider })
+  const other = createMetricsHarness()
+  let ib: ReturnType<typeof instrumentPools> | undefined
+  ib = instrumentPools(b.registry, { onError: () => ib?.setMeterProvider(other.meterProvider) })
+  // Refused on the shared provider: the user moves this registry to a provider of its own.
+  ib.setMeterProvider(harness.meterProvider)
+  assert.equal(ib.pools, ['orders'])
+  ;(await b.pool.acquire())()
+  assert.equal(limitPoints(await other.collect()), { orders: 5 }, 'reported to the provider given in onError')
+  assert.equal(limitPoints(await harness.collect()), { orders: 2 }, "the shared provider keeps a's series alone")
+  // Before, the reporter of the refused bind was kept: the one on the other provider was left behind, unstopped.
+  assert.is(b.pool.listenerCount > 0, true)
+  ib.stop()
+  assert.is(b.pool.listenerCount, 0, 'stop() leaves no listener')
+  ia.stop()
+  await other.shutdown()
+})
+
 shared('a pool that refuses a listener is reported, keeps none of them, and leaves its name to another registry', async (context) => {
   const { harness } = context
   const refusing = createPoolRegistry()

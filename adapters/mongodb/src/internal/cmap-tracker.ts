@@ -7,6 +7,8 @@ import type {
   ConnectionClosedEvent,
   ConnectionCreatedEvent,
   ConnectionPoolClearedEvent,
+  ConnectionPoolClosedEvent,
+  ConnectionPoolReadyEvent,
   ConnectionReadyEvent,
   MongoClient,
   ServerDescriptionChangedEvent,
@@ -18,7 +20,10 @@ import { PoolClearedError } from '../errors.js'
 export interface CmapHooks {
   /** The driver's pool became ready (at start and after every clear). */
   poolReady(): void
-  /** An open connection went away for another reason than the pool closing (not one whose handshake failed). */
+  /**
+   * An open connection went away for another reason than the pool closing (not one whose handshake failed),
+   * or a server's pool was cleared while another server's is ready: its connections count no longer.
+   */
   connectionLost(): void
   /** The client's topology closed: by `client.close()`, or by the driver itself after a failed first connection. */
   clientClosed(): void
@@ -32,6 +37,22 @@ type ConnectionKey = string
 
 function keyOf(event: { readonly address: string; readonly connectionId: number | string }): ConnectionKey {
   return `${event.address} ${event.connectionId}`
+}
+
+function addressOf(key: ConnectionKey): string {
+  return key.slice(0, key.lastIndexOf(' '))
+}
+
+/** Connection counts as the `minSize` keeper reads them. */
+export interface ConnectionCounts {
+  /** Open or opening. */
+  readonly total: number
+  /** Finished their handshake. */
+  readonly open: number
+  /** Checked out by an operation. */
+  readonly busy: number
+  /** Checkouts waiting inside the driver. */
+  readonly waiting: number
 }
 
 const reasons: Record<string, DisconnectReason> = { idle: 'idle', stale: 'stale', error: 'error', poolClosed: 'closed' }
@@ -54,8 +75,11 @@ export class CmapTracker {
   readonly #open = new Set<ConnectionKey>()
   readonly #busy = new Set<ConnectionKey>()
   #waiting = 0
-  // Between a pool clear and the pool's next `ready`: checkouts wait for the server to be selectable again.
-  #paused = false
+  // Servers from their pool's clear to its next `ready` or its close (a server gone from the topology is
+  // never ready again, and must not stay paused).
+  readonly #pausedServers = new Set<string>()
+  // Servers whose pool takes checkouts now.
+  readonly #readyServers = new Set<string>()
   #lastConnectError: unknown
   #lastServerError: unknown
 
@@ -75,9 +99,14 @@ export class CmapTracker {
     this.#listen('connectionCheckOutFailed', (e: ConnectionCheckOutFailedEvent) => this.#checkOutFailed(e))
     this.#listen('connectionCheckedIn', (e: ConnectionCheckedInEvent) => this.#busy.delete(keyOf(e)))
     this.#listen('connectionPoolCleared', (e: ConnectionPoolClearedEvent) => this.#cleared(e))
-    this.#listen('connectionPoolReady', () => {
-      this.#paused = false
+    this.#listen('connectionPoolReady', (e: ConnectionPoolReadyEvent) => {
+      this.#pausedServers.delete(e.address)
+      this.#readyServers.add(e.address)
       this.#hooks.poolReady()
+    })
+    this.#listen('connectionPoolClosed', (e: ConnectionPoolClosedEvent) => {
+      this.#pausedServers.delete(e.address)
+      this.#readyServers.delete(e.address)
     })
     this.#listen('topologyClosed', () => this.#topologyClosed())
     this.#listen('serverDescriptionChanged', (e: ServerDescriptionChangedEvent) => {
@@ -106,11 +135,25 @@ export class CmapTracker {
     return Math.max(0, this.#open.size - this.#busy.size)
   }
   /**
-   * True from a pool clear to the pool's next `ready`: a checkout asked for meanwhile waits and is served
-   * with the others when the server comes back, so a refill asked for then would come on top of them.
+   * True while a server's pool is cleared and no server's pool is ready: a checkout asked for meanwhile waits
+   * and is served with the others when a server comes back, so a refill asked for then would come on top of
+   * them. Not while another server's pool is ready: server selection skips the cleared one, so the refill is
+   * served there (a replica set's ping waits for a primary, as any operation does). Paused while any one
+   * server was, a server down for good (or gone) would stop every refill on the others.
    */
   get paused(): boolean {
-    return this.#paused
+    return this.#pausedServers.size > 0 && this.#readyServers.size === 0
+  }
+  /**
+   * The counts without the connections of servers whose pool is cleared: each of those is of the old
+   * generation and closes rather than serve again, so the refill (on a ready server) must replace them.
+   */
+  get serving(): ConnectionCounts {
+    const paused = this.#pausedServers
+    if (paused.size === 0) return { total: this.total, open: this.open, busy: this.busy, waiting: this.#waiting }
+    const serving = (keys: ReadonlySet<ConnectionKey>) => [...keys].filter((key) => !paused.has(addressOf(key))).length
+    const open = serving(this.#open)
+    return { total: serving(this.#pending) + open, open, busy: serving(this.#busy), waiting: this.#waiting }
   }
   /** Checkouts waiting inside the driver (for a new connection to finish its handshake). */
   get waiting(): number {
@@ -175,6 +218,8 @@ export class CmapTracker {
     this.#open.clear()
     this.#busy.clear()
     this.#waiting = 0
+    this.#pausedServers.clear()
+    this.#readyServers.clear()
     this.#hooks.clientClosed()
   }
 
@@ -189,7 +234,11 @@ export class CmapTracker {
 
   #cleared(event: ConnectionPoolClearedEvent): void {
     // A load balancer's pool clears one service's connections and is not paused.
-    if ((event as { serviceId?: unknown }).serviceId == null) this.#paused = true
+    const paused = (event as { serviceId?: unknown }).serviceId == null
+    if (paused) {
+      this.#pausedServers.add(event.address)
+      this.#readyServers.delete(event.address)
+    }
     // Only the cleared server's connections: another server's pool goes on as it was.
     const server = `${event.address} `
     for (const key of this.#pending) {
@@ -198,5 +247,7 @@ export class CmapTracker {
       this.#pending.delete(key)
     }
     this.#monitor.error(new PoolClearedError(this.#pool, { cause: this.#lastServerError }), 'pool')
+    // Its connections left the serving count: another server that is ready can replace them now.
+    if (paused && this.#readyServers.size > 0) this.#hooks.connectionLost()
   }
 }

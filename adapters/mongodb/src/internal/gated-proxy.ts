@@ -15,6 +15,15 @@ const ungated = new Set<PropertyKey>(['close', Symbol.asyncDispose])
 const readingSteps = new Set<PropertyKey>(['next', 'hasNext', 'toArray', 'forEach'])
 // Cursors closed that way, with the refusal their later steps get.
 const closedByRefusal = new WeakMap<AbstractCursor, unknown>()
+// The close a refusal started in the background, per cursor: a later close (a handle's dispose) waits for it.
+// Closed again instead, the cursor's implicit session would end before the killCursors under way got a
+// connection, and the driver would drop it (expired session): the server cursor left open for its timeout.
+const closingAfterRefusal = new WeakMap<object, Promise<void>>()
+
+/** The close a refused step started on `cursor`, if any (see `closingAfterRefusal`). */
+export function refusalClose(cursor: object): Promise<void> | undefined {
+  return closingAfterRefusal.get(cursor)
+}
 
 // A cursor that has fetched its first batch and is not exhausted: the server keeps it (and its session) open.
 function hasServerCursor(cursor: AbstractCursor): boolean {
@@ -92,12 +101,15 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
       // A cursor step refused a slot (timeout, abort, a released lease) before the driver ran it: the cursor is
       // closed, and its server cursor with it, as a refused `for await` step does; it would stay open until
       // the server timed it out.
-      return admitted.catch(async (error: unknown) => {
+      return admitted.catch((error: unknown) => {
         // Only one the server holds a cursor for: closed before its first batch, the driver would answer a retry
         // with no documents at all.
         if (!ran && hasServerCursor(refusedCursor)) {
           closedByRefusal.set(refusedCursor, error)
-          await refusedCursor.close().catch(() => undefined)
+          // Started, not awaited: the driver marks the cursor closed and killed at once, and its killCursors
+          // waits out server selection (30 s by default) while the server is unreachable, which would hold the
+          // refusal back that long.
+          closingAfterRefusal.set(refusedCursor, refusedCursor.close().catch(() => undefined))
         }
         throw error
       })
@@ -123,10 +135,11 @@ function gatedSteps(iterator: AsyncGenerator<unknown>, object: object, admit: Ad
     return admit(() => {
       ran = true
       return iterator.next(...args)
-    }).catch(async (error: unknown) => {
+    }).catch((error: unknown) => {
       // Refused before the driver's step ran (timeout, abort, exhaustion): `for await` calls no `return()`
       // after a failed `next()`, so the server cursor and its session would stay open until the pool closes.
-      if (!ran) await closeQuietly(iterator, object)
+      // Started, not awaited, as above: the refusal must not wait out server selection during an outage.
+      if (!ran) closingAfterRefusal.set(object, closeQuietly(iterator, object))
       throw error
     })
   }

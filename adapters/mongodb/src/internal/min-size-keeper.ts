@@ -1,6 +1,6 @@
 import type { Clock, ClockTimer } from '@lifeguard/core'
 import { outsideOperations } from '@lifeguard/core/adapter'
-import type { CmapTracker } from './cmap-tracker.js'
+import type { ConnectionCounts } from './cmap-tracker.js'
 
 // Retries of a run that opened nothing wait 50ms, 100ms, ... up to 1s: a server refusing new connections
 // while its monitor stays up (at its connection limit, credentials rotated) would otherwise be asked for
@@ -14,7 +14,7 @@ const maxRetryMillis = 1000
  * after a run that opened nothing, not again before its backoff delay.
  */
 export class MinSizeKeeper {
-  readonly #tracker: CmapTracker
+  readonly #counts: () => ConnectionCounts
   readonly #ping: () => Promise<unknown>
   readonly #minSize: () => number
   readonly #paused: () => boolean
@@ -28,12 +28,13 @@ export class MinSizeKeeper {
   #stopped = false
 
   /**
+   * @param counts - the connections that count toward `minSize` (those of servers that serve)
    * @param ping - a ping outside admission
-   * @param paused - true while nothing should be opened (the pool warms up or closes)
+   * @param paused - true while nothing should be opened (the pool warms up or closes, no server's pool is ready)
    * @param clock - where the backoff's timers are set
    */
-  constructor(tracker: CmapTracker, ping: () => Promise<unknown>, minSize: () => number, paused: () => boolean, clock: Clock) {
-    this.#tracker = tracker
+  constructor(counts: () => ConnectionCounts, ping: () => Promise<unknown>, minSize: () => number, paused: () => boolean, clock: Clock) {
+    this.#counts = counts
     this.#ping = ping
     this.#minSize = minSize
     this.#paused = paused
@@ -56,11 +57,12 @@ export class MinSizeKeeper {
   #maintain(): void {
     if (this.#running !== undefined || this.#retry !== undefined || this.#paused()) return
     const minSize = this.#minSize()
-    if (minSize - this.#tracker.total <= 0) {
+    const counts = this.#counts()
+    if (minSize - counts.total <= 0) {
       this.#failures = 0
       return
     }
-    const before = this.#tracker.open
+    const before = counts.open
     // Concurrent pings beside the connections in use make the driver open the missing ones: a ping takes an
     // idle connection first, else one being opened. Checkouts already waiting inside the driver (a retried
     // read after a pool clear) take their share first, so they are asked for too: counted out, the refill
@@ -68,12 +70,12 @@ export class MinSizeKeeper {
     const probing = this.#failures > 0 && !this.#answering
     // Once a probe was answered, one connection more than are idle: a server that answers but refuses new
     // connections (at its limit) is asked for one a retry, not for every one missing.
-    const idle = this.#tracker.open - this.#tracker.busy
-    const count = probing ? 1 : this.#answering ? idle + 1 : Math.max(1, minSize - this.#tracker.busy - this.#tracker.waiting)
+    const idle = counts.open - counts.busy
+    const count = probing ? 1 : this.#answering ? idle + 1 : Math.max(1, minSize - counts.busy - counts.waiting)
     this.#running = Promise.allSettled(Array.from({ length: count }, () => this.#ping())).then((results) => {
       this.#running = undefined
       // Go on at once while it makes progress; else try again later, each time later.
-      if (this.#tracker.open > before) {
+      if (this.#counts().open > before) {
         this.#failures = 0
         this.#answering = false
         this.maintain()

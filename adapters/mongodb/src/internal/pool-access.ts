@@ -1,3 +1,4 @@
+import type { Clock } from '@lifeguard/core'
 import type { MongoClient } from 'mongodb'
 import type { Gate } from './gate.js'
 
@@ -7,4 +8,6 @@ export interface PoolAccess {
   readonly dbName: string
   readonly client: MongoClient
   readonly gate: Gate
+  /** The pool's clock, for the short waits of clean-up. */
+  readonly clock: Clock
 }

@@ -50,9 +50,41 @@ export function activeStatement(client: pg.Client): object | undefined {
 
 /**
  * True while the client runs or queues a statement. pg's own fields (`activeQuery` and `queryQueue` are
- * deprecated getters over them); a pg without them is taken as having nothing queued.
+ * deprecated getters over them; `_sentQueryQueue` holds what pipeline mode sent ahead); a pg without them is
+ * taken as having nothing queued.
  */
 export function hasStatements(client: pg.Client): boolean {
-  const state = client as unknown as { _activeQuery?: unknown; _queryQueue?: unknown[] }
-  return (state._activeQuery !== undefined && state._activeQuery !== null) || (state._queryQueue?.length ?? 0) > 0
+  const state = client as unknown as { _activeQuery?: unknown; _queryQueue?: unknown[]; _sentQueryQueue?: unknown[] }
+  return (state._activeQuery !== undefined && state._activeQuery !== null) || (state._queryQueue?.length ?? 0) > 0 || (state._sentQueryQueue?.length ?? 0) > 0
+}
+
+/**
+ * True once pg refuses new statements on the client (pg's own fields, as pg-pool reads them): its `end()` was
+ * called, or its socket failed. Either is seen here at once; the client's `'end'` comes a round trip later.
+ */
+export function notQueryable(client: pg.Client): boolean {
+  const state = client as unknown as { _ending?: boolean; _queryable?: boolean }
+  return state._ending === true || state._queryable === false
+}
+
+/**
+ * Calls `then(true)` once the client has run every statement sent or queued on it (pg's `'drain'`), and
+ * `then(false)` when its connection failed or ended first, or it stayed busy for `graceMillis`: a statement
+ * the server never answers must not hold the wait for good. Calls it once.
+ */
+export function whenDrained(client: pg.Client, clock: Clock, then: (drained: boolean) => void, graceMillis = endGraceMillis): void {
+  const settle = (drained: boolean): void => {
+    clock.clearTimeout(timer)
+    client.removeListener('drain', onDrain)
+    client.removeListener('end', onEnd)
+    client.removeListener('error', onEnd)
+    then(drained)
+  }
+  const onDrain = (): void => settle(true)
+  const onEnd = (): void => settle(false)
+  // A background timer: the statements keep the process alive while they run; this only cuts the wait short.
+  const timer = clock.setTimeout(() => settle(false), graceMillis, true)
+  client.once('drain', onDrain)
+  client.once('end', onEnd)
+  client.once('error', onEnd)
 }

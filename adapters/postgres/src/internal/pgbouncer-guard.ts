@@ -32,7 +32,9 @@ export function sessionGuard(pool: string, pooler: PoolerSettings): SessionGuard
       return feature === undefined ? undefined : new SessionFeatureError(pool, feature)
     }
     if (typeof query !== 'object' || query === null) return undefined
-    const { text, name } = query as { text?: unknown; name?: unknown }
+    // pg-query-stream keeps its SQL on the pg-cursor it wraps (`.cursor.text`), not on itself.
+    const { text: own, name, cursor } = query as { text?: unknown; name?: unknown; cursor?: { text?: unknown } | null }
+    const text = typeof own === 'string' ? own : cursor?.text
     if (typeof name === 'string' && name !== '' && !pooler.namedPreparedStatements) return new SessionFeatureError(pool, 'named-statement')
     const feature = typeof text === 'string' ? featureOf(text) : undefined
     return feature === undefined ? undefined : new SessionFeatureError(pool, feature)

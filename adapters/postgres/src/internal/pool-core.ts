@@ -6,6 +6,7 @@ import type { QueryText, QueryValues } from '../query-types.js'
 import { StatementCancels } from './statement-cancels.js'
 import { clientFactory, type ClientHooks } from './client-factory.js'
 import { describeConnectFailure } from './connect-failure.js'
+import { hasStatements, notQueryable, whenDrained } from './end-client.js'
 import { connectionTarget, rememberingPasswords } from './connection-target.js'
 import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
@@ -25,9 +26,19 @@ const releasedInTransaction = 'A client was released inside a transaction (no CO
 const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
 const releasedWithSubmittable = 'A client was released while a cursor or stream still ran on it (a pg-cursor not closed, a COPY whose other end gave up), so its connection was closed: the next holder would have waited behind it for good.'
 
+// Plain statements (pg's own Query) running or queued on a client that is otherwise fit to go back: waited for
+// before it does. Not a cursor or stream, which never ends once its reader is gone (the client is closed).
+// Also between a failed statement's error and the server's ready message that follows it: pg has called the
+// statement back, and its transaction status is still the one before (an aborted transaction would read idle).
+function statementsToWaitFor(client: PooledClient): boolean {
+  const state = client[clientState]
+  const busy = hasStatements(client) || (client as unknown as { readyForQuery?: boolean }).readyForQuery === false
+  return !state.broken && !state.timedOut && !notQueryable(client) && busy && !cursorOrStreamPending(client)
+}
+
 // A cursor or stream (pg-cursor, pg-query-stream, pg-copy-streams) running or queued on the client: it never
 // ends by itself once its reader is gone. pg's own Query, from the client's own pg (`Client.Query`), does: a
-// statement left running when the client is given back runs to its end, as with pg.Pool.
+// statement left running when the client is given back runs to its end before the client goes back.
 function cursorOrStreamPending(client: PooledClient): boolean {
   const { _activeQuery: active, _queryQueue: queued } = client as unknown as { _activeQuery?: object | null; _queryQueue?: object[] }
   if ((active === undefined || active === null) && (queued === undefined || queued.length === 0)) return false
@@ -137,11 +148,15 @@ export class PgPoolCore {
     })
   }
 
-  /** A client's `release()`: pg's contract (a second call throws; a truthy argument closes the connection). */
+  /**
+   * A client's `release()`: pg's contract (a second call throws; a truthy argument closes the connection).
+   * Given back with plain statements still running or queued on it, it stays checked out until they end,
+   * and is judged then: see `#releaseWhenDrained`.
+   */
   releaseClient(client: PooledClient, argument: ReleaseArgument): void {
     const state = client[clientState]
     const lease = state.lease
-    if (lease.state !== 'busy') {
+    if (lease.state !== 'busy' || state.releasePending) {
       // Taken back by a forced close(): the holder's late release is expected and harmless.
       if (lease.revoked) return
       throw new Error(alreadyReleased)
@@ -159,13 +174,51 @@ export class PgPoolCore {
     if (argument && argument !== true && !(argument instanceof Error)) argument = true
     // Given back with pg's query_timeout error (a client from connect()): its statement may still run.
     if (argument instanceof Error && isReadTimeout(argument)) state.timedOut = true
+    if (!argument && statementsToWaitFor(client)) return this.#releaseWhenDrained(client)
+    this.#giveBack(client, argument)
+  }
+
+  // Given back while plain statements still run or wait on it: `return client.query('COMMIT')` in a `try` whose
+  // `finally` releases (an async function's `return` does not wait for it), or a `BEGIN` not awaited. pg's
+  // transaction status is still the server's answer to the statement before them: judged on it, a COMMIT under
+  // way had its connection closed under it (its caller told 'Connection terminated', the server most likely
+  // committed), and a BEGIN went back idle, to wrap the next holder's writes in a transaction rolled back later.
+  // So it stays out of the pool until they end, however long they take (a COMMIT waiting on a synchronous
+  // replica), and is judged then. A forced close() takes it back as any checked-out client.
+  #releaseWhenDrained(client: PooledClient): void {
+    const state = client[clientState]
+    const lease = state.lease
+    state.releasePending = true
+    // The holder's checkout ends now: its hold time, leak timer and `release` event are the holder's. The
+    // connection still counts as active (it is busy), so totalCount stays activeCount + idleCount + opening.
+    const checkout = lease.checkout
+    lease.checkout = undefined
+    if (checkout !== undefined) this.monitor.released(checkout)
+    const wait = (): void =>
+      whenDrained(client, state.clock, (drained) => {
+        // Unless a close whose timeout ran out took it back meanwhile.
+        if (lease.state !== 'busy') return
+        // Still running after the grace: given back now, it would be judged on the status before it.
+        if (!drained && statementsToWaitFor(client)) return wait()
+        state.releasePending = false
+        this.#giveBack(client, undefined)
+      })
+    wait()
+  }
+
+  // Back to the engine, which keeps or closes it; closed instead when the next holder would inherit what it left.
+  #giveBack(client: PooledClient, argument: ReleaseArgument): void {
+    const state = client[clientState]
     // Never reused: a cancel request for its statement could reach the next holder's.
     if (state.timedOut && !argument) argument = new Error(timedOutRelease)
+    // Ended by its holder (`client.end()`) before it was given back: pg refuses its next statement ('Client was
+    // closed and is not queryable') while the socket's end is still a round trip away. Closed, as pg-pool does.
+    if (!argument && !state.broken && notQueryable(client)) argument = true
     // Given back inside a transaction (`BEGIN` without `COMMIT`, or after a failed statement in one): the next
     // holder's work would run in it, and be rolled back with it. Closed instead; the server rolls it back.
     if (!argument && !state.broken && inTransaction(client)) argument = new Error(releasedInTransaction)
     if (!argument && !state.broken && cursorOrStreamPending(client)) argument = new Error(releasedWithSubmittable)
-    this.engine.release(lease, argument === false ? undefined : argument)
+    this.engine.release(state.lease, argument === false ? undefined : argument)
   }
 
   /**

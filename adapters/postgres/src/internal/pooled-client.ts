@@ -47,6 +47,11 @@ export interface ClientState {
    * closed when released, its statement cancelled (a late cancel request must never reach another holder).
    */
   timedOut: boolean
+  /**
+   * True from its holder's `release()` until the pool takes it back, while statements the holder left
+   * running or queued finish first (see `PgPoolCore.releaseClient`): a second `release()` meanwhile throws.
+   */
+  releasePending: boolean
 }
 
 /** A pg client owned by a Lifeguard pool: a `pg.PoolClient` with its state. */
@@ -72,6 +77,7 @@ export function newClientState(lease: PooledConnection<PooledClient>, clock: Clo
     cancelLanded: false,
     listenerStatements: false,
     timedOut: false,
+    releasePending: false,
   }
 }
 

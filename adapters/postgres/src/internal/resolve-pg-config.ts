@@ -13,6 +13,9 @@ const where = 'new Pool'
 // pg.Pool's own settings and Lifeguard's extras; everything else in the config goes to pg.Client as is.
 const poolKeys = new Set(['name', 'max', 'poolSize', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxLifetimeSeconds', 'maxUses', 'allowExitOnIdle', 'onConnect', 'verify', 'log', 'Promise', 'Client', 'maxWaitingRequests', 'leakDetectionMillis', 'maxLifetimeJitterMillis', 'validateAfterIdleMillis', 'events', 'clock', 'hosts', 'targetSessionAttrs', 'pooler'])
 
+// pg.Pool's names for the pool size, where 0 means unset.
+const sizeKeys = new Set(['max', 'poolSize'])
+
 const rules: Record<string, OptionRule> = {
   name: { ...poolNameRule, optional: true },
   max: { type: 'integer', min: 1, max: MAX_POOL_SIZE, optional: true },
@@ -33,7 +36,7 @@ const rules: Record<string, OptionRule> = {
 }
 
 /**
- * Turns a `pg.Pool` config into the pool's settings, with pg's defaults and meanings: `max` 10,
+ * Turns a `pg.Pool` config into the pool's settings, with pg's defaults and meanings: `max` 10 (also for 0),
  * `idleTimeoutMillis` 10000 (0 or null keeps idle clients), `connectionTimeoutMillis` 0 (wait and
  * connect without limit), connection errors reported at once rather than retried.
  *
@@ -42,7 +45,9 @@ const rules: Record<string, OptionRule> = {
 export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (config !== undefined && (typeof config !== 'object' || config === null)) rejectOption(where, 'config', 'a pg.Pool config object', config)
   const given = (config ?? {}) as Record<string, unknown>
-  for (const [key, rule] of Object.entries(rules)) checkOption(where, key, given[key], rule)
+  // pg-pool reads `max || poolSize || 10`: a 0 (what `Number(process.env.DB_POOL_MAX ?? 0)` gives) means unset,
+  // not a pool that can never serve. Only here: createPostgresPool's own `maxSize` refuses 0.
+  for (const [key, rule] of Object.entries(rules)) checkOption(where, key, sizeKeys.has(key) && given[key] === 0 ? undefined : given[key], rule)
   // pg takes any host and fails when connecting; a connection string given as the host would also put its
   // password into the pool's target, events and metrics.
   if (typeof given['host'] === 'string' && given['host'] !== '') checkOption(where, 'host', given['host'], hostRule)
@@ -55,7 +60,7 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   const idleTimeout = given['idleTimeoutMillis']
   if (idleTimeout !== undefined && idleTimeout !== null) checkOption(where, 'idleTimeoutMillis', idleTimeout, { type: 'duration' })
 
-  // `poolSize` is pg's old name for `max`.
+  // `poolSize` is pg's old name for `max`; 0 reads as unset, as in pg-pool.
   const maxSize = config?.max || (given['poolSize'] as number | undefined) || 10
   const minSize = config?.min ?? 0
   if (minSize > maxSize) rejectOption(where, 'min', `an integer <= max (${maxSize})`, minSize)

@@ -5,7 +5,7 @@ import type { QueryText, QueryValues } from '../query-types.js'
 import { PostgresQueryTimeoutError, PostgresReadOnlyError } from '../errors.js'
 import { afterCancel, cancelOnClient, noteStatementEnd, releaseAfterCancel } from './cancel-request.js'
 import type { StatementCancels } from './statement-cancels.js'
-import { activeStatement, endGraceMillis } from './end-client.js'
+import { activeStatement, whenDrained } from './end-client.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
 import { sqlOperationName } from './sql-operation-name.js'
@@ -237,17 +237,7 @@ function hasRowLimit(text: QueryText): boolean {
 function whenReady(client: PooledClient, clock: Clock, then: (ready: boolean) => void): void {
   if (client[clientState].broken) return then(false)
   if ((client as { readyForQuery?: unknown }).readyForQuery === true) return then(true)
-  const settle = (ready: boolean): void => {
-    clock.clearTimeout(timer)
-    client.removeListener('drain', onDrain)
-    client.removeListener('end', onEnd)
-    then(ready)
-  }
-  const onDrain = (): void => settle(true)
-  const onEnd = (): void => settle(false)
-  const timer = clock.setTimeout(() => settle(false), endGraceMillis, true)
-  client.once('drain', onDrain)
-  client.once('end', onEnd)
+  whenDrained(client, clock, then)
 }
 
 /**

@@ -34,7 +34,8 @@ export const postgresRows: OptionRow[] = [
 function dropInRows(): OptionRow[] {
   const dropIn = (config: Record<string, unknown>) => (tracker: Tracker) => tracker.track(new Pool({ host: '127.0.0.1', port: 9, ...config } as PoolConfig))
   return [
-    { package: pkg, entry: 'new Pool', bad: 'max: 0', option: 'max', call: dropIn({ max: 0 }) },
+    // (max: 0 reads as unset, as in pg-pool.)
+    { package: pkg, entry: 'new Pool', bad: 'max: -1', option: 'max', call: dropIn({ max: -1 }) },
     { package: pkg, entry: 'new Pool', bad: 'min above max', option: 'min', call: dropIn({ max: 2, min: 3 }) },
     { package: pkg, entry: 'new Pool', bad: 'connectionTimeoutMillis: 2 ** 32', option: 'connectionTimeoutMillis', message: TIMER_LIMIT, call: dropIn({ connectionTimeoutMillis: TOO_LONG }) },
     { package: pkg, entry: 'new Pool', bad: 'idleTimeoutMillis: 2 ** 32', option: 'idleTimeoutMillis', message: TIMER_LIMIT, call: dropIn({ idleTimeoutMillis: TOO_LONG }) },

@@ -1,7 +1,8 @@
+import { pgConnectionString } from '@lifeguard/test-kit'
 import pg from 'pg'
 
 /** The machine's PostgreSQL (PG* variables, then the defaults every package's tests use). */
-export const databaseUrl = `postgres://${process.env.PGUSER ?? 'postgres'}@${process.env.PGHOST ?? '127.0.0.1'}:${process.env.PGPORT ?? '5432'}/${process.env.PGDATABASE ?? 'test'}`
+export const databaseUrl = pgConnectionString()
 
 /** Runs one query with a short-lived client of its own. */
 export async function adminQuery<R extends pg.QueryResultRow = any>(text: string, values: unknown[] = []): Promise<R[]> {

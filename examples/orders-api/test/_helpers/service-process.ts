@@ -1,20 +1,12 @@
 import { fileURLToPath } from 'node:url'
-import { watchProcess, type WatchedProcess } from '@lifeguard/test-kit'
+import { pgConnectionString, watchProcess, type WatchedProcess, type WatchProcessOptions } from '@lifeguard/test-kit'
 import pg from 'pg'
 
 const exampleDir = fileURLToPath(new URL('../..', import.meta.url))
 const repositoryRoot = fileURLToPath(new URL('../../../..', import.meta.url))
 
 /** The machine's PostgreSQL, as the other packages' tests use it (PG* variables, then the defaults). */
-export const localDatabaseUrl = (() => {
-  const url = new URL('postgres://127.0.0.1:5432/test')
-  url.hostname = process.env.PGHOST ?? '127.0.0.1'
-  url.port = process.env.PGPORT ?? '5432'
-  url.pathname = `/${process.env.PGDATABASE ?? 'test'}`
-  url.username = process.env.PGUSER ?? 'postgres'
-  if (process.env.PGPASSWORD) url.password = process.env.PGPASSWORD
-  return url.toString()
-})()
+export const localDatabaseUrl = pgConnectionString()
 
 /** The example running as a child process, exactly as `npm start` runs it. */
 export interface ServiceProcess extends WatchedProcess {
@@ -25,19 +17,24 @@ export interface ServiceProcess extends WatchedProcess {
  * Starts `entry` (default `src/main.ts`) with `PORT=0` and `env`, and resolves once it printed its
  * `listening on` line. Variables set to `undefined` in `env` are removed. With `npmStart`, it runs the
  * root README's command instead (`npm start` in the repository root; `'package'`: this package's own,
- * `npm start -w @lifeguard-examples/orders-api`), and `child` is the npm process.
+ * `npm start -w @lifeguard-examples/orders-api`), and `child` is the npm process. With `ownProcessGroup`,
+ * `child` leads a process group (and session) of its own, as a command a terminal runs in the foreground:
+ * `process.kill(-child.pid, 'SIGINT')` is then a Ctrl-C in that terminal.
  *
- * @throws {Error} with the process output when it exits or does not listen within `timeoutMillis`
+ * @throws {Error} with the process output when it exits or does not listen within `timeoutMillis` (default
+ * 30 s; 120 s with `npmStart`, which builds the packages first)
  */
-export async function startService(env: Record<string, string | undefined>, options: { entry?: string; timeoutMillis?: number; npmStart?: boolean | 'package' } = {}): Promise<ServiceProcess> {
-  const { entry = 'src/main.ts', timeoutMillis = 30_000, npmStart = false } = options
+export async function startService(env: Record<string, string | undefined>, options: { entry?: string; timeoutMillis?: number; npmStart?: boolean | 'package'; ownProcessGroup?: boolean } = {}): Promise<ServiceProcess> {
+  const { entry = 'src/main.ts', npmStart = false, ownProcessGroup = false } = options
+  const timeoutMillis = options.timeoutMillis ?? (npmStart === false ? 30_000 : 120_000)
   const settings = { env: { PORT: '0', HOST: '127.0.0.1', ...env } }
+  const start = (command: string, args: string[], how: WatchProcessOptions): WatchedProcess => watchProcess(command, args, { ...how, ownProcessGroup })
   const service =
     npmStart === 'package'
-      ? watchProcess('npm', ['start', '-w', '@lifeguard-examples/orders-api'], { cwd: repositoryRoot, asFromShell: true, ...settings })
+      ? start('npm', ['start', '-w', '@lifeguard-examples/orders-api'], { cwd: repositoryRoot, asFromShell: true, ...settings })
       : npmStart
-        ? watchProcess('npm', ['start'], { cwd: repositoryRoot, asFromShell: true, ...settings })
-        : watchProcess(process.execPath, ['--import', 'tsx', entry], { cwd: exampleDir, ...settings })
+        ? start('npm', ['start'], { cwd: repositoryRoot, asFromShell: true, ...settings })
+        : start(process.execPath, ['--import', 'tsx', entry], { cwd: exampleDir, ...settings })
   try {
     const url = await service.waitFor(/listening on (http:\/\/\S+)/, timeoutMillis)
     // The lines on how to try it follow; the banner ends with how to stop it.

@@ -24,9 +24,12 @@ export function checkClaims(pool: ManagedPool, budget: SharedBudget | undefined,
   // Each reading of a budget counts one pool's connections as its own: shared by two running autoscalers,
   // that pool would flip between them at every reading.
   const usedBy = (budget as ClaimedBudget | undefined)?.[budgetUsedBy]
-  if (budget !== undefined && usedBy?.running === true && usedBy.pool !== pool) {
-    rejectOption(where, 'budget', `a SharedBudget of its own (this one is in use by the autoscaler of pool '${usedBy.pool.name}': use one budget per pool)`, budget)
-  }
+  if (budget !== undefined && usedBy?.running === true && usedBy.pool !== pool) refuseSharedBudget(where, budget, `is in use by the autoscaler of pool '${usedBy.pool.name}'`)
+}
+
+/** @throws {InvalidOptionError} naming `budget`, which another pool's autoscaler reads (`sharedHow` says which) */
+export function refuseSharedBudget(where: string, budget: SharedBudget, sharedHow: string): never {
+  rejectOption(where, 'budget', `a SharedBudget of its own (this one ${sharedHow}: use one budget per pool)`, budget)
 }
 
 /** Records `autoscaler` as the one sizing its pool and reading `budget`. */

@@ -1,0 +1,35 @@
+// Why a waiter's acquire timed out: the error it gets, with the cause a caller can act on.
+import { PoolTimeoutError } from '../errors.js'
+import type { OperationContext } from '../operation-context.js'
+import type { PoolMonitor } from '../pool-monitor.js'
+import type { ConnectionOpener } from './connection-opener.js'
+
+/**
+ * The `PoolTimeoutError` of a waiter that waited `waitMillis` (reported to the monitor first). Its cause is
+ * the last connect error, else the connection attempt still in flight, if any.
+ *
+ * @param waiting - the callers still waiting behind it
+ */
+export function acquireTimedOut(
+  name: string,
+  acquireTimeoutMillis: number,
+  { waitMillis, waiting, context }: { waitMillis: number; waiting: number; context: OperationContext | undefined },
+  opener: ConnectionOpener<unknown>,
+  monitor: PoolMonitor,
+  now: number,
+): PoolTimeoutError {
+  const cause = opener.lastError ?? attemptPending(opener, now)
+  monitor.timedOutIn(waitMillis, waiting, cause, context)
+  const connecting = opener.creating
+  return new PoolTimeoutError(name, acquireTimeoutMillis, cause === undefined ? { waiting, connecting } : { cause, waiting, connecting })
+}
+
+// With no failure yet, a connection attempt still in flight is what the waiter waited for: against a server
+// that accepts and never answers, the waiter's timer fires before the attempt's own timeout (with the
+// defaults, both are the same length). Without this the timeout had no cause at all, as if the pool were
+// merely busy. It carries no connection details, so nothing in it needs redacting.
+function attemptPending(opener: ConnectionOpener<unknown>, now: number): Error | undefined {
+  const startedAt = opener.oldestAttemptStartedAt
+  if (startedAt === undefined) return undefined
+  return new Error(`A connection attempt to the server has not completed within ${Math.round(now - startedAt)}ms; ${opener.creating} connection attempt(s) still pending.`)
+}
