@@ -4,11 +4,13 @@
 // its timeoutMillis. The pool's timers run on a manual clock, the driver's in real time; each test asserts that
 // what it waits for comes well within those 30 s. Wire server only: it goes away on cue.
 import { createServiceContainer, OperationAbortedError, OperationContext, PoolTimeoutError } from '@lifeguard/core'
+import { systemClock } from '@lifeguard/core/adapter'
 import type { FindCursor, ServerDescriptionChangedEvent } from 'mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, type MongoLease, type MongoPool } from '../src/index.js'
 import { ManualClock, rejects, startWireServer, type WireServer } from '@lifeguard/test-kit'
+import { settlesWithin } from '../src/internal/deadline.js'
 import { batchedCursors, type CursorLog } from './_helpers/cursors.js'
 import { faultTest, openPool, sleep } from './_helpers/pools.js'
 import type { TestTarget } from './_helpers/target.js'
@@ -89,14 +91,8 @@ function turn(): Promise<void> {
 }
 
 // True when `promise` settles within `millis` of real time.
-async function within(promise: Promise<unknown>, millis: number): Promise<boolean> {
-  let guard: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((resolve) => (guard = setTimeout(() => resolve(false), millis)))
-  try {
-    return await Promise.race([promise.then(() => true, () => true), late])
-  } finally {
-    clearTimeout(guard)
-  }
+function within(promise: Promise<unknown>, millis: number): Promise<boolean> {
+  return settlesWithin(promise, millis, systemClock)
 }
 
 // What a promise settled with, caught at once (so its rejection is never unhandled while the clock moves).

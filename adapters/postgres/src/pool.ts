@@ -224,7 +224,7 @@ export class Pool extends EventEmitter implements ManagedPool {
 
   /**
    * Checks a client out (`client.release()` gives it back; `release(true)` or `release(error)` closes it).
-   * Released while statements still run on it, it stays checked out until they end (up to 2 s).
+   * Released while statements still run on it, it stays checked out until they end.
    *
    * @throws {PoolTimeoutError} after `connectionTimeoutMillis` (when set)
    * @throws {PoolClosedError} after `end()`

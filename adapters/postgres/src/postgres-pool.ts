@@ -195,7 +195,7 @@ export class PostgresPool implements ManagedPool {
   /**
    * Checks out a client, like `pg.Pool#connect()`; call `client.release()` when done. Waiting honours
    * the current operation's signal. Released while statements still run on it, it stays checked out until
-   * they end (up to 2 s), and is closed if they leave a transaction open.
+   * they end, and is closed if they leave a transaction open.
    *
    * @throws {PoolTimeoutError} after `acquireTimeoutMillis` (cause: the last connect error)
    * @throws {PoolExhaustedError} when `maxWaitingRequests` callers already wait

@@ -124,9 +124,7 @@ export class PoolEngine<C> {
         this.#active--
       },
       // An idle connection a release (or a request) was about to hand to a waiter goes to it, not closed.
-      serveIdle: () => {
-        if (!this.#suspended) this.#dispatch.serveIdle()
-      },
+      serveIdle: () => this.#dispatch.serveIdle(),
       fill: () => this.#fill(),
     })
   }

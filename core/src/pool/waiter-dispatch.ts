@@ -73,8 +73,12 @@ export class WaiterDispatch<C> {
     queueMicrotask(this.#run)
   }
 
-  /** Hands idle connections to the waiters now, oldest first (closing broken ones, validating stale ones). */
+  /**
+   * Hands idle connections to the waiters now, oldest first (closing broken ones, validating stale ones);
+   * nothing while checkouts are held.
+   */
   serveIdle(): void {
+    if (this.#host.suspended) return
     const { queue, idle, connections } = this.#parts
     const now = this.#clock.now()
     while (queue.length > this.#validatingForWaiters && idle.length > 0) {
@@ -93,7 +97,6 @@ export class WaiterDispatch<C> {
 
   #dispatch(): void {
     this.#scheduled = false
-    if (this.#host.suspended) return
     this.serveIdle()
     this.#host.fill()
   }

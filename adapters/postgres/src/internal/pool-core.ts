@@ -31,9 +31,10 @@ const releasedWithSubmittable = 'A client was released while a cursor or stream 
 // Also between a failed statement's error and the server's ready message that follows it: pg has called the
 // statement back, and its transaction status is still the one before (an aborted transaction would read idle).
 function statementsToWaitFor(client: PooledClient): boolean {
+  // The usual release finds nothing running: answered by the first two reads.
+  if (!hasStatements(client) && (client as unknown as { readyForQuery?: boolean }).readyForQuery !== false) return false
   const state = client[clientState]
-  const busy = hasStatements(client) || (client as unknown as { readyForQuery?: boolean }).readyForQuery === false
-  return !state.broken && !state.timedOut && !notQueryable(client) && busy && !cursorOrStreamPending(client)
+  return !state.broken && !state.timedOut && !notQueryable(client) && !cursorOrStreamPending(client)
 }
 
 // A cursor or stream (pg-cursor, pg-query-stream, pg-copy-streams) running or queued on the client: it never

@@ -14,12 +14,12 @@ const where = 'new Pool'
 const poolKeys = new Set(['name', 'max', 'poolSize', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxLifetimeSeconds', 'maxUses', 'allowExitOnIdle', 'onConnect', 'verify', 'log', 'Promise', 'Client', 'maxWaitingRequests', 'leakDetectionMillis', 'maxLifetimeJitterMillis', 'validateAfterIdleMillis', 'events', 'clock', 'hosts', 'targetSessionAttrs', 'pooler'])
 
 // pg.Pool's names for the pool size, where 0 means unset.
-const sizeKeys = new Set(['max', 'poolSize'])
 
 const rules: Record<string, OptionRule> = {
   name: { ...poolNameRule, optional: true },
-  max: { type: 'integer', min: 1, max: MAX_POOL_SIZE, optional: true },
-  poolSize: { type: 'integer', min: 1, max: MAX_POOL_SIZE, optional: true },
+  // 0 reads as unset (see below).
+  max: { type: 'integer', min: 0, max: MAX_POOL_SIZE, optional: true },
+  poolSize: { type: 'integer', min: 0, max: MAX_POOL_SIZE, optional: true },
   min: { type: 'integer', min: 0, max: MAX_POOL_SIZE, optional: true },
   connectionTimeoutMillis: { type: 'duration', optional: true },
   maxLifetimeSeconds: { type: 'number', min: 0, max: Math.floor(MAX_TIMER_MILLIS / 1000), optional: true },
@@ -45,9 +45,7 @@ const rules: Record<string, OptionRule> = {
 export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (config !== undefined && (typeof config !== 'object' || config === null)) rejectOption(where, 'config', 'a pg.Pool config object', config)
   const given = (config ?? {}) as Record<string, unknown>
-  // pg-pool reads `max || poolSize || 10`: a 0 (what `Number(process.env.DB_POOL_MAX ?? 0)` gives) means unset,
-  // not a pool that can never serve. Only here: createPostgresPool's own `maxSize` refuses 0.
-  for (const [key, rule] of Object.entries(rules)) checkOption(where, key, sizeKeys.has(key) && given[key] === 0 ? undefined : given[key], rule)
+  for (const [key, rule] of Object.entries(rules)) checkOption(where, key, given[key], rule)
   // pg takes any host and fails when connecting; a connection string given as the host would also put its
   // password into the pool's target, events and metrics.
   if (typeof given['host'] === 'string' && given['host'] !== '') checkOption(where, 'host', given['host'], hostRule)
@@ -60,7 +58,9 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   const idleTimeout = given['idleTimeoutMillis']
   if (idleTimeout !== undefined && idleTimeout !== null) checkOption(where, 'idleTimeoutMillis', idleTimeout, { type: 'duration' })
 
-  // `poolSize` is pg's old name for `max`; 0 reads as unset, as in pg-pool.
+  // `poolSize` is pg's old name for `max`. pg-pool reads `max || poolSize || 10`: a 0 (what
+  // `Number(process.env.DB_POOL_MAX ?? 0)` gives) means unset, not a pool that can never serve. Only here:
+  // createPostgresPool's own `maxSize` refuses 0.
   const maxSize = config?.max || (given['poolSize'] as number | undefined) || 10
   const minSize = config?.min ?? 0
   if (minSize > maxSize) rejectOption(where, 'min', `an integer <= max (${maxSize})`, minSize)
