@@ -3,10 +3,14 @@ import { resolveAdaptiveConfig, type AdaptivePoolConfig, type ResolvedAdaptiveCo
 import type { Observed } from './internal/aggregate.js'
 import { enforceBounds, rounded, upperBound } from './internal/bounds.js'
 import { KneeHold } from './internal/knee-hold.js'
-import { LoadLevel, type LoadShift } from './internal/load-level.js'
+import { LoadLevel } from './internal/load-level.js'
 import { PeakTargets } from './internal/peak-targets.js'
 import { SampleWindow, type WindowStats } from './internal/sample-window.js'
-import { settleMillis, StepTrial, type Verdict } from './internal/step-trial.js'
+import { checkOnceFromAbove, stepDown } from './internal/step-down.js'
+import { initialStepState, leaps, type StepContext, type StepState } from './internal/step-state.js'
+import { settleMillis, StepTrial } from './internal/step-trial.js'
+import { concludeTrial } from './internal/trial-conclusion.js'
+import { windowDemand, type Demand } from './internal/window-demand.js'
 import type { EvaluationInput, PoolSample, ScalingDecision, ScalingPolicy } from './scaling-policy.js'
 import type { PolicyOptions } from './threshold-policy.js'
 
@@ -14,31 +18,9 @@ import type { PolicyOptions } from './threshold-policy.js'
 const unsettledUseRatio = 1.25
 // A calm that kept at most this share of the pool busy: a burst that fills the pool is a step of its own.
 const calmShare = 0.9
-// At a knee, filling idle connections leaves the throughput flat. Below this share of the calm's with none
-// opened, the database slowed for another reason: the burst's own step proves nothing, and a probe follows.
-const burstKneeGain = 0.8
-// A step down from a knee that a heavier reading started, whose last windows then served this much more
-// than the slow ones before them: the load changed back (see `#slowdownEnded`).
-const slowdownEndedGain = 1.1
-// ... and served at least this share of what the knee served before the reading. Queries that stay several
-// times heavier (they burn CPU where they used to wait) can be served better by fewer connections, as the
-// database spends less on contention: the step down then gains too, but serves a fraction of what the knee
-// did (in the model, a sixth), and it is no slowdown ending. A slowdown that ends within the step's windows
-// keeps half of the knee's rate or more.
-const slowdownEndedShare = 1 / 3
 // How long after the last window with connections being opened the database still pays for them:
 // measured on 2 cores, PostgreSQL's freshly forked backends served at 40% to 60% for 300 to 400 ms.
 const warmingMillis = 400
-
-/** What one window measured for Little's law. */
-interface Demand {
-  /** The window had `minSamples` checkouts: its rate and times count. */
-  enough: boolean
-  /** Connections the load asks for (Little's law, or the sampled occupancy in a near-empty window). */
-  demand: number
-  /** `demand` with headroom, rounded up. */
-  target: number
-}
 
 /**
  * Sizes a pool from what it measures. Each window (the samples between two evaluations) gives the
@@ -114,33 +96,13 @@ export class AdaptivePolicy implements ScalingPolicy {
   readonly #clock: Pick<Clock, 'now'>
   readonly #window = new SampleWindow()
   readonly #knee: KneeHold
-  #trial: StepTrial | undefined
-  // How the last growth step paid: 'leap' lets the next go straight to the target, 'climb' by half a probe.
-  #momentum: 'probe' | 'climb' | 'leap' = 'probe'
   // Windows measured at the current size after it settled.
   readonly #level = new LoadLevel()
+  // The step under trial and what the steps before it found, shared with `concludeTrial` and `stepDown`.
+  readonly #steps: StepState = initialStepState()
+  // What those read besides it: the config, the knee and the windows.
+  readonly #context: StepContext
   #skipNext = false
-  // The last step down cost nothing: the next full evaluation tries another.
-  #descending = false
-  // The heavier load that started the descent under way, until its first step is taken, and whether it
-  // was read at a knee that held.
-  #heavier: LoadShift | undefined
-  #heavierAtKnee = false
-  // The step down such a reading at a knee started, and the use time and rate before the reading (see `#slowdownEnded`).
-  #kneeSlowdown: { trial: StepTrial; useMillis: number; checkoutsPerSecond: number } | undefined
-  // A hasty step up paid: check it with one step down once settled (see the class comment).
-  #checkFromAbove = false
-  // Times connections above the current size were found idle since the pool last grew or the load got
-  // heavier: steps down kept, or a knee found right above it.
-  #idleAbove = 0
-  // The size a burst's first step reached (its own step: the size the calm left; see the 'knee' verdict).
-  // Forgotten when a window shows no pressure or a heavier load; `#burstChecked` once a step down checked it.
-  #burstReached: number | undefined
-  #burstChecked = false
-  // The knee whose size the step down under way checks from below (see the 'keep' and 'restore' verdicts).
-  #checkedKnee: number | undefined
-  // That knee was found by a burst's own step (a check that refutes it, see 'restore').
-  #checkingOwnStep = false
   #pressed = false
   // The last step up was taken with a queue as deep as the pool.
   #queued = false
@@ -166,6 +128,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#clock = options.clock ?? systemClock
     this.#knee = new KneeHold(this.config.reprobeMillis, this.config.kneeHoldMillis)
     this.#targets = new PeakTargets(this.config.scaleDownDelayMillis)
+    this.#context = { rules: this.config, knee: this.#knee, level: this.#level }
   }
 
   /** The size found as the knee, while it caps growth. */
@@ -180,12 +143,12 @@ export class AdaptivePolicy implements ScalingPolicy {
     // Into a queue as deep as the pool, every moment at the old size costs each waiting request: a step
     // that already leaps on the samples so far is judged now, not at the window's end. (A leap does not
     // read the event-loop delay, which is measured per evaluation.)
-    if (this.#queued && this.#trial !== undefined && !this.#urgent) {
+    if (this.#queued && this.#steps.trial !== undefined && !this.#urgent) {
       const current = this.#window.peek()
-      this.#urgent = current !== undefined && this.#trial.leapsWith({ stats: current, loopDelayMillis: 0 }, this.config)
+      this.#urgent = current !== undefined && this.#steps.trial.leapsWith({ stats: current, loopDelayMillis: 0 }, this.config)
     }
     // Urgency is for the first moment of a burst; once requests wait, evaluations come half a window apart.
-    if (this.#urgent || this.#pressed || this.#trial !== undefined || now < this.#calmUntil || !this.config.enabled) return
+    if (this.#urgent || this.#pressed || this.#steps.trial !== undefined || now < this.#calmUntil || !this.config.enabled) return
     const size = sample.maxSize
     const knee = this.#knee.at(now)
     const capped = size >= this.maxSize || (knee !== undefined && size >= knee)
@@ -199,7 +162,7 @@ export class AdaptivePolicy implements ScalingPolicy {
    */
   dueInMillis(): number {
     if (this.#urgent) return 0
-    if (this.#trial !== undefined || this.#pressed) return Math.max(this.sampleIntervalMillis, Math.round(this.evaluationIntervalMillis / 2))
+    if (this.#steps.trial !== undefined || this.#pressed) return Math.max(this.sampleIntervalMillis, Math.round(this.evaluationIntervalMillis / 2))
     return this.evaluationIntervalMillis
   }
 
@@ -229,7 +192,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const { size, budgetLimit } = input
     const outside = enforceBounds(size, this.minSize, this.maxSize, budgetLimit)
     if (outside !== undefined) {
-      this.#trial = undefined
+      this.#steps.trial = undefined
       return outside
     }
     if (window === undefined) return undefined
@@ -239,16 +202,16 @@ export class AdaptivePolicy implements ScalingPolicy {
     // look free: no load shift is read from them, and no check from above is judged on them (see `warmingMillis`).
     if (window.meanOpening > 0) this.#openingAt = now
     if (now - this.#openingAt < warmingMillis) this.#level.warming()
-    const demand = this.#demand(window, urgent)
+    const demand = windowDemand(window, urgent, this.config)
 
-    const trial = this.#trial
+    const trial = this.#steps.trial
     // Remembered while a step is judged too: a shrink right after a trial must see the demand during it.
     this.#targets.remember(now, demand.target)
     if (trial !== undefined) {
       const verdict = trial.judge(this.config)
       if (verdict.kind === 'wait' && trial.span < 2 * this.config.kneeWindows) return undefined
-      this.#trial = undefined
-      const decision = this.#conclude(trial, verdict, now)
+      this.#steps.trial = undefined
+      const decision = concludeTrial(this.#steps, trial, verdict, now, this.#context)
       if (decision !== undefined) return decision
     }
 
@@ -260,40 +223,40 @@ export class AdaptivePolicy implements ScalingPolicy {
     // While a trial runs, `#pressed` keeps what the last full evaluation saw.
     this.#pressed = waiting && saturated
     if (burst && this.#measureBurst(size, now, upperBound(this.minSize, this.maxSize, budgetLimit))) return undefined
-    if (this.#checkFromAbove && saturated && this.#level.afterWarming().length >= this.config.kneeWindows) {
-      this.#checkFromAbove = false
-      const down = this.#stepDown(size)
+    if (this.#steps.checkFromAbove && saturated && this.#level.afterWarming().length >= this.config.kneeWindows) {
+      this.#steps.checkFromAbove = false
+      const down = stepDown(this.#steps, size, this.#context)
       if (down !== undefined) return down
     }
     if (!this.#pressed) {
-      this.#descending = false
-      this.#heavier = undefined
+      this.#steps.descending = false
+      this.#steps.heavier = undefined
       this.#forgetBurst()
       return this.#shrink(window, demand, size, now)
     }
     // At a knee that holds, heavier must hold twice as long: a hiccup of the saturated database would
     // otherwise undo what finding the knee cost (measured on 2 cores: a step from a checked knee of 4 down
-    // to 2 served a quarter less for 2.3 s). A longer one is checked at the step down (see `#stepDown`
-    // and `#slowdownEnded`).
+    // to 2 served a quarter less for 2.3 s). A longer one is checked at the step down (see `stepDown`
+    // and `slowdownEnded`).
     const atKnee = this.#knee.at(now) === size
     const shift = this.#level.shift(size, { confirmHeavier: atKnee })
     // A knee found under another load says nothing about this one. Heavier queries usually saturate the
     // database sooner: try fewer connections first (a step that hurts is undone).
     if (shift?.direction === 'heavier') {
-      this.#heavier = shift
-      this.#heavierAtKnee = atKnee
+      this.#steps.heavier = shift
+      this.#steps.heavierAtKnee = atKnee
       // (A knee holds until the step down from it: the windows before that may show a slowdown that ended.)
       if (!atKnee || size <= this.minSize) this.#knee.clear()
-      this.#checkFromAbove = false
-      this.#checkedKnee = undefined
-      this.#descending = true
-      this.#idleAbove = 0
+      this.#steps.checkFromAbove = false
+      this.#steps.checkedKnee = undefined
+      this.#steps.descending = true
+      this.#steps.idleAbove = 0
       this.#forgetBurst()
     }
     if (shift?.direction === 'lighter') this.#knee.loadLightened(now) // probe above the knee now, judged as such a probe
-    if (shift !== undefined) this.#momentum = 'climb'
-    if (this.#descending) {
-      const down = this.#stepDown(size)
+    if (shift !== undefined) this.#steps.momentum = 'climb'
+    if (this.#steps.descending) {
+      const down = stepDown(this.#steps, size, this.#context)
       if (down !== undefined || this.#level.windows.length < 2) return down
     }
     return this.#grow(window, demand, size, now, upperBound(this.minSize, this.maxSize, budgetLimit), burst)
@@ -301,121 +264,10 @@ export class AdaptivePolicy implements ScalingPolicy {
 
   // Keeps the windows measured at the current size; a new size starts afresh (its first window is blurred).
   #track(size: number, observed: Observed): void {
-    if (this.#level.resize(size) && this.#trial !== undefined && this.#trial.to !== size) this.#trial = undefined
-    const counts = this.#trial !== undefined ? this.#trial.add(observed) : !this.#skipNext
+    if (this.#level.resize(size) && this.#steps.trial !== undefined && this.#steps.trial.to !== size) this.#steps.trial = undefined
+    const counts = this.#steps.trial !== undefined ? this.#steps.trial.add(observed) : !this.#skipNext
     this.#skipNext = false
     if (counts) this.#level.add(observed)
-  }
-
-  #demand(window: WindowStats, urgent: boolean): Demand {
-    const enough = window.checkoutsPerSecond > 0 && window.checkouts >= this.config.minSamples && window.elapsedMillis > 0
-    let demand = enough
-      ? (window.checkoutsPerSecond * (window.meanUseMillis + window.meanWaitMillis)) / 1000
-      : window.meanActive + window.meanWaiting
-    if (urgent) demand = Math.max(demand, window.lastActive + window.lastWaiting)
-    return { enough, demand, target: Math.ceil(demand * this.config.headroom - 1e-9) }
-  }
-
-  /** Acts on a trial's verdict: a decision (brake, or back up), or `undefined` to go on. */
-  #conclude(trial: StepTrial, verdict: Verdict, now: number): ScalingDecision | undefined {
-    const slowdown = this.#kneeSlowdown?.trial === trial ? this.#kneeSlowdown : undefined
-    this.#kneeSlowdown = undefined
-    const ended = slowdown !== undefined && trial.lateGain >= slowdownEndedGain && trial.lateCheckoutsPerSecond >= slowdownEndedShare * slowdown.checkoutsPerSecond
-    if (ended && (verdict.kind === 'keep' || verdict.kind === 'settle')) {
-      return this.#slowdownEnded(trial, verdict, slowdown.useMillis, now)
-    }
-    switch (verdict.kind) {
-      case 'wait':
-      case 'unused':
-        return undefined
-      case 'leap':
-      case 'climb': {
-        this.#momentum = verdict.kind
-        this.#checkFromAbove = trial.hasty
-        // A step of more than one probe that paid only in part may owe its whole gain to its first connections.
-        if (this.#partialLeap(trial, verdict)) this.#checkOnceFromAbove(trial.to)
-        // Above a knee found before, a partial gain moves the knee up one step only: on a flat curve noise
-        // reads as a gain now and then, and must not walk the pool up to its bound.
-        if (verdict.kind === 'climb' && trial.patient) this.#knee.set(trial.to, now)
-        else this.#knee.clear()
-        return undefined
-      }
-      case 'starved':
-        // This process could not use the connections: the step proves nothing. Keep it (no brake), and
-        // try again when the hold ends, as at a knee.
-        this.#momentum = 'climb'
-        this.#checkFromAbove = trial.hasty
-        this.#knee.set(trial.to, now)
-        return undefined
-      case 'keep':
-      case 'settle': {
-        // Connections that did nothing: try fewer still (in a descent). Ones that carried a little: the knee
-        // is near, stop. A step that checked a knee from below answered what it asked (the knee is at this
-        // size or below) and ends there: past a knee the throughput is flat, so the next step's verdict would
-        // be noise (measured on 2 cores beside a busy neighbour: one went on from 4 connections to 2, and the
-        // run served a fifth less than a fixed pool of 5).
-        const checked = trial.from === this.#checkedKnee
-        this.#checkedKnee = undefined
-        this.#descending = verdict.kind === 'keep' && !checked
-        this.#idleAbove++
-        this.#knee.set(trial.to, now)
-        return undefined
-      }
-      case 'restore': {
-        this.#descending = false
-        const checked = trial.from === this.#checkedKnee
-        const full = verdict.efficiency >= this.config.leapEfficiency
-        this.#checkedKnee = undefined
-        // The connections taken away carried their full share: the pool is on the straight part of the
-        // curve, far from any knee, and more connections will pay as these did (a wait-bound load). Unless
-        // connections above `from` were found idle before (steps down kept, or a knee right above): the
-        // knee then lies between the two sizes. A knee found by a burst's own step is the exception: the
-        // check below it contradicts it, and the own step's reading is the weaker of the two (it grows the
-        // busy connections by as little as 1.4x, the check shrinks them by 1.75x). That knee is forgotten,
-        // but only half a probe follows, not a leap: in the model, a dip of the database on a CPU-bound
-        // check costs half a probe, which finds the knee again (a leap cost a fifth of the burst), and a
-        // dip on a wait-bound own step no longer holds the burst at 7 connections for the knee's hold.
-        const refuted = full && checked && this.#checkingOwnStep
-        if (refuted || (full && this.#idleAbove === 0)) {
-          this.#knee.clear()
-          this.#momentum = refuted ? 'climb' : 'leap'
-          this.#idleAbove = 0
-          this.#level.returnTo(trial.from, trial.baseline.meanUseMillis)
-          return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
-        }
-        // They carried part of it: this size is the knee for now; a probe above it comes after the hold
-        // (the hold of a knee this step checked from below stands: it was not found again).
-        this.#momentum = 'climb'
-        const holdMillis = checked ? this.#knee.remainingMillis(now) : this.#knee.set(trial.from, now)
-        this.#level.returnTo(trial.from, trial.baseline.meanUseMillis)
-        return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
-      }
-      case 'knee': {
-        if (trial.from === trial.to) return this.#burstKnee(trial, verdict, now)
-        // The connections that carry today's throughput at the use time measured before the step (no
-        // headroom: spare connections past the knee only lengthen every query). A probe above a knee found
-        // before that did not pay found that knee again: on a flat curve the connections it carried read
-        // above it by noise now and then, and would ratchet the knee up one connection at a time.
-        const carried = (verdict.measured.checkoutsPerSecond * trial.baseline.meanUseMillis) / 1000
-        const knee = trial.patient ? trial.from : Math.min(trial.to - 1, Math.max(trial.from, this.minSize, Math.ceil(carried - 1e-9)))
-        const holdMillis = this.#knee.set(knee, now)
-        this.#momentum = 'climb'
-        this.#idleAbove++
-        // Back where the step started, the load is judged against what was measured there before it.
-        if (knee === trial.from) this.#level.returnTo(knee, trial.baseline.meanUseMillis)
-        // A burst's first step is judged against the calm before it, and on a database saturated by a few
-        // connections the calm served about as much as the burst can. So the size it reached may lie past
-        // the knee (noise read as a gain, and the next step found the knee). The knee is never set below
-        // the step's start: one step down checks it from below, as after a hasty step.
-        if (trial.from === this.#burstReached && !this.#burstChecked && knee > this.minSize) {
-          this.#checkFromAbove = true
-          this.#checkedKnee = knee
-          this.#checkingOwnStep = false
-          this.#burstChecked = true
-        }
-        return { size: knee, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
-      }
-    }
   }
 
   /**
@@ -427,109 +279,22 @@ export class AdaptivePolicy implements ScalingPolicy {
    */
   #measureBurst(size: number, now: number, upper: number): boolean {
     const knee = this.#knee.at(now)
-    if (this.#burstReached !== undefined || size >= upper || (knee !== undefined && size >= knee)) return false
+    if (this.#steps.burstReached !== undefined || size >= upper || (knee !== undefined && size >= knee)) return false
     // (Too few windows or checkouts, or none busy when sampled, would make the growth noise or infinite.)
     const calm = this.#level.before(this.config.kneeWindows)
     const judged = calm !== undefined && calm.windows >= Math.min(2, this.config.kneeWindows) && calm.checkouts >= this.config.minSamples
     if (!judged || !(calm.meanActive > 0) || calm.meanActive > calmShare * size) return false
     // The windows from here measure the burst at this size (the latest one is mostly calm).
     this.#level.restart()
-    this.#trial = new StepTrial('up', size, size, calm)
-    this.#burstReached = size
+    this.#steps.trial = new StepTrial('up', size, size, calm)
+    this.#steps.burstReached = size
     this.#queued = true
     return true
   }
 
-  // The burst filled the calm's idle connections and the throughput did not rise with them: the knee is at
-  // this size or below. It holds here, and one step down checks it from below (see the 'keep' and
-  // 'restore' verdicts).
-  #burstKnee(trial: StepTrial, verdict: Extract<Verdict, { kind: 'knee' }>, now: number): ScalingDecision | undefined {
-    if (verdict.gain < burstKneeGain) return undefined
-    const holdMillis = this.#knee.set(trial.to, now)
-    this.#momentum = 'climb'
-    this.#idleAbove++
-    this.#burstChecked = true
-    const down = this.#stepDown(trial.to)
-    if (down === undefined) return undefined
-    this.#checkedKnee = trial.to
-    this.#checkingOwnStep = true
-    return { ...down, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
-  }
-
-  // At a knee, fewer connections serve no more than the knee's under one load: a step down that a heavier
-  // reading started there, and whose last windows then served a tenth more than the slow ones before them,
-  // measured the load changing back. The database was slowed for a while (on 2 cores, a busy moment of the
-  // machine read as queries 1.7 times heavier), and judged against the slow windows the connections taken
-  // away seemed to carry nothing: the step was kept, and the burst served a seventh less than a fixed
-  // pool of 5 (the model: the pool held 2 until the knee's hold ended). Back to the knee, where the load is
-  // judged against the use time before the reading. (Not when those windows served a fraction of what the
-  // knee did before: see `slowdownEndedShare`.)
-  #slowdownEnded(trial: StepTrial, verdict: Extract<Verdict, { kind: 'keep' | 'settle' }>, useMillis: number, now: number): ScalingDecision {
-    const holdMillis = this.#knee.set(trial.from, now)
-    this.#momentum = 'climb'
-    this.#descending = false
-    this.#idleAbove++
-    this.#level.returnTo(trial.from, useMillis)
-    return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
-  }
-
-  // A step up of more than one probe (a leap to the target) whose connections carried only part of their
-  // share. On a database that saturates between the two sizes, the step's gain came from its first
-  // connections and the rest only lengthen every query (measured on a slower 2-core machine: 28 -> 95
-  // served 8.2k q/s where 28 served 5.2k, and a fixed pool of 50 served as much as 95 at two thirds of
-  // its p99). A step down checks it; past the knee, a second step would be judged on noise (the same
-  // machine: descents went on from 63 to 42, were undone, and probed back to 95, each move a dip), so
-  // the check ends after its one step, as a check from below does.
-  #partialLeap(trial: StepTrial, verdict: Extract<Verdict, { kind: 'leap' | 'climb' }>): boolean {
-    return verdict.kind === 'climb' && !trial.patient && this.#leaps(trial.from, trial.to)
-  }
-
-  // One step down from `size` once the pool has settled there, judged as any step down; kept, it ends there
-  // (the 'keep' verdict reads it as a checked knee), undone at once if its connections carried their share.
-  #checkOnceFromAbove(size: number): void {
-    this.#checkFromAbove = true
-    this.#checkedKnee = size
-    this.#checkingOwnStep = false
-  }
-
-  // A step of more than one probe.
-  #leaps(from: number, to: number): boolean {
-    return to > Math.ceil(from * this.config.probeFactor - 1e-9)
-  }
-
   #forgetBurst(): void {
-    this.#burstReached = undefined
-    this.#burstChecked = false
-  }
-
-  // A trial step down, once two windows measured the load: kept if the connections it takes away did nothing.
-  // The first step of a descent that a heavier load started says so in its details. Read at a knee, the
-  // heavier load must still show in each window since (a slowdown that ended is no reason to leave the knee),
-  // and the knee holds until then.
-  #stepDown(size: number): ScalingDecision | undefined {
-    const baseline = this.#level.windows.length >= 2 ? this.#level.recent(this.config.kneeWindows) : undefined
-    if (size <= this.minSize || baseline === undefined) return undefined
-    const factor = 1 + (this.config.probeFactor - 1) / 2
-    const next = Math.max(this.minSize, Math.min(size - 1, Math.floor(size / factor)))
-    this.#descending = false
-    const shift = this.#heavier
-    this.#heavier = undefined
-    const fromKnee = shift !== undefined && this.#heavierAtKnee
-    if (fromKnee && !this.#level.stillHeavier(shift, this.config.kneeWindows)) return undefined
-    if (fromKnee) this.#knee.clear()
-    this.#trial = new StepTrial('down', size, next, baseline)
-    if (fromKnee) this.#kneeSlowdown = { trial: this.#trial, useMillis: shift.fromUseMillis, checkoutsPerSecond: shift.fromCheckoutsPerSecond }
-    return {
-      size: next,
-      reason: 'autoscale:adaptive-descend',
-      details: rounded({
-        checkoutsPerSecond: baseline.checkoutsPerSecond,
-        meanUseMillis: baseline.meanUseMillis,
-        serverUseMillis: baseline.serverUseMillis,
-        eventLoopDelayMillis: baseline.meanLoopDelayMillis,
-        ...(shift !== undefined ? { heavierUseRatio: shift.useRatio, previousMeanUseMillis: shift.fromUseMillis, shiftEventLoopDelayMillis: shift.loopDelayMillis } : {}),
-      }),
-    }
+    this.#steps.burstReached = undefined
+    this.#steps.burstChecked = false
   }
 
   #grow(window: WindowStats, demand: Demand, size: number, now: number, upper: number, burst: boolean): ScalingDecision | undefined {
@@ -538,10 +303,10 @@ export class AdaptivePolicy implements ScalingPolicy {
     const desired = Math.min(cap, Math.max(demand.target, size + 1))
     if (desired <= size) return undefined
     // A step is judged against the windows before it: take it once there are two, unless it goes to the target.
-    if (this.#momentum !== 'leap' && !burst && this.#level.windows.length < Math.min(2, this.config.kneeWindows)) return undefined
+    if (this.#steps.momentum !== 'leap' && !burst && this.#level.windows.length < Math.min(2, this.config.kneeWindows)) return undefined
     // A leap goes to the target, but no further than two probes at once: connections opened on a busy
     // database are slow, and a leap misjudged from a noisy window is undone by the next trial.
-    const factor = this.#momentum === 'climb' ? 1 + (this.config.probeFactor - 1) / 2 : this.#momentum === 'leap' ? this.config.probeFactor ** 2 : this.config.probeFactor
+    const factor = this.#steps.momentum === 'climb' ? 1 + (this.config.probeFactor - 1) / 2 : this.#steps.momentum === 'leap' ? this.config.probeFactor ** 2 : this.config.probeFactor
     const next = Math.min(desired, Math.max(size + 1, Math.ceil(size * factor - 1e-9)))
     // At a burst's start the baseline mixes the calm before with the first moments of the queue; its rate
     // and occupancy still belong together, and a step it misjudges is undone one trial later.
@@ -552,24 +317,24 @@ export class AdaptivePolicy implements ScalingPolicy {
     // be paying for that grow's connections, and this step's gain is measured against that cost.
     const quick = now - this.#lastGrowAt < settleMillis
     const hasty = baseline !== undefined && quick && baseline.meanUseMillis >= unsettledUseRatio * this.#useBeforeGrowMillis
-    this.#trial = baseline !== undefined && baseline.meanActive > 0 ? new StepTrial('up', size, next, baseline, { patient: reprobe, hasty }) : undefined
+    this.#steps.trial = baseline !== undefined && baseline.meanActive > 0 ? new StepTrial('up', size, next, baseline, { patient: reprobe, hasty }) : undefined
     // In a run of quick steps every size's windows may carry the cost of the step before: compare with the lowest.
     const useMillis = baseline?.meanUseMillis ?? Infinity
     this.#useBeforeGrowMillis = quick ? Math.min(this.#useBeforeGrowMillis, useMillis) : useMillis
-    this.#checkFromAbove = false
-    const reason = this.#momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
-    this.#momentum = 'probe'
-    this.#descending = false
-    this.#heavier = undefined
-    this.#idleAbove = 0
+    this.#steps.checkFromAbove = false
+    const reason = this.#steps.momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
+    this.#steps.momentum = 'probe'
+    this.#steps.descending = false
+    this.#steps.heavier = undefined
+    this.#steps.idleAbove = 0
     this.#lastGrowAt = now
     this.#queued = burst || window.meanWaiting >= size
     // (A leap into a deep queue is evaluated urgently too: only the first step of a burst is recorded.)
-    if (burst) this.#burstReached ??= next
-    this.#checkedKnee = undefined
+    if (burst) this.#steps.burstReached ??= next
+    this.#steps.checkedKnee = undefined
     // A leap taken before any window measured this size (a step whose verdict came while its connections
     // opened) has nothing to be judged against: it is checked as a leap that paid only in part is.
-    if (this.#trial === undefined && this.#leaps(size, next)) this.#checkOnceFromAbove(next)
+    if (this.#steps.trial === undefined && leaps(size, next, this.config.probeFactor)) checkOnceFromAbove(this.#steps, next)
     return {
       size: next,
       reason,
@@ -599,9 +364,9 @@ export class AdaptivePolicy implements ScalingPolicy {
     const inUse = Math.max(Math.ceil(window.meanActive), window.lastActive)
     const next = Math.max(this.minSize, peak, inUse)
     if (next >= size || next > size * (1 - this.config.hysteresis)) return undefined
-    this.#momentum = 'probe'
-    this.#checkFromAbove = false
-    this.#checkedKnee = undefined
+    this.#steps.momentum = 'probe'
+    this.#steps.checkFromAbove = false
+    this.#steps.checkedKnee = undefined
     return {
       size: next,
       reason: 'autoscale:adaptive-shrink',
