@@ -1,8 +1,34 @@
-// Why a waiter's acquire timed out: the error it gets, with the cause a caller can act on.
-import { PoolTimeoutError } from '../errors.js'
+// Why a waiter stopped waiting (its acquire timed out, or its operation aborted): the error it gets, with the cause a caller can act on.
+import { OperationAbortedError, PoolTimeoutError } from '../errors.js'
 import type { OperationContext } from '../operation-context.js'
 import type { PoolMonitor } from '../pool-monitor.js'
 import type { ConnectionOpener } from './connection-opener.js'
+import type { PoolEngineOptions } from './engine-options.js'
+import type { WaitQueueHooks } from './wait-queue.js'
+
+/**
+ * The hooks of a `PoolEngine`'s wait queue: a waiter whose deadline passed gets `acquireTimedOut`'s error, one
+ * whose operation aborted an `OperationAbortedError` (counted as abandoned); each error passes through `left`.
+ *
+ * @param pool - the engine, for the callers waiting (the one leaving included)
+ * @param left - a waiter left with this error: the pool's close may have been waiting for it
+ */
+export function waitQueueHooks<C>(options: PoolEngineOptions<C>, pool: { readonly waitingCount: number }, opener: ConnectionOpener<C>, left: (error: Error) => Error): WaitQueueHooks<C> {
+  const { name, monitor } = options
+  const clock = monitor.clock
+  return {
+    clock,
+    timedOut: (waiter) => {
+      const now = clock.now()
+      const timing = { waitMillis: now - waiter.askedAt, waiting: pool.waitingCount - 1, context: waiter.context }
+      return left(acquireTimedOut(name, options.acquireTimeoutMillis, timing, opener, monitor, now))
+    },
+    aborted: (_waiter, reason) => {
+      monitor.abandoned()
+      return left(new OperationAbortedError(`acquire a connection from pool '${name}'`, { cause: reason, queued: true }))
+    },
+  }
+}
 
 /**
  * The `PoolTimeoutError` of a waiter that waited `waitMillis` (reported to the monitor first). Its cause is

@@ -7,6 +7,7 @@ import { DrainWait } from './drain-wait.js'
 import type { PoolEngineOptions } from './engine-options.js'
 import type { IdleList } from './idle-list.js'
 import type { OpenConnections } from './open-connections.js'
+import type { ParkedList } from './parked-list.js'
 import type { PooledConnection } from './pooled-connection.js'
 import type { WaitQueue } from './wait-queue.js'
 
@@ -25,6 +26,8 @@ export interface ClosingPool {
 /** The parts of its pool a close works on. */
 export interface CloseParts<C> {
   readonly idle: IdleList<C>
+  /** Connections a shrink kept open: closed first. */
+  readonly parked: ParkedList<C>
   readonly queue: WaitQueue<C>
   readonly opener: ConnectionOpener<C>
   readonly connections: OpenConnections<C>
@@ -62,7 +65,8 @@ export class GracefulClose<C> {
 
   /** Closes the pool, waiting up to `timeoutMillis` for checked-out connections to come back. */
   async close(timeoutMillis: number): Promise<void> {
-    const { idle, queue, opener, connections } = this.#parts
+    const { idle, parked, queue, opener, connections } = this.#parts
+    parked.closeAll('closed')
     idle.stop()
     opener.stop()
     // Waiters an idle connection was about to serve (handed over on the next microtask) get it: closed here,

@@ -16,6 +16,7 @@ import type { PooledConnection } from './pooled-connection.js'
  */
 export class OpenConnections<C> {
   readonly #all = new Set<PooledConnection<C>>()
+  readonly #options: PoolEngineOptions<C>
   readonly #factory: ConnectionFactory<C>
   readonly #monitor: PoolMonitor
   readonly #idle: IdleList<C>
@@ -33,6 +34,7 @@ export class OpenConnections<C> {
    * @param refill - opens what the pool still needs (a connection closed or left the idle list)
    */
   constructor(options: PoolEngineOptions<C>, idle: IdleList<C>, parked: ParkedList<C>, refill: () => void) {
+    this.#options = options
     this.#factory = options.factory
     this.#monitor = options.monitor
     this.#idle = idle
@@ -59,6 +61,13 @@ export class OpenConnections<C> {
     let count = 0
     for (const lease of this.#all) if (lease.state === 'busy' && !lease.evicted && lease.broken === undefined) count++
     return count
+  }
+
+  /** Checked-out connections past their lifetime or use count at `now`: they close when released. */
+  expired(now: number): number {
+    let expired = 0
+    for (const lease of this.#all) if (lease.state === 'busy' && (now >= lease.expiresAt || lease.uses + 1 >= this.#options.maxUses)) expired++
+    return expired
   }
 
   /** A connection opened: it belongs to the pool from now on. */

@@ -6,17 +6,18 @@ import type { LivePoolState } from '../pool-stats.js'
 import type { PoolSize, PoolState, ResizeOptions, SoftEvictReport, WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { DisconnectReason } from '../pool-events.js'
 import type { PoolMonitor } from '../pool-monitor.js'
-import { acquireTimedOut } from './acquire-timeout.js'
+import { waitQueueHooks } from './acquire-timeout.js'
+import { attemptFailureHandler } from './attempt-failure.js'
 import type { ConnectionFactory } from './connection-factory.js'
 import { needsValidation, releaseVerdict, unusableReason, usable } from './connection-health.js'
 import type { PoolEngineOptions } from './engine-options.js'
 import { GracefulClose } from './graceful-close.js'
-import { PoolLifecycle, type WarmupPlan } from './pool-lifecycle.js'
+import { PoolLifecycle } from './pool-lifecycle.js'
 import { ConnectionOpener } from './connection-opener.js'
 import { IdleList } from './idle-list.js'
 import { ParkedList } from './parked-list.js'
 import { OpenConnections } from './open-connections.js'
-import { warmConnections } from './warm-connections.js'
+import { PoolWarmup } from './warm-connections.js'
 import { PooledConnection } from './pooled-connection.js'
 import { WaitQueue, type Grant, type Waiter } from './wait-queue.js'
 import { WaiterDispatch } from './waiter-dispatch.js'
@@ -59,8 +60,9 @@ export class PoolEngine<C> {
   #suspendedAt = 0
   readonly #closer: GracefulClose<C>
   readonly #dispatch: WaiterDispatch<C>
+  readonly #warmer: PoolWarmup<C>
   readonly #offerBound = (lease: PooledConnection<C>): void => this.#offer(lease)
-  readonly #createFailedBound = (error: Error): void => this.#createFailed(error)
+  readonly #createFailedBound: (error: Error) => void
 
   constructor(options: PoolEngineOptions<C>) {
     this.name = options.name
@@ -71,18 +73,6 @@ export class PoolEngine<C> {
     this.#minSize = options.minSize
     this.#maxSize = options.maxSize
     this.#lifecycle = new PoolLifecycle(options.name)
-    this.#queue = new WaitQueue<C>({
-      clock: this.#clock,
-      timedOut: (waiter) => {
-        const now = this.#clock.now()
-        const timing = { waitMillis: now - waiter.askedAt, waiting: this.#queue.length - 1, context: waiter.context }
-        return this.#closer.waiterLeft(acquireTimedOut(this.name, options.acquireTimeoutMillis, timing, this.#opener, this.#monitor, now))
-      },
-      aborted: (_waiter, reason) => {
-        this.#monitor.abandoned()
-        return this.#closer.waiterLeft(new OperationAbortedError(`acquire a connection from pool '${this.name}'`, { cause: reason, queued: true }))
-      },
-    })
     this.#idle = new IdleList<C>({
       clock: this.#clock,
       idleTimeoutMillis: options.idleTimeoutMillis,
@@ -106,7 +96,10 @@ export class PoolEngine<C> {
       settled: () => this.#closer.checkDrained(),
       retry: () => this.#fill(),
     })
-    this.#dispatch = new WaiterDispatch<C>(options, { queue: this.#queue, idle: this.#idle, opener: this.#opener, connections: this.#connections }, {
+    // After the opener, whose attempts a timeout names as its cause; the close is read only when a waiter leaves.
+    this.#queue = new WaitQueue<C>(waitQueueHooks(options, this, this.#opener, (error) => this.#closer.waiterLeft(error)))
+    const parts = { queue: this.#queue, idle: this.#idle, opener: this.#opener, connections: this.#connections }
+    this.#dispatch = new WaiterDispatch<C>(options, parts, {
       get suspended() {
         return engine.#suspended
       },
@@ -116,16 +109,28 @@ export class PoolEngine<C> {
     })
     // The close reads the engine's own counts: activeCount, totalCount, maxSize, suspended.
     this.#closer = new GracefulClose<C>(options, this, {
-      idle: this.#idle,
-      queue: this.#queue,
-      opener: this.#opener,
-      connections: this.#connections,
+      ...parts,
+      parked: this.#parked,
       revoked: () => {
         this.#active--
       },
       // An idle connection a release (or a request) was about to hand to a waiter goes to it, not closed.
       serveIdle: () => this.#dispatch.serveIdle(),
       fill: () => this.#fill(),
+    })
+    this.#createFailedBound = attemptFailureHandler<C>(options, { ...parts, lifecycle: this.#lifecycle, dispatch: this.#dispatch, closer: this.#closer, fill: (waitersOnly) => this.#fill(waitersOnly) })
+    // The warm-up reads the engine's own counts: minSize, maxSize, totalCount, waitingCount.
+    this.#warmer = new PoolWarmup<C>(options, this, {
+      ...parts,
+      lifecycle: this.#lifecycle,
+      start: () => {
+        this.#started = true
+        // Connections a shrink kept open serve before any new one is opened.
+        while (this.#parked.length > 0 && this.#room() > 0) this.#unpark()
+      },
+      room: () => this.#room(),
+      offer: this.#offerBound,
+      createFailed: this.#createFailedBound,
     })
   }
 
@@ -163,10 +168,7 @@ export class PoolEngine<C> {
   }
   /** Checked-out connections past their lifetime or use count: closed when released. */
   get expiredCount(): number {
-    const now = this.#clock.now()
-    let expired = 0
-    for (const lease of this.#connections) if (lease.state === 'busy' && (now >= lease.expiresAt || lease.uses + 1 >= this.#options.maxUses)) expired++
-    return expired
+    return this.#connections.expired(this.#clock.now())
   }
   /** True between `suspend()` and `resume()`: checkouts wait, no connection is opened for them. */
   get suspended(): boolean {
@@ -367,40 +369,7 @@ export class PoolEngine<C> {
    * @throws {PoolClosedError} once the pool is closing
    */
   warmup(options?: WarmupOptions): Promise<WarmupReport> {
-    const connectTimeout = this.#options.connectTimeoutMillis
-    const bounds = { minSize: this.#minSize, maxSize: this.#maxSize, timeoutMillis: connectTimeout || 10_000 }
-    // A timeout names the option that set the warm-up's time limit.
-    const timeoutOption =
-      options?.timeoutMillis !== undefined ? 'timeoutMillis of warmup()' : connectTimeout > 0 ? (this.#options.connectTimeoutOption ?? 'connectTimeoutMillis') : "warmup()'s default"
-    return this.#lifecycle.warmup(options, bounds, (plan) => this.#warmup(plan, timeoutOption))
-  }
-
-  #warmup(plan: WarmupPlan, timeoutOption: string): Promise<WarmupReport> {
-    this.#started = true
-    // Connections a shrink kept open serve before any new one is opened.
-    while (this.#parked.length > 0 && this.#room() > 0) this.#unpark()
-    return warmConnections<C>(
-      {
-        name: this.name,
-        target: this.#options.target,
-        clock: this.#clock,
-        timeoutOption,
-        idle: this.#idle,
-        opener: this.#opener,
-        room: () => this.#room(),
-        busy: () => this.#connections.busyStaying(),
-        offer: this.#offerBound,
-        // A caller waiting gets the retry (or the permanent error) it would have had from its own attempt.
-        openFailed: (error) => {
-          if (this.#queue.length > 0 || this.#lifecycle.closing) this.#createFailed(error)
-        },
-        // Whatever failed, a pool in use keeps trying to reach minSize in the background.
-        settled: () => {
-          if (this.totalCount < this.#minSize && !this.#lifecycle.closing) this.#opener.scheduleRetry()
-        },
-      },
-      plan,
-    )
+    return this.#warmer.warmup(options)
   }
 
   /**
@@ -411,14 +380,7 @@ export class PoolEngine<C> {
    * @throws {InvalidOptionError} (as a rejection) for a bad `timeoutMillis`
    */
   close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
-    return this.#lifecycle.close(
-      options,
-      (timeoutMillis) => {
-        this.#parked.closeAll('closed')
-        return this.#closer.close(timeoutMillis)
-      },
-      (timeoutMillis) => this.#closer.shorten(timeoutMillis),
-    )
+    return this.#lifecycle.close(options, (timeoutMillis) => this.#closer.close(timeoutMillis), (timeoutMillis) => this.#closer.shorten(timeoutMillis))
   }
 
   // Connections the pool may still open (or take back from the parked ones) within `maxSize`.
@@ -508,26 +470,5 @@ export class PoolEngine<C> {
       else if (this.#opener.backingOff) return
       else this.#opener.open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
     }
-  }
-
-  #createFailed(error: Error): void {
-    if (this.#lifecycle.closing) return this.#closer.attemptFailed(error)
-    const permanent = this.#factory.permanentError?.(error)
-    if (permanent !== undefined || !this.#options.retryCreate) {
-      // The oldest waiter not covered by another attempt was counting on this one: it has no chance left.
-      if (this.#queue.length > this.#opener.creating + this.#dispatch.validatingForWaiters) {
-        const waiter = this.#queue.shift() as Waiter<C>
-        waiter.grant(permanent ?? error, undefined)
-      }
-      if (permanent !== undefined) {
-        // Each waiter left gets an attempt of its own, as this one's waiter had: it fails as fast, or is
-        // served once the cause is gone (the database created, the password rotated). Before, with no
-        // attempt left for them, they sat out their acquire timeout. Not for minSize: an error that waiting
-        // will not fix is not retried for it.
-        this.#fill(true)
-        return
-      }
-    }
-    this.#opener.scheduleRetry()
   }
 }

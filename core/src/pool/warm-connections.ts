@@ -1,9 +1,11 @@
 import type { Clock } from '../clock.js'
 import { PoolWarmupError } from '../errors.js'
-import type { WarmupReport } from '../pool-contract.js'
+import type { WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { ConnectionOpener } from './connection-opener.js'
+import type { PoolEngineOptions } from './engine-options.js'
 import type { IdleList } from './idle-list.js'
-import type { WarmupPlan } from './pool-lifecycle.js'
+import type { OpenConnections } from './open-connections.js'
+import type { PoolLifecycle, WarmupPlan } from './pool-lifecycle.js'
 import type { PooledConnection } from './pooled-connection.js'
 
 /** What a warm-up needs of its pool. */
@@ -78,4 +80,82 @@ export async function warmConnections<C>(host: WarmupHost<C>, { connections: req
     throw new PoolWarmupError(host.name, host.target, `None of ${requested} connection(s) could be opened: ${reason}.`, { cause: firstError })
   }
   return { pool: host.name, requested, opened, failed: requested - opened, durationMillis: host.clock.now() - started }
+}
+
+/** The counts of its pool a warm-up reads (the `PoolEngine` itself). */
+export interface WarmingPool {
+  readonly minSize: number
+  readonly maxSize: number
+  readonly totalCount: number
+  readonly waitingCount: number
+}
+
+/** The parts of its pool a warm-up works on. */
+export interface WarmupParts<C> {
+  readonly lifecycle: PoolLifecycle
+  readonly idle: IdleList<C>
+  readonly opener: ConnectionOpener<C>
+  readonly connections: OpenConnections<C>
+  /** Marks the pool in use, and takes back the parked connections it has room for (before any is opened). */
+  start(): void
+  /** Connections the pool may still open without passing `maxSize`. */
+  room(): number
+  /** A validated connection: to a waiter, or idle. */
+  offer(lease: PooledConnection<C>): void
+  /** The pool's answer to a failed connection attempt of its own. */
+  createFailed(error: Error): void
+}
+
+/**
+ * The `warmup()` of a `PoolEngine`: its checks and states (by `PoolLifecycle`), its time limit (the call's,
+ * else `connectTimeoutMillis`, else 10 s) and the option a timeout names, then `warmConnections` with the pool as host.
+ */
+export class PoolWarmup<C> {
+  readonly #options: PoolEngineOptions<C>
+  readonly #pool: WarmingPool
+  readonly #parts: WarmupParts<C>
+
+  constructor(options: PoolEngineOptions<C>, pool: WarmingPool, parts: WarmupParts<C>) {
+    this.#options = options
+    this.#pool = pool
+    this.#parts = parts
+  }
+
+  /** Runs `PoolEngine.warmup(options)`. */
+  warmup(options: WarmupOptions | undefined): Promise<WarmupReport> {
+    const connectTimeout = this.#options.connectTimeoutMillis
+    const bounds = { minSize: this.#pool.minSize, maxSize: this.#pool.maxSize, timeoutMillis: connectTimeout || 10_000 }
+    // A timeout names the option that set the warm-up's time limit.
+    const timeoutOption =
+      options?.timeoutMillis !== undefined ? 'timeoutMillis of warmup()' : connectTimeout > 0 ? (this.#options.connectTimeoutOption ?? 'connectTimeoutMillis') : "warmup()'s default"
+    return this.#parts.lifecycle.warmup(options, bounds, (plan) => this.#run(plan, timeoutOption))
+  }
+
+  #run(plan: WarmupPlan, timeoutOption: string): Promise<WarmupReport> {
+    const { lifecycle, opener, connections } = this.#parts
+    const pool = this.#pool
+    this.#parts.start()
+    return warmConnections<C>(
+      {
+        name: this.#options.name,
+        target: this.#options.target,
+        clock: this.#options.monitor.clock,
+        timeoutOption,
+        idle: this.#parts.idle,
+        opener,
+        room: () => this.#parts.room(),
+        busy: () => connections.busyStaying(),
+        offer: (lease) => this.#parts.offer(lease),
+        // A caller waiting gets the retry (or the permanent error) it would have had from its own attempt.
+        openFailed: (error) => {
+          if (pool.waitingCount > 0 || lifecycle.closing) this.#parts.createFailed(error)
+        },
+        // Whatever failed, a pool in use keeps trying to reach minSize in the background.
+        settled: () => {
+          if (pool.totalCount < pool.minSize && !lifecycle.closing) opener.scheduleRetry()
+        },
+      },
+      plan,
+    )
+  }
 }
