@@ -292,8 +292,9 @@ export class MongoPool implements ManagedPool {
   /**
    * Closes gracefully: refuses new operations (waiting ones get `PoolClosedError`), waits up to
    * `timeoutMillis` (default 10000) for admitted ones and leases, then closes the client, which ends its
-   * sessions on the server and closes every connection. The whole close takes at most `timeoutMillis`: once
-   * it has passed, what the client's close still waits for (an unreachable server's cursors, transactions,
+   * sessions on the server and closes every connection. The whole close takes at most `timeoutMillis`, or
+   * one second more when operations were still running then (so the server's clean-up of them can finish):
+   * after that, what the client's close still waits for (an unreachable server's cursors, transactions,
    * reconnect) is given up. Idempotent.
    */
   close(options?: { timeoutMillis?: number }): Promise<void> {

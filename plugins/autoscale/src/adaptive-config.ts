@@ -49,7 +49,7 @@ export interface AdaptivePoolConfig {
    * connections on a busy database, which is slow: the doubling keeps that cost low while the load holds.
    */
   reprobeMillis?: number | undefined
-  /** The longest a knee caps growth before the policy probes again (default 4000). */
+  /** The longest a knee caps growth before the policy probes again (default 4000, or `reprobeMillis` when that is longer). */
   kneeHoldMillis?: number | undefined
   /** No shrinking for this long after a growth step (default 2000). */
   cooldownMillis?: number | undefined

@@ -1,6 +1,6 @@
 /**
- * What a policy reads from a pool: a subset of core's `PoolMetrics`, so any `getPoolMetrics()` snapshot
- * is a sample. `waitTime` and `useTime` need only their lifetime `count` and `sum` (ms): policies take
+ * What a policy reads from a pool: a subset of core's `PoolCounters` (and so of `PoolMetrics`): the
+ * autoscaler samples `getPoolCounters()`, or a `getPoolMetrics()` snapshot from a pool without it. `waitTime` and `useTime` need only their lifetime `count` and `sum` (ms): policies take
  * differences between two samples to get exact means over any interval.
  */
 export interface PoolSample {

@@ -1,6 +1,6 @@
 import { createNoopMeter, metrics, type MeterProvider } from '@opentelemetry/api'
 import { RegistrationError, type PoolRegistry } from '@lifeguard/core'
-import { checkOption, clockRule, reportToUser, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
+import { checkOption, clockRule, looksLikeCredentials, reportToUser, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { RegistryReporter, type ReportOptions } from './internal/registry-reporter.js'
 
 /** Options of `instrumentPools()`. */
@@ -80,7 +80,7 @@ const optionRules = {
   meterProvider: { ...meterProviderRule, optional: true },
   operationDuration: { type: 'boolean', optional: true },
   routeAttributes: { type: 'boolean', optional: true },
-  poolNamePrefix: { type: 'custom', expected: `a string of 1 to ${maxPrefixLength} characters without control characters or \`://\` (a label, never a connection string)`, check: isPoolNamePrefix, optional: true },
+  poolNamePrefix: { type: 'custom', expected: `a string of 1 to ${maxPrefixLength} characters without control characters or credentials (a label, never a connection string)`, check: isPoolNamePrefix, optional: true },
   onError: { type: 'function', optional: true },
   clock: clockRule,
 } as const
@@ -210,8 +210,10 @@ function isMeterProvider(value: unknown): boolean {
   return typeof value === 'object' && value !== null && typeof (value as { getMeter?: unknown }).getMeter === 'function'
 }
 
+// The same rule as a pool's name, which the prefix becomes part of: no connection string, no `password=`, no
+// `user:password@`.
 function isPoolNamePrefix(value: unknown): boolean {
-  return typeof value === 'string' && value.length >= 1 && value.length <= maxPrefixLength && !/[\u0000-\u001f\u007f]/.test(value) && !value.includes('://')
+  return typeof value === 'string' && value.length >= 1 && value.length <= maxPrefixLength && !/[\u0000-\u001f\u007f]/.test(value) && !looksLikeCredentials(value)
 }
 
 function warnNotReported(error: unknown): void {

@@ -19,7 +19,7 @@ export const metricNames = {
   pendingRequests: 'db.client.connection.pending_requests',
   /** Counter, `{timeout}`: waits for a connection that timed out. */
   timeouts: 'db.client.connection.timeouts',
-  /** Histogram, `s`: time to open and validate a connection. */
+  /** Histogram, `s`: time to open a connection (validation not included). */
   createTime: 'db.client.connection.create_time',
   /** Histogram, `s`: time from asking for a connection to getting it. */
   waitTime: 'db.client.connection.wait_time',

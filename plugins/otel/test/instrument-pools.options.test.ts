@@ -33,9 +33,9 @@ options('rejects unknown options and bad values, naming option and value', () =>
   invalid(() => instrumentPools(registry, { meterProvider: {} } as unknown as InstrumentPoolsOptions), 'meterProvider', /a MeterProvider/)
 })
 
-options('refuses a connection string as poolNamePrefix, and keeps its password out of the message', () => {
+options('refuses a connection string or credentials as poolNamePrefix, and keeps the password out of the message', () => {
   const registry = createPoolRegistry()
-  for (const prefix of ['postgres://app:hunter2@db/orders#', `postgres://app:hunter2@db.internal.example.com:5432/orders?sslmode=require&x=${'y'.repeat(40)}`]) {
+  for (const prefix of ['postgres://app:hunter2@db/orders#', 'svc:hunter2@', 'password=hunter2 ', `postgres://app:hunter2@db.internal.example.com:5432/orders?sslmode=require&x=${'y'.repeat(40)}`]) {
     let message = ''
     invalid(() => {
       try {

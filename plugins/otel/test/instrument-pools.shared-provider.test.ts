@@ -290,7 +290,7 @@ shared('a pool that fails to give its numbers is reported once until it gives th
 shared('rejects a bad poolNamePrefix or onError, naming option, value and range', () => {
   const registry = createPoolRegistry()
   const cases: [unknown, RegExp][] = [
-    ['', /`poolNamePrefix` to be a string of 1 to 100 characters without control characters or `:\/\/` \(a label, never a connection string\), got `""` \(string\)/],
+    ['', /`poolNamePrefix` to be a string of 1 to 100 characters without control characters or credentials \(a label, never a connection string\), got `""` \(string\)/],
     ['x'.repeat(101), /`poolNamePrefix` to be a string of 1 to 100 characters/],
     ['billing\n', /`poolNamePrefix`.*got `"billing\\n"` \(string\)/],
     [42, /`poolNamePrefix`.*got `42` \(number\)/],
