@@ -61,16 +61,33 @@ export class PostgresReadOnlyError extends LifeguardError {
   }
 }
 
-const rollbackReasons = {
-  'statement-failed': 'The server rolled it back: a statement in it had failed (and the error was caught inside the transaction)',
-  'query-timeout': 'It was rolled back: a statement in it ran past `query_timeout` (and the error was caught inside the transaction)',
-  'rolled-back-in-fn': 'It was rolled back by a statement of its own (a `ROLLBACK` in `fn`, or a statement sent after it)',
+/** What rolled a transaction back: see `PostgresRollbackError.reason`. */
+export type RollbackReason = 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn' | 'ran-after-rollback' | 'left-open'
+
+// Per reason: what could not be done, why, what may have taken effect anyway (when `mayHaveCommitted`), and advice.
+const rollbackReasons: Record<RollbackReason, readonly [action: string, why: string, ranOutside?: string, advice?: string]> = {
+  'statement-failed': ['commit the transaction', 'The server rolled it back: a statement in it had failed (and the error was caught inside the transaction)'],
+  'query-timeout': ['commit the transaction', 'It was rolled back: a statement in it ran past `query_timeout` (and the error was caught inside the transaction)'],
+  'rolled-back-in-fn': ['commit the transaction', 'It was rolled back by a statement of its own (a `ROLLBACK` in `fn`, or a statement sent after it)'],
+  'ran-after-rollback': [
+    'commit the transaction',
+    'It was rolled back by a `ROLLBACK` in `fn`',
+    'the statements after that `ROLLBACK` in the same query text ran outside it, each committed on its own, and may have taken effect',
+  ],
+  'left-open': [
+    'run a query',
+    'It left a transaction open (a `BEGIN` without `COMMIT`), so that transaction was rolled back and the connection closed',
+    'statements of its text that a `COMMIT` ended before that `BEGIN` may have taken effect',
+    'Use transaction() for multi-statement work',
+  ],
 }
 
 /**
- * `COMMIT` was answered with `ROLLBACK`: a statement of the transaction failed and `fn` went on (it caught
- * that error), so the server had already aborted the transaction and none of it took effect. pg reports
- * this `COMMIT` as a success; `transaction()` does not.
+ * A transaction was rolled back where its caller expected it to commit, and so did not take effect.
+ * `transaction()`: the server answered `COMMIT` with `ROLLBACK` (a statement failed and `fn` went on, having
+ * caught that error; pg reports this `COMMIT` as a success, `transaction()` does not), a statement ran past
+ * `query_timeout`, or `fn` sent `ROLLBACK` itself. A single `query()`: its text left a transaction open
+ * (`BEGIN; INSERT ...`), so its connection was closed and the server rolled it back.
  */
 export class PostgresRollbackError extends LifeguardError {
   /** Always `'PostgresRollbackError'`. */
@@ -79,22 +96,32 @@ export class PostgresRollbackError extends LifeguardError {
   declare readonly code: 'ERR_POSTGRES_ROLLED_BACK'
   /** The pool's name. */
   readonly pool: string
-  /** Always false: the server rolled the whole transaction back. */
-  readonly mayHaveCommitted = false
+  /**
+   * False when nothing took effect: the server rolled the whole of it back. True when statements ran outside
+   * the transaction and may have committed on their own: after `fn`'s `ROLLBACK` in the same text
+   * (`'ran-after-rollback'`), or before the `BEGIN` a single query left open, ended by a `COMMIT` in its text.
+   */
+  readonly mayHaveCommitted: boolean
   /**
    * What rolled it back: a statement that failed (its error is the `cause`: a retry loop reads
-   * `error.cause instanceof pg.DatabaseError && error.cause.code === '40001'`), one past `query_timeout`, or `fn`'s own `ROLLBACK`.
+   * `error.cause instanceof pg.DatabaseError && error.cause.code === '40001'`), one past `query_timeout`,
+   * `fn`'s own `ROLLBACK` (`'ran-after-rollback'` when statements after it in the same text ran outside the
+   * transaction), or a single query that left a transaction open (`'left-open'`).
    */
-  readonly reason: 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn'
+  readonly reason: RollbackReason
 
   /**
    * @param why - what rolled it back (default: a statement that failed)
    * @param cause - the error of the statement that failed, when one did
+   * @param mayHaveCommitted - whether statements outside the transaction ran (default: only for `'ran-after-rollback'`)
    */
-  constructor(pool: string, why: 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn' = 'statement-failed', cause?: unknown) {
-    super('ERR_POSTGRES_ROLLED_BACK', `Could not commit the transaction on pool '${pool}'. ${rollbackReasons[why]}, so none of it took effect.`, cause === undefined ? undefined : { cause })
+  constructor(pool: string, why: RollbackReason = 'statement-failed', cause?: unknown, mayHaveCommitted = why === 'ran-after-rollback') {
+    const [action, reason, ranOutside, advice] = rollbackReasons[why]
+    const outcome = mayHaveCommitted ? `; ${ranOutside ?? 'statements outside it may have taken effect'}` : ', so none of it took effect'
+    super('ERR_POSTGRES_ROLLED_BACK', `Could not ${action} on pool '${pool}'. ${reason}${outcome}.${advice === undefined ? '' : ` ${advice}.`}`, cause === undefined ? undefined : { cause })
     this.pool = pool
     this.reason = why
+    this.mayHaveCommitted = mayHaveCommitted
   }
 }
 

@@ -92,7 +92,9 @@ const noop = (): void => {}
  * `validateAfterIdleMillis` are checked before being handed out; a listener of `'connect'`, `'acquire'`,
  * `'release'` or `'remove'` that throws is reported as Lifeguard's `error` event and the pool goes on; a
  * client released while a statement still runs on it (`return client.query('COMMIT')` before a `finally`
- * that releases) goes back once that statement has ended, and is closed if it then is inside a transaction.
+ * that releases) goes back once that statement has ended, and is closed if it then is inside a transaction;
+ * a `query()` whose text leaves a transaction open (`BEGIN; INSERT ...`) has its connection closed and rejects
+ * with `PostgresRollbackError`, where pg would hand the open transaction to the next caller.
  *
  * @example
  * import { Pool } from '@lifeguard/postgres' // was: import { Pool } from 'pg'
@@ -250,6 +252,8 @@ export class Pool extends EventEmitter implements ManagedPool {
    *
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
    * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled on the server)
+   * @throws {PostgresRollbackError} when its text left a transaction open (`BEGIN; INSERT ...`): its connection is
+   *   closed and the server rolls that transaction back (`reason: 'left-open'`)
    * @throws the query's own error, or any error of `connect()`
    * @throws {InvalidOptionError} at once, for a callback that is not a function
    */

@@ -57,6 +57,8 @@ export class PostgresHandle implements AsyncDisposable {
    *   cancelled on the server; cause: the operation's abort reason)
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
    * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled on the server)
+   * @throws {PostgresRollbackError} when its text left a transaction open (`BEGIN; INSERT ...`): its connection is
+   *   closed and the server rolls that transaction back (`reason: 'left-open'`)
    * @throws {DisposedError} after the handle was disposed
    * @example
    * const { rows } = await context.postgres.query('SELECT * FROM orders WHERE id = $1', [id])
@@ -81,7 +83,8 @@ export class PostgresHandle implements AsyncDisposable {
    * @throws {ConnectionLostError} when the connection failed: `mayHaveCommitted` is false (safe to retry the
    *   whole transaction) unless it failed during `COMMIT`
    * @throws {PostgresRollbackError} when the server answered `COMMIT` with `ROLLBACK`: a statement in `fn` failed
-   *   and `fn` caught it, so the server had aborted the transaction
+   *   and `fn` caught it, so the server had aborted the transaction; or `fn` ended it with a `ROLLBACK` of its own.
+   *   (`fn`'s own `COMMIT` or `PREPARE TRANSACTION` ends it too, and `transaction()` resolves.)
    * @example
    * const id = await context.postgres.transaction(async (tx) => {
    *   const { rows } = await tx.query('INSERT INTO orders (total) VALUES ($1) RETURNING id', [total])
@@ -119,19 +122,29 @@ export class PostgresHandle implements AsyncDisposable {
       if (this.#held?.get(client) !== tx) throw this.#disposedError('commit the transaction')
       // An operation that aborted (a deadline that passed, a client gone) wants none of it.
       if (context?.aborted) throw new OperationAbortedError(`commit the transaction on pool '${core.name}'`, { cause: context.signal.reason })
+      const state = client[clientState]
+      // A statement with a row limit failed and `fn` caught it: the server had aborted the transaction, and the
+      // session takes no COMMIT (see `ClientState.rowLimitFailed`).
+      if (state.rowLimitFailed) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure)
       // Lost meanwhile (a statement that `fn` caught met it): the server has rolled back, and a COMMIT sent now
       // would fail as if it might have committed.
-      const state = client[clientState]
       if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', false, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
       // A statement ran past query_timeout and `fn` caught it: it may have finished before its cancel landed,
       // but its error said the transaction rolls back, so it does.
       if (state.timedOut) throw new PostgresRollbackError(core.name, 'query-timeout', tx.firstFailure)
-      // `fn` ended it with a statement of its own: its COMMIT stands (a COMMIT now would only draw the server's
-      // warning); after its ROLLBACK, or a statement refused for coming after it, nothing was committed.
+      // `fn` ended it with a statement of its own. Its COMMIT stands (a COMMIT now would only draw the server's
+      // warning), and so does its PREPARE TRANSACTION: the transaction is prepared, and COMMIT PREPARED or ROLLBACK
+      // PREPARED is the caller's to send. After its ROLLBACK nothing was committed, unless statements after it in
+      // the same text ran outside the transaction; a statement that failed ending it (a refused COMMIT or PREPARE
+      // TRANSACTION) rolled it back.
       if (endedByStatement(client)) {
-        if (tx.endedWith !== 'COMMIT') throw tx.commitRefused ? new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure) : new PostgresRollbackError(core.name, 'rolled-back-in-fn')
-        if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
-        return result
+        if (tx.endedWith === 'COMMIT' || tx.endedWith === 'PREPARE') {
+          if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
+          return result
+        }
+        if (tx.ranAfterEnd) throw new PostgresRollbackError(core.name, 'ran-after-rollback')
+        const failed = tx.commitRefused || (tx.endedWith === undefined && tx.firstFailure !== undefined)
+        throw failed ? new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure) : new PostgresRollbackError(core.name, 'rolled-back-in-fn')
       }
       // Watched, not cancelled: an operation that aborts while it runs gives it up only if the server stays silent.
       client[clientState].committing = true
@@ -254,6 +267,10 @@ async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, cl
   // A lost connection has nothing to roll back (the server already did): just close it. (A statement that
   // found it lost marked it broken: see `statementError`.)
   if (state.broken) return client.release(state.failure ?? true)
+  // A statement past query_timeout may still run, its cancel unanswered (a server gone silent): a ROLLBACK would
+  // queue behind it for good. The connection is closed instead, as it would be anyway (see `ClientState.timedOut`),
+  // and the server rolls back; `release()` reports why.
+  if (state.timedOut) return client.release()
   let failure: Error | undefined
   try {
     // Sent after whatever runs now (cancelled, when the operation aborted or ended: see `cancelOnClient`).

@@ -225,6 +225,8 @@ export class PostgresPool implements ManagedPool {
    *
    * @throws {ConnectionLostError} when the connection failed under the query (cause: the server's error)
    * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled on the server)
+   * @throws {PostgresRollbackError} when its text left a transaction open (`BEGIN; INSERT ...`): its connection is
+   *   closed and the server rolls that transaction back (`reason: 'left-open'`)
    * @throws the query's own error, or any error of `connect()`
    * @throws {InvalidOptionError} at once, for a callback that is not a function, or a submittable (a cursor, a
    *   stream: `connect()` and `client.query()` take one, as the drop-in `Pool` does); a function as `text`

@@ -37,8 +37,10 @@ export class PostgresTransaction {
   readonly #context: OperationContext | undefined
   #finished = false
   // How a statement of the callback ended the transaction, if one did: the server's command tag.
-  #endedWith: 'COMMIT' | 'ROLLBACK' | undefined
+  #endedWith: EndingCommand | undefined
   #commitRefused = false
+  // True when statements ran after that end in the same text (`ROLLBACK; INSERT ...`), outside the transaction.
+  #ranAfterEnd = false
   // The first statement that failed in it (a `40001` the callback caught, say): why a COMMIT rolls back.
   #firstFailure: unknown
 
@@ -66,7 +68,8 @@ export class PostgresTransaction {
    *
    * @throws {InvalidOptionError} for anything but SQL text or a query config: a cursor or stream runs on a
    *   client from `connect()`, in a transaction begun on it
-   * @throws {DisposedError} once the transaction has finished, or when its operation ended while it ran
+   * @throws {DisposedError} once the transaction has finished (also by a statement of the callback: `ROLLBACK`,
+   *   `COMMIT`, `PREPARE TRANSACTION`, or a failed one with a row limit), or when its operation ended while it ran
    * @throws {OperationAbortedError} when its operation aborted before or while it ran (the transaction rolls back)
    * @throws {ConnectionLostError} when the connection failed (the server rolls the transaction back)
    * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled; the transaction rolls back)
@@ -78,6 +81,8 @@ export class PostgresTransaction {
     // A statement of the callback ended the transaction (`ROLLBACK`, `COMMIT`): what follows would run outside
     // it, each statement committed on its own, while `transaction()` reports the whole as failed.
     if (endedByStatement(this.#client)) return Promise.reject(endedError(this.#pool))
+    // It would wait for the server's ready message for good (see `ClientState.rowLimitFailed`).
+    if (this.#client[clientState].rowLimitFailed) return Promise.reject(rowLimitFailedError(this.#pool))
     if (!isQueryText(text)) return Promise.reject(notAQuery())
     // It would never settle: the transaction would neither commit nor give its connection back.
     if (isSubmittable(text)) {
@@ -86,12 +91,14 @@ export class PostgresTransaction {
     const context = this.#context
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
     return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent) => this.#failure(error, sent), this.#cancels, context).then((result) => {
-      const ending = endingCommand(result)
-      if (ending !== undefined && endedByStatement(this.#client)) {
-        this.#endedWith = ending
-        // A COMMIT the server answered with ROLLBACK: a statement had failed before it (and `fn` caught that).
+      const ending = endedByStatement(this.#client) ? endingCommand(result) : undefined
+      if (ending !== undefined) {
+        this.#endedWith = ending.command
+        this.#ranAfterEnd = ending.followedBy > 0
+        // A COMMIT (or PREPARE TRANSACTION) the server answered with ROLLBACK: a statement had failed before it
+        // (and `fn` caught that).
         const sent = sqlOperationName(text)
-        this.#commitRefused = ending === 'ROLLBACK' && (sent === 'COMMIT' || sent === 'END')
+        this.#commitRefused = ending.command === 'ROLLBACK' && (sent === 'COMMIT' || sent === 'END' || sent === 'PREPARE')
       }
       return result
     })
@@ -118,12 +125,20 @@ export class PostgresTransaction {
     this.#finished = true
   }
 
-  /** @internal `COMMIT` or `ROLLBACK` when a statement of the callback ended the transaction (as the server answered it). */
-  get endedWith(): 'COMMIT' | 'ROLLBACK' | undefined {
+  /**
+   * @internal `COMMIT`, `ROLLBACK` or `PREPARE` (`PREPARE TRANSACTION`) when a statement of the callback ended the
+   * transaction (as the server answered it).
+   */
+  get endedWith(): 'COMMIT' | 'ROLLBACK' | 'PREPARE' | undefined {
     return this.#endedWith
   }
 
-  /** @internal True when `fn` sent a `COMMIT` and the server rolled back instead (a statement had failed). */
+  /** @internal True when statements ran after that end in the same text, outside the transaction. */
+  get ranAfterEnd(): boolean {
+    return this.#ranAfterEnd
+  }
+
+  /** @internal True when `fn` sent a `COMMIT` (or `PREPARE TRANSACTION`) and the server rolled back instead (a statement had failed). */
   get commitRefused(): boolean {
     return this.#commitRefused
   }
@@ -163,17 +178,29 @@ export function endedByStatement(client: PooledClient): boolean {
 /** @internal What a query, or the commit, gets after a statement of the callback ended the transaction. */
 export function endedError(pool: string): DisposedError {
   return new DisposedError(
-    `Could not run a query in the transaction on pool '${pool}'. A statement of the callback ended it (ROLLBACK or COMMIT), so nothing more runs in it. Throw from the callback to roll back; return to commit.`,
+    `Could not run a query in the transaction on pool '${pool}'. A statement of the callback ended it (ROLLBACK, COMMIT or PREPARE TRANSACTION), so nothing more runs in it. Throw from the callback to roll back; return to commit.`,
   )
 }
 
-// The last COMMIT or ROLLBACK among a text's results: pg answers a text of several statements
-// (`INSERT ...; COMMIT`) with one result each, in an array.
-function endingCommand(result: pg.QueryResult | readonly pg.QueryResult[]): 'COMMIT' | 'ROLLBACK' | undefined {
+// What a query gets after a statement with a row limit failed in the transaction.
+function rowLimitFailedError(pool: string): DisposedError {
+  return new DisposedError(
+    `Could not run a query in the transaction on pool '${pool}'. A statement in it with a row limit (\`rows\`) failed, which leaves its session without a ready state, so the transaction is rolled back and its connection closed: nothing more runs in it.`,
+  )
+}
+
+/** The server's command tag for a statement that ends a transaction (`PREPARE` for `PREPARE TRANSACTION`). */
+type EndingCommand = 'COMMIT' | 'ROLLBACK' | 'PREPARE'
+
+// The last statement among a text's results that ended the transaction, and how many results came after it: pg
+// answers a text of several statements (`INSERT ...; COMMIT`) with one result each, in an array. Called once the
+// session is idle. `PREPARE` is also SQL PREPARE's tag: it counts only when no COMMIT or ROLLBACK ended the
+// transaction instead (a SQL PREPARE leaves the transaction as it was).
+function endingCommand(result: pg.QueryResult | readonly pg.QueryResult[]): { command: EndingCommand; followedBy: number } | undefined {
   const results: readonly pg.QueryResult[] = Array.isArray(result) ? result : [result as pg.QueryResult]
-  for (let i = results.length - 1; i >= 0; i--) {
-    const command = results[i]?.command
-    if (command === 'COMMIT' || command === 'ROLLBACK') return command
-  }
-  return undefined
+  const last = (commands: readonly string[]): number => results.findLastIndex((each) => commands.includes(each.command))
+  let index = last(['COMMIT', 'ROLLBACK'])
+  if (index < 0) index = last(['PREPARE'])
+  if (index < 0) return undefined
+  return { command: results[index]?.command as EndingCommand, followedBy: results.length - 1 - index }
 }

@@ -1,7 +1,7 @@
 import { DisposedError, OperationAbortedError, OperationContext, createServiceContainer, runOperation } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PostgresHandle, registerPostgres, type PostgresPool } from '../src/index.js'
+import { PostgresHandle, PostgresRollbackError, registerPostgres, type PostgresPool } from '../src/index.js'
 import { ManualClock, rejects } from '@lifeguard/test-kit'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
@@ -77,17 +77,46 @@ test('a server error keeps the connection; the error reaches the caller', async 
   off()
 })
 
-test('a lone BEGIN never hands an open transaction to the next caller', async (pools) => {
+test('a lone BEGIN never hands an open transaction to the next caller, and says so', async (pools) => {
   const reasons: string[] = []
   const off = pools.main.on('disconnect', (e) => void reasons.push(e.reason))
   await runOperation('api', 'begin', async (context) => {
-    await context.postgres.query('BEGIN')
+    // No transaction is open for the caller's next query: it is told so, rather than told BEGIN succeeded.
+    const error = await rejects(context.postgres.query('BEGIN'), PostgresRollbackError, 'ERR_POSTGRES_ROLLED_BACK')
+    assert.is(error.reason, 'left-open')
     const { rows } = await context.postgres.query<{ status: string }>('SELECT now() = statement_timestamp() AS status')
     assert.is(rows[0]?.status, true, 'the next query is not inside that transaction')
   }, { container: containerFor(pools) })
   await until('the connection to close', () => reasons.length === 1)
   assert.equal(reasons, ['error'])
   off()
+})
+
+test('a query whose text leaves a transaction open rejects, typed, instead of reporting work the server rolls back', async (pools) => {
+  const table = `handle_left_open_${process.pid}`
+  await pools.main.query(`CREATE TABLE IF NOT EXISTS ${table} (id int)`)
+  const failures: string[] = []
+  const off = pools.main.on('query', (e) => void failures.push(e.error === undefined ? 'ok' : (e.error as { code?: string }).code ?? '?'))
+  try {
+    await runOperation('api', 'left-open', async (context) => {
+      // Before, it resolved with the INSERT's rowCount 1 while its connection was closed, rolling the INSERT back.
+      const error = await rejects(context.postgres.query(`BEGIN; INSERT INTO ${table} (id) VALUES (1)`), PostgresRollbackError, 'ERR_POSTGRES_ROLLED_BACK')
+      assert.is(error.reason, 'left-open')
+      assert.is(error.mayHaveCommitted, false)
+      assert.is(error.cause, undefined)
+      assert.is(error.message, "Could not run a query on pool 'handle-main'. It left a transaction open (a `BEGIN` without `COMMIT`), so that transaction was rolled back and the connection closed, so none of it took effect. Use transaction() for multi-statement work.")
+      // Statements a COMMIT ended before the BEGIN took effect: it does not say none did.
+      const committed = await rejects(context.postgres.query(`INSERT INTO ${table} (id) VALUES (2); COMMIT; BEGIN; INSERT INTO ${table} (id) VALUES (3)`), PostgresRollbackError)
+      assert.is(committed.mayHaveCommitted, true)
+      assert.match(committed.message, 'statements of its text that a `COMMIT` ended before that `BEGIN` may have taken effect')
+    }, { container: containerFor(pools) })
+    assert.equal((await pools.main.query<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`)).rows, [{ id: 2 }])
+    assert.equal(failures.slice(0, 2), ['ERR_POSTGRES_ROLLED_BACK', 'ERR_POSTGRES_ROLLED_BACK'], 'the query events say it failed')
+    assert.is(pools.main.activeCount, 0)
+  } finally {
+    off()
+    await pools.main.query(`DROP TABLE IF EXISTS ${table}`)
+  }
 })
 
 test('a query that begins a transaction and then fails never hands that failed transaction to the next caller', async (pools) => {

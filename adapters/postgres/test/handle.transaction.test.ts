@@ -1,9 +1,11 @@
 import { ConnectionLostError, DisposedError, InvalidOptionError, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
+import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PostgresRollbackError, registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
-import { rejects } from '@lifeguard/test-kit'
-import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
+import { PostgresRollbackError, createPostgresPool, registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
+import { rejects, startPrivateCluster } from '@lifeguard/test-kit'
+import { eventually } from './_helpers/failover-load.js'
+import { closeAndCheck, settlesWithin, sleep, testPool, until } from './_helpers/pools.js'
 
 const table = `handle_tx_${process.pid}`
 const test = suite<{ pool: PostgresPool; appName: string; container: ServiceContainer }>('context.postgres transaction')
@@ -97,7 +99,7 @@ test('a ROLLBACK the callback sends itself ends the transaction for good: what f
     DisposedError,
     'ERR_DISPOSED',
   )
-  assert.match(error.message, 'A statement of the callback ended it (ROLLBACK or COMMIT)')
+  assert.match(error.message, 'A statement of the callback ended it (ROLLBACK, COMMIT or PREPARE TRANSACTION)')
   assert.equal(await ids(pool), [], 'neither row: the second used to be committed on its own')
   // Ended by the callback's ROLLBACK and nothing after: rolled back, as transaction() says, and says why.
   const ownRollback = await rejects(
@@ -143,6 +145,140 @@ test('a ROLLBACK the callback sends itself ends the transaction for good: what f
   assert.equal(await ids(pool), [43, 46])
   await pool.query(`DELETE FROM ${table}`)
   assert.is(pool.activeCount, 0)
+})
+
+test('statements after the callback\'s ROLLBACK in the same text ran outside the transaction: transaction() does not say none of it took effect', async ({ pool, container }) => {
+  await pool.query(`DELETE FROM ${table}`)
+  const error = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (51)`)
+        await tx.query(`ROLLBACK; INSERT INTO ${table} (id) VALUES (52)`)
+      }), { container }),
+    PostgresRollbackError,
+    'ERR_POSTGRES_ROLLED_BACK',
+  )
+  // Before: 'rolled-back-in-fn', mayHaveCommitted false, while 52 was committed on its own.
+  assert.is(error.reason, 'ran-after-rollback')
+  assert.is(error.mayHaveCommitted, true)
+  assert.match(error.message, 'ran outside it, each committed on its own, and may have taken effect')
+  assert.equal(await ids(pool), [52])
+  await pool.query(`DELETE FROM ${table}`)
+  assert.is(pool.activeCount, 0)
+})
+
+test('a failed statement with a row limit ends the transaction at once: the caller gets its error, and the connection is closed rather than rolled back', async () => {
+  // pg sends no Sync after such an error, so the server never says it is ready again: the ROLLBACK (or the COMMIT,
+  // when fn caught the error) waited for that for good, and held the pool's one connection. No timer of the pool's
+  // takes part in either path (the ROLLBACK is not watched): only the bound ends a hang.
+  const closedFor: string[] = []
+  const { pool: own, appName } = testPool('handle-tx-rows', { maxSize: 1, events: { onError: (event) => void closedFor.push(event.error.message) } })
+  const container = registerPostgres(createServiceContainer(), own)
+  const thrown = await rejects(
+    settlesWithin(
+      'transaction()',
+      runOperation('api', 'rows thrown', (context) =>
+        context.postgres.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ${table} (id) VALUES (61)`)
+          await tx.query({ text: 'SELECT 1/0', rows: 10 } as pg.QueryConfig)
+        }), { container }),
+    ),
+    pg.DatabaseError,
+  )
+  assert.is(thrown.code, '22012', "the statement's own error")
+  assert.is(own.activeCount, 0)
+  assert.match(closedFor.join('\n'), 'A query with a row limit (`rows`) failed')
+  // Caught in fn: what fn sends next is refused at once, and transaction() says the server rolled it back, why.
+  const later: unknown[] = []
+  const caught = await rejects(
+    settlesWithin(
+      'transaction()',
+      runOperation('api', 'rows caught', (context) =>
+        context.postgres.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ${table} (id) VALUES (62)`)
+          await tx.query({ text: 'SELECT 1/0', rows: 10 } as pg.QueryConfig).catch(() => undefined)
+          await tx.query('SELECT 1').catch((error: unknown) => void later.push(error))
+          return 'looks fine'
+        }), { container }),
+    ),
+    PostgresRollbackError,
+    'ERR_POSTGRES_ROLLED_BACK',
+  )
+  assert.is(caught.reason, 'statement-failed')
+  assert.is(caught.mayHaveCommitted, false)
+  assert.is((caught.cause as { code?: string }).code, '22012')
+  assert.instance(later[0], DisposedError)
+  assert.match((later[0] as Error).message, 'A statement in it with a row limit (`rows`) failed')
+  assert.is(own.activeCount, 0)
+  // The one slot serves the next caller; nothing of either transaction took effect.
+  const { rows } = await own.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE id IN (61, 62)`)
+  assert.equal(rows, [{ n: 0 }])
+  await closeAndCheck(own, appName)
+})
+
+test('a PREPARE TRANSACTION in the callback is its own end of the transaction, as its COMMIT is: transaction() resolves, and the transaction stays prepared (private cluster)', async () => {
+  // The shared server keeps max_prepared_transactions at 0 (PREPARE TRANSACTION refused): a cluster of its own.
+  const cluster = await startPrivateCluster({ maxConnections: 10, settings: { max_prepared_transactions: 2 } })
+  const appName = 'handle-tx-prepare'
+  const own = createPostgresPool({ name: appName, ...cluster.connection, applicationName: appName, maxSize: 1 })
+  try {
+    const container = registerPostgres(createServiceContainer(), own)
+    const count = async (): Promise<number> => (await own.query<{ n: number }>('SELECT count(*)::int AS n FROM prepared_rows')).rows[0]?.n ?? -1
+    const prepared = async (): Promise<string> => (await cluster.sql('SELECT string_agg(gid, \',\' ORDER BY gid) FROM pg_prepared_xacts')).trim()
+    await own.query('CREATE TABLE prepared_rows (id int PRIMARY KEY)')
+    const refused: unknown[] = []
+    const value = await runOperation('api', 'prepare', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query('INSERT INTO prepared_rows (id) VALUES (1)')
+        await tx.query("PREPARE TRANSACTION 'lifeguard-gid-1'")
+        await tx.query('SELECT 1').catch((error: unknown) => void refused.push(error))
+        return 'prepared'
+      }), { container })
+    // Before: PostgresRollbackError ('rolled-back-in-fn', mayHaveCommitted false) while it held its row and locks.
+    assert.is(value, 'prepared')
+    assert.instance(refused[0], DisposedError)
+    assert.match((refused[0] as Error).message, 'ended it (ROLLBACK, COMMIT or PREPARE TRANSACTION)')
+    assert.is(await prepared(), 'lifeguard-gid-1')
+    assert.is(own.activeCount, 0)
+    // The caller's to finish, on any session.
+    assert.is(await count(), 0)
+    await own.query("COMMIT PREPARED 'lifeguard-gid-1'")
+    assert.is(await count(), 1)
+    // After a statement that failed and was caught, the server answers PREPARE TRANSACTION with ROLLBACK.
+    const aborted = await rejects(
+      runOperation('api', 'prepare aborted', (context) =>
+        context.postgres.transaction(async (tx) => {
+          await tx.query('INSERT INTO prepared_rows (id) VALUES (2)')
+          await tx.query('SELECT 1/0').catch(() => undefined)
+          await tx.query("PREPARE TRANSACTION 'lifeguard-gid-2'")
+        }), { container }),
+      PostgresRollbackError,
+      'ERR_POSTGRES_ROLLED_BACK',
+    )
+    assert.is(aborted.reason, 'statement-failed')
+    assert.is((aborted.cause as { code?: string }).code, '22012')
+    // A PREPARE TRANSACTION that fails (its identifier in use) ends the transaction too, rolled back: so reported.
+    await own.query('BEGIN; INSERT INTO prepared_rows (id) VALUES (3); PREPARE TRANSACTION \'lifeguard-gid-3\'').catch(() => undefined)
+    const duplicate = await rejects(
+      runOperation('api', 'prepare refused', (context) =>
+        context.postgres.transaction(async (tx) => {
+          await tx.query('INSERT INTO prepared_rows (id) VALUES (4)')
+          await tx.query("PREPARE TRANSACTION 'lifeguard-gid-3'").catch(() => undefined)
+        }), { container }),
+      PostgresRollbackError,
+      'ERR_POSTGRES_ROLLED_BACK',
+    )
+    assert.is(duplicate.reason, 'statement-failed')
+    assert.is((duplicate.cause as { code?: string }).code, '42710')
+    await own.query("ROLLBACK PREPARED 'lifeguard-gid-3'")
+    assert.is(await prepared(), '')
+    assert.is(await count(), 1)
+    assert.is(own.activeCount, 0)
+  } finally {
+    await own.close({ timeoutMillis: 1000 })
+    await eventually(`${appName} to leave the server`, async () => Number(await cluster.sql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${appName}'`)) === 0, 5000)
+    await cluster.destroy()
+  }
 })
 
 test("a transaction whose operation aborted under it closes its connection: the callback's cleanup was refused, and a session advisory lock would outlive it", async ({ pool, container }) => {

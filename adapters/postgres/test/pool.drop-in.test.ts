@@ -7,8 +7,8 @@ import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { inspect } from 'node:util'
-import { Pool, type PoolConfig } from '../src/index.js'
-import { pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
+import { Pool, PostgresRollbackError, type PoolConfig } from '../src/index.js'
+import { captureWarnings, pgConfig, serverConnectionCount, uniqueAppName, waitForConnectionCount, rejects } from '@lifeguard/test-kit'
 import { until } from './_helpers/pools.js'
 
 const test = suite('Pool: a drop-in pg.Pool')
@@ -192,6 +192,24 @@ test('a callback that is not a function is refused at once, where pg would throw
   await ended(pool, appName)
 })
 
+test("a custom Promise reaches the clients, as pg.Pool's does: a checked-out client's query() returns it", async () => {
+  class TaggedPromise<T> extends Promise<T> {}
+  // pg deprecates the option, and says so once per process (kept out of the test output).
+  await captureWarnings(async () => {
+    const { pool, appName } = pgStylePool('drop-in-client-promise', { max: 1, Promise: TaggedPromise as unknown as PromiseConstructorLike })
+    const client = await pool.connect()
+    try {
+      // Before, the option stayed with the pool: the client's promises were native ones.
+      const query = client.query('SELECT 1 AS n')
+      assert.instance(query, TaggedPromise)
+      assert.equal((await query).rows, [{ n: 1 }])
+    } finally {
+      client.release()
+    }
+    await ended(pool, appName)
+  })
+})
+
 test('honours maxUses, onConnect, verify, a custom Client and a custom Promise', async () => {
   const { default: pgModule } = await import('pg')
   let constructed = 0
@@ -222,6 +240,27 @@ test('honours maxUses, onConnect, verify, a custom Client and a custom Promise',
   assert.is(tagged.constructor.name, 'TaggedPromise')
   await tagged
   await ended(pool, appName)
+})
+
+test("a one-shot query whose text leaves a transaction open rejects, typed: its connection is closed, so the server rolls its work back", async () => {
+  const { pool, appName } = pgStylePool('drop-in-left-open', { max: 1 })
+  const table = `drop_in_left_open_${process.pid}`
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (id int)`)
+  try {
+    // Before, it resolved with the INSERT's rowCount 1, while the server rolled the INSERT back.
+    const error = await rejects(pool.query(`BEGIN; INSERT INTO ${table} (id) VALUES (1)`), PostgresRollbackError, 'ERR_POSTGRES_ROLLED_BACK')
+    assert.is(error.reason, 'left-open')
+    assert.is(error.mayHaveCommitted, false)
+    assert.match(error.message, "Could not run a query on pool '")
+    assert.match(error.message, 'It left a transaction open (a `BEGIN` without `COMMIT`), so that transaction was rolled back and the connection closed, so none of it took effect.')
+    // The callback form hears of it too.
+    const viaCallback = await new Promise<unknown>((resolve) => pool.query(`BEGIN; INSERT INTO ${table} (id) VALUES (2)`, (failure) => resolve(failure)))
+    assert.instance(viaCallback, PostgresRollbackError)
+    assert.equal((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows, [{ n: 0 }])
+  } finally {
+    await pool.query(`DROP TABLE IF EXISTS ${table}`)
+    await ended(pool, appName)
+  }
 })
 
 test('keeps the password out of inspect, errors and the pool options it shows', async () => {

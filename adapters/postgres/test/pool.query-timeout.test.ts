@@ -1,4 +1,4 @@
-import { InvalidOptionError, OperationContext, createServiceContainer } from '@lifeguard/core'
+import { InvalidOptionError, OperationContext, createServiceContainer, runOperation } from '@lifeguard/core'
 import pg from 'pg'
 import QueryStream from 'pg-query-stream'
 import Cursor from 'pg-cursor'
@@ -6,7 +6,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Pool, PostgresQueryTimeoutError, PostgresRollbackError, registerPostgres, type PostgresPool } from '../src/index.js'
 import { ManualClock, pgConfig, rejects, throwsError, serverConnectionCount, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
-import { closeAndCheck, testPool, until } from './_helpers/pools.js'
+import { closeAndCheck, settlesWithin, testPool, until } from './_helpers/pools.js'
 import { untilRunning, untilStopped } from './_helpers/server-statements.js'
 import { silentProxy } from './_helpers/silent-proxy.js'
 import { lateCancelProxy } from './_helpers/late-cancel-proxy.js'
@@ -195,6 +195,42 @@ test('a server gone silent: the timed-out connection is given up at once, and cl
     await clock.advance(2_000)
     await until('the connection closed', () => pool.totalCount === 0)
     assert.is(pool.getPoolMetrics().totalConnections, 0)
+    await pool.close()
+    await waitForConnectionCount(appName, 0)
+  } finally {
+    await proxy.close()
+  }
+})
+
+test("a transaction statement past its own query_timeout on a server gone silent: transaction() settles, and its connection is closed, with no ROLLBACK queued behind the statement", async () => {
+  const { host, port } = pgConfig()
+  const proxy = await silentProxy({ host, port })
+  try {
+    const statements: string[] = []
+    // A manual clock that never moves: nothing may wait for a timer of the pool's.
+    const { pool, appName } = testPool('query-timeout-tx-silent', {
+      host: proxy.host,
+      port: proxy.port,
+      maxSize: 1,
+      clock: new ManualClock(),
+      events: { onQuery: (event) => void statements.push(event.operation ?? '?') },
+    })
+    const container = registerPostgres(createServiceContainer(), pool)
+    const transaction = runOperation('api', 'tx-silent', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query('SELECT 1')
+        // A partition: the statement, and its cancel request, never reach the server, and nothing comes back.
+        proxy.silence()
+        await tx.query({ text: 'SELECT 2 AS silent', query_timeout: 150 } as pg.QueryConfig)
+      }), { container })
+    // Before, the ROLLBACK waited behind the statement pg had given up on, for good, holding the connection.
+    const error = await rejects(settlesWithin('transaction()', transaction), PostgresQueryTimeoutError, 'ERR_POSTGRES_QUERY_TIMEOUT')
+    assertTimeout(error, 'query-timeout-tx-silent', 150, false)
+    assert.is(pool.activeCount, 0)
+    assert.not.ok(statements.includes('ROLLBACK'), statements.join(', '))
+    await until('the connection closed', () => pool.totalCount === 0)
+    // The partition heals: the server's side of the session, idle in its transaction, ends (and rolls back).
+    await proxy.close()
     await pool.close()
     await waitForConnectionCount(appName, 0)
   } finally {

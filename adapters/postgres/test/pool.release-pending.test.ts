@@ -5,7 +5,8 @@ import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Pool } from '../src/index.js'
-import { ManualClock, pgConfig, scratchName, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+import { ManualClock, pgConfig, scratchName, terminateBackends, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+import { until } from './_helpers/pools.js'
 
 const test = suite('a client released while its statements still run')
 
@@ -156,6 +157,30 @@ test('a release from the callback of a failed statement waits for the server\'s 
     assert.is.not(next.rows[0]?.pid, pid, 'a new connection')
     assert.match(dropIn.errors.map((e) => e.error.message).join('\n'), 'A client was released inside a transaction')
   } finally {
+    await endAndCheck(dropIn)
+  }
+})
+
+test('a client released after a failed query with a row limit is closed once the grace has passed: nothing would make it ready, and its slot is not lost for good', async () => {
+  const clock = new ManualClock()
+  const dropIn = dropInPool('release-pending-rows', clock)
+  const { pool } = dropIn
+  try {
+    const client = await pool.connect()
+    // pg sends no Sync after this error: the server never says it is ready again.
+    const error: unknown = await client.query({ text: 'SELECT 1/0', rows: 1 } as pg.QueryConfig).catch((caught: unknown) => caught)
+    assert.is((error as { code?: string }).code, '22012')
+    client.release()
+    // Held for now: a failed statement's ready message may still be on its way.
+    assert.equal({ active: pool.activeCount, idle: pool.idleCount }, { active: 1, idle: 0 })
+    await clock.advance(2000)
+    // Before, the wait was armed again, and again: the connection stayed busy for good, one slot of max gone.
+    await until('the connection closed', () => pool.totalCount === 0)
+    assert.match(dropIn.errors.map((e) => e.error.message).join('\n'), 'the server never said it was ready again')
+    assert.equal((await pool.query('SELECT 1 AS n')).rows, [{ n: 1 }], 'the one slot serves the next caller')
+  } finally {
+    // Only after a failure: a client held for good would hold end() too.
+    if (pool.activeCount > 0) await terminateBackends(dropIn.appName)
     await endAndCheck(dropIn)
   }
 })

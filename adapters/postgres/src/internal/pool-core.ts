@@ -24,6 +24,7 @@ export interface CheckoutHooks extends ClientHooks {
 const alreadyReleased = 'Release called on client which has already been released to the pool.'
 const releasedInTransaction = 'A client was released inside a transaction (no COMMIT or ROLLBACK), so its connection was closed: the server rolls the transaction back, and no other caller runs in it.'
 const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
+const neverReady = 'A client was released after a failed statement and the server never said it was ready again (pg sends no Sync after a failed query with a row limit, `rows`), so its connection was closed.'
 const releasedWithSubmittable = 'A client was released while a cursor or stream still ran on it (a pg-cursor not closed, a COPY whose other end gave up), so its connection was closed: the next holder would have waited behind it for good.'
 
 // Plain statements (pg's own Query) running or queued on a client that is otherwise fit to go back: waited for
@@ -199,10 +200,16 @@ export class PgPoolCore {
       whenDrained(client, state.clock, (drained) => {
         // Unless a close whose timeout ran out took it back meanwhile.
         if (lease.state !== 'busy') return
-        // Still running after the grace: given back now, it would be judged on the status before it.
-        if (!drained && statementsToWaitFor(client)) return wait()
+        let argument: ReleaseArgument
+        if (!drained && statementsToWaitFor(client)) {
+          // Still running after the grace: given back now, it would be judged on the status before it.
+          if (hasStatements(client)) return wait()
+          // Nothing runs or waits on it, and the server has not said it is ready after a failed statement: after
+          // one with a row limit (`rows`), pg sends no Sync, so it never will. Waiting again would hold it for good.
+          argument = new Error(neverReady)
+        }
         state.releasePending = false
-        this.#giveBack(client, undefined)
+        this.#giveBack(client, argument)
       })
     wait()
   }

@@ -48,6 +48,12 @@ export interface ClientState {
    */
   timedOut: boolean
   /**
+   * True once a statement with a row limit (`rows`) failed on it: pg sends no Sync after that error, so the
+   * server never says it is ready again, and a statement sent next (a `ROLLBACK`, a `COMMIT`) would wait for
+   * good. It is marked `broken` too: sent nothing more, closed when released.
+   */
+  rowLimitFailed: boolean
+  /**
    * True from its holder's `release()` until the pool takes it back, while statements the holder left
    * running or queued finish first (see `PgPoolCore.releaseClient`): a second `release()` meanwhile throws.
    */
@@ -77,6 +83,7 @@ export function newClientState(lease: PooledConnection<PooledClient>, clock: Clo
     cancelLanded: false,
     listenerStatements: false,
     timedOut: false,
+    rowLimitFailed: false,
     releasePending: false,
   }
 }

@@ -84,6 +84,9 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   // enumerable), as pg.Pool keeps it, so logging the config does not show it.
   const clientConfig: pg.ClientConfig = {}
   for (const [key, value] of Object.entries(given)) if (!poolKeys.has(key)) (clientConfig as Record<string, unknown>)[key] = value
+  // The pool's and the clients' both: pg-pool hands its whole config to each client, whose `query()` and `end()`
+  // then return that Promise, as code written for pg.Pool may check.
+  if (given['Promise'] !== undefined) (clientConfig as Record<string, unknown>)['Promise'] = given['Promise']
   // The servers are tried one by one, each with its own host and port.
   if (listed !== undefined) {
     delete clientConfig.host

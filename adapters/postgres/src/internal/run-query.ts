@@ -2,7 +2,7 @@ import { ConnectionLostError, OperationAbortedError, type OperationContext } fro
 import type { Clock, PoolMonitor } from '@lifeguard/core/adapter'
 import pg from 'pg'
 import type { QueryText, QueryValues } from '../query-types.js'
-import { PostgresQueryTimeoutError, PostgresReadOnlyError } from '../errors.js'
+import { PostgresQueryTimeoutError, PostgresReadOnlyError, PostgresRollbackError } from '../errors.js'
 import { afterCancel, cancelOnClient, noteStatementEnd, releaseAfterCancel } from './cancel-request.js'
 import type { StatementCancels } from './statement-cancels.js'
 import { activeStatement, whenDrained } from './end-client.js'
@@ -168,9 +168,17 @@ export function runStatement<R extends pg.QueryResultRow>(
       void cancelOnClient(client)
     }
     const failure = onError(error, text)
+    const state = client[clientState]
     // Closed when given back, and sent nothing more (a ROLLBACK would wait behind the stuck query), as a lost
     // connection; the caller still gets pg's own error.
-    if (stuck) client[clientState].broken = true
+    if (stuck) state.broken = true
+    else if (hasRowLimit(text) && !state.broken) {
+      // pg sends no Sync after it: a ROLLBACK or COMMIT sent next would wait for the server's ready message for
+      // good. Closed instead (the server rolls back), and so reported when released; the caller gets its error.
+      state.rowLimitFailed = true
+      state.broken = true
+      state.failure ??= new Error(portalLeftOpen)
+    }
     return failure
   }
   if (startedAt === undefined && !watched) return running.catch((error: unknown) => Promise.reject(failed(error)))
@@ -228,6 +236,17 @@ function finish(client: PooledClient, argument: ReleaseArgument, then: () => voi
 const portalLeftOpen = 'A query with a row limit (`rows`) failed, which leaves its session without a ready state, so its connection was closed.'
 const notReady = 'The server did not say it was ready after an error (the connection stalled), so the connection was closed.'
 
+// True when a text that left a transaction open had a `COMMIT` (or a `PREPARE`, which may be `PREPARE TRANSACTION`:
+// the safe side) before its last `BEGIN`: what ran before that may have been committed. (Statements before a
+// `BEGIN` in the same text otherwise join its transaction, and are rolled back with it.)
+function committedBeforeBegin(result: pg.QueryResult | readonly pg.QueryResult[]): boolean {
+  if (!Array.isArray(result)) return false
+  const results = result as readonly pg.QueryResult[]
+  let begin = results.length - 1
+  while (begin >= 0 && results[begin]?.command !== 'BEGIN' && results[begin]?.command !== 'START') begin--
+  return results.slice(0, Math.max(begin, 0)).some((each) => each.command === 'COMMIT' || each.command === 'PREPARE')
+}
+
 function hasRowLimit(text: QueryText): boolean {
   return typeof text === 'object' && text !== null && (text as { rows?: unknown }).rows !== undefined
 }
@@ -280,9 +299,16 @@ export function sendQuery<R extends pg.QueryResultRow>(
       releaseAfterFailure(client, text, error, monitor.clock, () => reject(failure))
       return
     }
+    if (inTransaction(client)) {
+      // Its text left a transaction open (`BEGIN; INSERT ...`): the connection is closed rather than handed to
+      // the next caller inside it, which rolls that work back. A success would say it took effect.
+      const failure = new PostgresRollbackError(pool, 'left-open', undefined, committedBeforeBegin(result))
+      if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
+      void afterCancel(client, new Error(leftOpen)).then((settled) => finish(client, settled, () => reject(failure)))
+      return
+    }
     if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, undefined)
-    // A lone `BEGIN` would otherwise hand an open transaction to the next caller of the pool.
-    releaseAfterCancel(client, inTransaction(client) ? new Error(leftOpen) : undefined)
+    releaseAfterCancel(client, undefined)
     resolve(result)
   }
   if (client[clientState].broken) {

@@ -39,3 +39,15 @@ export async function until(what: string, check: () => boolean, timeoutMillis = 
     await sleep(5)
   }
 }
+
+/**
+ * `promise`, or a rejection naming `what` when it has not settled within `millis` of real time: a bound on a
+ * hang (a test failure), never a timing check of the code under test.
+ */
+export function settlesWithin<T>(what: string, promise: Promise<T>, millis = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${millis} ms.`)), millis)
+  })
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer))
+}
