@@ -41,7 +41,8 @@ interface NodeBindings {
  * response. The context's `signal` aborts when the client goes away. The scope is disposed exactly once,
  * when the response has been sent (streamed bodies included) or, after a disconnect, when the middleware
  * below has settled. A disposal failure goes to the container's `onError` and never touches the response.
- * Works with Hono's ESM and CommonJS builds, on `@hono/node-server` and on fetch-style runtimes.
+ * Works with Hono's ESM and CommonJS builds, on `@hono/node-server`, and with `app.request()`; fetch-style
+ * runtimes need Node's APIs (`node:async_hooks`, see the README).
  *
  * @throws {InvalidOptionError} for a missing container or a bad option
  * @example
@@ -99,7 +100,14 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     echoHeaderOnWrite(outgoing, requestIdHeader, operation.requestId)
     // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect;
     // the connection's own for a pipelined response still waiting in line) ends it.
-    const onClose = (): void => operation.closed(sentInFull(outgoing))
+    const onClose = (): void => {
+      const finished = sentInFull(outgoing)
+      // node-server writes only once Hono has a response (`c.finalized`): sent in full before that, the
+      // response was written by the handler itself (on `c.env.outgoing`, returning `RESPONSE_ALREADY_SENT`),
+      // which may go on working: its scope waits for the chain to settle. (`timeout()`'s answer sets `c.res`.)
+      if (finished && !c.finalized) operation.finishedByHandler()
+      else operation.closed(finished)
+    }
     onResponseClose(incoming, outgoing, onClose)
     const downstream = operation.run(next)
     const answered = retryAfter === undefined ? downstream : downstream.then(() => mapError(c))
@@ -120,7 +128,7 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
           // above. Not a WebSocket upgrade's 101: Hono would rebuild it, which the runtimes refuse or which loses the socket.
           if (c.res.status !== 101 && !c.res.headers.has(requestIdHeader)) c.header(requestIdHeader, operation.requestId)
           operation.settled()
-          holdUntilSent(c, operation)
+          return holdUntilSent(c, operation)
         } catch (error) {
           // Whatever failed after the chain, the operation ends with it.
           operation.closed(true)

@@ -30,10 +30,16 @@ export interface RouteCall {
   readonly setHeader: (name: string, value: string) => void
 }
 
-/** A JSON body (with headers set the framework's own way), or a text body streamed chunk by chunk. */
-export type RouteReply = { readonly json: unknown; readonly status?: number; readonly headers?: Readonly<Record<string, string>> } | { readonly stream: AsyncIterable<string> }
+/**
+ * A JSON body (with headers set the framework's own way), a text body streamed chunk by chunk, or a status that
+ * carries no body (204, 304) with its headers.
+ */
+export type RouteReply =
+  | { readonly json: unknown; readonly status?: number; readonly headers?: Readonly<Record<string, string>> }
+  | { readonly stream: AsyncIterable<string> }
+  | { readonly empty: 204 | 304; readonly headers?: Readonly<Record<string, string>> }
 
-/** A GET route, with a path pattern every framework understands (`/items/:id`). */
+/** A GET route (which the framework also answers HEAD from), with a path pattern every framework understands (`/items/:id`). */
 export interface ConformanceRoute {
   readonly path: string
   /** May throw or reject: the framework's normal error handling must answer 500. */

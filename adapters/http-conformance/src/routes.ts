@@ -75,6 +75,22 @@ export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): Conf
       },
     },
     {
+      // A status that carries no body: a DELETE's or a PUT's answer, say.
+      path: '/no-content',
+      handle(call) {
+        probeOf(call)
+        return { empty: 204 }
+      },
+    },
+    {
+      // A conditional GET answered from a cache validator: the client's copy is current.
+      path: '/not-modified',
+      handle(call) {
+        probeOf(call)
+        return { empty: 304, headers: { ETag: '"v1"', 'Cache-Control': 'no-cache' } }
+      },
+    },
+    {
       path: '/throw',
       async handle(call) {
         probeOf(call)

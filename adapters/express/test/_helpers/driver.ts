@@ -37,6 +37,9 @@ export const expressDriver: FrameworkDriver = {
         if ('stream' in reply) {
           res.type('text/plain')
           await pipeline(Readable.from(reply.stream), res)
+        } else if ('empty' in reply) {
+          if (reply.headers !== undefined) res.set(reply.headers)
+          res.status(reply.empty).end()
         } else {
           if (reply.headers !== undefined) res.set(reply.headers)
           res.status(reply.status ?? 200).json(reply.json)

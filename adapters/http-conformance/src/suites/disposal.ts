@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { FrameworkDriver } from '../driver.js'
-import type { Probe } from '../fixture.js'
+import type { Probe, ScopeRecord } from '../fixture.js'
 import { Harness } from '../harness.js'
 import { delay, Signals, waitFor } from '../wait.js'
 
@@ -17,6 +17,16 @@ async function disposedOnce(harness: Harness, requestId: string): Promise<Probe>
   assert.is(probe.disposeCalls, 1, 'dispose() called once')
   assert.ok(probe.context.disposed)
   return probe
+}
+
+// One scope for the request, given back through one call to its operation's dispose(): also where no route
+// ran to resolve a probe.
+async function oneScopeDisposedOnce(record: ScopeRecord, requestId: string): Promise<void> {
+  await waitFor(`a scope of ${requestId} created and disposed`, () => record.disposed)
+  // A second scope or a second dispose() would come after the first: give them room to show up.
+  await delay(20)
+  assert.is(record.created, 1, 'one scope')
+  assert.is(record.disposeCalls, 1, 'dispose() called once')
 }
 
 /** The scope is given back exactly once, however the request ends. */
@@ -188,11 +198,33 @@ export function disposalSuite(driver: FrameworkDriver): void {
   })
 
   test('a request no route matched still gets a scope, and gives it back', async () => {
-    const response = await harness.get('/no/such/route')
+    const record = harness.fixture.watchScopes('unmatched-1')
+    const response = await harness.get('/no/such/route', { requestId: 'unmatched-1' })
     assert.is(response.status, 404)
     await response.arrayBuffer()
+    await oneScopeDisposedOnce(record, 'unmatched-1')
     await waitFor('every scope disposed', () => harness.fixture.container.openScopes === 0)
   })
+
+  // Read off the wire: `fetch` drops a body after these, so it would not show one sent by mistake.
+  const withoutBody = [
+    ['a HEAD request to a route with a body', 'HEAD', '/ok', 200],
+    ['a 204 response', 'GET', '/no-content', 204],
+    ['a 304 response (with its ETag)', 'GET', '/not-modified', 304],
+  ] as const
+  for (const [what, method, path, status] of withoutBody) {
+    test(`${what}: one scope, disposed once, and no body`, async () => {
+      const requestId = `no-body-${method}-${status}`
+      const record = harness.fixture.watchScopes(requestId)
+      const { head, body } = await harness.exchange(method, path, requestId)
+      assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `))
+      assert.match(head.toLowerCase(), `\r\nx-request-id: ${requestId.toLowerCase()}`)
+      if (status === 304) assert.match(head.toLowerCase(), '\r\netag: "v1"')
+      assert.is(body.toString('latin1'), '', 'nothing after the headers')
+      await disposedOnce(harness, requestId)
+      await oneScopeDisposedOnce(record, requestId)
+    })
+  }
 
   test.run()
 }

@@ -29,6 +29,10 @@ export const koaDriver: FrameworkDriver = {
         if ('stream' in reply) {
           ctx.type = 'text/plain'
           ctx.body = Readable.from(reply.stream)
+        } else if ('empty' in reply) {
+          // Koa sends no body for these, and drops one set.
+          ctx.status = reply.empty
+          if (reply.headers !== undefined) ctx.set(reply.headers)
         } else {
           ctx.status = reply.status ?? 200
           if (reply.headers !== undefined) ctx.set(reply.headers)

@@ -1,0 +1,77 @@
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ServerResponse } from 'node:http'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import { createServiceContainer } from '@lifeguard/core'
+import { Deferred, delay } from '@lifeguard/http-conformance'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { lifeguard } from '../src/index.js'
+import { listen, quietApp } from './_helpers/driver.js'
+
+// A handler may write the Node response itself (`c.env.outgoing`) and return `RESPONSE_ALREADY_SENT`: the
+// response is sent in full while the handler still runs.
+const test = suite('Hono on @hono/node-server: a handler that sends the response itself')
+
+test('keeps its scope until it returns, not only until its response has finished', async () => {
+  let disposeCount = 0
+  let disposeCalls = 0
+  const disposed = new Deferred()
+  const container = createServiceContainer().scoped('audit', () => ({ lines: [] as string[] }), {
+    dispose: () => {
+      disposeCount++
+      disposed.resolve()
+    },
+  })
+  const responseClosed = new Deferred()
+  const goOn = new Deferred()
+  const handlerDone = new Deferred<string>()
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  app.get('/export', async (c) => {
+    const context = c.var.lifeguard
+    const audit = context.get<{ lines: string[] }>('audit')
+    // Counts the adapter's calls: core's dispose() is idempotent, so the disposer alone could hide a second one.
+    const dispose = context.dispose.bind(context)
+    context.dispose = () => {
+      disposeCalls++
+      return dispose()
+    }
+    const outgoing = (c.env as { outgoing: ServerResponse }).outgoing
+    outgoing.once('close', () => responseClosed.resolve())
+    outgoing.writeHead(200, { 'content-type': 'text/csv' })
+    await pipeline(Readable.from(['id,total\n', '1,20\n']), outgoing)
+    // Work after the answer (an audit row, say): its services are still there.
+    await goOn.promise
+    try {
+      audit.lines.push('exported')
+      handlerDone.resolve(`disposed: ${c.var.lifeguard.disposed}, ${c.var.lifeguard.get<{ lines: string[] }>('audit').lines.join()}`)
+    } catch (error) {
+      handlerDone.resolve((error as Error).name)
+    }
+    return RESPONSE_ALREADY_SENT
+  })
+  const server = await listen(app)
+  try {
+    const response = await fetch(`${server.url}/export`)
+    assert.is(response.status, 200)
+    assert.is(await response.text(), 'id,total\n1,20\n')
+    // Before the fix the scope was disposed when the response closed, under the running handler.
+    await responseClosed.within('the response to close')
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.is(disposeCalls, 0, 'not disposed while the handler still runs')
+    goOn.resolve()
+    assert.is(await handlerDone.within('the handler to finish'), 'disposed: false, exported')
+    await disposed.within('the scope to be disposed once the handler returned')
+    // A second disposal would come after the first: give it room to show up.
+    await delay(20)
+    assert.is(disposeCount, 1)
+    assert.is(disposeCalls, 1, 'dispose() called once')
+    assert.is(container.openScopes, 0)
+  } finally {
+    await server.close()
+    await container.dispose()
+  }
+})
+
+test.run()
