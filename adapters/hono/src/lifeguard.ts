@@ -97,15 +97,19 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     // header API and the request's signal would each build an object per request.
     operation = new HttpOperation(settings, name, incoming.headers[requestIdHeader])
     c.set('lifeguard', operation.context)
-    echoHeaderOnWrite(outgoing, requestIdHeader, operation.requestId)
+    // node-server writes the response once Hono has one (`c.finalized`): a head written before that was the
+    // handler's own (on `c.env.outgoing`, returning `RESPONSE_ALREADY_SENT`), and the handler, or a middleware
+    // below this one, may go on working after it. (`timeout()`'s answer sets `c.res`: written by node-server.)
+    let writtenByHandler = false
+    echoHeaderOnWrite(outgoing, requestIdHeader, operation.requestId, () => {
+      if (!c.finalized) writtenByHandler = true
+    })
     // The response is written once the chain has settled: 'close' (after 'finish', or alone on a disconnect;
-    // the connection's own for a pipelined response still waiting in line) ends it.
+    // the connection's own for a pipelined response still waiting in line) ends it. One the handler wrote
+    // leaves the scope to the chain's end.
     const onClose = (): void => {
       const finished = sentInFull(outgoing)
-      // node-server writes only once Hono has a response (`c.finalized`): sent in full before that, the
-      // response was written by the handler itself (on `c.env.outgoing`, returning `RESPONSE_ALREADY_SENT`),
-      // which may go on working: its scope waits for the chain to settle. (`timeout()`'s answer sets `c.res`.)
-      if (finished && !c.finalized) operation.finishedByHandler()
+      if (finished && writtenByHandler) operation.finishedByHandler()
       else operation.closed(finished)
     }
     onResponseClose(incoming, outgoing, onClose)

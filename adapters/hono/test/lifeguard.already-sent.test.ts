@@ -74,4 +74,57 @@ test('keeps its scope until it returns, not only until its response has finished
   }
 })
 
+test('keeps its scope for a middleware below that works on after the handler answered and returned', async () => {
+  let disposeCount = 0
+  const disposed = new Deferred()
+  const container = createServiceContainer().scoped('audit', () => ({ lines: [] as string[] }), {
+    dispose: () => {
+      disposeCount++
+      disposed.resolve()
+    },
+  })
+  const responseClosed = new Deferred()
+  const goOn = new Deferred()
+  const middlewareDone = new Deferred<string>()
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  // A unit of work that ends after the handler: it commits once the handler has returned.
+  app.use(async (c, next) => {
+    await next()
+    await goOn.promise
+    try {
+      c.var.lifeguard.get<{ lines: string[] }>('audit').lines.push('committed')
+      middlewareDone.resolve(`disposed: ${c.var.lifeguard.disposed}`)
+    } catch (error) {
+      middlewareDone.resolve((error as Error).name)
+    }
+  })
+  app.get('/export', async (c) => {
+    // Answered after an await and returned at once: Hono has its response (RESPONSE_ALREADY_SENT) before the
+    // Node response closes.
+    await Promise.resolve()
+    const outgoing = (c.env as { outgoing: ServerResponse }).outgoing
+    outgoing.once('close', () => responseClosed.resolve())
+    outgoing.writeHead(200, { 'content-type': 'text/plain' })
+    outgoing.end('done')
+    return RESPONSE_ALREADY_SENT
+  })
+  const server = await listen(app)
+  try {
+    const response = await fetch(`${server.url}/export`)
+    assert.is(await response.text(), 'done')
+    await responseClosed.within('the response to close')
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.is(disposeCount, 0, 'not disposed while the middleware below still works')
+    goOn.resolve()
+    assert.is(await middlewareDone.within('the middleware to finish'), 'disposed: false')
+    await disposed.within('the scope to be disposed once the chain settled')
+    assert.is(disposeCount, 1)
+    assert.is(container.openScopes, 0)
+  } finally {
+    await server.close()
+    await container.dispose()
+  }
+})
+
 test.run()

@@ -26,10 +26,12 @@ type WriteHead = (this: HeaderWritingResponse, statusCode: number, reason?: unkn
  * responses that have a hidden class each (Express's): there the own `writeHead` cost far more than it saved.
  *
  * @param name - the header name, lower-case
+ * @param writing - called as the head is written (each `writeHead()` call), before it is: when, tells the
+ *   adapter who wrote the response (a handler on the Node response, or the framework after the chain)
  * @example
  * echoHeaderOnWrite(res, settings.requestIdHeader, operation.requestId)
  */
-export function echoHeaderOnWrite(nodeResponse: ServerResponse | Http2ServerResponse, name: string, value: string): void {
+export function echoHeaderOnWrite(nodeResponse: ServerResponse | Http2ServerResponse, name: string, value: string, writing?: () => void): void {
   const response = nodeResponse as unknown as HeaderWritingResponse
   const writeHead = response.writeHead as WriteHead
   // An own property: `end()` and `flushHeaders()` call `this.writeHead`, and wrappers installed later
@@ -41,6 +43,7 @@ export function echoHeaderOnWrite(nodeResponse: ServerResponse | Http2ServerResp
       headers ??= reason
       reason = undefined
     }
+    writing?.()
     if (!this.headersSent && !this.hasHeader(name)) headers = withHeader(this, headers, name, value)
     return writeHead.call(this, statusCode, reason, headers)
   } as HeaderWritingResponse['writeHead']

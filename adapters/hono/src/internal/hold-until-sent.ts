@@ -49,8 +49,9 @@ function answer(c: Context, operation: HttpOperation, start: BodyStart): void {
     }
     const bytes = joined(start.chunks)
     const headers = new Headers(response.headers)
-    // A length the handler set stays: it is the handler's word on its body.
-    if (!headers.has('content-length')) headers.set('content-length', String(bytes.byteLength))
+    // The length of the bytes at hand, also over one the handler set: a wrong one would cut the body short or
+    // leave the client waiting.
+    headers.set('content-length', String(bytes.byteLength))
     replaceResponse(c, new Response(bytes, { status: response.status, statusText: response.statusText, headers }))
   } catch (error) {
     operation.closed(true)
