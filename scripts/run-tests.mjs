@@ -119,6 +119,19 @@ function totals(output) {
   return { total: number('Total'), passed: number('Passed'), skipped: number('Skipped'), found: /^\s*Total:/m.test(text) }
 }
 
+// Suites some of whose tests neither passed nor failed: uvu drops the error of a `before` hook that throws (the
+// suite's tests are counted, none runs, nothing is printed), so the failure would come without a word.
+function silentSuites(output) {
+  const silent = []
+  for (const line of strip(output).split('\n')) {
+    const match = /^\s*(.+?)\s+[•✘\s]*\((\d+) \/ (\d+)\)\s*$/.exec(line)
+    if (match === null) continue
+    const failedTests = (line.match(/✘/g) ?? []).length
+    if (Number(match[3]) - Number(match[2]) > failedTests) silent.push(match[1].trim())
+  }
+  return silent
+}
+
 let passed = 0
 let failed = 0
 let skipped = 0
@@ -161,6 +174,8 @@ if (exitCode === 0) {
     // uvu's Total counts the tests that ran (skipped ones apart), so failed = Total - Passed.
     let packageFailed = Math.max(0, t.total - t.passed)
     if (result.code !== 0 && packageFailed === 0) packageFailed = 1 // crashed before or after its summary
+    const silent = silentSuites(result.output)
+    if (silent.length > 0) console.error(`${workspace.name}: tests that did not run, with no error printed (a \`before\` hook that threw? uvu drops its error) in: ${silent.join(', ')}`)
     if (result.timedOut) {
       console.error(`${workspace.name} ran past ${packageLimitMillis / 60_000} minutes (a handle left open?): stopped, counted as a failure.`)
       packageFailed = Math.max(packageFailed, 1)
