@@ -311,16 +311,21 @@ export class PoolEventHub {
   dispatch<E extends PoolEventName>(event: E, full: PoolEventMap[E]): void {
     const list = this.#listeners[event] as Listener<E>[]
     if (list.length === 0) return
-    for (const listener of list.length === 1 ? list : list.slice()) {
-      try {
-        const result = listener(full)
-        // `null` too is a return value, not a failure (`null.then` would throw).
-        if (typeof result === 'object' && result !== null && typeof (result as Promise<unknown>).then === 'function') {
-          ;(result as Promise<unknown>).then(undefined, (error: unknown) => this.#listenerFailed(event, error))
-        }
-      } catch (error) {
-        this.#listenerFailed(event, error)
+    // A listener added meanwhile hears from the next event on: the list is copied, unless it holds one listener
+    // (the common case, and no copy), which is called alone.
+    if (list.length === 1) return this.#deliver(event, list[0] as Listener<E>, full)
+    for (const listener of list.slice()) this.#deliver(event, listener, full)
+  }
+
+  #deliver<E extends PoolEventName>(event: E, listener: Listener<E>, full: PoolEventMap[E]): void {
+    try {
+      const result = listener(full)
+      // `null` too is a return value, not a failure (`null.then` would throw).
+      if (typeof result === 'object' && result !== null && typeof (result as Promise<unknown>).then === 'function') {
+        ;(result as Promise<unknown>).then(undefined, (error: unknown) => this.#listenerFailed(event, error))
       }
+    } catch (error) {
+      this.#listenerFailed(event, error)
     }
   }
 

@@ -1,6 +1,7 @@
 import { PoolNotFoundError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
 import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
 import { checkOption, poolNameRule, shownName } from './options.js'
+import { redactText } from './redact.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
 
 /** What `registry.warmup()` did for every pool. */
@@ -278,10 +279,17 @@ function isRegistryListener(value: unknown): boolean {
   return (added === undefined || typeof added === 'function') && (removed === undefined || typeof removed === 'function')
 }
 
+// A listener that throws, or returns a promise that rejects (an async one), becomes a process warning: never a
+// failed registration, nor an unhandled rejection. Its message may quote what it handled (a connection string).
 function notify(listener: RegistryListener, event: 'added' | 'removed', pool: ManagedPool): void {
+  const failed = (error: unknown): void => {
+    const message = redactText(error instanceof Error ? error.message : String(error))
+    process.emitWarning(`A pool registry listener failed on '${event}' for pool '${pool.name}': ${message}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
+  }
   try {
-    listener[event]?.(pool)
+    const result: unknown = listener[event]?.(pool)
+    if (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') (result as PromiseLike<unknown>).then(undefined, failed)
   } catch (error) {
-    process.emitWarning(`A pool registry listener failed on '${event}' for pool '${pool.name}': ${error instanceof Error ? error.message : String(error)}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
+    failed(error)
   }
 }

@@ -142,7 +142,8 @@ export class PoolStats {
       ...live,
       errors: this.errors,
       avgResponseTime: this.useTime.mean,
-      created: this.created,
+      // A copy: a caller that changes its snapshot's date must not move the pool's own.
+      created: new Date(this.created.getTime()),
       timeouts: this.timeouts,
       rejectedRequests: this.rejectedRequests,
       abandonedWaits: this.abandonedWaits,

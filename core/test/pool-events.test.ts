@@ -16,6 +16,25 @@ hub('calls every listener of an event, in order, with pool and kind filled in', 
   assert.equal(seen, ['first orders postgres 7', 'second 12'])
 })
 
+hub('a listener added while an event is delivered hears from the next event on, with one listener or several', () => {
+  for (const before of [1, 2]) {
+    const events = new PoolEventHub('orders', 'postgres')
+    const seen: string[] = []
+    let armed = 0
+    // A listener that arms another on each event: called with the event that armed it, it would arm for good.
+    const arm = (): void => {
+      armed++
+      if (armed > 10) throw new Error('armed in a loop')
+      events.on('connect', (e) => void seen.push(`armed ${e.connectionId}`))
+    }
+    events.on('connect', arm)
+    if (before === 2) events.on('connect', () => undefined)
+    events.emit('connect', { connectionId: 1, createMillis: 1 })
+    assert.equal(seen, [], `${before} listener(s): the new one is not called with the event that added it`)
+    assert.is(armed, 1)
+  }
+})
+
 hub('takes the on* listeners of the events option, one set or several', () => {
   const seen: string[] = []
   const events = new PoolEventHub('orders', 'postgres', [

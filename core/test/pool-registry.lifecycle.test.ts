@@ -297,6 +297,26 @@ lifecycle('a failing listener becomes a process warning and never breaks registr
   assert.is(warnings[0]?.message, "A pool registry listener failed on 'added' for pool 'orders': plugin bug")
 })
 
+lifecycle('an async listener that rejects becomes a process warning too, with no password in it', async () => {
+  const registry = createPoolRegistry()
+  const warnings = await captureWarnings(async () => {
+    registry.subscribe({
+      added: async () => {
+        await turn()
+        throw new Error('could not reach postgres://app:hunter2@db.internal/orders')
+      },
+    })
+    registry.register(new FakePool('orders'))
+    await turn()
+    await turn()
+  })
+  assert.ok(registry.has('orders'))
+  assert.is(warnings.length, 1, 'reported, not left as an unhandled rejection')
+  assert.is(warnings[0]?.code, 'LIFEGUARD_LISTENER_FAILED')
+  assert.match(warnings[0]?.message ?? '', "A pool registry listener failed on 'added' for pool 'orders': could not reach postgres://")
+  assert.not.match(warnings[0]?.message ?? '', 'hunter2')
+})
+
 lifecycle('close refuses a timeout a Node.js timer cannot honour, before any pool closes', async () => {
   const registry = createPoolRegistry()
   const orders = registry.register(new FakePool('orders'))

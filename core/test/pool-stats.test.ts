@@ -75,6 +75,21 @@ stats('lastUsed follows the latest checkout or release', async () => {
   assert.is((pool.snapshot(live).lastUsed as Date).getTime(), pool.created.getTime() + 8)
 })
 
+stats('a snapshot\'s dates are its own: changing them moves neither created nor later lastUsed', async () => {
+  const clock = new ManualClock()
+  const pool = new PoolStats({ clock })
+  const created = pool.created.getTime()
+  const first = pool.snapshot(live)
+  // A dashboard formatting its copy in place.
+  first.created.setFullYear(2000)
+  await clock.advance(5)
+  pool.recordWait(0)
+  const second = pool.snapshot(live)
+  assert.is(second.created.getTime(), created)
+  assert.is(pool.created.getTime(), created)
+  assert.is((second.lastUsed as Date).getTime(), created + 5)
+})
+
 stats('counts errors and keeps the last message with the secrets removed', () => {
   const pool = new PoolStats({ secrets: [password] })
   const safe = pool.recordError(new Error(`password authentication failed: ${password}`))
