@@ -62,7 +62,10 @@ export class PostgresReadOnlyError extends LifeguardError {
 }
 
 /** What rolled a transaction back: see `PostgresRollbackError.reason`. */
-export type RollbackReason = 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn' | 'ran-after-rollback' | 'left-open'
+export type RollbackReason = 'statement-failed' | 'query-timeout' | 'rolled-back-in-fn' | 'ran-after-rollback' | 'maybe-prepared' | 'failed-after-commit' | 'left-open'
+
+// Reasons that always mean something may have taken effect.
+const tookEffect: ReadonlySet<RollbackReason> = new Set(['ran-after-rollback', 'maybe-prepared', 'failed-after-commit'])
 
 // Per reason: what could not be done, why, what may have taken effect anyway (when `mayHaveCommitted`), and advice.
 const rollbackReasons: Record<RollbackReason, readonly [action: string, why: string, ranOutside?: string, advice?: string]> = {
@@ -74,20 +77,32 @@ const rollbackReasons: Record<RollbackReason, readonly [action: string, why: str
     'It was rolled back by a `ROLLBACK` in `fn`',
     'the statements after that `ROLLBACK` in the same query text ran outside it, each committed on its own, and may have taken effect',
   ],
+  'maybe-prepared': [
+    'commit the transaction',
+    'It ended in a `ROLLBACK` in `fn` followed by a `PREPARE` in the same query text, and the server tags `ROLLBACK TO SAVEPOINT` as it tags `ROLLBACK`',
+    'it may have been prepared by a `PREPARE TRANSACTION` rather than rolled back (see `pg_prepared_xacts`: `COMMIT PREPARED` or `ROLLBACK PREPARED` is yours to send), or the statements after that `ROLLBACK` ran outside it and may have taken effect',
+  ],
+  'failed-after-commit': [
+    'complete the transaction',
+    'A statement of `fn` failed (and the error was caught inside the transaction) after a `COMMIT` or `PREPARE` earlier in the same query text',
+    'the transaction may have taken effect: committed by that `COMMIT`, or prepared by a `PREPARE TRANSACTION` (see `pg_prepared_xacts`)',
+  ],
   'left-open': [
     'run a query',
     'It left a transaction open (a `BEGIN` without `COMMIT`), so that transaction was rolled back and the connection closed',
-    'statements of its text that a `COMMIT` ended before that `BEGIN` may have taken effect',
+    'its text also had a `COMMIT` (before that `BEGIN`, or a `COMMIT AND CHAIN`, which began it) or a `PREPARE` (maybe `PREPARE TRANSACTION`), so statements before that may have taken effect',
     'Use transaction() for multi-statement work',
   ],
 }
 
 /**
- * A transaction was rolled back where its caller expected it to commit, and so did not take effect.
+ * A transaction did not end as its caller expected: it was rolled back where it was to commit (and did not take
+ * effect), or `fn`'s own statements ended it in a way that may have taken effect (`mayHaveCommitted`).
  * `transaction()`: the server answered `COMMIT` with `ROLLBACK` (a statement failed and `fn` went on, having
  * caught that error; pg reports this `COMMIT` as a success, `transaction()` does not), a statement ran past
- * `query_timeout`, or `fn` sent `ROLLBACK` itself. A single `query()`: its text left a transaction open
- * (`BEGIN; INSERT ...`), so its connection was closed and the server rolled it back.
+ * `query_timeout`, `fn` sent `ROLLBACK` itself, or a text of `fn` failed after its own `COMMIT`. A single
+ * `query()`: its text left a transaction open (`BEGIN; INSERT ...`), so its connection was closed and the server
+ * rolled it back.
  */
 export class PostgresRollbackError extends LifeguardError {
   /** Always `'PostgresRollbackError'`. */
@@ -97,25 +112,30 @@ export class PostgresRollbackError extends LifeguardError {
   /** The pool's name. */
   readonly pool: string
   /**
-   * False when nothing took effect: the server rolled the whole of it back. True when statements ran outside
-   * the transaction and may have committed on their own: after `fn`'s `ROLLBACK` in the same text
-   * (`'ran-after-rollback'`), or before the `BEGIN` a single query left open, ended by a `COMMIT` in its text.
+   * False when nothing took effect: the server rolled the whole of it back. True when something may have: statements
+   * after `fn`'s `ROLLBACK` in the same text ran outside the transaction (`'ran-after-rollback'`), a `PREPARE` after
+   * that `ROLLBACK` may have prepared it (`'maybe-prepared'`), a `COMMIT` or `PREPARE` in a text of `fn` ended it
+   * before a statement of that text failed (`'failed-after-commit'`), or a single query left a transaction open
+   * after a `COMMIT` or `PREPARE` in its text (`'left-open'`, also for `COMMIT AND CHAIN`).
    */
   readonly mayHaveCommitted: boolean
   /**
    * What rolled it back: a statement that failed (its error is the `cause`: a retry loop reads
    * `error.cause instanceof pg.DatabaseError && error.cause.code === '40001'`), one past `query_timeout`,
    * `fn`'s own `ROLLBACK` (`'ran-after-rollback'` when statements after it in the same text ran outside the
-   * transaction), or a single query that left a transaction open (`'left-open'`).
+   * transaction, `'maybe-prepared'` when a `PREPARE` did), or a single query that left a transaction open
+   * (`'left-open'`). `'failed-after-commit'`: nothing rolled it back; a `COMMIT` (or `PREPARE`) of `fn` ended it,
+   * then a statement after it in the same text failed (its error is the `cause`).
    */
   readonly reason: RollbackReason
 
   /**
    * @param why - what rolled it back (default: a statement that failed)
    * @param cause - the error of the statement that failed, when one did
-   * @param mayHaveCommitted - whether statements outside the transaction ran (default: only for `'ran-after-rollback'`)
+   * @param mayHaveCommitted - whether something may have taken effect (default: true for `'ran-after-rollback'`,
+   *   `'maybe-prepared'` and `'failed-after-commit'`)
    */
-  constructor(pool: string, why: RollbackReason = 'statement-failed', cause?: unknown, mayHaveCommitted = why === 'ran-after-rollback') {
+  constructor(pool: string, why: RollbackReason = 'statement-failed', cause?: unknown, mayHaveCommitted = tookEffect.has(why)) {
     const [action, reason, ranOutside, advice] = rollbackReasons[why]
     const outcome = mayHaveCommitted ? `; ${ranOutside ?? 'statements outside it may have taken effect'}` : ', so none of it took effect'
     super('ERR_POSTGRES_ROLLED_BACK', `Could not ${action} on pool '${pool}'. ${reason}${outcome}.${advice === undefined ? '' : ` ${advice}.`}`, cause === undefined ? undefined : { cause })

@@ -84,7 +84,11 @@ export class PostgresHandle implements AsyncDisposable {
    *   whole transaction) unless it failed during `COMMIT`
    * @throws {PostgresRollbackError} when the server answered `COMMIT` with `ROLLBACK`: a statement in `fn` failed
    *   and `fn` caught it, so the server had aborted the transaction; or `fn` ended it with a `ROLLBACK` of its own.
-   *   (`fn`'s own `COMMIT` or `PREPARE TRANSACTION` ends it too, and `transaction()` resolves.)
+   *   (`fn`'s own `COMMIT` or `PREPARE TRANSACTION` ends it too, and `transaction()` resolves.) `mayHaveCommitted`
+   *   is true when it may have taken effect: a statement `fn` caught failed after a `COMMIT` or `PREPARE` in the
+   *   same text (`'failed-after-commit'`), statements followed `fn`'s `ROLLBACK` in the same text
+   *   (`'ran-after-rollback'`), or a `PREPARE` did (`'maybe-prepared'`: after `ROLLBACK TO SAVEPOINT`, it may be a
+   *   `PREPARE TRANSACTION` that prepared the transaction).
    * @example
    * const id = await context.postgres.transaction(async (tx) => {
    *   const { rows } = await tx.query('INSERT INTO orders (total) VALUES ($1) RETURNING id', [total])
@@ -123,25 +127,33 @@ export class PostgresHandle implements AsyncDisposable {
       // An operation that aborted (a deadline that passed, a client gone) wants none of it.
       if (context?.aborted) throw new OperationAbortedError(`commit the transaction on pool '${core.name}'`, { cause: context.signal.reason })
       const state = client[clientState]
-      // A statement with a row limit failed and `fn` caught it: the server had aborted the transaction, and the
-      // session takes no COMMIT (see `ClientState.rowLimitFailed`).
+      // A text of `fn` ended the transaction with a `COMMIT` (or a `PREPARE`, maybe `PREPARE TRANSACTION`) and then
+      // failed, and `fn` caught its error (`COMMIT; SELECT 1/0`): what follows (a failure, a timeout, a lost
+      // connection) came after the transaction took effect, so that is what is said first.
+      const committed = tx.failedAfterCommit
+      if (committed !== undefined) throw new PostgresRollbackError(core.name, 'failed-after-commit', committed.failure, true)
+      // A statement ran past query_timeout and `fn` caught it: it may have finished before its cancel landed,
+      // but its error said the transaction rolls back, so it does. (Checked before a broken connection: the
+      // cancel's answer to a statement with a row limit ends the connection, for the same reason.)
+      if (state.timedOut) throw new PostgresRollbackError(core.name, 'query-timeout', tx.firstFailure)
+      // The server refused a statement with a row limit and `fn` caught it: the server had aborted the transaction,
+      // and the session takes no COMMIT (see `ClientState.rowLimitFailed`).
       if (state.rowLimitFailed) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure)
       // Lost meanwhile (a statement that `fn` caught met it): the server has rolled back, and a COMMIT sent now
       // would fail as if it might have committed.
       if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', false, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
-      // A statement ran past query_timeout and `fn` caught it: it may have finished before its cancel landed,
-      // but its error said the transaction rolls back, so it does.
-      if (state.timedOut) throw new PostgresRollbackError(core.name, 'query-timeout', tx.firstFailure)
       // `fn` ended it with a statement of its own. Its COMMIT stands (a COMMIT now would only draw the server's
       // warning), and so does its PREPARE TRANSACTION: the transaction is prepared, and COMMIT PREPARED or ROLLBACK
       // PREPARED is the caller's to send. After its ROLLBACK nothing was committed, unless statements after it in
-      // the same text ran outside the transaction; a statement that failed ending it (a refused COMMIT or PREPARE
-      // TRANSACTION) rolled it back.
+      // the same text ran outside the transaction, or a PREPARE after it may have prepared the transaction (the
+      // server tags ROLLBACK TO SAVEPOINT as ROLLBACK); a statement that failed ending it (a refused COMMIT or
+      // PREPARE TRANSACTION) rolled it back.
       if (endedByStatement(client)) {
         if (tx.endedWith === 'COMMIT' || tx.endedWith === 'PREPARE') {
           if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
           return result
         }
+        if (tx.preparedAfterEnd) throw new PostgresRollbackError(core.name, 'maybe-prepared')
         if (tx.ranAfterEnd) throw new PostgresRollbackError(core.name, 'ran-after-rollback')
         const failed = tx.commitRefused || (tx.endedWith === undefined && tx.firstFailure !== undefined)
         throw failed ? new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure) : new PostgresRollbackError(core.name, 'rolled-back-in-fn')
@@ -265,7 +277,8 @@ export class PostgresHandle implements AsyncDisposable {
 async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, close = false): Promise<void> {
   const state = client[clientState]
   // A lost connection has nothing to roll back (the server already did): just close it. (A statement that
-  // found it lost marked it broken: see `statementError`.)
+  // found it lost marked it broken: see `statementError`; so did the server refusing a statement with a row
+  // limit, whose session would never take the ROLLBACK: see `watchRowLimitFailure`.)
   if (state.broken) return client.release(state.failure ?? true)
   // A statement past query_timeout may still run, its cancel unanswered (a server gone silent): a ROLLBACK would
   // queue behind it for good. The connection is closed instead, as it would be anyway (see `ClientState.timedOut`),

@@ -7,6 +7,7 @@ import { clientState, transactionStatus, type PooledClient } from './internal/po
 import { abortedStatementError, runStatement, statementError } from './internal/run-query.js'
 import { isQueryText, isSubmittable, notAQuery, submittableRefused } from './internal/query-text.js'
 import { sqlOperationName } from './internal/sql-operation-name.js'
+import { completedCommands, endsTransaction } from './internal/taken-statement.js'
 import { finishTransaction } from './internal/symbols.js'
 
 /** How `transaction()` begins: `BEGIN ISOLATION LEVEL ... READ ONLY`. */
@@ -41,6 +42,11 @@ export class PostgresTransaction {
   #commitRefused = false
   // True when statements ran after that end in the same text (`ROLLBACK; INSERT ...`), outside the transaction.
   #ranAfterEnd = false
+  // True when a `PREPARE` came after that `ROLLBACK` in the same text: `ROLLBACK TO SAVEPOINT s; PREPARE
+  // TRANSACTION 'g'` (the server tags both ROLLBACK) prepared the transaction.
+  #preparedAfterEnd = false
+  // The error of a text that completed a `COMMIT` (or a `PREPARE`) before it failed (`COMMIT; SELECT 1/0`).
+  #failedAfterCommit: { readonly failure: unknown } | undefined
   // The first statement that failed in it (a `40001` the callback caught, say): why a COMMIT rolls back.
   #firstFailure: unknown
 
@@ -69,9 +75,11 @@ export class PostgresTransaction {
    * @throws {InvalidOptionError} for anything but SQL text or a query config: a cursor or stream runs on a
    *   client from `connect()`, in a transaction begun on it
    * @throws {DisposedError} once the transaction has finished (also by a statement of the callback: `ROLLBACK`,
-   *   `COMMIT`, `PREPARE TRANSACTION`, or a failed one with a row limit), or when its operation ended while it ran
+   *   `COMMIT`, `PREPARE TRANSACTION`, or one with a row limit, a truthy `rows`, that the server refused), or when its
+   *   operation ended while it ran
    * @throws {OperationAbortedError} when its operation aborted before or while it ran (the transaction rolls back)
-   * @throws {ConnectionLostError} when the connection failed (the server rolls the transaction back)
+   * @throws {ConnectionLostError} when the connection failed (the server rolls the transaction back), also when it
+   *   was queued behind a statement with a row limit that the server refused (that connection is ended at once)
    * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled; the transaction rolls back)
    * @example
    * await tx.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [amount, from])
@@ -81,7 +89,7 @@ export class PostgresTransaction {
     // A statement of the callback ended the transaction (`ROLLBACK`, `COMMIT`): what follows would run outside
     // it, each statement committed on its own, while `transaction()` reports the whole as failed.
     if (endedByStatement(this.#client)) return Promise.reject(endedError(this.#pool))
-    // It would wait for the server's ready message for good (see `ClientState.rowLimitFailed`).
+    // Its connection was ended: the server refused a statement with a row limit (see `ClientState.rowLimitFailed`).
     if (this.#client[clientState].rowLimitFailed) return Promise.reject(rowLimitFailedError(this.#pool))
     if (!isQueryText(text)) return Promise.reject(notAQuery())
     // It would never settle: the transaction would neither commit nor give its connection back.
@@ -90,11 +98,12 @@ export class PostgresTransaction {
     }
     const context = this.#context
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
-    return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent) => this.#failure(error, sent), this.#cancels, context).then((result) => {
+    return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent, taken) => this.#failure(error, sent, taken), this.#cancels, context).then((result) => {
       const ending = endedByStatement(this.#client) ? endingCommand(result) : undefined
       if (ending !== undefined) {
         this.#endedWith = ending.command
         this.#ranAfterEnd = ending.followedBy > 0
+        this.#preparedAfterEnd = ending.preparedAfter
         // A COMMIT (or PREPARE TRANSACTION) the server answered with ROLLBACK: a statement had failed before it
         // (and `fn` caught that).
         const sent = sqlOperationName(text)
@@ -104,9 +113,11 @@ export class PostgresTransaction {
     })
   }
 
-  #failure(error: unknown, text: QueryText): unknown {
+  #failure(error: unknown, text: QueryText, taken: object | undefined): unknown {
     const failure = this.#describeFailure(error, text)
     this.#firstFailure ??= failure
+    // Its text ended the transaction before the statement that failed: the transaction took effect (or may have).
+    if (taken !== undefined && this.#failedAfterCommit === undefined && completedCommands(taken).some(endsTransaction)) this.#failedAfterCommit = { failure }
     return failure
   }
 
@@ -136,6 +147,19 @@ export class PostgresTransaction {
   /** @internal True when statements ran after that end in the same text, outside the transaction. */
   get ranAfterEnd(): boolean {
     return this.#ranAfterEnd
+  }
+
+  /** @internal True when a `PREPARE` followed the `ROLLBACK` that ended it, in the same text (see `endingCommand`). */
+  get preparedAfterEnd(): boolean {
+    return this.#preparedAfterEnd
+  }
+
+  /**
+   * @internal Set when a text of the callback failed after completing a `COMMIT` or a `PREPARE` (`COMMIT; SELECT
+   * 1/0`): `failure` is that text's error.
+   */
+  get failedAfterCommit(): { readonly failure: unknown } | undefined {
+    return this.#failedAfterCommit
   }
 
   /** @internal True when `fn` sent a `COMMIT` (or `PREPARE TRANSACTION`) and the server rolled back instead (a statement had failed). */
@@ -195,12 +219,16 @@ type EndingCommand = 'COMMIT' | 'ROLLBACK' | 'PREPARE'
 // The last statement among a text's results that ended the transaction, and how many results came after it: pg
 // answers a text of several statements (`INSERT ...; COMMIT`) with one result each, in an array. Called once the
 // session is idle. `PREPARE` is also SQL PREPARE's tag: it counts only when no COMMIT or ROLLBACK ended the
-// transaction instead (a SQL PREPARE leaves the transaction as it was).
-function endingCommand(result: pg.QueryResult | readonly pg.QueryResult[]): { command: EndingCommand; followedBy: number } | undefined {
+// transaction instead (a SQL PREPARE leaves the transaction as it was). Tags alone cannot tell `ROLLBACK TO
+// SAVEPOINT s; PREPARE TRANSACTION 'g'` (prepared) from `ROLLBACK; PREPARE s AS ...` (rolled back): a `PREPARE`
+// after the `ROLLBACK` chosen is reported (`preparedAfter`), so the transaction is not said to be rolled back.
+function endingCommand(result: pg.QueryResult | readonly pg.QueryResult[]): { command: EndingCommand; followedBy: number; preparedAfter: boolean } | undefined {
   const results: readonly pg.QueryResult[] = Array.isArray(result) ? result : [result as pg.QueryResult]
   const last = (commands: readonly string[]): number => results.findLastIndex((each) => commands.includes(each.command))
   let index = last(['COMMIT', 'ROLLBACK'])
   if (index < 0) index = last(['PREPARE'])
   if (index < 0) return undefined
-  return { command: results[index]?.command as EndingCommand, followedBy: results.length - 1 - index }
+  const command = results[index]?.command as EndingCommand
+  const preparedAfter = command === 'ROLLBACK' && results.slice(index + 1).some((each) => each.command === 'PREPARE')
+  return { command, followedBy: results.length - 1 - index, preparedAfter }
 }

@@ -108,10 +108,14 @@ test('a query whose text leaves a transaction open rejects, typed, instead of re
       // Statements a COMMIT ended before the BEGIN took effect: it does not say none did.
       const committed = await rejects(context.postgres.query(`INSERT INTO ${table} (id) VALUES (2); COMMIT; BEGIN; INSERT INTO ${table} (id) VALUES (3)`), PostgresRollbackError)
       assert.is(committed.mayHaveCommitted, true)
-      assert.match(committed.message, 'statements of its text that a `COMMIT` ended before that `BEGIN` may have taken effect')
+      assert.match(committed.message, 'its text also had a `COMMIT` (before that `BEGIN`, or a `COMMIT AND CHAIN`, which began it)')
+      // Nor when a COMMIT AND CHAIN committed what came before it and began the transaction left open. Before: false.
+      const chained = await rejects(context.postgres.query(`BEGIN; INSERT INTO ${table} (id) VALUES (4); COMMIT AND CHAIN`), PostgresRollbackError)
+      assert.is(chained.reason, 'left-open')
+      assert.is(chained.mayHaveCommitted, true)
     }, { container: containerFor(pools) })
-    assert.equal((await pools.main.query<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`)).rows, [{ id: 2 }])
-    assert.equal(failures.slice(0, 2), ['ERR_POSTGRES_ROLLED_BACK', 'ERR_POSTGRES_ROLLED_BACK'], 'the query events say it failed')
+    assert.equal((await pools.main.query<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`)).rows, [{ id: 2 }, { id: 4 }])
+    assert.equal(failures.slice(0, 3), ['ERR_POSTGRES_ROLLED_BACK', 'ERR_POSTGRES_ROLLED_BACK', 'ERR_POSTGRES_ROLLED_BACK'], 'the query events say it failed')
     assert.is(pools.main.activeCount, 0)
   } finally {
     off()

@@ -167,6 +167,31 @@ test('statements after the callback\'s ROLLBACK in the same text ran outside the
   assert.is(pool.activeCount, 0)
 })
 
+test("a text of the callback that fails after its own COMMIT: transaction() says the transaction may have taken effect, with the failure as cause", async ({ pool, container }) => {
+  await pool.query(`DELETE FROM ${table}`)
+  for (const [id, ending] of [[53, 'COMMIT'], [54, 'COMMIT AND CHAIN']] as const) {
+    const error = await rejects(
+      runOperation('api', 'POST /ids', (context) =>
+        context.postgres.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ${table} (id) VALUES (${id})`)
+          // The COMMIT commits; the division fails after it, outside the transaction (or in the chained one).
+          await tx.query(`${ending}; SELECT 1/0`).catch(() => undefined)
+          return 'looks fine'
+        }), { container }),
+      PostgresRollbackError,
+      'ERR_POSTGRES_ROLLED_BACK',
+    )
+    // Before: 'statement-failed' (or the server's ROLLBACK of the chained one), mayHaveCommitted false.
+    assert.is(error.reason, 'failed-after-commit', ending)
+    assert.is(error.mayHaveCommitted, true)
+    assert.is((error.cause as { code?: string }).code, '22012')
+    assert.match(error.message, 'the transaction may have taken effect: committed by that `COMMIT`')
+  }
+  assert.equal(await ids(pool), [53, 54])
+  await pool.query(`DELETE FROM ${table}`)
+  assert.is(pool.activeCount, 0)
+})
+
 test('a failed statement with a row limit ends the transaction at once: the caller gets its error, and the connection is closed rather than rolled back', async () => {
   // pg sends no Sync after such an error, so the server never says it is ready again: the ROLLBACK (or the COMMIT,
   // when fn caught the error) waited for that for good, and held the pool's one connection. No timer of the pool's
@@ -216,7 +241,7 @@ test('a failed statement with a row limit ends the transaction at once: the call
   await closeAndCheck(own, appName)
 })
 
-test('a PREPARE TRANSACTION in the callback is its own end of the transaction, as its COMMIT is: transaction() resolves, and the transaction stays prepared (private cluster)', async () => {
+test('a PREPARE TRANSACTION in the callback is its own end of the transaction, as its COMMIT is: transaction() resolves, and the transaction stays prepared; after ROLLBACK TO SAVEPOINT in the same text, it is not called a rollback (private cluster)', async () => {
   // The shared server keeps max_prepared_transactions at 0 (PREPARE TRANSACTION refused): a cluster of its own.
   const cluster = await startPrivateCluster({ maxConnections: 10, settings: { max_prepared_transactions: 2 } })
   const appName = 'handle-tx-prepare'
@@ -273,6 +298,25 @@ test('a PREPARE TRANSACTION in the callback is its own end of the transaction, a
     await own.query("ROLLBACK PREPARED 'lifeguard-gid-3'")
     assert.is(await prepared(), '')
     assert.is(await count(), 1)
+    // The server tags ROLLBACK TO SAVEPOINT as it tags ROLLBACK: a PREPARE after it may have prepared the transaction.
+    const maybe = await rejects(
+      runOperation('api', 'prepare after savepoint', (context) =>
+        context.postgres.transaction(async (tx) => {
+          await tx.query('INSERT INTO prepared_rows (id) VALUES (5)')
+          await tx.query('SAVEPOINT sp')
+          await tx.query("ROLLBACK TO SAVEPOINT sp; PREPARE TRANSACTION 'lifeguard-gid-5'")
+        }), { container }),
+      PostgresRollbackError,
+      'ERR_POSTGRES_ROLLED_BACK',
+    )
+    // Before: 'ran-after-rollback', saying the transaction was rolled back while it was prepared, holding its row.
+    assert.is(maybe.reason, 'maybe-prepared')
+    assert.is(maybe.mayHaveCommitted, true)
+    assert.match(maybe.message, 'it may have been prepared by a `PREPARE TRANSACTION` rather than rolled back')
+    assert.is(await prepared(), 'lifeguard-gid-5')
+    await own.query("COMMIT PREPARED 'lifeguard-gid-5'")
+    assert.is(await prepared(), '')
+    assert.is(await count(), 2)
     assert.is(own.activeCount, 0)
   } finally {
     await own.close({ timeoutMillis: 1000 })

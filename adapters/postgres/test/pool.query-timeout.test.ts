@@ -206,14 +206,24 @@ test("a transaction statement past its own query_timeout on a server gone silent
   const { host, port } = pgConfig()
   const proxy = await silentProxy({ host, port })
   try {
-    const statements: string[] = []
+    // Each statement as it is handed to pg, a ROLLBACK queued behind the silent one included (a `query` event
+    // comes only once a statement settles, and such a ROLLBACK never would).
+    const sent: string[] = []
+    const spy = (client: pg.ClientBase): void => {
+      const query = client.query
+      client.query = function spiedQuery(this: pg.ClientBase, ...args: unknown[]): unknown {
+        const text = args[0]
+        sent.push(typeof text === 'string' ? text : String((text as { text?: unknown } | null)?.text))
+        return Reflect.apply(query, this, args)
+      } as typeof client.query
+    }
     // A manual clock that never moves: nothing may wait for a timer of the pool's.
     const { pool, appName } = testPool('query-timeout-tx-silent', {
       host: proxy.host,
       port: proxy.port,
       maxSize: 1,
       clock: new ManualClock(),
-      events: { onQuery: (event) => void statements.push(event.operation ?? '?') },
+      pg: { onConnect: spy },
     })
     const container = registerPostgres(createServiceContainer(), pool)
     const transaction = runOperation('api', 'tx-silent', (context) =>
@@ -224,10 +234,12 @@ test("a transaction statement past its own query_timeout on a server gone silent
         await tx.query({ text: 'SELECT 2 AS silent', query_timeout: 150 } as pg.QueryConfig)
       }), { container })
     // Before, the ROLLBACK waited behind the statement pg had given up on, for good, holding the connection.
-    const error = await rejects(settlesWithin('transaction()', transaction), PostgresQueryTimeoutError, 'ERR_POSTGRES_QUERY_TIMEOUT')
-    assertTimeout(error, 'query-timeout-tx-silent', 150, false)
+    const settled = await settlesWithin('transaction()', transaction).then(() => undefined, (failure: unknown) => failure)
+    // Checked first: a ROLLBACK sent is the fault, a transaction() that never settles its symptom.
+    assert.ok(sent.includes('SELECT 2 AS silent'), sent.join(', '))
+    assert.not.ok(sent.includes('ROLLBACK'), sent.join(', '))
+    assertTimeout(settled, 'query-timeout-tx-silent', 150, false)
     assert.is(pool.activeCount, 0)
-    assert.not.ok(statements.includes('ROLLBACK'), statements.join(', '))
     await until('the connection closed', () => pool.totalCount === 0)
     // The partition heals: the server's side of the session, idle in its transaction, ends (and rolls back).
     await proxy.close()
@@ -236,6 +248,41 @@ test("a transaction statement past its own query_timeout on a server gone silent
   } finally {
     await proxy.close()
   }
+})
+
+test('a transaction statement with a row limit past its query_timeout: the timeout stays the reason, in transaction() and in why its connection was closed', async () => {
+  const errors: string[] = []
+  const { pool, appName } = testPool('query-timeout-tx-rows', { maxSize: 1, events: { onError: (event) => void errors.push(event.error.message) } })
+  const container = registerPostgres(createServiceContainer(), pool)
+  const statement = { text: 'SELECT pg_sleep(30) /* qt-tx-rows */', rows: 10, query_timeout: 150 } as pg.QueryConfig
+  // Caught in fn. Before: 'statement-failed', as if the server had refused a statement with a row limit.
+  const caught = await rejects(
+    settlesWithin(
+      'transaction()',
+      runOperation('api', 'tx-rows-caught', (context) =>
+        context.postgres.transaction(async (tx) => {
+          await tx.query(statement).catch(() => undefined)
+          return 'looks fine'
+        }), { container }),
+    ),
+    PostgresRollbackError,
+    'ERR_POSTGRES_ROLLED_BACK',
+  )
+  assert.is(caught.reason, 'query-timeout')
+  assert.instance(caught.cause, PostgresQueryTimeoutError)
+  // Thrown from fn. Before, its connection was reported closed for a failed query with a row limit.
+  const thrown = await rejects(
+    settlesWithin('transaction()', runOperation('api', 'tx-rows-thrown', (context) => context.postgres.transaction(async (tx) => void (await tx.query(statement))), { container })),
+    PostgresQueryTimeoutError,
+    'ERR_POSTGRES_QUERY_TIMEOUT',
+  )
+  assertTimeout(thrown, 'query-timeout-tx-rows', 150, false)
+  await untilStopped(appName, 'qt-tx-rows')
+  const reported = errors.join('\n')
+  assert.match(reported, 'ran past query_timeout')
+  assert.not.match(reported, 'row limit')
+  assert.is(pool.activeCount, 0)
+  await closeAndCheck(pool, appName)
 })
 
 test('the drop-in Pool: a stream past query_timeout fails at once with the typed error, its statement cancelled', async () => {

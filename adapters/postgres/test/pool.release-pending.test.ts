@@ -6,7 +6,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Pool } from '../src/index.js'
 import { ManualClock, pgConfig, scratchName, terminateBackends, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
-import { until } from './_helpers/pools.js'
+import { settlesWithin, until } from './_helpers/pools.js'
 
 const test = suite('a client released while its statements still run')
 
@@ -161,22 +161,36 @@ test('a release from the callback of a failed statement waits for the server\'s 
   }
 })
 
-test('a client released after a failed query with a row limit is closed once the grace has passed: nothing would make it ready, and its slot is not lost for good', async () => {
-  const clock = new ManualClock()
-  const dropIn = dropInPool('release-pending-rows', clock)
+test("pg's pattern on a client from connect(): a ROLLBACK in the catch of a query with a row limit that the server refused fails at once, and release() closes the connection, its slot free at once", async () => {
+  // A manual clock that never moves: no timer of the pool's may take part.
+  const dropIn = dropInPool('release-pending-rows', new ManualClock())
   const { pool } = dropIn
   try {
     const client = await pool.connect()
-    // pg sends no Sync after this error: the server never says it is ready again.
-    const error: unknown = await client.query({ text: 'SELECT 1/0', rows: 1 } as pg.QueryConfig).catch((caught: unknown) => caught)
-    assert.is((error as { code?: string }).code, '22012')
-    client.release()
-    // Held for now: a failed statement's ready message may still be on its way.
-    assert.equal({ active: pool.activeCount, idle: pool.idleCount }, { active: 1, idle: 0 })
-    await clock.advance(2000)
-    // Before, the wait was armed again, and again: the connection stayed busy for good, one slot of max gone.
+    await client.query('BEGIN')
+    let rollback: unknown
+    // pg sends no Sync after this error: the server never says it is ready again, so a ROLLBACK waited for good
+    // (as under pg.Pool), and the client was never released.
+    const error = await settlesWithin(
+      "the pattern's ROLLBACK",
+      (async () => {
+        try {
+          await client.query({ text: 'SELECT 1/0', rows: 1 } as pg.QueryConfig)
+          return undefined
+        } catch (caught) {
+          rollback = await client.query('ROLLBACK').then(() => 'rolled back', (failure: unknown) => failure)
+          return caught
+        } finally {
+          client.release()
+        }
+      })(),
+    )
+    assert.is((error as { code?: string }).code, '22012', "the query's own error")
+    assert.instance(rollback, Error, 'the ROLLBACK fails: its connection was ended as the error came')
+    // Closed at once, not after a grace: nothing would have made it ready.
+    assert.equal({ active: pool.activeCount, idle: pool.idleCount }, { active: 0, idle: 0 })
     await until('the connection closed', () => pool.totalCount === 0)
-    assert.match(dropIn.errors.map((e) => e.error.message).join('\n'), 'the server never said it was ready again')
+    assert.match(dropIn.errors.map((e) => e.error.message).join('\n'), 'A query with a row limit (`rows`) failed')
     assert.equal((await pool.query('SELECT 1 AS n')).rows, [{ n: 1 }], 'the one slot serves the next caller')
   } finally {
     // Only after a failure: a client held for good would hold end() too.

@@ -8,6 +8,7 @@ import { clientState, newClientState, type PooledClient } from './pooled-client.
 import { watchReadOnly } from './read-only-server.js'
 import { watchSessionEnd } from './session-end.js'
 import { readSessionRole, roleMatches } from './session-target.js'
+import { watchRowLimitFailure } from './row-limit-failure.js'
 import type { PgPoolSettings } from './settings.js'
 
 // pg.Client's ref()/unref() (on its socket), missing from @types/pg.
@@ -78,6 +79,9 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
         state.broken = true
         attempt.broken(error)
       })
+      // pg sends no Sync after the server refused a statement with a row limit: ended at once rather than left
+      // to wait for good.
+      watchRowLimitFailure(client)
       const early = opened.detach()
       if (early !== undefined) {
         void endClient(client, extras.clock)

@@ -206,6 +206,8 @@ export class PgPoolCore {
           if (hasStatements(client)) return wait()
           // Nothing runs or waits on it, and the server has not said it is ready after a failed statement: after
           // one with a row limit (`rows`), pg sends no Sync, so it never will. Waiting again would hold it for good.
+          // (Such a connection is ended as the error comes, see `watchRowLimitFailure`: this is for a pg whose
+          // fields that watch cannot read.)
           argument = new Error(neverReady)
         }
         state.releasePending = false

@@ -48,9 +48,10 @@ export interface ClientState {
    */
   timedOut: boolean
   /**
-   * True once a statement with a row limit (`rows`) failed on it: pg sends no Sync after that error, so the
-   * server never says it is ready again, and a statement sent next (a `ROLLBACK`, a `COMMIT`) would wait for
-   * good. It is marked `broken` too: sent nothing more, closed when released.
+   * True once the server refused a statement with a row limit (`rows`) on it: pg sends no Sync after that
+   * error, so the server never says it is ready again, and a statement queued or sent next (a `ROLLBACK`, a
+   * `COMMIT`) would wait for good. It is marked `broken` too and its socket ended at once, so those fail now;
+   * closed when released (see `watchRowLimitFailure`).
    */
   rowLimitFailed: boolean
   /**

@@ -6,8 +6,10 @@ import { PostgresQueryTimeoutError, PostgresReadOnlyError, PostgresRollbackError
 import { afterCancel, cancelOnClient, noteStatementEnd, releaseAfterCancel } from './cancel-request.js'
 import type { StatementCancels } from './statement-cancels.js'
 import { activeStatement, whenDrained } from './end-client.js'
+import { endsTransaction, queuedCount, statementTaken } from './taken-statement.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
+import { isRowLimitAnswer } from './row-limit-failure.js'
 import { sqlOperationName } from './sql-operation-name.js'
 
 type QueryCallback = (error: Error | undefined, result: pg.QueryResult<any>) => void
@@ -18,10 +20,10 @@ const socketErrorCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMED
 /**
  * True when a failed query means the connection itself is gone: the server ended the session (a
  * FATAL or PANIC error such as 57P01 on a restart), the socket failed, or the client already knew its
- * connection was broken.
+ * connection was broken (but for the server's answer that broke it: see `isRowLimitAnswer`).
  */
 export function isConnectionLoss(client: PooledClient, error: unknown): boolean {
-  if (client[clientState].broken) return true
+  if (client[clientState].broken) return !isRowLimitAnswer(client, error)
   if (error instanceof pg.DatabaseError) return error.severity === 'FATAL' || error.severity === 'PANIC'
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code === 'string' && socketErrorCodes.has(code)) return true
@@ -130,7 +132,8 @@ function stalledByThrow(client: PooledClient, activeBefore: object | undefined):
 
 /**
  * `client.query(text, values)` on a client the caller holds (a transaction's statements, `BEGIN`,
- * `COMMIT`, `ROLLBACK`), failing with `onError(error, text)`. Timed and reported as a `query` event only when
+ * `COMMIT`, `ROLLBACK`), failing with `onError(error, text, taken)` (`taken`: pg's Query for it, when found; see
+ * `completedCommands`). Timed and reported as a `query` event only when
  * someone listens. Given `watch` and its operation, the statement is cancelled on the server if that
  * operation aborts while it runs (see `StatementCancels`); one that ran past `query_timeout` is cancelled
  * too, so what the holder sends next (a `ROLLBACK`) does not wait for it.
@@ -140,7 +143,7 @@ export function runStatement<R extends pg.QueryResultRow>(
   client: PooledClient,
   text: QueryText,
   values: QueryValues | undefined,
-  onError: (error: unknown, text: QueryText) => unknown,
+  onError: (error: unknown, text: QueryText, taken: object | undefined) => unknown,
   watch?: StatementCancels,
   context?: OperationContext,
 ): Promise<pg.QueryResult<R>> {
@@ -150,10 +153,14 @@ export function runStatement<R extends pg.QueryResultRow>(
   // pg's callback form: a query pg took and then threw for, or calls back twice for, settles this promise once,
   // and its later answers (the connection closed under it) reject no promise nobody listens to.
   let stuck = false
+  // pg's Query for it: what it completed before failing (`COMMIT; SELECT 1/0`) is read from there.
+  let taken: object | undefined
   const running = new Promise<pg.QueryResult<R>>((resolve, reject) => {
     const activeBefore = activeStatement(client)
+    const queuedBefore = queuedCount(client)
     try {
       ;(client.query as (text: unknown, values: unknown, callback: QueryCallback) => void)(text, values, (error, result) => (error ? reject(error) : resolve(result)))
+      taken = statementTaken(client, activeBefore, queuedBefore)
     } catch (error) {
       stuck = stalledByThrow(client, activeBefore)
       reject(error)
@@ -167,18 +174,11 @@ export function runStatement<R extends pg.QueryResultRow>(
       client[clientState].timedOut = true
       void cancelOnClient(client)
     }
-    const failure = onError(error, text)
-    const state = client[clientState]
+    const failure = onError(error, text, taken)
     // Closed when given back, and sent nothing more (a ROLLBACK would wait behind the stuck query), as a lost
-    // connection; the caller still gets pg's own error.
-    if (stuck) state.broken = true
-    else if (hasRowLimit(text) && !state.broken) {
-      // pg sends no Sync after it: a ROLLBACK or COMMIT sent next would wait for the server's ready message for
-      // good. Closed instead (the server rolls back), and so reported when released; the caller gets its error.
-      state.rowLimitFailed = true
-      state.broken = true
-      state.failure ??= new Error(portalLeftOpen)
-    }
+    // connection; the caller still gets pg's own error. (A failure with a row limit that leaves the session
+    // waiting is marked as it arrives: see `watchRowLimitFailure`.)
+    if (stuck) client[clientState].broken = true
     return failure
   }
   if (startedAt === undefined && !watched) return running.catch((error: unknown) => Promise.reject(failed(error)))
@@ -215,12 +215,14 @@ const leftOpen = 'A single query left a transaction open, so its connection was 
  * the query ran past `query_timeout` (see `ClientState.timedOut`); after an ordinary server error, kept once
  * the server is ready again, unless the query left a transaction open. pg reports the error before the
  * server's next word (ReadyForQuery), which alone tells whether a query such as `BEGIN; SELECT 1/0` left its
- * session inside a failed transaction. A query config with `rows` gets no such word after an error (pg sends
- * no Sync): its client is closed at once.
+ * session inside a failed transaction. A query config with `rows` the server refused gets no such word (pg
+ * sends no Sync): its client is closed at once.
  */
-function releaseAfterFailure(client: PooledClient, text: QueryText, error: unknown, clock: Clock, then: () => void): void {
-  if (isReadTimeout(error)) client[clientState].timedOut = true
-  const argument = releaseArgumentFor(error) ?? (hasRowLimit(text) ? new Error(portalLeftOpen) : undefined)
+function releaseAfterFailure(client: PooledClient, error: unknown, clock: Clock, then: () => void): void {
+  const state = client[clientState]
+  if (isReadTimeout(error)) state.timedOut = true
+  // Its socket was ended as the error came (see `watchRowLimitFailure`): closed, for that reason.
+  const argument = releaseArgumentFor(error) ?? (state.rowLimitFailed ? (state.failure ?? true) : undefined)
   if (argument !== undefined) return void afterCancel(client, argument).then((settled) => finish(client, settled, then))
   whenReady(client, clock, (ready) => {
     const left = !ready ? new Error(notReady) : inTransaction(client) ? new Error(leftOpen) : undefined
@@ -233,22 +235,15 @@ function finish(client: PooledClient, argument: ReleaseArgument, then: () => voi
   then()
 }
 
-const portalLeftOpen = 'A query with a row limit (`rows`) failed, which leaves its session without a ready state, so its connection was closed.'
 const notReady = 'The server did not say it was ready after an error (the connection stalled), so the connection was closed.'
 
-// True when a text that left a transaction open had a `COMMIT` (or a `PREPARE`, which may be `PREPARE TRANSACTION`:
-// the safe side) before its last `BEGIN`: what ran before that may have been committed. (Statements before a
-// `BEGIN` in the same text otherwise join its transaction, and are rolled back with it.)
-function committedBeforeBegin(result: pg.QueryResult | readonly pg.QueryResult[]): boolean {
+// True when a text that left a transaction open had a `COMMIT` anywhere: one before its last `BEGIN` committed
+// what came before it, and one after it while a transaction is still open can only be `COMMIT AND CHAIN`,
+// which committed and began the next. A `PREPARE` counts too (it may be `PREPARE TRANSACTION`: the safe side).
+// (Without either, statements before a `BEGIN` in the same text join its transaction, and are rolled back with it.)
+function committedSomething(result: pg.QueryResult | readonly pg.QueryResult[]): boolean {
   if (!Array.isArray(result)) return false
-  const results = result as readonly pg.QueryResult[]
-  let begin = results.length - 1
-  while (begin >= 0 && results[begin]?.command !== 'BEGIN' && results[begin]?.command !== 'START') begin--
-  return results.slice(0, Math.max(begin, 0)).some((each) => each.command === 'COMMIT' || each.command === 'PREPARE')
-}
-
-function hasRowLimit(text: QueryText): boolean {
-  return typeof text === 'object' && text !== null && (text as { rows?: unknown }).rows !== undefined
+  return (result as readonly pg.QueryResult[]).some((each) => endsTransaction(each.command))
 }
 
 // Calls `then(true)` once the server is ready for the next statement (pg's 'drain': usually in the same read
@@ -296,13 +291,13 @@ export function sendQuery<R extends pg.QueryResultRow>(
       // The caller hears of it once the client is back, as with pg.Pool.
       // pg.Pool's `release` event carries the query's error, also when the connection stays.
       if (failure instanceof Error) client[clientState].queryError = failure
-      releaseAfterFailure(client, text, error, monitor.clock, () => reject(failure))
+      releaseAfterFailure(client, error, monitor.clock, () => reject(failure))
       return
     }
     if (inTransaction(client)) {
       // Its text left a transaction open (`BEGIN; INSERT ...`): the connection is closed rather than handed to
       // the next caller inside it, which rolls that work back. A success would say it took effect.
-      const failure = new PostgresRollbackError(pool, 'left-open', undefined, committedBeforeBegin(result))
+      const failure = new PostgresRollbackError(pool, 'left-open', undefined, committedSomething(result))
       if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
       void afterCancel(client, new Error(leftOpen)).then((settled) => finish(client, settled, () => reject(failure)))
       return

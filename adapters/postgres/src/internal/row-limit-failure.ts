@@ -1,0 +1,56 @@
+import type { EventEmitter } from 'node:events'
+import pg from 'pg'
+import { activeStatement, notQueryable } from './end-client.js'
+import { clientState, type PooledClient } from './pooled-client.js'
+
+/** Why a connection was closed after the server refused a statement with a row limit. */
+export const rowLimitClosed = 'A query with a row limit (`rows`) failed, which leaves its session without a ready state, so its connection was closed.'
+
+/** Why a connection was closed after a statement on it ran past `query_timeout`. */
+export const timedOutClosed = 'A statement on this connection ran past query_timeout, so the connection was closed.'
+
+// What is read of pg's client here: its connection (an emitter of protocol messages) and that connection's socket.
+interface WithConnection {
+  readonly connection?: EventEmitter & { readonly stream?: { destroy?(error?: Error): void } }
+}
+
+/**
+ * Watches a client's protocol messages for the server's error answer (ErrorResponse) to pg's own Query with a
+ * row limit (`rows`, truthy: pg's own test). pg sends no Sync after that answer (pg 8, query.js: `if (!rows)
+ * connection.sync()`), so the server never says it is ready again: the statement's caller gets the server's
+ * error, but a statement queued behind it, or sent next (a `ROLLBACK`, a `COMMIT`), would wait for good. The
+ * connection is ended at once instead, as `abandonStatement` does: those fail now, and it is closed when
+ * released (the server rolls an open transaction back). Marked `rowLimitFailed` and `broken`, unless the
+ * statement had run past `query_timeout` (its cancel drew the error): then it is only `broken`, so the timeout
+ * stays the reason. A failure the server did not answer leaves the session ready and marks nothing: a value pg
+ * cannot serialize (it sends Close and Sync), a type parser that throws (pg Syncs at CommandComplete), an
+ * error pg raises before sending anything. A cursor (pg-cursor) sends its own Sync. One listener per
+ * connection, ahead of pg's own handler (so the marks are set before the caller hears); nothing per query.
+ */
+export function watchRowLimitFailure(client: PooledClient): void {
+  const { connection } = client as unknown as WithConnection
+  // pg's own Query class: the only kind that skips the Sync. Without it, the release's grace is the fallback.
+  const Query = (client.constructor as { Query?: abstract new (...args: never[]) => object }).Query
+  if (connection === undefined || Query === undefined) return
+  connection.prependListener('errorMessage', (message: { severity?: unknown }) => {
+    // A session the server ends is handled as such (see `watchSessionEnd`).
+    if (message.severity === 'FATAL' || message.severity === 'PANIC') return
+    const active = activeStatement(client)
+    if (!(active instanceof Query) || !(active as { rows?: unknown }).rows) return
+    const state = client[clientState]
+    if (state.broken || notQueryable(client)) return
+    if (!state.timedOut) state.rowLimitFailed = true
+    const error = new Error(state.timedOut ? timedOutClosed : rowLimitClosed)
+    state.failure ??= error
+    state.broken = true
+    connection.stream?.destroy?.(error)
+  })
+}
+
+/**
+ * True for the server's own answer to the statement that set `rowLimitFailed` (the connection is `broken` by
+ * then, yet this is the statement's error, not a lost connection's): after it, nothing else reaches the client.
+ */
+export function isRowLimitAnswer(client: PooledClient, error: unknown): boolean {
+  return client[clientState].rowLimitFailed && error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC'
+}
