@@ -122,16 +122,23 @@ export class PostgresHandle implements AsyncDisposable {
       await runStatement(core.monitor, client, begin, undefined, starting, core.cancels, context)
       result = await fn(tx)
       tx[finishTransaction]()
+      // What `fn`'s own statements did is said first: a transaction they committed (or prepared) took effect,
+      // whatever befell the operation or the handle after. A text that ended it with a `COMMIT` (or a `PREPARE`,
+      // maybe `PREPARE TRANSACTION`) and then failed, its error caught by `fn` (`COMMIT; SELECT 1/0`): what came
+      // after (a failure, a timeout, a lost connection) came after the transaction took effect. A `COMMIT` or
+      // `PREPARE TRANSACTION` of its own: it stands (a COMMIT now would only draw the server's warning), and
+      // COMMIT PREPARED or ROLLBACK PREPARED is the caller's to send.
+      const committed = tx.failedAfterCommit
+      if (committed !== undefined) throw new PostgresRollbackError(core.name, 'failed-after-commit', committed.failure, true)
+      if (tx.endedWith === 'COMMIT' || tx.endedWith === 'PREPARE') {
+        if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
+        return result
+      }
       // Disposed meanwhile: the client went back (rolled back); committing now would touch someone else's.
       if (this.#held?.get(client) !== tx) throw this.#disposedError('commit the transaction')
       // An operation that aborted (a deadline that passed, a client gone) wants none of it.
       if (context?.aborted) throw new OperationAbortedError(`commit the transaction on pool '${core.name}'`, { cause: context.signal.reason })
       const state = client[clientState]
-      // A text of `fn` ended the transaction with a `COMMIT` (or a `PREPARE`, maybe `PREPARE TRANSACTION`) and then
-      // failed, and `fn` caught its error (`COMMIT; SELECT 1/0`): what follows (a failure, a timeout, a lost
-      // connection) came after the transaction took effect, so that is what is said first.
-      const committed = tx.failedAfterCommit
-      if (committed !== undefined) throw new PostgresRollbackError(core.name, 'failed-after-commit', committed.failure, true)
       // A statement ran past query_timeout and `fn` caught it: it may have finished before its cancel landed,
       // but its error said the transaction rolls back, so it does. (Checked before a broken connection: the
       // cancel's answer to a statement with a row limit ends the connection, for the same reason.)
@@ -142,17 +149,11 @@ export class PostgresHandle implements AsyncDisposable {
       // Lost meanwhile (a statement that `fn` caught met it): the server has rolled back, and a COMMIT sent now
       // would fail as if it might have committed.
       if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', false, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
-      // `fn` ended it with a statement of its own. Its COMMIT stands (a COMMIT now would only draw the server's
-      // warning), and so does its PREPARE TRANSACTION: the transaction is prepared, and COMMIT PREPARED or ROLLBACK
-      // PREPARED is the caller's to send. After its ROLLBACK nothing was committed, unless statements after it in
-      // the same text ran outside the transaction, or a PREPARE after it may have prepared the transaction (the
-      // server tags ROLLBACK TO SAVEPOINT as ROLLBACK); a statement that failed ending it (a refused COMMIT or
-      // PREPARE TRANSACTION) rolled it back.
+      // `fn` ended it with a statement of its own other than a COMMIT or PREPARE TRANSACTION (see above). After its
+      // ROLLBACK nothing was committed, unless statements after it in the same text ran outside the transaction, or
+      // a PREPARE after it may have prepared the transaction (the server tags ROLLBACK TO SAVEPOINT as ROLLBACK); a
+      // statement that failed ending it (a refused COMMIT or PREPARE TRANSACTION) rolled it back.
       if (endedByStatement(client)) {
-        if (tx.endedWith === 'COMMIT' || tx.endedWith === 'PREPARE') {
-          if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
-          return result
-        }
         if (tx.preparedAfterEnd) throw new PostgresRollbackError(core.name, 'maybe-prepared')
         if (tx.ranAfterEnd) throw new PostgresRollbackError(core.name, 'ran-after-rollback')
         const failed = tx.commitRefused || (tx.endedWith === undefined && tx.firstFailure !== undefined)

@@ -115,4 +115,101 @@ test('statements queued behind a statement with a row limit that the server refu
   assert.equal(await ids(pool), [])
 })
 
+test('a failure the server reports after a row-limited statement completed (a deferred constraint at the implicit commit) leaves a connect() client usable', async ({ pool, container }) => {
+  const deferred = `${table}_deferred`
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${deferred} (id int, CONSTRAINT ${deferred}_unique UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)`)
+  await pool.query(`DELETE FROM ${deferred}`)
+  const errors: string[] = []
+  const stop = pool.events.on('error', (event) => void errors.push(event.error.message))
+  const totalBefore = pool.totalCount
+  try {
+    const answer = await settlesWithin(
+      'the connect() client',
+      runOperation('api', 'deferred', async (context) => {
+        const client = await context.postgres.connect()
+        try {
+          await client.query(`INSERT INTO ${deferred} (id) VALUES (1)`)
+          // pg Syncs at its CommandComplete; the server then commits the implicit transaction, and the deferred
+          // check fails there: an error after the statement completed, with a ready message after it.
+          const refused = await client.query({ text: `INSERT INTO ${deferred} (id) VALUES ($1) RETURNING id`, values: [1], rows: 10 } as pg.QueryConfig).then(
+            () => 'inserted',
+            (error: { code?: string }) => error.code,
+          )
+          const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${deferred}`)
+          return `${refused}, then ${rows[0]?.n} row(s)`
+        } finally {
+          client.release()
+        }
+      }, { container }),
+    )
+    // Before, the row-limit watch took the commit's error for the statement's, and ended a session about to be
+    // ready: the next query failed as "not queryable", with an error event.
+    assert.is(answer, '23505, then 1 row(s)')
+    assert.equal(errors, [])
+    assert.is(pool.totalCount, Math.max(totalBefore, 1), 'the connection stays open')
+    assert.is(pool.activeCount, 0)
+  } finally {
+    stop()
+    await pool.query(`DROP TABLE IF EXISTS ${deferred}`)
+  }
+})
+
+test("a connect() client released from the refused statement's own callback is closed with an error event saying why", async () => {
+  const reported: string[] = []
+  const { pool: own, appName } = testPool('handle-rows-callback', { maxSize: 1, events: { onError: (event) => void reported.push(event.error.message) } })
+  const container = registerPostgres(createServiceContainer(), own)
+  try {
+    const code = await settlesWithin(
+      'the callback',
+      runOperation('api', 'callback', async (context) => {
+        const client = await context.postgres.connect()
+        return new Promise<unknown>((resolve) => {
+          client.query({ text: 'SELECT 1/0', rows: 1 } as pg.QueryConfig, (error: Error & { code?: string }) => {
+            // Released inside pg's callback, before the socket's own error is emitted.
+            client.release()
+            resolve(error.code)
+          })
+        })
+      }, { container }),
+    )
+    assert.is(code, '22012')
+    await settlesWithin('the connection to close', (async () => {
+      while (own.totalCount > 0) await new Promise((resolve) => setImmediate(resolve))
+    })())
+    // Before, closed with no word: the pool learned it was broken only from the socket's error, a tick later.
+    assert.is(reported.length, 1)
+    assert.match(reported[0] ?? '', 'A query with a row limit (`rows`) failed')
+  } finally {
+    await closeAndCheck(own, appName)
+  }
+})
+
+test('with a pg.Client class whose fields the watch cannot read, a refused row-limited statement still ends the transaction rather than hang it', async () => {
+  // The application's own Client class, without pg's static Query: the per-connection watch cannot be set up, and
+  // the statement's own failure is marked instead (its connection is closed, not sent a ROLLBACK it never answers).
+  class UnwatchedClient extends pg.Client {}
+  Object.defineProperty(UnwatchedClient, 'Query', { value: undefined })
+  const { pool: own, appName } = testPool('handle-rows-unwatched', { maxSize: 1, pg: { Client: UnwatchedClient } })
+  const container = registerPostgres(createServiceContainer(), own)
+  try {
+    const error = await rejects(
+      settlesWithin(
+        'transaction()',
+        runOperation('api', 'unwatched', (context) =>
+          context.postgres.transaction(async (tx) => {
+            await tx.query({ text: 'SELECT 1/0', rows: 10 } as pg.QueryConfig).catch(() => undefined)
+            return 'looks fine'
+          }), { container }),
+      ),
+      PostgresRollbackError,
+      'ERR_POSTGRES_ROLLED_BACK',
+    )
+    assert.is(error.reason, 'statement-failed')
+    assert.is((error.cause as { code?: string }).code, '22012')
+    assert.is(own.activeCount, 0)
+  } finally {
+    await closeAndCheck(own, appName)
+  }
+})
+
 test.run()

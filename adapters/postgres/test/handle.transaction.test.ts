@@ -192,6 +192,38 @@ test("a text of the callback that fails after its own COMMIT: transaction() says
   assert.is(pool.activeCount, 0)
 })
 
+test("what the callback's own statements committed is said first, also when the operation aborted before transaction() could commit", async ({ pool, container }) => {
+  await pool.query(`DELETE FROM ${table}`)
+  const controller = new AbortController()
+  const error = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (55)`)
+        await tx.query('COMMIT; SELECT 1/0').catch(() => undefined)
+        // A deadline that passes, a client that leaves: after the COMMIT took effect.
+        controller.abort(new Error('client gone'))
+        return 'looks fine'
+      }), { container, signal: controller.signal }),
+    PostgresRollbackError,
+    'ERR_POSTGRES_ROLLED_BACK',
+  )
+  // Before: OperationAbortedError ("Could not commit the transaction"), though the COMMIT had taken effect.
+  assert.is(error.reason, 'failed-after-commit')
+  assert.is(error.mayHaveCommitted, true)
+  const again = new AbortController()
+  const value = await runOperation('api', 'POST /ids', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table} (id) VALUES (56)`)
+      await tx.query('COMMIT')
+      again.abort(new Error('client gone'))
+      return 'committed by the callback'
+    }), { container, signal: again.signal })
+  assert.is(value, 'committed by the callback')
+  assert.equal(await ids(pool), [55, 56])
+  await pool.query(`DELETE FROM ${table}`)
+  assert.is(pool.activeCount, 0)
+})
+
 test('a failed statement with a row limit ends the transaction at once: the caller gets its error, and the connection is closed rather than rolled back', async () => {
   // pg sends no Sync after such an error, so the server never says it is ready again: the ROLLBACK (or the COMMIT,
   // when fn caught the error) waited for that for good, and held the pool's one connection. No timer of the pool's

@@ -81,7 +81,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       })
       // pg sends no Sync after the server refused a statement with a row limit: ended at once rather than left
       // to wait for good.
-      watchRowLimitFailure(client)
+      state.rowLimitWatched = watchRowLimitFailure(client, (error) => attempt.broken(error))
       const early = opened.detach()
       if (early !== undefined) {
         void endClient(client, extras.clock)

@@ -54,6 +54,8 @@ export interface ClientState {
    * closed when released (see `watchRowLimitFailure`).
    */
   rowLimitFailed: boolean
+  /** True when `watchRowLimitFailure` could read pg's fields it needs (else `runStatement` marks such failures). */
+  rowLimitWatched: boolean
   /**
    * True from its holder's `release()` until the pool takes it back, while statements the holder left
    * running or queued finish first (see `PgPoolCore.releaseClient`): a second `release()` meanwhile throws.
@@ -85,6 +87,7 @@ export function newClientState(lease: PooledConnection<PooledClient>, clock: Clo
     listenerStatements: false,
     timedOut: false,
     rowLimitFailed: false,
+    rowLimitWatched: false,
     releasePending: false,
   }
 }

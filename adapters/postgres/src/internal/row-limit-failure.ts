@@ -24,27 +24,35 @@ interface WithConnection {
  * statement had run past `query_timeout` (its cancel drew the error): then it is only `broken`, so the timeout
  * stays the reason. A failure the server did not answer leaves the session ready and marks nothing: a value pg
  * cannot serialize (it sends Close and Sync), a type parser that throws (pg Syncs at CommandComplete), an
- * error pg raises before sending anything. A cursor (pg-cursor) sends its own Sync. One listener per
- * connection, ahead of pg's own handler (so the marks are set before the caller hears); nothing per query.
+ * error pg raises before sending anything, an error after its CommandComplete (pg synced then: the implicit
+ * transaction's commit failed). A cursor (pg-cursor) sends its own Sync. One listener per connection, ahead of
+ * pg's own handler (so the marks are set before the caller hears); nothing per query. Returns false when pg's
+ * fields it reads are not there (then `runStatement` marks such a failure itself).
  */
-export function watchRowLimitFailure(client: PooledClient): void {
+export function watchRowLimitFailure(client: PooledClient, ended: (error: Error) => void): boolean {
   const { connection } = client as unknown as WithConnection
-  // pg's own Query class: the only kind that skips the Sync. Without it, the release's grace is the fallback.
+  // pg's own Query class: the only kind that skips the Sync.
   const Query = (client.constructor as { Query?: abstract new (...args: never[]) => object }).Query
-  if (connection === undefined || Query === undefined) return
+  if (connection === undefined || Query === undefined) return false
   connection.prependListener('errorMessage', (message: { severity?: unknown }) => {
     // A session the server ends is handled as such (see `watchSessionEnd`).
     if (message.severity === 'FATAL' || message.severity === 'PANIC') return
     const active = activeStatement(client)
     if (!(active instanceof Query) || !(active as { rows?: unknown }).rows) return
+    // Its CommandComplete came first: pg sent its Sync then, so this error is the commit's (a deferred constraint
+    // of an implicit transaction, a serialization failure) and the server says it is ready next.
+    if (typeof (active as { _result?: { command?: unknown } })._result?.command === 'string') return
     const state = client[clientState]
     if (state.broken || notQueryable(client)) return
     if (!state.timedOut) state.rowLimitFailed = true
     const error = new Error(state.timedOut ? timedOutClosed : rowLimitClosed)
     state.failure ??= error
     state.broken = true
+    // Told now (a holder may release it from pg's callback, before the socket's own error): its pool reports it.
+    ended(error)
     connection.stream?.destroy?.(error)
   })
+  return true
 }
 
 /**

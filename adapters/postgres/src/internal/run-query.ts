@@ -179,6 +179,11 @@ export function runStatement<R extends pg.QueryResultRow>(
     // connection; the caller still gets pg's own error. (A failure with a row limit that leaves the session
     // waiting is marked as it arrives: see `watchRowLimitFailure`.)
     if (stuck) client[clientState].broken = true
+    else if (rowLimitUnwatched(client, text, error, taken)) {
+      const state = client[clientState]
+      state.rowLimitFailed = true
+      state.broken = true
+    }
     return failure
   }
   if (startedAt === undefined && !watched) return running.catch((error: unknown) => Promise.reject(failed(error)))
@@ -324,4 +329,15 @@ export function sendQuery<R extends pg.QueryResultRow>(
     client.release(stalledByThrow(client, activeBefore) ? (error instanceof Error ? error : new Error(String(error))) : undefined)
     reject(error)
   }
+}
+
+// A client whose row-limit watch could not be set up (a pg without the fields it reads): the server's refusal
+// of a statement with a row limit, before its CommandComplete, leaves the session waiting for good (see
+// `watchRowLimitFailure`): marked here, so its transaction closes it rather than send a ROLLBACK behind it.
+function rowLimitUnwatched(client: PooledClient, text: QueryText, error: unknown, taken: object | undefined): boolean {
+  const state = client[clientState]
+  if (state.rowLimitWatched || state.broken || state.timedOut || !(error instanceof pg.DatabaseError)) return false
+  if (error.severity === 'FATAL' || error.severity === 'PANIC') return false
+  if (typeof text !== 'object' || text === null || !(text as { rows?: unknown }).rows) return false
+  return typeof (taken as { _result?: { command?: unknown } } | undefined)?._result?.command !== 'string'
 }
