@@ -199,7 +199,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
 
   /**
    * Follows pools as they are registered and closed; `added` is called at once for the pools already there.
-   * Returns the unsubscribe function.
+   * Returns the unsubscribe function. A listener that throws, or returns a promise that rejects, becomes a
+   * process warning (`LIFEGUARD_LISTENER_FAILED`, passwords removed), never a failed registration.
    *
    * @throws {InvalidOptionError} for a listener that is not an object of `added` / `removed` functions
    */

@@ -77,13 +77,16 @@ export class PostgresHandle implements AsyncDisposable {
    *
    * @throws {InvalidOptionError} for bad options, or an `fn` that is not a function (before any checkout)
    * @throws {OperationAbortedError} when the operation aborts before the transaction commits: a running statement
-   *   is cancelled on the server and the transaction rolled back, never committed
+   *   is cancelled on the server and the transaction rolled back, never committed (unless `fn`'s own `COMMIT` or
+   *   `PREPARE TRANSACTION` had ended it: then that is what is said)
    * @throws {DisposedError} when the handle is disposed before the transaction commits (a running statement is
-   *   cancelled, the transaction rolled back)
+   *   cancelled, the transaction rolled back; the same exception)
    * @throws {ConnectionLostError} when the connection failed: `mayHaveCommitted` is false (safe to retry the
    *   whole transaction) unless it failed during `COMMIT`
    * @throws {PostgresRollbackError} when the server answered `COMMIT` with `ROLLBACK`: a statement in `fn` failed
    *   and `fn` caught it, so the server had aborted the transaction; or `fn` ended it with a `ROLLBACK` of its own.
+   *   Also, with no `COMMIT` sent, when a statement `fn` caught ran past `query_timeout` (`'query-timeout'`) or was
+   *   a row-limited one the server refused (`'statement-failed'`).
    *   (`fn`'s own `COMMIT` or `PREPARE TRANSACTION` ends it too, and `transaction()` resolves.) `mayHaveCommitted`
    *   is true when it may have taken effect: a statement `fn` caught failed after a `COMMIT` or `PREPARE` in the
    *   same text (`'failed-after-commit'`), statements followed `fn`'s `ROLLBACK` in the same text

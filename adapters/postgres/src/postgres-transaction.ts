@@ -140,7 +140,7 @@ export class PostgresTransaction {
    * @internal `COMMIT`, `ROLLBACK` or `PREPARE` (`PREPARE TRANSACTION`) when a statement of the callback ended the
    * transaction (as the server answered it).
    */
-  get endedWith(): 'COMMIT' | 'ROLLBACK' | 'PREPARE' | undefined {
+  get endedWith(): EndingCommand | undefined {
     return this.#endedWith
   }
 

@@ -18,8 +18,8 @@ const READ_AHEAD = 2
 /**
  * Reads the start of `body` without waiting for it to be produced: each read gets a few turns of the microtask
  * queue, enough for a body held in memory, and none for a producer that awaits anything (a stream of events
- * waiting for its next one is not held up). Never rejects: a read that failed is left `pending` for the copy
- * to pass on.
+ * waiting for its next one is not held up). Never rejects for a failed read, which is left `pending` for the
+ * copy to pass on (only for a body already locked, whose reader cannot be taken).
  */
 export async function readAhead(body: ReadableStream<Uint8Array>): Promise<BodyStart> {
   const reader = body.getReader()

@@ -13,6 +13,8 @@ import { clientState, inTransaction, type PooledClient, type ReleaseArgument } f
 import { serverOf } from './read-only-server.js'
 import { isReadTimeout, sendQuery } from './run-query.js'
 import type { PgPoolSettings } from './settings.js'
+import { timedOutClosed } from './row-limit-failure.js'
+import { pgQueryClass } from './taken-statement.js'
 
 /** What the `pg.Pool` face listens to, beyond the engine's own events. */
 export interface CheckoutHooks extends ClientHooks {
@@ -23,8 +25,7 @@ export interface CheckoutHooks extends ClientHooks {
 
 const alreadyReleased = 'Release called on client which has already been released to the pool.'
 const releasedInTransaction = 'A client was released inside a transaction (no COMMIT or ROLLBACK), so its connection was closed: the server rolls the transaction back, and no other caller runs in it.'
-const timedOutRelease = 'A statement on this connection ran past query_timeout, so the connection was closed.'
-const neverReady = 'A client was released after a failed statement and the server never said it was ready again (pg sends no Sync after a failed query with a row limit, `rows`), so its connection was closed.'
+const neverReady = 'A client was released after a failed statement and the server never said it was ready again (as after a failed query with a row limit, `rows`, where pg sends no Sync), so its connection was closed.'
 const releasedWithSubmittable = 'A client was released while a cursor or stream still ran on it (a pg-cursor not closed, a COPY whose other end gave up), so its connection was closed: the next holder would have waited behind it for good.'
 
 // Plain statements (pg's own Query) running or queued on a client that is otherwise fit to go back: waited for
@@ -44,7 +45,7 @@ function statementsToWaitFor(client: PooledClient): boolean {
 function cursorOrStreamPending(client: PooledClient): boolean {
   const { _activeQuery: active, _queryQueue: queued } = client as unknown as { _activeQuery?: object | null; _queryQueue?: object[] }
   if ((active === undefined || active === null) && (queued === undefined || queued.length === 0)) return false
-  const Query = (client.constructor as { Query?: new (...args: never[]) => object }).Query
+  const Query = pgQueryClass(client)
   if (Query === undefined) return false
   if (active !== undefined && active !== null && !(active instanceof Query)) return true
   return queued?.some((query) => !(query instanceof Query)) === true
@@ -220,7 +221,7 @@ export class PgPoolCore {
   #giveBack(client: PooledClient, argument: ReleaseArgument): void {
     const state = client[clientState]
     // Never reused: a cancel request for its statement could reach the next holder's.
-    if (state.timedOut && !argument) argument = new Error(timedOutRelease)
+    if (state.timedOut && !argument) argument = new Error(timedOutClosed)
     // Ended by its holder (`client.end()`) before it was given back: pg refuses its next statement ('Client was
     // closed and is not queryable') while the socket's end is still a round trip away. Closed, as pg-pool does.
     if (!argument && !state.broken && notQueryable(client)) argument = true

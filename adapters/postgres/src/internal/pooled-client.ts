@@ -50,11 +50,14 @@ export interface ClientState {
   /**
    * True once the server refused a statement with a row limit (`rows`) on it: pg sends no Sync after that
    * error, so the server never says it is ready again, and a statement queued or sent next (a `ROLLBACK`, a
-   * `COMMIT`) would wait for good. It is marked `broken` too and its socket ended at once, so those fail now;
-   * closed when released (see `watchRowLimitFailure`).
+   * `COMMIT`) would wait for good. It is marked `broken` too and, where `watchRowLimitFailure` runs, its socket
+   * ended at once, so those fail now; closed when released.
    */
   rowLimitFailed: boolean
-  /** True when `watchRowLimitFailure` could read pg's fields it needs (else `runStatement` marks such failures). */
+  /**
+   * True when `watchRowLimitFailure` could read pg's fields it needs. Else `runStatement` marks such a failure
+   * in a transaction, and other clients are closed after the end grace.
+   */
   rowLimitWatched: boolean
   /**
    * True from its holder's `release()` until the pool takes it back, while statements the holder left

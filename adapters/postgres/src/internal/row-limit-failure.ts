@@ -2,9 +2,10 @@ import type { EventEmitter } from 'node:events'
 import pg from 'pg'
 import { activeStatement, notQueryable } from './end-client.js'
 import { clientState, type PooledClient } from './pooled-client.js'
+import { hasCompleted, pgQueryClass } from './taken-statement.js'
 
 /** Why a connection was closed after the server refused a statement with a row limit. */
-export const rowLimitClosed = 'A query with a row limit (`rows`) failed, which leaves its session without a ready state, so its connection was closed.'
+const rowLimitClosed = 'A query with a row limit (`rows`) failed, which leaves its session without a ready state, so its connection was closed.'
 
 /** Why a connection was closed after a statement on it ran past `query_timeout`. */
 export const timedOutClosed = 'A statement on this connection ran past query_timeout, so the connection was closed.'
@@ -32,16 +33,11 @@ interface WithConnection {
 export function watchRowLimitFailure(client: PooledClient, ended: (error: Error) => void): boolean {
   const { connection } = client as unknown as WithConnection
   // pg's own Query class: the only kind that skips the Sync.
-  const Query = (client.constructor as { Query?: abstract new (...args: never[]) => object }).Query
+  const Query = pgQueryClass(client)
   if (connection === undefined || Query === undefined) return false
   connection.prependListener('errorMessage', (message: { severity?: unknown }) => {
-    // A session the server ends is handled as such (see `watchSessionEnd`).
-    if (message.severity === 'FATAL' || message.severity === 'PANIC') return
     const active = activeStatement(client)
-    if (!(active instanceof Query) || !(active as { rows?: unknown }).rows) return
-    // Its CommandComplete came first: pg sent its Sync then, so this error is the commit's (a deferred constraint
-    // of an implicit transaction, a serialization failure) and the server says it is ready next.
-    if (typeof (active as { _result?: { command?: unknown } })._result?.command === 'string') return
+    if (!(active instanceof Query) || !refusedBeforeComplete(active, message.severity)) return
     const state = client[clientState]
     if (state.broken || notQueryable(client)) return
     if (!state.timedOut) state.rowLimitFailed = true
@@ -61,4 +57,21 @@ export function watchRowLimitFailure(client: PooledClient, ended: (error: Error)
  */
 export function isRowLimitAnswer(client: PooledClient, error: unknown): boolean {
   return client[clientState].rowLimitFailed && error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC'
+}
+
+/**
+ * True when the server's error (of `severity`) to pg's Query `query` leaves its session waiting for good: the
+ * query has a row limit (`rows` truthy: pg's own test) and no statement of it had completed (after its
+ * CommandComplete pg has sent its Sync, and an error then is the implicit commit's: a deferred constraint, a
+ * serialization failure; the server says it is ready next). Not for a session the server ends (FATAL, PANIC:
+ * see `watchSessionEnd`).
+ */
+export function refusedBeforeComplete(query: object, severity: unknown): boolean {
+  if (severity === 'FATAL' || severity === 'PANIC') return false
+  return Boolean((query as { rows?: unknown }).rows) && !hasCompleted(query)
+}
+
+/** A client's closing reason after the server refused its row-limited statement. */
+export function rowLimitFailure(): Error {
+  return new Error(rowLimitClosed)
 }

@@ -9,7 +9,7 @@ import { activeStatement, whenDrained } from './end-client.js'
 import { endsTransaction, queuedCount, statementTaken } from './taken-statement.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
-import { isRowLimitAnswer } from './row-limit-failure.js'
+import { isRowLimitAnswer, refusedBeforeComplete, rowLimitFailure } from './row-limit-failure.js'
 import { sqlOperationName } from './sql-operation-name.js'
 
 type QueryCallback = (error: Error | undefined, result: pg.QueryResult<any>) => void
@@ -177,11 +177,12 @@ export function runStatement<R extends pg.QueryResultRow>(
     const failure = onError(error, text, taken)
     // Closed when given back, and sent nothing more (a ROLLBACK would wait behind the stuck query), as a lost
     // connection; the caller still gets pg's own error. (A failure with a row limit that leaves the session
-    // waiting is marked as it arrives: see `watchRowLimitFailure`.)
+    // waiting is marked as it arrives: see `watchRowLimitFailure`; or here, where that watch could not be set up.)
     if (stuck) client[clientState].broken = true
     else if (rowLimitUnwatched(client, text, error, taken)) {
       const state = client[clientState]
       state.rowLimitFailed = true
+      state.failure ??= rowLimitFailure()
       state.broken = true
     }
     return failure
@@ -221,7 +222,8 @@ const leftOpen = 'A single query left a transaction open, so its connection was 
  * the server is ready again, unless the query left a transaction open. pg reports the error before the
  * server's next word (ReadyForQuery), which alone tells whether a query such as `BEGIN; SELECT 1/0` left its
  * session inside a failed transaction. A query config with `rows` the server refused gets no such word (pg
- * sends no Sync): its client is closed at once.
+ * sends no Sync): its client is closed at once (after the end grace where `watchRowLimitFailure` could not be
+ * set up).
  */
 function releaseAfterFailure(client: PooledClient, error: unknown, clock: Clock, then: () => void): void {
   const state = client[clientState]
@@ -332,12 +334,12 @@ export function sendQuery<R extends pg.QueryResultRow>(
 }
 
 // A client whose row-limit watch could not be set up (a pg without the fields it reads): the server's refusal
-// of a statement with a row limit, before its CommandComplete, leaves the session waiting for good (see
-// `watchRowLimitFailure`): marked here, so its transaction closes it rather than send a ROLLBACK behind it.
+// of a statement with a row limit leaves the session waiting for good (see `refusedBeforeComplete`): marked
+// here, so its transaction closes it rather than send a ROLLBACK behind it.
 function rowLimitUnwatched(client: PooledClient, text: QueryText, error: unknown, taken: object | undefined): boolean {
   const state = client[clientState]
   if (state.rowLimitWatched || state.broken || state.timedOut || !(error instanceof pg.DatabaseError)) return false
-  if (error.severity === 'FATAL' || error.severity === 'PANIC') return false
-  if (typeof text !== 'object' || text === null || !(text as { rows?: unknown }).rows) return false
-  return typeof (taken as { _result?: { command?: unknown } } | undefined)?._result?.command !== 'string'
+  // pg's Query when it could be found (it knows whether a statement completed), else the query config.
+  const query = taken ?? (typeof text === 'object' && text !== null ? (text as object) : undefined)
+  return query !== undefined && refusedBeforeComplete(query, error.severity)
 }

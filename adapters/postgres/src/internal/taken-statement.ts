@@ -34,6 +34,16 @@ export function completedCommands(query: object): string[] {
   return results.flatMap((each) => (typeof each.command === 'string' && each.command !== '' ? [each.command] : []))
 }
 
+/** True once pg's Query has its CommandComplete (a statement of its text completed): pg has synced by then. */
+export function hasCompleted(query: object | undefined): boolean {
+  return query !== undefined && completedCommands(query).length > 0
+}
+
+/** The client's own pg Query class (`Client.Query`), if its pg has one. */
+export function pgQueryClass(client: pg.ClientBase): (abstract new (...args: never[]) => object) | undefined {
+  return (client.constructor as { Query?: abstract new (...args: never[]) => object }).Query
+}
+
 /**
  * True for a command tag that may have ended a transaction so that it took effect: `COMMIT` (also `COMMIT AND
  * CHAIN`), and `PREPARE`, which is `PREPARE TRANSACTION`'s tag as well as SQL `PREPARE`'s (the safe side).

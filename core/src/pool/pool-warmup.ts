@@ -1,3 +1,4 @@
+// A pool's warm-up: opens and validates connections before it serves, within one time limit for the whole call.
 import type { Clock } from '../clock.js'
 import { PoolWarmupError } from '../errors.js'
 import type { WarmupOptions, WarmupReport } from '../pool-contract.js'
@@ -9,7 +10,7 @@ import type { PoolLifecycle, WarmupPlan } from './pool-lifecycle.js'
 import type { PooledConnection } from './pooled-connection.js'
 
 /** What a warm-up needs of its pool. */
-export interface WarmupHost<C> {
+interface WarmupHost<C> {
   readonly name: string
   readonly target: string
   readonly clock: Clock
@@ -40,7 +41,7 @@ export interface WarmupHost<C> {
  *
  * @throws {PoolWarmupError} when none could open (cause: the first failure, redacted)
  */
-export async function warmConnections<C>(host: WarmupHost<C>, { connections: requested, timeoutMillis }: WarmupPlan): Promise<WarmupReport> {
+async function warmConnections<C>(host: WarmupHost<C>, { connections: requested, timeoutMillis }: WarmupPlan): Promise<WarmupReport> {
   const started = host.clock.now()
   const deadline = started + timeoutMillis
   // At least 1: a limit of 0 would mean none at all.

@@ -1,4 +1,4 @@
-// Why a waiter stopped waiting (its acquire timed out, or its operation aborted): the error it gets, with the cause a caller can act on.
+// The wait queue's hooks of a pool: the error a waiter gets when its acquire times out or its operation aborts.
 import { OperationAbortedError, PoolTimeoutError } from '../errors.js'
 import type { OperationContext } from '../operation-context.js'
 import type { PoolMonitor } from '../pool-monitor.js'
@@ -36,7 +36,7 @@ export function waitQueueHooks<C>(options: PoolEngineOptions<C>, pool: { readonl
  *
  * @param waiting - the callers still waiting behind it
  */
-export function acquireTimedOut(
+function acquireTimedOut(
   name: string,
   acquireTimeoutMillis: number,
   { waitMillis, waiting, context }: { waitMillis: number; waiting: number; context: OperationContext | undefined },
