@@ -152,6 +152,9 @@ export class PostgresHandle implements AsyncDisposable {
       // Lost meanwhile (a statement that `fn` caught met it): the server has rolled back, and a COMMIT sent now
       // would fail as if it might have committed.
       if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', false, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
+      // `fn`'s own COMMIT or PREPARE TRANSACTION was refused or answered with ROLLBACK: rolled back. (Told by the
+      // statement, not only by the session's status, which pg may not have read yet when `fn` returns.)
+      if (tx.commitRefused) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure)
       // `fn` ended it with a statement of its own other than a COMMIT or PREPARE TRANSACTION (see above). After its
       // ROLLBACK nothing was committed, unless statements after it in the same text ran outside the transaction, or
       // a PREPARE after it may have prepared the transaction (the server tags ROLLBACK TO SAVEPOINT as ROLLBACK); a

@@ -116,6 +116,10 @@ export class PostgresTransaction {
   #failure(error: unknown, text: QueryText, taken: object | undefined): unknown {
     const failure = this.#describeFailure(error, text)
     this.#firstFailure ??= failure
+    // A COMMIT or PREPARE TRANSACTION the server refused (a deferred constraint, an identifier in use) ended the
+    // transaction, rolled back. Known now: its session's status may not be read yet when the callback returns.
+    const sent = sqlOperationName(text)
+    if (sent === 'COMMIT' || sent === 'END' || (sent === 'PREPARE' && preparesTransaction(text))) this.#commitRefused = true
     // Its text ended the transaction before the statement that failed: the transaction took effect (or may have).
     if (taken !== undefined && this.#failedAfterCommit === undefined && completedCommands(taken).some(endsTransaction)) this.#failedAfterCommit = { failure }
     return failure
@@ -162,7 +166,10 @@ export class PostgresTransaction {
     return this.#failedAfterCommit
   }
 
-  /** @internal True when `fn` sent a `COMMIT` (or `PREPARE TRANSACTION`) and the server rolled back instead (a statement had failed). */
+  /**
+   * @internal True when `fn` sent a `COMMIT` (or `PREPARE TRANSACTION`) and the server rolled back instead: a
+   * statement had failed before it, or it failed itself.
+   */
   get commitRefused(): boolean {
     return this.#commitRefused
   }
@@ -231,4 +238,10 @@ function endingCommand(result: pg.QueryResult | readonly pg.QueryResult[]): { co
   const command = results[index]?.command as EndingCommand
   const preparedAfter = command === 'ROLLBACK' && results.slice(index + 1).some((each) => each.command === 'PREPARE')
   return { command, followedBy: results.length - 1 - index, preparedAfter }
+}
+
+// `PREPARE TRANSACTION`, not SQL `PREPARE` of a statement (whose failure a savepoint can undo).
+function preparesTransaction(text: QueryText): boolean {
+  const sql = typeof text === 'string' ? text : (text as { text?: unknown }).text
+  return typeof sql === 'string' && /^\s*PREPARE\s+TRANSACTION\b/i.test(sql)
 }

@@ -192,6 +192,23 @@ test("a text of the callback that fails after its own COMMIT: transaction() says
   assert.is(pool.activeCount, 0)
 })
 
+test('a SQL PREPARE (of a statement) that failed and was undone by ROLLBACK TO SAVEPOINT leaves the transaction to commit', async ({ pool, container }) => {
+  await pool.query(`DELETE FROM ${table}`)
+  const value = await runOperation('api', 'POST /ids', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table} (id) VALUES (57)`)
+      await tx.query('SAVEPOINT s')
+      // Not PREPARE TRANSACTION: its failure ends nothing the savepoint cannot undo.
+      await tx.query('PREPARE lifeguard_missing AS SELECT * FROM lifeguard_no_such_table').catch(() => undefined)
+      await tx.query('ROLLBACK TO SAVEPOINT s')
+      return 'committed'
+    }), { container })
+  assert.is(value, 'committed')
+  assert.equal(await ids(pool), [57])
+  await pool.query(`DELETE FROM ${table}`)
+  assert.is(pool.activeCount, 0)
+})
+
 test("what the callback's own statements committed is said first, also when the operation aborted before transaction() could commit", async ({ pool, container }) => {
   await pool.query(`DELETE FROM ${table}`)
   const controller = new AbortController()
