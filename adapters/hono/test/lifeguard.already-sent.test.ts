@@ -13,16 +13,22 @@ import { listen, quietApp } from './_helpers/driver.js'
 // response is sent in full while the handler still runs.
 const test = suite('Hono on @hono/node-server: a handler that sends the response itself')
 
-test('keeps its scope until it returns, not only until its response has finished', async () => {
-  let disposeCount = 0
-  let disposeCalls = 0
+// A container whose scoped 'audit' service counts its disposals.
+function auditContainer(): { container: ReturnType<typeof createServiceContainer>; disposed: Deferred; disposeCount: () => number } {
+  let count = 0
   const disposed = new Deferred()
   const container = createServiceContainer().scoped('audit', () => ({ lines: [] as string[] }), {
     dispose: () => {
-      disposeCount++
+      count++
       disposed.resolve()
     },
   })
+  return { container, disposed, disposeCount: () => count }
+}
+
+test('keeps its scope until it returns, not only until its response has finished', async () => {
+  const { container, disposed, disposeCount } = auditContainer()
+  let disposeCalls = 0
   const responseClosed = new Deferred()
   const goOn = new Deferred()
   const handlerDone = new Deferred<string>()
@@ -65,7 +71,7 @@ test('keeps its scope until it returns, not only until its response has finished
     await disposed.within('the scope to be disposed once the handler returned')
     // A second disposal would come after the first: give it room to show up.
     await delay(20)
-    assert.is(disposeCount, 1)
+    assert.is(disposeCount(), 1)
     assert.is(disposeCalls, 1, 'dispose() called once')
     assert.is(container.openScopes, 0)
   } finally {
@@ -75,14 +81,7 @@ test('keeps its scope until it returns, not only until its response has finished
 })
 
 test('keeps its scope for a middleware below that works on after the handler answered and returned', async () => {
-  let disposeCount = 0
-  const disposed = new Deferred()
-  const container = createServiceContainer().scoped('audit', () => ({ lines: [] as string[] }), {
-    dispose: () => {
-      disposeCount++
-      disposed.resolve()
-    },
-  })
+  const { container, disposed, disposeCount } = auditContainer()
   const responseClosed = new Deferred()
   const goOn = new Deferred()
   const middlewareDone = new Deferred<string>()
@@ -115,11 +114,11 @@ test('keeps its scope for a middleware below that works on after the handler ans
     assert.is(await response.text(), 'done')
     await responseClosed.within('the response to close')
     await new Promise((resolve) => setImmediate(resolve))
-    assert.is(disposeCount, 0, 'not disposed while the middleware below still works')
+    assert.is(disposeCount(), 0, 'not disposed while the middleware below still works')
     goOn.resolve()
     assert.is(await middlewareDone.within('the middleware to finish'), 'disposed: false')
     await disposed.within('the scope to be disposed once the chain settled')
-    assert.is(disposeCount, 1)
+    assert.is(disposeCount(), 1)
     assert.is(container.openScopes, 0)
   } finally {
     await server.close()
