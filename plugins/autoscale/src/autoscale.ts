@@ -4,14 +4,18 @@ import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfi
 import { attachOptionRules } from './internal/attach-options.js'
 import { isEnabled } from './internal/config-info.js'
 import { reportWarning } from './internal/report-warning.js'
-import { refuseSharedBudget } from './internal/sizing-claims.js'
+import { refuseSharedBudget, refuseSharedPolicy } from './internal/sizing-claims.js'
 import { prepareAutoscaler, type AttachOptions, type PoolAutoscaler, type PreparedAutoscaler } from './pool-autoscaler.js'
 import type { ScalingPolicy } from './scaling-policy.js'
 import type { SharedBudget } from './shared-budget.js'
 
 /** Options of `autoscale()`. */
 export interface AutoscaleOptions extends AttachOptions {
-  /** Config (or a policy of your own) per pool name. Pools not named here are left alone. */
+  /**
+   * Config (or a policy object) per pool name. Pools not named here are left alone. A config gives each pool
+   * that arrives under the name a fresh policy; a policy object keeps its state for the next pool of that
+   * name, and may size one pool at a time (two names given one object are refused).
+   */
   pools: Readonly<Record<string, AutoscalePoolConfig | ScalingPolicy>>
 }
 
@@ -60,7 +64,7 @@ export function autoscale(registry: AutoscaledRegistry, options: AutoscaleOption
   validateOptions('autoscale', options, { ...attachOptionRules, pools: { type: 'object' } })
   const { pools, ...attach } = options
   for (const [name, config] of Object.entries(pools)) {
-    // Built once here only to check it; each pool that arrives gets a fresh policy (its own state).
+    // Built once here only to check it; each pool that arrives gets a fresh policy from a config (its own state).
     // Shown, not quoted: a connection string given as the key keeps its password.
     const where = `autoscale for pool '${shownName(name)}'`
     if (meantAsPolicy(config)) checkCustomPolicy(config as ScalingPolicy, where)
@@ -135,6 +139,8 @@ class RegistryAutoscaler implements Autoscaler {
       // Not started yet, so not claimed: a budget two pools of this call share is found here.
       const sharing = replay.prepared.find((other) => prepared.budget !== undefined && other.budget === prepared.budget)
       if (sharing !== undefined) refuseSharedBudget(prepared.where, prepared.budget as SharedBudget, `is given to pool '${sharing.pool.name}' too`)
+      const fedTwice = replay.prepared.find((other) => other.policy === prepared.policy)
+      if (fedTwice !== undefined) refuseSharedPolicy(prepared.where, prepared.policy, `is given to pool '${fedTwice.pool.name}' too`)
       replay.prepared.push(prepared)
     } catch (error) {
       if (replay !== undefined) replay.refused.push(error)

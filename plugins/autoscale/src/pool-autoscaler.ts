@@ -60,7 +60,8 @@ export interface PoolAutoscaler {
  * the policy with each evaluation (`eventLoopDelayMillis`, `eventLoopUtilization`).
  *
  * @param config - a `DynamicPoolConfig`, an `AdaptivePoolConfig`, or a `ScalingPolicy` of your own
- * @throws {InvalidOptionError} naming the bad field, or a `maxSize` above the pool's own `maxSizeLimit`
+ * @throws {InvalidOptionError} naming the bad field, a `maxSize` above the pool's own `maxSizeLimit`, or a
+ *   `budget` or `policy` object another pool's running autoscaler uses
  * @throws {RegistrationError} when another autoscaler sizes the pool (stop it first)
  * @example
  * const scaler = attachAutoscaler(pool, { policy: 'adaptive', minSize: 2, maxSize: 50 })
@@ -76,7 +77,8 @@ export function attachAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig 
 export interface PreparedAutoscaler {
   readonly pool: ManagedPool
   readonly budget: SharedBudget | undefined
-  /** Where the checks were made, for a refusal found later (a budget another pool of the same call reads). */
+  readonly policy: ScalingPolicy
+  /** Where the checks were made, for a refusal found later (a budget or policy another pool of the same call uses). */
   readonly where: string
   /** Starts it: from here on it may resize the pool. */
   start(): PoolAutoscaler
@@ -101,10 +103,11 @@ export function prepareAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig
   if (budget?.countsBehindCallersOf(pool) === true) {
     rejectOption(where, 'budget', 'a SharedBudget whose `query` is not the pool it sizes, unless that is a Lifeguard pool (give the count a client of its own)', budget)
   }
-  checkClaims(pool, budget, where)
+  checkClaims(pool, budget, policy, where)
   return {
     pool,
     budget,
+    policy,
     where,
     start() {
       const runner = new Runner(pool, policy, budget, options, isEnabled(config))

@@ -183,6 +183,8 @@ export class SharedBudget {
   // Counts asked for, and which of them the reading kept answered.
   #asked = 0
   #answered = 0
+  // Readings in a row that counted fewer connections than this pool holds (see `#checkCount`).
+  #undercounts = 0
   #reading: BudgetReading | undefined
 
   /** @throws {InvalidOptionError} naming the bad option */
@@ -251,11 +253,14 @@ export class SharedBudget {
     // A count that answers after a later one (it hung, and was asked again meanwhile) is older than the reading
     // kept: it is dropped, not taken for fresh.
     if (asked < this.#answered && this.#reading !== undefined) return this.#reading
-    const held = Number(result.rows[0]?.['held'] ?? 0)
-    if (!Number.isInteger(held) || held < 0) throw new TypeError(`Could not read the connection budget of '${this.applicationName}'. The count was not a whole number >= 0.`)
+    // (No row or no `held` column is a query that counts something else, not a count of none.)
+    const counted: unknown = result.rows[0]?.['held']
+    const held = counted === undefined || counted === null ? Number.NaN : Number(counted)
+    if (!Number.isInteger(held) || held < 0) throw new TypeError(`Could not read the connection budget of '${this.applicationName}'. The count's first row had no \`held\` that is a whole number >= 0.`)
     const connections = own()
     const inPool = connections.activeConnections + connections.idleConnections
     const opening = Math.max(0, connections.totalConnections - inPool)
+    const undercounted = this.#checkCount(held, inPool)
     // Parked connections are this pool's, and a grow within the limit takes them back before opening
     // any; over the budget they are the first to go back, so the limit leaves them out.
     const parked = held + opening > this.total ? 0 : (connections.parkedConnections ?? 0)
@@ -268,9 +273,30 @@ export class SharedBudget {
       atMillis: this.#clock.now(),
       limit: budgetLimit({ total: this.total, held, own: open, opening, claimFraction: this.claimFraction, maxInstances: this.maxInstances }),
     }
+    // A count that misses this pool's own connections cannot bound the fleet: the pool keeps its size.
+    if (undercounted !== undefined) reading.limit = Math.min(reading.limit, open + opening)
     this.#reading = reading
     this.#answered = asked
+    if (undercounted?.report !== undefined) throw undercounted.report
     return reading
+  }
+
+  // The server lists every connection this pool holds open under the budget's name (the count's own too,
+  // when it runs through the pool). Fewer means the pool connects under another `application_name` (or the
+  // server lost connections the pool has not noticed yet): the fleet's count would leave this pool out, and
+  // every instance could grow to the whole total. Such a reading holds the pool at its size; once (a
+  // connection opened while the count ran is not listed yet) is not reported, twice in a row is, once.
+  #checkCount(held: number, inPool: number): { report: Error | undefined } | undefined {
+    if (held >= inPool) {
+      this.#undercounts = 0
+      return undefined
+    }
+    this.#undercounts++
+    if (this.#undercounts !== 2) return { report: undefined }
+    const error = new Error(
+      `The shared budget '${this.applicationName}' counted ${held} connection(s) on the server under that application_name, fewer than the ${inPool} this pool holds open. The pool probably connects with another application_name; it is held at its size until the counts agree.`,
+    )
+    return { report: error }
   }
 
   /**

@@ -2,7 +2,7 @@ import { InvalidOptionError, RegistrationError, type ResizeEvent } from '@lifegu
 import { ManualClock as TimerClock, throwsError, captureWarnings } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { attachAutoscaler, createSharedBudget, type AdaptivePoolConfig, type DynamicPoolConfig, type EvaluationInput, type ScalingPolicy } from '../src/index.js'
+import { AdaptivePolicy, attachAutoscaler, createSharedBudget, type AdaptivePoolConfig, type DynamicPoolConfig, type EvaluationInput, type ScalingPolicy } from '../src/index.js'
 import { ManualClock } from './_helpers/manual-clock.js'
 import { ModelPool, waitBound } from './_helpers/model-pool.js'
 
@@ -59,10 +59,11 @@ runtime('sizes a pool through a step load with the adaptive policy', () => {
   pool.clients = 5
   run(scaler, pool, clock, 3000)
   assert.is(pool.maxSize, 6)
-  // The burst's first step fills the connection the calm left idle (no resize); it pays, and two leaps follow.
+  // The burst's first step fills the connection the calm left idle (no resize); it pays in full, and one
+  // step serves every request waiting.
   assert.equal(
     pool.resizes.map((r) => r.options?.reason),
-    ['autoscale:adaptive-shrink', 'autoscale:adaptive-grow', 'autoscale:adaptive-grow', 'autoscale:adaptive-shrink'],
+    ['autoscale:adaptive-shrink', 'autoscale:adaptive-grow', 'autoscale:adaptive-shrink'],
   )
 })
 
@@ -464,6 +465,32 @@ runtime('one budget reads for one pool: a second running autoscaler on another p
   const second = attachAutoscaler(billing, { ...adaptive, budget }, { timers: false, clock })
   assert.ok(second.running, 'free again once the first stopped')
   second.stop()
+})
+
+runtime('one policy object sizes one pool: a second running autoscaler on another pool is refused it, naming policy', () => {
+  const clock = new ManualClock()
+  const policy = new AdaptivePolicy(adaptive, { clock })
+  const orders = new ModelPool('orders', { model: waitBound(5), maxSize: 50 })
+  const billing = new ModelPool('billing', { model: waitBound(5), maxSize: 50 })
+  const first = attachAutoscaler(orders, policy, { timers: false, clock })
+  const error = throwsError(() => attachAutoscaler(billing, policy, { timers: false, clock }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'policy')
+  assert.match(error.message, "this one sizes pool 'orders': a policy keeps one pool's measurements")
+  first.stop()
+  const second = attachAutoscaler(billing, policy, { timers: false, clock })
+  assert.ok(second.running, 'free again once the first stopped')
+  second.stop()
+})
+
+runtime('a stopped autoscaler leaves no reference to itself (and its pool) on the budget or the policy it used', () => {
+  const budget = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 10 }] }) })
+  const policy = new AdaptivePolicy({ ...adaptive, budget })
+  const scaler = attachAutoscaler(new ModelPool('orders', { model: waitBound(5), maxSize: 50 }), policy, { timers: false })
+  const claims = (target: object): unknown[] => Object.getOwnPropertySymbols(target).map((key) => (target as Record<symbol, unknown>)[key])
+  assert.ok(claims(budget).includes(scaler) && claims(policy).includes(scaler), 'claimed while running')
+  scaler.stop()
+  assert.not.ok(claims(budget).includes(scaler), 'budget')
+  assert.not.ok(claims(policy).includes(scaler), 'policy')
 })
 
 runtime('refuses a budget that counts through the pool it sizes: the count would wait in line behind the requests it should relieve', () => {

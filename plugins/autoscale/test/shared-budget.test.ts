@@ -151,6 +151,31 @@ budget('passes a failing query on to the caller and keeps the last reading', asy
   assert.is(shared.reading?.limit, 50)
 })
 
+budget('a count with no row or no `held` column is refused, not read as none', async () => {
+  for (const rows of [[], [{ count: 12 }], [{ held: null }]]) {
+    const shared = createSharedBudget({ total: 90, applicationName: 'svc', query: async () => ({ rows }) })
+    const error = await rejects(shared.refresh(() => holding(10)), TypeError)
+    assert.match(error.message, '`held`')
+    assert.is(shared.reading, undefined, JSON.stringify(rows))
+  }
+})
+
+budget('a count below this pool`s own connections twice in a row (another application_name) is reported once and holds the pool', async () => {
+  let held = 0
+  const shared = createSharedBudget({ total: 80, applicationName: 'orders-api', query: async () => ({ rows: [{ held }] }), maxInstances: 8 })
+  // Once proves nothing: a connection opened while the count ran is not listed yet.
+  const once = await shared.refresh(() => holding(10))
+  assert.is(once.limit, 10, 'held at its size: a count that missed the pool bounds nothing')
+  const error = await rejects(shared.refresh(() => holding(10)), Error)
+  assert.match(error.message, "counted 0 connection(s) on the server under that application_name, fewer than the 10 this pool holds open")
+  assert.is(shared.limit(10), 10, 'no growth toward the whole total')
+  const again = await shared.refresh(() => holding(10))
+  assert.is(again.limit, 10, 'reported once, still held')
+  held = 10
+  const agreed = await shared.refresh(() => holding(10))
+  assert.is(agreed.limit, 10 + Math.ceil(70 / 8), 'grows again once the counts agree')
+})
+
 budget('rejects bad options naming the option', () => {
   const query: BudgetQuery = async () => ({ rows: [] })
   const total = throwsError(() => createSharedBudget({ total: 0, applicationName: 'svc', query }), InvalidOptionError, 'ERR_INVALID_OPTION')

@@ -2,7 +2,7 @@ import { createPoolRegistry, InvalidOptionError } from '@lifeguard/core'
 import { createMongoPool } from '@lifeguard/mongodb'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { attachAutoscaler, autoscale, createSharedBudget, withDynamicSizing, type AdaptivePoolConfig, type DynamicPoolConfig } from '../src/index.js'
+import { AdaptivePolicy, attachAutoscaler, autoscale, createSharedBudget, withDynamicSizing, type AdaptivePoolConfig, type DynamicPoolConfig } from '../src/index.js'
 import { ModelPool, waitBound } from './_helpers/model-pool.js'
 import { throwsError } from '@lifeguard/test-kit'
 
@@ -88,6 +88,17 @@ limit('autoscale() refuses one budget for two registered pools, naming budget, w
   const error = throwsError(() => autoscale(pools, { pools: { orders: { ...adaptive, budget }, billing: { ...adaptive, budget } }, timers: false }), InvalidOptionError)
   assert.is(error.option, 'budget')
   assert.match(error.message, "this one is given to pool 'orders' too: use one budget per pool")
+  assert.equal([orders.resizes.length, billing.resizes.length], [0, 0])
+})
+
+limit('autoscale() refuses one policy object for two registered pools, naming policy, with neither resized', () => {
+  const pools = createPoolRegistry()
+  const orders = pools.register(new ModelPool('orders', { model: waitBound(5), maxSize: 60 }))
+  const billing = pools.register(new ModelPool('billing', { model: waitBound(5), maxSize: 60 }))
+  const policy = new AdaptivePolicy(adaptive)
+  const error = throwsError(() => autoscale(pools, { pools: { orders: policy, billing: policy }, timers: false }), InvalidOptionError)
+  assert.is(error.option, 'policy')
+  assert.match(error.message, "this one is given to pool 'orders' too")
   assert.equal([orders.resizes.length, billing.resizes.length], [0, 0])
 })
 

@@ -1,22 +1,27 @@
-// One autoscaler per pool, one pool per budget: each claim is kept on the pool or the budget itself, so that
-// two copies of this package (or two registries) see the same one, and nothing outlives the pool.
+// One autoscaler per pool, one pool per budget and per policy object: each claim is kept on the pool, the
+// budget or the policy itself, so that two copies of this package (or two registries) see the same one, and
+// nothing outlives the pool.
 import { RegistrationError, type ManagedPool } from '@lifeguard/core'
 import { rejectOption } from '@lifeguard/core/adapter'
 import type { PoolAutoscaler } from '../pool-autoscaler.js'
+import type { ScalingPolicy } from '../scaling-policy.js'
 import type { SharedBudget } from '../shared-budget.js'
 
 const sizingAutoscaler = Symbol.for('lifeguard.autoscale.sizedBy')
 const budgetUsedBy = Symbol.for('lifeguard.autoscale.budgetUsedBy')
+const policyUsedBy = Symbol.for('lifeguard.autoscale.policyUsedBy')
 type ClaimedPool = ManagedPool & { [sizingAutoscaler]?: PoolAutoscaler }
 type ClaimedBudget = SharedBudget & { [budgetUsedBy]?: PoolAutoscaler }
+type ClaimedPolicy = ScalingPolicy & { [policyUsedBy]?: PoolAutoscaler }
 
 /**
- * Refuses a second running autoscaler on `pool`, and a budget another pool's running autoscaler reads.
+ * Refuses a second running autoscaler on `pool`, and a budget or a policy object another pool's running
+ * autoscaler uses.
  *
  * @throws {RegistrationError} when an autoscaler sizes the pool already
- * @throws {InvalidOptionError} naming `budget`, when another pool's autoscaler reads it
+ * @throws {InvalidOptionError} naming `budget` or `policy`, when another pool's autoscaler uses it
  */
-export function checkClaims(pool: ManagedPool, budget: SharedBudget | undefined, where: string): void {
+export function checkClaims(pool: ManagedPool, budget: SharedBudget | undefined, policy: ScalingPolicy, where: string): void {
   // Two autoscalers on one pool undo each other's resizes (measured: 28 in 1.5 s on an idle pool).
   if ((pool as ClaimedPool)[sizingAutoscaler]?.running === true) {
     throw new RegistrationError(`Pool '${pool.name}' is sized by an autoscaler already. Stop it (\`stop()\`) before attaching another.`)
@@ -25,6 +30,14 @@ export function checkClaims(pool: ManagedPool, budget: SharedBudget | undefined,
   // that pool would flip between them at every reading.
   const usedBy = (budget as ClaimedBudget | undefined)?.[budgetUsedBy]
   if (budget !== undefined && usedBy?.running === true && usedBy.pool !== pool) refuseSharedBudget(where, budget, `is in use by the autoscaler of pool '${usedBy.pool.name}'`)
+  // A policy keeps one pool's windows: fed the samples of two, it diffs one pool's counters against the other's.
+  const sizing = (policy as ClaimedPolicy)[policyUsedBy]
+  if (sizing?.running === true && sizing.pool !== pool) refuseSharedPolicy(where, policy, `sizes pool '${sizing.pool.name}'`)
+}
+
+/** @throws {InvalidOptionError} naming `policy`, which another pool's autoscaler uses (`sharedHow` says which) */
+export function refuseSharedPolicy(where: string, policy: ScalingPolicy, sharedHow: string): never {
+  rejectOption(where, 'policy', `a policy object of its own, or a config (this one ${sharedHow}: a policy keeps one pool's measurements)`, policy)
 }
 
 /** @throws {InvalidOptionError} naming `budget`, which another pool's autoscaler reads (`sharedHow` says which) */
@@ -32,14 +45,21 @@ export function refuseSharedBudget(where: string, budget: SharedBudget, sharedHo
   rejectOption(where, 'budget', `a SharedBudget of its own (this one ${sharedHow}: use one budget per pool)`, budget)
 }
 
-/** Records `autoscaler` as the one sizing its pool and reading `budget`. */
+/** Records `autoscaler` as the one sizing its pool, reading `budget` and feeding its policy. */
 export function claim(autoscaler: PoolAutoscaler, budget: SharedBudget | undefined): void {
   Object.defineProperty(autoscaler.pool, sizingAutoscaler, { value: autoscaler, configurable: true, writable: true })
   if (budget !== undefined) Object.defineProperty(budget, budgetUsedBy, { value: autoscaler, configurable: true, writable: true })
+  // (A frozen policy of the user's own cannot carry the claim: it goes unchecked.)
+  if (Object.isExtensible(autoscaler.policy)) Object.defineProperty(autoscaler.policy, policyUsedBy, { value: autoscaler, configurable: true, writable: true })
 }
 
-/** `autoscaler` stopped: its pool may take another. (Its budget's claim lapses with `running`.) */
+/** `autoscaler` stopped: its pool, budget and policy may be taken by another, and keep no reference to it. */
 export function unclaim(autoscaler: PoolAutoscaler): void {
   const pool = autoscaler.pool as ClaimedPool
   if (pool[sizingAutoscaler] === autoscaler) delete pool[sizingAutoscaler]
+  // A budget or a policy kept for the next pool of that name must not hold this one (and its driver) meanwhile.
+  const budget = autoscaler.budget as ClaimedBudget | undefined
+  if (budget?.[budgetUsedBy] === autoscaler) delete budget[budgetUsedBy]
+  const policy = autoscaler.policy as ClaimedPolicy
+  if (policy[policyUsedBy] === autoscaler) delete policy[policyUsedBy]
 }
