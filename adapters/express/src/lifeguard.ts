@@ -1,7 +1,7 @@
 import type { OperationContext } from '@lifeguard/core'
 import { HttpOperation, httpMiddlewareSettings, onResponseClose, pathOf, sentInFull } from '@lifeguard/core/http'
 import type { Request, RequestHandler, Response } from 'express'
-import { attachContext, contextOf } from './internal/request-contexts.js'
+import { attachContext, contextOf, prepareRequest } from './internal/request-contexts.js'
 import { routeName, type RouteLike } from './internal/route-name.js'
 import { expressRules, rejectMapErrors, type LifeguardOptions } from './options.js'
 
@@ -19,12 +19,16 @@ declare global {
  * Express middleware that gives every request its own service scope and `OperationContext`: reachable as
  * `req.lifeguard` and through `OperationContext.current()` in any code below it. The request id comes from
  * `x-request-id` when sane (else a new UUID-shaped one) and is echoed in the response. When the client goes away the
- * context's `signal` aborts. The scope is disposed exactly once, when the response has finished (streamed
- * bodies included) or, after a disconnect, when the handler has ended the response; a disposal failure goes
- * to the container's `onError` and never touches the response.
+ * context's `signal` aborts. The scope is disposed exactly once: when the response has finished (streamed
+ * bodies included), or, after a disconnect, when the handler ends the response or `abortGraceMillis` (default
+ * 1000 ms) after the disconnect, whichever comes first, so a handler that never ends the response may still be
+ * running when its scope is disposed. A disposal failure goes to the container's `onError` and never touches
+ * the response.
  *
- * The operation is named `METHOD route-pattern` (e.g. `GET /orders/:id`) as soon as Express has routed the
- * request (`METHOD path` until then, and when no route matched).
+ * The operation is named `METHOD route-pattern` (e.g. `GET /orders/:id`) after the route running when the name
+ * is read, as soon as Express has routed the request (`METHOD path` until then, and when no route matched). A
+ * route that passes the request on (`next()`, `next('route')`) hands the name to the next; once the response
+ * has finished, the name of the route that answered is kept.
  *
  * @throws {InvalidOptionError} for a missing container or a bad option
  * @example
@@ -46,17 +50,30 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
   return function lifeguardContext(req, res, next) {
     // Mounted twice (app and router): one request, one operation.
     if (contextOf(req) !== undefined) return next()
+    // Before the scope exists: a request that cannot have `req.lifeguard` fails with nothing to give back.
+    prepareRequest(req)
     const method = req.method
-    // Set already when the middleware is mounted on a route; otherwise once the router has matched.
-    const route = req.route as RouteLike | undefined
-    const self = (): HttpOperation => operation
-    const operation: HttpOperation = new HttpOperation(
-      settings,
-      // (Built as a function, as the other names are, so the context keeps it printable and bounded: a
-      // parameterized mount path puts what the client sent in `req.baseUrl`.)
-      route === undefined ? untilRouted(req, method, operationName, self) : () => operationName?.(req) ?? `${method} ${req.baseUrl}${String(route.path)}`,
-      req.headers[requestIdHeader],
-    )
+    // The route the name was last built for, and that name.
+    let namedFor: RouteLike | undefined
+    let named = ''
+    const routeNamed = (route: RouteLike): string => {
+      if (route !== namedFor) {
+        namedFor = route
+        named = operationName?.(req) ?? routeName(req, method, route)
+      }
+      return named
+    }
+    // The user's `operationName`, else METHOD route-pattern, built when something reads it. Express routes with
+    // no hook to tell: late, after an async middleware, and again when a route passes the request on (`next()`,
+    // `next('route')`). So while the request runs the name is not kept but asked again on each read (built
+    // again only when the route has changed): each handler reads its own route's name. Before routing it is
+    // `METHOD path`, for now.
+    const name = (): string => {
+      const route = req.route as RouteLike | undefined
+      operation.rename(name)
+      return route === undefined ? (operationName?.(req) ?? `${method} ${pathOf(req.originalUrl ?? req.url)}`) : routeNamed(route)
+    }
+    const operation = new HttpOperation(settings, name, req.headers[requestIdHeader])
     const { context } = operation
     attachContext(req, context)
     // Set at once, not as the headers are written (echoHeaderOnWrite, as on Koa and Hono): an own `writeHead`
@@ -71,34 +88,24 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     // own, for a pipelined response still waiting in line).
     const onClose = (): void => {
       const finished = sentInFull(res)
+      // The route that answered is final: its name is kept, so that the context, which outlives its request a
+      // little (timers created under it keep it), no longer holds `req` (left lazy, the collector did 8% more
+      // work a request on Node 20, measured). Unless an error left a router on its way to an error handler, the
+      // router's state a user's name may read (`req.baseUrl`) is still the route's.
+      const route = finished ? (req.route as RouteLike | undefined) : undefined
+      if (route !== undefined) operation.rename(kept(routeNamed(route)))
       operation.closed(finished)
       if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)
     }
     onResponseClose(req, res, onClose)
     operation.run(next)
-    // Routing is synchronous unless an async middleware sits in between: a routed request is named now (a name
-    // read once routed is kept), while the router's state a user's name may read (`req.baseUrl`) is most likely
-    // still the route's. Left lazy, the name would hold `req` for as long as the context lives, and a context
-    // outlives its request a little (timers created under it keep it): on Node 20 the collector then did 8% more
-    // work a request (measured), more than building the name costs.
-    if (req.route !== undefined) void context.operation
   }
 }
 
-// The name of a request not routed when the middleware ran, built when something reads it: the user's
-// `operationName`, else METHOD route-pattern. After an async middleware Express routes later, with no hook to
-// tell: a query in the handler then reads the route's name here, and one before routing gets a name for now
-// (the user's, else `METHOD path`), not kept, so that a later read (route-labelled metrics, pool events) gets
-// the route's name instead of a path with ids in it.
-function untilRouted(req: Request, method: string, operationName: ((req: Request) => string | undefined) | undefined, operation: () => HttpOperation): () => string {
-  const name = (): string => {
-    const route = req.route as RouteLike | undefined
-    const custom = operationName?.(req)
-    if (route !== undefined) return custom ?? routeName(req, method, route)
-    operation().rename(name)
-    return custom ?? `${method} ${pathOf(req.originalUrl ?? req.url)}`
-  }
-  return name
+// A name built already, as a builder that holds nothing else: the context checks it (and cuts it to a printable
+// length) only if something reads it.
+function kept(name: string): () => string {
+  return () => name
 }
 
 // Express does not hand middleware the handler's promise. After a disconnect, ending the response (the

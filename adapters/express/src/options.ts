@@ -8,8 +8,9 @@ export interface LifeguardOptions extends HttpMiddlewareOptions<Request> {
   /**
    * Names the operation from the request; return `undefined` to keep the default `METHOD route-pattern`
    * (`GET /orders/:id`, or `METHOD path` when no route matched). Called when something reads the name (the
-   * handler, pool events, route-labelled metrics), and once the request is routed: a name given before routing
-   * is for now, and the function is asked again on the next read. Keep names low-cardinality.
+   * handler, pool events, route-labelled metrics), once for each route that runs, and when the response has
+   * finished, for the route that answered: a name given before routing is for now, and the function is asked
+   * again on the next read. Keep names low-cardinality.
    */
   operationName?: ((req: Request) => string | undefined) | undefined
   /**

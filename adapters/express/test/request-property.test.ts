@@ -1,4 +1,4 @@
-import { createServiceContainer, OperationContext } from '@lifeguard/core'
+import { createServiceContainer, OperationContext, RegistrationError } from '@lifeguard/core'
 import express from 'express'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -53,6 +53,48 @@ test('a request that did not pass through lifeguard() has no context, and the pr
     assert.is(before, undefined)
   } finally {
     await running.close()
+  }
+})
+
+test('a request prototype with a lifeguard value of its own fails every request with a RegistrationError, before any scope is created', async () => {
+  for (const owner of ['express.request', 'app.request'] as const) {
+    const container = createServiceContainer()
+    const app = quietApp()
+    const proto = (owner === 'express.request' ? express.request : app.request) as object
+    const installed = Object.getOwnPropertyDescriptor(proto, 'lifeguard')
+    const failures: unknown[] = []
+    let reached = 0
+    app.use(lifeguard({ container }))
+    app.get('/x', (req, res) => void res.json({ reached: ++reached, same: req.lifeguard === OperationContext.current() }))
+    app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      failures.push(error)
+      res.status(500).end()
+    })
+    const running = await listen(app)
+    try {
+      Object.defineProperty(proto, 'lifeguard', { value: 'taken', configurable: true, writable: true })
+      for (let i = 0; i < 2; i++) {
+        const response = await fetch(`${running.url}/x`)
+        assert.is(response.status, 500, `${owner}, request ${i + 1}`)
+        assert.is(container.openScopes, 0, 'no scope created')
+      }
+      assert.is(reached, 0)
+      assert.is(failures.length, 2, 'the second request fails as the first, never reads the value')
+      for (const failure of failures) {
+        assert.instance(failure, RegistrationError)
+        assert.is((failure as RegistrationError).code, 'ERR_REGISTRATION')
+        assert.match((failure as Error).message, "Could not install 'req.lifeguard'. A request prototype of this app already has a `lifeguard` value")
+      }
+      // Once the value is gone, the same app installs the accessor and serves requests.
+      if (installed === undefined) delete (proto as { lifeguard?: unknown }).lifeguard
+      else Object.defineProperty(proto, 'lifeguard', installed)
+      const response = await fetch(`${running.url}/x`)
+      assert.equal(await response.json(), { reached: 1, same: true })
+    } finally {
+      if (installed === undefined) delete (proto as { lifeguard?: unknown }).lifeguard
+      else Object.defineProperty(proto, 'lifeguard', installed)
+      await running.close()
+    }
   }
 })
 

@@ -1,6 +1,7 @@
 import type { OperationContext } from '@lifeguard/core'
 import { describesReplacedBody, echoHeaderOnWrite, HttpOperation, httpMiddlewareSettings, mapErrorsRule, operationNameOf, poolPressureBody, poolPressureCode, onResponseClose, retryAfterFrom, sentInFull } from '@lifeguard/core/http'
 import type { Middleware, ParameterizedContext } from 'koa'
+import { matchedLayerPath, routePattern } from './internal/matched-route.js'
 import type { LifeguardOptions } from './options.js'
 
 /** The state `lifeguard()` adds to every request: `ctx.state.lifeguard`. */
@@ -25,7 +26,9 @@ declare module 'koa' {
  * settled; a disposal failure goes to the container's `onError` and never touches the response.
  *
  * The operation is named `METHOD route-pattern` from `@koa/router` (e.g. `GET /orders/:id`) as soon as the
- * router has matched (`METHOD path` until then, and when no route matched).
+ * router has matched (`METHOD path` until then, and when no route matched), after the route running when the
+ * name is read: a route that passes the request on hands the name to the next, and a `router.use()` middleware
+ * reads the name of the route matched. Once the response has finished, the name of the route that answered is kept.
  *
  * @throws {InvalidOptionError} for a missing container or a bad option
  * @example
@@ -59,14 +62,24 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
   return function lifeguardContext(ctx, next) {
     // Mounted twice (app and router): one request, one operation.
     if (ctx.state.lifeguard !== undefined) return next()
-    // The user's name, else `METHOD route-pattern`, built only if something reads it (see HttpOperation), from
-    // the route matched by then.
+    // The path of the router's layer the name was last built for, and that name.
+    let namedFor: unknown
+    let named = ''
+    let final = false
+    // The user's name, else `METHOD route-pattern`, built only if something reads it (see HttpOperation).
+    // @koa/router matches late (after an async middleware, with no hook to tell) and runs each matched layer in
+    // turn: a `router.use()` middleware, then the route, which may pass the request on to another route. So
+    // until the response is done the name is not kept but asked again on each read (built again only when the
+    // layer has changed): each handler reads its own route's name. Before the match it is `METHOD path`, for now.
     const name = (): string => {
-      const route = matchedRoute(ctx)
-      // Not routed yet (an async middleware sits before the router): a name for now, not kept, so that a read
-      // once routed (route-labelled metrics, pool events) gets the route's name, not a path with ids in it.
-      if (route === undefined) operation.rename(name)
-      return operationName?.(ctx) ?? operationNameOf(ctx.method, route, ctx.originalUrl)
+      const layerPath = matchedLayerPath(ctx)
+      if (!final || layerPath === undefined) operation.rename(name)
+      if (layerPath === undefined) return operationName?.(ctx) ?? operationNameOf(ctx.method, undefined, ctx.originalUrl)
+      if (layerPath !== namedFor) {
+        namedFor = layerPath
+        named = operationName?.(ctx) ?? operationNameOf(ctx.method, routePattern(ctx, layerPath), ctx.originalUrl)
+      }
+      return named
     }
     const operation: HttpOperation = new HttpOperation(settings, name, ctx.req.headers[requestIdHeader])
     const { context } = operation
@@ -74,13 +87,13 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     const res = ctx.res
     // Echoed as the headers are written, so also on Koa's error response, which first removes every header.
     echoHeaderOnWrite(res, requestIdHeader, operation.requestId)
-    let namedFor: unknown
     // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect; the
     // connection's own for a pipelined response still waiting in line) ends it.
     const onClose = (): void => {
-      // A name read before a router further down matched (a nested one) is asked again.
-      if (matchedRoute(ctx) !== namedFor) operation.rename(name)
       const finished = sentInFull(res)
+      // The route that answered is final: the next read keeps its name. (After a disconnect the chain may go on,
+      // and pass the request to another route.)
+      final = finished
       // A handler that answers by itself (`ctx.respond = false`) may go on working once it has: its scope
       // waits for the chain to settle.
       if (finished && ctx.respond === false) operation.finishedByHandler()
@@ -88,13 +101,6 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     }
     onResponseClose(ctx.req, res, onClose)
     const downstream = operation.run(next)
-    // @koa/router matches synchronously unless an async middleware sits in between: name the operation now if we can.
-    namedFor = matchedRoute(ctx)
-    if (namedFor !== undefined) operation.rename(name)
     return retryAfter === undefined ? downstream : downstream.then(undefined, (error: unknown) => failed(ctx, error))
   }
-}
-
-function matchedRoute(ctx: ParameterizedContext): unknown {
-  return (ctx as { _matchedRoute?: unknown })._matchedRoute
 }

@@ -6,8 +6,9 @@ export interface LifeguardOptions extends HttpMiddlewareOptions<ParameterizedCon
   /**
    * Names the operation from the request; return `undefined` to keep the default `METHOD route-pattern`
    * (`GET /orders/:id` from `@koa/router`, or `METHOD path` when no route matched). Called when something reads
-   * the name (the handler, pool events, route-labelled metrics): a name given before the router matched is for
-   * now, and the function is asked again on the next read. Keep names low-cardinality.
+   * the name (the handler, pool events, route-labelled metrics), once for each router layer that runs: a name
+   * given before the router matched is for now, and the function is asked again on the next read. Keep names
+   * low-cardinality.
    */
   operationName?: ((ctx: ParameterizedContext) => string | undefined) | undefined
   /**
