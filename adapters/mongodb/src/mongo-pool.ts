@@ -31,6 +31,7 @@ import { createClient } from './internal/create-client.js'
 import { Deadline } from './internal/deadline.js'
 import { currentContext, Gate } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
+import { closeLateTopology } from './internal/late-connect.js'
 import { collectionNameRule, databaseNameRule } from './internal/names.js'
 import { MinSizeKeeper } from './internal/min-size-keeper.js'
 import type { PoolAccess } from './internal/pool-access.js'
@@ -329,6 +330,11 @@ export class MongoPool implements ManagedPool {
       // abortTransaction (and a reconnect under way) wait out server selection while the server is unreachable.
       if (!(await closeBy.race(closing))) abandonTopology(this.#client)
       await closing
+      // A connect under way outside admission (a refill's or warm-up's ping, `pool.client.connect()`, an
+      // operation the drain gave up on) may build its topology only now. Past the deadline, that topology is
+      // still closed once built, without waiting for it here.
+      const late = closeLateTopology(this.#client)
+      if (late !== undefined && !(await closeBy.race(late))) abandonTopology(this.#client)
     } finally {
       this.#tracker.detach()
       this.#commands.detach()

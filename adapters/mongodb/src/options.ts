@@ -239,6 +239,8 @@ export function driverOptions(options: ResolvedMongoPoolOptions): MongoClientOpt
     // The driver's own cap; admission keeps connections in use at `maxSize` below it.
     maxPoolSize: options.maxSizeLimit,
     // `minSize` is kept by the pool itself, since the driver cannot change its minimum after construction.
+    // The waiting count depends on it too: with no minimum, every connection the driver has pending was
+    // started for a checkout, so its pending count bounds the checkouts waiting (`checkoutsInDriver`).
     minPoolSize: 0,
     maxIdleTimeMS: options.maxIdleTimeMillis,
     // The pool's `query` events come from command monitoring, which the driver cannot turn on later; the

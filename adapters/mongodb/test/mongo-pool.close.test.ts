@@ -154,4 +154,31 @@ Close('a close whose drain gave up on a lease still ends the pooled sessions on 
   lease.release()
 })
 
+Close('a connect still under way when the client closed has its topology closed once built: nothing is left open', async (context) => {
+  const { target } = context
+  const pool = openPool(target, { dbName: DB })
+  context.pools.push(pool)
+  const app = appNameOf(pool)
+  // What the driver's connect looks like while it awaits an SRV lookup or a TLS file read (which this server
+  // cannot make it do): `connectionLock` set, no topology built yet. The topology is built once released.
+  const client = pool.client as unknown as { connectionLock: Promise<unknown> | undefined; _connect(): Promise<unknown> }
+  let release: () => void = () => undefined
+  const lookup = new Promise<void>((resolve) => (release = resolve))
+  const connecting = (async () => {
+    await lookup
+    await client._connect()
+  })()
+  client.connectionLock = connecting
+  connecting.finally(() => (client.connectionLock = undefined)).catch(() => undefined)
+
+  const closing = pool.close()
+  await sleep(50)
+  release()
+  assert.ok(await settles(closing), 'close() settles')
+  await connecting
+  // Before the fix: the monitor and the connect's connection stayed open, and the process alive.
+  await target.waitForNoConnections(app)
+  assert.is((pool.client as unknown as { topology?: unknown }).topology, undefined, 'the late topology closed')
+})
+
 Close.run()

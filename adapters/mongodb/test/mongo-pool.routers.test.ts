@@ -4,7 +4,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoPool, type MongoPool } from '../src/index.js'
 import { ManualClock, startWireServer, type WireServer } from '@lifeguard/test-kit'
-import { recordEvents } from './_helpers/pools.js'
+import { recordEvents, sleep } from './_helpers/pools.js'
 
 interface Context {
   routers: WireServer[]
@@ -142,6 +142,30 @@ Routers("a router whose pool stays cleared stops no refill, and the connections 
   // Pool connections only: the monitor's new connections, their handshake refused, come and go meanwhile.
   assert.ok(failing.connections.some((c) => c.kind === 'pool'), 'the cleared pool still holds connections to the failing router')
   await assertMinSizeKeptOn(serving, clock)
+})
+
+Routers('a router dropped from the topology while its connection is in use leaves nothing counted of it', async (context) => {
+  const [dropped, kept] = context.routers as [WireServer, WireServer]
+  const { pool, clock } = openRefillPool(context)
+  await useBothRouters(pool, context.routers)
+  // A find in flight on the router about to be dropped: its connection is checked out when the pool closes.
+  // Finds go to either router: one at a time until one runs there (those on the other end at once).
+  dropped.fault('find', { kind: 'delay', delayMillis: 1500, times: Number.MAX_SAFE_INTEGER })
+  dropped.clearLog()
+  const finds: Promise<unknown>[] = []
+  for (let attempt = 0; attempt < 50 && !dropped.commands.some((c) => c.name === 'find'); attempt++) {
+    finds.push(pool.collection('orders').findOne({}))
+    await sleep(20)
+  }
+  assert.ok(dropped.commands.some((c) => c.name === 'find'), 'a find runs on the router to drop')
+  // No longer a router: the client drops the server from its sharded topology and closes its pool, and the
+  // check-in and close of the connection in use are never relayed.
+  dropped.setRouter(false)
+  await Promise.allSettled(finds)
+  await dropped.waitFor(() => dropped.connectionCount === 0, 3000, "every connection to the dropped router closed, its monitor's too")
+  // Before the fix the connection in use stayed counted, busy, for good.
+  await waitMovingClock(clock, () => pool.activeCount === 0 && pool.totalCount === poolConnectionIds(kept).length && pool.totalCount >= 2, 'only the kept router counted, minSize kept there', 4000)
+  assert.is(pool.getPoolMetrics().waitingRequests, 0)
 })
 
 Routers.run()

@@ -131,6 +131,34 @@ Waiting('a waiter whose operation aborts leaves the queue with OperationAbortedE
   assert.is(await pool.collection('orders').findOne({}), null)
 })
 
+faultTest(Waiting)("an operation whose own signal aborts while the driver opens its connection is not counted waiting after", async (context) => {
+  const wire = context.target.wire!
+  // No heartbeat within the test, so the delayed handshake is the new pool connection's.
+  const pool = openPool(context.target, { dbName: DB, maxSize: 2, clientOptions: { heartbeatFrequencyMS: 60_000 } })
+  context.pools.push(pool)
+  await pool.client.connect()
+  const orders = pool.collection('orders')
+  // The one idle connection is busy, so the next operation waits in the driver for a new one.
+  wire.fault('find', { kind: 'delay', delayMillis: 300 })
+  const busy = orders.findOne({})
+  await wire.waitFor(() => pool.activeCount === 1, 2000, 'the idle connection checked out')
+  wire.fault('hello', { kind: 'delay', delayMillis: 300 })
+  const controller = new AbortController()
+  const aborted = orders.findOne({}, { signal: controller.signal })
+  await wire.waitFor(() => pool.waitingCount === 1, 2000, 'the operation waiting for its connection')
+  // The driver drops the checkout without an event (7.9), so its own count keeps it.
+  controller.abort(new Error('client gone'))
+  await aborted.then(
+    () => assert.unreachable('the aborted operation should fail'),
+    (error: unknown) => assert.match(String((error as Error)?.message), 'client gone'),
+  )
+  await busy
+  // Once the handshake is over, nothing of it waits in the driver.
+  await wire.waitFor(() => pool.getPoolMetrics().waitingRequests === 0, 2000, 'no waiting request left')
+  await wire.waitFor(() => pool.totalCount === 2 && pool.idleCount === 2, 2000, 'both connections idle')
+  assert.equal([pool.waitingCount, pool.activeCount], [0, 0])
+})
+
 Waiting('an operation already aborted gets no slot, even a free one, and sends nothing', async (context) => {
   const recorder = recordEvents()
   const pool = openPool(context.target, { dbName: DB, maxSize: 2, events: recorder.listeners })

@@ -72,7 +72,7 @@ export async function startWireServer(options: WireServerOptions = {}): Promise<
 export class WireServer {
   readonly #handlers: Record<string, CommandHandler>
   readonly #logHeartbeats: boolean
-  readonly #router: boolean
+  #router: boolean
   readonly #store = new WireStore()
   readonly #listener: Server
   readonly #sockets = new Map<Socket, { id: number; handshake: Document | undefined; heartbeats: number; commands: number }>()
@@ -167,6 +167,14 @@ export class WireServer {
 
   clearFaults(): void {
     this.#faults.clear()
+  }
+
+  /**
+   * From the next `hello` on, answer as a router (`true`) or as a standalone (`false`). A client of a sharded
+   * cluster drops a server that stops answering as a router from its topology, and closes that server's pool.
+   */
+  setRouter(router: boolean): void {
+    this.#router = router
   }
 
   /** While `true`, new connections are accepted and destroyed at once (the port stays taken). */

@@ -1,4 +1,5 @@
 import type { MongoClient } from 'mongodb'
+import { topologyConnected } from './driver-internals.js'
 
 /**
  * Brings back a client the driver closed on its own. When a client's first connection fails, the driver
@@ -35,6 +36,10 @@ export class ClientRevival {
       },
       (error: unknown) => {
         this.#reconnecting = undefined
+        // A connect that fails before the driver builds a topology (an SRV lookup, a TLS file read, the
+        // auto-encrypter's start) closes none, so no close event marks the client closed again: without this,
+        // every later operation would meet the old closed topology, also once the cause is gone.
+        if (!this.#stopped && !topologyConnected(this.#client)) this.#closed = true
         throw error
       },
     )

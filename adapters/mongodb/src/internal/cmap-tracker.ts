@@ -4,6 +4,7 @@ import type {
   ConnectionCheckedInEvent,
   ConnectionCheckedOutEvent,
   ConnectionCheckOutFailedEvent,
+  ConnectionCheckOutStartedEvent,
   ConnectionClosedEvent,
   ConnectionCreatedEvent,
   ConnectionPoolClearedEvent,
@@ -15,6 +16,7 @@ import type {
   ServerHeartbeatFailedEvent,
 } from 'mongodb'
 import { PoolClearedError } from '../errors.js'
+import { checkoutsInDriver } from './driver-internals.js'
 
 /** What the tracker tells the pool besides the monitor. */
 export interface CmapHooks {
@@ -22,7 +24,8 @@ export interface CmapHooks {
   poolReady(): void
   /**
    * An open connection went away for another reason than the pool closing (not one whose handshake failed),
-   * or a server's pool was cleared while another server's is ready: its connections count no longer.
+   * a server's pool was cleared while another server's is ready, or a server left the topology while the
+   * client stays open: its connections count no longer.
    */
   connectionLost(): void
   /** The client's topology closed: by `client.close()`, or by the driver itself after a failed first connection. */
@@ -41,6 +44,12 @@ function keyOf(event: { readonly address: string; readonly connectionId: number 
 
 function addressOf(key: ConnectionKey): string {
   return key.slice(0, key.lastIndexOf(' '))
+}
+
+// The driver's id back from a key, for the `disconnect` event of a connection the driver never reported closed.
+function connectionIdOf(key: ConnectionKey): number | string {
+  const id = key.slice(key.lastIndexOf(' ') + 1)
+  return /^\d+$/.test(id) ? Number(id) : id
 }
 
 /** Connection counts as the `minSize` keeper reads them. */
@@ -74,7 +83,10 @@ export class CmapTracker {
   readonly #doubtful = new Set<ConnectionKey>()
   readonly #open = new Set<ConnectionKey>()
   readonly #busy = new Set<ConnectionKey>()
-  #waiting = 0
+  // Checkouts started and not yet out or failed, per server: a closed server's are dropped with its pool.
+  readonly #waiting = new Map<string, number>()
+  // Counts the topology closes, so a pool closed by one is told apart from a server leaving the topology.
+  #topologyCloses = 0
   // Servers from their pool's clear to its next `ready` or its close (a server gone from the topology is
   // never ready again, and must not stay paused).
   readonly #pausedServers = new Set<string>()
@@ -91,9 +103,9 @@ export class CmapTracker {
     this.#listen('connectionCreated', (e: ConnectionCreatedEvent) => this.#pending.add(keyOf(e)))
     this.#listen('connectionReady', (e: ConnectionReadyEvent) => this.#ready(e))
     this.#listen('connectionClosed', (e: ConnectionClosedEvent) => this.#closed(e))
-    this.#listen('connectionCheckOutStarted', () => this.#waiting++)
+    this.#listen('connectionCheckOutStarted', (e: ConnectionCheckOutStartedEvent) => this.#waiting.set(e.address, (this.#waiting.get(e.address) ?? 0) + 1))
     this.#listen('connectionCheckedOut', (e: ConnectionCheckedOutEvent) => {
-      this.#waiting = Math.max(0, this.#waiting - 1)
+      this.#checkOutEnded(e.address)
       this.#busy.add(keyOf(e))
     })
     this.#listen('connectionCheckOutFailed', (e: ConnectionCheckOutFailedEvent) => this.#checkOutFailed(e))
@@ -104,10 +116,7 @@ export class CmapTracker {
       this.#readyServers.add(e.address)
       this.#hooks.poolReady()
     })
-    this.#listen('connectionPoolClosed', (e: ConnectionPoolClosedEvent) => {
-      this.#pausedServers.delete(e.address)
-      this.#readyServers.delete(e.address)
-    })
+    this.#listen('connectionPoolClosed', (e: ConnectionPoolClosedEvent) => this.#poolClosed(e))
     this.#listen('topologyClosed', () => this.#topologyClosed())
     this.#listen('serverDescriptionChanged', (e: ServerDescriptionChangedEvent) => {
       // Emitted just before the pool is cleared, with the error that made the server Unknown.
@@ -150,14 +159,21 @@ export class CmapTracker {
    */
   get serving(): ConnectionCounts {
     const paused = this.#pausedServers
-    if (paused.size === 0) return { total: this.total, open: this.open, busy: this.busy, waiting: this.#waiting }
+    if (paused.size === 0) return { total: this.total, open: this.open, busy: this.busy, waiting: this.waiting }
     const serving = (keys: ReadonlySet<ConnectionKey>) => [...keys].filter((key) => !paused.has(addressOf(key))).length
     const open = serving(this.#open)
-    return { total: serving(this.#pending) + open, open, busy: serving(this.#busy), waiting: this.#waiting }
+    return { total: serving(this.#pending) + open, open, busy: serving(this.#busy), waiting: this.waiting }
   }
-  /** Checkouts waiting inside the driver (for a new connection to finish its handshake). */
+  /**
+   * Checkouts waiting inside the driver (for a new connection to finish its handshake). The events alone
+   * overcount: a checkout whose operation's own `signal` aborts raises none (driver 7.9), and would stay
+   * counted for good. So the lower of two upper bounds: the events' count and what the driver's pools hold.
+   */
   get waiting(): number {
-    return this.#waiting
+    let events = 0
+    for (const count of this.#waiting.values()) events += count
+    const inDriver = events === 0 ? 0 : checkoutsInDriver(this.#client)
+    return inDriver === undefined ? events : Math.min(events, inDriver)
   }
   /** The last connect or heartbeat failure since a connection was last made ready, if any. */
   get lastConnectError(): unknown {
@@ -217,19 +233,54 @@ export class CmapTracker {
     this.#doubtful.clear()
     this.#open.clear()
     this.#busy.clear()
-    this.#waiting = 0
+    this.#waiting.clear()
     this.#pausedServers.clear()
     this.#readyServers.clear()
+    this.#topologyCloses++
     this.#hooks.clientClosed()
   }
 
+  // The driver closes a server's pool when the server leaves the topology (a replica set member no longer in
+  // `hosts`, a router dropped by SRV polling or no longer a router) and stops relaying that pool's events at
+  // once: its connections in use or being opened never report closing, and its checkouts being opened never
+  // report failing. Once a pool closed none of its connections count, so a server re-added later (whose new
+  // pool numbers connections from 1 again) starts from nothing.
+  #poolClosed(event: ConnectionPoolClosedEvent): void {
+    const { address } = event
+    this.#pausedServers.delete(address)
+    this.#readyServers.delete(address)
+    this.#waiting.delete(address)
+    const server = `${address} `
+    const gone = new Set<ConnectionKey>()
+    for (const keys of [this.#pending, this.#doubtful, this.#open, this.#busy]) {
+      for (const key of keys) {
+        if (!key.startsWith(server)) continue
+        gone.add(key)
+        keys.delete(key)
+      }
+    }
+    for (const key of gone) this.#monitor.disconnected(connectionIdOf(key), 'closed')
+    // The client closing closes every pool first and its topology right after, in the same call: only a
+    // server that left a topology still open takes connections away from `minSize`.
+    const closes = this.#topologyCloses
+    queueMicrotask(() => {
+      if (this.#topologyCloses === closes && this.#listeners.length > 0) this.#hooks.connectionLost()
+    })
+  }
+
+  #checkOutEnded(address: string): void {
+    const count = (this.#waiting.get(address) ?? 0) - 1
+    if (count > 0) this.#waiting.set(address, count)
+    else this.#waiting.delete(address)
+  }
+
   #checkOutFailed(event: ConnectionCheckOutFailedEvent): void {
-    this.#waiting = Math.max(0, this.#waiting - 1)
+    this.#checkOutEnded(event.address)
     const error = (event as { error?: unknown }).error
     if (event.reason === 'connectionError' && error != null) this.#lastConnectError = error
     // Only reachable with `clientOptions.waitQueueTimeoutMS`; admission timeouts are counted by the pool.
     // The driver emits it from its own queue processing, in no particular operation: report it in none.
-    if (event.reason === 'timeout') this.#monitor.timedOutIn(event.durationMS, this.#waiting, this.#lastConnectError, undefined)
+    if (event.reason === 'timeout') this.#monitor.timedOutIn(event.durationMS, this.waiting, this.#lastConnectError, undefined)
   }
 
   #cleared(event: ConnectionPoolClearedEvent): void {

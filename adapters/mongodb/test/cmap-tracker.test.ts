@@ -1,0 +1,113 @@
+// The CMAP tracker's bookkeeping, driven by a fake client that emits the driver's events in the order the
+// driver does. Here: what it does when one server's pool closes while the client stays open (the server left
+// the topology), after which the driver relays none of that pool's events.
+import { EventEmitter } from 'node:events'
+import { PoolMonitor } from '@lifeguard/core/adapter'
+import type { MongoClient } from 'mongodb'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { flushPromises } from '@lifeguard/test-kit'
+import { CmapTracker } from '../src/internal/cmap-tracker.js'
+import { recordEvents } from './_helpers/pools.js'
+
+const A = '10.0.0.1:27017'
+const B = '10.0.0.2:27017'
+
+interface Fixture {
+  client: EventEmitter
+  tracker: CmapTracker
+  recorder: ReturnType<typeof recordEvents>
+  hooks: { poolReady: number; connectionLost: number; clientClosed: number }
+}
+
+function fixture(): Fixture {
+  const client = new EventEmitter()
+  // A topology whose internals the tracker cannot read: its waiting count comes from the events alone.
+  Object.assign(client, { topology: {} })
+  const recorder = recordEvents()
+  const monitor = new PoolMonitor({ name: 'tracker-test', kind: 'mongodb', target: 'mongodb://db/test', events: recorder.listeners })
+  const hooks = { poolReady: 0, connectionLost: 0, clientClosed: 0 }
+  const tracker = new CmapTracker(client as unknown as MongoClient, 'tracker-test', monitor, {
+    poolReady: () => void hooks.poolReady++,
+    connectionLost: () => void hooks.connectionLost++,
+    clientClosed: () => void hooks.clientClosed++,
+  })
+  return { client, tracker, recorder, hooks }
+}
+
+// The events of one connection opened for a checkout and handed to it, as the driver emits them.
+function openBusy(client: EventEmitter, address: string, connectionId: number): void {
+  client.emit('connectionCheckOutStarted', { address })
+  client.emit('connectionCreated', { address, connectionId })
+  client.emit('connectionReady', { address, connectionId, durationMS: 1 })
+  client.emit('connectionCheckedOut', { address, connectionId, durationMS: 1 })
+}
+
+function counts(tracker: CmapTracker): { total: number; open: number; busy: number; waiting: number } {
+  return { total: tracker.total, open: tracker.open, busy: tracker.busy, waiting: tracker.waiting }
+}
+
+const Removal = suite('CmapTracker: a server leaves the topology')
+
+Removal('its pool closing takes its busy, pending and waiting connections out of the counts, each reported closed', async () => {
+  const { client, tracker, recorder, hooks } = fixture()
+  for (const address of [A, B]) client.emit('connectionPoolReady', { address })
+  openBusy(client, A, 1)
+  // A second checkout on A waits for a connection still in its handshake.
+  client.emit('connectionCheckOutStarted', { address: A })
+  client.emit('connectionCreated', { address: A, connectionId: 2 })
+  openBusy(client, B, 1)
+  client.emit('connectionCheckedIn', { address: B, connectionId: 1 })
+  assert.equal(counts(tracker), { total: 3, open: 2, busy: 1, waiting: 1 })
+
+  // A leaves the topology: the driver closes its pool and stops relaying its events, so neither the
+  // checked-out connection's check-in and close nor the handshake's end and the checkout's failure arrive.
+  client.emit('connectionPoolClosed', { address: A })
+  assert.equal(counts(tracker), { total: 1, open: 1, busy: 0, waiting: 0 }, "only B's idle connection counts")
+  assert.equal(
+    recorder.of('disconnect').map((e) => [e.connectionId, e.reason]),
+    [
+      [2, 'closed'],
+      [1, 'closed'],
+    ],
+  )
+  await flushPromises()
+  assert.is(hooks.connectionLost, 1, 'the keeper is asked to refill on the servers left')
+
+  // A comes back: its new pool numbers connections from 1 again, and they count as new ones.
+  client.emit('connectionPoolReady', { address: A })
+  openBusy(client, A, 1)
+  assert.equal(counts(tracker), { total: 2, open: 2, busy: 1, waiting: 0 })
+  client.emit('connectionCheckedIn', { address: A, connectionId: 1 })
+  assert.equal(counts(tracker), { total: 2, open: 2, busy: 0, waiting: 0 })
+})
+
+Removal('connections pending when the pool was cleared go with the pool too', async () => {
+  const { client, tracker, recorder } = fixture()
+  client.emit('connectionPoolReady', { address: A })
+  client.emit('connectionCheckOutStarted', { address: A })
+  client.emit('connectionCreated', { address: A, connectionId: 1 })
+  client.emit('connectionPoolCleared', { address: A })
+  client.emit('connectionPoolClosed', { address: A })
+  assert.equal(counts(tracker), { total: 0, open: 0, busy: 0, waiting: 0 })
+  assert.equal(recorder.of('disconnect').map((e) => [e.connectionId, e.reason]), [[1, 'closed']])
+  // Its late events, were they relayed after all, change nothing.
+  client.emit('connectionClosed', { address: A, connectionId: 1, reason: 'poolClosed' })
+  assert.equal(counts(tracker), { total: 0, open: 0, busy: 0, waiting: 0 })
+})
+
+Removal('the client closing (every pool, then its topology, in one call) asks for no refill', async () => {
+  const { client, tracker, hooks } = fixture()
+  for (const address of [A, B]) {
+    client.emit('connectionPoolReady', { address })
+    openBusy(client, address, 1)
+  }
+  client.emit('connectionPoolClosed', { address: A })
+  client.emit('connectionPoolClosed', { address: B })
+  client.emit('topologyClosed', {})
+  await flushPromises()
+  assert.equal(counts(tracker), { total: 0, open: 0, busy: 0, waiting: 0 })
+  assert.equal([hooks.connectionLost, hooks.clientClosed], [0, 1])
+})
+
+Removal.run()
