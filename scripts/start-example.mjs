@@ -52,8 +52,8 @@ if (build.status !== 0) {
 if (process.ppid !== parent) process.exit(1)
 
 // The service runs in its own process group: a terminal's Ctrl-C then reaches only this script, which
-// passes one signal on. Otherwise it would also reach the embedded PostgreSQL (a child of the service)
-// directly, and the database would stop before the service finished its in-flight requests.
+// passes it on. Otherwise it would also reach the embedded PostgreSQL (a child of the service) directly,
+// and the database would stop before the service finished its in-flight requests.
 // With this script's pid, the service sees when this script died without passing a signal on (SIGKILL),
 // and shuts down instead of living on unsupervised. (Not an IPC channel: tsx takes one for its own.)
 const child = spawn(process.execPath, ['--import', 'tsx', variant.entry], {
@@ -62,13 +62,10 @@ const child = spawn(process.execPath, ['--import', 'tsx', variant.entry], {
   env: { ...process.env, ORDERS_API_WRAPPER_PID: String(process.pid) },
   detached: true,
 })
-let forwarded = false
-const forward = (signal) => {
-  if (forwarded) return
-  forwarded = true
-  child.kill(signal)
-}
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => forward(signal === 'SIGHUP' ? 'SIGTERM' : signal))
+// Every signal, not only the first: a second Ctrl-C is how a user stops a shutdown that a request holds. The
+// service tells that from a copy of the first (npm relays a terminal's Ctrl-C to this script, which the
+// terminal reached too) by when it comes.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal === 'SIGHUP' ? 'SIGTERM' : signal))
 // npm does not pass every signal on (SIGHUP ends it alone), and SIGKILL ends it with nothing passed on: when
 // the process that started this one is gone, this one is re-parented, and leaves. The service, which watches
 // this process (ORDERS_API_WRAPPER_PID), then stops as on SIGTERM and says why ('npm start is gone'); its

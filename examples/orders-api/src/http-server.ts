@@ -33,13 +33,13 @@ const IDLE_GRACE_MILLIS = 500
 /**
  * Stops accepting connections and waits for the requests in flight to finish. A request that still comes
  * in on a kept-alive connection is answered with `Connection: close`; a connection still idle after
- * `IDLE_GRACE_MILLIS` is closed. After `timeoutMillis` the remaining connections are cut. Resolves `true`
- * when everything finished in time.
+ * `IDLE_GRACE_MILLIS` is closed. After `timeoutMillis` the remaining connections are cut. Resolves with how
+ * many requests were cut off unanswered (0 when everything finished in time).
  */
-export function drain(server: Server, timeoutMillis: number): Promise<boolean> {
+export function drain(server: Server, timeoutMillis: number): Promise<number> {
   return new Promise((resolve) => {
-    if (!server.listening) return resolve(true)
-    let finished = true
+    if (!server.listening) return resolve(0)
+    let cutOff = 0
     // `close()` only stops new connections: a busy keep-alive client sends its next request on the one it
     // has, and would be served until the cut (measured: 1,773 requests taken after SIGTERM, 50 reset).
     const closeAfterResponse = (_request: IncomingMessage, response: ServerResponse): void => void response.setHeader('Connection', 'close')
@@ -55,7 +55,9 @@ export function drain(server: Server, timeoutMillis: number): Promise<boolean> {
       sweep = setInterval(() => server.closeIdleConnections(), 50)
     }, Math.min(IDLE_GRACE_MILLIS, timeoutMillis))
     const timer = setTimeout(() => {
-      finished = false
+      // Counted before the cut, which ends them: a connection without a request (headers still coming) is no
+      // request lost.
+      cutOff = requestsInFlight(server)
       server.closeAllConnections()
     }, timeoutMillis)
     // The listening socket only: `Server#close()` would also close the idle connections now, grace or not.
@@ -66,9 +68,14 @@ export function drain(server: Server, timeoutMillis: number): Promise<boolean> {
       clearTimeout(timer)
       clearInterval(sweep)
       server.off('request', closeAfterResponse)
-      resolve(finished)
+      resolve(cutOff)
     })
   })
+}
+
+/** Requests `server` has taken in and not yet finished answering (tracked from `listen()`). */
+export function requestsInFlight(server: Server): number {
+  return inFlight.get(server)?.size ?? 0
 }
 
 /**

@@ -1,14 +1,15 @@
 import type { Server } from 'node:http'
 import { loadConfig, type Config } from './config.js'
-import { drain, listen } from './http-server.js'
-import { keepRunningWithoutOutput, log, startOrdersService, type OrdersService } from './service.js'
+import { stopEmbeddedDatabasesAtOnce } from './database.js'
+import { drain, listen, requestsInFlight } from './http-server.js'
+import { keepRunningWithoutOutput, log, mutePoolEvents, startOrdersService, type OrdersService } from './service.js'
 import { onShutdownSignal } from './shutdown.js'
 
 /**
  * The life of the service, whatever the framework: start the database and pools (warm-up before
  * listening), listen, print how to try it, and on SIGTERM/SIGINT stop accepting, finish in-flight
- * requests, close the pools and stop the embedded database. `createServer` is the only
- * framework-specific part.
+ * requests, close the pools and stop the embedded database; a second signal stops it at once.
+ * `createServer` is the only framework-specific part.
  */
 export function runHttpService(framework: string, createServer: (service: OrdersService) => Server): void {
   keepRunningWithoutOutput()
@@ -25,19 +26,31 @@ export function runHttpService(framework: string, createServer: (service: Orders
   const startup = new AbortController()
   // The close of a service whose start-up a signal cut short: its failure is the shutdown's.
   let closedEarly: Promise<void> | undefined
+  let server: Server | undefined
   onShutdownSignal(
-    async () => {
-      stopping = true
-      startup.abort()
-      const started = await ready.catch(() => undefined)
-      if (started === undefined) return closedEarly
-      started.service.startDraining()
-      const drained = await drain(started.server, config.shutdownTimeoutMillis)
-      if (!drained) log(`requests still running after ${config.shutdownTimeoutMillis}ms were cut off`)
-      await started.service.close()
+    {
+      async shutdown() {
+        stopping = true
+        startup.abort()
+        const started = await ready.catch(() => undefined)
+        if (started === undefined) return closedEarly
+        started.service.startDraining()
+        const cutOff = await drain(started.server, config.shutdownTimeoutMillis)
+        // The pools are closed all the same; then a request cut off fails the shutdown as a step would.
+        const failures: string[] = []
+        if (cutOff > 0) failures.push(`${cutOff} request(s) still running after ${config.shutdownTimeoutMillis}ms were cut off`)
+        await started.service.close().catch((error: unknown) => failures.push(error instanceof Error ? error.message : String(error)))
+        if (failures.length > 0) throw new Error(failures.join('; '))
+      },
+      // The pools' connections and the requests end with the process; an embedded database would not.
+      async force() {
+        mutePoolEvents()
+        await stopEmbeddedDatabasesAtOnce()
+      },
+      requestsInFlight: () => (server === undefined ? 0 : requestsInFlight(server)),
+      // Room for the drain and for the pools' own close timeout.
+      timeoutMillis: config.shutdownTimeoutMillis * 2 + 5_000,
     },
-    // Room for the drain and for the pools' own close timeout.
-    config.shutdownTimeoutMillis * 2 + 5_000,
     log,
   )
 
@@ -50,8 +63,9 @@ export function runHttpService(framework: string, createServer: (service: Orders
       return undefined
     }
     try {
-      const server = createServer(service)
-      return { service, server, url: await listen(server, config.port, config.host) }
+      const created = createServer(service)
+      server = created
+      return { service, server: created, url: await listen(created, config.port, config.host) }
     } catch (error) {
       await service.close().catch(() => undefined)
       throw error

@@ -12,7 +12,11 @@ export interface Services {
   orders: OrdersRepository
 }
 
-/** `GET /health`: ready only when every pool is warm and the service is not shutting down. */
+/**
+ * `GET /health`: `ok` when every pool is warm and reaches its database. It is served only while the service
+ * listens, from the end of the warm-up until the shutdown begins (before and after, connections are refused);
+ * `draining` reaches only a request on a connection kept alive from before the shutdown.
+ */
 export interface Health {
   status: 'ok' | 'unavailable' | 'draining'
   pools: Record<string, { kind: string; target: string; state: string; totalConnections: number; idleConnections: number; waitingRequests: number }>
@@ -29,7 +33,10 @@ export interface OrdersService {
   health(): Health
   /** `getPoolMetrics()` of every pool, for `/metrics/pools`. */
   poolMetrics(): Record<string, PoolMetrics>
-  /** Marks the service as draining: `/health` answers 503 so load balancers stop sending traffic. */
+  /**
+   * Marks the service as draining: `/health` answers 503. The drain stops listening at the same moment, so only
+   * a client with a connection kept alive from before sees it; a load balancer's new checks are refused.
+   */
   startDraining(): void
   /** Closes the pools (waiting for checked-out connections), metrics, the container, and the embedded database. */
   close(): Promise<void>
@@ -38,6 +45,14 @@ export interface OrdersService {
 /** Writes one line to stdout, prefixed with the service name. */
 export function log(line: string): void {
   process.stdout.write(`[orders-api] ${line}\n`)
+}
+
+// Set by a forced shutdown: the pool would report, line by line, the database it has just lost.
+let poolEventsMuted = false
+
+/** Stops logging the pools' errors and leaks: after the line that says the shutdown was forced, they are noise. */
+export function mutePoolEvents(): void {
+  poolEventsMuted = true
 }
 
 /**
@@ -88,9 +103,11 @@ async function startOn(database: Database, config: Config, signal: AbortSignal |
         onConnect: () => void (connectFailing = false),
         onError: (event) => {
           if (event.source === 'connection') connectFailing = true
-          log(`pool '${event.pool}' ${event.source} error: ${event.error.message}`)
+          if (!poolEventsMuted) log(`pool '${event.pool}' ${event.source} error: ${event.error.message}`)
         },
-        onLeak: (event) => log(`pool '${event.pool}' leak ${event.state} after ${Math.round(event.heldMillis)}ms: ${event.owner?.operation ?? 'outside an operation'}`),
+        onLeak: (event) => {
+          if (!poolEventsMuted) log(`pool '${event.pool}' leak ${event.state} after ${Math.round(event.heldMillis)}ms: ${event.owner?.operation ?? 'outside an operation'}`)
+        },
       },
     }),
   )

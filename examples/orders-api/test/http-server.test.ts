@@ -2,6 +2,7 @@ import { Agent, createServer, get, type Server } from 'node:http'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { drain, listen } from '../src/http-server.js'
+import { eventually } from './_helpers/http.js'
 
 const Drain = suite('drain')
 
@@ -30,7 +31,7 @@ async function busyClient(server: Server): Promise<string[]> {
 
 Drain('a busy keep-alive client is told to close and let go: the drain ends, not the cut', async () => {
   let served = 0
-  let draining: Promise<boolean> | undefined
+  let draining: Promise<number> | undefined
   // The drain starts while the 20th request is in flight on the client's kept-alive connection.
   const server = createServer((_request, response) => {
     if (++served === 20) draining = drain(server, 10_000)
@@ -38,7 +39,7 @@ Drain('a busy keep-alive client is told to close and let go: the drain ends, not
   })
   const seen = await busyClient(server)
   assert.ok(draining, 'the drain started')
-  assert.is(await draining, true, 'every connection finished before the cut')
+  assert.is(await draining, 0, 'every request finished before the cut')
   assert.ok(seen.slice(0, 19).every((connection) => connection === 'keep-alive'))
   // The one in flight when the drain began is answered with `Connection: close`: no next request on it.
   assert.is(seen[19], 'close', seen.slice(19).join(' '))
@@ -47,7 +48,7 @@ Drain('a busy keep-alive client is told to close and let go: the drain ends, not
 
 Drain('a busy keep-alive client between two requests when the drain begins gets its next answer, not a reset', async () => {
   let served = 0
-  let draining: Promise<boolean> | undefined
+  let draining: Promise<number> | undefined
   // The drain starts once the 20th response has gone out: the connection is idle, the next request on its way.
   const server = createServer((_request, response) => {
     if (++served === 20) response.once('finish', () => void (draining = drain(server, 10_000)))
@@ -55,10 +56,21 @@ Drain('a busy keep-alive client between two requests when the drain begins gets 
   })
   const seen = await busyClient(server)
   assert.ok(draining, 'the drain started')
-  assert.is(await draining, true)
+  assert.is(await draining, 0, 'no request cut off')
   assert.ok(seen.slice(0, 20).every((connection) => connection === 'keep-alive'), seen.slice(0, 20).join(' '))
   assert.is(seen[20], 'close', `the request after the drain began: ${seen.slice(20).join(' ')}`)
   assert.equal(seen.slice(21), ['ECONNREFUSED'])
+})
+
+Drain('counts the requests still unanswered when the time runs out, and cuts them off', async () => {
+  // Two requests the handler never answers, on connections of their own.
+  let taken = 0
+  const server = createServer(() => void (taken += 1))
+  const url = (await listen(server, 0, '127.0.0.1')).toString()
+  const outcomes = [0, 1].map(() => fetchOnce(url, new Agent({ keepAlive: false })))
+  assert.ok(await eventually(async () => taken === 2), 'both requests reached the handler')
+  assert.is(await drain(server, 100), 2, 'both cut off')
+  assert.equal(await Promise.all(outcomes), ['ECONNRESET', 'ECONNRESET'], 'their clients see the cut')
 })
 
 Drain.run()

@@ -7,7 +7,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { watchProcess } from '@lifeguard/test-kit'
 import { eventually, isRefused, request, sampleOrder } from './_helpers/http.js'
-import { startService, type ServiceProcess } from './_helpers/service-process.js'
+import { exitWithin, startService, type ServiceProcess } from './_helpers/service-process.js'
 
 // The root README's quick start on a fresh machine: `npm start` with no DATABASE_URL, so the service runs
 // its own PostgreSQL; then what `docker stop` or a process manager does: SIGTERM to the npm process.
@@ -97,6 +97,30 @@ Embedded('starts its own PostgreSQL; SIGTERM to npm finishes the request in flig
   assert.ok(await eventually(() => isRefused(databaseUrl)), 'the embedded PostgreSQL is stopped with the service')
   assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
   assert.not.match(service.output(), /postgres:\/\/postgres:[^@\s]+@/, 'the generated password never appears in the log')
+})
+
+Embedded('a second SIGTERM to npm start, while a request holds the drain, stops at once: database stopped, folder removed, exit 1', async () => {
+  const tempDir = await privateTempDir()
+  const env = { DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-forced', TMPDIR: tempDir, SHUTDOWN_TIMEOUT_MILLIS: '600000' }
+  service = await startService(env, { npmStart: true, timeoutMillis: 120_000 })
+  const target = /embedded PostgreSQL ready at postgres:\/\/postgres@127\.0\.0\.1:(\d+)\//.exec(service.output())
+  assert.ok(target !== null, 'the log names where the embedded server listens')
+  const [folder] = await dataFolders(tempDir)
+  assert.ok(folder, 'one data folder in the temp dir')
+  const postmaster = Number((await readFile(join(tempDir, folder, 'postmaster.pid'), 'utf8')).split('\n')[0])
+
+  // Its body never completes: the drain would wait for it until SHUTDOWN_TIMEOUT_MILLIS.
+  await startSlowPost(service.url, JSON.stringify(sampleOrder))
+  service.child.kill('SIGTERM') // the npm process, which passes it on through the start script
+  await service.waitFor(/press Ctrl-C again/, 10_000)
+  service.child.kill('SIGTERM')
+  // Before, the start script passed only the first signal on, and the service ignored repeats.
+  assert.equal(await exitWithin(service.exited, 10_000), { code: 1, signal: null }, service.output())
+  const lines = service.output().trimEnd().split('\n')
+  assert.is(lines.at(-1), '[orders-api] SIGTERM received while shutting down: shutdown forced, cutting off 1 request(s) in flight; exiting 1', 'one line, the last: not followed by the pool reporting the database it lost')
+  assert.ok(isGone(postmaster), 'the embedded PostgreSQL was stopped before the service exited')
+  assert.ok(await isRefused(`http://127.0.0.1:${target[1]}`), 'nothing listens on its port')
+  assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
 })
 
 Embedded('when its PostgreSQL died under it, health turns 503, and SIGTERM still removes the data folder and says it failed: exit 1', async () => {

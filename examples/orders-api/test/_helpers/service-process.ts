@@ -72,3 +72,10 @@ export async function waitForConnectionCount(name: string, expected: number, tim
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
+
+/** How the process ended, or `'still running'` when it has not within `timeoutMillis`. */
+export function exitWithin<T>(exited: Promise<T>, timeoutMillis: number): Promise<T | 'still running'> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), timeoutMillis)))
+  return Promise.race([exited, late]).finally(() => clearTimeout(timer))
+}
