@@ -30,8 +30,7 @@ const warmingMillis = 400
  * - **Grow** when checkouts wait and the pool is full: a first step multiplies the size by `probeFactor`,
  *   and each step is a trial judged against the windows before it. New connections that did as much
  *   work as the old ones (`leapEfficiency`) let the next step go to the target (at most two probes at
- *   once, or every request waiting after a burst's own step that paid in full); a partial gain climbs by
- *   half a probe. No verdict rests on one window. Into a queue as deep
+ *   once); a partial gain climbs by half a probe. No verdict rests on one window. Into a queue as deep
  *   as the pool, a leap is taken at the sample that shows it (the window still open is its second).
  *   A burst into a pool the calm before it left partly idle (a tenth at least) is first judged at the
  *   size it found: filling the idle connections is a step that opens none, and no gain sends the pool one
@@ -304,17 +303,11 @@ export class AdaptivePolicy implements ScalingPolicy {
     const desired = Math.min(cap, Math.max(demand.target, size + 1))
     if (desired <= size) return undefined
     // A step is judged against the windows before it: take it once there are two, unless it goes to the target.
-    const momentum = this.#steps.momentum
-    const leaping = momentum === 'leap' || momentum === 'surge'
-    if (!leaping && !burst && this.#level.windows.length < Math.min(2, this.config.kneeWindows)) return undefined
+    if (this.#steps.momentum !== 'leap' && !burst && this.#level.windows.length < Math.min(2, this.config.kneeWindows)) return undefined
     // A leap goes to the target, but no further than two probes at once: connections opened on a busy
     // database are slow, and a leap misjudged from a noisy window is undone by the next trial.
-    const factor = momentum === 'climb' ? 1 + (this.config.probeFactor - 1) / 2 : leaping ? this.config.probeFactor ** 2 : this.config.probeFactor
-    // After a step whose connections carried nearly their full share, the requests waiting are demand now,
-    // not a projection: one step serves them all (measured: two leaps, 7 -> 28 -> 95, held a wait-bound
-    // burst's first 0.2 s below its rate and set its p99).
-    const waitingDemand = momentum === 'surge' ? window.lastActive + window.lastWaiting : 0
-    const next = Math.min(desired, Math.max(size + 1, Math.ceil(size * factor - 1e-9), waitingDemand))
+    const factor = this.#steps.momentum === 'climb' ? 1 + (this.config.probeFactor - 1) / 2 : this.#steps.momentum === 'leap' ? this.config.probeFactor ** 2 : this.config.probeFactor
+    const next = Math.min(desired, Math.max(size + 1, Math.ceil(size * factor - 1e-9)))
     // At a burst's start the baseline mixes the calm before with the first moments of the queue; its rate
     // and occupancy still belong together, and a step it misjudges is undone one trial later.
     const baseline = this.#level.recent(this.config.kneeWindows)
@@ -329,7 +322,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const useMillis = baseline?.meanUseMillis ?? Infinity
     this.#useBeforeGrowMillis = quick ? Math.min(this.#useBeforeGrowMillis, useMillis) : useMillis
     this.#steps.checkFromAbove = false
-    const reason = leaping ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
+    const reason = this.#steps.momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#steps.momentum = 'probe'
     this.#steps.descending = false
     this.#steps.heavier = undefined

@@ -243,11 +243,13 @@ export class SharedBudget {
    *
    * @param own - this pool's connections, read before and when the count arrives (a `getPoolMetrics()` snapshot will do)
    * @returns the new reading, or the last one when none was due
-   * @throws whatever the query throws (the autoscaler reports it and keeps the last reading)
+   * @throws whatever the query throws (the autoscaler reports it and keeps the last reading); and, with the
+   *   new reading stored, a count below this pool's own open connections a second time in a row (see below)
    */
   async refresh(own: () => OwnConnections): Promise<BudgetReading> {
     const last = this.#reading
-    if (last !== undefined && !this.#due(own(), last)) return last
+    const before = own()
+    if (last !== undefined && !this.#due(before, last)) return last
     const asked = ++this.#asked
     const result = await this.#query(BUDGET_QUERY, [this.applicationName])
     // A count that answers after a later one (it hung, and was asked again meanwhile) is older than the reading
@@ -260,7 +262,8 @@ export class SharedBudget {
     const connections = own()
     const inPool = connections.activeConnections + connections.idleConnections
     const opening = Math.max(0, connections.totalConnections - inPool)
-    const undercounted = this.#checkCount(held, inPool)
+    // (A connection that finished opening while the count ran is in the pool but may not be in the count.)
+    const undercounted = this.#checkCount(held, Math.min(inPool, before.activeConnections + before.idleConnections))
     // Parked connections are this pool's, and a grow within the limit takes them back before opening
     // any; over the budget they are the first to go back, so the limit leaves them out.
     const parked = held + opening > this.total ? 0 : (connections.parkedConnections ?? 0)
@@ -273,8 +276,9 @@ export class SharedBudget {
       atMillis: this.#clock.now(),
       limit: budgetLimit({ total: this.total, held, own: open, opening, claimFraction: this.claimFraction, maxInstances: this.maxInstances }),
     }
-    // A count that misses this pool's own connections cannot bound the fleet: the pool keeps its size.
-    if (undercounted !== undefined) reading.limit = Math.min(reading.limit, open + opening)
+    // A count that misses this pool's own connections cannot bound the fleet: the pool keeps its size (no
+    // growth, and no shrink the count did not justify).
+    if (undercounted !== undefined) reading.limit = Math.min(reading.limit, Math.max(open + opening, connections.maxSize ?? 0))
     this.#reading = reading
     this.#answered = asked
     if (undercounted?.report !== undefined) throw undercounted.report
@@ -284,15 +288,15 @@ export class SharedBudget {
   // The server lists every connection this pool holds open under the budget's name (the count's own too,
   // when it runs through the pool). Fewer means the pool connects under another `application_name` (or the
   // server lost connections the pool has not noticed yet): the fleet's count would leave this pool out, and
-  // every instance could grow to the whole total. Such a reading holds the pool at its size; once (a
-  // connection opened while the count ran is not listed yet) is not reported, twice in a row is, once.
+  // every instance could grow to the whole total. Such a reading holds the pool at its size; once is not
+  // reported, from the second in a row on each one is (the autoscaler reports a repeated failure every 10 s).
   #checkCount(held: number, inPool: number): { report: Error | undefined } | undefined {
     if (held >= inPool) {
       this.#undercounts = 0
       return undefined
     }
     this.#undercounts++
-    if (this.#undercounts !== 2) return { report: undefined }
+    if (this.#undercounts < 2) return { report: undefined }
     const error = new Error(
       `The shared budget '${this.applicationName}' counted ${held} connection(s) on the server under that application_name, fewer than the ${inPool} this pool holds open. The pool probably connects with another application_name; it is held at its size until the counts agree.`,
     )

@@ -18,12 +18,8 @@ export interface KneeSlowdown {
 export interface StepState {
   /** The step being judged, if any. */
   trial: StepTrial | undefined
-  /**
-   * How the last growth step paid: 'leap' lets the next go straight to the target (at most two probes at
-   * once), 'climb' by half a probe; 'surge' is a leap whose connections carried nearly their full share, and
-   * the next step takes a connection for every request waiting.
-   */
-  momentum: 'probe' | 'climb' | 'leap' | 'surge'
+  /** How the last growth step paid: 'leap' lets the next go straight to the target, 'climb' by half a probe. */
+  momentum: 'probe' | 'climb' | 'leap'
   /** The last step down cost nothing: the next full evaluation tries another. */
   descending: boolean
   /** The heavier load that started the descent under way, until its first step is taken. */

@@ -17,12 +17,6 @@ const slowdownEndedGain = 1.1
 // did (in the model, a sixth), and it is no slowdown ending. A slowdown that ends within the step's windows
 // keeps half of the knee's rate or more.
 const slowdownEndedShare = 1 / 3
-// A burst's own step (the connections the calm left idle, see the policy's `#measureBurst`) whose connections
-// carried at least this share of their own throughput: the database is far from its knee, and the next step
-// serves every request waiting (a 'surge'). Only that step: it compares the burst with the calm at one size,
-// with no connection opened, where a probe's windows carry the cost of opening its connections (in the model,
-// a surge after a probe leapt past a database that thrashes, and a check from above read its thrash as a loss).
-const surgeEfficiency = 0.8
 
 /**
  * Acts on a trial's verdict, as the policy's class comment describes: a decision (brake, or back up), or
@@ -42,7 +36,7 @@ export function concludeTrial(state: StepState, trial: StepTrial, verdict: Verdi
       return undefined
     case 'leap':
     case 'climb': {
-      state.momentum = verdict.kind === 'leap' && trial.from === trial.to && verdict.efficiency >= surgeEfficiency ? 'surge' : verdict.kind
+      state.momentum = verdict.kind
       state.checkFromAbove = trial.hasty
       // A step of more than one probe that paid only in part may owe its whole gain to its first connections.
       if (partialLeap(trial, verdict, rules.probeFactor)) checkOnceFromAbove(state, trial.to)
