@@ -476,6 +476,11 @@ runtime('one policy object sizes one pool: a second running autoscaler on anothe
   assert.is(error.option, 'policy')
   assert.match(error.message, "this one sizes pool 'orders': a policy keeps one pool's measurements")
   first.stop()
+  // A frozen policy object is claimed all the same.
+  const frozen = Object.freeze(new AdaptivePolicy(adaptive, { clock }))
+  const frozenFirst = attachAutoscaler(orders, frozen, { timers: false, clock })
+  assert.is(throwsError(() => attachAutoscaler(billing, frozen, { timers: false, clock }), InvalidOptionError).option, 'policy')
+  frozenFirst.stop()
   const second = attachAutoscaler(billing, policy, { timers: false, clock })
   assert.ok(second.running, 'free again once the first stopped')
   second.stop()
@@ -486,10 +491,11 @@ runtime('a stopped autoscaler leaves no reference to itself (and its pool) on th
   const policy = new AdaptivePolicy({ ...adaptive, budget })
   const scaler = attachAutoscaler(new ModelPool('orders', { model: waitBound(5), maxSize: 50 }), policy, { timers: false })
   const claims = (target: object): unknown[] => Object.getOwnPropertySymbols(target).map((key) => (target as Record<symbol, unknown>)[key])
-  assert.ok(claims(budget).includes(scaler) && claims(policy).includes(scaler), 'claimed while running')
+  const policyClaims = (globalThis as Record<symbol, unknown>)[Symbol.for('lifeguard.autoscale.policyClaims')] as WeakMap<object, unknown>
+  assert.ok(claims(budget).includes(scaler) && policyClaims.get(policy) === scaler, 'claimed while running')
   scaler.stop()
   assert.not.ok(claims(budget).includes(scaler), 'budget')
-  assert.not.ok(claims(policy).includes(scaler), 'policy')
+  assert.not.ok(policyClaims.has(policy), 'policy')
 })
 
 runtime('refuses a budget that counts through the pool it sizes: the count would wait in line behind the requests it should relieve', () => {

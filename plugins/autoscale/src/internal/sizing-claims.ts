@@ -9,10 +9,13 @@ import type { SharedBudget } from '../shared-budget.js'
 
 const sizingAutoscaler = Symbol.for('lifeguard.autoscale.sizedBy')
 const budgetUsedBy = Symbol.for('lifeguard.autoscale.budgetUsedBy')
-const policyUsedBy = Symbol.for('lifeguard.autoscale.policyUsedBy')
+// Policies are the user's objects, possibly frozen: their claims live in one map per process, shared by
+// every copy of this package through the global symbol registry.
+const policyClaimsKey = Symbol.for('lifeguard.autoscale.policyClaims')
+const policyClaims: WeakMap<object, PoolAutoscaler> = ((globalThis as Record<symbol, unknown>)[policyClaimsKey] as WeakMap<object, PoolAutoscaler> | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[policyClaimsKey] = new WeakMap<object, PoolAutoscaler>())
 type ClaimedPool = ManagedPool & { [sizingAutoscaler]?: PoolAutoscaler }
 type ClaimedBudget = SharedBudget & { [budgetUsedBy]?: PoolAutoscaler }
-type ClaimedPolicy = ScalingPolicy & { [policyUsedBy]?: PoolAutoscaler }
 
 /**
  * Refuses a second running autoscaler on `pool`, and a budget or a policy object another pool's running
@@ -31,7 +34,7 @@ export function checkClaims(pool: ManagedPool, budget: SharedBudget | undefined,
   const usedBy = (budget as ClaimedBudget | undefined)?.[budgetUsedBy]
   if (budget !== undefined && usedBy?.running === true && usedBy.pool !== pool) refuseSharedBudget(where, budget, `is in use by the autoscaler of pool '${usedBy.pool.name}'`)
   // A policy keeps one pool's windows: fed the samples of two, it diffs one pool's counters against the other's.
-  const sizing = (policy as ClaimedPolicy)[policyUsedBy]
+  const sizing = policyClaims.get(policy)
   if (sizing?.running === true && sizing.pool !== pool) refuseSharedPolicy(where, policy, `sizes pool '${sizing.pool.name}'`)
 }
 
@@ -49,8 +52,7 @@ export function refuseSharedBudget(where: string, budget: SharedBudget, sharedHo
 export function claim(autoscaler: PoolAutoscaler, budget: SharedBudget | undefined): void {
   Object.defineProperty(autoscaler.pool, sizingAutoscaler, { value: autoscaler, configurable: true, writable: true })
   if (budget !== undefined) Object.defineProperty(budget, budgetUsedBy, { value: autoscaler, configurable: true, writable: true })
-  // (A frozen policy of the user's own cannot carry the claim: it goes unchecked.)
-  if (Object.isExtensible(autoscaler.policy)) Object.defineProperty(autoscaler.policy, policyUsedBy, { value: autoscaler, configurable: true, writable: true })
+  policyClaims.set(autoscaler.policy, autoscaler)
 }
 
 /** `autoscaler` stopped: its pool, budget and policy may be taken by another, and keep no reference to it. */
@@ -60,6 +62,5 @@ export function unclaim(autoscaler: PoolAutoscaler): void {
   // A budget or a policy kept for the next pool of that name must not hold this one (and its driver) meanwhile.
   const budget = autoscaler.budget as ClaimedBudget | undefined
   if (budget?.[budgetUsedBy] === autoscaler) delete budget[budgetUsedBy]
-  const policy = autoscaler.policy as ClaimedPolicy
-  if (policy[policyUsedBy] === autoscaler) delete policy[policyUsedBy]
+  if (policyClaims.get(autoscaler.policy) === autoscaler) policyClaims.delete(autoscaler.policy)
 }
