@@ -67,11 +67,15 @@ export type RollbackReason = 'statement-failed' | 'query-timeout' | 'rolled-back
 // Reasons that always mean something may have taken effect.
 const tookEffect: ReadonlySet<RollbackReason> = new Set(['ran-after-rollback', 'maybe-prepared', 'failed-after-commit'])
 
+// What a rollback did not undo: a `COMMIT` of `fn` that did not end it (one that began the next transaction, or one
+// before the `ROLLBACK` that did).
+const earlierCommit = 'what came before an earlier `COMMIT` or `PREPARE TRANSACTION` of `fn` (`COMMIT AND CHAIN`, `COMMIT; BEGIN`, `COMMIT; ROLLBACK`) was committed or prepared by it, and may have taken effect'
+
 // Per reason: what could not be done, why, what may have taken effect anyway (when `mayHaveCommitted`), and advice.
 const rollbackReasons: Record<RollbackReason, readonly [action: string, why: string, ranOutside?: string, advice?: string]> = {
-  'statement-failed': ['commit the transaction', 'The server rolled it back: a statement in it had failed (and the error was caught inside the transaction)'],
-  'query-timeout': ['commit the transaction', 'It was rolled back: a statement in it ran past `query_timeout` (and the error was caught inside the transaction)'],
-  'rolled-back-in-fn': ['commit the transaction', 'It was rolled back by a statement of its own (a `ROLLBACK` in `fn`, or a statement sent after it)'],
+  'statement-failed': ['commit the transaction', 'The server rolled it back: a statement in it had failed (and the error was caught inside the transaction)', earlierCommit],
+  'query-timeout': ['commit the transaction', 'It was rolled back: a statement in it ran past `query_timeout` (and the error was caught inside the transaction)', earlierCommit],
+  'rolled-back-in-fn': ['commit the transaction', 'It was rolled back by a statement of its own (a `ROLLBACK` in `fn`, `ROLLBACK AND CHAIN` too, or a statement sent after it)', earlierCommit],
   'ran-after-rollback': [
     'commit the transaction',
     'It was rolled back by a `ROLLBACK` in `fn`',
@@ -100,9 +104,9 @@ const rollbackReasons: Record<RollbackReason, readonly [action: string, why: str
  * effect), or `fn`'s own statements ended it in a way that may have taken effect (`mayHaveCommitted`).
  * `transaction()`: the server answered `COMMIT` with `ROLLBACK` (a statement failed and `fn` went on, having
  * caught that error; pg reports this `COMMIT` as a success, `transaction()` does not), a statement ran past
- * `query_timeout`, `fn` sent `ROLLBACK` itself, or a text of `fn` failed after its own `COMMIT`. A single
- * `query()`: its text left a transaction open (`BEGIN; INSERT ...`), so its connection was closed and the server
- * rolled it back.
+ * `query_timeout`, `fn` sent `ROLLBACK` (or `ROLLBACK AND CHAIN`) itself, or a text of `fn` failed after its own
+ * `COMMIT`. A single `query()`: its text left a transaction open (`BEGIN; INSERT ...`), so its connection was
+ * closed and the server rolled it back.
  */
 export class PostgresRollbackError extends LifeguardError {
   /** Always `'PostgresRollbackError'`. */
@@ -113,19 +117,22 @@ export class PostgresRollbackError extends LifeguardError {
   readonly pool: string
   /**
    * False when nothing took effect: the server rolled the whole of it back. True when something may have: statements
-   * after `fn`'s `ROLLBACK` in the same text ran outside the transaction (`'ran-after-rollback'`), a `PREPARE` after
-   * that `ROLLBACK` may have prepared it (`'maybe-prepared'`), a `COMMIT` or `PREPARE` in a text of `fn` ended it
-   * before a statement of that text failed (`'failed-after-commit'`), or a single query left a transaction open
-   * after a `COMMIT` or `PREPARE` in its text (`'left-open'`, also for `COMMIT AND CHAIN`).
+   * after `fn`'s `ROLLBACK` in the same text ran outside the transaction (`'ran-after-rollback'`), a `PREPARE
+   * TRANSACTION` after that `ROLLBACK` may have prepared it (`'maybe-prepared'`), a `COMMIT` or `PREPARE TRANSACTION`
+   * in a text of `fn` ended it before a statement of that text failed (`'failed-after-commit'`), an earlier `COMMIT`
+   * of `fn` that did not end it committed what came before it (`COMMIT AND CHAIN`, `COMMIT; BEGIN`, `COMMIT;
+   * ROLLBACK`: any other reason), or a single query left a transaction open after a `COMMIT` or `PREPARE` in its
+   * text (`'left-open'`, also for `COMMIT AND CHAIN`).
    */
   readonly mayHaveCommitted: boolean
   /**
    * What rolled it back: a statement that failed (its error is the `cause`: a retry loop reads
    * `error.cause instanceof pg.DatabaseError && error.cause.code === '40001'`), one past `query_timeout`,
-   * `fn`'s own `ROLLBACK` (`'ran-after-rollback'` when statements after it in the same text ran outside the
-   * transaction, `'maybe-prepared'` when a `PREPARE` did), or a single query that left a transaction open
-   * (`'left-open'`). `'failed-after-commit'`: nothing rolled it back; a `COMMIT` (or `PREPARE`) of `fn` ended it,
-   * then a statement after it in the same text failed (its error is the `cause`).
+   * `fn`'s own `ROLLBACK` or `ROLLBACK AND CHAIN` (`'ran-after-rollback'` when statements after a `ROLLBACK` in the
+   * same text ran outside the transaction, `'maybe-prepared'` when a `PREPARE TRANSACTION` did), or a single query
+   * that left a transaction open (`'left-open'`). `'failed-after-commit'`: nothing rolled it back; a `COMMIT` (or
+   * `PREPARE TRANSACTION`) of `fn` ended it, then a statement after it in the same text failed (its error is the
+   * `cause`).
    */
   readonly reason: RollbackReason
 
@@ -133,7 +140,7 @@ export class PostgresRollbackError extends LifeguardError {
    * @param why - what rolled it back (default: a statement that failed)
    * @param cause - the error of the statement that failed, when one did
    * @param mayHaveCommitted - whether something may have taken effect (default: true for `'ran-after-rollback'`,
-   *   `'maybe-prepared'` and `'failed-after-commit'`)
+   *   `'maybe-prepared'` and `'failed-after-commit'`; for another reason, true says an earlier `COMMIT` of `fn` did)
    */
   constructor(pool: string, why: RollbackReason = 'statement-failed', cause?: unknown, mayHaveCommitted = tookEffect.has(why)) {
     const [action, reason, ranOutside, advice] = rollbackReasons[why]
@@ -162,8 +169,10 @@ export class PostgresQueryTimeoutError extends LifeguardError {
   /** The `query_timeout` that passed (ms); undefined when pg's setting could not be read. */
   readonly timeoutMillis: number | undefined
   /**
-   * False inside a transaction (it rolls back). True for a query on its own: it may have finished on the
-   * server before the cancel request reached it; retry only what is idempotent.
+   * False inside a transaction (it rolls back), but for a `COMMIT`: `transaction()`'s own, or one of its callback
+   * (`COMMIT`, `END`, `PREPARE TRANSACTION`, or any statement after a `COMMIT AND CHAIN` of it). True for those and
+   * for a query on its own: it may have finished on the server before the cancel request reached it; retry only
+   * what is idempotent.
    */
   readonly mayHaveCommitted: boolean
 

@@ -7,6 +7,7 @@ import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, endedByStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
 import { afterCancel, cancelOnClient, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
+import { awaitingReady, readyAfterError } from './internal/server-ready.js'
 import { checkOption, contextRule, liveOperation, type PoolMonitor } from '@lifeguard/core/adapter'
 import { abortedStatementError, releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
 import type { QueryText, QueryValues } from './query-types.js'
@@ -125,14 +126,21 @@ export class PostgresHandle implements AsyncDisposable {
       await runStatement(core.monitor, client, begin, undefined, starting, core.cancels, context)
       result = await fn(tx)
       tx[finishTransaction]()
+      // A statement of `fn` that failed is handed over before pg reads the session's status after it, which alone
+      // says whether it ended the transaction (a COMMIT refused, `UPDATE ...; COMMIT` failing at its COMMIT).
+      if (awaitingReady(client)) await readyAfterError(client)
       // What `fn`'s own statements did is said first: a transaction they committed (or prepared) took effect,
-      // whatever befell the operation or the handle after. A text that ended it with a `COMMIT` (or a `PREPARE`,
-      // maybe `PREPARE TRANSACTION`) and then failed, its error caught by `fn` (`COMMIT; SELECT 1/0`): what came
-      // after (a failure, a timeout, a lost connection) came after the transaction took effect. A `COMMIT` or
-      // `PREPARE TRANSACTION` of its own: it stands (a COMMIT now would only draw the server's warning), and
-      // COMMIT PREPARED or ROLLBACK PREPARED is the caller's to send.
+      // whatever befell the operation or the handle after. A text that ended it with a `COMMIT` (or a `PREPARE
+      // TRANSACTION`) and then failed, its error caught by `fn` (`COMMIT; SELECT 1/0`): what came after (a failure,
+      // a timeout, a lost connection) came after the transaction took effect. A `COMMIT` or `PREPARE TRANSACTION`
+      // of its own: it stands (a COMMIT now would only draw the server's warning), and COMMIT PREPARED or ROLLBACK
+      // PREPARED is the caller's to send.
       const committed = tx.failedAfterCommit
       if (committed !== undefined) throw new PostgresRollbackError(core.name, 'failed-after-commit', committed.failure, true)
+      // `fn`'s own `COMMIT` (`END`, `PREPARE TRANSACTION`) got no answer (`query_timeout`, a lost connection, given
+      // up after an abort): it may have taken effect, as `transaction()`'s own COMMIT may, and its error says so.
+      const unknown = tx.commitUnknown
+      if (unknown !== undefined) throw unknown.failure
       if (tx.endedWith === 'COMMIT' || tx.endedWith === 'PREPARE') {
         if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
         return result
@@ -142,28 +150,32 @@ export class PostgresHandle implements AsyncDisposable {
       // An operation that aborted (a deadline that passed, a client gone) wants none of it.
       if (context?.aborted) throw new OperationAbortedError(`commit the transaction on pool '${core.name}'`, { cause: context.signal.reason })
       const state = client[clientState]
+      // Whatever rolls it back now, a `COMMIT` of `fn` that began the next transaction (`COMMIT AND CHAIN`, `COMMIT;
+      // BEGIN`) committed what came before it.
+      const earlier = tx.committedEarlier
       // A statement ran past query_timeout and `fn` caught it: it may have finished before its cancel landed,
       // but its error said the transaction rolls back, so it does. (Checked before a broken connection: the
       // cancel's answer to a statement with a row limit ends the connection, for the same reason.)
-      if (state.timedOut) throw new PostgresRollbackError(core.name, 'query-timeout', tx.firstFailure)
+      if (state.timedOut) throw new PostgresRollbackError(core.name, 'query-timeout', tx.firstFailure, earlier)
       // The server refused a statement with a row limit and `fn` caught it: the server had aborted the transaction,
       // and the session takes no COMMIT (see `ClientState.rowLimitFailed`).
-      if (state.rowLimitFailed) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure)
+      if (state.rowLimitFailed) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
       // Lost meanwhile (a statement that `fn` caught met it): the server has rolled back, and a COMMIT sent now
       // would fail as if it might have committed.
-      if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', false, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
-      // `fn`'s own COMMIT or PREPARE TRANSACTION was refused or answered with ROLLBACK: rolled back. (Told by the
-      // statement, not only by the session's status, which pg may not have read yet when `fn` returns.)
-      if (tx.commitRefused) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure)
-      // `fn` ended it with a statement of its own other than a COMMIT or PREPARE TRANSACTION (see above). After its
-      // ROLLBACK nothing was committed, unless statements after it in the same text ran outside the transaction, or
-      // a PREPARE after it may have prepared the transaction (the server tags ROLLBACK TO SAVEPOINT as ROLLBACK); a
-      // statement that failed ending it (a refused COMMIT or PREPARE TRANSACTION) rolled it back.
-      if (endedByStatement(client)) {
+      if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', earlier, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
+      // `fn`'s own COMMIT or PREPARE TRANSACTION was answered with ROLLBACK: rolled back (a transaction `COMMIT AND
+      // CHAIN` began after it is rolled back too).
+      if (tx.commitRefused) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
+      // `fn` ended it with a statement of its own other than a COMMIT or PREPARE TRANSACTION (see above): its
+      // ROLLBACK (`ROLLBACK AND CHAIN` too: the transaction it began is rolled back), or a statement that failed
+      // ending it (a refused COMMIT or PREPARE TRANSACTION; `ROLLBACK; SELECT 1/0`). Nothing was committed, unless
+      // statements after that ROLLBACK in the same text ran outside the transaction, a PREPARE TRANSACTION after it
+      // may have prepared the transaction (the server tags ROLLBACK TO SAVEPOINT as ROLLBACK), or a COMMIT before it.
+      if (tx.endedWith === 'ROLLBACK' || endedByStatement(client)) {
         if (tx.preparedAfterEnd) throw new PostgresRollbackError(core.name, 'maybe-prepared')
         if (tx.ranAfterEnd) throw new PostgresRollbackError(core.name, 'ran-after-rollback')
-        const failed = tx.commitRefused || (tx.endedWith === undefined && tx.firstFailure !== undefined)
-        throw failed ? new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure) : new PostgresRollbackError(core.name, 'rolled-back-in-fn')
+        const failed = tx.endedWith === undefined && tx.firstFailure !== undefined
+        throw failed ? new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier) : new PostgresRollbackError(core.name, 'rolled-back-in-fn', undefined, earlier)
       }
       // Watched, not cancelled: an operation that aborts while it runs gives it up only if the server stays silent.
       client[clientState].committing = true
@@ -173,7 +185,7 @@ export class PostgresHandle implements AsyncDisposable {
       // The server had aborted the transaction (a failed statement that `fn` caught): its COMMIT is a ROLLBACK.
       if (commit.command === 'ROLLBACK') {
         if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
-        throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure)
+        throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
       }
     } catch (error) {
       tx[finishTransaction]()

@@ -1,13 +1,16 @@
-import { DisposedError, OperationAbortedError, type OperationContext } from '@lifeguard/core'
+import { ConnectionLostError, DisposedError, OperationAbortedError, type OperationContext } from '@lifeguard/core'
 import { validateOptions, type PoolMonitor } from '@lifeguard/core/adapter'
 import type * as pg from 'pg'
+import { PostgresQueryTimeoutError } from './errors.js'
 import type { QueryText, QueryValues } from './query-types.js'
 import type { StatementCancels } from './internal/statement-cancels.js'
 import { clientState, transactionStatus, type PooledClient } from './internal/pooled-client.js'
 import { abortedStatementError, runStatement, statementError } from './internal/run-query.js'
 import { isQueryText, isSubmittable, notAQuery, submittableRefused } from './internal/query-text.js'
-import { sqlOperationName } from './internal/sql-operation-name.js'
-import { completedCommands, endsTransaction } from './internal/taken-statement.js'
+import { awaitingReady, readyAfterError } from './internal/server-ready.js'
+import { completedEnding, failedEnding, mayTellOfEnd, type CompletedEnding, type EndingCommand } from './internal/statement-ending.js'
+import { completedCommands } from './internal/taken-statement.js'
+import { mayCommit } from './internal/transaction-control.js'
 import { finishTransaction } from './internal/symbols.js'
 
 /** How `transaction()` begins: `BEGIN ISOLATION LEVEL ... READ ONLY`. */
@@ -37,16 +40,23 @@ export class PostgresTransaction {
   readonly #cancels: StatementCancels
   readonly #context: OperationContext | undefined
   #finished = false
+  // True once a statement of the callback ended the transaction, as one of the fields below says: what follows
+  // would run outside it (each statement committed on its own) or in a transaction chained to it.
+  #ended = false
   // How a statement of the callback ended the transaction, if one did: the server's command tag.
   #endedWith: EndingCommand | undefined
   #commitRefused = false
   // True when statements ran after that end in the same text (`ROLLBACK; INSERT ...`), outside the transaction.
   #ranAfterEnd = false
-  // True when a `PREPARE` came after that `ROLLBACK` in the same text: `ROLLBACK TO SAVEPOINT s; PREPARE
-  // TRANSACTION 'g'` (the server tags both ROLLBACK) prepared the transaction.
+  // True when a `PREPARE TRANSACTION` came after that `ROLLBACK` in the same text: `ROLLBACK TO SAVEPOINT s;
+  // PREPARE TRANSACTION 'g'` (the server tags both ROLLBACK) prepared the transaction.
   #preparedAfterEnd = false
-  // The error of a text that completed a `COMMIT` (or a `PREPARE`) before it failed (`COMMIT; SELECT 1/0`).
+  // The error of a text that completed a `COMMIT` (or a `PREPARE TRANSACTION`) before it failed (`COMMIT; SELECT 1/0`).
   #failedAfterCommit: { readonly failure: unknown } | undefined
+  // The error of a `COMMIT`, `END` or `PREPARE TRANSACTION` of the callback that got no answer: it may have taken effect.
+  #commitUnknown: { readonly failure: unknown } | undefined
+  // True once a `COMMIT` of the callback took effect and a transaction went on (`COMMIT AND CHAIN`, `COMMIT; BEGIN`).
+  #committedEarlier = false
   // The first statement that failed in it (a `40001` the callback caught, say): why a COMMIT rolls back.
   #firstFailure: unknown
 
@@ -75,20 +85,25 @@ export class PostgresTransaction {
    * @throws {InvalidOptionError} for anything but SQL text or a query config: a cursor or stream runs on a
    *   client from `connect()`, in a transaction begun on it
    * @throws {DisposedError} once the transaction has finished (also by a statement of the callback: `ROLLBACK`,
-   *   `COMMIT`, `PREPARE TRANSACTION`, or one with a row limit, a truthy `rows`, that the server refused), or when its
-   *   operation ended while it ran
+   *   `ROLLBACK AND CHAIN`, `COMMIT`, `PREPARE TRANSACTION`, one of them that failed or got no answer, or one with a
+   *   row limit, a truthy `rows`, that the server refused), or when its operation ended while it ran
    * @throws {OperationAbortedError} when its operation aborted before or while it ran (the transaction rolls back)
    * @throws {ConnectionLostError} when the connection failed (the server rolls the transaction back), also when it
-   *   was queued behind a statement with a row limit that the server refused (that connection is ended at once)
-   * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled; the transaction rolls back)
+   *   was queued behind a statement with a row limit that the server refused (that connection is ended at once).
+   *   `mayHaveCommitted` is true for the callback's own `COMMIT`, `END` or `PREPARE TRANSACTION` (and after a
+   *   `COMMIT AND CHAIN`): it may have taken effect
+   * @throws {PostgresQueryTimeoutError} when it ran past `query_timeout` (it is cancelled; the transaction rolls back,
+   *   unless it was the callback's own `COMMIT`, `END` or `PREPARE TRANSACTION`: then `mayHaveCommitted` is true)
    * @example
    * await tx.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [amount, from])
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#finished) return Promise.reject(new DisposedError('Could not run a query in the transaction. The transaction has already finished.'))
-    // A statement of the callback ended the transaction (`ROLLBACK`, `COMMIT`): what follows would run outside
-    // it, each statement committed on its own, while `transaction()` reports the whole as failed.
-    if (endedByStatement(this.#client)) return Promise.reject(endedError(this.#pool))
+    // A statement that failed is handed over before pg reads whether it ended the transaction (see `awaitingReady`).
+    if (awaitingReady(this.#client)) return readyAfterError(this.#client).then(() => this.query<R>(text, values))
+    // A statement of the callback ended the transaction (`ROLLBACK`, `COMMIT`, a refused one): what follows would
+    // run outside it, each statement committed on its own, while `transaction()` reports the whole as failed.
+    if (this.#ended || endedByStatement(this.#client)) return Promise.reject(endedError(this.#pool))
     // Its connection was ended: the server refused a statement with a row limit (see `ClientState.rowLimitFailed`).
     if (this.#client[clientState].rowLimitFailed) return Promise.reject(rowLimitFailedError(this.#pool))
     if (!isQueryText(text)) return Promise.reject(notAQuery())
@@ -99,40 +114,57 @@ export class PostgresTransaction {
     const context = this.#context
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
     return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent, taken) => this.#failure(error, sent, taken), this.#cancels, context).then((result) => {
-      const ending = endedByStatement(this.#client) ? endingCommand(result) : undefined
-      if (ending !== undefined) {
-        this.#endedWith = ending.command
-        this.#ranAfterEnd = ending.followedBy > 0
-        this.#preparedAfterEnd = ending.preparedAfter
-        // A COMMIT (or PREPARE TRANSACTION) the server answered with ROLLBACK: a statement had failed before it
-        // (and `fn` caught that).
-        const sent = sqlOperationName(text)
-        this.#commitRefused = ending.command === 'ROLLBACK' && (sent === 'COMMIT' || sent === 'END' || sent === 'PREPARE')
-      }
+      // Read whatever the status: `COMMIT AND CHAIN` and `ROLLBACK AND CHAIN` leave the session in a transaction.
+      if (mayTellOfEnd(result)) this.#completed(completedEnding(result, text, transactionStatus(this.#client)))
       return result
     })
   }
 
+  #completed(ending: CompletedEnding | undefined): void {
+    if (ending === undefined) return
+    if (ending.committed === true) this.#committedEarlier = true
+    if (ending.commitRefused === true) {
+      this.#commitRefused = true
+      this.#ended = true
+    }
+    if (ending.endedWith !== undefined) {
+      this.#endedWith = ending.endedWith
+      this.#ranAfterEnd = ending.ranAfterEnd === true
+      this.#preparedAfterEnd = ending.preparedAfterEnd === true
+      this.#ended = true
+    }
+  }
+
   #failure(error: unknown, text: QueryText, taken: object | undefined): unknown {
-    const failure = this.#describeFailure(error, text)
+    // Its COMMIT (or PREPARE TRANSACTION) may have reached the server: a failure without its answer leaves the
+    // outcome unknown, as for `transaction()`'s own COMMIT.
+    const commitText = mayCommit(text)
+    const failure = this.#describeFailure(error, text, commitText)
     this.#firstFailure ??= failure
-    // A COMMIT or PREPARE TRANSACTION the server refused (a deferred constraint, an identifier in use) ended the
-    // transaction, rolled back. Known now: its session's status may not be read yet when the callback returns.
-    const sent = sqlOperationName(text)
-    if (sent === 'COMMIT' || sent === 'END' || (sent === 'PREPARE' && preparesTransaction(text))) this.#commitRefused = true
-    // Its text ended the transaction before the statement that failed: the transaction took effect (or may have).
-    if (taken !== undefined && this.#failedAfterCommit === undefined && completedCommands(taken).some(endsTransaction)) this.#failedAfterCommit = { failure }
+    // Whether a refused COMMIT or PREPARE TRANSACTION (a deferred constraint, an identifier in use) ended the
+    // transaction is the session's status once the server said it is ready (see `awaitingReady`), not the text's.
+    if (taken !== undefined) {
+      const ending = failedEnding(completedCommands(taken), text)
+      // Its text ended the transaction before the statement that failed: the transaction took effect (or may have).
+      if (ending.committed) this.#failedAfterCommit ??= { failure }
+      else if (ending.rolledBack) this.#endedWith ??= 'ROLLBACK'
+      if (ending.committed || ending.rolledBack) this.#ended = true
+    }
+    if (commitText && hasUnknownOutcome(failure)) {
+      this.#commitUnknown ??= { failure }
+      this.#ended = true
+    }
     return failure
   }
 
-  #describeFailure(error: unknown, text: QueryText): unknown {
+  #describeFailure(error: unknown, text: QueryText, commitText: boolean): unknown {
     const aborted = abortedStatementError(this.#client, this.#context, `run a query in the transaction on pool '${this.#pool}'`)
     if (aborted !== undefined) return aborted
     // Cancelled because the operation ended under it (see `PostgresHandle#dispose`).
     if (this.#finished && this.#client[clientState].cancel !== undefined) {
       return new DisposedError(`Could not run a query in the transaction on pool '${this.#pool}'. Its operation ended while the query ran, so the query was cancelled and the transaction rolled back.`)
     }
-    return statementError(this.#pool, this.#client, error, 'run a query in the transaction', false, this.#redact, text)
+    return statementError(this.#pool, this.#client, error, 'run a query in the transaction', commitText || this.#committedEarlier, this.#redact, text)
   }
 
   /** @internal */
@@ -142,7 +174,7 @@ export class PostgresTransaction {
 
   /**
    * @internal `COMMIT`, `ROLLBACK` or `PREPARE` (`PREPARE TRANSACTION`) when a statement of the callback ended the
-   * transaction (as the server answered it).
+   * transaction (as the server answered it). `ROLLBACK` also after `ROLLBACK AND CHAIN` (a transaction is open).
    */
   get endedWith(): EndingCommand | undefined {
     return this.#endedWith
@@ -153,31 +185,52 @@ export class PostgresTransaction {
     return this.#ranAfterEnd
   }
 
-  /** @internal True when a `PREPARE` followed the `ROLLBACK` that ended it, in the same text (see `endingCommand`). */
+  /** @internal True when a `PREPARE` followed the `ROLLBACK` that ended it, in the same text (see `completedEnding`). */
   get preparedAfterEnd(): boolean {
     return this.#preparedAfterEnd
   }
 
   /**
-   * @internal Set when a text of the callback failed after completing a `COMMIT` or a `PREPARE` (`COMMIT; SELECT
-   * 1/0`): `failure` is that text's error.
+   * @internal Set when a text of the callback failed after completing a `COMMIT` or a `PREPARE TRANSACTION`
+   * (`COMMIT; SELECT 1/0`): `failure` is that text's error.
    */
   get failedAfterCommit(): { readonly failure: unknown } | undefined {
     return this.#failedAfterCommit
   }
 
   /**
-   * @internal True when `fn` sent a `COMMIT` (or `PREPARE TRANSACTION`) and the server rolled back instead: a
-   * statement had failed before it, or it failed itself.
+   * @internal Set when a `COMMIT`, `END` or `PREPARE TRANSACTION` of the callback got no answer (`query_timeout`, a
+   * lost connection, given up after an abort): `failure` is its error, which says it may have committed.
+   */
+  get commitUnknown(): { readonly failure: unknown } | undefined {
+    return this.#commitUnknown
+  }
+
+  /**
+   * @internal True when `fn` sent a `COMMIT` (or `PREPARE TRANSACTION`) and the server answered it with ROLLBACK:
+   * a statement had failed before it. (One that failed itself is told by the session's status.)
    */
   get commitRefused(): boolean {
     return this.#commitRefused
+  }
+
+  /**
+   * @internal True when a `COMMIT` (or `PREPARE TRANSACTION`) of `fn` took effect before the transaction went on
+   * or ended otherwise (`COMMIT AND CHAIN`, `COMMIT; BEGIN`, `COMMIT; ROLLBACK`): a rollback now may not undo all.
+   */
+  get committedEarlier(): boolean {
+    return this.#committedEarlier
   }
 
   /** @internal The error of the first statement that failed in it, if one did (redacted). */
   get firstFailure(): unknown {
     return this.#firstFailure
   }
+}
+
+// A failure that did not come with the statement's answer: the statement may have run to its end on the server.
+function hasUnknownOutcome(failure: unknown): boolean {
+  return (failure instanceof PostgresQueryTimeoutError || failure instanceof ConnectionLostError) && failure.mayHaveCommitted
 }
 
 const levels = ['read committed', 'repeatable read', 'serializable'] as const
@@ -201,7 +254,10 @@ export function beginStatement(options: TransactionOptions | undefined): string 
   return statement
 }
 
-/** @internal True once a statement of the callback ended the transaction: the server reports no transaction. */
+/**
+ * @internal True once a statement of the callback ended the transaction: the server reports no transaction (read
+ * once the server said it is ready: see `awaitingReady`).
+ */
 export function endedByStatement(client: PooledClient): boolean {
   return transactionStatus(client) === 'I'
 }
@@ -218,30 +274,4 @@ function rowLimitFailedError(pool: string): DisposedError {
   return new DisposedError(
     `Could not run a query in the transaction on pool '${pool}'. A statement in it with a row limit (\`rows\`) failed, which leaves its session without a ready state, so the transaction is rolled back and its connection closed: nothing more runs in it.`,
   )
-}
-
-/** The server's command tag for a statement that ends a transaction (`PREPARE` for `PREPARE TRANSACTION`). */
-type EndingCommand = 'COMMIT' | 'ROLLBACK' | 'PREPARE'
-
-// The last statement among a text's results that ended the transaction, and how many results came after it: pg
-// answers a text of several statements (`INSERT ...; COMMIT`) with one result each, in an array. Called once the
-// session is idle. `PREPARE` is also SQL PREPARE's tag: it counts only when no COMMIT or ROLLBACK ended the
-// transaction instead (a SQL PREPARE leaves the transaction as it was). Tags alone cannot tell `ROLLBACK TO
-// SAVEPOINT s; PREPARE TRANSACTION 'g'` (prepared) from `ROLLBACK; PREPARE s AS ...` (rolled back): a `PREPARE`
-// after the `ROLLBACK` chosen is reported (`preparedAfter`), so the transaction is not said to be rolled back.
-function endingCommand(result: pg.QueryResult | readonly pg.QueryResult[]): { command: EndingCommand; followedBy: number; preparedAfter: boolean } | undefined {
-  const results: readonly pg.QueryResult[] = Array.isArray(result) ? result : [result as pg.QueryResult]
-  const last = (commands: readonly string[]): number => results.findLastIndex((each) => commands.includes(each.command))
-  let index = last(['COMMIT', 'ROLLBACK'])
-  if (index < 0) index = last(['PREPARE'])
-  if (index < 0) return undefined
-  const command = results[index]?.command as EndingCommand
-  const preparedAfter = command === 'ROLLBACK' && results.slice(index + 1).some((each) => each.command === 'PREPARE')
-  return { command, followedBy: results.length - 1 - index, preparedAfter }
-}
-
-// `PREPARE TRANSACTION`, not SQL `PREPARE` of a statement (whose failure a savepoint can undo).
-function preparesTransaction(text: QueryText): boolean {
-  const sql = typeof text === 'string' ? text : (text as { text?: unknown }).text
-  return typeof sql === 'string' && /^\s*PREPARE\s+TRANSACTION\b/i.test(sql)
 }

@@ -285,6 +285,23 @@ test('a COMMIT whose server stops answering is not cancelled but given up 2 s af
   assert.is(cancelRequests, 0, 'a COMMIT is never cancelled')
 })
 
+test("the callback's own COMMIT is treated as transaction()'s: not cancelled but given up 2 s after its operation aborted, it may have committed, whether the callback rethrows or not", async () => {
+  for (const caught of [false, true]) {
+    const { outcome, cancelRequests } = await abortIntoSilence(`own-commit-${caught}`, (context, proxy) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query('SELECT 2')
+        proxy.silence()
+        const commit = tx.query('COMMIT')
+        return caught ? commit.catch(() => 'looks fine') : commit
+      }),
+    )
+    // Before: cancelled, and OperationAbortedError (rethrown, or transaction()'s "Could not commit"), which says nothing of a commit.
+    assert.instance(outcome, ConnectionLostError, String(outcome))
+    assert.ok((outcome as ConnectionLostError).mayHaveCommitted, 'the COMMIT may have reached the server')
+    assert.is(cancelRequests, 0, 'a COMMIT is never cancelled')
+  }
+})
+
 test("a statement pg gave up on by query_timeout is not given up a second time: a transaction that caught it rolls back, its connection no error", async () => {
   const clock = new ManualClock()
   const errors: string[] = []

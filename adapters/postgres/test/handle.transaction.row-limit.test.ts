@@ -82,6 +82,30 @@ test('a statement with a row limit that fails without the server refusing it lea
   assert.is(pool.activeCount, 0)
 })
 
+test('a value pg cannot serialize, in a statement with a row limit that the server then refuses to parse: pg Synced, so the transaction goes on', async ({ pool, container }) => {
+  await pool.query(`DELETE FROM ${table}`)
+  const messages: string[] = []
+  const value = await settlesWithin(
+    'transaction()',
+    runOperation('api', 'parse refused after bind', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query('SAVEPOINT s')
+        const unserializable = { toPostgres: (): never => { throw new Error('cannot serialize') } }
+        // pg has written Parse when Bind throws; it sends Close and Sync, and the server's refusal of the Parse follows.
+        await tx.query({ text: 'SELEC $1::text', values: [unserializable], rows: 5 } as pg.QueryConfig).catch((error: Error) => void messages.push(error.message))
+        await tx.query('ROLLBACK TO SAVEPOINT s')
+        await tx.query(`INSERT INTO ${table} (id) VALUES (4)`)
+        return 'committed'
+      }), { container }),
+  )
+  // Before, the server's answer to the Parse was taken for a refused row-limited statement: the connection was
+  // ended, ROLLBACK TO SAVEPOINT refused, and transaction() rejected.
+  assert.is(value, 'committed')
+  assert.equal(messages, ['cannot serialize'])
+  assert.equal(await ids(pool), [4])
+  assert.is(pool.activeCount, 0)
+})
+
 test('statements queued behind a statement with a row limit that the server refuses fail at once, with ConnectionLostError, rather than wait for good', async ({ pool, container }) => {
   await pool.query(`DELETE FROM ${table}`)
   const settled: PromiseSettledResult<unknown>[] = []

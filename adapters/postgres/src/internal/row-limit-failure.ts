@@ -37,7 +37,7 @@ export function watchRowLimitFailure(client: PooledClient, ended: (error: Error)
   if (connection === undefined || Query === undefined) return false
   connection.prependListener('errorMessage', (message: { severity?: unknown }) => {
     const active = activeStatement(client)
-    if (!(active instanceof Query) || !refusedBeforeComplete(active, message.severity)) return
+    if (!(active instanceof Query) || failedBeforeSent.has(active) || !refusedBeforeComplete(active, message.severity)) return
     const state = client[clientState]
     if (state.broken || notQueryable(client)) return
     if (!state.timedOut) state.rowLimitFailed = true
@@ -49,6 +49,20 @@ export function watchRowLimitFailure(client: PooledClient, ended: (error: Error)
     connection.stream?.destroy?.(error)
   })
   return true
+}
+
+// pg's Queries that pg failed itself while they were its running statement: a value it could not serialize in
+// Bind, after which it sends Close and Sync. The server may still refuse the Parse it had sent (a syntax error):
+// that error is no refusal of a row-limited statement, and the session is ready after it.
+const failedBeforeSent = new WeakSet<object>()
+
+/**
+ * Notes that pg failed the statement `client` runs with an error of its own, neither the server's answer nor a
+ * read timeout (see `failedBeforeSent`). Called from a query's callback, on failure only.
+ */
+export function noteFailedBeforeSent(client: PooledClient): void {
+  const active = activeStatement(client)
+  if (active !== undefined) failedBeforeSent.add(active)
 }
 
 /**

@@ -5,12 +5,13 @@ import type { QueryText, QueryValues } from '../query-types.js'
 import { PostgresQueryTimeoutError, PostgresReadOnlyError, PostgresRollbackError } from '../errors.js'
 import { afterCancel, cancelOnClient, noteStatementEnd, releaseAfterCancel } from './cancel-request.js'
 import type { StatementCancels } from './statement-cancels.js'
-import { activeStatement, whenDrained } from './end-client.js'
+import { activeStatement } from './end-client.js'
 import { endsTransaction, queuedCount, statementTaken } from './taken-statement.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { readOnlyServerOf } from './read-only-server.js'
-import { isRowLimitAnswer, refusedBeforeComplete, rowLimitFailure } from './row-limit-failure.js'
+import { isRowLimitAnswer, noteFailedBeforeSent, refusedBeforeComplete, rowLimitFailure } from './row-limit-failure.js'
 import { sqlOperationName } from './sql-operation-name.js'
+import { notReady, whenReady } from './server-ready.js'
 
 type QueryCallback = (error: Error | undefined, result: pg.QueryResult<any>) => void
 
@@ -120,6 +121,12 @@ export function reportQuery(monitor: PoolMonitor, client: PooledClient, text: Qu
   monitor.queried(monitor.clock.now() - startedAt, sqlOperationName(text), error, client[clientState].lease.checkout?.context, (client as { database?: string }).database)
 }
 
+// A failure pg raised itself for the statement it runs, not the server's answer (see `noteFailedBeforeSent`). Pg
+// clears its running statement before it reports the server's errors and a lost connection's, so those note nothing.
+function noteOwnFailure(client: PooledClient, error: unknown): void {
+  if (!(error instanceof pg.DatabaseError) && !isReadTimeout(error)) noteFailedBeforeSent(client)
+}
+
 /**
  * After pg's `client.query()` threw: true when it had already taken the query as running, with nothing sent
  * (values it cannot even read, such as a revoked proxy), which leaves the connection waiting for good; false
@@ -159,7 +166,11 @@ export function runStatement<R extends pg.QueryResultRow>(
     const activeBefore = activeStatement(client)
     const queuedBefore = queuedCount(client)
     try {
-      ;(client.query as (text: unknown, values: unknown, callback: QueryCallback) => void)(text, values, (error, result) => (error ? reject(error) : resolve(result)))
+      ;(client.query as (text: unknown, values: unknown, callback: QueryCallback) => void)(text, values, (error, result) => {
+        if (!error) return resolve(result)
+        noteOwnFailure(client, error)
+        reject(error)
+      })
       taken = statementTaken(client, activeBefore, queuedBefore)
     } catch (error) {
       stuck = stalledByThrow(client, activeBefore)
@@ -242,8 +253,6 @@ function finish(client: PooledClient, argument: ReleaseArgument, then: () => voi
   then()
 }
 
-const notReady = 'The server did not say it was ready after an error (the connection stalled), so the connection was closed.'
-
 // True when a text that left a transaction open had a `COMMIT` anywhere: one before its last `BEGIN` committed
 // what came before it, and one after it while a transaction is still open can only be `COMMIT AND CHAIN`,
 // which committed and began the next. A `PREPARE` counts too (it may be `PREPARE TRANSACTION`: the safe side).
@@ -251,14 +260,6 @@ const notReady = 'The server did not say it was ready after an error (the connec
 function committedSomething(result: pg.QueryResult | readonly pg.QueryResult[]): boolean {
   if (!Array.isArray(result)) return false
   return (result as readonly pg.QueryResult[]).some((each) => endsTransaction(each.command))
-}
-
-// Calls `then(true)` once the server is ready for the next statement (pg's 'drain': usually in the same read
-// as the error), `then(false)` when the connection ended first or stayed silent for the end grace.
-function whenReady(client: PooledClient, clock: Clock, then: (ready: boolean) => void): void {
-  if (client[clientState].broken) return then(false)
-  if ((client as { readyForQuery?: unknown }).readyForQuery === true) return then(true)
-  whenDrained(client, clock, then)
 }
 
 /**
@@ -292,6 +293,7 @@ export function sendQuery<R extends pg.QueryResultRow>(
     answered = true
     if (watched) watch.ended(client)
     if (error) {
+      noteOwnFailure(client, error)
       noteStatementEnd(client, error)
       const failure = abortedStatementError(client, context, `run a query on pool '${pool}'`) ?? statementError(pool, client, error, 'run a query', true, redact, text)
       if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)

@@ -2,13 +2,23 @@
 import type { OperationContext } from '@lifeguard/core'
 import { abortedByItsEnd, watchAbort } from '@lifeguard/core/adapter'
 import { cancelOnClient, giveUpUnanswered } from './cancel-request.js'
-import { clientState, type PooledClient } from './pooled-client.js'
+import { activeStatement } from './end-client.js'
+import { clientState, inTransaction, type PooledClient } from './pooled-client.js'
+import { mayCommit } from './transaction-control.js'
 
 // A statement whose operation aborted: cancelled on the server, and given up if it stays unanswered. A COMMIT
 // is not cancelled (it must not be cut short), only given up: the caller then hears it may have committed.
 function stop(client: PooledClient): void {
-  if (client[clientState].committing) giveUpUnanswered(client)
+  if (runsCommit(client)) giveUpUnanswered(client)
   else void cancelOnClient(client, true)
+}
+
+// `transaction()`'s own COMMIT, or a statement of its callback that may commit (`COMMIT`, `END`, `PREPARE
+// TRANSACTION`): the session is in a transaction (its status from before the statement; a lone query's session
+// is idle). Its text is read only here, when an abort comes, not for every statement.
+function runsCommit(client: PooledClient): boolean {
+  if (client[clientState].committing) return true
+  return inTransaction(client) && mayCommit(activeStatement(client))
 }
 
 /**

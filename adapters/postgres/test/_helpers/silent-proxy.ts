@@ -14,6 +14,11 @@ export interface SilentProxy {
   /** From now on, nothing the clients send reaches the server, and nothing is answered. */
   silence(): void
   /**
+   * From now on, what the clients send still reaches the server, but nothing it sends reaches them: an answer lost
+   * on its way back (the statement ran, its sender cannot tell).
+   */
+  dropReplies(): void
+  /**
    * Passes each connection's startup on (up to the server's first ReadyForQuery), then swallows what the
    * client sends: a server that accepts logins and never answers a query (a paused PgBouncer).
    */
@@ -24,6 +29,7 @@ export interface SilentProxy {
 export async function silentProxy(target: { host: string; port: number }): Promise<SilentProxy> {
   const sockets = new Set<Socket>()
   let silent = false
+  let repliesDropped = false
   let loginsOnly = false
   let swallowed = 0
   let cancels = 0
@@ -40,7 +46,7 @@ export async function silentProxy(target: { host: string; port: number }): Promi
       upstream.write(chunk)
     })
     upstream.on('data', (chunk) => {
-      if (silent) return
+      if (silent || repliesDropped) return
       // 'Z': ReadyForQuery, sent once the login is done (and after every query).
       if (!ready && chunk.includes(0x5a)) ready = true
       client.write(chunk)
@@ -70,6 +76,9 @@ export async function silentProxy(target: { host: string; port: number }): Promi
     cancelRequests: () => cancels,
     silence() {
       silent = true
+    },
+    dropReplies() {
+      repliesDropped = true
     },
     answerLoginsOnly() {
       loginsOnly = true
