@@ -18,7 +18,7 @@ import { loadConfig, type WorkerConfig } from './config.js'
 import { createJobWorker } from './job-worker.js'
 import { outageLog } from './outage-log.js'
 import { createRedisConnection, waitForRedis } from './redis.js'
-import { createSignalEscalation } from './signal-escalation.js'
+import { onShutdownSignal } from './shutdown.js'
 
 const log = (line: string): void => void process.stdout.write(`[job-worker] ${line}\n`)
 let demoJobs = 0
@@ -152,61 +152,52 @@ function main(): void {
   const startup = new AbortController()
   const started = start(config, running, startup.signal)
 
-  // Registered before start-up finishes, so a signal during start-up still closes what was opened. SIGHUP (the
-  // terminal closed) too: by default it would end the process with its jobs stalled. A second signal, after a
-  // second, stops at once; one sooner is a copy (Ctrl-C reaches this process directly and relayed by npm).
+  // Registered before start-up finishes, so a signal during start-up still closes what was opened.
   let stopping = false
-  const escalation = createSignalEscalation({
-    onForceAvailable: () => log('still shutting down: press Ctrl-C again (or send another SIGTERM) to stop at once'),
-  })
-  const stop = (why: string): void => {
-    const request = escalation.receive()
-    if (request === 'force') {
-      // Nothing here outlives the process: the server rolls back what its sessions had open, and BullMQ takes
-      // the jobs left for stalled once their locks expire, and runs them again.
-      log(`${why} while shutting down: shutdown forced, leaving ${running.container?.openScopes ?? 0} job(s) unfinished for BullMQ to run again; exiting 1`)
-      process.exit(1)
-    }
-    if (request === 'ignore') return
-    stopping = true
-    startup.abort(new Error(why))
-    log(`${why}: finishing active jobs, then closing`)
-    const deadline = setTimeout(() => {
-      log(`shutdown did not finish within ${shutdownTimeoutMillis}ms: exiting anyway`)
-      process.exit(1)
-    }, shutdownTimeoutMillis).unref()
-    void started
-      .catch(() => undefined)
-      .then(() => running.close())
-      .then(
-        (outcome) => {
-          clearTimeout(deadline)
-          escalation.settle()
-          log(outcome === 'clean' ? 'stopped cleanly' : outcome === 'job-left' ? 'stopped; a job that ignored its cancellation was left running' : 'stopped; the queue connection could not close (Redis unreachable)')
-          process.exitCode = 0
-          // What is left (a job, a connection retrying) would hold the process through BullMQ's timers.
-          if (outcome !== 'clean') process.exit()
-        },
-        (error: unknown) => {
-          escalation.settle()
-          log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
+  const escalation = onShutdownSignal(
+    {
+      force(why) {
+        // Only what is true of every job left: each stays active in Redis until its lock expires (30 s), and
+        // then a worker's stalled-job check runs it again, or fails it as stalled once it has stalled more than
+        // BullMQ's `maxStalledCount` (default 1). Its session ends with the process, and the server rolls back
+        // what it had open; but a statement waiting on a lock is not cancelled (the server sees the closed
+        // connection only when it next writes to it): once the lock is free it runs, and outside a transaction
+        // it commits. Hence a handler that can run twice (the `charge` job's ON CONFLICT DO NOTHING).
+        // Until the worker exists, the only open scope is the start-up's migration: no job.
+        const left = running.worker === undefined ? ' during start-up' : `, leaving ${running.container?.openScopes ?? 0} job(s) unfinished`
+        log(`${why} while shutting down: shutdown forced${left}; exiting 1`)
+        process.exit(1)
+      },
+      shutdown(why) {
+        stopping = true
+        startup.abort(new Error(why))
+        log(`${why}: finishing active jobs, then closing`)
+        const deadline = setTimeout(() => {
+          log(`shutdown did not finish within ${shutdownTimeoutMillis}ms: exiting anyway`)
           process.exit(1)
-        },
-      )
-  }
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(`${signal} received`))
-  // Started by this package's `npm start`, which gives npm's pid: when npm is killed outright (SIGKILL), no
-  // signal comes, but this process is re-parented. A worker must not live on unsupervised, taking jobs
-  // beside the one started in its place.
-  const parent = Number(process.env['JOB_WORKER_PARENT_PID'])
-  if (Number.isInteger(parent) && parent > 0) {
-    const watch = setInterval(() => {
-      if (process.ppid === parent) return
-      // Once: seen again half a second later, it would count as a second signal and force the shutdown.
-      clearInterval(watch)
-      stop('npm start is gone')
-    }, 500).unref()
-  }
+        }, shutdownTimeoutMillis).unref()
+        void started
+          .catch(() => undefined)
+          .then(() => running.close())
+          .then(
+            (outcome) => {
+              clearTimeout(deadline)
+              escalation.settle()
+              log(outcome === 'clean' ? 'stopped cleanly' : outcome === 'job-left' ? 'stopped; a job that ignored its cancellation was left running' : 'stopped; the queue connection could not close (Redis unreachable)')
+              process.exitCode = 0
+              // What is left (a job, a connection retrying) would hold the process through BullMQ's timers.
+              if (outcome !== 'clean') process.exit()
+            },
+            (error: unknown) => {
+              escalation.settle()
+              log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
+              process.exit(1)
+            },
+          )
+      },
+    },
+    log,
+  )
 
   started.catch(async (error: unknown) => {
     if (stopping) return

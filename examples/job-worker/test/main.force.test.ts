@@ -69,7 +69,7 @@ Force('a second SIGTERM to `npm start`, once the shutdown has run a moment, stop
   run.child.kill('SIGTERM')
   // Before, the repeat was ignored and the job had the whole drain.
   assert.equal(await exitWithin(run.exited, 5_000), { code: 1, signal: null }, run.output())
-  assert.match(run.output(), 'SIGTERM received while shutting down: shutdown forced, leaving 1 job(s) unfinished for BullMQ to run again; exiting 1')
+  assert.match(run.output(), 'SIGTERM received while shutting down: shutdown forced, leaving 1 job(s) unfinished; exiting 1')
   assert.not.match(run.output(), 'stopped cleanly')
   await blocker?.query('ROLLBACK')
   assert.is(await waitForConnectionCount(applicationName, 0), 0, 'no session of the worker is left')

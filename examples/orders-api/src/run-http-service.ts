@@ -2,7 +2,7 @@ import type { Server } from 'node:http'
 import { loadConfig, type Config } from './config.js'
 import { stopEmbeddedDatabasesAtOnce } from './database.js'
 import { drain, listen, requestsInFlight } from './http-server.js'
-import { keepRunningWithoutOutput, log, mutePoolEvents, startOrdersService, type OrdersService } from './service.js'
+import { keepRunningWithoutOutput, log, muteServiceEvents, startOrdersService, type OrdersService } from './service.js'
 import { onShutdownSignal } from './shutdown.js'
 
 /**
@@ -26,6 +26,8 @@ export function runHttpService(framework: string, createServer: (service: Orders
   const startup = new AbortController()
   // The close of a service whose start-up a signal cut short: its failure is the shutdown's.
   let closedEarly: Promise<void> | undefined
+  // A forced stop owns the output from its line on: a start-up it cut short says nothing more.
+  let forced = false
   let server: Server | undefined
   onShutdownSignal(
     {
@@ -44,7 +46,8 @@ export function runHttpService(framework: string, createServer: (service: Orders
       },
       // The pools' connections and the requests end with the process; an embedded database would not.
       async force() {
-        mutePoolEvents()
+        forced = true
+        muteServiceEvents()
         await stopEmbeddedDatabasesAtOnce()
       },
       requestsInFlight: () => (server === undefined ? 0 : requestsInFlight(server)),
@@ -84,6 +87,7 @@ export function runHttpService(framework: string, createServer: (service: Orders
       log('stop with Ctrl-C (or SIGTERM)')
     },
     (error: unknown) => {
+      if (forced) return
       // Asked to stop meanwhile: the start-up that failed was being given up anyway; the shutdown ends it.
       if (stopping) return log(`start-up ended early (${error instanceof Error ? error.message : String(error)})`)
       log(`could not start: ${error instanceof Error ? error.message : String(error)}`)

@@ -47,12 +47,16 @@ export function log(line: string): void {
   process.stdout.write(`[orders-api] ${line}\n`)
 }
 
-// Set by a forced shutdown: the pool would report, line by line, the database it has just lost.
-let poolEventsMuted = false
+// Set by a forced shutdown: the pool would report, line by line, the database it has just lost, and the
+// graceful shutdown that goes on under it what it could not dispose of.
+let serviceEventsMuted = false
 
-/** Stops logging the pools' errors and leaks: after the line that says the shutdown was forced, they are noise. */
-export function mutePoolEvents(): void {
-  poolEventsMuted = true
+/**
+ * Stops logging the pools' errors and leaks and the container's dispose failures: after the line that says the
+ * shutdown was forced, they are noise.
+ */
+export function muteServiceEvents(): void {
+  serviceEventsMuted = true
 }
 
 /**
@@ -103,15 +107,18 @@ async function startOn(database: Database, config: Config, signal: AbortSignal |
         onConnect: () => void (connectFailing = false),
         onError: (event) => {
           if (event.source === 'connection') connectFailing = true
-          if (!poolEventsMuted) log(`pool '${event.pool}' ${event.source} error: ${event.error.message}`)
+          if (!serviceEventsMuted) log(`pool '${event.pool}' ${event.source} error: ${event.error.message}`)
         },
         onLeak: (event) => {
-          if (!poolEventsMuted) log(`pool '${event.pool}' leak ${event.state} after ${Math.round(event.heldMillis)}ms: ${event.owner?.operation ?? 'outside an operation'}`)
+          if (!serviceEventsMuted) log(`pool '${event.pool}' leak ${event.state} after ${Math.round(event.heldMillis)}ms: ${event.owner?.operation ?? 'outside an operation'}`)
         },
       },
     }),
   )
-  const container = registerPostgres(createServiceContainer({ onError: (error) => log(`dispose failed: ${String(error)}`) }), orders)
+  const disposeFailed = (error: unknown): void => {
+    if (!serviceEventsMuted) log(`dispose failed: ${String(error)}`)
+  }
+  const container = registerPostgres(createServiceContainer({ onError: disposeFailed }), orders)
     // One repository per request, on that request's handle.
     .scoped('orders', (r) => new OrdersRepository(r.resolve('postgres'), config.schema))
   const metrics = createPrometheusMetrics(registry, 'orders-api')

@@ -1,3 +1,5 @@
+import type { Clock, ClockTimer } from '@lifeguard/core'
+import { systemClock } from '@lifeguard/core/adapter'
 import { createSignalEscalation } from './signal-escalation.js'
 
 /** What {@link onShutdownSignal} runs. */
@@ -6,7 +8,8 @@ export interface ShutdownSteps {
   shutdown(signal: NodeJS.Signals): Promise<void>
   /**
    * On a second signal: stops at once what would outlive the process (an embedded database, its folder), then
-   * the process exits 1. Must be bounded; everything else ends with the process.
+   * the process exits 1. Must be bounded. The requests and the pools' connections end with the process (though
+   * a statement waiting on a lock in a server of one's own runs once the lock is free: see the README).
    */
   force(): Promise<void>
   /** Requests being served, for the line that says the shutdown was forced. */
@@ -15,72 +18,118 @@ export interface ShutdownSteps {
   readonly timeoutMillis: number
 }
 
+/** Where {@link onShutdownSignal} meets the process; a test passes its own. */
+export interface ShutdownHost {
+  /** Emits `'SIGTERM'`, `'SIGINT'` and `'SIGHUP'`. */
+  readonly signals: { on(signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP', listener: () => void): unknown }
+  /** The pid of the `npm start` wrapper to watch, if started by one (`ORDERS_API_WRAPPER_PID`). */
+  readonly wrapperPid: number | undefined
+  /** This process's parent pid, now. */
+  parentPid(): number
+  /** What the process exits with when nothing is left to run. */
+  setExitCode(code: number): void
+  exit(code?: number): void
+  /** Times the grace, the deadline, the watch of the wrapper; every timer runs in the background. */
+  readonly clock: Clock
+}
+
+const wrapperPid = Number(process.env['ORDERS_API_WRAPPER_PID'])
+
+/** The real process. */
+const processHost: ShutdownHost = {
+  signals: process,
+  wrapperPid: Number.isInteger(wrapperPid) && wrapperPid > 0 ? wrapperPid : undefined,
+  parentPid: () => process.ppid,
+  setExitCode: (code) => void (process.exitCode = code),
+  exit: (code) => process.exit(code),
+  clock: systemClock,
+}
+
+/** How often the `npm start` wrapper is looked for. */
+const watchMillis = 500
+
 /**
  * Runs `shutdown` on the first SIGTERM, SIGINT or SIGHUP (or when the `npm start` that started it is gone), then
  * lets the process exit with its result. A second signal, more than a second after the first, runs `force` and
  * exits 1 (Ctrl-C again when a request holds the drain); one sooner is a copy of the first (a terminal's Ctrl-C
  * delivered directly and relayed by npm) and must not cut the drain short.
+ *
+ * Once forced, the forced stop owns the exit and the output: the graceful shutdown, which goes on in the
+ * background (the database it waits on is being stopped under it), no longer logs, sets the exit code or exits.
  */
-export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => void): void {
+export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => void, host: ShutdownHost = processHost): void {
+  const { clock } = host
   const escalation = createSignalEscalation({
+    clock,
     onForceAvailable: () => log('still shutting down: press Ctrl-C again (or send another SIGTERM) to stop at once'),
   })
+  let forced = false
+  let watch: ClockTimer | undefined
   const handle = (signal: NodeJS.Signals, why = `${signal} received`): void => {
     const request = escalation.receive()
     if (request === 'force') return force(why)
     if (request === 'ignore') return
+    // A shutdown has begun: the wrapper going now (a closed terminal's SIGTERM comes first, the wrapper ends
+    // right after) must not count as a second signal, which after the grace would force the shutdown.
+    if (watch !== undefined) clock.clearTimeout(watch)
     log(`${why}: shutting down (stop accepting, finish in-flight requests, close pools)`)
     // Until the shutdown says it finished: a process whose event loop empties first (a step that waits on
     // something gone) exits 1, not 0.
-    process.exitCode = 1
-    const deadline = setTimeout(() => {
-      log(`shutdown did not finish within ${steps.timeoutMillis}ms: exiting anyway`)
-      process.exit(1)
-    }, steps.timeoutMillis)
-    deadline.unref()
+    host.setExitCode(1)
+    const deadline = clock.setTimeout(
+      () => {
+        if (!forced) log(`shutdown did not finish within ${steps.timeoutMillis}ms: exiting anyway`)
+        host.exit(1)
+      },
+      steps.timeoutMillis,
+      true,
+    )
     steps.shutdown(signal).then(
       () => {
-        clearTimeout(deadline)
+        if (forced) return
+        clock.clearTimeout(deadline)
         escalation.settle()
-        process.exitCode = 0
+        host.setExitCode(0)
         log('stopped cleanly')
         // Nothing should be left to keep the process alive; if something is, do not hang on it.
-        setTimeout(() => process.exit(), 2_000).unref()
+        clock.setTimeout(() => host.exit(), 2_000, true)
       },
       (error: unknown) => {
-        clearTimeout(deadline)
+        if (forced) return
+        clock.clearTimeout(deadline)
         escalation.settle()
         log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
-        process.exit(1)
+        host.exit(1)
       },
     )
   }
   const force = (why: string): void => {
+    forced = true
     log(`${why} while shutting down: shutdown forced, cutting off ${steps.requestsInFlight()} request(s) in flight; exiting 1`)
     steps.force().then(
-      () => process.exit(1),
+      () => host.exit(1),
       (error: unknown) => {
         log(`forced shutdown: ${error instanceof Error ? error.message : String(error)}`)
-        process.exit(1)
+        host.exit(1)
       },
     )
   }
-  process.on('SIGTERM', () => handle('SIGTERM'))
-  process.on('SIGINT', () => handle('SIGINT'))
+  host.signals.on('SIGTERM', () => handle('SIGTERM'))
+  host.signals.on('SIGINT', () => handle('SIGINT'))
   // The terminal that started it closed: Node's default for SIGHUP is to die at once, which would leave an
   // embedded PostgreSQL running and its data folder behind.
-  process.on('SIGHUP', () => handle('SIGHUP'))
+  host.signals.on('SIGHUP', () => handle('SIGHUP'))
   // Started by `npm start` (the root's or this package's, both through scripts/start-example.mjs), which gives
   // its pid: when that ends without passing a signal on (npm killed outright with SIGKILL, a supervisor taking
   // down its process), no signal comes, but this process is re-parented. The service must not live on
-  // unsupervised, holding its port and its database.
-  const wrapper = Number(process.env['ORDERS_API_WRAPPER_PID'])
-  if (Number.isInteger(wrapper) && wrapper > 0) {
-    const watch = setInterval(() => {
-      if (process.ppid === wrapper) return
-      // Once: seen again half a second later, it would count as a second signal and force the shutdown.
-      clearInterval(watch)
-      handle('SIGTERM', 'npm start is gone')
-    }, 500).unref()
+  // unsupervised, holding its port and its database. Watched until a shutdown begins, whatever began it.
+  const wrapper = host.wrapperPid
+  if (wrapper !== undefined) {
+    const look = (): void => {
+      watch = undefined
+      if (host.parentPid() !== wrapper) return handle('SIGTERM', 'npm start is gone')
+      watch = clock.setTimeout(look, watchMillis, true)
+    }
+    watch = clock.setTimeout(look, watchMillis, true)
   }
 }

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -7,17 +7,25 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { watchProcess } from '@lifeguard/test-kit'
 import { eventually, isRefused, request, sampleOrder } from './_helpers/http.js'
-import { exitWithin, startService, type ServiceProcess } from './_helpers/service-process.js'
+import { holdRequest, type HeldRequest } from './_helpers/held-request.js'
+import { adminQuery, exitWithin, startService, type ServiceProcess } from './_helpers/service-process.js'
 
 // The root README's quick start on a fresh machine: `npm start` with no DATABASE_URL, so the service runs
 // its own PostgreSQL; then what `docker stop` or a process manager does: SIGTERM to the npm process.
 let service: ServiceProcess | undefined
 let tempDir: string | undefined
+let held: HeldRequest | undefined
+// A postmaster a test stopped (SIGSTOP), killed afterwards should the service have left it.
+let stuck: number | undefined
 
 const Embedded = suite('npm start without DATABASE_URL (embedded PostgreSQL)')
 
 Embedded.after.each(async () => {
   await service?.stop('SIGKILL')
+  await held?.release()
+  held = undefined
+  if (stuck !== undefined && !isGone(stuck)) process.kill(stuck, 'SIGKILL')
+  stuck = undefined
   if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true })
   service = undefined
   tempDir = undefined
@@ -41,6 +49,20 @@ function isGone(pid: number): boolean {
 }
 
 const dataFolders = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((name) => name.startsWith('lifeguard-orders-pg-'))
+
+/**
+ * A URL on which the test reaches the embedded server, whose password it never sees: `trust` for `postgres` over
+ * loopback, put first in the server's `pg_hba.conf`, which the server rereads on SIGHUP.
+ */
+async function letTestIn(folder: string, postmaster: number, port: string): Promise<string> {
+  const hba = join(folder, 'pg_hba.conf')
+  await writeFile(hba, `host all postgres 127.0.0.1/32 trust\n${await readFile(hba, 'utf8')}`)
+  process.kill(postmaster, 'SIGHUP')
+  const url = `postgres://postgres@127.0.0.1:${port}/orders`
+  const reached = await eventually(() => adminQuery('SELECT 1', [], url).then(() => true, () => false))
+  assert.ok(reached, 'the test reaches the embedded server')
+  return url
+}
 
 /** Sends a POST's head and half its body; `finish()` sends the rest and resolves with the status line. */
 function startSlowPost(url: string, body: string): Promise<{ finish(): Promise<string> }> {
@@ -120,6 +142,59 @@ Embedded('a second SIGTERM to npm start, while a request holds the drain, stops 
   assert.is(lines.at(-1), '[orders-api] SIGTERM received while shutting down: shutdown forced, cutting off 1 request(s) in flight; exiting 1', 'one line, the last: not followed by the pool reporting the database it lost')
   assert.ok(isGone(postmaster), 'the embedded PostgreSQL was stopped before the service exited')
   assert.ok(await isRefused(`http://127.0.0.1:${target[1]}`), 'nothing listens on its port')
+  assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
+})
+
+Embedded('a second SIGTERM while a request waits on a lock in the embedded PostgreSQL: the forced stop alone ends it, its line the last, exit 1', async () => {
+  const tempDir = await privateTempDir()
+  const appName = 'orders-api-embedded-forced-lock'
+  const env = { DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: appName, TMPDIR: tempDir, SHUTDOWN_TIMEOUT_MILLIS: '600000' }
+  service = await startService(env, { npmStart: true, timeoutMillis: 120_000 })
+  const target = /embedded PostgreSQL ready at postgres:\/\/postgres@127\.0\.0\.1:(\d+)\//.exec(service.output())
+  assert.ok(target?.[1] !== undefined, 'the log names where the embedded server listens')
+  const [folder] = await dataFolders(tempDir)
+  assert.ok(folder, 'one data folder in the temp dir')
+  const postmaster = Number((await readFile(join(tempDir, folder, 'postmaster.pid'), 'utf8')).split('\n')[0])
+  const databaseUrl = await letTestIn(join(tempDir, folder), postmaster, target[1])
+  held = await holdRequest(service.url, 'orders_api', appName, databaseUrl)
+
+  service.child.kill('SIGTERM')
+  await service.waitFor(/press Ctrl-C again/, 10_000)
+  service.child.kill('SIGTERM')
+  // The immediate shutdown ends the waiting backend: the request fails, the drain and the graceful close end, and
+  // they raced the forced stop to the exit. Before, either could come last ('stopped cleanly', exit code 0 two
+  // seconds later, or 'shutdown failed').
+  assert.equal(await exitWithin(service.exited, 15_000), { code: 1, signal: null }, service.output())
+  const lines = service.output().trimEnd().split('\n')
+  assert.is(lines.at(-1), '[orders-api] SIGTERM received while shutting down: shutdown forced, cutting off 1 request(s) in flight; exiting 1', service.output())
+  assert.not.match(service.output(), 'stopped cleanly')
+  assert.not.match(service.output(), 'shutdown failed')
+  const outcome = await held.outcome
+  assert.ok(outcome instanceof Error || outcome.status >= 500, 'the request did not complete')
+  assert.ok(isGone(postmaster), 'the embedded PostgreSQL was stopped before the service exited')
+  assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
+})
+
+Embedded('a second SIGTERM while the graceful shutdown waits on a database that does not stop: the forced stop kills it, its line the last, exit 1', async () => {
+  const tempDir = await privateTempDir()
+  service = await startService({ DATABASE_URL: undefined, MONGODB_URI: undefined, APP_NAME: 'orders-api-embedded-forced-stuck', TMPDIR: tempDir }, { timeoutMillis: 120_000 })
+  const [folder] = await dataFolders(tempDir)
+  assert.ok(folder, 'one data folder in the temp dir')
+  const postmaster = Number((await readFile(join(tempDir, folder, 'postmaster.pid'), 'utf8')).split('\n')[0])
+  // A database that does not answer its shutdown: stopped, every signal but SIGKILL waits.
+  process.kill(postmaster, 'SIGSTOP')
+  stuck = postmaster
+
+  service.child.kill('SIGTERM')
+  await service.waitFor(/press Ctrl-C again/, 10_000)
+  service.child.kill('SIGTERM')
+  // The graceful stop gives up on the database after 5 s, the forced one a second later, and kills it. Before, the
+  // graceful one failed last and exited first: 'shutdown failed' after the forced line, the database left running.
+  assert.equal(await exitWithin(service.exited, 15_000), { code: 1, signal: null }, service.output())
+  const lines = service.output().trimEnd().split('\n')
+  assert.is(lines.at(-1), '[orders-api] SIGTERM received while shutting down: shutdown forced, cutting off 0 request(s) in flight; exiting 1', service.output())
+  assert.not.match(service.output(), 'shutdown failed')
+  assert.ok(isGone(postmaster), 'the forced stop killed the database before the service exited')
   assert.equal(await dataFolders(tempDir), [], 'its data folder is removed')
 })
 

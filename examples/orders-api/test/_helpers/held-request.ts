@@ -12,12 +12,15 @@ export interface HeldRequest {
 
 /**
  * Sends `GET /orders` to `url` while another session holds the orders table of `schema`, and resolves once the
- * request waits on that lock in PostgreSQL (`appName` is the service's `application_name`).
+ * request waits on that lock in PostgreSQL (`appName` is the service's `application_name`). `databaseUrl` is
+ * the server the service uses (default: the machine's).
  *
  * @throws {Error} when the request does not reach the lock within 5 s
  */
-export async function holdRequest(url: string, schema: string, appName: string): Promise<HeldRequest> {
-  const blocker = new pg.Client({ connectionString: localDatabaseUrl, application_name: `${appName}-blocker` })
+export async function holdRequest(url: string, schema: string, appName: string, databaseUrl = localDatabaseUrl): Promise<HeldRequest> {
+  const blocker = new pg.Client({ connectionString: databaseUrl, application_name: `${appName}-blocker` })
+  // The lock's session may be ended under it (a forced stop of an embedded server): nothing to report.
+  blocker.on('error', () => undefined)
   await blocker.connect()
   const release = async (): Promise<void> => {
     await blocker.query('COMMIT').catch(() => undefined)
@@ -27,7 +30,8 @@ export async function holdRequest(url: string, schema: string, appName: string):
     await blocker.query('BEGIN')
     await blocker.query(`LOCK TABLE "${schema}".orders IN ACCESS EXCLUSIVE MODE`)
     const outcome = request(`${url}/orders`).catch((error: Error) => error)
-    const waiting = await eventually(async () => (await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [appName])).length > 0)
+    // From another session: within the blocker's transaction, pg_stat_activity would be read once.
+    const waiting = await eventually(async () => (await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [appName], databaseUrl)).length > 0)
     if (!waiting) throw new Error('The request did not reach PostgreSQL within 5 s.')
     return { outcome, release }
   } catch (error) {

@@ -46,9 +46,9 @@ export async function startService(env: Record<string, string | undefined>, opti
   }
 }
 
-/** Runs one query on the machine's PostgreSQL with a short-lived client of its own. */
-export async function adminQuery<R extends pg.QueryResultRow = any>(text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: localDatabaseUrl, application_name: 'orders-api-test-admin' })
+/** Runs one query on the machine's PostgreSQL (or on `databaseUrl`) with a short-lived client of its own. */
+export async function adminQuery<R extends pg.QueryResultRow = any>(text: string, values: unknown[] = [], databaseUrl = localDatabaseUrl): Promise<R[]> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'orders-api-test-admin' })
   await client.connect()
   try {
     return (await client.query<R>(text, values)).rows
