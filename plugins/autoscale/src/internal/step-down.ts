@@ -10,11 +10,11 @@ import { StepTrial } from './step-trial.js'
  * knee, the heavier load must still show in each window since (a slowdown that ended is no reason to leave
  * the knee), and the knee holds until then. Returns `undefined` when no step is taken.
  */
-export function stepDown(state: StepState, size: number, { rules, knee, level }: StepContext): ScalingDecision | undefined {
+export function stepDown(state: StepState, size: number, { rules, knee, level }: StepContext, to?: number): ScalingDecision | undefined {
   const baseline = level.windows.length >= 2 ? level.recent(rules.kneeWindows) : undefined
   if (size <= rules.minSize || baseline === undefined) return undefined
   const factor = 1 + (rules.probeFactor - 1) / 2
-  const next = Math.max(rules.minSize, Math.min(size - 1, Math.floor(size / factor)))
+  const next = Math.max(rules.minSize, Math.min(size - 1, to ?? Math.floor(size / factor)))
   state.descending = false
   const shift = state.heavier
   state.heavier = undefined
@@ -41,8 +41,9 @@ export function stepDown(state: StepState, size: number, { rules, knee, level }:
  * ends there (the 'keep' verdict reads it as a checked knee), undone at once if its connections carried
  * their share.
  */
-export function checkOnceFromAbove(state: StepState, size: number): void {
+export function checkOnceFromAbove(state: StepState, size: number, downTo?: number): void {
   state.checkFromAbove = true
+  state.checkDownTo = downTo
   state.checkedKnee = size
   state.checkingOwnStep = false
 }

@@ -18,8 +18,12 @@ export interface KneeSlowdown {
 export interface StepState {
   /** The step being judged, if any. */
   trial: StepTrial | undefined
-  /** How the last growth step paid: 'leap' lets the next go straight to the target, 'climb' by half a probe. */
-  momentum: 'probe' | 'climb' | 'leap'
+  /**
+   * How the last growth step paid: 'leap' lets the next go straight to the target (at most two probes at
+   * once), 'climb' by half a probe; 'surge' is a leap whose connections carried nearly their full share, and
+   * the next step takes a connection for every request waiting.
+   */
+  momentum: 'probe' | 'climb' | 'leap' | 'surge'
   /** The last step down cost nothing: the next full evaluation tries another. */
   descending: boolean
   /** The heavier load that started the descent under way, until its first step is taken. */
@@ -42,6 +46,8 @@ export interface StepState {
   burstReached: number | undefined
   /** A step down checked the size `burstReached` found. */
   burstChecked: boolean
+  /** Where the check from above steps down to, when not one step (after a surge that paid in part). */
+  checkDownTo: number | undefined
   /** The knee whose size the step down under way checks from below (see the 'keep' and 'restore' verdicts). */
   checkedKnee: number | undefined
   /** That knee was found by a burst's own step (a check that refutes it, see 'restore'). */
@@ -58,6 +64,7 @@ export function initialStepState(): StepState {
     heavierAtKnee: false,
     kneeSlowdown: undefined,
     checkFromAbove: false,
+    checkDownTo: undefined,
     idleAbove: 0,
     burstReached: undefined,
     burstChecked: false,

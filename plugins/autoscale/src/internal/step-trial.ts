@@ -71,6 +71,8 @@ export class StepTrial {
   readonly patient: boolean
   /** Taken soon after the grow before it, with the use time up since: its baseline may carry that grow's cost. */
   readonly hasty: boolean
+  /** A surge (see the policy's `#grow`): taken to every request waiting, past where a leap would have stopped. */
+  readonly surge: boolean
   readonly windows: Observed[] = []
   // How many of the first `windows` came while the step's new connections warmed up (see `add`).
   #warming = 0
@@ -91,7 +93,8 @@ export class StepTrial {
   // push the wrong way: against a step up, and any verdict on a step down.
   readonly #unitMillis: number
 
-  constructor(direction: 'up' | 'down', from: number, to: number, baseline: Aggregate, { patient = false, hasty = false } = {}) {
+  constructor(direction: 'up' | 'down', from: number, to: number, baseline: Aggregate, { patient = false, hasty = false, surge = false } = {}) {
+    this.surge = surge
     this.direction = direction
     this.from = from
     this.to = to

@@ -17,6 +17,15 @@ const slowdownEndedGain = 1.1
 // did (in the model, a sixth), and it is no slowdown ending. A slowdown that ends within the step's windows
 // keeps half of the knee's rate or more.
 const slowdownEndedShare = 1 / 3
+// A burst's own step (the connections the calm left idle, see the policy's `#measureBurst`) whose connections
+// carried at least this share of their own throughput: the database is far from its knee, and the next step
+// serves every request waiting (a 'surge'). Only that step: it compares the burst with the calm at one size,
+// with no connection opened, where a probe's windows carry the cost of opening its connections (in the model,
+// a surge after a probe leapt past a database that thrashes, and a check from above read its thrash as a loss).
+const surgeEfficiency = 0.8
+// ... on busy connections grown by at least this much (5 clients of a calm filling 6): the smaller the growth,
+// the more of the throughput's noise the efficiency carries (at 1.2, a 16% swing reads as the whole bar).
+const surgeGrowth = 1.2
 
 /**
  * Acts on a trial's verdict, as the policy's class comment describes: a decision (brake, or back up), or
@@ -36,10 +45,15 @@ export function concludeTrial(state: StepState, trial: StepTrial, verdict: Verdi
       return undefined
     case 'leap':
     case 'climb': {
-      state.momentum = verdict.kind
+      const surge = verdict.kind === 'leap' && trial.from === trial.to && verdict.efficiency >= surgeEfficiency && verdict.growth >= surgeGrowth
+      state.momentum = surge ? 'surge' : verdict.kind
       state.checkFromAbove = trial.hasty
       // A step of more than one probe that paid only in part may owe its whole gain to its first connections.
-      if (partialLeap(trial, verdict, rules.probeFactor)) checkOnceFromAbove(state, trial.to)
+      // After a surge the knee may lie anywhere below it (in the model, a database of 16 cores surged 7 -> 95
+      // and, checked one step down, held 63 where 16 to 28 served a tenth more): the check goes to where the
+      // surge's gain says it is (see `surgeCheckTo`), and is undone if the connections it takes away carried
+      // their share.
+      if (partialLeap(trial, verdict, rules.probeFactor)) checkOnceFromAbove(state, trial.to, trial.surge ? surgeCheckTo(trial, verdict, rules.probeFactor) : undefined)
       // Above a knee found before, a partial gain moves the knee up one step only: on a flat curve noise
       // reads as a gain now and then, and must not walk the pool up to its bound.
       if (verdict.kind === 'climb' && trial.patient) kneeHold.set(trial.to, now)
@@ -169,6 +183,15 @@ function slowdownEnded(
 // its p99). A step down checks it; past the knee, a second step would be judged on noise (the same
 // machine: descents went on from 63 to 42, were undone, and probed back to 95, each move a dip), so
 // the check ends after its one step, as a check from below does.
+// Where a surge that paid in part is checked from: the connections its gain would have taken at the
+// efficiency of the ones before it (`from x gain`: a knee lies at or above it, since past a knee more
+// connections serve no more), and half a probe above that, so that the check lands above the knee rather
+// than below it. Always below the surge's own size.
+function surgeCheckTo(trial: StepTrial, verdict: Extract<Verdict, { kind: 'leap' | 'climb' }>, probeFactor: number): number {
+  const climbFactor = 1 + (probeFactor - 1) / 2
+  return Math.min(trial.to - 1, Math.max(trial.from + 1, Math.ceil(trial.from * verdict.gain * climbFactor - 1e-9)))
+}
+
 function partialLeap(trial: StepTrial, verdict: Extract<Verdict, { kind: 'leap' | 'climb' }>, probeFactor: number): boolean {
   return verdict.kind === 'climb' && !trial.patient && leaps(trial.from, trial.to, probeFactor)
 }
