@@ -6,7 +6,7 @@ import { KneeHold } from './internal/knee-hold.js'
 import { LoadLevel } from './internal/load-level.js'
 import { PeakTargets } from './internal/peak-targets.js'
 import { SampleWindow, type WindowStats } from './internal/sample-window.js'
-import { checkOnceFromAbove, stepDown } from './internal/step-down.js'
+import { checkOnceFromAbove, setCheckFromAbove, stepDown } from './internal/step-down.js'
 import { initialStepState, leaps, type StepContext, type StepState } from './internal/step-state.js'
 import { settleMillis, StepTrial } from './internal/step-trial.js'
 import { concludeTrial } from './internal/trial-conclusion.js'
@@ -73,6 +73,8 @@ const warmingMillis = 400
  *   at the size it left could judge (its verdict came while its connections opened), may owe its gain to
  *   its first connections alone. It gets the same one step down once settled, and that check ends there:
  *   undone if the connections it took away carried their share, kept (a knee) if not, never a descent.
+ *   A surge that paid in part is checked the same way, but its step down goes to where its gain puts the
+ *   knee (its start x its gain, half a probe above), however far below that is.
  * - **Shrink** when connections sit idle: to the highest target of the last `scaleDownDelayMillis`, only
  *   when that is `hysteresis` below the size and `cooldownMillis` after the last growth.
  *
@@ -194,6 +196,8 @@ export class AdaptivePolicy implements ScalingPolicy {
     const outside = enforceBounds(size, this.minSize, this.maxSize, budgetLimit)
     if (outside !== undefined) {
       this.#steps.trial = undefined
+      // (A surge's check target is for the size the surge reached, not the one the bounds or the budget set.)
+      this.#steps.checkDownTo = undefined
       return outside
     }
     if (window === undefined) return undefined
@@ -225,8 +229,9 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#pressed = waiting && saturated
     if (burst && this.#measureBurst(size, now, upperBound(this.minSize, this.maxSize, budgetLimit))) return undefined
     if (this.#steps.checkFromAbove && saturated && this.#level.afterWarming().length >= this.config.kneeWindows) {
-      this.#steps.checkFromAbove = false
-      const down = stepDown(this.#steps, size, this.#context, this.#steps.checkDownTo)
+      const downTo = this.#steps.checkDownTo
+      setCheckFromAbove(this.#steps, false)
+      const down = stepDown(this.#steps, size, this.#context, downTo)
       if (down !== undefined) return down
     }
     if (!this.#pressed) {
@@ -248,7 +253,7 @@ export class AdaptivePolicy implements ScalingPolicy {
       this.#steps.heavierAtKnee = atKnee
       // (A knee holds until the step down from it: the windows before that may show a slowdown that ended.)
       if (!atKnee || size <= this.minSize) this.#knee.clear()
-      this.#steps.checkFromAbove = false
+      setCheckFromAbove(this.#steps, false)
       this.#steps.checkedKnee = undefined
       this.#steps.descending = true
       this.#steps.idleAbove = 0
@@ -336,7 +341,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     // In a run of quick steps every size's windows may carry the cost of the step before: compare with the lowest.
     const useMillis = baseline?.meanUseMillis ?? Infinity
     this.#useBeforeGrowMillis = quick ? Math.min(this.#useBeforeGrowMillis, useMillis) : useMillis
-    this.#steps.checkFromAbove = false
+    setCheckFromAbove(this.#steps, false)
     const reason = leaping ? 'autoscale:adaptive-grow' : 'autoscale:adaptive-probe'
     this.#steps.momentum = 'probe'
     this.#steps.descending = false
@@ -349,7 +354,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     this.#steps.checkedKnee = undefined
     // A leap taken before any window measured this size (a step whose verdict came while its connections
     // opened) has nothing to be judged against: it is checked as a leap that paid only in part is.
-    if (this.#steps.trial === undefined && leaps(size, next, this.config.probeFactor)) checkOnceFromAbove(this.#steps, next, surge ? Math.ceil(size * factor - 1e-9) : undefined)
+    if (this.#steps.trial === undefined && leaps(size, next, this.config.probeFactor)) checkOnceFromAbove(this.#steps, next)
     return {
       size: next,
       reason,
@@ -380,7 +385,7 @@ export class AdaptivePolicy implements ScalingPolicy {
     const next = Math.max(this.minSize, peak, inUse)
     if (next >= size || next > size * (1 - this.config.hysteresis)) return undefined
     this.#steps.momentum = 'probe'
-    this.#steps.checkFromAbove = false
+    setCheckFromAbove(this.#steps, false)
     this.#steps.checkedKnee = undefined
     return {
       size: next,

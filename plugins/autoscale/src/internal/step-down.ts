@@ -41,6 +41,15 @@ export function stepDown(state: StepState, size: number, { rules, knee, level }:
  * ends there (the 'keep' verdict reads it as a checked knee), undone at once if its connections carried
  * their share.
  */
+/**
+ * Sets or clears the check from above a hasty step asks for: one step down (a target left by a surge's check
+ * is dropped, so no later check inherits it).
+ */
+export function setCheckFromAbove(state: StepState, on: boolean): void {
+  state.checkFromAbove = on
+  state.checkDownTo = undefined
+}
+
 export function checkOnceFromAbove(state: StepState, size: number, downTo?: number): void {
   state.checkFromAbove = true
   state.checkDownTo = downTo

@@ -32,7 +32,10 @@ export interface StepState {
   heavierAtKnee: boolean
   /** The step down such a reading at a knee started (see `slowdownEnded` in trial-conclusion.ts). */
   kneeSlowdown: KneeSlowdown | undefined
-  /** A hasty step up paid: check it with one step down once settled (see the policy's class comment). */
+  /**
+   * A hasty step up, or a leap or surge that paid in part: check it with a step down once settled (one step,
+   * or to `checkDownTo`; see the policy's class comment).
+   */
   checkFromAbove: boolean
   /**
    * Times connections above the current size were found idle since the pool last grew or the load got

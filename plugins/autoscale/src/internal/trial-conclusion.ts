@@ -1,7 +1,7 @@
 // How the adaptive policy acts on a trial's verdict: the step is kept, undone, or braked at a knee.
 import type { ScalingDecision } from '../scaling-policy.js'
 import { rounded } from './bounds.js'
-import { checkOnceFromAbove, stepDown } from './step-down.js'
+import { checkOnceFromAbove, setCheckFromAbove, stepDown } from './step-down.js'
 import { leaps, type StepContext, type StepState } from './step-state.js'
 import type { StepTrial, Verdict } from './step-trial.js'
 
@@ -47,7 +47,7 @@ export function concludeTrial(state: StepState, trial: StepTrial, verdict: Verdi
     case 'climb': {
       const surge = verdict.kind === 'leap' && trial.from === trial.to && verdict.efficiency >= surgeEfficiency && verdict.growth >= surgeGrowth
       state.momentum = surge ? 'surge' : verdict.kind
-      state.checkFromAbove = trial.hasty
+      setCheckFromAbove(state, trial.hasty)
       // A step of more than one probe that paid only in part may owe its whole gain to its first connections.
       // After a surge the knee may lie anywhere below it (in the model, a database of 16 cores surged 7 -> 95
       // and, checked one step down, held 63 where 16 to 28 served a tenth more): the check goes to where the
@@ -64,7 +64,7 @@ export function concludeTrial(state: StepState, trial: StepTrial, verdict: Verdi
       // This process could not use the connections: the step proves nothing. Keep it (no brake), and
       // try again when the hold ends, as at a knee.
       state.momentum = 'climb'
-      state.checkFromAbove = trial.hasty
+      setCheckFromAbove(state, trial.hasty)
       kneeHold.set(trial.to, now)
       return undefined
     case 'keep':
