@@ -302,6 +302,25 @@ test("the callback's own COMMIT is treated as transaction()'s: not cancelled but
   }
 })
 
+test("a text of the callback whose COMMIT follows a slow statement is cancelled when its operation aborts during that statement: nothing commits", async ({ pool, appName, container, baseline }) => {
+  const context = OperationContext.create('api', 'tx-abort-before-commit', { container })
+  const reason = new Error('client gone')
+  const running = context.postgres.transaction(async (tx) => {
+    await tx.query(`INSERT INTO ${table} (id, n) SELECT 900, 0 FROM pg_sleep(30) /* tx-abort-before-commit */; COMMIT`)
+  })
+  await untilRunning(appName, 'tx-abort-before-commit')
+  context.abort(reason)
+  // Before: not cancelled (its text has a COMMIT), given up after 2 s with ConnectionLostError, mayHaveCommitted
+  // true, while the server ran the INSERT to its end and then the COMMIT.
+  const error = await rejects(running, OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.is(error.cause, reason)
+  await untilStopped(appName, 'tx-abort-before-commit')
+  const { rows } = await pool.query(`SELECT 1 FROM ${table} WHERE id = 900`)
+  assert.is(rows.length, 0, 'nothing committed')
+  await context.dispose()
+  await backToBaseline(pool, appName, baseline)
+})
+
 test("a statement pg gave up on by query_timeout is not given up a second time: a transaction that caught it rolls back, its connection no error", async () => {
   const clock = new ManualClock()
   const errors: string[] = []

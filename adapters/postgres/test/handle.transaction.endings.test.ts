@@ -62,6 +62,54 @@ test('a COMMIT PREPARED refused inside the transaction ends nothing: undone by R
   assert.equal(await ids(pool), [2])
 })
 
+test('a ROLLBACK after the statement that failed in the same text never ran: the transaction goes on, rolled back to its savepoint, and commits', async ({ pool, container }) => {
+  const value = await runOperation('api', 'POST /ids', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(insert(3))
+      await tx.query('SAVEPOINT s')
+      // The ROLLBACK TO SAVEPOINT is tagged ROLLBACK; the duplicate INSERT fails, so the last ROLLBACK never runs.
+      await tx.query(`ROLLBACK TO SAVEPOINT s; ${insert(3)}; ROLLBACK`).catch(() => undefined)
+      await tx.query('ROLLBACK TO SAVEPOINT s')
+      return 'committed'
+    }), { container })
+  // Before: taken for ended by that ROLLBACK: the next ROLLBACK TO SAVEPOINT refused, 'rolled-back-in-fn'.
+  assert.is(value, 'committed')
+  assert.equal(await ids(pool), [3])
+})
+
+test('a PREPARE TRANSACTION after the statement that failed in the same text never ran: the SQL PREPARE before it is no commit, the transaction commits', async ({ pool, container }) => {
+  const value = await runOperation('api', 'POST /ids', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(insert(4))
+      await tx.query('SAVEPOINT s')
+      await tx.query(`PREPARE lifeguard_endings_b_${process.pid} AS SELECT 1; SELECT 1/0; PREPARE TRANSACTION 'lifeguard-never-ran'`).catch(() => undefined)
+      await tx.query('ROLLBACK TO SAVEPOINT s')
+      return 'committed'
+    }), { container })
+  // Before: PostgresRollbackError 'failed-after-commit' with mayHaveCommitted true, though nothing committed.
+  assert.is(value, 'committed')
+  assert.equal(await ids(pool), [4])
+})
+
+test('a PREPARE TRANSACTION the server refused after a SQL PREPARE in the same text prepared nothing: rolled back, nothing may have committed', async ({ pool, container }) => {
+  const error = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(insert(5))
+        // The shared server refuses every PREPARE TRANSACTION (max_prepared_transactions = 0), which rolls back.
+        await tx.query(`PREPARE lifeguard_endings_c_${process.pid} AS SELECT 1; PREPARE TRANSACTION 'lifeguard-refused'`).catch(() => undefined)
+        return 'looks fine'
+      }), { container }),
+    PostgresRollbackError,
+    'ERR_POSTGRES_ROLLED_BACK',
+  )
+  // Before: 'failed-after-commit' with mayHaveCommitted true (the SQL PREPARE's tag read as the refused one's).
+  assert.is(error.reason, 'statement-failed')
+  assert.is(error.mayHaveCommitted, false)
+  assert.is((error.cause as { code?: string } | undefined)?.code, '55000')
+  assert.equal(await ids(pool), [])
+})
+
 test("the callback's ROLLBACK AND CHAIN (or ROLLBACK; BEGIN) rolls it back: what follows is refused, and the transaction it began is rolled back, not committed", async ({ pool, container }) => {
   for (const rollback of ['ROLLBACK AND CHAIN', 'ROLLBACK; BEGIN']) {
     let later: unknown

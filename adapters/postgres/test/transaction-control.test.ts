@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mayCommit, transactionControl } from '../src/internal/transaction-control.js'
+import { mayCommit, statementsBeforeCommit, transactionControl } from '../src/internal/transaction-control.js'
 
 const test = suite('transactionControl')
 
@@ -39,6 +39,34 @@ test('mayCommit: a COMMIT, END or PREPARE TRANSACTION anywhere in the text', () 
   assert.ok(mayCommit("PREPARE TRANSACTION 'g'"))
   assert.not.ok(mayCommit('ROLLBACK'))
   assert.not.ok(mayCommit(undefined))
+})
+
+test('given a count, only the first statements are read: those that ran before a failure', () => {
+  assert.equal(transactionControl('ROLLBACK TO SAVEPOINT s; SELECT 1/0; ROLLBACK', 2), none)
+  assert.equal(transactionControl("PREPARE q AS SELECT 1; SELECT 1/0; PREPARE TRANSACTION 'g'", 2), none)
+  assert.equal(transactionControl("PREPARE q AS SELECT 1; PREPARE TRANSACTION 'g'", 1), none)
+  // Empty statements have no command tag: not counted.
+  assert.equal(transactionControl(';; COMMIT ;; ROLLBACK', 1), { ...none, commits: true })
+  assert.equal(transactionControl('SELECT 1; COMMIT', 0), none)
+})
+
+test('a BEGIN ATOMIC body belongs to its CREATE statement: its END is no commit', () => {
+  const body = 'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END'
+  assert.equal(transactionControl(body), none)
+  assert.equal(transactionControl(`${body}; COMMIT`, 1), none)
+  assert.equal(transactionControl(`${body}; COMMIT`, 2), { ...none, commits: true })
+  assert.equal(transactionControl('create procedure p() begin atomic end; end'), { ...none, commits: true })
+  assert.equal(transactionControl("CREATE FUNCTION f() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT 'x; END; COMMIT'; END"), none)
+})
+
+test('statementsBeforeCommit: how many statements (as the server counts them) come before the first that may commit', () => {
+  assert.is(statementsBeforeCommit('COMMIT'), 0)
+  assert.is(statementsBeforeCommit('INSERT INTO big SELECT * FROM t; COMMIT'), 1)
+  assert.is(statementsBeforeCommit("SELECT 1;; UPDATE t SET n = 1; PREPARE TRANSACTION 'g'; COMMIT"), 2)
+  assert.is(statementsBeforeCommit('CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END; COMMIT'), 1)
+  assert.is(statementsBeforeCommit('CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END'), -1)
+  assert.is(statementsBeforeCommit('ROLLBACK'), -1)
+  assert.is(statementsBeforeCommit(undefined), -1)
 })
 
 test.run()

@@ -4,7 +4,8 @@ import { abortedByItsEnd, watchAbort } from '@lifeguard/core/adapter'
 import { cancelOnClient, giveUpUnanswered } from './cancel-request.js'
 import { activeStatement } from './end-client.js'
 import { clientState, inTransaction, type PooledClient } from './pooled-client.js'
-import { mayCommit } from './transaction-control.js'
+import { completedCommands } from './taken-statement.js'
+import { statementsBeforeCommit } from './transaction-control.js'
 
 // A statement whose operation aborted: cancelled on the server, and given up if it stays unanswered. A COMMIT
 // is not cancelled (it must not be cut short), only given up: the caller then hears it may have committed.
@@ -13,12 +14,18 @@ function stop(client: PooledClient): void {
   else void cancelOnClient(client, true)
 }
 
-// `transaction()`'s own COMMIT, or a statement of its callback that may commit (`COMMIT`, `END`, `PREPARE
-// TRANSACTION`): the session is in a transaction (its status from before the statement; a lone query's session
-// is idle). Its text is read only here, when an abort comes, not for every statement.
+// `transaction()`'s own COMMIT, or a statement of its callback that may commit (`COMMIT`, `END` or `PREPARE
+// TRANSACTION`) once what comes before it in its text has completed: `INSERT INTO t SELECT ...; COMMIT` is cancelled
+// while its INSERT runs (else the server would run it to its end and commit). The session is in a transaction (its
+// status from before the statement; a lone query's session is idle). Its text is read only here, when an abort
+// comes, not for every statement. (A COMMIT whose forerunners' answers are still on their way is cancelled: the
+// server's answer then tells whether it took effect.)
 function runsCommit(client: PooledClient): boolean {
   if (client[clientState].committing) return true
-  return inTransaction(client) && mayCommit(activeStatement(client))
+  if (!inTransaction(client)) return false
+  const statement = activeStatement(client)
+  const before = statementsBeforeCommit(statement)
+  return before >= 0 && statement !== undefined && completedCommands(statement).length >= before
 }
 
 /**

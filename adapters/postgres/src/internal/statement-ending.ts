@@ -84,10 +84,12 @@ export interface FailedEnding {
 /**
  * What the text `query` had done before it failed, its completed statements tagged `completed`. What came after
  * that end in the same text ran in an implicit transaction, which the failure rolled back (or in the chained one).
+ * Only those statements are read from the text: the one that failed took no effect, and those after it never ran
+ * (`SELECT 1/0; ROLLBACK` ended nothing; `PREPARE q AS ...; PREPARE TRANSACTION 'g'` refused prepared nothing).
  */
 export function failedEnding(completed: readonly string[], query: QueryText): FailedEnding {
   if (completed.length === 0) return { committed: false, rolledBack: false }
-  const control = transactionControl(query)
+  const control = transactionControl(query, completed.length)
   return { committed: completed.some((tag) => tookEffect(tag, control)), rolledBack: control.rollsBack && completed.includes('ROLLBACK') }
 }
 

@@ -19,28 +19,22 @@ export interface TransactionControl {
 }
 
 /**
- * Which statements of `query` may end the transaction it runs in. Nothing for a query config without text (a
- * named statement run again). An `END` closing a `BEGIN ATOMIC` body counts as a commit: the safe side.
+ * Which statements of `query` may end the transaction it runs in; given `statements`, only its first that many
+ * (those that ran before a failure). Nothing for a query config without text (a named statement run again).
  *
  * @example
  * transactionControl("-- checkout\nPREPARE TRANSACTION 'g1'") // { commits: false, prepares: true, rollsBack: false }
  * transactionControl("ROLLBACK TO SAVEPOINT s; COMMIT PREPARED 'g1'") // all false
+ * transactionControl('SELECT 1/0; ROLLBACK', 1) // all false: the ROLLBACK never ran
  */
-export function transactionControl(query: SqlText): TransactionControl {
-  const text = typeof query === 'string' ? query : query?.text
+export function transactionControl(query: SqlText, statements = Infinity): TransactionControl {
   let commits = false
   let prepares = false
   let rollsBack = false
-  if (typeof text !== 'string') return { commits, prepares, rollsBack }
-  let at = skipSpace(text, 0)
-  while (at >= 0 && at < text.length) {
-    const kind = statementKind(text, at)
+  for (const kind of statementKinds(query, statements)) {
     if (kind === 'commit') commits = true
     else if (kind === 'prepare') prepares = true
     else if (kind === 'rollback') rollsBack = true
-    // On to the `;` that ends the statement (outside strings, quoted identifiers and comments), and past it.
-    while (at >= 0 && at < text.length && text.charCodeAt(at) !== SEMICOLON) at = skipSpace(text, tokenEnd(text, at))
-    if (at >= 0) at = skipSpace(text, at + 1)
   }
   return { commits, prepares, rollsBack }
 }
@@ -49,6 +43,65 @@ export function transactionControl(query: SqlText): TransactionControl {
 export function mayCommit(query: SqlText): boolean {
   const control = transactionControl(query)
   return control.commits || control.prepares
+}
+
+/**
+ * How many statements of `query` come before its first that may commit (`COMMIT`, `END`, `PREPARE TRANSACTION`),
+ * counted as the server counts them (one command tag each); -1 when none may.
+ *
+ * @example
+ * statementsBeforeCommit('INSERT INTO t SELECT * FROM big; COMMIT') // 1
+ */
+export function statementsBeforeCommit(query: SqlText): number {
+  return statementKinds(query, Infinity).findIndex((kind) => kind === 'commit' || kind === 'prepare')
+}
+
+type StatementKind = 'commit' | 'prepare' | 'rollback' | undefined
+
+// The kinds of the first `limit` statements of `query`, split as the server splits them (one command tag each): an
+// empty one (`;;`) is none, and a SQL-standard function body (`CREATE FUNCTION f() ... BEGIN ATOMIC SELECT 1;
+// SELECT 2; END`) belongs to its `CREATE`, its `END` no statement of its own.
+function statementKinds(query: SqlText, limit: number): StatementKind[] {
+  const text = typeof query === 'string' ? query : query?.text
+  const kinds: StatementKind[] = []
+  if (typeof text !== 'string') return kinds
+  let at = skipSpace(text, 0)
+  while (at >= 0 && at < text.length && kinds.length < limit) {
+    if (text.charCodeAt(at) !== SEMICOLON) {
+      kinds.push(statementKind(text, at))
+      at = statementEnd(text, at)
+    }
+    if (at >= 0) at = skipSpace(text, at + 1)
+  }
+  return kinds
+}
+
+// The `;` that ends the statement beginning at `at` (outside strings, quoted identifiers, comments and `BEGIN
+// ATOMIC ... END` bodies), the text's length when none does, -1 for what is never closed.
+function statementEnd(text: string, at: number): number {
+  let bodies = 0
+  while (at >= 0 && at < text.length) {
+    const code = text.charCodeAt(at)
+    if (code === SEMICOLON) {
+      if (bodies === 0) return at
+      // A statement of the body ends; the body's own `END` may come next (a `CASE ... END` never starts one).
+      at = skipSpace(text, at + 1)
+      if (at >= 0 && wordIs(text, at, 'END')) {
+        bodies--
+        at = skipSpace(text, wordEnd(text, at))
+      }
+      continue
+    }
+    const end = tokenEnd(text, at)
+    if (end >= 0 && wordIs(text, at, 'BEGIN')) {
+      // An empty body (`BEGIN ATOMIC END`) has no `;` before its `END`: read as any word.
+      const next = skipSpace(text, end)
+      const after = next >= 0 && wordIs(text, next, 'ATOMIC') ? skipSpace(text, wordEnd(text, next)) : -1
+      if (after >= 0 && !wordIs(text, after, 'END')) bodies++
+    }
+    at = skipSpace(text, end)
+  }
+  return at
 }
 
 // How the statement whose first word is at `at` ends a transaction, if it does.
