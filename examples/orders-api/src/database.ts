@@ -32,6 +32,13 @@ export async function openDatabase(databaseUrl: string | undefined, log: (line: 
 let embeddedModule: Promise<typeof import('./embedded-postgres.js')> | undefined
 
 /**
+ * How long {@link stopEmbeddedDatabasesAtOnce} may take: up to 6 s to end what does not answer (a server's
+ * immediate shutdown, or initdb, gets 5 s, then SIGKILL and 1 s to be reaped; see embedded-stops.ts), then the
+ * folder's removal.
+ */
+export const stopAtOnceTimeoutMillis = 10_000
+
+/**
  * Stops at once every embedded PostgreSQL this process started (also one still starting) and removes its data
  * folder: for a forced shutdown, which cannot wait for the pools. A no-op when none was started.
  */

