@@ -65,13 +65,20 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     }
     // The user's `operationName`, else METHOD route-pattern, built when something reads it. Express routes with
     // no hook to tell: late, after an async middleware, and again when a route passes the request on (`next()`,
-    // `next('route')`). So while the request runs the name is not kept but asked again on each read (built
-    // again only when the route has changed): each handler reads its own route's name. Before routing it is
-    // `METHOD path`, for now.
+    // `next('route')`). So while the request runs the name is not kept but asked again on each read: one read of
+    // `req.route` (a miss in V8's caches, see above) and, while the route is the same, the name built for it.
+    // Each handler reads its own route's name. Before routing it is `METHOD path`, for now.
     const name = (): string => {
       const route = req.route as RouteLike | undefined
       operation.rename(name)
       return route === undefined ? (operationName?.(req) ?? `${method} ${pathOf(req.originalUrl ?? req.url)}`) : routeNamed(route)
+    }
+    // The name of the route that answered, as a builder that holds nothing else: the context, which outlives its
+    // request a little (timers created under it keep it), then no longer holds `req` (left lazy, the collector
+    // did 8% more work a request on Node 20, measured).
+    const keepName = (): void => {
+      const route = req.route as RouteLike | undefined
+      if (route !== undefined) operation.rename(kept(routeNamed(route)))
     }
     const operation = new HttpOperation(settings, name, req.headers[requestIdHeader])
     const { context } = operation
@@ -88,17 +95,20 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
     // own, for a pipelined response still waiting in line).
     const onClose = (): void => {
       const finished = sentInFull(res)
-      // The route that answered is final: its name is kept, so that the context, which outlives its request a
-      // little (timers created under it keep it), no longer holds `req` (left lazy, the collector did 8% more
-      // work a request on Node 20, measured). Unless an error left a router on its way to an error handler, the
-      // router's state a user's name may read (`req.baseUrl`) is still the route's.
-      const route = finished ? (req.route as RouteLike | undefined) : undefined
-      if (route !== undefined) operation.rename(kept(routeNamed(route)))
+      // The route that answered is final. After a disconnect the handler may go on, and pass the request on to
+      // another route: its name is kept once the handler is done (see `settleWhenHandlerEnds`).
+      if (finished) keepName()
       operation.closed(finished)
-      if (!finished) settleWhenHandlerEnds(res, operation, abortGraceMillis)
+      if (!finished) settleWhenHandlerEnds(res, operation, keepName, abortGraceMillis)
     }
     onResponseClose(req, res, onClose)
     operation.run(next)
+    // Routing is synchronous unless an async middleware sits in between: a request routed by now has its route's
+    // name built now, while the router's state a user's name may read (`req.baseUrl`) is still the route's. An
+    // error thrown later (an async handler's) leaves the router, which puts back the `req.baseUrl` it had when it
+    // entered, before the error handler reads the name. A later route still names the operation after itself.
+    const route = req.route as RouteLike | undefined
+    if (route !== undefined) routeNamed(route)
   }
 }
 
@@ -111,15 +121,19 @@ function kept(name: string): () => string {
 // Express does not hand middleware the handler's promise. After a disconnect, ending the response (the
 // handler's own `res.json()` or the error handler's) emits only 'prefinish': that marks the handler as done
 // with its resources. A handler that never ends the response gets `graceMillis` before its scope is
-// disposed anyway.
-function settleWhenHandlerEnds(res: Response, operation: HttpOperation, graceMillis: number): void {
-  if (res.writableEnded) return operation.settled()
+// disposed anyway. `keepName` first: the route running then is the last to name the operation.
+function settleWhenHandlerEnds(res: Response, operation: HttpOperation, keepName: () => void, graceMillis: number): void {
+  if (res.writableEnded) {
+    keepName()
+    return operation.settled()
+  }
   let waiting = true
   const done = (): void => {
     if (!waiting) return
     waiting = false
     clearTimeout(timer)
     res.off('prefinish', done)
+    keepName()
     operation.settled()
   }
   const timer = setTimeout(done, graceMillis)

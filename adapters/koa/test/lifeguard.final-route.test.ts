@@ -1,11 +1,11 @@
 import Router from '@koa/router'
-import { OperationContext } from '@lifeguard/core'
+import { createServiceContainer, OperationContext, type ServiceContainer } from '@lifeguard/core'
 import type Koa from 'koa'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { setTimeout as delay } from 'node:timers/promises'
 import { lifeguard } from '../src/index.js'
-import { namingContainer, operationNames, waitFor } from '@lifeguard/http-conformance'
+import { Deferred, namingContainer, operationNames, waitFor } from '@lifeguard/http-conformance'
 import { listen, quietApp } from './_helpers/driver.js'
 
 const test = suite("the Koa operation is named after the route that handles the request, not a router's middleware")
@@ -120,6 +120,108 @@ test('a HEAD request in router.use() middleware reads the GET route it goes to',
     assert.is(response.status, 200)
     await waitFor('the scope disposed', () => disposed.length > 0)
     assert.equal({ early, atDispose: disposed }, { early: ['HEAD /items/:id'], atDispose: ['HEAD /items/:id'] })
+  } finally {
+    await running.close()
+  }
+})
+
+test('router.use() middleware reads the first route the request goes to, not the last one that matches', async () => {
+  const { container, disposed } = namingContainer()
+  const app = quietApp()
+  const router = new Router()
+  const early: string[] = []
+  router.use(async (ctx, next) => {
+    await delay(1)
+    early.push(ctx.state.lifeguard.operation)
+    await next()
+  })
+  router.get('/users/me', answer)
+  router.get('/users/:id', answer)
+  app.use(lifeguard({ container }))
+  app.use(router.routes())
+  assert.equal(await operationNames(await listen(app), '/users/me', disposed), { inHandler: 'GET /users/me', atDispose: 'GET /users/me' })
+  assert.equal(early, ['GET /users/me'], 'the middleware sees the route that answers')
+})
+
+test('router.use() middleware between two routes reads the route it passes the request on to', async () => {
+  const { container, disposed } = namingContainer()
+  const app = quietApp()
+  const router = new Router()
+  const early: string[] = []
+  router.get('/:kind/:id', async (_ctx, next) => {
+    await delay(1)
+    await next()
+  })
+  router.use(async (ctx, next) => {
+    await delay(1)
+    early.push(ctx.state.lifeguard.operation)
+    await next()
+  })
+  router.get('/items/:id', answer)
+  app.use(lifeguard({ container }))
+  app.use(router.routes())
+  assert.equal(await operationNames(await listen(app), '/items/9', disposed), { inHandler: 'GET /items/:id', atDispose: 'GET /items/:id' })
+  assert.equal(early, ['GET /items/:id'])
+})
+
+// A container whose disposal reads nothing of the context: whatever the context holds after it, it holds.
+function countingContainer(): { container: ServiceContainer<any>; disposed: number[] } {
+  const disposed: number[] = []
+  const container = createServiceContainer().scoped('marker', () => ({}), { dispose: () => void disposed.push(1) })
+  return { container, disposed }
+}
+
+test('once the response has finished, the name read while routed is kept without the context', async () => {
+  const { container, disposed } = countingContainer()
+  const app = quietApp()
+  const router = new Router()
+  let seen: { ctx: Koa.ParameterizedContext; context: OperationContext } | undefined
+  router.get('/items/:id', (ctx) => {
+    ctx.state.lifeguard.get('marker')
+    seen = { ctx, context: ctx.state.lifeguard }
+    ctx.body = { operation: ctx.state.lifeguard.operation }
+  })
+  app.use(lifeguard({ container }))
+  app.use(router.routes())
+  const running = await listen(app)
+  try {
+    assert.equal(await (await fetch(`${running.url}/items/9`)).json(), { operation: 'GET /items/:id' })
+    await waitFor('the scope disposed', () => disposed.length > 0)
+    // A read long after (a timer created under the context) does not look at the request's context any more.
+    ;(seen!.ctx as { _matchedRoute?: unknown })._matchedRoute = undefined
+    assert.is(seen!.context.operation, 'GET /items/:id')
+  } finally {
+    await running.close()
+  }
+})
+
+test('after a disconnect, the name of the route that ran last is kept once the chain has settled', async () => {
+  const { container, disposed } = countingContainer()
+  const app = quietApp()
+  const router = new Router()
+  const entered = new Deferred()
+  let seen: { ctx: Koa.ParameterizedContext; context: OperationContext } | undefined
+  router.get('/:kind/:id', async (ctx, next) => {
+    ctx.state.lifeguard.get('marker')
+    void ctx.state.lifeguard.operation
+    seen = { ctx, context: ctx.state.lifeguard }
+    entered.resolve()
+    await new Promise((resolve) => ctx.state.lifeguard.signal.addEventListener('abort', resolve, { once: true }))
+    await next()
+  })
+  router.get('/items/:id', (ctx) => void (ctx.body = { operation: ctx.state.lifeguard.operation }))
+  app.use(lifeguard({ container }))
+  app.use(router.routes())
+  const running = await listen(app)
+  try {
+    const controller = new AbortController()
+    const request = fetch(`${running.url}/items/9`, { signal: controller.signal }).catch((error: Error) => error.name)
+    await entered.promise
+    controller.abort()
+    assert.is(await request, 'AbortError')
+    await waitFor('the scope disposed', () => disposed.length > 0)
+    ;(seen!.ctx as { _matchedRoute?: unknown })._matchedRoute = undefined
+    assert.is(seen!.context.operation, 'GET /items/:id')
   } finally {
     await running.close()
   }
