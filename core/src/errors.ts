@@ -196,6 +196,27 @@ export class PoolClosedError extends LifeguardError {
   }
 }
 
+/**
+ * A pool had not closed `waitedMillis` after `registry.close()` asked it to: its own `close()` outlasted the
+ * timeout it was given plus a grace for ending its connections. The pool stays registered (it may still hold
+ * connections); a later `registry.close()` asks again.
+ */
+export class PoolCloseTimeoutError extends LifeguardError {
+  /** Always `'PoolCloseTimeoutError'`. */
+  override readonly name = 'PoolCloseTimeoutError'
+  /** Always `'ERR_POOL_CLOSE_TIMEOUT'`. */
+  declare readonly code: 'ERR_POOL_CLOSE_TIMEOUT'
+  /** The pool's name. */
+  readonly pool: string
+  /** How long the registry waited (ms): the close's `timeoutMillis` plus the grace. */
+  readonly waitedMillis: number
+  constructor(pool: string, waitedMillis: number) {
+    super('ERR_POOL_CLOSE_TIMEOUT', `Could not close pool '${pool}'. It had not closed ${waitedMillis}ms after it was asked to; it stays registered.`)
+    this.pool = pool
+    this.waitedMillis = waitedMillis
+  }
+}
+
 /** Warm-up could not open a single connection. The cause is the driver's (redacted) error. */
 export class PoolWarmupError extends LifeguardError {
   /** Always `'PoolWarmupError'`. */

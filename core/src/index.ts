@@ -22,6 +22,7 @@ export {
   PoolTimeoutError,
   PoolExhaustedError,
   PoolClosedError,
+  PoolCloseTimeoutError,
   PoolWarmupError,
   OperationAbortedError,
   ConnectionLostError,
@@ -71,7 +72,7 @@ export type {
 } from './pool-events.js'
 
 export { PoolRegistry, createPoolRegistry } from './pool-registry.js'
-export type { RegistryWarmupReport, RegistryListener } from './pool-registry.js'
+export type { RegistryWarmupReport, RegistryListener, PoolRegistryOptions } from './pool-registry.js'
 
 export { ServiceContainer, ServiceScope, createServiceContainer } from './service-container.js'
 export type { Lifetime, ServiceResolver, ServiceFactory, RegistrationOptions, ServiceContainerOptions, ScopeServices } from './service-container.js'

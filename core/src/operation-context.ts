@@ -74,6 +74,10 @@ export class OperationContext {
   #operation: string | OperationNamer
   // Set when the operation is named while its name builder runs (see the `operation` getter).
   #renamed = false
+  // The last name a builder that stays asked returned, and how it is shown: an adapter's builder returns the
+  // same string while its route is the same, checked and made printable once (two regular expressions a read).
+  #lastBuilt: string | undefined
+  #lastShown = ''
   #controller: AbortController | undefined
   #abortReason: unknown
   #aborted = false
@@ -226,13 +230,25 @@ export class OperationContext {
     if (typeof operation === 'string') return operation
     this.#renamed = false
     const built = operation()
-    // A fault of the adapter that named it; checked on the one read that builds it.
-    if (typeof built !== 'string' || built === '') checkOption('OperationContext.operation', 'operation', built, nameRule)
-    // An adapter's default name holds what the client sent (a path no route matched): kept printable and bounded.
-    const shown = printableName(built)
+    let shown: string
+    if (built === this.#lastBuilt && built !== undefined) {
+      shown = this.#lastShown
+    } else {
+      // A fault of the adapter that named it; checked on the read that builds it.
+      if (typeof built !== 'string' || built === '') checkOption('OperationContext.operation', 'operation', built, nameRule)
+      // An adapter's default name holds what the client sent (a path no route matched): kept printable and bounded.
+      shown = printableName(built)
+      this.#lastBuilt = built
+      this.#lastShown = shown
+    }
     // A builder that named the operation again while it ran (a name for now, until the route is known) is
     // asked again on the next read.
-    if (!this.#renamed) this.#operation = shown
+    if (!this.#renamed) {
+      this.#operation = shown
+      // Asked no more: not kept (it may be a long path the client sent).
+      this.#lastBuilt = undefined
+      this.#lastShown = ''
+    }
     return shown
   }
 

@@ -1,6 +1,7 @@
-import { PoolNotFoundError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
+import { PoolCloseTimeoutError, PoolNotFoundError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
 import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
-import { checkOption, poolNameRule, shownName } from './options.js'
+import { clockRule, systemClock, type Clock } from './clock.js'
+import { checkOption, poolNameRule, shownName, validateOptions } from './options.js'
 import { redactText } from './redact.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
 
@@ -10,6 +11,12 @@ export interface RegistryWarmupReport {
   pools: WarmupReport[]
   /** How long warming every pool took (ms); they warm up in parallel. */
   durationMillis: number
+}
+
+/** Options of `createPoolRegistry()`. */
+export interface PoolRegistryOptions {
+  /** Times the bound on each pool's close (see `close()`); default the process clock. Tests pass a manual one. */
+  clock?: Clock | undefined
 }
 
 /** Registry-level notifications, for plugins that follow pools as they come and go. */
@@ -35,6 +42,15 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
   #readyFailed = false
   // True once `ready` has resolved or rejected: `close()` then starts it over.
   #readySettled = false
+  readonly #clock: Clock
+
+  /**
+   * @throws {InvalidOptionError} for options that are not an object, or a `clock` that is not a `Clock`
+   */
+  constructor(options?: PoolRegistryOptions) {
+    validateOptions('createPoolRegistry', options, { clock: clockRule })
+    this.#clock = options?.clock ?? systemClock
+  }
 
   /**
    * Adds a pool under its `name`. A pool closed directly (`pool.close()`, not through the registry) stays
@@ -165,11 +181,20 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * and that is not closed stays, for the next `close()`). The registry stays usable: a pool registered
    * afterwards is served, and closed by the next `close()`.
    *
+   * Bounded: each pool gets `timeoutMillis` (default 10 s, as a pool's own close) plus 5 s to end its
+   * connections. A pool that has not closed by then (a pool of one's own that ignores its timeout) fails with
+   * `PoolCloseTimeoutError` and stays registered; should its close end later, it is removed then.
+   *
    * @throws {InvalidOptionError} for a `timeoutMillis` that is not a duration (before any pool closes)
-   * @throws {RegistryCloseError} (an `AggregateError`) when any pool failed to close
+   * @throws {RegistryCloseError} (an `AggregateError`) when any pool failed to close, or did not in time
    */
   async close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
     checkCloseOptions('registry.close', options)
+    // Given to each pool, so that a close already under way with a longer timeout (a drop-in pg Pool's `end()`)
+    // is shortened to it, as the bound below assumes.
+    const timeoutMillis = options?.timeoutMillis ?? DEFAULT_CLOSE_TIMEOUT_MILLIS
+    // Within what a timer can wait (a longer one would fire at once).
+    const boundMillis = Math.min(timeoutMillis + CLOSE_GRACE_MILLIS, MAX_TIMER_MILLIS)
     const pools = this.pools()
     this.#closes++
     this.#isReady = false
@@ -184,12 +209,16 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     // hold connections.
     const results = await Promise.allSettled(
       pools.map((pool) =>
-        settled(() => pool.close(options)).then(
-          () => this.#forget(pool),
-          (error: unknown) => {
-            if (pool.state === 'closed') this.#forget(pool)
-            throw error
-          },
+        this.#within(
+          boundMillis,
+          pool,
+          settled(() => pool.close({ ...options, timeoutMillis })).then(
+            () => this.#forget(pool),
+            (error: unknown) => {
+              if (pool.state === 'closed') this.#forget(pool)
+              throw error
+            },
+          ),
         ),
       ),
     )
@@ -222,6 +251,16 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     for (const listener of [...this.#listeners]) if (this.#listeners.has(listener)) notify(listener, event, pool)
   }
 
+  // `closing`, or a `PoolCloseTimeoutError` once `millis` have passed without it settling. The timer keeps the
+  // process alive: a shutdown awaiting this gets its answer rather than an exit with the close still pending.
+  #within(millis: number, pool: ManagedPool, closing: Promise<void>): Promise<void> {
+    let timer: ReturnType<Clock['setTimeout']> | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = this.#clock.setTimeout(() => reject(new PoolCloseTimeoutError(pool.name, millis)), millis)
+    })
+    return Promise.race([closing, late]).finally(() => this.#clock.clearTimeout(timer!))
+  }
+
   // A close() that overlapped another, or a pool registered anew under the name, is not removed twice.
   #forget(pool: ManagedPool): void {
     if (this.#pools.get(pool.name) !== pool) return
@@ -249,14 +288,21 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
 /**
  * Creates an empty registry.
  *
+ * @param options - `clock`: times the bound on each pool's close (default the process clock)
+ * @throws {InvalidOptionError} for options that are not an object, or a `clock` that is not a `Clock`
  * @example
  * const registry = createPoolRegistry()
  * registry.register(createPostgresPool({ name: 'orders', connectionString }))
  * await registry.warmup()
  */
-export function createPoolRegistry<P extends Record<string, ManagedPool> = Record<string, ManagedPool>>(): PoolRegistry<P> {
-  return new PoolRegistry<P>()
+export function createPoolRegistry<P extends Record<string, ManagedPool> = Record<string, ManagedPool>>(options?: PoolRegistryOptions): PoolRegistry<P> {
+  return new PoolRegistry<P>(options)
 }
+
+// A pool's own close waits this long by default; the registry gives it this much more to end its connections.
+const DEFAULT_CLOSE_TIMEOUT_MILLIS = 10_000
+const CLOSE_GRACE_MILLIS = 5_000
+const MAX_TIMER_MILLIS = 2_147_483_647
 
 function isManagedPool(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false
@@ -267,7 +313,8 @@ function isManagedPool(value: unknown): boolean {
 // A pool of the user's own that throws instead of rejecting still counts as one failure among the others.
 function settled<T>(call: () => Promise<T>): Promise<T> {
   try {
-    return call()
+    // Also one that returns no promise at all.
+    return Promise.resolve(call())
   } catch (error) {
     return Promise.reject(error)
   }

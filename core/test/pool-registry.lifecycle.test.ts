@@ -1,9 +1,9 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { InvalidOptionError, RegistrationError, createPoolRegistry, type ManagedPool, type PoolState, RegistryCloseError } from '../src/index.js'
+import { InvalidOptionError, PoolCloseTimeoutError, RegistrationError, createPoolRegistry, type ManagedPool, type PoolState, RegistryCloseError } from '../src/index.js'
 import { deferred, isPending, turn } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
-import { rejects, captureWarnings, throwsError } from '@lifeguard/test-kit'
+import { ManualClock, rejects, captureWarnings, throwsError } from '@lifeguard/test-kit'
 
 const lifecycle = suite('PoolRegistry metrics, close and subscribe')
 
@@ -98,6 +98,71 @@ lifecycle('a pool whose close failed and that is not closed stays registered: a 
   assert.is(orders.state, 'closed')
   assert.equal(registry.names(), [])
   assert.equal(removed, ['users', 'orders'])
+})
+
+lifecycle('a pool that does not close within its timeout plus 5 s fails with PoolCloseTimeoutError and stays registered until its close ends', async () => {
+  const clock = new ManualClock()
+  const registry = createPoolRegistry({ clock })
+  const gate = deferred()
+  // A pool of the application's own whose close ignores the timeout it was given.
+  const stuck = registry.register(new FakePool('reports', { closeGate: gate.promise }))
+  registry.register(new FakePool('users'))
+  const removed: string[] = []
+  registry.subscribe({ removed: (pool) => void removed.push(pool.name) })
+  const closing = registry.close({ timeoutMillis: 1_000 })
+  let outcome: unknown
+  closing.then(undefined, (error: unknown) => void (outcome = error))
+  await clock.advance(6_000 - 1)
+  assert.is(outcome, undefined, 'still within its bound')
+  assert.equal(removed, ['users'])
+  await clock.advance(1)
+  // Before: close() waited for good.
+  assert.instance(outcome, RegistryCloseError)
+  const [failure] = (outcome as RegistryCloseError).errors as PoolCloseTimeoutError[]
+  assert.instance(failure, PoolCloseTimeoutError)
+  assert.is(failure!.code, 'ERR_POOL_CLOSE_TIMEOUT')
+  assert.is(failure!.pool, 'reports')
+  assert.is(failure!.waitedMillis, 6_000)
+  assert.is(failure!.message, "Could not close pool 'reports'. It had not closed 6000ms after it was asked to; it stays registered.")
+  assert.is(registry.get('reports'), stuck, 'it may still hold connections')
+  assert.is(clock.pendingTimers, 0)
+  gate.resolve()
+  await turn()
+  assert.equal(removed, ['users', 'reports'], 'removed once its close has ended')
+})
+
+lifecycle('each pool is given the timeout the bound assumes (10 s by default: a close under way with a longer one is shortened to it), and a huge one is capped at what a timer can wait', async () => {
+  const clock = new ManualClock()
+  const registry = createPoolRegistry({ clock })
+  const orders = registry.register(new FakePool('orders'))
+  await registry.close()
+  assert.equal(orders.calls.close, [{ timeoutMillis: 10_000 }])
+  assert.is(clock.pendingTimers, 0, 'no timer left once every pool has closed')
+  const gate = deferred()
+  registry.register(new FakePool('late', { closeGate: gate.promise }))
+  const closing = registry.close({ timeoutMillis: 2_147_483_647 })
+  let outcome: unknown
+  closing.then(undefined, (error: unknown) => void (outcome = error))
+  await clock.advance(2_147_483_647 - 1)
+  assert.is(outcome, undefined)
+  await clock.advance(1)
+  // Not 2_147_488_647: Node fires a longer timer at once.
+  assert.is(((outcome as RegistryCloseError).errors[0] as PoolCloseTimeoutError).waitedMillis, 2_147_483_647)
+  gate.resolve()
+})
+
+lifecycle('a pool of one\'s own whose close() returns no promise counts as closed', async () => {
+  const registry = createPoolRegistry()
+  const pool = registry.register(new FakePool('plain'))
+  pool.close = (() => undefined) as never
+  await registry.close()
+  assert.throws(() => registry.get('plain'), /plain/)
+})
+
+lifecycle('createPoolRegistry refuses options it does not know, naming them', () => {
+  assert.match(throwsError(() => createPoolRegistry({ clock: {} as never }), InvalidOptionError, 'ERR_INVALID_OPTION').message, 'expected `clock` to be a Clock')
+  assert.match(throwsError(() => createPoolRegistry({ timeout: 1 } as never), InvalidOptionError).message, '`timeout`')
+  assert.match(throwsError(() => createPoolRegistry(7 as never), InvalidOptionError).message, 'Invalid options for createPoolRegistry: expected an object')
 })
 
 lifecycle('close rejects bad options with InvalidOptionError naming the option', async () => {

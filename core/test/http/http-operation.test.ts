@@ -186,6 +186,28 @@ test('a response the handler ended by itself, while the chain runs on (Koa\'s re
   assert.is(disposed(), 1)
 })
 
+test('a builder asked on every read (the route may still change): each new name is checked, and the same one shown as it was', () => {
+  const container = createServiceContainer()
+  let built = undefined as unknown as string
+  // Names itself again each time, as the Express and Koa adapters do while the request runs.
+  const operation: HttpOperation = new HttpOperation(httpMiddlewareSettings({ container }), function name() {
+    operation.rename(name)
+    return built
+  }, undefined)
+  assert.throws(() => operation.context.operation, (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))
+  built = 'GET /x\u0085a'
+  assert.is(operation.context.operation, 'GET /x\\u0085a')
+  assert.is(operation.context.operation, 'GET /x\\u0085a', 'the same string is shown as it was')
+  built = 'GET /items/:id'
+  assert.is(operation.context.operation, 'GET /items/:id')
+  built = ''
+  assert.throws(() => operation.context.operation, (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))
+  built = 'GET /items/:id'
+  assert.is(operation.context.operation, 'GET /items/:id')
+  operation.closed(true)
+  assert.is(container.openScopes, 0)
+})
+
 test('a default name built from what the client sent is kept printable and bounded', () => {
   const container = createServiceContainer()
   const settings = httpMiddlewareSettings({ container })
