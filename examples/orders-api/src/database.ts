@@ -39,6 +39,12 @@ let embeddedModule: Promise<typeof import('./embedded-postgres.js')> | undefined
 export const stopAtOnceTimeoutMillis = 10_000
 
 /**
+ * How long the graceful stop of the embedded database may take: 5 s of fast shutdown, then what a stop at once
+ * takes ({@link stopAtOnceTimeoutMillis}) when the server did not answer it.
+ */
+export const databaseStopTimeoutMillis = 5_000 + stopAtOnceTimeoutMillis
+
+/**
  * Stops at once every embedded PostgreSQL this process started (also one still starting) and removes its data
  * folder: for a forced shutdown, which cannot wait for the pools. A no-op when none was started.
  */

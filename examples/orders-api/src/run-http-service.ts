@@ -1,6 +1,6 @@
 import type { Server } from 'node:http'
 import { loadConfig, type Config } from './config.js'
-import { stopEmbeddedDatabasesAtOnce, stopAtOnceTimeoutMillis } from './database.js'
+import { databaseStopTimeoutMillis, stopEmbeddedDatabasesAtOnce, stopAtOnceTimeoutMillis } from './database.js'
 import { drain, listen, requestsInFlight } from './http-server.js'
 import { keepRunningWithoutOutput, log, muteServiceEvents, startOrdersService, type OrdersService } from './service.js'
 import { onShutdownSignal } from './shutdown.js'
@@ -51,8 +51,9 @@ export function runHttpService(framework: string, createServer: (service: Orders
         await stopEmbeddedDatabasesAtOnce()
       },
       requestsInFlight: () => (server === undefined ? 0 : requestsInFlight(server)),
-      // Room for the drain and for the pools' own close timeout.
-      timeoutMillis: config.shutdownTimeoutMillis * 2 + 5_000,
+      // Room for the drain, the pools' close (their timeout, plus 5 s the registry allows for ending connections)
+      // and the embedded database's stop.
+      timeoutMillis: config.shutdownTimeoutMillis * 2 + 5_000 + databaseStopTimeoutMillis,
       forceTimeoutMillis: stopAtOnceTimeoutMillis,
     },
     log,

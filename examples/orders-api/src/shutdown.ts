@@ -7,17 +7,18 @@ export interface ShutdownSteps {
   /** The graceful shutdown: exit 0 when it resolves, 1 when it throws or outlasts `timeoutMillis`. */
   shutdown(signal: NodeJS.Signals): Promise<void>
   /**
-   * On a second signal: stops at once what would outlive the process (an embedded database, its folder), then
+   * On a second signal, or once the graceful shutdown has outlasted `timeoutMillis`: stops at once what would
+   * outlive the process (an embedded database, its folder), then
    * the process exits 1. Must be bounded. The requests and the pools' connections end with the process (though
    * a statement waiting on a lock in a server of one's own runs once the lock is free: see the README).
    */
   force(): Promise<void>
   /** Requests being served, for the line that says the shutdown was forced. */
   requestsInFlight(): number
-  /** Bounds the graceful shutdown. */
+  /** Bounds the graceful shutdown: past it, `force()` runs, as on a second signal. */
   readonly timeoutMillis: number
   /**
-   * Bounds the forced stop, from the second signal on: it replaces what is left of `timeoutMillis`, which could
+   * Bounds the forced stop, from the second signal (or the graceful deadline) on: it replaces what is left of `timeoutMillis`, which could
    * otherwise cut short a forced stop begun near it (a server killed, but its folder not yet removed).
    */
   readonly forceTimeoutMillis: number
@@ -61,7 +62,8 @@ const watchMillis = 500
  *
  * Once forced, the forced stop owns the exit and the output: the graceful shutdown, which goes on in the
  * background (the database it waits on is being stopped under it), no longer logs, sets the exit code or exits,
- * and its deadline gives way to `forceTimeoutMillis`, counted from the second signal.
+ * and its deadline gives way to `forceTimeoutMillis`, counted from the second signal. A graceful shutdown that
+ * outlasts `timeoutMillis` is forced the same way: exiting without `force` would leave an embedded database running.
  */
 export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => void, host: ShutdownHost = processHost): void {
   const { clock } = host
@@ -75,7 +77,7 @@ export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => vo
   let deadline: ClockTimer | undefined
   const handle = (signal: NodeJS.Signals, why = `${signal} received`): void => {
     const request = escalation.receive()
-    if (request === 'force') return force(why)
+    if (request === 'force') return force(`${why} while shutting down: shutdown forced`)
     if (request === 'ignore') return
     // A shutdown has begun: the wrapper going now (a closed terminal's SIGTERM comes first, the wrapper ends
     // right after) must not count as a second signal, which after the grace would force the shutdown.
@@ -84,14 +86,8 @@ export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => vo
     // Until the shutdown says it finished: a process whose event loop empties first (a step that waits on
     // something gone) exits 1, not 0.
     host.setExitCode(1)
-    deadline = clock.setTimeout(
-      () => {
-        log(`shutdown did not finish within ${steps.timeoutMillis}ms: exiting anyway`)
-        host.exit(1)
-      },
-      steps.timeoutMillis,
-      true,
-    )
+    // Past it, the forced stop: exiting without it would leave an embedded database running.
+    deadline = clock.setTimeout(() => force(`shutdown did not finish within ${steps.timeoutMillis}ms: stopping at once`), steps.timeoutMillis, true)
     steps.shutdown(signal).then(
       () => {
         if (forced) return
@@ -111,9 +107,11 @@ export function onShutdownSignal(steps: ShutdownSteps, log: (line: string) => vo
       },
     )
   }
-  const force = (why: string): void => {
+  const force = (what: string): void => {
+    // Once: the deadline and a later signal may both ask.
+    if (forced) return
     forced = true
-    log(`${why} while shutting down: shutdown forced, cutting off ${steps.requestsInFlight()} request(s) in flight; exiting 1`)
+    log(`${what}, cutting off ${steps.requestsInFlight()} request(s) in flight; exiting 1`)
     // The forced stop gets its own bound: what is left of the graceful one may be less than it needs.
     if (deadline !== undefined) clock.clearTimeout(deadline)
     deadline = clock.setTimeout(

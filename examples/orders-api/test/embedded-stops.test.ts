@@ -83,29 +83,38 @@ function stopsOf(events: string[], setup: Setup): { stops: EmbeddedStops; stoppe
 
 const Stops = suite('createEmbeddedStops')
 
-Stops('a forced stop after a graceful stop that gave up on the server (its removal failed under it) kills the server, then removes the folder afresh', async () => {
+Stops('a graceful stop the server does not answer in time stops it at once, then removes the folder: nothing outlives it', async () => {
   const events: string[] = []
   const server = new FakeServer(events, ['SIGQUIT'])
   const { stops, stopped } = stopsOf(events, { server, writing: () => server.running })
   const error = await rejects(stops.stop(), Error)
-  assert.match(error.message, 'ENOTEMPTY')
-  assert.is(stopped(), 0, 'a server still running is left for the forced stop')
+  assert.is(error.message, `PostgreSQL did not stop within ${stopTimeoutMillis}ms: it was stopped at once (immediate shutdown)`)
+  // Before: the folder was removed under the running server (which failed), and the server was left running
+  // for a second signal's forced stop to kill; without one, it outlived the process.
+  assert.equal(events, ['SIGINT', 'SIGQUIT', 'server ended', 'removal'])
+  assert.is(stopped(), 1)
   await stops.stopAtOnce()
-  // Before: the forced stop awaited the graceful stop's failed removal, and failed with it.
-  assert.equal(events, ['SIGINT', 'removal while written into', 'SIGQUIT', 'server ended', 'removal'])
+  assert.equal(events, ['SIGINT', 'SIGQUIT', 'server ended', 'removal'], 'a forced stop afterwards has nothing left to do')
+})
+
+Stops('a server that answers neither the fast nor the immediate shutdown is killed before its folder goes', async () => {
+  const events: string[] = []
+  const server = new FakeServer(events, ['SIGKILL'])
+  const { stops, stopped } = stopsOf(events, { server, writing: () => server.running })
+  await rejects(stops.stop(), Error)
+  assert.equal(events, ['SIGINT', 'SIGQUIT', 'SIGKILL', 'server ended', 'removal'])
   assert.is(stopped(), 1)
 })
 
-Stops('a forced stop after a graceful stop whose removal ran under the server removes the folder again once the server has ended', async () => {
+Stops('a graceful stop asked during a forced stop waits for it and removes nothing itself', async () => {
   const events: string[] = []
   const server = new FakeServer(events, ['SIGQUIT'])
-  // The removal "succeeds" under a server that writes on after it.
-  const { stops, stopped } = stopsOf(events, { server })
-  await rejects(stops.stop(), Error)
-  assert.is(stopped(), 0, 'before, the server was forgotten: a forced shutdown left it running')
-  await stops.stopAtOnce()
-  // Before: one removal, made while the server still ran.
-  assert.equal(events, ['SIGINT', 'removal', 'SIGQUIT', 'server ended', 'removal'])
+  const { stops, stopped } = stopsOf(events, { server, writing: () => server.running })
+  const atOnce = stops.stopAtOnce()
+  await stops.stop()
+  await atOnce
+  assert.equal(events, ['SIGQUIT', 'server ended', 'removal'])
+  assert.is(stopped(), 1)
 })
 
 Stops('initdb that outlasts its time is killed, and the folder is removed only once it has ended', async () => {

@@ -130,6 +130,23 @@ Wiring('forced just before the graceful deadline, the process exits once the for
   assert.equal(state.exits, [1], 'one exit')
 })
 
+Wiring('a graceful shutdown past its deadline is forced (an embedded database must not outlive the process), once, and a later signal adds nothing', async () => {
+  const { clock, signals, state, calls, force } = fakeProcess()
+  signals.emit('SIGTERM')
+  await clock.advance(60_000 - 1)
+  assert.is(calls.force, 0)
+  await clock.advance(1)
+  // Before: exit 1 at once, the embedded database left running with its folder.
+  assert.is(calls.force, 1)
+  assert.equal(state.exits, [], 'the forced stop runs first')
+  assert.is(state.lines.at(-1), 'shutdown did not finish within 60000ms: stopping at once, cutting off 1 request(s) in flight; exiting 1')
+  signals.emit('SIGTERM')
+  assert.is(calls.force, 1, 'forced once')
+  force.resolve()
+  await clock.advance(0)
+  assert.equal(state.exits, [1])
+})
+
 Wiring('once forced, the forced stop has a bound of its own: a stop that never ends exits 1 after forceTimeoutMillis, saying so', async () => {
   const { clock, signals, state } = fakeProcess()
   signals.emit('SIGTERM')
