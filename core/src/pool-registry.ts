@@ -1,4 +1,4 @@
-import { PoolCloseTimeoutError, PoolNotFoundError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
+import { PoolCloseTimeoutError, PoolNotFoundError, PoolWarmupError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
 import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
 import { clockRule, systemClock, type Clock } from './clock.js'
 import { checkOption, poolNameRule, shownName, validateOptions } from './options.js'
@@ -15,7 +15,7 @@ export interface RegistryWarmupReport {
 
 /** Options of `createPoolRegistry()`. */
 export interface PoolRegistryOptions {
-  /** Times the bound on each pool's close (see `close()`); default the process clock. Tests pass a manual one. */
+  /** Times the bounds on each pool's close and warm-up (see `close()`, `warmup()`); default the process clock. Tests pass a manual one. */
   clock?: Clock | undefined
 }
 
@@ -117,7 +117,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    *
    * @throws {InvalidOptionError} for bad options (checked before any pool starts; `ready` is left as it was)
    * @throws {RegistryWarmupError} (an `AggregateError`) of each failed pool's error when any pool fails: its
-   *   `PoolWarmupError`, or `PoolClosedError` for a pool closed meanwhile
+   *   `PoolWarmupError`, or `PoolClosedError` for a pool closed meanwhile. With `timeoutMillis`, a pool that has
+   *   not finished 5 s after it (a pool of one's own that ignores it) fails with a `PoolWarmupError` too.
    */
   async warmup(options?: WarmupOptions): Promise<RegistryWarmupReport> {
     // A bad call is the caller's mistake, not a failed warm-up: it must not reject `ready` for everyone.
@@ -130,7 +131,16 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     }
     const ready = this.#readyPromise()
     const closes = this.#closes
-    const results = await Promise.allSettled(this.pools().map((pool) => settled(() => pool.warmup(options))))
+    const results = await Promise.allSettled(
+      this.pools().map((pool) => {
+        const warming = settled(() => pool.warmup(options))
+        if (options?.timeoutMillis === undefined) return warming
+        const boundMillis = Math.min(options.timeoutMillis + GRACE_MILLIS, MAX_TIMER_MILLIS)
+        // A pool of one's own may lack a `target` (the registry does not ask for one).
+        const target = typeof pool.target === 'string' ? redactText(pool.target) : 'target unknown'
+        return this.#within(boundMillis, warming, () => new PoolWarmupError(pool.name, target, `It had not finished ${boundMillis}ms after it was asked to.`))
+      }),
+    )
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
     // A close() overtook it: its pools are gone, and the next warmup() settles `ready` (see `close()`).
     const overtaken = this.#closes !== closes
@@ -194,7 +204,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     // is shortened to it, as the bound below assumes.
     const timeoutMillis = options?.timeoutMillis ?? DEFAULT_CLOSE_TIMEOUT_MILLIS
     // Within what a timer can wait (a longer one would fire at once).
-    const boundMillis = Math.min(timeoutMillis + CLOSE_GRACE_MILLIS, MAX_TIMER_MILLIS)
+    const boundMillis = Math.min(timeoutMillis + GRACE_MILLIS, MAX_TIMER_MILLIS)
     const pools = this.pools()
     this.#closes++
     this.#isReady = false
@@ -211,7 +221,6 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
       pools.map((pool) =>
         this.#within(
           boundMillis,
-          pool,
           settled(() => pool.close({ ...options, timeoutMillis })).then(
             () => this.#forget(pool),
             (error: unknown) => {
@@ -219,6 +228,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
               throw error
             },
           ),
+          () => new PoolCloseTimeoutError(pool.name, boundMillis),
         ),
       ),
     )
@@ -251,14 +261,14 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
     for (const listener of [...this.#listeners]) if (this.#listeners.has(listener)) notify(listener, event, pool)
   }
 
-  // `closing`, or a `PoolCloseTimeoutError` once `millis` have passed without it settling. The timer keeps the
-  // process alive: a shutdown awaiting this gets its answer rather than an exit with the close still pending.
-  #within(millis: number, pool: ManagedPool, closing: Promise<void>): Promise<void> {
+  // `work`, or a rejection with `late()` once `millis` have passed without it settling. The timer keeps the
+  // process alive: a start-up or a shutdown awaiting this gets its answer rather than an exit with it pending.
+  #within<T>(millis: number, work: Promise<T>, late: () => Error): Promise<T> {
     let timer: ReturnType<Clock['setTimeout']> | undefined
-    const late = new Promise<never>((_, reject) => {
-      timer = this.#clock.setTimeout(() => reject(new PoolCloseTimeoutError(pool.name, millis)), millis)
+    const deadline = new Promise<never>((_, reject) => {
+      timer = this.#clock.setTimeout(() => reject(late()), millis)
     })
-    return Promise.race([closing, late]).finally(() => this.#clock.clearTimeout(timer!))
+    return Promise.race([work, deadline]).finally(() => this.#clock.clearTimeout(timer!))
   }
 
   // A close() that overlapped another, or a pool registered anew under the name, is not removed twice.
@@ -288,7 +298,7 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
 /**
  * Creates an empty registry.
  *
- * @param options - `clock`: times the bound on each pool's close (default the process clock)
+ * @param options - `clock`: times the bounds on each pool's close and warm-up (default the process clock)
  * @throws {InvalidOptionError} for options that are not an object, or a `clock` that is not a `Clock`
  * @example
  * const registry = createPoolRegistry()
@@ -299,9 +309,10 @@ export function createPoolRegistry<P extends Record<string, ManagedPool> = Recor
   return new PoolRegistry<P>(options)
 }
 
-// A pool's own close waits this long by default; the registry gives it this much more to end its connections.
+// A pool's own close waits this long by default. The registry gives a pool this much more than the timeout it
+// passed (to end its connections after the drain, to give up on a connect under way).
 const DEFAULT_CLOSE_TIMEOUT_MILLIS = 10_000
-const CLOSE_GRACE_MILLIS = 5_000
+const GRACE_MILLIS = 5_000
 const MAX_TIMER_MILLIS = 2_147_483_647
 
 function isManagedPool(value: unknown): boolean {

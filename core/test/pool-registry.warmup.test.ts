@@ -1,9 +1,9 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, PoolWarmupError, createPoolRegistry, RegistryWarmupError } from '../src/index.js'
-import { deferred, isPending } from './_helpers/async.js'
+import { deferred, isPending, turn } from './_helpers/async.js'
 import { FakePool } from './_helpers/fake-pool.js'
-import { rejects } from '@lifeguard/test-kit'
+import { ManualClock, rejects } from '@lifeguard/test-kit'
 
 const warmup = suite('PoolRegistry warmup')
 
@@ -53,6 +53,43 @@ warmup("a pool of the user's own that throws instead of rejecting fails its warm
   // It did not close (it threw before doing anything): it stays registered, for a retry.
   assert.equal(registry.names(), ['broken'], 'the others removed')
   assert.is(broken.state, 'created')
+})
+
+warmup("with timeoutMillis, a pool of one's own that has not finished 5 s after it fails with PoolWarmupError; without, the pool's own bound applies", async () => {
+  const clock = new ManualClock()
+  const registry = createPoolRegistry({ clock })
+  const gate = deferred()
+  registry.register(new FakePool('reports', { warmupGate: gate.promise }))
+  registry.register(new FakePool('orders'))
+  const warming = registry.warmup()
+  await turn()
+  assert.is(clock.pendingTimers, 0, 'no bound without timeoutMillis')
+  gate.resolve()
+  await warming
+  await registry.close()
+  const stuck = deferred()
+  registry.register(new FakePool('audit', { warmupGate: stuck.promise }))
+  let outcome: unknown
+  registry.warmup({ timeoutMillis: 1_000 }).then(undefined, (error: unknown) => void (outcome = error))
+  await clock.advance(6_000 - 1)
+  assert.is(outcome, undefined)
+  await clock.advance(1)
+  // Before: warmup() and `ready` waited for good.
+  assert.instance(outcome, RegistryWarmupError)
+  const errors = (outcome as RegistryWarmupError).errors as PoolWarmupError[]
+  assert.is(errors.length, 1)
+  assert.instance(errors[0], PoolWarmupError)
+  assert.is(errors[0]!.message, "Could not warm up pool 'audit' (fake://app@memory/audit). It had not finished 6000ms after it was asked to.")
+  assert.is(clock.pendingTimers, 0)
+  await rejects(registry.ready, RegistryWarmupError)
+  assert.not.ok(registry.isReady)
+  // Its warm-up ending after all changes nothing: the next warmup() decides.
+  stuck.resolve()
+  await turn()
+  assert.not.ok(registry.isReady)
+  await registry.warmup({ timeoutMillis: 1_000 })
+  assert.ok(registry.isReady)
+  await registry.close()
 })
 
 warmup('passes the warmup options to every pool', async () => {
