@@ -6,11 +6,16 @@
 //   npm run version-packages             applies the changesets (versions, changelogs), then sets the peer
 //                                        ranges to the new version; run `npm install` after, for the lockfile
 import { fileURLToPath } from 'node:url'
-import { changeset, majorLine, planProblems, releasePlan, setInternalPeerRanges } from './lib/release-plan.mjs'
+import { planProblems, releasePlan, versionPackages } from './lib/release-plan.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const plan = releasePlan(root)
-for (const release of plan.releases.filter((r) => r.type !== 'none')) console.log(`${release.name}: ${release.oldVersion} -> ${release.newVersion} (${release.type})`)
+const plan = await releasePlan(root)
+const released = plan.releases.filter((r) => r.type !== 'none')
+if (released.length === 0) {
+  console.log('No changesets pending: nothing to release.')
+  process.exit(0)
+}
+for (const release of released) console.log(`${release.name}: ${release.oldVersion} -> ${release.newVersion} (${release.type})`)
 const problems = planProblems(plan)
 if (problems.length > 0) {
   for (const problem of problems) console.error(`Refused: ${problem}.`)
@@ -18,7 +23,10 @@ if (problems.length > 0) {
 }
 if (process.argv.includes('--plan')) process.exit(0)
 
-setInternalPeerRanges(root, majorLine)
-changeset(root, ['version'])
-setInternalPeerRanges(root, (version) => `^${version}`)
+try {
+  versionPackages(root)
+} catch (error) {
+  console.error(`changeset version failed; the peer ranges are as they were, and \`git status\` shows what else it wrote.\n${error.stderr ?? error}`)
+  process.exit(1)
+}
 console.log('Versioned. Run `npm install` to bring package-lock.json up to date, then commit.')
