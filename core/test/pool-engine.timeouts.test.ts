@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { OperationAbortedError, OperationContext, PoolTimeoutError, createServiceContainer } from '../src/index.js'
+import { OperationAbortedError, OperationContext, PoolTimeoutError, PoolWarmupError, createServiceContainer } from '../src/index.js'
 import { fakeEngine } from './_helpers/fake-factory.js'
 import { rejects } from '@lifeguard/test-kit'
 
@@ -150,6 +150,47 @@ test('a connection attempt that takes longer than connectTimeoutMillis is abando
   await clock.advance(800)
   const error = await waiting
   assert.match((error.cause as Error).message, 'Connection attempt timed out after 200ms (connectTimeoutMillis).')
+})
+
+test('an attempt whose factory ignores its aborted signal ends 2 s after its timeout: the pool is not held, and the connection opened late is closed', async () => {
+  const { engine, factory, clock, events } = fakeEngine({ connectTimeoutMillis: 200, acquireTimeoutMillis: 0 })
+  factory.auto = false
+  factory.ignoreAborts = true
+  let handed: unknown
+  const waiting = engine.acquire(undefined).then((lease) => (handed = lease))
+  await clock.advance(200)
+  assert.is(engine.pendingCount, 1, 'the factory has its time to give up')
+  assert.is(events.error, undefined)
+  await clock.advance(2_000)
+  // Before: the attempt stayed pending for good, and with it a place in the pool.
+  assert.match(events.error?.[0]?.error.message ?? '', 'Connection attempt timed out after 200ms (connectTimeoutMillis).')
+  const late = factory.pending.shift()!
+  // The waiter's next attempt, after the backoff.
+  await clock.advance(25)
+  assert.is(factory.pending.length, 1)
+  const lateConnection = { id: 99, broken: false, destroyed: false, validations: 0 }
+  late.result.resolve(lateConnection)
+  await clock.advance(0)
+  assert.ok(lateConnection.destroyed, 'closed, not handed out')
+  assert.is(handed, undefined)
+  factory.openNext()
+  await waiting
+  assert.ok(handed !== undefined && handed !== lateConnection)
+  engine.release(handed as never)
+  await engine.close()
+})
+
+test('a warm-up whose factory ignores its aborted signal fails 2 s after its timeout instead of waiting for good', async () => {
+  const { engine, factory, clock } = fakeEngine({ connectTimeoutMillis: 0 })
+  factory.auto = false
+  factory.ignoreAborts = true
+  let outcome: unknown
+  engine.warmup({ connections: 1, timeoutMillis: 500 }).then(undefined, (error: unknown) => void (outcome = error))
+  await clock.advance(500 + 2_000 - 1)
+  assert.is(outcome, undefined)
+  await clock.advance(1)
+  assert.instance(outcome, PoolWarmupError)
+  await engine.close()
 })
 
 test.run()

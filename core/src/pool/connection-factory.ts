@@ -4,7 +4,10 @@ import type { PooledConnection } from './pooled-connection.js'
 export interface CreateAttempt<C = unknown> {
   /** The pool's record for this connection (its `state` tells whether it is idle or checked out). */
   readonly lease: PooledConnection<C>
-  /** Aborts when the attempt is abandoned (connect timeout, pool closed): stop connecting. */
+  /**
+   * Aborts when the attempt is abandoned (connect timeout, pool closed): stop connecting and reject. A factory
+   * that has not settled 2 s after a timeout's abort is given up on (a connection it opens later is destroyed).
+   */
   readonly signal: AbortSignal
   /**
    * Call when the connection fails at any later time (its socket errors or ends): an idle one leaves the
@@ -22,8 +25,11 @@ export interface CreateAttempt<C = unknown> {
  *   async create({ signal, broken }) {
  *     const client = new pg.Client(config)
  *     client.on('error', broken)
- *     signal.addEventListener('abort', () => void client.end())
- *     await client.connect()
+ *     // pg never settles a connect() whose client was ended meanwhile: the abort rejects by itself.
+ *     const aborted = new Promise<never>((_, reject) =>
+ *       signal.addEventListener('abort', () => (void client.end(), reject(signal.reason)), { once: true }),
+ *     )
+ *     await Promise.race([client.connect(), aborted])
  *     return client
  *   },
  *   validate: (client) => client.query('SELECT 1').then(() => true),

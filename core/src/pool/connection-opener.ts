@@ -13,6 +13,9 @@ const maxBackoffMillis = 500
 // Refilling minSize with nobody waiting (a server that is full, or refuses this role): every attempt costs the
 // server a backend and the pool an error event, so these slow down further.
 const maxBackgroundBackoffMillis = 30_000
+// How long a factory gets, once its attempt's signal has aborted, to give up before the engine ends the attempt
+// without it.
+const ignoredAbortGraceMillis = 2_000
 
 /** What the opener asks of the pool it opens connections for. */
 export interface OpenerHost<C> {
@@ -112,7 +115,22 @@ export class ConnectionOpener<C> {
     this.#attempts.set(attempt, started)
     const option = this.#options.connectTimeoutOption ?? 'connectTimeoutMillis'
     const timedOut = (): Error => new LifeguardError('ERR_CONNECT_TIMEOUT', timeoutMessage ?? `Connection attempt timed out after ${timeoutMillis}ms (${option}).`)
-    const timer = timeoutMillis > 0 ? this.#clock.setTimeout(() => attempt.abort(timedOut()), timeoutMillis) : undefined
+    // Set once the attempt has ended, by the factory or, for one that ignores its signal, by the engine.
+    let ended = false
+    let timer: ClockTimer | undefined
+    if (timeoutMillis > 0) {
+      timer = this.#clock.setTimeout(() => {
+        attempt.abort(timedOut())
+        // A factory that ignores its signal would hold the attempt, a place in the pool and a warm-up for good:
+        // given time to give up, then the attempt ends without it (a connection it opens later is closed).
+        timer = this.#clock.setTimeout(() => {
+          if (ended) return
+          ended = true
+          settle()
+          failed(report(attempt.signal.reason))
+        }, ignoredAbortGraceMillis)
+      }, timeoutMillis)
+    }
     const settle = () => {
       this.#creating--
       this.#attempts.delete(attempt)
@@ -132,6 +150,8 @@ export class ConnectionOpener<C> {
     }
     creating.then(
       (connection) => {
+        if (ended) return void closeQuietly(() => this.#factory.destroy(connection))
+        ended = true
         settle()
         const now = this.#clock.now()
         lease.connection = connection
@@ -150,6 +170,8 @@ export class ConnectionOpener<C> {
         failed(report(error))
       },
       (error: unknown) => {
+        if (ended) return
+        ended = true
         settle()
         failed(report(attempt.signal.aborted ? attempt.signal.reason : error))
       },
@@ -280,5 +302,14 @@ export class ConnectionOpener<C> {
   whenSettled(done: () => void): void {
     if (this.#attempts.size === 0) done()
     else this.#whenSettled.push(done)
+  }
+}
+
+// A connection opened after its attempt was given up on: closed, whatever its close says (nobody waits for it).
+function closeQuietly(close: () => void | Promise<void>): void {
+  try {
+    void Promise.resolve(close()).catch(() => undefined)
+  } catch {
+    // Gone either way.
   }
 }

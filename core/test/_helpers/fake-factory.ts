@@ -33,6 +33,8 @@ export class FakeFactory implements ConnectionFactory<FakeConnection> {
   readonly pending: PendingCreate[] = []
   readonly created: FakeConnection[] = []
   readonly destroyed: FakeConnection[] = []
+  /** Held creates go on when their attempt's signal aborts (a driver that ignores it); default false. */
+  ignoreAborts = false
   /** Hold every close until `finishCloses()` (default false: a close is done at once). */
   holdCloses = false
   readonly #closing: Deferred<void>[] = []
@@ -45,7 +47,7 @@ export class FakeFactory implements ConnectionFactory<FakeConnection> {
     if (this.auto) return Promise.resolve(this.#make(attempt))
     const result = deferred<FakeConnection>()
     this.pending.push({ attempt, result })
-    attempt.signal.addEventListener('abort', () => result.reject(new Error('aborted by the pool')), { once: true })
+    if (!this.ignoreAborts) attempt.signal.addEventListener('abort', () => result.reject(new Error('aborted by the pool')), { once: true })
     return result.promise
   }
 
