@@ -1,7 +1,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { OperationAbortedError, OperationContext, PoolTimeoutError, PoolWarmupError, createServiceContainer } from '../src/index.js'
-import { fakeEngine } from './_helpers/fake-factory.js'
+import { fakeEngine, type FakeConnection } from './_helpers/fake-factory.js'
+import type { PooledConnection } from '../src/adapter.js'
 import { rejects } from '@lifeguard/test-kit'
 
 const test = suite('PoolEngine time: deadlines, aborts, idle timeout, lifetime')
@@ -156,7 +157,7 @@ test('an attempt whose factory ignores its aborted signal ends 2 s after its tim
   const { engine, factory, clock, events } = fakeEngine({ connectTimeoutMillis: 200, acquireTimeoutMillis: 0 })
   factory.auto = false
   factory.ignoreAborts = true
-  let handed: unknown
+  let handed: PooledConnection<FakeConnection> | undefined
   const waiting = engine.acquire(undefined).then((lease) => (handed = lease))
   await clock.advance(200)
   assert.is(engine.pendingCount, 1, 'the factory has its time to give up')
@@ -172,12 +173,52 @@ test('an attempt whose factory ignores its aborted signal ends 2 s after its tim
   late.result.resolve(lateConnection)
   await clock.advance(0)
   assert.ok(lateConnection.destroyed, 'closed, not handed out')
+  assert.equal(events.connect?.map((e) => e.connectionId), [99])
+  assert.equal(events.disconnect?.map((e) => [e.connectionId, e.reason]), [[99, 'closed']])
   assert.is(handed, undefined)
   factory.openNext()
   await waiting
-  assert.ok(handed !== undefined && handed !== lateConnection)
-  engine.release(handed as never)
+  assert.is.not(handed!.connection.id, 99)
+  engine.release(handed!)
   await engine.close()
+  assert.is(clock.pendingTimers, 0)
+})
+
+test('a factory that gives up within its grace after the abort ends the attempt itself, once', async () => {
+  const { engine, factory, clock, events } = fakeEngine({ connectTimeoutMillis: 200, acquireTimeoutMillis: 0 })
+  factory.auto = false
+  factory.ignoreAborts = true
+  const waiting = engine.acquire(undefined)
+  await clock.advance(200 + 1_000)
+  factory.failNext(new Error('gave up late'))
+  await clock.advance(0)
+  assert.is(events.error?.length, 1)
+  assert.match(events.error![0]!.error.message, 'Connection attempt timed out after 200ms', 'the abort is the reason')
+  // The retry after the backoff is answered at once.
+  factory.auto = true
+  await clock.advance(25)
+  const lease = await waiting
+  await clock.advance(2_000)
+  assert.is(events.error?.length, 1, 'the grace ended nothing more')
+  engine.release(lease)
+  await engine.close()
+  assert.is(clock.pendingTimers, 0)
+})
+
+test('a close abandons an attempt whose factory ignores it within its own wait, with no limit on connecting', async () => {
+  const { engine, factory, clock } = fakeEngine({ connectTimeoutMillis: 0, acquireTimeoutMillis: 0 })
+  factory.auto = false
+  factory.ignoreAborts = true
+  void engine.acquire(undefined).catch(() => undefined)
+  await clock.advance(0)
+  assert.is(engine.pendingCount, 1)
+  let closed = false
+  void engine.close({ timeoutMillis: 100 }).then(() => (closed = true))
+  await clock.advance(100 + 2_000)
+  // Before: the close ended with the attempt still counted, for good.
+  assert.ok(closed)
+  assert.is(engine.pendingCount, 0)
+  assert.is(clock.pendingTimers, 0)
 })
 
 test('a warm-up whose factory ignores its aborted signal fails 2 s after its timeout instead of waiting for good', async () => {
@@ -190,6 +231,7 @@ test('a warm-up whose factory ignores its aborted signal fails 2 s after its tim
   assert.is(outcome, undefined)
   await clock.advance(1)
   assert.instance(outcome, PoolWarmupError)
+  assert.is(engine.pendingCount, 0, 'its place is free')
   await engine.close()
 })
 

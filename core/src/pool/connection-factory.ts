@@ -5,8 +5,10 @@ export interface CreateAttempt<C = unknown> {
   /** The pool's record for this connection (its `state` tells whether it is idle or checked out). */
   readonly lease: PooledConnection<C>
   /**
-   * Aborts when the attempt is abandoned (connect timeout, pool closed): stop connecting and reject. A factory
-   * that has not settled 2 s after a timeout's abort is given up on (a connection it opens later is destroyed).
+   * Aborts when the attempt is abandoned (connect timeout, pool closed): stop connecting and reject. An attempt
+   * whose factory has not settled 2 s after its signal aborted is given up on, and its place in the pool freed: a
+   * connection the factory still opens after that is closed at once, and until then is not counted (nor held
+   * to `maxSize`).
    */
   readonly signal: AbortSignal
   /**

@@ -117,20 +117,24 @@ export class ConnectionOpener<C> {
     const timedOut = (): Error => new LifeguardError('ERR_CONNECT_TIMEOUT', timeoutMessage ?? `Connection attempt timed out after ${timeoutMillis}ms (${option}).`)
     // Set once the attempt has ended, by the factory or, for one that ignores its signal, by the engine.
     let ended = false
-    let timer: ClockTimer | undefined
-    if (timeoutMillis > 0) {
-      timer = this.#clock.setTimeout(() => {
-        attempt.abort(timedOut())
-        // A factory that ignores its signal would hold the attempt, a place in the pool and a warm-up for good:
-        // given time to give up, then the attempt ends without it (a connection it opens later is closed).
+    let timer = timeoutMillis > 0 ? this.#clock.setTimeout(() => attempt.abort(timedOut()), timeoutMillis) : undefined
+    // However the attempt is abandoned (its timeout, the pool's close): a factory that ignores its signal would
+    // hold the attempt, a place in the pool, a warm-up or a close for good. It gets time to give up, then the
+    // attempt ends without it. (Set before a close starts its own wait of as long for the attempts, so it fires
+    // first.)
+    attempt.signal.addEventListener(
+      'abort',
+      () => {
+        if (timer !== undefined) this.#clock.clearTimeout(timer)
         timer = this.#clock.setTimeout(() => {
           if (ended) return
           ended = true
           settle()
           failed(report(attempt.signal.reason))
         }, ignoredAbortGraceMillis)
-      }, timeoutMillis)
-    }
+      },
+      { once: true },
+    )
     const settle = () => {
       this.#creating--
       this.#attempts.delete(attempt)
@@ -150,9 +154,11 @@ export class ConnectionOpener<C> {
     }
     creating.then(
       (connection) => {
-        if (ended) return void closeQuietly(() => this.#factory.destroy(connection))
+        // Opened after the attempt was given up on: closed as any connection the pool retires (counted as closing
+        // while it closes, with its connect and disconnect events), and nobody waits for it.
+        const late = ended
+        if (!late) settle()
         ended = true
-        settle()
         const now = this.#clock.now()
         lease.connection = connection
         lease.id = this.#factory.idOf?.(connection)
@@ -161,9 +167,10 @@ export class ConnectionOpener<C> {
         const lifetime = this.#options.maxLifetimeMillis
         if (lifetime > 0) lease.expiresAt = now + lifetime - (this.#options.random ?? Math.random)() * this.#options.maxLifetimeJitterMillis
         this.#host.adopt(lease)
+        this.#monitor.connected(lease.id ?? 0, now - started)
+        if (late) return this.#host.retire(lease, 'closed')
         this.#lastError = undefined
         this.#backoffMillis = firstBackoffMillis
-        this.#monitor.connected(lease.id ?? 0, now - started)
         if (lease.broken === undefined && !this.#factory.isBroken(connection) && !attempt.signal.aborted) return opened(lease)
         const error = lease.broken ?? (attempt.signal.aborted ? (attempt.signal.reason as Error) : new Error('The connection broke as it opened.'))
         this.#host.retire(lease, attempt.signal.aborted ? 'closed' : 'error')
@@ -302,14 +309,5 @@ export class ConnectionOpener<C> {
   whenSettled(done: () => void): void {
     if (this.#attempts.size === 0) done()
     else this.#whenSettled.push(done)
-  }
-}
-
-// A connection opened after its attempt was given up on: closed, whatever its close says (nobody waits for it).
-function closeQuietly(close: () => void | Promise<void>): void {
-  try {
-    void Promise.resolve(close()).catch(() => undefined)
-  } catch {
-    // Gone either way.
   }
 }
