@@ -95,7 +95,6 @@ export class MongoPool implements ManagedPool {
     this.#maxSize = options.maxSize
     const client = createClient(options)
     this.#client = client
-    this.#revival = new ClientRevival(client)
     this.dbName = options.dbName ?? client.options.dbName
     this.target = describeTarget(client, this.dbName)
     this.#monitor = new PoolMonitor({
@@ -107,6 +106,7 @@ export class MongoPool implements ManagedPool {
       secrets: secretsOf(options.uri, client, options.clientOptions),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     })
+    this.#revival = new ClientRevival(client, this.#monitor.clock)
     this.#drain = new DrainWait(this.#monitor.clock)
     this.#queue = new AdmissionQueue({
       pool: options.name,

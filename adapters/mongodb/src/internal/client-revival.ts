@@ -1,5 +1,12 @@
+import type { Clock } from '@lifeguard/core'
 import type { MongoClient } from 'mongodb'
 import { topologyConnected } from './driver-internals.js'
+
+// A reconnect starts at least this long after the last failed one started, doubling up to the most (as the
+// PostgreSQL pool's retries while callers wait): a connect that fails at once (an SRV name that does not
+// resolve) is not tried again by every operation.
+const firstBackoffMillis = 25
+const maxBackoffMillis = 500
 
 /**
  * Brings back a client the driver closed on its own. When a client's first connection fails, the driver
@@ -9,12 +16,18 @@ import { topologyConnected } from './driver-internals.js'
  */
 export class ClientRevival {
   readonly #client: MongoClient
+  readonly #clock: Clock
   #closed = false
   #stopped = false
   #reconnecting: Promise<void> | undefined
+  // The last reconnect's failure, given to callers until `#retryAt` (on `#clock`).
+  #lastError: unknown
+  #retryAt = 0
+  #backoffMillis = firstBackoffMillis
 
-  constructor(client: MongoClient) {
+  constructor(client: MongoClient, clock: Clock) {
     this.#client = client
+    this.#clock = clock
   }
 
   /** The client's topology closed while the pool is open: the next `ensure()` reconnects it. */
@@ -24,18 +37,28 @@ export class ClientRevival {
 
   /**
    * `undefined` when the client is usable (the hot path costs one check); else the reconnect every caller
-   * shares, which rejects with the driver's connect error (and leaves the client marked closed again).
+   * shares, which rejects with the driver's connect error (and leaves the client marked closed again). Within
+   * the backoff from a failed reconnect's start (25 ms, doubling to 500 ms), that failure again, without a
+   * connect.
    */
   ensure(): Promise<void> | undefined {
     if (this.#reconnecting !== undefined) return this.#reconnecting
     if (!this.#closed || this.#stopped) return undefined
+    if (this.#clock.now() < this.#retryAt) return Promise.reject(this.#lastError)
     this.#closed = false
+    const started = this.#clock.now()
     const reconnecting = this.#client.connect().then(
       () => {
         this.#reconnecting = undefined
+        this.#backoffMillis = firstBackoffMillis
       },
       (error: unknown) => {
         this.#reconnecting = undefined
+        this.#lastError = error
+        // From the attempt's start: one that took as long already (a server selection that timed out) waited
+        // its turn.
+        this.#retryAt = started + this.#backoffMillis
+        this.#backoffMillis = Math.min(this.#backoffMillis * 2, maxBackoffMillis)
         // A connect that fails before the driver builds a topology (an SRV lookup, a TLS file read, the
         // auto-encrypter's start) closes none, so no close event marks the client closed again: without this,
         // every later operation would meet the old closed topology, also once the cause is gone.
