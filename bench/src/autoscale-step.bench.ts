@@ -88,6 +88,17 @@ function parseArgs(args: readonly string[]): Args {
   }
 }
 
+/**
+ * The order of the setups in pass `pass`: rotated every pass, so a busy moment of the machine does not always
+ * land on the same setup, and reversed every other pass. Rotation alone gives every setup the same predecessor
+ * in every pass (with fixed 5, fixed 95 and adaptive, adaptive always ran right after fixed 95's 95 backends);
+ * reversed too, each setup follows each other one equally often (ABC, ACB, CAB, CBA, BCA, BAC for three).
+ */
+function passOrder<T>(setups: readonly T[], pass: number): T[] {
+  const rotated = setups.map((_, i) => setups[(i + pass) % setups.length] as T)
+  return pass % 2 === 0 ? rotated : rotated.reverse()
+}
+
 function loadAverage(): string {
   return loadavg().map((n) => n.toFixed(2)).join(' ')
 }
@@ -99,9 +110,7 @@ async function runRound(round: number, mode: Mode, args: Args, records: RunRecor
     for (const workload of args.workloads) {
       const phases = WORKLOADS[workload].phases(byMode({ full: 10_000, quick: 1000 }))
       for (let repeat = 1; repeat <= args.repeats; repeat++) {
-        // Rotated every pass, so a busy moment of the machine does not always land on the same setup.
-        const shift = (round - 1) * args.repeats + repeat - 1
-        const order = args.setups.map((_, i) => args.setups[(i + shift) % args.setups.length] as Setup)
+        const order = passOrder(args.setups, (round - 1) * args.repeats + repeat - 1)
         for (const setup of order) {
           const run = await runSetup(setup, phases, args.trace)
           records.push({ round, repeat, mode, workload, setup: setup.name, run })
