@@ -9,8 +9,9 @@ import { Extractor, ExtractorConfig } from '@microsoft/api-extractor'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-const root = new URL('..', import.meta.url).pathname
+const root = fileURLToPath(new URL('..', import.meta.url))
 const check = process.argv.includes('--check')
 
 function publicPackages() {

@@ -6,10 +6,12 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { pgSettings, preflight, requirementsOf } from './lib/preflight.mjs'
 
-const root = new URL('..', import.meta.url).pathname
-const only = process.argv.slice(2) // optional package names or folders to restrict the run
+const root = fileURLToPath(new URL('..', import.meta.url))
+// Optional package names or folders to restrict the run (`./adapters/koa/` as tab completion writes it too).
+const only = process.argv.slice(2).map((o) => o.replace(/^\.\//, '').replace(/\/+$/, ''))
 
 // A package's suite that runs longer than this is stopped and counted as failed: a handle a test left open
 // (uvu never exits on its own) would otherwise hold the run, and CI, for good. 0: no limit.
@@ -17,9 +19,16 @@ const limitMinutes = Number(process.env.LIFEGUARD_TEST_PACKAGE_LIMIT_MINUTES ?? 
 const packageLimitMillis = Number.isFinite(limitMinutes) && limitMinutes > 0 ? limitMinutes * 60_000 : undefined
 // How long a stopped suite gets to clean up (its private clusters stop on SIGTERM) before it is killed.
 const stopGraceMillis = 10_000
+// How long the output of a suite whose process has exited may stay open: longer, a process it started (a
+// test server) still holds it, which is stopped with the suite's group and counted as a failure.
+const outputGraceMillis = 5_000
 const running = new Set()
+// Set by a signal: nothing starts after it (a suite that ended in the same tick would otherwise be followed
+// by the next one, left running once this process exits).
+let stopping = false
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.on(signal, () => {
+    stopping = true
     // The suites run in process groups of their own, which a terminal's Ctrl-C does not reach: passed on.
     Promise.all([...running].map((child) => stop(child, signal))).then(() => process.exit(code))
   })
@@ -27,6 +36,7 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
 
 // `limitMillis`: the child runs in a process group of its own, stopped whole when the limit passes.
 function run(command, args, options = {}, limitMillis = undefined) {
+  if (stopping) return Promise.resolve({ code: 1, output: '', timedOut: false, heldOutput: false })
   return new Promise((resolve) => {
     const detached = options.detached ?? true
     const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached, ...options })
@@ -49,21 +59,31 @@ function run(command, args, options = {}, limitMillis = undefined) {
             stop(child, 'SIGTERM').then(() => setTimeout(() => finish(null, 'SIGKILL'), 1_000))
           }, limitMillis)
     let settled = false
+    let heldOutput = false
+    let held
     const finish = (code, signal) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
+      clearTimeout(held)
       running.delete(child)
       child.stdout.destroy()
       child.stderr.destroy()
-      resolve({ code: code ?? (signal ? 1 : 0), output, timedOut })
+      resolve({ code: code ?? (signal ? 1 : 0), output, timedOut, heldOutput })
     }
+    child.on('exit', (code, signal) => {
+      held = setTimeout(() => {
+        heldOutput = true
+        stop(child, 'SIGTERM').then(() => finish(code, signal))
+      }, outputGraceMillis)
+    })
     child.on('close', finish)
   })
 }
 
 // Sends `signal` to the child's process group (uvu under npm), then SIGKILL if it has not exited within the
-// grace. Resolves once it has exited, or the grace after the SIGKILL has passed.
+// grace. Resolves once it has exited, or the grace after the SIGKILL has passed. A child that has exited
+// already gets its group signalled all the same, and SIGKILL a second later: what it left running.
 function stop(child, signal) {
   const send = (which) => {
     try {
@@ -73,7 +93,21 @@ function stop(child, signal) {
     }
   }
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    if (child.exitCode !== null || child.signalCode !== null) {
+      // The leader is gone; what it started may not be (a process holding the suite's output).
+      try {
+        process.kill(-child.pid, signal)
+        setTimeout(() => {
+          try {
+            process.kill(-child.pid, 'SIGKILL')
+          } catch {}
+          resolve()
+        }, 1_000)
+      } catch {
+        resolve()
+      }
+      return
+    }
     const exited = () => {
       clearTimeout(kill)
       resolve()
@@ -119,6 +153,29 @@ function totals(output) {
   return { total: number('Total'), passed: number('Passed'), skipped: number('Skipped'), found: /^\s*Total:/m.test(text) }
 }
 
+// Test files that ran no test: uvu prints each file's name, then a `(passed / total)` line per suite that ran. A
+// file that registered tests and never called `.run()` gets its name alone, and would pass without a word.
+function filesWithoutTests(output) {
+  const empty = []
+  let file
+  let ran = false
+  const close = () => {
+    if (file !== undefined && !ran) empty.push(file)
+  }
+  for (const line of strip(output).split('\n')) {
+    if (/^\S.*\.test\.[cm]?[jt]s$/.test(line)) {
+      close()
+      file = line
+      ran = false
+    } else if (/\(\d+ \/ [1-9]\d*\)\s*$/.test(line)) ran = true
+    else if (/^\s*Total:/.test(line)) {
+      close()
+      file = undefined
+    }
+  }
+  return empty
+}
+
 // Suites some of whose tests neither passed nor failed: uvu drops the error of a `before` hook that throws (the
 // suite's tests are counted, none runs, nothing is printed), so the failure would come without a word.
 function silentSuites(output) {
@@ -142,10 +199,19 @@ if (!existsSync(join(root, 'node_modules', '.bin', 'turbo'))) {
   console.log('\n0 passed, 1 failed')
   process.exit(1)
 }
+// Whatever fails unforeseen (npm, the database), the last line is still the summary.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (error) => {
+    console.error(error)
+    console.log(`\n${passed} passed, ${failed + 1} failed`)
+    process.exit(1)
+  })
+}
 const { default: pg } = await import('pg')
 const selected = workspaces()
-if (selected.length === 0) {
-  console.error(`No package with tests matches ${only.map((o) => `'${o}'`).join(', ') || 'the workspaces'} (give a package name or its folder).`)
+const unmatched = only.filter((o) => !selected.some((w) => o === w.name || o === w.dir))
+if (selected.length === 0 || unmatched.length > 0) {
+  console.error(`No package with tests matches ${(unmatched.length > 0 ? unmatched : only).map((o) => `'${o}'`).join(', ') || 'the workspaces'} (give a package name or its folder).`)
   console.log('\n0 passed, 1 failed')
   process.exit(1)
 }
@@ -164,7 +230,9 @@ if (build.code !== 0) {
 }
 
 if (exitCode === 0) {
-  await sweepLeftovers()
+  // Housekeeping: a failure here (a server that refuses DROP DATABASE ... WITH (FORCE), before PostgreSQL 13)
+  // is said, and the suites run all the same.
+  await sweepLeftovers().catch((error) => console.error(`[preflight] could not drop what killed test runs left: ${error.message}`))
   for (const workspace of selected) {
     console.log(`\n=== ${workspace.name} (${workspace.dir})`)
     const result = await run('npm', ['run', 'test', '--silent'], { cwd: join(root, workspace.dir) }, packageLimitMillis)
@@ -174,6 +242,15 @@ if (exitCode === 0) {
     // uvu's Total counts the tests that ran (skipped ones apart), so failed = Total - Passed.
     let packageFailed = Math.max(0, t.total - t.passed)
     if (result.code !== 0 && packageFailed === 0) packageFailed = 1 // crashed before or after its summary
+    const empty = filesWithoutTests(result.output)
+    if (empty.length > 0) {
+      console.error(`${workspace.name}: test files that ran no test (no \`.run()\`?), counted as failures: ${empty.join(', ')}`)
+      packageFailed += empty.length
+    }
+    if (result.heldOutput) {
+      console.error(`${workspace.name}: a process its tests started still held their output ${outputGraceMillis / 1000} s after the suite ended: stopped, counted as a failure.`)
+      packageFailed += 1
+    }
     const silent = silentSuites(result.output)
     if (silent.length > 0) console.error(`${workspace.name}: tests that did not run, with no error printed (a \`before\` hook that threw? uvu drops its error) in: ${silent.join(', ')}`)
     if (result.timedOut) {

@@ -11,8 +11,9 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-const root = new URL('..', import.meta.url).pathname
+const root = fileURLToPath(new URL('..', import.meta.url))
 const example = join(root, 'examples', 'orders-api')
 const variants = {
   express: { entry: 'src/main.ts', adapter: '@lifeguard/express' },

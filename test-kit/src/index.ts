@@ -20,6 +20,8 @@ export { pgConfig, pgConnectionString, uniqueAppName, serverConnectionCount, run
 export type { PgConfig, BlackholeServer, TerminateBackendsOptions } from './pg-server.js'
 export { captureWarnings } from './warnings.js'
 export { collected } from './collected.js'
+export { deferred } from './deferred.js'
+export type { Deferred } from './deferred.js'
 export type { CapturedWarning } from './warnings.js'
 export { startPgBouncer, pgBouncerVersion, supportsMaxPreparedStatements } from './pgbouncer.js'
 export type { PgBouncer, PgBouncerOptions } from './pgbouncer.js'

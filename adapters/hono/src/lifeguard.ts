@@ -100,7 +100,9 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     // node-server writes the response once Hono has one (`c.finalized`): a head written before that was the
     // handler's own (on `c.env.outgoing`, returning `RESPONSE_ALREADY_SENT`), and the handler, or a middleware
     // below this one, may go on working after it. (`timeout()`'s answer sets `c.res`: written by node-server.)
-    let writtenByHandler = false
+    // A head already written was a middleware's above (an answer before `next()`): the chain below may go on
+    // working, as after a handler's own.
+    let writtenByHandler = outgoing.headersSent
     echoHeaderOnWrite(outgoing, requestIdHeader, operation.requestId, () => {
       if (!c.finalized) writtenByHandler = true
     })

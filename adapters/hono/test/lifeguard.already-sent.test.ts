@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { createServiceContainer } from '@lifeguard/core'
 import { Deferred, delay } from '@lifeguard/http-conformance'
+import type { Hono } from 'hono'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { lifeguard } from '../src/index.js'
@@ -24,6 +25,33 @@ function auditContainer(): { container: ReturnType<typeof createServiceContainer
     },
   })
   return { container, disposed, disposeCount: () => count }
+}
+
+/**
+ * Serves `app` and checks that the scope outlives the response sent: kept while the work below still runs (until
+ * `goOn`), disposed once when it ends. `workDone` says what that work found.
+ */
+async function scopeOutlivesResponse(
+  app: Hono,
+  audit: ReturnType<typeof auditContainer>,
+  run: { path: string; body: string; responseClosed: Deferred; goOn: Deferred; workDone: Deferred<string>; found: string },
+): Promise<void> {
+  const server = await listen(app)
+  try {
+    const response = await fetch(`${server.url}${run.path}`)
+    assert.is(await response.text(), run.body)
+    await run.responseClosed.within('the response to close')
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.is(audit.disposeCount(), 0, 'not disposed while the work below still runs')
+    run.goOn.resolve()
+    assert.is(await run.workDone.within('the work below to finish'), run.found)
+    await audit.disposed.within('the scope to be disposed once the chain settled')
+    assert.is(audit.disposeCount(), 1)
+    assert.is(audit.container.openScopes, 0)
+  } finally {
+    await server.close()
+    await audit.container.dispose()
+  }
 }
 
 test('keeps its scope until it returns, not only until its response has finished', async () => {
@@ -81,12 +109,12 @@ test('keeps its scope until it returns, not only until its response has finished
 })
 
 test('keeps its scope for a middleware below that works on after the handler answered and returned', async () => {
-  const { container, disposed, disposeCount } = auditContainer()
+  const audit = auditContainer()
   const responseClosed = new Deferred()
   const goOn = new Deferred()
   const middlewareDone = new Deferred<string>()
   const app = quietApp()
-  app.use(lifeguard({ container }))
+  app.use(lifeguard({ container: audit.container }))
   // A unit of work that ends after the handler: it commits once the handler has returned.
   app.use(async (c, next) => {
     await next()
@@ -108,22 +136,39 @@ test('keeps its scope for a middleware below that works on after the handler ans
     outgoing.end('done')
     return RESPONSE_ALREADY_SENT
   })
-  const server = await listen(app)
-  try {
-    const response = await fetch(`${server.url}/export`)
-    assert.is(await response.text(), 'done')
-    await responseClosed.within('the response to close')
-    await new Promise((resolve) => setImmediate(resolve))
-    assert.is(disposeCount(), 0, 'not disposed while the middleware below still works')
-    goOn.resolve()
-    assert.is(await middlewareDone.within('the middleware to finish'), 'disposed: false')
-    await disposed.within('the scope to be disposed once the chain settled')
-    assert.is(disposeCount(), 1)
-    assert.is(container.openScopes, 0)
-  } finally {
-    await server.close()
-    await container.dispose()
-  }
+  await scopeOutlivesResponse(app, audit, { path: '/export', body: 'done', responseClosed, goOn, workDone: middlewareDone, found: 'disposed: false' })
+})
+
+test('a response a middleware above sent before calling next() keeps the scope until the chain below has settled', async () => {
+  const audit = auditContainer()
+  const responseClosed = new Deferred()
+  const goOn = new Deferred()
+  const handlerDone = new Deferred<string>()
+  const app = quietApp()
+  // Answers at once (a cache hit, say) and lets the rest run for its side effects.
+  app.use(async (c, next) => {
+    const outgoing = (c.env as { outgoing: ServerResponse }).outgoing
+    outgoing.once('close', () => responseClosed.resolve())
+    outgoing.writeHead(200, { 'content-type': 'text/plain' })
+    outgoing.end('cached')
+    await next()
+    // The answer is out: node-server must not write the one the route made.
+    c.res = undefined
+    c.res = RESPONSE_ALREADY_SENT
+  })
+  app.use(lifeguard({ container: audit.container }))
+  app.get('/report', async (c) => {
+    const audit = c.var.lifeguard.get<{ lines: string[] }>('audit')
+    await goOn.promise
+    try {
+      audit.lines.push('refreshed')
+      handlerDone.resolve(`disposed: ${c.var.lifeguard.disposed}, ${c.var.lifeguard.get<{ lines: string[] }>('audit').lines.join()}`)
+    } catch (error) {
+      handlerDone.resolve((error as Error).name)
+    }
+    return c.text('unused')
+  })
+  await scopeOutlivesResponse(app, audit, { path: '/report', body: 'cached', responseClosed, goOn, workDone: handlerDone, found: 'disposed: false, refreshed' })
 })
 
 test.run()

@@ -286,6 +286,28 @@ test('options holds what pg.Pool fills in, so code written for pg reads pool.opt
   }
 })
 
+test('allowExitOnIdle: the process may exit once every client is idle, but not while a caller waits on the check of an idle client', async () => {
+  const { spawnSync } = await import('node:child_process')
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName('drop-in-exit-on-idle')
+  // validateAfterIdleMillis 0: every idle client is checked before it is handed out. No connectionTimeoutMillis
+  // (pg's default), so no timer of the pool's holds the process while the check runs.
+  const config = { host, port, user, database, application_name: appName, allowExitOnIdle: true, validateAfterIdleMillis: 0 }
+  const program = `
+    const { Pool } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)})
+    const pool = new Pool(${JSON.stringify(config)})
+    await pool.query('SELECT 1')
+    const { rows } = await pool.query('SELECT 42 AS n')
+    process.stdout.write('answered ' + rows[0].n)
+  `
+  // The program never ends its pool: it exits because its clients are idle, or is stopped by the timeout.
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8', timeout: 30_000 })
+  assert.is(child.stdout, 'answered 42', `the query waiting on the idle client's check was dropped (exit ${child.status}): ${child.stderr}`)
+  assert.is(child.status, 0, child.stderr)
+  assert.is(child.signal, null, 'the process did not exit once its clients were idle')
+  await waitForConnectionCount(appName, 0)
+})
+
 test('is a ManagedPool too: registry, warm-up, metrics, resize and Lifeguard events', async () => {
   const { pool, appName } = pgStylePool('drop-in-managed', { name: 'legacy', min: 2, max: 4 })
   const registry = createPoolRegistry()

@@ -1,4 +1,5 @@
 import { createCheckedContext, nameOperation, OperationContext, type OperationNamer } from '../operation-context.js'
+import { isPrintableId } from '../operation-options.js'
 import { disposedAtOnce } from '../service-container.js'
 import type { HttpMiddlewareSettings } from './middleware-options.js'
 import { requestIdFrom } from './request-id.js'
@@ -26,11 +27,15 @@ const DISPOSED = 4
  * `httpMiddlewareSettings`): the route's parameters and pattern are known only once the router has matched
  * (Express, Koa) or the route's handler runs (Hono).
  *
+ * After a disconnect the scope is disposed once the chain below has settled: `run()` follows the promise
+ * `next()` returns (Koa, Hono). Where `next()` returns nothing (Express), call `settled()` when the handler
+ * is done, or the scope of a request whose client left is never disposed.
+ *
  * @example
  * const operation = new HttpOperation(settings, () => `${req.method} ${pathOf(req.url)}`, req.headers[settings.requestIdHeader])
  * res.setHeader(settings.requestIdHeader, operation.requestId)
  * onResponseClose(req, res, () => operation.closed(sentInFull(res)))
- * return operation.run(next)
+ * return operation.run(next) // next() returns the rest of the chain's promise
  */
 export class HttpOperation {
   /** The request's context. */
@@ -49,11 +54,11 @@ export class HttpOperation {
    */
   constructor(settings: HttpMiddlewareSettings<never>, operation: string | (() => string), requestIdValue: string | string[] | undefined | null, signal?: AbortSignal) {
     this.#reportError = settings.reportError
-    // The settings were checked when the middleware was made; only a name from the user's `operationName`
-    // can still be wrong, and the full check says how.
+    // The settings were checked when the middleware was made; a name function is checked on the read that builds
+    // it. A string that is no printable name goes through the full check, which says how it is wrong.
     const requestId = requestIdFrom(requestIdValue, settings.newRequestId)
     this.context =
-      typeof operation === 'function' || (typeof operation === 'string' && operation !== '')
+      typeof operation === 'function' || isPrintableId(operation)
         ? createCheckedContext(settings.handlerName, operation as string | OperationNamer, settings.container, requestId, settings.deadlineMillis, signal)
         : OperationContext.create(settings.handlerName, operation, { container: settings.container, requestId, deadlineMillis: settings.deadlineMillis, signal })
   }

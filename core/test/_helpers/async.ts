@@ -1,19 +1,6 @@
-/** A promise with its settle functions exposed, to drive fakes step by step. */
-export interface Deferred<T> {
-  readonly promise: Promise<T>
-  resolve(value: T): void
-  reject(error: unknown): void
-}
+import { deferred } from '@lifeguard/test-kit'
 
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
+export { deferred, type Deferred } from '@lifeguard/test-kit'
 
 export function sleep(millis: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, millis))

@@ -163,6 +163,14 @@ test('a bad name is refused naming the option: as a string at once, from a funct
   const container = createServiceContainer()
   const settings = httpMiddlewareSettings({ container })
   assert.throws(() => new HttpOperation(settings, '', undefined), (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))
+  // A name that would break a log line, or one past 256 characters: refused as a renamed one is.
+  for (const bad of ['GET /x\r\ninjected: 1', `GET /${'x'.repeat(300)}`]) {
+    assert.throws(() => new HttpOperation(settings, bad, undefined), (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))
+    const renamed = new HttpOperation(settings, 'GET /fine', undefined)
+    assert.throws(() => renamed.rename(bad), (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))
+    renamed.closed(true)
+  }
+  assert.is(container.openScopes, 0, 'a refused name leaves no scope open')
   const operation = new HttpOperation(settings, () => '', undefined)
   assert.throws(() => operation.context.operation, (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))
   assert.throws(() => operation.rename(''), (error: Error) => error.name === 'InvalidOptionError' && /operation/.test(error.message))

@@ -31,6 +31,10 @@ Config('refuses a DATABASE_URL that is not a PostgreSQL URL, by name and without
 
 Config('refuses a malformed MONGODB_URI and PORT by name', () => {
   assert.throws(() => loadConfig({ MONGODB_URI: 'localhost:27017' }), /^MONGODB_URI is not a valid URL: expected mongodb:\/\//)
+  assert.throws(() => loadConfig({ MONGODB_URI: 'mongodb://' }), /^MONGODB_URI is not a valid URL/)
+  // A replica set's seed list is no WHATWG URL, and is what the driver expects.
+  const seedList = 'mongodb://app:s3cret@h1:27017,h2:27017/orders?replicaSet=rs0'
+  assert.is(loadConfig({ MONGODB_URI: seedList }).mongodbUri, seedList)
   assert.throws(() => loadConfig({ PORT: '-1' }), /Expected PORT to be an integer from 0 to 65535, got '-1'/)
   assert.throws(() => loadConfig({ PORT: '65536' }), /Expected PORT to be an integer from 0 to 65535, got '65536'/)
   // Digits only: Number() reads these as 8080 and 1000.

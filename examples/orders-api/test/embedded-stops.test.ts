@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { rejects } from '@lifeguard/test-kit'
+import { deferred, rejects } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createEmbeddedStops, type EmbeddedStops, type ServerProcess } from '../src/embedded-stops.js'
@@ -36,19 +36,6 @@ class FakeServer extends EventEmitter implements ServerProcess {
     }
     return true
   }
-}
-
-interface Deferred {
-  promise: Promise<void>
-  resolve(): void
-  reject(error: Error): void
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void
-  let reject!: (error: Error) => void
-  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
-  return { promise, resolve, reject }
 }
 
 interface Setup {

@@ -1,23 +1,10 @@
 import { EventEmitter } from 'node:events'
-import { ManualClock } from '@lifeguard/test-kit'
+import { deferred, ManualClock } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { onShutdownSignal, type ShutdownHost, type ShutdownSteps } from '../src/shutdown.js'
 
 // onShutdownSignal on a manual clock, with a stand-in for the process: its signals, its parent, its exit.
-
-interface Deferred {
-  promise: Promise<void>
-  resolve(): void
-  reject(error: Error): void
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void
-  let reject!: (error: Error) => void
-  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
-  return { promise, resolve, reject }
-}
 
 /** The process as onShutdownSignal sees it, and what it did. */
 function fakeProcess(options: { wrapperPid?: number } = {}) {

@@ -52,6 +52,9 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
   const { release, guard, readOnlyRefused } = extras
   const connect = connectorFor(settings, extras.clock)
   const passwordFromFunction = typeof settings.clientConfig.password === 'function'
+  // With a target, a connection that sat idle is asked again: its server may have changed role.
+  const validate =
+    target === 'any' ? (client: PooledClient) => client.query('SELECT 1').then(() => true) : (client: PooledClient) => readSessionRole(client).then((role) => roleMatches(target, role, true))
   const factory: ConnectionFactory<PooledClient> = {
     async create(attempt: CreateAttempt<PooledClient>): Promise<PooledClient> {
       const opened = await connect(attempt.signal)
@@ -107,8 +110,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       }
       return client
     },
-    // With a target, a connection that sat idle is asked again: its server may have changed role.
-    validate: target === 'any' ? (client) => client.query('SELECT 1').then(() => true) : (client) => readSessionRole(client).then((role) => roleMatches(target, role, true)),
+    validate,
     destroy: async (client) => {
       // Taken from a holder that never gave it back (a close that timed out, an operation that ended), or
       // given back after a statement pg stopped waiting for (`query_timeout`): that statement may still run
@@ -129,6 +131,12 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
     // As pg.Pool does: a process whose clients are all idle may exit.
     factory.idle = (client) => (client as unknown as Referable).unref()
     factory.taken = (client) => (client as unknown as Referable).ref()
+    // The check of a client that sat idle runs for a caller waiting on it (with no connect timeout, nothing else
+    // holds the process): its socket holds the process, as a checked-out client's does. Back to idle, unref'd again.
+    factory.validate = (client) => {
+      ;(client as unknown as Referable).ref()
+      return validate(client)
+    }
   }
   return factory
 }
