@@ -26,6 +26,12 @@ const surgeEfficiency = 0.8
 // ... on busy connections grown by at least this much (5 clients of a calm filling 6): the smaller the growth,
 // the more of the throughput's noise the efficiency carries (at 1.2, a 16% swing reads as the whole bar).
 const surgeGrowth = 1.2
+// A step down undone whose removed connections carried at least this share of their throughput: the curve is
+// straight below the size it left (a wait-bound load), so it runs on above it, and the pool leaps to the target.
+// Half the share (a leap's bar going up) says no such thing: at a knee a step down by half still costs a good
+// part (measured on 2 cores at a CPU-bound knee of 4: 0.6), while more connections gain nothing. Read so, a
+// heavier reading's descent was undone and the pool leapt 4 -> 16 -> 95 into that knee; half a probe goes first.
+const straightEfficiency = 0.85
 
 /**
  * Acts on a trial's verdict, as the policy's class comment describes: a decision (brake, or back up), or
@@ -86,8 +92,9 @@ export function concludeTrial(state: StepState, trial: StepTrial, verdict: Verdi
       const checked = trial.from === state.checkedKnee
       const full = verdict.efficiency >= rules.leapEfficiency
       state.checkedKnee = undefined
-      // The connections taken away carried their full share: the pool is on the straight part of the
-      // curve, far from any knee, and more connections will pay as these did (a wait-bound load). Unless
+      // The connections taken away carried at least half their share: no knee at `from`, and more connections
+      // will pay as these did. Nearly all of it (a wait-bound load): the pool is on the straight part of the
+      // curve and leaps; less, and half a probe tests the curve above first (see `straightEfficiency`). Unless
       // connections above `from` were found idle before (steps down kept, or a knee right above): the
       // knee then lies between the two sizes. A knee found by a burst's own step is the exception: the
       // check below it contradicts it, and the own step's reading is the weaker of the two (it grows the
@@ -98,7 +105,7 @@ export function concludeTrial(state: StepState, trial: StepTrial, verdict: Verdi
       const refuted = full && checked && state.checkingOwnStep
       if (refuted || (full && state.idleAbove === 0)) {
         kneeHold.clear()
-        state.momentum = refuted ? 'climb' : 'leap'
+        state.momentum = refuted || verdict.efficiency < straightEfficiency ? 'climb' : 'leap'
         state.idleAbove = 0
         level.returnTo(trial.from, trial.baseline.meanUseMillis)
         return { size: trial.from, reason: 'autoscale:adaptive-restore', details: rounded(trial.details(verdict)) }
