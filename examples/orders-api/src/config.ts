@@ -68,7 +68,7 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: readonly string[],
   if (value === undefined) return undefined
   // The scheme and a host are checked, not the rest: a replica set's seed list (`mongodb://h1:27017,h2:27017/db`)
   // is no WHATWG URL, and the driver reads the string itself.
-  const parts = /^([a-z][a-z0-9+.-]*:)\/\/(?:[^@/?#]*@)?[^@/?#]+(?:[/?#]|$)/i.exec(value)
+  const parts = /^([a-z][a-z0-9+.-]*:)\/\/(?:[^/?#]*@)?[^@/?#]+(?:[/?#]|$)/i.exec(value)
   if (parts === null || !protocols.includes(parts[1]!.toLowerCase())) throw new Error(`${name} is not a valid URL: expected ${shape}.`)
   return value
 }

@@ -27,6 +27,8 @@ Config('refuses a DATABASE_URL that is not a PostgreSQL URL, by name and without
     }
   }
   assert.is(loadConfig({ DATABASE_URL: 'postgresql://app:s3cret@db:5432/orders' }).databaseUrl, 'postgresql://app:s3cret@db:5432/orders')
+  // An '@' in the password, unencoded: pg (as a WHATWG URL) takes the last one as the separator.
+  assert.is(loadConfig({ DATABASE_URL: 'postgres://app:p@ss@db:5432/orders' }).databaseUrl, 'postgres://app:p@ss@db:5432/orders')
 })
 
 Config('refuses a malformed MONGODB_URI and PORT by name', () => {

@@ -53,9 +53,11 @@ const warmingMillis = 400
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
- *   descent (small losses must not add up step by step); a step down that cost the removed connections'
- *   full share (`leapEfficiency`) goes back and on to the target, as after a leap (no knee is near),
- *   unless steps down were kept before it, or a knee was found right above (the knee is then between
+ *   descent (small losses must not add up step by step); a step down that cost the removed connections
+ *   nearly their full share (0.85 of it, and at least `leapEfficiency`) goes back and on to the target, as
+ *   after a leap (no knee is near); one that cost at least `leapEfficiency` of it, less than that, goes back
+ *   and climbs half a probe (at a knee a step down by half still costs a good part). No leap either
+ *   when steps down were kept before it, or a knee was found right above (the knee is then between
  *   the two sizes: it holds there). At a knee that holds, heavier must hold twice as long, and still show
  *   in every window up to the step down; a step down from there that serves a tenth more than the slow
  *   windows, and at least a third of what the knee served before, measured a slowdown ending, and goes
