@@ -322,17 +322,24 @@ export class PoolEventHub {
       const result = listener(full)
       // `null` too is a return value, not a failure (`null.then` would throw).
       if (typeof result === 'object' && result !== null && typeof (result as Promise<unknown>).then === 'function') {
-        ;(result as Promise<unknown>).then(undefined, (error: unknown) => this.#listenerFailed(event, error))
+        ;(result as Promise<unknown>).then(undefined, (error: unknown) => this.listenerFailed(event, error))
       }
     } catch (error) {
-      this.#listenerFailed(event, error)
+      this.listenerFailed(event, error)
     }
   }
 
-  #listenerFailed(event: PoolEventName, error: unknown): void {
+  /**
+   * Reports a listener of `event` that threw or rejected: an `error` event with `source: 'listener'`, or a
+   * process warning (`LIFEGUARD_LISTENER_FAILED`) when nobody listens for errors or the listener was one of
+   * this hub's `error` listeners. Not counted in the pool's `errors`: a listener is the application's code, not
+   * the pool's. Adapters call it with `of: 'adapter'` for listeners of their own events (a drop-in's pg-style
+   * ones, whose `'error'` is not this hub's).
+   */
+  listenerFailed(event: string, error: unknown, of: 'hub' | 'adapter' = 'hub'): void {
     // A listener's own error may quote what it was handling (a connection string, a password).
     const wrapped = redactError(error, this.#secrets)
-    if (event === 'error' || this.#listeners.error.length === 0) {
+    if ((of === 'hub' && event === 'error') || this.#listeners.error.length === 0) {
       process.emitWarning(`A listener for '${event}' of pool '${this.#pool}' failed: ${wrapped.message}`, { code: 'LIFEGUARD_LISTENER_FAILED' })
       return
     }

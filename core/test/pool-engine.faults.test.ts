@@ -286,4 +286,39 @@ test('a connection idle longer than validateAfterIdleMillis is validated first; 
   assert.equal(counts(), { total: 1, active: 1, idle: 0, pending: 0, waiting: 0 })
 })
 
+test('a validation unanswered for a second (a connection a NAT dropped while idle) no longer keeps its waiter from a new connection', async () => {
+  const { engine, factory, clock } = fakeEngine({ maxSize: 3, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 10_000 })
+  const [a, b] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined)])
+  engine.release(a!)
+  engine.release(b!)
+  await clock.advance(30_000)
+  // Both idle connections lost their path without a reset: a check sent on either is never answered.
+  factory.validate = () => new Promise<boolean>(() => undefined)
+  const waiting = engine.acquire(undefined)
+  await clock.advance(999)
+  assert.is(factory.created.length, 2, 'the check covers the waiter for its first second')
+  await clock.advance(1)
+  // Before: nothing was opened, and the waiter timed out after 10 s beside 1 free slot.
+  const lease = await waiting
+  assert.is(lease.connection, factory.created[2])
+  engine.release(lease)
+})
+
+test('a connection released while a validation covers the only waiter is handed to it at once', async () => {
+  const { engine, factory, clock } = fakeEngine({ maxSize: 2, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 10_000 })
+  const [a, b] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined)])
+  engine.release(a!)
+  await clock.advance(6000)
+  factory.validate = () => new Promise<boolean>(() => undefined)
+  const waiting = engine.acquire(undefined)
+  await clock.advance(0)
+  assert.is(engine.pendingCount, 1, 'the idle one is being checked for the waiter')
+  engine.release(b!)
+  await clock.advance(0)
+  // Before: it sat idle until the check ended (its timeout, as long as the waiter's).
+  assert.is(await waiting, b)
+  assert.is(factory.created.length, 2)
+  engine.release(b!)
+})
+
 test.run()

@@ -209,6 +209,20 @@ test('close: waiters served by connections being opened get them, the others Poo
   assert.is(engine.close(), closing, 'idempotent')
 })
 
+test('close during a back-off (the server is down) refuses the waiters at once and tries no new connection', async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ maxSize: 4, acquireTimeoutMillis: 0 })
+  factory.failures.push(...Array.from({ length: 10 }, (_, i) => new Error(`refused ${i + 1}`)))
+  const waiters = [engine.acquire(undefined), engine.acquire(undefined)].map((waiting) => rejects(waiting, PoolClosedError, 'ERR_POOL_CLOSED'))
+  await clock.advance(0)
+  const failed = factory.failures.length
+  assert.ok(failed < 10, 'an attempt failed and a retry waits')
+  const closing = engine.close({ timeoutMillis: 10_000 })
+  await Promise.all(waiters)
+  await closing
+  assert.is(factory.failures.length, failed, 'no attempt after close()')
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+})
+
 test('close takes back what is still checked out after timeoutMillis; a late release is harmless', async () => {
   const { engine, clock, counts, events } = fakeEngine({ leakDetectionMillis: 5000 })
   const lease = await engine.acquire(undefined)

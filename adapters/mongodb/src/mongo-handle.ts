@@ -1,7 +1,7 @@
 import { inspect } from 'node:util'
 import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import { checkOption, contextRule, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
-import { MongoExpiredSessionError, MongoRuntimeError, MongoTransactionError, type MongoError } from 'mongodb'
+import { ChangeStream, MongoExpiredSessionError, MongoRuntimeError, MongoTransactionError, type MongoError } from 'mongodb'
 import type { AbstractCursor, ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
 import { settlesWithin } from './internal/deadline.js'
 import { currentContext, LeaseSlot, type Abortable, type Admit, type SignalSource } from './internal/gate.js'
@@ -28,14 +28,22 @@ export class MongoHandle implements AsyncDisposable {
   readonly #signal: SignalSource
   readonly #admit: Admit
   readonly #sessions = new Set<ClientSession>()
-  // Cursors handed out and not yet closed: a handler that reads one batch and returns leaves its server
-  // cursor (and the driver's implicit session) open until the server times it out.
-  readonly #cursors = new Set<AbstractCursor>()
-  readonly #cursorOpened = (cursor: AbstractCursor): void => {
+  // Cursors and change streams handed out and not yet closed: a handler that reads one batch and returns
+  // leaves its server cursor (and the driver's implicit session) open until the server times it out, and a
+  // change stream whose client went away polls with getMore on a connection of its own for good.
+  readonly #cursors = new Set<AbstractCursor | ChangeStream>()
+  readonly #cursorOpened = (cursor: AbstractCursor | ChangeStream): void => {
     if (cursor.closed || this.#cursors.has(cursor)) return
+    if (cursor instanceof ChangeStream) {
+      // A change stream passes on its cursor's 'close', also that of a cursor it replaces as it resumes: its
+      // entry goes once it is closed, when the next one is handed out (or at disposal).
+      for (const earlier of this.#cursors) if (earlier instanceof ChangeStream && earlier.closed) this.#cursors.delete(earlier)
+    } else cursor.once('close', () => this.#cursors.delete(cursor))
     this.#cursors.add(cursor)
-    cursor.once('close', () => this.#cursors.delete(cursor))
   }
+  // The slots of transactions still running, each given back by its function. Disposal gives them back too:
+  // it aborts the transaction, and `fn` may go on awaiting something else (a slow HTTP call) for as long as it likes.
+  readonly #transactionSlots = new Set<() => void>()
   readonly #defaultCollection: string | undefined
   #disposing: Promise<void> | undefined
 
@@ -127,11 +135,16 @@ export class MongoHandle implements AsyncDisposable {
     }
     const checkout = await gate.admit(this.#signal)
     const slot = new LeaseSlot(gate)
+    // After an operation `fn` started and did not wait for, if one is still running.
+    const giveBack = (): void => {
+      if (!slot.released) slot.release(() => gate.release(checkout))
+    }
+    this.#transactionSlots.add(giveBack)
     try {
       return await slot.scope(() => this.#transaction(fn, options))
     } finally {
-      // After an operation `fn` started and did not wait for, if one is still running.
-      slot.release(() => gate.release(checkout))
+      this.#transactionSlots.delete(giveBack)
+      giveBack()
     }
   }
 
@@ -168,41 +181,41 @@ export class MongoHandle implements AsyncDisposable {
   // The seed document's calls on `context.mongodb` itself: operations on the default collection given to
   // `registerMongo(container, pool, { collection })`, through the pool's admission like any other.
 
-  /** `insertOne` on the default collection. @throws {InvalidOptionError} without one */
+  /** `insertOne` on the default collection. Rejects with `InvalidOptionError` without one. */
   insertOne(...args: Parameters<Collection['insertOne']>): ReturnType<Collection['insertOne']> {
-    return this.#default('insertOne').insertOne(...args)
+    return this.#onDefault('insertOne', (collection) => collection.insertOne(...args))
   }
-  /** `insertMany` on the default collection. @throws {InvalidOptionError} without one */
+  /** `insertMany` on the default collection. Rejects with `InvalidOptionError` without one. */
   insertMany(...args: Parameters<Collection['insertMany']>): ReturnType<Collection['insertMany']> {
-    return this.#default('insertMany').insertMany(...args)
+    return this.#onDefault('insertMany', (collection) => collection.insertMany(...args))
   }
-  /** `findOne` on the default collection. @throws {InvalidOptionError} without one */
+  /** `findOne` on the default collection. Rejects with `InvalidOptionError` without one. */
   findOne(filter: Filter<Document> = {}, options?: FindOptions): Promise<WithId<Document> | null> {
-    return this.#default('findOne').findOne(filter, options)
+    return this.#onDefault('findOne', (collection) => collection.findOne(filter, options))
   }
-  /** `find` on the default collection. @throws {InvalidOptionError} without one */
+  /** `find` on the default collection (a cursor: its errors are thrown). @throws {InvalidOptionError} without one */
   find(filter: Filter<Document> = {}, options?: FindOptions): FindCursor<WithId<Document>> {
     return this.#default('find').find(filter, options)
   }
-  /** `updateOne` on the default collection. @throws {InvalidOptionError} without one */
+  /** `updateOne` on the default collection. Rejects with `InvalidOptionError` without one. */
   updateOne(...args: Parameters<Collection['updateOne']>): ReturnType<Collection['updateOne']> {
-    return this.#default('updateOne').updateOne(...args)
+    return this.#onDefault('updateOne', (collection) => collection.updateOne(...args))
   }
-  /** `updateMany` on the default collection. @throws {InvalidOptionError} without one */
+  /** `updateMany` on the default collection. Rejects with `InvalidOptionError` without one. */
   updateMany(...args: Parameters<Collection['updateMany']>): ReturnType<Collection['updateMany']> {
-    return this.#default('updateMany').updateMany(...args)
+    return this.#onDefault('updateMany', (collection) => collection.updateMany(...args))
   }
-  /** `deleteOne` on the default collection. @throws {InvalidOptionError} without one */
+  /** `deleteOne` on the default collection. Rejects with `InvalidOptionError` without one. */
   deleteOne(...args: Parameters<Collection['deleteOne']>): ReturnType<Collection['deleteOne']> {
-    return this.#default('deleteOne').deleteOne(...args)
+    return this.#onDefault('deleteOne', (collection) => collection.deleteOne(...args))
   }
-  /** `deleteMany` on the default collection. @throws {InvalidOptionError} without one */
+  /** `deleteMany` on the default collection. Rejects with `InvalidOptionError` without one. */
   deleteMany(...args: Parameters<Collection['deleteMany']>): ReturnType<Collection['deleteMany']> {
-    return this.#default('deleteMany').deleteMany(...args)
+    return this.#onDefault('deleteMany', (collection) => collection.deleteMany(...args))
   }
-  /** `countDocuments` on the default collection. @throws {InvalidOptionError} without one */
+  /** `countDocuments` on the default collection. Rejects with `InvalidOptionError` without one. */
   countDocuments(...args: Parameters<Collection['countDocuments']>): ReturnType<Collection['countDocuments']> {
-    return this.#default('countDocuments').countDocuments(...args)
+    return this.#onDefault('countDocuments', (collection) => collection.countDocuments(...args))
   }
 
   /**
@@ -221,12 +234,27 @@ export class MongoHandle implements AsyncDisposable {
   }
 
   async #cleanUp(): Promise<void> {
-    if (this.#cursors.size === 0 && this.#sessions.size === 0) return
+    if (this.#cursors.size === 0 && this.#sessions.size === 0 && this.#transactionSlots.size === 0) return
     // Cursors first: one may run in a session of this handle.
     const cleanUp = Promise.all([...this.#cursors].map(closeQuietly)).then(() => Promise.all([...this.#sessions].map(endQuietly)))
     // Awaited, but only briefly: a reachable server has killed the cursors and aborted the transactions by then,
     // while an unreachable one would hold every disposal for the driver's server selection (30 s by default).
     await settlesWithin(cleanUp, CLEAN_UP_WAIT_MILLIS, this.#access.clock)
+    // Their sessions ended, the transactions still running send nothing more (this handle refuses every call
+    // now): their slots go back, after any call still running in one.
+    for (const giveBack of this.#transactionSlots) giveBack()
+  }
+
+  // A call that returns a promise rejects it, rather than throwing, without a default collection or once
+  // disposed: `handle.insertOne(doc).catch(log)` and `Promise.allSettled` see the error.
+  #onDefault<R>(method: string, call: (collection: Collection) => Promise<R>): Promise<R> {
+    let collection: Collection
+    try {
+      collection = this.#default(method)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return call(collection)
   }
 
   #default(method: string): Collection {
@@ -283,7 +311,7 @@ const CLEAN_UP_WAIT_MILLIS = 1000
 
 // Ending a session only returns it to the driver's session pool (aborting an open transaction first); a
 // failure there must not hide the operation's own outcome.
-async function closeQuietly(cursor: AbstractCursor): Promise<void> {
+async function closeQuietly(cursor: AbstractCursor | ChangeStream): Promise<void> {
   const started = refusalClose(cursor)
   if (started !== undefined) return started
   try {

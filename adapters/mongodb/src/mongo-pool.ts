@@ -128,7 +128,7 @@ export class MongoPool implements ManagedPool {
       clientClosed: () => this.#clientClosed(),
     })
     this.#commands = new CommandTimer(client, this.#monitor)
-    // Warm-up does the same work and runs the keeper when it is done.
+    // Warm-up does the same work; the keeper refills what it left short once it is over (see `warmup()`).
     this.#keeper = new MinSizeKeeper(() => this.#tracker.serving, () => this.#ping(), () => this.#minSize, () => this.#lifecycle.closing || this.#lifecycle.state === 'warming' || this.#tracker.paused, this.#monitor.clock)
     this.#access = { name: this.name, dbName: this.dbName, client, gate: this.#gate, clock: this.#monitor.clock }
     this.#monitor.poolCreated(this.#minSize, this.#maxSize)
@@ -222,7 +222,7 @@ export class MongoPool implements ManagedPool {
    */
   warmup(options?: WarmupOptions): Promise<WarmupReport> {
     const bounds = { minSize: this.#minSize, maxSize: this.#maxSize, timeoutMillis: this.#options.acquireTimeoutMillis }
-    return this.#lifecycle.warmup(options, bounds, async ({ connections, timeoutMillis }) => {
+    const warming = this.#lifecycle.warmup(options, bounds, async ({ connections, timeoutMillis }) => {
       const outcome = await warmConnections({
         ping: () => this.#ping(),
         tracker: this.#tracker,
@@ -238,9 +238,12 @@ export class MongoPool implements ManagedPool {
         const reason = outcome.timedOut ? `No connection could be opened within ${timeoutMillis}ms${why}.` : `No connection could be opened${why}.`
         throw new PoolWarmupError(this.name, this.target, reason, cause === undefined ? undefined : { cause })
       }
-      this.#keeper.maintain()
       return { pool: this.name, requested: connections, opened: outcome.opened, failed: connections - outcome.opened, durationMillis: outcome.durationMillis }
     })
+    // The keeper pauses while the pool warms up, so a warm-up that opened fewer than `minSize` (asked for fewer,
+    // or ran out of time) would leave the pool short until a connection was lost: it refills once the state
+    // has moved on, whether the warm-up succeeded or not.
+    return warming.finally(() => this.#keeper.maintain())
   }
 
   /** The seed document's name for `warmup()`. */

@@ -5,7 +5,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoHandle, registerMongo, type MongoHandle, type MongoPool } from '../src/index.js'
 import { appNameOf, closeAll, openPool, recordEvents, sleep } from './_helpers/pools.js'
-import { rejects } from '@lifeguard/test-kit'
+import { deferred, rejects } from '@lifeguard/test-kit'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_handle'
@@ -61,7 +61,10 @@ Handle("the seed's calls on context.mongodb itself act on the default collection
   assert.is(await operation.mongodb.collection('seed_events').countDocuments({}), 1, 'the same collection, named')
   await operation.dispose()
   const plain = createMongoHandle(pool)
-  const error = await rejects((async () => plain.insertOne({ x: 1 }))(), InvalidOptionError, 'ERR_INVALID_OPTION')
+  // A rejection, not a throw: `.catch()` and `Promise.allSettled` see it.
+  const error = await rejects(plain.insertOne({ x: 1 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  const settled = await Promise.allSettled([plain.countDocuments({}), plain.findOne({})])
+  assert.equal(settled.map((outcome) => outcome.status), ['rejected', 'rejected'])
   assert.is(error.option, 'collection')
   assert.match(error.message, "registerMongo(container, pool, { collection: 'events' })")
   await plain.dispose()
@@ -259,6 +262,38 @@ Handle("a transaction whose operation ends under it (the handle disposed mid-way
   }
   assert.equal(await context.target.documents(`${DB}.ended_ledger`), [])
   assert.is(pool.getPoolMetrics().activeConnections, 0)
+  await container.dispose()
+})
+
+Handle('disposing gives back the slot of a transaction whose fn still awaits something else, and it never commits', async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1, acquireTimeoutMillis: 2000 })
+  context.pools.push(pool)
+  if (await refusedOnStandalone(context.target, pool)) return
+  const container = createServiceContainer()
+  registerMongo(container, pool)
+  const operation = operationIn(container)
+  const slowCall = deferred()
+  const wrote = deferred()
+  const running = operation.run(() =>
+    operation.mongodb.withTransaction(async (session) => {
+      await operation.mongodb.collection('stuck_ledger').insertOne({ step: 1 }, { session })
+      wrote.resolve()
+      // A call to another service that hangs past the request's end.
+      await slowCall.promise
+      await operation.mongodb.collection('stuck_ledger').insertOne({ step: 2 }, { session })
+    }),
+  )
+  await wrote.promise
+  await operation.dispose()
+  // The one slot is free for the next request while `fn` still waits.
+  assert.is(pool.getPoolMetrics().activeConnections, 0)
+  const next = createMongoHandle(pool)
+  assert.is(await next.collection('stuck_ledger').countDocuments({}), 0)
+  slowCall.resolve()
+  await rejects(running, DisposedError)
+  assert.equal(await context.target.documents(`${DB}.stuck_ledger`), [])
+  assert.is(pool.getPoolMetrics().activeConnections, 0)
+  await next.dispose()
   await container.dispose()
 })
 

@@ -5,7 +5,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMongoPool, type MongoPool } from '../src/index.js'
 import { ManualClock, rejects } from '@lifeguard/test-kit'
-import { appNameOf, closeAll, faultTest, openPool, recordEvents } from './_helpers/pools.js'
+import { appNameOf, closeAll, faultTest, openPool, recordEvents, sleep } from './_helpers/pools.js'
 import { startTarget, type TestTarget } from './_helpers/target.js'
 
 const DB = 'lifeguard_warmup'
@@ -54,6 +54,20 @@ Warmup('opens one connection when minSize is 0, or the number asked for', async 
   const report = await pool.warmup({ connections: 3 })
   assert.equal([report.requested, report.opened, report.failed], [3, 3, 0])
   assert.is(pool.getPoolMetrics().totalConnections, 3)
+})
+
+Warmup('a warm-up that opens fewer than minSize leaves the rest to the keeper, which opens them once it is over', async (context) => {
+  const { target } = context
+  // maxIdleTimeMillis 0: no connection is ever pruned, so only the keeper's run after the warm-up can open them.
+  const pool = openPool(target, { dbName: DB, minSize: 3, maxSize: 6, maxIdleTimeMillis: 0 })
+  context.pools.push(pool)
+  const app = appNameOf(pool)
+  const report = await pool.warmup({ connections: 1 })
+  assert.is(report.opened, 1)
+  await target.waitForPoolConnections(app, 3)
+  const deadline = Date.now() + 2000
+  while (pool.getPoolMetrics().idleConnections !== 3 && Date.now() < deadline) await sleep(10)
+  assert.equal([pool.getPoolMetrics().totalConnections, pool.getPoolMetrics().idleConnections], [3, 3])
 })
 
 Warmup('an unreachable server fails with PoolWarmupError: redacted target, the driver error as cause', async (context) => {

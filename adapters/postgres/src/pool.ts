@@ -151,7 +151,7 @@ export class Pool extends EventEmitter implements ManagedPool {
     try {
       this.emit(event, ...args)
     } catch (error) {
-      this.#core.monitor.error(error, 'listener')
+      this.#core.monitor.events.listenerFailed(event, error, 'adapter')
     }
   }
 

@@ -422,6 +422,8 @@ test("a 'connect', 'acquire', 'release' or 'remove' listener that throws is repo
   client.release()
   assert.equal([pool.totalCount, pool.idleCount, pool.waitingCount], [1, 1, 0], 'one connection, idle: no checkout left to nobody')
   assert.is(await serverConnectionCount(appName), 1, 'no connection left open beside it')
+  // The application's listeners failed, not the pool: its error count says nothing of them.
+  assert.equal([pool.getPoolMetrics().errors, pool.getPoolMetrics().lastError], [0, undefined])
   await ended(pool, appName)
   assert.equal([...new Set(reported)].sort(), ['listener: acquire listener bug', 'listener: connect listener bug', 'listener: release listener bug', 'listener: remove listener bug'])
 })

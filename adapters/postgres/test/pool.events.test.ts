@@ -97,6 +97,22 @@ test('a listener that throws or rejects is reported, never thrown into the pool'
   await closeAndCheck(pool, appName)
 })
 
+test("a client given back with the server's answer to a failed statement is closed, as pg-pool does, and is not the pool's error", async () => {
+  const errors: PoolErrorEvent[] = []
+  const disconnects: DisconnectEvent[] = []
+  const { pool, appName } = testPool('events-release-error', { events: { onError: (e) => void errors.push(e), onDisconnect: (e) => void disconnects.push(e) } })
+  const client = await pool.connect()
+  const failure = await client.query('SELEC 1').then(() => undefined, (error: unknown) => error)
+  assert.instance(failure, Error)
+  // pg's examples hand every error back to release().
+  client.release(failure as Error)
+  await until('the connection closed', () => disconnects.length === 1)
+  assert.equal(disconnects.map((e) => e.reason), ['released'])
+  assert.equal(errors, [])
+  assert.equal([pool.getPoolMetrics().errors, pool.getPoolMetrics().lastError], [0, undefined])
+  await closeAndCheck(pool, appName)
+})
+
 test('on() subscribes and its return value unsubscribes', async () => {
   const { pool, appName } = testPool('events-on')
   const waits: number[] = []

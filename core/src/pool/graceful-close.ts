@@ -68,16 +68,21 @@ export class GracefulClose<C> {
     const { idle, parked, queue, opener, connections } = this.#parts
     parked.closeAll('closed')
     idle.stop()
+    // Attempts failing (the server is down): nobody waiting gets a new connection, and none is tried.
+    const failing = opener.backingOff
     opener.stop()
     // Waiters an idle connection was about to serve (handed over on the next microtask) get it: closed here,
     // it would leave them room for a new one, opened only to be closed when they release it.
     this.#parts.serveIdle()
     while (idle.length > 0) connections.retire(idle.pop() as PooledConnection<C>, 'closed')
-    // Callers who asked before close() and would get a new connection still get one; the ones that would
-    // wait for a busy connection to come back are refused.
-    // A suspended pool serves none of them.
+    // Callers who asked before close() and would get a new connection still get one (one asked for in the
+    // same tick is opened on the next microtask); the ones that would wait for a busy connection to come back
+    // are refused, and so are all but those already served while attempts fail: a new attempt against a
+    // server that is down would hold the close for its connect timeout, to fail them later all the same.
+    // Room still held by connections closing is no room. A suspended pool serves none of them.
     const pool = this.#pool
-    const servable = pool.suspended ? 0 : opener.creating + opener.validating + Math.max(0, pool.maxSize - pool.totalCount)
+    const room = failing ? 0 : Math.max(0, pool.maxSize - pool.totalCount - connections.retiring)
+    const servable = pool.suspended ? 0 : opener.creating + opener.validating + room
     queue.failAllBut(servable, () => new PoolClosedError(this.#name))
     this.#parts.fill()
     if (!this.#isDrained()) {

@@ -106,6 +106,7 @@ export class PoolEngine<C> {
       grant: (lease, waiter, now) => this.#grant(lease, waiter, now),
       offer: this.#offerBound,
       fill: () => this.#fill(),
+      openForWaiter: () => this.#openForWaiter(),
     })
     // The close reads the engine's own counts: activeCount, totalCount, maxSize, suspended.
     this.#closer = new GracefulClose<C>(options, this, {
@@ -402,7 +403,13 @@ export class PoolEngine<C> {
     const lease = this.#parked.take() as PooledConnection<C>
     const now = this.#clock.now()
     if (!usable(lease, this.#options, now)) return this.#connections.retire(lease, unusableReason(lease, this.#options))
-    if (needsValidation(lease, this.#options, now)) return this.#dispatch.validateForWaiter(lease)
+    if (needsValidation(lease, this.#options, now)) {
+      // It covers a waiter only if one is left uncovered: taken back for a warm-up, a grow or minSize, it serves
+      // whoever is first when it passes.
+      if (this.#queue.length > this.#dispatch.validatingForWaiters) this.#dispatch.validateForWaiter(lease)
+      else this.#dispatch.validate(lease)
+      return
+    }
     this.#toIdle(lease, now)
     if (this.#queue.length > 0) this.#dispatch.schedule()
   }
@@ -453,6 +460,15 @@ export class PoolEngine<C> {
     else if (surplus) this.#surplus(lease, 'resize', this.#clock.now())
     else this.#toIdle(lease)
     this.#closer.checkDrained()
+  }
+
+  // A validation for the oldest waiter has gone unanswered past its cover: one connection more for it, within
+  // maxSize (not while closing: the close counts that validation as what serves the waiter).
+  #openForWaiter(): void {
+    if (this.#lifecycle.closing || this.#lifecycle.state === 'closed') return
+    if (this.#suspended || this.#queue.length === 0 || this.#room() === 0) return
+    if (this.#parked.length > 0) this.#unpark()
+    else if (!this.#opener.backingOff) this.#opener.open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
   }
 
   // Opens connections for waiters not already covered, and up to minSize once the pool is in use (unless

@@ -8,6 +8,13 @@ import type { OpenConnections } from './open-connections.js'
 import type { PooledConnection } from './pooled-connection.js'
 import type { Waiter, WaitQueue } from './wait-queue.js'
 
+/**
+ * How long a validation started for a waiter keeps a new connection from being opened for it. A live
+ * connection answers `SELECT 1` within milliseconds; one that has not answered in a second is more likely dead
+ * than slow, and a new connection beside it costs the server little (it closes when idle).
+ */
+export const validationCoverMillis = 1000
+
 /** The parts of its pool a dispatch works on. */
 export interface DispatchParts<C> {
   readonly queue: WaitQueue<C>
@@ -26,6 +33,8 @@ export interface DispatchHost<C> {
   offer(lease: PooledConnection<C>): void
   /** Opens the connections the waiters still need. */
   fill(): void
+  /** Opens one connection for the oldest waiter within `maxSize`, whatever covers it (see `validateForWaiter`). */
+  openForWaiter(): void
 }
 
 /**
@@ -39,20 +48,15 @@ export class WaiterDispatch<C> {
   readonly #parts: DispatchParts<C>
   readonly #host: DispatchHost<C>
   #scheduled = false
-  // Validations started to serve a waiter (an idle or parked connection on its way to the oldest one): the
-  // waiters they cover. Others (warm-up's, a resize's) serve whoever is first when they pass, and promise nothing:
-  // counted as covering a waiter, they left it waiting beside an idle connection when they failed.
+  // Validations started to serve a waiter (an idle or parked connection on its way to the oldest one), for their
+  // first `validationCoverMillis`: the waiters they cover, for whom no connection is opened. Others (warm-up's, a
+  // resize's, a refill's) serve whoever is first when they pass, and promise nothing: counted as covering a
+  // waiter, they left it waiting beside an idle connection when they failed.
   #validatingForWaiters = 0
   readonly #run = (): void => this.#dispatch()
-  readonly #validated = (lease: PooledConnection<C>): void => {
-    this.#validatingForWaiters--
-    this.#host.offer(lease)
-  }
+  readonly #passed = (lease: PooledConnection<C>): void => this.#host.offer(lease)
   // After a failed validation the waiter it was for needs the next idle connection, or a new one.
-  readonly #failed = (): void => {
-    this.#validatingForWaiters--
-    this.schedule()
-  }
+  readonly #failed = (): void => this.schedule()
 
   constructor(options: PoolEngineOptions<C>, parts: DispatchParts<C>, host: DispatchHost<C>) {
     this.#options = options
@@ -81,18 +85,54 @@ export class WaiterDispatch<C> {
     if (this.#host.suspended) return
     const { queue, idle, connections } = this.#parts
     const now = this.#clock.now()
-    while (queue.length > this.#validatingForWaiters && idle.length > 0) {
-      const lease = idle.pop() as PooledConnection<C>
+    while (queue.length > 0 && idle.length > 0) {
+      const lease = idle.peek() as PooledConnection<C>
+      // The warmest first: once it needs validation, so do the rest. A connection that needs none goes to the
+      // oldest waiter even when a validation covers it (that one then serves the next, or goes idle).
+      const validating = usable(lease, this.#options, now) && needsValidation(lease, this.#options, now)
+      if (validating && queue.length <= this.#validatingForWaiters) return
+      idle.pop()
       if (!usable(lease, this.#options, now)) connections.retire(lease, unusableReason(lease, this.#options))
-      else if (needsValidation(lease, this.#options, now)) this.validateForWaiter(lease)
+      else if (validating) this.validateForWaiter(lease)
       else this.#host.grant(lease, queue.shift() as Waiter<C>, now)
     }
   }
 
-  /** Validates `lease` for the oldest waiter not yet covered. */
+  /**
+   * Validates `lease` for the oldest waiter not yet covered. It covers that waiter (no connection is opened for
+   * it) for `validationCoverMillis` at most: a connection whose path went silent (a NAT or a firewall dropped it
+   * while idle, sending nothing) answers no validation until its timeout, `connectTimeoutMillis`, which is as
+   * long as the waiter's own by default. Past the cover, a new connection is opened for the waiter beside it
+   * (other idle connections may have gone the same way: validating them one after another would keep it waiting).
+   */
   validateForWaiter(lease: PooledConnection<C>): void {
     this.#validatingForWaiters++
-    this.#parts.opener.validate(lease, this.#options.connectTimeoutMillis, this.#validated, this.#failed)
+    let covering = true
+    const uncover = (): void => {
+      if (!covering) return
+      covering = false
+      this.#validatingForWaiters--
+      this.#clock.clearTimeout(cover)
+    }
+    const cover = this.#clock.setTimeout(() => {
+      uncover()
+      this.#host.openForWaiter()
+      this.schedule()
+    }, validationCoverMillis, true)
+    const passed = (valid: PooledConnection<C>): void => {
+      uncover()
+      this.#passed(valid)
+    }
+    const failed = (): void => {
+      uncover()
+      this.#failed()
+    }
+    this.#parts.opener.validate(lease, this.#options.connectTimeoutMillis, passed, failed)
+  }
+
+  /** Validates `lease` for no one in particular (a connection taken back from the parked ones with no waiter to cover). */
+  validate(lease: PooledConnection<C>): void {
+    this.#parts.opener.validate(lease, this.#options.connectTimeoutMillis, this.#passed, this.#failed)
   }
 
   #dispatch(): void {

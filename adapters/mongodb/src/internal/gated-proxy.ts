@@ -35,15 +35,21 @@ function isGateable(value: unknown): value is object {
   return typeof value === 'object' && value !== null && gatedClasses.some((type) => value instanceof type)
 }
 
-/** Told of every cursor a gated object hands out (a handle closes the ones left open when it is disposed). */
-export type CursorOpened = (cursor: AbstractCursor) => void
+/**
+ * Told of every cursor and change stream a gated object hands out (a handle closes the ones left open when it
+ * is disposed).
+ */
+export type CursorOpened = (cursor: AbstractCursor | ChangeStream) => void
 
 function wrapResult(value: unknown, admit: Admit, redact: Redact, opened: CursorOpened | undefined): unknown {
   if (isGateable(value)) {
     if (opened !== undefined && value instanceof AbstractCursor) opened(value)
     return gated(value, admit, redact, opened)
   }
-  if (value instanceof ChangeStream) return redactChangeStreamErrors(value, redact)
+  if (value instanceof ChangeStream) {
+    opened?.(value)
+    return redactChangeStreamErrors(value, redact)
+  }
   if (value instanceof Readable) return redactStreamErrors(value, redact)
   if (Array.isArray(value) && value.some(isGateable)) return value.map((item) => wrapResult(item, admit, redact, opened))
   return value
@@ -55,7 +61,8 @@ function wrapResult(value: unknown, admit: Admit, redact: Redact, opened: Cursor
  * that return the object (`sort`, `limit`, ...) return the proxy; `Db`, `Collection` and cursors they return
  * are gated the same way. Cursors take a slot only for steps that may fetch a batch, not for buffered documents.
  * Errors of the change streams and Node streams they return are passed through `redact` (gated calls' errors
- * are redacted by `admit`). `opened` is told of every cursor handed out, also by the objects returned.
+ * are redacted by `admit`). `opened` is told of every cursor and change stream handed out, also by the
+ * objects returned.
  */
 export function gated<T extends object>(target: T, admit: Admit, redact: Redact, opened?: CursorOpened): T {
   const cache = new Map<PropertyKey, { source: unknown; wrapped: unknown }>()

@@ -47,3 +47,45 @@ export function batchedCursors(count: number): { commands: Record<string, Comman
   }
   return { commands, cursors }
 }
+
+/** Change streams open on the server, and their cursor ids killed, by `changeStreams()`'s handlers. */
+export interface ChangeStreamLog {
+  readonly open: Set<string>
+  readonly killed: string[]
+  getMores: number
+}
+
+/**
+ * `aggregate` with a `$changeStream` stage, as a replica set answers it: a cursor that stays open, whose
+ * `getMore` waits `awaitMillis` (the server's `maxAwaitTimeMS`) and answers with no change; `killCursors`
+ * closes it.
+ */
+export function changeStreams(awaitMillis = 50): { commands: Record<string, CommandHandler>; streams: ChangeStreamLog } {
+  const streams: ChangeStreamLog = { open: new Set(), killed: [], getMores: 0 }
+  let nextId = 100n
+  const reply = (id: string, namespace: string, field: 'firstBatch' | 'nextBatch') => ({ cursor: { id: Long.fromString(id), ns: namespace, [field]: [], postBatchResumeToken: { _data: `token-${id}` } } })
+  const commands: Record<string, CommandHandler> = {
+    aggregate: (command, { db }) => {
+      const first = (command['pipeline'] as Document[] | undefined)?.[0]
+      if (first?.['$changeStream'] === undefined) throw new CommandError(2, 'BadValue', 'only change streams here')
+      const id = String(nextId++)
+      streams.open.add(id)
+      return reply(id, `${db}.${command['aggregate']}`, 'firstBatch')
+    },
+    getMore: async (command, { db }) => {
+      const id = String(command['getMore'])
+      if (!streams.open.has(id)) throw new CommandError(43, 'CursorNotFound', `cursor id ${id} not found`)
+      streams.getMores++
+      await new Promise((resolve) => setTimeout(resolve, awaitMillis))
+      return reply(id, `${db}.${command['collection']}`, 'nextBatch')
+    },
+    killCursors: (command) => {
+      for (const id of ((command['cursors'] as unknown[]) ?? []).map(String)) {
+        streams.killed.push(id)
+        streams.open.delete(id)
+      }
+      return { cursorsKilled: command['cursors'] ?? [], cursorsNotFound: [], cursorsAlive: [], cursorsUnknown: [] }
+    },
+  }
+  return { commands, streams }
+}

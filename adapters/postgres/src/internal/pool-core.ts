@@ -11,7 +11,7 @@ import { connectionTarget, rememberingPasswords } from './connection-target.js'
 import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { serverOf } from './read-only-server.js'
-import { isReadTimeout, sendQuery } from './run-query.js'
+import { isReadTimeout, releaseArgumentFor, sendQuery } from './run-query.js'
 import type { PgPoolSettings } from './settings.js'
 import { timedOutClosed } from './row-limit-failure.js'
 import { pgQueryClass } from './taken-statement.js'
@@ -177,6 +177,10 @@ export class PgPoolCore {
     if (argument && argument !== true && !(argument instanceof Error)) argument = true
     // Given back with pg's query_timeout error (a client from connect()): its statement may still run.
     if (argument instanceof Error && isReadTimeout(argument)) state.timedOut = true
+    // Given back with the server's ordinary answer to a statement (a syntax error, a constraint), as pg's examples
+    // do with any error: closed, as pg-pool closes it, but the failure is the caller's, not the connection's. It
+    // is not counted in the pool's `errors` (nor reported as an `error` event); the connection leaves as 'released'.
+    else if (argument instanceof Error && releaseArgumentFor(argument) === undefined) argument = true
     if (!argument && statementsToWaitFor(client)) return this.#releaseWhenDrained(client)
     this.#giveBack(client, argument)
   }
