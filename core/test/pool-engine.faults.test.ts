@@ -287,7 +287,7 @@ test('a connection idle longer than validateAfterIdleMillis is validated first; 
 })
 
 test('a validation unanswered for a second (a connection a NAT dropped while idle) no longer keeps its waiter from a new connection', async () => {
-  const { engine, factory, clock } = fakeEngine({ maxSize: 3, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 10_000 })
+  const { engine, factory, clock } = fakeEngine({ maxSize: 3, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 10_000, connectTimeoutMillis: 10_000 })
   const [a, b] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined)])
   engine.release(a!)
   engine.release(b!)
@@ -305,7 +305,7 @@ test('a validation unanswered for a second (a connection a NAT dropped while idl
 })
 
 test('a connection released while a validation covers the only waiter is handed to it at once', async () => {
-  const { engine, factory, clock } = fakeEngine({ maxSize: 2, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 10_000 })
+  const { engine, factory, clock } = fakeEngine({ maxSize: 2, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 10_000, connectTimeoutMillis: 10_000 })
   const [a, b] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined)])
   engine.release(a!)
   await clock.advance(6000)

@@ -223,6 +223,27 @@ test('close during a back-off (the server is down) refuses the waiters at once a
   assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
 })
 
+test('close during a back-off opens nothing for a waiter whose check of an idle connection hangs, also past its cover', async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ maxSize: 4, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 0, connectTimeoutMillis: 10_000 })
+  engine.release(await engine.acquire(undefined))
+  await clock.advance(6000)
+  // The idle connection's path went silent, and the server refuses new connections (a failover).
+  factory.validate = () => new Promise<boolean>(() => undefined)
+  factory.failures.push(...Array.from({ length: 10 }, (_, i) => new Error(`refused ${i + 1}`)))
+  const waiting = rejects(engine.acquire(undefined), PoolClosedError, 'ERR_POOL_CLOSED')
+  await clock.advance(999)
+  assert.is(factory.failures.length, 10, 'the check covers the waiter for a second')
+  await clock.advance(1)
+  const failed = factory.failures.length
+  assert.is(failed, 9, 'past the check`s cover, one attempt beside it, refused; a retry waits')
+  const closing = engine.close({ timeoutMillis: 100 })
+  await clock.advance(1000)
+  await waiting
+  await closing
+  assert.is(factory.failures.length, failed, 'no attempt after close()')
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+})
+
 test('close takes back what is still checked out after timeoutMillis; a late release is harmless', async () => {
   const { engine, clock, counts, events } = fakeEngine({ leakDetectionMillis: 5000 })
   const lease = await engine.acquire(undefined)

@@ -1,11 +1,12 @@
 import { inspect } from 'node:util'
 import { DisposedError, InvalidOptionError, OperationContext } from '@lifeguard/core'
 import { checkOption, contextRule, validateOptions, type OptionRule } from '@lifeguard/core/adapter'
-import { ChangeStream, MongoExpiredSessionError, MongoRuntimeError, MongoTransactionError, type MongoError } from 'mongodb'
-import type { AbstractCursor, ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
+import { MongoExpiredSessionError, MongoRuntimeError, MongoTransactionError, type MongoError } from 'mongodb'
+import type { ClientSession, ClientSessionOptions, Collection, CollectionOptions, Db, DbOptions, Document, Filter, FindCursor, FindOptions, TransactionOptions, WithId } from 'mongodb'
 import { settlesWithin } from './internal/deadline.js'
 import { currentContext, LeaseSlot, type Abortable, type Admit, type SignalSource } from './internal/gate.js'
-import { gated, refusalClose } from './internal/gated-proxy.js'
+import { gated } from './internal/gated-proxy.js'
+import { OpenCursors } from './internal/open-cursors.js'
 import { collectionNameRule, databaseNameRule } from './internal/names.js'
 import type { PoolAccess } from './internal/pool-access.js'
 import { poolAccess } from './internal/symbols.js'
@@ -28,19 +29,7 @@ export class MongoHandle implements AsyncDisposable {
   readonly #signal: SignalSource
   readonly #admit: Admit
   readonly #sessions = new Set<ClientSession>()
-  // Cursors and change streams handed out and not yet closed: a handler that reads one batch and returns
-  // leaves its server cursor (and the driver's implicit session) open until the server times it out, and a
-  // change stream whose client went away polls with getMore on a connection of its own for good.
-  readonly #cursors = new Set<AbstractCursor | ChangeStream>()
-  readonly #cursorOpened = (cursor: AbstractCursor | ChangeStream): void => {
-    if (cursor.closed || this.#cursors.has(cursor)) return
-    if (cursor instanceof ChangeStream) {
-      // A change stream passes on its cursor's 'close', also that of a cursor it replaces as it resumes: its
-      // entry goes once it is closed, when the next one is handed out (or at disposal).
-      for (const earlier of this.#cursors) if (earlier instanceof ChangeStream && earlier.closed) this.#cursors.delete(earlier)
-    } else cursor.once('close', () => this.#cursors.delete(cursor))
-    this.#cursors.add(cursor)
-  }
+  readonly #cursors = new OpenCursors()
   // The slots of transactions still running, each given back by its function. Disposal gives them back too:
   // it aborts the transaction, and `fn` may go on awaiting something else (a slow HTTP call) for as long as it likes.
   readonly #transactionSlots = new Set<() => void>()
@@ -76,7 +65,7 @@ export class MongoHandle implements AsyncDisposable {
   db(name?: string, options?: DbOptions): Db {
     this.#check('use a database')
     if (name !== undefined) checkOption('MongoHandle.db', 'name', name, databaseNameRule)
-    return gated(this.#access.client.db(name ?? this.#access.dbName, options), this.#admit, this.#access.gate.redact, this.#cursorOpened)
+    return gated(this.#access.client.db(name ?? this.#access.dbName, options), this.#admit, this.#access.gate.redact, this.#cursors.opened)
   }
 
   /**
@@ -236,7 +225,7 @@ export class MongoHandle implements AsyncDisposable {
   async #cleanUp(): Promise<void> {
     if (this.#cursors.size === 0 && this.#sessions.size === 0 && this.#transactionSlots.size === 0) return
     // Cursors first: one may run in a session of this handle.
-    const cleanUp = Promise.all([...this.#cursors].map(closeQuietly)).then(() => Promise.all([...this.#sessions].map(endQuietly)))
+    const cleanUp = this.#cursors.closeAll().then(() => Promise.all([...this.#sessions].map(endQuietly)))
     // Awaited, but only briefly: a reachable server has killed the cursors and aborted the transactions by then,
     // while an unreachable one would hold every disposal for the driver's server selection (30 s by default).
     await settlesWithin(cleanUp, CLEAN_UP_WAIT_MILLIS, this.#access.clock)
@@ -311,16 +300,6 @@ const CLEAN_UP_WAIT_MILLIS = 1000
 
 // Ending a session only returns it to the driver's session pool (aborting an open transaction first); a
 // failure there must not hide the operation's own outcome.
-async function closeQuietly(cursor: AbstractCursor | ChangeStream): Promise<void> {
-  const started = refusalClose(cursor)
-  if (started !== undefined) return started
-  try {
-    await cursor.close()
-  } catch {
-    // The cursor is already gone or the server unreachable: the server times it out.
-  }
-}
-
 async function endQuietly(session: ClientSession): Promise<void> {
   try {
     await session.endSession()

@@ -1,8 +1,9 @@
 import { DisposedError } from '@lifeguard/core'
 import { checkOption, type Checkout } from '@lifeguard/core/adapter'
 import type { Collection, CollectionOptions, Db, DbOptions, Document } from 'mongodb'
-import { LeaseSlot, type Admit } from './internal/gate.js'
+import { LeaseSlot, type Abortable, type Admit } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
+import { OpenCursors } from './internal/open-cursors.js'
 import { collectionNameRule, databaseNameRule } from './internal/names.js'
 import type { PoolAccess } from './internal/pool-access.js'
 
@@ -20,14 +21,21 @@ export class MongoLease implements AsyncDisposable {
   readonly #checkout: Checkout
   readonly #slot: LeaseSlot
   readonly #admit: Admit
+  // Closed at the release, as a handle's at its disposal.
+  readonly #cursors = new OpenCursors()
 
-  /** @internal use `pool.acquire()` */
-  constructor(pool: PoolAccess, checkout: Checkout) {
+  /**
+   * @internal use `pool.acquire()`
+   * @param owner - what the lease was acquired for (the caller's signal, or the operation current then): once it
+   *   aborts, the lease sends nothing more, as a transaction's slot does
+   */
+  constructor(pool: PoolAccess, checkout: Checkout, owner?: Abortable) {
     this.#pool = pool
     this.#checkout = checkout
     this.#slot = new LeaseSlot(pool.gate)
     this.#admit = (operation) => {
       if (this.#slot.released) return Promise.reject(this.#releasedError())
+      if (owner?.aborted === true) return Promise.reject(pool.gate.abortedError(owner, 'run a command on'))
       return this.#slot.run(operation)
     }
   }
@@ -46,7 +54,7 @@ export class MongoLease implements AsyncDisposable {
   db(name?: string, options?: DbOptions): Db {
     if (this.#slot.released) throw this.#releasedError()
     if (name !== undefined) checkOption('MongoLease.db', 'name', name, databaseNameRule)
-    return gated(this.#pool.client.db(name ?? this.#pool.dbName, options), this.#admit, this.#pool.gate.redact)
+    return gated(this.#pool.client.db(name ?? this.#pool.dbName, options), this.#admit, this.#pool.gate.redact, this.#cursors.opened)
   }
 
   /**
@@ -78,11 +86,15 @@ export class MongoLease implements AsyncDisposable {
 
   /**
    * Gives the slot back, once the operations still running in it have finished (new ones are refused at
-   * once). Idempotent.
+   * once), and closes the cursors and change streams it handed out that are still open (in the background:
+   * a `killCursors` to an unreachable server waits out server selection). Idempotent.
    */
   release(): void {
     if (this.#slot.released) return
-    this.#slot.release(() => this.#pool.gate.release(this.#checkout))
+    this.#slot.release(() => {
+      this.#pool.gate.release(this.#checkout)
+      void this.#cursors.closeAll()
+    })
   }
 
   /** Same as `release()`, for `await using`. */

@@ -206,8 +206,9 @@ export class MongoPool implements ManagedPool {
    */
   async acquire(options?: AcquireOptions): Promise<MongoLease> {
     if (options !== undefined) validateOptions('acquire', options, { signal: { type: 'signal', optional: true } })
-    const checkout = await this.#gate.admit(options?.signal ?? currentContext)
-    return new MongoLease(this.#access, checkout)
+    const owner = options?.signal ?? currentContext()
+    const checkout = await this.#gate.admit(owner)
+    return new MongoLease(this.#access, checkout, owner)
   }
 
   /**

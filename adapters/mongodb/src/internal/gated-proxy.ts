@@ -20,9 +20,19 @@ const closedByRefusal = new WeakMap<AbstractCursor, unknown>()
 // connection, and the driver would drop it (expired session): the server cursor left open for its timeout.
 const closingAfterRefusal = new WeakMap<object, Promise<void>>()
 
-/** The close a refused step started on `cursor`, if any (see `closingAfterRefusal`). */
-export function refusalClose(cursor: object): Promise<void> | undefined {
-  return closingAfterRefusal.get(cursor)
+/**
+ * Closes a cursor or change stream left open (ungated: clean-up never waits for a slot), or waits for the close
+ * a refused step started. Never rejects: a cursor already gone, or a server unreachable, leaves it to the
+ * server's timeout.
+ */
+export async function closeCursorQuietly(cursor: AbstractCursor | ChangeStream): Promise<void> {
+  const started = closingAfterRefusal.get(cursor)
+  if (started !== undefined) return started
+  try {
+    await cursor.close()
+  } catch {
+    // Already gone, or the server unreachable: the server times it out.
+  }
 }
 
 // A cursor that has fetched its first batch and is not exhausted: the server keeps it (and its session) open.
