@@ -89,10 +89,11 @@ export class WaiterDispatch<C> {
       const lease = idle.peek() as PooledConnection<C>
       // The warmest first: once it needs validation, so do the rest. A connection that needs none goes to the
       // oldest waiter even when a validation covers it (that one then serves the next, or goes idle).
-      const validating = usable(lease, this.#options, now) && needsValidation(lease, this.#options, now)
+      const sound = usable(lease, this.#options, now)
+      const validating = sound && needsValidation(lease, this.#options, now)
       if (validating && queue.length <= this.#validatingForWaiters) return
       idle.pop()
-      if (!usable(lease, this.#options, now)) connections.retire(lease, unusableReason(lease, this.#options))
+      if (!sound) connections.retire(lease, unusableReason(lease, this.#options))
       else if (validating) this.validateForWaiter(lease)
       else this.#host.grant(lease, queue.shift() as Waiter<C>, now)
     }
