@@ -1,7 +1,7 @@
 import { contextStorage } from './context-storage.js'
 import { ContextUnavailableError, DisposedError, hasErrorCode } from './errors.js'
 import { abortWatch, operationEnded, waitCounter, type AbortWatcher } from './operation-hooks.js'
-import { isPrintableId, isWellFormed, nameRule, optionRules, printableName, printableNameRule, scopeRule, type OperationContextOptions } from './operation-options.js'
+import { isPrintableId, isWellFormed, nameRule, optionRules, optionsBagRule, printableName, printableNameRule, scopeRule, type OperationContextOptions } from './operation-options.js'
 import { checkOption, rejectOption, validateOptions } from './options.js'
 import { disposedAtOnce, type ServiceScope } from './service-container.js'
 import { followSignal, unfollowSignal } from './signal-followers.js'
@@ -121,6 +121,7 @@ export class OperationContext {
     if (!isWellFormed(handler, operation, options)) {
       checkOption(where, 'handler', handler, printableNameRule)
       checkOption(where, 'operation', operation, printableNameRule)
+      checkOption(where, 'options', options, optionsBagRule)
       validateOptions(where, options, optionRules)
     }
     return OperationContext.#start(handler, operation, options.container, options.requestId, options.deadlineMillis, options.signal)

@@ -29,6 +29,18 @@ export const scopeRule: OptionRule = {
   check: (value) => typeof value === 'object' && value !== null && typeof (value as { resolve?: unknown }).resolve === 'function',
 }
 
+/**
+ * @internal The options argument is an options object, not the container or scope it should hold: a scope's
+ * `container` getter reads as that option, and the context would run in a new scope of the root container,
+ * the scope given never used nor disposed.
+ */
+export const optionsBagRule: OptionRule = {
+  type: 'custom',
+  expected: 'an options object ({ container })',
+  optional: true,
+  check: (value) => !isScopeLike(value),
+}
+
 /** @internal An operation name an adapter's name builder returned. */
 export const nameRule: OptionRule = { type: 'string', nonEmpty: true }
 
@@ -57,7 +69,7 @@ const ruleEntries = Object.entries(optionRules) as [string, OptionRule][]
 /** @internal The same rules as the full validation, checked without building errors: true when it would pass. */
 export function isWellFormed(handler: unknown, operation: unknown, options: OperationContextOptions | undefined): boolean {
   if (!isPrintableId(handler) || !isPrintableId(operation)) return false
-  if (typeof options !== 'object' || options === null) return false
+  if (typeof options !== 'object' || options === null || isScopeLike(options)) return false
   const bag = options as unknown as Record<string, unknown>
   for (const key in bag) if (!Object.hasOwn(optionRules, key)) return false
   for (const [key, rule] of ruleEntries) if (!satisfiesRule(bag[key], rule)) return false

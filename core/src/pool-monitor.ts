@@ -3,6 +3,7 @@ import { contextStorage } from './context-storage.js'
 import { OperationContext } from './operation-context.js'
 import { liveOperation } from './operation-hooks.js'
 import { poolNameRule, shownName, validateOptions, type OptionRules } from './options.js'
+import { redactText } from './redact.js'
 import { PoolEventHub, poolEventsRule, type DisconnectReason, type OperationOwner, type PoolErrorEvent, type PoolEventListeners, type PoolEventMap, type PoolEventName, type QueryEvent } from './pool-events.js'
 import type { PoolCounters, PoolMetrics } from './pool-contract.js'
 import { PoolStats, type LivePoolState } from './pool-stats.js'
@@ -34,7 +35,8 @@ const monitorRules: OptionRules<PoolMonitorOptions> = {
   events: poolEventsRule,
   leakDetectionMillis: { type: 'duration', optional: true },
   secrets: { type: 'custom', expected: 'an array of strings', check: (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'), optional: true },
-  windowSize: { type: 'integer', min: 1, optional: true },
+  // Three sample windows of this many doubles each: a typo's 1e8 would take 2.4 GB.
+  windowSize: { type: 'integer', min: 1, max: 1_000_000, optional: true },
   clock: clockRule,
 }
 
@@ -77,7 +79,8 @@ export class PoolMonitor {
   constructor(options: PoolMonitorOptions) {
     // A name that is a connection string is refused below; the message must not quote its password on the way.
     validateOptions(`the monitor of pool '${shownName(String(options?.name))}'`, options, monitorRules)
-    this.#target = options.target
+    // Told in every poolCreated event: an adapter's target must not carry a password there.
+    this.#target = redactText(options.target, options.secrets)
     this.#leakDetectionMillis = options.leakDetectionMillis ?? 0
     this.clock = options.clock ?? systemClock
     this.events = new PoolEventHub(options.name, options.kind, options.events, options.secrets ?? [])

@@ -119,6 +119,8 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * @throws {RegistryWarmupError} (an `AggregateError`) of each failed pool's error when any pool fails: its
    *   `PoolWarmupError`, or `PoolClosedError` for a pool closed meanwhile. With `timeoutMillis`, a pool that has
    *   not finished 5 s after it (a pool of one's own that ignores it) fails with a `PoolWarmupError` too.
+   *   Without it, each pool's own bound applies (the PostgreSQL and MongoDB pools': their connect or acquire
+   *   timeout, 10 s by default); a pool of one's own must bound its `warmup()` itself, or pass `timeoutMillis`.
    */
   async warmup(options?: WarmupOptions): Promise<RegistryWarmupReport> {
     // A bad call is the caller's mistake, not a failed warm-up: it must not reject `ready` for everyone.

@@ -67,7 +67,8 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   // second. Credentials longer than that are left to the exact secrets above.
   return result
     .replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]{0,256}):(?:[^\s/?#]{0,512}@|[^@\s]{0,512}@)/gi, '$1:***@')
-    .replace(/\b([a-z_]*pass(?:word|wd)|pwd)=(?:'[^']*'|[^\s&;'"]*)/gi, '$1=***')
+    // libpq takes spaces around `=`, and `\'` inside a quoted value.
+    .replace(/\b([a-z_]*pass(?:word|wd)|pwd)\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s&;'"]*)/gi, '$1=***')
 }
 
 /**
@@ -133,14 +134,17 @@ function redactIn(error: unknown, walk: Walk, depth: number): Error {
   const cause = error.cause === undefined ? undefined : redactIn(error.cause, walk, depth - 1)
   // Own fields too, and what they hold: a driver keeps the server's reply (`errorResponse.errmsg`) there.
   const fields = scrubbedFields(error, walk, depth, errorOwnKeys)
-  const same = message === error.message && cause === error.cause && fields.every(unchanged)
+  // The stack too: a library that appends its cause's stack (`Caused by: ...`) may quote what its message does not.
+  const stack = error.stack
+  const redactedStack = stack ? redactText(String(stack), walk.secrets) : stack
+  const same = message === error.message && cause === error.cause && redactedStack === stack && fields.every(unchanged)
   if (same && own.copy === undefined) return finish(own, error)
   // Same prototype, so `instanceof` and the class name survive.
   const copy = (own.copy ?? Object.create(Object.getPrototypeOf(error) as object)) as Error
   defineFields(copy, fields)
   Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true })
   if (cause !== undefined) Object.defineProperty(copy, 'cause', { value: cause, writable: true, configurable: true })
-  if (error.stack) Object.defineProperty(copy, 'stack', { value: redactText(String(error.stack), walk.secrets), writable: true, configurable: true })
+  if (redactedStack) Object.defineProperty(copy, 'stack', { value: redactedStack, writable: true, configurable: true })
   if (copy.name !== error.name) Object.defineProperty(copy, 'name', { value: error.name, writable: true, configurable: true })
   return finish(own, copy)
 }

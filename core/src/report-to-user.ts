@@ -1,3 +1,5 @@
+import { redactText } from './redact.js'
+
 /**
  * Calls a user's `onError` with `error`, never throwing: an `onError` that fails (a logger that is down), by
  * throwing or with a rejected promise (an async one), is reported as a process warning under `code`, naming
@@ -22,7 +24,7 @@ export function reportToUser(onError: (error: unknown) => unknown, error: unknow
 // What a warning can show of a thrown value, which may be anything: one without a string form is named by type.
 function messageOf(value: unknown): string {
   try {
-    return value instanceof Error ? String(value.message) : String(value)
+    return redactText(value instanceof Error ? String(value.message) : String(value))
   } catch {
     return `a value without a string form (${typeof value})`
   }

@@ -4,6 +4,7 @@ import { DisposedError, DisposeTimeoutError, RegistrationError } from './errors.
 import { checkOption, validateOptions, type OptionRule } from './options.js'
 import { badName, isPromiseLike, noop } from './service-helpers.js'
 import { openScopes, ServiceScope } from './service-scope.js'
+import { redactError } from './redact.js'
 import type { Registration, RegistrationOptions, ScopeServices, ServiceContainerOptions, ServiceFactory, Lifetime } from './service-types.js'
 
 export { disposedAtOnce, ServiceScope } from './service-scope.js'
@@ -23,7 +24,7 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
   /** @internal use `createServiceContainer()` */
   constructor(options: ServiceContainerOptions = {}) {
     super(undefined)
-    this.#onError = options.onError ?? ((error) => process.emitWarning(error instanceof Error ? error : new Error(String(error))))
+    this.#onError = options.onError ?? warnRedacted
     this.#disposeTimeoutMillis = options.disposeTimeoutMillis ?? 30_000
     this.#deadlines = this.#disposeTimeoutMillis === 0 ? undefined : new DisposeDeadlines(options.clock ?? systemClock, this.#disposeTimeoutMillis)
   }
@@ -82,7 +83,7 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
     try {
       this.#onError(error)
     } catch (hookError) {
-      process.emitWarning(hookError instanceof Error ? hookError : new Error(String(hookError)))
+      warnRedacted(hookError)
     }
   }
 
@@ -224,4 +225,9 @@ export const containerRule: OptionRule = {
   type: 'custom',
   expected: 'a ServiceContainer (from createServiceContainer())',
   check: (value: unknown) => typeof value === 'object' && value !== null && typeof (value as { createScope?: unknown }).createScope === 'function',
+}
+
+// A failure with no caller, as a process warning: a disposer's or factory's error may quote a connection string.
+function warnRedacted(error: unknown): void {
+  process.emitWarning(redactError(error))
 }

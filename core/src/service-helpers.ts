@@ -1,5 +1,6 @@
 import { hasErrorCode, RegistrationError, ResolutionError } from './errors.js'
 import { describeValue } from './options.js'
+import { redactText } from './redact.js'
 
 // Small helpers the container and its scopes share.
 
@@ -36,6 +37,7 @@ export function wrapFactoryError(error: unknown, path: readonly string[]): unkno
   // By code, not `instanceof`: a factory may resolve from a scope of another copy of this package.
   if (hasErrorCode(error, 'ERR_RESOLUTION') || hasErrorCode(error, 'ERR_DISPOSED')) return error
   const name = path[path.length - 1] ?? '?'
-  const reason = error instanceof Error ? error.message : String(error)
+  // (A factory's connect error may quote its connection string: this message goes to loggers and HTTP adapters.)
+  const reason = redactText(error instanceof Error ? error.message : String(error))
   return new ResolutionError('factory', path, `Could not resolve '${name}'. Its factory failed: ${reason}`, { cause: error })
 }

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { CONTEXT_SERVICE, DisposedError, InvalidOptionError, OperationContext, createServiceContainer } from '../src/index.js'
+import { CONTEXT_SERVICE, DisposedError, InvalidOptionError, OperationContext, createServiceContainer, runOperation } from '../src/index.js'
 import { throwsError } from '@lifeguard/test-kit'
 
 const options = suite('OperationContext.create options')
@@ -16,6 +16,32 @@ options('accepts every documented option', async () => {
   const explicitUndefined = OperationContext.create('orders-api', 'GET /orders', { container, signal: undefined, requestId: undefined, deadlineMillis: undefined })
   await context.dispose()
   await explicitUndefined.dispose()
+  await container.dispose()
+})
+
+options('a container or scope passed as the options themselves is refused naming `options`, not run in a new scope', async () => {
+  const container = createServiceContainer()
+  const scope = container.createScope()
+  for (const [given, where] of [
+    [scope, 'OperationContext.create'],
+    [container, 'OperationContext.create'],
+    [scope, 'runOperation'],
+  ] as const) {
+    // Before: a scope's `container` getter read as the option; the context ran in a new scope of the root, and
+    // the scope given was never used nor disposed.
+    const error: InvalidOptionError =
+      where === 'runOperation'
+        ? await runOperation('job', 'x', () => 'ran', given as never).then(
+            () => assert.unreachable('refused') as never,
+            (failure: unknown) => failure as InvalidOptionError,
+          )
+        : throwsError(() => OperationContext.create('job', 'x', given as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.instance(error, InvalidOptionError)
+    assert.is(error.option, 'options')
+    assert.match(error.message, `Invalid options for ${where}: expected \`options\` to be an options object ({ container })`)
+  }
+  assert.is(container.openScopes, 1, 'only the scope made here')
+  await scope.dispose()
   await container.dispose()
 })
 

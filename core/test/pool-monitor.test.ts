@@ -218,6 +218,18 @@ owner('names handler, operation and request id of the current operation', async 
   await container.dispose()
 })
 
+monitor("a target that carries a password is told without it in poolCreated; a window size past a million samples is refused", () => {
+  const created: PoolCreatedEvent[] = []
+  const pool = createMonitor({ target: 'postgres://app:s3cret-pw@db:5432/orders', events: { onPoolCreated: (e) => void created.push(e) } })
+  pool.poolCreated(1, 2)
+  // Before: told as the adapter gave it.
+  assert.is(created[0]?.target, 'postgres://app:***@db:5432/orders')
+  // Three windows of this many doubles: 1e8 took 2.4 GB without a word.
+  const huge = throwsError(() => createMonitor({ windowSize: 1e8 }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(huge.option, 'windowSize')
+  assert.match(huge.message, '1000000')
+})
+
 monitor('refuses a leak timer a Node.js timer cannot honour, and a bad listener map, when it is built', () => {
   // A timer above 2^31-1 ms fires after ~1 ms: every checkout would be reported as a leak.
   const tooLong = throwsError(() => createMonitor({ leakDetectionMillis: 2 ** 32 }), InvalidOptionError, 'ERR_INVALID_OPTION')

@@ -112,6 +112,14 @@ text('removes the value of a password parameter: in a query, and in the key=valu
   assert.is(redactText('passes=3 compass=north'), 'passes=3 compass=north')
 })
 
+text("removes a key=value password written with spaces around `=`, and one quoted with libpq's \\' inside", () => {
+  // Before: `password = ...` was left whole, and a quoted value was cut at its escaped quote, the rest shown.
+  assert.is(redactText(`host=db password = ${password} user=app`), 'host=db password=*** user=app')
+  assert.is(redactText(`host=db password=${password} user=app`), 'host=db password=*** user=app')
+  assert.is(redactText(`host=db password='it\\'s-${password}' user=app`), 'host=db password=*** user=app')
+  assert.not.match(redactText(`sslpassword ='${password}'`), password)
+})
+
 text('removes a password holding a raw @ or / completely', () => {
   const withAt = redactText(`postgres://app:p@ss@${password}@db:5432/orders failed`)
   assert.is(withAt, 'postgres://app:***@db:5432/orders failed')
@@ -148,6 +156,18 @@ error('returns a copy without the secret, keeping name, code and the stack', () 
   assert.ok(safe.stack)
   assert.not.match(safe.stack ?? '', password)
   assert.not.match(inspect(safe), password)
+})
+
+error('redacts a secret that only its stack quotes (a library that appended its cause there)', () => {
+  const original = new Error('connect failed')
+  original.stack = `Error: connect failed\n    at connect (db.js:1:1)\nCaused by: Error: could not reach postgres://app:${password}@db/orders`
+  const safe = redactError(original)
+  // Before: the message was clean, so the error came back as it was, its stack and password with it.
+  assert.is.not(safe, original)
+  assert.not.match(safe.stack ?? '', password)
+  assert.match(safe.stack ?? '', 'postgres://app:***@db/orders')
+  assert.is(safe.message, 'connect failed')
+  assert.match(original.stack, password, 'the original is left as it was')
 })
 
 error('redacts the whole cause chain', () => {

@@ -89,6 +89,18 @@ resolution('a scoped service may depend on singletons, scoped and transient serv
   assert.equal(container.createScope().resolve('repo'), ['pool', 'clock', 'uow'])
 })
 
+resolution("a factory's error that quotes a connection string: the ResolutionError's message leaves its password out (the cause is the factory's own)", () => {
+  const failure = new Error('could not reach postgres://app:s3cret-pw@db/orders')
+  const container = createServiceContainer().singleton('db', () => {
+    throw failure
+  })
+  const error = throwsError(() => container.createScope().resolve('db'), ResolutionError, 'ERR_RESOLUTION')
+  // Before: quoted as it was, into what HTTP adapters and loggers pass on.
+  assert.not.match(error.message, 's3cret-pw')
+  assert.match(error.message, "Its factory failed: could not reach postgres://app:***@db/orders")
+  assert.is(error.cause, failure)
+})
+
 resolution('a throwing factory is a ResolutionError with its error as the cause', () => {
   const failure = new Error('missing DATABASE_URL')
   const container = createServiceContainer()

@@ -5,7 +5,7 @@ import { isQueryText, isSubmittable, notAQuery, submittableRefused } from './int
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, endedByStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
-import { afterCancel, cancelOnClient, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
+import { afterCancel, cancelOnClient, closeIfUnanswered, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
 import { awaitingReady, readyAfterError } from './internal/server-ready.js'
 import { checkOption, contextRule, liveOperation, type PoolMonitor } from '@lifeguard/core/adapter'
@@ -189,8 +189,14 @@ export class PostgresHandle implements AsyncDisposable {
       }
     } catch (error) {
       tx[finishTransaction]()
-      // Aborted, the callback's own cleanup was refused: closed after its rollback (see `rollbackAndRelease`).
-      if (this.#take(client, tx)) await rollbackAndRelease(client, core.monitor, context?.aborted === true)
+      if (this.#take(client, tx)) {
+        // A statement of `fn` still running (`fn` threw without awaiting it) would hold the ROLLBACK, and its
+        // locks, until it ended: cancelled first, as at disposal.
+        const state = client[clientState]
+        if (!state.broken && !state.timedOut && mayBeRunning(client)) void cancelOnClient(client, true)
+        // Aborted, the callback's own cleanup was refused: closed after its rollback (see `rollbackAndRelease`).
+        await rollbackAndRelease(client, core.monitor, context?.aborted === true, context)
+      }
       throw error
     }
     if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
@@ -271,7 +277,8 @@ export class PostgresHandle implements AsyncDisposable {
           tx[finishTransaction]()
           // A running statement would hold the ROLLBACK (and its locks) until it ended: cancelled first.
           if (!committing && !client[clientState].broken && mayBeRunning(client)) void cancelOnClient(client, true)
-          return rollbackAndRelease(client, core.monitor, !committing)
+          // (A COMMIT under way is waited for as its operation's abort left it: the ROLLBACK queued behind it is not bounded.)
+          return rollbackAndRelease(client, core.monitor, !committing, committing ? undefined : 'ended')
         }
         // A client from connect() still held has no such guard: reused, its holder's late statements would
         // run in another operation's session. It is closed instead (see `takeBack`).
@@ -292,8 +299,10 @@ export class PostgresHandle implements AsyncDisposable {
  * (`finally { await tx.query('SELECT pg_advisory_unlock(...)') }`), and what a ROLLBACK leaves in the session
  * (session advisory locks, SQL `PREPARE`) would reach the next holder. The ROLLBACK is still sent: queued behind
  * a statement being cancelled, it waits for it with the cancel's resends and give-up, which a close now would cut.
+ *
+ * `bound`: the operation whose deadline bounds the ROLLBACK (see `boundRollback`), or `'ended'` when it is over.
  */
-async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, close = false): Promise<void> {
+async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, close = false, bound?: OperationContext | 'ended'): Promise<void> {
   const state = client[clientState]
   // A lost connection has nothing to roll back (the server already did): just close it. (A statement that
   // found it lost marked it broken: see `statementError`; so did the server refusing a statement with a row
@@ -304,17 +313,43 @@ async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, cl
   // and the server rolls back; `release()` reports why.
   if (state.timedOut) return client.release()
   let failure: Error | undefined
+  const unbound = boundRollback(client, bound)
   try {
     // Sent after whatever runs now (cancelled, when the operation aborted or ended: see `cancelOnClient`).
     await runStatement(monitor, client, 'ROLLBACK', undefined, (error) => error)
   } catch (error) {
     // The connection cannot be trusted with an unknown transaction state: close it.
     failure = releaseArgumentFor(error) ?? (error as Error)
+  } finally {
+    unbound()
   }
   // Cancel requests still under way are delivered first: one must never reach the next holder's statement.
   const argument = await afterCancel(client, failure)
   client.release(close ? argument || true : argument)
 }
+
+/**
+ * Bounds a ROLLBACK as an operation's abort bounds its COMMIT: once the operation has aborted or ended, a ROLLBACK
+ * still unanswered 2 s later closes its connection, and the server rolls back on its own. Without it, a server
+ * gone silent (a partition, a stalled proxy) held `transaction()` and its caller until TCP gave up. Not cancelled:
+ * a ROLLBACK is quick wherever the server answers. Returns the function that lifts the bound.
+ */
+function boundRollback(client: PooledClient, bound: OperationContext | 'ended' | undefined): () => void {
+  if (bound === undefined) return noBound
+  if (bound === 'ended' || bound.aborted || bound.disposed) return closeIfUnanswered(client)
+  let lift: (() => void) | undefined
+  const arm = (): void => {
+    lift ??= closeIfUnanswered(client)
+  }
+  const signal = bound.signal
+  signal.addEventListener('abort', arm, { once: true })
+  return () => {
+    signal.removeEventListener('abort', arm)
+    lift?.()
+  }
+}
+
+function noBound(): void {}
 
 /**
  * A handle on `pool` for one operation (or for a block: `await using db = createPostgresHandle(pool)`).

@@ -160,9 +160,11 @@ export class PostgresTransaction {
   #describeFailure(error: unknown, text: QueryText, commitText: boolean): unknown {
     const aborted = abortedStatementError(this.#client, this.#context, `run a query in the transaction on pool '${this.#pool}'`)
     if (aborted !== undefined) return aborted
-    // Cancelled because the operation ended under it (see `PostgresHandle#dispose`).
+    // Cancelled because the operation ended under it (see `PostgresHandle#dispose`), or the callback failed
+    // without waiting for it (see `PostgresHandle.transaction`).
     if (this.#finished && this.#client[clientState].cancel !== undefined) {
-      return new DisposedError(`Could not run a query in the transaction on pool '${this.#pool}'. Its operation ended while the query ran, so the query was cancelled and the transaction rolled back.`)
+      const ended = this.#context === undefined || this.#context.disposed ? 'Its operation ended' : 'Its callback failed'
+      return new DisposedError(`Could not run a query in the transaction on pool '${this.#pool}'. ${ended} while the query ran, so the query was cancelled and the transaction rolled back.`)
     }
     return statementError(this.#pool, this.#client, error, 'run a query in the transaction', commitText || this.#committedEarlier, this.#redact, text)
   }

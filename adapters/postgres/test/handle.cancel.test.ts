@@ -302,6 +302,82 @@ test("the callback's own COMMIT is treated as transaction()'s: not cancelled but
   }
 })
 
+test("transaction()'s ROLLBACK after the callback threw, its server gone silent, is given up 2 s after the operation aborted (not cancelled): the callback's error, the connection closed", async () => {
+  for (const abortedFirst of [false, true]) {
+    const { outcome, cancelRequests } = await abortIntoSilence(`rollback-${abortedFirst}`, (context, proxy) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query('SELECT 2')
+        // The ROLLBACK that follows goes into the silence: sent before the operation aborts, or after.
+        proxy.silence()
+        if (abortedFirst) context.abort(new Error('deadline'))
+        throw new Error('payment failed')
+      }),
+    )
+    // Before: pending until TCP gave up (the ROLLBACK was neither watched nor bounded).
+    assert.instance(outcome, Error, String(outcome))
+    assert.is((outcome as Error).message, 'payment failed')
+    assert.is(cancelRequests, 0, 'a ROLLBACK is not cancelled')
+  }
+})
+
+test('disposing an operation whose transaction waits on something else, its server gone silent: the ROLLBACK is given up 2 s later, the connection closed', async () => {
+  const { host, port } = pgConfig()
+  const proxy = await silentProxy({ host, port })
+  const clock = new ManualClock()
+  try {
+    const { pool, appName } = testPool('handle-cancel-silent-dispose', { host: proxy.host, port: proxy.port, maxSize: 1, clock })
+    const container = registerPostgres(createServiceContainer(), pool)
+    const context = OperationContext.create('api', 'silent-dispose', { container })
+    let waiting = false
+    let resume: () => void = () => undefined
+    const running = context.postgres
+      .transaction(async (tx) => {
+        await tx.query('SELECT 2')
+        proxy.silence()
+        waiting = true
+        await new Promise<void>((resolve) => (resume = resolve))
+      })
+      .then(() => 'committed', (error: unknown) => error)
+    await until('the callback waits', () => waiting)
+    const disposed = context.dispose().then(() => 'disposed')
+    await until('the ROLLBACK sent', () => proxy.swallowed() > 0)
+    await clock.advance(1_999)
+    assert.is(await outcomeNow(disposed), 'pending', 'a server that answers late is waited for')
+    await clock.advance(1)
+    // Before: the disposal waited on the ROLLBACK until TCP gave up.
+    const outcome = await Promise.race([disposed, new Promise((resolve) => setTimeout(() => resolve('pending'), 5_000).unref())])
+    assert.is(outcome, 'disposed')
+    assert.is(proxy.cancelRequests(), 0, 'a ROLLBACK is not cancelled')
+    resume()
+    assert.not.equal(await running, 'committed')
+    await until('the connection closed', () => pool.totalCount === 0)
+    await pool.close()
+    await proxy.close()
+    await waitForConnectionCount(appName, 0)
+  } finally {
+    await proxy.close()
+  }
+})
+
+test("a callback that throws with a statement of its own still running: the statement is cancelled before the ROLLBACK, which does not wait it out", async ({ pool, appName, container, baseline }) => {
+  const context = OperationContext.create('api', 'tx-throws-running', { container })
+  let statement: Promise<unknown> | undefined
+  const running = context.postgres.transaction(async (tx) => {
+    statement = tx.query('SELECT pg_sleep(30) /* tx-throws-running */').then(() => 'ran to its end', (error: unknown) => error)
+    await untilRunning(appName, 'tx-throws-running')
+    throw new Error('validation failed')
+  })
+  const error = await running.then(() => undefined, (failure: unknown) => failure)
+  assert.is((error as Error | undefined)?.message, 'validation failed')
+  // Before: the ROLLBACK queued behind the 30 s statement, and the statement ran to its end.
+  const ended = await statement
+  assert.instance(ended, DisposedError, String(ended))
+  assert.match((ended as Error).message, 'Its callback failed while the query ran, so the query was cancelled and the transaction rolled back.')
+  await untilStopped(appName, 'tx-throws-running')
+  await context.dispose()
+  await backToBaseline(pool, appName, baseline)
+})
+
 test("a text of the callback whose COMMIT follows a slow statement is cancelled when its operation aborts during that statement: nothing commits", async ({ pool, appName, container, baseline }) => {
   const context = OperationContext.create('api', 'tx-abort-before-commit', { container })
   const reason = new Error('client gone')

@@ -179,6 +179,26 @@ test('a checked-out client given back with the error pg raised has its statement
   await pool.close()
 })
 
+test('a checked-out client given back plainly (no error) after pg raised query_timeout: its statement is cancelled and its connection closed, not held until the statement ends', async () => {
+  const clock = new ManualClock()
+  const { pool, appName } = testPool('query-timeout-plain-release', { maxSize: 1, clock, pg: { query_timeout: 150 } })
+  const baseline = await serverConnectionCount(appName)
+  const client = await pool.connect()
+  const error = await rejects(client.query('SELECT pg_sleep(30) /* qt-plain */'), Error)
+  assert.is(error.message, 'Query read timeout')
+  // pg's documented pattern: `finally { client.release() }`, the error not passed on.
+  client.release()
+  // Released with its statement still running: held until the statement ends or the client's query_timeout has
+  // passed since the release (pg failed it by then).
+  assert.is(pool.activeCount, 1, 'held while its statement may still end')
+  await clock.advance(150)
+  // Before: held until the server ended the statement (30 s here; a lock wait, never), and never cancelled.
+  await untilStopped(appName, 'qt-plain')
+  await until('the connection closed', () => pool.totalCount === 0)
+  await waitForConnectionCount(appName, baseline)
+  await pool.close()
+})
+
 test('a server gone silent: the timed-out connection is given up at once, and closed within the end grace', async () => {
   const { host, port } = pgConfig()
   const proxy = await silentProxy({ host, port })

@@ -39,13 +39,18 @@ export function echoHeaderOnWrite(nodeResponse: ServerResponse | Http2ServerResp
   response.writeHead = function echoingWriteHead(this: HeaderWritingResponse, statusCode: number, reason?: unknown, headers?: unknown) {
     // writeHead(status, headers) as well as writeHead(status, reason, headers), where Node takes a reason that
     // is not a string (`undefined`, `null`) for headers only when no headers follow it.
-    if (typeof reason !== 'string') {
+    const withReason = typeof reason === 'string'
+    if (!withReason) {
       headers ??= reason
       reason = undefined
     }
     writing?.()
     if (!this.headersSent && !this.hasHeader(name)) headers = withHeader(this, headers, name, value)
-    return writeHead.call(this, statusCode, reason, headers)
+    // Passed on in the caller's form: a wrapper installed before this one may read the headers by position
+    // (on-headers, under morgan, compression and response-time, takes the second argument when it is not a
+    // string, and dropped every header of `writeHead(status, undefined, headers)`).
+    if (withReason) return writeHead.call(this, statusCode, reason, headers)
+    return headers === undefined ? writeHead.call(this, statusCode) : writeHead.call(this, statusCode, headers)
   } as HeaderWritingResponse['writeHead']
 }
 

@@ -60,6 +60,8 @@ export function whileQueued(request: IncomingMessage, response: ServerResponse, 
 function watchQueued(request: IncomingMessage, response: ServerResponse, responseSocket: Socket | null | undefined, dropped: () => void): void {
   // HTTP/2's compatibility response always has its stream's socket: nothing waits in line there.
   if (responseSocket !== null) return
+  // Sent in full already (watched from its own 'finish', which took the socket from it): its 'close' is a tick away.
+  if (response.writableFinished) return
   const socket = request.socket as QueuedSocket
   // Closed before the adapter ran (see `onResponseClose`): its 'close' is gone too.
   if (socket.destroyed) return queueMicrotask(dropped)

@@ -3,6 +3,7 @@ import { connect, createServer as createHttp2Server, type IncomingHttpHeaders } 
 import type { AddressInfo } from 'node:net'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import onHeaders from 'on-headers'
 import { echoHeaderOnWrite } from '../../src/http.js'
 
 const test = suite('echoHeaderOnWrite: a header added as the response is written')
@@ -16,8 +17,9 @@ interface Seen {
 }
 
 /** Serves one request with `respond` after the echo is armed, and returns the response as the client saw it. */
-async function served(respond: (res: ServerResponse) => void): Promise<Seen> {
+async function served(respond: (res: ServerResponse) => void, before?: (res: ServerResponse) => void): Promise<Seen> {
   const server = createServer((_req: IncomingMessage, res: ServerResponse) => {
+    before?.(res)
     echoHeaderOnWrite(res, 'x-request-id', 'req-1')
     respond(res)
   })
@@ -121,6 +123,31 @@ test('writeHead(status, headers) as [name, value] pairs: answered as Node answer
     res.end()
   })
   assert.equal(values(own, 'x-request-id'), ['paired'])
+})
+
+test('a writeHead wrapper installed before it (on-headers, under morgan, compression, response-time) finds the headers where the caller put them', async () => {
+  const writes: [string, (res: ServerResponse) => void][] = [
+    ['object', (res) => res.writeHead(200, { 'Content-Type': 'text/event-stream', 'X-A': '1' })],
+    ['flat list', (res) => res.writeHead(200, ['Content-Type', 'text/event-stream', 'X-A', '1'])],
+    ['reason', (res) => res.writeHead(200, 'Fine', { 'Content-Type': 'text/event-stream', 'X-A': '1' })],
+    ['none', (res) => res.writeHead(200)],
+  ]
+  for (const [form, write] of writes) {
+    let heard = 0
+    const seen = await served(
+      (res) => {
+        write(res)
+        res.end('data')
+      },
+      (res) => onHeaders(res, () => void heard++),
+    )
+    assert.is(heard, 1, form)
+    // Before: passed on as writeHead(200, undefined, headers), where on-headers read none and sent none.
+    assert.equal(values(seen, 'x-request-id'), ['req-1'], form)
+    if (form === 'none') continue
+    assert.equal(values(seen, 'content-type'), ['text/event-stream'], form)
+    assert.equal(values(seen, 'x-a'), ['1'], form)
+  }
 })
 
 test("the caller's header list is left as it was given", async () => {

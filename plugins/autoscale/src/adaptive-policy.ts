@@ -51,7 +51,7 @@ const warmingMillis = 400
  *   One whose connections carried their full share below a knee the own step found refutes that knee
  *   (the own step's small growth magnifies noise more): half a probe follows at once.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
- *   heavier) starts steps down, each followed by another only if the connections it took away did
+ *   heavier, unless this process's event-loop delay makes up half the rise: the machine is slow) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the
  *   descent (small losses must not add up step by step); a step down that cost the removed connections
  *   nearly their full share (0.85 of it, and at least `leapEfficiency`) goes back and on to the target, as

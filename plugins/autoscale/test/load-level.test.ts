@@ -110,4 +110,26 @@ level('windows that carry the cost of new connections are no reference: heavier 
   assert.is(read(fresh, at56(6.5, 4)), 'heavier')
 })
 
+level('a use time that rose with this process\'s event-loop delay making up half the rise is a slow machine, not heavier queries', () => {
+  // 5.4 ms to 21.5 ms, 11.5 ms of it the loop's delay (measured on a machine at load average 11 to 15).
+  const at95 = (useMillis: number, loopDelayMillis: number, count: number) =>
+    Array.from({ length: count }, () => window(95, (1000 * 95) / useMillis, { loopDelayMillis }))
+  const slow = new LoadLevel()
+  slow.resize(95)
+  let shift: ReturnType<LoadLevel['shift']>
+  for (const w of [...at95(5.4, 0.5, 4), ...at95(21.5, 11.5, 8)]) {
+    slow.add(w)
+    shift ??= slow.shift(95)
+  }
+  assert.is(shift, undefined)
+  // The same rise with the loop's delay a third of it: the queries got heavier.
+  const heavier = new LoadLevel()
+  heavier.resize(95)
+  for (const w of [...at95(5.4, 0.5, 4), ...at95(21.5, 5.5, 4)]) {
+    heavier.add(w)
+    shift ??= heavier.shift(95)
+  }
+  assert.is(shift?.direction, 'heavier')
+})
+
 level.run()

@@ -152,12 +152,24 @@ export function giveUpUnanswered(client: PooledClient): void {
 // As long as a cancel request itself is given: a server that answers takes a few milliseconds.
 const unansweredCancelMillis = cancelTimeoutMillis
 
+/**
+ * Closes `client`'s connection if the statement it runs now is still unanswered `unansweredCancelMillis` from
+ * now, unless the returned function is called first: for a statement that is not cancelled but must not be
+ * waited for without end (a `ROLLBACK` after its operation aborted or ended). A timer of its own, not the
+ * statement's `giveUp`, which the end of a statement queued before it would clear.
+ */
+export function closeIfUnanswered(client: PooledClient): () => void {
+  const state = client[clientState]
+  const timer = state.clock.setTimeout(() => abandonStatement(client), unansweredCancelMillis, true)
+  return () => state.clock.clearTimeout(timer)
+}
+
 // TCP keepalive does not see a server that is gone behind something still acknowledging (a stalled proxy, a
 // partition at a middlebox): without this, the statement would wait for good.
 function abandonStatement(client: PooledClient): void {
   const state = client[clientState]
   if (state.broken) return
-  const error = new LifeguardError('ERR_STATEMENT_UNANSWERED', `The server did not answer a statement within ${unansweredCancelMillis} ms of its operation's abort (a statement is cancelled then, a COMMIT only watched), so its connection was closed.`)
+  const error = new LifeguardError('ERR_STATEMENT_UNANSWERED', `The server did not answer a statement within ${unansweredCancelMillis} ms of its operation's abort (a statement is cancelled then, a COMMIT or ROLLBACK only watched), so its connection was closed.`)
   state.failure ??= error
   state.broken = true
   ;(client as unknown as BackendKey).connection?.stream?.destroy?.(error)

@@ -6,7 +6,7 @@ import type { QueryText, QueryValues } from '../query-types.js'
 import { StatementCancels } from './statement-cancels.js'
 import { clientFactory, type ClientHooks } from './client-factory.js'
 import { describeConnectFailure } from './connect-failure.js'
-import { hasStatements, notQueryable, whenDrained } from './end-client.js'
+import { endGraceMillis, hasStatements, notQueryable, whenDrained } from './end-client.js'
 import { connectionTarget, rememberingPasswords } from './connection-target.js'
 import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
@@ -37,6 +37,12 @@ function statementsToWaitFor(client: PooledClient): boolean {
   if (!hasStatements(client) && (client as unknown as { readyForQuery?: boolean }).readyForQuery !== false) return false
   const state = client[clientState]
   return !state.broken && !state.timedOut && !notQueryable(client) && !cursorOrStreamPending(client)
+}
+
+// The client's own query_timeout (ms), when set.
+function clientReadTimeout(client: PooledClient): number | undefined {
+  const value = (client as { connectionParameters?: { query_timeout?: unknown } }).connectionParameters?.query_timeout
+  return typeof value === 'number' && value > 0 ? value : undefined
 }
 
 // A cursor or stream (pg-cursor, pg-query-stream, pg-copy-streams) running or queued on the client: it never
@@ -201,23 +207,39 @@ export class PgPoolCore {
     const checkout = lease.checkout
     lease.checkout = undefined
     if (checkout !== undefined) this.monitor.released(checkout)
+    // Statements sent before the release that still run once the client's query_timeout has passed since it were
+    // failed by pg, their holder released without that error (`finally { client.release() }`): the server still runs
+    // them, and nothing else would stop them (a lock wait, forever). (A statement's own, shorter query_timeout is not
+    // known here: the client's bounds it.)
+    const releasedAt = state.clock.now()
+    const readTimeoutMillis = clientReadTimeout(client)
+    const graceMillis = (): number =>
+      readTimeoutMillis === undefined ? endGraceMillis : Math.max(1, Math.min(endGraceMillis, releasedAt + readTimeoutMillis - state.clock.now()))
     const wait = (): void =>
-      whenDrained(client, state.clock, (drained) => {
-        // Unless a close whose timeout ran out took it back meanwhile.
-        if (lease.state !== 'busy') return
-        let argument: ReleaseArgument
-        if (!drained && statementsToWaitFor(client)) {
-          // Still running after the grace: given back now, it would be judged on the status before it.
-          if (hasStatements(client)) return wait()
-          // Nothing runs or waits on it, and the server has not said it is ready after a failed statement: after
-          // one with a row limit (`rows`), pg sends no Sync, so it never will. Waiting again would hold it for good.
-          // (Such a connection is ended as the error comes, see `watchRowLimitFailure`: this is for a pg whose
-          // fields that watch cannot read.)
-          argument = new Error(neverReady)
-        }
-        state.releasePending = false
-        this.#giveBack(client, argument)
-      })
+      whenDrained(
+        client,
+        state.clock,
+        (drained) => {
+          // Unless a close whose timeout ran out took it back meanwhile.
+          if (lease.state !== 'busy') return
+          let argument: ReleaseArgument
+          if (!drained && statementsToWaitFor(client)) {
+            // Still running after the grace: given back now, it would be judged on the status before it.
+            const pastReadTimeout = readTimeoutMillis !== undefined && state.clock.now() - releasedAt >= readTimeoutMillis
+            if (hasStatements(client) && !pastReadTimeout) return wait()
+            // Closed and cancelled on the server, as after `release(error)` with pg's error (see `#giveBack`).
+            if (hasStatements(client)) state.timedOut = true
+            // Nothing runs or waits on it, and the server has not said it is ready after a failed statement: after
+            // one with a row limit (`rows`), pg sends no Sync, so it never will. Waiting again would hold it for good.
+            // (Such a connection is ended as the error comes, see `watchRowLimitFailure`: this is for a pg whose
+            // fields that watch cannot read.)
+            else argument = new Error(neverReady)
+          }
+          state.releasePending = false
+          this.#giveBack(client, argument)
+        },
+        graceMillis(),
+      )
     wait()
   }
 

@@ -12,6 +12,13 @@ const lighterRatio = 1.5
 const lighterEach = 1.25
 // Windows on each side of that comparison.
 const shiftWindows = 4
+// A use time that rose with this process's event-loop delay making up this share of the rise or more is the
+// machine running slow, not heavier queries: replies wait to be read, and the database's backends wait for
+// a core as well. Measured on 2 cores under a load average of 11 to 15: use time 5.4 -> 21.5 ms, 11.5 ms of
+// it the loop's delay, read as queries 4 times heavier and sent a wait-bound pool from 95 down to 60. Queries
+// that really got heavier raise the use time far more than the loop's delay (wait-bound to CPU-bound at 95
+// connections: about 10 ms to 100 ms), since this process then has less work, not more.
+const machineShare = 0.5
 
 /** A change of load read at one size, with the use times it compared (a decision's details carry them). */
 export interface LoadShift {
@@ -29,7 +36,8 @@ export interface LoadShift {
 /**
  * The windows measured at the pool's current size, and whether the load changed under it: the use time
  * compared with the first full windows at this size (the use time as measured: the event-loop delay is
- * too coarse a measure to subtract from single windows). A new size starts afresh.
+ * too coarse a measure to subtract from single windows). A rise that is half this process's own delay
+ * or more is the machine running slow, not heavier queries. A new size starts afresh.
  */
 export class LoadLevel {
   #size: number | undefined
@@ -163,9 +171,19 @@ export class LoadLevel {
     const useBefore = this.#useBefore
     const shifted =
       direction === 'heavier'
-        ? useRatio >= heavierRatio && Math.min(...each) >= heavierEach && (useBefore === undefined || measured.meanUseMillis >= heavierRatio * useBefore)
+        ? useRatio >= heavierRatio &&
+          Math.min(...each) >= heavierEach &&
+          (useBefore === undefined || measured.meanUseMillis >= heavierRatio * useBefore) &&
+          !slowMachine(measured, anchor)
         : useRatio <= 1 / lighterRatio && Math.max(...each) <= 1 / lighterEach && (useBefore === undefined || measured.meanUseMillis * lighterRatio <= useBefore)
     if (!shifted) return undefined
     return { direction, useRatio, fromUseMillis: anchor.meanUseMillis, fromCheckoutsPerSecond: anchor.checkoutsPerSecond, loopDelayMillis: measured.meanLoopDelayMillis }
   }
+}
+
+// Whether this process's event-loop delay rose by `machineShare` of the use time's rise or more (see there).
+function slowMachine(measured: Aggregate, anchor: Aggregate): boolean {
+  const useRise = measured.meanUseMillis - anchor.meanUseMillis
+  const loopRise = measured.meanLoopDelayMillis - anchor.meanLoopDelayMillis
+  return useRise > 0 && loopRise >= machineShare * useRise
 }
