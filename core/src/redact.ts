@@ -134,7 +134,9 @@ function redactIn(error: unknown, walk: Walk, depth: number): Error {
   const cause = error.cause === undefined ? undefined : redactIn(error.cause, walk, depth - 1)
   // Own fields too, and what they hold: a driver keeps the server's reply (`errorResponse.errmsg`) there.
   const fields = scrubbedFields(error, walk, depth, errorOwnKeys)
-  // The stack too: a library that appends its cause's stack (`Caused by: ...`) may quote what its message does not.
+  // The stack too: one a library wrote (it appended its cause's: `err.stack += '\nCaused by: ...'`) may quote what
+  // the message does not. Read for every error reported (V8 formats it then), which nothing tells apart from its
+  // own: Node 20 shows every stack as a plain value, Node 24 every one as an accessor, assigned or not.
   const stack = error.stack
   const redactedStack = stack ? redactText(String(stack), walk.secrets) : stack
   const same = message === error.message && cause === error.cause && redactedStack === stack && fields.every(unchanged)

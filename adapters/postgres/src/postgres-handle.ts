@@ -7,8 +7,9 @@ import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, endedByStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
 import { afterCancel, cancelOnClient, closeIfUnanswered, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
+import { runsCommit } from './internal/statement-cancels.js'
 import { awaitingReady, readyAfterError } from './internal/server-ready.js'
-import { checkOption, contextRule, liveOperation, type PoolMonitor } from '@lifeguard/core/adapter'
+import { checkOption, contextRule, liveOperation, watchAbort, type PoolMonitor } from '@lifeguard/core/adapter'
 import { abortedStatementError, releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
 import type { QueryText, QueryValues } from './query-types.js'
 import { finishTransaction, poolCore } from './internal/symbols.js'
@@ -188,12 +189,13 @@ export class PostgresHandle implements AsyncDisposable {
         throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
       }
     } catch (error) {
-      tx[finishTransaction]()
+      tx[finishTransaction]('callback-failed')
       if (this.#take(client, tx)) {
         // A statement of `fn` still running (`fn` threw without awaiting it) would hold the ROLLBACK, and its
         // locks, until it ended: cancelled first, as at disposal.
+        // (Not a COMMIT of `fn`'s: one is never cut short.)
         const state = client[clientState]
-        if (!state.broken && !state.timedOut && mayBeRunning(client)) void cancelOnClient(client, true)
+        if (!state.broken && !state.timedOut && mayBeRunning(client) && !runsCommit(client)) void cancelOnClient(client, true)
         // Aborted, the callback's own cleanup was refused: closed after its rollback (see `rollbackAndRelease`).
         await rollbackAndRelease(client, core.monitor, context?.aborted === true, context)
       }
@@ -338,13 +340,14 @@ function boundRollback(client: PooledClient, bound: OperationContext | 'ended' |
   if (bound === undefined) return noBound
   if (bound === 'ended' || bound.aborted || bound.disposed) return closeIfUnanswered(client)
   let lift: (() => void) | undefined
-  const arm = (): void => {
-    lift ??= closeIfUnanswered(client)
-  }
-  const signal = bound.signal
-  signal.addEventListener('abort', arm, { once: true })
+  let over = false
+  // The operation's own abort watch, not its signal: a signal made here would cost every such operation an
+  // AbortController. The watcher stays with the operation; once the ROLLBACK is answered it does nothing.
+  watchAbort(bound, () => {
+    if (!over) lift ??= closeIfUnanswered(client)
+  })
   return () => {
-    signal.removeEventListener('abort', arm)
+    over = true
     lift?.()
   }
 }

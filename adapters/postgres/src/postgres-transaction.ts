@@ -40,6 +40,8 @@ export class PostgresTransaction {
   readonly #cancels: StatementCancels
   readonly #context: OperationContext | undefined
   #finished = false
+  // Finished because its callback failed (or its COMMIT did), not because its operation ended.
+  #callbackFailed = false
   // True once a statement of the callback ended the transaction, as one of the fields below says: what follows
   // would run outside it (each statement committed on its own) or in a transaction chained to it.
   #ended = false
@@ -163,15 +165,16 @@ export class PostgresTransaction {
     // Cancelled because the operation ended under it (see `PostgresHandle#dispose`), or the callback failed
     // without waiting for it (see `PostgresHandle.transaction`).
     if (this.#finished && this.#client[clientState].cancel !== undefined) {
-      const ended = this.#context === undefined || this.#context.disposed ? 'Its operation ended' : 'Its callback failed'
+      const ended = this.#callbackFailed ? 'Its callback failed' : 'Its operation ended'
       return new DisposedError(`Could not run a query in the transaction on pool '${this.#pool}'. ${ended} while the query ran, so the query was cancelled and the transaction rolled back.`)
     }
     return statementError(this.#pool, this.#client, error, 'run a query in the transaction', commitText || this.#committedEarlier, this.#redact, text)
   }
 
   /** @internal */
-  [finishTransaction](): void {
+  [finishTransaction](why?: 'callback-failed'): void {
     this.#finished = true
+    if (why === 'callback-failed') this.#callbackFailed = true
   }
 
   /**

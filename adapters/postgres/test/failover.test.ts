@@ -130,34 +130,6 @@ test('a read-only transaction the caller asked for keeps its own error and evict
   await closeAndCheck(pool, appName, primary, standby)
 })
 
-test("a read-only transaction the caller began itself (in its text, or by SET TRANSACTION) on a writable primary keeps its own error and evicts nothing", async ({ primary, standby }) => {
-  const errors: string[] = []
-  const disconnects: DisconnectEvent[] = []
-  const { pool, appName } = bothHosts(primary, standby, 'read-write', { maxSize: 2, events: { onError: (e) => void errors.push(e.error.message), onDisconnect: (e) => void disconnects.push(e) } })
-  await pool.warmup({ connections: 2 })
-  const handle = createPostgresHandle(pool)
-  const refusals = [
-    await pool.query(`BEGIN READ ONLY; INSERT INTO ${table} (writer) VALUES (-4); COMMIT`).then(() => undefined, (reason: unknown) => reason),
-    await handle
-      .transaction(async (tx) => {
-        await tx.query('SET TRANSACTION READ ONLY')
-        await tx.query(`INSERT INTO ${table} (writer) VALUES (-5)`)
-      })
-      .then(() => undefined, (reason: unknown) => reason),
-  ]
-  // Before: each read as the server refusing writes (PostgresReadOnlyError, "no longer the primary"), and every
-  // connection to the primary was evicted with a pool error.
-  assert.instance(refusals[0], pg.DatabaseError)
-  assert.is((refusals[0] as { code?: string }).code, '25006')
-  assert.is((refusals[1] as { code?: string }).code, '25006', String(refusals[1]))
-  // (The single query left its transaction open, aborted: that connection is closed, as any would be.)
-  assert.equal(errors.filter((message) => message.includes('read-only')), [], 'no read-only server reported')
-  assert.equal(disconnects.filter((e) => e.reason === 'evicted'), [], 'nothing evicted')
-  assert.is(pool.idleCount, 1, 'the other connection stayed')
-  await handle.dispose()
-  await closeAndCheck(pool, appName, primary, standby)
-})
-
 test('failover under load: the old primary stops, the standby is promoted, writes find the new primary; reads use the standby until then', async ({ primary, standby }) => {
   const writable = bothHosts(primary, standby, 'read-write', { maxSize: 6, acquireTimeoutMillis: 5000, connectTimeoutMillis: 1000 })
   const readable = bothHosts(primary, standby, 'prefer-standby', { maxSize: 3, acquireTimeoutMillis: 5000, connectTimeoutMillis: 1000 })

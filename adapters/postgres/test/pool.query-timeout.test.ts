@@ -199,6 +199,23 @@ test('a checked-out client given back plainly (no error) after pg raised query_t
   await pool.close()
 })
 
+test("a statement given its own, longer query_timeout and left running by a plain release() runs to its end, its connection kept", async () => {
+  const clock = new ManualClock()
+  const { pool, appName } = testPool('query-timeout-own-longer', { maxSize: 1, clock, pg: { query_timeout: 150 } })
+  const client = await pool.connect()
+  const running = client.query({ text: 'SELECT pg_sleep(0.5) AS slept /* qt-own-longer */', query_timeout: 60_000 } as pg.QueryConfig)
+  await untilRunning(appName, 'qt-own-longer')
+  client.release()
+  // Past the client's own query_timeout since the release, and past an end grace: pg has not given up on it.
+  await clock.advance(150)
+  await clock.advance(2_000)
+  const { rows } = await running
+  assert.equal(rows, [{ slept: '' }])
+  await until('the client back in the pool', () => pool.activeCount === 0)
+  assert.equal([pool.totalCount, pool.idleCount], [1, 1], 'kept')
+  await closeAndCheck(pool, appName)
+})
+
 test('a server gone silent: the timed-out connection is given up at once, and closed within the end grace', async () => {
   const { host, port } = pgConfig()
   const proxy = await silentProxy({ host, port })

@@ -5,7 +5,6 @@ import pg from 'pg'
 import type { TargetSessionAttrs } from '../options.js'
 import { isPermanentConnectError } from './connect-failure.js'
 import { HostOrder } from './host-order.js'
-import { watchReportedMode } from './read-only-server.js'
 import { endClient } from './end-client.js'
 import { describeRole, readSessionRole, roleMatches } from './session-target.js'
 import type { PgPoolSettings } from './settings.js'
@@ -148,7 +147,6 @@ export async function openClient(Client: PgPoolSettings['Client'], config: pg.Cl
   }
   client.on('error', onError)
   client.on('end', onEnd)
-  watchReportedMode(client)
   await abortable(signal, client, () => client.connect())
   return {
     client,

@@ -45,6 +45,15 @@ function clientReadTimeout(client: PooledClient): number | undefined {
   return typeof value === 'number' && value > 0 ? value : undefined
 }
 
+// pg's statement running on the client was given up at its query_timeout: pg has swapped its callback for one
+// that takes no argument ("do nothing if query completes"), where the one it wraps a statement in takes two.
+// Read only for a client with its own query_timeout, on which pg wraps every statement: without one, a caller's
+// own callback may take no argument. A pg that does this otherwise reads as not given up (the client waits).
+function givenUpByPg(client: PooledClient): boolean {
+  const active = (client as unknown as { _activeQuery?: { callback?: unknown } | null })._activeQuery
+  return typeof active?.callback === 'function' && active.callback.length === 0
+}
+
 // A cursor or stream (pg-cursor, pg-query-stream, pg-copy-streams) running or queued on the client: it never
 // ends by itself once its reader is gone. pg's own Query, from the client's own pg (`Client.Query`), does: a
 // statement left running when the client is given back runs to its end before the client goes back.
@@ -207,10 +216,11 @@ export class PgPoolCore {
     const checkout = lease.checkout
     lease.checkout = undefined
     if (checkout !== undefined) this.monitor.released(checkout)
-    // Statements sent before the release that still run once the client's query_timeout has passed since it were
-    // failed by pg, their holder released without that error (`finally { client.release() }`): the server still runs
-    // them, and nothing else would stop them (a lock wait, forever). (A statement's own, shorter query_timeout is not
-    // known here: the client's bounds it.)
+    // A statement pg gave up on at query_timeout, its holder released without that error (`finally {
+    // client.release() }`): the server still runs it, and nothing else would stop it (a lock wait, forever). With
+    // the client's query_timeout set, pg wraps every statement's callback and, giving up, swaps in one that takes
+    // no argument: that tells it, whatever timeout the statement had (a statement's own may be longer). The first
+    // look comes when the client's timeout has passed since the release, then one every end grace.
     const releasedAt = state.clock.now()
     const readTimeoutMillis = clientReadTimeout(client)
     const graceMillis = (): number =>
@@ -225,8 +235,8 @@ export class PgPoolCore {
           let argument: ReleaseArgument
           if (!drained && statementsToWaitFor(client)) {
             // Still running after the grace: given back now, it would be judged on the status before it.
-            const pastReadTimeout = readTimeoutMillis !== undefined && state.clock.now() - releasedAt >= readTimeoutMillis
-            if (hasStatements(client) && !pastReadTimeout) return wait()
+            const givenUp = readTimeoutMillis !== undefined && givenUpByPg(client)
+            if (hasStatements(client) && !givenUp) return wait()
             // Closed and cancelled on the server, as after `release(error)` with pg's error (see `#giveBack`).
             if (hasStatements(client)) state.timedOut = true
             // Nothing runs or waits on it, and the server has not said it is ready after a failed statement: after

@@ -24,8 +24,6 @@ export interface ClientState {
   readOnlyServer: string | undefined
   /** True while it runs a transaction begun `READ ONLY` (whose 25006 is the caller's, not the server's). */
   readOnlyTransaction: boolean
-  /** A 25006 on a session its server reported writable, decided at the server's next ReadyForQuery (see `watchReadOnly`). */
-  readOnlyDecision: Promise<void> | undefined
   /** The operation whose statements run on it now, cancelled on the server if it aborts (see `StatementCancels`). */
   watchedBy: OperationContext | undefined
   /** How many of those statements have not ended (a transaction's may be queued behind each other). */
@@ -81,7 +79,6 @@ export function newClientState(lease: PooledConnection<PooledClient>, clock: Clo
     broken: false,
     readOnlyServer: undefined,
     readOnlyTransaction: false,
-    readOnlyDecision: undefined,
     watchedBy: undefined,
     watched: 0,
     cancel: undefined,

@@ -8,7 +8,7 @@ import type { StatementCancels } from './statement-cancels.js'
 import { activeStatement } from './end-client.js'
 import { endsTransaction, queuedCount, statementTaken } from './taken-statement.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
-import { readOnlyDecided, readOnlyServerOf } from './read-only-server.js'
+import { readOnlyServerOf } from './read-only-server.js'
 import { isRowLimitAnswer, noteFailedBeforeSent, refusedBeforeComplete, rowLimitFailure } from './row-limit-failure.js'
 import { sqlOperationName } from './sql-operation-name.js'
 import { notReady, whenReady } from './server-ready.js'
@@ -198,12 +198,7 @@ export function runStatement<R extends pg.QueryResultRow>(
     }
     return failure
   }
-  // A refused write on a session its server reported writable is told once the server has said whether it still is.
-  const described = (error: unknown): Promise<never> => {
-    const deciding = readOnlyDecided(client, error)
-    return deciding === undefined ? Promise.reject(failed(error)) : deciding.then(() => Promise.reject(failed(error)))
-  }
-  if (startedAt === undefined && !watched) return running.catch(described)
+  if (startedAt === undefined && !watched) return running.catch((error: unknown) => Promise.reject(failed(error)))
   return running.then(
     (result) => {
       if (watched) watch.ended(client)
@@ -212,11 +207,9 @@ export function runStatement<R extends pg.QueryResultRow>(
     },
     (error: unknown) => {
       if (watched) watch.ended(client)
-      if (startedAt === undefined) return described(error)
-      return described(error).catch((failure: unknown) => {
-        reportQuery(monitor, client, text, startedAt, failure)
-        return Promise.reject(failure)
-      })
+      const failure = failed(error)
+      if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
+      return Promise.reject(failure)
     },
   )
 }
@@ -302,19 +295,12 @@ export function sendQuery<R extends pg.QueryResultRow>(
     if (error) {
       noteOwnFailure(client, error)
       noteStatementEnd(client, error)
-      const failed = (): void => {
-        const failure = abortedStatementError(client, context, `run a query on pool '${pool}'`) ?? statementError(pool, client, error, 'run a query', true, redact, text)
-        if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
-        // The caller hears of it once the client is back, as with pg.Pool.
-        // pg.Pool's `release` event carries the query's error, also when the connection stays.
-        if (failure instanceof Error) client[clientState].queryError = failure
-        releaseAfterFailure(client, error, monitor.clock, () => reject(failure))
-      }
-      // A refused write on a session its server reported writable: told once the server has said whether it
-      // still is (at its ReadyForQuery, which the client waits for before it goes back anyway).
-      const deciding = readOnlyDecided(client, error)
-      if (deciding === undefined) failed()
-      else void deciding.then(failed)
+      const failure = abortedStatementError(client, context, `run a query on pool '${pool}'`) ?? statementError(pool, client, error, 'run a query', true, redact, text)
+      if (startedAt !== undefined) reportQuery(monitor, client, text, startedAt, failure)
+      // The caller hears of it once the client is back, as with pg.Pool.
+      // pg.Pool's `release` event carries the query's error, also when the connection stays.
+      if (failure instanceof Error) client[clientState].queryError = failure
+      releaseAfterFailure(client, error, monitor.clock, () => reject(failure))
       return
     }
     if (inTransaction(client)) {

@@ -20,7 +20,7 @@ function stop(client: PooledClient): void {
 // status from before the statement; a lone query's session is idle). Its text is read only here, when an abort
 // comes, not for every statement. (A COMMIT whose forerunners' answers are still on their way is cancelled: the
 // server's answer then tells whether it took effect.)
-function runsCommit(client: PooledClient): boolean {
+export function runsCommit(client: PooledClient): boolean {
   if (client[clientState].committing) return true
   if (!inTransaction(client)) return false
   const statement = activeStatement(client)
