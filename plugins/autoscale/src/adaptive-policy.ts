@@ -46,10 +46,10 @@ const warmingMillis = 400
  *   gain only at three times the knee's bar; one that does not pay finds the same knee again. A knee
  *   found by a burst's own step, or by the step right after a burst's first step (the one judged
  *   against the calm before the burst), sends the pool one step down from the knee, once per burst, to
- *   check that size from below. A check whose
+ *   check that size from below (after the own step, to the connections the calm kept busy). A check whose
  *   connections did nothing is kept, and ends there: past a knee, a further step down would be judged on noise.
  *   One whose connections carried their full share below a knee the own step found refutes that knee
- *   (the own step's small growth magnifies noise more): half a probe follows at once.
+ *   (the own step compares the burst with the calm before it, another load): half a probe follows at once.
  * - **Follow a load that changes**: at one size, a use time that rises by half (the queries got
  *   heavier, unless this process's event-loop delay makes up half the rise: the machine is slow) starts steps down, each followed by another only if the connections it took away did
  *   nothing (below `kneeEfficiency`); one whose connections carried a little is kept and ends the

@@ -306,7 +306,8 @@ noise('a burst whose own step reads a gain of a few percent at a knee opens noth
   // 1 ms of CPU per query on 2 cores: 5 clients left 7 connections, past the knee. For the burst's first
   // 400 ms the database runs 3% to 6% faster (nobody reports why): filling the 2 idle connections reads as
   // a gain of 3% to 5% (efficiency 0.06 to 0.14). It climbed to 11, opening 4 connections on a saturated
-  // database, before the knee and the check from below brought it to 4, half a second later.
+  // database, before the knee and the check from below brought it down, half a second later. Now the check
+  // goes to the 5 connections the calm kept busy, and is kept there.
   for (const faster of [0.97, 0.96, 0.95, 0.94]) {
     const clock = new ManualClock()
     let burstAt = Infinity
@@ -321,7 +322,7 @@ noise('a burst whose own step reads a gain of a few percent at a knee opens noth
     assert.equal(reasons(steps), ['knee'], `${faster}: ${reasons(steps).join(' ')}`)
     assert.ok(steps[0]!.decision.details['efficiency']! > policy.config.kneeEfficiency, `${faster}: a partial gain, read as noise`)
     assert.ok(steps.every((s) => s.decision.size <= before), `${faster}: nothing opened`)
-    assert.is(pool.maxSize, 4)
+    assert.is(pool.maxSize, 5)
   }
 })
 
@@ -465,7 +466,9 @@ noise('above a knee on a flat curve, noise does not walk the pool up one probe a
   // CPU-bound queries whose knee is at 4 connections and whose throughput stays within 5% of it up to 14,
   // on a database that runs up to 10% faster or slower for 200 ms at a time (nobody reports why). A probe
   // above the knee read such a moment as a gain of 2.5% and climbed, and the knee never came back down:
-  // 4 -> 6 -> 9 -> 14 -> 21 -> 32 in 20 s for one seed.
+  // 4 -> 6 -> 9 -> 14 -> 21 -> 32 in 20 s for one seed. Now at most three half-probes above the knee that the
+  // check from below left (4 or 5 connections: 4 -> 6 -> 9 -> 14, 5 -> 8 -> 12 -> 18), each found to be a knee
+  // and left again, and a pool of 8 connections or fewer on average.
   const curve = measured([[1, 250], [2, 725], [4, 940], [7, 945], [14, 900], [50, 811], [95, 765]])
   for (let seed = 1; seed <= 10; seed++) {
     const clock = new ManualClock()
@@ -487,7 +490,7 @@ noise('above a knee on a flat curve, noise does not walk the pool up one probe a
       sizeMillis += pool.maxSize * 100
     }
     const sizes = steps.map((s) => s.decision.size)
-    assert.ok(Math.max(...sizes) <= 14, `seed ${seed}: ${reasons(steps).join(' ')} to ${sizes.join(' ')}`)
+    assert.ok(Math.max(...sizes) <= 18, `seed ${seed}: ${reasons(steps).join(' ')} to ${sizes.join(' ')}`)
     assert.ok(sizeMillis / 20_000 <= 8, `seed ${seed}: ${(sizeMillis / 20_000).toFixed(1)} connections on average`)
   }
 })

@@ -160,18 +160,18 @@ step('judges a burst first at the size the calm left, and checks it from below w
   pool.clients = 100
   const steps = drive(policy, pool, clock, 2000)
   const names = steps.map((s) => s.decision.reason.replace('autoscale:adaptive-', ''))
-  // The burst filling the 2 idle connections is the first step: a knee, held at 7, and one step down
-  // checks it. Its connections did nothing, so the step is kept; the check answered what it asked (the
-  // knee is at 4 or below), and past a knee a further step down could only gain what noise decides.
+  // The burst filling the 2 idle connections is the first step: a knee, held at 7, and one step down to the
+  // 5 the calm kept busy checks it. Its connections did nothing, so the step is kept; the check answered what
+  // it asked (the knee is at 5 or below), and past a knee a further step down could only gain what noise decides.
   assert.equal(names, ['knee'])
-  assert.is(steps[0]!.decision.size, 4)
+  assert.is(steps[0]!.decision.size, 5)
   const knee = steps[0]!.decision.details
   assert.ok(knee['efficiency']! < 0.05 && knee['useTimeElasticity']! > 0.9, JSON.stringify(knee))
   assert.is(knee['windows'], policy.config.kneeWindows)
   // No connection was opened for the burst (opening them costs a database at its knee CPU it has no spare of).
   assert.ok(steps.every((s) => s.decision.size <= before), names.join(' '))
-  assert.is(pool.maxSize, 4)
-  assert.is(policy.knee, 4)
+  assert.is(pool.maxSize, 5)
+  assert.is(policy.knee, 5)
 })
 
 step('probes again while requests wait, after reprobeMillis, doubling the hold each time the knee holds', () => {

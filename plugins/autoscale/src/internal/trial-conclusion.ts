@@ -97,8 +97,8 @@ export function concludeTrial(state: StepState, trial: StepTrial, verdict: Verdi
       // curve and leaps; less, and half a probe tests the curve above first (see `straightEfficiency`). Unless
       // connections above `from` were found idle before (steps down kept, or a knee right above): the
       // knee then lies between the two sizes. A knee found by a burst's own step is the exception: the
-      // check below it contradicts it, and the own step's reading is the weaker of the two (it grows the
-      // busy connections by as little as 1.4x, the check shrinks them by 1.75x). That knee is forgotten,
+      // check below it contradicts it, and the own step's reading is the weaker of the two (it compares the
+      // burst with the calm before it, another load; the check compares two sizes under the same burst). That knee is forgotten,
       // but only half a probe follows, not a leap: in the model, a dip of the database on a CPU-bound
       // check costs half a probe, which finds the knee again (a leap cost a fifth of the burst), and a
       // dip on a wait-bound own step no longer holds the burst at 7 connections for the knee's hold.
@@ -145,18 +145,30 @@ export function concludeTrial(state: StepState, trial: StepTrial, verdict: Verdi
 
 // The burst filled the calm's idle connections and the throughput did not rise with them: the knee is at
 // this size or below. It holds here, and one step down checks it from below (see the 'keep' and
-// 'restore' verdicts).
+// 'restore' verdicts): to the connections the calm kept busy, fewer when the burst served less than the
+// calm did (`calmConnections`).
 function burstKnee(state: StepState, trial: StepTrial, verdict: Extract<Verdict, { kind: 'knee' }>, now: number, context: StepContext): ScalingDecision | undefined {
   if (verdict.gain < burstKneeGain) return undefined
   const holdMillis = context.knee.set(trial.to, now)
   state.momentum = 'climb'
   state.idleAbove++
   state.burstChecked = true
-  const down = stepDown(state, trial.to, context)
+  const down = stepDown(state, trial.to, context, calmConnections(trial, verdict))
   if (down === undefined) return undefined
   state.checkedKnee = trial.to
   state.checkingOwnStep = true
   return { ...down, reason: 'autoscale:adaptive-knee', details: rounded({ ...trial.details(verdict), kneeHoldMillis: holdMillis }) }
+}
+
+// Where the check below a burst's own knee goes: the connections that served the burst's throughput at the
+// calm's use time, no more than the calm kept busy. Filling more gained nothing, so the knee is at or below
+// them; below them the own step measured nothing, and half a probe down (the check of any other knee) may
+// land under the knee and be judged there on noise. Measured on 2 cores beside a busy neighbour, where the
+// calm kept about 5 busy: half a probe down from 7 went to 4, was kept, and most of the burst ran at 4,
+// where a fixed pool of 5 served a sixth more in the same passes (rounds BD and CF in the benchmark notes).
+function calmConnections(trial: StepTrial, verdict: Extract<Verdict, { kind: 'knee' }>): number {
+  const carried = (verdict.measured.checkoutsPerSecond * trial.baseline.meanUseMillis) / 1000
+  return Math.ceil(Math.min(carried, trial.baseline.meanActive) - 1e-9)
 }
 
 // At a knee, fewer connections serve no more than the knee's under one load: a step down that a heavier
