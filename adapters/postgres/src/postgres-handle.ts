@@ -5,12 +5,13 @@ import { isQueryText, isSubmittable, notAQuery, submittableRefused } from './int
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, endedByStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
-import { afterCancel, cancelOnClient, closeIfUnanswered, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
+import { cancelOnClient, mayBeRunning, releaseAfterCancel } from './internal/cancel-request.js'
 import { clientState, type PooledClient } from './internal/pooled-client.js'
 import { runsCommit } from './internal/statement-cancels.js'
 import { awaitingReady, readyAfterError } from './internal/server-ready.js'
-import { checkOption, contextRule, liveOperation, watchAbort, type PoolMonitor } from '@lifeguard/core/adapter'
-import { abortedStatementError, releaseArgumentFor, runStatement, statementError } from './internal/run-query.js'
+import { checkOption, contextRule, liveOperation } from '@lifeguard/core/adapter'
+import { abortedStatementError, runStatement, statementError } from './internal/run-query.js'
+import { RollbackBound, rollbackAndRelease } from './internal/rollback.js'
 import type { QueryText, QueryValues } from './query-types.js'
 import { finishTransaction, poolCore } from './internal/symbols.js'
 
@@ -31,6 +32,8 @@ export class PostgresHandle implements AsyncDisposable {
   readonly context: OperationContext | undefined
   /** Clients held by `connect()` (value undefined) and `transaction()` (value: its transaction). */
   #held: Map<PooledClient, PostgresTransaction | undefined> | undefined
+  /** ROLLBACKs `transaction()` sent after its callback failed, until answered (see `#rollBack`). */
+  #rollingBack: Map<RollbackBound, PendingRollback> | undefined
   #disposing: Promise<void> | undefined
 
   /** @internal use `createPostgresHandle()` or `registerPostgres()` */
@@ -197,7 +200,7 @@ export class PostgresHandle implements AsyncDisposable {
         const state = client[clientState]
         if (!state.broken && !state.timedOut && mayBeRunning(client) && !runsCommit(client)) void cancelOnClient(client, true)
         // Aborted, the callback's own cleanup was refused: closed after its rollback (see `rollbackAndRelease`).
-        await rollbackAndRelease(client, core.monitor, context?.aborted === true, context)
+        await this.#rollBack(client, context?.aborted === true, context)
       }
       throw error
     }
@@ -259,6 +262,23 @@ export class PostgresHandle implements AsyncDisposable {
     return true
   }
 
+  // A ROLLBACK after the callback failed is bounded once its operation aborts, and once this handle is disposed:
+  // an operation that ends without aborting (a handler that did not await `transaction()`), or a handle with no
+  // operation, left it unbounded, and its client out of the pool, on a server gone silent. (Not by the disposal
+  // when it queues behind a COMMIT of the callback's own, which the disposal waits for as it does at once.)
+  async #rollBack(client: PooledClient, close: boolean, context: OperationContext | undefined): Promise<void> {
+    const bound = new RollbackBound(client)
+    const rollingBack = (this.#rollingBack ??= new Map())
+    const behindCommit = runsCommit(client)
+    const done = rollbackAndRelease(client, this.pool[poolCore].monitor, close, context, bound)
+    rollingBack.set(bound, { done, behindCommit })
+    try {
+      await done
+    } finally {
+      rollingBack.delete(bound)
+    }
+  }
+
   async #dispose(): Promise<void> {
     const held = this.#held
     const core = this.pool[poolCore]
@@ -266,28 +286,37 @@ export class PostgresHandle implements AsyncDisposable {
     // their end, as a statement left running by a pg.Pool client does, and the disposal waits for them, so
     // their connections are back when it is done. (An aborted operation's were cancelled on its abort.)
     const queries = this.context === undefined ? undefined : core.cancels.whenEnded(this.context, held)
-    if (held === undefined || held.size === 0) return queries
-    const entries = [...held]
-    held.clear()
-    await Promise.all(
-      [queries, ...entries.map(([client, tx]) => {
+    const rollingBack = this.#rollingBack
+    if ((held === undefined || held.size === 0) && (rollingBack === undefined || rollingBack.size === 0)) return queries
+    // ROLLBACKs under way are bounded from now and waited for, for the same reason.
+    const rollbacks = rollingBack === undefined ? [] : [...rollingBack]
+    for (const [bound, { behindCommit }] of rollbacks) if (!behindCommit) bound.start()
+    const entries = held === undefined ? [] : [...held]
+    held?.clear()
+    await Promise.all([
+      queries,
+      ...rollbacks.map(([, { done }]) => done.catch(() => undefined)),
+      ...entries.map(([client, tx]) => {
         // A transaction() refuses its late statements once finished, so its client can be rolled back and
         // reused (it may still be sending BEGIN: roll back whenever one was started).
         if (tx !== undefined) {
-          // Finished already: it is committing, which must not be cut short.
-          const committing = tx.finished
+          // Finished already: it is committing, which must not be cut short. Nor is a COMMIT of the callback's own
+          // (`tx.query('COMMIT')` left unawaited): cancelled, it may or may not have taken effect.
+          const finished = tx.finished
+          const committing = finished || runsCommit(client)
           tx[finishTransaction]()
           // A running statement would hold the ROLLBACK (and its locks) until it ended: cancelled first.
           if (!committing && !client[clientState].broken && mayBeRunning(client)) void cancelOnClient(client, true)
-          // (A COMMIT under way is waited for as its operation's abort left it: the ROLLBACK queued behind it is not bounded.)
-          return rollbackAndRelease(client, core.monitor, !committing, committing ? undefined : 'ended')
+          // (A COMMIT under way is waited for as its operation's abort left it: the ROLLBACK queued behind it is not
+          // bounded. Closed after it unless it is transaction()'s own: the callback's cleanup may have been refused.)
+          return rollbackAndRelease(client, core.monitor, !finished, committing ? undefined : 'ended')
         }
         // A client from connect() still held has no such guard: reused, its holder's late statements would
         // run in another operation's session. It is closed instead (see `takeBack`).
         core.takeBack(client)
         return undefined
-      })],
-    )
+      }),
+    ])
   }
 
   #disposedError(action: string): DisposedError {
@@ -295,64 +324,11 @@ export class PostgresHandle implements AsyncDisposable {
   }
 }
 
-/**
- * Rolls back `client`'s transaction and gives it back. With `close`, it is closed after the rollback rather than
- * reused: a transaction whose operation aborted or ended under it had its callback's cleanup refused
- * (`finally { await tx.query('SELECT pg_advisory_unlock(...)') }`), and what a ROLLBACK leaves in the session
- * (session advisory locks, SQL `PREPARE`) would reach the next holder. The ROLLBACK is still sent: queued behind
- * a statement being cancelled, it waits for it with the cancel's resends and give-up, which a close now would cut.
- *
- * `bound`: the operation whose deadline bounds the ROLLBACK (see `boundRollback`), or `'ended'` when it is over.
- */
-async function rollbackAndRelease(client: PooledClient, monitor: PoolMonitor, close = false, bound?: OperationContext | 'ended'): Promise<void> {
-  const state = client[clientState]
-  // A lost connection has nothing to roll back (the server already did): just close it. (A statement that
-  // found it lost marked it broken: see `statementError`; so did the server refusing a statement with a row
-  // limit, whose session would never take the ROLLBACK: see `watchRowLimitFailure`.)
-  if (state.broken) return client.release(state.failure ?? true)
-  // A statement past query_timeout may still run, its cancel unanswered (a server gone silent): a ROLLBACK would
-  // queue behind it for good. The connection is closed instead, as it would be anyway (see `ClientState.timedOut`),
-  // and the server rolls back; `release()` reports why.
-  if (state.timedOut) return client.release()
-  let failure: Error | undefined
-  const unbound = boundRollback(client, bound)
-  try {
-    // Sent after whatever runs now (cancelled, when the operation aborted or ended: see `cancelOnClient`).
-    await runStatement(monitor, client, 'ROLLBACK', undefined, (error) => error)
-  } catch (error) {
-    // The connection cannot be trusted with an unknown transaction state: close it.
-    failure = releaseArgumentFor(error) ?? (error as Error)
-  } finally {
-    unbound()
-  }
-  // Cancel requests still under way are delivered first: one must never reach the next holder's statement.
-  const argument = await afterCancel(client, failure)
-  client.release(close ? argument || true : argument)
+/** A ROLLBACK under way, and whether it queued behind a COMMIT of the callback's own. */
+interface PendingRollback {
+  done: Promise<void>
+  behindCommit: boolean
 }
-
-/**
- * Bounds a ROLLBACK as an operation's abort bounds its COMMIT: once the operation has aborted or ended, a ROLLBACK
- * still unanswered 2 s later closes its connection, and the server rolls back on its own. Without it, a server
- * gone silent (a partition, a stalled proxy) held `transaction()` and its caller until TCP gave up. Not cancelled:
- * a ROLLBACK is quick wherever the server answers. Returns the function that lifts the bound.
- */
-function boundRollback(client: PooledClient, bound: OperationContext | 'ended' | undefined): () => void {
-  if (bound === undefined) return noBound
-  if (bound === 'ended' || bound.aborted || bound.disposed) return closeIfUnanswered(client)
-  let lift: (() => void) | undefined
-  let over = false
-  // The operation's own abort watch, not its signal: a signal made here would cost every such operation an
-  // AbortController. The watcher stays with the operation; once the ROLLBACK is answered it does nothing.
-  watchAbort(bound, () => {
-    if (!over) lift ??= closeIfUnanswered(client)
-  })
-  return () => {
-    over = true
-    lift?.()
-  }
-}
-
-function noBound(): void {}
 
 /**
  * A handle on `pool` for one operation (or for a block: `await using db = createPostgresHandle(pool)`).

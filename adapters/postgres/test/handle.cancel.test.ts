@@ -4,7 +4,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresRollbackError, registerPostgres, type PostgresPool } from '../src/index.js'
 import { ManualClock, pgConfig, rejects, serverConnectionCount, waitForConnectionCount } from '@lifeguard/test-kit'
-import { closeAndCheck, testPool, until } from './_helpers/pools.js'
+import { closeAndCheck, outcomeNow, testPool, until } from './_helpers/pools.js'
 import { untilRunning, untilStopped } from './_helpers/server-statements.js'
 import { lateCancelProxy } from './_helpers/late-cancel-proxy.js'
 import { silentProxy, type SilentProxy } from './_helpers/silent-proxy.js'
@@ -203,12 +203,6 @@ test("a statement that statement_timeout cancelled tells nothing of a cancel req
     await proxy.close()
   }
 })
-
-// Settled by now: the outcome, else `pending` (after a turn of the event loop, for what the last step started).
-async function outcomeNow(promise: Promise<unknown>): Promise<unknown> {
-  const pending = Symbol('pending')
-  return Promise.race([promise, new Promise((resolve) => setImmediate(() => resolve(pending)))]).then((value) => (value === pending ? 'pending' : value))
-}
 
 // What the server stops answering: a query, a transaction's statement, or its BEGIN.
 const silenced = {

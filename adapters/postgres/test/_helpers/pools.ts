@@ -51,3 +51,9 @@ export function settlesWithin<T>(what: string, promise: Promise<T>, millis = 5_0
   })
   return Promise.race([promise, bound]).finally(() => clearTimeout(timer))
 }
+
+/** How `promise` has settled by now (after a turn of the event loop, for what the last step started), else `'pending'`. */
+export async function outcomeNow(promise: Promise<unknown>): Promise<unknown> {
+  const pending = Symbol('pending')
+  return Promise.race([promise, new Promise((resolve) => setImmediate(() => resolve(pending)))]).then((value) => (value === pending ? 'pending' : value))
+}
