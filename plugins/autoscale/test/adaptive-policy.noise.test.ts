@@ -535,7 +535,7 @@ noise('a dip that made a wait-bound burst`s own step read as a knee is refuted b
 
 noise('a dip that refutes a CPU-bound burst`s knee costs half a probe: the knee is found again and the burst still serves as a fixed pool at it', () => {
   const clock = new ManualClock()
-  // Seeded so that a dip falls on the check from below: 4 connections read as serving a quarter less than 7.
+  // Seeded so that a dip falls on the check from below: 5 connections read as serving a quarter less than 7.
   const options = { model: cpuBound(1, 2), clients: 100, noise: withDips(seeded(2)), ...opening }
   const pool = new ModelPool('orders', { ...options, maxSize: 10, clients: 5 })
   const policy = new AdaptivePolicy(config, { clock })

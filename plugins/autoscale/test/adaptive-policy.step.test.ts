@@ -174,6 +174,28 @@ step('judges a burst first at the size the calm left, and checks it from below w
   assert.is(policy.knee, 5)
 })
 
+step('checks a burst`s own knee by at least a quarter of a larger pool, and by no more than half a probe: calms that kept most of it busy', () => {
+  // 1 ms of CPU per query on 2 cores: calms of 8 to 25 clients leave pools of 10 to 31 (headroom), four fifths
+  // of them busy. A check to the calm's busy connections would take a tenth to a fifth of the pool away: too
+  // little for a verdict, and read as the same knee found again (its hold doubled).
+  for (const clients of [8, 12, 17, 25]) {
+    const clock = new ManualClock()
+    const pool = new ModelPool('orders', { model: cpuBound(1, 2), maxSize: 40, clients })
+    const policy = new AdaptivePolicy(base, { clock })
+    drive(policy, pool, clock, 5000)
+    const before = pool.maxSize
+    pool.clients = 150
+    const steps = drive(policy, pool, clock, 2000)
+    const names = steps.map((s) => s.decision.reason.replace('autoscale:adaptive-', ''))
+    assert.equal(names, ['knee'], `${clients} clients: ${names.join(' ')}`)
+    const to = steps[0]!.decision.size
+    assert.ok(to < 0.75 * before, `${clients} clients: ${before} -> ${to}`)
+    assert.ok(to >= Math.floor(before / 1.5), `${clients} clients: ${before} -> ${to}`)
+    // Judged and kept: the check answered (the knee is at this size or below).
+    assert.is(pool.maxSize, to, `${clients} clients`)
+  }
+})
+
 step('probes again while requests wait, after reprobeMillis, doubling the hold each time the knee holds', () => {
   const { clock, pool, policy } = setup(cpuBound(1, 2), 100, { reprobeMillis: 1000, kneeHoldMillis: 4000 })
   const first = drive(policy, pool, clock, 1000)

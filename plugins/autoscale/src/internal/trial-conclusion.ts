@@ -32,6 +32,8 @@ const surgeGrowth = 1.2
 // part (measured on 2 cores at a CPU-bound knee of 4: 0.6), while more connections gain nothing. Read so, a
 // heavier reading's descent was undone and the pool leapt 4 -> 16 -> 95 into that knee; half a probe goes first.
 const straightEfficiency = 0.85
+// The least share of its connections the check below a burst's own knee takes away (see `ownStepCheckTo`).
+const minCheckShrink = 0.25
 
 /**
  * Acts on a trial's verdict, as the policy's class comment describes: a decision (brake, or back up), or
@@ -146,14 +148,14 @@ export function concludeTrial(state: StepState, trial: StepTrial, verdict: Verdi
 // The burst filled the calm's idle connections and the throughput did not rise with them: the knee is at
 // this size or below. It holds here, and one step down checks it from below (see the 'keep' and
 // 'restore' verdicts): to the connections the calm kept busy, fewer when the burst served less than the
-// calm did (`calmConnections`).
+// calm did (`ownStepCheckTo`).
 function burstKnee(state: StepState, trial: StepTrial, verdict: Extract<Verdict, { kind: 'knee' }>, now: number, context: StepContext): ScalingDecision | undefined {
   if (verdict.gain < burstKneeGain) return undefined
   const holdMillis = context.knee.set(trial.to, now)
   state.momentum = 'climb'
   state.idleAbove++
   state.burstChecked = true
-  const down = stepDown(state, trial.to, context, calmConnections(trial, verdict))
+  const down = stepDown(state, trial.to, context, ownStepCheckTo(trial, verdict, context.rules.probeFactor))
   if (down === undefined) return undefined
   state.checkedKnee = trial.to
   state.checkingOwnStep = true
@@ -161,14 +163,21 @@ function burstKnee(state: StepState, trial: StepTrial, verdict: Extract<Verdict,
 }
 
 // Where the check below a burst's own knee goes: the connections that served the burst's throughput at the
-// calm's use time, no more than the calm kept busy. Filling more gained nothing, so the knee is at or below
-// them; below them the own step measured nothing, and half a probe down (the check of any other knee) may
-// land under the knee and be judged there on noise. Measured on 2 cores beside a busy neighbour, where the
-// calm kept about 5 busy: half a probe down from 7 went to 4, was kept, and most of the burst ran at 4,
-// where a fixed pool of 5 served a sixth more in the same passes (rounds BD and CF in the benchmark notes).
-function calmConnections(trial: StepTrial, verdict: Extract<Verdict, { kind: 'knee' }>): number {
+// calm's use time, no more than the calm kept busy. The burst filled more and gained next to nothing, so the
+// knee is near them, and half a probe down (the check of any other knee) may land under it and be judged
+// there on noise. Measured on 2 cores beside a busy neighbour, where the calm kept about 5 busy: half a probe
+// down from 7 went to 4, was kept, and most of the burst ran at 4, where a fixed pool of 5 served a sixth
+// more in the same passes (rounds BD and CF in the benchmark notes; at 5, rounds CG and CI met).
+// Never deeper than half a probe (a light calm says little of the knee), and at least `minCheckShrink` down:
+// a smaller step is too small to judge (a calm sized with headroom keeps 0.83 of its pool busy), and would
+// read as the same knee found again (see `KneeHold`).
+function ownStepCheckTo(trial: StepTrial, verdict: Extract<Verdict, { kind: 'knee' }>, probeFactor: number): number {
+  const size = trial.to
   const carried = (verdict.measured.checkoutsPerSecond * trial.baseline.meanUseMillis) / 1000
-  return Math.ceil(Math.min(carried, trial.baseline.meanActive) - 1e-9)
+  const calm = Math.ceil(Math.min(carried, trial.baseline.meanActive) - 1e-9)
+  const halfProbeBelow = Math.floor(size / (1 + (probeFactor - 1) / 2))
+  const shrunkEnough = Math.ceil(size * (1 - minCheckShrink)) - 1
+  return Math.max(halfProbeBelow, Math.min(shrunkEnough, calm))
 }
 
 // At a knee, fewer connections serve no more than the knee's under one load: a step down that a heavier
