@@ -2,7 +2,7 @@ import { OperationContext, createServiceContainer } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresHandle, registerPostgres, type PostgresHandle, type PostgresPool } from '../src/index.js'
-import { ManualClock, pgConfig } from '@lifeguard/test-kit'
+import { ManualClock, pgConfig, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, outcomeNow, settlesWithin, testPool, until } from './_helpers/pools.js'
 import { untilRunning } from './_helpers/server-statements.js'
 import { silentProxy } from './_helpers/silent-proxy.js'
@@ -97,6 +97,8 @@ test("the callback's own COMMIT, running when the operation is disposed, is not 
   resume()
   await settlesWithin('the transaction', running)
   await until('every client back', () => pool.activeCount === 0)
+  // The server holds no session beyond the pool's own: the connection closed after the COMMIT is gone there too.
+  await waitForConnectionCount(appName, pool.totalCount)
 })
 
 test("a ROLLBACK queued behind the callback's own COMMIT is not bounded by the disposal: the COMMIT is not cut short", async () => {
