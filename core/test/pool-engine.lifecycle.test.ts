@@ -244,6 +244,59 @@ test('close during a back-off opens nothing for a waiter whose check of an idle 
   assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
 })
 
+test('close during a back-off ends when a failed check leaves its waiter nothing, not at the drain`s timeout', async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ maxSize: 4, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 0, connectTimeoutMillis: 10_000 })
+  engine.release(await engine.acquire(undefined))
+  await clock.advance(6000)
+  // The server refuses new connections (a failover), and the idle connection's check is under way.
+  let failCheck: (error: Error) => void = () => undefined
+  factory.validate = () => new Promise<boolean>((_, reject) => (failCheck = reject))
+  factory.failures.push(...Array.from({ length: 10 }, (_, i) => new Error(`refused ${i + 1}`)))
+  const waiting = rejects(engine.acquire(undefined), PoolClosedError, 'ERR_POOL_CLOSED')
+  await clock.advance(1000)
+  assert.is(factory.failures.length, 9, 'past the check`s cover, one attempt beside it, refused; a retry waits')
+  const closing = engine.close({ timeoutMillis: 10_000 })
+  assert.is(engine.waitingCount, 1, 'kept: the check under way may serve it')
+  failCheck(new Error('connection reset'))
+  await waiting
+  await clock.advance(0)
+  // Before, nothing woke the drain: close() (and pg's end(), which waits without limit) waited out its timeout.
+  assert.not.ok(await isPending(closing), 'closed once the refused waiter was the last thing it waited for')
+  await closing
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+})
+
+test('close: a failed attempt does not refuse a waiter that a check under way still covers; the check serves it', async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ minSize: 2, maxSize: 2, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 0 })
+  await engine.warmup()
+  await clock.advance(6000)
+  // One connection breaks while idle: its refill is held; the other one is checked before it is handed over.
+  factory.auto = false
+  factory.breakConnection(factory.created[0]!, new Error('terminated'))
+  await clock.advance(0)
+  assert.is(factory.pending.length, 1, 'a refill is opening')
+  let passCheck: (valid: boolean) => void = () => undefined
+  factory.validate = () => new Promise<boolean>((resolve) => (passCheck = resolve))
+  const waiting = engine.acquire(undefined).then(
+    (lease) => ({ lease, error: undefined }),
+    (error: Error) => ({ lease: undefined, error }),
+  )
+  const closing = engine.close({ timeoutMillis: 10_000 })
+  assert.is(engine.waitingCount, 1, 'kept through close(): an attempt and a check are under way')
+  // The refill is refused (too many clients): the check may still serve the waiter.
+  factory.failNext(new Error('sorry, too many clients already'))
+  await clock.advance(0)
+  assert.is(engine.waitingCount, 1, 'still waiting for the check')
+  passCheck(true)
+  const served = await waiting
+  // Before, it got the refill's error and the checked connection was closed unused.
+  assert.is(served.error?.message, undefined, 'served by the check')
+  engine.release(served.lease!)
+  await clock.advance(0)
+  await closing
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+})
+
 test('close takes back what is still checked out after timeoutMillis; a late release is harmless', async () => {
   const { engine, clock, counts, events } = fakeEngine({ leakDetectionMillis: 5000 })
   const lease = await engine.acquire(undefined)

@@ -113,8 +113,9 @@ export class GracefulClose<C> {
   /** A connection attempt failed while closing. */
   attemptFailed(error: Error): void {
     const { queue, opener } = this.#parts
-    // A waiter kept through close() was counting on this attempt: it gets the failure.
-    if (queue.length > opener.creating) queue.shift()?.grant(error, undefined)
+    // A waiter kept through close() was counting on this attempt: it gets the failure, unless another attempt or
+    // a check under way still covers it (close() kept one waiter for each).
+    if (queue.length > opener.creating + opener.validating) queue.shift()?.grant(error, undefined)
     this.checkDrained()
   }
 

@@ -325,7 +325,8 @@ export class PoolEngine<C> {
    * Holds new checkouts (HikariCP's `suspendPool`): callers wait in the queue, bounded as always by
    * `acquireTimeoutMillis` and their operation's signal; connections already checked out stay in use, and
    * no connection is opened except by `warmup()`. For an operator switching servers: suspend, `softEvict()`,
-   * switch, optionally `warmup()`, then `resume()`. A second call does nothing.
+   * switch, optionally `warmup()`, then `resume()` (in a `finally`: a failed switch or warm-up would
+   * otherwise leave checkouts held until they time out). A second call does nothing.
    *
    * @throws {PoolClosedError} once the pool is closing
    */
@@ -483,6 +484,8 @@ export class PoolEngine<C> {
       // The close found attempts failing (the server is down): nothing is opened any more, and a waiter that no
       // attempt or check under way can serve (one whose check failed) is refused now rather than at the drain's end.
       this.#queue.failAllBut(this.#opener.creating + this.#opener.validating, () => new PoolClosedError(this.name))
+      // That waiter may have been the last thing the drain waited for.
+      this.#closer.checkDrained()
       return
     }
     while (this.totalCount + this.#connections.retiring < this.#maxSize) {
