@@ -32,7 +32,8 @@ export type OperationNamer = () => string
 
 /**
  * @internal Names `context` with `name` now, or with `name()` when something first reads the name (see
- * `OperationNamer`): how the HTTP kit names a request before and after its route is known.
+ * `OperationNamer`): how the HTTP kit names a request before and after its route is known. Does nothing once
+ * the application named it (`setOperation()`).
  */
 export let nameOperation!: (context: OperationContext, name: string | OperationNamer) => void
 
@@ -74,6 +75,8 @@ export class OperationContext {
   #operation: string | OperationNamer
   // Set when the operation is named while its name builder runs (see the `operation` getter).
   #renamed = false
+  // Set by `setOperation()`: the application's name wins over an adapter's default from then on.
+  #namedByApplication = false
   // The last name a builder that stays asked returned, and how it is shown: an adapter's builder returns the
   // same string while its route is the same, checked and made printable once (two regular expressions a read).
   #lastBuilt: string | undefined
@@ -146,6 +149,7 @@ export class OperationContext {
     for (const [name, accessor] of sharedAccessors.accessors) defineOnce(OperationContext.prototype, name, accessor)
     createCheckedContext = OperationContext.#start
     nameOperation = (context, name) => {
+      if (context.#namedByApplication) return
       context.#operation = name
       context.#renamed = true
     }
@@ -256,16 +260,18 @@ export class OperationContext {
   /**
    * Names the operation once what it does is known: an HTTP middleware creates the context before the
    * framework has routed the request (`GET /orders/42`) and names it here once it has (`GET /orders/:id`).
-   * Events and metrics read the name when they happen, so name it as early as you can.
+   * Events and metrics read the name when they happen, so name it as early as you can. The name set here is
+   * kept: an adapter does not replace it with the route's once the response has finished.
    *
    * @throws {InvalidOptionError} for a name that is not a non-empty string of up to 256 characters without
-   *   control characters (as at creation)
+   *   control, line-break, bidi or zero-width characters (as at creation)
    * @example
    * context.setOperation(`${req.method} ${req.route.path}`)
    */
   setOperation(operation: string): void {
     if (!isPrintableId(operation)) checkOption('OperationContext.setOperation', 'operation', operation, printableNameRule)
     this.#operation = operation
+    this.#namedByApplication = true
   }
 
   /**

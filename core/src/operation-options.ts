@@ -1,4 +1,5 @@
 import { satisfiesRule, type OptionRule, type OptionRules } from './options.js'
+import { escaped, escapeUnprintable, unprintable } from './printable.js'
 import type { ServiceContainer, ServiceScope } from './service-container.js'
 
 // What `OperationContext.create()` accepts, and the checks for it: names and request ids go into logs,
@@ -13,7 +14,7 @@ export interface OperationContextOptions {
   container: ServiceContainer<any> | ServiceScope<any>
   /** The caller's signal: when it aborts, the context's `signal` aborts too. */
   signal?: AbortSignal | undefined
-  /** Correlates logs and events (1 to 256 characters, no control characters); adapters take it from `x-request-id`. */
+  /** Correlates logs and events (1 to 256 characters, no control, line-break, bidi or zero-width characters); adapters take it from `x-request-id`. */
   requestId?: string | undefined
   /**
    * Abort the context's `signal` this many ms after creation. Once the signal is in use, its timer holds the
@@ -52,15 +53,15 @@ export const nameRule: OptionRule = { type: 'string', nonEmpty: true }
  *
  * @internal
  */
-export const printableNameRule: OptionRule = { type: 'custom', expected: 'a non-empty string of up to 256 characters without control characters', check: (value) => isPrintableId(value) }
+export const printableNameRule: OptionRule = { type: 'custom', expected: 'a non-empty string of up to 256 characters without control, line-break, bidi or zero-width characters', check: (value) => isPrintableId(value) }
 
 /** @internal The rules of `OperationContextOptions`. */
 export const optionRules: OptionRules<OperationContextOptions> = {
   // A scope serves one operation: a second context on it would be disposed with the first's.
   container: { type: 'custom', expected: 'a ServiceContainer, or a ServiceScope no other OperationContext has taken over', check: (value) => isScopeLike(value) && !isTakenOver(value) },
   signal: { type: 'signal', optional: true },
-  // It goes into logs and events as it is: no line breaks or other control characters, and a bounded length.
-  requestId: { type: 'custom', expected: 'a string of 1 to 256 characters without control characters', check: isPrintableId, optional: true },
+  // It goes into logs and events as it is: nothing a log viewer misreads (see `unprintable`), and a bounded length.
+  requestId: { type: 'custom', expected: 'a string of 1 to 256 characters without control, line-break, bidi or zero-width characters', check: isPrintableId, optional: true },
   deadlineMillis: { type: 'duration', min: 1, optional: true },
 }
 
@@ -82,10 +83,6 @@ function isTakenOver(value: unknown): boolean {
   return typeof scope.createScope !== 'function' && typeof scope.providedContext === 'function' && scope.providedContext() !== undefined
 }
 
-// Control characters, and what a log viewer takes for a line break or a change of direction (a line or
-// paragraph separator, bidi overrides and isolates), or shows as nothing (zero-width characters).
-const unprintable = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
-
 /** @internal A request id or an operation's name: 1 to 256 characters, none of them control, separator, bidi or zero-width, no lone surrogate. */
 export function isPrintableId(value: unknown): boolean {
   // Well formed: a lone surrogate is no character, and encoders turn it into U+FFFD or refuse it.
@@ -94,10 +91,8 @@ export function isPrintableId(value: unknown): boolean {
 
 const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
-const unprintableEach = new RegExp(unprintable.source, 'g')
 const loneSurrogateEach = new RegExp(loneSurrogate.source, 'g')
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff
-const escaped = (character: string): string => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`
 
 /**
  * @internal `name` as a printable id: what `isPrintableId` refuses is escaped (`\u0085`), and a name past 256
@@ -106,7 +101,7 @@ const escaped = (character: string): string => `\\u${character.charCodeAt(0).toS
  */
 export function printableName(name: string): string {
   if (isPrintableId(name)) return name
-  const shown = name.replace(unprintableEach, escaped).replace(loneSurrogateEach, escaped)
+  const shown = escapeUnprintable(name).replace(loneSurrogateEach, escaped)
   if (shown.length <= 256) return shown
   // Cut between characters, not inside a surrogate pair.
   const end = isHighSurrogate(shown.charCodeAt(252)) ? 252 : 253

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js'
+import { escapeUnprintable } from './printable.js'
 import { redactText } from './redact.js'
 
 /**
@@ -272,7 +273,9 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'an array'
   switch (typeof value) {
     case 'string':
-      return `\`${JSON.stringify(shownText(value))}\` (string)`
+      // JSON escapes control characters; what a log viewer takes for a line break or a change of direction it
+      // leaves as it is, and the value was refused for those (a forged log line).
+      return `\`${escapeUnprintable(JSON.stringify(shownText(value)))}\` (string)`
     case 'number':
     case 'boolean':
     case 'bigint':

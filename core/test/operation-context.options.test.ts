@@ -72,13 +72,20 @@ options('rejects every bad option with InvalidOptionError naming option, value a
     [{}, 'container', 'expected `container` to be a ServiceContainer, or a ServiceScope no other OperationContext has taken over'],
     [{ container: {} }, 'container', 'expected `container` to be a ServiceContainer, or a ServiceScope no other OperationContext has taken over, got an object.'],
     [{ container, signal: {} }, 'signal', 'expected `signal` to be an AbortSignal, got an object.'],
-    [{ container, requestId: 42 }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters, got `42` (number).'],
-    [{ container, requestId: '' }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters, got `""` (string).'],
+    [{ container, requestId: 42 }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control, line-break, bidi or zero-width characters, got `42` (number).'],
+    [{ container, requestId: '' }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control, line-break, bidi or zero-width characters, got `""` (string).'],
     // A line break would let an id forge log lines.
-    [{ container, requestId: 'job-1\nlevel=error msg=forged' }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters, got `"job-1\\nlevel=error msg=forged"` (string).'],
-    [{ container, requestId: 'x'.repeat(257) }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters'],
+    [{ container, requestId: 'job-1\nlevel=error msg=forged' }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control, line-break, bidi or zero-width characters, got `"job-1\\nlevel=error msg=forged"` (string).'],
+    [{ container, requestId: 'x'.repeat(257) }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control, line-break, bidi or zero-width characters'],
     // What a log viewer shows as a new line, a change of direction or nothing, and a lone surrogate.
-    ...['a\u2028b', 'a\u202eb', 'a\u200bb', 'a\ud800b'].map((requestId): [unknown, string, string] => [{ container, requestId }, 'requestId', 'expected `requestId` to be a string of 1 to 256 characters without control characters']),
+    // Quoted escaped: the message goes to logs too, where they would forge a line (JSON leaves them as they are).
+    ...[
+      ['a\u2028b', 'a\\u2028b'],
+      ['a\u202eb', 'a\\u202eb'],
+      ['a\u200bb', 'a\\u200bb'],
+      ['a\u0085b', 'a\\u0085b'],
+      ['a\ud800b', 'a\\ud800b'],
+    ].map(([requestId, shown]): [unknown, string, string] => [{ container, requestId }, 'requestId', `expected \`requestId\` to be a string of 1 to 256 characters without control, line-break, bidi or zero-width characters, got \`"${shown}"\` (string).`]),
     [{ container, signal: { aborted: false } }, 'signal', 'expected `signal` to be an AbortSignal, got an object.'],
     [{ container, signal: { aborted: false, addEventListener: 1, removeEventListener() {} } }, 'signal', 'expected `signal` to be an AbortSignal'],
     [{ container, deadlineMillis: 0 }, 'deadlineMillis', 'expected `deadlineMillis` to be an integer number of milliseconds between 1 and 2147483647, got `0` (number).'],
@@ -156,7 +163,7 @@ options('setOperation names the operation once it is known, and refuses a name t
   for (const bad of ['', undefined, 42, 'GET /a\nFAKE LOG LINE', 'x'.repeat(257), 'a\u0000']) {
     const error = throwsError(() => context.setOperation(bad as string), InvalidOptionError, 'ERR_INVALID_OPTION')
     assert.is(error.option, 'operation')
-    assert.match(error.message, 'Invalid options for OperationContext.setOperation: expected `operation` to be a non-empty string of up to 256 characters without control characters')
+    assert.match(error.message, 'Invalid options for OperationContext.setOperation: expected `operation` to be a non-empty string of up to 256 characters without control, line-break, bidi or zero-width characters')
   }
   assert.is(context.operation, 'GET /orders/:id')
   context.setOperation('x'.repeat(256))

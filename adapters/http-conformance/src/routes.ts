@@ -149,6 +149,18 @@ export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): Conf
       },
     },
     {
+      // A handler that names its operation itself (what it does, not where it is routed).
+      path: '/self-named/:id',
+      async handle(call) {
+        probeOf(call)
+        // Read once while routed: the adapter's name is built, then replaced.
+        const routed = call.context.operation
+        call.context.setOperation('orders.create')
+        await delay(1)
+        return { json: { routed, operation: call.context.operation } }
+      },
+    },
+    {
       // The name from the handler's first line and after an await.
       path: '/names/:id',
       async handle(call) {

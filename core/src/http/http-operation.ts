@@ -1,5 +1,6 @@
 import { createCheckedContext, nameOperation, OperationContext, type OperationNamer } from '../operation-context.js'
-import { isPrintableId } from '../operation-options.js'
+import { isPrintableId, printableNameRule } from '../operation-options.js'
+import { checkOption } from '../options.js'
 import { disposedAtOnce } from '../service-container.js'
 import type { HttpMiddlewareSettings } from './middleware-options.js'
 import { requestIdFrom } from './request-id.js'
@@ -65,13 +66,14 @@ export class HttpOperation {
 
   /**
    * Names the operation again, once the router has matched: a string now (checked, as `setOperation`
-   * does), a function when something first reads the name.
+   * does), a function when something first reads the name. A name the application set with `setOperation()`
+   * stays: the route's is only the default.
    *
    * @throws {InvalidOptionError} for an empty or non-string name
    */
   rename(operation: string | (() => string)): void {
-    if (typeof operation === 'function') nameOperation(this.context, operation)
-    else this.context.setOperation(operation)
+    if (typeof operation === 'string' && !isPrintableId(operation)) checkOption('OperationContext.setOperation', 'operation', operation, printableNameRule)
+    nameOperation(this.context, operation)
   }
 
   /** The request id: the caller's, or the one generated for it. */

@@ -49,17 +49,21 @@ const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 // it points, cookies, authentication): an id written into one breaks or changes the response (on Express, a
 // `content-type` of an id fails every `res.send`; `content-encoding` tells the client to decode it). Every
 // `content-*` one too: they describe the body, and a 503 that replaces the body drops them. The hop-by-hop
-// ones: Node's HTTP/2 refuses a response that carries one.
+// ones: Node's HTTP/2 refuses a response that carries one. And the ones that set a browser's security policy
+// (CORS, HSTS, framing, sniffing, a timed redirect): the id comes from the client, who would set it
+// (`Access-Control-Allow-Origin: null`, `Refresh: 0`).
 const reservedHeaders = new Set([
   'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'http2-settings', 'host', 'te', 'trailer', 'upgrade',
   'cache-control', 'expires', 'etag', 'last-modified', 'vary', 'age', 'date',
-  'location', 'set-cookie', 'www-authenticate', 'proxy-authenticate', 'retry-after', 'allow', 'server',
+  'location', 'refresh', 'set-cookie', 'www-authenticate', 'proxy-authenticate', 'retry-after', 'allow', 'server',
   'cookie', 'authorization', 'proxy-authorization',
+  'strict-transport-security', 'x-frame-options', 'x-content-type-options', 'x-xss-protection', 'referrer-policy',
+  'permissions-policy', 'cross-origin-opener-policy', 'cross-origin-embedder-policy', 'cross-origin-resource-policy', 'timing-allow-origin',
 ])
 
 function isReservedHeader(name: string): boolean {
   const lower = name.toLowerCase()
-  return lower.startsWith('content-') || reservedHeaders.has(lower)
+  return lower.startsWith('content-') || lower.startsWith('access-control-') || reservedHeaders.has(lower)
 }
 
 /** The rules of {@link HttpMiddlewareOptions}. */
@@ -70,7 +74,7 @@ export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = 
   operationName: { type: 'function', optional: true },
   requestIdHeader: {
     type: 'custom',
-    expected: 'an HTTP header name of up to 64 characters, not one that frames or describes the message (content-*, connection, cache-control, set-cookie, ...)',
+    expected: "an HTTP header name of up to 64 characters, not one that frames or describes the message or sets a browser's security policy (content-*, connection, cache-control, set-cookie, access-control-*, strict-transport-security, ...)",
     check: (value: unknown) => typeof value === 'string' && value.length <= 64 && headerToken.test(value) && !isReservedHeader(value),
     optional: true,
   },
@@ -137,5 +141,5 @@ function reportedNamer<Input>(operationName: (input: Input) => string | undefine
 }
 
 function nameFailed(why: string): InvalidOptionError {
-  return new InvalidOptionError('operationName', 'a function returning undefined or a name of 1 to 256 characters without control characters', `\`operationName\` failed, and the operation gets its default name. ${why}`)
+  return new InvalidOptionError('operationName', 'a function returning undefined or a name of 1 to 256 characters without control, line-break, bidi or zero-width characters', `\`operationName\` failed, and the operation gets its default name. ${why}`)
 }

@@ -77,6 +77,12 @@ test('refuses each bad option, naming it', () => {
     ['requestIdHeader', 'content-md5', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
     ['requestIdHeader', 'Proxy-Connection', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
     ['requestIdHeader', 'http2-settings', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
+    // The id is the client's: it would set a browser's security policy (CORS, HSTS, a timed redirect).
+    ...['Access-Control-Allow-Origin', 'access-control-allow-credentials', 'Strict-Transport-Security', 'Refresh', 'X-Frame-Options'].map((name): [string, unknown, string] => [
+      'requestIdHeader',
+      name,
+      "an HTTP header name of up to 64 characters, not one that frames or describes the message or sets a browser's security policy",
+    ]),
     ['deadlineMillis', 0, 'an integer number of milliseconds between 1 and 2147483647'],
     ['deadlineMillis', 1.5, 'an integer number of milliseconds between 1 and 2147483647'],
     ['deadlineMillis', 2 ** 32, 'an integer number of milliseconds between 1 and 2147483647, got `4294967296` (number)'],

@@ -37,6 +37,15 @@ export function contextSuite(driver: FrameworkDriver): void {
     assert.is(probe?.operationAtDispose, 'GET /named/:id')
   })
 
+  test('a name the handler set with setOperation() is kept to the end: the route`s name does not replace it', async () => {
+    const response = await harness.get('/self-named/abc', { requestId: 'self-named-1' })
+    assert.equal(await response.json(), { routed: 'GET /self-named/:id', operation: 'orders.create' })
+    const probe = harness.fixture.probes.get('self-named-1')
+    await waitFor('the scope of self-named-1 disposed', () => probe?.disposeCount === 1)
+    // Before, Express and Koa named it after the route again once the response had finished.
+    assert.is(probe?.operationAtDispose, 'orders.create')
+  })
+
   test.run()
 }
 
