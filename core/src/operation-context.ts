@@ -235,6 +235,8 @@ export class OperationContext {
     if (typeof operation === 'string') return operation
     this.#renamed = false
     const built = operation()
+    // The builder (a user's `operationName`) named the operation itself: that name stands.
+    if (this.#namedByApplication) return this.#operation as string
     let shown: string
     if (built === this.#lastBuilt && built !== undefined) {
       shown = this.#lastShown

@@ -1,5 +1,5 @@
 import { satisfiesRule, type OptionRule, type OptionRules } from './options.js'
-import { escaped, escapeUnprintable, unprintable } from './printable.js'
+import { escapeUnprintable, loneSurrogate, unprintable } from './printable.js'
 import type { ServiceContainer, ServiceScope } from './service-container.js'
 
 // What `OperationContext.create()` accepts, and the checks for it: names and request ids go into logs,
@@ -89,9 +89,6 @@ export function isPrintableId(value: unknown): boolean {
   return typeof value === 'string' && value.length >= 1 && value.length <= 256 && !unprintable.test(value) && !loneSurrogate.test(value)
 }
 
-const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-
-const loneSurrogateEach = new RegExp(loneSurrogate.source, 'g')
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff
 
 /**
@@ -101,7 +98,7 @@ const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xd
  */
 export function printableName(name: string): string {
   if (isPrintableId(name)) return name
-  const shown = escapeUnprintable(name).replace(loneSurrogateEach, escaped)
+  const shown = escapeUnprintable(name)
   if (shown.length <= 256) return shown
   // Cut between characters, not inside a surrogate pair.
   const end = isHighSurrogate(shown.charCodeAt(252)) ? 252 : 253

@@ -238,9 +238,16 @@ function fail(where: string, name: string, expected: string, value: unknown, rul
 
 /**
  * @internal A string as a message shows it (a value, or an unknown option's key): without the credentials a
- * connection string carries, and cut to 60 characters.
+ * connection string carries, cut to 60 characters, and with what a log viewer misreads escaped (`\u2028`).
  */
 export function shownText(value: string): string {
+  // What a log viewer would misread (a line break, a change of direction) escaped: a name or key from a request
+  // (a tenant's pool, say) would forge a log line through the message.
+  return escapeUnprintable(redactedAndCut(value))
+}
+
+// `shownText` before its escaping: what `describeValue` quotes as JSON, which escapes control characters itself.
+function redactedAndCut(value: string): string {
   // A connection string given by mistake (for a name, a prefix) keeps its password out of the message.
   // Redacted before it is cut for display: cut first, a long password lost its `@` and showed. The cut at
   // 64 kB only bounds the (linear) work for a huge value (a certificate given to the wrong option).
@@ -275,7 +282,7 @@ export function describeValue(value: unknown): string {
     case 'string':
       // JSON escapes control characters; what a log viewer takes for a line break or a change of direction it
       // leaves as it is, and the value was refused for those (a forged log line).
-      return `\`${escapeUnprintable(JSON.stringify(shownText(value)))}\` (string)`
+      return `\`${escapeUnprintable(JSON.stringify(redactedAndCut(value)))}\` (string)`
     case 'number':
     case 'boolean':
     case 'bigint':

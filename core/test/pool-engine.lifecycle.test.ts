@@ -297,6 +297,30 @@ test('close: a failed attempt does not refuse a waiter that a check under way st
   assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
 })
 
+test('close: after a failed attempt, a waiter whose check then fails is refused, and no new attempt holds the close', async () => {
+  const { engine, factory, clock, counts } = fakeEngine({ minSize: 2, maxSize: 2, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 0 })
+  await engine.warmup()
+  await clock.advance(6000)
+  factory.auto = false
+  factory.breakConnection(factory.created[0]!, new Error('terminated'))
+  await clock.advance(0)
+  let failCheck: (error: Error) => void = () => undefined
+  factory.validate = () => new Promise<boolean>((_, reject) => (failCheck = reject))
+  const waiting = rejects(engine.acquire(undefined), PoolClosedError, 'ERR_POOL_CLOSED')
+  const closing = engine.close({ timeoutMillis: 10_000 })
+  // The server refuses the refill, then the check fails too (it went down).
+  factory.failNext(new Error('sorry, too many clients already'))
+  await clock.advance(0)
+  failCheck(new Error('connection reset'))
+  await clock.advance(0)
+  // Before, it got a new attempt, and the close waited on it (pg's end() without a limit).
+  assert.is(factory.pending.length, 0, 'no attempt opened for it while closing')
+  await waiting
+  assert.not.ok(await isPending(closing), 'closed at once, not at its timeout')
+  await closing
+  assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
+})
+
 test('close takes back what is still checked out after timeoutMillis; a late release is harmless', async () => {
   const { engine, clock, counts, events } = fakeEngine({ leakDetectionMillis: 5000 })
   const lease = await engine.acquire(undefined)

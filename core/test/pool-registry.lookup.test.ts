@@ -55,6 +55,20 @@ lookup('a connection string asked for as a name is shown redacted, and a long na
   assert.ok(throwsError(() => registry.get('x'.repeat(100_000)), PoolNotFoundError).message.length < 400)
 })
 
+lookup('a name from a request that would break a log line is shown escaped by PoolNotFoundError', () => {
+  const registry = createPoolRegistry()
+  // A tenant's pool looked up by a decoded path segment: %0A, %E2%80%A8, %E2%80%AE.
+  for (const [name, shown] of [
+    ['acme\nlevel=error msg=forged', 'acme\\u000alevel=error msg=forged'],
+    ['acme\u2028forged', 'acme\\u2028forged'],
+    ['acme\u202egrof', 'acme\\u202egrof'],
+  ]) {
+    const error = throwsError(() => registry.get(name!), PoolNotFoundError, 'ERR_POOL_NOT_FOUND')
+    assert.is(error.pool, shown)
+    assert.is(error.message, `Could not find pool '${shown}'. Known pools: (none).`)
+  }
+})
+
 lookup('an unknown name throws PoolNotFoundError listing the known names', () => {
   const registry = createPoolRegistry()
   assert.match(throwsError(() => registry.get('orders'), PoolNotFoundError, 'ERR_POOL_NOT_FOUND').message, 'Known pools: (none).')

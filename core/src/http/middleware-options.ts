@@ -49,21 +49,24 @@ const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 // it points, cookies, authentication): an id written into one breaks or changes the response (on Express, a
 // `content-type` of an id fails every `res.send`; `content-encoding` tells the client to decode it). Every
 // `content-*` one too: they describe the body, and a 503 that replaces the body drops them. The hop-by-hop
-// ones: Node's HTTP/2 refuses a response that carries one. And the ones that set a browser's security policy
-// (CORS, HSTS, framing, sniffing, a timed redirect): the id comes from the client, who would set it
-// (`Access-Control-Allow-Origin: null`, `Refresh: 0`).
+// ones: Node's HTTP/2 refuses a response that carries one. And the ones a browser or a proxy acts on (CORS, HSTS,
+// framing, sniffing, a timed redirect, preloads, where reports go, nginx's internal redirect): the id comes from
+// the client, who would set them (`Access-Control-Allow-Origin: null`, `Refresh: 0`, `X-Accel-Redirect: /internal`).
 const reservedHeaders = new Set([
   'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'http2-settings', 'host', 'te', 'trailer', 'upgrade',
   'cache-control', 'expires', 'etag', 'last-modified', 'vary', 'age', 'date',
   'location', 'refresh', 'set-cookie', 'www-authenticate', 'proxy-authenticate', 'retry-after', 'allow', 'server',
   'cookie', 'authorization', 'proxy-authorization',
   'strict-transport-security', 'x-frame-options', 'x-content-type-options', 'x-xss-protection', 'referrer-policy',
-  'permissions-policy', 'cross-origin-opener-policy', 'cross-origin-embedder-policy', 'cross-origin-resource-policy', 'timing-allow-origin',
+  'permissions-policy', 'feature-policy', 'timing-allow-origin', 'link', 'alt-svc', 'clear-site-data', 'report-to', 'reporting-endpoints', 'nel',
+  // What a proxy in front acts on: it would serve an internal location or a file the client named.
+  'x-sendfile', 'x-lighttpd-send-file',
 ])
+const reservedPrefixes = ['content-', 'access-control-', 'cross-origin-', 'x-accel-']
 
 function isReservedHeader(name: string): boolean {
   const lower = name.toLowerCase()
-  return lower.startsWith('content-') || lower.startsWith('access-control-') || reservedHeaders.has(lower)
+  return reservedHeaders.has(lower) || reservedPrefixes.some((prefix) => lower.startsWith(prefix))
 }
 
 /** The rules of {@link HttpMiddlewareOptions}. */
@@ -74,7 +77,7 @@ export const httpMiddlewareRules: OptionRules<HttpMiddlewareOptions<unknown>> = 
   operationName: { type: 'function', optional: true },
   requestIdHeader: {
     type: 'custom',
-    expected: "an HTTP header name of up to 64 characters, not one that frames or describes the message or sets a browser's security policy (content-*, connection, cache-control, set-cookie, access-control-*, strict-transport-security, ...)",
+    expected: "an HTTP header name of up to 64 characters, not one that frames or describes the message or that a browser or proxy acts on (content-*, connection, cache-control, set-cookie, access-control-*, strict-transport-security, x-accel-*, ...)",
     check: (value: unknown) => typeof value === 'string' && value.length <= 64 && headerToken.test(value) && !isReservedHeader(value),
     optional: true,
   },

@@ -95,7 +95,7 @@ export class GracefulClose<C> {
     if (connections.retiring > 0) await this.#within(socketsCloseMillis, (done) => connections.whenAllRetired(done))
   }
 
-  /** True once a close that began while connection attempts were failing: it opens no connection any more. */
+  /** True once a close began while connection attempts were failing, or saw one fail: it opens no connection any more. */
   get opensNothing(): boolean {
     return this.#opensNothing
   }
@@ -113,6 +113,9 @@ export class GracefulClose<C> {
   /** A connection attempt failed while closing. */
   attemptFailed(error: Error): void {
     const { queue, opener } = this.#parts
+    // The server refuses connections: from now on nothing is opened, as in a close that began during a back-off
+    // (a waiter whose check fails next is refused, not given a new attempt that would hold the close).
+    this.#opensNothing = true
     // A waiter kept through close() was counting on this attempt: it gets the failure, unless another attempt or
     // a check under way still covers it (close() kept one waiter for each).
     if (queue.length > opener.creating + opener.validating) queue.shift()?.grant(error, undefined)

@@ -159,6 +159,27 @@ test('a name given as a function is built on the first read only, and again afte
   assert.is(container.openScopes, 0)
 })
 
+test('a name the application set stays: later renames by the adapter, and a setOperation() inside a name builder', () => {
+  const container = createServiceContainer()
+  const settings = httpMiddlewareSettings({ container })
+  const named = new HttpOperation(settings, () => 'GET /orders', undefined)
+  named.context.setOperation('orders.create')
+  named.rename(() => 'POST /orders')
+  named.rename('POST /orders')
+  assert.is(named.context.operation, 'orders.create')
+  // A user's operationName that names the operation itself while the adapter's builder runs.
+  const inside = new HttpOperation(settings, () => {
+    inside.context.setOperation('orders.list')
+    return 'GET /orders'
+  }, undefined)
+  assert.is(inside.context.operation, 'orders.list', 'the first read')
+  inside.rename(() => 'GET /orders/:id')
+  assert.is(inside.context.operation, 'orders.list')
+  named.closed(true)
+  inside.closed(true)
+  assert.is(container.openScopes, 0)
+})
+
 test('a bad name is refused naming the option: as a string at once, from a function on the read that builds it', () => {
   const container = createServiceContainer()
   const settings = httpMiddlewareSettings({ container })

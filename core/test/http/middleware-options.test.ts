@@ -19,6 +19,12 @@ test("defaults: handler 'http', header 'x-request-id'; a header is kept lower-ca
   assert.equal([custom.handlerName, custom.requestIdHeader, custom.deadlineMillis], ['orders-api', 'x-correlation-id', MAX_TIMER_MILLIS])
 })
 
+test('takes the request-id headers in common use', () => {
+  for (const header of ['Request-Id', 'X-Correlation-Id', 'traceparent', 'X-Amzn-Trace-Id', 'X-Cloud-Trace-Context', 'CF-Ray']) {
+    assert.is(httpMiddlewareSettings({ container, requestIdHeader: header }).requestIdHeader, header.toLowerCase())
+  }
+})
+
 test('the settings\' operationName reports a failing one to onError and answers undefined: it never throws', () => {
   const reported: unknown[] = []
   const reporting = createServiceContainer({ onError: (error) => void reported.push(error) })
@@ -77,12 +83,19 @@ test('refuses each bad option, naming it', () => {
     ['requestIdHeader', 'content-md5', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
     ['requestIdHeader', 'Proxy-Connection', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
     ['requestIdHeader', 'http2-settings', 'an HTTP header name of up to 64 characters, not one that frames or describes the message'],
-    // The id is the client's: it would set a browser's security policy (CORS, HSTS, a timed redirect).
-    ...['Access-Control-Allow-Origin', 'access-control-allow-credentials', 'Strict-Transport-Security', 'Refresh', 'X-Frame-Options'].map((name): [string, unknown, string] => [
-      'requestIdHeader',
-      name,
-      "an HTTP header name of up to 64 characters, not one that frames or describes the message or sets a browser's security policy",
-    ]),
+    // The id is the client's: it would set what a browser or a proxy acts on (CORS, HSTS, a timed redirect, nginx's
+    // internal redirect).
+    ...[
+      'Access-Control-Allow-Origin',
+      'access-control-allow-credentials',
+      'Strict-Transport-Security',
+      'Refresh',
+      'X-Frame-Options',
+      'Cross-Origin-Opener-Policy-Report-Only',
+      'Link',
+      'X-Accel-Redirect',
+      'X-Sendfile',
+    ].map((name): [string, unknown, string] => ['requestIdHeader', name, 'an HTTP header name of up to 64 characters, not one that frames or describes the message or that a browser or proxy acts on']),
     ['deadlineMillis', 0, 'an integer number of milliseconds between 1 and 2147483647'],
     ['deadlineMillis', 1.5, 'an integer number of milliseconds between 1 and 2147483647'],
     ['deadlineMillis', 2 ** 32, 'an integer number of milliseconds between 1 and 2147483647, got `4294967296` (number)'],
