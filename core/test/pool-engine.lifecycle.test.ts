@@ -266,15 +266,21 @@ test('close during a back-off ends when a failed check leaves its waiter nothing
   assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 0 })
 })
 
+// A pool of two, both idle past their check: one breaks, and its refill is held open (the server is slow to answer).
+async function oneBrokenOneStale() {
+  const pool = fakeEngine({ minSize: 2, maxSize: 2, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 0 })
+  await pool.engine.warmup()
+  await pool.clock.advance(6000)
+  pool.factory.auto = false
+  pool.factory.breakConnection(pool.factory.created[0]!, new Error('terminated'))
+  await pool.clock.advance(0)
+  assert.is(pool.factory.pending.length, 1, 'a refill is opening')
+  return pool
+}
+
 test('close: a failed attempt does not refuse a waiter that a check under way still covers; the check serves it', async () => {
-  const { engine, factory, clock, counts } = fakeEngine({ minSize: 2, maxSize: 2, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 0 })
-  await engine.warmup()
-  await clock.advance(6000)
-  // One connection breaks while idle: its refill is held; the other one is checked before it is handed over.
-  factory.auto = false
-  factory.breakConnection(factory.created[0]!, new Error('terminated'))
-  await clock.advance(0)
-  assert.is(factory.pending.length, 1, 'a refill is opening')
+  // The other connection is checked before it is handed over.
+  const { engine, factory, clock, counts } = await oneBrokenOneStale()
   let passCheck: (valid: boolean) => void = () => undefined
   factory.validate = () => new Promise<boolean>((resolve) => (passCheck = resolve))
   const waiting = engine.acquire(undefined).then(
@@ -298,12 +304,7 @@ test('close: a failed attempt does not refuse a waiter that a check under way st
 })
 
 test('close: after a failed attempt, a waiter whose check then fails is refused, and no new attempt holds the close', async () => {
-  const { engine, factory, clock, counts } = fakeEngine({ minSize: 2, maxSize: 2, validateAfterIdleMillis: 5000, idleTimeoutMillis: 0, acquireTimeoutMillis: 0 })
-  await engine.warmup()
-  await clock.advance(6000)
-  factory.auto = false
-  factory.breakConnection(factory.created[0]!, new Error('terminated'))
-  await clock.advance(0)
+  const { engine, factory, clock, counts } = await oneBrokenOneStale()
   let failCheck: (error: Error) => void = () => undefined
   factory.validate = () => new Promise<boolean>((_, reject) => (failCheck = reject))
   const waiting = rejects(engine.acquire(undefined), PoolClosedError, 'ERR_POOL_CLOSED')
