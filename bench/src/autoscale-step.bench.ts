@@ -12,7 +12,8 @@
 //   npm run bench -- autoscale-step [--quick] [--rounds N] [--repeats N] [--workload wait,cpu,shifting]
 //                                   [--modes quiet,neighbour] [--only adaptive,fixed-50,control] [--trace]
 // (`--only` also takes `adaptive-close`, not run by default: the adaptive policy with `keepSurplusMillis: 0`;
-// and `adaptive-held`: the adaptive policy watching a pool its bounds hold at 95.)
+// `adaptive-held`: the adaptive policy watching a pool its bounds hold at 95; and `resized-by-hand`: a pool of 7
+// resized to 95 0.13 s into the burst, with no policy.)
 import type { AutoscalePoolConfig } from '@lifeguard/autoscale'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
@@ -44,11 +45,14 @@ const SETUPS: Setup[] = [
   { name: CONTROL, initialSize: Number(CONTROL_TWIN.slice('fixed-'.length)) },
 ]
 // Run only when named in --only: the adaptive policy closing what it sheds at once, as before
-// `keepSurplusMillis`, to weigh keeping it; and the adaptive policy watching a pool held at 95 (its
-// bounds leave it no move), to tell what watching costs from what its moves cost.
+// `keepSurplusMillis`, to weigh keeping it; the adaptive policy watching a pool held at 95 (its
+// bounds leave it no move), to tell what watching costs from what its moves cost; and a pool of 7 resized
+// by hand to 95 0.13 s into the burst (the policy's usual first move, with no policy), to tell what that
+// move costs against a pool allowed 95 from the start.
 const EXTRA_SETUPS: Setup[] = [
   { name: 'adaptive-close', initialSize: 10, config: { ...ADAPTIVE, keepSurplusMillis: 0 } },
   { name: 'adaptive-held', initialSize: 95, config: { ...ADAPTIVE, minSize: 95 } },
+  { name: 'resized-by-hand', initialSize: 7, burstResize: { afterMillis: 130, maxSize: 95 } },
 ]
 const MODES: readonly Mode[] = ['quiet', 'neighbour']
 const NEIGHBOUR_SHARE = 0.5

@@ -72,6 +72,8 @@ export interface Setup {
   name: string
   initialSize: number
   config?: AutoscalePoolConfig
+  /** Resized by hand this long after the burst starts (no policy): the adaptive policy's first move, replayed. */
+  burstResize?: { afterMillis: number; maxSize: number }
 }
 
 /** Throughput and p99 of the queries started in one stretch. */
@@ -139,7 +141,7 @@ function readyConnections(metrics: { activeConnections: number; idleConnections:
 }
 
 /** Runs the phases back to back as closed-loop load, ticking pool metrics every 100 ms. */
-async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: number): Promise<Omit<StepRun, 'resizes'>> {
+async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: number, burstResize: Setup['burstResize']): Promise<Omit<StepRun, 'resizes'>> {
   const series: TimePoint[] = []
   const boundaries: number[] = []
   let inFlight = 0
@@ -168,6 +170,9 @@ async function runPhases(pool: PostgresPool, phases: readonly Phase[], started: 
       let errors = 0
       const phaseStart = performance.now()
       const end = phaseStart + phase.millis
+      if (phase.name === 'burst' && burstResize !== undefined) {
+        setTimeout(() => pool.resize({ maxSize: burstResize.maxSize }, { reason: 'by-hand' }), burstResize.afterMillis)
+      }
       connectionMillis = 0
       churn.opened = 0
       churn.closed = 0
@@ -240,7 +245,7 @@ export async function runSetup(setup: Setup, phases: readonly Phase[], trace: bo
   })
   const scaler = setup.config === undefined ? undefined : attachAutoscaler(pool, setup.config)
   try {
-    const run = await runPhases(pool, phases, started)
+    const run = await runPhases(pool, phases, started, setup.burstResize)
     if (trace) traceBurstStart(run)
     return { ...run, resizes }
   } finally {
