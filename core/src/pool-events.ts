@@ -24,7 +24,8 @@ export type DisconnectReason = 'idle' | 'lifetime' | 'resize' | 'error' | 'close
 
 /**
  * `connect` (`onConnect`): a new connection opened (before any validation: a warm-up validates it next). One
- * that broke as it opened is followed by its `disconnect`.
+ * that broke as it opened is followed by its `disconnect`. An attempt that failed (refused, a failed login) fires
+ * neither: its `error` (source `connection`) tells.
  */
 export interface ConnectEvent extends PoolEventBase {
   /** The driver's id for the connection (PostgreSQL: the server's process id). */

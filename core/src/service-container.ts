@@ -81,7 +81,9 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
   /** Reports a failure that has no caller (see `ServiceContainerOptions.onError`). Never throws. */
   reportError(error: unknown): void {
     try {
-      this.#onError(error)
+      // An async `onError` (a logger that sends) rejects rather than throws: unhandled, that would crash the process.
+      const returned: unknown = this.#onError(error)
+      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') (returned as PromiseLike<unknown>).then(undefined, warnRedacted)
     } catch (hookError) {
       warnRedacted(hookError)
     }

@@ -46,7 +46,11 @@ export interface RegistrationOptions<T> {
 
 /** Options of `createServiceContainer()`. */
 export interface ServiceContainerOptions {
-  /** Receives failures that have no caller to go to (e.g. a scope disposed after the response was sent). Default: `process.emitWarning`. */
+  /**
+   * Receives failures that have no caller to go to (e.g. a scope disposed after the response was sent). Default:
+   * `process.emitWarning`. One that throws, or an async one that rejects (a logger that is down), is reported as a
+   * process warning, redacted.
+   */
   onError?: ((error: unknown) => void) | undefined
   /**
    * How long `dispose()` waits for one disposer, and for async factories still pending, before it goes on

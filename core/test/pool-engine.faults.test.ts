@@ -146,6 +146,27 @@ test('a validation that throws rather than rejects fails that connection, and th
   assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
 })
 
+test('with no connect limit, a check that never answers gives up after 10 s: a full pool serves its waiter with a new connection', async () => {
+  // pg.Pool's default: no limit on connecting or on waiting. Its only connection's path went silent while idle.
+  const { engine, factory, clock, events } = fakeEngine({ maxSize: 1, validateAfterIdleMillis: 0, connectTimeoutMillis: 0, acquireTimeoutMillis: 0 })
+  const first = await engine.acquire(undefined)
+  engine.release(first)
+  await clock.advance(1)
+  factory.validate = () => new Promise<boolean>(() => undefined)
+  let served: { connection: unknown } | undefined
+  const waiting = engine.acquire(undefined).then((lease) => (served = lease))
+  // Past the 1 s cover the pool would open another connection for it, but the one being checked fills it.
+  await clock.advance(9_990)
+  assert.is(served, undefined)
+  // Before, it waited until TCP gave up (minutes): the check had no limit.
+  await clock.advance(20)
+  const lease = await Promise.race([waiting, clock.advance(0).then(() => undefined)])
+  assert.ok(lease, 'served')
+  assert.is.not(lease.connection, first.connection)
+  assert.equal(events.error?.map((e) => e.error.message), ['Validation timed out after 10000ms.'])
+  engine.release(lease as never)
+})
+
 test('close() that times out takes back a connection whose check never answers, and leaves nothing pending', async () => {
   const { engine, factory, clock, counts } = fakeEngine({ validateAfterIdleMillis: 0, connectTimeoutMillis: 0, acquireTimeoutMillis: 0 })
   engine.release(await engine.acquire(undefined))

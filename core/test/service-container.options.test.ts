@@ -80,4 +80,29 @@ options('without onError, or when onError throws, failures become process warnin
   )
 })
 
+options('an async onError that rejects becomes a process warning, redacted, not an unhandled rejection', async () => {
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const warnings = await captureWarnings(async () => {
+      const container = createServiceContainer({
+        onError: async () => {
+          throw new Error('log backend postgres://app:hunter2@logs/db is down')
+        },
+      })
+      container.reportError(new Error('a disposer failed'))
+      // Node reports an unhandled rejection after the microtasks of this turn.
+      await new Promise((resolve) => setImmediate(resolve))
+      await new Promise((resolve) => setImmediate(resolve))
+    })
+    assert.equal(unhandled, [], 'before, it crashed the process under --unhandled-rejections=throw')
+    assert.is(warnings.length, 1)
+    assert.match(warnings[0]!.message, 'log backend postgres://')
+    assert.not.match(warnings[0]!.message, 'hunter2')
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+})
+
 options.run()

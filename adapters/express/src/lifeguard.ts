@@ -48,10 +48,11 @@ export function lifeguard(options: LifeguardOptions): RequestHandler {
   // property read on `req` or `res` misses V8's caches (2k to 5k instructions each, measured): this path
   // reads each one once.
   return function lifeguardContext(req, res, next) {
+    // Before the scope exists: a request that cannot have `req.lifeguard` fails with nothing to give back. (Also
+    // when mounted again: a sub-app of another copy of Express gives the request a chain of its own.)
+    prepareRequest(req)
     // Mounted twice (app and router): one request, one operation.
     if (contextOf(req) !== undefined) return next()
-    // Before the scope exists: a request that cannot have `req.lifeguard` fails with nothing to give back.
-    prepareRequest(req)
     const method = req.method
     // The route the name was last built for, and that name.
     let namedFor: RouteLike | undefined

@@ -1,5 +1,6 @@
 import { createServiceContainer, OperationContext, RegistrationError } from '@lifeguard/core'
 import express from 'express'
+import { IncomingMessage } from 'node:http'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { lifeguard } from '../src/index.js'
@@ -30,6 +31,33 @@ test('a sub-app and a router below lifeguard() see the same context as Operation
       assert.equal(await response.json(), { requestId: `prop-${path.length}` })
     }
     assert.equal(seen, [true, true, true])
+  } finally {
+    await running.close()
+  }
+})
+
+test('mounted again in a sub-app of another copy of Express, it still gives that app`s requests req.lifeguard', async () => {
+  const container = createServiceContainer()
+  const app = quietApp()
+  // What a second installed copy of Express does to a request entering its sub-app: a prototype chain that
+  // reaches IncomingMessage through that copy's own base request, where no accessor was installed yet.
+  const otherCopysRequest = Object.create(IncomingMessage.prototype) as object
+  let seen: unknown = 'unset'
+  app.use(lifeguard({ container }))
+  app.use((req, _res, next) => {
+    Object.setPrototypeOf(req, Object.create(otherCopysRequest))
+    next()
+  })
+  app.use(lifeguard({ container }))
+  app.use((req, res) => {
+    seen = req.lifeguard === OperationContext.current() && req.lifeguard !== undefined
+    res.end()
+  })
+  const running = await listen(app)
+  try {
+    await (await fetch(`${running.url}/other`)).arrayBuffer()
+    // Before, the second mount returned at once (one request, one operation), and the accessor was never installed.
+    assert.is(seen, true)
   } finally {
     await running.close()
   }

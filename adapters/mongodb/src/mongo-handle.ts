@@ -283,7 +283,7 @@ export function createMongoHandle(pool: MongoPool, context?: OperationContext, o
 }
 
 /** The rule for a default collection's name. */
-export const collectionRule: OptionRule = { type: 'string', nonEmpty: true, optional: true }
+export const collectionRule: OptionRule = { ...collectionNameRule, optional: true }
 
 /**
  * Refuses anything but a pool from `createMongoPool()`, when it is given rather than on the handle's first use.

@@ -64,13 +64,8 @@ Removal('its pool closing takes its busy, pending and waiting connections out of
   // checked-out connection's check-in and close nor the handshake's end and the checkout's failure arrive.
   client.emit('connectionPoolClosed', { address: A })
   assert.equal(counts(tracker), { total: 1, open: 1, busy: 0, waiting: 0 }, "only B's idle connection counts")
-  assert.equal(
-    recorder.of('disconnect').map((e) => [e.connectionId, e.reason]),
-    [
-      [2, 'closed'],
-      [1, 'closed'],
-    ],
-  )
+  // Connection 2 never finished its handshake: it had no `connect`, and gets no `disconnect`.
+  assert.equal(recorder.of('disconnect').map((e) => [e.connectionId, e.reason]), [[1, 'closed']])
   await flushPromises()
   assert.is(hooks.connectionLost, 1, 'the keeper is asked to refill on the servers left')
 
@@ -90,7 +85,7 @@ Removal('connections pending when the pool was cleared go with the pool too', as
   client.emit('connectionPoolCleared', { address: A })
   client.emit('connectionPoolClosed', { address: A })
   assert.equal(counts(tracker), { total: 0, open: 0, busy: 0, waiting: 0 })
-  assert.equal(recorder.of('disconnect').map((e) => [e.connectionId, e.reason]), [[1, 'closed']])
+  assert.equal(recorder.of('disconnect'), [], 'it never connected')
   // Its late events, were they relayed after all, change nothing.
   client.emit('connectionClosed', { address: A, connectionId: 1, reason: 'poolClosed' })
   assert.equal(counts(tracker), { total: 0, open: 0, busy: 0, waiting: 0 })
@@ -110,4 +105,26 @@ Removal('the client closing (every pool, then its topology, in one call) asks fo
   assert.equal([hooks.connectionLost, hooks.clientClosed], [0, 1])
 })
 
+const Handshake = suite('CmapTracker: a connection whose handshake fails')
+
+Handshake('reports the error, with no connect and no disconnect (a failed login is no dropped connection)', () => {
+  const { client, tracker, recorder, hooks } = fixture()
+  client.emit('connectionPoolReady', { address: A })
+  client.emit('connectionCheckOutStarted', { address: A })
+  client.emit('connectionCreated', { address: A, connectionId: 1 })
+  client.emit('connectionClosed', { address: A, connectionId: 1, reason: 'error', error: new Error('Authentication failed.') })
+  client.emit('connectionCheckOutFailed', { address: A, reason: 'connectionError' })
+  assert.equal(counts(tracker), { total: 0, open: 0, busy: 0, waiting: 0 })
+  assert.equal(recorder.of('connect'), [])
+  // Before, each failed handshake sent `disconnect` with reason 'error': a count of connect - disconnect went negative.
+  assert.equal(recorder.of('disconnect'), [])
+  assert.equal(recorder.of('error').map((e) => [e.source, e.error.message]), [['connection', 'Authentication failed.']])
+  assert.is(hooks.connectionLost, 0, 'nothing was taken away from minSize')
+  // One that opened and then broke is a drop.
+  openBusy(client, A, 2)
+  client.emit('connectionClosed', { address: A, connectionId: 2, reason: 'error' })
+  assert.equal(recorder.of('disconnect').map((e) => [e.connectionId, e.reason]), [[2, 'error']])
+})
+
 Removal.run()
+Handshake.run()

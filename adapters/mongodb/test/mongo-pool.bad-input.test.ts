@@ -163,6 +163,13 @@ BadInput('registerMongo, createMongoHandle and withTransaction check their argum
   assert.is(thrown(() => createMongoHandle(undefined as never)).option, 'pool')
   assert.is(thrown(() => createMongoHandle(pool, {} as never)).option, 'context')
   assert.is(thrown(() => createMongoHandle(pool, undefined, { collection: '' })).option, 'collection')
+  // A default collection every later call would refuse is refused where it is given (before, only at request time).
+  for (const name of ['events$', 'a\0b']) {
+    const refused = thrown(() => registerMongo(createServiceContainer(), pool, { collection: name }))
+    assert.is(refused.option, 'collection')
+    assert.match(refused.message, 'a MongoDB collection name')
+    assert.is(thrown(() => createMongoHandle(pool, undefined, { collection: name })).option, 'collection')
+  }
   const handle = createMongoHandle(pool)
   const error = await rejects(handle.withTransaction(5 as never), InvalidOptionError)
   assert.match(error.message, 'Invalid options for withTransaction: expected `fn` to be a function')

@@ -145,6 +145,33 @@ faultTest(Warmup)("a refill still running counts against warmup()'s timeoutMilli
   }
 })
 
+faultTest(Warmup)('connections counted open are pinged too: a server that stopped answering fails the warm-up, not reported warm', async (context) => {
+  const wire = context.target.wire!
+  const clock = new ManualClock()
+  const pool = openPool(context.target, { dbName: DB, minSize: 2, maxSize: 4, clock })
+  context.pools.push(pool)
+  assert.is((await pool.warmup()).opened, 2)
+  // Its two idle connections still count as open, but the server answers nothing on them any more (as behind a
+  // partition that sent no FIN).
+  wire.fault('ping', { kind: 'delay', delayMillis: 60_000, times: 10 })
+  let guard: NodeJS.Timeout | undefined
+  const hung = new Promise<string>((resolve) => (guard = setTimeout(() => resolve('still warming'), 10_000)))
+  try {
+    const warming = pool.warmup({ connections: 2, timeoutMillis: 300 }).then(
+      (report) => `${report.opened} of ${report.requested}`,
+      (error: Error) => `${error.name}: ${error.message}`,
+    )
+    await clock.advance(300)
+    // Before, it resolved at once with 2 of 2 opened and sent no ping.
+    const outcome = await Promise.race([warming, hung])
+    assert.match(outcome, 'PoolWarmupError')
+    assert.match(outcome, 'No connection could be opened within 300ms')
+  } finally {
+    clearTimeout(guard)
+    wire.clearFaults()
+  }
+})
+
 Warmup('a registry warms every pool and becomes ready; a closed pool refuses to warm up', async (context) => {
   const registry = createPoolRegistry()
   const a = registry.register(openPool(context.target, { dbName: DB, minSize: 2 }))

@@ -128,6 +128,10 @@ export class PostgresHandle implements AsyncDisposable {
       // reach) cancels it, and gives it up if it stays unanswered.
       const starting = (error: unknown): unknown => abortedStatementError(client, context, `start a transaction on pool '${core.name}'`) ?? statementError(core.name, client, error, 'start a transaction', false, core.redact)
       await runStatement(core.monitor, client, begin, undefined, starting, core.cancels, context)
+      // Aborted, or the handle disposed, while BEGIN ran and was answered before its cancel landed: `fn` does not
+      // start. What it does before its first statement (a call to a payment service) would run for nothing.
+      if (context?.aborted) throw new OperationAbortedError(`start a transaction on pool '${core.name}'`, { cause: context.signal.reason })
+      if (this.#held?.get(client) !== tx) throw this.#disposedError('start a transaction')
       result = await fn(tx)
       tx[finishTransaction]()
       // A statement of `fn` that failed is handed over before pg reads the session's status after it, which alone

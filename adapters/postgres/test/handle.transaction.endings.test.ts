@@ -244,4 +244,32 @@ test('a statement of the callback that ended the transaction as it failed is tol
   }
 })
 
+test('an operation that runs many transactions that fail keeps a bounded number of abort watchers', async ({ pool, container }) => {
+  const watchKey = Symbol.for('lifeguard.operation-context.watch')
+  const watchers = new Set<unknown>()
+  const failures = await runOperation('worker', 'retry-loop', async (context) => {
+    // Every watcher the operation is given, counted by identity (an operation keeps each for good).
+    const own = context as unknown as Record<symbol, (watcher: unknown) => void>
+    const watch = own[watchKey]!
+    own[watchKey] = function (this: unknown, watcher: unknown) {
+      watchers.add(watcher)
+      return watch.call(this, watcher)
+    }
+    let failed = 0
+    for (let i = 0; i < 20; i++) {
+      await context.postgres
+        .transaction(async (tx) => {
+          await tx.query('SELECT 1')
+          throw new Error('retry me')
+        })
+        .catch(() => void failed++)
+    }
+    return failed
+  }, { container })
+  assert.is(failures, 20)
+  // Before, each ROLLBACK added a watcher of its own: 20 here, one more for every failed transaction.
+  assert.ok(watchers.size <= 3, `${watchers.size} watchers for 20 rolled-back transactions`)
+  assert.equal(await ids(pool), [])
+})
+
 test.run()

@@ -42,3 +42,15 @@ export interface PoolEngineOptions<C> {
   /** Random numbers in [0, 1) for lifetime jitter (tests pin it). */
   readonly random?: () => number
 }
+
+/**
+ * The time limit of warm-up and of a connection's validation when `connectTimeoutMillis` is 0 (the driver's own
+ * limit, none for pg): a connection whose path went silent (a NAT or a firewall dropped it while idle) answers
+ * nothing until TCP gives up, minutes later, and a caller waiting without a limit of its own would wait as long.
+ */
+export const unlimitedConnectCheckMillis = 10_000
+
+/** How long one validation of a connection may take: `connectTimeoutMillis`, or `unlimitedConnectCheckMillis` when that is 0. */
+export function validationTimeoutMillis(options: Pick<PoolEngineOptions<unknown>, 'connectTimeoutMillis'>): number {
+  return options.connectTimeoutMillis > 0 ? options.connectTimeoutMillis : unlimitedConnectCheckMillis
+}

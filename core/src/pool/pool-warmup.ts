@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js'
 import { PoolWarmupError } from '../errors.js'
 import type { WarmupOptions, WarmupReport } from '../pool-contract.js'
 import type { ConnectionOpener } from './connection-opener.js'
-import type { PoolEngineOptions } from './engine-options.js'
+import { unlimitedConnectCheckMillis, type PoolEngineOptions } from './engine-options.js'
 import type { IdleList } from './idle-list.js'
 import type { OpenConnections } from './open-connections.js'
 import type { PoolLifecycle, WarmupPlan } from './pool-lifecycle.js'
@@ -125,7 +125,7 @@ export class PoolWarmup<C> {
   /** Runs `PoolEngine.warmup(options)`. */
   warmup(options: WarmupOptions | undefined): Promise<WarmupReport> {
     const connectTimeout = this.#options.connectTimeoutMillis
-    const bounds = { minSize: this.#pool.minSize, maxSize: this.#pool.maxSize, timeoutMillis: connectTimeout || 10_000 }
+    const bounds = { minSize: this.#pool.minSize, maxSize: this.#pool.maxSize, timeoutMillis: connectTimeout || unlimitedConnectCheckMillis }
     // A timeout names the option that set the warm-up's time limit.
     const timeoutOption =
       options?.timeoutMillis !== undefined ? 'timeoutMillis of warmup()' : connectTimeout > 0 ? (this.#options.connectTimeoutOption ?? 'connectTimeoutMillis') : "warmup()'s default"

@@ -2,7 +2,7 @@
 import type { Clock } from '../clock.js'
 import { needsValidation, unusableReason, usable } from './connection-health.js'
 import type { ConnectionOpener } from './connection-opener.js'
-import type { PoolEngineOptions } from './engine-options.js'
+import { validationTimeoutMillis, type PoolEngineOptions } from './engine-options.js'
 import type { IdleList } from './idle-list.js'
 import type { OpenConnections } from './open-connections.js'
 import type { PooledConnection } from './pooled-connection.js'
@@ -102,8 +102,8 @@ export class WaiterDispatch<C> {
   /**
    * Validates `lease` for the oldest waiter not yet covered. It covers that waiter (no connection is opened for
    * it) for `validationCoverMillis` at most: a connection whose path went silent (a NAT or a firewall dropped it
-   * while idle, sending nothing) answers no validation until its timeout, `connectTimeoutMillis`, which is as
-   * long as the waiter's own by default. Past the cover, a new connection is opened for the waiter beside it
+   * while idle, sending nothing) answers no validation until its timeout (`connectTimeoutMillis`, which is as
+   * long as the waiter's own by default, or 10 s when it is 0: see `validationTimeoutMillis`). Past the cover, a new connection is opened for the waiter beside it
    * (other idle connections may have gone the same way: validating them one after another would keep it waiting).
    */
   validateForWaiter(lease: PooledConnection<C>): void {
@@ -128,12 +128,12 @@ export class WaiterDispatch<C> {
       uncover()
       this.#failed()
     }
-    this.#parts.opener.validate(lease, this.#options.connectTimeoutMillis, passed, failed)
+    this.#parts.opener.validate(lease, validationTimeoutMillis(this.#options), passed, failed)
   }
 
   /** Validates `lease` for no one in particular (a connection taken back from the parked ones with no waiter to cover). */
   validate(lease: PooledConnection<C>): void {
-    this.#parts.opener.validate(lease, this.#options.connectTimeoutMillis, this.#passed, this.#failed)
+    this.#parts.opener.validate(lease, validationTimeoutMillis(this.#options), this.#passed, this.#failed)
   }
 
   #dispatch(): void {

@@ -30,7 +30,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mongodbUri: url(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:'], 'mongodb://user:password@host:27017/database'),
     schema: identifier(env, 'DB_SCHEMA', 'orders_api'),
     applicationName: printable(env, 'APP_NAME', 'orders-api'),
-    // Twice it plus 5 s bounds the whole shutdown, within the longest timer Node.js sets (2^31 - 1 ms).
+    // Twice it plus 20 s bounds the whole shutdown (see run-http-service.ts), within the longest timer Node.js sets (2^31 - 1 ms).
     shutdownTimeoutMillis: integer(env, 'SHUTDOWN_TIMEOUT_MILLIS', 10_000, 1_000_000_000),
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { Server as NetServer } from 'node:net'
+import { onResponseClose } from '@lifeguard/core/http'
 
 /**
  * Starts listening and resolves with the address actually bound (`port: 0` picks a free one).
@@ -93,8 +94,10 @@ function trackResponses(server: Server): void {
   if (inFlight.has(server)) return
   const open = new Set<ServerResponse>()
   inFlight.set(server, open)
-  server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
+  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     open.add(response)
-    response.once('close', () => open.delete(response))
+    // Its own 'close', or its connection's for a pipelined response still waiting in line: that one never emits
+    // 'close' when its client leaves, and would be held (with its request and socket) for good.
+    onResponseClose(request, response, () => open.delete(response))
   })
 }

@@ -83,8 +83,8 @@ export function problemFrom(error: unknown, requestId: string | undefined): Prob
   }
   // Matched by code through the cause chain: a service factory may wrap the pool's error.
   if (poolPressureCode(error) !== undefined) return respond(503, 'service_busy', 'The service is busy. Retry later.', { 'Retry-After': '1' })
-  // The service is shutting down and has closed its pools: the request came in on a kept-alive connection
-  // while it drained. Not a failure of the service; the client retries elsewhere.
+  // The service is shutting down and has closed its pools under a request the drain cut off (its time ran out):
+  // its client is gone, so this answer is for the log. Not a failure of the service.
   if (inCauseChain(error, (e) => e.code === 'ERR_POOL_CLOSED')) return respond(503, 'shutting_down', 'The service is shutting down. Retry later.', { 'Retry-After': '1', Connection: 'close' })
   // The server restarted or ended the session under the request: nothing is wrong with the service, and the
   // pool opens a new connection for the next one. Whether a write took effect is for the client to check.

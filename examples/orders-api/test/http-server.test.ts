@@ -1,7 +1,8 @@
 import { Agent, createServer, get, type Server } from 'node:http'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { drain, listen } from '../src/http-server.js'
+import { connect } from 'node:net'
+import { drain, listen, requestsInFlight } from '../src/http-server.js'
 import { eventually } from './_helpers/http.js'
 
 const Drain = suite('drain')
@@ -71,6 +72,27 @@ Drain('counts the requests still unanswered when the time runs out, and cuts the
   assert.ok(await eventually(async () => taken === 2), 'both requests reached the handler')
   assert.is(await drain(server, 100), 2, 'both cut off')
   assert.equal(await Promise.all(outcomes), ['ECONNRESET', 'ECONNRESET'], 'their clients see the cut')
+})
+
+Drain('a pipelined request whose client left before its turn is no longer counted in flight', async () => {
+  let first: (() => void) | undefined
+  const server = createServer((_request, response) => {
+    first ??= () => response.end('ok')
+  })
+  const url = await listen(server, 0, '127.0.0.1')
+  try {
+    const socket = connect(Number(url.port), '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    // Two requests in one write: the second waits in line behind the first, which is not answered.
+    socket.write('GET /orders/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /orders/2 HTTP/1.1\r\nHost: x\r\n\r\n')
+    assert.ok(await eventually(async () => requestsInFlight(server) === 2), 'both requests taken in')
+    socket.destroy()
+    // Before, the one waiting in line stayed counted (and held) for good.
+    assert.ok(await eventually(async () => requestsInFlight(server) === 0), `both let go once the client left (${requestsInFlight(server)} still counted)`)
+  } finally {
+    first?.()
+    await new Promise((resolve) => server.close(resolve))
+  }
 })
 
 Drain.run()

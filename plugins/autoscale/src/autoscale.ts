@@ -2,7 +2,7 @@ import { type ManagedPool, type PoolRegistry } from '@lifeguard/core'
 import { checkOption, reportToUser, shownName, validateOptions } from '@lifeguard/core/adapter'
 import { checkCustomPolicy, createPolicy, meantAsPolicy, type AutoscalePoolConfig } from './create-policy.js'
 import { attachOptionRules } from './internal/attach-options.js'
-import { isEnabled } from './internal/config-info.js'
+import { budgetOf, isEnabled } from './internal/config-info.js'
 import { reportWarning } from './internal/report-warning.js'
 import { refuseSharedBudget, refuseSharedPolicy } from './internal/sizing-claims.js'
 import { prepareAutoscaler, type AttachOptions, type PoolAutoscaler, type PreparedAutoscaler } from './pool-autoscaler.js'
@@ -61,16 +61,40 @@ export type AutoscaledRegistry = Pick<PoolRegistry, 'subscribe'>
  */
 export function autoscale(registry: AutoscaledRegistry, options: AutoscaleOptions): Autoscaler {
   checkOption('autoscale', 'registry', registry, { type: 'custom', expected: 'a PoolRegistry', check: (v) => typeof (v as AutoscaledRegistry | null)?.subscribe === 'function' })
-  validateOptions('autoscale', options, { ...attachOptionRules, pools: { type: 'object' } })
+  // A plain object: a Map (or a class instance) has no own entries to read, and would size nothing, silently.
+  validateOptions('autoscale', options, { ...attachOptionRules, pools: { type: 'custom', expected: 'a plain object of configs by pool name', check: isPlainObject } })
   const { pools, ...attach } = options
-  for (const [name, config] of Object.entries(pools)) {
+  // Taken as they are now: an entry added later would skip these checks.
+  const configs = Object.freeze({ ...pools })
+  // Which pool name each budget and policy object went to: two names given one are refused here, whether or
+  // not their pools are registered yet (the claims made as autoscalers start would refuse the second only
+  // when it arrived, through `onError`, leaving it unsized).
+  const budgets = new Map<SharedBudget, string>()
+  const policies = new Map<ScalingPolicy, string>()
+  for (const [name, config] of Object.entries(configs)) {
     // Built once here only to check it; each pool that arrives gets a fresh policy from a config (its own state).
     // Shown, not quoted: a connection string given as the key keeps its password.
     const where = `autoscale for pool '${shownName(name)}'`
-    if (meantAsPolicy(config)) checkCustomPolicy(config as ScalingPolicy, where)
+    const custom = meantAsPolicy(config)
+    if (custom) checkCustomPolicy(config as ScalingPolicy, where)
     else createPolicy(config as AutoscalePoolConfig, {}, where)
+    if (!isEnabled(config)) continue
+    const budget = budgetOf(config)
+    const budgetTakenBy = budget === undefined ? undefined : budgets.get(budget)
+    if (budgetTakenBy !== undefined) refuseSharedBudget(where, budget as SharedBudget, `is given to pool '${shownName(budgetTakenBy)}' too`)
+    if (budget !== undefined) budgets.set(budget, name)
+    if (!custom) continue
+    const policyTakenBy = policies.get(config as ScalingPolicy)
+    if (policyTakenBy !== undefined) refuseSharedPolicy(where, config as ScalingPolicy, `is given to pool '${shownName(policyTakenBy)}' too`)
+    policies.set(config as ScalingPolicy, name)
   }
-  return new RegistryAutoscaler(registry, pools, attach)
+  return new RegistryAutoscaler(registry, configs, attach)
+}
+
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value) as unknown
+  return prototype === Object.prototype || prototype === null
 }
 
 class RegistryAutoscaler implements Autoscaler {
@@ -136,11 +160,7 @@ class RegistryAutoscaler implements Autoscaler {
     try {
       const prepared = prepareAutoscaler(pool, config, this.#options)
       if (replay === undefined) return this.#start(prepared)
-      // Not started yet, so not claimed: a budget two pools of this call share is found here.
-      const sharing = replay.prepared.find((other) => prepared.budget !== undefined && other.budget === prepared.budget)
-      if (sharing !== undefined) refuseSharedBudget(prepared.where, prepared.budget as SharedBudget, `is given to pool '${sharing.pool.name}' too`)
-      const fedTwice = replay.prepared.find((other) => other.policy === prepared.policy)
-      if (fedTwice !== undefined) refuseSharedPolicy(prepared.where, prepared.policy, `is given to pool '${fedTwice.pool.name}' too`)
+      // (A budget or a policy two names of this call share was refused by `autoscale()` already.)
       replay.prepared.push(prepared)
     } catch (error) {
       if (replay !== undefined) replay.refused.push(error)

@@ -46,6 +46,8 @@ function setConfig(pool: ManagedPool, options: AttachOptions, next: AutoscalePoo
   let state = states.get(pool)
   if (state === undefined) states.set(pool, (state = { options }))
   const previous = state.running
+  // Only a config still sizing the pool is put back if the new one is refused: one the user stopped stays stopped.
+  const previousRan = previous?.running === true
   previous?.stop()
   state.running = undefined
   const config = Object.freeze({ ...next })
@@ -55,7 +57,7 @@ function setConfig(pool: ManagedPool, options: AttachOptions, next: AutoscalePoo
       state.running = attachAutoscaler(pool, config, state.options)
     } catch (error) {
       // Refused (its budget sizes another pool): the running config stays in force, sizing the pool again.
-      if (previous !== undefined && state.config !== undefined) state.running = reattached(pool, state.config, state.options)
+      if (previousRan && state.config !== undefined) state.running = reattached(pool, state.config, state.options)
       throw error
     }
   }
@@ -111,7 +113,7 @@ function descriptors(options: AttachOptions): PropertyDescriptorMap {
  *   scaleDownThreshold: 30, scaleUpIncrement: 2, scaleDownIncrement: 1, evaluationInterval: 5000 })
  */
 export function withDynamicSizing<P extends ManagedPool>(pool: P, options: AttachOptions = {}): P & DynamicSizing {
-  checkOption('withDynamicSizing', 'pool', pool, { type: 'custom', expected: 'a ManagedPool (getPoolMetrics(), resize() and a name)', check: isPool })
+  checkOption('withDynamicSizing', 'pool', pool, { type: 'custom', expected: 'a ManagedPool (getPoolMetrics(), resize() and a name), not frozen or sealed', check: isPool })
   validateOptions('withDynamicSizing', options, attachOptionRules)
   const target = pool as P & DynamicSizing
   if (Object.hasOwn(target, marker)) return target

@@ -42,7 +42,10 @@ export interface PoolAutoscaler {
   sample(): void
   /** Samples, asks the policy for a decision and applies it with `resize`; returns the decision applied. */
   evaluate(): ScalingDecision | undefined
-  /** Reads the shared budget from the server now; failures go to `onError`. */
+  /**
+   * Asks the shared budget for a fresh count, which it sends only when its last one is `refreshMillis` old or
+   * older (one count serves every pool of the budget); resolves once that count has answered. Failures go to `onError`.
+   */
   refreshBudget(): Promise<void>
   /** Ends sampling and evaluation; the pool keeps its current size. Idempotent. */
   stop(): void
@@ -56,6 +59,7 @@ export interface PoolAutoscaler {
  * decision with `pool.resize(size, { reason, details })`, so every change is a `resize` event carrying the
  * numbers behind it. Only core's metrics are read; the driver is never touched. Timers are unref'd: they
  * never keep the process alive. A pool whose size is outside the policy's bounds is moved inside them at once.
+ * A pool closing or closed already gets an autoscaler that is not running (`running` is false) and sizes nothing.
  * While its timers run it also measures this process's event-loop delay and utilization and gives them to
  * the policy with each evaluation (`eventLoopDelayMillis`, `eventLoopUtilization`).
  *
@@ -91,7 +95,7 @@ export interface PreparedAutoscaler {
  * @throws {InvalidOptionError} / {RegistrationError} as `attachAutoscaler()`
  */
 export function prepareAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig | ScalingPolicy, options: AttachOptions): PreparedAutoscaler {
-  checkOption('attachAutoscaler', 'pool', pool, { type: 'custom', expected: 'a ManagedPool', check: isPool })
+  checkOption('attachAutoscaler', 'pool', pool, { type: 'custom', expected: 'a ManagedPool, not frozen or sealed', check: isPool })
   const where = `attachAutoscaler for pool '${pool.name}'`
   const custom = meantAsPolicy(config)
   if (custom) checkCustomPolicy(config as ScalingPolicy, where)
@@ -282,7 +286,14 @@ class Runner implements PoolAutoscaler {
   // due: no evaluation ever again, and no word) is reported, and the interval stands in for it.
   #dueIn(): number {
     const interval = this.policy.evaluationIntervalMillis
-    const due = this.policy.dueInMillis?.() ?? interval
+    let due: unknown
+    try {
+      due = this.policy.dueInMillis?.() ?? interval
+    } catch (error) {
+      // Thrown at every tick, it would stop every evaluation (the tick asks it first): reported, as a bad answer is.
+      this.#onError(error)
+      return interval
+    }
     if (typeof due === 'number' && Number.isFinite(due) && due >= 0) return due
     this.#onError(new TypeError(`The autoscaling policy's dueInMillis() returned ${String(due)}; expected a finite number >= 0. Its evaluationIntervalMillis (${interval}) is used instead.`))
     return interval
@@ -343,7 +354,9 @@ function isClosing(pool: ManagedPool): boolean {
 /** A `ManagedPool`: what `attachAutoscaler()` and `withDynamicSizing()` take. */
 export function isPool(value: unknown): boolean {
   const pool = value as Partial<ManagedPool> | null
-  return typeof pool === 'object' && pool !== null && typeof pool.getPoolMetrics === 'function' && typeof pool.resize === 'function' && typeof pool.name === 'string'
+  // Extensible: the autoscaler's claim (and `withDynamicSizing()`'s methods) are kept on the pool itself, and a
+  // claim that failed after the autoscaler started would leave it running with no handle to stop it.
+  return typeof pool === 'object' && pool !== null && typeof pool.getPoolMetrics === 'function' && typeof pool.resize === 'function' && typeof pool.name === 'string' && Object.isExtensible(pool)
 }
 
 // Sampled often: the counters alone when the pool offers them (nothing sorted), else the full snapshot.

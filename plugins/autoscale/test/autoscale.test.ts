@@ -1,7 +1,7 @@
 import { createPoolRegistry, InvalidOptionError } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { autoscale, type DynamicPoolConfig, type ScalingPolicy } from '../src/index.js'
+import { AdaptivePolicy, autoscale, createSharedBudget, type DynamicPoolConfig, type ScalingPolicy } from '../src/index.js'
 import { ManualClock } from './_helpers/manual-clock.js'
 import { ModelPool, waitBound } from './_helpers/model-pool.js'
 import { throwsError } from '@lifeguard/test-kit'
@@ -128,6 +128,38 @@ registry('checks every config at once, naming the pool and the field', () => {
   assert.is(missing.option, 'pools')
   const notRegistry = throwsError(() => autoscale({} as never, { pools: {} }), InvalidOptionError)
   assert.is(notRegistry.option, 'registry')
+})
+
+registry('refuses a budget or a policy object given to two names before either pool is registered, and a pools Map', () => {
+  const pools = createPoolRegistry()
+  const budget = createSharedBudget({ total: 90, applicationName: 'svc', query: async () => ({ rows: [{ held: 0 }] }) })
+  const adaptive = { policy: 'adaptive', minSize: 2, maxSize: 20 } as const
+  // Before, both were taken, and the second pool to arrive was refused through onError and left unsized.
+  const shared = throwsError(() => autoscale(pools, { pools: { orders: { ...adaptive, budget }, billing: { ...adaptive, budget } } }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(shared.option, 'budget')
+  assert.match(shared.message, "autoscale for pool 'billing'")
+  assert.match(shared.message, "this one is given to pool 'orders' too")
+  const policy = new AdaptivePolicy(adaptive)
+  const fedTwice = throwsError(() => autoscale(pools, { pools: { orders: policy, billing: policy } }), InvalidOptionError)
+  assert.is(fedTwice.option, 'policy')
+  assert.match(fedTwice.message, "this one is given to pool 'orders' too")
+  // A disabled config sizes nothing: it takes no budget.
+  autoscale(pools, { pools: { orders: { ...adaptive, budget }, billing: { ...adaptive, budget, enabled: false } } }).stop()
+  // A Map has no own entries to read: it would size nothing, and say so nowhere.
+  const map = throwsError(() => autoscale(pools, { pools: new Map([['orders', adaptive]]) as never }), InvalidOptionError)
+  assert.is(map.option, 'pools')
+  assert.match(map.message, 'a plain object of configs by pool name')
+})
+
+registry('takes the configs as they are when called: a name added to the object later is not sized', () => {
+  const pools = createPoolRegistry()
+  const configs: Record<string, DynamicPoolConfig> = { orders: threshold }
+  const scaler = autoscale(pools, { pools: configs, timers: false })
+  configs.billing = threshold
+  pools.register(busyPool('orders'))
+  pools.register(busyPool('billing'))
+  assert.equal(scaler.pools, ['orders'])
+  scaler.stop()
 })
 
 registry.run()

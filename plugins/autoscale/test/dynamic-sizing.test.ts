@@ -75,6 +75,26 @@ seed("a config refused when attached (its budget sizes another pool) keeps the r
   other.dynamicSizing?.stop()
 })
 
+seed('a config refused when attached does not restart one the user stopped', () => {
+  const budget = createSharedBudget({ total: 90, applicationName: 'svc', query: async () => ({ rows: [{ held: 0 }] }) })
+  const other = withDynamicSizing(new ModelPool('billing', { model: waitBound(5), maxSize: 10 }), { timers: false })
+  other.setDynamicPoolConfig({ policy: 'adaptive', minSize: 2, maxSize: 20, budget })
+  const pool = withDynamicSizing(new ModelPool('orders', { model: waitBound(5), maxSize: 10 }), { timers: false })
+  pool.setDynamicPoolConfig(config)
+  pool.dynamicSizing?.stop()
+  throwsError(() => pool.setDynamicPoolConfig({ policy: 'adaptive', minSize: 2, maxSize: 20, budget }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  // Before, the refusal attached the stopped config again: the pool was sized by what the user had stopped.
+  assert.is(pool.dynamicSizing, undefined)
+  other.dynamicSizing?.stop()
+})
+
+seed('refuses a frozen pool, naming pool: the methods and the claim live on the pool', () => {
+  const pool = Object.freeze(new ModelPool('orders', { model: waitBound(5), maxSize: 10 }))
+  const error = throwsError(() => withDynamicSizing(pool, { timers: false }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'pool')
+  assert.match(error.message, 'not frozen or sealed')
+})
+
 seed('refuses a config for a closed pool with PoolClosedError: it would size nothing', async () => {
   const pool = withDynamicSizing(new ModelPool('orders', { model: waitBound(5), maxSize: 10 }), { timers: false })
   await pool.close()

@@ -595,7 +595,9 @@ runtime('a budget count that answers after a later one is dropped: an old count 
   assert.is(budget.reading?.held, 4, 'the newer count stands')
 })
 
-runtime("a policy's dueInMillis() that is not a number >= 0 is reported, and its interval stands in: evaluations go on", async () => {
+// Ticks a pool for 3 s under a policy of its own whose `dueInMillis()` is `dueInMillis`: how many evaluations
+// came, and what went to onError.
+async function tickedWithDueIn(dueInMillis: () => number): Promise<{ evaluations: number; errors: unknown[] }> {
   const clock = new TimerClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
   let evaluations = 0
@@ -607,15 +609,59 @@ runtime("a policy's dueInMillis() that is not a number >= 0 is reported, and its
     sampleIntervalMillis: 100,
     observe: () => undefined,
     evaluate: () => (evaluations++, undefined),
-    dueInMillis: () => Number.NaN,
+    dueInMillis,
   }
   const errors: unknown[] = []
   const scaler = attachAutoscaler(pool, policy, { clock, onError: (error) => errors.push(error) })
   await clock.advance(3000)
+  scaler.stop()
+  return { evaluations, errors }
+}
+
+runtime("a policy's dueInMillis() that is not a number >= 0 is reported, and its interval stands in: evaluations go on", async () => {
+  const { evaluations, errors } = await tickedWithDueIn(() => Number.NaN)
   assert.ok(evaluations >= 2, `evaluated ${evaluations} times`)
   assert.is(errors.length, 1)
   assert.match((errors[0] as Error).message, "The autoscaling policy's dueInMillis() returned NaN; expected a finite number >= 0.")
-  scaler.stop()
+})
+
+runtime("a policy's dueInMillis() that throws is reported, and its interval stands in: evaluations go on", async () => {
+  const { evaluations, errors } = await tickedWithDueIn(() => {
+    throw new Error('no schedule today')
+  })
+  // Before, every tick threw before it evaluated: no evaluation at all.
+  assert.ok(evaluations >= 2, `evaluated ${evaluations} times`)
+  assert.is(errors.length, 1, 'the same failure reported once')
+  assert.is((errors[0] as Error).message, 'no schedule today')
+})
+
+runtime('refuses a frozen pool, naming pool, before it resizes anything', () => {
+  // Outside the config's bounds: an autoscaler that started would resize it at once.
+  const pool = Object.freeze(new ModelPool('orders', { model: waitBound(5), maxSize: 80 }))
+  const error = throwsError(() => attachAutoscaler(pool, adaptive, { timers: false }), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.is(error.option, 'pool')
+  assert.match(error.message, 'a ManagedPool, not frozen or sealed')
+  assert.is(pool.resizes.length, 0)
+})
+
+runtime('the default onError warns with the message redacted', async () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  const policy: ScalingPolicy = {
+    kind: 'custom', minSize: 1, maxSize: 20, evaluationIntervalMillis: 1000, sampleIntervalMillis: 100,
+    observe: () => undefined,
+    evaluate: () => {
+      throw new Error('could not reach postgres://app:hunter2@db.internal:5432/orders')
+    },
+  }
+  const warnings = await captureWarnings(() => {
+    const scaler = attachAutoscaler(pool, policy, { timers: false })
+    scaler.evaluate()
+    scaler.stop()
+  })
+  const warning = warnings.find((each) => each.code === 'LIFEGUARD_AUTOSCALE_FAILED')
+  assert.ok(warning, 'warned')
+  assert.not.match(warning.message, 'hunter2')
+  assert.match(warning.message, 'Autoscaler failed: could not reach postgres://')
 })
 
 runtime.run()

@@ -214,7 +214,9 @@ export class CmapTracker {
     if (!neverReady) this.#open.delete(key)
     this.#busy.delete(key)
     const reason = reasons[event.reason] ?? 'error'
-    this.#monitor.disconnected(event.connectionId, reason)
+    // A connection that never finished its handshake had no `connect`: no `disconnect` either (as on PostgreSQL),
+    // or a count of open connections kept from the events would go negative, and a failed login read as a drop.
+    if (!neverReady) this.#monitor.disconnected(event.connectionId, reason)
     // Only a failed handshake carries its error; a connection dropped mid-command is reported by the pool clear.
     // `error` is set by the driver on handshake failures but left out of its public typings.
     const error = (event as { error?: unknown }).error
@@ -251,13 +253,11 @@ export class CmapTracker {
     this.#readyServers.delete(address)
     this.#waiting.delete(address)
     const server = `${address} `
-    const gone = new Set<ConnectionKey>()
+    // (Only the open ones were announced by a `connect`: only they get a `disconnect`.)
+    const gone: ConnectionKey[] = []
+    for (const key of this.#open) if (key.startsWith(server)) gone.push(key)
     for (const keys of [this.#pending, this.#doubtful, this.#open, this.#busy]) {
-      for (const key of keys) {
-        if (!key.startsWith(server)) continue
-        gone.add(key)
-        keys.delete(key)
-      }
+      for (const key of keys) if (key.startsWith(server)) keys.delete(key)
     }
     for (const key of gone) this.#monitor.disconnected(connectionIdOf(key), 'closed')
     // The client closing closes every pool first and its topology right after, in the same call: only a

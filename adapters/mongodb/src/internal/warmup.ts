@@ -32,7 +32,8 @@ export interface WarmupRun {
 /**
  * Brings the driver's pool to `requested` ready connections with `ping`. Concurrent pings make the driver open
  * connections, but it opens at most `maxConnecting` (default 2) at a time and hands a freed connection to the
- * next waiting ping, so one round may open fewer: rounds repeat until the CMAP count reaches `requested`.
+ * next waiting ping, so one round may open fewer: rounds repeat until the CMAP count reaches `requested`. The
+ * first round runs even when that many are open already, so the connections reported were used just now.
  * Stops early when a whole round fails (the server is unreachable) or at the deadline. A refill already
  * running would still hold connections when the report says they are idle: it is waited for first, within
  * the same deadline (its pings wait out the driver's server selection, 30 s by default).
@@ -42,13 +43,19 @@ export async function warmConnections({ ping: pingOnce, tracker, requested, time
   const deadline = started + timeoutMillis
   let lastError: unknown
   let timedOut = refilling !== undefined && (await withDeadline(refilling.then(() => true), timeoutMillis, clock)) === undefined
-  while (!timedOut && tracker.open < requested) {
+  // Pings answered: with none, no connection was shown to serve, whatever the count says.
+  let answered = 0
+  const countedPing = (): Promise<unknown> => pingOnce().then((reply) => (answered++, reply))
+  // At least one round, also when the count says enough are open: an idle connection the network dropped without
+  // a word (a partition, a NAT's timeout) still counts as open until a ping finds it out, and a warm-up checks
+  // the connections it reports (as a PostgreSQL pool's validates its idle ones).
+  for (let round = 0; !timedOut && (round === 0 || tracker.open < requested); round++) {
     const remaining = deadline - clock.now()
     if (remaining <= 0) {
       timedOut = true
       break
     }
-    const round = Promise.allSettled(Array.from({ length: requested }, pingOnce))
+    const round = Promise.allSettled(Array.from({ length: requested }, countedPing))
     const results = await withDeadline(round, remaining, clock)
     if (results === undefined) {
       timedOut = true
@@ -60,7 +67,8 @@ export async function warmConnections({ ping: pingOnce, tracker, requested, time
     if (failures.length > 0) lastError = failures.find((failure) => (failure as Error | undefined)?.name !== 'MongoTopologyClosedError') ?? failures[0]
     if (failures.length === results.length) break
   }
-  return { opened: Math.min(requested, tracker.open), durationMillis: clock.now() - started, timedOut, lastError: lastError ?? tracker.lastConnectError }
+  const opened = answered === 0 ? 0 : Math.min(requested, tracker.open)
+  return { opened, durationMillis: clock.now() - started, timedOut, lastError: lastError ?? tracker.lastConnectError }
 }
 
 // Settles as the work does, or with `undefined` at the deadline; the pending work is left to settle on its own.

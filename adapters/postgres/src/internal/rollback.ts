@@ -16,6 +16,8 @@ export class RollbackBound {
   readonly #client: PooledClient
   #lift: (() => void) | undefined
   #answered = false
+  // The bounds its operation's abort would start, while it is one of them (see `startOnAbort`).
+  #pending: Set<RollbackBound> | undefined
 
   constructor(client: PooledClient) {
     this.#client = client
@@ -30,8 +32,23 @@ export class RollbackBound {
   lift(): void {
     this.#answered = true
     this.#lift?.()
+    this.#pending?.delete(this)
+    this.#pending = undefined
+  }
+
+  /** @internal Started by its operation's abort while in `pending` (see `startOnAbort`). */
+  awaitAbortIn(pending: Set<RollbackBound>): void {
+    if (this.#answered) return
+    this.#pending = pending
+    pending.add(this)
   }
 }
+
+// The bounds of each operation's ROLLBACKs under way, started by one abort watcher per operation: a watcher per
+// ROLLBACK would stay with the operation for good (an operation keeps its watchers), and a long-lived one (a job
+// looping over transactions that fail and are retried) gathered one for every ROLLBACK it ever sent, each holding
+// its connection, and each scanned by every later watch.
+const pendingByOperation = new WeakMap<OperationContext, Set<RollbackBound>>()
 
 /**
  * Rolls back `client`'s transaction and gives it back. With `close`, it is closed after the rollback rather than
@@ -81,10 +98,18 @@ function released(client: PooledClient, bound: RollbackBound, argument?: Error |
 }
 
 // Starts `bound` now when the operation has aborted or ended, else when it aborts: through the operation's own
-// abort watch, not its signal (a signal made here would cost every such operation an AbortController). The
-// watcher stays with the operation; once the ROLLBACK is answered it does nothing.
+// abort watch, not its signal (a signal made here would cost every such operation an AbortController). One
+// watcher per operation, for the bounds not yet lifted (see `pendingByOperation`).
 function startOnAbort(bound: RollbackBound, operation: OperationContext | 'ended' | undefined): void {
   if (operation === undefined) return
   if (operation === 'ended' || operation.aborted || operation.disposed) return bound.start()
-  watchAbort(operation, () => bound.start())
+  let pending = pendingByOperation.get(operation)
+  if (pending === undefined) {
+    const bounds = (pending = new Set<RollbackBound>())
+    pendingByOperation.set(operation, bounds)
+    watchAbort(operation, () => {
+      for (const each of [...bounds]) each.start()
+    })
+  }
+  bound.awaitAbortIn(pending)
 }
