@@ -23,7 +23,9 @@ declare module 'koa' {
  * from `x-request-id` when sane (else a new UUID-shaped one) and is echoed in the response, error responses included.
  * When the client goes away the context's `signal` aborts. The scope is disposed exactly once, when the
  * response has finished (streamed bodies included) or, after a disconnect, when the middleware below has
- * settled; a disposal failure goes to the container's `onError` and never touches the response.
+ * settled; a disposal failure goes to the container's `onError` and never touches the response. A response
+ * sent by a handler that answers by itself (`ctx.respond = false`), or by a middleware above before this one
+ * ran, keeps the scope until the middleware below has settled too.
  *
  * The operation is named `METHOD route-pattern` from `@koa/router` (e.g. `GET /orders/:id`) as soon as the
  * router has matched (`METHOD path` until then, and when no route matched), after the route running when the
@@ -94,6 +96,9 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
     const { context } = operation
     ctx.state.lifeguard = context
     const res = ctx.res
+    // A middleware above answered already (on `ctx.res`, before calling `next()`): the chain below may still run
+    // and use its services, so its scope waits for the chain, as for a handler that answers by itself.
+    const answeredAbove = res.writableEnded
     // Echoed as the headers are written, so also on Koa's error response, which first removes every header.
     echoHeaderOnWrite(res, requestIdHeader, operation.requestId)
     // Koa answers once the chain has settled: 'close' (after 'finish', or alone on a disconnect; the
@@ -106,7 +111,7 @@ export function lifeguard(options: LifeguardOptions): Middleware<LifeguardState>
       else downstream.then(keepName, keepName)
       // A handler that answers by itself (`ctx.respond = false`) may go on working once it has: its scope
       // waits for the chain to settle.
-      if (finished && ctx.respond === false) operation.finishedByHandler()
+      if (finished && (ctx.respond === false || answeredAbove)) operation.finishedByHandler()
       else operation.closed(finished)
     }
     onResponseClose(ctx.req, res, onClose)

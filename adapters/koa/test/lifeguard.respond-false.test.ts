@@ -51,6 +51,44 @@ test('keeps its scope until it returns, not only until its response has finished
   }
 })
 
+test('a middleware above that answered already: the chain below keeps its scope until it returns', async () => {
+  const disposed = new Deferred()
+  const container = createServiceContainer().scoped('audit', () => ({ lines: [] as string[] }), { dispose: () => disposed.resolve() })
+  const goOn = new Deferred()
+  const handlerDone = new Deferred<string>()
+  const app = quietApp()
+  // Answers at once (a webhook acknowledged before its work), then lets the rest of the chain do the work.
+  app.use(async (ctx, next) => {
+    ctx.res.writeHead(202, { 'content-type': 'text/plain' })
+    ctx.res.end('accepted')
+    await next()
+  })
+  app.use(lifeguard({ container }))
+  app.use(async (ctx) => {
+    const context = ctx.state.lifeguard as OperationContext
+    await goOn.promise
+    context.get<{ lines: string[] }>('audit').lines.push('done')
+    handlerDone.resolve(`${context.disposed} ${context.get<{ lines: string[] }>('audit').lines.join()}`)
+  })
+  const server = await listen(app)
+  try {
+    const response = await fetch(`${server.url}/hooks`, { method: 'POST' })
+    assert.is(response.status, 202)
+    assert.is(await response.text(), 'accepted')
+    let disposedEarly = false
+    void disposed.promise.then(() => (disposedEarly = true))
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+    // Before, the scope was disposed as soon as the middleware ran (the response had closed already).
+    assert.not.ok(disposedEarly, 'not disposed while the chain below still runs')
+    goOn.resolve()
+    assert.is(await handlerDone.within('the handler to finish'), 'false done')
+    await disposed.within('the scope to be disposed once the chain settled')
+  } finally {
+    await server.close()
+    await container.dispose()
+  }
+})
+
 test('a pool error before it answered is answered 503 under mapErrors, not left hanging', async () => {
   const container = createServiceContainer()
   const app = quietApp()

@@ -126,5 +126,31 @@ Handshake('reports the error, with no connect and no disconnect (a failed login 
   assert.equal(recorder.of('disconnect').map((e) => [e.connectionId, e.reason]), [[2, 'error']])
 })
 
+const Cause = suite('CmapTracker: the cause a timeout carries')
+
+Cause('a server down while another serves is no cause; once none answers, its failure is', () => {
+  const { client, tracker } = fixture()
+  for (const address of [A, B]) client.emit('connectionPoolReady', { address })
+  openBusy(client, A, 1)
+  // B (a secondary in maintenance) fails every heartbeat; A serves.
+  client.emit('serverHeartbeatFailed', { connectionId: B, failure: new Error(`connect ECONNREFUSED ${B}`) })
+  client.emit('serverHeartbeatSucceeded', { connectionId: A })
+  // Before, every timeout of a busy pool carried B's refusal as its cause.
+  assert.is(tracker.lastConnectError, undefined)
+  // A stops answering too: nothing serves, and the latest failure says why.
+  client.emit('serverHeartbeatFailed', { connectionId: A, failure: new Error(`connect ETIMEDOUT ${A}`) })
+  assert.match(String(tracker.lastConnectError), `ETIMEDOUT ${A}`)
+  // A answers again.
+  client.emit('serverHeartbeatSucceeded', { connectionId: A })
+  assert.is(tracker.lastConnectError, undefined)
+  // A failed handshake is a cause whatever the heartbeats say, until a connection opens.
+  client.emit('connectionCreated', { address: A, connectionId: 2 })
+  client.emit('connectionClosed', { address: A, connectionId: 2, reason: 'error', error: new Error('Authentication failed.') })
+  assert.match(String(tracker.lastConnectError), 'Authentication failed.')
+  openBusy(client, A, 3)
+  assert.is(tracker.lastConnectError, undefined)
+})
+
 Removal.run()
+Cause.run()
 Handshake.run()

@@ -250,7 +250,14 @@ class Runner implements PoolAutoscaler {
       if (this.#budgetInFlight === counting) this.#budgetInFlight = undefined
       settle()
     }
-    budget.refresh(() => readCounters(this.pool)).then(settled, (error: unknown) => {
+    // Read again when the count answers: an autoscaler stopped meanwhile (its pool closed, and perhaps replaced by a
+    // new pool of that name on the same budget) would store a reading of a pool that holds nothing, whose limit is
+    // the fleet's free share at most, for the new pool to shrink to. It is dropped instead.
+    const own = (): PoolCounters => {
+      if (!this.#running || isClosing(this.pool)) throw new Error('The autoscaler stopped while the count ran.')
+      return readCounters(this.pool)
+    }
+    budget.refresh(own).then(settled, (error: unknown) => {
       // A count the pool's closing cut short (a shutdown) is no failure to report.
       if (this.running) this.#onError(error)
       settled()

@@ -556,6 +556,24 @@ runtime('a budget count that fails after the autoscaler stopped (a shutdown) is 
   assert.is(errors.length, 1)
 })
 
+runtime('a budget count that answers after the autoscaler stopped is dropped, not stored for the next pool of the budget', async () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10, clients: 50 })
+  const answers: ((held: number) => void)[] = []
+  const count = (): Promise<{ rows: { held: number }[] }> => new Promise((resolve) => void answers.push((held) => resolve({ rows: [{ held }] })))
+  const budget = createSharedBudget({ total: 20, applicationName: 'orders-api', query: count })
+  const errors: unknown[] = []
+  const scaler = attachAutoscaler(pool, { ...adaptive, budget }, { timers: false, onError: (error) => void errors.push(error) })
+  const counting = scaler.refreshBudget()
+  // The pool closes while the count runs (a new pool of that name may take the budget next).
+  await pool.close()
+  assert.not.ok(scaler.running)
+  answers[0]?.(18)
+  await counting
+  // Before, a reading of a pool holding nothing was stored: a limit of the fleet's free share (2) for whoever came next.
+  assert.is(budget.reading, undefined)
+  assert.equal(errors, [], 'a count cut short by the close is no failure to report')
+})
+
 runtime('a budget count that never answers is reported after 10 s and asked again, not waited on for good', async () => {
   const clock = new ManualClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10 })

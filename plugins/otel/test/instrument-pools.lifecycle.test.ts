@@ -242,4 +242,32 @@ lifecycle('collections read each pool\'s counters only; a pool without getPoolCo
   await registry.close()
 })
 
+// A pool that counts requests refused at once, as core's engine does.
+class RejectingPool extends MemoryPool {
+  rejected = 0
+
+  override getPoolCounters() {
+    return { ...super.getPoolCounters(), rejectedRequests: this.rejected, abandonedWaits: 0 }
+  }
+}
+
+lifecycle('a pool replaced under its name carries on its rejections counter: it never goes back', async ({ harness }) => {
+  const registry = createPoolRegistry()
+  const first = registry.register(new RejectingPool('orders'))
+  const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+  const exhausted = { ...poolName('orders'), 'lifeguard.rejection.reason': 'exhausted' }
+  first.rejected = 5
+  assert.is(valueOf(await harness.collect(), metricNames.rejections, exhausted), 5)
+  first.rejected = 8
+  assert.is(valueOf(await harness.collect(), metricNames.rejections, exhausted), 8)
+  // It closes on its own; the collection after sees it closed and drops it.
+  await first.close()
+  await harness.collect()
+  const second = registry.register(new RejectingPool('orders'))
+  second.rejected = 2
+  // Before, the counter read 2: a reset under cumulative temporality, a negative delta under delta.
+  assert.is(valueOf(await harness.collect(), metricNames.rejections, exhausted), 10)
+  instrumentation.stop()
+})
+
 lifecycle.run()

@@ -14,6 +14,7 @@ import type {
   MongoClient,
   ServerDescriptionChangedEvent,
   ServerHeartbeatFailedEvent,
+  ServerHeartbeatSucceededEvent,
 } from 'mongodb'
 import { PoolClearedError } from '../errors.js'
 import { checkoutsInDriver } from './driver-internals.js'
@@ -92,8 +93,11 @@ export class CmapTracker {
   readonly #pausedServers = new Set<string>()
   // Servers whose pool takes checkouts now.
   readonly #readyServers = new Set<string>()
+  // The last failure to open a connection (a handshake, a checkout's new connection), until one opens.
   #lastConnectError: unknown
   #lastServerError: unknown
+  // Each server's last heartbeat or description error, until it answers again: the most recent last.
+  readonly #serverErrors = new Map<string, unknown>()
 
   constructor(client: MongoClient, pool: string, monitor: PoolMonitor, hooks: CmapHooks) {
     this.#client = client
@@ -121,11 +125,12 @@ export class CmapTracker {
     this.#listen('serverDescriptionChanged', (e: ServerDescriptionChangedEvent) => {
       // Emitted just before the pool is cleared, with the error that made the server Unknown.
       const error = e.newDescription.error
-      if (error != null) this.#lastServerError = this.#lastConnectError = error
+      if (error != null) this.#serverFailed(e.address, (this.#lastServerError = error))
+      else this.#serverErrors.delete(e.address)
     })
-    this.#listen('serverHeartbeatFailed', (e: ServerHeartbeatFailedEvent) => {
-      this.#lastConnectError = e.failure
-    })
+    // (A heartbeat event's `connectionId` is the server's address.)
+    this.#listen('serverHeartbeatFailed', (e: ServerHeartbeatFailedEvent) => this.#serverFailed(e.connectionId, e.failure))
+    this.#listen('serverHeartbeatSucceeded', (e: ServerHeartbeatSucceededEvent) => this.#serverErrors.delete(e.connectionId))
   }
 
   /** Connections open or opening (what the server counts). */
@@ -175,9 +180,23 @@ export class CmapTracker {
     const inDriver = events === 0 ? 0 : checkoutsInDriver(this.#client)
     return inDriver === undefined ? events : Math.min(events, inDriver)
   }
-  /** The last connect or heartbeat failure since a connection was last made ready, if any. */
+  /**
+   * Why no connection may be had, if any: the last failure to open one since one last opened, else a server's
+   * last heartbeat failure while no server whose pool is ready answers its heartbeats. Not the failures of a
+   * server that is down while another serves (a replica set member in maintenance): a checkout that times out
+   * then waited for a busy pool, and such a cause would send whoever reads it after the network.
+   */
   get lastConnectError(): unknown {
-    return this.#lastConnectError
+    if (this.#lastConnectError !== undefined || this.#serverErrors.size === 0) return this.#lastConnectError
+    for (const address of this.#readyServers) if (!this.#serverErrors.has(address)) return undefined
+    let last: unknown
+    for (const error of this.#serverErrors.values()) last = error
+    return last
+  }
+
+  #serverFailed(address: string, error: unknown): void {
+    this.#serverErrors.delete(address)
+    this.#serverErrors.set(address, error)
   }
 
   /** Stops listening (after the client closed, so its last events are still counted). */
@@ -205,6 +224,7 @@ export class CmapTracker {
     this.#doubtful.delete(key)
     this.#open.add(key)
     this.#lastConnectError = undefined
+    this.#serverErrors.delete(event.address)
     this.#monitor.connected(event.connectionId, event.durationMS)
   }
 

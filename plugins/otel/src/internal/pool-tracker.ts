@@ -40,13 +40,20 @@ export class PoolTracker {
   readonly #read: () => PoolCounters
   readonly #unsubscribe: (() => void)[] = []
   readonly #buffers: SampleBuffer[] = []
+  // What pools reported before under this name (see `RejectionTotals`), added to this one's own counts.
+  readonly #before: RejectionTotals
+  // This pool's own counts as last observed.
+  #exhaustedSeen = 0
+  #abortedSeen = 0
 
   /**
    * @param name - the pool's `db.client.connection.pool.name`
    * @param routeAttributes - label operation durations with the operation that ran them
+   * @param before - the rejections pools reported before under `name` (a pool replaced under its name)
    */
-  constructor(pool: ManagedPool, name: string, instruments: PoolInstruments, routeAttributes: boolean) {
+  constructor(pool: ManagedPool, name: string, instruments: PoolInstruments, routeAttributes: boolean, before: RejectionTotals = noRejections) {
     this.pool = pool
+    this.#before = before
     this.name = name
     this.#instruments = instruments
     this.#pool = { [attributeNames.poolName]: name }
@@ -92,9 +99,24 @@ export class PoolTracker {
       this.#reportsClosing = true
       result.observe(instruments.outsideConnections, metrics.closingConnections, this.#closing)
     }
-    if (metrics.rejectedRequests !== undefined) result.observe(instruments.rejections, metrics.rejectedRequests, this.#exhausted)
-    if (metrics.abandonedWaits !== undefined) result.observe(instruments.rejections, metrics.abandonedWaits, this.#aborted)
+    if (metrics.rejectedRequests !== undefined) {
+      this.#exhaustedSeen = metrics.rejectedRequests
+      result.observe(instruments.rejections, this.#before.exhausted + metrics.rejectedRequests, this.#exhausted)
+    }
+    if (metrics.abandonedWaits !== undefined) {
+      this.#abortedSeen = metrics.abandonedWaits
+      result.observe(instruments.rejections, this.#before.aborted + metrics.abandonedWaits, this.#aborted)
+    }
     return true
+  }
+
+  /**
+   * The rejections reported under this name so far, this pool's as last observed: where the next pool of the
+   * name starts counting, so that the counter never goes back. (Not read from the pool: a pool dropped is read
+   * no more. Rejections after its last collection go unreported, as they would have without a next pool.)
+   */
+  rejectionTotals(): RejectionTotals {
+    return { exhausted: this.#before.exhausted + this.#exhaustedSeen, aborted: this.#before.aborted + this.#abortedSeen }
   }
 
   /**
@@ -210,3 +232,15 @@ export class PoolTracker {
     for (const direction of resizeDirections) instruments.resizes.add(0, { ...attributes, [attributeNames.resizeDirection]: direction })
   }
 }
+
+/**
+ * `lifeguard.pool.rejections` under one pool name, by reason. The observable counter reports each pool's own
+ * lifetime count: a pool replaced under its name (closed, and a new one registered) would start again from 0,
+ * which reads as a reset (cumulative) or a negative delta on a monotonic sum. The next pool adds these.
+ */
+export interface RejectionTotals {
+  readonly exhausted: number
+  readonly aborted: number
+}
+
+const noRejections: RejectionTotals = { exhausted: 0, aborted: 0 }

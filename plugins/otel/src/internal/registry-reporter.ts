@@ -4,7 +4,7 @@ import { reportToUser } from '@lifeguard/core/adapter'
 import { attributeNames } from '../semantic-conventions.js'
 import { createPoolInstruments, observables } from './pool-instruments.js'
 import { PoolNameClaims } from './pool-name-claims.js'
-import { PoolTracker } from './pool-tracker.js'
+import { PoolTracker, type RejectionTotals } from './pool-tracker.js'
 
 /** What `instrumentPools()` was asked to record. */
 export interface ReportOptions {
@@ -32,6 +32,8 @@ export class RegistryReporter {
   readonly #claims: PoolNameClaims
   // Trackers whose last collection failed (see the batch callback).
   readonly #failing = new WeakSet<PoolTracker>()
+  // The rejections counted under each name by pools no longer reported, for the next pool of that name.
+  readonly #rejectionsBefore = new Map<string, RejectionTotals>()
   #active = true
 
   constructor(registry: Pick<PoolRegistry, 'subscribe'>, provider: MeterProvider, meter: Meter, options: ReportOptions) {
@@ -66,7 +68,7 @@ export class RegistryReporter {
         const name = options.poolNamePrefix + pool.name
         if (!this.#claims.claim(name, this)) return report(options.onError, nameTaken(pool.name, name))
         try {
-          this.#trackers.set(pool, new PoolTracker(pool, name, instruments, options.routeAttributes))
+          this.#trackers.set(pool, new PoolTracker(pool, name, instruments, options.routeAttributes, this.#rejectionsBefore.get(name)))
         } catch (error) {
           // Not reported: its name is free again for whoever can report it.
           this.#claims.release(name, this)
@@ -99,6 +101,7 @@ export class RegistryReporter {
     if (tracker === undefined) return
     tracker.detach()
     this.#trackers.delete(pool)
+    this.#rejectionsBefore.set(tracker.name, tracker.rejectionTotals())
     // At once, not after the closing report: an instrumentation started right after this one stopped (a
     // registry replaced on reload) must get its names. Its live numbers still win the next collection over
     // these zeros, its batch callback coming later.
