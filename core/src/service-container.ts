@@ -5,6 +5,7 @@ import { checkOption, validateOptions, type OptionRule } from './options.js'
 import { badName, isPromiseLike, noop } from './service-helpers.js'
 import { openScopes, ServiceScope } from './service-scope.js'
 import { redactError } from './redact.js'
+import { reportToUser } from './report-to-user.js'
 import type { Registration, RegistrationOptions, ScopeServices, ServiceContainerOptions, ServiceFactory, Lifetime } from './service-types.js'
 
 export { disposedAtOnce, ServiceScope } from './service-scope.js'
@@ -80,13 +81,9 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
 
   /** Reports a failure that has no caller (see `ServiceContainerOptions.onError`). Never throws. */
   reportError(error: unknown): void {
-    try {
-      // An async `onError` (a logger that sends) rejects rather than throws: unhandled, that would crash the process.
-      const returned: unknown = this.#onError(error)
-      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') (returned as PromiseLike<unknown>).then(undefined, warnRedacted)
-    } catch (hookError) {
-      warnRedacted(hookError)
-    }
+    // One that throws, or an async one that rejects (unhandled, that would end the process), becomes a warning
+    // naming both its failure and what it was reporting.
+    reportToUser(this.#onError, error, 'the service container', 'LIFEGUARD_CONTAINER_ON_ERROR_FAILED')
   }
 
   /**
@@ -233,3 +230,4 @@ export const containerRule: OptionRule = {
 function warnRedacted(error: unknown): void {
   process.emitWarning(redactError(error))
 }
+

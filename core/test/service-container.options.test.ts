@@ -76,7 +76,7 @@ options('without onError, or when onError throws, failures become process warnin
   })
   assert.equal(
     warnings.map((w) => w.message),
-    ['nobody listens', 'hook bug'],
+    ['nobody listens', 'The onError of the service container failed: hook bug. It was reporting: lost'],
   )
 })
 
@@ -98,7 +98,8 @@ options('an async onError that rejects becomes a process warning, redacted, not 
     })
     assert.equal(unhandled, [], 'before, it crashed the process under --unhandled-rejections=throw')
     assert.is(warnings.length, 1)
-    assert.match(warnings[0]!.message, 'log backend postgres://')
+    assert.match(warnings[0]!.message, 'The onError of the service container failed: log backend postgres://')
+    assert.match(warnings[0]!.message, 'It was reporting: a disposer failed')
     assert.not.match(warnings[0]!.message, 'hunter2')
   } finally {
     process.off('unhandledRejection', onUnhandled)

@@ -236,7 +236,8 @@ export class MongoPool implements ManagedPool {
         const cause = outcome.lastError === undefined ? undefined : this.#monitor.error(outcome.lastError, 'pool')
         // The last error's words in the message too (redacted), as the PostgreSQL pool's warm-up says why.
         const why = cause === undefined ? '' : `: ${cause.message}`
-        const reason = outcome.timedOut ? `No connection could be opened within ${timeoutMillis}ms${why}.` : `No connection could be opened${why}.`
+        const none = outcome.silent ? 'No connection answered' : 'No connection could be opened'
+        const reason = outcome.timedOut ? `${none} within ${timeoutMillis}ms${why}.` : `${none}${why}.`
         throw new PoolWarmupError(this.name, this.target, reason, cause === undefined ? undefined : { cause })
       }
       return { pool: this.name, requested: connections, opened: outcome.opened, failed: connections - outcome.opened, durationMillis: outcome.durationMillis }

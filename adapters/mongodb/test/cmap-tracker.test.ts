@@ -128,19 +128,28 @@ Handshake('reports the error, with no connect and no disconnect (a failed login 
 
 const Cause = suite('CmapTracker: the cause a timeout carries')
 
-Cause('a server down while another serves is no cause; once none answers, its failure is', () => {
+// The server descriptions the driver emits before a server's pool is ready.
+function described(client: EventEmitter, address: string, type: string, error?: Error): void {
+  client.emit('serverDescriptionChanged', { address, newDescription: { type, error: error ?? null } })
+}
+
+Cause('a secondary down while the primary serves is no cause; once the primary fails too, its failure is', () => {
   const { client, tracker } = fixture()
+  described(client, A, 'RSPrimary')
+  described(client, B, 'RSSecondary')
   for (const address of [A, B]) client.emit('connectionPoolReady', { address })
   openBusy(client, A, 1)
-  // B (a secondary in maintenance) fails every heartbeat; A serves.
+  // B (a secondary in maintenance) fails every heartbeat; the driver clears its pool and calls it Unknown.
   client.emit('serverHeartbeatFailed', { connectionId: B, failure: new Error(`connect ECONNREFUSED ${B}`) })
+  described(client, B, 'Unknown', new Error(`connect ECONNREFUSED ${B}`))
+  client.emit('connectionPoolCleared', { address: B })
   client.emit('serverHeartbeatSucceeded', { connectionId: A })
   // Before, every timeout of a busy pool carried B's refusal as its cause.
   assert.is(tracker.lastConnectError, undefined)
-  // A stops answering too: nothing serves, and the latest failure says why.
+  // The primary stops answering too: nothing serves, and the latest failure says why.
   client.emit('serverHeartbeatFailed', { connectionId: A, failure: new Error(`connect ETIMEDOUT ${A}`) })
   assert.match(String(tracker.lastConnectError), `ETIMEDOUT ${A}`)
-  // A answers again.
+  // It answers again.
   client.emit('serverHeartbeatSucceeded', { connectionId: A })
   assert.is(tracker.lastConnectError, undefined)
   // A failed handshake is a cause whatever the heartbeats say, until a connection opens.
@@ -149,6 +158,18 @@ Cause('a server down while another serves is no cause; once none answers, its fa
   assert.match(String(tracker.lastConnectError), 'Authentication failed.')
   openBusy(client, A, 3)
   assert.is(tracker.lastConnectError, undefined)
+})
+
+Cause('the primary down while the secondaries answer is a cause: operations wait for a primary', () => {
+  const { client, tracker } = fixture()
+  described(client, A, 'RSPrimary')
+  described(client, B, 'RSSecondary')
+  for (const address of [A, B]) client.emit('connectionPoolReady', { address })
+  client.emit('serverHeartbeatFailed', { connectionId: A, failure: new Error(`connect ECONNREFUSED ${A}`) })
+  described(client, A, 'Unknown', new Error(`connect ECONNREFUSED ${A}`))
+  client.emit('connectionPoolCleared', { address: A })
+  client.emit('serverHeartbeatSucceeded', { connectionId: B })
+  assert.match(String(tracker.lastConnectError), `ECONNREFUSED ${A}`)
 })
 
 Removal.run()

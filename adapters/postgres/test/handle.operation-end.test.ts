@@ -71,32 +71,53 @@ test("listeners run in the operation that owns the checkout, never in a bystande
   assert.equal([...new Set(disconnects)], [undefined], 'pool-level events run outside any operation')
 })
 
+// Runs `run` with `onBegin` called the moment a BEGIN is on the wire: the server answers it before any cancel
+// could land.
+async function whenBeginSent<T>(onBegin: () => void, run: () => Promise<T>): Promise<T> {
+  const query = pg.Client.prototype.query
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text
+    const sent = (query as (...a: unknown[]) => unknown).apply(this, args)
+    if (text?.startsWith('BEGIN')) onBegin()
+    return sent
+  } as typeof query
+  try {
+    return await run()
+  } finally {
+    pg.Client.prototype.query = query
+  }
+}
+
 test('an operation aborted while BEGIN runs does not start the callback: rolled back, the connection closed', async () => {
   const { pool, appName } = testPool('end-during-begin', { maxSize: 1 })
   const container = registerPostgres(createServiceContainer(), pool)
   await pool.warmup({ connections: 1 })
   const controller = new AbortController()
-  // The abort comes the moment BEGIN is on the wire: the server answers it before any cancel could land.
-  const query = pg.Client.prototype.query
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text
-    const sent = (query as (...a: unknown[]) => unknown).apply(this, args)
-    if (text?.startsWith('BEGIN')) controller.abort(new Error('client went away'))
-    return sent
-  } as typeof query
   let called = false
-  try {
-    const error = await rejects(
-      runOperation('api', 'POST /charge', (context) => context.postgres.transaction(async () => void (called = true)), { container, signal: controller.signal }),
-      OperationAbortedError,
-      'ERR_OPERATION_ABORTED',
-    )
-    assert.match(error.message, 'start a transaction')
-  } finally {
-    pg.Client.prototype.query = query
-  }
+  const error = await whenBeginSent(
+    () => controller.abort(new Error('client went away')),
+    () => rejects(runOperation('api', 'POST /charge', (context) => context.postgres.transaction(async () => void (called = true)), { container, signal: controller.signal }), OperationAbortedError, 'ERR_OPERATION_ABORTED'),
+  )
+  assert.match(error.message, 'start a transaction')
   // Before, the callback ran (its side effects with it) and failed only at its first statement.
   assert.not.ok(called, 'the callback did not start')
+  await closeAndCheck(pool, appName)
+})
+
+test('a handle disposed while BEGIN runs does not start the callback either', async () => {
+  const { pool, appName } = testPool('disposed-during-begin', { maxSize: 1 })
+  const container = registerPostgres(createServiceContainer(), pool)
+  await pool.warmup({ connections: 1 })
+  const context = OperationContext.create('worker', 'charge', { container })
+  let called = false
+  let disposing: Promise<void> | undefined
+  const error = await whenBeginSent(
+    () => void (disposing = context.dispose()),
+    () => rejects(context.postgres.transaction(async () => void (called = true)), DisposedError, 'ERR_DISPOSED'),
+  )
+  assert.match(error.message, 'start a transaction')
+  assert.not.ok(called, 'the callback did not start')
+  await disposing
   await closeAndCheck(pool, appName)
 })
 

@@ -281,8 +281,8 @@ export class ConnectionOpener<C> {
   }
 
   /**
-   * Gives up on `lease`'s validation (close() timed out: a server that never answers `SELECT 1` would hold it
-   * for good, with no limit when `connectTimeoutMillis` is 0). It no longer counts as pending, it is closed,
+   * Gives up on `lease`'s validation (close() timed out: a server that never answers `SELECT 1` would hold the
+   * close until the check's own limit, see `validationTimeoutMillis`). It no longer counts as pending, it is closed,
    * and whoever it was validated for (a warm-up, a waiter) gets `reason`; the check's late answer is ignored.
    */
   abandonValidation(lease: PooledConnection<C>, reason: Error): void {

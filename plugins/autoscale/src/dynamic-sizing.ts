@@ -106,7 +106,7 @@ function descriptors(options: AttachOptions): PropertyDescriptorMap {
  * methods added (non-enumerable). Works for every adapter because it only uses the pool contract;
  * adapters need not know about this plugin. Calling it twice on a pool returns the pool as it is.
  *
- * @throws {InvalidOptionError} for bad options, or a `pool` that is none
+ * @throws {InvalidOptionError} for bad options, or a `pool` that is none (or is frozen or sealed: the methods are added to it)
  * @example
  * const orders = withDynamicSizing(createPostgresPool({ name: 'orders', connectionString }))
  * orders.setDynamicPoolConfig({ enabled: true, minSize: 2, maxSize: 20, scaleUpThreshold: 80,

@@ -43,8 +43,9 @@ export interface PoolAutoscaler {
   /** Samples, asks the policy for a decision and applies it with `resize`; returns the decision applied. */
   evaluate(): ScalingDecision | undefined
   /**
-   * Asks the shared budget for a fresh count, which it sends only when its last one is `refreshMillis` old or
-   * older (one count serves every pool of the budget); resolves once that count has answered. Failures go to `onError`.
+   * Asks the shared budget for a count of the fleet's connections, which it sends only when one is due (at
+   * once for the first; then sooner while the pool is short and the fleet has room, see `refreshMillis` and
+   * `steadyRefreshMillis`); resolves once it has answered, or at once when none was due. Failures go to `onError`.
    */
   refreshBudget(): Promise<void>
   /** Ends sampling and evaluation; the pool keeps its current size. Idempotent. */
@@ -64,8 +65,9 @@ export interface PoolAutoscaler {
  * the policy with each evaluation (`eventLoopDelayMillis`, `eventLoopUtilization`).
  *
  * @param config - a `DynamicPoolConfig`, an `AdaptivePoolConfig`, or a `ScalingPolicy` of your own
- * @throws {InvalidOptionError} naming the bad field, a `maxSize` above the pool's own `maxSizeLimit`, or a
- *   `budget` or `policy` object another pool's running autoscaler uses
+ * @throws {InvalidOptionError} naming the bad field, a `maxSize` above the pool's own `maxSizeLimit`, a
+ *   `budget` or `policy` object another pool's running autoscaler uses, or a `pool` that is none or is frozen or
+ *   sealed (the claim that keeps a second autoscaler off it is kept on it)
  * @throws {RegistrationError} when another autoscaler sizes the pool (stop it first)
  * @example
  * const scaler = attachAutoscaler(pool, { policy: 'adaptive', minSize: 2, maxSize: 50 })
@@ -82,7 +84,7 @@ export interface PreparedAutoscaler {
   readonly pool: ManagedPool
   readonly budget: SharedBudget | undefined
   readonly policy: ScalingPolicy
-  /** Where the checks were made, for a refusal found later (a budget or policy another pool of the same call uses). */
+  /** Where the checks were made (`attachAutoscaler for pool '...'`), for the errors they throw. */
   readonly where: string
   /** Starts it: from here on it may resize the pool. */
   start(): PoolAutoscaler
@@ -115,7 +117,13 @@ export function prepareAutoscaler(pool: ManagedPool, config: AutoscalePoolConfig
     where,
     start() {
       const runner = new Runner(pool, policy, budget, options, isEnabled(config))
-      if (runner.running) claim(runner, budget)
+      try {
+        if (runner.running) claim(runner, budget)
+      } catch (error) {
+        // (A pool whose properties cannot be defined after all: a Proxy that refuses.) None left running unclaimed.
+        runner.stop()
+        throw error
+      }
       return runner
     },
   }

@@ -491,12 +491,13 @@ runtime('a stopped autoscaler leaves no reference to itself (and its pool) on th
   const budget = createSharedBudget({ total: 90, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 10 }] }) })
   const policy = new AdaptivePolicy({ ...adaptive, budget })
   const scaler = attachAutoscaler(new ModelPool('orders', { model: waitBound(5), maxSize: 50 }), policy, { timers: false })
-  const claims = (target: object): unknown[] => Object.getOwnPropertySymbols(target).map((key) => (target as Record<symbol, unknown>)[key])
-  const policyClaims = (globalThis as Record<symbol, unknown>)[Symbol.for('lifeguard.autoscale.policyClaims')] as WeakMap<object, unknown>
-  assert.ok(claims(budget).includes(scaler) && policyClaims.get(policy) === scaler, 'claimed while running')
+  const claimsOf = (key: string) => (globalThis as Record<symbol, unknown>)[Symbol.for(key)] as WeakMap<object, unknown>
+  const [policyClaims, budgetClaims] = [claimsOf('lifeguard.autoscale.policyClaims'), claimsOf('lifeguard.autoscale.budgetClaims')]
+  assert.ok(budgetClaims.get(budget) === scaler && policyClaims.get(policy) === scaler, 'claimed while running')
   scaler.stop()
-  assert.not.ok(claims(budget).includes(scaler), 'budget')
+  assert.not.ok(budgetClaims.has(budget), 'budget')
   assert.not.ok(policyClaims.has(policy), 'policy')
+  assert.equal(Object.getOwnPropertySymbols(budget), [], 'nothing written on the budget')
 })
 
 runtime('refuses a budget that counts through the pool it sizes: the count would wait in line behind the requests it should relieve', () => {
@@ -660,6 +661,18 @@ runtime('refuses a frozen pool, naming pool, before it resizes anything', () => 
   assert.is(error.option, 'pool')
   assert.match(error.message, 'a ManagedPool, not frozen or sealed')
   assert.is(pool.resizes.length, 0)
+})
+
+runtime('takes a frozen shared budget: its claim is kept beside it, not on it', () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10 })
+  const budget = createSharedBudget({ total: 20, applicationName: 'orders-api', query: async () => ({ rows: [{ held: 0 }] }) })
+  Object.freeze(budget)
+  // Before, the claim failed (TypeError) after the autoscaler had started: it ran on, with no handle to stop it.
+  const scaler = attachAutoscaler(pool, { ...adaptive, budget }, { timers: false })
+  const other = new ModelPool('billing', { model: waitBound(5), maxSize: 10 })
+  assert.is(throwsError(() => attachAutoscaler(other, { ...adaptive, budget }, { timers: false }), InvalidOptionError).option, 'budget')
+  scaler.stop()
+  attachAutoscaler(other, { ...adaptive, budget }, { timers: false }).stop()
 })
 
 runtime('the default onError warns with the message redacted', async () => {

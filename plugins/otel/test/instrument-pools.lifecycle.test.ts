@@ -267,7 +267,16 @@ lifecycle('a pool replaced under its name carries on its rejections counter: it 
   second.rejected = 2
   // Before, the counter read 2: a reset under cumulative temporality, a negative delta under delta.
   assert.is(valueOf(await harness.collect(), metricNames.rejections, exhausted), 10)
+  // The instrumentation replaced too (a registry rebuilt on reload), with its pool: the count still goes on.
   instrumentation.stop()
+  await harness.collect()
+  await second.close()
+  const reloaded = createPoolRegistry()
+  const third = reloaded.register(new RejectingPool('orders'))
+  third.rejected = 1
+  const again = instrumentPools(reloaded, { meterProvider: harness.meterProvider })
+  assert.is(valueOf(await harness.collect(), metricNames.rejections, exhausted), 11)
+  again.stop()
 })
 
 lifecycle.run()

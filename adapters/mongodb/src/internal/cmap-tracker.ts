@@ -19,6 +19,9 @@ import type {
 import { PoolClearedError } from '../errors.js'
 import { checkoutsInDriver } from './driver-internals.js'
 
+// Server types that take a pool's operations under the default read preference (the primary's).
+const servesByDefault = new Set(['RSPrimary', 'Mongos', 'Standalone', 'LoadBalancer'])
+
 /** What the tracker tells the pool besides the monitor. */
 export interface CmapHooks {
   /** The driver's pool became ready (at start and after every clear). */
@@ -98,6 +101,8 @@ export class CmapTracker {
   #lastServerError: unknown
   // Each server's last heartbeat or description error, until it answers again: the most recent last.
   readonly #serverErrors = new Map<string, unknown>()
+  // Each server's type (from its description): which of them take the operations the pool runs by default.
+  readonly #serverTypes = new Map<string, string>()
 
   constructor(client: MongoClient, pool: string, monitor: PoolMonitor, hooks: CmapHooks) {
     this.#client = client
@@ -125,6 +130,7 @@ export class CmapTracker {
     this.#listen('serverDescriptionChanged', (e: ServerDescriptionChangedEvent) => {
       // Emitted just before the pool is cleared, with the error that made the server Unknown.
       const error = e.newDescription.error
+      this.#serverTypes.set(e.address, e.newDescription.type)
       if (error != null) this.#serverFailed(e.address, (this.#lastServerError = error))
       else this.#serverErrors.delete(e.address)
     })
@@ -182,13 +188,15 @@ export class CmapTracker {
   }
   /**
    * Why no connection may be had, if any: the last failure to open one since one last opened, else a server's
-   * last heartbeat failure while no server whose pool is ready answers its heartbeats. Not the failures of a
-   * server that is down while another serves (a replica set member in maintenance): a checkout that times out
-   * then waited for a busy pool, and such a cause would send whoever reads it after the network.
+   * last heartbeat failure while no server that takes the pool's operations by default (a primary, a router, a
+   * standalone or a load balancer) has its pool ready and answers its heartbeats. Not the failures of a server
+   * that is down while such a one serves (a secondary in maintenance): a checkout that times out then waited for
+   * a busy pool, and such a cause would send whoever reads it after the network. (A primary down while the
+   * secondaries answer is a cause: operations wait for a primary.)
    */
   get lastConnectError(): unknown {
     if (this.#lastConnectError !== undefined || this.#serverErrors.size === 0) return this.#lastConnectError
-    for (const address of this.#readyServers) if (!this.#serverErrors.has(address)) return undefined
+    for (const address of this.#readyServers) if (!this.#serverErrors.has(address) && servesByDefault.has(this.#serverTypes.get(address) ?? '')) return undefined
     let last: unknown
     for (const error of this.#serverErrors.values()) last = error
     return last

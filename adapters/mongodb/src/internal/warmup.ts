@@ -7,6 +7,8 @@ export interface WarmupOutcome {
   opened: number
   durationMillis: number
   timedOut: boolean
+  /** No ping answered, though connections were counted open: they went silent (a partition, a stalled server). */
+  silent: boolean
   /** Why the last round failed (a ping's or the driver's connect error). */
   lastError: unknown
 }
@@ -68,7 +70,7 @@ export async function warmConnections({ ping: pingOnce, tracker, requested, time
     if (failures.length === results.length) break
   }
   const opened = answered === 0 ? 0 : Math.min(requested, tracker.open)
-  return { opened, durationMillis: clock.now() - started, timedOut, lastError: lastError ?? tracker.lastConnectError }
+  return { opened, silent: answered === 0 && tracker.open > 0, durationMillis: clock.now() - started, timedOut, lastError: lastError ?? tracker.lastConnectError }
 }
 
 // Settles as the work does, or with `undefined` at the deadline; the pending work is left to settle on its own.

@@ -1,6 +1,6 @@
-// One autoscaler per pool, one pool per budget and per policy object: each claim is kept on the pool, the
-// budget or the policy itself, so that two copies of this package (or two registries) see the same one, and
-// nothing outlives the pool.
+// One autoscaler per pool, one pool per budget and per policy object: each claim is kept where two copies of
+// this package (or two registries) see the same one, and nothing outlives the pool: on the pool itself, and for
+// budgets and policies in one map per process.
 import { RegistrationError, type ManagedPool } from '@lifeguard/core'
 import { rejectOption } from '@lifeguard/core/adapter'
 import type { PoolAutoscaler } from '../pool-autoscaler.js'
@@ -8,14 +8,18 @@ import type { ScalingPolicy } from '../scaling-policy.js'
 import type { SharedBudget } from '../shared-budget.js'
 
 const sizingAutoscaler = Symbol.for('lifeguard.autoscale.sizedBy')
-const budgetUsedBy = Symbol.for('lifeguard.autoscale.budgetUsedBy')
-// Policies are the user's objects, possibly frozen: their claims live in one map per process, shared by
-// every copy of this package through the global symbol registry.
-const policyClaimsKey = Symbol.for('lifeguard.autoscale.policyClaims')
-const policyClaims: WeakMap<object, PoolAutoscaler> = ((globalThis as Record<symbol, unknown>)[policyClaimsKey] as WeakMap<object, PoolAutoscaler> | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[policyClaimsKey] = new WeakMap<object, PoolAutoscaler>())
+// Policies and budgets are the user's objects, possibly frozen (a claim that failed to be written after the
+// autoscaler started would leave it running with no handle): their claims live in one map per process, shared
+// by every copy of this package through the global symbol registry. (Pools that are not extensible are refused.)
+const policyClaims = processWideClaims('lifeguard.autoscale.policyClaims')
+const budgetClaims = processWideClaims('lifeguard.autoscale.budgetClaims')
 type ClaimedPool = ManagedPool & { [sizingAutoscaler]?: PoolAutoscaler }
-type ClaimedBudget = SharedBudget & { [budgetUsedBy]?: PoolAutoscaler }
+
+function processWideClaims(key: string): WeakMap<object, PoolAutoscaler> {
+  const store = globalThis as Record<symbol, unknown>
+  const symbol = Symbol.for(key)
+  return (store[symbol] as WeakMap<object, PoolAutoscaler> | undefined) ?? (store[symbol] = new WeakMap<object, PoolAutoscaler>()) as WeakMap<object, PoolAutoscaler>
+}
 
 /**
  * Refuses a second running autoscaler on `pool`, and a budget or a policy object another pool's running
@@ -31,7 +35,7 @@ export function checkClaims(pool: ManagedPool, budget: SharedBudget | undefined,
   }
   // Each reading of a budget counts one pool's connections as its own: shared by two running autoscalers,
   // that pool would flip between them at every reading.
-  const usedBy = (budget as ClaimedBudget | undefined)?.[budgetUsedBy]
+  const usedBy = budget === undefined ? undefined : budgetClaims.get(budget)
   if (budget !== undefined && usedBy?.running === true && usedBy.pool !== pool) refuseSharedBudget(where, budget, `is in use by the autoscaler of pool '${usedBy.pool.name}'`)
   // A policy keeps one pool's windows: fed the samples of two, it diffs one pool's counters against the other's.
   const sizing = policyClaims.get(policy)
@@ -51,7 +55,7 @@ export function refuseSharedBudget(where: string, budget: SharedBudget, sharedHo
 /** Records `autoscaler` as the one sizing its pool, reading `budget` and feeding its policy. */
 export function claim(autoscaler: PoolAutoscaler, budget: SharedBudget | undefined): void {
   Object.defineProperty(autoscaler.pool, sizingAutoscaler, { value: autoscaler, configurable: true, writable: true })
-  if (budget !== undefined) Object.defineProperty(budget, budgetUsedBy, { value: autoscaler, configurable: true, writable: true })
+  if (budget !== undefined) budgetClaims.set(budget, autoscaler)
   policyClaims.set(autoscaler.policy, autoscaler)
 }
 
@@ -60,7 +64,7 @@ export function unclaim(autoscaler: PoolAutoscaler): void {
   const pool = autoscaler.pool as ClaimedPool
   if (pool[sizingAutoscaler] === autoscaler) delete pool[sizingAutoscaler]
   // A budget or a policy kept for the next pool of that name must not hold this one (and its driver) meanwhile.
-  const budget = autoscaler.budget as ClaimedBudget | undefined
-  if (budget?.[budgetUsedBy] === autoscaler) delete budget[budgetUsedBy]
+  const budget = autoscaler.budget
+  if (budget !== undefined && budgetClaims.get(budget) === autoscaler) budgetClaims.delete(budget)
   if (policyClaims.get(autoscaler.policy) === autoscaler) policyClaims.delete(autoscaler.policy)
 }

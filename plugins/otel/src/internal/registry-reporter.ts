@@ -3,6 +3,7 @@ import { RegistrationError, type ManagedPool, type PoolRegistry } from '@lifegua
 import { reportToUser } from '@lifeguard/core/adapter'
 import { attributeNames } from '../semantic-conventions.js'
 import { createPoolInstruments, observables } from './pool-instruments.js'
+import { carriedRejections } from './carried-rejections.js'
 import { PoolNameClaims } from './pool-name-claims.js'
 import { PoolTracker, type RejectionTotals } from './pool-tracker.js'
 
@@ -33,11 +34,12 @@ export class RegistryReporter {
   // Trackers whose last collection failed (see the batch callback).
   readonly #failing = new WeakSet<PoolTracker>()
   // The rejections counted under each name by pools no longer reported, for the next pool of that name.
-  readonly #rejectionsBefore = new Map<string, RejectionTotals>()
+  readonly #rejectionsBefore: Map<string, RejectionTotals>
   #active = true
 
   constructor(registry: Pick<PoolRegistry, 'subscribe'>, provider: MeterProvider, meter: Meter, options: ReportOptions) {
     this.#claims = new PoolNameClaims(provider)
+    this.#rejectionsBefore = carriedRejections(provider)
     const instruments = createPoolInstruments(meter, options.operationDuration)
     this.#observed = observables(instruments)
     this.#observe = (result) => {
