@@ -216,6 +216,8 @@ for (const event of ['uncaughtException', 'unhandledRejection']) {
     Promise.all([...running].map((child) => stop(child, 'SIGTERM'))).finally(() => process.exit(1))
   })
 }
+// Which Node.js runs the tests: a CI pass that puts another one first on PATH checks this line.
+console.log(`[run-tests] node ${process.version}`)
 const { default: pg } = await import('pg')
 const selected = workspaces()
 const unmatched = only.filter((o) => !selected.some((w) => o === w.name || o === w.dir))

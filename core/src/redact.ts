@@ -52,8 +52,9 @@ export function formatTarget(parts: TargetParts): string {
 
 /**
  * Removes every given secret (passwords, full connection strings) from a text, any
- * `scheme://user:password@` credentials it finds, and the value of any `...password=` parameter (a
- * connection string's query, libpq's `key=value` form, `tlsCertificateKeyFilePassword=`).
+ * `scheme://user:password@` credentials it finds, the value of any `...password=` parameter (a
+ * connection string's query, libpq's `key=value` form, `tlsCertificateKeyFilePassword=`), and a quoted
+ * `password` value in a config quoted whole (`{"password":"..."}`, `{ password: '...' }`).
  */
 export function redactText(text: string, secrets: readonly string[] = []): string {
   let result = text
@@ -69,6 +70,9 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
     .replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]{0,256}):(?:[^\s/?#]{0,512}@|[^@\s]{0,512}@)/gi, '$1:***@')
     // libpq takes spaces around `=`, and `\'` inside a quoted value.
     .replace(/\b([a-z_]*pass(?:word|wd)|pwd)\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s&;'"]*)/gi, '$1=***')
+    // A config quoted whole in a message: `{"password":"..."}` (JSON) or `{ password: '...' }` (util.inspect).
+    // Only a quoted value: "password: must be a string" is a sentence, not a secret.
+    .replace(/(["']?\b(?:[a-z_]*pass(?:word|wd)|pwd)["']?\s*:\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')/gi, (_, key: string, value: string) => `${key}${value[0]}***${value[0]}`)
 }
 
 /**

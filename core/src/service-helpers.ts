@@ -1,6 +1,6 @@
 import { hasErrorCode, RegistrationError, ResolutionError } from './errors.js'
 import { describeValue } from './options.js'
-import { redactText } from './redact.js'
+import { redactError, redactText } from './redact.js'
 
 // Small helpers the container and its scopes share.
 
@@ -39,5 +39,6 @@ export function wrapFactoryError(error: unknown, path: readonly string[]): unkno
   const name = path[path.length - 1] ?? '?'
   // (A factory's connect error may quote its connection string: this message goes to loggers and HTTP adapters.)
   const reason = redactText(error instanceof Error ? error.message : String(error))
-  return new ResolutionError('factory', path, `Could not resolve '${name}'. Its factory failed: ${reason}`, { cause: error })
+  // The cause too: a logger prints the cause chain (`util.inspect`, pino's serializer).
+  return new ResolutionError('factory', path, `Could not resolve '${name}'. Its factory failed: ${reason}`, { cause: redactError(error) })
 }

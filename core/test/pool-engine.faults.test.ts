@@ -167,6 +167,28 @@ test('with no connect limit, a check that never answers gives up after 10 s: a f
   engine.release(lease as never)
 })
 
+test("a timeout listener that queries the pool leaves the queue one timer, none once it is empty", async () => {
+  const { engine, monitor, clock, factory } = fakeEngine({ maxSize: 1, acquireTimeoutMillis: 100 })
+  const held = await engine.acquire(undefined)
+  factory.auto = false
+  let diagnostics: Promise<unknown> | undefined
+  // A diagnostic query from inside the timeout event: it waits in the same queue.
+  monitor.events.on('timeout', () => void (diagnostics ??= engine.acquire(undefined).catch(() => undefined)))
+  const first = engine.acquire(undefined).catch(() => undefined)
+  await clock.advance(50)
+  const second = engine.acquire(undefined).catch(() => undefined)
+  await clock.advance(50) // the first times out; the listener queues its query
+  assert.is(engine.waitingCount, 2)
+  // One timer serves the queue. Before, the listener's push armed one and the expiry armed another over it,
+  // which nothing cleared: not a background timer, it could hold the process after close().
+  assert.is(clock.pendingTimers, 1, `${clock.pendingTimers} timers for one queue`)
+  await clock.advance(100) // the second and the listener's time out
+  await Promise.all([first, second, diagnostics])
+  assert.is(engine.waitingCount, 0)
+  assert.is(clock.pendingTimers, 0, `${clock.pendingTimers} timer(s) left`)
+  engine.release(held)
+})
+
 test('close() that times out takes back a connection whose check never answers, and leaves nothing pending', async () => {
   const { engine, factory, clock, counts } = fakeEngine({ validateAfterIdleMillis: 0, connectTimeoutMillis: 0, acquireTimeoutMillis: 0 })
   engine.release(await engine.acquire(undefined))

@@ -19,6 +19,14 @@ test('warmup opens minSize connections, validates each and keeps them idle', asy
   assert.is(factory.created.length, 3)
 })
 
+test('a warm-up that asked for fewer than minSize, and opened them all, is followed by the rest at once, not after a back-off', async () => {
+  const { engine, clock, counts } = fakeEngine({ minSize: 3 })
+  await engine.warmup({ connections: 1 })
+  // Before, the rest waited out a retry's back-off (25 ms, doubling), as after a failed attempt.
+  await clock.advance(0)
+  assert.equal(counts(), { total: 3, active: 0, idle: 3, pending: 0, waiting: 0 })
+})
+
 test('warmup reports partial failures and fails with PoolWarmupError when none opened', async () => {
   const { engine, factory } = fakeEngine()
   factory.failures.push(new Error('refused'))

@@ -322,6 +322,18 @@ error('turns a thrown non-Error into a redacted Error', () => {
 
 connectionString.run()
 target.run()
+text('a password quoted in a config printed whole (JSON, util.inspect) is removed; a sentence about one is kept', () => {
+  const config = { host: 'db', user: 'app', password: 'hunter2' }
+  for (const printed of [JSON.stringify(config), inspect(config), `bad config ${JSON.stringify({ db: { dbPassword: 'x"y\\"z' } })}`]) {
+    const redacted = redactText(printed)
+    assert.not.match(redacted, 'hunter2', printed)
+    assert.not.match(redacted, 'x\\"z', printed)
+    assert.match(redacted, /["']\*\*\*["']/)
+  }
+  assert.match(redactText(JSON.stringify(config)), '"host":"db"')
+  // Not a secret: the value is no quoted string.
+  assert.is(redactText('password: must be a string of 1 to 99 characters'), 'password: must be a string of 1 to 99 characters')
+})
 text.run()
 error('an error holding a large live object graph is reported quickly: the search is bounded', () => {
   // A client with thousands of connection records, each one object: only so many are searched.

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ResolutionError, createServiceContainer } from '../src/index.js'
@@ -83,6 +84,18 @@ asyncFactories('a failed async factory is not cached, so the next resolve tries 
   assert.match(error.message, "Could not resolve 'client'. Its factory failed: server not up yet")
   assert.equal(await container.resolve('client'), { attempt: 2 })
   assert.is(container.resolve('client'), container.resolve('client'))
+  await container.dispose()
+})
+
+asyncFactories("a factory's error is redacted on the ResolutionError's cause too, which loggers print", async () => {
+  const container = createServiceContainer().singleton('client', async () => {
+    throw Object.assign(new Error('could not connect to postgres://app:s3cret@db:5432/orders'), { code: 'ECONNREFUSED' })
+  })
+  const error = await rejects(container.resolve('client'), ResolutionError, 'ERR_RESOLUTION')
+  // Before, the message was redacted and the cause was the original, printed whole by util.inspect and pino.
+  assert.not.match(inspect(error), 's3cret')
+  assert.is((error.cause as { code?: string }).code, 'ECONNREFUSED', 'the cause keeps its code')
+  assert.match((error.cause as Error).message, 'postgres://app:***@db:5432/orders')
   await container.dispose()
 })
 

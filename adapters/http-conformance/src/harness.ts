@@ -29,8 +29,12 @@ export class Harness {
     this.#running = await driver.start({ ...options, container: this.fixture.container }, conformanceRoutes(this.fixture, this.signals))
   }
 
+  /** Closes the server (every connection with it) and disposes the container. Once; later calls do nothing. */
   async stop(): Promise<void> {
-    await this.#running?.close()
+    const running = this.#running
+    this.#running = undefined
+    if (running === undefined) return
+    await running.close()
     await this.fixture.container.dispose()
   }
 

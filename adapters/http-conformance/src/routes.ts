@@ -135,9 +135,10 @@ export function conformanceRoutes(fixture: Fixture, signals: RouteSignals): Conf
     {
       path: '/deadline',
       async handle({ context }) {
+        const started = performance.now()
         await aborted(context.signal)
         const reason = context.signal.reason as { name?: string } | undefined
-        return { json: { aborted: context.signal.aborted, reason: reason?.name } }
+        return { json: { aborted: context.signal.aborted, reason: reason?.name, waitedMillis: performance.now() - started } }
       },
     },
     {

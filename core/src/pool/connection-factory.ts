@@ -44,7 +44,12 @@ export interface ConnectionFactory<C> {
   create(attempt: CreateAttempt<C>): Promise<C>
   /** Checks a connection that sat idle (and each one a warm-up opens); resolves false or rejects if unusable. */
   validate?(connection: C): Promise<boolean | void>
-  /** Closes a connection. Rejections are ignored: the connection is gone either way. */
+  /**
+   * Closes a connection. Rejections are ignored: the connection is gone either way. It must settle, within a
+   * bound of its own (the PostgreSQL adapter's waits at most 2 s, then destroys the socket): until it does, the
+   * connection still counts against `maxSize` (the server may still hold it), so one that never settles takes
+   * a place in the pool for good.
+   */
   destroy(connection: C): void | Promise<void>
   /** True when the connection can no longer be used. Checked before a connection is handed out and on release. */
   isBroken(connection: C): boolean

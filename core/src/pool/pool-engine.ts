@@ -132,6 +132,7 @@ export class PoolEngine<C> {
       room: () => this.#room(),
       offer: this.#offerBound,
       createFailed: this.#createFailedBound,
+      fill: () => this.#fill(),
     })
   }
 

@@ -105,6 +105,8 @@ export interface WarmupParts<C> {
   offer(lease: PooledConnection<C>): void
   /** The pool's answer to a failed connection attempt of its own. */
   createFailed(error: Error): void
+  /** Opens what the pool lacks now: for its waiters, and up to `minSize`. */
+  fill(): void
 }
 
 /**
@@ -135,6 +137,8 @@ export class PoolWarmup<C> {
   #run(plan: WarmupPlan, timeoutOption: string): Promise<WarmupReport> {
     const { lifecycle, opener, connections } = this.#parts
     const pool = this.#pool
+    // Whether an attempt of this warm-up failed: only then does the rest wait out a back-off.
+    let failed = false
     this.#parts.start()
     return warmConnections<C>(
       {
@@ -149,11 +153,16 @@ export class PoolWarmup<C> {
         offer: (lease) => this.#parts.offer(lease),
         // A caller waiting gets the retry (or the permanent error) it would have had from its own attempt.
         openFailed: (error) => {
+          failed = true
           if (pool.waitingCount > 0 || lifecycle.closing) this.#parts.createFailed(error)
         },
-        // Whatever failed, a pool in use keeps trying to reach minSize in the background.
+        // A pool in use keeps trying to reach minSize in the background: after a back-off when an attempt failed;
+        // at once when the warm-up only asked for fewer (a back-off then would hold new waiters' connections, and
+        // make a close read the server as down).
         settled: () => {
-          if (pool.totalCount < pool.minSize && !lifecycle.closing) opener.scheduleRetry()
+          if (pool.totalCount >= pool.minSize || lifecycle.closing) return
+          if (failed) opener.scheduleRetry()
+          else this.#parts.fill()
         },
       },
       plan,

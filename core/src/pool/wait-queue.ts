@@ -67,13 +67,18 @@ export class WaitQueue<C> {
 
   /** Adds a waiter at the back. */
   push(waiter: Waiter<C>): void {
-    if (waiter.context !== undefined) {
-      watchAbort(waiter.context, this.#aborted)
-      countWait(waiter.context, 1)
-    }
     this.#waiters.push(waiter)
     this.#length++
     if (waiter.deadline !== Infinity && this.#timer === undefined) this.#arm(waiter.deadline)
+    this.#watch(waiter)
+  }
+
+  // Counted, then watched, once the waiter is in line: an operation's first watch may abort it at once (a
+  // deadline that passed since the caller checked), and the abort must find the waiter to refuse it.
+  #watch(waiter: Waiter<C>): void {
+    if (waiter.context === undefined) return
+    countWait(waiter.context, 1)
+    watchAbort(waiter.context, this.#aborted)
   }
 
   /**
@@ -81,14 +86,11 @@ export class WaitQueue<C> {
    * not wait behind the requests they are about to relieve. It keeps its own deadline.
    */
   pushFront(waiter: Waiter<C>): void {
-    if (waiter.context !== undefined) {
-      watchAbort(waiter.context, this.#aborted)
-      countWait(waiter.context, 1)
-    }
     const clock = this.#hooks.clock
     const timer = waiter.deadline === Infinity ? undefined : clock.setTimeout(() => this.fail(waiter, this.#hooks.timedOut(waiter)), Math.max(0, waiter.deadline - clock.now()))
     this.#first.push({ waiter, timer })
     this.#length++
+    this.#watch(waiter)
   }
 
   /** Takes the oldest waiter out (it is settled: answer it through its `grant`). */
@@ -177,6 +179,8 @@ export class WaitQueue<C> {
   // set in (the first waiter's operation) alive until it fires.
   #arm(deadline: number): void {
     const clock = this.#hooks.clock
+    // One timer for the queue: a `timeout` listener that queried the pool while `#expire` ran armed one already.
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer)
     this.#timer = outsideOperations(() => clock.setTimeout(() => this.#expire(), Math.max(0, deadline - clock.now())))
   }
 

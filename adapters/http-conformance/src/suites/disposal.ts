@@ -7,15 +7,17 @@ import type { Probe, ScopeRecord } from '../fixture.js'
 import { Harness } from '../harness.js'
 import { delay, Signals, waitFor } from '../wait.js'
 
-async function disposedOnce(harness: Harness, requestId: string): Promise<Probe> {
+// `answered`: the response was sent in full, so the context must not read as aborted (a client gone, a deadline).
+async function disposedOnce(harness: Harness, requestId: string, { answered = false } = {}): Promise<Probe> {
   const probe = harness.fixture.probes.get(requestId)
   assert.ok(probe, `the handler of ${requestId} resolved its probe`)
   await waitFor(`the scope of ${requestId} disposed`, () => probe.disposeCount > 0)
-  // A second dispose() would come after the first: give it room to show up.
+  // A second dispose() would come after the first: give it room to show up (and see the suite's last test).
   await delay(20)
   assert.is(probe.disposeCount, 1, 'disposed once')
   assert.is(probe.disposeCalls, 1, 'dispose() called once')
   assert.ok(probe.context.disposed)
+  if (answered) assert.not.ok(probe.context.aborted, 'a response sent in full does not abort its context')
   return probe
 }
 
@@ -40,14 +42,14 @@ export function disposalSuite(driver: FrameworkDriver): void {
     const response = await harness.get('/ok', { requestId: 'ok-1' })
     assert.is(response.status, 200)
     assert.is(((await response.json()) as { ok: boolean }).ok, true)
-    await disposedOnce(harness, 'ok-1')
+    await disposedOnce(harness, 'ok-1', { answered: true })
   })
 
   test('after the handler throws, with the framework answering 500', async () => {
     const response = await harness.get('/throw', { requestId: 'throw-1' })
     assert.is(response.status, 500)
     await response.arrayBuffer()
-    await disposedOnce(harness, 'throw-1')
+    await disposedOnce(harness, 'throw-1', { answered: true })
   })
 
   test('after a streamed response has ended, not before', async () => {
@@ -73,7 +75,7 @@ export function disposalSuite(driver: FrameworkDriver): void {
       text += decoder.decode(value, { stream: true })
     }
     assert.is(text, 'first\nsecond\n')
-    await disposedOnce(harness, 'stream-1')
+    await disposedOnce(harness, 'stream-1', { answered: true })
   })
 
   test('after the client aborts mid-request: the signal aborts, and disposal waits for the handler', async () => {
@@ -221,10 +223,17 @@ export function disposalSuite(driver: FrameworkDriver): void {
       assert.match(head.toLowerCase(), `\r\nx-request-id: ${requestId.toLowerCase()}`)
       if (status === 304) assert.match(head.toLowerCase(), '\r\netag: "v1"')
       assert.is(body.toString('latin1'), '', 'nothing after the headers')
-      await disposedOnce(harness, requestId)
+      await disposedOnce(harness, requestId, { answered: true })
       await oneScopeDisposedOnce(record, requestId)
     })
   }
+
+  // Last: a second dispose() the server's closing connections would set off (a watcher left on a connection
+  // that closes only now) would come after every check above.
+  test('no scope is disposed a second time once the server has closed its connections', async () => {
+    await harness.stop()
+    for (const [requestId, probe] of harness.fixture.probes) assert.is(probe.disposeCalls, 1, `dispose() of ${requestId} called once`)
+  })
 
   test.run()
 }
