@@ -70,9 +70,10 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
     .replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]{0,256}):(?:[^\s/?#]{0,512}@|[^@\s]{0,512}@)/gi, '$1:***@')
     // libpq takes spaces around `=`, and `\'` inside a quoted value.
     .replace(/\b([a-z_]*pass(?:word|wd)|pwd)\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s&;'"]*)/gi, '$1=***')
-    // A config quoted whole in a message: `{"password":"..."}` (JSON) or `{ password: '...' }` (util.inspect).
-    // Only a quoted value: "password: must be a string" is a sentence, not a secret.
-    .replace(/(["']?\b(?:[a-z_]*pass(?:word|wd)|pwd)["']?\s*:\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')/gi, (_, key: string, value: string) => `${key}${value[0]}***${value[0]}`)
+    // A config quoted whole in a message: `{"password":"..."}` (JSON), `{ password: '...' }` (util.inspect, which
+    // quotes with backticks a string holding both quotes), `Map(1) { 'password' => '...' }`. Only a quoted value:
+    // "password: must be a string" is a sentence, not a secret.
+    .replace(/(["'`]?\b(?:[a-z_]*pass(?:word|wd)|pwd)["'`]?\s*(?::|=>)\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`)/gi, (_, key: string, value: string) => `${key}${value[0]}***${value[0]}`)
 }
 
 /**

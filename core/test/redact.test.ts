@@ -324,11 +324,18 @@ connectionString.run()
 target.run()
 text('a password quoted in a config printed whole (JSON, util.inspect) is removed; a sentence about one is kept', () => {
   const config = { host: 'db', user: 'app', password: 'hunter2' }
-  for (const printed of [JSON.stringify(config), inspect(config), `bad config ${JSON.stringify({ db: { dbPassword: 'x"y\\"z' } })}`]) {
+  const printedForms = [
+    JSON.stringify(config),
+    inspect(config),
+    `bad config ${JSON.stringify({ db: { dbPassword: 'x"y\\"z' } })}`,
+    inspect({ password: 'hunter2\'s "pw"' }),
+    inspect(new Map([['password', 'hunter2']])),
+  ]
+  for (const printed of printedForms) {
     const redacted = redactText(printed)
     assert.not.match(redacted, 'hunter2', printed)
     assert.not.match(redacted, 'x\\"z', printed)
-    assert.match(redacted, /["']\*\*\*["']/)
+    assert.match(redacted, /["'`]\*\*\*["'`]/)
   }
   assert.match(redactText(JSON.stringify(config)), '"host":"db"')
   // Not a secret: the value is no quoted string.

@@ -29,8 +29,8 @@ interface WarmupHost<C> {
    * other (none was opened for them): the pool treats the failure as its own attempt's.
    */
   openFailed(error: Error): void
-  /** Called when every attempt has settled. */
-  settled(): void
+  /** Called when every attempt has settled; `anyFailed`: one of them did (to open, or its check). */
+  settled(anyFailed: boolean): void
 }
 
 /**
@@ -73,7 +73,7 @@ async function warmConnections<C>(host: WarmupHost<C>, { connections: requested,
     attempts.push(new Promise((resolve, reject) => host.opener.open(timeLeft(), (lease) => validateOpened(lease, resolve, reject), openFailed(reject), connectTimedOut)))
   }
   const outcomes = await Promise.allSettled(attempts)
-  host.settled()
+  host.settled(outcomes.some((outcome) => outcome.status === 'rejected'))
   const opened = inUse + outcomes.filter((outcome) => outcome.status === 'fulfilled').length
   const firstError = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')?.reason as unknown
   if (opened === 0) {
@@ -137,8 +137,6 @@ export class PoolWarmup<C> {
   #run(plan: WarmupPlan, timeoutOption: string): Promise<WarmupReport> {
     const { lifecycle, opener, connections } = this.#parts
     const pool = this.#pool
-    // Whether an attempt of this warm-up failed: only then does the rest wait out a back-off.
-    let failed = false
     this.#parts.start()
     return warmConnections<C>(
       {
@@ -153,15 +151,14 @@ export class PoolWarmup<C> {
         offer: (lease) => this.#parts.offer(lease),
         // A caller waiting gets the retry (or the permanent error) it would have had from its own attempt.
         openFailed: (error) => {
-          failed = true
           if (pool.waitingCount > 0 || lifecycle.closing) this.#parts.createFailed(error)
         },
         // A pool in use keeps trying to reach minSize in the background: after a back-off when an attempt failed;
         // at once when the warm-up only asked for fewer (a back-off then would hold new waiters' connections, and
         // make a close read the server as down).
-        settled: () => {
+        settled: (anyFailed) => {
           if (pool.totalCount >= pool.minSize || lifecycle.closing) return
-          if (failed) opener.scheduleRetry()
+          if (anyFailed) opener.scheduleRetry()
           else this.#parts.fill()
         },
       },

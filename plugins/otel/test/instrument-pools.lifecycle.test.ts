@@ -276,7 +276,14 @@ lifecycle('a pool replaced under its name carries on its rejections counter: it 
   third.rejected = 1
   const again = instrumentPools(reloaded, { meterProvider: harness.meterProvider })
   assert.is(valueOf(await harness.collect(), metricNames.rejections, exhausted), 11)
+  // The same pool reported again on the same provider: its counts go on, not added twice.
   again.stop()
+  await harness.collect()
+  const once = instrumentPools(reloaded, { meterProvider: harness.meterProvider })
+  assert.is(valueOf(await harness.collect(), metricNames.rejections, exhausted), 11)
+  third.rejected = 2
+  assert.is(valueOf(await harness.collect(), metricNames.rejections, exhausted), 12)
+  once.stop()
 })
 
 lifecycle.run()

@@ -189,14 +189,20 @@ export class CmapTracker {
   /**
    * Why no connection may be had, if any: the last failure to open one since one last opened, else a server's
    * last heartbeat failure while no server that takes the pool's operations by default (a primary, a router, a
-   * standalone or a load balancer) has its pool ready and answers its heartbeats. Not the failures of a server
+   * standalone or a load balancer; a secondary too under a read preference other than the primary's) has its pool
+   * ready and answers its heartbeats. Not the failures of a server
    * that is down while such a one serves (a secondary in maintenance): a checkout that times out then waited for
    * a busy pool, and such a cause would send whoever reads it after the network. (A primary down while the
    * secondaries answer is a cause: operations wait for a primary.)
    */
   get lastConnectError(): unknown {
     if (this.#lastConnectError !== undefined || this.#serverErrors.size === 0) return this.#lastConnectError
-    for (const address of this.#readyServers) if (!this.#serverErrors.has(address) && servesByDefault.has(this.#serverTypes.get(address) ?? '')) return undefined
+    // Under a read preference other than the primary's (`secondaryPreferred`, `nearest`), a secondary serves too.
+    const secondariesServe = this.#client.readPreference?.mode !== undefined && this.#client.readPreference.mode !== 'primary'
+    for (const address of this.#readyServers) {
+      const type = this.#serverTypes.get(address) ?? ''
+      if (!this.#serverErrors.has(address) && (servesByDefault.has(type) || (secondariesServe && type === 'RSSecondary'))) return undefined
+    }
     let last: unknown
     for (const error of this.#serverErrors.values()) last = error
     return last

@@ -119,6 +119,11 @@ export class PoolTracker {
     return { exhausted: this.#before.exhausted + this.#exhaustedSeen, aborted: this.#before.aborted + this.#abortedSeen }
   }
 
+  /** This pool's own rejections as last observed. */
+  ownRejections(): RejectionTotals {
+    return { exhausted: this.#exhaustedSeen, aborted: this.#abortedSeen }
+  }
+
   /**
    * Reports a closed pool one last time, as what it is now: no connections, none allowed, nobody waiting.
    * The JS SDK keeps exporting an attribute set's last observed value under cumulative temporality after

@@ -3,9 +3,9 @@ import { RegistrationError, type ManagedPool, type PoolRegistry } from '@lifegua
 import { reportToUser } from '@lifeguard/core/adapter'
 import { attributeNames } from '../semantic-conventions.js'
 import { createPoolInstruments, observables } from './pool-instruments.js'
-import { carriedRejections } from './carried-rejections.js'
+import { carriedRejections, rejectionsBefore, type CarriedRejections } from './carried-rejections.js'
 import { PoolNameClaims } from './pool-name-claims.js'
-import { PoolTracker, type RejectionTotals } from './pool-tracker.js'
+import { PoolTracker } from './pool-tracker.js'
 
 /** What `instrumentPools()` was asked to record. */
 export interface ReportOptions {
@@ -34,7 +34,7 @@ export class RegistryReporter {
   // Trackers whose last collection failed (see the batch callback).
   readonly #failing = new WeakSet<PoolTracker>()
   // The rejections counted under each name by pools no longer reported, for the next pool of that name.
-  readonly #rejectionsBefore: Map<string, RejectionTotals>
+  readonly #rejectionsBefore: Map<string, CarriedRejections>
   #active = true
 
   constructor(registry: Pick<PoolRegistry, 'subscribe'>, provider: MeterProvider, meter: Meter, options: ReportOptions) {
@@ -70,7 +70,7 @@ export class RegistryReporter {
         const name = options.poolNamePrefix + pool.name
         if (!this.#claims.claim(name, this)) return report(options.onError, nameTaken(pool.name, name))
         try {
-          this.#trackers.set(pool, new PoolTracker(pool, name, instruments, options.routeAttributes, this.#rejectionsBefore.get(name)))
+          this.#trackers.set(pool, new PoolTracker(pool, name, instruments, options.routeAttributes, rejectionsBefore(this.#rejectionsBefore.get(name), pool)))
         } catch (error) {
           // Not reported: its name is free again for whoever can report it.
           this.#claims.release(name, this)
@@ -103,7 +103,7 @@ export class RegistryReporter {
     if (tracker === undefined) return
     tracker.detach()
     this.#trackers.delete(pool)
-    this.#rejectionsBefore.set(tracker.name, tracker.rejectionTotals())
+    this.#rejectionsBefore.set(tracker.name, { totals: tracker.rejectionTotals(), pool: new WeakRef(tracker.pool), own: tracker.ownRejections() })
     // At once, not after the closing report: an instrumentation started right after this one stopped (a
     // registry replaced on reload) must get its names. Its live numbers still win the next collection over
     // these zeros, its batch callback coming later.
