@@ -178,6 +178,11 @@ export class OperationContext {
    */
   static ofScope(scope: ServiceScope<any>): OperationContext | undefined {
     checkOption('OperationContext.ofScope', 'scope', scope, scopeRule)
+    // Read, not resolved: a factory still pending when the scope's disposal began may resolve a handle whose
+    // factory asks this, and a resolve from outside any factory is refused by then.
+    const provided = (scope as { providedContext?: () => OperationContext | undefined }).providedContext?.()
+    if (provided !== undefined) return provided
+    // A scope of another copy of this package (with no `providedContext`), or one with no context of its own.
     try {
       return scope.resolve(CONTEXT_SERVICE) as OperationContext
     } catch (error) {
@@ -368,6 +373,9 @@ export class OperationContext {
       if (this.#onParentAbort !== undefined) unfollowSignal(this.#parentSignal as AbortSignal, this.#onParentAbort)
       // The operation is over: a pool checkout of it still waiting stops waiting now.
       if (this.#waits > 0 && !this.#aborted) this.abort(operationEnded)
+      // An abort listener may have called dispose() itself: that disposal is this one (a second would leave the
+      // first's rejection unhandled).
+      if (this.#disposing !== undefined) return this.#disposing
       const scopeDisposal = this.scope.dispose()
       // A scope that held nothing is disposed on the spot: no promise to wait for.
       if (scopeDisposal === disposedAtOnce) {

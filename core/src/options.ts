@@ -1,5 +1,5 @@
 import { InvalidOptionError } from './errors.js'
-import { escapeUnprintable } from './printable.js'
+import { escapeUnprintable, loneSurrogate, unprintable } from './printable.js'
 import { redactText } from './redact.js'
 
 /**
@@ -36,8 +36,10 @@ export type OptionRule =
  */
 export const poolNameRule = {
   type: 'custom',
-  expected: 'a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`)',
-  check: (value: unknown) => typeof value === 'string' && value !== '' && !looksLikeCredentials(value) && !hasControlCharacter(value),
+  expected: 'a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), at most 256 characters, none of them control, line-break, bidi or zero-width',
+  // As strict as a request id: a name may come from a request (a tenant's pool) and goes into messages, events
+  // and metric attributes as it is.
+  check: (value: unknown) => typeof value === 'string' && value !== '' && value.length <= 256 && !unprintable.test(value) && !loneSurrogate.test(value) && !looksLikeCredentials(value),
 } as const satisfies OptionRule
 
 /**
@@ -232,8 +234,17 @@ function expectation(rule: OptionRule): string {
 function fail(where: string, name: string, expected: string, value: unknown, rule?: OptionRule): never {
   const secret = (rule?.type === 'string' || rule?.type === 'custom') && rule.secret === true
   // A secret of the wrong type (a numeric password) is still a secret: show only its type.
-  const shown = secret && value !== undefined && value !== null ? `\`<redacted>\` (${typeof value})` : describeValue(value)
+  const shown = secret && value !== undefined && value !== null ? `\`<redacted>\` (${typeof value})` : stringWhereNoneIsMeant(value, rule) ? `a string of ${value.length} characters` : describeValue(value)
   throw new InvalidOptionError(name, expected, `Invalid options for ${where}: expected \`${name}\` to be ${expected}, got ${shown}.`)
+}
+
+// A number or switch given as text is shown when it reads as one (`'5s'`, `'10'`, `'yes'`: the mistake to see);
+// other text is not (`port: process.env.PGPASSWORD`, a variable mixed up, would show the password).
+const numberOrSwitchText = /^\s*(?:[+-]?(?:\d[\d_]*)?(?:\.\d+)?(?:e[+-]?\d+)?\s*(?:ms|s|secs?|seconds?|m|mins?|minutes?|h|hours?)?|true|false|yes|no|on|off|nan|[+-]?infinity)\s*$/i
+function stringWhereNoneIsMeant(value: unknown, rule: OptionRule | undefined): value is string {
+  const meant = rule?.type === 'integer' || rule?.type === 'number' || rule?.type === 'duration' || rule?.type === 'boolean'
+  if (!meant || typeof value !== 'string') return false
+  return value.length > 40 || !numberOrSwitchText.test(value)
 }
 
 /**

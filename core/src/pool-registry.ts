@@ -1,7 +1,7 @@
 import { PoolCloseTimeoutError, PoolNotFoundError, PoolWarmupError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
 import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
 import { clockRule, systemClock, type Clock } from './clock.js'
-import { checkOption, poolNameRule, shownName, validateOptions } from './options.js'
+import { checkOption, poolNameRule, rejectOption, shownName, validateOptions, type OptionRule } from './options.js'
 import { redactText } from './redact.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
 
@@ -243,10 +243,16 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    * Returns the unsubscribe function. A listener that throws, or returns a promise that rejects, becomes a
    * process warning (`LIFEGUARD_LISTENER_FAILED`, passwords removed), never a failed registration.
    *
-   * @throws {InvalidOptionError} for a listener that is not an object of `added` / `removed` functions
+   * @throws {InvalidOptionError} for a listener that is not an object of `added` / `removed` functions, that has
+   *   neither, or (an object literal) that has another key, such as `onAdded`
    */
   subscribe(listener: RegistryListener): () => void {
     checkOption('registry.subscribe', 'listener', listener, { type: 'custom', expected: 'an object whose `added` and `removed`, where present, are functions', check: isRegistryListener })
+    // A misspelled key (`onAdded`) would never be called. Only an object literal's own keys are checked: a class
+    // instance keeps its state in own fields, its listeners on the prototype.
+    if (isPlainObject(listener)) checkOption('registry.subscribe', 'listener', listener, registryListenersRule)
+    // `in`, as `notify` reads through the prototype; a key given as undefined (exact optional types) counts.
+    if (!('added' in listener) && !('removed' in listener)) rejectOption('registry.subscribe', 'listener', 'an object with an `added` or a `removed` listener', listener)
     this.#listeners.add(listener)
     // Over a snapshot: a pool the listener registers from `added` is told to it once, by `register`.
     for (const pool of this.pools()) {
@@ -338,6 +344,13 @@ function isRegistryListener(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
   const { added, removed } = value as Record<string, unknown>
   return (added === undefined || typeof added === 'function') && (removed === undefined || typeof removed === 'function')
+}
+
+const registryListenersRule: OptionRule = { type: 'listeners', keys: ['added', 'removed'] }
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value) as object | null
+  return prototype === Object.prototype || prototype === null
 }
 
 // A listener that throws, or returns a promise that rejects (an async one), becomes a process warning: never a

@@ -2,7 +2,7 @@ import { clockRule, systemClock } from './clock.js'
 import { DisposeDeadlines } from './dispose-deadlines.js'
 import { DisposedError, DisposeTimeoutError, RegistrationError } from './errors.js'
 import { checkOption, validateOptions, type OptionRule } from './options.js'
-import { badName, isPromiseLike, noop } from './service-helpers.js'
+import { badName, disposerError, isPromiseLike, noop } from './service-helpers.js'
 import { openScopes, ServiceScope } from './service-scope.js'
 import { redactError } from './redact.js'
 import { reportToUser } from './report-to-user.js'
@@ -88,24 +88,24 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
 
   /**
    * @internal Waits for `settling` up to `disposeTimeoutMillis`, collecting its failure, or the timeout,
-   * into `errors`. A failure after the timeout goes to `onError`.
+   * into `errors`. A failure after the timeout goes to `onError`. Failures are redacted (see `disposerError`).
    */
-  settleWithin(settling: PromiseLike<unknown>, service: string, errors: unknown[], what: 'disposer' | 'factory' = 'disposer'): Promise<void> {
+  settleWithin(settling: PromiseLike<unknown>, service: string | (() => string), errors: unknown[], what: 'disposer' | 'factory' = 'disposer'): Promise<void> {
     const deadlines = this.#deadlines
     return new Promise<void>((resolve) => {
       let timedOut = false
       const unwatch = deadlines?.watch(() => {
         timedOut = true
-        errors.push(new DisposeTimeoutError(service, this.#disposeTimeoutMillis, what))
+        errors.push(new DisposeTimeoutError(typeof service === 'string' ? service : service(), this.#disposeTimeoutMillis, what))
         resolve()
       })
       const done = (error?: unknown, failed = false): void => {
         if (timedOut) {
-          if (failed) this.reportError(error)
+          if (failed) this.reportError(disposerError(error))
           return
         }
         unwatch?.()
-        if (failed) errors.push(error)
+        if (failed) errors.push(disposerError(error))
         resolve()
       }
       settling.then(
@@ -127,7 +127,7 @@ export class ServiceContainer<S extends object = Record<string, any>> extends Se
 
   /** @internal Disposes an instance whose async factory settled after its scope stopped waiting for it. */
   disposeLate(instance: unknown, dispose: (instance: unknown) => unknown): void {
-    const failed = (error: unknown): void => this.reportError(error)
+    const failed = (error: unknown): void => this.reportError(disposerError(error))
     try {
       const disposing = dispose(instance)
       if (isPromiseLike(disposing)) Promise.resolve(disposing).catch(failed)

@@ -39,9 +39,21 @@ export function wrapFactoryError(error: unknown, path: readonly string[]): unkno
   const name = path[path.length - 1] ?? '?'
   // (A factory's connect error may quote its connection string: this message goes to loggers and HTTP adapters.)
   const reason = redactText(error instanceof Error ? error.message : String(error))
-  // The cause too: a logger prints the cause chain (`util.inspect`, pino's serializer). An error is redacted (a
-  // copy of its class, with its code and fields, when it held a secret); a string as its message is; anything
-  // else thrown (a plain object with a status) is kept as it is, as its fields are what the caller reads.
-  const cause = error instanceof Error ? redactError(error) : typeof error === 'string' ? redactText(error) : error
-  return new ResolutionError('factory', path, `Could not resolve '${name}'. Its factory failed: ${reason}`, { cause })
+  // The cause too: a logger prints the cause chain (`util.inspect`, pino's serializer).
+  return new ResolutionError('factory', path, `Could not resolve '${name}'. Its factory failed: ${reason}`, { cause: redactThrown(error) })
+}
+
+/**
+ * A disposer's failure, made safe to hand on: it reaches `DisposeFailedError.errors` (thrown to the caller of
+ * `dispose()`, `runOperation`) or `onError`, which log it, and `(client) => client.end()` may reject with its
+ * connection string. Redacted once, where disposal collects it, as a factory's failure is.
+ */
+export function disposerError(error: unknown): unknown {
+  return redactThrown(error)
+}
+
+// An error is redacted (a copy of its class, with its code and fields, when it held a secret); a string is;
+// anything else thrown (a plain object with a status) is kept as it is, as its fields are what the caller reads.
+function redactThrown(error: unknown): unknown {
+  return error instanceof Error ? redactError(error) : typeof error === 'string' ? redactText(error) : error
 }

@@ -2,7 +2,7 @@ import { contextStorage } from './context-storage.js'
 import { DisposedError, DisposeFailedError, ResolutionError } from './errors.js'
 import type { OperationContext } from './operation-context.js'
 import type { ServiceContainer } from './service-container.js'
-import { badName, badResolve, defaultDisposer, isPromiseLike, noop, wrapFactoryError } from './service-helpers.js'
+import { badName, badResolve, defaultDisposer, disposerError, isPromiseLike, noop, wrapFactoryError } from './service-helpers.js'
 import type { Created, Registration, ServiceFactory, ServiceResolver } from './service-types.js'
 
 const noPath: readonly string[] = []
@@ -188,7 +188,8 @@ export class ServiceScope<S extends object = Record<string, any>> {
     const errors: unknown[] = []
     await this.disposeChildren(errors)
     if (this.#pending !== undefined && this.#pending.size > 0) {
-      await this.#root.settleWithin(Promise.allSettled([...this.#pending.keys()]), [...new Set(this.#pending.values())].join(', '), errors, 'factory')
+      // Named when the deadline passes: the factories still pending then, including those started meanwhile.
+      await this.#root.settleWithin(this.#allSettled(), () => [...new Set(this.#pending?.values())].join(', '), errors, 'factory')
     }
     // From here an async factory that settles late has its instance disposed at once (see `#track`).
     this.#finishing = true
@@ -200,7 +201,7 @@ export class ServiceScope<S extends object = Record<string, any>> {
         const disposing = entry.dispose(entry.instance)
         if (isPromiseLike(disposing)) await this.#root.settleWithin(disposing, entry.name, errors)
       } catch (error) {
-        errors.push(error)
+        errors.push(disposerError(error))
       }
     }
     this.#created = undefined
@@ -208,6 +209,12 @@ export class ServiceScope<S extends object = Record<string, any>> {
     if (errors.length > 0) {
       throw new DisposeFailedError(errors, `Could not dispose all services. ${errors.length} disposer(s) failed.`)
     }
+  }
+
+  // Until no factory is pending: one still pending may start another (unawaited) before it settles, whose
+  // instance would otherwise be created after `dispose()` resolved.
+  async #allSettled(): Promise<void> {
+    while (this.#pending !== undefined && this.#pending.size > 0) await Promise.allSettled([...this.#pending.keys()])
   }
 
   /** @internal the root disposes its open child scopes first */

@@ -9,6 +9,8 @@ import {
   DisposeFailedError,
 } from '../src/index.js'
 import { rejects, throwsError } from '@lifeguard/test-kit'
+import { deferred, turn } from './_helpers/async.js'
+import { countWait } from '../src/operation-hooks.js'
 
 // How adapters add typed accessors (`context.postgres`): declaration merging plus defineAccessor.
 declare module '../src/operation-context.js' {
@@ -161,6 +163,28 @@ lifecycle('the context is resolvable in its own scope, so scoped factories can d
   await context.dispose()
 })
 
+lifecycle('a factory pending when the operation ends may still resolve a service whose factory asks ofScope(); both are disposed', async () => {
+  const opened = deferred()
+  const closed: string[] = []
+  const container = createServiceContainer()
+    // As registerPostgres and registerMongo make their handle.
+    .scoped('postgres', (r) => ({ context: OperationContext.ofScope(r.scope), [Symbol.asyncDispose]: async () => void closed.push('postgres') }))
+    .scoped('unitOfWork', async (r) => {
+      await opened.promise
+      const postgres = r.resolve('postgres') // looked up after its first await
+      return { postgres, [Symbol.asyncDispose]: async () => void closed.push('unitOfWork') }
+    })
+  const context = OperationContext.create('worker', 'sync', { container })
+  const resolving = context.get<Promise<{ postgres: { context: unknown } }>>('unitOfWork')
+  await turn()
+  const disposing = context.dispose()
+  opened.resolve()
+  assert.is((await resolving).postgres.context, context)
+  await disposing
+  assert.equal(closed, ['postgres', 'unitOfWork'])
+  await container.dispose()
+})
+
 lifecycle('defineAccessor adds a lazy property created once per context', async () => {
   const container = createServiceContainer()
   const a = OperationContext.create('orders-api', 'GET /a', { container })
@@ -198,6 +222,26 @@ lifecycle('resource() caches any value per context, including undefined', async 
   await context.dispose()
   const error = throwsError(() => context.resource('nothing', create), DisposedError, 'ERR_DISPOSED')
   assert.is(error.message, "Could not use 'nothing'. The operation context is disposed.")
+})
+
+lifecycle('an abort listener that disposes the context, run by dispose() itself, gets the one disposal, whose failure is handled once', async () => {
+  const container = createServiceContainer().scoped('failing', () => ({}), {
+    dispose: () => {
+      throw new Error('boom')
+    },
+  })
+  const context = OperationContext.create('job', 'reentrant', { container })
+  context.scope.resolve('failing')
+  let inner: Promise<void> | undefined
+  context.signal.addEventListener('abort', () => {
+    inner = context.dispose()
+  })
+  // A checkout still waiting: dispose() aborts the operation, and the listener runs inside it.
+  countWait(context, 1)
+  const outer = context.dispose()
+  assert.ok(inner !== undefined, 'the listener ran')
+  assert.is(inner, outer)
+  await rejects(outer, DisposeFailedError)
 })
 
 lifecycle.run()

@@ -88,6 +88,12 @@ validation('rejects a non-integer, NaN and a numeric string for an integer optio
   assert.match(invalid({ name: 'orders', maxSize: 1.5 }).message, 'got `1.5` (number)')
   assert.match(invalid({ name: 'orders', maxSize: Number.NaN }).message, 'got `NaN` (number)')
   assert.match(invalid({ name: 'orders', maxSize: '10' }).message, 'expected `maxSize` to be an integer between 1 and 100, got `"10"` (string)')
+  // Text where a number is meant is shown when it reads as one, and otherwise only counted: a variable mixed
+  // up (`port: process.env.PGPASSWORD`) would show a password.
+  assert.match(invalid({ name: 'orders', maxSize: '5s' }).message, 'got `"5s"` (string)')
+  const mixedUp = invalid({ name: 'orders', maxSize: 'hunter2-prod' })
+  assert.match(mixedUp.message, 'got a string of 12 characters.')
+  assert.not.match(mixedUp.message, 'hunter2')
   assert.match(invalid({ name: 'orders', maxSize: Infinity }).message, 'got `Infinity` (number)')
 })
 

@@ -163,4 +163,23 @@ test('acquire and release events carry the wait and use times from the clock', a
   assert.equal(events.release?.map((e) => e.useMillis), [40, 15])
 })
 
+test('a release listener sees the connection back in place, and one that checks out at once takes it rather than opening another', async () => {
+  const { engine, factory, monitor, events, counts } = fakeEngine({ maxSize: 1 })
+  const seen: ReturnType<typeof counts>[] = []
+  const taken: unknown[] = []
+  const off = monitor.events.on('release', () => {
+    seen.push(counts())
+    taken.push(engine.tryAcquire(undefined))
+  })
+  const lease = await engine.acquire(undefined)
+  engine.release(lease)
+  off()
+  assert.equal(seen, [{ total: 1, active: 0, idle: 1, pending: 0, waiting: 0 }])
+  assert.equal(taken, [lease], 'the listener got the connection just released')
+  assert.is(factory.created.length, 1, 'nothing more opened')
+  assert.is(events.disconnect, undefined, "no connection closed for a 'resize' that never happened")
+  engine.release(lease)
+  assert.equal(counts(), { total: 1, active: 0, idle: 1, pending: 0, waiting: 0 })
+})
+
 test.run()

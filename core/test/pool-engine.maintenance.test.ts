@@ -83,6 +83,34 @@ test('warmup opens connections while suspended (to pre-open them before resume) 
   assert.equal(counts(), { total: 2, active: 1, idle: 1, pending: 0, waiting: 0 })
 })
 
+test('a warm-up that fails while suspended fails none of the callers held (the new server still refusing); resume serves them', async () => {
+  for (const permanent of [false, true]) {
+    // retryCreate off: the drop-in Pool's setting, where any failed attempt used to fail a waiter.
+    const { engine, factory, clock, counts } = fakeEngine({ maxSize: 4, acquireTimeoutMillis: 5000, retryCreate: false })
+    const refused = new Error(permanent ? 'database "orders" does not exist' : 'connect ECONNREFUSED')
+    if (permanent) factory.permanent.add(refused)
+    engine.suspend()
+    const held = [engine.acquire(undefined), engine.acquire(undefined)].map((caller) => caller.catch((error: Error) => error.message))
+    factory.auto = false
+    const warming = engine.warmup({ connections: 4 }).catch((error: Error) => error.name)
+    await clock.advance(0)
+    assert.is(factory.pending.length, 4)
+    for (let i = 0; i < 4; i++) factory.failNext(refused)
+    assert.is(await warming, 'PoolWarmupError')
+    await clock.advance(1000)
+    for (const caller of held) assert.ok(await isPending(caller), `a held caller was failed by the warm-up (${refused.message})`)
+    assert.equal(counts(), { total: 0, active: 0, idle: 0, pending: 0, waiting: 2 })
+    factory.auto = true
+    engine.resume()
+    for (const lease of await Promise.all(held)) {
+      assert.type(lease, 'object', `a held caller was failed: ${String(lease)}`)
+      engine.release(lease as Exclude<typeof lease, string>)
+    }
+    assert.equal(counts(), { total: 2, active: 0, idle: 2, pending: 0, waiting: 0 })
+    await engine.close({ timeoutMillis: 0 })
+  }
+})
+
 test('softEvict closes idle connections now and busy ones on release, with reason evicted; new ones open as usual', async () => {
   const { engine, factory, events, counts } = fakeEngine({ maxSize: 3 })
   const [a, b, c] = await Promise.all([engine.acquire(undefined), engine.acquire(undefined), engine.acquire(undefined)])

@@ -345,6 +345,28 @@ lifecycle('subscribe refuses a listener that is not an object of functions, nami
   assert.equal(follower.names, ['orders'])
 })
 
+lifecycle('subscribe refuses a misspelled listener, or one with neither `added` nor `removed`, naming the key', () => {
+  const registry = createPoolRegistry()
+  for (const key of ['onAdded', 'add', 'Removed']) {
+    const error = throwsError(() => registry.subscribe({ [key]: () => {} } as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, `listener.${key}`)
+    assert.match(error.message, `Invalid options for registry.subscribe: unknown listener \`listener.${key}\`. Known listeners: \`added\`, \`removed\`.`)
+  }
+  // Beside a known one too (the misspelled one would never be called), and refused before it is subscribed.
+  const added: string[] = []
+  assert.is(throwsError(() => registry.subscribe({ added: (pool: ManagedPool) => void added.push(pool.name), onRemoved: () => {} } as never), InvalidOptionError).option, 'listener.onRemoved')
+  class Misnamed {
+    onAdded(): void {}
+  }
+  for (const listener of [{}, Object.create(null), new Misnamed()]) {
+    const error = throwsError(() => registry.subscribe(listener), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'listener')
+    assert.match(error.message, 'Invalid options for registry.subscribe: expected `listener` to be an object with an `added` or a `removed` listener')
+  }
+  registry.register(new FakePool('orders'))
+  assert.equal(added, [])
+})
+
 lifecycle('a failing listener becomes a process warning and never breaks registration', async () => {
   const registry = createPoolRegistry()
   const warnings = await captureWarnings(async () => {

@@ -85,8 +85,18 @@ lookup('refuses a pool whose name is empty with InvalidOptionError naming pool.n
   const unnamed = { name: '', kind: 'toy', target: 'toy://', state: 'created', events: { on: () => () => {} }, warmup: async () => undefined, resize() {}, getPoolMetrics: () => undefined, close: async () => undefined }
   const error = throwsError(() => registry.register(unnamed as never), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'pool.name')
-  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), got `""` (string).')
+  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), at most 256 characters, none of them control, line-break, bidi or zero-width, got `""` (string).')
   assert.equal(registry.names(), [])
+})
+
+lookup('refuses a pool name a log viewer would misread (a line or paragraph separator, a bidi or zero-width character, a lone surrogate) or one past 256 characters', () => {
+  for (const name of ['orders\u2028[ERROR] forged', 'orders\u0085', 'orders\u202e', 'ord\u200bers', 'orders\ud800', 'x'.repeat(257)]) {
+    const error = throwsError(() => new FakePool(name), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'name', JSON.stringify(name).slice(0, 40))
+    assert.not.match(error.message, '\u2028')
+  }
+  assert.is(new FakePool('x'.repeat(256)).name.length, 256)
+  assert.is(new FakePool('tenant 42 — orders (eu)').name, 'tenant 42 — orders (eu)')
 })
 
 lookup('refuses a connection string as a pool name (it would carry its password into every event and metric), without quoting the password', () => {
@@ -94,7 +104,7 @@ lookup('refuses a connection string as a pool name (it would carry its password 
   const named = { name: 'postgres://app:hunter2@db:5432/orders', kind: 'toy', target: 'toy://', state: 'created', events: { on: () => () => {} }, warmup: async () => undefined, resize() {}, getPoolMetrics: () => undefined, close: async () => undefined }
   const error = throwsError(() => registry.register(named as never), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(error.option, 'pool.name')
-  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), got `"postgres://app:***@db:5432/orders"` (string).')
+  assert.is(error.message, 'Invalid options for registry.register: expected `pool.name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), at most 256 characters, none of them control, line-break, bidi or zero-width, got `"postgres://app:***@db:5432/orders"` (string).')
   // The monitor every Lifeguard pool is built on refuses it too.
   const monitored = throwsError(() => new FakePool('postgres://app:hunter2@db:5432/orders'), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.is(monitored.option, 'name')

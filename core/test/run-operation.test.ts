@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { inspect } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidOptionError, OperationContext, createServiceContainer, runOperation, DisposeFailedError } from '../src/index.js'
@@ -209,6 +210,24 @@ run('after a failed job, a disposal failure goes to onError and the job error wi
   assert.is(reported.length, 1)
   assert.instance(reported[0], AggregateError)
   assert.is(((reported[0] as AggregateError).errors[0] as Error).message, 'rollback failed')
+  await container.dispose()
+})
+
+run("a disposal failure is redacted, whether it goes to onError or to the job's caller", async () => {
+  const reported: unknown[] = []
+  const container = createServiceContainer({ onError: (error) => void reported.push(error) }).scoped('conn', () => 'conn', {
+    dispose: () => Promise.reject(new Error('could not end postgres://u:secret@h/db')),
+  })
+  const failed = runOperation('billing-worker', 'charge', (context) => {
+    context.get('conn')
+    throw new Error('card declined')
+  }, { container })
+  await rejects(failed, Error)
+  assert.is(reported.length, 1)
+  assert.is(((reported[0] as AggregateError).errors[0] as Error).message, 'could not end postgres://u:***@h/db')
+  const error = await rejects(runOperation('billing-worker', 'charge', (context) => context.get('conn'), { container }), DisposeFailedError, 'ERR_DISPOSE_FAILED')
+  assert.is((error.errors[0] as Error).message, 'could not end postgres://u:***@h/db')
+  assert.not.match(inspect([reported, error]), 'secret')
   await container.dispose()
 })
 

@@ -2,7 +2,7 @@ import { inspect } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ResolutionError, createServiceContainer } from '../src/index.js'
-import { deferred, turn } from './_helpers/async.js'
+import { deferred, isPending, turn } from './_helpers/async.js'
 import { rejects, throwsError } from '@lifeguard/test-kit'
 
 const asyncFactories = suite('ServiceContainer async factories')
@@ -26,6 +26,33 @@ asyncFactories('a factory pending when its scope is disposed may still resolve i
   assert.is((await resolving).logger.name, 'logger')
   await disposing
   assert.is(open, 0, 'disposed with the scope, not leaked')
+  await container.dispose()
+})
+
+asyncFactories('dispose waits for a factory that one pending at dispose started without awaiting it', async () => {
+  const firstGate = deferred()
+  const secondGate = deferred()
+  const closed: string[] = []
+  const container = createServiceContainer()
+    .scoped('second', async () => {
+      await secondGate.promise
+      return { [Symbol.asyncDispose]: async () => void closed.push('second') }
+    })
+    .scoped('first', async (r) => {
+      await firstGate.promise
+      void r.resolve('second') // started, not awaited (a warm-up, a prefetch)
+      return { [Symbol.asyncDispose]: async () => void closed.push('first') }
+    })
+  const scope = container.createScope()
+  const resolving = scope.resolve('first')
+  await turn()
+  const disposing = scope.dispose()
+  firstGate.resolve()
+  await resolving
+  assert.ok(await isPending(disposing), 'still waiting for the second factory')
+  secondGate.resolve()
+  await disposing
+  assert.equal(closed, ['second', 'first'], 'both disposed before dispose() resolved, newest first')
   await container.dispose()
 })
 

@@ -147,6 +147,67 @@ disposeTimeout('an async factory still pending is waited for up to the timeout; 
   await container.dispose()
 })
 
+disposeTimeout('a disposer that fails after its timeout, or the disposer of a factory that settled late, reaches onError redacted', async () => {
+  const clock = new ManualClock()
+  const reported: unknown[] = []
+  const hung = deferred()
+  const factory = deferred<string>()
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 1_000, onError: (error) => reported.push(error) })
+    .scoped('stuck', () => 'stuck', { dispose: () => hung.promise })
+    .scoped('connection', () => factory.promise, { dispose: () => Promise.reject(new Error('could not end postgres://u:secret@h/db')) })
+  const scope = container.createScope()
+  scope.resolve('stuck')
+  const resolving = scope.resolve('connection')
+  const failing = rejects(scope.dispose(), AggregateError)
+  await clock.advance(1_000)
+  await clock.advance(1_000)
+  await failing
+  // Settled after its scope stopped waiting: disposed at once (`disposeLate`), its failure reported.
+  factory.resolve('late')
+  await resolving
+  await turn()
+  // The hung disposer fails after its deadline.
+  hung.reject(Object.assign(new Error('could not close postgres://u:secret@h/db'), { code: 'ECONNRESET' }))
+  await turn()
+  assert.equal(
+    reported.map((error) => (error as Error).message),
+    ['could not end postgres://u:***@h/db', 'could not close postgres://u:***@h/db'],
+  )
+  assert.is((reported[1] as { code?: string }).code, 'ECONNRESET')
+  await container.dispose()
+})
+
+disposeTimeout('a factory started by one pending at dispose is waited for under the same deadline, and named when it passes', async () => {
+  const clock = new ManualClock()
+  const firstGate = deferred()
+  const hung = deferred<string>()
+  const container = createServiceContainer({ clock, disposeTimeoutMillis: 1_000 })
+    .scoped('second', () => hung.promise)
+    .scoped('first', async (r) => {
+      await firstGate.promise
+      void r.resolve('second')
+      return 'first'
+    })
+  const scope = container.createScope()
+  const resolving = scope.resolve('first')
+  const disposing = scope.dispose()
+  const failing = rejects(disposing, AggregateError)
+  await clock.advance(600)
+  firstGate.resolve()
+  await resolving
+  assert.ok(await isPending(disposing), 'waiting for the second factory')
+  // Not a fresh timeout for the second: 400 ms were left.
+  await clock.advance(400)
+  assert.not.ok(await isPending(disposing), 'given up on at the first deadline')
+  const error = await failing
+  const timeout = error.errors[0] as DisposeTimeoutError
+  assert.instance(timeout, DisposeTimeoutError)
+  assert.is(timeout.waitedFor, 'factory')
+  assert.is(timeout.service, 'second')
+  hung.resolve('late')
+  await container.dispose()
+})
+
 disposeTimeout('disposeTimeoutMillis: 0 waits for good, as before', async () => {
   const clock = new ManualClock()
   const slow = deferred()

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { DisposedError, OperationContext, createServiceContainer, DisposeFailedError } from '../src/index.js'
@@ -239,6 +240,31 @@ dispose('disposer failures are collected into one DisposeFailedError (an Aggrega
   )
   assert.equal(log, ['a'])
   await container.dispose()
+})
+
+dispose("a disposer's failure is redacted before anyone sees it: no password, same class and code", async () => {
+  class ConnectionError extends Error {
+    readonly code = 'ECONNRESET'
+  }
+  const container = createServiceContainer()
+    .singleton('client', () => 'client', { dispose: () => Promise.reject(new ConnectionError('could not end postgres://u:secret@h/db')) })
+    .scoped('session', () => 'session', {
+      dispose: () => {
+        throw new Error('could not close postgres://u:secret@h/db')
+      },
+    })
+  container.resolve('client')
+  const scope = container.createScope()
+  scope.resolve('session')
+  const scopeError = await rejects(scope.dispose(), DisposeFailedError, 'ERR_DISPOSE_FAILED')
+  assert.is((scopeError.errors[0] as Error).message, 'could not close postgres://u:***@h/db')
+  const error = await rejects(container.dispose(), DisposeFailedError, 'ERR_DISPOSE_FAILED')
+  const clientError = error.errors[0] as ConnectionError
+  assert.instance(clientError, ConnectionError)
+  assert.is(clientError.code, 'ECONNRESET')
+  assert.is(clientError.message, 'could not end postgres://u:***@h/db')
+  // What a logger prints: the stack quotes the message too.
+  assert.not.match(inspect(error), 'secret')
 })
 
 dispose('dispose is idempotent: disposers run once and every call gets the same outcome', async () => {

@@ -6,6 +6,7 @@ import type { ClientSession, ClientSessionOptions, Collection, CollectionOptions
 import { settlesWithin } from './internal/deadline.js'
 import { currentContext, LeaseSlot, type Abortable, type Admit, type SignalSource } from './internal/gate.js'
 import { gated } from './internal/gated-proxy.js'
+import { HandleEnd } from './internal/handle-end.js'
 import { OpenCursors } from './internal/open-cursors.js'
 import { collectionNameRule, databaseNameRule } from './internal/names.js'
 import type { PoolAccess } from './internal/pool-access.js'
@@ -28,6 +29,8 @@ export class MongoHandle implements AsyncDisposable {
   readonly #access: PoolAccess
   readonly #signal: SignalSource
   readonly #admit: Admit
+  // Refuses the calls still waiting for a slot when the handle is disposed (its operation's end).
+  readonly #end = new HandleEnd(() => this.#disposedError('run an operation', 'It was disposed (its operation ended) while the call waited for a connection'))
   readonly #sessions = new Set<ClientSession>()
   readonly #cursors = new OpenCursors()
   // The slots of transactions still running, each given back by its function. Disposal gives them back too:
@@ -47,7 +50,7 @@ export class MongoHandle implements AsyncDisposable {
     this.#signal = context ?? currentContext
     this.#admit = (operation) => {
       if (this.#disposing !== undefined) return Promise.reject(this.#disposedError('run an operation'))
-      return access.gate.run(operation, this.#signal)
+      return access.gate.run(operation, this.#signal, this.#end)
     }
   }
 
@@ -122,7 +125,7 @@ export class MongoHandle implements AsyncDisposable {
         throw gate.redact(error)
       })
     }
-    const checkout = await gate.admit(this.#signal)
+    const checkout = await gate.admit(this.#signal, this.#end)
     const slot = new LeaseSlot(gate)
     // After an operation `fn` started and did not wait for, if one is still running.
     const giveBack = (): void => {
@@ -208,11 +211,13 @@ export class MongoHandle implements AsyncDisposable {
   }
 
   /**
-   * Closes the cursors it handed out that are still open, and ends the sessions it started (aborting an open
-   * transaction). Waits up to a second for the server's part (killCursors, abortTransaction): while the server
-   * is unreachable the driver goes on trying in the background, for up to its `serverSelectionTimeoutMS`. Idempotent.
+   * Refuses the calls still waiting for a slot (`DisposedError`; they send nothing), closes the cursors it
+   * handed out that are still open, and ends the sessions it started (aborting an open transaction). Waits up
+   * to a second for the server's part (killCursors, abortTransaction): while the server is unreachable the
+   * driver goes on trying in the background, for up to its `serverSelectionTimeoutMS`. Idempotent.
    */
   dispose(): Promise<void> {
+    if (this.#disposing === undefined) this.#end.end()
     this.#disposing ??= this.#cleanUp()
     return this.#disposing
   }
@@ -261,8 +266,8 @@ export class MongoHandle implements AsyncDisposable {
     if (this.#disposing !== undefined) throw this.#disposedError(action)
   }
 
-  #disposedError(action: string): DisposedError {
-    return new DisposedError(`Could not ${action} with the MongoDB handle of pool '${this.#access.name}'. The handle is disposed.`)
+  #disposedError(action: string, reason = 'The handle is disposed'): DisposedError {
+    return new DisposedError(`Could not ${action} with the MongoDB handle of pool '${this.#access.name}'. ${reason}.`)
   }
 }
 

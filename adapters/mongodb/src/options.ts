@@ -1,5 +1,5 @@
 import { InvalidOptionError, type Clock, type PoolEventListeners } from '@lifeguard/core'
-import { checkOption, clockRule, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules, poolNameRule, MAX_POOL_SIZE } from '@lifeguard/core/adapter'
+import { checkOption, clockRule, hasControlCharacter, looksLikeCredentials, poolEventsRule, rejectOption, validateOptions, type OptionRule, type OptionRules, poolNameRule, MAX_POOL_SIZE } from '@lifeguard/core/adapter'
 import type { MongoClient, MongoClientOptions } from 'mongodb'
 import { databaseNameRule } from './internal/names.js'
 
@@ -35,7 +35,8 @@ export interface MongoPoolOptions {
   /** Report an admitted operation or lease held longer than this through `onLeak`. `0` (default) turns it off. */
   leakDetectionMillis?: number | undefined
   /**
-   * Sent to the server in the handshake (visible in `$currentOp` and server logs), at most 128 bytes of UTF-8.
+   * Sent to the server in the handshake (visible in `$currentOp` and server logs), at most 128 bytes of UTF-8,
+   * with no control characters and never a connection string or credentials (`://`, `password=`, `user:password@`).
    * Default: the URI's `appName`, else `name` (cut to 128 bytes at a character boundary).
    */
   appName?: string | undefined
@@ -75,11 +76,20 @@ const WHERE = 'createMongoPool'
 // The driver cuts a longer appName to this many bytes without a word, mid-character if it falls there.
 const maxAppNameBytes = 128
 
+// Every handshake sends it in the client metadata, which `$currentOp` and the server's logs show: a connection
+// string given by mistake (`appName: process.env.MONGO_URL`) would publish its password. Held to the rule of
+// the pool's name, its default.
 function isAppName(value: unknown): boolean {
-  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= maxAppNameBytes
+  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= maxAppNameBytes && !looksLikeCredentials(value) && !hasControlCharacter(value)
 }
 
-const appNameRule: OptionRule = { type: 'custom', expected: `a non-empty string of at most ${maxAppNameBytes} bytes`, check: isAppName }
+const appNameRule: OptionRule = {
+  type: 'custom',
+  expected: `a non-empty string of at most ${maxAppNameBytes} bytes of printable characters that is not a connection string (no \`://\`, \`password=\` or \`user:password@\`)`,
+  check: isAppName,
+  // Refused for the credentials it may hold: redaction misses some (a password with a space), so it is not shown.
+  secret: true,
+}
 
 // The pool's name may be longer; as the default appName it is cut where a character ends.
 function defaultAppName(name: string): string {

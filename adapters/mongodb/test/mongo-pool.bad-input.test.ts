@@ -138,6 +138,31 @@ BadInput('an appName longer than the 128 bytes the driver sends is refused, not 
   assert.is(longest.client.options.appName, 'é'.repeat(64))
 })
 
+BadInput('an appName that is a connection string or holds credentials is refused without showing them, as an option and in the connection string', () => {
+  const secret = 's3cr3tPW'
+  // Each with the password it must not show: a space in one is past what redaction finds.
+  const given: [string, string][] = [
+    [`mongodb://alice:${secret}@db.example.com:27017/orders`, secret],
+    ['mongodb://alice:two words@db.example.com/orders', 'words'],
+    [`mongodb+srv://alice:${secret}@cluster0.example.net/?retryWrites=true`, secret],
+    [`alice:${secret}@db.example.com`, secret],
+    [`host=db password=${secret}`, secret],
+  ]
+  const expected = 'expected `appName` to be a non-empty string of at most 128 bytes of printable characters that is not a connection string'
+  for (const [appName, password] of given) {
+    const error = create({ appName })
+    assert.is(error.option, 'appName', appName)
+    assert.match(error.message, `Invalid options for createMongoPool: ${expected}`)
+    assert.not.match(error.message, password, appName)
+    const fromUri = thrown(() => createMongoPool({ name: 'orders', uri: `mongodb://127.0.0.1:9/?appName=${encodeURIComponent(appName)}` }))
+    assert.is(fromUri.option, 'appName', appName)
+    assert.match(fromUri.message, `Invalid options for createMongoPool (connection string): ${expected}`)
+    assert.not.match(fromUri.message, password, appName)
+  }
+  // A line break would forge a line in the server's log.
+  assert.is(create({ appName: 'orders\nforged' }).option, 'appName')
+})
+
 BadInput('a pool size no server serves (2 ** 31 meant as no limit) is refused, as on PostgreSQL', () => {
   for (const option of ['maxSize', 'maxSizeLimit'] as const) {
     const error = throwsError(() => createMongoPool({ name: 'orders', uri: 'mongodb://127.0.0.1:1', [option]: 2 ** 31 }), InvalidOptionError)

@@ -25,7 +25,7 @@ function invalid(options: unknown): InvalidOptionError {
 const uri = 'mongodb://127.0.0.1:27017'
 
 Options('bad options throw InvalidOptionError naming the option, the value and the allowed range', () => {
-  assert.match(invalid({ uri }).message, 'Invalid options for createMongoPool: expected `name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), got `undefined` (undefined).')
+  assert.match(invalid({ uri }).message, 'Invalid options for createMongoPool: expected `name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), at most 256 characters, none of them control, line-break, bidi or zero-width, got `undefined` (undefined).')
   assert.match(invalid({ name: 'orders', uri, maxSize: 0 }).message, 'expected `maxSize` to be an integer between 1 and 10000, got `0` (number)')
   assert.match(invalid({ name: 'orders', uri, acquireTimeoutMillis: 1.5 }).message, '`acquireTimeoutMillis` to be an integer number of milliseconds between 1 and 2147483647')
   assert.match(invalid({ name: 'orders', uri, minSize: 5, maxSize: 4 }).message, 'expected `minSize` to be an integer <= `maxSize` (4), got `5`')

@@ -78,6 +78,8 @@ export interface PoolOptions extends PoolConfig {
 /** pg's query callback: `callback(error, result)`. */
 export type QueryCallback<R> = (error: Error, result: R) => void
 const noop = (): void => {}
+// `close()`'s default wait for checked-out clients, as `PostgresPool.close()`'s.
+const defaultCloseMillis = 10_000
 
 /**
  * A drop-in replacement for node-postgres's `pg.Pool`: the same constructor options, methods, callback
@@ -367,7 +369,10 @@ export class Pool extends EventEmitter implements ManagedPool {
 
   /** Graceful and idempotent: like `end()`, but checked-out clients are taken back after `timeoutMillis` (default 10000). */
   close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
-    return this.#core.engine.close(options)
+    // After `end()`, whose close has no limit, a close that names none still bounds the wait by the default (a
+    // shutdown's `pool.close()` once a library has ended the pool it was given).
+    const bounded = options === undefined || (typeof options === 'object' && options !== null && options.timeoutMillis === undefined)
+    return this.#core.engine.close(bounded ? { ...options, timeoutMillis: defaultCloseMillis } : options)
   }
 
   // A submittable (cursor, stream) runs on a client held until it ends or fails. Listened to at once: a stream

@@ -6,7 +6,7 @@ import type { QueryText, QueryValues } from './query-types.js'
 import type { StatementCancels } from './internal/statement-cancels.js'
 import { clientState, transactionStatus, type PooledClient } from './internal/pooled-client.js'
 import { abortedStatementError, runStatement, statementError } from './internal/run-query.js'
-import { isQueryText, isSubmittable, notAQuery, submittableRefused } from './internal/query-text.js'
+import { isSubmittable, queryRefusal, submittableRefused } from './internal/query-text.js'
 import { awaitingReady, readyAfterError } from './internal/server-ready.js'
 import { completedEnding, failedEnding, mayTellOfEnd, type CompletedEnding, type EndingCommand } from './internal/statement-ending.js'
 import { completedCommands } from './internal/taken-statement.js'
@@ -108,7 +108,8 @@ export class PostgresTransaction {
     if (this.#ended || endedByStatement(this.#client)) return Promise.reject(endedError(this.#pool))
     // Its connection was ended: the server refused a statement with a row limit (see `ClientState.rowLimitFailed`).
     if (this.#client[clientState].rowLimitFailed) return Promise.reject(rowLimitFailedError(this.#pool))
-    if (!isQueryText(text)) return Promise.reject(notAQuery())
+    const refusal = queryRefusal(text)
+    if (refusal !== undefined) return Promise.reject(refusal)
     // It would never settle: the transaction would neither commit nor give its connection back.
     if (isSubmittable(text)) {
       return Promise.reject(submittableRefused(`run a query in the transaction on pool '${this.#pool}'`, 'take one with `connect()` and run `BEGIN`, the cursor or stream, and `COMMIT` on it'))

@@ -2,6 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Pool } from '../src/index.js'
 import { ManualClock, pgConfig, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+import { settlesWithin } from './_helpers/pools.js'
 
 const test = suite('Pool: counts and events as pg.Pool gives them')
 
@@ -102,6 +103,25 @@ test('close({ timeoutMillis }) after end() takes back what end() would wait for 
   assert.is(pool.totalCount, 0)
   leaked.release()
   await waitForConnectionCount(appName, 0)
+})
+
+test('close() with no timeout after end() still takes back the clients after its default 10000 ms', async () => {
+  for (const options of [undefined, {}]) {
+    const clock = new ManualClock()
+    const { pool, appName } = dropInPool('drop-in-end-then-default-close', 1, clock)
+    const leaked = await pool.connect()
+    const ending = pool.end()
+    const closing = pool.close(options)
+    await clock.advance(9_999)
+    assert.is(pool.totalCount, 1, 'not before the default timeout')
+    await clock.advance(1)
+    // A safety net only (real time): without the default, the close would wait about 24.8 days.
+    await settlesWithin('close() after end()', closing, 30_000)
+    await ending
+    assert.is(pool.totalCount, 0)
+    leaked.release()
+    await waitForConnectionCount(appName, 0)
+  }
 })
 
 test.run()

@@ -1,7 +1,9 @@
 import { ConnectionLostError, type DisconnectEvent, type PoolErrorEvent } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { terminateBackends, waitForConnectionCount } from '@lifeguard/test-kit'
+import type pg from 'pg'
+import { pgConfig, terminateBackends, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
+import { Pool } from '../src/index.js'
 import { closeAndCheck, sleep, testPool, until } from './_helpers/pools.js'
 
 const test = suite('PostgresPool dropped connections')
@@ -25,6 +27,28 @@ test('an idle connection terminated by the server is an error event, never a cra
   const { rows } = await pool.query<{ one: number }>('SELECT 1 AS one')
   assert.equal(rows, [{ one: 1 }], 'the pool opens a new connection')
   await closeAndCheck(pool, appName)
+})
+
+test("the drop-in Pool's 'error' for an idle client comes once the client has left the pool, as pg-pool's, and a query its listener runs leaves the error counted", async () => {
+  const { host, port, user, database } = pgConfig()
+  const appName = uniqueAppName('drop-idle-listener')
+  const errors: PoolErrorEvent[] = []
+  const pool = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 1, events: { onError: (e) => void errors.push(e) } })
+  const seen: { total: number; idle: number }[] = []
+  let follow: Promise<pg.QueryResult> | undefined
+  pool.on('error', () => {
+    seen.push({ total: pool.totalCount, idle: pool.idleCount })
+    follow = pool.query('SELECT 1 AS one')
+  })
+  await pool.query('SELECT 1')
+  assert.is(await terminateBackends(appName, { state: 'idle' }), 1)
+  await until("the pool's 'error'", () => seen.length === 1)
+  assert.equal(seen, [{ total: 0, idle: 0 }])
+  assert.equal((await follow)?.rows, [{ one: 1 }], 'served by a new connection')
+  assert.equal(errors.map((e) => e.source), ['idle-connection'])
+  assert.is(pool.getPoolMetrics().errors, 1)
+  await pool.end()
+  await waitForConnectionCount(appName, 0)
 })
 
 test('a busy connection terminated mid-query fails that query and is closed on release', async () => {

@@ -21,7 +21,7 @@ function invalid(options: unknown): InvalidOptionError {
 
 test('requires a name', () => {
   assert.is(invalid({}).option, 'name')
-  assert.match(invalid({ name: '' }).message, 'Invalid options for createPostgresPool: expected `name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), got `""` (string).')
+  assert.match(invalid({ name: '' }).message, 'Invalid options for createPostgresPool: expected `name` to be a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), at most 256 characters, none of them control, line-break, bidi or zero-width, got `""` (string).')
   assert.is(invalid(undefined).option, 'options')
 })
 
@@ -50,6 +50,15 @@ test('a user, database, application name or pool name that holds credentials or 
   await createPostgresPool({ name: 'orders', host: '127.0.0.1', user: 'app@myserver', database: 'orders@eu', applicationName: 'api@prod' }).close()
 })
 
+test('an application name PostgreSQL would not keep as given (over 63 bytes, or outside printable ASCII) is refused', async () => {
+  for (const applicationName of ['x'.repeat(64), 'orders-\u00fc', 'orders\u2028api']) {
+    const error = invalid({ name: 'orders', host: '127.0.0.1', applicationName })
+    assert.is(error.option, 'applicationName')
+    assert.match(error.message, 'at most 63 printable ASCII characters')
+  }
+  await createPostgresPool({ name: 'orders', host: '127.0.0.1', applicationName: 'x'.repeat(63) }).close()
+})
+
 test('pg settings used as they are on the first query are checked when the pool is made: a stream and type parsers', () => {
   assert.is(invalid({ name: 'orders', pg: { stream: 5 } }).option, 'pg.stream')
   assert.is(invalid({ name: 'orders', pg: { types: 5 } }).option, 'pg.types')
@@ -61,6 +70,19 @@ test("the drop-in Pool takes any application_name pg takes (a URL), and names it
   assert.is(pool.name, 'postgres')
   await pool.end()
   assert.is(throwsError(() => new Pool({ application_name: 'svc password=S3cret' }), InvalidOptionError, 'ERR_INVALID_OPTION').option, 'application_name')
+})
+
+test("the drop-in Pool refuses a port pg would fail every connection with, and reads null as unset where pg-pool does", async () => {
+  for (const port of ['abc', 0, 70000, Number.NaN, '5432x', 5432.5]) {
+    const error = throwsError(() => new Pool({ host: '127.0.0.1', port } as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+    assert.is(error.option, 'port', String(port))
+    assert.match(error.message, 'an integer between 1 and 65535')
+  }
+  for (const port of [5432, '5432']) await new Pool({ host: '127.0.0.1', port } as never).end()
+  // pg-pool's `max || poolSize || 10`, `if (!connectionTimeoutMillis)`: null is unset, not an error.
+  const pool = new Pool({ max: null, min: null, maxUses: null, maxLifetimeSeconds: null, connectionTimeoutMillis: null, poolSize: null } as never)
+  assert.is(pool.options.max, 10)
+  await pool.end()
 })
 
 test('tells a `@` pg reads (a query value, a database name after a user part) from a password a raw `/`, `?` or `#` cut short', async () => {
@@ -259,7 +281,11 @@ test('refuses a connection string pg would misread or cannot parse, at once and 
 })
 
 test('refuses pg.Pool hooks of the wrong type under `pg`, naming them', () => {
-  assert.match(invalid({ name: 'a', pg: { Client: 5 } }).message, 'expected `pg.Client` to be a function, got `5` (number).')
+  assert.match(invalid({ name: 'a', pg: { Client: 5 } }).message, 'expected `pg.Client` to be a class like pg.Client (with a `connect()` method on its prototype), got `5` (number).')
+  // Functions that `new` cannot construct, or that build no client: each checkout would fail until its timeout.
+  const notClasses = [(config: unknown) => new pg.Client(config as pg.ClientConfig), async () => undefined, { method() {} }.method, function plain() {}]
+  for (const Client of notClasses) assert.is(invalid({ name: 'a', pg: { Client } }).option, 'pg.Client')
+  assert.is(throwsError(() => new Pool({ Client: notClasses[0] } as never), InvalidOptionError, 'ERR_INVALID_OPTION').option, 'Client')
   assert.is(invalid({ name: 'a', pg: { onConnect: 'x' } }).option, 'pg.onConnect')
   assert.is(invalid({ name: 'a', pg: { verify: {} } }).option, 'pg.verify')
   assert.match(invalid({ name: 'a', pg: { allowExitOnIdle: 'yes' } }).message, 'expected `pg.allowExitOnIdle` to be a boolean')

@@ -115,6 +115,46 @@ test("a query config's own query_timeout is the one applied and named", async ()
   await waitForConnectionCount(appName, baseline)
 })
 
+test("a query config's own query_timeout that pg's timer would misread, or no query at all, is refused at once, on every way in", async () => {
+  const { pool, appName } = testPool('query-timeout-own-bad', { maxSize: 1 })
+  const baseline = await serverConnectionCount(appName)
+  const dropIn = new Pool({ connectionString: `postgres://${pgConfig().user}@${pgConfig().host}:${pgConfig().port}/${pgConfig().database}`, application_name: appName, max: 1 })
+  const container = registerPostgres(createServiceContainer(), pool)
+  const context = OperationContext.create('api', 'own-timeout', { container })
+  // Each pool's only connection is held: a refusal that waited for a checkout would not come.
+  const held = await pool.connect()
+  const heldDropIn = await dropIn.connect()
+  const refusedBadTimeout = (error: unknown): void => {
+    assert.instance(error, InvalidOptionError)
+    assert.is((error as InvalidOptionError).option, 'query_timeout')
+    assert.match((error as Error).message, 'between 0 and')
+  }
+  for (const bad of [2 ** 31, '5s', -5, Number.NaN]) {
+    const text = { text: 'SELECT 1', query_timeout: bad } as unknown as pg.QueryConfig
+    refusedBadTimeout(await rejects(pool.query(text), InvalidOptionError))
+    refusedBadTimeout(await rejects(context.postgres.query(text), InvalidOptionError))
+    refusedBadTimeout(await rejects(dropIn.query(text), InvalidOptionError))
+    refusedBadTimeout(await new Promise<unknown>((resolve) => dropIn.query(text, (error) => resolve(error))))
+  }
+  for (const notAQuery of [undefined, 42]) {
+    const error = await rejects(pool.query(notAQuery as unknown as string), InvalidOptionError)
+    assert.is(error.option, 'text')
+    assert.is((await rejects(dropIn.query(notAQuery as unknown as string), InvalidOptionError)).option, 'text')
+  }
+  held.release()
+  heldDropIn.release()
+  // In a transaction: refused, and the transaction goes on.
+  const rows = await context.postgres.transaction(async (tx) => {
+    refusedBadTimeout(await rejects(tx.query({ text: 'SELECT 1', query_timeout: 2 ** 31 } as pg.QueryConfig), InvalidOptionError))
+    return (await tx.query({ text: 'SELECT 2 AS n', query_timeout: 5000 } as pg.QueryConfig)).rows
+  })
+  assert.equal(rows, [{ n: 2 }])
+  await context.dispose()
+  await dropIn.end()
+  await closeAndCheck(pool, appName)
+  assert.is(await serverConnectionCount(appName), baseline)
+})
+
 test('the next caller of a one-connection pool is served once the cancelled statement has ended, not after it would have', async () => {
   const { pool, appName } = testPool('query-timeout-next', { maxSize: 1, acquireTimeoutMillis: 20_000, pg: { query_timeout: 150 } })
   const baseline = await serverConnectionCount(appName)

@@ -15,12 +15,16 @@ export interface FailureParts<C> {
   readonly dispatch: WaiterDispatch<C>
   /** Answers a failure while the pool is closing. */
   readonly closer: GracefulClose<C>
+  /** True while checkouts are held (`suspend()`). */
+  suspended(): boolean
   /** Opens connections for the waiters not covered, and for `minSize` unless `waitersOnly`. */
   fill(waitersOnly: boolean): void
 }
 
 /**
- * How a `PoolEngine` answers a failed connection attempt: while closing, its close does; a permanent error
+ * How a `PoolEngine` answers a failed connection attempt: while closing, its close does; while suspended,
+ * nothing does (the attempt was a warm-up's, or started before the suspend: the callers held keep waiting,
+ * within their own timeouts, and `resume()` opens for them); a permanent error
  * fails the oldest waiter no other attempt covers and opens attempts for the others; any other error is
  * retried after the backoff (with `retryCreate` off, that waiter gets it first).
  */
@@ -28,6 +32,8 @@ export function attemptFailureHandler<C>(options: PoolEngineOptions<C>, parts: F
   const { lifecycle, queue, opener, dispatch, closer } = parts
   return (error) => {
     if (lifecycle.closing) return closer.attemptFailed(error)
+    // A switchover's warm-up that meets the new server still refusing must fail none of the callers held.
+    if (parts.suspended()) return
     const permanent = options.factory.permanentError?.(error)
     if (permanent !== undefined || !options.retryCreate) {
       // The oldest waiter not covered by another attempt was counting on this one: it has no chance left.

@@ -119,7 +119,7 @@ export class PoolEngine<C> {
       serveIdle: () => this.#dispatch.serveIdle(),
       fill: () => this.#fill(),
     })
-    this.#createFailedBound = attemptFailureHandler<C>(options, { ...parts, lifecycle: this.#lifecycle, dispatch: this.#dispatch, closer: this.#closer, fill: (waitersOnly) => this.#fill(waitersOnly) })
+    this.#createFailedBound = attemptFailureHandler<C>(options, { ...parts, lifecycle: this.#lifecycle, dispatch: this.#dispatch, closer: this.#closer, suspended: () => this.#suspended, fill: (waitersOnly) => this.#fill(waitersOnly) })
     // The warm-up reads the engine's own counts: minSize, maxSize, totalCount, waitingCount.
     this.#warmer = new PoolWarmup<C>(options, this, {
       ...parts,
@@ -274,18 +274,21 @@ export class PoolEngine<C> {
     const now = this.#clock.now()
     const checkout = lease.checkout
     lease.checkout = undefined
-    if (checkout !== undefined) this.#monitor.released(checkout, now)
     lease.uses++
     // The caller's error is reported, unless the driver already reported this connection broken.
     if (destroy instanceof Error && lease.broken === undefined) this.#monitor.error(destroy, 'connection')
     const reason = releaseVerdict(lease, destroy, this.#options, this.#lifecycle.closing, now) ?? (this.totalCount + 1 > this.#maxSize ? 'resize' : undefined)
     if (reason !== undefined) {
       this.#surplus(lease, reason, now)
+      if (checkout !== undefined) this.#monitor.released(checkout, now)
       this.#fill()
       this.#closer.checkDrained()
       return
     }
     this.#toIdle(lease, now)
+    // Once the connection is in place: a `release` listener reads every count right, and one that checks out
+    // at once (an async listener's first statement) takes this connection rather than opening one more.
+    if (checkout !== undefined) this.#monitor.released(checkout, now)
     // Handed to a waiter after the current I/O callback: a connection whose socket fails in the same
     // read (a server restart sends the last result and the shutdown notice together) is seen as broken
     // first and never handed over.

@@ -149,7 +149,8 @@ export class PoolWarmup<C> {
         room: () => this.#parts.room(),
         busy: () => connections.busyStaying(),
         offer: (lease) => this.#parts.offer(lease),
-        // A caller waiting gets the retry (or the permanent error) it would have had from its own attempt.
+        // A caller waiting gets the retry (or the permanent error) it would have had from its own attempt (a
+        // held one, while suspended, keeps waiting: see attemptFailureHandler).
         openFailed: (error) => {
           if (pool.waitingCount > 0 || lifecycle.closing) this.#parts.createFailed(error)
         },

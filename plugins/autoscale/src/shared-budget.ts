@@ -138,7 +138,13 @@ const limitInputRules = {
 
 const optionRules = {
   total: { type: 'integer', min: 1 },
-  applicationName: { type: 'string', nonEmpty: true },
+  // Compared with `=` to what the server keeps: it cuts a name at 63 bytes and replaces every character outside
+  // printable ASCII, so any other name would count nothing, and hold the pool at its size for good.
+  applicationName: {
+    type: 'custom',
+    expected: 'a non-empty application_name as PostgreSQL keeps it: at most 63 printable ASCII characters',
+    check: (v: unknown) => typeof v === 'string' && /^[\x20-\x7e]{1,63}$/.test(v),
+  },
   query: { type: 'custom', expected: 'a query function or an object with a query() method', check: isQuery },
   maxInstances: { type: 'integer', min: 1, optional: true },
   claimFraction: { type: 'number', min: 0.01, max: 1, optional: true },

@@ -206,6 +206,13 @@ budget('rejects bad options naming the option', () => {
   assert.is(total.option, 'total')
   const name = throwsError(() => createSharedBudget({ total: 10, applicationName: '', query }), InvalidOptionError)
   assert.is(name.option, 'applicationName')
+  // The server keeps 63 bytes of printable ASCII: any other name would count nothing, ever.
+  for (const applicationName of ['x'.repeat(64), 'orders-\u00fc']) {
+    const kept = throwsError(() => createSharedBudget({ total: 10, applicationName, query }), InvalidOptionError)
+    assert.is(kept.option, 'applicationName')
+    assert.match(kept.message, 'at most 63 printable ASCII characters')
+  }
+  assert.is(createSharedBudget({ total: 10, applicationName: 'x'.repeat(63), query }).applicationName, 'x'.repeat(63))
   const claim = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, claimFraction: 2 }), InvalidOptionError)
   assert.is(claim.option, 'claimFraction')
   const instances = throwsError(() => createSharedBudget({ total: 10, applicationName: 'svc', query, maxInstances: 0 }), InvalidOptionError)

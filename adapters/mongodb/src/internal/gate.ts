@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { OperationAbortedError, OperationContext, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from '@lifeguard/core'
 import { liveOperation, refusedForAbort, type AdmissionQueue, type Checkout, type PoolMonitor } from '@lifeguard/core/adapter'
+import type { HandleEnd } from './handle-end.js'
 import type { Redact } from './redacting-streams.js'
 
 /** Runs one operation under some admission rule. */
@@ -73,8 +74,12 @@ export class Gate {
     this.#hooks = hooks
   }
 
-  /** Runs `operation` in a slot: the one held by the calling code, else a new one (waiting if needed). */
-  run<R>(operation: () => Promise<R>, signal?: SignalSource): Promise<R> {
+  /**
+   * Runs `operation` in a slot: the one held by the calling code, else a new one (waiting if needed). Once
+   * `end` (its handle's) has ended, a call still waiting for that new slot is refused, and one granted it
+   * gives it back unused.
+   */
+  run<R>(operation: () => Promise<R>, signal?: SignalSource, end?: HandleEnd): Promise<R> {
     const scope = find(this)
     const source = typeof signal === 'function' ? signal() : signal
     if (scope !== undefined) {
@@ -94,8 +99,8 @@ export class Gate {
     } catch (error) {
       return Promise.reject(error)
     }
-    if (checkout !== undefined) return this.#runAdmitted(checkout, operation)
-    return this.#wait(source).then((admitted) => this.#runAdmitted(admitted, operation))
+    if (checkout !== undefined) return this.#runAdmitted(checkout, operation, end)
+    return this.#wait(source, end).then((admitted) => this.#runAdmitted(admitted, operation, end))
   }
 
   /** The error for work refused because `source` aborted: `action` is followed by the pool's name. */
@@ -119,10 +124,11 @@ export class Gate {
    * Takes a slot, waiting if needed, and starts its monitor checkout.
    *
    * @throws {PoolExhaustedError} @throws {PoolTimeoutError} @throws {OperationAbortedError} @throws {PoolClosedError}
+   * @throws end's refusal once `end` has ended before the slot is ready
    */
-  async admit(signal?: SignalSource): Promise<Checkout> {
+  async admit(signal?: SignalSource, end?: HandleEnd): Promise<Checkout> {
     const source = typeof signal === 'function' ? signal() : signal
-    const checkout = (refusedForAbort(source) ? undefined : this.#tryAdmit(source)) ?? (await this.#wait(source))
+    const checkout = (refusedForAbort(source) ? undefined : this.#tryAdmit(source)) ?? (await this.#wait(source, end))
     const preparing = this.#hooks.prepare()
     if (preparing !== undefined) {
       try {
@@ -131,6 +137,11 @@ export class Gate {
         this.release(checkout)
         throw this.redact(error)
       }
+    }
+    // Ended while the slot was handed over or the client reconnected: the next waiter gets the slot.
+    if (end?.ended === true) {
+      this.release(checkout)
+      throw end.refusal()
     }
     return checkout
   }
@@ -187,17 +198,20 @@ export class Gate {
     return this.#queue.tryAcquire() ? this.#acquired(0, source) : undefined
   }
 
-  async #wait(source: Abortable | undefined): Promise<Checkout> {
+  async #wait(source: Abortable | undefined, end: HandleEnd | undefined): Promise<Checkout> {
     // On the pool's clock, as the admission's timeout is: a manual one in tests.
     const clock = this.#monitor.clock
     const started = clock.now()
+    const own = waitSignal(source)
     try {
-      await this.#queue.acquire(waitSignal(source))
+      await this.#queue.acquire(end === undefined ? own : end.signal(own))
     } catch (error) {
       // Several waiters time out together: by the time each hears of it, the others have left the queue.
       if (error instanceof PoolTimeoutError) this.#monitor.timedOut(clock.now() - started, error.waiting ?? this.#queue.waiting, error.cause)
       else if (error instanceof PoolExhaustedError) this.#monitor.rejected()
       else if (error instanceof OperationAbortedError && error.queued) this.#monitor.abandoned()
+      // Left the queue as its handle was disposed: refused as the handle refuses any call from then on.
+      if (end?.cut(error) === true) throw end.refusal()
       throw error
     }
     return this.#acquired(clock.now() - started, source)
@@ -209,9 +223,9 @@ export class Gate {
     return monitor.acquiredBy(waitMillis, ownerOf(source), monitor.captureOrigin(), monitor.clock.now())
   }
 
-  async #runAdmitted<R>(checkout: Checkout, operation: () => Promise<R>): Promise<R> {
+  async #runAdmitted<R>(checkout: Checkout, operation: () => Promise<R>, end: HandleEnd | undefined): Promise<R> {
     try {
-      return await this.runPrepared(operation)
+      return await this.runPrepared(operation, end)
     } finally {
       this.release(checkout)
     }
@@ -219,9 +233,9 @@ export class Gate {
 
   /**
    * Runs `operation` in a slot already held, once the client is ready (a client the driver closed on its own
-   * is reconnected first, for a lease's call as for any other).
+   * is reconnected first, for a lease's call as for any other). Refused instead once `end` has ended.
    */
-  async runPrepared<R>(operation: () => Promise<R>): Promise<R> {
+  async runPrepared<R>(operation: () => Promise<R>, end?: HandleEnd): Promise<R> {
     const preparing = this.#hooks.prepare()
     if (preparing !== undefined) {
       // Reconnecting runs outside runHeld, but its error (a server reply) may quote the URI all the same.
@@ -229,6 +243,8 @@ export class Gate {
         throw this.redact(error)
       })
     }
+    // Ended while the slot was handed over or the client reconnected: nothing is sent, and the slot goes back.
+    if (end?.ended === true) throw end.refusal()
     return this.runHeld(undefined, operation)
   }
 }

@@ -65,8 +65,11 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
       client.on('error', (error: Error) => {
         state.failure ??= error
         state.broken = true
-        if (attempt.lease.state === 'idle' || attempt.lease.state === 'parked') hooks.idleError?.(error, client)
+        const wasIdle = attempt.lease.state === 'idle' || attempt.lease.state === 'parked'
+        // Out of the pool, and its error counted, before the drop-in's 'error' listeners run (pg-pool removes
+        // the client first too): a listener reading the counts, or querying the pool, sees it gone.
         attempt.broken(error)
+        if (wasIdle) hooks.idleError?.(error, client)
       })
       client.on('end', () => {
         state.broken = true

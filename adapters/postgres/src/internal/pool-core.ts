@@ -12,6 +12,7 @@ import { sessionGuard, type SessionGuard } from './pgbouncer-guard.js'
 import { clientState, inTransaction, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { serverOf } from './read-only-server.js'
 import { isReadTimeout, releaseArgumentFor, sendQuery } from './run-query.js'
+import { queryRefusal } from './query-text.js'
 import type { PgPoolSettings } from './settings.js'
 import { timedOutClosed } from './row-limit-failure.js'
 import { pgQueryClass } from './taken-statement.js'
@@ -139,6 +140,8 @@ export class PgPoolCore {
    * `first` (a control query), it waits ahead of every other caller.
    */
   query<R extends pg.QueryResultRow>(context: OperationContext | undefined, text: QueryText, values: QueryValues | undefined, cancelOnAbort = false, first = false): Promise<pg.QueryResult<R>> {
+    const refusal = queryRefusal(text)
+    if (refusal !== undefined) return Promise.reject(refusal)
     if (this.#guard !== undefined) {
       // Refused before a connection is taken for it.
       const refusal = this.#guard(text)

@@ -11,7 +11,14 @@ export const poolHookRules = {
   allowExitOnIdle: { type: 'boolean', optional: true },
   onConnect: { type: 'function', optional: true },
   verify: { type: 'function', optional: true },
-  Client: { type: 'function', optional: true },
+  // Constructed with `new` for each connection: an arrow or async function, or a method, passes `typeof` but is
+  // no class, and every checkout would retry "Client is not a constructor" until its acquire timeout.
+  Client: {
+    type: 'custom',
+    expected: 'a class like pg.Client (with a `connect()` method on its prototype)',
+    check: (v) => typeof v === 'function' && typeof (v as { prototype?: { connect?: unknown } }).prototype?.connect === 'function',
+    optional: true,
+  },
 } as const satisfies Record<string, OptionRule>
 
 // `false` and `null` are pg's own "off", as 0 is. PostgreSQL's own limit for a millisecond setting is the

@@ -1,12 +1,31 @@
 import { InvalidOptionError } from '@lifeguard/core'
-import { checkOption } from '@lifeguard/core/adapter'
+import { checkOption, satisfiesRule } from '@lifeguard/core/adapter'
+import { clientTimerRules } from './pool-hook-rules.js'
 
 /**
- * True for what pg can run: SQL text or a query config (an object). pg sends a function, or any other value,
- * as an empty query and resolves with an empty result, so a mistake would pass unnoticed.
+ * True for what pg can run: SQL text or a query config (an object). pg fails anything else only once it has
+ * a connection (a function it sends as an empty query), so a mistake would wait for a checkout first.
  */
 export function isQueryText(text: unknown): boolean {
   return typeof text === 'string' || (typeof text === 'object' && text !== null)
+}
+
+/**
+ * Why pg cannot run `text` as it should, or `undefined`: it is neither SQL text nor a query config, or it is
+ * a config whose own `query_timeout` is no timer (pg hands it to `setTimeout` unchecked, and `2 ** 31` or
+ * `'5s'` fire after 1 ms: the query would time out, and its connection be closed, on every call).
+ */
+export function queryRefusal(text: unknown): InvalidOptionError | undefined {
+  if (!isQueryText(text)) return notAQuery()
+  if (typeof text === 'string') return undefined
+  const timeout = (text as { query_timeout?: unknown }).query_timeout
+  if (satisfiesRule(timeout, clientTimerRules.query_timeout)) return undefined
+  try {
+    checkOption('the query', 'query_timeout', timeout, clientTimerRules.query_timeout)
+  } catch (error) {
+    return error as InvalidOptionError
+  }
+  return undefined
 }
 
 /**

@@ -35,6 +35,22 @@ const rules: Record<string, OptionRule> = {
   ...routingRules,
 }
 
+const portRule: OptionRule = {
+  type: 'custom',
+  expected: 'a port: an integer between 1 and 65535, or its digits as a string',
+  check: (v) => {
+    const port = typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : v
+    return Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535
+  },
+}
+
+// pg-pool reads these with `||` or `!value`, so `null` is unset there (`max: null` is a pool of 10), as
+// `undefined` is.
+const nullMeansUnset = new Set(['max', 'poolSize', 'min', 'maxUses', 'maxLifetimeSeconds', 'connectionTimeoutMillis'])
+function unsetAsPgPoolReadsIt(key: string, value: unknown): unknown {
+  return value === null && nullMeansUnset.has(key) ? undefined : value
+}
+
 /**
  * Turns a `pg.Pool` config into the pool's settings, with pg's defaults and meanings: `max` 10 (also for 0),
  * `idleTimeoutMillis` 10000 (0 or null keeps idle clients), `connectionTimeoutMillis` 0 (wait and
@@ -45,7 +61,12 @@ const rules: Record<string, OptionRule> = {
 export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (config !== undefined && (typeof config !== 'object' || config === null)) rejectOption(where, 'config', 'a pg.Pool config object', config)
   const given = (config ?? {}) as Record<string, unknown>
-  for (const [key, rule] of Object.entries(rules)) checkOption(where, key, given[key], rule)
+  for (const [key, rule] of Object.entries(rules)) checkOption(where, key, unsetAsPgPoolReadsIt(key, given[key]), rule)
+  // pg makes a number of any port as it connects: `'abc'`, 0 or 70000 failed every checkout (a list of ports,
+  // for a list of hosts, is checked with it below).
+  const port = given['port']
+  const hostList = typeof given['host'] === 'string' && given['host'].includes(',')
+  if (port !== undefined && port !== null && port !== '' && !hostList) checkOption(where, 'port', port, portRule)
   // pg takes any host and fails when connecting; a connection string given as the host would also put its
   // password into the pool's target, events and metrics.
   if (typeof given['host'] === 'string' && given['host'] !== '') checkOption(where, 'host', given['host'], hostRule)
