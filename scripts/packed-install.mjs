@@ -4,10 +4,12 @@
 //   npm run test:packed                       on this Node.js
 //   npm run test:packed -- --node PATH ...    the programs on each Node.js given (CI: the lowest claimed, and 24)
 //   npm run test:packed -- --keep             keep the scratch folder to look at
+//   npm run test:packed -- --lowest-peers     every third-party peer at the lowest version our ranges accept
 //
 // 1. `npm pack` every public workspace (its `prepack` builds it) and check each tarball.
 // 2. In a scratch project outside the workspace (no workspace links), `npm install` the tarballs and every
-//    package the READMEs' install lines name, from the registry, as a user would.
+//    package the READMEs' install lines name, from the registry, as a user would (with `--lowest-peers`,
+//    the peers pinned at the floor of their ranges: `pg@8.21.0` for `^8.21.0`).
 // 3. For each README: its quick start imports only what its install lines install (types included), and
 //    typechecks (strict, `exactOptionalPropertyTypes`, `moduleResolution: nodenext`).
 // 4. Run each quick start against the real PostgreSQL (MongoDB's against the wire-protocol test server),
@@ -20,6 +22,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { packAll, publicWorkspaces, tarballProblems, unpack } from './lib/pack.mjs'
+import { peerFloors } from './lib/peer-floors.mjs'
 import { pgSettings } from './lib/preflight.mjs'
 import { importedPackages, packageName, readQuickStart } from './lib/readme-quick-start.mjs'
 import { runQuickStart } from './lib/run-quick-start.mjs'
@@ -30,11 +33,14 @@ const argv = process.argv.slice(2)
 const nodes = argv.flatMap((arg, i) => (arg === '--node' ? [argv[i + 1]] : []))
 if (nodes.length === 0) nodes.push(process.execPath)
 const keep = argv.includes('--keep')
+const lowestPeers = argv.includes('--lowest-peers')
+const variant = lowestPeers ? ' [peers at their floors]' : ''
 
 const started = Date.now()
 const phase = (text) => console.log(`\n[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`)
 const results = []
-function record(name, ok, detail = '') {
+function record(check, ok, detail = '') {
+  const name = `${check}${variant}`
   results.push({ name, ok })
   console.log(`${ok ? '✓' : '✘'} ${name}${ok || detail === '' ? '' : `\n    ${detail.trim().split('\n').join('\n    ')}`}`)
 }
@@ -67,14 +73,34 @@ try {
   // 2. Install what the READMEs say, Lifeguard's packages from the tarballs.
   mkdirSync(app, { recursive: true })
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'packed-install-app', version: '1.0.0', private: true, type: 'module' }, null, 2))
+  const floors = lowestPeers ? peerFloors(root, workspaces) : new Map()
+  // A companion whose latest major needs more than a floor, though its own peer range says otherwise:
+  // @hono/node-server 2 imports `hono/ws`'s WebSocket helper (Hono 4.6.7 on), so a project on Hono 4.0 keeps
+  // node-server 1 (as the Hono README says).
+  const companions = lowestPeers ? new Map([['@hono/node-server', '1']]) : new Map()
+  const pinned = (name, spec) => (floors.has(name) ? `${name}@${floors.get(name)}` : companions.has(name) ? `${name}@${companions.get(name)}` : spec)
   const specs = new Set(['@types/node@20'])
-  for (const { install } of quickStarts) for (const line of install) for (const spec of line.packages) specs.add(tarballs.get(packageName(spec)) ?? spec)
+  for (const { install } of quickStarts) for (const line of install) for (const spec of line.packages) specs.add(tarballs.get(packageName(spec)) ?? pinned(packageName(spec), spec))
+  if (lowestPeers) console.log(`peers at their floors: ${[...floors].map(([name, version]) => `${name}@${version}`).join(', ')}`)
   let installed = false
   phase('npm install in a scratch project')
   await check('npm install of the tarballs and of every package the READMEs tell users to install', async () => {
     await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...specs], { cwd: app, maxBuffer: 16 << 20 })
     installed = true
   })
+  // npm may satisfy a pinned peer with another copy (a dependency asking for a newer one): then the floor
+  // was not what ran.
+  if (installed && lowestPeers) {
+    await check('every peer the READMEs install is at the floor of its range', () =>
+      [...floors]
+        .filter(([name]) => existsSync(join(app, 'node_modules', name, 'package.json')))
+        .flatMap(([name, version]) => {
+          const found = JSON.parse(readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8')).version
+          return found === version ? [] : [`${name} is ${found}, not ${version}`]
+        })
+        .join('\n'),
+    )
+  }
 
   if (installed) {
     // 3. Imports against install lines, then the compiler.

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from './errors.js'
-import { escapeUnprintable, loneSurrogate, unprintable } from './printable.js'
+import { escapeUnprintable, loneSurrogate, unprintableInName } from './printable.js'
 import { redactText } from './redact.js'
 
 /**
@@ -23,7 +23,11 @@ export type OptionRule =
   | { readonly type: 'string'; readonly nonEmpty?: boolean; readonly secret?: boolean; readonly optional?: boolean }
   | { readonly type: 'boolean' | 'function' | 'object' | 'signal'; readonly optional?: boolean }
   | { readonly type: 'oneOf'; readonly values: readonly (string | number)[]; readonly optional?: boolean }
-  | { readonly type: 'custom'; readonly expected: string; readonly check: (value: unknown) => boolean; readonly secret?: boolean; readonly optional?: boolean }
+  /**
+   * `numeric`: a number is meant (a port, a timeout that also takes `false`), so text given for it is shown only
+   * when it reads as one, as for an `integer` rule.
+   */
+  | { readonly type: 'custom'; readonly expected: string; readonly check: (value: unknown) => boolean; readonly secret?: boolean; readonly numeric?: boolean; readonly optional?: boolean }
   /**
    * A listener map (`{ onConnect, onError }`) or an array of them: every key one of `keys`, every value a
    * function (or `undefined`). A bad entry is named in full: `events.onErorr`, `events[1].onError`.
@@ -39,7 +43,7 @@ export const poolNameRule = {
   expected: 'a non-empty string of printable characters that is not a connection string (no `://`, `password=` or `user:password@`), at most 256 characters, none of them control, line-break, bidi or zero-width',
   // As strict as a request id: a name may come from a request (a tenant's pool) and goes into messages, events
   // and metric attributes as it is.
-  check: (value: unknown) => typeof value === 'string' && value !== '' && value.length <= 256 && !unprintable.test(value) && !loneSurrogate.test(value) && !looksLikeCredentials(value),
+  check: (value: unknown) => typeof value === 'string' && value !== '' && value.length <= 256 && !unprintableInName.test(value) && !loneSurrogate.test(value) && !looksLikeCredentials(value),
 } as const satisfies OptionRule
 
 /**
@@ -242,7 +246,7 @@ function fail(where: string, name: string, expected: string, value: unknown, rul
 // other text is not (`port: process.env.PGPASSWORD`, a variable mixed up, would show the password).
 const numberOrSwitchText = /^\s*(?:[+-]?(?:\d[\d_]*)?(?:\.\d+)?(?:e[+-]?\d+)?\s*(?:ms|s|secs?|seconds?|m|mins?|minutes?|h|hours?)?|true|false|yes|no|on|off|nan|[+-]?infinity)\s*$/i
 function stringWhereNoneIsMeant(value: unknown, rule: OptionRule | undefined): value is string {
-  const meant = rule?.type === 'integer' || rule?.type === 'number' || rule?.type === 'duration' || rule?.type === 'boolean'
+  const meant = rule?.type === 'integer' || rule?.type === 'number' || rule?.type === 'duration' || rule?.type === 'boolean' || (rule?.type === 'custom' && rule.numeric === true)
   if (!meant || typeof value !== 'string') return false
   return value.length > 40 || !numberOrSwitchText.test(value)
 }

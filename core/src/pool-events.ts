@@ -63,7 +63,12 @@ export interface AcquireEvent extends PoolEventBase {
   /** The operation that took the connection; absent outside any operation. */
   owner?: OperationOwner
 }
-/** `release` (`onRelease`): a checkout ended after `useMillis`. */
+/**
+ * `release` (`onRelease`): a checkout ended after `useMillis`. Fired once the connection is back in the pool
+ * (or on its way out), so counts read in it are right. It runs as the connection is given back, which may be
+ * inside the driver's callback: a listener that queries the pool at once (before any `await`) may get the
+ * connection just given back before a socket error in the same read marks it broken.
+ */
 export interface ReleaseEvent extends PoolEventBase {
   /** How long the connection was checked out (ms). */
   useMillis: number

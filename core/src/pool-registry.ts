@@ -1,7 +1,7 @@
-import { PoolCloseTimeoutError, PoolNotFoundError, PoolWarmupError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
+import { InvalidOptionError, PoolCloseTimeoutError, PoolNotFoundError, PoolWarmupError, RegistrationError, RegistryCloseError, RegistryWarmupError } from './errors.js'
 import { checkCloseOptions, checkWarmupOptions } from './call-options.js'
 import { clockRule, systemClock, type Clock } from './clock.js'
-import { checkOption, poolNameRule, rejectOption, shownName, validateOptions, type OptionRule } from './options.js'
+import { checkOption, poolNameRule, rejectOption, shownName, validateOptions } from './options.js'
 import { redactText } from './redact.js'
 import type { ManagedPool, PoolMetrics, WarmupOptions, WarmupReport } from './pool-contract.js'
 
@@ -248,9 +248,14 @@ export class PoolRegistry<P extends Record<string, ManagedPool> = Record<string,
    */
   subscribe(listener: RegistryListener): () => void {
     checkOption('registry.subscribe', 'listener', listener, { type: 'custom', expected: 'an object whose `added` and `removed`, where present, are functions', check: isRegistryListener })
-    // A misspelled key (`onAdded`) would never be called. Only an object literal's own keys are checked: a class
-    // instance keeps its state in own fields, its listeners on the prototype.
-    if (isPlainObject(listener)) checkOption('registry.subscribe', 'listener', listener, registryListenersRule)
+    // A misspelled listener (`onAdded`) would never be called: an own function under another key is refused.
+    // Other own fields are state (`{ added() { this.count++ }, count: 0 }`), and a class keeps its listeners on
+    // its prototype.
+    const misspelled = Object.keys(listener).find((key) => key !== 'added' && key !== 'removed' && typeof (listener as Record<string, unknown>)[key] === 'function')
+    if (misspelled !== undefined) {
+      const shown = `listener.${shownName(misspelled)}`
+      throw new InvalidOptionError(shown, 'a known listener', `Invalid options for registry.subscribe: unknown listener \`${shown}\`. Known listeners: \`added\`, \`removed\`.`)
+    }
     // `in`, as `notify` reads through the prototype; a key given as undefined (exact optional types) counts.
     if (!('added' in listener) && !('removed' in listener)) rejectOption('registry.subscribe', 'listener', 'an object with an `added` or a `removed` listener', listener)
     this.#listeners.add(listener)
@@ -344,13 +349,6 @@ function isRegistryListener(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
   const { added, removed } = value as Record<string, unknown>
   return (added === undefined || typeof added === 'function') && (removed === undefined || typeof removed === 'function')
-}
-
-const registryListenersRule: OptionRule = { type: 'listeners', keys: ['added', 'removed'] }
-
-function isPlainObject(value: object): boolean {
-  const prototype = Object.getPrototypeOf(value) as object | null
-  return prototype === Object.prototype || prototype === null
 }
 
 // A listener that throws, or returns a promise that rejects (an async one), becomes a process warning: never a

@@ -7,6 +7,12 @@
  */
 export const unprintable = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
 
+/**
+ * @internal `unprintable` but for the zero-width non-joiner and joiner (U+200C, U+200D), which are part of how Persian
+ * and Indic words are spelled, and of emoji: for names (a pool's), where nothing else of the set may pass.
+ */
+export const unprintableInName = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
+
 /** @internal Half of a surrogate pair without its other half: no character (encoders make it U+FFFD or refuse it). */
 export const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 

@@ -365,6 +365,10 @@ lifecycle('subscribe refuses a misspelled listener, or one with neither `added` 
   }
   registry.register(new FakePool('orders'))
   assert.equal(added, [])
+  // Own fields that are no functions are the listener's state, not misspellings.
+  const counting = { count: 0, label: 'audit', added(this: { count: number }) { this.count++ } }
+  registry.subscribe(counting)
+  assert.is(counting.count, 1)
 })
 
 lifecycle('a failing listener becomes a process warning and never breaks registration', async () => {

@@ -97,6 +97,9 @@ lookup('refuses a pool name a log viewer would misread (a line or paragraph sepa
   }
   assert.is(new FakePool('x'.repeat(256)).name.length, 256)
   assert.is(new FakePool('tenant 42 — orders (eu)').name, 'tenant 42 — orders (eu)')
+  // The zero-width non-joiner and joiner spell Persian and Indic words (and emoji): taken.
+  assert.is(new FakePool('\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645').name.length, 8)
+  assert.is(new FakePool('team \u{1f469}\u200d\u{1f4bb}').name, 'team \u{1f469}\u200d\u{1f4bb}')
 })
 
 lookup('refuses a connection string as a pool name (it would carry its password into every event and metric), without quoting the password', () => {

@@ -79,13 +79,10 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
     // The name is built only if something reads it (see HttpOperation); the user's too, as on Express and Koa:
     // `c.req.routePath` and `c.req.param()` are the route's only once its handler runs. Read before that (a
     // middleware's query), it is a name for now, asked again later.
-    const name =
-      operationName === undefined
-        ? () => defaultOperation(c, middleware)
-        : (): string => {
-            if (!answeringRouteRuns(c, middleware)) operation.rename(name)
-            return operationName(c) ?? defaultOperation(c, middleware)
-          }
+    const name = (): string => {
+      if (!answeringRouteRuns(c, middleware)) operation.rename(name)
+      return (operationName === undefined ? undefined : operationName(c)) ?? defaultOperation(c, middleware)
+    }
     const { incoming, outgoing } = (c.env ?? {}) as NodeBindings
     // Set before the name can be read (nothing reads it while the operation is made).
     let operation: HttpOperation
@@ -132,7 +129,7 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
           if (retryAfter !== undefined) mapError(c)
           // A handler's own `Response` (a redirect, a proxied or hand-built error) never took the header set
           // above. Not a WebSocket upgrade's 101: Hono would rebuild it, which the runtimes refuse or which loses the socket.
-          if (c.res.status !== 101 && !c.res.headers.has(requestIdHeader)) c.header(requestIdHeader, operation.requestId)
+          if (c.res.status !== 101 && !c.res.headers.has(requestIdHeader)) echoOnOwnResponse(c, requestIdHeader, operation.requestId)
           operation.settled()
           return holdUntilSent(c, operation)
         } catch (error) {
@@ -149,4 +146,15 @@ export function lifeguard(options: LifeguardOptions): MiddlewareHandler<Lifeguar
   }
 
   return middleware
+}
+
+// A handler's own `Response` can have immutable headers (`Response.redirect()`, a `fetch()` answer): Hono before
+// 4.7.7 sets a header on it in place (`TypeError: immutable`, answered 500), so a copy with the header goes out.
+function echoOnOwnResponse(c: Context, name: string, value: string): void {
+  const own = c.res
+  const headers = new Headers(own.headers)
+  headers.set(name, value)
+  // Assigned over a response, `c.res` takes every header of it: cleared first.
+  c.res = undefined
+  c.res = new Response(own.body, { status: own.status, statusText: own.statusText, headers })
 }

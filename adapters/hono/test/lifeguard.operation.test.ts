@@ -84,6 +84,30 @@ test('names a route for every method (app.all) that answers, not the fallback af
   }
 })
 
+test("names the route that answers past a middleware for one method on a wider pattern (app.get('*', cache())), read early or late", async () => {
+  for (const pattern of ['*', '/orders/*']) {
+    const { container, disposed } = namingContainer()
+    const app = quietApp()
+    app.use(lifeguard({ container }))
+    app.use(async (c, next) => {
+      c.header('x-early', c.var.lifeguard.operation) // a session lookup's query, say
+      await next()
+    })
+    app.get(pattern, async (_c, next) => next())
+    app.get('/orders/:id', answer)
+    const running = await listen(app)
+    try {
+      const response = await fetch(`${running.url}/orders/42`)
+      assert.equal(await response.json(), { operation: 'GET /orders/:id' }, pattern)
+      assert.is(response.headers.get('x-early'), 'GET /orders/:id')
+      await waitFor('the scope disposed', () => disposed.length > 0)
+      assert.equal(disposed, ['GET /orders/:id'])
+    } finally {
+      await running.close()
+    }
+  }
+})
+
 test('falls back to METHOD path when only middleware matched', async () => {
   const { container, disposed } = namingContainer()
   const app = quietApp()

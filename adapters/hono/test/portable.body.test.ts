@@ -42,7 +42,7 @@ test('a whole body (c.json, c.text) carries its Content-Length, and its scope is
   assert.is(json.headers.get('content-length'), String(Buffer.byteLength(JSON.stringify(order))))
   assert.is(disposed(), 1, 'given back before the body is read')
   assert.is(json.status, 201)
-  assert.is(json.headers.get('content-type'), 'application/json')
+  assert.match(json.headers.get('content-type') ?? '', /^application\/json(;|$)/)
   assert.ok(json.headers.get('x-request-id'))
   assert.equal(await json.json(), order)
   const text = await app.fetch(new Request('http://x/text'))
@@ -57,7 +57,7 @@ test("a body encoded by the handler is passed on as it is framed, without a leng
   const { container, disposed } = countingContainer()
   const app = quietApp()
   app.use(lifeguard({ container }))
-  const encoded = gzipSync('{"ok":true}')
+  const encoded = new Uint8Array(gzipSync('{"ok":true}')).buffer
   app.get('/encoded', (c) => {
     c.var.lifeguard.get('marker')
     return c.body(encoded, 200, { 'content-encoding': 'gzip', 'content-type': 'application/json' })

@@ -118,6 +118,8 @@ export class Pool extends EventEmitter implements ManagedPool {
     return this.#core
   }
   #ending: Promise<void> | undefined
+  // True once close() was called: a later one without a timeout keeps the close under way as it is.
+  #closeCalled = false
   readonly #Promise: PromiseConstructorLike | undefined
 
   /** @throws {InvalidOptionError} for a pool setting of the wrong type or out of range */
@@ -369,10 +371,13 @@ export class Pool extends EventEmitter implements ManagedPool {
 
   /** Graceful and idempotent: like `end()`, but checked-out clients are taken back after `timeoutMillis` (default 10000). */
   close(options?: { timeoutMillis?: number | undefined }): Promise<void> {
-    // After `end()`, whose close has no limit, a close that names none still bounds the wait by the default (a
-    // shutdown's `pool.close()` once a library has ended the pool it was given).
-    const bounded = options === undefined || (typeof options === 'object' && options !== null && options.timeoutMillis === undefined)
-    return this.#core.engine.close(bounded ? { ...options, timeoutMillis: defaultCloseMillis } : options)
+    // After `end()` alone, whose close has no limit, a close that names none still bounds the wait by the default
+    // (a shutdown's `pool.close()` once a library has ended the pool it was given). After an earlier close(),
+    // its own limit stands.
+    const firstAfterEnd = this.#ending !== undefined && !this.#closeCalled
+    this.#closeCalled = true
+    const unnamed = options === undefined || (typeof options === 'object' && options !== null && options.timeoutMillis === undefined)
+    return this.#core.engine.close(firstAfterEnd && unnamed ? { ...options, timeoutMillis: defaultCloseMillis } : options)
   }
 
   // A submittable (cursor, stream) runs on a client held until it ends or fails. Listened to at once: a stream

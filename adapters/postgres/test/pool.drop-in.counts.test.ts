@@ -124,4 +124,19 @@ test('close() with no timeout after end() still takes back the clients after its
   }
 })
 
+test('close() with no timeout after an earlier close({ timeoutMillis }) keeps that close as it is', async () => {
+  const clock = new ManualClock()
+  const { pool, appName } = dropInPool('drop-in-close-then-close', 1, clock)
+  const leaked = await pool.connect()
+  const first = pool.close({ timeoutMillis: 60_000 })
+  const second = pool.close()
+  await clock.advance(10_000)
+  assert.is(pool.totalCount, 1, 'the first close still gives the client its 60 s')
+  await clock.advance(50_000)
+  await settlesWithin('the close', Promise.all([first, second]), 30_000)
+  assert.is(pool.totalCount, 0)
+  leaked.release()
+  await waitForConnectionCount(appName, 0)
+})
+
 test.run()

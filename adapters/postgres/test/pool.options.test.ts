@@ -50,13 +50,8 @@ test('a user, database, application name or pool name that holds credentials or 
   await createPostgresPool({ name: 'orders', host: '127.0.0.1', user: 'app@myserver', database: 'orders@eu', applicationName: 'api@prod' }).close()
 })
 
-test('an application name PostgreSQL would not keep as given (over 63 bytes, or outside printable ASCII) is refused', async () => {
-  for (const applicationName of ['x'.repeat(64), 'orders-\u00fc', 'orders\u2028api']) {
-    const error = invalid({ name: 'orders', host: '127.0.0.1', applicationName })
-    assert.is(error.option, 'applicationName')
-    assert.match(error.message, 'at most 63 printable ASCII characters')
-  }
-  await createPostgresPool({ name: 'orders', host: '127.0.0.1', applicationName: 'x'.repeat(63) }).close()
+test('the application name is sent as given: the server cuts one past 63 bytes and replaces characters outside printable ASCII, as pg lets it', async () => {
+  for (const applicationName of ['x'.repeat(64), 'bestellungen-s\u00fcd']) await createPostgresPool({ name: 'orders', host: '127.0.0.1', applicationName }).close()
 })
 
 test('pg settings used as they are on the first query are checked when the pool is made: a stream and type parsers', () => {
@@ -79,6 +74,18 @@ test("the drop-in Pool refuses a port pg would fail every connection with, and r
     assert.match(error.message, 'an integer between 1 and 65535')
   }
   for (const port of [5432, '5432']) await new Pool({ host: '127.0.0.1', port } as never).end()
+  // Text that is no port is counted, not shown: a variable mixed up would print a password.
+  const mixedUp = throwsError(() => new Pool({ host: '127.0.0.1', port: 'hunter2-prod' } as never), InvalidOptionError, 'ERR_INVALID_OPTION')
+  assert.match(mixedUp.message, 'got a string of 12 characters.')
+  // A list of ports goes with a list of hosts, also one from PGHOST.
+  const saved = process.env['PGHOST']
+  process.env['PGHOST'] = '127.0.0.1,localhost'
+  try {
+    await new Pool({ port: '5432,5432' } as never).end()
+  } finally {
+    if (saved === undefined) delete process.env['PGHOST']
+    else process.env['PGHOST'] = saved
+  }
   // pg-pool's `max || poolSize || 10`, `if (!connectionTimeoutMillis)`: null is unset, not an error.
   const pool = new Pool({ max: null, min: null, maxUses: null, maxLifetimeSeconds: null, connectionTimeoutMillis: null, poolSize: null } as never)
   assert.is(pool.options.max, 10)
@@ -280,11 +287,13 @@ test('refuses a connection string pg would misread or cannot parse, at once and 
   }
 })
 
-test('refuses pg.Pool hooks of the wrong type under `pg`, naming them', () => {
-  assert.match(invalid({ name: 'a', pg: { Client: 5 } }).message, 'expected `pg.Client` to be a class like pg.Client (with a `connect()` method on its prototype), got `5` (number).')
+test('refuses pg.Pool hooks of the wrong type under `pg`, naming them', async () => {
+  assert.match(invalid({ name: 'a', pg: { Client: 5 } }).message, 'expected `pg.Client` to be a class like pg.Client (a function `new` can call: not an arrow or async function, nor a method), got `5` (number).')
   // Functions that `new` cannot construct, or that build no client: each checkout would fail until its timeout.
-  const notClasses = [(config: unknown) => new pg.Client(config as pg.ClientConfig), async () => undefined, { method() {} }.method, function plain() {}]
+  const notClasses = [(config: unknown) => new pg.Client(config as pg.ClientConfig), async () => undefined, { method() {} }.method]
   for (const Client of notClasses) assert.is(invalid({ name: 'a', pg: { Client } }).option, 'pg.Client')
+  // A plain function that builds a client is constructible: `new` takes the object it returns.
+  await createPostgresPool({ name: 'a', pg: { Client: function OwnTypes(config: pg.ClientConfig) { return new pg.Client(config) } as never } }).close()
   assert.is(throwsError(() => new Pool({ Client: notClasses[0] } as never), InvalidOptionError, 'ERR_INVALID_OPTION').option, 'Client')
   assert.is(invalid({ name: 'a', pg: { onConnect: 'x' } }).option, 'pg.onConnect')
   assert.is(invalid({ name: 'a', pg: { verify: {} } }).option, 'pg.verify')

@@ -3,7 +3,7 @@ import Cursor from 'pg-cursor'
 import type { PoolClient } from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Pool } from '../src/index.js'
+import { Pool, type PostgresPool } from '../src/index.js'
 import { pgConfig, rejects, runningStatementCount, scratchName, terminateBackends, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
@@ -61,6 +61,34 @@ test("the drop-in Pool: done() called again after the client went to another hol
   third?.done()
   await pool.end()
   await waitForConnectionCount(appName, 0)
+})
+
+test("a client.release kept past its checkout (a stream's late 'error' handler) throws, as pg-pool's does, and leaves the next holder alone; lone queries still release as before", async () => {
+  for (const face of ['drop-in', 'PostgresPool'] as const) {
+    const appName = uniqueAppName(`release-stale-${face}`)
+    const { host, port, user, database } = pgConfig()
+    const pool =
+      face === 'drop-in'
+        ? new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, max: 1 })
+        : testPool(`release-stale-${face}`, { applicationName: appName, maxSize: 1 }).pool
+    const first = await pool.connect()
+    const kept = first.release
+    kept()
+    // A lone query on the same connection in between: the client's own release serves it.
+    assert.equal((await pool.query('SELECT 1 AS n')).rows, [{ n: 1 }])
+    const second = await pool.connect()
+    await second.query('BEGIN')
+    assert.throws(() => kept(), /Release called on client which has already been released/)
+    assert.throws(() => kept(new Error('late stream error')), /Release called on client which has already been released/)
+    assert.equal((await second.query('SELECT 2 AS n')).rows, [{ n: 2 }], "the second holder's session is still open and its own")
+    await second.query('ROLLBACK')
+    second.release()
+    assert.throws(() => second.release(), /Release called on client which has already been released/)
+    assert.equal((await pool.query('SELECT 3 AS n')).rows, [{ n: 3 }])
+    if (face === 'drop-in') await (pool as Pool).end()
+    else await (pool as PostgresPool).close()
+    await waitForConnectionCount(appName, 0)
+  }
 })
 
 test("a session the server ended under a statement (57P01), released as soon as that statement rejects, is closed and never handed to the next holder", async () => {

@@ -22,7 +22,7 @@ export interface HttpMiddlewareOptions<Input> {
   operationName?: ((input: Input) => string | undefined) | undefined
   /** Header that carries the request id in and out. Default `'x-request-id'`. */
   requestIdHeader?: string | undefined
-  /** Abort the context's `signal` this many ms after the request arrives. */
+  /** Abort the context's `signal` this many ms after `lifeguard()` took the request (after any middleware above it). */
   deadlineMillis?: number | undefined
 }
 
@@ -36,7 +36,7 @@ export interface HttpMiddlewareSettings<Input> {
   readonly operationName: ((input: Input) => string | undefined) | undefined
   /** The request id header, lower-case (how Node.js keys incoming headers). */
   readonly requestIdHeader: string
-  /** Aborts the context's `signal` this many ms after the request arrives; undefined: no deadline. */
+  /** Aborts the context's `signal` this many ms after the middleware took the request; undefined: no deadline. */
   readonly deadlineMillis: number | undefined
   /** Makes the id of a request that brought none (see `requestIdGenerator()`). */
   readonly newRequestId: () => string

@@ -184,7 +184,9 @@ function main(): void {
               clearTimeout(deadline)
               escalation.settle()
               log(outcome === 'clean' ? 'stopped cleanly' : outcome === 'job-left' ? 'stopped; a job that ignored its cancellation was left running' : 'stopped; the queue connection could not close (Redis unreachable)')
-              process.exitCode = 0
+              // A job left running is work abandoned: a supervisor must be able to tell that from a clean stop. (A
+              // queue connection that could not close left nothing undone.)
+              process.exitCode = outcome === 'job-left' ? 1 : 0
               // What is left (a job, a connection retrying) would hold the process through BullMQ's timers.
               if (outcome !== 'clean') process.exit()
             },

@@ -42,12 +42,20 @@ export function drain(server: Server, timeoutMillis: number): Promise<number> {
     if (!server.listening) return resolve(0)
     let cutOff = 0
     // `close()` only stops new connections: a busy keep-alive client sends its next request on the one it
-    // has, and would be served until the cut (measured: 1,773 requests taken after SIGTERM, 50 reset).
-    const closeAfterResponse = (_request: IncomingMessage, response: ServerResponse): void => void response.setHeader('Connection', 'close')
+    // has, and would be served until the cut (measured: 1,773 requests taken after SIGTERM, 50 reset). Only
+    // the newest response of a connection says so: pipelined responses go out in order, and the first sent
+    // with `Connection: close` ends the connection, dropping the ones behind it (whose handlers have run).
+    const newestOf = new WeakMap<object, ServerResponse>()
+    const closeAfterResponse = (request: IncomingMessage, response: ServerResponse): void => {
+      const earlier = newestOf.get(request.socket)
+      if (earlier !== undefined && !earlier.headersSent) earlier.removeHeader('Connection')
+      newestOf.set(request.socket, response)
+      response.setHeader('Connection', 'close')
+    }
     server.prependListener('request', closeAfterResponse)
-    // And the responses still being worked on: answered keep-alive, their clients' next requests on the same
-    // connections would be taken after shutdown began.
-    for (const response of inFlight.get(server) ?? []) if (!response.headersSent) response.setHeader('Connection', 'close')
+    // And the responses still being worked on (in the order they came): answered keep-alive, their clients'
+    // next requests on the same connections would be taken after shutdown began.
+    for (const response of inFlight.get(server) ?? []) if (!response.headersSent) closeAfterResponse(response.req, response)
     // A connection idle after the grace, or once its response in flight (sent keep-alive) is done, would
     // otherwise hold `close()`.
     let sweep: NodeJS.Timeout | undefined

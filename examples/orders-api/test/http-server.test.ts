@@ -95,4 +95,31 @@ Drain('a pipelined request whose client left before its turn is no longer counte
   }
 })
 
+Drain('pipelined requests in flight when the drain begins are all answered: only the last says Connection: close', async () => {
+  const answers: (() => void)[] = []
+  const server = createServer((request, response) => void answers.push(() => response.end(`ok ${request.url}`)))
+  const url = await listen(server, 0, '127.0.0.1')
+  const socket = connect(Number(url.port), '127.0.0.1')
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve))
+    let received = ''
+    socket.on('data', (chunk: Buffer) => void (received += chunk.toString('latin1')))
+    const ended = new Promise((resolve) => socket.once('end', resolve))
+    // Three requests in one write: the second and third wait in line, their handlers run at once.
+    socket.write(['/orders/1', '/orders/2', '/orders/3'].map((path) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''))
+    assert.ok(await eventually(async () => answers.length === 3), 'all three handlers ran')
+    const draining = drain(server, 10_000)
+    for (const answer of answers) answer()
+    await ended
+    assert.is(await draining, 0)
+    const responses = received.split('HTTP/1.1 200 OK').slice(1)
+    assert.is(responses.length, 3, `every response reached the client:\n${received}`)
+    // The first two keep the connection open (no `Connection: close`) for the ones behind them.
+    assert.equal(responses.map((response) => /connection: close/i.test(response)), [false, false, true])
+    assert.match(responses[2] ?? '', 'ok /orders/3')
+  } finally {
+    socket.destroy()
+  }
+})
+
 Drain.run()

@@ -276,6 +276,10 @@ class Runner implements PoolAutoscaler {
 
   stop(): void {
     this.#running = false
+    // Whoever waits on a count under way is let go: no later refreshBudget() will (it returns once stopped), and
+    // a count that never answers would hold them for good.
+    this.#budgetInFlight?.settle()
+    this.#budgetInFlight = undefined
     unclaim(this)
     for (const timer of this.#timers.values()) this.#clock.clearTimeout(timer)
     this.#timers.clear()

@@ -575,6 +575,23 @@ runtime('a budget count that answers after the autoscaler stopped is dropped, no
   assert.equal(errors, [], 'a count cut short by the close is no failure to report')
 })
 
+runtime('stop() lets go of whoever waits on a budget count that never answers (no later refresh will)', async () => {
+  const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10 })
+  const count = (): Promise<{ rows: { held: number }[] }> => new Promise(() => undefined)
+  const budget = createSharedBudget({ total: 20, applicationName: 'orders-api', query: count })
+  const scaler = attachAutoscaler(pool, { ...adaptive, budget }, { timers: false, onError: () => undefined })
+  let done = false
+  const counting = scaler.refreshBudget().then(() => (done = true))
+  await Promise.resolve()
+  assert.not.ok(done)
+  scaler.stop()
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.ok(done, 'still waiting on a count no one will ever end')
+  await counting
+  // Once stopped, a refresh answers at once.
+  await scaler.refreshBudget()
+})
+
 runtime('a budget count that never answers is reported after 10 s and asked again, not waited on for good', async () => {
   const clock = new ManualClock()
   const pool = new ModelPool('orders', { model: waitBound(5), maxSize: 10 })

@@ -1,6 +1,6 @@
 import { createNoopMeter, metrics, type MeterProvider } from '@opentelemetry/api'
 import { RegistrationError, type PoolRegistry } from '@lifeguard/core'
-import { checkOption, clockRule, looksLikeCredentials, reportToUser, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
+import { checkOption, clockRule, looksLikeCredentials, redactText, reportToUser, systemClock, validateOptions, type Clock, type ClockTimer } from '@lifeguard/core/adapter'
 import { RegistryReporter, type ReportOptions } from './internal/registry-reporter.js'
 
 /** Options of `instrumentPools()`. */
@@ -108,7 +108,7 @@ const optionRules = {
  * instrumentation.stop()
  */
 export function instrumentPools(registry: InstrumentedRegistry, options?: InstrumentPoolsOptions): PoolInstrumentation {
-  checkOption('instrumentPools', 'registry', registry, { type: 'custom', expected: 'a PoolRegistry', check: isRegistry })
+  checkOption('instrumentPools', 'registry', registry, { type: 'custom', expected: 'a PoolRegistry that is not frozen or sealed (its instrumentation is kept on it)', check: isRegistry })
   const { meterProvider, operationDuration = true, routeAttributes = false, poolNamePrefix = '', onError = warnNotReported, clock = systemClock } = validateOptions('instrumentPools', options, optionRules)
   // A second instrumentation of the same pools counted every event twice on a shared provider.
   if ((registry as Instrumented)[instrumentedBy] !== undefined) {
@@ -216,10 +216,14 @@ function isPoolNamePrefix(value: unknown): boolean {
   return typeof value === 'string' && value.length >= 1 && value.length <= maxPrefixLength && !/[\u0000-\u001f\u007f]/.test(value) && !looksLikeCredentials(value)
 }
 
+// Redacted: what it reports may come from outside the plugin (a pool of another library whose metrics
+// throw, a provider that fails), and a driver's message may quote a connection string.
 function warnNotReported(error: unknown): void {
-  process.emitWarning(error instanceof Error ? error.message : String(error), { code: 'LIFEGUARD_OTEL_POOL_NOT_REPORTED' })
+  process.emitWarning(redactText(error instanceof Error ? error.message : String(error)), { code: 'LIFEGUARD_OTEL_POOL_NOT_REPORTED' })
 }
 
+// Extensible: the instrumentation is marked on the registry once it runs, and a frozen one would refuse the
+// mark only then, leaving an instrumentation that reports for good with no handle to stop it.
 function isRegistry(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as { subscribe?: unknown }).subscribe === 'function'
+  return typeof value === 'object' && value !== null && typeof (value as { subscribe?: unknown }).subscribe === 'function' && Object.isExtensible(value)
 }

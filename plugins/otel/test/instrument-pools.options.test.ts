@@ -1,5 +1,6 @@
 import { createPoolRegistry, InvalidOptionError, RegistrationError, type PoolRegistry } from '@lifeguard/core'
 import { metrics } from '@opentelemetry/api'
+import { captureWarnings } from '@lifeguard/test-kit'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { instrumentPools, metricNames, type InstrumentPoolsOptions } from '../src/index.js'
@@ -24,6 +25,49 @@ function invalid(fn: () => unknown, option: string, words: RegExp): void {
 options('rejects a missing registry, naming it', () => {
   invalid(() => instrumentPools(undefined as unknown as PoolRegistry), 'registry', /instrumentPools.*`registry`.*a PoolRegistry/)
   invalid(() => instrumentPools({} as PoolRegistry), 'registry', /a PoolRegistry/)
+})
+
+options('refuses a frozen or sealed registry before it attaches anything (the mark it keeps on the registry would fail only after)', async () => {
+  const harness = createMetricsHarness()
+  for (const seal of [Object.freeze, Object.seal, Object.preventExtensions]) {
+    const registry = seal(createPoolRegistry())
+    const pool = new MemoryPool('orders')
+    registry.register(pool)
+    invalid(() => instrumentPools(registry, { meterProvider: harness.meterProvider }), 'registry', /a PoolRegistry that is not frozen or sealed/)
+    // Nothing reports it: no callback reads the pool, and no listener was left on the registry.
+    await harness.collect()
+    assert.is(pool.metricsCalls, 0)
+    registry.register(new MemoryPool('billing'))
+    await harness.collect()
+  }
+  const free = createPoolRegistry()
+  free.register(new MemoryPool('orders'))
+  instrumentPools(free, { meterProvider: harness.meterProvider }).stop()
+  await harness.shutdown()
+})
+
+options("the default onError keeps a password out of its warning (a pool of another library whose metrics throw, quoting its connection string)", async () => {
+  const harness = createMetricsHarness()
+  const registry = createPoolRegistry()
+  const pool = new MemoryPool('orders')
+  const fail = (): never => {
+    throw new Error('could not read the pool at postgres://app:hunter2@db.internal/orders')
+  }
+  pool.getPoolCounters = fail
+  pool.getPoolMetrics = fail
+  registry.register(pool)
+  const warnings = await captureWarnings(async () => {
+    const instrumentation = instrumentPools(registry, { meterProvider: harness.meterProvider })
+    await harness.collect()
+    instrumentation.stop()
+  })
+  const notReported = warnings.filter((warning) => warning.code === 'LIFEGUARD_OTEL_POOL_NOT_REPORTED')
+  assert.ok(notReported.length > 0, 'the failure was reported')
+  for (const warning of notReported) {
+    assert.not.match(warning.message, 'hunter2')
+    assert.match(warning.message, 'app:***@db.internal')
+  }
+  await harness.shutdown()
 })
 
 options('rejects unknown options and bad values, naming option and value', () => {

@@ -12,8 +12,8 @@ interface MatchedRoute {
  *
  * Hono sets `c.req.routeIndex` as it calls each matched handler, so the route running now (or, once the
  * response is out, the one that answered) is known. Hono records middleware (`app.use`) and routes for every
- * method (`app.all`) alike, as method `ALL`: a handler is told from a middleware by what it takes, a middleware
- * being called with `next`. Read from a middleware before any route ran, the route that will answer is the first
+ * method (`app.all`) alike, as method `ALL`, and middleware for one method as a route of it: a handler is told
+ * from a middleware by what it takes, a middleware being called with `next`. Read from a middleware before any route ran, the route that will answer is the first
  * handler after it (`app.get`, ..., or an `app.all` handler), else another route that is not catch-all
  * middleware. A route matched after the one that answered (a fallback such as `app.all('/api/*', notFound)`)
  * never names it.
@@ -51,9 +51,11 @@ function names(route: MatchedRoute | undefined, self: unknown): route is Matched
   return route !== undefined && handlerOf(route) !== self && !isCatchAll(route)
 }
 
-// Not a type guard: a route that does not answer may still name the operation (see `defaultOperation`).
+// Not a type guard: a route that does not answer may still name the operation (see `defaultOperation`). A
+// middleware for one method (`app.get('*', cache())`, `app.get('/orders/*', ownershipCheck)`) answers no more
+// than one for all.
 function answers(route: MatchedRoute | undefined, self: unknown): boolean {
-  return names(route, self) && (route.method !== 'ALL' || !takesNext(route))
+  return names(route, self) && !takesNext(route)
 }
 
 // Catch-all middleware (`app.use(fn)`, `app.use('*', fn)`) says nothing about the operation.

@@ -79,7 +79,7 @@ export function honoDriver(name: string, build: HonoBuild, portable = false): Fr
           const reply = await route.handle({ context: c.var.lifeguard, params: c.req.param() as Record<string, string>, setHeader: (name, value) => c.header(name, value) })
           if ('stream' in reply) return c.body(byteStream(reply.stream), 200, { 'Content-Type': 'text/plain' })
           if ('empty' in reply) return c.body(null, reply.empty, reply.headers)
-          return c.json(reply.json as object, (reply.status ?? 200) as 200, reply.headers)
+          return c.json(reply.json as Record<string, never>, (reply.status ?? 200) as 200, reply.headers)
         })
       }
       return listen(app, portable)

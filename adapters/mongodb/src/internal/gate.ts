@@ -204,7 +204,7 @@ export class Gate {
     const started = clock.now()
     const own = waitSignal(source)
     try {
-      await this.#queue.acquire(end === undefined ? own : end.signal(own))
+      await (end === undefined ? this.#queue.acquire(own) : end.during(own, (signal) => this.#queue.acquire(signal)))
     } catch (error) {
       // Several waiters time out together: by the time each hears of it, the others have left the queue.
       if (error instanceof PoolTimeoutError) this.#monitor.timedOut(clock.now() - started, error.waiting ?? this.#queue.waiting, error.cause)

@@ -4,14 +4,13 @@ import { OperationAbortedError } from '@lifeguard/core'
  * A handle's end, as its calls still waiting for a slot see it: disposing the handle takes them out of the
  * admission queue (the slot goes to the next waiter) and refuses them. Its operation's signal cannot do that:
  * core aborts it at the end only for waits in core's own pool, so a queued write would otherwise still go out
- * once a slot freed, after its request had failed. Nothing is allocated until a call has to wait.
+ * once a slot freed, after its request had failed.
  */
 export class HandleEnd {
   readonly #refusal: () => Error
-  #controller: AbortController | undefined
-  // The signal last joined with an operation's: a handle serves one operation, so one join is made per handle.
-  #joined: { own: AbortSignal; signal: AbortSignal } | undefined
-  #ended = false
+  // What each call waiting now does at the end: abort its own wait.
+  readonly #waits = new Set<() => void>()
+  #reason: DOMException | undefined
 
   /** @param refusal - makes the error a call refused by the end gets (one per call) */
   constructor(refusal: () => Error) {
@@ -20,7 +19,7 @@ export class HandleEnd {
 
   /** True once `end()` was called. */
   get ended(): boolean {
-    return this.#ended
+    return this.#reason !== undefined
   }
 
   /** The error for a call refused because the handle ended. */
@@ -28,25 +27,36 @@ export class HandleEnd {
     return this.#refusal()
   }
 
-  /** What ends a wait: `own` (the operation's signal, if any) or this end, whichever comes first. */
-  signal(own: AbortSignal | undefined): AbortSignal {
-    const mine = (this.#controller ??= new AbortController()).signal
-    if (own === undefined) return mine
-    // Joined once per operation signal: the queue adds an abort listener per signal it is given.
-    if (this.#joined?.own !== own) this.#joined = { own, signal: AbortSignal.any([own, mine]) }
-    return this.#joined.signal
+  /**
+   * Waits with `wait`, given a signal that aborts when `own` (the operation's) does or this end comes. The
+   * signal is the wait's own, its listeners removed when it settles: a handle that outlives many operations
+   * (one of its own, following whichever is current) keeps nothing of theirs.
+   */
+  async during<T>(own: AbortSignal | undefined, wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const joined = new AbortController()
+    const onOwn = (): void => joined.abort(own?.reason)
+    const onEnd = (): void => joined.abort(this.#reason)
+    if (this.#reason !== undefined) onEnd()
+    else if (own?.aborted === true) onOwn()
+    own?.addEventListener('abort', onOwn, { once: true })
+    this.#waits.add(onEnd)
+    try {
+      return await wait(joined.signal)
+    } finally {
+      own?.removeEventListener('abort', onOwn)
+      this.#waits.delete(onEnd)
+    }
   }
 
   /** True for the admission queue's refusal of a wait that this end cut short (not the operation's abort). */
   cut(error: unknown): boolean {
-    const signal = this.#controller?.signal
-    return signal?.aborted === true && error instanceof OperationAbortedError && error.cause === signal.reason
+    return this.#reason !== undefined && error instanceof OperationAbortedError && error.cause === this.#reason
   }
 
   /** Ends it: waits of its calls leave the queue now. Idempotent. */
   end(): void {
-    if (this.#ended) return
-    this.#ended = true
-    this.#controller?.abort(new DOMException('The handle was disposed.', 'AbortError'))
+    if (this.#reason !== undefined) return
+    this.#reason = new DOMException('The handle was disposed.', 'AbortError')
+    for (const abort of this.#waits) abort()
   }
 }

@@ -4,7 +4,7 @@ import { isPermanentConnectError } from './connect-failure.js'
 import { abortable, connectorFor } from './connect-server.js'
 import { endClient, endGraceMillis, hasStatements } from './end-client.js'
 import { guardClient, type SessionGuard } from './pgbouncer-guard.js'
-import { clientState, newClientState, type PooledClient } from './pooled-client.js'
+import { clientState, newClientState, type PooledClient, type ReleaseArgument } from './pooled-client.js'
 import { watchReadOnly } from './read-only-server.js'
 import { watchSessionEnd } from './session-end.js'
 import { readSessionRole, roleMatches } from './session-target.js'
@@ -94,7 +94,7 @@ export function clientFactory(settings: PgPoolSettings, hooks: ClientHooks, extr
         throw early
       }
       // Set before the hooks run: pg hands `verify` a client that can already be released.
-      client.release = (argument?: Error | boolean) => release(client, argument)
+      client.release = state.ownRelease = (argument?: ReleaseArgument) => release(client, argument)
       if (guard !== undefined) guardClient(client, guard)
       if (readOnlyRefused !== undefined) watchReadOnly(client, readOnlyRefused)
       if (onConnect !== undefined || verify !== undefined) {

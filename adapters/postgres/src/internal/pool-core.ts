@@ -186,6 +186,8 @@ export class PgPoolCore {
       state.holder.delete(client)
       state.holder = undefined
     }
+    // The checkout's own release() is done with: the next holder's code (a lone query's) calls the client's.
+    if (state.ownRelease !== undefined && client.release !== state.ownRelease) client.release = state.ownRelease
     state.readOnlyTransaction = false
     const queryError = state.queryError
     state.queryError = undefined
@@ -272,9 +274,10 @@ export class PgPoolCore {
   }
 
   /**
-   * pg's `done` for the `connect(callback)` form: it gives back this checkout only. Called again after the
-   * client went to another holder, it throws as pg's does, where `client.release` (one per client) would
-   * give back the other holder's checkout and hand one session to two callers.
+   * A release for this checkout only: pg's `done` for the `connect(callback)` form, and the checkout's
+   * `client.release`. Called again after the client went to another holder, it throws as pg's does, where a
+   * release shared by every checkout of the client would give back the other holder's checkout and hand one
+   * session to two callers.
    */
   doneFor(client: PooledClient): (argument?: ReleaseArgument) => void {
     const lease = client[clientState].lease
@@ -284,7 +287,7 @@ export class PgPoolCore {
         if (lease.revoked) return
         throw new Error(alreadyReleased)
       }
-      client.release(argument)
+      this.releaseClient(client, argument)
     }
   }
 
@@ -324,6 +327,9 @@ export class PgPoolCore {
 
   #handOut(lease: PooledConnection<PooledClient>): PooledClient {
     const client = lease.connection
+    // This checkout's own release(), as pg-pool gives each: a reference kept past it (`stream.on('error',
+    // client.release)` firing late) throws rather than give back the next holder's checkout.
+    client.release = this.doneFor(client)
     const acquired = this.#hooks.acquired
     if (acquired === undefined) return client
     // In the operation that asked, as pg.Pool's 'acquire' is: a connection opened for a waiter is handed over

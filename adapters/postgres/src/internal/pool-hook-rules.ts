@@ -11,12 +11,13 @@ export const poolHookRules = {
   allowExitOnIdle: { type: 'boolean', optional: true },
   onConnect: { type: 'function', optional: true },
   verify: { type: 'function', optional: true },
-  // Constructed with `new` for each connection: an arrow or async function, or a method, passes `typeof` but is
-  // no class, and every checkout would retry "Client is not a constructor" until its acquire timeout.
+  // Constructed with `new` for each connection: an arrow or async function, or a method, passes `typeof` but
+  // has no `prototype` (`new` refuses it), and every checkout would retry "Client is not a constructor" until
+  // its acquire timeout. A plain function that returns a client is constructible, and works.
   Client: {
     type: 'custom',
-    expected: 'a class like pg.Client (with a `connect()` method on its prototype)',
-    check: (v) => typeof v === 'function' && typeof (v as { prototype?: { connect?: unknown } }).prototype?.connect === 'function',
+    expected: 'a class like pg.Client (a function `new` can call: not an arrow or async function, nor a method)',
+    check: (v) => typeof v === 'function' && typeof (v as { prototype?: unknown }).prototype === 'object',
     optional: true,
   },
 } as const satisfies Record<string, OptionRule>
@@ -27,6 +28,7 @@ const millisecondsOrOff: OptionRule = {
   type: 'custom',
   expected: `false, or an integer number of milliseconds between 0 and ${MAX_TIMER_MILLIS}`,
   check: (v) => v === false || v === null || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_TIMER_MILLIS),
+  numeric: true,
   optional: true,
 }
 

@@ -64,6 +64,11 @@ export interface ClientState {
    * running or queued finish first (see `PgPoolCore.releaseClient`): a second `release()` meanwhile throws.
    */
   releasePending: boolean
+  /**
+   * The client's own `release()`, as the pool set it. A `connect()` checkout gets one of its own instead (see
+   * `PgPoolCore.checkout`), put back when it is given back.
+   */
+  ownRelease: ((argument?: ReleaseArgument) => void) | undefined
 }
 
 /** A pg client owned by a Lifeguard pool: a `pg.PoolClient` with its state. */
@@ -92,6 +97,7 @@ export function newClientState(lease: PooledConnection<PooledClient>, clock: Clo
     rowLimitFailed: false,
     rowLimitWatched: false,
     releasePending: false,
+    ownRelease: undefined,
   }
 }
 

@@ -42,6 +42,7 @@ const portRule: OptionRule = {
     const port = typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : v
     return Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535
   },
+  numeric: true,
 }
 
 // pg-pool reads these with `||` or `!value`, so `null` is unset there (`max: null` is a pool of 10), as
@@ -62,11 +63,6 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (config !== undefined && (typeof config !== 'object' || config === null)) rejectOption(where, 'config', 'a pg.Pool config object', config)
   const given = (config ?? {}) as Record<string, unknown>
   for (const [key, rule] of Object.entries(rules)) checkOption(where, key, unsetAsPgPoolReadsIt(key, given[key]), rule)
-  // pg makes a number of any port as it connects: `'abc'`, 0 or 70000 failed every checkout (a list of ports,
-  // for a list of hosts, is checked with it below).
-  const port = given['port']
-  const hostList = typeof given['host'] === 'string' && given['host'].includes(',')
-  if (port !== undefined && port !== null && port !== '' && !hostList) checkOption(where, 'port', port, portRule)
   // pg takes any host and fails when connecting; a connection string given as the host would also put its
   // password into the pool's target, events and metrics.
   if (typeof given['host'] === 'string' && given['host'] !== '') checkOption(where, 'host', given['host'], hostRule)
@@ -91,6 +87,10 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (jitter > 0 && jitter >= maxLifetimeMillis) rejectOption(where, 'maxLifetimeJitterMillis', `an integer < maxLifetimeSeconds * 1000 (${maxLifetimeMillis})`, jitter)
 
   const listed = splitHostList(where, given['host'], given['port']) ?? environmentHostList(where, given)
+  // pg makes a number of any port as it connects: `'abc'`, 0 or 70000 failed every checkout. (With a list of
+  // hosts, from `host` or `PGHOST`, the ports were checked with it.)
+  const port = given['port']
+  if (listed === undefined && port !== undefined && port !== null && port !== '') checkOption(where, 'port', port, portRule)
   const routing = resolveRouting(where, { ...(config as PoolConfig), ...(listed === undefined ? {} : { hosts: listed }) })
   if (given['hosts'] !== undefined) {
     for (const key of ['host', 'port', 'connectionString']) {

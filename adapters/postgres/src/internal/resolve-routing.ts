@@ -26,29 +26,14 @@ export const hostRule = {
  */
 export function startupTextRule(kind: 'user' | 'database' | 'application name'): OptionRule {
   const isUser = kind === 'user'
-  const isApplicationName = kind === 'application name'
-  const nonEmpty = !isApplicationName
-  // PostgreSQL keeps an application_name only up to 63 bytes, with each character outside printable ASCII
-  // replaced: the name in pg_stat_activity (what a shared budget counts by) would not be the one given.
-  const characters = isApplicationName ? 'at most 63 printable ASCII characters' : 'printable characters'
+  const nonEmpty = kind !== 'application name'
   return {
     type: 'custom',
-    expected: `${nonEmpty ? `a non-empty ${kind}` : `an ${kind}`} of ${characters} without credentials (no \`user:password@\` or \`password=\`${isUser ? ', no `:`' : ''})`,
-    check: (value: unknown) =>
-      typeof value === 'string' &&
-      (!nonEmpty || value !== '') &&
-      !holdsCredentials(value) &&
-      !hasControlCharacter(value) &&
-      !(isUser && value.includes(':')) &&
-      (!isApplicationName || isServerApplicationName(value)),
+    expected: `${nonEmpty ? `a non-empty ${kind}` : `an ${kind}`} of printable characters without credentials (no \`user:password@\` or \`password=\`${isUser ? ', no `:`' : ''})`,
+    check: (value: unknown) => typeof value === 'string' && (!nonEmpty || value !== '') && !holdsCredentials(value) && !hasControlCharacter(value) && !(isUser && value.includes(':')),
     // A user given as `name:password` would show its password in the message.
     secret: isUser,
   }
-}
-
-/** True for an `application_name` the server keeps as it is: at most 63 printable ASCII characters. */
-export function isServerApplicationName(value: string): boolean {
-  return /^[\x20-\x7e]{0,63}$/.test(value)
 }
 
 /** Rules of `hosts`, `targetSessionAttrs` and `pooler` (entries of `hosts` are checked by `resolveRouting`). */
