@@ -21,6 +21,7 @@ export class MongoLease implements AsyncDisposable {
   readonly #checkout: Checkout
   readonly #slot: LeaseSlot
   readonly #admit: Admit
+  readonly #owner: Abortable | undefined
   // Closed at the release, as a handle's at its disposal.
   readonly #cursors = new OpenCursors()
 
@@ -33,6 +34,7 @@ export class MongoLease implements AsyncDisposable {
     this.#pool = pool
     this.#checkout = checkout
     this.#slot = new LeaseSlot(pool.gate)
+    this.#owner = owner
     this.#admit = (operation) => {
       if (this.#slot.released) return Promise.reject(this.#releasedError())
       if (owner?.aborted === true) return Promise.reject(pool.gate.abortedError(owner, 'run a command on'))
@@ -81,7 +83,11 @@ export class MongoLease implements AsyncDisposable {
       return Promise.reject(error)
     }
     if (this.#slot.released) return Promise.reject(this.#releasedError())
-    return this.#slot.scope(body as () => Promise<R>)
+    // Its owner aborted: the body would run, and what it sends through other handles go out (they check the
+    // owner of the scope, which is the lease's).
+    const owner = this.#owner
+    if (owner?.aborted === true) return Promise.reject(this.#pool.gate.abortedError(owner, 'run a command on'))
+    return this.#slot.scope(body as () => Promise<R>, owner)
   }
 
   /**

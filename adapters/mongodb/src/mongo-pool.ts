@@ -126,6 +126,7 @@ export class MongoPool implements ManagedPool {
       poolReady: maintainSoon,
       connectionLost: maintainSoon,
       clientClosed: () => this.#clientClosed(),
+      closing: () => this.#lifecycle.closing,
     })
     this.#commands = new CommandTimer(client, this.#monitor)
     // Warm-up does the same work; the keeper refills what it left short once it is over (see `warmup()`).

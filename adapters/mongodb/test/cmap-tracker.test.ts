@@ -31,6 +31,7 @@ function fixture(): Fixture {
     poolReady: () => void hooks.poolReady++,
     connectionLost: () => void hooks.connectionLost++,
     clientClosed: () => void hooks.clientClosed++,
+    closing: () => false,
   })
   return { client, tracker, recorder, hooks }
 }

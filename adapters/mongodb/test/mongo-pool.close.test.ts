@@ -91,6 +91,27 @@ Close('close gives up waiting after timeoutMillis and closes the client anyway',
   lease.release()
 })
 
+Close('a command still running when the close gives up has its connection cut as closed, not as an error', async (context) => {
+  const { target } = context
+  const recorder = recordEvents()
+  const clock = new ManualClock()
+  const pool = openPool(target, { dbName: DB, events: recorder.listeners, clock })
+  context.pools.push(pool)
+  await pool.warmup({ connections: 1 })
+  target.wire!.fault('find', { kind: 'delay', delayMillis: 60_000 })
+  const running = pool.collection('orders').findOne({}).then(() => 'answered', () => 'failed')
+  await target.wire!.waitFor(() => target.wire!.commands.some((c) => c.name === 'find'), 2000, 'the find reached the server')
+  const closing = pool.close({ timeoutMillis: 50 })
+  await clock.advance(50)
+  assert.ok(await settles(closing), 'closed once its 50 ms had passed')
+  assert.is(await running, 'failed')
+  await target.waitForPoolConnections(appNameOf(pool), 0)
+  // The driver's close cuts the connection the find held (before: reason 'error', as a dropped connection).
+  assert.ok(recorder.of('disconnect').length > 0)
+  assert.equal([...new Set(recorder.of('disconnect').map((d) => d.reason))], ['closed'])
+  assert.equal(recorder.of('error'), [])
+})
+
 Close("a later close() with a shorter timeout brings the first one's deadline forward, as on PostgreSQL", async (context) => {
   const { target } = context
   const clock = new ManualClock()

@@ -100,6 +100,38 @@ faultTest(Cursors)('a first step refused a slot leaves the cursor as it was: ret
   assert.is((await cursor.toArray()).length, 10)
 })
 
+faultTest(Cursors)('a refused for-await step: the first leaves the cursor as it was; a later one closes it, and every later step hears the refusal, not an empty cursor', async (context) => {
+  const pool = poolOf(context, { maxWaitingRequests: 0 })
+  const cursor = pool.collection<{ _id: number }>('big').find({}, { batchSize: 2 })
+  const lease = await pool.acquire() // the only slot
+  const firstLoop = (async () => {
+    for await (const _doc of cursor) void _doc
+  })()
+  await rejects(firstLoop, PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  lease.release()
+  // Nothing on the server yet: iterated again, it reads every document (before: none, the cursor closed).
+  let seen = 0
+  let held: MongoLease | undefined
+  const secondLoop = (async () => {
+    for await (const doc of cursor) {
+      seen++
+      if (doc['_id'] === 1) held = await pool.acquire() // the getMore after this batch is refused
+    }
+  })()
+  await rejects(secondLoop, PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  assert.is(seen, 2, 'the first batch was read')
+  held?.release()
+  await context.wire.waitFor(() => context.cursors.open.size === 0, 1000, 'no server cursor left open')
+  // Its unread documents are gone: a retry hears so (before: an empty, finished cursor).
+  const thirdLoop = (async () => {
+    for await (const _doc of cursor) void _doc
+  })()
+  await rejects(thirdLoop, PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  await rejects(cursor.next(), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  await rejects(cursor.toArray(), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  await pool.close()
+})
+
 faultTest(Cursors)('a getMore refused because the queue is full closes the cursor', async (context) => {
   const pool = poolOf(context, { maxWaitingRequests: 0 })
   const { seen, lease, loop } = await loopUntilRefused(pool, () => pool.acquire())

@@ -192,8 +192,24 @@ Waiting('a lease whose owner aborted sends nothing more, on its collections as i
   client.abort(new Error('client disconnected'))
   const error = await rejects(orders.insertOne({ sku: 'after' }), OperationAbortedError, 'ERR_OPERATION_ABORTED')
   assert.is(error.message, `Could not run a command on pool '${pool.name}'. The operation was aborted.`)
+  // In run(), through any handle: refused before the body runs, and inside a body that was running.
+  let ran = false
+  await rejects(lease.run(() => ((ran = true), pool.collection('orders').insertOne({ sku: 'in run' }))), OperationAbortedError, 'ERR_OPERATION_ABORTED')
+  assert.not.ok(ran, 'the body did not run')
   lease.release()
-  assert.equal((await context.target.documents(`${DB}.orders`)).map((doc) => doc['sku']), ['before'])
+  const second = new AbortController()
+  const running = await pool.acquire({ signal: second.signal })
+  await rejects(
+    running.run(async () => {
+      await pool.collection('orders').insertOne({ sku: 'in run, before' })
+      second.abort(new Error('client disconnected'))
+      await pool.collection('orders').insertOne({ sku: 'in run, after' })
+    }),
+    OperationAbortedError,
+    'ERR_OPERATION_ABORTED',
+  )
+  running.release()
+  assert.equal((await context.target.documents(`${DB}.orders`)).map((doc) => doc['sku']), ['before', 'in run, before'])
 })
 
 Waiting.run()

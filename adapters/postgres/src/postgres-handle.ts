@@ -109,6 +109,8 @@ export class PostgresHandle implements AsyncDisposable {
     const begin = beginStatement(options)
     const core = this.pool[poolCore]
     const client = await this.#checkout('start a transaction')
+    // Disposed in the turn between its checkout and here: the disposal took the client back.
+    if (this.#held?.has(client) !== true) throw this.#disposedError('start a transaction')
     // Its refused writes are the caller's doing, not a sign that the server was demoted.
     if (options?.readOnly === true) client[clientState].readOnlyTransaction = true
     const operation = this.context ?? liveOperation()
@@ -179,21 +181,28 @@ export class PostgresHandle implements AsyncDisposable {
       // ending it (a refused COMMIT or PREPARE TRANSACTION; `ROLLBACK; SELECT 1/0`). Nothing was committed, unless
       // statements after that ROLLBACK in the same text ran outside the transaction, a PREPARE TRANSACTION after it
       // may have prepared the transaction (the server tags ROLLBACK TO SAVEPOINT as ROLLBACK), or a COMMIT before it.
-      if (tx.endedWith === 'ROLLBACK' || endedByStatement(client)) {
-        if (tx.preparedAfterEnd) throw new PostgresRollbackError(core.name, 'maybe-prepared')
-        if (tx.ranAfterEnd) throw new PostgresRollbackError(core.name, 'ran-after-rollback')
-        const failed = tx.endedWith === undefined && tx.firstFailure !== undefined
-        throw failed ? new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier) : new PostgresRollbackError(core.name, 'rolled-back-in-fn', undefined, earlier)
-      }
+      if (tx.endedWith === 'ROLLBACK' || endedByStatement(client)) throw rolledBackByFn(core.name, tx, earlier)
       // Watched, not cancelled: an operation that aborts while it runs gives it up only if the server stays silent.
       client[clientState].committing = true
+      // The server's warning that no transaction was in progress: a statement `fn` did not wait for ended it first.
+      let noTransaction = false
+      const onNotice = (notice: { code?: string | undefined }): void => void (notice.code === '25P01' && (noTransaction = true))
+      client.on('notice', onNotice)
       const commit = await runStatement(core.monitor, client, 'COMMIT', undefined, (error) => statementError(core.name, client, error, 'commit the transaction', true, core.redact), core.cancels, context).finally(() => {
         client[clientState].committing = false
+        client.off('notice', onNotice)
       })
       // The server had aborted the transaction (a failed statement that `fn` caught): its COMMIT is a ROLLBACK.
       if (commit.command === 'ROLLBACK') {
         if (this.#take(client, tx)) releaseAfterCancel(client, undefined)
         throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
+      }
+      // A statement `fn` did not wait for (`void tx.query('ROLLBACK')`, a COMMIT of its own that the server refused)
+      // ended the transaction before this COMMIT ran, which the server then answered with a warning and the tag
+      // COMMIT: nothing was committed by it. (Their answers came first, and were read as they came.)
+      if (noTransaction && tx.endedWith !== 'COMMIT' && tx.endedWith !== 'PREPARE') {
+        if (tx.endedWith === 'ROLLBACK') throw rolledBackByFn(core.name, tx, earlier)
+        throw new PostgresRollbackError(core.name, tx.firstFailure === undefined ? 'rolled-back-in-fn' : 'statement-failed', tx.firstFailure, earlier)
       }
     } catch (error) {
       tx[finishTransaction]('callback-failed')
@@ -201,8 +210,10 @@ export class PostgresHandle implements AsyncDisposable {
         // A statement of `fn` still running (`fn` threw without awaiting it) would hold the ROLLBACK, and its
         // locks, until it ended: cancelled first, as at disposal.
         // (Not a COMMIT of `fn`'s: one is never cut short.)
+        // Not when the server has aborted the transaction already (a failed statement among several `fn` ran at
+        // once): those still queued fail at once (25P02), and a cancel request would only cost the connection.
         const state = client[clientState]
-        if (!state.broken && !state.timedOut && mayBeRunning(client) && !runsCommit(client)) void cancelOnClient(client, true)
+        if (!state.broken && !state.timedOut && mayBeRunning(client) && !runsCommit(client) && !tx.abortedOnServer) void cancelOnClient(client, true)
         // Aborted, the callback's own cleanup was refused: closed after its rollback (see `rollbackAndRelease`).
         await this.#rollBack(client, context?.aborted === true, context)
       }
@@ -222,9 +233,7 @@ export class PostgresHandle implements AsyncDisposable {
    * await client.query('LISTEN orders') // (not through PgBouncer in transaction mode)
    */
   async connect(): Promise<PostgresPoolClient> {
-    const client = await this.#checkout('check out a client')
-    this.#hold(client, undefined)
-    return client
+    return this.#checkout('check out a client')
   }
 
   /**
@@ -248,6 +257,8 @@ export class PostgresHandle implements AsyncDisposable {
       client.release()
       throw this.#disposedError(action)
     }
+    // Held at once: a disposal in the turn before the caller resumes takes it back, as any client held.
+    this.#hold(client, undefined)
     return client
   }
 
@@ -357,4 +368,14 @@ export function createPostgresHandle(pool: AnyPostgresPool, context?: OperationC
  */
 export function checkPostgresPool(where: string, pool: unknown): void {
   checkOption(where, 'pool', pool, { type: 'custom', expected: 'a pool from createPostgresPool() or new Pool()', check: (v) => typeof v === 'object' && v !== null && poolCore in v })
+}
+
+// `fn` ended the transaction with a statement of its own other than a COMMIT or PREPARE TRANSACTION: its ROLLBACK,
+// or a statement that failed ending it. Nothing was committed, unless statements after that ROLLBACK in the same
+// text ran outside the transaction, or a PREPARE TRANSACTION after it may have prepared it, or a COMMIT before it.
+function rolledBackByFn(pool: string, tx: PostgresTransaction, earlier: boolean): PostgresRollbackError {
+  if (tx.preparedAfterEnd) return new PostgresRollbackError(pool, 'maybe-prepared')
+  if (tx.ranAfterEnd) return new PostgresRollbackError(pool, 'ran-after-rollback')
+  const failed = tx.endedWith === undefined && tx.firstFailure !== undefined
+  return failed ? new PostgresRollbackError(pool, 'statement-failed', tx.firstFailure, earlier) : new PostgresRollbackError(pool, 'rolled-back-in-fn', undefined, earlier)
 }

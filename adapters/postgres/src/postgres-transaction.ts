@@ -61,6 +61,9 @@ export class PostgresTransaction {
   #committedEarlier = false
   // The first statement that failed in it (a `40001` the callback caught, say): why a COMMIT rolls back.
   #firstFailure: unknown
+  // The server's refusal that aborted the transaction as it stands: the first since the last `ROLLBACK TO
+  // SAVEPOINT` (which undoes one), not counting the refusals that only say it is aborted (25P02).
+  #abortedBy: unknown
 
   /** @internal created by `PostgresHandle#transaction()` */
   constructor(
@@ -118,7 +121,10 @@ export class PostgresTransaction {
     if (context?.aborted) return Promise.reject(new OperationAbortedError(`run a query in the transaction on pool '${this.#pool}'`, { cause: context.signal.reason }))
     return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent, taken) => this.#failure(error, sent, taken), this.#cancels, context).then((result) => {
       // Read whatever the status: `COMMIT AND CHAIN` and `ROLLBACK AND CHAIN` leave the session in a transaction.
-      if (mayTellOfEnd(result)) this.#completed(completedEnding(result, text, transactionStatus(this.#client)))
+      const status = transactionStatus(this.#client)
+      // `ROLLBACK TO SAVEPOINT` (tagged ROLLBACK, the transaction going on): what aborted it is undone.
+      if (result.command === 'ROLLBACK' && status === 'T') this.#abortedBy = undefined
+      if (mayTellOfEnd(result)) this.#completed(completedEnding(result, text, status))
       return result
     })
   }
@@ -144,6 +150,8 @@ export class PostgresTransaction {
     const commitText = mayCommit(text)
     const failure = this.#describeFailure(error, text, commitText)
     this.#firstFailure ??= failure
+    const code = (failure as { code?: unknown } | undefined)?.code
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && code !== '25P02') this.#abortedBy ??= failure
     // Whether a refused COMMIT or PREPARE TRANSACTION (a deferred constraint, an identifier in use) ended the
     // transaction is the session's status once the server said it is ready (see `awaitingReady`), not the text's.
     if (taken !== undefined) {
@@ -228,9 +236,20 @@ export class PostgresTransaction {
     return this.#committedEarlier
   }
 
-  /** @internal The error of the first statement that failed in it, if one did (redacted). */
+  /**
+   * @internal True while the server has it aborted: it refused a statement (not undone by `ROLLBACK TO
+   * SAVEPOINT`), so whatever else is sent in it fails at once (25P02).
+   */
+  get abortedOnServer(): boolean {
+    return this.#abortedBy !== undefined
+  }
+
+  /**
+   * @internal Why it failed, if a statement did (redacted): the server's refusal that aborted it (a failure
+   * undone by `ROLLBACK TO SAVEPOINT` is not), else the first statement that failed.
+   */
   get firstFailure(): unknown {
-    return this.#firstFailure
+    return this.#abortedBy ?? this.#firstFailure
   }
 }
 

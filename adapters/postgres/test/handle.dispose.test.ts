@@ -61,6 +61,28 @@ test('a statement still running when its operation ends is cancelled with its se
   }
 })
 
+test('a connect() or transaction() whose checkout lands as the handle is disposed leaves nothing held: whatever turn the disposal comes in', async ({ pool }) => {
+  await pool.warmup({ connections: 1 })
+  for (const way of ['connect', 'transaction'] as const) {
+    for (let turns = 0; turns < 8; turns++) {
+      const handle = createPostgresHandle(pool)
+      let ran = false
+      const taking = way === 'connect' ? handle.connect() : handle.transaction(async () => void (ran = true))
+      const outcome = taking.then(
+        () => 'taken',
+        (error: unknown) => (error instanceof DisposedError ? 'refused' : String(error)),
+      )
+      for (let i = 0; i < turns; i++) await Promise.resolve()
+      await handle.dispose()
+      const settled = await outcome
+      assert.ok(settled === 'taken' || settled === 'refused', `${way}, disposed after ${turns} turns: ${settled}`)
+      // Nothing the disposed handle took is still checked out (a client handed to it after its disposal was).
+      await until(`${way}, ${turns} turns: every client back`, () => pool.getPoolMetrics().activeConnections === 0)
+      if (way === 'transaction' && settled === 'refused') assert.not.ok(ran, 'fn never ran after the disposal')
+    }
+  }
+})
+
 test('a client released by the handler is no longer held', async ({ pool, container }) => {
   const context = OperationContext.create('api', 'tidy', { container })
   const client = await context.postgres.connect()

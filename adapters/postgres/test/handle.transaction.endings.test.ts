@@ -184,6 +184,66 @@ test('after the callback\'s COMMIT AND CHAIN (or COMMIT; BEGIN) it goes on in th
   }
 })
 
+test("the cause of a rollback is the refusal that aborted the transaction, not one a ROLLBACK TO SAVEPOINT undid before", async ({ pool, container }) => {
+  await pool.query(insert(30))
+  const error = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        // Skip a duplicate, as a batch import does.
+        await tx.query('SAVEPOINT s')
+        await tx.query(insert(30)).catch(() => undefined)
+        await tx.query('ROLLBACK TO SAVEPOINT s')
+        await tx.query(insert(31))
+        // Then a statement fails for good, and the callback only logs it; what follows is refused (25P02).
+        await tx.query('SELECT 1/0').catch(() => undefined)
+        await tx.query(insert(32)).catch(() => undefined)
+      }), { container }),
+    PostgresRollbackError,
+  )
+  assert.is(error.reason, 'statement-failed')
+  // Before: 23505, the duplicate the savepoint had undone (a retry on 40001 read the wrong code).
+  assert.is((error.cause as { code?: string }).code, '22012')
+  assert.equal(await ids(pool), [30])
+})
+
+test("a ROLLBACK or a COMMIT the callback did not wait for ends the transaction as it answers: not reported committed when it rolled back", async ({ pool, container }) => {
+  const rolledBack = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(insert(20))
+        void tx.query('ROLLBACK')
+        return 'done'
+      }), { container }),
+    PostgresRollbackError,
+    'ERR_POSTGRES_ROLLED_BACK',
+  )
+  // Before: resolved 'done' (the COMMIT queued behind the ROLLBACK was answered with a warning and the tag COMMIT).
+  assert.is(rolledBack.reason, 'rolled-back-in-fn')
+  assert.equal(await ids(pool), [])
+  // A COMMIT not waited for that the deferred check refuses: rolled back, its failure the cause.
+  const refused = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id, ref) VALUES (21, 999)`)
+        tx.query('COMMIT').catch(() => undefined)
+        return 'done'
+      }), { container }),
+    PostgresRollbackError,
+  )
+  assert.is(refused.reason, 'statement-failed')
+  assert.is((refused.cause as { code?: string }).code, '23503')
+  assert.equal(await ids(pool), [])
+  // One it did not wait for that committed: the transaction took effect, and says so.
+  const value = await runOperation('api', 'POST /ids', (context) =>
+    context.postgres.transaction(async (tx) => {
+      await tx.query(insert(22))
+      void tx.query('COMMIT')
+      return 'done'
+    }), { container })
+  assert.is(value, 'done')
+  assert.equal(await ids(pool), [22])
+})
+
 test("a COMMIT before the ROLLBACK that ended it, in one text of the callback: rolled back in fn, but it may have taken effect", async ({ pool, container }) => {
   const error = await rejects(
     runOperation('api', 'POST /ids', (context) =>

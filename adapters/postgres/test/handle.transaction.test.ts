@@ -3,7 +3,8 @@ import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PostgresRollbackError, createPostgresPool, registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
-import { rejects, startPrivateCluster } from '@lifeguard/test-kit'
+import { pgConfig, rejects, startPrivateCluster } from '@lifeguard/test-kit'
+import { lateCancelProxy } from './_helpers/late-cancel-proxy.js'
 import { eventually } from './_helpers/failover-load.js'
 import { closeAndCheck, settlesWithin, sleep, testPool, until } from './_helpers/pools.js'
 
@@ -239,6 +240,35 @@ test("what the callback's own statements committed is said first, also when the 
   assert.equal(await ids(pool), [55, 56])
   await pool.query(`DELETE FROM ${table}`)
   assert.is(pool.activeCount, 0)
+})
+
+test('statements run at once in the callback, one refused: rolled back on the same connection, with no cancel request and no new connection', async () => {
+  const disconnects: string[] = []
+  const proxy = await lateCancelProxy(pgConfig(), 0)
+  const { pool, appName } = testPool('handle-tx-concurrent', { maxSize: 1, host: proxy.host, port: proxy.port, events: { onDisconnect: (event) => void disconnects.push(event.reason) } })
+  const container = registerPostgres(createServiceContainer(), pool)
+  await pool.query(`INSERT INTO ${table} (id) VALUES (700)`)
+  try {
+    await pool.warmup({ connections: 1 })
+    const connectsBefore = pool.getPoolMetrics().createTime.count
+    const error = await rejects(
+      runOperation('api', 'POST /batch', (context) =>
+        context.postgres.transaction((tx) => Promise.all([701, 700, 702, 703].map((id) => tx.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id])))), { container }),
+      pg.DatabaseError,
+    )
+    assert.is((error as pg.DatabaseError).code, '23505')
+    await until('the connection back', () => pool.getPoolMetrics().activeConnections === 0)
+    // Before: a cancel request went out for the statements still queued (which failed at once anyway), and the
+    // connection was closed after the ROLLBACK rather than kept.
+    assert.is(proxy.requested(), 0, 'no cancel request')
+    assert.equal(disconnects, [])
+    assert.is(pool.getPoolMetrics().createTime.count, connectsBefore)
+    assert.equal((await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE id > 700 AND id < 800`)).rows, [{ n: 0 }])
+  } finally {
+    await pool.query(`DELETE FROM ${table} WHERE id >= 700 AND id < 800`)
+    await closeAndCheck(pool, appName)
+    await proxy.close()
+  }
 })
 
 test('a failed statement with a row limit ends the transaction at once: the caller gets its error, and the connection is closed rather than rolled back', async () => {

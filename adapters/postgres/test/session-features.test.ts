@@ -59,6 +59,13 @@ const refused: [string, SessionFeature][] = [
 ]
 
 const allowed = [
+  // Statements that name a function without calling it.
+  'REVOKE EXECUTE ON FUNCTION set_config(text, text, boolean) FROM PUBLIC',
+  'GRANT EXECUTE ON FUNCTION pg_advisory_lock(bigint) TO app',
+  "COMMENT ON FUNCTION pg_advisory_lock(bigint) IS 'held for a session'",
+  'CREATE OR REPLACE FUNCTION try_lock(k bigint) RETURNS bool LANGUAGE sql RETURN pg_try_advisory_lock(k)',
+  'CREATE VIEW locks AS SELECT pg_advisory_lock(1)',
+  'DROP FUNCTION IF EXISTS wrap_set_config(text, text, boolean)',
   'SELECT 1',
   'SET LOCAL search_path = app',
   'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE',

@@ -34,6 +34,8 @@ export interface CmapHooks {
   connectionLost(): void
   /** The client's topology closed: by `client.close()`, or by the driver itself after a failed first connection. */
   clientClosed(): void
+  /** True once the pool is closing: a connection cut then was closed by it. */
+  closing(): boolean
 }
 
 /**
@@ -247,7 +249,9 @@ export class CmapTracker {
     const neverReady = this.#pending.delete(key) || this.#doubtful.delete(key)
     if (!neverReady) this.#open.delete(key)
     this.#busy.delete(key)
-    const reason = reasons[event.reason] ?? 'error'
+    // The driver's close cuts the connections still checked out (`closeCheckedOutConnections`) before it closes its
+    // pools: they report `error`, but the pool closing them is no fault (and no alert's business).
+    const reason = event.reason === 'error' && this.#hooks.closing() ? 'closed' : (reasons[event.reason] ?? 'error')
     // A connection that never finished its handshake had no `connect`: no `disconnect` either (as on PostgreSQL),
     // or a count of open connections kept from the events would go negative, and a failed login read as a drop.
     if (!neverReady) this.#monitor.disconnected(event.connectionId, reason)

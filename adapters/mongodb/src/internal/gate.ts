@@ -24,10 +24,11 @@ interface Held {
   readonly parent: Held | undefined
   active: boolean
   /**
-   * The operation the slot's work began in, while it was live: its abort refuses the rest of that work even
-   * once its disposal has begun (a handler still running after Express gave up on its client).
+   * The operation the slot's work began in, while it was live (a lease's: what it was acquired for): its abort
+   * refuses the rest of that work even once its disposal has begun (a handler still running after Express gave
+   * up on its client).
    */
-  readonly owner: OperationContext | undefined
+  readonly owner: Abortable | undefined
 }
 
 // One storage for every pool in the process (each entry names its gate), so N pools cost one async hook.
@@ -153,10 +154,13 @@ export class Gate {
     if (this.#queue.active === 0) this.#hooks.onIdle()
   }
 
-  /** Runs `operation` with `slot` marked as held by this code, so nested gated calls use it. */
-  runHeld<R>(slot: LeaseSlot | undefined, operation: () => Promise<R>): Promise<R> {
+  /**
+   * Runs `operation` with `slot` marked as held by this code, so nested gated calls use it; `owner` (a lease's)
+   * is what refuses them once it aborts, else the operation it began in.
+   */
+  runHeld<R>(slot: LeaseSlot | undefined, operation: () => Promise<R>, owner?: Abortable): Promise<R> {
     const parent = held.getStore()
-    const scope: Held = { gate: this, lease: slot, nested: undefined, parent, active: true, owner: parent?.owner ?? liveOperation() }
+    const scope: Held = { gate: this, lease: slot, nested: undefined, parent, active: true, owner: owner ?? parent?.owner ?? liveOperation() }
     // Later calls queue for a slot of their own; those already queued in this scope still run in it, so the
     // slot is held until they are done.
     const done = (): Promise<void> | undefined => {
@@ -298,8 +302,8 @@ export class LeaseSlot {
   }
 
   /** Runs `body` (user code) so that the gated calls it makes run in this lease. */
-  scope<R>(body: () => Promise<R>): Promise<R> {
-    return this.#gate.runHeld(this, body)
+  scope<R>(body: () => Promise<R>, owner?: Abortable): Promise<R> {
+    return this.#gate.runHeld(this, body, owner)
   }
 }
 

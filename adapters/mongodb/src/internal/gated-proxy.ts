@@ -134,6 +134,9 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
   }
   if (kind === 'AsyncGeneratorFunction') {
     return function gatedIterator(...args: unknown[]): AsyncGenerator<unknown> {
+      // Closed by a refused step: iterated again, the driver would end at once, as if every document were read.
+      const refusal = object instanceof AbstractCursor ? closedByRefusal.get(object) : undefined
+      if (refusal !== undefined) return refusedSteps(refusal)
       return gatedSteps(method.apply(object, args) as AsyncGenerator<unknown>, object, admit)
     }
   }
@@ -155,8 +158,14 @@ function gatedSteps(iterator: AsyncGenerator<unknown>, object: object, admit: Ad
     }).catch((error: unknown) => {
       // Refused before the driver's step ran (timeout, abort, exhaustion): `for await` calls no `return()`
       // after a failed `next()`, so the server cursor and its session would stay open until the pool closes.
-      // Started, not awaited, as above: the refusal must not wait out server selection during an outage.
-      if (!ran) closingAfterRefusal.set(object, closeQuietly(iterator, object))
+      // Started, not awaited, as above: the refusal must not wait out server selection during an outage. A cursor
+      // the server holds nothing for yet (a first step refused) is left as it was, as `next()` leaves it: closed,
+      // it would answer a retry with no documents at all. One closed here answers every later step with this
+      // refusal: its unread documents are gone.
+      if (!ran && !(object instanceof AbstractCursor && !hasServerCursor(object))) {
+        if (object instanceof AbstractCursor) closedByRefusal.set(object, error)
+        closingAfterRefusal.set(object, closeQuietly(iterator, object))
+      }
       throw error
     })
   }
@@ -170,6 +179,11 @@ function gatedSteps(iterator: AsyncGenerator<unknown>, object: object, admit: Ad
     [Symbol.asyncDispose]: () => iterator.return(undefined).then(() => undefined),
   }
   return steps
+}
+
+// The steps of a cursor a refused step closed: the first one fails with that refusal.
+async function* refusedSteps(refusal: unknown): AsyncGenerator<unknown> {
+  throw refusal
 }
 
 // Clean-up outside admission, like `cursor.close()`: the generator's `finally` closes a cursor it started, and

@@ -74,7 +74,20 @@ function classify(statement: readonly Token[]): SessionFeature | undefined {
       if (selectsIntoTemporary(tokens)) return 'temp-table'
       break
   }
-  return functionCalls(tokens)
+  return namesOnly(tokens) ? undefined : functionCalls(tokens)
+}
+
+// Statements that name functions without calling them: `REVOKE EXECUTE ON FUNCTION set_config(text, text,
+// boolean) FROM PUBLIC`, `COMMENT ON FUNCTION pg_advisory_lock(bigint) IS '...'`, a view or function defined
+// (its body runs later, in the transaction that calls it).
+function namesOnly(tokens: readonly Token[]): boolean {
+  const first = word(tokens, 0)
+  if (first === 'grant' || first === 'revoke' || first === 'comment' || first === 'alter' || first === 'drop') return true
+  if (first !== 'create') return false
+  let at = 1
+  if (word(tokens, at) === 'or' && word(tokens, at + 1) === 'replace') at += 2
+  if (word(tokens, at) === 'temp' || word(tokens, at) === 'temporary' || word(tokens, at) === 'recursive') at++
+  return ['function', 'procedure', 'view', 'rule', 'trigger'].includes(word(tokens, at) ?? '')
 }
 
 function functionCalls(tokens: readonly Token[]): SessionFeature | undefined {

@@ -8,6 +8,8 @@ const cancelRequestCode = 80877102
 export interface LateCancelProxy {
   readonly host: string
   readonly port: number
+  /** Cancel requests received so far (each before the client's side is closed). */
+  requested(): number
   /** Cancel requests sent on to the server so far. */
   delivered(): number
   close(): Promise<void>
@@ -17,6 +19,7 @@ export async function lateCancelProxy(target: { host: string; port: number }, de
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
   let delivered = 0
+  let requested = 0
   const track = (socket: Socket): Socket => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
@@ -27,6 +30,7 @@ export async function lateCancelProxy(target: { host: string; port: number }, de
     track(client)
     client.once('data', (first) => {
       if (first.length >= 8 && first.readInt32BE(4) === cancelRequestCode) {
+        requested++
         client.destroy()
         const timer = setTimeout(() => {
           timers.delete(timer)
@@ -48,6 +52,7 @@ export async function lateCancelProxy(target: { host: string; port: number }, de
   return {
     host: '127.0.0.1',
     port: (server.address() as AddressInfo).port,
+    requested: () => requested,
     delivered: () => delivered,
     close: () =>
       new Promise<void>((resolve) => {
