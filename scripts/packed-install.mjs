@@ -88,18 +88,26 @@ try {
     await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...specs], { cwd: app, maxBuffer: 16 << 20 })
     installed = true
   })
-  // npm may satisfy a pinned peer with another copy (a dependency asking for a newer one): then the floor
-  // was not what ran.
+  // npm may give a package that asks for a newer copy of a pinned peer one of its own, nested under it: code
+  // that resolves from there runs that copy, not the floor.
   if (installed && lowestPeers) {
-    await check('every peer the READMEs install is at the floor of its range', () =>
-      [...floors]
-        .filter(([name]) => existsSync(join(app, 'node_modules', name, 'package.json')))
-        .flatMap(([name, version]) => {
-          const found = JSON.parse(readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8')).version
-          return found === version ? [] : [`${name} is ${found}, not ${version}`]
-        })
-        .join('\n'),
-    )
+    await check('every copy of every peer the READMEs install is at the floor of its range', async () => {
+      const problems = []
+      for (const [name, version] of floors) {
+        if (!existsSync(join(app, 'node_modules', name, 'package.json'))) continue
+        const listed = await run('npm', ['ls', name, '--all', '--json'], { cwd: app, maxBuffer: 16 << 20 }).catch((error) => error)
+        const found = new Set()
+        const walk = (tree) => {
+          for (const [dependency, node] of Object.entries(tree?.dependencies ?? {})) {
+            if (dependency === name && node.version !== undefined) found.add(node.version)
+            walk(node)
+          }
+        }
+        walk(JSON.parse(listed.stdout || '{}'))
+        for (const other of found) if (other !== version) problems.push(`${name} ${other} is installed beside the floor ${version}`)
+      }
+      return problems.join('\n')
+    })
   }
 
   if (installed) {

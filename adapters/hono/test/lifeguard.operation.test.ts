@@ -108,6 +108,15 @@ test("names the route that answers past a middleware for one method on a wider p
   }
 })
 
+test('a handler of one path that declares next still answers: named by its route, not by a fallback after it', async () => {
+  const { container, disposed } = namingContainer()
+  const app = quietApp()
+  app.use(lifeguard({ container }))
+  app.get('/api/orders/:id', async (c, _next) => answer(c))
+  app.get('/api/*', (c) => c.json({ operation: c.var.lifeguard.operation }, 404))
+  assert.equal(await operationNames(await listen(app), '/api/orders/7', disposed), { inHandler: 'GET /api/orders/:id', atDispose: 'GET /api/orders/:id' })
+})
+
 test('falls back to METHOD path when only middleware matched', async () => {
   const { container, disposed } = namingContainer()
   const app = quietApp()

@@ -76,6 +76,8 @@ export class MongoPool implements ManagedPool {
   #minSize: number
   #maxSize: number
   readonly #lifecycle: PoolLifecycle
+  // True once the close has the driver close its client: a connection cut from then on was cut by the close.
+  #clientClosing = false
   // close()'s wait for the operations it lets finish.
   readonly #drain: DrainWait
   readonly #keeper: MinSizeKeeper
@@ -126,7 +128,7 @@ export class MongoPool implements ManagedPool {
       poolReady: maintainSoon,
       connectionLost: maintainSoon,
       clientClosed: () => this.#clientClosed(),
-      closing: () => this.#lifecycle.closing,
+      closing: () => this.#clientClosing,
     })
     this.#commands = new CommandTimer(client, this.#monitor)
     // Warm-up does the same work; the keeper refills what it left short once it is over (see `warmup()`).
@@ -330,7 +332,10 @@ export class MongoPool implements ManagedPool {
     if (this.#queue.active > 0 && !(await this.#drain.wait(timeoutMillis))) closeBy.extend(clientCloseGraceMillis)
     // A reconnect still running would otherwise open a topology after the close, and a later one would reopen it.
     this.#revival.stop()
-    const closing = this.#revival.settled().then(() => this.#client.close())
+    const closing = this.#revival.settled().then(() => {
+      this.#clientClosing = true
+      return this.#client.close()
+    })
     try {
       // The driver's close first closes the cursors and sessions still open: their killCursors and
       // abortTransaction (and a reconnect under way) wait out server selection while the server is unreachable.

@@ -129,6 +129,9 @@ faultTest(Cursors)('a refused for-await step: the first leaves the cursor as it 
   await rejects(thirdLoop, PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
   await rejects(cursor.next(), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
   await rejects(cursor.toArray(), PoolExhaustedError, 'ERR_POOL_EXHAUSTED')
+  // Rewound, it runs its query again: the refusal is over.
+  cursor.rewind()
+  assert.is((await cursor.toArray()).length, 10)
   await pool.close()
 })
 

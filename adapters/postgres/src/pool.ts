@@ -127,8 +127,9 @@ export class Pool extends EventEmitter implements ManagedPool {
     super()
     const settings = resolvePgConfig(config as PoolConfig)
     this.options = withPgDefaults(hidePassword(config ?? {}), settings)
-    this.#Promise = config?.Promise
-    const log = config?.log
+    // `null` is unset here as in pg-pool (see resolvePgConfig).
+    this.#Promise = config?.Promise ?? undefined
+    const log = config?.log ?? undefined
     this.#core = new PgPoolCore(settings, {
       connected: (client) => this.#emitSafely('connect', client),
       acquired: (client) => this.#emitSafely('acquire', client),

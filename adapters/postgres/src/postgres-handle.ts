@@ -200,8 +200,12 @@ export class PostgresHandle implements AsyncDisposable {
       // A statement `fn` did not wait for (`void tx.query('ROLLBACK')`, a COMMIT of its own that the server refused)
       // ended the transaction before this COMMIT ran, which the server then answered with a warning and the tag
       // COMMIT: nothing was committed by it. (Their answers came first, and were read as they came.)
+      // Told by what those statements answered (their answers came first, and were read as they came), and, for a
+      // COMMIT of `fn` that the server refused, by the warning (a server set to `client_min_messages = error` sends
+      // none). `ROLLBACK AND CHAIN` draws no warning: the transaction it began took this COMMIT.
+      if (tx.commitRefused) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
+      if (tx.endedWith === 'ROLLBACK') throw rolledBackByFn(core.name, tx, earlier)
       if (noTransaction && tx.endedWith !== 'COMMIT' && tx.endedWith !== 'PREPARE') {
-        if (tx.endedWith === 'ROLLBACK') throw rolledBackByFn(core.name, tx, earlier)
         throw new PostgresRollbackError(core.name, tx.firstFailure === undefined ? 'rolled-back-in-fn' : 'statement-failed', tx.firstFailure, earlier)
       }
     } catch (error) {

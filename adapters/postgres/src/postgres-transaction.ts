@@ -122,8 +122,12 @@ export class PostgresTransaction {
     return runStatement<R>(this.#monitor, this.#client, text, values, (error, sent, taken) => this.#failure(error, sent, taken), this.#cancels, context).then((result) => {
       // Read whatever the status: `COMMIT AND CHAIN` and `ROLLBACK AND CHAIN` leave the session in a transaction.
       const status = transactionStatus(this.#client)
-      // `ROLLBACK TO SAVEPOINT` (tagged ROLLBACK, the transaction going on): what aborted it is undone.
-      if (result.command === 'ROLLBACK' && status === 'T') this.#abortedBy = undefined
+      // A statement that succeeds in a transaction still open shows it is not aborted (an aborted one is 'E'): a
+      // `ROLLBACK TO SAVEPOINT`, alone or in a text with others, undid what aborted it.
+      if (status === 'T') this.#abortedBy = undefined
+      // Sent before an earlier statement `fn` did not wait for ended the transaction (`void tx.query('ROLLBACK')`
+      // then an INSERT): it ran outside it, committed on its own.
+      if (this.#ended) this.#ranAfterEnd = true
       if (mayTellOfEnd(result)) this.#completed(completedEnding(result, text, status))
       return result
     })

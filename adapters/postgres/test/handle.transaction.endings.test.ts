@@ -186,6 +186,18 @@ test('after the callback\'s COMMIT AND CHAIN (or COMMIT; BEGIN) it goes on in th
 
 test("the cause of a rollback is the refusal that aborted the transaction, not one a ROLLBACK TO SAVEPOINT undid before", async ({ pool, container }) => {
   await pool.query(insert(30))
+  // Also when the ROLLBACK TO SAVEPOINT shares its text with another statement.
+  const inOneText = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query('SAVEPOINT s')
+        await tx.query(insert(30)).catch(() => undefined)
+        await tx.query(`ROLLBACK TO SAVEPOINT s; ${insert(33)}`)
+        await tx.query('SELECT 1/0').catch(() => undefined)
+      }), { container }),
+    PostgresRollbackError,
+  )
+  assert.is((inOneText.cause as { code?: string }).code, '22012')
   const error = await rejects(
     runOperation('api', 'POST /ids', (context) =>
       context.postgres.transaction(async (tx) => {
@@ -233,6 +245,33 @@ test("a ROLLBACK or a COMMIT the callback did not wait for ends the transaction 
   assert.is(refused.reason, 'statement-failed')
   assert.is((refused.cause as { code?: string }).code, '23503')
   assert.equal(await ids(pool), [])
+  // ROLLBACK AND CHAIN not waited for: the COMMIT draws no warning (the chained transaction takes it), still
+  // rolled back.
+  const chained = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(insert(23))
+        void tx.query('ROLLBACK AND CHAIN')
+        return 'done'
+      }), { container }),
+    PostgresRollbackError,
+  )
+  assert.is(chained.reason, 'rolled-back-in-fn')
+  assert.equal(await ids(pool), [])
+  // A statement sent behind a ROLLBACK not waited for ran outside the transaction, committed on its own.
+  const after = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(insert(24))
+        void tx.query('ROLLBACK')
+        void tx.query(insert(25))
+        return 'done'
+      }), { container }),
+    PostgresRollbackError,
+  )
+  assert.is(after.reason, 'ran-after-rollback')
+  assert.equal(await ids(pool), [25])
+  await pool.query(`DELETE FROM ${table}`)
   // One it did not wait for that committed: the transaction took effect, and says so.
   const value = await runOperation('api', 'POST /ids', (context) =>
     context.postgres.transaction(async (tx) => {

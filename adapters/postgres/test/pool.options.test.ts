@@ -3,7 +3,7 @@ import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresHandle, createPostgresPool, Pool, registerPostgres, type PoolConfig, type PostgresPoolOptions } from '../src/index.js'
-import { throwsError } from '@lifeguard/test-kit'
+import { pgConfig, throwsError } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('createPostgresPool options')
@@ -68,12 +68,13 @@ test("the drop-in Pool takes any application_name pg takes (a URL), and names it
 })
 
 test("the drop-in Pool refuses a port pg would fail every connection with, and reads null as unset where pg-pool does", async () => {
-  for (const port of ['abc', 0, 70000, Number.NaN, '5432x', 5432.5]) {
+  for (const port of ['abc', '0', 70000, -1, '5432x', 5432.5]) {
     const error = throwsError(() => new Pool({ host: '127.0.0.1', port } as never), InvalidOptionError, 'ERR_INVALID_OPTION')
     assert.is(error.option, 'port', String(port))
     assert.match(error.message, 'an integer between 1 and 65535')
   }
-  for (const port of [5432, '5432']) await new Pool({ host: '127.0.0.1', port } as never).end()
+  // What pg reads as no port at all (PGPORT, else 5432) is taken too.
+  for (const port of [5432, '5432', 0, Number.NaN, '', null]) await new Pool({ host: '127.0.0.1', port } as never).end()
   // Text that is no port is counted, not shown: a variable mixed up would print a password.
   const mixedUp = throwsError(() => new Pool({ host: '127.0.0.1', port: 'hunter2-prod' } as never), InvalidOptionError, 'ERR_INVALID_OPTION')
   assert.match(mixedUp.message, 'got a string of 12 characters.')
@@ -90,6 +91,11 @@ test("the drop-in Pool refuses a port pg would fail every connection with, and r
   const pool = new Pool({ max: null, min: null, maxUses: null, maxLifetimeSeconds: null, connectionTimeoutMillis: null, poolSize: null } as never)
   assert.is(pool.options.max, 10)
   await pool.end()
+  // And pg-pool's hooks, read as truthy: a YAML key left empty.
+  const { host, port, user, database } = pgConfig()
+  const hooks = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, allowExitOnIdle: null, log: null, Client: null, Promise: null, onConnect: null, verify: null, max: 1 } as never)
+  assert.equal((await hooks.query('SELECT 1 AS n')).rows, [{ n: 1 }])
+  await hooks.end()
 })
 
 test('tells a `@` pg reads (a query value, a database name after a user part) from a password a raw `/`, `?` or `#` cut short', async () => {

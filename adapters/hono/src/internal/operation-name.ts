@@ -52,10 +52,10 @@ function names(route: MatchedRoute | undefined, self: unknown): route is Matched
 }
 
 // Not a type guard: a route that does not answer may still name the operation (see `defaultOperation`). A
-// middleware for one method (`app.get('*', cache())`, `app.get('/orders/*', ownershipCheck)`) answers no more
-// than one for all.
+// middleware for one method on a pattern (`app.get('*', cache())`, `app.get('/orders/*', ownershipCheck)`)
+// answers no more than one for all; a handler of one path answers even if it declares `next`.
 function answers(route: MatchedRoute | undefined, self: unknown): boolean {
-  return names(route, self) && !takesNext(route)
+  return names(route, self) && !((route.method === 'ALL' || route.path.includes('*')) && takesNext(route))
 }
 
 // Catch-all middleware (`app.use(fn)`, `app.use('*', fn)`) says nothing about the operation.

@@ -34,7 +34,7 @@ export interface CmapHooks {
   connectionLost(): void
   /** The client's topology closed: by `client.close()`, or by the driver itself after a failed first connection. */
   clientClosed(): void
-  /** True once the pool is closing: a connection cut then was closed by it. */
+  /** True once the pool's close has the driver close its client: a connection cut then was cut by it. */
   closing(): boolean
 }
 

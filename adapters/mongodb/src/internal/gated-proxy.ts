@@ -140,6 +140,13 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
       return gatedSteps(method.apply(object, args) as AsyncGenerator<unknown>, object, admit)
     }
   }
+  // Rewound, a cursor a refused step closed runs its query again: the refusal is over.
+  if (property === 'rewind' && object instanceof AbstractCursor) {
+    return function rewound(...args: unknown[]): unknown {
+      closedByRefusal.delete(object)
+      return method.apply(object, args)
+    }
+  }
   return function passThrough(...args: unknown[]): unknown {
     const result = method.apply(object, args)
     return result === object ? proxy : wrapResult(result, admit, redact, opened)

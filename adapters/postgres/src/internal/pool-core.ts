@@ -163,9 +163,9 @@ export class PgPoolCore {
   checkout(context: OperationContext | undefined): Promise<PooledClient> {
     context ??= liveOperation()
     const lease = this.engine.tryAcquire(context)
-    if (lease !== undefined) return Promise.resolve(this.#handOut(lease))
+    if (lease !== undefined) return Promise.resolve(this.#handOutHeld(lease))
     return new Promise((resolve, reject) => {
-      this.engine.request((error, granted) => (error !== undefined ? reject(error) : resolve(this.#handOut(granted as PooledConnection<PooledClient>))), context)
+      this.engine.request((error, granted) => (error !== undefined ? reject(error) : resolve(this.#handOutHeld(granted as PooledConnection<PooledClient>))), context)
     })
   }
 
@@ -325,11 +325,16 @@ export class PgPoolCore {
     return this.monitor.counters(this.engine.liveState())
   }
 
+  // A client for a holder (`connect()`, a transaction) gets this checkout's own release(), as pg-pool gives
+  // each: a reference kept past it (`stream.on('error', client.release)` firing late) throws rather than give
+  // back the next holder's checkout. A lone query's, which no caller sees, keeps the client's own.
+  #handOutHeld(lease: PooledConnection<PooledClient>): PooledClient {
+    lease.connection.release = this.doneFor(lease.connection)
+    return this.#handOut(lease)
+  }
+
   #handOut(lease: PooledConnection<PooledClient>): PooledClient {
     const client = lease.connection
-    // This checkout's own release(), as pg-pool gives each: a reference kept past it (`stream.on('error',
-    // client.release)` firing late) throws rather than give back the next holder's checkout.
-    client.release = this.doneFor(client)
     const acquired = this.#hooks.acquired
     if (acquired === undefined) return client
     // In the operation that asked, as pg.Pool's 'acquire' is: a connection opened for a waiter is handed over

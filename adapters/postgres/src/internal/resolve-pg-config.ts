@@ -45,11 +45,16 @@ const portRule: OptionRule = {
   numeric: true,
 }
 
-// pg-pool reads these with `||` or `!value`, so `null` is unset there (`max: null` is a pool of 10), as
-// `undefined` is.
-const nullMeansUnset = new Set(['max', 'poolSize', 'min', 'maxUses', 'maxLifetimeSeconds', 'connectionTimeoutMillis'])
-function unsetAsPgPoolReadsIt(key: string, value: unknown): unknown {
-  return value === null && nullMeansUnset.has(key) ? undefined : value
+// pg-pool reads these with `||`, `!value` or as truthy, so `null` is unset there (`max: null` is a pool of 10,
+// `log: null` no logger), as `undefined` is: a YAML key left empty.
+const nullMeansUnset = ['max', 'poolSize', 'min', 'maxUses', 'maxLifetimeSeconds', 'connectionTimeoutMillis', 'allowExitOnIdle', 'log', 'Client', 'Promise', 'onConnect', 'verify']
+
+/** `config` without the settings it gives as `null` that pg-pool reads as unset. */
+function withoutUnsetNulls(config: PoolConfig): PoolConfig {
+  if (typeof config !== 'object' || config === null || !nullMeansUnset.some((key) => (config as Record<string, unknown>)[key] === null)) return config
+  const copy: Record<string, unknown> = { ...config }
+  for (const key of nullMeansUnset) if (copy[key] === null) delete copy[key]
+  return copy as PoolConfig
 }
 
 /**
@@ -59,10 +64,11 @@ function unsetAsPgPoolReadsIt(key: string, value: unknown): unknown {
  *
  * @throws {InvalidOptionError} for a pool setting of the wrong type or out of range, naming it
  */
-export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
+export function resolvePgConfig(configGiven: PoolConfig): PgPoolSettings {
+  const config = withoutUnsetNulls(configGiven)
   if (config !== undefined && (typeof config !== 'object' || config === null)) rejectOption(where, 'config', 'a pg.Pool config object', config)
   const given = (config ?? {}) as Record<string, unknown>
-  for (const [key, rule] of Object.entries(rules)) checkOption(where, key, unsetAsPgPoolReadsIt(key, given[key]), rule)
+  for (const [key, rule] of Object.entries(rules)) checkOption(where, key, given[key], rule)
   // pg takes any host and fails when connecting; a connection string given as the host would also put its
   // password into the pool's target, events and metrics.
   if (typeof given['host'] === 'string' && given['host'] !== '') checkOption(where, 'host', given['host'], hostRule)
@@ -87,10 +93,11 @@ export function resolvePgConfig(config: PoolConfig): PgPoolSettings {
   if (jitter > 0 && jitter >= maxLifetimeMillis) rejectOption(where, 'maxLifetimeJitterMillis', `an integer < maxLifetimeSeconds * 1000 (${maxLifetimeMillis})`, jitter)
 
   const listed = splitHostList(where, given['host'], given['port']) ?? environmentHostList(where, given)
-  // pg makes a number of any port as it connects: `'abc'`, 0 or 70000 failed every checkout. (With a list of
-  // hosts, from `host` or `PGHOST`, the ports were checked with it.)
+  // pg makes a number of any port it takes as it connects: `'abc'`, `'0'` or 70000 failed every checkout. It
+  // takes only a truthy one (0, NaN, '' or null: PGPORT, else 5432). (With a list of hosts, from `host` or
+  // `PGHOST`, the ports were checked with it.)
   const port = given['port']
-  if (listed === undefined && port !== undefined && port !== null && port !== '') checkOption(where, 'port', port, portRule)
+  if (listed === undefined && Boolean(port)) checkOption(where, 'port', port, portRule)
   const routing = resolveRouting(where, { ...(config as PoolConfig), ...(listed === undefined ? {} : { hosts: listed }) })
   if (given['hosts'] !== undefined) {
     for (const key of ['host', 'port', 'connectionString']) {
