@@ -103,7 +103,12 @@ try {
             walk(node)
           }
         }
-        walk(JSON.parse(listed.stdout || '{}'))
+        const tree = JSON.parse(listed.stdout || '{}')
+        if (tree.error !== undefined || tree.dependencies === undefined) {
+          problems.push(`npm ls ${name} gave no tree: ${JSON.stringify(tree.error ?? tree).slice(0, 300)}`)
+          continue
+        }
+        walk(tree)
         for (const other of found) if (other !== version) problems.push(`${name} ${other} is installed beside the floor ${version}`)
       }
       return problems.join('\n')

@@ -339,7 +339,10 @@ export class MongoPool implements ManagedPool {
     try {
       // The driver's close first closes the cursors and sessions still open: their killCursors and
       // abortTransaction (and a reconnect under way) wait out server selection while the server is unreachable.
-      if (!(await closeBy.race(closing))) abandonTopology(this.#client)
+      if (!(await closeBy.race(closing))) {
+        this.#clientClosing = true
+        abandonTopology(this.#client)
+      }
       await closing
       // A connect under way outside admission (a refill's or warm-up's ping, `pool.client.connect()`, an
       // operation the drain gave up on) may build its topology only now. Past the deadline, that topology is

@@ -175,7 +175,7 @@ export class PostgresHandle implements AsyncDisposable {
       if (state.broken) throw new ConnectionLostError(core.name, 'commit the transaction', earlier, { cause: core.redact(state.failure ?? new Error('The connection broke.')) })
       // `fn`'s own COMMIT or PREPARE TRANSACTION was answered with ROLLBACK: rolled back (a transaction `COMMIT AND
       // CHAIN` began after it is rolled back too).
-      if (tx.commitRefused) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
+      if (tx.commitRefused) throw tx.ranAfterEnd ? new PostgresRollbackError(core.name, 'ran-after-rollback') : new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
       // `fn` ended it with a statement of its own other than a COMMIT or PREPARE TRANSACTION (see above): its
       // ROLLBACK (`ROLLBACK AND CHAIN` too: the transaction it began is rolled back), or a statement that failed
       // ending it (a refused COMMIT or PREPARE TRANSACTION; `ROLLBACK; SELECT 1/0`). Nothing was committed, unless
@@ -203,9 +203,10 @@ export class PostgresHandle implements AsyncDisposable {
       // Told by what those statements answered (their answers came first, and were read as they came), and, for a
       // COMMIT of `fn` that the server refused, by the warning (a server set to `client_min_messages = error` sends
       // none). `ROLLBACK AND CHAIN` draws no warning: the transaction it began took this COMMIT.
-      if (tx.commitRefused) throw new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
+      if (tx.commitRefused) throw tx.ranAfterEnd ? new PostgresRollbackError(core.name, 'ran-after-rollback') : new PostgresRollbackError(core.name, 'statement-failed', tx.firstFailure, earlier)
       if (tx.endedWith === 'ROLLBACK') throw rolledBackByFn(core.name, tx, earlier)
       if (noTransaction && tx.endedWith !== 'COMMIT' && tx.endedWith !== 'PREPARE') {
+        if (tx.ranAfterEnd) throw new PostgresRollbackError(core.name, 'ran-after-rollback')
         throw new PostgresRollbackError(core.name, tx.firstFailure === undefined ? 'rolled-back-in-fn' : 'statement-failed', tx.firstFailure, earlier)
       }
     } catch (error) {

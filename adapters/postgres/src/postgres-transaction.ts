@@ -125,16 +125,19 @@ export class PostgresTransaction {
       // A statement that succeeds in a transaction still open shows it is not aborted (an aborted one is 'E'): a
       // `ROLLBACK TO SAVEPOINT`, alone or in a text with others, undid what aborted it.
       if (status === 'T') this.#abortedBy = undefined
-      // Sent before an earlier statement `fn` did not wait for ended the transaction (`void tx.query('ROLLBACK')`
-      // then an INSERT): it ran outside it, committed on its own.
-      if (this.#ended) this.#ranAfterEnd = true
+      // Sent before an earlier statement `fn` did not wait for ended the transaction (`void tx.query('ROLLBACK')`,
+      // or a COMMIT the server refused, then an INSERT): it ran outside it, committed on its own. (A COMMIT or
+      // ROLLBACK there does nothing.)
+      if ((this.#ended || status === 'I') && !mayTellOfEnd(result)) this.#ranAfterEnd = true
       if (mayTellOfEnd(result)) this.#completed(completedEnding(result, text, status))
       return result
     })
   }
 
   #completed(ending: CompletedEnding | undefined): void {
-    if (ending === undefined) return
+    // The first statement that ended it says how (a COMMIT after a ROLLBACK `fn` did not wait for committed
+    // nothing of the transaction); what ran after is marked where it answers.
+    if (ending === undefined || this.#ended) return
     if (ending.committed === true) this.#committedEarlier = true
     if (ending.commitRefused === true) {
       this.#commitRefused = true

@@ -272,6 +272,33 @@ test("a ROLLBACK or a COMMIT the callback did not wait for ends the transaction 
   assert.is(after.reason, 'ran-after-rollback')
   assert.equal(await ids(pool), [25])
   await pool.query(`DELETE FROM ${table}`)
+  // A ROLLBACK then a COMMIT, neither waited for: the first ending is what happened (nothing committed).
+  const thenCommit = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(insert(26))
+        void tx.query('ROLLBACK')
+        void tx.query('COMMIT')
+        return 'done'
+      }), { container }),
+    PostgresRollbackError,
+  )
+  assert.is(thenCommit.reason, 'rolled-back-in-fn')
+  assert.equal(await ids(pool), [])
+  // A COMMIT the deferred check refuses, then an INSERT, neither waited for: the INSERT ran on its own, committed.
+  const afterRefused = await rejects(
+    runOperation('api', 'POST /ids', (context) =>
+      context.postgres.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id, ref) VALUES (27, 999)`)
+        tx.query('COMMIT').catch(() => undefined)
+        void tx.query(insert(28))
+        return 'done'
+      }), { container }),
+    PostgresRollbackError,
+  )
+  assert.is(afterRefused.reason, 'ran-after-rollback')
+  assert.equal(await ids(pool), [28])
+  await pool.query(`DELETE FROM ${table}`)
   // One it did not wait for that committed: the transaction took effect, and says so.
   const value = await runOperation('api', 'POST /ids', (context) =>
     context.postgres.transaction(async (tx) => {

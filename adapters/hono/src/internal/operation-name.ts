@@ -27,6 +27,8 @@ export function defaultOperation(c: Context, self: unknown): string {
   const routes = matchedRoutesOf(c)
   const running = routeIndexOf(c)
   const current = routes[running]
+  // Once the response is out, the chain stopped at the route that answered, whatever it declares.
+  if (c.finalized && names(current, self)) return `${c.req.method} ${current.path}`
   if (answers(current, self)) return `${c.req.method} ${current!.path}`
   for (let i = running + 1; i < routes.length; i++) if (answers(routes[i], self)) return `${c.req.method} ${routes[i]!.path}`
   for (let i = routes.length - 1; i > running; i--) if (names(routes[i], self)) return `${c.req.method} ${routes[i]!.path}`
@@ -40,7 +42,7 @@ export function defaultOperation(c: Context, self: unknown): string {
  * is that route's. Before, from a middleware, they are the middleware's.
  */
 export function answeringRouteRuns(c: Context, self: unknown): boolean {
-  return answers(matchedRoutesOf(c)[routeIndexOf(c)], self)
+  return c.finalized || answers(matchedRoutesOf(c)[routeIndexOf(c)], self)
 }
 
 const matchedRoutesOf = (c: Context): readonly MatchedRoute[] => (c.req as unknown as { matchedRoutes: readonly MatchedRoute[] }).matchedRoutes
@@ -52,10 +54,10 @@ function names(route: MatchedRoute | undefined, self: unknown): route is Matched
 }
 
 // Not a type guard: a route that does not answer may still name the operation (see `defaultOperation`). A
-// middleware for one method on a pattern (`app.get('*', cache())`, `app.get('/orders/*', ownershipCheck)`)
-// answers no more than one for all; a handler of one path answers even if it declares `next`.
+// middleware for one method (`app.get('*', cache())`, `app.get('/admin/:section', requireAdmin)`) answers no
+// more than one for all. (A handler that declares `next` is taken for one too until the response is out.)
 function answers(route: MatchedRoute | undefined, self: unknown): boolean {
-  return names(route, self) && !((route.method === 'ALL' || route.path.includes('*')) && takesNext(route))
+  return names(route, self) && !takesNext(route)
 }
 
 // Catch-all middleware (`app.use(fn)`, `app.use('*', fn)`) says nothing about the operation.

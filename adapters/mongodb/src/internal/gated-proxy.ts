@@ -140,11 +140,15 @@ function wrapMethod(object: object, proxy: object, property: PropertyKey, method
       return gatedSteps(method.apply(object, args) as AsyncGenerator<unknown>, object, admit)
     }
   }
-  // Rewound, a cursor a refused step closed runs its query again: the refusal is over.
+  // Rewound, a cursor a refused step closed runs its query again: the refusal is over, and the cursor is
+  // followed again by its handle or lease (its close had them let go of it).
   if (property === 'rewind' && object instanceof AbstractCursor) {
     return function rewound(...args: unknown[]): unknown {
-      closedByRefusal.delete(object)
-      return method.apply(object, args)
+      const refused = closedByRefusal.delete(object)
+      closingAfterRefusal.delete(object)
+      const result = method.apply(object, args)
+      if (refused) opened?.(object)
+      return result
     }
   }
   return function passThrough(...args: unknown[]): unknown {

@@ -52,7 +52,9 @@ const nullMeansUnset = ['max', 'poolSize', 'min', 'maxUses', 'maxLifetimeSeconds
 /** `config` without the settings it gives as `null` that pg-pool reads as unset. */
 function withoutUnsetNulls(config: PoolConfig): PoolConfig {
   if (typeof config !== 'object' || config === null || !nullMeansUnset.some((key) => (config as Record<string, unknown>)[key] === null)) return config
-  const copy: Record<string, unknown> = { ...config }
+  // A copy with every own property as it is (a password kept non-enumerable, as a pool's `options` keep it)
+  // and the same prototype (a config built on another one).
+  const copy = Object.create(Object.getPrototypeOf(config) as object | null, Object.getOwnPropertyDescriptors(config)) as Record<string, unknown>
   for (const key of nullMeansUnset) if (copy[key] === null) delete copy[key]
   return copy as PoolConfig
 }
@@ -92,7 +94,8 @@ export function resolvePgConfig(configGiven: PoolConfig): PgPoolSettings {
   const jitter = config?.maxLifetimeJitterMillis ?? Math.round(maxLifetimeMillis * 0.1)
   if (jitter > 0 && jitter >= maxLifetimeMillis) rejectOption(where, 'maxLifetimeJitterMillis', `an integer < maxLifetimeSeconds * 1000 (${maxLifetimeMillis})`, jitter)
 
-  const listed = splitHostList(where, given['host'], given['port']) ?? environmentHostList(where, given)
+  // What pg reads as no port (0, NaN, '', null) is none for a list of hosts either.
+  const listed = splitHostList(where, given['host'], given['port'] || undefined) ?? environmentHostList(where, { ...given, port: given['port'] || undefined })
   // pg makes a number of any port it takes as it connects: `'abc'`, `'0'` or 70000 failed every checkout. It
   // takes only a truthy one (0, NaN, '' or null: PGPORT, else 5432). (With a list of hosts, from `host` or
   // `PGHOST`, the ports were checked with it.)
