@@ -1,7 +1,7 @@
 import { ConnectionLostError, DisposedError, OperationAbortedError, OperationContext } from '@lifeguard/core'
 import type * as pg from 'pg'
 import { PostgresRollbackError } from './errors.js'
-import { isQueryText, isSubmittable, notAQuery, submittableRefused } from './internal/query-text.js'
+import { isSubmittable, submittableRefused } from './internal/query-text.js'
 import type { Pool } from './pool.js'
 import type { PostgresPool, PostgresPoolClient } from './postgres-pool.js'
 import { beginStatement, endedByStatement, PostgresTransaction, type TransactionOptions } from './postgres-transaction.js'
@@ -70,7 +70,7 @@ export class PostgresHandle implements AsyncDisposable {
    */
   query<R extends pg.QueryResultRow = any>(text: QueryText, values?: QueryValues): Promise<pg.QueryResult<R>> {
     if (this.#disposing !== undefined) return Promise.reject(this.#disposedError('run a query'))
-    if (!isQueryText(text)) return Promise.reject(notAQuery())
+    // (Anything that is no query is refused by the pool's `query`, before a checkout.)
     // It would hold its connection for good, and the handle's disposal would wait on it for good.
     if (isSubmittable(text)) return Promise.reject(submittableRefused(`run the query on pool '${this.pool.name}'`, 'take one with `connect()` and pass it to `client.query()`'))
     return this.pool[poolCore].query<R>(this.context, text, values, true)

@@ -1,7 +1,7 @@
 import { DisposedError, createServiceContainer, runOperation, type ServiceContainer } from '@lifeguard/core'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PostgresRollbackError, registerPostgres, type PostgresPool } from '../src/index.js'
+import { PostgresRollbackError, registerPostgres, type PostgresPool, type PostgresTransaction } from '../src/index.js'
 import { pgConfig, rejects } from '@lifeguard/test-kit'
 import { lateReadyProxy } from './_helpers/late-ready-proxy.js'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
@@ -31,6 +31,11 @@ async function ids(pool: PostgresPool): Promise<number[]> {
 }
 
 const insert = (id: number): string => `INSERT INTO ${table} (id) VALUES (${id})`
+
+// A transaction of one request whose outcome is a rollback: the error it rejects with.
+function rolledBack(container: ServiceContainer, fn: (tx: PostgresTransaction) => Promise<unknown>): Promise<PostgresRollbackError> {
+  return rejects(runOperation('api', 'POST /ids', (context) => context.postgres.transaction(fn), { container }), PostgresRollbackError)
+}
 
 test('a SQL PREPARE in a text that failed is no PREPARE TRANSACTION: undone by ROLLBACK TO SAVEPOINT, the transaction commits', async ({ pool, container }) => {
   const value = await runOperation('api', 'POST /ids', (context) =>
@@ -219,83 +224,58 @@ test("the cause of a rollback is the refusal that aborted the transaction, not o
 })
 
 test("a ROLLBACK or a COMMIT the callback did not wait for ends the transaction as it answers: not reported committed when it rolled back", async ({ pool, container }) => {
-  const rolledBack = await rejects(
-    runOperation('api', 'POST /ids', (context) =>
-      context.postgres.transaction(async (tx) => {
-        await tx.query(insert(20))
-        void tx.query('ROLLBACK')
-        return 'done'
-      }), { container }),
-    PostgresRollbackError,
-    'ERR_POSTGRES_ROLLED_BACK',
-  )
+  const plain = await rolledBack(container, async (tx) => {
+    await tx.query(insert(20))
+    void tx.query('ROLLBACK')
+    return 'done'
+  })
   // Before: resolved 'done' (the COMMIT queued behind the ROLLBACK was answered with a warning and the tag COMMIT).
-  assert.is(rolledBack.reason, 'rolled-back-in-fn')
+  assert.is(plain.reason, 'rolled-back-in-fn')
   assert.equal(await ids(pool), [])
   // A COMMIT not waited for that the deferred check refuses: rolled back, its failure the cause.
-  const refused = await rejects(
-    runOperation('api', 'POST /ids', (context) =>
-      context.postgres.transaction(async (tx) => {
-        await tx.query(`INSERT INTO ${table} (id, ref) VALUES (21, 999)`)
-        tx.query('COMMIT').catch(() => undefined)
-        return 'done'
-      }), { container }),
-    PostgresRollbackError,
-  )
+  const refused = await rolledBack(container, async (tx) => {
+    await tx.query(`INSERT INTO ${table} (id, ref) VALUES (21, 999)`)
+    tx.query('COMMIT').catch(() => undefined)
+    return 'done'
+  })
   assert.is(refused.reason, 'statement-failed')
   assert.is((refused.cause as { code?: string }).code, '23503')
   assert.equal(await ids(pool), [])
   // ROLLBACK AND CHAIN not waited for: the COMMIT draws no warning (the chained transaction takes it), still
   // rolled back.
-  const chained = await rejects(
-    runOperation('api', 'POST /ids', (context) =>
-      context.postgres.transaction(async (tx) => {
-        await tx.query(insert(23))
-        void tx.query('ROLLBACK AND CHAIN')
-        return 'done'
-      }), { container }),
-    PostgresRollbackError,
-  )
+  const chained = await rolledBack(container, async (tx) => {
+    await tx.query(insert(23))
+    void tx.query('ROLLBACK AND CHAIN')
+    return 'done'
+  })
   assert.is(chained.reason, 'rolled-back-in-fn')
   assert.equal(await ids(pool), [])
   // A statement sent behind a ROLLBACK not waited for ran outside the transaction, committed on its own.
-  const after = await rejects(
-    runOperation('api', 'POST /ids', (context) =>
-      context.postgres.transaction(async (tx) => {
-        await tx.query(insert(24))
-        void tx.query('ROLLBACK')
-        void tx.query(insert(25))
-        return 'done'
-      }), { container }),
-    PostgresRollbackError,
-  )
+  const after = await rolledBack(container, async (tx) => {
+    await tx.query(insert(24))
+    void tx.query('ROLLBACK')
+    void tx.query(insert(25))
+    return 'done'
+  })
   assert.is(after.reason, 'ran-after-rollback')
   assert.equal(await ids(pool), [25])
   await pool.query(`DELETE FROM ${table}`)
   // A ROLLBACK then a COMMIT, neither waited for: the first ending is what happened (nothing committed).
-  const thenCommit = await rejects(
-    runOperation('api', 'POST /ids', (context) =>
-      context.postgres.transaction(async (tx) => {
-        await tx.query(insert(26))
-        void tx.query('ROLLBACK')
-        void tx.query('COMMIT')
-        return 'done'
-      }), { container }),
-    PostgresRollbackError,
-  )
+  const thenCommit = await rolledBack(container, async (tx) => {
+    await tx.query(insert(26))
+    void tx.query('ROLLBACK')
+    void tx.query('COMMIT')
+    return 'done'
+  })
   assert.is(thenCommit.reason, 'rolled-back-in-fn')
   assert.equal(await ids(pool), [])
   // A COMMIT the deferred check refuses, then an INSERT, neither waited for: the INSERT ran on its own, committed.
-  const afterRefused = await rejects(
-    runOperation('api', 'POST /ids', (context) =>
-      context.postgres.transaction(async (tx) => {
-        await tx.query(`INSERT INTO ${table} (id, ref) VALUES (27, 999)`)
-        tx.query('COMMIT').catch(() => undefined)
-        void tx.query(insert(28))
-        return 'done'
-      }), { container }),
-    PostgresRollbackError,
-  )
+  const afterRefused = await rolledBack(container, async (tx) => {
+    await tx.query(`INSERT INTO ${table} (id, ref) VALUES (27, 999)`)
+    tx.query('COMMIT').catch(() => undefined)
+    void tx.query(insert(28))
+    return 'done'
+  })
   assert.is(afterRefused.reason, 'ran-after-rollback')
   assert.equal(await ids(pool), [28])
   await pool.query(`DELETE FROM ${table}`)

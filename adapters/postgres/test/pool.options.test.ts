@@ -3,7 +3,7 @@ import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createPostgresHandle, createPostgresPool, Pool, registerPostgres, type PoolConfig, type PostgresPoolOptions } from '../src/index.js'
-import { pgConfig, throwsError } from '@lifeguard/test-kit'
+import { pgConfig, throwsError, uniqueAppName, waitForConnectionCount } from '@lifeguard/test-kit'
 import { closeAndCheck, testPool } from './_helpers/pools.js'
 
 const test = suite('createPostgresPool options')
@@ -93,9 +93,11 @@ test("the drop-in Pool refuses a port pg would fail every connection with, and r
   await pool.end()
   // And pg-pool's hooks, read as truthy: a YAML key left empty.
   const { host, port, user, database } = pgConfig()
-  const hooks = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, allowExitOnIdle: null, log: null, Client: null, Promise: null, onConnect: null, verify: null, max: 1 } as never)
+  const appName = uniqueAppName('drop-in-null-hooks')
+  const hooks = new Pool({ connectionString: `postgres://${user}@${host}:${port}/${database}`, application_name: appName, allowExitOnIdle: null, log: null, Client: null, Promise: null, onConnect: null, verify: null, max: 1 } as never)
   assert.equal((await hooks.query('SELECT 1 AS n')).rows, [{ n: 1 }])
   await hooks.end()
+  await waitForConnectionCount(appName, 0)
 })
 
 test('tells a `@` pg reads (a query value, a database name after a user part) from a password a raw `/`, `?` or `#` cut short', async () => {
